@@ -1,0 +1,183 @@
+"""The department engine every simulator shares: decrypt, validate, dedupe, keep, move through statuses.
+
+A simulated department is this engine behind a protocol adapter (SOAP for medical, REST for the others).
+Received cases are kept in a SQLite file for inspection. Each case item follows a path of unified
+statuses chosen deterministically from its idempotency key, one step every ``step_seconds``:
+
+    受理 → 审核中 → 审核通过 → 已办结              (most)
+    受理 → 补正资料 → 审核中 → 审核通过 → 已办结     (some)
+    不予受理 (with a reason)                      (few)
+    受理 → 审核中 → 审核不通过 (with a reason)       (few)
+
+Adapters translate unified statuses to the department's own codes with their ``statuses`` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lianban.catalog import load_catalog
+from lianban.domain import Status
+from lianban.errors import RejectedError
+from lianban.identity import id_problem
+from lianban.keys import KeyRing
+from lianban.sealing import open_envelope
+
+S = Status
+PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
+    # (weight out of 100, path, reason for a negative end)
+    (84, (S.ACCEPTED, S.UNDER_REVIEW, S.APPROVED, S.COMPLETED), None),
+    (8, (S.ACCEPTED, S.SUPPLEMENT, S.UNDER_REVIEW, S.APPROVED, S.COMPLETED), None),
+    (4, (S.NOT_ACCEPTED,), "申请事项不属于本部门受理范围或申请人不符合受理条件"),
+    (4, (S.ACCEPTED, S.UNDER_REVIEW, S.REJECTED), "经审核，申请人不符合办理条件"),
+)
+SUPPLEMENT_REASON = "请补正资料：社会保障卡或身份证（含电子证照）"
+
+
+def choose_path(key: str) -> tuple[tuple[Status, ...], str | None]:
+    """The status path for one case item, fixed by its idempotency key."""
+    roll = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+    for weight, path, reason in PATHS:
+        if roll < weight:
+            return path, reason
+        roll -= weight
+    raise AssertionError("weights must add up to 100")
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What the department says about one received case item right now."""
+
+    idempotency_key: str
+    ref: str
+    status: Status
+    changed_at: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """The engine's verdict on one received delivery."""
+
+    idempotency_key: str
+    accepted: bool
+    duplicate: bool
+    ref: str | None
+    status: Status | None
+    code: str  # engine-level code: OK, DUP, SEAL, INVALID, ITEM
+    reason: str | None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS received (
+  idempotency_key TEXT PRIMARY KEY, ref TEXT NOT NULL, case_no TEXT NOT NULL, item_code TEXT NOT NULL,
+  kid TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class DepartmentEngine:
+    """One department's case store and status clock. Thread-safe; state lives in `db_path`."""
+
+    def __init__(self, department: str, ring: KeyRing, db_path: Path, step_seconds: float = 60.0) -> None:
+        self.department = department
+        self.ring = ring
+        self.step_seconds = step_seconds
+        catalog = load_catalog()
+        self.items = {c: i for c, i in catalog.items.items() if i.department == department}
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.executescript(_SCHEMA)
+
+    # -- intake -----------------------------------------------------------------------------------
+    def receive(self, deliveries: Iterable[dict[str, Any]]) -> list[Intake]:
+        """Take a batch of ``{idempotency_key, case_no, item_code, envelope}``; one Intake each."""
+        with self._lock:
+            return [self._receive_one(d) for d in deliveries]
+
+    def _receive_one(self, d: dict[str, Any]) -> Intake:
+        key = str(d.get("idempotency_key", ""))
+        row = self._db.execute("SELECT ref FROM received WHERE idempotency_key=?", (key,)).fetchone()
+        if row:
+            self._bump("duplicates")
+            view = self._view(key)
+            return Intake(key, True, True, row[0], view.status if view else None, "DUP", None)
+        problem = self._problem(d)
+        if problem:
+            self._bump("rejected")
+            return Intake(key, False, False, None, None, problem[0], problem[1])
+        return self._store(key, d)
+
+    def _problem(self, d: dict[str, Any]) -> tuple[str, str] | None:
+        item = self.items.get(str(d.get("item_code")))
+        if item is None:
+            return "ITEM", f"事项编码 {d.get('item_code')} 不属于本部门"
+        aad = f"{d.get('idempotency_key')}|{d.get('case_no')}|{d.get('item_code')}"
+        try:
+            fields = open_envelope(self.ring, d.get("envelope") or {}, expect_aad=aad)
+        except RejectedError as exc:
+            return exc.code, exc.reason
+        missing = [f for f in item.fields if fields.get(f) in (None, "")]
+        if missing:
+            return "INVALID", f"缺少必填字段：{'、'.join(missing)}"
+        extra = sorted(set(fields) - set(item.fields))
+        if extra:
+            return "INVALID", f"收到超出最小必要范围的字段：{'、'.join(extra)}"
+        id_issue = id_problem(str(fields["id_number"]))
+        return ("INVALID", id_issue) if id_issue else None
+
+    def _store(self, key: str, d: dict[str, Any]) -> Intake:
+        ref = f"{self.department.upper()}-{self._bump('unique'):08d}"
+        kid = str(d["envelope"].get("kid"))
+        # The department keeps what it received (its own system of record); only field names are kept
+        # here in the clear, the sealed payload stays sealed.
+        self._db.execute(
+            "INSERT INTO received VALUES (?,?,?,?,?,?,?)",
+            (key, ref, d["case_no"], d["item_code"], kid, json.dumps(d["envelope"]), time.time()),
+        )
+        view = self._view(key)
+        assert view is not None
+        return Intake(key, True, False, ref, view.status, "OK", view.reason)
+
+    def _bump(self, name: str) -> int:
+        self._db.execute(
+            "INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,)
+        )
+        return int(self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()[0])
+
+    # -- status ------------------------------------------------------------------------------------
+    def statuses(self, keys: Iterable[str]) -> list[CaseView]:
+        """Current status of each known key (unknown keys are skipped)."""
+        with self._lock:
+            return [v for v in (self._view(k) for k in keys) if v is not None]
+
+    def _view(self, key: str) -> CaseView | None:
+        row = self._db.execute(
+            "SELECT ref, received_at FROM received WHERE idempotency_key=?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        path, end_reason = choose_path(key)
+        step = min(int((time.time() - row[1]) / self.step_seconds), len(path) - 1) if self.step_seconds else len(
+            path) - 1
+        status = path[step]
+        reason = end_reason if status.is_terminal() and end_reason else None
+        if status is S.SUPPLEMENT:
+            reason = SUPPLEMENT_REASON
+        changed = datetime.fromtimestamp(row[1] + step * self.step_seconds, UTC).isoformat()
+        return CaseView(key, row[0], status, changed, reason)
+
+    def stats(self) -> dict[str, int]:
+        """Counters as the department sees them: unique, duplicates, rejected."""
+        with self._lock:
+            rows = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        return {name: int(rows.get(name, 0)) for name in ("unique", "duplicates", "rejected")}
