@@ -53,7 +53,7 @@ class DepartmentSettings:
     password: str | None = field(default=None, repr=False)
     wsdl: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
-    transport: TransportSettings = TransportSettings()
+    transport: TransportSettings = field(default_factory=TransportSettings)
 
 
 def conn_env_name(department: str) -> str:

@@ -17,7 +17,7 @@ from lianban import __version__
 if TYPE_CHECKING:
     import zeep
 
-USER_AGENT = f"lianban/{__version__} (+退休一件事 data-exchange hub)"
+USER_AGENT = f"lianban/{__version__} (+retirement-one-thing data-exchange hub)"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 

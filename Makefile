@@ -1,0 +1,39 @@
+# lianban — two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+# The lock (uv.lock) pins every dependency; `uv sync --frozen` installs exactly it.
+$(VENV)/.synced: pyproject.toml uv.lock
+	$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(PYTHON) -m uv sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+demo: install
+	$(BIN)/lianban demo --records 200
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy lianban connectors simulators dags
+
+unit: install
+	$(BIN)/pytest -q -m "not airflow"
+
+test: install lint typecheck
+	LIANBAN_TEST_PG_URL="$${LIANBAN_TEST_PG_URL:-$$(scripts/ensure-postgres.sh)}" $(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.seal
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

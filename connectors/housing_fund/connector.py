@@ -1,0 +1,20 @@
+"""The 住房公积金管理中心 connector: declarations over the shared REST gateway client (lianban.rest_client)."""
+
+from __future__ import annotations
+
+from connectors.housing_fund.statuses import ERRORS, STATUSES
+from lianban.rest_client import RestDepartmentConnector
+
+__all__ = ["HousingFundConnector"]
+
+
+class HousingFundConnector(RestDepartmentConnector):
+    """Item 14 (退休职工住房公积金提取).
+
+    Built by ``HousingFundConnector.from_settings(settings)`` from connection ``dept_housing_fund``
+    (login = gateway app id, password = app secret).
+    """
+
+    department = "housing_fund"
+    statuses = STATUSES
+    errors = ERRORS

@@ -1,0 +1,33 @@
+"""住房公积金管理中心 gateway dictionary: its numeric status codes and error codes.
+
+Department IT staff maintain these two tables; ``STATUSES`` must cover all seven unified statuses (一体反馈).
+"""
+
+from __future__ import annotations
+
+from lianban.domain import Status
+
+#: housing fund status code → unified status
+STATUSES: dict[str, Status] = {
+    "10": Status.ACCEPTED,  # 受理
+    "11": Status.NOT_ACCEPTED,  # 不予受理
+    "20": Status.UNDER_REVIEW,  # 审核中
+    "30": Status.SUPPLEMENT,  # 补正资料
+    "40": Status.APPROVED,  # 审核通过
+    "41": Status.REJECTED,  # 审核不通过
+    "50": Status.COMPLETED,  # 已办结（提取款项已划转）
+}
+
+#: unified status → housing fund status code (what the department answers)
+CODES: dict[Status, str] = {status: code for code, status in STATUSES.items()}
+
+#: housing fund error code → meaning
+ERRORS: dict[str, str] = {
+    "AUTH": "网关认证失败：应用标识、时间戳、随机数或签名无效",
+    "E101": "数据包解密或完整性校验失败",
+    "E102": "退休待遇审核信息字段校验未通过",
+    "E103": "事项不属于住房公积金管理中心受理范围",
+    "BAD_JSON": "请求体不是合法的 JSON",
+    "INVALID_REQUEST": "请求体不符合接口规范",
+    "TOO_LARGE": "请求体超过大小限制",
+}

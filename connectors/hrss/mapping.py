@@ -1,0 +1,39 @@
+"""The HRSS 前置库's own column names (pinyin initials, as HRSS's DBAs name them) ↔ lianban's fields.
+
+Department IT staff: grep here for a column. One table, one direction each.
+"""
+
+from __future__ import annotations
+
+#: Table of approved applications (退休申请审批结果), written by HRSS, read and flagged by lianban.
+APPLICATION_TABLE = "T_LB_TXSQ"
+#: Append-only log of HRSS's own items' statuses (人社自办事项办理状态).
+STATUS_TABLE = "T_LB_SXZT"
+
+APPLICATION_COLUMNS: dict[str, str] = {
+    "seq": "XH",  # 序号, autoincrement
+    "case_no": "BJBH",  # 办件编号
+    "name": "XM",  # 姓名
+    "id_number": "SFZHM",  # 身份证号码
+    "employer_name": "CBDW",  # 参保单位
+    "employer_uscc": "TYSHXYDM",  # 统一社会信用代码
+    "contribution_months": "JFYS",  # 养老保险缴费月数
+    "pension_start": "DYZXSJ",  # 养老待遇执行时间 (YYYY-MM)
+    "phone": "LXDH",  # 联系电话
+    "items": "BLSX",  # 办理事项 (comma-separated item codes)
+    "approved_at": "SPSJ",  # 审批时间
+    "sync_flag": "TBBZ",  # 同步标志, see SYNC_FLAGS
+    "synced_at": "TBSJ",  # 同步时间
+}
+
+#: 同步标志 values: the 前置库 convention for who has taken a row.
+SYNC_FLAGS = {"new": "0", "taken": "1", "quarantined": "9"}
+
+STATUS_COLUMNS: dict[str, str] = {
+    "seq": "XH",
+    "case_no": "BJBH",
+    "item_code": "SXBM",  # 事项编码
+    "status_code": "BLZT",  # 办理状态 (HRSS code, see statuses.py)
+    "reason": "YY",  # 原因
+    "changed_at": "BLSJ",  # 办理时间
+}

@@ -1,0 +1,263 @@
+"""医疗保障局 connector: sealed deliveries for items 11 and 12 over SOAP 1.1 (``schemas/medical/medical.wsdl``).
+
+:class:`MedicalConnector` satisfies :class:`lianban.contract.DepartmentConnector`. It receives a zeep
+client built by :func:`lianban.transport.make_zeep_client` (timeouts, hardened XML) and signs every call
+with a WS-Security UsernameToken (PasswordDigest) plus a fresh wsu:Timestamp.
+
+Failures become the lianban error tree through tables, never an if/elif ladder::
+
+    requests Timeout / ConnectionError, HTTP 5xx/408/429      → RetriableError
+    TLS verification failure, HTTP 401/403/404, missing WSDL  → ConfigError (fix connection dept_medical)
+    SOAP Fault: detail MedicalFault/errorCode → statuses.ERROR_CODES action
+                (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError, E_SERVER → RetriableError);
+                no known code: faultcode Client → RejectedError, Server → RetriableError
+    a reply that is not XML                                   → RetriableError (a gateway's error page)
+    a reply that breaks the contract or carries a DTD         → FatalError
+
+Messages name the connection and what to do; they never carry the password or personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+import zeep
+from lxml import etree
+from zeep import exceptions as zx
+from zeep.wsse.username import UsernameToken
+from zeep.wsse.utils import WSU, get_security_header, get_timestamp
+
+from connectors.medical.statuses import ERROR_CODES, Action, unified_status
+from lianban.contract import Delivery, HealthReport, Receipt, StatusUpdate
+from lianban.domain import Status
+from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
+from lianban.settings import DepartmentSettings
+from lianban.transport import make_zeep_client
+
+__all__ = ["MedicalConnector", "TimestampedUsernameToken", "translate_error"]
+
+DEPARTMENT = "medical"
+WHO = "medical (医疗保障局)"
+CONNECTION = "connection dept_medical"
+TNS = "http://ybj.bozhou.gov.cn/lianban/medical/v1"
+BINDING = f"{{{TNS}}}MedicalSoapBinding"
+SOAP_PATH = "/soap/medical"
+MAX_PER_CALL = 1000  # maxOccurs of item / idempotencyKey in medical.xsd
+TIMESTAMP_TTL = timedelta(minutes=5)
+
+
+class TimestampedUsernameToken(UsernameToken):
+    """UsernameToken that adds a fresh wsu:Timestamp (Created, Expires) to every request it signs."""
+
+    def apply(self, envelope: Any, headers: Any) -> tuple[Any, Any]:
+        envelope, headers = super().apply(envelope, headers)
+        now = datetime.now(UTC)
+        stamp = WSU.Timestamp(WSU.Created(get_timestamp(now, zulu_timestamp=True)),
+                              WSU.Expires(get_timestamp(now + TIMESTAMP_TTL, zulu_timestamp=True)))
+        get_security_header(envelope).append(stamp)
+        return envelope, headers
+
+
+# -- error translation --------------------------------------------------------------------------------
+_HINTS: dict[Action, str] = {
+    Action.CONFIG: f"check login/password of {CONNECTION} (and this host's clock); retrying will not help",
+    Action.RETRY: "a transient failure; try again later",
+    Action.REJECT: "the bureau refused the request; check it against schemas/medical/medical.xsd",
+    Action.FATAL: "stop and contact the medical liaison (联络员)",
+}
+
+_RAISE: dict[Action, Callable[[str, str, str], LianbanError]] = {
+    Action.CONFIG: lambda message, code, reason: ConfigError(message),
+    Action.RETRY: lambda message, code, reason: RetriableError(message),
+    Action.REJECT: lambda message, code, reason: RejectedError(message, code, reason),
+    Action.FATAL: lambda message, code, reason: FatalError(message),
+}
+
+#: HTTP status without a SOAP Fault → action; other 5xx retry, anything else is fatal.
+_HTTP_ACTIONS: dict[int, Action] = {401: Action.CONFIG, 403: Action.CONFIG, 404: Action.CONFIG,
+                                    408: Action.RETRY, 429: Action.RETRY}
+
+#: SOAP 1.1 faultcode (local part, before any dot) → action when the detail carries no known code.
+_FAULT_SIDES: dict[str, Action] = {"Client": Action.REJECT, "Server": Action.RETRY}
+
+
+def _error(action: Action, what: str, code: str = "", reason: str = "") -> LianbanError:
+    return _RAISE[action](f"{WHO} {what}: {_HINTS[action]}", code, reason)
+
+
+def _http_action(status_code: int) -> Action:
+    return _HTTP_ACTIONS.get(status_code, Action.RETRY if status_code >= 500 else Action.FATAL)
+
+
+def _from_fault(fault: zx.Fault) -> LianbanError:
+    detail = fault.detail if isinstance(fault.detail, etree._Element) else None
+    code = detail.findtext(f".//{{{TNS}}}errorCode") if detail is not None else None
+    known = ERROR_CODES.get(code or "")
+    if known is not None:
+        return _error(known.action, f"answered SOAP Fault {code} ({known.meaning})", code or "",
+                      fault.message or known.meaning)
+    side = str(fault.code or "").rpartition(":")[2].partition(".")[0]
+    action = _FAULT_SIDES.get(side, Action.FATAL)
+    return _error(action, f"answered SOAP Fault {side or '?'}", side, fault.message or "")
+
+
+def _from_transport(exc: zx.TransportError) -> LianbanError:
+    return _error(_http_action(exc.status_code), f"answered HTTP {exc.status_code} without a SOAP reply")
+
+
+def _from_http_error(exc: requests.HTTPError) -> LianbanError:
+    status = exc.response.status_code if exc.response is not None else 0
+    return _error(_http_action(status), f"answered HTTP {status} when the WSDL was fetched")
+
+
+def _fixed(action: Action, what: str) -> Callable[[BaseException], LianbanError]:
+    return lambda exc: _error(action, f"{what} ({type(exc).__name__})")
+
+
+#: exception → translation, first match wins (subclasses before their bases).
+_Kinds = type[BaseException] | tuple[type[BaseException], ...]
+_TRANSLATIONS: tuple[tuple[_Kinds, Callable[[Any], LianbanError]], ...] = (
+    (zx.Fault, _from_fault),
+    (zx.TransportError, _from_transport),
+    ((zx.DTDForbidden, zx.EntitiesForbidden, zx.ExternalReferenceForbidden),
+     _fixed(Action.FATAL, "sent XML with a DTD, entity or external reference; it was not parsed")),
+    (zx.XMLSyntaxError, _fixed(Action.RETRY, "answered with something that is not XML (a gateway page?)")),
+    (zx.Error, _fixed(Action.FATAL, "answered outside the medical.wsdl contract")),
+    (requests.exceptions.SSLError, _fixed(Action.CONFIG, f"failed TLS verification; check ca_bundle of "
+                                                         f"{CONNECTION}")),
+    (requests.HTTPError, _from_http_error),
+    (requests.Timeout, _fixed(Action.RETRY, "did not answer in time")),
+    (requests.ConnectionError, _fixed(Action.RETRY, "cannot be reached")),
+    (requests.RequestException, _fixed(Action.CONFIG, f"cannot be called; check host/port of {CONNECTION}")),
+    (OSError, _fixed(Action.CONFIG, f"has a WSDL that cannot be read; check extra.wsdl of {CONNECTION}")),
+)
+
+
+def translate_error(exc: BaseException) -> LianbanError:
+    """The lianban error for a transport or SOAP failure (FatalError when nothing in the table matches)."""
+    for kinds, translate in _TRANSLATIONS:
+        if isinstance(exc, kinds):
+            return translate(exc)
+    return _error(Action.FATAL, f"failed unexpectedly ({type(exc).__name__})")
+
+
+# -- wire mapping ----------------------------------------------------------------------------------------
+def _status(code: str) -> Status:
+    status = unified_status(code)
+    if status is None:
+        raise _error(Action.FATAL, f"sent status code {code!r}, which connectors/medical/statuses.py lacks")
+    return status
+
+
+def wire_item(delivery: Delivery) -> dict[str, str]:
+    """One Delivery as a medical.xsd ``DeliveryItem`` (the envelope travels as JSON text)."""
+    return {
+        "idempotencyKey": delivery.idempotency_key,
+        "caseNo": delivery.case_no,
+        "itemCode": delivery.item_code,
+        "envelope": json.dumps(delivery.envelope, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def receipt_from(wire: Any) -> Receipt:
+    """A medical.xsd ``Receipt`` as a lianban Receipt; a refusal's reason falls back to the code's meaning."""
+    code = str(wire.code)
+    accepted = bool(wire.accepted)
+    known = ERROR_CODES.get(code)
+    fallback = (known.meaning if known else f"医保局错误码 {code}") if not accepted else None
+    return Receipt(
+        idempotency_key=str(wire.idempotencyKey), accepted=accepted, duplicate=bool(wire.duplicate),
+        department_ref=wire.ref, status=_status(code) if accepted else None, department_code=code,
+        reason=wire.reason or fallback,
+    )
+
+
+def update_from(wire: Any) -> StatusUpdate:
+    """A medical.xsd ``CaseStatus`` as a lianban StatusUpdate (``changed_at`` in ISO-8601)."""
+    changed = wire.changedAt
+    return StatusUpdate(
+        idempotency_key=str(wire.idempotencyKey), status=_status(str(wire.code)), department_code=str(wire.code),
+        changed_at=changed.isoformat() if isinstance(changed, datetime) else str(changed), reason=wire.reason,
+    )
+
+
+def _listed(reply: Any, name: str) -> list[Any]:
+    """zeep unwraps a response with a single child element; accept both shapes."""
+    if reply is None:
+        return []
+    if isinstance(reply, list):
+        return reply
+    return list(getattr(reply, name, None) or [])
+
+
+def _chunks(values: Sequence[Any], size: int = MAX_PER_CALL) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def batch_id(batch: Sequence[Delivery]) -> str:
+    """A stable id for one batch: the same deliveries always make the same id."""
+    digest = hashlib.sha256("\n".join(d.idempotency_key for d in batch).encode()).hexdigest()
+    return f"LB-{digest[:24]}"
+
+
+# -- the connector ---------------------------------------------------------------------------------------
+class MedicalConnector:
+    """医疗保障局 over SOAP: submit → SubmitBatch, poll → QueryStatus, health → Ping."""
+
+    department = DEPARTMENT
+
+    def __init__(self, client: zeep.Client, address: str | None = None) -> None:
+        """`client` is a ready zeep client; `address` overrides the WSDL's soap:address when given."""
+        self._client = client
+        self._service = client.create_service(BINDING, address) if address else client.service
+        self._address = address or self._service._binding_options.get("address", "?")
+
+    @classmethod
+    def from_settings(cls, settings: DepartmentSettings) -> MedicalConnector:
+        """Build from connection dept_medical: WSDL from ``extra.wsdl`` or ``<base_url>/soap/medical?wsdl``."""
+        if not settings.login or not settings.password:
+            raise ConfigError(f"{CONNECTION}: 'login' and 'password' are required (WS-Security UsernameToken)")
+        address = settings.base_url.rstrip("/") + SOAP_PATH
+        token = TimestampedUsernameToken(settings.login, settings.password, use_digest=True)
+        try:
+            client = make_zeep_client(settings.wsdl or f"{address}?wsdl", settings.transport, wsse=token)
+        except (requests.RequestException, zx.Error, OSError) as exc:
+            raise translate_error(exc) from None
+        return cls(client, address=address)
+
+    def submit(self, batch: Sequence[Delivery]) -> list[Receipt]:
+        """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True)."""
+        receipts: list[Receipt] = []
+        for chunk in _chunks(batch):
+            reply = self._call("SubmitBatch", batchId=batch_id(chunk), item=[wire_item(d) for d in chunk])
+            receipts.extend(receipt_from(r) for r in _listed(reply, "receipt"))
+        return receipts
+
+    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
+        """Current status of each key the bureau knows (unknown keys are left out)."""
+        updates: list[StatusUpdate] = []
+        for chunk in _chunks(keys):
+            reply = self._call("QueryStatus", idempotencyKey=list(chunk))
+            updates.extend(update_from(s) for s in _listed(reply, "status"))
+        return updates
+
+    def health(self) -> HealthReport:
+        """Ping with credentials: ok, or why not (unreachable, login refused, contract broken)."""
+        try:
+            answer = self._call("Ping")
+        except LianbanError as exc:
+            return HealthReport(False, f"{self._address}: {exc}")
+        status = answer if isinstance(answer, str) else getattr(answer, "status", None)
+        return HealthReport(status == "ok", f"{WHO} at {self._address} answered Ping with {status!r}")
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return self._service[operation](**kwargs)
+        except (requests.RequestException, zx.Error) as exc:
+            raise translate_error(exc) from None

@@ -1,0 +1,66 @@
+"""医疗保障局's own codes, as tables its IT staff can grep.
+
+``STATUS_CODES``: the bureau's 办理状态码 ↔ the unified :class:`~lianban.domain.Status` (一体反馈).
+``ERROR_CODES``: the bureau's error codes (receipt refusals and SOAP Fault details) → Chinese meaning and
+what lianban does about them (``Action``). Both sides of the wire (connector and simulator) read these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lianban.domain import Status
+
+
+class Action(StrEnum):
+    """What lianban does when the bureau answers with an error code (maps onto lianban.errors)."""
+
+    CONFIG = "config"  # fix the connection settings, do not retry
+    RETRY = "retry"  # transient: the same call may succeed later
+    REJECT = "reject"  # the bureau refused this message or record
+    FATAL = "fatal"  # stop the run and tell an operator
+
+
+#: 医保局办理状态码 → unified status.
+STATUS_CODES: dict[str, Status] = {
+    "01": Status.ACCEPTED,  # 受理
+    "02": Status.NOT_ACCEPTED,  # 不予受理
+    "03": Status.UNDER_REVIEW,  # 审核中
+    "04": Status.SUPPLEMENT,  # 补正资料
+    "05": Status.APPROVED,  # 审核通过
+    "06": Status.REJECTED,  # 审核不通过
+    "07": Status.COMPLETED,  # 已办结
+}
+
+#: unified status → 医保局办理状态码 (the inverse; the simulator speaks it).
+CODE_FOR_STATUS: dict[Status, str] = {status: code for code, status in STATUS_CODES.items()}
+
+
+@dataclass(frozen=True)
+class MedicalError:
+    meaning: str  # 中文含义
+    action: Action
+
+
+#: 医保局错误码 → meaning and action. E_SEAL/E_DATA/E_ITEM refuse one record in a receipt;
+#: the rest arrive as the ``MedicalFault`` detail of a SOAP Fault and concern the whole call.
+ERROR_CODES: dict[str, MedicalError] = {
+    "E_SEAL": MedicalError("数据包解密或完整性校验失败", Action.REJECT),
+    "E_DATA": MedicalError("业务数据校验不通过", Action.REJECT),
+    "E_ITEM": MedicalError("事项不属于医疗保障局受理范围", Action.REJECT),
+    "E_AUTH": MedicalError("WS-Security 身份认证失败（用户名或密码错误）", Action.CONFIG),
+    "E_EXPIRED": MedicalError("WS-Security 时间戳缺失、无效或已超过5分钟（请校对系统时钟）", Action.CONFIG),
+    "E_REPLAY": MedicalError("WS-Security 随机数重复使用，疑似重放请求", Action.RETRY),
+    "E_XML": MedicalError("请求报文格式错误或不符合接口规范", Action.REJECT),
+    "E_DTD": MedicalError("请求报文含有DTD或实体声明，已拒绝", Action.REJECT),
+    "E_SERVER": MedicalError("医疗保障局服务内部错误，请稍后重试", Action.RETRY),
+}
+
+#: errors that refuse one record inside a receipt (the rest are SOAP Faults).
+RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM"})
+
+
+def unified_status(code: str) -> Status | None:
+    """The unified status for a bureau status code, None when the code is not in the table."""
+    return STATUS_CODES.get(code)

@@ -1,0 +1,36 @@
+"""lianban_exchange: HRSS 前置库 → extract → validate → route → minimise → seal → ledger → deliver.
+
+One task stages every new approval (batches, not records); one task per receiving department delivers
+its outbox. XCom carries counts only. The task count is fixed by the item catalog, never by the data.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import dag, task
+
+from lianban import jobs
+
+# Task retries cover a crashed worker; department outages are handled inside the ledger (retry, dead letter).
+DEFAULT_ARGS = {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": pendulum.duration(minutes=1)}
+
+
+@dag(
+    dag_id="lianban_exchange",
+    description="退休一件事：抽取、校验、分发、加密、投递 (pull and deliver)",
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["lianban", "退休一件事"],
+)
+def lianban_exchange() -> None:
+    staged = task(jobs.stage, task_id="extract_validate_stage")()
+    for department in jobs.pushed_departments():
+        staged >> task(jobs.deliver, task_id=f"deliver_{department}")(department)
+
+
+lianban_exchange()

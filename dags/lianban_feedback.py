@@ -1,0 +1,37 @@
+"""lianban_feedback: collect every item's status and report it to 皖事通办 (一体反馈).
+
+HRSS's own items come from its 前置库 status log; the pushed items are polled per department; then every
+new status event is pushed, in order, to the 皖事通办 Bozhou sub-platform. XCom carries counts only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import dag, task
+
+from lianban import jobs
+
+# Task retries cover a crashed worker; department outages are handled inside the ledger (retry, dead letter).
+DEFAULT_ARGS = {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": pendulum.duration(minutes=1)}
+
+
+@dag(
+    dag_id="lianban_feedback",
+    description="退休一件事：归集办理状态并推送皖事通办 (collect and report)",
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["lianban", "退休一件事"],
+)
+def lianban_feedback() -> None:
+    collected = [task(jobs.collect_hrss, task_id="collect_hrss")()]
+    for department in jobs.pushed_departments():
+        collected.append(task(jobs.poll, task_id=f"poll_{department}")(department))
+    collected >> task(jobs.report, task_id="report_to_wanshi_tong")()
+
+
+lianban_feedback()

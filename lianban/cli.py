@@ -1,0 +1,167 @@
+"""The `lianban` command: set-up, seeding, simulators, single steps and the demo.
+
+Operator-facing text is Chinese first, English after; `--json` prints one JSON object for machines.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lianban import jobs
+from lianban.errors import LianbanError
+from lianban.settings import Paths
+
+app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
+run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without Airflow)", no_args_is_help=True)
+keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _emit(data: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+    console.print(table)
+
+
+@app.command()
+def init() -> None:
+    """初始化：密钥、台账库结构 (create key rings, migrate the ledger)."""
+    from lianban.setup import init as run
+
+    run(Paths.from_env())
+    typer.echo("已初始化 (initialised)")
+
+
+@app.command()
+def seed(records: Annotated[int, typer.Option(min=1)] = 200, seed_value: Annotated[int, typer.Option("--seed")] = 20250101,
+         as_json: JsonFlag = False) -> None:
+    """向人社前置库写入合成的退休审批记录 (fill the HRSS 前置库 with synthetic approvals)."""
+    from lianban.setup import seed as run
+
+    written = run(Paths.from_env(), records, seed_value)
+    _emit({"written": written, "frontend": Paths.from_env().frontend_url}, as_json, "前置库已写入 (seeded)")
+
+
+@app.command()
+def simulate(step: Annotated[float, typer.Option(help="seconds per status step")] = 60.0,
+             with_hrss: Annotated[bool, typer.Option(help="also run HRSS's back office")] = True) -> None:
+    """启动各部门模拟服务 (start the department simulators); first line: JSON of URLs."""
+    from simulators.runner import start
+
+    paths = Paths.from_env()
+    sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step)
+    typer.echo(json.dumps(sim.urls), nl=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    sim.stop()
+
+
+@run_app.command("stage")
+def run_stage(as_json: JsonFlag = False) -> None:
+    """抽取、校验、分发、加密并写入台账 (extract → stage)."""
+    _emit(jobs.stage(), as_json, "抽取入账 (staged)")
+
+
+@run_app.command("deliver")
+def run_deliver(department: str, as_json: JsonFlag = False) -> None:
+    """向一个部门投递待发记录 (deliver one department's outbox)."""
+    _emit(jobs.deliver(department), as_json, f"投递 {department}")
+
+
+@run_app.command("collect")
+def run_collect(as_json: JsonFlag = False) -> None:
+    """归集各事项状态 (collect HRSS's log and poll every department)."""
+    results = {"hrss": jobs.collect_hrss(), **{d: jobs.poll(d) for d in jobs.pushed_departments()}}
+    _emit(results, as_json, "状态归集 (collected)")
+
+
+@run_app.command("report")
+def run_report(as_json: JsonFlag = False) -> None:
+    """推送状态至皖事通办 (push status events to 皖事通办)."""
+    _emit(jobs.report(), as_json, "推送皖事通办 (reported)")
+
+
+@app.command()
+def status(as_json: JsonFlag = False) -> None:
+    """台账进度 (ledger progress)."""
+    from lianban.report import progress
+
+    _emit(progress(Paths.from_env().ledger_url).as_dict(), as_json, "办件进度 (progress)")
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """为枢纽和各部门创建缺失的密钥 (create missing key rings)."""
+    from lianban.keys import ensure_ring
+
+    paths = Paths.from_env()
+    for owner in ("hub", *jobs.pushed_departments()):
+        typer.echo(f"{owner}: {ensure_ring(paths.keys_dir, owner).active}")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonFlag = False) -> None:
+    """列出密钥标识（不显示密钥）(list key ids, never key material)."""
+    from lianban.keys import load_ring
+
+    paths = Paths.from_env()
+    rings = {o: load_ring(paths.keys_dir, o) for o in ("hub", *jobs.pushed_departments())}
+    _emit({o: {"active": r.active, "keys": sorted(r.keys)} for o, r in rings.items()}, as_json, "密钥 (keys)")
+
+
+@keys_app.command("rotate")
+def keys_rotate(owner: str) -> None:
+    """轮换密钥：新密钥加密，旧密钥仍可解密 (rotate: new key seals, old keys still open)."""
+    from lianban.keys import rotate_ring
+
+    typer.echo(f"{owner}: active {rotate_ring(Paths.from_env().keys_dir, owner).active}")
+
+
+@app.command()
+def demo(records: Annotated[int, typer.Option(min=1)] = 200, as_json: JsonFlag = False,
+         rounds: Annotated[int, typer.Option(help="round limit")] = 25,
+         step: Annotated[float, typer.Option(help="simulated seconds per status step")] = 1.0,
+         home: Annotated[Path | None, typer.Option(help="demo folder (wiped first)")] = None) -> None:
+    """一键演示：播种、启动模拟部门、经 Airflow 运行两个 DAG 直至办结 (the whole exchange, end to end)."""
+    from lianban.demo import DemoOptions, run_demo
+    from lianban.demo_view import print_round, print_summary
+
+    opts = DemoOptions(records=records, max_rounds=rounds, step_seconds=step,
+                       **({"home": home.resolve()} if home else {}))
+    summary = run_demo(opts, on_round=None if as_json else print_round)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_summary(summary)
+    if not summary["complete"]:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except LianbanError as exc:
+        console.print(f"[red]错误 (error):[/red] {exc}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""`lianban demo`: the whole exchange from one command on the embedded default (SQLite, local simulators).
+
+Fresh demo home → key rings, ledger, HRSS 前置库 seeded with synthetic approvals → simulators started as a
+child process → both DAGs run through Airflow itself (``airflow dags test``) round after round until every
+chosen item of every valid case is final and reported, or the round limit → summary → everything stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lianban.errors import FatalError
+from lianban.report import Progress, progress
+from lianban.settings import Paths, conn_env_name, connection_json
+from lianban.setup import init, seed
+
+REPO = Path(__file__).resolve().parent.parent
+DAGS = ("lianban_exchange", "lianban_feedback")
+DEPARTMENTS = ("medical", "health", "housing_fund")
+SIM_START_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    records: int = 200
+    home: Path = REPO / "var" / "demo"
+    max_rounds: int = 25
+    step_seconds: float = 1.0
+
+
+def demo_env(home: Path) -> dict[str, str]:
+    """Environment for every process the demo starts (ours and Airflow's)."""
+    airflow_home = home / "airflow"
+    return {
+        **os.environ,
+        "LIANBAN_HOME": str(home),
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs" / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "LIANBAN_TASK_RETRIES": "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
+@contextmanager
+def simulators(home: Path, env: dict[str, str], step_seconds: float) -> Iterator[dict[str, str]]:
+    """Run `lianban simulate` as a child; yield the URLs it prints first; always stop it."""
+    log = open(home / "logs" / "simulators.log", "ab")  # noqa: SIM115
+    cmd = [sys.executable, "-m", "lianban.cli", "simulate", "--step", str(step_seconds)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, cwd=REPO)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if not line:
+            raise FatalError(f"模拟部门服务未能启动 (simulators did not start), see {home / 'logs' / 'simulators.log'}")
+        yield json.loads(line)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def connections(urls: dict[str, str], home: Path) -> dict[str, str]:
+    """``AIRFLOW_CONN_DEPT_*`` for each simulated endpoint, credentials from the simulators' file."""
+    from simulators.runner import load_credentials
+
+    creds = load_credentials(home)
+    env = {}
+    for dept in (*DEPARTMENTS, "wanshi_tong"):
+        extra = {"wsdl": urls["medical_wsdl"]} if dept == "medical" else {}
+        env[conn_env_name(dept)] = connection_json(urls[dept], creds[dept]["login"], creds[dept]["password"],
+                                                   read_timeout=30, **extra)
+    return env
+
+
+def airflow(env: dict[str, str], log_dir: Path, *args: str) -> None:
+    """Run one Airflow CLI command; its output goes to a log file, a failure names that file."""
+    binary = Path(sys.executable).parent / "airflow"
+    log_path = log_dir / f"airflow-{'-'.join(args[:3])}.log"
+    with open(log_path, "ab") as log:
+        code = subprocess.call([str(binary), *args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    if code != 0:
+        raise FatalError(f"airflow {' '.join(args)} 失败 (exit {code}); see {log_path}")
+
+
+def _sim_stats(urls: dict[str, str]) -> dict[str, Any]:
+    stats = {}
+    for name in (*DEPARTMENTS, "wanshi_tong"):
+        stats[name] = requests.get(f"{urls[name]}/_sim/stats", timeout=10).json()
+    return stats
+
+
+def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stats: dict[str, Any],
+             seconds: float) -> dict[str, Any]:
+    return {
+        "records": opts.records,
+        "rounds": rounds,
+        "complete": final.done,
+        "seconds": round(seconds, 1),
+        "extracted": final.cases + final.quarantined,
+        "quarantined": final.quarantined,
+        "staged_cases": final.cases,
+        "case_items": final.case_items,
+        "delivered": {d: final.delivered.get(d, 0) for d in DEPARTMENTS},
+        "department_received": {d: {k: stats[d][k] for k in ("unique", "duplicates", "rejected")}
+                                for d in DEPARTMENTS},
+        "reported_to_wanshi_tong": final.reported_events,
+        "wanshi_tong": stats["wanshi_tong"],
+        "status_counts": final.status_counts,
+        "open_items": final.open_items,
+        "dead_letters": final.dead_letters,
+        "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),
+                  "ledger_db": paths.ledger_url.removeprefix("sqlite:///"), "logs": str(paths.logs),
+                  "airflow_home": str(paths.home / "airflow")},
+    }
+
+
+def run_demo(opts: DemoOptions, on_round: Any = None) -> dict[str, Any]:
+    """Run the whole demo; returns the summary dict (see module docstring)."""
+    started = time.monotonic()
+    shutil.rmtree(opts.home, ignore_errors=True)
+    env = demo_env(opts.home)
+    paths = Paths.from_env(env)
+    init(paths, with_frontend=True)
+    seed(paths, opts.records)
+    with simulators(opts.home, env, opts.step_seconds) as urls:
+        env.update(connections(urls, opts.home))
+        airflow(env, paths.logs, "db", "migrate")
+        rounds, current = 0, progress(paths.ledger_url)
+        while rounds < opts.max_rounds and not current.done:
+            rounds += 1
+            for dag_id in DAGS:
+                airflow(env, paths.logs, "dags", "test", dag_id)
+            current = progress(paths.ledger_url)
+            if on_round:
+                on_round(rounds, current)
+        stats = _sim_stats(urls)
+    return _summary(opts, paths, rounds, current, stats, time.monotonic() - started)

@@ -1,0 +1,99 @@
+"""Ledger tables. Every row a person could be traced by holds sealed or blind-indexed values only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    """办件: one approved retirement application taken from the HRSS 前置库."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(40), unique=True)  # 办件编号
+    source_seq: Mapped[int]
+    id_index: Mapped[str] = mapped_column(String(64), index=True)  # SM3-HMAC blind index of 身份证号码
+    region_code: Mapped[str] = mapped_column(String(6))
+    approved_at: Mapped[datetime]
+    staged_at: Mapped[datetime]
+    items: Mapped[list[CaseItem]] = relationship(back_populates="case")
+
+
+class CaseItem(Base):
+    """One chosen item of one case, with its current unified status."""
+
+    __tablename__ = "case_items"
+    __table_args__ = (UniqueConstraint("case_id", "item_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    item_code: Mapped[str] = mapped_column(String(4))
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str | None] = mapped_column(String(8))
+    status_at: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    final: Mapped[bool] = mapped_column(default=False, index=True)
+    case: Mapped[Case] = relationship(back_populates="items")
+
+
+class Delivery(Base):
+    """The outbox: one sealed case item for one department, sent until the department answers."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "department", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_item_id: Mapped[int] = mapped_column(ForeignKey("case_items.id"), unique=True)
+    department: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[str] = mapped_column(Text)  # sealed JSON, see lianban.sealing
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # see lianban.ledger.store.DeliveryState
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    receipt_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class StatusEvent(Base):
+    """One status change of one case item; the ordered feed to 皖事通办 (unreported = reported_at null)."""
+
+    __tablename__ = "status_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_item_id: Mapped[int] = mapped_column(ForeignKey("case_items.id"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(32))  # department key that reported it
+    department_code: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime]
+    reported_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Quarantine(Base):
+    """A record that failed validation: never delivered, never dropped. Values are masked."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_seq: Mapped[int] = mapped_column(index=True)
+    case_no: Mapped[str] = mapped_column(String(40))
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of Chinese reasons
+    masked: Mapped[str] = mapped_column(Text)  # JSON of masked fields, for the operator
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    created_at: Mapped[datetime]
+
+
+class Watermark(Base):
+    """How far an incremental pull has read (e.g. the 前置库 status log)."""
+
+    __tablename__ = "watermarks"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,60 @@
+"""Small ledger operations the pipeline steps share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lianban.domain import Status
+from lianban.ledger.models import CaseItem, StatusEvent, Watermark
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # sealed, never answered
+    RETRY = "retry"  # a retriable failure; due again at next_attempt_at
+    ACCEPTED = "accepted"  # the department took it (or already had it)
+    REFUSED = "refused"  # the department refused it: dead letter with the department's reason
+    DEAD = "dead"  # retries exhausted: dead letter, an operator decides
+
+
+DUE_STATES = (DeliveryState.PENDING, DeliveryState.RETRY)
+DEAD_STATES = (DeliveryState.REFUSED, DeliveryState.DEAD)
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as the ledger stores it (portable across SQLite and PostgreSQL)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def record_status(session: Session, item: CaseItem, status: Status, source: str, *,
+                  code: str | None, reason: str | None, changed_at: str) -> bool:
+    """Move `item` to `status` and append the event; False (no event) when nothing changed."""
+    if item.status == status.value and item.reason == reason:
+        return False
+    item.status, item.status_at, item.reason = status.value, changed_at, reason
+    item.final = status.is_terminal()
+    session.add(StatusEvent(case_item_id=item.id, status=status.value, source=source, department_code=code,
+                            reason=reason, changed_at=changed_at, recorded_at=utcnow()))
+    return True
+
+
+def get_watermark(session: Session, name: str) -> int:
+    row = session.get(Watermark, name)
+    return row.value if row else 0
+
+
+def set_watermark(session: Session, name: str, value: int) -> None:
+    row = session.get(Watermark, name)
+    if row is None:
+        session.add(Watermark(name=name, value=value, updated_at=utcnow()))
+    else:
+        row.value, row.updated_at = value, utcnow()
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Case items by current unified status (``未反馈`` for none yet)."""
+    rows = session.execute(select(CaseItem.status, func.count()).group_by(CaseItem.status)).all()
+    return {(status or "未反馈"): int(n) for status, n in rows}

@@ -1,0 +1,137 @@
+"""一体反馈: collect every item's status (HRSS's from its 前置库, the others by polling) and report it.
+
+Status events are the outbox to 皖事通办: appended in order, pushed in batches, marked when acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.contract import DepartmentConnector, ProgressEvent, StatusSink
+from lianban.domain import Status
+from lianban.errors import RetriableError
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
+from lianban.ledger.store import DeliveryState, get_watermark, record_status, set_watermark, utcnow
+
+HRSS_WATERMARK = "hrss_status_log"
+POLL_BATCH = 200
+REPORT_BATCH = 500
+
+
+class _Change(Protocol):
+    seq: int
+    case_no: str
+    item_code: str
+    status: Status
+    department_code: str
+    changed_at: str
+    reason: str | None
+
+
+class StatusLog(Protocol):
+    """HRSS's append-only log of its own items' statuses."""
+
+    def status_changes_since(self, seq: int, limit: int) -> Sequence[_Change]: ...
+
+
+@dataclass
+class FeedbackResult:
+    source: str
+    read: int = 0
+    changed: int = 0
+    stopped_by: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _item(session: Session, case_no: str, item_code: str) -> CaseItem | None:
+    query = select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == item_code)
+    return session.scalars(query).first()
+
+
+def _quarantined(session: Session, case_no: str) -> bool:
+    return session.scalars(select(Quarantine.id).where(Quarantine.case_no == case_no)).first() is not None
+
+
+def collect_hrss(log: StatusLog, ledger_url: str, limit: int = 1000) -> FeedbackResult:
+    """Apply HRSS's status log past the watermark; stops before a case not yet staged (never skips it)."""
+    result = FeedbackResult("hrss")
+    with session_factory(ledger_url).begin() as session:
+        mark = get_watermark(session, HRSS_WATERMARK)
+        for change in log.status_changes_since(mark, limit):
+            item = _item(session, change.case_no, change.item_code)
+            if item is None and not _quarantined(session, change.case_no):
+                result.stopped_by = "办件尚未入账，等待下一轮抽取 (case not staged yet)"
+                break
+            if item is not None:
+                result.changed += record_status(session, item, change.status, "hrss", code=change.department_code,
+                                                reason=change.reason, changed_at=change.changed_at)
+            result.read += 1
+            mark = change.seq
+        set_watermark(session, HRSS_WATERMARK, mark)
+    return result
+
+
+def _open_keys(session: Session, department: str) -> dict[str, CaseItem]:
+    query = (select(Delivery.idempotency_key, CaseItem).join(CaseItem, Delivery.case_item_id == CaseItem.id)
+             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
+                    CaseItem.final.is_(False)))
+    return {key: item for key, item in session.execute(query).tuples()}
+
+
+def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int = POLL_BATCH) -> FeedbackResult:
+    """Ask the department for every delivered, unfinished item; record what changed."""
+    result = FeedbackResult(connector.department)
+    with session_factory(ledger_url).begin() as session:
+        open_items = _open_keys(session, connector.department)
+        keys = sorted(open_items)
+        for start in range(0, len(keys), batch):
+            try:
+                updates = connector.poll(keys[start:start + batch])
+            except RetriableError as exc:
+                result.stopped_by = str(exc)
+                break
+            for u in updates:
+                item = open_items.get(u.idempotency_key)
+                result.read += 1
+                if item is not None:
+                    result.changed += record_status(session, item, u.status, connector.department,
+                                                    code=u.department_code, reason=u.reason, changed_at=u.changed_at)
+    return result
+
+
+def _unreported(session: Session, limit: int) -> list[tuple[StatusEvent, CaseItem, str]]:
+    query = (select(StatusEvent, CaseItem, Case.case_no).join(CaseItem, StatusEvent.case_item_id == CaseItem.id)
+             .join(Case).where(StatusEvent.reported_at.is_(None)).order_by(StatusEvent.id).limit(limit))
+    return list(session.execute(query).tuples())
+
+
+def report(sink: StatusSink, ledger_url: str, batch: int = REPORT_BATCH) -> FeedbackResult:
+    """Push unreported status events to 皖事通办 in id order; stop at the first retriable failure."""
+    result = FeedbackResult("wanshi_tong")
+    sessions = session_factory(ledger_url)
+    while True:
+        with sessions.begin() as session:
+            rows = _unreported(session, batch)
+            if not rows:
+                break
+            events = [ProgressEvent(e.id, case_no, item.item_code, e.source, Status(e.status), e.changed_at, e.reason)
+                      for e, item, case_no in rows]
+            try:
+                sink.push(events)
+            except RetriableError as exc:
+                result.stopped_by = str(exc)
+                break
+            now = utcnow()
+            for event, _item_row, _case_no in rows:
+                event.reported_at = now
+            result.read += len(rows)
+            result.changed += len(rows)
+    return result

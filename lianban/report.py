@@ -1,0 +1,60 @@
+"""Progress as the ledger sees it: what the demo, the CLI and (later) the dashboard show."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func, select
+
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
+from lianban.ledger.store import DEAD_STATES, DeliveryState, status_counts
+
+
+@dataclass(frozen=True)
+class Progress:
+    cases: int
+    quarantined: int
+    case_items: int
+    open_items: int
+    unreported_events: int
+    reported_events: int
+    delivered: dict[str, int]
+    pending_deliveries: int
+    dead_letters: int
+    status_counts: dict[str, int]
+
+    @property
+    def done(self) -> bool:
+        """Every chosen item of every valid case is final and reported to 皖事通办."""
+        return self.cases > 0 and self.open_items == 0 and self.unreported_events == 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "done": self.done}
+
+
+def _count(session: object, query: object) -> int:
+    return int(session.execute(query).scalar_one())  # type: ignore[attr-defined]
+
+
+def progress(ledger_url: str) -> Progress:
+    with session_factory(ledger_url)() as s:
+        count = lambda q: _count(s, q)  # noqa: E731
+        delivered = dict(s.execute(select(Delivery.department, func.count())
+                                   .where(Delivery.state == DeliveryState.ACCEPTED)
+                                   .group_by(Delivery.department)).tuples().all())
+        return Progress(
+            cases=count(select(func.count()).select_from(Case)),
+            quarantined=count(select(func.count()).select_from(Quarantine)),
+            case_items=count(select(func.count()).select_from(CaseItem)),
+            open_items=count(select(func.count()).select_from(CaseItem).where(CaseItem.final.is_(False))),
+            unreported_events=count(select(func.count()).select_from(StatusEvent)
+                                    .where(StatusEvent.reported_at.is_(None))),
+            reported_events=count(select(func.count()).select_from(StatusEvent)
+                                  .where(StatusEvent.reported_at.is_not(None))),
+            delivered={k: int(v) for k, v in delivered.items()},
+            pending_deliveries=count(select(func.count()).select_from(Delivery)
+                                     .where(Delivery.state.in_((DeliveryState.PENDING, DeliveryState.RETRY)))),
+            dead_letters=count(select(func.count()).select_from(Delivery).where(Delivery.state.in_(DEAD_STATES))),
+            status_counts=status_counts(s),
+        )

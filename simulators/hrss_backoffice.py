@@ -1,0 +1,65 @@
+"""HRSS's back office (人社经办系统), simulated: it works its own items and logs their statuses in the 前置库.
+
+Every tick, each HRSS item that is not final moves one step along the path the shared engine chooses for
+it (受理 → 审核中 → 审核通过 → 已办结 for most), appended to the 前置库 status log as HRSS would.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from connectors.hrss.frontend import FrontendDB, applications, status_log
+from connectors.hrss.mapping import APPLICATION_COLUMNS as A
+from connectors.hrss.mapping import STATUS_COLUMNS as S
+from connectors.hrss.statuses import FROM_UNIFIED, TO_UNIFIED
+from lianban.catalog import load_catalog
+from simulators.engine import SUPPLEMENT_REASON, choose_path
+
+
+class HrssBackOffice:
+    """Advances HRSS's own items in the 前置库 every `step_seconds` until stopped."""
+
+    def __init__(self, frontend: FrontendDB, step_seconds: float) -> None:
+        self.frontend = frontend
+        self.step_seconds = step_seconds
+        self.hrss_items = {c for c, i in load_catalog().items.items() if i.department == "hrss"}
+        self._stop = threading.Event()
+
+    def _latest(self) -> dict[tuple[str, str], str]:
+        query = select(status_log.c[S["case_no"]], status_log.c[S["item_code"]], status_log.c[S["status_code"]]) \
+            .order_by(status_log.c[S["seq"]])
+        with self.frontend.engine.connect() as conn:
+            return {(c, i): code for c, i, code in conn.execute(query)}
+
+    def _chosen(self) -> list[tuple[str, str]]:
+        query = select(applications.c[A["case_no"]], applications.c[A["items"]])
+        with self.frontend.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(case, code) for case, items in rows for code in items.split(",") if code in self.hrss_items]
+
+    def tick(self) -> int:
+        """Move every unfinished HRSS item one step; returns how many moved."""
+        latest, moved = self._latest(), 0
+        for case_no, item in self._chosen():
+            path, end_reason = choose_path(f"hrss|{case_no}|{item}")
+            code = latest.get((case_no, item))
+            index = path.index(TO_UNIFIED[code]) + 1 if code else 0
+            if index >= len(path):
+                continue
+            status = path[index]
+            reason = end_reason if status.is_terminal() and end_reason else None
+            reason = SUPPLEMENT_REASON if status.name == "SUPPLEMENT" else reason
+            self.frontend.append_status(case_no, item, FROM_UNIFIED[status], reason,
+                                        datetime.now(UTC).isoformat(timespec="seconds"))
+            moved += 1
+        return moved
+
+    def run(self) -> None:
+        while not self._stop.wait(self.step_seconds):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,117 @@
+"""The failure → action table of lianban.rest_client, driven through a stub transport adapter."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.health.connector import HealthConnector
+from connectors.housing_fund.connector import HousingFundConnector
+from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
+from lianban.rest_client import retry_after_seconds
+
+JSON = {"Content-Type": "application/json"}
+
+
+def body(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def test_429_is_retriable_and_honours_retry_after(stubbed: Any) -> None:
+    connector, _ = stubbed(HealthConnector, [(429, {"Retry-After": "7"}, b"")])
+    with pytest.raises(RetriableError, match="限流") as caught:
+        connector.poll(["k"])
+    assert caught.value.retry_after == 7.0
+
+
+def test_retry_after_may_be_an_http_date() -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    assert 100 < (retry_after_seconds(later) or 0) <= 120
+    assert retry_after_seconds("soon") is None
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_retriable(stubbed: Any, status: int) -> None:
+    connector, _ = stubbed(HousingFundConnector, [(status, {}, b"<html>busy</html>")])
+    with pytest.raises(RetriableError, match=f"dept_housing_fund.*HTTP {status}"):
+        connector.poll(["k"])
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_are_config_errors_naming_the_connection(stubbed: Any, status: int) -> None:
+    answer = body({"code": "AUTH", "message": "签名校验失败，请核对应用密钥与签名算法"})
+    connector, _ = stubbed(HealthConnector, [(status, JSON, answer)])
+    with pytest.raises(ConfigError, match=r"dept_health.*app id.*secret"):
+        connector.poll(["k"])
+
+
+def test_other_4xx_is_rejected_with_the_department_code_and_chinese_reason(stubbed: Any) -> None:
+    answer = body({"code": "ZDJYSB", "message": "退休待遇审核信息字段校验未通过"})
+    connector, _ = stubbed(HealthConnector, [(400, JSON, answer)])
+    with pytest.raises(RejectedError) as caught:
+        connector.poll(["k"])
+    assert (caught.value.code, caught.value.reason) == ("ZDJYSB", "退休待遇审核信息字段校验未通过")
+
+
+def test_rejection_without_message_uses_the_error_table(stubbed: Any) -> None:
+    connector, _ = stubbed(HousingFundConnector, [(413, JSON, body({"code": "TOO_LARGE"}))])
+    with pytest.raises(RejectedError) as caught:
+        connector.poll(["k"])
+    assert caught.value.reason == "请求体超过大小限制"
+
+
+@pytest.mark.parametrize("payload", [b"<html>gateway</html>", b"[1, 2]", body({"statuses": "x"})])
+def test_malformed_answers_are_retriable(stubbed: Any, payload: bytes) -> None:
+    connector, _ = stubbed(HealthConnector, [(200, JSON, payload)])
+    with pytest.raises(RetriableError, match="dept_health"):
+        connector.poll(["k"])
+
+
+@pytest.mark.parametrize(("exc", "error"), [
+    (requests.ConnectTimeout("t"), RetriableError),
+    (requests.ReadTimeout("t"), RetriableError),
+    (requests.ConnectionError("reset"), RetriableError),
+    (requests.exceptions.SSLError("cert"), ConfigError),
+])
+def test_transport_failures_follow_the_table(stubbed: Any, exc: Exception, error: type[Exception]) -> None:
+    connector, _ = stubbed(HealthConnector, [exc])
+    with pytest.raises(error, match="dept_health"):
+        connector.poll(["k"])
+
+
+def test_unknown_department_status_code_stops_the_run_and_names_the_table(stubbed: Any) -> None:
+    page = {"statuses": [{"idempotency_key": "k", "code": "XYZ", "reason": None, "changed_at": "t"}],
+            "page": 1, "page_size": 100, "total": 1}
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body(page))])
+    with pytest.raises(FatalError, match=r"connectors/health/statuses\.py"):
+        connector.poll(["k"])
+
+
+def test_missing_receipts_are_retriable(stubbed: Any, deliver: Any, tmp_path: Any) -> None:
+    from lianban.keys import ensure_ring
+
+    ring = ensure_ring(tmp_path, "health")
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": []}))])
+    with pytest.raises(RetriableError, match="回执"):
+        connector.submit([deliver(ring, 1, "13")])
+
+
+def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, deliver: Any, tmp_path: Any) -> None:
+    from lianban.keys import ensure_ring
+
+    ring = ensure_ring(tmp_path, "health")
+    batch = [deliver(ring, 1, "13")]
+    receipts = {"receipts": [{"idempotency_key": batch[0].idempotency_key, "accepted": True,
+                              "duplicate": False, "ref": "R1", "code": "SL", "reason": None}]}
+    connector, adapter = stubbed(HealthConnector, [(200, JSON, body(receipts))])
+    connector.submit(batch)
+    connector.submit(batch)
+    first, second = (json.loads(r.body) for r in adapter.sent)
+    assert first["batch_id"] == second["batch_id"]
+    assert {"X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature"} <= set(adapter.sent[0].headers)
+    assert adapter.sent[0].headers["X-Nonce"] != adapter.sent[1].headers["X-Nonce"]

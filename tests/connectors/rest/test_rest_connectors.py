@@ -1,0 +1,128 @@
+"""The suite every REST department connector (health, housing_fund) passes against its real simulator."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from lianban.contract import DepartmentConnector
+from lianban.domain import Status
+from lianban.errors import ConfigError, RetriableError
+from lianban.settings import connection_json, parse_connection
+
+# fixtures (live, spec, credentials, deliver) come from conftest.py beside this file
+
+
+def test_connector_satisfies_the_contract(live: Any) -> None:
+    connector = live.connector()
+    assert isinstance(connector, DepartmentConnector)
+    assert connector.department == live.spec.key
+
+
+def test_every_status_code_maps_to_a_distinct_unified_status(spec: Any) -> None:
+    table = spec.statuses.STATUSES
+    assert sorted(table.values()) == sorted(Status)
+    assert all(code in spec.statuses.CODES.values() for code in table)
+
+
+def test_every_refusal_code_the_department_sends_is_explained(spec: Any) -> None:
+    for code in [*spec.engine_errors.values(), "AUTH", "BAD_JSON", "INVALID_REQUEST", "TOO_LARGE"]:
+        assert spec.statuses.ERRORS.get(code), code
+
+
+def test_submitting_twice_is_safe(live: Any) -> None:
+    connector, batch = live.connector(), live.deliveries(25)  # batch_size 10: three requests
+    first = connector.submit(batch)
+    second = connector.submit(batch)
+    assert [r.idempotency_key for r in first] == [d.idempotency_key for d in batch]
+    assert all(r.accepted and not r.duplicate and r.department_ref for r in first)
+    assert all(r.accepted and r.duplicate for r in second)
+    assert [r.department_ref for r in second] == [r.department_ref for r in first]
+    assert live.stats() == {"unique": 25, "duplicates": 25, "rejected": 0}
+
+
+def test_receipt_reports_the_status_in_both_vocabularies(live: Any) -> None:
+    receipts = live.connector().submit(live.deliveries(5))
+    for r in receipts:
+        assert r.status in Status
+        assert live.spec.statuses.STATUSES[r.department_code] is r.status
+
+
+def test_refusals_carry_the_department_code_and_a_chinese_reason(live: Any, deliver: Any) -> None:
+    wrong_item = deliver(live.ring, 1, "11")  # a medical item sent to the wrong department
+    sealed = deliver(live.ring, 2, live.spec.item_code)
+    moved = type(sealed)(sealed.idempotency_key, "BZ-OTHER", sealed.item_code, sealed.envelope)
+    refused = live.connector().submit([wrong_item, moved])
+    assert [r.accepted for r in refused] == [False, False]
+    errors = live.spec.engine_errors
+    assert [r.department_code for r in refused] == [errors["ITEM"], errors["SEAL"]]
+    assert "不属于本部门" in (refused[0].reason or "")
+    assert "解密" in (refused[1].reason or "")
+
+
+@pytest.mark.parametrize("step_seconds", [0.0])
+def test_poll_follows_every_page(live: Any) -> None:
+    connector = live.connector()
+    batch = live.deliveries(23)
+    connector.submit(batch)
+    connector.page_size = 5  # 5 pages
+    updates = connector.poll([d.idempotency_key for d in batch] + ["never-sent"])
+    assert sorted(u.idempotency_key for u in updates) == sorted(d.idempotency_key for d in batch)
+    assert all(u.status.is_terminal() for u in updates)
+
+
+@pytest.mark.parametrize("step_seconds", [0.15])
+def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
+    connector = live.connector()
+    batch = live.deliveries(30)
+    connector.submit(batch)
+    keys = [d.idempotency_key for d in batch]
+    first = {u.idempotency_key: u.status for u in connector.poll(keys)}
+    assert set(first.values()) <= {Status.ACCEPTED, Status.NOT_ACCEPTED}
+    time.sleep(5 * 0.15 + 0.2)
+    final = connector.poll(keys)
+    assert all(u.status.is_terminal() for u in final)
+    assert {u.status for u in final} & {Status.COMPLETED}
+    for u in final:
+        if u.status in (Status.NOT_ACCEPTED, Status.REJECTED):
+            assert u.reason
+
+
+def test_wrong_secret_is_a_config_error_naming_the_connection(live: Any) -> None:
+    connector = live.connector(secret="not-the-secret")
+    with pytest.raises(ConfigError, match=f"dept_{live.spec.key}.*app id"):
+        connector.submit(live.deliveries(1))
+    report = connector.health()
+    assert not report.ok and "app id" in report.detail
+
+
+def test_health_says_ok_when_reachable_and_signed(live: Any) -> None:
+    report = live.connector().health()
+    assert report.ok, report.detail
+
+
+def test_from_settings_builds_a_signing_session(live: Any, credentials: tuple[str, str]) -> None:
+    settings = parse_connection(live.spec.key, connection_json(live.url, *credentials, batch_size=7))
+    connector = live.spec.connector.from_settings(settings)
+    assert connector.batch_size == 7
+    assert all(r.accepted for r in connector.submit(live.deliveries(3)))
+
+
+def test_from_settings_without_credentials_is_a_config_error(spec: Any) -> None:
+    settings = parse_connection(spec.key, connection_json("http://127.0.0.1:1"))
+    with pytest.raises(ConfigError, match=f"dept_{spec.key}"):
+        spec.connector.from_settings(settings)
+
+
+def test_server_down_is_retriable(spec: Any, credentials: tuple[str, str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before the connector calls it
+    settings = parse_connection(spec.key, connection_json(f"http://127.0.0.1:{port}", *credentials))
+    connector = spec.connector.from_settings(settings)
+    with pytest.raises(RetriableError, match=f"dept_{spec.key}"):
+        connector.poll(["k1"])
+    assert not connector.health().ok

@@ -1,0 +1,252 @@
+"""The 医疗保障局 simulator on the wire: its served contract, WS-Security, hardened parsing and receipts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import uvicorn
+import zeep
+from lxml import etree
+from zeep.wsse.username import UsernameToken
+from zeep.wsse.utils import WSU
+
+from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES, RECEIPT_ERRORS, STATUS_CODES
+from lianban.domain import Status
+from lianban.identity import make_id_number, make_uscc
+from lianban.keys import KeyRing, ensure_ring
+from lianban.sealing import seal
+from simulators.engine import DepartmentEngine
+from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
+
+LOGIN = "lianban-medical"
+PASSWORD = "sim-only-Pa55word-not-real"  # a test credential for a local simulator, never a real one
+XSD = Path(__file__).resolve().parents[2] / "schemas" / "medical" / "medical.xsd"
+
+
+@dataclass
+class Sim:
+    url: str
+    engine: DepartmentEngine
+    ring: KeyRing
+
+    @property
+    def soap_url(self) -> str:
+        return f"{self.url}/soap/medical"
+
+    def post(self, body: str | bytes) -> requests.Response:
+        data = body.encode() if isinstance(body, str) else body
+        return requests.post(self.soap_url, data=data, headers={"Content-Type": "text/xml; charset=utf-8"},
+                             timeout=5)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Sim]:
+    ring = ensure_ring(tmp_path / "keys", "medical")
+    engine = DepartmentEngine("medical", ring, tmp_path / "medical.db", step_seconds=0.1)
+    server = uvicorn.Server(uvicorn.Config(create_app(engine, LOGIN, PASSWORD), host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield Sim(f"http://127.0.0.1:{port}", engine, ring)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+# -- building requests by hand ---------------------------------------------------------------------------
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def security(password: str = PASSWORD, *, age: timedelta = timedelta(0), timestamp: bool = True,
+             digest: bool = False, nonce: bytes | None = None) -> str:
+    """A wsse:Security header; `age` backdates both the Timestamp and the digest's Created."""
+    created = _stamp(datetime.now(UTC) - age)
+    stamp = f"<wsu:Timestamp><wsu:Created>{created}</wsu:Created></wsu:Timestamp>" if timestamp else ""
+    if digest:
+        nonce = nonce or os.urandom(16)
+        value = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()
+        secret = (f'<wsse:Password Type="{PASSWORD_DIGEST}">{value}</wsse:Password>'
+                  f"<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce><wsu:Created>{created}</wsu:Created>")
+    else:
+        secret = f"<wsse:Password>{password}</wsse:Password>"
+    return (f'<wsse:Security xmlns:wsse="{NS["wsse"]}" xmlns:wsu="{NS["wsu"]}">{stamp}'
+            f"<wsse:UsernameToken><wsse:Username>{LOGIN}</wsse:Username>{secret}</wsse:UsernameToken>"
+            f"</wsse:Security>")
+
+
+def envelope(body: str, header: str | None = None, prolog: str = "") -> str:
+    header = security() if header is None else header
+    return (f'{prolog}<soap:Envelope xmlns:soap="{NS["s"]}" xmlns:m="{NS["m"]}">'
+            f"<soap:Header>{header}</soap:Header><soap:Body>{body}</soap:Body></soap:Envelope>")
+
+
+PING = "<m:Ping/>"
+
+
+def fault_of(response: requests.Response) -> tuple[str, str, str]:
+    """(faultcode, errorCode, faultstring) of a SOAP Fault response."""
+    assert response.status_code == 500
+    root = etree.fromstring(response.content)
+    fault = root.find("s:Body/s:Fault", NS)
+    assert fault is not None, response.text
+    return (fault.findtext("faultcode") or "", fault.findtext("detail/m:MedicalFault/m:errorCode", namespaces=NS)
+            or "", fault.findtext("faultstring") or "")
+
+
+def sealed_item(ring: KeyRing, seq: int, item_code: str = "12", **override: Any) -> dict[str, str]:
+    """A synthetic retiree (never a real person) sealed for one delivery, as a wire DeliveryItem."""
+    key, case_no = f"LB-S{seq:05d}-{item_code}", f"BZ2025{seq:06d}"
+    fields = {"name": f"测试{seq:03d}", "id_number": make_id_number("341621", date(1964, 7, 9), seq, male=False),
+              "employer_uscc": make_uscc("341621", random.Random(seq)), "contribution_months": 300, **override}
+    sealed = seal(ring, fields, aad=f"{key}|{case_no}|{item_code}")
+    return {"idempotencyKey": key, "caseNo": case_no, "itemCode": item_code, "envelope": json.dumps(sealed)}
+
+
+def submit_body(*items: dict[str, str]) -> str:
+    wire = "".join("<m:item>" + "".join(f"<m:{k}>{v}</m:{k}>" for k, v in i.items()) + "</m:item>" for i in items)
+    return f"<m:SubmitBatch><m:batchId>B-1</m:batchId>{wire}</m:SubmitBatch>"
+
+
+def receipts_of(response: requests.Response) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    root = etree.fromstring(response.content)
+    return [{etree.QName(c).localname: c.text or "" for c in r} for r in root.iterfind(".//m:receipt", NS)]
+
+
+# -- the served contract --------------------------------------------------------------------------------
+def test_served_wsdl_names_this_server_and_carries_its_schema(sim: Sim) -> None:
+    wsdl = etree.fromstring(requests.get(f"{sim.soap_url}?wsdl", timeout=5).content)
+    assert wsdl.find(".//soap:address", NS).get("location") == sim.soap_url
+    assert wsdl.find("wsdl:types/xs:schema", NS).get("targetNamespace") == NS["m"]
+    xsd = requests.get(f"{sim.soap_url}?xsd=medical.xsd", timeout=5)
+    assert etree.XMLSchema(etree.fromstring(xsd.content)) is not None
+    assert requests.get(f"{sim.soap_url}?xsd=../../etc/passwd", timeout=5).status_code == 404
+
+
+def test_a_zeep_client_built_from_the_served_wsdl_alone_can_call_the_service(sim: Sim) -> None:
+    now = datetime.now(UTC)
+    stamp = WSU.Timestamp(WSU.Created(_stamp(now)), WSU.Expires(_stamp(now + timedelta(minutes=5))))
+    client = zeep.Client(f"{sim.soap_url}?wsdl", wsse=UsernameToken(LOGIN, PASSWORD, timestamp_token=stamp))
+    assert client.service.Ping() == "ok"
+    item = sealed_item(sim.ring, 1)
+    reply = client.service.SubmitBatch(batchId="B-zeep", item=[item])
+    assert reply.batchId == "B-zeep"
+    assert (reply.receipt[0].accepted, reply.receipt[0].duplicate) == (True, False)
+    statuses = client.service.QueryStatus(idempotencyKey=[item["idempotencyKey"], "LB-unknown"])
+    assert [s.idempotencyKey for s in statuses] == [item["idempotencyKey"]]
+    assert STATUS_CODES[statuses[0].code] in Status
+
+
+def test_health_and_stats(sim: Sim) -> None:
+    assert requests.get(f"{sim.url}/health", timeout=5).json() == {"status": "ok"}
+    sim.post(envelope(submit_body(sealed_item(sim.ring, 1))))
+    sim.post(envelope(submit_body(sealed_item(sim.ring, 1))))
+    assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json() == {"unique": 1, "duplicates": 1, "rejected": 0}
+
+
+# -- hardened parsing -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_an_xxe_doctype_is_refused_without_reading_the_file(sim: Sim, tmp_path: Path, encoding: str) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("MARKER-do-not-leak")
+    prolog = f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+    body = envelope("<m:QueryStatus><m:idempotencyKey>&xxe;</m:idempotencyKey></m:QueryStatus>", prolog=prolog)
+    response = sim.post(body.encode(encoding))
+    code, error, text = fault_of(response)
+    assert (code, error) == ("soap:Client", "E_DTD") and "DTD" in text
+    assert "MARKER" not in response.text
+
+
+def test_an_entity_bomb_is_refused_quickly(sim: Sim) -> None:
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    started = time.monotonic()
+    response = sim.post(envelope(PING.replace("/>", ">&i;</m:Ping>"), prolog=f"<!DOCTYPE x [{entities}]>"))
+    assert fault_of(response)[1] == "E_DTD"
+    assert time.monotonic() - started < 2 and len(response.content) < 2000
+
+
+@pytest.mark.parametrize("body", [
+    b"<soap:Envelope", b"\x00\x01 not xml", b"<Envelope><Body/></Envelope>",
+    envelope("<m:SubmitBatch><m:item/></m:SubmitBatch>").encode(),  # breaks medical.xsd
+    envelope("<m:Unknown/>").encode(),
+])
+def test_malformed_or_off_contract_requests_get_a_client_fault(sim: Sim, body: bytes) -> None:
+    code, error, text = fault_of(sim.post(body))
+    assert (code, error) == ("soap:Client", "E_XML")
+    assert text.startswith(ERROR_CODES["E_XML"].meaning)
+
+
+# -- WS-Security -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("header", "error"), [
+    ("", "E_AUTH"),
+    (security("wrong-Password-42"), "E_AUTH"),
+    (security("wrong-Password-42", digest=True), "E_AUTH"),
+    (security(timestamp=False), "E_EXPIRED"),
+    (security(age=timedelta(minutes=6)), "E_EXPIRED"),
+    (security(age=timedelta(minutes=-10)), "E_EXPIRED"),
+])
+def test_requests_without_fresh_valid_credentials_are_refused(sim: Sim, header: str, error: str) -> None:
+    response = sim.post(envelope(PING, header=header))
+    assert fault_of(response)[:2] == ("soap:Client", error)
+    assert "wrong-Password" not in response.text and PASSWORD not in response.text
+    assert sim.engine.stats()["unique"] == 0
+
+
+def test_password_digest_is_accepted_once_per_nonce(sim: Sim) -> None:
+    header = security(digest=True, nonce=b"0123456789abcdef")
+    assert sim.post(envelope(PING, header=header)).status_code == 200
+    assert fault_of(sim.post(envelope(PING, header=header)))[1] == "E_REPLAY"
+
+
+# -- receipts --------------------------------------------------------------------------------------------
+def test_receipts_refuse_bad_items_one_by_one(sim: Sim) -> None:
+    good = sealed_item(sim.ring, 1)
+    tampered = {**sealed_item(sim.ring, 2), "envelope": sealed_item(sim.ring, 3)["envelope"]}
+    bad_id = sealed_item(sim.ring, 4, id_number="341621196407090000")
+    wrong_item = {**sealed_item(sim.ring, 5), "itemCode": "13"}
+    receipts = receipts_of(sim.post(envelope(submit_body(good, tampered, bad_id, wrong_item))))
+    assert [(r["accepted"], r["code"]) for r in receipts] == [
+        ("true", "01"), ("false", "E_SEAL"), ("false", "E_DATA"), ("false", "E_ITEM")]
+    assert all(r["reason"] for r in receipts[1:]) and "身份证" in receipts[2]["reason"]
+    assert "ref" in receipts[0] and "ref" not in receipts[1]
+
+
+def test_statuses_move_on_and_speak_the_bureaus_codes(sim: Sim) -> None:
+    items = [sealed_item(sim.ring, seq) for seq in range(6)]
+    sim.post(envelope(submit_body(*items)))
+    time.sleep(0.6)
+    keys = "".join(f"<m:idempotencyKey>{i['idempotencyKey']}</m:idempotencyKey>" for i in items)
+    root = etree.fromstring(sim.post(envelope(f"<m:QueryStatus>{keys}</m:QueryStatus>")).content)
+    codes = [s.findtext("m:code", namespaces=NS) for s in root.iterfind(".//m:status", NS)]
+    assert len(codes) == 6 and all(STATUS_CODES[c].is_terminal() for c in codes)
+
+
+# -- the tables and the contract agree -------------------------------------------------------------------
+def test_code_tables_match_the_xsd() -> None:
+    xsd = etree.parse(str(XSD))
+    status_codes = {e.get("value") for e in xsd.iterfind(".//xs:simpleType[@name='StatusCode']//xs:enumeration", NS)}
+    receipt_errors = {e.get("value") for e in xsd.iterfind(".//xs:simpleType[@name='ReceiptCode']//xs:enumeration",
+                                                             NS)}
+    assert status_codes == set(STATUS_CODES)
+    assert receipt_errors == RECEIPT_ERRORS == set(INTAKE_CODES.values())
+    assert set(CODE_FOR_STATUS) == set(Status)
+    assert RECEIPT_ERRORS.issubset(ERROR_CODES)

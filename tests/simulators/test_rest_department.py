@@ -1,0 +1,158 @@
+"""The simulated REST department, spoken to over real HTTP as a department's gateway would be."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from connectors.health import statuses as health_statuses
+from connectors.housing_fund import statuses as housing_statuses
+from lianban.catalog import SCHEMAS_DIR
+from lianban.gateway_auth import sign_headers
+from lianban.identity import make_id_number
+from lianban.keys import KeyRing, ensure_ring
+from lianban.sealing import seal
+from simulators.engine import DepartmentEngine
+from simulators.rest_department import create_app, serve_in_background
+
+APP_ID, SECRET = "lianban-hub", "sim-secret"
+BATCH, STATUS = "/api/v1/cases:batch", "/api/v1/cases:status"
+
+
+class Gateway:
+    """A raw client: signs like a real caller, and can misbehave on purpose."""
+
+    def __init__(self, url: str, secret: str = SECRET) -> None:
+        self.url, self.secret = url, secret
+
+    def post(self, path: str, payload: Any = None, raw: bytes | None = None,
+             headers: dict[str, str] | None = None) -> requests.Response:
+        data = raw if raw is not None else json.dumps(payload).encode()
+        signed = headers or sign_headers(APP_ID, self.secret, "POST", path, data)
+        return requests.post(self.url + path, data=data, timeout=10,
+                             headers={**signed, "Content-Type": "application/json"})
+
+
+def delivery(ring: KeyRing, seq: int, item_code: str = "13") -> dict[str, Any]:
+    key, case_no = f"K{seq:05d}", f"BZ{seq:08d}"
+    fields = {"name": f"测试{seq}", "id_number": make_id_number("341623", date(1964, 7, 9), seq, male=False),
+              "employer_name": "亳州市测试商贸有限公司", "pension_start": "2024-08", "phone": "13900000000"}
+    envelope = seal(ring, fields, aad=f"{key}|{case_no}|{item_code}")
+    return {"idempotency_key": key, "case_no": case_no, "item_code": item_code, "envelope": envelope}
+
+
+@pytest.fixture
+def ring(tmp_path: Path) -> KeyRing:
+    return ensure_ring(tmp_path / "keys", "health")
+
+
+@pytest.fixture
+def url(tmp_path: Path, ring: KeyRing) -> Iterator[str]:
+    engine = DepartmentEngine("health", ring, tmp_path / "health.db", step_seconds=0)
+    app = create_app(engine, APP_ID, SECRET, health_statuses.CODES)
+    with serve_in_background(app) as base:
+        yield base
+
+
+def test_batch_answers_one_receipt_per_item_and_dedupes(url: str, ring: KeyRing) -> None:
+    gw = Gateway(url)
+    items = [delivery(ring, n) for n in range(3)]
+    first = gw.post(BATCH, {"batch_id": "b1", "items": items}).json()["receipts"]
+    again = gw.post(BATCH, {"batch_id": "b1", "items": items}).json()["receipts"]
+    assert [r["duplicate"] for r in first + again] == [False] * 3 + [True] * 3
+    assert all(r["code"] in health_statuses.STATUSES for r in first)
+    assert requests.get(f"{url}/_sim/stats", timeout=5).json() == {"unique": 3, "duplicates": 3, "rejected": 0}
+
+
+def test_refusal_codes_are_the_departments_own(url: str, ring: KeyRing) -> None:
+    bad_id = delivery(ring, 1)
+    bad_id["envelope"] = seal(ring, {"name": "x", "id_number": "341623196407090000", "employer_name": "y",
+                                     "pension_start": "2024-08", "phone": "13900000000"},
+                              aad=f"{bad_id['idempotency_key']}|{bad_id['case_no']}|13")
+    receipts = Gateway(url).post(BATCH, {"batch_id": "b", "items": [bad_id, delivery(ring, 2, "14")]}).json()
+    assert [(r["accepted"], r["code"]) for r in receipts["receipts"]] == [(False, "ZDJYSB"), (False, "SXBSY")]
+    assert "身份证" in receipts["receipts"][0]["reason"]
+
+
+def test_status_pages_cover_every_known_key(url: str, ring: KeyRing) -> None:
+    gw = Gateway(url)
+    items = [delivery(ring, n) for n in range(7)]
+    gw.post(BATCH, {"batch_id": "b", "items": items})
+    keys = [i["idempotency_key"] for i in items] + ["unknown"]
+    pages = [gw.post(STATUS, {"keys": keys, "page": p, "page_size": 3}).json() for p in (1, 2, 3)]
+    assert [len(p["statuses"]) for p in pages] == [3, 3, 1]
+    assert {p["total"] for p in pages} == {7}
+    assert {s["code"] for p in pages for s in p["statuses"]} <= set(health_statuses.STATUSES)
+
+
+def test_unsigned_request_is_refused_in_chinese(url: str) -> None:
+    resp = requests.post(url + STATUS, json={"keys": []}, timeout=5)
+    assert resp.status_code == 401
+    assert resp.json()["code"] == "AUTH" and "缺少" in resp.json()["message"]
+
+
+def test_wrong_secret_is_refused(url: str) -> None:
+    resp = Gateway(url, secret="guess").post(STATUS, {"keys": []})
+    assert resp.status_code == 401 and "签名" in resp.json()["message"]
+
+
+def test_replayed_request_is_refused(url: str) -> None:
+    data = json.dumps({"keys": []}).encode()
+    headers = sign_headers(APP_ID, SECRET, "POST", STATUS, data)
+    gw = Gateway(url)
+    assert gw.post(STATUS, raw=data, headers=headers).status_code == 200
+    replay = gw.post(STATUS, raw=data, headers=headers)
+    assert replay.status_code == 401 and "重放" in replay.json()["message"]
+
+
+def test_stale_timestamp_is_refused(url: str) -> None:
+    data = b'{"keys": []}'
+    headers = sign_headers(APP_ID, SECRET, "POST", STATUS, data, timestamp=1_600_000_000)
+    resp = Gateway(url).post(STATUS, raw=data, headers=headers)
+    assert resp.status_code == 401 and "时间戳" in resp.json()["message"]
+
+
+def test_body_over_five_megabytes_is_refused(url: str) -> None:
+    data = b'{"keys": ["' + b"x" * (5 * 1024 * 1024) + b'"]}'
+    resp = Gateway(url).post(STATUS, raw=data)
+    assert resp.status_code == 413 and resp.json()["code"] == "TOO_LARGE"
+
+
+def test_malformed_json_is_400_and_wrong_shape_is_422(url: str) -> None:
+    gw = Gateway(url)
+    broken = gw.post(BATCH, raw=b'{"batch_id": ')
+    assert (broken.status_code, broken.json()["code"]) == (400, "BAD_JSON")
+    shapeless = gw.post(BATCH, {"batch_id": "b", "items": [{"case_no": "x"}]})
+    assert shapeless.status_code == 422
+    assert "idempotency_key（字段缺失）" in shapeless.json()["message"]
+
+
+def test_health_and_stats_need_no_signature(url: str) -> None:
+    assert requests.get(f"{url}/health", timeout=5).json()["status"] == "ok"
+    assert requests.get(f"{url}/_sim/stats", timeout=5).status_code == 200
+
+
+def test_codes_must_cover_every_status(tmp_path: Path, ring: KeyRing) -> None:
+    engine = DepartmentEngine("health", ring, tmp_path / "h.db")
+    with pytest.raises(ValueError, match="审核中"):
+        create_app(engine, APP_ID, SECRET, {s: c for s, c in health_statuses.CODES.items() if c != "SHZ"})
+
+
+@pytest.mark.parametrize("department", ["health", "housing_fund"])
+def test_static_openapi_matches_the_served_api_and_the_status_table(department: str, url: str) -> None:
+    static = yaml.safe_load((SCHEMAS_DIR / department / "openapi.yaml").read_text(encoding="utf-8"))
+    served = requests.get(f"{url}/openapi.json", timeout=5).json()
+    assert set(static["paths"]) == {p for p in served["paths"] if not p.startswith("/_sim")}
+    for path, ops in static["paths"].items():
+        assert set(ops) == set(served["paths"][path])
+    table = {"health": health_statuses, "housing_fund": housing_statuses}[department].STATUSES
+    code_schema = static["components"]["schemas"]["StatusCode"]
+    assert code_schema["enum"] == list(table)
+    assert code_schema["x-unified-status"] == {c: s.value for c, s in table.items()}
