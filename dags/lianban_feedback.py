@@ -6,15 +6,10 @@ new status event is pushed, in order, to the 皖事通办 Bozhou sub-platform. X
 
 from __future__ import annotations
 
-import os
-
 import pendulum
 from airflow.sdk import dag, task
 
 from lianban import jobs
-
-# Task retries cover a crashed worker; department outages are handled inside the ledger (retry, dead letter).
-DEFAULT_ARGS = {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": pendulum.duration(minutes=1)}
 
 
 @dag(
@@ -24,7 +19,7 @@ DEFAULT_ARGS = {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "re
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=jobs.task_defaults(),
     tags=["lianban", "退休一件事"],
 )
 def lianban_feedback() -> None:

@@ -49,8 +49,8 @@ def init() -> None:
 
 
 @app.command()
-def seed(records: Annotated[int, typer.Option(min=1)] = 200, seed_value: Annotated[int, typer.Option("--seed")] = 20250101,
-         as_json: JsonFlag = False) -> None:
+def seed(records: Annotated[int, typer.Option(min=1)] = 200,
+         seed_value: Annotated[int, typer.Option("--seed")] = 20250101, as_json: JsonFlag = False) -> None:
     """向人社前置库写入合成的退休审批记录 (fill the HRSS 前置库 with synthetic approvals)."""
     from lianban.setup import seed as run
 

@@ -25,7 +25,8 @@ def print_summary(s: dict[str, Any]) -> None:
         ("抽取 (extracted)", s["extracted"]),
         ("隔离 (quarantined)", s["quarantined"]),
         *((f"投递 {d} (delivered)", n) for d, n in s["delivered"].items()),
-        *((f"{d} 收到 unique/duplicates", f"{r['unique']}/{r['duplicates']}") for d, r in s["department_received"].items()),
+        *((f"{d} 收到 unique/duplicates", f"{r['unique']}/{r['duplicates']}")
+          for d, r in s["department_received"].items()),
         ("推送皖事通办 (reported)", s["reported_to_wanshi_tong"]),
         *((f"状态 {k}", v) for k, v in sorted(s["status_counts"].items())),
         ("轮次 (rounds)", s["rounds"]),

@@ -6,10 +6,18 @@ runs one step, and returns a small dict of counts: safe for XCom, never a record
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any
 
 from lianban.catalog import load_catalog
 from lianban.settings import Paths, department_settings
+
+
+def task_defaults() -> dict[str, Any]:
+    """Airflow task defaults. Task retries cover a crashed worker; department outages are handled inside
+    the ledger (retry with back-off, then dead letter), so a demo may set ``LIANBAN_TASK_RETRIES=0``."""
+    return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": timedelta(minutes=1)}
 
 
 def pushed_departments() -> list[str]:

@@ -42,7 +42,7 @@ def progress(ledger_url: str) -> Progress:
         count = lambda q: _count(s, q)  # noqa: E731
         delivered = dict(s.execute(select(Delivery.department, func.count())
                                    .where(Delivery.state == DeliveryState.ACCEPTED)
-                                   .group_by(Delivery.department)).tuples().all())
+                                   .group_by(Delivery.department)).all())
         return Progress(
             cases=count(select(func.count()).select_from(Case)),
             quarantined=count(select(func.count()).select_from(Quarantine)),

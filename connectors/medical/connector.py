@@ -42,7 +42,7 @@ from lianban.transport import make_zeep_client
 __all__ = ["MedicalConnector", "TimestampedUsernameToken", "translate_error"]
 
 DEPARTMENT = "medical"
-WHO = "medical (医疗保障局)"
+WHO = "medical (医疗保障局, connection dept_medical)"
 CONNECTION = "connection dept_medical"
 TNS = "http://ybj.bozhou.gov.cn/lianban/medical/v1"
 BINDING = f"{{{TNS}}}MedicalSoapBinding"

@@ -83,7 +83,7 @@ def _open_keys(session: Session, department: str) -> dict[str, CaseItem]:
     query = (select(Delivery.idempotency_key, CaseItem).join(CaseItem, Delivery.case_item_id == CaseItem.id)
              .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
                     CaseItem.final.is_(False)))
-    return {key: item for key, item in session.execute(query).tuples()}
+    return {key: item for key, item in session.execute(query).all()}
 
 
 def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int = POLL_BATCH) -> FeedbackResult:
@@ -110,7 +110,7 @@ def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int 
 def _unreported(session: Session, limit: int) -> list[tuple[StatusEvent, CaseItem, str]]:
     query = (select(StatusEvent, CaseItem, Case.case_no).join(CaseItem, StatusEvent.case_item_id == CaseItem.id)
              .join(Case).where(StatusEvent.reported_at.is_(None)).order_by(StatusEvent.id).limit(limit))
-    return list(session.execute(query).tuples())
+    return list(session.execute(query).all())
 
 
 def report(sink: StatusSink, ledger_url: str, batch: int = REPORT_BATCH) -> FeedbackResult:

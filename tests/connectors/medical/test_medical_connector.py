@@ -148,4 +148,4 @@ def test_the_wsdl_shipped_in_the_repo_works_with_the_connection_host(medical_sim
 def test_failures_map_onto_the_error_tree(failure: BaseException, expected: type[Exception]) -> None:
     error = translate_error(failure)
     assert type(error) is expected
-    assert "medical (医疗保障局)" in str(error)
+    assert "medical (医疗保障局, connection dept_medical)" in str(error)

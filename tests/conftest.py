@@ -1,0 +1,61 @@
+"""Shared fixtures: an isolated lianban home, the real simulators, the ledger on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from lianban.settings import Paths
+from lianban.setup import init
+
+
+@pytest.fixture
+def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
+    """A fresh installation (keys, ledger, 前置库 tables) under tmp_path, exported as LIANBAN_* env."""
+    monkeypatch.setenv("LIANBAN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LIANBAN_LEDGER_URL", raising=False)
+    monkeypatch.delenv("LIANBAN_FRONTEND_URL", raising=False)
+    monkeypatch.delenv("LIANBAN_KEYS_DIR", raising=False)
+    p = Paths.from_env()
+    init(p, with_frontend=True)
+    return p
+
+
+@pytest.fixture
+def simulation(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Every department as a real local server (fast status clock), connections exported as env."""
+    from lianban.demo import connections
+    from simulators.runner import start
+
+    sim = start(paths.home, paths.keys_dir, None, step_seconds=0.2)
+    for name, value in connections(sim.urls, paths.home).items():
+        monkeypatch.setenv(name, value)
+    yield sim
+    sim.stop()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, paths: Paths) -> str:
+    """The ledger on SQLite (default) and on a real PostgreSQL (LIANBAN_TEST_PG_URL), migrated."""
+    from lianban.ledger.db import upgrade
+
+    if request.param == "sqlite":
+        return paths.ledger_url
+    url = os.environ.get("LIANBAN_TEST_PG_URL")
+    if not url:
+        pytest.skip("LIANBAN_TEST_PG_URL not set (scripts/ensure-postgres.sh starts one)")
+    _reset_postgres(url)
+    upgrade(url)
+    return url

@@ -1,0 +1,106 @@
+"""Deliver: batches reach real department servers once; outages leave work pending; retries end in dead letters."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from connectors import load_connector
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Delivery
+from lianban.ledger.store import DeliveryState, utcnow
+from lianban.pipeline import deliver as deliver_mod
+from lianban.pipeline.deliver import deliver
+from lianban.pipeline.stage import stage
+from lianban.settings import Paths, department_settings, parse_connection
+
+DEPARTMENTS = ("medical", "health", "housing_fund")
+
+
+def _connector(department: str) -> Any:
+    return load_connector(department, department_settings(department))
+
+
+def _states(url: str, department: str) -> dict[str, int]:
+    with session_factory(url)() as s:
+        states = [d.state for d in s.scalars(select(Delivery).where(Delivery.department == department))]
+    return {state: states.count(state) for state in set(states)}
+
+
+def _down(department: str) -> Any:
+    """The department's connector pointed at a port nobody listens on."""
+    settings = department_settings(department)
+    conn = json.loads(json.dumps({"host": "127.0.0.1", "port": 9, "schema": "http", "login": settings.login,
+                                  "password": settings.password,
+                                  "extra": {"connect_timeout": 1, "read_timeout": 2,
+                                            "wsdl": str(__import__("lianban").catalog.SCHEMAS_DIR
+                                                        / "medical" / "medical.wsdl")}}))
+    return load_connector(department, parse_connection(department, json.dumps(conn)))
+
+
+@pytest.mark.parametrize("department", DEPARTMENTS)
+def test_every_delivery_arrives_once(seeded: Any, paths: Paths, simulation: Any, department: str) -> None:
+    staged = stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    assert staged.deliveries
+    result = deliver(_connector(department), paths.ledger_url, batch_size=7)
+    expected = _states(paths.ledger_url, department)
+    assert expected == {DeliveryState.ACCEPTED: result.accepted}
+    assert simulation.engines[department].stats() == {"unique": result.accepted, "duplicates": 0, "rejected": 0}
+    again = deliver(_connector(department), paths.ledger_url, batch_size=7)
+    assert again.sent == 0
+
+
+def test_department_down_leaves_everything_pending(seeded: Any, paths: Paths, simulation: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    total = sum(_states(paths.ledger_url, "health").values())
+    down = deliver(_down("health"), paths.ledger_url, batch_size=50)
+    assert down.retrying == total and down.stopped_by
+    assert _states(paths.ledger_url, "health") == {DeliveryState.RETRY: total}
+    with session_factory(paths.ledger_url).begin() as s:  # the back-off has passed
+        s.execute(update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    back = deliver(_connector("health"), paths.ledger_url, batch_size=50)
+    assert back.accepted == total
+    assert simulation.engines["health"].stats()["unique"] == total
+
+
+def test_lost_answers_are_resent_and_recognised(seeded: Any, paths: Paths, simulation: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    first = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50)
+    with session_factory(paths.ledger_url).begin() as s:  # as if every answer had been lost
+        s.execute(update(Delivery).values(state=DeliveryState.PENDING))
+    second = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50)
+    assert second.duplicates == first.accepted
+    stats = simulation.engines["housing_fund"].stats()
+    assert (stats["unique"], stats["duplicates"]) == (first.accepted, first.accepted)
+
+
+def test_retries_end_in_dead_letters(seeded: Any, paths: Paths, simulation: Any,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deliver_mod, "BASE_BACKOFF_SECONDS", 0)
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    total = sum(_states(paths.ledger_url, "medical").values())
+    for _ in range(deliver_mod.MAX_ATTEMPTS):
+        deliver(_down("medical"), paths.ledger_url, batch_size=500)
+    assert _states(paths.ledger_url, "medical") == {DeliveryState.DEAD: total}
+    with session_factory(paths.ledger_url)() as s:
+        errors = {d.last_error for d in s.scalars(select(Delivery).where(Delivery.department == "medical"))}
+    assert all(e and "dept_medical" in e for e in errors)
+
+
+def test_tampered_envelope_is_refused_not_lost(seeded: Any, paths: Paths, simulation: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        row = s.scalars(select(Delivery).where(Delivery.department == "health")).first()
+        assert row is not None
+        envelope = json.loads(row.envelope)
+        envelope["aad"] = "someone-else|BZ0|13"
+        row.envelope = json.dumps(envelope)
+        key = row.idempotency_key
+    deliver(_connector("health"), paths.ledger_url, batch_size=50)
+    with session_factory(paths.ledger_url)() as s:
+        refused = s.scalars(select(Delivery).where(Delivery.idempotency_key == key)).one()
+    assert refused.state == DeliveryState.REFUSED and refused.last_error

@@ -1,0 +1,99 @@
+"""一体反馈: statuses collected from HRSS's log and by polling, then reported in order to 皖事通办."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from connectors import load_connector
+from connectors.hrss.statuses import FROM_UNIFIED
+from lianban.domain import Status
+from lianban.ledger.db import session_factory
+from lianban.pipeline.deliver import deliver
+from lianban.pipeline.feedback import HRSS_WATERMARK, collect_hrss, poll_department, report
+from lianban.pipeline.stage import stage
+from lianban.report import progress
+from lianban.settings import Paths, department_settings
+from simulators.hrss_backoffice import HrssBackOffice
+
+PUSHED = ("medical", "health", "housing_fund")
+
+
+def _connector(name: str) -> Any:
+    return load_connector(name, department_settings(name))
+
+
+def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths, simulation: Any) -> None:
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    for name in PUSHED:
+        deliver(_connector(name), paths.ledger_url, 100)
+    office = HrssBackOffice(db, step_seconds=0)
+    for _ in range(8):  # HRSS works its items; the departments' clocks run at 0.2 s a step
+        office.tick()
+        collect_hrss(db, paths.ledger_url)
+        for name in PUSHED:
+            poll_department(_connector(name), paths.ledger_url)
+        report(_connector("wanshi_tong"), paths.ledger_url)
+        time.sleep(0.25)
+    state = progress(paths.ledger_url)
+    assert state.done, state
+    stats = requests.get(f"{simulation.urls['wanshi_tong']}/_sim/stats", timeout=5).json()
+    assert stats["items"] == state.case_items
+    assert stats["duplicates"] == 0
+    final = {s.value for s in Status if s.is_terminal()}
+    assert set(stats["items_by_status"]) <= final
+
+
+def test_hrss_log_is_read_once_and_waits_for_unstaged_cases(seeded: Any, paths: Paths) -> None:
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    office = HrssBackOffice(db, step_seconds=0)
+    office.tick()
+    first = collect_hrss(db, paths.ledger_url)
+    assert first.read > 0 and first.changed == first.read - _quarantined_hrss_rows(paths)
+    assert collect_hrss(db, paths.ledger_url).read == 0
+    db.append_status("BZ-NOT-YET-STAGED", "01", FROM_UNIFIED[Status.ACCEPTED])
+    office.tick()
+    waiting = collect_hrss(db, paths.ledger_url)
+    assert waiting.stopped_by and waiting.read == 0
+    with session_factory(paths.ledger_url)() as s:
+        from lianban.ledger.store import get_watermark
+
+        assert get_watermark(s, HRSS_WATERMARK) > 0
+
+
+def _quarantined_hrss_rows(paths: Paths) -> int:
+    from connectors.hrss.frontend import FrontendDB
+
+    changes = FrontendDB(paths.frontend_url).status_changes_since(0, 10_000)
+    with session_factory(paths.ledger_url)() as s:
+        from lianban.ledger.models import Quarantine
+
+        quarantined = {q.case_no for q in s.scalars(select(Quarantine))}
+    return sum(1 for c in changes if c.case_no in quarantined)
+
+
+def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: Paths, simulation: Any,
+                                                           monkeypatch: Any) -> None:
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    HrssBackOffice(db, step_seconds=0).tick()
+    collect_hrss(db, paths.ledger_url)
+    pending = progress(paths.ledger_url).unreported_events
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_WANSHI_TONG",
+                       '{"host": "127.0.0.1", "port": 9, "login": "x", "password": "y", '
+                       '"extra": {"connect_timeout": 1}}')
+    down = report(_connector("wanshi_tong"), paths.ledger_url)
+    assert down.stopped_by and progress(paths.ledger_url).unreported_events == pending
+    monkeypatch.undo()
+    from lianban.demo import connections
+
+    for name, value in connections(simulation.urls, paths.home).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LIANBAN_HOME", str(paths.home))
+    back = report(_connector("wanshi_tong"), paths.ledger_url)
+    assert back.changed == pending and progress(paths.ledger_url).unreported_events == 0

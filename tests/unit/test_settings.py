@@ -1,0 +1,89 @@
+"""Department connections in Airflow's JSON form and where lianban keeps its files (lianban.settings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lianban.errors import ConfigError
+from lianban.settings import DepartmentSettings, Paths, connection_json, department_settings, parse_connection
+
+SECRET = "s3cret-Pa55"
+MEDICAL = json.dumps({
+    "conn_type": "http", "host": "medical.example.test", "port": 8443, "schema": "https",
+    "login": "hub", "password": SECRET,
+    "extra": {"wsdl": "https://medical.example.test/ws?wsdl", "batch_size": 25,
+              "connect_timeout": 2, "read_timeout": 9},
+})
+
+
+def test_a_full_connection_is_parsed() -> None:
+    s = parse_connection("medical", MEDICAL)
+    assert (s.department, s.base_url, s.login, s.password) == ("medical", "https://medical.example.test:8443",
+                                                              "hub", SECRET)
+    assert s.wsdl == "https://medical.example.test/ws?wsdl" and s.batch_size == 25
+    assert s.transport.timeout == (2.0, 9.0) and s.transport.verify is True
+
+
+def test_defaults_and_extra_given_as_a_json_string() -> None:
+    s = parse_connection("health", json.dumps({"host": "h", "extra": json.dumps({"batch_size": "7"})}))
+    assert s.base_url == "http://h" and s.batch_size == 7 and s.wsdl is None
+    assert s.transport.timeout == (5.0, 30.0)
+
+
+def test_missing_host_names_the_connection_and_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"dept_medical.*'host'"):
+        parse_connection("medical", json.dumps({"port": 80}))
+
+
+@pytest.mark.parametrize("raw", ["{not json", ""])
+def test_malformed_json_names_the_connection(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"dept_housing_fund: not valid JSON"):
+        parse_connection("housing_fund", raw)
+
+
+def test_malformed_extra_value_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"dept_medical: field 'extra'"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": {"batch_size": "many"}}))
+
+
+@pytest.mark.xfail(strict=True, raises=json.JSONDecodeError,
+                   reason="settings.py parse_connection: an 'extra' string that is not JSON "
+                           "escapes as json.JSONDecodeError instead of ConfigError")
+def test_extra_string_that_is_not_json_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="dept_medical"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": "{batch_size: 5"}))
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="settings.py parse_connection: valid JSON that is not an object "
+                           "(e.g. '[]') raises AttributeError instead of ConfigError")
+def test_json_that_is_not_an_object_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="dept_medical"):
+        parse_connection("medical", "[]")
+
+
+def test_missing_env_var_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="AIRFLOW_CONN_DEPT_HOUSING_FUND"):
+        department_settings("housing_fund", env={})
+    assert department_settings("medical", env={"AIRFLOW_CONN_DEPT_MEDICAL": MEDICAL}).login == "hub"
+
+
+def test_repr_never_shows_the_password() -> None:
+    s = parse_connection("medical", MEDICAL)
+    assert SECRET not in repr(s) and SECRET not in str(s)
+    assert SECRET not in repr(DepartmentSettings("x", "http://x", password=SECRET))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8081", "https://wanshi.example.test"])
+def test_connection_json_round_trips(url: str) -> None:
+    s = parse_connection("wanshi_tong", connection_json(url, "hub", SECRET, wsdl="w.wsdl", read_timeout=3))
+    assert (s.base_url, s.login, s.password, s.wsdl, s.transport.read_timeout) == (url, "hub", SECRET, "w.wsdl", 3)
+
+
+def test_paths_default_under_lianban_home(tmp_path: Path) -> None:
+    p = Paths.from_env({"LIANBAN_HOME": str(tmp_path)})
+    assert p.home == tmp_path.resolve() and p.keys_dir == tmp_path.resolve() / "keys"
+    assert p.ledger_url == f"sqlite:///{tmp_path.resolve() / 'ledger.db'}"
