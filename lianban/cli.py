@@ -138,7 +138,7 @@ def keys_rotate(owner: str) -> None:
 @app.command()
 def demo(records: Annotated[int, typer.Option(min=1)] = 200, as_json: JsonFlag = False,
          rounds: Annotated[int, typer.Option(help="round limit")] = 25,
-         step: Annotated[float, typer.Option(help="simulated seconds per status step")] = 1.0,
+         step: Annotated[float, typer.Option(help="simulated seconds per status step")] = 3.0,
          home: Annotated[Path | None, typer.Option(help="demo folder (wiped first)")] = None) -> None:
     """一键演示：播种、启动模拟部门、经 Airflow 运行两个 DAG 直至办结 (the whole exchange, end to end)."""
     from lianban.demo import DemoOptions, run_demo

@@ -37,7 +37,7 @@ class DemoOptions:
     records: int = 200
     home: Path = REPO / "var" / "demo"
     max_rounds: int = 25
-    step_seconds: float = 1.0
+    step_seconds: float = 3.0
 
 
 def demo_env(home: Path) -> dict[str, str]:

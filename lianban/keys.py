@@ -48,9 +48,9 @@ def load_ring(keys_dir: Path, owner: str) -> KeyRing:
     path = _path(keys_dir, owner)
     try:
         data = json.loads(path.read_text())
-        keys = {kid: base64.b64decode(v) for kid, v in data["keys"].items()}
-        ring = KeyRing(owner, data["active"], keys)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        keys = {str(kid): base64.b64decode(v) for kid, v in data["keys"].items()}
+        ring = KeyRing(owner, str(data["active"]), keys)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"key ring {path} is missing or malformed ({type(exc).__name__}); "
                           f"run `lianban keys init`") from None
     if ring.active not in keys or any(len(k) != KEY_BYTES for k in keys.values()):

@@ -26,6 +26,7 @@ from lianban.keys import KeyRing
 ALG = "SM4-GCM"
 NONCE_BYTES = 12
 TAG_BYTES = 16
+_FIELDS = frozenset({"alg", "kid", "nonce", "aad", "ct"})
 
 
 def _b64(data: bytes) -> str:
@@ -45,6 +46,8 @@ def seal(ring: KeyRing, payload: dict[str, Any], aad: str) -> dict[str, Any]:
 
 def open_envelope(ring: KeyRing, envelope: dict[str, Any], expect_aad: str | None = None) -> dict[str, Any]:
     """Decrypt an envelope; RejectedError (code ``SEAL``) with a Chinese reason when it cannot be opened."""
+    if not set(envelope) >= _FIELDS:
+        raise RejectedError("envelope incomplete", "SEAL", "数据包格式不完整，无法解密")
     try:
         if envelope.get("alg") != ALG:
             raise ValueError("alg")

@@ -65,9 +65,24 @@ def _transport(extra: Mapping[str, Any]) -> TransportSettings:
     return TransportSettings(
         connect_timeout=float(extra.get("connect_timeout", 5)),
         read_timeout=float(extra.get("read_timeout", 30)),
-        verify=extra.get("ca_bundle") or bool(extra.get("verify", True)),
+        verify=extra.get("ca_bundle") or _flag(extra.get("verify", True)),
         client_cert=cert,
     )
+
+
+def _extra(name: str, extra: Any) -> Mapping[str, Any]:
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra or "{}")
+        except ValueError:
+            raise ConfigError(f"{name}: field 'extra' is not valid JSON") from None
+    if not isinstance(extra, Mapping):
+        raise ConfigError(f"{name}: field 'extra' must be a JSON object")
+    return extra
+
+
+def _flag(value: Any) -> bool:
+    return value.strip().lower() not in {"false", "0", "no", "off"} if isinstance(value, str) else bool(value)
 
 
 def parse_connection(department: str, raw: str) -> DepartmentSettings:
@@ -77,11 +92,11 @@ def parse_connection(department: str, raw: str) -> DepartmentSettings:
         conn = json.loads(raw)
     except ValueError:
         raise ConfigError(f"{name}: not valid JSON (use Airflow's JSON connection format)") from None
+    if not isinstance(conn, dict):
+        raise ConfigError(f"{name}: expected a JSON object (Airflow's JSON connection format)")
     if not conn.get("host"):
         raise ConfigError(f"{name}: field 'host' is missing")
-    extra = conn.get("extra") or {}
-    if isinstance(extra, str):
-        extra = json.loads(extra or "{}")
+    extra = _extra(name, conn.get("extra"))
     scheme = conn.get("schema") or "http"
     port = f":{conn['port']}" if conn.get("port") else ""
     try:

@@ -65,9 +65,6 @@ def test_missing_ring_names_the_file_and_the_fix(tmp_path: Path) -> None:
         load_ring(tmp_path, "health")
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="keys.py load_ring: 'keys' given as a list raises AttributeError, "
-                           "not ConfigError (AttributeError is not in the caught tuple)")
 def test_ring_whose_keys_are_a_list_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "medical.json").write_text('{"active": "a", "keys": ["a"]}')
     with pytest.raises(ConfigError, match=r"medical\.json"):
