@@ -23,9 +23,9 @@ from lianban import jobs
     tags=["lianban", "退休一件事"],
 )
 def lianban_exchange() -> None:
-    staged = task(jobs.stage, task_id="extract_validate_stage")()
+    staged = task(task_id="extract_validate_stage")(jobs.stage)()
     for department in jobs.pushed_departments():
-        staged >> task(jobs.deliver, task_id=f"deliver_{department}")(department)
+        staged >> task(task_id=f"deliver_{department}")(jobs.deliver)(department)
 
 
 lianban_exchange()

@@ -23,10 +23,10 @@ from lianban import jobs
     tags=["lianban", "退休一件事"],
 )
 def lianban_feedback() -> None:
-    collected = [task(jobs.collect_hrss, task_id="collect_hrss")()]
+    collected = [task(task_id="collect_hrss")(jobs.collect_hrss)()]
     for department in jobs.pushed_departments():
-        collected.append(task(jobs.poll, task_id=f"poll_{department}")(department))
-    collected >> task(jobs.report, task_id="report_to_wanshi_tong")()
+        collected.append(task(task_id=f"poll_{department}")(jobs.poll)(department))
+    collected >> task(task_id="report_to_wanshi_tong")(jobs.report)()
 
 
 lianban_feedback()

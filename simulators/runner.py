@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,15 +91,14 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
 
     ports, creds, sim = ports or {}, load_credentials(home), Simulation()
     store = home / "simulators"
-    apps: dict[str, Callable[[], Any]] = {
-        d: (lambda d=d: _department_app(d, sim.engines[d], creds[d])) for d in ("medical", *REST_DEPARTMENTS)
-    }
-    apps["wanshi_tong"] = lambda: wanshi_app(store / "wanshi_tong.db", creds["wanshi_tong"]["login"],
-                                             creds["wanshi_tong"]["password"])
+    apps: dict[str, Any] = {}
     for name in ("medical", *REST_DEPARTMENTS):
         sim.engines[name] = DepartmentEngine(name, ensure_ring(keys_dir, name), store / f"{name}.db", step_seconds)
-    for name, build in apps.items():
-        server, thread, url = serve(build(), ports.get(name, 0))
+        apps[name] = _department_app(name, sim.engines[name], creds[name])
+    wanshi = creds["wanshi_tong"]
+    apps["wanshi_tong"] = wanshi_app(store / "wanshi_tong.db", wanshi["login"], wanshi["password"])
+    for name, app in apps.items():
+        server, thread, url = serve(app, ports.get(name, 0))
         sim.servers.append(server)
         sim.threads.append(thread)
         sim.urls[name] = url
