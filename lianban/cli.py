@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lianban import jobs
+from lianban.cli_connectors import connectors_app
 from lianban.errors import LianbanError
 from lianban.settings import Paths
 
@@ -24,6 +25,7 @@ run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without
 keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
+app.add_typer(connectors_app, name="connectors")
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
@@ -60,12 +62,14 @@ def seed(records: Annotated[int, typer.Option(min=1)] = 200,
 
 @app.command()
 def simulate(step: Annotated[float, typer.Option(help="seconds per status step")] = 60.0,
-             with_hrss: Annotated[bool, typer.Option(help="also run HRSS's back office")] = True) -> None:
+             with_hrss: Annotated[bool, typer.Option(help="also run HRSS's back office")] = True,
+             faults: Annotated[str, typer.Option(envvar="LIANBAN_SIM_FAULTS",
+                                                 help="fault injection, see simulators/faults.py")] = "") -> None:
     """启动各部门模拟服务 (start the department simulators); first line: JSON of URLs."""
     from simulators.runner import start
 
     paths = Paths.from_env()
-    sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step)
+    sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step, faults=faults or None)
     typer.echo(json.dumps(sim.urls), nl=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -85,7 +85,7 @@ def _department_app(name: str, engine: DepartmentEngine, creds: dict[str, str]) 
 
 
 def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: float,
-          ports: dict[str, int] | None = None) -> Simulation:
+          ports: dict[str, int] | None = None, faults: str | None = None) -> Simulation:
     """Start every simulated department (and the HRSS back office when `frontend_url` is given)."""
     from simulators.wanshi_tong import create_app as wanshi_app
 
