@@ -26,6 +26,8 @@ keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
 app.add_typer(connectors_app, name="connectors")
+audit_app = typer.Typer(help="证据日志 (evidence log)", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
@@ -157,6 +159,35 @@ def demo(records: Annotated[int, typer.Option(min=1)] = 200, as_json: JsonFlag =
         print_summary(summary)
     if not summary["complete"]:
         raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an archive file alone")] = None,
+                 as_json: JsonFlag = False) -> None:
+    """校验证据链：任一条被篡改、删除或重排即指出第一条 (walk the chain, name the first bad entry)."""
+    from lianban import evidence
+    from lianban.ledger.db import session_factory
+
+    if archive:
+        verdict = evidence.verify_archive(archive)
+    else:
+        with session_factory(Paths.from_env().ledger_url)() as session:
+            verdict = evidence.verify_ledger(session)
+    _emit(verdict.as_dict(), as_json, "证据链校验 (evidence chain)")
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("archive")
+def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
+                  out: Annotated[Path, typer.Option(help="folder for the archive")] = Path("var/archive")) -> None:
+    """按月归档证据日志（可独立校验）(write a self-verifying monthly archive)."""
+    from lianban import evidence
+    from lianban.ledger.db import session_factory
+
+    with session_factory(Paths.from_env().ledger_url)() as session:
+        path = evidence.archive_month(session, month, out)
+    typer.echo(f"已归档 (archived): {path}")
 
 
 def main() -> None:

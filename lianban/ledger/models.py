@@ -97,3 +97,24 @@ class Watermark(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int]
     updated_at: Mapped[datetime]
+
+
+class Evidence(Base):
+    """The message log (X-Road style): every message sent or received, chained with SM3.
+
+    ``entry_hash = SM3(prev_hash | canonical fields)``; any edit, deletion or reordering breaks the chain
+    (see lianban.evidence). Holds case numbers, digests, signatures and key ids — never personal data.
+    """
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(3))  # out | in
+    department: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # submit, receipt, poll, status, push, ack
+    case_nos: Mapped[str] = mapped_column(Text)  # JSON list of 办件编号
+    digest: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

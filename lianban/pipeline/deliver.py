@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban import contract
+from lianban import contract, evidence
 from lianban.contract import DepartmentConnector, Receipt
 from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
@@ -86,8 +86,10 @@ def _send_batch(session: Session, connector: DepartmentConnector, rows: list[Del
                 result: DeliverResult) -> bool:
     """Send one batch; False when the run should stop (the department is not taking messages)."""
     result.sent += len(rows)
+    messages = [_message(r, session) for r in rows]
     try:
-        receipts = {r.idempotency_key: r for r in connector.submit([_message(r, session) for r in rows])}
+        answer = connector.submit(messages)
+        receipts = {r.idempotency_key: r for r in answer}
     except RetriableError as exc:
         for row in rows:
             _fail(row, str(exc), exc.retry_after, result)
@@ -100,6 +102,8 @@ def _send_batch(session: Session, connector: DepartmentConnector, rows: list[Del
         result.refused += len(rows)
         result.stopped_by = str(exc)
         return False
+    evidence.exchange(session, connector.department, ("submit", "receipt"), [m.case_no for m in messages],
+                      messages, answer, key_id=rows[0].key_id)
     for row in rows:
         receipt = receipts.get(row.idempotency_key)
         if receipt is None:

@@ -12,6 +12,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lianban import evidence
 from lianban.contract import DepartmentConnector, ProgressEvent, StatusSink
 from lianban.domain import Status
 from lianban.errors import RetriableError
@@ -98,6 +99,9 @@ def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int 
             except RetriableError as exc:
                 result.stopped_by = str(exc)
                 break
+            chunk = keys[start:start + batch]
+            evidence.exchange(session, connector.department, ("poll", "status"),
+                              [open_items[k].case.case_no for k in chunk], chunk, updates)
             for u in updates:
                 item = open_items.get(u.idempotency_key)
                 result.read += 1
@@ -125,10 +129,11 @@ def report(sink: StatusSink, ledger_url: str, batch: int = REPORT_BATCH) -> Feed
             events = [ProgressEvent(e.id, case_no, item.item_code, e.source, Status(e.status), e.changed_at, e.reason)
                       for e, item, case_no in rows]
             try:
-                sink.push(events)
+                ack = sink.push(events)
             except RetriableError as exc:
                 result.stopped_by = str(exc)
                 break
+            evidence.exchange(session, "wanshi_tong", ("push", "ack"), [e.case_no for e in events], events, ack)
             now = utcnow()
             for event, _item_row, _case_no in rows:
                 event.reported_at = now
