@@ -191,6 +191,9 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
 
 
 def main() -> None:
+    from lianban.redact import install
+
+    install()
     try:
         app()
     except LianbanError as exc:

@@ -89,3 +89,21 @@ def test_tasks_pass_counts_not_records(demo: tuple[dict[str, Any], Path]) -> Non
     tasks = {r[0] for r in _rows(home / "airflow" / "airflow.db", "SELECT DISTINCT task_id FROM task_instance")}
     assert tasks == {"extract_validate_stage", "collect_hrss", "report_to_wanshi_tong",
                      *(f"deliver_{d}" for d in DEPARTMENTS), *(f"poll_{d}" for d in DEPARTMENTS)}
+
+
+def _seeded_people(home: Path) -> set[str]:
+    rows = _rows(home / "hrss_frontend.db", "SELECT XM, SFZHM, LXDH FROM T_LB_TXSQ")
+    return {str(v) for row in rows for v in row if v and len(str(v)) >= 2}
+
+
+def test_no_personal_data_in_logs_ledger_metadata_or_xcom(demo: tuple[dict[str, Any], Path]) -> None:
+    """Every file the hub, Airflow and the simulators wrote — but the HRSS source itself — is scanned."""
+    _, home = demo
+    people = _seeded_people(home)
+    files = [p for p in home.rglob("*") if p.is_file() and not p.name.startswith("hrss_frontend.db")]
+    assert any(p.suffix == ".log" for p in files) and (home / "airflow" / "airflow.db") in files
+    hits = []
+    for path in files:
+        data = path.read_bytes()
+        hits += [(path.name, "…" + value[-2:]) for value in people if value.encode() in data]
+    assert hits == []
