@@ -1,0 +1,342 @@
+"""One sealed envelope per batch per department (issue 4 §1): asymmetric cost per batch, not per record.
+
+The hub seals a batch with one fresh data key: every payload is encrypted under it with its own 12-byte
+nonce, the data key is wrapped once for the department's public key, and one signature covers a
+header that carries the RFC 6962 hash-tree root of all sealed items::
+
+    header   = {"v": 2, "suite", "batch_id", "department", "created_at" (ISO 8601, UTC), "nonce" (hex),
+                "recipient_kid", "wrapped_key" (b64), "root" (hex), "count", "signer_kid",
+                "signature" (b64, over canonical_header(header))}
+    envelope = {"v": 2, "batch_id", "nonce" (b64, 12 bytes), "aad", "ct" (b64, ciphertext || tag)}
+
+Leaf ``i`` of the tree is ``leaf_data(aad, nonce, ct)`` of envelope ``i``: the aad is length-prefixed so
+that no bytes can move between aad and ciphertext without changing the leaf.
+
+The receiver builds a :class:`BatchOpener`; ``open_header`` checks the header and unwraps the data key,
+then the :class:`OpenedBatch` verifies the items against the signed root and opens them. Every refusal is
+a ``RejectedError(message, code, reason)``; codes, in the order they are checked:
+
+    FORMAT  the header or an envelope is malformed (missing or extra field, wrong type or version)
+    SUITE   the header names another suite than the one agreed with this sender
+    SIG     unknown or retired signer key id, or a bad signature; nothing else is trusted before this
+    STALE   created_at is more than ``max_skew`` seconds away from the receiver's clock
+    REPLAY  this (batch_id, nonce) was opened before and the caller did not allow a repeat
+    KEY     the recipient key id is unknown or retired, or the data key does not unwrap with it
+    ROOT    the items do not hash to the signed root: one changed, dropped, added or reordered
+    SEAL    an item does not open: tampered ciphertext, nonce or aad, or not the delivery expected
+
+Replays and resends. A resend of the *same* sealed batch carries the same (batch_id, nonce), so it looks
+exactly like a replay. ``open_header`` refuses it with REPLAY by default; a receiver whose processing is
+idempotent (a department answering a duplicate resend with the receipts it already gave) passes
+``allow_repeat=True`` and gets ``OpenedBatch.repeat == True`` instead, and must then change nothing.
+A resend after the freshness window is STALE either way: the hub re-seals it (new nonce and time).
+Messages name key ids and batch ids only, never key material or payloads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from lianban.crypto import merkle
+from lianban.crypto.suites import NONCE_BYTES, InvalidSeal, Suite, get_suite
+from lianban.errors import ConfigError, RejectedError, RetriableError
+
+VERSION = 2
+DEFAULT_MAX_SKEW = 300.0  # seconds either side of the receiver's clock
+DEFAULT_REPLAY_CAPACITY = 100_000  # batch nonces held at once; 500-record batches → 50 M records per window
+_STR_FIELDS = ("suite", "batch_id", "department", "created_at", "nonce", "recipient_kid", "wrapped_key", "root",
+               "signer_kid", "signature")
+_HEADER_FIELDS = frozenset({"v", "count", *_STR_FIELDS})
+_ITEM_FIELDS = frozenset({"v", "batch_id", "nonce", "aad", "ct"})
+
+# code → (what happened and what to do, Chinese reason for the other side)
+REFUSALS: dict[str, tuple[str, str]] = {
+    "FORMAT": ("batch header or item envelope is malformed; the sender must re-seal it", "数据包格式不正确"),
+    "SUITE": ("batch is sealed with another cipher suite than agreed; check the department's suite setting",
+              "加密套件与约定不符"),
+    "SIG": ("batch signature is invalid or its signer key id is unknown or retired; do not process it, "
+            "raise an alert", "签名验证失败或签名密钥未知"),
+    "STALE": ("batch was created outside the allowed clock window; check clocks, the sender must re-seal it",
+              "数据包时间超出允许范围"),
+    "REPLAY": ("batch was already opened (same batch id and nonce); treat it as a replay",
+               "数据包重复提交（疑似重放）"),
+    "KEY": ("recipient key id is unknown or retired, or the data key does not unwrap with it; "
+            "the sender must re-seal for a current key", "接收方密钥无效或已停用，无法解密"),
+    "ROOT": ("items do not match the signed hash-tree root (changed, missing, added or reordered); "
+             "do not process the batch", "数据项与签名摘要不符（被篡改、缺失、增加或顺序变化）"),
+    "SEAL": ("item cannot be opened or is bound to another delivery; do not process it", "数据项解密或完整性校验失败"),
+}
+
+
+def _refuse(code: str, detail: str = "") -> RejectedError:
+    message, reason = REFUSALS[code]
+    return RejectedError(f"{message}{f' ({detail})' if detail else ''}", code, reason)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def _resolve(suite: Suite | str) -> Suite:
+    return get_suite(suite) if isinstance(suite, str) else suite
+
+
+class SealedBatch(NamedTuple):
+    """What crosses the wire: one signed header and the item envelopes, in tree order."""
+
+    header: dict[str, Any]
+    envelopes: list[dict[str, Any]]
+
+
+def canonical_header(header: Mapping[str, Any]) -> bytes:
+    """The signed bytes: the header without "signature" as sorted, compact, UTF-8 JSON."""
+    body = {k: v for k, v in header.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def leaf_data(aad: str, nonce: bytes, ct: bytes) -> bytes:
+    """Tree leaf of one sealed item: ``len(aad) (4 bytes, big-endian) || aad || nonce || ct``."""
+    raw = aad.encode("utf-8")
+    return len(raw).to_bytes(4, "big") + raw + nonce + ct
+
+
+def seal_batch(suite: Suite | str, recipient_kid: str, recipient_public: bytes, signer_kid: str,
+               signer_private: bytes, department: str, items: Sequence[tuple[str, dict[str, Any]]],
+               batch_id: str | None = None, now: datetime | None = None) -> SealedBatch:
+    """Seal `items` ((aad, payload) pairs) for one department under one fresh data key and one signature.
+
+    Nonces are a random 4-byte batch prefix and the item's 8-byte index, unique by construction.
+    """
+    suite = _resolve(suite)
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    batch_id = batch_id or uuid.uuid4().hex
+    dek, prefix = secrets.token_bytes(suite.data_key_bytes), secrets.token_bytes(NONCE_BYTES - 8)
+    envelopes, leaves = [], []
+    for index, (aad, payload) in enumerate(items):
+        nonce = prefix + index.to_bytes(8, "big")
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        ct = suite.seal_data(dek, nonce, body, aad.encode("utf-8"))
+        leaves.append(leaf_data(aad, nonce, ct))
+        envelopes.append({"v": VERSION, "batch_id": batch_id, "nonce": _b64(nonce), "aad": aad, "ct": _b64(ct)})
+    header: dict[str, Any] = {
+        "v": VERSION, "suite": suite.name, "batch_id": batch_id, "department": department,
+        "created_at": now.astimezone(UTC).isoformat(timespec="seconds"), "nonce": secrets.token_hex(16),
+        "recipient_kid": recipient_kid, "wrapped_key": _b64(suite.wrap(recipient_public, dek)),
+        "root": merkle.root(leaves, suite.digest).hex(), "count": len(envelopes), "signer_kid": signer_kid,
+    }
+    header["signature"] = _b64(suite.sign(signer_private, canonical_header(header)))
+    return SealedBatch(header, envelopes)
+
+
+class ReplayCache:
+    """(batch_id, nonce) pairs already opened, each kept until it would be refused as STALE anyway.
+
+    In memory: each process has its own, so across processes it is idempotent processing by batch id
+    that prevents a double effect (or inject one cache shared by them). Bounded: when `capacity` live
+    entries are held, a new batch gets a RetriableError rather than silently forgetting an entry (which
+    would reopen a replay).
+    """
+
+    def __init__(self, capacity: int = DEFAULT_REPLAY_CAPACITY) -> None:
+        self.capacity = capacity
+        self._expiry: dict[tuple[str, str], float] = {}
+        self._heap: list[tuple[float, tuple[str, str]]] = []
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _evict(self, now: float) -> None:
+        while self._heap and self._heap[0][0] < now:
+            _, key = heapq.heappop(self._heap)
+            self._expiry.pop(key, None)
+
+    def seen(self, key: tuple[str, str], now: float) -> bool:
+        self._evict(now)
+        return key in self._expiry
+
+    def remember(self, key: tuple[str, str], expires_at: float, now: float) -> None:
+        self._evict(now)
+        if key in self._expiry:
+            return
+        if len(self._expiry) >= self.capacity:
+            wait = max(1.0, self._heap[0][0] - now)
+            raise RetriableError(f"replay cache holds {self.capacity} live batches; try again later", wait)
+        self._expiry[key] = expires_at
+        heapq.heappush(self._heap, (expires_at, key))
+
+
+def _check_shape(header: Mapping[str, Any]) -> None:
+    if not isinstance(header, Mapping) or set(header) != _HEADER_FIELDS or header["v"] != VERSION:
+        raise _refuse("FORMAT", "header fields or version")
+    count = header["count"]
+    if any(not isinstance(header[f], str) for f in _STR_FIELDS) or type(count) is not int or count < 0:
+        raise _refuse("FORMAT", "header field types")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OpenedBatch:
+    """A header that passed every check, with its data key; verifies and opens the batch's items."""
+
+    __slots__ = ("_dek", "header", "repeat", "suite")
+
+    def __init__(self, suite: Suite, header: Mapping[str, Any], dek: bytes, repeat: bool = False) -> None:
+        self.suite, self.header, self._dek, self.repeat = suite, dict(header), dek, repeat
+
+    @property
+    def batch_id(self) -> str:
+        return str(self.header["batch_id"])
+
+    @property
+    def department(self) -> str:
+        return str(self.header["department"])
+
+    def __repr__(self) -> str:
+        return f"OpenedBatch(batch_id={self.batch_id!r}, count={self.header['count']}, repeat={self.repeat})"
+
+    def _parts(self, envelope: Mapping[str, Any], code: str) -> tuple[str, bytes, bytes]:
+        """(aad, nonce, ct) of a well-formed envelope of this batch."""
+        if not isinstance(envelope, Mapping) or set(envelope) != _ITEM_FIELDS or envelope["v"] != VERSION:
+            raise _refuse("FORMAT", f"item envelope of batch {self.batch_id}")
+        aad = envelope["aad"]
+        try:
+            nonce, ct = _unb64(envelope["nonce"]), _unb64(envelope["ct"])
+            aad.encode("utf-8")  # a lone surrogate from a JSON escape cannot be hashed or bound
+        except (binascii.Error, TypeError, ValueError, AttributeError):
+            raise _refuse("FORMAT", f"item envelope of batch {self.batch_id}") from None
+        if envelope["batch_id"] != self.batch_id:
+            raise _refuse(code, f"item names another batch than {self.batch_id}")
+        return aad, nonce, ct
+
+    def verify_items(self, envelopes: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse with ROOT unless `envelopes`, in this order, are exactly the items the header signed."""
+        if len(envelopes) != self.header["count"]:
+            raise _refuse("ROOT", f"batch {self.batch_id}: {len(envelopes)} items, header says {self.header['count']}")
+        leaves = [leaf_data(*self._parts(e, "ROOT")) for e in envelopes]
+        expected = str(self.header["root"]).encode("utf-8", "replace")
+        if not hmac.compare_digest(merkle.root(leaves, self.suite.digest).hex().encode(), expected):
+            raise _refuse("ROOT", f"batch {self.batch_id}")
+
+    def open_item(self, envelope: Mapping[str, Any], expect_aad: str | None = None) -> dict[str, Any]:
+        """The payload of one item; SEAL when it does not open or its aad is not `expect_aad`."""
+        aad, nonce, ct = self._parts(envelope, "SEAL")
+        if expect_aad is not None and aad != expect_aad:
+            raise _refuse("SEAL", f"item of batch {self.batch_id} is bound to another delivery")
+        try:
+            payload = json.loads(self.suite.open_data(self._dek, nonce, ct, aad.encode("utf-8")))
+        except (InvalidSeal, ValueError):
+            raise _refuse("SEAL", f"item of batch {self.batch_id}") from None
+        if not isinstance(payload, dict):
+            raise _refuse("SEAL", f"item of batch {self.batch_id} is not an object")
+        return payload
+
+    def open_all(self, envelopes: Sequence[Mapping[str, Any]],
+                 expect_aads: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """verify_items, then every payload in order (each checked against `expect_aads` when given)."""
+        self.verify_items(envelopes)
+        expected: Sequence[str | None] = expect_aads if expect_aads is not None else [None] * len(envelopes)
+        if len(expected) != len(envelopes):
+            raise ValueError("expect_aads must name one aad per envelope")
+        return [self.open_item(e, a) for e, a in zip(envelopes, expected, strict=True)]
+
+
+class BatchOpener:
+    """The receiving side of one sender: its suite, our private keys and its public keys, both by kid.
+
+    Retiring a key means leaving it out of `recipient_keys` (our side) or `signer_keys` (theirs): batches
+    naming it are then refused with KEY or SIG. `clock` and `replay` are injectable for tests and for a
+    shared cache.
+    """
+
+    def __init__(self, suite: Suite | str, recipient_keys: Mapping[str, bytes], signer_keys: Mapping[str, bytes],
+                 *, max_skew: float = DEFAULT_MAX_SKEW, replay: ReplayCache | None = None,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.suite = _resolve(suite)
+        self._recipient_keys = dict(recipient_keys)
+        self.signer_keys = dict(signer_keys)
+        self.max_skew = max_skew
+        self.replay = replay if replay is not None else ReplayCache()
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return (f"BatchOpener(suite={self.suite.name!r}, recipient_kids={sorted(self._recipient_keys)}, "
+                f"signer_kids={sorted(self.signer_keys)})")
+
+    def _verify_signature(self, header: Mapping[str, Any]) -> None:
+        public = self.signer_keys.get(header["signer_kid"])
+        if public is None:
+            raise _refuse("SIG", f"signer key id {header['signer_kid']!r} unknown or retired")
+        try:
+            signature = _unb64(header["signature"])
+        except (binascii.Error, ValueError):
+            raise _refuse("SIG", f"batch {header['batch_id']}: signature is not base64") from None
+        try:
+            signed = canonical_header(header)
+        except UnicodeEncodeError:
+            raise _refuse("FORMAT", f"batch {header['batch_id']!r}: text is not valid Unicode") from None
+        if not self.suite.verify(public, signed, signature):
+            raise _refuse("SIG", f"batch {header['batch_id']}")
+
+    def _created_at(self, header: Mapping[str, Any], now: datetime) -> datetime:
+        try:
+            created = datetime.fromisoformat(header["created_at"])
+        except ValueError:
+            raise _refuse("FORMAT", f"batch {header['batch_id']}: created_at") from None
+        if created.tzinfo is None:
+            raise _refuse("FORMAT", f"batch {header['batch_id']}: created_at has no time zone")
+        if abs((now - created).total_seconds()) > self.max_skew:
+            raise _refuse("STALE", f"batch {header['batch_id']} created {header['created_at']}")
+        return created
+
+    def _unwrap(self, header: Mapping[str, Any]) -> bytes:
+        kid = header["recipient_kid"]
+        private = self._recipient_keys.get(kid)
+        if private is None:
+            raise _refuse("KEY", f"recipient key id {kid!r}")
+        try:
+            dek = self.suite.unwrap(private, _unb64(header["wrapped_key"]))
+        except (InvalidSeal, binascii.Error):
+            raise _refuse("KEY", f"batch {header['batch_id']} does not unwrap with key {kid!r}") from None
+        except ValueError:
+            raise ConfigError(f"recipient key {kid!r} is malformed for suite {self.suite.name}") from None
+        if len(dek) != self.suite.data_key_bytes:
+            raise _refuse("KEY", f"batch {header['batch_id']}: data key has the wrong size")
+        return dek
+
+    def open_header(self, header: Mapping[str, Any], *, allow_repeat: bool = False) -> OpenedBatch:
+        """Check a batch header (module docstring, FORMAT … KEY) and unwrap its data key.
+
+        A (batch_id, nonce) seen before is REPLAY unless `allow_repeat`, which opens it with
+        ``repeat=True`` for a receiver that answers repeats idempotently. A full replay cache raises
+        RetriableError; a malformed private key of ours raises ConfigError.
+        """
+        _check_shape(header)
+        if header["suite"] != self.suite.name:
+            raise _refuse("SUITE", f"batch {header['batch_id']} uses {header['suite']!r}, agreed {self.suite.name!r}")
+        self._verify_signature(header)
+        now = self.clock()
+        created = self._created_at(header, now)
+        key = (header["batch_id"], header["nonce"])
+        repeat = self.replay.seen(key, now.timestamp())
+        if repeat and not allow_repeat:
+            raise _refuse("REPLAY", f"batch {header['batch_id']}")
+        dek = self._unwrap(header)
+        self.replay.remember(key, created.timestamp() + self.max_skew, now.timestamp())
+        return OpenedBatch(self.suite, header, dek, repeat)

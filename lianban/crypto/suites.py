@@ -1,0 +1,258 @@
+"""Two cipher suites behind one small :class:`Suite` protocol, chosen per department by name.
+
+=========  =====================================  ==========================================
+           "SM" (国密, GB/T 39786)                 "NIST" (for departments without 国密)
+=========  =====================================  ==========================================
+data       SM4-GCM (RFC 8998), 16-byte data key    AES-256-GCM, 32-byte data key
+key wrap   SM2 public-key encryption (GB/T 32918.4) ephemeral X25519 + HKDF-SHA256 → AES-256-GCM
+signature  SM2 with SM3, uid ``1234567812345678``  ECDSA P-256 with SHA-256
+digest     SM3 (GB/T 32905)                        SHA-256
+=========  =====================================  ==========================================
+
+Serialisation (raw bytes, no ASN.1, so keys fit a secrets backend as base64):
+
+- SM private key: the 32-byte big-endian scalar; public key: 65 bytes ``04 || x || y``.
+- SM wrapped key: ``C1 (65) || C3 (32) || C2`` (the GB/T 32918.4-2016 order), 113 bytes for a data key.
+- NIST signing key: 32-byte P-256 scalar / 65-byte uncompressed point; recipient key: 32-byte X25519
+  private / 32-byte public.
+- NIST wrapped key: ``ephemeral public (32) || AES-256-GCM(data key) || tag (16)``, 80 bytes; HKDF binds
+  both public keys, so a wrapped key opens only for the recipient it names.
+- Signatures in both suites: 64 bytes ``r || s``, each 32 bytes big-endian.
+- Sealed data: ``ciphertext || 16-byte tag``; nonces are 12 bytes.
+
+``sign``, ``wrap`` and ``seal_data`` raise ``ValueError`` on a malformed key; ``verify`` answers False for
+anything that does not verify; ``unwrap`` and ``open_data`` raise :class:`InvalidSeal` for anything that
+does not open. Messages never contain key material.
+
+SM2 is pure Python (gmalg: no native dependency, clean API, maintained; gmssl 3.2.2 is used in tests
+only, to prove interoperability) and costs ~10-20 ms per operation, so callers pay it per batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import gmalg
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from gmalg.errors import GMError
+
+from lianban.crypto.merkle import sm3
+from lianban.errors import ConfigError
+
+NONCE_BYTES = 12
+TAG_BYTES = 16
+SM2_UID = b"1234567812345678"  # the GB/T 35276 default signer id, as every 国密 peer assumes
+_SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+_SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+_SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+_RAW = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+_NIST_WRAP_INFO = b"lianban/v2 NIST key wrap"
+
+
+class InvalidSeal(ValueError):
+    """A wrapped key or sealed payload did not open: wrong key, tampered bytes or malformed input."""
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key and its public key, in the suite's documented serialisation."""
+
+    private: bytes
+    public: bytes
+
+    def __repr__(self) -> str:  # a traceback must never print the private key
+        return f"KeyPair(public={self.public.hex()[:16]}…)"
+
+
+class Suite(Protocol):
+    """What the batch envelope needs from a cipher suite."""
+
+    name: str
+    data_key_bytes: int
+
+    def generate_signing_key(self) -> KeyPair: ...
+    def generate_recipient_key(self) -> KeyPair: ...
+    def wrap(self, recipient_public: bytes, dek: bytes) -> bytes: ...
+    def unwrap(self, recipient_private: bytes, wrapped: bytes) -> bytes: ...
+    def sign(self, private: bytes, msg: bytes) -> bytes: ...
+    def verify(self, public: bytes, msg: bytes, sig: bytes) -> bool: ...
+    def digest(self, data: bytes) -> bytes: ...
+    def seal_data(self, dek: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...
+    def open_data(self, dek: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes: ...
+
+
+def _sm2_public_ok(public: bytes) -> bool:
+    """65-byte uncompressed point on the SM2 curve (cofactor 1, so on-curve means in the group)."""
+    if len(public) != 65 or public[0] != 4:
+        return False
+    x, y = int.from_bytes(public[1:33], "big"), int.from_bytes(public[33:], "big")
+    return x < _SM2_P and y < _SM2_P and (y * y - x * x * x + 3 * x - _SM2_B) % _SM2_P == 0
+
+
+@functools.lru_cache(maxsize=32)
+def _sm2_public_of(private: bytes) -> bytes:
+    """gmalg recomputes the public key (a ~10 ms scalar multiplication) unless it is given one.
+
+    The cache holds a few private keys in process memory, where the caller already holds them.
+    """
+    return gmalg.SM2().generate_pk(private)
+
+
+def _sm2_private(private: bytes) -> bytes:
+    if len(private) != 32 or not 0 < int.from_bytes(private, "big") < _SM2_N - 1:
+        raise ValueError("SM2 private key must be a 32-byte scalar in [1, n-2]")
+    return private
+
+
+class SMSuite:
+    """国密: SM4-GCM, SM2 key wrap, SM2-with-SM3 signatures, SM3 digests."""
+
+    name = "SM"
+    data_key_bytes = 16
+
+    def _keypair(self) -> KeyPair:
+        sk, pk = gmalg.SM2().generate_keypair()
+        return KeyPair(int.from_bytes(sk, "big").to_bytes(32, "big"), pk)
+
+    def generate_signing_key(self) -> KeyPair:
+        return self._keypair()
+
+    def generate_recipient_key(self) -> KeyPair:
+        return self._keypair()
+
+    def wrap(self, recipient_public: bytes, dek: bytes) -> bytes:
+        if not _sm2_public_ok(recipient_public):
+            raise ValueError("recipient public key is not an SM2 point")
+        return gmalg.SM2(pk=recipient_public).encrypt(dek)
+
+    def unwrap(self, recipient_private: bytes, wrapped: bytes) -> bytes:
+        if len(wrapped) != 65 + 32 + self.data_key_bytes or wrapped[0] != 4:
+            raise InvalidSeal("wrapped key has the wrong shape")
+        sk = _sm2_private(recipient_private)
+        try:
+            return gmalg.SM2(sk, pk=_sm2_public_of(sk)).decrypt(wrapped)
+        except (GMError, ValueError, IndexError) as exc:
+            raise InvalidSeal("wrapped key does not open with this private key") from exc
+
+    def sign(self, private: bytes, msg: bytes) -> bytes:
+        sk = _sm2_private(private)
+        r, s = gmalg.SM2(sk, SM2_UID, _sm2_public_of(sk)).sign(msg)
+        return r.rjust(32, b"\0") + s.rjust(32, b"\0")
+
+    def verify(self, public: bytes, msg: bytes, sig: bytes) -> bool:
+        if len(sig) != 64 or not _sm2_public_ok(public):
+            return False
+        return bool(gmalg.SM2(uid=SM2_UID, pk=public).verify(msg, sig[:32], sig[32:]))
+
+    def digest(self, data: bytes) -> bytes:
+        return sm3(data)
+
+    def seal_data(self, dek: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        enc = Cipher(algorithms.SM4(dek), modes.GCM(nonce)).encryptor()
+        enc.authenticate_additional_data(aad)
+        return enc.update(plaintext) + enc.finalize() + enc.tag
+
+    def open_data(self, dek: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
+            raise InvalidSeal("sealed data has the wrong shape")
+        try:
+            dec = Cipher(algorithms.SM4(dek), modes.GCM(nonce, sealed[-TAG_BYTES:])).decryptor()
+            dec.authenticate_additional_data(aad)
+            return dec.update(sealed[:-TAG_BYTES]) + dec.finalize()
+        except (InvalidTag, ValueError) as exc:
+            raise InvalidSeal("sealed data failed its integrity check") from exc
+
+
+def _p256_private(private: bytes) -> ec.EllipticCurvePrivateKey:
+    if len(private) != 32:
+        raise ValueError("P-256 private key must be a 32-byte scalar")
+    return ec.derive_private_key(int.from_bytes(private, "big"), ec.SECP256R1())
+
+
+def _wrap_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> tuple[bytes, bytes]:
+    """HKDF-SHA256 → (AES-256 key, 12-byte nonce); single use, since the ephemeral key is fresh."""
+    okm = HKDF(hashes.SHA256(), 32 + NONCE_BYTES, None, _NIST_WRAP_INFO + ephemeral + recipient).derive(shared)
+    return okm[:32], okm[32:]
+
+
+class NistSuite:
+    """AES-256-GCM, X25519+HKDF key wrap, ECDSA P-256/SHA-256 signatures, SHA-256 digests."""
+
+    name = "NIST"
+    data_key_bytes = 32
+
+    def generate_signing_key(self) -> KeyPair:
+        key = ec.generate_private_key(ec.SECP256R1())
+        point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return KeyPair(key.private_numbers().private_value.to_bytes(32, "big"), point)
+
+    def generate_recipient_key(self) -> KeyPair:
+        key = x25519.X25519PrivateKey.generate()
+        return KeyPair(key.private_bytes_raw(), key.public_key().public_bytes(*_RAW))
+
+    def wrap(self, recipient_public: bytes, dek: bytes) -> bytes:
+        ephemeral = x25519.X25519PrivateKey.generate()
+        eph_public = ephemeral.public_key().public_bytes(*_RAW)
+        shared = ephemeral.exchange(x25519.X25519PublicKey.from_public_bytes(recipient_public))
+        key, nonce = _wrap_key(shared, eph_public, recipient_public)
+        return eph_public + AESGCM(key).encrypt(nonce, dek, None)
+
+    def unwrap(self, recipient_private: bytes, wrapped: bytes) -> bytes:
+        if len(wrapped) != 32 + self.data_key_bytes + TAG_BYTES:
+            raise InvalidSeal("wrapped key has the wrong shape")
+        try:
+            own = x25519.X25519PrivateKey.from_private_bytes(recipient_private)
+            shared = own.exchange(x25519.X25519PublicKey.from_public_bytes(wrapped[:32]))
+            key, nonce = _wrap_key(shared, wrapped[:32], own.public_key().public_bytes(*_RAW))
+            return AESGCM(key).decrypt(nonce, wrapped[32:], None)
+        except (InvalidTag, ValueError) as exc:
+            raise InvalidSeal("wrapped key does not open with this private key") from exc
+
+    def sign(self, private: bytes, msg: bytes) -> bytes:
+        r, s = decode_dss_signature(_p256_private(private).sign(msg, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def verify(self, public: bytes, msg: bytes, sig: bytes) -> bool:
+        if len(sig) != 64:
+            return False
+        try:
+            key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            key.verify(der, msg, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def digest(self, data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    def seal_data(self, dek: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return AESGCM(dek).encrypt(nonce, plaintext, aad)
+
+    def open_data(self, dek: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
+            raise InvalidSeal("sealed data has the wrong shape")
+        try:
+            return AESGCM(dek).decrypt(nonce, sealed, aad)
+        except (InvalidTag, ValueError) as exc:
+            raise InvalidSeal("sealed data failed its integrity check") from exc
+
+
+SUITES: dict[str, Suite] = {"SM": SMSuite(), "NIST": NistSuite()}
+
+
+def get_suite(name: str) -> Suite:
+    """The suite called `name` ("SM" or "NIST"); ConfigError naming the choices otherwise."""
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise ConfigError(f"unknown cipher suite {name!r}; choose one of {sorted(SUITES)}") from None
