@@ -71,7 +71,11 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
     from simulators.runner import start
 
     paths = Paths.from_env()
-    sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step, faults=faults or None)
+    try:
+        sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step,
+                    faults=faults or None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
     typer.echo(json.dumps(sim.urls), nl=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

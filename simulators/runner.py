@@ -21,6 +21,7 @@ import uvicorn
 from connectors.hrss.frontend import FrontendDB
 from lianban.keys import ensure_ring
 from simulators.engine import DepartmentEngine
+from simulators.faults import FaultInjector, parse_faults
 from simulators.hrss_backoffice import HrssBackOffice
 
 REST_DEPARTMENTS = ("health", "housing_fund")
@@ -86,9 +87,19 @@ def _department_app(name: str, engine: DepartmentEngine, creds: dict[str, str]) 
 
 def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: float,
           ports: dict[str, int] | None = None, faults: str | None = None) -> Simulation:
-    """Start every simulated department (and the HRSS back office when `frontend_url` is given)."""
+    """Start every simulated department (and the HRSS back office when `frontend_url` is given).
+
+    Each server sits behind a :class:`~simulators.faults.FaultInjector`: `faults` is a spec as described in
+    :mod:`simulators.faults` (a ValueError names its bad part or an unknown department), and every
+    department's faults can be changed later through ``POST /_sim/faults``.
+    """
     from simulators.wanshi_tong import create_app as wanshi_app
 
+    plan = parse_faults(faults)
+    unknown = sorted(set(plan) - set(ALL_ENDPOINTS))
+    if unknown:
+        raise ValueError(f"fault spec names unknown department {unknown[0]!r}; "
+                         f"simulated departments are {', '.join(ALL_ENDPOINTS)}")
     ports, creds, sim = ports or {}, load_credentials(home), Simulation()
     store = home / "simulators"
     apps: dict[str, Any] = {}
@@ -98,7 +109,7 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
     wanshi = creds["wanshi_tong"]
     apps["wanshi_tong"] = wanshi_app(store / "wanshi_tong.db", wanshi["login"], wanshi["password"])
     for name, app in apps.items():
-        server, thread, url = serve(app, ports.get(name, 0))
+        server, thread, url = serve(FaultInjector(app, name, plan.get(name)), ports.get(name, 0))
         sim.servers.append(server)
         sim.threads.append(thread)
         sim.urls[name] = url

@@ -91,7 +91,8 @@ def _error(action: Action, what: str, code: str = "", reason: str = "") -> Lianb
 
 
 def _http_action(status_code: int) -> Action:
-    return _HTTP_ACTIONS.get(status_code, Action.RETRY if status_code >= 500 else Action.FATAL)
+    """A 2xx without a SOAP reply is a body that is not XML (a gateway page): retry like a 5xx."""
+    return _HTTP_ACTIONS.get(status_code, Action.RETRY if status_code >= 500 or status_code < 300 else Action.FATAL)
 
 
 def _from_fault(fault: zx.Fault) -> LianbanError:
@@ -217,6 +218,13 @@ class MedicalConnector:
         self._client = client
         self._service = client.create_service(BINDING, address) if address else client.service
         self._address = address or self._service._binding_options.get("address", "?")
+        self._retry_after: float | None = None
+        client.transport.session.hooks["response"].append(self._note_retry_after)
+
+    def _note_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """zeep's TransportError drops headers: remember the bureau's Retry-After from the raw response."""
+        value = response.headers.get("Retry-After", "")
+        self._retry_after = float(value) if value.replace(".", "", 1).isdigit() else None
 
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> MedicalConnector:
@@ -257,7 +265,11 @@ class MedicalConnector:
         return HealthReport(status == "ok", f"{WHO} at {self._address} answered Ping with {status!r}")
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        self._retry_after = None
         try:
             return self._service[operation](**kwargs)
         except (requests.RequestException, zx.Error) as exc:
-            raise translate_error(exc) from None
+            error = translate_error(exc)
+            if isinstance(error, RetriableError):
+                error.retry_after = self._retry_after
+            raise error from None

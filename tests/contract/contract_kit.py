@@ -1,0 +1,154 @@
+"""What the contract suite knows about one department: its simulator, its connector, messages for it.
+
+Imported by ``tests/contract/conftest.py`` (fixtures) and the contract tests (types and helpers).
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import random
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from connectors import connector_path, load_connector
+from lianban.catalog import load_catalog
+from lianban.contract import Delivery, ProgressEvent
+from lianban.domain import Status
+from lianban.keys import KeyRing
+from lianban.routing import Route, aad
+from lianban.sealing import seal
+from lianban.seed import synthetic_application
+from lianban.settings import conn_env_name, connection_json, department_settings
+from simulators.engine import PATHS, choose_path
+
+STEP_SECONDS = 0.3  # the simulators' status clock: the longest path ends after 4 steps
+READ_TIMEOUT = 0.3  # for timeout tests; the injected latency is a little longer
+LATENCY = 0.8
+NORMAL_READ_TIMEOUT = 10.0
+POLL_EVERY = 0.05
+
+
+def connector_class(department: str) -> type:
+    module, _, name = connector_path(department).partition(":")
+    cls: type = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def role(department: str) -> str:
+    """``department`` (submit/poll) or ``sink`` (push), from the connector class's methods."""
+    cls = connector_class(department)
+    if callable(getattr(cls, "submit", None)) and callable(getattr(cls, "poll", None)):
+        return "department"
+    if callable(getattr(cls, "push", None)):
+        return "sink"
+    raise AssertionError(f"{connector_path(department)} has neither submit/poll nor push (lianban.contract)")
+
+
+_sequence = itertools.count(1)
+
+
+@dataclass
+class LiveDepartment:
+    """One registered connector's department, simulated; builds connectors, batches and faults for it."""
+
+    name: str
+    url: str
+    login: str
+    password: str
+    role: str
+    ring: KeyRing
+
+    def connector(self, password: str | None = None, read_timeout: float = NORMAL_READ_TIMEOUT) -> Any:
+        """The connector as production builds it, from an ``AIRFLOW_CONN_DEPT_*`` connection."""
+        env = {conn_env_name(self.name): connection_json(
+            self.url, self.login, self.password if password is None else password,
+            read_timeout=read_timeout, connect_timeout=2)}
+        return load_connector(self.name, department_settings(self.name, env))
+
+    def set_faults(self, **faults: Any) -> None:
+        """Replace the simulator's faults (``POST /_sim/faults``); no arguments clears them."""
+        requests.post(f"{self.url}/_sim/faults", json=faults, timeout=5).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.get(f"{self.url}/_sim/stats", timeout=5).json()
+        return answer
+
+    @property
+    def received(self) -> int:
+        """How many distinct messages the simulator kept (deliveries, or events for a sink)."""
+        return int(self.stats()["unique" if self.role == "department" else "events"])
+
+    # -- messages ------------------------------------------------------------------------------------
+    def item_codes(self) -> list[str]:
+        codes = [c for c, i in load_catalog().items.items() if i.department == self.name and i.fields]
+        assert codes, f"no item in schemas/catalog/items.yaml sends fields to {self.name}"
+        return codes
+
+    def _draft(self, seq: int) -> tuple[dict[str, Any], str]:
+        """A synthetic approved application and the item it is delivered for."""
+        codes = self.item_codes()
+        return synthetic_application(random.Random(seq), seq), codes[seq % len(codes)]
+
+    def delivery(self, seq: int | None = None) -> Delivery:
+        """A sealed delivery of one synthetic person's allow-listed fields, as the pipeline stages it."""
+        application, code = self._draft(next(_sequence) if seq is None else seq)
+        payload = {f: application[f] for f in load_catalog().items[code].fields}
+        case_no = application["case_no"]
+        key = Route(code, self.name, payload).idempotency_key(case_no)
+        return Delivery(key, case_no, code, seal(self.ring, payload, aad=aad(key, case_no, code)))
+
+    def deliveries(self, count: int) -> list[Delivery]:
+        return [self.delivery() for _ in range(count)]
+
+    def deliveries_on_every_path(self) -> list[Delivery]:
+        """One delivery for each status path the simulator knows, so that every status is reached."""
+        wanted = {path for _, path, _ in PATHS}
+        chosen: dict[tuple[Status, ...], int] = {}
+        for seq in itertools.islice(_sequence, 5000):
+            application, code = self._draft(seq)
+            key = Route(code, self.name, None).idempotency_key(application["case_no"])
+            chosen.setdefault(choose_path(key)[0], seq)
+            if set(chosen) == wanted:
+                return [self.delivery(seq) for seq in chosen.values()]
+        raise AssertionError("no delivery found for some status path in 5000 tries")
+
+    def events(self, count: int, statuses: Sequence[Status] = (Status.ACCEPTED,)) -> list[ProgressEvent]:
+        """Progress events for a sink: fresh event ids, one synthetic case each."""
+        item = next(code for code, i in load_catalog().items.items() if i.fields)
+        department = load_catalog().items[item].department
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return [ProgressEvent(seq, f"BZTX{seq:012d}", item, department, statuses[n % len(statuses)], now)
+                for n, seq in enumerate(next(_sequence) for _ in range(count))]
+
+    def probe(self, connector: Any) -> Any:
+        """One call that reaches the department's API with a fresh message: submit, or push for a sink."""
+        if self.role == "department":
+            return connector.submit(self.deliveries(1))
+        return connector.push(self.events(1))
+
+
+def assert_redacted(exc: BaseException, *secrets: str) -> None:
+    """No secret in the message, the repr or the printed traceback of `exc`."""
+    shown = (str(exc), repr(exc), "".join(traceback.format_exception(exc)))
+    for secret in secrets:
+        assert not any(secret in text for text in shown), f"a secret leaked into {type(exc).__name__}"
+
+
+def wait_until_terminal(connector: Any, keys: Sequence[str], timeout: float = 8 * STEP_SECONDS + 5) -> list[Any]:
+    """Poll every POLL_EVERY seconds until every key has a terminal status; every update seen, in order."""
+    seen: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        updates = connector.poll(list(keys))
+        seen += updates
+        if len(updates) == len(keys) and all(u.status.is_terminal() for u in updates):
+            return seen
+        assert time.monotonic() < deadline, f"not terminal after {timeout} s: {[u.status for u in updates]}"
+        time.sleep(POLL_EVERY)
