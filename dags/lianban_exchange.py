@@ -6,6 +6,7 @@ its outbox. XCom carries counts only. The task count is fixed by the item catalo
 
 from __future__ import annotations
 
+import airflow_connections  # noqa: F401  (dept_* through Airflow's connection lookup)
 import pendulum
 from airflow.sdk import dag, task
 

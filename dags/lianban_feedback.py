@@ -6,6 +6,7 @@ new status event is pushed, in order, to the 皖事通办 Bozhou sub-platform. X
 
 from __future__ import annotations
 
+import airflow_connections  # noqa: F401  (dept_* through Airflow's connection lookup)
 import pendulum
 from airflow.sdk import dag, task
 

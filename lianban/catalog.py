@@ -42,6 +42,7 @@ class Department:
     name: str
     transport: str
     connector: str | None  # "package.module:Class", loaded lazily
+    suite: str = "SM"  # crypto suite of its envelopes: SM (国密) or NIST (for departments without 国密)
 
 
 @dataclass(frozen=True)

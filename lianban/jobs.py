@@ -14,7 +14,6 @@ from lianban.catalog import load_catalog
 from lianban.redact import install as _install_redaction
 from lianban.settings import Paths, department_settings
 
-
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
 
 

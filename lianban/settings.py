@@ -1,23 +1,32 @@
 """Where things are and how departments are reached.
 
-Department endpoints come from Airflow-style connections named ``dept_<department>``; in the core they are
-read from ``AIRFLOW_CONN_DEPT_<DEPARTMENT>`` (Airflow's JSON connection format), so the same setting works
-inside Airflow, from the CLI and in tests. Paths come from ``LIANBAN_*`` variables with a local default.
+Department endpoints come from Airflow connections named ``dept_<department>``. The core reads them from
+``AIRFLOW_CONN_DEPT_<DEPARTMENT>`` (Airflow's JSON or URI connection form), so the same setting works inside
+Airflow, from the CLI and in tests; inside Airflow, ``dags/airflow_connections.py`` registers a resolver
+(:func:`set_connection_resolver`) so a secrets backend works too. The core never imports Airflow.
+
+Fields: ``host``, ``port``, ``schema`` (http/https), ``login``, ``password``; ``extra``: ``wsdl``,
+``batch_size``, ``connect_timeout``, ``read_timeout``, ``rate_limit`` (requests/s), ``verify``,
+``ca_bundle``, ``client_cert`` + ``client_key`` (mTLS). A missing or malformed one fails at load with a
+sentence naming the connection and the field. Paths come from ``LIANBAN_*`` variables with a local default.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lianban.errors import ConfigError
-from lianban.transport import TransportSettings
+from lianban.transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, TransportSettings
 
 DEFAULT_BATCH_SIZE = 100
+_WEB_SCHEMES = ("http", "https")
+_EXTRA_KEY = "__extra__"  # Airflow's URI form: extra as one JSON query value
 
 
 @dataclass(frozen=True)
@@ -55,22 +64,90 @@ class DepartmentSettings:
     batch_size: int = DEFAULT_BATCH_SIZE
     transport: TransportSettings = field(default_factory=TransportSettings)
 
+    @property
+    def connection(self) -> str:
+        """The Airflow connection id these settings come from (``dept_<department>``)."""
+        return f"dept_{self.department}"
+
+    @property
+    def rate_limit(self) -> float | None:
+        """Requests per second the department allows us (``extra.rate_limit``); None = no client-side limit."""
+        return self.transport.rate_limit
+
+
+#: a function that resolves ``dept_<department>`` to settings some other way (e.g. Airflow's own lookup)
+ConnectionResolver = Callable[[str], DepartmentSettings]
+_resolver: ConnectionResolver | None = None
+
+
+def set_connection_resolver(resolver: ConnectionResolver | None) -> ConnectionResolver | None:
+    """Let :func:`department_settings` resolve connections through `resolver` (None: back to the
+    ``AIRFLOW_CONN_DEPT_*`` environment); returns the previous resolver so a caller can restore it."""
+    global _resolver
+    previous, _resolver = _resolver, resolver
+    return previous
+
 
 def conn_env_name(department: str) -> str:
     return f"AIRFLOW_CONN_DEPT_{department.upper()}"
 
 
-def _transport(extra: Mapping[str, Any]) -> TransportSettings:
-    cert = (extra["client_cert"], extra["client_key"]) if extra.get("client_cert") else None
+#: numeric keys of ``extra``: key → (type, default); every value must be positive
+_NUMBERS: dict[str, tuple[type[int] | type[float], float | None]] = {
+    "batch_size": (int, DEFAULT_BATCH_SIZE),
+    "connect_timeout": (float, DEFAULT_CONNECT_TIMEOUT),
+    "read_timeout": (float, DEFAULT_READ_TIMEOUT),
+    "rate_limit": (float, None),
+}
+
+
+def _number(name: str, extra: Mapping[str, Any], key: str) -> Any:
+    kind, default = _NUMBERS[key]
+    raw = extra.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = None if isinstance(raw, bool) else kind(raw)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value <= 0:
+        noun = "a positive integer" if kind is int else "a positive number"
+        raise ConfigError(f"{name}: field 'extra' has a malformed {key!r} (expected {noun})")
+    return value
+
+
+def _existing_file(name: str, extra: Mapping[str, Any], key: str) -> str | None:
+    value = extra.get(key)
+    if not value:
+        return None
+    if not isinstance(value, str) or not Path(value).is_file():
+        raise ConfigError(f"{name}: field 'extra' names a {key!r} file that does not exist or is not readable "
+                          f"({value if isinstance(value, str) else type(value).__name__}); "
+                          f"put the PEM file there or fix the path")
+    return value
+
+
+def _client_cert(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
+    cert, key = _existing_file(name, extra, "client_cert"), _existing_file(name, extra, "client_key")
+    if bool(cert) != bool(key):
+        missing = "client_key" if cert else "client_cert"
+        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; mTLS needs both client_cert and client_key")
+    return (cert, key) if cert and key else None
+
+
+def _transport(name: str, extra: Mapping[str, Any]) -> TransportSettings:
     return TransportSettings(
-        connect_timeout=float(extra.get("connect_timeout", 5)),
-        read_timeout=float(extra.get("read_timeout", 30)),
-        verify=extra.get("ca_bundle") or _flag(extra.get("verify", True)),
-        client_cert=cert,
+        connect_timeout=_number(name, extra, "connect_timeout"),
+        read_timeout=_number(name, extra, "read_timeout"),
+        verify=_existing_file(name, extra, "ca_bundle") or _flag(extra.get("verify", True)),
+        client_cert=_client_cert(name, extra),
+        rate_limit=_number(name, extra, "rate_limit"),
     )
 
 
 def _extra(name: str, extra: Any) -> Mapping[str, Any]:
+    if extra is None:
+        return {}
     if isinstance(extra, str):
         try:
             extra = json.loads(extra or "{}")
@@ -85,37 +162,80 @@ def _flag(value: Any) -> bool:
     return value.strip().lower() not in {"false", "0", "no", "off"} if isinstance(value, str) else bool(value)
 
 
-def parse_connection(department: str, raw: str) -> DepartmentSettings:
-    """Parse Airflow's JSON connection form; errors name the connection and the field."""
-    name = f"connection dept_{department}"
+def _from_uri(name: str, raw: str) -> dict[str, Any]:
+    """Airflow's URI connection form, ``type://login:password@host:port/schema?key=value&…``, as the fields
+    of the JSON form (query keys become ``extra``; ``__extra__`` carries extra as JSON text)."""
     try:
-        conn = json.loads(raw)
+        parts = urlsplit(raw.strip())
+        port = parts.port
     except ValueError:
-        raise ConfigError(f"{name}: not valid JSON (use Airflow's JSON connection format)") from None
+        raise ConfigError(f"{name}: field 'port' is malformed in the URI form") from None
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return {
+        "conn_type": parts.scheme, "host": unquote(parts.hostname or ""), "port": port,
+        "schema": unquote(parts.path[1:]), "login": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "extra": query.pop(_EXTRA_KEY) if _EXTRA_KEY in query else query,
+    }
+
+
+def _fields(name: str, raw: str | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The connection's fields from a mapping, Airflow's JSON form or Airflow's URI form."""
+    if isinstance(raw, Mapping):
+        return raw
+    text = raw.strip()
+    if "://" in text and not text.startswith("{"):
+        return _from_uri(name, text)
+    try:
+        conn = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{name}: not valid JSON (use Airflow's JSON or URI connection format)") from None
     if not isinstance(conn, dict):
         raise ConfigError(f"{name}: expected a JSON object (Airflow's JSON connection format)")
+    return conn
+
+
+def _base_url(name: str, conn: Mapping[str, Any]) -> str:
+    """``scheme://host[:port]``; the scheme is ``schema``, else an http(s) ``conn_type``, else http."""
+    host = str(conn["host"])
+    scheme, _, bare = host.rpartition("://")  # Airflow also allows the protocol inside host
+    conn_type = str(conn.get("conn_type") or "")
+    scheme = conn.get("schema") or scheme or (conn_type if conn_type in _WEB_SCHEMES else "http")
+    if scheme not in _WEB_SCHEMES:
+        raise ConfigError(f"{name}: field 'schema' must be http or https, not {scheme!r}")
+    try:
+        port = f":{int(conn['port'])}" if conn.get("port") else ""
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: field 'port' must be a number") from None
+    return f"{scheme}://{bare}{port}"
+
+
+def parse_connection(department: str, raw: str | Mapping[str, Any]) -> DepartmentSettings:
+    """Settings from Airflow's JSON or URI connection form (or its fields as a mapping); errors name the
+    connection and the field. TLS files named in ``extra`` must exist now, not at the first call."""
+    name = f"connection dept_{department}"
+    conn = _fields(name, raw)
     if not conn.get("host"):
         raise ConfigError(f"{name}: field 'host' is missing")
     extra = _extra(name, conn.get("extra"))
-    scheme = conn.get("schema") or "http"
-    port = f":{conn['port']}" if conn.get("port") else ""
-    try:
-        batch_size = int(extra.get("batch_size", DEFAULT_BATCH_SIZE))
-        transport = _transport(extra)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: field 'extra' has a malformed value ({exc.__class__.__name__})") from None
+    wsdl = extra.get("wsdl")
     return DepartmentSettings(
         department=department,
-        base_url=f"{scheme}://{conn['host']}{port}",
-        login=conn.get("login"),
-        password=conn.get("password"),
-        wsdl=extra.get("wsdl"),
-        batch_size=batch_size,
-        transport=transport,
+        base_url=_base_url(name, conn),
+        login=conn.get("login") or None,
+        password=conn.get("password") or None,
+        wsdl=str(wsdl) if wsdl else None,
+        batch_size=_number(name, extra, "batch_size"),
+        transport=_transport(name, extra),
     )
 
 
 def department_settings(department: str, env: Mapping[str, str] | None = None) -> DepartmentSettings:
+    """Settings of connection ``dept_<department>``: from the registered resolver (inside Airflow: its
+    connection lookup and secrets backend), else from ``AIRFLOW_CONN_DEPT_<DEPARTMENT>``. An explicit
+    `env` always reads that mapping."""
+    if env is None and _resolver is not None:
+        return _resolver(department)
     env = os.environ if env is None else env
     raw = env.get(conn_env_name(department))
     if not raw:

@@ -23,7 +23,8 @@ print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items
                   "zeep": "zeep" in sys.modules}))
 """
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+           "PYTHONPATH": str(DAGS)}  # Airflow puts the DAGs folder on sys.path; a bare DagBag does not
     out = subprocess.run([sys.executable, "-c", code, str(DAGS)], capture_output=True, text=True, timeout=120,
                          check=True, env=env)
 

@@ -1,0 +1,47 @@
+"""ASGI middleware: a simulated department signs every API answer the way the hub expects.
+
+See lianban.response_signing for the header. Only ``/api/`` and ``/soap/`` answers are signed (the WSDL
+and OpenAPI documents, ``/health`` and ``/_sim/`` are not messages).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lianban.crypto.suites import Suite
+from lianban.response_signing import HEADER, sign
+
+Scope = dict[str, Any]
+SIGNED_PREFIXES = ("/api/", "/soap/")
+
+
+class SigningMiddleware:
+    def __init__(self, app: Any, suite: Suite, kid: str, private: bytes, enabled: bool = True) -> None:
+        self.app, self.suite, self.kid, self.private, self.enabled = app, suite, kid, private, enabled
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(SIGNED_PREFIXES) or scope.get("method") == "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def buffer(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await self._flush(send, start, b"".join(chunks), path)
+
+        await self.app(scope, receive, buffer)
+
+    async def _flush(self, send: Any, start: dict[str, Any], body: bytes, path: str) -> None:
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        if self.enabled:
+            value = sign(self.suite, self.kid, self.private, int(start["status"]), path, body)
+            headers.append((HEADER.lower().encode(), value.encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
