@@ -7,11 +7,14 @@ it is asked for, so parsing a DAG never imports zeep.
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from lianban.catalog import load_catalog
+from lianban.envelopes import response_check
 from lianban.errors import ConfigError
-from lianban.settings import DepartmentSettings
+from lianban.settings import DepartmentSettings, Paths
 
 
 def connector_path(department: str) -> str:
@@ -26,8 +29,10 @@ def registered() -> dict[str, str]:
     return {k: d.connector for k, d in load_catalog().departments.items() if d.connector}
 
 
-def load_connector(department: str, settings: DepartmentSettings) -> Any:
-    """Import the department's connector class and build it from `settings`."""
+def load_connector(department: str, settings: DepartmentSettings, keys_dir: Path | None = None) -> Any:
+    """Import the department's connector class and build it from `settings`, its every answer checked
+    against the department's response-signing key (from `keys_dir`, default the installation's)."""
     module_name, _, cls_name = connector_path(department).partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls.from_settings(settings)
+    check = response_check(keys_dir or Paths.from_env().keys_dir, department)
+    return cls.from_settings(replace(settings, transport=replace(settings.transport, response_check=check)))

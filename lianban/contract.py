@@ -8,7 +8,7 @@ in :mod:`lianban.errors`; a per-record refusal is a :class:`Receipt` with ``acce
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,7 +22,7 @@ class Delivery:
     idempotency_key: str
     case_no: str  # 办件编号
     item_code: str  # 事项编码
-    envelope: dict[str, Any]  # see lianban.sealing
+    envelope: dict[str, Any]  # this item's envelope within its batch (lianban.crypto.batch)
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,13 @@ class PushResult:
 
 @runtime_checkable
 class DepartmentConnector(Protocol):
-    """submit a batch → receipts; poll delivered keys → status updates; health → why."""
+    """submit a sealed batch → receipts; poll delivered keys → status updates; health → why."""
 
     department: str
 
-    def submit(self, batch: Sequence[Delivery]) -> list[Receipt]: ...
+    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
+        """Send one sealed batch: `seal` is its envelope header (lianban.crypto.batch), sent with it."""
+        ...
 
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]: ...
 

@@ -52,8 +52,8 @@ def deliver(department: str) -> dict[str, Any]:
     """Deliver the department's due outbox rows in batches."""
     from lianban.pipeline.deliver import deliver as run
 
-    settings = department_settings(department)
-    return run(_connector(department), Paths.from_env().ledger_url, settings.batch_size).as_dict()
+    settings, paths = department_settings(department), Paths.from_env()
+    return run(_connector(department), paths.ledger_url, settings.batch_size, paths.keys_dir).as_dict()
 
 
 def collect_hrss() -> dict[str, Any]:

@@ -209,15 +209,11 @@ class RestDepartmentConnector:
         return cls(settings.base_url, gateway_session(settings), settings.batch_size)
 
     # -- submit --------------------------------------------------------------------------------------
-    def submit(self, batch: Sequence[Delivery]) -> list[Receipt]:
-        """One receipt per delivery, in order; refusals are receipts with ``accepted=False``."""
-        receipts: list[Receipt] = []
-        for chunk in chunks(batch, self.batch_size):
-            receipts += self._submit_chunk(chunk)
-        return receipts
-
-    def _submit_chunk(self, chunk: Sequence[Delivery]) -> list[Receipt]:
-        body = {"batch_id": batch_id(d.idempotency_key for d in chunk), "items": [
+    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
+        """One receipt per delivery, in order; refusals are receipts with ``accepted=False``. The sealed
+        batch travels whole (its seal covers exactly these items), so it is never split here."""
+        chunk = batch
+        body = {"batch_id": batch_id(d.idempotency_key for d in chunk), "seal": dict(seal), "items": [
             {"idempotency_key": d.idempotency_key, "case_no": d.case_no, "item_code": d.item_code,
              "envelope": d.envelope} for d in chunk]}
         answer = self.client.call("POST", self.submit_path, body)

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from lianban import keystore
 from lianban.catalog import load_catalog
+from lianban.envelopes import VAULT, hub_signing_name, suite_of
 from lianban.keys import ensure_ring
 from lianban.ledger.db import upgrade
 from lianban.settings import Paths
+
+#: Parties answering the hub with signed responses: the receiving departments and 皖事通办.
+SIGNED_PARTIES = ("wanshi_tong",)
+
+
+def ensure_keys(keys_dir: Path) -> None:
+    """Every key this installation needs, created when missing (idempotent).
+
+    The hub: SM4 rings ``hub`` (blind index) and ``vault`` (at rest), a signing key set per suite in use.
+    Each receiving department: its recipient and response-signing key sets (in production the department
+    holds the private halves and sends the hub only the ``.pub`` files)."""
+    pushed = load_catalog().pushed_departments()
+    for ring in ("hub", VAULT):
+        ensure_ring(keys_dir, ring)
+    for suite in sorted({suite_of(d) for d in pushed}):
+        keystore.ensure(keys_dir, hub_signing_name(suite), suite)
+    for party in (*pushed, *SIGNED_PARTIES):
+        recipient, signing = keystore.names_for(party)
+        if party in pushed:
+            keystore.ensure(keys_dir, recipient, suite_of(party))
+        keystore.ensure(keys_dir, signing, suite_of(party))
 
 
 def init(paths: Paths, with_frontend: bool = False) -> None:
     """Idempotent: create missing key rings, migrate the ledger, optionally create the 前置库 tables."""
     paths.home.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(parents=True, exist_ok=True)
-    for owner in ("hub", *load_catalog().pushed_departments()):
-        ensure_ring(paths.keys_dir, owner)
+    ensure_keys(paths.keys_dir)
     upgrade(paths.ledger_url)
     if with_frontend:
         from connectors.hrss.frontend import FrontendDB

@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -69,6 +69,8 @@ class TransportSettings:
     rate_limit: float | None = None  # requests per second for this session; None = unlimited
     retries: int = DEFAULT_RETRIES  # extra attempts of an idempotent call
     max_response_bytes: int = MAX_RESPONSE_BYTES
+    #: verifies every answer (the department's response signature); raises to refuse it
+    response_check: Callable[[requests.Response], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -199,6 +201,9 @@ def make_session(settings: TransportSettings | None = None) -> requests.Session:
     for prefix in ("http://", "https://"):
         session.mount(prefix, adapter)
     session.hooks["response"].append(_size_hook(settings.max_response_bytes))
+    if settings.response_check:
+        check = settings.response_check
+        session.hooks["response"].append(lambda response, *args, **kwargs: check(response))
     session.headers["User-Agent"] = USER_AGENT
     session.verify = settings.verify
     if settings.client_cert:

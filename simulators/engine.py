@@ -9,6 +9,9 @@ statuses chosen deterministically from its idempotency key, one step every ``ste
     不予受理 (with a reason)                      (few)
     受理 → 审核中 → 审核不通过 (with a reason)       (few)
 
+Each batch arrives with its seal (lianban.crypto.batch): the engine checks the hub's signature, freshness
+and replay, unwraps the batch data key with the department's own private key and checks the hash tree
+over the items before it opens any; a batch that fails is refused whole (:class:`BatchRefused`).
 Adapters translate unified statuses to the department's own codes with their ``statuses`` table.
 """
 
@@ -26,11 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from lianban.catalog import load_catalog
+from lianban.crypto.batch import BatchOpener, OpenedBatch
 from lianban.domain import Status
 from lianban.errors import RejectedError
 from lianban.identity import id_problem
-from lianban.keys import KeyRing
-from lianban.sealing import open_envelope
 
 S = Status
 PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
@@ -51,6 +53,10 @@ def choose_path(key: str) -> tuple[tuple[Status, ...], str | None]:
             return path, reason
         roll -= weight
     raise AssertionError("weights must add up to 100")
+
+
+class BatchRefused(RejectedError):
+    """The whole batch is refused (bad signature, unknown key, stale, replayed, tree mismatch)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Intake:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (
   idempotency_key TEXT PRIMARY KEY, ref TEXT NOT NULL, case_no TEXT NOT NULL, item_code TEXT NOT NULL,
-  kid TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
+  batch_id TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -88,9 +94,9 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 class DepartmentEngine:
     """One department's case store and status clock. Thread-safe; state lives in `db_path`."""
 
-    def __init__(self, department: str, ring: KeyRing, db_path: Path, step_seconds: float = 60.0) -> None:
+    def __init__(self, department: str, opener: BatchOpener, db_path: Path, step_seconds: float = 60.0) -> None:
         self.department = department
-        self.ring = ring
+        self.opener = opener
         self.step_seconds = step_seconds
         catalog = load_catalog()
         self.items = {c: i for c, i in catalog.items.items() if i.department == department}
@@ -99,33 +105,46 @@ class DepartmentEngine:
         self._db.executescript(_SCHEMA)
 
     # -- intake -----------------------------------------------------------------------------------
-    def receive(self, deliveries: Iterable[dict[str, Any]]) -> list[Intake]:
-        """Take a batch of ``{idempotency_key, case_no, item_code, envelope}``; one Intake each."""
-        with self._lock:
-            return [self._receive_one(d) for d in deliveries]
+    def receive(self, deliveries: Iterable[dict[str, Any]], seal: dict[str, Any] | None) -> list[Intake]:
+        """Take a sealed batch of ``{idempotency_key, case_no, item_code, envelope}``; one Intake each.
 
-    def _receive_one(self, d: dict[str, Any]) -> Intake:
+        Raises BatchRefused (code SIG, KEY, STALE, REPLAY, ROOT, FORMAT, SUITE) when the seal fails."""
+        batch = list(deliveries)
+        opened = self._open(batch, seal)
+        with self._lock:
+            return [self._receive_one(d, opened) for d in batch]
+
+    def _open(self, batch: list[dict[str, Any]], seal: dict[str, Any] | None) -> OpenedBatch:
+        try:
+            opened = self.opener.open_header(seal or {})
+            opened.verify_items([d.get("envelope") or {} for d in batch])
+        except RejectedError as exc:
+            self._bump("refused_batches")
+            raise BatchRefused(str(exc), exc.code, exc.reason) from None
+        return opened
+
+    def _receive_one(self, d: dict[str, Any], opened: OpenedBatch) -> Intake:
         key = str(d.get("idempotency_key", ""))
         row = self._db.execute("SELECT ref FROM received WHERE idempotency_key=?", (key,)).fetchone()
         if row:
             self._bump("duplicates")
             view = self._view(key)
             return Intake(key, True, True, row[0], view.status if view else None, "DUP", None)
-        problem = self._problem(d)
+        problem = self._problem(d, opened)
         if problem:
             self._bump("rejected")
             return Intake(key, False, False, None, None, problem[0], problem[1])
         return self._store(key, d)
 
-    def _problem(self, d: dict[str, Any]) -> tuple[str, str] | None:
+    def _problem(self, d: dict[str, Any], opened: OpenedBatch) -> tuple[str, str] | None:
         item = self.items.get(str(d.get("item_code")))
         if item is None:
             return "ITEM", f"事项编码 {d.get('item_code')} 不属于本部门"
         aad = f"{d.get('idempotency_key')}|{d.get('case_no')}|{d.get('item_code')}"
         try:
-            fields = open_envelope(self.ring, d.get("envelope") or {}, expect_aad=aad)
+            fields = opened.open_item(d.get("envelope") or {}, expect_aad=aad)
         except RejectedError as exc:
-            return exc.code, exc.reason
+            return "SEAL", exc.reason
         missing = [f for f in item.fields if fields.get(f) in (None, "")]
         if missing:
             return "INVALID", f"缺少必填字段：{'、'.join(missing)}"
@@ -137,12 +156,12 @@ class DepartmentEngine:
 
     def _store(self, key: str, d: dict[str, Any]) -> Intake:
         ref = f"{self.department.upper()}-{self._bump('unique'):08d}"
-        kid = str(d["envelope"].get("kid"))
+        batch_id = str(d["envelope"].get("batch_id"))
         # The department keeps what it received (its own system of record); only field names are kept
         # here in the clear, the sealed payload stays sealed.
         self._db.execute(
             "INSERT INTO received VALUES (?,?,?,?,?,?,?)",
-            (key, ref, d["case_no"], d["item_code"], kid, json.dumps(d["envelope"]), time.time()),
+            (key, ref, d["case_no"], d["item_code"], batch_id, json.dumps(d["envelope"]), time.time()),
         )
         view = self._view(key)
         assert view is not None
@@ -177,7 +196,7 @@ class DepartmentEngine:
         return CaseView(key, row[0], status, changed, reason)
 
     def stats(self) -> dict[str, int]:
-        """Counters as the department sees them: unique, duplicates, rejected."""
+        """Counters as the department sees them: unique, duplicates, rejected (items), refused_batches."""
         with self._lock:
             rows = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
-        return {name: int(rows.get(name, 0)) for name in ("unique", "duplicates", "rejected")}
+        return {name: int(rows.get(name, 0)) for name in ("unique", "duplicates", "rejected", "refused_batches")}

@@ -37,7 +37,7 @@ from lxml.builder import ElementMaker
 from starlette.concurrency import run_in_threadpool
 
 from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES
-from simulators.engine import CaseView, DepartmentEngine, Intake
+from simulators.engine import BatchRefused, CaseView, DepartmentEngine, Intake
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,13 @@ class MedicalSoapService:
 
     def submit_batch(self, payload: etree._Element) -> etree._Element:
         deliveries = [delivery_from(item) for item in payload.iterfind("m:item", NS)]
-        intakes = self.engine.receive(deliveries)
+        try:
+            seal = json.loads(payload.findtext("m:seal", default="", namespaces=NS) or "")
+            intakes = self.engine.receive(deliveries, seal if isinstance(seal, dict) else None)
+        except ValueError:
+            raise SoapFault("E_BATCH_FORMAT", detail="seal 不是合法的 JSON") from None
+        except BatchRefused as refused:
+            raise SoapFault(f"E_BATCH_{refused.code}", detail=refused.reason) from None
         return M.SubmitBatchResponse(M.batchId(payload.findtext("m:batchId", namespaces=NS) or ""),
                                      *[receipt_element(i) for i in intakes])
 

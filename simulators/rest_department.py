@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lianban.domain import Status
 from lianban.gateway_auth import GatewayVerifier
-from simulators.engine import DepartmentEngine, Intake
+from simulators.engine import BatchRefused, DepartmentEngine, Intake
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH_ITEMS = 1000
@@ -156,11 +156,12 @@ class CaseIn(BaseModel):
     idempotency_key: str = Field(min_length=1, max_length=128)
     case_no: str = Field(min_length=1, max_length=64)  # 办件编号
     item_code: str = Field(min_length=1, max_length=16)  # 事项编码
-    envelope: dict[str, Any]  # SM4-GCM sealed 退休待遇审核信息, see lianban.sealing
+    envelope: dict[str, Any]  # this item's sealed 退休待遇审核信息 within the batch (lianban.crypto.batch)
 
 
 class BatchIn(BaseModel):
     batch_id: str = Field(min_length=1, max_length=64)
+    seal: dict[str, Any]  # the batch envelope header, see lianban.crypto.batch
     items: list[CaseIn] = Field(max_length=MAX_BATCH_ITEMS)
 
 
@@ -215,9 +216,12 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
                           ref=i.ref, code=code, reason=i.reason)
 
     @app.post("/api/v1/cases:batch", response_model=BatchOut, responses=GATEWAY_RESPONSES)
-    def submit_batch(batch: BatchIn) -> BatchOut:
-        """接收一批加密的退休待遇审核信息；按 idempotency_key 去重，逐条回执。"""
-        intakes = engine.receive(item.model_dump() for item in batch.items)
+    def submit_batch(batch: BatchIn) -> BatchOut | JSONResponse:
+        """接收一批加密的退休待遇审核信息；先验批次签名与摘要树，再按 idempotency_key 去重，逐条回执。"""
+        try:
+            intakes = engine.receive([item.model_dump() for item in batch.items], batch.seal)
+        except BatchRefused as refused:
+            return _error(400, f"BATCH_{refused.code}", refused.reason)
         return BatchOut(receipts=[receipt(i) for i in intakes])
 
     @app.post("/api/v1/cases:status", response_model=StatusPage, responses=GATEWAY_RESPONSES)

@@ -19,10 +19,15 @@ from typing import Any
 import uvicorn
 
 from connectors.hrss.frontend import FrontendDB
-from lianban.keys import ensure_ring
+from lianban import keystore
+from lianban.crypto.batch import BatchOpener
+from lianban.crypto.suites import get_suite
+from lianban.envelopes import hub_signing_name, suite_of
+from lianban.setup import ensure_keys
 from simulators.engine import DepartmentEngine
 from simulators.faults import FaultInjector, parse_faults
 from simulators.hrss_backoffice import HrssBackOffice
+from simulators.signing import SigningMiddleware
 
 REST_DEPARTMENTS = ("health", "housing_fund")
 ALL_ENDPOINTS = ("medical", *REST_DEPARTMENTS, "wanshi_tong")
@@ -74,6 +79,21 @@ def serve(app: Any, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, st
     return server, thread, f"http://127.0.0.1:{bound}"
 
 
+def department_opener(keys_dir: Path, department: str) -> BatchOpener:
+    """What the department holds to open batches: its own private keys, the hub's public signing keys."""
+    suite = suite_of(department)
+    recipient, _ = keystore.names_for(department)
+    hub = keystore.load(keys_dir, hub_signing_name(suite), public_only=True)
+    return BatchOpener(suite, keystore.load(keys_dir, recipient).private, hub.public)
+
+
+def response_signer(app: Any, keys_dir: Path, party: str) -> SigningMiddleware:
+    """Wrap `app` so every answer is signed with the party's active response-signing key."""
+    keys = keystore.load(keys_dir, keystore.names_for(party)[1])
+    kid, private = keys.active_private()
+    return SigningMiddleware(app, get_suite(keys.suite), kid, private)
+
+
 def _department_app(name: str, engine: DepartmentEngine, creds: dict[str, str]) -> Any:
     if name == "medical":
         from simulators.medical import create_app as medical_app
@@ -102,14 +122,17 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
                          f"simulated departments are {', '.join(ALL_ENDPOINTS)}")
     ports, creds, sim = ports or {}, load_credentials(home), Simulation()
     store = home / "simulators"
+    ensure_keys(keys_dir)
     apps: dict[str, Any] = {}
     for name in ("medical", *REST_DEPARTMENTS):
-        sim.engines[name] = DepartmentEngine(name, ensure_ring(keys_dir, name), store / f"{name}.db", step_seconds)
+        sim.engines[name] = DepartmentEngine(name, department_opener(keys_dir, name), store / f"{name}.db",
+                                             step_seconds)
         apps[name] = _department_app(name, sim.engines[name], creds[name])
     wanshi = creds["wanshi_tong"]
     apps["wanshi_tong"] = wanshi_app(store / "wanshi_tong.db", wanshi["login"], wanshi["password"])
     for name, app in apps.items():
-        server, thread, url = serve(FaultInjector(app, name, plan.get(name)), ports.get(name, 0))
+        signed = response_signer(app, keys_dir, name)
+        server, thread, url = serve(FaultInjector(signed, name, plan.get(name)), ports.get(name, 0))
         sim.servers.append(server)
         sim.threads.append(thread)
         sim.urls[name] = url

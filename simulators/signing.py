@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from lianban.crypto.suites import Suite
 from lianban.response_signing import HEADER, sign
 
-Scope = dict[str, Any]
 SIGNED_PREFIXES = ("/api/", "/soap/")
 
 
 class SigningMiddleware:
-    def __init__(self, app: Any, suite: Suite, kid: str, private: bytes, enabled: bool = True) -> None:
+    def __init__(self, app: ASGIApp, suite: Suite, kid: str, private: bytes, enabled: bool = True) -> None:
         self.app, self.suite, self.kid, self.private, self.enabled = app, suite, kid, private, enabled
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith(SIGNED_PREFIXES) or scope.get("method") == "GET":
             await self.app(scope, receive, send)
@@ -27,7 +28,7 @@ class SigningMiddleware:
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
-        async def buffer(message: dict[str, Any]) -> None:
+        async def buffer(message: Message) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
             elif message["type"] == "http.response.body":
@@ -37,7 +38,7 @@ class SigningMiddleware:
 
         await self.app(scope, receive, buffer)
 
-    async def _flush(self, send: Any, start: dict[str, Any], body: bytes, path: str) -> None:
+    async def _flush(self, send: Send, start: dict[str, Any], body: bytes, path: str) -> None:
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         if self.enabled:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -239,13 +239,16 @@ class MedicalConnector:
             raise translate_error(exc) from None
         return cls(client, address=address)
 
-    def submit(self, batch: Sequence[Delivery]) -> list[Receipt]:
-        """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True)."""
-        receipts: list[Receipt] = []
-        for chunk in _chunks(batch):
-            reply = self._call("SubmitBatch", batchId=batch_id(chunk), item=[wire_item(d) for d in chunk])
-            receipts.extend(receipt_from(r) for r in _listed(reply, "receipt"))
-        return receipts
+    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
+        """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True).
+        The sealed batch travels whole in one call: its seal covers exactly these items."""
+        if len(batch) > MAX_PER_CALL:
+            raise ConfigError(f"{CONNECTION}: a batch of {len(batch)} exceeds medical.xsd's {MAX_PER_CALL}; "
+                              f"lower extra.batch_size")
+        seal_text = json.dumps(dict(seal), ensure_ascii=False, separators=(",", ":"))
+        reply = self._call("SubmitBatch", batchId=batch_id(batch), seal=seal_text,
+                           item=[wire_item(d) for d in batch])
+        return [receipt_from(r) for r in _listed(reply, "receipt")]
 
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
         """Current status of each key the bureau knows (unknown keys are left out)."""

@@ -55,6 +55,14 @@ ERROR_CODES: dict[str, MedicalError] = {
     "E_XML": MedicalError("请求报文格式错误或不符合接口规范", Action.REJECT),
     "E_DTD": MedicalError("请求报文含有DTD或实体声明，已拒绝", Action.REJECT),
     "E_SERVER": MedicalError("医疗保障局服务内部错误，请稍后重试", Action.RETRY),
+    # a sealed batch refused whole (lianban.crypto.batch refusal codes after E_BATCH_)
+    "E_BATCH_SIG": MedicalError("批次签名无效或签名密钥未知", Action.REJECT),
+    "E_BATCH_KEY": MedicalError("批次加密所用的接收方密钥未知或已停用", Action.REJECT),
+    "E_BATCH_STALE": MedicalError("批次时间戳超出允许窗口（请校对系统时钟）", Action.REJECT),
+    "E_BATCH_REPLAY": MedicalError("批次重复提交（疑似重放）", Action.REJECT),
+    "E_BATCH_ROOT": MedicalError("批次内容与签名的摘要树不符（被篡改、删除或重排）", Action.REJECT),
+    "E_BATCH_FORMAT": MedicalError("批次封装格式错误", Action.REJECT),
+    "E_BATCH_SUITE": MedicalError("批次使用了未约定的密码套件", Action.REJECT),
 }
 
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).

@@ -6,15 +6,16 @@ department recognises by idempotency key and answers as a duplicate: never twice
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban import contract, evidence
+from lianban import evidence
 from lianban.contract import DepartmentConnector, Receipt
+from lianban.envelopes import BatchSealer, Outgoing
 from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery
@@ -47,10 +48,10 @@ def _due(session: Session, department: str, limit: int) -> list[Delivery]:
     return list(session.scalars(query))
 
 
-def _message(row: Delivery, session: Session) -> contract.Delivery:
+def _outgoing(row: Delivery, session: Session) -> Outgoing:
     item = session.get(CaseItem, row.case_item_id)
     assert item is not None
-    return contract.Delivery(row.idempotency_key, item.case.case_no, item.item_code, json.loads(row.envelope))
+    return Outgoing(row.idempotency_key, item.case.case_no, item.item_code, row.envelope)
 
 
 def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult) -> None:
@@ -82,13 +83,20 @@ def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverR
     result.retrying += 1
 
 
-def _send_batch(session: Session, connector: DepartmentConnector, rows: list[Delivery],
+def _send_batch(session: Session, connector: DepartmentConnector, sealer: BatchSealer, rows: list[Delivery],
                 result: DeliverResult) -> bool:
-    """Send one batch; False when the run should stop (the department is not taking messages)."""
+    """Seal and send one batch; False when the run should stop (the department is not taking messages)."""
+    sealed = sealer.seal([_outgoing(r, session) for r in rows])
+    for row in [r for r in rows if r.idempotency_key in sealed.broken]:
+        row.state, row.last_error = DeliveryState.DEAD, sealed.broken[row.idempotency_key]
+        result.dead += 1
+    rows = [r for r in rows if r.idempotency_key not in sealed.broken]
+    if not rows:
+        return True
+    seal, messages = sealed.seal, sealed.deliveries
     result.sent += len(rows)
-    messages = [_message(r, session) for r in rows]
     try:
-        answer = connector.submit(messages)
+        answer = connector.submit(messages, seal)
         receipts = {r.idempotency_key: r for r in answer}
     except RetriableError as exc:
         for row in rows:
@@ -103,7 +111,8 @@ def _send_batch(session: Session, connector: DepartmentConnector, rows: list[Del
         result.stopped_by = str(exc)
         return False
     evidence.exchange(session, connector.department, ("submit", "receipt"), [m.case_no for m in messages],
-                      messages, answer, key_id=rows[0].key_id)
+                      {"seal": seal, "items": messages}, answer, signature=seal["signature"],
+                      key_id=seal["signer_kid"])
     for row in rows:
         receipt = receipts.get(row.idempotency_key)
         if receipt is None:
@@ -113,13 +122,15 @@ def _send_batch(session: Session, connector: DepartmentConnector, rows: list[Del
     return True
 
 
-def deliver(connector: DepartmentConnector, ledger_url: str, batch_size: int) -> DeliverResult:
-    """Send every due delivery of the connector's department; a ConfigError propagates (fix, don't retry)."""
+def deliver(connector: DepartmentConnector, ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:
+    """Seal and send every due delivery of the connector's department, one envelope per batch;
+    a ConfigError propagates (fix, don't retry)."""
     sessions = session_factory(ledger_url)
+    sealer = BatchSealer.load(keys_dir, connector.department)
     result = DeliverResult(connector.department)
     for _ in range(MAX_BATCHES_PER_RUN):
         with sessions.begin() as session:
             rows = _due(session, connector.department, batch_size)
-            if not rows or not _send_batch(session, connector, rows, result):
+            if not rows or not _send_batch(session, connector, sealer, rows, result):
                 break
     return result

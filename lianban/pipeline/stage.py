@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lianban.catalog import Catalog, load_catalog
 from lianban.domain import RetirementRecord
+from lianban.envelopes import VAULT
 from lianban.identity import mask_id, mask_name, mask_phone
 from lianban.keys import KeyRing, load_ring
 from lianban.ledger.db import session_factory
@@ -52,13 +53,12 @@ class StageResult:
 
 @dataclass(frozen=True)
 class _Keys:
-    rings: dict[str, KeyRing]
+    vault: KeyRing  # seals payloads at rest; re-sealed per batch for the department at delivery
     index_key: bytes
 
 
-def _load_keys(keys_dir: Path, catalog: Catalog) -> _Keys:
-    rings = {d: load_ring(keys_dir, d) for d in catalog.pushed_departments()}
-    return _Keys(rings, load_ring(keys_dir, "hub").active_key()[1])
+def _load_keys(keys_dir: Path) -> _Keys:
+    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, "hub").active_key()[1])
 
 
 def _masked(record: RetirementRecord) -> str:
@@ -88,7 +88,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
         if r.payload is None:
             continue
         key = r.idempotency_key(record.case_no)
-        envelope = seal(keys.rings[r.department], r.payload, aad(key, record.case_no, r.item_code))
+        envelope = seal(keys.vault, r.payload, aad(key, record.case_no, r.item_code))
         session.add(Delivery(case_item_id=item.id, department=r.department, idempotency_key=key,
                              key_id=envelope["kid"], envelope=json.dumps(envelope), created_at=now,
                              state=DeliveryState.PENDING, next_attempt_at=now))
@@ -123,7 +123,7 @@ def _stage_chunk(session: Session, records: list[RetirementRecord], catalog: Cat
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK) -> StageResult:
     """Take every new approved record from `source` into the ledger; returns counts only."""
     catalog = load_catalog()
-    keys = _load_keys(keys_dir, catalog)
+    keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
     result = StageResult()
     while records := source.pull_new(chunk):

@@ -46,33 +46,34 @@ def _down(department: str) -> Any:
 def test_every_delivery_arrives_once(seeded: Any, paths: Paths, simulation: Any, department: str) -> None:
     staged = stage(seeded[0], paths.ledger_url, paths.keys_dir)
     assert staged.deliveries
-    result = deliver(_connector(department), paths.ledger_url, batch_size=7)
+    result = deliver(_connector(department), paths.ledger_url, batch_size=7, keys_dir=paths.keys_dir)
     expected = _states(paths.ledger_url, department)
     assert expected == {DeliveryState.ACCEPTED: result.accepted}
-    assert simulation.engines[department].stats() == {"unique": result.accepted, "duplicates": 0, "rejected": 0}
-    again = deliver(_connector(department), paths.ledger_url, batch_size=7)
+    assert simulation.engines[department].stats() == {"unique": result.accepted, "duplicates": 0, "rejected": 0,
+                                                      "refused_batches": 0}
+    again = deliver(_connector(department), paths.ledger_url, batch_size=7, keys_dir=paths.keys_dir)
     assert again.sent == 0
 
 
 def test_department_down_leaves_everything_pending(seeded: Any, paths: Paths, simulation: Any) -> None:
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     total = sum(_states(paths.ledger_url, "health").values())
-    down = deliver(_down("health"), paths.ledger_url, batch_size=50)
+    down = deliver(_down("health"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
     assert down.retrying == total and down.stopped_by
     assert _states(paths.ledger_url, "health") == {DeliveryState.RETRY: total}
     with session_factory(paths.ledger_url).begin() as s:  # the back-off has passed
         s.execute(update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
-    back = deliver(_connector("health"), paths.ledger_url, batch_size=50)
+    back = deliver(_connector("health"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
     assert back.accepted == total
     assert simulation.engines["health"].stats()["unique"] == total
 
 
 def test_lost_answers_are_resent_and_recognised(seeded: Any, paths: Paths, simulation: Any) -> None:
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
-    first = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50)
+    first = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
     with session_factory(paths.ledger_url).begin() as s:  # as if every answer had been lost
         s.execute(update(Delivery).values(state=DeliveryState.PENDING))
-    second = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50)
+    second = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
     assert second.duplicates == first.accepted
     stats = simulation.engines["housing_fund"].stats()
     assert (stats["unique"], stats["duplicates"]) == (first.accepted, first.accepted)
@@ -84,14 +85,14 @@ def test_retries_end_in_dead_letters(seeded: Any, paths: Paths, simulation: Any,
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     total = sum(_states(paths.ledger_url, "medical").values())
     for _ in range(deliver_mod.MAX_ATTEMPTS):
-        deliver(_down("medical"), paths.ledger_url, batch_size=500)
+        deliver(_down("medical"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
     assert _states(paths.ledger_url, "medical") == {DeliveryState.DEAD: total}
     with session_factory(paths.ledger_url)() as s:
         errors = {d.last_error for d in s.scalars(select(Delivery).where(Delivery.department == "medical"))}
     assert all(e and "dept_medical" in e for e in errors)
 
 
-def test_tampered_envelope_is_refused_not_lost(seeded: Any, paths: Paths, simulation: Any) -> None:
+def test_unreadable_at_rest_payload_is_dead_lettered_not_sent(seeded: Any, paths: Paths, simulation: Any) -> None:
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url).begin() as s:
         row = s.scalars(select(Delivery).where(Delivery.department == "health")).first()
@@ -100,7 +101,8 @@ def test_tampered_envelope_is_refused_not_lost(seeded: Any, paths: Paths, simula
         envelope["aad"] = "someone-else|BZ0|13"
         row.envelope = json.dumps(envelope)
         key = row.idempotency_key
-    deliver(_connector("health"), paths.ledger_url, batch_size=50)
+    result = deliver(_connector("health"), paths.ledger_url, 50, paths.keys_dir)
     with session_factory(paths.ledger_url)() as s:
-        refused = s.scalars(select(Delivery).where(Delivery.idempotency_key == key)).one()
-    assert refused.state == DeliveryState.REFUSED and refused.last_error
+        dead = s.scalars(select(Delivery).where(Delivery.idempotency_key == key)).one()
+    assert dead.state == DeliveryState.DEAD and "台账密文无法解密" in (dead.last_error or "")
+    assert result.dead == 1 and simulation.engines["health"].stats()["unique"] == result.accepted

@@ -30,7 +30,7 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)
     for name in PUSHED:
-        deliver(_connector(name), paths.ledger_url, 100)
+        deliver(_connector(name), paths.ledger_url, 100, paths.keys_dir)
     office = HrssBackOffice(db, step_seconds=0)
     for _ in range(8):  # HRSS works its items; the departments' clocks run at 0.2 s a step
         office.tick()

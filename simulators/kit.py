@@ -1,0 +1,56 @@
+"""Test and drill kit: play the hub's sealing side against a simulated department, with real keys.
+
+Everything here uses the production code paths (keystore files, lianban.crypto.batch) on a keys
+directory of the caller's choosing; it only saves each test from wiring them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lianban import keystore
+from lianban.contract import Delivery
+from lianban.crypto.batch import seal_batch
+from lianban.envelopes import hub_signing_name, suite_of
+from lianban.routing import aad
+from lianban.setup import ensure_keys
+from simulators.engine import DepartmentEngine
+from simulators.runner import department_opener
+
+
+@dataclass(frozen=True)
+class Item:
+    """One case item to seal: its identity and its minimised payload."""
+
+    idempotency_key: str
+    case_no: str
+    item_code: str
+    payload: dict[str, Any]
+
+
+def engine_for(keys_dir: Path, department: str, db_path: Path, step_seconds: float = 60.0) -> DepartmentEngine:
+    """A department engine holding the department's keys from `keys_dir` (created when missing)."""
+    ensure_keys(keys_dir)
+    return DepartmentEngine(department, department_opener(keys_dir, department), db_path, step_seconds)
+
+
+def seal_items(keys_dir: Path, department: str, items: Sequence[Item]) -> tuple[dict[str, Any], list[Delivery]]:
+    """Seal `items` as the hub would for `department`: (the batch seal, deliveries with item envelopes)."""
+    ensure_keys(keys_dir)
+    suite = suite_of(department)
+    recipient = keystore.load(keys_dir, keystore.names_for(department)[0], public_only=True)
+    signer_kid, signer_key = keystore.load(keys_dir, hub_signing_name(suite)).active_private()
+    sealed = seal_batch(suite, recipient.active, recipient.public[recipient.active], signer_kid, signer_key,
+                        department, [(aad(i.idempotency_key, i.case_no, i.item_code), i.payload) for i in items])
+    deliveries = [Delivery(i.idempotency_key, i.case_no, i.item_code, env)
+                  for i, env in zip(items, sealed.envelopes, strict=True)]
+    return sealed.header, deliveries
+
+
+def wire(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Deliveries as the dicts a department engine receives."""
+    return [{"idempotency_key": d.idempotency_key, "case_no": d.case_no, "item_code": d.item_code,
+             "envelope": d.envelope} for d in deliveries]
