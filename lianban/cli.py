@@ -117,32 +117,63 @@ def status(as_json: JsonFlag = False) -> None:
     _emit(progress(Paths.from_env().ledger_url).as_dict(), as_json, "办件进度 (progress)")
 
 
+RINGS = ("hub", "vault")  # SM4 rings: blind index, at-rest vault
+
+
+def _key_sets(keys_dir: Path) -> list[str]:
+    return sorted(p.name.removesuffix(".json") for p in keys_dir.glob("*.json")
+                  if not p.name.endswith(".pub.json") and p.stem not in RINGS and p.stem != "credentials")
+
+
 @keys_app.command("init")
 def keys_init() -> None:
-    """为枢纽和各部门创建缺失的密钥 (create missing key rings)."""
-    from lianban.keys import ensure_ring
+    """创建缺失的全部密钥 (create every missing key: SM4 rings and SM2/NIST key sets)."""
+    from lianban.setup import ensure_keys
 
     paths = Paths.from_env()
-    for owner in ("hub", *jobs.pushed_departments()):
-        typer.echo(f"{owner}: {ensure_ring(paths.keys_dir, owner).active}")
+    ensure_keys(paths.keys_dir)
+    typer.echo(f"密钥已就绪 (keys ready) in {paths.keys_dir}")
 
 
 @keys_app.command("list")
 def keys_list(as_json: JsonFlag = False) -> None:
-    """列出密钥标识（不显示密钥）(list key ids, never key material)."""
+    """列出密钥标识与状态，从不显示密钥本身 (key ids only, never key material)."""
+    from lianban import keystore
     from lianban.keys import load_ring
 
-    paths = Paths.from_env()
-    rings = {o: load_ring(paths.keys_dir, o) for o in ("hub", *jobs.pushed_departments())}
-    _emit({o: {"active": r.active, "keys": sorted(r.keys)} for o, r in rings.items()}, as_json, "密钥 (keys)")
+    keys_dir = Paths.from_env().keys_dir
+    listing: dict[str, Any] = {r: {"kind": "SM4", "active": (ring := load_ring(keys_dir, r)).active,
+                                   "keys": sorted(ring.keys)} for r in RINGS}
+    for name in _key_sets(keys_dir):
+        ks = keystore.load(keys_dir, name)
+        listing[name] = {"kind": ks.suite, "active": ks.active, "keys": sorted(ks.public),
+                         "private_held": sorted(ks.private)}
+    _emit(listing, as_json, "密钥 (keys)")
 
 
 @keys_app.command("rotate")
-def keys_rotate(owner: str) -> None:
-    """轮换密钥：新密钥加密，旧密钥仍可解密 (rotate: new key seals, old keys still open)."""
+def keys_rotate(name: str) -> None:
+    """轮换：新密钥加密/签名，旧密钥在停用前仍可解密/验签 (new key seals; old keys open until retired)."""
+    from lianban import keystore
     from lianban.keys import rotate_ring
 
-    typer.echo(f"{owner}: active {rotate_ring(Paths.from_env().keys_dir, owner).active}")
+    keys_dir = Paths.from_env().keys_dir
+    active = rotate_ring(keys_dir, name).active if name in RINGS else keystore.rotate(keys_dir, name).active
+    typer.echo(f"{name}: 新的当前密钥 (now active) {active}")
+
+
+@keys_app.command("retire")
+def keys_retire(name: str, kid: str) -> None:
+    """停用一个旧密钥：此后用它加密或签名的内容一律拒收 (retire: what it sealed or signed is refused)."""
+    from lianban import keystore
+    from lianban.keys import retire_ring_key
+
+    keys_dir = Paths.from_env().keys_dir
+    if name in RINGS:
+        retire_ring_key(keys_dir, name, kid)
+    else:
+        keystore.retire(keys_dir, name, kid)
+    typer.echo(f"{name}: 已停用 (retired) {kid}")
 
 
 @app.command()

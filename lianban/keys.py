@@ -88,3 +88,15 @@ def rotate_ring(keys_dir: Path, owner: str) -> KeyRing:
     rotated = KeyRing(owner, kid, {**ring.keys, kid: secrets.token_bytes(KEY_BYTES)})
     _write(_path(keys_dir, owner), rotated)
     return rotated
+
+
+def retire_ring_key(keys_dir: Path, owner: str, kid: str) -> KeyRing:
+    """Remove `kid` from `owner`'s ring: what it sealed no longer opens. The active key cannot be retired."""
+    ring = load_ring(keys_dir, owner)
+    if kid == ring.active:
+        raise ConfigError(f"{kid} is the active key of {owner}: rotate first, then retire it")
+    if kid not in ring.keys:
+        raise ConfigError(f"{owner} has no key {kid}")
+    kept = KeyRing(owner, ring.active, {k: v for k, v in ring.keys.items() if k != kid})
+    _write(_path(keys_dir, owner), kept)
+    return kept

@@ -91,7 +91,7 @@ def _generate(suite: str, purpose: str) -> tuple[bytes, bytes]:
 
 
 def _purpose(name: str) -> str:
-    return "signing" if name.endswith("-signing") else "recipient"
+    return "signing" if "-signing" in name else "recipient"
 
 
 def ensure(keys_dir: Path, name: str, suite: str = "SM") -> KeySet:
