@@ -49,5 +49,5 @@ def test_repr_and_errors_never_show_key_material(tmp_path: Path) -> None:
     _, private = ks.active_private()
     assert private.hex() not in repr(ks) and "private" not in repr(ks)
     (tmp_path / "broken-signing.json").write_text('{"suite": "SM", "active": "x", "keys": []}')
-    with pytest.raises(ConfigError, match="broken-signing.json"):
+    with pytest.raises(ConfigError, match=r"broken-signing\.json"):
         keystore.load(tmp_path, "broken-signing")
