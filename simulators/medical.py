@@ -6,13 +6,15 @@ Routes::
     GET  /soap/medical?xsd=medical.xsd   the message schema
     POST /soap/medical                   SubmitBatch | QueryStatus | Ping (document/literal)
     GET  /health                         {"status": "ok"}
-    GET  /_sim/stats                     engine counters (unique, duplicates, rejected)
+    GET  /_sim/stats                     engine counters (unique, duplicates, rejected, refused_batches)
 
 Every POST is parsed with a hardened parser (no DTD, no entities, no network), must carry WS-Security
 (UsernameToken with PasswordText or PasswordDigest, and a wsu:Timestamp at most 5 minutes old) and must
 validate against ``schemas/medical/medical.xsd``. Anything else is answered with a SOAP Fault (HTTP 500)
 whose faultstring is Chinese and whose detail ``MedicalFault/errorCode`` is a code from
 :data:`connectors.medical.statuses.ERROR_CODES`; faults never echo secrets or request content.
+A SubmitBatch carries its batch ``seal`` (JSON text); a batch whose seal or hash tree fails is refused whole
+with a Client Fault ``E_BATCH_<CODE>`` (:class:`simulators.engine.BatchRefused`), before any item is taken.
 """
 
 from __future__ import annotations
@@ -286,9 +288,10 @@ class MedicalSoapService:
         deliveries = [delivery_from(item) for item in payload.iterfind("m:item", NS)]
         try:
             seal = json.loads(payload.findtext("m:seal", default="", namespaces=NS) or "")
-            intakes = self.engine.receive(deliveries, seal if isinstance(seal, dict) else None)
         except ValueError:
             raise SoapFault("E_BATCH_FORMAT", detail="seal 不是合法的 JSON") from None
+        try:
+            intakes = self.engine.receive(deliveries, seal if isinstance(seal, dict) else None)
         except BatchRefused as refused:
             raise SoapFault(f"E_BATCH_{refused.code}", detail=refused.reason) from None
         return M.SubmitBatchResponse(M.batchId(payload.findtext("m:batchId", namespaces=NS) or ""),

@@ -27,10 +27,10 @@ from typer.testing import CliRunner
 from connectors.health.statuses import CODES
 from lianban.cli import app
 from lianban.demo import REPO
-from lianban.keys import ensure_ring
-from lianban.settings import conn_env_name, connection_json, department_settings, set_connection_resolver
-from simulators.engine import DepartmentEngine
+from lianban.settings import Paths, conn_env_name, connection_json, department_settings, set_connection_resolver
+from simulators.kit import engine_for
 from simulators.rest_department import create_app
+from simulators.runner import response_signer
 
 DEPARTMENTS = ("medical", "health", "housing_fund", "wanshi_tong")
 WRONG = "definitely-not-the-secret-42"
@@ -82,12 +82,15 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def https_health_department(folder: Path) -> Iterator[tuple[str, Path]]:
-    """The health REST simulator behind uvicorn's TLS with a self-signed certificate: (base URL, cert)."""
+def https_health_department(folder: Path, keys_dir: Path) -> Iterator[tuple[str, Path]]:
+    """The health REST simulator behind uvicorn's TLS with a self-signed certificate: (base URL, cert).
+
+    It holds the health keys of `keys_dir` (the installation's, so `load_connector` verifies its answers)."""
     cert, key = self_signed(folder)
-    engine = DepartmentEngine("health", ensure_ring(folder / "keys", "health"), folder / "health.db", 0)
-    config = uvicorn.Config(create_app(engine, "hub", "s3cret", CODES), host="127.0.0.1", port=0,
-                            log_level="warning", ssl_certfile=str(cert), ssl_keyfile=str(key))
+    engine = engine_for(keys_dir, "health", folder / "health.db", 0)
+    app = response_signer(create_app(engine, "hub", "s3cret", CODES), keys_dir, "health")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ssl_certfile=str(cert),
+                            ssl_keyfile=str(key))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -135,8 +138,8 @@ def test_an_unreachable_host_fails_at_connect(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_an_untrusted_certificate_fails_at_tls_and_a_ca_bundle_fixes_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with https_health_department(tmp_path) as (url, cert):
+        tmp_path: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    with https_health_department(tmp_path, paths.keys_dir) as (url, cert):
         monkeypatch.setenv(conn_env_name("health"), connection_json(url, "hub", "s3cret"))
         code, report = check_json("health")
         step = failed_step(report)
@@ -150,14 +153,14 @@ def test_an_untrusted_certificate_fails_at_tls_and_a_ca_bundle_fixes_it(
         assert "dept-gateway.test" in report["steps"][3]["detail"]
 
 
-def test_the_three_failures_give_three_different_reasons(simulation: Any, tmp_path: Path,
+def test_the_three_failures_give_three_different_reasons(simulation: Any, tmp_path: Path, paths: Paths,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     reasons = {}
     monkeypatch.setenv(conn_env_name("health"), connection_json(simulation.urls["health"], "lianban-health", WRONG))
     reasons["wrong password"] = failed_step(check_json("health")[1])
     monkeypatch.setenv(conn_env_name("health"), connection_json(f"http://127.0.0.1:{closed_port()}", "a", WRONG))
     reasons["unreachable host"] = failed_step(check_json("health")[1])
-    with https_health_department(tmp_path) as (url, _):
+    with https_health_department(tmp_path, paths.keys_dir) as (url, _):
         monkeypatch.setenv(conn_env_name("health"), connection_json(url, "hub", "s3cret"))
         reasons["untrusted certificate"] = failed_step(check_json("health")[1])
     assert [r["step"] for r in reasons.values()] == ["authenticate", "connect", "tls"]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
 import requests
@@ -24,11 +26,11 @@ from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU
 
 from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES, RECEIPT_ERRORS, STATUS_CODES
+from lianban.contract import Delivery
 from lianban.domain import Status
 from lianban.identity import make_id_number, make_uscc
-from lianban.keys import KeyRing, ensure_ring
-from lianban.sealing import seal
 from simulators.engine import DepartmentEngine
+from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
 
 LOGIN = "lianban-medical"
@@ -40,7 +42,7 @@ XSD = Path(__file__).resolve().parents[2] / "schemas" / "medical" / "medical.xsd
 class Sim:
     url: str
     engine: DepartmentEngine
-    ring: KeyRing
+    keys_dir: Path  # the hub's keys and the bureau's, as `lianban keys init` makes them
 
     @property
     def soap_url(self) -> str:
@@ -54,8 +56,8 @@ class Sim:
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Sim]:
-    ring = ensure_ring(tmp_path / "keys", "medical")
-    engine = DepartmentEngine("medical", ring, tmp_path / "medical.db", step_seconds=0.1)
+    keys_dir = tmp_path / "keys"
+    engine = engine_for(keys_dir, "medical", tmp_path / "medical.db", step_seconds=0.1)
     server = uvicorn.Server(uvicorn.Config(create_app(engine, LOGIN, PASSWORD), host="127.0.0.1", port=0,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -65,7 +67,7 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
         assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Sim(f"http://127.0.0.1:{port}", engine, ring)
+    yield Sim(f"http://127.0.0.1:{port}", engine, keys_dir)
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -111,18 +113,38 @@ def fault_of(response: requests.Response) -> tuple[str, str, str]:
             or "", fault.findtext("faultstring") or "")
 
 
-def sealed_item(ring: KeyRing, seq: int, item_code: str = "12", **override: Any) -> dict[str, str]:
-    """A synthetic retiree (never a real person) sealed for one delivery, as a wire DeliveryItem."""
-    key, case_no = f"LB-S{seq:05d}-{item_code}", f"BZ2025{seq:06d}"
+def retiree(seq: int, item_code: str = "12", **override: Any) -> Item:
+    """A synthetic retiree (never a real person) for one delivery, to be sealed in a batch."""
     fields = {"name": f"测试{seq:03d}", "id_number": make_id_number("341621", date(1964, 7, 9), seq, male=False),
               "employer_uscc": make_uscc("341621", random.Random(seq)), "contribution_months": 300, **override}
-    sealed = seal(ring, fields, aad=f"{key}|{case_no}|{item_code}")
-    return {"idempotencyKey": key, "caseNo": case_no, "itemCode": item_code, "envelope": json.dumps(sealed)}
+    return Item(f"LB-S{seq:05d}-{item_code}", f"BZ2025{seq:06d}", item_code, fields)
 
 
-def submit_body(*items: dict[str, str]) -> str:
-    wire = "".join("<m:item>" + "".join(f"<m:{k}>{v}</m:{k}>" for k, v in i.items()) + "</m:item>" for i in items)
-    return f"<m:SubmitBatch><m:batchId>B-1</m:batchId>{wire}</m:SubmitBatch>"
+def wire_item(delivery: Delivery) -> dict[str, str]:
+    """One sealed delivery as a wire DeliveryItem (the item envelope as JSON text)."""
+    return {"idempotencyKey": delivery.idempotency_key, "caseNo": delivery.case_no, "itemCode": delivery.item_code,
+            "envelope": json.dumps(delivery.envelope)}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch sealed as the hub seals it: the seal header (JSON text) and its wire items, in order."""
+
+    seal: str
+    items: list[dict[str, str]]
+
+
+def sealed_batch(sim: Sim, *items: Item) -> Batch:
+    seal, deliveries = seal_items(sim.keys_dir, "medical", items)
+    return Batch(json.dumps(seal), [wire_item(d) for d in deliveries])
+
+
+def submit_body(batch: Batch, items: Sequence[dict[str, str]] | None = None) -> str:
+    """SubmitBatch carrying `batch`'s seal and `items` (default: the batch's own items, as sealed)."""
+    chosen = batch.items if items is None else items
+    wire = "".join("<m:item>" + "".join(f"<m:{k}>{escape(v)}</m:{k}>" for k, v in i.items()) + "</m:item>"
+                   for i in chosen)
+    return f"<m:SubmitBatch><m:batchId>B-1</m:batchId><m:seal>{escape(batch.seal)}</m:seal>{wire}</m:SubmitBatch>"
 
 
 def receipts_of(response: requests.Response) -> list[dict[str, str]]:
@@ -146,8 +168,9 @@ def test_a_zeep_client_built_from_the_served_wsdl_alone_can_call_the_service(sim
     stamp = WSU.Timestamp(WSU.Created(_stamp(now)), WSU.Expires(_stamp(now + timedelta(minutes=5))))
     client = zeep.Client(f"{sim.soap_url}?wsdl", wsse=UsernameToken(LOGIN, PASSWORD, timestamp_token=stamp))
     assert client.service.Ping() == "ok"
-    item = sealed_item(sim.ring, 1)
-    reply = client.service.SubmitBatch(batchId="B-zeep", item=[item])
+    batch = sealed_batch(sim, retiree(1))
+    item = batch.items[0]
+    reply = client.service.SubmitBatch(batchId="B-zeep", seal=batch.seal, item=[item])
     assert reply.batchId == "B-zeep"
     assert (reply.receipt[0].accepted, reply.receipt[0].duplicate) == (True, False)
     statuses = client.service.QueryStatus(idempotencyKey=[item["idempotencyKey"], "LB-unknown"])
@@ -157,9 +180,14 @@ def test_a_zeep_client_built_from_the_served_wsdl_alone_can_call_the_service(sim
 
 def test_health_and_stats(sim: Sim) -> None:
     assert requests.get(f"{sim.url}/health", timeout=5).json() == {"status": "ok"}
-    sim.post(envelope(submit_body(sealed_item(sim.ring, 1))))
-    sim.post(envelope(submit_body(sealed_item(sim.ring, 1))))
-    assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json() == {"unique": 1, "duplicates": 1, "rejected": 0}
+    first = sealed_batch(sim, retiree(1))
+    assert sim.post(envelope(submit_body(first))).status_code == 200
+    assert sim.post(envelope(submit_body(sealed_batch(sim, retiree(1))))).status_code == 200  # the hub re-seals
+    assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json() == {
+        "unique": 1, "duplicates": 1, "rejected": 0, "refused_batches": 0}
+    assert fault_of(sim.post(envelope(submit_body(first))))[1] == "E_BATCH_REPLAY"  # the same sealed batch again
+    assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json() == {
+        "unique": 1, "duplicates": 1, "rejected": 0, "refused_batches": 1}
 
 
 # -- hardened parsing -----------------------------------------------------------------------------------
@@ -219,20 +247,58 @@ def test_password_digest_is_accepted_once_per_nonce(sim: Sim) -> None:
 
 # -- receipts --------------------------------------------------------------------------------------------
 def test_receipts_refuse_bad_items_one_by_one(sim: Sim) -> None:
-    good = sealed_item(sim.ring, 1)
-    tampered = {**sealed_item(sim.ring, 2), "envelope": sealed_item(sim.ring, 3)["envelope"]}
-    bad_id = sealed_item(sim.ring, 4, id_number="341621196407090000")
-    wrong_item = {**sealed_item(sim.ring, 5), "itemCode": "13"}
-    receipts = receipts_of(sim.post(envelope(submit_body(good, tampered, bad_id, wrong_item))))
+    # every item is in the signed batch; what the hub put on each wire item around it is wrong for three
+    batch = sealed_batch(sim, retiree(1), retiree(3), retiree(4, id_number="341621196407090000"), retiree(5))
+    good, other, bad_id, item5 = batch.items
+    moved = {**other, "idempotencyKey": retiree(2).idempotency_key, "caseNo": retiree(2).case_no}  # sealed for 3
+    wrong_item = {**item5, "itemCode": "13"}
+    receipts = receipts_of(sim.post(envelope(submit_body(batch, [good, moved, bad_id, wrong_item]))))
     assert [(r["accepted"], r["code"]) for r in receipts] == [
         ("true", "01"), ("false", "E_SEAL"), ("false", "E_DATA"), ("false", "E_ITEM")]
     assert all(r["reason"] for r in receipts[1:]) and "身份证" in receipts[2]["reason"]
     assert "ref" in receipts[0] and "ref" not in receipts[1]
 
 
+@pytest.mark.parametrize("change", ["tamper", "swap", "drop", "add"])
+def test_a_batch_whose_items_are_not_the_signed_ones_is_refused_whole(sim: Sim, change: str) -> None:
+    batch = sealed_batch(sim, retiree(1), retiree(2), retiree(3))
+    items = list(batch.items)
+    if change == "tamper":  # one item's ciphertext changed in transit
+        envelope_ = json.loads(items[1]["envelope"])
+        ct = bytearray(base64.b64decode(envelope_["ct"]))
+        ct[0] ^= 1
+        items[1] = {**items[1], "envelope": json.dumps({**envelope_, "ct": base64.b64encode(ct).decode()})}
+    elif change == "swap":  # an envelope sealed for another delivery of another batch
+        items[1] = {**items[1], "envelope": sealed_batch(sim, retiree(2)).items[0]["envelope"]}
+    elif change == "drop":
+        del items[1]
+    else:
+        items.append(sealed_batch(sim, retiree(4)).items[0])
+    code, error, text = fault_of(sim.post(envelope(submit_body(batch, items))))
+    assert (code, error) == ("soap:Client", "E_BATCH_ROOT")
+    assert text.startswith(ERROR_CODES["E_BATCH_ROOT"].meaning)
+    assert sim.engine.stats() == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+@pytest.mark.parametrize(("spoil", "error"), [
+    (lambda seal: {**seal, "signature": base64.b64encode(b"x" * 64).decode()}, "E_BATCH_SIG"),
+    (lambda seal: {**seal, "count": seal["count"] + 1}, "E_BATCH_SIG"),  # any header change breaks the signature
+    (lambda seal: {k: v for k, v in seal.items() if k != "root"}, "E_BATCH_FORMAT"),
+    (lambda seal: {**seal, "suite": "NIST"}, "E_BATCH_SUITE"),
+])
+def test_a_batch_with_a_spoiled_seal_is_refused_whole(sim: Sim, spoil: Any, error: str) -> None:
+    batch = sealed_batch(sim, retiree(1))
+    spoiled = dataclasses.replace(batch, seal=json.dumps(spoil(json.loads(batch.seal))))
+    assert fault_of(sim.post(envelope(submit_body(spoiled))))[:2] == ("soap:Client", error)
+    assert fault_of(sim.post(envelope(submit_body(dataclasses.replace(batch, seal="not json")))))[1] \
+        == "E_BATCH_FORMAT"
+    assert sim.engine.stats()["unique"] == 0
+
+
 def test_statuses_move_on_and_speak_the_bureaus_codes(sim: Sim) -> None:
-    items = [sealed_item(sim.ring, seq) for seq in range(6)]
-    sim.post(envelope(submit_body(*items)))
+    batch = sealed_batch(sim, *(retiree(seq) for seq in range(6)))
+    items = batch.items
+    sim.post(envelope(submit_body(batch)))
     time.sleep(0.6)
     keys = "".join(f"<m:idempotencyKey>{i['idempotencyKey']}</m:idempotencyKey>" for i in items)
     root = etree.fromstring(sim.post(envelope(f"<m:QueryStatus>{keys}</m:QueryStatus>")).content)

@@ -17,18 +17,23 @@ import yaml
 from typer.testing import CliRunner
 
 import connectors
+from lianban import keystore
 from lianban.cli import app
 from lianban.contract import Delivery, DepartmentConnector
+from lianban.crypto.batch import BatchOpener, seal_batch
 from lianban.domain import Status
-from lianban.errors import ConfigError
+from lianban.envelopes import hub_signing_name, response_check
+from lianban.errors import ConfigError, RejectedError
 from lianban.gateway_auth import GatewayAuth
-from lianban.keys import ensure_ring
+from lianban.routing import aad
 from lianban.scaffold import REPO, Scaffold, catalog_line, register_department, scaffold
-from lianban.transport import make_session
+from lianban.transport import TransportSettings, make_session
 from simulators.engine import DepartmentEngine
 from simulators.rest_department import create_app, serve_in_background
+from simulators.runner import response_signer
 
 NAME = "toy_affairs"
+SUITE = "SM"  # the toy is not in the repository's catalog: its suite is chosen here
 
 
 @pytest.fixture
@@ -95,23 +100,47 @@ def test_generated_tests_fail_until_the_status_table_is_filled(toy: Scaffold) ->
     run_all(generated_tests(toy))
 
 
+def toy_keys(keys_dir: Path) -> None:
+    """What `lianban keys init` makes once the toy is registered: its recipient and signing keys, the hub's."""
+    for name in (*keystore.names_for(NAME), hub_signing_name(SUITE)):
+        keystore.ensure(keys_dir, name, SUITE)
+
+
+def seal_for_toy(keys_dir: Path, *deliveries: tuple[str, str, str]) -> tuple[dict[str, object], list[Delivery]]:
+    """(key, case_no, item_code) … sealed in one batch for the toy, as the hub's deliver step does."""
+    recipient = keystore.load(keys_dir, keystore.names_for(NAME)[0], public_only=True)
+    signer_kid, signer_key = keystore.load(keys_dir, hub_signing_name(SUITE)).active_private()
+    sealed = seal_batch(SUITE, recipient.active, recipient.public[recipient.active], signer_kid, signer_key, NAME,
+                        [(aad(*d), {"name": "测试"}) for d in deliveries])
+    return sealed.header, [Delivery(*d, envelope=e) for d, e in zip(deliveries, sealed.envelopes, strict=True)]
+
+
 def test_the_filled_connector_satisfies_the_contract_and_talks_to_the_rest_simulator(
         toy: Scaffold, tmp_path: Path) -> None:
     fill_status_table(toy)
     module = importlib.import_module(f"connectors.{NAME}.connector")
     statuses = importlib.import_module(f"connectors.{NAME}.statuses")
     assert set(statuses.STATUSES.values()) == set(Status)
-    engine = DepartmentEngine(NAME, ensure_ring(tmp_path / "keys", NAME), tmp_path / "toy.db", 0)
-    with serve_in_background(create_app(engine, "hub", "s3cret", statuses.CODES)) as url:
-        session = make_session()
+    keys_dir = tmp_path / "keys"
+    toy_keys(keys_dir)
+    opener = BatchOpener(SUITE, keystore.load(keys_dir, keystore.names_for(NAME)[0]).private,
+                         keystore.load(keys_dir, hub_signing_name(SUITE), public_only=True).public)
+    engine = DepartmentEngine(NAME, opener, tmp_path / "toy.db", 0)
+    department = response_signer(create_app(engine, "hub", "s3cret", statuses.CODES), keys_dir, NAME)
+    with serve_in_background(department) as url:
+        session = make_session(TransportSettings(response_check=response_check(keys_dir, NAME)))
         session.auth = GatewayAuth("hub", "s3cret")
         connector = module.ToyAffairsConnector(url, session)
         assert isinstance(connector, DepartmentConnector)
         assert connector.health().ok
-        envelope = {"v": 1, "alg": "SM4-GCM", "kid": "k", "nonce": "n", "aad": "a", "ct": "c"}
-        [receipt] = connector.submit([Delivery("K1", "BZ1", "99", envelope)])
+        seal, deliveries = seal_for_toy(keys_dir, ("K1", "BZ1", "99"))
+        [receipt] = connector.submit(deliveries, seal)
         assert not receipt.accepted and receipt.reason  # no item of the catalog belongs to a toy department
         assert connector.poll(["K1"]) == []
+        with pytest.raises(RejectedError) as refused:  # the same sealed batch again: refused whole
+            connector.submit(deliveries, seal)
+        assert refused.value.code == "BATCH_REPLAY" and refused.value.reason
+        assert engine.stats() == {"unique": 0, "duplicates": 0, "rejected": 1, "refused_batches": 1}
 
 
 @pytest.mark.parametrize("name", ["Toy", "toy-affairs", "1toy", "class", "toy affairs", ""])

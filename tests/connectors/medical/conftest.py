@@ -1,11 +1,11 @@
-"""A real 医疗保障局 simulator on 127.0.0.1 (uvicorn in a thread) and synthetic sealed deliveries."""
+"""A real 医疗保障局 simulator on 127.0.0.1 (uvicorn in a thread, answers signed) and synthetic sealed batches."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,11 +17,11 @@ import uvicorn
 from lianban.catalog import load_catalog
 from lianban.contract import Delivery
 from lianban.identity import make_id_number, make_uscc
-from lianban.keys import KeyRing, ensure_ring
-from lianban.sealing import seal
 from lianban.settings import DepartmentSettings, connection_json, parse_connection
 from simulators.engine import DepartmentEngine
+from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import create_app
+from simulators.runner import response_signer
 
 LOGIN = "lianban-medical"
 PASSWORD = "sim-only-Pa55word-not-real"  # a test credential for a local simulator, never a real one
@@ -30,11 +30,11 @@ STEP_SECONDS = 0.15
 
 @dataclass
 class MedicalSim:
-    """A running simulator: where it listens, its engine and the department's key ring."""
+    """A running simulator: where it listens, its engine and the keys directory (the hub's and the bureau's)."""
 
     base_url: str
     engine: DepartmentEngine
-    ring: KeyRing
+    keys_dir: Path
     server: uvicorn.Server
     thread: threading.Thread
 
@@ -62,10 +62,10 @@ def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 @pytest.fixture
 def medical_sim(tmp_path: Path) -> Iterator[MedicalSim]:
-    ring = ensure_ring(tmp_path / "keys", "medical")
-    engine = DepartmentEngine("medical", ring, tmp_path / "medical.db", step_seconds=STEP_SECONDS)
-    server, thread, url = serve(create_app(engine, LOGIN, PASSWORD))
-    sim = MedicalSim(url, engine, ring, server, thread)
+    keys_dir = tmp_path / "keys"
+    engine = engine_for(keys_dir, "medical", tmp_path / "medical.db", step_seconds=STEP_SECONDS)
+    server, thread, url = serve(response_signer(create_app(engine, LOGIN, PASSWORD), keys_dir, "medical"))
+    sim = MedicalSim(url, engine, keys_dir, server, thread)
     yield sim
     sim.stop()
 
@@ -84,10 +84,41 @@ def synthetic_fields(seq: int, item_code: str) -> dict[str, Any]:
     return {f: person[f] for f in load_catalog().item(item_code).fields}
 
 
-def make_delivery(ring: KeyRing, seq: int, item_code: str = "11") -> Delivery:
-    key, case_no = f"LB-T{seq:05d}-{item_code}", f"BZ2025{seq:06d}"
-    envelope = seal(ring, synthetic_fields(seq, item_code), aad=f"{key}|{case_no}|{item_code}")
-    return Delivery(key, case_no, item_code, envelope)
+def synthetic_item(seq: int, item_code: str = "11") -> Item:
+    return Item(f"LB-T{seq:05d}-{item_code}", f"BZ2025{seq:06d}", item_code, synthetic_fields(seq, item_code))
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    """One batch as the hub hands it to a connector: ``connector.submit(batch.deliveries, batch.seal)``."""
+
+    seal: dict[str, Any]
+    deliveries: list[Delivery]
+    items: list[Item]  # what was sealed, to seal it again
+
+    @property
+    def keys(self) -> list[str]:
+        return [d.idempotency_key for d in self.deliveries]
+
+
+class BatchMaker:
+    """Seals synthetic items for the simulator's bureau with the hub's signing key, as deliver does."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self.keys_dir = keys_dir
+
+    def __call__(self, seqs: Iterable[int | tuple[int, str]], item_code: str = "11") -> SealedBatch:
+        """make_batch(range(3), "12"), or mixed items: make_batch([1, 2, (3, "12")]) → one sealed batch."""
+        items = [synthetic_item(*s) if isinstance(s, tuple) else synthetic_item(s, item_code) for s in seqs]
+        return self.seal(items)
+
+    def seal(self, items: list[Item]) -> SealedBatch:
+        seal, deliveries = seal_items(self.keys_dir, "medical", items)
+        return SealedBatch(seal, deliveries, items)
+
+    def reseal(self, batch: SealedBatch) -> SealedBatch:
+        """The same items in a fresh batch (new data key, nonce and time), as the hub does when it retries."""
+        return self.seal(batch.items)
 
 
 @pytest.fixture
@@ -96,10 +127,6 @@ def medical_password() -> str:
 
 
 @pytest.fixture
-def make_batch(medical_sim: MedicalSim) -> Any:
-    """make_batch(range(3), "12") → sealed deliveries for the simulator's key ring."""
-
-    def build(seqs: Any, item_code: str = "11") -> list[Delivery]:
-        return [make_delivery(medical_sim.ring, seq, item_code) for seq in seqs]
-
-    return build
+def make_batch(medical_sim: MedicalSim) -> BatchMaker:
+    """make_batch(range(3), "12") → one batch sealed for the simulator's bureau; make_batch.reseal(batch)."""
+    return BatchMaker(medical_sim.keys_dir)

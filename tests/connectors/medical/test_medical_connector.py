@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import time
 from pathlib import Path
@@ -17,15 +18,18 @@ from connectors.medical.statuses import STATUS_CODES
 from lianban.contract import DepartmentConnector, StatusUpdate
 from lianban.domain import Status
 from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
+from lianban.response_signing import SignatureAlert
+from lianban.setup import ensure_keys
 
 MedicalSim = Any  # tests/connectors/medical/conftest.py:MedicalSim (conftest modules are not importable)
+BatchMaker = Any  # tests/connectors/medical/conftest.py:BatchMaker
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def connector(medical_sim: MedicalSim) -> MedicalConnector:
-    built = load_connector("medical", medical_sim.settings())
+    built = load_connector("medical", medical_sim.settings(), keys_dir=medical_sim.keys_dir)
     assert isinstance(built, MedicalConnector)
     return built
 
@@ -38,16 +42,38 @@ def test_loaded_from_the_registry_it_satisfies_the_contract(connector: MedicalCo
 
 
 def test_submit_accepts_each_delivery_and_resubmission_is_a_duplicate(
-        connector: MedicalConnector, medical_sim: MedicalSim, make_batch: Any) -> None:
-    batch = make_batch(range(3), "11") + make_batch(range(3, 5), "12")
-    first = connector.submit(batch)
-    assert [r.idempotency_key for r in first] == [d.idempotency_key for d in batch]
+        connector: MedicalConnector, medical_sim: MedicalSim, make_batch: BatchMaker) -> None:
+    batch = make_batch([*range(3), *((seq, "12") for seq in range(3, 5))])
+    first = connector.submit(batch.deliveries, batch.seal)
+    assert [r.idempotency_key for r in first] == batch.keys
     assert all(r.accepted and not r.duplicate and r.department_ref for r in first)
     assert all(r.status is STATUS_CODES[r.department_code or ""] for r in first)
-    again = connector.submit(batch)
-    assert all(r.accepted and r.duplicate for r in again)
-    assert [r.department_ref for r in again] == [r.department_ref for r in first]
-    assert medical_sim.engine.stats() == {"unique": 5, "duplicates": 5, "rejected": 0}
+    again = make_batch.reseal(batch)  # a retry: the hub seals the same items again
+    receipts = connector.submit(again.deliveries, again.seal)
+    assert [r.idempotency_key for r in receipts] == batch.keys
+    assert all(r.accepted and r.duplicate for r in receipts)
+    assert [r.department_ref for r in receipts] == [r.department_ref for r in first]
+    assert medical_sim.engine.stats() == {"unique": 5, "duplicates": 5, "rejected": 0, "refused_batches": 0}
+
+
+def test_the_same_sealed_batch_sent_again_is_refused_as_a_replay(
+        connector: MedicalConnector, medical_sim: MedicalSim, make_batch: BatchMaker) -> None:
+    batch = make_batch(range(2))
+    connector.submit(batch.deliveries, batch.seal)
+    with pytest.raises(RejectedError) as caught:
+        connector.submit(batch.deliveries, batch.seal)
+    assert caught.value.code == "E_BATCH_REPLAY" and "重放" in caught.value.reason
+    assert medical_sim.engine.stats() == {"unique": 2, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+def test_answers_not_signed_with_the_bureaus_key_are_not_trusted(medical_sim: MedicalSim, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "another-installation"
+    ensure_keys(elsewhere)  # its medical-signing.pub is not the simulator's key
+    connector = load_connector("medical", medical_sim.settings(), keys_dir=elsewhere)
+    with pytest.raises(SignatureAlert, match="medical"):
+        connector.poll(["LB-never-sent"])
+    report = connector.health()
+    assert not report.ok and "签名" in report.detail
 
 
 def _poll_until_terminal(connector: MedicalConnector, keys: list[str], timeout: float = 10) -> list[StatusUpdate]:
@@ -60,10 +86,10 @@ def _poll_until_terminal(connector: MedicalConnector, keys: list[str], timeout: 
 
 
 def test_statuses_progress_to_a_terminal_status_in_the_bureaus_own_codes(
-        connector: MedicalConnector, make_batch: Any) -> None:
+        connector: MedicalConnector, make_batch: BatchMaker) -> None:
     batch = make_batch(range(8), "12")
-    connector.submit(batch)
-    keys = [d.idempotency_key for d in batch]
+    connector.submit(batch.deliveries, batch.seal)
+    keys = batch.keys
     updates = _poll_until_terminal(connector, keys)
     assert sorted(u.idempotency_key for u in updates) == sorted(keys)
     assert all(u.status.is_terminal() for u in updates)
@@ -77,28 +103,48 @@ def test_poll_leaves_out_keys_the_bureau_never_received(connector: MedicalConnec
     assert connector.poll([]) == []
 
 
-def test_a_tampered_envelope_is_refused_with_a_reason(connector: MedicalConnector, make_batch: Any) -> None:
-    good, other = make_batch([1, 2])
-    moved = dataclasses.replace(good, envelope=other.envelope)  # sealed for another delivery
-    receipt, = connector.submit([moved])
+def test_a_tampered_item_makes_the_bureau_refuse_the_whole_batch(
+        connector: MedicalConnector, medical_sim: MedicalSim, make_batch: BatchMaker) -> None:
+    batch = make_batch([1, 2])
+    good, other = batch.deliveries
+    ct = bytearray(base64.b64decode(other.envelope["ct"]))
+    ct[0] ^= 1
+    tampered = dataclasses.replace(other, envelope={**other.envelope, "ct": base64.b64encode(ct).decode()})
+    with pytest.raises(RejectedError) as caught:
+        connector.submit([good, tampered], batch.seal)
+    assert caught.value.code == "E_BATCH_ROOT"
+    assert caught.value.reason and "摘要" in caught.value.reason
+    assert "E_BATCH_ROOT" in str(caught.value) and "dept_medical" in str(caught.value)
+    assert medical_sim.engine.stats() == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+    assert connector.poll(batch.keys) == []  # not even the untouched item was taken
+
+
+def test_an_envelope_sealed_for_another_delivery_is_refused_with_a_reason(
+        connector: MedicalConnector, make_batch: BatchMaker) -> None:
+    good = make_batch([1]).deliveries[0]  # only its identity goes on the wire
+    other = make_batch([2])
+    moved = dataclasses.replace(good, envelope=other.deliveries[0].envelope)  # signed, but bound to delivery 2
+    receipt, = connector.submit([moved], other.seal)
     assert not receipt.accepted and receipt.status is None
     assert receipt.department_code == "E_SEAL"
     assert receipt.reason and "解密" in receipt.reason
 
 
 def test_an_item_the_bureau_does_not_handle_is_refused(connector: MedicalConnector, medical_sim: MedicalSim,
-                                                       make_batch: Any) -> None:
-    receipt, = connector.submit(make_batch([7], "14"))
+                                                       make_batch: BatchMaker) -> None:
+    batch = make_batch([7], "14")
+    receipt, = connector.submit(batch.deliveries, batch.seal)
     assert (receipt.accepted, receipt.department_code) == (False, "E_ITEM")
     assert medical_sim.engine.stats()["rejected"] == 1
 
 
-def test_wrong_password_is_a_config_error_naming_the_connection(medical_sim: MedicalSim, make_batch: Any,
+def test_wrong_password_is_a_config_error_naming_the_connection(medical_sim: MedicalSim, make_batch: BatchMaker,
                                                                 medical_password: str) -> None:
     wrong = "definitely-Wrong-pw-123"
     connector = MedicalConnector.from_settings(medical_sim.settings(password=wrong))
+    batch = make_batch([1])
     with pytest.raises(ConfigError) as caught:
-        connector.submit(make_batch([1]))
+        connector.submit(batch.deliveries, batch.seal)
     message = str(caught.value)
     assert "dept_medical" in message and "login/password" in message
     assert wrong not in message and medical_password not in message
@@ -112,22 +158,23 @@ def test_missing_credentials_fail_before_any_call(medical_sim: MedicalSim) -> No
         MedicalConnector.from_settings(settings)
 
 
-def test_simulator_down_is_retriable(medical_sim: MedicalSim, make_batch: Any) -> None:
+def test_simulator_down_is_retriable(medical_sim: MedicalSim, make_batch: BatchMaker) -> None:
     connector = MedicalConnector.from_settings(medical_sim.settings())
     batch = make_batch([1])
     medical_sim.stop()
     with pytest.raises(RetriableError, match="cannot be reached"):
-        connector.submit(batch)
+        connector.submit(batch.deliveries, batch.seal)
     assert not connector.health().ok
     with pytest.raises(RetriableError):
         MedicalConnector.from_settings(medical_sim.settings())
 
 
 def test_the_wsdl_shipped_in_the_repo_works_with_the_connection_host(medical_sim: MedicalSim,
-                                                                      make_batch: Any) -> None:
+                                                                      make_batch: BatchMaker) -> None:
     wsdl = str(REPO / "schemas" / "medical" / "medical.wsdl")
-    connector = MedicalConnector.from_settings(medical_sim.settings(wsdl=wsdl))
-    receipt, = connector.submit(make_batch([3]))
+    connector = load_connector("medical", medical_sim.settings(wsdl=wsdl), keys_dir=medical_sim.keys_dir)
+    batch = make_batch([3])
+    receipt, = connector.submit(batch.deliveries, batch.seal)
     assert receipt.accepted
 
 
