@@ -63,6 +63,8 @@ class DepartmentSettings:
     wsdl: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
     transport: TransportSettings = field(default_factory=TransportSettings)
+    #: (certificate, private key) PEM files for WS-Security X.509 signatures (``extra.x509_cert/x509_key``)
+    x509: tuple[str, str] | None = None
 
     @property
     def connection(self) -> str:
@@ -132,6 +134,14 @@ def _client_cert(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
     if bool(cert) != bool(key):
         missing = "client_key" if cert else "client_cert"
         raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; mTLS needs both client_cert and client_key")
+    return (cert, key) if cert and key else None
+
+
+def _x509(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
+    cert, key = _existing_file(name, extra, "x509_cert"), _existing_file(name, extra, "x509_key")
+    if bool(cert) != bool(key):
+        missing = "x509_key" if cert else "x509_cert"
+        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; an X.509 signature needs x509_cert and x509_key")
     return (cert, key) if cert and key else None
 
 
@@ -227,6 +237,7 @@ def parse_connection(department: str, raw: str | Mapping[str, Any]) -> Departmen
         wsdl=str(wsdl) if wsdl else None,
         batch_size=_number(name, extra, "batch_size"),
         transport=_transport(name, extra),
+        x509=_x509(name, extra),
     )
 
 

@@ -245,7 +245,8 @@ def delivery_from(item: etree._Element) -> dict[str, Any]:
 class MedicalSoapService:
     """Turns one POSTed SOAP request into response bytes and an HTTP status (200, or 500 for a Fault)."""
 
-    def __init__(self, engine: DepartmentEngine, guard: UsernameTokenGuard, schema: etree.XMLSchema) -> None:
+    def __init__(self, engine: DepartmentEngine, guard: UsernameTokenGuard | X509Guard,
+                 schema: etree.XMLSchema) -> None:
         self.engine = engine
         self.guard = guard
         self.schema = schema
@@ -322,11 +323,39 @@ def served_wsdl(template: etree._ElementTree, schema: etree._ElementTree, base_u
     return etree.tostring(wsdl, xml_declaration=True, encoding="utf-8")
 
 
-def create_app(engine: DepartmentEngine, username: str, password: str) -> FastAPI:
-    """The 医疗保障局 simulator app: SOAP service, its WSDL/XSD, health and engine stats."""
+class X509Guard:
+    """Optional second check: a WS-Security X.509 signature by the hub's certificate, RSA-SHA256 only."""
+
+    STRONG = frozenset({"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"})
+
+    def __init__(self, inner: UsernameTokenGuard, hub_cert_pem: bytes) -> None:
+        self.inner, self.hub_cert_pem = inner, hub_cert_pem
+
+    def check(self, envelope: etree._Element) -> None:
+        self.inner.check(envelope)
+        from zeep.exceptions import SignatureVerificationFailed
+        from zeep.wsse.signature import _make_verify_key, _verify_envelope_with_key
+
+        method = envelope.find(".//ds:SignatureMethod", {"ds": "http://www.w3.org/2000/09/xmldsig#"})
+        if method is None:
+            raise SoapFault("E_SIGNATURE", detail="缺少 X.509 签名")
+        if method.get("Algorithm") not in self.STRONG:
+            raise SoapFault("E_WEAK_SIGNATURE", detail=str(method.get("Algorithm")))
+        try:
+            _verify_envelope_with_key(envelope, _make_verify_key(self.hub_cert_pem))
+        except SignatureVerificationFailed:
+            raise SoapFault("E_SIGNATURE") from None
+
+
+def create_app(engine: DepartmentEngine, username: str, password: str,
+               hub_cert_pem: bytes | None = None) -> FastAPI:
+    """The 医疗保障局 simulator app: SOAP service, its WSDL/XSD, health and engine stats. With
+    `hub_cert_pem`, every request must also carry the hub's WS-Security X.509 signature (RSA-SHA256)."""
     xsd_tree = etree.parse(str(SCHEMA_DIR / "medical.xsd"), hardened_parser())
     wsdl_template = etree.parse(str(SCHEMA_DIR / "medical.wsdl"), hardened_parser())
-    service = MedicalSoapService(engine, UsernameTokenGuard(username, password), etree.XMLSchema(xsd_tree))
+    tokens = UsernameTokenGuard(username, password)
+    guard: UsernameTokenGuard | X509Guard = X509Guard(tokens, hub_cert_pem) if hub_cert_pem else tokens
+    service = MedicalSoapService(engine, guard, etree.XMLSchema(xsd_tree))
     xsd_bytes = (SCHEMA_DIR / "medical.xsd").read_bytes()
     app = FastAPI(title="医疗保障局 simulator", docs_url=None, redoc_url=None, openapi_url=None)
 

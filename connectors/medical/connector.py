@@ -23,12 +23,14 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 import zeep
 from lxml import etree
 from zeep import exceptions as zx
+from zeep.wsse.signature import MemorySignature
 from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
@@ -39,7 +41,7 @@ from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError,
 from lianban.settings import DepartmentSettings
 from lianban.transport import make_zeep_client
 
-__all__ = ["MedicalConnector", "TimestampedUsernameToken", "translate_error"]
+__all__ = ["MedicalConnector", "RequestSignature", "TimestampedUsernameToken", "translate_error", "x509_signature"]
 
 DEPARTMENT = "medical"
 WHO = "medical (医疗保障局, connection dept_medical)"
@@ -61,6 +63,40 @@ class TimestampedUsernameToken(UsernameToken):
                               WSU.Expires(get_timestamp(now + TIMESTAMP_TTL, zulu_timestamp=True)))
         get_security_header(envelope).append(stamp)
         return envelope, headers
+
+
+class RequestSignature(MemorySignature):
+    """WS-Security X.509 signature over Body and Timestamp with RSA-SHA256 / SHA-256 (not zeep's SHA-1).
+
+    Only requests are signed this way; the bureau's answers are verified by lianban's response signature
+    (lianban.response_signing), so zeep's own reply check, which expects our own certificate, is off."""
+
+    def verify(self, envelope: Any) -> Any:
+        return envelope
+
+
+class WsseChain:
+    """Apply several WS-Security parts in order (UsernameToken, then the signature over it all)."""
+
+    def __init__(self, *parts: Any) -> None:
+        self.parts = parts
+
+    def apply(self, envelope: Any, headers: Any) -> tuple[Any, Any]:
+        for part in self.parts:
+            envelope, headers = part.apply(envelope, headers)
+        return envelope, headers
+
+    def verify(self, envelope: Any) -> Any:
+        return envelope  # answers are checked by lianban's response signature
+
+
+def x509_signature(cert_file: str, key_file: str) -> RequestSignature:
+    """The request signer for connection dept_medical's ``extra.x509_cert`` / ``extra.x509_key``."""
+    import xmlsec
+
+    transforms: Any = xmlsec.Transform  # type: ignore[attr-defined]  # the stubs lack the constants
+    return RequestSignature(Path(key_file).read_bytes(), Path(cert_file).read_bytes(),
+                            signature_method=transforms.RSA_SHA256, digest_method=transforms.SHA256)
 
 
 # -- error translation --------------------------------------------------------------------------------
@@ -233,8 +269,9 @@ class MedicalConnector:
             raise ConfigError(f"{CONNECTION}: 'login' and 'password' are required (WS-Security UsernameToken)")
         address = settings.base_url.rstrip("/") + SOAP_PATH
         token = TimestampedUsernameToken(settings.login, settings.password, use_digest=True)
+        wsse: Any = WsseChain(token, x509_signature(*settings.x509)) if settings.x509 else token
         try:
-            client = make_zeep_client(settings.wsdl or f"{address}?wsdl", settings.transport, wsse=token)
+            client = make_zeep_client(settings.wsdl or f"{address}?wsdl", settings.transport, wsse=wsse)
         except (requests.RequestException, zx.Error, OSError) as exc:
             raise translate_error(exc) from None
         return cls(client, address=address)

@@ -55,6 +55,8 @@ ERROR_CODES: dict[str, MedicalError] = {
     "E_XML": MedicalError("请求报文格式错误或不符合接口规范", Action.REJECT),
     "E_DTD": MedicalError("请求报文含有DTD或实体声明，已拒绝", Action.REJECT),
     "E_SERVER": MedicalError("医疗保障局服务内部错误，请稍后重试", Action.RETRY),
+    "E_SIGNATURE": MedicalError("WS-Security X.509 签名缺失或验证失败（请核对签名证书）", Action.CONFIG),
+    "E_WEAK_SIGNATURE": MedicalError("WS-Security 签名算法过弱（须为 RSA-SHA256 / SHA-256）", Action.CONFIG),
     # a sealed batch refused whole (lianban.crypto.batch refusal codes after E_BATCH_)
     "E_BATCH_SIG": MedicalError("批次签名无效或签名密钥未知", Action.REJECT),
     "E_BATCH_KEY": MedicalError("批次加密所用的接收方密钥未知或已停用", Action.REJECT),
