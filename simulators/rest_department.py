@@ -2,12 +2,13 @@
 
 Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves ``/openapi.json``)::
 
-    POST /api/v1/cases:batch    {"batch_id", "items": [{idempotency_key, case_no, item_code, envelope}]}
-                                → {"receipts": [{idempotency_key, accepted, duplicate, ref, code, reason}]}
+    POST /api/v1/cases:batch    {"batch_id", "seal", "items": [{idempotency_key, case_no, item_code, envelope}]}
+                                → {"receipts": [{idempotency_key, accepted, duplicate, ref, code, reason}]};
+                                a batch whose seal fails → 400 {"code": "BATCH_<CODE>", "message"}
     POST /api/v1/cases:status   {"keys": [...], "page": 1, "page_size": 100}
                                 → {"statuses": [{idempotency_key, code, reason, changed_at}], page, page_size, total}
     GET  /health                liveness, unsigned
-    GET  /_sim/stats            the engine's counters (unique, duplicates, rejected), unsigned
+    GET  /_sim/stats            the engine's counters (unique, duplicates, rejected, refused_batches), unsigned
 
 Every ``/api/`` request must carry the gateway signature (:mod:`lianban.gateway_auth`): failures answer 401
 ``{"code": "AUTH", "message": ...}``. Bodies over :data:`MAX_BODY_BYTES` answer 413; malformed JSON 400;

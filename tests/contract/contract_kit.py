@@ -13,7 +13,8 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import requests
 
@@ -21,12 +22,11 @@ from connectors import connector_path, load_connector
 from lianban.catalog import load_catalog
 from lianban.contract import Delivery, ProgressEvent
 from lianban.domain import Status
-from lianban.keys import KeyRing
-from lianban.routing import Route, aad
-from lianban.sealing import seal
+from lianban.routing import Route
 from lianban.seed import synthetic_application
 from lianban.settings import conn_env_name, connection_json, department_settings
 from simulators.engine import PATHS, choose_path
+from simulators.kit import Item, seal_items
 
 STEP_SECONDS = 0.3  # the simulators' status clock: the longest path ends after 4 steps
 READ_TIMEOUT = 0.3  # for timeout tests; the injected latency is a little longer
@@ -54,6 +54,13 @@ def role(department: str) -> str:
 _sequence = itertools.count(1)
 
 
+class Batch(NamedTuple):
+    """One sealed batch as the hub hands it to a connector: ``connector.submit(batch.deliveries, batch.seal)``."""
+
+    seal: dict[str, Any]
+    deliveries: list[Delivery]
+
+
 @dataclass
 class LiveDepartment:
     """One registered connector's department, simulated; builds connectors, batches and faults for it."""
@@ -63,10 +70,11 @@ class LiveDepartment:
     login: str
     password: str
     role: str
-    ring: KeyRing
+    keys_dir: Path  # the simulation's keys: the department's and the hub's, as `lianban simulate` uses them
 
     def connector(self, password: str | None = None, read_timeout: float = NORMAL_READ_TIMEOUT) -> Any:
-        """The connector as production builds it, from an ``AIRFLOW_CONN_DEPT_*`` connection."""
+        """The connector as production builds it, from an ``AIRFLOW_CONN_DEPT_*`` connection, checking the
+        department's response signature with the public key in ``LIANBAN_KEYS_DIR`` (the simulation's)."""
         env = {conn_env_name(self.name): connection_json(
             self.url, self.login, self.password if password is None else password,
             read_timeout=read_timeout, connect_timeout=2)}
@@ -96,19 +104,26 @@ class LiveDepartment:
         codes = self.item_codes()
         return synthetic_application(random.Random(seq), seq), codes[seq % len(codes)]
 
-    def delivery(self, seq: int | None = None) -> Delivery:
-        """A sealed delivery of one synthetic person's allow-listed fields, as the pipeline stages it."""
+    def item(self, seq: int | None = None) -> Item:
+        """One synthetic person's allow-listed fields for one of the department's items, as staged."""
         application, code = self._draft(next(_sequence) if seq is None else seq)
         payload = {f: application[f] for f in load_catalog().items[code].fields}
         case_no = application["case_no"]
-        key = Route(code, self.name, payload).idempotency_key(case_no)
-        return Delivery(key, case_no, code, seal(self.ring, payload, aad=aad(key, case_no, code)))
+        return Item(Route(code, self.name, payload).idempotency_key(case_no), case_no, code, payload)
 
-    def deliveries(self, count: int) -> list[Delivery]:
-        return [self.delivery() for _ in range(count)]
+    def items(self, count: int) -> list[Item]:
+        return [self.item() for _ in range(count)]
 
-    def deliveries_on_every_path(self) -> list[Delivery]:
-        """One delivery for each status path the simulator knows, so that every status is reached."""
+    def seal(self, items: Sequence[Item]) -> Batch:
+        """`items` sealed as one fresh batch for the department, as the hub seals a delivery (or a resend)."""
+        return Batch(*seal_items(self.keys_dir, self.name, items))
+
+    def batch(self, count: int) -> Batch:
+        """`count` fresh synthetic deliveries, sealed as one batch."""
+        return self.seal(self.items(count))
+
+    def items_on_every_path(self) -> list[Item]:
+        """One item for each status path the simulator knows, so that every status is reached."""
         wanted = {path for _, path, _ in PATHS}
         chosen: dict[tuple[Status, ...], int] = {}
         for seq in itertools.islice(_sequence, 5000):
@@ -116,7 +131,7 @@ class LiveDepartment:
             key = Route(code, self.name, None).idempotency_key(application["case_no"])
             chosen.setdefault(choose_path(key)[0], seq)
             if set(chosen) == wanted:
-                return [self.delivery(seq) for seq in chosen.values()]
+                return [self.item(seq) for seq in chosen.values()]
         raise AssertionError("no delivery found for some status path in 5000 tries")
 
     def events(self, count: int, statuses: Sequence[Status] = (Status.ACCEPTED,)) -> list[ProgressEvent]:
@@ -130,7 +145,8 @@ class LiveDepartment:
     def probe(self, connector: Any) -> Any:
         """One call that reaches the department's API with a fresh message: submit, or push for a sink."""
         if self.role == "department":
-            return connector.submit(self.deliveries(1))
+            batch = self.batch(1)
+            return connector.submit(batch.deliveries, batch.seal)
         return connector.push(self.events(1))
 
 

@@ -1,14 +1,19 @@
-"""The contract every connector keeps on a healthy department: submit, resubmit, poll, statuses, health."""
+"""The contract every connector keeps on a healthy department: submit, resubmit, poll, statuses, health;
+and a sealed batch is taken whole or refused whole."""
 
 from __future__ import annotations
 
+import base64
 import importlib
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from contract_kit import LiveDepartment, wait_until_terminal
 
 from lianban.contract import DepartmentConnector, StatusSink
 from lianban.domain import Status
+from lianban.errors import RejectedError
 
 
 def documented_statuses(department: str) -> dict[str, Status]:
@@ -36,10 +41,10 @@ def test_health_is_ok_and_says_why(live: LiveDepartment) -> None:
 
 
 def test_submit_a_sealed_batch(live_department: LiveDepartment) -> None:
-    batch = live_department.deliveries(3)
+    seal, batch = live_department.batch(3)
     before = live_department.received
 
-    receipts = live_department.connector().submit(batch)
+    receipts = live_department.connector().submit(batch, seal)
 
     assert [r.idempotency_key for r in receipts] == [d.idempotency_key for d in batch]
     assert all(r.accepted and not r.duplicate and r.department_ref for r in receipts), receipts
@@ -48,11 +53,13 @@ def test_submit_a_sealed_batch(live_department: LiveDepartment) -> None:
 
 
 def test_submitting_the_same_batch_again_has_no_effect(live_department: LiveDepartment) -> None:
-    connector, batch = live_department.connector(), live_department.deliveries(3)
-    first = connector.submit(batch)
+    connector, items = live_department.connector(), live_department.items(3)
+    seal, batch = live_department.seal(items)
+    first = connector.submit(batch, seal)
     received, duplicates = live_department.received, live_department.stats()["duplicates"]
 
-    again = connector.submit(batch)
+    resent = live_department.seal(items)  # the hub seals a resend afresh (new batch nonce and time)
+    again = connector.submit(resent.deliveries, resent.seal)
 
     assert live_department.received == received
     assert live_department.stats()["duplicates"] == duplicates + len(batch)
@@ -60,9 +67,53 @@ def test_submitting_the_same_batch_again_has_no_effect(live_department: LiveDepa
     assert [r.department_ref for r in again] == [r.department_ref for r in first]
 
 
+def test_resending_the_same_sealed_batch_is_refused_as_a_replay(live_department: LiveDepartment) -> None:
+    connector, (seal, batch) = live_department.connector(), live_department.batch(2)
+    connector.submit(batch, seal)
+    stats = live_department.stats()
+
+    with pytest.raises(RejectedError) as refused:
+        connector.submit(batch, seal)
+
+    assert "REPLAY" in refused.value.code and refused.value.reason
+    assert live_department.stats()["refused_batches"] == stats["refused_batches"] + 1
+    assert live_department.stats()["duplicates"] == stats["duplicates"]
+
+
+@pytest.mark.parametrize("how", ["changed", "dropped", "reordered"])
+def test_a_tampered_batch_is_refused_whole(live_department: LiveDepartment, how: str) -> None:
+    seal, batch = live_department.batch(3)
+    if how == "changed":
+        ct = bytearray(base64.b64decode(batch[1].envelope["ct"]))
+        ct[-1] ^= 1
+        batch[1] = replace(batch[1], envelope={**batch[1].envelope, "ct": base64.b64encode(bytes(ct)).decode()})
+    elif how == "dropped":
+        del batch[1]
+    else:
+        batch.reverse()
+    received = live_department.received
+
+    with pytest.raises(RejectedError) as refused:
+        live_department.connector().submit(batch, seal)
+
+    assert "ROOT" in refused.value.code and refused.value.reason
+    assert live_department.received == received
+
+
+def test_a_forged_seal_is_refused_whole(live_department: LiveDepartment) -> None:
+    seal, batch = live_department.batch(2)
+    received = live_department.received
+
+    with pytest.raises(RejectedError) as refused:
+        live_department.connector().submit(batch, {**seal, "count": 3})  # the hub's signature no longer fits
+
+    assert "SIG" in refused.value.code and refused.value.reason
+    assert live_department.received == received
+
+
 def test_poll_reaches_a_terminal_status(live_department: LiveDepartment) -> None:
-    connector, batch = live_department.connector(), live_department.deliveries(3)
-    connector.submit(batch)
+    connector, (seal, batch) = live_department.connector(), live_department.batch(3)
+    connector.submit(batch, seal)
 
     keys = [d.idempotency_key for d in batch]
     updates = wait_until_terminal(connector, keys)
@@ -81,9 +132,10 @@ def test_every_documented_status_code_maps_to_a_unified_status(live_department: 
     answers (on receipt and while polling, along every status path) is read as its table says."""
     table = documented_statuses(live_department.name)
     assert set(table.values()) == set(Status), "every unified status needs a department code"
-    connector, batch = live_department.connector(), live_department.deliveries_on_every_path()
+    connector = live_department.connector()
+    seal, batch = live_department.seal(live_department.items_on_every_path())
 
-    seen: list[Any] = list(connector.submit(batch))
+    seen: list[Any] = list(connector.submit(batch, seal))
     seen += wait_until_terminal(connector, [d.idempotency_key for d in batch])
 
     assert {(x.department_code, x.status) for x in seen} <= set(table.items())

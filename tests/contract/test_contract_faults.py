@@ -1,6 +1,8 @@
 """Each fault a department can show lands in the right branch of lianban.errors, with secrets redacted.
 
     timeout, HTTP 500, outage (503), malformed answer, text/html answer   → RetriableError
+        (a malformed or text/html answer no longer carries the department's valid response signature, so
+        it is refused first as lianban.response_signing.SignatureAlert, itself a RetriableError)
     HTTP 429                                                              → RetriableError with retry_after
     SOAP Fault (faultcode Server)                                         → RetriableError
     wrong credentials                                                     → ConfigError (do not retry)

@@ -11,6 +11,7 @@ import pytest
 import requests
 from lxml import etree
 
+from lianban.response_signing import HEADER
 from simulators.faults import FaultInjector, Faults, Plan, parse_faults
 from simulators.runner import Simulation, start
 
@@ -160,6 +161,7 @@ def test_faults_flip_at_runtime(sim: Simulation) -> None:
         assert set_faults(url, wrong_content_type=1.0).json()["wrong_content_type"] == 1.0
         page = requests.post(api, json={}, timeout=5)
         assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+        assert HEADER not in page.headers  # a gateway's page, never signed by the department
 
         set_faults(url, malformed=1.0)
         garbled = requests.post(api, json={}, timeout=5)
@@ -183,7 +185,8 @@ def test_faults_flip_at_runtime(sim: Simulation) -> None:
         assert requests.get(f"{url}/_sim/stats", timeout=5).status_code == 200
     finally:
         set_faults(url)
-    assert requests.post(api, json={}, timeout=5).status_code == 401
+    answer = requests.post(api, json={}, timeout=5)
+    assert answer.status_code == 401 and HEADER in answer.headers  # the department's own answer: signed
     assert requests.get(f"{url}/health", timeout=5).status_code == 200
 
 

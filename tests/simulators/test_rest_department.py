@@ -17,9 +17,7 @@ from connectors.housing_fund import statuses as housing_statuses
 from lianban.catalog import SCHEMAS_DIR
 from lianban.gateway_auth import sign_headers
 from lianban.identity import make_id_number
-from lianban.keys import KeyRing, ensure_ring
-from lianban.sealing import seal
-from simulators.engine import DepartmentEngine
+from simulators.kit import Item, engine_for, seal_items, wire
 from simulators.rest_department import create_app, serve_in_background
 
 APP_ID, SECRET = "lianban-hub", "sim-secret"
@@ -40,52 +38,105 @@ class Gateway:
                              headers={**signed, "Content-Type": "application/json"})
 
 
-def delivery(ring: KeyRing, seq: int, item_code: str = "13") -> dict[str, Any]:
+def item(seq: int, item_code: str = "13", **fields: Any) -> Item:
+    """One synthetic person's case item (its fields overridden by `fields`)."""
     key, case_no = f"K{seq:05d}", f"BZ{seq:08d}"
-    fields = {"name": f"测试{seq}", "id_number": make_id_number("341623", date(1964, 7, 9), seq, male=False),
-              "employer_name": "亳州市测试商贸有限公司", "pension_start": "2024-08", "phone": "13900000000"}
-    envelope = seal(ring, fields, aad=f"{key}|{case_no}|{item_code}")
-    return {"idempotency_key": key, "case_no": case_no, "item_code": item_code, "envelope": envelope}
+    payload = {"name": f"测试{seq}", "id_number": make_id_number("341623", date(1964, 7, 9), seq, male=False),
+               "employer_name": "亳州市测试商贸有限公司", "pension_start": "2024-08", "phone": "13900000000"}
+    return Item(key, case_no, item_code, {**payload, **fields})
 
 
 @pytest.fixture
-def ring(tmp_path: Path) -> KeyRing:
-    return ensure_ring(tmp_path / "keys", "health")
+def keys_dir(tmp_path: Path) -> Path:
+    return tmp_path / "keys"
 
 
 @pytest.fixture
-def url(tmp_path: Path, ring: KeyRing) -> Iterator[str]:
-    engine = DepartmentEngine("health", ring, tmp_path / "health.db", step_seconds=0)
+def url(tmp_path: Path, keys_dir: Path) -> Iterator[str]:
+    engine = engine_for(keys_dir, "health", tmp_path / "health.db", step_seconds=0)
     app = create_app(engine, APP_ID, SECRET, health_statuses.CODES)
     with serve_in_background(app) as base:
         yield base
 
 
-def test_batch_answers_one_receipt_per_item_and_dedupes(url: str, ring: KeyRing) -> None:
+def batch(keys_dir: Path, items: list[Item], batch_id: str = "b") -> dict[str, Any]:
+    """The request body of POST /api/v1/cases:batch: `items` sealed as one batch for health."""
+    seal, deliveries = seal_items(keys_dir, "health", items)
+    return {"batch_id": batch_id, "seal": seal, "items": wire(deliveries)}
+
+
+def stats(url: str) -> dict[str, int]:
+    result: dict[str, int] = requests.get(f"{url}/_sim/stats", timeout=5).json()
+    return result
+
+
+def test_batch_answers_one_receipt_per_item_and_dedupes(url: str, keys_dir: Path) -> None:
     gw = Gateway(url)
-    items = [delivery(ring, n) for n in range(3)]
-    first = gw.post(BATCH, {"batch_id": "b1", "items": items}).json()["receipts"]
-    again = gw.post(BATCH, {"batch_id": "b1", "items": items}).json()["receipts"]
+    items = [item(n) for n in range(3)]
+    first = gw.post(BATCH, batch(keys_dir, items, "b1")).json()["receipts"]
+    again = gw.post(BATCH, batch(keys_dir, items, "b1")).json()["receipts"]  # a resend is sealed afresh
     assert [r["duplicate"] for r in first + again] == [False] * 3 + [True] * 3
     assert all(r["code"] in health_statuses.STATUSES for r in first)
-    assert requests.get(f"{url}/_sim/stats", timeout=5).json() == {"unique": 3, "duplicates": 3, "rejected": 0}
+    assert stats(url) == {"unique": 3, "duplicates": 3, "rejected": 0, "refused_batches": 0}
 
 
-def test_refusal_codes_are_the_departments_own(url: str, ring: KeyRing) -> None:
-    bad_id = delivery(ring, 1)
-    bad_id["envelope"] = seal(ring, {"name": "x", "id_number": "341623196407090000", "employer_name": "y",
-                                     "pension_start": "2024-08", "phone": "13900000000"},
-                              aad=f"{bad_id['idempotency_key']}|{bad_id['case_no']}|13")
-    receipts = Gateway(url).post(BATCH, {"batch_id": "b", "items": [bad_id, delivery(ring, 2, "14")]}).json()
+def test_refusal_codes_are_the_departments_own(url: str, keys_dir: Path) -> None:
+    bad_id = item(1, id_number="341623196407090000")
+    receipts = Gateway(url).post(BATCH, batch(keys_dir, [bad_id, item(2, "14")])).json()
     assert [(r["accepted"], r["code"]) for r in receipts["receipts"]] == [(False, "ZDJYSB"), (False, "SXBSY")]
     assert "身份证" in receipts["receipts"][0]["reason"]
 
 
-def test_status_pages_cover_every_known_key(url: str, ring: KeyRing) -> None:
+def test_an_item_bound_to_another_case_is_refused_as_undecryptable(url: str, keys_dir: Path) -> None:
+    body = batch(keys_dir, [item(1), item(2)])
+    body["items"][1]["case_no"] = "BZ-OTHER"  # its envelope (and the signed tree) unchanged
+    receipts = Gateway(url).post(BATCH, body).json()["receipts"]
+    assert receipts[0]["accepted"] and receipts[0]["code"] in health_statuses.STATUSES
+    assert (receipts[1]["accepted"], receipts[1]["code"]) == (False, "JMSB")
+    assert "解密" in receipts[1]["reason"]
+
+
+def test_the_same_sealed_batch_twice_is_refused_as_a_replay(url: str, keys_dir: Path) -> None:
+    gw, body = Gateway(url), batch(keys_dir, [item(1)])
+    assert gw.post(BATCH, body).status_code == 200
+    replay = gw.post(BATCH, body)
+    assert (replay.status_code, replay.json()["code"]) == (400, "BATCH_REPLAY")
+    assert "重放" in replay.json()["message"]
+    assert stats(url) == {"unique": 1, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    (lambda b: b["items"][0]["envelope"].update(ct=b["items"][1]["envelope"]["ct"]), "BATCH_ROOT"),
+    (lambda b: b["items"].reverse(), "BATCH_ROOT"),
+    (lambda b: b["items"].pop(), "BATCH_ROOT"),
+    (lambda b: b["seal"].update(count=1), "BATCH_SIG"),
+    (lambda b: b["seal"].update(signer_kid="hub-unknown"), "BATCH_SIG"),
+    (lambda b: b["seal"].pop("root"), "BATCH_FORMAT"),
+    (lambda b: b["seal"].update(suite="NIST"), "BATCH_SUITE"),
+])
+def test_a_tampered_or_forged_batch_is_refused_whole_in_chinese(url: str, keys_dir: Path, change: Any,
+                                                                 code: str) -> None:
+    body = batch(keys_dir, [item(1), item(2)])
+    change(body)
+    refused = Gateway(url).post(BATCH, body)
+    assert (refused.status_code, refused.json()["code"]) == (400, code)
+    assert not refused.json()["message"].isascii()  # a Chinese reason
+    assert stats(url) == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+def test_a_batch_without_its_seal_does_not_fit_the_schema(url: str, keys_dir: Path) -> None:
+    body = batch(keys_dir, [item(1)])
+    del body["seal"]
+    resp = Gateway(url).post(BATCH, body)
+    assert resp.status_code == 422 and "seal（字段缺失）" in resp.json()["message"]
+    assert stats(url)["unique"] == 0
+
+
+def test_status_pages_cover_every_known_key(url: str, keys_dir: Path) -> None:
     gw = Gateway(url)
-    items = [delivery(ring, n) for n in range(7)]
-    gw.post(BATCH, {"batch_id": "b", "items": items})
-    keys = [i["idempotency_key"] for i in items] + ["unknown"]
+    items = [item(n) for n in range(7)]
+    gw.post(BATCH, batch(keys_dir, items))
+    keys = [i.idempotency_key for i in items] + ["unknown"]
     pages = [gw.post(STATUS, {"keys": keys, "page": p, "page_size": 3}).json() for p in (1, 2, 3)]
     assert [len(p["statuses"]) for p in pages] == [3, 3, 1]
     assert {p["total"] for p in pages} == {7}
@@ -139,8 +190,8 @@ def test_health_and_stats_need_no_signature(url: str) -> None:
     assert requests.get(f"{url}/_sim/stats", timeout=5).status_code == 200
 
 
-def test_codes_must_cover_every_status(tmp_path: Path, ring: KeyRing) -> None:
-    engine = DepartmentEngine("health", ring, tmp_path / "h.db")
+def test_codes_must_cover_every_status(tmp_path: Path, keys_dir: Path) -> None:
+    engine = engine_for(keys_dir, "health", tmp_path / "h.db")
     with pytest.raises(ValueError, match="审核中"):
         create_app(engine, APP_ID, SECRET, {s: c for s, c in health_statuses.CODES.items() if c != "SHZ"})
 

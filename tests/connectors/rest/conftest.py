@@ -1,5 +1,6 @@
-"""Fixtures for the REST department connectors: a real simulator on 127.0.0.1 per department, sealed
-deliveries for synthetic people, and a stub adapter for answers a healthy simulator never gives."""
+"""Fixtures for the REST department connectors: a real simulator on 127.0.0.1 per department (its answers
+signed, as `lianban simulate` serves it), sealed batches for synthetic people, and a stub adapter for
+answers a healthy simulator never gives."""
 
 from __future__ import annotations
 
@@ -21,14 +22,15 @@ from connectors.housing_fund import statuses as housing_statuses
 from connectors.housing_fund.connector import HousingFundConnector
 from lianban.catalog import load_catalog
 from lianban.contract import Delivery
+from lianban.envelopes import response_check
 from lianban.gateway_auth import GatewayAuth
 from lianban.identity import make_id_number, make_uscc
-from lianban.keys import KeyRing, ensure_ring
 from lianban.rest_client import RestDepartmentConnector
-from lianban.sealing import seal
-from lianban.transport import make_session
+from lianban.transport import TransportSettings, make_session
 from simulators.engine import DepartmentEngine
+from simulators.kit import Item, engine_for, seal_items
 from simulators.rest_department import ERROR_CODES, create_app, serve_in_background
+from simulators.runner import response_signer
 
 APP_ID, SECRET = "lianban-hub", "s3cret-for-tests"
 
@@ -64,26 +66,44 @@ def person_fields(seq: int, item_code: str) -> dict[str, Any]:
     return {f: full[f] for f in load_catalog().item(item_code).fields}
 
 
-def make_delivery(ring: KeyRing, seq: int, item_code: str, fields: dict[str, Any] | None = None) -> Delivery:
+def make_item(seq: int, item_code: str, fields: dict[str, Any] | None = None) -> Item:
+    """One synthetic person's case item for `item_code` (its fields, or `fields` when given)."""
     key, case_no = f"K{seq:06d}-{item_code}", f"BZ2025{seq:06d}"
-    payload = fields if fields is not None else person_fields(seq, item_code)
-    return Delivery(key, case_no, item_code, seal(ring, payload, aad=f"{key}|{case_no}|{item_code}"))
+    return Item(key, case_no, item_code, fields if fields is not None else person_fields(seq, item_code))
+
+
+Sealed = tuple[dict[str, Any], list[Delivery]]  # (the batch seal, its deliveries), as submit takes them
+
+
+def make_batch(keys_dir: Path, department: str, items: list[Item]) -> Sealed:
+    """`items` sealed as one batch for `department`, as the hub seals it."""
+    return seal_items(keys_dir, department, items)
 
 
 @dataclass
 class LiveDepartment:
     spec: Spec
     url: str
-    ring: KeyRing
+    keys_dir: Path
     engine: DepartmentEngine
 
     def connector(self, secret: str = SECRET) -> RestDepartmentConnector:
-        session = make_session()
+        """A connector that signs its requests and checks the department's signature on every answer."""
+        session = make_session(TransportSettings(response_check=response_check(self.keys_dir, self.spec.key)))
         session.auth = GatewayAuth(APP_ID, secret)
         return self.spec.connector(self.url, session, batch_size=10)
 
-    def deliveries(self, n: int, start: int = 1) -> list[Delivery]:
-        return [make_delivery(self.ring, seq, self.spec.item_code) for seq in range(start, start + n)]
+    def items(self, n: int, start: int = 1) -> list[Item]:
+        return [make_item(seq, self.spec.item_code) for seq in range(start, start + n)]
+
+    def seal(self, items: list[Item]) -> Sealed:
+        """`items` sealed as one fresh batch for this department (a resend of the same items is sealed
+        afresh, as the hub does): (seal, deliveries)."""
+        return make_batch(self.keys_dir, self.spec.key, items)
+
+    def batch(self, n: int, start: int = 1) -> Sealed:
+        """`n` synthetic people's deliveries sealed as one batch: (seal, deliveries)."""
+        return self.seal(self.items(n, start))
 
     def stats(self) -> dict[str, int]:
         result: dict[str, int] = requests.get(f"{self.url}/_sim/stats", timeout=5).json()
@@ -104,11 +124,11 @@ def step_seconds() -> float:
 
 @pytest.fixture
 def live(spec: Spec, tmp_path: Path, step_seconds: float) -> Iterator[LiveDepartment]:
-    ring = ensure_ring(tmp_path / "keys", spec.key)
-    engine = DepartmentEngine(spec.key, ring, tmp_path / f"{spec.key}.db", step_seconds=step_seconds)
-    app = create_app(engine, APP_ID, SECRET, spec.statuses.CODES)  # as `lianban simulate` builds it
-    with serve_in_background(app) as url:
-        yield LiveDepartment(spec, url, ring, engine)
+    keys_dir = tmp_path / "keys"
+    engine = engine_for(keys_dir, spec.key, tmp_path / f"{spec.key}.db", step_seconds)
+    app = create_app(engine, APP_ID, SECRET, spec.statuses.CODES)  # as `lianban simulate` builds it,
+    with serve_in_background(response_signer(app, keys_dir, spec.key)) as url:  # answers signed
+        yield LiveDepartment(spec, url, keys_dir, engine)
 
 
 # -- a stub transport for answers a healthy department never gives --------------------------------------
@@ -145,18 +165,31 @@ def credentials() -> tuple[str, str]:
 
 
 @pytest.fixture
-def deliver() -> Callable[..., Delivery]:
-    """make_delivery(ring, seq, item_code, fields=None): a sealed delivery for a synthetic person."""
-    return make_delivery
+def person() -> Callable[..., Item]:
+    """make_item(seq, item_code, fields=None): one synthetic person's case item, not yet sealed."""
+    return make_item
 
 
 @pytest.fixture
-def stubbed() -> Callable[[type[RestDepartmentConnector], list[Answer]], tuple[Any, StubAdapter]]:
-    """Build a connector whose session talks to a StubAdapter instead of the network."""
+def keys_dir(tmp_path: Path) -> Path:
+    return tmp_path / "keys"
 
-    def build(cls: type[RestDepartmentConnector], answers: list[Answer]) -> tuple[Any, StubAdapter]:
+
+@pytest.fixture
+def seal_for(keys_dir: Path) -> Callable[[str, list[Item]], Sealed]:
+    """seal_for(department, items): (seal, deliveries) of one batch sealed with the keys in `keys_dir`."""
+    return lambda department, items: make_batch(keys_dir, department, items)
+
+
+@pytest.fixture
+def stubbed() -> Callable[..., tuple[Any, StubAdapter]]:
+    """build(cls, answers, check=None): a connector whose session talks to a StubAdapter instead of the
+    network; `check` is a response check (lianban.envelopes.response_check) to verify answers with."""
+
+    def build(cls: type[RestDepartmentConnector], answers: list[Answer],
+              check: Callable[[requests.Response], None] | None = None) -> tuple[Any, StubAdapter]:
         adapter = StubAdapter(answers)
-        session = make_session()
+        session = make_session(TransportSettings(response_check=check))
         session.auth = GatewayAuth(APP_ID, SECRET)
         session.mount("http://stub.invalid", adapter)
         return cls("http://stub.invalid", session), adapter

@@ -92,26 +92,45 @@ def test_unknown_department_status_code_stops_the_run_and_names_the_table(stubbe
         connector.poll(["k"])
 
 
-def test_missing_receipts_are_retriable(stubbed: Any, deliver: Any, tmp_path: Any) -> None:
-    from lianban.keys import ensure_ring
-
-    ring = ensure_ring(tmp_path, "health")
+def test_missing_receipts_are_retriable(stubbed: Any, person: Any, seal_for: Any) -> None:
+    seal, batch = seal_for("health", [person(1, "13")])
     connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": []}))])
     with pytest.raises(RetriableError, match="回执"):
-        connector.submit([deliver(ring, 1, "13")])
+        connector.submit(batch, seal)
 
 
-def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, deliver: Any, tmp_path: Any) -> None:
-    from lianban.keys import ensure_ring
-
-    ring = ensure_ring(tmp_path, "health")
-    batch = [deliver(ring, 1, "13")]
+def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, person: Any, seal_for: Any) -> None:
+    seal, batch = seal_for("health", [person(1, "13")])
     receipts = {"receipts": [{"idempotency_key": batch[0].idempotency_key, "accepted": True,
                               "duplicate": False, "ref": "R1", "code": "SL", "reason": None}]}
     connector, adapter = stubbed(HealthConnector, [(200, JSON, body(receipts))])
-    connector.submit(batch)
-    connector.submit(batch)
+    connector.submit(batch, seal)
+    connector.submit(batch, seal)
     first, second = (json.loads(r.body) for r in adapter.sent)
     assert first["batch_id"] == second["batch_id"]
+    assert first["seal"] == second["seal"] == seal  # the batch travels with its seal, whole
+    assert [i["envelope"] for i in first["items"]] == [d.envelope for d in batch]
     assert {"X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature"} <= set(adapter.sent[0].headers)
     assert adapter.sent[0].headers["X-Nonce"] != adapter.sent[1].headers["X-Nonce"]
+
+
+def test_answers_are_trusted_only_with_the_departments_signature(stubbed: Any, keys_dir: Any) -> None:
+    from lianban.envelopes import response_check
+    from lianban.response_signing import SignatureAlert
+    from lianban.setup import ensure_keys
+
+    ensure_keys(keys_dir)
+    check = response_check(keys_dir, "health")
+    page = body({"statuses": [], "page": 1, "page_size": 100, "total": 0})
+    connector, _ = stubbed(HealthConnector, [(200, JSON, page)], check)
+    with pytest.raises(SignatureAlert, match="health") as caught:
+        connector.poll(["k"])  # a well-formed answer without a signature is not trusted: alert, retry
+    assert isinstance(caught.value, RetriableError)
+    # gateway-level refusals and failures carry no department signature and keep their own branch
+    for answer, error in [((429, {"Retry-After": "3"}, b""), RetriableError),
+                          ((401, JSON, body({"code": "AUTH", "message": "签名校验失败"})), ConfigError),
+                          ((503, {}, b"<html>busy</html>"), RetriableError)]:
+        connector, _ = stubbed(HealthConnector, [answer], check)
+        with pytest.raises(error) as refused:
+            connector.poll(["k"])
+        assert not isinstance(refused.value, SignatureAlert)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from lianban.contract import DepartmentConnector
 from lianban.domain import Status
-from lianban.errors import ConfigError, RetriableError
+from lianban.errors import ConfigError, RejectedError, RetriableError
 from lianban.settings import connection_json, parse_connection
 
-# fixtures (live, spec, credentials, deliver) come from conftest.py beside this file
+# fixtures (live, spec, credentials, person) come from conftest.py beside this file
 
 
 def test_connector_satisfies_the_contract(live: Any) -> None:
@@ -29,33 +31,72 @@ def test_every_status_code_maps_to_a_distinct_unified_status(spec: Any) -> None:
 
 
 def test_every_refusal_code_the_department_sends_is_explained(spec: Any) -> None:
-    for code in [*spec.engine_errors.values(), "AUTH", "BAD_JSON", "INVALID_REQUEST", "TOO_LARGE"]:
+    # a sealed batch refused whole: simulators.engine.BatchRefused codes, answered as BATCH_<code>
+    batch_refusals = [f"BATCH_{code}" for code in ("SIG", "KEY", "STALE", "REPLAY", "ROOT", "FORMAT", "SUITE")]
+    for code in [*spec.engine_errors.values(), "AUTH", "BAD_JSON", "INVALID_REQUEST", "TOO_LARGE",
+                 *batch_refusals]:
         assert spec.statuses.ERRORS.get(code), code
 
 
 def test_submitting_twice_is_safe(live: Any) -> None:
-    connector, batch = live.connector(), live.deliveries(25)  # batch_size 10: three requests
-    first = connector.submit(batch)
-    second = connector.submit(batch)
+    connector, items = live.connector(), live.items(25)
+    seal, batch = live.seal(items)
+    first = connector.submit(batch, seal)
+    resent_seal, resent = live.seal(items)  # a resend is sealed afresh (new batch nonce and time)
+    second = connector.submit(resent, resent_seal)
     assert [r.idempotency_key for r in first] == [d.idempotency_key for d in batch]
     assert all(r.accepted and not r.duplicate and r.department_ref for r in first)
     assert all(r.accepted and r.duplicate for r in second)
     assert [r.department_ref for r in second] == [r.department_ref for r in first]
-    assert live.stats() == {"unique": 25, "duplicates": 25, "rejected": 0}
+    assert live.stats() == {"unique": 25, "duplicates": 25, "rejected": 0, "refused_batches": 0}
+
+
+def test_the_same_sealed_batch_twice_is_refused_as_a_replay(live: Any) -> None:
+    connector, (seal, batch) = live.connector(), live.batch(3)
+    connector.submit(batch, seal)
+    with pytest.raises(RejectedError) as refused:
+        connector.submit(batch, seal)
+    assert refused.value.code == "BATCH_REPLAY" and "重放" in (refused.value.reason or "")
+    assert live.stats() == {"unique": 3, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+def test_a_tampered_item_makes_the_department_refuse_the_whole_batch(live: Any) -> None:
+    seal, batch = live.batch(3)
+    envelope = dict(batch[1].envelope)
+    ct = bytearray(base64.b64decode(envelope["ct"]))
+    ct[0] ^= 1
+    envelope["ct"] = base64.b64encode(bytes(ct)).decode()
+    tampered = [batch[0], replace(batch[1], envelope=envelope), batch[2]]
+    with pytest.raises(RejectedError) as refused:
+        live.connector().submit(tampered, seal)
+    assert refused.value.code == "BATCH_ROOT" and "篡改" in (refused.value.reason or "")
+    seal, batch = live.batch(3)  # an item left out is refused the same way
+    with pytest.raises(RejectedError, match="BATCH_ROOT"):
+        live.connector().submit(batch[:2], seal)
+    assert live.stats() == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 2}
+
+
+def test_a_forged_seal_is_refused(live: Any) -> None:
+    seal, batch = live.batch(2)
+    with pytest.raises(RejectedError) as refused:
+        live.connector().submit(batch, {**seal, "count": 3})  # any edit breaks the hub's signature
+    assert refused.value.code == "BATCH_SIG" and refused.value.reason
+    assert live.stats()["unique"] == 0
 
 
 def test_receipt_reports_the_status_in_both_vocabularies(live: Any) -> None:
-    receipts = live.connector().submit(live.deliveries(5))
+    seal, batch = live.batch(5)
+    receipts = live.connector().submit(batch, seal)
     for r in receipts:
         assert r.status in Status
         assert live.spec.statuses.STATUSES[r.department_code] is r.status
 
 
-def test_refusals_carry_the_department_code_and_a_chinese_reason(live: Any, deliver: Any) -> None:
-    wrong_item = deliver(live.ring, 1, "11")  # a medical item sent to the wrong department
-    sealed = deliver(live.ring, 2, live.spec.item_code)
-    moved = type(sealed)(sealed.idempotency_key, "BZ-OTHER", sealed.item_code, sealed.envelope)
-    refused = live.connector().submit([wrong_item, moved])
+def test_refusals_carry_the_department_code_and_a_chinese_reason(live: Any, person: Any) -> None:
+    # a medical item sent to the wrong department, and an item whose envelope is bound to another case
+    seal, (wrong_item, sealed) = live.seal([person(1, "11"), person(2, live.spec.item_code)])
+    moved = replace(sealed, case_no="BZ-OTHER")  # the envelope (and so the signed tree) is unchanged
+    refused = live.connector().submit([wrong_item, moved], seal)
     assert [r.accepted for r in refused] == [False, False]
     errors = live.spec.engine_errors
     assert [r.department_code for r in refused] == [errors["ITEM"], errors["SEAL"]]
@@ -66,8 +107,8 @@ def test_refusals_carry_the_department_code_and_a_chinese_reason(live: Any, deli
 @pytest.mark.parametrize("step_seconds", [0.0])
 def test_poll_follows_every_page(live: Any) -> None:
     connector = live.connector()
-    batch = live.deliveries(23)
-    connector.submit(batch)
+    seal, batch = live.batch(23)
+    connector.submit(batch, seal)
     connector.page_size = 5  # 5 pages
     updates = connector.poll([d.idempotency_key for d in batch] + ["never-sent"])
     assert sorted(u.idempotency_key for u in updates) == sorted(d.idempotency_key for d in batch)
@@ -77,8 +118,8 @@ def test_poll_follows_every_page(live: Any) -> None:
 @pytest.mark.parametrize("step_seconds", [0.15])
 def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
     connector = live.connector()
-    batch = live.deliveries(30)
-    connector.submit(batch)
+    seal, batch = live.batch(30)
+    connector.submit(batch, seal)
     keys = [d.idempotency_key for d in batch]
     first = {u.idempotency_key: u.status for u in connector.poll(keys)}
     assert set(first.values()) <= {Status.ACCEPTED, Status.NOT_ACCEPTED}
@@ -92,9 +133,9 @@ def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
 
 
 def test_wrong_secret_is_a_config_error_naming_the_connection(live: Any) -> None:
-    connector = live.connector(secret="not-the-secret")
+    connector, (seal, batch) = live.connector(secret="not-the-secret"), live.batch(1)
     with pytest.raises(ConfigError, match=f"dept_{live.spec.key}.*app id"):
-        connector.submit(live.deliveries(1))
+        connector.submit(batch, seal)
     report = connector.health()
     assert not report.ok and "app id" in report.detail
 
@@ -108,7 +149,8 @@ def test_from_settings_builds_a_signing_session(live: Any, credentials: tuple[st
     settings = parse_connection(live.spec.key, connection_json(live.url, *credentials, batch_size=7))
     connector = live.spec.connector.from_settings(settings)
     assert connector.batch_size == 7
-    assert all(r.accepted for r in connector.submit(live.deliveries(3)))
+    seal, batch = live.batch(3)
+    assert all(r.accepted for r in connector.submit(batch, seal))
 
 
 def test_from_settings_without_credentials_is_a_config_error(spec: Any) -> None:

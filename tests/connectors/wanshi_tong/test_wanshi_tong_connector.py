@@ -15,8 +15,11 @@ from lianban.contract import ProgressEvent, StatusSink
 from lianban.domain import Status
 from lianban.errors import ConfigError, RetriableError
 from lianban.gateway_auth import sign_headers
+from lianban.response_signing import SignatureAlert
+from simulators.rest_department import serve_in_background
+from simulators.wanshi_tong import create_app
 
-# fixtures (platform_url, connect) come from conftest.py beside this file
+# fixtures (platform_url, connect, keys_dir) come from conftest.py beside this file
 
 
 def ev(event_id: int, item: str, status: Status, case_no: str = "BZ2025000001",
@@ -95,3 +98,12 @@ def test_platform_down_is_retriable(connect: Any) -> None:
         connector.push([ev(1, "13", Status.ACCEPTED)])
     report = connector.health()
     assert not report.ok and "无法连接" in report.detail
+
+
+def test_an_answer_without_the_platforms_signature_is_not_trusted(tmp_path: Path, connect: Any) -> None:
+    unsigned = create_app(tmp_path / "impostor.db", "lianban-hub", "wst-secret")  # answers, but signs nothing
+    with serve_in_background(unsigned) as url:
+        connector = connect(url)
+        with pytest.raises(SignatureAlert, match="wanshi_tong") as alert:
+            connector.push([ev(1, "13", Status.ACCEPTED)])
+        assert isinstance(alert.value, RetriableError)  # an alert, retried later: never taken as delivered
