@@ -17,11 +17,13 @@ from lianban.errors import ConfigError
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 CATALOG_DIR = SCHEMAS_DIR / "catalog"
+#: the 14 items of 附件4; a department joining later adds items after them
+SEED_ITEM_CODES = tuple(f"{n:02d}" for n in range(1, 15))
 
 
 @dataclass(frozen=True)
 class Item:
-    """One of the 14 联办 items."""
+    """One 联办 item: the 14 of 附件4 (codes 01–14), then any a later department brings."""
 
     code: str
     name: str
@@ -81,8 +83,10 @@ def _check_items(items: dict[str, Item], departments: dict[str, Department], fie
         unknown = set(item.fields) - set(fields)
         if unknown:
             raise ConfigError(f"items.yaml: item {item.code} allows unknown fields {sorted(unknown)}")
-    if len(items) != 14:
-        raise ConfigError(f"items.yaml: expected the 14 items of 附件4, found {len(items)}")
+    missing = [code for code in SEED_ITEM_CODES if code not in items]
+    if missing:
+        raise ConfigError(f"items.yaml: the 14 items of 附件4 (codes 01–14) must all be present; "
+                          f"missing {', '.join(missing)}")
 
 
 @cache

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from lianban.catalog import load_catalog
 from lianban.errors import FatalError
 from lianban.report import Progress, progress
 from lianban.settings import Paths, conn_env_name, connection_json
@@ -28,8 +29,18 @@ from lianban.setup import init, seed
 
 REPO = Path(__file__).resolve().parent.parent
 DAGS = ("lianban_exchange", "lianban_feedback")
-DEPARTMENTS = ("medical", "health", "housing_fund")
+SINK = "wanshi_tong"  # 皖事通办 receives every status event
 SIM_START_TIMEOUT = 60
+
+
+def departments() -> tuple[str, ...]:
+    """The departments the demo delivers to: every department owning a pushed item in the catalog."""
+    return tuple(load_catalog().pushed_departments())
+
+
+def endpoints() -> tuple[str, ...]:
+    """Every simulated endpoint the hub connects to: the departments, then 皖事通办."""
+    return (*departments(), SINK)
 
 
 @dataclass(frozen=True)
@@ -78,13 +89,14 @@ def simulators(home: Path, env: dict[str, str], step_seconds: float) -> Iterator
 
 
 def connections(urls: dict[str, str], home: Path) -> dict[str, str]:
-    """``AIRFLOW_CONN_DEPT_*`` for each simulated endpoint, credentials from the simulators' file."""
+    """``AIRFLOW_CONN_DEPT_*`` for each endpoint (SOAP ones with their ``<name>_wsdl`` URL), credentials
+    from the simulators' file."""
     from simulators.runner import load_credentials
 
     creds = load_credentials(home)
     env = {}
-    for dept in (*DEPARTMENTS, "wanshi_tong"):
-        extra = {"wsdl": urls["medical_wsdl"]} if dept == "medical" else {}
+    for dept in endpoints():
+        extra = {"wsdl": urls[f"{dept}_wsdl"]} if f"{dept}_wsdl" in urls else {}
         env[conn_env_name(dept)] = connection_json(urls[dept], creds[dept]["login"], creds[dept]["password"],
                                                    read_timeout=30, **extra)
     return env
@@ -102,7 +114,7 @@ def airflow(env: dict[str, str], log_dir: Path, *args: str) -> None:
 
 def _sim_stats(urls: dict[str, str]) -> dict[str, Any]:
     stats = {}
-    for name in (*DEPARTMENTS, "wanshi_tong"):
+    for name in endpoints():
         stats[name] = requests.get(f"{urls[name]}/_sim/stats", timeout=10).json()
     return stats
 
@@ -118,11 +130,11 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "quarantined": final.quarantined,
         "staged_cases": final.cases,
         "case_items": final.case_items,
-        "delivered": {d: final.delivered.get(d, 0) for d in DEPARTMENTS},
+        "delivered": {d: final.delivered.get(d, 0) for d in departments()},
         "department_received": {d: {k: stats[d][k] for k in ("unique", "duplicates", "rejected")}
-                                for d in DEPARTMENTS},
+                                for d in departments()},
         "reported_to_wanshi_tong": final.reported_events,
-        "wanshi_tong": stats["wanshi_tong"],
+        "wanshi_tong": stats[SINK],
         "status_counts": final.status_counts,
         "open_items": final.open_items,
         "dead_letters": final.dead_letters,

@@ -1,8 +1,18 @@
 """`lianban simulate`: every department as a real local server on 127.0.0.1, plus HRSS's back office.
 
-Prints, as its first stdout line, one JSON object with each department's base URL and the medical WSDL
-URL, then serves until stopped. Credentials are generated once into ``<home>/simulators/credentials.json``
-(mode 0600) and never printed; key rings come from the hub's key directory (each department's own key).
+The departments come from the catalog (``schemas/catalog/departments.yaml``), so a department registered
+there is simulated without a line here. Each catalog transport has one simulator (:data:`APPS`)::
+
+    soap    the 医疗保障局 SOAP service (simulators/medical.py)
+    rest    the shared REST gateway (simulators/rest_department.py) answering with the department's own
+            codes: ``connectors.<name>.statuses.CODES`` and, when the module has it, ``ENGINE_ERRORS``
+            (engine refusal code → the department's error code; else rest_department.ERROR_CODES)
+
+plus 皖事通办 (:data:`SINK`), the status sink, with its own app. Prints, as its first stdout line, one JSON
+object with each department's base URL and every SOAP department's WSDL URL (``<name>_wsdl``), then serves
+until stopped. Credentials are generated into ``<home>/simulators/credentials.json`` (mode 0600; a department
+missing from an existing file is added) and never printed; key rings come from the hub's key directory (each
+department's own key).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import json
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +31,7 @@ import uvicorn
 
 from connectors.hrss.frontend import FrontendDB
 from lianban import keystore
+from lianban.catalog import load_catalog
 from lianban.crypto.batch import BatchOpener
 from lianban.crypto.suites import get_suite
 from lianban.envelopes import hub_signing_name, suite_of
@@ -29,21 +41,33 @@ from simulators.faults import FaultInjector, parse_faults
 from simulators.hrss_backoffice import HrssBackOffice
 from simulators.signing import SigningMiddleware
 
-REST_DEPARTMENTS = ("health", "housing_fund")
-ALL_ENDPOINTS = ("medical", *REST_DEPARTMENTS, "wanshi_tong")
+SINK = "wanshi_tong"  # 皖事通办: receives status events, runs no department engine
+
+
+def departments() -> list[str]:
+    """Catalog departments served by a simulator with a department engine (a transport in :data:`APPS`)."""
+    return [key for key, d in load_catalog().departments.items() if d.transport in APPS and key != SINK]
+
+
+def endpoints() -> list[str]:
+    """Everything `start` serves: the departments, then the sink."""
+    return [*departments(), SINK]
 
 
 def load_credentials(home: Path) -> dict[str, dict[str, str]]:
-    """Per-department login/password (app id/secret), created on first use."""
+    """Per-department login/password (app id/secret), created on first use for every endpoint."""
     path = home / "simulators" / "credentials.json"
-    if not path.exists():
+    creds: dict[str, dict[str, str]] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [d for d in endpoints() if d not in creds]
+    if missing:
+        creds.update({d: {"login": f"lianban-{d}", "password": secrets.token_urlsafe(24)} for d in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
-        creds = {d: {"login": f"lianban-{d}", "password": secrets.token_urlsafe(24)} for d in ALL_ENDPOINTS}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fresh = path.with_suffix(".tmp")  # written whole, then swapped in: no half-written credentials
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(creds, fh)
-    loaded: dict[str, dict[str, str]] = json.loads(path.read_text())
-    return loaded
+        os.replace(fresh, path)
+    return creds
 
 
 @dataclass
@@ -79,6 +103,14 @@ def serve(app: Any, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, st
     return server, thread, f"http://127.0.0.1:{bound}"
 
 
+def ensure_department_keys(keys_dir: Path, department: str) -> None:
+    """The keys a simulated department needs, also when it owns no pushed item yet (then
+    :func:`~lianban.setup.ensure_keys` makes none): its recipient and signing keys, the hub's for its suite."""
+    suite = suite_of(department)
+    for name in (*keystore.names_for(department), hub_signing_name(suite)):
+        keystore.ensure(keys_dir, name, suite)
+
+
 def department_opener(keys_dir: Path, department: str) -> BatchOpener:
     """What the department holds to open batches: its own private keys, the hub's public signing keys."""
     suite = suite_of(department)
@@ -94,15 +126,23 @@ def response_signer(app: Any, keys_dir: Path, party: str) -> SigningMiddleware:
     return SigningMiddleware(app, get_suite(keys.suite), kid, private)
 
 
-def _department_app(name: str, engine: DepartmentEngine, creds: dict[str, str]) -> Any:
-    if name == "medical":
-        from simulators.medical import create_app as medical_app
+def _soap_app(engine: DepartmentEngine, creds: dict[str, str]) -> Any:
+    from simulators.medical import create_app
 
-        return medical_app(engine, creds["login"], creds["password"])
-    from simulators.rest_department import create_app as rest_app
+    return create_app(engine, creds["login"], creds["password"])
 
-    codes = importlib.import_module(f"connectors.{name}.statuses").CODES
-    return rest_app(engine, creds["login"], creds["password"], codes)
+
+def _rest_app(engine: DepartmentEngine, creds: dict[str, str]) -> Any:
+    """The shared REST gateway speaking the department's own codes from ``connectors/<name>/statuses.py``."""
+    from simulators.rest_department import create_app
+
+    statuses = importlib.import_module(f"connectors.{engine.department}.statuses")
+    return create_app(engine, creds["login"], creds["password"], statuses.CODES,
+                      getattr(statuses, "ENGINE_ERRORS", None))
+
+
+#: catalog transport → the simulator app for a department reached that way
+APPS: dict[str, Callable[[DepartmentEngine, dict[str, str]], Any]] = {"soap": _soap_app, "rest": _rest_app}
 
 
 def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: float,
@@ -115,28 +155,32 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
     """
     from simulators.wanshi_tong import create_app as wanshi_app
 
-    plan = parse_faults(faults)
-    unknown = sorted(set(plan) - set(ALL_ENDPOINTS))
+    plan, served = parse_faults(faults), endpoints()
+    unknown = sorted(set(plan) - set(served))
     if unknown:
         raise ValueError(f"fault spec names unknown department {unknown[0]!r}; "
-                         f"simulated departments are {', '.join(ALL_ENDPOINTS)}")
+                         f"simulated departments are {', '.join(served)}")
     ports, creds, sim = ports or {}, load_credentials(home), Simulation()
-    store = home / "simulators"
+    store, transports = home / "simulators", {k: d.transport for k, d in load_catalog().departments.items()}
     ensure_keys(keys_dir)
     apps: dict[str, Any] = {}
-    for name in ("medical", *REST_DEPARTMENTS):
+    for name in departments():
+        ensure_department_keys(keys_dir, name)
         sim.engines[name] = DepartmentEngine(name, department_opener(keys_dir, name), store / f"{name}.db",
                                              step_seconds)
-        apps[name] = _department_app(name, sim.engines[name], creds[name])
-    wanshi = creds["wanshi_tong"]
-    apps["wanshi_tong"] = wanshi_app(store / "wanshi_tong.db", wanshi["login"], wanshi["password"])
+        apps[name] = APPS[transports[name]](sim.engines[name], creds[name])
+    sink = creds[SINK]
+    apps[SINK] = wanshi_app(store / f"{SINK}.db", sink["login"], sink["password"])
     for name, app in apps.items():
         signed = response_signer(app, keys_dir, name)
         server, thread, url = serve(FaultInjector(signed, name, plan.get(name)), ports.get(name, 0))
         sim.servers.append(server)
         sim.threads.append(thread)
         sim.urls[name] = url
-    sim.urls["medical_wsdl"] = f"{sim.urls['medical']}/soap/medical?wsdl"
+        if name != SINK and transports[name] == "soap":
+            from simulators.medical import SOAP_PATH
+
+            sim.urls[f"{name}_wsdl"] = f"{url}{SOAP_PATH}?wsdl"
     if frontend_url:
         sim.backoffice = HrssBackOffice(FrontendDB(frontend_url), step_seconds)
         thread = threading.Thread(target=sim.backoffice.run, daemon=True, name="hrss-backoffice")

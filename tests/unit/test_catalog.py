@@ -90,3 +90,15 @@ def test_unreadable_catalog_file_names_the_file(broken_catalog_dir: Path) -> Non
     (broken_catalog_dir / "materials.yaml").write_text("version: [1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"materials\.yaml"):
         load_catalog()
+
+
+def test_a_later_department_may_add_items_but_no_item_of_the_seed_may_go(broken_catalog_dir: Path) -> None:
+    items = broken_catalog_dir / "items.yaml"
+    seed_text = items.read_text(encoding="utf-8")
+    items.write_text(seed_text + '  - {code: "15", name: 新事项, department: health, fields: [name]}\n',
+                     encoding="utf-8")
+    assert load_catalog().item("15").department == "health"
+    load_catalog.cache_clear()
+    items.write_text(seed_text.replace('{code: "07"', '{code: "77"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: .*附件4.*missing 07"):
+        load_catalog()

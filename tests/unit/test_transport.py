@@ -113,23 +113,40 @@ def local() -> Iterator[tuple[str, Server]]:
     yield from _serve(Server(), "http")
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (PEM cert, PEM key) made with `cryptography`."""
+Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
+
+def certificate(common_name: str, ca: bool, issuer: Issued | None = None) -> Issued:
+    """A certificate for 127.0.0.1 (SAN IP) valid for a day, signed by `issuer` or self-signed."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    issuer_name, signer = (issuer[0].subject, issuer[1]) if issuer else (name, key)
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+            .sign(signer, hashes.SHA256()))
+    return cert, key
+
+
+def write_pem(folder: Path, issued: Issued, prefix: str = "") -> tuple[Path, Path]:
+    """`issued` as PEM files ``<prefix>cert.pem`` and ``<prefix>key.pem`` in `folder`."""
+    cert, key = issued
+    cert_path, key_path = folder / f"{prefix}cert.pem", folder / f"{prefix}key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (PEM cert, PEM key) made with `cryptography`."""
+    return write_pem(folder, certificate("127.0.0.1", ca=True))
 
 
 @pytest.fixture
@@ -141,6 +158,24 @@ def tls_local(tmp_path: Path) -> Iterator[tuple[str, Server, Path]]:
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     for url, srv in _serve(server, "https"):
         yield url, srv, cert
+
+
+@pytest.fixture
+def mtls_local(tmp_path: Path) -> Iterator[tuple[str, Server, Path, tuple[str, str]]]:
+    """An HTTPS server that requires a client certificate issued by the department's client CA; yields its
+    URL, the server, its (self-signed) certificate to trust, and a client (cert, key) that CA issued."""
+    server_cert, server_key = self_signed(tmp_path)
+    client_ca = certificate("department client CA", ca=True)
+    ca_cert, _ = write_pem(tmp_path, client_ca, "client-ca-")
+    client_cert, client_key = write_pem(tmp_path, certificate("lianban hub", ca=False, issuer=client_ca), "client-")
+    server = Server()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(server_cert, server_key)
+    ctx.load_verify_locations(ca_cert)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    for url, srv in _serve(server, "https"):
+        yield url, srv, server_cert, (str(client_cert), str(client_key))
 
 
 # -- timeouts, User-Agent --------------------------------------------------------------------------------
@@ -262,9 +297,30 @@ def test_a_ca_bundle_makes_the_certificate_trusted(tls_local: tuple[str, Server,
     assert make_session(TransportSettings(verify=str(cert))).get(f"{url}/ok").json() == {"ok": True}
 
 
-def test_client_certificate_is_presented_for_mtls(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
-    assert make_session(TransportSettings(client_cert=(str(cert), str(key)))).cert == (str(cert), str(key))
+def test_the_client_certificate_gets_through_a_server_that_requires_mtls(
+        mtls_local: tuple[str, Server, Path, tuple[str, str]]) -> None:
+    url, server, server_cert, client = mtls_local
+    session = make_session(TransportSettings(verify=str(server_cert), client_cert=client, retries=0))
+    assert session.get(f"{url}/ok").json() == {"ok": True}
+    assert server.hits[("GET", "/ok")] == 1
+
+
+def test_without_the_client_certificate_the_mtls_server_refuses_the_connection(
+        mtls_local: tuple[str, Server, Path, tuple[str, str]]) -> None:
+    url, server, server_cert, _ = mtls_local
+    with pytest.raises(requests.ConnectionError):  # SSLError (alert: certificate required) or a reset
+        make_session(TransportSettings(verify=str(server_cert), retries=0)).get(f"{url}/ok")
+    assert not server.hits
+
+
+def test_the_mtls_server_refuses_a_client_certificate_its_ca_did_not_issue(
+        mtls_local: tuple[str, Server, Path, tuple[str, str]], tmp_path: Path) -> None:
+    url, server, server_cert, _ = mtls_local
+    stranger = write_pem(tmp_path, certificate("stranger", ca=False), "stranger-")
+    with pytest.raises(requests.ConnectionError):
+        make_session(TransportSettings(verify=str(server_cert), client_cert=(str(stranger[0]), str(stranger[1])),
+                                       retries=0)).get(f"{url}/ok")
+    assert not server.hits
 
 
 # -- zeep --------------------------------------------------------------------------------------------------
