@@ -13,7 +13,7 @@ import lianban.catalog as catalog_module
 from lianban.catalog import Catalog, load_catalog
 from lianban.errors import ConfigError
 
-MISSION = Path("/work/shared/MISSION.md")
+MISSION = Path(__file__).resolve().parents[3] / "shared" / "MISSION.md"  # ../shared beside the checkout
 #: 附件4 责任清单 as MISSION.md restates it; used when MISSION.md is not beside the checkout.
 ITEMS_FROM_SEED = {
     "01": ("职工养老保险待遇申领", "hrss"),
@@ -102,3 +102,38 @@ def test_a_later_department_may_add_items_but_no_item_of_the_seed_may_go(broken_
     items.write_text(seed_text.replace('{code: "07"', '{code: "77"'), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"items\.yaml: .*附件4.*missing 07"):
         load_catalog()
+
+
+SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
+SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
+              "市住房公积金管理中心": "housing_fund"}
+
+
+def _seed_section(start: str, end: str) -> str:
+    seeds = sorted(SEED_DIR.glob("*.txt"))
+    if not seeds:
+        pytest.skip("the seed document is not beside this checkout")
+    text = seeds[0].read_text(encoding="utf-8")
+    section = text[text.rindex(start):]
+    return re.sub(r"\s+", "", section[:section.index(end)] if end in section else section)
+
+
+def test_items_match_the_seed_document_attachment_4() -> None:
+    """附件4 责任清单 in the original document: every item, in order, with its responsible unit."""
+    table = _seed_section("附件 4", "附件 5")
+    position = 0
+    for code, item in sorted(load_catalog().items.items()):
+        found = table.find(f"{int(code)}{item.name}", position)
+        assert found >= 0, f"item {code} {item.name} not in the seed's 附件4 at its place"
+        position = found + len(item.name)
+        following = {u: table.find(u, position) for u in SEED_UNITS if table.find(u, position) >= 0}
+        unit = min(following, key=following.__getitem__)
+        assert SEED_UNITS[unit] == item.department, f"item {code}: seed names {unit}"
+
+
+def test_materials_match_the_seed_document_attachment_5() -> None:
+    """附件5 材料清单: 15 materials; exactly those marked 必需提供 are always required."""
+    table = _seed_section("附件 5", "\x00").split("类别备注", 1)[1]
+    rows = re.findall(r"(\d+)(.+?)(?:材料|表格)(必需提供|依申请表提供)", table)
+    assert [int(n) for n, _, _ in rows] == list(range(1, 16))
+    assert [m.always for m in load_catalog().materials] == [flag == "必需提供" for _, _, flag in rows]
