@@ -7,7 +7,6 @@ its outbox. XCom carries counts only. The task count is fixed by the item catalo
 from __future__ import annotations
 
 import airflow_connections  # noqa: F401  (dept_* through Airflow's connection lookup)
-import pendulum
 from airflow.sdk import dag, task
 
 from lianban import jobs
@@ -16,12 +15,7 @@ from lianban import jobs
 @dag(
     dag_id="lianban_exchange",
     description="退休一件事：抽取、校验、分发、加密、投递 (pull and deliver)",
-    schedule="*/5 * * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=jobs.task_defaults(),
-    tags=["lianban", "退休一件事"],
+    **jobs.dag_defaults(),
 )
 def lianban_exchange() -> None:
     staged = task(task_id="extract_validate_stage")(jobs.stage)()

@@ -7,7 +7,6 @@ new status event is pushed, in order, to the 皖事通办 Bozhou sub-platform. X
 from __future__ import annotations
 
 import airflow_connections  # noqa: F401  (dept_* through Airflow's connection lookup)
-import pendulum
 from airflow.sdk import dag, task
 
 from lianban import jobs
@@ -16,12 +15,7 @@ from lianban import jobs
 @dag(
     dag_id="lianban_feedback",
     description="退休一件事：归集办理状态并推送皖事通办 (collect and report)",
-    schedule="*/5 * * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=jobs.task_defaults(),
-    tags=["lianban", "退休一件事"],
+    **jobs.dag_defaults(),
 )
 def lianban_feedback() -> None:
     collected = [task(task_id="collect_hrss")(jobs.collect_hrss)()]

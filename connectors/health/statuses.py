@@ -5,6 +5,7 @@ Department IT staff maintain these two tables; ``STATUSES`` must cover all seven
 
 from __future__ import annotations
 
+from lianban.crypto.batch import batch_refusal_codes
 from lianban.domain import Status
 
 #: health status code → unified status
@@ -30,12 +31,5 @@ ERRORS: dict[str, str] = {
     "BAD_JSON": "请求体不是合法的 JSON",
     "INVALID_REQUEST": "请求体不符合接口规范",
     "TOO_LARGE": "请求体超过大小限制",
-    # a sealed batch refused whole (lianban.crypto.batch refusal codes after BATCH_)
-    "BATCH_SIG": "批次签名无效或签名密钥未知",
-    "BATCH_KEY": "批次加密所用的接收方密钥未知或已停用",
-    "BATCH_STALE": "批次时间戳超出允许窗口（请校对系统时钟）",
-    "BATCH_REPLAY": "批次重复提交（疑似重放）",
-    "BATCH_ROOT": "批次内容与签名的摘要树不符（被篡改、删除或重排）",
-    "BATCH_FORMAT": "批次封装格式错误",
-    "BATCH_SUITE": "批次使用了未约定的密码套件",
+    **batch_refusal_codes("BATCH_"),  # a sealed batch refused whole (lianban.crypto.batch)
 }

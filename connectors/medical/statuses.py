@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lianban.crypto.batch import batch_refusal_codes
 from lianban.domain import Status
 
 
@@ -57,14 +58,8 @@ ERROR_CODES: dict[str, MedicalError] = {
     "E_SERVER": MedicalError("医疗保障局服务内部错误，请稍后重试", Action.RETRY),
     "E_SIGNATURE": MedicalError("WS-Security X.509 签名缺失或验证失败（请核对签名证书）", Action.CONFIG),
     "E_WEAK_SIGNATURE": MedicalError("WS-Security 签名算法过弱（须为 RSA-SHA256 / SHA-256）", Action.CONFIG),
-    # a sealed batch refused whole (lianban.crypto.batch refusal codes after E_BATCH_)
-    "E_BATCH_SIG": MedicalError("批次签名无效或签名密钥未知", Action.REJECT),
-    "E_BATCH_KEY": MedicalError("批次加密所用的接收方密钥未知或已停用", Action.REJECT),
-    "E_BATCH_STALE": MedicalError("批次时间戳超出允许窗口（请校对系统时钟）", Action.REJECT),
-    "E_BATCH_REPLAY": MedicalError("批次重复提交（疑似重放）", Action.REJECT),
-    "E_BATCH_ROOT": MedicalError("批次内容与签名的摘要树不符（被篡改、删除或重排）", Action.REJECT),
-    "E_BATCH_FORMAT": MedicalError("批次封装格式错误", Action.REJECT),
-    "E_BATCH_SUITE": MedicalError("批次使用了未约定的密码套件", Action.REJECT),
+    # a sealed batch refused whole (lianban.crypto.batch)
+    **{code: MedicalError(meaning, Action.REJECT) for code, meaning in batch_refusal_codes("E_BATCH_").items()},
 }
 
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).

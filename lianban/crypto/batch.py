@@ -76,6 +76,23 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "SEAL": ("item cannot be opened or is bound to another delivery; do not process it", "数据项解密或完整性校验失败"),
 }
 
+#: what a department's error table says for each whole-batch refusal (its code is a prefix + the key)
+BATCH_REFUSAL_MEANINGS: dict[str, str] = {
+    "SIG": "批次签名无效或签名密钥未知",
+    "KEY": "批次加密所用的接收方密钥未知或已停用",
+    "STALE": "批次时间戳超出允许窗口（请校对系统时钟）",
+    "REPLAY": "批次重复提交（疑似重放）",
+    "ROOT": "批次内容与签名的摘要树不符（被篡改、删除或重排）",
+    "FORMAT": "批次封装格式错误",
+    "SUITE": "批次使用了未约定的密码套件",
+}
+
+
+def batch_refusal_codes(prefix: str) -> dict[str, str]:
+    """The whole-batch refusal codes as a department spells them (e.g. ``BATCH_ROOT``, ``E_BATCH_ROOT``)."""
+    return {f"{prefix}{code}": meaning for code, meaning in BATCH_REFUSAL_MEANINGS.items()}
+
+
 
 def _refuse(code: str, detail: str = "") -> RejectedError:
     message, reason = REFUSALS[code]
