@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
@@ -33,8 +35,8 @@ class Progress:
         return {**asdict(self), "done": self.done}
 
 
-def _count(session: object, query: object) -> int:
-    return int(session.execute(query).scalar_one())  # type: ignore[attr-defined]
+def _count(session: Session, query: Select[Any]) -> int:
+    return int(session.execute(query).scalar_one())
 
 
 def progress(ledger_url: str) -> Progress:

@@ -186,8 +186,8 @@ class DepartmentEngine:
         if row is None:
             return None
         path, end_reason = choose_path(key)
-        step = min(int((time.time() - row[1]) / self.step_seconds), len(path) - 1) if self.step_seconds else len(
-            path) - 1
+        elapsed_steps = (time.time() - row[1]) / self.step_seconds if self.step_seconds else len(path)
+        step = min(int(elapsed_steps), len(path) - 1)
         status = path[step]
         reason = end_reason if status.is_terminal() and end_reason else None
         if status is S.SUPPLEMENT:

@@ -16,6 +16,7 @@ from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import FROM_UNIFIED, TO_UNIFIED
 from lianban.catalog import load_catalog
+from lianban.domain import Status
 from simulators.engine import SUPPLEMENT_REASON, choose_path
 
 
@@ -51,7 +52,7 @@ class HrssBackOffice:
                 continue
             status = path[index]
             reason = end_reason if status.is_terminal() and end_reason else None
-            reason = SUPPLEMENT_REASON if status.name == "SUPPLEMENT" else reason
+            reason = SUPPLEMENT_REASON if status is Status.SUPPLEMENT else reason
             self.frontend.append_status(case_no, item, FROM_UNIFIED[status], reason,
                                         datetime.now(UTC).isoformat(timespec="seconds"))
             moved += 1
