@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from lianban.catalog import Catalog
 from lianban.domain import RetirementRecord
@@ -38,9 +39,17 @@ def _contribution(record: RetirementRecord) -> list[str]:
     return []
 
 
+def _approved_at(record: RetirementRecord) -> list[str]:
+    try:
+        datetime.fromisoformat(record.approved_at)
+    except (TypeError, ValueError):
+        return ["审批时间格式错误（应为 ISO 8601，如 2025-01-02T10:00:00+08:00）"]
+    return []
+
+
 def problems(record: RetirementRecord, catalog: Catalog) -> list[str]:
     """Every reason `record` cannot be routed; empty when it is valid."""
-    reasons = _required(record) + _items(record, catalog)
+    reasons = _required(record) + _items(record, catalog) + _approved_at(record)
     reasons += [p for p in (id_problem(record.id_number), uscc_problem(record.employer_uscc),
                             phone_problem(record.phone)) if p]
     return reasons + _contribution(record)

@@ -5,6 +5,7 @@ Status events are the outbox to 皖事通办: appended in order, pushed in batch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
@@ -21,6 +22,7 @@ from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEv
 from lianban.ledger.store import DeliveryState, get_watermark, record_status, set_watermark, utcnow
 
 HRSS_WATERMARK = "hrss_status_log"
+log_skip = logging.getLogger("lianban.feedback")
 POLL_BATCH = 200
 REPORT_BATCH = 500
 
@@ -46,6 +48,7 @@ class FeedbackResult:
     source: str
     read: int = 0
     changed: int = 0
+    skipped: int = 0
     stopped_by: str | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -55,6 +58,10 @@ class FeedbackResult:
 def _item(session: Session, case_no: str, item_code: str) -> CaseItem | None:
     query = select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == item_code)
     return session.scalars(query).first()
+
+
+def _staged(session: Session, case_no: str) -> bool:
+    return session.scalars(select(Case.id).where(Case.case_no == case_no)).first() is not None
 
 
 def _quarantined(session: Session, case_no: str) -> bool:
@@ -68,10 +75,14 @@ def collect_hrss(log: StatusLog, ledger_url: str, limit: int = 1000) -> Feedback
         mark = get_watermark(session, HRSS_WATERMARK)
         for change in log.status_changes_since(mark, limit):
             item = _item(session, change.case_no, change.item_code)
-            if item is None and not _quarantined(session, change.case_no):
+            if item is None and not _staged(session, change.case_no) and not _quarantined(session, change.case_no):
                 result.stopped_by = "办件尚未入账，等待下一轮抽取 (case not staged yet)"
                 break
-            if item is not None:
+            if item is None:
+                result.skipped += 1  # quarantined case, or an item the applicant did not choose
+                log_skip.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s 或已隔离，跳过", change.seq,
+                                 change.case_no, change.item_code)
+            else:
                 result.changed += record_status(session, item, change.status, "hrss", code=change.department_code,
                                                 reason=change.reason, changed_at=change.changed_at)
             result.read += 1

@@ -68,6 +68,11 @@ def _masked(record: RetirementRecord) -> str:
 
 
 def _quarantine(session: Session, record: RetirementRecord, reasons: list[str]) -> None:
+    """Keep the record's reasons once: a re-read after a crash does not quarantine it twice."""
+    known = select(Quarantine.id).where(Quarantine.source_seq == record.source_seq,
+                                        Quarantine.case_no == record.case_no, Quarantine.state == "open")
+    if session.scalars(known).first() is not None:
+        return
     session.add(Quarantine(source_seq=record.source_seq, case_no=record.case_no, state="open",
                            reasons=json.dumps(reasons, ensure_ascii=False), masked=_masked(record),
                            created_at=utcnow()))

@@ -97,3 +97,31 @@ def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: P
     monkeypatch.setenv("LIANBAN_HOME", str(paths.home))
     back = report(_connector("wanshi_tong"), paths.ledger_url)
     assert back.changed == pending and progress(paths.ledger_url).unreported_events == 0
+
+
+def test_an_unknown_hrss_code_stops_with_a_sentence_naming_it(seeded: Any, paths: Paths) -> None:
+    import pytest
+
+    from lianban.errors import ConfigError
+
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.append_status("BZ-ANY", "01", "7")
+    with pytest.raises(ConfigError, match=r"办理状态码 '7'.*connectors/hrss/statuses\.py"):
+        collect_hrss(db, paths.ledger_url)
+
+
+def test_a_status_for_an_unchosen_item_is_skipped_not_blocking(seeded: Any, paths: Paths) -> None:
+    from connectors.hrss.frontend import applications
+    from connectors.hrss.mapping import APPLICATION_COLUMNS as A
+
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with db.engine.connect() as conn:
+        case_no, items = conn.execute(select(applications.c[A["case_no"]], applications.c[A["items"]])
+                                      .where(applications.c[A["sync_flag"]] == "1")).first()  # type: ignore[misc]
+    unchosen = next(c for c in ("02", "03", "04", "05", "06", "07", "08", "09") if c not in items.split(","))
+    db.append_status(case_no, unchosen, FROM_UNIFIED[Status.ACCEPTED])
+    db.append_status(case_no, "01", FROM_UNIFIED[Status.UNDER_REVIEW])
+    result = collect_hrss(db, paths.ledger_url)
+    assert result.stopped_by is None and result.skipped == 1 and result.changed == 1

@@ -102,3 +102,31 @@ def test_ledger_holds_no_plaintext_personal_data(seeded: Seeded, paths: Paths) -
             value = str(app[field] or "")
             if len(value) >= 2:
                 assert value.encode() not in raw, f"{field} of {app['case_no']} stored in plaintext"
+
+
+def test_a_bad_approval_time_is_quarantined_and_blocks_nothing(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    apps = [a for a in generate_valid(paths, 5)]
+    apps[1]["approved_at"] = "2025/01/02 10:00"
+    db.insert_applications(apps)
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.staged, result.quarantined) == (4, 1)
+    with session_factory(paths.ledger_url)() as s:
+        reasons = json.loads(s.scalars(select(Quarantine.reasons)).one())
+    assert any("审批时间" in r for r in reasons)
+
+
+def test_a_crash_never_quarantines_a_record_twice(seeded: Seeded, paths: Paths) -> None:
+    db, apps = seeded
+    with pytest.raises(RuntimeError):
+        stage(_CrashingSource(db), paths.ledger_url, paths.keys_dir)
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        rows = s.scalar(select(text("count(*)")).select_from(Quarantine))
+    assert rows == len(apps) - len(_valid(apps))
+
+
+def generate_valid(paths: Paths, count: int) -> list[dict[str, Any]]:
+    from lianban.seed import generate
+
+    return _valid(list(generate(count * 3, seed=99)))[:count]
