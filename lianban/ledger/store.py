@@ -16,8 +16,8 @@ class DeliveryState(StrEnum):
     PENDING = "pending"  # sealed, never answered
     RETRY = "retry"  # a retriable failure; due again at next_attempt_at
     ACCEPTED = "accepted"  # the department took it (or already had it)
-    REFUSED = "refused"  # the department refused it: dead letter with the department's reason
-    DEAD = "dead"  # retries exhausted: dead letter, an operator decides
+    REFUSED = "refused"  # the department refused this record: dead letter with the department's reason
+    DEAD = "dead"  # retries exhausted (or unreadable at rest): dead letter, an operator decides
 
 
 DUE_STATES = (DeliveryState.PENDING, DeliveryState.RETRY)

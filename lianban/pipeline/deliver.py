@@ -6,6 +6,7 @@ department recognises by idempotency key and answers as a duplicate: never twice
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,9 +22,11 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery
 from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 900
 MAX_BATCHES_PER_RUN = 1000
+alerts = logging.getLogger("lianban.alerts")
 
 
 @dataclass
@@ -78,7 +81,7 @@ def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverR
         row.state = DeliveryState.DEAD
         result.dead += 1
         return
-    delay = max(retry_after or 0, BASE_BACKOFF_SECONDS * 2 ** (row.attempts - 1))
+    delay = max(retry_after or 0, min(BASE_BACKOFF_SECONDS * 2 ** (row.attempts - 1), MAX_BACKOFF_SECONDS))
     row.state, row.next_attempt_at = DeliveryState.RETRY, utcnow() + timedelta(seconds=delay)
     result.retrying += 1
 
@@ -104,10 +107,10 @@ def _send_batch(session: Session, connector: DepartmentConnector, sealer: BatchS
         result.stopped_by = str(exc)
         return False
     except RejectedError as exc:
+        # The whole batch was refused (its envelope, clock or key): re-sealed and retried, then dead-lettered.
+        alerts.error("告警 ALERT: %s 整批拒收 %s：%s", connector.department, exc.code, exc.reason or exc)
         for row in rows:
-            row.attempts += 1
-            row.state, row.last_error = DeliveryState.REFUSED, f"{exc.code}: {exc.reason or exc}"
-        result.refused += len(rows)
+            _fail(row, f"{exc.code}: {exc.reason or exc}", None, result)
         result.stopped_by = str(exc)
         return False
     evidence.exchange(session, connector.department, ("submit", "receipt"), [m.case_no for m in messages],

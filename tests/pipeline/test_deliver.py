@@ -106,3 +106,38 @@ def test_unreadable_at_rest_payload_is_dead_lettered_not_sent(seeded: Any, paths
         dead = s.scalars(select(Delivery).where(Delivery.idempotency_key == key)).one()
     assert dead.state == DeliveryState.DEAD and "台账密文无法解密" in (dead.last_error or "")
     assert result.dead == 1 and simulation.engines["health"].stats()["unique"] == result.accepted
+
+
+def test_dead_letters_can_be_listed_and_requeued_without_duplicates(seeded: Any, paths: Paths, simulation: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from lianban.pipeline.dead_letters import list_dead, requeue
+
+    monkeypatch.setattr(deliver_mod, "BASE_BACKOFF_SECONDS", 0)
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    total = sum(_states(paths.ledger_url, "health").values())
+    for _ in range(deliver_mod.MAX_ATTEMPTS):
+        deliver(_down("health"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
+    dead = list_dead(paths.ledger_url, "health")
+    assert len(dead) == total and all(d.case_no and d.last_error for d in dead)
+    assert requeue(paths.ledger_url, "health") == total
+    back = deliver(_connector("health"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
+    assert back.accepted == total and list_dead(paths.ledger_url, "health") == []
+    assert simulation.engines["health"].stats()["unique"] == total
+
+
+def test_a_batch_refused_whole_is_retried_not_dropped(seeded: Any, paths: Paths, simulation: Any) -> None:
+    from lianban import keystore
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    recipient = keystore.names_for("housing_fund")[0]
+    keystore.rotate(paths.keys_dir, recipient)  # the hub seals for the new key the department does not know yet
+    refused = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
+    assert refused.accepted == 0 and refused.retrying > 0 and "KEY" in (refused.stopped_by or "")
+    assert set(_states(paths.ledger_url, "housing_fund")) == {DeliveryState.RETRY}
+    from simulators.runner import department_opener
+
+    simulation.engines["housing_fund"].opener = department_opener(paths.keys_dir, "housing_fund")  # it learns it
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    back = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
+    assert back.accepted == refused.retrying

@@ -1,0 +1,56 @@
+"""Dead letters, for operators: list what the outbox gave up on, and put it back in the queue.
+
+Nothing is ever deleted: a requeued delivery keeps its idempotency key, so a department that did get it
+answers "duplicate" and nothing happens twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Select, select
+
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.store import DEAD_STATES, DeliveryState, utcnow
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead delivery as an operator sees it (no personal data: case number, item, reason)."""
+
+    idempotency_key: str
+    department: str
+    case_no: str
+    item_code: str
+    state: str
+    attempts: int
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _query(department: str | None, states: Sequence[str]) -> Select[Delivery, str, str]:
+    query = (select(Delivery, CaseItem.item_code, Case.case_no)
+             .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
+             .where(Delivery.state.in_(list(states))).order_by(Delivery.id))
+    return query.where(Delivery.department == department) if department else query
+
+
+def list_dead(ledger_url: str, department: str | None = None,
+              states: Sequence[str] = DEAD_STATES) -> list[DeadLetter]:
+    with session_factory(ledger_url)() as session:
+        return [DeadLetter(d.idempotency_key, d.department, case_no, item, d.state, d.attempts, d.last_error)
+                for d, item, case_no in session.execute(_query(department, states))]
+
+
+def requeue(ledger_url: str, department: str | None = None, states: Sequence[str] = DEAD_STATES) -> int:
+    """Make dead letters due again now, with a fresh retry budget; returns how many."""
+    with session_factory(ledger_url).begin() as session:
+        rows = [d for d, _item, _case in session.execute(_query(department, states))]
+        for row in rows:
+            row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
+            row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
+        return len(rows)
