@@ -119,7 +119,7 @@ def status(as_json: JsonFlag = False) -> None:
     _emit(progress(Paths.from_env().ledger_url).as_dict(), as_json, "办件进度 (progress)")
 
 
-RINGS = ("hub", "vault")  # SM4 rings: blind index, at-rest vault
+RINGS = ("hub", "vault", "evidence")  # SM4 rings: blind index, at-rest vault, evidence chain HMAC
 
 
 def _key_sets(keys_dir: Path) -> list[str]:

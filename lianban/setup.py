@@ -18,13 +18,14 @@ SIGNED_PARTIES = ("wanshi_tong",)
 def ensure_keys(keys_dir: Path) -> None:
     """Every key this installation needs, created when missing (idempotent).
 
-    The hub: SM4 rings ``hub`` (blind index) and ``vault`` (at rest), a signing key set per suite in use.
+    The hub: SM4 rings ``hub`` (blind index), ``vault`` (at rest) and ``evidence`` (the evidence chain's
+    HMAC key), a signing key set per suite in use (``hub-signing-sm`` always: it signs evidence archives).
     Each receiving department: its recipient and response-signing key sets (in production the department
     holds the private halves and sends the hub only the ``.pub`` files)."""
     pushed = load_catalog().pushed_departments()
-    for ring in ("hub", VAULT):
+    for ring in ("hub", VAULT, "evidence"):
         ensure_ring(keys_dir, ring)
-    for suite in sorted({suite_of(d) for d in pushed}):
+    for suite in sorted({"SM", *(suite_of(d) for d in pushed)}):
         keystore.ensure(keys_dir, hub_signing_name(suite), suite)
     for party in (*pushed, *SIGNED_PARTIES):
         recipient, signing = keystore.names_for(party)

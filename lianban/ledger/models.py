@@ -100,10 +100,11 @@ class Watermark(Base):
 
 
 class Evidence(Base):
-    """The message log (X-Road style): every message sent or received, chained with SM3.
+    """The message log (X-Road style): every message sent or received, chained with a keyed SM3-HMAC.
 
-    ``entry_hash = SM3(prev_hash | canonical fields)``; any edit, deletion or reordering breaks the chain
-    (see lianban.evidence). Holds case numbers, digests, signatures and key ids — never personal data.
+    ``entry_hash = HMAC-SM3(chain key, prev_hash | canonical fields)``; any edit, deletion or reordering
+    breaks the chain, and without the key it cannot be recomputed (see lianban.evidence). Holds case
+    numbers, digests, signatures and key ids — never personal data.
     """
 
     __tablename__ = "evidence"
@@ -118,3 +119,15 @@ class Evidence(Base):
     key_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    chain_kid: Mapped[str | None] = mapped_column(String(64))  # key of the SM3-HMAC chaining this entry
+
+
+class EvidenceAnchor(Base):
+    """The chain's head (one row), MACed with the chain key: truncating the log is detected too."""
+
+    __tablename__ = "evidence_anchor"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    head_id: Mapped[int]
+    head_hash: Mapped[str] = mapped_column(String(64))
+    chain_kid: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
