@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from lianban.errors import RejectedError
 from lianban.keys import KeyRing, load_ring
 from lianban.response_signing import HEADER, ResponseVerifier
 from lianban.routing import aad
-from lianban.sealing import open_envelope
+from lianban.sealing import open_envelope, sm3_hex
 
 VAULT = "vault"
 SIGNED_METHODS = frozenset({"POST"})
@@ -97,6 +98,25 @@ class BatchSealer:
         return SealedOutgoing(sealed.header, deliveries, broken)
 
 
+@dataclass(frozen=True)
+class VerifiedAnswer:
+    """The department's signature on the last answer verified in this context, for the evidence log."""
+
+    key_id: str
+    signature: str  # the whole X-Lianban-Signature header value
+    digest: str  # SM3 of the answer's wire bytes
+
+
+_last_answer: ContextVar[VerifiedAnswer | None] = ContextVar("lianban_last_answer", default=None)
+
+
+def take_verified_answer() -> VerifiedAnswer | None:
+    """The last answer verified in this context (and forget it, so it is never recorded twice)."""
+    answer = _last_answer.get()
+    _last_answer.set(None)
+    return answer
+
+
 def response_check(keys_dir: Path, department: str) -> Callable[[requests.Response], None]:
     """A requests response hook body: every POST answer must carry the department's valid signature."""
     _, signing = keystore.names_for(department)
@@ -109,6 +129,9 @@ def response_check(keys_dir: Path, department: str) -> Callable[[requests.Respon
                 or response.status_code >= 500:
             return  # gateway-level refusals and failures carry no department signature
         path = urlsplit(request.url or "").path
-        verifier.verify(response.headers.get(HEADER), response.status_code, path, response.content)
+        header = response.headers.get(HEADER)
+        verifier.verify(header, response.status_code, path, response.content)
+        kid = dict(p.split("=", 1) for p in (header or "").split(";") if "=" in p).get("kid", "")
+        _last_answer.set(VerifiedAnswer(kid, header or "", sm3_hex(response.content)))
 
     return check

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from lianban import keystore
 from lianban.crypto.suites import get_suite
+from lianban.envelopes import take_verified_answer
 from lianban.keys import ensure_ring, load_ring
 from lianban.ledger.models import Evidence, EvidenceAnchor
 from lianban.sealing import blind_index, sm3_hex
@@ -45,6 +46,7 @@ class Message:
     body: bytes
     signature: str | None = None
     key_id: str | None = None
+    digest: str | None = None  # when the wire bytes were digested elsewhere (a verified answer)
 
 
 def canonical(entry: Mapping[str, Any]) -> bytes:
@@ -83,7 +85,7 @@ def record(session: Session, messages: Iterable[Message], keys_dir: Path | None 
     for m in messages:
         entry = {"id": last_id + 1, "at": datetime.now(UTC).isoformat(), "direction": m.direction,
                  "department": m.department, "kind": m.kind, "case_nos": json.dumps(sorted(set(m.case_nos))),
-                 "digest": sm3_hex(m.body), "signature": m.signature, "key_id": m.key_id}
+                 "digest": m.digest or sm3_hex(m.body), "signature": m.signature, "key_id": m.key_id}
         entry_hash = chain_hash(key, prev, entry)
         session.add(Evidence(**entry, prev_hash=prev, entry_hash=entry_hash, chain_kid=kid))
         prev, last_id, count = entry_hash, last_id + 1, count + 1
@@ -225,8 +227,22 @@ def body_of(value: Any) -> bytes:
     return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def sent(session: Session, department: str, kind: str, case_nos: Sequence[str], body: Any,
+         signature: str | None = None, key_id: str | None = None) -> None:
+    """Record a message sent (whether or not an answer came)."""
+    record(session, [Message("out", department, kind, case_nos, body_of(body), signature, key_id)])
+
+
+def received(session: Session, department: str, kind: str, case_nos: Sequence[str], answer: Any) -> None:
+    """Record the answer received: its digest and the department's signature as verified on the wire."""
+    verified = take_verified_answer()
+    record(session, [Message("in", department, kind, case_nos, body_of(answer),
+                             verified.signature if verified else None, verified.key_id if verified else None,
+                             verified.digest if verified else None)])
+
+
 def exchange(session: Session, department: str, kinds: tuple[str, str], case_nos: Sequence[str],
-             sent: Any, received: Any, signature: str | None = None, key_id: str | None = None) -> None:
+             sent_body: Any, answer: Any, signature: str | None = None, key_id: str | None = None) -> None:
     """Record one request/answer pair: the message sent and the answer received."""
-    record(session, [Message("out", department, kinds[0], case_nos, body_of(sent), signature, key_id),
-                     Message("in", department, kinds[1], case_nos, body_of(received))])
+    sent(session, department, kinds[0], case_nos, sent_body, signature, key_id)
+    received(session, department, kinds[1], case_nos, answer)

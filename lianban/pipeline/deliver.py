@@ -98,6 +98,9 @@ def _send_batch(session: Session, connector: DepartmentConnector, sealer: BatchS
         return True
     seal, messages = sealed.seal, sealed.deliveries
     result.sent += len(rows)
+    case_nos = [m.case_no for m in messages]
+    evidence.sent(session, connector.department, "submit", case_nos, {"seal": seal, "items": messages},
+                  seal["signature"], seal["signer_kid"])
     try:
         answer = connector.submit(messages, seal)
         receipts = {r.idempotency_key: r for r in answer}
@@ -113,9 +116,7 @@ def _send_batch(session: Session, connector: DepartmentConnector, sealer: BatchS
             _fail(row, f"{exc.code}: {exc.reason or exc}", None, result)
         result.stopped_by = str(exc)
         return False
-    evidence.exchange(session, connector.department, ("submit", "receipt"), [m.case_no for m in messages],
-                      {"seal": seal, "items": messages}, answer, signature=seal["signature"],
-                      key_id=seal["signer_kid"])
+    evidence.received(session, connector.department, "receipt", case_nos, answer)
     for row in rows:
         receipt = receipts.get(row.idempotency_key)
         if receipt is None:

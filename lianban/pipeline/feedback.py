@@ -105,14 +105,15 @@ def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int 
         open_items = _open_keys(session, connector.department)
         keys = sorted(open_items)
         for start in range(0, len(keys), batch):
+            chunk = keys[start:start + batch]
+            case_nos = [open_items[k].case.case_no for k in chunk]
+            evidence.sent(session, connector.department, "poll", case_nos, chunk)
             try:
-                updates = connector.poll(keys[start:start + batch])
+                updates = connector.poll(chunk)
             except RetriableError as exc:
                 result.stopped_by = str(exc)
                 break
-            chunk = keys[start:start + batch]
-            evidence.exchange(session, connector.department, ("poll", "status"),
-                              [open_items[k].case.case_no for k in chunk], chunk, updates)
+            evidence.received(session, connector.department, "status", case_nos, updates)
             for u in updates:
                 item = open_items.get(u.idempotency_key)
                 result.read += 1
@@ -139,12 +140,18 @@ def report(sink: StatusSink, ledger_url: str, batch: int = REPORT_BATCH) -> Feed
                 break
             events = [ProgressEvent(e.id, case_no, item.item_code, e.source, Status(e.status), e.changed_at, e.reason)
                       for e, item, case_no in rows]
+            case_nos = [e.case_no for e in events]
+            evidence.sent(session, "wanshi_tong", "push", case_nos, events)
             try:
                 ack = sink.push(events)
             except RetriableError as exc:
                 result.stopped_by = str(exc)
                 break
-            evidence.exchange(session, "wanshi_tong", ("push", "ack"), [e.case_no for e in events], events, ack)
+            evidence.received(session, "wanshi_tong", "ack", case_nos, ack)
+            acknowledged = ack.accepted + ack.duplicates
+            if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
+                result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"
+                break
             now = utcnow()
             for event, _item_row, _case_no in rows:
                 event.reported_at = now

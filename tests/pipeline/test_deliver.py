@@ -141,3 +141,20 @@ def test_a_batch_refused_whole_is_retried_not_dropped(seeded: Any, paths: Paths,
         s.execute(update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
     back = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
     assert back.accepted == refused.retrying
+
+
+def test_evidence_records_every_message_with_both_signatures(seeded: Any, paths: Paths, simulation: Any) -> None:
+    from lianban import evidence, keystore
+    from lianban.ledger.models import Evidence
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    deliver(_connector("medical"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
+    deliver(_down("health"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        rows = list(s.scalars(select(Evidence).order_by(Evidence.id)))
+        assert evidence.verify_ledger(s, paths.keys_dir).ok
+    medical_kid = keystore.load(paths.keys_dir, "medical-signing", public_only=True).active
+    by = {(r.department, r.direction): r for r in rows}
+    assert by[("medical", "out")].key_id.startswith("hub-signing") and by[("medical", "out")].signature
+    assert by[("medical", "in")].key_id == medical_kid and "sig=" in (by[("medical", "in")].signature or "")
+    assert ("health", "out") in by and ("health", "in") not in by  # a failed send is evidence too
