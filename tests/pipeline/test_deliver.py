@@ -43,15 +43,17 @@ def _down(department: str) -> Any:
 
 
 @pytest.mark.parametrize("department", DEPARTMENTS)
-def test_every_delivery_arrives_once(seeded: Any, paths: Paths, simulation: Any, department: str) -> None:
-    staged = stage(seeded[0], paths.ledger_url, paths.keys_dir)
+def test_every_delivery_arrives_once(seeded: Any, paths: Paths, simulation: Any, department: str,
+                                    ledger_url: str) -> None:
+    """On SQLite and on PostgreSQL."""
+    staged = stage(seeded[0], ledger_url, paths.keys_dir)
     assert staged.deliveries
-    result = deliver(_connector(department), paths.ledger_url, batch_size=7, keys_dir=paths.keys_dir)
-    expected = _states(paths.ledger_url, department)
+    result = deliver(_connector(department), ledger_url, batch_size=7, keys_dir=paths.keys_dir)
+    expected = _states(ledger_url, department)
     assert expected == {DeliveryState.ACCEPTED: result.accepted}
     assert simulation.engines[department].stats() == {"unique": result.accepted, "duplicates": 0, "rejected": 0,
                                                       "refused_batches": 0}
-    again = deliver(_connector(department), paths.ledger_url, batch_size=7, keys_dir=paths.keys_dir)
+    again = deliver(_connector(department), ledger_url, batch_size=7, keys_dir=paths.keys_dir)
     assert again.sent == 0
 
 

@@ -26,21 +26,27 @@ def _connector(name: str) -> Any:
     return load_connector(name, department_settings(name))
 
 
-def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths, simulation: Any) -> None:
+def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths, simulation: Any,
+                                                        ledger_url: str) -> None:
+    """On SQLite and on PostgreSQL, with the evidence chain intact at the end."""
     db, _ = seeded
-    stage(db, paths.ledger_url, paths.keys_dir)
+    stage(db, ledger_url, paths.keys_dir)
     for name in PUSHED:
-        deliver(_connector(name), paths.ledger_url, 100, paths.keys_dir)
+        deliver(_connector(name), ledger_url, 100, paths.keys_dir)
     office = HrssBackOffice(db, step_seconds=0)
     for _ in range(8):  # HRSS works its items; the departments' clocks run at 0.2 s a step
         office.tick()
-        collect_hrss(db, paths.ledger_url)
+        collect_hrss(db, ledger_url)
         for name in PUSHED:
-            poll_department(_connector(name), paths.ledger_url)
-        report(_connector("wanshi_tong"), paths.ledger_url)
+            poll_department(_connector(name), ledger_url)
+        report(_connector("wanshi_tong"), ledger_url)
         time.sleep(0.25)
-    state = progress(paths.ledger_url)
+    state = progress(ledger_url)
     assert state.done, state
+    with session_factory(ledger_url)() as s:
+        from lianban import evidence
+
+        assert evidence.verify_ledger(s, paths.keys_dir).ok
     stats = requests.get(f"{simulation.urls['wanshi_tong']}/_sim/stats", timeout=5).json()
     assert stats["items"] == state.case_items
     assert stats["duplicates"] == 0
