@@ -9,10 +9,16 @@ export UV_LINK_MODE := copy
 
 .PHONY: install demo test lint typecheck unit bench clean
 
+UV := .tools/bin/uv
+
+# uv itself lives in a private tools venv (works on any Python with venv, PEP 668 or not).
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
 # The lock (uv.lock) pins every dependency; `uv sync --frozen` installs exactly it.
-$(VENV)/.synced: pyproject.toml uv.lock
-	$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
-	$(PYTHON) -m uv sync --frozen --python $(PYTHON)
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.synced
@@ -36,4 +42,4 @@ bench: install
 	$(BIN)/python -m bench.seal
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .tools
