@@ -33,7 +33,8 @@ class KeyRing:
         try:
             return self.keys[kid]
         except KeyError:
-            raise ConfigError(f"key id {kid!r} is not in the {self.owner} key ring (retired or unknown)") from None
+            raise ConfigError(f"密钥标识 {kid!r} 不在 {self.owner} 密钥环中（已停用或未知）"
+                              f"(key id not in the {self.owner} key ring)") from None
 
     def __repr__(self) -> str:
         return f"KeyRing(owner={self.owner!r}, active={self.active!r}, kids={sorted(self.keys)})"
@@ -51,7 +52,7 @@ def load_ring(keys_dir: Path, owner: str) -> KeyRing:
         keys = {str(kid): base64.b64decode(v) for kid, v in data["keys"].items()}
         ring = KeyRing(owner, str(data["active"]), keys)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"key ring {path} is missing or malformed ({type(exc).__name__}); "
+        raise ConfigError(f"密钥文件缺失或格式错误 key ring {path} is missing or malformed ({type(exc).__name__}); "
                           f"run `lianban keys init`") from None
     if ring.active not in keys or any(len(k) != KEY_BYTES for k in keys.values()):
         raise ConfigError(f"key ring {path}: active key missing or a key is not {KEY_BYTES} bytes")
@@ -94,9 +95,10 @@ def retire_ring_key(keys_dir: Path, owner: str, kid: str) -> KeyRing:
     """Remove `kid` from `owner`'s ring: what it sealed no longer opens. The active key cannot be retired."""
     ring = load_ring(keys_dir, owner)
     if kid == ring.active:
-        raise ConfigError(f"{kid} is the active key of {owner}: rotate first, then retire it")
+        raise ConfigError(f"{kid} 是 {owner} 的当前密钥，请先轮换再停用 "
+                          f"(is the active key of {owner}: rotate first, then retire it)")
     if kid not in ring.keys:
-        raise ConfigError(f"{owner} has no key {kid}")
+        raise ConfigError(f"{owner} 没有密钥 {kid} (has no key {kid})")
     kept = KeyRing(owner, ring.active, {k: v for k, v in ring.keys.items() if k != kid})
     _write(_path(keys_dir, owner), kept)
     return kept

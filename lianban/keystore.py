@@ -77,7 +77,7 @@ def load(keys_dir: Path, name: str, public_only: bool = False) -> KeySet:
         private = {str(k): base64.b64decode(v["private"]) for k, v in keys.items() if "private" in v}
         ks = KeySet(name, str(data["suite"]), str(data["active"]), public, private)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"key file {path} is missing or malformed ({type(exc).__name__}); "
+        raise ConfigError(f"密钥文件缺失或格式错误 key file {path} is missing or malformed ({type(exc).__name__}); "
                           f"run `lianban keys init`") from None
     if ks.active not in public:
         raise ConfigError(f"key file {path}: active key {ks.active} is not in the file")
@@ -117,9 +117,10 @@ def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
     """Remove `kid`: what it sealed or signed is refused from now on. The active key cannot be retired."""
     ks = load(keys_dir, name)
     if kid == ks.active:
-        raise ConfigError(f"{kid} is the active key of {name}: rotate first, then retire it")
+        raise ConfigError(f"{kid} 是 {name} 的当前密钥，请先轮换再停用 "
+                          f"(is the active key of {name}: rotate first, then retire it)")
     if kid not in ks.public:
-        raise ConfigError(f"{name} has no key {kid}")
+        raise ConfigError(f"{name} 没有密钥 {kid} (has no key {kid})")
     kept = KeySet(name, ks.suite, ks.active, {k: v for k, v in ks.public.items() if k != kid},
                   {k: v for k, v in ks.private.items() if k != kid})
     _save(keys_dir, kept)

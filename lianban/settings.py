@@ -223,7 +223,7 @@ def _base_url(name: str, conn: Mapping[str, Any]) -> str:
 def parse_connection(department: str, raw: str | Mapping[str, Any]) -> DepartmentSettings:
     """Settings from Airflow's JSON or URI connection form (or its fields as a mapping); errors name the
     connection and the field. TLS files named in ``extra`` must exist now, not at the first call."""
-    name = f"connection dept_{department}"
+    name = f"部门连接配置有误 connection dept_{department}"
     conn = _fields(name, raw)
     if not conn.get("host"):
         raise ConfigError(f"{name}: field 'host' is missing")
@@ -250,7 +250,8 @@ def department_settings(department: str, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     raw = env.get(conn_env_name(department))
     if not raw:
-        raise ConfigError(f"connection dept_{department} is not configured: set {conn_env_name(department)}")
+        raise ConfigError(f"未配置部门连接 dept_{department} (connection dept_{department} is not configured): "
+                          f"set {conn_env_name(department)} or an Airflow connection")
     return parse_connection(department, raw)
 
 
