@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from lianban import jobs
 from lianban.cli_connectors import connectors_app
@@ -268,6 +269,10 @@ def main() -> None:
         app()
     except LianbanError as exc:
         console.print(f"[red]错误 (error):[/red] {exc}")
+        raise SystemExit(2) from None
+    except SQLAlchemyError as exc:  # the message may carry a URL with a password: name the kind only
+        console.print(f"[red]错误 (error):[/red] 数据库不可用或结构不符 ({type(exc).__name__})；请检查 "
+                      f"LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL 并运行 `lianban init` (database unavailable)")
         raise SystemExit(2) from None
 
 

@@ -144,10 +144,24 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
     }
 
 
+MARKER = ".lianban-demo"
+
+
+def _fresh_home(home: Path) -> None:
+    """Wipe a previous demo's folder; refuse to wipe a folder the demo did not make."""
+    ours = home.resolve().is_relative_to(REPO / "var")  # the repository's own scratch folder
+    if home.exists() and any(home.iterdir()) and not (home / MARKER).exists() and not ours:
+        raise FatalError(f"拒绝清空非演示目录 {home}（缺少 {MARKER} 标记）(refusing to wipe a folder the demo "
+                         f"did not create; choose an empty --home)")
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("created by `lianban demo`; wiped at the start of every demo run\n")
+
+
 def run_demo(opts: DemoOptions, on_round: Any = None) -> dict[str, Any]:
     """Run the whole demo; returns the summary dict (see module docstring)."""
     started = time.monotonic()
-    shutil.rmtree(opts.home, ignore_errors=True)
+    _fresh_home(opts.home)
     env = demo_env(opts.home)
     paths = Paths.from_env(env)
     init(paths, with_frontend=True)
