@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lianban.catalog import Catalog, load_catalog
@@ -69,9 +69,11 @@ def _masked(record: RetirementRecord) -> str:
 
 def _quarantine(session: Session, record: RetirementRecord, reasons: list[str]) -> None:
     """Keep the record's reasons once: a re-read after a crash does not quarantine it twice."""
-    known = select(Quarantine.id).where(Quarantine.source_seq == record.source_seq,
-                                        Quarantine.case_no == record.case_no, Quarantine.state == "open")
-    if session.scalars(known).first() is not None:
+    known = select(Quarantine).where(Quarantine.source_seq == record.source_seq,
+                                     Quarantine.case_no == record.case_no, Quarantine.state == "open")
+    existing = session.scalars(known).first()
+    if existing is not None:  # read again (a crash, or fixed at the source but still wrong): latest reasons
+        existing.reasons, existing.masked = json.dumps(reasons, ensure_ascii=False), _masked(record)
         return
     session.add(Quarantine(source_seq=record.source_seq, case_no=record.case_no, state="open",
                            reasons=json.dumps(reasons, ensure_ascii=False), masked=_masked(record),
@@ -80,6 +82,8 @@ def _quarantine(session: Session, record: RetirementRecord, reasons: list[str]) 
 
 def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys) -> int:
     now = utcnow()
+    session.execute(update(Quarantine).where(Quarantine.case_no == record.case_no, Quarantine.state == "open")
+                    .values(state="released"))  # fixed at the source and taken: no longer quarantined
     case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
                 id_index=blind_index(keys.index_key, record.id_number), staged_at=now,
                 approved_at=_parse_time(record.approved_at))

@@ -130,3 +130,20 @@ def generate_valid(paths: Paths, count: int) -> list[dict[str, Any]]:
     from lianban.seed import generate
 
     return _valid(list(generate(count * 3, seed=99)))[:count]
+
+
+def test_a_record_fixed_at_the_source_is_released_from_quarantine(paths: Paths) -> None:
+    from sqlalchemy import update as sql_update
+
+    db = FrontendDB(paths.frontend_url)
+    apps = generate_valid(paths, 3)
+    good_phone, apps[0]["phone"] = apps[0]["phone"], "12345"
+    db.insert_applications(apps)
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with db.engine.begin() as conn:  # HRSS fixes the phone and resets 同步标志
+        conn.execute(sql_update(applications).where(applications.c[A["case_no"]] == apps[0]["case_no"])
+                     .values({A["phone"]: good_phone, A["sync_flag"]: "0"}))
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Quarantine.state)).one() == "released"
