@@ -129,13 +129,22 @@ def _key_sets(keys_dir: Path) -> list[str]:
 
 
 @keys_app.command("init")
-def keys_init() -> None:
-    """创建缺失的全部密钥 (create every missing key: SM4 rings and SM2/NIST key sets)."""
-    from lianban.setup import ensure_keys
+def keys_init(hub_only: Annotated[bool, typer.Option(help="production: only the hub's own keys")] = False) -> None:
+    """创建缺失的密钥；生产环境用 --hub-only，部门公钥用 keys import 导入 (create missing keys)."""
+    from lianban.setup import ensure_hub_keys, ensure_keys
 
     paths = Paths.from_env()
-    ensure_keys(paths.keys_dir)
+    (ensure_hub_keys if hub_only else ensure_keys)(paths.keys_dir)
     typer.echo(f"密钥已就绪 (keys ready) in {paths.keys_dir}")
+
+
+@keys_app.command("import")
+def keys_import(name: str, source: Path) -> None:
+    """导入对方的公钥文件，如 medical-recipient、medical-signing (install another party's public keys)."""
+    from lianban import keystore
+
+    ks = keystore.import_public(Paths.from_env().keys_dir, name, source)
+    typer.echo(f"{name}: 已导入公钥 (imported) {sorted(ks.public)}，当前 (active) {ks.active}")
 
 
 @keys_app.command("list")

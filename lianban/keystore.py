@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,20 @@ def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
                   {k: v for k, v in ks.private.items() if k != kid})
     _save(keys_dir, kept)
     return kept
+
+
+def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
+    """Install another party's public key file as ``<name>.pub.json``; a file holding any private key is
+    refused (it must never leave its owner), and so is one that does not load."""
+    body = source.read_text()
+    if '"private"' in body:
+        raise ConfigError(f"{source} 含有私钥，拒绝导入：只导入对方的公钥文件 "
+                          f"(holds a private key; import public keys only)")
+    with tempfile.TemporaryDirectory() as scratch:
+        Path(scratch, f"{name}.pub.json").write_text(body)
+        loaded = load(Path(scratch), name, public_only=True)
+    _write(_path(keys_dir, name, True), json.loads(body))
+    return loaded
 
 
 def names_for(department: str) -> tuple[str, str]:

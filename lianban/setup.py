@@ -15,6 +15,15 @@ from lianban.settings import Paths
 SIGNED_PARTIES = ("wanshi_tong",)
 
 
+def ensure_hub_keys(keys_dir: Path) -> None:
+    """Only the hub's own keys (production): the departments' public keys are imported, never made here."""
+    pushed = load_catalog().pushed_departments()
+    for ring in ("hub", VAULT, "evidence"):
+        ensure_ring(keys_dir, ring)
+    for suite in sorted({"SM", *(suite_of(d) for d in pushed)}):
+        keystore.ensure(keys_dir, hub_signing_name(suite), suite)
+
+
 def ensure_keys(keys_dir: Path) -> None:
     """Every key this installation needs, created when missing (idempotent).
 
@@ -23,10 +32,7 @@ def ensure_keys(keys_dir: Path) -> None:
     Each receiving department: its recipient and response-signing key sets (in production the department
     holds the private halves and sends the hub only the ``.pub`` files)."""
     pushed = load_catalog().pushed_departments()
-    for ring in ("hub", VAULT, "evidence"):
-        ensure_ring(keys_dir, ring)
-    for suite in sorted({"SM", *(suite_of(d) for d in pushed)}):
-        keystore.ensure(keys_dir, hub_signing_name(suite), suite)
+    ensure_hub_keys(keys_dir)
     for party in (*pushed, *SIGNED_PARTIES):
         recipient, signing = keystore.names_for(party)
         if party in pushed:

@@ -51,3 +51,18 @@ def test_repr_and_errors_never_show_key_material(tmp_path: Path) -> None:
     (tmp_path / "broken-signing.json").write_text('{"suite": "SM", "active": "x", "keys": []}')
     with pytest.raises(ConfigError, match=r"broken-signing\.json"):
         keystore.load(tmp_path, "broken-signing")
+
+
+def test_production_hub_imports_public_keys_only(tmp_path: Path) -> None:
+    from lianban.setup import ensure_hub_keys
+
+    department = tmp_path / "medical-side"
+    keystore.ensure(department, "medical-recipient")
+    hub = tmp_path / "hub"
+    ensure_hub_keys(hub)
+    assert not (hub / "medical-recipient.json").exists()
+    with pytest.raises(ConfigError, match="私钥"):
+        keystore.import_public(hub, "medical-recipient", department / "medical-recipient.json")
+    imported = keystore.import_public(hub, "medical-recipient", department / "medical-recipient.pub.json")
+    assert imported.private == {} and keystore.load(hub, "medical-recipient", public_only=True).public
+    assert not (hub / "medical-recipient.json").exists()
