@@ -18,12 +18,10 @@ a body that does not fit the schema 422, always with a Chinese ``message``. :cla
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -248,17 +246,14 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
 # -- running in-process (tests, the demo) ------------------------------------------------------------
 @contextmanager
 def serve_in_background(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run `app` with uvicorn in a daemon thread; yields its base URL and stops it on exit."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="simulator", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("simulator failed to start")
-        threading.Event().wait(0.01)
-    bound = server.servers[0].sockets[0].getsockname()[1]
+    """Run `app` on 127.0.0.1 (:func:`simulators.runner.serve`); yields its base URL and stops it on exit."""
+    from simulators.runner import serve
+
+    if host != "127.0.0.1":
+        raise ValueError("simulators listen on 127.0.0.1 only")
+    server, thread, url = serve(app, port)
     try:
-        yield f"http://{host}:{bound}"
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,16 +90,20 @@ class Simulation:
             thread.join(timeout=10)
 
 
+START_TIMEOUT = 10.0
+
+
 def serve(app: Any, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Run `app` on 127.0.0.1 in a thread; returns the server, its thread and its base URL."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True, name=f"sim-{port}")
     thread.start()
+    deadline = time.monotonic() + START_TIMEOUT
     while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("simulator server failed to start (port in use?)")
-        threading.Event().wait(0.02)
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"simulator server on port {port} failed to start (port in use?)")
+        time.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     return server, thread, f"http://127.0.0.1:{bound}"
 

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from xml.sax.saxutils import escape
 
 import pytest
 import requests
-import uvicorn
 import zeep
 from lxml import etree
 from zeep.wsse.username import UsernameToken
@@ -32,6 +30,7 @@ from lianban.identity import make_id_number, make_uscc
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
+from simulators.runner import serve
 
 LOGIN = "lianban-medical"
 PASSWORD = "sim-only-Pa55word-not-real"  # a test credential for a local simulator, never a real one
@@ -58,16 +57,8 @@ class Sim:
 def sim(tmp_path: Path) -> Iterator[Sim]:
     keys_dir = tmp_path / "keys"
     engine = engine_for(keys_dir, "medical", tmp_path / "medical.db", step_seconds=0.1)
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, LOGIN, PASSWORD), host="127.0.0.1", port=0,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield Sim(f"http://127.0.0.1:{port}", engine, keys_dir)
+    server, thread, url = serve(create_app(engine, LOGIN, PASSWORD))
+    yield Sim(url, engine, keys_dir)
     server.should_exit = True
     thread.join(timeout=10)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +20,7 @@ from lianban.settings import DepartmentSettings, connection_json, parse_connecti
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import create_app
-from simulators.runner import response_signer
+from simulators.runner import response_signer, serve
 
 LOGIN = "lianban-medical"
 PASSWORD = "sim-only-Pa55word-not-real"  # a test credential for a local simulator, never a real one
@@ -46,18 +45,6 @@ class MedicalSim:
         """Connection dept_medical as an operator would configure it."""
         raw = connection_json(self.base_url, LOGIN, password, connect_timeout=2, read_timeout=5, **extra)
         return parse_connection("medical", raw)
-
-
-def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "simulator did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
