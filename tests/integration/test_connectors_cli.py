@@ -4,9 +4,7 @@ Also: the Airflow adapter (dags/airflow_connections.py) resolves the same connec
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
-import ipaddress
 import json
 import os
 import socket
@@ -18,16 +16,13 @@ from typing import Any
 
 import pytest
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from connectors.health.statuses import CODES
 from lianban.cli import app
 from lianban.demo import REPO
 from lianban.settings import Paths, conn_env_name, connection_json, department_settings, set_connection_resolver
+from simulators import pki
 from simulators.kit import engine_for
 from simulators.rest_department import create_app
 from simulators.runner import response_signer
@@ -63,22 +58,8 @@ def closed_port() -> int:
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (PEM cert, PEM key), as a department's test gateway might have."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dept-gateway.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "gateway.crt", folder / "gateway.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+    """A self-signed certificate for 127.0.0.1, as a department's test gateway might have."""
+    return pki.self_signed(folder, "dept-gateway.test", prefix="gateway-")
 
 
 @contextmanager

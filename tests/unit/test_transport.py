@@ -3,8 +3,6 @@ connection fields that feed them (lianban.settings: rate_limit, TLS files, Airfl
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import ssl
 import threading
@@ -17,9 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from urllib3.response import HTTPResponse
 
 from lianban.catalog import SCHEMAS_DIR
@@ -41,6 +37,7 @@ from lianban.transport import (
     read_limited,
     retry_policy,
 )
+from simulators.pki import certificate, self_signed, write_pem
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -114,39 +111,6 @@ def local() -> Iterator[tuple[str, Server]]:
 
 
 Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
-
-
-def certificate(common_name: str, ca: bool, issuer: Issued | None = None) -> Issued:
-    """A certificate for 127.0.0.1 (SAN IP) valid for a day, signed by `issuer` or self-signed."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    issuer_name, signer = (issuer[0].subject, issuer[1]) if issuer else (name, key)
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
-            .sign(signer, hashes.SHA256()))
-    return cert, key
-
-
-def write_pem(folder: Path, issued: Issued, prefix: str = "") -> tuple[Path, Path]:
-    """`issued` as PEM files ``<prefix>cert.pem`` and ``<prefix>key.pem`` in `folder`."""
-    cert, key = issued
-    cert_path, key_path = folder / f"{prefix}cert.pem", folder / f"{prefix}key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (PEM cert, PEM key) made with `cryptography`."""
-    return write_pem(folder, certificate("127.0.0.1", ca=True))
 
 
 @pytest.fixture

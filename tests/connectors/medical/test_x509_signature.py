@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from connectors import load_connector
 from connectors.medical.connector import MedicalConnector, RequestSignature
@@ -18,23 +13,13 @@ from lianban.errors import ConfigError
 from lianban.settings import connection_json, parse_connection
 from simulators.kit import engine_for
 from simulators.medical import create_app
+from simulators.pki import self_signed
 from simulators.runner import response_signer, serve
 
 
 def _cert(folder: Path, name: str) -> tuple[str, str, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    folder.mkdir(parents=True, exist_ok=True)
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    (folder / f"{name}.crt").write_bytes(pem)
-    (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                           serialization.PrivateFormat.PKCS8,
-                                                           serialization.NoEncryption()))
-    return str(folder / f"{name}.crt"), str(folder / f"{name}.key"), pem
+    cert, key = self_signed(folder, name, kind="rsa", prefix=f"{name}-")
+    return str(cert), str(key), cert.read_bytes()
 
 
 @pytest.fixture
