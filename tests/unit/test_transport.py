@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from urllib3.response import HTTPResponse
 
 from lianban.catalog import SCHEMAS_DIR
@@ -110,7 +108,6 @@ def local() -> Iterator[tuple[str, Server]]:
     yield from _serve(Server(), "http")
 
 
-Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 
 
 @pytest.fixture
