@@ -10,11 +10,12 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban import evidence
+from lianban import contract, evidence
 from lianban.contract import DepartmentConnector, Receipt
 from lianban.envelopes import BatchSealer, Outgoing
 from lianban.errors import RejectedError, RetriableError
@@ -86,37 +87,60 @@ def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverR
     result.retrying += 1
 
 
-def _send_batch(session: Session, connector: DepartmentConnector, sealer: BatchSealer, rows: list[Delivery],
-                result: DeliverResult) -> bool:
-    """Seal and send one batch; False when the run should stop (the department is not taking messages)."""
+@dataclass(frozen=True)
+class _Batch:
+    """One sealed batch between its two short transactions (the network call holds no database lock)."""
+
+    ids: list[int]
+    seal: dict[str, Any]
+    messages: list[contract.Delivery]
+    case_nos: list[str]
+
+
+def _prepare(session: Session, connector: DepartmentConnector, sealer: BatchSealer, rows: list[Delivery],
+             result: DeliverResult) -> _Batch | None:
+    """Seal the due rows (dead-lettering any whose at-rest payload does not open) and log the send."""
     sealed = sealer.seal([_outgoing(r, session) for r in rows])
     for row in [r for r in rows if r.idempotency_key in sealed.broken]:
         row.state, row.last_error = DeliveryState.DEAD, sealed.broken[row.idempotency_key]
         result.dead += 1
     rows = [r for r in rows if r.idempotency_key not in sealed.broken]
     if not rows:
-        return True
-    seal, messages = sealed.seal, sealed.deliveries
+        return None
+    batch = _Batch([r.id for r in rows], sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries])
+    evidence.sent(session, connector.department, "submit", batch.case_nos,
+                  {"seal": batch.seal, "items": batch.messages}, batch.seal["signature"], batch.seal["signer_kid"])
     result.sent += len(rows)
-    case_nos = [m.case_no for m in messages]
-    evidence.sent(session, connector.department, "submit", case_nos, {"seal": seal, "items": messages},
-                  seal["signature"], seal["signer_kid"])
+    return batch
+
+
+def _call(connector: DepartmentConnector, batch: _Batch) -> list[Receipt] | RetriableError | RejectedError:
+    """The department's answer, or the failure to act on; a ConfigError propagates (fix, don't retry)."""
     try:
-        answer = connector.submit(messages, seal)
-        receipts = {r.idempotency_key: r for r in answer}
-    except RetriableError as exc:
-        for row in rows:
-            _fail(row, str(exc), exc.retry_after, result)
-        result.stopped_by = str(exc)
-        return False
-    except RejectedError as exc:
-        # The whole batch was refused (its envelope, clock or key): re-sealed and retried, then dead-lettered.
-        alerts.error("告警 ALERT: %s 整批拒收 %s：%s", connector.department, exc.code, exc.reason or exc)
-        for row in rows:
-            _fail(row, f"{exc.code}: {exc.reason or exc}", None, result)
-        result.stopped_by = str(exc)
-        return False
-    evidence.received(session, connector.department, "receipt", case_nos, answer)
+        return connector.submit(batch.messages, batch.seal)
+    except (RetriableError, RejectedError) as exc:
+        return exc
+
+
+def _stop(rows: list[Delivery], error: str, retry_after: float | None, cause: Exception,
+          result: DeliverResult) -> bool:
+    for row in rows:
+        _fail(row, error, retry_after, result)
+    result.stopped_by = str(cause)
+    return False
+
+
+def _settle(session: Session, department: str, batch: _Batch,
+            outcome: list[Receipt] | RetriableError | RejectedError, result: DeliverResult) -> bool:
+    """Apply the answer to the rows; False when the run should stop (the department is not taking messages)."""
+    rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
+    if isinstance(outcome, RejectedError):  # refused whole (envelope, clock, key): re-sealed next time
+        alerts.error("告警 ALERT: %s 整批拒收 %s：%s", department, outcome.code, outcome.reason or outcome)
+        return _stop(rows, f"{outcome.code}: {outcome.reason or outcome}", None, outcome, result)
+    if isinstance(outcome, RetriableError):
+        return _stop(rows, str(outcome), outcome.retry_after, outcome, result)
+    evidence.received(session, department, "receipt", batch.case_nos, outcome)
+    receipts = {r.idempotency_key: r for r in outcome}
     for row in rows:
         receipt = receipts.get(row.idempotency_key)
         if receipt is None:
@@ -128,13 +152,20 @@ def _send_batch(session: Session, connector: DepartmentConnector, sealer: BatchS
 
 def deliver(connector: DepartmentConnector, ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:
     """Seal and send every due delivery of the connector's department, one envelope per batch;
-    a ConfigError propagates (fix, don't retry)."""
+    a ConfigError propagates (fix, don't retry). No database transaction spans a network call."""
     sessions = session_factory(ledger_url)
     sealer = BatchSealer.load(keys_dir, connector.department)
     result = DeliverResult(connector.department)
     for _ in range(MAX_BATCHES_PER_RUN):
         with sessions.begin() as session:
             rows = _due(session, connector.department, batch_size)
-            if not rows or not _send_batch(session, connector, sealer, rows, result):
+            batch = _prepare(session, connector, sealer, rows, result) if rows else None
+        if not rows:
+            break
+        if batch is None:
+            continue
+        outcome = _call(connector, batch)
+        with sessions.begin() as session:
+            if not _settle(session, connector.department, batch, outcome, result):
                 break
     return result

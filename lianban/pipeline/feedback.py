@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from lianban import evidence
-from lianban.contract import DepartmentConnector, ProgressEvent, StatusSink
+from lianban.contract import DepartmentConnector, ProgressEvent, PushResult, StatusSink, StatusUpdate
 from lianban.domain import Status
 from lianban.errors import RetriableError
 from lianban.ledger.db import session_factory
@@ -91,35 +91,47 @@ def collect_hrss(log: StatusLog, ledger_url: str, limit: int = 1000) -> Feedback
     return result
 
 
-def _open_keys(session: Session, department: str) -> dict[str, CaseItem]:
-    query = (select(Delivery.idempotency_key, CaseItem).join(CaseItem, Delivery.case_item_id == CaseItem.id)
+def _open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
+    """Delivered, unfinished items of `department`: idempotency key → (case item id, 办件编号)."""
+    query = (select(Delivery.idempotency_key, CaseItem.id, Case.case_no)
+             .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
              .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
                     CaseItem.final.is_(False)))
-    return {key: item for key, item in session.execute(query).all()}
+    return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
+
+
+def _apply_updates(session: Session, department: str, open_items: dict[str, tuple[int, str]],
+                   updates: Sequence[StatusUpdate], result: FeedbackResult) -> None:
+    for u in updates:
+        result.read += 1
+        known = open_items.get(u.idempotency_key)
+        item = session.get(CaseItem, known[0]) if known else None
+        if item is not None:
+            result.changed += record_status(session, item, u.status, department, code=u.department_code,
+                                            reason=u.reason, changed_at=u.changed_at)
 
 
 def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int = POLL_BATCH) -> FeedbackResult:
-    """Ask the department for every delivered, unfinished item; record what changed."""
+    """Ask the department for every delivered, unfinished item; record what changed. Each chunk is polled
+    outside any transaction and recorded in a short one of its own."""
     result = FeedbackResult(connector.department)
-    with session_factory(ledger_url).begin() as session:
+    sessions = session_factory(ledger_url)
+    with sessions() as session:
         open_items = _open_keys(session, connector.department)
-        keys = sorted(open_items)
-        for start in range(0, len(keys), batch):
-            chunk = keys[start:start + batch]
-            case_nos = [open_items[k].case.case_no for k in chunk]
+    keys = sorted(open_items)
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        case_nos = [open_items[k][1] for k in chunk]
+        with sessions.begin() as session:
             evidence.sent(session, connector.department, "poll", case_nos, chunk)
-            try:
-                updates = connector.poll(chunk)
-            except RetriableError as exc:
-                result.stopped_by = str(exc)
-                break
+        try:
+            updates = connector.poll(chunk)
+        except RetriableError as exc:
+            result.stopped_by = str(exc)
+            break
+        with sessions.begin() as session:
             evidence.received(session, connector.department, "status", case_nos, updates)
-            for u in updates:
-                item = open_items.get(u.idempotency_key)
-                result.read += 1
-                if item is not None:
-                    result.changed += record_status(session, item, u.status, connector.department,
-                                                    code=u.department_code, reason=u.reason, changed_at=u.changed_at)
+            _apply_updates(session, connector.department, open_items, updates, result)
     return result
 
 
@@ -130,31 +142,40 @@ def _unreported(session: Session, limit: int) -> list[tuple[StatusEvent, CaseIte
 
 
 def report(sink: StatusSink, ledger_url: str, batch: int = REPORT_BATCH) -> FeedbackResult:
-    """Push unreported status events to 皖事通办 in id order; stop at the first retriable failure."""
+    """Push unreported status events to 皖事通办 in id order; stop at the first retriable failure.
+    The push itself runs outside any transaction."""
     result = FeedbackResult("wanshi_tong")
     sessions = session_factory(ledger_url)
     while True:
         with sessions.begin() as session:
             rows = _unreported(session, batch)
-            if not rows:
-                break
             events = [ProgressEvent(e.id, case_no, item.item_code, e.source, Status(e.status), e.changed_at, e.reason)
                       for e, item, case_no in rows]
-            case_nos = [e.case_no for e in events]
-            evidence.sent(session, "wanshi_tong", "push", case_nos, events)
-            try:
-                ack = sink.push(events)
-            except RetriableError as exc:
-                result.stopped_by = str(exc)
-                break
-            evidence.received(session, "wanshi_tong", "ack", case_nos, ack)
-            acknowledged = ack.accepted + ack.duplicates
-            if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
-                result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"
-                break
-            now = utcnow()
-            for event, _item_row, _case_no in rows:
-                event.reported_at = now
-            result.read += len(rows)
-            result.changed += len(rows)
+            if events:
+                evidence.sent(session, "wanshi_tong", "push", [e.case_no for e in events], events)
+        if not events:
+            break
+        try:
+            ack = sink.push(events)
+        except RetriableError as exc:
+            result.stopped_by = str(exc)
+            break
+        if not _acknowledge(sessions, events, ack, result):
+            break
     return result
+
+
+def _acknowledge(sessions: sessionmaker[Session], events: list[ProgressEvent], ack: PushResult,
+                 result: FeedbackResult) -> bool:
+    """Mark acknowledged events reported; False (nothing marked, pushed again next run) on a short count."""
+    with sessions.begin() as session:
+        evidence.received(session, "wanshi_tong", "ack", [e.case_no for e in events], ack)
+        acknowledged = ack.accepted + ack.duplicates
+        if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
+            result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"
+            return False
+        session.execute(update(StatusEvent).where(StatusEvent.id.in_([e.event_id for e in events]))
+                        .values(reported_at=utcnow()))
+    result.read += len(events)
+    result.changed += len(events)
+    return True
