@@ -25,7 +25,7 @@ from lianban.crypto.batch import seal_batch
 from lianban.crypto.suites import get_suite
 from lianban.errors import RejectedError
 from lianban.keys import KeyRing, load_ring
-from lianban.response_signing import HEADER, ResponseVerifier
+from lianban.response_signing import HEADER, ResponseVerifier, parse_header
 from lianban.routing import aad
 from lianban.sealing import open_envelope, sm3_hex
 
@@ -131,7 +131,7 @@ def response_check(keys_dir: Path, department: str) -> Callable[[requests.Respon
         path = urlsplit(request.url or "").path
         header = response.headers.get(HEADER)
         verifier.verify(header, response.status_code, path, response.content)
-        kid = dict(p.split("=", 1) for p in (header or "").split(";") if "=" in p).get("kid", "")
-        _last_answer.set(VerifiedAnswer(kid, header or "", sm3_hex(response.content)))
+        assert header is not None  # verify() refuses a missing signature
+        _last_answer.set(VerifiedAnswer(parse_header(header)["kid"], header, sm3_hex(response.content)))
 
     return check

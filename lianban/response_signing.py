@@ -39,9 +39,10 @@ def sign(suite: Suite, kid: str, private: bytes, status: int, path: str, body: b
     return f"v=1;kid={kid};ts={ts};nonce={nonce};sig={sig}"
 
 
-def _parse(value: str) -> dict[str, str]:
+def parse_header(value: str) -> dict[str, str]:
+    """The fields of a signature header (v, kid, ts, nonce, sig); ValueError when any is missing."""
     parts = dict(p.split("=", 1) for p in value.split(";") if "=" in p)
-    if parts.keys() < {"v", "kid", "ts", "nonce", "sig"}:
+    if not {"v", "kid", "ts", "nonce", "sig"} <= parts.keys():
         raise ValueError("incomplete")
     return parts
 
@@ -76,7 +77,7 @@ class ResponseVerifier:
         if not header:
             raise self._alert("缺少签名 (no signature)")
         try:
-            p = _parse(header)
+            p = parse_header(header)
             key = self.public_keys.get(p["kid"])
             if key is None:
                 raise self._alert("签名密钥未知或已停用 (unknown or retired key)")

@@ -66,3 +66,9 @@ def test_a_stale_answer_is_refused(keys: keystore.KeySet, monkeypatch: pytest.Mo
     monkeypatch.setattr("lianban.response_signing.time.time", lambda: later)
     with pytest.raises(SignatureAlert, match="窗口"):
         _verifier(keys).verify(header, 200, "/soap/medical", BODY)
+
+
+def test_a_header_missing_a_field_is_malformed_even_with_extra_fields(keys: keystore.KeySet) -> None:
+    header = ";".join(p for p in _header(keys).split(";") if not p.startswith("nonce=")) + ";extra=1"
+    with pytest.raises(SignatureAlert, match="签名格式错误"):
+        _verifier(keys).verify(header, 200, "/soap/medical", BODY)
