@@ -25,13 +25,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from lianban.catalog import load_catalog
 from lianban.crypto import merkle
 from lianban.crypto.batch import BatchOpener, leaf_data, seal_batch
 from lianban.crypto.suites import Suite, get_suite
-from lianban.domain import RetirementRecord
-from lianban.routing import Route, aad, minimise
-from lianban.seed import synthetic_application
+from lianban.domain.catalog import load_catalog
+from lianban.domain.record import RetirementRecord
+from lianban.domain.routing import Route, aad, minimise
+from simulators.people import synthetic_application
 
 RESULTS = Path(__file__).parent / "results" / "seal.json"
 Item = tuple[str, dict[str, Any]]

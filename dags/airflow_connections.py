@@ -2,8 +2,8 @@
 database, a secrets backend (Vault, …) or an ``AIRFLOW_CONN_DEPT_*`` variable alike.
 
 Importing this module (from a DAG file) registers :func:`airflow_department_settings` with
-:func:`lianban.settings.set_connection_resolver`; the core itself never imports Airflow. Parsing and checking
-stay in :func:`lianban.settings.parse_connection`, so a bad field fails with the same sentence everywhere.
+:func:`lianban.wire.settings.set_connection_resolver`; the core itself never imports Airflow. Parsing and checking
+stay in :func:`lianban.wire.settings.parse_connection`, so a bad field fails with the same sentence everywhere.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from lianban.app.config import conn_env_name, set_connection_resolver
 from lianban.errors import ConfigError
-from lianban.settings import DepartmentSettings, conn_env_name, parse_connection, set_connection_resolver
+from lianban.wire.settings import DepartmentSettings, parse_connection
 
 __all__ = ["airflow_department_settings"]
 

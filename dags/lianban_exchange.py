@@ -7,15 +7,16 @@ its outbox. XCom carries counts only. The task count is fixed by the item catalo
 from __future__ import annotations
 
 import airflow_connections  # noqa: F401  (dept_* through Airflow's connection lookup)
+import lianban_defaults
 from airflow.sdk import dag, task
 
-from lianban import jobs
+from lianban.app import jobs
 
 
 @dag(
     dag_id="lianban_exchange",
     description="退休一件事：抽取、校验、分发、加密、投递 (pull and deliver)",
-    **jobs.dag_defaults(),
+    **lianban_defaults.dag_defaults(),
 )
 def lianban_exchange() -> None:
     staged = task(task_id="extract_validate_stage")(jobs.stage)()

@@ -7,15 +7,16 @@ new status event is pushed, in order, to the 皖事通办 Bozhou sub-platform. X
 from __future__ import annotations
 
 import airflow_connections  # noqa: F401  (dept_* through Airflow's connection lookup)
+import lianban_defaults
 from airflow.sdk import dag, task
 
-from lianban import jobs
+from lianban.app import jobs
 
 
 @dag(
     dag_id="lianban_feedback",
     description="退休一件事：归集办理状态并推送皖事通办 (collect and report)",
-    **jobs.dag_defaults(),
+    **lianban_defaults.dag_defaults(),
 )
 def lianban_feedback() -> None:
     collected = [task(task_id="collect_hrss")(jobs.collect_hrss)()]

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lianban.catalog import load_catalog
 from lianban.crypto.batch import BatchOpener, OpenedBatch
-from lianban.domain import Status
+from lianban.domain.catalog import load_catalog
+from lianban.domain.identity import id_problem
+from lianban.domain.statuses import Status
 from lianban.errors import RejectedError
-from lianban.identity import id_problem
 
 S = Status
 PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (

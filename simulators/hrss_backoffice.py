@@ -15,8 +15,8 @@ from connectors.hrss.frontend import FrontendDB, applications, status_log
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import FROM_UNIFIED, TO_UNIFIED
-from lianban.catalog import load_catalog
-from lianban.domain import Status
+from lianban.domain.catalog import load_catalog
+from lianban.domain.statuses import Status
 from simulators.engine import SUPPLEMENT_REASON, choose_path
 
 

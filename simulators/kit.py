@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lianban import keystore
-from lianban.contract import Delivery
 from lianban.crypto.batch import seal_batch
-from lianban.envelopes import hub_signing_name, suite_of
-from lianban.routing import aad
-from lianban.setup import ensure_keys
+from lianban.domain.routing import aad
+from lianban.keys import keysets
+from lianban.keys.names import hub_signing_name, names_for, suite_of
+from lianban.keys.provision import ensure_keys
+from lianban.wire.contract import Delivery
 from simulators.engine import DepartmentEngine
 from simulators.runner import department_opener
 
@@ -41,8 +41,8 @@ def seal_items(keys_dir: Path, department: str, items: Sequence[Item]) -> tuple[
     """Seal `items` as the hub would for `department`: (the batch seal, deliveries with item envelopes)."""
     ensure_keys(keys_dir)
     suite = suite_of(department)
-    recipient = keystore.load(keys_dir, keystore.names_for(department)[0], public_only=True)
-    signer_kid, signer_key = keystore.load(keys_dir, hub_signing_name(suite)).active_private()
+    recipient = keysets.load(keys_dir, names_for(department)[0], public_only=True)
+    signer_kid, signer_key = keysets.load(keys_dir, hub_signing_name(suite)).active_private()
     sealed = seal_batch(suite, recipient.active, recipient.public[recipient.active], signer_kid, signer_key,
                         department, [(aad(i.idempotency_key, i.case_no, i.item_code), i.payload) for i in items])
     deliveries = [Delivery(i.idempotency_key, i.case_no, i.item_code, env)

@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,11 +38,12 @@ from lxml.builder import ElementMaker
 from starlette.concurrency import run_in_threadpool
 
 from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES
+from lianban.domain.schemas import schema_path
 from simulators.engine import BatchRefused, CaseView, DepartmentEngine, Intake
 
 log = logging.getLogger(__name__)
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas" / "medical"
+SCHEMA_DIR = schema_path("medical")
 SOAP_PATH = "/soap/medical"
 TNS = "http://ybj.bozhou.gov.cn/lianban/medical/v1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -311,7 +311,7 @@ def served_wsdl(template: etree._ElementTree, schema: etree._ElementTree, base_u
     """The WSDL as served: soap:address at `base_url`, the XSD inlined in wsdl:types.
 
     Inlined rather than imported because hardened clients (zeep with ``forbid_external``, as
-    :func:`lianban.transport.make_zeep_client` builds them) refuse to follow an http schemaLocation;
+    :func:`lianban.wire.transport.make_zeep_client` builds them) refuse to follow an http schemaLocation;
     the same schema stays available at ``?xsd=medical.xsd`` for other tools.
     """
     wsdl = copy.deepcopy(template)

@@ -10,7 +10,7 @@ Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves
     GET  /health                liveness, unsigned
     GET  /_sim/stats            the engine's counters (unique, duplicates, rejected, refused_batches), unsigned
 
-Every ``/api/`` request must carry the gateway signature (:mod:`lianban.gateway_auth`): failures answer 401
+Every ``/api/`` request must carry the gateway signature (:mod:`lianban.wire.gateway`): failures answer 401
 ``{"code": "AUTH", "message": ...}``. Bodies over :data:`MAX_BODY_BYTES` answer 413; malformed JSON 400;
 a body that does not fit the schema 422, always with a Chinese ``message``. :class:`GatewayGuard` and
 :func:`install_gateway` are shared with the 皖事通办 simulator.
@@ -28,8 +28,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lianban.domain import Status
-from lianban.gateway_auth import GatewayVerifier
+from lianban.domain.statuses import Status
+from lianban.wire.gateway import GatewayVerifier
 from simulators.engine import BatchRefused, DepartmentEngine, Intake
 
 MAX_BODY_BYTES = 5 * 1024 * 1024

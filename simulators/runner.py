@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -31,12 +30,13 @@ from typing import Any
 import uvicorn
 
 from connectors.hrss.frontend import FrontendDB
-from lianban import keystore
-from lianban.catalog import load_catalog
 from lianban.crypto.batch import BatchOpener
 from lianban.crypto.suites import get_suite
-from lianban.envelopes import hub_signing_name, suite_of
-from lianban.setup import ensure_keys
+from lianban.domain.catalog import load_catalog
+from lianban.keys import keysets
+from lianban.keys.files import write_private_json
+from lianban.keys.names import hub_signing_name, names_for, suite_of
+from lianban.keys.provision import ensure_keys
 from simulators.engine import DepartmentEngine
 from simulators.faults import FaultInjector, parse_faults
 from simulators.hrss_backoffice import HrssBackOffice
@@ -62,12 +62,7 @@ def load_credentials(home: Path) -> dict[str, dict[str, str]]:
     missing = [d for d in endpoints() if d not in creds]
     if missing:
         creds.update({d: {"login": f"lianban-{d}", "password": secrets.token_urlsafe(24)} for d in missing})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = path.with_suffix(".tmp")  # written whole, then swapped in: no half-written credentials
-        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(creds, fh)
-        os.replace(fresh, path)
+        write_private_json(path, creds)  # written whole, then swapped in: no half-written credentials
     return creds
 
 
@@ -110,23 +105,23 @@ def serve(app: Any, port: int = 0) -> tuple[uvicorn.Server, threading.Thread, st
 
 def ensure_department_keys(keys_dir: Path, department: str) -> None:
     """The keys a simulated department needs, also when it owns no pushed item yet (then
-    :func:`~lianban.setup.ensure_keys` makes none): its recipient and signing keys, the hub's for its suite."""
+    :func:`~lianban.app.setup.ensure_keys` makes none): its recipient and signing keys, the hub's for its suite."""
     suite = suite_of(department)
-    for name in (*keystore.names_for(department), hub_signing_name(suite)):
-        keystore.ensure(keys_dir, name, suite)
+    for name in (*names_for(department), hub_signing_name(suite)):
+        keysets.ensure(keys_dir, name, suite)
 
 
 def department_opener(keys_dir: Path, department: str) -> BatchOpener:
     """What the department holds to open batches: its own private keys, the hub's public signing keys."""
     suite = suite_of(department)
-    recipient, _ = keystore.names_for(department)
-    hub = keystore.load(keys_dir, hub_signing_name(suite), public_only=True)
-    return BatchOpener(suite, keystore.load(keys_dir, recipient).private, hub.public)
+    recipient, _ = names_for(department)
+    hub = keysets.load(keys_dir, hub_signing_name(suite), public_only=True)
+    return BatchOpener(suite, keysets.load(keys_dir, recipient).private, hub.public)
 
 
 def response_signer(app: Any, keys_dir: Path, party: str) -> SigningMiddleware:
     """Wrap `app` so every answer is signed with the party's active response-signing key."""
-    keys = keystore.load(keys_dir, keystore.names_for(party)[1])
+    keys = keysets.load(keys_dir, names_for(party)[1])
     kid, private = keys.active_private()
     return SigningMiddleware(app, get_suite(keys.suite), kid, private)
 

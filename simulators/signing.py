@@ -1,6 +1,6 @@
 """ASGI middleware: a simulated department signs every API answer the way the hub expects.
 
-See lianban.response_signing for the header. Only ``/api/`` and ``/soap/`` answers are signed (the WSDL
+See lianban.wire.signatures for the header. Only ``/api/`` and ``/soap/`` answers are signed (the WSDL
 and OpenAPI documents, ``/health`` and ``/_sim/`` are not messages).
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lianban.crypto.suites import Suite
-from lianban.response_signing import HEADER, sign
+from lianban.wire.signatures import HEADER, sign
 
 SIGNED_PREFIXES = ("/api/", "/soap/")
 

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from lianban.gateway_auth import GatewayVerifier
+from lianban.wire.gateway import GatewayVerifier
 from simulators.rest_department import GATEWAY_RESPONSES, ApiError, install_gateway
 
 MAX_EVENTS_PER_PUSH = 5000

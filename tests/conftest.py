@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from lianban.settings import Paths
-from lianban.setup import init
+from lianban.app.config import Paths
+from lianban.app.setup import init
+from lianban.domain.catalog import Catalog, load_catalog
+from lianban.domain.record import RetirementRecord
+from simulators.people import synthetic_application
 
 
 @pytest.fixture
@@ -28,7 +32,7 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
 @pytest.fixture
 def simulation(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Every department as a real local server (fast status clock), connections exported as env."""
-    from lianban.demo import connections
+    from lianban.app.demo import connections
     from simulators.runner import start
 
     sim = start(paths.home, paths.keys_dir, None, step_seconds=0.2)
@@ -59,3 +63,15 @@ def ledger_url(request: pytest.FixtureRequest, paths: Paths) -> str:
     _reset_postgres(url)
     upgrade(url)
     return url
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture
+def record() -> RetirementRecord:
+    """A valid synthetic approval (seed 1, sequence 1)."""
+    app = synthetic_application(random.Random(1), 1)
+    return RetirementRecord(**{**app, "items": tuple(app["items"].split(","))})

@@ -1,9 +1,9 @@
-"""The 卫生健康委员会 connector: declarations over the shared REST gateway client (lianban.rest_client)."""
+"""The 卫生健康委员会 connector: declarations over the shared REST gateway client (connectors._rest)."""
 
 from __future__ import annotations
 
+from connectors._rest import RestDepartmentConnector
 from connectors.health.statuses import ERRORS, STATUSES
-from lianban.rest_client import RestDepartmentConnector
 
 __all__ = ["HealthConnector"]
 

@@ -1,9 +1,9 @@
-"""The 住房公积金管理中心 connector: declarations over the shared REST gateway client (lianban.rest_client)."""
+"""The 住房公积金管理中心 connector: declarations over the shared REST gateway client (connectors._rest)."""
 
 from __future__ import annotations
 
+from connectors._rest import RestDepartmentConnector
 from connectors.housing_fund.statuses import ERRORS, STATUSES
-from lianban.rest_client import RestDepartmentConnector
 
 __all__ = ["HousingFundConnector"]
 

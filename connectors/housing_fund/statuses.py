@@ -6,7 +6,7 @@ Department IT staff maintain these two tables; ``STATUSES`` must cover all seven
 from __future__ import annotations
 
 from lianban.crypto.batch import batch_refusal_codes
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 
 #: housing fund status code → unified status
 STATUSES: dict[str, Status] = {

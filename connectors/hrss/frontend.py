@@ -28,7 +28,8 @@ from connectors.hrss.mapping import (
     STATUS_COLUMNS as S,
 )
 from connectors.hrss.statuses import TO_UNIFIED
-from lianban.domain import RetirementRecord, Status
+from lianban.domain.record import RetirementRecord
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
 from lianban.ledger.db import engine_for
 

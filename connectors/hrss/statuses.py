@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 
 TO_UNIFIED: dict[str, Status] = {
     "1": Status.ACCEPTED,  # 受理

@@ -1,7 +1,7 @@
 """医疗保障局 connector: sealed deliveries for items 11 and 12 over SOAP 1.1 (``schemas/medical/medical.wsdl``).
 
-:class:`MedicalConnector` satisfies :class:`lianban.contract.DepartmentConnector`. It receives a zeep
-client built by :func:`lianban.transport.make_zeep_client` (timeouts, hardened XML) and signs every call
+:class:`MedicalConnector` satisfies :class:`lianban.wire.contract.DepartmentConnector`. It receives a zeep
+client built by :func:`lianban.wire.transport.make_zeep_client` (timeouts, hardened XML) and signs every call
 with a WS-Security UsernameToken (PasswordDigest) plus a fresh wsu:Timestamp.
 
 Failures become the lianban error tree through tables, never an if/elif ladder::
@@ -35,11 +35,11 @@ from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
 from connectors.medical.statuses import ERROR_CODES, Action, unified_status
-from lianban.contract import Delivery, HealthReport, Receipt, StatusUpdate
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.settings import DepartmentSettings
-from lianban.transport import make_zeep_client
+from lianban.wire.contract import Delivery, HealthReport, Receipt, StatusUpdate
+from lianban.wire.settings import DepartmentSettings
+from lianban.wire.transport import make_zeep_client
 
 __all__ = ["MedicalConnector", "RequestSignature", "TimestampedUsernameToken", "translate_error", "x509_signature"]
 
@@ -69,7 +69,7 @@ class RequestSignature(MemorySignature):
     """WS-Security X.509 signature over Body and Timestamp with RSA-SHA256 / SHA-256 (not zeep's SHA-1).
 
     Only requests are signed this way; the bureau's answers are verified by lianban's response signature
-    (lianban.response_signing), so zeep's own reply check, which expects our own certificate, is off."""
+    (lianban.wire.signatures), so zeep's own reply check, which expects our own certificate, is off."""
 
     def verify(self, envelope: Any) -> Any:
         return envelope

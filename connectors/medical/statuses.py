@@ -1,6 +1,6 @@
 """医疗保障局's own codes, as tables its IT staff can grep.
 
-``STATUS_CODES``: the bureau's 办理状态码 ↔ the unified :class:`~lianban.domain.Status` (一体反馈).
+``STATUS_CODES``: the bureau's 办理状态码 ↔ the unified :class:`~lianban.domain.statuses.Status` (一体反馈).
 ``ERROR_CODES``: the bureau's error codes (receipt refusals and SOAP Fault details) → Chinese meaning and
 what lianban does about them (``Action``). Both sides of the wire (connector and simulator) read these.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from lianban.crypto.batch import batch_refusal_codes
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 
 
 class Action(StrEnum):

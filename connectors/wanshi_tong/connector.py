@@ -2,7 +2,7 @@
 
 Item codes, status codes and department names are translated through ``schemas/wanshi_tong/codes.yaml``
 (loaded once, checked to cover all 14 items and all seven statuses). Transport failures follow the same
-failure → action table as the REST departments (:mod:`lianban.rest_client`).
+failure → action table as the REST departments (:mod:`connectors._rest`).
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ from typing import Any, Self
 import requests
 import yaml
 
-from lianban.catalog import SCHEMAS_DIR, load_catalog
-from lianban.contract import HealthReport, ProgressEvent, PushResult
-from lianban.domain import Status
+from connectors._rest import GatewayClient, chunks, gateway_session, malformed
+from lianban.domain.catalog import load_catalog
+from lianban.domain.schemas import schema_path
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError
-from lianban.rest_client import GatewayClient, chunks, gateway_session, malformed
-from lianban.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
+from lianban.wire.contract import HealthReport, ProgressEvent, PushResult
+from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 
 __all__ = ["CODES_FILE", "CodeTables", "WanshiTongConnector", "load_codes"]
 
-CODES_FILE = SCHEMAS_DIR / "wanshi_tong" / "codes.yaml"
+CODES_FILE = schema_path("wanshi_tong", "codes.yaml")
 PROGRESS_PATH = "/api/v1/banjian/progress"
 
 #: error code → meaning, as the platform's gateway answers them
@@ -63,7 +64,7 @@ def load_codes(path: Path = CODES_FILE) -> CodeTables:
 
 
 class WanshiTongConnector:
-    """Satisfies :class:`lianban.contract.StatusSink`. Pushing the same event twice is safe: the platform
+    """Satisfies :class:`lianban.wire.contract.StatusSink`. Pushing the same event twice is safe: the platform
     dedupes by ``event_id`` and never lets an older event overwrite a newer status."""
 
     department = "wanshi_tong"

@@ -14,29 +14,16 @@ leaf changes the root. An inclusion :class:`Proof` (RFC 6962 §2.1.1, verified a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
+from lianban.crypto.hashing import sm3
 
 HashFn = Callable[[bytes], bytes]
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
-
-
-def sm3(data: bytes) -> bytes:
-    """SM3 (GB/T 32905) digest, 32 bytes."""
-    h = hashes.Hash(hashes.SM3())
-    h.update(data)
-    return h.finalize()
-
-
-def sha256(data: bytes) -> bytes:
-    """SHA-256 digest, 32 bytes."""
-    return hashlib.sha256(data).digest()
 
 
 @dataclass(frozen=True)

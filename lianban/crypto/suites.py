@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from gmalg.errors import GMError
 
-from lianban.crypto.merkle import sm3
+from lianban.crypto.hashing import sm3
 from lianban.errors import ConfigError
 
 NONCE_BYTES = 12

@@ -52,7 +52,7 @@ class Delivery(Base):
     department: Mapped[str] = mapped_column(String(32))
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     key_id: Mapped[str] = mapped_column(String(64))
-    envelope: Mapped[str] = mapped_column(Text)  # sealed JSON, see lianban.sealing
+    envelope: Mapped[str] = mapped_column(Text)  # sealed JSON, see lianban.crypto.vault
     state: Mapped[str] = mapped_column(String(12), default="pending")  # see lianban.ledger.store.DeliveryState
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
@@ -103,7 +103,7 @@ class Evidence(Base):
     """The message log (X-Road style): every message sent or received, chained with a keyed SM3-HMAC.
 
     ``entry_hash = HMAC-SM3(chain key, prev_hash | canonical fields)``; any edit, deletion or reordering
-    breaks the chain, and without the key it cannot be recomputed (see lianban.evidence). Holds case
+    breaks the chain, and without the key it cannot be recomputed (see lianban.ledger.evidence). Holds case
     numbers, digests, signatures and key ids — never personal data.
     """
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 from lianban.ledger.models import CaseItem, StatusEvent, Watermark
 
 

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban import contract, evidence
-from lianban.contract import DepartmentConnector, Receipt
-from lianban.envelopes import BatchSealer, Outgoing
 from lianban.errors import RejectedError, RetriableError
+from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery
 from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
+from lianban.pipeline.sealer import BatchSealer, Outgoing
+from lianban.wire import contract
+from lianban.wire.contract import DepartmentConnector, Receipt
 
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30

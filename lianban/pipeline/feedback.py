@@ -13,13 +13,13 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lianban import evidence
-from lianban.contract import DepartmentConnector, ProgressEvent, PushResult, StatusSink, StatusUpdate
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 from lianban.errors import RetriableError
+from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
 from lianban.ledger.store import DeliveryState, get_watermark, record_status, set_watermark, utcnow
+from lianban.wire.contract import DepartmentConnector, ProgressEvent, PushResult, StatusSink, StatusUpdate
 
 HRSS_WATERMARK = "hrss_status_log"
 log_skip = logging.getLogger("lianban.feedback")

@@ -16,17 +16,18 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lianban.catalog import Catalog, load_catalog
-from lianban.domain import RetirementRecord
-from lianban.envelopes import VAULT
-from lianban.identity import mask_id, mask_name, mask_phone
-from lianban.keys import KeyRing, load_ring
+from lianban.crypto.hashing import blind_index
+from lianban.crypto.vault import seal
+from lianban.domain.catalog import Catalog, load_catalog
+from lianban.domain.identity import mask_id, mask_name, mask_phone
+from lianban.domain.record import RetirementRecord
+from lianban.domain.routing import aad, route
+from lianban.domain.validation import problems
+from lianban.keys.names import VAULT
+from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
 from lianban.ledger.store import DeliveryState, utcnow
-from lianban.routing import aad, route
-from lianban.sealing import blind_index, seal
-from lianban.validation import problems
 
 CHUNK = 500
 

@@ -5,13 +5,13 @@ The parameters come from the registry (``schemas/catalog/departments.yaml`` via
 for the fixture that names the connectors it applies to:
 
     live              every registered connector
-    live_department   connectors with submit/poll (:class:`lianban.contract.DepartmentConnector`)
-    live_sink         connectors with push (:class:`lianban.contract.StatusSink`)
+    live_department   connectors with submit/poll (:class:`lianban.wire.contract.DepartmentConnector`)
+    live_sink         connectors with push (:class:`lianban.wire.contract.StatusSink`)
     live_soap         connectors whose department's ``transport`` is ``soap``
 
 All simulators run once per session (:func:`simulators.runner.start`, a fast status clock, the keys in
 ``<contract home>/keys``); each test builds its connector the way production does (an
-``AIRFLOW_CONN_DEPT_*`` connection → :func:`lianban.settings.department_settings` →
+``AIRFLOW_CONN_DEPT_*`` connection → :func:`lianban.wire.settings.department_settings` →
 :func:`connectors.load_connector`, which checks every answer's signature with the department's public key
 from ``LIANBAN_KEYS_DIR``, set to the simulation's keys for every contract test), seals its batches with
 those keys as the hub does (:mod:`simulators.kit`) and leaves the simulator's faults cleared.
@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from contract_kit import STEP_SECONDS, LiveDepartment, role
 
-from connectors import registered
-from lianban.catalog import load_catalog
+from lianban.app.registry import registered
+from lianban.domain.catalog import load_catalog
 from simulators.runner import Simulation, load_credentials, start
 
 #: (test name, department) → (the connector bug that makes the test fail, the exception it fails with). Each

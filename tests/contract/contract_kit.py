@@ -18,15 +18,15 @@ from typing import Any, NamedTuple
 
 import requests
 
-from connectors import connector_path, load_connector
-from lianban.catalog import load_catalog
-from lianban.contract import Delivery, ProgressEvent
-from lianban.domain import Status
-from lianban.routing import Route
-from lianban.seed import synthetic_application
-from lianban.settings import conn_env_name, connection_json, department_settings
+from lianban.app.config import conn_env_name, connection_json, department_settings
+from lianban.app.registry import connector_path, load_connector
+from lianban.domain.catalog import load_catalog
+from lianban.domain.routing import Route
+from lianban.domain.statuses import Status
+from lianban.wire.contract import Delivery, ProgressEvent
 from simulators.engine import PATHS, choose_path
 from simulators.kit import Item, seal_items
+from simulators.people import synthetic_application
 
 STEP_SECONDS = 0.3  # the simulators' status clock: the longest path ends after 4 steps
 READ_TIMEOUT = 0.3  # for timeout tests; the injected latency is a little longer
@@ -48,7 +48,7 @@ def role(department: str) -> str:
         return "department"
     if callable(getattr(cls, "push", None)):
         return "sink"
-    raise AssertionError(f"{connector_path(department)} has neither submit/poll nor push (lianban.contract)")
+    raise AssertionError(f"{connector_path(department)} has neither submit/poll nor push (lianban.wire.contract)")
 
 
 _sequence = itertools.count(1)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from contract_kit import LiveDepartment, wait_until_terminal
 
-from lianban.contract import DepartmentConnector, StatusSink
-from lianban.domain import Status
+from lianban.domain.statuses import Status
 from lianban.errors import RejectedError
+from lianban.wire.contract import DepartmentConnector, StatusSink
 
 
 def documented_statuses(department: str) -> dict[str, Status]:
@@ -23,7 +23,7 @@ def documented_statuses(department: str) -> dict[str, Status]:
     for value in vars(module).values():
         if isinstance(value, dict) and value and all(isinstance(v, Status) for v in value.values()):
             table.update(value)
-    assert table, f"connectors/{department}/statuses.py documents no status code → lianban.domain.Status table"
+    assert table, f"connectors/{department}/statuses.py documents no status code → lianban.domain.statuses.Status table"
     return table
 
 

@@ -2,7 +2,7 @@
 
     timeout, HTTP 500, outage (503), malformed answer, text/html answer   → RetriableError
         (a malformed or text/html answer no longer carries the department's valid response signature, so
-        it is refused first as lianban.response_signing.SignatureAlert, itself a RetriableError)
+        it is refused first as lianban.wire.signatures.SignatureAlert, itself a RetriableError)
     HTTP 429                                                              → RetriableError with retry_after
     SOAP Fault (faultcode Server)                                         → RetriableError
     wrong credentials                                                     → ConfigError (do not retry)

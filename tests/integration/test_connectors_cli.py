@@ -19,9 +19,9 @@ import uvicorn
 from typer.testing import CliRunner
 
 from connectors.health.statuses import CODES
-from lianban.cli import app
-from lianban.demo import REPO
-from lianban.settings import Paths, conn_env_name, connection_json, department_settings, set_connection_resolver
+from lianban.app.cli import app
+from lianban.app.config import Paths, conn_env_name, connection_json, department_settings, set_connection_resolver
+from lianban.app.demo import REPO
 from simulators import pki
 from simulators.kit import engine_for
 from simulators.rest_department import create_app

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from connectors.wanshi_tong.connector import load_codes
-from lianban.demo import DemoOptions, run_demo
-from lianban.domain import Status
+from lianban.app.demo import DemoOptions, run_demo
+from lianban.domain.statuses import Status
 
 pytestmark = pytest.mark.airflow
 DEPARTMENTS = ("medical", "health", "housing_fund")

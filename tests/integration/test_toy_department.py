@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from lianban.scaffold import REPO
+from lianban.app.scaffold import REPO
 
 NAME = "toy"
 ITEM = "15"
@@ -57,7 +57,7 @@ def fill_tables(root: Path) -> None:
 
 def test_a_scaffolded_toy_department_passes_the_contract_suite_once_its_tables_are_filled(tmp_path: Path) -> None:
     root = copy_repository(tmp_path / "repo")
-    made = run(root, "-m", "lianban.cli", "connectors", "new", NAME, "--title", "玩具局", "--register",
+    made = run(root, "-m", "lianban.app.cli", "connectors", "new", NAME, "--title", "玩具局", "--register",
                "--root", str(root), timeout=60)
     assert made.returncode == 0, made.stdout + made.stderr
     assert (root / "connectors" / NAME / "connector.py").exists()

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from connectors.hrss.frontend import FrontendDB
-from lianban.seed import generate
-from lianban.settings import Paths
+from lianban.app.config import Paths
+from simulators.people import generate
 
 
 @pytest.fixture

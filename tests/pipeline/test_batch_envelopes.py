@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connectors import load_connector
-from lianban import keystore
-from lianban.envelopes import BatchSealer, Outgoing
+from lianban.app.config import Paths, department_settings
+from lianban.app.registry import load_connector
 from lianban.errors import RejectedError, RetriableError
+from lianban.keys import keysets
+from lianban.keys.names import names_for
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery
+from lianban.pipeline.sealer import BatchSealer, Outgoing
 from lianban.pipeline.stage import stage
-from lianban.response_signing import SignatureAlert
-from lianban.settings import Paths, department_settings
+from lianban.wire.signatures import SignatureAlert
 from simulators.runner import department_opener
 
 DEPARTMENTS = ("medical", "health", "housing_fund")
@@ -72,10 +73,10 @@ def test_a_forged_signature_is_refused(staged: Paths, simulation: Any, departmen
 
 def test_a_batch_for_a_retired_key_is_refused(staged: Paths, simulation: Any) -> None:
     old = BatchSealer.load(staged.keys_dir, "health").seal(_rows(staged, "health"))
-    recipient = keystore.names_for("health")[0]
-    retired = keystore.load(staged.keys_dir, recipient).active
-    keystore.rotate(staged.keys_dir, recipient)
-    keystore.retire(staged.keys_dir, recipient, retired)
+    recipient = names_for("health")[0]
+    retired = keysets.load(staged.keys_dir, recipient).active
+    keysets.rotate(staged.keys_dir, recipient)
+    keysets.retire(staged.keys_dir, recipient, retired)
     simulation.engines["health"].opener = department_opener(staged.keys_dir, "health")
     with pytest.raises(RejectedError) as refused:
         _submit("health", old.seal, old.deliveries)
@@ -93,10 +94,10 @@ def test_the_same_sealed_batch_twice_is_a_replay(staged: Paths, simulation: Any)
 
 
 def test_the_hub_refuses_answers_signed_with_a_retired_key(staged: Paths, simulation: Any) -> None:
-    signing = keystore.names_for("health")[1]
-    retired = keystore.load(staged.keys_dir, signing).active
-    keystore.rotate(staged.keys_dir, signing)  # the hub learns the new key and retires the old one,
-    keystore.retire(staged.keys_dir, signing, retired)  # but the department still signs with it
+    signing = names_for("health")[1]
+    retired = keysets.load(staged.keys_dir, signing).active
+    keysets.rotate(staged.keys_dir, signing)  # the hub learns the new key and retires the old one,
+    keysets.retire(staged.keys_dir, signing, retired)  # but the department still signs with it
     sealed = BatchSealer.load(staged.keys_dir, "health").seal(_rows(staged, "health"))
     with pytest.raises(SignatureAlert) as alert:
         _submit("health", sealed.seal, sealed.deliveries)

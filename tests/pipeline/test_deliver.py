@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from connectors import load_connector
+from lianban.app.config import Paths, department_settings
+from lianban.app.registry import load_connector
+from lianban.domain.schemas import schema_path
+from lianban.keys.names import names_for
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import DeliveryState, utcnow
 from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
-from lianban.settings import Paths, department_settings, parse_connection
+from lianban.wire.settings import parse_connection
 
 DEPARTMENTS = ("medical", "health", "housing_fund")
 
@@ -37,8 +40,7 @@ def _down(department: str) -> Any:
     conn = json.loads(json.dumps({"host": "127.0.0.1", "port": 9, "schema": "http", "login": settings.login,
                                   "password": settings.password,
                                   "extra": {"connect_timeout": 1, "read_timeout": 2,
-                                            "wsdl": str(__import__("lianban").catalog.SCHEMAS_DIR
-                                                        / "medical" / "medical.wsdl")}}))
+                                            "wsdl": str(schema_path("medical", "medical.wsdl"))}}))
     return load_connector(department, parse_connection(department, json.dumps(conn)))
 
 
@@ -128,11 +130,11 @@ def test_dead_letters_can_be_listed_and_requeued_without_duplicates(seeded: Any,
 
 
 def test_a_batch_refused_whole_is_retried_not_dropped(seeded: Any, paths: Paths, simulation: Any) -> None:
-    from lianban import keystore
+    from lianban.keys import keysets
 
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
-    recipient = keystore.names_for("housing_fund")[0]
-    keystore.rotate(paths.keys_dir, recipient)  # the hub seals for the new key the department does not know yet
+    recipient = names_for("housing_fund")[0]
+    keysets.rotate(paths.keys_dir, recipient)  # the hub seals for the new key the department does not know yet
     refused = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
     assert refused.accepted == 0 and refused.retrying > 0 and "KEY" in (refused.stopped_by or "")
     assert set(_states(paths.ledger_url, "housing_fund")) == {DeliveryState.RETRY}
@@ -146,7 +148,8 @@ def test_a_batch_refused_whole_is_retried_not_dropped(seeded: Any, paths: Paths,
 
 
 def test_evidence_records_every_message_with_both_signatures(seeded: Any, paths: Paths, simulation: Any) -> None:
-    from lianban import evidence, keystore
+    from lianban.keys import keysets
+    from lianban.ledger import evidence
     from lianban.ledger.models import Evidence
 
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
@@ -155,7 +158,7 @@ def test_evidence_records_every_message_with_both_signatures(seeded: Any, paths:
     with session_factory(paths.ledger_url)() as s:
         rows = list(s.scalars(select(Evidence).order_by(Evidence.id)))
         assert evidence.verify_ledger(s, paths.keys_dir).ok
-    medical_kid = keystore.load(paths.keys_dir, "medical-signing", public_only=True).active
+    medical_kid = keysets.load(paths.keys_dir, "medical-signing", public_only=True).active
     by = {(r.department, r.direction): r for r in rows}
     assert by[("medical", "out")].key_id.startswith("hub-signing") and by[("medical", "out")].signature
     assert by[("medical", "in")].key_id == medical_kid and "sig=" in (by[("medical", "in")].signature or "")

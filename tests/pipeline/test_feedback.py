@@ -8,15 +8,15 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from connectors import load_connector
 from connectors.hrss.statuses import FROM_UNIFIED
-from lianban.domain import Status
+from lianban.app.config import Paths, department_settings
+from lianban.app.registry import load_connector
+from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
+from lianban.ledger.progress import progress
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.feedback import HRSS_WATERMARK, collect_hrss, poll_department, report
 from lianban.pipeline.stage import stage
-from lianban.report import progress
-from lianban.settings import Paths, department_settings
 from simulators.hrss_backoffice import HrssBackOffice
 
 PUSHED = ("medical", "health", "housing_fund")
@@ -44,7 +44,7 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     state = progress(ledger_url)
     assert state.done, state
     with session_factory(ledger_url)() as s:
-        from lianban import evidence
+        from lianban.ledger import evidence
 
         assert evidence.verify_ledger(s, paths.keys_dir).ok
     stats = requests.get(f"{simulation.urls['wanshi_tong']}/_sim/stats", timeout=5).json()
@@ -96,7 +96,7 @@ def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: P
     down = report(_connector("wanshi_tong"), paths.ledger_url)
     assert down.stopped_by and progress(paths.ledger_url).unreported_events == pending
     monkeypatch.undo()
-    from lianban.demo import connections
+    from lianban.app.demo import connections
 
     for name, value in connections(simulation.urls, paths.home).items():
         monkeypatch.setenv(name, value)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors import load_connector
 from connectors.hrss.frontend import FrontendDB
-from lianban import keystore
-from lianban.catalog import load_catalog
-from lianban.demo import connections
+from lianban.app.config import Paths, department_settings
+from lianban.app.demo import connections
+from lianban.app.registry import load_connector
+from lianban.app.setup import init
+from lianban.domain.catalog import load_catalog
+from lianban.keys import keysets
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
-from lianban.seed import generate
-from lianban.settings import Paths, department_settings
-from lianban.setup import init
+from simulators.people import generate
 from simulators.runner import start
 
 
@@ -32,8 +32,8 @@ def nist_housing_fund(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
 
 def test_nist_department_receives_and_answers(nist_housing_fund: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = nist_housing_fund
-    assert keystore.load(paths.keys_dir, "housing_fund-recipient").suite == "NIST"
-    assert keystore.load(paths.keys_dir, "medical-recipient").suite == "SM"
+    assert keysets.load(paths.keys_dir, "housing_fund-recipient").suite == "NIST"
+    assert keysets.load(paths.keys_dir, "medical-recipient").suite == "SM"
     frontend = FrontendDB(paths.frontend_url)
     frontend.insert_applications(generate(30, seed=5))
     staged = stage(frontend, paths.ledger_url, paths.keys_dir)

@@ -11,13 +11,13 @@ from sqlalchemy import select, text
 
 from connectors.hrss.frontend import FrontendDB, applications
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
-from lianban.catalog import load_catalog
-from lianban.domain import RetirementRecord
+from lianban.app.config import Paths
+from lianban.domain.catalog import load_catalog
+from lianban.domain.record import RetirementRecord
+from lianban.domain.validation import problems
 from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
 from lianban.pipeline.stage import stage
-from lianban.settings import Paths
-from lianban.validation import problems
 
 Seeded = tuple[FrontendDB, list[dict[str, Any]]]
 
@@ -127,7 +127,7 @@ def test_a_crash_never_quarantines_a_record_twice(seeded: Seeded, paths: Paths) 
 
 
 def generate_valid(paths: Paths, count: int) -> list[dict[str, Any]]:
-    from lianban.seed import generate
+    from simulators.people import generate
 
     return _valid(list(generate(count * 3, seed=99)))[:count]
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from connectors import load_connector
-from lianban import keystore
-from lianban.catalog import SCHEMAS_DIR
+from lianban.app.config import connection_json
+from lianban.app.registry import load_connector
 from lianban.crypto.suites import get_suite
+from lianban.domain.schemas import schema_path
 from lianban.errors import FatalError, LianbanError
-from lianban.response_signing import HEADER, sign
-from lianban.settings import connection_json, parse_connection
-from lianban.setup import ensure_keys
+from lianban.keys import keysets
+from lianban.keys.provision import ensure_keys
+from lianban.wire.settings import parse_connection
+from lianban.wire.signatures import HEADER, sign
 
 SECRET_FILE_MARKER = "root:x:0:0"
 XXE = b"""<?xml version="1.0"?>
@@ -36,7 +37,7 @@ LAUGHS = b"""<?xml version="1.0"?>
 
 
 def _hostile(keys_dir: Path, answer: bytes) -> type[BaseHTTPRequestHandler]:
-    signing = keystore.load(keys_dir, "medical-signing")
+    signing = keysets.load(keys_dir, "medical-signing")
     kid, private = signing.active_private()
 
     class Handler(BaseHTTPRequestHandler):
@@ -67,8 +68,8 @@ def hostile_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 
 def test_entity_answers_are_refused_without_expansion(hostile_url: tuple[str, Path]) -> None:
     url, keys_dir = hostile_url
-    settings = parse_connection("medical", connection_json(url, "u", "p", wsdl=str(SCHEMAS_DIR / "medical" /
-                                                                                  "medical.wsdl")))
+    wsdl = str(schema_path("medical", "medical.wsdl"))
+    settings = parse_connection("medical", connection_json(url, "u", "p", wsdl=wsdl))
     connector = load_connector("medical", settings, keys_dir)
     report = connector.health()
     assert not report.ok and "DTD" in report.detail

@@ -11,7 +11,7 @@ import pytest
 import requests
 from lxml import etree
 
-from lianban.response_signing import HEADER
+from lianban.wire.signatures import HEADER
 from simulators.faults import FaultInjector, Faults, Plan, parse_faults
 from simulators.runner import Simulation, start
 

@@ -24,12 +24,12 @@ from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU
 
 from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES, RECEIPT_ERRORS, STATUS_CODES
-from lianban.contract import Delivery
-from lianban.domain import Status
-from lianban.identity import make_id_number, make_uscc
+from lianban.domain.statuses import Status
+from lianban.wire.contract import Delivery
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
+from simulators.people import make_id_number, make_uscc
 from simulators.runner import serve
 
 LOGIN = "lianban-medical"

@@ -14,10 +14,10 @@ import yaml
 
 from connectors.health import statuses as health_statuses
 from connectors.housing_fund import statuses as housing_statuses
-from lianban.catalog import SCHEMAS_DIR
-from lianban.gateway_auth import sign_headers
-from lianban.identity import make_id_number
+from lianban.domain.schemas import schema_path
+from lianban.wire.gateway import sign_headers
 from simulators.kit import Item, engine_for, seal_items, wire
+from simulators.people import make_id_number
 from simulators.rest_department import create_app, serve_in_background
 
 APP_ID, SECRET = "lianban-hub", "sim-secret"
@@ -198,7 +198,7 @@ def test_codes_must_cover_every_status(tmp_path: Path, keys_dir: Path) -> None:
 
 @pytest.mark.parametrize("department", ["health", "housing_fund"])
 def test_static_openapi_matches_the_served_api_and_the_status_table(department: str, url: str) -> None:
-    static = yaml.safe_load((SCHEMAS_DIR / department / "openapi.yaml").read_text(encoding="utf-8"))
+    static = yaml.safe_load(schema_path(department, "openapi.yaml").read_text(encoding="utf-8"))
     served = requests.get(f"{url}/openapi.json", timeout=5).json()
     assert set(static["paths"]) == {p for p in served["paths"] if not p.startswith("/_sim")}
     for path, ops in static["paths"].items():

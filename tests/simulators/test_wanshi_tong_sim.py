@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from lianban.gateway_auth import sign_headers
+from lianban.wire.gateway import sign_headers
 from simulators.rest_department import serve_in_background
 from simulators.wanshi_tong import create_app
 

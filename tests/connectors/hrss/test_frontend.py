@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.statuses import FROM_UNIFIED, TO_UNIFIED
-from lianban.domain import Status
-from lianban.seed import generate
-from lianban.settings import Paths
+from lianban.app.config import Paths
+from lianban.domain.statuses import Status
+from simulators.people import generate
 
 
 def test_pull_takes_each_row_once_in_order(paths: Paths) -> None:

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 import uvicorn
 
-from lianban.catalog import load_catalog
-from lianban.contract import Delivery
-from lianban.identity import make_id_number, make_uscc
-from lianban.settings import DepartmentSettings, connection_json, parse_connection
+from lianban.app.config import connection_json
+from lianban.domain.catalog import load_catalog
+from lianban.wire.contract import Delivery
+from lianban.wire.settings import DepartmentSettings, parse_connection
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import create_app
+from simulators.people import make_id_number, make_uscc
 from simulators.runner import response_signer, serve
 
 LOGIN = "lianban-medical"

@@ -12,14 +12,14 @@ import pytest
 import requests
 from zeep import exceptions as zx
 
-from connectors import load_connector
 from connectors.medical.connector import MedicalConnector, translate_error
 from connectors.medical.statuses import STATUS_CODES
-from lianban.contract import DepartmentConnector, StatusUpdate
-from lianban.domain import Status
+from lianban.app.registry import load_connector
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
-from lianban.response_signing import SignatureAlert
-from lianban.setup import ensure_keys
+from lianban.keys.provision import ensure_keys
+from lianban.wire.contract import DepartmentConnector, StatusUpdate
+from lianban.wire.signatures import SignatureAlert
 
 MedicalSim = Any  # tests/connectors/medical/conftest.py:MedicalSim (conftest modules are not importable)
 BatchMaker = Any  # tests/connectors/medical/conftest.py:BatchMaker

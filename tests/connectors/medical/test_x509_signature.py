@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors import load_connector
 from connectors.medical.connector import MedicalConnector, RequestSignature
+from lianban.app.config import connection_json
+from lianban.app.registry import load_connector
 from lianban.errors import ConfigError
-from lianban.settings import connection_json, parse_connection
+from lianban.wire.settings import parse_connection
 from simulators.kit import engine_for
 from simulators.medical import create_app
 from simulators.pki import self_signed

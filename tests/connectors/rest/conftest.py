@@ -16,19 +16,20 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from connectors._rest import RestDepartmentConnector
 from connectors.health import statuses as health_statuses
 from connectors.health.connector import HealthConnector
 from connectors.housing_fund import statuses as housing_statuses
 from connectors.housing_fund.connector import HousingFundConnector
-from lianban.catalog import load_catalog
-from lianban.contract import Delivery
-from lianban.envelopes import response_check
-from lianban.gateway_auth import GatewayAuth
-from lianban.identity import make_id_number, make_uscc
-from lianban.rest_client import RestDepartmentConnector
-from lianban.transport import TransportSettings, make_session
+from lianban.domain.catalog import load_catalog
+from lianban.wire.contract import Delivery
+from lianban.wire.gateway import GatewayAuth
+from lianban.wire.settings import TransportSettings
+from lianban.wire.signatures import response_check
+from lianban.wire.transport import make_session
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
+from simulators.people import make_id_number, make_uscc
 from simulators.rest_department import ERROR_CODES, create_app, serve_in_background
 from simulators.runner import response_signer
 
@@ -184,7 +185,7 @@ def seal_for(keys_dir: Path) -> Callable[[str, list[Item]], Sealed]:
 @pytest.fixture
 def stubbed() -> Callable[..., tuple[Any, StubAdapter]]:
     """build(cls, answers, check=None): a connector whose session talks to a StubAdapter instead of the
-    network; `check` is a response check (lianban.envelopes.response_check) to verify answers with."""
+    network; `check` is a response check (lianban.pipeline.sealer.response_check) to verify answers with."""
 
     def build(cls: type[RestDepartmentConnector], answers: list[Answer],
               check: Callable[[requests.Response], None] | None = None) -> tuple[Any, StubAdapter]:

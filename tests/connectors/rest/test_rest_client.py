@@ -1,4 +1,4 @@
-"""The failure → action table of lianban.rest_client, driven through a stub transport adapter."""
+"""The failure → action table of connectors._rest, driven through a stub transport adapter."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 
+from connectors._rest import retry_after_seconds
 from connectors.health.connector import HealthConnector
 from connectors.housing_fund.connector import HousingFundConnector
 from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
-from lianban.rest_client import retry_after_seconds
 
 JSON = {"Content-Type": "application/json"}
 
@@ -115,9 +115,8 @@ def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, perso
 
 
 def test_answers_are_trusted_only_with_the_departments_signature(stubbed: Any, keys_dir: Any) -> None:
-    from lianban.envelopes import response_check
-    from lianban.response_signing import SignatureAlert
-    from lianban.setup import ensure_keys
+    from lianban.keys.provision import ensure_keys
+    from lianban.wire.signatures import SignatureAlert, response_check
 
     ensure_keys(keys_dir)
     check = response_check(keys_dir, "health")

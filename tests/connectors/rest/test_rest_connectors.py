@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from lianban.contract import DepartmentConnector
-from lianban.domain import Status
+from lianban.app.config import connection_json
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
-from lianban.settings import connection_json, parse_connection
+from lianban.wire.contract import DepartmentConnector
+from lianban.wire.settings import parse_connection
 
 # fixtures (live, spec, credentials, person) come from conftest.py beside this file
 

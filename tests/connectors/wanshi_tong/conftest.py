@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors import load_connector
 from connectors.wanshi_tong.connector import WanshiTongConnector
-from lianban.settings import connection_json, parse_connection
-from lianban.setup import ensure_keys
+from lianban.app.config import connection_json
+from lianban.app.registry import load_connector
+from lianban.keys.provision import ensure_keys
+from lianban.wire.settings import parse_connection
 from simulators.rest_department import serve_in_background
 from simulators.runner import response_signer
 from simulators.wanshi_tong import create_app

@@ -10,12 +10,12 @@ import pytest
 import requests
 
 from connectors.wanshi_tong.connector import load_codes
-from lianban.catalog import load_catalog
-from lianban.contract import ProgressEvent, StatusSink
-from lianban.domain import Status
+from lianban.domain.catalog import load_catalog
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RetriableError
-from lianban.gateway_auth import sign_headers
-from lianban.response_signing import SignatureAlert
+from lianban.wire.contract import ProgressEvent, StatusSink
+from lianban.wire.gateway import sign_headers
+from lianban.wire.signatures import SignatureAlert
 from simulators.rest_department import serve_in_background
 from simulators.wanshi_tong import create_app
 

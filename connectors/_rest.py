@@ -1,0 +1,288 @@
+"""The REST gateway dialect that health, housing_fund and 皖事通办 speak: signed JSON over HTTP(S).
+
+    GatewayClient             one base URL + an injected ``requests.Session``; ``call`` returns the JSON
+                              answer or raises through the failure → action tables below
+    RestDepartmentConnector   the shared :class:`~lianban.wire.contract.DepartmentConnector`; a department package
+                              subclasses it with declarations only: ``department``, ``statuses``, ``errors``
+
+Failure → action (first matching row wins)::
+
+    TLS failure, malformed URL          ConfigError      fix the connection, do not retry
+    timeout, refused/reset connection   RetriableError
+    HTTP 429                            RetriableError   retry_after from Retry-After
+    HTTP 401 / 403                      ConfigError      names dept_<name>: check app id (login) / secret
+    HTTP 5xx                            RetriableError
+    other HTTP 4xx                      RejectedError    the department's code and Chinese reason
+    answer is not the agreed JSON       RetriableError
+
+The wire format of the department API is in ``schemas/<department>/openapi.yaml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Self, TypeVar
+
+import requests
+
+from lianban.domain.statuses import Status
+from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
+from lianban.wire.contract import Delivery, HealthReport, Receipt, StatusUpdate
+from lianban.wire.gateway import GatewayAuth
+from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
+from lianban.wire.transport import make_session
+
+__all__ = ["GatewayClient", "RestDepartmentConnector", "chunks", "gateway_session"]
+
+T = TypeVar("T")
+POLL_KEYS_PER_REQUEST = 1000
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What came back from a failed call, for the action table to turn into an error."""
+
+    connection: str
+    http_status: int
+    code: str  # the department's own error code ("" when it sent none)
+    message: str  # its Chinese message, or the meaning from the connector's error table
+    retry_after: float | None
+
+
+def _throttled(f: Failure) -> LianbanError:
+    wait = f"{f.retry_after:g}秒后" if f.retry_after is not None else "稍后"
+    return RetriableError(f"{f.connection}: 对方限流（HTTP 429），{wait}重试", retry_after=f.retry_after)
+
+
+def _unauthorized(f: Failure) -> LianbanError:
+    return ConfigError(f"{f.connection}: 网关认证失败（HTTP {f.http_status}，{f.message or '无说明'}）；"
+                       f"请检查连接 {f.connection} 的 app id（login）与 secret（password）")
+
+
+def _server_error(f: Failure) -> LianbanError:
+    return RetriableError(f"{f.connection}: 对方服务异常（HTTP {f.http_status}），稍后重试")
+
+
+def _rejected(f: Failure) -> LianbanError:
+    reason = f.message or f"HTTP {f.http_status}"
+    return RejectedError(f"{f.connection}: 请求被拒绝（HTTP {f.http_status}，{f.code or '-'}：{reason}）",
+                         code=f.code, reason=reason)
+
+
+#: HTTP status → action; first matching range wins.
+HTTP_ACTIONS: tuple[tuple[range, Callable[[Failure], LianbanError]], ...] = (
+    (range(429, 430), _throttled),
+    (range(401, 402), _unauthorized),
+    (range(403, 404), _unauthorized),
+    (range(500, 600), _server_error),
+    (range(400, 500), _rejected),
+)
+
+#: transport exception → (error class, what happened and what to do); first matching row wins.
+EXCEPTION_ACTIONS: tuple[tuple[tuple[type[Exception], ...], type[LianbanError], str], ...] = (
+    ((requests.exceptions.SSLError,), ConfigError, "TLS 握手失败，请检查 CA 证书与客户端证书配置"),
+    ((requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema),
+     ConfigError, "地址无效，请检查连接的 host、port、schema"),
+    ((requests.Timeout,), RetriableError, "请求超时，稍后重试"),
+    ((requests.ConnectionError,), RetriableError, "无法连接（连接被拒绝或中断），稍后重试"),
+    ((requests.RequestException,), RetriableError, "网络请求失败，稍后重试"),
+)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), max(size, 1)):
+        yield items[start:start + size]
+
+
+def gateway_session(settings: DepartmentSettings) -> requests.Session:
+    """A :func:`~lianban.wire.transport.make_session` session that signs every request with the app id/secret."""
+    if not settings.login or not settings.password:
+        raise ConfigError(f"connection dept_{settings.department}: login (app id) and password (secret) "
+                          f"are required to sign gateway requests")
+    session = make_session(settings.transport)
+    session.auth = GatewayAuth(settings.login, settings.password)
+    return session
+
+
+class GatewayClient:
+    """Calls one gateway; every failure leaves as the lianban error tree (see the module table)."""
+
+    def __init__(self, base_url: str, session: requests.Session, connection: str,
+                 errors: Mapping[str, str] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.connection = connection
+        self.errors = dict(errors or {})
+
+    def call(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
+        """Send one request; the decoded JSON object on 2xx, otherwise raise per the action tables."""
+        try:
+            resp = self.session.request(method, self.base_url + path, json=payload)
+        except requests.RequestException as exc:
+            raise self._transport_error(exc) from None
+        if resp.status_code >= 400:
+            raise self._http_error(resp)
+        return self._json(resp)
+
+    def _transport_error(self, exc: requests.RequestException) -> LianbanError:
+        for types, error, text in EXCEPTION_ACTIONS:
+            if isinstance(exc, types):
+                return error(f"{self.connection}: {text}（{type(exc).__name__}）")
+        return RetriableError(f"{self.connection}: 网络请求失败（{type(exc).__name__}），稍后重试")
+
+    def _http_error(self, resp: requests.Response) -> LianbanError:
+        failure = self._failure(resp)
+        for statuses, action in HTTP_ACTIONS:
+            if resp.status_code in statuses:
+                return action(failure)
+        return FatalError(f"{self.connection}: 未预期的应答（HTTP {resp.status_code}）")
+
+    def _failure(self, resp: requests.Response) -> Failure:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        code = str(body.get("code") or "")
+        message = str(body.get("message") or self.errors.get(code, ""))
+        return Failure(self.connection, resp.status_code, code, message,
+                       retry_after_seconds(resp.headers.get("Retry-After")))
+
+    def _json(self, resp: requests.Response) -> dict[str, Any]:
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise RetriableError(
+                f"{self.connection}: 应答不是约定的 JSON 对象（HTTP {resp.status_code}），稍后重试")
+        return body
+
+
+def malformed(connection: str, exc: Exception) -> RetriableError:
+    """The answer was JSON but not the agreed shape."""
+    return RetriableError(f"{connection}: 应答格式不符合接口规范（{type(exc).__name__}: {exc}），稍后重试")
+
+
+class RestDepartmentConnector:
+    """A department reached through the REST gateway dialect (``POST /api/v1/cases:batch`` and ``:status``).
+
+    Subclasses declare ``department`` (key in ``schemas/catalog/departments.yaml``), ``statuses`` (the
+    department's status code → unified :class:`~lianban.domain.statuses.Status`) and ``errors`` (its error code →
+    Chinese meaning). Submitting the same delivery twice is safe: the department dedupes by idempotency key.
+    """
+
+    department: str
+    statuses: Mapping[str, Status]
+    errors: Mapping[str, str]
+    submit_path = "/api/v1/cases:batch"
+    status_path = "/api/v1/cases:status"
+    page_size = DEFAULT_PAGE_SIZE
+
+    def __init__(self, base_url: str, session: requests.Session,
+                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        self.connection = f"dept_{self.department}"
+        self.client = GatewayClient(base_url, session, self.connection, self.errors)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, settings: DepartmentSettings) -> Self:
+        """Build from the ``dept_<department>`` connection: login = app id, password = app secret."""
+        return cls(settings.base_url, gateway_session(settings), settings.batch_size)
+
+    # -- submit --------------------------------------------------------------------------------------
+    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
+        """One receipt per delivery, in order; refusals are receipts with ``accepted=False``. The sealed
+        batch travels whole (its seal covers exactly these items), so it is never split here."""
+        chunk = batch
+        body = {"batch_id": batch_id(d.idempotency_key for d in chunk), "seal": dict(seal), "items": [
+            {"idempotency_key": d.idempotency_key, "case_no": d.case_no, "item_code": d.item_code,
+             "envelope": d.envelope} for d in chunk]}
+        answer = self.client.call("POST", self.submit_path, body)
+        try:
+            by_key = {str(r["idempotency_key"]): r for r in answer["receipts"]}
+            missing = sum(1 for d in chunk if d.idempotency_key not in by_key)
+            if missing:
+                raise RetriableError(
+                    f"{self.connection}: 应答缺少 {missing} 条回执，稍后重试（重复提交是安全的）")
+            return [self._receipt(by_key[d.idempotency_key]) for d in chunk]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise malformed(self.connection, exc) from None
+
+    def _receipt(self, r: Mapping[str, Any]) -> Receipt:
+        accepted, code = bool(r["accepted"]), r.get("code")
+        reason = r.get("reason") or (None if accepted else self.errors.get(str(code)))
+        return Receipt(
+            idempotency_key=str(r["idempotency_key"]), accepted=accepted, duplicate=bool(r.get("duplicate")),
+            department_ref=r.get("ref"), status=self._status(code) if accepted else None,
+            department_code=code, reason=reason,
+        )
+
+    def _status(self, code: Any) -> Status:
+        try:
+            return self.statuses[str(code)]
+        except KeyError:
+            raise FatalError(f"{self.connection}: 未知的部门状态码 {code!r}；请在 "
+                             f"connectors/{self.department}/statuses.py 中补充映射") from None
+
+    # -- poll ----------------------------------------------------------------------------------------
+    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
+        """Current status of each delivered key the department knows (all pages followed)."""
+        updates: list[StatusUpdate] = []
+        for chunk in chunks(keys, POLL_KEYS_PER_REQUEST):
+            updates += self._poll_chunk(chunk)
+        return updates
+
+    def _poll_chunk(self, keys: Sequence[str]) -> list[StatusUpdate]:
+        updates: list[StatusUpdate] = []
+        page = 1
+        while True:
+            answer = self.client.call("POST", self.status_path,
+                                      {"keys": list(keys), "page": page, "page_size": self.page_size})
+            try:
+                rows = answer["statuses"]
+                updates += [self._update(r) for r in rows]
+                if not rows or page * int(answer["page_size"]) >= int(answer["total"]):
+                    return updates
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise malformed(self.connection, exc) from None
+            page += 1
+
+    def _update(self, r: Mapping[str, Any]) -> StatusUpdate:
+        return StatusUpdate(idempotency_key=str(r["idempotency_key"]), status=self._status(r["code"]),
+                            department_code=str(r["code"]), changed_at=str(r["changed_at"]),
+                            reason=r.get("reason"))
+
+    # -- health --------------------------------------------------------------------------------------
+    def health(self) -> HealthReport:
+        """Reachable and accepting our signature? Says which, and what to do."""
+        try:
+            self.client.call("GET", "/health")
+            self.client.call("POST", self.status_path, {"keys": [], "page": 1, "page_size": 1})
+        except LianbanError as exc:
+            return HealthReport(False, str(exc))
+        return HealthReport(True, f"{self.connection}: 网关可达，签名认证通过")
+
+
+def batch_id(keys: Iterable[str]) -> str:
+    """A stable id for a batch: the same deliveries give the same batch id on retry."""
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    return f"B{digest[:24]}"

@@ -1,0 +1,52 @@
+"""The `lianban` command: set-up, seeding, simulators, single steps, operator views and the demo.
+
+Operator-facing text is Chinese first, English after; `--json` prints one JSON object for machines. One
+module per command group::
+
+    home         init, seed, simulate, demo           run          run stage|deliver|collect|report
+    inspect      status, quarantine                   deliveries   deliveries list|retry
+    keys         keys init|list|rotate|retire|import  audit        audit verify|archive
+    connectors   connectors list|check|new
+"""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from lianban.app.cli import home, inspect
+from lianban.app.cli.audit import audit_app
+from lianban.app.cli.connectors import connectors_app
+from lianban.app.cli.deliveries import deliveries_app
+from lianban.app.cli.keys import keys_app
+from lianban.app.cli.output import console
+from lianban.app.cli.run import run_app
+from lianban.errors import LianbanError
+
+app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
+for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, inspect.quarantine):
+    app.command()(command)
+app.add_typer(run_app, name="run")
+app.add_typer(keys_app, name="keys")
+app.add_typer(connectors_app, name="connectors")
+app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(audit_app, name="audit")
+
+
+def main() -> None:
+    from lianban.app.redact import install
+
+    install()
+    try:
+        app()
+    except LianbanError as exc:
+        console.print(f"[red]错误 (error):[/red] {exc}")
+        raise SystemExit(2) from None
+    except SQLAlchemyError as exc:  # the message may carry a URL with a password: name the kind only
+        console.print(f"[red]错误 (error):[/red] 数据库不可用或结构不符 ({type(exc).__name__})；请检查 "
+                      f"LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL 并运行 `lianban init` (database unavailable)")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Installation commands: init, seed, simulate, demo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.config import Paths
+
+
+def init() -> None:
+    """初始化：密钥、台账库结构 (create key rings, migrate the ledger)."""
+    from lianban.app.setup import init as run
+
+    run(Paths.from_env())
+    typer.echo("已初始化 (initialised)")
+
+
+def seed(records: Annotated[int, typer.Option(min=1)] = 200,
+         seed_value: Annotated[int, typer.Option("--seed")] = 20250101, as_json: JsonFlag = False) -> None:
+    """向人社前置库写入合成的退休审批记录 (fill the HRSS 前置库 with synthetic approvals)."""
+    from lianban.app.setup import seed as run
+
+    written = run(Paths.from_env(), records, seed_value)
+    emit({"written": written, "frontend": Paths.from_env().frontend_url}, as_json, "前置库已写入 (seeded)")
+
+
+def simulate(step: Annotated[float, typer.Option(help="seconds per status step")] = 60.0,
+             with_hrss: Annotated[bool, typer.Option(help="also run HRSS's back office")] = True,
+             faults: Annotated[str, typer.Option(envvar="LIANBAN_SIM_FAULTS",
+                                                 help="fault injection, see simulators/faults.py")] = "") -> None:
+    """启动各部门模拟服务 (start the department simulators); first line: JSON of URLs."""
+    from simulators.runner import start
+
+    paths = Paths.from_env()
+    try:
+        sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step,
+                    faults=faults or None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+    typer.echo(json.dumps(sim.urls), nl=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    sim.stop()
+
+
+def demo(records: Annotated[int, typer.Option(min=1)] = 200, as_json: JsonFlag = False,
+         rounds: Annotated[int, typer.Option(help="round limit")] = 25,
+         step: Annotated[float, typer.Option(help="simulated seconds per status step")] = 3.0,
+         home: Annotated[Path | None, typer.Option(help="demo folder (wiped first)")] = None) -> None:
+    """一键演示：播种、启动模拟部门、经 Airflow 运行两个 DAG 直至办结 (the whole exchange, end to end)."""
+    from lianban.app.demo import DemoOptions, run_demo
+    from lianban.app.demo_view import print_round, print_summary
+
+    opts = DemoOptions(records=records, max_rounds=rounds, step_seconds=step,
+                       **({"home": home.resolve()} if home else {}))
+    summary = run_demo(opts, on_round=None if as_json else print_round)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_summary(summary)
+    if not summary["complete"]:
+        raise typer.Exit(1)

@@ -1,0 +1,79 @@
+"""`lianban keys …`: key rings and key sets; key ids only, never key material."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.config import Paths
+from lianban.keys.names import RINGS
+
+keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
+
+
+def _key_sets(keys_dir: Path) -> list[str]:
+    return sorted(p.name.removesuffix(".json") for p in keys_dir.glob("*.json")
+                  if not p.name.endswith(".pub.json") and p.stem not in RINGS and p.stem != "credentials")
+
+
+@keys_app.command("init")
+def keys_init(hub_only: Annotated[bool, typer.Option(help="production: only the hub's own keys")] = False) -> None:
+    """创建缺失的密钥；生产环境用 --hub-only，部门公钥用 keys import 导入 (create missing keys)."""
+    from lianban.keys.provision import ensure_hub_keys, ensure_keys
+
+    paths = Paths.from_env()
+    (ensure_hub_keys if hub_only else ensure_keys)(paths.keys_dir)
+    typer.echo(f"密钥已就绪 (keys ready) in {paths.keys_dir}")
+
+
+@keys_app.command("import")
+def keys_import(name: str, source: Path) -> None:
+    """导入对方的公钥文件，如 medical-recipient、medical-signing (install another party's public keys)."""
+    from lianban.keys import keysets
+
+    ks = keysets.import_public(Paths.from_env().keys_dir, name, source)
+    typer.echo(f"{name}: 已导入公钥 (imported) {sorted(ks.public)}，当前 (active) {ks.active}")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonFlag = False) -> None:
+    """列出密钥标识与状态，从不显示密钥本身 (key ids only, never key material)."""
+    from lianban.keys import keysets
+    from lianban.keys.rings import load_ring
+
+    keys_dir = Paths.from_env().keys_dir
+    listing: dict[str, Any] = {r: {"kind": "SM4", "active": (ring := load_ring(keys_dir, r)).active,
+                                   "keys": sorted(ring.keys)} for r in RINGS}
+    for name in _key_sets(keys_dir):
+        ks = keysets.load(keys_dir, name)
+        listing[name] = {"kind": ks.suite, "active": ks.active, "keys": sorted(ks.public),
+                         "private_held": sorted(ks.private)}
+    emit(listing, as_json, "密钥 (keys)")
+
+
+@keys_app.command("rotate")
+def keys_rotate(name: str) -> None:
+    """轮换：新密钥加密/签名，旧密钥在停用前仍可解密/验签 (new key seals; old keys open until retired)."""
+    from lianban.keys import keysets
+    from lianban.keys.rings import rotate_ring
+
+    keys_dir = Paths.from_env().keys_dir
+    active = rotate_ring(keys_dir, name).active if name in RINGS else keysets.rotate(keys_dir, name).active
+    typer.echo(f"{name}: 新的当前密钥 (now active) {active}")
+
+
+@keys_app.command("retire")
+def keys_retire(name: str, kid: str) -> None:
+    """停用一个旧密钥：此后用它加密或签名的内容一律拒收 (retire: what it sealed or signed is refused)."""
+    from lianban.keys import keysets
+    from lianban.keys.rings import retire_ring_key
+
+    keys_dir = Paths.from_env().keys_dir
+    if name in RINGS:
+        retire_ring_key(keys_dir, name, kid)
+    else:
+        keysets.retire(keys_dir, name, kid)
+    typer.echo(f"{name}: 已停用 (retired) {kid}")

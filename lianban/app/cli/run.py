@@ -1,0 +1,35 @@
+"""`lianban run …`: one pipeline step without Airflow."""
+
+from __future__ import annotations
+
+import typer
+
+from lianban.app import jobs
+from lianban.app.cli.output import JsonFlag, emit
+
+run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without Airflow)", no_args_is_help=True)
+
+
+@run_app.command("stage")
+def run_stage(as_json: JsonFlag = False) -> None:
+    """抽取、校验、分发、加密并写入台账 (extract → stage)."""
+    emit(jobs.stage(), as_json, "抽取入账 (staged)")
+
+
+@run_app.command("deliver")
+def run_deliver(department: str, as_json: JsonFlag = False) -> None:
+    """向一个部门投递待发记录 (deliver one department's outbox)."""
+    emit(jobs.deliver(department), as_json, f"投递 {department}")
+
+
+@run_app.command("collect")
+def run_collect(as_json: JsonFlag = False) -> None:
+    """归集各事项状态 (collect HRSS's log and poll every department)."""
+    results = {"hrss": jobs.collect_hrss(), **{d: jobs.poll(d) for d in jobs.pushed_departments()}}
+    emit(results, as_json, "状态归集 (collected)")
+
+
+@run_app.command("report")
+def run_report(as_json: JsonFlag = False) -> None:
+    """推送状态至皖事通办 (push status events to 皖事通办)."""
+    emit(jobs.report(), as_json, "推送皖事通办 (reported)")

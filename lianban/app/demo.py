@@ -1,0 +1,181 @@
+"""`lianban demo`: the whole exchange from one command on the embedded default (SQLite, local simulators).
+
+Fresh demo home → key rings, ledger, HRSS 前置库 seeded with synthetic approvals → simulators started as a
+child process → both DAGs run through Airflow itself (``airflow dags test``) round after round until every
+chosen item of every valid case is final and reported, or the round limit → summary → everything stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from lianban.app.config import Paths, conn_env_name, connection_json
+from lianban.app.setup import init, seed
+from lianban.domain.catalog import load_catalog
+from lianban.errors import FatalError
+from lianban.ledger.progress import Progress, progress
+
+REPO = Path(__file__).resolve().parents[2]  # the source checkout (dags/, connectors/)
+DAGS = ("lianban_exchange", "lianban_feedback")
+SINK = "wanshi_tong"  # 皖事通办 receives every status event
+SIM_START_TIMEOUT = 60
+
+
+def departments() -> tuple[str, ...]:
+    """The departments the demo delivers to: every department owning a pushed item in the catalog."""
+    return tuple(load_catalog().pushed_departments())
+
+
+def endpoints() -> tuple[str, ...]:
+    """Every simulated endpoint the hub connects to: the departments, then 皖事通办."""
+    return (*departments(), SINK)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    records: int = 200
+    home: Path = REPO / "var" / "demo"
+    max_rounds: int = 25
+    step_seconds: float = 3.0
+
+
+def demo_env(home: Path) -> dict[str, str]:
+    """Environment for every process the demo starts (ours and Airflow's)."""
+    airflow_home = home / "airflow"
+    return {
+        **os.environ,
+        "LIANBAN_HOME": str(home),
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs" / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "LIANBAN_TASK_RETRIES": "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
+@contextmanager
+def simulators(home: Path, env: dict[str, str], step_seconds: float) -> Iterator[dict[str, str]]:
+    """Run `lianban simulate` as a child; yield the URLs it prints first; always stop it."""
+    log = open(home / "logs" / "simulators.log", "ab")  # noqa: SIM115
+    cmd = [sys.executable, "-m", "lianban.app.cli", "simulate", "--step", str(step_seconds)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, cwd=REPO)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if not line:
+            raise FatalError(f"模拟部门服务未能启动 (simulators did not start), see {home / 'logs' / 'simulators.log'}")
+        yield json.loads(line)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def connections(urls: dict[str, str], home: Path) -> dict[str, str]:
+    """``AIRFLOW_CONN_DEPT_*`` for each endpoint (SOAP ones with their ``<name>_wsdl`` URL), credentials
+    from the simulators' file."""
+    from simulators.runner import load_credentials
+
+    creds = load_credentials(home)
+    env = {}
+    for dept in endpoints():
+        extra = {"wsdl": urls[f"{dept}_wsdl"]} if f"{dept}_wsdl" in urls else {}
+        env[conn_env_name(dept)] = connection_json(urls[dept], creds[dept]["login"], creds[dept]["password"],
+                                                   read_timeout=30, **extra)
+    return env
+
+
+def airflow(env: dict[str, str], log_dir: Path, *args: str) -> None:
+    """Run one Airflow CLI command; its output goes to a log file, a failure names that file."""
+    binary = Path(sys.executable).parent / "airflow"
+    log_path = log_dir / f"airflow-{'-'.join(args[:3])}.log"
+    with open(log_path, "ab") as log:
+        code = subprocess.call([str(binary), *args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    if code != 0:
+        raise FatalError(f"airflow {' '.join(args)} 失败 (exit {code}); see {log_path}")
+
+
+def _sim_stats(urls: dict[str, str]) -> dict[str, Any]:
+    stats = {}
+    for name in endpoints():
+        stats[name] = requests.get(f"{urls[name]}/_sim/stats", timeout=10).json()
+    return stats
+
+
+def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stats: dict[str, Any],
+             seconds: float) -> dict[str, Any]:
+    return {
+        "records": opts.records,
+        "rounds": rounds,
+        "complete": final.done,
+        "seconds": round(seconds, 1),
+        "extracted": final.cases + final.quarantined,
+        "quarantined": final.quarantined,
+        "staged_cases": final.cases,
+        "case_items": final.case_items,
+        "delivered": {d: final.delivered.get(d, 0) for d in departments()},
+        "department_received": {d: {k: stats[d][k] for k in ("unique", "duplicates", "rejected")}
+                                for d in departments()},
+        "reported_to_wanshi_tong": final.reported_events,
+        "wanshi_tong": stats[SINK],
+        "status_counts": final.status_counts,
+        "open_items": final.open_items,
+        "dead_letters": final.dead_letters,
+        "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),
+                  "ledger_db": paths.ledger_url.removeprefix("sqlite:///"), "logs": str(paths.logs),
+                  "airflow_home": str(paths.home / "airflow")},
+    }
+
+
+MARKER = ".lianban-demo"
+
+
+def _fresh_home(home: Path) -> None:
+    """Wipe a previous demo's folder; refuse to wipe a folder the demo did not make."""
+    ours = home.resolve().is_relative_to(REPO / "var")  # the repository's own scratch folder
+    if home.exists() and any(home.iterdir()) and not (home / MARKER).exists() and not ours:
+        raise FatalError(f"拒绝清空非演示目录 {home}（缺少 {MARKER} 标记）(refusing to wipe a folder the demo "
+                         f"did not create; choose an empty --home)")
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    (home / MARKER).write_text("created by `lianban demo`; wiped at the start of every demo run\n")
+
+
+def run_demo(opts: DemoOptions, on_round: Any = None) -> dict[str, Any]:
+    """Run the whole demo; returns the summary dict (see module docstring)."""
+    started = time.monotonic()
+    _fresh_home(opts.home)
+    env = demo_env(opts.home)
+    paths = Paths.from_env(env)
+    init(paths, with_frontend=True)
+    seed(paths, opts.records)
+    with simulators(opts.home, env, opts.step_seconds) as urls:
+        env.update(connections(urls, opts.home))
+        airflow(env, paths.logs, "db", "migrate")
+        rounds, current = 0, progress(paths.ledger_url)
+        while rounds < opts.max_rounds and not current.done:
+            rounds += 1
+            for dag_id in DAGS:
+                airflow(env, paths.logs, "dags", "test", dag_id)
+            current = progress(paths.ledger_url)
+            if on_round:
+                on_round(rounds, current)
+        stats = _sim_stats(urls)
+    return _summary(opts, paths, rounds, current, stats, time.monotonic() - started)

@@ -1,0 +1,70 @@
+"""The pipeline steps wired to their real source, connectors and ledger: what DAG tasks and the CLI call.
+
+Each job reads its settings from the environment (:class:`lianban.wire.settings.Paths`, ``AIRFLOW_CONN_DEPT_*``),
+runs one step, and returns a small dict of counts: safe for XCom, never a record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lianban.app.config import Paths, department_settings
+from lianban.app.redact import install as _install_redaction
+from lianban.domain.catalog import load_catalog
+
+_install_redaction()  # every task that imports the jobs logs through the redaction layer
+
+
+def pushed_departments() -> list[str]:
+    """Departments that receive pushed records, from the catalog (fixed: task count never grows with data)."""
+    return load_catalog().pushed_departments()
+
+
+def _connector(department: str) -> Any:
+    from lianban.app.registry import load_connector
+
+    return load_connector(department, department_settings(department))
+
+
+def _frontend(paths: Paths) -> Any:
+    from connectors.hrss.frontend import FrontendDB
+
+    return FrontendDB(paths.frontend_url)
+
+
+def stage() -> dict[str, Any]:
+    """Extract new approvals from the HRSS 前置库, validate, route, seal and write the outbox."""
+    from lianban.pipeline.stage import stage as run
+
+    paths = Paths.from_env()
+    return run(_frontend(paths), paths.ledger_url, paths.keys_dir).as_dict()
+
+
+def deliver(department: str) -> dict[str, Any]:
+    """Deliver the department's due outbox rows in batches."""
+    from lianban.pipeline.deliver import deliver as run
+
+    settings, paths = department_settings(department), Paths.from_env()
+    return run(_connector(department), paths.ledger_url, settings.batch_size, paths.keys_dir).as_dict()
+
+
+def collect_hrss() -> dict[str, Any]:
+    """Read HRSS's own items' statuses from its 前置库 status log."""
+    from lianban.pipeline.feedback import collect_hrss as run
+
+    paths = Paths.from_env()
+    return run(_frontend(paths), paths.ledger_url).as_dict()
+
+
+def poll(department: str) -> dict[str, Any]:
+    """Poll a department for the status of its delivered, unfinished items."""
+    from lianban.pipeline.feedback import poll_department
+
+    return poll_department(_connector(department), Paths.from_env().ledger_url).as_dict()
+
+
+def report() -> dict[str, Any]:
+    """Push unreported status events to 皖事通办."""
+    from lianban.pipeline.feedback import report as run
+
+    return run(_connector("wanshi_tong"), Paths.from_env().ledger_url).as_dict()

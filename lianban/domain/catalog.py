@@ -1,0 +1,102 @@
+"""The item catalog (附件4), materials (附件5), departments and fields, loaded from `schemas/catalog/`.
+
+Schemas are data: this module only loads and checks them. A broken catalog fails at start with a sentence
+that names the file and the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import yaml
+
+from lianban.domain.schemas import schema_path
+from lianban.errors import ConfigError
+
+CATALOG_DIR = schema_path("catalog")
+#: the 14 items of 附件4; a department joining later adds items after them
+SEED_ITEM_CODES = tuple(f"{n:02d}" for n in range(1, 15))
+
+
+@dataclass(frozen=True)
+class Item:
+    """One 联办 item: the 14 of 附件4 (codes 01–14), then any a later department brings."""
+
+    code: str
+    name: str
+    department: str
+    fields: tuple[str, ...]  # minimum-necessary fields sent to the department; () = handled by HRSS
+
+
+@dataclass(frozen=True)
+class Material:
+    code: str
+    name: str
+    always: bool
+
+
+@dataclass(frozen=True)
+class Department:
+    key: str
+    name: str
+    transport: str
+    connector: str | None  # "package.module:Class", loaded lazily
+    suite: str = "SM"  # crypto suite of its envelopes: SM (国密) or NIST (for departments without 国密)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    items: dict[str, Item]
+    materials: tuple[Material, ...]
+    departments: dict[str, Department]
+    field_names: dict[str, str]  # domain key -> Chinese name
+
+    def item(self, code: str) -> Item:
+        try:
+            return self.items[code]
+        except KeyError:
+            raise ConfigError(f"事项编码 {code!r} 不在事项目录中 (unknown item code)") from None
+
+    def pushed_departments(self) -> list[str]:
+        """Departments that receive pushed records (every department owning an item HRSS does not handle)."""
+        return sorted({i.department for i in self.items.values() if i.fields})
+
+
+def _read(name: str) -> dict[str, Any]:
+    path = CATALOG_DIR / name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read catalog file {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise ConfigError(f"{path}: expected a mapping with version: 1")
+    return data
+
+
+def _check_items(items: dict[str, Item], departments: dict[str, Department], fields: dict[str, str]) -> None:
+    for item in items.values():
+        if item.department not in departments:
+            raise ConfigError(f"items.yaml: item {item.code} names unknown department {item.department!r}")
+        unknown = set(item.fields) - set(fields)
+        if unknown:
+            raise ConfigError(f"items.yaml: item {item.code} allows unknown fields {sorted(unknown)}")
+    missing = [code for code in SEED_ITEM_CODES if code not in items]
+    if missing:
+        raise ConfigError(f"items.yaml: the 14 items of 附件4 (codes 01–14) must all be present; "
+                          f"missing {', '.join(missing)}")
+
+
+@cache
+def load_catalog() -> Catalog:
+    """Load and check the catalog once per process."""
+    departments = {d["key"]: Department(**d) for d in _read("departments.yaml")["departments"]}
+    fields = {f["key"]: f["name"] for f in _read("fields.yaml")["fields"]}
+    items = {
+        str(i["code"]): Item(str(i["code"]), i["name"], i["department"], tuple(i.get("fields") or ()))
+        for i in _read("items.yaml")["items"]
+    }
+    materials = tuple(Material(**m) for m in _read("materials.yaml")["materials"])
+    _check_items(items, departments, fields)
+    return Catalog(items, materials, departments, fields)

@@ -1,0 +1,87 @@
+"""Chinese identifiers: 身份证号码 (GB 11643) and 统一社会信用代码 (GB 32100).
+
+Check-digit validation and masking for display. (Synthetic people are generated in simulators/people.py.)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+#: GB 32100 alphabet (no I, O, S, V, Z)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+_PHONE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
+
+#: Bozhou's county-level area codes (亳州市).
+BOZHOU_AREAS = {"341602": "谯城区", "341621": "涡阳县", "341622": "蒙城县", "341623": "利辛县"}
+
+
+def id_check_digit(first17: str) -> str:
+    """GB 11643 check character for the first 17 digits."""
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11]
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` is not a valid 18-character ID number, or None when it is."""
+    if not _ID_SHAPE.match(value or ""):
+        return "身份证号码应为18位（末位可为X）"
+    if id_check_digit(value[:17]) != value[17]:
+        return "身份证号码校验位错误"
+    try:
+        id_birth_date(value)
+    except ValueError:
+        return "身份证号码中的出生日期无效"
+    return None
+
+
+def id_birth_date(value: str) -> date:
+    """Birth date embedded in an ID number (digits 7-14)."""
+    return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+
+
+def id_is_male(value: str) -> bool:
+    """Sex digit (17th): odd for men."""
+    return int(value[16]) % 2 == 1
+
+
+def uscc_check_char(first17: str) -> str:
+    """GB 32100 check character for the first 17 characters."""
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def uscc_problem(value: str) -> str | None:
+    """Why `value` is not a valid 统一社会信用代码, or None when it is."""
+    if not _USCC_SHAPE.match(value or ""):
+        return "统一社会信用代码应为18位（数字或大写字母，不含I、O、S、V、Z）"
+    if uscc_check_char(value[:17]) != value[17]:
+        return "统一社会信用代码校验位错误"
+    return None
+
+
+def phone_problem(value: str) -> str | None:
+    """Why `value` is not a mainland mobile number, or None when it is."""
+    return None if _PHONE_SHAPE.match(value or "") else "联系电话应为以1开头的11位手机号码"
+
+
+def mask_id(value: str) -> str:
+    """341622********0012: area code and last four kept."""
+    return value[:6] + "*" * max(len(value) - 10, 0) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+
+def mask_phone(value: str) -> str:
+    """138****5678."""
+    return value[:3] + "****" + value[-4:] if len(value) >= 11 else "*" * len(value)
+
+
+def mask_name(value: str) -> str:
+    """张*, 欧阳** : the surname's first character kept."""
+    return value[:1] + "*" * (len(value) - 1) if value else ""

@@ -1,0 +1,41 @@
+"""The retirement record (退休待遇审核信息) as it leaves the HRSS 前置库, and which of its fields identify a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Fields of 退休待遇审核信息 that identify a person; sealed in transit, never stored or logged in plaintext.
+PERSONAL_FIELDS = frozenset({"name", "id_number", "phone"})
+
+
+@dataclass(frozen=True)
+class RetirementRecord:
+    """One approved retirement application as it leaves the HRSS 前置库 (退休待遇审核信息 + chosen items)."""
+
+    case_no: str  # 办件编号
+    name: str  # 姓名
+    id_number: str  # 身份证号码
+    employer_name: str  # 参保单位
+    employer_uscc: str  # 统一社会信用代码
+    contribution_months: int | None  # 养老保险缴费月数
+    pension_start: str  # 养老待遇执行时间, YYYY-MM
+    phone: str  # 联系方式
+    items: tuple[str, ...]  # chosen item codes
+    approved_at: str  # ISO timestamp of HRSS approval
+    source_seq: int = 0  # row sequence in the 前置库
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def fields(self) -> dict[str, object]:
+        """The 退休待遇审核信息 fields by domain key."""
+        return {
+            "name": self.name,
+            "id_number": self.id_number,
+            "employer_name": self.employer_name,
+            "employer_uscc": self.employer_uscc,
+            "contribution_months": self.contribution_months,
+            "pension_start": self.pension_start,
+            "phone": self.phone,
+        }
+
+    def __repr__(self) -> str:  # never leak personal data through a repr in a traceback
+        return f"RetirementRecord(case_no={self.case_no!r}, items={self.items!r})"

@@ -1,0 +1,80 @@
+"""The hub's side of the per-batch envelope: re-seal outbox rows for one department.
+
+At rest, the ledger keeps each payload sealed under the hub's own ``vault`` SM4 ring. At delivery, one
+batch is opened from the vault and sealed for the department (:func:`lianban.crypto.batch.seal_batch`):
+a fresh data key wrapped with the department's public key, the hub's signature over the hash tree. The
+department's answers must carry its response signature (:mod:`lianban.wire.signatures`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lianban.crypto.batch import seal_batch
+from lianban.crypto.vault import open_envelope
+from lianban.domain.routing import aad
+from lianban.errors import RejectedError
+from lianban.keys import keysets
+from lianban.keys.names import VAULT, hub_signing_name, names_for, suite_of
+from lianban.keys.rings import KeyRing, load_ring
+from lianban.wire.contract import Delivery
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One outbox row as deliver hands it over: identity plus its at-rest envelope (JSON text)."""
+
+    idempotency_key: str
+    case_no: str
+    item_code: str
+    at_rest: str
+
+
+@dataclass(frozen=True)
+class SealedOutgoing:
+    """One sealed batch: its header, its deliveries, and rows that could not be sealed (key → reason)."""
+
+    seal: dict[str, Any]
+    deliveries: list[Delivery]
+    broken: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BatchSealer:
+    """Seals outbox rows for one department; load with :meth:`load`."""
+
+    department: str
+    suite: str
+    vault: KeyRing
+    recipient: keysets.KeySet  # the department's public keys
+    signer: keysets.KeySet  # the hub's private signing keys
+
+    @classmethod
+    def load(cls, keys_dir: Path, department: str) -> BatchSealer:
+        suite = suite_of(department)
+        recipient, _ = names_for(department)
+        return cls(department, suite, load_ring(keys_dir, VAULT), keysets.load(keys_dir, recipient, public_only=True),
+                   keysets.load(keys_dir, hub_signing_name(suite)))
+
+    def seal(self, rows: Sequence[Outgoing]) -> SealedOutgoing:
+        """Seal the rows whose at-rest payload opens; the others are returned as broken, with the reason."""
+        items, kept, broken = [], [], {}
+        for r in rows:
+            bound = aad(r.idempotency_key, r.case_no, r.item_code)
+            try:
+                items.append((bound, open_envelope(self.vault, json.loads(r.at_rest), expect_aad=bound)))
+                kept.append(r)
+            except (RejectedError, ValueError) as exc:
+                broken[r.idempotency_key] = f"台账密文无法解密，未发送 (at-rest payload does not open): {exc}"
+        if not kept:
+            return SealedOutgoing({}, [], broken)
+        signer_kid, signer_key = self.signer.active_private()
+        sealed = seal_batch(self.suite, self.recipient.active, self.recipient.public[self.recipient.active],
+                            signer_kid, signer_key, self.department, items)
+        deliveries = [Delivery(r.idempotency_key, r.case_no, r.item_code, env)
+                      for r, env in zip(kept, sealed.envelopes, strict=True)]
+        return SealedOutgoing(sealed.header, deliveries, broken)

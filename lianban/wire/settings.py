@@ -1,0 +1,224 @@
+"""How a department is reached: its connection settings and the transport settings they carry.
+
+Both ends of the hub's wire agree on these; parsing a connection imports no transport library. A
+connection ``dept_<department>`` comes in Airflow's JSON or URI form (:func:`parse_connection`); where it is
+looked up is the application's business (:mod:`lianban.app.config`).
+
+Fields: ``host``, ``port``, ``schema`` (http/https), ``login``, ``password``; ``extra``: ``wsdl``,
+``batch_size``, ``connect_timeout``, ``read_timeout``, ``rate_limit`` (requests/s), ``verify``,
+``ca_bundle``, ``client_cert`` + ``client_key`` (mTLS), ``x509_cert`` + ``x509_key`` (WS-Security). A
+missing or malformed one fails at load with a sentence naming the connection and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from lianban.errors import ConfigError
+
+if TYPE_CHECKING:
+    import requests
+
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_RETRIES = 2  # so at most three attempts of an idempotent call
+MAX_RESPONSE_BYTES = 20 * 1024 * 1024
+_WEB_SCHEMES = ("http", "https")
+_EXTRA_KEY = "__extra__"  # Airflow's URI form: extra as one JSON query value
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """How one department is reached on the wire; the defaults are the safe ones."""
+
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    verify: bool | str = True  # True, False (tests only) or a CA bundle path
+    client_cert: tuple[str, str] | None = None  # (cert, key) for mTLS
+    rate_limit: float | None = None  # requests per second for this session; None = unlimited
+    retries: int = DEFAULT_RETRIES  # extra attempts of an idempotent call
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    #: verifies every answer (the department's response signature); raises to refuse it
+    response_check: Callable[[requests.Response], None] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+
+@dataclass(frozen=True)
+class DepartmentSettings:
+    """How to reach one department; ``password`` never appears in a repr."""
+
+    department: str
+    base_url: str
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    wsdl: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    transport: TransportSettings = field(default_factory=TransportSettings)
+    #: (certificate, private key) PEM files for WS-Security X.509 signatures (``extra.x509_cert/x509_key``)
+    x509: tuple[str, str] | None = None
+
+    @property
+    def connection(self) -> str:
+        """The Airflow connection id these settings come from (``dept_<department>``)."""
+        return f"dept_{self.department}"
+
+    @property
+    def rate_limit(self) -> float | None:
+        """Requests per second the department allows us (``extra.rate_limit``); None = no client-side limit."""
+        return self.transport.rate_limit
+
+
+#: numeric keys of ``extra``: key → (type, default); every value must be positive
+_NUMBERS: dict[str, tuple[type[int] | type[float], float | None]] = {
+    "batch_size": (int, DEFAULT_BATCH_SIZE),
+    "connect_timeout": (float, DEFAULT_CONNECT_TIMEOUT),
+    "read_timeout": (float, DEFAULT_READ_TIMEOUT),
+    "rate_limit": (float, None),
+}
+
+
+def _number(name: str, extra: Mapping[str, Any], key: str) -> Any:
+    kind, default = _NUMBERS[key]
+    raw = extra.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = None if isinstance(raw, bool) else kind(raw)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value <= 0:
+        noun = "a positive integer" if kind is int else "a positive number"
+        raise ConfigError(f"{name}: field 'extra' has a malformed {key!r} (expected {noun})")
+    return value
+
+
+def _existing_file(name: str, extra: Mapping[str, Any], key: str) -> str | None:
+    value = extra.get(key)
+    if not value:
+        return None
+    if not isinstance(value, str) or not Path(value).is_file():
+        raise ConfigError(f"{name}: field 'extra' names a {key!r} file that does not exist or is not readable "
+                          f"({value if isinstance(value, str) else type(value).__name__}); "
+                          f"put the PEM file there or fix the path")
+    return value
+
+
+def _client_cert(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
+    cert, key = _existing_file(name, extra, "client_cert"), _existing_file(name, extra, "client_key")
+    if bool(cert) != bool(key):
+        missing = "client_key" if cert else "client_cert"
+        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; mTLS needs both client_cert and client_key")
+    return (cert, key) if cert and key else None
+
+
+def _x509(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
+    cert, key = _existing_file(name, extra, "x509_cert"), _existing_file(name, extra, "x509_key")
+    if bool(cert) != bool(key):
+        missing = "x509_key" if cert else "x509_cert"
+        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; an X.509 signature needs x509_cert and x509_key")
+    return (cert, key) if cert and key else None
+
+
+def _transport(name: str, extra: Mapping[str, Any]) -> TransportSettings:
+    return TransportSettings(
+        connect_timeout=_number(name, extra, "connect_timeout"),
+        read_timeout=_number(name, extra, "read_timeout"),
+        verify=_existing_file(name, extra, "ca_bundle") or _flag(extra.get("verify", True)),
+        client_cert=_client_cert(name, extra),
+        rate_limit=_number(name, extra, "rate_limit"),
+    )
+
+
+def _extra(name: str, extra: Any) -> Mapping[str, Any]:
+    if extra is None:
+        return {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra or "{}")
+        except ValueError:
+            raise ConfigError(f"{name}: field 'extra' is not valid JSON") from None
+    if not isinstance(extra, Mapping):
+        raise ConfigError(f"{name}: field 'extra' must be a JSON object")
+    return extra
+
+
+def _flag(value: Any) -> bool:
+    return value.strip().lower() not in {"false", "0", "no", "off"} if isinstance(value, str) else bool(value)
+
+
+def _from_uri(name: str, raw: str) -> dict[str, Any]:
+    """Airflow's URI connection form, ``type://login:password@host:port/schema?key=value&…``, as the fields
+    of the JSON form (query keys become ``extra``; ``__extra__`` carries extra as JSON text)."""
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name}: field 'port' is malformed in the URI form") from None
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return {
+        "conn_type": parts.scheme, "host": unquote(parts.hostname or ""), "port": port,
+        "schema": unquote(parts.path[1:]), "login": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "extra": query.pop(_EXTRA_KEY) if _EXTRA_KEY in query else query,
+    }
+
+
+def _fields(name: str, raw: str | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The connection's fields from a mapping, Airflow's JSON form or Airflow's URI form."""
+    if isinstance(raw, Mapping):
+        return raw
+    text = raw.strip()
+    if "://" in text and not text.startswith("{"):
+        return _from_uri(name, text)
+    try:
+        conn = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{name}: not valid JSON (use Airflow's JSON or URI connection format)") from None
+    if not isinstance(conn, dict):
+        raise ConfigError(f"{name}: expected a JSON object (Airflow's JSON connection format)")
+    return conn
+
+
+def _base_url(name: str, conn: Mapping[str, Any]) -> str:
+    """``scheme://host[:port]``; the scheme is ``schema``, else an http(s) ``conn_type``, else http."""
+    host = str(conn["host"])
+    scheme, _, bare = host.rpartition("://")  # Airflow also allows the protocol inside host
+    conn_type = str(conn.get("conn_type") or "")
+    scheme = conn.get("schema") or scheme or (conn_type if conn_type in _WEB_SCHEMES else "http")
+    if scheme not in _WEB_SCHEMES:
+        raise ConfigError(f"{name}: field 'schema' must be http or https, not {scheme!r}")
+    try:
+        port = f":{int(conn['port'])}" if conn.get("port") else ""
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: field 'port' must be a number") from None
+    return f"{scheme}://{bare}{port}"
+
+
+def parse_connection(department: str, raw: str | Mapping[str, Any]) -> DepartmentSettings:
+    """Settings from Airflow's JSON or URI connection form (or its fields as a mapping); errors name the
+    connection and the field. TLS files named in ``extra`` must exist now, not at the first call."""
+    name = f"部门连接配置有误 connection dept_{department}"
+    conn = _fields(name, raw)
+    if not conn.get("host"):
+        raise ConfigError(f"{name}: field 'host' is missing")
+    extra = _extra(name, conn.get("extra"))
+    wsdl = extra.get("wsdl")
+    return DepartmentSettings(
+        department=department,
+        base_url=_base_url(name, conn),
+        login=conn.get("login") or None,
+        password=conn.get("password") or None,
+        wsdl=str(wsdl) if wsdl else None,
+        batch_size=_number(name, extra, "batch_size"),
+        transport=_transport(name, extra),
+        x509=_x509(name, extra),
+    )

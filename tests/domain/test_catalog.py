@@ -1,0 +1,139 @@
+"""The item catalog (附件4), materials (附件5) and field allow-lists as loaded from schemas/catalog/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import lianban.domain.catalog as catalog_module
+from lianban.domain.catalog import Catalog, load_catalog
+from lianban.errors import ConfigError
+
+MISSION = Path(__file__).resolve().parents[3] / "shared" / "MISSION.md"  # ../shared beside the checkout
+#: 附件4 责任清单 as MISSION.md restates it; used when MISSION.md is not beside the checkout.
+ITEMS_FROM_SEED = {
+    "01": ("职工养老保险待遇申领", "hrss"),
+    "02": ("社会保险费欠费补缴申报", "hrss"),
+    "03": ("职工养老保险待遇发放账户变更", "hrss"),
+    "04": ("工伤保险伤残津贴待遇补差", "hrss"),
+    "05": ("城镇职工基本养老保险关系异地转移接续", "hrss"),
+    "06": ("机关事业单位基本养老保险与城镇企业职工基本养老保险转移接续", "hrss"),
+    "07": ("城镇职工基本养老保险与城乡居民基本养老保险转移接续", "hrss"),
+    "08": ("多重养老保险关系个人账户退费", "hrss"),
+    "09": ("失业保险金停发", "hrss"),
+    "10": ("劳动用工（解聘）备案", "hrss"),
+    "11": ("职工基本医疗保险在职转退休信息变更", "medical"),
+    "12": ("退休职工医疗保险累计缴费年限确认", "medical"),
+    "13": ("企业退休职工领取独生子女父母光荣证一次性奖励", "health"),
+    "14": ("退休职工住房公积金提取", "housing_fund"),
+}
+
+
+def seed_items() -> dict[str, tuple[str, str]]:
+    """The table under "## The 14 items" in MISSION.md: code -> (name, first department named)."""
+    if not MISSION.exists():
+        return ITEMS_FROM_SEED
+    section = MISSION.read_text(encoding="utf-8").split("## The 14 items", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| (\S+) \| (\w+)", section, flags=re.MULTILINE)
+    return {f"{int(n):02d}": (name, dept) for n, name, dept in rows}
+
+
+def test_items_match_the_seed_table(catalog: Catalog) -> None:
+    expected = seed_items()
+    assert len(expected) == 14
+    assert {c: (i.name, i.department) for c, i in catalog.items.items()} == expected
+
+
+def test_materials(catalog: Catalog) -> None:
+    assert len(catalog.materials) == 15
+    assert [m.always for m in catalog.materials] == [True, True] + [False] * 13
+    assert catalog.materials[0].name.startswith("社会保障卡或身份证") and catalog.materials[1].name == "联办申请表"
+
+
+def test_only_items_11_to_14_are_pushed_and_only_declared_fields(catalog: Catalog) -> None:
+    assert catalog.pushed_departments() == ["health", "housing_fund", "medical"]
+    assert sorted(c for c, i in catalog.items.items() if i.fields) == ["11", "12", "13", "14"]
+    for item in catalog.items.values():
+        assert set(item.fields) <= set(catalog.field_names), item.code
+
+
+def test_unknown_item_code_is_a_config_error(catalog: Catalog) -> None:
+    assert catalog.item("11").department == "medical"
+    with pytest.raises(ConfigError, match="'99'"):
+        catalog.item("99")
+
+
+@pytest.fixture
+def broken_catalog_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the catalog that the test may damage; the cached real catalog is restored afterwards."""
+    copy = tmp_path / "catalog"
+    shutil.copytree(catalog_module.CATALOG_DIR, copy)
+    monkeypatch.setattr(catalog_module, "CATALOG_DIR", copy)
+    load_catalog.cache_clear()
+    yield copy
+    load_catalog.cache_clear()
+
+
+def test_item_with_unknown_department_names_file_and_item(broken_catalog_dir: Path) -> None:
+    items = broken_catalog_dir / "items.yaml"
+    items.write_text(items.read_text(encoding="utf-8").replace("department: housing_fund", "department: bank"),
+                     encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: item 14 names unknown department 'bank'"):
+        load_catalog()
+
+
+def test_unreadable_catalog_file_names_the_file(broken_catalog_dir: Path) -> None:
+    (broken_catalog_dir / "materials.yaml").write_text("version: [1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"materials\.yaml"):
+        load_catalog()
+
+
+def test_a_later_department_may_add_items_but_no_item_of_the_seed_may_go(broken_catalog_dir: Path) -> None:
+    items = broken_catalog_dir / "items.yaml"
+    seed_text = items.read_text(encoding="utf-8")
+    items.write_text(seed_text + '  - {code: "15", name: 新事项, department: health, fields: [name]}\n',
+                     encoding="utf-8")
+    assert load_catalog().item("15").department == "health"
+    load_catalog.cache_clear()
+    items.write_text(seed_text.replace('{code: "07"', '{code: "77"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: .*附件4.*missing 07"):
+        load_catalog()
+
+
+SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
+SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
+              "市住房公积金管理中心": "housing_fund"}
+
+
+def _seed_section(start: str, end: str) -> str:
+    seeds = sorted(SEED_DIR.glob("*.txt"))
+    if not seeds:
+        pytest.skip("the seed document is not beside this checkout")
+    text = seeds[0].read_text(encoding="utf-8")
+    section = text[text.rindex(start):]
+    return re.sub(r"\s+", "", section[:section.index(end)] if end in section else section)
+
+
+def test_items_match_the_seed_document_attachment_4() -> None:
+    """附件4 责任清单 in the original document: every item, in order, with its responsible unit."""
+    table = _seed_section("附件 4", "附件 5")
+    position = 0
+    for code, item in sorted(load_catalog().items.items()):
+        found = table.find(f"{int(code)}{item.name}", position)
+        assert found >= 0, f"item {code} {item.name} not in the seed's 附件4 at its place"
+        position = found + len(item.name)
+        following = {u: table.find(u, position) for u in SEED_UNITS if table.find(u, position) >= 0}
+        unit = min(following, key=following.__getitem__)
+        assert SEED_UNITS[unit] == item.department, f"item {code}: seed names {unit}"
+
+
+def test_materials_match_the_seed_document_attachment_5() -> None:
+    """附件5 材料清单: 15 materials; exactly those marked 必需提供 are always required."""
+    table = _seed_section("附件 5", "\x00").split("类别备注", 1)[1]
+    rows = re.findall(r"(\d+)(.+?)(?:材料|表格)(必需提供|依申请表提供)", table)
+    assert [int(n) for n, _, _ in rows] == list(range(1, 16))
+    assert [m.always for m in load_catalog().materials] == [flag == "必需提供" for _, _, flag in rows]

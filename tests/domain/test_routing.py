@@ -1,0 +1,49 @@
+"""Routing chosen items to departments with minimum-necessary payloads (lianban.domain.routing, PIPL Art. 6)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from lianban.domain.catalog import Catalog
+from lianban.domain.record import RetirementRecord
+from lianban.domain.routing import aad, route
+
+ALL = tuple(f"{n:02d}" for n in range(1, 15))
+
+
+def test_only_chosen_items_are_routed_in_item_order(record: RetirementRecord, catalog: Catalog) -> None:
+    routes = route(replace(record, items=("14", "01", "11", "14")), catalog)
+    assert [(r.item_code, r.department) for r in routes] == [("01", "hrss"), ("11", "medical"),
+                                                             ("14", "housing_fund")]
+
+
+def test_hrss_items_carry_no_payload(record: RetirementRecord, catalog: Catalog) -> None:
+    routes = route(replace(record, items=ALL), catalog)
+    assert {r.item_code for r in routes if r.payload is None} == set(ALL[:10])
+    assert all(r.department == "hrss" for r in routes if r.payload is None)
+
+
+def test_each_pushed_payload_has_exactly_the_allow_listed_fields(record: RetirementRecord,
+                                                                 catalog: Catalog) -> None:
+    for r in route(replace(record, items=ALL), catalog):
+        if r.payload is not None:
+            assert tuple(r.payload) == catalog.items[r.item_code].fields
+            assert r.payload == {f: record.fields()[f] for f in catalog.items[r.item_code].fields}
+
+
+def test_item_12_does_not_receive_the_phone_number(record: RetirementRecord, catalog: Catalog) -> None:
+    (r12,) = route(replace(record, items=("12",)), catalog)
+    assert set(r12.payload or {}) == {"name", "id_number", "employer_uscc", "contribution_months"}
+    assert record.phone not in str(r12.payload)
+
+
+def test_idempotency_keys_are_stable_and_distinct_per_item(record: RetirementRecord, catalog: Catalog) -> None:
+    first = [r.idempotency_key(record.case_no) for r in route(replace(record, items=ALL), catalog)]
+    again = [r.idempotency_key(record.case_no) for r in route(replace(record, items=ALL), catalog)]
+    assert first == again and len(set(first)) == 14
+    (r11,) = route(replace(record, items=("11",)), catalog)
+    assert r11.idempotency_key("BZTX202601000002") != r11.idempotency_key(record.case_no)
+
+
+def test_aad_binds_key_case_and_item() -> None:
+    assert aad("k", "BZTX1", "11") != aad("k", "BZTX1", "12") != aad("k", "BZTX2", "12")

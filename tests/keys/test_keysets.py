@@ -1,0 +1,68 @@
+"""Asymmetric key sets: right kind per purpose, public files carry no private key, rotate then retire."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from lianban.crypto.suites import get_suite
+from lianban.errors import ConfigError
+from lianban.keys import keysets
+
+
+@pytest.mark.parametrize("suite", ["SM", "NIST"])
+def test_signing_sets_sign_and_recipient_sets_unwrap(tmp_path: Path, suite: str) -> None:
+    s = get_suite(suite)
+    signing = keysets.ensure(tmp_path, f"hub-signing-{suite.lower()}", suite)
+    kid, private = signing.active_private()
+    assert s.verify(signing.public[kid], b"m", s.sign(private, b"m"))
+    recipient = keysets.ensure(tmp_path, "medical-recipient", suite)
+    rkid, rprivate = recipient.active_private()
+    dek = b"k" * s.data_key_bytes
+    assert s.unwrap(rprivate, s.wrap(recipient.public[rkid], dek)) == dek
+
+
+def test_public_file_holds_no_private_key_and_files_are_private(tmp_path: Path) -> None:
+    keysets.ensure(tmp_path, "health-signing")
+    public = json.loads((tmp_path / "health-signing.pub.json").read_text())
+    assert all("private" not in k for k in public["keys"].values())
+    assert keysets.load(tmp_path, "health-signing", public_only=True).private == {}
+    for name in ("health-signing.json", "health-signing.pub.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+
+
+def test_rotate_keeps_old_keys_until_retired(tmp_path: Path) -> None:
+    first = keysets.ensure(tmp_path, "medical-recipient").active
+    rotated = keysets.rotate(tmp_path, "medical-recipient")
+    assert rotated.active != first and first in rotated.private
+    with pytest.raises(ConfigError, match="rotate first"):
+        keysets.retire(tmp_path, "medical-recipient", rotated.active)
+    kept = keysets.retire(tmp_path, "medical-recipient", first)
+    assert first not in kept.public and first not in keysets.load(tmp_path, "medical-recipient", True).public
+
+
+def test_repr_and_errors_never_show_key_material(tmp_path: Path) -> None:
+    ks = keysets.ensure(tmp_path, "hub-signing-sm")
+    _, private = ks.active_private()
+    assert private.hex() not in repr(ks) and "private" not in repr(ks)
+    (tmp_path / "broken-signing.json").write_text('{"suite": "SM", "active": "x", "keys": []}')
+    with pytest.raises(ConfigError, match=r"broken-signing\.json"):
+        keysets.load(tmp_path, "broken-signing")
+
+
+def test_production_hub_imports_public_keys_only(tmp_path: Path) -> None:
+    from lianban.keys.provision import ensure_hub_keys
+
+    department = tmp_path / "medical-side"
+    keysets.ensure(department, "medical-recipient")
+    hub = tmp_path / "hub"
+    ensure_hub_keys(hub)
+    assert not (hub / "medical-recipient.json").exists()
+    with pytest.raises(ConfigError, match="私钥"):
+        keysets.import_public(hub, "medical-recipient", department / "medical-recipient.json")
+    imported = keysets.import_public(hub, "medical-recipient", department / "medical-recipient.pub.json")
+    assert imported.private == {} and keysets.load(hub, "medical-recipient", public_only=True).public
+    assert not (hub / "medical-recipient.json").exists()

@@ -1,0 +1,71 @@
+"""Gateway signing: what a signed request carries and what the verifier refuses."""
+
+from __future__ import annotations
+
+import requests
+
+from lianban.wire.gateway import GatewayAuth, GatewayVerifier, sign_headers
+
+APP, SECRET, PATH, BODY = "hub", "secret", "/api/v1/cases:status?x=1", b'{"keys": []}'
+NOW = 1_700_000_000
+
+
+def verifier(now: float = NOW) -> GatewayVerifier:
+    return GatewayVerifier({APP: SECRET}, clock=lambda: now)
+
+
+def signed(**kw: object) -> dict[str, str]:
+    return sign_headers(APP, SECRET, "POST", PATH, BODY, timestamp=NOW, **kw)  # type: ignore[arg-type]
+
+
+def test_a_correctly_signed_request_passes() -> None:
+    headers = signed()
+    assert set(headers) == {"X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature"}
+    assert len(headers["X-Signature"]) == 64  # SM3 is 256 bits
+    assert verifier().verify("POST", PATH, headers, BODY) is None
+
+
+def test_headers_are_matched_case_insensitively() -> None:
+    lower = {k.lower(): v for k, v in signed().items()}
+    assert verifier().verify("post", PATH, lower, BODY) is None
+
+
+def test_any_change_breaks_the_signature() -> None:
+    v = verifier()
+    assert "签名" in (v.verify("POST", PATH, signed(), b'{"keys": ["k"]}') or "")
+    assert "签名" in (v.verify("POST", "/api/v1/cases:status?x=2", signed(), BODY) or "")
+    assert "签名" in (v.verify("GET", PATH, signed(), BODY) or "")
+    wrong_key = sign_headers(APP, "guess", "POST", PATH, BODY, timestamp=NOW)
+    assert "签名" in (v.verify("POST", PATH, wrong_key, BODY) or "")
+
+
+def test_timestamp_outside_five_minutes_is_refused() -> None:
+    headers = signed()
+    assert verifier(NOW + 300).verify("POST", PATH, headers, BODY) is None
+    assert "时间戳" in (verifier(NOW + 301).verify("POST", PATH, signed(), BODY) or "")
+    assert "时间戳" in (verifier(NOW - 301).verify("POST", PATH, signed(), BODY) or "")
+
+
+def test_a_replayed_nonce_is_refused_but_a_forged_one_does_not_burn_it() -> None:
+    v = verifier()
+    headers = signed(nonce="ab" * 16)
+    forged = {**headers, "X-Signature": "00" * 32}
+    assert v.verify("POST", PATH, forged, BODY)  # refused, nonce not remembered
+    assert v.verify("POST", PATH, headers, BODY) is None
+    assert "重放" in (v.verify("POST", PATH, headers, BODY) or "")
+
+
+def test_missing_headers_and_unknown_app_are_refused() -> None:
+    v = verifier()
+    assert "缺少" in (v.verify("POST", PATH, {}, BODY) or "")
+    other = sign_headers("someone", SECRET, "POST", PATH, BODY, timestamp=NOW)
+    assert "应用标识" in (v.verify("POST", PATH, other, BODY) or "")
+
+
+def test_requests_auth_signs_path_with_query_and_exact_body() -> None:
+    prepared = requests.Request("POST", "http://gw.invalid" + PATH, data=BODY, auth=GatewayAuth(APP, SECRET)).prepare()
+    import time
+
+    v = GatewayVerifier({APP: SECRET}, clock=time.time)
+    assert v.verify("POST", PATH, dict(prepared.headers), BODY) is None
+    assert SECRET not in repr(GatewayAuth(APP, SECRET)) and SECRET not in repr(v)

@@ -1,0 +1,64 @@
+"""Department connections in Airflow's JSON form and where lianban keeps its files (lianban.wire.settings)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lianban.errors import ConfigError
+from lianban.wire.settings import DepartmentSettings, parse_connection
+
+SECRET = "s3cret-Pa55"
+MEDICAL = json.dumps({
+    "conn_type": "http", "host": "medical.example.test", "port": 8443, "schema": "https",
+    "login": "hub", "password": SECRET,
+    "extra": {"wsdl": "https://medical.example.test/ws?wsdl", "batch_size": 25,
+              "connect_timeout": 2, "read_timeout": 9},
+})
+
+
+def test_a_full_connection_is_parsed() -> None:
+    s = parse_connection("medical", MEDICAL)
+    assert (s.department, s.base_url, s.login, s.password) == ("medical", "https://medical.example.test:8443",
+                                                              "hub", SECRET)
+    assert s.wsdl == "https://medical.example.test/ws?wsdl" and s.batch_size == 25
+    assert s.transport.timeout == (2.0, 9.0) and s.transport.verify is True
+
+
+def test_defaults_and_extra_given_as_a_json_string() -> None:
+    s = parse_connection("health", json.dumps({"host": "h", "extra": json.dumps({"batch_size": "7"})}))
+    assert s.base_url == "http://h" and s.batch_size == 7 and s.wsdl is None
+    assert s.transport.timeout == (5.0, 30.0)
+
+
+def test_missing_host_names_the_connection_and_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"dept_medical.*'host'"):
+        parse_connection("medical", json.dumps({"port": 80}))
+
+
+@pytest.mark.parametrize("raw", ["{not json", ""])
+def test_malformed_json_names_the_connection(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"dept_housing_fund: not valid JSON"):
+        parse_connection("housing_fund", raw)
+
+
+def test_malformed_extra_value_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"dept_medical: field 'extra'"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": {"batch_size": "many"}}))
+
+
+def test_extra_string_that_is_not_json_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="dept_medical"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": "{batch_size: 5"}))
+
+
+def test_json_that_is_not_an_object_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="dept_medical"):
+        parse_connection("medical", "[]")
+
+
+def test_repr_never_shows_the_password() -> None:
+    s = parse_connection("medical", MEDICAL)
+    assert SECRET not in repr(s) and SECRET not in str(s)
+    assert SECRET not in repr(DepartmentSettings("x", "http://x", password=SECRET))

@@ -1,0 +1,74 @@
+"""Signed answers: the hub accepts only a fresh, valid signature by a known key, once; failures alert."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from lianban.crypto.suites import get_suite
+from lianban.keys import keysets
+from lianban.wire.signatures import ResponseVerifier, SignatureAlert, sign
+
+SM = get_suite("SM")
+BODY = b'{"receipts": []}'
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> keysets.KeySet:
+    return keysets.ensure(tmp_path, "medical-signing")
+
+
+def _verifier(keys: keysets.KeySet) -> ResponseVerifier:
+    return ResponseVerifier("medical", SM, keys.public)
+
+
+def _header(keys: keysets.KeySet, body: bytes = BODY, status: int = 200, path: str = "/soap/medical") -> str:
+    kid, private = keys.active_private()
+    return sign(SM, kid, private, status, path, body)
+
+
+def test_a_valid_answer_passes(keys: keysets.KeySet) -> None:
+    _verifier(keys).verify(_header(keys), 200, "/soap/medical", BODY)
+
+
+@pytest.mark.parametrize(("what", "status", "path", "body"), [
+    ("body", 200, "/soap/medical", b'{"receipts": [1]}'),
+    ("status", 500, "/soap/medical", BODY),
+    ("path", 200, "/api/v1/other", BODY),
+])
+def test_any_change_to_the_answer_fails(keys: keysets.KeySet, what: str, status: int, path: str,
+                                        body: bytes) -> None:
+    with pytest.raises(SignatureAlert, match="签名无效"):
+        _verifier(keys).verify(_header(keys), status, path, body)
+
+
+def test_missing_unknown_or_replayed_signatures_alert(keys: keysets.KeySet, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    verifier = _verifier(keys)
+    stranger = keysets.ensure(tmp_path / "other", "medical-signing")
+    header = _header(keys)
+    verifier.verify(header, 200, "/soap/medical", BODY)
+    with caplog.at_level(logging.ERROR), pytest.raises(SignatureAlert, match="重放"):
+        verifier.verify(header, 200, "/soap/medical", BODY)
+    assert "告警" in caplog.text
+    with pytest.raises(SignatureAlert, match="缺少签名"):
+        verifier.verify(None, 200, "/soap/medical", BODY)
+    with pytest.raises(SignatureAlert, match="未知或已停用"):
+        verifier.verify(_header(stranger), 200, "/soap/medical", BODY)
+
+
+def test_a_stale_answer_is_refused(keys: keysets.KeySet, monkeypatch: pytest.MonkeyPatch) -> None:
+    header = _header(keys)
+    later = time.time() + 301
+    monkeypatch.setattr("lianban.wire.signatures.time.time", lambda: later)
+    with pytest.raises(SignatureAlert, match="窗口"):
+        _verifier(keys).verify(header, 200, "/soap/medical", BODY)
+
+
+def test_a_header_missing_a_field_is_malformed_even_with_extra_fields(keys: keysets.KeySet) -> None:
+    header = ";".join(p for p in _header(keys).split(";") if not p.startswith("nonce=")) + ";extra=1"
+    with pytest.raises(SignatureAlert, match="签名格式错误"):
+        _verifier(keys).verify(header, 200, "/soap/medical", BODY)
