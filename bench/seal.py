@@ -30,7 +30,8 @@ from lianban.crypto.batch import BatchOpener, leaf_data, seal_batch
 from lianban.crypto.suites import Suite, get_suite
 from lianban.domain.catalog import load_catalog
 from lianban.domain.record import RetirementRecord
-from lianban.domain.routing import Route, aad, minimise
+from lianban.domain.routing import minimise
+from lianban.wire.ids import aad, idempotency_key
 from simulators.people import synthetic_application
 
 RESULTS = Path(__file__).parent / "results" / "seal.json"
@@ -46,7 +47,7 @@ def records(n: int, seed: int = 2025) -> list[Item]:
         for code in record.items:
             item = catalog.item(code)
             if item.fields:
-                key = Route(code, item.department, None).idempotency_key(record.case_no)
+                key = idempotency_key(record.case_no, code, item.department)
                 out.append((aad(key, record.case_no, code), minimise(record, item.fields)))
         if len(out) >= n:
             return out[:n]

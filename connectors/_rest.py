@@ -20,25 +20,25 @@ The wire format of the department API is in ``schemas/<department>/openapi.yaml`
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import requests
 
+from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
 from lianban.wire.contract import Delivery, HealthReport, Receipt, StatusUpdate
 from lianban.wire.gateway import GatewayAuth
+from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 from lianban.wire.transport import make_session
 
-__all__ = ["GatewayClient", "RestDepartmentConnector", "chunks", "gateway_session"]
+__all__ = ["GatewayClient", "RestDepartmentConnector", "gateway_session"]
 
-T = TypeVar("T")
 POLL_KEYS_PER_REQUEST = 1000
 DEFAULT_PAGE_SIZE = 100
 
@@ -104,12 +104,6 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """Consecutive slices of at most `size` items."""
-    for start in range(0, len(items), max(size, 1)):
-        yield items[start:start + size]
 
 
 def gateway_session(settings: DepartmentSettings) -> requests.Session:
@@ -280,9 +274,3 @@ class RestDepartmentConnector:
         except LianbanError as exc:
             return HealthReport(False, str(exc))
         return HealthReport(True, f"{self.connection}: 网关可达，签名认证通过")
-
-
-def batch_id(keys: Iterable[str]) -> str:
-    """A stable id for a batch: the same deliveries give the same batch id on retry."""
-    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-    return f"B{digest[:24]}"

@@ -33,6 +33,7 @@ from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import id_problem
 from lianban.domain.statuses import Status
 from lianban.errors import RejectedError
+from lianban.wire.ids import aad
 
 S = Status
 PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
@@ -140,9 +141,9 @@ class DepartmentEngine:
         item = self.items.get(str(d.get("item_code")))
         if item is None:
             return "ITEM", f"事项编码 {d.get('item_code')} 不属于本部门"
-        aad = f"{d.get('idempotency_key')}|{d.get('case_no')}|{d.get('item_code')}"
+        bound = aad(str(d.get("idempotency_key")), str(d.get("case_no")), str(d.get("item_code")))
         try:
-            fields = opened.open_item(d.get("envelope") or {}, expect_aad=aad)
+            fields = opened.open_item(d.get("envelope") or {}, expect_aad=bound)
         except RejectedError as exc:
             return "SEAL", exc.reason
         missing = [f for f in item.fields if fields.get(f) in (None, "")]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from connectors.hrss.frontend import FrontendDB, applications, status_log
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from connectors.hrss.mapping import STATUS_COLUMNS as S
-from connectors.hrss.statuses import FROM_UNIFIED, TO_UNIFIED
+from connectors.hrss.statuses import CODES, STATUSES
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
 from simulators.engine import SUPPLEMENT_REASON, choose_path
@@ -47,13 +47,13 @@ class HrssBackOffice:
         for case_no, item in self._chosen():
             path, end_reason = choose_path(f"hrss|{case_no}|{item}")
             code = latest.get((case_no, item))
-            index = path.index(TO_UNIFIED[code]) + 1 if code else 0
+            index = path.index(STATUSES[code]) + 1 if code else 0
             if index >= len(path):
                 continue
             status = path[index]
             reason = end_reason if status.is_terminal() and end_reason else None
             reason = SUPPLEMENT_REASON if status is Status.SUPPLEMENT else reason
-            self.frontend.append_status(case_no, item, FROM_UNIFIED[status], reason,
+            self.frontend.append_status(case_no, item, CODES[status], reason,
                                         datetime.now(UTC).isoformat(timespec="seconds"))
             moved += 1
         return moved

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from lianban.crypto.batch import seal_batch
-from lianban.domain.routing import aad
 from lianban.keys import keysets
 from lianban.keys.names import hub_signing_name, names_for, suite_of
 from lianban.keys.provision import ensure_keys
 from lianban.wire.contract import Delivery
+from lianban.wire.ids import aad
 from simulators.engine import DepartmentEngine
 from simulators.runner import department_opener
 

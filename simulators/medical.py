@@ -37,7 +37,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 from starlette.concurrency import run_in_threadpool
 
-from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES
+from connectors.medical.statuses import CODES, ERROR_CODES
 from lianban.domain.schemas import schema_path
 from simulators.engine import BatchRefused, CaseView, DepartmentEngine, Intake
 
@@ -210,7 +210,7 @@ def _bool(value: bool) -> str:
 def receipt_code(intake: Intake) -> str:
     """The bureau's status code for an accepted intake, its error code for a refused one."""
     if intake.accepted and intake.status is not None:
-        return CODE_FOR_STATUS[intake.status]
+        return CODES[intake.status]
     return INTAKE_CODES.get(intake.code, "E_DATA")
 
 
@@ -223,7 +223,7 @@ def receipt_element(intake: Intake) -> etree._Element:
 
 
 def status_element(view: CaseView) -> etree._Element:
-    return M.status(M.idempotencyKey(view.idempotency_key), M.code(CODE_FOR_STATUS[view.status]),
+    return M.status(M.idempotencyKey(view.idempotency_key), M.code(CODES[view.status]),
                     *_optional("reason", view.reason), M.changedAt(view.changed_at))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from lianban.crypto.batch import batch_refusal_codes
 from lianban.domain.statuses import Status
+from lianban.wire.gateway import GATEWAY_ERRORS
 
 #: health status code → unified status
 STATUSES: dict[str, Status] = {
@@ -24,12 +25,9 @@ CODES: dict[Status, str] = {status: code for code, status in STATUSES.items()}
 
 #: health error code → meaning
 ERRORS: dict[str, str] = {
-    "AUTH": "网关认证失败：应用标识、时间戳、随机数或签名无效",
+    **GATEWAY_ERRORS,  # the gateway's own (lianban.wire.gateway)
     "JMSB": "数据包解密或完整性校验失败",
     "ZDJYSB": "退休待遇审核信息字段校验未通过",
     "SXBSY": "事项不属于卫生健康委员会受理范围",
-    "BAD_JSON": "请求体不是合法的 JSON",
-    "INVALID_REQUEST": "请求体不符合接口规范",
-    "TOO_LARGE": "请求体超过大小限制",
     **batch_refusal_codes("BATCH_"),  # a sealed batch refused whole (lianban.crypto.batch)
 }

@@ -27,7 +27,7 @@ from connectors.hrss.mapping import (
 from connectors.hrss.mapping import (
     STATUS_COLUMNS as S,
 )
-from connectors.hrss.statuses import TO_UNIFIED
+from connectors.hrss.statuses import STATUSES
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
@@ -137,10 +137,10 @@ def _record(row: Any) -> RetirementRecord:
 
 def _change(row: Any) -> HrssStatusChange:
     code = row[S["status_code"]]
-    if code not in TO_UNIFIED:
+    if code not in STATUSES:
         raise ConfigError(f"人社前置库状态日志第 {row[S['seq']]} 条的办理状态码 {code!r} 不在 "
                           f"connectors/hrss/statuses.py 中：请与人社联络员核对后补充映射 (unknown HRSS status code)")
     return HrssStatusChange(
         seq=int(row[S["seq"]]), case_no=row[S["case_no"]], item_code=row[S["item_code"]],
-        status=TO_UNIFIED[code], department_code=code, changed_at=row[S["changed_at"]], reason=row[S["reason"]],
+        status=STATUSES[code], department_code=code, changed_at=row[S["changed_at"]], reason=row[S["reason"]],
     )

@@ -19,9 +19,8 @@ Messages name the connection and what to do; they never carry the password or pe
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,12 @@ from zeep.wsse.signature import MemorySignature
 from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
-from connectors.medical.statuses import ERROR_CODES, Action, unified_status
+from connectors.medical.statuses import ERROR_CODES, STATUSES, Action
+from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
 from lianban.wire.contract import Delivery, HealthReport, Receipt, StatusUpdate
+from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.transport import make_zeep_client
 
@@ -185,7 +186,7 @@ def translate_error(exc: BaseException) -> LianbanError:
 
 # -- wire mapping ----------------------------------------------------------------------------------------
 def _status(code: str) -> Status:
-    status = unified_status(code)
+    status = STATUSES.get(code)
     if status is None:
         raise _error(Action.FATAL, f"sent status code {code!r}, which connectors/medical/statuses.py lacks")
     return status
@@ -232,22 +233,12 @@ def _listed(reply: Any, name: str) -> list[Any]:
     return list(getattr(reply, name, None) or [])
 
 
-def _chunks(values: Sequence[Any], size: int = MAX_PER_CALL) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def batch_id(batch: Sequence[Delivery]) -> str:
-    """A stable id for one batch: the same deliveries always make the same id."""
-    digest = hashlib.sha256("\n".join(d.idempotency_key for d in batch).encode()).hexdigest()
-    return f"LB-{digest[:24]}"
-
-
 # -- the connector ---------------------------------------------------------------------------------------
 class MedicalConnector:
     """医疗保障局 over SOAP: submit → SubmitBatch, poll → QueryStatus, health → Ping."""
 
     department = DEPARTMENT
+    statuses = STATUSES
 
     def __init__(self, client: zeep.Client, address: str | None = None) -> None:
         """`client` is a ready zeep client; `address` overrides the WSDL's soap:address when given."""
@@ -283,14 +274,14 @@ class MedicalConnector:
             raise ConfigError(f"{CONNECTION}: a batch of {len(batch)} exceeds medical.xsd's {MAX_PER_CALL}; "
                               f"lower extra.batch_size")
         seal_text = json.dumps(dict(seal), ensure_ascii=False, separators=(",", ":"))
-        reply = self._call("SubmitBatch", batchId=batch_id(batch), seal=seal_text,
+        reply = self._call("SubmitBatch", batchId=batch_id(d.idempotency_key for d in batch), seal=seal_text,
                            item=[wire_item(d) for d in batch])
         return [receipt_from(r) for r in _listed(reply, "receipt")]
 
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
         """Current status of each key the bureau knows (unknown keys are left out)."""
         updates: list[StatusUpdate] = []
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys, MAX_PER_CALL):
             reply = self._call("QueryStatus", idempotencyKey=list(chunk))
             updates.extend(update_from(s) for s in _listed(reply, "status"))
         return updates

@@ -1,6 +1,6 @@
 """医疗保障局's own codes, as tables its IT staff can grep.
 
-``STATUS_CODES``: the bureau's 办理状态码 ↔ the unified :class:`~lianban.domain.statuses.Status` (一体反馈).
+``STATUSES`` / ``CODES``: the bureau's 办理状态码 ↔ the unified :class:`~lianban.domain.statuses.Status` (一体反馈).
 ``ERROR_CODES``: the bureau's error codes (receipt refusals and SOAP Fault details) → Chinese meaning and
 what lianban does about them (``Action``). Both sides of the wire (connector and simulator) read these.
 """
@@ -24,7 +24,7 @@ class Action(StrEnum):
 
 
 #: 医保局办理状态码 → unified status.
-STATUS_CODES: dict[str, Status] = {
+STATUSES: dict[str, Status] = {
     "01": Status.ACCEPTED,  # 受理
     "02": Status.NOT_ACCEPTED,  # 不予受理
     "03": Status.UNDER_REVIEW,  # 审核中
@@ -35,7 +35,7 @@ STATUS_CODES: dict[str, Status] = {
 }
 
 #: unified status → 医保局办理状态码 (the inverse; the simulator speaks it).
-CODE_FOR_STATUS: dict[Status, str] = {status: code for code, status in STATUS_CODES.items()}
+CODES: dict[Status, str] = {status: code for code, status in STATUSES.items()}
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,3 @@ ERROR_CODES: dict[str, MedicalError] = {
 
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).
 RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM"})
-
-
-def unified_status(code: str) -> Status | None:
-    """The unified status for a bureau status code, None when the code is not in the table."""
-    return STATUS_CODES.get(code)

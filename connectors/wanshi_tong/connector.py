@@ -16,27 +16,20 @@ from typing import Any, Self
 import requests
 import yaml
 
-from connectors._rest import GatewayClient, chunks, gateway_session, malformed
+from connectors._rest import GatewayClient, gateway_session, malformed
+from lianban.domain.batches import chunks
 from lianban.domain.catalog import load_catalog
 from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError
 from lianban.wire.contract import HealthReport, ProgressEvent, PushResult
+from lianban.wire.gateway import GATEWAY_ERRORS
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 
 __all__ = ["CODES_FILE", "CodeTables", "WanshiTongConnector", "load_codes"]
 
 CODES_FILE = schema_path("wanshi_tong", "codes.yaml")
 PROGRESS_PATH = "/api/v1/banjian/progress"
-
-#: error code → meaning, as the platform's gateway answers them
-ERRORS: dict[str, str] = {
-    "AUTH": "网关认证失败：应用标识、时间戳、随机数或签名无效",
-    "BAD_JSON": "请求体不是合法的 JSON",
-    "INVALID_REQUEST": "请求体不符合接口规范",
-    "TOO_LARGE": "请求体超过大小限制",
-}
-
 
 @dataclass(frozen=True)
 class CodeTables:
@@ -72,7 +65,7 @@ class WanshiTongConnector:
     def __init__(self, base_url: str, session: requests.Session, batch_size: int = DEFAULT_BATCH_SIZE,
                  codes: CodeTables | None = None) -> None:
         self.connection = f"dept_{self.department}"
-        self.client = GatewayClient(base_url, session, self.connection, ERRORS)
+        self.client = GatewayClient(base_url, session, self.connection, GATEWAY_ERRORS)
         self.batch_size = batch_size
         self.codes = codes or load_codes()
 

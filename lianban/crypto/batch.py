@@ -58,45 +58,45 @@ _STR_FIELDS = ("suite", "batch_id", "department", "created_at", "nonce", "recipi
 _HEADER_FIELDS = frozenset({"v", "count", *_STR_FIELDS})
 _ITEM_FIELDS = frozenset({"v", "batch_id", "nonce", "aad", "ct"})
 
-# code → (what happened and what to do, Chinese reason for the other side)
-REFUSALS: dict[str, tuple[str, str]] = {
-    "FORMAT": ("batch header or item envelope is malformed; the sender must re-seal it", "数据包格式不正确"),
-    "SUITE": ("batch is sealed with another cipher suite than agreed; check the department's suite setting",
-              "加密套件与约定不符"),
-    "SIG": ("batch signature is invalid or its signer key id is unknown or retired; do not process it, "
-            "raise an alert", "签名验证失败或签名密钥未知"),
-    "STALE": ("batch was created outside the allowed clock window; check clocks, the sender must re-seal it",
-              "数据包时间超出允许范围"),
-    "REPLAY": ("batch was already opened (same batch id and nonce); treat it as a replay",
-               "数据包重复提交（疑似重放）"),
-    "KEY": ("recipient key id is unknown or retired, or the data key does not unwrap with it; "
-            "the sender must re-seal for a current key", "接收方密钥无效或已停用，无法解密"),
-    "ROOT": ("items do not match the signed hash-tree root (changed, missing, added or reordered); "
-             "do not process the batch", "数据项与签名摘要不符（被篡改、缺失、增加或顺序变化）"),
-    "SEAL": ("item cannot be opened or is bound to another delivery; do not process it", "数据项解密或完整性校验失败"),
-}
+class Refusal(NamedTuple):
+    """Why a batch (or one item) is refused: what happened and what to do, and the Chinese reason the
+    receiver answers with (a department's error table lists the same reason under its own code)."""
 
-#: what a department's error table says for each whole-batch refusal (its code is a prefix + the key)
-BATCH_REFUSAL_MEANINGS: dict[str, str] = {
-    "SIG": "批次签名无效或签名密钥未知",
-    "KEY": "批次加密所用的接收方密钥未知或已停用",
-    "STALE": "批次时间戳超出允许窗口（请校对系统时钟）",
-    "REPLAY": "批次重复提交（疑似重放）",
-    "ROOT": "批次内容与签名的摘要树不符（被篡改、删除或重排）",
-    "FORMAT": "批次封装格式错误",
-    "SUITE": "批次使用了未约定的密码套件",
+    action: str
+    reason: str
+
+
+#: refusal code → Refusal, in the order the checks run (module docstring)
+REFUSALS: dict[str, Refusal] = {
+    "FORMAT": Refusal("batch header or item envelope is malformed; the sender must re-seal it", "批次封装格式错误"),
+    "SUITE": Refusal("batch is sealed with another cipher suite than agreed; check the department's suite setting",
+                     "批次使用了未约定的密码套件"),
+    "SIG": Refusal("batch signature is invalid or its signer key id is unknown or retired; do not process it, "
+                   "raise an alert", "批次签名无效或签名密钥未知"),
+    "STALE": Refusal("batch was created outside the allowed clock window; check clocks, the sender must re-seal it",
+                     "批次时间戳超出允许窗口（请校对系统时钟）"),
+    "REPLAY": Refusal("batch was already opened (same batch id and nonce); treat it as a replay",
+                      "批次重复提交（疑似重放）"),
+    "KEY": Refusal("recipient key id is unknown or retired, or the data key does not unwrap with it; "
+                   "the sender must re-seal for a current key", "批次加密所用的接收方密钥未知或已停用"),
+    "ROOT": Refusal("items do not match the signed hash-tree root (changed, missing, added or reordered); "
+                    "do not process the batch", "批次内容与签名的摘要树不符（被篡改、删除或重排）"),
+    "SEAL": Refusal("item cannot be opened or is bound to another delivery; do not process it",
+                    "数据项解密或完整性校验失败"),
 }
+#: codes that refuse the whole batch (SEAL refuses one item, inside a receipt)
+BATCH_REFUSALS = tuple(code for code in REFUSALS if code != "SEAL")
 
 
 def batch_refusal_codes(prefix: str) -> dict[str, str]:
-    """The whole-batch refusal codes as a department spells them (e.g. ``BATCH_ROOT``, ``E_BATCH_ROOT``)."""
-    return {f"{prefix}{code}": meaning for code, meaning in BATCH_REFUSAL_MEANINGS.items()}
-
+    """The whole-batch refusal codes as a department spells them (e.g. ``BATCH_ROOT``, ``E_BATCH_ROOT``),
+    each with the same Chinese reason the receiver answers with."""
+    return {f"{prefix}{code}": REFUSALS[code].reason for code in BATCH_REFUSALS}
 
 
 def _refuse(code: str, detail: str = "") -> RejectedError:
-    message, reason = REFUSALS[code]
-    return RejectedError(f"{message}{f' ({detail})' if detail else ''}", code, reason)
+    refusal = REFUSALS[code]
+    return RejectedError(f"{refusal.action}{f' ({detail})' if detail else ''}", code, refusal.reason)
 
 
 def _b64(data: bytes) -> str:

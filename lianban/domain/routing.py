@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lianban.crypto.hashing import sm3_hex
 from lianban.domain.catalog import Catalog
 from lianban.domain.record import RetirementRecord
 
@@ -17,10 +16,6 @@ class Route:
     item_code: str
     department: str
     payload: dict[str, Any] | None  # None: handled by HRSS itself, nothing is pushed
-
-    def idempotency_key(self, case_no: str) -> str:
-        """Stable across re-runs: the same case item to the same department is one delivery, ever."""
-        return sm3_hex(f"{case_no}|{self.item_code}|{self.department}".encode())[:40]
 
 
 def minimise(record: RetirementRecord, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -37,8 +32,3 @@ def route(record: RetirementRecord, catalog: Catalog) -> list[Route]:
         payload = minimise(record, item.fields) if item.fields else None
         routes.append(Route(code, item.department, payload))
     return routes
-
-
-def aad(idempotency_key: str, case_no: str, item_code: str) -> str:
-    """What a sealed payload is bound to (see lianban.crypto.vault)."""
-    return f"{idempotency_key}|{case_no}|{item_code}"

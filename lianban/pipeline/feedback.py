@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import RetriableError
 from lianban.ledger import evidence
@@ -119,8 +120,7 @@ def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int 
     with sessions() as session:
         open_items = _open_keys(session, connector.department)
     keys = sorted(open_items)
-    for start in range(0, len(keys), batch):
-        chunk = keys[start:start + batch]
+    for chunk in chunks(keys, batch):
         case_nos = [open_items[k][1] for k in chunk]
         with sessions.begin() as session:
             evidence.sent(session, connector.department, "poll", case_nos, chunk)

@@ -16,12 +16,12 @@ from typing import Any
 
 from lianban.crypto.batch import seal_batch
 from lianban.crypto.vault import open_envelope
-from lianban.domain.routing import aad
 from lianban.errors import RejectedError
 from lianban.keys import keysets
 from lianban.keys.names import VAULT, hub_signing_name, names_for, suite_of
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.wire.contract import Delivery
+from lianban.wire.ids import aad
 
 
 @dataclass(frozen=True)

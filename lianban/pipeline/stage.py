@@ -21,13 +21,14 @@ from lianban.crypto.vault import seal
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.identity import mask_id, mask_name, mask_phone
 from lianban.domain.record import RetirementRecord
-from lianban.domain.routing import aad, route
+from lianban.domain.routing import route
 from lianban.domain.validation import problems
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
 from lianban.ledger.store import DeliveryState, utcnow
+from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 500
 
@@ -97,7 +98,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
         session.flush()
         if r.payload is None:
             continue
-        key = r.idempotency_key(record.case_no)
+        key = idempotency_key(record.case_no, r.item_code, r.department)
         envelope = seal(keys.vault, r.payload, aad(key, record.case_no, r.item_code))
         session.add(Delivery(case_item_id=item.id, department=r.department, idempotency_key=key,
                              key_id=envelope["kid"], envelope=json.dumps(envelope), created_at=now,

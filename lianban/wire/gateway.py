@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 
 from lianban.crypto.hashing import sm3_hex
 
-__all__ = ["MAX_SKEW_SECONDS", "GatewayAuth", "GatewayVerifier", "sign_headers"]
+__all__ = ["GATEWAY_ERRORS", "MAX_SKEW_SECONDS", "GatewayAuth", "GatewayVerifier", "sign_headers"]
 
 HEADER_APP_ID = "X-App-Id"
 HEADER_TIMESTAMP = "X-Timestamp"
@@ -34,6 +34,15 @@ HEADER_NONCE = "X-Nonce"
 HEADER_SIGNATURE = "X-Signature"
 MAX_SKEW_SECONDS = 300
 NONCE_BYTES = 16
+
+#: error codes every signed gateway answers with, whoever runs it (a department, 皖事通办) → meaning;
+#: a department's own table adds its codes to these
+GATEWAY_ERRORS: dict[str, str] = {
+    "AUTH": "网关认证失败：应用标识、时间戳、随机数或签名无效",
+    "BAD_JSON": "请求体不是合法的 JSON",
+    "INVALID_REQUEST": "请求体不符合接口规范",
+    "TOO_LARGE": "请求体超过大小限制",
+}
 
 
 def string_to_sign(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:

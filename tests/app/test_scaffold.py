@@ -20,13 +20,13 @@ import connectors
 from lianban.app.cli import app
 from lianban.app.scaffold import REPO, Scaffold, catalog_line, register_department, scaffold
 from lianban.crypto.batch import BatchOpener, seal_batch
-from lianban.domain.routing import aad
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError
 from lianban.keys import keysets
 from lianban.keys.names import hub_signing_name, names_for
 from lianban.wire.contract import Delivery, DepartmentConnector
 from lianban.wire.gateway import GatewayAuth
+from lianban.wire.ids import aad
 from lianban.wire.settings import TransportSettings
 from lianban.wire.signatures import response_check
 from lianban.wire.transport import make_session

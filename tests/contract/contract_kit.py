@@ -21,9 +21,9 @@ import requests
 from lianban.app.config import conn_env_name, connection_json, department_settings
 from lianban.app.registry import connector_path, load_connector
 from lianban.domain.catalog import load_catalog
-from lianban.domain.routing import Route
 from lianban.domain.statuses import Status
 from lianban.wire.contract import Delivery, ProgressEvent
+from lianban.wire.ids import idempotency_key
 from simulators.engine import PATHS, choose_path
 from simulators.kit import Item, seal_items
 from simulators.people import synthetic_application
@@ -72,6 +72,11 @@ class LiveDepartment:
     role: str
     keys_dir: Path  # the simulation's keys: the department's and the hub's, as `lianban simulate` uses them
 
+    @property
+    def cls(self) -> type:
+        """The connector class registered for this department."""
+        return connector_class(self.name)
+
     def connector(self, password: str | None = None, read_timeout: float = NORMAL_READ_TIMEOUT) -> Any:
         """The connector as production builds it, from an ``AIRFLOW_CONN_DEPT_*`` connection, checking the
         department's response signature with the public key in ``LIANBAN_KEYS_DIR`` (the simulation's)."""
@@ -109,7 +114,7 @@ class LiveDepartment:
         application, code = self._draft(next(_sequence) if seq is None else seq)
         payload = {f: application[f] for f in load_catalog().items[code].fields}
         case_no = application["case_no"]
-        return Item(Route(code, self.name, payload).idempotency_key(case_no), case_no, code, payload)
+        return Item(idempotency_key(case_no, code, self.name), case_no, code, payload)
 
     def items(self, count: int) -> list[Item]:
         return [self.item() for _ in range(count)]
@@ -128,7 +133,7 @@ class LiveDepartment:
         chosen: dict[tuple[Status, ...], int] = {}
         for seq in itertools.islice(_sequence, 5000):
             application, code = self._draft(seq)
-            key = Route(code, self.name, None).idempotency_key(application["case_no"])
+            key = idempotency_key(application["case_no"], code, self.name)
             chosen.setdefault(choose_path(key)[0], seq)
             if set(chosen) == wanted:
                 return [self.item(seq) for seq in chosen.values()]

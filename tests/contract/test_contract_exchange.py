@@ -4,7 +4,6 @@ and a sealed batch is taken whole or refused whole."""
 from __future__ import annotations
 
 import base64
-import importlib
 from dataclasses import replace
 from typing import Any
 
@@ -16,14 +15,11 @@ from lianban.errors import RejectedError
 from lianban.wire.contract import DepartmentConnector, StatusSink
 
 
-def documented_statuses(department: str) -> dict[str, Status]:
-    """The department's status code → unified status table(s) in ``connectors/<department>/statuses.py``."""
-    module = importlib.import_module(f"connectors.{department}.statuses")
-    table: dict[str, Status] = {}
-    for value in vars(module).values():
-        if isinstance(value, dict) and value and all(isinstance(v, Status) for v in value.values()):
-            table.update(value)
-    assert table, f"connectors/{department}/statuses.py documents no status code → lianban.domain.statuses.Status table"
+def documented_statuses(live: LiveDepartment) -> dict[str, Status]:
+    """The department's status code → unified status table, as its connector class declares it
+    (``statuses``, from ``connectors/<department>/statuses.py``)."""
+    table: dict[str, Status] = dict(getattr(live.cls, "statuses", {}))
+    assert table, f"{live.cls.__name__} declares no ``statuses`` table (code → lianban.domain.statuses.Status)"
     return table
 
 
@@ -130,7 +126,7 @@ def test_poll_leaves_out_unknown_keys(live_department: LiveDepartment) -> None:
 def test_every_documented_status_code_maps_to_a_unified_status(live_department: LiveDepartment) -> None:
     """The statuses table covers all seven unified statuses, and every code the department actually
     answers (on receipt and while polling, along every status path) is read as its table says."""
-    table = documented_statuses(live_department.name)
+    table = documented_statuses(live_department)
     assert set(table.values()) == set(Status), "every unified status needs a department code"
     connector = live_department.connector()
     seal, batch = live_department.seal(live_department.items_on_every_path())

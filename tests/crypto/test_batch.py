@@ -58,7 +58,7 @@ def _refused(code: str, call: Callable[[], object]) -> RejectedError:
     with pytest.raises(RejectedError) as caught:
         call()
     assert caught.value.code == code, str(caught.value)
-    assert caught.value.reason == REFUSALS[code][1]
+    assert caught.value.reason == REFUSALS[code].reason
     return caught.value
 
 

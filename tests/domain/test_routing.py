@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from lianban.domain.catalog import Catalog
 from lianban.domain.record import RetirementRecord
-from lianban.domain.routing import aad, route
+from lianban.domain.routing import route
 
 ALL = tuple(f"{n:02d}" for n in range(1, 15))
 
@@ -35,15 +35,3 @@ def test_item_12_does_not_receive_the_phone_number(record: RetirementRecord, cat
     (r12,) = route(replace(record, items=("12",)), catalog)
     assert set(r12.payload or {}) == {"name", "id_number", "employer_uscc", "contribution_months"}
     assert record.phone not in str(r12.payload)
-
-
-def test_idempotency_keys_are_stable_and_distinct_per_item(record: RetirementRecord, catalog: Catalog) -> None:
-    first = [r.idempotency_key(record.case_no) for r in route(replace(record, items=ALL), catalog)]
-    again = [r.idempotency_key(record.case_no) for r in route(replace(record, items=ALL), catalog)]
-    assert first == again and len(set(first)) == 14
-    (r11,) = route(replace(record, items=("11",)), catalog)
-    assert r11.idempotency_key("BZTX202601000002") != r11.idempotency_key(record.case_no)
-
-
-def test_aad_binds_key_case_and_item() -> None:
-    assert aad("k", "BZTX1", "11") != aad("k", "BZTX1", "12") != aad("k", "BZTX2", "12")

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from connectors.hrss.statuses import FROM_UNIFIED
+from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_connector
 from lianban.domain.statuses import Status
@@ -62,7 +62,7 @@ def test_hrss_log_is_read_once_and_waits_for_unstaged_cases(seeded: Any, paths: 
     first = collect_hrss(db, paths.ledger_url)
     assert first.read > 0 and first.changed == first.read - _quarantined_hrss_rows(paths)
     assert collect_hrss(db, paths.ledger_url).read == 0
-    db.append_status("BZ-NOT-YET-STAGED", "01", FROM_UNIFIED[Status.ACCEPTED])
+    db.append_status("BZ-NOT-YET-STAGED", "01", CODES[Status.ACCEPTED])
     office.tick()
     waiting = collect_hrss(db, paths.ledger_url)
     assert waiting.stopped_by and waiting.read == 0
@@ -127,7 +127,7 @@ def test_a_status_for_an_unchosen_item_is_skipped_not_blocking(seeded: Any, path
         case_no, items = conn.execute(select(applications.c[A["case_no"]], applications.c[A["items"]])
                                       .where(applications.c[A["sync_flag"]] == "1")).first()  # type: ignore[misc]
     unchosen = next(c for c in ("02", "03", "04", "05", "06", "07", "08", "09") if c not in items.split(","))
-    db.append_status(case_no, unchosen, FROM_UNIFIED[Status.ACCEPTED])
-    db.append_status(case_no, "01", FROM_UNIFIED[Status.UNDER_REVIEW])
+    db.append_status(case_no, unchosen, CODES[Status.ACCEPTED])
+    db.append_status(case_no, "01", CODES[Status.UNDER_REVIEW])
     result = collect_hrss(db, paths.ledger_url)
     assert result.stopped_by is None and result.skipped == 1 and result.changed == 1

@@ -23,7 +23,7 @@ from lxml import etree
 from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU
 
-from connectors.medical.statuses import CODE_FOR_STATUS, ERROR_CODES, RECEIPT_ERRORS, STATUS_CODES
+from connectors.medical.statuses import CODES, ERROR_CODES, RECEIPT_ERRORS, STATUSES
 from lianban.domain.statuses import Status
 from lianban.wire.contract import Delivery
 from simulators.engine import DepartmentEngine
@@ -166,7 +166,7 @@ def test_a_zeep_client_built_from_the_served_wsdl_alone_can_call_the_service(sim
     assert (reply.receipt[0].accepted, reply.receipt[0].duplicate) == (True, False)
     statuses = client.service.QueryStatus(idempotencyKey=[item["idempotencyKey"], "LB-unknown"])
     assert [s.idempotencyKey for s in statuses] == [item["idempotencyKey"]]
-    assert STATUS_CODES[statuses[0].code] in Status
+    assert STATUSES[statuses[0].code] in Status
 
 
 def test_health_and_stats(sim: Sim) -> None:
@@ -294,7 +294,7 @@ def test_statuses_move_on_and_speak_the_bureaus_codes(sim: Sim) -> None:
     keys = "".join(f"<m:idempotencyKey>{i['idempotencyKey']}</m:idempotencyKey>" for i in items)
     root = etree.fromstring(sim.post(envelope(f"<m:QueryStatus>{keys}</m:QueryStatus>")).content)
     codes = [s.findtext("m:code", namespaces=NS) for s in root.iterfind(".//m:status", NS)]
-    assert len(codes) == 6 and all(STATUS_CODES[c].is_terminal() for c in codes)
+    assert len(codes) == 6 and all(STATUSES[c].is_terminal() for c in codes)
 
 
 # -- the tables and the contract agree -------------------------------------------------------------------
@@ -303,7 +303,7 @@ def test_code_tables_match_the_xsd() -> None:
     status_codes = {e.get("value") for e in xsd.iterfind(".//xs:simpleType[@name='StatusCode']//xs:enumeration", NS)}
     receipt_errors = {e.get("value") for e in xsd.iterfind(".//xs:simpleType[@name='ReceiptCode']//xs:enumeration",
                                                              NS)}
-    assert status_codes == set(STATUS_CODES)
+    assert status_codes == set(STATUSES)
     assert receipt_errors == RECEIPT_ERRORS == set(INTAKE_CODES.values())
-    assert set(CODE_FOR_STATUS) == set(Status)
+    assert set(CODES) == set(Status)
     assert RECEIPT_ERRORS.issubset(ERROR_CODES)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.hrss.frontend import FrontendDB
-from connectors.hrss.statuses import FROM_UNIFIED, TO_UNIFIED
+from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
 from lianban.domain.statuses import Status
 from simulators.people import generate
@@ -47,13 +47,13 @@ def test_record_fields_map_from_pinyin_columns(paths: Paths) -> None:
 
 def test_status_log_reads_past_a_watermark(paths: Paths) -> None:
     db = FrontendDB(paths.frontend_url)
-    db.append_status("BZ1", "01", FROM_UNIFIED[Status.ACCEPTED])
-    db.append_status("BZ1", "01", FROM_UNIFIED[Status.UNDER_REVIEW])
+    db.append_status("BZ1", "01", CODES[Status.ACCEPTED])
+    db.append_status("BZ1", "01", CODES[Status.UNDER_REVIEW])
     first = db.status_changes_since(0, 10)
     assert [c.status for c in first] == [Status.ACCEPTED, Status.UNDER_REVIEW]
     assert db.status_changes_since(first[-1].seq, 10) == []
 
 
 def test_every_hrss_code_maps_both_ways() -> None:
-    assert set(TO_UNIFIED.values()) == set(Status)
-    assert all(TO_UNIFIED[FROM_UNIFIED[s]] is s for s in Status)
+    assert set(STATUSES.values()) == set(Status)
+    assert all(STATUSES[CODES[s]] is s for s in Status)

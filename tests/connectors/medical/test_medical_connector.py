@@ -13,7 +13,7 @@ import requests
 from zeep import exceptions as zx
 
 from connectors.medical.connector import MedicalConnector, translate_error
-from connectors.medical.statuses import STATUS_CODES
+from connectors.medical.statuses import STATUSES
 from lianban.app.registry import load_connector
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
@@ -47,7 +47,7 @@ def test_submit_accepts_each_delivery_and_resubmission_is_a_duplicate(
     first = connector.submit(batch.deliveries, batch.seal)
     assert [r.idempotency_key for r in first] == batch.keys
     assert all(r.accepted and not r.duplicate and r.department_ref for r in first)
-    assert all(r.status is STATUS_CODES[r.department_code or ""] for r in first)
+    assert all(r.status is STATUSES[r.department_code or ""] for r in first)
     again = make_batch.reseal(batch)  # a retry: the hub seals the same items again
     receipts = connector.submit(again.deliveries, again.seal)
     assert [r.idempotency_key for r in receipts] == batch.keys
@@ -93,7 +93,7 @@ def test_statuses_progress_to_a_terminal_status_in_the_bureaus_own_codes(
     updates = _poll_until_terminal(connector, keys)
     assert sorted(u.idempotency_key for u in updates) == sorted(keys)
     assert all(u.status.is_terminal() for u in updates)
-    assert all(STATUS_CODES[u.department_code] is u.status for u in updates)
+    assert all(STATUSES[u.department_code] is u.status for u in updates)
     assert Status.COMPLETED in {u.status for u in updates}  # keys fix the paths: most end 已办结
     assert all(u.changed_at[:4].isdigit() and "T" in u.changed_at for u in updates)
 

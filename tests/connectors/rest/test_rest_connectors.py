@@ -116,7 +116,7 @@ def test_poll_follows_every_page(live: Any) -> None:
     assert all(u.status.is_terminal() for u in updates)
 
 
-@pytest.mark.parametrize("step_seconds", [0.15])
+@pytest.mark.parametrize("step_seconds", [0.5])  # the first poll must come within one step, even on a busy machine
 def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
     connector = live.connector()
     seal, batch = live.batch(30)
@@ -124,7 +124,7 @@ def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
     keys = [d.idempotency_key for d in batch]
     first = {u.idempotency_key: u.status for u in connector.poll(keys)}
     assert set(first.values()) <= {Status.ACCEPTED, Status.NOT_ACCEPTED}
-    time.sleep(5 * 0.15 + 0.2)
+    time.sleep(5 * 0.5 + 0.2)
     final = connector.poll(keys)
     assert all(u.status.is_terminal() for u in final)
     assert {u.status for u in final} & {Status.COMPLETED}
