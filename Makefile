@@ -26,8 +26,10 @@ install: $(VENV)/.synced
 demo: install
 	$(BIN)/lianban demo --records 200
 
+# Import rules (layers, departments, only dags/ imports Airflow) are in .importlinter.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 typecheck: install
 	$(BIN)/mypy lianban connectors simulators dags
@@ -42,4 +44,4 @@ bench: install
 	$(BIN)/python -m bench.seal
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache .tools
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .tools
