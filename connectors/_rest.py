@@ -31,7 +31,7 @@ import requests
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import Delivery, HealthReport, Receipt, StatusUpdate
+from lianban.wire.contract import SealedItem, HealthReport, Receipt, StatusUpdate
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
@@ -203,7 +203,7 @@ class RestDepartmentConnector:
         return cls(settings.base_url, gateway_session(settings), settings.batch_size)
 
     # -- submit --------------------------------------------------------------------------------------
-    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
+    def submit(self, batch: Sequence[SealedItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """One receipt per delivery, in order; refusals are receipts with ``accepted=False``. The sealed
         batch travels whole (its seal covers exactly these items), so it is never split here."""
         chunk = batch

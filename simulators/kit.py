@@ -15,7 +15,7 @@ from lianban.crypto.batch import seal_batch
 from lianban.keys import keysets
 from lianban.keys.names import hub_signing_name, names_for, suite_of
 from lianban.keys.provision import ensure_keys
-from lianban.wire.contract import Delivery
+from lianban.wire.contract import SealedItem
 from lianban.wire.ids import aad
 from simulators.engine import DepartmentEngine
 from simulators.runner import department_opener
@@ -37,7 +37,7 @@ def engine_for(keys_dir: Path, department: str, db_path: Path, step_seconds: flo
     return DepartmentEngine(department, department_opener(keys_dir, department), db_path, step_seconds)
 
 
-def seal_items(keys_dir: Path, department: str, items: Sequence[Item]) -> tuple[dict[str, Any], list[Delivery]]:
+def seal_items(keys_dir: Path, department: str, items: Sequence[Item]) -> tuple[dict[str, Any], list[SealedItem]]:
     """Seal `items` as the hub would for `department`: (the batch seal, deliveries with item envelopes)."""
     ensure_keys(keys_dir)
     suite = suite_of(department)
@@ -45,12 +45,12 @@ def seal_items(keys_dir: Path, department: str, items: Sequence[Item]) -> tuple[
     signer_kid, signer_key = keysets.load(keys_dir, hub_signing_name(suite)).active_private()
     sealed = seal_batch(suite, recipient.active, recipient.public[recipient.active], signer_kid, signer_key,
                         department, [(aad(i.idempotency_key, i.case_no, i.item_code), i.payload) for i in items])
-    deliveries = [Delivery(i.idempotency_key, i.case_no, i.item_code, env)
+    deliveries = [SealedItem(i.idempotency_key, i.case_no, i.item_code, env)
                   for i, env in zip(items, sealed.envelopes, strict=True)]
     return sealed.header, deliveries
 
 
-def wire(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+def wire(deliveries: Sequence[SealedItem]) -> list[dict[str, Any]]:
     """Deliveries as the dicts a department engine receives."""
     return [{"idempotency_key": d.idempotency_key, "case_no": d.case_no, "item_code": d.item_code,
              "envelope": d.envelope} for d in deliveries]

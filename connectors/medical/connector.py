@@ -37,7 +37,7 @@ from connectors.medical.statuses import ERROR_CODES, STATUSES, Action
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import Delivery, HealthReport, Receipt, StatusUpdate
+from lianban.wire.contract import SealedItem, HealthReport, Receipt, StatusUpdate
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.transport import make_zeep_client
@@ -192,8 +192,8 @@ def _status(code: str) -> Status:
     return status
 
 
-def wire_item(delivery: Delivery) -> dict[str, str]:
-    """One Delivery as a medical.xsd ``DeliveryItem`` (the envelope travels as JSON text)."""
+def wire_item(delivery: SealedItem) -> dict[str, str]:
+    """One SealedItem as a medical.xsd ``DeliveryItem`` (the envelope travels as JSON text)."""
     return {
         "idempotencyKey": delivery.idempotency_key,
         "caseNo": delivery.case_no,
@@ -267,7 +267,7 @@ class MedicalConnector:
             raise translate_error(exc) from None
         return cls(client, address=address)
 
-    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
+    def submit(self, batch: Sequence[SealedItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True).
         The sealed batch travels whole in one call: its seal covers exactly these items."""
         if len(batch) > MAX_PER_CALL:

@@ -350,10 +350,11 @@ def _run(name: str, step: Callable[[Probe], str], probe: Probe) -> StepResult:
 
 
 def default_builder(settings: DepartmentSettings) -> Any:
-    """The registered connector of ``settings.department``, built from `settings`."""
+    """The registered connector of ``settings.department``, built from `settings` with this installation's keys."""
+    from lianban.app.config import Paths
     from lianban.app.registry import load_connector
 
-    return load_connector(settings.department, settings)
+    return load_connector(settings.department, settings, Paths.from_env().keys_dir)
 
 
 def check(settings: DepartmentSettings, build: Builder = default_builder) -> list[StepResult]:

@@ -1,6 +1,6 @@
 """The pipeline steps wired to their real source, connectors and ledger: what DAG tasks and the CLI call.
 
-Each job reads its settings from the environment (:class:`lianban.wire.settings.Paths`, ``AIRFLOW_CONN_DEPT_*``),
+Each job reads its settings from the environment (:class:`lianban.app.config.Paths`, ``AIRFLOW_CONN_DEPT_*``),
 runs one step, and returns a small dict of counts: safe for XCom, never a record.
 """
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
+from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog
 
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
@@ -18,12 +19,6 @@ _install_redaction()  # every task that imports the jobs logs through the redact
 def pushed_departments() -> list[str]:
     """Departments that receive pushed records, from the catalog (fixed: task count never grows with data)."""
     return load_catalog().pushed_departments()
-
-
-def _connector(department: str) -> Any:
-    from lianban.app.registry import load_connector
-
-    return load_connector(department, department_settings(department))
 
 
 def _frontend(paths: Paths) -> Any:
@@ -45,7 +40,8 @@ def deliver(department: str) -> dict[str, Any]:
     from lianban.pipeline.deliver import deliver as run
 
     settings, paths = department_settings(department), Paths.from_env()
-    return run(_connector(department), paths.ledger_url, settings.batch_size, paths.keys_dir).as_dict()
+    peer = load_department(department, settings, paths.keys_dir)
+    return run(peer, paths.ledger_url, settings.batch_size, paths.keys_dir).as_dict()
 
 
 def collect_hrss() -> dict[str, Any]:
@@ -60,11 +56,14 @@ def poll(department: str) -> dict[str, Any]:
     """Poll a department for the status of its delivered, unfinished items."""
     from lianban.pipeline.feedback import poll_department
 
-    return poll_department(_connector(department), Paths.from_env().ledger_url).as_dict()
+    paths = Paths.from_env()
+    peer = load_department(department, department_settings(department), paths.keys_dir)
+    return poll_department(peer, paths.ledger_url, paths.keys_dir).as_dict()
 
 
 def report() -> dict[str, Any]:
     """Push unreported status events to 皖事通办."""
     from lianban.pipeline.feedback import report as run
 
-    return run(_connector("wanshi_tong"), Paths.from_env().ledger_url).as_dict()
+    paths = Paths.from_env()
+    return run(load_sink(department_settings(SINK), paths.keys_dir), paths.ledger_url, paths.keys_dir).as_dict()

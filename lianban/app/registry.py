@@ -1,7 +1,9 @@
 """The connector registry: which class serves each department, built with its settings and keys.
 
 Dotted paths come from ``schemas/catalog/departments.yaml``; a connector is imported only when it is asked
-for, so parsing a DAG never imports zeep.
+for, so parsing a DAG never imports zeep. Every connector is built with an answer check
+(:class:`lianban.wire.signatures.AnswerCheck`) in its transport: each answer must carry the party's valid
+signature, and the pipeline gets the proofs with the connector, as a :class:`~lianban.wire.contract.Peer`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lianban.app.config import Paths
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError
+from lianban.wire.contract import DepartmentConnector, Peer, StatusSink
 from lianban.wire.settings import DepartmentSettings
-from lianban.wire.signatures import response_check
+from lianban.wire.signatures import AnswerCheck
+
+SINK = "wanshi_tong"  # 皖事通办 receives every status event
 
 
 def connector_path(department: str) -> str:
+    """``package.module:Class`` of the department's connector; ConfigError when none is registered."""
     dept = load_catalog().departments.get(department)
     if dept is None or not dept.connector:
         raise ConfigError(f"no connector is registered for department {department!r}")
@@ -30,10 +35,32 @@ def registered() -> dict[str, str]:
     return {k: d.connector for k, d in load_catalog().departments.items() if d.connector}
 
 
-def load_connector(department: str, settings: DepartmentSettings, keys_dir: Path | None = None) -> Any:
-    """Import the department's connector class and build it from `settings`, its every answer checked
-    against the department's response-signing key (from `keys_dir`, default the installation's)."""
+def _build(department: str, settings: DepartmentSettings, answers: AnswerCheck) -> Any:
     module_name, _, cls_name = connector_path(department).partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    check = response_check(keys_dir or Paths.from_env().keys_dir, department)
-    return cls.from_settings(replace(settings, transport=replace(settings.transport, response_check=check)))
+    return cls.from_settings(replace(settings, transport=replace(settings.transport, response_check=answers)))
+
+
+def load_connector(department: str, settings: DepartmentSettings, keys_dir: Path) -> Any:
+    """Any registered connector, built from `settings`, its every answer checked against the party's
+    response-signing key in `keys_dir` (for tools that only call it: ``connectors check``, tests)."""
+    return _build(department, settings, AnswerCheck.load(keys_dir, department))
+
+
+def load_department(department: str, settings: DepartmentSettings, keys_dir: Path) -> Peer[DepartmentConnector]:
+    """The department's connector and the proofs of its verified answers, for the pipeline."""
+    answers = AnswerCheck.load(keys_dir, department)
+    connector = _build(department, settings, answers)
+    if not isinstance(connector, DepartmentConnector):
+        raise ConfigError(f"{connector_path(department)} is not a department connector "
+                          f"(submit/poll/health, department, statuses: lianban.wire.contract)")
+    return Peer(connector, answers)
+
+
+def load_sink(settings: DepartmentSettings, keys_dir: Path) -> Peer[StatusSink]:
+    """The 皖事通办 connector and the proofs of its verified acknowledgements, for the pipeline."""
+    answers = AnswerCheck.load(keys_dir, SINK)
+    connector = _build(SINK, settings, answers)
+    if not isinstance(connector, StatusSink):
+        raise ConfigError(f"{connector_path(SINK)} is not a status sink (push/health: lianban.wire.contract)")
+    return Peer(connector, answers)

@@ -6,6 +6,11 @@ without the key nobody can rebuild a consistent chain. The head (last id and has
 anchor row updated in the same transaction, so truncating the newest entries is detected too; locking
 that row serialises appends. Monthly archives are JSON Lines files whose trailer is signed with the hub's
 SM2 key: anyone with the hub's public key checks an archive on its own (with the chain key, every entry).
+
+The pipeline appends through an :class:`EvidenceLog` (the chain key it was given, nothing read from the
+environment): one entry per message sent, and one per wire exchange answered, carrying the signature and
+the wire digest the transport verified (:class:`lianban.wire.signatures.Proof`), passed in explicitly.
+Verifying and archiving only read: a missing chain key is a ConfigError, never a new key.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,17 +26,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lianban.app.config import Paths
 from lianban.crypto.hashing import blind_index, sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
-from lianban.keys.rings import ensure_ring, load_ring
+from lianban.keys.names import EVIDENCE, hub_signing_name
+from lianban.keys.rings import load_ring
 from lianban.ledger.models import Evidence, EvidenceAnchor
-from lianban.wire.signatures import take_verified_answer
+from lianban.wire.signatures import Proof
 
 GENESIS = "0" * 64
-CHAIN_RING = "evidence"
-ARCHIVE_SIGNER = "hub-signing-sm"
+ARCHIVE_SIGNER = hub_signing_name("SM")
 FIELDS = ("id", "at", "direction", "department", "kind", "case_nos", "digest", "signature", "key_id")
 
 
@@ -62,11 +66,9 @@ def _anchor_mac(key: bytes, head_id: int, head_hash: str) -> str:
     return blind_index(key, f"anchor|{head_id}|{head_hash}")
 
 
-def chain_keys(keys_dir: Path | None = None) -> dict[str, bytes]:
-    """Every chain key by id (the active one first created when missing)."""
-    directory = keys_dir or Paths.from_env().keys_dir
-    ensure_ring(directory, CHAIN_RING)
-    return load_ring(directory, CHAIN_RING).keys
+def chain_keys(keys_dir: Path) -> dict[str, bytes]:
+    """Every chain key by id; ConfigError naming the file when the ``evidence`` ring is missing."""
+    return load_ring(keys_dir, EVIDENCE).keys
 
 
 def _lock_head(session: Session) -> EvidenceAnchor:
@@ -77,9 +79,9 @@ def _lock_head(session: Session) -> EvidenceAnchor:
     return anchor
 
 
-def record(session: Session, messages: Iterable[Message], keys_dir: Path | None = None) -> int:
-    """Append `messages` to the chain inside the caller's transaction; returns how many."""
-    kid, key = ensure_ring(keys_dir or Paths.from_env().keys_dir, CHAIN_RING).active_key()
+def record(session: Session, messages: Iterable[Message], chain: tuple[str, bytes]) -> int:
+    """Append `messages` to the chain inside the caller's transaction, keyed with `chain` (kid, key)."""
+    kid, key = chain
     anchor = _lock_head(session)
     last_id, prev, count = anchor.head_id, anchor.head_hash, 0
     for m in messages:
@@ -152,7 +154,7 @@ def _anchor_problem(anchor: EvidenceAnchor | None, keys: Mapping[str, bytes], la
     return None
 
 
-def verify_ledger(session: Session, keys_dir: Path | None = None) -> Verdict:
+def verify_ledger(session: Session, keys_dir: Path) -> Verdict:
     """Verify the whole chain in the ledger, every entry's keyed hash and the MACed head anchor."""
     keys = chain_keys(keys_dir)
     rows = (_row(e) for e in session.scalars(select(Evidence).order_by(Evidence.id)))
@@ -168,7 +170,7 @@ def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path | None = None) -> Path:
+def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path:
     """Write the entries of `month` (YYYY-MM) as JSON Lines with a trailer signed by the hub (SM2)."""
     rows = [_row(e) for e in session.scalars(select(Evidence).where(Evidence.at.like(f"{month}-%"))
                                             .order_by(Evidence.id))]
@@ -176,7 +178,7 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path | 
     trailer: dict[str, Any] = {
         "archive": month, "count": len(rows), "start_prev": rows[0]["prev_hash"] if rows else GENESIS,
         "head": rows[-1]["entry_hash"] if rows else GENESIS, "entries_sm3": sm3_hex("\n".join(lines).encode())}
-    signer = keysets.load(keys_dir or Paths.from_env().keys_dir, ARCHIVE_SIGNER)
+    signer = keysets.load(keys_dir, ARCHIVE_SIGNER)
     kid, private = signer.active_private()
     trailer["signer_kid"] = kid
     trailer["signature"] = base64.b64encode(get_suite(signer.suite).sign(private, _trailer_text(trailer))).decode()
@@ -186,8 +188,8 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path | 
     return path
 
 
-def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Path | None) -> str | None:
-    signer = keysets.load(keys_dir or Paths.from_env().keys_dir, ARCHIVE_SIGNER, public_only=True)
+def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Path) -> str | None:
+    signer = keysets.load(keys_dir, ARCHIVE_SIGNER, public_only=True)
     public = signer.public.get(str(trailer.get("signer_kid")))
     signature = base64.b64decode(str(trailer.get("signature", "")))
     if public is None or not get_suite(signer.suite).verify(public, _trailer_text(trailer), signature):
@@ -197,7 +199,7 @@ def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Pat
     return None
 
 
-def verify_archive(path: Path, keys_dir: Path | None = None, with_chain_key: bool = True) -> Verdict:
+def verify_archive(path: Path, keys_dir: Path, with_chain_key: bool = True) -> Verdict:
     """Verify an archive on its own: the hub's signature over its trailer and entries, the links between
     entries and, when the chain key is at hand (`with_chain_key`), every entry's keyed hash."""
     raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -216,33 +218,37 @@ def verify_archive(path: Path, keys_dir: Path | None = None, with_chain_key: boo
 
 def body_of(value: Any) -> bytes:
     """Canonical bytes of a message body (dataclasses, dicts, lists) for digesting."""
-    from dataclasses import asdict, is_dataclass
 
     def plain(v: Any) -> Any:
-        if is_dataclass(v) and not isinstance(v, type):
-            return asdict(v)
-        return v
+        return asdict(v) if is_dataclass(v) and not isinstance(v, type) else v
 
     data = [plain(v) for v in value] if isinstance(value, list | tuple) else plain(value)
     return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def sent(session: Session, department: str, kind: str, case_nos: Sequence[str], body: Any,
-         signature: str | None = None, key_id: str | None = None) -> None:
-    """Record a message sent (whether or not an answer came)."""
-    record(session, [Message("out", department, kind, case_nos, body_of(body), signature, key_id)])
+class EvidenceLog:
+    """Appends messages to the chain with one chain key (the active key of the ``evidence`` ring)."""
 
+    def __init__(self, chain: tuple[str, bytes]) -> None:
+        self._chain = chain
 
-def received(session: Session, department: str, kind: str, case_nos: Sequence[str], answer: Any) -> None:
-    """Record the answer received: its digest and the department's signature as verified on the wire."""
-    verified = take_verified_answer()
-    record(session, [Message("in", department, kind, case_nos, body_of(answer),
-                             verified.signature if verified else None, verified.key_id if verified else None,
-                             verified.digest if verified else None)])
+    @classmethod
+    def load(cls, keys_dir: Path) -> EvidenceLog:
+        """The log keyed with the active chain key in `keys_dir`; ConfigError when the ring is missing."""
+        return cls(load_ring(keys_dir, EVIDENCE).active_key())
 
+    def __repr__(self) -> str:
+        return f"EvidenceLog(chain_kid={self._chain[0]!r})"
 
-def exchange(session: Session, department: str, kinds: tuple[str, str], case_nos: Sequence[str],
-             sent_body: Any, answer: Any, signature: str | None = None, key_id: str | None = None) -> None:
-    """Record one request/answer pair: the message sent and the answer received."""
-    sent(session, department, kinds[0], case_nos, sent_body, signature, key_id)
-    received(session, department, kinds[1], case_nos, answer)
+    def sent(self, session: Session, department: str, kind: str, case_nos: Sequence[str], body: Any,
+             signature: str | None = None, key_id: str | None = None) -> None:
+        """Record a message sent (whether or not an answer comes)."""
+        record(session, [Message("out", department, kind, case_nos, body_of(body), signature, key_id)], self._chain)
+
+    def received(self, session: Session, department: str, kind: str, case_nos: Sequence[str], answer: Any,
+                 proofs: Sequence[Proof]) -> None:
+        """Record the answer: one entry per wire exchange the transport verified (its signature, key id and
+        wire digest); one unsigned entry over the answer's canonical body when there is no proof."""
+        messages = [Message("in", department, kind, case_nos, b"", p.signature, p.key_id, p.answer_digest)
+                    for p in proofs] or [Message("in", department, kind, case_nos, body_of(answer))]
+        record(session, messages, self._chain)

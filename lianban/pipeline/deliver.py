@@ -16,13 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lianban.errors import RejectedError, RetriableError
-from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import CaseItem, Delivery
 from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
 from lianban.pipeline.sealer import BatchSealer, Outgoing
-from lianban.wire import contract
-from lianban.wire.contract import DepartmentConnector, Receipt
+from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
+from lianban.wire.signatures import Proof
 
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
@@ -94,11 +94,11 @@ class _Batch:
 
     ids: list[int]
     seal: dict[str, Any]
-    messages: list[contract.Delivery]
+    messages: list[SealedItem]
     case_nos: list[str]
 
 
-def _prepare(session: Session, connector: DepartmentConnector, sealer: BatchSealer, rows: list[Delivery],
+def _prepare(session: Session, sealer: BatchSealer, log: EvidenceLog, rows: list[Delivery],
              result: DeliverResult) -> _Batch | None:
     """Seal the due rows (dead-lettering any whose at-rest payload does not open) and log the send."""
     sealed = sealer.seal([_outgoing(r, session) for r in rows])
@@ -109,8 +109,8 @@ def _prepare(session: Session, connector: DepartmentConnector, sealer: BatchSeal
     if not rows:
         return None
     batch = _Batch([r.id for r in rows], sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries])
-    evidence.sent(session, connector.department, "submit", batch.case_nos,
-                  {"seal": batch.seal, "items": batch.messages}, batch.seal["signature"], batch.seal["signer_kid"])
+    log.sent(session, sealer.department, "submit", batch.case_nos,
+             {"seal": batch.seal, "items": batch.messages}, batch.seal["signature"], batch.seal["signer_kid"])
     result.sent += len(rows)
     return batch
 
@@ -131,8 +131,8 @@ def _stop(rows: list[Delivery], error: str, retry_after: float | None, cause: Ex
     return False
 
 
-def _settle(session: Session, department: str, batch: _Batch,
-            outcome: list[Receipt] | RetriableError | RejectedError, result: DeliverResult) -> bool:
+def _settle(session: Session, department: str, batch: _Batch, outcome: list[Receipt] | RetriableError | RejectedError,
+            result: DeliverResult) -> bool:
     """Apply the answer to the rows; False when the run should stop (the department is not taking messages)."""
     rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
     if isinstance(outcome, RejectedError):  # refused whole (envelope, clock, key): re-sealed next time
@@ -140,7 +140,6 @@ def _settle(session: Session, department: str, batch: _Batch,
         return _stop(rows, f"{outcome.code}: {outcome.reason or outcome}", None, outcome, result)
     if isinstance(outcome, RetriableError):
         return _stop(rows, str(outcome), outcome.retry_after, outcome, result)
-    evidence.received(session, department, "receipt", batch.case_nos, outcome)
     receipts = {r.idempotency_key: r for r in outcome}
     for row in rows:
         receipt = receipts.get(row.idempotency_key)
@@ -151,22 +150,31 @@ def _settle(session: Session, department: str, batch: _Batch,
     return True
 
 
-def deliver(connector: DepartmentConnector, ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:
+def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:
     """Seal and send every due delivery of the connector's department, one envelope per batch;
-    a ConfigError propagates (fix, don't retry). No database transaction spans a network call."""
-    sessions = session_factory(ledger_url)
-    sealer = BatchSealer.load(keys_dir, connector.department)
-    result = DeliverResult(connector.department)
+    a ConfigError propagates (fix, don't retry). No database transaction spans a network call. Every
+    answer the transport verified is recorded in the evidence log, one entry per wire exchange."""
+    department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
+    sealer = BatchSealer.load(keys_dir, department)
+    result = DeliverResult(department)
     for _ in range(MAX_BATCHES_PER_RUN):
         with sessions.begin() as session:
-            rows = _due(session, connector.department, batch_size)
-            batch = _prepare(session, connector, sealer, rows, result) if rows else None
+            rows = _due(session, department, batch_size)
+            batch = _prepare(session, sealer, log, rows, result) if rows else None
         if not rows:
             break
         if batch is None:
             continue
-        outcome = _call(connector, batch)
+        outcome = _call(peer.connector, batch)
         with sessions.begin() as session:
-            if not _settle(session, connector.department, batch, outcome, result):
+            _record_answer(session, log, department, batch, outcome, peer.proofs.take())
+            if not _settle(session, department, batch, outcome, result):
                 break
     return result
+
+
+def _record_answer(session: Session, log: EvidenceLog, department: str, batch: _Batch,
+                   outcome: list[Receipt] | RetriableError | RejectedError, proofs: list[Proof]) -> None:
+    """Receipts, and any signed refusal, go to the evidence log; an unsigned failure has nothing to record."""
+    if proofs or isinstance(outcome, list):
+        log.received(session, department, "receipt", batch.case_nos, outcome, proofs)

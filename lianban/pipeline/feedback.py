@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -16,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import RetriableError
-from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
 from lianban.ledger.store import DeliveryState, get_watermark, record_status, set_watermark, utcnow
-from lianban.wire.contract import DepartmentConnector, ProgressEvent, PushResult, StatusSink, StatusUpdate
+from lianban.wire.contract import DepartmentConnector, Peer, ProgressEvent, PushResult, StatusSink, StatusUpdate
+from lianban.wire.signatures import Proof
 
 HRSS_WATERMARK = "hrss_status_log"
 log_skip = logging.getLogger("lianban.feedback")
@@ -112,26 +114,26 @@ def _apply_updates(session: Session, department: str, open_items: dict[str, tupl
                                             reason=u.reason, changed_at=u.changed_at)
 
 
-def poll_department(connector: DepartmentConnector, ledger_url: str, batch: int = POLL_BATCH) -> FeedbackResult:
+def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,
+                    batch: int = POLL_BATCH) -> FeedbackResult:
     """Ask the department for every delivered, unfinished item; record what changed. Each chunk is polled
-    outside any transaction and recorded in a short one of its own."""
-    result = FeedbackResult(connector.department)
-    sessions = session_factory(ledger_url)
+    outside any transaction and recorded in a short one of its own, with one evidence entry per page."""
+    department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
+    result = FeedbackResult(department)
     with sessions() as session:
-        open_items = _open_keys(session, connector.department)
-    keys = sorted(open_items)
-    for chunk in chunks(keys, batch):
+        open_items = _open_keys(session, department)
+    for chunk in chunks(sorted(open_items), batch):
         case_nos = [open_items[k][1] for k in chunk]
         with sessions.begin() as session:
-            evidence.sent(session, connector.department, "poll", case_nos, chunk)
+            log.sent(session, department, "poll", case_nos, chunk)
         try:
-            updates = connector.poll(chunk)
+            updates = peer.connector.poll(chunk)
         except RetriableError as exc:
             result.stopped_by = str(exc)
             break
         with sessions.begin() as session:
-            evidence.received(session, connector.department, "status", case_nos, updates)
-            _apply_updates(session, connector.department, open_items, updates, result)
+            log.received(session, department, "status", case_nos, updates, peer.proofs.take())
+            _apply_updates(session, department, open_items, updates, result)
     return result
 
 
@@ -141,35 +143,35 @@ def _unreported(session: Session, limit: int) -> list[tuple[StatusEvent, CaseIte
     return list(session.execute(query).all())
 
 
-def report(sink: StatusSink, ledger_url: str, batch: int = REPORT_BATCH) -> FeedbackResult:
+def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
     """Push unreported status events to 皖事通办 in id order; stop at the first retriable failure.
-    The push itself runs outside any transaction."""
+    The push itself runs outside any transaction; each acknowledgement chunk is its own evidence entry."""
     result = FeedbackResult("wanshi_tong")
-    sessions = session_factory(ledger_url)
+    sessions, log = session_factory(ledger_url), EvidenceLog.load(keys_dir)
     while True:
         with sessions.begin() as session:
             rows = _unreported(session, batch)
             events = [ProgressEvent(e.id, case_no, item.item_code, e.source, Status(e.status), e.changed_at, e.reason)
                       for e, item, case_no in rows]
             if events:
-                evidence.sent(session, "wanshi_tong", "push", [e.case_no for e in events], events)
+                log.sent(session, "wanshi_tong", "push", [e.case_no for e in events], events)
         if not events:
             break
         try:
-            ack = sink.push(events)
+            ack = peer.connector.push(events)
         except RetriableError as exc:
             result.stopped_by = str(exc)
             break
-        if not _acknowledge(sessions, events, ack, result):
+        if not _acknowledge(sessions, log, events, ack, peer.proofs.take(), result):
             break
     return result
 
 
-def _acknowledge(sessions: sessionmaker[Session], events: list[ProgressEvent], ack: PushResult,
-                 result: FeedbackResult) -> bool:
+def _acknowledge(sessions: sessionmaker[Session], log: EvidenceLog, events: list[ProgressEvent], ack: PushResult,
+                 proofs: list[Proof], result: FeedbackResult) -> bool:
     """Mark acknowledged events reported; False (nothing marked, pushed again next run) on a short count."""
     with sessions.begin() as session:
-        evidence.received(session, "wanshi_tong", "ack", [e.case_no for e in events], ack)
+        log.received(session, "wanshi_tong", "ack", [e.case_no for e in events], ack, proofs)
         acknowledged = ack.accepted + ack.duplicates
         if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
             result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"

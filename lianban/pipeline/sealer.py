@@ -20,7 +20,7 @@ from lianban.errors import RejectedError
 from lianban.keys import keysets
 from lianban.keys.names import VAULT, hub_signing_name, names_for, suite_of
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.wire.contract import Delivery
+from lianban.wire.contract import SealedItem
 from lianban.wire.ids import aad
 
 
@@ -39,7 +39,7 @@ class SealedOutgoing:
     """One sealed batch: its header, its deliveries, and rows that could not be sealed (key → reason)."""
 
     seal: dict[str, Any]
-    deliveries: list[Delivery]
+    deliveries: list[SealedItem]
     broken: dict[str, str]
 
 
@@ -75,6 +75,6 @@ class BatchSealer:
         signer_kid, signer_key = self.signer.active_private()
         sealed = seal_batch(self.suite, self.recipient.active, self.recipient.public[self.recipient.active],
                             signer_kid, signer_key, self.department, items)
-        deliveries = [Delivery(r.idempotency_key, r.case_no, r.item_code, env)
+        deliveries = [SealedItem(r.idempotency_key, r.case_no, r.item_code, env)
                       for r, env in zip(kept, sealed.envelopes, strict=True)]
         return SealedOutgoing(sealed.header, deliveries, broken)

@@ -4,20 +4,25 @@ A department connector (``connectors/<dept>/``) is one class satisfying :class:`
 the 皖事通办 connector satisfies :class:`StatusSink`. Both receive their transport (a ``requests.Session``
 or a zeep client built by :mod:`lianban.wire.transport`) by injection. Failures are raised as the error tree
 in :mod:`lianban.errors`; a per-record refusal is a :class:`Receipt` with ``accepted=False``.
+
+"Delivery" means one row of the ledger's outbox; what a connector carries on the wire is a
+:class:`SealedItem`. The registry hands the pipeline a :class:`Peer`: the connector together with the
+proofs its transport keeps of every verified answer, which the pipeline passes to the evidence log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from lianban.domain.statuses import Status
+from lianban.wire.signatures import Proof
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One sealed case item on its way to a department (one row of the ledger's outbox)."""
+class SealedItem:
+    """One sealed case item on its way to a department, within one sealed batch."""
 
     idempotency_key: str
     case_no: str  # 办件编号
@@ -27,7 +32,7 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Receipt:
-    """The department's answer for one delivery."""
+    """The department's answer for one sealed item."""
 
     idempotency_key: str
     accepted: bool
@@ -51,8 +56,11 @@ class StatusUpdate:
 
 @dataclass(frozen=True)
 class HealthReport:
+    """The answer to "can we work with this party now?": ``ok``, and why, in a sentence an operator can act
+    on (unreachable, credentials refused, contract broken … and what to check)."""
+
     ok: bool
-    detail: str  # why, in a sentence an operator can act on
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class PushResult:
+    """What 皖事通办 acknowledged for one push: events new to it, and events it already had (both count
+    as acknowledged; the hub marks a pushed batch reported only when the two add up to what it sent)."""
+
     accepted: int
     duplicates: int
 
@@ -79,20 +90,60 @@ class DepartmentConnector(Protocol):
     """submit a sealed batch → receipts; poll delivered keys → status updates; health → why."""
 
     department: str
+    #: the department's status code → unified status (``connectors/<dept>/statuses.py`` ``STATUSES``)
+    statuses: Mapping[str, Status]
 
-    def submit(self, batch: Sequence[Delivery], seal: Mapping[str, Any]) -> list[Receipt]:
-        """Send one sealed batch: `seal` is its envelope header (lianban.crypto.batch), sent with it."""
+    def submit(self, batch: Sequence[SealedItem], seal: Mapping[str, Any]) -> list[Receipt]:
+        """Send one sealed batch: `seal` is its envelope header (lianban.crypto.batch), sent with it.
+
+        One receipt per item the department answered for; resending the same items is safe (the department
+        answers ``duplicate=True``). A batch refused whole raises RejectedError; a transient failure
+        RetriableError; a setting to fix ConfigError."""
         ...
 
-    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]: ...
+    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
+        """The current status of each idempotency key the department knows, in any order; keys it does not
+        know are left out (never an error). Any number of keys: the connector pages and chunks itself."""
+        ...
 
-    def health(self) -> HealthReport: ...
+    def health(self) -> HealthReport:
+        """Reachable and accepting our credentials, tried without side effects; never raises."""
+        ...
 
 
 @runtime_checkable
 class StatusSink(Protocol):
     """The provincial platform side: receives ordered progress events."""
 
-    def push(self, events: Sequence[ProgressEvent]) -> PushResult: ...
+    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
+        """Send `events` in order (in as many requests as the platform needs); pushing an event twice is safe."""
+        ...
 
-    def health(self) -> HealthReport: ...
+    def health(self) -> HealthReport:
+        """Reachable and accepting our credentials, tried without side effects; never raises."""
+        ...
+
+
+class ProofSource(Protocol):
+    """Where the proofs of verified answers wait for the pipeline (:class:`lianban.wire.signatures.AnswerCheck`)."""
+
+    def take(self) -> list[Proof]: ...
+
+
+class NoProofs:
+    """For a connector whose answers are not signed (tests with a hand-built transport): nothing to take."""
+
+    def take(self) -> list[Proof]:
+        return []
+
+
+C = TypeVar("C", DepartmentConnector, StatusSink)
+
+
+@dataclass(frozen=True)
+class Peer(Generic[C]):
+    """A connector as the registry built it, with the proofs its transport keeps of every answer it
+    verified: after each call, the pipeline takes them and records one evidence entry per wire exchange."""
+
+    connector: C
+    proofs: ProofSource

@@ -3,7 +3,8 @@
 Header ``X-Lianban-Signature: v=1;kid=<kid>;ts=<unix>;nonce=<hex>;sig=<b64>`` over
 ``"v1\\n{ts}\\n{nonce}\\n{status}\\n{path}\\n" + SM3(body)``. The hub refuses an unknown key, a bad
 signature, a timestamp outside the window and a nonce it has seen: a failed check is an alert
-(:class:`SignatureAlert`, retried later, never a silent drop).
+(:class:`SignatureAlert`, retried later, never a silent drop). On the hub, :class:`AnswerCheck` runs the
+check in the transport and keeps a :class:`Proof` of every verified answer for the evidence log.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -100,42 +101,56 @@ class ResponseVerifier:
 
 
 SIGNED_METHODS = frozenset({"POST"})
+MAX_KEPT_PROOFS = 10_000  # proofs nobody takes are dropped oldest first; the pipeline takes them per call
 
 
 @dataclass(frozen=True)
-class VerifiedAnswer:
-    """The department's signature on the last answer verified in this context, for the evidence log."""
+class Proof:
+    """One wire exchange whose answer carried the party's valid signature: what the evidence log records."""
 
-    key_id: str
+    method: str
+    path: str
+    request_digest: str  # SM3 of the request body as sent
+    answer_digest: str  # SM3 of the answer body as received
     signature: str  # the whole X-Lianban-Signature header value
-    digest: str  # SM3 of the answer's wire bytes
+    key_id: str
 
 
-_last_answer: ContextVar[VerifiedAnswer | None] = ContextVar("lianban_last_answer", default=None)
+class AnswerCheck:
+    """The transport's response hook for one party: every POST answer must carry the party's valid
+    signature (else :class:`SignatureAlert`), and each verified answer leaves a :class:`Proof` here until
+    the pipeline takes it (:meth:`take`) for the evidence log. Thread-safe; bounded by ``max_kept``."""
 
+    def __init__(self, verifier: ResponseVerifier, max_kept: int = MAX_KEPT_PROOFS) -> None:
+        self.verifier = verifier
+        self._proofs: deque[Proof] = deque(maxlen=max_kept)
+        self._lock = threading.Lock()
 
-def take_verified_answer() -> VerifiedAnswer | None:
-    """The last answer verified in this context (and forget it, so it is never recorded twice)."""
-    answer = _last_answer.get()
-    _last_answer.set(None)
-    return answer
+    @classmethod
+    def load(cls, keys_dir: Path, party: str) -> AnswerCheck:
+        """Checks answers with the party's public response-signing keys from `keys_dir`."""
+        keys = keysets.load(keys_dir, names_for(party)[1], public_only=True)
+        return cls(ResponseVerifier(party, get_suite(keys.suite), keys.public))
 
-
-def response_check(keys_dir: Path, department: str) -> Callable[[requests.Response], None]:
-    """A requests response hook body: every POST answer must carry the department's valid signature."""
-    _, signing = names_for(department)
-    keys = keysets.load(keys_dir, signing, public_only=True)
-    verifier = ResponseVerifier(department, get_suite(keys.suite), keys.public)
-
-    def check(response: requests.Response) -> None:
+    def __call__(self, response: requests.Response) -> None:
         request = response.request
         if request.method not in SIGNED_METHODS or response.status_code in (401, 413, 429) \
                 or response.status_code >= 500:
             return  # gateway-level refusals and failures carry no department signature
         path = urlsplit(request.url or "").path
         header = response.headers.get(HEADER)
-        verifier.verify(header, response.status_code, path, response.content)
+        self.verifier.verify(header, response.status_code, path, response.content)
         assert header is not None  # verify() refuses a missing signature
-        _last_answer.set(VerifiedAnswer(parse_header(header)["kid"], header, sm3_hex(response.content)))
+        body = request.body or b""
+        sent = body.encode() if isinstance(body, str) else body
+        proof = Proof(str(request.method), path, sm3_hex(sent), sm3_hex(response.content), header,
+                      parse_header(header)["kid"])
+        with self._lock:
+            self._proofs.append(proof)
 
-    return check
+    def take(self) -> list[Proof]:
+        """Every proof kept since the last take, oldest first (and forget them: each is recorded once)."""
+        with self._lock:
+            proofs = list(self._proofs)
+            self._proofs.clear()
+        return proofs

@@ -24,11 +24,11 @@ from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError
 from lianban.keys import keysets
 from lianban.keys.names import hub_signing_name, names_for
-from lianban.wire.contract import Delivery, DepartmentConnector
+from lianban.wire.contract import DepartmentConnector, SealedItem
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import aad
 from lianban.wire.settings import TransportSettings
-from lianban.wire.signatures import response_check
+from lianban.wire.signatures import AnswerCheck
 from lianban.wire.transport import make_session
 from simulators.engine import DepartmentEngine
 from simulators.rest_department import create_app, serve_in_background
@@ -108,13 +108,13 @@ def toy_keys(keys_dir: Path) -> None:
         keysets.ensure(keys_dir, name, SUITE)
 
 
-def seal_for_toy(keys_dir: Path, *deliveries: tuple[str, str, str]) -> tuple[dict[str, object], list[Delivery]]:
+def seal_for_toy(keys_dir: Path, *deliveries: tuple[str, str, str]) -> tuple[dict[str, object], list[SealedItem]]:
     """(key, case_no, item_code) … sealed in one batch for the toy, as the hub's deliver step does."""
     recipient = keysets.load(keys_dir, names_for(NAME)[0], public_only=True)
     signer_kid, signer_key = keysets.load(keys_dir, hub_signing_name(SUITE)).active_private()
     sealed = seal_batch(SUITE, recipient.active, recipient.public[recipient.active], signer_kid, signer_key, NAME,
                         [(aad(*d), {"name": "测试"}) for d in deliveries])
-    return sealed.header, [Delivery(*d, envelope=e) for d, e in zip(deliveries, sealed.envelopes, strict=True)]
+    return sealed.header, [SealedItem(*d, envelope=e) for d, e in zip(deliveries, sealed.envelopes, strict=True)]
 
 
 def test_the_filled_connector_satisfies_the_contract_and_talks_to_the_rest_simulator(
@@ -130,7 +130,7 @@ def test_the_filled_connector_satisfies_the_contract_and_talks_to_the_rest_simul
     engine = DepartmentEngine(NAME, opener, tmp_path / "toy.db", 0)
     department = response_signer(create_app(engine, "hub", "s3cret", statuses.CODES), keys_dir, NAME)
     with serve_in_background(department) as url:
-        session = make_session(TransportSettings(response_check=response_check(keys_dir, NAME)))
+        session = make_session(TransportSettings(response_check=AnswerCheck.load(keys_dir, NAME)))
         session.auth = GatewayAuth("hub", "s3cret")
         connector = module.ToyAffairsConnector(url, session)
         assert isinstance(connector, DepartmentConnector)

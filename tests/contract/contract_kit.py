@@ -22,7 +22,7 @@ from lianban.app.config import conn_env_name, connection_json, department_settin
 from lianban.app.registry import connector_path, load_connector
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
-from lianban.wire.contract import Delivery, ProgressEvent
+from lianban.wire.contract import ProgressEvent, SealedItem
 from lianban.wire.ids import idempotency_key
 from simulators.engine import PATHS, choose_path
 from simulators.kit import Item, seal_items
@@ -58,7 +58,7 @@ class Batch(NamedTuple):
     """One sealed batch as the hub hands it to a connector: ``connector.submit(batch.deliveries, batch.seal)``."""
 
     seal: dict[str, Any]
-    deliveries: list[Delivery]
+    deliveries: list[SealedItem]
 
 
 @dataclass
@@ -83,7 +83,7 @@ class LiveDepartment:
         env = {conn_env_name(self.name): connection_json(
             self.url, self.login, self.password if password is None else password,
             read_timeout=read_timeout, connect_timeout=2)}
-        return load_connector(self.name, department_settings(self.name, env))
+        return load_connector(self.name, department_settings(self.name, env), self.keys_dir)
 
     def set_faults(self, **faults: Any) -> None:
         """Replace the simulator's faults (``POST /_sim/faults``); no arguments clears them."""

@@ -32,7 +32,8 @@ def _rows(paths: Paths, department: str) -> list[Outgoing]:
 
 
 def _submit(department: str, seal: dict[str, Any], deliveries: list[Any]) -> Any:
-    return load_connector(department, department_settings(department)).submit(deliveries, seal)
+    connector = load_connector(department, department_settings(department), Paths.from_env().keys_dir)
+    return connector.submit(deliveries, seal)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from lianban.app.config import Paths, department_settings
-from lianban.app.registry import load_connector
+from lianban.app.registry import load_department
 from lianban.domain.schemas import schema_path
 from lianban.keys.names import names_for
 from lianban.ledger.db import session_factory
@@ -25,7 +25,7 @@ DEPARTMENTS = ("medical", "health", "housing_fund")
 
 
 def _connector(department: str) -> Any:
-    return load_connector(department, department_settings(department))
+    return load_department(department, department_settings(department), Paths.from_env().keys_dir)
 
 
 def _states(url: str, department: str) -> dict[str, int]:
@@ -41,7 +41,7 @@ def _down(department: str) -> Any:
                                   "password": settings.password,
                                   "extra": {"connect_timeout": 1, "read_timeout": 2,
                                             "wsdl": str(schema_path("medical", "medical.wsdl"))}}))
-    return load_connector(department, parse_connection(department, json.dumps(conn)))
+    return load_department(department, parse_connection(department, json.dumps(conn)), Paths.from_env().keys_dir)
 
 
 @pytest.mark.parametrize("department", DEPARTMENTS)

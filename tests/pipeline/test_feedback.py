@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -10,9 +11,12 @@ from sqlalchemy import select
 
 from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths, department_settings
-from lianban.app.registry import load_connector
+from lianban.app.registry import load_department, load_sink
 from lianban.domain.statuses import Status
+from lianban.keys import keysets
+from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
+from lianban.ledger.models import Evidence, StatusEvent
 from lianban.ledger.progress import progress
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.feedback import HRSS_WATERMARK, collect_hrss, poll_department, report
@@ -23,7 +27,10 @@ PUSHED = ("medical", "health", "housing_fund")
 
 
 def _connector(name: str) -> Any:
-    return load_connector(name, department_settings(name))
+    keys_dir = Paths.from_env().keys_dir
+    if name == "wanshi_tong":
+        return load_sink(department_settings(name), keys_dir)
+    return load_department(name, department_settings(name), keys_dir)
 
 
 def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths, simulation: Any,
@@ -38,14 +45,12 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
         office.tick()
         collect_hrss(db, ledger_url)
         for name in PUSHED:
-            poll_department(_connector(name), ledger_url)
-        report(_connector("wanshi_tong"), ledger_url)
+            poll_department(_connector(name), ledger_url, paths.keys_dir)
+        report(_connector("wanshi_tong"), ledger_url, paths.keys_dir)
         time.sleep(0.25)
     state = progress(ledger_url)
     assert state.done, state
     with session_factory(ledger_url)() as s:
-        from lianban.ledger import evidence
-
         assert evidence.verify_ledger(s, paths.keys_dir).ok
     stats = requests.get(f"{simulation.urls['wanshi_tong']}/_sim/stats", timeout=5).json()
     assert stats["items"] == state.case_items
@@ -93,7 +98,7 @@ def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: P
     monkeypatch.setenv("AIRFLOW_CONN_DEPT_WANSHI_TONG",
                        '{"host": "127.0.0.1", "port": 9, "login": "x", "password": "y", '
                        '"extra": {"connect_timeout": 1}}')
-    down = report(_connector("wanshi_tong"), paths.ledger_url)
+    down = report(_connector("wanshi_tong"), paths.ledger_url, paths.keys_dir)
     assert down.stopped_by and progress(paths.ledger_url).unreported_events == pending
     monkeypatch.undo()
     from lianban.app.demo import connections
@@ -101,7 +106,7 @@ def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: P
     for name, value in connections(simulation.urls, paths.home).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LIANBAN_HOME", str(paths.home))
-    back = report(_connector("wanshi_tong"), paths.ledger_url)
+    back = report(_connector("wanshi_tong"), paths.ledger_url, paths.keys_dir)
     assert back.changed == pending and progress(paths.ledger_url).unreported_events == 0
 
 
@@ -131,3 +136,28 @@ def test_a_status_for_an_unchosen_item_is_skipped_not_blocking(seeded: Any, path
     db.append_status(case_no, "01", CODES[Status.UNDER_REVIEW])
     result = collect_hrss(db, paths.ledger_url)
     assert result.stopped_by is None and result.skipped == 1 and result.changed == 1
+
+
+def test_every_polled_page_and_every_pushed_chunk_leaves_its_own_signed_evidence(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    """One verified evidence entry per wire exchange: a poll that pages and a push sent in chunks record
+    every answer's signature and wire digest, not just the last one."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    deliver(_connector("housing_fund"), paths.ledger_url, 100, paths.keys_dir)
+    poller, sink = _connector("housing_fund"), _connector("wanshi_tong")
+    poller.connector.page_size, sink.connector.batch_size = 4, 9
+    polled = poll_department(poller, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        events = len(s.scalars(select(StatusEvent.id).where(StatusEvent.reported_at.is_(None))).all())
+    report(sink, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        answers = {kind: list(s.scalars(select(Evidence).where(Evidence.direction == "in", Evidence.kind == kind)
+                                        .order_by(Evidence.id))) for kind in ("status", "ack")}
+        assert evidence.verify_ledger(s, paths.keys_dir).ok
+    assert polled.read >= 8 and len(answers["status"]) == math.ceil(polled.read / 4)
+    assert events > 9 and len(answers["ack"]) == math.ceil(events / 9)
+    for kind, party in (("status", "housing_fund"), ("ack", "wanshi_tong")):
+        kid = keysets.load(paths.keys_dir, f"{party}-signing", public_only=True).active
+        assert all(e.signature and e.key_id == kid and f"kid={kid}" in e.signature for e in answers[kind])
+        assert len({e.signature for e in answers[kind]}) == len(answers[kind])  # each answer's own signature
+    assert len({e.digest for e in answers["status"]}) == len(answers["status"])  # each page's own wire bytes

@@ -10,7 +10,7 @@ import pytest
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths, department_settings
 from lianban.app.demo import connections
-from lianban.app.registry import load_connector
+from lianban.app.registry import load_department
 from lianban.app.setup import init
 from lianban.domain.catalog import load_catalog
 from lianban.keys import keysets
@@ -41,8 +41,8 @@ def test_nist_department_receives_and_answers(nist_housing_fund: Paths, monkeypa
     try:
         for name, value in connections(sim.urls, paths.home).items():
             monkeypatch.setenv(name, value)
-        connector = load_connector("housing_fund", department_settings("housing_fund"))
-        result = deliver(connector, paths.ledger_url, 50, paths.keys_dir)
+        peer = load_department("housing_fund", department_settings("housing_fund"), paths.keys_dir)
+        result = deliver(peer, paths.ledger_url, 50, paths.keys_dir)
         assert result.accepted > 0 and result.refused == 0 and result.retrying == 0
         assert sim.engines["housing_fund"].stats()["unique"] == result.accepted
         assert staged.deliveries >= result.accepted

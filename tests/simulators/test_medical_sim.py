@@ -25,7 +25,7 @@ from zeep.wsse.utils import WSU
 
 from connectors.medical.statuses import CODES, ERROR_CODES, RECEIPT_ERRORS, STATUSES
 from lianban.domain.statuses import Status
-from lianban.wire.contract import Delivery
+from lianban.wire.contract import SealedItem
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
 from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
@@ -111,7 +111,7 @@ def retiree(seq: int, item_code: str = "12", **override: Any) -> Item:
     return Item(f"LB-S{seq:05d}-{item_code}", f"BZ2025{seq:06d}", item_code, fields)
 
 
-def wire_item(delivery: Delivery) -> dict[str, str]:
+def wire_item(delivery: SealedItem) -> dict[str, str]:
     """One sealed delivery as a wire DeliveryItem (the item envelope as JSON text)."""
     return {"idempotencyKey": delivery.idempotency_key, "caseNo": delivery.case_no, "itemCode": delivery.item_code,
             "envelope": json.dumps(delivery.envelope)}

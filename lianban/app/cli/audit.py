@@ -20,11 +20,12 @@ def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an ar
     from lianban.ledger import evidence
     from lianban.ledger.db import session_factory
 
+    paths = Paths.from_env()
     if archive:
-        verdict = evidence.verify_archive(archive)
+        verdict = evidence.verify_archive(archive, paths.keys_dir)
     else:
-        with session_factory(Paths.from_env().ledger_url)() as session:
-            verdict = evidence.verify_ledger(session)
+        with session_factory(paths.ledger_url)() as session:
+            verdict = evidence.verify_ledger(session, paths.keys_dir)
     emit(verdict.as_dict(), as_json, "证据链校验 (evidence chain)")
     if not verdict.ok:
         raise typer.Exit(1)
@@ -37,6 +38,7 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
     from lianban.ledger import evidence
     from lianban.ledger.db import session_factory
 
-    with session_factory(Paths.from_env().ledger_url)() as session:
-        path = evidence.archive_month(session, month, out)
+    paths = Paths.from_env()
+    with session_factory(paths.ledger_url)() as session:
+        path = evidence.archive_month(session, month, out, paths.keys_dir)
     typer.echo(f"已归档 (archived): {path}")

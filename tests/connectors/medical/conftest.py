@@ -15,7 +15,7 @@ import uvicorn
 
 from lianban.app.config import connection_json
 from lianban.domain.catalog import load_catalog
-from lianban.wire.contract import Delivery
+from lianban.wire.contract import SealedItem
 from lianban.wire.settings import DepartmentSettings, parse_connection
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
@@ -81,7 +81,7 @@ class SealedBatch:
     """One batch as the hub hands it to a connector: ``connector.submit(batch.deliveries, batch.seal)``."""
 
     seal: dict[str, Any]
-    deliveries: list[Delivery]
+    deliveries: list[SealedItem]
     items: list[Item]  # what was sealed, to seal it again
 
     @property

@@ -22,10 +22,10 @@ from connectors.health.connector import HealthConnector
 from connectors.housing_fund import statuses as housing_statuses
 from connectors.housing_fund.connector import HousingFundConnector
 from lianban.domain.catalog import load_catalog
-from lianban.wire.contract import Delivery
+from lianban.wire.contract import SealedItem
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.settings import TransportSettings
-from lianban.wire.signatures import response_check
+from lianban.wire.signatures import AnswerCheck
 from lianban.wire.transport import make_session
 from simulators.engine import DepartmentEngine
 from simulators.kit import Item, engine_for, seal_items
@@ -73,7 +73,7 @@ def make_item(seq: int, item_code: str, fields: dict[str, Any] | None = None) ->
     return Item(key, case_no, item_code, fields if fields is not None else person_fields(seq, item_code))
 
 
-Sealed = tuple[dict[str, Any], list[Delivery]]  # (the batch seal, its deliveries), as submit takes them
+Sealed = tuple[dict[str, Any], list[SealedItem]]  # (the batch seal, its deliveries), as submit takes them
 
 
 def make_batch(keys_dir: Path, department: str, items: list[Item]) -> Sealed:
@@ -90,7 +90,7 @@ class LiveDepartment:
 
     def connector(self, secret: str = SECRET) -> RestDepartmentConnector:
         """A connector that signs its requests and checks the department's signature on every answer."""
-        session = make_session(TransportSettings(response_check=response_check(self.keys_dir, self.spec.key)))
+        session = make_session(TransportSettings(response_check=AnswerCheck.load(self.keys_dir, self.spec.key)))
         session.auth = GatewayAuth(APP_ID, secret)
         return self.spec.connector(self.url, session, batch_size=10)
 

@@ -116,10 +116,10 @@ def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, perso
 
 def test_answers_are_trusted_only_with_the_departments_signature(stubbed: Any, keys_dir: Any) -> None:
     from lianban.keys.provision import ensure_keys
-    from lianban.wire.signatures import SignatureAlert, response_check
+    from lianban.wire.signatures import AnswerCheck, SignatureAlert
 
     ensure_keys(keys_dir)
-    check = response_check(keys_dir, "health")
+    check = AnswerCheck.load(keys_dir, "health")
     page = body({"statuses": [], "page": 1, "page_size": 100, "total": 0})
     connector, _ = stubbed(HealthConnector, [(200, JSON, page)], check)
     with pytest.raises(SignatureAlert, match="health") as caught:
