@@ -86,7 +86,7 @@ class Quarantine(Base):
     case_no: Mapped[str] = mapped_column(String(40))
     reasons: Mapped[str] = mapped_column(Text)  # JSON list of Chinese reasons
     masked: Mapped[str] = mapped_column(Text)  # JSON of masked fields, for the operator
-    state: Mapped[str] = mapped_column(String(12), default="open")
+    state: Mapped[str] = mapped_column(String(12), default="open")  # see lianban.ledger.store.QuarantineState
     created_at: Mapped[datetime]
 
 

@@ -20,6 +20,11 @@ class DeliveryState(StrEnum):
     DEAD = "dead"  # retries exhausted (or unreadable at rest): dead letter, an operator decides
 
 
+class QuarantineState(StrEnum):
+    OPEN = "open"  # held: never delivered, waiting for a fix at the source
+    RELEASED = "released"  # fixed at the source and staged since
+
+
 DUE_STATES = (DeliveryState.PENDING, DeliveryState.RETRY)
 DEAD_STATES = (DeliveryState.REFUSED, DeliveryState.DEAD)
 

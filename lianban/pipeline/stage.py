@@ -13,21 +13,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index
 from lianban.crypto.vault import seal
 from lianban.domain.catalog import Catalog, load_catalog
-from lianban.domain.identity import mask_id, mask_name, mask_phone
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
 from lianban.domain.validation import problems
-from lianban.keys.names import VAULT
+from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
+from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState, utcnow
+from lianban.pipeline import quarantine
 from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 500
@@ -60,32 +60,12 @@ class _Keys:
 
 
 def _load_keys(keys_dir: Path) -> _Keys:
-    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, "hub").active_key()[1])
-
-
-def _masked(record: RetirementRecord) -> str:
-    return json.dumps({"case_no": record.case_no, "name": mask_name(record.name),
-                       "id_number": mask_id(record.id_number), "phone": mask_phone(record.phone),
-                       "employer_name": record.employer_name, "items": list(record.items)}, ensure_ascii=False)
-
-
-def _quarantine(session: Session, record: RetirementRecord, reasons: list[str]) -> None:
-    """Keep the record's reasons once: a re-read after a crash does not quarantine it twice."""
-    known = select(Quarantine).where(Quarantine.source_seq == record.source_seq,
-                                     Quarantine.case_no == record.case_no, Quarantine.state == "open")
-    existing = session.scalars(known).first()
-    if existing is not None:  # read again (a crash, or fixed at the source but still wrong): latest reasons
-        existing.reasons, existing.masked = json.dumps(reasons, ensure_ascii=False), _masked(record)
-        return
-    session.add(Quarantine(source_seq=record.source_seq, case_no=record.case_no, state="open",
-                           reasons=json.dumps(reasons, ensure_ascii=False), masked=_masked(record),
-                           created_at=utcnow()))
+    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1])
 
 
 def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys) -> int:
     now = utcnow()
-    session.execute(update(Quarantine).where(Quarantine.case_no == record.case_no, Quarantine.state == "open")
-                    .values(state="released"))  # fixed at the source and taken: no longer quarantined
+    quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
     case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
                 id_index=blind_index(keys.index_key, record.id_number), staged_at=now,
                 approved_at=_parse_time(record.approved_at))
@@ -119,7 +99,7 @@ def _stage_chunk(session: Session, records: list[RetirementRecord], catalog: Cat
     for record in records:
         reasons = problems(record, catalog)
         if reasons:
-            _quarantine(session, record, reasons)
+            quarantine.hold(session, record, reasons)
             quarantined.append(record.source_seq)
             continue
         taken.append(record.source_seq)

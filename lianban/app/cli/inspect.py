@@ -20,15 +20,9 @@ def status(as_json: JsonFlag = False) -> None:
 
 def quarantine(as_json: JsonFlag = False) -> None:
     """隔离区：未通过校验的记录及原因（脱敏显示），供人社前置库修正后重新同步 (quarantined records, masked)."""
-    from sqlalchemy import select
+    from lianban.pipeline.quarantine import list_held
 
-    from lianban.ledger.db import session_factory
-    from lianban.ledger.models import Quarantine
-
-    with session_factory(Paths.from_env().ledger_url)() as session:
-        rows = [{"source_seq": q.source_seq, "case_no": q.case_no, "state": q.state,
-                 "reasons": json.loads(q.reasons), "record": json.loads(q.masked)}
-                for q in session.scalars(select(Quarantine).order_by(Quarantine.id))]
+    rows = [h.as_dict() for h in list_held(Paths.from_env().ledger_url)]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
