@@ -31,7 +31,7 @@ import requests
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import SealedItem, HealthReport, Receipt, StatusUpdate
+from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings

@@ -1,7 +1,30 @@
 """lianban (联办): the data-exchange hub behind Bozhou's 退休一件事.
 
-The core package: domain rules, catalog, sealing, ledger and pipeline steps. It imports no Airflow and
-no transport library at module level; DAGs and connectors wire it to the outside world.
+The core package, in layers; each imports only the layers below it (``.importlinter``, checked by
+``make test``)::
+
+    app        the composition root: config (the only reader of the environment), registry (connectors
+       │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
+       │       scaffold (+ templates/), cli/ (one module per command group)
+    pipeline   the steps over the ledger: stage, quarantine, sealer, deliver, dead_letters, feedback
+       │
+    ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log),
+       │       progress (read models)
+       │
+    wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
+       │       ids (idempotency key, aad, batch id), contract (the connector protocol)
+    keys       key material on disk: rings (SM4), keysets (SM2/NIST), names, provision, files (0600)
+       │
+    crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest)
+       │
+    domain     pure rules, reading schemas/ only: statuses, record, catalog, identity, retirement,
+               validation, routing, batches, schemas
+
+    errors     the error tree every layer raises (outside the layers)
+
+Beside the core: ``connectors/`` (one package per department; they import the core below ``app`` and never
+each other), ``simulators/`` (the departments as real local servers, for tests and the demo), ``dags/``
+(the only place Airflow is imported) and ``schemas/`` (data).
 """
 
 __version__ = "0.1.0"

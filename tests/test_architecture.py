@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,18 @@ def test_every_department_package_is_in_the_independence_contract() -> None:
     }
 
     assert listed == departments
+
+
+def test_the_package_docstring_draws_every_layer_and_module() -> None:
+    """``lianban/__init__.py`` names each layer and each module in it, and nothing that is not there."""
+    import lianban
+
+    doc = lianban.__doc__ or ""
+    root = REPO / "lianban"
+    for layer in sorted(p for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        assert re.search(rf"^    {layer.name}\b", doc, re.M), f"layer {layer.name} is not drawn"
+        for module in sorted(layer.glob("*.py")):
+            if module.stem != "__init__" and not module.stem.startswith("_"):
+                assert re.search(rf"\b{module.stem}\b", doc), f"{layer.name}/{module.name} is not named"
+        for sub in sorted(p for p in layer.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+            assert f"{sub.name}/" in doc, f"{layer.name}/{sub.name}/ is not named"

@@ -37,7 +37,7 @@ from connectors.medical.statuses import ERROR_CODES, STATUSES, Action
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import SealedItem, HealthReport, Receipt, StatusUpdate
+from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.transport import make_zeep_client

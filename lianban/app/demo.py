@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from lianban.app.config import Paths, conn_env_name, connection_json
-from lianban.app.setup import init, seed
+from lianban.app.setup import init, require_simulators, seed
 from lianban.domain.catalog import load_catalog
 from lianban.errors import FatalError
 from lianban.ledger.progress import Progress, progress
@@ -161,6 +161,7 @@ def _fresh_home(home: Path) -> None:
 def run_demo(opts: DemoOptions, on_round: Any = None) -> dict[str, Any]:
     """Run the whole demo; returns the summary dict (see module docstring)."""
     started = time.monotonic()
+    require_simulators()
     _fresh_home(opts.home)
     env = demo_env(opts.home)
     paths = Paths.from_env(env)

@@ -9,7 +9,8 @@ Writes, under a repository root (the checkout by default)::
 The connector subclasses :class:`connectors._rest.RestDepartmentConnector`, so the shared REST simulator
 (``simulators/rest_department.py``) and the shared contract suite serve it as they are. Registering it in
 ``schemas/catalog/departments.yaml`` is one line (:func:`catalog_line`), written only when asked.
-Templates live in ``lianban/templates/connector/`` with ``{{placeholder}}`` markers.
+Templates live in ``lianban/app/templates/connector/`` with ``{{placeholder}}`` markers. Registering also lists
+the new package in ``.importlinter``'s independence contract (connectors never import each other).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ __all__ = ["Scaffold", "catalog_line", "plan", "register_department", "scaffold"
 REPO = Path(__file__).resolve().parents[2]  # the source checkout (dags/, connectors/)
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "connector"
 CATALOG = Path("schemas") / "catalog" / "departments.yaml"
+IMPORT_RULES = Path(".importlinter")
+#: the line after which department packages are listed in IMPORT_RULES' independence contract
+INDEPENDENCE = "type = independence\nmodules =\n"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _PLAIN_YAML = re.compile(r"[\w（）·-]+")
@@ -129,8 +133,16 @@ def catalog_line(spec: Scaffold) -> str:
 
 
 def register_department(spec: Scaffold) -> Path:
-    """Append :func:`catalog_line` to the catalog under ``spec.root``; the catalog's path."""
+    """Append :func:`catalog_line` to the catalog under ``spec.root`` and list the package in the import rules
+    (when the root has them); the catalog's path."""
     path = spec.root / CATALOG
     text = path.read_text(encoding="utf-8")
     path.write_text(text + ("" if text.endswith("\n") else "\n") + catalog_line(spec) + "\n", encoding="utf-8")
+    rules = spec.root / IMPORT_RULES
+    if rules.exists():
+        text = rules.read_text(encoding="utf-8")
+        if INDEPENDENCE not in text:
+            raise ConfigError(f"{rules}: no independence contract to list connectors.{spec.name} in")
+        rules.write_text(text.replace(INDEPENDENCE, f"{INDEPENDENCE}    connectors.{spec.name}\n", 1),
+                         encoding="utf-8")
     return path

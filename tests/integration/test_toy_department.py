@@ -19,7 +19,8 @@ from lianban.app.scaffold import REPO
 NAME = "toy"
 ITEM = "15"
 #: what a department engineer copies: the code, the schemas, the contract suite and its fixtures
-TREE = ("lianban", "connectors", "simulators", "schemas", "tests/contract", "tests/conftest.py", "pyproject.toml")
+TREE = ("lianban", "connectors", "simulators", "schemas", "tests/contract", "tests/conftest.py", "pyproject.toml",
+        ".importlinter")
 IGNORED = shutil.ignore_patterns("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "*.pyc")
 
 
@@ -61,6 +62,9 @@ def test_a_scaffolded_toy_department_passes_the_contract_suite_once_its_tables_a
                "--root", str(root), timeout=60)
     assert made.returncode == 0, made.stdout + made.stderr
     assert (root / "connectors" / NAME / "connector.py").exists()
+    rules = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=root,
+                           env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=60)
+    assert rules.returncode == 0 and f"connectors.{NAME}" in (root / ".importlinter").read_text(), rules.stdout
     fill_tables(root)
 
     suite = run(root, "-m", "pytest", "-q", "tests/contract", "-k", NAME, "-p", "no:cacheprovider",

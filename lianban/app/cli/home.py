@@ -36,6 +36,9 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
              faults: Annotated[str, typer.Option(envvar="LIANBAN_SIM_FAULTS",
                                                  help="fault injection, see simulators/faults.py")] = "") -> None:
     """启动各部门模拟服务 (start the department simulators); first line: JSON of URLs."""
+    from lianban.app.setup import require_simulators
+
+    require_simulators()
     from simulators.runner import start
 
     paths = Paths.from_env()
