@@ -7,9 +7,8 @@ directory of the caller's choosing; it only saves each test from wiring them by 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lianban.crypto.batch import seal_batch
 from lianban.keys import keysets
@@ -21,10 +20,8 @@ from simulators.engine import DepartmentEngine
 from simulators.runner import department_opener
 
 
-@dataclass(frozen=True)
-class Item:
-    """One case item to seal: its identity and its minimised payload."""
-
+#: One case item to seal: its identity and its minimised payload.
+class Item(NamedTuple):
     idempotency_key: str
     case_no: str
     item_code: str

@@ -9,7 +9,6 @@ The status log is append-only and read past a watermark kept in the ledger.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +28,9 @@ from connectors.hrss.mapping import (
 )
 from connectors.hrss.statuses import STATUSES
 from lianban.domain.record import RetirementRecord
-from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
 from lianban.ledger.db import engine_for
+from lianban.wire.contract import StatusChange
 
 metadata = MetaData()
 applications = Table(
@@ -54,17 +53,6 @@ status_log = Table(
     Column(S["status_code"], String(2), nullable=False),
     Column(S["reason"], Text), Column(S["changed_at"], String(32), nullable=False),
 )
-
-
-@dataclass(frozen=True)
-class HrssStatusChange:
-    seq: int
-    case_no: str
-    item_code: str
-    status: Status
-    department_code: str
-    changed_at: str
-    reason: str | None
 
 
 def _now() -> str:
@@ -114,7 +102,7 @@ class FrontendDB:
         with self.engine.begin() as conn:
             conn.execute(insert(status_log), [row])
 
-    def status_changes_since(self, seq: int, limit: int) -> list[HrssStatusChange]:
+    def status_changes_since(self, seq: int, limit: int) -> list[StatusChange]:
         """Status log rows after `seq`, in order."""
         query = (select(status_log).where(status_log.c[S["seq"]] > seq)
                  .order_by(status_log.c[S["seq"]]).limit(limit))
@@ -135,12 +123,12 @@ def _record(row: Any) -> RetirementRecord:
     )
 
 
-def _change(row: Any) -> HrssStatusChange:
+def _change(row: Any) -> StatusChange:
     code = row[S["status_code"]]
     if code not in STATUSES:
         raise ConfigError(f"人社前置库状态日志第 {row[S['seq']]} 条的办理状态码 {code!r} 不在 "
                           f"connectors/hrss/statuses.py 中：请与人社联络员核对后补充映射 (unknown HRSS status code)")
-    return HrssStatusChange(
+    return StatusChange(
         seq=int(row[S["seq"]]), case_no=row[S["case_no"]], item_code=row[S["item_code"]],
         status=STATUSES[code], department_code=code, changed_at=row[S["changed_at"]], reason=row[S["reason"]],
     )

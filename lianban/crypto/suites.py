@@ -31,7 +31,6 @@ only, to prove interoperability) and costs ~10-20 ms per operation, so callers p
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,7 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from gmalg.errors import GMError
 
-from lianban.crypto.hashing import sm3
+from lianban.crypto.hashing import sha256, sm3
 from lianban.errors import ConfigError
 
 NONCE_BYTES = 12
@@ -233,7 +232,7 @@ class NistSuite:
         return True
 
     def digest(self, data: bytes) -> bytes:
-        return hashlib.sha256(data).digest()
+        return sha256(data)
 
     def seal_data(self, dek: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         return AESGCM(dek).encrypt(nonce, plaintext, aad)

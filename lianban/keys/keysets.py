@@ -23,7 +23,7 @@ from pathlib import Path
 from lianban.crypto.suites import get_suite
 from lianban.errors import ConfigError
 from lianban.keys.files import write_private_json
-from lianban.keys.rings import new_kid
+from lianban.keys.rings import check_retirable, new_kid
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,7 @@ def rotate(keys_dir: Path, name: str) -> KeySet:
 def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
     """Remove `kid`: what it sealed or signed is refused from now on. The active key cannot be retired."""
     ks = load(keys_dir, name)
-    if kid == ks.active:
-        raise ConfigError(f"{kid} 是 {name} 的当前密钥，请先轮换再停用 "
-                          f"(is the active key of {name}: rotate first, then retire it)")
-    if kid not in ks.public:
-        raise ConfigError(f"{name} 没有密钥 {kid} (has no key {kid})")
+    check_retirable(name, kid, ks.active, ks.public)
     kept = KeySet(name, ks.suite, ks.active, {k: v for k, v in ks.public.items() if k != kid},
                   {k: v for k, v in ks.private.items() if k != kid})
     _save(keys_dir, kept)

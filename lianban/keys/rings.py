@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,15 @@ def _write(path: Path, ring: KeyRing) -> None:
                               "keys": {k: base64.b64encode(v).decode() for k, v in ring.keys.items()}})
 
 
+def check_retirable(owner: str, kid: str, active: str, held: Iterable[str]) -> None:
+    """ConfigError unless `kid` is one of `held` and not the `active` key (rotate first, then retire)."""
+    if kid == active:
+        raise ConfigError(f"{kid} 是 {owner} 的当前密钥，请先轮换再停用 "
+                          f"(is the active key of {owner}: rotate first, then retire it)")
+    if kid not in held:
+        raise ConfigError(f"{owner} 没有密钥 {kid} (has no key {kid})")
+
+
 def new_kid(owner: str) -> str:
     return f"{owner}-{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(3)}"
 
@@ -89,11 +99,7 @@ def rotate_ring(keys_dir: Path, owner: str) -> KeyRing:
 def retire_ring_key(keys_dir: Path, owner: str, kid: str) -> KeyRing:
     """Remove `kid` from `owner`'s ring: what it sealed no longer opens. The active key cannot be retired."""
     ring = load_ring(keys_dir, owner)
-    if kid == ring.active:
-        raise ConfigError(f"{kid} 是 {owner} 的当前密钥，请先轮换再停用 "
-                          f"(is the active key of {owner}: rotate first, then retire it)")
-    if kid not in ring.keys:
-        raise ConfigError(f"{owner} 没有密钥 {kid} (has no key {kid})")
+    check_retirable(owner, kid, ring.active, ring.keys)
     kept = KeyRing(owner, ring.active, {k: v for k, v in ring.keys.items() if k != kid})
     _write(_path(keys_dir, owner), kept)
     return kept

@@ -21,7 +21,15 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
 from lianban.ledger.store import DeliveryState, get_watermark, record_status, set_watermark, utcnow
-from lianban.wire.contract import DepartmentConnector, Peer, ProgressEvent, PushResult, StatusSink, StatusUpdate
+from lianban.wire.contract import (
+    DepartmentConnector,
+    Peer,
+    ProgressEvent,
+    PushResult,
+    StatusChange,
+    StatusSink,
+    StatusUpdate,
+)
 from lianban.wire.signatures import Proof
 
 HRSS_WATERMARK = "hrss_status_log"
@@ -30,20 +38,10 @@ POLL_BATCH = 200
 REPORT_BATCH = 500
 
 
-class _Change(Protocol):
-    seq: int
-    case_no: str
-    item_code: str
-    status: Status
-    department_code: str
-    changed_at: str
-    reason: str | None
-
-
 class StatusLog(Protocol):
     """HRSS's append-only log of its own items' statuses."""
 
-    def status_changes_since(self, seq: int, limit: int) -> Sequence[_Change]: ...
+    def status_changes_since(self, seq: int, limit: int) -> Sequence[StatusChange]: ...
 
 
 @dataclass

@@ -22,9 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 
 import requests
-from cryptography.hazmat.primitives import hashes, hmac
 
-from lianban.crypto.hashing import sm3_hex
+from lianban.crypto.hashing import hmac_sm3_hex, sm3_hex
 
 __all__ = ["GATEWAY_ERRORS", "MAX_SKEW_SECONDS", "GatewayAuth", "GatewayVerifier", "sign_headers"]
 
@@ -52,9 +51,7 @@ def string_to_sign(method: str, path: str, timestamp: str, nonce: str, body: byt
 
 def signature(secret: str, text: str) -> str:
     """Hex SM3-HMAC of `text` keyed with `secret`."""
-    mac = hmac.HMAC(secret.encode(), hashes.SM3())
-    mac.update(text.encode())
-    return mac.finalize().hex()
+    return hmac_sm3_hex(secret.encode(), text)
 
 
 def sign_headers(app_id: str, secret: str, method: str, path: str, body: bytes,

@@ -112,19 +112,13 @@ def _existing_file(name: str, extra: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
-def _client_cert(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
-    cert, key = _existing_file(name, extra, "client_cert"), _existing_file(name, extra, "client_key")
+def _pem_pair(name: str, extra: Mapping[str, Any], prefix: str, purpose: str) -> tuple[str, str] | None:
+    """``extra.<prefix>_cert`` and ``extra.<prefix>_key``: both existing files, or neither."""
+    cert, key = _existing_file(name, extra, f"{prefix}_cert"), _existing_file(name, extra, f"{prefix}_key")
     if bool(cert) != bool(key):
-        missing = "client_key" if cert else "client_cert"
-        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; mTLS needs both client_cert and client_key")
-    return (cert, key) if cert and key else None
-
-
-def _x509(name: str, extra: Mapping[str, Any]) -> tuple[str, str] | None:
-    cert, key = _existing_file(name, extra, "x509_cert"), _existing_file(name, extra, "x509_key")
-    if bool(cert) != bool(key):
-        missing = "x509_key" if cert else "x509_cert"
-        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; an X.509 signature needs x509_cert and x509_key")
+        missing = f"{prefix}_key" if cert else f"{prefix}_cert"
+        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; {purpose} needs both {prefix}_cert and "
+                          f"{prefix}_key")
     return (cert, key) if cert and key else None
 
 
@@ -133,7 +127,7 @@ def _transport(name: str, extra: Mapping[str, Any]) -> TransportSettings:
         connect_timeout=_number(name, extra, "connect_timeout"),
         read_timeout=_number(name, extra, "read_timeout"),
         verify=_existing_file(name, extra, "ca_bundle") or _flag(extra.get("verify", True)),
-        client_cert=_client_cert(name, extra),
+        client_cert=_pem_pair(name, extra, "client", "mTLS"),
         rate_limit=_number(name, extra, "rate_limit"),
     )
 
@@ -220,5 +214,5 @@ def parse_connection(department: str, raw: str | Mapping[str, Any]) -> Departmen
         wsdl=str(wsdl) if wsdl else None,
         batch_size=_number(name, extra, "batch_size"),
         transport=_transport(name, extra),
-        x509=_x509(name, extra),
+        x509=_pem_pair(name, extra, "x509", "an X.509 signature"),
     )
