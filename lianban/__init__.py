@@ -6,7 +6,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group)
-    pipeline   the steps over the ledger: stage, quarantine, sealer, deliver, dead_letters, feedback
+    pipeline   the steps over the ledger: stage, quarantine, sealer, deliver, dead_letters, status_log
+       │       (HRSS's own items), feedback (poll, report)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log),
        │       progress (read models)
@@ -17,8 +18,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │
     crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest)
        │
-    domain     pure rules, reading schemas/ only: statuses, record, catalog, identity, retirement,
-               validation, routing, batches, schemas
+    domain     pure rules, reading schemas/ only: statuses, record, catalog, intake (reading a 前置库
+               row), identity, retirement, validation, routing, batches, schemas
 
     errors     the error tree every layer raises (outside the layers)
 

@@ -1,5 +1,8 @@
 """The HRSS 前置库 (front-end database): approved applications in, HRSS's own item statuses out.
 
+Rows are handed over as read (:class:`lianban.domain.intake.SourceRow`): the hub's intake reads every column
+defensively, so no value HRSS writes can crash a run.
+
 Incremental pull: rows with 同步标志 ``0`` are read in 序号 order; lianban stages them in its ledger and
 then flags them ``1`` (taken) or ``9`` (quarantined). A crash between the two only means the next pull
 reads the rows again, and the ledger's unique 办件编号 makes that a no-op: never twice, never missed.
@@ -8,7 +11,7 @@ The status log is append-only and read past a watermark kept in the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,11 +30,11 @@ from connectors.hrss.mapping import (
     STATUS_COLUMNS as S,
 )
 from connectors.hrss.statuses import STATUSES
-from lianban.domain.record import RetirementRecord
-from lianban.errors import ConfigError
+from lianban.domain.intake import SourceRow, Unreadable, read_status
+from lianban.domain.statuses import StatusChange
 from lianban.ledger.db import engine_for
-from lianban.wire.contract import StatusChange
 
+STATUS_TABLE_FILE = "connectors/hrss/statuses.py"  # named in the reason when a status code is unknown
 metadata = MetaData()
 applications = Table(
     APPLICATION_TABLE, metadata,
@@ -78,12 +81,12 @@ class FrontendDB:
             conn.execute(insert(applications), values)
         return len(values)
 
-    def pull_new(self, limit: int) -> list[RetirementRecord]:
-        """Up to `limit` untaken applications in 序号 order."""
+    def pull_new(self, limit: int) -> list[SourceRow]:
+        """Up to `limit` untaken applications in 序号 order, as read (the hub's intake judges them)."""
         query = (select(applications).where(applications.c[A["sync_flag"]] == SYNC_FLAGS["new"])
                  .order_by(applications.c[A["seq"]]).limit(limit))
         with self.engine.connect() as conn:
-            return [_record(row._mapping) for row in conn.execute(query)]
+            return [_source_row(row._mapping, A) for row in conn.execute(query)]
 
     def mark(self, seqs: Sequence[int], flag: str) -> None:
         """Set 同步标志 of rows `seqs` to ``taken`` or ``quarantined``."""
@@ -102,33 +105,16 @@ class FrontendDB:
         with self.engine.begin() as conn:
             conn.execute(insert(status_log), [row])
 
-    def status_changes_since(self, seq: int, limit: int) -> list[StatusChange]:
-        """Status log rows after `seq`, in order."""
+    def status_changes_since(self, seq: int, limit: int) -> list[StatusChange | Unreadable]:
+        """Status log rows after `seq`, in order; a row that cannot be placed (an unknown 办理状态 code, a bad
+        time) comes back as Unreadable with its reasons, for the hub to park."""
         query = (select(status_log).where(status_log.c[S["seq"]] > seq)
                  .order_by(status_log.c[S["seq"]]).limit(limit))
         with self.engine.connect() as conn:
-            return [_change(row._mapping) for row in conn.execute(query)]
+            return [read_status(_source_row(row._mapping, S), STATUSES, STATUS_TABLE_FILE)
+                    for row in conn.execute(query)]
 
 
-def _record(row: Any) -> RetirementRecord:
-    get = lambda key: row[A[key]]  # noqa: E731
-    months = get("contribution_months")
-    return RetirementRecord(
-        case_no=get("case_no"), name=get("name") or "", id_number=get("id_number") or "",
-        employer_name=get("employer_name") or "", employer_uscc=get("employer_uscc") or "",
-        contribution_months=int(months) if months is not None else None,
-        pension_start=get("pension_start") or "", phone=get("phone") or "",
-        items=tuple(c.strip() for c in (get("items") or "").split(",") if c.strip()),
-        approved_at=get("approved_at"), source_seq=int(get("seq")),
-    )
-
-
-def _change(row: Any) -> StatusChange:
-    code = row[S["status_code"]]
-    if code not in STATUSES:
-        raise ConfigError(f"人社前置库状态日志第 {row[S['seq']]} 条的办理状态码 {code!r} 不在 "
-                          f"connectors/hrss/statuses.py 中：请与人社联络员核对后补充映射 (unknown HRSS status code)")
-    return StatusChange(
-        seq=int(row[S["seq"]]), case_no=row[S["case_no"]], item_code=row[S["item_code"]],
-        status=STATUSES[code], department_code=code, changed_at=row[S["changed_at"]], reason=row[S["reason"]],
-    )
+def _source_row(row: Any, columns: Mapping[str, str]) -> SourceRow:
+    """A row by domain key, values untouched (序号 is the table's integer primary key)."""
+    return SourceRow(int(row[columns["seq"]]), {key: row[column] for key, column in columns.items() if key != "seq"})

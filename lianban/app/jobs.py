@@ -46,7 +46,7 @@ def deliver(department: str) -> dict[str, Any]:
 
 def collect_hrss() -> dict[str, Any]:
     """Read HRSS's own items' statuses from its 前置库 status log."""
-    from lianban.pipeline.feedback import collect_hrss as run
+    from lianban.pipeline.status_log import collect_hrss as run
 
     paths = Paths.from_env()
     return run(_frontend(paths), paths.ledger_url).as_dict()

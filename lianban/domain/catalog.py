@@ -47,11 +47,27 @@ class Department:
 
 
 @dataclass(frozen=True)
+class Field:
+    """One field of 退休待遇审核信息: its Chinese name and the limits the departments' interfaces accept."""
+
+    key: str
+    name: str
+    personal: bool
+    max_length: int | None = None  # text fields
+    max_value: int | None = None  # whole-number fields
+
+
+@dataclass(frozen=True)
 class Catalog:
     items: dict[str, Item]
     materials: tuple[Material, ...]
     departments: dict[str, Department]
-    field_names: dict[str, str]  # domain key -> Chinese name
+    fields: dict[str, Field]  # domain key -> field
+
+    @property
+    def field_names(self) -> dict[str, str]:
+        """Domain key → Chinese name."""
+        return {k: f.name for k, f in self.fields.items()}
 
     def item(self, code: str) -> Item:
         try:
@@ -75,7 +91,7 @@ def _read(name: str) -> dict[str, Any]:
     return data
 
 
-def _check_items(items: dict[str, Item], departments: dict[str, Department], fields: dict[str, str]) -> None:
+def _check_items(items: dict[str, Item], departments: dict[str, Department], fields: dict[str, Field]) -> None:
     for item in items.values():
         if item.department not in departments:
             raise ConfigError(f"items.yaml: item {item.code} names unknown department {item.department!r}")
@@ -92,7 +108,7 @@ def _check_items(items: dict[str, Item], departments: dict[str, Department], fie
 def load_catalog() -> Catalog:
     """Load and check the catalog once per process."""
     departments = {d["key"]: Department(**d) for d in _read("departments.yaml")["departments"]}
-    fields = {f["key"]: f["name"] for f in _read("fields.yaml")["fields"]}
+    fields = {f["key"]: Field(**f) for f in _read("fields.yaml")["fields"]}
     items = {
         str(i["code"]): Item(str(i["code"]), i["name"], i["department"], tuple(i.get("fields") or ()))
         for i in _read("items.yaml")["items"]

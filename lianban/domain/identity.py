@@ -18,6 +18,9 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 _PHONE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
+#: an ID number or a mobile number anywhere in free text (full-width digits too: ``\d`` is Unicode)
+_ID_RUN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+_PHONE_RUN = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 #: Bozhou's county-level area codes (亳州市).
 BOZHOU_AREAS = {"341602": "谯城区", "341621": "涡阳县", "341622": "蒙城县", "341623": "利辛县"}
@@ -85,3 +88,9 @@ def mask_phone(value: str) -> str:
 def mask_name(value: str) -> str:
     """张*, 欧阳** : the surname's first character kept."""
     return value[:1] + "*" * (len(value) - 1) if value else ""
+
+
+def redact_text(text: str) -> str:
+    """`text` with every ID-number-shaped and mobile-number-shaped run masked (``341622********0012``,
+    ``138****5678``): for log lines and any free text a person reads."""
+    return _PHONE_RUN.sub(r"\1****\2", _ID_RUN.sub(r"\1********\2", text))

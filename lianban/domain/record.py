@@ -37,5 +37,9 @@ class RetirementRecord:
             "phone": self.phone,
         }
 
+    def as_values(self) -> dict[str, object]:
+        """Everything the row said, by domain key (for a masked view or a fingerprint; never logged)."""
+        return {"case_no": self.case_no, **self.fields(), "items": self.items, "approved_at": self.approved_at}
+
     def __repr__(self) -> str:  # never leak personal data through a repr in a traceback
         return f"RetirementRecord(case_no={self.case_no!r}, items={self.items!r})"

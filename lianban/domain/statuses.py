@@ -5,6 +5,7 @@ The seven statuses are fixed by the seed (§三): 受理, 不予受理, 审核�
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -25,3 +26,16 @@ class Status(StrEnum):
 
 
 _TERMINAL = frozenset({Status.NOT_ACCEPTED, Status.REJECTED, Status.COMPLETED})
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One row of a source's append-only status log (HRSS's 前置库 ``T_LB_SXZT``), in unified terms."""
+
+    seq: int  # position in the log; collection resumes after the last one applied
+    case_no: str
+    item_code: str
+    status: Status
+    department_code: str
+    changed_at: str
+    reason: str | None

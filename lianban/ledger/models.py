@@ -23,6 +23,9 @@ class Case(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     approved_at: Mapped[datetime]
     staged_at: Mapped[datetime]
+    #: SM3-HMAC of what the 前置库 row said: a re-read of the same row is recognised, a different row under the
+    #: same 办件编号 is not taken for it
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     items: Mapped[list[CaseItem]] = relationship(back_populates="case")
 
 
@@ -75,6 +78,25 @@ class StatusEvent(Base):
     changed_at: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime]
     reported_at: Mapped[datetime | None] = mapped_column(index=True)
+    parked_reason: Mapped[str | None] = mapped_column(Text)  # 皖事通办 refused this event: why
+    parked_at: Mapped[datetime | None]
+
+
+class ParkedStatus(Base):
+    """A status-log row the hub could not place: unreadable (an unknown code, a bad time; needs a person), or
+    waiting for its case to be staged (re-tried every run). Never a stall of the rows behind it."""
+
+    __tablename__ = "parked_statuses"
+    __table_args__ = (UniqueConstraint("source", "source_seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    source_seq: Mapped[int]
+    case_no: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(12), index=True)  # see lianban.ledger.store.ParkedState
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of Chinese reasons
+    change: Mapped[str | None] = mapped_column(Text)  # JSON of the readable change, to apply once placeable
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
 
 
 class Quarantine(Base):

@@ -25,6 +25,12 @@ class QuarantineState(StrEnum):
     RELEASED = "released"  # fixed at the source and staged since
 
 
+class ParkedState(StrEnum):
+    WAITING = "waiting"  # readable, its case not staged yet: applied once it is
+    PARKED = "parked"  # unreadable: a person must look (the reasons say what)
+    APPLIED = "applied"  # was waiting, now applied
+
+
 DUE_STATES = (DeliveryState.PENDING, DeliveryState.RETRY)
 DEAD_STATES = (DeliveryState.REFUSED, DeliveryState.DEAD)
 

@@ -1,15 +1,15 @@
-"""一体反馈: collect every item's status (HRSS's from its 前置库, the others by polling) and report it.
+"""一体反馈: poll every department for its items' statuses, and report every status event to 皖事通办.
+
+(HRSS's own items come from its 前置库 status log: :mod:`lianban.pipeline.status_log`.)
 
 Status events are the outbox to 皖事通办: appended in order, pushed in batches, marked when acknowledged.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,29 +19,20 @@ from lianban.domain.statuses import Status
 from lianban.errors import RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
-from lianban.ledger.store import DeliveryState, get_watermark, record_status, set_watermark, utcnow
+from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
+from lianban.ledger.store import DeliveryState, record_status, utcnow
 from lianban.wire.contract import (
     DepartmentConnector,
     Peer,
     ProgressEvent,
     PushResult,
-    StatusChange,
     StatusSink,
     StatusUpdate,
 )
 from lianban.wire.signatures import Proof
 
-HRSS_WATERMARK = "hrss_status_log"
-log_skip = logging.getLogger("lianban.feedback")
 POLL_BATCH = 200
 REPORT_BATCH = 500
-
-
-class StatusLog(Protocol):
-    """HRSS's append-only log of its own items' statuses."""
-
-    def status_changes_since(self, seq: int, limit: int) -> Sequence[StatusChange]: ...
 
 
 @dataclass
@@ -50,46 +41,12 @@ class FeedbackResult:
     read: int = 0
     changed: int = 0
     skipped: int = 0
+    waiting: int = 0  # status rows parked until their case is staged (lianban.pipeline.status_log)
+    parked: int = 0  # rows or events set aside with a reason, alerted; the rest flowed on
     stopped_by: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def _item(session: Session, case_no: str, item_code: str) -> CaseItem | None:
-    query = select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == item_code)
-    return session.scalars(query).first()
-
-
-def _staged(session: Session, case_no: str) -> bool:
-    return session.scalars(select(Case.id).where(Case.case_no == case_no)).first() is not None
-
-
-def _quarantined(session: Session, case_no: str) -> bool:
-    return session.scalars(select(Quarantine.id).where(Quarantine.case_no == case_no)).first() is not None
-
-
-def collect_hrss(log: StatusLog, ledger_url: str, limit: int = 1000) -> FeedbackResult:
-    """Apply HRSS's status log past the watermark; stops before a case not yet staged (never skips it)."""
-    result = FeedbackResult("hrss")
-    with session_factory(ledger_url).begin() as session:
-        mark = get_watermark(session, HRSS_WATERMARK)
-        for change in log.status_changes_since(mark, limit):
-            item = _item(session, change.case_no, change.item_code)
-            if item is None and not _staged(session, change.case_no) and not _quarantined(session, change.case_no):
-                result.stopped_by = "办件尚未入账，等待下一轮抽取 (case not staged yet)"
-                break
-            if item is None:
-                result.skipped += 1  # quarantined case, or an item the applicant did not choose
-                log_skip.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s 或已隔离，跳过", change.seq,
-                                 change.case_no, change.item_code)
-            else:
-                result.changed += record_status(session, item, change.status, "hrss", code=change.department_code,
-                                                reason=change.reason, changed_at=change.changed_at)
-            result.read += 1
-            mark = change.seq
-        set_watermark(session, HRSS_WATERMARK, mark)
-    return result
 
 
 def _open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:

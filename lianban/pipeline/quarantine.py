@@ -1,22 +1,23 @@
 """Quarantine (隔离区): records that failed validation are held with their reasons, never delivered, never
 dropped; the operator sees them masked, and a record fixed at the source is released when it is staged.
 
-Held rows keep only masked personal fields (:data:`lianban.domain.record.PERSONAL_FIELDS`): the ledger never
-holds a plaintext name, ID number or phone.
+Held rows keep only masked values: personal fields (:data:`lianban.domain.record.PERSONAL_FIELDS`) by their
+masks, and ID- or mobile-number-shaped runs in any other text too; the ledger never holds a plaintext name,
+ID number or phone.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lianban.domain.identity import mask_id, mask_name, mask_phone
-from lianban.domain.record import PERSONAL_FIELDS, RetirementRecord
+from lianban.domain.identity import mask_id, mask_name, mask_phone, redact_text
+from lianban.domain.record import PERSONAL_FIELDS
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Quarantine
 from lianban.ledger.store import QuarantineState, utcnow
@@ -24,26 +25,37 @@ from lianban.ledger.store import QuarantineState, utcnow
 #: how each personal field is shown to an operator
 MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "id_number": mask_id, "phone": mask_phone}
 assert set(MASKS) == PERSONAL_FIELDS, "every personal field needs a mask"
+SHOWN_MAX = 200  # characters of any one value an operator is shown
 
 
-def masked(record: RetirementRecord) -> dict[str, Any]:
-    """The record as an operator may see it: personal fields masked, the rest as it came."""
-    values = record.fields()
-    shown = {f: MASKS[f](str(values[f] or "")) for f in sorted(PERSONAL_FIELDS)}
-    return {"case_no": record.case_no, **shown, "employer_name": record.employer_name, "items": list(record.items)}
+def _shown(key: str, value: Any) -> str:
+    """One value as an operator may see it: a personal field masked, any other text with every ID- or
+    mobile-number-shaped run masked (a phone typed into the employer name), at most SHOWN_MAX characters."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else "" if value is None else str(value)
+    text = "".join(c if c.isprintable() else "?" for c in text)[:SHOWN_MAX]
+    return MASKS[key](text) if key in MASKS else redact_text(text)
 
 
-def hold(session: Session, record: RetirementRecord, reasons: list[str]) -> None:
-    """Keep the record's reasons once: a re-read after a crash does not quarantine it twice."""
-    known = select(Quarantine).where(Quarantine.source_seq == record.source_seq,
-                                     Quarantine.case_no == record.case_no, Quarantine.state == QuarantineState.OPEN)
-    text, shown = json.dumps(reasons, ensure_ascii=False), json.dumps(masked(record), ensure_ascii=False)
+def masked(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's (or an unreadable row's) values as an operator may see them."""
+    shown: dict[str, Any] = {key: _shown(key, values.get(key))
+                             for key in ("case_no", *sorted(PERSONAL_FIELDS), "employer_name")}
+    items = values.get("items")
+    shown["items"] = list(items) if isinstance(items, tuple | list) else _shown("items", items).split(",")
+    return shown
+
+
+def hold(session: Session, seq: int, case_no: str, reasons: list[str], values: Mapping[str, Any]) -> None:
+    """Hold 前置库 row `seq` with its reasons, once: a re-read after a crash (or of a row fixed at the source
+    but still wrong) updates the open hold with the latest reasons."""
+    known = select(Quarantine).where(Quarantine.source_seq == seq, Quarantine.state == QuarantineState.OPEN)
+    text, shown = json.dumps(reasons, ensure_ascii=False), json.dumps(masked(values), ensure_ascii=False)
     existing = session.scalars(known).first()
-    if existing is not None:  # read again (a crash, or fixed at the source but still wrong): latest reasons
-        existing.reasons, existing.masked = text, shown
+    if existing is not None:
+        existing.case_no, existing.reasons, existing.masked = case_no, text, shown
         return
-    session.add(Quarantine(source_seq=record.source_seq, case_no=record.case_no, state=QuarantineState.OPEN,
-                           reasons=text, masked=shown, created_at=utcnow()))
+    session.add(Quarantine(source_seq=seq, case_no=case_no, state=QuarantineState.OPEN, reasons=text, masked=shown,
+                           created_at=utcnow()))
 
 
 def release(session: Session, case_no: str) -> None:

@@ -1,24 +1,29 @@
-"""Extract → validate → route → minimise → seal → ledger (outbox), in chunks, exactly once per case.
+"""Extract → read → validate → route → minimise → seal → ledger (outbox), in chunks, exactly once per case.
 
 A chunk is written to the ledger in one transaction before its source rows are flagged, so a crash in
-between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled).
+between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Every row's fate
+is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate row in the
+前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
+invalid record (:mod:`lianban.domain.validation`), another row under an 办件编号 already staged, or a person
+who already has an open case. Nothing a row holds stops the run.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index
 from lianban.crypto.vault import seal
 from lianban.domain.catalog import Catalog, load_catalog
+from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
 from lianban.domain.validation import problems
@@ -34,15 +39,17 @@ CHUNK = 500
 
 
 class RecordSource(Protocol):
-    """Where approved records come from (the HRSS 前置库)."""
+    """Where approved records come from (the HRSS 前置库), as rows to be read."""
 
-    def pull_new(self, limit: int) -> list[RetirementRecord]: ...
+    def pull_new(self, limit: int) -> list[SourceRow]: ...
 
     def mark(self, seqs: Sequence[int], flag: str) -> None: ...
 
 
 @dataclass
 class StageResult:
+    """Counts of one run: extracted = staged + skipped_known + quarantined."""
+
     extracted: int = 0
     quarantined: int = 0
     staged: int = 0
@@ -63,12 +70,18 @@ def _load_keys(keys_dir: Path) -> _Keys:
     return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1])
 
 
-def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys) -> int:
+def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
+    """SM3-HMAC of everything the row said: the same row read twice gives the same fingerprint."""
+    said = {**record.fields(), "items": sorted(record.items), "approved_at": record.approved_at}
+    return blind_index(index_key, json.dumps(said, sort_keys=True, ensure_ascii=False))
+
+
+def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
+                print_: str) -> int:
     now = utcnow()
     quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
     case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
-                id_index=blind_index(keys.index_key, record.id_number), staged_at=now,
-                approved_at=_parse_time(record.approved_at))
+                id_index=id_index, staged_at=now, approved_at=_parse_time(record.approved_at), fingerprint=print_)
     session.add(case)
     session.flush()
     deliveries = 0
@@ -88,40 +101,85 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
 
 
 def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(value)  # intake checked it parses and converts
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
-def _stage_chunk(session: Session, records: list[RetirementRecord], catalog: Catalog, keys: _Keys,
-                 result: StageResult) -> tuple[list[int], list[int]]:
-    known = set(session.scalars(select(Case.case_no).where(Case.case_no.in_([r.case_no for r in records]))))
-    taken, quarantined = [], []
-    for record in records:
-        reasons = problems(record, catalog)
+def _open_case_of(session: Session, id_index: str, case_no: str) -> str | None:
+    """Another case of the same person (blind index) that still has an item in progress."""
+    in_progress = exists().where(CaseItem.case_id == Case.id, CaseItem.final.is_(False))
+    query = select(Case.case_no).where(Case.id_index == id_index, Case.case_no != case_no, in_progress)
+    return session.scalars(query.limit(1)).first()
+
+
+@dataclass
+class _Chunk:
+    """One chunk's transaction: what it knows, and where each row went."""
+
+    session: Session
+    catalog: Catalog
+    keys: _Keys
+    result: StageResult
+    known: dict[str, str | None]  # 办件编号 in the ledger → its fingerprint
+    taken: list[int] = field(default_factory=list)
+    quarantined: list[int] = field(default_factory=list)
+
+    def hold(self, seq: int, case_no: str, reasons: list[str], values: Any) -> None:
+        quarantine.hold(self.session, seq, case_no, reasons, values)
+        self.quarantined.append(seq)
+
+    def take(self, row: SourceRow) -> None:
+        record = read(row, self.catalog)
+        if isinstance(record, Unreadable):
+            self.hold(row.seq, record.case_no, record.reasons, record.values)
+            return
+        reasons = problems(record, self.catalog)
         if reasons:
-            quarantine.hold(session, record, reasons)
-            quarantined.append(record.source_seq)
-            continue
-        taken.append(record.source_seq)
-        if record.case_no in known:
-            result.skipped_known += 1
-            continue
-        result.deliveries += _stage_case(session, record, catalog, keys)
-        result.staged += 1
-    return taken, quarantined
+            self.hold(row.seq, record.case_no, reasons, record.as_values())
+            return
+        self._stage_valid(row.seq, record)
+
+    def _stage_valid(self, seq: int, record: RetirementRecord) -> None:
+        print_ = fingerprint(self.keys.index_key, record)
+        if record.case_no in self.known:
+            if self.known[record.case_no] not in (None, print_):
+                self.hold(seq, record.case_no, [f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与人社"
+                                                f"联络员核对（同一办件不会重复推送）"], record.as_values())
+                return
+            self.taken.append(seq)
+            self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
+            return
+        id_index = blind_index(self.keys.index_key, record.id_number)
+        other = _open_case_of(self.session, id_index, record.case_no)
+        if other is not None:
+            self.hold(seq, record.case_no, [f"同一身份证号码已有在办办件 {other}：请核对是否重复申请"],
+                      record.as_values())
+            return
+        self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_)
+        self.result.staged += 1
+        self.known[record.case_no] = print_
+        self.taken.append(seq)
+
+
+def _known(session: Session, rows: list[SourceRow], catalog: Catalog) -> dict[str, str | None]:
+    case_nos = {r.case_no for r in (read(row, catalog) for row in rows) if isinstance(r, RetirementRecord)}
+    query = select(Case.case_no, Case.fingerprint).where(Case.case_no.in_(case_nos))
+    return {case_no: print_ for case_no, print_ in session.execute(query)}
 
 
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK) -> StageResult:
-    """Take every new approved record from `source` into the ledger; returns counts only."""
+    """Take every new 前置库 row from `source` into the ledger; returns counts only."""
     catalog = load_catalog()
     keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
     result = StageResult()
-    while records := source.pull_new(chunk):
-        result.extracted += len(records)
+    while rows := source.pull_new(chunk):
+        result.extracted += len(rows)
         with sessions.begin() as session:
-            taken, quarantined = _stage_chunk(session, records, catalog, keys, result)
-        source.mark(taken, "taken")
-        source.mark(quarantined, "quarantined")
-        result.quarantined += len(quarantined)
+            work = _Chunk(session, catalog, keys, result, _known(session, rows, catalog))
+            for row in rows:
+                work.take(row)
+        source.mark(work.taken, "taken")
+        source.mark(work.quarantined, "quarantined")
+        result.quarantined += len(work.quarantined)
     return result

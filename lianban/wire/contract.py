@@ -55,19 +55,6 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
-class StatusChange:
-    """One row of a source's append-only status log (HRSS's 前置库 ``T_LB_SXZT``), in unified terms."""
-
-    seq: int  # position in the log; collection resumes after the last one applied
-    case_no: str
-    item_code: str
-    status: Status
-    department_code: str
-    changed_at: str
-    reason: str | None
-
-
-@dataclass(frozen=True)
 class HealthReport:
     """The answer to "can we work with this party now?": ``ok``, and why, in a sentence an operator can act
     on (unreachable, credentials refused, contract broken … and what to check)."""

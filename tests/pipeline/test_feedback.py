@@ -6,9 +6,12 @@ import math
 import time
 from typing import Any
 
+import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from connectors.hrss.frontend import applications
+from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
@@ -16,11 +19,13 @@ from lianban.domain.statuses import Status
 from lianban.keys import keysets
 from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Evidence, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, StatusEvent
 from lianban.ledger.progress import progress
+from lianban.ledger.store import get_watermark
 from lianban.pipeline.deliver import deliver
-from lianban.pipeline.feedback import HRSS_WATERMARK, collect_hrss, poll_department, report
+from lianban.pipeline.feedback import poll_department, report
 from lianban.pipeline.stage import stage
+from lianban.pipeline.status_log import HRSS_WATERMARK, collect_hrss
 from simulators.hrss_backoffice import HrssBackOffice
 
 PUSHED = ("medical", "health", "housing_fund")
@@ -59,33 +64,29 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     assert set(stats["items_by_status"]) <= final
 
 
-def test_hrss_log_is_read_once_and_waits_for_unstaged_cases(seeded: Any, paths: Paths) -> None:
-    db, _ = seeded
+def test_hrss_log_is_read_once_and_a_row_for_an_unstaged_case_waits_without_stalling(
+        seeded: Any, paths: Paths) -> None:
+    db, apps = seeded
+    late = apps.pop()  # an application HRSS has not written to the 前置库 yet
+    with db.engine.begin() as conn:
+        conn.execute(delete(applications).where(applications.c[A["case_no"]] == late["case_no"]))
     stage(db, paths.ledger_url, paths.keys_dir)
     office = HrssBackOffice(db, step_seconds=0)
+    db.append_status(late["case_no"], "01", CODES[Status.ACCEPTED])  # its status arrives first
     office.tick()
     first = collect_hrss(db, paths.ledger_url)
-    assert first.read > 0 and first.changed == first.read - _quarantined_hrss_rows(paths)
-    assert collect_hrss(db, paths.ledger_url).read == 0
-    db.append_status("BZ-NOT-YET-STAGED", "01", CODES[Status.ACCEPTED])
-    office.tick()
-    waiting = collect_hrss(db, paths.ledger_url)
-    assert waiting.stopped_by and waiting.read == 0
+    assert first.read > 0 and first.waiting >= 1 and first.stopped_by is None
+    assert first.changed == first.read - first.waiting - first.skipped
+    assert collect_hrss(db, paths.ledger_url).read == 0  # read once, the watermark moved past every row
+    db.insert_applications([late])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    applied = collect_hrss(db, paths.ledger_url)
+    assert applied.read == 0 and applied.changed == 1
     with session_factory(paths.ledger_url)() as s:
-        from lianban.ledger.store import get_watermark
-
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == late["case_no"],
+                                                           CaseItem.item_code == "01")).one()
+        assert item.status == Status.ACCEPTED.value
         assert get_watermark(s, HRSS_WATERMARK) > 0
-
-
-def _quarantined_hrss_rows(paths: Paths) -> int:
-    from connectors.hrss.frontend import FrontendDB
-
-    changes = FrontendDB(paths.frontend_url).status_changes_since(0, 10_000)
-    with session_factory(paths.ledger_url)() as s:
-        from lianban.ledger.models import Quarantine
-
-        quarantined = {q.case_no for q in s.scalars(select(Quarantine))}
-    return sum(1 for c in changes if c.case_no in quarantined)
 
 
 def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: Paths, simulation: Any,
@@ -110,22 +111,21 @@ def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: P
     assert back.changed == pending and progress(paths.ledger_url).unreported_events == 0
 
 
-def test_an_unknown_hrss_code_stops_with_a_sentence_naming_it(seeded: Any, paths: Paths) -> None:
-    import pytest
-
-    from lianban.errors import ConfigError
-
+def test_an_unknown_hrss_code_is_parked_with_a_sentence_and_the_rows_behind_it_flow(
+        seeded: Any, paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)
     db.append_status("BZ-ANY", "01", "7")
-    with pytest.raises(ConfigError, match=r"办理状态码 '7'.*connectors/hrss/statuses\.py"):
-        collect_hrss(db, paths.ledger_url)
+    HrssBackOffice(db, step_seconds=0).tick()
+    result = collect_hrss(db, paths.ledger_url)
+    assert result.parked == 1 and result.changed > 0 and result.stopped_by is None
+    with session_factory(paths.ledger_url)() as s:
+        parked = s.scalars(select(ParkedStatus).where(ParkedStatus.state == "parked")).one()
+    assert "'7'" in parked.reasons and "connectors/hrss/statuses.py" in parked.reasons
+    assert any("告警" in r.getMessage() and "搁置" in r.getMessage() for r in caplog.records)
 
 
 def test_a_status_for_an_unchosen_item_is_skipped_not_blocking(seeded: Any, paths: Paths) -> None:
-    from connectors.hrss.frontend import applications
-    from connectors.hrss.mapping import APPLICATION_COLUMNS as A
-
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)
     with db.engine.connect() as conn:

@@ -147,3 +147,64 @@ def test_a_record_fixed_at_the_source_is_released_from_quarantine(paths: Paths) 
     assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
     with session_factory(paths.ledger_url)() as s:
         assert s.scalars(select(Quarantine.state)).one() == "released"
+
+
+def _insert_raw(db: FrontendDB, rows: list[dict[str, Any]]) -> None:
+    """Write rows as a careless writer would: any value into any column (SQLite keeps what it is given)."""
+    with db.engine.begin() as conn:
+        for r in rows:
+            conn.execute(applications.insert().values({A[k]: v for k, v in r.items()}))
+
+
+def test_hostile_rows_are_quarantined_with_the_column_named_and_block_nothing(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    good = generate_valid(paths, 4)
+    bad = [{**good[0], "case_no": "BAD1", "contribution_months": "三百个月"},
+           {**good[1], "case_no": "BAD2", "approved_at": "9999-12-31T23:59:59-23:59"},
+           {**good[2], "case_no": "\x00BAD3"},
+           {**good[3], "case_no": "A" * 80}]
+    _insert_raw(db, [bad[0], bad[1], good[0], bad[2], bad[3], good[1]])
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.extracted, result.staged, result.quarantined) == (6, 2, 4)
+    with session_factory(paths.ledger_url)() as s:
+        reasons = {q.source_seq: json.loads(q.reasons) for q in s.scalars(select(Quarantine))}
+    assert any("养老保险缴费月数" in r for r in reasons[1]) and any("审批时间" in r for r in reasons[2])
+    assert any("办件编号含有控制字符" in r for r in reasons[4]) and any("超过40个字符" in r for r in reasons[5])
+
+
+def test_near_duplicate_case_numbers_are_one_case_and_a_different_row_under_one_is_held(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    app, other = generate_valid(paths, 2)
+    fullwidth = app["case_no"].translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)}).lower()
+    _insert_raw(db, [app, {**app, "case_no": f" {app['case_no'].lower()} "}, {**app, "case_no": fullwidth},
+                     {**other, "case_no": app["case_no"] + " "}])
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.staged, result.skipped_known, result.quarantined) == (1, 2, 1)
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Case.case_no)).all() == [app["case_no"]]
+        held = s.scalars(select(Quarantine)).one()
+    assert held.source_seq == 4 and "内容与已入账办件不同" in held.reasons
+
+
+def test_the_same_person_in_two_open_cases_is_held_for_the_operator(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    app, other = generate_valid(paths, 2)
+    again = {**other, "id_number": app["id_number"], "name": app["name"]}
+    db.insert_applications([app, again])
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.staged, result.quarantined) == (1, 1)
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine)).one()
+    assert held.case_no == other["case_no"] and app["case_no"] in held.reasons and "在办办件" in held.reasons
+
+
+def test_personal_data_typed_into_free_text_is_masked_in_quarantine(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    (app,) = generate_valid(paths, 1)
+    db.insert_applications([{**app, "employer_name": f"联系人{app['phone']}身份证{app['id_number']}",
+                             "contribution_months": None}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine)).one()
+    assert app["phone"] not in held.masked and app["id_number"] not in held.masked
+    assert "****" in json.loads(held.masked)["employer_name"]

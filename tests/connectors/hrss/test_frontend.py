@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
+from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status
 from simulators.people import generate
 
@@ -14,8 +15,8 @@ def test_pull_takes_each_row_once_in_order(paths: Paths) -> None:
     db.insert_applications(generate(25))
     seen: list[int] = []
     while batch := db.pull_new(10):
-        seen += [r.source_seq for r in batch]
-        db.mark([r.source_seq for r in batch], "taken")
+        seen += [r.seq for r in batch]
+        db.mark([r.seq for r in batch], "taken")
     assert seen == list(range(1, 26))
 
 
@@ -24,8 +25,8 @@ def test_rows_written_during_a_pull_are_not_missed(paths: Paths) -> None:
     db.insert_applications(generate(5))
     first = db.pull_new(100)
     db.insert_applications(generate(3, seed=7, start_seq=6))
-    db.mark([r.source_seq for r in first], "taken")
-    assert [r.source_seq for r in db.pull_new(100)] == [6, 7, 8]
+    db.mark([r.seq for r in first], "taken")
+    assert [r.seq for r in db.pull_new(100)] == [6, 7, 8]
 
 
 def test_unflagged_rows_come_back_after_a_crash(paths: Paths) -> None:
@@ -39,10 +40,17 @@ def test_record_fields_map_from_pinyin_columns(paths: Paths) -> None:
     db = FrontendDB(paths.frontend_url)
     app = next(generate(1))
     db.insert_applications([app])
-    record = db.pull_new(1)[0]
-    assert (record.case_no, record.id_number, record.phone) == (app["case_no"], app["id_number"], app["phone"])
-    assert record.items == tuple(app["items"].split(","))
-    assert "id_number" not in repr(record) and app["id_number"] not in repr(record)
+    (row,) = db.pull_new(1)
+    assert row.seq == 1 and {k: row.values[k] for k in app} == app
+    assert app["id_number"] not in repr(row) and app["name"] not in repr(row)
+
+
+def test_a_status_row_with_an_unknown_code_comes_back_with_its_reason(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    db.append_status("BZ1", "01", "7")
+    (row,) = db.status_changes_since(0, 10)
+    assert isinstance(row, Unreadable) and row.seq == 1
+    assert any("'7'" in r and "connectors/hrss/statuses.py" in r for r in row.reasons)
 
 
 def test_status_log_reads_past_a_watermark(paths: Paths) -> None:
@@ -50,7 +58,7 @@ def test_status_log_reads_past_a_watermark(paths: Paths) -> None:
     db.append_status("BZ1", "01", CODES[Status.ACCEPTED])
     db.append_status("BZ1", "01", CODES[Status.UNDER_REVIEW])
     first = db.status_changes_since(0, 10)
-    assert [c.status for c in first] == [Status.ACCEPTED, Status.UNDER_REVIEW]
+    assert [getattr(c, "status", None) for c in first] == [Status.ACCEPTED, Status.UNDER_REVIEW]
     assert db.status_changes_since(first[-1].seq, 10) == []
 
 

@@ -1,0 +1,228 @@
+"""Intake (收件): one row of the HRSS 前置库, read defensively, becomes a RetirementRecord or its reasons.
+
+Nothing a row holds may stop the line: every column is read whatever type, encoding or size the database
+driver hands over, and a row that cannot be understood becomes :class:`Unreadable` with one Chinese reason per
+problem, naming the column. Validation (:mod:`lianban.domain.validation`) then judges what was read.
+
+Columns, by domain key (``connectors/hrss/mapping.py`` has the 前置库 names)::
+
+    case_no              办件编号: text; normalised first (NFKC: full-width → half-width; surrounding blanks
+                         trimmed; upper case), then 1–40 characters of A–Z, 0–9, "-" and "_", starting with a
+                         letter or digit, and not shaped like an ID or mobile number (it travels and is stored
+                         in the clear). " bz20250001" and "ＢＺ２０２５０００１" are the same case as "BZ20250001".
+    name, employer_name  text; surrounding blanks trimmed; no control characters; at most the field's
+                         ``max_length`` (schemas/catalog/fields.yaml)
+    id_number, employer_uscc, phone, pension_start
+                         text as given (never silently fixed: validation says what is wrong with it); no
+                         control characters; at most ``max_length``
+    contribution_months  a whole number 0 – ``max_value``: an integer, or text of digits; anything else is
+                         refused ("养老保险缴费月数应为整数")
+    items                text: item codes separated by commas (full-width "，" too), each trimmed; a code
+                         chosen twice is refused
+    approved_at          ISO 8601 date-time (审批时间) between 1990 and 2100 once converted to UTC
+
+A row of HRSS's status log (:func:`read_status`) is read the same way: 办件编号 normalised as above, 事项编码
+text, 办理状态 a code of the source's status table, 办理时间 an ISO 8601 date-time, 原因 text (at most 500
+characters); a row that cannot be placed is :class:`Unreadable` too, never a stall.
+
+Text arrives as ``str``, or ``bytes`` in UTF-8, or an ``int`` (written by a driver into a text column); any
+other type, undecodable bytes or lone surrogates are refused with a reason naming the column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lianban.domain.catalog import Catalog
+from lianban.domain.identity import redact_text
+from lianban.domain.record import RetirementRecord
+from lianban.domain.statuses import Status, StatusChange
+
+__all__ = ["SourceRow", "Unreadable", "normalise_case_no", "read", "read_status"]
+
+CASE_NO_MAX = 40
+_CASE_NO = re.compile(rf"[0-9A-Z][0-9A-Z_-]{{0,{CASE_NO_MAX - 1}}}")
+_ITEM_SEPARATOR = re.compile(r"[,，、]")
+_EARLIEST, _LATEST = datetime(1990, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+#: columns read as trimmed free text; the others are read exactly as given
+_TRIMMED = frozenset({"name", "employer_name"})
+_LABELS = {"case_no": "办件编号", "items": "办理事项", "approved_at": "审批时间"}
+REASON_MAX = 500  # 原因 as 皖事通办 accepts it
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One 前置库 row as read: its 序号 and its values by domain key, untouched."""
+
+    seq: int
+    values: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A row that cannot be understood: why (Chinese, naming each column), and what to show (masked later)."""
+
+    seq: int
+    case_no: str  # normalised when it could be; otherwise printable characters only, for the operator
+    reasons: list[str]
+    values: Mapping[str, Any] = field(repr=False)
+
+
+class _Refused(ValueError):
+    """One column's problem, as the Chinese sentence an operator reads."""
+
+
+def _label(key: str, catalog: Catalog) -> str:
+    return _LABELS.get(key) or catalog.field_names.get(key, key)
+
+
+def _as_text(raw: Any, label: str) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, bool) or not isinstance(raw, str | bytes | int):
+        raise _Refused(f"{label}类型错误（应为文本）")
+    if isinstance(raw, int):
+        return str(raw)
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        text.encode("utf-8")
+    except UnicodeError:
+        raise _Refused(f"{label}编码无法识别（应为 UTF-8 文本）") from None
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        raise _Refused(f"{label}含有控制字符或不可见字符")
+    return text
+
+
+def normalise_case_no(raw: Any) -> str:
+    """The canonical 办件编号 (module docstring); ValueError with the Chinese reason when it is not one."""
+    text = unicodedata.normalize("NFKC", _as_text(raw, "办件编号")).strip().upper()
+    if not text:
+        raise _Refused("办件编号为空")
+    if len(text) > CASE_NO_MAX:
+        raise _Refused(f"办件编号超过{CASE_NO_MAX}个字符")
+    if not _CASE_NO.fullmatch(text):
+        raise _Refused("办件编号只能包含字母、数字、“-”和“_”，且以字母或数字开头")
+    if redact_text(text) != text:  # it would travel and be stored in the clear
+        raise _Refused("办件编号疑似身份证号码或手机号码，不能作为办件编号")
+    return text
+
+
+def _text(values: Mapping[str, Any], key: str, catalog: Catalog) -> str:
+    label = _label(key, catalog)
+    text = _as_text(values.get(key), label)
+    text = text.strip() if key in _TRIMMED else text
+    return _bounded(text, label, catalog.fields[key].max_length if key in catalog.fields else None)
+
+
+def _bounded(text: str, label: str, limit: int | None) -> str:
+    if limit is not None and len(text) > limit:
+        raise _Refused(f"{label}超过{limit}个字符")
+    return text
+
+
+def _months(raw: Any, catalog: Catalog) -> int | None:
+    label, limit = _label("contribution_months", catalog), catalog.fields["contribution_months"].max_value
+    if isinstance(raw, str | bytes):
+        text = _as_text(raw, label).strip()
+        raw = int(text) if text.isascii() and text.isdigit() else (text or None)
+    elif isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise _Refused(f"{label}应为整数（收到非数字内容）")
+    if raw < 0 or (limit is not None and raw > limit):
+        raise _Refused(f"{label}{raw}超出合理范围（0–{limit}）")
+    return raw
+
+
+def _items(raw: Any) -> tuple[str, ...]:
+    text = unicodedata.normalize("NFKC", _as_text(raw, "办理事项"))
+    codes = tuple(c.strip() for c in _ITEM_SEPARATOR.split(text) if c.strip())
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise _Refused(f"办理事项重复：{'、'.join(repeated)}")
+    return codes
+
+
+def _moment(raw: Any, label: str) -> str:
+    text = _as_text(raw, label).strip()
+    try:
+        moment = datetime.fromisoformat(text)
+        utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise _Refused(f"{label}格式错误（应为 ISO 8601，如 2025-01-02T10:00:00+08:00）") from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise _Refused(f"{label}超出合理范围（1990–2099年）")
+    return text
+
+
+def _readers(catalog: Catalog) -> dict[str, Any]:
+    """Domain key → how to read it from the row's values."""
+    text = {k: (lambda v, k=k: _text(v, k, catalog)) for k in
+            ("name", "id_number", "employer_name", "employer_uscc", "pension_start", "phone")}
+    return {"case_no": lambda v: normalise_case_no(v.get("case_no")), **text,
+            "contribution_months": lambda v: _months(v.get("contribution_months"), catalog),
+            "items": lambda v: _items(v.get("items")),
+            "approved_at": lambda v: _moment(v.get("approved_at"), "审批时间")}
+
+
+def _printable(raw: Any, seq: int) -> str:
+    """Something an operator can look up in the 前置库 when the 办件编号 itself cannot be read."""
+    text = raw if isinstance(raw, str) else ""
+    shown = "".join(c for c in text if c.isprintable() and not c.isspace())
+    return (shown[:CASE_NO_MAX - 1] + "…" if len(shown) > CASE_NO_MAX else shown) or f"(序号{seq})"
+
+
+def _read_all(row: SourceRow, readers: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Every column through its reader: the values read, and the reasons of those that could not be."""
+    read_values: dict[str, Any] = {}
+    reasons: list[str] = []
+    for key, reader in readers.items():
+        try:
+            read_values[key] = reader(row.values)
+        except _Refused as problem:
+            reasons.append(str(problem))
+    return read_values, reasons
+
+
+def _unreadable(row: SourceRow, read_values: Mapping[str, Any], reasons: list[str]) -> Unreadable:
+    case_no = read_values.get("case_no") or _printable(row.values.get("case_no"), row.seq)
+    return Unreadable(row.seq, case_no, reasons, row.values)
+
+
+def read(row: SourceRow, catalog: Catalog) -> RetirementRecord | Unreadable:
+    """The record the row holds, or every reason it cannot be read (one per column)."""
+    read_values, reasons = _read_all(row, _readers(catalog))
+    if reasons:
+        return _unreadable(row, read_values, reasons)
+    return RetirementRecord(source_seq=row.seq, **read_values)
+
+
+def _status_code(raw: Any, codes: Mapping[str, Status], table: str) -> str:
+    code = _as_text(raw, "办理状态").strip()
+    if code not in codes:
+        raise _Refused(f"办理状态码 {code[:8]!r} 不在 {table} 中：请与人社联络员核对后补充映射")
+    return code
+
+
+def read_status(row: SourceRow, codes: Mapping[str, Status], table: str) -> StatusChange | Unreadable:
+    """One status-log row in unified terms (`codes`: the source's code → status, kept in `table`), or why
+    it cannot be placed."""
+    readers = {
+        "case_no": lambda v: normalise_case_no(v.get("case_no")),
+        "item_code": lambda v: unicodedata.normalize("NFKC", _as_text(v.get("item_code"), "事项编码")).strip(),
+        "status_code": lambda v: _status_code(v.get("status_code"), codes, table),
+        "changed_at": lambda v: _moment(v.get("changed_at"), "办理时间"),
+        "reason": lambda v: _bounded(_as_text(v.get("reason"), "原因").strip(), "原因", REASON_MAX) or None,
+    }
+    got, reasons = _read_all(row, readers)
+    if reasons:
+        return _unreadable(row, got, reasons)
+    return StatusChange(row.seq, got["case_no"], got["item_code"], codes[got["status_code"]], got["status_code"],
+                        got["changed_at"], got["reason"])

@@ -1,0 +1,106 @@
+"""HRSS's own items (事项 01–10): their statuses come from the 前置库 status log, read past a watermark.
+
+Nothing in the log stalls the rows behind it. Each row is, in log order:
+
+    applied    its case is staged and the item was chosen: the status is recorded (status machine, event)
+    skipped    its case is staged but the applicant did not choose that item (logged)
+    waiting    its case is not staged yet (not extracted, or quarantined): parked with the change, and applied
+               at the start of a later run once the case is staged, before newer rows, so order holds
+    parked     it cannot be read (an unknown 办理状态 code, a bad time, a bad 办件编号): parked with its
+               reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
+
+The watermark moves past every row in the same transaction that records what became of it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.domain.intake import Unreadable
+from lianban.domain.statuses import Status, StatusChange
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, ParkedStatus
+from lianban.ledger.store import ParkedState, get_watermark, record_status, set_watermark, utcnow
+from lianban.pipeline.feedback import FeedbackResult
+
+HRSS = "hrss"
+HRSS_WATERMARK = "hrss_status_log"
+log = logging.getLogger("lianban.feedback")
+alerts = logging.getLogger("lianban.alerts")
+
+
+class StatusLog(Protocol):
+    """HRSS's append-only log of its own items' statuses, as read (a row it cannot place is Unreadable)."""
+
+    def status_changes_since(self, seq: int, limit: int) -> Sequence[StatusChange | Unreadable]: ...
+
+
+def _case_id(session: Session, case_no: str) -> int | None:
+    return session.scalars(select(Case.id).where(Case.case_no == case_no)).first()
+
+
+def _apply(session: Session, case_id: int, change: StatusChange, result: FeedbackResult) -> None:
+    item = session.scalars(select(CaseItem).where(CaseItem.case_id == case_id,
+                                                  CaseItem.item_code == change.item_code)).first()
+    if item is None:
+        result.skipped += 1
+        log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
+        return
+    result.changed += record_status(session, item, change.status, HRSS, code=change.department_code,
+                                    reason=change.reason, changed_at=change.changed_at)
+
+
+def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str]) -> None:
+    change = json.dumps(asdict(row), ensure_ascii=False) if isinstance(row, StatusChange) else None
+    session.add(ParkedStatus(source=HRSS, source_seq=row.seq, case_no=row.case_no[:40], state=state,
+                             reasons=json.dumps(reasons, ensure_ascii=False), change=change, created_at=utcnow()))
+
+
+def _place(session: Session, row: StatusChange | Unreadable, result: FeedbackResult) -> None:
+    if isinstance(row, Unreadable):
+        _park(session, row, ParkedState.PARKED, row.reasons)
+        result.parked += 1
+        alerts.error("告警 ALERT: 人社状态日志第 %s 条无法处理，已搁置：%s", row.seq, "；".join(row.reasons))
+        return
+    case_id = _case_id(session, row.case_no)
+    if case_id is None:
+        _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"])
+        result.waiting += 1
+        return
+    _apply(session, case_id, row, result)
+
+
+def _retry_waiting(session: Session, result: FeedbackResult) -> None:
+    """Apply, in log order, every waiting row whose case has been staged since."""
+    waiting = session.scalars(select(ParkedStatus).where(ParkedStatus.source == HRSS,
+                                                         ParkedStatus.state == ParkedState.WAITING)
+                              .order_by(ParkedStatus.source_seq))
+    for parked in waiting:
+        case_id = _case_id(session, parked.case_no)
+        if case_id is None:
+            continue
+        fields = json.loads(parked.change or "{}")
+        _apply(session, case_id, StatusChange(**{**fields, "status": Status(fields["status"])}), result)
+        parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
+
+
+def collect_hrss(source: StatusLog, ledger_url: str, limit: int = 1000) -> FeedbackResult:
+    """Apply rows that were waiting for their case, then HRSS's status log past the watermark (module
+    docstring); one transaction, so the watermark and what became of each row move together."""
+    result = FeedbackResult(HRSS)
+    with session_factory(ledger_url).begin() as session:
+        _retry_waiting(session, result)
+        mark = get_watermark(session, HRSS_WATERMARK)
+        for row in source.status_changes_since(mark, limit):
+            _place(session, row, result)
+            result.read += 1
+            mark = row.seq
+        set_watermark(session, HRSS_WATERMARK, mark)
+    return result

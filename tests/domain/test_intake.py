@@ -1,0 +1,110 @@
+"""Intake reads any 前置库 row without raising: what it can read becomes a record, the rest a reason that names
+the column (lianban.domain.intake)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lianban.domain.catalog import Catalog
+from lianban.domain.intake import SourceRow, Unreadable, normalise_case_no, read, read_status
+from lianban.domain.record import RetirementRecord
+from lianban.domain.statuses import Status, StatusChange
+
+
+def row(record: RetirementRecord, **changes: Any) -> SourceRow:
+    values = {**record.as_values(), "items": ",".join(record.items), **changes}
+    return SourceRow(7, values)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("BZTX202502000001", "BZTX202502000001"),
+    (" bztx202502000001 ", "BZTX202502000001"),
+    ("ＢＺＴＸ２０２５０２０００００１", "BZTX202502000001"),
+    (b"BZ-2025_7", "BZ-2025_7"),
+    (2025000017, "2025000017"),
+])
+def test_near_duplicate_case_numbers_normalise_to_one(raw: Any, expected: str) -> None:
+    assert normalise_case_no(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    (None, "为空"), ("", "为空"), ("   ", "为空"), ("A" * 41, "超过40个字符"), ("BZ\x001", "控制字符"),
+    ("BZ\u200b1", "控制字符"), ("BZ 1", "只能包含"), ("-BZ1", "只能包含"), ("办件1", "只能包含"),
+    (b"\xff\xfe", "编码无法识别"), ("BZ\ud800", "编码无法识别"), (True, "类型错误"), (1.5, "类型错误"),
+    ("34162219650115003X", "疑似身份证号码"), ("13812345678", "疑似身份证号码或手机号码"),
+])
+def test_a_case_number_that_is_not_one_says_why(raw: Any, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        normalise_case_no(raw)
+
+
+def test_a_valid_row_reads_as_its_record(record: RetirementRecord, catalog: Catalog) -> None:
+    assert read(row(record), catalog) == record.__class__(**{**record.__dict__, "source_seq": 7})
+
+
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("contribution_months", "三百", "养老保险缴费月数应为整数"),
+    ("contribution_months", "12a", "养老保险缴费月数应为整数"),
+    ("contribution_months", "３６０", "养老保险缴费月数应为整数"),
+    ("contribution_months", -1, "超出合理范围"),
+    ("contribution_months", 10**9, "超出合理范围"),
+    ("contribution_months", 3.5, "应为整数"),
+    ("contribution_months", True, "应为整数"),
+    ("approved_at", "9999-12-31T23:59:59-23:59", "审批时间"),
+    ("approved_at", "0001-01-01T00:00:00+23:59", "审批时间"),
+    ("approved_at", "2025/01/02 10:00", "审批时间格式错误"),
+    ("approved_at", "1970-01-01T00:00:00+00:00", "审批时间超出合理范围"),
+    ("name", "张" * 51, "姓名超过50个字符"),
+    ("name", "张\x07三", "姓名含有控制字符"),
+    ("employer_name", b"\x80abc", "参保单位编码无法识别"),
+    ("employer_name", ["a list"], "参保单位类型错误"),
+    ("phone", "1" * 12, "联系方式超过11个字符"),
+    ("items", "01,11,01", "办理事项重复"),
+    ("case_no", "\x00", "办件编号含有控制字符"),
+])
+def test_one_bad_column_is_named_and_the_row_is_unreadable(record: RetirementRecord, catalog: Catalog,
+                                                           column: str, value: Any, words: str) -> None:
+    result = read(row(record, **{column: value}), catalog)
+    assert isinstance(result, Unreadable) and result.seq == 7
+    assert any(words in r for r in result.reasons), result.reasons
+
+
+def test_every_bad_column_is_named_at_once(record: RetirementRecord, catalog: Catalog) -> None:
+    result = read(row(record, contribution_months="x", approved_at="never", name="\x00"), catalog)
+    assert isinstance(result, Unreadable) and len(result.reasons) == 3
+    assert result.case_no == record.case_no  # readable columns still identify the row
+
+
+def test_an_unreadable_case_number_is_shown_printable(record: RetirementRecord, catalog: Catalog) -> None:
+    shown = read(row(record, case_no="\x00" + "A" * 80), catalog)
+    assert isinstance(shown, Unreadable) and len(shown.case_no) <= 40 and "\x00" not in shown.case_no
+    blank = read(row(record, case_no=None), catalog)
+    assert isinstance(blank, Unreadable) and blank.case_no == "(序号7)"
+
+
+def test_readable_text_of_other_types_is_accepted(record: RetirementRecord, catalog: Catalog) -> None:
+    result = read(row(record, phone=int(record.phone), contribution_months=str(record.contribution_months),
+                      items="，".join(record.items), name=f"  {record.name} "), catalog)
+    assert isinstance(result, RetirementRecord)
+    assert (result.phone, result.contribution_months, result.items, result.name) == (
+        record.phone, record.contribution_months, record.items, record.name)
+
+
+CODES = {"1": Status.ACCEPTED, "9": Status.COMPLETED}
+
+
+@pytest.mark.parametrize(("values", "words"), [
+    ({"status_code": "7"}, "办理状态码 '7' 不在 statuses.py 中"),
+    ({"changed_at": "yesterday"}, "办理时间格式错误"),
+    ({"case_no": ""}, "办件编号为空"),
+    ({"reason": "很长" * 300}, "原因超过500个字符"),
+])
+def test_a_status_row_that_cannot_be_placed_says_why(values: dict[str, Any], words: str) -> None:
+    good = {"case_no": "bz1", "item_code": "01", "status_code": "9", "changed_at": "2025-03-01T10:00:00+08:00",
+            "reason": None}
+    assert read_status(SourceRow(3, good), CODES, "statuses.py") == StatusChange(
+        3, "BZ1", "01", Status.COMPLETED, "9", "2025-03-01T10:00:00+08:00", None)
+    result = read_status(SourceRow(3, {**good, **values}), CODES, "statuses.py")
+    assert isinstance(result, Unreadable) and any(words in r for r in result.reasons), result
