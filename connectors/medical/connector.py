@@ -14,7 +14,10 @@ Failures become the lianban error tree through tables, never an if/elif ladder::
     a reply that is not XML                                   → RetriableError (a gateway's error page)
     a reply that breaks the contract or carries a DTD         → FatalError
 
-Messages name the connection and what to do; they never carry the password or personal data.
+Messages are Chinese first, name the connection and end with what to do (:data:`HINTS`, by cause: a wrong
+port is told to check host/port, a refused login to check login/password); they never carry the password
+or personal data. The WSDL is fetched on the first call, not when the connector is built, so a bureau that
+is down at start-up is an outage like any other (RetriableError, retried later).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from lianban.wire.transport import make_zeep_client
 __all__ = ["MedicalConnector", "RequestSignature", "TimestampedUsernameToken", "translate_error", "x509_signature"]
 
 DEPARTMENT = "medical"
-WHO = "medical (医疗保障局, connection dept_medical)"
+WHO = "医疗保障局（连接 dept_medical）"
 CONNECTION = "connection dept_medical"
 TNS = "http://ybj.bozhou.gov.cn/lianban/medical/v1"
 BINDING = f"{{{TNS}}}MedicalSoapBinding"
@@ -101,12 +104,23 @@ def x509_signature(cert_file: str, key_file: str) -> RequestSignature:
 
 
 # -- error translation --------------------------------------------------------------------------------
-_HINTS: dict[Action, str] = {
-    Action.CONFIG: f"check login/password of {CONNECTION} (and this host's clock); retrying will not help",
-    Action.RETRY: "a transient failure; try again later",
-    Action.REJECT: "the bureau refused the request; check it against schemas/medical/medical.xsd",
-    Action.FATAL: "stop and contact the medical liaison (联络员)",
+#: what to do, by cause (中文 first): the sentence ends every error message
+HINTS: dict[str, str] = {
+    "login": f"请核对连接 {CONNECTION} 的 login/password、本机时钟与签名证书；重试无济于事 "
+             f"(check login/password, the clock and the certificate of {CONNECTION})",
+    "address": f"请核对连接 {CONNECTION} 的 host、port 与 extra.wsdl；重试无济于事 "
+               f"(check host, port and extra.wsdl of {CONNECTION})",
+    "tls": f"请核对连接 {CONNECTION} 的 extra.ca_bundle；切勿关闭证书校验 (check extra.ca_bundle of {CONNECTION})",
+    "wsdl": f"请核对连接 {CONNECTION} 的 extra.wsdl 文件路径 (check extra.wsdl of {CONNECTION})",
+    "retry": "暂时性故障，稍后自动重试 (a transient failure; retried later)",
+    "reject": "医保局拒收该请求，请对照 schemas/medical/medical.xsd 检查 "
+              "(the bureau refused the request; check it against medical.xsd)",
+    "fatal": "请停止运行并联系医保局联络员 (stop and contact the medical liaison 联络员)",
 }
+
+#: the cause a bureau error code's action points to
+_ACTION_HINTS: dict[Action, str] = {Action.CONFIG: "login", Action.RETRY: "retry", Action.REJECT: "reject",
+                                    Action.FATAL: "fatal"}
 
 _RAISE: dict[Action, Callable[[str, str, str], LianbanError]] = {
     Action.CONFIG: lambda message, code, reason: ConfigError(message),
@@ -115,21 +129,24 @@ _RAISE: dict[Action, Callable[[str, str, str], LianbanError]] = {
     Action.FATAL: lambda message, code, reason: FatalError(message),
 }
 
-#: HTTP status without a SOAP Fault → action; other 5xx retry, anything else is fatal.
-_HTTP_ACTIONS: dict[int, Action] = {401: Action.CONFIG, 403: Action.CONFIG, 404: Action.CONFIG,
-                                    408: Action.RETRY, 429: Action.RETRY}
+#: HTTP status without a SOAP Fault → (action, cause); other 5xx retry, anything else is fatal.
+_HTTP_ACTIONS: dict[int, tuple[Action, str]] = {
+    401: (Action.CONFIG, "login"), 403: (Action.CONFIG, "login"), 404: (Action.CONFIG, "address"),
+    408: (Action.RETRY, "retry"), 429: (Action.RETRY, "retry"),
+}
 
 #: SOAP 1.1 faultcode (local part, before any dot) → action when the detail carries no known code.
 _FAULT_SIDES: dict[str, Action] = {"Client": Action.REJECT, "Server": Action.RETRY}
 
 
-def _error(action: Action, what: str, code: str = "", reason: str = "") -> LianbanError:
-    return _RAISE[action](f"{WHO} {what}: {_HINTS[action]}", code, reason)
+def _error(action: Action, what: str, code: str = "", reason: str = "", cause: str | None = None) -> LianbanError:
+    return _RAISE[action](f"{WHO}{what}：{HINTS[cause or _ACTION_HINTS[action]]}", code, reason)
 
 
-def _http_action(status_code: int) -> Action:
+def _http_action(status_code: int) -> tuple[Action, str]:
     """A 2xx without a SOAP reply is a body that is not XML (a gateway page): retry like a 5xx."""
-    return _HTTP_ACTIONS.get(status_code, Action.RETRY if status_code >= 500 or status_code < 300 else Action.FATAL)
+    retry = status_code >= 500 or status_code < 300
+    return _HTTP_ACTIONS.get(status_code, (Action.RETRY, "retry") if retry else (Action.FATAL, "fatal"))
 
 
 def _from_fault(fault: zx.Fault) -> LianbanError:
@@ -137,24 +154,26 @@ def _from_fault(fault: zx.Fault) -> LianbanError:
     code = detail.findtext(f".//{{{TNS}}}errorCode") if detail is not None else None
     known = ERROR_CODES.get(code or "")
     if known is not None:
-        return _error(known.action, f"answered SOAP Fault {code} ({known.meaning})", code or "",
+        return _error(known.action, f"返回 SOAP Fault {code}（{known.meaning}）", code or "",
                       fault.message or known.meaning)
     side = str(fault.code or "").rpartition(":")[2].partition(".")[0]
     action = _FAULT_SIDES.get(side, Action.FATAL)
-    return _error(action, f"answered SOAP Fault {side or '?'}", side, fault.message or "")
+    return _error(action, f"返回 SOAP Fault {side or '?'}", side, fault.message or "")
 
 
 def _from_transport(exc: zx.TransportError) -> LianbanError:
-    return _error(_http_action(exc.status_code), f"answered HTTP {exc.status_code} without a SOAP reply")
+    action, cause = _http_action(exc.status_code)
+    return _error(action, f"返回 HTTP {exc.status_code}，没有 SOAP 应答", cause=cause)
 
 
 def _from_http_error(exc: requests.HTTPError) -> LianbanError:
     status = exc.response.status_code if exc.response is not None else 0
-    return _error(_http_action(status), f"answered HTTP {status} when the WSDL was fetched")
+    action, cause = _http_action(status)
+    return _error(action, f"获取 WSDL 时返回 HTTP {status}", cause=cause)
 
 
-def _fixed(action: Action, what: str) -> Callable[[BaseException], LianbanError]:
-    return lambda exc: _error(action, f"{what} ({type(exc).__name__})")
+def _fixed(action: Action, what: str, cause: str | None = None) -> Callable[[BaseException], LianbanError]:
+    return lambda exc: _error(action, f"{what}（{type(exc).__name__}）", cause=cause)
 
 
 #: exception → translation, first match wins (subclasses before their bases).
@@ -163,16 +182,15 @@ _TRANSLATIONS: tuple[tuple[_Kinds, Callable[[Any], LianbanError]], ...] = (
     (zx.Fault, _from_fault),
     (zx.TransportError, _from_transport),
     ((zx.DTDForbidden, zx.EntitiesForbidden, zx.ExternalReferenceForbidden),
-     _fixed(Action.FATAL, "sent XML with a DTD, entity or external reference; it was not parsed")),
-    (zx.XMLSyntaxError, _fixed(Action.RETRY, "answered with something that is not XML (a gateway page?)")),
-    (zx.Error, _fixed(Action.FATAL, "answered outside the medical.wsdl contract")),
-    (requests.exceptions.SSLError, _fixed(Action.CONFIG, f"failed TLS verification; check ca_bundle of "
-                                                         f"{CONNECTION}")),
+     _fixed(Action.FATAL, "的应答含有 DTD、实体或外部引用，未予解析")),
+    (zx.XMLSyntaxError, _fixed(Action.RETRY, "的应答不是 XML（可能是网关页面）")),
+    (zx.Error, _fixed(Action.FATAL, "的应答不符合 medical.wsdl 约定")),
+    (requests.exceptions.SSLError, _fixed(Action.CONFIG, "TLS 证书校验失败", "tls")),
     (requests.HTTPError, _from_http_error),
-    (requests.Timeout, _fixed(Action.RETRY, "did not answer in time")),
-    (requests.ConnectionError, _fixed(Action.RETRY, "cannot be reached")),
-    (requests.RequestException, _fixed(Action.CONFIG, f"cannot be called; check host/port of {CONNECTION}")),
-    (OSError, _fixed(Action.CONFIG, f"has a WSDL that cannot be read; check extra.wsdl of {CONNECTION}")),
+    (requests.Timeout, _fixed(Action.RETRY, "未在时限内应答 (did not answer in time)")),
+    (requests.ConnectionError, _fixed(Action.RETRY, "无法连接 (cannot be reached)")),
+    (requests.RequestException, _fixed(Action.CONFIG, "无法调用", "address")),
+    (OSError, _fixed(Action.CONFIG, "的 WSDL 无法读取", "wsdl")),
 )
 
 
@@ -181,14 +199,14 @@ def translate_error(exc: BaseException) -> LianbanError:
     for kinds, translate in _TRANSLATIONS:
         if isinstance(exc, kinds):
             return translate(exc)
-    return _error(Action.FATAL, f"failed unexpectedly ({type(exc).__name__})")
+    return _error(Action.FATAL, f"调用意外失败（{type(exc).__name__}）")
 
 
 # -- wire mapping ----------------------------------------------------------------------------------------
 def _status(code: str) -> Status:
     status = STATUSES.get(code)
     if status is None:
-        raise _error(Action.FATAL, f"sent status code {code!r}, which connectors/medical/statuses.py lacks")
+        raise _error(Action.FATAL, f"返回的办理状态码 {code!r} 不在 connectors/medical/statuses.py 中")
     return status
 
 
@@ -240,13 +258,21 @@ class MedicalConnector:
     department = DEPARTMENT
     statuses = STATUSES
 
-    def __init__(self, client: zeep.Client, address: str | None = None) -> None:
-        """`client` is a ready zeep client; `address` overrides the WSDL's soap:address when given."""
-        self._client = client
-        self._service = client.create_service(BINDING, address) if address else client.service
-        self._address = address or self._service._binding_options.get("address", "?")
+    def __init__(self, client: zeep.Client | Callable[[], zeep.Client], address: str | None = None) -> None:
+        """`client` is a zeep client, or what builds one on the first call (so an unreachable WSDL at start is
+        an outage like any other, retried later); `address` overrides the WSDL's soap:address when given."""
+        self._make = (lambda: client) if isinstance(client, zeep.Client) else client
+        self._address = address
+        self._bound: Any = None
         self._retry_after: float | None = None
-        client.transport.session.hooks["response"].append(self._note_retry_after)
+
+    def _service(self) -> Any:
+        if self._bound is None:
+            client = self._make()
+            client.transport.session.hooks["response"].append(self._note_retry_after)
+            self._bound = client.create_service(BINDING, self._address) if self._address else client.service
+            self._address = self._address or self._bound._binding_options.get("address", "?")
+        return self._bound
 
     def _note_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """zeep's TransportError drops headers: remember the bureau's Retry-After from the raw response."""
@@ -255,17 +281,16 @@ class MedicalConnector:
 
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> MedicalConnector:
-        """Build from connection dept_medical: WSDL from ``extra.wsdl`` or ``<base_url>/soap/medical?wsdl``."""
+        """Build from connection dept_medical: WSDL from ``extra.wsdl`` or ``<base_url>/soap/medical?wsdl``,
+        fetched on the first call (nothing goes over the network here)."""
         if not settings.login or not settings.password:
-            raise ConfigError(f"{CONNECTION}: 'login' and 'password' are required (WS-Security UsernameToken)")
+            raise ConfigError(f"{CONNECTION} 缺少 login 或 password（WS-Security UsernameToken 必需）"
+                              f"({CONNECTION}: 'login' and 'password' are required)")
         address = settings.base_url.rstrip("/") + SOAP_PATH
         token = TimestampedUsernameToken(settings.login, settings.password, use_digest=True)
         wsse: Any = WsseChain(token, x509_signature(*settings.x509)) if settings.x509 else token
-        try:
-            client = make_zeep_client(settings.wsdl or f"{address}?wsdl", settings.transport, wsse=wsse)
-        except (requests.RequestException, zx.Error, OSError) as exc:
-            raise translate_error(exc) from None
-        return cls(client, address=address)
+        wsdl = settings.wsdl or f"{address}?wsdl"
+        return cls(lambda: make_zeep_client(wsdl, settings.transport, wsse=wsse), address=address)
 
     def submit(self, batch: Sequence[SealedItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True).
@@ -291,15 +316,16 @@ class MedicalConnector:
         try:
             answer = self._call("Ping")
         except LianbanError as exc:
-            return HealthReport(False, f"{self._address}: {exc}")
+            return HealthReport(False, f"{self._address or CONNECTION}: {exc}")
         status = answer if isinstance(answer, str) else getattr(answer, "status", None)
-        return HealthReport(status == "ok", f"{WHO} at {self._address} answered Ping with {status!r}")
+        return HealthReport(status == "ok", f"{WHO}（{self._address}）对 Ping 的应答为 {status!r} "
+                                            f"(answered Ping with {status!r})")
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         self._retry_after = None
         try:
-            return self._service[operation](**kwargs)
-        except (requests.RequestException, zx.Error) as exc:
+            return self._service()[operation](**kwargs)
+        except (requests.RequestException, zx.Error, OSError) as exc:
             error = translate_error(exc)
             if isinstance(error, RetriableError):
                 error.retry_after = self._retry_after

@@ -63,7 +63,7 @@ def poll(department: str) -> dict[str, Any]:
 
 def report() -> dict[str, Any]:
     """Push unreported status events to 皖事通办."""
-    from lianban.pipeline.feedback import report as run
+    from lianban.pipeline.report import report as run
 
     paths = Paths.from_env()
     return run(load_sink(department_settings(SINK), paths.keys_dir), paths.ledger_url, paths.keys_dir).as_dict()

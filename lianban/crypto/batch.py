@@ -88,6 +88,12 @@ REFUSALS: dict[str, Refusal] = {
 BATCH_REFUSALS = tuple(code for code in REFUSALS if code != "SEAL")
 
 
+def is_batch_refusal(code: str) -> bool:
+    """Whether a department's error code (``BATCH_SIG``, ``E_BATCH_KEY`` …) refuses a batch for its envelope:
+    a matter of keys, clocks or tampering, never of one item in it."""
+    return any(code.endswith(f"BATCH_{refusal}") for refusal in BATCH_REFUSALS)
+
+
 def batch_refusal_codes(prefix: str) -> dict[str, str]:
     """The whole-batch refusal codes as a department spells them (e.g. ``BATCH_ROOT``, ``E_BATCH_ROOT``),
     each with the same Chinese reason the receiver answers with."""

@@ -9,8 +9,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
-from lianban.ledger.store import DEAD_STATES, DeliveryState, status_counts
+from lianban.ledger.models import Case, CaseItem, Delivery, ParkedStatus, Quarantine, StatusEvent
+from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, status_counts
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class Progress:
     pending_deliveries: int
     dead_letters: int
     status_counts: dict[str, int]
+    parked_events: int  # refused by 皖事通办, set aside with the reason (lianban.pipeline.report)
+    parked_status_rows: int  # HRSS status rows that cannot be read (lianban.pipeline.status_log)
+    waiting_status_rows: int  # HRSS status rows waiting for their case to be staged
 
     @property
     def done(self) -> bool:
@@ -42,6 +45,7 @@ def _count(session: Session, query: Select[Any]) -> int:
 def progress(ledger_url: str) -> Progress:
     with session_factory(ledger_url)() as s:
         count = lambda q: _count(s, q)  # noqa: E731
+        parked = select(func.count()).select_from(ParkedStatus)
         delivered = dict(s.execute(select(Delivery.department, func.count())
                                    .where(Delivery.state == DeliveryState.ACCEPTED)
                                    .group_by(Delivery.department)).all())
@@ -51,7 +55,7 @@ def progress(ledger_url: str) -> Progress:
             case_items=count(select(func.count()).select_from(CaseItem)),
             open_items=count(select(func.count()).select_from(CaseItem).where(CaseItem.final.is_(False))),
             unreported_events=count(select(func.count()).select_from(StatusEvent)
-                                    .where(StatusEvent.reported_at.is_(None))),
+                                    .where(StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))),
             reported_events=count(select(func.count()).select_from(StatusEvent)
                                   .where(StatusEvent.reported_at.is_not(None))),
             delivered={k: int(v) for k, v in delivered.items()},
@@ -59,4 +63,8 @@ def progress(ledger_url: str) -> Progress:
                                      .where(Delivery.state.in_((DeliveryState.PENDING, DeliveryState.RETRY)))),
             dead_letters=count(select(func.count()).select_from(Delivery).where(Delivery.state.in_(DEAD_STATES))),
             status_counts=status_counts(s),
+            parked_events=count(select(func.count()).select_from(StatusEvent)
+                                .where(StatusEvent.parked_at.is_not(None))),
+            parked_status_rows=count(parked.where(ParkedStatus.state == ParkedState.PARKED)),
+            waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
         )

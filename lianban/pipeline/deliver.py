@@ -2,27 +2,46 @@
 
 A delivery is marked only from the department's answer. A lost answer means a resend, which the
 department recognises by idempotency key and answers as a duplicate: never twice in effect, never lost.
+
+What one sealed batch can come back with, and what happens (a table, checked in this order)::
+
+    receipts                         each row settled by its receipt (refused ones dead-lettered with the
+                                     department's reason, the applicant told 不予受理 with it)
+    RetriableError                   every row backs off (30 s doubling, capped at 15 min); the run stops
+    RejectedError, envelope code     (BATCH_SIG, E_BATCH_KEY …: keys, clocks, tampering) as retriable, and
+                                     alerted: the batch is re-sealed next time
+    RejectedError, any other code    the department refused the batch for what is in it (schema, size):
+                                     split in two and each half sent again, down to single items; a single
+                                     item refused is dead-lettered with the department's reason
+    any other exception              the connector could not send it (one item it cannot serialise): split
+                                     the same way; nothing went out, so nothing is recorded as sent
+    ConfigError                      propagates: fix the setting, do not retry
+
+If every item of a split batch is refused on its own, the fault is not in the items: they back off and an
+alert is raised instead. One poison item in a batch of 100 leaves 99 delivered. A keys folder that does not
+hold the vault keys the outbox was sealed with refuses the run before anything is touched.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from lianban.errors import RejectedError, RetriableError
+from lianban.crypto.batch import is_batch_refusal
+from lianban.domain.statuses import Status
+from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import CaseItem, Delivery
 from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
 from lianban.pipeline.sealer import BatchSealer, Outgoing
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
-from lianban.wire.signatures import Proof
 
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
@@ -40,10 +59,35 @@ class DeliverResult:
     refused: int = 0
     retrying: int = 0
     dead: int = 0
+    split: int = 0  # batches split in two to isolate the items a department refused
     stopped_by: str | None = None  # why the run stopped early (department down, rejected batch)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LocalFailure:
+    """The connector raised before anything went out (it could not serialise an item, say)."""
+
+    error: Exception
+
+    @property
+    def reason(self) -> str:
+        return f"连接器无法发送（{type(self.error).__name__}），已告警 (the connector could not send it)"
+
+
+Outcome = list[Receipt] | RetriableError | RejectedError | LocalFailure
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One sealed batch between its two short transactions (the network call holds no database lock)."""
+
+    ids: list[int]
+    seal: dict[str, Any]
+    messages: list[SealedItem]
+    case_nos: list[str]
 
 
 def _due(session: Session, department: str, limit: int) -> list[Delivery]:
@@ -59,21 +103,14 @@ def _outgoing(row: Delivery, session: Session) -> Outgoing:
     return Outgoing(row.idempotency_key, item.case.case_no, item.item_code, row.envelope)
 
 
-def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult) -> None:
-    row.attempts += 1
-    row.sent_at = utcnow()
-    if not receipt.accepted:
-        row.state, row.last_error = DeliveryState.REFUSED, f"{receipt.department_code}: {receipt.reason}"
-        result.refused += 1
-        return
-    row.state, row.receipt_ref, row.last_error = DeliveryState.ACCEPTED, receipt.department_ref, None
-    result.accepted += 1
-    result.duplicates += int(receipt.duplicate)
-    if receipt.status is not None:
-        item = session.get(CaseItem, row.case_item_id)
-        assert item is not None
-        record_status(session, item, receipt.status, row.department, code=receipt.department_code,
-                      reason=receipt.reason, changed_at=row.sent_at.isoformat())
+def _check_keys_match(session: Session, sealer: BatchSealer, keys_dir: Path) -> None:
+    """Refuse to run with a keys folder that shares no vault key with what the outbox was sealed with."""
+    used = set(session.scalars(select(Delivery.key_id).where(Delivery.department == sealer.department,
+                                                             Delivery.state.in_(DUE_STATES)).distinct()))
+    if used and not used & set(sealer.vault.keys):
+        raise ConfigError(f"密钥目录与台账不符：待投递记录所用的存储密钥 {', '.join(sorted(used))} 都不在 "
+                          f"{keys_dir / 'vault.json'} 中；请确认 LIANBAN_KEYS_DIR 指向本台账的密钥目录，未做任何改动 "
+                          f"(the keys folder does not hold the keys the ledger was sealed with; nothing was touched)")
 
 
 def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverResult) -> None:
@@ -88,93 +125,175 @@ def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverR
     result.retrying += 1
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """One sealed batch between its two short transactions (the network call holds no database lock)."""
-
-    ids: list[int]
-    seal: dict[str, Any]
-    messages: list[SealedItem]
-    case_nos: list[str]
-
-
-def _prepare(session: Session, sealer: BatchSealer, log: EvidenceLog, rows: list[Delivery],
-             result: DeliverResult) -> _Batch | None:
-    """Seal the due rows (dead-lettering any whose at-rest payload does not open) and log the send."""
-    sealed = sealer.seal([_outgoing(r, session) for r in rows])
-    for row in [r for r in rows if r.idempotency_key in sealed.broken]:
-        row.state, row.last_error = DeliveryState.DEAD, sealed.broken[row.idempotency_key]
-        result.dead += 1
-    rows = [r for r in rows if r.idempotency_key not in sealed.broken]
-    if not rows:
-        return None
-    batch = _Batch([r.id for r in rows], sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries])
-    log.sent(session, sealer.department, "submit", batch.case_nos,
-             {"seal": batch.seal, "items": batch.messages}, batch.seal["signature"], batch.seal["signer_kid"])
-    result.sent += len(rows)
-    return batch
+def _refuse(session: Session, row: Delivery, code: str, reason: str, result: DeliverResult) -> None:
+    """A dead letter with the department's reason; the applicant is told 不予受理 with it."""
+    row.attempts += 1
+    row.sent_at = utcnow()
+    row.state, row.last_error = DeliveryState.REFUSED, f"{code}: {reason}"
+    result.refused += 1
+    item = session.get(CaseItem, row.case_item_id)
+    assert item is not None
+    record_status(session, item, Status.NOT_ACCEPTED, row.department, code=code, reason=reason,
+                  changed_at=row.sent_at.isoformat())
 
 
-def _call(connector: DepartmentConnector, batch: _Batch) -> list[Receipt] | RetriableError | RejectedError:
-    """The department's answer, or the failure to act on; a ConfigError propagates (fix, don't retry)."""
-    try:
-        return connector.submit(batch.messages, batch.seal)
-    except (RetriableError, RejectedError) as exc:
-        return exc
+def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult) -> None:
+    if not receipt.accepted:
+        _refuse(session, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
+        return
+    row.attempts += 1
+    row.sent_at = utcnow()
+    row.state, row.receipt_ref, row.last_error = DeliveryState.ACCEPTED, receipt.department_ref, None
+    result.accepted += 1
+    result.duplicates += int(receipt.duplicate)
+    if receipt.status is not None:
+        item = session.get(CaseItem, row.case_item_id)
+        assert item is not None
+        record_status(session, item, receipt.status, row.department, code=receipt.department_code,
+                      reason=receipt.reason, changed_at=row.sent_at.isoformat())
 
 
-def _stop(rows: list[Delivery], error: str, retry_after: float | None, cause: Exception,
-          result: DeliverResult) -> bool:
-    for row in rows:
-        _fail(row, error, retry_after, result)
-    result.stopped_by = str(cause)
-    return False
+def _divisible(outcome: Outcome) -> bool:
+    """Whether the batch failed for something in it, so that smaller batches may get through."""
+    if isinstance(outcome, LocalFailure):
+        return True
+    return isinstance(outcome, RejectedError) and not is_batch_refusal(outcome.code)
 
 
-def _settle(session: Session, department: str, batch: _Batch, outcome: list[Receipt] | RetriableError | RejectedError,
-            result: DeliverResult) -> bool:
-    """Apply the answer to the rows; False when the run should stop (the department is not taking messages)."""
-    rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
-    if isinstance(outcome, RejectedError):  # refused whole (envelope, clock, key): re-sealed next time
-        alerts.error("告警 ALERT: %s 整批拒收 %s：%s", department, outcome.code, outcome.reason or outcome)
-        return _stop(rows, f"{outcome.code}: {outcome.reason or outcome}", None, outcome, result)
-    if isinstance(outcome, RetriableError):
-        return _stop(rows, str(outcome), outcome.retry_after, outcome, result)
-    receipts = {r.idempotency_key: r for r in outcome}
-    for row in rows:
-        receipt = receipts.get(row.idempotency_key)
-        if receipt is None:
-            _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, result)
-        else:
-            _apply_receipt(session, row, receipt, result)
-    return True
+def _why(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
+    if isinstance(outcome, LocalFailure):
+        return "LOCAL", outcome.reason
+    return outcome.code, outcome.reason or str(outcome)
+
+
+@dataclass
+class _Run:
+    """One department's delivery run: its peer, keys, evidence log and counts."""
+
+    peer: Peer[DepartmentConnector]
+    sessions: sessionmaker[Session]
+    sealer: BatchSealer
+    log: EvidenceLog
+    result: DeliverResult
+    refusals: list[tuple[int, str, str]] = field(default_factory=list)  # single items refused, not yet applied
+
+    @property
+    def department(self) -> str:
+        return self.sealer.department
+
+    def prepare(self, ids: list[int]) -> _Batch | None:
+        """Seal the rows (dead-lettering any whose at-rest payload does not open)."""
+        with self.sessions.begin() as session:
+            rows = [row for i in ids if (row := session.get(Delivery, i)) is not None]
+            sealed = self.sealer.seal([_outgoing(r, session) for r in rows])
+            for row in [r for r in rows if r.idempotency_key in sealed.broken]:
+                row.state, row.last_error = DeliveryState.DEAD, sealed.broken[row.idempotency_key]
+                self.result.dead += 1
+        kept = [r.id for r in rows if r.idempotency_key not in sealed.broken]
+        if not kept:
+            return None
+        return _Batch(kept, sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries])
+
+    def call(self, batch: _Batch) -> Outcome:
+        """The department's answer, or the failure to act on; a ConfigError propagates (fix, don't retry)."""
+        try:
+            return self.peer.connector.submit(batch.messages, batch.seal)
+        except (RetriableError, RejectedError) as exc:
+            return exc
+        except LianbanError:
+            raise
+        except Exception as exc:
+            alerts.error("告警 ALERT: %s 连接器无法发送一批 %d 条（%s）", self.department, len(batch.ids),
+                         type(exc).__name__)
+            return LocalFailure(exc)
+
+    def record(self, session: Session, batch: _Batch, outcome: Outcome) -> None:
+        """Evidence: the message, when it went out; every answer the transport verified, one entry each."""
+        if isinstance(outcome, LocalFailure):
+            return
+        self.log.sent(session, self.department, "submit", batch.case_nos,
+                      {"seal": batch.seal, "items": batch.messages}, batch.seal["signature"],
+                      batch.seal["signer_kid"])
+        proofs = self.peer.proofs.take()
+        if proofs or isinstance(outcome, list):
+            self.log.received(session, self.department, "receipt", batch.case_nos, outcome, proofs)
+
+    def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
+        """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
+        rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
+        if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
+            code, reason = _why(outcome)
+            alerts.error("告警 ALERT: %s 整批拒收 %s：%s", self.department, code, reason)
+            return self._stop(rows, f"{code}: {reason}", None, f"{code}: {reason}")
+        if isinstance(outcome, RetriableError):
+            return self._stop(rows, str(outcome), outcome.retry_after, str(outcome))
+        receipts = {r.idempotency_key: r for r in outcome}
+        for row in rows:
+            receipt = receipts.get(row.idempotency_key)
+            if receipt is None:
+                _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, self.result)
+            else:
+                _apply_receipt(session, row, receipt, self.result)
+        return True
+
+    def _stop(self, rows: list[Delivery], error: str, retry_after: float | None, why: str) -> bool:
+        for row in rows:
+            _fail(row, error, retry_after, self.result)
+        self.result.stopped_by = why
+        return False
+
+    def send(self, ids: list[int]) -> bool:
+        """Seal, send and settle `ids`; split and resend what a department refused for its content."""
+        batch = self.prepare(ids)
+        if batch is None:
+            return True
+        self.result.sent += len(batch.ids)
+        outcome = self.call(batch)
+        with self.sessions.begin() as session:
+            self.record(session, batch, outcome)
+            if not _divisible(outcome):
+                return self.settle(session, batch, outcome)
+        assert isinstance(outcome, RejectedError | LocalFailure)
+        if len(batch.ids) == 1:
+            self.refusals.append((batch.ids[0], *_why(outcome)))
+            return True
+        self.result.split += 1
+        middle = len(batch.ids) // 2
+        return self.send(batch.ids[:middle]) and self.send(batch.ids[middle:])
+
+    def deliver_batch(self, ids: list[int]) -> bool:
+        """Send one due batch; then apply its single-item refusals, unless every item was refused (then the
+        fault is not in the items: they back off, alerted)."""
+        self.refusals.clear()
+        going = self.send(ids)
+        with self.sessions.begin() as session:
+            systemic = len(ids) > 1 and len(self.refusals) == len(ids)
+            for row_id, code, reason in self.refusals:
+                row = session.get(Delivery, row_id)
+                assert row is not None
+                if systemic:
+                    _fail(row, f"{code}: {reason}", None, self.result)
+                else:
+                    _refuse(session, row, code, reason, self.result)
+        if systemic:
+            alerts.error("告警 ALERT: %s 一批 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department, len(ids))
+            self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"
+            return False
+        return going
 
 
 def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:
-    """Seal and send every due delivery of the connector's department, one envelope per batch;
-    a ConfigError propagates (fix, don't retry). No database transaction spans a network call. Every
-    answer the transport verified is recorded in the evidence log, one entry per wire exchange."""
-    department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
+    """Seal and send every due delivery of the connector's department, one envelope per batch (module
+    docstring). No database transaction spans a network call; every answer the transport verified is
+    recorded in the evidence log, one entry per wire exchange."""
+    department, sessions = peer.connector.department, session_factory(ledger_url)
     sealer = BatchSealer.load(keys_dir, department)
-    result = DeliverResult(department)
+    with sessions() as session:
+        _check_keys_match(session, sealer, keys_dir)
+    run = _Run(peer, sessions, sealer, EvidenceLog.load(keys_dir), DeliverResult(department))
     for _ in range(MAX_BATCHES_PER_RUN):
-        with sessions.begin() as session:
-            rows = _due(session, department, batch_size)
-            batch = _prepare(session, sealer, log, rows, result) if rows else None
-        if not rows:
+        with sessions() as session:
+            ids = [row.id for row in _due(session, department, batch_size)]
+        if not ids or not run.deliver_batch(ids):
             break
-        if batch is None:
-            continue
-        outcome = _call(peer.connector, batch)
-        with sessions.begin() as session:
-            _record_answer(session, log, department, batch, outcome, peer.proofs.take())
-            if not _settle(session, department, batch, outcome, result):
-                break
-    return result
-
-
-def _record_answer(session: Session, log: EvidenceLog, department: str, batch: _Batch,
-                   outcome: list[Receipt] | RetriableError | RejectedError, proofs: list[Proof]) -> None:
-    """Receipts, and any signed refusal, go to the evidence log; an unsigned failure has nothing to record."""
-    if proofs or isinstance(outcome, list):
-        log.received(session, department, "receipt", batch.case_nos, outcome, proofs)
+    return run.result

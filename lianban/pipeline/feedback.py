@@ -1,6 +1,7 @@
-"""一体反馈: poll every department for its items' statuses, and report every status event to 皖事通办.
+"""一体反馈: poll every department for its items' statuses.
 
-(HRSS's own items come from its 前置库 status log: :mod:`lianban.pipeline.status_log`.)
+(HRSS's own items come from its 前置库 status log, :mod:`lianban.pipeline.status_log`; every status event
+goes on to 皖事通办 through :mod:`lianban.pipeline.report`.)
 
 Status events are the outbox to 皖事通办: appended in order, pushed in batches, marked when acknowledged.
 """
@@ -11,25 +12,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lianban.domain.batches import chunks
-from lianban.domain.statuses import Status
 from lianban.errors import RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
-from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
-from lianban.ledger.store import DeliveryState, record_status, utcnow
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.store import DeliveryState, record_status
 from lianban.wire.contract import (
     DepartmentConnector,
     Peer,
-    ProgressEvent,
-    PushResult,
-    StatusSink,
     StatusUpdate,
 )
-from lianban.wire.signatures import Proof
 
 POLL_BATCH = 200
 REPORT_BATCH = 500
@@ -90,49 +86,3 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
             log.received(session, department, "status", case_nos, updates, peer.proofs.take())
             _apply_updates(session, department, open_items, updates, result)
     return result
-
-
-def _unreported(session: Session, limit: int) -> list[tuple[StatusEvent, CaseItem, str]]:
-    query = (select(StatusEvent, CaseItem, Case.case_no).join(CaseItem, StatusEvent.case_item_id == CaseItem.id)
-             .join(Case).where(StatusEvent.reported_at.is_(None)).order_by(StatusEvent.id).limit(limit))
-    return list(session.execute(query).all())
-
-
-def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
-    """Push unreported status events to 皖事通办 in id order; stop at the first retriable failure.
-    The push itself runs outside any transaction; each acknowledgement chunk is its own evidence entry."""
-    result = FeedbackResult("wanshi_tong")
-    sessions, log = session_factory(ledger_url), EvidenceLog.load(keys_dir)
-    while True:
-        with sessions.begin() as session:
-            rows = _unreported(session, batch)
-            events = [ProgressEvent(e.id, case_no, item.item_code, e.source, Status(e.status), e.changed_at, e.reason)
-                      for e, item, case_no in rows]
-            if events:
-                log.sent(session, "wanshi_tong", "push", [e.case_no for e in events], events)
-        if not events:
-            break
-        try:
-            ack = peer.connector.push(events)
-        except RetriableError as exc:
-            result.stopped_by = str(exc)
-            break
-        if not _acknowledge(sessions, log, events, ack, peer.proofs.take(), result):
-            break
-    return result
-
-
-def _acknowledge(sessions: sessionmaker[Session], log: EvidenceLog, events: list[ProgressEvent], ack: PushResult,
-                 proofs: list[Proof], result: FeedbackResult) -> bool:
-    """Mark acknowledged events reported; False (nothing marked, pushed again next run) on a short count."""
-    with sessions.begin() as session:
-        log.received(session, "wanshi_tong", "ack", [e.case_no for e in events], ack, proofs)
-        acknowledged = ack.accepted + ack.duplicates
-        if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
-            result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"
-            return False
-        session.execute(update(StatusEvent).where(StatusEvent.id.in_([e.event_id for e in events]))
-                        .values(reported_at=utcnow()))
-    result.read += len(events)
-    result.changed += len(events)
-    return True

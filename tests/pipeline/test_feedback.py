@@ -23,7 +23,8 @@ from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, Status
 from lianban.ledger.progress import progress
 from lianban.ledger.store import get_watermark
 from lianban.pipeline.deliver import deliver
-from lianban.pipeline.feedback import poll_department, report
+from lianban.pipeline.feedback import poll_department
+from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import HRSS_WATERMARK, collect_hrss
 from simulators.hrss_backoffice import HrssBackOffice

@@ -1,0 +1,124 @@
+"""Report every status event to 皖事通办, in id order: the outbox of 一体反馈.
+
+Events are pushed in batches outside any transaction and marked reported only when the platform
+acknowledges the whole batch (new or already seen). What a push can come back with::
+
+    acknowledged in full     the events are marked reported; the next batch follows
+    a short count            nothing marked; pushed again next run (the platform dedupes by event id)
+    RetriableError           the run stops; everything is pushed again next run
+    RejectedError            the platform refused something in the batch: split in two and each half pushed
+                             again, down to single events; a single refused event is parked with the
+                             platform's reason and alerted, and the events behind it flow on. If every
+                             event of a split batch is refused, the fault is not in them: nothing is
+                             parked, the run stops and an alert is raised.
+
+A parked event keeps its place in the ledger (``parked_reason``); the platform shows the newest status it
+has for each item anyway, so one refused event never holds back the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from lianban.domain.statuses import Status
+from lianban.errors import RejectedError, RetriableError
+from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
+from lianban.ledger.models import Case, CaseItem, StatusEvent
+from lianban.ledger.store import utcnow
+from lianban.pipeline.feedback import FeedbackResult
+from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
+
+SINK = "wanshi_tong"
+REPORT_BATCH = 500
+alerts = logging.getLogger("lianban.alerts")
+
+
+def _unreported(session: Session, limit: int) -> list[ProgressEvent]:
+    query = (select(StatusEvent, CaseItem.item_code, Case.case_no)
+             .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
+             .where(StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
+             .order_by(StatusEvent.id).limit(limit))
+    return [ProgressEvent(e.id, case_no, item_code, e.source, Status(e.status), e.changed_at, e.reason)
+            for e, item_code, case_no in session.execute(query)]
+
+
+@dataclass
+class _Push:
+    """One report run: the sink, the evidence log, the counts, and single events refused so far."""
+
+    peer: Peer[StatusSink]
+    sessions: sessionmaker[Session]
+    log: EvidenceLog
+    result: FeedbackResult
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    def push(self, events: list[ProgressEvent]) -> bool:
+        """Push `events`; split and push again what the platform refused; False when the run should stop."""
+        with self.sessions.begin() as session:
+            self.log.sent(session, SINK, "push", [e.case_no for e in events], events)
+        try:
+            ack = self.peer.connector.push(events)
+        except RetriableError as exc:
+            self.result.stopped_by = str(exc)
+            return False
+        except RejectedError as exc:
+            return self._split(events, exc)
+        return self._acknowledge(events, ack)
+
+    def _split(self, events: list[ProgressEvent], refusal: RejectedError) -> bool:
+        with self.sessions.begin() as session:
+            self.log.received(session, SINK, "ack", [e.case_no for e in events], None, self.peer.proofs.take())
+        if len(events) == 1:
+            self.refused.append((events[0].event_id, refusal.reason or str(refusal)))
+            return True
+        middle = len(events) // 2
+        return self.push(events[:middle]) and self.push(events[middle:])
+
+    def _acknowledge(self, events: list[ProgressEvent], ack: PushResult) -> bool:
+        """Mark acknowledged events reported; False (nothing marked, pushed again next run) on a short count."""
+        with self.sessions.begin() as session:
+            self.log.received(session, SINK, "ack", [e.case_no for e in events], ack, self.peer.proofs.take())
+            acknowledged = ack.accepted + ack.duplicates
+            if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
+                self.result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"
+                return False
+            session.execute(update(StatusEvent).where(StatusEvent.id.in_([e.event_id for e in events]))
+                            .values(reported_at=utcnow()))
+        self.result.read += len(events)
+        self.result.changed += len(events)
+        return True
+
+    def report_batch(self, events: list[ProgressEvent]) -> bool:
+        """Push one batch; then park its refused single events, unless every one was refused."""
+        self.refused.clear()
+        going = self.push(events)
+        systemic = len(events) > 1 and len(self.refused) == len(events)
+        if systemic:
+            alerts.error("告警 ALERT: 皖事通办逐条拒收一批 %d 条事件，疑似系统性问题（编码表或接口变更），稍后重推",
+                         len(events))
+            self.result.stopped_by = "皖事通办逐条拒收整批事件，疑似系统性问题 (every event refused)"
+            return False
+        with self.sessions.begin() as session:
+            for event_id, reason in self.refused:
+                session.execute(update(StatusEvent).where(StatusEvent.id == event_id)
+                                .values(parked_reason=reason, parked_at=utcnow()))
+                alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s", event_id, reason)
+        self.result.parked += len(self.refused)
+        return going
+
+
+def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
+    """Push unreported status events to 皖事通办 in id order (module docstring); each acknowledgement,
+    chunk by chunk, is its own evidence entry."""
+    run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
+    while True:
+        with run.sessions() as session:
+            events = _unreported(session, batch)
+        if not events or not run.report_batch(events):
+            return run.result
