@@ -5,6 +5,9 @@
     evidence   SM4 ring: the evidence chain's SM3-HMAC
     hub-signing-<suite>                       the hub's signing keys, one set per suite in use
     <dept>-recipient, <dept>-signing          a department's unwrapping and response-signing keys
+
+Not a key, but kept beside them: ``evidence-head`` (+ ``.lock``), the evidence chain's MACed head, mirrored
+outside the ledger so a wiped or rolled-back ledger is detected (lianban.ledger.evidence).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from lianban.domain.catalog import load_catalog
 INDEX = "hub"
 VAULT = "vault"
 EVIDENCE = "evidence"
+#: not a key: the evidence chain's head file ``<keys_dir>/evidence-head.json``
+EVIDENCE_HEAD = "evidence-head"
 #: the SM4 rings (as opposed to the asymmetric key sets)
 RINGS = (INDEX, VAULT, EVIDENCE)
 

@@ -2,34 +2,59 @@
 
 Each entry's hash is an SM3-HMAC, under the hub's ``evidence`` key, of its predecessor's hash and its own
 canonical fields: editing, deleting or reordering any entry breaks the chain from that point on, and
-without the key nobody can rebuild a consistent chain. The head (last id and hash) is kept in a MACed
-anchor row updated in the same transaction, so truncating the newest entries is detected too; locking
-that row serialises appends. Monthly archives are JSON Lines files whose trailer is signed with the hub's
-SM2 key: anyone with the hub's public key checks an archive on its own (with the chain key, every entry).
+without the key nobody can rebuild a consistent chain. Monthly archives are JSON Lines files whose trailer
+(head id and hash included) is signed with the hub's SM2 key: anyone with the hub's public key checks an
+archive on its own (with the chain key, every entry).
 
-The pipeline appends through an :class:`EvidenceLog` (the chain key it was given, nothing read from the
-environment): one entry per message sent, and one per wire exchange answered, carrying the signature and
-the wire digest the transport verified (:class:`lianban.wire.signatures.Proof`), passed in explicitly.
-Verifying and archiving only read: a missing chain key is a ConfigError, never a new key.
+The head (last id and hash) is kept twice. In the ledger, a MACed anchor row updated in the same
+transaction (truncating the newest entries is detected; locking that row serialises appends). Outside it,
+``<keys_dir>/evidence-head.json``: head id, head hash, chain key id, time written and an SM3-HMAC over them,
+moved forward by :class:`EvidenceLog` once the ledger transaction commits (``after_commit``), under an
+``flock``, never back. A crash between commit and file write leaves the file behind the ledger, which is
+not tampering: the file's head need only be an entry of the chain, with the same hash. If, when appending,
+the file names a head the ledger does not hold (a rollback), the file is left where it is, as evidence,
+and an alert is logged; after an investigated, legitimate restore, move it aside (keep it): the next
+append writes a new one.
+
+Threat model (威胁模型). Write access to the ledger alone (a DBA, SQL injection, a restored backup) hides
+nothing: editing, deleting, reordering or forging entries (no chain key), truncating the newest, wiping
+every entry and resetting the anchor (清空), and rolling entries and anchor back to an older genuine copy
+(回滚), even with new entries appended since, are each detected and named by :func:`verify_ledger`.
+Write access to the ledger and the keys folder (the hub's host, as its service user) is another matter:
+that attacker holds the chain key and can rebuild a consistent chain and head file, or restore both from
+one backup. Only copies held elsewhere catch that: the monthly archives signed by the hub (pass their
+heads as ``known_heads``), 皖事通办's and the departments' signed acknowledgements, an off-host copy of the
+head file. Nothing here prevents deletion; it makes it visible.
+
+The pipeline appends through an :class:`EvidenceLog` (the chain key and keys folder it was given, nothing
+read from the environment): one entry per message sent, and one per wire exchange answered, carrying the
+signature and the wire digest the transport verified (:class:`lianban.wire.signatures.Proof`), passed in
+explicitly. Verifying and archiving only read: a missing chain key is a ConfigError, never a new key, and
+verifying never creates the head file (nor its lock).
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from lianban.crypto.hashing import blind_index, sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
-from lianban.keys.names import EVIDENCE, hub_signing_name
+from lianban.keys.files import write_private_json
+from lianban.keys.names import EVIDENCE, EVIDENCE_HEAD, hub_signing_name
 from lianban.keys.rings import load_ring
 from lianban.ledger.models import Evidence, EvidenceAnchor
 from lianban.wire.signatures import Proof
@@ -37,6 +62,9 @@ from lianban.wire.signatures import Proof
 GENESIS = "0" * 64
 ARCHIVE_SIGNER = hub_signing_name("SM")
 FIELDS = ("id", "at", "direction", "department", "kind", "case_nos", "digest", "signature", "key_id")
+HEAD_FIELDS = ("head_id", "head_hash", "chain_kid", "written_at")  # MACed, in this order
+
+alerts = logging.getLogger("lianban.alerts")
 
 
 @dataclass(frozen=True)
@@ -154,15 +182,62 @@ def _anchor_problem(anchor: EvidenceAnchor | None, keys: Mapping[str, bytes], la
     return None
 
 
-def verify_ledger(session: Session, keys_dir: Path) -> Verdict:
-    """Verify the whole chain in the ledger, every entry's keyed hash and the MACed head anchor."""
+def _hash_at(session: Session, entry_id: int) -> str | None:
+    return session.scalar(select(Evidence.entry_hash).where(Evidence.id == entry_id))
+
+
+def _reach_problem(what: str, head: tuple[int, str], last_id: int,
+                   hash_at: Callable[[int], str | None]) -> tuple[str, int] | None:
+    """Whether a head recorded elsewhere (`what`) is an entry of the ledger's chain, which reaches `last_id`;
+    the problem and the first entry concerned when it is not."""
+    head_id, head_hash = head
+    if head_id <= 0:
+        return None
+    if head_id > last_id:
+        return (f"证据链被清空或回滚：{what}记录到第 {head_id} 条，台账只有 {last_id} 条 "
+                f"(chain wiped or rolled back)", last_id + 1)
+    if hash_at(head_id) != head_hash:
+        return (f"证据链被回滚后改写：台账第 {head_id} 条与{what}记录的不同 "
+                f"(chain rolled back and rewritten)", head_id)
+    return None
+
+
+def _head_file_problem(keys_dir: Path, keys: Mapping[str, bytes], last_id: int,
+                       hash_at: Callable[[int], str | None]) -> tuple[str, int | None] | None:
+    path = head_path(keys_dir)
+    try:
+        head = read_head(keys_dir)
+    except (OSError, ValueError):
+        return f"链外锚点文件 {path} 无法读取或格式错误 (head file unreadable)", None
+    if head is None:
+        return None if last_id == 0 else (f"链外锚点文件 {path} 缺失，而台账有 {last_id} 条 "
+                                          f"(head file missing)", None)
+    key = keys.get(head["chain_kid"])
+    if key is None:
+        return f"链外锚点的链密钥 {head['chain_kid']!r} 未知 (head file keyed with an unknown chain key)", None
+    if _head_mac(key, head) != head["mac"]:
+        return f"链外锚点文件 {path} 校验失败（被篡改）(head file forged)", None
+    return _reach_problem("链外锚点", (head["head_id"], head["head_hash"]), last_id, hash_at)
+
+
+def verify_ledger(session: Session, keys_dir: Path, known_heads: Iterable[tuple[int, str]] = ()) -> Verdict:
+    """Verify the whole chain in the ledger, every entry's keyed hash and the MACed head anchor; then that
+    the chain holds, with the same hash, the head mirrored outside the ledger (``evidence-head.json``) and
+    any `known_heads` (id, hash) recorded elsewhere, such as a signed archive's trailer, and reaches that
+    far. Read-only: it creates no key and no file."""
     keys = chain_keys(keys_dir)
     rows = (_row(e) for e in session.scalars(select(Evidence).order_by(Evidence.id)))
     verdict, last_id, last_hash = verify_entries(rows, keys)
     if not verdict.ok:
         return verdict
     problem = _anchor_problem(session.get(EvidenceAnchor, 1), keys, (last_id, last_hash))
-    return Verdict(False, verdict.checked, last_id or None, problem) if problem else verdict
+    if problem:
+        return Verdict(False, verdict.checked, last_id or None, problem)
+    hash_at = partial(_hash_at, session)
+    found = _head_file_problem(keys_dir, keys, last_id, hash_at)
+    for head in known_heads:
+        found = found or _reach_problem("已知链头（如月度归档）", head, last_id, hash_at)
+    return Verdict(False, verdict.checked, found[1], found[0]) if found else verdict
 
 
 def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
@@ -177,7 +252,8 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     trailer: dict[str, Any] = {
         "archive": month, "count": len(rows), "start_prev": rows[0]["prev_hash"] if rows else GENESIS,
-        "head": rows[-1]["entry_hash"] if rows else GENESIS, "entries_sm3": sm3_hex("\n".join(lines).encode())}
+        "head": rows[-1]["entry_hash"] if rows else GENESIS, "head_id": rows[-1]["id"] if rows else 0,
+        "entries_sm3": sm3_hex("\n".join(lines).encode())}
     signer = keysets.load(keys_dir, ARCHIVE_SIGNER)
     kid, private = signer.active_private()
     trailer["signer_kid"] = kid
@@ -226,24 +302,109 @@ def body_of(value: Any) -> bytes:
     return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class EvidenceLog:
-    """Appends messages to the chain with one chain key (the active key of the ``evidence`` ring)."""
+# The head outside the ledger ------------------------------------------------------------------------------
 
-    def __init__(self, chain: tuple[str, bytes]) -> None:
-        self._chain = chain
+
+def head_path(keys_dir: Path) -> Path:
+    """The chain's head mirrored outside the ledger, beside the keys (not a key: ``keys list`` skips it)."""
+    return Path(keys_dir) / f"{EVIDENCE_HEAD}.json"
+
+
+def _head_mac(key: bytes, head: Mapping[str, Any]) -> str:
+    return blind_index(key, "head-file|" + "|".join(str(head[k]) for k in HEAD_FIELDS))
+
+
+def read_head(keys_dir: Path) -> dict[str, Any] | None:
+    """The head file as written (its MAC unchecked); None when there is none, ValueError when malformed."""
+    try:
+        data = json.loads(head_path(keys_dir).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if not (isinstance(data, dict) and type(data.get("head_id")) is int
+            and all(isinstance(data.get(k), str) for k in (*HEAD_FIELDS[1:], "mac"))):
+        raise ValueError(f"{head_path(keys_dir)} is not an evidence head file")
+    return data
+
+
+def _advance_head(keys_dir: Path, chain: tuple[str, bytes], head_id: int, head_hash: str) -> None:
+    """Move the head file forward to `head_id`, never back. Appenders in other processes race here, so the
+    read-compare-write holds an exclusive ``flock`` on ``evidence-head.lock``; the write is atomic (0600)."""
+    path = head_path(keys_dir)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            current = read_head(keys_dir)
+        except ValueError as exc:  # left as found, for whoever investigates; verify names it
+            alerts.error("告警 ALERT: 链外锚点文件格式错误，未更新 (head file malformed, left alone): %s", exc)
+            return
+        if current is not None and current["head_id"] >= head_id:
+            return
+        kid, key = chain
+        head = {"head_id": head_id, "head_hash": head_hash, "chain_kid": kid,
+                "written_at": datetime.now(UTC).isoformat()}
+        write_private_json(path, {**head, "mac": _head_mac(key, head)})
+    finally:
+        os.close(fd)  # releases the lock
+
+
+_PENDING = "lianban.evidence.head"  # session.info: the head to mirror once the transaction commits
+
+
+@dataclass(frozen=True)
+class _Pending:
+    keys_dir: Path
+    chain: tuple[str, bytes] = field(repr=False)
+    head_id: int
+    head_hash: str
+    frozen: bool  # the head file disagrees with the ledger: keep it as evidence, do not move it
+
+
+def _after_commit(session: Session) -> None:
+    pending: _Pending | None = session.info.pop(_PENDING, None)
+    if pending is None or pending.frozen:
+        return
+    try:
+        _advance_head(pending.keys_dir, pending.chain, pending.head_id, pending.head_hash)
+    except OSError as exc:  # the ledger has committed: the file stays behind, which verify accepts
+        alerts.error("告警 ALERT: 证据已提交，但链外锚点文件 %s 未能更新 (head file not written): %s",
+                     head_path(pending.keys_dir), exc)
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """Rolled back (a savepoint too; what stays is mirrored by the next commit): nothing to mirror now."""
+    session.info.pop(_PENDING, None)
+
+
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """The outermost transaction ended (after ``after_commit`` when it committed, or closed without one)."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+_LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("after_commit", _after_commit), ("after_soft_rollback", _forget), ("after_transaction_end", _forget_at_end))
+
+
+class EvidenceLog:
+    """Appends messages to the chain with one chain key (the active key of the ``evidence`` ring), and
+    mirrors the new head beside the keys once each transaction commits."""
+
+    def __init__(self, chain: tuple[str, bytes], keys_dir: Path) -> None:
+        self._chain, self._keys_dir = chain, Path(keys_dir)
 
     @classmethod
     def load(cls, keys_dir: Path) -> EvidenceLog:
         """The log keyed with the active chain key in `keys_dir`; ConfigError when the ring is missing."""
-        return cls(load_ring(keys_dir, EVIDENCE).active_key())
+        return cls(load_ring(keys_dir, EVIDENCE).active_key(), keys_dir)
 
     def __repr__(self) -> str:
-        return f"EvidenceLog(chain_kid={self._chain[0]!r})"
+        return f"EvidenceLog(chain_kid={self._chain[0]!r}, keys_dir={str(self._keys_dir)!r})"
 
     def sent(self, session: Session, department: str, kind: str, case_nos: Sequence[str], body: Any,
              signature: str | None = None, key_id: str | None = None) -> None:
         """Record a message sent (whether or not an answer comes)."""
-        record(session, [Message("out", department, kind, case_nos, body_of(body), signature, key_id)], self._chain)
+        self._append(session, [Message("out", department, kind, case_nos, body_of(body), signature, key_id)])
 
     def received(self, session: Session, department: str, kind: str, case_nos: Sequence[str], answer: Any,
                  proofs: Sequence[Proof]) -> None:
@@ -251,4 +412,33 @@ class EvidenceLog:
         wire digest); one unsigned entry over the answer's canonical body when there is no proof."""
         messages = [Message("in", department, kind, case_nos, b"", p.signature, p.key_id, p.answer_digest)
                     for p in proofs] or [Message("in", department, kind, case_nos, body_of(answer))]
-        record(session, messages, self._chain)
+        self._append(session, messages)
+
+    def _append(self, session: Session, messages: Sequence[Message]) -> None:
+        """Append inside the caller's transaction; the head file follows once it commits."""
+        if not record(session, messages, self._chain):
+            return
+        anchor = session.get(EvidenceAnchor, 1)  # locked by record(), holding the new head
+        assert anchor is not None
+        earlier: _Pending | None = session.info.get(_PENDING)
+        frozen = earlier.frozen if earlier else self._disagrees(session, anchor.head_id)
+        session.info[_PENDING] = _Pending(self._keys_dir, self._chain, anchor.head_id, anchor.head_hash, frozen)
+        for name, listener in _LISTENERS:
+            if not event.contains(session, name, listener):
+                event.listen(session, name, listener)
+
+    def _disagrees(self, session: Session, head_id: int) -> bool:
+        """Whether the head file names a head this chain (up to `head_id`, appends included) does not hold:
+        after a rollback the file must stay where it is, as evidence, not move on to the new chain."""
+        problem: str | None = None
+        try:
+            head = read_head(self._keys_dir)
+        except (OSError, ValueError) as exc:
+            problem = f"链外锚点文件无法读取 (head file unreadable): {exc}"
+        else:
+            found = head and _reach_problem("链外锚点", (head["head_id"], head["head_hash"]), head_id,
+                                            partial(_hash_at, session))
+            problem = found[0] if found else None
+        if problem:
+            alerts.error("告警 ALERT: 链外锚点保留不动，作为证据 (head file kept as evidence): %s", problem)
+        return problem is not None

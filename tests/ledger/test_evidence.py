@@ -1,19 +1,25 @@
 """The evidence log: any single edit, deletion, reordering or truncation is detected and named, and the
-chain cannot be rebuilt without the hub's chain key; archives verify on their own."""
+chain cannot be rebuilt without the hub's chain key; archives verify on their own. The head mirrored
+beside the keys catches what the ledger alone cannot: a wiped log with its anchor reset, and a ledger
+rolled back to an older genuine copy."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+import threading
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import delete, select, update
 
 from lianban.errors import ConfigError
+from lianban.keys.names import EVIDENCE_HEAD
 from lianban.keys.provision import ensure_keys
 from lianban.ledger import evidence
-from lianban.ledger.db import session_factory, upgrade
+from lianban.ledger.db import engine_for, session_factory, upgrade
 from lianban.ledger.models import Evidence, EvidenceAnchor
 from lianban.wire.signatures import Proof
 
@@ -161,3 +167,208 @@ def test_verifying_with_a_keys_folder_from_elsewhere_says_so_and_creates_nothing
     with session_factory(ledger.url)() as s, pytest.raises(ConfigError, match="evidence"):
         evidence.verify_ledger(s, elsewhere)
     assert list(elsewhere.iterdir()) == []
+
+
+# The head outside the ledger: wipes and rollbacks -----------------------------------------------------------
+
+
+def _append(ledger: Ledger, pairs: int, start: int = 100) -> None:
+    log = evidence.EvidenceLog.load(ledger.keys)
+    for i in range(start, start + pairs):
+        with session_factory(ledger.url).begin() as s:
+            log.sent(s, "health", "submit", [f"BZ{i}"], {"batch": i})
+            log.received(s, "health", "receipt", [f"BZ{i}"], {"ok": i}, [])
+
+
+def _db(ledger: Ledger) -> Path:
+    return Path(ledger.url.removeprefix("sqlite:///"))
+
+
+def _copy_ledger(ledger: Ledger, to: Path) -> None:
+    """Copy the SQLite file as a backup would (every connection closed, so the WAL is checkpointed)."""
+    engine_for(ledger.url).dispose()
+    assert not Path(f"{_db(ledger)}-wal").exists()
+    shutil.copyfile(_db(ledger), to)
+
+
+def _restore_ledger(ledger: Ledger, backup: Path) -> None:
+    engine_for(ledger.url).dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{_db(ledger)}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, _db(ledger))
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_the_head_file_follows_each_commit(ledger: Ledger) -> None:
+    head = evidence.read_head(ledger.keys)
+    with session_factory(ledger.url)() as s:
+        anchor = s.get(EvidenceAnchor, 1)
+    assert head is not None and anchor is not None
+    assert (head["head_id"], head["head_hash"], head["chain_kid"]) == (2 * N, anchor.head_hash, anchor.chain_kid)
+    assert evidence.head_path(ledger.keys).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_rolled_back_transaction_leaves_the_head_file_alone(ledger: Ledger) -> None:
+    before = evidence.read_head(ledger.keys)
+    with pytest.raises(RuntimeError), session_factory(ledger.url).begin() as s:
+        evidence.EvidenceLog.load(ledger.keys).sent(s, "health", "submit", ["BZ9"], {"batch": 9})
+        raise RuntimeError("the step failed after logging")
+    assert evidence.read_head(ledger.keys) == before and _verify(ledger).ok
+
+
+def test_wiping_every_entry_and_resetting_the_anchor_is_detected(ledger: Ledger) -> None:
+    with session_factory(ledger.url).begin() as s:
+        s.execute(delete(Evidence))
+        s.execute(update(EvidenceAnchor).values(head_id=0, head_hash=evidence.GENESIS, chain_kid=None, mac=""))
+    verdict = _verify(ledger)
+    assert not verdict.ok and verdict.checked == 0
+    assert verdict.problem == (f"证据链被清空或回滚：链外锚点记录到第 {2 * N} 条，台账只有 0 条 "
+                               f"(chain wiped or rolled back)")
+
+
+def test_restoring_an_older_copy_of_the_ledger_is_detected_and_named(ledger: Ledger, tmp_path: Path) -> None:
+    backup = tmp_path / "ledger-backup.db"
+    _copy_ledger(ledger, backup)
+    _append(ledger, 3)
+    assert _verify(ledger).ok
+    _restore_ledger(ledger, backup)
+    verdict = _verify(ledger)
+    assert not verdict.ok and verdict.first_bad == 2 * N + 1
+    assert f"链外锚点记录到第 {2 * N + 6} 条，台账只有 {2 * N} 条" in (verdict.problem or "")
+    assert "rolled back" in (verdict.problem or "")
+
+
+def test_a_rollback_stays_detected_after_new_appends_pass_the_old_head(ledger: Ledger, tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """The pipeline keeps running on the restored ledger: the head file stays put, as evidence."""
+    backup = tmp_path / "ledger-backup.db"
+    _copy_ledger(ledger, backup)
+    _append(ledger, 2)
+    kept = evidence.read_head(ledger.keys)
+    _restore_ledger(ledger, backup)
+    _append(ledger, 4, start=200)  # the restored chain now runs past the head the file names
+    assert evidence.read_head(ledger.keys) == kept
+    assert "head file kept as evidence" in caplog.text
+    verdict = _verify(ledger)
+    assert not verdict.ok and verdict.first_bad == 2 * N + 4 and "改写" in (verdict.problem or "")
+
+
+def test_a_head_file_behind_the_ledger_still_verifies(ledger: Ledger, tmp_path: Path) -> None:
+    """The process died between the ledger commit and the file write: behind is not tampering."""
+    older = tmp_path / "head-before.json"
+    shutil.copyfile(evidence.head_path(ledger.keys), older)
+    _append(ledger, 2)
+    shutil.copyfile(older, evidence.head_path(ledger.keys))
+    assert _verify(ledger) == evidence.Verdict(True, 2 * N + 4)
+    _append(ledger, 1)  # the next append moves it forward again
+    assert evidence.read_head(ledger.keys)["head_id"] == 2 * N + 6  # type: ignore[index]
+
+
+@pytest.mark.parametrize("change", [{"head_id": 3}, {"head_hash": "f" * 64}, {"written_at": "2020-01-01T00:00:00"},
+                                   {"mac": "0" * 64}])
+def test_a_forged_head_file_is_detected(ledger: Ledger, change: dict[str, Any]) -> None:
+    path = evidence.head_path(ledger.keys)
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    verdict = _verify(ledger)
+    assert not verdict.ok and "head file forged" in (verdict.problem or "")
+
+
+@pytest.mark.parametrize("content", ["", "{not json", '{"head_id": "12"}', "[]"])
+def test_an_unreadable_head_file_is_detected(ledger: Ledger, content: str) -> None:
+    evidence.head_path(ledger.keys).write_text(content)
+    verdict = _verify(ledger)
+    assert not verdict.ok and "head file unreadable" in (verdict.problem or "")
+
+
+def test_a_missing_head_file_is_detected_while_the_ledger_has_entries(ledger: Ledger) -> None:
+    evidence.head_path(ledger.keys).unlink()
+    verdict = _verify(ledger)
+    assert not verdict.ok and "head file missing" in (verdict.problem or "")
+
+
+def test_a_new_installation_without_entries_or_head_file_verifies_and_verify_writes_nothing(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    ensure_keys(keys)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    before = _files(keys)
+    assert evidence.verify_ledger(session_factory(url)(), keys) == evidence.Verdict(True, 0)
+    assert _files(keys) == before and not evidence.head_path(keys).exists()
+
+
+def test_verifying_a_ledger_with_entries_writes_nothing(ledger: Ledger) -> None:
+    before = _files(ledger.keys)
+    assert _verify(ledger).ok
+    assert _files(ledger.keys) == before
+
+
+def test_concurrent_appends_never_move_the_head_file_back(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads, each with its own session, append at once. The first to read the head file pauses there
+    (up to 0.5 s): without the flock, another thread would write a later head meanwhile and the paused one
+    would then move the file back. Every write must name a later head than the one before."""
+    written: list[int] = []
+    read, write = evidence.read_head, evidence.write_private_json
+    first, someone_wrote = threading.Lock(), threading.Event()
+
+    def pausing_read(keys_dir: Path) -> dict[str, Any] | None:
+        head = read(keys_dir)
+        moving_it = sys._getframe(1).f_code.co_name == "_advance_head"  # not the check inside the transaction
+        if moving_it and first.acquire(blocking=False):  # never released: only the first one pauses
+            someone_wrote.wait(0.5)
+        return head
+
+    def recording_write(path: Path, body: Any) -> None:
+        written.append(body["head_id"])
+        someone_wrote.set()
+        write(path, body)
+
+    monkeypatch.setattr(evidence, "read_head", pausing_read)
+    monkeypatch.setattr(evidence, "write_private_json", recording_write)
+    log = evidence.EvidenceLog.load(ledger.keys)
+    errors: list[BaseException] = []
+
+    def appender(worker: int) -> None:
+        try:
+            for i in range(8):
+                with session_factory(ledger.url).begin() as s:
+                    log.sent(s, "housing_fund", "submit", [f"BZ{worker}-{i}"], {"w": worker, "i": i})
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=appender, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert written == sorted(set(written)) and written[-1] == 2 * N + 32
+    assert read(ledger.keys)["head_id"] == 2 * N + 32  # type: ignore[index]
+    assert _verify(ledger) == evidence.Verdict(True, 2 * N + 32)
+
+
+def test_the_archive_records_its_head_and_catches_a_rollback_of_ledger_and_head_file(ledger: Ledger,
+                                                                                     tmp_path: Path) -> None:
+    """Whoever restores the ledger and the head file from one backup is caught by a copy held elsewhere."""
+    backup, head_backup = tmp_path / "ledger-backup.db", tmp_path / "head-backup.json"
+    _copy_ledger(ledger, backup)
+    shutil.copyfile(evidence.head_path(ledger.keys), head_backup)
+    _append(ledger, 2)
+    trailer = json.loads(_archive(ledger, tmp_path).read_text().splitlines()[-1])
+    assert trailer["head_id"] == 2 * N + 4
+    known = [(trailer["head_id"], trailer["head"])]
+    _restore_ledger(ledger, backup)
+    shutil.copyfile(head_backup, evidence.head_path(ledger.keys))
+    assert _verify(ledger).ok  # consistent on this host: only the copy held elsewhere tells
+    with session_factory(ledger.url)() as s:
+        verdict = evidence.verify_ledger(s, ledger.keys, known_heads=known)
+    assert not verdict.ok and "已知链头" in (verdict.problem or "") and verdict.first_bad == 2 * N + 1
+
+
+def test_keys_list_does_not_take_the_head_file_for_a_key_set(ledger: Ledger) -> None:
+    from lianban.app.cli.keys import _key_sets
+
+    assert evidence.head_path(ledger.keys).exists()
+    assert EVIDENCE_HEAD not in _key_sets(ledger.keys)

@@ -15,8 +15,13 @@ keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 
 
 def _key_sets(keys_dir: Path) -> list[str]:
+    """The asymmetric key sets: every ``*.json`` but public halves, the SM4 rings, the credentials and the
+    evidence chain's head file (not a key)."""
+    from lianban.keys.names import EVIDENCE_HEAD
+
+    not_key_sets = {*RINGS, "credentials", EVIDENCE_HEAD}
     return sorted(p.name.removesuffix(".json") for p in keys_dir.glob("*.json")
-                  if not p.name.endswith(".pub.json") and p.stem not in RINGS and p.stem != "credentials")
+                  if not p.name.endswith(".pub.json") and p.stem not in not_key_sets)
 
 
 @keys_app.command("init")
