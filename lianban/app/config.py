@@ -7,6 +7,11 @@ Paths come from ``LIANBAN_*`` variables with a local default (everything under `
 from the CLI and in tests; inside Airflow, ``dags/airflow_connections.py`` registers a resolver
 (:func:`set_connection_resolver`) so a secrets backend works too. Parsing lives in
 :func:`lianban.wire.settings.parse_connection`.
+
+Only ``lianban init`` creates the ledger (and ``lianban seed`` / the demo the HRSS 前置库, the demo's stand-in
+for HRSS's own database): every other command asks :meth:`Paths.existing_ledger` /
+:meth:`Paths.existing_frontend`, which refuse a URL SQLAlchemy cannot use and a SQLite file that is not
+there, in one sentence naming the variable (never the URL: it may carry a password).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from lianban.errors import ConfigError
 from lianban.wire.settings import DepartmentSettings, parse_connection
@@ -43,6 +51,81 @@ class Paths:
             keys_dir=Path(env.get("LIANBAN_KEYS_DIR", str(home / "keys"))),
             logs=Path(env.get("LIANBAN_LOGS", str(home / "logs"))),
         )
+
+    def existing_ledger(self) -> str:
+        """The ledger's URL for a command that uses the ledger: ConfigError unless it exists (see `existing`)."""
+        return existing(self.ledger_url, LEDGER)
+
+    def existing_frontend(self) -> str:
+        """The HRSS 前置库's URL for a command that reads it: ConfigError unless it exists."""
+        return existing(self.frontend_url, FRONTEND)
+
+
+@dataclass(frozen=True)
+class Database:
+    """One database an installation uses, as an operator is told about it."""
+
+    variable: str  # the environment variable holding its URL
+    zh: str
+    en: str
+    fix_zh: str  # what to do when it is not there
+    fix_en: str
+
+
+LEDGER = Database("LIANBAN_LEDGER_URL", "台账数据库", "ledger database", "请先运行 lianban init",
+                  "run `lianban init` first")
+FRONTEND = Database("LIANBAN_FRONTEND_URL", "人社前置库", "HRSS 前置库",
+                    "请检查 LIANBAN_FRONTEND_URL，演示环境请先运行 lianban seed",
+                    "check LIANBAN_FRONTEND_URL, or run `lianban seed` for a demo")
+
+
+def database_url(url: str, db: Database) -> URL:
+    """`url` parsed, its dialect and driver importable; otherwise a ConfigError naming `db`'s variable and at
+    most the URL's scheme (the rest may carry a password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{db.variable} 不是数据库 URL，应形如 sqlite:///路径 或 postgresql+psycopg://主机/库名 "
+                          f"({db.variable} is not a database URL: use e.g. sqlite:///PATH or "
+                          f"postgresql+psycopg://HOST/DB)") from None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ArgumentError, ImportError):  # NoSuchModuleError is an ArgumentError
+        raise ConfigError(f"{db.variable} 的数据库类型 {parsed.drivername} 不受支持或其驱动未安装，"
+                          f"请改用 sqlite:///路径 或 postgresql+psycopg://… ({db.variable}: database scheme "
+                          f"{parsed.drivername} is not supported or its driver is not installed)") from None
+    return parsed
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL names (None: not SQLite, in memory, or a ``file:`` URI)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def blocking_file(path: Path) -> Path | None:
+    """The first parent of `path` that exists but is not a folder (a file in the way), if any."""
+    for parent in reversed(path.absolute().parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def existing(url: str, db: Database) -> str:
+    """`url`, checked: a usable URL and, for SQLite, a file that is there (only ``lianban init`` / ``seed``
+    create one; any other command must not leave an empty database behind a typo)."""
+    path = sqlite_file(database_url(url, db))
+    if path is None or path.is_file():
+        return url
+    if path.is_dir():
+        raise ConfigError(f"{db.zh} {path} 是目录而不是数据库文件，请检查 {db.variable} "
+                          f"({db.en} {path} is a folder, not a database file: check {db.variable})")
+    blocker = blocking_file(path)
+    why_zh = f"（{blocker} 是文件而不是目录，请检查 LIANBAN_HOME 与 {db.variable}）" if blocker else ""
+    why_en = f" ({blocker} is a file, not a folder: check LIANBAN_HOME and {db.variable})" if blocker else ""
+    raise ConfigError(f"{db.zh}不存在：{path}{why_zh}；{db.fix_zh} ({db.en} not found: {path}{why_en}; {db.fix_en})")
 
 
 #: a function that resolves ``dept_<department>`` to settings some other way (e.g. Airflow's own lookup)

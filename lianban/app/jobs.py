@@ -1,7 +1,8 @@
 """The pipeline steps wired to their real source, connectors and ledger: what DAG tasks and the CLI call.
 
 Each job reads its settings from the environment (:class:`lianban.app.config.Paths`, ``AIRFLOW_CONN_DEPT_*``),
-runs one step, and returns a small dict of counts: safe for XCom, never a record.
+runs one step, and returns a small dict of counts: safe for XCom, never a record. None creates a database: a
+ledger or 前置库 that is not there is a ConfigError naming it (``lianban init`` / ``seed`` make them).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog
+from lianban.errors import ConfigError
 
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
 
@@ -21,10 +23,19 @@ def pushed_departments() -> list[str]:
     return load_catalog().pushed_departments()
 
 
+def pushed_department(department: str) -> str:
+    """`department`, when it receives pushed records; otherwise a ConfigError listing those that do."""
+    pushed = pushed_departments()
+    if department not in pushed:
+        raise ConfigError(f"部门 {department!r} 没有需要投递或查询的事项，可选：{'、'.join(pushed)} "
+                          f"(no records are pushed to department {department!r}; choose one of {', '.join(pushed)})")
+    return department
+
+
 def _frontend(paths: Paths) -> Any:
     from connectors.hrss.frontend import FrontendDB
 
-    return FrontendDB(paths.frontend_url)
+    return FrontendDB(paths.existing_frontend())
 
 
 def stage() -> dict[str, Any]:
@@ -32,16 +43,19 @@ def stage() -> dict[str, Any]:
     from lianban.pipeline.stage import stage as run
 
     paths = Paths.from_env()
-    return run(_frontend(paths), paths.ledger_url, paths.keys_dir).as_dict()
+    ledger = paths.existing_ledger()
+    return run(_frontend(paths), ledger, paths.keys_dir).as_dict()
 
 
 def deliver(department: str) -> dict[str, Any]:
     """Deliver the department's due outbox rows in batches."""
     from lianban.pipeline.deliver import deliver as run
 
-    settings, paths = department_settings(department), Paths.from_env()
+    paths = Paths.from_env()
+    department, ledger = pushed_department(department), paths.existing_ledger()
+    settings = department_settings(department)
     peer = load_department(department, settings, paths.keys_dir)
-    return run(peer, paths.ledger_url, settings.batch_size, paths.keys_dir).as_dict()
+    return run(peer, ledger, settings.batch_size, paths.keys_dir).as_dict()
 
 
 def collect_hrss() -> dict[str, Any]:
@@ -49,7 +63,8 @@ def collect_hrss() -> dict[str, Any]:
     from lianban.pipeline.status_log import collect_hrss as run
 
     paths = Paths.from_env()
-    return run(_frontend(paths), paths.ledger_url).as_dict()
+    ledger = paths.existing_ledger()
+    return run(_frontend(paths), ledger).as_dict()
 
 
 def poll(department: str) -> dict[str, Any]:
@@ -57,8 +72,9 @@ def poll(department: str) -> dict[str, Any]:
     from lianban.pipeline.feedback import poll_department
 
     paths = Paths.from_env()
+    department, ledger = pushed_department(department), paths.existing_ledger()
     peer = load_department(department, department_settings(department), paths.keys_dir)
-    return poll_department(peer, paths.ledger_url, paths.keys_dir).as_dict()
+    return poll_department(peer, ledger, paths.keys_dir).as_dict()
 
 
 def report() -> dict[str, Any]:
@@ -66,4 +82,5 @@ def report() -> dict[str, Any]:
     from lianban.pipeline.report import report as run
 
     paths = Paths.from_env()
-    return run(load_sink(department_settings(SINK), paths.keys_dir), paths.ledger_url, paths.keys_dir).as_dict()
+    ledger = paths.existing_ledger()
+    return run(load_sink(department_settings(SINK), paths.keys_dir), ledger, paths.keys_dir).as_dict()

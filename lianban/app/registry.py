@@ -26,7 +26,10 @@ def connector_path(department: str) -> str:
     """``package.module:Class`` of the department's connector; ConfigError when none is registered."""
     dept = load_catalog().departments.get(department)
     if dept is None or not dept.connector:
-        raise ConfigError(f"no connector is registered for department {department!r}")
+        known = "、".join(registered())
+        raise ConfigError(f"部门 {department!r} 没有注册连接器，已注册：{known} "
+                          f"(no connector is registered for department {department!r}; registered: "
+                          f"{', '.join(registered())})")
     return dept.connector
 
 

@@ -1,4 +1,5 @@
-"""The one way key material reaches the disk: whole JSON files, mode 0600, swapped in atomically.
+"""The one way key material reaches the disk: whole JSON files, mode 0600, swapped in atomically; and the
+one way it is read back, every failure a ConfigError naming the file and what to do (中文 first).
 
 A reader never sees a half-written file: the body goes to a temporary file in the same folder (created
 0600, so it is never readable by others, not even for a moment), then replaces the target in one rename.
@@ -12,7 +13,40 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_private_json"]
+from lianban.errors import ConfigError
+
+__all__ = ["malformed", "read_key_json", "write_private_json"]
+
+_UNREADABLE = {PermissionError: ("没有读取权限", "permission denied"),
+               IsADirectoryError: ("这是目录而不是文件", "it is a folder"),
+               NotADirectoryError: ("上级路径不是目录", "a parent is not a folder")}
+
+
+def malformed(path: Path, zh: str, en: str) -> ConfigError:
+    """The error for a key file that reads but is not what it should be (`zh` / `en`: what is wrong)."""
+    return ConfigError(f"密钥文件格式错误：{path}，{zh}；"
+                       f"请从备份恢复该文件（他方公钥可用 lianban keys import 重新导入）(malformed key file {path}: "
+                       f"{en}; restore it from a backup, or import another party's public keys again)")
+
+
+def read_key_json(path: Path) -> Any:
+    """The JSON body of key file `path`; ConfigError when it is missing, unreadable or not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"密钥文件不存在：{path}；请运行 lianban keys init 创建，"
+                          f"或用 lianban keys import 导入对方的公钥 (key file not found: {path}; run `lianban keys "
+                          f"init`, or `lianban keys import` for another party's public keys)") from None
+    except OSError as exc:
+        zh, en = _UNREADABLE.get(type(exc), (type(exc).__name__, type(exc).__name__))
+        raise ConfigError(f"密钥文件无法读取：{path}（{zh}）；请检查该路径及其权限 "
+                          f"(cannot read key file {path}: {en}; check the path and its permissions)") from None
+    except UnicodeDecodeError:
+        raise malformed(path, "不是 UTF-8 文本", "not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise malformed(path, "不是合法的 JSON", "not valid JSON") from None
 
 
 def write_private_json(path: Path, body: Any) -> None:

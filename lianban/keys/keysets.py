@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import base64
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lianban.crypto.suites import get_suite
+from lianban.crypto.suites import SUITES, get_suite
 from lianban.errors import ConfigError
-from lianban.keys.files import write_private_json
+from lianban.keys.files import malformed, read_key_json, write_private_json
 from lianban.keys.rings import check_retirable, new_kid
 
 
@@ -60,20 +60,32 @@ def _save(keys_dir: Path, ks: KeySet) -> None:
 
 
 def load(keys_dir: Path, name: str, public_only: bool = False) -> KeySet:
-    """Read a key set; ``public_only`` reads the ``.pub`` file (what the other party holds)."""
+    """Read a key set; ``public_only`` reads the ``.pub`` file (what the other party holds). A missing,
+    unreadable or malformed file, or one of an unknown suite, is a ConfigError naming the file."""
     path = _path(keys_dir, name, public_only)
+    return _parse(name, path, read_key_json(path))
+
+
+def _parse(name: str, path: Path, data: Any) -> KeySet:
+    """Key set `name` from the JSON body of `path`; a ConfigError naming `path` when it is not one."""
     try:
-        data = json.loads(path.read_text())
         keys = data["keys"]
-        public = {str(k): base64.b64decode(v["public"]) for k, v in keys.items()}
-        private = {str(k): base64.b64decode(v["private"]) for k, v in keys.items() if "private" in v}
-        ks = KeySet(name, str(data["suite"]), str(data["active"]), public, private)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"密钥文件缺失或格式错误 key file {path} is missing or malformed ({type(exc).__name__}); "
-                          f"run `lianban keys init`") from None
-    if ks.active not in public:
-        raise ConfigError(f"key file {path}: active key {ks.active} is not in the file")
-    return ks
+        public = {str(k): base64.b64decode(v["public"], validate=True) for k, v in keys.items()}
+        private = {str(k): base64.b64decode(v["private"], validate=True) for k, v in keys.items() if "private" in v}
+        suite, active = str(data["suite"]), str(data["active"])
+    except (KeyError, TypeError, AttributeError):
+        raise malformed(path, "结构不符（应为 suite、active 与 keys 三项）",
+                        'expected {"suite": …, "active": kid, "keys": {kid: {"public": base64}}}') from None
+    except ValueError:  # binascii.Error, or a key that is not ASCII
+        raise malformed(path, "其中的密钥不是合法的 base64", "a key is not valid base64") from None
+    if suite not in SUITES:
+        raise malformed(path, f"算法套件 {suite!r} 未知（应为 {' 或 '.join(sorted(SUITES))}）",
+                        f"unknown cipher suite {suite!r}, expected one of {', '.join(sorted(SUITES))}")
+    if active not in public:
+        raise malformed(path, f"当前密钥 {active} 不在文件中", f"the active key {active} is not in the file")
+    if empty := [k for k, v in (*public.items(), *private.items()) if not v]:
+        raise malformed(path, f"密钥 {empty[0]} 为空", f"key {empty[0]} is empty")
+    return KeySet(name, suite, active, public, private)
 
 
 def _generate(suite: str, purpose: str) -> tuple[bytes, bytes]:
@@ -118,12 +130,18 @@ def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
 def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
     """Install another party's public key file as ``<name>.pub.json``; a file holding any private key is
     refused (it must never leave its owner), and so is one that does not load."""
-    body = source.read_text()
+    try:
+        body = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"无法读取要导入的公钥文件 {source}（{type(exc).__name__}）：请检查路径与权限 "
+                          f"(cannot read the public key file to import: check its path and permissions)") from None
     if '"private"' in body:
         raise ConfigError(f"{source} 含有私钥，拒绝导入：只导入对方的公钥文件 "
                           f"(holds a private key; import public keys only)")
-    with tempfile.TemporaryDirectory() as scratch:
-        Path(scratch, f"{name}.pub.json").write_text(body)
-        loaded = load(Path(scratch), name, public_only=True)
-    write_private_json(_path(keys_dir, name, True), json.loads(body))
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise malformed(source, "不是合法的 JSON", "not valid JSON") from None
+    loaded = _parse(name, source, data)
+    write_private_json(_path(keys_dir, name, True), data)
     return loaded

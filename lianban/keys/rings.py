@@ -8,7 +8,6 @@ appears in the repository, a log line or XCom; only key ids travel.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lianban.errors import ConfigError
-from lianban.keys.files import write_private_json
+from lianban.keys.files import malformed, read_key_json, write_private_json
 
 KEY_BYTES = 16  # SM4 is a 128-bit block cipher with a 128-bit key
 
@@ -46,18 +45,24 @@ def _path(keys_dir: Path, owner: str) -> Path:
 
 
 def load_ring(keys_dir: Path, owner: str) -> KeyRing:
-    """Read `owner`'s ring; a missing or malformed file is a ConfigError naming the file."""
+    """Read `owner`'s ring; a missing, unreadable or malformed file is a ConfigError naming the file."""
     path = _path(keys_dir, owner)
+    data = read_key_json(path)
     try:
-        data = json.loads(path.read_text())
-        keys = {str(kid): base64.b64decode(v) for kid, v in data["keys"].items()}
-        ring = KeyRing(owner, str(data["active"]), keys)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"密钥文件缺失或格式错误 key ring {path} is missing or malformed ({type(exc).__name__}); "
-                          f"run `lianban keys init`") from None
-    if ring.active not in keys or any(len(k) != KEY_BYTES for k in keys.values()):
-        raise ConfigError(f"key ring {path}: active key missing or a key is not {KEY_BYTES} bytes")
-    return ring
+        keys = {str(kid): base64.b64decode(v, validate=True) for kid, v in data["keys"].items()}
+        active = str(data["active"])
+    except (KeyError, TypeError, AttributeError):
+        raise malformed(path, "结构不符（应为 active 与 keys 两项）",
+                        'expected {"active": kid, "keys": {kid: base64}}') from None
+    except ValueError:  # binascii.Error, or a key that is not ASCII
+        raise malformed(path, "其中的密钥不是合法的 base64", "a key is not valid base64") from None
+    if active not in keys:
+        raise malformed(path, f"当前密钥 {active} 不在文件中", f"the active key {active} is not in the file")
+    for kid, key in keys.items():
+        if len(key) != KEY_BYTES:
+            raise malformed(path, f"密钥 {kid} 长度为 {len(key)} 字节而非 {KEY_BYTES} 字节",
+                            f"key {kid} is {len(key)} bytes, not {KEY_BYTES}")
+    return KeyRing(owner, active, keys)
 
 
 def _write(path: Path, ring: KeyRing) -> None:
@@ -71,7 +76,8 @@ def check_retirable(owner: str, kid: str, active: str, held: Iterable[str]) -> N
         raise ConfigError(f"{kid} 是 {owner} 的当前密钥，请先轮换再停用 "
                           f"(is the active key of {owner}: rotate first, then retire it)")
     if kid not in held:
-        raise ConfigError(f"{owner} 没有密钥 {kid} (has no key {kid})")
+        raise ConfigError(f"{owner} 没有密钥 {kid}，可用 lianban keys list 查看现有密钥标识 "
+                          f"({owner} has no key {kid}; see `lianban keys list`)")
 
 
 def new_kid(owner: str) -> str:

@@ -11,7 +11,10 @@ module per command group::
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from lianban.app.cli import home, inspect
@@ -40,12 +43,21 @@ def main() -> None:
     try:
         app()
     except LianbanError as exc:
-        console.print(f"[red]错误 (error):[/red] {exc}")
-        raise SystemExit(2) from None
+        fail(str(exc))
     except SQLAlchemyError as exc:  # the message may carry a URL with a password: name the kind only
-        console.print(f"[red]错误 (error):[/red] 数据库不可用或结构不符 ({type(exc).__name__})；请检查 "
-                      f"LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL 并运行 `lianban init` (database unavailable)")
-        raise SystemExit(2) from None
+        fail(f"数据库不可用或结构不符 ({type(exc).__name__})；请检查 LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL "
+             f"并运行 `lianban init` (database unavailable)")
+    except OSError as exc:  # last resort for a file an operator named or broke: the file, not a traceback
+        if exc.filename is None:
+            raise
+        fail(f"无法访问 {exc.filename}（{type(exc).__name__}）：请检查路径与权限 "
+             f"(cannot access {exc.filename}: check the path and its permissions)")
+
+
+def fail(sentence: str) -> NoReturn:
+    """Print one operator-facing sentence, unwrapped and with no markup read into it, and exit 2."""
+    console.print(f"[red]错误 (error):[/red] {escape(sentence)}", soft_wrap=True)
+    raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

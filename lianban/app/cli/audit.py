@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lianban.app.cli.output import JsonFlag, emit
 from lianban.app.config import Paths
+from lianban.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lianban.ledger.evidence import Verdict
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 audit_app = typer.Typer(help="证据日志 (evidence log)", no_args_is_help=True)
 
@@ -22,23 +29,45 @@ def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an ar
 
     paths = Paths.from_env()
     if archive:
-        verdict = evidence.verify_archive(archive, paths.keys_dir)
+        verdict = _verify_archive(archive, paths.keys_dir)
     else:
-        with session_factory(paths.ledger_url)() as session:
+        with session_factory(paths.existing_ledger())() as session:
             verdict = evidence.verify_ledger(session, paths.keys_dir)
     emit(verdict.as_dict(), as_json, "证据链校验 (evidence chain)")
     if not verdict.ok:
         raise typer.Exit(1)
 
 
+def _verify_archive(archive: Path, keys_dir: Path) -> Verdict:
+    """Verify an archive file; a file that is not there, or is no evidence archive at all, is a ConfigError
+    (a slip of the operator's, exit 2) rather than a failed verdict (exit 1)."""
+    from lianban.ledger import evidence
+
+    if not archive.is_file():
+        raise ConfigError(f"归档文件不存在或不是文件：{archive}；请检查 --archive 的路径 "
+                          f"(archive file not found: {archive}; check --archive)")
+    try:
+        return evidence.verify_archive(archive, keys_dir)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"无法读取证据归档 {archive}（{type(exc).__name__}）："
+                          f"它不是 lianban audit archive 写出的证据归档，或已损坏 (cannot read {archive} as an "
+                          f"evidence archive written by `lianban audit archive`, or it is damaged)") from None
+
+
 @audit_app.command("archive")
 def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
                   out: Annotated[Path, typer.Option(help="folder for the archive")] = Path("var/archive")) -> None:
     """按月归档证据日志（可独立校验）(write a self-verifying monthly archive)."""
+    from lianban.app.setup import make_folder
     from lianban.ledger import evidence
     from lianban.ledger.db import session_factory
 
+    if not MONTH.fullmatch(month):
+        raise ConfigError(f"--month 应为 YYYY-MM 格式的月份，如 2025-01，而不是 {month!r} "
+                          f"(--month must be a month as YYYY-MM, e.g. 2025-01, not {month!r})")
     paths = Paths.from_env()
-    with session_factory(paths.ledger_url)() as session:
+    ledger = paths.existing_ledger()
+    make_folder(out, "--out")
+    with session_factory(ledger)() as session:
         path = evidence.archive_month(session, month, out, paths.keys_dir)
     typer.echo(f"已归档 (archived): {path}")

@@ -1,7 +1,8 @@
 """`lianban connectors …`: what department IT staff run to list, check and scaffold connectors.
 
     lianban connectors list
-    lianban connectors check NAME [--json]      exit 1 when a step fails, 0 when all pass
+    lianban connectors check NAME [--json]      exit 2 when the connection's settings are wrong (step config),
+                                                1 when a later step fails, 0 when all pass
     lianban connectors new NAME [--title 部门名称] [--register] [--root DIR]
 """
 
@@ -32,7 +33,7 @@ def list_connectors() -> None:
 def check(name: Annotated[str, typer.Argument(help="部门，如 medical (department key)")],
           as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False) -> None:
     """逐步检查连接 dept_NAME：解析、连接、TLS、服务描述、认证与试调用 (check each step, say why)."""
-    from lianban.app.diagnose import check_department, passed
+    from lianban.app.diagnose import Outcome, check_department, passed
 
     results = check_department(name)
     ok = passed(results)
@@ -44,7 +45,8 @@ def check(name: Annotated[str, typer.Argument(help="部门，如 medical (depart
             row = r.as_dict()
             typer.echo(f"{MARKS[row['status']]} {row['step']}（{row['label']}）：{row['detail']}")
         typer.echo("全部通过 (all steps passed)" if ok else "检查未通过 (a step failed; see its reason above)")
-    raise typer.Exit(0 if ok else 1)
+    misconfigured = results[0].step == "config" and results[0].outcome is Outcome.FAILED
+    raise typer.Exit(0 if ok else 2 if misconfigured else 1)
 
 
 @connectors_app.command("new")

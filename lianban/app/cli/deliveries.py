@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lianban.app.cli.output import JsonFlag, console
 from lianban.app.config import Paths
+from lianban.errors import ConfigError
 
 deliveries_app = typer.Typer(help="投递与死信 (deliveries and dead letters)", no_args_is_help=True)
 
@@ -17,14 +18,32 @@ deliveries_app = typer.Typer(help="投递与死信 (deliveries and dead letters)
 DeadStates = Annotated[list[str] | None, typer.Option("--state", help="refused and/or dead (default both)")]
 
 
+def _dead_states(state: list[str] | None) -> list[str]:
+    """The chosen dead-letter states (default: all of them); ConfigError naming the allowed ones."""
+    from lianban.ledger.store import DEAD_STATES
+
+    allowed = [s.value for s in DEAD_STATES]
+    for value in state or []:
+        if value not in allowed:
+            raise ConfigError(f"--state 不能是 {value!r}，只能是 {' 或 '.join(allowed)}（可重复）"
+                              f"(--state must be {' or '.join(allowed)}, not {value!r})")
+    return list(state or allowed)
+
+
+def _department(department: str | None) -> str | None:
+    from lianban.app.jobs import pushed_department
+
+    return pushed_department(department) if department is not None else None
+
+
 @deliveries_app.command("list")
 def deliveries_list(department: Annotated[str | None, typer.Option(help="one department")] = None,
                     state: DeadStates = None, as_json: JsonFlag = False) -> None:
     """列出死信：被部门拒收或重试耗尽的投递 (dead letters: refused or out of retries)."""
-    from lianban.ledger.store import DEAD_STATES
     from lianban.pipeline.dead_letters import list_dead
 
-    rows = list_dead(Paths.from_env().ledger_url, department, state or DEAD_STATES)
+    states, department = _dead_states(state), _department(department)
+    rows = list_dead(Paths.from_env().existing_ledger(), department, states)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
         return
@@ -40,8 +59,8 @@ def deliveries_list(department: Annotated[str | None, typer.Option(help="one dep
 def deliveries_retry(department: Annotated[str | None, typer.Option(help="one department")] = None,
                      state: DeadStates = None) -> None:
     """把死信重新排队（保留幂等键，部门不会重复办理）(requeue dead letters; idempotency keeps them single)."""
-    from lianban.ledger.store import DEAD_STATES
     from lianban.pipeline.dead_letters import requeue
 
-    count = requeue(Paths.from_env().ledger_url, department, state or DEAD_STATES)
+    states, department = _dead_states(state), _department(department)
+    count = requeue(Paths.from_env().existing_ledger(), department, states)
     typer.echo(f"已重新排队 {count} 条 (requeued)，下一轮投递时发送")

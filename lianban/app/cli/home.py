@@ -43,7 +43,7 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
 
     paths = Paths.from_env()
     try:
-        sim = start(paths.home, paths.keys_dir, paths.frontend_url if with_hrss else None, step,
+        sim = start(paths.home, paths.keys_dir, paths.existing_frontend() if with_hrss else None, step,
                     faults=faults or None)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None

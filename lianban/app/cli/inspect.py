@@ -15,14 +15,14 @@ def status(as_json: JsonFlag = False) -> None:
     """台账进度 (ledger progress)."""
     from lianban.ledger.progress import progress
 
-    emit(progress(Paths.from_env().ledger_url).as_dict(), as_json, "办件进度 (progress)")
+    emit(progress(Paths.from_env().existing_ledger()).as_dict(), as_json, "办件进度 (progress)")
 
 
 def quarantine(as_json: JsonFlag = False) -> None:
     """隔离区：未通过校验的记录及原因（脱敏显示），供人社前置库修正后重新同步 (quarantined records, masked)."""
     from lianban.pipeline.quarantine import list_held
 
-    rows = [h.as_dict() for h in list_held(Paths.from_env().ledger_url)]
+    rows = [h.as_dict() for h in list_held(Paths.from_env().existing_ledger())]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return

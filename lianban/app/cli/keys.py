@@ -9,6 +9,7 @@ import typer
 
 from lianban.app.cli.output import JsonFlag, emit
 from lianban.app.config import Paths
+from lianban.errors import ConfigError
 from lianban.keys.names import RINGS
 
 keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
@@ -22,6 +23,18 @@ def _key_sets(keys_dir: Path) -> list[str]:
     not_key_sets = {*RINGS, "credentials", EVIDENCE_HEAD}
     return sorted(p.name.removesuffix(".json") for p in keys_dir.glob("*.json")
                   if not p.name.endswith(".pub.json") and p.stem not in not_key_sets)
+
+
+def _own_key(keys_dir: Path, name: str) -> str:
+    """`name`, when it is a ring or a key set whose private half this installation holds (what can be rotated
+    or retired here); otherwise a ConfigError listing those."""
+    if name in RINGS:
+        return name
+    held = _key_sets(keys_dir) if keys_dir.is_dir() else []
+    if name not in held:
+        raise ConfigError(f"没有名为 {name!r} 的本方密钥，可选：{'、'.join([*RINGS, *held])} "
+                          f"(no key {name!r} is held here; choose one of {', '.join([*RINGS, *held])})")
+    return name
 
 
 @keys_app.command("init")
@@ -66,6 +79,7 @@ def keys_rotate(name: str) -> None:
     from lianban.keys.rings import rotate_ring
 
     keys_dir = Paths.from_env().keys_dir
+    name = _own_key(keys_dir, name)
     active = rotate_ring(keys_dir, name).active if name in RINGS else keysets.rotate(keys_dir, name).active
     typer.echo(f"{name}: 新的当前密钥 (now active) {active}")
 
@@ -77,6 +91,7 @@ def keys_retire(name: str, kid: str) -> None:
     from lianban.keys.rings import retire_ring_key
 
     keys_dir = Paths.from_env().keys_dir
+    name = _own_key(keys_dir, name)
     if name in RINGS:
         retire_ring_key(keys_dir, name, kid)
     else:
