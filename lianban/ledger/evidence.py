@@ -275,20 +275,46 @@ def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Pat
     return None
 
 
+def _json_lines(lines: list[str]) -> tuple[list[dict[str, Any]], int | None]:
+    """Each line as a JSON object; the 1-based number of the first line that is not one."""
+    parsed: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return parsed, number
+        if not isinstance(value, dict):
+            return parsed, number
+        parsed.append(value)
+    return parsed, None
+
+
 def verify_archive(path: Path, keys_dir: Path, with_chain_key: bool = True) -> Verdict:
     """Verify an archive on its own: the hub's signature over its trailer and entries, the links between
-    entries and, when the chain key is at hand (`with_chain_key`), every entry's keyed hash."""
-    raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not raw or "archive" not in json.loads(raw[-1]):
+    entries and, when the chain key is at hand (`with_chain_key`), every entry's keyed hash. Anything in the
+    file that is not what an archive holds is a failed verdict naming it; a file with not one archive line in
+    it is no archive at all (ValueError), and no file is an OSError."""
+    try:
+        raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        return Verdict(False, 0, None, "归档文件不是 UTF-8 文本（被改动或不是证据归档）(not an archive)")
+    parsed, bad_line = _json_lines(raw)
+    if not parsed:
+        raise ValueError("not an evidence archive: no line is an entry or a trailer")
+    if bad_line is not None:
+        return Verdict(False, 0, None, f"归档第 {bad_line} 行不是合法记录（被改动或损坏）(line {bad_line} altered)")
+    if not parsed or "archive" not in parsed[-1]:
         return Verdict(False, 0, None, "归档文件缺少尾部校验信息 (trailer missing)")
-    trailer, lines = json.loads(raw[-1]), raw[:-1]
-    entries = [json.loads(line) for line in lines]
-    verdict, _last, head = verify_entries(entries, chain_keys(keys_dir) if with_chain_key else None,
-                                          start_prev=trailer["start_prev"])
-    if not verdict.ok:
-        return verdict
-    problem = _trailer_problem(trailer, lines, keys_dir) or (
-        None if head == trailer["head"] else "归档链尾与尾部记录不符 (truncated archive)")
+    trailer, entries, lines = parsed[-1], parsed[:-1], raw[:-1]
+    try:
+        verdict, _last, head = verify_entries(entries, chain_keys(keys_dir) if with_chain_key else None,
+                                              start_prev=trailer["start_prev"])
+        if not verdict.ok:
+            return verdict
+        problem = _trailer_problem(trailer, lines, keys_dir) or (
+            None if head == trailer["head"] else "归档链尾与尾部记录不符 (truncated archive)")
+    except (KeyError, TypeError, ValueError):
+        return Verdict(False, 0, None, "归档记录或尾部缺少字段（被改动）(entries or trailer altered)")
     return Verdict(False, verdict.checked, None, problem) if problem else verdict
 
 

@@ -86,6 +86,11 @@ _NUMBERS: dict[str, tuple[type[int] | type[float], float | None]] = {
 }
 
 
+def _bad(connection: str, zh: str, en: str) -> ConfigError:
+    """One sentence, Chinese first: what is wrong with which field of which connection."""
+    return ConfigError(f"部门连接 {connection} 配置有误：{zh} (connection {connection}: {en})")
+
+
 def _number(name: str, extra: Mapping[str, Any], key: str) -> Any:
     kind, default = _NUMBERS[key]
     raw = extra.get(key)
@@ -97,7 +102,8 @@ def _number(name: str, extra: Mapping[str, Any], key: str) -> Any:
         value = None
     if value is None or value <= 0:
         noun = "a positive integer" if kind is int else "a positive number"
-        raise ConfigError(f"{name}: field 'extra' has a malformed {key!r} (expected {noun})")
+        raise _bad(name, f"extra 中的 {key} 应为{'正整数' if kind is int else '正数'}",
+                   f"field 'extra' has a malformed {key!r} (expected {noun})")
     return value
 
 
@@ -106,9 +112,9 @@ def _existing_file(name: str, extra: Mapping[str, Any], key: str) -> str | None:
     if not value:
         return None
     if not isinstance(value, str) or not Path(value).is_file():
-        raise ConfigError(f"{name}: field 'extra' names a {key!r} file that does not exist or is not readable "
-                          f"({value if isinstance(value, str) else type(value).__name__}); "
-                          f"put the PEM file there or fix the path")
+        shown = value if isinstance(value, str) else type(value).__name__
+        raise _bad(name, f"extra 中 {key} 指向的文件不存在或无法读取（{shown}），请放置 PEM 文件或改正路径",
+                   f"field 'extra' names a {key!r} file that does not exist or is not readable ({shown})")
     return value
 
 
@@ -117,8 +123,8 @@ def _pem_pair(name: str, extra: Mapping[str, Any], prefix: str, purpose: str) ->
     cert, key = _existing_file(name, extra, f"{prefix}_cert"), _existing_file(name, extra, f"{prefix}_key")
     if bool(cert) != bool(key):
         missing = f"{prefix}_key" if cert else f"{prefix}_cert"
-        raise ConfigError(f"{name}: field 'extra' lacks {missing!r}; {purpose} needs both {prefix}_cert and "
-                          f"{prefix}_key")
+        raise _bad(name, f"extra 缺少 {missing}：{purpose} 需要同时配置 {prefix}_cert 与 {prefix}_key",
+                   f"field 'extra' lacks {missing!r}; {purpose} needs both {prefix}_cert and {prefix}_key")
     return (cert, key) if cert and key else None
 
 
@@ -139,9 +145,9 @@ def _extra(name: str, extra: Any) -> Mapping[str, Any]:
         try:
             extra = json.loads(extra or "{}")
         except ValueError:
-            raise ConfigError(f"{name}: field 'extra' is not valid JSON") from None
+            raise _bad(name, "extra 字段不是合法 JSON", "field 'extra' is not valid JSON") from None
     if not isinstance(extra, Mapping):
-        raise ConfigError(f"{name}: field 'extra' must be a JSON object")
+        raise _bad(name, "extra 字段应为 JSON 对象", "field 'extra' must be a JSON object")
     return extra
 
 
@@ -156,7 +162,7 @@ def _from_uri(name: str, raw: str) -> dict[str, Any]:
         parts = urlsplit(raw.strip())
         port = parts.port
     except ValueError:
-        raise ConfigError(f"{name}: field 'port' is malformed in the URI form") from None
+        raise _bad(name, "URI 形式中的端口号无效", "field 'port' is malformed in the URI form") from None
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     return {
         "conn_type": parts.scheme, "host": unquote(parts.hostname or ""), "port": port,
@@ -176,9 +182,11 @@ def _fields(name: str, raw: str | Mapping[str, Any]) -> Mapping[str, Any]:
     try:
         conn = json.loads(text)
     except ValueError:
-        raise ConfigError(f"{name}: not valid JSON (use Airflow's JSON or URI connection format)") from None
+        raise _bad(name, "不是合法 JSON（请使用 Airflow 的 JSON 或 URI 连接格式）",
+                   "not valid JSON (use Airflow's JSON or URI connection format)") from None
     if not isinstance(conn, dict):
-        raise ConfigError(f"{name}: expected a JSON object (Airflow's JSON connection format)")
+        raise _bad(name, "应为 JSON 对象（Airflow 的 JSON 连接格式）",
+                   "expected a JSON object (Airflow's JSON connection format)")
     return conn
 
 
@@ -189,21 +197,22 @@ def _base_url(name: str, conn: Mapping[str, Any]) -> str:
     conn_type = str(conn.get("conn_type") or "")
     scheme = conn.get("schema") or scheme or (conn_type if conn_type in _WEB_SCHEMES else "http")
     if scheme not in _WEB_SCHEMES:
-        raise ConfigError(f"{name}: field 'schema' must be http or https, not {scheme!r}")
+        raise _bad(name, f"schema 应为 http 或 https，而不是 {scheme!r}", f"field 'schema' must be http or https, "
+                   f"not {scheme!r}")
     try:
         port = f":{int(conn['port'])}" if conn.get("port") else ""
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: field 'port' must be a number") from None
+        raise _bad(name, "port 应为数字", "field 'port' must be a number") from None
     return f"{scheme}://{bare}{port}"
 
 
 def parse_connection(department: str, raw: str | Mapping[str, Any]) -> DepartmentSettings:
     """Settings from Airflow's JSON or URI connection form (or its fields as a mapping); errors name the
     connection and the field. TLS files named in ``extra`` must exist now, not at the first call."""
-    name = f"部门连接配置有误 connection dept_{department}"
+    name = f"dept_{department}"
     conn = _fields(name, raw)
     if not conn.get("host"):
-        raise ConfigError(f"{name}: field 'host' is missing")
+        raise _bad(name, "缺少 host", "field 'host' is missing")
     extra = _extra(name, conn.get("extra"))
     wsdl = extra.get("wsdl")
     return DepartmentSettings(

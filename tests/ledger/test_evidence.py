@@ -372,3 +372,12 @@ def test_keys_list_does_not_take_the_head_file_for_a_key_set(ledger: Ledger) -> 
 
     assert evidence.head_path(ledger.keys).exists()
     assert EVIDENCE_HEAD not in _key_sets(ledger.keys)
+
+
+def test_a_garbled_archive_line_is_a_failed_verdict_naming_it(ledger: Ledger, tmp_path: Path) -> None:
+    path = _archive(ledger, tmp_path)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1][:-7]  # cut inside the JSON of the second entry
+    path.write_text("\n".join(lines) + "\n")
+    verdict = evidence.verify_archive(path, ledger.keys)
+    assert not verdict.ok and "第 2 行" in (verdict.problem or "")

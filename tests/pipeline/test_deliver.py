@@ -163,3 +163,23 @@ def test_evidence_records_every_message_with_both_signatures(seeded: Any, paths:
     assert by[("medical", "out")].key_id.startswith("hub-signing") and by[("medical", "out")].signature
     assert by[("medical", "in")].key_id == medical_kid and "sig=" in (by[("medical", "in")].signature or "")
     assert ("health", "out") in by and ("health", "in") not in by  # a failed send is evidence too
+
+
+def test_a_keys_folder_from_another_installation_refuses_to_run_and_touches_nothing(
+        seeded: Any, paths: Paths, simulation: Any, tmp_path: Any) -> None:
+    import shutil
+
+    from lianban.errors import ConfigError
+    from lianban.keys.provision import ensure_keys
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    other = tmp_path / "other-keys"
+    ensure_keys(other)  # another installation: same department keys copied, its own vault
+    for name in ("health-recipient.pub.json", "health-signing.pub.json"):
+        shutil.copy(paths.keys_dir / name, other / name)
+    before = _states(paths.ledger_url, "health")
+    peer = load_department("health", department_settings("health"), other)
+    with pytest.raises(ConfigError, match="密钥目录与台账不符"):
+        deliver(peer, paths.ledger_url, batch_size=50, keys_dir=other)
+    assert _states(paths.ledger_url, "health") == before == {DeliveryState.PENDING: before[DeliveryState.PENDING]}
+    assert simulation.engines["health"].stats()["unique"] == 0
