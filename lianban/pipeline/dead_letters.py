@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Select, select
 
+from lianban.domain.identity import redact_text
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DEAD_STATES, DeliveryState, utcnow
@@ -18,7 +19,8 @@ from lianban.ledger.store import DEAD_STATES, DeliveryState, utcnow
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One dead delivery as an operator sees it (no personal data: case number, item, reason)."""
+    """One dead delivery as an operator sees it (no personal data: case number, item, and the reason with any
+    ID- or mobile-number-shaped run masked, since a department's free text may carry one)."""
 
     idempotency_key: str
     department: str
@@ -42,7 +44,8 @@ def _query(department: str | None, states: Sequence[str]) -> Select[Delivery, st
 def list_dead(ledger_url: str, department: str | None = None,
               states: Sequence[str] = DEAD_STATES) -> list[DeadLetter]:
     with session_factory(ledger_url)() as session:
-        return [DeadLetter(d.idempotency_key, d.department, case_no, item, d.state, d.attempts, d.last_error)
+        return [DeadLetter(d.idempotency_key, d.department, case_no, item, d.state, d.attempts,
+                           redact_text(d.last_error) if d.last_error else None)
                 for d, item, case_no in session.execute(_query(department, states))]
 
 

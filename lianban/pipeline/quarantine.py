@@ -81,5 +81,6 @@ class Held:
 def list_held(ledger_url: str) -> list[Held]:
     """Every quarantine row, oldest first (open and released)."""
     with session_factory(ledger_url)() as session:
-        return [Held(q.source_seq, q.case_no, q.state, json.loads(q.reasons), json.loads(q.masked))
+        return [Held(q.source_seq, q.case_no, q.state, [redact_text(r) for r in json.loads(q.reasons)],
+                     json.loads(q.masked))
                 for q in session.scalars(select(Quarantine).order_by(Quarantine.id))]
