@@ -18,8 +18,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │
     crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest)
        │
-    domain     pure rules, reading schemas/ only: statuses, record, catalog, intake (reading a 前置库
-               row), identity, retirement, validation, routing, batches, schemas
+    domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
+               (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas
 
     errors     the error tree every layer raises (outside the layers)
 
