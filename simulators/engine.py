@@ -9,6 +9,10 @@ statuses chosen deterministically from its idempotency key, one step every ``ste
     不予受理 (with a reason)                      (few)
     受理 → 审核中 → 审核不通过 (with a reason)       (few)
 
+A few items misbehave on purpose, as real departments sometimes do: some report an old status again, with
+its old time, for half of each later step (out of order: the hub ignores it); some report "受理" again, now,
+for half of their last step (an illegal move: the hub keeps it, alerts, and waits for the final status).
+
 Each batch arrives with its seal (lianban.crypto.batch): the engine checks the hub's signature, freshness
 and replay, unwraps the batch data key with the department's own private key and checks the hash tree
 over the items before it opens any; a batch that fails is refused whole (:class:`BatchRefused`).
@@ -54,6 +58,29 @@ def choose_path(key: str) -> tuple[tuple[Status, ...], str | None]:
             return path, reason
         roll -= weight
     raise AssertionError("weights must add up to 100")
+
+
+#: share of items (out of 100) whose reports misbehave on purpose, so the hub's status machine is exercised
+OUT_OF_ORDER_SHARE = 4  # in the first half of each later step, the status of two steps ago, with its old time
+ILLEGAL_SHARE = 3  # in the first half of the last step, "受理" again (now), instead of the final status
+
+
+def _at(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+def _glitch(key: str, path: tuple[Status, ...], step: int, elapsed_steps: float
+            ) -> tuple[Status, str | None, int] | None:
+    """(status, time or None for "that step's time", step) a misbehaving item reports now, or None."""
+    roll = int(hashlib.sha256(f"glitch|{key}".encode()).hexdigest()[:8], 16) % 100
+    first_half = elapsed_steps - int(elapsed_steps) < 0.5 and int(elapsed_steps) == step
+    if not first_half or len(path) < 3:
+        return None
+    if roll < OUT_OF_ORDER_SHARE and step >= 2:
+        return path[step - 2], None, step - 2
+    if OUT_OF_ORDER_SHARE <= roll < OUT_OF_ORDER_SHARE + ILLEGAL_SHARE and step == len(path) - 1:
+        return S.ACCEPTED, datetime.now(UTC).isoformat(), step
+    return None
 
 
 class BatchRefused(RejectedError):
@@ -189,12 +216,14 @@ class DepartmentEngine:
         path, end_reason = choose_path(key)
         elapsed_steps = (time.time() - row[1]) / self.step_seconds if self.step_seconds else len(path)
         step = min(int(elapsed_steps), len(path) - 1)
+        glitch = _glitch(key, path, step, elapsed_steps) if self.step_seconds else None
+        if glitch is not None:
+            return CaseView(key, row[0], glitch[0], glitch[1] or _at(row[1] + glitch[2] * self.step_seconds), None)
         status = path[step]
         reason = end_reason if status.is_terminal() and end_reason else None
         if status is S.SUPPLEMENT:
             reason = SUPPLEMENT_REASON
-        changed = datetime.fromtimestamp(row[1] + step * self.step_seconds, UTC).isoformat()
-        return CaseView(key, row[0], status, changed, reason)
+        return CaseView(key, row[0], status, _at(row[1] + step * self.step_seconds), reason)
 
     def stats(self) -> dict[str, int]:
         """Counters as the department sees them: unique, duplicates, rejected (items), refused_batches."""

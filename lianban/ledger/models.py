@@ -82,6 +82,23 @@ class StatusEvent(Base):
     parked_at: Mapped[datetime | None]
 
 
+class IllegalTransition(Base):
+    """A status report the status machine refused (an 已办结 item "受理" again): kept with the sender's words,
+    alerted, never applied. The same report arriving again is kept once."""
+
+    __tablename__ = "illegal_transitions"
+    __table_args__ = (UniqueConstraint("case_item_id", "to_status", "changed_at", "source"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_item_id: Mapped[int] = mapped_column(ForeignKey("case_items.id"))
+    from_status: Mapped[str | None] = mapped_column(String(8))
+    to_status: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(32))
+    department_code: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime]
+
+
 class ParkedStatus(Base):
     """A status-log row the hub could not place: unreadable (an unknown code, a bad time; needs a person), or
     waiting for its case to be staged (re-tried every run). Never a stall of the rows behind it."""

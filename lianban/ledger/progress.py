@@ -9,7 +9,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, ParkedStatus, Quarantine, StatusEvent
+from lianban.ledger.models import (
+    Case,
+    CaseItem,
+    Delivery,
+    IllegalTransition,
+    ParkedStatus,
+    Quarantine,
+    StatusEvent,
+)
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, status_counts
 
 
@@ -28,6 +36,7 @@ class Progress:
     parked_events: int  # refused by 皖事通办, set aside with the reason (lianban.pipeline.report)
     parked_status_rows: int  # HRSS status rows that cannot be read (lianban.pipeline.status_log)
     waiting_status_rows: int  # HRSS status rows waiting for their case to be staged
+    illegal_transitions: int  # status reports the status machine refused (kept, alerted, not applied)
 
     @property
     def done(self) -> bool:
@@ -67,4 +76,5 @@ def progress(ledger_url: str) -> Progress:
                                 .where(StatusEvent.parked_at.is_not(None))),
             parked_status_rows=count(parked.where(ParkedStatus.state == ParkedState.PARKED)),
             waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
+            illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
         )

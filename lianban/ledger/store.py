@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
-from lianban.ledger.models import CaseItem, StatusEvent, Watermark
+from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Watermark
+
+alerts = logging.getLogger("lianban.alerts")
 
 
 class DeliveryState(StrEnum):
@@ -42,14 +46,34 @@ def utcnow() -> datetime:
 
 def record_status(session: Session, item: CaseItem, status: Status, source: str, *,
                   code: str | None, reason: str | None, changed_at: str) -> bool:
-    """Move `item` to `status` and append the event; False (no event) when nothing changed."""
-    if item.status == status.value and item.reason == reason:
+    """Move `item` to `status` as the status machine allows and append the event; False (no event) when
+    nothing changed: a repeat, a report older than the item's status, or an illegal move (kept once in
+    ``illegal_transitions`` with the sender's words, and alerted)."""
+    current = Status(item.status) if item.status else None
+    move = load_status_machine().judge(current, item.status_at, status, changed_at)
+    if move is Move.ILLEGAL:
+        _refuse_transition(session, item, status, source, code, reason, changed_at)
+    if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and item.reason == reason):
         return False
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()
     session.add(StatusEvent(case_item_id=item.id, status=status.value, source=source, department_code=code,
                             reason=reason, changed_at=changed_at, recorded_at=utcnow()))
     return True
+
+
+def _refuse_transition(session: Session, item: CaseItem, status: Status, source: str, code: str | None,
+                       reason: str | None, changed_at: str) -> None:
+    known = select(IllegalTransition.id).where(
+        IllegalTransition.case_item_id == item.id, IllegalTransition.to_status == status.value,
+        IllegalTransition.changed_at == changed_at, IllegalTransition.source == source)
+    if session.scalars(known).first() is not None:
+        return  # the same report again: kept once, alerted once
+    session.add(IllegalTransition(case_item_id=item.id, from_status=item.status, to_status=status.value,
+                                  source=source, department_code=code, reason=reason, changed_at=changed_at,
+                                  recorded_at=utcnow()))
+    alerts.error("告警 ALERT: %s 报告事项（编号 %s）由“%s”变为“%s”，不符合状态机，未予采纳", source, item.id,
+                 item.status or "未反馈", status.value)
 
 
 def get_watermark(session: Session, name: str) -> int:
