@@ -10,7 +10,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       (HRSS's own items), feedback (polling departments), report (to 皖事通办)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log),
-       │       progress (read models)
+       │       progress, cases (read models)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol)

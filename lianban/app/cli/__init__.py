@@ -6,7 +6,7 @@ module per command group::
     home         init, seed, simulate, demo           run          run stage|deliver|collect|report
     inspect      status, quarantine                   deliveries   deliveries list|retry
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
-    connectors   connectors list|check|new
+    connectors   connectors list|check|new            case         case list|show
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lianban.app.cli import home, inspect
 from lianban.app.cli.audit import audit_app
+from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
 from lianban.app.cli.deliveries import deliveries_app
 from lianban.app.cli.keys import keys_app
@@ -34,6 +35,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(audit_app, name="audit")
+app.add_typer(case_app, name="case")
 
 
 def main() -> None:

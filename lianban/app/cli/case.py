@@ -1,0 +1,74 @@
+"""`lianban case …`: the operator's view of cases — the list (by status, by history) and one case in full."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from lianban.app.cli.output import JsonFlag, console
+from lianban.app.config import Paths
+
+if TYPE_CHECKING:
+    from lianban.ledger.cases import CaseView, HistoryLine
+
+case_app = typer.Typer(help="办件：列表与单个办件的进度 (cases: the list, and one case in full)", no_args_is_help=True)
+
+HadStatus = Annotated[str | None, typer.Option("--had-status", help="某事项曾处于该状态 (some item was ever in it)")]
+OverdueFlag = Annotated[bool, typer.Option("--overdue", help="有超期事项 (with an overdue item)")]
+
+
+@case_app.command("list")
+def case_list(had_status: HadStatus = None, overdue: OverdueFlag = False, as_json: JsonFlag = False) -> None:
+    """列出办件及其状态，按办件编号排序 (cases and their status, by 办件编号)."""
+    from lianban.ledger.cases import list_cases, status_named
+
+    status = status_named(had_status) if had_status is not None else None
+    # --overdue asks lianban.ledger.cases.is_overdue: time limits are not built yet, so it keeps nothing today
+    rows = list_cases(Paths.from_env().existing_ledger(), status, overdue_only=overdue)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
+        return
+    table = Table(title=f"办件 (cases): {len(rows)}")
+    for column in ("办件编号", "状态"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(Text(r.case_no), Text(r.status))
+    console.print(table)
+
+
+@case_app.command("show")
+def case_show(case_no: Annotated[str, typer.Argument(help="办件编号 (case number)")],
+              as_json: JsonFlag = False) -> None:
+    """单个办件：各事项的当前状态与状态历史 (one case: each item's status and its history)."""
+    from lianban.ledger.cases import show_case
+
+    view = show_case(Paths.from_env().existing_ledger(), case_no)
+    if as_json:
+        typer.echo(json.dumps(view.as_dict(), ensure_ascii=False))
+        return
+    console.print(_case_table(view))
+
+
+def _case_table(view: CaseView) -> Table:
+    """One row per item (its current status and time limit), then one row per status event of it."""
+    table = Table(title=f"办件 {view.case_no}：{view.status} (case)", caption="↳ 历史行的部门为上报部门 "
+                  "(on a history line: the department that reported it)")
+    for column in ("事项", "部门", "状态", "时限", "时间", "原因"):
+        table.add_column(column, overflow="fold")
+    for item in view.items:
+        due = (item.due_date or "—") + ("（超期）" if item.overdue else "")
+        table.add_row(Text(item.item_code), Text(item.department), Text(item.status or "未反馈"), Text(due), "", "",
+                      style="bold")
+        for h in item.history:  # text from departments goes in as Text: never read as markup
+            table.add_row("", Text(h.source), Text(f"↳ {h.status}"), "", Text(h.at), Text(_reason(h)))
+    return table
+
+
+def _reason(line: HistoryLine) -> str:
+    """The reason, and the materials asked for (补正资料) when there are any."""
+    materials = f"（所需材料：{'、'.join(line.materials)}）" if line.materials else ""
+    return (line.reason or "") + materials

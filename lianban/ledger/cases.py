@@ -1,0 +1,175 @@
+"""One case as an operator sees it (issue 9, item 9): the case list, and one case's items with their history.
+
+A read model over ``cases``, ``case_items`` and ``status_events``; it never writes. Shapes (``as_dict``)::
+
+    list   [{"case_no", "status"}]                        in 办件编号 order
+    show   {"case_no", "status", "items": [{"item_code", "department", "status", "due_date", "overdue",
+            "history": [{"status", "at", "source", "reason", "materials"}]}]}
+
+A case's status is the one its items' current statuses add up to (:mod:`lianban.domain.status_machine`); an
+item's status is None until its department reports. History is the item's status events in the order they
+were recorded; every reason is passed through :func:`lianban.domain.identity.redact_text` (a department's
+free text may carry a phone number). ``materials`` is empty until the 补正 loop records which materials (by
+name) an item asks for. Time limits (办理时限) are not built yet: :func:`due_date` and :func:`is_overdue` are
+the one place they plug in, and ``--overdue`` asks the same predicate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, selectinload
+
+from lianban.domain.identity import redact_text
+from lianban.domain.intake import normalise_case_no
+from lianban.domain.status_machine import load_status_machine
+from lianban.domain.statuses import Status
+from lianban.errors import ConfigError
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, StatusEvent
+
+#: whether one case item is past its time limit
+Overdue = Callable[[CaseItem], bool]
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One status event of one item, as reported."""
+
+    status: str
+    at: str  # the department's own time of the change
+    source: str  # the department key that reported it
+    reason: str | None  # redacted
+    materials: tuple[str, ...] = ()  # material names asked for (补正资料); filled by the 补正 loop
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "at": self.at, "source": self.source, "reason": self.reason,
+                "materials": list(self.materials)}
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One chosen item of a case: where it stands and how it got there."""
+
+    item_code: str
+    department: str
+    status: str | None  # None: no report yet
+    due_date: str | None
+    overdue: bool
+    history: tuple[HistoryLine, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"item_code": self.item_code, "department": self.department, "status": self.status,
+                "due_date": self.due_date, "overdue": self.overdue,
+                "history": [h.as_dict() for h in self.history]}
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One line of the case list."""
+
+    case_no: str
+    status: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case_no": self.case_no, "status": self.status}
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """One case with its items in item-code order."""
+
+    case_no: str
+    status: str
+    items: tuple[ItemView, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case_no": self.case_no, "status": self.status, "items": [i.as_dict() for i in self.items]}
+
+
+def due_date(item: CaseItem) -> str | None:
+    """When `item` must be done. Time limits are not built yet: always None; plug them in here."""
+    return None
+
+
+def is_overdue(item: CaseItem) -> bool:
+    """Whether `item` is past its time limit. Time limits are not built yet: never; plug them in here."""
+    return False
+
+
+def status_named(name: str) -> Status:
+    """The unified status called `name`; ConfigError listing the seven otherwise."""
+    try:
+        return Status(name)
+    except ValueError:
+        seven = "、".join(s.value for s in Status)
+        raise ConfigError(f"状态 {name!r} 不是七个统一状态之一，只能是：{seven} "
+                          f"({name!r} is not one of the seven statuses: {', '.join(s.value for s in Status)})"
+                          ) from None
+
+
+def case_status(items: Sequence[CaseItem]) -> str:
+    """The case status `items` add up to (the status machine's case rules)."""
+    statuses = [Status(i.status) if i.status is not None else None for i in items]
+    return load_status_machine().case_status(statuses).value
+
+
+def list_cases(ledger_url: str, had_status: Status | None = None, overdue_only: bool = False,
+               overdue: Overdue = is_overdue) -> list[CaseSummary]:
+    """Every case in 办件编号 order; `had_status`: only cases some item of which was ever in that status (any
+    of its status events); `overdue_only`: only cases with an item `overdue` says is past its time limit."""
+    query = select(Case).options(selectinload(Case.items)).order_by(Case.case_no)
+    if had_status is not None:
+        query = query.where(exists().where(StatusEvent.case_item_id == CaseItem.id, CaseItem.case_id == Case.id,
+                                           StatusEvent.status == had_status.value))
+    with session_factory(ledger_url)() as session:
+        cases = session.scalars(query).all()
+        return [CaseSummary(c.case_no, case_status(c.items)) for c in cases
+                if not overdue_only or any(overdue(i) for i in c.items)]
+
+
+def _unknown(typed: str, why: str = "") -> ConfigError:
+    shown = redact_text(typed if len(typed) <= 60 else typed[:60] + "…")  # echoed to a terminal and logs
+    return ConfigError(f"台账中没有办件 {shown!r}{('：' + why) if why else ''}，请检查办件编号 "
+                       f"(no case {shown!r} in the ledger{': ' + why if why else ''})")
+
+
+def canonical_case_no(typed: str) -> str:
+    """The 办件编号 `typed` names (NFKC, trimmed, upper case); ConfigError with the reason when it is not one."""
+    try:
+        return normalise_case_no(typed)
+    except ValueError as exc:
+        raise _unknown(typed, str(exc)) from None
+
+
+def show_case(ledger_url: str, typed_case_no: str, overdue: Overdue = is_overdue) -> CaseView:
+    """The case `typed_case_no` names (any near-duplicate spelling), items in item-code order, each with its
+    history and whether `overdue` says it is past its time limit; ConfigError in one sentence when there is no
+    such case."""
+    case_no = canonical_case_no(typed_case_no)
+    with session_factory(ledger_url)() as session:
+        case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none()
+        if case is None:
+            raise _unknown(case_no)
+        items = sorted(case.items, key=lambda i: i.item_code)
+        history = _history(session, [i.id for i in items])
+        views = tuple(_item_view(i, history[i.id], overdue) for i in items)
+        return CaseView(case.case_no, case_status(items), views)
+
+
+def _history(session: Session, item_ids: list[int]) -> dict[int, list[HistoryLine]]:
+    events = session.scalars(select(StatusEvent).where(StatusEvent.case_item_id.in_(item_ids))
+                             .order_by(StatusEvent.id))
+    lines: dict[int, list[HistoryLine]] = defaultdict(list)
+    for e in events:
+        reason = redact_text(e.reason) if e.reason is not None else None
+        lines[e.case_item_id].append(HistoryLine(e.status, e.changed_at, e.source, reason))
+    return lines
+
+
+def _item_view(item: CaseItem, history: list[HistoryLine], overdue: Overdue) -> ItemView:
+    return ItemView(item.item_code, item.department, item.status, due_date(item), overdue(item), tuple(history))

@@ -1,0 +1,162 @@
+"""The operator's view of cases (issue 9, item 9): the case list and one case in full, read from a real ledger.
+
+Eight synthetic approvals are staged through the real stage step; departments' reports are recorded with
+:func:`lianban.ledger.store.record_status` as the feedback steps do. What an operator would notice is checked:
+the case status follows its items, ``--had-status`` looks at history (not only where an item is now), one
+case's history is in order with who said it and why, a phone number in a reason is masked, a mistyped case
+number is one sentence, and a near-duplicate spelling finds the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths
+from lianban.domain.statuses import Status
+from lianban.errors import ConfigError
+from lianban.ledger.cases import list_cases, show_case, status_named
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.store import record_status
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+PHONE = "13812345678"
+Report = Callable[..., None]
+
+
+@pytest.fixture
+def case_nos(paths: Paths) -> list[str]:
+    """Eight valid cases staged (seed 5: none broken), in 办件编号 order (not the order they were staged)."""
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(list(generate(8, seed=5)))
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 8
+    with session_factory(paths.ledger_url)() as s:
+        staged = list(s.scalars(select(Case.case_no).order_by(Case.id)))
+    assert staged != sorted(staged)  # so the order checks below mean something
+    return sorted(staged)
+
+
+@pytest.fixture
+def report(paths: Paths) -> Report:
+    """``report(case_no, item_code, status, at, reason=None)``: the item's department reports a status."""
+    def go(case_no: str, item_code: str, status: Status, at: str, reason: str | None = None) -> None:
+        with session_factory(paths.ledger_url).begin() as s:
+            item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == case_no,
+                                                               CaseItem.item_code == item_code)).one()
+            record_status(s, item, status, item.department, code=None, reason=reason, changed_at=at)
+    return go
+
+
+def items_of(paths: Paths, case_no: str) -> list[str]:
+    with session_factory(paths.ledger_url)() as s:
+        return sorted(s.scalars(select(CaseItem.item_code).join(Case).where(Case.case_no == case_no)))
+
+
+def statuses(paths: Paths, had_status: Status | None = None) -> dict[str, str]:
+    return {c.case_no: c.status for c in list_cases(paths.ledger_url, had_status)}
+
+
+def test_list_is_in_case_number_order_and_unreported_cases_are_accepted(paths: Paths, case_nos: list[str]) -> None:
+    rows = list_cases(paths.ledger_url)
+    assert [r.as_dict() for r in rows] == [{"case_no": n, "status": "受理"} for n in case_nos]
+
+
+def test_case_status_follows_its_items(paths: Paths, case_nos: list[str], report: Report) -> None:
+    a, b = case_nos[0], case_nos[1]
+    first, *others = items_of(paths, a)
+    assert others  # the other items of the case stay unreported (未反馈) throughout
+    report(a, first, Status.ACCEPTED, "2025-03-01T09:00:00+08:00")
+    assert statuses(paths)[a] == "受理"  # accepted or not reported yet: still 受理
+    report(a, first, Status.SUPPLEMENT, "2025-03-02T09:00:00+08:00", "缺少退休审批表")
+    assert statuses(paths)[a] == "补正资料"  # the applicant has something to do
+    report(a, first, Status.UNDER_REVIEW, "2025-03-03T09:00:00+08:00")
+    assert statuses(paths)[a] == "审核中"
+    for code in items_of(paths, b):
+        report(b, code, Status.APPROVED, "2025-03-04T09:00:00+08:00")
+        report(b, code, Status.COMPLETED, "2025-03-05T09:00:00+08:00")
+    assert statuses(paths)[b] == "已办结"
+    assert all(s == "受理" for n, s in statuses(paths).items() if n not in (a, b))
+
+
+def test_had_status_filters_by_history_not_by_current_status(paths: Paths, case_nos: list[str],
+                                                            report: Report) -> None:
+    a, b, c = case_nos[2], case_nos[5], case_nos[7]
+    report(a, "01", Status.SUPPLEMENT, "2025-03-01T09:00:00+08:00", "缺少身份证复印件")
+    report(a, "01", Status.UNDER_REVIEW, "2025-03-02T09:00:00+08:00")  # no longer 补正资料 now
+    report(b, "01", Status.UNDER_REVIEW, "2025-03-01T09:00:00+08:00")
+    report(c, "01", Status.APPROVED, "2025-03-01T09:00:00+08:00")
+    assert statuses(paths, had_status=Status.SUPPLEMENT) == {a: "审核中"}
+    assert list(statuses(paths, had_status=Status.UNDER_REVIEW)) == [a, b]  # 办件编号 order
+    assert list(statuses(paths, had_status=Status.APPROVED)) == [c]
+    assert statuses(paths, had_status=Status.COMPLETED) == {}
+
+
+def test_overdue_keeps_nothing_until_time_limits_exist_and_takes_a_predicate(paths: Paths,
+                                                                             case_nos: list[str]) -> None:
+    assert list_cases(paths.ledger_url, overdue_only=True) == []
+    one = case_nos[3]
+    chosen = list_cases(paths.ledger_url, overdue_only=True,
+                        overdue=lambda item: item.case.case_no == one and item.item_code == "01")
+    assert [r.case_no for r in chosen] == [one]
+
+
+def test_show_gives_items_in_code_order_with_their_history(paths: Paths, case_nos: list[str],
+                                                           report: Report) -> None:
+    n = case_nos[4]
+    codes = items_of(paths, n)
+    pushed = codes[-1]  # a department outside HRSS (medical or housing_fund)
+    report(n, pushed, Status.ACCEPTED, "2025-03-01T09:00:00+08:00")
+    report(n, pushed, Status.SUPPLEMENT, "2025-03-02T10:00:00+08:00", f"请补交材料，联系电话 {PHONE}")
+    report(n, pushed, Status.UNDER_REVIEW, "2025-03-03T11:00:00+08:00")
+    report(n, "01", Status.APPROVED, "2025-03-04T12:00:00+08:00", "审批通过")
+
+    view = show_case(paths.ledger_url, n).as_dict()
+    assert view["case_no"] == n and view["status"] == "审核中"
+    assert [i["item_code"] for i in view["items"]] == codes
+    by_code = {i["item_code"]: i for i in view["items"]}
+    item = by_code[pushed]
+    assert item["status"] == "审核中" and item["department"] != "hrss"
+    assert [(h["status"], h["at"], h["source"]) for h in item["history"]] == [
+        ("受理", "2025-03-01T09:00:00+08:00", item["department"]),
+        ("补正资料", "2025-03-02T10:00:00+08:00", item["department"]),
+        ("审核中", "2025-03-03T11:00:00+08:00", item["department"]),
+    ]
+    reasons = [h["reason"] for h in item["history"]]
+    assert reasons[0] is None and reasons[2] is None
+    assert PHONE not in reasons[1] and "138****5678" in reasons[1] and reasons[1].startswith("请补交材料")
+    assert all(h["materials"] == [] for h in item["history"])
+    assert by_code["01"]["history"] == [{"status": "审核通过", "at": "2025-03-04T12:00:00+08:00",
+                                         "source": "hrss", "reason": "审批通过", "materials": []}]
+    silent = [i for c, i in by_code.items() if c not in ("01", pushed)]
+    assert silent and all(i["status"] is None and i["history"] == [] for i in silent)
+    assert all(i["due_date"] is None and i["overdue"] is False for i in view["items"])
+
+
+def test_show_finds_a_case_however_it_is_typed(paths: Paths, case_nos: list[str]) -> None:
+    n = case_nos[0]
+    full_width = n.translate({ord(ch): ord(ch) + 0xFEE0 for ch in n})
+    for typed in (n.lower(), f"  {n} ", full_width):
+        assert show_case(paths.ledger_url, typed).case_no == n
+
+
+def test_an_unknown_case_is_one_chinese_sentence(paths: Paths, case_nos: list[str]) -> None:
+    with pytest.raises(ConfigError, match="台账中没有办件 'BZTX000000000000'"):
+        show_case(paths.ledger_url, "bztx000000000000")
+    with pytest.raises(ConfigError, match=r"台账中没有办件.*只能包含字母"):
+        show_case(paths.ledger_url, "BZ/../1")
+    id_shaped = "341622196503150012"
+    with pytest.raises(ConfigError, match="疑似身份证号码") as caught:
+        show_case(paths.ledger_url, id_shaped)
+    assert id_shaped not in str(caught.value)  # never echoed in the clear
+
+
+def test_a_status_name_outside_the_seven_is_refused_naming_them() -> None:
+    assert status_named("审核中") is Status.UNDER_REVIEW
+    with pytest.raises(ConfigError) as caught:
+        status_named("完成")
+    assert "'完成'" in str(caught.value) and all(s.value in str(caught.value) for s in Status)
