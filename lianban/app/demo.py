@@ -25,7 +25,7 @@ from lianban.app.config import Paths, conn_env_name, connection_json
 from lianban.app.setup import init, require_simulators, seed
 from lianban.domain.catalog import load_catalog
 from lianban.errors import FatalError
-from lianban.ledger.progress import Progress, progress
+from lianban.ledger.progress import Progress, events_by_status, progress
 
 REPO = Path(__file__).resolve().parents[2]  # the source checkout (dags/, connectors/)
 DAGS = ("lianban_exchange", "lianban_feedback")
@@ -136,6 +136,9 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "reported_to_wanshi_tong": final.reported_events,
         "wanshi_tong": stats[SINK],
         "status_counts": final.status_counts,
+        "events_by_status": events_by_status(paths.ledger_url),
+        "illegal_transitions": final.illegal_transitions,
+        "overdue_items": 0,  # time limits (压时限) are not tracked yet: nothing can be overdue
         "open_items": final.open_items,
         "dead_letters": final.dead_letters,
         "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),

@@ -78,3 +78,11 @@ def progress(ledger_url: str) -> Progress:
             waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
             illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
         )
+
+
+def events_by_status(ledger_url: str) -> dict[str, int]:
+    """Every status event reported to 皖事通办, counted by status."""
+    with session_factory(ledger_url)() as s:
+        rows = s.execute(select(StatusEvent.status, func.count()).where(StatusEvent.reported_at.is_not(None))
+                         .group_by(StatusEvent.status)).all()
+    return {status: int(n) for status, n in rows}

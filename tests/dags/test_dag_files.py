@@ -20,6 +20,8 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items()},
                   "dags": {d: sorted(bag.dags[d].task_ids) for d in bag.dags},
+                  "rules": {f"{d}.{t.task_id}": getattr(t.trigger_rule, "value", str(t.trigger_rule))
+                            for d in bag.dags for t in bag.dags[d].tasks},
                   "zeep": "zeep" in sys.modules}))
 """
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
@@ -47,3 +49,9 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
 
 def test_parsing_never_imports_zeep(parsed: dict[str, object]) -> None:
     assert parsed["zeep"] is False
+
+
+def test_one_failing_department_never_stops_the_report(parsed: dict[str, object]) -> None:
+    rules = parsed["rules"]
+    assert rules["lianban_feedback.report_to_wanshi_tong"] == "all_done"  # type: ignore[index]
+    assert rules["lianban_exchange.deliver_medical"] == "all_success"  # type: ignore[index]

@@ -159,3 +159,26 @@ def test_the_airflow_adapter_resolves_the_same_connection(simulation: object) ->
             assert department_settings(department) == department_settings(department, env=dict(os.environ))
     finally:
         set_connection_resolver(None)
+
+
+def test_collect_goes_on_when_one_department_fails(tmp_path: Path) -> None:
+    """`lianban run collect` with one department's connection broken: the others are collected, the broken one
+    says why, and the exit code says something failed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
+    env["LIANBAN_HOME"] = str(tmp_path / "home")
+    cli = [sys.executable, "-m", "lianban.app.cli"]
+    subprocess.run([*cli, "init"], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([*cli, "seed", "--records", "3"], env=env, check=True, capture_output=True, timeout=120)
+    env["AIRFLOW_CONN_DEPT_HEALTH"] = json.dumps({"host": "127.0.0.1", "port": 9, "login": "a", "password": "b"})
+    env["AIRFLOW_CONN_DEPT_HOUSING_FUND"] = json.dumps({"host": "127.0.0.1", "port": 9, "login": "a",
+                                                        "password": "b", "extra": {"connect_timeout": 1}})
+    done = subprocess.run([*cli, "run", "collect", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    results = json.loads(done.stdout)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error" not in results["hrss"] and "error" not in results["health"]  # nothing to poll: fine
+    assert "dept_medical" in results["medical"]["error"]  # no connection configured: said, not raised

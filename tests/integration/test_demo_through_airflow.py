@@ -46,6 +46,10 @@ def test_demo_completes_and_reports_json_shape(demo: tuple[dict[str, Any], Path]
     assert summary["complete"], summary
     assert summary["extracted"] == 60 and summary["quarantined"] > 0
     assert set(summary["paths"]) >= {"hrss_frontend_db", "ledger_db", "logs", "airflow_home"}
+    events = summary["events_by_status"]
+    assert set(events) <= {s.value for s in Status} and sum(events.values()) == summary["reported_to_wanshi_tong"]
+    assert {Status.ACCEPTED.value, Status.COMPLETED.value} <= set(events)
+    assert summary["illegal_transitions"] >= 0 and summary["overdue_items"] == 0
     json.dumps(summary)
 
 

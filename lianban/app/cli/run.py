@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 import typer
 
 from lianban.app import jobs
 from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.config import Paths
+from lianban.errors import LianbanError
 
 run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without Airflow)", no_args_is_help=True)
 
@@ -22,11 +28,23 @@ def run_deliver(department: str, as_json: JsonFlag = False) -> None:
     emit(jobs.deliver(department), as_json, f"投递 {department}")
 
 
+def _isolated(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One source's result, or the sentence saying why it failed: one department down never stops the others."""
+    try:
+        return job()
+    except LianbanError as exc:
+        return {"error": str(exc)}
+
+
 @run_app.command("collect")
 def run_collect(as_json: JsonFlag = False) -> None:
-    """归集各事项状态 (collect HRSS's log and poll every department)."""
-    results = {"hrss": jobs.collect_hrss(), **{d: jobs.poll(d) for d in jobs.pushed_departments()}}
+    """归集各事项状态；一个部门失败不影响其他部门 (collect HRSS's log and poll every department, each on its own)."""
+    Paths.from_env().existing_ledger()  # no ledger is an operator slip, not one source's failure
+    results = {"hrss": _isolated(jobs.collect_hrss),
+               **{d: _isolated(partial(jobs.poll, d)) for d in jobs.pushed_departments()}}
     emit(results, as_json, "状态归集 (collected)")
+    if any("error" in r for r in results.values()):
+        raise typer.Exit(1)
 
 
 @run_app.command("report")
