@@ -55,16 +55,16 @@ def test_signatures_verify_only_for_the_signed_message_and_key(keys: Keys) -> No
     assert not suite.verify(keys.signing.public, message + b" ", signature)
     assert not suite.verify(keys.signing.public, message, signature[:-1] + bytes([signature[-1] ^ 1]))
     assert not suite.verify(keys.signing.public, message, signature[:-1])
-    assert not suite.verify(keys.signing.public[:-1] + b"\x00", message, signature)
+    assert not suite.verify(keys.signing.public[:-1] + bytes([keys.signing.public[-1] ^ 1]), message, signature)
 
 
 def test_sealed_data_opens_only_with_its_key_nonce_and_aad(keys: Keys) -> None:
     suite, dek, nonce = keys.suite, bytes(keys.suite.data_key_bytes), bytes(NONCE_BYTES)
     sealed = suite.seal_data(dek, nonce, "张三".encode(), b"case|01")
     assert suite.open_data(dek, nonce, sealed, b"case|01") == "张三".encode()
-    other_dek = bytes([1]) + dek[1:]
-    for args in ((other_dek, nonce, sealed, b"case|01"), (dek, b"\x01" + nonce[1:], sealed, b"case|01"),
-                 (dek, nonce, sealed, b"case|02"), (dek, nonce, b"\x00" + sealed[1:], b"case|01"),
+    other_dek = bytes([dek[0] ^ 1]) + dek[1:]
+    for args in ((other_dek, nonce, sealed, b"case|01"), (dek, bytes([nonce[0] ^ 1]) + nonce[1:], sealed, b"case|01"),
+                 (dek, nonce, sealed, b"case|02"), (dek, nonce, bytes([sealed[0] ^ 1]) + sealed[1:], b"case|01"),
                  (dek, nonce, sealed[:10], b"case|01")):
         with pytest.raises(InvalidSeal):
             suite.open_data(*args)
