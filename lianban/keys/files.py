@@ -8,12 +8,16 @@ Folders are created 0700.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lianban.errors import ConfigError
+
+T = TypeVar("T")
 
 __all__ = ["malformed", "read_key_json", "write_private_json"]
 
@@ -27,6 +31,22 @@ def malformed(path: Path, zh: str, en: str) -> ConfigError:
     return ConfigError(f"密钥文件格式错误：{path}，{zh}；"
                        f"请从备份恢复该文件（他方公钥可用 lianban keys import 重新导入）(malformed key file {path}: "
                        f"{en}; restore it from a backup, or import another party's public keys again)")
+
+
+def decoded(path: Path, read: Callable[[], T], shape: tuple[str, str]) -> T:
+    """``read()`` over a key file's JSON body; its KeyError/TypeError becomes "not this shape" (`shape`: the
+    Chinese and English sentence) and a ValueError (bad base64) "not valid base64", both naming `path`."""
+    try:
+        return read()
+    except (KeyError, TypeError, AttributeError):
+        raise malformed(path, *shape) from None
+    except ValueError:  # binascii.Error, or a key that is not ASCII
+        raise malformed(path, "其中的密钥不是合法的 base64", "a key is not valid base64") from None
+
+
+def b64(text: Any) -> bytes:
+    """Strict base64 (a stray character is an error, not silently dropped)."""
+    return base64.b64decode(text, validate=True)
 
 
 def read_key_json(path: Path) -> Any:

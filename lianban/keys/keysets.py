@@ -22,7 +22,7 @@ from typing import Any
 
 from lianban.crypto.suites import SUITES, get_suite
 from lianban.errors import ConfigError
-from lianban.keys.files import malformed, read_key_json, write_private_json
+from lianban.keys.files import b64, decoded, malformed, read_key_json, write_private_json
 from lianban.keys.rings import check_retirable, new_kid
 
 
@@ -68,16 +68,15 @@ def load(keys_dir: Path, name: str, public_only: bool = False) -> KeySet:
 
 def _parse(name: str, path: Path, data: Any) -> KeySet:
     """Key set `name` from the JSON body of `path`; a ConfigError naming `path` when it is not one."""
-    try:
+    def read() -> tuple[dict[str, bytes], dict[str, bytes], str, str]:
         keys = data["keys"]
-        public = {str(k): base64.b64decode(v["public"], validate=True) for k, v in keys.items()}
-        private = {str(k): base64.b64decode(v["private"], validate=True) for k, v in keys.items() if "private" in v}
-        suite, active = str(data["suite"]), str(data["active"])
-    except (KeyError, TypeError, AttributeError):
-        raise malformed(path, "结构不符（应为 suite、active 与 keys 三项）",
-                        'expected {"suite": …, "active": kid, "keys": {kid: {"public": base64}}}') from None
-    except ValueError:  # binascii.Error, or a key that is not ASCII
-        raise malformed(path, "其中的密钥不是合法的 base64", "a key is not valid base64") from None
+        public = {str(k): b64(v["public"]) for k, v in keys.items()}
+        private = {str(k): b64(v["private"]) for k, v in keys.items() if "private" in v}
+        return public, private, str(data["suite"]), str(data["active"])
+
+    public, private, suite, active = decoded(path, read, (
+        "结构不符（应为 suite、active 与 keys 三项）",
+        'expected {"suite": …, "active": kid, "keys": {kid: {"public": base64}}}'))
     if suite not in SUITES:
         raise malformed(path, f"算法套件 {suite!r} 未知（应为 {' 或 '.join(sorted(SUITES))}）",
                         f"unknown cipher suite {suite!r}, expected one of {', '.join(sorted(SUITES))}")

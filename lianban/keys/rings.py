@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lianban.errors import ConfigError
-from lianban.keys.files import malformed, read_key_json, write_private_json
+from lianban.keys.files import b64, decoded, malformed, read_key_json, write_private_json
 
 KEY_BYTES = 16  # SM4 is a 128-bit block cipher with a 128-bit key
 
@@ -48,14 +48,8 @@ def load_ring(keys_dir: Path, owner: str) -> KeyRing:
     """Read `owner`'s ring; a missing, unreadable or malformed file is a ConfigError naming the file."""
     path = _path(keys_dir, owner)
     data = read_key_json(path)
-    try:
-        keys = {str(kid): base64.b64decode(v, validate=True) for kid, v in data["keys"].items()}
-        active = str(data["active"])
-    except (KeyError, TypeError, AttributeError):
-        raise malformed(path, "结构不符（应为 active 与 keys 两项）",
-                        'expected {"active": kid, "keys": {kid: base64}}') from None
-    except ValueError:  # binascii.Error, or a key that is not ASCII
-        raise malformed(path, "其中的密钥不是合法的 base64", "a key is not valid base64") from None
+    keys, active = decoded(path, lambda: ({str(kid): b64(v) for kid, v in data["keys"].items()}, str(data["active"])),
+                           ("结构不符（应为 active 与 keys 两项）", 'expected {"active": kid, "keys": {kid: base64}}'))
     if active not in keys:
         raise malformed(path, f"当前密钥 {active} 不在文件中", f"the active key {active} is not in the file")
     for kid, key in keys.items():

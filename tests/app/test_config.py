@@ -12,12 +12,7 @@ from lianban.errors import ConfigError
 from lianban.wire.settings import parse_connection
 
 SECRET = "s3cret-Pa55"
-MEDICAL = json.dumps({
-    "conn_type": "http", "host": "medical.example.test", "port": 8443, "schema": "https",
-    "login": "hub", "password": SECRET,
-    "extra": {"wsdl": "https://medical.example.test/ws?wsdl", "batch_size": 25,
-              "connect_timeout": 2, "read_timeout": 9},
-})
+MEDICAL = json.dumps({"host": "medical.example.test", "login": "hub", "password": SECRET})
 
 
 def test_missing_env_var_names_the_variable() -> None:

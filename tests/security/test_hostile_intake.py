@@ -15,13 +15,14 @@ import logging
 import math
 import random
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.hrss.frontend import FrontendDB, applications, status_log
@@ -87,13 +88,14 @@ def front_end_rows(draw: st.DrawFn, count: int = 120) -> tuple[list[dict[str, An
     return valid, hostile
 
 
-def _write(db: FrontendDB, rows: list[dict[str, Any]]) -> int:
+def _write(db: FrontendDB, rows: list[dict[str, Any]], table: Table = applications,
+           columns: Mapping[str, str] = A) -> int:
     """Insert rows one by one as a careless writer would; the 前置库's own constraints may refuse some."""
     written = 0
     for row in rows:
         try:
             with db.engine.begin() as conn:
-                conn.execute(insert(applications).values({A[k]: v for k, v in row.items()}))
+                conn.execute(insert(table).values({columns[k]: v for k, v in row.items()}))
             written += 1
         except IntegrityError:  # NOT NULL / UNIQUE of HRSS's own table: the row never existed
             pass
@@ -197,14 +199,7 @@ STATUS_ANYTHING = st.one_of(ANYTHING, st.sampled_from(["1", "2", "3", "4", "5", 
 def test_generated_hostile_status_rows_never_stall_the_log(rows: list[dict[str, Any]], paths: Paths,
                                                           example_paths: Any) -> None:
     ledger_url, db, _keys = example_paths()
-    written = 0
-    for row in rows:
-        try:
-            with db.engine.begin() as conn:
-                conn.execute(insert(status_log).values({S[k]: v for k, v in row.items()}))
-            written += 1
-        except IntegrityError:
-            pass
+    written = _write(db, rows, status_log, S)
     result = collect_hrss(db, ledger_url, limit=37)
     total = result.read
     while (more := collect_hrss(db, ledger_url, limit=37)).read:
