@@ -9,7 +9,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver, dead_letters, status_log
        │       (HRSS's own items), feedback (polling departments), report (to 皖事通办)
        │
-    ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log),
+    ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
+       │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
        │       progress, cases (read models)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,

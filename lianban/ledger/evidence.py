@@ -35,34 +35,28 @@ verifying never creates the head file (nor its lock).
 
 from __future__ import annotations
 
-import base64
-import fcntl
 import json
 import logging
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index, sm3_hex
-from lianban.crypto.suites import get_suite
-from lianban.keys import keysets
-from lianban.keys.files import write_private_json
-from lianban.keys.names import EVIDENCE, EVIDENCE_HEAD, hub_signing_name
+from lianban.keys.names import EVIDENCE, hub_signing_name
 from lianban.keys.rings import load_ring
+from lianban.ledger.evidence_head import LISTENERS, PENDING, Pending, head_file_problem, reach_problem, read_head
 from lianban.ledger.models import Evidence, EvidenceAnchor
 from lianban.wire.signatures import Proof
 
 GENESIS = "0" * 64
 ARCHIVE_SIGNER = hub_signing_name("SM")
 FIELDS = ("id", "at", "direction", "department", "kind", "case_nos", "digest", "signature", "key_id")
-HEAD_FIELDS = ("head_id", "head_hash", "chain_kid", "written_at")  # MACed, in this order
 
 alerts = logging.getLogger("lianban.alerts")
 
@@ -164,7 +158,7 @@ def verify_entries(entries: Iterable[Mapping[str, Any]], keys: Mapping[str, byte
     return Verdict(True, checked), last_id, prev
 
 
-def _row(e: Evidence) -> dict[str, Any]:
+def row_of(e: Evidence) -> dict[str, Any]:
     return {**{k: getattr(e, k) for k in FIELDS}, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash,
             "chain_kid": e.chain_kid}
 
@@ -186,47 +180,13 @@ def _hash_at(session: Session, entry_id: int) -> str | None:
     return session.scalar(select(Evidence.entry_hash).where(Evidence.id == entry_id))
 
 
-def _reach_problem(what: str, head: tuple[int, str], last_id: int,
-                   hash_at: Callable[[int], str | None]) -> tuple[str, int] | None:
-    """Whether a head recorded elsewhere (`what`) is an entry of the ledger's chain, which reaches `last_id`;
-    the problem and the first entry concerned when it is not."""
-    head_id, head_hash = head
-    if head_id <= 0:
-        return None
-    if head_id > last_id:
-        return (f"证据链被清空或回滚：{what}记录到第 {head_id} 条，台账只有 {last_id} 条 "
-                f"(chain wiped or rolled back)", last_id + 1)
-    if hash_at(head_id) != head_hash:
-        return (f"证据链被回滚后改写：台账第 {head_id} 条与{what}记录的不同 "
-                f"(chain rolled back and rewritten)", head_id)
-    return None
-
-
-def _head_file_problem(keys_dir: Path, keys: Mapping[str, bytes], last_id: int,
-                       hash_at: Callable[[int], str | None]) -> tuple[str, int | None] | None:
-    path = head_path(keys_dir)
-    try:
-        head = read_head(keys_dir)
-    except (OSError, ValueError):
-        return f"链外锚点文件 {path} 无法读取或格式错误 (head file unreadable)", None
-    if head is None:
-        return None if last_id == 0 else (f"链外锚点文件 {path} 缺失，而台账有 {last_id} 条 "
-                                          f"(head file missing)", None)
-    key = keys.get(head["chain_kid"])
-    if key is None:
-        return f"链外锚点的链密钥 {head['chain_kid']!r} 未知 (head file keyed with an unknown chain key)", None
-    if _head_mac(key, head) != head["mac"]:
-        return f"链外锚点文件 {path} 校验失败（被篡改）(head file forged)", None
-    return _reach_problem("链外锚点", (head["head_id"], head["head_hash"]), last_id, hash_at)
-
-
 def verify_ledger(session: Session, keys_dir: Path, known_heads: Iterable[tuple[int, str]] = ()) -> Verdict:
     """Verify the whole chain in the ledger, every entry's keyed hash and the MACed head anchor; then that
     the chain holds, with the same hash, the head mirrored outside the ledger (``evidence-head.json``) and
     any `known_heads` (id, hash) recorded elsewhere, such as a signed archive's trailer, and reaches that
     far. Read-only: it creates no key and no file."""
     keys = chain_keys(keys_dir)
-    rows = (_row(e) for e in session.scalars(select(Evidence).order_by(Evidence.id)))
+    rows = (row_of(e) for e in session.scalars(select(Evidence).order_by(Evidence.id)))
     verdict, last_id, last_hash = verify_entries(rows, keys)
     if not verdict.ok:
         return verdict
@@ -234,88 +194,10 @@ def verify_ledger(session: Session, keys_dir: Path, known_heads: Iterable[tuple[
     if problem:
         return Verdict(False, verdict.checked, last_id or None, problem)
     hash_at = partial(_hash_at, session)
-    found = _head_file_problem(keys_dir, keys, last_id, hash_at)
+    found = head_file_problem(keys_dir, keys, last_id, hash_at)
     for head in known_heads:
-        found = found or _reach_problem("已知链头（如月度归档）", head, last_id, hash_at)
+        found = found or reach_problem("已知链头（如月度归档）", head, last_id, hash_at)
     return Verdict(False, verdict.checked, found[1], found[0]) if found else verdict
-
-
-def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
-    return json.dumps({k: v for k, v in trailer.items() if k != "signature"}, sort_keys=True,
-                      separators=(",", ":")).encode()
-
-
-def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path:
-    """Write the entries of `month` (YYYY-MM) as JSON Lines with a trailer signed by the hub (SM2)."""
-    rows = [_row(e) for e in session.scalars(select(Evidence).where(Evidence.at.like(f"{month}-%"))
-                                            .order_by(Evidence.id))]
-    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
-    trailer: dict[str, Any] = {
-        "archive": month, "count": len(rows), "start_prev": rows[0]["prev_hash"] if rows else GENESIS,
-        "head": rows[-1]["entry_hash"] if rows else GENESIS, "head_id": rows[-1]["id"] if rows else 0,
-        "entries_sm3": sm3_hex("\n".join(lines).encode())}
-    signer = keysets.load(keys_dir, ARCHIVE_SIGNER)
-    kid, private = signer.active_private()
-    trailer["signer_kid"] = kid
-    trailer["signature"] = base64.b64encode(get_suite(signer.suite).sign(private, _trailer_text(trailer))).decode()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"evidence-{month}.jsonl"
-    path.write_text("\n".join([*lines, json.dumps(trailer)]) + "\n", encoding="utf-8")
-    return path
-
-
-def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Path) -> str | None:
-    signer = keysets.load(keys_dir, ARCHIVE_SIGNER, public_only=True)
-    public = signer.public.get(str(trailer.get("signer_kid")))
-    signature = base64.b64decode(str(trailer.get("signature", "")))
-    if public is None or not get_suite(signer.suite).verify(public, _trailer_text(trailer), signature):
-        return "归档尾部签名无效 (archive trailer signature invalid)"
-    if sm3_hex("\n".join(lines).encode()) != trailer.get("entries_sm3") or len(lines) != trailer.get("count"):
-        return "归档内容与签名的尾部不符（条目被改动、删除或增加）(archive entries altered)"
-    return None
-
-
-def _json_lines(lines: list[str]) -> tuple[list[dict[str, Any]], int | None]:
-    """Each line as a JSON object; the 1-based number of the first line that is not one."""
-    parsed: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            value = json.loads(line)
-        except ValueError:
-            return parsed, number
-        if not isinstance(value, dict):
-            return parsed, number
-        parsed.append(value)
-    return parsed, None
-
-
-def verify_archive(path: Path, keys_dir: Path, with_chain_key: bool = True) -> Verdict:
-    """Verify an archive on its own: the hub's signature over its trailer and entries, the links between
-    entries and, when the chain key is at hand (`with_chain_key`), every entry's keyed hash. Anything in the
-    file that is not what an archive holds is a failed verdict naming it; a file with not one archive line in
-    it is no archive at all (ValueError), and no file is an OSError."""
-    try:
-        raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except UnicodeDecodeError:
-        return Verdict(False, 0, None, "归档文件不是 UTF-8 文本（被改动或不是证据归档）(not an archive)")
-    parsed, bad_line = _json_lines(raw)
-    if not parsed:
-        raise ValueError("not an evidence archive: no line is an entry or a trailer")
-    if bad_line is not None:
-        return Verdict(False, 0, None, f"归档第 {bad_line} 行不是合法记录（被改动或损坏）(line {bad_line} altered)")
-    if not parsed or "archive" not in parsed[-1]:
-        return Verdict(False, 0, None, "归档文件缺少尾部校验信息 (trailer missing)")
-    trailer, entries, lines = parsed[-1], parsed[:-1], raw[:-1]
-    try:
-        verdict, _last, head = verify_entries(entries, chain_keys(keys_dir) if with_chain_key else None,
-                                              start_prev=trailer["start_prev"])
-        if not verdict.ok:
-            return verdict
-        problem = _trailer_problem(trailer, lines, keys_dir) or (
-            None if head == trailer["head"] else "归档链尾与尾部记录不符 (truncated archive)")
-    except (KeyError, TypeError, ValueError):
-        return Verdict(False, 0, None, "归档记录或尾部缺少字段（被改动）(entries or trailer altered)")
-    return Verdict(False, verdict.checked, None, problem) if problem else verdict
 
 
 def body_of(value: Any) -> bytes:
@@ -326,90 +208,6 @@ def body_of(value: Any) -> bytes:
 
     data = [plain(v) for v in value] if isinstance(value, list | tuple) else plain(value)
     return json.dumps(data, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-# The head outside the ledger ------------------------------------------------------------------------------
-
-
-def head_path(keys_dir: Path) -> Path:
-    """The chain's head mirrored outside the ledger, beside the keys (not a key: ``keys list`` skips it)."""
-    return Path(keys_dir) / f"{EVIDENCE_HEAD}.json"
-
-
-def _head_mac(key: bytes, head: Mapping[str, Any]) -> str:
-    return blind_index(key, "head-file|" + "|".join(str(head[k]) for k in HEAD_FIELDS))
-
-
-def read_head(keys_dir: Path) -> dict[str, Any] | None:
-    """The head file as written (its MAC unchecked); None when there is none, ValueError when malformed."""
-    try:
-        data = json.loads(head_path(keys_dir).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    if not (isinstance(data, dict) and type(data.get("head_id")) is int
-            and all(isinstance(data.get(k), str) for k in (*HEAD_FIELDS[1:], "mac"))):
-        raise ValueError(f"{head_path(keys_dir)} is not an evidence head file")
-    return data
-
-
-def _advance_head(keys_dir: Path, chain: tuple[str, bytes], head_id: int, head_hash: str) -> None:
-    """Move the head file forward to `head_id`, never back. Appenders in other processes race here, so the
-    read-compare-write holds an exclusive ``flock`` on ``evidence-head.lock``; the write is atomic (0600)."""
-    path = head_path(keys_dir)
-    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            current = read_head(keys_dir)
-        except ValueError as exc:  # left as found, for whoever investigates; verify names it
-            alerts.error("告警 ALERT: 链外锚点文件格式错误，未更新 (head file malformed, left alone): %s", exc)
-            return
-        if current is not None and current["head_id"] >= head_id:
-            return
-        kid, key = chain
-        head = {"head_id": head_id, "head_hash": head_hash, "chain_kid": kid,
-                "written_at": datetime.now(UTC).isoformat()}
-        write_private_json(path, {**head, "mac": _head_mac(key, head)})
-    finally:
-        os.close(fd)  # releases the lock
-
-
-_PENDING = "lianban.evidence.head"  # session.info: the head to mirror once the transaction commits
-
-
-@dataclass(frozen=True)
-class _Pending:
-    keys_dir: Path
-    chain: tuple[str, bytes] = field(repr=False)
-    head_id: int
-    head_hash: str
-    frozen: bool  # the head file disagrees with the ledger: keep it as evidence, do not move it
-
-
-def _after_commit(session: Session) -> None:
-    pending: _Pending | None = session.info.pop(_PENDING, None)
-    if pending is None or pending.frozen:
-        return
-    try:
-        _advance_head(pending.keys_dir, pending.chain, pending.head_id, pending.head_hash)
-    except OSError as exc:  # the ledger has committed: the file stays behind, which verify accepts
-        alerts.error("告警 ALERT: 证据已提交，但链外锚点文件 %s 未能更新 (head file not written): %s",
-                     head_path(pending.keys_dir), exc)
-
-
-def _forget(session: Session, transaction: SessionTransaction) -> None:
-    """Rolled back (a savepoint too; what stays is mirrored by the next commit): nothing to mirror now."""
-    session.info.pop(_PENDING, None)
-
-
-def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
-    """The outermost transaction ended (after ``after_commit`` when it committed, or closed without one)."""
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
-
-
-_LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
-    ("after_commit", _after_commit), ("after_soft_rollback", _forget), ("after_transaction_end", _forget_at_end))
 
 
 class EvidenceLog:
@@ -446,10 +244,10 @@ class EvidenceLog:
             return
         anchor = session.get(EvidenceAnchor, 1)  # locked by record(), holding the new head
         assert anchor is not None
-        earlier: _Pending | None = session.info.get(_PENDING)
+        earlier: Pending | None = session.info.get(PENDING)
         frozen = earlier.frozen if earlier else self._disagrees(session, anchor.head_id)
-        session.info[_PENDING] = _Pending(self._keys_dir, self._chain, anchor.head_id, anchor.head_hash, frozen)
-        for name, listener in _LISTENERS:
+        session.info[PENDING] = Pending(self._keys_dir, self._chain, anchor.head_id, anchor.head_hash, frozen)
+        for name, listener in LISTENERS:
             if not event.contains(session, name, listener):
                 event.listen(session, name, listener)
 
@@ -462,7 +260,7 @@ class EvidenceLog:
         except (OSError, ValueError) as exc:
             problem = f"链外锚点文件无法读取 (head file unreadable): {exc}"
         else:
-            found = head and _reach_problem("链外锚点", (head["head_id"], head["head_hash"]), head_id,
+            found = head and reach_problem("链外锚点", (head["head_id"], head["head_hash"]), head_id,
                                             partial(_hash_at, session))
             problem = found[0] if found else None
         if problem:

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from lianban.errors import ConfigError
 from lianban.keys.names import EVIDENCE_HEAD
 from lianban.keys.provision import ensure_keys
-from lianban.ledger import evidence
+from lianban.ledger import evidence, evidence_archive, evidence_head
 from lianban.ledger.db import engine_for, session_factory, upgrade
 from lianban.ledger.models import Evidence, EvidenceAnchor
 from lianban.wire.signatures import Proof
@@ -114,13 +114,13 @@ def test_reordering_is_detected(ledger: Ledger) -> None:
 def _archive(ledger: Ledger, tmp_path: Path) -> Path:
     with session_factory(ledger.url)() as s:
         month = s.scalars(select(Evidence.at)).first()[:7]  # type: ignore[index]
-        return evidence.archive_month(s, month, tmp_path / "archive", ledger.keys)
+        return evidence_archive.archive_month(s, month, tmp_path / "archive", ledger.keys)
 
 
 def test_monthly_archive_verifies_alone_with_the_public_key(ledger: Ledger, tmp_path: Path) -> None:
     path = _archive(ledger, tmp_path)
-    assert evidence.verify_archive(path, ledger.keys, with_chain_key=False).ok
-    assert evidence.verify_archive(path, ledger.keys).ok
+    assert evidence_archive.verify_archive(path, ledger.keys, with_chain_key=False).ok
+    assert evidence_archive.verify_archive(path, ledger.keys).ok
 
 
 @pytest.mark.parametrize("with_chain_key", [True, False])
@@ -131,7 +131,7 @@ def test_an_edited_archive_is_detected(ledger: Ledger, tmp_path: Path, with_chai
     entry["digest"] = "0" * 64
     lines[2] = json.dumps(entry, ensure_ascii=False)
     path.write_text("\n".join(lines) + "\n")
-    verdict = evidence.verify_archive(path, ledger.keys, with_chain_key=with_chain_key)
+    verdict = evidence_archive.verify_archive(path, ledger.keys, with_chain_key=with_chain_key)
     assert not verdict.ok and verdict.problem
 
 
@@ -139,7 +139,7 @@ def test_a_truncated_archive_is_detected(ledger: Ledger, tmp_path: Path) -> None
     path = _archive(ledger, tmp_path)
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-2] + lines[-1:]) + "\n")
-    assert not evidence.verify_archive(path, ledger.keys, with_chain_key=False).ok
+    assert not evidence_archive.verify_archive(path, ledger.keys, with_chain_key=False).ok
 
 
 def test_entries_hold_no_message_body(ledger: Ledger) -> None:
@@ -203,20 +203,20 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_the_head_file_follows_each_commit(ledger: Ledger) -> None:
-    head = evidence.read_head(ledger.keys)
+    head = evidence_head.read_head(ledger.keys)
     with session_factory(ledger.url)() as s:
         anchor = s.get(EvidenceAnchor, 1)
     assert head is not None and anchor is not None
     assert (head["head_id"], head["head_hash"], head["chain_kid"]) == (2 * N, anchor.head_hash, anchor.chain_kid)
-    assert evidence.head_path(ledger.keys).stat().st_mode & 0o777 == 0o600
+    assert evidence_head.head_path(ledger.keys).stat().st_mode & 0o777 == 0o600
 
 
 def test_a_rolled_back_transaction_leaves_the_head_file_alone(ledger: Ledger) -> None:
-    before = evidence.read_head(ledger.keys)
+    before = evidence_head.read_head(ledger.keys)
     with pytest.raises(RuntimeError), session_factory(ledger.url).begin() as s:
         evidence.EvidenceLog.load(ledger.keys).sent(s, "health", "submit", ["BZ9"], {"batch": 9})
         raise RuntimeError("the step failed after logging")
-    assert evidence.read_head(ledger.keys) == before and _verify(ledger).ok
+    assert evidence_head.read_head(ledger.keys) == before and _verify(ledger).ok
 
 
 def test_wiping_every_entry_and_resetting_the_anchor_is_detected(ledger: Ledger) -> None:
@@ -247,10 +247,10 @@ def test_a_rollback_stays_detected_after_new_appends_pass_the_old_head(ledger: L
     backup = tmp_path / "ledger-backup.db"
     _copy_ledger(ledger, backup)
     _append(ledger, 2)
-    kept = evidence.read_head(ledger.keys)
+    kept = evidence_head.read_head(ledger.keys)
     _restore_ledger(ledger, backup)
     _append(ledger, 4, start=200)  # the restored chain now runs past the head the file names
-    assert evidence.read_head(ledger.keys) == kept
+    assert evidence_head.read_head(ledger.keys) == kept
     assert "head file kept as evidence" in caplog.text
     verdict = _verify(ledger)
     assert not verdict.ok and verdict.first_bad == 2 * N + 4 and "改写" in (verdict.problem or "")
@@ -259,18 +259,18 @@ def test_a_rollback_stays_detected_after_new_appends_pass_the_old_head(ledger: L
 def test_a_head_file_behind_the_ledger_still_verifies(ledger: Ledger, tmp_path: Path) -> None:
     """The process died between the ledger commit and the file write: behind is not tampering."""
     older = tmp_path / "head-before.json"
-    shutil.copyfile(evidence.head_path(ledger.keys), older)
+    shutil.copyfile(evidence_head.head_path(ledger.keys), older)
     _append(ledger, 2)
-    shutil.copyfile(older, evidence.head_path(ledger.keys))
+    shutil.copyfile(older, evidence_head.head_path(ledger.keys))
     assert _verify(ledger) == evidence.Verdict(True, 2 * N + 4)
     _append(ledger, 1)  # the next append moves it forward again
-    assert evidence.read_head(ledger.keys)["head_id"] == 2 * N + 6  # type: ignore[index]
+    assert evidence_head.read_head(ledger.keys)["head_id"] == 2 * N + 6  # type: ignore[index]
 
 
 @pytest.mark.parametrize("change", [{"head_id": 3}, {"head_hash": "f" * 64}, {"written_at": "2020-01-01T00:00:00"},
                                    {"mac": "0" * 64}])
 def test_a_forged_head_file_is_detected(ledger: Ledger, change: dict[str, Any]) -> None:
-    path = evidence.head_path(ledger.keys)
+    path = evidence_head.head_path(ledger.keys)
     path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
     verdict = _verify(ledger)
     assert not verdict.ok and "head file forged" in (verdict.problem or "")
@@ -278,13 +278,13 @@ def test_a_forged_head_file_is_detected(ledger: Ledger, change: dict[str, Any]) 
 
 @pytest.mark.parametrize("content", ["", "{not json", '{"head_id": "12"}', "[]"])
 def test_an_unreadable_head_file_is_detected(ledger: Ledger, content: str) -> None:
-    evidence.head_path(ledger.keys).write_text(content)
+    evidence_head.head_path(ledger.keys).write_text(content)
     verdict = _verify(ledger)
     assert not verdict.ok and "head file unreadable" in (verdict.problem or "")
 
 
 def test_a_missing_head_file_is_detected_while_the_ledger_has_entries(ledger: Ledger) -> None:
-    evidence.head_path(ledger.keys).unlink()
+    evidence_head.head_path(ledger.keys).unlink()
     verdict = _verify(ledger)
     assert not verdict.ok and "head file missing" in (verdict.problem or "")
 
@@ -296,7 +296,7 @@ def test_a_new_installation_without_entries_or_head_file_verifies_and_verify_wri
     upgrade(url)
     before = _files(keys)
     assert evidence.verify_ledger(session_factory(url)(), keys) == evidence.Verdict(True, 0)
-    assert _files(keys) == before and not evidence.head_path(keys).exists()
+    assert _files(keys) == before and not evidence_head.head_path(keys).exists()
 
 
 def test_verifying_a_ledger_with_entries_writes_nothing(ledger: Ledger) -> None:
@@ -310,7 +310,7 @@ def test_concurrent_appends_never_move_the_head_file_back(ledger: Ledger, monkey
     (up to 0.5 s): without the flock, another thread would write a later head meanwhile and the paused one
     would then move the file back. Every write must name a later head than the one before."""
     written: list[int] = []
-    read, write = evidence.read_head, evidence.write_private_json
+    read, write = evidence_head.read_head, evidence_head.write_private_json
     first, someone_wrote = threading.Lock(), threading.Event()
 
     def pausing_read(keys_dir: Path) -> dict[str, Any] | None:
@@ -325,8 +325,8 @@ def test_concurrent_appends_never_move_the_head_file_back(ledger: Ledger, monkey
         someone_wrote.set()
         write(path, body)
 
-    monkeypatch.setattr(evidence, "read_head", pausing_read)
-    monkeypatch.setattr(evidence, "write_private_json", recording_write)
+    monkeypatch.setattr(evidence_head, "read_head", pausing_read)
+    monkeypatch.setattr(evidence_head, "write_private_json", recording_write)
     log = evidence.EvidenceLog.load(ledger.keys)
     errors: list[BaseException] = []
 
@@ -354,13 +354,13 @@ def test_the_archive_records_its_head_and_catches_a_rollback_of_ledger_and_head_
     """Whoever restores the ledger and the head file from one backup is caught by a copy held elsewhere."""
     backup, head_backup = tmp_path / "ledger-backup.db", tmp_path / "head-backup.json"
     _copy_ledger(ledger, backup)
-    shutil.copyfile(evidence.head_path(ledger.keys), head_backup)
+    shutil.copyfile(evidence_head.head_path(ledger.keys), head_backup)
     _append(ledger, 2)
     trailer = json.loads(_archive(ledger, tmp_path).read_text().splitlines()[-1])
     assert trailer["head_id"] == 2 * N + 4
     known = [(trailer["head_id"], trailer["head"])]
     _restore_ledger(ledger, backup)
-    shutil.copyfile(head_backup, evidence.head_path(ledger.keys))
+    shutil.copyfile(head_backup, evidence_head.head_path(ledger.keys))
     assert _verify(ledger).ok  # consistent on this host: only the copy held elsewhere tells
     with session_factory(ledger.url)() as s:
         verdict = evidence.verify_ledger(s, ledger.keys, known_heads=known)
@@ -370,7 +370,7 @@ def test_the_archive_records_its_head_and_catches_a_rollback_of_ledger_and_head_
 def test_keys_list_does_not_take_the_head_file_for_a_key_set(ledger: Ledger) -> None:
     from lianban.app.cli.keys import _key_sets
 
-    assert evidence.head_path(ledger.keys).exists()
+    assert evidence_head.head_path(ledger.keys).exists()
     assert EVIDENCE_HEAD not in _key_sets(ledger.keys)
 
 
@@ -379,5 +379,5 @@ def test_a_garbled_archive_line_is_a_failed_verdict_naming_it(ledger: Ledger, tm
     lines = path.read_text().splitlines()
     lines[1] = lines[1][:-7]  # cut inside the JSON of the second entry
     path.write_text("\n".join(lines) + "\n")
-    verdict = evidence.verify_archive(path, ledger.keys)
+    verdict = evidence_archive.verify_archive(path, ledger.keys)
     assert not verdict.ok and "第 2 行" in (verdict.problem or "")

@@ -41,13 +41,13 @@ def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an ar
 def _verify_archive(archive: Path, keys_dir: Path) -> Verdict:
     """Verify an archive file; a file that is not there, or is no evidence archive at all, is a ConfigError
     (a slip of the operator's, exit 2) rather than a failed verdict (exit 1)."""
-    from lianban.ledger import evidence
+    from lianban.ledger import evidence_archive
 
     if not archive.is_file():
         raise ConfigError(f"归档文件不存在或不是文件：{archive}；请检查 --archive 的路径 "
                           f"(archive file not found: {archive}; check --archive)")
     try:
-        return evidence.verify_archive(archive, keys_dir)
+        return evidence_archive.verify_archive(archive, keys_dir)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"无法读取证据归档 {archive}（{type(exc).__name__}）："
                           f"它不是 lianban audit archive 写出的证据归档，或已损坏 (cannot read {archive} as an "
@@ -59,7 +59,7 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
                   out: Annotated[Path, typer.Option(help="folder for the archive")] = Path("var/archive")) -> None:
     """按月归档证据日志（可独立校验）(write a self-verifying monthly archive)."""
     from lianban.app.setup import make_folder
-    from lianban.ledger import evidence
+    from lianban.ledger import evidence_archive
     from lianban.ledger.db import session_factory
 
     if not MONTH.fullmatch(month):
@@ -69,5 +69,5 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
     ledger = paths.existing_ledger()
     make_folder(out, "--out")
     with session_factory(ledger)() as session:
-        path = evidence.archive_month(session, month, out, paths.keys_dir)
+        path = evidence_archive.archive_month(session, month, out, paths.keys_dir)
     typer.echo(f"已归档 (archived): {path}")

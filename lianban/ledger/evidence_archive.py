@@ -1,0 +1,100 @@
+"""Monthly evidence archives: the entries of one month as JSON Lines, with a trailer (count, first previous
+hash, head id and hash, SM3 of the entries) signed with the hub's SM2 key, so anyone holding the hub's public
+key checks an archive on its own, and with the chain key every entry too."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.crypto.hashing import sm3_hex
+from lianban.crypto.suites import get_suite
+from lianban.keys import keysets
+from lianban.ledger.evidence import ARCHIVE_SIGNER, GENESIS, Verdict, chain_keys, row_of, verify_entries
+from lianban.ledger.models import Evidence
+
+
+def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
+    return json.dumps({k: v for k, v in trailer.items() if k != "signature"}, sort_keys=True,
+                      separators=(",", ":")).encode()
+
+
+def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path:
+    """Write the entries of `month` (YYYY-MM) as JSON Lines with a trailer signed by the hub (SM2)."""
+    rows = [row_of(e) for e in session.scalars(select(Evidence).where(Evidence.at.like(f"{month}-%"))
+                                            .order_by(Evidence.id))]
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows]
+    trailer: dict[str, Any] = {
+        "archive": month, "count": len(rows), "start_prev": rows[0]["prev_hash"] if rows else GENESIS,
+        "head": rows[-1]["entry_hash"] if rows else GENESIS, "head_id": rows[-1]["id"] if rows else 0,
+        "entries_sm3": sm3_hex("\n".join(lines).encode())}
+    signer = keysets.load(keys_dir, ARCHIVE_SIGNER)
+    kid, private = signer.active_private()
+    trailer["signer_kid"] = kid
+    trailer["signature"] = base64.b64encode(get_suite(signer.suite).sign(private, _trailer_text(trailer))).decode()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"evidence-{month}.jsonl"
+    path.write_text("\n".join([*lines, json.dumps(trailer)]) + "\n", encoding="utf-8")
+    return path
+
+
+def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Path) -> str | None:
+    signer = keysets.load(keys_dir, ARCHIVE_SIGNER, public_only=True)
+    public = signer.public.get(str(trailer.get("signer_kid")))
+    signature = base64.b64decode(str(trailer.get("signature", "")))
+    if public is None or not get_suite(signer.suite).verify(public, _trailer_text(trailer), signature):
+        return "归档尾部签名无效 (archive trailer signature invalid)"
+    if sm3_hex("\n".join(lines).encode()) != trailer.get("entries_sm3") or len(lines) != trailer.get("count"):
+        return "归档内容与签名的尾部不符（条目被改动、删除或增加）(archive entries altered)"
+    return None
+
+
+def _json_lines(lines: list[str]) -> tuple[list[dict[str, Any]], int | None]:
+    """Each line as a JSON object; the 1-based number of the first line that is not one."""
+    parsed: list[dict[str, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return parsed, number
+        if not isinstance(value, dict):
+            return parsed, number
+        parsed.append(value)
+    return parsed, None
+
+
+def verify_archive(path: Path, keys_dir: Path, with_chain_key: bool = True) -> Verdict:
+    """Verify an archive on its own: the hub's signature over its trailer and entries, the links between
+    entries and, when the chain key is at hand (`with_chain_key`), every entry's keyed hash. Anything in the
+    file that is not what an archive holds is a failed verdict naming it; a file with not one archive line in
+    it is no archive at all (ValueError), and no file is an OSError."""
+    try:
+        raw = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        return Verdict(False, 0, None, "归档文件不是 UTF-8 文本（被改动或不是证据归档）(not an archive)")
+    parsed, bad_line = _json_lines(raw)
+    if not parsed:
+        raise ValueError("not an evidence archive: no line is an entry or a trailer")
+    if bad_line is not None:
+        return Verdict(False, 0, None, f"归档第 {bad_line} 行不是合法记录（被改动或损坏）(line {bad_line} altered)")
+    if not parsed or "archive" not in parsed[-1]:
+        return Verdict(False, 0, None, "归档文件缺少尾部校验信息 (trailer missing)")
+    trailer, entries, lines = parsed[-1], parsed[:-1], raw[:-1]
+    try:
+        verdict, _last, head = verify_entries(entries, chain_keys(keys_dir) if with_chain_key else None,
+                                              start_prev=trailer["start_prev"])
+        if not verdict.ok:
+            return verdict
+        problem = _trailer_problem(trailer, lines, keys_dir) or (
+            None if head == trailer["head"] else "归档链尾与尾部记录不符 (truncated archive)")
+    except (KeyError, TypeError, ValueError):
+        return Verdict(False, 0, None, "归档记录或尾部缺少字段（被改动）(entries or trailer altered)")
+    return Verdict(False, verdict.checked, None, problem) if problem else verdict
+
+
