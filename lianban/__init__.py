@@ -11,7 +11,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
-       │       progress, cases (read models)
+       │       progress, cases, time_limits (read models)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol)
@@ -20,7 +20,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
     crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
-               (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas
+               (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
+               working_days (holidays and 调休, from the chinese-calendar package's data)
 
     errors     the error tree every layer raises (outside the layers)
 

@@ -138,7 +138,7 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "status_counts": final.status_counts,
         "events_by_status": events_by_status(paths.ledger_url),
         "illegal_transitions": final.illegal_transitions,
-        "overdue_items": 0,  # time limits (压时限) are not tracked yet: nothing can be overdue
+        "overdue_items": final.overdue_items,
         "open_items": final.open_items,
         "dead_letters": final.dead_letters,
         "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),

@@ -28,6 +28,7 @@ def print_summary(s: dict[str, Any]) -> None:
         *((f"{d} 收到 unique/duplicates", f"{r['unique']}/{r['duplicates']}")
           for d, r in s["department_received"].items()),
         ("推送皖事通办 (reported)", s["reported_to_wanshi_tong"]),
+        ("超期事项 (overdue items)", s["overdue_items"]),
         *((f"状态 {k}", v) for k, v in sorted(s["status_counts"].items())),
         ("轮次 (rounds)", s["rounds"]),
         ("耗时秒 (seconds)", s["seconds"]),

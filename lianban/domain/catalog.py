@@ -28,6 +28,9 @@ class Item:
     name: str
     department: str
     fields: tuple[str, ...]  # minimum-necessary fields sent to the department; () = handled by HRSS
+    #: committed time limit (承诺时限) in working days, counted from the day the handling department accepts
+    #: the item (lianban.domain.working_days, lianban.ledger.time_limits)
+    time_limit_days: int
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,18 @@ def _read(name: str) -> dict[str, Any]:
     return data
 
 
+def _item(entry: dict[str, Any]) -> Item:
+    code = str(entry["code"])
+    limit = entry.get("time_limit_days")
+    if limit is None:
+        raise ConfigError(f"items.yaml: 事项 {code} 缺少承诺时限 time_limit_days（工作日，正整数） "
+                          f"(item {code} has no time_limit_days: a positive whole number of working days)")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"items.yaml: 事项 {code} 的承诺时限 time_limit_days 必须是正整数（工作日），现为 {limit!r} "
+                          f"(item {code}: time_limit_days must be a positive whole number of working days)")
+    return Item(code, entry["name"], entry["department"], tuple(entry.get("fields") or ()), limit)
+
+
 def _check_items(items: dict[str, Item], departments: dict[str, Department], fields: dict[str, Field]) -> None:
     for item in items.values():
         if item.department not in departments:
@@ -109,10 +124,7 @@ def load_catalog() -> Catalog:
     """Load and check the catalog once per process."""
     departments = {d["key"]: Department(**d) for d in _read("departments.yaml")["departments"]}
     fields = {f["key"]: Field(**f) for f in _read("fields.yaml")["fields"]}
-    items = {
-        str(i["code"]): Item(str(i["code"]), i["name"], i["department"], tuple(i.get("fields") or ()))
-        for i in _read("items.yaml")["items"]
-    }
+    items = {item.code: item for item in map(_item, _read("items.yaml")["items"])}
     materials = tuple(Material(**m) for m in _read("materials.yaml")["materials"])
     _check_items(items, departments, fields)
     return Catalog(items, materials, departments, fields)

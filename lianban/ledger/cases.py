@@ -3,15 +3,20 @@
 A read model over ``cases``, ``case_items`` and ``status_events``; it never writes. Shapes (``as_dict``)::
 
     list   [{"case_no", "status"}]                        in 办件编号 order
-    show   {"case_no", "status", "items": [{"item_code", "department", "status", "due_date", "overdue",
-            "history": [{"status", "at", "source", "reason", "materials"}]}]}
+    show   {"case_no", "status", "items": [{"item_code", "department", "status", "due_date",
+            "due_date_estimated", "overdue", "history": [{"status", "at", "source", "reason", "materials"}]}]}
 
 A case's status is the one its items' current statuses add up to (:mod:`lianban.domain.status_machine`); an
 item's status is None until its department reports. History is the item's status events in the order they
 were recorded; every reason is passed through :func:`lianban.domain.identity.redact_text` (a department's
 free text may carry a phone number). ``materials`` is empty until the 补正 loop records which materials (by
-name) an item asks for. Time limits (办理时限) are not built yet: :func:`due_date` and :func:`is_overdue` are
-the one place they plug in, and ``--overdue`` asks the same predicate.
+name) an item asks for.
+
+Time limits (压时限): ``due_date`` is the item's due date ("YYYY-MM-DD", None while its clock has not started),
+``due_date_estimated`` whether it was counted Monday–Friday for want of a published holiday schedule (shown
+估算), ``overdue`` whether it is past it; both from :mod:`lianban.ledger.time_limits`. :func:`due_date` and
+:func:`is_overdue` are the one place they plug in, and ``--overdue`` asks the same predicate. "Today" is a
+parameter (default: today in Beijing).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -30,7 +37,8 @@ from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
+from lianban.ledger.time_limits import beijing_today, item_deadline, item_overdue
 
 #: whether one case item is past its time limit
 Overdue = Callable[[CaseItem], bool]
@@ -58,13 +66,14 @@ class ItemView:
     item_code: str
     department: str
     status: str | None  # None: no report yet
-    due_date: str | None
+    due_date: str | None  # YYYY-MM-DD (Beijing); None: its clock has not started
     overdue: bool
     history: tuple[HistoryLine, ...]
+    due_date_estimated: bool = False  # counted Monday–Friday: a year without a published holiday schedule
 
     def as_dict(self) -> dict[str, Any]:
         return {"item_code": self.item_code, "department": self.department, "status": self.status,
-                "due_date": self.due_date, "overdue": self.overdue,
+                "due_date": self.due_date, "due_date_estimated": self.due_date_estimated, "overdue": self.overdue,
                 "history": [h.as_dict() for h in self.history]}
 
 
@@ -92,13 +101,21 @@ class CaseView:
 
 
 def due_date(item: CaseItem) -> str | None:
-    """When `item` must be done. Time limits are not built yet: always None; plug them in here."""
-    return None
+    """When `item` must be done, "YYYY-MM-DD" (Beijing); None while its clock has not started (a pushed item
+    its department has not taken yet)."""
+    due = item_deadline(item)
+    return due.due.isoformat() if due is not None else None
 
 
-def is_overdue(item: CaseItem) -> bool:
-    """Whether `item` is past its time limit. Time limits are not built yet: never; plug them in here."""
-    return False
+def due_date_estimated(item: CaseItem) -> bool:
+    """Whether `item`'s due date was counted Monday–Friday (a year the holiday schedule does not cover)."""
+    due = item_deadline(item)
+    return due is not None and due.estimated
+
+
+def is_overdue(item: CaseItem, today: date | None = None) -> bool:
+    """Whether `item` is past its time limit on `today` (default: today in Beijing): not final, due before."""
+    return item_overdue(item, today)
 
 
 def status_named(name: str) -> Status:
@@ -119,10 +136,14 @@ def case_status(items: Sequence[CaseItem]) -> str:
 
 
 def list_cases(ledger_url: str, had_status: Status | None = None, overdue_only: bool = False,
-               overdue: Overdue = is_overdue) -> list[CaseSummary]:
+               overdue: Overdue | None = None, today: date | None = None) -> list[CaseSummary]:
     """Every case in 办件编号 order; `had_status`: only cases some item of which was ever in that status (any
-    of its status events); `overdue_only`: only cases with an item `overdue` says is past its time limit."""
-    query = select(Case).options(selectinload(Case.items)).order_by(Case.case_no)
+    of its status events); `overdue_only`: only cases with an item `overdue` (default: :func:`is_overdue` on
+    `today`, itself defaulting to today in Beijing) says is past its time limit."""
+    overdue = overdue or partial(is_overdue, today=today or beijing_today())  # one today for every item
+    items = selectinload(Case.items)
+    query = select(Case).options(items.selectinload(CaseItem.delivery).load_only(Delivery.state, Delivery.sent_at))
+    query = query.order_by(Case.case_no)
     if had_status is not None:
         query = query.where(exists().where(StatusEvent.case_item_id == CaseItem.id, CaseItem.case_id == Case.id,
                                            StatusEvent.status == had_status.value))
@@ -146,10 +167,12 @@ def canonical_case_no(typed: str) -> str:
         raise _unknown(typed, str(exc)) from None
 
 
-def show_case(ledger_url: str, typed_case_no: str, overdue: Overdue = is_overdue) -> CaseView:
+def show_case(ledger_url: str, typed_case_no: str, overdue: Overdue | None = None,
+              today: date | None = None) -> CaseView:
     """The case `typed_case_no` names (any near-duplicate spelling), items in item-code order, each with its
-    history and whether `overdue` says it is past its time limit; ConfigError in one sentence when there is no
-    such case."""
+    history, its due date and whether `overdue` (default: :func:`is_overdue` on `today`, itself defaulting to
+    today in Beijing) says it is past its time limit; ConfigError in one sentence when there is no such case."""
+    overdue = overdue or partial(is_overdue, today=today or beijing_today())  # one today for every item
     case_no = canonical_case_no(typed_case_no)
     with session_factory(ledger_url)() as session:
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none()
@@ -172,4 +195,5 @@ def _history(session: Session, item_ids: list[int]) -> dict[int, list[HistoryLin
 
 
 def _item_view(item: CaseItem, history: list[HistoryLine], overdue: Overdue) -> ItemView:
-    return ItemView(item.item_code, item.department, item.status, due_date(item), overdue(item), tuple(history))
+    return ItemView(item.item_code, item.department, item.status, due_date(item), overdue(item), tuple(history),
+                    due_date_estimated(item))

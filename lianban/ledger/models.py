@@ -43,6 +43,9 @@ class CaseItem(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     final: Mapped[bool] = mapped_column(default=False, index=True)
     case: Mapped[Case] = relationship(back_populates="items")
+    #: its delivery to the department that handles it (None for HRSS's own items); read-only, for the read
+    #: models (the time-limit clock starts when the department took it, lianban.ledger.time_limits)
+    delivery: Mapped[Delivery | None] = relationship(viewonly=True)
 
 
 class Delivery(Base):

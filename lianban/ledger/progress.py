@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -19,6 +20,7 @@ from lianban.ledger.models import (
     StatusEvent,
 )
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, status_counts
+from lianban.ledger.time_limits import overdue_items
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Progress:
     parked_status_rows: int  # HRSS status rows that cannot be read (lianban.pipeline.status_log)
     waiting_status_rows: int  # HRSS status rows waiting for their case to be staged
     illegal_transitions: int  # status reports the status machine refused (kept, alerted, not applied)
+    overdue_items: int  # not final and past their due date (压时限, lianban.ledger.time_limits)
 
     @property
     def done(self) -> bool:
@@ -51,7 +54,8 @@ def _count(session: Session, query: Select[Any]) -> int:
     return int(session.execute(query).scalar_one())
 
 
-def progress(ledger_url: str) -> Progress:
+def progress(ledger_url: str, today: date | None = None) -> Progress:
+    """Counts over the whole ledger; `overdue_items` as of `today` (default: today in Beijing)."""
     with session_factory(ledger_url)() as s:
         count = lambda q: _count(s, q)  # noqa: E731
         parked = select(func.count()).select_from(ParkedStatus)
@@ -77,6 +81,7 @@ def progress(ledger_url: str) -> Progress:
             parked_status_rows=count(parked.where(ParkedStatus.state == ParkedState.PARKED)),
             waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
             illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
+            overdue_items=overdue_items(s, today),
         )
 
 

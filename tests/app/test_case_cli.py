@@ -1,6 +1,8 @@
 """`lianban case list|show` through the real CLI (``python -m lianban.app.cli``), as an operator runs it.
 
-One home is made for the module: six synthetic approvals staged, a few statuses reported. Every command runs
+One home is made for the module: six synthetic approvals staged, a few statuses reported, the 受理 times set so
+that whatever day the suite runs the second case is overdue (受理 2025-03-03), the sixth has a due date beyond the
+published holiday schedule (估算) and the rest were just accepted (nothing due yet). Every command runs
 once, as a subprocess with only LIANBAN_HOME set (no inherited LIANBAN_* or AIRFLOW_CONN_* variable), all of
 them concurrently (each is a whole interpreter start-up); each test checks what one command printed.
 """
@@ -13,15 +15,17 @@ import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.app.setup import init
 from lianban.domain.statuses import Status
+from lianban.domain.working_days import OFFICIAL_YEARS
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem
 from lianban.ledger.store import record_status
@@ -54,6 +58,12 @@ def _home(root: Path) -> tuple[Paths, list[str]]:
     _report(paths, case_nos[1], "01", Status.SUPPLEMENT, "2025-03-02T09:00:00+08:00", f"请致电 {PHONE} 补交材料")
     _report(paths, case_nos[1], "01", Status.UNDER_REVIEW, "2025-03-03T09:00:00+08:00")
     _report(paths, case_nos[3], "01", Status.APPROVED, "2025-03-04T09:00:00+08:00")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    beyond = max(now, datetime(OFFICIAL_YEARS[-1], 12, 30, 2))  # 10 working days run past the published years
+    with session_factory(paths.ledger_url).begin() as s:
+        for n in case_nos:
+            at = {case_nos[1]: datetime(2025, 3, 3, 2), case_nos[5]: beyond}.get(n, now)
+            s.execute(update(Case).where(Case.case_no == n).values(approved_at=at))
     return paths, case_nos
 
 
@@ -74,6 +84,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str, 
         "overdue": ("list", "--overdue", "--json"),
         "show": ("show", case_nos[1].lower(), "--json"),
         "table": ("show", case_nos[1]),
+        "estimated": ("show", case_nos[5]),
         "nope": ("show", "NOPE"),
         "bad-status": ("list", "--had-status", "完成"),
     }
@@ -99,8 +110,9 @@ def test_list_had_status_keeps_cases_whose_history_holds_it(ran: tuple[list[str]
     assert _json(runs["had"]) == [{"case_no": case_nos[1], "status": "审核中"}]  # not case 4: never 审核中
 
 
-def test_list_overdue_is_empty_until_time_limits_exist(ran: tuple[list[str], dict[str, Run]]) -> None:
-    assert _json(runs := ran[1]["overdue"]) == [], runs.stdout
+def test_list_overdue_gives_exactly_the_case_past_its_time_limit(ran: tuple[list[str], dict[str, Run]]) -> None:
+    case_nos, runs = ran
+    assert _json(runs["overdue"]) == [{"case_no": case_nos[1], "status": "审核中"}]
 
 
 def test_show_json_has_the_contracted_shape(ran: tuple[list[str], dict[str, Run]]) -> None:
@@ -111,12 +123,18 @@ def test_show_json_has_the_contracted_shape(ran: tuple[list[str], dict[str, Run]
     codes = [i["item_code"] for i in view["items"]]
     assert codes == sorted(codes) and codes[0] == "01"
     for item in view["items"]:
-        assert set(item) == {"item_code", "department", "status", "due_date", "overdue", "history"}
-        assert item["due_date"] is None and item["overdue"] is False
+        assert set(item) == {"item_code", "department", "status", "due_date", "due_date_estimated", "overdue",
+                             "history"}
+        if item["department"] == "hrss":  # due from 受理 on 2025-03-03 (Beijing), long past
+            assert re.fullmatch(r"2025-03-\d\d", item["due_date"]) and item["overdue"] is True
+        else:  # its delivery not taken yet: no clock
+            assert item["due_date"] is None and item["overdue"] is False
+        assert item["due_date_estimated"] is False
         for line in item["history"]:
             assert set(line) == {"status", "at", "source", "reason", "materials"} and line["materials"] == []
     first = view["items"][0]
     assert first["status"] == "审核中" and first["department"] == "hrss"
+    assert first["due_date"] == "2025-03-17"  # 10 working days after Monday 2025-03-03
     assert [(h["status"], h["at"], h["source"]) for h in first["history"]] == [
         ("受理", "2025-03-01T09:00:00+08:00", "hrss"),
         ("补正资料", "2025-03-02T09:00:00+08:00", "hrss"),
@@ -133,6 +151,14 @@ def test_show_table_has_chinese_headers_and_masks_the_phone(ran: tuple[list[str]
         assert header in run.stdout
     assert case_nos[1] in run.stdout and "补正资料" in run.stdout and "未反馈" in run.stdout
     assert "139****5678" in run.stdout and PHONE not in run.stdout + run.stderr
+    assert "2025-03-17（超期）" in run.stdout
+
+
+def test_show_table_marks_a_due_date_past_the_published_holidays_estimated(ran: tuple[list[str], dict[str, Run]]
+                                                                          ) -> None:
+    run = ran[1]["estimated"]
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "（估算）" in run.stdout and "（超期）" not in run.stdout
 
 
 @pytest.mark.parametrize("name, words", [("nope", "台账中没有办件 'NOPE'"), ("bad-status", "七个统一状态")])

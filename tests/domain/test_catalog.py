@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import lianban.domain.catalog as catalog_module
-from lianban.domain.catalog import Catalog, load_catalog
+from lianban.domain.catalog import SEED_ITEM_CODES, Catalog, load_catalog
 from lianban.errors import ConfigError
 
 MISSION = Path(__file__).resolve().parents[3] / "shared" / "MISSION.md"  # ../shared beside the checkout
@@ -61,6 +61,30 @@ def test_only_items_11_to_14_are_pushed_and_only_declared_fields(catalog: Catalo
         assert set(item.fields) <= set(catalog.field_names), item.code
 
 
+def test_every_item_commits_to_a_positive_time_limit_in_working_days(catalog: Catalog) -> None:
+    limits = {code: item.time_limit_days for code, item in catalog.items.items()}
+    assert all(type(n) is int and n > 0 for n in limits.values()), limits
+    assert set(limits) >= set(SEED_ITEM_CODES)
+    # 压时限: shorter than the ordinary 20 working days; 公积金提取 within the 条例's 3 days
+    assert max(limits.values()) <= 15 and limits["14"] <= 3
+
+
+@pytest.mark.parametrize("limit, words", [
+    (None, "缺少承诺时限"), ("0", "必须是正整数"), ("-3", "必须是正整数"), ("2.5", "必须是正整数"),
+    ("ten", "必须是正整数"), ("true", "必须是正整数"),
+])
+def test_a_missing_or_bad_time_limit_names_the_item(broken_catalog_dir: Path, limit: str | None, words: str
+                                                    ) -> None:
+    items = broken_catalog_dir / "items.yaml"
+    line = "    time_limit_days: 3\n"  # item 14's
+    text = items.read_text(encoding="utf-8")
+    assert text.endswith(line)
+    items.write_text(text.removesuffix(line) + (f"    time_limit_days: {limit}\n" if limit is not None else ""),
+                     encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"items\.yaml: 事项 14 .*{words}"):
+        load_catalog()
+
+
 def test_unknown_item_code_is_a_config_error(catalog: Catalog) -> None:
     assert catalog.item("11").department == "medical"
     with pytest.raises(ConfigError, match="'99'"):
@@ -95,8 +119,8 @@ def test_unreadable_catalog_file_names_the_file(broken_catalog_dir: Path) -> Non
 def test_a_later_department_may_add_items_but_no_item_of_the_seed_may_go(broken_catalog_dir: Path) -> None:
     items = broken_catalog_dir / "items.yaml"
     seed_text = items.read_text(encoding="utf-8")
-    items.write_text(seed_text + '  - {code: "15", name: 新事项, department: health, fields: [name]}\n',
-                     encoding="utf-8")
+    later = '  - {code: "15", name: 新事项, department: health, fields: [name], time_limit_days: 5}\n'
+    items.write_text(seed_text + later, encoding="utf-8")
     assert load_catalog().item("15").department == "health"
     load_catalog.cache_clear()
     items.write_text(seed_text.replace('{code: "07"', '{code: "77"'), encoding="utf-8")

@@ -48,7 +48,8 @@ def fill_tables(root: Path) -> None:
     statuses = root / "connectors" / NAME / "statuses.py"
     statuses.write_text(statuses.read_text(encoding="utf-8").replace('    # "CODE_', '    "WJ_'), encoding="utf-8")
     with open(root / "schemas" / "catalog" / "items.yaml", "a", encoding="utf-8") as items:
-        items.write(f'  - {{code: "{ITEM}", name: 玩具申领, department: {NAME}, fields: [name, id_number, phone]}}\n')
+        items.write(f'  - {{code: "{ITEM}", name: 玩具申领, department: {NAME}, fields: [name, id_number, phone], '
+                    'time_limit_days: 5}\n')
     codes_path = root / "schemas" / "wanshi_tong" / "codes.yaml"
     codes = yaml.safe_load(codes_path.read_text(encoding="utf-8"))
     codes["items"][ITEM] = f"341600-WJ-QT-00{ITEM}"

@@ -5,23 +5,31 @@ Eight synthetic approvals are staged through the real stage step; departments' r
 the case status follows its items, ``--had-status`` looks at history (not only where an item is now), one
 case's history is in order with who said it and why, a phone number in a reason is masked, a mistyped case
 number is one sentence, and a near-duplicate spelling finds the case.
+
+Time limits (压时限): an HRSS item is due its catalog limit in working days after the case's 受理 at the window,
+a pushed item after the day its department took the delivery (none before), both in Beijing days; ``today`` is
+passed in, never read from the clock, so each due date and each overdue verdict below is fixed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
+from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
+from lianban.domain.working_days import OFFICIAL_YEARS, add_working_days
 from lianban.errors import ConfigError
-from lianban.ledger.cases import list_cases, show_case, status_named
+from lianban.ledger.cases import ItemView, list_cases, show_case, status_named
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem
-from lianban.ledger.store import record_status
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.progress import progress
+from lianban.ledger.store import DeliveryState, record_status
 from lianban.pipeline.stage import stage
 from simulators.people import generate
 
@@ -55,6 +63,32 @@ def report(paths: Paths) -> Report:
 def items_of(paths: Paths, case_no: str) -> list[str]:
     with session_factory(paths.ledger_url)() as s:
         return sorted(s.scalars(select(CaseItem.item_code).join(Case).where(Case.case_no == case_no)))
+
+
+def departments_of(paths: Paths, case_no: str) -> dict[str, str]:
+    """item code -> the department that handles it"""
+    with session_factory(paths.ledger_url)() as s:
+        rows = s.execute(select(CaseItem.item_code, CaseItem.department).join(Case).where(Case.case_no == case_no))
+        return {code: department for code, department in rows}
+
+
+def set_approved(paths: Paths, case_no: str, at: datetime) -> None:
+    """The case's 受理 at the window was at `at` (naive UTC, as the ledger stores it)."""
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Case).where(Case.case_no == case_no).values(approved_at=at))
+
+
+def take_delivery(paths: Paths, case_no: str, item_code: str, at: datetime,
+                  state: DeliveryState = DeliveryState.ACCEPTED) -> None:
+    """The item's department answered its delivery at `at` (naive UTC), as the deliver step records it."""
+    with session_factory(paths.ledger_url).begin() as s:
+        row = s.scalars(select(Delivery).join(CaseItem).join(Case).where(Case.case_no == case_no,
+                                                                         CaseItem.item_code == item_code)).one()
+        row.state, row.sent_at = state, at
+
+
+def shown(paths: Paths, case_no: str, today: date) -> dict[str, ItemView]:
+    return {i.item_code: i for i in show_case(paths.ledger_url, case_no, today=today).items}
 
 
 def statuses(paths: Paths, had_status: Status | None = None) -> dict[str, str]:
@@ -96,9 +130,8 @@ def test_had_status_filters_by_history_not_by_current_status(paths: Paths, case_
     assert statuses(paths, had_status=Status.COMPLETED) == {}
 
 
-def test_overdue_keeps_nothing_until_time_limits_exist_and_takes_a_predicate(paths: Paths,
-                                                                             case_nos: list[str]) -> None:
-    assert list_cases(paths.ledger_url, overdue_only=True) == []
+def test_overdue_keeps_nothing_before_any_due_date_and_takes_a_predicate(paths: Paths, case_nos: list[str]) -> None:
+    assert list_cases(paths.ledger_url, overdue_only=True, today=date(2024, 1, 1)) == []  # before every 受理
     one = case_nos[3]
     chosen = list_cases(paths.ledger_url, overdue_only=True,
                         overdue=lambda item: item.case.case_no == one and item.item_code == "01")
@@ -134,7 +167,90 @@ def test_show_gives_items_in_code_order_with_their_history(paths: Paths, case_no
                                          "source": "hrss", "reason": "审批通过", "materials": []}]
     silent = [i for c, i in by_code.items() if c not in ("01", pushed)]
     assert silent and all(i["status"] is None and i["history"] == [] for i in silent)
-    assert all(i["due_date"] is None and i["overdue"] is False for i in view["items"])
+    # HRSS's items are due from the window's 受理; the pushed ones, still waiting for their delivery, are not yet
+    assert all((i["due_date"] is None) == (i["department"] != "hrss") for i in view["items"])
+    assert all(i["overdue"] is False for i in view["items"] if i["due_date"] is None)
+
+
+#: naive UTC 2025-09-29 17:30 is 2025-09-30 01:30 in Beijing: the clock starts on the 30th, the day before 国庆
+EVE_OF_NATIONAL_DAY = datetime(2025, 9, 29, 17, 30)
+#: naive UTC 2026-02-12 16:30 is 2026-02-13 00:30 in Beijing, the Friday before 春节
+EVE_OF_SPRING_FESTIVAL = datetime(2026, 2, 12, 16, 30)
+
+
+def test_an_hrss_item_is_due_from_the_windows_acceptance_in_beijing_working_days(paths: Paths,
+                                                                                  case_nos: list[str]) -> None:
+    n = case_nos[0]
+    set_approved(paths, n, EVE_OF_NATIONAL_DAY)
+    on_time = shown(paths, n, today=date(2025, 10, 21))
+    # 10 working days after Sep 30: Oct 1–8 off, Oct 9, 10, 11 (调休 Saturday), 13–17, 20, 21; counted from the
+    # UTC day (Sep 29) it would be Oct 20
+    assert on_time["01"].due_date == "2025-10-21"
+    assert on_time["01"].overdue is False and on_time["01"].due_date_estimated is False
+    catalog = load_catalog()
+    for code, department in departments_of(paths, n).items():
+        if department == "hrss":
+            limit = catalog.item(code).time_limit_days
+            assert on_time[code].due_date == add_working_days(date(2025, 9, 30), limit).isoformat(), code
+    assert shown(paths, n, today=date(2025, 10, 22))["01"].overdue is True  # the day after
+
+
+def test_a_pushed_item_is_due_from_the_day_its_department_took_the_delivery(paths: Paths,
+                                                                             case_nos: list[str]) -> None:
+    n = case_nos[2]
+    pushed = [c for c, d in departments_of(paths, n).items() if d != "hrss"]
+    assert pushed
+    later = date(2030, 1, 1)  # whenever it is asked, no clock has started
+    assert all(shown(paths, n, later)[c].due_date is None and not shown(paths, n, later)[c].overdue for c in pushed)
+    take_delivery(paths, n, pushed[0], EVE_OF_SPRING_FESTIVAL, DeliveryState.REFUSED)  # 不予受理: no clock either
+    assert shown(paths, n, later)[pushed[0]].due_date is None
+    for code in pushed:
+        take_delivery(paths, n, code, EVE_OF_SPRING_FESTIVAL)
+    # from Fri Feb 13: Sat 14 (调休), 春节 Feb 15–23 off, then 24, 25, 26, 27, Sat 28 (调休), Mar 2 …
+    expected = {"11": "2026-02-27", "12": "2026-03-05", "13": "2026-03-05", "14": "2026-02-25"}
+    view = shown(paths, n, today=date(2026, 2, 27))
+    assert {c: view[c].due_date for c in pushed} == {c: expected[c] for c in pushed}
+    assert view["01"].due_date is not None  # HRSS's own item keeps the window's clock
+    assert all(view[c].overdue is (expected[c] < "2026-02-27") for c in pushed)
+
+
+def test_a_final_item_is_never_overdue_and_keeps_its_due_date(paths: Paths, case_nos: list[str],
+                                                             report: Report) -> None:
+    n = case_nos[1]
+    set_approved(paths, n, EVE_OF_NATIONAL_DAY)
+    report(n, "01", Status.APPROVED, "2025-10-30T09:00:00+08:00")
+    assert shown(paths, n, date(2025, 11, 3))["01"].overdue is True  # 审核通过 is not the end
+    report(n, "01", Status.COMPLETED, "2025-11-03T09:00:00+08:00")  # late, but done
+    done = shown(paths, n, date(2025, 11, 3))["01"]
+    assert done.overdue is False and done.due_date == "2025-10-21"
+
+
+def test_a_due_date_beyond_the_published_holidays_is_marked_estimated(paths: Paths, case_nos: list[str]) -> None:
+    n = case_nos[3]
+    set_approved(paths, n, datetime(OFFICIAL_YEARS[-1], 12, 30, 2))  # 10 working days run into the next year
+    item = shown(paths, n, date(OFFICIAL_YEARS[-1], 12, 30))["01"]
+    assert item.due_date is not None and item.due_date.startswith(str(OFFICIAL_YEARS[-1] + 1))
+    assert item.due_date_estimated is True and item.as_dict()["due_date_estimated"] is True
+
+
+def test_list_overdue_keeps_exactly_the_late_case_and_progress_counts_its_items(paths: Paths, case_nos: list[str],
+                                                                                report: Report) -> None:
+    today = date(2025, 6, 30)  # a Monday
+    for n in case_nos:
+        set_approved(paths, n, datetime(2025, 6, 26, 2))  # Thursday: even a 3-day limit runs to Jul 1
+    late = case_nos[5]
+    set_approved(paths, late, datetime(2025, 3, 3, 2))  # every limit long past by Jun 30
+    assert [c.case_no for c in list_cases(paths.ledger_url, overdue_only=True, today=today)] == [late]
+    hrss = [c for c, d in departments_of(paths, late).items() if d == "hrss"]
+    pushed = [c for c, d in departments_of(paths, late).items() if d != "hrss"]
+    assert progress(paths.ledger_url, today=today).overdue_items == len(hrss)  # pushed: not delivered yet
+
+    report(late, "01", Status.APPROVED, "2025-03-10T09:00:00+08:00")
+    report(late, "01", Status.COMPLETED, "2025-03-11T09:00:00+08:00")  # final: no longer counted
+    take_delivery(paths, late, pushed[0], datetime(2025, 3, 3, 2))  # taken in March: long past due too
+    assert progress(paths.ledger_url, today=today).overdue_items == len(hrss) - 1 + 1
+    assert [c.case_no for c in list_cases(paths.ledger_url, overdue_only=True, today=today)] == [late]
+    assert progress(paths.ledger_url, today=date(2025, 3, 3)).overdue_items == 0  # the day of 受理
 
 
 def test_show_finds_a_case_however_it_is_typed(paths: Paths, case_nos: list[str]) -> None:

@@ -27,7 +27,7 @@ def case_list(had_status: HadStatus = None, overdue: OverdueFlag = False, as_jso
     from lianban.ledger.cases import list_cases, status_named
 
     status = status_named(had_status) if had_status is not None else None
-    # --overdue asks lianban.ledger.cases.is_overdue: time limits are not built yet, so it keeps nothing today
+    # --overdue asks lianban.ledger.cases.is_overdue: not final and past its due date, today in Beijing
     rows = list_cases(Paths.from_env().existing_ledger(), status, overdue_only=overdue)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
@@ -54,13 +54,15 @@ def case_show(case_no: Annotated[str, typer.Argument(help="办件编号 (case nu
 
 
 def _case_table(view: CaseView) -> Table:
-    """One row per item (its current status and time limit), then one row per status event of it."""
+    """One row per item (its current status and due date: 估算 when counted without a published holiday
+    schedule, 超期 when past it), then one row per status event of it."""
     table = Table(title=f"办件 {view.case_no}：{view.status} (case)", caption="↳ 历史行的部门为上报部门 "
                   "(on a history line: the department that reported it)")
     for column in ("事项", "部门", "状态", "时限", "时间", "原因"):
         table.add_column(column, overflow="fold")
     for item in view.items:
-        due = (item.due_date or "—") + ("（超期）" if item.overdue else "")
+        due = ((item.due_date or "—") + ("（估算）" if item.due_date_estimated else "")
+               + ("（超期）" if item.overdue else ""))
         table.add_row(Text(item.item_code), Text(item.department), Text(item.status or "未反馈"), Text(due), "", "",
                       style="bold")
         for h in item.history:  # text from departments goes in as Text: never read as markup

@@ -1,0 +1,87 @@
+"""Working days (工作日) in mainland China: weekends, public holidays (法定节假日) and make-up working days (调休).
+
+Time limits (承诺时限) count working days, so a 国庆 week or 春节 does not eat into them and a Saturday worked
+in lieu (调休上班) does. The calendar is the State Council's yearly schedule (国务院办公厅关于某年部分节假日
+安排的通知) as the ``chinese-calendar`` package bundles it; this module only reads that bundled data (no I/O).
+
+Counting: day 1 of a limit is the first working day *after* the start (the day of 受理 is not counted), so
+``add_working_days(Friday, 1)`` is the next Monday (or later, if that Monday is a holiday).
+
+**Years the schedule does not cover.** ``chinese-calendar`` knows only the years already published; for a date
+outside them (:func:`is_official` False) this module falls back to "Monday–Friday are working days, nothing
+else is", which misses holidays and 调休. Such a result is an estimate: :func:`deadline` says so
+(``Deadline.estimated``) and the operator view marks the due date 估算.
+
+**Yearly update.** 国务院办公厅 publishes next year's schedule in November or December. Each December bump
+``chinese-calendar`` in ``pyproject.toml`` to the release carrying the new year (``.tools/bin/uv lock
+--upgrade-package chinese-calendar``, then ``make install``), and check :data:`OFFICIAL_YEARS` reaches it;
+until then, due dates in the new year are marked 估算.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import chinese_calendar
+
+#: the years the bundled State Council schedule covers (e.g. 2004–2026 in chinese-calendar 1.11)
+OFFICIAL_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
+
+_DAY = timedelta(days=1)
+
+
+def is_official(d: date) -> bool:
+    """Whether `d` is in a year whose holidays and 调休 the State Council has published (and we carry)."""
+    return d.year in OFFICIAL_YEARS
+
+
+def is_working_day(d: date) -> bool:
+    """Whether `d` is a working day: the official schedule where known, Monday–Friday otherwise."""
+    if is_official(d):
+        try:
+            return bool(chinese_calendar.is_workday(d))
+        except NotImplementedError:  # a year chinese-calendar refuses after all: same fallback
+            pass
+    return d.weekday() < 5
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The `days`-th working day after `start` (day 1 = the first working day after it); `start` for 0."""
+    if days < 0:
+        raise ValueError(f"days must be zero or more, not {days}")
+    d = start
+    while days:
+        d += _DAY
+        if is_working_day(d):
+            days -= 1
+    return d
+
+
+def working_days_between(a: date, b: date) -> int:
+    """How many working days fall after `a` up to and including `b` (0 when b == a; negative when b < a), so
+    that ``working_days_between(a, add_working_days(a, n)) == n``."""
+    if b < a:
+        return -working_days_between(b, a)
+    count, d = 0, a
+    while d < b:
+        d += _DAY
+        count += is_working_day(d)
+    return count
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A due date and whether it is an estimate (some day counted lies in a year the schedule does not cover)."""
+
+    due: date
+    estimated: bool
+
+
+@lru_cache(maxsize=4096)  # pure; many items share a start day and a limit
+def deadline(start: date, days: int) -> Deadline:
+    """The `days`-th working day after `start`, flagged estimated when any day counted (start included) lies
+    outside :data:`OFFICIAL_YEARS`."""
+    due = add_working_days(start, days)
+    return Deadline(due, not (is_official(start) and is_official(due)))

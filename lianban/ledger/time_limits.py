@@ -1,0 +1,89 @@
+"""Time limits (压时限, issue 9 item 6): each case item's due date, whether it is overdue, how many are.
+
+The clock starts on the day the department that handles the item accepted it:
+
+* an item HRSS handles itself (department ``hrss``): the case's 受理 at the window, ``Case.approved_at``;
+* a pushed item: the day the department took the delivery, ``Delivery.sent_at`` of the *accepted* delivery
+  (pending, retrying, refused or dead: no clock, no due date).
+
+The due date is that day plus the item's ``time_limit_days`` (``schemas/catalog/items.yaml``) in working days
+(:mod:`lianban.domain.working_days`: day 1 is the next working day). Days are Beijing days: the ledger stores
+naive UTC, so a 受理 at 2025-03-03 01:00 Beijing (2025-03-02 17:00 UTC) starts on 2025-03-03. An item is
+overdue when it is not final and today (Beijing) is after its due date. "Today" is a parameter everywhere
+(default: the real Beijing date), so a test or a what-if passes its own.
+
+A due date beyond the years the State Council has published is counted Monday–Friday and marked estimated
+(``Deadline.estimated``; the operator view shows 估算).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from lianban.domain.catalog import load_catalog
+from lianban.domain.working_days import Deadline, deadline
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.store import DeliveryState
+
+#: Asia/Shanghai: UTC+8 all year (no daylight saving since 1991), so a fixed offset is exact
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+#: the department whose items start their clock at the window's 受理 (it accepts and handles them itself)
+WINDOW_DEPARTMENT = "hrss"
+
+
+def beijing_date(utc: datetime) -> date:
+    """The Beijing calendar day of `utc` (naive UTC as the ledger stores it, or aware)."""
+    aware = utc if utc.tzinfo is not None else utc.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING).date()
+
+
+def beijing_today() -> date:
+    """Today in Beijing."""
+    return datetime.now(BEIJING).date()
+
+
+def clock_start(department: str, approved_at: datetime, accepted_at: datetime | None) -> date | None:
+    """The Beijing day the item's clock starts: 受理 (`approved_at`) for HRSS's own items, the day its
+    department took the delivery (`accepted_at`, None while it has not) for a pushed item."""
+    if department == WINDOW_DEPARTMENT:
+        return beijing_date(approved_at)
+    return beijing_date(accepted_at) if accepted_at is not None else None
+
+
+def _deadline(item_code: str, start: date | None) -> Deadline | None:
+    return None if start is None else deadline(start, load_catalog().item(item_code).time_limit_days)
+
+
+def _accepted_at(item: CaseItem) -> datetime | None:
+    d = item.delivery
+    return d.sent_at if d is not None and d.state == DeliveryState.ACCEPTED else None
+
+
+def item_deadline(item: CaseItem) -> Deadline | None:
+    """`item`'s due date (and whether it is estimated); None while its clock has not started."""
+    return _deadline(item.item_code, clock_start(item.department, item.case.approved_at, _accepted_at(item)))
+
+
+def past_due(final: bool, due: Deadline | None, today: date | None = None) -> bool:
+    """Overdue: not final, a due date, and `today` (default: Beijing today) after it."""
+    return not final and due is not None and (today or beijing_today()) > due.due
+
+
+def item_overdue(item: CaseItem, today: date | None = None) -> bool:
+    """Whether `item` is past its time limit on `today` (default: Beijing today)."""
+    return past_due(item.final, item_deadline(item), today)
+
+
+def overdue_items(session: Session, today: date | None = None) -> int:
+    """How many case items are overdue on `today` (default: Beijing today); reads columns only."""
+    today = today or beijing_today()
+    rows = session.execute(
+        select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at)
+        .join(Case, Case.id == CaseItem.case_id)
+        .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
+        .where(CaseItem.final.is_(False)))
+    return sum(past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
+               for code, dept, approved, sent in rows)
