@@ -128,8 +128,8 @@ class _Chunk:
         quarantine.hold(self.session, seq, case_no, reasons, values)
         self.quarantined.append(seq)
 
-    def take(self, row: SourceRow) -> None:
-        record = read(row, self.catalog)
+    def take(self, row: SourceRow, record: RetirementRecord | Unreadable) -> None:
+        """Stage, skip or hold one row, as read."""
         if isinstance(record, Unreadable):
             self.hold(row.seq, record.case_no, record.reasons, record.values)
             return
@@ -161,8 +161,8 @@ class _Chunk:
         self.taken.append(seq)
 
 
-def _known(session: Session, rows: list[SourceRow], catalog: Catalog) -> dict[str, str | None]:
-    case_nos = {r.case_no for r in (read(row, catalog) for row in rows) if isinstance(r, RetirementRecord)}
+def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> dict[str, str | None]:
+    case_nos = {r.case_no for r in records if isinstance(r, RetirementRecord)}
     query = select(Case.case_no, Case.fingerprint).where(Case.case_no.in_(case_nos))
     return {case_no: print_ for case_no, print_ in session.execute(query)}
 
@@ -176,9 +176,10 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     while rows := source.pull_new(chunk):
         result.extracted += len(rows)
         with sessions.begin() as session:
-            work = _Chunk(session, catalog, keys, result, _known(session, rows, catalog))
-            for row in rows:
-                work.take(row)
+            records = [read(row, catalog) for row in rows]  # each row read once
+            work = _Chunk(session, catalog, keys, result, _known(session, records))
+            for row, record in zip(rows, records, strict=True):
+                work.take(row, record)
         source.mark(work.taken, "taken")
         source.mark(work.quarantined, "quarantined")
         result.quarantined += len(work.quarantined)
