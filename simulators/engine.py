@@ -9,9 +9,9 @@ statuses chosen deterministically from its idempotency key, one step every ``ste
     不予受理 (with a reason)                      (few)
     受理 → 审核中 → 审核不通过 (with a reason)       (few)
 
-A few items misbehave on purpose, as real departments sometimes do: some report an old status again, with
-its old time, for half of each later step (out of order: the hub ignores it); some report "受理" again, now,
-for half of their last step (an illegal move: the hub keeps it, alerts, and waits for the final status).
+A few items misbehave on purpose, once each, as real departments sometimes do: some answer one poll with an
+old status and its old time (out of order: the hub ignores it); some answer the first poll at their last
+step with "受理" again, now (an illegal move: the hub keeps it, alerts, and takes the final status next poll).
 
 Each batch arrives with its seal (lianban.crypto.batch): the engine checks the hub's signature, freshness
 and replay, unwraps the batch data key with the department's own private key and checks the hash tree
@@ -61,20 +61,19 @@ def choose_path(key: str) -> tuple[tuple[Status, ...], str | None]:
 
 
 #: share of items (out of 100) whose reports misbehave on purpose, so the hub's status machine is exercised
-OUT_OF_ORDER_SHARE = 4  # in the first half of each later step, the status of two steps ago, with its old time
-ILLEGAL_SHARE = 3  # in the first half of the last step, "受理" again (now), instead of the final status
+OUT_OF_ORDER_SHARE = 4  # the first poll from the third step on: the status of two steps ago, with its old time
+ILLEGAL_SHARE = 3  # the first poll at the last step: "受理" again (now), instead of the final status
 
 
 def _at(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
-def _glitch(key: str, path: tuple[Status, ...], step: int, elapsed_steps: float
-            ) -> tuple[Status, str | None, int] | None:
-    """(status, time or None for "that step's time", step) a misbehaving item reports now, or None."""
+def _glitch(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
+    """(status, time or None for "that step's time", step) a misbehaving item would report at `step`, or None;
+    each item misbehaves on one poll only (the engine remembers which)."""
     roll = int(hashlib.sha256(f"glitch|{key}".encode()).hexdigest()[:8], 16) % 100
-    first_half = elapsed_steps - int(elapsed_steps) < 0.5 and int(elapsed_steps) == step
-    if not first_half or len(path) < 3:
+    if len(path) < 3:
         return None
     if roll < OUT_OF_ORDER_SHARE and step >= 2:
         return path[step - 2], None, step - 2
@@ -116,6 +115,7 @@ CREATE TABLE IF NOT EXISTS received (
   idempotency_key TEXT PRIMARY KEY, ref TEXT NOT NULL, case_no TEXT NOT NULL, item_code TEXT NOT NULL,
   batch_id TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS glitched (idempotency_key TEXT PRIMARY KEY);
 """
 
 
@@ -205,9 +205,16 @@ class DepartmentEngine:
     def statuses(self, keys: Iterable[str]) -> list[CaseView]:
         """Current status of each known key (unknown keys are skipped)."""
         with self._lock:
-            return [v for v in (self._view(k) for k in keys) if v is not None]
+            return [v for v in (self._view(k, polled=True) for k in keys) if v is not None]
 
-    def _view(self, key: str) -> CaseView | None:
+    def _misbehaves(self, key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
+        glitch = _glitch(key, path, step) if self.step_seconds else None
+        if glitch is None or self._db.execute("SELECT 1 FROM glitched WHERE idempotency_key=?", (key,)).fetchone():
+            return None
+        self._db.execute("INSERT INTO glitched VALUES (?)", (key,))
+        return glitch
+
+    def _view(self, key: str, polled: bool = False) -> CaseView | None:
         row = self._db.execute(
             "SELECT ref, received_at FROM received WHERE idempotency_key=?", (key,)
         ).fetchone()
@@ -216,7 +223,7 @@ class DepartmentEngine:
         path, end_reason = choose_path(key)
         elapsed_steps = (time.time() - row[1]) / self.step_seconds if self.step_seconds else len(path)
         step = min(int(elapsed_steps), len(path) - 1)
-        glitch = _glitch(key, path, step, elapsed_steps) if self.step_seconds else None
+        glitch = self._misbehaves(key, path, step) if polled else None
         if glitch is not None:
             return CaseView(key, row[0], glitch[0], glitch[1] or _at(row[1] + glitch[2] * self.step_seconds), None)
         status = path[step]

@@ -1,0 +1,46 @@
+"""The department engine misbehaves on purpose, once per item, as real departments sometimes do: an old status
+with its old time (out of order), or "受理" again at the last step (illegal), then the truth on the next poll."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from lianban.domain.catalog import load_catalog
+from lianban.domain.statuses import Status
+from simulators.engine import ILLEGAL_SHARE, OUT_OF_ORDER_SHARE, _glitch, choose_path
+from simulators.kit import Item, engine_for, seal_items, wire
+from simulators.people import synthetic_application
+
+STEP = 0.2
+
+
+def _key(kind: str) -> str:
+    """An idempotency key whose item misbehaves as `kind` (out_of_order | illegal) on a 4-step path."""
+    for n in range(100_000):
+        key = f"K{n:06d}"
+        path = choose_path(key)[0]
+        glitch = _glitch(key, path, len(path) - 1)
+        if len(path) == 4 and glitch is not None and (glitch[0] is Status.ACCEPTED) == (kind == "illegal"):
+            return key
+    raise AssertionError(f"no {kind} key found")
+
+
+def test_an_item_misbehaves_on_one_poll_then_tells_the_truth(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path / "keys", "housing_fund", tmp_path / "hf.db", step_seconds=STEP)
+    keys = {kind: _key(kind) for kind in ("out_of_order", "illegal")}
+    app = synthetic_application(random.Random(3), 1)
+    fields = {f: app[f] for f in load_catalog().items["14"].fields}
+    items = [Item(k, f"BZ{n}", "14", fields) for n, k in enumerate(keys.values())]
+    seal, deliveries = seal_items(tmp_path / "keys", "housing_fund", items)
+    assert all(i.accepted for i in engine.receive(wire(deliveries), seal))
+    time.sleep(STEP * 3.5)  # every item at its last step
+    first = {v.idempotency_key: v for v in engine.statuses(keys.values())}
+    second = {v.idempotency_key: v for v in engine.statuses(keys.values())}
+    assert first[keys["illegal"]].status is Status.ACCEPTED  # "受理" again, now: an illegal move
+    older = first[keys["out_of_order"]]
+    assert older.status is not second[keys["out_of_order"]].status and older.changed_at < second[
+        keys["out_of_order"]].changed_at  # an old status with its old time
+    assert all(v.status.is_terminal() for v in second.values()), (first, second)  # then the truth, for good
+    assert 0 < OUT_OF_ORDER_SHARE + ILLEGAL_SHARE < 10  # a few, not many
