@@ -6,7 +6,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group)
-    pipeline   the steps over the ledger: stage, quarantine, sealer, deliver, dead_letters, status_log
+    pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
        │       (HRSS's own items), feedback (polling departments), report (to 皖事通办)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;

@@ -25,7 +25,8 @@ hold the vault keys the outbox was sealed with refuses the run before anything i
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import CaseItem, Delivery
 from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
+from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.sealer import BatchSealer, Outgoing
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
 
@@ -175,7 +177,6 @@ class _Run:
     sealer: BatchSealer
     log: EvidenceLog
     result: DeliverResult
-    refusals: list[tuple[int, str, str]] = field(default_factory=list)  # single items refused, not yet applied
 
     @property
     def department(self) -> str:
@@ -242,9 +243,9 @@ class _Run:
         self.result.stopped_by = why
         return False
 
-    def send(self, ids: list[int]) -> bool:
-        """Seal, send and settle `ids`; split and resend what a department refused for its content."""
-        batch = self.prepare(ids)
+    def attempt(self, ids: Sequence[int]) -> bool | Refusal[int]:
+        """Seal, send and settle `ids`; a refusal of what is in the batch goes back to be split."""
+        batch = self.prepare(list(ids))
         if batch is None:
             return True
         self.result.sent += len(batch.ids)
@@ -254,32 +255,27 @@ class _Run:
             if not _divisible(outcome):
                 return self.settle(session, batch, outcome)
         assert isinstance(outcome, RejectedError | LocalFailure)
-        if len(batch.ids) == 1:
-            self.refusals.append((batch.ids[0], *_why(outcome)))
-            return True
-        self.result.split += 1
-        middle = len(batch.ids) // 2
-        return self.send(batch.ids[:middle]) and self.send(batch.ids[middle:])
+        return Refusal(batch.ids, *_why(outcome))
 
     def deliver_batch(self, ids: list[int]) -> bool:
-        """Send one due batch; then apply its single-item refusals, unless every item was refused (then the
-        fault is not in the items: they back off, alerted)."""
-        self.refusals.clear()
-        going = self.send(ids)
+        """Send one due batch (:mod:`lianban.pipeline.bisect`); then apply its single-item refusals, unless
+        every item was refused (then the fault is not in the items: they back off, alerted)."""
+        isolated = isolate(ids, self.attempt)
+        self.result.split += isolated.splits
+        whole = systemic(ids, isolated)
         with self.sessions.begin() as session:
-            systemic = len(ids) > 1 and len(self.refusals) == len(ids)
-            for row_id, code, reason in self.refusals:
+            for row_id, code, reason in isolated.refused:
                 row = session.get(Delivery, row_id)
                 assert row is not None
-                if systemic:
+                if whole:
                     _fail(row, f"{code}: {reason}", None, self.result)
                 else:
                     _refuse(session, row, code, reason, self.result)
-        if systemic:
+        if whole:
             alerts.error("告警 ALERT: %s 一批 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department, len(ids))
             self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"
             return False
-        return going
+        return isolated.going
 
 
 def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:

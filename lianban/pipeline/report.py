@@ -19,7 +19,8 @@ has for each item anyway, so one refused event never holds back the others.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -31,6 +32,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.store import utcnow
+from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
 
@@ -50,16 +52,15 @@ def _unreported(session: Session, limit: int) -> list[ProgressEvent]:
 
 @dataclass
 class _Push:
-    """One report run: the sink, the evidence log, the counts, and single events refused so far."""
+    """One report run: the sink, the evidence log and the counts."""
 
     peer: Peer[StatusSink]
     sessions: sessionmaker[Session]
     log: EvidenceLog
     result: FeedbackResult
-    refused: list[tuple[int, str]] = field(default_factory=list)
 
-    def push(self, events: list[ProgressEvent]) -> bool:
-        """Push `events`; split and push again what the platform refused; False when the run should stop."""
+    def attempt(self, events: Sequence[ProgressEvent]) -> bool | Refusal[ProgressEvent]:
+        """Push `events`: acknowledged (True), stop the run (False), or refused for something in them."""
         with self.sessions.begin() as session:
             self.log.sent(session, SINK, "push", [e.case_no for e in events], events)
         try:
@@ -68,19 +69,12 @@ class _Push:
             self.result.stopped_by = str(exc)
             return False
         except RejectedError as exc:
-            return self._split(events, exc)
+            with self.sessions.begin() as session:
+                self.log.received(session, SINK, "ack", [e.case_no for e in events], None, self.peer.proofs.take())
+            return Refusal(events, exc.code, exc.reason or str(exc))
         return self._acknowledge(events, ack)
 
-    def _split(self, events: list[ProgressEvent], refusal: RejectedError) -> bool:
-        with self.sessions.begin() as session:
-            self.log.received(session, SINK, "ack", [e.case_no for e in events], None, self.peer.proofs.take())
-        if len(events) == 1:
-            self.refused.append((events[0].event_id, refusal.reason or str(refusal)))
-            return True
-        middle = len(events) // 2
-        return self.push(events[:middle]) and self.push(events[middle:])
-
-    def _acknowledge(self, events: list[ProgressEvent], ack: PushResult) -> bool:
+    def _acknowledge(self, events: Sequence[ProgressEvent], ack: PushResult) -> bool:
         """Mark acknowledged events reported; False (nothing marked, pushed again next run) on a short count."""
         with self.sessions.begin() as session:
             self.log.received(session, SINK, "ack", [e.case_no for e in events], ack, self.peer.proofs.take())
@@ -95,22 +89,21 @@ class _Push:
         return True
 
     def report_batch(self, events: list[ProgressEvent]) -> bool:
-        """Push one batch; then park its refused single events, unless every one was refused."""
-        self.refused.clear()
-        going = self.push(events)
-        systemic = len(events) > 1 and len(self.refused) == len(events)
-        if systemic:
+        """Push one batch (:mod:`lianban.pipeline.bisect`); then park its refused single events, unless every
+        one was refused."""
+        isolated = isolate(events, self.attempt)
+        if systemic(events, isolated):
             alerts.error("告警 ALERT: 皖事通办逐条拒收一批 %d 条事件，疑似系统性问题（编码表或接口变更），稍后重推",
                          len(events))
             self.result.stopped_by = "皖事通办逐条拒收整批事件，疑似系统性问题 (every event refused)"
             return False
         with self.sessions.begin() as session:
-            for event_id, reason in self.refused:
-                session.execute(update(StatusEvent).where(StatusEvent.id == event_id)
+            for event, _code, reason in isolated.refused:
+                session.execute(update(StatusEvent).where(StatusEvent.id == event.event_id)
                                 .values(parked_reason=reason, parked_at=utcnow()))
-                alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s", event_id, reason)
-        self.result.parked += len(self.refused)
-        return going
+                alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s", event.event_id, reason)
+        self.result.parked += len(isolated.refused)
+        return isolated.going
 
 
 def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
