@@ -171,6 +171,16 @@ class GatewayClient:
         return body
 
 
+def _result(raw: Any) -> dict[str, str] | None:
+    """A status row's ``result`` object as text values; absent or empty → None (not the agreed shape → TypeError,
+    which the caller reports as a malformed answer)."""
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, dict):
+        raise TypeError("result is not an object")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
 def malformed(connection: str, exc: Exception) -> RetriableError:
     """The answer was JSON but not the agreed shape."""
     return RetriableError(f"{connection}: 应答格式不符合接口规范（{type(exc).__name__}: {exc}），稍后重试")
@@ -263,7 +273,7 @@ class RestDepartmentConnector:
     def _update(self, r: Mapping[str, Any]) -> StatusUpdate:
         return StatusUpdate(idempotency_key=str(r["idempotency_key"]), status=self._status(r["code"]),
                             department_code=str(r["code"]), changed_at=str(r["changed_at"]),
-                            reason=r.get("reason"))
+                            reason=r.get("reason"), result=_result(r.get("result")))
 
     # -- health --------------------------------------------------------------------------------------
     def health(self) -> HealthReport:

@@ -1,9 +1,10 @@
 """lianban_feedback: collect every item's status and report it to 皖事通办 (一体反馈).
 
 HRSS's own items come from its 前置库 status log; the pushed items are polled per department, each in its
-own task; then every new status event is pushed, in order, to the 皖事通办 Bozhou sub-platform — whatever
-became of the collection tasks (trigger rule all_done), so one failing department stops nobody else's
-report. XCom carries counts only.
+own task; then HRSS is asked to pay the rewards health approved (item 13: HRSS's confirmation, read from its
+log next run, completes the item); then every new status event is pushed, in order, to the 皖事通办 Bozhou
+sub-platform — whatever became of the collection tasks (trigger rule all_done), so one failing department
+stops nobody else's report. XCom carries counts only.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def lianban_feedback() -> None:
     collected = [task(task_id="collect_hrss")(jobs.collect_hrss)()]
     for department in jobs.pushed_departments():
         collected.append(task(task_id=f"poll_{department}")(jobs.poll)(department))
-    # all_done: one department down (or with a wrong password) never stops the report of everything else
-    collected >> task(task_id="report_to_wanshi_tong", trigger_rule="all_done")(jobs.report)()
+    # all_done: one department down (or with a wrong password) never stops the rest or the report
+    payments = task(task_id="request_payments", trigger_rule="all_done")(jobs.request_payments)()
+    collected >> payments >> task(task_id="report_to_wanshi_tong", trigger_rule="all_done")(jobs.report)()
 
 
 lianban_feedback()

@@ -7,11 +7,12 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
-       │       (HRSS's own items), feedback (polling departments), report (to 皖事通办)
+       │       (HRSS's own items), feedback (polling departments), rewards (item 13 paid by HRSS),
+       │       report (to 皖事通办)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
-       │       progress, cases, time_limits (read models)
+       │       progress, cases, time_limits (read models), results (sealed 办理结果)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol)
@@ -21,7 +22,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
-               working_days (holidays and 调休, from the chinese-calendar package's data)
+               working_days (holidays and 调休, from the chinese-calendar package's data), results
+               (办理结果 forms and sentences)
 
     errors     the error tree every layer raises (outside the layers)
 

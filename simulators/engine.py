@@ -9,6 +9,11 @@ statuses chosen deterministically from its idempotency key, one step every ``ste
     不予受理 (with a reason)                      (few)
     受理 → 审核中 → 审核不通过 (with a reason)       (few)
 
+Some items bring a result back (lianban.domain.results): item 12 the confirmed 医保累计缴费年限 and any
+shortfall, item 14 the amount and date of the 公积金 transfer (with 已办结); for item 13 the health commission
+only decides eligibility, so its path ends at 审核通过 with the reward amount (or 审核不通过): HRSS pays and
+completes it (the catalog's ``completed_by``).
+
 A few items misbehave on purpose, once each, as real departments sometimes do: some answer one poll with an
 old status and its old time (out of order: the hub ignores it); some answer the first poll at their last
 step with "受理" again, now (an illegal move: the hub keeps it, alerts, and takes the final status next poll).
@@ -50,14 +55,39 @@ PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
 SUPPLEMENT_REASON = "请补正资料：社会保障卡或身份证（含电子证照）"
 
 
-def choose_path(key: str) -> tuple[tuple[Status, ...], str | None]:
-    """The status path for one case item, fixed by its idempotency key."""
-    roll = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+def choose_path(key: str, completes: bool = True) -> tuple[tuple[Status, ...], str | None]:
+    """The status path for one case item, fixed by its idempotency key; a party that does not complete the
+    item (`completes` False: health for item 13) stops before 已办结."""
+    roll = _roll(key)
     for weight, path, reason in PATHS:
         if roll < weight:
-            return path, reason
+            return (path if completes or path[-1] is not S.COMPLETED else path[:-1]), reason
         roll -= weight
     raise AssertionError("weights must add up to 100")
+
+
+def _roll(key: str, salt: str = "") -> int:
+    return int(hashlib.sha256(f"{salt}{key}".encode()).hexdigest()[:8], 16) % 100
+
+
+REWARD_AMOUNT = "3000.00"  # 安徽: 企业退休职工独生子女父母一次性奖励 (the simulated figure)
+
+
+def simulated_result(key: str, item_code: str, party: str, status: Status, changed_at: str) -> dict[str, str] | None:
+    """The result a department (or HRSS paying item 13) reports with `status`, fixed by the key."""
+    day, n = changed_at[:10], int(hashlib.sha256(f"result|{key}".encode()).hexdigest()[:8], 16)
+    if item_code == "12" and status is S.COMPLETED:
+        required = 360 if n % 2 else 300  # 医保 累计缴费年限: men 30 years, women 25 (Bozhou's rule, simulated)
+        paid = required - 36 + n % 120
+        return {"paid_months": str(paid), "required_months": str(required),
+                "shortfall_months": str(max(0, required - paid))}
+    if item_code == "13" and party == "health" and status is S.APPROVED:
+        return {"amount": REWARD_AMOUNT}
+    if item_code == "13" and party == "hrss" and status is S.COMPLETED:
+        return {"amount": REWARD_AMOUNT, "paid_on": day}
+    if item_code == "14" and status is S.COMPLETED:
+        return {"amount": f"{5000 + n % 200_000}.{n % 100:02d}", "transferred_on": day}
+    return None
 
 
 #: share of items (out of 100) whose reports misbehave on purpose, so the hub's status machine is exercised
@@ -72,7 +102,7 @@ def _at(moment: float) -> str:
 def _glitch(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
     """(status, time or None for "that step's time", step) a misbehaving item would report at `step`, or None;
     each item misbehaves on one poll only (the engine remembers which)."""
-    roll = int(hashlib.sha256(f"glitch|{key}".encode()).hexdigest()[:8], 16) % 100
+    roll = _roll(key, "glitch|")
     if len(path) < 3:
         return None
     if roll < OUT_OF_ORDER_SHARE and step >= 2:
@@ -95,6 +125,7 @@ class CaseView:
     status: Status
     changed_at: str
     reason: str | None
+    result: dict[str, str] | None = None  # lianban.domain.results
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,7 @@ class DepartmentEngine:
         self.step_seconds = step_seconds
         catalog = load_catalog()
         self.items = {c: i for c, i in catalog.items.items() if i.department == department}
+        self.completes = {c for c, i in self.items.items() if i.completer == department}
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
@@ -216,11 +248,11 @@ class DepartmentEngine:
 
     def _view(self, key: str, polled: bool = False) -> CaseView | None:
         row = self._db.execute(
-            "SELECT ref, received_at FROM received WHERE idempotency_key=?", (key,)
+            "SELECT ref, received_at, item_code FROM received WHERE idempotency_key=?", (key,)
         ).fetchone()
         if row is None:
             return None
-        path, end_reason = choose_path(key)
+        path, end_reason = choose_path(key, completes=row[2] in self.completes)
         elapsed_steps = (time.time() - row[1]) / self.step_seconds if self.step_seconds else len(path)
         step = min(int(elapsed_steps), len(path) - 1)
         glitch = self._misbehaves(key, path, step) if polled else None
@@ -230,7 +262,8 @@ class DepartmentEngine:
         reason = end_reason if status.is_terminal() and end_reason else None
         if status is S.SUPPLEMENT:
             reason = SUPPLEMENT_REASON
-        return CaseView(key, row[0], status, _at(row[1] + step * self.step_seconds), reason)
+        at = _at(row[1] + step * self.step_seconds)
+        return CaseView(key, row[0], status, at, reason, simulated_result(key, row[2], self.department, status, at))
 
     def stats(self) -> dict[str, int]:
         """Counters as the department sees them: unique, duplicates, rejected (items), refused_batches."""

@@ -1,7 +1,9 @@
 """HRSS's back office (人社经办系统), simulated: it works its own items and logs their statuses in the 前置库.
 
 Every tick, each HRSS item that is not final moves one step along the path the shared engine chooses for
-it (受理 → 审核中 → 审核通过 → 已办结 for most), appended to the 前置库 status log as HRSS would.
+it (受理 → 审核中 → 审核通过 → 已办结 for most), appended to the 前置库 status log as HRSS would; and every
+payment request the hub wrote (item 13, the reward health found due) is paid: 已办结 with the amount and the
+date in 办理结果, the request flagged taken.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
-from simulators.engine import SUPPLEMENT_REASON, choose_path
+from simulators.engine import SUPPLEMENT_REASON, choose_path, simulated_result
 
 
 class HrssBackOffice:
@@ -41,8 +43,20 @@ class HrssBackOffice:
             rows = conn.execute(query).all()
         return [(case, code) for case, items in rows for code in items.split(",") if code in self.hrss_items]
 
+    def pay(self) -> int:
+        """Pay every new payment request (item 13) and confirm it in the status log; returns how many."""
+        orders = self.frontend.new_payment_requests()
+        for order in orders:
+            at = datetime.now(UTC).isoformat(timespec="seconds")
+            result = simulated_result(order.request_no, order.item_code, "hrss", Status.COMPLETED, at)
+            self.frontend.append_status(order.case_no, order.item_code, CODES[Status.COMPLETED], None, at,
+                                        {**(result or {}), "amount": order.amount})
+        self.frontend.take_payment_requests([o.request_no for o in orders])
+        return len(orders)
+
     def tick(self) -> int:
-        """Move every unfinished HRSS item one step; returns how many moved."""
+        """Pay what was asked, then move every unfinished HRSS item one step; returns how many moved."""
+        self.pay()
         latest, moved = self._latest(), 0
         for case_no, item in self._chosen():
             path, end_reason = choose_path(f"hrss|{case_no}|{item}")

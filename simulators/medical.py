@@ -223,8 +223,9 @@ def receipt_element(intake: Intake) -> etree._Element:
 
 
 def status_element(view: CaseView) -> etree._Element:
+    result = [M.result(*(M.entry(value, name=name) for name, value in view.result.items()))] if view.result else []
     return M.status(M.idempotencyKey(view.idempotency_key), M.code(CODES[view.status]),
-                    *_optional("reason", view.reason), M.changedAt(view.changed_at))
+                    *_optional("reason", view.reason), M.changedAt(view.changed_at), *result)
 
 
 def delivery_from(item: etree._Element) -> dict[str, Any]:

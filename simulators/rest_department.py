@@ -6,7 +6,8 @@ Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves
                                 → {"receipts": [{idempotency_key, accepted, duplicate, ref, code, reason}]};
                                 a batch whose seal fails → 400 {"code": "BATCH_<CODE>", "message"}
     POST /api/v1/cases:status   {"keys": [...], "page": 1, "page_size": 100}
-                                → {"statuses": [{idempotency_key, code, reason, changed_at}], page, page_size, total}
+                                → {"statuses": [{idempotency_key, code, reason, changed_at, result}], page,
+                                   page_size, total}
     GET  /health                liveness, unsigned
     GET  /_sim/stats            the engine's counters (unique, duplicates, rejected, refused_batches), unsigned
 
@@ -188,6 +189,7 @@ class StatusOut(BaseModel):
     code: str
     reason: str | None
     changed_at: str
+    result: dict[str, str] | None = None
 
 
 class StatusPage(BaseModel):
@@ -229,7 +231,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
         views = engine.statuses(query.keys)
         start = (query.page - 1) * query.page_size
         rows = [StatusOut(idempotency_key=v.idempotency_key, code=codes[v.status], reason=v.reason,
-                          changed_at=v.changed_at) for v in views[start:start + query.page_size]]
+                          changed_at=v.changed_at, result=v.result) for v in views[start:start + query.page_size]]
         return StatusPage(statuses=rows, page=query.page, page_size=query.page_size, total=len(views))
 
     @app.get("/health")

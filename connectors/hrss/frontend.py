@@ -7,10 +7,14 @@ Incremental pull: rows with 同步标志 ``0`` are read in 序号 order; lianban
 then flags them ``1`` (taken) or ``9`` (quarantined). A crash between the two only means the next pull
 reads the rows again, and the ledger's unique 办件编号 makes that a no-op: never twice, never missed.
 The status log is append-only and read past a watermark kept in the ledger.
+
+Payment requests go the other way (item 13, the reward health found due): the hub writes them once per case
+item (unique 请求号), HRSS pays, flags them taken and confirms in its status log (已办结 with 办理结果).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +27,12 @@ from connectors.hrss.mapping import (
 )
 from connectors.hrss.mapping import (
     APPLICATION_TABLE,
+    PAYMENT_TABLE,
     STATUS_TABLE,
     SYNC_FLAGS,
+)
+from connectors.hrss.mapping import (
+    PAYMENT_COLUMNS as P,
 )
 from connectors.hrss.mapping import (
     STATUS_COLUMNS as S,
@@ -33,6 +41,7 @@ from connectors.hrss.statuses import STATUSES
 from lianban.domain.intake import SourceRow, Unreadable, read_status
 from lianban.domain.statuses import StatusChange
 from lianban.ledger.db import engine_for
+from lianban.wire.contract import PaymentOrder
 
 STATUS_TABLE_FILE = "connectors/hrss/statuses.py"  # named in the reason when a status code is unknown
 metadata = MetaData()
@@ -55,6 +64,18 @@ status_log = Table(
     Column(S["item_code"], String(4), nullable=False),
     Column(S["status_code"], String(2), nullable=False),
     Column(S["reason"], Text), Column(S["changed_at"], String(32), nullable=False),
+    Column(S["result"], Text),
+)
+payment_requests = Table(
+    PAYMENT_TABLE, metadata,
+    Column(P["seq"], Integer, primary_key=True, autoincrement=True),
+    Column(P["request_no"], String(64), nullable=False, unique=True),
+    Column(P["case_no"], String(40), nullable=False),
+    Column(P["item_code"], String(4), nullable=False),
+    Column(P["amount"], String(16), nullable=False),
+    Column(P["requested_at"], String(32), nullable=False),
+    Column(P["sync_flag"], String(1), nullable=False, default=SYNC_FLAGS["new"], index=True),
+    Column(P["synced_at"], String(32)),
 )
 
 
@@ -69,7 +90,7 @@ class FrontendDB:
         self.engine: Engine = engine_for(url)
 
     def create(self) -> None:
-        """Create the two tables (HRSS owns them in production; the demo and tests create them)."""
+        """Create the tables (HRSS owns them in production; the demo and tests create them)."""
         metadata.create_all(self.engine)
 
     def insert_applications(self, rows: Iterable[dict[str, Any]]) -> int:
@@ -98,10 +119,12 @@ class FrontendDB:
             conn.execute(stmt)
 
     def append_status(self, case_no: str, item_code: str, code: str, reason: str | None = None,
-                      at: str | None = None) -> None:
-        """HRSS records a status of one of its own items (used by HRSS, the demo and tests)."""
+                      at: str | None = None, result: Mapping[str, str] | None = None) -> None:
+        """HRSS records a status of one of its own items, or its payment of item 13 with the result (used by
+        HRSS, the demo and tests)."""
         row = {S["case_no"]: case_no, S["item_code"]: item_code, S["status_code"]: code,
-               S["reason"]: reason, S["changed_at"]: at or _now()}
+               S["reason"]: reason, S["changed_at"]: at or _now(),
+               S["result"]: json.dumps(dict(result), ensure_ascii=False) if result else None}
         with self.engine.begin() as conn:
             conn.execute(insert(status_log), [row])
 
@@ -113,6 +136,36 @@ class FrontendDB:
         with self.engine.connect() as conn:
             return [read_status(_source_row(row._mapping, S), STATUSES, STATUS_TABLE_FILE)
                     for row in conn.execute(query)]
+
+
+    # -- payment requests (item 13): written by the hub, taken by HRSS ---------------------------------------
+    def request_payments(self, requests: Sequence[PaymentOrder]) -> None:
+        """Write payment requests for HRSS; a request number already there is left as it is (a re-run after a
+        crash between this write and the ledger's commit asks nothing twice)."""
+        with self.engine.begin() as conn:
+            known = set(conn.scalars(select(payment_requests.c[P["request_no"]]).where(
+                payment_requests.c[P["request_no"]].in_([r.request_no for r in requests]))))
+            rows = [{P["request_no"]: r.request_no, P["case_no"]: r.case_no, P["item_code"]: r.item_code,
+                     P["amount"]: r.amount, P["requested_at"]: _now()} for r in requests if r.request_no not in known]
+            if rows:
+                conn.execute(insert(payment_requests), rows)
+
+    def new_payment_requests(self) -> list[PaymentOrder]:
+        """Requests HRSS has not taken yet, oldest first (HRSS's side, used by its back office)."""
+        query = (select(payment_requests).where(payment_requests.c[P["sync_flag"]] == SYNC_FLAGS["new"])
+                 .order_by(payment_requests.c[P["seq"]]))
+        with self.engine.connect() as conn:
+            return [PaymentOrder(r[P["request_no"]], r[P["case_no"]], r[P["item_code"]], r[P["amount"]])
+                    for r in (row._mapping for row in conn.execute(query))]
+
+    def take_payment_requests(self, request_nos: Sequence[str]) -> None:
+        """HRSS flags requests it has paid."""
+        if not request_nos:
+            return
+        stmt = (update(payment_requests).where(payment_requests.c[P["request_no"]].in_(list(request_nos)))
+                .values({P["sync_flag"]: SYNC_FLAGS["taken"], P["synced_at"]: _now()}))
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
 
 
 def _source_row(row: Any, columns: Mapping[str, str]) -> SourceRow:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 #: Table of approved applications (退休申请审批结果), written by HRSS, read and flagged by lianban.
 APPLICATION_TABLE = "T_LB_TXSQ"
-#: Append-only log of HRSS's own items' statuses (人社自办事项办理状态).
+#: Append-only log of HRSS's own items' statuses (人社自办事项办理状态), and its payment confirmations (item 13).
 STATUS_TABLE = "T_LB_SXZT"
+#: Payment requests the hub writes for HRSS (奖励发放请求: item 13, the reward health found due); HRSS pays,
+#: flags the row taken, and confirms in the status log (已办结 with the amount and date in 办理结果).
+PAYMENT_TABLE = "T_LB_JLFF"
 
 APPLICATION_COLUMNS: dict[str, str] = {
     "seq": "XH",  # 序号, autoincrement
@@ -36,4 +39,16 @@ STATUS_COLUMNS: dict[str, str] = {
     "status_code": "BLZT",  # 办理状态 (HRSS code, see statuses.py)
     "reason": "YY",  # 原因
     "changed_at": "BLSJ",  # 办理时间
+    "result": "BLJG",  # 办理结果: a JSON object of text values (lianban.domain.results), e.g. the reward paid
+}
+
+PAYMENT_COLUMNS: dict[str, str] = {
+    "seq": "XH",
+    "request_no": "QQH",  # 请求号 (unique: one request per case item, ever)
+    "case_no": "BJBH",  # 办件编号
+    "item_code": "SXBM",  # 事项编码 (13)
+    "amount": "JE",  # 金额 (元, two decimals), as health found due
+    "requested_at": "QQSJ",  # 请求时间
+    "sync_flag": "TBBZ",  # 同步标志: 0 new (for HRSS), 1 taken by HRSS
+    "synced_at": "TBSJ",
 }

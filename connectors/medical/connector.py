@@ -239,7 +239,14 @@ def update_from(wire: Any) -> StatusUpdate:
     return StatusUpdate(
         idempotency_key=str(wire.idempotencyKey), status=_status(str(wire.code)), department_code=str(wire.code),
         changed_at=changed.isoformat() if isinstance(changed, datetime) else str(changed), reason=wire.reason,
+        result=_result(wire),
     )
+
+
+def _result(wire: Any) -> dict[str, str] | None:
+    """A ``Result`` (entries named by attribute; zeep keeps simple content as ``_value_1``) as a mapping."""
+    entries = getattr(getattr(wire, "result", None), "entry", None) or []
+    return {str(e.name): str(e._value_1) for e in entries} or None
 
 
 def _listed(reply: Any, name: str) -> list[Any]:

@@ -64,7 +64,16 @@ def collect_hrss() -> dict[str, Any]:
 
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
-    return run(_frontend(paths), ledger).as_dict()
+    return run(_frontend(paths), ledger, paths.keys_dir).as_dict()
+
+
+def request_payments() -> dict[str, Any]:
+    """Ask HRSS (its 前置库) to pay every reward health approved (item 13); HRSS's confirmation completes it."""
+    from lianban.pipeline.rewards import request_payments as run
+
+    paths = Paths.from_env()
+    ledger = paths.existing_ledger()
+    return run(_frontend(paths), ledger, paths.keys_dir).as_dict()
 
 
 def poll(department: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from lianban.domain.schemas import schema_path
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
 
 CATALOG_DIR = schema_path("catalog")
@@ -31,6 +32,19 @@ class Item:
     #: committed time limit (承诺时限) in working days, counted from the day the handling department accepts
     #: the item (lianban.domain.working_days, lianban.ledger.time_limits)
     time_limit_days: int
+    #: the party whose report alone completes (已办结) the item, when not `department` (item 13: HRSS pays the
+    #: reward health found due); None = the handling department
+    completed_by: str | None = None
+
+    @property
+    def completer(self) -> str:
+        """Who may report this item 已办结."""
+        return self.completed_by or self.department
+
+    def settled(self, party: str, status: Status) -> bool:
+        """`party` has nothing more to say about this item once it reports `status`: a final status, or
+        审核通过 when another party completes the item (health's eligibility for item 13)."""
+        return status.is_terminal() or (status is Status.APPROVED and self.completer != party)
 
 
 @dataclass(frozen=True)
@@ -103,13 +117,18 @@ def _item(entry: dict[str, Any]) -> Item:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ConfigError(f"items.yaml: 事项 {code} 的承诺时限 time_limit_days 必须是正整数（工作日），现为 {limit!r} "
                           f"(item {code}: time_limit_days must be a positive whole number of working days)")
-    return Item(code, entry["name"], entry["department"], tuple(entry.get("fields") or ()), limit)
+    completed_by = entry.get("completed_by")
+    return Item(code, entry["name"], entry["department"], tuple(entry.get("fields") or ()), limit,
+                str(completed_by) if completed_by else None)
 
 
 def _check_items(items: dict[str, Item], departments: dict[str, Department], fields: dict[str, Field]) -> None:
     for item in items.values():
         if item.department not in departments:
             raise ConfigError(f"items.yaml: item {item.code} names unknown department {item.department!r}")
+        if item.completed_by is not None and item.completed_by not in departments:
+            raise ConfigError(f"items.yaml: item {item.code} completed_by names unknown department "
+                              f"{item.completed_by!r}")
         unknown = set(item.fields) - set(fields)
         if unknown:
             raise ConfigError(f"items.yaml: item {item.code} allows unknown fields {sorted(unknown)}")

@@ -31,6 +31,7 @@ other type, undecodable bytes or lone surrogates are refused with a reason namin
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -211,6 +212,19 @@ def _status_code(raw: Any, codes: Mapping[str, Status], table: str) -> str:
     return code
 
 
+def _result(raw: Any) -> dict[str, str] | None:
+    """办理结果: absent, or a JSON object of text/number values (checked against its form when recorded)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        value = json.loads(_as_text(raw, "办理结果"))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str | int | float) for v in value.values()):
+        raise _Refused("办理结果不是约定的 JSON 对象（键值均为文本）")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def read_status(row: SourceRow, codes: Mapping[str, Status], table: str) -> StatusChange | Unreadable:
     """One status-log row in unified terms (`codes`: the source's code → status, kept in `table`), or why
     it cannot be placed."""
@@ -220,9 +234,10 @@ def read_status(row: SourceRow, codes: Mapping[str, Status], table: str) -> Stat
         "status_code": lambda v: _status_code(v.get("status_code"), codes, table),
         "changed_at": lambda v: _moment(v.get("changed_at"), "办理时间"),
         "reason": lambda v: _bounded(_as_text(v.get("reason"), "原因").strip(), "原因", REASON_MAX) or None,
+        "result": lambda v: _result(v.get("result")),
     }
     got, reasons = _read_all(row, readers)
     if reasons:
         return _unreadable(row, got, reasons)
     return StatusChange(row.seq, got["case_no"], got["item_code"], codes[got["status_code"]], got["status_code"],
-                        got["changed_at"], got["reason"])
+                        got["changed_at"], got["reason"], got["result"])

@@ -14,7 +14,7 @@ report does to an item (:meth:`StatusMachine.judge`)::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -65,10 +65,13 @@ class StatusMachine:
     edges: Mapping[Status, frozenset[Status]]
     initial: frozenset[Status]
     case_rules: tuple[CaseRule, ...]
+    #: moves back, legal only as the next report (补正资料 → 受理), never part of a skipped path
+    back: Mapping[Status, frozenset[Status]] = field(default_factory=dict)
 
     def reachable(self, current: Status | None) -> frozenset[Status]:
         """Every status an item in `current` (None: no report yet) may report next."""
-        return _closure(self, current)
+        back = self.back.get(current, frozenset()) if current is not None else frozenset()
+        return _closure(self, current) | back
 
     def judge(self, current: Status | None, current_at: str | None, new: Status, new_at: str) -> Move:
         """What a report of `new` (at `new_at`) does to an item now in `current` (since `current_at`)."""
@@ -117,7 +120,9 @@ def _parse(data: Any, path: str) -> StatusMachine:
                           f"{final_with_exit})")
     rules = tuple(CaseRule(q, frozenset(r[q]), _status(r["status"], path))
                   for r in data["case_status"] for q in ("any", "all") if q in r)
-    return StatusMachine(edges, frozenset(_status(n, path) for n in data["initial"]), rules)
+    back = {_status(s["name"], path): frozenset(_status(n, path) for n in s["back"])
+            for s in data["statuses"] if s.get("back")}
+    return StatusMachine(edges, frozenset(_status(n, path) for n in data["initial"]), rules, back)
 
 
 @cache

@@ -39,3 +39,4 @@ class StatusChange:
     department_code: str
     changed_at: str
     reason: str | None
+    result: dict[str, str] | None = None  # the outcome reported with it (lianban.domain.results); personal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -26,6 +26,9 @@ class Case(Base):
     #: SM3-HMAC of what the 前置库 row said: a re-read of the same row is recognised, a different row under the
     #: same 办件编号 is not taken for it
     fingerprint: Mapped[str | None] = mapped_column(String(64))
+    #: held for correction (受理前补正): the 前置库 row failed validation, so nothing is delivered; every chosen
+    #: item was told 补正资料 with the reasons (lianban.pipeline.notices). A corrected row resumes the case.
+    held: Mapped[bool] = mapped_column(default=False, server_default=false())
     items: Mapped[list[CaseItem]] = relationship(back_populates="case")
 
 
@@ -83,6 +86,19 @@ class StatusEvent(Base):
     reported_at: Mapped[datetime | None] = mapped_column(index=True)
     parked_reason: Mapped[str | None] = mapped_column(Text)  # 皖事通办 refused this event: why
     parked_at: Mapped[datetime | None]
+    #: the outcome reported with this status (lianban.domain.results), sealed at rest (lianban.ledger.results)
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class PaymentRequest(Base):
+    """A payment the hub asked HRSS to make (item 13: the reward health found due), written once to the HRSS
+    前置库; HRSS's payment confirmation in its status log completes the item (lianban.pipeline.rewards)."""
+
+    __tablename__ = "payment_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_item_id: Mapped[int] = mapped_column(ForeignKey("case_items.id"), unique=True)
+    request_no: Mapped[str] = mapped_column(String(64), unique=True)  # 请求号, also the 前置库 row's key
+    requested_at: Mapped[datetime]
 
 
 class IllegalTransition(Base):

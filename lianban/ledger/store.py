@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.catalog import load_catalog
 from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
 from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Watermark
@@ -44,13 +45,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def record_status(session: Session, item: CaseItem, status: Status, source: str, *,
-                  code: str | None, reason: str | None, changed_at: str) -> bool:
-    """Move `item` to `status` as the status machine allows and append the event; False (no event) when
-    nothing changed: a repeat, a report older than the item's status, or an illegal move (kept once in
-    ``illegal_transitions`` with the sender's words, and alerted)."""
+def _judge(item: CaseItem, status: Status, source: str, changed_at: str) -> Move:
+    """The status machine's verdict, and the catalog's: only the item's completer may report 已办结 (item 13:
+    HRSS, who pays the reward; health's 已办结 is refused like any illegal move)."""
     current = Status(item.status) if item.status else None
     move = load_status_machine().judge(current, item.status_at, status, changed_at)
+    completer = load_catalog().items[item.item_code].completer if item.item_code in load_catalog().items else source
+    if move is Move.APPLY and status is Status.COMPLETED and source != completer:
+        return Move.ILLEGAL
+    return move
+
+
+def record_status(session: Session, item: CaseItem, status: Status, source: str, *,
+                  code: str | None, reason: str | None, changed_at: str, result: str | None = None) -> bool:
+    """Move `item` to `status` as the status machine allows and append the event, with `result` (already
+    sealed: lianban.ledger.results) taken with the move that brings it. False (no event) when nothing changed:
+    a repeat, a report older than the item's status, or an illegal move (kept once in
+    ``illegal_transitions`` with the sender's words, and alerted)."""
+    move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
     if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and item.reason == reason):
@@ -58,7 +70,7 @@ def record_status(session: Session, item: CaseItem, status: Status, source: str,
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()
     session.add(StatusEvent(case_item_id=item.id, status=status.value, source=source, department_code=code,
-                            reason=reason, changed_at=changed_at, recorded_at=utcnow()))
+                            reason=reason, changed_at=changed_at, recorded_at=utcnow(), result=result))
     return True
 
 

@@ -17,9 +17,12 @@ from sqlalchemy.orm import Session
 
 from lianban.domain.batches import chunks
 from lianban.errors import RetriableError
+from lianban.keys.names import VAULT
+from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.results import seal_result
 from lianban.ledger.store import DeliveryState, record_status
 from lianban.wire.contract import (
     DepartmentConnector,
@@ -55,14 +58,15 @@ def _open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
 
 
 def _apply_updates(session: Session, department: str, open_items: dict[str, tuple[int, str]],
-                   updates: Sequence[StatusUpdate], result: FeedbackResult) -> None:
+                   updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> None:
     for u in updates:
         result.read += 1
         known = open_items.get(u.idempotency_key)
         item = session.get(CaseItem, known[0]) if known else None
         if item is not None:
+            sealed = seal_result(vault, known[1], item.item_code, department, u.result) if known else None
             result.changed += record_status(session, item, u.status, department, code=u.department_code,
-                                            reason=u.reason, changed_at=u.changed_at)
+                                            reason=u.reason, changed_at=u.changed_at, result=sealed)
 
 
 def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,
@@ -70,7 +74,7 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
     """Ask the department for every delivered, unfinished item; record what changed. Each chunk is polled
     outside any transaction and recorded in a short one of its own, with one evidence entry per page."""
     department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
-    result = FeedbackResult(department)
+    result, vault = FeedbackResult(department), load_ring(keys_dir, VAULT)
     with sessions() as session:
         open_items = _open_keys(session, department)
     for chunk in chunks(sorted(open_items), batch):
@@ -84,5 +88,5 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
             break
         with sessions.begin() as session:
             log.received(session, department, "status", case_nos, updates, peer.proofs.take())
-            _apply_updates(session, department, open_items, updates, result)
+            _apply_updates(session, department, open_items, updates, result, vault)
     return result

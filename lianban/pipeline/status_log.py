@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
@@ -25,8 +26,11 @@ from sqlalchemy.orm import Session
 
 from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status, StatusChange
+from lianban.keys.names import VAULT
+from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, ParkedStatus
+from lianban.ledger.results import seal_result
 from lianban.ledger.store import ParkedState, get_watermark, record_status, set_watermark, utcnow
 from lianban.pipeline.feedback import FeedbackResult
 
@@ -42,19 +46,26 @@ class StatusLog(Protocol):
     def status_changes_since(self, seq: int, limit: int) -> Sequence[StatusChange | Unreadable]: ...
 
 
+@dataclass(frozen=True)
+class _Run:
+    result: FeedbackResult
+    vault: KeyRing  # seals results (lianban.ledger.results)
+
+
 def _case_id(session: Session, case_no: str) -> int | None:
     return session.scalars(select(Case.id).where(Case.case_no == case_no)).first()
 
 
-def _apply(session: Session, case_id: int, change: StatusChange, result: FeedbackResult) -> None:
+def _apply(session: Session, case_id: int, change: StatusChange, run: _Run) -> None:
     item = session.scalars(select(CaseItem).where(CaseItem.case_id == case_id,
                                                   CaseItem.item_code == change.item_code)).first()
     if item is None:
-        result.skipped += 1
+        run.result.skipped += 1
         log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
         return
-    result.changed += record_status(session, item, change.status, HRSS, code=change.department_code,
-                                    reason=change.reason, changed_at=change.changed_at)
+    sealed = seal_result(run.vault, change.case_no, change.item_code, HRSS, change.result)
+    run.result.changed += record_status(session, item, change.status, HRSS, code=change.department_code,
+                                        reason=change.reason, changed_at=change.changed_at, result=sealed)
 
 
 def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str]) -> None:
@@ -63,7 +74,8 @@ def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, 
                              reasons=json.dumps(reasons, ensure_ascii=False), change=change, created_at=utcnow()))
 
 
-def _place(session: Session, row: StatusChange | Unreadable, result: FeedbackResult) -> None:
+def _place(session: Session, row: StatusChange | Unreadable, run: _Run) -> None:
+    result = run.result
     if isinstance(row, Unreadable):
         _park(session, row, ParkedState.PARKED, row.reasons)
         result.parked += 1
@@ -74,10 +86,10 @@ def _place(session: Session, row: StatusChange | Unreadable, result: FeedbackRes
         _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"])
         result.waiting += 1
         return
-    _apply(session, case_id, row, result)
+    _apply(session, case_id, row, run)
 
 
-def _retry_waiting(session: Session, result: FeedbackResult) -> None:
+def _retry_waiting(session: Session, run: _Run) -> None:
     """Apply, in log order, every waiting row whose case has been staged since."""
     waiting = session.scalars(select(ParkedStatus).where(ParkedStatus.source == HRSS,
                                                          ParkedStatus.state == ParkedState.WAITING)
@@ -87,20 +99,21 @@ def _retry_waiting(session: Session, result: FeedbackResult) -> None:
         if case_id is None:
             continue
         fields = json.loads(parked.change or "{}")
-        _apply(session, case_id, StatusChange(**{**fields, "status": Status(fields["status"])}), result)
+        _apply(session, case_id, StatusChange(**{**fields, "status": Status(fields["status"])}), run)
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
 
 
-def collect_hrss(source: StatusLog, ledger_url: str, limit: int = 1000) -> FeedbackResult:
+def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int = 1000) -> FeedbackResult:
     """Apply rows that were waiting for their case, then HRSS's status log past the watermark (module
-    docstring); one transaction, so the watermark and what became of each row move together."""
-    result = FeedbackResult(HRSS)
+    docstring); one transaction, so the watermark and what became of each row move together. Results (HRSS's
+    payment of item 13) are sealed with the vault key of `keys_dir`."""
+    run = _Run(FeedbackResult(HRSS), load_ring(keys_dir, VAULT))
     with session_factory(ledger_url).begin() as session:
-        _retry_waiting(session, result)
+        _retry_waiting(session, run)
         mark = get_watermark(session, HRSS_WATERMARK)
         for row in source.status_changes_since(mark, limit):
-            _place(session, row, result)
-            result.read += 1
+            _place(session, row, run)
+            run.result.read += 1
             mark = row.seq
         set_watermark(session, HRSS_WATERMARK, mark)
-    return result
+    return run.result

@@ -52,6 +52,18 @@ class StatusUpdate:
     department_code: str
     changed_at: str  # ISO-8601
     reason: str | None = None
+    #: the outcome the department reports with this status (lianban.domain.results: items 12, 13, 14); personal
+    result: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """A payment the hub asks HRSS to make (item 13: the reward health found due), once per case item."""
+
+    request_no: str  # 请求号: stable for the case item, so asking again is recognised
+    case_no: str
+    item_code: str
+    amount: str  # 元, two decimals
 
 
 @dataclass(frozen=True)

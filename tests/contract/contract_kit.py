@@ -134,7 +134,7 @@ class LiveDepartment:
         for seq in itertools.islice(_sequence, 5000):
             application, code = self._draft(seq)
             key = idempotency_key(application["case_no"], code, self.name)
-            chosen.setdefault(choose_path(key)[0], seq)
+            chosen.setdefault(choose_path(key)[0], seq)  # the full path: a health path ends one step early
             if set(chosen) == wanted:
                 return [self.item(seq) for seq in chosen.values()]
         raise AssertionError("no delivery found for some status path in 5000 tries")
@@ -162,14 +162,27 @@ def assert_redacted(exc: BaseException, *secrets: str) -> None:
         assert not any(secret in text for text in shown), f"a secret leaked into {type(exc).__name__}"
 
 
+def settled(department: str, status: Status) -> bool:
+    """The department has nothing more to say once it reports `status` (a final status; 审核通过 for an item
+    another party completes: health's eligibility for item 13, paid and completed by HRSS)."""
+    items = [i for i in load_catalog().items.values() if i.department == department]
+    return all(i.settled(department, status) for i in items)
+
+
+def reported_statuses(department: str) -> set[Status]:
+    """Every unified status `department` itself may report (已办结 only for items it completes)."""
+    completes = any(i.completer == department for i in load_catalog().items.values() if i.department == department)
+    return set(Status) if completes else set(Status) - {Status.COMPLETED}
+
+
 def wait_until_terminal(connector: Any, keys: Sequence[str], timeout: float = 8 * STEP_SECONDS + 5) -> list[Any]:
-    """Poll every POLL_EVERY seconds until every key has a terminal status; every update seen, in order."""
+    """Poll every POLL_EVERY seconds until every key is settled (:func:`settled`); every update seen, in order."""
     seen: list[Any] = []
     deadline = time.monotonic() + timeout
     while True:
         updates = connector.poll(list(keys))
         seen += updates
-        if len(updates) == len(keys) and all(u.status.is_terminal() for u in updates):
+        if len(updates) == len(keys) and all(settled(connector.department, u.status) for u in updates):
             return seen
         assert time.monotonic() < deadline, f"not terminal after {timeout} s: {[u.status for u in updates]}"
         time.sleep(POLL_EVERY)

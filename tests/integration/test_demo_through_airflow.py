@@ -91,7 +91,7 @@ def test_tasks_pass_counts_not_records(demo: tuple[dict[str, Any], Path]) -> Non
     for task_id, value in xcoms:
         assert len(str(value)) < 600, f"{task_id} pushed a large XCom"
     tasks = {r[0] for r in _rows(home / "airflow" / "airflow.db", "SELECT DISTINCT task_id FROM task_instance")}
-    assert tasks == {"extract_validate_stage", "collect_hrss", "report_to_wanshi_tong",
+    assert tasks == {"extract_validate_stage", "collect_hrss", "request_payments", "report_to_wanshi_tong",
                      *(f"deliver_{d}" for d in DEPARTMENTS), *(f"poll_{d}" for d in DEPARTMENTS)}
 
 

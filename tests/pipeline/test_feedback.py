@@ -15,16 +15,21 @@ from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
+from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
 from lianban.keys import keysets
+from lianban.keys.names import VAULT
+from lianban.keys.rings import load_ring
 from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, PaymentRequest, StatusEvent
 from lianban.ledger.progress import progress
+from lianban.ledger.results import result_summary
 from lianban.ledger.store import get_watermark
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.feedback import poll_department
 from lianban.pipeline.report import report
+from lianban.pipeline.rewards import request_payments
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import HRSS_WATERMARK, collect_hrss
 from simulators.hrss_backoffice import HrssBackOffice
@@ -49,9 +54,10 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     office = HrssBackOffice(db, step_seconds=0)
     for _ in range(8):  # HRSS works its items; the departments' clocks run at 0.2 s a step
         office.tick()
-        collect_hrss(db, ledger_url)
+        collect_hrss(db, ledger_url, paths.keys_dir)
         for name in PUSHED:
             poll_department(_connector(name), ledger_url, paths.keys_dir)
+        request_payments(db, ledger_url, paths.keys_dir)  # item 13: health approved → HRSS pays → 已办结
         report(_connector("wanshi_tong"), ledger_url, paths.keys_dir)
         time.sleep(0.25)
     state = progress(ledger_url)
@@ -63,6 +69,35 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     assert stats["duplicates"] == 0
     final = {s.value for s in Status if s.is_terminal()}
     assert set(stats["items_by_status"]) <= final
+    _results_came_back_sealed(ledger_url, paths)
+
+
+def _final_events(ledger_url: str) -> list[tuple[str, str, str, str | None, str]]:
+    """(item code, status, source, sealed result, 办件编号) of every item's last event."""
+    with session_factory(ledger_url)() as s:
+        rows = s.execute(select(StatusEvent.case_item_id, CaseItem.item_code, StatusEvent.status,
+                                StatusEvent.source, StatusEvent.result, Case.case_no)
+                         .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
+                         .order_by(StatusEvent.id)).all()
+    return list({row[0]: tuple(row[1:]) for row in rows}.values())  # type: ignore[arg-type]
+
+
+def _results_came_back_sealed(ledger_url: str, paths: Paths) -> None:
+    """Items 12 and 14 completed with their result, item 13 completed by HRSS's payment (never by health), each
+    result sealed at rest and read back as the sentence the applicant sees."""
+    vault = load_ring(paths.keys_dir, VAULT)
+    done = [e for e in _final_events(ledger_url) if e[1] == Status.COMPLETED.value and e[0] in ("12", "13", "14")]
+    assert {code for code, *_ in done} == {"12", "13", "14"}, "some item with a result never completed"
+    for code, _status, source, sealed, case_no in done:
+        assert source == ("hrss" if code == "13" else load_catalog().items[code].department)
+        assert sealed is not None and '"ct"' in sealed and "amount" not in sealed  # sealed, not readable
+        sentence = result_summary(vault, case_no, code, sealed)
+        assert sentence and {"12": "医保累计缴费年限", "13": "一次性奖励", "14": "住房公积金提取"}[code] in sentence
+    with session_factory(ledger_url)() as s:
+        approved_13 = s.scalars(select(CaseItem.id).join(StatusEvent).where(
+            CaseItem.item_code == "13", StatusEvent.status == Status.APPROVED.value)).all()
+        paid = s.scalars(select(PaymentRequest.case_item_id)).all()
+    assert approved_13 and sorted(set(approved_13)) == sorted(paid)  # every approval asked once, no more
 
 
 def test_hrss_log_is_read_once_and_a_row_for_an_unstaged_case_waits_without_stalling(
@@ -75,13 +110,13 @@ def test_hrss_log_is_read_once_and_a_row_for_an_unstaged_case_waits_without_stal
     office = HrssBackOffice(db, step_seconds=0)
     db.append_status(late["case_no"], "01", CODES[Status.ACCEPTED])  # its status arrives first
     office.tick()
-    first = collect_hrss(db, paths.ledger_url)
+    first = collect_hrss(db, paths.ledger_url, paths.keys_dir)
     assert first.read > 0 and first.waiting >= 1 and first.stopped_by is None
     assert first.changed == first.read - first.waiting - first.skipped
-    assert collect_hrss(db, paths.ledger_url).read == 0  # read once, the watermark moved past every row
+    assert collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 0  # read once, the watermark moved past every row
     db.insert_applications([late])
     stage(db, paths.ledger_url, paths.keys_dir)
-    applied = collect_hrss(db, paths.ledger_url)
+    applied = collect_hrss(db, paths.ledger_url, paths.keys_dir)
     assert applied.read == 0 and applied.changed == 1
     with session_factory(paths.ledger_url)() as s:
         item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == late["case_no"],
@@ -95,7 +130,7 @@ def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: P
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)
     HrssBackOffice(db, step_seconds=0).tick()
-    collect_hrss(db, paths.ledger_url)
+    collect_hrss(db, paths.ledger_url, paths.keys_dir)
     pending = progress(paths.ledger_url).unreported_events
     monkeypatch.setenv("AIRFLOW_CONN_DEPT_WANSHI_TONG",
                        '{"host": "127.0.0.1", "port": 9, "login": "x", "password": "y", '
@@ -118,7 +153,7 @@ def test_an_unknown_hrss_code_is_parked_with_a_sentence_and_the_rows_behind_it_f
     stage(db, paths.ledger_url, paths.keys_dir)
     db.append_status("BZ-ANY", "01", "7")
     HrssBackOffice(db, step_seconds=0).tick()
-    result = collect_hrss(db, paths.ledger_url)
+    result = collect_hrss(db, paths.ledger_url, paths.keys_dir)
     assert result.parked == 1 and result.changed > 0 and result.stopped_by is None
     with session_factory(paths.ledger_url)() as s:
         parked = s.scalars(select(ParkedStatus).where(ParkedStatus.state == "parked")).one()
@@ -135,7 +170,7 @@ def test_a_status_for_an_unchosen_item_is_skipped_not_blocking(seeded: Any, path
     unchosen = next(c for c in ("02", "03", "04", "05", "06", "07", "08", "09") if c not in items.split(","))
     db.append_status(case_no, unchosen, CODES[Status.ACCEPTED])
     db.append_status(case_no, "01", CODES[Status.UNDER_REVIEW])
-    result = collect_hrss(db, paths.ledger_url)
+    result = collect_hrss(db, paths.ledger_url, paths.keys_dir)
     assert result.stopped_by is None and result.skipped == 1 and result.changed == 1
 
 

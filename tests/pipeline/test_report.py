@@ -22,7 +22,7 @@ def _events(paths: Paths, seeded: Any) -> list[int]:
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)
     HrssBackOffice(db, step_seconds=0).tick()
-    collect_hrss(db, paths.ledger_url)
+    collect_hrss(db, paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url)() as s:
         return list(s.scalars(select(StatusEvent.id).order_by(StatusEvent.id)))
 

@@ -200,9 +200,9 @@ def test_generated_hostile_status_rows_never_stall_the_log(rows: list[dict[str, 
                                                           example_paths: Any) -> None:
     ledger_url, db, _keys = example_paths()
     written = _write(db, rows, status_log, S)
-    result = collect_hrss(db, ledger_url, limit=37)
+    result = collect_hrss(db, ledger_url, _keys, limit=37)
     total = result.read
-    while (more := collect_hrss(db, ledger_url, limit=37)).read:
+    while (more := collect_hrss(db, ledger_url, _keys, limit=37)).read:
         total += more.read
     assert total == written and result.stopped_by is None
     assert result.parked + result.waiting + result.changed + result.skipped <= result.read

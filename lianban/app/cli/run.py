@@ -38,10 +38,12 @@ def _isolated(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 @run_app.command("collect")
 def run_collect(as_json: JsonFlag = False) -> None:
-    """归集各事项状态；一个部门失败不影响其他部门 (collect HRSS's log and poll every department, each on its own)."""
+    """归集各事项状态并请人社发放已核准的奖励；一个部门失败不影响其他部门 (collect HRSS's log, poll every
+    department, each on its own, then ask HRSS to pay the rewards health approved)."""
     Paths.from_env().existing_ledger()  # no ledger is an operator slip, not one source's failure
     results = {"hrss": _isolated(jobs.collect_hrss),
-               **{d: _isolated(partial(jobs.poll, d)) for d in jobs.pushed_departments()}}
+               **{d: _isolated(partial(jobs.poll, d)) for d in jobs.pushed_departments()},
+               "payments": _isolated(jobs.request_payments)}
     emit(results, as_json, "状态归集 (collected)")
     if any("error" in r for r in results.values()):
         raise typer.Exit(1)

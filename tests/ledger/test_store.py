@@ -1,0 +1,79 @@
+"""Recording statuses: the catalog's completer rule (item 13 is completed by HRSS's payment, never by health),
+and results kept sealed, checked against their form, never in a log line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths
+from lianban.domain.statuses import Status
+from lianban.errors import RejectedError
+from lianban.keys.names import VAULT
+from lianban.keys.rings import load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, IllegalTransition, StatusEvent
+from lianban.ledger.results import open_result, result_summary, seal_result
+from lianban.ledger.store import record_status
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+
+@pytest.fixture
+def reward_case(paths: Paths) -> str:
+    """A staged case whose applicant chose item 13 (the one-child parents' reward)."""
+    apps = [a for a in generate(60, seed=13) if "13" in a["items"].split(",")]
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(apps[:1])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    return str(apps[0]["case_no"])
+
+
+def _report(paths: Paths, case_no: str, status: Status, source: str, at: str, result: str | None = None) -> bool:
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == "13")).one()
+        return record_status(s, item, status, source, code=None, reason=None, changed_at=at, result=result)
+
+
+def test_health_never_completes_item_13_hrss_payment_does(paths: Paths, reward_case: str) -> None:
+    for n, status in enumerate((Status.ACCEPTED, Status.UNDER_REVIEW, Status.APPROVED)):
+        assert _report(paths, reward_case, status, "health", f"2026-12-01T10:0{n}:00+08:00")
+
+    assert not _report(paths, reward_case, Status.COMPLETED, "health", "2026-12-01T10:05:00+08:00")
+    with session_factory(paths.ledger_url)() as s:
+        refused = s.scalars(select(IllegalTransition)).one()
+        assert (refused.source, refused.from_status, refused.to_status) == ("health", "审核通过", "已办结")
+        assert s.scalars(select(CaseItem.status).where(CaseItem.item_code == "13")).one() == "审核通过"
+
+    assert _report(paths, reward_case, Status.COMPLETED, "hrss", "2026-12-02T09:00:00+08:00")
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(CaseItem.final).where(CaseItem.item_code == "13")).one() is True
+
+
+def test_a_result_is_sealed_to_its_item_and_read_back_as_a_sentence(paths: Paths, reward_case: str) -> None:
+    vault = load_ring(paths.keys_dir, VAULT)
+    sealed = seal_result(vault, reward_case, "13", "hrss", {"amount": "3000.00", "paid_on": "2026-12-02"})
+    assert sealed is not None and "3000" not in sealed
+    assert _report(paths, reward_case, Status.ACCEPTED, "health", "2026-12-01T10:00:00+08:00")
+    with session_factory(paths.ledger_url)() as s:
+        stored = s.scalars(select(StatusEvent.result)).all()
+    assert stored == [None]  # a status without a result keeps none
+
+    assert result_summary(vault, reward_case, "13", sealed) == "一次性奖励3000.00元已于2026-12-02发放"
+    assert open_result(vault, reward_case, "13", sealed) == ("hrss", {"amount": "3000.00", "paid_on": "2026-12-02"})
+    with pytest.raises(RejectedError) as refused:  # bound to its case item: not readable as another's
+        open_result(vault, "BZ-OTHER", "13", sealed)
+    assert "完整性" in refused.value.reason
+
+
+def test_a_result_that_does_not_fit_its_form_is_not_taken_and_the_alert_names_keys_only(
+        paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    vault = load_ring(paths.keys_dir, VAULT)
+    with caplog.at_level(logging.ERROR, logger="lianban.alerts"):
+        sealed = seal_result(vault, "BZ1", "14", "housing_fund", {"amount": "12,345", "account": "6222021234"})
+    assert sealed is None
+    assert "account" in caplog.text and "amount" in caplog.text and "transferred_on" in caplog.text
+    assert "6222021234" not in caplog.text and "12,345" not in caplog.text
