@@ -3,7 +3,9 @@
 Every tick, each HRSS item that is not final moves one step along the path the shared engine chooses for
 it (受理 → 审核中 → 审核通过 → 已办结 for most), appended to the 前置库 status log as HRSS would; and every
 payment request the hub wrote (item 13, the reward health found due) is paid: 已办结 with the amount and the
-date in 办理结果, the request flagged taken.
+date in 办理结果, the request flagged taken; and every row the hub quarantined is corrected at the source
+(:func:`simulators.people.repair`) and flagged for taking again, as the clerk does once the applicant comes
+back to the window.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from connectors.hrss.statuses import CODES, STATUSES
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
 from simulators.engine import SUPPLEMENT_REASON, choose_path, simulated_result
+from simulators.people import repair
 
 
 class HrssBackOffice:
     """Advances HRSS's own items in the 前置库 every `step_seconds` until stopped."""
 
-    def __init__(self, frontend: FrontendDB, step_seconds: float) -> None:
+    def __init__(self, frontend: FrontendDB, step_seconds: float, corrects: bool = True) -> None:
         self.frontend = frontend
+        self.corrects = corrects  # False: held applications stay held (tests of the hold itself)
         self.step_seconds = step_seconds
         self.hrss_items = {c for c, i in load_catalog().items.items() if i.department == "hrss"}
         self._stop = threading.Event()
@@ -54,9 +58,19 @@ class HrssBackOffice:
         self.frontend.take_payment_requests([o.request_no for o in orders])
         return len(orders)
 
+    def correct(self) -> int:
+        """Correct every quarantined application at the source; returns how many."""
+        rows = self.frontend.quarantined()
+        for row in rows:
+            self.frontend.correct(row.seq, repair(dict(row.values)))
+        return len(rows)
+
     def tick(self) -> int:
-        """Pay what was asked, then move every unfinished HRSS item one step; returns how many moved."""
+        """Pay what was asked, correct what was held, then move every unfinished HRSS item one step; returns
+        how many moved."""
         self.pay()
+        if self.corrects:
+            self.correct()
         latest, moved = self._latest(), 0
         for case_no, item in self._chosen():
             path, end_reason = choose_path(f"hrss|{case_no}|{item}")

@@ -97,6 +97,24 @@ def _break(rng: random.Random, app: dict[str, Any]) -> dict[str, Any]:
     return app
 
 
+def repair(app: dict[str, Any]) -> dict[str, Any]:
+    """What HRSS's clerk corrects at the window for a row the hub held: each kind of damage :func:`_break` does
+    (a wrong check digit, no employer, a short phone, no contribution months), fixed plausibly."""
+    fixed = dict(app)
+    rng = random.Random(str(app.get("case_no")))
+    number = str(app.get("id_number") or "")
+    if len(number) == 18:
+        fixed["id_number"] = number[:17] + id_check_digit(number[:17])
+    if not str(app.get("employer_name") or "").strip():
+        fixed["employer_name"] = rng.choice(EMPLOYERS).format(rng.choice(EMPLOYER_WORDS))
+    if len(str(app.get("phone") or "")) != 11:
+        fixed["phone"] = f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}"
+    if app.get("contribution_months") in (None, ""):
+        start = str(app.get("pension_start") or "2026")[:4]
+        fixed["contribution_months"] = minimum_contribution_months(int(start) if start.isdigit() else 2026) + 12
+    return fixed
+
+
 def generate(count: int, seed: int = 20250101, start_seq: int = 1) -> Iterator[dict[str, Any]]:
     """`count` applications; about 3 % deliberately broken."""
     rng = random.Random(seed)

@@ -118,6 +118,21 @@ class FrontendDB:
         with self.engine.begin() as conn:
             conn.execute(stmt)
 
+    def quarantined(self) -> list[SourceRow]:
+        """Rows the hub quarantined (同步标志 9), as read: what HRSS has to correct at the source."""
+        query = (select(applications).where(applications.c[A["sync_flag"]] == SYNC_FLAGS["quarantined"])
+                 .order_by(applications.c[A["seq"]]))
+        with self.engine.connect() as conn:
+            return [_source_row(row._mapping, A) for row in conn.execute(query)]
+
+    def correct(self, seq: int, values: Mapping[str, Any]) -> None:
+        """HRSS corrects row `seq` at the source (domain keys) and flags it new, for the hub to take again."""
+        fixed = {A[k]: v for k, v in values.items() if k in A and k not in ("seq", "case_no", "sync_flag")}
+        stmt = (update(applications).where(applications.c[A["seq"]] == seq)
+                .values({**fixed, A["sync_flag"]: SYNC_FLAGS["new"], A["synced_at"]: None}))
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
     def append_status(self, case_no: str, item_code: str, code: str, reason: str | None = None,
                       at: str | None = None, result: Mapping[str, str] | None = None) -> None:
         """HRSS records a status of one of its own items, or its payment of item 13 with the result (used by

@@ -25,7 +25,7 @@ from lianban.app.config import Paths, conn_env_name, connection_json
 from lianban.app.setup import init, require_simulators, seed
 from lianban.domain.catalog import load_catalog
 from lianban.errors import FatalError
-from lianban.ledger.progress import Progress, events_by_status, progress
+from lianban.ledger.progress import Progress, events_by_status, extracted, progress
 
 REPO = Path(__file__).resolve().parents[2]  # the source checkout (dags/, connectors/)
 DAGS = ("lianban_exchange", "lianban_feedback")
@@ -126,8 +126,9 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "rounds": rounds,
         "complete": final.done,
         "seconds": round(seconds, 1),
-        "extracted": final.cases + final.quarantined,
+        "extracted": extracted(paths.ledger_url),
         "quarantined": final.quarantined,
+        "corrected": final.corrected,  # held rows HRSS corrected at the source, resumed since
         "staged_cases": final.cases,
         "case_items": final.case_items,
         "delivered": {d: final.delivered.get(d, 0) for d in departments()},

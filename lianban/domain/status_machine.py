@@ -65,13 +65,14 @@ class StatusMachine:
     edges: Mapping[Status, frozenset[Status]]
     initial: frozenset[Status]
     case_rules: tuple[CaseRule, ...]
-    #: moves back, legal only as the next report (补正资料 → 受理), never part of a skipped path
+    #: moves back, only from the item's current status (补正资料 → 受理, and on from there), never part of a
+    #: skipped path (审核中 → 补正资料 → 受理 is not a move 审核中 may make)
     back: Mapping[Status, frozenset[Status]] = field(default_factory=dict)
 
     def reachable(self, current: Status | None) -> frozenset[Status]:
         """Every status an item in `current` (None: no report yet) may report next."""
         back = self.back.get(current, frozenset()) if current is not None else frozenset()
-        return _closure(self, current) | back
+        return _closure(self, current).union(back, *(_closure(self, b) for b in back))
 
     def judge(self, current: Status | None, current_at: str | None, new: Status, new_at: str) -> Move:
         """What a report of `new` (at `new_at`) does to an item now in `current` (since `current_at`)."""

@@ -19,14 +19,16 @@ from lianban.ledger.models import (
     Quarantine,
     StatusEvent,
 )
-from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, status_counts
+from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, QuarantineState, status_counts
 from lianban.ledger.time_limits import overdue_items
 
 
 @dataclass(frozen=True)
 class Progress:
-    cases: int
-    quarantined: int
+    cases: int  # staged (not held)
+    quarantined: int  # 前置库 rows ever held back (each once, however often re-read)
+    held_cases: int  # cases held for correction: their items told 补正资料 (lianban.pipeline.notices)
+    corrected: int  # held rows corrected at the source and staged since
     case_items: int
     open_items: int
     unreported_events: int
@@ -63,8 +65,11 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
                                    .where(Delivery.state == DeliveryState.ACCEPTED)
                                    .group_by(Delivery.department)).all())
         return Progress(
-            cases=count(select(func.count()).select_from(Case)),
-            quarantined=count(select(func.count()).select_from(Quarantine)),
+            cases=count(select(func.count()).select_from(Case).where(Case.held.is_(False))),
+            quarantined=count(select(func.count(func.distinct(Quarantine.source_seq)))),
+            held_cases=count(select(func.count()).select_from(Case).where(Case.held.is_(True))),
+            corrected=count(select(func.count()).select_from(Quarantine)
+                            .where(Quarantine.state == QuarantineState.RELEASED)),
             case_items=count(select(func.count()).select_from(CaseItem)),
             open_items=count(select(func.count()).select_from(CaseItem).where(CaseItem.final.is_(False))),
             unreported_events=count(select(func.count()).select_from(StatusEvent)
@@ -83,6 +88,13 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
             overdue_items=overdue_items(s, today),
         )
+
+
+def extracted(ledger_url: str) -> int:
+    """前置库 rows the hub has read: staged or held, each once (a row corrected in place is the same row)."""
+    with session_factory(ledger_url)() as s:
+        seqs = select(Case.source_seq).union(select(Quarantine.source_seq)).subquery()
+        return _count(s, select(func.count()).select_from(seqs))
 
 
 def events_by_status(ledger_url: str) -> dict[str, int]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +139,15 @@ def _refuse(session: Session, row: Delivery, code: str, reason: str, result: Del
                   changed_at=row.sent_at.isoformat())
 
 
-def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult) -> None:
+def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult,
+                   sent_at: datetime) -> None:
+    """The department's receipt; its status is dated when the batch went out (the department can only have
+    moved the item on after that, however long the answer took)."""
     if not receipt.accepted:
         _refuse(session, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
         return
     row.attempts += 1
-    row.sent_at = utcnow()
+    row.sent_at = sent_at
     row.state, row.receipt_ref, row.last_error = DeliveryState.ACCEPTED, receipt.department_ref, None
     result.accepted += 1
     result.duplicates += int(receipt.duplicate)
@@ -219,7 +222,7 @@ class _Run:
         if proofs or isinstance(outcome, list):
             self.log.received(session, self.department, "receipt", batch.case_nos, outcome, proofs)
 
-    def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
+    def settle(self, session: Session, batch: _Batch, outcome: Outcome, sent_at: datetime) -> bool:
         """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
         rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
         if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
@@ -234,7 +237,7 @@ class _Run:
             if receipt is None:
                 _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, self.result)
             else:
-                _apply_receipt(session, row, receipt, self.result)
+                _apply_receipt(session, row, receipt, self.result, sent_at)
         return True
 
     def _stop(self, rows: list[Delivery], error: str, retry_after: float | None, why: str) -> bool:
@@ -249,11 +252,12 @@ class _Run:
         if batch is None:
             return True
         self.result.sent += len(batch.ids)
+        sent_at = utcnow()
         outcome = self.call(batch)
         with self.sessions.begin() as session:
             self.record(session, batch, outcome)
             if not _divisible(outcome):
-                return self.settle(session, batch, outcome)
+                return self.settle(session, batch, outcome, sent_at)
         assert isinstance(outcome, RejectedError | LocalFailure)
         return Refusal(batch.ids, *_why(outcome))
 

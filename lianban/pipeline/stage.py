@@ -6,6 +6,10 @@ is one of: staged, skipped (the ledger already holds that very row: a re-read or
 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
 invalid record (:mod:`lianban.domain.validation`), another row under an 办件编号 already staged, or a person
 who already has an open case. Nothing a row holds stops the run.
+
+An invalid record whose case is not staged also tells the applicant: its case is entered held, every chosen
+item 补正资料 with the reasons, and a corrected row under the same 办件编号 resumes it
+(:mod:`lianban.pipeline.notices`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState, utcnow
-from lianban.pipeline import quarantine
+from lianban.pipeline import notices, quarantine
 from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 500
@@ -55,6 +59,8 @@ class StageResult:
     staged: int = 0
     skipped_known: int = 0
     deliveries: int = 0
+    notified: int = 0  # items told 补正资料 because their application was held (lianban.pipeline.notices)
+    resumed: int = 0  # held cases corrected at the source and staged (counted in staged too)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -76,17 +82,25 @@ def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
     return blind_index(index_key, json.dumps(said, sort_keys=True, ensure_ascii=False))
 
 
-def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
-                print_: str) -> int:
-    now = utcnow()
-    quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
+def _new_case(session: Session, record: RetirementRecord, id_index: str, print_: str) -> Case:
     case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
-                id_index=id_index, staged_at=now, approved_at=_parse_time(record.approved_at), fingerprint=print_)
+                id_index=id_index, staged_at=utcnow(), approved_at=_parse_time(record.approved_at), fingerprint=print_)
     session.add(case)
     session.flush()
+    return case
+
+
+def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
+                print_: str, held: bool = False) -> int:
+    """Enter a valid record's case (or resume its held case, :mod:`lianban.pipeline.notices`) and seal its
+    pushed items into the outbox; the number of deliveries."""
+    now = utcnow()
+    quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
+    case, items = notices.resume(session, record, id_index, print_, catalog) if held else \
+        (_new_case(session, record, id_index, print_), {})
     deliveries = 0
     for r in route(record, catalog):
-        item = CaseItem(case_id=case.id, item_code=r.item_code, department=r.department)
+        item = items.get(r.item_code) or CaseItem(case_id=case.id, item_code=r.item_code, department=r.department)
         session.add(item)
         session.flush()
         if r.payload is None:
@@ -108,7 +122,8 @@ def _parse_time(value: str) -> datetime:
 def _open_case_of(session: Session, id_index: str, case_no: str) -> str | None:
     """Another case of the same person (blind index) that still has an item in progress."""
     in_progress = exists().where(CaseItem.case_id == Case.id, CaseItem.final.is_(False))
-    query = select(Case.case_no).where(Case.id_index == id_index, Case.case_no != case_no, in_progress)
+    query = select(Case.case_no).where(Case.id_index == id_index, Case.case_no != case_no, Case.held.is_(False),
+                                       in_progress)
     return session.scalars(query.limit(1)).first()
 
 
@@ -121,6 +136,7 @@ class _Chunk:
     keys: _Keys
     result: StageResult
     known: dict[str, str | None]  # 办件编号 in the ledger → its fingerprint
+    held: set[str]  # 办件编号 held for correction (lianban.pipeline.notices): a valid row resumes them
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
 
@@ -136,12 +152,17 @@ class _Chunk:
         reasons = problems(record, self.catalog)
         if reasons:
             self.hold(row.seq, record.case_no, reasons, record.as_values())
+            if record.case_no not in self.known or record.case_no in self.held:  # tell the applicant
+                told = notices.hold_case(self.session, record, reasons, self.catalog,
+                                         blind_index(self.keys.index_key, record.id_number))
+                self.result.notified += told
+                self.held.update([record.case_no] if told else [])
             return
         self._stage_valid(row.seq, record)
 
     def _stage_valid(self, seq: int, record: RetirementRecord) -> None:
         print_ = fingerprint(self.keys.index_key, record)
-        if record.case_no in self.known:
+        if record.case_no in self.known and record.case_no not in self.held:
             if self.known[record.case_no] not in (None, print_):
                 self.hold(seq, record.case_no, [f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与人社"
                                                 f"联络员核对（同一办件不会重复推送）"], record.as_values())
@@ -155,16 +176,21 @@ class _Chunk:
             self.hold(seq, record.case_no, [f"同一身份证号码已有在办办件 {other}：请核对是否重复申请"],
                       record.as_values())
             return
-        self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_)
+        held = record.case_no in self.held
+        self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_, held)
         self.result.staged += 1
+        self.result.resumed += held
+        self.held.discard(record.case_no)
         self.known[record.case_no] = print_
         self.taken.append(seq)
 
 
-def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> dict[str, str | None]:
+def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> tuple[dict[str, str | None], set[str]]:
+    """The chunk's 办件编号 already in the ledger (→ fingerprint), and those of them held for correction."""
     case_nos = {r.case_no for r in records if isinstance(r, RetirementRecord)}
-    query = select(Case.case_no, Case.fingerprint).where(Case.case_no.in_(case_nos))
-    return {case_no: print_ for case_no, print_ in session.execute(query)}
+    query = select(Case.case_no, Case.fingerprint, Case.held).where(Case.case_no.in_(case_nos))
+    rows = session.execute(query).all()
+    return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
 
 
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK) -> StageResult:
@@ -177,7 +203,7 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         result.extracted += len(rows)
         with sessions.begin() as session:
             records = [read(row, catalog) for row in rows]  # each row read once
-            work = _Chunk(session, catalog, keys, result, _known(session, records))
+            work = _Chunk(session, catalog, keys, result, *_known(session, records))
             for row, record in zip(rows, records, strict=True):
                 work.take(row, record)
         source.mark(work.taken, "taken")

@@ -21,6 +21,9 @@ T1, T2 = "2025-03-01T10:00:00+08:00", "2025-03-01T11:00:00+08:00"
     (S.COMPLETED, S.ACCEPTED, Move.ILLEGAL), (S.NOT_ACCEPTED, S.UNDER_REVIEW, Move.ILLEGAL),
     (S.REJECTED, S.APPROVED, Move.ILLEGAL), (S.UNDER_REVIEW, S.ACCEPTED, Move.ILLEGAL),
     (S.APPROVED, S.SUPPLEMENT, Move.ILLEGAL), (S.APPROVED, S.NOT_ACCEPTED, Move.ILLEGAL),
+    # the back edge (受理前补正): 补正资料 → 受理 and on from there, but never skipped through from 审核中
+    (S.SUPPLEMENT, S.ACCEPTED, Move.APPLY), (S.SUPPLEMENT, S.NOT_ACCEPTED, Move.APPLY),
+    (S.UNDER_REVIEW, S.NOT_ACCEPTED, Move.ILLEGAL),
 ])
 def test_moves_follow_the_machine(current: Status | None, new: Status, move: Move) -> None:
     assert load_status_machine().judge(current, T1, new, T2) is move

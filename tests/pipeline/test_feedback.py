@@ -52,16 +52,22 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     for name in PUSHED:
         deliver(_connector(name), ledger_url, 100, paths.keys_dir)
     office = HrssBackOffice(db, step_seconds=0)
-    for _ in range(8):  # HRSS works its items; the departments' clocks run at 0.2 s a step
-        office.tick()
+    for _ in range(20):  # HRSS works its items; the departments' clocks run at 0.2 s a step
+        office.tick()  # … and corrects the applications held for correction, which the next stage resumes
+        stage(db, ledger_url, paths.keys_dir)
+        for name in PUSHED:
+            deliver(_connector(name), ledger_url, 100, paths.keys_dir)
         collect_hrss(db, ledger_url, paths.keys_dir)
         for name in PUSHED:
             poll_department(_connector(name), ledger_url, paths.keys_dir)
         request_payments(db, ledger_url, paths.keys_dir)  # item 13: health approved → HRSS pays → 已办结
         report(_connector("wanshi_tong"), ledger_url, paths.keys_dir)
+        if progress(ledger_url).done:
+            break
         time.sleep(0.25)
     state = progress(ledger_url)
     assert state.done, state
+    assert state.held_cases == 0 and state.corrected == state.quarantined > 0  # told, corrected, then done
     with session_factory(ledger_url)() as s:
         assert evidence.verify_ledger(s, paths.keys_dir).ok
     stats = requests.get(f"{simulation.urls['wanshi_tong']}/_sim/stats", timeout=5).json()

@@ -16,7 +16,7 @@ from lianban.domain.catalog import load_catalog
 from lianban.domain.record import RetirementRecord
 from lianban.domain.validation import problems
 from lianban.ledger.db import engine_for, session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
 from lianban.pipeline.stage import stage
 
 Seeded = tuple[FrontendDB, list[dict[str, Any]]]
@@ -35,8 +35,10 @@ def test_valid_records_staged_invalid_quarantined(seeded: Seeded, paths: Paths, 
     assert result.extracted == 60
     assert result.staged == len(valid) and result.quarantined == 60 - len(valid) > 0
     with session_factory(ledger_url)() as s:
-        assert {c.case_no for c in s.scalars(select(Case))} == {a["case_no"] for a in valid}
-        chosen = sum(len(a["items"].split(",")) for a in valid)
+        assert {c.case_no for c in s.scalars(select(Case).where(Case.held.is_(False)))} == {a["case_no"] for a in valid}
+        held = {c.case_no for c in s.scalars(select(Case).where(Case.held.is_(True)))}
+        assert held == {a["case_no"] for a in apps} - {a["case_no"] for a in valid}  # told, never delivered
+        chosen = sum(len(a["items"].split(",")) for a in apps)
         assert s.scalar(select(text("count(*)")).select_from(CaseItem)) == chosen
         pushed = sum(1 for a in valid for c in a["items"].split(",") if c in {"11", "12", "13", "14"})
         assert s.scalar(select(text("count(*)")).select_from(Delivery)) == pushed
@@ -87,9 +89,12 @@ def test_crash_between_ledger_and_flag_never_doubles(seeded: Seeded, paths: Path
         stage(_CrashingSource(db), paths.ledger_url, paths.keys_dir)
     rerun = stage(db, paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url)() as s:
-        cases = s.scalar(select(text("count(*)")).select_from(Case))
+        cases = s.scalar(select(text("count(*)")).select_from(Case).where(Case.held.is_(False)))
+        held_items = s.scalar(select(text("count(*)")).select_from(CaseItem).join(Case).where(Case.held.is_(True)))
+        notices = s.scalar(select(text("count(*)")).select_from(StatusEvent))
     assert rerun.skipped_known > 0
     assert cases == len(_valid(apps))
+    assert notices == held_items > 0  # each held item told once, however often its row was read
 
 
 def test_ledger_holds_no_plaintext_personal_data(seeded: Seeded, paths: Paths) -> None:

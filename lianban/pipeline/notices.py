@@ -1,0 +1,99 @@
+"""Telling the applicant about a held application (受理前补正), and resuming it once corrected at the source.
+
+A 前置库 row that is read but fails validation is quarantined (:mod:`lianban.pipeline.quarantine`): nothing
+is delivered. The applicant still has to learn what is wrong (the seed: 要告知申请人不予办理的原因), so the
+case is entered *held*: every chosen item gets one 补正资料 event — reported by the window (HRSS), with the
+reasons in plain Chinese and what to do — and no delivery. HRSS's own log keeps applying to its own items.
+
+When HRSS corrects the row at the source (same 办件编号, flagged for taking again) and it now validates, the
+held case resumes: its fields are taken from the corrected row, the quarantine row is released, the items it
+already has continue (an item chosen only now is added) and the pushed items are sealed into the outbox. A
+department's first report (受理) after 补正资料 is the status machine's back edge.
+
+The notice is dated at the window's acceptance (the row's 审批时间) so HRSS's own statuses, all later, apply
+after it in order. Personal data never enters a notice: reasons are redacted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.domain.catalog import Catalog
+from lianban.domain.identity import redact_text
+from lianban.domain.record import RetirementRecord
+from lianban.domain.statuses import Status
+from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.store import record_status, utcnow
+
+WINDOW = "hrss"  # the one window (一窗受理) tells the applicant
+HOLD_CODE = "隔离待补正"  # department_code of a hold notice: the hub, not HRSS's back office, wrote it
+REASONS_MAX = 300
+
+
+def notice(reasons: list[str]) -> str:
+    """What the applicant reads: what is wrong, what to do, and that nothing else is needed."""
+    told = "；".join(redact_text(r) for r in reasons)[:REASONS_MAX]
+    return (f"申请信息需补正后才能办理：{told}。请携带身份证件到人社窗口核对更正，"
+            f"更正后所选事项将继续办理，无需重新申请。")
+
+
+def _moment(approved_at: str) -> str:
+    try:
+        return datetime.fromisoformat(approved_at).isoformat()
+    except (TypeError, ValueError):
+        return utcnow().isoformat() + "+00:00"
+
+
+def approved_time(value: str) -> datetime | None:
+    """审批时间 as the ledger stores it (naive UTC); None when it does not parse."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _items(session: Session, case: Case, record: RetirementRecord, catalog: Catalog) -> list[CaseItem]:
+    """The case's item rows for every chosen item the catalog knows (added when missing)."""
+    have = {i.item_code: i for i in session.scalars(select(CaseItem).where(CaseItem.case_id == case.id))}
+    for code in record.items:
+        if code in catalog.items and code not in have:
+            have[code] = CaseItem(case_id=case.id, item_code=code, department=catalog.items[code].department)
+            session.add(have[code])
+    session.flush()
+    return [have[code] for code in sorted(have)]
+
+
+def hold_case(session: Session, record: RetirementRecord, reasons: list[str], catalog: Catalog,
+              id_index: str) -> int:
+    """Enter (or keep) `record`'s case as held and tell every chosen item 补正资料; the number of items told
+    (none when no chosen item is in the catalog: there is nothing to tell it about)."""
+    if not any(code in catalog.items for code in record.items):
+        return 0
+    case = session.scalars(select(Case).where(Case.case_no == record.case_no)).first()
+    if case is None:
+        now = utcnow()
+        case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
+                    id_index=id_index, staged_at=now, approved_at=approved_time(record.approved_at) or now,
+                    fingerprint=None, held=True)
+        session.add(case)
+        session.flush()
+    told = 0
+    for item in _items(session, case, record, catalog):
+        told += record_status(session, item, Status.SUPPLEMENT, WINDOW, code=HOLD_CODE, reason=notice(reasons),
+                              changed_at=_moment(record.approved_at))
+    return told
+
+
+def resume(session: Session, record: RetirementRecord, id_index: str, fingerprint: str,
+           catalog: Catalog) -> tuple[Case, dict[str, CaseItem]]:
+    """The held case of `record`, corrected: its fields from the valid row, no longer held; with its items by
+    code (an item chosen only in the corrected row is added)."""
+    case = session.scalars(select(Case).where(Case.case_no == record.case_no)).one()
+    case.source_seq, case.region_code, case.id_index = record.source_seq, record.id_number[:6], id_index
+    case.approved_at = approved_time(record.approved_at) or case.approved_at
+    case.fingerprint, case.held, case.staged_at = fingerprint, False, utcnow()
+    return case, {item.item_code: item for item in _items(session, case, record, catalog)}
