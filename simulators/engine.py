@@ -16,7 +16,9 @@ completes it (the catalog's ``completed_by``).
 
 A few items misbehave on purpose, once each, as real departments sometimes do: some answer one poll with an
 old status and its old time (out of order: the hub ignores it); some answer the first poll at their last
-step with "受理" again, now (an illegal move: the hub keeps it, alerts, and takes the final status next poll).
+step with "受理" again, now (an illegal move: the hub keeps it, alerts, and takes the final status next poll);
+and a quarter of the items health does not complete (item 13) are once announced 已办结 by health itself, after
+its 审核通过 (the hub refuses it: only HRSS's payment completes item 13).
 
 Each batch arrives with its seal (lianban.crypto.batch): the engine checks the hub's signature, freshness
 and replay, unwraps the batch data key with the department's own private key and checks the hash tree
@@ -93,6 +95,8 @@ def simulated_result(key: str, item_code: str, party: str, status: Status, chang
 #: share of items (out of 100) whose reports misbehave on purpose, so the hub's status machine is exercised
 OUT_OF_ORDER_SHARE = 4  # the first poll from the third step on: the status of two steps ago, with its old time
 ILLEGAL_SHARE = 3  # the first poll at the last step: "受理" again (now), instead of the final status
+#: of items another party completes (item 13, paid by HRSS), the share whose department once says 已办结 itself
+OVERREACH_SHARE = 25
 
 
 def _at(moment: float) -> str:
@@ -147,6 +151,7 @@ CREATE TABLE IF NOT EXISTS received (
   batch_id TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS glitched (idempotency_key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS at_last (idempotency_key TEXT PRIMARY KEY);
 """
 
 
@@ -239,8 +244,17 @@ class DepartmentEngine:
         with self._lock:
             return [v for v in (self._view(k, polled=True) for k in keys) if v is not None]
 
+    def _overreach(self, key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
+        """A department that does not complete an item (health, item 13) announcing 已办结 itself, once, on a
+        poll after it has reported its last word (so the hub has seen 审核通过 and refuses the move)."""
+        if path[-1] is not S.APPROVED or step != len(path) - 1 or _roll(key, "overreach|") >= OVERREACH_SHARE:
+            return None
+        if self._db.execute("INSERT OR IGNORE INTO at_last VALUES (?)", (key,)).rowcount:
+            return None  # the first poll at the last word: told truthfully
+        return S.COMPLETED, datetime.now(UTC).isoformat(), step
+
     def _misbehaves(self, key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
-        glitch = _glitch(key, path, step) if self.step_seconds else None
+        glitch = (_glitch(key, path, step) or self._overreach(key, path, step)) if self.step_seconds else None
         if glitch is None or self._db.execute("SELECT 1 FROM glitched WHERE idempotency_key=?", (key,)).fetchone():
             return None
         self._db.execute("INSERT INTO glitched VALUES (?)", (key,))

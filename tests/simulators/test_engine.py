@@ -44,3 +44,22 @@ def test_an_item_misbehaves_on_one_poll_then_tells_the_truth(tmp_path: Path) -> 
         keys["out_of_order"]].changed_at  # an old status with its old time
     assert all(v.status.is_terminal() for v in second.values()), (first, second)  # then the truth, for good
     assert 0 < OUT_OF_ORDER_SHARE + ILLEGAL_SHARE < 10  # a few, not many
+
+
+def test_health_once_announces_item_13_done_itself_after_its_approval(tmp_path: Path) -> None:
+    """Health ends item 13 at 审核通过 (HRSS pays and completes it); a quarter of the time it says 已办结 once,
+    one poll after its 审核通过, as the seed's reform set out to stop (the hub refuses it)."""
+    from simulators.engine import OVERREACH_SHARE, _roll
+
+    key = next(k for k in (f"H{n:06d}" for n in range(100_000))
+               if choose_path(k, completes=False)[0][-1] is Status.APPROVED and _roll(k, "overreach|") < OVERREACH_SHARE
+               and _glitch(k, choose_path(k, completes=False)[0], 2) is None)
+    engine = engine_for(tmp_path / "keys", "health", tmp_path / "h.db", step_seconds=STEP)
+    app = synthetic_application(random.Random(4), 1)
+    fields = {f: app[f] for f in load_catalog().items["13"].fields}
+    seal, deliveries = seal_items(tmp_path / "keys", "health", [Item(key, "BZ1", "13", fields)])
+    assert all(i.accepted for i in engine.receive(wire(deliveries), seal))
+    time.sleep(STEP * 3.5)
+    said = [engine.statuses([key])[0] for _ in range(4)]
+    assert [v.status for v in said] == [Status.APPROVED, Status.COMPLETED, Status.APPROVED, Status.APPROVED]
+    assert said[0].result == {"amount": "3000.00"}  # the reward found due travels with the approval
