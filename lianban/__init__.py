@@ -7,7 +7,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
-       │       (HRSS's own items), feedback (polling departments), report (to 皖事通办)
+       │       (HRSS's own items), feedback (polling departments), report (to 皖事通办, each event with its
+       │       办件 record from banjian)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),

@@ -1,5 +1,9 @@
 """Report every status event to 皖事通办, in id order: the outbox of 一体反馈.
 
+Each event goes out as the full 办件 record: its own change (status, time, reason, materials, result), its
+version DATAVER, the item's due date and the case record as it stood right after it
+(:mod:`lianban.pipeline.banjian`); the connector sends each push with the records of the cases it changes.
+
 Events are pushed in batches outside any transaction and marked reported only when the platform
 acknowledges the whole batch (new or already seen). What a push can come back with::
 
@@ -32,6 +36,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.store import utcnow
+from lianban.pipeline.banjian import versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
@@ -41,13 +46,34 @@ REPORT_BATCH = 500
 alerts = logging.getLogger("lianban.alerts")
 
 
+def _materials(event: StatusEvent) -> tuple[str, ...]:
+    """The names of the materials to supplement (补正材料) an event reports.
+
+    LEAD: the one place to wire it. ``StatusEvent`` has no materials column yet; when it does, read it here
+    (names, not codes) and every push carries it as BZCLQD."""
+    return ()
+
+
+def _result(event: StatusEvent) -> str | None:
+    """The outcome summary an event reports (e.g. "公积金提取 12345.67 元，2026-12-01 已转账").
+
+    LEAD: the one place to wire it, like :func:`_materials`; every push carries it as RESULT."""
+    return None
+
+
 def _unreported(session: Session, limit: int) -> list[ProgressEvent]:
+    """The next unreported, unparked events in id order, each with its version and case record
+    (:mod:`lianban.pipeline.banjian`)."""
     query = (select(StatusEvent, CaseItem.item_code, Case.case_no)
              .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
              .where(StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
              .order_by(StatusEvent.id).limit(limit))
-    return [ProgressEvent(e.id, case_no, item_code, e.source, Status(e.status), e.changed_at, e.reason)
-            for e, item_code, case_no in session.execute(query)]
+    rows = session.execute(query).all()
+    known = versions(session, [e for e, _, _ in rows])
+    return [ProgressEvent(e.id, case_no, item_code, e.source, Status(e.status), e.changed_at, e.reason,
+                          dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e),
+                          result=_result(e), case=known[e.id].case)
+            for e, item_code, case_no in rows]
 
 
 @dataclass
