@@ -32,7 +32,7 @@ ERRORS = {**GATEWAY_ERRORS, "SCHEMA": "请求体不符合已发布的接口文�
 
 class WanshiTongConnector:
     """Satisfies :class:`lianban.wire.contract.StatusSink`. Pushing the same event twice is safe: the platform
-    dedupes by ``event_id`` and never lets an older event overwrite a newer status."""
+    dedupes by ``EVENT_ID`` and never lets an older ``DATAVER`` overwrite a newer one."""
 
     department = "wanshi_tong"
 

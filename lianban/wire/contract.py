@@ -139,10 +139,11 @@ class DepartmentConnector(Protocol):
 
 @runtime_checkable
 class StatusSink(Protocol):
-    """The provincial platform side: receives ordered progress events."""
+    """The provincial platform side: receives ordered progress events, each with its case's record."""
 
     def push(self, events: Sequence[ProgressEvent]) -> PushResult:
-        """Send `events` in order (in as many requests as the platform needs); pushing an event twice is safe."""
+        """Send `events` in order (in as many requests as the platform needs), each request with the newest
+        :class:`CaseRecord` its events carry per case; pushing an event twice is safe."""
         ...
 
     def health(self) -> HealthReport:
