@@ -100,7 +100,8 @@ def versions(session: Session, events: Sequence[StatusEvent]) -> dict[int, Versi
     items = {item.id: item for case in cases.values() for item in case.items}
     history = session.execute(
         select(StatusEvent.id, StatusEvent.case_item_id, StatusEvent.status, StatusEvent.changed_at)
-        .join(CaseItem).where(CaseItem.case_id.in_(list(cases)), StatusEvent.id <= max(wanted)).order_by(StatusEvent.id))
+        .join(CaseItem).where(CaseItem.case_id.in_(list(cases)), StatusEvent.id <= max(wanted))
+        .order_by(StatusEvent.id))
     state: dict[int, Now] = {}
     counts: dict[int, int] = {}
     out: dict[int, Version] = {}

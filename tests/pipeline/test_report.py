@@ -150,7 +150,7 @@ def test_every_change_reaches_the_platform_once_in_order_as_a_full_banjian_recor
         due = {codes.items[i.item_code]: item_deadline(i) for i in case.items}
         assert all(i["PROMISE_DATE"] == (d.due.isoformat() if (d := due[i["SERVICECODE"]]) else None)
                    for i in view["ITEMS"])
-        status = load_status_machine().case_status(Status(i.status) for i in case.items)
+        status = load_status_machine().case_status(Status(i.status or "") for i in case.items)
         record = view["CASE"]
         assert (record["DATAVER"], record["STATUS_NAME"], record["DONERESULT"]) == (
             changes[case.case_no], status.value, codes.done_results[status].code)
