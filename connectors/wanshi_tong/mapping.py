@@ -6,18 +6,33 @@ One push body::
      "cases":  [BanjianCase, ...]}    one per case the push changes: the record carried by its last event
 
 Codes come from :mod:`connectors.wanshi_tong.codes`; the field names are the published document's, here and
-nowhere else.
+nowhere else. Every time goes out in Beijing time with its offset, to the second (``2025-03-03T09:00:00+08:00``);
+a time without an offset is UTC, as the ledger keeps it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from connectors.wanshi_tong.codes import CodeTables, DoneResult, code
 from lianban.wire.contract import CaseRecord, ProgressEvent
 
-__all__ = ["case_body", "event_body", "push_body"]
+__all__ = ["beijing_time", "case_body", "event_body", "push_body"]
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def beijing_time(text: str) -> str:
+    """`text` (ISO-8601; no offset means UTC) in Beijing time to the second; unreadable text is sent as it is,
+    for the platform to refuse and the report step to park with its reason."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
 def event_body(e: ProgressEvent, codes: CodeTables) -> dict[str, Any]:
@@ -28,7 +43,8 @@ def event_body(e: ProgressEvent, codes: CodeTables) -> dict[str, Any]:
         "REGION_ID": codes.region(e.case.region_code if e.case else ""), "INFOTYPE": codes.infotype,
         "DEPTNAME": code(codes.departments, e.department),
         "STATUS_CODE": code(codes.statuses, e.status), "STATUS_NAME": e.status.value,
-        "NODENAME": node.name, "NODERESULT": node.result, "NODETIME": e.changed_at, "NODEREASON": e.reason,
+        "NODENAME": node.name, "NODERESULT": node.result, "NODETIME": beijing_time(e.changed_at),
+        "NODEREASON": e.reason,
         "BZCLQD": [{"CLMC": name} for name in e.materials], "PROMISE_DATE": e.due_date, "RESULT": e.result,
         "DATAVER": e.dataver,
     }
@@ -44,8 +60,9 @@ def case_body(c: CaseRecord, codes: CodeTables) -> dict[str, Any]:
     return {
         "PROJID": c.case_no, "REGION_ID": codes.region(c.region_code), "INFOTYPE": codes.infotype,
         "STATUS_CODE": code(codes.statuses, c.status), "STATUS_NAME": c.status.value,
-        "RECEIVETIME": c.accepted_at, "PROMISEVALUE": c.time_limit_days, "PROMISETYPE": codes.promise_unit,
-        "TRANSACT_TIME": c.done_at, "DONERESULT": done.code if done else None,
+        "RECEIVETIME": beijing_time(c.accepted_at), "PROMISEVALUE": c.time_limit_days,
+        "PROMISETYPE": codes.promise_unit,
+        "TRANSACT_TIME": beijing_time(c.done_at) if c.done_at else None, "DONERESULT": done.code if done else None,
         "DONEREASON": _done_reason(c, done, codes) if done else None, "DATAVER": c.dataver,
     }
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from connectors.wanshi_tong.connector import load_codes
+from connectors.wanshi_tong.mapping import beijing_time
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
 from lianban.domain.status_machine import load_status_machine
@@ -154,7 +155,7 @@ def test_every_change_reaches_the_platform_once_in_order_as_a_full_banjian_recor
         record = view["CASE"]
         assert (record["DATAVER"], record["STATUS_NAME"], record["DONERESULT"]) == (
             changes[case.case_no], status.value, codes.done_results[status].code)
-        assert record["TRANSACT_TIME"] == max((i.status_at for i in case.items), key=lambda t: t or "")
+        assert record["TRANSACT_TIME"] == max(beijing_time(i.status_at or "") for i in case.items)
 
 
 def test_re_sending_every_change_carries_the_same_versions_and_changes_nothing(

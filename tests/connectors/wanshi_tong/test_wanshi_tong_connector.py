@@ -120,6 +120,16 @@ def test_the_case_record_says_how_the_case_ended() -> None:
     assert body["cases"][0]["PROMISEVALUE"] == 15 and body["cases"][0]["PROMISETYPE"] == "1"
 
 
+def test_every_time_goes_out_in_beijing_time_to_the_second() -> None:
+    ledger_times = ProgressEvent(1, "BZ2025000001", "13", "health", Status.COMPLETED, "2025-03-03T01:30:00.123456",
+                                 case=CaseRecord("BZ2025000001", "341602", "2025-03-02T17:00:00+00:00", 15,
+                                                 Status.COMPLETED, 1, "2025-03-03T01:30:00.123456"))
+    body = offline().body([ledger_times])
+    assert body["events"][0]["NODETIME"] == "2025-03-03T09:30:00+08:00"
+    assert (body["cases"][0]["RECEIVETIME"], body["cases"][0]["TRANSACT_TIME"]) == (
+        "2025-03-03T01:00:00+08:00", "2025-03-03T09:30:00+08:00")
+
+
 def test_push_is_idempotent_and_translated(platform_url: str, connect: Any) -> None:
     connector = connect(platform_url, batch_size=2)
     assert isinstance(connector, StatusSink)
