@@ -85,8 +85,7 @@ def _parse(data: Mapping[str, Any]) -> CodeTables:
         departments=_table(data, "departments", str, str),
         nodes=_table(data, "nodes", Status, lambda v: Node(str(v["name"]), str(v["result"]))),
         done_results=_table(data, "done_results", Status, lambda v: DoneResult(str(v["code"]), v.get("reason"))),
-        region_default=str(region.get("default", "")), counties={str(k): str(v) for k, v in
-                                                                 (region.get("counties") or {}).items()},
+        region_default=str(region.get("default", "")), counties=_table(region, "counties", str, str),
         infotype=str(data.get("infotype") or ""), promise_unit=str(data.get("promise_unit") or ""),
         partly_done_reason=data.get("partly_done_reason"))
 
