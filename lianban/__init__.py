@@ -8,7 +8,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       scaffold (+ templates/), cli/ (one module per command group)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
        │       (HRSS's own items), feedback (polling departments), rewards (item 13 paid by HRSS), notices
-       │       (held applications told 补正资料), report (to 皖事通办)
+       │       (held applications told 补正资料), report (to 皖事通办, each event with its 办件 record from
+       │       banjian)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),

@@ -1,165 +1,180 @@
 """A simulated 皖事通办 亳州分平台 progress receiver (办件进度归集), behind the same signed gateway.
 
-Routes::
+Routes (published in ``schemas/wanshi_tong/openapi.yaml``, also served as ``/openapi.json``)::
 
-    POST /api/v1/banjian/progress   {"events": [{event_id, projid, item_code, dept, status_code, status_name,
-                                     reason, changed_at}]} → {"accepted": n, "duplicates": n}
-    GET  /api/v1/banjian/{projid}   the applicant's progress view: every item with status, reason and time
+    POST /api/v1/banjian/progress   {"events": [BanjianEvent], "cases": [BanjianCase]}
+                                    → {"accepted": n, "duplicates": n}
+    GET  /api/v1/banjian/{projid}   the applicant's progress view: the case record and every item with its
+                                    status, reason, materials, due date, result summary and version
     GET  /health                    liveness, unsigned
-    GET  /_sim/stats                {"events", "duplicates", "cases", "items", "items_by_status"}, unsigned
+    GET  /_sim/stats                {"events", "duplicates", "cases", "items", "items_by_status", "case_records",
+                                     "cases_done", "refused", "out_of_order"}, unsigned
 
-Events are deduplicated by ``event_id`` and all kept in SQLite; the latest status per (projid, item_code) is
-the one with the largest ``event_id``, so a late, older event never overwrites a newer status.
+Every pushed body is checked against the *published document* (:mod:`simulators.wanshi_tong_interface`), not
+only parsed: one that does not conform is refused whole with 400 ``{"code": "SCHEMA", "message"}`` naming the
+fields in Chinese, and counted in ``refused``. Events are deduplicated by ``EVENT_ID``; per case item the
+platform keeps the event with the highest ``DATAVER`` (then ``EVENT_ID``), per case the record with the highest
+``DATAVER``, so a late, older version never overwrites a newer one. ``out_of_order`` counts new events whose
+``DATAVER`` is not above every version already received for their case. State lives in SQLite.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from lianban.wire.gateway import GatewayVerifier
-from simulators.rest_department import GATEWAY_RESPONSES, ApiError, install_gateway
+from simulators.rest_department import install_gateway
+from simulators.wanshi_tong_interface import load_interface
 
-MAX_EVENTS_PER_PUSH = 5000
+PROGRESS = "/api/v1/banjian/progress"
+VIEW_FIELDS = ("SERVICECODE", "DEPTNAME", "STATUS_CODE", "STATUS_NAME", "NODENAME", "NODERESULT", "NODETIME",
+               "NODEREASON", "BZCLQD", "PROMISE_DATE", "RESULT", "DATAVER")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-  event_id INTEGER PRIMARY KEY, projid TEXT NOT NULL, item_code TEXT NOT NULL, dept TEXT NOT NULL,
-  status_code TEXT NOT NULL, status_name TEXT NOT NULL, reason TEXT, changed_at TEXT NOT NULL,
-  received_at REAL NOT NULL);
+  event_id INTEGER PRIMARY KEY, projid TEXT NOT NULL, item_code TEXT NOT NULL, status_code TEXT NOT NULL,
+  status_name TEXT NOT NULL, dataver INTEGER NOT NULL, body TEXT NOT NULL, received_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_case ON events (projid, dataver);
 CREATE TABLE IF NOT EXISTS items (
-  projid TEXT NOT NULL, item_code TEXT NOT NULL, event_id INTEGER NOT NULL, dept TEXT NOT NULL,
-  status_code TEXT NOT NULL, status_name TEXT NOT NULL, reason TEXT, changed_at TEXT NOT NULL,
-  PRIMARY KEY (projid, item_code));
+  projid TEXT NOT NULL, item_code TEXT NOT NULL, event_id INTEGER NOT NULL, dataver INTEGER NOT NULL,
+  status_code TEXT NOT NULL, status_name TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (projid, item_code));
+CREATE TABLE IF NOT EXISTS cases (
+  projid TEXT PRIMARY KEY, dataver INTEGER NOT NULL, doneresult TEXT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-_UPSERT = """
-INSERT INTO items VALUES (:projid, :item_code, :event_id, :dept, :status_code, :status_name, :reason,
-                          :changed_at)
+_UPSERT_ITEM = """
+INSERT INTO items VALUES (:PROJID, :SERVICECODE, :EVENT_ID, :DATAVER, :STATUS_CODE, :STATUS_NAME, :body)
 ON CONFLICT (projid, item_code) DO UPDATE SET
-  event_id = excluded.event_id, dept = excluded.dept, status_code = excluded.status_code,
-  status_name = excluded.status_name, reason = excluded.reason, changed_at = excluded.changed_at
-WHERE excluded.event_id > items.event_id
+  event_id = excluded.event_id, dataver = excluded.dataver, status_code = excluded.status_code,
+  status_name = excluded.status_name, body = excluded.body
+WHERE (excluded.dataver, excluded.event_id) > (items.dataver, items.event_id)
+"""
+_UPSERT_CASE = """
+INSERT INTO cases VALUES (:PROJID, :DATAVER, :DONERESULT, :body)
+ON CONFLICT (projid) DO UPDATE SET dataver = excluded.dataver, doneresult = excluded.doneresult, body = excluded.body
+WHERE excluded.dataver > cases.dataver
 """
 
 
-class EventIn(BaseModel):
-    event_id: int = Field(ge=1)
-    projid: str = Field(min_length=1, max_length=64)  # 办件编号
-    item_code: str = Field(min_length=1, max_length=64)  # 皖事通办 事项编码
-    dept: str = Field(min_length=1, max_length=64)
-    status_code: str = Field(min_length=1, max_length=8)
-    status_name: str = Field(min_length=1, max_length=16)
-    reason: str | None = Field(None, max_length=500)
-    changed_at: str = Field(min_length=1, max_length=40)
-
-
-class ProgressIn(BaseModel):
-    events: list[EventIn] = Field(max_length=MAX_EVENTS_PER_PUSH)
-
-
-class ProgressOut(BaseModel):
-    accepted: int
-    duplicates: int
-
-
-class ItemView(BaseModel):
-    item_code: str
-    dept: str
-    status_code: str
-    status_name: str
-    reason: str | None
-    changed_at: str
-
-
-class BanjianView(BaseModel):
-    projid: str
-    items: list[ItemView]
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 class ProgressStore:
-    """Every event received, and the latest status per case item. Thread-safe; state lives in `db_path`."""
+    """Every event received, the newest version per case item and per case. Thread-safe; state in `db_path`."""
 
     def __init__(self, db_path: Path) -> None:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
 
-    def record(self, events: list[EventIn]) -> ProgressOut:
-        accepted = 0
+    def record(self, events: list[dict[str, Any]], cases: list[dict[str, Any]]) -> dict[str, int]:
+        """Keep a conforming push in one transaction; the counts of new and already-seen events."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                for e in events:
-                    accepted += self._record_one(e.model_dump())
+                accepted = sum(self._record_event(e) for e in events)
+                for case in cases:
+                    self._db.execute(_UPSERT_CASE, {**case, "body": _json(case)})
                 self._bump("duplicates", len(events) - accepted)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        return ProgressOut(accepted=accepted, duplicates=len(events) - accepted)
+        return {"accepted": accepted, "duplicates": len(events) - accepted}
 
-    def _record_one(self, e: dict[str, Any]) -> int:
+    def _record_event(self, e: dict[str, Any]) -> int:
+        newest = self._db.execute("SELECT MAX(dataver) FROM events WHERE projid = ?", (e["PROJID"],)).fetchone()[0]
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO events VALUES (:event_id, :projid, :item_code, :dept, :status_code, "
-            ":status_name, :reason, :changed_at, :received_at)", {**e, "received_at": time.time()})
+            "INSERT OR IGNORE INTO events VALUES (:EVENT_ID, :PROJID, :SERVICECODE, :STATUS_CODE, :STATUS_NAME, "
+            ":DATAVER, :body, :received_at)", {**e, "body": _json(e), "received_at": time.time()})
         if cur.rowcount == 0:
             return 0
-        self._db.execute(_UPSERT, e)
+        if newest is not None and e["DATAVER"] <= newest:
+            self._bump("out_of_order", 1)
+        self._db.execute(_UPSERT_ITEM, {**e, "body": _json(e)})
         return 1
+
+    def refused(self) -> None:
+        """Count a push refused for not conforming to the published document."""
+        with self._lock:
+            self._bump("refused", 1)
 
     def _bump(self, name: str, by: int) -> None:
         self._db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
                          (name, by, by))
 
-    def view(self, projid: str) -> list[ItemView]:
+    def view(self, projid: str) -> dict[str, Any] | None:
+        """The applicant's view of one case (BanjianView); None when the platform knows nothing of it."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT item_code, dept, status_code, status_name, reason, changed_at FROM items "
-                "WHERE projid = ? ORDER BY item_code", (projid,)).fetchall()
-        names = ("item_code", "dept", "status_code", "status_name", "reason", "changed_at")
-        return [ItemView(**dict(zip(names, row, strict=True))) for row in rows]
+            items = self._db.execute("SELECT body FROM items WHERE projid = ? ORDER BY item_code", (projid,))
+            bodies = [json.loads(row[0]) for row in items.fetchall()]
+            case = self._db.execute("SELECT body FROM cases WHERE projid = ?", (projid,)).fetchone()
+        if not bodies and case is None:
+            return None
+        return {"PROJID": projid, "CASE": json.loads(case[0]) if case else None,
+                "ITEMS": [{k: b[k] for k in VIEW_FIELDS} for b in bodies]}
+
+    def _counter(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             one = self._db.execute
-            by_status = dict(one("SELECT status_name, COUNT(*) FROM items GROUP BY status_name").fetchall())
             return {
                 "events": one("SELECT COUNT(*) FROM events").fetchone()[0],
-                "duplicates": (one("SELECT value FROM counters WHERE name = 'duplicates'").fetchone() or [0])[0],
+                "duplicates": self._counter("duplicates"),
                 "cases": one("SELECT COUNT(DISTINCT projid) FROM items").fetchone()[0],
                 "items": one("SELECT COUNT(*) FROM items").fetchone()[0],
-                "items_by_status": by_status,
+                "items_by_status": dict(one("SELECT status_name, COUNT(*) FROM items GROUP BY status_name")),
+                "case_records": one("SELECT COUNT(*) FROM cases").fetchone()[0],
+                "cases_done": one("SELECT COUNT(*) FROM cases WHERE doneresult IS NOT NULL").fetchone()[0],
+                "refused": self._counter("refused"),
+                "out_of_order": self._counter("out_of_order"),
             }
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
 def create_app(db_path: Path, app_id: str, secret: str) -> FastAPI:
     """The 皖事通办 亳州分平台 receiver, keeping its state in SQLite at `db_path`."""
-    store = ProgressStore(db_path)
-    app = FastAPI(title="皖事通办亳州分平台 办件进度归集接口（模拟）", version="1.0.0")
+    store, interface = ProgressStore(db_path), load_interface()
+    app = FastAPI(title="皖事通办亳州分平台 办件进度归集接口（模拟）", version="2.0.0")
+    app.openapi_schema = interface.document  # the published document is the API description it serves
     install_gateway(app, GatewayVerifier({app_id: secret}))
 
-    @app.post("/api/v1/banjian/progress", response_model=ProgressOut, responses=GATEWAY_RESPONSES)
-    def push_progress(body: ProgressIn) -> ProgressOut:
-        """归集办件事项状态变更；按 event_id 去重，较旧的事件不覆盖较新的状态。"""
-        return store.record(body.events)
+    @app.post(PROGRESS)
+    async def push_progress(request: Request) -> JSONResponse:
+        """归集办件过程信息与办件信息；先按已发布的接口文档校验，按 EVENT_ID 去重，较旧版本不覆盖较新版本。"""
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "BAD_JSON", "请求体不是合法的 JSON")
+        problems = interface.problems(body)
+        if problems:
+            await run_in_threadpool(store.refused)
+            return _error(400, "SCHEMA", interface.refusal(problems))
+        return JSONResponse(await run_in_threadpool(store.record, body["events"], body["cases"]))
 
-    @app.get("/api/v1/banjian/{projid}", response_model=BanjianView,
-             responses={**GATEWAY_RESPONSES, 404: {"model": ApiError, "description": "未找到办件"}})
-    def progress_view(projid: str) -> BanjianView | JSONResponse:
-        """申请人查询办件进度：每个事项的状态、原因与时间。"""
-        items = store.view(projid)
-        if not items:
-            return JSONResponse({"code": "NOT_FOUND", "message": "未找到该办件的进度信息，请核对办件编号"},
-                                status_code=404)
-        return BanjianView(projid=projid, items=items)
+    @app.get("/api/v1/banjian/{projid}")
+    def progress_view(projid: str) -> JSONResponse:
+        """申请人查询办件进度：办件信息，以及每个事项的状态、原因、补正材料、承诺办结日期与办理结果。"""
+        view = store.view(projid)
+        if view is None:
+            return _error(404, "NOT_FOUND", "未找到该办件的进度信息，请核对办件编号")
+        return JSONResponse(view)
 
     @app.get("/health")
     def health() -> dict[str, str]:

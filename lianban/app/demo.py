@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +50,9 @@ class DemoOptions:
     home: Path = REPO / "var" / "demo"
     max_rounds: int = 25
     step_seconds: float = 3.0
+    #: fault drill (演练): these departments are down for the whole run (their connection points at a port
+    #: nobody listens on); the others must finish and report, and the demo ends when they have
+    down: tuple[str, ...] = ()
 
 
 def demo_env(home: Path) -> dict[str, str]:
@@ -102,6 +106,18 @@ def connections(urls: dict[str, str], home: Path) -> dict[str, str]:
     return env
 
 
+def unreachable(down: tuple[str, ...], home: Path, urls: dict[str, str]) -> dict[str, str]:
+    """Connections for departments `down`: their real credentials, at a local port nobody listens on."""
+    unknown = sorted(set(down) - set(departments()))
+    if unknown:
+        raise FatalError(f"--down 只能是接收推送的部门：{'、'.join(departments())} (unknown department {unknown})")
+    with socket.socket() as probe:  # a port that was free a moment ago: connections to it are refused
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    return connections({**urls, **{d: dead for d in down}, **{f"{d}_wsdl": f"{dead}/wsdl" for d in down
+                                                              if f"{d}_wsdl" in urls}}, home)
+
+
 def airflow(env: dict[str, str], log_dir: Path, *args: str) -> None:
     """Run one Airflow CLI command; its output goes to a log file, a failure names that file."""
     binary = Path(sys.executable).parent / "airflow"
@@ -124,7 +140,8 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
     return {
         "records": opts.records,
         "rounds": rounds,
-        "complete": final.done,
+        "complete": final.done_but(opts.down),
+        "down": list(opts.down),
         "seconds": round(seconds, 1),
         "extracted": extracted(paths.ledger_url),
         "quarantined": final.quarantined,
@@ -173,9 +190,10 @@ def run_demo(opts: DemoOptions, on_round: Any = None) -> dict[str, Any]:
     seed(paths, opts.records)
     with simulators(opts.home, env, opts.step_seconds) as urls:
         env.update(connections(urls, opts.home))
+        env.update(unreachable(opts.down, opts.home, urls))
         airflow(env, paths.logs, "db", "migrate")
         rounds, current = 0, progress(paths.ledger_url)
-        while rounds < opts.max_rounds and not current.done:
+        while rounds < opts.max_rounds and not current.done_but(opts.down):
             rounds += 1
             for dag_id in DAGS:
                 airflow(env, paths.logs, "dags", "test", dag_id)

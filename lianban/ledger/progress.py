@@ -42,11 +42,17 @@ class Progress:
     waiting_status_rows: int  # HRSS status rows waiting for their case to be staged
     illegal_transitions: int  # status reports the status machine refused (kept, alerted, not applied)
     overdue_items: int  # not final and past their due date (压时限, lianban.ledger.time_limits)
+    open_by_department: dict[str, int]  # items not final yet, by the department that handles them
 
     @property
     def done(self) -> bool:
         """Every chosen item of every valid case is final and reported to 皖事通办."""
         return self.cases > 0 and self.open_items == 0 and self.unreported_events == 0
+
+    def done_but(self, down: tuple[str, ...]) -> bool:
+        """:attr:`done`, except for the items of departments `down` (a fault drill: they cannot finish)."""
+        others_open = sum(n for d, n in self.open_by_department.items() if d not in down)
+        return self.cases > 0 and others_open == 0 and self.unreported_events == 0
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "done": self.done}
@@ -87,6 +93,9 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
             illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
             overdue_items=overdue_items(s, today),
+            open_by_department={d: int(n) for d, n in s.execute(
+                select(CaseItem.department, func.count()).where(CaseItem.final.is_(False))
+                .group_by(CaseItem.department)).all()},
         )
 
 

@@ -1,5 +1,9 @@
 """Report every status event to 皖事通办, in id order: the outbox of 一体反馈.
 
+Each event goes out as the full 办件 record: its own change (status, time, reason, materials, result), its
+version DATAVER, the item's due date and the case record as it stood right after it
+(:mod:`lianban.pipeline.banjian`); the connector sends each push with the records of the cases it changes.
+
 Events are pushed in batches outside any transaction and marked reported only when the platform
 acknowledges the whole batch (new or already seen). What a push can come back with::
 
@@ -28,10 +32,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.domain.statuses import Status
 from lianban.errors import RejectedError, RetriableError
+from lianban.keys.names import VAULT
+from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
+from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
+from lianban.pipeline.banjian import versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
@@ -41,13 +49,37 @@ REPORT_BATCH = 500
 alerts = logging.getLogger("lianban.alerts")
 
 
-def _unreported(session: Session, limit: int) -> list[ProgressEvent]:
+def _materials(event: StatusEvent) -> tuple[str, ...]:
+    """The names of the materials to supplement (补正材料) an event reports.
+
+    LEAD: the one place to wire it. ``StatusEvent`` has no materials column yet; when it does, read it here
+    (names, not codes) and every push carries it as BZCLQD."""
+    return ()
+
+
+def _result(event: StatusEvent, vault: KeyRing, case_no: str, item_code: str) -> str | None:
+    """The outcome summary an event reports (e.g. "住房公积金提取12345.67元已于2026-12-01转账"), opened from
+    its sealed result (:mod:`lianban.ledger.results`); one that cannot be opened is left out and alerted."""
+    try:
+        return result_summary(vault, case_no, item_code, event.result)
+    except (RejectedError, ValueError, KeyError):
+        alerts.error("告警 ALERT: 状态事件 %s 的办理结果无法解密，推送时不含结果；请核对金库密钥", event.id)
+        return None
+
+
+def _unreported(session: Session, limit: int, vault: KeyRing) -> list[ProgressEvent]:
+    """The next unreported, unparked events in id order, each with its version and case record
+    (:mod:`lianban.pipeline.banjian`)."""
     query = (select(StatusEvent, CaseItem.item_code, Case.case_no)
              .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
              .where(StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
              .order_by(StatusEvent.id).limit(limit))
-    return [ProgressEvent(e.id, case_no, item_code, e.source, Status(e.status), e.changed_at, e.reason)
-            for e, item_code, case_no in session.execute(query)]
+    rows = session.execute(query).all()
+    known = versions(session, [e for e, _, _ in rows])
+    return [ProgressEvent(e.id, case_no, item_code, e.source, Status(e.status), e.changed_at, e.reason,
+                          dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e),
+                          result=_result(e, vault, case_no, item_code), case=known[e.id].case)
+            for e, item_code, case_no in rows]
 
 
 @dataclass
@@ -110,8 +142,9 @@ def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int =
     """Push unreported status events to 皖事通办 in id order (module docstring); each acknowledgement,
     chunk by chunk, is its own evidence entry."""
     run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
+    vault = load_ring(keys_dir, VAULT)
     while True:
         with run.sessions() as session:
-            events = _unreported(session, batch)
+            events = _unreported(session, batch, vault)
         if not events or not run.report_batch(events):
             return run.result

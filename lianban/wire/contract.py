@@ -76,8 +76,29 @@ class HealthReport:
 
 
 @dataclass(frozen=True)
+class CaseRecord:
+    """The case-level 办件 record as it stood right after one status change (sent to 皖事通办 with it).
+
+    Everything is derived from the ledger, so re-sending the same change sends the same record. ``dataver``
+    is the case's version at that change (the change's ordinal among the case's status events by id)."""
+
+    case_no: str  # 办件编号
+    region_code: str  # the case's 6-digit 区划代码 (Case.region_code)
+    accepted_at: str  # 受理时间 (Case.approved_at), ISO-8601 with offset
+    time_limit_days: int  # 承诺时限 in working days: the longest limit among the case's items
+    status: Status  # the case status the items add up to (lianban.domain.status_machine)
+    dataver: int
+    done_at: str | None = None  # 办结时间: once every item is final, the latest final status time
+    refused_items: int = 0  # items that ended 不予受理 or 审核不通过 (a case done only in part says so)
+
+
+@dataclass(frozen=True)
 class ProgressEvent:
-    """One status change of one case item, as reported to 皖事通办 (ordered by ``event_id``)."""
+    """One status change of one case item, as reported to 皖事通办 (ordered by ``event_id``).
+
+    ``dataver`` increases per case with every change and is the same whenever the change is re-sent;
+    ``materials`` names the materials to supplement (补正材料, for 补正资料); ``result`` is a short Chinese
+    summary of the outcome where one exists; ``case`` is the case record as of this change."""
 
     event_id: int
     case_no: str
@@ -86,6 +107,11 @@ class ProgressEvent:
     status: Status
     changed_at: str
     reason: str | None = None
+    dataver: int = 1
+    due_date: str | None = None  # 承诺办结日期 (ISO date), once the item's clock has started
+    materials: tuple[str, ...] = ()
+    result: str | None = None
+    case: CaseRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -125,10 +151,11 @@ class DepartmentConnector(Protocol):
 
 @runtime_checkable
 class StatusSink(Protocol):
-    """The provincial platform side: receives ordered progress events."""
+    """The provincial platform side: receives ordered progress events, each with its case's record."""
 
     def push(self, events: Sequence[ProgressEvent]) -> PushResult:
-        """Send `events` in order (in as many requests as the platform needs); pushing an event twice is safe."""
+        """Send `events` in order (in as many requests as the platform needs), each request with the newest
+        :class:`CaseRecord` its events carry per case; pushing an event twice is safe."""
         ...
 
     def health(self) -> HealthReport:

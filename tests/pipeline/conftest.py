@@ -18,3 +18,4 @@ def seeded(paths: Paths) -> tuple[FrontendDB, list[dict[str, Any]]]:
     apps = list(generate(60, seed=11))
     db.insert_applications(apps)
     return db, apps
+

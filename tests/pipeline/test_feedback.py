@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from exchange_kit import one_round
 from sqlalchemy import delete, select
 
 from connectors.hrss.frontend import applications
@@ -29,7 +30,6 @@ from lianban.ledger.store import get_watermark
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.feedback import poll_department
 from lianban.pipeline.report import report
-from lianban.pipeline.rewards import request_payments
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import HRSS_WATERMARK, collect_hrss
 from simulators.hrss_backoffice import HrssBackOffice
@@ -52,16 +52,8 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     for name in PUSHED:
         deliver(_connector(name), ledger_url, 100, paths.keys_dir)
     office = HrssBackOffice(db, step_seconds=0)
-    for _ in range(20):  # HRSS works its items; the departments' clocks run at 0.2 s a step
-        office.tick()  # … and corrects the applications held for correction, which the next stage resumes
-        stage(db, ledger_url, paths.keys_dir)
-        for name in PUSHED:
-            deliver(_connector(name), ledger_url, 100, paths.keys_dir)
-        collect_hrss(db, ledger_url, paths.keys_dir)
-        for name in PUSHED:
-            poll_department(_connector(name), ledger_url, paths.keys_dir)
-        request_payments(db, ledger_url, paths.keys_dir)  # item 13: health approved → HRSS pays → 已办结
-        report(_connector("wanshi_tong"), ledger_url, paths.keys_dir)
+    for _ in range(20):  # HRSS works its items (and corrects what was held); departments step every 0.2 s
+        one_round(db, office, ledger_url, paths.keys_dir)  # item 13: health approves → HRSS pays → 已办结
         if progress(ledger_url).done:
             break
         time.sleep(0.25)

@@ -1,21 +1,55 @@
-"""Report: one event 皖事通办 refuses is parked with the platform's reason and alerted; the others flow."""
+"""Report: every change reaches 皖事通办 once, in order, as a full 办件 record the platform accepts; one event it
+refuses is parked with the platform's reason and alerted; the others flow."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+import requests
+from exchange_kit import one_round
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
+from connectors.wanshi_tong.connector import load_codes
+from connectors.wanshi_tong.mapping import beijing_time
 from lianban.app.config import Paths, department_settings
-from lianban.app.registry import load_sink
+from lianban.app.registry import load_department, load_sink
+from lianban.domain.status_machine import load_status_machine
+from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import StatusEvent
+from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.progress import progress
+from lianban.ledger.time_limits import item_deadline
+from lianban.pipeline.deliver import deliver
 from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import collect_hrss
+from lianban.wire.gateway import sign_headers
 from simulators.hrss_backoffice import HrssBackOffice
+
+PUSHED = ("medical", "health", "housing_fund")
+
+
+@pytest.fixture
+def departments(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Every department as a real local server, its status clock at 1.5 s a step (the shared ``simulation``
+    fixture runs at 0.2 s). Why slower: the hub stamps a receipt's 受理 with its own clock once the batch is
+    answered (lianban.pipeline.deliver); when a slow batch takes longer than a department's whole path, every
+    later status the department reports is older than that stamp, is judged stale, and the item never
+    finishes. Deliveries go in batches of 20 for the same reason."""
+    from lianban.app.demo import connections
+    from simulators.runner import start
+
+    sim = start(paths.home, paths.keys_dir, None, step_seconds=1.5)
+    for name, value in connections(sim.urls, paths.home).items():
+        monkeypatch.setenv(name, value)
+    yield sim
+    sim.stop()
 
 
 def _events(paths: Paths, seeded: Any) -> list[int]:
@@ -55,3 +89,82 @@ def test_when_every_event_is_refused_nothing_is_parked_and_the_run_stops(seeded:
                     batch=6)
     assert result.parked == 0 and result.changed == 0 and "系统性" in (result.stopped_by or "")
     assert progress(paths.ledger_url).parked_events == 0
+
+
+def _run_until_done(paths: Paths, seeded: Any) -> None:
+    """stage → deliver → (HRSS works, collect, poll, report) until every item is final and reported."""
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    keys = paths.keys_dir
+    for name in PUSHED:
+        deliver(load_department(name, department_settings(name), keys), paths.ledger_url, 20, keys)
+    office, deadline = HrssBackOffice(db, step_seconds=0), time.monotonic() + 90
+    while not progress(paths.ledger_url).done and time.monotonic() < deadline:
+        pushed = one_round(db, office, paths.ledger_url, keys, batch=20)
+        assert (pushed.parked, pushed.stopped_by) == (0, None)
+        time.sleep(0.2)
+    with session_factory(paths.ledger_url)() as s:
+        still_open = s.execute(select(CaseItem.department, CaseItem.status, CaseItem.status_at)
+                               .where(CaseItem.final.is_(False))).all()
+    assert progress(paths.ledger_url).done, (progress(paths.ledger_url), still_open)
+
+
+def _view(url: str, case_no: str) -> dict[str, Any]:
+    settings, path = department_settings("wanshi_tong"), f"/api/v1/banjian/{case_no}"
+    headers = sign_headers(settings.login or "", settings.password or "", "GET", path, b"")
+    view: dict[str, Any] = requests.get(url + path, headers=headers, timeout=5).json()
+    return view
+
+
+def _ledger_cases(paths: Paths) -> list[Case]:
+    with session_factory(paths.ledger_url)() as s:
+        query = select(Case).options(selectinload(Case.items).selectinload(CaseItem.delivery))
+        cases = list(s.scalars(query))
+        for case in cases:  # loaded while the session is open
+            _ = [(item.case, item.delivery) for item in case.items]
+        return cases
+
+
+def test_every_change_reaches_the_platform_once_in_order_as_a_full_banjian_record(
+        seeded: Any, paths: Paths, departments: Any) -> None:
+    _run_until_done(paths, seeded)
+    url, codes = departments.urls["wanshi_tong"], load_codes()
+    stats = requests.get(f"{url}/_sim/stats", timeout=5).json()
+    with session_factory(paths.ledger_url)() as s:
+        changes = Counter(s.execute(select(Case.case_no).join(CaseItem).join(StatusEvent)).scalars())
+    assert (stats["refused"], stats["duplicates"], stats["out_of_order"]) == (0, 0, 0)
+    assert stats["events"] == sum(changes.values()) and stats["cases_done"] == stats["case_records"] == len(changes)
+    with sqlite3.connect(paths.home / "simulators" / "wanshi_tong.db") as platform:
+        arrived = platform.execute("SELECT projid, dataver FROM events ORDER BY received_at, event_id").fetchall()
+    versions: dict[str, list[int]] = {}
+    for projid, dataver in arrived:
+        versions.setdefault(projid, []).append(dataver)
+    assert versions == {case: list(range(1, n + 1)) for case, n in changes.items()}  # once each, in order
+    for case in _ledger_cases(paths):
+        view = _view(url, case.case_no)
+        final = {codes.items[i.item_code]: i.status for i in case.items}
+        assert {i["SERVICECODE"]: i["STATUS_NAME"] for i in view["ITEMS"]} == final
+        due = {codes.items[i.item_code]: item_deadline(i) for i in case.items}
+        assert all(i["PROMISE_DATE"] == (d.due.isoformat() if (d := due[i["SERVICECODE"]]) else None)
+                   for i in view["ITEMS"])
+        status = load_status_machine().case_status(Status(i.status or "") for i in case.items)
+        record = view["CASE"]
+        assert (record["DATAVER"], record["STATUS_NAME"], record["DONERESULT"]) == (
+            changes[case.case_no], status.value, codes.done_results[status].code)
+        assert record["TRANSACT_TIME"] == max(beijing_time(i.status_at or "") for i in case.items)
+
+
+def test_re_sending_every_change_carries_the_same_versions_and_changes_nothing(
+        seeded: Any, paths: Paths, departments: Any) -> None:
+    _run_until_done(paths, seeded)
+    url = departments.urls["wanshi_tong"]
+    cases = [c.case_no for c in _ledger_cases(paths)]
+    before = [_view(url, c) for c in cases]
+    with session_factory(paths.ledger_url).begin() as s:
+        total = s.execute(select(func.count()).select_from(StatusEvent)).scalar_one()
+        s.execute(update(StatusEvent).values(reported_at=None))
+    again = report(load_sink(department_settings("wanshi_tong"), paths.keys_dir), paths.ledger_url, paths.keys_dir)
+    assert again.changed == total
+    stats = requests.get(f"{url}/_sim/stats", timeout=5).json()
+    assert (stats["duplicates"], stats["out_of_order"], stats["events"]) == (total, 0, total)
+    assert [_view(url, c) for c in cases] == before

@@ -58,12 +58,15 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
 def demo(records: Annotated[int, typer.Option(min=1)] = 200, as_json: JsonFlag = False,
          rounds: Annotated[int, typer.Option(help="round limit")] = 25,
          step: Annotated[float, typer.Option(help="simulated seconds per status step")] = 3.0,
-         home: Annotated[Path | None, typer.Option(help="demo folder (wiped first)")] = None) -> None:
+         home: Annotated[Path | None, typer.Option(help="demo folder (wiped first)")] = None,
+         down: Annotated[list[str] | None, typer.Option(
+             help="演练：该部门全程宕机，其余照常办结并上报 (fault drill: this department is down all run)")] = None,
+         ) -> None:
     """一键演示：播种、启动模拟部门、经 Airflow 运行两个 DAG 直至办结 (the whole exchange, end to end)."""
     from lianban.app.demo import DemoOptions, run_demo
     from lianban.app.demo_view import print_round, print_summary
 
-    opts = DemoOptions(records=records, max_rounds=rounds, step_seconds=step,
+    opts = DemoOptions(records=records, max_rounds=rounds, step_seconds=step, down=tuple(down or ()),
                        **({"home": home.resolve()} if home else {}))
     summary = run_demo(opts, on_round=None if as_json else print_round)
     if as_json:

@@ -1,0 +1,115 @@
+"""The 办件 record behind each status event, as 皖事通办 keeps it: its version and the case as it then stood.
+
+For a batch of status events, the cases they belong to are read whole (items, deliveries) with every status
+event of those cases up to the batch's last, and replayed in id order:
+
+    DATAVER       an event's ordinal among its case's status events by id (1, 2, 3 …): it increases with
+                  every change of the case, and an event read again gets the same version
+    due date      the item's 承诺办结日期 (:mod:`lianban.ledger.time_limits`), once its clock has started
+    case record   :class:`~lianban.wire.contract.CaseRecord` right after the event: 受理时间 (``approved_at``),
+                  承诺时限 (the longest item limit, in working days), the case status its items add up to
+                  (:mod:`lianban.domain.status_machine`), and once every item is final the 办结时间 (the latest
+                  final status time) and how many items ended refused
+
+Everything is derived from rows the ledger already keeps, so a re-sent event carries exactly what it carried
+the first time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lianban.domain.catalog import load_catalog
+from lianban.domain.status_machine import load_status_machine
+from lianban.domain.statuses import Status
+from lianban.ledger.models import Case, CaseItem, StatusEvent
+from lianban.ledger.time_limits import BEIJING, item_deadline
+from lianban.wire.contract import CaseRecord
+
+__all__ = ["Version", "versions"]
+
+#: an item's status as of some event: (status, changed_at)
+Now = tuple[Status, str]
+
+
+@dataclass(frozen=True)
+class Version:
+    """What an event carries beyond its own row: DATAVER, the item's due date, the case record after it."""
+
+    dataver: int
+    due_date: str | None
+    case: CaseRecord
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _beijing(utc: datetime) -> str:
+    return utc.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+def _done(now: Iterable[Now | None]) -> tuple[str | None, int]:
+    """(办结时间, items refused) once every item is final, else (None, 0)."""
+    states = list(now)
+    if not all(s is not None and s[0].is_terminal() for s in states):
+        return None, 0
+    final = [s for s in states if s is not None]
+    refused = sum(status != Status.COMPLETED for status, _ in final)
+    return max((at for _, at in final), key=_moment), refused
+
+
+def _record(case: Case, state: dict[int, Now], dataver: int) -> CaseRecord:
+    now = [state.get(item.id) for item in case.items]
+    done_at, refused = _done(now)
+    return CaseRecord(
+        case_no=case.case_no, region_code=case.region_code, accepted_at=_beijing(case.approved_at),
+        time_limit_days=max(load_catalog().item(i.item_code).time_limit_days for i in case.items),
+        status=load_status_machine().case_status(s[0] if s else None for s in now), dataver=dataver,
+        done_at=done_at, refused_items=refused)
+
+
+def _cases(session: Session, item_ids: set[int]) -> dict[int, Case]:
+    """The cases owning `item_ids`, each with its items and their deliveries, by case id."""
+    owners = select(CaseItem.case_id).where(CaseItem.id.in_(item_ids))
+    query = (select(Case).where(Case.id.in_(owners))
+             .options(selectinload(Case.items).selectinload(CaseItem.delivery)))
+    return {case.id: case for case in session.scalars(query)}
+
+
+def _due(item: CaseItem) -> str | None:
+    deadline = item_deadline(item)
+    return deadline.due.isoformat() if deadline else None
+
+
+def versions(session: Session, events: Sequence[StatusEvent]) -> dict[int, Version]:
+    """Event id → :class:`Version` for every event in `events` (module docstring)."""
+    if not events:
+        return {}
+    wanted = {e.id for e in events}
+    cases = _cases(session, {e.case_item_id for e in events})
+    items = {item.id: item for case in cases.values() for item in case.items}
+    history = session.execute(
+        select(StatusEvent.id, StatusEvent.case_item_id, StatusEvent.status, StatusEvent.changed_at)
+        .join(CaseItem).where(CaseItem.case_id.in_(list(cases)), StatusEvent.id <= max(wanted))
+        .order_by(StatusEvent.id))
+    state: dict[int, Now] = {}
+    counts: dict[int, int] = {}
+    out: dict[int, Version] = {}
+    for event_id, item_id, status, changed_at in history:
+        item = items[item_id]
+        state[item_id] = (Status(status), changed_at)
+        counts[item.case_id] = counts.get(item.case_id, 0) + 1
+        if event_id in wanted:
+            out[event_id] = Version(counts[item.case_id], _due(item),
+                                    _record(cases[item.case_id], state, counts[item.case_id]))
+    return out
