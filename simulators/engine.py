@@ -17,8 +17,8 @@ completes it (the catalog's ``completed_by``).
 A few items misbehave on purpose, once each, as real departments sometimes do: some answer one poll with an
 old status and its old time (out of order: the hub ignores it); some answer the first poll at their last
 step with "受理" again, now (an illegal move: the hub keeps it, alerts, and takes the final status next poll);
-and a quarter of the items health does not complete (item 13) are once announced 已办结 by health itself, after
-its 审核通过 (the hub refuses it: only HRSS's payment completes item 13).
+and a quarter of the items health does not complete (item 13) are once announced 已办结 by health itself at
+their last step (the hub refuses it: only HRSS's payment completes item 13), then 审核通过 as decided.
 
 Each batch arrives with its seal (lianban.crypto.batch): the engine checks the hub's signature, freshness
 and replay, unwraps the batch data key with the department's own private key and checks the hash tree
@@ -151,7 +151,6 @@ CREATE TABLE IF NOT EXISTS received (
   batch_id TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS glitched (idempotency_key TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS at_last (idempotency_key TEXT PRIMARY KEY);
 """
 
 
@@ -244,13 +243,12 @@ class DepartmentEngine:
         with self._lock:
             return [v for v in (self._view(k, polled=True) for k in keys) if v is not None]
 
-    def _overreach(self, key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
-        """A department that does not complete an item (health, item 13) announcing 已办结 itself, once, on a
-        poll after it has reported its last word (so the hub has seen 审核通过 and refuses the move)."""
+    @staticmethod
+    def _overreach(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
+        """A department that does not complete an item (health, item 13) announcing 已办结 itself, once, on the
+        first poll at its last word (the hub refuses it from any status: only the completer may say 已办结)."""
         if path[-1] is not S.APPROVED or step != len(path) - 1 or _roll(key, "overreach|") >= OVERREACH_SHARE:
             return None
-        if self._db.execute("INSERT OR IGNORE INTO at_last VALUES (?)", (key,)).rowcount:
-            return None  # the first poll at the last word: told truthfully
         return S.COMPLETED, datetime.now(UTC).isoformat(), step
 
     def _misbehaves(self, key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:

@@ -48,7 +48,7 @@ def test_an_item_misbehaves_on_one_poll_then_tells_the_truth(tmp_path: Path) -> 
 
 def test_health_once_announces_item_13_done_itself_after_its_approval(tmp_path: Path) -> None:
     """Health ends item 13 at 审核通过 (HRSS pays and completes it); a quarter of the time it says 已办结 once,
-    one poll after its 审核通过, as the seed's reform set out to stop (the hub refuses it)."""
+    at its last step, as the seed's reform set out to stop (the hub refuses it), then the truth."""
     from simulators.engine import OVERREACH_SHARE, _roll
 
     key = next(k for k in (f"H{n:06d}" for n in range(100_000))
@@ -61,5 +61,5 @@ def test_health_once_announces_item_13_done_itself_after_its_approval(tmp_path: 
     assert all(i.accepted for i in engine.receive(wire(deliveries), seal))
     time.sleep(STEP * 3.5)
     said = [engine.statuses([key])[0] for _ in range(4)]
-    assert [v.status for v in said] == [Status.APPROVED, Status.COMPLETED, Status.APPROVED, Status.APPROVED]
-    assert said[0].result == {"amount": "3000.00"}  # the reward found due travels with the approval
+    assert [v.status for v in said] == [Status.COMPLETED, Status.APPROVED, Status.APPROVED, Status.APPROVED]
+    assert said[1].result == {"amount": "3000.00"}  # the reward found due travels with the approval

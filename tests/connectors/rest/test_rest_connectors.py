@@ -129,14 +129,16 @@ def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
     keys = [d.idempotency_key for d in batch]
     first = {u.idempotency_key: u.status for u in connector.poll(keys)}
     time.sleep(5 * 0.3 + 0.2)
-    connector.poll(keys)  # a few items misbehave once (an old or an illegal status): the next poll is true …
-    connector.poll(keys)  # … (health's 已办结 for item 13 comes one poll after its 审核通过)
+    connector.poll(keys)  # a few items misbehave once (an old or an illegal status): the next poll is true
     final = {u.idempotency_key: u.status for u in connector.poll(keys)}
     item = load_catalog().items[live.spec.item_code]
     assert set(final) == set(first) == set(keys)
     assert all(item.settled(connector.department, s) for s in final.values())
     for key in keys:
         path = choose_path(key, completes=item.completer == connector.department)[0]
+        if first[key] not in path:  # health's once-only 已办结 for item 13 (refused by the hub), on a slow first poll
+            assert first[key] is Status.COMPLETED and path[-1] is Status.APPROVED
+            continue
         assert path.index(first[key]) <= path.index(final[key]) == len(path) - 1
     last_word = Status.COMPLETED if item.completer == connector.department else Status.APPROVED
     assert last_word in set(final.values())
