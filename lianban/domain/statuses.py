@@ -39,3 +39,4 @@ class StatusChange:
     department_code: str
     changed_at: str
     reason: str | None
+    materials: tuple[str, ...] = ()  # 补正资料: the materials asked for, by catalog code (lianban.domain.supplements)
