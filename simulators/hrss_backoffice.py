@@ -1,7 +1,9 @@
 """HRSS's back office (人社经办系统), simulated: it works its own items and logs their statuses in the 前置库.
 
 Every tick, each HRSS item that is not final moves one step along the path the shared engine chooses for
-it (受理 → 审核中 → 审核通过 → 已办结 for most), appended to the 前置库 status log as HRSS would.
+it (受理 → 审核中 → 审核通过 → 已办结 for most), appended to the 前置库 status log as HRSS would. An item at
+补正资料 (naming its materials by catalog code, as the departments do) stays there until the window has
+recorded a 补正 submission for it in the 前置库 (``T_LB_BZTJ``); the tick after, it moves on.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from connectors.hrss.frontend import FrontendDB, applications, status_log
+from connectors.hrss.frontend import FrontendDB, applications, status_log, supplements
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from connectors.hrss.mapping import STATUS_COLUMNS as S
+from connectors.hrss.mapping import SUPPLEMENT_COLUMNS as B
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
-from simulators.engine import SUPPLEMENT_REASON, choose_path
+from simulators.engine import choose_path, supplement_materials, supplement_reason
 
 
 class HrssBackOffice:
@@ -41,20 +44,34 @@ class HrssBackOffice:
             rows = conn.execute(query).all()
         return [(case, code) for case, items in rows for code in items.split(",") if code in self.hrss_items]
 
+    def _supplied(self) -> set[tuple[str, str]]:
+        query = select(supplements.c[B["case_no"]], supplements.c[B["item_code"]])
+        with self.frontend.engine.connect() as conn:
+            return {(c, i) for c, i in conn.execute(query)}
+
+    def awaiting_supplement(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(办件编号, 事项编码, materials) of every HRSS item at 补正资料 with no 补正 submission recorded yet."""
+        latest, supplied = self._latest(), self._supplied()
+        return [(case_no, item, supplement_materials(f"hrss|{case_no}|{item}"))
+                for (case_no, item), code in latest.items()
+                if STATUSES[code] is Status.SUPPLEMENT and (case_no, item) not in supplied]
+
     def tick(self) -> int:
-        """Move every unfinished HRSS item one step; returns how many moved."""
-        latest, moved = self._latest(), 0
+        """Move every unfinished HRSS item one step (one at 补正资料 only once supplied); returns how many moved."""
+        latest, supplied, moved = self._latest(), self._supplied(), 0
         for case_no, item in self._chosen():
-            path, end_reason = choose_path(f"hrss|{case_no}|{item}")
+            key = f"hrss|{case_no}|{item}"
+            path, end_reason = choose_path(key)
             code = latest.get((case_no, item))
             index = path.index(STATUSES[code]) + 1 if code else 0
-            if index >= len(path):
+            waiting = code is not None and STATUSES[code] is Status.SUPPLEMENT and (case_no, item) not in supplied
+            if index >= len(path) or waiting:
                 continue
             status = path[index]
             reason = end_reason if status.is_terminal() and end_reason else None
-            reason = SUPPLEMENT_REASON if status is Status.SUPPLEMENT else reason
-            self.frontend.append_status(case_no, item, CODES[status], reason,
-                                        datetime.now(UTC).isoformat(timespec="seconds"))
+            materials = supplement_materials(key) if status is Status.SUPPLEMENT else ()
+            self.frontend.append_status(case_no, item, CODES[status], supplement_reason(materials) if materials
+                                        else reason, datetime.now(UTC).isoformat(timespec="seconds"), materials)
             moved += 1
         return moved
 

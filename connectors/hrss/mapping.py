@@ -9,6 +9,8 @@ from __future__ import annotations
 APPLICATION_TABLE = "T_LB_TXSQ"
 #: Append-only log of HRSS's own items' statuses (人社自办事项办理状态).
 STATUS_TABLE = "T_LB_SXZT"
+#: 补正 submissions recorded at the HRSS window (补正材料提交), written by HRSS, read (and flagged) by lianban.
+SUPPLEMENT_TABLE = "T_LB_BZTJ"
 
 APPLICATION_COLUMNS: dict[str, str] = {
     "seq": "XH",  # 序号, autoincrement
@@ -36,4 +38,15 @@ STATUS_COLUMNS: dict[str, str] = {
     "status_code": "BLZT",  # 办理状态 (HRSS code, see statuses.py)
     "reason": "YY",  # 原因
     "changed_at": "BLSJ",  # 办理时间
+    "materials": "BZCL",  # 补正材料: with 补正资料, the materials asked for (comma-separated codes M01–M15)
+}
+
+SUPPLEMENT_COLUMNS: dict[str, str] = {
+    "seq": "XH",  # 序号, autoincrement
+    "case_no": "BJBH",  # 办件编号
+    "item_code": "SXBM",  # 事项编码
+    "materials": "TJCL",  # 提交材料: the materials supplied (comma-separated codes M01–M15)
+    "supplied_at": "TJSJ",  # 提交时间
+    "sync_flag": "TBBZ",  # 同步标志, see SYNC_FLAGS
+    "synced_at": "TBSJ",  # 同步时间
 }
