@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,7 @@ class _Batch:
     seal: dict[str, Any]
     messages: list[SealedItem]
     case_nos: list[str]
+    sent_at: datetime  # when it went out (sealed just before the call)
 
 
 def _due(session: Session, department: str, limit: int) -> list[Delivery]:
@@ -139,12 +140,15 @@ def _refuse(session: Session, row: Delivery, code: str, reason: str, result: Del
                   changed_at=row.sent_at.isoformat())
 
 
-def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult) -> None:
+def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult,
+                   sent_at: datetime) -> None:
+    """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
+    answer came back: a department's own later statuses of a large batch's first items may predate that."""
     if not receipt.accepted:
         _refuse(session, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
         return
     row.attempts += 1
-    row.sent_at = utcnow()
+    row.sent_at = sent_at
     row.state, row.receipt_ref, row.last_error = DeliveryState.ACCEPTED, receipt.department_ref, None
     result.accepted += 1
     result.duplicates += int(receipt.duplicate)
@@ -193,7 +197,7 @@ class _Run:
         kept = [r.id for r in rows if r.idempotency_key not in sealed.broken]
         if not kept:
             return None
-        return _Batch(kept, sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries])
+        return _Batch(kept, sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries], utcnow())
 
     def call(self, batch: _Batch) -> Outcome:
         """The department's answer, or the failure to act on; a ConfigError propagates (fix, don't retry)."""
@@ -234,7 +238,7 @@ class _Run:
             if receipt is None:
                 _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, self.result)
             else:
-                _apply_receipt(session, row, receipt, self.result)
+                _apply_receipt(session, row, receipt, self.result, batch.sent_at)
         return True
 
     def _stop(self, rows: list[Delivery], error: str, retry_after: float | None, why: str) -> bool:
