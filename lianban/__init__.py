@@ -7,7 +7,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
-       │       (HRSS's own items), feedback (polling departments), report (to 皖事通办)
+       │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
+       │       report (to 皖事通办)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
@@ -21,12 +22,14 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
-               working_days (holidays and 调休, from the chinese-calendar package's data)
+               working_days (holidays and 调休, from the chinese-calendar package's data), supplements (补正
+               materials by code, the 补正 deadline)
 
     errors     the error tree every layer raises (outside the layers)
 
 Beside the core: ``connectors/`` (one package per department; they import the core below ``app`` and never
-each other), ``simulators/`` (the departments as real local servers, for tests and the demo), ``dags/``
+each other), ``simulators/`` (the departments as real local servers, HRSS's back office and the applicants,
+for tests and the demo), ``dags/``
 (the only place Airflow is imported) and ``schemas/`` (data).
 """
 

@@ -62,7 +62,7 @@ def _apply_updates(session: Session, department: str, open_items: dict[str, tupl
         item = session.get(CaseItem, known[0]) if known else None
         if item is not None:
             result.changed += record_status(session, item, u.status, department, code=u.department_code,
-                                            reason=u.reason, changed_at=u.changed_at)
+                                            reason=u.reason, changed_at=u.changed_at, materials=u.materials)
 
 
 def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,

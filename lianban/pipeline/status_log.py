@@ -6,7 +6,7 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
     skipped    its case is staged but the applicant did not choose that item (logged)
     waiting    its case is not staged yet (not extracted, or quarantined): parked with the change, and applied
                at the start of a later run once the case is staged, before newer rows, so order holds
-    parked     it cannot be read (an unknown 办理状态 code, a bad time, a bad 办件编号): parked with its
+    parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
                reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
 
 The watermark moves past every row in the same transaction that records what became of it.
@@ -54,7 +54,7 @@ def _apply(session: Session, case_id: int, change: StatusChange, result: Feedbac
         log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
         return
     result.changed += record_status(session, item, change.status, HRSS, code=change.department_code,
-                                    reason=change.reason, changed_at=change.changed_at)
+                                    reason=change.reason, changed_at=change.changed_at, materials=change.materials)
 
 
 def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str]) -> None:
@@ -87,7 +87,8 @@ def _retry_waiting(session: Session, result: FeedbackResult) -> None:
         if case_id is None:
             continue
         fields = json.loads(parked.change or "{}")
-        _apply(session, case_id, StatusChange(**{**fields, "status": Status(fields["status"])}), result)
+        fields.update(status=Status(fields["status"]), materials=tuple(fields.get("materials") or ()))
+        _apply(session, case_id, StatusChange(**fields), result)
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
 
 

@@ -44,7 +44,8 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
     assert dags["lianban_exchange"] == sorted(  # type: ignore[index]
         ["extract_validate_stage", "deliver_health", "deliver_housing_fund", "deliver_medical"])
     assert dags["lianban_feedback"] == sorted(  # type: ignore[index]
-        ["collect_hrss", "poll_health", "poll_housing_fund", "poll_medical", "report_to_wanshi_tong"])
+        ["collect_hrss", "forward_supplements", "poll_health", "poll_housing_fund", "poll_medical",
+         "report_to_wanshi_tong"])
 
 
 def test_parsing_never_imports_zeep(parsed: dict[str, object]) -> None:
@@ -55,3 +56,10 @@ def test_one_failing_department_never_stops_the_report(parsed: dict[str, object]
     rules = parsed["rules"]
     assert rules["lianban_feedback.report_to_wanshi_tong"] == "all_done"  # type: ignore[index]
     assert rules["lianban_exchange.deliver_medical"] == "all_success"  # type: ignore[index]
+
+
+def test_forwarding_supplements_never_stops_collection(parsed: dict[str, object]) -> None:
+    rules = parsed["rules"]
+    assert rules["lianban_feedback.forward_supplements"] == "all_success"  # type: ignore[index]
+    assert rules["lianban_feedback.poll_medical"] == "all_done"  # type: ignore[index]
+    assert rules["lianban_feedback.collect_hrss"] == "all_done"  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from lianban.domain.statuses import Status
 from lianban.keys import keysets
 from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, StatusEvent, Supplement
 from lianban.ledger.progress import progress
 from lianban.ledger.store import get_watermark
 from lianban.pipeline.deliver import deliver
@@ -27,6 +28,8 @@ from lianban.pipeline.feedback import poll_department
 from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import HRSS_WATERMARK, collect_hrss
+from lianban.pipeline.supplements import collect_supplements, forward_supplements
+from simulators.applicant import SimulatedApplicant
 from simulators.hrss_backoffice import HrssBackOffice
 
 PUSHED = ("medical", "health", "housing_fund")
@@ -41,14 +44,20 @@ def _connector(name: str) -> Any:
 
 def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths, simulation: Any,
                                                         ledger_url: str) -> None:
-    """On SQLite and on PostgreSQL, with the evidence chain intact at the end."""
+    """On SQLite and on PostgreSQL, with the evidence chain intact at the end; every 补正 item completes once
+    its applicant has brought the materials to the HRSS window."""
     db, _ = seeded
     stage(db, ledger_url, paths.keys_dir)
     for name in PUSHED:
         deliver(_connector(name), ledger_url, 100, paths.keys_dir)
     office = HrssBackOffice(db, step_seconds=0)
-    for _ in range(8):  # HRSS works its items; the departments' clocks run at 0.2 s a step
+    applicants = SimulatedApplicant(db, lambda: simulation.pending_supplements() + office.awaiting_supplement(), 0)
+    for _ in range(10):  # HRSS works its items; the departments' clocks run at 0.2 s a step
         office.tick()
+        applicants.tick()
+        collect_supplements(db, ledger_url)
+        for name in PUSHED:
+            forward_supplements(_connector(name), ledger_url, 100, paths.keys_dir)
         collect_hrss(db, ledger_url)
         for name in PUSHED:
             poll_department(_connector(name), ledger_url, paths.keys_dir)
@@ -63,6 +72,10 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     assert stats["duplicates"] == 0
     final = {s.value for s in Status if s.is_terminal()}
     assert set(stats["items_by_status"]) <= final
+    with session_factory(ledger_url)() as s:
+        asked = set(s.scalars(select(StatusEvent.case_item_id).where(StatusEvent.status == Status.SUPPLEMENT)))
+        supplied = set(s.scalars(select(Supplement.case_item_id)))
+    assert asked and asked <= supplied  # every 补正 was answered at the window, and completed since
 
 
 def test_hrss_log_is_read_once_and_a_row_for_an_unstaged_case_waits_without_stalling(
@@ -162,3 +175,22 @@ def test_every_polled_page_and_every_pushed_chunk_leaves_its_own_signed_evidence
         assert all(e.signature and e.key_id == kid and f"kid={kid}" in e.signature for e in answers[kind])
         assert len({e.signature for e in answers[kind]}) == len(answers[kind])  # each answer's own signature
     assert len({e.digest for e in answers["status"]}) == len(answers["status"])  # each page's own wire bytes
+
+
+def test_an_hrss_supplement_naming_an_unknown_material_is_parked_not_applied(seeded: Any, paths: Paths) -> None:
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        case_no = s.scalars(select(Case.case_no).join(CaseItem).where(CaseItem.item_code == "01")).first()
+    assert case_no is not None
+    db.append_status(case_no, "01", CODES[Status.SUPPLEMENT], "请补正", materials=("M01", "M99"))
+    db.append_status(case_no, "01", CODES[Status.SUPPLEMENT], "请补正", materials=("M01",))
+
+    result = collect_hrss(db, paths.ledger_url)
+
+    with session_factory(paths.ledger_url)() as s:
+        parked = s.scalars(select(ParkedStatus)).one()
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == "01")).one()
+    assert (result.parked, result.changed) == (1, 1)
+    assert any("M99" in r and "材料目录" in r for r in json.loads(parked.reasons))
+    assert (item.status, item.materials) == ("补正资料", '["M01"]')  # the readable row behind it still applies
