@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from lianban.ledger.models import (
     ParkedStatus,
     Quarantine,
     StatusEvent,
+    Supplement,
 )
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, status_counts
 from lianban.ledger.time_limits import overdue_items
@@ -40,6 +41,8 @@ class Progress:
     waiting_status_rows: int  # HRSS status rows waiting for their case to be staged
     illegal_transitions: int  # status reports the status machine refused (kept, alerted, not applied)
     overdue_items: int  # not final and past their due date (压时限, lianban.ledger.time_limits)
+    #: 补正 submissions by state (lianban.pipeline.supplements): parked and dead ones need a person
+    supplements: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -82,6 +85,8 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
             illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
             overdue_items=overdue_items(s, today),
+            supplements={str(k): int(v) for k, v in s.execute(select(Supplement.state, func.count())
+                                                               .group_by(Supplement.state)).all()},
         )
 
 

@@ -1,7 +1,8 @@
 """Both DAGs through Airflow itself (`airflow dags test`) against the real simulators: the issue's proof.
 
-Every chosen item of every valid case reaches 皖事通办 with a final status; no department received a
-duplicate; quarantined records reached no department.
+Every chosen item of every valid case reaches 皖事通办 with a final status (a 补正 item once its applicant has
+brought the materials to the window and the hub forwarded them); no department received a duplicate;
+quarantined records reached no department.
 """
 
 from __future__ import annotations
@@ -91,8 +92,19 @@ def test_tasks_pass_counts_not_records(demo: tuple[dict[str, Any], Path]) -> Non
     for task_id, value in xcoms:
         assert len(str(value)) < 600, f"{task_id} pushed a large XCom"
     tasks = {r[0] for r in _rows(home / "airflow" / "airflow.db", "SELECT DISTINCT task_id FROM task_instance")}
-    assert tasks == {"extract_validate_stage", "collect_hrss", "report_to_wanshi_tong",
+    assert tasks == {"extract_validate_stage", "collect_hrss", "forward_supplements", "report_to_wanshi_tong",
                      *(f"deliver_{d}" for d in DEPARTMENTS), *(f"poll_{d}" for d in DEPARTMENTS)}
+
+
+def test_every_supplement_asked_for_was_brought_to_the_window_and_forwarded(demo: tuple[dict[str, Any], Path]) -> None:
+    """The demo's 补正 items complete: the simulated applicants brought the materials, the hub forwarded them."""
+    _, home = demo
+    ledger = home / "ledger.db"
+    asked = {r[0] for r in _rows(ledger, "SELECT DISTINCT case_item_id FROM status_events WHERE status = '补正资料'")}
+    supplied = dict(_rows(ledger, "SELECT case_item_id, state FROM supplements"))
+    assert asked and asked <= set(supplied)
+    assert set(supplied.values()) <= {"accepted", "own"}
+    assert sum(demo[0]["supplements"].values()) == len(supplied)  # the summary counts them
 
 
 def _seeded_people(home: Path) -> set[str]:

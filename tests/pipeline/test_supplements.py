@@ -18,6 +18,7 @@ from lianban.domain.schemas import schema_path
 from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Evidence, Supplement
+from lianban.ledger.progress import progress
 from lianban.ledger.store import SupplementState, utcnow
 from lianban.pipeline import supplements as supplements_mod
 from lianban.pipeline.deliver import deliver
@@ -85,6 +86,7 @@ def test_submissions_reach_their_department_once_and_hrss_items_are_kept_not_for
     assert again[0].read == 0 and all(r.sent == 0 for r in again[1].values())  # nothing new, nothing resent
     assert all(simulation.engines[d].supplement_stats()["supplements"] == 1 for d in PUSHED)
     assert _states(paths.ledger_url) == {SupplementState.ACCEPTED: 3, SupplementState.OWN: 1}
+    assert progress(paths.ledger_url).supplements == {"accepted": 3, "own": 1}  # what `lianban status` shows
     assert db.pull_new_supplements(10) == []  # flagged taken in the 前置库
     with session_factory(paths.ledger_url)() as s:
         kinds = list(s.scalars(select(Evidence.department).where(Evidence.kind == "supplement")))
