@@ -6,7 +6,8 @@ A department (or HRSS, in its 前置库 status log) names the missing materials 
 status to supply them: :func:`supplement_due`. Days are Beijing days (UTC+8, no daylight saving).
 
 Materials arrive as text (codes separated by commas, full-width "，" and "、" too) or as a list; an unknown
-code is refused with a Chinese reason naming it (:class:`UnknownMaterial`), never guessed at.
+code is refused with a Chinese reason naming it (:class:`UnknownMaterial`), never guessed at; text not shaped
+like a code (a phone number typed in the wrong column) is not echoed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["SupplementSubmission", "UnknownMaterial", "deadline_days", "material
 
 _BEIJING = timezone(timedelta(hours=8))
 _SEPARATOR = re.compile(r"[,，、;；\s]+")
+_CODE_SHAPED = re.compile(r"[A-Z0-9]{1,4}")  # echoed in a reason only when shaped like a code (PIPL: never a phone)
 RULES_FILE = schema_path("catalog", "supplements.yaml")
 
 
@@ -71,7 +73,7 @@ def read_materials(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     codes = tuple(dict.fromkeys(str(p).strip().upper() for p in parts if str(p).strip()))
     unknown = [c for c in codes if c not in _known()]
     if unknown:
-        shown = "、".join(repr(c[:8]) for c in unknown)
+        shown = "、".join(repr(c) if _CODE_SHAPED.fullmatch(c) else "（非编码内容）" for c in unknown)
         raise UnknownMaterial(f"补正材料编码 {shown} 不在材料目录（schemas/catalog/materials.yaml）中")
     return codes
 

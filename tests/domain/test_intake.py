@@ -134,3 +134,10 @@ def test_a_supplement_submission_that_cannot_be_placed_says_why(values: dict[str
         5, "BZ1", "14", ("M02", "M05"), "2025-03-04T09:00:00+08:00")
     result = read_supplement(SourceRow(5, {**good, **values}))
     assert isinstance(result, Unreadable) and any(words in r for r in result.reasons), result
+
+
+def test_text_in_the_materials_column_that_is_no_code_is_not_echoed() -> None:
+    row = {"case_no": "BZ1", "item_code": "14", "materials": "13812345678", "supplied_at": "2025-03-04T09:00:00+08:00"}
+    result = read_supplement(SourceRow(6, row))
+    assert isinstance(result, Unreadable) and "非编码内容" in result.reasons[0]
+    assert "1381" not in "".join(result.reasons)
