@@ -1,5 +1,8 @@
 """The REST gateway dialect that health, housing_fund and 皖事通办 speak: signed JSON over HTTP(S).
 
+A department answers ``POST /api/v1/cases:batch`` (deliveries), ``:status`` (polls; a 补正资料 row names the
+materials asked for by catalog code, ``materials``) and ``:supplement`` (补正 submissions, sealed like a batch).
+
     GatewayClient             one base URL + an injected ``requests.Session``; ``call`` returns the JSON
                               answer or raises through the failure → action tables below
     RestDepartmentConnector   the shared :class:`~lianban.wire.contract.DepartmentConnector`; a department package
@@ -30,8 +33,9 @@ import requests
 
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import UnknownMaterial, read_materials
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate
+from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate, SupplementItem
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
@@ -199,6 +203,7 @@ class RestDepartmentConnector:
     errors: Mapping[str, str]
     submit_path = "/api/v1/cases:batch"
     status_path = "/api/v1/cases:status"
+    supplement_path = "/api/v1/cases:supplement"
     page_size = DEFAULT_PAGE_SIZE
 
     def __init__(self, base_url: str, session: requests.Session,
@@ -247,6 +252,37 @@ class RestDepartmentConnector:
             raise FatalError(f"{self.connection}: 未知的部门状态码 {code!r}；请在 "
                              f"connectors/{self.department}/statuses.py 中补充映射") from None
 
+    # -- supplement ----------------------------------------------------------------------------------
+    def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:
+        """One receipt per 补正 submission, in order, keyed by its supplement id (a resend is answered
+        duplicate); the sealed batch travels whole."""
+        body = {"batch_id": batch_id(s.supplement_id for s in batch), "seal": dict(seal), "items": [
+            {"idempotency_key": s.idempotency_key, "supplement_id": s.supplement_id, "case_no": s.case_no,
+             "item_code": s.item_code, "envelope": s.envelope} for s in batch]}
+        answer = self.client.call("POST", self.supplement_path, body)
+        try:
+            by_id = {str(r["supplement_id"]): r for r in answer["receipts"]}
+            missing = sum(1 for s in batch if s.supplement_id not in by_id)
+            if missing:
+                raise RetriableError(
+                    f"{self.connection}: 补正应答缺少 {missing} 条回执，稍后重试（重复提交是安全的）")
+            return [self._supplement_receipt(by_id[s.supplement_id]) for s in batch]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise malformed(self.connection, exc) from None
+
+    def _supplement_receipt(self, r: Mapping[str, Any]) -> Receipt:
+        accepted, code = bool(r["accepted"]), r.get("code")
+        reason = r.get("reason") or (None if accepted else self.errors.get(str(code)))
+        return Receipt(idempotency_key=str(r["supplement_id"]), accepted=accepted,
+                       duplicate=bool(r.get("duplicate")), status=self._status(code) if accepted else None,
+                       department_code=code, reason=reason)
+
+    def _materials(self, raw: Any) -> tuple[str, ...]:
+        try:
+            return read_materials(raw or ())
+        except UnknownMaterial as exc:
+            raise FatalError(f"{self.connection}: {exc}；请与部门联络员核对材料编码") from None
+
     # -- poll ----------------------------------------------------------------------------------------
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
         """Current status of each delivered key the department knows (all pages followed)."""
@@ -273,7 +309,8 @@ class RestDepartmentConnector:
     def _update(self, r: Mapping[str, Any]) -> StatusUpdate:
         return StatusUpdate(idempotency_key=str(r["idempotency_key"]), status=self._status(r["code"]),
                             department_code=str(r["code"]), changed_at=str(r["changed_at"]),
-                            reason=r.get("reason"), result=_result(r.get("result")))
+                            reason=r.get("reason"), result=_result(r.get("result")),
+                            materials=self._materials(r.get("materials")))
 
     # -- health --------------------------------------------------------------------------------------
     def health(self) -> HealthReport:

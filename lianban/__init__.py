@@ -7,9 +7,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
-       │       (HRSS's own items), feedback (polling departments), rewards (item 13 paid by HRSS), notices
-       │       (held applications told 补正资料), report (to 皖事通办, each event with its 办件 record from
-       │       banjian)
+       │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
+       │       rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
+       │       皖事通办, each event with its 办件 record from banjian)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
@@ -24,12 +24,13 @@ The core package, in layers; each imports only the layers below it (``.importlin
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
-               (办理结果 forms and sentences)
+               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline)
 
     errors     the error tree every layer raises (outside the layers)
 
 Beside the core: ``connectors/`` (one package per department; they import the core below ``app`` and never
-each other), ``simulators/`` (the departments as real local servers, for tests and the demo), ``dags/``
+each other), ``simulators/`` (the departments as real local servers, HRSS's back office and the applicants,
+for tests and the demo), ``dags/``
 (the only place Airflow is imported) and ``schemas/`` (data).
 """
 

@@ -5,7 +5,7 @@ Received cases are kept in a SQLite file for inspection. Each case item follows 
 statuses chosen deterministically from its idempotency key, one step every ``step_seconds``:
 
     受理 → 审核中 → 审核通过 → 已办结              (most)
-    受理 → 补正资料 → 审核中 → 审核通过 → 已办结     (some)
+    受理 → 补正资料 ‖ 审核中 → 审核通过 → 已办结     (some: ‖ waits for the applicant's supplement)
     不予受理 (with a reason)                      (few)
     受理 → 审核中 → 审核不通过 (with a reason)       (few)
 
@@ -13,6 +13,12 @@ Some items bring a result back (lianban.domain.results): item 12 the confirmed �
 shortfall, item 14 the amount and date of the 公积金 transfer (with 已办结); for item 13 the health commission
 only decides eligibility, so its path ends at 审核通过 with the reward amount (or 审核不通过): HRSS pays and
 completes it (the catalog's ``completed_by``).
+
+An item on a 补正 path stops at 补正资料, naming one or two materials by catalog code (chosen from its key,
+:func:`supplement_materials`), until a supplement for it arrives (:meth:`DepartmentEngine.supplement`, sealed
+and checked exactly like a batch, deduplicated by supplement id); then it goes on, its step clock restarting
+from the supplement's arrival. :meth:`DepartmentEngine.awaiting_supplement` lists what the department has
+asked applicants to bring (the simulated applicant reads it: one simulated world).
 
 A few items misbehave on purpose, once each, as real departments sometimes do: some answer one poll with an
 old status and its old time (out of order: the hub ignores it); some answer the first poll at their last
@@ -43,8 +49,9 @@ from lianban.crypto.batch import BatchOpener, OpenedBatch
 from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import id_problem
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import UnknownMaterial, material_names, read_materials
 from lianban.errors import RejectedError
-from lianban.wire.ids import aad
+from lianban.wire.ids import aad, supplement_aad
 
 S = Status
 PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
@@ -54,7 +61,19 @@ PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
     (4, (S.NOT_ACCEPTED,), "申请事项不属于本部门受理范围或申请人不符合受理条件"),
     (4, (S.ACCEPTED, S.UNDER_REVIEW, S.REJECTED), "经审核，申请人不符合办理条件"),
 )
-SUPPLEMENT_REASON = "请补正资料：社会保障卡或身份证（含电子证照）"
+SUPPLEMENT_REASON = "请补正资料"
+
+
+def supplement_materials(key: str) -> tuple[str, ...]:
+    """The one or two materials (catalog codes) a 补正资料 asks for, fixed by the item's key."""
+    codes = [m.code for m in load_catalog().materials]
+    roll = int(hashlib.sha256(f"materials|{key}".encode()).hexdigest()[:8], 16)
+    return tuple(codes[(roll + 7 * n) % len(codes)] for n in range(1 + (roll >> 16) % 2))
+
+
+def supplement_reason(materials: tuple[str, ...]) -> str:
+    """The 补正告知 sentence: which materials to bring, by name."""
+    return f"{SUPPLEMENT_REASON}：{'、'.join(material_names(materials))}"
 
 
 def choose_path(key: str, completes: bool = True) -> tuple[tuple[Status, ...], str | None]:
@@ -130,6 +149,20 @@ class CaseView:
     changed_at: str
     reason: str | None
     result: dict[str, str] | None = None  # lianban.domain.results
+    materials: tuple[str, ...] = ()  # 补正资料: the materials asked for (catalog codes)
+
+
+@dataclass(frozen=True)
+class SupplementIntake:
+    """The engine's verdict on one received 补正 submission."""
+
+    supplement_id: str
+    idempotency_key: str
+    accepted: bool
+    duplicate: bool
+    status: Status | None  # the item's status once the supplement is taken
+    code: str  # engine-level code: OK, DUP, SEAL, INVALID, NOCASE
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -151,6 +184,10 @@ CREATE TABLE IF NOT EXISTS received (
   batch_id TEXT NOT NULL, fields TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS glitched (idempotency_key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS supplements (
+  supplement_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL, materials TEXT NOT NULL,
+  supplied_at TEXT NOT NULL, received_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_supplements_key ON supplements (idempotency_key);
 """
 
 
@@ -258,6 +295,18 @@ class DepartmentEngine:
         self._db.execute("INSERT INTO glitched VALUES (?)", (key,))
         return glitch
 
+    def _step_times(self, key: str, path: tuple[Status, ...], received_at: float) -> list[float]:
+        """When each step of `path` reached so far was reached: one every ``step_seconds`` from receipt; a
+        补正资料 step holds until a supplement arrives, and the clock restarts from its arrival."""
+        hold = path.index(S.SUPPLEMENT) if S.SUPPLEMENT in path else len(path) - 1
+        times = [received_at + k * self.step_seconds for k in range(hold + 1)]
+        row = self._db.execute("SELECT MIN(received_at) FROM supplements WHERE idempotency_key=?", (key,)).fetchone()
+        if hold < len(path) - 1 and row[0] is not None:
+            resumed = max(row[0], times[hold])
+            times += [resumed + (k - hold - 1) * self.step_seconds for k in range(hold + 1, len(path))]
+        now = time.time()
+        return [t for t in times if t <= now] or times[:1]
+
     def _view(self, key: str, polled: bool = False) -> CaseView | None:
         row = self._db.execute(
             "SELECT ref, received_at, item_code FROM received WHERE idempotency_key=?", (key,)
@@ -265,17 +314,80 @@ class DepartmentEngine:
         if row is None:
             return None
         path, end_reason = choose_path(key, completes=row[2] in self.completes)
-        elapsed_steps = (time.time() - row[1]) / self.step_seconds if self.step_seconds else len(path)
-        step = min(int(elapsed_steps), len(path) - 1)
+        times = self._step_times(key, path, row[1])
+        step = len(times) - 1
         glitch = self._misbehaves(key, path, step) if polled else None
         if glitch is not None:
-            return CaseView(key, row[0], glitch[0], glitch[1] or _at(row[1] + glitch[2] * self.step_seconds), None)
+            return CaseView(key, row[0], glitch[0], glitch[1] or _at(times[glitch[2]]), None)
         status = path[step]
         reason = end_reason if status.is_terminal() and end_reason else None
-        if status is S.SUPPLEMENT:
-            reason = SUPPLEMENT_REASON
-        at = _at(row[1] + step * self.step_seconds)
-        return CaseView(key, row[0], status, at, reason, simulated_result(key, row[2], self.department, status, at))
+        materials = supplement_materials(key) if status is S.SUPPLEMENT else ()
+        reason = supplement_reason(materials) if materials else reason
+        at = _at(times[step])
+        result = simulated_result(key, row[2], self.department, status, at)
+        return CaseView(key, row[0], status, at, reason, result, materials)
+
+    # -- 补正 (supplements) -------------------------------------------------------------------------------
+    def supplement(self, supplements: Iterable[dict[str, Any]], seal: dict[str, Any] | None) -> list[SupplementIntake]:
+        """Take a sealed batch of ``{idempotency_key, supplement_id, case_no, item_code, envelope}`` (each
+        envelope sealing ``{materials, supplied_at}``); one SupplementIntake each, a supplement id seen before
+        answered duplicate. Raises BatchRefused exactly as :meth:`receive` does."""
+        batch = list(supplements)
+        opened = self._open(batch, seal)
+        with self._lock:
+            return [self._supplement_one(d, opened) for d in batch]
+
+    def _supplement_one(self, d: dict[str, Any], opened: OpenedBatch) -> SupplementIntake:
+        sid, key = str(d.get("supplement_id", "")), str(d.get("idempotency_key", ""))
+        if self._db.execute("SELECT 1 FROM supplements WHERE supplement_id=?", (sid,)).fetchone():
+            self._bump("supplement_duplicates")
+            view = self._view(key)
+            return SupplementIntake(sid, key, True, True, view.status if view else None, "DUP", None)
+        opened_payload = self._open_supplement(d, opened)
+        if isinstance(opened_payload, tuple):
+            self._bump("supplements_rejected")
+            return SupplementIntake(sid, key, False, False, None, *opened_payload)
+        self._db.execute("INSERT INTO supplements VALUES (?,?,?,?,?)",
+                         (sid, key, json.dumps(opened_payload["materials"]), opened_payload["supplied_at"],
+                          time.time()))
+        self._bump("supplements")
+        view = self._view(key)
+        return SupplementIntake(sid, key, True, False, view.status if view else None, "OK", None)
+
+    def _open_supplement(self, d: dict[str, Any], opened: OpenedBatch) -> dict[str, Any] | tuple[str, str]:
+        """The supplement's payload (materials read against the catalog), or (code, reason) refusing it."""
+        key, case_no, item_code = (str(d.get(k)) for k in ("idempotency_key", "case_no", "item_code"))
+        known = self._db.execute("SELECT 1 FROM received WHERE idempotency_key=? AND case_no=? AND item_code=?",
+                                 (key, case_no, item_code)).fetchone()
+        if known is None:
+            return "NOCASE", "本部门未收到该事项，无法受理补正材料"
+        try:
+            payload = opened.open_item(d.get("envelope") or {},
+                                       expect_aad=supplement_aad(str(d.get("supplement_id")), key, case_no, item_code))
+            materials = read_materials(payload.get("materials") or ())
+        except RejectedError as exc:
+            return "SEAL", exc.reason
+        except (UnknownMaterial, TypeError) as exc:
+            return "INVALID", str(exc) if isinstance(exc, UnknownMaterial) else "补正材料格式错误"
+        if not materials:
+            return "INVALID", "补正材料为空"
+        return {"materials": list(materials), "supplied_at": str(payload.get("supplied_at") or "")}
+
+    def awaiting_supplement(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(办件编号, 事项编码, materials) of every item now at 补正资料 with no supplement received yet: what the
+        department has asked applicants to bring."""
+        with self._lock:
+            rows = self._db.execute("SELECT idempotency_key, case_no, item_code FROM received WHERE idempotency_key "
+                                    "NOT IN (SELECT idempotency_key FROM supplements)").fetchall()
+            views = [(case_no, item, self._view(key)) for key, case_no, item in rows
+                     if S.SUPPLEMENT in choose_path(key, completes=item in self.completes)[0]]
+        return [(case_no, item, v.materials) for case_no, item, v in views if v and v.status is S.SUPPLEMENT]
+
+    def supplement_stats(self) -> dict[str, int]:
+        """补正 counters: supplements taken, duplicates answered, supplements refused."""
+        with self._lock:
+            rows = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        return {n: int(rows.get(n, 0)) for n in ("supplements", "supplement_duplicates", "supplements_rejected")}
 
     def stats(self) -> dict[str, int]:
         """Counters as the department sees them: unique, duplicates, rejected (items), refused_batches."""

@@ -4,7 +4,7 @@ Routes::
 
     GET  /soap/medical?wsdl              the WSDL, soap:address pointing at this server, XSD inlined
     GET  /soap/medical?xsd=medical.xsd   the message schema
-    POST /soap/medical                   SubmitBatch | QueryStatus | Ping (document/literal)
+    POST /soap/medical                   SubmitBatch | SubmitSupplement | QueryStatus | Ping (document/literal)
     GET  /health                         {"status": "ok"}
     GET  /_sim/stats                     engine counters (unique, duplicates, rejected, refused_batches)
 
@@ -15,6 +15,8 @@ whose faultstring is Chinese and whose detail ``MedicalFault/errorCode`` is a co
 :data:`connectors.medical.statuses.ERROR_CODES`; faults never echo secrets or request content.
 A SubmitBatch carries its batch ``seal`` (JSON text); a batch whose seal or hash tree fails is refused whole
 with a Client Fault ``E_BATCH_<CODE>`` (:class:`simulators.engine.BatchRefused`), before any item is taken.
+A SubmitSupplement (补正 submissions) is sealed, checked and refused the same way; its receipts are keyed by
+``supplementId`` (a supplement id seen before is answered duplicate).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.medical.statuses import CODES, ERROR_CODES
 from lianban.domain.schemas import schema_path
-from simulators.engine import BatchRefused, CaseView, DepartmentEngine, Intake
+from simulators.engine import BatchRefused, CaseView, DepartmentEngine, Intake, SupplementIntake
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ CLOCK_SKEW = timedelta(seconds=60)  # tolerated for timestamps from a client who
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 #: engine intake code → the bureau's receipt error code (accepted intakes carry a status code instead).
-INTAKE_CODES = {"SEAL": "E_SEAL", "INVALID": "E_DATA", "ITEM": "E_ITEM"}
+INTAKE_CODES = {"SEAL": "E_SEAL", "INVALID": "E_DATA", "ITEM": "E_ITEM", "NOCASE": "E_NOCASE"}
 
 M = ElementMaker(namespace=TNS, nsmap={"m": TNS})
 S = ElementMaker(namespace=SOAP_ENV, nsmap={"soap": SOAP_ENV, "m": TNS})
@@ -225,7 +227,14 @@ def receipt_element(intake: Intake) -> etree._Element:
 def status_element(view: CaseView) -> etree._Element:
     result = [M.result(*(M.entry(value, name=name) for name, value in view.result.items()))] if view.result else []
     return M.status(M.idempotencyKey(view.idempotency_key), M.code(CODES[view.status]),
-                    *_optional("reason", view.reason), M.changedAt(view.changed_at), *result)
+                    *_optional("reason", view.reason), M.changedAt(view.changed_at),
+                    *[M.material(code) for code in view.materials], *result)
+
+
+def supplement_receipt_element(intake: SupplementIntake) -> etree._Element:
+    code = CODES[intake.status] if intake.accepted and intake.status else INTAKE_CODES.get(intake.code, "E_DATA")
+    return M.receipt(M.supplementId(intake.supplement_id), M.accepted(_bool(intake.accepted)),
+                     M.duplicate(_bool(intake.duplicate)), M.code(code), *_optional("reason", intake.reason))
 
 
 def delivery_from(item: etree._Element) -> dict[str, Any]:
@@ -242,6 +251,19 @@ def delivery_from(item: etree._Element) -> dict[str, Any]:
     }
 
 
+def supplement_from(item: etree._Element) -> dict[str, Any]:
+    """One wire supplement ``item`` as the engine's supplement dict."""
+    return {**delivery_from(item), "supplement_id": item.findtext("m:supplementId", namespaces=NS)}
+
+
+def _seal_of(payload: etree._Element) -> dict[str, Any] | None:
+    try:
+        seal = json.loads(payload.findtext("m:seal", default="", namespaces=NS) or "")
+    except ValueError:
+        raise SoapFault("E_BATCH_FORMAT", detail="seal 不是合法的 JSON") from None
+    return seal if isinstance(seal, dict) else None
+
+
 # -- the service ----------------------------------------------------------------------------------------
 class MedicalSoapService:
     """Turns one POSTed SOAP request into response bytes and an HTTP status (200, or 500 for a Fault)."""
@@ -253,6 +275,7 @@ class MedicalSoapService:
         self.schema = schema
         self._operations: dict[str, Callable[[etree._Element], etree._Element]] = {
             f"{{{TNS}}}SubmitBatch": self.submit_batch,
+            f"{{{TNS}}}SubmitSupplement": self.submit_supplement,
             f"{{{TNS}}}QueryStatus": self.query_status,
             f"{{{TNS}}}Ping": self.ping,
         }
@@ -298,6 +321,15 @@ class MedicalSoapService:
             raise SoapFault(f"E_BATCH_{refused.code}", detail=refused.reason) from None
         return M.SubmitBatchResponse(M.batchId(payload.findtext("m:batchId", namespaces=NS) or ""),
                                      *[receipt_element(i) for i in intakes])
+
+    def submit_supplement(self, payload: etree._Element) -> etree._Element:
+        supplements = [supplement_from(item) for item in payload.iterfind("m:item", NS)]
+        try:
+            intakes = self.engine.supplement(supplements, _seal_of(payload))
+        except BatchRefused as refused:
+            raise SoapFault(f"E_BATCH_{refused.code}", detail=refused.reason) from None
+        return M.SubmitSupplementResponse(M.batchId(payload.findtext("m:batchId", namespaces=NS) or ""),
+                                          *[supplement_receipt_element(i) for i in intakes])
 
     def query_status(self, payload: etree._Element) -> etree._Element:
         keys = [k.text or "" for k in payload.iterfind("m:idempotencyKey", NS)]

@@ -6,8 +6,13 @@ Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves
                                 → {"receipts": [{idempotency_key, accepted, duplicate, ref, code, reason}]};
                                 a batch whose seal fails → 400 {"code": "BATCH_<CODE>", "message"}
     POST /api/v1/cases:status   {"keys": [...], "page": 1, "page_size": 100}
-                                → {"statuses": [{idempotency_key, code, reason, changed_at, result}], page,
-                                   page_size, total}
+                                → {"statuses": [{idempotency_key, code, reason, changed_at, materials, result}],
+                                page, page_size, total}; ``materials`` (catalog codes) with 补正资料, else [];
+                                ``result`` (lianban.domain.results) with the status that brings one, else null
+    POST /api/v1/cases:supplement {"batch_id", "seal", "items": [{idempotency_key, supplement_id, case_no, item_code,
+                                envelope}]} → {"receipts": [{supplement_id, idempotency_key, accepted, duplicate,
+                                code, reason}]}; sealed and refused like a batch; a supplement id seen before
+                                is answered duplicate
     GET  /health                liveness, unsigned
     GET  /_sim/stats            the engine's counters (unique, duplicates, rejected, refused_batches), unsigned
 
@@ -31,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lianban.domain.statuses import Status
 from lianban.wire.gateway import GatewayVerifier
-from simulators.engine import BatchRefused, DepartmentEngine, Intake
+from simulators.engine import BatchRefused, DepartmentEngine, Intake, SupplementIntake
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH_ITEMS = 1000
@@ -39,8 +44,8 @@ MAX_PAGE_SIZE = 500
 #: per department: engine refusal code (SEAL 解密失败, INVALID 字段校验失败, ITEM 事项不属于本部门) → the
 #: department's own error code, as documented in connectors/<department>/statuses.py ERRORS
 ERROR_CODES: dict[str, dict[str, str]] = {
-    "health": {"SEAL": "JMSB", "INVALID": "ZDJYSB", "ITEM": "SXBSY"},
-    "housing_fund": {"SEAL": "E101", "INVALID": "E102", "ITEM": "E103"},
+    "health": {"SEAL": "JMSB", "INVALID": "ZDJYSB", "ITEM": "SXBSY", "NOCASE": "WSJ"},
+    "housing_fund": {"SEAL": "E101", "INVALID": "E102", "ITEM": "E103", "NOCASE": "E104"},
 }
 
 _PYDANTIC_ZH = {
@@ -178,6 +183,29 @@ class BatchOut(BaseModel):
     receipts: list[ReceiptOut]
 
 
+class SupplementIn(CaseIn):
+    supplement_id: str = Field(min_length=1, max_length=128)  # the supplement's own idempotency key
+
+
+class SupplementBatchIn(BaseModel):
+    batch_id: str = Field(min_length=1, max_length=64)
+    seal: dict[str, Any]  # the batch envelope header, see lianban.crypto.batch
+    items: list[SupplementIn] = Field(max_length=MAX_BATCH_ITEMS)
+
+
+class SupplementReceiptOut(BaseModel):
+    supplement_id: str
+    idempotency_key: str
+    accepted: bool
+    duplicate: bool
+    code: str
+    reason: str | None
+
+
+class SupplementBatchOut(BaseModel):
+    receipts: list[SupplementReceiptOut]
+
+
 class StatusQuery(BaseModel):
     keys: list[str] = Field(max_length=5000)
     page: int = Field(1, ge=1)
@@ -190,6 +218,7 @@ class StatusOut(BaseModel):
     reason: str | None
     changed_at: str
     result: dict[str, str] | None = None
+    materials: list[str] = []  # 补正资料: the materials asked for (catalog codes M01–M15)
 
 
 class StatusPage(BaseModel):
@@ -225,13 +254,28 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
             return _error(400, f"BATCH_{refused.code}", refused.reason)
         return BatchOut(receipts=[receipt(i) for i in intakes])
 
+    def supplement_receipt(i: SupplementIntake) -> SupplementReceiptOut:
+        code = codes[i.status] if i.accepted and i.status else errors.get(i.code, i.code)
+        return SupplementReceiptOut(supplement_id=i.supplement_id, idempotency_key=i.idempotency_key,
+                                    accepted=i.accepted, duplicate=i.duplicate, code=code, reason=i.reason)
+
+    @app.post("/api/v1/cases:supplement", response_model=SupplementBatchOut, responses=GATEWAY_RESPONSES)
+    def submit_supplement(batch: SupplementBatchIn) -> SupplementBatchOut | JSONResponse:
+        """接收一批加密的补正材料提交；验签与摘要树同批次投递，按 supplement_id 去重，逐条回执。"""
+        try:
+            intakes = engine.supplement([item.model_dump() for item in batch.items], batch.seal)
+        except BatchRefused as refused:
+            return _error(400, f"BATCH_{refused.code}", refused.reason)
+        return SupplementBatchOut(receipts=[supplement_receipt(i) for i in intakes])
+
     @app.post("/api/v1/cases:status", response_model=StatusPage, responses=GATEWAY_RESPONSES)
     def query_status(query: StatusQuery) -> StatusPage:
         """查询办理状态；未知的 key 不返回，按页返回。"""
         views = engine.statuses(query.keys)
         start = (query.page - 1) * query.page_size
         rows = [StatusOut(idempotency_key=v.idempotency_key, code=codes[v.status], reason=v.reason,
-                          changed_at=v.changed_at, result=v.result) for v in views[start:start + query.page_size]]
+                          changed_at=v.changed_at, materials=list(v.materials), result=v.result)
+                for v in views[start:start + query.page_size]]
         return StatusPage(statuses=rows, page=query.page, page_size=query.page_size, total=len(views))
 
     @app.get("/health")

@@ -1,4 +1,5 @@
-"""`lianban simulate`: every department as a real local server on 127.0.0.1, plus HRSS's back office.
+"""`lianban simulate`: every department as a real local server on 127.0.0.1, plus HRSS's back office and the
+applicants who bring 补正 materials to the HRSS window (:mod:`simulators.applicant`).
 
 The departments come from the catalog (``schemas/catalog/departments.yaml``), so a department registered
 there is simulated without a line here. Each catalog transport has one simulator (:data:`APPS`)::
@@ -37,6 +38,7 @@ from lianban.keys import keysets
 from lianban.keys.files import write_private_json
 from lianban.keys.names import hub_signing_name, names_for, suite_of
 from lianban.keys.provision import ensure_keys
+from simulators.applicant import Pending, SimulatedApplicant
 from simulators.engine import DepartmentEngine
 from simulators.faults import FaultInjector, parse_faults
 from simulators.hrss_backoffice import HrssBackOffice
@@ -75,8 +77,17 @@ class Simulation:
     threads: list[threading.Thread] = field(default_factory=list)
     backoffice: HrssBackOffice | None = None
     engines: dict[str, DepartmentEngine] = field(default_factory=dict)
+    applicant: SimulatedApplicant | None = None
+
+    def pending_supplements(self) -> list[Pending]:
+        """Every item a department or HRSS's back office holds at 补正资料, waiting for the applicant's materials
+        (the simulated world reads its own records, never the hub's ledger)."""
+        waiting = [p for engine in self.engines.values() for p in engine.awaiting_supplement()]
+        return waiting + (self.backoffice.awaiting_supplement() if self.backoffice else [])
 
     def stop(self) -> None:
+        if self.applicant:
+            self.applicant.stop()
         if self.backoffice:
             self.backoffice.stop()
         for server in self.servers:
@@ -182,8 +193,11 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
 
             sim.urls[f"{name}_wsdl"] = f"{url}{SOAP_PATH}?wsdl"
     if frontend_url:
-        sim.backoffice = HrssBackOffice(FrontendDB(frontend_url), step_seconds)
-        thread = threading.Thread(target=sim.backoffice.run, daemon=True, name="hrss-backoffice")
-        thread.start()
-        sim.threads.append(thread)
+        frontend = FrontendDB(frontend_url)
+        sim.backoffice = HrssBackOffice(frontend, step_seconds)
+        sim.applicant = SimulatedApplicant(frontend, sim.pending_supplements, step_seconds)
+        for name, worker in (("hrss-backoffice", sim.backoffice.run), ("applicants", sim.applicant.run)):
+            thread = threading.Thread(target=worker, daemon=True, name=name)
+            thread.start()
+            sim.threads.append(thread)
     return sim

@@ -29,5 +29,6 @@ ERRORS: dict[str, str] = {
     "JMSB": "数据包解密或完整性校验失败",
     "ZDJYSB": "退休待遇审核信息字段校验未通过",
     "SXBSY": "事项不属于卫生健康委员会受理范围",
+    "WSJ": "补正材料所属事项未在卫生健康委员会办理（未收到该事项）",
     **batch_refusal_codes("BATCH_"),  # a sealed batch refused whole (lianban.crypto.batch)
 }

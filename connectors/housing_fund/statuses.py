@@ -29,5 +29,6 @@ ERRORS: dict[str, str] = {
     "E101": "数据包解密或完整性校验失败",
     "E102": "退休待遇审核信息字段校验未通过",
     "E103": "事项不属于住房公积金管理中心受理范围",
+    "E104": "补正材料所属事项未在住房公积金管理中心办理（未收到该事项）",
     **batch_refusal_codes("BATCH_"),  # a sealed batch refused whole (lianban.crypto.batch)
 }

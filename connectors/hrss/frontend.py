@@ -1,4 +1,5 @@
-"""The HRSS 前置库 (front-end database): approved applications in, HRSS's own item statuses out.
+"""The HRSS 前置库 (front-end database): approved applications in, HRSS's own item statuses and the 补正
+submissions recorded at the window out.
 
 Rows are handed over as read (:class:`lianban.domain.intake.SourceRow`): the hub's intake reads every column
 defensively, so no value HRSS writes can crash a run.
@@ -10,6 +11,10 @@ The status log is append-only and read past a watermark kept in the ledger.
 
 Payment requests go the other way (item 13, the reward health found due): the hub writes them once per case
 item (unique 请求号), HRSS pays, flags them taken and confirms in its status log (已办结 with 办理结果).
+
+The 补正 submissions table (``T_LB_BZTJ``) is written once per submission; lianban reads it past a watermark
+(:meth:`FrontendDB.supplements_since`) and flags what it took (:meth:`FrontendDB.mark_supplements`); a reader
+without a watermark takes rows by flag (:meth:`FrontendDB.pull_new_supplements`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from connectors.hrss.mapping import (
     APPLICATION_TABLE,
     PAYMENT_TABLE,
     STATUS_TABLE,
+    SUPPLEMENT_TABLE,
     SYNC_FLAGS,
 )
 from connectors.hrss.mapping import (
@@ -37,9 +43,13 @@ from connectors.hrss.mapping import (
 from connectors.hrss.mapping import (
     STATUS_COLUMNS as S,
 )
+from connectors.hrss.mapping import (
+    SUPPLEMENT_COLUMNS as B,
+)
 from connectors.hrss.statuses import STATUSES
-from lianban.domain.intake import SourceRow, Unreadable, read_status
+from lianban.domain.intake import SourceRow, Unreadable, read_status, read_supplement
 from lianban.domain.statuses import StatusChange
+from lianban.domain.supplements import SupplementSubmission
 from lianban.ledger.db import engine_for
 from lianban.wire.contract import PaymentOrder
 
@@ -65,6 +75,7 @@ status_log = Table(
     Column(S["status_code"], String(2), nullable=False),
     Column(S["reason"], Text), Column(S["changed_at"], String(32), nullable=False),
     Column(S["result"], Text),
+    Column(S["materials"], String(100)),
 )
 payment_requests = Table(
     PAYMENT_TABLE, metadata,
@@ -76,6 +87,16 @@ payment_requests = Table(
     Column(P["requested_at"], String(32), nullable=False),
     Column(P["sync_flag"], String(1), nullable=False, default=SYNC_FLAGS["new"], index=True),
     Column(P["synced_at"], String(32)),
+)
+supplements = Table(
+    SUPPLEMENT_TABLE, metadata,
+    Column(B["seq"], Integer, primary_key=True, autoincrement=True),
+    Column(B["case_no"], String(40), nullable=False, index=True),
+    Column(B["item_code"], String(4), nullable=False),
+    Column(B["materials"], String(100), nullable=False),
+    Column(B["supplied_at"], String(32), nullable=False),
+    Column(B["sync_flag"], String(1), nullable=False, default=SYNC_FLAGS["new"], index=True),
+    Column(B["synced_at"], String(32)),
 )
 
 
@@ -134,11 +155,12 @@ class FrontendDB:
             conn.execute(stmt)
 
     def append_status(self, case_no: str, item_code: str, code: str, reason: str | None = None,
-                      at: str | None = None, result: Mapping[str, str] | None = None) -> None:
-        """HRSS records a status of one of its own items, or its payment of item 13 with the result (used by
-        HRSS, the demo and tests)."""
+                      at: str | None = None, materials: Sequence[str] = (),
+                      result: Mapping[str, str] | None = None) -> None:
+        """HRSS records a status of one of its own items (used by HRSS, the demo and tests): with 补正资料,
+        `materials` names the materials asked for by catalog code; with its payment of item 13, `result`."""
         row = {S["case_no"]: case_no, S["item_code"]: item_code, S["status_code"]: code,
-               S["reason"]: reason, S["changed_at"]: at or _now(),
+               S["reason"]: reason, S["changed_at"]: at or _now(), S["materials"]: ",".join(materials) or None,
                S["result"]: json.dumps(dict(result), ensure_ascii=False) if result else None}
         with self.engine.begin() as conn:
             conn.execute(insert(status_log), [row])
@@ -151,6 +173,42 @@ class FrontendDB:
         with self.engine.connect() as conn:
             return [read_status(_source_row(row._mapping, S), STATUSES, STATUS_TABLE_FILE)
                     for row in conn.execute(query)]
+
+    def record_supplement(self, case_no: str, item_code: str, materials: Sequence[str],
+                          at: str | None = None) -> int:
+        """The window records one 补正 submission (HRSS, the demo and tests): the materials the applicant
+        supplied for one item, by catalog code; returns its 序号."""
+        row = {B["case_no"]: case_no, B["item_code"]: item_code, B["materials"]: ",".join(materials),
+               B["supplied_at"]: at or _now(), B["sync_flag"]: SYNC_FLAGS["new"]}
+        with self.engine.begin() as conn:
+            return int(conn.execute(insert(supplements), [row]).inserted_primary_key[0])  # type: ignore[index]
+
+    def supplements_since(self, seq: int, limit: int) -> list[SupplementSubmission | Unreadable]:
+        """补正 submissions after `seq`, in order; a row that cannot be placed (an unknown material code, a bad
+        time) comes back as Unreadable with its reasons, for the hub to park."""
+        query = (select(supplements).where(supplements.c[B["seq"]] > seq)
+                 .order_by(supplements.c[B["seq"]]).limit(limit))
+        return self._supplements(query)
+
+    def pull_new_supplements(self, limit: int) -> list[SupplementSubmission | Unreadable]:
+        """Up to `limit` 补正 submissions not yet taken (同步标志 ``0``), in 序号 order."""
+        query = (select(supplements).where(supplements.c[B["sync_flag"]] == SYNC_FLAGS["new"])
+                 .order_by(supplements.c[B["seq"]]).limit(limit))
+        return self._supplements(query)
+
+    def mark_supplements(self, seqs: Sequence[int], flag: str = "taken") -> None:
+        """Set 同步标志 of submissions `seqs` (``taken`` once the ledger holds them)."""
+        if not seqs:
+            return
+        stmt = (update(supplements).where(supplements.c[B["seq"]].in_(list(seqs)))
+                .values({B["sync_flag"]: SYNC_FLAGS[flag], B["synced_at"]: _now()}))
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def _supplements(self, query: Any) -> list[SupplementSubmission | Unreadable]:
+        columns = {k: v for k, v in B.items() if k not in ("sync_flag", "synced_at")}
+        with self.engine.connect() as conn:
+            return [read_supplement(_source_row(row._mapping, columns)) for row in conn.execute(query)]
 
 
     # -- payment requests (item 13): written by the hub, taken by HRSS ---------------------------------------

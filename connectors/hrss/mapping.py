@@ -12,6 +12,8 @@ STATUS_TABLE = "T_LB_SXZT"
 #: Payment requests the hub writes for HRSS (奖励发放请求: item 13, the reward health found due); HRSS pays,
 #: flags the row taken, and confirms in the status log (已办结 with the amount and date in 办理结果).
 PAYMENT_TABLE = "T_LB_JLFF"
+#: 补正 submissions recorded at the HRSS window (补正材料提交), written by HRSS, read (and flagged) by lianban.
+SUPPLEMENT_TABLE = "T_LB_BZTJ"
 
 APPLICATION_COLUMNS: dict[str, str] = {
     "seq": "XH",  # 序号, autoincrement
@@ -40,6 +42,7 @@ STATUS_COLUMNS: dict[str, str] = {
     "reason": "YY",  # 原因
     "changed_at": "BLSJ",  # 办理时间
     "result": "BLJG",  # 办理结果: a JSON object of text values (lianban.domain.results), e.g. the reward paid
+    "materials": "BZCL",  # 补正材料: with 补正资料, the materials asked for (comma-separated codes M01–M15)
 }
 
 PAYMENT_COLUMNS: dict[str, str] = {
@@ -51,4 +54,14 @@ PAYMENT_COLUMNS: dict[str, str] = {
     "requested_at": "QQSJ",  # 请求时间
     "sync_flag": "TBBZ",  # 同步标志: 0 new (for HRSS), 1 taken by HRSS
     "synced_at": "TBSJ",
+}
+
+SUPPLEMENT_COLUMNS: dict[str, str] = {
+    "seq": "XH",  # 序号, autoincrement
+    "case_no": "BJBH",  # 办件编号
+    "item_code": "SXBM",  # 事项编码
+    "materials": "TJCL",  # 提交材料: the materials supplied (comma-separated codes M01–M15)
+    "supplied_at": "TJSJ",  # 提交时间
+    "sync_flag": "TBBZ",  # 同步标志, see SYNC_FLAGS
+    "synced_at": "TBSJ",  # 同步时间
 }

@@ -39,8 +39,9 @@ from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 from connectors.medical.statuses import ERROR_CODES, STATUSES, Action
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import UnknownMaterial, read_materials
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate
+from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate, SupplementItem
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.transport import make_zeep_client
@@ -233,13 +234,22 @@ def receipt_from(wire: Any) -> Receipt:
     )
 
 
+def _materials(wire: Any) -> tuple[str, ...]:
+    try:
+        return read_materials([str(m) for m in getattr(wire, "material", None) or ()])
+    except UnknownMaterial as exc:
+        raise _error(Action.FATAL, f"返回的{exc}") from None
+
+
 def update_from(wire: Any) -> StatusUpdate:
-    """A medical.xsd ``CaseStatus`` as a lianban StatusUpdate (``changed_at`` in ISO-8601)."""
+    """A medical.xsd ``CaseStatus`` as a lianban StatusUpdate (``changed_at`` in ISO-8601; ``materials``
+    the codes a 补正资料 names, each checked against the catalog)."""
     changed = wire.changedAt
     return StatusUpdate(
         idempotency_key=str(wire.idempotencyKey), status=_status(str(wire.code)), department_code=str(wire.code),
         changed_at=changed.isoformat() if isinstance(changed, datetime) else str(changed), reason=wire.reason,
         result=_result(wire),
+        materials=_materials(wire),
     )
 
 
@@ -247,6 +257,23 @@ def _result(wire: Any) -> dict[str, str] | None:
     """A ``Result`` (entries named by attribute; zeep keeps simple content as ``_value_1``) as a mapping."""
     entries = getattr(getattr(wire, "result", None), "entry", None) or []
     return {str(e.name): str(e._value_1) for e in entries} or None
+
+
+def wire_supplement(item: SupplementItem) -> dict[str, str]:
+    """One SupplementItem as a medical.xsd ``SupplementItem`` (the envelope travels as JSON text)."""
+    return {"idempotencyKey": item.idempotency_key, "supplementId": item.supplement_id, "caseNo": item.case_no,
+            "itemCode": item.item_code,
+            "envelope": json.dumps(item.envelope, ensure_ascii=False, separators=(",", ":"))}
+
+
+def supplement_receipt_from(wire: Any) -> Receipt:
+    """A medical.xsd ``SupplementReceipt`` as a lianban Receipt keyed by the supplement id."""
+    code, accepted = str(wire.code), bool(wire.accepted)
+    known = ERROR_CODES.get(code)
+    fallback = (known.meaning if known else f"医保局错误码 {code}") if not accepted else None
+    return Receipt(idempotency_key=str(wire.supplementId), accepted=accepted, duplicate=bool(wire.duplicate),
+                   status=_status(code) if accepted else None, department_code=code,
+                   reason=wire.reason or fallback)
 
 
 def _listed(reply: Any, name: str) -> list[Any]:
@@ -260,7 +287,8 @@ def _listed(reply: Any, name: str) -> list[Any]:
 
 # -- the connector ---------------------------------------------------------------------------------------
 class MedicalConnector:
-    """医疗保障局 over SOAP: submit → SubmitBatch, poll → QueryStatus, health → Ping."""
+    """医疗保障局 over SOAP: submit → SubmitBatch, supplement → SubmitSupplement, poll → QueryStatus,
+    health → Ping."""
 
     department = DEPARTMENT
     statuses = STATUSES
@@ -309,6 +337,17 @@ class MedicalConnector:
         reply = self._call("SubmitBatch", batchId=batch_id(d.idempotency_key for d in batch), seal=seal_text,
                            item=[wire_item(d) for d in batch])
         return [receipt_from(r) for r in _listed(reply, "receipt")]
+
+    def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:
+        """The bureau's receipts for one sealed batch of 补正 submissions, keyed by supplement id; resubmitting
+        is safe (duplicate=True)."""
+        if len(batch) > MAX_PER_CALL:
+            raise ConfigError(f"{CONNECTION}: a batch of {len(batch)} exceeds medical.xsd's {MAX_PER_CALL}; "
+                              f"lower extra.batch_size")
+        seal_text = json.dumps(dict(seal), ensure_ascii=False, separators=(",", ":"))
+        reply = self._call("SubmitSupplement", batchId=batch_id(s.supplement_id for s in batch), seal=seal_text,
+                           item=[wire_supplement(s) for s in batch])
+        return [supplement_receipt_from(r) for r in _listed(reply, "receipt")]
 
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
         """Current status of each key the bureau knows (unknown keys are left out)."""

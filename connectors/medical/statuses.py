@@ -44,12 +44,13 @@ class MedicalError:
     action: Action
 
 
-#: 医保局错误码 → meaning and action. E_SEAL/E_DATA/E_ITEM refuse one record in a receipt;
+#: 医保局错误码 → meaning and action. E_SEAL/E_DATA/E_ITEM/E_NOCASE refuse one record in a receipt;
 #: the rest arrive as the ``MedicalFault`` detail of a SOAP Fault and concern the whole call.
 ERROR_CODES: dict[str, MedicalError] = {
     "E_SEAL": MedicalError("数据包解密或完整性校验失败", Action.REJECT),
     "E_DATA": MedicalError("业务数据校验不通过", Action.REJECT),
     "E_ITEM": MedicalError("事项不属于医疗保障局受理范围", Action.REJECT),
+    "E_NOCASE": MedicalError("补正材料所属事项未在医疗保障局办理（未收到该事项）", Action.REJECT),
     "E_AUTH": MedicalError("WS-Security 身份认证失败（用户名或密码错误）", Action.CONFIG),
     "E_EXPIRED": MedicalError("WS-Security 时间戳缺失、无效或已超过5分钟（请校对系统时钟）", Action.CONFIG),
     "E_REPLAY": MedicalError("WS-Security 随机数重复使用，疑似重放请求", Action.RETRY),
@@ -63,4 +64,4 @@ ERROR_CODES: dict[str, MedicalError] = {
 }
 
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).
-RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM"})
+RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM", "E_NOCASE"})

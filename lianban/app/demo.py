@@ -159,6 +159,7 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "overdue_items": final.overdue_items,
         "open_items": final.open_items,
         "dead_letters": final.dead_letters,
+        "supplements": final.supplements,
         "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),
                   "ledger_db": paths.ledger_url.removeprefix("sqlite:///"), "logs": str(paths.logs),
                   "airflow_home": str(paths.home / "airflow")},

@@ -7,14 +7,17 @@ ledger or 前置库 that is not there is a ConfigError naming it (``lianban init
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, LianbanError
 
+alerts = logging.getLogger("lianban.alerts")
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
 
 
@@ -74,6 +77,38 @@ def request_payments() -> dict[str, Any]:
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
     return run(_frontend(paths), ledger, paths.keys_dir).as_dict()
+
+
+def supplements() -> dict[str, Any]:
+    """Take HRSS's new 补正 submissions into the ledger, then forward the due ones to every department that asked,
+    each on its own: a department down (or misconfigured) leaves its supplements due and never stops the others
+    (its entry is ``{"error": why}``)."""
+    from lianban.pipeline.supplements import collect_supplements
+
+    paths = Paths.from_env()
+    ledger = paths.existing_ledger()
+    results = {"hrss": _isolated(lambda: collect_supplements(_frontend(paths), ledger).as_dict())}
+    for department in pushed_departments():
+        results[department] = _isolated(partial(_forward_supplements, department, paths, ledger))
+    return results
+
+
+def _forward_supplements(department: str, paths: Paths, ledger: str) -> dict[str, Any]:
+    from lianban.pipeline.supplements import forward_supplements
+
+    settings = department_settings(department)
+    peer = load_department(department, settings, paths.keys_dir)
+    return forward_supplements(peer, ledger, settings.batch_size, paths.keys_dir).as_dict()
+
+
+def _isolated(step: Any) -> dict[str, Any]:
+    """One source's result, or the sentence saying why it failed (alerted), so the others still run."""
+    try:
+        result: dict[str, Any] = step()
+        return result
+    except LianbanError as exc:
+        alerts.error("告警 ALERT: 补正转交失败：%s", exc)
+        return {"error": str(exc)}
 
 
 def poll(department: str) -> dict[str, Any]:

@@ -23,7 +23,10 @@ Columns, by domain key (``connectors/hrss/mapping.py`` has the 前置库 names):
 
 A row of HRSS's status log (:func:`read_status`) is read the same way: 办件编号 normalised as above, 事项编码
 text, 办理状态 a code of the source's status table, 办理时间 an ISO 8601 date-time, 原因 text (at most 500
-characters); a row that cannot be placed is :class:`Unreadable` too, never a stall.
+characters), 补正材料 material codes separated by commas (each in ``schemas/catalog/materials.yaml``; an
+unknown code makes the row Unreadable, naming it); a row that cannot be placed is :class:`Unreadable` too,
+never a stall. A row of HRSS's 补正 submissions (:func:`read_supplement`) likewise: 办件编号, 事项编码, the
+materials supplied (known codes, at least one) and 提交时间.
 
 Text arrives as ``str``, or ``bytes`` in UTF-8, or an ``int`` (written by a driver into a text column); any
 other type, undecodable bytes or lone surrogates are refused with a reason naming the column.
@@ -43,8 +46,9 @@ from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status, StatusChange
+from lianban.domain.supplements import SupplementSubmission, UnknownMaterial, read_materials
 
-__all__ = ["SourceRow", "Unreadable", "normalise_case_no", "read", "read_status"]
+__all__ = ["SourceRow", "Unreadable", "normalise_case_no", "read", "read_status", "read_supplement"]
 
 CASE_NO_MAX = 40
 _CASE_NO = re.compile(rf"[0-9A-Z][0-9A-Z_-]{{0,{CASE_NO_MAX - 1}}}")
@@ -235,9 +239,38 @@ def read_status(row: SourceRow, codes: Mapping[str, Status], table: str) -> Stat
         "changed_at": lambda v: _moment(v.get("changed_at"), "办理时间"),
         "reason": lambda v: _bounded(_as_text(v.get("reason"), "原因").strip(), "原因", REASON_MAX) or None,
         "result": lambda v: _result(v.get("result")),
+        "materials": lambda v: _materials(v.get("materials"), "补正材料"),
     }
     got, reasons = _read_all(row, readers)
     if reasons:
         return _unreadable(row, got, reasons)
     return StatusChange(row.seq, got["case_no"], got["item_code"], codes[got["status_code"]], got["status_code"],
-                        got["changed_at"], got["reason"], got["result"])
+                        got["changed_at"], got["reason"], got["result"], got["materials"])
+
+
+def _materials(raw: Any, label: str) -> tuple[str, ...]:
+    try:
+        return read_materials(_as_text(raw, label))
+    except UnknownMaterial as exc:
+        raise _Refused(str(exc)) from None
+
+
+def _supplied(raw: Any) -> tuple[str, ...]:
+    codes = _materials(raw, "补正材料")
+    if not codes:
+        raise _Refused("补正材料为空（应列出所交材料的编码）")
+    return codes
+
+
+def read_supplement(row: SourceRow) -> SupplementSubmission | Unreadable:
+    """One 补正 submission row (办件编号, 事项编码, materials supplied, 提交时间), or why it cannot be placed."""
+    readers = {
+        "case_no": lambda v: normalise_case_no(v.get("case_no")),
+        "item_code": lambda v: unicodedata.normalize("NFKC", _as_text(v.get("item_code"), "事项编码")).strip(),
+        "materials": lambda v: _supplied(v.get("materials")),
+        "supplied_at": lambda v: _moment(v.get("supplied_at"), "提交时间"),
+    }
+    got, reasons = _read_all(row, readers)
+    if reasons:
+        return _unreadable(row, got, reasons)
+    return SupplementSubmission(row.seq, got["case_no"], got["item_code"], got["materials"], got["supplied_at"])

@@ -40,3 +40,4 @@ class StatusChange:
     changed_at: str
     reason: str | None
     result: dict[str, str] | None = None  # the outcome reported with it (lianban.domain.results); personal
+    materials: tuple[str, ...] = ()  # 补正资料: the materials asked for, by catalog code (lianban.domain.supplements)

@@ -9,18 +9,20 @@ A read model over ``cases``, ``case_items`` and ``status_events``; it never writ
 A case's status is the one its items' current statuses add up to (:mod:`lianban.domain.status_machine`); an
 item's status is None until its department reports. History is the item's status events in the order they
 were recorded; every reason is passed through :func:`lianban.domain.identity.redact_text` (a department's
-free text may carry a phone number). ``materials`` is empty until the 补正 loop records which materials (by
-name) an item asks for.
+free text may carry a phone number). ``materials`` names (in Chinese, from ``schemas/catalog/materials.yaml``)
+the materials a 补正资料 event asked for; empty for any other event.
 
 Time limits (压时限): ``due_date`` is the item's due date ("YYYY-MM-DD", None while its clock has not started),
 ``due_date_estimated`` whether it was counted Monday–Friday for want of a published holiday schedule (shown
 估算), ``overdue`` whether it is past it; both from :mod:`lianban.ledger.time_limits`. :func:`due_date` and
 :func:`is_overdue` are the one place they plug in, and ``--overdue`` asks the same predicate. "Today" is a
-parameter (default: today in Beijing).
+parameter (default: today in Beijing). An item at 补正资料 past its 补正 deadline (``CaseItem.supplement_due``)
+is overdue too (:func:`lianban.ledger.time_limits.item_overdue`).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from lianban.domain.identity import redact_text
 from lianban.domain.intake import normalise_case_no
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import material_names
 from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
@@ -52,7 +55,7 @@ class HistoryLine:
     at: str  # the department's own time of the change
     source: str  # the department key that reported it
     reason: str | None  # redacted
-    materials: tuple[str, ...] = ()  # material names asked for (补正资料); filled by the 补正 loop
+    materials: tuple[str, ...] = ()  # names of the materials asked for (补正资料)
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "at": self.at, "source": self.source, "reason": self.reason,
@@ -190,7 +193,8 @@ def _history(session: Session, item_ids: list[int]) -> dict[int, list[HistoryLin
     lines: dict[int, list[HistoryLine]] = defaultdict(list)
     for e in events:
         reason = redact_text(e.reason) if e.reason is not None else None
-        lines[e.case_item_id].append(HistoryLine(e.status, e.changed_at, e.source, reason))
+        names = material_names(json.loads(e.materials)) if e.materials else ()
+        lines[e.case_item_id].append(HistoryLine(e.status, e.changed_at, e.source, reason, names))
     return lines
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -45,6 +45,9 @@ class CaseItem(Base):
     status_at: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(Text)
     final: Mapped[bool] = mapped_column(default=False, index=True)
+    #: 补正资料: the materials asked for (JSON list of catalog codes) and the applicant's deadline; None otherwise
+    materials: Mapped[str | None] = mapped_column(Text)
+    supplement_due: Mapped[date | None]
     case: Mapped[Case] = relationship(back_populates="items")
     #: its delivery to the department that handles it (None for HRSS's own items); read-only, for the read
     #: models (the time-limit clock starts when the department took it, lianban.ledger.time_limits)
@@ -81,6 +84,7 @@ class StatusEvent(Base):
     source: Mapped[str] = mapped_column(String(32))  # department key that reported it
     department_code: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+    materials: Mapped[str | None] = mapped_column(Text)  # 补正资料: JSON list of material codes asked for
     changed_at: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime]
     reported_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -133,6 +137,32 @@ class ParkedStatus(Base):
     change: Mapped[str | None] = mapped_column(Text)  # JSON of the readable change, to apply once placeable
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class Supplement(Base):
+    """One 补正 submission recorded at the HRSS window, and what became of it (lianban.pipeline.supplements):
+    forwarded to the department that asked (pending → accepted, or retry → dead, or refused), kept for HRSS's
+    own items (``own``), waiting for its case or delivery, or parked when unreadable. Never dropped."""
+
+    __tablename__ = "supplements"
+    __table_args__ = (UniqueConstraint("source", "source_seq"),
+                      Index("ix_supplements_due", "department", "state", "next_attempt_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    source_seq: Mapped[int]
+    case_no: Mapped[str] = mapped_column(String(40))
+    item_code: Mapped[str | None] = mapped_column(String(4))
+    case_item_id: Mapped[int | None] = mapped_column(ForeignKey("case_items.id"))
+    department: Mapped[str | None] = mapped_column(String(32))
+    supplement_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    materials: Mapped[str] = mapped_column(Text)  # JSON list of material codes supplied
+    supplied_at: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(12))  # see lianban.ledger.store.SupplementState
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class Quarantine(Base):

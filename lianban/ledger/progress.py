@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -18,6 +18,7 @@ from lianban.ledger.models import (
     ParkedStatus,
     Quarantine,
     StatusEvent,
+    Supplement,
 )
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, QuarantineState, status_counts
 from lianban.ledger.time_limits import overdue_items
@@ -43,6 +44,8 @@ class Progress:
     illegal_transitions: int  # status reports the status machine refused (kept, alerted, not applied)
     overdue_items: int  # not final and past their due date (压时限, lianban.ledger.time_limits)
     open_by_department: dict[str, int]  # items not final yet, by the department that handles them
+    #: 补正 submissions by state (lianban.pipeline.supplements): parked and dead ones need a person
+    supplements: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -96,6 +99,8 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             open_by_department={d: int(n) for d, n in s.execute(
                 select(CaseItem.department, func.count()).where(CaseItem.final.is_(False))
                 .group_by(CaseItem.department)).all()},
+            supplements={str(k): int(v) for k, v in s.execute(select(Supplement.state, func.count())
+                                                               .group_by(Supplement.state)).all()},
         )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from lianban.domain.catalog import load_catalog
 from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import supplement_due
 from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Watermark
 
 alerts = logging.getLogger("lianban.alerts")
@@ -36,6 +39,19 @@ class ParkedState(StrEnum):
     APPLIED = "applied"  # was waiting, now applied
 
 
+class SupplementState(StrEnum):
+    """What became of one 补正 submission (lianban.pipeline.supplements)."""
+
+    WAITING = "waiting"  # its case is not staged, or its delivery not taken yet: forwarded once it is
+    PENDING = "pending"  # to be forwarded to the department that asked
+    RETRY = "retry"  # a retriable failure; due again at next_attempt_at
+    ACCEPTED = "accepted"  # the department took it (or already had it)
+    REFUSED = "refused"  # the department (or the hub: item not chosen) refused it: dead letter with the reason
+    DEAD = "dead"  # retries exhausted: dead letter, an operator decides
+    OWN = "own"  # an item HRSS handles itself: recorded, not forwarded
+    PARKED = "parked"  # unreadable (an unknown material code …): a person must look
+
+
 DUE_STATES = (DeliveryState.PENDING, DeliveryState.RETRY)
 DEAD_STATES = (DeliveryState.REFUSED, DeliveryState.DEAD)
 
@@ -57,21 +73,34 @@ def _judge(item: CaseItem, status: Status, source: str, changed_at: str) -> Move
 
 
 def record_status(session: Session, item: CaseItem, status: Status, source: str, *,
-                  code: str | None, reason: str | None, changed_at: str, result: str | None = None) -> bool:
-    """Move `item` to `status` as the status machine allows and append the event, with `result` (already
-    sealed: lianban.ledger.results) taken with the move that brings it. False (no event) when nothing changed:
-    a repeat, a report older than the item's status, or an illegal move (kept once in
-    ``illegal_transitions`` with the sender's words, and alerted)."""
+                  code: str | None, reason: str | None, changed_at: str, materials: Sequence[str] = (),
+                  result: str | None = None) -> bool:
+    """Move `item` to `status` as the status machine allows and append the event; False (no event) when
+    nothing changed: a repeat (same reason and materials), a report older than the item's status, or an
+    illegal move (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料
+    status carries the materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already
+    sealed: lianban.ledger.results) is taken with the move that brings it."""
     move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
-    if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and item.reason == reason):
+    listed = json.dumps(list(materials)) if materials else None
+    if move is Move.STALE or move is Move.ILLEGAL or (
+            move is Move.REPEAT and item.reason == reason and item.materials == listed):
         return False
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()
+    _asked_for(item, status, listed, changed_at)
     session.add(StatusEvent(case_item_id=item.id, status=status.value, source=source, department_code=code,
-                            reason=reason, changed_at=changed_at, recorded_at=utcnow(), result=result))
+                            reason=reason, materials=listed, changed_at=changed_at, recorded_at=utcnow(),
+                            result=result))
     return True
+
+
+def _asked_for(item: CaseItem, status: Status, listed: str | None, changed_at: str) -> None:
+    """The item carries the materials asked for and its 补正 deadline while it is at 补正资料."""
+    waiting = status is Status.SUPPLEMENT
+    item.materials = listed if waiting else None
+    item.supplement_due = supplement_due(changed_at) if waiting else None
 
 
 def _refuse_transition(session: Session, item: CaseItem, status: Status, source: str, code: str | None,

@@ -12,6 +12,9 @@ naive UTC, so a 受理 at 2025-03-03 01:00 Beijing (2025-03-02 17:00 UTC) starts
 overdue when it is not final and today (Beijing) is after its due date. "Today" is a parameter everywhere
 (default: the real Beijing date), so a test or a what-if passes its own.
 
+An item at 补正资料 is overdue too once today is after its 补正 deadline (``CaseItem.supplement_due``: the
+applicant's, :func:`lianban.domain.supplements.supplement_due`), whatever its own due date says.
+
 A due date beyond the years the State Council has published is counted Monday–Friday and marked estimated
 (``Deadline.estimated``; the operator view shows 估算).
 """
@@ -24,6 +27,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.statuses import Status
 from lianban.domain.working_days import Deadline, deadline
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState
@@ -72,18 +76,26 @@ def past_due(final: bool, due: Deadline | None, today: date | None = None) -> bo
     return not final and due is not None and (today or beijing_today()) > due.due
 
 
+def supplement_overdue(status: str | None, supplement_due: date | None, today: date | None = None) -> bool:
+    """At 补正资料 and `today` (default: Beijing today) after the 补正 deadline."""
+    return status == Status.SUPPLEMENT and supplement_due is not None and (today or beijing_today()) > supplement_due
+
+
 def item_overdue(item: CaseItem, today: date | None = None) -> bool:
-    """Whether `item` is past its time limit on `today` (default: Beijing today)."""
-    return past_due(item.final, item_deadline(item), today)
+    """Whether `item` is past its time limit, or its 补正 deadline, on `today` (default: Beijing today)."""
+    return (past_due(item.final, item_deadline(item), today)
+            or supplement_overdue(item.status, item.supplement_due, today))
 
 
 def overdue_items(session: Session, today: date | None = None) -> int:
     """How many case items are overdue on `today` (default: Beijing today); reads columns only."""
     today = today or beijing_today()
     rows = session.execute(
-        select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at)
+        select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at, CaseItem.status,
+               CaseItem.supplement_due)
         .join(Case, Case.id == CaseItem.case_id)
         .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
         .where(CaseItem.final.is_(False)))
     return sum(past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
-               for code, dept, approved, sent in rows)
+               or supplement_overdue(status, due, today)
+               for code, dept, approved, sent, status, due in rows)

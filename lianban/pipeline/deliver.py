@@ -90,6 +90,7 @@ class _Batch:
     seal: dict[str, Any]
     messages: list[SealedItem]
     case_nos: list[str]
+    sent_at: datetime  # when it went out (sealed just before the call)
 
 
 def _due(session: Session, department: str, limit: int) -> list[Delivery]:
@@ -141,8 +142,8 @@ def _refuse(session: Session, row: Delivery, code: str, reason: str, result: Del
 
 def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult,
                    sent_at: datetime) -> None:
-    """The department's receipt; its status is dated when the batch went out (the department can only have
-    moved the item on after that, however long the answer took)."""
+    """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
+    answer came back: a department's own later statuses of a large batch's first items may predate that."""
     if not receipt.accepted:
         _refuse(session, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
         return
@@ -196,7 +197,7 @@ class _Run:
         kept = [r.id for r in rows if r.idempotency_key not in sealed.broken]
         if not kept:
             return None
-        return _Batch(kept, sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries])
+        return _Batch(kept, sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries], utcnow())
 
     def call(self, batch: _Batch) -> Outcome:
         """The department's answer, or the failure to act on; a ConfigError propagates (fix, don't retry)."""
@@ -222,7 +223,7 @@ class _Run:
         if proofs or isinstance(outcome, list):
             self.log.received(session, self.department, "receipt", batch.case_nos, outcome, proofs)
 
-    def settle(self, session: Session, batch: _Batch, outcome: Outcome, sent_at: datetime) -> bool:
+    def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
         """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
         rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
         if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
@@ -237,7 +238,7 @@ class _Run:
             if receipt is None:
                 _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, self.result)
             else:
-                _apply_receipt(session, row, receipt, self.result, sent_at)
+                _apply_receipt(session, row, receipt, self.result, batch.sent_at)
         return True
 
     def _stop(self, rows: list[Delivery], error: str, retry_after: float | None, why: str) -> bool:
@@ -252,12 +253,11 @@ class _Run:
         if batch is None:
             return True
         self.result.sent += len(batch.ids)
-        sent_at = utcnow()
         outcome = self.call(batch)
         with self.sessions.begin() as session:
             self.record(session, batch, outcome)
             if not _divisible(outcome):
-                return self.settle(session, batch, outcome, sent_at)
+                return self.settle(session, batch, outcome)
         assert isinstance(outcome, RejectedError | LocalFailure)
         return Refusal(batch.ids, *_why(outcome))
 

@@ -66,7 +66,8 @@ def _apply_updates(session: Session, department: str, open_items: dict[str, tupl
         if item is not None:
             sealed = seal_result(vault, known[1], item.item_code, department, u.result) if known else None
             result.changed += record_status(session, item, u.status, department, code=u.department_code,
-                                            reason=u.reason, changed_at=u.changed_at, result=sealed)
+                                            reason=u.reason, changed_at=u.changed_at, result=sealed,
+                                            materials=u.materials)
 
 
 def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,

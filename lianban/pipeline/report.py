@@ -22,6 +22,7 @@ has for each item anyway, so one refused event never holds back the others.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -50,11 +52,8 @@ alerts = logging.getLogger("lianban.alerts")
 
 
 def _materials(event: StatusEvent) -> tuple[str, ...]:
-    """The names of the materials to supplement (补正材料) an event reports.
-
-    LEAD: the one place to wire it. ``StatusEvent`` has no materials column yet; when it does, read it here
-    (names, not codes) and every push carries it as BZCLQD."""
-    return ()
+    """The names of the materials to supplement (补正材料) an event reports, in the catalog's words (BZCLQD)."""
+    return material_names(json.loads(event.materials)) if event.materials else ()
 
 
 def _result(event: StatusEvent, vault: KeyRing, case_no: str, item_code: str) -> str | None:

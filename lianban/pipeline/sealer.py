@@ -3,7 +3,9 @@
 At rest, the ledger keeps each payload sealed under the hub's own ``vault`` SM4 ring. At delivery, one
 batch is opened from the vault and sealed for the department (:func:`lianban.crypto.batch.seal_batch`):
 a fresh data key wrapped with the department's public key, the hub's signature over the hash tree. The
-department's answers must carry its response signature (:mod:`lianban.wire.signatures`).
+department's answers must carry its response signature (:mod:`lianban.wire.signatures`). 补正 submissions
+hold no personal data and are not kept sealed at rest: :meth:`BatchSealer.seal_payloads` seals them for the
+department the same way, one envelope per batch.
 """
 
 from __future__ import annotations
@@ -78,3 +80,10 @@ class BatchSealer:
         deliveries = [SealedItem(r.idempotency_key, r.case_no, r.item_code, env)
                       for r, env in zip(kept, sealed.envelopes, strict=True)]
         return SealedOutgoing(sealed.header, deliveries, broken)
+
+    def seal_payloads(self, items: Sequence[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Seal plain ``(aad, payload)`` pairs as one batch for the department: (its seal, the item envelopes)."""
+        signer_kid, signer_key = self.signer.active_private()
+        sealed = seal_batch(self.suite, self.recipient.active, self.recipient.public[self.recipient.active],
+                            signer_kid, signer_key, self.department, items)
+        return sealed.header, sealed.envelopes

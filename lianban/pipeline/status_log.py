@@ -6,7 +6,7 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
     skipped    its case is staged but the applicant did not choose that item (logged)
     waiting    its case is not staged yet (not extracted, or quarantined): parked with the change, and applied
                at the start of a later run once the case is staged, before newer rows, so order holds
-    parked     it cannot be read (an unknown 办理状态 code, a bad time, a bad 办件编号): parked with its
+    parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
                reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
 
 The watermark moves past every row in the same transaction that records what became of it.
@@ -65,7 +65,8 @@ def _apply(session: Session, case_id: int, change: StatusChange, run: _Run) -> N
         return
     sealed = seal_result(run.vault, change.case_no, change.item_code, HRSS, change.result)
     run.result.changed += record_status(session, item, change.status, HRSS, code=change.department_code,
-                                        reason=change.reason, changed_at=change.changed_at, result=sealed)
+                                        reason=change.reason, changed_at=change.changed_at, result=sealed,
+                                        materials=change.materials)
 
 
 def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str]) -> None:
@@ -99,7 +100,8 @@ def _retry_waiting(session: Session, run: _Run) -> None:
         if case_id is None:
             continue
         fields = json.loads(parked.change or "{}")
-        _apply(session, case_id, StatusChange(**{**fields, "status": Status(fields["status"])}), run)
+        fields.update(status=Status(fields["status"]), materials=tuple(fields.get("materials") or ()))
+        _apply(session, case_id, StatusChange(**fields), run)
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
 
 

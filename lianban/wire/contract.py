@@ -53,6 +53,7 @@ class StatusUpdate:
     changed_at: str  # ISO-8601
     reason: str | None = None
     #: the outcome the department reports with this status (lianban.domain.results: items 12, 13, 14); personal
+    materials: tuple[str, ...] = ()  # 补正资料: the materials asked for, by catalog code (M01–M15)
     result: Mapping[str, str] | None = None
 
 
@@ -64,6 +65,20 @@ class PaymentOrder:
     case_no: str
     item_code: str
     amount: str  # 元, two decimals
+
+
+@dataclass(frozen=True)
+class SupplementItem:
+    """One 补正 submission on its way to the department that asked for it, within one sealed batch: the
+    applicant's ``{materials, supplied_at}`` sealed like a delivery, bound to
+    :func:`lianban.wire.ids.supplement_aad`. The department answers one :class:`Receipt` per item whose
+    ``idempotency_key`` is the ``supplement_id`` (a supplement id it has seen is answered ``duplicate``)."""
+
+    idempotency_key: str  # of the delivery the supplement belongs to
+    supplement_id: str  # the supplement's own idempotency key (lianban.wire.ids.supplement_id)
+    case_no: str  # 办件编号
+    item_code: str  # 事项编码
+    envelope: dict[str, Any]  # this supplement's envelope within its batch (lianban.crypto.batch)
 
 
 @dataclass(frozen=True)
@@ -125,7 +140,8 @@ class PushResult:
 
 @runtime_checkable
 class DepartmentConnector(Protocol):
-    """submit a sealed batch → receipts; poll delivered keys → status updates; health → why."""
+    """submit a sealed batch → receipts; poll delivered keys → status updates; supplement a sealed batch of
+    补正 submissions → receipts; health → why."""
 
     department: str
     #: the department's status code → unified status (``connectors/<dept>/statuses.py`` ``STATUSES``)
@@ -142,6 +158,11 @@ class DepartmentConnector(Protocol):
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
         """The current status of each idempotency key the department knows, in any order; keys it does not
         know are left out (never an error). Any number of keys: the connector pages and chunks itself."""
+        ...
+
+    def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:
+        """Send one sealed batch of 补正 submissions (`seal` as for :meth:`submit`): one receipt per item,
+        keyed by its ``supplement_id``; resending is safe (``duplicate=True``). Errors as for :meth:`submit`."""
         ...
 
     def health(self) -> HealthReport:

@@ -93,7 +93,7 @@ def test_all_steps_pass_and_plain_http_skips_tls(department: str) -> None:
 
 def test_a_soap_department_is_described_by_its_wsdl(department: str) -> None:
     results = check(settings("medical", department), builder(True, "Ping ok"))
-    assert "WSDL：3 个操作（Ping, QueryStatus, SubmitBatch）" in by_step(results)["describe"].detail
+    assert "WSDL：4 个操作（Ping, QueryStatus, SubmitBatch, SubmitSupplement）" in by_step(results)["describe"].detail
 
 
 def test_wrong_password_fails_at_authenticate_and_is_never_shown(department: str) -> None:

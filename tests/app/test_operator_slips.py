@@ -99,7 +99,8 @@ class Slip:
 
 
 UNINITIALISED = ("status", "quarantine", "deliveries list", "deliveries retry", "audit verify",
-                 "audit archive --month 2025-01", "run stage", "run deliver medical", "run collect", "run report")
+                 "audit archive --month 2025-01", "run stage", "run deliver medical", "run collect", "run supplements",
+                 "run report")
 
 SLIPS = [
     # 1. a ledger URL SQLAlchemy cannot use: the variable and the scheme, never the rest of the URL

@@ -25,7 +25,7 @@ from lianban.domain.statuses import Status
 from lianban.wire.contract import ProgressEvent, SealedItem
 from lianban.wire.ids import idempotency_key
 from simulators.engine import PATHS, choose_path
-from simulators.kit import Item, seal_items
+from simulators.kit import Item, seal_items, supply_asked
 from simulators.people import synthetic_application
 
 STEP_SECONDS = 0.3  # the simulators' status clock: the longest path ends after 4 steps
@@ -175,14 +175,19 @@ def reported_statuses(department: str) -> set[Status]:
     return set(Status) if completes else set(Status) - {Status.COMPLETED}
 
 
-def wait_until_terminal(connector: Any, keys: Sequence[str], timeout: float = 8 * STEP_SECONDS + 5) -> list[Any]:
-    """Poll every POLL_EVERY seconds until every key is settled (:func:`settled`); every update seen, in order."""
+def wait_until_terminal(connector: Any, live: LiveDepartment, deliveries: Sequence[SealedItem],
+                        timeout: float = 8 * STEP_SECONDS + 5) -> list[Any]:
+    """Poll every POLL_EVERY seconds until every delivery is settled (:func:`settled`), bringing the materials any
+    补正资料 asks for as an applicant would (:func:`simulators.kit.supply_asked`); every update and supplement
+    receipt seen, in order."""
     seen: list[Any] = []
+    keys = [d.idempotency_key for d in deliveries]
     deadline = time.monotonic() + timeout
     while True:
-        updates = connector.poll(list(keys))
+        updates = connector.poll(keys)
         seen += updates
         if len(updates) == len(keys) and all(settled(connector.department, u.status) for u in updates):
             return seen
         assert time.monotonic() < deadline, f"not terminal after {timeout} s: {[u.status for u in updates]}"
+        seen += supply_asked(connector, live.keys_dir, deliveries, updates)
         time.sleep(POLL_EVERY)

@@ -112,7 +112,7 @@ def test_poll_reaches_a_terminal_status(live_department: LiveDepartment) -> None
     connector.submit(batch, seal)
 
     keys = [d.idempotency_key for d in batch]
-    updates = wait_until_terminal(connector, keys)
+    updates = wait_until_terminal(connector, live_department, batch)
 
     last = {u.idempotency_key: u for u in updates}
     assert set(last) == set(keys)
@@ -132,7 +132,7 @@ def test_every_documented_status_code_maps_to_a_unified_status(live_department: 
     seal, batch = live_department.seal(live_department.items_on_every_path())
 
     seen: list[Any] = list(connector.submit(batch, seal))
-    seen += wait_until_terminal(connector, [d.idempotency_key for d in batch])
+    seen += wait_until_terminal(connector, live_department, batch)
 
     assert {(x.department_code, x.status) for x in seen} <= set(table.items())
     assert {x.status for x in seen} == reported_statuses(live_department.name)

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from lianban.domain.catalog import Catalog
-from lianban.domain.intake import SourceRow, Unreadable, normalise_case_no, read, read_status
+from lianban.domain.intake import SourceRow, Unreadable, normalise_case_no, read, read_status, read_supplement
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status, StatusChange
+from lianban.domain.supplements import SupplementSubmission
 
 
 def row(record: RetirementRecord, **changes: Any) -> SourceRow:
@@ -100,6 +101,7 @@ CODES = {"1": Status.ACCEPTED, "9": Status.COMPLETED}
     ({"changed_at": "yesterday"}, "办理时间格式错误"),
     ({"case_no": ""}, "办件编号为空"),
     ({"reason": "很长" * 300}, "原因超过500个字符"),
+    ({"materials": "M01,M99"}, "补正材料编码 'M99' 不在材料目录"),
 ])
 def test_a_status_row_that_cannot_be_placed_says_why(values: dict[str, Any], words: str) -> None:
     good = {"case_no": "bz1", "item_code": "01", "status_code": "9", "changed_at": "2025-03-01T10:00:00+08:00",
@@ -108,3 +110,34 @@ def test_a_status_row_that_cannot_be_placed_says_why(values: dict[str, Any], wor
         3, "BZ1", "01", Status.COMPLETED, "9", "2025-03-01T10:00:00+08:00", None)
     result = read_status(SourceRow(3, {**good, **values}), CODES, "statuses.py")
     assert isinstance(result, Unreadable) and any(words in r for r in result.reasons), result
+
+
+CODES_WITH_SUPPLEMENT = {"4": Status.SUPPLEMENT}
+
+
+def test_a_supplement_row_names_its_materials_by_code_in_any_separator() -> None:
+    row = {"case_no": "BZ1", "item_code": "01", "status_code": "4", "changed_at": "2025-03-01T10:00:00+08:00",
+           "reason": "请补正", "materials": " m01，M12、M01 "}
+    change = read_status(SourceRow(4, row), CODES_WITH_SUPPLEMENT, "statuses.py")
+    assert isinstance(change, StatusChange) and change.materials == ("M01", "M12")
+
+
+@pytest.mark.parametrize(("values", "words"), [
+    ({"materials": "M16"}, "补正材料编码 'M16' 不在材料目录（schemas/catalog/materials.yaml）中"),
+    ({"materials": ""}, "补正材料为空"),
+    ({"supplied_at": "soon"}, "提交时间格式错误"),
+    ({"case_no": "办件"}, "办件编号只能包含"),
+])
+def test_a_supplement_submission_that_cannot_be_placed_says_why(values: dict[str, Any], words: str) -> None:
+    good = {"case_no": "bz1", "item_code": "14", "materials": "M02,M05", "supplied_at": "2025-03-04T09:00:00+08:00"}
+    assert read_supplement(SourceRow(5, good)) == SupplementSubmission(
+        5, "BZ1", "14", ("M02", "M05"), "2025-03-04T09:00:00+08:00")
+    result = read_supplement(SourceRow(5, {**good, **values}))
+    assert isinstance(result, Unreadable) and any(words in r for r in result.reasons), result
+
+
+def test_text_in_the_materials_column_that_is_no_code_is_not_echoed() -> None:
+    row = {"case_no": "BZ1", "item_code": "14", "materials": "13812345678", "supplied_at": "2025-03-04T09:00:00+08:00"}
+    result = read_supplement(SourceRow(6, row))
+    assert isinstance(result, Unreadable) and "非编码内容" in result.reasons[0]
+    assert "1381" not in "".join(result.reasons)

@@ -182,3 +182,27 @@ def test_collect_goes_on_when_one_department_fails(tmp_path: Path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "error" not in results["hrss"] and "error" not in results["health"]  # nothing to poll: fine
     assert "dept_medical" in results["medical"]["error"]  # no connection configured: said, not raised
+
+
+def test_supplements_go_on_when_one_department_fails(tmp_path: Path) -> None:
+    """`lianban run supplements` with one department without a connection: the window's submissions are taken,
+    the other departments run, the broken one says why, and the exit code says something failed."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
+    env["LIANBAN_HOME"] = str(tmp_path / "home")
+    cli = [sys.executable, "-m", "lianban.app.cli"]
+    subprocess.run([*cli, "init"], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([*cli, "seed", "--records", "3"], env=env, check=True, capture_output=True, timeout=120)
+    for department in ("health", "housing_fund"):
+        env[f"AIRFLOW_CONN_DEPT_{department.upper()}"] = json.dumps({"host": "127.0.0.1", "port": 9, "login": "a",
+                                                                      "password": "b"})
+    done = subprocess.run([*cli, "run", "supplements", "--json"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    results = json.loads(done.stdout)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert results["hrss"]["read"] == 0 and results["health"]["sent"] == 0  # nothing submitted yet: fine
+    assert "dept_medical" in results["medical"]["error"]  # no connection configured: said, not raised

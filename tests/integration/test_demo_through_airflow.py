@@ -119,6 +119,9 @@ def test_every_path_was_driven(demo: tuple[dict[str, Any], Path]) -> None:
     assert any(s == "不予受理" and r for _, s, _, r, _, _ in rows)
     assert any(s == "审核不通过" and r for _, s, _, r, _, _ in rows)
     assert any(s == "补正资料" and code == "隔离待补正" for _, s, _, _, _, code in rows)  # a held application told
+    named = _rows(home / "ledger.db", "SELECT COUNT(*) FROM status_events WHERE status = '补正资料' AND materials "
+                                      "IS NOT NULL")
+    assert named[0][0] > 0  # 补正资料 naming its materials, supplied at the window (the test below), then done
     done_with_result = {(i, src) for i, s, src, _, res, _ in rows if s == "已办结" and res}
     assert {("12", "medical"), ("13", "hrss"), ("14", "housing_fund")} <= done_with_result
     assert not any(i == "13" and s == "已办结" and src == "health" for i, s, src, *_ in rows)
@@ -158,8 +161,21 @@ def test_tasks_pass_counts_not_records(demo: tuple[dict[str, Any], Path]) -> Non
     for task_id, value in xcoms:
         assert len(str(value)) < 600, f"{task_id} pushed a large XCom"
     tasks = {r[0] for r in _rows(home / "airflow" / "airflow.db", "SELECT DISTINCT task_id FROM task_instance")}
-    assert tasks == {"extract_validate_stage", "collect_hrss", "request_payments", "report_to_wanshi_tong",
+    assert tasks == {"extract_validate_stage", "forward_supplements", "collect_hrss", "request_payments",
+                     "report_to_wanshi_tong",
                      *(f"deliver_{d}" for d in DEPARTMENTS), *(f"poll_{d}" for d in DEPARTMENTS)}
+
+
+def test_every_supplement_asked_for_was_brought_to_the_window_and_forwarded(demo: tuple[dict[str, Any], Path]) -> None:
+    """The demo's 补正 items complete: the simulated applicants brought the materials, the hub forwarded them."""
+    _, home = demo
+    ledger = home / "ledger.db"
+    asked = {r[0] for r in _rows(ledger, "SELECT DISTINCT case_item_id FROM status_events WHERE status = '补正资料' "
+                                         "AND department_code IS NOT '隔离待补正'")}  # held ones: fixed at the source
+    supplied = dict(_rows(ledger, "SELECT case_item_id, state FROM supplements"))
+    assert asked and asked <= set(supplied)
+    assert set(supplied.values()) <= {"accepted", "own"}
+    assert sum(demo[0]["supplements"].values()) == len(supplied)  # the summary counts them
 
 
 def _seeded_people(home: Path) -> set[str]:

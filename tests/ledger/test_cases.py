@@ -276,3 +276,52 @@ def test_a_status_name_outside_the_seven_is_refused_naming_them() -> None:
     with pytest.raises(ConfigError) as caught:
         status_named("完成")
     assert "'完成'" in str(caught.value) and all(s.value in str(caught.value) for s in Status)
+
+
+# -- 补正资料: materials by name, and the applicant's 补正 deadline ------------------------------------------
+def supplement(paths: Paths, case_no: str, item_code: str, at: str, materials: tuple[str, ...]) -> bool:
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == case_no,
+                                                           CaseItem.item_code == item_code)).one()
+        return record_status(s, item, Status.SUPPLEMENT, item.department, code=None, reason="请补正资料",
+                             changed_at=at, materials=materials)
+
+
+def test_history_names_the_materials_a_supplement_asks_for_and_a_new_list_is_a_new_event(
+        paths: Paths, case_nos: list[str], report: Report) -> None:
+    n = case_nos[3]
+    report(n, "01", Status.ACCEPTED, "2025-03-03T09:00:00+08:00")
+    assert supplement(paths, n, "01", "2025-03-04T09:00:00+08:00", ("M01", "M12"))
+    assert not supplement(paths, n, "01", "2025-03-04T10:00:00+08:00", ("M01", "M12"))  # the same again
+    assert supplement(paths, n, "01", "2025-03-05T09:00:00+08:00", ("M13",))  # asks for something else now
+
+    history = show_case(paths.ledger_url, n).as_dict()["items"][0]["history"]
+
+    assert [h["materials"] for h in history] == [
+        [], ["社会保障卡或身份证（含电子证照）", "申请人人事档案"], ["单位补欠费申报表"]]
+    assert set(history[0]) == {"status", "at", "source", "reason", "materials"}  # the shape is unchanged
+
+
+def test_a_supplement_past_its_deadline_is_overdue_until_the_item_moves_on(
+        paths: Paths, case_nos: list[str], report: Report) -> None:
+    from lianban.domain.supplements import deadline_days
+    from lianban.ledger.time_limits import overdue_items
+
+    n = case_nos[5]
+    pushed = items_of(paths, n)[-1]  # its delivery not taken here: no due date of its own, only the 补正 one
+    report(n, pushed, Status.ACCEPTED, "2025-03-03T09:00:00+08:00")
+    supplement(paths, n, pushed, "2025-03-03T10:00:00+08:00", ("M03",))  # 2025-03-03, a Monday in Beijing
+    due = add_working_days(date(2025, 3, 3), deadline_days())
+    with session_factory(paths.ledger_url)() as s:
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == n, CaseItem.item_code == pushed)).one()
+        assert item.supplement_due == due and item.materials == '["M03"]'
+
+    late = date.fromordinal(due.toordinal() + 1)
+    assert shown(paths, n, today=due)[pushed].overdue is False
+    assert shown(paths, n, today=late)[pushed].overdue is True and shown(paths, n, today=late)[pushed].due_date is None
+    assert n in [c.case_no for c in list_cases(paths.ledger_url, overdue_only=True, today=late)]
+    with session_factory(paths.ledger_url)() as s:
+        before = overdue_items(s, today=due)
+        assert overdue_items(s, today=late) == before + 1
+    report(n, pushed, Status.UNDER_REVIEW, "2025-03-10T09:00:00+08:00")  # the materials came: no longer waiting
+    assert shown(paths, n, today=late)[pushed].overdue is False

@@ -8,7 +8,8 @@ from sqlalchemy import inspect
 from lianban.ledger.db import alembic_config, engine_for, upgrade
 
 TABLES = {"cases", "case_items", "deliveries", "status_events", "quarantine", "watermarks", "evidence",
-          "evidence_anchor", "parked_statuses", "illegal_transitions", "payment_requests", "alembic_version"}
+          "evidence_anchor", "parked_statuses", "illegal_transitions", "payment_requests", "supplements",
+          "alembic_version"}
 
 
 def test_migrations_go_up_down_and_up_again(ledger_url: str) -> None:

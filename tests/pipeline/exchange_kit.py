@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +15,47 @@ from lianban.pipeline.report import report
 from lianban.pipeline.rewards import request_payments
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import collect_hrss
+from lianban.pipeline.supplements import collect_supplements, forward_supplements
+from simulators.applicant import SimulatedApplicant
+from simulators.hrss_backoffice import HrssBackOffice
 
 PUSHED = ("medical", "health", "housing_fund")
 
 
-def one_round(db: FrontendDB, office: Any, ledger_url: str, keys_dir: Path, batch: int = 100) -> FeedbackResult:
-    """One round of the whole exchange as the two DAGs run it: HRSS works (and corrects what was held), stage,
-    deliver, collect HRSS's log, poll every department, ask HRSS to pay item 13, report; the report's counts."""
-    office.tick()
-    stage(db, ledger_url, keys_dir)
+@dataclass(frozen=True)
+class World:
+    """The simulated people around the hub: HRSS's back office and the applicants who come back to the window."""
+
+    db: FrontendDB
+    office: HrssBackOffice
+    applicants: SimulatedApplicant
+
+
+def world(db: FrontendDB, simulation: Any) -> World:
+    """HRSS and the applicants on an instant clock; the applicants bring what any department or HRSS asked."""
+    office = HrssBackOffice(db, step_seconds=0)
+    return World(db, office, SimulatedApplicant(
+        db, lambda: simulation.pending_supplements() + office.awaiting_supplement(), 0))
+
+
+def _department(name: str, keys_dir: Path) -> Any:
+    return load_department(name, department_settings(name), keys_dir)
+
+
+def one_round(w: World, ledger_url: str, keys_dir: Path, batch: int = 100) -> FeedbackResult:
+    """One round as the two DAGs run it: HRSS works (and corrects what was held), applicants bring materials,
+    stage, deliver, forward 补正 submissions, collect HRSS's log, poll every department, ask HRSS to pay item 13,
+    report; the report's counts."""
+    w.office.tick()
+    w.applicants.tick()
+    stage(w.db, ledger_url, keys_dir)
     for name in PUSHED:
-        deliver(load_department(name, department_settings(name), keys_dir), ledger_url, batch, keys_dir)
-    collect_hrss(db, ledger_url, keys_dir)
+        deliver(_department(name, keys_dir), ledger_url, batch, keys_dir)
+    collect_supplements(w.db, ledger_url)
     for name in PUSHED:
-        poll_department(load_department(name, department_settings(name), keys_dir), ledger_url, keys_dir)
-    request_payments(db, ledger_url, keys_dir)
+        forward_supplements(_department(name, keys_dir), ledger_url, batch, keys_dir)
+    collect_hrss(w.db, ledger_url, keys_dir)
+    for name in PUSHED:
+        poll_department(_department(name, keys_dir), ledger_url, keys_dir)
+    request_payments(w.db, ledger_url, keys_dir)
     return report(load_sink(department_settings("wanshi_tong"), keys_dir), ledger_url, keys_dir)

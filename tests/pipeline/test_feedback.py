@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
 
 import pytest
 import requests
-from exchange_kit import one_round
+from exchange_kit import one_round, world
 from sqlalchemy import delete, select
 
 from connectors.hrss.frontend import applications
@@ -23,12 +24,13 @@ from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, PaymentRequest, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, PaymentRequest, StatusEvent, Supplement
 from lianban.ledger.progress import progress
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import get_watermark
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.feedback import poll_department
+from lianban.pipeline.notices import HOLD_CODE
 from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import HRSS_WATERMARK, collect_hrss
@@ -46,14 +48,15 @@ def _connector(name: str) -> Any:
 
 def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths, simulation: Any,
                                                         ledger_url: str) -> None:
-    """On SQLite and on PostgreSQL, with the evidence chain intact at the end."""
+    """On SQLite and on PostgreSQL, with the evidence chain intact at the end; every 补正 item completes once
+    its applicant has brought the materials to the HRSS window."""
     db, _ = seeded
     stage(db, ledger_url, paths.keys_dir)
     for name in PUSHED:
         deliver(_connector(name), ledger_url, 100, paths.keys_dir)
-    office = HrssBackOffice(db, step_seconds=0)
+    w = world(db, simulation)
     for _ in range(20):  # HRSS works its items (and corrects what was held); departments step every 0.2 s
-        one_round(db, office, ledger_url, paths.keys_dir)  # item 13: health approves → HRSS pays → 已办结
+        one_round(w, ledger_url, paths.keys_dir)  # item 13: health approves → HRSS pays → 已办结
         if progress(ledger_url).done:
             break
         time.sleep(0.25)
@@ -68,6 +71,11 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
     final = {s.value for s in Status if s.is_terminal()}
     assert set(stats["items_by_status"]) <= final
     _results_came_back_sealed(ledger_url, paths)
+    with session_factory(ledger_url)() as s:
+        asked = set(s.scalars(select(StatusEvent.case_item_id).where(  # held applications are fixed at the source
+            StatusEvent.status == Status.SUPPLEMENT, StatusEvent.department_code.is_distinct_from(HOLD_CODE))))
+        supplied = set(s.scalars(select(Supplement.case_item_id)))
+    assert asked and asked <= supplied  # every 补正 was answered at the window, and completed since
 
 
 def _final_events(ledger_url: str) -> list[tuple[str, str, str, str | None, str]]:
@@ -195,3 +203,22 @@ def test_every_polled_page_and_every_pushed_chunk_leaves_its_own_signed_evidence
         assert all(e.signature and e.key_id == kid and f"kid={kid}" in e.signature for e in answers[kind])
         assert len({e.signature for e in answers[kind]}) == len(answers[kind])  # each answer's own signature
     assert len({e.digest for e in answers["status"]}) == len(answers["status"])  # each page's own wire bytes
+
+
+def test_an_hrss_supplement_naming_an_unknown_material_is_parked_not_applied(seeded: Any, paths: Paths) -> None:
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        case_no = s.scalars(select(Case.case_no).join(CaseItem).where(CaseItem.item_code == "01")).first()
+    assert case_no is not None
+    db.append_status(case_no, "01", CODES[Status.SUPPLEMENT], "请补正", materials=("M01", "M99"))
+    db.append_status(case_no, "01", CODES[Status.SUPPLEMENT], "请补正", materials=("M01",))
+
+    result = collect_hrss(db, paths.ledger_url, paths.keys_dir)
+
+    with session_factory(paths.ledger_url)() as s:
+        parked = s.scalars(select(ParkedStatus)).one()
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == "01")).one()
+    assert (result.parked, result.changed) == (1, 1)
+    assert any("M99" in r and "材料目录" in r for r in json.loads(parked.reasons))
+    assert (item.status, item.materials) == ("补正资料", '["M01"]')  # the readable row behind it still applies

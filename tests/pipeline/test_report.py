@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from exchange_kit import one_round
+from exchange_kit import one_round, world
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -91,16 +91,16 @@ def test_when_every_event_is_refused_nothing_is_parked_and_the_run_stops(seeded:
     assert progress(paths.ledger_url).parked_events == 0
 
 
-def _run_until_done(paths: Paths, seeded: Any) -> None:
+def _run_until_done(paths: Paths, seeded: Any, simulation: Any) -> None:
     """stage → deliver → (HRSS works, collect, poll, report) until every item is final and reported."""
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)
     keys = paths.keys_dir
     for name in PUSHED:
         deliver(load_department(name, department_settings(name), keys), paths.ledger_url, 20, keys)
-    office, deadline = HrssBackOffice(db, step_seconds=0), time.monotonic() + 90
+    w, deadline = world(db, simulation), time.monotonic() + 90
     while not progress(paths.ledger_url).done and time.monotonic() < deadline:
-        pushed = one_round(db, office, paths.ledger_url, keys, batch=20)
+        pushed = one_round(w, paths.ledger_url, keys, batch=20)
         assert (pushed.parked, pushed.stopped_by) == (0, None)
         time.sleep(0.2)
     with session_factory(paths.ledger_url)() as s:
@@ -127,7 +127,7 @@ def _ledger_cases(paths: Paths) -> list[Case]:
 
 def test_every_change_reaches_the_platform_once_in_order_as_a_full_banjian_record(
         seeded: Any, paths: Paths, departments: Any) -> None:
-    _run_until_done(paths, seeded)
+    _run_until_done(paths, seeded, departments)
     url, codes = departments.urls["wanshi_tong"], load_codes()
     stats = requests.get(f"{url}/_sim/stats", timeout=5).json()
     with session_factory(paths.ledger_url)() as s:
@@ -156,7 +156,7 @@ def test_every_change_reaches_the_platform_once_in_order_as_a_full_banjian_recor
 
 def test_re_sending_every_change_carries_the_same_versions_and_changes_nothing(
         seeded: Any, paths: Paths, departments: Any) -> None:
-    _run_until_done(paths, seeded)
+    _run_until_done(paths, seeded, departments)
     url = departments.urls["wanshi_tong"]
     cases = [c.case_no for c in _ledger_cases(paths)]
     before = [_view(url, c) for c in cases]

@@ -1,5 +1,6 @@
 """The department engine misbehaves on purpose, once per item, as real departments sometimes do: an old status
-with its old time (out of order), or "受理" again at the last step (illegal), then the truth on the next poll."""
+with its old time (out of order), or "受理" again at the last step (illegal), then the truth on the next poll.
+An item on a 补正 path waits at 补正资料, naming its materials, until a supplement arrives."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from pathlib import Path
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
-from simulators.engine import ILLEGAL_SHARE, OUT_OF_ORDER_SHARE, _glitch, choose_path
-from simulators.kit import Item, engine_for, seal_items, wire
+from lianban.domain.supplements import material_names
+from simulators.engine import (
+    ILLEGAL_SHARE,
+    OUT_OF_ORDER_SHARE,
+    DepartmentEngine,
+    SupplementIntake,
+    _glitch,
+    choose_path,
+)
+from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements, supplement_wire, wire
 from simulators.people import synthetic_application
 
 STEP = 0.2
@@ -63,3 +72,46 @@ def test_health_once_announces_item_13_done_itself_after_its_approval(tmp_path: 
     said = [engine.statuses([key])[0] for _ in range(4)]
     assert [v.status for v in said] == [Status.COMPLETED, Status.APPROVED, Status.APPROVED, Status.APPROVED]
     assert said[1].result == {"amount": "3000.00"}  # the reward found due travels with the approval
+
+
+def _supplement_key() -> str:
+    return next(k for k in (f"K{n:06d}" for n in range(100_000)) if Status.SUPPLEMENT in choose_path(k)[0])
+
+
+def test_a_supplement_item_waits_naming_its_materials_until_they_arrive_then_goes_on(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path / "keys", "housing_fund", tmp_path / "hf.db", step_seconds=0)
+    key, app = _supplement_key(), synthetic_application(random.Random(4), 1)
+    item = Item(key, "BZ1", "14", {f: app[f] for f in load_catalog().items["14"].fields})
+    seal, deliveries = seal_items(tmp_path / "keys", "housing_fund", [item])
+    assert engine.receive(wire(deliveries), seal)[0].accepted
+
+    waiting = engine.statuses([key])[0]
+    assert waiting.status is Status.SUPPLEMENT  # the clock is instant (step 0), yet it waits
+    assert waiting.materials and set(waiting.materials) <= {m.code for m in load_catalog().materials}
+    assert all(name in (waiting.reason or "") for name in material_names(waiting.materials))
+    assert engine.awaiting_supplement() == [("BZ1", "14", waiting.materials)]
+
+    supplied = Supplied(key, "S1", "BZ1", "14", waiting.materials)
+    first = _supply(engine, tmp_path / "keys", supplied)
+    again = _supply(engine, tmp_path / "keys", supplied)
+
+    assert (first.accepted, first.duplicate, again.accepted, again.duplicate) == (True, False, True, True)
+    assert engine.statuses([key])[0].status.is_terminal() and engine.awaiting_supplement() == []
+
+
+def _supply(engine: DepartmentEngine, keys_dir: Path, supplied: Supplied) -> SupplementIntake:
+    seal, items = seal_supplements(keys_dir, engine.department, [supplied])
+    return engine.supplement(supplement_wire(items), seal)[0]
+
+
+def test_a_supplement_for_an_item_never_received_or_naming_an_unknown_material_is_refused(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path / "keys", "housing_fund", tmp_path / "hf.db", step_seconds=0)
+    stranger = _supply(engine, tmp_path / "keys", Supplied("K-none", "S1", "BZ1", "14", ("M01",)))
+    assert (stranger.accepted, stranger.code) == (False, "NOCASE")
+    key, app = _supplement_key(), synthetic_application(random.Random(4), 1)
+    seal, deliveries = seal_items(tmp_path / "keys", "housing_fund",
+                                  [Item(key, "BZ1", "14", {f: app[f] for f in load_catalog().items["14"].fields})])
+    engine.receive(wire(deliveries), seal)
+    unknown = _supply(engine, tmp_path / "keys", Supplied(key, "S2", "BZ1", "14", ("M99",)))
+    assert (unknown.accepted, unknown.code) == (False, "INVALID") and "M99" in (unknown.reason or "")
+    assert engine.statuses([key])[0].status is Status.SUPPLEMENT  # still waiting for the right materials

@@ -26,8 +26,8 @@ from zeep.wsse.utils import WSU
 from connectors.medical.statuses import CODES, ERROR_CODES, RECEIPT_ERRORS, STATUSES
 from lianban.domain.statuses import Status
 from lianban.wire.contract import SealedItem
-from simulators.engine import DepartmentEngine
-from simulators.kit import Item, engine_for, seal_items
+from simulators.engine import DepartmentEngine, choose_path, supplement_materials
+from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements
 from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
 from simulators.people import make_id_number, make_uscc
 from simulators.runner import serve
@@ -142,6 +142,23 @@ def receipts_of(response: requests.Response) -> list[dict[str, str]]:
     assert response.status_code == 200, response.text
     root = etree.fromstring(response.content)
     return [{etree.QName(c).localname: c.text or "" for c in r} for r in root.iterfind(".//m:receipt", NS)]
+
+
+def supplement_body(sim: Sim, supplied: Sequence[Supplied], seal: dict[str, Any] | None = None) -> str:
+    """SubmitSupplement carrying `supplied`, sealed as the hub seals it (or under another `seal`)."""
+    header, items = seal_supplements(sim.keys_dir, "medical", supplied)
+    wire = "".join(f"<m:item><m:idempotencyKey>{s.idempotency_key}</m:idempotencyKey><m:supplementId>"
+                   f"{s.supplement_id}</m:supplementId><m:caseNo>{s.case_no}</m:caseNo><m:itemCode>{s.item_code}"
+                   f"</m:itemCode><m:envelope>{escape(json.dumps(s.envelope))}</m:envelope></m:item>" for s in items)
+    return (f"<m:SubmitSupplement><m:batchId>B-S</m:batchId><m:seal>{escape(json.dumps(seal or header))}</m:seal>"
+            f"{wire}</m:SubmitSupplement>")
+
+
+def supply(sim: Sim, people: Sequence[Item]) -> list[dict[str, str]]:
+    """The materials each item asks for, supplied over SOAP; the receipts."""
+    supplied = [Supplied(p.idempotency_key, f"S-{p.idempotency_key}", p.case_no, p.item_code,
+                         supplement_materials(p.idempotency_key)) for p in people]
+    return receipts_of(sim.post(envelope(supplement_body(sim, supplied)))) if supplied else []
 
 
 # -- the served contract --------------------------------------------------------------------------------
@@ -289,9 +306,12 @@ def test_a_batch_with_a_spoiled_seal_is_refused_whole(sim: Sim, spoil: Any, erro
 
 
 def test_statuses_move_on_and_speak_the_bureaus_codes(sim: Sim) -> None:
-    batch = sealed_batch(sim, *(retiree(seq) for seq in range(6)))
+    people = [retiree(seq) for seq in range(6)]
+    batch = sealed_batch(sim, *people)
     items = batch.items
     sim.post(envelope(submit_body(batch)))
+    time.sleep(0.3)
+    supply(sim, [p for p in people if Status.SUPPLEMENT in choose_path(p.idempotency_key)[0]])
     time.sleep(0.6)
     keys = "".join(f"<m:idempotencyKey>{i['idempotencyKey']}</m:idempotencyKey>" for i in items)
     sim.post(envelope(f"<m:QueryStatus>{keys}</m:QueryStatus>"))  # a few items misbehave once (engine docstring)
@@ -310,3 +330,50 @@ def test_code_tables_match_the_xsd() -> None:
     assert receipt_errors == RECEIPT_ERRORS == set(INTAKE_CODES.values())
     assert set(CODES) == set(Status)
     assert RECEIPT_ERRORS.issubset(ERROR_CODES)
+
+
+# -- 补正资料: materials by code, and SubmitSupplement ------------------------------------------------------
+def waiting_retiree() -> Item:
+    """A retiree whose item is on a 补正 path (its key fixes the path)."""
+    return next(p for p in map(retiree, range(1000)) if Status.SUPPLEMENT in choose_path(p.idempotency_key)[0])
+
+
+def status_of(sim: Sim, key: str) -> dict[str, Any]:
+    root = etree.fromstring(sim.post(envelope(f"<m:QueryStatus><m:idempotencyKey>{key}</m:idempotencyKey>"
+                                              f"</m:QueryStatus>")).content)
+    status = root.find(".//m:status", NS)
+    assert status is not None
+    return {"code": status.findtext("m:code", namespaces=NS), "reason": status.findtext("m:reason", namespaces=NS),
+            "materials": [m.text for m in status.iterfind("m:material", NS)]}
+
+
+def test_an_item_waits_at_supplement_naming_materials_until_they_are_supplied_once(sim: Sim) -> None:
+    person = waiting_retiree()
+    sim.post(envelope(submit_body(sealed_batch(sim, person))))
+    time.sleep(0.5)  # well past the 补正 step
+    waiting = status_of(sim, person.idempotency_key)
+    assert STATUSES[waiting["code"]] is Status.SUPPLEMENT
+    assert waiting["materials"] == list(supplement_materials(person.idempotency_key))
+    assert 1 <= len(waiting["materials"]) <= 2 and "请补正资料" in waiting["reason"]
+
+    first, again = supply(sim, [person]), supply(sim, [person])  # the hub resends, sealed afresh
+
+    assert [(r["accepted"], r["duplicate"]) for r in first + again] == [("true", "false"), ("true", "true")]
+    assert STATUSES[first[0]["code"]] is Status.UNDER_REVIEW  # review restarts on arrival
+    time.sleep(0.5)
+    status_of(sim, person.idempotency_key)  # a few items misbehave once (engine docstring): the next poll is true
+    assert STATUSES[status_of(sim, person.idempotency_key)["code"]].is_terminal()
+    assert sim.engine.supplement_stats() == {"supplements": 1, "supplement_duplicates": 1, "supplements_rejected": 0}
+
+
+def test_a_supplement_with_a_wrong_seal_is_refused_whole_and_one_for_an_unknown_item_per_item(sim: Sim) -> None:
+    person = waiting_retiree()
+    sim.post(envelope(submit_body(sealed_batch(sim, person))))
+    asked = Supplied(person.idempotency_key, "S-1", person.case_no, person.item_code, ("M01",))
+    header, _ = seal_supplements(sim.keys_dir, "medical", [asked])
+    forged = sim.post(envelope(supplement_body(sim, [asked], seal={**header, "count": 2})))
+    assert fault_of(forged)[:2] == ("soap:Client", "E_BATCH_SIG")
+    stranger = Supplied("LB-never-sent", "S-2", "BZ-NONE", "12", ("M01",))
+    receipts = receipts_of(sim.post(envelope(supplement_body(sim, [stranger]))))
+    assert (receipts[0]["accepted"], receipts[0]["code"]) == ("false", "E_NOCASE") and receipts[0]["reason"]
+    assert sim.engine.supplement_stats()["supplements"] == 0

@@ -14,9 +14,12 @@ import yaml
 
 from connectors.health import statuses as health_statuses
 from connectors.housing_fund import statuses as housing_statuses
+from lianban.domain.catalog import load_catalog
 from lianban.domain.schemas import schema_path
+from lianban.domain.statuses import Status
 from lianban.wire.gateway import sign_headers
-from simulators.kit import Item, engine_for, seal_items, wire
+from simulators.engine import choose_path
+from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements, supplement_wire, wire
 from simulators.people import make_id_number
 from simulators.rest_department import create_app, serve_in_background
 
@@ -207,3 +210,32 @@ def test_static_openapi_matches_the_served_api_and_the_status_table(department: 
     code_schema = static["components"]["schemas"]["StatusCode"]
     assert code_schema["enum"] == list(table)
     assert code_schema["x-unified-status"] == {c: s.value for c, s in table.items()}
+
+
+# -- 补正资料 -----------------------------------------------------------------------------------------
+SUPPLEMENT = "/api/v1/cases:supplement"
+
+
+def supplement_body(keys_dir: Path, supplied: list[Supplied]) -> dict[str, Any]:
+    seal, items = seal_supplements(keys_dir, "health", supplied)
+    return {"batch_id": "s", "seal": seal, "items": supplement_wire(items)}
+
+
+def test_a_supplement_row_names_materials_and_a_supplement_is_taken_once(url: str, keys_dir: Path) -> None:
+    gw = Gateway(url)
+    waiting = next(i for i in map(item, range(1000)) if Status.SUPPLEMENT in choose_path(i.idempotency_key)[0])
+    gw.post(BATCH, batch(keys_dir, [waiting]))
+    row = gw.post(STATUS, {"keys": [waiting.idempotency_key]}).json()["statuses"][0]
+    assert health_statuses.STATUSES[row["code"]] is Status.SUPPLEMENT and row["materials"]
+    supplied = Supplied(waiting.idempotency_key, "S-1", waiting.case_no, waiting.item_code, tuple(row["materials"]))
+    stranger = Supplied("K-never", "S-2", "BZ-NONE", "13", ("M01",))
+
+    first = gw.post(SUPPLEMENT, supplement_body(keys_dir, [supplied, stranger])).json()["receipts"]
+    again = gw.post(SUPPLEMENT, supplement_body(keys_dir, [supplied])).json()["receipts"]
+
+    assert [(r["supplement_id"], r["accepted"], r["duplicate"]) for r in first + again] == [
+        ("S-1", True, False), ("S-2", False, False), ("S-1", True, True)]
+    assert first[1]["code"] == "WSJ" and first[1]["code"] in health_statuses.ERRORS  # the department's own code
+    after = gw.post(STATUS, {"keys": [waiting.idempotency_key]}).json()["statuses"][0]
+    item13 = load_catalog().items["13"]  # health's last word on item 13 is 审核通过: HRSS pays and completes it
+    assert item13.settled("health", health_statuses.STATUSES[after["code"]]) and after["materials"] == []

@@ -3,7 +3,8 @@
 Operator-facing text is Chinese first, English after; `--json` prints one JSON object for machines. One
 module per command group::
 
-    home         init, seed, simulate, demo           run          run stage|deliver|collect|report
+    home         init, seed, simulate, demo           run          run stage|deliver|collect|
+                                                                   supplements|report
     inspect      status, quarantine                   deliveries   deliveries list|retry
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show

@@ -49,6 +49,15 @@ def run_collect(as_json: JsonFlag = False) -> None:
         raise typer.Exit(1)
 
 
+@run_app.command("supplements")
+def run_supplements(as_json: JsonFlag = False) -> None:
+    """转交补正材料：读取人社窗口的补正提交并转交各部门；一个部门失败不影响其他部门 (forward 补正 submissions)."""
+    results = jobs.supplements()
+    emit(results, as_json, "补正转交 (supplements)")
+    if any("error" in r for r in results.values()):
+        raise typer.Exit(1)
+
+
 @run_app.command("report")
 def run_report(as_json: JsonFlag = False) -> None:
     """推送状态至皖事通办 (push status events to 皖事通办)."""

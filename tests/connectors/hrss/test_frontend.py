@@ -7,6 +7,7 @@ from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
 from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status
+from lianban.domain.supplements import SupplementSubmission
 from simulators.people import generate
 
 
@@ -65,3 +66,24 @@ def test_status_log_reads_past_a_watermark(paths: Paths) -> None:
 def test_every_hrss_code_maps_both_ways() -> None:
     assert set(STATUSES.values()) == set(Status)
     assert all(STATUSES[CODES[s]] is s for s in Status)
+
+
+def test_a_supplement_status_carries_its_materials_and_an_unknown_code_is_unreadable(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    db.append_status("BZ1", "01", CODES[Status.SUPPLEMENT], "请补正", materials=("M01", "M07"))
+    db.append_status("BZ1", "02", CODES[Status.SUPPLEMENT], "请补正", materials=("M77",))
+    asked, unknown = db.status_changes_since(0, 10)
+    assert not isinstance(asked, Unreadable) and asked.materials == ("M01", "M07")
+    assert isinstance(unknown, Unreadable) and any("M77" in r and "材料目录" in r for r in unknown.reasons)
+
+
+def test_supplement_submissions_read_past_a_watermark_or_by_flag(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    first = db.record_supplement("BZ1", "14", ["M02"], at="2025-03-04T09:00:00+08:00")
+    second = db.record_supplement("BZ2", "01", ["M01", "M03"])
+    assert [r.seq for r in db.supplements_since(0, 10)] == [first, second]
+    assert [r.seq for r in db.supplements_since(first, 10)] == [second]
+    assert db.supplements_since(0, 10)[0] == SupplementSubmission(first, "BZ1", "14", ("M02",),
+                                                                   "2025-03-04T09:00:00+08:00")
+    db.mark_supplements([first])
+    assert [r.seq for r in db.pull_new_supplements(10)] == [second]

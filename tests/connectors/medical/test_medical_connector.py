@@ -20,6 +20,7 @@ from lianban.errors import ConfigError, FatalError, RejectedError, RetriableErro
 from lianban.keys.provision import ensure_keys
 from lianban.wire.contract import DepartmentConnector, StatusUpdate
 from lianban.wire.signatures import SignatureAlert
+from simulators.kit import supply_asked
 
 MedicalSim = Any  # tests/connectors/medical/conftest.py:MedicalSim (conftest modules are not importable)
 BatchMaker = Any  # tests/connectors/medical/conftest.py:BatchMaker
@@ -76,21 +77,24 @@ def test_answers_not_signed_with_the_bureaus_key_are_not_trusted(medical_sim: Me
     assert not report.ok and "签名" in report.detail
 
 
-def _poll_until_terminal(connector: MedicalConnector, keys: list[str], timeout: float = 10) -> list[StatusUpdate]:
+def _poll_until_terminal(connector: MedicalConnector, batch: Any, keys_dir: Path,
+                         timeout: float = 10) -> list[StatusUpdate]:
+    """Poll until every item is final, bringing the materials any 补正资料 asks for, as an applicant would."""
     deadline = time.monotonic() + timeout
     while True:
-        updates = connector.poll(keys)
+        updates = connector.poll(batch.keys)
         if all(u.status.is_terminal() for u in updates) or time.monotonic() > deadline:
             return updates
+        supply_asked(connector, keys_dir, batch.deliveries, updates)
         time.sleep(0.1)
 
 
 def test_statuses_progress_to_a_terminal_status_in_the_bureaus_own_codes(
-        connector: MedicalConnector, make_batch: BatchMaker) -> None:
+        connector: MedicalConnector, make_batch: BatchMaker, medical_sim: MedicalSim) -> None:
     batch = make_batch(range(8), "12")
     connector.submit(batch.deliveries, batch.seal)
     keys = batch.keys
-    updates = _poll_until_terminal(connector, keys)
+    updates = _poll_until_terminal(connector, batch, medical_sim.keys_dir)
     assert sorted(u.idempotency_key for u in updates) == sorted(keys)
     assert all(u.status.is_terminal() for u in updates)
     assert all(STATUSES[u.department_code] is u.status for u in updates)
@@ -197,3 +201,16 @@ def test_failures_map_onto_the_error_tree(failure: BaseException, expected: type
     error = translate_error(failure)
     assert type(error) is expected
     assert str(error).startswith("医疗保障局（连接 dept_medical）") and "dept_medical" in str(error)
+
+
+def test_a_status_naming_an_unknown_material_is_refused_naming_the_code() -> None:
+    from types import SimpleNamespace
+
+    from connectors.medical.connector import update_from
+
+    wire = SimpleNamespace(idempotencyKey="K1", code="04", reason="请补正", changedAt="2025-03-01T10:00:00+08:00",
+                           material=["M02", "M42"])
+    assert update_from(SimpleNamespace(**{**vars(wire), "material": ["M02"]})).materials == ("M02",)
+    with pytest.raises(FatalError, match="M42") as refused:
+        update_from(wire)
+    assert "医疗保障局" in str(refused.value)

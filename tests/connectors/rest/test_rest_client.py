@@ -133,3 +133,13 @@ def test_answers_are_trusted_only_with_the_departments_signature(stubbed: Any, k
         with pytest.raises(error) as refused:
             connector.poll(["k"])
         assert not isinstance(refused.value, SignatureAlert)
+
+
+def test_a_status_naming_an_unknown_material_is_refused_naming_the_code(stubbed: Any) -> None:
+    row = {"idempotency_key": "K1", "code": "BZZL", "reason": "请补正", "changed_at": "2025-03-01T10:00:00+08:00",
+           "materials": ["M01", "M42"]}
+    body = json.dumps({"statuses": [row], "page": 1, "page_size": 100, "total": 1}).encode()
+    connector, _ = stubbed(HealthConnector, [(200, {}, body)])
+    with pytest.raises(FatalError, match="M42") as refused:
+        connector.poll(["K1"])
+    assert "材料目录" in str(refused.value) and "dept_health" in str(refused.value)

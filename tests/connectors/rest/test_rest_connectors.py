@@ -16,6 +16,7 @@ from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
 from lianban.wire.contract import DepartmentConnector
 from lianban.wire.settings import parse_connection
+from simulators.kit import supply_asked
 
 # fixtures (live, spec, credentials, person) come from conftest.py beside this file
 
@@ -115,7 +116,8 @@ def test_poll_follows_every_page(live: Any) -> None:
     updates = connector.poll([d.idempotency_key for d in batch] + ["never-sent"])
     assert sorted(u.idempotency_key for u in updates) == sorted(d.idempotency_key for d in batch)
     item = load_catalog().items[live.spec.item_code]  # health's item 13 ends at 审核通过: HRSS completes it
-    assert all(item.settled(connector.department, u.status) for u in updates)
+    assert all(item.settled(connector.department, u.status) or (u.status is Status.SUPPLEMENT and u.materials)
+               for u in updates)
 
 
 @pytest.mark.parametrize("step_seconds", [0.3])
@@ -128,6 +130,8 @@ def test_statuses_progress_to_a_terminal_status(live: Any) -> None:
     connector.submit(batch, seal)
     keys = [d.idempotency_key for d in batch]
     first = {u.idempotency_key: u.status for u in connector.poll(keys)}
+    time.sleep(2 * 0.3 + 0.1)  # every 补正 item waits at 补正资料: the applicant brings what it asks for
+    supply_asked(connector, live.keys_dir, batch, connector.poll(keys))
     time.sleep(5 * 0.3 + 0.2)
     connector.poll(keys)  # a few items misbehave once (an old or an illegal status): the next poll is true
     final = {u.idempotency_key: u.status for u in connector.poll(keys)}

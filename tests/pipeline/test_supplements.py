@@ -1,0 +1,174 @@
+"""补正 submissions recorded at the HRSS window reach the department that asked, once; HRSS's own are kept; a
+submission for a case not staged waits; a department down retries, then dead-letters; nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths, department_settings
+from lianban.app.registry import load_department
+from lianban.domain.schemas import schema_path
+from lianban.ledger import evidence
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Evidence, Supplement
+from lianban.ledger.progress import progress
+from lianban.ledger.store import SupplementState, utcnow
+from lianban.pipeline import supplements as supplements_mod
+from lianban.pipeline.deliver import deliver
+from lianban.pipeline.stage import stage
+from lianban.pipeline.supplements import collect_supplements, forward_supplements
+from lianban.wire.settings import parse_connection
+
+PUSHED = ("medical", "health", "housing_fund")
+
+
+def _peer(department: str) -> Any:
+    return load_department(department, department_settings(department), Paths.from_env().keys_dir)
+
+
+def _down(department: str) -> Any:
+    """The department's connector pointed at a port nobody listens on."""
+    settings = department_settings(department)
+    conn = {"host": "127.0.0.1", "port": 9, "schema": "http", "login": settings.login, "password": settings.password,
+            "extra": {"connect_timeout": 1, "read_timeout": 2, "wsdl": str(schema_path("medical", "medical.wsdl"))}}
+    return load_department(department, parse_connection(department, json.dumps(conn)), Paths.from_env().keys_dir)
+
+
+def _one_item_per_department(url: str) -> dict[str, tuple[str, str]]:
+    """department → (办件编号, 事项编码) of one of its case items (HRSS's own included)."""
+    with session_factory(url)() as s:
+        rows = s.execute(select(CaseItem.department, Case.case_no, CaseItem.item_code)
+                         .join(Case, Case.id == CaseItem.case_id).order_by(CaseItem.id)).all()
+    chosen: dict[str, tuple[str, str]] = {}
+    for department, case_no, item_code in rows:
+        chosen.setdefault(department, (case_no, item_code))
+    return chosen
+
+
+def _states(url: str) -> dict[str, int]:
+    with session_factory(url)() as s:
+        states = list(s.scalars(select(Supplement.state)))
+    return {state: states.count(state) for state in set(states)}
+
+
+def _forward_all(paths: Paths, peers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {d: forward_supplements((peers or {}).get(d) or _peer(d), paths.ledger_url, 50, paths.keys_dir)
+            for d in PUSHED}
+
+
+def _stage_and_deliver(db: FrontendDB, paths: Paths) -> None:
+    stage(db, paths.ledger_url, paths.keys_dir)
+    for department in PUSHED:
+        deliver(_peer(department), paths.ledger_url, 100, paths.keys_dir)
+
+
+def test_submissions_reach_their_department_once_and_hrss_items_are_kept_not_forwarded(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    db = seeded[0]
+    _stage_and_deliver(db, paths)
+    chosen = _one_item_per_department(paths.ledger_url)
+    for case_no, item_code in chosen.values():
+        db.record_supplement(case_no, item_code, ["M01", "M03"])
+
+    collected = collect_supplements(db, paths.ledger_url)
+    forwarded = _forward_all(paths)
+    again = (collect_supplements(db, paths.ledger_url), _forward_all(paths))
+
+    assert (collected.read, collected.pending, collected.own) == (4, 3, 1)
+    assert {d: (r.sent, r.accepted) for d, r in forwarded.items()} == {d: (1, 1) for d in PUSHED}
+    assert again[0].read == 0 and all(r.sent == 0 for r in again[1].values())  # nothing new, nothing resent
+    assert all(simulation.engines[d].supplement_stats()["supplements"] == 1 for d in PUSHED)
+    assert _states(paths.ledger_url) == {SupplementState.ACCEPTED: 3, SupplementState.OWN: 1}
+    assert progress(paths.ledger_url).supplements == {"accepted": 3, "own": 1}  # what `lianban status` shows
+    assert db.pull_new_supplements(10) == []  # flagged taken in the 前置库
+    with session_factory(paths.ledger_url)() as s:
+        kinds = list(s.scalars(select(Evidence.department).where(Evidence.kind == "supplement")))
+        assert sorted(kinds) == sorted(PUSHED)  # one signed message out per department
+        assert evidence.verify_ledger(s, paths.keys_dir).ok
+
+
+def test_a_submission_waits_for_its_case_and_its_delivery_then_is_forwarded(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    db, apps = seeded
+    case_no = next(a["case_no"] for a in apps if "14" in a["items"].split(","))
+    db.record_supplement(case_no, "14", ["M02"])
+
+    before_stage = collect_supplements(db, paths.ledger_url)
+    stage(db, paths.ledger_url, paths.keys_dir)
+    before_delivery = collect_supplements(db, paths.ledger_url)
+    deliver(_peer("housing_fund"), paths.ledger_url, 100, paths.keys_dir)
+    delivered = collect_supplements(db, paths.ledger_url)
+    forwarded = forward_supplements(_peer("housing_fund"), paths.ledger_url, 50, paths.keys_dir)
+
+    assert (before_stage.waiting, before_delivery.waiting, delivered.pending) == (1, 1, 1)
+    assert forwarded.accepted == 1 and simulation.engines["housing_fund"].supplement_stats()["supplements"] == 1
+
+
+def test_a_department_down_retries_then_dead_letters_nothing_lost(
+        seeded: Any, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(supplements_mod, "MAX_ATTEMPTS", 3)
+    db = seeded[0]
+    _stage_and_deliver(db, paths)
+    case_no, item_code = _one_item_per_department(paths.ledger_url)["health"]
+    db.record_supplement(case_no, item_code, ["M01"])
+    collect_supplements(db, paths.ledger_url)
+
+    down = forward_supplements(_down("health"), paths.ledger_url, 50, paths.keys_dir)
+    assert (down.retrying, down.accepted) == (1, 0) and down.stopped_by
+    assert _states(paths.ledger_url) == {SupplementState.RETRY: 1}
+    for _ in range(2):
+        with session_factory(paths.ledger_url).begin() as s:  # the back-off has passed
+            s.execute(update(Supplement).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        forward_supplements(_down("health"), paths.ledger_url, 50, paths.keys_dir)
+
+    with session_factory(paths.ledger_url)() as s:
+        dead = s.scalars(select(Supplement)).one()
+    assert (dead.state, dead.attempts) == (SupplementState.DEAD, 3) and "dept_health" in (dead.last_error or "")
+    assert simulation.engines["health"].supplement_stats()["supplements"] == 0
+
+
+def test_a_submission_naming_an_unknown_material_is_parked_with_a_chinese_reason(
+        seeded: Any, paths: Paths) -> None:
+    db, apps = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.record_supplement(apps[0]["case_no"], "01", ["M01", "M99"])
+
+    collected = collect_supplements(db, paths.ledger_url)
+
+    with session_factory(paths.ledger_url)() as s:
+        parked = s.scalars(select(Supplement)).one()
+    assert collected.parked == 1 and parked.state == SupplementState.PARKED
+    assert "M99" in (parked.last_error or "") and "材料目录" in (parked.last_error or "")
+    assert db.pull_new_supplements(10) == []  # flagged quarantined, not left for the next run
+
+
+def test_the_job_isolates_a_misconfigured_department_and_forwards_the_others(
+        seeded: Any, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lianban.app import jobs
+    from lianban.app.config import conn_env_name
+
+    db = seeded[0]
+    _stage_and_deliver(db, paths)
+    for case_no, item_code in _one_item_per_department(paths.ledger_url).values():
+        db.record_supplement(case_no, item_code, ["M05"])
+    monkeypatch.setenv(conn_env_name("health"), _with_password(conn_env_name("health"), "not-the-secret"))
+
+    results = jobs.supplements()
+
+    assert "error" in results["health"] and "not-the-secret" not in results["health"]["error"]
+    assert results["medical"]["accepted"] == results["housing_fund"]["accepted"] == 1
+    assert results["hrss"]["own"] == 1
+    assert _states(paths.ledger_url)[SupplementState.PENDING] == 1  # health's: still due, not lost
+
+
+def _with_password(env_name: str, password: str) -> str:
+    conn = json.loads(os.environ[env_name])
+    conn["password"] = password
+    return json.dumps(conn)
