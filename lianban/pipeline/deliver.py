@@ -116,6 +116,13 @@ def _check_keys_match(session: Session, sealer: BatchSealer, keys_dir: Path) -> 
                           f"(the keys folder does not hold the keys the ledger was sealed with; nothing was touched)")
 
 
+def backoff(attempts: int, retry_after: float | None) -> timedelta:
+    """How long a row waits after its `attempts`-th failure: 30 s doubling, capped at 15 min, never less than
+    the other side's Retry-After."""
+    return timedelta(seconds=max(retry_after or 0, min(BASE_BACKOFF_SECONDS * 2 ** (attempts - 1),
+                                                       MAX_BACKOFF_SECONDS)))
+
+
 def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverResult) -> None:
     row.attempts += 1
     row.last_error = error
@@ -123,8 +130,7 @@ def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverR
         row.state = DeliveryState.DEAD
         result.dead += 1
         return
-    delay = max(retry_after or 0, min(BASE_BACKOFF_SECONDS * 2 ** (row.attempts - 1), MAX_BACKOFF_SECONDS))
-    row.state, row.next_attempt_at = DeliveryState.RETRY, utcnow() + timedelta(seconds=delay)
+    row.state, row.next_attempt_at = DeliveryState.RETRY, utcnow() + backoff(row.attempts, retry_after)
     result.retrying += 1
 
 
@@ -166,7 +172,8 @@ def _divisible(outcome: Outcome) -> bool:
     return isinstance(outcome, RejectedError) and not is_batch_refusal(outcome.code)
 
 
-def _why(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
+def why_refused(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
+    """(code, reason) of a refusal or a local failure, as dead letters and alerts carry them."""
     if isinstance(outcome, LocalFailure):
         return "LOCAL", outcome.reason
     return outcome.code, outcome.reason or str(outcome)
@@ -227,7 +234,7 @@ class _Run:
         """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
         rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
         if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
-            code, reason = _why(outcome)
+            code, reason = why_refused(outcome)
             alerts.error("告警 ALERT: %s 整批拒收 %s：%s", self.department, code, reason)
             return self._stop(rows, f"{code}: {reason}", None, f"{code}: {reason}")
         if isinstance(outcome, RetriableError):
@@ -259,7 +266,7 @@ class _Run:
             if not _divisible(outcome):
                 return self.settle(session, batch, outcome)
         assert isinstance(outcome, RejectedError | LocalFailure)
-        return Refusal(batch.ids, *_why(outcome))
+        return Refusal(batch.ids, *why_refused(outcome))
 
     def deliver_batch(self, ids: list[int]) -> bool:
         """Send one due batch (:mod:`lianban.pipeline.bisect`); then apply its single-item refusals, unless

@@ -30,7 +30,6 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,14 +52,13 @@ from lianban.ledger.store import (
     utcnow,
 )
 from lianban.pipeline.bisect import Refusal, isolate, systemic
-from lianban.pipeline.deliver import BASE_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, LocalFailure
+from lianban.pipeline.deliver import MAX_ATTEMPTS, LocalFailure, backoff, why_refused
 from lianban.pipeline.sealer import BatchSealer
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SupplementItem
 from lianban.wire.ids import supplement_aad, supplement_id
 
 HRSS = "hrss"
 WATERMARK = "hrss_supplements"
-MAX_ATTEMPTS = 20  # as deliveries: about four hours of failures before a dead letter
 MAX_BATCHES_PER_RUN = 1000
 FORWARD_DUE = (SupplementState.PENDING, SupplementState.RETRY)
 alerts = logging.getLogger("lianban.alerts")
@@ -197,8 +195,7 @@ def _fail(row: Supplement, error: str, retry_after: float | None, result: Forwar
         row.state = SupplementState.DEAD
         result.dead += 1
         return
-    delay = max(retry_after or 0, min(BASE_BACKOFF_SECONDS * 2 ** (row.attempts - 1), MAX_BACKOFF_SECONDS))
-    row.state, row.next_attempt_at = SupplementState.RETRY, utcnow() + timedelta(seconds=delay)
+    row.state, row.next_attempt_at = SupplementState.RETRY, utcnow() + backoff(row.attempts, retry_after)
     result.retrying += 1
 
 
@@ -217,12 +214,6 @@ def _apply(row: Supplement, receipt: Receipt | None, result: ForwardResult) -> N
     row.sent_at, row.state, row.last_error = utcnow(), SupplementState.ACCEPTED, None
     result.accepted += 1
     result.duplicates += int(receipt.duplicate)
-
-
-def _why(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
-    if isinstance(outcome, LocalFailure):
-        return "LOCAL", outcome.reason
-    return outcome.code, outcome.reason or str(outcome)
 
 
 @dataclass
@@ -280,7 +271,7 @@ class _Run:
         if isinstance(outcome, RetriableError):
             why, retry_after = str(outcome), outcome.retry_after
         else:
-            why, retry_after = "{}: {}".format(*_why(outcome)), None
+            why, retry_after = "{}: {}".format(*why_refused(outcome)), None
             alerts.error("告警 ALERT: %s 补正整批拒收 %s", self.department, why)
         for row in rows:
             _fail(row, why, retry_after, self.result)
@@ -298,7 +289,7 @@ class _Run:
             if not divisible:
                 return self.settle(session, batch, outcome)
         assert isinstance(outcome, RejectedError | LocalFailure)
-        return Refusal(batch.ids, *_why(outcome))
+        return Refusal(batch.ids, *why_refused(outcome))
 
     def forward_batch(self, ids: list[int]) -> bool:
         isolated = isolate(ids, self.attempt)
