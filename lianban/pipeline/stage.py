@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,8 +82,10 @@ def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
 
 
 def _new_case(session: Session, record: RetirementRecord, id_index: str, print_: str) -> Case:
+    now = utcnow()  # a valid record's 审批时间 parses (intake checked it); now only as a safe fallback
     case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
-                id_index=id_index, staged_at=utcnow(), approved_at=_parse_time(record.approved_at), fingerprint=print_)
+                id_index=id_index, staged_at=now, approved_at=notices.approved_time(record.approved_at) or now,
+                fingerprint=print_)
     session.add(case)
     session.flush()
     return case
@@ -112,11 +113,6 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
                              state=DeliveryState.PENDING, next_attempt_at=now))
         deliveries += 1
     return deliveries
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)  # intake checked it parses and converts
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def _open_case_of(session: Session, id_index: str, case_no: str) -> str | None:
