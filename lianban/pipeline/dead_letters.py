@@ -1,7 +1,8 @@
 """Dead letters, for operators: list what the outbox gave up on, and put it back in the queue.
 
 Nothing is ever deleted: a requeued delivery keeps its idempotency key, so a department that did get it
-answers "duplicate" and nothing happens twice.
+answers "duplicate" and nothing happens twice. The same holds for 补正 submissions (a requeued one keeps its
+supplement id); a parked submission (unreadable at the source) is listed, never requeued: HRSS fixes the row.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from sqlalchemy import Select, select
 
 from lianban.domain.identity import redact_text
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery
-from lianban.ledger.store import DEAD_STATES, DeliveryState, utcnow
+from lianban.ledger.models import Case, CaseItem, Delivery, Supplement
+from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, utcnow
+
+#: 补正 submissions an operator looks at: refused or out of retries (requeueable), unreadable (fixed at the source)
+SUPPLEMENT_DEAD = (SupplementState.REFUSED, SupplementState.DEAD, SupplementState.PARKED)
+SUPPLEMENT_REQUEUEABLE = (SupplementState.REFUSED, SupplementState.DEAD)
 
 
 @dataclass(frozen=True)
@@ -55,5 +60,42 @@ def requeue(ledger_url: str, department: str | None = None, states: Sequence[str
         rows = [d for d, _item, _case in session.execute(_query(department, states))]
         for row in rows:
             row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
+            row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
+        return len(rows)
+
+
+@dataclass(frozen=True)
+class DeadSupplement:
+    """One 补正 submission that did not reach its department, as an operator sees it (no personal data)."""
+
+    source_seq: int  # 序号 in the 前置库 submissions table
+    case_no: str
+    item_code: str | None
+    department: str | None
+    state: str
+    attempts: int
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _supplements(states: Sequence[str]) -> Select[Supplement]:
+    return select(Supplement).where(Supplement.state.in_(list(states))).order_by(Supplement.id)
+
+
+def list_dead_supplements(ledger_url: str, states: Sequence[str] = SUPPLEMENT_DEAD) -> list[DeadSupplement]:
+    with session_factory(ledger_url)() as session:
+        return [DeadSupplement(s.source_seq, s.case_no, s.item_code, s.department, s.state, s.attempts,
+                               redact_text(s.last_error) if s.last_error else None)
+                for s in session.scalars(_supplements(states))]
+
+
+def requeue_supplements(ledger_url: str) -> int:
+    """Make refused and dead 补正 submissions due again now, with a fresh retry budget; returns how many."""
+    with session_factory(ledger_url).begin() as session:
+        rows = list(session.scalars(_supplements(SUPPLEMENT_REQUEUEABLE)))
+        for row in rows:
+            row.state, row.attempts, row.next_attempt_at = SupplementState.PENDING, 0, utcnow()
             row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
         return len(rows)

@@ -98,7 +98,8 @@ class Slip:
     code: int = 2
 
 
-UNINITIALISED = ("status", "quarantine", "deliveries list", "deliveries retry", "audit verify",
+UNINITIALISED = ("status", "quarantine", "deliveries list", "deliveries retry", "supplements list",
+                 "supplements retry", "audit verify",
                  "audit archive --month 2025-01", "run stage", "run deliver medical", "run collect", "run supplements",
                  "run report")
 

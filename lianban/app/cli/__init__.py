@@ -26,6 +26,7 @@ from lianban.app.cli.deliveries import deliveries_app
 from lianban.app.cli.keys import keys_app
 from lianban.app.cli.output import console
 from lianban.app.cli.run import run_app
+from lianban.app.cli.supplements import supplements_app
 from lianban.errors import LianbanError
 
 app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
@@ -35,6 +36,7 @@ app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
 app.add_typer(connectors_app, name="connectors")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(supplements_app, name="supplements")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 

@@ -1,0 +1,60 @@
+"""`lianban supplements list|retry`: 补正 submissions that did not reach their department, shown without personal
+data and requeued with their supplement ids (a parked, unreadable one is listed, never requeued)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths
+from lianban.app.setup import init
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Supplement
+from lianban.ledger.store import SupplementState, utcnow
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+PHONE = "13912345678"
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
+    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "supplements", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _row(seq: int, state: SupplementState, error: str | None) -> Supplement:
+    now = utcnow()
+    return Supplement(source="hrss", source_seq=seq, case_no=f"BZ{seq}", item_code="14", department="housing_fund",
+                      supplement_id=f"S{seq}" if state is not SupplementState.PARKED else None, materials='["M01"]',
+                      state=state, attempts=20, next_attempt_at=now, last_error=error, created_at=now)
+
+
+def test_dead_and_parked_supplements_are_listed_masked_and_only_dead_ones_requeued(tmp_path: Path) -> None:
+    paths = Paths.from_env({"LIANBAN_HOME": str(tmp_path / "home")})
+    init(paths, with_frontend=True)
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(list(generate(2, seed=5)))
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.add_all([_row(1, SupplementState.DEAD, "RETRY: 连接被拒绝"),
+                   _row(2, SupplementState.REFUSED, f"E104: 请致电 {PHONE}"),
+                   _row(3, SupplementState.PARKED, "补正材料编码 X9 不在目录中"),
+                   _row(4, SupplementState.ACCEPTED, None)])
+
+    listed = _cli(paths.home, "list", "--json")
+    rows = json.loads(listed.stdout)
+    assert [(r["source_seq"], r["state"]) for r in rows] == [(1, "dead"), (2, "refused"), (3, "parked")]
+    assert PHONE not in listed.stdout and "139****5678" in listed.stdout
+
+    retried = _cli(paths.home, "retry")
+    assert retried.returncode == 0 and "2 条" in retried.stdout
+    with session_factory(paths.ledger_url)() as s:
+        states = {r.source_seq: (r.state, r.attempts, r.supplement_id) for r in s.query(Supplement)}
+    assert states == {1: ("pending", 0, "S1"), 2: ("pending", 0, "S2"), 3: ("parked", 20, None),
+                      4: ("accepted", 20, "S4")}
