@@ -23,13 +23,17 @@ def print_summary(s: dict[str, Any]) -> None:
     table.add_column("结果 (result)", justify="right")
     rows = [
         ("抽取 (extracted)", s["extracted"]),
-        ("隔离 (quarantined)", s["quarantined"]),
+        ("隔离并告知补正 (held, applicant told)", s["quarantined"]),
+        ("源头更正后续办 (corrected at the source)", s["corrected"]),
+        ("补正材料转送 (supplements)", sum(s["supplements"].values())),
         *((f"投递 {d} (delivered)", n) for d, n in s["delivered"].items()),
         *((f"{d} 收到 unique/duplicates", f"{r['unique']}/{r['duplicates']}")
           for d, r in s["department_received"].items()),
         ("推送皖事通办 (reported)", s["reported_to_wanshi_tong"]),
         ("超期事项 (overdue items)", s["overdue_items"]),
-        *((f"状态 {k}", v) for k, v in sorted(s["status_counts"].items())),
+        ("拒绝采纳的非法状态 (illegal reports kept)", s["illegal_transitions"]),
+        *((f"推送状态 {k} (events)", v) for k, v in sorted(s["events_by_status"].items())),
+        *((f"最终状态 {k}", v) for k, v in sorted(s["status_counts"].items())),
         ("轮次 (rounds)", s["rounds"]),
         ("耗时秒 (seconds)", s["seconds"]),
     ]
