@@ -3,12 +3,13 @@ supplements, illegal reports kept, every status pushed)."""
 
 from __future__ import annotations
 
-from lianban.app.cli.output import console
+import pytest
+
 from lianban.app.demo_view import print_summary
 from lianban.domain.statuses import Status
 
 
-def test_the_summary_names_every_kind_of_outcome() -> None:
+def test_the_summary_names_every_kind_of_outcome(capsys: pytest.CaptureFixture[str]) -> None:
     summary = {
         "extracted": 30, "quarantined": 2, "corrected": 2, "supplements": {"accepted": 3, "own": 1},
         "delivered": {"medical": 5}, "department_received": {"medical": {"unique": 5, "duplicates": 0}},
@@ -16,9 +17,8 @@ def test_the_summary_names_every_kind_of_outcome() -> None:
         "events_by_status": {s.value: 1 for s in Status}, "status_counts": {"已办结": 9}, "rounds": 3,
         "seconds": 12.5, "complete": True, "paths": {"ledger_db": "/tmp/ledger.db"},
     }
-    with console.capture() as captured:
-        print_summary(summary)
-    text = captured.get()
+    print_summary(summary)
+    text = capsys.readouterr().out
     assert "隔离并告知补正" in text and "源头更正后续办" in text and "补正材料转送" in text
     assert "拒绝采纳的非法状态" in text and all(f"推送状态 {s.value}" in text for s in Status)
     assert "全部事项已办结并推送" in text
