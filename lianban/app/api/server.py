@@ -25,6 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from lianban import __version__
 from lianban.app.api import page
@@ -102,6 +103,12 @@ def build_api(desk: Desk) -> FastAPI:
     @api.exception_handler(RequestValidationError)
     async def invalid(_request: Request, _exc: RequestValidationError) -> JSONResponse:
         return _refusal(422, INVALID)  # never echoes the input: it may hold the password
+
+    @api.exception_handler(HTTPException)
+    async def unparsable(_request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not even text (FastAPI's "error parsing the body")
+            return _refusal(422, INVALID)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @api.post("/api/v1/progress", response_model=CaseProgress, responses=_refusals(),
               summary="办件进度查询 (the applicant's progress query)")
