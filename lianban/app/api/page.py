@@ -9,6 +9,7 @@ written back into the page.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from html import escape
 
 from lianban.ledger.applicant_view import CaseProgress, ItemProgress
@@ -44,7 +45,20 @@ small{color:#4e5969}
 }
 """
 
+_BEIJING = timezone(timedelta(hours=8))
 _COLUMNS = ("事项", "责任单位", "状态", "最近更新", "办理时限", "说明")
+
+
+def beijing_time(moment: str | None) -> str:
+    """A reported time as a person reads it: Beijing time to the minute ("2026-11-28 15:00"); as given when it
+    is not ISO 8601, "—" when there is none (a time without zone is UTC, as the ledger keeps it)."""
+    if not moment:
+        return "—"
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 def _cell(label: str, content: str) -> str:
@@ -65,7 +79,7 @@ def _row(item: ItemProgress) -> str:
     status = item.status or WAITING
     css = STATUS_CLASS.get(status, "waiting")
     cells = (escape(item.item_name), escape(item.department), f'<span class="status {css}">{escape(status)}</span>',
-             escape(item.changed_at or "—"), escape(item.due_date or "—"), _notes(item))
+             escape(beijing_time(item.changed_at)), escape(item.due_date or "—"), _notes(item))
     return "<tr>" + "".join(_cell(label, c) for label, c in zip(_COLUMNS, cells, strict=True)) + "</tr>"
 
 

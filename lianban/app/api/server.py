@@ -7,7 +7,7 @@ Routes (the JSON API is published in ``schemas/hub/openapi.json``; a test fails 
                               413 body over 8 KB, 422 not the JSON object asked for
     GET  /api/v1/openapi.json the document above
     GET  /query, POST /query  the page (lianban.app.api.page); same answers, as HTML
-    GET  /query.css           its stylesheet
+    GET  /query.css           its stylesheet (and /favicon.ico: 204, there is none)
 
     (later: POST /api/v1/departments/{department}/status, signed department callbacks: issue 10 §2)
 
@@ -135,6 +135,10 @@ def build_api(desk: Desk) -> FastAPI:
     @api.get("/query.css", include_in_schema=False)
     def stylesheet() -> Response:
         return Response(page.CSS, media_type="text/css")
+
+    @api.get("/favicon.ico", include_in_schema=False)
+    def no_icon() -> Response:  # browsers ask for one; "none" is an answer, a 404 is an error in their console
+        return Response(status_code=204)
 
     return api
 

@@ -34,7 +34,7 @@ def test_the_right_password_shows_a_table_row_per_item_with_status_colours_and_d
     assert html.count("<tr>") == 1 + 3  # the header and one row per chosen item
     assert '<span class="status attention">补正资料</span>' in html
     assert '<span class="status done">已办结</span>' in html and "等待部门反馈" in html
-    assert "职工养老保险待遇申领" in html and "住房公积金管理中心" in html and "2026-11-28T15:00:00+08:00" in html
+    assert "职工养老保险待遇申领" in html and "住房公积金管理中心" in html and "2026-11-28 15:00" in html
     assert "需补正材料" in html and "23456.78" in html
     assert app["password"] not in html and f'value="{app["case_no"]}"' in html
 
