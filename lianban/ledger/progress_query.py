@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from lianban.crypto.passwords import hash_password, new_password, verify_password
 from lianban.domain.intake import normalise_case_no
@@ -33,7 +33,7 @@ from lianban.ledger.applicant_view import CaseProgress, case_progress
 from lianban.ledger.cases import canonical_case_no, unknown_case
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
-from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.models import Case
 from lianban.ledger.store import utcnow
 
 __all__ = ["Answer", "Outcome", "ProgressDesk", "reset_password"]
@@ -88,8 +88,9 @@ class ProgressDesk:
                 now: datetime) -> Answer:
         if query_attempts.limited(session, scopes, now):
             return Answer(Outcome.LIMITED)
-        case = session.scalars(select(Case).where(Case.case_no == case_no).options(
-            selectinload(Case.items).selectinload(CaseItem.delivery))).one_or_none() if case_no else None
+        # the case row only: its items are read after the password matched, so a known case costs no more
+        # than an unknown one until then
+        case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none() if case_no else None
         matches = verify_password(password, case.password_hash if case else None)  # hashes even for no case
         if case is None or not matches:
             query_attempts.failed(session, scopes, now)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from html import escape
 
+from lianban.domain.statuses import Status
 from lianban.ledger.applicant_view import CaseProgress, ItemProgress
 
 #: CSS class of each status (colour in CSS below); no status yet: ``waiting``
-STATUS_CLASS = {"受理": "going", "审核中": "going", "补正资料": "attention", "审核通过": "done", "已办结": "done",
-                "不予受理": "refused", "审核不通过": "refused"}
+STATUS_CLASS = {Status.ACCEPTED: "going", Status.UNDER_REVIEW: "going", Status.SUPPLEMENT: "attention",
+                Status.APPROVED: "done", Status.COMPLETED: "done", Status.NOT_ACCEPTED: "refused",
+                Status.REJECTED: "refused"}
 WAITING = "等待部门反馈"
 
 CSS = """
@@ -77,7 +79,7 @@ def _notes(item: ItemProgress) -> str:
 
 def _row(item: ItemProgress) -> str:
     status = item.status or WAITING
-    css = STATUS_CLASS.get(status, "waiting")
+    css = STATUS_CLASS.get(Status(status), "waiting") if item.status in set(Status) else "waiting"
     cells = (escape(item.item_name), escape(item.department), f'<span class="status {css}">{escape(status)}</span>',
              escape(beijing_time(item.changed_at)), escape(item.due_date or "—"), _notes(item))
     return "<tr>" + "".join(_cell(label, c) for label, c in zip(_COLUMNS, cells, strict=True)) + "</tr>"

@@ -38,6 +38,7 @@ INVALID = "请求格式不正确：请提交 JSON 对象 {\"case_no\": 办件编
 STATUS = {Outcome.FOUND: 200, Outcome.REFUSED: 404, Outcome.LIMITED: 429}
 SENTENCE = {Outcome.REFUSED: REFUSED, Outcome.LIMITED: LIMITED}
 FIELD_MAX = 64
+FORM_FIELDS_MAX = 4
 
 
 class Desk(Protocol):
@@ -124,7 +125,10 @@ def build_api(desk: Desk) -> FastAPI:
 
     @api.post("/query", response_class=HTMLResponse, include_in_schema=False)
     async def query_page(request: Request) -> HTMLResponse:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+        try:
+            form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=FORM_FIELDS_MAX)
+        except ValueError:  # more fields than the form has
+            form = {}
         case_no, password = (form.get(k, [""])[0][:FIELD_MAX] for k in ("case_no", "password"))
         if not case_no.strip() or not password:
             return HTMLResponse(page.page(case_no, "请填写办件编号和查询密码。"), status_code=422)

@@ -46,6 +46,11 @@ def test_a_wrong_password_shows_the_same_sentence_as_an_unknown_case(hub: Hub) -
     assert wrong.text.replace(hub.app(0)["case_no"], "") == unknown.text.replace("BZTX209912999999", "")
 
 
+def test_a_form_with_more_fields_than_asked_is_refused_in_chinese(hub: Hub) -> None:
+    page = requests.post(f"{hub.url}/query", data={f"f{n}": "1" for n in range(10)}, timeout=TIMEOUT)
+    assert page.status_code == 422 and "请填写办件编号和查询密码" in page.text
+
+
 def test_markup_typed_into_the_form_is_shown_as_text(hub: Hub) -> None:
     page = post(hub, '"><script>alert(1)</script>', "000000")
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
