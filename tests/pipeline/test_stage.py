@@ -225,7 +225,7 @@ def test_the_query_password_is_kept_only_as_a_hash_and_never_in_quarantine(paths
     db.insert_applications(apps)
     stage(db, paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url)() as s:
-        hashes = dict(s.execute(select(Case.case_no, Case.password_hash)).tuples().all())
+        hashes = dict(s.execute(select(Case.case_no, Case.password_hash)).all())
         masked = " ".join(q.masked for q in s.scalars(select(Quarantine)))
     assert all(verify_password(a["password"], hashes[a["case_no"]]) for a in apps)
     assert "Zq8Only" not in masked

@@ -9,7 +9,14 @@ Routes (the JSON API is published in ``schemas/hub/openapi.json``; a test fails 
     GET  /query, POST /query  the page (lianban.app.api.page); same answers, as HTML
     GET  /query.css           its stylesheet (and /favicon.ico: 204, there is none)
 
-    (later: POST /api/v1/departments/{department}/status, signed department callbacks: issue 10 §2)
+    (next: POST /api/v1/departments/{department}/status, signed department callbacks: issue 10 §2)
+
+Where the callbacks go: a route here, its connector's answer parsing from ``lianban.app.registry`` (the same
+mapping tables), its signature checked with ``lianban.wire.gateway.GatewayVerifier`` over the department's
+connection secret (its nonce memory is per process today: move it into the ledger, beside
+``query_attempts``, before running several workers), and the updates applied through
+``lianban.pipeline.feedback``'s path (``record_status`` already records a change that arrives twice once), with
+``EvidenceLog.received`` for the callback and ``sent`` for the hub's signed answer.
 
 Every answer carries the security headers of :mod:`lianban.app.api.guards`. The application keeps no state
 that correctness depends on: the ledger holds the rate limit, so any number of workers may serve it.
