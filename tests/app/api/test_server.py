@@ -66,9 +66,13 @@ def test_a_wrong_password_takes_as_long_as_an_unknown_case(hub: Hub) -> None:
         assert ask(hub, case_no, "000000", client=client).status_code == 404
         return time.perf_counter() - started
 
-    known = [took(hub.app(0)["case_no"], f"10.3.0.{n}") for n in range(4)]
-    unknown = [took(f"BZTX2099129{n:05d}", f"10.3.1.{n}") for n in range(4)]
-    assert 0.5 < min(unknown) / min(known) < 2, (known, unknown)
+    known: list[float] = []
+    unknown: list[float] = []
+    for n in range(5):  # interleaved (a busy machine slows both alike), within the case's 5 allowed failures
+        known.append(took(hub.app(0)["case_no"], f"10.3.0.{n}"))
+        unknown.append(took(f"BZTX2099129{n:05d}", f"10.3.1.{n}"))
+    # without the dummy hash an unknown case would answer some ten times faster; noise stays well within 3x
+    assert 1 / 3 < min(unknown) / min(known) < 3, (known, unknown)
 
 
 def test_the_sixth_wrong_try_on_a_case_is_refused_even_with_the_right_password(hub: Hub) -> None:
@@ -142,3 +146,22 @@ def test_every_answer_carries_the_security_headers_and_no_cors(hub: Hub) -> None
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert answer.headers["Referrer-Policy"] == "no-referrer"
         assert not any(h.lower().startswith("access-control-") for h in answer.headers)
+
+
+def test_two_servers_on_one_ledger_share_the_rate_limit(hub: Hub) -> None:
+    from lianban.app.api import create_app
+    from lianban.app.api.running import start
+    from lianban.ledger.progress_query import ProgressDesk
+
+    other = start(create_app(ProgressDesk(hub.paths.ledger_url, hub.paths.keys_dir)))
+    try:
+        app, servers = hub.app(1), [hub.url, other.url]
+        for n in range(5):
+            wrong = requests.post(f"{servers[n % 2]}/api/v1/progress", timeout=TIMEOUT,
+                                  json={"case_no": app["case_no"], "password": f"55555{n}"})
+            assert wrong.status_code == 404
+        right = requests.post(f"{other.url}/api/v1/progress", json={"case_no": app["case_no"],
+                                                                    "password": app["password"]}, timeout=TIMEOUT)
+        assert right.status_code == 429
+    finally:
+        other.stop()
