@@ -116,8 +116,10 @@ def repair(app: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate(count: int, seed: int = 20250101, start_seq: int = 1) -> Iterator[dict[str, Any]]:
-    """`count` applications; about 3 % deliberately broken."""
-    rng = random.Random(seed)
+    """`count` applications; about 3 % deliberately broken. Each carries a random 6-digit 查询密码 (drawn from
+    its own generator, so the people themselves are the same as before passwords existed)."""
+    rng, passwords = random.Random(seed), random.Random(f"{seed}:查询密码")
     for seq in range(start_seq, start_seq + count):
         app = synthetic_application(rng, seq)
-        yield _break(rng, app) if rng.random() < BROKEN_SHARE else app
+        app = _break(rng, app) if rng.random() < BROKEN_SHARE else app
+        yield {**app, "password": f"{passwords.randrange(10 ** 6):06d}"}

@@ -27,6 +27,7 @@ APPLICATION_COLUMNS: dict[str, str] = {
     "phone": "LXDH",  # 联系电话
     "items": "BLSX",  # 办理事项 (comma-separated item codes)
     "approved_at": "SPSJ",  # 审批时间
+    "password": "CXMM",  # 查询密码 (PROJPWD, on the 受理回执; nullable): hashed by the hub, never forwarded
     "sync_flag": "TBBZ",  # 同步标志, see SYNC_FLAGS
     "synced_at": "TBSJ",  # 同步时间
 }

@@ -20,6 +20,9 @@ Columns, by domain key (``connectors/hrss/mapping.py`` has the 前置库 names):
     items                text: item codes separated by commas (full-width "，" too), each trimmed; a code
                          chosen twice is refused
     approved_at          ISO 8601 date-time (审批时间) between 1990 and 2100 once converted to UTC
+    password             查询密码 (PROJPWD), optional: text of 4–32 ASCII letters or digits, surrounding blanks
+                         trimmed; empty means none (the case cannot be queried until the window resets it).
+                         A refusal never quotes it.
 
 A row of HRSS's status log (:func:`read_status`) is read the same way: 办件编号 normalised as above, 事项编码
 text, 办理状态 a code of the source's status table, 办理时间 an ISO 8601 date-time, 原因 text (at most 500
@@ -57,6 +60,7 @@ _EARLIEST, _LATEST = datetime(1990, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzin
 #: columns read as trimmed free text; the others are read exactly as given
 _TRIMMED = frozenset({"name", "employer_name"})
 _LABELS = {"case_no": "办件编号", "items": "办理事项", "approved_at": "审批时间"}
+_PASSWORD = re.compile(r"[0-9A-Za-z]{4,32}")
 REASON_MAX = 500  # 原因 as 皖事通办 accepts it
 
 
@@ -174,7 +178,15 @@ def _readers(catalog: Catalog) -> dict[str, Any]:
     return {"case_no": lambda v: normalise_case_no(v.get("case_no")), **text,
             "contribution_months": lambda v: _months(v.get("contribution_months"), catalog),
             "items": lambda v: _items(v.get("items")),
-            "approved_at": lambda v: _moment(v.get("approved_at"), "审批时间")}
+            "approved_at": lambda v: _moment(v.get("approved_at"), "审批时间"),
+            "password": lambda v: _password(v.get("password"))}
+
+
+def _password(raw: Any) -> str | None:
+    text = _as_text(raw, "查询密码").strip()
+    if text and not _PASSWORD.fullmatch(text):
+        raise _Refused("查询密码格式错误（应为4–32位字母或数字）")
+    return text or None
 
 
 def _printable(raw: Any, seq: int) -> str:

@@ -23,6 +23,9 @@ class RetirementRecord:
     items: tuple[str, ...]  # chosen item codes
     approved_at: str  # ISO timestamp of HRSS approval
     source_seq: int = 0  # row sequence in the 前置库
+    #: 查询密码 (PROJPWD) handed to the applicant with the 受理回执; hashed into the ledger, never sent to a
+    #: department (not one of :meth:`fields`), never shown or logged (not in :meth:`as_values` nor the repr)
+    password: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
 
     def fields(self) -> dict[str, object]:

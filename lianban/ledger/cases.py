@@ -156,7 +156,8 @@ def list_cases(ledger_url: str, had_status: Status | None = None, overdue_only: 
                 if not overdue_only or any(overdue(i) for i in c.items)]
 
 
-def _unknown(typed: str, why: str = "") -> ConfigError:
+def unknown_case(typed: str, why: str = "") -> ConfigError:
+    """The operator's sentence for a 办件编号 the ledger does not hold (`typed` redacted and shortened)."""
     shown = redact_text(typed if len(typed) <= 60 else typed[:60] + "…")  # echoed to a terminal and logs
     return ConfigError(f"台账中没有办件 {shown!r}{('：' + why) if why else ''}，请检查办件编号 "
                        f"(no case {shown!r} in the ledger{': ' + why if why else ''})")
@@ -167,7 +168,7 @@ def canonical_case_no(typed: str) -> str:
     try:
         return normalise_case_no(typed)
     except ValueError as exc:
-        raise _unknown(typed, str(exc)) from None
+        raise unknown_case(typed, str(exc)) from None
 
 
 def show_case(ledger_url: str, typed_case_no: str, overdue: Overdue | None = None,
@@ -180,7 +181,7 @@ def show_case(ledger_url: str, typed_case_no: str, overdue: Overdue | None = Non
     with session_factory(ledger_url)() as session:
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none()
         if case is None:
-            raise _unknown(case_no)
+            raise unknown_case(case_no)
         items = sorted(case.items, key=lambda i: i.item_code)
         history = _history(session, [i.id for i in items])
         views = tuple(_item_view(i, history[i.id], overdue) for i in items)

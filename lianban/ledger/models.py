@@ -29,6 +29,9 @@ class Case(Base):
     #: held for correction (受理前补正): the 前置库 row failed validation, so nothing is delivered; every chosen
     #: item was told 补正资料 with the reasons (lianban.pipeline.notices). A corrected row resumes the case.
     held: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: the 查询密码's slow salted hash (lianban.crypto.passwords), never the password; None: the case cannot be
+    #: queried until the window resets it (`lianban case reset-password`)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
     items: Mapped[list[CaseItem]] = relationship(back_populates="case")
 
 
@@ -163,6 +166,17 @@ class Supplement(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class QueryAttempt(Base):
+    """One failed progress query (lianban.ledger.query_attempts), counted per case and per client address;
+    `scope` is an SM3-HMAC (blind index) of which, never the address or the password."""
+
+    __tablename__ = "query_attempts"
+    __table_args__ = (Index("ix_query_attempts_scope_at", "scope", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
 
 
 class Quarantine(Base):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lianban.crypto.passwords import hash_password
 from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
@@ -67,6 +68,12 @@ def _items(session: Session, case: Case, record: RetirementRecord, catalog: Cata
     return [have[code] for code in sorted(have)]
 
 
+def keep_password(case: Case, record: RetirementRecord) -> None:
+    """The case keeps the slow hash of the 查询密码 the row carries (a row without one keeps the one it has)."""
+    if record.password:
+        case.password_hash = hash_password(record.password)
+
+
 def hold_case(session: Session, record: RetirementRecord, reasons: list[str], catalog: Catalog,
               id_index: str) -> int:
     """Enter (or keep) `record`'s case as held and tell every chosen item 补正资料; the number of items told
@@ -79,6 +86,7 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
         case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
                     id_index=id_index, staged_at=now, approved_at=approved_time(record.approved_at) or now,
                     fingerprint=None, held=True)
+        keep_password(case, record)
         session.add(case)
         session.flush()
     told = 0

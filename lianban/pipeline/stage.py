@@ -99,6 +99,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
     quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
     case, items = notices.resume(session, record, id_index, print_, catalog) if held else \
         (_new_case(session, record, id_index, print_), {})
+    notices.keep_password(case, record)
     deliveries = 0
     for r in route(record, catalog):
         item = items.get(r.item_code) or CaseItem(case_id=case.id, item_code=r.item_code, department=r.department)

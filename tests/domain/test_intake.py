@@ -141,3 +141,18 @@ def test_text_in_the_materials_column_that_is_no_code_is_not_echoed() -> None:
     result = read_supplement(SourceRow(6, row))
     assert isinstance(result, Unreadable) and "非编码内容" in result.reasons[0]
     assert "1381" not in "".join(result.reasons)
+
+
+def test_the_query_password_is_read_trimmed_and_optional(record: RetirementRecord, catalog: Catalog) -> None:
+    given = read(row(record, password=" 024681 "), catalog)
+    assert isinstance(given, RetirementRecord) and given.password == "024681"
+    none = read(row(record, password=""), catalog)
+    assert isinstance(none, RetirementRecord) and none.password is None
+
+
+@pytest.mark.parametrize("bad", ["12", "1234 5678", "密码123456", "9" * 33])
+def test_a_malformed_query_password_is_refused_without_quoting_it(record: RetirementRecord, catalog: Catalog,
+                                                                  bad: str) -> None:
+    result = read(row(record, password=bad), catalog)
+    assert isinstance(result, Unreadable)
+    assert any("查询密码格式错误" in r for r in result.reasons) and not any(bad in r for r in result.reasons)

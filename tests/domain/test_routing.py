@@ -35,3 +35,10 @@ def test_item_12_does_not_receive_the_phone_number(record: RetirementRecord, cat
     (r12,) = route(replace(record, items=("12",)), catalog)
     assert set(r12.payload or {}) == {"name", "id_number", "employer_uscc", "contribution_months"}
     assert record.phone not in str(r12.payload)
+
+
+def test_the_query_password_is_never_sent_to_a_department(record: RetirementRecord, catalog: Catalog) -> None:
+    with_password = replace(record, password="Pw7QueryOnly")
+    for r in route(replace(with_password, items=ALL), catalog):
+        assert "Pw7QueryOnly" not in str(r.payload) and "password" not in (r.payload or {})
+    assert "Pw7QueryOnly" not in repr(with_password) and "Pw7QueryOnly" not in str(with_password.as_values())

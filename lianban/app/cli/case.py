@@ -1,4 +1,5 @@
-"""`lianban case …`: the operator's view of cases — the list (by status, by history) and one case in full."""
+"""`lianban case …`: the operator's view of cases — the list (by status, by history) and one case in full — and
+the window's reset of a case's 查询密码."""
 
 from __future__ import annotations
 
@@ -51,6 +52,21 @@ def case_show(case_no: Annotated[str, typer.Argument(help="办件编号 (case nu
         typer.echo(json.dumps(view.as_dict(), ensure_ascii=False))
         return
     console.print(_case_table(view))
+
+
+@case_app.command("reset-password")
+def case_reset_password(case_no: Annotated[str, typer.Argument(help="办件编号 (case number)")],
+                        as_json: JsonFlag = False) -> None:
+    """重新生成查询密码，旧密码随即失效 (a new 查询密码 for the applicant; the old one stops working)."""
+    from lianban.ledger.progress_query import reset_password
+
+    paths = Paths.from_env()
+    case_no, password = reset_password(paths.existing_ledger(), paths.keys_dir, case_no)
+    if as_json:
+        typer.echo(json.dumps({"case_no": case_no, "password": password}, ensure_ascii=False))
+        return
+    console.print(f"办件 {case_no} 的新查询密码：[bold]{password}[/bold]（旧密码已失效，请抄写在受理回执上交给申请人）"
+                  f" (new 查询密码 for case {case_no}; the old one no longer works)", soft_wrap=True)
 
 
 def _case_table(view: CaseView) -> Table:

@@ -1,0 +1,116 @@
+"""The applicant's progress query (办件编号 + 查询密码) and the window's password reset.
+
+:meth:`ProgressDesk.query` answers one of three ways, in this order::
+
+    limited   the 办件编号 typed or the client address already has 5 failures within 15 minutes
+              (:mod:`lianban.ledger.query_attempts`): refused before the password is checked
+    refused   unknown case, case without a password, or wrong password: one answer for all three, and the
+              same work for all three (the password is always hashed, against a dummy hash when there is no
+              case), so case numbers cannot be enumerated by answer or by time; one failure counted
+    found     the case as the applicant sees it (:mod:`lianban.ledger.applicant_view`)
+
+Every query is in the evidence log (X-Road style: one ``in`` entry for the question, one ``out`` for the
+answer, department ``applicant``), digested, never with the password; the question's digest covers the
+办件编号 and the client's blind index only. The password is checked between a read and the write transaction,
+so the slow hash never holds the evidence log's append lock: queries from many workers do not queue behind
+each other's hashing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.crypto.passwords import hash_password, new_password, verify_password
+from lianban.domain.intake import normalise_case_no
+from lianban.keys.names import INDEX, VAULT
+from lianban.keys.rings import KeyRing, load_ring
+from lianban.ledger import query_attempts
+from lianban.ledger.applicant_view import CaseProgress, case_progress
+from lianban.ledger.cases import canonical_case_no, unknown_case
+from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
+from lianban.ledger.models import Case
+from lianban.ledger.store import utcnow
+
+__all__ = ["Answer", "Outcome", "ProgressDesk", "reset_password"]
+
+APPLICANT = "applicant"  # the evidence log's party for the public query
+
+
+class Outcome(enum.StrEnum):
+    FOUND = "found"
+    REFUSED = "refused"
+    LIMITED = "limited"
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: Outcome
+    progress: CaseProgress | None = None
+
+
+def _typed(case_no: str) -> str | None:
+    """The canonical 办件编号, or None when what was typed cannot be one (then no case has it)."""
+    try:
+        return normalise_case_no(case_no)
+    except ValueError:
+        return None
+
+
+class ProgressDesk:
+    """Answers progress queries against one ledger with the keys of one installation."""
+
+    def __init__(self, ledger_url: str, keys_dir: Path) -> None:
+        self._sessions = session_factory(ledger_url)
+        self._vault: KeyRing = load_ring(keys_dir, VAULT)
+        self._index_key = load_ring(keys_dir, INDEX).active_key()[1]
+        self._evidence = EvidenceLog.load(keys_dir)
+
+    def query(self, case_no: str, password: str, client: str) -> Answer:
+        """One query from `client` (its address); see the module docstring."""
+        canonical, now = _typed(case_no), utcnow()
+        scopes = [query_attempts.case_scope(self._index_key, canonical or case_no.strip()),
+                  query_attempts.client_scope(self._index_key, client)]
+        with self._sessions() as session:  # read only: the slow hash runs outside any write lock
+            limited = query_attempts.limited(session, scopes, now)
+            stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) \
+                if canonical and not limited else None
+        matches = not limited and verify_password(password, stored)  # hashes even when there is no case
+        logged = [canonical] if canonical else []
+        with self._sessions.begin() as session:
+            self._evidence.received(session, APPLICANT, "query", logged, {"case_no": canonical,
+                                                                          "client": scopes[1]}, [])
+            answer = self._answer(session, canonical, limited, matches, scopes, now)
+            body = answer.progress.as_dict() if answer.progress else {"outcome": answer.outcome.value}
+            self._evidence.sent(session, APPLICANT, "progress", logged, body)
+        return answer
+
+    def _answer(self, session: Session, case_no: str | None, limited: bool, matches: bool, scopes: list[str],
+                now: datetime) -> Answer:
+        if limited:
+            return Answer(Outcome.LIMITED)
+        case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none() if matches else None
+        if case is None:
+            query_attempts.failed(session, scopes, now)
+            return Answer(Outcome.REFUSED)
+        return Answer(Outcome.FOUND, case_progress(session, self._vault, case))
+
+
+def reset_password(ledger_url: str, keys_dir: Path, typed_case_no: str) -> tuple[str, str]:
+    """A new random 查询密码 for the case `typed_case_no` names: (办件编号, password). The old one stops working
+    and the case's failed tries are forgotten; ConfigError in one sentence when there is no such case."""
+    case_no, password = canonical_case_no(typed_case_no), new_password()
+    index_key = load_ring(keys_dir, INDEX).active_key()[1]
+    with session_factory(ledger_url).begin() as session:
+        case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none()
+        if case is None:
+            raise unknown_case(case_no)
+        case.password_hash = hash_password(password)
+        query_attempts.clear(session, query_attempts.case_scope(index_key, case_no))
+    return case_no, password

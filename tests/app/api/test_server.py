@@ -1,0 +1,167 @@
+"""The applicant's progress query against the live hub (``POST /api/v1/progress``), as an applicant, a guesser
+and an auditor would notice it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from lianban.ledger.db import engine_for, session_factory
+from lianban.ledger.evidence import verify_ledger
+from lianban.ledger.models import Evidence
+from tests.app.api.conftest import REASON, Hub
+
+TIMEOUT = 30
+
+
+def ask(hub: Hub, case_no: str, password: str, client: str = "10.1.1.1") -> requests.Response:
+    """One query, from `client` (the hub trusts X-Forwarded-For from its local reverse proxy)."""
+    return requests.post(f"{hub.url}/api/v1/progress", json={"case_no": case_no, "password": password},
+                         headers={"X-Forwarded-For": client}, timeout=TIMEOUT)
+
+
+def test_the_right_password_shows_every_chosen_item_in_chinese(hub: Hub) -> None:
+    app = hub.app(0)
+    answer = ask(hub, app["case_no"].lower(), app["password"])
+    assert answer.status_code == 200
+    case = answer.json()
+    assert case["case_no"] == app["case_no"] and set(case) == {"case_no", "status", "items"}
+    items = {i["item_code"]: i for i in case["items"]}
+    assert list(items) == ["01", "11", "14"]
+    assert items["01"]["item_name"] == "职工养老保险待遇申领" and items["01"]["department"] == "人力资源和社会保障局"
+    assert items["01"]["status"] == "补正资料" and items["01"]["materials"] and items["01"]["supplement_due"]
+    assert "13912345678" not in items["01"]["reason"] and "请补交退休申请表" in items["01"]["reason"]
+    assert items["01"]["due_date"]  # HRSS's own item: its clock started at the window
+    assert items["11"]["department"] == "医疗保障局" and items["11"]["status"] is None
+    assert items["14"]["status"] == "已办结" and "23456.78" in items["14"]["result"]
+    assert items["14"]["changed_at"] == "2026-11-28T15:00:00+08:00"
+
+
+def test_another_case_shows_only_its_own_items(hub: Hub) -> None:
+    app = hub.app(1)
+    case = ask(hub, app["case_no"], app["password"]).json()
+    assert [i["item_code"] for i in case["items"]] == ["01", "12"]
+    assert ask(hub, app["case_no"], hub.app(0)["password"]).status_code == 404  # another case's password
+
+
+def test_a_wrong_password_and_an_unknown_case_answer_the_same(hub: Hub) -> None:
+    wrong = ask(hub, hub.app(0)["case_no"], "000000", client="10.2.0.1")
+    unknown = ask(hub, "BZTX209912999999", "000000", client="10.2.0.2")
+    malformed = ask(hub, "not a case number!", "000000", client="10.2.0.3")
+    assert wrong.status_code == unknown.status_code == malformed.status_code == 404
+    assert wrong.content == unknown.content == malformed.content
+    assert "办件编号或查询密码不正确" in wrong.json()["detail"]
+    assert dict(wrong.headers).keys() == dict(unknown.headers).keys()
+
+
+def test_a_wrong_password_takes_as_long_as_an_unknown_case(hub: Hub) -> None:
+    def took(case_no: str, client: str) -> float:
+        started = time.perf_counter()
+        assert ask(hub, case_no, "000000", client=client).status_code == 404
+        return time.perf_counter() - started
+
+    known: list[float] = []
+    unknown: list[float] = []
+    for n in range(5):  # interleaved (a busy machine slows both alike), within the case's 5 allowed failures
+        known.append(took(hub.app(0)["case_no"], f"10.3.0.{n}"))
+        unknown.append(took(f"BZTX2099129{n:05d}", f"10.3.1.{n}"))
+    # without the dummy hash an unknown case would answer some ten times faster; noise stays well within 3x
+    assert 1 / 3 < min(unknown) / min(known) < 3, (known, unknown)
+
+
+def test_the_sixth_wrong_try_on_a_case_is_refused_even_with_the_right_password(hub: Hub) -> None:
+    app = hub.app(0)
+    for n in range(5):
+        assert ask(hub, app["case_no"], f"99999{n}", client=f"10.4.0.{n}").status_code == 404
+    sixth = ask(hub, app["case_no"], app["password"], client="10.4.0.9")
+    assert sixth.status_code == 429 and "请15分钟后再试" in sixth.json()["detail"]
+    assert ask(hub, hub.app(1)["case_no"], hub.app(1)["password"], client="10.4.0.9").status_code == 200
+
+
+def test_the_sixth_wrong_try_from_one_address_is_refused_whatever_the_case(hub: Hub) -> None:
+    for n in range(5):
+        assert ask(hub, f"BZTX2099120{n:05d}", "123456", client="10.5.0.1").status_code == 404
+    assert ask(hub, hub.app(2)["case_no"], hub.app(2)["password"], client="10.5.0.1").status_code == 429
+    assert ask(hub, hub.app(2)["case_no"], hub.app(2)["password"], client="10.5.0.2").status_code == 200
+
+
+def test_every_query_is_in_the_evidence_log_without_the_password(hub: Hub) -> None:
+    app = hub.app(0)
+    ask(hub, app["case_no"], app["password"])
+    ask(hub, app["case_no"], "Zz99Wrong")
+    with session_factory(hub.paths.ledger_url)() as session:
+        logged = session.scalars(select(Evidence).where(Evidence.department == "applicant")).all()
+        assert [(e.direction, e.kind) for e in logged] == [("in", "query"), ("out", "progress")] * 2
+        assert all(json.loads(e.case_nos) == [app["case_no"]] for e in logged)
+        assert verify_ledger(session, hub.paths.keys_dir).ok
+    engine_for(hub.paths.ledger_url).dispose()
+    raw = b"".join(p.read_bytes() for p in hub.paths.home.glob("ledger.db*"))
+    assert b"Zz99Wrong" not in raw
+
+
+def test_no_personal_data_in_any_answer_or_log_line(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    answers = [ask(hub, a["case_no"], p, client=f"10.6.0.{n}") for n, a in enumerate(hub.apps)
+               for p in (a["password"], "000000")]
+    answers.append(requests.post(f"{hub.url}/query", data={"case_no": hub.app(0)["case_no"],
+                                                           "password": hub.app(0)["password"]}, timeout=TIMEOUT))
+    said = " ".join(r.text for r in answers) + " ".join(r.getMessage() for r in caplog.records)
+    for app in hub.apps:
+        for field in ("name", "id_number", "phone", "password"):
+            assert str(app[field]) not in said, f"{field} of {app['case_no']} shown"
+    assert "13912345678" not in said and REASON not in said
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b"\xff\xfe\x00", b'{"case_no": "A"}', b'{"case_no": 1, "password": "x"}',
+                                  b'{"case_no": "A", "password": "Secret123", "extra": 1}',
+                                  json.dumps({"case_no": "A", "password": "Secret123" * 8}).encode()])
+def test_a_malformed_query_is_refused_in_chinese_without_echoing_it(hub: Hub, body: bytes) -> None:
+    answer = requests.post(f"{hub.url}/api/v1/progress", data=body, headers={"Content-Type": "application/json"},
+                           timeout=TIMEOUT)
+    assert answer.status_code == 422 and "请求格式不正确" in answer.json()["detail"]
+    assert "Secret123" not in answer.text
+
+
+def test_a_body_over_the_limit_is_refused(hub: Hub) -> None:
+    big = json.dumps({"case_no": "A" * 20_000, "password": "1"})
+    answer = requests.post(f"{hub.url}/api/v1/progress", data=big, headers={"Content-Type": "application/json"},
+                           timeout=TIMEOUT)
+    assert answer.status_code == 413 and "请求内容过大" in answer.json()["detail"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_answer_carries_the_security_headers_and_no_cors(hub: Hub) -> None:
+    answers: list[Any] = [requests.get(f"{hub.url}{path}", headers={"Origin": "https://evil.example"},
+                                       timeout=TIMEOUT) for path in ("/query", "/query.css", "/api/v1/openapi.json")]
+    answers.append(ask(hub, "X", "1"))
+    for answer in answers:
+        csp = answer.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert not any(h.lower().startswith("access-control-") for h in answer.headers)
+
+
+def test_two_servers_on_one_ledger_share_the_rate_limit(hub: Hub) -> None:
+    from lianban.app.api import create_app
+    from lianban.app.api.running import start
+    from lianban.ledger.progress_query import ProgressDesk
+
+    other = start(create_app(ProgressDesk(hub.paths.ledger_url, hub.paths.keys_dir)))
+    try:
+        app, servers = hub.app(1), [hub.url, other.url]
+        for n in range(5):
+            wrong = requests.post(f"{servers[n % 2]}/api/v1/progress", timeout=TIMEOUT,
+                                  json={"case_no": app["case_no"], "password": f"55555{n}"})
+            assert wrong.status_code == 404
+        right = requests.post(f"{other.url}/api/v1/progress", json={"case_no": app["case_no"],
+                                                                    "password": app["password"]}, timeout=TIMEOUT)
+        assert right.status_code == 429
+    finally:
+        other.stop()
