@@ -25,7 +25,7 @@ hold the vault keys the outbox was sealed with refuses the run before anything i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -114,6 +114,20 @@ def _check_keys_match(session: Session, sealer: BatchSealer, keys_dir: Path) -> 
         raise ConfigError(f"密钥目录与台账不符：待投递记录所用的存储密钥 {', '.join(sorted(used))} 都不在 "
                           f"{keys_dir / 'vault.json'} 中；请确认 LIANBAN_KEYS_DIR 指向本台账的密钥目录，未做任何改动 "
                           f"(the keys folder does not hold the keys the ledger was sealed with; nothing was touched)")
+
+
+def guarded(send: Callable[[], list[Receipt]], department: str, what: str) -> Outcome:
+    """The answer to one send, or the failure to act on: a retriable or refused call comes back as its error,
+    anything the connector raises unexpectedly as a LocalFailure (alerted); a ConfigError propagates."""
+    try:
+        return send()
+    except (RetriableError, RejectedError) as exc:
+        return exc
+    except LianbanError:
+        raise
+    except Exception as exc:
+        alerts.error("告警 ALERT: %s 连接器无法发送%s（%s）", department, what, type(exc).__name__)
+        return LocalFailure(exc)
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
@@ -208,16 +222,8 @@ class _Run:
 
     def call(self, batch: _Batch) -> Outcome:
         """The department's answer, or the failure to act on; a ConfigError propagates (fix, don't retry)."""
-        try:
-            return self.peer.connector.submit(batch.messages, batch.seal)
-        except (RetriableError, RejectedError) as exc:
-            return exc
-        except LianbanError:
-            raise
-        except Exception as exc:
-            alerts.error("告警 ALERT: %s 连接器无法发送一批 %d 条（%s）", self.department, len(batch.ids),
-                         type(exc).__name__)
-            return LocalFailure(exc)
+        return guarded(lambda: self.peer.connector.submit(batch.messages, batch.seal), self.department,
+                       f"一批 {len(batch.ids)} 条")
 
     def record(self, session: Session, batch: _Batch, outcome: Outcome) -> None:
         """Evidence: the message, when it went out; every answer the transport verified, one entry each."""

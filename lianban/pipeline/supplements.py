@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lianban.crypto.batch import is_batch_refusal
 from lianban.domain.intake import Unreadable
 from lianban.domain.supplements import SupplementSubmission
-from lianban.errors import LianbanError, RejectedError, RetriableError
+from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Supplement
@@ -52,7 +52,7 @@ from lianban.ledger.store import (
     utcnow,
 )
 from lianban.pipeline.bisect import Refusal, isolate, systemic
-from lianban.pipeline.deliver import MAX_ATTEMPTS, LocalFailure, backoff, why_refused
+from lianban.pipeline.deliver import MAX_ATTEMPTS, LocalFailure, backoff, guarded, why_refused
 from lianban.pipeline.sealer import BatchSealer
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SupplementItem
 from lianban.wire.ids import supplement_aad, supplement_id
@@ -239,16 +239,8 @@ class _Run:
         return _Batch(list(ids), seal, items)
 
     def call(self, batch: _Batch) -> Outcome:
-        try:
-            return self.peer.connector.supplement(batch.items, batch.seal)
-        except (RetriableError, RejectedError) as exc:
-            return exc
-        except LianbanError:
-            raise
-        except Exception as exc:
-            alerts.error("告警 ALERT: %s 连接器无法发送一批补正 %d 条（%s）", self.department, len(batch.ids),
-                         type(exc).__name__)
-            return LocalFailure(exc)
+        return guarded(lambda: self.peer.connector.supplement(batch.items, batch.seal), self.department,
+                       f"一批补正 {len(batch.ids)} 条")
 
     def record(self, session: Session, batch: _Batch, outcome: Outcome) -> None:
         """Evidence: the message, when it went out; every answer the transport verified, one entry each."""
