@@ -52,7 +52,7 @@ from lianban.ledger.store import (
     utcnow,
 )
 from lianban.pipeline.bisect import Refusal, isolate, systemic
-from lianban.pipeline.deliver import MAX_ATTEMPTS, LocalFailure, backoff, guarded, why_refused
+from lianban.pipeline.deliver import MAX_ATTEMPTS, DeliverResult, LocalFailure, backoff, guarded, why_refused
 from lianban.pipeline.sealer import BatchSealer
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SupplementItem
 from lianban.wire.ids import supplement_aad, supplement_id
@@ -82,22 +82,6 @@ class CollectResult:
     waiting: int = 0  # case or delivery not there yet
     refused: int = 0  # nothing to forward to
     parked: int = 0  # unreadable, alerted
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass
-class ForwardResult:
-    department: str
-    sent: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    refused: int = 0
-    retrying: int = 0
-    dead: int = 0
-    split: int = 0
-    stopped_by: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -188,7 +172,7 @@ def _outgoing(session: Session, row: Supplement) -> tuple[str, dict[str, Any], S
     return bound, payload, SupplementItem(key, row.supplement_id, case_no, item.item_code, {})
 
 
-def _fail(row: Supplement, error: str, retry_after: float | None, result: ForwardResult) -> None:
+def _fail(row: Supplement, error: str, retry_after: float | None, result: DeliverResult) -> None:
     row.attempts += 1
     row.last_error = error
     if row.attempts >= MAX_ATTEMPTS:
@@ -199,13 +183,13 @@ def _fail(row: Supplement, error: str, retry_after: float | None, result: Forwar
     result.retrying += 1
 
 
-def _refuse(row: Supplement, code: str, reason: str, result: ForwardResult) -> None:
+def _refuse(row: Supplement, code: str, reason: str, result: DeliverResult) -> None:
     row.attempts += 1
     row.sent_at, row.state, row.last_error = utcnow(), SupplementState.REFUSED, f"{code}: {reason}"
     result.refused += 1
 
 
-def _apply(row: Supplement, receipt: Receipt | None, result: ForwardResult) -> None:
+def _apply(row: Supplement, receipt: Receipt | None, result: DeliverResult) -> None:
     if receipt is None:
         return _fail(row, "部门回执中缺少该条补正 (no receipt for this supplement)", None, result)
     if not receipt.accepted:
@@ -224,7 +208,7 @@ class _Run:
     sessions: sessionmaker[Session]
     sealer: BatchSealer
     log: EvidenceLog
-    result: ForwardResult
+    result: DeliverResult
 
     @property
     def department(self) -> str:
@@ -309,12 +293,12 @@ def _due(session: Session, department: str, limit: int) -> list[int]:
 
 
 def forward_supplements(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int,
-                        keys_dir: Path) -> ForwardResult:
+                        keys_dir: Path) -> DeliverResult:
     """Seal and send every due supplement of the connector's department, one envelope per batch (module
     docstring); no database transaction spans a network call."""
     department, sessions = peer.connector.department, session_factory(ledger_url)
     run = _Run(peer, sessions, BatchSealer.load(keys_dir, department), EvidenceLog.load(keys_dir),
-               ForwardResult(department))
+               DeliverResult(department))
     for _ in range(MAX_BATCHES_PER_RUN):
         with sessions() as session:
             ids = _due(session, department, batch_size)
