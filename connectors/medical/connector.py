@@ -225,13 +225,19 @@ def receipt_from(wire: Any) -> Receipt:
     """A medical.xsd ``Receipt`` as a lianban Receipt; a refusal's reason falls back to the code's meaning."""
     code = str(wire.code)
     accepted = bool(wire.accepted)
-    known = ERROR_CODES.get(code)
-    fallback = (known.meaning if known else f"医保局错误码 {code}") if not accepted else None
     return Receipt(
         idempotency_key=str(wire.idempotencyKey), accepted=accepted, duplicate=bool(wire.duplicate),
         department_ref=wire.ref, status=_status(code) if accepted else None, department_code=code,
-        reason=wire.reason or fallback,
+        reason=wire.reason or _refusal_meaning(code, accepted),
     )
+
+
+def _refusal_meaning(code: str, accepted: bool) -> str | None:
+    """A refusal's reason when the bureau sent none: its error code's meaning (None when accepted)."""
+    if accepted:
+        return None
+    known = ERROR_CODES.get(code)
+    return known.meaning if known else f"医保局错误码 {code}"
 
 
 def _materials(wire: Any) -> tuple[str, ...]:
@@ -269,11 +275,9 @@ def wire_supplement(item: SupplementItem) -> dict[str, str]:
 def supplement_receipt_from(wire: Any) -> Receipt:
     """A medical.xsd ``SupplementReceipt`` as a lianban Receipt keyed by the supplement id."""
     code, accepted = str(wire.code), bool(wire.accepted)
-    known = ERROR_CODES.get(code)
-    fallback = (known.meaning if known else f"医保局错误码 {code}") if not accepted else None
     return Receipt(idempotency_key=str(wire.supplementId), accepted=accepted, duplicate=bool(wire.duplicate),
                    status=_status(code) if accepted else None, department_code=code,
-                   reason=wire.reason or fallback)
+                   reason=wire.reason or _refusal_meaning(code, accepted))
 
 
 def _listed(reply: Any, name: str) -> list[Any]:
@@ -330,24 +334,25 @@ class MedicalConnector:
     def submit(self, batch: Sequence[SealedItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True).
         The sealed batch travels whole in one call: its seal covers exactly these items."""
-        if len(batch) > MAX_PER_CALL:
-            raise ConfigError(f"{CONNECTION}: a batch of {len(batch)} exceeds medical.xsd's {MAX_PER_CALL}; "
-                              f"lower extra.batch_size")
-        seal_text = json.dumps(dict(seal), ensure_ascii=False, separators=(",", ":"))
-        reply = self._call("SubmitBatch", batchId=batch_id(d.idempotency_key for d in batch), seal=seal_text,
-                           item=[wire_item(d) for d in batch])
+        reply = self._send_sealed("SubmitBatch", [d.idempotency_key for d in batch], seal,
+                                  [wire_item(d) for d in batch])
         return [receipt_from(r) for r in _listed(reply, "receipt")]
 
     def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """The bureau's receipts for one sealed batch of 补正 submissions, keyed by supplement id; resubmitting
         is safe (duplicate=True)."""
-        if len(batch) > MAX_PER_CALL:
-            raise ConfigError(f"{CONNECTION}: a batch of {len(batch)} exceeds medical.xsd's {MAX_PER_CALL}; "
+        reply = self._send_sealed("SubmitSupplement", [s.supplement_id for s in batch], seal,
+                                  [wire_supplement(s) for s in batch])
+        return [supplement_receipt_from(r) for r in _listed(reply, "receipt")]
+
+    def _send_sealed(self, operation: str, ids: Sequence[str], seal: Mapping[str, Any],
+                     items: list[dict[str, str]]) -> Any:
+        """One sealed batch in one call (its seal covers exactly these items), within medical.xsd's bound."""
+        if len(items) > MAX_PER_CALL:
+            raise ConfigError(f"{CONNECTION}: a batch of {len(items)} exceeds medical.xsd's {MAX_PER_CALL}; "
                               f"lower extra.batch_size")
         seal_text = json.dumps(dict(seal), ensure_ascii=False, separators=(",", ":"))
-        reply = self._call("SubmitSupplement", batchId=batch_id(s.supplement_id for s in batch), seal=seal_text,
-                           item=[wire_supplement(s) for s in batch])
-        return [supplement_receipt_from(r) for r in _listed(reply, "receipt")]
+        return self._call(operation, batchId=batch_id(ids), seal=seal_text, item=items)
 
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
         """Current status of each key the bureau knows (unknown keys are left out)."""
