@@ -135,7 +135,9 @@ def test_every_documented_status_code_maps_to_a_unified_status(live_department: 
     seen += wait_until_terminal(connector, live_department, batch)
 
     assert {(x.department_code, x.status) for x in seen} <= set(table.items())
-    assert {x.status for x in seen} == reported_statuses(live_department.name)
+    # every status the department may report was reached; health may also say 已办结 once for item 13 on purpose
+    # (the simulated overreach the hub refuses, tests/ledger/test_store.py), which its table still reads
+    assert reported_statuses(live_department.name) <= {x.status for x in seen}
 
 
 def test_push_events_in_order(live_sink: LiveDepartment) -> None:
