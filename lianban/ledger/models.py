@@ -179,6 +179,15 @@ class QueryAttempt(Base):
     at: Mapped[datetime]
 
 
+class GatewayNonce(Base):
+    """A gateway nonce let through (lianban.ledger.nonces): a request signed with it again is a replay."""
+
+    __tablename__ = "gateway_nonces"
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 
