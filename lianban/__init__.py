@@ -6,16 +6,17 @@ The core package, in layers; each imports only the layers below it (``.importlin
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group), api/ (the hub's own HTTP service,
-       │       ``lianban serve``: server, guards, page, running)
+       │       ``lianban serve``: server, guards, page, running, callbacks)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
        │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
-       │       rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
-       │       皖事通办, each event with its 办件 record from banjian)
+       │       callbacks (status changes departments push), rewards (item 13 paid by HRSS), notices (held
+       │       applications told 补正资料), report (to 皖事通办, each event with its 办件 record from banjian)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
        │       progress, cases, time_limits (read models), results (sealed 办理结果), progress_query (the
-       │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit)
+       │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
+       │       nonces (the gateway's replay memory, shared by every server worker)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol)

@@ -280,6 +280,12 @@ class DepartmentEngine:
         with self._lock:
             return [v for v in (self._view(k, polled=True) for k in keys) if v is not None]
 
+    def current(self) -> list[CaseView]:
+        """Every received item's status as it stands (what a department pushes; no deliberate glitches)."""
+        with self._lock:
+            keys = [r[0] for r in self._db.execute("SELECT idempotency_key FROM received ORDER BY rowid")]
+            return [v for v in (self._view(k) for k in keys) if v is not None]
+
     @staticmethod
     def _overreach(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
         """A department that does not complete an item (health, item 13) announcing 已办结 itself, once, on the

@@ -8,7 +8,7 @@ Status events are the outbox to 皖事通办: appended in order, pushed in batch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,12 +48,22 @@ class FeedbackResult:
         return asdict(self)
 
 
-def _open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
+def open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
     """Delivered, unfinished items of `department`: idempotency key → (case item id, 办件编号)."""
+    return delivered_keys(session, department, final=False)
+
+
+def delivered_keys(session: Session, department: str, keys: Collection[str] | None = None,
+                   final: bool | None = None) -> dict[str, tuple[int, str]]:
+    """Items delivered to `department` (those of `keys` only, when given; finished or not as `final` says,
+    either when None): idempotency key → (case item id, 办件编号)."""
     query = (select(Delivery.idempotency_key, CaseItem.id, Case.case_no)
              .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
-             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
-                    CaseItem.final.is_(False)))
+             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED))
+    if final is not None:
+        query = query.where(CaseItem.final.is_(final))
+    if keys is not None:
+        query = query.where(Delivery.idempotency_key.in_(set(keys)))
     return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
 
 
@@ -62,7 +72,7 @@ def _apply_updates(session: Session, department: str, open_items: dict[str, tupl
     for u in updates:
         result.read += 1
         known = open_items.get(u.idempotency_key)
-        item = session.get(CaseItem, known[0]) if known else None
+        item = session.get(CaseItem, known[0], with_for_update=True) if known else None  # one judge at a time
         if item is not None:
             sealed = seal_result(vault, known[1], item.item_code, department, u.result) if known else None
             result.changed += record_status(session, item, u.status, department, code=u.department_code,
@@ -77,7 +87,7 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
     department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
     result, vault = FeedbackResult(department), load_ring(keys_dir, VAULT)
     with sessions() as session:
-        open_items = _open_keys(session, department)
+        open_items = open_keys(session, department)
     for chunk in chunks(sorted(open_items), batch):
         case_nos = [open_items[k][1] for k in chunk]
         with sessions.begin() as session:

@@ -1,0 +1,96 @@
+"""A simulated REST department in callback mode (``lianban simulate --push``): pushes as it goes, keeps what the
+hub did not take, and refuses to trust an answer the hub did not sign."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.api import create_app
+from lianban.app.api.callbacks import load_gate
+from lianban.app.api.running import Running, start
+from lianban.app.config import Paths, department_settings
+from lianban.app.demo import connections
+from lianban.app.registry import load_department
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import StatusEvent
+from lianban.ledger.progress_query import ProgressDesk
+from lianban.pipeline.deliver import deliver
+from lianban.pipeline.stage import stage
+from simulators import runner
+from simulators.people import generate
+
+DEPT = "housing_fund"
+
+
+def _hub(paths: Paths) -> Running:
+    return start(create_app(ProgressDesk(paths.ledger_url, paths.keys_dir), load_gate(paths.ledger_url,
+                                                                                      paths.keys_dir)))
+
+
+@pytest.fixture
+def delivered(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Running, Any]]:
+    """The hub up; every department simulated, housing fund pushing to the hub; its items delivered."""
+    runner.load_credentials(paths.home)
+    for name, value in connections({d: "http://127.0.0.1:9" for d in runner.endpoints()} |
+                                   {"medical_wsdl": "http://127.0.0.1:9/soap?wsdl"}, paths.home).items():
+        monkeypatch.setenv(name, value)  # the hub needs only the credentials to accept pushes
+    hub = _hub(paths)
+    sim = runner.start(paths.home, paths.keys_dir, None, step_seconds=0.2, push=[DEPT], hub_url=hub.url)
+    for name, value in connections(sim.urls, paths.home).items():
+        monkeypatch.setenv(name, value)
+    db = FrontendDB(paths.frontend_url)
+    apps = list(generate(20, seed=31))
+    for app in apps:
+        app["items"] = "01,14"
+    db.insert_applications(apps)
+    stage(db, paths.ledger_url, paths.keys_dir)
+    deliver(load_department(DEPT, department_settings(DEPT), paths.keys_dir), paths.ledger_url, 100, paths.keys_dir)
+    yield hub, sim
+    sim.stop()
+    hub.stop()
+
+
+def _events(paths: Paths) -> int:
+    with session_factory(paths.ledger_url)() as session:
+        return session.query(StatusEvent).count()
+
+
+def test_a_pushing_department_moves_its_items_without_being_polled(paths: Paths,
+                                                                  delivered: tuple[Running, Any]) -> None:
+    _, sim = delivered
+    start_count = _events(paths)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and sim.pushers[DEPT].stats.taken < 40:
+        time.sleep(0.2)
+    stats = sim.pushers[DEPT].stats
+    assert stats.taken >= 40 and stats.failed_pushes == 0, stats  # ≥ 2 changes per item, all signed answers
+    assert _events(paths) > start_count
+
+
+def test_while_the_hub_is_down_nothing_is_taken_and_everything_goes_once_it_is_back(
+        paths: Paths, delivered: tuple[Running, Any]) -> None:
+    hub, sim = delivered
+    pusher = sim.pushers[DEPT]
+    pusher.stop()
+    hub.stop()
+    assert pusher.push_once() == 0 and pusher.stats.failed_pushes >= 1
+    time.sleep(1.0)  # every item at its last word (3 steps of 0.2 s; a 补正 item waits for its applicant)
+    back = _hub(paths)
+    try:
+        pusher.hub_url = back.url
+        assert pusher.push_once() > 0
+        assert pusher.push_once() == 0  # nothing changed since: nothing pushed again
+    finally:
+        back.stop()
+
+
+def test_push_needs_a_rest_department_and_the_hub_url(paths: Paths) -> None:
+    with pytest.raises(ValueError, match="only REST departments"):
+        runner.start(paths.home, paths.keys_dir, None, 0.2, push=["medical"], hub_url="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="hub's URL"):
+        runner.start(paths.home, paths.keys_dir, None, 0.2, push=[DEPT])
