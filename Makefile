@@ -38,6 +38,7 @@ unit: install
 	$(BIN)/pytest -q -m "not airflow"
 
 test: install lint typecheck
+	scripts/ensure-chromium.sh
 	LIANBAN_TEST_PG_URL="$${LIANBAN_TEST_PG_URL:-$$(scripts/ensure-postgres.sh)}" $(BIN)/pytest -q
 
 bench: install

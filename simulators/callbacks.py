@@ -6,8 +6,9 @@ in the department's own codes (the rows of its poll answer), gateway-signed with
 the hub uses towards it. The hub's answer must carry the hub's valid signature
 (:class:`lianban.wire.signatures.ResponseVerifier` over the hub's public signing keys); a row the hub answered
 ``recorded`` or ``unchanged`` is taken, anything else (``unknown``: the hub has not recorded the delivery yet;
-a refusal; the hub down or its answer unsigned) is pushed again next time, up to :data:`MAX_TRIES` times per
-change. Polling keeps working beside it: the hub records a change that arrives both ways once.
+a refusal) is pushed again next time, up to :data:`MAX_TRIES` times per change; while the hub is down or its
+answer unsigned, everything waits and is pushed once it answers. Polling keeps working beside it: the hub
+records a change that arrives both ways once.
 """
 
 from __future__ import annotations
@@ -90,11 +91,6 @@ class CallbackPusher:
     def _push(self, session: requests.Session, views: Sequence[CaseView]) -> int:
         self.stats.pushes += 1
         self.stats.rows += len(views)
-        for v in views:
-            mark = (v.status.value, v.changed_at)
-            tried, count = self._tries.get(v.idempotency_key, (mark, 0))
-            self._tries[v.idempotency_key] = (mark, count + 1 if tried == mark else 1)
-            self.stats.given_up += self._tries[v.idempotency_key][1] == MAX_TRIES
         try:
             answer = session.post(self.url, json={"statuses": [self._row(v) for v in views]}, timeout=30)
             if answer.status_code != 200:
@@ -109,12 +105,21 @@ class CallbackPusher:
         return self._take(views, results)
 
     def _take(self, views: Sequence[CaseView], results: Mapping[str, str]) -> int:
-        taken = [v for v in views if results.get(v.idempotency_key) in TAKEN]
-        for v in taken:
-            self._taken[v.idempotency_key] = (v.status.value, v.changed_at)
-            self._tries.pop(v.idempotency_key, None)
-        self.stats.taken += len(taken)
-        return len(taken)
+        """Note what the hub took; count a try against each row it answered otherwise (a hub that is down
+        costs no tries: everything goes once it is back)."""
+        taken = 0
+        for v in views:
+            mark = (v.status.value, v.changed_at)
+            if results.get(v.idempotency_key) in TAKEN:
+                self._taken[v.idempotency_key] = mark
+                self._tries.pop(v.idempotency_key, None)
+                taken += 1
+                continue
+            tried, count = self._tries.get(v.idempotency_key, (mark, 0))
+            self._tries[v.idempotency_key] = (mark, count + 1 if tried == mark else 1)
+            self.stats.given_up += self._tries[v.idempotency_key][1] == MAX_TRIES
+        self.stats.taken += taken
+        return taken
 
     def run(self) -> None:
         """Push every `interval` seconds until :meth:`stop`."""

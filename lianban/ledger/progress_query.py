@@ -41,6 +41,7 @@ from lianban.ledger.store import utcnow
 __all__ = ["Answer", "Outcome", "ProgressDesk", "reset_password"]
 
 APPLICANT = "applicant"  # the evidence log's party for the public query
+RESET_KIND = "password-reset"  # the window issued a new 查询密码
 
 
 class Outcome(enum.StrEnum):
@@ -103,8 +104,9 @@ class ProgressDesk:
 
 
 def reset_password(ledger_url: str, keys_dir: Path, typed_case_no: str) -> tuple[str, str]:
-    """A new random 查询密码 for the case `typed_case_no` names: (办件编号, password). The old one stops working
-    and the case's failed tries are forgotten; ConfigError in one sentence when there is no such case."""
+    """A new random 查询密码 for the case `typed_case_no` names: (办件编号, password). The old one stops working,
+    the case's failed tries are forgotten, and the evidence log records the reset (kind ``password-reset``, to
+    the applicant, without the password); ConfigError in one sentence when there is no such case."""
     case_no, password = canonical_case_no(typed_case_no), new_password()
     index_key = load_ring(keys_dir, INDEX).active_key()[1]
     with session_factory(ledger_url).begin() as session:
@@ -113,4 +115,6 @@ def reset_password(ledger_url: str, keys_dir: Path, typed_case_no: str) -> tuple
             raise unknown_case(case_no)
         case.password_hash = hash_password(password)
         query_attempts.clear(session, query_attempts.case_scope(index_key, case_no))
+        EvidenceLog.load(keys_dir).sent(session, APPLICANT, RESET_KIND, [case_no],
+                                        {"case_no": case_no, "reset_at": utcnow().isoformat()})
     return case_no, password
