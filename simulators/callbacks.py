@@ -77,6 +77,10 @@ class CallbackPusher:
                 taken += self._push(session, chunk)
         return taken
 
+    def pending(self) -> int:
+        """How many items have a change the hub has not taken yet (and is still worth pushing)."""
+        return sum(1 for v in self.engine.current() if self._due(v))
+
     def _due(self, view: CaseView) -> bool:
         mark = (view.status.value, view.changed_at)
         if self._taken.get(view.idempotency_key) == mark:

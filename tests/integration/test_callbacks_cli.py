@@ -34,7 +34,7 @@ def _free_port() -> int:
 def _sourced(path: Path) -> dict[str, str]:
     """What ``source path`` exports (``export NAME='value'`` lines)."""
     pairs = [shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in path.read_text().splitlines()]
-    return dict(pairs)  # type: ignore[arg-type]
+    return dict(pairs)
 
 
 class Shell:

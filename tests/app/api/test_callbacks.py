@@ -16,8 +16,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connectors.hrss.frontend import FrontendDB
 from connectors.housing_fund.statuses import CODES
+from connectors.hrss.frontend import FrontendDB
 from lianban.app.api import create_app
 from lianban.app.api.callbacks import load_gate
 from lianban.app.api.running import Running, start
@@ -115,8 +115,8 @@ def test_the_hub_answers_signed_and_logs_the_push_and_its_answer(pushing: Pushin
     pushing.pusher.push_once()
     assert pushing.pusher.stats.taken > 0 and pushing.pusher.stats.failed_pushes == 0  # answers verified
     with session_factory(pushing.paths.ledger_url)() as session:
-        kinds = Counter(session.execute(select(Evidence.direction, Evidence.kind, Evidence.key_id)
-                                        .where(Evidence.department == DEPT)).all())
+        kinds = Counter((d, k, key) for d, k, key in session.execute(
+            select(Evidence.direction, Evidence.kind, Evidence.key_id).where(Evidence.department == DEPT)))
     assert kinds[("in", "status", pushing.creds[DEPT]["login"])] == pushing.pusher.stats.pushes
     assert sum(n for (d, k, _), n in kinds.items() if (d, k) == ("out", "status-ack")) == pushing.pusher.stats.pushes
 
