@@ -258,7 +258,7 @@ def create_app(app_id: str, secret: str, config: GatewayConfig | None = None,
     def outbox() -> dict[str, Any]:
         return {"messages": gateway.outbox()}
 
-    @app.post("/_sim/config")
+    @app.post("/_sim/config", response_model=None)
     def reconfigure(body: ConfigIn) -> dict[str, Any] | JSONResponse:
         try:
             c = gateway.reconfigure(**body.model_dump(exclude_none=True))
