@@ -35,8 +35,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
     errors     the error tree every layer raises (outside the layers)
 
 Beside the core: ``connectors/`` (one package per department, and ``sms/`` for the SMS gateway; they import
-the core below ``app`` and never each other), ``simulators/`` (the departments as real local servers, HRSS's back office and the applicants,
-for tests and the demo), ``dags/``
+the core below ``app`` and never each other), ``simulators/`` (the departments and the SMS gateway as real local
+servers, HRSS's back office and the applicants, for tests and the demo), ``dags/``
 (the only place Airflow is imported) and ``schemas/`` (data).
 """
 

@@ -111,7 +111,7 @@ def test_the_signature_must_be_a_bracketed_name() -> None:
 
 
 def test_a_missing_template_file_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(TemplateError, match="nowhere.yaml"):
+    with pytest.raises(TemplateError, match=r"nowhere\.yaml"):
         load_templates(tmp_path / "nowhere.yaml")
 
 
