@@ -140,7 +140,7 @@ class SmsConnector:
         key, code = str(r["idempotency_key"]), r.get("code")
         if r["accepted"]:
             outcome = Outcome.DUPLICATE if r.get("duplicate") else Outcome.ACCEPTED
-            return SmsResult(key, outcome, message_id=str(r["message_id"]))
+            return SmsResult(key, outcome, message_id=str(r["message_id"]), segments=int(r.get("segments") or 0))
         return SmsResult(key, Outcome.REFUSED, code=str(code or ""), reason=self._reason(code, r.get("reason")))
 
     def _reason(self, code: Any, reason: Any) -> str:
@@ -176,4 +176,4 @@ class SmsConnector:
 def _counts(results: Sequence[SmsResult]) -> str:
     """``accepted=3 duplicate=1 …``: what a log line may say about a send."""
     tally = {o.value: sum(1 for r in results if r.outcome is o) for o in Outcome}
-    return " ".join(f"{k}={v}" for k, v in tally.items() if v)
+    return " ".join(f"{k}={v}" for k, v in tally.items() if v) or "nothing to send"

@@ -218,9 +218,21 @@ def placeholders_in(text: str) -> list[str]:
 def _placeholder(name: str, raw: Any) -> Placeholder:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("max_length"), int) or raw["max_length"] < 1:
         raise ValueError(f"占位符 {name} 须声明正整数 max_length")
-    pattern = raw.get("pattern")
-    return Placeholder(name, raw["max_length"], re.compile(pattern) if pattern else None,
-                       str(raw.get("description") or ""))
+    try:
+        pattern = re.compile(raw["pattern"]) if raw.get("pattern") else None
+    except re.error:
+        raise ValueError(f"占位符 {name} 的 pattern 不是合法的正则表达式") from None
+    return Placeholder(name, raw["max_length"], pattern, str(raw.get("description") or ""))
+
+
+def _policy(raw: Mapping[str, Any]) -> tuple[QuietHours, int]:
+    """The template's quiet-hours policy and segment budget."""
+    policy, budget = raw.get("quiet_hours", "respect"), raw.get("max_segments", 1)
+    if policy not in {q.value for q in QuietHours}:
+        raise ValueError(f"quiet_hours 应为 respect 或 ignore，而不是 {policy!r}")
+    if not isinstance(budget, int) or budget < 1:
+        raise ValueError("max_segments 应为正整数")
+    return QuietHours(policy), budget
 
 
 def _template(key: str, raw: Mapping[str, Any]) -> Template:
@@ -233,9 +245,8 @@ def _template(key: str, raw: Mapping[str, Any]) -> Template:
     if undeclared or unused:
         raise ValueError(f"占位符与声明不一致（未声明：{'、'.join(undeclared) or '无'}；"
                          f"未使用：{'、'.join(unused) or '无'}）")
-    return Template(key, str(raw.get("name") or key), text,
-                    {n: _placeholder(n, declared[n]) for n in used},
-                    QuietHours(raw.get("quiet_hours", "respect")), int(raw.get("max_segments", 1)))
+    return Template(key, str(raw.get("name") or key), text, {n: _placeholder(n, declared[n]) for n in used},
+                    *_policy(raw))
 
 
 def _check(book: TemplateBook, key: str) -> None:

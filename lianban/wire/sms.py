@@ -76,6 +76,7 @@ class SmsResult:
     code: str | None = None  # the refusal code (PHONE, ID_NUMBER, TOO_LONG, SIGNATURE …)
     reason: str | None = None
     not_before: datetime | None = None  # deferred: the earliest send time
+    segments: int = 0  # sent: the segments the operator bills (lianban.domain.sms.segments)
 
 
 @dataclass(frozen=True)

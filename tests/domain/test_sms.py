@@ -98,6 +98,21 @@ def test_placeholders_must_match_their_declarations_both_ways() -> None:
         book("{a}", a={"pattern": "^1$"})
 
 
+@pytest.mark.parametrize(("extra", "fault"), [
+    ({"quiet_hours": "never"}, "quiet_hours 应为 respect 或 ignore"),
+    ({"max_segments": 0}, "max_segments 应为正整数"),
+])
+def test_a_bad_policy_or_budget_is_named(extra: dict[str, Any], fault: str) -> None:
+    doc = {"signature": SIGNATURE, "templates": {"t": {"text": "您好", **extra}}}
+    with pytest.raises(TemplateError, match=fault):
+        parse_templates(doc, SOURCE)
+
+
+def test_a_bad_pattern_is_named() -> None:
+    with pytest.raises(TemplateError, match="占位符 a 的 pattern 不是合法的正则表达式"):
+        book("{a}", a={"max_length": 3, "pattern": "(["})
+
+
 def test_a_template_holding_an_id_number_is_refused_at_load() -> None:
     with pytest.raises(TemplateError, match="疑似身份证号码") as refused:
         book(f"测试{ID_NUMBER}")

@@ -4,13 +4,15 @@ every failure reaches the caller, and that no phone number or text leaks into a 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
 from connectors.sms.connector import SmsConnector
-from lianban.domain.sms import SHANGHAI, load_templates
+from lianban.domain.sms import SHANGHAI, load_templates, segments, sms_length
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.wire.settings import parse_connection
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
@@ -210,3 +212,16 @@ def test_no_phone_number_or_text_in_any_log_line_or_error(start: Callable[..., L
     assert "accepted=" in caplog.text
     for secret in (PHONE, EMPTY, "1380000123", "55岁4个月", "法定退休年龄"):
         assert secret not in said, secret
+
+
+def test_accepted_results_carry_the_segments_billed(gateway: LiveGateway) -> None:
+    (result,) = gateway.connector().send([alert("A1")])
+    assert result.segments == 2  # 【亳州人社】 + the alert: between 71 and 134 characters
+
+
+def test_the_readmes_template_figures_are_what_the_loader_measures() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "connectors" / "sms" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (\d+) \| (\d+) \| (\w+) \|$", readme, re.M)
+    measured = {key: (str(sms_length(TEMPLATES.worst_case(key))), str(segments(TEMPLATES.worst_case(key))),
+                      t.quiet_hours.value) for key, t in TEMPLATES.templates.items()}
+    assert {key: (length, count, policy) for key, length, count, policy in rows} == measured
