@@ -61,13 +61,16 @@ def test_a_resend_after_a_crash_is_answered_duplicate_and_sent_once(gateway: Liv
 
 
 def test_an_invalid_or_missing_phone_is_reported_in_chinese_and_never_sent(gateway: LiveGateway) -> None:
-    results = gateway.connector().send([reminder("N1", "1380000123"), reminder("N2", None), reminder("N3")])
+    full_width = "13８００００１２３４"  # phone_problem alone would take it (\\d is Unicode)
+    results = gateway.connector().send([reminder("N1", "1380000123"), reminder("N2", None), reminder("N3"),
+                                        reminder("N4", full_width)])
 
-    bad, missing, good = results
+    bad, missing, good, wide = results
     assert (bad.outcome, bad.code) == (Outcome.INVALID_PHONE, "PHONE")
     assert bad.reason is not None and "11位手机号码" in bad.reason
     assert (missing.outcome, missing.reason) == (Outcome.INVALID_PHONE, "未登记手机号码，短信未发送")
     assert good.outcome is Outcome.ACCEPTED
+    assert (wide.outcome, wide.code) == (Outcome.INVALID_PHONE, "PHONE")
     assert [m["idempotency_key"] for m in gateway.outbox()] == ["N3"]
 
 
@@ -156,9 +159,10 @@ def test_a_failing_numbers_receipt_says_failed_with_the_operators_reason(start: 
     assert (failed.state, failed.code, failed.reason) == (DeliveryState.FAILED, "EMPTY_NUMBER", "空号")
 
 
-def test_an_unsigned_or_wrongly_signed_connector_gets_a_config_error(gateway: LiveGateway) -> None:
+@pytest.mark.parametrize("secret", [None, "wrong"], ids=["unsigned", "wrong-secret"])
+def test_an_unsigned_or_wrongly_signed_connector_gets_a_config_error(gateway: LiveGateway, secret: str | None) -> None:
     with pytest.raises(ConfigError, match="网关认证失败（HTTP 401"):
-        gateway.connector(secret="wrong").send([reminder("N1")])
+        gateway.connector(secret=secret).send([reminder("N1")])
     report = gateway.connector(secret="wrong").health()
     assert not report.ok and "app id" in report.detail
     assert gateway.outbox() == []
