@@ -61,7 +61,7 @@ def test_a_resend_after_a_crash_is_answered_duplicate_and_sent_once(gateway: Liv
 
 
 def test_an_invalid_or_missing_phone_is_reported_in_chinese_and_never_sent(gateway: LiveGateway) -> None:
-    full_width = "13８００００１２３４"  # phone_problem alone would take it (\\d is Unicode)
+    full_width = "13８００００１２３４"  # phone_problem alone would take it (\d is Unicode)
     results = gateway.connector().send([reminder("N1", "1380000123"), reminder("N2", None), reminder("N3"),
                                         reminder("N4", full_width)])
 
