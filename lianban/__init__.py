@@ -19,7 +19,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       nonces (the gateway's replay memory, shared by every server worker)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
-       │       ids (idempotency key, aad, batch id), contract (the connector protocol)
+       │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
+       │       messages, results and delivery receipts)
     keys       key material on disk: rings (SM4), keysets (SM2/NIST), names, provision, files (0600)
        │
     crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest), passwords
@@ -28,13 +29,14 @@ The core package, in layers; each imports only the layers below it (``.importlin
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
-               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline)
+               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline), sms (SMS
+               templates, segment counting, the ID-number guard, quiet hours)
 
     errors     the error tree every layer raises (outside the layers)
 
-Beside the core: ``connectors/`` (one package per department; they import the core below ``app`` and never
-each other), ``simulators/`` (the departments as real local servers, HRSS's back office and the applicants,
-for tests and the demo), ``dags/``
+Beside the core: ``connectors/`` (one package per department, and ``sms/`` for the SMS gateway; they import
+the core below ``app`` and never each other), ``simulators/`` (the departments and the SMS gateway as real local
+servers, HRSS's back office and the applicants, for tests and the demo), ``dags/``
 (the only place Airflow is imported) and ``schemas/`` (data).
 """
 
