@@ -96,6 +96,27 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
     return told
 
 
+REFUSED_CODE = "操作员退回"  # department_code of a refusal an operator decided in the quarantine
+
+
+def refusal(note: str) -> str:
+    """What the applicant reads when the window refuses a held application."""
+    return f"经人社窗口审核，申请不予受理：{redact_text(note)}"[:REASONS_MAX] + "。如有疑问请到人社窗口咨询。"
+
+
+def refuse(session: Session, case_no: str, note: str) -> int:
+    """The held case `case_no` refused by an operator: every item not yet final is told 不予受理 (from the
+    window, with `note`), now; the number of items told (none when there is no held case: an unreadable row)."""
+    case = session.scalars(select(Case).where(Case.case_no == case_no, Case.held.is_(True))).first()
+    if case is None:
+        return 0
+    now, told = utcnow().isoformat() + "+00:00", 0
+    for item in session.scalars(select(CaseItem).where(CaseItem.case_id == case.id, CaseItem.final.is_(False))):
+        told += record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=REFUSED_CODE, reason=refusal(note),
+                              changed_at=now)
+    return told
+
+
 def resume(session: Session, record: RetirementRecord, id_index: str, fingerprint: str,
            catalog: Catalog) -> tuple[Case, dict[str, CaseItem]]:
     """The held case of `record`, corrected: its fields from the valid row, no longer held; with its items by

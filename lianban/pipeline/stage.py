@@ -134,44 +134,46 @@ class _Chunk:
     result: StageResult
     known: dict[str, str | None]  # 办件编号 in the ledger → its fingerprint
     held: set[str]  # 办件编号 held for correction (lianban.pipeline.notices): a valid row resumes them
+    released: set[tuple[int, str]]  # (row, fingerprint) an operator released as it is (lianban quarantine release)
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
 
-    def hold(self, seq: int, case_no: str, reasons: list[str], values: Any) -> None:
-        quarantine.hold(self.session, seq, case_no, reasons, values)
+    def hold(self, seq: int, case_no: str, reasons: list[str], values: Any, print_: str | None = None) -> None:
+        quarantine.hold(self.session, seq, case_no, reasons, values, print_)
         self.quarantined.append(seq)
 
     def take(self, row: SourceRow, record: RetirementRecord | Unreadable) -> None:
-        """Stage, skip or hold one row, as read."""
+        """Stage, skip or hold one row, as read (a row an operator released as it is goes despite its reasons)."""
         if isinstance(record, Unreadable):
             self.hold(row.seq, record.case_no, record.reasons, record.values)
             return
-        reasons = problems(record, self.catalog)
+        print_ = fingerprint(self.keys.index_key, record)
+        released = (row.seq, print_) in self.released
+        reasons = [] if released else problems(record, self.catalog)
         if reasons:
-            self.hold(row.seq, record.case_no, reasons, record.as_values())
+            self.hold(row.seq, record.case_no, reasons, record.as_values(), print_)
             if record.case_no not in self.known or record.case_no in self.held:  # tell the applicant
                 told = notices.hold_case(self.session, record, reasons, self.catalog,
                                          blind_index(self.keys.index_key, record.id_number))
                 self.result.notified += told
                 self.held.update([record.case_no] if told else [])
             return
-        self._stage_valid(row.seq, record)
+        self._stage_valid(row.seq, record, print_, released)
 
-    def _stage_valid(self, seq: int, record: RetirementRecord) -> None:
-        print_ = fingerprint(self.keys.index_key, record)
+    def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool) -> None:
         if record.case_no in self.known and record.case_no not in self.held:
             if self.known[record.case_no] not in (None, print_):
                 self.hold(seq, record.case_no, [f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与人社"
-                                                f"联络员核对（同一办件不会重复推送）"], record.as_values())
+                                                f"联络员核对（同一办件不会重复推送）"], record.as_values(), print_)
                 return
             self.taken.append(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
             return
         id_index = blind_index(self.keys.index_key, record.id_number)
-        other = _open_case_of(self.session, id_index, record.case_no)
+        other = None if released else _open_case_of(self.session, id_index, record.case_no)
         if other is not None:
             self.hold(seq, record.case_no, [f"同一身份证号码已有在办办件 {other}：请核对是否重复申请"],
-                      record.as_values())
+                      record.as_values(), print_)
             return
         held = record.case_no in self.held
         self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_, held)
@@ -200,7 +202,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         result.extracted += len(rows)
         with sessions.begin() as session:
             records = [read(row, catalog) for row in rows]  # each row read once
-            work = _Chunk(session, catalog, keys, result, *_known(session, records))
+            released = quarantine.overridden(session, [row.seq for row in rows])
+            work = _Chunk(session, catalog, keys, result, *_known(session, records), released)
             for row, record in zip(rows, records, strict=True):
                 work.take(row, record)
         source.mark(work.taken, "taken")

@@ -5,7 +5,8 @@ module per command group::
 
     home         init, seed, simulate, demo           run          run stage|deliver|collect|
                                                                    supplements|report
-    inspect      status, quarantine                   deliveries   deliveries list|retry
+    inspect      status                               deliveries   deliveries list|retry
+    quarantine   quarantine [list|show|release|reject]
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
     serve        serve (the progress query over HTTP)
@@ -26,12 +27,13 @@ from lianban.app.cli.connectors import connectors_app
 from lianban.app.cli.deliveries import deliveries_app
 from lianban.app.cli.keys import keys_app
 from lianban.app.cli.output import console
+from lianban.app.cli.quarantine import quarantine_app
 from lianban.app.cli.run import run_app
 from lianban.app.cli.supplements import supplements_app
 from lianban.errors import LianbanError
 
 app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
-for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, inspect.quarantine, serve.serve):
+for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, serve.serve):
     app.command()(command)
 app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
@@ -40,6 +42,7 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(supplements_app, name="supplements")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:
