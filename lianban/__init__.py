@@ -7,8 +7,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), cli/ (one module per command group), api/ (the hub's own HTTP service,
        │       ``lianban serve``: server, guards, page, running, callbacks)
-    pipeline   the steps over the ledger: stage, quarantine (+ decisions, an operator's release or reject), sealer, deliver (+ bisect), dead_letters, status_log
-       │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
+    pipeline   the steps over the ledger: stage, quarantine (+ decisions: an operator's release or reject),
+       │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
+       │       submissions forwarded), feedback (polling departments),
        │       callbacks (status changes departments push), rewards (item 13 paid by HRSS), notices (held
        │       applications told 补正资料), report (to 皖事通办, each event with its 办件 record from banjian)
        │
