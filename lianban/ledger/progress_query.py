@@ -5,15 +5,15 @@
     limited   the 办件编号 typed or the client address already has 5 failures within 15 minutes
               (:mod:`lianban.ledger.query_attempts`): refused before the password is checked
     refused   unknown case, case without a password, or wrong password: one answer for all three, and the
-              same work for all three (the password is always hashed, against a dummy hash when there is no
-              case), so case numbers cannot be enumerated by answer or by time; one failure counted
+              same work for all three (one keyed hash, against a dummy key when there is no case), so case
+              numbers cannot be enumerated by answer or by time; one failure counted
     found     the case as the applicant sees it (:mod:`lianban.ledger.applicant_view`)
 
 Every query is in the evidence log (X-Road style: one ``in`` entry for the question, one ``out`` for the
 answer, department ``applicant``), digested, never with the password; the question's digest covers the
-办件编号 and the client's blind index only. The password is checked between a read and the write transaction,
-so the slow hash never holds the evidence log's append lock: queries from many workers do not queue behind
-each other's hashing.
+办件编号 and the client's blind index only. The password is checked between a read and the write transaction
+(:mod:`lianban.crypto.passwords`); a case still holding a hash of the earlier, slow scheme is checked with it
+once and its hash stored again in the keyed form when the password matches.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban.crypto.passwords import hash_password, new_password, verify_password
+from lianban.crypto.passwords import Verdict, hash_password, new_password, verify_password
 from lianban.domain.intake import normalise_case_no
-from lianban.keys.names import INDEX, VAULT
+from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger import query_attempts
 from lianban.ledger.applicant_view import CaseProgress, case_progress
@@ -71,6 +71,7 @@ class ProgressDesk:
         self._sessions = session_factory(ledger_url)
         self._vault: KeyRing = load_ring(keys_dir, VAULT)
         self._index_key = load_ring(keys_dir, INDEX).active_key()[1]
+        self._query: KeyRing = load_ring(keys_dir, QUERY)
         self._evidence = EvidenceLog.load(keys_dir)
 
     def query(self, case_no: str, password: str, client: str) -> Answer:
@@ -82,15 +83,22 @@ class ProgressDesk:
             limited = query_attempts.limited(session, scopes, now)
             stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) \
                 if canonical and not limited else None
-        matches = not limited and verify_password(password, stored)  # hashes even when there is no case
+        verdict = Verdict.NO if limited else verify_password(password, canonical or "", stored, self._query.keys.get)
+        matches = verdict is not Verdict.NO
         logged = [canonical] if canonical else []
         with self._sessions.begin() as session:
             self._evidence.received(session, APPLICANT, "query", logged, {"case_no": canonical,
                                                                           "client": scopes[1]}, [])
             answer = self._answer(session, canonical, limited, matches, scopes, now)
+            if verdict is Verdict.YES_REHASH and canonical:
+                self._rehash(session, canonical, password)
             body = answer.progress.as_dict() if answer.progress else {"outcome": answer.outcome.value}
             self._evidence.sent(session, APPLICANT, "progress", logged, body)
         return answer
+
+    def _rehash(self, session: Session, case_no: str, password: str) -> None:
+        case = session.scalars(select(Case).where(Case.case_no == case_no)).one()
+        case.password_hash = hash_password(password, case_no, self._query.active_key())
 
     def _answer(self, session: Session, case_no: str | None, limited: bool, matches: bool, scopes: list[str],
                 now: datetime) -> Answer:
@@ -113,7 +121,7 @@ def reset_password(ledger_url: str, keys_dir: Path, typed_case_no: str) -> tuple
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none()
         if case is None:
             raise unknown_case(case_no)
-        case.password_hash = hash_password(password)
+        case.password_hash = hash_password(password, case_no, load_ring(keys_dir, QUERY).active_key())
         query_attempts.clear(session, query_attempts.case_scope(index_key, case_no))
         EvidenceLog.load(keys_dir).sent(session, APPLICANT, RESET_KIND, [case_no],
                                         {"case_no": case_no, "reset_at": utcnow().isoformat()})

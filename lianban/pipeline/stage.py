@@ -30,7 +30,7 @@ from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
 from lianban.domain.validation import problems
-from lianban.keys.names import INDEX, VAULT
+from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
@@ -69,10 +69,12 @@ class StageResult:
 class _Keys:
     vault: KeyRing  # seals payloads at rest; re-sealed per batch for the department at delivery
     index_key: bytes
+    query: tuple[str, bytes]  # the 查询密码's HMAC key (kid, key)
 
 
 def _load_keys(keys_dir: Path) -> _Keys:
-    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1])
+    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1],
+                 load_ring(keys_dir, QUERY).active_key())
 
 
 def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
@@ -99,7 +101,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
     quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
     case, items = notices.resume(session, record, id_index, print_, catalog) if held else \
         (_new_case(session, record, id_index, print_), {})
-    notices.keep_password(case, record)
+    notices.keep_password(case, record, keys.query)
     deliveries = 0
     for r in route(record, catalog):
         item = items.get(r.item_code) or CaseItem(case_id=case.id, item_code=r.item_code, department=r.department)
@@ -154,7 +156,7 @@ class _Chunk:
             self.hold(row.seq, record.case_no, reasons, record.as_values(), print_)
             if record.case_no not in self.known or record.case_no in self.held:  # tell the applicant
                 told = notices.hold_case(self.session, record, reasons, self.catalog,
-                                         blind_index(self.keys.index_key, record.id_number))
+                                         blind_index(self.keys.index_key, record.id_number), self.keys.query)
                 self.result.notified += told
                 self.held.update([record.case_no] if told else [])
             return
