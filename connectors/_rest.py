@@ -44,7 +44,7 @@ from lianban.wire.transport import make_session
 __all__ = ["GatewayClient", "RestDepartmentConnector", "gateway_session"]
 
 POLL_KEYS_PER_REQUEST = 1000
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 500  # the most a department answers per page: each page is one signed answer
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from lianban.wire.contract import (
     StatusUpdate,
 )
 
-POLL_BATCH = 200
+POLL_BATCH = 1000  # keys per poll chunk (one transaction, one evidence entry per page)
 REPORT_BATCH = 500
 
 
@@ -69,12 +69,15 @@ def delivered_keys(session: Session, department: str, keys: Collection[str] | No
 
 def _apply_updates(session: Session, department: str, open_items: dict[str, tuple[int, str]],
                    updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> None:
+    known = {open_items[u.idempotency_key][0] for u in updates if u.idempotency_key in open_items}
+    items = {item.id: item for item in session.scalars(  # one query for the chunk, each row locked while judged
+        select(CaseItem).where(CaseItem.id.in_(known)).order_by(CaseItem.id).with_for_update())}
     for u in updates:
         result.read += 1
-        known = open_items.get(u.idempotency_key)
-        item = session.get(CaseItem, known[0], with_for_update=True) if known else None  # one judge at a time
-        if item is not None:
-            sealed = seal_result(vault, known[1], item.item_code, department, u.result) if known else None
+        key = open_items.get(u.idempotency_key)
+        item = items.get(key[0]) if key else None
+        if item is not None and key is not None:
+            sealed = seal_result(vault, key[1], item.item_code, department, u.result)
             result.changed += record_status(session, item, u.status, department, code=u.department_code,
                                             reason=u.reason, changed_at=u.changed_at, result=sealed,
                                             materials=u.materials)
