@@ -77,13 +77,22 @@ def signature_in_range(sig: bytes) -> bool:
     return len(sig) == 64 and 0 < int.from_bytes(sig[:32], "big") < N and 0 < int.from_bytes(sig[32:], "big") < N
 
 
-@functools.lru_cache(maxsize=32)
-def public_of(private: bytes) -> bytes:
-    """``d·G`` (a ~10 ms pure-Python multiplication, once per key per process: both engines need the point).
+_PUBLIC: dict[bytes, bytes] = {}  # private → public for the last few keys; the caller holds them anyway
+_PUBLIC_KEPT = 32
 
-    The cache holds a few private keys in process memory, where the caller already holds them.
-    """
-    return gmalg.SM2().generate_pk(private)
+
+def _remember(private: bytes, public: bytes) -> tuple[bytes, bytes]:
+    if len(_PUBLIC) >= _PUBLIC_KEPT:
+        del _PUBLIC[next(iter(_PUBLIC))]
+    _PUBLIC[private] = public
+    return private, public
+
+
+def public_of(private: bytes) -> bytes:
+    """``d·G``, which both engines need to sign: known for keys generated here, else computed once per process
+    (a ~10 ms pure-Python multiplication)."""
+    public = _PUBLIC.get(private)
+    return public if public is not None else _remember(private, gmalg.SM2().generate_pk(private))[1]
 
 
 class PureSM2:
@@ -93,7 +102,7 @@ class PureSM2:
 
     def generate(self) -> tuple[bytes, bytes]:
         sk, pk = gmalg.SM2().generate_keypair()
-        return int.from_bytes(sk, "big").to_bytes(32, "big"), pk
+        return _remember(int.from_bytes(sk, "big").to_bytes(32, "big"), pk)
 
     def sign(self, private: bytes, msg: bytes) -> bytes:
         r, s = gmalg.SM2(private, UID, public_of(private)).sign(msg)
@@ -122,7 +131,7 @@ class NativeSM2:
 
     def generate(self) -> tuple[bytes, bytes]:
         public, private = self._lib.sm2_key_generate()
-        return bytes(private), b"\x04" + bytes(public)
+        return _remember(bytes(private), b"\x04" + bytes(public))
 
     def sign(self, private: bytes, msg: bytes) -> bytes:
         der = self._lib.sm2_sign(private, public_of(private)[1:], msg, signer_id=UID)
