@@ -24,8 +24,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       messages, results and delivery receipts)
     keys       key material on disk: rings (SM4), keysets (SM2/NIST), names, provision, files (0600)
        │
-    crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest), passwords
-       │       (the 查询密码's scrypt hash)
+    crypto     pure, no I/O: hashing (SM3), suites, sm2 (native gmssl-pyx engine, pure-Python gmalg fallback),
+       │       merkle, batch (envelopes), vault (at rest), passwords (the 查询密码's scrypt hash)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
