@@ -9,7 +9,7 @@ module per command group::
     quarantine   quarantine [list|show|release|reject]
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
-    serve        serve (the progress query over HTTP)
+    serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, serve
+from lianban.app.cli import home, inspect, report, serve
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
@@ -33,7 +33,7 @@ from lianban.app.cli.supplements import supplements_app
 from lianban.errors import LianbanError
 
 app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
-for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, serve.serve):
+for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, serve.serve, report.report):
     app.command()(command)
 app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
