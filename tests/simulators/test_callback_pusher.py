@@ -10,20 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connectors.hrss.frontend import FrontendDB
 from lianban.app.api import create_app
 from lianban.app.api.callbacks import load_gate
 from lianban.app.api.running import Running, start
-from lianban.app.config import Paths, department_settings
+from lianban.app.config import Paths
 from lianban.app.demo import connections
-from lianban.app.registry import load_department
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery
 from lianban.ledger.progress_query import ProgressDesk
-from lianban.pipeline.deliver import deliver
-from lianban.pipeline.stage import stage
 from simulators import runner
-from simulators.people import generate
+from tests.delivery_kit import deliver_items
 
 DEPT = "housing_fund"
 
@@ -44,13 +40,7 @@ def delivered(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[R
     sim = runner.start(paths.home, paths.keys_dir, None, step_seconds=0.2, push=[DEPT], hub_url=hub.url)
     for name, value in connections(sim.urls, paths.home).items():
         monkeypatch.setenv(name, value)
-    db = FrontendDB(paths.frontend_url)
-    apps = list(generate(20, seed=31))
-    for app in apps:
-        app["items"] = "01,14"
-    db.insert_applications(apps)
-    stage(db, paths.ledger_url, paths.keys_dir)
-    deliver(load_department(DEPT, department_settings(DEPT), paths.keys_dir), paths.ledger_url, 100, paths.keys_dir)
+    deliver_items(paths, DEPT, 20, 31, "01,14")
     yield hub, sim
     sim.stop()
     hub.stop()

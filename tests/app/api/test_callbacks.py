@@ -17,7 +17,6 @@ import requests
 from sqlalchemy import func, select
 
 from connectors.housing_fund.statuses import CODES
-from connectors.hrss.frontend import FrontendDB
 from lianban.app.api import create_app
 from lianban.app.api.callbacks import load_gate
 from lianban.app.api.running import Running, start
@@ -27,15 +26,13 @@ from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery, Evidence, StatusEvent
 from lianban.ledger.progress_query import ProgressDesk
-from lianban.pipeline.deliver import deliver
 from lianban.pipeline.feedback import poll_department
 from lianban.pipeline.report import report
-from lianban.pipeline.stage import stage
 from lianban.wire.gateway import sign_headers
 from lianban.wire.signatures import HEADER
 from simulators.callbacks import CallbackPusher, hub_answers
-from simulators.people import generate
 from simulators.runner import load_credentials
+from tests.delivery_kit import deliver_items
 
 DEPT = "housing_fund"
 PATH = f"/api/v1/departments/{DEPT}/status"
@@ -75,13 +72,7 @@ def _event_count(ledger_url: str) -> int:
 @pytest.fixture
 def pushing(paths: Paths, simulation: Any) -> Iterator[Pushing]:
     """Housing-fund items delivered; the hub serving callbacks; housing fund's simulator able to push them."""
-    db = FrontendDB(paths.frontend_url)
-    apps = list(generate(40, seed=23))
-    for app in apps:
-        app["items"] = "01,14"
-    db.insert_applications(apps)
-    stage(db, paths.ledger_url, paths.keys_dir)
-    deliver(load_department(DEPT, department_settings(DEPT), paths.keys_dir), paths.ledger_url, 100, paths.keys_dir)
+    deliver_items(paths, DEPT, 40, 23, "01,14")
     hub = start(create_app(ProgressDesk(paths.ledger_url, paths.keys_dir),
                            load_gate(paths.ledger_url, paths.keys_dir)))
     creds = load_credentials(paths.home)
