@@ -188,6 +188,25 @@ class GatewayNonce(Base):
     seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class Incident(Base):
+    """One kind of trouble at one party (lianban.domain.incidents), open from when it is first seen until it is
+    no longer seen; its liaison is told once when it opens and once when it clears."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "kind", "party", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    party: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open | resolved
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=0)  # items concerned at the last check
+    peak: Mapped[int] = mapped_column(default=0)  # the most items concerned at any check
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    notified_at: Mapped[datetime | None] = mapped_column(default=None)  # the "opened" alert went out
+    resolved_notified_at: Mapped[datetime | None] = mapped_column(default=None)  # the "resolved" one did
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 

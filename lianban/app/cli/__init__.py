@@ -6,7 +6,7 @@ module per command group::
     home         init, seed, simulate, demo           run          run stage|deliver|collect|
                                                                    supplements|report
     inspect      status                               deliveries   deliveries list|retry
-    quarantine   quarantine [list|show|release|reject]
+    quarantine   quarantine [list|show|release|reject]  alerts       alerts check|list (联络员告警)
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
     serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
@@ -21,6 +21,7 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from lianban.app.cli import home, inspect, report, serve
+from lianban.app.cli.alerts import alerts_app
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
@@ -43,6 +44,7 @@ app.add_typer(supplements_app, name="supplements")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:
