@@ -2,7 +2,8 @@
 
     LIANBAN_SMTP_URL   smtp://[user:password@]host[:port][?from=alerts@example.gov.cn&starttls=1]
                        (smtps:// for implicit TLS); unset: no e-mail channel
-    AIRFLOW_CONN_DEPT_SMS   the SMS gateway's connection (connectors/sms); unset: no SMS channel
+    dept_sms           the SMS gateway's connection (connectors/sms: AIRFLOW_CONN_DEPT_SMS, or Airflow's own
+                       connections inside a task); undefined: no SMS channel
 
 At least one channel must be configured for ``lianban alerts check`` to run (a check that can tell nobody is an
 error, not a quiet success).
@@ -100,15 +101,19 @@ def channels_from_env(env: Mapping[str, str] | None = None) -> list[Notifier]:
     """Every channel the environment configures; ConfigError when there is none."""
     from lianban.app.config import conn_env_name, department_settings
 
-    env = os.environ if env is None else env
     channels: list[Notifier] = []
-    if env.get(SMTP_ENV):
-        channels.append(smtp_from_url(env[SMTP_ENV]))
-    if env.get(conn_env_name("sms")):
+    smtp = (os.environ if env is None else env).get(SMTP_ENV)
+    if smtp:
+        channels.append(smtp_from_url(smtp))
+    try:
+        sms = department_settings("sms", env)  # inside Airflow: its connection lookup too
+    except ConfigError:
+        sms = None  # not configured: no SMS channel
+    if sms is not None:
         from connectors.sms.connector import SmsConnector
         from lianban.domain.sms import load_templates
 
-        channels.append(SmsNotifier(SmsConnector.from_settings(department_settings("sms", env)), load_templates()))
+        channels.append(SmsNotifier(SmsConnector.from_settings(sms), load_templates()))
     if not channels:
         raise ConfigError(f"没有可用的告警渠道：请设置 {SMTP_ENV}（邮件）或 {conn_env_name('sms')}（短信）"
                           f" (no alert channel: set {SMTP_ENV} or {conn_env_name('sms')})")

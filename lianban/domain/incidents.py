@@ -39,6 +39,10 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
          "用 `lianban status` 查看非法状态数，与部门核对其状态上报逻辑", "5"),
     Kind("supplements_stuck", "补正材料未能送达部门（被拒收、重试耗尽或无法读取）",
          "用 `lianban supplements list` 查看原因，修正后 `lianban supplements retry`", "6"),
+    Kind("health_failing", "定时连接检查未通过",
+         "用 `lianban connectors check 部门` 复查，按失败步骤的说明处置", "7"),
+    Kind("task_failed", "Airflow 任务运行失败",
+         "在 Airflow 界面查看失败任务的日志；任务会按重试设置自动重试", "8"),
 )}
 
 

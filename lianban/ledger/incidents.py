@@ -2,9 +2,11 @@
 
 :func:`observe` looks at the ledger once (counts only, nothing personal): per department, deliveries failing
 again and again (:data:`FAILING_ATTEMPTS` tries or more, still retrying), dead letters, overdue items, illegal
-status reports of the last day and 补正 submissions stuck; for HRSS's 前置库, open quarantine rows at or above
-:data:`QUARANTINE_SPIKE`. :func:`sweep` turns observations into incidents: a kind seen at a party with no open
-incident opens one; an open incident seen again is updated; an open incident not seen any more is resolved.
+status reports of the last day, 补正 submissions stuck, and a last scheduled connection check that failed; for
+HRSS's 前置库, open quarantine rows at or above :data:`QUARANTINE_SPIKE`; for the hub itself, Airflow tasks that
+failed within the last hour (lianban.ledger.health). :func:`sweep` turns observations into incidents: a kind
+seen at a party with no open incident opens one; an open incident seen again is updated; an open incident not
+seen any more is resolved.
 Whoever notifies marks what it told (:func:`told`), so each incident is told once when it opens and once when it
 clears, however often it is checked, and by whichever process checks.
 """
@@ -18,6 +20,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.ledger import health
 from lianban.ledger.models import Delivery, IllegalTransition, Incident, Quarantine, Supplement
 from lianban.ledger.store import DEAD_STATES, DeliveryState, QuarantineState, SupplementState, utcnow
 from lianban.ledger.time_limits import overdue_by_department
@@ -57,10 +60,14 @@ def observe(session: Session, now: datetime | None = None, today: date | None = 
         .group_by(Supplement.department))
     held = int(session.scalar(select(func.count(func.distinct(Quarantine.source_seq)))
                               .where(Quarantine.state == QuarantineState.OPEN)) or 0)
+    unhealthy = [(party, 1) for party, check in health.latest(session).items() if not check.ok]
+    failed_tasks = health.recent_failures(session, now)
     return [*_by_party("delivery_failing", failing), *_by_party("dead_letters", dead),
             *_by_party("overdue", overdue_by_department(session, today).items()),
             *_by_party("illegal_status", illegal), *_by_party("supplements_stuck", stuck),
-            *([Observation("quarantine_spike", "hrss", held)] if held >= QUARANTINE_SPIKE else [])]
+            *([Observation("quarantine_spike", "hrss", held)] if held >= QUARANTINE_SPIKE else []),
+            *_by_party("health_failing", unhealthy),
+            *([Observation("task_failed", "hub", failed_tasks)] if failed_tasks else [])]
 
 
 def sweep(session: Session, seen: Iterable[Observation], now: datetime | None = None) -> list[Incident]:
