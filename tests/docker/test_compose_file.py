@@ -214,7 +214,7 @@ def test_the_keys_folder_is_one_volume_wherever_lianban_runs(services: dict[str,
 
 def test_the_simulators_are_reachable_only_in_the_trial_profile(services: dict[str, dict[str, Any]]) -> None:
     profiled = {n: s["profiles"] for n, s in services.items() if "profiles" in s}
-    assert profiled == {"flower": ["flower"], **dict.fromkeys(TRIAL, ["trial"])}
+    assert profiled == {"flower": ["flower"], **{name: ["trial"] for name in TRIAL}}
     importing = {n for n, s in services.items() if environment(s).get("PYTHONPATH") == "/opt/lianban"}
     assert importing == {"trial-seed", "simulators"}
     assert services["lianban-api"]["command"][:3] == ["uvicorn", "--factory", "lianban.app.api:app_from_env"]
