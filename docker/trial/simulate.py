@@ -1,11 +1,13 @@
 """The department simulators for a trial run in containers (the compose file's ``trial`` profile).
 
 ``lianban simulate`` serves every simulated department on 127.0.0.1 at a free port, which the Airflow workers
-in other containers cannot reach. This wrapper starts the same simulators at fixed loopback ports, relays
-``0.0.0.0:PUBLIC_BASE+i`` to each of them (a plain TCP relay: the medical WSDL's soap:address follows the Host
-header, so it names this container), and writes the departments' Airflow connections, pointing at
-``LIANBAN_TRIAL_HOST``, to ``<LIANBAN_HOME>/simulators/airflow-connections.json`` for ``airflow connections
-import``. Credentials are the simulators' own (``credentials.json``, mode 0600) and are never printed.
+in other containers cannot reach. This wrapper starts the same simulators at fixed loopback ports
+(``LIANBAN_TRIAL_LOOPBACK_PORT`` + i), relays ``0.0.0.0:LIANBAN_TRIAL_PUBLIC_PORT + i`` to each of them (plain
+TCP: the medical WSDL's soap:address follows the Host header, so it names this container), and writes the
+departments' Airflow connections, pointing at ``LIANBAN_TRIAL_HOST``, to
+``<LIANBAN_HOME>/simulators/airflow-connections.json`` (mode 0600) for ``airflow connections import``.
+Credentials are the simulators' own (``credentials.json``) and are never printed. First stdout line: JSON with
+each department's public URL and the connections file.
 
 Trial only: it needs ``simulators/`` on ``PYTHONPATH`` and the departments' private keys in the keys folder.
 """
@@ -25,7 +27,7 @@ from lianban.keys.files import write_private_text
 from simulators.runner import endpoints, start
 
 PUBLIC_BASE = 9100  # department i is published at PUBLIC_BASE + i (the compose healthcheck probes the first)
-LOOPBACK_BASE = 19100
+LOOPBACK_BASE = 19100  # where the simulators themselves listen, on 127.0.0.1
 CONNECTIONS_FILE = "airflow-connections.json"
 
 
@@ -55,19 +57,21 @@ def airflow_connections(urls: dict[str, str], home: Path) -> dict[str, dict[str,
 async def main() -> None:
     paths, host = Paths.from_env(), os.environ.get("LIANBAN_TRIAL_HOST", "simulators")
     step = float(os.environ.get("LIANBAN_TRIAL_STEP", "60"))
+    public_base = int(os.environ.get("LIANBAN_TRIAL_PUBLIC_PORT", PUBLIC_BASE))
+    loopback_base = int(os.environ.get("LIANBAN_TRIAL_LOOPBACK_PORT", LOOPBACK_BASE))
     names = endpoints()
-    ports = {name: LOOPBACK_BASE + i for i, name in enumerate(names)}
+    ports = {name: loopback_base + i for i, name in enumerate(names)}
     sim = start(paths.home, paths.keys_dir, paths.existing_frontend(), step, ports=ports)
-    public = {name: f"http://{host}:{PUBLIC_BASE + i}" for i, name in enumerate(names)}
+    public = {name: f"http://{host}:{public_base + i}" for i, name in enumerate(names)}
     public |= {f"{n}_wsdl": sim.urls[f"{n}_wsdl"].replace(sim.urls[n], public[n]) for n in names
                if f"{n}_wsdl" in sim.urls}
-    relays = [await asyncio.start_server(_relay(ports[n]), "0.0.0.0", PUBLIC_BASE + i) for i, n in enumerate(names)]
+    relays = [await asyncio.start_server(_relay(ports[n]), "0.0.0.0", public_base + i) for i, n in enumerate(names)]
     target = paths.home / "simulators" / CONNECTIONS_FILE
     write_private_text(target, json.dumps(airflow_connections(public, paths.home), indent=2) + "\n")
-    print(json.dumps({"departments": {n: public[n] for n in names}, "connections": str(target)}), flush=True)
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the first line: whoever reads it may stop us at once
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    print(json.dumps({"departments": {n: public[n] for n in names}, "connections": str(target)}), flush=True)
     await stop.wait()
     for relay in relays:
         relay.close()
