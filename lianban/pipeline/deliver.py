@@ -40,6 +40,7 @@ from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableEr
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import CaseItem, Delivery
+from lianban.ledger.outbox import claim
 from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.sealer import BatchSealer, Outgoing
@@ -91,13 +92,6 @@ class _Batch:
     messages: list[SealedItem]
     case_nos: list[str]
     sent_at: datetime  # when it went out (sealed just before the call)
-
-
-def _due(session: Session, department: str, limit: int) -> list[Delivery]:
-    query = (select(Delivery).where(Delivery.department == department, Delivery.state.in_(DUE_STATES),
-                                    Delivery.next_attempt_at <= utcnow())
-             .order_by(Delivery.id).limit(limit))
-    return list(session.scalars(query))
 
 
 def _load(session: Session, ids: Sequence[int]) -> tuple[list[Delivery], list[CaseItem]]:
@@ -315,8 +309,8 @@ def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, k
         _check_keys_match(session, sealer, keys_dir)
     run = _Run(peer, sessions, sealer, EvidenceLog.load(keys_dir), DeliverResult(department))
     for _ in range(MAX_BATCHES_PER_RUN):
-        with sessions() as session:
-            ids = [row.id for row in _due(session, department, batch_size)]
+        with sessions.begin() as session:
+            ids = claim(session, Delivery, department, DUE_STATES, batch_size)
         if not ids or not run.deliver_batch(ids):
             break
     return run.result

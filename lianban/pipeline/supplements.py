@@ -43,6 +43,7 @@ from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Supplement
+from lianban.ledger.outbox import claim
 from lianban.ledger.store import (
     DEAD_STATES,
     DUE_STATES,
@@ -285,13 +286,6 @@ class _Run:
         return isolated.going
 
 
-def _due(session: Session, department: str, limit: int) -> list[int]:
-    query = (select(Supplement.id).where(Supplement.department == department, Supplement.state.in_(FORWARD_DUE),
-                                         Supplement.next_attempt_at <= utcnow())
-             .order_by(Supplement.id).limit(limit))
-    return list(session.scalars(query))
-
-
 def forward_supplements(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int,
                         keys_dir: Path) -> DeliverResult:
     """Seal and send every due supplement of the connector's department, one envelope per batch (module
@@ -300,8 +294,8 @@ def forward_supplements(peer: Peer[DepartmentConnector], ledger_url: str, batch_
     run = _Run(peer, sessions, BatchSealer.load(keys_dir, department), EvidenceLog.load(keys_dir),
                DeliverResult(department))
     for _ in range(MAX_BATCHES_PER_RUN):
-        with sessions() as session:
-            ids = _due(session, department, batch_size)
+        with sessions.begin() as session:
+            ids = claim(session, Supplement, department, FORWARD_DUE, batch_size)
         if not ids or not run.forward_batch(ids):
             break
     return run.result

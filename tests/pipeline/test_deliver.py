@@ -75,8 +75,8 @@ def test_department_down_leaves_everything_pending(seeded: Any, paths: Paths, si
 def test_lost_answers_are_resent_and_recognised(seeded: Any, paths: Paths, simulation: Any) -> None:
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     first = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
-    with session_factory(paths.ledger_url).begin() as s:  # as if every answer had been lost
-        s.execute(update(Delivery).values(state=DeliveryState.PENDING))
+    with session_factory(paths.ledger_url).begin() as s:  # as if every answer had been lost, the lease over
+        s.execute(update(Delivery).values(state=DeliveryState.PENDING, next_attempt_at=utcnow()))
     second = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
     assert second.duplicates == first.accepted
     stats = simulation.engines["housing_fund"].stats()
