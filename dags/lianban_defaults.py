@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 
 def dag_defaults() -> dict[str, Any]:
-    """What both DAGs share: every five minutes, one run at a time, no catch-up, Beijing time."""
+    """What the DAGs share: every five minutes, one run at a time (a run that overruns delays the next, never
+    doubles it: the ledger makes each run's work idempotent anyway), no catch-up (a missed run is not owed:
+    the next one takes everything due), Beijing time."""
     return {"schedule": "*/5 * * * *", "start_date": datetime(2026, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
             "catchup": False, "max_active_runs": 1, "default_args": task_defaults(),
             "tags": ["lianban", "退休一件事"]}
@@ -21,7 +23,14 @@ def task_defaults() -> dict[str, Any]:
     the ledger (retry with back-off, then dead letter), so a demo may set ``LIANBAN_TASK_RETRIES=0``. A task
     that fails for good is kept in the ledger for the duty desk's alert (lianban_operations tells it)."""
     return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": timedelta(minutes=1),
+            "execution_timeout": timedelta(minutes=int(os.environ.get("LIANBAN_TASK_TIMEOUT_MINUTES", "30"))),
             "on_failure_callback": record_failure}
+
+
+def department_pool(department: str) -> str:
+    """The Airflow pool of a department's tasks: a slow or stuck department holds only its own slots (create
+    them with ``airflow pools set lianban_<department> 2 …``; `lianban demo` and docker's airflow-init do)."""
+    return f"lianban_{department}"
 
 
 def record_failure(context: Any) -> None:

@@ -21,7 +21,8 @@ from lianban.app import jobs
 def lianban_exchange() -> None:
     staged = task(task_id="extract_validate_stage")(jobs.stage)()
     for department in jobs.pushed_departments():
-        staged >> task(task_id=f"deliver_{department}")(jobs.deliver)(department)
+        pool = lianban_defaults.department_pool(department)
+        staged >> task(task_id=f"deliver_{department}", pool=pool)(jobs.deliver)(department)
 
 
 lianban_exchange()

@@ -27,7 +27,8 @@ def lianban_feedback() -> None:
     forwarded = task(task_id="forward_supplements")(jobs.supplements)()
     collected = [task(task_id="collect_hrss", trigger_rule="all_done")(jobs.collect_hrss)()]
     for department in jobs.pushed_departments():
-        collected.append(task(task_id=f"poll_{department}", trigger_rule="all_done")(jobs.poll)(department))
+        pool = lianban_defaults.department_pool(department)
+        collected.append(task(task_id=f"poll_{department}", trigger_rule="all_done", pool=pool)(jobs.poll)(department))
     forwarded >> collected
     # all_done: one department down (or with a wrong password) never stops the rest or the report
     payments = task(task_id="request_payments", trigger_rule="all_done")(jobs.request_payments)()

@@ -218,3 +218,11 @@ def test_the_simulators_are_reachable_only_in_the_trial_profile(services: dict[s
     importing = {n for n, s in services.items() if environment(s).get("PYTHONPATH") == "/opt/lianban"}
     assert importing == {"trial-seed", "simulators"}
     assert services["lianban-api"]["command"][:3] == ["uvicorn", "--factory", "lianban.app.api:app_from_env"]
+
+
+def test_every_department_has_its_airflow_pool_created_at_init() -> None:
+    from lianban.domain.catalog import load_catalog
+
+    pools = json.loads((Path(__file__).resolve().parents[2] / "docker" / "pools.json").read_text())
+    assert set(pools) == {f"lianban_{d}" for d in load_catalog().pushed_departments()}
+    assert all(p["slots"] >= 1 for p in pools.values())
