@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
 from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +128,20 @@ def test_without_a_channel_the_check_refuses_to_run(paths: Paths, monkeypatch: p
     monkeypatch.delenv(conn_env_name("sms"), raising=False)
     done = CliRunner().invoke(app, ["alerts", "check"])
     assert done.exit_code != 0 and "告警渠道" in str(done.exception or done.output)
+
+
+def test_a_failed_airflow_task_is_an_alert_to_the_duty_desk(paths: Paths, inbox: Inbox,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the DAGs' on_failure_callback does (dags/lianban_defaults.record_failure), then the alerts check."""
+    from types import SimpleNamespace
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
+    from lianban_defaults import record_failure, task_defaults
+
+    assert task_defaults()["on_failure_callback"] is record_failure
+    ti = SimpleNamespace(dag_id="lianban_exchange", task_id="deliver_medical", run_id="manual__1")
+    record_failure({"ti": ti, "run_id": "manual__1", "exception": RuntimeError("341602199001011234")})
+    done = _check()
+    assert done["opened"] == 1
+    [(to, mail)] = [m for m in inbox.messages if "Airflow" in m[1]["Subject"]]
+    assert to == [load_liaisons()["hub"].email] and "341602199001011234" not in mail.get_content()
