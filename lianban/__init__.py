@@ -11,7 +11,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
        │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
        │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
-       │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents)
+       │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents),
+       │       daily (each liaison's daily summary)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
@@ -19,7 +20,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
        │       nonces (the gateway's replay memory, shared by every server worker), reconciliation (对账),
        │       incidents (what is wrong now, by party), health (scheduled connection checks, failed tasks),
-       │       outbox (claiming due rows, so two runs never send the same one)
+       │       outbox (claiming due rows, so two runs never send the same one), daily (the daily summary's figures)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's

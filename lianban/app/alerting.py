@@ -89,7 +89,7 @@ class SmsNotifier:
     def send(self, alert: Alert) -> None:
         from lianban.wire.sms import compose
 
-        template = "incident_resolved" if alert.resolved else "incident_opened"
+        template = alert.template or ("incident_resolved" if alert.resolved else "incident_opened")
         key = f"{alert.incident}-{'resolved' if alert.resolved else 'opened'}-{alert.to.party}"
         [result] = self.gateway.send([compose(self.book, template, key, alert.to.mobile, **alert.values)])
         if not result.outcome.sent:

@@ -183,3 +183,17 @@ def record_task_failure(dag_id: str, task_id: str, run_id: str) -> None:
 
     with session_factory(Paths.from_env().existing_ledger()).begin() as session:
         health.task_failed(session, dag_id, task_id, run_id)
+
+
+def daily_summary(day: str | None = None) -> dict[str, Any]:
+    """Each liaison's summary of `day` (YYYY-MM-DD; default today in Beijing), once a day (lianban.pipeline.daily)."""
+    from datetime import date
+
+    from lianban.app.alerting import channels_from_env
+    from lianban.domain.liaisons import load_liaisons
+    from lianban.ledger.time_limits import beijing_today
+    from lianban.pipeline.daily import send_daily
+
+    liaisons, channels = load_liaisons(), channels_from_env()
+    when = date.fromisoformat(day) if day else beijing_today()
+    return send_daily(Paths.from_env().existing_ledger(), liaisons, channels, when).as_dict()

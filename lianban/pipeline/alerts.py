@@ -40,6 +40,7 @@ class Alert:
     to: Liaison
     copy: Liaison | None
     values: dict[str, str] = field(default_factory=dict)  # the SMS template's placeholders (schemas/sms)
+    template: str = ""  # the SMS template; "" → incident_opened / incident_resolved
 
 
 class Notifier(Protocol):
@@ -81,7 +82,7 @@ def alert_for(incident: Incident, liaisons: dict[str, Liaison]) -> Alert:
                  liaisons[HUB] if to.party != HUB else None, values)
 
 
-def _deliver(alert: Alert, channels: Sequence[Notifier], result: CheckResult) -> bool:
+def deliver_alert(alert: Alert, channels: Sequence[Notifier], result: CheckResult) -> bool:
     delivered = False
     for channel in channels:
         try:
@@ -106,7 +107,7 @@ def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Noti
                   for i in due]
     result.observed = len(seen)
     for incident_id, alert in alerts:
-        if alert is not None and not _deliver(alert, channels, result):
+        if alert is not None and not deliver_alert(alert, channels, result):
             continue
         result.opened += bool(alert and not alert.resolved)
         result.resolved += bool(alert and alert.resolved)

@@ -145,3 +145,20 @@ def test_a_failed_airflow_task_is_an_alert_to_the_duty_desk(paths: Paths, inbox:
     assert done["opened"] == 1
     [(to, mail)] = [m for m in inbox.messages if "Airflow" in m[1]["Subject"]]
     assert to == [load_liaisons()["hub"].email] and "341602199001011234" not in mail.get_content()
+
+
+def test_every_liaison_gets_one_daily_summary_a_day(paths: Paths, simulation: Any, inbox: Inbox,
+                                                    sms_outbox: str) -> None:
+    deliver_items(paths, DEPT, 10, 9, "01,14")
+    first = CliRunner().invoke(app, ["alerts", "daily", "--date", "2026-12-02", "--json"])
+    again = CliRunner().invoke(app, ["alerts", "daily", "--date", "2026-12-02", "--json"])
+    parties = len(load_liaisons())
+    assert json.loads(first.output)["sent"] == {"email": parties, "sms": parties}, first.output
+    assert json.loads(again.output)["sent"] == {}  # a rerun of the day's job sends nothing twice
+    [(to, mail)] = _to(inbox, load_liaisons()[DEPT].email)
+    assert "联办日报" in mail["Subject"] and "待办：" in mail.get_content()
+    texts = [m["text"] for m in requests.get(sms_outbox, timeout=10).json()["messages"]]
+    assert len(texts) == parties and all("联办日报" in t for t in texts)
+    next_day = CliRunner().invoke(app, ["alerts", "daily", "--date", "2026-12-03", "--json"])
+    assert json.loads(next_day.output)["sent"]["email"] == parties
+    assert CliRunner().invoke(app, ["alerts", "daily", "--date", "12/03"]).exit_code == 2

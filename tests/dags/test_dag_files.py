@@ -36,7 +36,8 @@ print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items
 
 def test_dags_parse_without_errors(parsed: dict[str, object]) -> None:
     assert parsed["errors"] == {}
-    assert set(parsed["dags"]) == {"lianban_exchange", "lianban_feedback", "lianban_operations"}  # type: ignore[arg-type]
+    assert set(parsed["dags"]) == {"lianban_exchange", "lianban_feedback", "lianban_operations",
+                                  "lianban_daily"}  # type: ignore[arg-type]
 
 
 def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
@@ -47,6 +48,7 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
         ["collect_hrss", "forward_supplements", "poll_health", "poll_housing_fund", "poll_medical",
          "report_to_wanshi_tong", "request_payments"])
     assert dags["lianban_operations"] == ["alert_liaisons", "health_checks"]  # type: ignore[index]
+    assert dags["lianban_daily"] == ["daily_summary"]  # type: ignore[index]
 
 
 def test_parsing_never_imports_zeep(parsed: dict[str, object]) -> None:

@@ -1,4 +1,5 @@
-"""`lianban alerts check|list`: liaison alerts (联络员告警) — tell each liaison once per incident, and list them."""
+"""`lianban alerts check|daily|list`: liaison alerts (联络员告警) — each incident told once each way, a daily
+summary once a day, and the incidents listed."""
 
 from __future__ import annotations
 
@@ -24,6 +25,19 @@ def alerts_check(as_json: JsonFlag = False) -> None:
 
     liaisons, channels = load_liaisons(), channels_from_env()  # both checked before the ledger is touched
     emit(check(Paths.from_env().existing_ledger(), liaisons, channels).as_dict(), as_json, "告警检查 (alerts)")
+
+
+@alerts_app.command("daily")
+def alerts_daily(day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD（默认北京时间今天）")] = None,
+                 as_json: JsonFlag = False) -> None:
+    """发送联络员每日汇总（每方每天一次） (each liaison's daily summary, once a day)."""
+    from lianban.app.jobs import daily_summary
+
+    try:
+        done = daily_summary(day)
+    except ValueError:
+        raise typer.BadParameter(f"日期格式应为 YYYY-MM-DD，收到 {day!r}", param_hint="--date") from None
+    emit(done, as_json, "每日汇总 (daily summary)")
 
 
 @alerts_app.command("list")

@@ -1,0 +1,25 @@
+"""lianban_daily: each liaison's summary of its party at 08:30 Beijing time (联络员每日汇总), once a day.
+
+One task for every party (the task count never grows); a rerun sends nothing twice (the ledger keeps which
+party had its summary of the day). XCom carries counts only.
+"""
+
+from __future__ import annotations
+
+import airflow_connections  # noqa: F401  (dept_* and dept_sms through Airflow's connection lookup)
+import lianban_defaults
+from airflow.sdk import dag, task
+
+from lianban.app import jobs
+
+
+@dag(
+    dag_id="lianban_daily",
+    description="退休一件事：联络员每日汇总 (the liaisons' daily summary)",
+    **{**lianban_defaults.dag_defaults(), "schedule": "30 8 * * *"},
+)
+def lianban_daily() -> None:
+    task(task_id="daily_summary")(jobs.daily_summary)()
+
+
+lianban_daily()

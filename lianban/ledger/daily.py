@@ -1,0 +1,76 @@
+"""The liaisons' daily summary (联络员每日汇总), as the ledger sees it at the time it is made.
+
+Per party: items still open (待办), how long the oldest has waited since its last change (最久已等, in days),
+overdue items (逾期), dead letters (死信), quarantined rows (HRSS only: 隔离) and open incidents. A summary is
+sent once per party per day: :func:`due` and :func:`sent` keep that in the ledger (a watermark per party), so a
+rerun of the day's job sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lianban.ledger.models import CaseItem, Delivery, Incident, Quarantine
+from lianban.ledger.store import DEAD_STATES, QuarantineState, get_watermark, set_watermark, utcnow
+from lianban.ledger.time_limits import overdue_by_department
+
+__all__ = ["Summary", "due", "sent", "summaries"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    party: str
+    backlog: int
+    oldest_wait_days: int
+    overdue: int
+    dead_letters: int
+    quarantined: int
+    open_incidents: int
+
+    def as_dict(self) -> dict[str, int | str]:
+        return asdict(self)
+
+
+def _days_since(text: str | None, now: datetime) -> int:
+    try:
+        moment = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return 0
+    if moment is None:
+        return 0
+    naive = moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
+    return max(0, (now - naive).days)
+
+
+def summaries(session: Session, parties: list[str], today: date | None = None) -> list[Summary]:
+    """One summary per party of `parties` (a party with nothing to report still gets its zeros)."""
+    now = utcnow()
+    open_items = session.execute(select(CaseItem.department, func.count(), func.min(CaseItem.status_at))
+                                 .where(CaseItem.final.is_(False)).group_by(CaseItem.department)).all()
+    backlog = {d: (int(n), _days_since(oldest, now)) for d, n, oldest in open_items}
+    dead = dict(session.execute(select(Delivery.department, func.count()).where(Delivery.state.in_(DEAD_STATES))
+                                .group_by(Delivery.department)).all())
+    incidents = dict(session.execute(select(Incident.party, func.count()).where(Incident.state == "open")
+                                     .group_by(Incident.party)).all())
+    held = int(session.scalar(select(func.count(func.distinct(Quarantine.source_seq)))
+                              .where(Quarantine.state == QuarantineState.OPEN)) or 0)
+    late = overdue_by_department(session, today)
+    return [Summary(p, backlog.get(p, (0, 0))[0], backlog.get(p, (0, 0))[1], late.get(p, 0), int(dead.get(p, 0)),
+                    held if p == "hrss" else 0, int(incidents.get(p, 0))) for p in parties]
+
+
+def _mark(party: str) -> str:
+    return f"daily_summary:{party}"
+
+
+def due(session: Session, party: str, day: date) -> bool:
+    """Whether `party` has not had its summary of `day` yet."""
+    return get_watermark(session, _mark(party)) < int(day.strftime("%Y%m%d"))
+
+
+def sent(session: Session, party: str, day: date) -> None:
+    set_watermark(session, _mark(party), int(day.strftime("%Y%m%d")))
