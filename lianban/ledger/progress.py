@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from lianban.ledger import health
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import (
     Case,
     CaseItem,
     Delivery,
     IllegalTransition,
+    Incident,
     ParkedStatus,
     Quarantine,
     StatusEvent,
@@ -49,6 +51,8 @@ class Progress:
     supplements: dict[str, int] = field(default_factory=dict)
     released_by_operator: int = 0  # held rows an operator let go as they were (lianban quarantine release)
     rejected: int = 0  # held applications an operator refused (lianban quarantine reject)
+    open_incidents: int = 0  # liaison alerts not cleared yet (lianban alerts list --open)
+    failing_checks: list[str] = field(default_factory=list)  # parties whose last connection check failed
 
     @property
     def done(self) -> bool:
@@ -110,6 +114,8 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
                                        .where(Quarantine.state == QuarantineState.OVERRIDDEN)),
             rejected=count(select(func.count()).select_from(Quarantine)
                            .where(Quarantine.state == QuarantineState.REJECTED)),
+            open_incidents=count(select(func.count()).select_from(Incident).where(Incident.state == "open")),
+            failing_checks=sorted(p for p, check in health.latest(s).items() if not check.ok),
         )
 
 
