@@ -12,7 +12,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
        │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
        │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents),
-       │       daily (each liaison's daily summary)
+       │       daily (each liaison's daily summary), sms_notices (双告知 by SMS, exactly once)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),

@@ -232,6 +232,27 @@ class TaskFailure(Base):
     failed_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class SmsNotice(Base):
+    """One SMS notice to one person (到龄提醒, 待遇告知): written before it is sent, once per person (blind index) ×
+    kind × period, so reruns and crashes never send it twice (lianban.ledger.sms_notices)."""
+
+    __tablename__ = "sms_notices"
+    __table_args__ = (UniqueConstraint("kind", "person_index", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # the SMS template (schemas/sms/templates.yaml)
+    person_index: Mapped[str] = mapped_column(String(64))  # SM3-HMAC blind index of the person, never who
+    period: Mapped[str] = mapped_column(String(16))  # the retirement month, the pension's start month …
+    sealed: Mapped[str] = mapped_column(Text)  # vault envelope of {phone, values}: what it takes to send it again
+    state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)  # sends made (a failed delivery is sent again, bounded)
+    message_id: Mapped[str | None] = mapped_column(String(64), default=None)  # the gateway's id of the last send
+    reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it failed / was refused (Chinese, no PII)
+    not_before: Mapped[datetime]  # quiet hours: not sent before this
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 

@@ -10,6 +10,7 @@ module per command group::
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
     serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
+    notices      notices list [--failed] (双告知 SMS)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
 from lianban.app.cli.deliveries import deliveries_app
 from lianban.app.cli.keys import keys_app
+from lianban.app.cli.notices import notices_app
 from lianban.app.cli.output import console
 from lianban.app.cli.quarantine import quarantine_app
 from lianban.app.cli.run import run_app
@@ -45,6 +47,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(notices_app, name="notices")
 
 
 def main() -> None:

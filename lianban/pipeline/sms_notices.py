@@ -1,0 +1,202 @@
+"""双告知 by SMS, exactly once: a notice is written to the ledger before it is sent, and sent under a key the
+gateway dedupes on.
+
+    plan            one row per person (blind index) × kind (the template) × period (e.g. the retirement month):
+                    planning it again — a rerun, the next day's job — finds it and adds nothing. The phone and the
+                    template's values are kept sealed with the vault key, to send (again) without the source.
+    send_due        every planned notice whose quiet hours are over (and every failed delivery with sends left):
+                    sent under ``N<id>-<sends made>``. A crash after the gateway took it but before the ledger
+                    noted it resends the same key next run: the gateway answers duplicate, the ledger notes it
+                    sent, the person gets one message. Quiet hours defer (the gateway's connector says until
+                    when); an invalid phone or a refused text is final, with its reason.
+    collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
+                    sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
+                    --failed``).
+
+Nothing personal is logged or kept in the clear: rows carry the blind index, the sealed payload and Chinese
+reasons without phone numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.crypto.vault import open_envelope, seal
+from lianban.domain.identity import redact_text
+from lianban.errors import LianbanError
+from lianban.keys.names import VAULT
+from lianban.keys.rings import KeyRing, load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import SmsNotice
+from lianban.ledger.store import utcnow
+from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
+
+__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "send_due"]
+
+MAX_SENDS = 3
+
+
+class NoticeState(StrEnum):
+    PLANNED = "planned"  # written, not sent yet (or deferred by quiet hours: not_before)
+    SENT = "sent"  # the gateway holds it; waiting for its delivery receipt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the operator could not deliver it: sent again under a new key while sends are left
+    DEAD = "dead"  # refused, unrenderable, or out of sends: an operator looks
+    INVALID = "invalid"  # no valid mobile number: reported, never sent
+
+
+DUE = (NoticeState.PLANNED, NoticeState.FAILED)
+
+
+def _aad(kind: str, person_index: str, period: str) -> str:
+    return f"sms-notice|{kind}|{person_index}|{period}"
+
+
+def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period: str, phone: str | None,
+         values: Mapping[str, str | int], now: datetime | None = None) -> bool:
+    """Write the notice unless it exists; whether it is new."""
+    known = select(SmsNotice.id).where(SmsNotice.kind == kind, SmsNotice.person_index == person_index,
+                                       SmsNotice.period == period)
+    if session.scalars(known).first() is not None:
+        return False
+    now = now or utcnow()
+    sealed = seal(vault, {"phone": phone, "values": {k: str(v) for k, v in values.items()}},
+                  _aad(kind, person_index, period))
+    session.add(SmsNotice(kind=kind, person_index=person_index, period=period, sealed=json.dumps(sealed),
+                          state=NoticeState.PLANNED, attempts=0, not_before=now, created_at=now))
+    session.flush()
+    return True
+
+
+def key(notice: SmsNotice) -> str:
+    """The idempotency key of the notice's next send (the same until a send is noted)."""
+    return f"N{notice.id:08d}-{notice.attempts}"
+
+
+@dataclass
+class NoticeResult:
+    sent: int = 0
+    deferred: int = 0
+    invalid: int = 0
+    dead: int = 0
+    delivered: int = 0
+    failed: int = 0
+    stopped_by: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _message(vault: KeyRing, book: Any, n: SmsNotice) -> SmsMessage | str:
+    """The message to send, or why it cannot be made (a reason without personal data)."""
+    try:
+        opened = open_envelope(vault, json.loads(n.sealed), _aad(n.kind, n.person_index, n.period))
+        return compose(book, n.kind, key(n), opened.get("phone"), **opened["values"])
+    except LianbanError as exc:
+        return redact_text(str(exc))[:300]
+
+
+def _note(n: SmsNotice, outcome: Outcome, message_id: str | None, reason: str | None,
+          not_before: datetime | None, result: NoticeResult, now: datetime) -> None:
+    if outcome.sent:
+        n.state, n.message_id, n.sent_at, n.attempts = NoticeState.SENT, message_id, now, n.attempts + 1
+        result.sent += 1
+    elif outcome is Outcome.DEFERRED:  # quiet hours: the connector says until when (aware; the ledger is naive UTC)
+        later = not_before or now
+        n.not_before = later.astimezone(UTC).replace(tzinfo=None) if later.tzinfo else later
+        result.deferred += 1
+    elif outcome is Outcome.INVALID_PHONE:
+        n.state, n.reason = NoticeState.INVALID, reason or "手机号码无效或缺失"
+        result.invalid += 1
+    else:
+        n.state, n.reason = NoticeState.DEAD, reason or "短信网关拒收"
+        result.dead += 1
+
+
+def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, limit: int = 500) -> NoticeResult:
+    """Send what is due (module docstring); counts only."""
+    sessions, vault, result, now = session_factory(ledger_url), load_ring(keys_dir, VAULT), NoticeResult(), utcnow()
+    with sessions() as session:
+        due = list(session.scalars(select(SmsNotice).where(SmsNotice.state.in_(DUE), SmsNotice.not_before <= now,
+                                                           SmsNotice.attempts < MAX_SENDS)
+                                   .order_by(SmsNotice.id).limit(limit)))
+        made = {n.id: _message(vault, book, n) for n in due}
+    ready = [(i, m) for i, m in made.items() if isinstance(m, SmsMessage)]
+    try:
+        answers = gateway.send([m for _, m in ready]) if ready else []
+    except LianbanError as exc:
+        result.stopped_by = redact_text(str(exc))[:300]
+        answers = []
+    with sessions.begin() as session:
+        for (notice_id, _), answer in zip(ready, answers, strict=False):
+            n = session.get(SmsNotice, notice_id)
+            if n is not None:
+                _note(n, answer.outcome, answer.message_id, answer.reason, answer.not_before, result, now)
+        for notice_id, why in ((i, m) for i, m in made.items() if isinstance(m, str)):
+            n = session.get(SmsNotice, notice_id)
+            if n is not None:
+                n.state, n.reason = NoticeState.DEAD, f"无法生成短信：{why}"
+                result.dead += 1
+    return result
+
+
+def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
+    """Delivery receipts of every sent notice (module docstring); counts only."""
+    sessions, result, now = session_factory(ledger_url), NoticeResult(), utcnow()
+    with sessions() as session:
+        waiting = {n.message_id: n.id for n in session.scalars(select(SmsNotice).where(
+            SmsNotice.state == NoticeState.SENT, SmsNotice.message_id.is_not(None)))}
+    try:
+        receipts = gateway.receipts([m for m in waiting if m]) if waiting else []
+    except LianbanError as exc:
+        result.stopped_by = redact_text(str(exc))[:300]
+        return result
+    with sessions.begin() as session:
+        for r in receipts:
+            n = session.get(SmsNotice, waiting.get(r.message_id, -1))
+            if n is None or r.state is DeliveryState.PENDING:
+                continue
+            if r.state is DeliveryState.DELIVERED:
+                n.state, n.delivered_at = NoticeState.DELIVERED, now
+                result.delivered += 1
+                continue
+            n.reason = r.reason or "未能送达"
+            n.state = NoticeState.FAILED if n.attempts < MAX_SENDS else NoticeState.DEAD
+            result.failed += 1
+    return result
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One notice as an operator sees it (no phone, no name: the person's blind index shortened)."""
+
+    id: int
+    kind: str
+    period: str
+    person: str
+    state: str
+    sends: int
+    reason: str | None
+    created_at: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def listed(ledger_url: str, states: Sequence[str] = ()) -> list[Listed]:
+    """Every notice (those in `states` only, when given), oldest first."""
+    query = select(SmsNotice).order_by(SmsNotice.id)
+    if states:
+        query = query.where(SmsNotice.state.in_(list(states)))
+    with session_factory(ledger_url)() as session:
+        return [Listed(n.id, n.kind, n.period, n.person_index[:8], n.state, n.attempts, n.reason,
+                       n.created_at.isoformat(timespec="seconds")) for n in session.scalars(query)]

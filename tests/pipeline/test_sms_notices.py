@@ -1,0 +1,115 @@
+"""双告知 by SMS against the simulated gateway: each notice once per person × kind × period, across reruns and a
+crash between the gateway's acceptance and the ledger's note; failed deliveries sent again, a bounded number of
+times, then listed for the operator; quiet hours defer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from connectors.sms.connector import SmsConnector
+from lianban.app.cli import app
+from lianban.app.config import Paths
+from lianban.crypto.hashing import blind_index
+from lianban.domain.sms import load_templates
+from lianban.keys.names import INDEX, VAULT
+from lianban.keys.rings import load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import SmsNotice
+from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, key, plan, send_due
+from lianban.wire.gateway import GatewayAuth
+from lianban.wire.settings import TransportSettings
+from lianban.wire.transport import make_session
+from simulators.rest_department import serve_in_background
+from simulators.sms import GatewayConfig, create_app
+
+APP_ID, SECRET = "lianban-notices", "notice-secret"
+EMPTY = "13900000000"  # the operator says 空号 for it
+NOON = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
+NIGHT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # 22:00 in Beijing: quiet hours
+VALUES = {"retirement_month": "2027年3月", "statutory_age": "60岁7个月"}
+
+
+@dataclass
+class Gateway:
+    url: str
+
+    def connector(self, at: datetime = NOON) -> SmsConnector:
+        session = make_session(TransportSettings(read_timeout=5.0, retries=0))
+        session.auth = GatewayAuth(APP_ID, SECRET)
+        return SmsConnector(self.url, session, clock=lambda: at)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = requests.get(f"{self.url}/_sim/outbox", timeout=5).json()["messages"]
+        return messages
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    with serve_in_background(create_app(APP_ID, SECRET, GatewayConfig(failing={EMPTY: "EMPTY_NUMBER"}))) as url:
+        yield Gateway(url)
+
+
+def _plan(paths: Paths, phones: list[str | None]) -> list[bool]:
+    vault, index = load_ring(paths.keys_dir, VAULT), load_ring(paths.keys_dir, INDEX).active_key()[1]
+    with session_factory(paths.ledger_url).begin() as session:
+        return [plan(session, vault, "retirement_reminder", blind_index(index, f"person-{n}"), "2027-03", phone,
+                     VALUES) for n, phone in enumerate(phones)]
+
+
+def _states(paths: Paths) -> list[str]:
+    with session_factory(paths.ledger_url)() as session:
+        return [n.state for n in session.scalars(select(SmsNotice).order_by(SmsNotice.id))]
+
+
+def test_each_notice_goes_once_and_a_failed_delivery_is_retried_then_listed(paths: Paths, gateway: Gateway) -> None:
+    book = load_templates()
+    assert _plan(paths, ["13912345678", EMPTY, "12345"]) == [True, True, True]
+    assert _plan(paths, ["13912345678", EMPTY, "12345"]) == [False, False, False]  # a rerun plans nothing new
+    first = send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir)
+    assert (first.sent, first.invalid) == (2, 1) and _states(paths) == ["sent", "sent", "invalid"]
+    assert send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir).sent == 0  # nothing twice
+    for _ in range(MAX_SENDS):
+        collect_receipts(gateway.connector(), paths.ledger_url)
+        send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir)
+    collect_receipts(gateway.connector(), paths.ledger_url)
+    assert _states(paths) == ["delivered", "dead", "invalid"]
+    sent_to = [m["phone"] for m in gateway.outbox()]
+    assert sent_to.count("13912345678") == 1 and sent_to.count(EMPTY) == MAX_SENDS and "12345" not in sent_to
+    listed = CliRunner().invoke(app, ["notices", "list", "--failed", "--json"])
+    rows = json.loads(listed.output)
+    assert [r["state"] for r in rows] == ["dead", "invalid"] and "空号" in (rows[0]["reason"] or "")
+    assert EMPTY not in listed.output and "12345" not in listed.output
+
+
+def test_a_crash_after_the_gateway_took_it_never_sends_it_twice(paths: Paths, gateway: Gateway) -> None:
+    book = load_templates()
+    _plan(paths, ["13912345678"])
+    with session_factory(paths.ledger_url)() as session:
+        notice = session.scalars(select(SmsNotice)).one()
+        message_key = key(notice)
+    from lianban.wire.sms import compose
+
+    gateway.connector().send([compose(book, "retirement_reminder", message_key, "13912345678", **VALUES)])
+    again = send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir)  # the ledger never heard
+    assert again.sent == 1 and _states(paths) == ["sent"] and len(gateway.outbox()) == 1
+
+
+def test_quiet_hours_defer_until_eight_in_the_morning(paths: Paths, gateway: Gateway) -> None:
+    _plan(paths, ["13912345678"])
+    night = send_due(gateway.connector(NIGHT), load_templates(), paths.ledger_url, paths.keys_dir)
+    assert (night.sent, night.deferred) == (0, 1) and gateway.outbox() == []
+    with session_factory(paths.ledger_url)() as session:
+        not_before = session.scalars(select(SmsNotice.not_before)).one()
+    assert not_before == datetime(2026, 12, 3, 0, 0)  # 08:00 Beijing, in the ledger's naive UTC
+    with session_factory(paths.ledger_url).begin() as session:  # the morning came
+        session.execute(update(SmsNotice).values(not_before=datetime(2026, 1, 1)))
+    assert send_due(gateway.connector(), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1
