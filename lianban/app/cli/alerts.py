@@ -3,14 +3,12 @@ summary once a day, and the incidents listed."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 
-from lianban.app.cli.output import JsonFlag, console, emit
+from lianban.app.cli.output import JsonFlag, emit, emit_rows
 from lianban.app.config import Paths
 
 alerts_app = typer.Typer(help="联络员告警：事件一开一关各通知一次 (liaison alerts)", no_args_is_help=True)
@@ -50,19 +48,12 @@ def alerts_list(open_only: Annotated[bool, typer.Option("--open", help="只列�
 
     query = select(Incident).order_by(Incident.id.desc())
     with session_factory(Paths.from_env().existing_ledger())() as session:
-        rows: list[dict[str, object]] = [
+        rows: list[dict[str, Any]] = [
             {"incident": f"INC-{i.id:06d}", "kind": i.kind, "what": KINDS[i.kind].what, "party": i.party,
              "state": i.state, "count": i.count, "peak": i.peak, "opened_at": i.opened_at.isoformat(),
              "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None, "told": i.notified_at is not None}
             for i in session.scalars(query) if not open_only or i.state == "open"]
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    table = Table(title=f"告警事件 (incidents): {len(rows)}")
-    for column in ("事件", "部门", "情况", "状态", "涉及", "开始", "解除"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(*(str(r[k]) for k in ("incident", "party", "what")),
-                      "未解除" if r["state"] == "open" else "已解除", str(r["count"]), str(r["opened_at"])[:16],
-                      str(r["resolved_at"] or "")[:16])
-    console.print(table)
+    emit_rows(rows, as_json, "告警事件 (incidents)", [
+        ("事件", lambda r: r["incident"]), ("部门", lambda r: r["party"]), ("情况", lambda r: r["what"]),
+        ("状态", lambda r: "未解除" if r["state"] == "open" else "已解除"), ("涉及", lambda r: r["count"]),
+        ("开始", lambda r: str(r["opened_at"])[:16]), ("解除", lambda r: str(r["resolved_at"] or "")[:16])])

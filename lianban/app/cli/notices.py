@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from lianban.app.cli.output import JsonFlag, console
+from lianban.app.cli.output import JsonFlag, emit_rows
 from lianban.app.config import Paths
 
 notices_app = typer.Typer(help="双告知短信：到龄提醒、待遇告知 (SMS notices to people)", no_args_is_help=True)
@@ -24,13 +22,7 @@ def notices_list(failed: Annotated[bool, typer.Option("--failed", help="只列�
 
     states = (NoticeState.DEAD, NoticeState.INVALID) if failed else ()
     rows = [n.as_dict() for n in listed(Paths.from_env().existing_ledger(), states)]
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
-        return
-    table = Table(title=f"短信告知 (notices): {len(rows)}")
-    for column in ("编号", "类别", "期间", "对象（索引）", "状态", "发送次数", "原因"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(str(r["id"]), str(r["kind"]), str(r["period"]), str(r["person"]),
-                      STATE_ZH.get(str(r["state"]), str(r["state"])), str(r["sends"]), str(r["reason"] or ""))
-    console.print(table)
+    emit_rows(rows, as_json, "短信告知 (notices)", [
+        ("编号", lambda r: r["id"]), ("类别", lambda r: r["kind"]), ("期间", lambda r: r["period"]),
+        ("对象（索引）", lambda r: r["person"]), ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])),
+        ("发送次数", lambda r: r["sends"]), ("原因", lambda r: r["reason"])])

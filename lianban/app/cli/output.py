@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -21,4 +22,21 @@ def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
     table = Table(title=title, show_header=False)
     for key, value in data.items():
         table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+    console.print(table)
+
+
+#: one column of a list: its header, and how a row shows in it
+Column = tuple[str, Callable[[dict[str, Any]], object]]
+
+
+def emit_rows(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns: Sequence[Column]) -> None:
+    """A list of rows: a JSON list with ``--json``, otherwise a table titled `title` with its count."""
+    if as_json:
+        typer.echo(json.dumps(list(rows), ensure_ascii=False))
+        return
+    table = Table(title=f"{title}: {len(rows)}")
+    for header, _ in columns:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*("" if (v := show(row)) is None else str(v) for _, show in columns))
     console.print(table)
