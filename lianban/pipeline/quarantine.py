@@ -4,12 +4,16 @@ dropped; the operator sees them masked, and a record fixed at the source is rele
 Held rows keep only masked values: personal fields (:data:`lianban.domain.record.PERSONAL_FIELDS`) by their
 masks, and ID- or mobile-number-shaped runs in any other text too; the ledger never holds a plaintext name,
 ID number or phone.
+
+Reasons are stored as a JSON list of ``{"code", "message"}`` (codes from :mod:`lianban.domain.rules` and
+:mod:`lianban.domain.intake`); rows written before codes existed hold plain strings and are listed with the
+code ``LEGACY``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,6 +30,7 @@ from lianban.ledger.store import QuarantineState, utcnow
 MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "id_number": mask_id, "phone": mask_phone}
 assert set(MASKS) == PERSONAL_FIELDS, "every personal field needs a mask"
 SHOWN_MAX = 200  # characters of any one value an operator is shown
+LEGACY = "LEGACY"  # the code of a reason stored as plain text, before reasons had codes
 
 
 def _shown(key: str, value: Any) -> str:
@@ -45,11 +50,21 @@ def masked(values: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def hold(session: Session, seq: int, case_no: str, reasons: list[str], values: Mapping[str, Any]) -> None:
-    """Hold 前置库 row `seq` with its reasons, once: a re-read after a crash (or of a row fixed at the source
-    but still wrong) updates the open hold with the latest reasons."""
+def coded(reason: Any) -> dict[str, str]:
+    """One stored reason as ``{"code", "message"}`` (a plain string is a ``LEGACY`` reason), every ID- or
+    mobile-number-shaped run in its message masked."""
+    if isinstance(reason, Mapping):
+        return {"code": str(reason.get("code") or LEGACY), "message": redact_text(str(reason.get("message", "")))}
+    return {"code": LEGACY, "message": redact_text(str(reason))}
+
+
+def hold(session: Session, seq: int, case_no: str, reasons: Sequence[Mapping[str, str]],
+         values: Mapping[str, Any]) -> None:
+    """Hold 前置库 row `seq` with its reasons (each ``{"code", "message"}``), once: a re-read after a crash (or
+    of a row fixed at the source but still wrong) updates the open hold with the latest reasons."""
     known = select(Quarantine).where(Quarantine.source_seq == seq, Quarantine.state == QuarantineState.OPEN)
-    text, shown = json.dumps(reasons, ensure_ascii=False), json.dumps(masked(values), ensure_ascii=False)
+    text = json.dumps([coded(r) for r in reasons], ensure_ascii=False)
+    shown = json.dumps(masked(values), ensure_ascii=False)
     existing = session.scalars(known).first()
     if existing is not None:
         existing.case_no, existing.reasons, existing.masked = case_no, text, shown
@@ -71,7 +86,7 @@ class Held:
     source_seq: int
     case_no: str
     state: str
-    reasons: list[str]
+    reasons: list[dict[str, str]]  # each {"code", "message"}
     record: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
@@ -81,6 +96,6 @@ class Held:
 def list_held(ledger_url: str) -> list[Held]:
     """Every quarantine row, oldest first (open and released)."""
     with session_factory(ledger_url)() as session:
-        return [Held(q.source_seq, q.case_no, q.state, [redact_text(r) for r in json.loads(q.reasons)],
+        return [Held(q.source_seq, q.case_no, q.state, [coded(r) for r in json.loads(q.reasons)],
                      json.loads(q.masked))
                 for q in session.scalars(select(Quarantine).order_by(Quarantine.id))]

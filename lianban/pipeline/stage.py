@@ -4,7 +4,8 @@ A chunk is written to the ledger in one transaction before its source rows are f
 between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Every row's fate
 is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate row in the
 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
-invalid record (:mod:`lianban.domain.validation`), another row under an 办件编号 already staged, or a person
+invalid record (the rules of :mod:`lianban.domain.rules`, run per chunk as one DataFrame by Great
+Expectations in :mod:`lianban.pipeline.validate`), another row under an 办件编号 already staged, or a person
 who already has an open case. Nothing a row holds stops the run.
 
 An invalid record whose case is not staged also tells the applicant: its case is entered held, every chosen
@@ -29,13 +30,14 @@ from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
-from lianban.domain.validation import problems
+from lianban.domain.rules import Reason
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState, utcnow
 from lianban.pipeline import notices, quarantine
+from lianban.pipeline.validate.chunk import judge
 from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 500
@@ -137,20 +139,19 @@ class _Chunk:
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
 
-    def hold(self, seq: int, case_no: str, reasons: list[str], values: Any) -> None:
-        quarantine.hold(self.session, seq, case_no, reasons, values)
+    def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any) -> None:
+        quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values)
         self.quarantined.append(seq)
 
-    def take(self, row: SourceRow, record: RetirementRecord | Unreadable) -> None:
-        """Stage, skip or hold one row, as read."""
+    def take(self, row: SourceRow, record: RetirementRecord | Unreadable, reasons: list[Reason]) -> None:
+        """Stage, skip or hold one row, as read and judged (`reasons`: the suite's, empty when valid)."""
         if isinstance(record, Unreadable):
-            self.hold(row.seq, record.case_no, record.reasons, record.values)
+            self.hold(row.seq, record.case_no, record.coded(), record.values)
             return
-        reasons = problems(record, self.catalog)
         if reasons:
             self.hold(row.seq, record.case_no, reasons, record.as_values())
             if record.case_no not in self.known or record.case_no in self.held:  # tell the applicant
-                told = notices.hold_case(self.session, record, reasons, self.catalog,
+                told = notices.hold_case(self.session, record, [r.message for r in reasons], self.catalog,
                                          blind_index(self.keys.index_key, record.id_number))
                 self.result.notified += told
                 self.held.update([record.case_no] if told else [])
@@ -161,8 +162,9 @@ class _Chunk:
         print_ = fingerprint(self.keys.index_key, record)
         if record.case_no in self.known and record.case_no not in self.held:
             if self.known[record.case_no] not in (None, print_):
-                self.hold(seq, record.case_no, [f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与人社"
-                                                f"联络员核对（同一办件不会重复推送）"], record.as_values())
+                changed = Reason("CASE_CHANGED", f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
+                                                 f"人社联络员核对（同一办件不会重复推送）")
+                self.hold(seq, record.case_no, [changed], record.as_values())
                 return
             self.taken.append(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
@@ -170,8 +172,8 @@ class _Chunk:
         id_index = blind_index(self.keys.index_key, record.id_number)
         other = _open_case_of(self.session, id_index, record.case_no)
         if other is not None:
-            self.hold(seq, record.case_no, [f"同一身份证号码已有在办办件 {other}：请核对是否重复申请"],
-                      record.as_values())
+            self.hold(seq, record.case_no, [Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否"
+                                                          f"重复申请")], record.as_values())
             return
         held = record.case_no in self.held
         self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_, held)
@@ -190,6 +192,13 @@ def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> tu
     return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
 
 
+def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys) -> list[list[Reason]]:
+    """The suite's reasons for each readable record of the chunk (one validation per chunk); [] for the others."""
+    readable = [r for r in records if isinstance(r, RetirementRecord)]
+    verdicts = iter(judge(session, readable, keys.index_key)[0])
+    return [next(verdicts) if isinstance(r, RetirementRecord) else [] for r in records]
+
+
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK) -> StageResult:
     """Take every new 前置库 row from `source` into the ledger; returns counts only."""
     catalog = load_catalog()
@@ -201,8 +210,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         with sessions.begin() as session:
             records = [read(row, catalog) for row in rows]  # each row read once
             work = _Chunk(session, catalog, keys, result, *_known(session, records))
-            for row, record in zip(rows, records, strict=True):
-                work.take(row, record)
+            for row, record, reasons in zip(rows, records, _judged(session, records, keys), strict=True):
+                work.take(row, record, reasons)
         source.mark(work.taken, "taken")
         source.mark(work.quarantined, "quarantined")
         result.quarantined += len(work.quarantined)

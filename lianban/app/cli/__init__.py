@@ -19,7 +19,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, serve
+from lianban.app.cli import home, inspect, retirement, serve
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
@@ -40,6 +40,7 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(supplements_app, name="supplements")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
+app.command("retirement-age")(retirement.retirement_age_command)
 
 
 def main() -> None:

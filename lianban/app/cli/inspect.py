@@ -32,7 +32,7 @@ def quarantine(as_json: JsonFlag = False) -> None:
     for r in rows:
         rec = r["record"]
         table.add_row(str(r["source_seq"]), r["case_no"], rec["name"], rec["id_number"], rec["phone"],
-                      "；".join(r["reasons"]))
+                      "；".join(f"{x['message']}（{x['code']}）" for x in r["reasons"]))
     console.print(table)
     console.print("修正人社前置库中的记录并将其同步标志 TBBZ 置回 0，下一轮即重新抽取"
                   " (fix the record at the source and reset TBBZ to 0)")
