@@ -58,6 +58,7 @@ class RuleData:
     required: tuple[str, ...]
     working_age: tuple[int, int]  # years at 审批时间
     provinces: frozenset[str]
+    province_only: frozenset[str]  # codes whose numbers carry no city (港澳台居民居住证)
     conflicts: tuple[tuple[frozenset[str], str], ...]
 
 
@@ -65,7 +66,8 @@ def _rule_data(data: dict[str, Any]) -> RuleData:
     ages = data["working_age_years"]
     conflicts = tuple((frozenset(map(str, c["items"])), str(c["reason"])) for c in data.get("conflicts") or ())
     return RuleData(int(data["version"]), tuple(data["required"]), (int(ages["min"]), int(ages["max"])),
-                    frozenset(map(str, data["provinces"])), conflicts)
+                    frozenset(map(str, data["provinces"])), frozenset(map(str, data.get("province_only") or ())),
+                    conflicts)
 
 
 @cache

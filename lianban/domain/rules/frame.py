@@ -28,6 +28,8 @@ TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)
 CATEGORIES = tuple(Category)  # _category is the index in this tuple, -1 when unknown
 _ID_SHAPE = r"[0-9]{17}[0-9Xx]"
 _MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
+#: what datetime.fromisoformat reads (intake's test), strictly: date, optional time, optional offset
+_ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 
 
 def _text(value: Any) -> str:
@@ -112,7 +114,9 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     frame["_items"] = canonical_items(frame["items"])
     frame["_birth"], frame["_birth_month"] = _birth(frame["id_number"])
     frame["_male"] = pd.to_numeric(frame["id_number"].str.slice(16, 17), errors="coerce").fillna(0) % 2 == 1
-    approved = pd.to_datetime(frame["approved_at"].str.strip(), format="ISO8601", errors="coerce", utc=True)
+    text = frame["approved_at"].str.strip()
+    iso = text.str.fullmatch(_ISO).fillna(False).astype(bool)
+    approved = pd.to_datetime(text.where(iso), format="ISO8601", errors="coerce", utc=True)
     frame["_approved"] = approved.dt.tz_localize(None)
     start = _month_index(frame["pension_start"])
     frame["_start"] = start.where(start < 0, start - reform.start_offset)

@@ -64,7 +64,9 @@ def _age_years(birth: pd.Series, at: pd.Series) -> pd.Series:
 
 def _area_ok(f: pd.DataFrame, data: RuleData) -> pd.Series:
     ids = f["id_number"]
-    return ~f["_id_shaped"] | (ids.str.slice(0, 2).isin(data.provinces) & (ids.str.slice(2, 4) != "00"))
+    province = ids.str.slice(0, 2)
+    city_ok = (ids.str.slice(2, 4) != "00") | province.isin(data.province_only)
+    return ~f["_id_shaped"] | (province.isin(data.provinces) & city_ok)
 
 
 def uscc_check_ok(codes: pd.Series) -> pd.Series:
