@@ -5,12 +5,13 @@ The core package, in layers; each imports only the layers below it (``.importlin
 
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
-       │       scaffold (+ templates/), cli/ (one module per command group), api/ (the hub's own HTTP service,
-       │       ``lianban serve``: server, guards, page, running)
+       │       scaffold (+ templates/), cli/ (one module per command group; retirement-age, validate FILE),
+       │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running)
     pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
        │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
        │       rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
-       │       皖事通办, each event with its 办件 record from banjian)
+       │       皖事通办, each event with its 办件 record from banjian), validate/ (the domain rules as custom
+       │       Great Expectations expectations, run per chunk: expectations, runner, chunk, docs)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
@@ -25,7 +26,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       (the 查询密码's scrypt hash)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
-               (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
+               (reading a 前置库 row), identity, retirement (the 2025 reform), validation, rules/ (the
+               validation rules, vectorised over a chunk: base, frame, fields, identity, reform, items),
+               routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
                (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline)
 

@@ -38,6 +38,7 @@ from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState, utcnow
 from lianban.pipeline import notices, quarantine
 from lianban.pipeline.validate.chunk import judge
+from lianban.pipeline.validate.docs import RunDocs
 from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 500
@@ -192,27 +193,36 @@ def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> tu
     return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
 
 
-def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys) -> list[list[Reason]]:
+def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys,
+            docs: RunDocs | None) -> list[list[Reason]]:
     """The suite's reasons for each readable record of the chunk (one validation per chunk); [] for the others."""
     readable = [r for r in records if isinstance(r, RetirementRecord)]
-    verdicts = iter(judge(session, readable, keys.index_key)[0])
+    reasons, result = judge(session, readable, keys.index_key)
+    if docs is not None and result is not None:
+        docs.add(result.gx_result)
+    verdicts = iter(reasons)
     return [next(verdicts) if isinstance(r, RetirementRecord) else [] for r in records]
 
 
-def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK) -> StageResult:
-    """Take every new 前置库 row from `source` into the ledger; returns counts only."""
+def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK,
+          docs_dir: Path | None = None) -> StageResult:
+    """Take every new 前置库 row from `source` into the ledger; returns counts only. With `docs_dir`, the run's
+    validation results are rendered there as Data Docs (masked, :mod:`lianban.pipeline.validate.docs`)."""
     catalog = load_catalog()
     keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
     result = StageResult()
+    docs = RunDocs(docs_dir) if docs_dir is not None else None
     while rows := source.pull_new(chunk):
         result.extracted += len(rows)
         with sessions.begin() as session:
             records = [read(row, catalog) for row in rows]  # each row read once
             work = _Chunk(session, catalog, keys, result, *_known(session, records))
-            for row, record, reasons in zip(rows, records, _judged(session, records, keys), strict=True):
+            for row, record, reasons in zip(rows, records, _judged(session, records, keys, docs), strict=True):
                 work.take(row, record, reasons)
         source.mark(work.taken, "taken")
         source.mark(work.quarantined, "quarantined")
         result.quarantined += len(work.quarantined)
+    if docs is not None:
+        docs.build()
     return result

@@ -54,7 +54,8 @@ def test_contribution_below_the_minimum_of_the_retirement_year(record: Retiremen
     assert "REFORM_CONTRIBUTION" not in codes
     short = replace(late, contribution_months=minimum - 1)
     reasons = [r for r in problems(short, catalog) if r.code == "REFORM_CONTRIBUTION"]
-    assert [r.message for r in reasons] == [f"养老保险缴费月数低于退休当年的最低缴费年限（{start[:4]}年为{minimum}个月）"]
+    expected = f"养老保险缴费月数低于退休当年的最低缴费年限（{start[:4]}年为{minimum}个月）"
+    assert [r.message for r in reasons] == [expected]
 
 
 def test_several_problems_are_all_reported(record: RetirementRecord, catalog: Catalog) -> None:

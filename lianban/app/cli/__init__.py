@@ -9,6 +9,7 @@ module per command group::
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
     serve        serve (the progress query over HTTP)
+    retirement   retirement-age (the 2025 reform)         validate     validate FILE (the suite over a file)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, retirement, serve
+from lianban.app.cli import home, inspect, retirement, serve, validate
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
@@ -41,6 +42,7 @@ app.add_typer(supplements_app, name="supplements")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 app.command("retirement-age")(retirement.retirement_age_command)
+app.command("validate")(validate.validate_command)
 
 
 def main() -> None:

@@ -52,6 +52,15 @@ def from_rows(rows: Iterable[Mapping[str, Any]], open_persons: Iterable[bool] | 
     return frame
 
 
+def from_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A frame of a table already keyed by domain key (a file read whole): missing columns and missing values
+    read as empty text, other columns dropped, no open case known."""
+    frame = pd.DataFrame({c: (table[c].fillna("").astype(str) if c in table else pd.Series("", index=table.index))
+                          .astype(TEXT) for c in TEXT_COLUMNS}).reset_index(drop=True)
+    frame["person_open"] = False
+    return frame
+
+
 def from_records(records: Iterable[RetirementRecord], open_persons: Iterable[bool] | None = None) -> pd.DataFrame:
     """A frame of records as intake read them."""
     return from_rows((r.as_values() | {"original_age": r.original_age, "retirement_type": r.retirement_type}

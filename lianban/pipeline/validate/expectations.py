@@ -43,7 +43,7 @@ class Expectation:
         """The configured expectation; its ``meta`` carries the rule's number, code and message."""
         meta = {"code": self.rule.code, "message": self.rule.message, "rule": self.rule_number}
         return self.cls(column_list=[*self.rule.columns, ROW], ignore_row_if="never", catch_exceptions=False,
-                        meta=meta)
+                        meta=meta, description=f"{self.rule.code}：{self.rule.message}")
 
 
 def _camel(code: str) -> str:

@@ -39,14 +39,16 @@ class ChunkResult:
 class ChunkValidator:
     """The suite and its validation definition, built once, run per chunk."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, rules: tuple[Rule, ...] | None = None, version: int | None = None) -> None:
+        """The suite of `rules` (default: every rule of the catalog), named by `version` (default: the rules'
+        data version); GX is imported here."""
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         from lianban.pipeline.validate.expectations import build
 
-        self.version = suite_version()
-        self.rules: tuple[Rule, ...] = all_rules(catalog)
+        self.version = suite_version() if version is None else version
+        self.rules: tuple[Rule, ...] = all_rules(catalog) if rules is None else rules
         self.context = gx.get_context(mode="ephemeral")
         self.context.enable_analytics(False)
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -62,6 +64,7 @@ class ChunkValidator:
         """Validate one chunk (:mod:`lianban.domain.rules.frame`; a fresh RangeIndex)."""
         frame = derive(frame.reset_index(drop=True))
         result = self.definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
+        self._forget_results()
         failing: dict[int, list[int]] = {}
         for outcome in result.results:
             config = outcome.expectation_config
@@ -72,6 +75,13 @@ class ChunkValidator:
                                  f"failed to run; nothing in this chunk was staged)")
             failing[int(config.meta["rule"])] = sorted(int(i) for i in outcome.result["unexpected_index_list"])
         return ChunkResult(reasons_by_row(frame, self.rules, failing), result)
+
+    def _forget_results(self) -> None:
+        """GX keeps every run's result (with the unexpected values) in its in-memory store: drop them, so a
+        long-lived worker neither grows nor holds personal values between chunks."""
+        store = self.context.validation_results_store
+        for key in store.list_keys():
+            store.remove_key(key)
 
 
 @cache
