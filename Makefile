@@ -42,6 +42,7 @@ test: install lint typecheck
 
 bench: install
 	$(BIN)/python -m bench.seal
+	$(BIN)/python -m bench.validate
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .tools
