@@ -10,7 +10,8 @@ who already has an open case. Nothing a row holds stops the run.
 
 An invalid record whose case is not staged also tells the applicant: its case is entered held, every chosen
 item 补正资料 with the reasons, and a corrected row under the same 办件编号 resumes it
-(:mod:`lianban.pipeline.notices`).
+(:mod:`lianban.pipeline.notices`). Reasons in ``OPERATOR_ONLY`` are not told: a person's second open case
+is held for the operator alone, whether the first is in the ledger or earlier in the same chunk.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from lianban.pipeline.validate.docs import RunDocs
 from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 500
+#: reasons the operator decides on before the applicant is told anything (a second application of a person
+#: with an open case: a mistake at the window, or a real second case)
+OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
 
 
 class RecordSource(Protocol):
@@ -151,8 +155,9 @@ class _Chunk:
             return
         if reasons:
             self.hold(row.seq, record.case_no, reasons, record.as_values())
-            if record.case_no not in self.known or record.case_no in self.held:  # tell the applicant
-                told = notices.hold_case(self.session, record, [r.message for r in reasons], self.catalog,
+            told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
+            if told_reasons and (record.case_no not in self.known or record.case_no in self.held):  # tell them
+                told = notices.hold_case(self.session, record, told_reasons, self.catalog,
                                          blind_index(self.keys.index_key, record.id_number))
                 self.result.notified += told
                 self.held.update([record.case_no] if told else [])

@@ -215,9 +215,11 @@ def test_a_person_with_an_open_case_from_an_earlier_run_is_held_by_the_suite(pat
     db.insert_applications([app])
     stage(db, paths.ledger_url, paths.keys_dir)
     db.insert_applications([{**app, "case_no": other["case_no"]}])
-    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.quarantined, result.notified) == (1, 0)  # the operator decides; the applicant is not told yet
     with session_factory(paths.ledger_url)() as s:
         held = s.scalars(select(Quarantine)).one()
+        assert s.scalars(select(Case.case_no)).all() == [app["case_no"]]
     assert [r["code"] for r in json.loads(held.reasons)] == ["DUPLICATE_PERSON"]
 
 

@@ -42,7 +42,7 @@ def _text(value: Any) -> str:
 
 def from_rows(rows: Iterable[Mapping[str, Any]], open_persons: Iterable[bool] | None = None) -> pd.DataFrame:
     """A frame of `rows` (values by domain key; a missing key reads as empty), in order."""
-    data = {c: [] for c in TEXT_COLUMNS}  # type: dict[str, list[str]]
+    data: dict[str, list[str]] = {c: [] for c in TEXT_COLUMNS}
     for row in rows:
         for column in TEXT_COLUMNS:
             data[column].append(_text(row.get(column)))
@@ -63,8 +63,7 @@ def from_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def from_records(records: Iterable[RetirementRecord], open_persons: Iterable[bool] | None = None) -> pd.DataFrame:
     """A frame of records as intake read them."""
-    return from_rows((r.as_values() | {"original_age": r.original_age, "retirement_type": r.retirement_type}
-                      for r in records), open_persons)
+    return from_rows((r.as_values() for r in records), open_persons)
 
 
 def _month_index(text: pd.Series) -> pd.Series:

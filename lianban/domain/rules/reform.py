@@ -39,6 +39,15 @@ def _flex_ok(f: pd.DataFrame, reform: Reform) -> pd.Series:
     return ~_known(f, "_start", "_statutory") | (~early | in_early) & (~late | in_late)
 
 
+def _flex_detail(f: pd.DataFrame, reform: Reform) -> pd.Series:
+    """（可选 YYYY-MM 至 YYYY-MM）: the window of the row's own type."""
+    early = f["_type"].isin(_types(reform, "flexible_early"))
+    first = np.where(early, f["_earliest"], f["_statutory"] + 1) + reform.start_offset
+    last = np.where(early, f["_statutory"] - 1, f["_latest"]) + reform.start_offset
+    return "（可选" + pd.Series(first, index=f.index).map(month_text) + "至" \
+        + pd.Series(last, index=f.index).map(month_text) + "）"
+
+
 def _special_floor(f: pd.DataFrame, reform: Reform) -> pd.Series:
     """The earliest month a special type allows (-1 for other types)."""
     floor = pd.Series(-1, index=f.index, dtype=np.int64)
@@ -92,8 +101,7 @@ def reform_rules() -> list[Rule]:
         Rule("REFORM_START_NORMAL", _NORMAL, ("_type", "_start", "_statutory"), lambda f: _normal_ok(f, normal),
              lambda f: "（应为" + _month_texts(f["_statutory"] + reform.start_offset) + "）"),
         Rule("REFORM_FLEX_WINDOW", _FLEX, _WINDOW, lambda f: _flex_ok(f, reform),
-             lambda f: "（可选" + _month_texts(f["_earliest"] + reform.start_offset) + "至"
-             + _month_texts(f["_latest"] + reform.start_offset) + "）"),
+             lambda f: _flex_detail(f, reform)),
         Rule("REFORM_SPECIAL_WINDOW", _SPECIAL_TEXT, _SPECIAL, lambda f: _special_ok(f, reform)),
         Rule("REFORM_CONTRIBUTION", "养老保险缴费月数低于退休当年的最低缴费年限", ("_start", "_months"),
              lambda f: (f["_start"] < 0) | f["_months"].isna() | (f["_months"] >= minimum_months(f["_start"])),

@@ -117,3 +117,18 @@ def test_the_sex_digit_agrees_with_the_category(male: bool, age: str, expected: 
                                                        ("retirement_type", "1", "REFORM_TYPE")])
 def test_unknown_category_or_type_codes(column: str, value: str, code: str) -> None:
     assert codes(**{column: value}) == [code]
+
+
+@pytest.mark.parametrize(
+    ("kind", "start", "named"),
+    [("01", "2025-06", "（应为2025-07）"), ("02", "2025-04", "（可选2025-05至2025-06）"),
+     ("03", "2028-08", "（可选2025-08至2028-07）")],
+)
+def test_the_reason_names_the_month_or_window_that_would_pass(kind: str, start: str, named: str) -> None:
+    from lianban.domain.catalog import load_catalog
+    from lianban.domain.rules import evaluate
+    from lianban.domain.rules.frame import from_rows
+    from tests.domain.rules.conftest import row
+
+    (reasons,) = evaluate(from_rows([row(retirement_type=kind, pension_start=start)]), load_catalog())
+    assert len(reasons) == 1 and reasons[0].message.endswith(named)
