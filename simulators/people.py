@@ -147,9 +147,14 @@ def _break(rng: random.Random, app: dict[str, Any]) -> dict[str, Any]:
     return app
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+
+
 def repair(app: dict[str, Any]) -> dict[str, Any]:
     """What HRSS's clerk corrects at the window for a row the hub held: each kind of damage :func:`_break` does
-    (a wrong check digit, no employer, a short phone, no contribution months), fixed plausibly."""
+    (a wrong check digit, no employer, a short phone, a contribution below the minimum or none), fixed
+    plausibly."""
     fixed = dict(app)
     rng = random.Random(str(app.get("case_no")))
     number = str(app.get("id_number") or "")
@@ -161,7 +166,7 @@ def repair(app: dict[str, Any]) -> dict[str, Any]:
         fixed["phone"] = f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}"
     start = str(app.get("pension_start") or "2026")[:4]
     minimum = minimum_contribution_months(int(start) if start.isdigit() else 2026)
-    if app.get("contribution_months") in (None, "") or int(app["contribution_months"]) < minimum:
+    if not _whole(app.get("contribution_months")) or int(app["contribution_months"]) < minimum:
         fixed["contribution_months"] = minimum + 12
     return fixed
 
