@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from rule_kit import codes
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.rules.base import load_rule_data
-from tests.domain.rules.conftest import codes
 
 REQUIRED = load_rule_data().required
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from tests.domain.rules.conftest import USCC, codes, id_ending_in, id_number, prefixed
+from rule_kit import USCC, codes, id_ending_in, id_number, prefixed
 
 GOOD = id_number(date(1965, 5, 10))
 FULLWIDTH = GOOD.translate({c: c + 0xFEE0 for c in range(0x30, 0x3A)})

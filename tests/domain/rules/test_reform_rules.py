@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from tests.domain.rules.conftest import codes, id_number, prefixed
+from rule_kit import codes, id_number, prefixed
 
 MAN_1965_05 = id_number(date(1965, 5, 10))  # statutory 60y2m → 2025-07; flexible 2025-05 … 2028-07
 WOMAN_1971_04 = id_number(date(1971, 4, 3), male=False)  # female55: 55y4m → 2026-08
@@ -93,10 +92,11 @@ def test_minimum_contribution_of_the_start_year(start: str, minimum: int) -> Non
 
 
 def test_the_contribution_reason_names_the_year_and_its_minimum() -> None:
+    from rule_kit import row
+
     from lianban.domain.catalog import load_catalog
     from lianban.domain.rules import evaluate
     from lianban.domain.rules.frame import from_rows
-    from tests.domain.rules.conftest import row
 
     (reasons,) = evaluate(from_rows([row(contribution_months=179)]), load_catalog())
     assert [r.message for r in reasons] == ["养老保险缴费月数低于退休当年的最低缴费年限（2025年为180个月）"]
@@ -125,10 +125,11 @@ def test_unknown_category_or_type_codes(column: str, value: str, code: str) -> N
      ("03", "2028-08", "（可选2025-08至2028-07）")],
 )
 def test_the_reason_names_the_month_or_window_that_would_pass(kind: str, start: str, named: str) -> None:
+    from rule_kit import row
+
     from lianban.domain.catalog import load_catalog
     from lianban.domain.rules import evaluate
     from lianban.domain.rules.frame import from_rows
-    from tests.domain.rules.conftest import row
 
     (reasons,) = evaluate(from_rows([row(retirement_type=kind, pension_start=start)]), load_catalog())
     assert len(reasons) == 1 and reasons[0].message.endswith(named)
