@@ -22,7 +22,6 @@ from lianban.domain.retirement import RULES, Category, Reform, load_reform
 
 TEXT_COLUMNS = ("case_no", "name", "id_number", "employer_name", "employer_uscc", "contribution_months",
                 "pension_start", "phone", "items", "approved_at", "original_age", "retirement_type")
-COLUMNS = (*TEXT_COLUMNS, "person_open")
 #: Arrow-backed text: the rules' string operations run in C over the whole column
 TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)
 CATEGORIES = tuple(Category)  # _category is the index in this tuple, -1 when unknown
@@ -52,15 +51,6 @@ def from_rows(rows: Iterable[Mapping[str, Any]], open_persons: Iterable[bool] | 
     return frame
 
 
-def from_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A frame of a table already keyed by domain key (a file read whole): missing columns and missing values
-    read as empty text, other columns dropped, no open case known."""
-    frame = pd.DataFrame({c: (table[c].fillna("").astype(str) if c in table else pd.Series("", index=table.index))
-                          .astype(TEXT) for c in TEXT_COLUMNS}).reset_index(drop=True)
-    frame["person_open"] = False
-    return frame
-
-
 def from_records(records: Iterable[RetirementRecord], open_persons: Iterable[bool] | None = None) -> pd.DataFrame:
     """A frame of records as intake read them."""
     return from_rows((r.as_values() for r in records), open_persons)
@@ -73,9 +63,8 @@ def _month_index(text: pd.Series) -> pd.Series:
     return (year * 12 + month - 1).fillna(-1).astype(np.int64)
 
 
-def _birth(ids: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _birth(ids: pd.Series, shaped: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Birth date (NaT when not shaped or not a calendar date) and its month index (-1)."""
-    shaped = ids.str.fullmatch(_ID_SHAPE).fillna(False).astype(bool)
     day = pd.to_datetime(ids.str.slice(6, 14).where(shaped, ""), format="%Y%m%d", errors="coerce")
     month = (day.dt.year * 12 + day.dt.month - 1).fillna(-1).astype(np.int64)
     return day, month
@@ -120,7 +109,7 @@ def derive(frame: pd.DataFrame) -> pd.DataFrame:
     frame["_row"] = np.arange(len(frame))
     frame["_id_shaped"] = frame["id_number"].str.fullmatch(_ID_SHAPE).fillna(False).astype(bool)
     frame["_items"] = canonical_items(frame["items"])
-    frame["_birth"], frame["_birth_month"] = _birth(frame["id_number"])
+    frame["_birth"], frame["_birth_month"] = _birth(frame["id_number"], frame["_id_shaped"])
     frame["_male"] = pd.to_numeric(frame["id_number"].str.slice(16, 17), errors="coerce").fillna(0) % 2 == 1
     text = frame["approved_at"].str.strip()
     iso = text.str.fullmatch(_ISO).fillna(False).astype(bool)
