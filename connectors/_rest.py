@@ -44,7 +44,7 @@ from lianban.wire.transport import make_session
 __all__ = ["GatewayClient", "RestDepartmentConnector", "gateway_session"]
 
 POLL_KEYS_PER_REQUEST = 1000
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 500  # the most a department answers per page: each page is one signed answer
 
 
 @dataclass(frozen=True)
@@ -299,14 +299,15 @@ class RestDepartmentConnector:
                                       {"keys": list(keys), "page": page, "page_size": self.page_size})
             try:
                 rows = answer["statuses"]
-                updates += [self._update(r) for r in rows]
+                updates += [self.read_status(r) for r in rows]
                 if not rows or page * int(answer["page_size"]) >= int(answer["total"]):
                     return updates
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise malformed(self.connection, exc) from None
             page += 1
 
-    def _update(self, r: Mapping[str, Any]) -> StatusUpdate:
+    def read_status(self, r: Mapping[str, Any]) -> StatusUpdate:
+        """One status row, polled or pushed to the hub (:class:`~lianban.wire.contract.StatusReader`)."""
         return StatusUpdate(idempotency_key=str(r["idempotency_key"]), status=self._status(r["code"]),
                             department_code=str(r["code"]), changed_at=str(r["changed_at"]),
                             reason=r.get("reason"), result=_result(r.get("result")),

@@ -5,38 +5,43 @@ The core package, in layers; each imports only the layers below it (``.importlin
 
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
-       │       scaffold (+ templates/), cli/ (one module per command group; retirement-age, validate FILE),
-       │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running)
-    pipeline   the steps over the ledger: stage, quarantine, sealer, deliver (+ bisect), dead_letters, status_log
-       │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
-       │       rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
-       │       皖事通办, each event with its 办件 record from banjian), validate/ (the domain rules as custom
-       │       Great Expectations expectations, run per chunk: expectations, runner, chunk, docs)
+       │       scaffold (+ templates/), cli/ (one module per command group), api/ (the hub's own HTTP service,
+       │       ``lianban serve``: server, guards, page, running, callbacks)
+    pipeline   the steps over the ledger: stage, quarantine (+ decisions: an operator's release or reject),
+       │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
+       │       submissions forwarded), feedback (polling departments),
+       │       callbacks (status changes departments push), rewards (item 13 paid by HRSS), notices (held
+       │       applications told 补正资料), report (to 皖事通办, each event with its 办件 record from banjian),
+       │       validate/ (the domain rules as custom Great Expectations expectations, run per chunk:
+       │       expectations, runner, chunk, docs)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
        │       progress, cases, time_limits (read models), results (sealed 办理结果), progress_query (the
-       │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit)
+       │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
+       │       nonces (the gateway's replay memory, shared by every server worker)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
-       │       ids (idempotency key, aad, batch id), contract (the connector protocol)
+       │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
+       │       messages, results and delivery receipts)
     keys       key material on disk: rings (SM4), keysets (SM2/NIST), names, provision, files (0600)
        │
-    crypto     pure, no I/O: hashing (SM3), suites, merkle, batch (envelopes), vault (at rest), passwords
-       │       (the 查询密码's scrypt hash)
+    crypto     pure, no I/O: hashing (SM3), suites, sm2 (native gmssl-pyx engine, pure-Python gmalg fallback),
+       │       merkle, batch (envelopes), vault (at rest), passwords (the 查询密码's scrypt hash)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement (the 2025 reform), validation, rules/ (the
                validation rules, vectorised over a chunk: base, frame, fields, identity, reform, items),
                routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
-               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline)
+               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline), sms (SMS
+               templates, segment counting, the ID-number guard, quiet hours)
 
     errors     the error tree every layer raises (outside the layers)
 
-Beside the core: ``connectors/`` (one package per department; they import the core below ``app`` and never
-each other), ``simulators/`` (the departments as real local servers, HRSS's back office and the applicants,
-for tests and the demo), ``dags/``
+Beside the core: ``connectors/`` (one package per department, and ``sms/`` for the SMS gateway; they import
+the core below ``app`` and never each other), ``simulators/`` (the departments and the SMS gateway as real local
+servers, HRSS's back office and the applicants, for tests and the demo), ``dags/``
 (the only place Airflow is imported) and ``schemas/`` (data).
 """
 

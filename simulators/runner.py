@@ -23,7 +23,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from lianban.keys.files import write_private_json
 from lianban.keys.names import hub_signing_name, names_for, suite_of
 from lianban.keys.provision import ensure_keys
 from simulators.applicant import Pending, SimulatedApplicant
+from simulators.callbacks import CallbackPusher, hub_answers
 from simulators.engine import DepartmentEngine
 from simulators.faults import FaultInjector, parse_faults
 from simulators.hrss_backoffice import HrssBackOffice
@@ -78,6 +79,7 @@ class Simulation:
     backoffice: HrssBackOffice | None = None
     engines: dict[str, DepartmentEngine] = field(default_factory=dict)
     applicant: SimulatedApplicant | None = None
+    pushers: dict[str, CallbackPusher] = field(default_factory=dict)  # departments in callback mode
 
     def pending_supplements(self) -> list[Pending]:
         """Every item a department or HRSS's back office holds at 补正资料, waiting for the applicant's materials
@@ -86,6 +88,8 @@ class Simulation:
         return waiting + (self.backoffice.awaiting_supplement() if self.backoffice else [])
 
     def stop(self) -> None:
+        for pusher in self.pushers.values():
+            pusher.stop()
         if self.applicant:
             self.applicant.stop()
         if self.backoffice:
@@ -157,12 +161,15 @@ APPS: dict[str, Callable[[DepartmentEngine, dict[str, str]], Any]] = {"soap": _s
 
 
 def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: float,
-          ports: dict[str, int] | None = None, faults: str | None = None) -> Simulation:
+          ports: dict[str, int] | None = None, faults: str | None = None,
+          push: Sequence[str] = (), hub_url: str | None = None) -> Simulation:
     """Start every simulated department (and the HRSS back office when `frontend_url` is given).
 
     Each server sits behind a :class:`~simulators.faults.FaultInjector`: `faults` is a spec as described in
     :mod:`simulators.faults` (a ValueError names its bad part or an unknown department), and every
-    department's faults can be changed later through ``POST /_sim/faults``.
+    department's faults can be changed later through ``POST /_sim/faults``. The REST departments in `push`
+    also push their status changes to the hub at `hub_url` (:mod:`simulators.callbacks`); they still answer
+    polls.
     """
     from simulators.wanshi_tong import create_app as wanshi_app
 
@@ -171,6 +178,7 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
     if unknown:
         raise ValueError(f"fault spec names unknown department {unknown[0]!r}; "
                          f"simulated departments are {', '.join(served)}")
+    _check_push(push, hub_url)
     ports, creds, sim = ports or {}, load_credentials(home), Simulation()
     store, transports = home / "simulators", {k: d.transport for k, d in load_catalog().departments.items()}
     ensure_keys(keys_dir)
@@ -192,12 +200,37 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
             from simulators.medical import SOAP_PATH
 
             sim.urls[f"{name}_wsdl"] = f"{url}{SOAP_PATH}?wsdl"
+    for name in push:
+        sim.pushers[name] = _pusher(sim.engines[name], creds[name], keys_dir, str(hub_url), step_seconds)
+        _run(sim, f"push-{name}", sim.pushers[name].run)
     if frontend_url:
         frontend = FrontendDB(frontend_url)
         sim.backoffice = HrssBackOffice(frontend, step_seconds)
         sim.applicant = SimulatedApplicant(frontend, sim.pending_supplements, step_seconds)
         for name, worker in (("hrss-backoffice", sim.backoffice.run), ("applicants", sim.applicant.run)):
-            thread = threading.Thread(target=worker, daemon=True, name=name)
-            thread.start()
-            sim.threads.append(thread)
+            _run(sim, name, worker)
     return sim
+
+
+def _run(sim: Simulation, name: str, worker: Callable[[], None]) -> None:
+    thread = threading.Thread(target=worker, daemon=True, name=name)
+    thread.start()
+    sim.threads.append(thread)
+
+
+def _check_push(push: Sequence[str], hub_url: str | None) -> None:
+    transports = {k: d.transport for k, d in load_catalog().departments.items()}
+    wrong = [d for d in push if transports.get(d) != "rest" or d == SINK]
+    if wrong:
+        rest = [k for k, t in transports.items() if t == "rest" and k != SINK]
+        raise ValueError(f"only REST departments can push their statuses ({', '.join(rest)}), not {wrong[0]!r}")
+    if push and not hub_url:
+        raise ValueError("departments that push need the hub's URL (lianban serve prints it)")
+
+
+def _pusher(engine: DepartmentEngine, creds: dict[str, str], keys_dir: Path, hub_url: str,
+            step_seconds: float) -> CallbackPusher:
+    """Housing fund (say) pushing to the hub as it goes: every step, at most every second."""
+    statuses = importlib.import_module(f"connectors.{engine.department}.statuses")
+    return CallbackPusher(engine, statuses.CODES, hub_url, creds["login"], creds["password"],
+                          hub_answers(keys_dir, engine.department), interval=min(max(step_seconds, 0.1), 1.0))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,14 @@ def _sim_stats(urls: dict[str, str]) -> dict[str, Any]:
     return stats
 
 
+def _reconciled(ledger_url: str) -> dict[str, Any]:
+    """The reconciliation report (lianban report) over every day of the run: its totals, and whether they add up."""
+    from lianban.ledger.reconciliation import reconcile
+
+    report = reconcile(ledger_url, date.today() + timedelta(days=1), date(2000, 1, 1))
+    return {"totals": report.totals, "adds_up": not report.problems, "problems": report.problems}
+
+
 def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stats: dict[str, Any],
              seconds: float) -> dict[str, Any]:
     return {
@@ -144,7 +153,7 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "down": list(opts.down),
         "seconds": round(seconds, 1),
         "extracted": extracted(paths.ledger_url),
-        "quarantined": final.quarantined,
+        "quarantined": final.ever_quarantined,
         "corrected": final.corrected,  # held rows HRSS corrected at the source, resumed since
         "staged_cases": final.cases,
         "case_items": final.case_items,
@@ -160,6 +169,7 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "open_items": final.open_items,
         "dead_letters": final.dead_letters,
         "supplements": final.supplements,
+        "reconciliation": _reconciled(paths.ledger_url),
         "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),
                   "ledger_db": paths.ledger_url.removeprefix("sqlite:///"), "logs": str(paths.logs),
                   "airflow_home": str(paths.home / "airflow")},

@@ -32,6 +32,8 @@ def print_summary(s: dict[str, Any]) -> None:
         ("推送皖事通办 (reported)", s["reported_to_wanshi_tong"]),
         ("超期事项 (overdue items)", s["overdue_items"]),
         ("拒绝采纳的非法状态 (illegal reports kept)", s["illegal_transitions"]),
+        ("对账 lianban report (reconciliation)", "平衡 (adds up)" if s["reconciliation"]["adds_up"]
+         else "不平 (does not add up): " + "；".join(s["reconciliation"]["problems"])),
         *((f"推送状态 {k} (events)", v) for k, v in sorted(s["events_by_status"].items())),
         *((f"最终状态 {k}", v) for k, v in sorted(s["status_counts"].items())),
         ("轮次 (rounds)", s["rounds"]),

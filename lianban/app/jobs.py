@@ -130,3 +130,21 @@ def report() -> dict[str, Any]:
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
     return run(load_sink(department_settings(SINK), paths.keys_dir), ledger, paths.keys_dir).as_dict()
+
+
+def release_quarantined(quarantine_id: int, note: str, operator: str) -> dict[str, Any]:
+    """An operator lets a quarantined row go as it is; its 前置库 row is flagged for taking again."""
+    from lianban.pipeline.decisions import release
+
+    paths = Paths.from_env()
+    done = release(paths.existing_ledger(), paths.keys_dir, quarantine_id, note, operator)
+    _frontend(paths).correct(done.source_seq, {})  # unchanged, flagged new: the next stage run takes it
+    return done.as_dict()
+
+
+def reject_quarantined(quarantine_id: int, note: str, operator: str) -> dict[str, Any]:
+    """An operator refuses a quarantined application; its held case's items are told 不予受理."""
+    from lianban.pipeline.decisions import reject
+
+    paths = Paths.from_env()
+    return reject(paths.existing_ledger(), paths.keys_dir, quarantine_id, note, operator).as_dict()

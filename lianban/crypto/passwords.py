@@ -1,16 +1,21 @@
-"""The 查询密码 (``PROJPWD``) at rest: a slow, salted scrypt hash, never the password.
+"""The 查询密码 (``PROJPWD``) at rest: an SM3-HMAC with the hub's own ``query`` key, never the password.
 
-Stored form (one text column, parameters inside so they can be raised later without a migration)::
+Stored form (one text column; the key id inside, so the key can be rotated without a migration)::
 
-    scrypt$<log2 n>$<r>$<p>$<salt, base64>$<hash, base64>
+    sm3hmac$<kid>$<hex SM3-HMAC(key, "查询密码|" + 办件编号 + "|" + password)>
 
-:data:`COST` (n = 2^14, r = 8, p = 1: 16 MiB, some 30–60 ms per hash on one core) is paid once per case when it
-is staged and once per query. A 6-digit password is weak against anyone holding the ledger whatever the hash
-costs (10^6 guesses); the hash makes that attacker pay hours per case, the rate limit in front of the query
-(:mod:`lianban.ledger.query_attempts`) stops online guessing.
+Why a keyed hash and not a slow one: a 6-digit password is 10^6 guesses, which no affordable hash makes safe
+against someone holding the ledger (scrypt at 50 ms is hours per case on one core), while scrypt at staging cost
+30–60 ms per case — the hub's whole staging budget many times over. The key lives with the other keys (the
+``query`` ring), not in the ledger, so the ledger alone gives an attacker nothing to guess against; the rate
+limit in front of the query (:mod:`lianban.ledger.query_attempts`) stops online guessing. Binding the 办件编号
+into the MAC means a hash copied onto another case does not verify there.
 
-:func:`verify_password` always runs one full hash: against a dummy hash when there is no stored hash, so an
-unknown case costs as much time as a known one with a wrong password.
+Hashes of the earlier scheme (``scrypt$<log2 n>$<r>$<p>$<salt>$<hash>``) still verify, slowly, and
+:func:`verify_password` says when a match should be stored again in the keyed form.
+
+:func:`verify_password` always computes one MAC: against a dummy key when there is no stored hash or its key is
+unknown, so an unknown case answers in the same time as a known one with a wrong password.
 """
 
 from __future__ import annotations
@@ -19,60 +24,61 @@ import base64
 import hashlib
 import hmac
 import secrets
-from functools import cache
+from collections.abc import Callable
+from enum import Enum
 
-__all__ = ["COST", "hash_password", "new_password", "verify_password"]
+from lianban.crypto.hashing import hmac_sm3_hex
 
-#: (log2 n, r, p) of new hashes
-COST = (14, 8, 1)
-_SALT_BYTES, _HASH_BYTES, _MAXMEM = 16, 32, 128 * 1024 * 1024
+__all__ = ["Verdict", "hash_password", "new_password", "verify_password"]
+
+SCHEME = "sm3hmac"
+LEGACY = "scrypt"
 PASSWORD_DIGITS = 6
+_DUMMY_KEY = secrets.token_bytes(16)
+_MAXMEM = 128 * 1024 * 1024
+
+#: a key id → its key (None when unknown or retired)
+KeyLookup = Callable[[str], bytes | None]
 
 
-def _scrypt(password: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=2 ** log_n, r=r, p=p, maxmem=_MAXMEM,
-                          dklen=_HASH_BYTES)
+class Verdict(Enum):
+    NO = "no"
+    YES = "yes"
+    YES_REHASH = "yes, stored in an older form: store it again"
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+def _mac(key: bytes, case_no: str, password: str) -> str:
+    return hmac_sm3_hex(key, f"查询密码|{case_no}|{password}")
 
 
-def hash_password(password: str) -> str:
-    """The stored form of `password` (module docstring), with a fresh random salt."""
-    salt = secrets.token_bytes(_SALT_BYTES)
-    log_n, r, p = COST
-    return f"scrypt${log_n}${r}${p}${_b64(salt)}${_b64(_scrypt(password, salt, log_n, r, p))}"
+def hash_password(password: str, case_no: str, key: tuple[str, bytes]) -> str:
+    """The stored form of `password` for case `case_no`, under `key` (kid, key bytes)."""
+    kid, secret = key
+    return f"{SCHEME}${kid}${_mac(secret, case_no, password)}"
 
 
-_Parts = tuple[bytes, int, int, int, bytes]
+def verify_password(password: str, case_no: str, stored: str | None, keys: KeyLookup) -> Verdict:
+    """Whether `password` opens case `case_no` whose stored hash is `stored` (module docstring)."""
+    scheme, _, rest = (stored or "").partition("$")
+    if scheme == LEGACY and stored:
+        return Verdict.YES_REHASH if _legacy_matches(password, stored) else Verdict.NO
+    kid, _, digest = rest.partition("$")
+    key = keys(kid) if scheme == SCHEME else None
+    computed = _mac(key or _DUMMY_KEY, case_no, password)  # one MAC whatever there is to check against
+    return Verdict.YES if key is not None and hmac.compare_digest(computed, digest) else Verdict.NO
 
 
-@cache
-def _dummy() -> _Parts:
-    """A hash no password is known for, verified against when a case is unknown (same cost as a real one)."""
-    parts = _parts(hash_password(secrets.token_urlsafe(16)))
-    assert parts is not None
-    return parts
-
-
-def _parts(stored: str) -> _Parts | None:
+def _legacy_matches(password: str, stored: str) -> bool:
+    """An earlier scheme's scrypt hash (``scrypt$log_n$r$p$salt$hash``); False when it does not read."""
     try:
-        scheme, log_n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt" or not 10 <= int(log_n) <= 20:
-            return None
-        return base64.b64decode(salt), int(log_n), int(r), int(p), base64.b64decode(digest)
+        _, log_n, r, p, salt, digest = stored.split("$")
+        if not 10 <= int(log_n) <= 20:
+            return False
+        computed = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=2 ** int(log_n),
+                                  r=int(r), p=int(p), maxmem=_MAXMEM, dklen=32)
+        return hmac.compare_digest(computed, base64.b64decode(digest))
     except ValueError:
-        return None
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    """Whether `password` matches `stored`; always one full hash (module docstring), False for no or an
-    unreadable stored hash."""
-    parts = _parts(stored) if stored else None
-    salt, log_n, r, p, digest = parts or _dummy()
-    computed = _scrypt(password, salt, log_n, r, p)
-    return parts is not None and hmac.compare_digest(computed, digest)
+        return False
 
 
 def new_password() -> str:

@@ -71,9 +71,14 @@ def read_key_json(path: Path) -> Any:
 
 def write_private_json(path: Path, body: Any) -> None:
     """Write `body` as JSON to `path` (mode 0600), atomically."""
+    write_private_text(path, json.dumps(body))
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0600, its folder 0700 when created), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump(body, fh)
+        fh.write(text)
     os.replace(tmp, path)

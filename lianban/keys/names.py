@@ -3,6 +3,7 @@
     hub        SM4 ring: the blind index (find a person without storing who they are)
     vault      SM4 ring: payloads at rest in the ledger
     evidence   SM4 ring: the evidence chain's SM3-HMAC
+    query      SM4 ring: the 查询密码's SM3-HMAC (lianban.crypto.passwords)
     hub-signing-<suite>                       the hub's signing keys, one set per suite in use
     <dept>-recipient, <dept>-signing          a department's unwrapping and response-signing keys
 
@@ -17,10 +18,11 @@ from lianban.domain.catalog import load_catalog
 INDEX = "hub"
 VAULT = "vault"
 EVIDENCE = "evidence"
+QUERY = "query"
 #: not a key: the evidence chain's head file ``<keys_dir>/evidence-head.json``
 EVIDENCE_HEAD = "evidence-head"
 #: the SM4 rings (as opposed to the asymmetric key sets)
-RINGS = (INDEX, VAULT, EVIDENCE)
+RINGS = (INDEX, VAULT, EVIDENCE, QUERY)
 
 
 def hub_signing_name(suite: str) -> str:

@@ -25,10 +25,10 @@ def ensure_hub_keys(keys_dir: Path) -> None:
 def ensure_keys(keys_dir: Path) -> None:
     """Every key this installation needs, created when missing (idempotent).
 
-    The hub: SM4 rings ``hub`` (blind index), ``vault`` (at rest) and ``evidence`` (the evidence chain's
-    HMAC key), a signing key set per suite in use (``hub-signing-sm`` always: it signs evidence archives).
-    Each receiving department: its recipient and response-signing key sets (in production the department
-    holds the private halves and sends the hub only the ``.pub`` files)."""
+    The hub: SM4 rings ``hub`` (blind index), ``vault`` (at rest), ``evidence`` (the evidence chain's
+    HMAC key) and ``query`` (the 查询密码's HMAC key), a signing key set per suite in use (``hub-signing-sm``
+    always: it signs evidence archives). Each receiving department: its recipient and response-signing key
+    sets (in production the department holds the private halves and sends the hub only the ``.pub`` files)."""
     pushed = load_catalog().pushed_departments()
     ensure_hub_keys(keys_dir)
     for party in (*pushed, *SIGNED_PARTIES):

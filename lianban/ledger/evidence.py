@@ -238,6 +238,12 @@ class EvidenceLog:
                     for p in proofs] or [Message("in", department, kind, case_nos, body_of(answer))]
         self._append(session, messages)
 
+    def received_signed(self, session: Session, department: str, kind: str, case_nos: Sequence[str], digest: str,
+                        signature: str, key_id: str) -> None:
+        """Record a message a party sent the hub on its own (a status callback): the SM3 of its body as
+        received, its signature and the signer's key or app id."""
+        self._append(session, [Message("in", department, kind, case_nos, b"", signature, key_id, digest)])
+
     def _append(self, session: Session, messages: Sequence[Message]) -> None:
         """Append inside the caller's transaction; the head file follows once it commits."""
         if not record(session, messages, self._chain):

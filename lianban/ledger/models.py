@@ -179,6 +179,15 @@ class QueryAttempt(Base):
     at: Mapped[datetime]
 
 
+class GatewayNonce(Base):
+    """A gateway nonce let through (lianban.ledger.nonces): a request signed with it again is a replay."""
+
+    __tablename__ = "gateway_nonces"
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 
@@ -190,6 +199,12 @@ class Quarantine(Base):
     masked: Mapped[str] = mapped_column(Text)  # JSON of masked fields, for the operator
     state: Mapped[str] = mapped_column(String(12), default="open")  # see lianban.ledger.store.QuarantineState
     created_at: Mapped[datetime]
+    #: SM3-HMAC of the held row's content (lianban.pipeline.stage.fingerprint); an operator's release applies to
+    #: exactly this content, so a row changed since is judged afresh. None for a row that could not be read.
+    fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(64), default=None)  # the operator (release / reject)
+    decision_note: Mapped[str | None] = mapped_column(Text, default=None)  # why (redacted of ID and phone runs)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Watermark(Base):

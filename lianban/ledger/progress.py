@@ -27,7 +27,8 @@ from lianban.ledger.time_limits import overdue_items
 @dataclass(frozen=True)
 class Progress:
     cases: int  # staged (not held)
-    quarantined: int  # 前置库 rows ever held back (each once, however often re-read)
+    quarantined: int  # 前置库 rows held back now: waiting for a fix at the source or an operator's decision
+    ever_quarantined: int  # 前置库 rows ever held back (each once, however often re-read), whatever became of them
     held_cases: int  # cases held for correction: their items told 补正资料 (lianban.pipeline.notices)
     corrected: int  # held rows corrected at the source and staged since
     case_items: int
@@ -46,6 +47,8 @@ class Progress:
     open_by_department: dict[str, int]  # items not final yet, by the department that handles them
     #: 补正 submissions by state (lianban.pipeline.supplements): parked and dead ones need a person
     supplements: dict[str, int] = field(default_factory=dict)
+    released_by_operator: int = 0  # held rows an operator let go as they were (lianban quarantine release)
+    rejected: int = 0  # held applications an operator refused (lianban quarantine reject)
 
     @property
     def done(self) -> bool:
@@ -75,7 +78,9 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
                                    .group_by(Delivery.department)).all())
         return Progress(
             cases=count(select(func.count()).select_from(Case).where(Case.held.is_(False))),
-            quarantined=count(select(func.count(func.distinct(Quarantine.source_seq)))),
+            quarantined=count(select(func.count(func.distinct(Quarantine.source_seq)))
+                              .where(Quarantine.state == QuarantineState.OPEN)),
+            ever_quarantined=count(select(func.count(func.distinct(Quarantine.source_seq)))),
             held_cases=count(select(func.count()).select_from(Case).where(Case.held.is_(True))),
             corrected=count(select(func.count()).select_from(Quarantine)
                             .where(Quarantine.state == QuarantineState.RELEASED)),
@@ -101,6 +106,10 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
                 .group_by(CaseItem.department)).all()},
             supplements={str(k): int(v) for k, v in s.execute(select(Supplement.state, func.count())
                                                                .group_by(Supplement.state)).all()},
+            released_by_operator=count(select(func.count()).select_from(Quarantine)
+                                       .where(Quarantine.state == QuarantineState.OVERRIDDEN)),
+            rejected=count(select(func.count()).select_from(Quarantine)
+                           .where(Quarantine.state == QuarantineState.REJECTED)),
         )
 
 

@@ -5,15 +5,15 @@
     limited   the 办件编号 typed or the client address already has 5 failures within 15 minutes
               (:mod:`lianban.ledger.query_attempts`): refused before the password is checked
     refused   unknown case, case without a password, or wrong password: one answer for all three, and the
-              same work for all three (the password is always hashed, against a dummy hash when there is no
-              case), so case numbers cannot be enumerated by answer or by time; one failure counted
+              same work for all three (one keyed hash, against a dummy key when there is no case), so case
+              numbers cannot be enumerated by answer or by time; one failure counted
     found     the case as the applicant sees it (:mod:`lianban.ledger.applicant_view`)
 
 Every query is in the evidence log (X-Road style: one ``in`` entry for the question, one ``out`` for the
 answer, department ``applicant``), digested, never with the password; the question's digest covers the
-办件编号 and the client's blind index only. The password is checked between a read and the write transaction,
-so the slow hash never holds the evidence log's append lock: queries from many workers do not queue behind
-each other's hashing.
+办件编号 and the client's blind index only. The password is checked between a read and the write transaction
+(:mod:`lianban.crypto.passwords`); a case still holding a hash of the earlier, slow scheme is checked with it
+once and its hash stored again in the keyed form when the password matches.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban.crypto.passwords import hash_password, new_password, verify_password
+from lianban.crypto.passwords import Verdict, hash_password, new_password, verify_password
 from lianban.domain.intake import normalise_case_no
-from lianban.keys.names import INDEX, VAULT
+from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger import query_attempts
 from lianban.ledger.applicant_view import CaseProgress, case_progress
@@ -41,6 +41,7 @@ from lianban.ledger.store import utcnow
 __all__ = ["Answer", "Outcome", "ProgressDesk", "reset_password"]
 
 APPLICANT = "applicant"  # the evidence log's party for the public query
+RESET_KIND = "password-reset"  # the window issued a new 查询密码
 
 
 class Outcome(enum.StrEnum):
@@ -70,6 +71,7 @@ class ProgressDesk:
         self._sessions = session_factory(ledger_url)
         self._vault: KeyRing = load_ring(keys_dir, VAULT)
         self._index_key = load_ring(keys_dir, INDEX).active_key()[1]
+        self._query: KeyRing = load_ring(keys_dir, QUERY)
         self._evidence = EvidenceLog.load(keys_dir)
 
     def query(self, case_no: str, password: str, client: str) -> Answer:
@@ -81,15 +83,22 @@ class ProgressDesk:
             limited = query_attempts.limited(session, scopes, now)
             stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) \
                 if canonical and not limited else None
-        matches = not limited and verify_password(password, stored)  # hashes even when there is no case
+        verdict = Verdict.NO if limited else verify_password(password, canonical or "", stored, self._query.keys.get)
+        matches = verdict is not Verdict.NO
         logged = [canonical] if canonical else []
         with self._sessions.begin() as session:
             self._evidence.received(session, APPLICANT, "query", logged, {"case_no": canonical,
                                                                           "client": scopes[1]}, [])
             answer = self._answer(session, canonical, limited, matches, scopes, now)
+            if verdict is Verdict.YES_REHASH and canonical:
+                self._rehash(session, canonical, password)
             body = answer.progress.as_dict() if answer.progress else {"outcome": answer.outcome.value}
             self._evidence.sent(session, APPLICANT, "progress", logged, body)
         return answer
+
+    def _rehash(self, session: Session, case_no: str, password: str) -> None:
+        case = session.scalars(select(Case).where(Case.case_no == case_no)).one()
+        case.password_hash = hash_password(password, case_no, self._query.active_key())
 
     def _answer(self, session: Session, case_no: str | None, limited: bool, matches: bool, scopes: list[str],
                 now: datetime) -> Answer:
@@ -103,14 +112,17 @@ class ProgressDesk:
 
 
 def reset_password(ledger_url: str, keys_dir: Path, typed_case_no: str) -> tuple[str, str]:
-    """A new random 查询密码 for the case `typed_case_no` names: (办件编号, password). The old one stops working
-    and the case's failed tries are forgotten; ConfigError in one sentence when there is no such case."""
+    """A new random 查询密码 for the case `typed_case_no` names: (办件编号, password). The old one stops working,
+    the case's failed tries are forgotten, and the evidence log records the reset (kind ``password-reset``, to
+    the applicant, without the password); ConfigError in one sentence when there is no such case."""
     case_no, password = canonical_case_no(typed_case_no), new_password()
     index_key = load_ring(keys_dir, INDEX).active_key()[1]
     with session_factory(ledger_url).begin() as session:
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none()
         if case is None:
             raise unknown_case(case_no)
-        case.password_hash = hash_password(password)
+        case.password_hash = hash_password(password, case_no, load_ring(keys_dir, QUERY).active_key())
         query_attempts.clear(session, query_attempts.case_scope(index_key, case_no))
+        EvidenceLog.load(keys_dir).sent(session, APPLICANT, RESET_KIND, [case_no],
+                                        {"case_no": case_no, "reset_at": utcnow().isoformat()})
     return case_no, password

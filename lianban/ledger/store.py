@@ -29,8 +29,10 @@ class DeliveryState(StrEnum):
 
 
 class QuarantineState(StrEnum):
-    OPEN = "open"  # held: never delivered, waiting for a fix at the source
+    OPEN = "open"  # held: never delivered, waiting for a fix at the source (or an operator's decision)
     RELEASED = "released"  # fixed at the source and staged since
+    OVERRIDDEN = "overridden"  # an operator released it as it is, with a note: staged despite its reasons
+    REJECTED = "rejected"  # an operator refused the application, with a note: the applicant is told 不予受理
 
 
 class ParkedState(StrEnum):

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
 from lianban.domain.statuses import Status
@@ -98,6 +98,16 @@ def _due(session: Session, department: str, limit: int) -> list[Delivery]:
                                     Delivery.next_attempt_at <= utcnow())
              .order_by(Delivery.id).limit(limit))
     return list(session.scalars(query))
+
+
+def _load(session: Session, ids: Sequence[int]) -> tuple[list[Delivery], list[CaseItem]]:
+    """Rows `ids` that exist, in that order, and their items with their cases (two queries, whatever the batch
+    size). While the caller holds the items, ``session.get`` of any of them is answered from the session (its
+    identity map holds objects only as long as someone does)."""
+    by_id = {row.id: row for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(ids))))}
+    wanted = {row.case_item_id for row in by_id.values()}
+    items = list(session.scalars(select(CaseItem).options(joinedload(CaseItem.case)).where(CaseItem.id.in_(wanted))))
+    return [by_id[i] for i in ids if i in by_id], items
 
 
 def _outgoing(row: Delivery, session: Session) -> Outgoing:
@@ -210,7 +220,7 @@ class _Run:
     def prepare(self, ids: list[int]) -> _Batch | None:
         """Seal the rows (dead-lettering any whose at-rest payload does not open)."""
         with self.sessions.begin() as session:
-            rows = [row for i in ids if (row := session.get(Delivery, i)) is not None]
+            rows, _items = _load(session, ids)
             sealed = self.sealer.seal([_outgoing(r, session) for r in rows])
             for row in [r for r in rows if r.idempotency_key in sealed.broken]:
                 row.state, row.last_error = DeliveryState.DEAD, sealed.broken[row.idempotency_key]
@@ -238,7 +248,7 @@ class _Run:
 
     def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
         """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
-        rows = [row for i in batch.ids if (row := session.get(Delivery, i)) is not None]
+        rows, _items = _load(session, batch.ids)
         if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
             code, reason = why_refused(outcome)
             alerts.error("告警 ALERT: %s 整批拒收 %s：%s", self.department, code, reason)

@@ -8,7 +8,7 @@ Status events are the outbox to 皖事通办: appended in order, pushed in batch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from lianban.wire.contract import (
     StatusUpdate,
 )
 
-POLL_BATCH = 200
+POLL_BATCH = 1000  # keys per poll chunk (one transaction, one evidence entry per page)
 REPORT_BATCH = 500
 
 
@@ -48,23 +48,36 @@ class FeedbackResult:
         return asdict(self)
 
 
-def _open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
+def open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
     """Delivered, unfinished items of `department`: idempotency key → (case item id, 办件编号)."""
+    return delivered_keys(session, department, final=False)
+
+
+def delivered_keys(session: Session, department: str, keys: Collection[str] | None = None,
+                   final: bool | None = None) -> dict[str, tuple[int, str]]:
+    """Items delivered to `department` (those of `keys` only, when given; finished or not as `final` says,
+    either when None): idempotency key → (case item id, 办件编号)."""
     query = (select(Delivery.idempotency_key, CaseItem.id, Case.case_no)
              .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
-             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
-                    CaseItem.final.is_(False)))
+             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED))
+    if final is not None:
+        query = query.where(CaseItem.final.is_(final))
+    if keys is not None:
+        query = query.where(Delivery.idempotency_key.in_(set(keys)))
     return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
 
 
 def _apply_updates(session: Session, department: str, open_items: dict[str, tuple[int, str]],
                    updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> None:
+    known = {open_items[u.idempotency_key][0] for u in updates if u.idempotency_key in open_items}
+    items = {item.id: item for item in session.scalars(  # one query for the chunk, each row locked while judged
+        select(CaseItem).where(CaseItem.id.in_(known)).order_by(CaseItem.id).with_for_update())}
     for u in updates:
         result.read += 1
-        known = open_items.get(u.idempotency_key)
-        item = session.get(CaseItem, known[0]) if known else None
-        if item is not None:
-            sealed = seal_result(vault, known[1], item.item_code, department, u.result) if known else None
+        key = open_items.get(u.idempotency_key)
+        item = items.get(key[0]) if key else None
+        if item is not None and key is not None:
+            sealed = seal_result(vault, key[1], item.item_code, department, u.result)
             result.changed += record_status(session, item, u.status, department, code=u.department_code,
                                             reason=u.reason, changed_at=u.changed_at, result=sealed,
                                             materials=u.materials)
@@ -77,7 +90,7 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
     department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
     result, vault = FeedbackResult(department), load_ring(keys_dir, VAULT)
     with sessions() as session:
-        open_items = _open_keys(session, department)
+        open_items = open_keys(session, department)
     for chunk in chunks(sorted(open_items), batch):
         case_nos = [open_items[k][1] for k in chunk]
         with sessions.begin() as session:

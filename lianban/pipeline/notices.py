@@ -68,14 +68,15 @@ def _items(session: Session, case: Case, record: RetirementRecord, catalog: Cata
     return [have[code] for code in sorted(have)]
 
 
-def keep_password(case: Case, record: RetirementRecord) -> None:
-    """The case keeps the slow hash of the 查询密码 the row carries (a row without one keeps the one it has)."""
+def keep_password(case: Case, record: RetirementRecord, key: tuple[str, bytes]) -> None:
+    """The case keeps the keyed hash (`key`: the ``query`` ring's active key) of the 查询密码 the row carries (a
+    row without one keeps the one it has)."""
     if record.password:
-        case.password_hash = hash_password(record.password)
+        case.password_hash = hash_password(record.password, record.case_no, key)
 
 
 def hold_case(session: Session, record: RetirementRecord, reasons: list[str], catalog: Catalog,
-              id_index: str) -> int:
+              id_index: str, password_key: tuple[str, bytes]) -> int:
     """Enter (or keep) `record`'s case as held and tell every chosen item 补正资料; the number of items told
     (none when no chosen item is in the catalog: there is nothing to tell it about)."""
     if not any(code in catalog.items for code in record.items):
@@ -86,13 +87,34 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
         case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
                     id_index=id_index, staged_at=now, approved_at=approved_time(record.approved_at) or now,
                     fingerprint=None, held=True)
-        keep_password(case, record)
+        keep_password(case, record, password_key)
         session.add(case)
         session.flush()
     told = 0
     for item in _items(session, case, record, catalog):
         told += record_status(session, item, Status.SUPPLEMENT, WINDOW, code=HOLD_CODE, reason=notice(reasons),
                               changed_at=_moment(record.approved_at))
+    return told
+
+
+REFUSED_CODE = "操作员退回"  # department_code of a refusal an operator decided in the quarantine
+
+
+def refusal(note: str) -> str:
+    """What the applicant reads when the window refuses a held application."""
+    return f"经人社窗口审核，申请不予受理：{redact_text(note)}"[:REASONS_MAX] + "。如有疑问请到人社窗口咨询。"
+
+
+def refuse(session: Session, case_no: str, note: str) -> int:
+    """The held case `case_no` refused by an operator: every item not yet final is told 不予受理 (from the
+    window, with `note`), now; the number of items told (none when there is no held case: an unreadable row)."""
+    case = session.scalars(select(Case).where(Case.case_no == case_no, Case.held.is_(True))).first()
+    if case is None:
+        return 0
+    now, told = utcnow().isoformat() + "+00:00", 0
+    for item in session.scalars(select(CaseItem).where(CaseItem.case_id == case.id, CaseItem.final.is_(False))):
+        told += record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=REFUSED_CODE, reason=refusal(note),
+                              changed_at=now)
     return told
 
 

@@ -1,6 +1,12 @@
 """Quarantine (隔离区): records that failed validation are held with their reasons, never delivered, never
 dropped; the operator sees them masked, and a record fixed at the source is released when it is staged.
 
+An operator may also decide, with a required note (``lianban quarantine release|reject``): *release* lets the
+held row go as it is — its exact content, by fingerprint — the next time it is staged (a row changed since is
+judged afresh); *reject* refuses the application: every open item of its held case is told 不予受理 with the
+note (:func:`lianban.pipeline.notices.refuse`). Each decision is recorded on the row (who, when, why) and in the
+evidence log (party ``operator``); a row is decided once.
+
 Held rows keep only masked values: personal fields (:data:`lianban.domain.record.PERSONAL_FIELDS`) by their
 masks, and ID- or mobile-number-shaped runs in any other text too; the ledger never holds a plaintext name,
 ID number or phone.
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,7 +29,9 @@ from sqlalchemy.orm import Session
 
 from lianban.domain.identity import mask_id, mask_name, mask_phone, redact_text
 from lianban.domain.record import PERSONAL_FIELDS
+from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Quarantine
 from lianban.ledger.store import QuarantineState, utcnow
 
@@ -58,19 +67,28 @@ def coded(reason: Any) -> dict[str, str]:
     return {"code": LEGACY, "message": redact_text(str(reason))}
 
 
-def hold(session: Session, seq: int, case_no: str, reasons: Sequence[Mapping[str, str]],
-         values: Mapping[str, Any]) -> None:
-    """Hold 前置库 row `seq` with its reasons (each ``{"code", "message"}``), once: a re-read after a crash (or
-    of a row fixed at the source but still wrong) updates the open hold with the latest reasons."""
+def hold(session: Session, seq: int, case_no: str, reasons: Sequence[Mapping[str, str]], values: Mapping[str, Any],
+         print_: str | None = None) -> None:
+    """Hold 前置库 row `seq` with its reasons (each ``{"code", "message"}``; and `print_`, the fingerprint of what
+    it said, when it could be read), once: a re-read after a crash (or of a row fixed at the source but still
+    wrong) updates the open hold with the latest reasons."""
     known = select(Quarantine).where(Quarantine.source_seq == seq, Quarantine.state == QuarantineState.OPEN)
     text = json.dumps([coded(r) for r in reasons], ensure_ascii=False)
     shown = json.dumps(masked(values), ensure_ascii=False)
     existing = session.scalars(known).first()
     if existing is not None:
-        existing.case_no, existing.reasons, existing.masked = case_no, text, shown
+        existing.case_no, existing.reasons, existing.masked, existing.fingerprint = case_no, text, shown, print_
         return
     session.add(Quarantine(source_seq=seq, case_no=case_no, state=QuarantineState.OPEN, reasons=text, masked=shown,
-                           created_at=utcnow()))
+                           created_at=utcnow(), fingerprint=print_))
+
+
+def overridden(session: Session, seqs: Sequence[int]) -> set[tuple[int, str]]:
+    """(前置库 row, fingerprint) pairs among rows `seqs` an operator released as they are: a row goes despite its
+    reasons only while it says exactly what it said when released."""
+    query = select(Quarantine.source_seq, Quarantine.fingerprint).where(
+        Quarantine.source_seq.in_(list(seqs)), Quarantine.state == QuarantineState.OVERRIDDEN)
+    return {(seq, print_) for seq, print_ in session.execute(query) if print_}
 
 
 def release(session: Session, case_no: str) -> None:
@@ -88,14 +106,80 @@ class Held:
     state: str
     reasons: list[dict[str, str]]  # each {"code", "message"}
     record: dict[str, Any]
+    id: int = 0
+    held_at: str | None = None
+    decided_by: str | None = None
+    decision_note: str | None = None
+    decided_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def list_held(ledger_url: str) -> list[Held]:
-    """Every quarantine row, oldest first (open and released)."""
+def _held(q: Quarantine) -> Held:
+    def when(moment: datetime | None) -> str | None:
+        return moment.isoformat(timespec="seconds") if moment else None
+
+    return Held(q.source_seq, q.case_no, q.state, [coded(r) for r in json.loads(q.reasons)],
+                json.loads(q.masked), q.id, when(q.created_at), q.decided_by, q.decision_note, when(q.decided_at))
+
+
+def list_held(ledger_url: str, states: Sequence[str] = ()) -> list[Held]:
+    """Every quarantine row (those in `states` only, when given), oldest first."""
+    query = select(Quarantine).order_by(Quarantine.id)
+    if states:
+        query = query.where(Quarantine.state.in_(list(states)))
     with session_factory(ledger_url)() as session:
-        return [Held(q.source_seq, q.case_no, q.state, [coded(r) for r in json.loads(q.reasons)],
-                     json.loads(q.masked))
-                for q in session.scalars(select(Quarantine).order_by(Quarantine.id))]
+        return [_held(q) for q in session.scalars(query)]
+
+
+def show_held(ledger_url: str, quarantine_id: int) -> Held:
+    """One quarantine row; ConfigError in one sentence when there is none."""
+    with session_factory(ledger_url)() as session:
+        q = session.get(Quarantine, quarantine_id)
+        if q is None:
+            raise _no_such(quarantine_id)
+        return _held(q)
+
+
+# -- an operator's decision ---------------------------------------------------------------------------
+NOTE_MAX = 500
+OPERATOR = "operator"  # the evidence log's party for an operator's decision
+STATE_ZH = {QuarantineState.OPEN: "待处理", QuarantineState.RELEASED: "已在源头更正并推送",
+            QuarantineState.OVERRIDDEN: "已由操作员放行", QuarantineState.REJECTED: "已由操作员退回（不予受理）"}
+
+
+def _no_such(quarantine_id: int) -> ConfigError:
+    return ConfigError(f"隔离区没有编号为 {quarantine_id} 的记录，请用 `lianban quarantine list` 查看 "
+                       f"(no quarantine row {quarantine_id})")
+
+
+def _note(note: str) -> str:
+    """The operator's note as kept: stripped, ID- and phone-number runs masked, at most NOTE_MAX characters."""
+    kept = redact_text(" ".join(note.split()))[:NOTE_MAX]
+    if not kept:
+        raise ConfigError("必须用 --note 写明处理理由（将记入台账与证据日志） (a note is required)")
+    return kept
+
+
+def decide(session: Session, quarantine_id: int, state: QuarantineState, note: str, operator: str) -> Quarantine:
+    """Record an operator's decision on an open quarantine row (locked while decided); ConfigError in one
+    sentence when the row does not exist, is decided already, or cannot be released (it could not be read)."""
+    q = session.get(Quarantine, quarantine_id, with_for_update=True)
+    if q is None:
+        raise _no_such(quarantine_id)
+    if q.state != QuarantineState.OPEN:
+        raise ConfigError(f"隔离记录 {quarantine_id} 已处理（{STATE_ZH.get(QuarantineState(q.state), q.state)}），"
+                          f"不能再次处理 (already decided: {q.state})")
+    if state is QuarantineState.OVERRIDDEN and q.fingerprint is None:
+        raise ConfigError(f"隔离记录 {quarantine_id} 无法读取，不能原样放行：请人社在前置库中更正后重新同步 "
+                          f"(an unreadable row cannot be released as it is: fix it at the source)")
+    q.state, q.decision_note, q.decided_by, q.decided_at = state.value, _note(note), operator[:64], utcnow()
+    return q
+
+
+def log_decision(session: Session, log: EvidenceLog, q: Quarantine) -> None:
+    """The decision in the evidence log (the masked row's reasons, the note, who; digested)."""
+    body = {"quarantine_id": q.id, "source_seq": q.source_seq, "state": q.state, "reasons": q.reasons,
+            "note": q.decision_note, "operator": q.decided_by, "at": q.decided_at}
+    log.sent(session, OPERATOR, f"quarantine-{q.state}", [q.case_no] if q.case_no else [], body)

@@ -32,7 +32,7 @@ from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
 from lianban.domain.rules import Reason
-from lianban.keys.names import INDEX, VAULT
+from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
@@ -76,10 +76,12 @@ class StageResult:
 class _Keys:
     vault: KeyRing  # seals payloads at rest; re-sealed per batch for the department at delivery
     index_key: bytes
+    query: tuple[str, bytes]  # the 查询密码's HMAC key (kid, key)
 
 
 def _load_keys(keys_dir: Path) -> _Keys:
-    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1])
+    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1],
+                 load_ring(keys_dir, QUERY).active_key())
 
 
 def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
@@ -106,7 +108,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
     quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
     case, items = notices.resume(session, record, id_index, print_, catalog) if held else \
         (_new_case(session, record, id_index, print_), {})
-    notices.keep_password(case, record)
+    notices.keep_password(case, record, keys.query)
     deliveries = 0
     for r in route(record, catalog):
         item = items.get(r.item_code) or CaseItem(case_id=case.id, item_code=r.item_code, department=r.department)
@@ -141,45 +143,49 @@ class _Chunk:
     result: StageResult
     known: dict[str, str | None]  # 办件编号 in the ledger → its fingerprint
     held: set[str]  # 办件编号 held for correction (lianban.pipeline.notices): a valid row resumes them
+    released: set[tuple[int, str]]  # (row, fingerprint) an operator released as it is (lianban quarantine release)
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
 
-    def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any) -> None:
-        quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values)
+    def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
+        quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values, print_)
         self.quarantined.append(seq)
 
     def take(self, row: SourceRow, record: RetirementRecord | Unreadable, reasons: list[Reason]) -> None:
-        """Stage, skip or hold one row, as read and judged (`reasons`: the suite's, empty when valid)."""
+        """Stage, skip or hold one row, as read and judged (`reasons`: the suite's, empty when valid); a row an
+        operator released as it is goes despite its reasons."""
         if isinstance(record, Unreadable):
             self.hold(row.seq, record.case_no, record.coded(), record.values)
             return
+        print_ = fingerprint(self.keys.index_key, record)
+        released = (row.seq, print_) in self.released
+        reasons = [] if released else reasons
         if reasons:
-            self.hold(row.seq, record.case_no, reasons, record.as_values())
+            self.hold(row.seq, record.case_no, reasons, record.as_values(), print_)
             told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
             if told_reasons and (record.case_no not in self.known or record.case_no in self.held):  # tell them
                 told = notices.hold_case(self.session, record, told_reasons, self.catalog,
-                                         blind_index(self.keys.index_key, record.id_number))
+                                         blind_index(self.keys.index_key, record.id_number), self.keys.query)
                 self.result.notified += told
                 self.held.update([record.case_no] if told else [])
             return
-        self._stage_valid(row.seq, record)
+        self._stage_valid(row.seq, record, print_, released)
 
-    def _stage_valid(self, seq: int, record: RetirementRecord) -> None:
-        print_ = fingerprint(self.keys.index_key, record)
+    def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool) -> None:
         if record.case_no in self.known and record.case_no not in self.held:
             if self.known[record.case_no] not in (None, print_):
                 changed = Reason("CASE_CHANGED", f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
                                                  f"人社联络员核对（同一办件不会重复推送）")
-                self.hold(seq, record.case_no, [changed], record.as_values())
+                self.hold(seq, record.case_no, [changed], record.as_values(), print_)
                 return
             self.taken.append(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
             return
         id_index = blind_index(self.keys.index_key, record.id_number)
-        other = _open_case_of(self.session, id_index, record.case_no)
+        other = None if released else _open_case_of(self.session, id_index, record.case_no)
         if other is not None:
-            self.hold(seq, record.case_no, [Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否"
-                                                          f"重复申请")], record.as_values())
+            duplicate = Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否重复申请")
+            self.hold(seq, record.case_no, [duplicate], record.as_values(), print_)
             return
         held = record.case_no in self.held
         self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_, held)
@@ -222,7 +228,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         result.extracted += len(rows)
         with sessions.begin() as session:
             records = [read(row, catalog) for row in rows]  # each row read once
-            work = _Chunk(session, catalog, keys, result, *_known(session, records))
+            released = quarantine.overridden(session, [row.seq for row in rows])
+            work = _Chunk(session, catalog, keys, result, *_known(session, records), released)
             for row, record, reasons in zip(rows, records, _judged(session, records, keys, docs), strict=True):
                 work.take(row, record, reasons)
         source.mark(work.taken, "taken")

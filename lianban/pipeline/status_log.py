@@ -9,20 +9,23 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
     parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
                reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
 
-The watermark moves past every row in the same transaction that records what became of it.
+The watermark moves past every row in the same transaction that records what became of it. A run drains the
+log page by page (one transaction per page) until it is read to the end or its time budget is spent, so a
+backlog never waits for the next scheduled run while there is time to take it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status, StatusChange
@@ -36,6 +39,8 @@ from lianban.pipeline.feedback import FeedbackResult
 
 HRSS = "hrss"
 HRSS_WATERMARK = "hrss_status_log"
+PAGE = 1000  # rows per transaction
+BUDGET_SECONDS = 120.0  # one run reads on until the log is drained or this is spent
 log = logging.getLogger("lianban.feedback")
 alerts = logging.getLogger("lianban.alerts")
 
@@ -105,17 +110,31 @@ def _retry_waiting(session: Session, run: _Run) -> None:
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
 
 
-def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int = 1000) -> FeedbackResult:
+def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int = PAGE,
+                 budget: float = BUDGET_SECONDS) -> FeedbackResult:
     """Apply rows that were waiting for their case, then HRSS's status log past the watermark (module
-    docstring); one transaction, so the watermark and what became of each row move together. Results (HRSS's
-    payment of item 13) are sealed with the vault key of `keys_dir`."""
-    run = _Run(FeedbackResult(HRSS), load_ring(keys_dir, VAULT))
-    with session_factory(ledger_url).begin() as session:
+    docstring), `limit` rows per transaction, so the watermark and what became of each row move together,
+    until the log is drained or `budget` seconds have passed (``stopped_by`` says so). Results (HRSS's payment
+    of item 13) are sealed with the vault key of `keys_dir`."""
+    run, sessions = _Run(FeedbackResult(HRSS), load_ring(keys_dir, VAULT)), session_factory(ledger_url)
+    deadline = time.monotonic() + budget
+    with sessions.begin() as session:
         _retry_waiting(session, run)
+    while _page(sessions, source, run, limit) == limit:
+        if time.monotonic() > deadline:
+            run.result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余状态下一轮继续读取 (time budget spent)"
+            break
+    return run.result
+
+
+def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: int) -> int:
+    """One page of the log past the watermark, in one transaction; the number of rows read."""
+    read = 0
+    with sessions.begin() as session:
         mark = get_watermark(session, HRSS_WATERMARK)
         for row in source.status_changes_since(mark, limit):
             _place(session, row, run)
-            run.result.read += 1
-            mark = row.seq
+            read, mark = read + 1, row.seq
         set_watermark(session, HRSS_WATERMARK, mark)
-    return run.result
+    run.result.read += read
+    return read

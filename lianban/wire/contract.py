@@ -139,6 +139,20 @@ class PushResult:
 
 
 @runtime_checkable
+class StatusReader(Protocol):
+    """A connector whose department may also push status changes to the hub (``lianban serve``'s callbacks):
+    it reads one pushed row with the same mapping tables as its poll answers."""
+
+    department: str
+
+    def read_status(self, row: Mapping[str, Any]) -> StatusUpdate:
+        """One status row as the department sends it (the shape of its poll answer's rows) → a status update;
+        FatalError naming the table to fix when a code is unknown, KeyError/TypeError/ValueError when the row
+        is not the agreed shape."""
+        ...
+
+
+@runtime_checkable
 class DepartmentConnector(Protocol):
     """submit a sealed batch → receipts; poll delivered keys → status updates; supplement a sealed batch of
     补正 submissions → receipts; health → why."""

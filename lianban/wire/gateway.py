@@ -11,7 +11,9 @@ Every request to a department's REST gateway or to 皖事通办 carries four hea
 :func:`sign_headers` and :class:`GatewayAuth` sign on the client side; :class:`GatewayVerifier` checks on
 the server side and answers with a Chinese reason, or None when the request may pass. The verifier refuses a
 bad signature, a timestamp more than :data:`MAX_SKEW_SECONDS` away from its clock, and a nonce it has seen.
-Secrets never appear in a header, a reason or a repr.
+Where it remembers nonces is a :class:`NonceMemory`: :class:`InMemoryNonces` for one process (a simulator), the
+ledger's table for a server run by several workers (``lianban.ledger.nonces``), so a replay sent to another
+worker is refused too. Secrets never appear in a header, a reason or a repr.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import requests
 
 from lianban.crypto.hashing import hmac_sm3_hex, sm3_hex
 
-__all__ = ["GATEWAY_ERRORS", "MAX_SKEW_SECONDS", "GatewayAuth", "GatewayVerifier", "sign_headers"]
+__all__ = ["GATEWAY_ERRORS", "MAX_SKEW_SECONDS", "GatewayAuth", "GatewayVerifier", "InMemoryNonces", "NonceMemory",
+           "sign_headers"]
 
 HEADER_APP_ID = "X-App-Id"
 HEADER_TIMESTAMP = "X-Timestamp"
@@ -33,6 +37,7 @@ HEADER_NONCE = "X-Nonce"
 HEADER_SIGNATURE = "X-Signature"
 MAX_SKEW_SECONDS = 300
 NONCE_BYTES = 16
+MAX_NONCE_CHARS = 64
 
 #: error codes every signed gateway answers with, whoever runs it (a department, 皖事通办) → meaning;
 #: a department's own table adds its codes to these
@@ -80,21 +85,45 @@ class GatewayAuth(requests.auth.AuthBase):
         return f"GatewayAuth(app_id={self.app_id!r})"
 
 
+class NonceMemory(Protocol):
+    """Where a verifier remembers the nonces it let through."""
+
+    def remember(self, app_id: str, nonce: str, now: float, horizon: float) -> bool:
+        """Note (app_id, nonce) at `now`; False when it was noted before. Notes older than `horizon` may go."""
+        ...
+
+
+class InMemoryNonces:
+    """One process's nonce memory (thread-safe). Behind several workers a replay sent to another worker
+    would pass: use the ledger's (``lianban.ledger.nonces.LedgerNonces``) there."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, app_id: str, nonce: str, now: float, horizon: float) -> bool:
+        with self._lock:
+            self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+            if (app_id, nonce) in self._seen:
+                return False
+            self._seen[(app_id, nonce)] = now
+            return True
+
+
 class GatewayVerifier:
     """Server side: checks the gateway headers and remembers nonces for twice the allowed clock skew.
 
     ``verify`` returns None when the request may pass, otherwise a Chinese reason for the 401 answer.
     Thread-safe; a nonce is only remembered once its signature checked out, so forged requests cannot
-    burn nonces.
+    burn nonces. Who signed a passing request: :meth:`signer`.
     """
 
     def __init__(self, credentials: Mapping[str, str], max_skew: int = MAX_SKEW_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, nonces: NonceMemory | None = None) -> None:
         self._credentials = dict(credentials)
         self.max_skew = max_skew
         self._clock = clock
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        self._nonces: NonceMemory = nonces or InMemoryNonces()
 
     def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> str | None:
         h = {k.lower(): v for k, v in headers.items()}
@@ -102,6 +131,8 @@ class GatewayVerifier:
                                   (HEADER_APP_ID, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE))
         if not (app_id and ts and nonce and sig):
             return "缺少网关签名请求头（X-App-Id、X-Timestamp、X-Nonce、X-Signature）"
+        if len(nonce) > MAX_NONCE_CHARS:
+            return f"请求随机数过长（最多{MAX_NONCE_CHARS}个字符）"
         secret = self._credentials.get(app_id)
         if secret is None:
             return "应用标识未注册，请核对 X-App-Id"
@@ -111,16 +142,14 @@ class GatewayVerifier:
         expected = signature(secret, string_to_sign(method, path, ts, nonce, body))
         if not secrets.compare_digest(expected, sig.lower()):
             return "签名校验失败，请核对应用密钥与签名算法"
-        return self._remember(app_id, nonce, now)
+        if not self._nonces.remember(app_id, nonce, now, now - 2 * self.max_skew):
+            return "请求随机数已被使用，疑似重放请求，已拒绝"
+        return None
 
-    def _remember(self, app_id: str, nonce: str, now: float) -> str | None:
-        with self._lock:
-            horizon = now - 2 * self.max_skew
-            self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
-            if (app_id, nonce) in self._seen:
-                return "请求随机数已被使用，疑似重放请求，已拒绝"
-            self._seen[(app_id, nonce)] = now
-            return None
+    @staticmethod
+    def signer(headers: Mapping[str, str]) -> str:
+        """The app id a request claims (to be trusted only once :meth:`verify` passed)."""
+        return next((v for k, v in headers.items() if k.lower() == HEADER_APP_ID.lower()), "")
 
     def __repr__(self) -> str:
         return f"GatewayVerifier(apps={sorted(self._credentials)}, max_skew={self.max_skew})"

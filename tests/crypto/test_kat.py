@@ -1,4 +1,7 @@
-"""Known-answer tests: GB/T 32907 SM4, RFC 8998 SM4-GCM, GB/T 32905 SM3, SM2 interoperating with gmssl."""
+"""Known-answer tests: GB/T 32907 SM4, RFC 8998 SM4-GCM, GB/T 32905 SM3, SM2 interoperating with gmssl.
+
+Each test taking ``sm`` runs on both SM2 engines (gmssl-pyx and gmalg, see conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from gmssl import sm2 as gmssl_sm2
 
 from lianban.crypto.hashing import sm3
 from lianban.crypto.suites import InvalidSeal, KeyPair, SMSuite
-
-SM = SMSuite()
 
 
 def test_sm4_block_matches_gbt_32907_example_1() -> None:
@@ -28,29 +29,29 @@ RFC8998_CT = bytes.fromhex("17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157
 RFC8998_TAG = bytes.fromhex("83DE3541E4C2B58177E065A9BF7B62EC")
 
 
-def test_sm4_gcm_matches_rfc_8998_appendix_a1() -> None:
-    sealed = SM.seal_data(RFC8998_KEY, RFC8998_IV, RFC8998_PT, RFC8998_AAD)
+def test_sm4_gcm_matches_rfc_8998_appendix_a1(sm: SMSuite) -> None:
+    sealed = sm.seal_data(RFC8998_KEY, RFC8998_IV, RFC8998_PT, RFC8998_AAD)
     assert sealed == RFC8998_CT + RFC8998_TAG
-    assert SM.open_data(RFC8998_KEY, RFC8998_IV, sealed, RFC8998_AAD) == RFC8998_PT
+    assert sm.open_data(RFC8998_KEY, RFC8998_IV, sealed, RFC8998_AAD) == RFC8998_PT
 
 
-def test_sm4_gcm_refuses_the_rfc_vector_with_another_aad() -> None:
+def test_sm4_gcm_refuses_the_rfc_vector_with_another_aad(sm: SMSuite) -> None:
     with pytest.raises(InvalidSeal):
-        SM.open_data(RFC8998_KEY, RFC8998_IV, RFC8998_CT + RFC8998_TAG, RFC8998_AAD[:-1])
+        sm.open_data(RFC8998_KEY, RFC8998_IV, RFC8998_CT + RFC8998_TAG, RFC8998_AAD[:-1])
 
 
 @pytest.mark.parametrize(("message", "expected"), [
     (b"abc", "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
     (b"abcd" * 16, "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
 ])
-def test_sm3_matches_gbt_32905_examples(message: bytes, expected: str) -> None:
+def test_sm3_matches_gbt_32905_examples(sm: SMSuite, message: bytes, expected: str) -> None:
     assert sm3(message).hex() == expected
-    assert SM.digest(message).hex() == expected
+    assert sm.digest(message).hex() == expected
 
 
 @pytest.fixture(scope="module")
-def sm2_key() -> KeyPair:
-    return SM.generate_signing_key()
+def sm2_key(sm: SMSuite) -> KeyPair:
+    return sm.generate_signing_key()
 
 
 def _gmssl(key: KeyPair) -> gmssl_sm2.CryptSM2:
@@ -58,21 +59,21 @@ def _gmssl(key: KeyPair) -> gmssl_sm2.CryptSM2:
     return gmssl_sm2.CryptSM2(public_key=key.public[1:].hex(), private_key=key.private.hex(), mode=1)
 
 
-def test_sm2_signature_by_gmalg_verifies_with_gmssl(sm2_key: KeyPair) -> None:
+def test_sm2_signature_by_the_suite_verifies_with_gmssl(sm: SMSuite, sm2_key: KeyPair) -> None:
     message = "退休一件事 批次签名".encode()
-    signature = SM.sign(sm2_key.private, message)
+    signature = sm.sign(sm2_key.private, message)
     assert _gmssl(sm2_key).verify_with_sm3(signature.hex(), message)
     assert not _gmssl(sm2_key).verify_with_sm3(signature.hex(), message + b"!")
 
 
-def test_sm2_signature_by_gmssl_verifies_with_gmalg(sm2_key: KeyPair) -> None:
+def test_sm2_signature_by_gmssl_verifies_with_the_suite(sm: SMSuite, sm2_key: KeyPair) -> None:
     message = b"batch header"
     signature = bytes.fromhex(_gmssl(sm2_key).sign_with_sm3(message))
-    assert SM.verify(sm2_key.public, message, signature)
-    assert not SM.verify(sm2_key.public, b"batch headers", signature)
+    assert sm.verify(sm2_key.public, message, signature)
+    assert not sm.verify(sm2_key.public, b"batch headers", signature)
 
 
-def test_sm2_key_wrap_interoperates_with_gmssl(sm2_key: KeyPair) -> None:
+def test_sm2_key_wrap_interoperates_with_gmssl(sm: SMSuite, sm2_key: KeyPair) -> None:
     dek = bytes(range(16))
-    assert _gmssl(sm2_key).decrypt(SM.wrap(sm2_key.public, dek)[1:]) == dek
-    assert SM.unwrap(sm2_key.private, b"\x04" + _gmssl(sm2_key).encrypt(dek)) == dek
+    assert _gmssl(sm2_key).decrypt(sm.wrap(sm2_key.public, dek)[1:]) == dek
+    assert sm.unwrap(sm2_key.private, b"\x04" + _gmssl(sm2_key).encrypt(dek)) == dek

@@ -1,34 +1,58 @@
-"""The 查询密码 at rest (lianban.crypto.passwords): a salted scrypt hash that verifies only its password."""
+"""The 查询密码 at rest (lianban.crypto.passwords): an SM3-HMAC with the hub's own key, bound to its case, that
+verifies only its password; the earlier scrypt hashes still verify and ask to be stored again."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 
-from lianban.crypto.passwords import hash_password, new_password, verify_password
+from lianban.crypto.passwords import Verdict, hash_password, new_password, verify_password
+
+KEY = ("q1", b"k" * 16)
+KEYS = {"q1": KEY[1]}
+CASE = "BZTX202612000001"
 
 
 def test_a_hash_verifies_its_password_only_and_never_holds_it() -> None:
-    stored = hash_password("135790")
-    assert "135790" not in stored and stored.startswith("scrypt$")
-    assert verify_password("135790", stored) and not verify_password("135791", stored)
+    stored = hash_password("135790", CASE, KEY)
+    assert "135790" not in stored and stored.startswith("sm3hmac$q1$")
+    assert verify_password("135790", CASE, stored, KEYS.get) is Verdict.YES
+    assert verify_password("135791", CASE, stored, KEYS.get) is Verdict.NO
 
 
-def test_the_same_password_hashes_differently_each_time() -> None:
-    assert hash_password("135790") != hash_password("135790")
+def test_a_hash_copied_onto_another_case_does_not_open_it() -> None:
+    stored = hash_password("135790", CASE, KEY)
+    assert verify_password("135790", "BZTX202612000002", stored, KEYS.get) is Verdict.NO
+
+
+def test_without_the_key_nothing_verifies() -> None:
+    stored = hash_password("135790", CASE, KEY)
+    assert verify_password("135790", CASE, stored, {}.get) is Verdict.NO  # retired or unknown key
+    assert hash_password("135790", CASE, ("q2", b"x" * 16)) != stored
 
 
 def test_no_stored_hash_costs_as_much_as_a_wrong_password() -> None:
-    stored = hash_password("135790")
+    stored = hash_password("135790", CASE, KEY)
 
     def took(stored_hash: str | None) -> float:
         started = time.perf_counter()
-        assert not verify_password("000000", stored_hash)
+        for _ in range(200):
+            assert verify_password("000000", CASE, stored_hash, KEYS.get) is Verdict.NO
         return time.perf_counter() - started
 
-    took(None)  # the dummy hash is made once, on first use
-    known, unknown = min(took(stored) for _ in range(3)), min(took(None) for _ in range(3))
+    known, unknown = min(took(stored) for _ in range(5)), min(took(None) for _ in range(5))
     assert 0.5 < unknown / known < 2
-    assert not verify_password("000000", "not a hash")
+    assert verify_password("000000", CASE, "not a hash", KEYS.get) is Verdict.NO
+
+
+def test_an_earlier_scrypt_hash_still_opens_and_asks_to_be_stored_again() -> None:
+    salt = b"s" * 16
+    digest = hashlib.scrypt(b"246810", salt=salt, n=2 ** 10, r=8, p=1, dklen=32)
+    stored = f"scrypt$10$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    assert verify_password("246810", CASE, stored, KEYS.get) is Verdict.YES_REHASH
+    assert verify_password("246811", CASE, stored, KEYS.get) is Verdict.NO
+    assert verify_password("246810", CASE, "scrypt$99$8$1$x$y", KEYS.get) is Verdict.NO
 
 
 def test_new_passwords_are_six_random_digits() -> None:

@@ -76,6 +76,8 @@ def test_demo_completes_with_every_status_and_every_kind_of_misbehaviour(demo: t
     summary, _ = demo
     assert summary["complete"], summary
     assert summary["extracted"] == 80 and summary["quarantined"] == summary["corrected"] > 0  # told, then fixed
+    reconciled = summary["reconciliation"]  # lianban report over the run: every record accounted for
+    assert reconciled["adds_up"] and reconciled["totals"]["extracted"] == 80, reconciled
     assert set(summary["paths"]) >= {"hrss_frontend_db", "ledger_db", "logs", "airflow_home"}
     events = summary["events_by_status"]
     assert set(events) == {s.value for s in Status}, events  # all seven statuses reached the applicant
@@ -199,6 +201,7 @@ def test_no_personal_data_in_logs_ledger_metadata_or_xcom(demo: tuple[dict[str, 
 def test_one_department_down_all_run_the_others_finish_and_report(drill: tuple[dict[str, Any], Path]) -> None:
     summary, home = drill
     assert summary["complete"] and summary["down"] == [DOWN], summary
+    assert summary["reconciliation"]["adds_up"], summary["reconciliation"]  # a drill with faults reconciles too
     assert summary["delivered"][DOWN] == 0 and summary["department_received"][DOWN]["unique"] == 0
     codes, platform = load_codes(), _platform(home)
     for case, item in _chosen(home):

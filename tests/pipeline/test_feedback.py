@@ -12,8 +12,9 @@ import requests
 from exchange_kit import one_round, world
 from sqlalchemy import delete, select
 
-from connectors.hrss.frontend import applications
+from connectors.hrss.frontend import applications, status_log
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
+from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
@@ -62,7 +63,8 @@ def test_statuses_reach_wanshi_tong_final_and_in_order(seeded: Any, paths: Paths
         time.sleep(0.25)
     state = progress(ledger_url)
     assert state.done, state
-    assert state.held_cases == 0 and state.corrected == state.quarantined > 0  # told, corrected, then done
+    assert state.held_cases == 0 and state.corrected == state.ever_quarantined > 0  # told, corrected, then done
+    assert state.quarantined == 0  # nothing held any more
     with session_factory(ledger_url)() as s:
         assert evidence.verify_ledger(s, paths.keys_dir).ok
     stats = requests.get(f"{simulation.urls['wanshi_tong']}/_sim/stats", timeout=5).json()
@@ -129,6 +131,21 @@ def test_hrss_log_is_read_once_and_a_row_for_an_unstaged_case_waits_without_stal
                                                            CaseItem.item_code == "01")).one()
         assert item.status == Status.ACCEPTED.value
         assert get_watermark(s, HRSS_WATERMARK) > 0
+
+
+def test_one_run_drains_a_backlog_page_by_page_unless_its_time_budget_is_spent(seeded: Any, paths: Paths) -> None:
+    db, _ = seeded
+    with db.engine.begin() as conn:  # 250 status rows of cases not staged yet: read, kept waiting
+        conn.execute(status_log.insert(), [{S["case_no"]: f"BZTX2026129{n:05d}", S["item_code"]: "01",
+                                            S["status_code"]: CODES[Status.ACCEPTED],
+                                            S["changed_at"]: "2026-12-01T09:00:00+08:00"} for n in range(250)])
+    drained = collect_hrss(db, paths.ledger_url, paths.keys_dir, limit=100)
+    assert (drained.read, drained.waiting, drained.stopped_by) == (250, 250, None)  # three pages, one run
+    db.append_status("BZTX202612999999", "01", CODES[Status.ACCEPTED])
+    db.append_status("BZTX202612999998", "01", CODES[Status.ACCEPTED])
+    spent = collect_hrss(db, paths.ledger_url, paths.keys_dir, limit=1, budget=0)
+    assert spent.read == 1 and "时间预算" in (spent.stopped_by or "")
+    assert collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 1  # the rest next run, nothing lost
 
 
 def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: Paths, simulation: Any,

@@ -236,7 +236,9 @@ def test_personal_data_typed_into_free_text_is_masked_in_quarantine(paths: Paths
 
 
 def test_the_query_password_is_kept_only_as_a_hash_and_never_in_quarantine(paths: Paths) -> None:
-    from lianban.crypto.passwords import verify_password
+    from lianban.crypto.passwords import Verdict, verify_password
+    from lianban.keys.names import QUERY
+    from lianban.keys.rings import load_ring
     from simulators.people import generate
 
     db = FrontendDB(paths.frontend_url)
@@ -247,7 +249,9 @@ def test_the_query_password_is_kept_only_as_a_hash_and_never_in_quarantine(paths
     with session_factory(paths.ledger_url)() as s:
         hashes = dict(s.execute(select(Case.case_no, Case.password_hash)).all())
         masked = " ".join(q.masked for q in s.scalars(select(Quarantine)))
-    assert all(verify_password(a["password"], hashes[a["case_no"]]) for a in apps)
+    keys = load_ring(paths.keys_dir, QUERY).keys
+    assert all(verify_password(a["password"], a["case_no"], hashes[a["case_no"]], keys.get) is Verdict.YES
+               for a in apps)
     assert "Zq8Only" not in masked
     engine_for(paths.ledger_url).dispose()
     raw = b"".join(p.read_bytes() for p in paths.home.glob("ledger.db*"))

@@ -69,3 +69,13 @@ def test_requests_auth_signs_path_with_query_and_exact_body() -> None:
     v = GatewayVerifier({APP: SECRET}, clock=time.time)
     assert v.verify("POST", PATH, dict(prepared.headers), BODY) is None
     assert SECRET not in repr(GatewayAuth(APP, SECRET)) and SECRET not in repr(v)
+
+
+def test_an_overlong_nonce_is_refused_before_it_is_remembered() -> None:
+    assert "过长" in (verifier().verify("POST", PATH, signed(nonce="a" * 65), BODY) or "")
+    assert verifier().verify("POST", PATH, signed(nonce="a" * 64), BODY) is None
+
+
+def test_the_signer_is_read_from_the_headers_whatever_their_case() -> None:
+    assert GatewayVerifier.signer({"x-app-id": "dept"}) == "dept"
+    assert GatewayVerifier.signer({}) == ""

@@ -2,8 +2,9 @@
 
 Pure ASGI (no buffering framework in between), so they hold under any ASGI server:
 
-* :class:`BodyLimit` reads the request body up to :data:`MAX_BODY` bytes and answers 413 beyond it, whether
-  or not the client sent a ``Content-Length``; the route then sees the body as sent.
+* :class:`BodyLimit` reads the request body up to its path's limit (:data:`LIMITS`: 1 MB for a department's
+  status push, :data:`MAX_BODY` for anything else) and answers 413 beyond it, whether or not the client sent a
+  ``Content-Length``; the route then sees the body as sent.
 * :class:`SecurityHeaders` adds :data:`HEADERS` to every answer: a strict Content-Security-Policy (nothing but
   the hub's own stylesheet and forms; no script at all), no sniffing, no framing, no referrer, no caching (an
   answer may carry a case's progress). No CORS header is ever sent: browsers keep other sites out.
@@ -23,6 +24,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY = 8 * 1024
 TOO_LARGE = "请求内容过大（上限 8 KB），请只提交办件编号和查询密码。"
+#: path prefix → (limit in bytes, what to tell the sender); the first match wins, then MAX_BODY
+LIMITS: tuple[tuple[str, int, str], ...] = (
+    ("/api/v1/departments/", 1024 * 1024, "请求体超过 1 MB 上限，请分批报送（每批最多 1000 条）"),
+)
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 HEADERS = {
@@ -43,10 +48,15 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
         self.app, self.limit = app, limit
 
+    def _limit(self, path: str) -> tuple[int, str]:
+        return next(((size, said) for prefix, size, said in LIMITS if path.startswith(prefix)),
+                    (self.limit, TOO_LARGE))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, said = self._limit(scope.get("path", ""))
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -55,8 +65,8 @@ class BodyLimit:
                 return
             chunks.append(message.get("body", b""))
             size, more = size + len(chunks[-1]), message.get("more_body", False)
-            if size > self.limit:
-                await _too_large(send)
+            if size > limit:
+                await _too_large(send, said)
                 return
         await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks)}], receive), send)
 
@@ -68,8 +78,8 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-async def _too_large(send: Send) -> None:
-    body = json.dumps({"detail": TOO_LARGE}, ensure_ascii=False).encode()
+async def _too_large(send: Send, said: str) -> None:
+    body = json.dumps({"detail": said}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

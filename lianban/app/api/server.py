@@ -8,22 +8,21 @@ Routes (the JSON API is published in ``schemas/hub/openapi.json``; a test fails 
     GET  /api/v1/openapi.json the document above
     GET  /query, POST /query  the page (lianban.app.api.page); same answers, as HTML
     GET  /query.css           its stylesheet (and /favicon.ico: 204, there is none)
-
-    (next: POST /api/v1/departments/{department}/status, signed department callbacks: issue 10 §2)
-
-Where the callbacks go: a route here, its connector's answer parsing from ``lianban.app.registry`` (the same
-mapping tables), its signature checked with ``lianban.wire.gateway.GatewayVerifier`` over the department's
-connection secret (its nonce memory is per process today: move it into the ledger, beside
-``query_attempts``, before running several workers), and the updates applied through
-``lianban.pipeline.feedback``'s path (``record_status`` already records a change that arrives twice once), with
-``EvidenceLog.received`` for the callback and ``sent`` for the hub's signed answer.
+    POST /api/v1/departments/{department}/status
+                              a department pushes status changes (lianban.app.api.callbacks): gateway-signed
+                              like the hub's requests to it, up to 1,000 rows and 1 MB; 200 answers are signed
+                              with the hub's key (X-Lianban-Signature), refusals are ``{"code", "message"}``
 
 Every answer carries the security headers of :mod:`lianban.app.api.guards`. The application keeps no state
-that correctness depends on: the ledger holds the rate limit, so any number of workers may serve it.
+that correctness depends on: the ledger holds the rate limit and the gateway's nonces, so any number of workers
+may serve it.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -36,6 +35,7 @@ from starlette.exceptions import HTTPException
 
 from lianban import __version__
 from lianban.app.api import page
+from lianban.app.api.callbacks import UNKNOWN, GatewayError, PushAnswer, StatusPush
 from lianban.app.api.guards import BodyLimit, SecurityHeaders
 from lianban.ledger.progress_query import Answer, Outcome
 
@@ -98,12 +98,68 @@ def _refusals() -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Refusal, "description": text} for code, text in said.items()}
 
 
-def create_app(desk: Desk) -> Any:
-    """The application answering with `desk`, wrapped in its guards (an ASGI app)."""
-    return SecurityHeaders(BodyLimit(build_api(desk)))
+CALLBACK_PATH = "/api/v1/departments/{department}/status"
+CALLBACK_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"model": GatewayError, "description": "请求体不是合法的 JSON"},
+    401: {"model": GatewayError, "description": "网关签名校验失败：缺少、过期、重放或无效"},
+    403: {"model": GatewayError, "description": "签名的应用标识属于其他部门"},
+    404: {"model": GatewayError, "description": "无此部门或该部门未开通回调"},
+    413: {"model": Refusal, "description": "请求体超过 1 MB"},
+    422: {"model": GatewayError, "description": "请求体不符合接口规范"},
+}
 
 
-def build_api(desk: Desk) -> FastAPI:
+class Gate(Protocol):
+    """What takes department callbacks (lianban.app.api.callbacks.CallbackGate)."""
+
+    def handle(self, department: str, path: str, headers: Mapping[str, str], body: bytes) -> Any: ...
+
+
+def create_app(desk: Desk, gate: Gate | None = None) -> Any:
+    """The application answering with `desk` (and `gate` for department callbacks: without one, every push is
+    answered 404), wrapped in its guards (an ASGI app)."""
+    return SecurityHeaders(BodyLimit(build_api(desk, gate)))
+
+
+def _signed_path(request: Request) -> str:
+    """The path with its query as the client signed it (the raw bytes, not a decoded form)."""
+    scope = request.scope
+    path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def _callbacks(api: FastAPI, gate: Gate) -> None:
+    schema = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/StatusPush"}}}}}
+
+    @api.post(CALLBACK_PATH, response_model=PushAnswer, responses=CALLBACK_REFUSALS, openapi_extra=schema,
+              summary="部门状态回调 (a department pushes its status changes)")
+    async def department_status(department: str, request: Request) -> Response:
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items()}
+        answer = await run_in_threadpool(gate.handle, department, _signed_path(request), headers, body)
+        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers),
+                        media_type="application/json")
+    _document_push(api)
+
+
+def _document_push(api: FastAPI) -> None:
+    """The route reads its body itself (authenticated first, parsed after), so FastAPI does not know its schema:
+    add StatusPush to the document's components."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            document = build()
+            schema = StatusPush.model_json_schema(ref_template="#/components/schemas/{model}")
+            document["components"]["schemas"].update({**schema.pop("$defs", {}), "StatusPush": schema})
+        return api.openapi_schema  # type: ignore[return-value]
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def build_api(desk: Desk, gate: Gate | None = None) -> FastAPI:
     """The FastAPI application itself, unguarded (see :func:`create_app`)."""
     api = FastAPI(title="lianban 联办 · 退休一件事 数据交换枢纽", version=__version__, docs_url=None,
                   redoc_url=None, openapi_url="/api/v1/openapi.json")
@@ -125,6 +181,8 @@ def build_api(desk: Desk) -> FastAPI:
         if answer.progress is None:
             return _refusal(STATUS[answer.outcome], SENTENCE[answer.outcome])
         return answer.progress.as_dict()
+
+    _callbacks(api, gate or _NoGate())
 
     @api.get("/query", response_class=HTMLResponse, include_in_schema=False)
     def query_form() -> HTMLResponse:
@@ -157,6 +215,21 @@ def build_api(desk: Desk) -> FastAPI:
 class _NoDesk:
     def query(self, case_no: str, password: str, client: str) -> Answer:
         raise RuntimeError("no ledger: this application only describes itself")
+
+
+@dataclass(frozen=True)
+class _Refused:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+class _NoGate:
+    """No department may push (a hub serving only the progress query)."""
+
+    def handle(self, department: str, path: str, headers: Mapping[str, str], body: bytes) -> Any:
+        return _Refused(404, json.dumps({"code": "UNKNOWN_DEPARTMENT", "message": UNKNOWN},
+                                        ensure_ascii=False).encode(), {})
 
 
 def openapi_document() -> dict[str, Any]:

@@ -5,10 +5,11 @@ module per command group::
 
     home         init, seed, simulate, demo           run          run stage|deliver|collect|
                                                                    supplements|report
-    inspect      status, quarantine                   deliveries   deliveries list|retry
+    inspect      status                               deliveries   deliveries list|retry
+    quarantine   quarantine [list|show|release|reject]
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
-    serve        serve (the progress query over HTTP)
+    serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
     retirement   retirement-age (the 2025 reform)         validate     validate FILE (the suite over a file)
 """
 
@@ -20,19 +21,20 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, retirement, serve, validate
+from lianban.app.cli import home, inspect, report, retirement, serve, validate
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
 from lianban.app.cli.deliveries import deliveries_app
 from lianban.app.cli.keys import keys_app
 from lianban.app.cli.output import console
+from lianban.app.cli.quarantine import quarantine_app
 from lianban.app.cli.run import run_app
 from lianban.app.cli.supplements import supplements_app
 from lianban.errors import LianbanError
 
 app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
-for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, inspect.quarantine, serve.serve):
+for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, serve.serve, report.report):
     app.command()(command)
 app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
@@ -43,6 +45,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
 app.command("retirement-age")(retirement.retirement_age_command)
 app.command("validate")(validate.validate_command)
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import threading
 from pathlib import Path
@@ -34,7 +35,12 @@ def seed(records: Annotated[int, typer.Option(min=1)] = 200,
 def simulate(step: Annotated[float, typer.Option(help="seconds per status step")] = 60.0,
              with_hrss: Annotated[bool, typer.Option(help="also run HRSS's back office")] = True,
              faults: Annotated[str, typer.Option(envvar="LIANBAN_SIM_FAULTS",
-                                                 help="fault injection, see simulators/faults.py")] = "") -> None:
+                                                 help="fault injection, see simulators/faults.py")] = "",
+             push: Annotated[list[str] | None, typer.Option(
+                 help="回调模式：该 REST 部门主动推送状态 (a REST department that pushes its statuses; repeatable)")]
+             = None,
+             hub_url: Annotated[str | None, typer.Option(help="枢纽地址，lianban serve 打印 (the hub's URL, "
+                                                             "for --push)")] = None) -> None:
     """启动各部门模拟服务 (start the department simulators); first line: JSON of URLs."""
     from lianban.app.setup import require_simulators
 
@@ -44,15 +50,29 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
     paths = Paths.from_env()
     try:
         sim = start(paths.home, paths.keys_dir, paths.existing_frontend() if with_hrss else None, step,
-                    faults=faults or None)
+                    faults=faults or None, push=push or (), hub_url=hub_url)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--faults") from None
+        raise typer.BadParameter(str(exc), param_hint="--push" if "push" in str(exc) else "--faults") from None
+    _write_connections(paths, sim.urls)  # before the first line: whoever reads it may source the file at once
     typer.echo(json.dumps(sim.urls), nl=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     sim.stop()
+
+
+CONNECTIONS_FILE = "connections.env"
+
+
+def _write_connections(paths: Paths, urls: dict[str, str]) -> None:
+    """``<home>/simulators/connections.env`` (mode 0600): the ``AIRFLOW_CONN_DEPT_*`` exports for the simulated
+    departments, so ``source`` points ``lianban run``, ``connectors check`` and ``serve`` at them."""
+    from lianban.app.demo import connections
+    from lianban.keys.files import write_private_text
+
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in connections(urls, paths.home).items()]
+    write_private_text(paths.home / "simulators" / CONNECTIONS_FILE, "\n".join(lines) + "\n")
 
 
 def demo(records: Annotated[int, typer.Option(min=1)] = 200, as_json: JsonFlag = False,

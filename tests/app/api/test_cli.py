@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 
 from lianban.app.api import openapi_document
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Evidence
 from tests.app.api.conftest import Hub
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,6 +56,12 @@ def test_reset_password_issues_a_new_one_and_the_old_one_stops_working(hub: Hub)
 
     assert status(printed["password"]) == 200
     assert status(app["password"]) == 404 or app["password"] == printed["password"]
+    with session_factory(hub.paths.ledger_url)() as session:
+        resets = session.scalars(select(Evidence).where(Evidence.kind == "password-reset")).all()
+        logged = [str(v) for e in session.scalars(select(Evidence)) for v in vars(e).values()]
+    assert [(e.direction, e.department, json.loads(e.case_nos)) for e in resets] == [
+        ("out", "applicant", [app["case_no"]])]
+    assert not [v for v in logged if printed["password"] in v]  # the password itself is nowhere in the log
 
 
 def test_reset_password_of_an_unknown_case_says_so_in_one_sentence(hub: Hub) -> None:

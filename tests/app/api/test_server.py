@@ -165,3 +165,21 @@ def test_two_servers_on_one_ledger_share_the_rate_limit(hub: Hub) -> None:
         assert right.status_code == 429
     finally:
         other.stop()
+
+
+def test_a_case_hashed_the_earlier_slow_way_still_opens_and_is_stored_again_keyed(hub: Hub) -> None:
+    import base64
+    import hashlib
+
+    from lianban.ledger.models import Case
+
+    app, salt = hub.app(2), b"s" * 16
+    digest = hashlib.scrypt(app["password"].encode(), salt=salt, n=2 ** 10, r=8, p=1, dklen=32)
+    legacy = f"scrypt$10$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    with session_factory(hub.paths.ledger_url).begin() as session:
+        session.scalars(select(Case).where(Case.case_no == app["case_no"])).one().password_hash = legacy
+    assert ask(hub, app["case_no"], app["password"]).status_code == 200
+    with session_factory(hub.paths.ledger_url)() as session:
+        stored = session.scalar(select(Case.password_hash).where(Case.case_no == app["case_no"]))
+    assert stored is not None and stored.startswith("sm3hmac$") and app["password"] not in stored
+    assert ask(hub, app["case_no"], app["password"]).status_code == 200

@@ -1,0 +1,198 @@
+"""End to end, against a naive baseline: ``python -m bench.pipeline [--records N] [--naive-sample S]``.
+
+Generates N synthetic approvals into a fresh 前置库 (``var/bench/n<N>``), starts the department simulators in their
+own processes on loopback (``lianban simulate``; their status clock stopped, so only intake is measured), and
+times the pipeline as the DAG runs it: ``stage`` (extract → validate → route → minimise → seal → outbox), then
+``deliver`` for every department at once, each in its own process (``lianban run deliver DEPT``, as Airflow runs
+one task per department) until every receipt is in the ledger. Then the naive baseline (:mod:`bench.naive`) on a
+sample of the same people: one POST and one commit per record per department.
+
+Prints per-stage times and rates, peak RSS, the SM2 cost per record, and as its last line
+``end-to-end: <records/s> records/s, <ratio>x naive``. Writes ``bench/results/pipeline-<N>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from bench import naive
+from lianban.wire.settings import DEFAULT_BATCH_SIZE
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 20261202
+SEED_CHUNK = 5000
+
+
+def _cli(*args: str, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "lianban.app.cli", *args], env=env, cwd=ROOT, text=True,
+                          capture_output=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"lianban {' '.join(args)} failed: {done.stdout[-500:]}{done.stderr[-500:]}")
+    result: dict[str, Any] = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    return result
+
+
+def _start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
+def _people(count: int) -> Iterator[list[dict[str, Any]]]:
+    from simulators.people import generate
+
+    rows = generate(count, seed=SEED)
+    while chunk := list(islice(rows, SEED_CHUNK)):
+        yield chunk
+
+
+def _seed(env: dict[str, str], count: int) -> float:
+    from connectors.hrss.frontend import FrontendDB
+    from lianban.app.config import Paths
+
+    started = time.perf_counter()
+    db = FrontendDB(Paths.from_env(env).frontend_url)
+    for chunk in _people(count):
+        db.insert_applications(chunk)
+    return time.perf_counter() - started
+
+
+def _sourced(path: Path) -> dict[str, str]:
+    return dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in path.read_text().splitlines())
+
+
+def _departments() -> list[str]:
+    from lianban.domain.catalog import load_catalog
+
+    return load_catalog().pushed_departments()
+
+
+def _deliver_all(env: dict[str, str]) -> tuple[float, dict[str, dict[str, Any]]]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(_departments())) as pool:
+        runs = {d: pool.submit(_cli, "run", "deliver", d, "--json", env=env) for d in _departments()}
+        results = {d: r.result() for d, r in runs.items()}
+    return time.perf_counter() - started, results
+
+
+def _naive(sample: int) -> dict[str, float]:
+    """The quick script on the first `sample` people: one POST per record per department."""
+    from lianban.domain.catalog import load_catalog
+
+    catalog, pushed = load_catalog(), set(_departments())
+    people = next(_people(sample))[:sample]
+    deliveries = [(catalog.items[code].department, {"case_no": p["case_no"], "item_code": code, **p})
+                  for p in people for code in str(p["items"]).split(",")
+                  if code in catalog.items and catalog.items[code].department in pushed]
+    server, said = _start([sys.executable, "-m", "bench.naive", "serve"], dict(os.environ))
+    try:
+        sent, seconds = naive.send(said["url"], deliveries)
+    finally:
+        server.terminate()
+        server.wait()
+    return {"records": len(people), "deliveries": sent, "seconds": round(seconds, 2),
+            "records_per_s": round(len(people) / seconds, 1), "deliveries_per_s": round(sent / seconds, 1)}
+
+
+def _sm2_ms() -> dict[str, float]:
+    from lianban.crypto.suites import get_suite
+
+    suite, rounds = get_suite("SM"), 10
+    signer, recipient = suite.generate_signing_key(), suite.generate_recipient_key()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        suite.sign(signer.private, b"header")
+        suite.wrap(recipient.public, b"k" * 16)
+    return {"sign_plus_wrap_ms": round((time.perf_counter() - started) * 1000 / rounds, 2)}
+
+
+def _peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)
+
+
+def run(records: int, sample: int, home: Path) -> dict[str, Any]:
+    shutil.rmtree(home, ignore_errors=True)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))},
+           "LIANBAN_HOME": str(home)}
+    from lianban.app.config import Paths
+    from lianban.app.setup import init
+
+    init(Paths.from_env(env), with_frontend=True)
+    seed_s = _seed(env, records)
+    sim, _ = _start([sys.executable, "-m", "lianban.app.cli", "simulate", "--step", "86400", "--no-with-hrss"], env)
+    try:
+        env.update(_sourced(home / "simulators" / "connections.env"))
+        started = time.perf_counter()
+        staged = _cli("run", "stage", "--json", env=env)
+        stage_s = time.perf_counter() - started
+        deliver_s, delivered = _deliver_all(env)
+    finally:
+        sim.terminate()
+        sim.wait()
+    sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
+    batches = sum(math.ceil(int(d.get("sent", 0)) / DEFAULT_BATCH_SIZE) for d in delivered.values())
+    total_s = stage_s + deliver_s
+    baseline = _naive(sample)
+    e2e = records / total_s
+    sm2 = _sm2_ms()
+    return {
+        "date": datetime.now(UTC).date().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "records": records, "seed_s": round(seed_s, 1),
+        "stage": {"seconds": round(stage_s, 1), "records_per_s": round(records / stage_s, 1), **staged},
+        "deliver": {"seconds": round(deliver_s, 1), "deliveries": sent, "deliveries_per_s": round(sent / deliver_s, 1),
+                    "by_department": delivered},
+        "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(e2e, 1)},
+        "naive": baseline, "ratio": round(e2e / baseline["records_per_s"], 2),
+        "peak_rss_mb": _peak_rss_mb(),
+        "sm2": {**sm2, "batches": batches,
+                "ms_per_record": round(batches * sm2["sign_plus_wrap_ms"] / max(records, 1), 4)},
+    }
+
+
+def _print(result: dict[str, Any]) -> None:
+    s, d, n = result["stage"], result["deliver"], result["naive"]
+    print(f"machine: {result['machine']}, {result['records']:,} records (seeded in {result['seed_s']} s)")
+    print(f"stage:    {s['seconds']:>8} s  {s['records_per_s']:>10,.0f} records/s  "
+          f"(staged {s.get('staged')}, quarantined {s.get('quarantined')})")
+    print(f"deliver:  {d['seconds']:>8} s  {d['deliveries_per_s']:>10,.0f} deliveries/s  ({d['deliveries']:,} "
+          f"deliveries to {len(d['by_department'])} departments at once)")
+    print(f"naive:    {n['seconds']:>8} s  {n['records_per_s']:>10,.0f} records/s  ({n['deliveries']:,} POSTs "
+          f"for {n['records']:,} records, {n['deliveries_per_s']:,.0f}/s)")
+    print(f"peak RSS: {result['peak_rss_mb']} MB; SM2 (sign + wrap) {result['sm2']['sign_plus_wrap_ms']} ms per "
+          f"batch, {result['sm2']['ms_per_record']} ms per record")
+    print(f"end-to-end: {result['end_to_end']['records_per_s']:,.0f} records/s, {result['ratio']}x naive")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--naive-sample", type=int, default=2_000)
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
+    args = parser.parse_args(argv)
+    result = run(args.records, min(args.naive_sample, args.records), args.home / f"n{args.records}")
+    out = ROOT / "bench" / "results" / f"pipeline-{args.records}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    _print(result)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

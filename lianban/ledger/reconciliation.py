@@ -1,0 +1,171 @@
+"""The reconciliation report (对账): what became of every 前置库 row the hub read, with totals that must add up.
+
+Each row read (its 序号, once however often it was re-read or corrected in place) has one fate::
+
+    staged       its case was entered and its items routed (a held row corrected at the source, or released by an
+                 operator, is staged: it is not counted as quarantined as well)
+    quarantined  held now: waiting for a fix at the source or an operator's decision (the reasons are listed)
+    rejected     an operator refused the application (the applicant was told 不予受理)
+
+and each item of a staged case exactly one delivery state: ``window`` (HRSS's own item, handled at the window:
+nothing to deliver), ``delivered`` (the department took it), ``refused`` (the department refused it: a dead
+letter with its reason), ``dead`` (out of retries) or ``pending`` (due or backing off). The checks:
+extracted = staged + quarantined + rejected, and items = window + delivered + refused + dead + pending; a report
+whose totals do not add up says which check failed (:attr:`Reconciliation.problems`), and the command fails.
+
+A row belongs to the day (Asia/Shanghai) the hub first read it. Nothing personal is in it: the ledger holds
+none in the clear, and quarantine reasons are shown as redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lianban.domain.identity import redact_text
+from lianban.domain.status_machine import load_status_machine
+from lianban.domain.statuses import Status
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
+from lianban.ledger.store import DeliveryState, QuarantineState
+
+__all__ = ["DELIVERY_STATES", "FATES", "Reconciliation", "reconcile"]
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+FATES = ("staged", "quarantined", "rejected")
+DELIVERY_STATES = ("window", "delivered", "refused", "dead", "pending")
+_BY_DELIVERY: dict[str, str] = {DeliveryState.ACCEPTED: "delivered", DeliveryState.REFUSED: "refused",
+                                 DeliveryState.DEAD: "dead", DeliveryState.PENDING: "pending",
+                                 DeliveryState.RETRY: "pending"}
+
+
+@dataclass(frozen=True)
+class ItemFate:
+    item_code: str
+    department: str
+    delivery: str  # one of DELIVERY_STATES
+    status: str | None  # its current unified status (None: no report yet)
+
+
+@dataclass(frozen=True)
+class RecordFate:
+    source_seq: int
+    case_no: str
+    fate: str  # one of FATES
+    read_at: str
+    status: str | None = None  # the case's status (staged and held cases)
+    reasons: list[str] = field(default_factory=list)  # why it is held or was refused
+    items: list[ItemFate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    since: str
+    until: str
+    records: list[RecordFate]
+    #: the same totals counted straight from the tables (staged cases, their items, their deliveries by state)
+    counted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        fates = Counter(r.fate for r in self.records)
+        items = Counter(i.delivery for r in self.records if r.fate == "staged" for i in r.items)
+        return {"extracted": len(self.records), **{f: fates[f] for f in FATES},
+                "items": sum(len(r.items) for r in self.records if r.fate == "staged"),
+                **{d: items[d] for d in DELIVERY_STATES}}
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the totals do not add up (empty when they do)."""
+        t, said = self.totals, []
+        if t["extracted"] != sum(t[f] for f in FATES):
+            said.append(f"抽取数 {t['extracted']} ≠ 入账 + 隔离 + 退回 {sum(t[f] for f in FATES)}")
+        if t["items"] != sum(t[d] for d in DELIVERY_STATES):
+            said.append(f"事项数 {t['items']} ≠ 各投递状态之和 {sum(t[d] for d in DELIVERY_STATES)}")
+        said += [f"{key}：逐条汇总 {t[key]} ≠ 台账直接计数 {n}" for key, n in self.counted.items() if t[key] != n]
+        return said
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "totals": self.totals, "problems": self.problems,
+                "records": [asdict(r) for r in self.records]}
+
+
+def _utc(day: date) -> datetime:
+    """Midnight of `day` in Beijing, as the ledger stores times (naive UTC)."""
+    return datetime.combine(day, time(), BEIJING).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _reasons(text: str | None) -> list[str]:
+    raw = json.loads(text or "[]")
+    return [redact_text(r if isinstance(r, str) else str(r.get("message", r))) for r in raw]
+
+
+def reconcile(ledger_url: str, until: date, since: date | None = None) -> Reconciliation:
+    """Every row first read on `since` … `until` (Beijing days; `since` defaults to `until`)."""
+    start, end = _utc(since or until), _utc(until + timedelta(days=1))
+    with session_factory(ledger_url)() as session:
+        held = _quarantined(session)
+        cases = {c.source_seq: c for c in session.scalars(select(Case))}
+        first = _first_read(cases.values(), held)
+        seqs = sorted(seq for seq, at in first.items() if start <= at < end)
+        items = _items(session, [cases[s].id for s in seqs if s in cases])
+        records = [_fate(seq, first[seq], cases.get(seq), held.get(seq, []), items) for seq in seqs]
+        counted = _counted(session, [cases[s].id for s in seqs if s in cases and not cases[s].held])
+    return Reconciliation((since or until).isoformat(), until.isoformat(), records, counted)
+
+
+def _counted(session: Session, staged: list[int]) -> dict[str, int]:
+    """Staged cases, their items and their deliveries by state, counted by the database itself."""
+    items = select(func.count()).select_from(CaseItem).where(CaseItem.case_id.in_(staged))
+    by_state = dict(session.execute(select(Delivery.state, func.count()).join(CaseItem)
+                                    .where(CaseItem.case_id.in_(staged)).group_by(Delivery.state)).all())
+    counted = {"staged": len(staged), "items": int(session.scalar(items) or 0)}
+    for state, key in _BY_DELIVERY.items():
+        counted[key] = counted.get(key, 0) + int(by_state.get(state, 0))
+    counted["window"] = counted["items"] - sum(int(n) for n in by_state.values())
+    return counted
+
+
+def _quarantined(session: Session) -> dict[int, list[Quarantine]]:
+    rows: dict[int, list[Quarantine]] = {}
+    for q in session.scalars(select(Quarantine).order_by(Quarantine.id)):
+        rows.setdefault(q.source_seq, []).append(q)
+    return rows
+
+
+def _first_read(cases: Iterable[Case], held: dict[int, list[Quarantine]]) -> dict[int, datetime]:
+    first = {seq: min(q.created_at for q in rows) for seq, rows in held.items()}
+    for case in cases:
+        first[case.source_seq] = min(first.get(case.source_seq, case.staged_at), case.staged_at)
+    return first
+
+
+def _items(session: Session, case_ids: list[int]) -> dict[int, list[ItemFate]]:
+    by_case: dict[int, list[ItemFate]] = {}
+    query = (select(CaseItem, Delivery.state).outerjoin(Delivery, Delivery.case_item_id == CaseItem.id)
+             .where(CaseItem.case_id.in_(case_ids)).order_by(CaseItem.case_id, CaseItem.item_code))
+    for item, state in session.execute(query):
+        delivery = "window" if state is None else _BY_DELIVERY.get(state, f"unknown:{state}")  # a bug to show
+        by_case.setdefault(item.case_id, []).append(ItemFate(item.item_code, item.department, delivery, item.status))
+    return by_case
+
+
+def _fate(seq: int, read: datetime, case: Case | None, held: list[Quarantine],
+          items: dict[int, list[ItemFate]]) -> RecordFate:
+    read_at = read.replace(tzinfo=ZoneInfo("UTC")).astimezone(BEIJING).isoformat(timespec="seconds")
+    last = held[-1] if held else None
+    if case is not None and not case.held:
+        mine = items.get(case.id, [])
+        status = load_status_machine().case_status(Status(i.status) if i.status else None for i in mine)
+        return RecordFate(seq, case.case_no, "staged", read_at, status.value, [], mine)
+    fate = "rejected" if last is not None and last.state == QuarantineState.REJECTED else "quarantined"
+    case_no = case.case_no if case is not None else (last.case_no if last else "")
+    return RecordFate(seq, case_no, fate, read_at, None, _reasons(last.reasons if last else None))

@@ -1,0 +1,55 @@
+"""An operator's decisions on the quarantine (``lianban quarantine release|reject``), each in one transaction
+with its evidence entry.
+
+release  the held row goes as it is: recorded (who, when, why) and matched by fingerprint when the row is staged
+         next (:func:`lianban.pipeline.quarantine.overridden`); the caller flags the 前置库 row for taking again
+reject   the application is refused: recorded, and every open item of its held case told 不予受理 with the
+         note (:func:`lianban.pipeline.notices.refuse`), which goes to 皖事通办 with the next report
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
+from lianban.ledger.store import QuarantineState
+from lianban.pipeline import notices, quarantine
+
+__all__ = ["Decided", "reject", "release"]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What an operator decided, for the command's answer."""
+
+    id: int
+    source_seq: int
+    case_no: str
+    state: str
+    items_told: int = 0  # items told 不予受理 (reject)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _decide(ledger_url: str, keys_dir: Path, quarantine_id: int, state: QuarantineState, note: str,
+            operator: str) -> Decided:
+    log = EvidenceLog.load(keys_dir)
+    with session_factory(ledger_url).begin() as session:
+        q = quarantine.decide(session, quarantine_id, state, note, operator)
+        told = notices.refuse(session, q.case_no, q.decision_note or note) if state is QuarantineState.REJECTED else 0
+        quarantine.log_decision(session, log, q)
+        return Decided(q.id, q.source_seq, q.case_no, q.state, told)
+
+
+def release(ledger_url: str, keys_dir: Path, quarantine_id: int, note: str, operator: str) -> Decided:
+    """Let the held row go as it is (its next staging takes it despite its reasons)."""
+    return _decide(ledger_url, keys_dir, quarantine_id, QuarantineState.OVERRIDDEN, note, operator)
+
+
+def reject(ledger_url: str, keys_dir: Path, quarantine_id: int, note: str, operator: str) -> Decided:
+    """Refuse the application; the applicant is told 不予受理 with the note."""
+    return _decide(ledger_url, keys_dir, quarantine_id, QuarantineState.REJECTED, note, operator)

@@ -1,0 +1,104 @@
+"""`lianban quarantine list|show|release|reject` as an operator runs them: one bad record released with a note,
+another corrected at the source, both delivered exactly once; a third refused, its applicant told 不予受理; every
+decision in the ledger and the evidence log, none without a note, none twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths, department_settings
+from lianban.app.registry import load_department
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Delivery, Evidence, StatusEvent
+from lianban.pipeline.deliver import deliver
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
+    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "quarantine", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _apps() -> list[dict[str, Any]]:
+    """Three valid applications made bad three ways (all choosing the housing fund's item 14)."""
+    apps = [a for a in generate(30, seed=41) if len(a["phone"]) == 11 and a["employer_name"]][:3]
+    for app in apps:
+        app["items"] = "01,14"
+    apps[0]["contribution_months"] = 100  # below the minimum: an operator knows why and releases it
+    apps[1]["phone"] = "12345"  # HRSS corrects it at the source
+    apps[2]["contribution_months"] = 90  # refused at the window
+    return apps
+
+
+def _delivered(paths: Paths) -> list[str]:
+    with session_factory(paths.ledger_url)() as session:
+        return list(session.scalars(select(Case.case_no).join(CaseItem).join(Delivery)
+                                    .where(Delivery.department == "housing_fund", Delivery.state == "accepted")))
+
+
+def test_release_correction_and_rejection_each_reach_their_end_exactly_once(paths: Paths, simulation: Any) -> None:
+    db, apps = FrontendDB(paths.frontend_url), _apps()
+    db.insert_applications(apps)
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 3
+    held = {r["case_no"]: r for r in json.loads(_cli(paths.home, "list", "--json").stdout)}
+    assert set(held) == {a["case_no"] for a in apps} and {r["state"] for r in held.values()} == {"open"}
+    released, refused = held[apps[0]["case_no"]]["id"], held[apps[2]["case_no"]]["id"]
+
+    shown = _cli(paths.home, "show", str(released))
+    assert shown.returncode == 0 and "缴费" in shown.stdout and apps[0]["id_number"] not in shown.stdout
+    no_note = _cli(paths.home, "release", str(released), "--note", "  ")
+    assert no_note.returncode == 2 and "--note" in no_note.stdout
+    done = _cli(paths.home, "release", str(released), "--note", "经核实为视同缴费年限，准予办理", "--operator", "王敏")
+    assert done.returncode == 0 and "已放行" in done.stdout
+    again = _cli(paths.home, "release", str(released), "--note", "再次放行")
+    assert again.returncode == 2 and "已处理" in again.stdout
+    told = json.loads(_cli(paths.home, "reject", str(refused), "--note", "缴费年限不足且无法补缴", "--json").stdout)
+    assert told["state"] == "rejected" and told["items_told"] == 2  # items 01 and 14 of the held case
+
+    db.correct(_seq(db, apps[1]["case_no"]), {"phone": "13912345678"})  # HRSS fixes the row at the source
+    second = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (second.staged, second.quarantined) == (2, 0), second
+    dept = load_department("housing_fund", department_settings("housing_fund"), paths.keys_dir)
+    deliver(dept, paths.ledger_url, 100, paths.keys_dir)
+    stage(db, paths.ledger_url, paths.keys_dir)  # nothing new: nothing happens twice
+    deliver(dept, paths.ledger_url, 100, paths.keys_dir)
+    assert sorted(_delivered(paths)) == sorted([apps[0]["case_no"], apps[1]["case_no"]])
+    stats = requests.get(f"{simulation.urls['housing_fund']}/_sim/stats", timeout=30).json()
+    assert (stats["unique"], stats["duplicates"]) == (2, 0)
+    _refused_and_logged(paths, apps[2]["case_no"])
+
+
+def _seq(db: FrontendDB, case_no: str) -> int:
+    return next(r.seq for r in db.quarantined() if r.values.get("case_no") == case_no)
+
+
+def _refused_and_logged(paths: Paths, case_no: str) -> None:
+    with session_factory(paths.ledger_url)() as session:
+        refused = session.execute(select(CaseItem.item_code, StatusEvent.status, StatusEvent.reason)
+                                  .join(Case).join(StatusEvent).where(Case.case_no == case_no,
+                                                                      StatusEvent.status == "不予受理")).all()
+        kinds = [e.kind for e in session.scalars(select(Evidence).where(Evidence.department == "operator"))]
+    assert sorted(code for code, _, _ in refused) == ["01", "14"]
+    assert all("缴费年限不足且无法补缴" in (reason or "") for _, _, reason in refused)
+    assert sorted(kinds) == ["quarantine-overridden", "quarantine-rejected"]
+
+
+@pytest.mark.parametrize("command", ["release", "reject"])
+def test_a_decision_on_a_row_that_does_not_exist_says_so(paths: Paths, command: str) -> None:
+    done = _cli(paths.home, command, "999", "--note", "x")
+    assert done.returncode == 2 and "没有编号为 999" in done.stdout
