@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,5 +18,21 @@ def dag_defaults() -> dict[str, Any]:
 
 def task_defaults() -> dict[str, Any]:
     """Airflow task defaults. Task retries cover a crashed worker; department outages are handled inside
-    the ledger (retry with back-off, then dead letter), so a demo may set ``LIANBAN_TASK_RETRIES=0``."""
-    return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": timedelta(minutes=1)}
+    the ledger (retry with back-off, then dead letter), so a demo may set ``LIANBAN_TASK_RETRIES=0``. A task
+    that fails for good is kept in the ledger for the duty desk's alert (lianban_operations tells it)."""
+    return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": timedelta(minutes=1),
+            "on_failure_callback": record_failure}
+
+
+def record_failure(context: Any) -> None:
+    """on_failure_callback: the failed task's ids in the ledger (never its exception: it may carry anything)."""
+    from lianban.app import jobs
+
+    instance = context.get("ti") or context.get("task_instance")
+    if instance is None:
+        return
+    try:
+        jobs.record_task_failure(instance.dag_id, instance.task_id, str(context.get("run_id", instance.run_id)))
+    except Exception:  # a callback that fails must not hide the task's own failure
+        logging.getLogger("lianban.alerts").exception("告警 ALERT: 无法记录失败的任务 %s.%s",
+                                                      instance.dag_id, instance.task_id)

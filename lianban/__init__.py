@@ -5,13 +5,13 @@ The core package, in layers; each imports only the layers below it (``.importlin
 
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
-       │       scaffold (+ templates/), cli/ (one module per command group), api/ (the hub's own HTTP service,
-       │       ``lianban serve``: server, guards, page, running, callbacks)
+       │       scaffold (+ templates/), alerting (e-mail and SMS channels), cli/ (one module per command group),
+       │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running, callbacks)
     pipeline   the steps over the ledger: stage, quarantine (+ decisions: an operator's release or reject),
        │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
-       │       submissions forwarded), feedback (polling departments),
-       │       callbacks (status changes departments push), rewards (item 13 paid by HRSS), notices (held
-       │       applications told 补正资料), report (to 皖事通办, each event with its 办件 record from banjian),
+       │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
+       │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
+       │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents),
        │       validate/ (the domain rules as custom Great Expectations expectations, run per chunk:
        │       expectations, runner, chunk, docs)
        │
@@ -19,7 +19,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
        │       progress, cases, time_limits (read models), results (sealed 办理结果), progress_query (the
        │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
-       │       nonces (the gateway's replay memory, shared by every server worker)
+       │       nonces (the gateway's replay memory, shared by every server worker), reconciliation (对账),
+       │       incidents (what is wrong now, by party)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
@@ -27,14 +28,15 @@ The core package, in layers; each imports only the layers below it (``.importlin
     keys       key material on disk: rings (SM4), keysets (SM2/NIST), names, provision, files (0600)
        │
     crypto     pure, no I/O: hashing (SM3), suites, sm2 (native gmssl-pyx engine, pure-Python gmalg fallback),
-       │       merkle, batch (envelopes), vault (at rest), passwords (the 查询密码's scrypt hash)
+       │       merkle, batch (envelopes), vault (at rest), passwords (the 查询密码's keyed SM3-HMAC)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
                (reading a 前置库 row), identity, retirement (the 2025 reform), validation, rules/ (the
                validation rules, vectorised over a chunk: base, frame, fields, identity, reform, items),
                routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
-               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline), sms (SMS
+               (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline),
+               liaisons (the 联络员 register), incidents (alert kinds and their texts), sms (SMS
                templates, segment counting, the ID-number guard, quiet hours)
 
     errors     the error tree every layer raises (outside the layers)

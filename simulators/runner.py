@@ -9,7 +9,8 @@ there is simulated without a line here. Each catalog transport has one simulator
             codes: ``connectors.<name>.statuses.CODES`` and, when the module has it, ``ENGINE_ERRORS``
             (engine refusal code → the department's error code; else rest_department.ERROR_CODES)
 
-plus 皖事通办 (:data:`SINK`), the status sink, with its own app. Prints, as its first stdout line, one JSON
+plus 皖事通办 (:data:`SINK`), the status sink, with its own app, and the SMS gateway (:data:`SMS`,
+simulators/sms.py) the hub sends liaison alerts through. Prints, as its first stdout line, one JSON
 object with each department's base URL and every SOAP department's WSDL URL (``<name>_wsdl``), then serves
 until stopped. Credentials are generated into ``<home>/simulators/credentials.json`` (mode 0600; a department
 missing from an existing file is added) and never printed; key rings come from the hub's key directory (each
@@ -46,6 +47,7 @@ from simulators.hrss_backoffice import HrssBackOffice
 from simulators.signing import SigningMiddleware
 
 SINK = "wanshi_tong"  # 皖事通办: receives status events, runs no department engine
+SMS = "sms"  # the SMS gateway the hub sends liaison alerts and notices through (not a department)
 
 
 def departments() -> list[str]:
@@ -54,8 +56,8 @@ def departments() -> list[str]:
 
 
 def endpoints() -> list[str]:
-    """Everything `start` serves: the departments, then the sink."""
-    return [*departments(), SINK]
+    """Everything `start` serves: the departments, then the sink, then the SMS gateway."""
+    return [*departments(), SINK, SMS]
 
 
 def load_credentials(home: Path) -> dict[str, dict[str, str]]:
@@ -156,6 +158,12 @@ def _rest_app(engine: DepartmentEngine, creds: dict[str, str]) -> Any:
                       getattr(statuses, "ENGINE_ERRORS", None))
 
 
+def _sms_app(creds: dict[str, str]) -> Any:
+    from simulators.sms import create_app
+
+    return create_app(creds["login"], creds["password"])
+
+
 #: catalog transport → the simulator app for a department reached that way
 APPS: dict[str, Callable[[DepartmentEngine, dict[str, str]], Any]] = {"soap": _soap_app, "rest": _rest_app}
 
@@ -190,8 +198,9 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
         apps[name] = APPS[transports[name]](sim.engines[name], creds[name])
     sink = creds[SINK]
     apps[SINK] = wanshi_app(store / f"{SINK}.db", sink["login"], sink["password"])
+    apps[SMS] = _sms_app(creds[SMS])
     for name, app in apps.items():
-        signed = response_signer(app, keys_dir, name)
+        signed = app if name == SMS else response_signer(app, keys_dir, name)  # the SMS gateway signs nothing
         server, thread, url = serve(FaultInjector(signed, name, plan.get(name)), ports.get(name, 0))
         sim.servers.append(server)
         sim.threads.append(thread)

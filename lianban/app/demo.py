@@ -30,8 +30,10 @@ from lianban.errors import FatalError
 from lianban.ledger.progress import Progress, events_by_status, extracted, progress
 
 REPO = Path(__file__).resolve().parents[2]  # the source checkout (dags/, connectors/)
+OPERATIONS = "lianban_operations"  # run once at the end: connection checks, liaison alerts
 DAGS = ("lianban_exchange", "lianban_feedback")
 SINK = "wanshi_tong"  # 皖事通办 receives every status event
+SMS = "sms"  # the SMS gateway liaison alerts go through
 SIM_START_TIMEOUT = 60
 
 
@@ -41,8 +43,8 @@ def departments() -> tuple[str, ...]:
 
 
 def endpoints() -> tuple[str, ...]:
-    """Every simulated endpoint the hub connects to: the departments, then 皖事通办."""
-    return (*departments(), SINK)
+    """Every simulated endpoint the hub connects to: the departments, then 皖事通办, then the SMS gateway."""
+    return (*departments(), SINK, SMS)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def airflow(env: dict[str, str], log_dir: Path, *args: str) -> None:
 
 def _sim_stats(urls: dict[str, str]) -> dict[str, Any]:
     stats = {}
-    for name in endpoints():
+    for name in (*departments(), SINK):
         stats[name] = requests.get(f"{urls[name]}/_sim/stats", timeout=10).json()
     return stats
 
@@ -170,6 +172,7 @@ def _summary(opts: DemoOptions, paths: Paths, rounds: int, final: Progress, stat
         "dead_letters": final.dead_letters,
         "supplements": final.supplements,
         "reconciliation": _reconciled(paths.ledger_url),
+        "operations": stats["operations"],
         "paths": {"hrss_frontend_db": paths.frontend_url.removeprefix("sqlite:///"),
                   "ledger_db": paths.ledger_url.removeprefix("sqlite:///"), "logs": str(paths.logs),
                   "airflow_home": str(paths.home / "airflow")},
@@ -211,5 +214,21 @@ def run_demo(opts: DemoOptions, on_round: Any = None) -> dict[str, Any]:
             current = progress(paths.ledger_url)
             if on_round:
                 on_round(rounds, current)
-        stats = _sim_stats(urls)
+        airflow(env, paths.logs, "dags", "test", OPERATIONS)  # connection checks, then the liaison alerts
+        stats = {**_sim_stats(urls), "operations": _operations(paths.ledger_url, urls[SMS])}
     return _summary(opts, paths, rounds, current, stats, time.monotonic() - started)
+
+
+def _operations(ledger_url: str, sms_url: str) -> dict[str, Any]:
+    """What the operations DAG found: each party's last connection check, the incidents, the alerts sent."""
+    from sqlalchemy import select
+
+    from lianban.ledger import health
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Incident
+
+    with session_factory(ledger_url)() as session:
+        checks = {party: check.ok for party, check in health.latest(session).items()}
+        incidents = sorted({f"{i.kind}:{i.party}" for i in session.scalars(select(Incident))})
+    sent = requests.get(f"{sms_url}/_sim/outbox", timeout=10).json()["messages"]
+    return {"health_checks": checks, "incidents": incidents, "alerts_sent_by_sms": len(sent)}

@@ -17,6 +17,11 @@ def print_round(number: int, p: Progress) -> None:
                   f"(open items)，待推送状态 {p.unreported_events} 条 (unreported)，已推送 {p.reported_events} 条")
 
 
+def _checks(s: dict[str, Any]) -> str:
+    checks = s.get("operations", {}).get("health_checks", {})
+    return f"{sum(1 for ok in checks.values() if ok)}/{len(checks)}"
+
+
 def print_summary(s: dict[str, Any]) -> None:
     table = Table(title="退休一件事 联办演示结果 (demo summary)")
     table.add_column("项目 (what)")
@@ -32,6 +37,8 @@ def print_summary(s: dict[str, Any]) -> None:
         ("推送皖事通办 (reported)", s["reported_to_wanshi_tong"]),
         ("超期事项 (overdue items)", s["overdue_items"]),
         ("拒绝采纳的非法状态 (illegal reports kept)", s["illegal_transitions"]),
+        ("连接检查通过 (health checks passed)", _checks(s)),
+        ("联络员告警短信 (liaison alerts by SMS)", s.get("operations", {}).get("alerts_sent_by_sms", 0)),
         ("对账 lianban report (reconciliation)", "平衡 (adds up)" if s["reconciliation"]["adds_up"]
          else "不平 (does not add up): " + "；".join(s["reconciliation"]["problems"])),
         *((f"推送状态 {k} (events)", v) for k, v in sorted(s["events_by_status"].items())),

@@ -148,3 +148,40 @@ def reject_quarantined(quarantine_id: int, note: str, operator: str) -> dict[str
 
     paths = Paths.from_env()
     return reject(paths.existing_ledger(), paths.keys_dir, quarantine_id, note, operator).as_dict()
+
+
+def health_checks() -> dict[str, Any]:
+    """Check every connected party step by step (``lianban connectors check``) and keep each result with its
+    time; a failure names its step and reason (never a secret). Counts and party names only."""
+    from lianban.app.diagnose import Outcome, check_department, passed
+    from lianban.ledger import health
+    from lianban.ledger.db import session_factory
+
+    paths, failed = Paths.from_env(), []
+    parties = [k for k, d in load_catalog().departments.items() if d.connector]
+    results = {party: check_department(party) for party in parties}
+    with session_factory(paths.existing_ledger()).begin() as session:
+        for party, steps in results.items():
+            bad = next((r for r in steps if r.outcome is Outcome.FAILED), None)
+            health.record(session, party, passed(steps), bad.step if bad else None, bad.detail if bad else None)
+            failed += [party] if bad else []
+    return {"checked": len(results), "failed": failed}
+
+
+def alerts_check() -> dict[str, Any]:
+    """Tell the liaisons of every incident opened or cleared since the last check (lianban.pipeline.alerts)."""
+    from lianban.app.alerting import channels_from_env
+    from lianban.domain.liaisons import load_liaisons
+    from lianban.pipeline.alerts import check
+
+    liaisons, channels = load_liaisons(), channels_from_env()
+    return check(Paths.from_env().existing_ledger(), liaisons, channels).as_dict()
+
+
+def record_task_failure(dag_id: str, task_id: str, run_id: str) -> None:
+    """An Airflow task failed (its on_failure_callback): kept for the duty desk's alert."""
+    from lianban.ledger import health
+    from lianban.ledger.db import session_factory
+
+    with session_factory(Paths.from_env().existing_ledger()).begin() as session:
+        health.task_failed(session, dag_id, task_id, run_id)

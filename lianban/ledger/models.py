@@ -188,6 +188,50 @@ class GatewayNonce(Base):
     seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class Incident(Base):
+    """One kind of trouble at one party (lianban.domain.incidents), open from when it is first seen until it is
+    no longer seen; its liaison is told once when it opens and once when it clears."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "kind", "party", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    party: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open | resolved
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=0)  # items concerned at the last check
+    peak: Mapped[int] = mapped_column(default=0)  # the most items concerned at any check
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    notified_at: Mapped[datetime | None] = mapped_column(default=None)  # the "opened" alert went out
+    resolved_notified_at: Mapped[datetime | None] = mapped_column(default=None)  # the "resolved" one did
+
+
+class HealthCheck(Base):
+    """One scheduled connection check of a party (``lianban connectors check``, step by step), kept with its time:
+    the last one says whether the party is reachable now, and why not."""
+
+    __tablename__ = "health_checks"
+    __table_args__ = (Index("ix_health_checks_party_at", "party", "checked_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    party: Mapped[str] = mapped_column(String(32))
+    checked_at: Mapped[datetime]
+    ok: Mapped[bool]
+    step: Mapped[str | None] = mapped_column(String(16), default=None)  # the step that failed
+    reason: Mapped[str | None] = mapped_column(Text, default=None)  # its sentence (never a secret)
+
+
+class TaskFailure(Base):
+    """An Airflow task that failed (its on_failure_callback), for the hub's duty desk."""
+
+    __tablename__ = "task_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(250))
+    task_id: Mapped[str] = mapped_column(String(250))
+    run_id: Mapped[str] = mapped_column(String(250))
+    failed_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 

@@ -21,6 +21,7 @@ A due date beyond the years the State Council has published is counted Monday–
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, select
@@ -89,6 +90,12 @@ def item_overdue(item: CaseItem, today: date | None = None) -> bool:
 
 def overdue_items(session: Session, today: date | None = None) -> int:
     """How many case items are overdue on `today` (default: Beijing today); reads columns only."""
+    return sum(overdue_by_department(session, today).values())
+
+
+def overdue_by_department(session: Session, today: date | None = None) -> dict[str, int]:
+    """Overdue case items on `today` (default: Beijing today) by the department handling them (only those with
+    any); reads columns only."""
     today = today or beijing_today()
     rows = session.execute(
         select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at, CaseItem.status,
@@ -96,6 +103,7 @@ def overdue_items(session: Session, today: date | None = None) -> int:
         .join(Case, Case.id == CaseItem.case_id)
         .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
         .where(CaseItem.final.is_(False)))
-    return sum(past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
-               or supplement_overdue(status, due, today)
-               for code, dept, approved, sent, status, due in rows)
+    late = Counter(dept for code, dept, approved, sent, status, due in rows
+                   if past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
+                   or supplement_overdue(status, due, today))
+    return dict(late)

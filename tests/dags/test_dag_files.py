@@ -36,7 +36,7 @@ print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items
 
 def test_dags_parse_without_errors(parsed: dict[str, object]) -> None:
     assert parsed["errors"] == {}
-    assert set(parsed["dags"]) == {"lianban_exchange", "lianban_feedback"}  # type: ignore[arg-type]
+    assert set(parsed["dags"]) == {"lianban_exchange", "lianban_feedback", "lianban_operations"}  # type: ignore[arg-type]
 
 
 def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
@@ -46,6 +46,7 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
     assert dags["lianban_feedback"] == sorted(  # type: ignore[index]
         ["collect_hrss", "forward_supplements", "poll_health", "poll_housing_fund", "poll_medical",
          "report_to_wanshi_tong", "request_payments"])
+    assert dags["lianban_operations"] == ["alert_liaisons", "health_checks"]  # type: ignore[index]
 
 
 def test_parsing_never_imports_zeep(parsed: dict[str, object]) -> None:
@@ -64,3 +65,7 @@ def test_forwarding_supplements_never_stops_collection(parsed: dict[str, object]
     assert rules["lianban_feedback.forward_supplements"] == "all_success"  # type: ignore[index]
     assert rules["lianban_feedback.poll_medical"] == "all_done"  # type: ignore[index]
     assert rules["lianban_feedback.collect_hrss"] == "all_done"  # type: ignore[index]
+
+
+def test_the_liaisons_are_alerted_whatever_became_of_the_checks(parsed: dict[str, object]) -> None:
+    assert parsed["rules"]["lianban_operations.alert_liaisons"] == "all_done"  # type: ignore[index]

@@ -6,7 +6,7 @@ module per command group::
     home         init, seed, simulate, demo           run          run stage|deliver|collect|
                                                                    supplements|report
     inspect      status                               deliveries   deliveries list|retry
-    quarantine   quarantine [list|show|release|reject]
+    quarantine   quarantine [list|show|release|reject]  alerts       alerts check|list (联络员告警)
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
     serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
@@ -22,6 +22,7 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from lianban.app.cli import home, inspect, report, retirement, serve, validate
+from lianban.app.cli.alerts import alerts_app
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
 from lianban.app.cli.connectors import connectors_app
@@ -46,6 +47,7 @@ app.add_typer(case_app, name="case")
 app.command("retirement-age")(retirement.retirement_age_command)
 app.command("validate")(validate.validate_command)
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

@@ -1,0 +1,115 @@
+"""联络员告警: tell each liaison about its incidents, once when one opens and once when it clears.
+
+:func:`check` looks at the ledger (:func:`lianban.ledger.incidents.observe`), updates the incidents
+(:func:`~lianban.ledger.incidents.sweep`) in one short transaction, then tells, outside any transaction, the
+liaison of the party concerned (the hub's duty desk for the hub's own incidents, copied on every other one)
+through every channel given (e-mail, SMS); an incident is marked told once at least one channel delivered, so a
+channel that fails is tried again at the next check, and an alert is never lost for one channel's sake. An
+incident that cleared before anyone was told it opened is marked told without a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from lianban.domain.catalog import load_catalog
+from lianban.domain.incidents import KINDS, opened_text, resolved_text, sms_values, subject
+from lianban.domain.liaisons import HUB, Liaison
+from lianban.ledger.db import session_factory
+from lianban.ledger.incidents import RESOLVED, observe, sweep, told
+from lianban.ledger.models import Incident
+
+__all__ = ["Alert", "CheckResult", "Notifier", "check"]
+
+log = logging.getLogger("lianban.alerts")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message to one liaison (and a copy to the duty desk)."""
+
+    incident: str  # its number, e.g. INC-000012
+    kind: str
+    party: str
+    resolved: bool
+    subject: str
+    text: str  # no personal data: counts, times, what to do
+    to: Liaison
+    copy: Liaison | None
+    values: dict[str, str] = field(default_factory=dict)  # the SMS template's placeholders (schemas/sms)
+
+
+class Notifier(Protocol):
+    """A channel (e-mail, SMS): delivers one alert or raises."""
+
+    @property
+    def name(self) -> str: ...
+
+    def send(self, alert: Alert) -> None: ...
+
+
+@dataclass
+class CheckResult:
+    observed: int = 0
+    opened: int = 0
+    resolved: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # channel → messages delivered
+    failed: dict[str, int] = field(default_factory=dict)  # channel → messages that did not go
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _party_name(party: str) -> str:
+    department = load_catalog().departments.get(party)
+    return department.name if department else "联办枢纽"
+
+
+def alert_for(incident: Incident, liaisons: dict[str, Liaison]) -> Alert:
+    kind, number, name = KINDS[incident.kind], f"INC-{incident.id:06d}", _party_name(incident.party)
+    resolved = incident.state == RESOLVED
+    text = (resolved_text(kind, name, number, incident.peak, incident.opened_at, incident.resolved_at)
+            if resolved and incident.resolved_at else opened_text(kind, name, number, incident.count,
+                                                                  incident.opened_at))
+    to = liaisons.get(incident.party, liaisons[HUB])
+    values = sms_values(kind, name, number, incident.peak if resolved else incident.count, incident.opened_at,
+                        incident.resolved_at if resolved else None)
+    return Alert(number, incident.kind, incident.party, resolved, subject(kind, name, number, resolved), text, to,
+                 liaisons[HUB] if to.party != HUB else None, values)
+
+
+def _deliver(alert: Alert, channels: Sequence[Notifier], result: CheckResult) -> bool:
+    delivered = False
+    for channel in channels:
+        try:
+            channel.send(alert)
+        except Exception as exc:  # a channel's failure must not cost the alert: try the others, and again later
+            log.error("告警 ALERT: %s 发送 %s 失败（%s），下次检查时重发", channel.name, alert.incident,
+                      type(exc).__name__)
+            result.failed[channel.name] = result.failed.get(channel.name, 0) + 1
+            continue
+        result.sent[channel.name] = result.sent.get(channel.name, 0) + 1
+        delivered = True
+    return delivered
+
+
+def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier]) -> CheckResult:
+    """Observe, sweep, tell (module docstring); counts only."""
+    sessions, result = session_factory(ledger_url), CheckResult()
+    with sessions.begin() as session:
+        seen = observe(session)
+        due = sweep(session, seen)
+        alerts = [(i.id, None if i.state == RESOLVED and i.notified_at is None else alert_for(i, liaisons))
+                  for i in due]
+    result.observed = len(seen)
+    for incident_id, alert in alerts:
+        if alert is not None and not _deliver(alert, channels, result):
+            continue
+        result.opened += bool(alert and not alert.resolved)
+        result.resolved += bool(alert and alert.resolved)
+        with sessions.begin() as session:
+            told(session, incident_id)
+    return result

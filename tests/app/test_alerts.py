@@ -1,0 +1,129 @@
+"""Liaison alerts against real servers (a local SMTP server, the simulated SMS gateway, the simulated departments):
+an induced department outage is one alert to that department's liaison, by e-mail and SMS, however often it is
+checked, and one "resolved" once the department is back."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from email.policy import default
+from typing import Any
+
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select, update
+from typer.testing import CliRunner
+
+from lianban.app.cli import app
+from lianban.app.config import Paths, conn_env_name, connection_json
+from lianban.app.demo import connections
+from lianban.domain.liaisons import load_liaisons
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Delivery
+from lianban.ledger.store import utcnow
+from simulators.rest_department import serve_in_background
+from simulators.sms import GatewayConfig, create_app
+from tests.delivery_kit import deliver_items
+
+DEPT = "housing_fund"
+SMS_APP, SMS_SECRET = "lianban-alerts", "sms-secret-for-alert-tests"
+
+
+class Inbox:
+    """What the local SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=default)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    box, port = Inbox(), _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("LIANBAN_SMTP_URL", f"smtp://127.0.0.1:{port}?from=alerts@lianban.example.gov.cn")
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def sms_outbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with serve_in_background(create_app(SMS_APP, SMS_SECRET, GatewayConfig())) as url:
+        monkeypatch.setenv(conn_env_name("sms"), connection_json(url, SMS_APP, SMS_SECRET))
+        yield f"{url}/_sim/outbox"
+
+
+def _check() -> dict[str, Any]:
+    done = CliRunner().invoke(app, ["alerts", "check", "--json"])
+    assert done.exit_code == 0, done.output
+    result: dict[str, Any] = json.loads(done.output)
+    return result
+
+
+def _waiting(paths: Paths) -> int:
+    with session_factory(paths.ledger_url)() as session:
+        return int(session.scalar(select(func.count()).select_from(Delivery).where(Delivery.department == DEPT,
+                                                                                  Delivery.state == "retry")) or 0)
+
+
+def _to(inbox: Inbox, address: str) -> list[tuple[list[str], Message]]:
+    return [(to, mail) for to, mail in inbox.messages if to[0] == address]
+
+
+def _deliver_again(paths: Paths) -> None:
+    """The next deliver run, now (the rows' back-off skipped, as if its time had come)."""
+    from lianban.app.jobs import deliver
+
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+    deliver(DEPT)
+
+
+def test_an_outage_is_one_alert_to_its_liaison_and_one_resolved_after(
+        paths: Paths, simulation: Any, inbox: Inbox, sms_outbox: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reachable = connections(simulation.urls, paths.home)[conn_env_name(DEPT)]
+    monkeypatch.setenv(conn_env_name(DEPT), connection_json(f"http://127.0.0.1:{_free_port()}", "x", "y"))
+    deliver_items(paths, DEPT, 20, 5, "01,14")  # the housing fund is down: every delivery waits to retry
+    _deliver_again(paths)
+    first, again = _check(), _check()
+    assert first["opened"] >= 1 and first["sent"]["email"] == first["sent"]["sms"] == first["opened"], first
+    assert (again["opened"], again["sent"]) == (0, {}), again  # checked again: nobody hears anything twice
+    liaisons = load_liaisons()
+    [(to, mail)] = _to(inbox, liaisons[DEPT].email)  # the synthetic approvals are old: HRSS's own items may be late
+    assert to == [liaisons[DEPT].email, liaisons["hub"].email]  # the department's liaison, the duty desk in copy
+    assert "住房公积金管理中心" in mail["Subject"] and "投递连续失败" in mail["Subject"]
+    body = mail.get_content()
+    assert f"涉及：{_waiting(paths)} 件" in body and "docs/runbook.md 第1节" in body
+    assert "lianban connectors check" in body
+
+    monkeypatch.setenv(conn_env_name(DEPT), reachable)  # the housing fund is back
+    _deliver_again(paths)
+    cleared = _check()
+    assert (cleared["resolved"], cleared["sent"]) == (1, {"email": 1, "sms": 1}), cleared
+    mails = _to(inbox, liaisons[DEPT].email)
+    assert len(mails) == 2 and "告警解除" in mails[1][1]["Subject"]
+    texts = [m["text"] for m in requests.get(sms_outbox, timeout=10).json()["messages"]
+             if m["phone"] == liaisons[DEPT].mobile]
+    assert len(texts) == 2 and "联办告警" in texts[0] and "联办告警解除" in texts[1]
+    assert _check()["sent"] == {}
+
+
+def test_without_a_channel_the_check_refuses_to_run(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIANBAN_SMTP_URL", raising=False)
+    monkeypatch.delenv(conn_env_name("sms"), raising=False)
+    done = CliRunner().invoke(app, ["alerts", "check"])
+    assert done.exit_code != 0 and "告警渠道" in str(done.exception or done.output)
