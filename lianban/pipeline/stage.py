@@ -45,7 +45,7 @@ from lianban.wire.ids import aad, idempotency_key
 CHUNK = 500  # rows per ledger transaction
 #: rows validated per run of the suite: GX costs about 0.4 s per run whatever its size (measured), so the suite
 #: runs over many transactions' rows at once
-JUDGE_CHUNK = 5000
+JUDGE_CHUNK = 10_000
 #: reasons the operator decides on before the applicant is told anything (a second application of a person
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
