@@ -205,7 +205,7 @@ def start(home: Path, keys_dir: Path, frontend_url: str | None, step_seconds: fl
         sim.servers.append(server)
         sim.threads.append(thread)
         sim.urls[name] = url
-        if name != SINK and transports[name] == "soap":
+        if transports.get(name) == "soap":
             from simulators.medical import SOAP_PATH
 
             sim.urls[f"{name}_wsdl"] = f"{url}{SOAP_PATH}?wsdl"

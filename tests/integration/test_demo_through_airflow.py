@@ -76,6 +76,9 @@ def test_demo_completes_with_every_status_and_every_kind_of_misbehaviour(demo: t
     summary, _ = demo
     assert summary["complete"], summary
     assert summary["extracted"] == 80 and summary["quarantined"] == summary["corrected"] > 0  # told, then fixed
+    operations = summary["operations"]  # the operations DAG, run once at the end
+    assert operations["health_checks"] and all(operations["health_checks"].values()), operations
+    assert operations["alerts_sent_by_sms"] == len(operations["incidents"]), operations  # one SMS per incident
     reconciled = summary["reconciliation"]  # lianban report over the run: every record accounted for
     assert reconciled["adds_up"] and reconciled["totals"]["extracted"] == 80, reconciled
     assert set(summary["paths"]) >= {"hrss_frontend_db", "ledger_db", "logs", "airflow_home"}
@@ -202,6 +205,8 @@ def test_one_department_down_all_run_the_others_finish_and_report(drill: tuple[d
     summary, home = drill
     assert summary["complete"] and summary["down"] == [DOWN], summary
     assert summary["reconciliation"]["adds_up"], summary["reconciliation"]  # a drill with faults reconciles too
+    operations = summary["operations"]  # the down department's check fails, and its liaison hears of it
+    assert not operations["health_checks"][DOWN] and f"health_failing:{DOWN}" in operations["incidents"]
     assert summary["delivered"][DOWN] == 0 and summary["department_received"][DOWN]["unique"] == 0
     codes, platform = load_codes(), _platform(home)
     for case, item in _chosen(home):
