@@ -20,7 +20,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       progress, cases, time_limits (read models), results (sealed 办理结果), progress_query (the
        │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
        │       nonces (the gateway's replay memory, shared by every server worker), reconciliation (对账),
-       │       incidents (what is wrong now, by party)
+       │       incidents (what is wrong now, by party), health (scheduled connection checks, failed tasks)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
