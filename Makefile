@@ -41,10 +41,11 @@ test: install lint typecheck
 	scripts/ensure-chromium.sh
 	LIANBAN_TEST_PG_URL="$${LIANBAN_TEST_PG_URL:-$$(scripts/ensure-postgres.sh)}" $(BIN)/pytest -q
 
-# make bench [BENCH_N=1000000]: sealing costs, then the pipeline end to end against a naive baseline (last line).
+# make bench [BENCH_N=1000000]: sealing costs, validation (100k rows), then the pipeline end to end against a naive baseline (last line).
 BENCH_N ?= 100000
 bench: install
 	$(BIN)/python -m bench.seal
+	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.pipeline --records $(BENCH_N)
 
 clean:

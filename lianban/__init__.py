@@ -12,7 +12,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
        │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
        │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents),
-       │       daily (each liaison's daily summary), sms_notices (双告知 by SMS, exactly once)
+       │       daily (each liaison's daily summary), sms_notices (双告知 by SMS, exactly once),
+       │       validate/ (the domain rules as custom Great Expectations expectations, run per chunk:
+       │       expectations, runner, chunk, docs)
        │
     ledger     the database: db (engines, migrations/), models, store, evidence (the signed message log;
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
@@ -31,7 +33,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       merkle, batch (envelopes), vault (at rest), passwords (the 查询密码's keyed SM3-HMAC)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
-               (reading a 前置库 row), identity, retirement, validation, routing, batches, schemas,
+               (reading a 前置库 row), identity, retirement (the 2025 reform), validation, rules/ (the
+               validation rules, vectorised over a chunk: base, frame, fields, identity, reform, items),
+               routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
                (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline),
                liaisons (the 联络员 register), incidents (alert kinds and their texts), sms (SMS

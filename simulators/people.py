@@ -1,9 +1,12 @@
 """Realistic synthetic approvals for the HRSS 前置库 (`lianban seed`). Synthetic people only.
 
-Each person: a Bozhou area code, a birth date consistent with retiring in 2025–2026 under the reform
-rules, a valid GB 11643 ID number (sex digit matching the category), a valid GB 32100 employer code, a
-contribution history above the legal minimum and a realistic choice of items. A small share of records
-is broken on purpose (bad check digit, missing employer, bad phone) so quarantine has work to do.
+Each person: a Bozhou area code, a birth date consistent with reaching the statutory age in 2025–2026 under
+the reform rules, a valid GB 11643 ID number (sex digit matching the category), the 原法定退休年龄 of the
+category (60/55/50) and a retirement type (mostly 正常; some 弹性提前/延迟, 特殊工种, 病退) whose pension start
+lies in that type's window (lianban.domain.rules.reform), a valid GB 32100 employer code, a contribution
+history above the legal minimum and a realistic choice of items (never a forbidden pair). A small share of
+records is broken on purpose (bad check digit, missing employer, bad phone, contribution below the minimum)
+so quarantine has work to do.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lianban.domain.identity import BOZHOU_AREAS, USCC_ALPHABET, id_check_digit, uscc_check_char
-from lianban.domain.retirement import Category, minimum_contribution_months, retirement_month
+from lianban.domain.retirement import (
+    RULES,
+    Category,
+    load_reform,
+    minimum_contribution_months,
+    month_index,
+    month_text,
+    retirement_month,
+    statutory_age_months,
+)
 
 
 def make_id_number(area: str, birth: date, seq: int, male: bool) -> str:
@@ -40,6 +52,12 @@ EMPLOYER_WORDS = ("华佗", "古井", "药都", "涡河", "谯城", "庄子", "�
 ITEM_ODDS = (("02", .08), ("03", .15), ("04", .03), ("05", .10), ("06", .04), ("07", .03), ("08", .02),
              ("09", .06), ("10", .30), ("11", .92), ("12", .85), ("13", .22), ("14", .70))
 BROKEN_SHARE = 0.03
+#: 原法定退休年龄 (前置库 YFDTXNL) by category
+ORIGINAL_AGE = {Category.MALE: "60", Category.FEMALE55: "55", Category.FEMALE50: "50"}
+#: 退休类型 (前置库 TXLX) and how often each occurs: 正常, 弹性提前, 弹性延迟, 特殊工种提前, 病退
+TYPE_ODDS = (("01", 80), ("02", 6), ("03", 6), ("04", 4), ("05", 4))
+REFORM_SPAN = 12  # months: how far from the statutory month the demo's non-normal starts go
+FIRST_START = month_index(2025, 1)  # the demo's pensions start under the reform
 
 
 def _person_category(rng: random.Random) -> Category:
@@ -57,7 +75,35 @@ def _birth_for_retirement(rng: random.Random, category: Category) -> tuple[date,
 
 
 def _items(rng: random.Random) -> list[str]:
-    return ["01", *(code for code, odds in ITEM_ODDS if rng.random() < odds)]
+    codes = ["01", *(code for code, odds in ITEM_ODDS if rng.random() < odds)]
+    return [c for c in codes if not (c == "07" and "06" in codes)]  # 06 and 07 are never chosen together
+
+
+def _window(kind: str, category: Category, birth: date, male: bool) -> tuple[int, int]:
+    """The months (first, last) a pension of type `kind` may start in, near the statutory month."""
+    born = month_index(birth.year, birth.month)
+    age = statutory_age_months(category, birth.year, birth.month)
+    statutory, reform = born + age, load_reform()
+    if kind == "02":
+        return max(born + max(age - reform.early_max, RULES[category].base_years * 12), statutory - REFORM_SPAN,
+                   FIRST_START), statutory - 1
+    if kind == "03":
+        return statutory + 1, min(statutory + reform.late_max, statutory + REFORM_SPAN)
+    if kind in ("04", "05"):
+        floor = born + reform.types[kind].min_age_years["male" if male else "female"] * 12
+        return max(floor, statutory - REFORM_SPAN, FIRST_START), statutory - 1
+    return statutory, statutory
+
+
+def _retirement(app: dict[str, Any], category: Category, birth: date) -> tuple[str, int]:
+    """A retirement type and the month its pension starts (drawn from the person's own generator, so the
+    people are the same as before types existed); 正常 when the drawn type's window is empty."""
+    rng = random.Random(f"{app['case_no']}:退休类型")
+    kind = rng.choices([c for c, _ in TYPE_ODDS], weights=[w for _, w in TYPE_ODDS])[0]
+    first, last = _window(kind, category, birth, category is Category.MALE)
+    if first > last:
+        kind, (first, last) = "01", _window("01", category, birth, category is Category.MALE)
+    return kind, rng.randint(first, last)
 
 
 def synthetic_application(rng: random.Random, seq: int) -> dict[str, Any]:
@@ -67,7 +113,9 @@ def synthetic_application(rng: random.Random, seq: int) -> dict[str, Any]:
     area = rng.choice(list(BOZHOU_AREAS))
     employer = rng.choice(EMPLOYERS).format(rng.choice(EMPLOYER_WORDS))
     minimum = minimum_contribution_months(ry)
-    approved = datetime(ry, rm, 1, tzinfo=UTC) - timedelta(days=rng.randint(3, 20), minutes=rng.randint(0, 600))
+    kind, start = _retirement({"case_no": f"BZTX{ry}{rm:02d}{seq:06d}"}, category, birth)
+    approved = datetime(start // 12, start % 12 + 1, 1, tzinfo=UTC) - timedelta(days=rng.randint(3, 20),
+                                                                              minutes=rng.randint(0, 600))
     return {
         "case_no": f"BZTX{ry}{rm:02d}{seq:06d}",
         "name": rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2)))),
@@ -75,10 +123,12 @@ def synthetic_application(rng: random.Random, seq: int) -> dict[str, Any]:
         "employer_name": employer,
         "employer_uscc": make_uscc(area, rng),
         "contribution_months": rng.randint(minimum, 480),
-        "pension_start": f"{ry}-{rm:02d}",
+        "pension_start": month_text(start),
         "phone": f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}",
         "items": ",".join(_items(rng)),
         "approved_at": approved.isoformat(timespec="seconds"),
+        "original_age": ORIGINAL_AGE[category],
+        "retirement_type": kind,
     }
 
 
@@ -92,14 +142,19 @@ def _break(rng: random.Random, app: dict[str, Any]) -> dict[str, Any]:
         app["employer_name"] = ""
     elif kind == "phone":
         app["phone"] = app["phone"][:7]
-    else:
-        app["contribution_months"] = None
+    else:  # a contribution below the minimum of the year the pension starts
+        app["contribution_months"] = minimum_contribution_months(int(app["pension_start"][:4])) - 7
     return app
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
 
 
 def repair(app: dict[str, Any]) -> dict[str, Any]:
     """What HRSS's clerk corrects at the window for a row the hub held: each kind of damage :func:`_break` does
-    (a wrong check digit, no employer, a short phone, no contribution months), fixed plausibly."""
+    (a wrong check digit, no employer, a short phone, a contribution below the minimum or none), fixed
+    plausibly."""
     fixed = dict(app)
     rng = random.Random(str(app.get("case_no")))
     number = str(app.get("id_number") or "")
@@ -109,9 +164,10 @@ def repair(app: dict[str, Any]) -> dict[str, Any]:
         fixed["employer_name"] = rng.choice(EMPLOYERS).format(rng.choice(EMPLOYER_WORDS))
     if len(str(app.get("phone") or "")) != 11:
         fixed["phone"] = f"1{rng.choice('3456789')}{rng.randint(0, 999_999_999):09d}"
-    if app.get("contribution_months") in (None, ""):
-        start = str(app.get("pension_start") or "2026")[:4]
-        fixed["contribution_months"] = minimum_contribution_months(int(start) if start.isdigit() else 2026) + 12
+    start = str(app.get("pension_start") or "2026")[:4]
+    minimum = minimum_contribution_months(int(start) if start.isdigit() else 2026)
+    if not _whole(app.get("contribution_months")) or int(app["contribution_months"]) < minimum:
+        fixed["contribution_months"] = minimum + 12
     return fixed
 
 

@@ -65,6 +65,7 @@ applications = Table(
     Column(A["phone"], String(20)), Column(A["items"], String(100), nullable=False),
     Column(A["approved_at"], String(32), nullable=False),
     Column(A["password"], String(32)),
+    Column(A["original_age"], String(2)), Column(A["retirement_type"], String(2)),
     Column(A["sync_flag"], String(1), nullable=False, default=SYNC_FLAGS["new"], index=True),
     Column(A["synced_at"], String(32)),
 )

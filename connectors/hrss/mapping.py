@@ -27,6 +27,8 @@ APPLICATION_COLUMNS: dict[str, str] = {
     "phone": "LXDH",  # 联系电话
     "items": "BLSX",  # 办理事项 (comma-separated item codes)
     "approved_at": "SPSJ",  # 审批时间
+    "original_age": "YFDTXNL",  # 原法定退休年龄: 60 (男), 55 (女, 干部/管理技术岗位), 50 (女, 工人岗位)
+    "retirement_type": "TXLX",  # 退休类型: 01 正常, 02 弹性提前, 03 弹性延迟, 04 特殊工种提前, 05 病退
     "password": "CXMM",  # 查询密码 (PROJPWD, on the 受理回执; nullable): hashed by the hub, never forwarded
     "sync_flag": "TBBZ",  # 同步标志, see SYNC_FLAGS
     "synced_at": "TBSJ",  # 同步时间

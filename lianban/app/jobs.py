@@ -8,6 +8,7 @@ ledger or 前置库 that is not there is a ConfigError naming it (``lianban init
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -47,7 +48,8 @@ def stage() -> dict[str, Any]:
 
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
-    return run(_frontend(paths), ledger, paths.keys_dir).as_dict()
+    docs = paths.home / "data_docs" / f"stage-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"  # this run's GX Data Docs
+    return run(_frontend(paths), ledger, paths.keys_dir, docs_dir=docs).as_dict()
 
 
 def deliver(department: str) -> dict[str, Any]:

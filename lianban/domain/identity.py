@@ -1,6 +1,7 @@
 """Chinese identifiers: 身份证号码 (GB 11643) and 统一社会信用代码 (GB 32100).
 
-Check-digit validation and masking for display. (Synthetic people are generated in simulators/people.py.)
+Check-digit validation of one value and masking for display. The rules over a whole chunk, vectorised and
+with stable codes, are in :mod:`lianban.domain.rules.identity`. (Synthetic people: simulators/people.py.)
 """
 
 from __future__ import annotations

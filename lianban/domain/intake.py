@@ -20,6 +20,8 @@ Columns, by domain key (``connectors/hrss/mapping.py`` has the 前置库 names):
     items                text: item codes separated by commas (full-width "，" too), each trimmed; a code
                          chosen twice is refused
     approved_at          ISO 8601 date-time (审批时间) between 1990 and 2100 once converted to UTC
+    original_age         原法定退休年龄 (YFDTXNL), retirement_type 退休类型 (TXLX): text as given, at most
+                         ``max_length``; the reform rules (:mod:`lianban.domain.rules.reform`) judge them
     password             查询密码 (PROJPWD), optional: text of 4–32 ASCII letters or digits, surrounding blanks
                          trimmed; empty means none (the case cannot be queried until the window resets it).
                          A refusal never quotes it.
@@ -30,6 +32,10 @@ characters), 补正材料 material codes separated by commas (each in ``schemas/
 unknown code makes the row Unreadable, naming it); a row that cannot be placed is :class:`Unreadable` too,
 never a stall. A row of HRSS's 补正 submissions (:func:`read_supplement`) likewise: 办件编号, 事项编码, the
 materials supplied (known codes, at least one) and 提交时间.
+
+Each refusal carries a stable code beside its sentence (:meth:`Unreadable.coded`): ``TOO_LONG_<FIELD>``,
+``CONTRIBUTION_FORMAT``/``CONTRIBUTION_RANGE``, ``ITEMS_REPEATED``, ``APPROVED_AT_FORMAT`` as validation
+names them, otherwise ``UNREADABLE_<FIELD>`` (a type, encoding or control character the column cannot hold).
 
 Text arrives as ``str``, or ``bytes`` in UTF-8, or an ``int`` (written by a driver into a text column); any
 other type, undecodable bytes or lone surrogates are refused with a reason naming the column.
@@ -48,6 +54,7 @@ from typing import Any
 from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
+from lianban.domain.rules.base import Reason
 from lianban.domain.statuses import Status, StatusChange
 from lianban.domain.supplements import SupplementSubmission, UnknownMaterial, read_materials
 
@@ -80,10 +87,20 @@ class Unreadable:
     case_no: str  # normalised when it could be; otherwise printable characters only, for the operator
     reasons: list[str]
     values: Mapping[str, Any] = field(repr=False)
+    codes: tuple[str, ...] = ()  # one per reason, when known
+
+    def coded(self) -> list[Reason]:
+        """The reasons with their codes (``UNREADABLE`` when a code is not known)."""
+        codes = list(self.codes) + ["UNREADABLE"] * (len(self.reasons) - len(self.codes))
+        return [Reason(code, reason) for code, reason in zip(codes, self.reasons, strict=True)]
 
 
 class _Refused(ValueError):
-    """One column's problem, as the Chinese sentence an operator reads."""
+    """One column's problem, as the Chinese sentence an operator reads, and its code when it has its own."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _label(key: str, catalog: Catalog) -> str:
@@ -125,12 +142,13 @@ def _text(values: Mapping[str, Any], key: str, catalog: Catalog) -> str:
     label = _label(key, catalog)
     text = _as_text(values.get(key), label)
     text = text.strip() if key in _TRIMMED else text
-    return _bounded(text, label, catalog.fields[key].max_length if key in catalog.fields else None)
+    return _bounded(text, label, catalog.fields[key].max_length if key in catalog.fields else None,
+                    f"TOO_LONG_{key.upper()}")
 
 
-def _bounded(text: str, label: str, limit: int | None) -> str:
+def _bounded(text: str, label: str, limit: int | None, code: str | None = None) -> str:
     if limit is not None and len(text) > limit:
-        raise _Refused(f"{label}超过{limit}个字符")
+        raise _Refused(f"{label}超过{limit}个字符", code)
     return text
 
 
@@ -144,9 +162,9 @@ def _months(raw: Any, catalog: Catalog) -> int | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise _Refused(f"{label}应为整数（收到非数字内容）")
+        raise _Refused(f"{label}应为整数（收到非数字内容）", "CONTRIBUTION_FORMAT")
     if raw < 0 or (limit is not None and raw > limit):
-        raise _Refused(f"{label}{raw}超出合理范围（0–{limit}）")
+        raise _Refused(f"{label}{raw}超出合理范围（0–{limit}）", "CONTRIBUTION_RANGE")
     return raw
 
 
@@ -155,30 +173,31 @@ def _items(raw: Any) -> tuple[str, ...]:
     codes = tuple(c.strip() for c in _ITEM_SEPARATOR.split(text) if c.strip())
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
-        raise _Refused(f"办理事项重复：{'、'.join(repeated)}")
+        raise _Refused(f"办理事项重复：{'、'.join(repeated)}", "ITEMS_REPEATED")
     return codes
 
 
-def _moment(raw: Any, label: str) -> str:
+def _moment(raw: Any, label: str, code: str | None = None) -> str:
     text = _as_text(raw, label).strip()
     try:
         moment = datetime.fromisoformat(text)
         utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
-        raise _Refused(f"{label}格式错误（应为 ISO 8601，如 2025-01-02T10:00:00+08:00）") from None
+        raise _Refused(f"{label}格式错误（应为 ISO 8601，如 2025-01-02T10:00:00+08:00）", code) from None
     if not _EARLIEST <= utc < _LATEST:
-        raise _Refused(f"{label}超出合理范围（1990–2099年）")
+        raise _Refused(f"{label}超出合理范围（1990–2099年）", code)
     return text
 
 
 def _readers(catalog: Catalog) -> dict[str, Any]:
     """Domain key → how to read it from the row's values."""
     text = {k: (lambda v, k=k: _text(v, k, catalog)) for k in
-            ("name", "id_number", "employer_name", "employer_uscc", "pension_start", "phone")}
+            ("name", "id_number", "employer_name", "employer_uscc", "pension_start", "phone", "original_age",
+             "retirement_type")}
     return {"case_no": lambda v: normalise_case_no(v.get("case_no")), **text,
             "contribution_months": lambda v: _months(v.get("contribution_months"), catalog),
             "items": lambda v: _items(v.get("items")),
-            "approved_at": lambda v: _moment(v.get("approved_at"), "审批时间"),
+            "approved_at": lambda v: _moment(v.get("approved_at"), "审批时间", "APPROVED_AT_FORMAT"),
             "password": lambda v: _password(v.get("password"))}
 
 
@@ -196,21 +215,21 @@ def _printable(raw: Any, seq: int) -> str:
     return (shown[:CASE_NO_MAX - 1] + "…" if len(shown) > CASE_NO_MAX else shown) or f"(序号{seq})"
 
 
-def _read_all(row: SourceRow, readers: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _read_all(row: SourceRow, readers: Mapping[str, Any]) -> tuple[dict[str, Any], list[Reason]]:
     """Every column through its reader: the values read, and the reasons of those that could not be."""
     read_values: dict[str, Any] = {}
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     for key, reader in readers.items():
         try:
             read_values[key] = reader(row.values)
         except _Refused as problem:
-            reasons.append(str(problem))
+            reasons.append(Reason(problem.code or f"UNREADABLE_{key.upper()}", str(problem)))
     return read_values, reasons
 
 
-def _unreadable(row: SourceRow, read_values: Mapping[str, Any], reasons: list[str]) -> Unreadable:
+def _unreadable(row: SourceRow, read_values: Mapping[str, Any], reasons: list[Reason]) -> Unreadable:
     case_no = read_values.get("case_no") or _printable(row.values.get("case_no"), row.seq)
-    return Unreadable(row.seq, case_no, reasons, row.values)
+    return Unreadable(row.seq, case_no, [r.message for r in reasons], row.values, tuple(r.code for r in reasons))
 
 
 def read(row: SourceRow, catalog: Catalog) -> RetirementRecord | Unreadable:

@@ -23,6 +23,10 @@ class RetirementRecord:
     items: tuple[str, ...]  # chosen item codes
     approved_at: str  # ISO timestamp of HRSS approval
     source_seq: int = 0  # row sequence in the 前置库
+    #: 原法定退休年龄 (前置库 YFDTXNL: "60", "55" or "50"; with the ID's sex digit it gives the reform category)
+    original_age: str = ""
+    #: 退休类型 (前置库 TXLX: "01" 正常, "02" 弹性提前, "03" 弹性延迟, "04" 特殊工种提前, "05" 病退)
+    retirement_type: str = ""
     #: 查询密码 (PROJPWD) handed to the applicant with the 受理回执; hashed into the ledger, never sent to a
     #: department (not one of :meth:`fields`), never shown or logged (not in :meth:`as_values` nor the repr)
     password: str | None = field(default=None, repr=False)
@@ -38,6 +42,8 @@ class RetirementRecord:
             "contribution_months": self.contribution_months,
             "pension_start": self.pension_start,
             "phone": self.phone,
+            "original_age": self.original_age,
+            "retirement_type": self.retirement_type,
         }
 
     def as_values(self) -> dict[str, object]:

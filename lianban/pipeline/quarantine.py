@@ -10,6 +10,10 @@ evidence log (party ``operator``); a row is decided once.
 Held rows keep only masked values: personal fields (:data:`lianban.domain.record.PERSONAL_FIELDS`) by their
 masks, and ID- or mobile-number-shaped runs in any other text too; the ledger never holds a plaintext name,
 ID number or phone.
+
+Reasons are stored as a JSON list of ``{"code", "message"}`` (codes from :mod:`lianban.domain.rules` and
+:mod:`lianban.domain.intake`); rows written before codes existed hold plain strings and are listed with the
+code ``LEGACY``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from lianban.ledger.store import QuarantineState, utcnow
 MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "id_number": mask_id, "phone": mask_phone}
 assert set(MASKS) == PERSONAL_FIELDS, "every personal field needs a mask"
 SHOWN_MAX = 200  # characters of any one value an operator is shown
+LEGACY = "LEGACY"  # the code of a reason stored as plain text, before reasons had codes
 
 
 def _shown(key: str, value: Any) -> str:
@@ -54,13 +59,22 @@ def masked(values: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def hold(session: Session, seq: int, case_no: str, reasons: list[str], values: Mapping[str, Any],
+def coded(reason: Any) -> dict[str, str]:
+    """One stored reason as ``{"code", "message"}`` (a plain string is a ``LEGACY`` reason), every ID- or
+    mobile-number-shaped run in its message masked."""
+    if isinstance(reason, Mapping):
+        return {"code": str(reason.get("code") or LEGACY), "message": redact_text(str(reason.get("message", "")))}
+    return {"code": LEGACY, "message": redact_text(str(reason))}
+
+
+def hold(session: Session, seq: int, case_no: str, reasons: Sequence[Mapping[str, str]], values: Mapping[str, Any],
          print_: str | None = None) -> None:
-    """Hold 前置库 row `seq` with its reasons (and `print_`, the fingerprint of what it said, when it could be
-    read), once: a re-read after a crash (or of a row fixed at the source but still wrong) updates the open hold
-    with the latest reasons."""
+    """Hold 前置库 row `seq` with its reasons (each ``{"code", "message"}``; and `print_`, the fingerprint of what
+    it said, when it could be read), once: a re-read after a crash (or of a row fixed at the source but still
+    wrong) updates the open hold with the latest reasons."""
     known = select(Quarantine).where(Quarantine.source_seq == seq, Quarantine.state == QuarantineState.OPEN)
-    text, shown = json.dumps(reasons, ensure_ascii=False), json.dumps(masked(values), ensure_ascii=False)
+    text = json.dumps([coded(r) for r in reasons], ensure_ascii=False)
+    shown = json.dumps(masked(values), ensure_ascii=False)
     existing = session.scalars(known).first()
     if existing is not None:
         existing.case_no, existing.reasons, existing.masked, existing.fingerprint = case_no, text, shown, print_
@@ -90,7 +104,7 @@ class Held:
     source_seq: int
     case_no: str
     state: str
-    reasons: list[str]
+    reasons: list[dict[str, str]]  # each {"code", "message"}
     record: dict[str, Any]
     id: int = 0
     held_at: str | None = None
@@ -106,7 +120,7 @@ def _held(q: Quarantine) -> Held:
     def when(moment: datetime | None) -> str | None:
         return moment.isoformat(timespec="seconds") if moment else None
 
-    return Held(q.source_seq, q.case_no, q.state, [redact_text(r) for r in json.loads(q.reasons)],
+    return Held(q.source_seq, q.case_no, q.state, [coded(r) for r in json.loads(q.reasons)],
                 json.loads(q.masked), q.id, when(q.created_at), q.decided_by, q.decision_note, when(q.decided_at))
 
 

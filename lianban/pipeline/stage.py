@@ -4,12 +4,14 @@ A chunk is written to the ledger in one transaction before its source rows are f
 between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Every row's fate
 is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate row in the
 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
-invalid record (:mod:`lianban.domain.validation`), another row under an 办件编号 already staged, or a person
+invalid record (the rules of :mod:`lianban.domain.rules`, run per chunk as one DataFrame by Great
+Expectations in :mod:`lianban.pipeline.validate`), another row under an 办件编号 already staged, or a person
 who already has an open case. Nothing a row holds stops the run.
 
 An invalid record whose case is not staged also tells the applicant: its case is entered held, every chosen
 item 补正资料 with the reasons, and a corrected row under the same 办件编号 resumes it
-(:mod:`lianban.pipeline.notices`).
+(:mod:`lianban.pipeline.notices`). Reasons in ``OPERATOR_ONLY`` are not told: a person's second open case
+is held for the operator alone, whether the first is in the ledger or earlier in the same chunk.
 """
 
 from __future__ import annotations
@@ -29,16 +31,24 @@ from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
-from lianban.domain.validation import problems
+from lianban.domain.rules import Reason
 from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState, utcnow
 from lianban.pipeline import notices, quarantine
+from lianban.pipeline.validate.chunk import judge
+from lianban.pipeline.validate.docs import RunDocs
 from lianban.wire.ids import aad, idempotency_key
 
-CHUNK = 500
+CHUNK = 500  # rows per ledger transaction
+#: rows validated per run of the suite: GX costs about 0.4 s per run whatever its size (measured), so the suite
+#: runs over many transactions' rows at once
+JUDGE_CHUNK = 10_000
+#: reasons the operator decides on before the applicant is told anything (a second application of a person
+#: with an open case: a mistake at the window, or a real second case)
+OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
 
 
 class RecordSource(Protocol):
@@ -140,22 +150,24 @@ class _Chunk:
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
 
-    def hold(self, seq: int, case_no: str, reasons: list[str], values: Any, print_: str | None = None) -> None:
-        quarantine.hold(self.session, seq, case_no, reasons, values, print_)
+    def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
+        quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values, print_)
         self.quarantined.append(seq)
 
-    def take(self, row: SourceRow, record: RetirementRecord | Unreadable) -> None:
-        """Stage, skip or hold one row, as read (a row an operator released as it is goes despite its reasons)."""
+    def take(self, row: SourceRow, record: RetirementRecord | Unreadable, reasons: list[Reason]) -> None:
+        """Stage, skip or hold one row, as read and judged (`reasons`: the suite's, empty when valid); a row an
+        operator released as it is goes despite its reasons."""
         if isinstance(record, Unreadable):
-            self.hold(row.seq, record.case_no, record.reasons, record.values)
+            self.hold(row.seq, record.case_no, record.coded(), record.values)
             return
         print_ = fingerprint(self.keys.index_key, record)
         released = (row.seq, print_) in self.released
-        reasons = [] if released else problems(record, self.catalog)
+        reasons = [] if released else reasons
         if reasons:
             self.hold(row.seq, record.case_no, reasons, record.as_values(), print_)
-            if record.case_no not in self.known or record.case_no in self.held:  # tell the applicant
-                told = notices.hold_case(self.session, record, reasons, self.catalog,
+            told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
+            if told_reasons and (record.case_no not in self.known or record.case_no in self.held):  # tell them
+                told = notices.hold_case(self.session, record, told_reasons, self.catalog,
                                          blind_index(self.keys.index_key, record.id_number), self.keys.query)
                 self.result.notified += told
                 self.held.update([record.case_no] if told else [])
@@ -165,8 +177,9 @@ class _Chunk:
     def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool) -> None:
         if record.case_no in self.known and record.case_no not in self.held:
             if self.known[record.case_no] not in (None, print_):
-                self.hold(seq, record.case_no, [f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与人社"
-                                                f"联络员核对（同一办件不会重复推送）"], record.as_values(), print_)
+                changed = Reason("CASE_CHANGED", f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
+                                                 f"人社联络员核对（同一办件不会重复推送）")
+                self.hold(seq, record.case_no, [changed], record.as_values(), print_)
                 return
             self.taken.append(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
@@ -174,8 +187,8 @@ class _Chunk:
         id_index = blind_index(self.keys.index_key, record.id_number)
         other = None if released else _open_case_of(self.session, id_index, record.case_no)
         if other is not None:
-            self.hold(seq, record.case_no, [f"同一身份证号码已有在办办件 {other}：请核对是否重复申请"],
-                      record.as_values(), print_)
+            duplicate = Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否重复申请")
+            self.hold(seq, record.case_no, [duplicate], record.as_values(), print_)
             return
         held = record.case_no in self.held
         self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_, held)
@@ -194,21 +207,55 @@ def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> tu
     return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
 
 
-def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK) -> StageResult:
-    """Take every new 前置库 row from `source` into the ledger; returns counts only."""
+def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys,
+            docs: RunDocs | None) -> list[list[Reason]]:
+    """The suite's reasons for each readable record of the chunk (one validation per chunk); [] for the others."""
+    readable = [r for r in records if isinstance(r, RetirementRecord)]
+    reasons, result = judge(session, readable, keys.index_key)
+    if docs is not None and result is not None:
+        docs.add(result.gx_result)
+    verdicts = iter(reasons)
+    return [next(verdicts) if isinstance(r, RetirementRecord) else [] for r in records]
+
+
+def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[SourceRow],
+                 records: list[RetirementRecord | Unreadable], verdicts: list[list[Reason]]) -> int:
+    """One chunk in one transaction, then its rows flagged; the number quarantined."""
+    with sessions.begin() as session:
+        work = work_for(session, records, quarantine.overridden(session, [row.seq for row in rows]))
+        for row, record, reasons in zip(rows, records, verdicts, strict=True):
+            work.take(row, record, reasons)
+    source.mark(work.taken, "taken")
+    source.mark(work.quarantined, "quarantined")
+    return len(work.quarantined)
+
+
+def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK,
+          docs_dir: Path | None = None, judge_chunk: int = JUDGE_CHUNK) -> StageResult:
+    """Take every new 前置库 row from `source` into the ledger; returns counts only.
+
+    Rows are pulled up to ``max(chunk, judge_chunk)`` at a time, read, and validated in one run of the suite
+    (its fixed cost is paid per run, not per transaction), then staged ``chunk`` rows per transaction. With
+    `docs_dir`, the run's validation results are rendered there as Data Docs (masked,
+    :mod:`lianban.pipeline.validate.docs`)."""
     catalog = load_catalog()
     keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
     result = StageResult()
-    while rows := source.pull_new(chunk):
-        result.extracted += len(rows)
-        with sessions.begin() as session:
-            records = [read(row, catalog) for row in rows]  # each row read once
-            released = quarantine.overridden(session, [row.seq for row in rows])
-            work = _Chunk(session, catalog, keys, result, *_known(session, records), released)
-            for row, record in zip(rows, records, strict=True):
-                work.take(row, record)
-        source.mark(work.taken, "taken")
-        source.mark(work.quarantined, "quarantined")
-        result.quarantined += len(work.quarantined)
+    docs = RunDocs(docs_dir) if docs_dir is not None else None
+
+    def work_for(session: Session, records: list[RetirementRecord | Unreadable], released: Any) -> _Chunk:
+        return _Chunk(session, catalog, keys, result, *_known(session, records), released)
+
+    while rows := source.pull_new(max(chunk, judge_chunk)):
+        records = [read(row, catalog) for row in rows]  # each row read once
+        with sessions() as session:
+            verdicts = _judged(session, records, keys, docs)
+        for start in range(0, len(rows), chunk):
+            part = slice(start, start + chunk)
+            result.extracted += len(rows[part])
+            result.quarantined += _stage_chunk(source, sessions, work_for, rows[part], records[part],
+                                               verdicts[part])
+    if docs is not None:
+        docs.build()
     return result

@@ -155,7 +155,7 @@ def test_every_liaison_gets_one_daily_summary_a_day(paths: Paths, simulation: An
     parties = len(load_liaisons())
     assert json.loads(first.output)["sent"] == {"email": parties, "sms": parties}, first.output
     assert json.loads(again.output)["sent"] == {}  # a rerun of the day's job sends nothing twice
-    [(to, mail)] = _to(inbox, load_liaisons()[DEPT].email)
+    [(_, mail)] = _to(inbox, load_liaisons()[DEPT].email)
     assert "联办日报" in mail["Subject"] and "待办：" in mail.get_content()
     texts = [m["text"] for m in requests.get(sms_outbox, timeout=10).json()["messages"]]
     assert len(texts) == parties and all("联办日报" in t for t in texts)

@@ -156,3 +156,28 @@ def test_a_malformed_query_password_is_refused_without_quoting_it(record: Retire
     result = read(row(record, password=bad), catalog)
     assert isinstance(result, Unreadable)
     assert any("查询密码格式错误" in r for r in result.reasons) and not any(bad in r for r in result.reasons)
+
+
+@pytest.mark.parametrize(("column", "value", "code"), [
+    ("contribution_months", "三百", "CONTRIBUTION_FORMAT"),
+    ("contribution_months", -1, "CONTRIBUTION_RANGE"),
+    ("approved_at", "2025/01/02 10:00", "APPROVED_AT_FORMAT"),
+    ("name", "张" * 51, "TOO_LONG_NAME"),
+    ("original_age", "600", "TOO_LONG_ORIGINAL_AGE"),
+    ("name", "张\x07三", "UNREADABLE_NAME"),
+    ("employer_name", b"\x80abc", "UNREADABLE_EMPLOYER_NAME"),
+    ("items", "01,11,01", "ITEMS_REPEATED"),
+    ("case_no", "\x00", "UNREADABLE_CASE_NO"),
+    ("password", "短", "UNREADABLE_PASSWORD"),
+])
+def test_each_refusal_carries_its_code(record: RetirementRecord, catalog: Catalog, column: str, value: Any,
+                                       code: str) -> None:
+    result = read(row(record, **{column: value}), catalog)
+    assert isinstance(result, Unreadable)
+    assert [r.code for r in result.coded()] == [code] and result.coded()[0].message == result.reasons[0]
+
+
+def test_the_reform_columns_are_read_as_given(record: RetirementRecord, catalog: Catalog) -> None:
+    result = read(row(record, original_age=55, retirement_type="2"), catalog)
+    assert isinstance(result, RetirementRecord)
+    assert (result.original_age, result.retirement_type) == ("55", "2")  # judged by the rules, never fixed

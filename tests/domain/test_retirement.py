@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
-from lianban.domain.retirement import Category, minimum_contribution_months, retirement_month, statutory_age_months
+from lianban.domain.retirement import (
+    Category,
+    minimum_contribution_months,
+    retirement_age,
+    retirement_month,
+    statutory_age_months,
+)
 
 MALE, F55, F50 = Category.MALE, Category.FEMALE55, Category.FEMALE50
 
@@ -53,3 +61,48 @@ def test_the_delay_stops_at_its_cap(category: Category, first_capped: tuple[int,
 )
 def test_minimum_contribution_by_retirement_year(year: int, months: int) -> None:
     assert minimum_contribution_months(year) == months
+
+
+@pytest.mark.parametrize(
+    ("category", "birth", "expected"),
+    [
+        (MALE, (1965, 1), {"statutory_age_months": 721, "statutory_age": "60岁1个月", "retirement_month": "2025-02",
+                           "min_contribution_months": 180, "earliest_flexible_month": "2025-01",
+                           "latest_flexible_month": "2028-02"}),
+        (MALE, (1976, 9), {"statutory_age_months": 756, "statutory_age": "63岁", "retirement_month": "2039-09",
+                           "min_contribution_months": 240, "earliest_flexible_month": "2036-09",
+                           "latest_flexible_month": "2042-09"}),
+        (F55, (1971, 4), {"statutory_age_months": 664, "statutory_age": "55岁4个月", "retirement_month": "2026-08",
+                          "min_contribution_months": 180, "earliest_flexible_month": "2026-04",
+                          "latest_flexible_month": "2029-08"}),
+        (F50, (1984, 10), {"statutory_age_months": 659, "statutory_age": "54岁11个月", "retirement_month": "2039-09",
+                           "min_contribution_months": 240, "earliest_flexible_month": "2036-09",
+                           "latest_flexible_month": "2042-09"}),
+        (F50, (1984, 11), {"statutory_age_months": 660, "statutory_age": "55岁", "retirement_month": "2039-11",
+                           "min_contribution_months": 240, "earliest_flexible_month": "2036-11",
+                           "latest_flexible_month": "2042-11"}),
+        (MALE, (1964, 12), {"statutory_age_months": 720, "statutory_age": "60岁", "retirement_month": "2024-12",
+                            "min_contribution_months": 180, "earliest_flexible_month": "2024-12",
+                            "latest_flexible_month": "2027-12"}),
+    ],
+)
+def test_what_the_reform_says_for_one_birth_month(category: Category, birth: tuple[int, int],
+                                                  expected: dict[str, object]) -> None:
+    assert asdict(retirement_age(category, *birth)) == expected
+
+
+@pytest.mark.parametrize(
+    ("category", "first_affected"), [(MALE, (1965, 1)), (F55, (1970, 1)), (F50, (1975, 1))],
+)
+def test_each_category_first_affected_birth_month(category: Category, first_affected: tuple[int, int]) -> None:
+    year, month = first_affected
+    base = {MALE: 60, F55: 55, F50: 50}[category] * 12
+    assert statutory_age_months(category, year - 1, 12) == base
+    assert statutory_age_months(category, year, month) == base + 1
+
+
+def test_the_earliest_flexible_month_is_never_below_the_original_age() -> None:
+    early = retirement_age(MALE, 1966, 1)  # 60y5m: 36 months earlier would be below 60
+    assert early.earliest_flexible_month == "2026-01"
+    late_cohort = retirement_age(MALE, 1980, 1)  # 63: 36 months earlier is exactly 60
+    assert late_cohort.earliest_flexible_month == "2040-01"

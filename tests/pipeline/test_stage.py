@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +53,8 @@ def test_quarantine_keeps_chinese_reasons_and_masks_values(seeded: Seeded, paths
     assert rows
     for row in rows:
         reasons = json.loads(row.reasons)
-        assert reasons and all(any("\u4e00" <= ch <= "\u9fff" for ch in r) for r in reasons)
+        assert reasons and all(any("\u4e00" <= ch <= "\u9fff" for ch in r["message"]) for r in reasons)
+        assert all(re.fullmatch("[A-Z][A-Z0-9_]+", r["code"]) for r in reasons)
         masked = json.loads(row.masked)
         assert "*" in masked["id_number"] and "*" in masked["name"]
     with db.engine.connect() as conn:
@@ -118,7 +120,7 @@ def test_a_bad_approval_time_is_quarantined_and_blocks_nothing(paths: Paths) -> 
     assert (result.staged, result.quarantined) == (4, 1)
     with session_factory(paths.ledger_url)() as s:
         reasons = json.loads(s.scalars(select(Quarantine.reasons)).one())
-    assert any("审批时间" in r for r in reasons)
+    assert [r["code"] for r in reasons] == ["APPROVED_AT_FORMAT"] and "审批时间" in reasons[0]["message"]
 
 
 def test_a_crash_never_quarantines_a_record_twice(seeded: Seeded, paths: Paths) -> None:
@@ -173,8 +175,11 @@ def test_hostile_rows_are_quarantined_with_the_column_named_and_block_nothing(pa
     assert (result.extracted, result.staged, result.quarantined) == (6, 2, 4)
     with session_factory(paths.ledger_url)() as s:
         reasons = {q.source_seq: json.loads(q.reasons) for q in s.scalars(select(Quarantine))}
-    assert any("养老保险缴费月数" in r for r in reasons[1]) and any("审批时间" in r for r in reasons[2])
-    assert any("办件编号含有控制字符" in r for r in reasons[4]) and any("超过40个字符" in r for r in reasons[5])
+    messages = {seq: [r["message"] for r in rs] for seq, rs in reasons.items()}
+    assert any("养老保险缴费月数" in r for r in messages[1]) and any("审批时间" in r for r in messages[2])
+    assert any("办件编号含有控制字符" in r for r in messages[4]) and any("超过40个字符" in r for r in messages[5])
+    assert [r["code"] for r in reasons[1]] == ["CONTRIBUTION_FORMAT"]
+    assert [r["code"] for r in reasons[4]] == ["UNREADABLE_CASE_NO"]
 
 
 def test_near_duplicate_case_numbers_are_one_case_and_a_different_row_under_one_is_held(paths: Paths) -> None:
@@ -194,13 +199,28 @@ def test_near_duplicate_case_numbers_are_one_case_and_a_different_row_under_one_
 def test_the_same_person_in_two_open_cases_is_held_for_the_operator(paths: Paths) -> None:
     db = FrontendDB(paths.frontend_url)
     app, other = generate_valid(paths, 2)
-    again = {**other, "id_number": app["id_number"], "name": app["name"]}
+    again = {**app, "case_no": other["case_no"]}  # the same person applies again under another 办件编号
     db.insert_applications([app, again])
     result = stage(db, paths.ledger_url, paths.keys_dir)
     assert (result.staged, result.quarantined) == (1, 1)
     with session_factory(paths.ledger_url)() as s:
         held = s.scalars(select(Quarantine)).one()
     assert held.case_no == other["case_no"] and app["case_no"] in held.reasons and "在办办件" in held.reasons
+    assert [r["code"] for r in json.loads(held.reasons)] == ["DUPLICATE_PERSON"]
+
+
+def test_a_person_with_an_open_case_from_an_earlier_run_is_held_by_the_suite(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    app, other = generate_valid(paths, 2)
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.insert_applications([{**app, "case_no": other["case_no"]}])
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.quarantined, result.notified) == (1, 0)  # the operator decides; the applicant is not told yet
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine)).one()
+        assert s.scalars(select(Case.case_no)).all() == [app["case_no"]]
+    assert [r["code"] for r in json.loads(held.reasons)] == ["DUPLICATE_PERSON"]
 
 
 def test_personal_data_typed_into_free_text_is_masked_in_quarantine(paths: Paths) -> None:

@@ -10,6 +10,7 @@ module per command group::
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
     serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
+    retirement   retirement-age (the 2025 reform)         validate     validate FILE (the suite over a file)
     notices      notices list [--failed] (双告知 SMS)
 """
 
@@ -21,7 +22,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, report, serve
+from lianban.app.cli import home, inspect, report, retirement, serve, validate
 from lianban.app.cli.alerts import alerts_app
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
@@ -45,6 +46,8 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(supplements_app, name="supplements")
 app.add_typer(audit_app, name="audit")
 app.add_typer(case_app, name="case")
+app.command("retirement-age")(retirement.retirement_age_command)
+app.command("validate")(validate.validate_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(notices_app, name="notices")

@@ -61,7 +61,7 @@ def _list(states: tuple[str, ...], as_json: bool) -> None:
     for r in rows:
         rec = r["record"]
         table.add_row(str(r["id"]), str(r["source_seq"]), r["case_no"], STATE_ZH.get(r["state"], r["state"]),
-                      rec["name"], rec["id_number"], rec["phone"], "；".join(r["reasons"]))
+                      rec["name"], rec["id_number"], rec["phone"], "；".join(map(_reason, r["reasons"])))
     console.print(table)
     console.print("修正人社前置库中的记录并将其同步标志 TBBZ 置回 0，下一轮即重新抽取；或由操作员 "
                   "`lianban quarantine release|reject 编号 --note 理由` 放行或退回 (fix at the source, or decide)")
@@ -82,11 +82,16 @@ def quarantine_show(quarantine_id: QuarantineId, as_json: JsonFlag = False) -> N
     console.print(table)
 
 
+def _reason(reason: dict[str, str]) -> str:
+    """One reason as an operator reads it: the message, its code after it."""
+    return f"{reason['message']}（{reason['code']}）"
+
+
 def _shown(held: dict[str, Any]) -> dict[str, str]:
     rec = held["record"]
     return {"办件编号": held["case_no"], "前置库序号": str(held["source_seq"]),
             "状态": STATE_ZH.get(held["state"], held["state"]), "隔离时间": held["held_at"] or "",
-            "原因": "\n".join(held["reasons"]), "姓名": rec["name"], "身份证号码": rec["id_number"],
+            "原因": "\n".join(map(_reason, held["reasons"])), "姓名": rec["name"], "身份证号码": rec["id_number"],
             "联系电话": rec["phone"], "参保单位": rec["employer_name"], "所选事项": ",".join(rec["items"]),
             "处理人": held["decided_by"] or "", "处理理由": held["decision_note"] or "",
             "处理时间": held["decided_at"] or ""}

@@ -1,0 +1,82 @@
+"""What a validation rule is: a stable code, a Chinese message, the frame columns it reads, and a vectorised
+condition over a chunk of records (a pandas DataFrame) that is True where a row passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from lianban.domain.schemas import schema_path
+from lianban.errors import ConfigError
+
+RULES_FILE = schema_path("validation", "rules.yaml")
+
+Condition = Callable[[pd.DataFrame], "pd.Series[bool]"]
+Detail = Callable[[pd.DataFrame], "pd.Series[str]"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a record cannot be routed: a stable ``code`` machines key on, a ``message`` an operator (and,
+    through 补正资料, the applicant) reads. Never carries a personal value."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check. ``passes(frame[columns])`` is True where the row passes; ``detail`` (optional) adds a
+    row-specific clause to the message, computed only for the failing rows."""
+
+    code: str
+    message: str
+    columns: tuple[str, ...]
+    passes: Condition
+    detail: Detail | None = None
+
+    def reasons(self, failing: pd.DataFrame) -> list[Reason]:
+        """The reason of each failing row, in order."""
+        if self.detail is None or failing.empty:
+            return [Reason(self.code, self.message)] * len(failing)
+        return [Reason(self.code, f"{self.message}{extra}") for extra in self.detail(failing[list(self.columns)])]
+
+
+@dataclass(frozen=True)
+class RuleData:
+    """``schemas/validation/rules.yaml``."""
+
+    version: int
+    required: tuple[str, ...]
+    working_age: tuple[int, int]  # years at 审批时间
+    provinces: frozenset[str]
+    province_only: frozenset[str]  # codes whose numbers carry no city (港澳台居民居住证)
+    conflicts: tuple[tuple[frozenset[str], str], ...]
+
+
+def _rule_data(data: dict[str, Any]) -> RuleData:
+    ages = data["working_age_years"]
+    conflicts = tuple((frozenset(map(str, c["items"])), str(c["reason"])) for c in data.get("conflicts") or ())
+    return RuleData(int(data["version"]), tuple(data["required"]), (int(ages["min"]), int(ages["max"])),
+                    frozenset(map(str, data["provinces"])), frozenset(map(str, data.get("province_only") or ())),
+                    conflicts)
+
+
+@cache
+def load_rule_data() -> RuleData:
+    """The rules' data, read once; a broken file is a ConfigError naming it."""
+    try:
+        data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+        if data.get("version") != 1:
+            raise ValueError("expected version: 1")
+        return _rule_data(data)
+    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"无法读取校验规则数据 {RULES_FILE}：{exc} (cannot read the validation rules' data)") from exc

@@ -1,0 +1,90 @@
+"""Great Expectations, used directly: one ephemeral data context per process, a pandas data source with one
+dataframe asset and a whole-dataframe batch definition, the suite built from the domain rules, and one
+validation definition run per chunk (the chunk passed as the batch's dataframe).
+
+:func:`validator` builds all of it once (the first call imports GX: seconds); :meth:`ChunkValidator.run`
+derives the chunk's shared columns, runs the suite and turns each expectation's unexpected row indexes into
+per-row :class:`lianban.domain.rules.Reason`, in rule order.
+
+Result format: ``COMPLETE`` (the only one that lists every unexpected index) without unexpected rows and
+with ``partial_unexpected_count`` 0; values GX lists anyway are never read nor rendered (the Data Docs are
+built from a masked copy, :mod:`lianban.pipeline.validate.docs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from lianban.domain.catalog import Catalog, load_catalog
+from lianban.domain.rules import Reason, Rule, all_rules, reasons_by_row, suite_version
+from lianban.domain.rules.frame import derive
+from lianban.errors import FatalError
+
+RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False, "partial_unexpected_count": 0,
+                 "return_unexpected_index_query": False}
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's verdict: each row's reasons (empty = valid), and GX's own result (for Data Docs)."""
+
+    reasons: list[list[Reason]]
+    gx_result: Any
+
+
+class ChunkValidator:
+    """The suite and its validation definition, built once, run per chunk."""
+
+    def __init__(self, catalog: Catalog, rules: tuple[Rule, ...] | None = None, version: int | None = None) -> None:
+        """The suite of `rules` (default: every rule of the catalog), named by `version` (default: the rules'
+        data version); GX is imported here."""
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        from lianban.pipeline.validate.expectations import build
+
+        self.version = suite_version() if version is None else version
+        self.rules: tuple[Rule, ...] = all_rules(catalog) if rules is None else rules
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.enable_analytics(False)
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = self.context.data_sources.add_pandas("lianban").add_dataframe_asset("retirement_records")
+        batch = asset.add_batch_definition_whole_dataframe("chunk")
+        self.suite = self.context.suites.add(gx.ExpectationSuite(name=f"lianban_retirement_v{self.version}"))
+        for expectation in build(self.rules, self.version):
+            self.suite.add_expectation(expectation.instance())
+        self.definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"lianban_retirement_v{self.version}_chunk", data=batch, suite=self.suite))
+
+    def run(self, frame: pd.DataFrame) -> ChunkResult:
+        """Validate one chunk (:mod:`lianban.domain.rules.frame`; a fresh RangeIndex)."""
+        frame = derive(frame.reset_index(drop=True))
+        result = self.definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
+        self._forget_results()
+        failing: dict[int, list[int]] = {}
+        for outcome in result.results:
+            config = outcome.expectation_config
+            if outcome.success or config is None:
+                continue
+            if "unexpected_index_list" not in outcome.result:  # a rule that could not run passes nobody
+                raise FatalError(f"校验规则 {config.meta.get('code')} 未能执行，本批记录未处理 (a validation rule "
+                                 f"failed to run; nothing in this chunk was staged)")
+            failing[int(config.meta["rule"])] = sorted(int(i) for i in outcome.result["unexpected_index_list"])
+        return ChunkResult(reasons_by_row(frame, self.rules, failing), result)
+
+    def _forget_results(self) -> None:
+        """GX keeps every run's result (with the unexpected values) in its in-memory store: drop them, so a
+        long-lived worker neither grows nor holds personal values between chunks."""
+        store = self.context.validation_results_store
+        for key in store.list_keys():
+            store.remove_key(key)
+
+
+@cache
+def validator() -> ChunkValidator:
+    """The process's validator (GX imported and the suite built on first use)."""
+    return ChunkValidator(load_catalog())

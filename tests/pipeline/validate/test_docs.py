@@ -1,0 +1,62 @@
+"""Data Docs of a staging run: one page per chunk under the directory given, no personal value in any file,
+and a quarantine row written before reasons had codes still reads (as LEGACY)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Quarantine
+from lianban.ledger.store import QuarantineState, utcnow
+from lianban.pipeline.quarantine import list_held
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+
+def test_each_run_renders_its_chunks_with_no_personal_value(paths: Paths, tmp_path: Path) -> None:
+    apps = list(generate(45, seed=21))
+    apps[3] = {**apps[3], "phone": "1" + apps[3]["phone"][:5], "id_number": apps[3]["id_number"][:17] + "x"}
+    FrontendDB(paths.frontend_url).insert_applications(apps)
+    docs = tmp_path / "data_docs" / "run-1"
+    result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=20, docs_dir=docs,
+                   judge_chunk=20)
+    assert result.quarantined >= 1
+    pages = sorted(p.name for p in docs.rglob("chunk-*.html"))
+    assert (docs / "index.html").exists() and pages == ["chunk-00001.html", "chunk-00002.html", "chunk-00003.html"]
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in docs.rglob("*") if p.is_file())
+    assert "ID_LOWER_X" in text and "身份证号码末位为小写x" in text
+    for app in apps:
+        for key in ("id_number", "name", "phone"):
+            value = str(app[key] or "")
+            assert len(value) < 2 or value not in text, f"{key} of {app['case_no']} in the Data Docs"
+
+
+def test_a_run_without_a_docs_directory_writes_none(paths: Paths, tmp_path: Path) -> None:
+    FrontendDB(paths.frontend_url).insert_applications(generate(3, seed=2))
+    stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir)
+    assert not list(paths.home.rglob("*.html"))
+
+
+def test_reasons_stored_as_plain_text_before_codes_read_as_legacy(paths: Paths) -> None:
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(insert(Quarantine).values(
+            source_seq=7, case_no="BZ1", state=QuarantineState.OPEN, created_at=utcnow(),
+            reasons=json.dumps(["联系电话应为以1开头的11位手机号码 13912345678"], ensure_ascii=False),
+            masked=json.dumps({"case_no": "BZ1"})))
+    (held,) = list_held(paths.ledger_url)
+    assert held.reasons == [{"code": "LEGACY", "message": "联系电话应为以1开头的11位手机号码 139****5678"}]
+
+
+def test_one_suite_run_spans_several_transactions(paths: Paths, tmp_path: Path) -> None:
+    apps = list(generate(45, seed=22))
+    FrontendDB(paths.frontend_url).insert_applications(apps)
+    docs = tmp_path / "docs"
+    result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10, docs_dir=docs,
+                   judge_chunk=30)
+    assert result.extracted == 45 and result.staged + result.quarantined + result.skipped_known == 45
+    assert sorted(p.name for p in docs.rglob("chunk-*.html")) == ["chunk-00001.html", "chunk-00002.html"]
