@@ -253,6 +253,20 @@ class SmsNotice(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class StageRun(Base):
+    """One staging run that read anything: its counts and where its validation Data Docs are (nothing personal:
+    the Data Docs keep no value of the data)."""
+
+    __tablename__ = "stage_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime] = mapped_column(index=True)
+    extracted: Mapped[int]
+    staged: Mapped[int]
+    quarantined: Mapped[int]
+    data_docs: Mapped[str | None] = mapped_column(String(500), default=None)  # the run's index.html
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 

@@ -19,6 +19,7 @@ from lianban.ledger.models import (
     Incident,
     ParkedStatus,
     Quarantine,
+    StageRun,
     StatusEvent,
     Supplement,
 )
@@ -53,6 +54,8 @@ class Progress:
     rejected: int = 0  # held applications an operator refused (lianban quarantine reject)
     open_incidents: int = 0  # liaison alerts not cleared yet (lianban alerts list --open)
     failing_checks: list[str] = field(default_factory=list)  # parties whose last connection check failed
+    #: the last staging run that read anything: when, its counts, and its validation Data Docs (index.html)
+    last_stage_run: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:
@@ -66,6 +69,14 @@ class Progress:
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "done": self.done}
+
+
+def _last_stage_run(session: Session) -> dict[str, Any] | None:
+    run = session.scalars(select(StageRun).order_by(StageRun.id.desc()).limit(1)).first()
+    if run is None:
+        return None
+    return {"finished_at": run.finished_at.isoformat(timespec="seconds"), "extracted": run.extracted,
+            "staged": run.staged, "quarantined": run.quarantined, "data_docs": run.data_docs}
 
 
 def _count(session: Session, query: Select[Any]) -> int:
@@ -116,6 +127,7 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
                            .where(Quarantine.state == QuarantineState.REJECTED)),
             open_incidents=count(select(func.count()).select_from(Incident).where(Incident.state == "open")),
             failing_checks=sorted(p for p, check in health.latest(s).items() if not check.ok),
+            last_stage_run=_last_stage_run(s),
         )
 
 

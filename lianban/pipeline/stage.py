@@ -35,7 +35,7 @@ from lianban.domain.rules import Reason
 from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.models import Case, CaseItem, Delivery, StageRun
 from lianban.ledger.store import DeliveryState, utcnow
 from lianban.pipeline import notices, quarantine
 from lianban.pipeline.validate.chunk import judge
@@ -70,8 +70,9 @@ class StageResult:
     deliveries: int = 0
     notified: int = 0  # items told 补正资料 because their application was held (lianban.pipeline.notices)
     resumed: int = 0  # held cases corrected at the source and staged (counted in staged too)
+    data_docs: str | None = None  # this run's validation Data Docs (index.html), when it validated anything
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | str | None]:
         return asdict(self)
 
 
@@ -241,7 +242,7 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     catalog = load_catalog()
     keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
-    result = StageResult()
+    result, started = StageResult(), utcnow()
     docs = RunDocs(docs_dir) if docs_dir is not None else None
 
     def work_for(session: Session, records: list[RetirementRecord | Unreadable], released: Any) -> _Chunk:
@@ -256,6 +257,10 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
             result.extracted += len(rows[part])
             result.quarantined += _stage_chunk(source, sessions, work_for, rows[part], records[part],
                                                verdicts[part])
-    if docs is not None:
-        docs.build()
+    built = docs.build() if docs is not None else None
+    result.data_docs = str(built) if built else None
+    if result.extracted:
+        with sessions.begin() as session:  # the run, with where its Data Docs are (lianban status shows the last)
+            session.add(StageRun(started_at=started, finished_at=utcnow(), extracted=result.extracted,
+                                 staged=result.staged, quarantined=result.quarantined, data_docs=result.data_docs))
     return result

@@ -1,0 +1,27 @@
+"""`lianban status` shows the last staging run, with where its validation Data Docs are (a page that exists and
+holds no personal value)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.cli import app
+from lianban.app.config import Paths
+from simulators.people import generate
+
+
+def test_the_last_staging_run_and_its_data_docs_are_shown(paths: Paths) -> None:
+    apps = list(generate(30, seed=8))
+    FrontendDB(paths.frontend_url).insert_applications(apps)
+    staged = json.loads(CliRunner().invoke(app, ["run", "stage", "--json"]).output)
+    status = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
+    run = status["last_stage_run"]
+    assert (run["extracted"], run["staged"], run["quarantined"]) == (30, staged["staged"], staged["quarantined"])
+    page = Path(run["data_docs"])
+    assert run["data_docs"] == staged["data_docs"] and page.is_file() and page.is_relative_to(paths.home)
+    html = "".join(p.read_text(errors="replace") for p in page.parent.rglob("*.html"))
+    assert not [a for a in apps if a["id_number"] in html or a["name"] in html or a["phone"] in html]
