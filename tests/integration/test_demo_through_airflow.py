@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,8 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Pat
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+    with closing(sqlite3.connect(db)) as conn:  # closed now: a connection left to the GC would delete the -wal
+        return conn.execute(sql).fetchall()   # file at a random moment, under the personal-data scan's feet
 
 
 def _chosen(home: Path) -> set[tuple[str, str]]:
