@@ -20,10 +20,7 @@ from functools import cache
 from math import ceil
 from typing import Any
 
-import yaml
-
-from lianban.domain.schemas import schema_path
-from lianban.errors import ConfigError
+from lianban.domain.schemas import load_versioned, schema_path
 
 REFORM_FILE = schema_path("validation", "reform.yaml")
 
@@ -115,13 +112,7 @@ def _reform(data: dict[str, Any]) -> Reform:
 @cache
 def load_reform() -> Reform:
     """The reform's parameters, read once; a broken file is a ConfigError naming it."""
-    try:
-        data = yaml.safe_load(REFORM_FILE.read_text(encoding="utf-8"))
-        if data.get("version") != 1:
-            raise ValueError("expected version: 1")
-        return _reform(data)
-    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"无法读取退休改革参数 {REFORM_FILE}：{exc} (cannot read the reform parameters)") from exc
+    return load_versioned(REFORM_FILE, _reform, "退休改革参数", "the reform parameters")
 
 
 @dataclass(frozen=True)

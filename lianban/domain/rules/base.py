@@ -9,10 +9,8 @@ from functools import cache
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from lianban.domain.schemas import schema_path
-from lianban.errors import ConfigError
+from lianban.domain.schemas import load_versioned, schema_path
 
 RULES_FILE = schema_path("validation", "rules.yaml")
 
@@ -73,10 +71,4 @@ def _rule_data(data: dict[str, Any]) -> RuleData:
 @cache
 def load_rule_data() -> RuleData:
     """The rules' data, read once; a broken file is a ConfigError naming it."""
-    try:
-        data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
-        if data.get("version") != 1:
-            raise ValueError("expected version: 1")
-        return _rule_data(data)
-    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"无法读取校验规则数据 {RULES_FILE}：{exc} (cannot read the validation rules' data)") from exc
+    return load_versioned(RULES_FILE, _rule_data, "校验规则数据", "the validation rules' data")
