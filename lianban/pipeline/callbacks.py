@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lianban.crypto.suites import get_suite
+from lianban.crypto.suites import Suite, get_suite
 from lianban.errors import FatalError
 from lianban.keys import keysets
 from lianban.keys.names import VAULT, hub_signing_name, suite_of
@@ -37,7 +37,7 @@ from lianban.ledger.results import seal_result
 from lianban.ledger.store import record_status
 from lianban.pipeline.feedback import delivered_keys
 from lianban.wire.contract import StatusReader, StatusUpdate
-from lianban.wire.signatures import sign
+from lianban.wire.signatures import parse_header, sign
 
 __all__ = ["ACK_KIND", "Callback", "CallbackDesk", "Outcome", "Pushed"]
 
@@ -92,6 +92,7 @@ class CallbackDesk:
         self._log = EvidenceLog.load(keys_dir)
         self._vault: KeyRing = load_ring(keys_dir, VAULT)
         self._keys_dir = keys_dir
+        self._signers: dict[str, tuple[Suite, str, bytes]] = {}
 
     def take(self, callback: Callback, reader: StatusReader) -> Pushed:
         """Record what `callback` says (see the module docstring) and the signed answer; one transaction."""
@@ -105,8 +106,8 @@ class CallbackDesk:
             answers = [self._apply(session, callback.department, delivered, row, u)
                        for row, u in zip(callback.rows, read, strict=True)]
             pushed = self._answer(callback, answers)
-            kid = pushed.signature.split("kid=", 1)[1].split(";", 1)[0]
-            self._log.sent(session, callback.department, ACK_KIND, case_nos, pushed.body, pushed.signature, kid)
+            self._log.sent(session, callback.department, ACK_KIND, case_nos, pushed.body, pushed.signature,
+                           parse_header(pushed.signature)["kid"])
         return pushed
 
     def _apply(self, session: Session, department: str, delivered: dict[str, tuple[int, str]],
@@ -127,9 +128,15 @@ class CallbackDesk:
         counts = {o.value: sum(1 for r in rows if r.outcome == o) for o in Outcome}
         body = json.dumps({"received": len(rows), **counts, "results": [asdict(r) for r in rows]},
                           ensure_ascii=False, separators=(",", ":")).encode()
-        suite_name = suite_of(callback.department)
-        kid, private = keysets.load(self._keys_dir, hub_signing_name(suite_name)).active_private()
-        return Pushed(body, sign(get_suite(suite_name), kid, private, 200, callback.path, body))
+        suite, kid, private = self._signer(suite_of(callback.department))
+        return Pushed(body, sign(suite, kid, private, 200, callback.path, body))
+
+    def _signer(self, suite_name: str) -> tuple[Suite, str, bytes]:
+        """The hub's active signing key for `suite_name`, read from the keys folder once per desk."""
+        if suite_name not in self._signers:
+            kid, private = keysets.load(self._keys_dir, hub_signing_name(suite_name)).active_private()
+            self._signers[suite_name] = (get_suite(suite_name), kid, private)
+        return self._signers[suite_name]
 
 
 def _read(reader: StatusReader, row: Mapping[str, Any]) -> StatusUpdate | str:
