@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Select, select
 
 from lianban.domain.identity import redact_text
+from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Supplement
 from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, utcnow
@@ -54,10 +55,17 @@ def list_dead(ledger_url: str, department: str | None = None,
                 for d, item, case_no in session.execute(_query(department, states))]
 
 
-def requeue(ledger_url: str, department: str | None = None, states: Sequence[str] = DEAD_STATES) -> int:
-    """Make dead letters due again now, with a fresh retry budget; returns how many."""
+def requeue(ledger_url: str, department: str | None = None, states: Sequence[str] = DEAD_STATES,
+            key: str | None = None) -> int:
+    """Make dead letters (of `department`, or the one with idempotency `key`) due again now, with a fresh retry
+    budget; returns how many. A `key` that names no dead letter is a ConfigError in one sentence."""
+    query = _query(department, states)
     with session_factory(ledger_url).begin() as session:
-        rows = [d for d, _item, _case in session.execute(_query(department, states))]
+        rows = [d for d, _item, _case in session.execute(
+            query.where(Delivery.idempotency_key == key) if key else query)]
+        if key and not rows:
+            raise ConfigError(f"没有编号为 {key[:70]!r} 的死信（见 lianban deliveries list --json 的 idempotency_key）"
+                              f" (no dead letter with that key)")
         for row in rows:
             row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
             row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"

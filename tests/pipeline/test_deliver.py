@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department
 from lianban.domain.schemas import schema_path
+from lianban.errors import ConfigError
 from lianban.keys.names import names_for
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
@@ -123,7 +124,11 @@ def test_dead_letters_can_be_listed_and_requeued_without_duplicates(seeded: Any,
         deliver(_down("health"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
     dead = list_dead(paths.ledger_url, "health")
     assert len(dead) == total and all(d.case_no and d.last_error for d in dead)
-    assert requeue(paths.ledger_url, "health") == total
+    assert requeue(paths.ledger_url, key=dead[0].idempotency_key) == 1  # one delivery by its key
+    assert len(list_dead(paths.ledger_url, "health")) == total - 1
+    with pytest.raises(ConfigError, match="没有编号为"):
+        requeue(paths.ledger_url, key=dead[0].idempotency_key)  # not dead any more
+    assert requeue(paths.ledger_url, "health") == total - 1
     back = deliver(_connector("health"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
     assert back.accepted == total and list_dead(paths.ledger_url, "health") == []
     assert simulation.engines["health"].stats()["unique"] == total
@@ -169,7 +174,6 @@ def test_a_keys_folder_from_another_installation_refuses_to_run_and_touches_noth
         seeded: Any, paths: Paths, simulation: Any, tmp_path: Any) -> None:
     import shutil
 
-    from lianban.errors import ConfigError
     from lianban.keys.provision import ensure_keys
 
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
