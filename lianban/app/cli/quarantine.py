@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from lianban.app.cli.output import JsonFlag, console
+from lianban.app.cli.output import JsonFlag, console, emit_rows
 from lianban.app.config import Paths
 
 quarantine_app = typer.Typer(help="隔离区：未通过校验的记录，操作员放行或退回 (quarantined records and decisions)",
@@ -52,17 +52,13 @@ def _list(states: tuple[str, ...], as_json: bool) -> None:
     from lianban.pipeline.quarantine import list_held
 
     rows = [h.as_dict() for h in list_held(Paths.from_env().existing_ledger(), states)]
+    emit_rows(rows, as_json, "隔离记录 (quarantined)", [
+        ("编号", lambda r: r["id"]), ("序号", lambda r: r["source_seq"]), ("办件编号", lambda r: r["case_no"]),
+        ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])), ("姓名", lambda r: r["record"]["name"]),
+        ("身份证号码", lambda r: r["record"]["id_number"]), ("联系电话", lambda r: r["record"]["phone"]),
+        ("原因", lambda r: "；".join(map(_reason, r["reasons"])))])
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table(title=f"隔离记录 (quarantined): {len(rows)}")
-    for column in ("编号", "序号", "办件编号", "状态", "姓名", "身份证号码", "联系电话", "原因"):
-        table.add_column(column)
-    for r in rows:
-        rec = r["record"]
-        table.add_row(str(r["id"]), str(r["source_seq"]), r["case_no"], STATE_ZH.get(r["state"], r["state"]),
-                      rec["name"], rec["id_number"], rec["phone"], "；".join(map(_reason, r["reasons"])))
-    console.print(table)
     console.print("修正人社前置库中的记录并将其同步标志 TBBZ 置回 0，下一轮即重新抽取；或由操作员 "
                   "`lianban quarantine release|reject 编号 --note 理由` 放行或退回 (fix at the source, or decide)")
 
