@@ -2,7 +2,8 @@
 
 ``lianban simulate`` serves every simulated department on 127.0.0.1 at a free port, which the Airflow workers
 in other containers cannot reach. This wrapper starts the same simulators at fixed loopback ports
-(``LIANBAN_TRIAL_LOOPBACK_PORT`` + i), relays ``0.0.0.0:LIANBAN_TRIAL_PUBLIC_PORT + i`` to each of them (plain
+(``LIANBAN_TRIAL_LOOPBACK_PORT`` + i), relays ``LIANBAN_TRIAL_BIND`` (default ``0.0.0.0``) port
+``LIANBAN_TRIAL_PUBLIC_PORT + i`` to each of them (plain
 TCP: the medical WSDL's soap:address follows the Host header, so it names this container), and writes the
 departments' Airflow connections, pointing at ``LIANBAN_TRIAL_HOST``, to
 ``<LIANBAN_HOME>/simulators/airflow-connections.json`` (mode 0600) for ``airflow connections import``.
@@ -65,7 +66,8 @@ async def main() -> None:
     public = {name: f"http://{host}:{public_base + i}" for i, name in enumerate(names)}
     public |= {f"{n}_wsdl": sim.urls[f"{n}_wsdl"].replace(sim.urls[n], public[n]) for n in names
                if f"{n}_wsdl" in sim.urls}
-    relays = [await asyncio.start_server(_relay(ports[n]), "0.0.0.0", public_base + i) for i, n in enumerate(names)]
+    bind = os.environ.get("LIANBAN_TRIAL_BIND", "0.0.0.0")  # every interface of the container; tests use loopback
+    relays = [await asyncio.start_server(_relay(ports[n]), bind, public_base + i) for i, n in enumerate(names)]
     target = paths.home / "simulators" / CONNECTIONS_FILE
     write_private_text(target, json.dumps(airflow_connections(public, paths.home), indent=2) + "\n")
     stop = asyncio.Event()

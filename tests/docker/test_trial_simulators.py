@@ -30,18 +30,27 @@ from tests.docker.conftest import DOCKER, ROOT
 SCRIPT = DOCKER / "trial" / "simulate.py"
 
 
-def free_run(count: int) -> int:
-    """A first port of `count` consecutive free ports on this machine."""
-    for _ in range(50):
-        base = random.randrange(20000, 60000)
-        with socket.socket() as a, socket.socket() as b:
-            try:
-                a.bind(("0.0.0.0", base))
-                b.bind(("0.0.0.0", base + count - 1))
-            except OSError:
-                continue
-        return base
+def free_run(count: int, avoid: range = range(0)) -> int:
+    """A first port of `count` consecutive free loopback ports, below the kernel's ephemeral range (where the
+    other tests' servers and client sockets take their ports) and outside `avoid`."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) if Path(
+        "/proc/sys/net/ipv4/ip_local_port_range").exists() else 32768
+    for _ in range(100):
+        base = random.randrange(10000, low - count)
+        if set(range(base, base + count)) & set(avoid):
+            continue
+        if all(_free(port) for port in range(base, base + count)):
+            return base
     raise RuntimeError("no free port run")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +65,34 @@ Trial = tuple[subprocess.Popen[str], dict[str, object], int]
 
 
 def start_trial(paths: Paths) -> Trial:
-    """simulate.py as the compose service runs it, with free ports; returns it, its first line, the public base."""
-    public, loopback = free_run(len(endpoints())), free_run(len(endpoints()))
+    """simulate.py as the compose service runs it, with free ports; returns it, its first line, the public base.
+
+    Free ports are only free when probed: a port taken by another test in between makes the script exit with
+    "address already in use", and then it starts again on other ports (any other exit fails the test)."""
+    for _ in range(3):
+        process, first, public = _launch(paths)
+        if first:
+            return process, json.loads(first), public
+        process.wait(timeout=10)
+        error = process.stderr.read() if process.stderr else ""
+        if "address already in use" not in error:
+            break
+    pytest.fail(f"simulate.py exited: {error}")
+
+
+def _launch(paths: Paths) -> tuple[subprocess.Popen[str], str, int]:
+    count = len(endpoints())
+    public = free_run(count)
+    loopback = free_run(count, avoid=range(public, public + count))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LIANBAN_HOME": str(paths.home), "LIANBAN_TRIAL_HOST": "127.0.0.1",
-           "LIANBAN_TRIAL_STEP": "1", "LIANBAN_TRIAL_PUBLIC_PORT": str(public),
+           "LIANBAN_TRIAL_BIND": "127.0.0.1", "LIANBAN_TRIAL_STEP": "1", "LIANBAN_TRIAL_PUBLIC_PORT": str(public),
            "LIANBAN_TRIAL_LOOPBACK_PORT": str(loopback)}
     for variable in ("LIANBAN_LEDGER_URL", "LIANBAN_FRONTEND_URL", "LIANBAN_KEYS_DIR"):
         env.pop(variable, None)
     process = subprocess.Popen([sys.executable, str(SCRIPT)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
-    first = process.stdout.readline()
-    if not first:
-        process.wait(timeout=10)
-        pytest.fail(f"simulate.py exited: {process.stderr.read() if process.stderr else ''}")
-    return process, json.loads(first), public
+    return process, process.stdout.readline(), public
 
 
 @pytest.fixture(scope="module")
