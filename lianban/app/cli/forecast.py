@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from lianban.app.cli.output import JsonFlag, console
+from lianban.app.cli.retirement import refuse
 from lianban.domain.catalog import load_catalog
 
 CATEGORY_ZH = {"male": "男", "female55": "女55", "female50": "女50"}
@@ -29,13 +30,25 @@ def forecast_command(
     """退休高峰预测：逐月到龄人数（按类别）与各部门预计事项量 (retirement-wave forecast)."""
     from lianban.app import jobs
 
-    result = jobs.forecast(months, day)
+    result = jobs.forecast(months, checked_day(day))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
     console.print(_table(result))
     console.print("各部门列为预计事项量 (expected items per department); "
                   f"历史依据 (history): {result['history']['note']}", soft_wrap=True)
+
+
+def checked_day(text: str | None) -> str | None:
+    """``--date`` as given when it is a date YYYY-MM-DD; otherwise one sentence and exit 2."""
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        refuse(f"日期 {text[:20]!r} 无效：应为 YYYY-MM-DD (--date must be YYYY-MM-DD)")
 
 
 def _table(result: dict[str, Any]) -> Table:

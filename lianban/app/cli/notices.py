@@ -36,8 +36,9 @@ def notices_run(as_json: JsonFlag = False,
                     "--date", help="按该日计算提醒窗口 YYYY-MM-DD（默认北京时间今天）")] = None) -> None:
     """运行双告知：到龄提醒、待遇告知、发送、回执 (the lianban_notices DAG's four steps, for operators)."""
     from lianban.app import jobs
+    from lianban.app.cli.forecast import checked_day
 
-    result = jobs.notices_run(day)
+    result = jobs.notices_run(checked_day(day))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
