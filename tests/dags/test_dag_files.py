@@ -22,6 +22,8 @@ print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items
                   "dags": {d: sorted(bag.dags[d].task_ids) for d in bag.dags},
                   "rules": {f"{d}.{t.task_id}": getattr(t.trigger_rule, "value", str(t.trigger_rule))
                             for d in bag.dags for t in bag.dags[d].tasks},
+                  "schedules": {d: [str(bag.dags[d].schedule), str(bag.dags[d].timezone), bag.dags[d].catchup]
+                                for d in bag.dags},
                   "zeep": "zeep" in sys.modules}))
 """
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
@@ -79,3 +81,7 @@ def test_notices_are_sent_whatever_became_of_planning(parsed: dict[str, object])
     rules = parsed["rules"]
     assert rules["lianban_notices.plan_pension_notices"] == "all_done"  # type: ignore[index]
     assert rules["lianban_notices.send_due"] == "all_done"  # type: ignore[index]
+
+
+def test_the_notices_go_daily_inside_sending_hours_in_beijing(parsed: dict[str, object]) -> None:
+    assert parsed["schedules"]["lianban_notices"] == ["0 10 * * *", "Asia/Shanghai", False]  # type: ignore[index]
