@@ -34,8 +34,8 @@ from lianban.domain.retirement import (
     statutory_age_months,
 )
 
-__all__ = ["PENSION_KIND", "REMINDER_KINDS", "Award", "Insured", "Notice", "Window", "read_award",
-           "read_insured", "reminder", "window"]
+__all__ = ["PENSION_KIND", "REMINDER", "REMINDER_KINDS", "REMINDER_SHORT", "Award", "Insured", "Notice", "Window",
+           "read_award", "read_insured", "reminder", "window"]
 
 REMINDER, REMINDER_SHORT = "retirement_reminder", "retirement_reminder_short"
 REMINDER_KINDS = (REMINDER, REMINDER_SHORT)  # one reminder per person and retirement month, whichever kind

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index
-from lianban.domain.register import REMINDER_KINDS, Notice, Window, read_insured, reminder, window
+from lianban.domain.register import REMINDER_KINDS, REMINDER_SHORT, Notice, Window, read_insured, reminder, window
 from lianban.domain.retirement import month_text
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -120,4 +120,4 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
         known.add((index, notice.period))  # the same person twice in the register: reminded once
         plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values)
         result.planned += 1
-        result.short += notice.kind != REMINDER_KINDS[0]
+        result.short += notice.kind == REMINDER_SHORT

@@ -30,7 +30,7 @@ def test_the_notices_dag_sends_each_notice_once(tmp_path: Path) -> None:
     env = demo_env(tmp_path)
     paths = Paths.from_env(env)
     init(paths, with_frontend=True)
-    seeded = seed_register(paths, 200, 5, reference=beijing_today())
+    seeded = seed_register(paths, 400, 5, reference=beijing_today())
     with serve_in_background(create_app("hub", "secret", GatewayConfig(rate_limit=1000))) as url:
         env["AIRFLOW_CONN_DEPT_SMS"] = connection_json(url, "hub", "secret", read_timeout=10)
         airflow(env, paths.logs, "db", "migrate")
@@ -39,7 +39,7 @@ def test_the_notices_dag_sends_each_notice_once(tmp_path: Path) -> None:
         sent = requests.get(f"{url}/_sim/outbox", timeout=5).json()["messages"]
         airflow(env, paths.logs, "dags", "test", "lianban_notices")
         again = requests.get(f"{url}/_sim/outbox", timeout=5).json()["messages"]
-    assert sum(first.values()) > seeded["awards"] == 10  # reminders and pension notices planned
+    assert sum(first.values()) > seeded["awards"] == 20  # reminders and pension notices planned
     assert set(first) <= {"sent", "delivered", "planned", "invalid"} and first.get("invalid", 0) > 0
     assert len(sent) == first.get("sent", 0) + first.get("delivered", 0)
     held = first.get("planned", 0)  # quiet hours: held until 08:00, sent by a later run
