@@ -13,6 +13,13 @@ from rich.table import Table
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+#: for the long-running servers, whose stdout is JSON lines anyway: accepted so that every command takes --json
+JsonLines = Annotated[bool, typer.Option("--json", help="stdout is JSON lines (always so; accepted for scripts)")]
+
+
+def emit_done(message: str, data: dict[str, Any], as_json: bool) -> None:
+    """The outcome of an action: `data` as one JSON object with ``--json``, otherwise the operator's sentence."""
+    typer.echo(json.dumps(data, ensure_ascii=False) if as_json else message)
 
 
 def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
