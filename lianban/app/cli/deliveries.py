@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lianban.app.cli.output import JsonFlag, console, emit_done
+from lianban.app.cli.output import JsonFlag, console, emit_done, progress_bar
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
 
@@ -64,5 +64,6 @@ def deliveries_retry(key: Annotated[str | None, typer.Argument(help="只重投�
     from lianban.pipeline.dead_letters import requeue
 
     states, department = _dead_states(state), _department(department)
-    count = requeue(Paths.from_env().existing_ledger(), department, states, key)
+    with progress_bar("重新排队 (requeueing)") as advance:
+        count = requeue(Paths.from_env().existing_ledger(), department, states, key, progress=advance)
     emit_done(f"已重新排队 {count} 条 (requeued)，下一轮投递时发送", {"requeued": count}, as_json)
