@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lianban.crypto.hashing import sm3_hex
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, NotConfigured
 from lianban.ledger.db import session_factory
 from lianban.ledger.nonces import LedgerNonces
 from lianban.pipeline.callbacks import MAX_ROWS, Callback, CallbackDesk
@@ -144,18 +143,12 @@ def load_gate(ledger_url: str, keys_dir: Path) -> CallbackGate:
         try:
             settings = department_settings(key)
             connector = load_connector(key, settings, keys_dir)
-        except ConfigError as exc:
-            if _configured(key):  # a connection that is there but wrong: say so once, at start
-                log.warning("部门 %s 的连接配置有误，暂不接收其状态回调（答 404）：%s", key, exc)
+        except NotConfigured:
             continue  # not connected here: it cannot push either
+        except ConfigError as exc:  # a connection that is there but wrong: said once, at start
+            log.warning("部门 %s 的连接配置有误，暂不接收其状态回调（答 404）：%s", key, exc)
+            continue
         if isinstance(connector, StatusReader) and settings.login and settings.password:
             readers[key], logins[key], secrets[settings.login] = connector, settings.login, settings.password
     verifier = GatewayVerifier(secrets, nonces=LedgerNonces(session_factory(ledger_url)))
     return CallbackGate(CallbackDesk(ledger_url, keys_dir), verifier, readers, logins)
-
-
-def _configured(department: str) -> bool:
-    """Whether a connection for `department` is set at all (in this process's environment)."""
-    from lianban.app.config import conn_env_name
-
-    return bool(os.environ.get(conn_env_name(department)))
