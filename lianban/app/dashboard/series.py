@@ -52,9 +52,9 @@ def _since(first: date) -> datetime:
     return datetime.combine(first, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
 
 
-def _deliveries(session: Session, since: datetime) -> Iterable[tuple[str, datetime, datetime | None]]:
+def _deliveries(session: Session, since: datetime) -> Iterable[Any]:
     return session.execute(select(Delivery.state, Delivery.created_at, Delivery.sent_at)
-                           .where(Delivery.created_at >= since)).tuples()
+                           .where(Delivery.created_at >= since)).all()
 
 
 def days(session: Session, today: date | None = None, count: int = DAYS) -> list[dict[str, Any]]:

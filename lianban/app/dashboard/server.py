@@ -18,14 +18,16 @@ after the server started is picked up, and a missing one is a page saying what t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from html import escape
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from lianban.app.config import Paths
+from lianban.app.config import LEDGER, Paths, existing
 from lianban.app.dashboard.board import DagRuns, read_board
 from lianban.app.dashboard.page import render
 from lianban.app.dashboard.style import CSS
@@ -40,19 +42,23 @@ HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff", 
 Login = Callable[[str], str]
 
 
+UNREADABLE = ("台账数据库不可用或结构不符，请检查 LIANBAN_LEDGER_URL 并运行 lianban init "
+              "(ledger database unavailable)")
+
+
 def _ledger(ledger_url: str | None) -> str:
-    return ledger_url or Paths.from_env().existing_ledger()
+    """The ledger's URL, checked on every request (ConfigError: not there, naming the setting, never the URL)."""
+    return existing(ledger_url or Paths.from_env().ledger_url, LEDGER)
 
 
-def _unavailable(exc: ConfigError) -> HTMLResponse:
+def _why(exc: Exception) -> str:
+    """What to tell: a ConfigError's sentence; for a database error only its kind (its text may hold a URL)."""
+    return str(exc) if isinstance(exc, ConfigError) else UNREADABLE
+
+
+def _unavailable(exc: Exception) -> HTMLResponse:
     return HTMLResponse(f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>联办运行看板</title>'
-                        f"<p>看板暂不可用：{_escape(str(exc))}</p></html>", status_code=503)
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)
+                        f"<p>看板暂不可用：{escape(_why(exc))}</p></html>", status_code=503)
 
 
 def _routes(app: FastAPI, ledger_url: str | None, dag_runs: DagRuns | None) -> None:
@@ -63,15 +69,15 @@ def _routes(app: FastAPI, ledger_url: str | None, dag_runs: DagRuns | None) -> N
     async def page() -> Response:
         try:
             return HTMLResponse(render(await board_for()))
-        except ConfigError as exc:
+        except (ConfigError, SQLAlchemyError) as exc:
             return _unavailable(exc)
 
     @app.get("/numbers.json")
     async def numbers() -> Response:
         try:
             return JSONResponse((await board_for()).as_dict())
-        except ConfigError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503)
+        except (ConfigError, SQLAlchemyError) as exc:
+            return JSONResponse({"error": _why(exc)}, status_code=503)
 
     @app.get("/dashboard.css")
     async def stylesheet() -> Response:
