@@ -9,6 +9,7 @@ this package never imports Airflow).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -20,6 +21,8 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.store import utcnow
 
 __all__ = ["Board", "DagRun", "DagRuns", "read_board"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Board:
     illegal_reports: list[dict[str, Any]]
     health: list[dict[str, Any]]
     incidents: list[dict[str, Any]]
-    dag_runs: list[dict[str, Any]]
+    dag_runs: list[dict[str, Any]] | None  # None: the provider failed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +68,16 @@ def read_board(ledger_url: str, dag_runs: DagRuns | None = None, today: date | N
                                  "dead_letters": queries.dead_letters(s), "overdue": queries.overdue(s, today),
                                  "illegal_reports": queries.illegal_reports(s),
                                  "health": queries.department_health(s), "incidents": queries.open_incidents(s)}
-    runs = [asdict(r) for r in (dag_runs() if dag_runs else ())]
     return Board(generated_at=queries.beijing_minute(utcnow()) or "", status=status_numbers(ledger_url, today),
-                 dag_runs=runs, **lists)
+                 dag_runs=_runs(dag_runs), **lists)
+
+
+def _runs(dag_runs: DagRuns | None) -> list[dict[str, Any]] | None:
+    """The provider's runs; None when it failed (the rest of the page still shows, the section says so)."""
+    if dag_runs is None:
+        return []
+    try:
+        return [asdict(r) for r in dag_runs()]
+    except Exception as exc:  # the provider is someone else's code (Airflow's database): never the whole page
+        log.warning("看板无法读取 DAG 运行记录 (dashboard cannot read the DAG runs): %s", type(exc).__name__)
+        return None

@@ -147,6 +147,8 @@ def _illegal(board: Board) -> str:
 
 
 def _runs(board: Board) -> str:
+    if board.dag_runs is None:
+        return '<p class="empty bad">无法读取 DAG 运行记录，请在 Airflow 界面查看</p>'
     rows = [(_e(r["dag_id"]), _e(r["run_id"]), f'<span class="run {_e(r["state"])}">'
              f'{_e(RUN_STATES.get(r["state"], r["state"]))}</span>', _e(r["started_at"]), _e(r["ended_at"]))
             for r in board.dag_runs]
