@@ -7,6 +7,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), alerting (e-mail and SMS channels), cli/ (one module per command group),
        │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running, callbacks)
+       │       dashboard/ (the operators' 运行看板 inside Airflow's UI, mounted by ``plugins/``: board, queries,
+       │       series, svg, page, style, server)
     pipeline   the steps over the ledger: stage, quarantine (+ decisions: an operator's release or reject),
        │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
        │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
@@ -50,7 +52,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
 Beside the core: ``connectors/`` (one package per department, and ``sms/`` for the SMS gateway; they import
 the core below ``app`` and never each other), ``simulators/`` (the departments and the SMS gateway as real local
 servers, HRSS's back office and the applicants, for tests and the demo), ``dags/``
-(the only place Airflow is imported) and ``schemas/`` (data).
+and ``plugins/`` (the Airflow plugin showing the dashboard; the only places Airflow is imported) and ``schemas/``
+(data).
 """
 
 __version__ = "0.1.0"

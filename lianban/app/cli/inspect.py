@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from lianban.app.cli.output import JsonFlag, emit
 from lianban.app.config import Paths
 
 
-def status(as_json: JsonFlag = False) -> None:
-    """台账进度 (ledger progress)."""
+def status_numbers(ledger_url: str, today: date | None = None) -> dict[str, object]:
+    """What ``lianban status --json`` prints, for the ledger at `ledger_url` (the dashboard shows the same)."""
     from lianban.ledger.progress import progress
 
-    emit(progress(Paths.from_env().existing_ledger()).as_dict(), as_json, "办件进度 (progress)")
+    return progress(ledger_url, today).as_dict()
+
+
+def status(as_json: JsonFlag = False) -> None:
+    """台账进度 (ledger progress)."""
+    emit(status_numbers(Paths.from_env().existing_ledger()), as_json, "办件进度 (progress)")
