@@ -37,9 +37,14 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q -m "not airflow"
 
+# The suites that run Airflow itself go one at a time (each starts Airflow processes of its own); the rest in
+# parallel on up to TEST_WORKERS cores.
+TEST_WORKERS ?= 4
 test: install lint typecheck
 	scripts/ensure-chromium.sh
-	LIANBAN_TEST_PG_URL="$${LIANBAN_TEST_PG_URL:-$$(scripts/ensure-postgres.sh)}" $(BIN)/pytest -q
+	export LIANBAN_TEST_PG_URL="$${LIANBAN_TEST_PG_URL:-$$(scripts/ensure-postgres.sh)}"; \
+	$(BIN)/pytest -q -n auto --maxprocesses $(TEST_WORKERS) -m "not airflow" && \
+	$(BIN)/pytest -q -m airflow
 
 # make bench [BENCH_N=1000000]: sealing costs, validation (100k rows), then the pipeline end to end against a naive baseline (last line).
 BENCH_N ?= 100000

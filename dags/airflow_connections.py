@@ -12,7 +12,7 @@ from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from lianban.app.config import conn_env_name, set_connection_resolver
-from lianban.errors import ConfigError
+from lianban.errors import NotConfigured
 from lianban.wire.settings import DepartmentSettings, parse_connection
 
 __all__ = ["airflow_department_settings"]
@@ -24,7 +24,7 @@ def airflow_department_settings(department: str) -> DepartmentSettings:
     try:
         conn = Connection.get(conn_id)
     except AirflowNotFoundException:
-        raise ConfigError(f"connection {conn_id} is not defined in Airflow: add it (Admin → Connections, "
+        raise NotConfigured(f"connection {conn_id} is not defined in Airflow: add it (Admin → Connections, "
                           f"a secrets backend, or {conn_env_name(department)})") from None
     fields = {"conn_type": conn.conn_type, "host": conn.host, "port": conn.port, "schema": conn.schema,
               "login": conn.login, "password": conn.password, "extra": conn.extra}

@@ -15,6 +15,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
        │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents),
        │       daily (each liaison's daily summary), sms_notices (双告知 by SMS, exactly once),
+       │       reminders (到龄提醒 planned from HRSS's register), pensions (待遇告知 of approved pensions),
+       │       forecast (the register and the ledger's item choices, read for the retirement-wave forecast),
        │       validate/ (the domain rules as custom Great Expectations expectations, run per chunk:
        │       expectations, runner, chunk, docs)
        │
@@ -41,7 +43,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
                working_days (holidays and 调休, from the chinese-calendar package's data), results
                (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline),
                liaisons (the 联络员 register), incidents (alert kinds and their texts), sms (SMS
-               templates, segment counting, the ID-number guard, quiet hours)
+               templates, segment counting, the ID-number guard, quiet hours), register (双告知: a
+               register row, an approved pension, the reminder a person is due), forecast (the retirement
+               wave, counted)
 
     errors     the error tree every layer raises (outside the layers)
 

@@ -20,6 +20,10 @@ class ConfigError(LianbanError):
     """Configuration is missing or malformed; retrying will not help."""
 
 
+class NotConfigured(ConfigError):
+    """A setting or connection that is simply absent (an optional one may be), as opposed to present and wrong."""
+
+
 class RetriableError(LianbanError):
     """A transient failure; the same call may succeed later."""
 

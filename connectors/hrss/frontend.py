@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Engine
@@ -52,6 +52,9 @@ from lianban.domain.statuses import StatusChange
 from lianban.domain.supplements import SupplementSubmission
 from lianban.ledger.db import engine_for
 from lianban.wire.contract import PaymentOrder
+
+if TYPE_CHECKING:
+    from connectors.hrss.register import InsuredRegister
 
 STATUS_TABLE_FILE = "connectors/hrss/statuses.py"  # named in the reason when a status code is unknown
 metadata = MetaData()
@@ -114,7 +117,17 @@ class FrontendDB:
 
     def create(self) -> None:
         """Create the tables (HRSS owns them in production; the demo and tests create them)."""
+        from connectors.hrss.register import create_tables
+
         metadata.create_all(self.engine)
+        create_tables(self.engine)  # the register and the awards of 双告知 (connectors/hrss/register.py)
+
+    @property
+    def register(self) -> InsuredRegister:
+        """The register of insured workers and the approved pensions (双告知), in the same 前置库."""
+        from connectors.hrss.register import InsuredRegister
+
+        return InsuredRegister(self.engine)
 
     def insert_applications(self, rows: Iterable[dict[str, Any]]) -> int:
         """Write approved applications (domain keys) as HRSS would; returns the count."""

@@ -11,6 +11,7 @@ error, not a quiet success).
 
 from __future__ import annotations
 
+import logging
 import os
 import smtplib
 import ssl
@@ -21,8 +22,10 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from lianban.errors import ConfigError, RejectedError
+from lianban.errors import ConfigError, NotConfigured, RejectedError
 from lianban.pipeline.alerts import Alert, Notifier
+
+log = logging.getLogger("lianban.alerts")
 
 SMTP_ENV = "LIANBAN_SMTP_URL"
 SMTP_TIMEOUT = 30
@@ -107,8 +110,11 @@ def channels_from_env(env: Mapping[str, str] | None = None) -> list[Notifier]:
         channels.append(smtp_from_url(smtp))
     try:
         sms = department_settings("sms", env)  # inside Airflow: its connection lookup too
-    except ConfigError:
+    except NotConfigured:
         sms = None  # not configured: no SMS channel
+    except ConfigError as exc:  # set but wrong: the other channels still carry the alert, and this is said
+        log.warning("短信告警渠道 dept_sms 的连接配置有误，本次只用其他渠道：%s", exc)
+        sms = None
     if sms is not None:
         from connectors.sms.connector import SmsConnector
         from lianban.domain.sms import load_templates

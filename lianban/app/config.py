@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, NotConfigured
 from lianban.wire.settings import DepartmentSettings, parse_connection
 
 
@@ -154,7 +154,7 @@ def department_settings(department: str, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     raw = env.get(conn_env_name(department))
     if not raw:
-        raise ConfigError(f"未配置部门连接 dept_{department} (connection dept_{department} is not configured): "
+        raise NotConfigured(f"未配置部门连接 dept_{department} (connection dept_{department} is not configured): "
                           f"set {conn_env_name(department)} or an Airflow connection")
     return parse_connection(department, raw)
 

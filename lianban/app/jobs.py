@@ -199,3 +199,95 @@ def daily_summary(day: str | None = None) -> dict[str, Any]:
     liaisons, channels = load_liaisons(), channels_from_env()
     when = date.fromisoformat(day) if day else beijing_today()
     return send_daily(Paths.from_env().existing_ledger(), liaisons, channels, when).as_dict()
+
+
+# -- 双告知 (issue 13): 到龄提醒 and 待遇告知 by SMS, and the retirement-wave forecast ------------------------------
+REMINDER_MONTHS_ENV = "LIANBAN_REMINDER_MONTHS"
+SEND_PAGE, SEND_PAGES = 500, 400  # notices per send, and at most this many sends per run (200 000 notices)
+
+
+def reminder_months(env: dict[str, str] | None = None) -> int:
+    """The reminder window in months ahead (``LIANBAN_REMINDER_MONTHS``, default 3, 0–24)."""
+    import os
+
+    from lianban.pipeline.reminders import DEFAULT_MONTHS
+
+    raw = (os.environ if env is None else env).get(REMINDER_MONTHS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MONTHS
+    if not raw.isdigit() or int(raw) > 24:
+        raise ConfigError(f"{REMINDER_MONTHS_ENV} 应为 0–24 的整数（提前提醒的月数） "
+                          f"({REMINDER_MONTHS_ENV} must be a whole number of months, 0-24)")
+    return int(raw)
+
+
+def _sms_gateway() -> Any:
+    from connectors.sms.connector import SmsConnector
+
+    return SmsConnector.from_settings(department_settings("sms"))
+
+
+def plan_reminders(day: str | None = None) -> dict[str, Any]:
+    """到龄提醒: plan a reminder for everyone in HRSS's register reaching statutory age within the window from
+    `day` (YYYY-MM-DD; default today in Beijing), once per person and retirement month."""
+    from datetime import date
+
+    from lianban.ledger.time_limits import beijing_today
+    from lianban.pipeline.reminders import plan_reminders as run
+
+    paths = Paths.from_env()
+    when = date.fromisoformat(day) if day else beijing_today()
+    ledger = paths.existing_ledger()
+    return run(_frontend(paths).register, ledger, paths.keys_dir, when, reminder_months()).as_dict()
+
+
+def plan_pension_notices() -> dict[str, Any]:
+    """待遇告知: plan one SMS for every pension HRSS approved since the last run."""
+    from lianban.pipeline.pensions import plan_pension_notices as run
+
+    paths = Paths.from_env()
+    ledger = paths.existing_ledger()
+    return run(_frontend(paths).register, ledger, paths.keys_dir).as_dict()
+
+
+def send_notices() -> dict[str, Any]:
+    """Send every due notice through the SMS gateway (quiet hours respected, exactly once)."""
+    from lianban.domain.sms import load_templates
+    from lianban.pipeline.sms_notices import send_due
+
+    paths, gateway, book = Paths.from_env(), _sms_gateway(), load_templates()
+    ledger, total = paths.existing_ledger(), dict.fromkeys(("sent", "deferred", "invalid", "dead"), 0)
+    for _ in range(SEND_PAGES):  # page after page while pages come back full (a day's wave is thousands)
+        page = send_due(gateway, book, ledger, paths.keys_dir, SEND_PAGE)
+        for name in total:
+            total[name] += getattr(page, name)
+        if page.stopped_by or page.sent + page.deferred + page.invalid + page.dead < SEND_PAGE:
+            return {**total, "stopped_by": page.stopped_by}
+    return {**total, "stopped_by": None}
+
+
+def collect_notice_receipts() -> dict[str, Any]:
+    """Read the gateway's delivery receipts; a failed delivery is sent again (bounded), then listed."""
+    from lianban.pipeline.sms_notices import collect_receipts
+
+    return collect_receipts(_sms_gateway(), Paths.from_env().existing_ledger()).as_dict()
+
+
+def notices_run(day: str | None = None) -> dict[str, Any]:
+    """The four steps of the lianban_notices DAG in order (``lianban notices run``)."""
+    return {"reminders": plan_reminders(day), "pensions": plan_pension_notices(), "sent": send_notices(),
+            "receipts": collect_notice_receipts()}
+
+
+def forecast(months: int, day: str | None = None) -> dict[str, Any]:
+    """The retirement-wave forecast for `months` months from the month after `day` (default today in Beijing)."""
+    from datetime import date
+
+    from lianban.domain.retirement import month_index
+    from lianban.ledger.time_limits import beijing_today
+    from lianban.pipeline.forecast import forecast as run
+
+    paths = Paths.from_env()
+    when = date.fromisoformat(day) if day else beijing_today()
+    ledger = paths.existing_ledger()
+    return run(_frontend(paths).register, ledger, month_index(when.year, when.month) + 1, months)

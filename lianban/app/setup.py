@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from datetime import date
 from pathlib import Path
 
 from lianban.app.config import FRONTEND, LEDGER, Database, Paths, blocking_file, database_url, sqlite_file
@@ -82,3 +83,20 @@ def seed(paths: Paths, records: int, seed_value: int = 20250101) -> int:
     with frontend.engine.connect() as conn:
         start = int(conn.execute(select(func.count()).select_from(applications)).scalar_one()) + 1
     return frontend.insert_applications(generate(records, seed_value + start, start_seq=start))
+
+
+def seed_register(paths: Paths, people: int, seed_value: int = 20250101,
+                  reference: date | None = None) -> dict[str, int]:
+    """Fill the 前置库's register of insured workers with `people` synthetic people around `reference` (default
+    today), and their approved pensions with one in twenty as many (双告知; demo/test only)."""
+    from connectors.hrss.frontend import FrontendDB
+
+    require_simulators()
+    from simulators.register import generate_awards, generate_register
+
+    frontend = FrontendDB(creatable(paths.frontend_url, FRONTEND))
+    frontend.create()
+    when = reference or date.today()
+    register = frontend.register
+    return {"register": register.insert_people(generate_register(people, when, seed_value)),
+            "awards": register.insert_awards(generate_awards(max(people // 20, 1), when, seed_value))}

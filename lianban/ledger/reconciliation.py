@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -108,18 +108,51 @@ def _reasons(text: str | None) -> list[str]:
     return [redact_text(r if isinstance(r, str) else str(r.get("message", r))) for r in raw]
 
 
-def reconcile(ledger_url: str, until: date, since: date | None = None) -> Reconciliation:
-    """Every row first read on `since` … `until` (Beijing days; `since` defaults to `until`)."""
+#: rows whose cases, quarantines and items are read together: bounded queries (and bound parameters) however
+#: long the range
+CHUNK = 2000
+
+#: told (done, total) after each chunk: the command's progress bar
+Progress = Callable[[int, int], None]
+
+
+def reconcile(ledger_url: str, until: date, since: date | None = None,
+              progress: Progress | None = None) -> Reconciliation:
+    """Every row first read on `since` … `until` (Beijing days; `since` defaults to `until`), read in chunks of
+    :data:`CHUNK` rows."""
     start, end = _utc(since or until), _utc(until + timedelta(days=1))
+    records: list[RecordFate] = []
+    counted: Counter[str] = Counter()
     with session_factory(ledger_url)() as session:
-        held = _quarantined(session)
-        cases = {c.source_seq: c for c in session.scalars(select(Case))}
-        first = _first_read(cases.values(), held)
-        seqs = sorted(seq for seq, at in first.items() if start <= at < end)
-        items = _items(session, [cases[s].id for s in seqs if s in cases])
-        records = [_fate(seq, first[seq], cases.get(seq), held.get(seq, []), items) for seq in seqs]
-        counted = _counted(session, [cases[s].id for s in seqs if s in cases and not cases[s].held])
-    return Reconciliation((since or until).isoformat(), until.isoformat(), records, counted)
+        seqs = _candidates(session, start, end)
+        for offset in range(0, len(seqs), CHUNK):
+            chunk_records, chunk_counted = _chunk(session, seqs[offset:offset + CHUNK], start, end)
+            records += chunk_records
+            counted.update(chunk_counted)
+            if progress is not None:
+                progress(min(offset + CHUNK, len(seqs)), len(seqs))
+    return Reconciliation((since or until).isoformat(), until.isoformat(), records, dict(counted))
+
+
+def _candidates(session: Session, start: datetime, end: datetime) -> list[int]:
+    """序号 that may have been first read in [start, end): a case staged or a row held within it (the first
+    read is the earliest of both, checked per chunk)."""
+    staged = select(Case.source_seq).where(Case.staged_at >= start, Case.staged_at < end)
+    held = select(Quarantine.source_seq).where(Quarantine.created_at >= start, Quarantine.created_at < end)
+    return sorted(set(session.scalars(staged)) | set(session.scalars(held)))
+
+
+def _chunk(session: Session, seqs: list[int], start: datetime, end: datetime) -> tuple[list[RecordFate],
+                                                                                      dict[str, int]]:
+    held = _quarantined(session, seqs)
+    cases = {c.source_seq: c for c in session.scalars(select(Case).where(Case.source_seq.in_(seqs)))}
+    first = _first_read(cases.values(), held)
+    mine = [seq for seq in seqs if start <= first[seq] < end]
+    items = _items(session, [cases[s].id for s in mine if s in cases])
+    records = [_fate(seq, first[seq], cases.get(seq), held.get(seq, []), items) for seq in mine]
+    staged = [cases[s].id for s in mine if s in cases and not cases[s].held]
+    session.expunge_all()  # the chunk's rows are told: memory holds one chunk's ORM objects, not the range's
+    return records, _counted(session, staged)
 
 
 def _counted(session: Session, staged: list[int]) -> dict[str, int]:
@@ -134,9 +167,9 @@ def _counted(session: Session, staged: list[int]) -> dict[str, int]:
     return counted
 
 
-def _quarantined(session: Session) -> dict[int, list[Quarantine]]:
+def _quarantined(session: Session, seqs: list[int]) -> dict[int, list[Quarantine]]:
     rows: dict[int, list[Quarantine]] = {}
-    for q in session.scalars(select(Quarantine).order_by(Quarantine.id)):
+    for q in session.scalars(select(Quarantine).where(Quarantine.source_seq.in_(seqs)).order_by(Quarantine.id)):
         rows.setdefault(q.source_seq, []).append(q)
     return rows
 

@@ -7,7 +7,7 @@ supplement id); a parked submission (unreadable at the source) is listed, never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Select, select
@@ -55,21 +55,36 @@ def list_dead(ledger_url: str, department: str | None = None,
                 for d, item, case_no in session.execute(_query(department, states))]
 
 
+#: dead letters requeued per transaction: short transactions, so deliver runs claiming from the outbox meanwhile
+#: are never held up by a requeue of many thousands
+REQUEUE_CHUNK = 1000
+
+
 def requeue(ledger_url: str, department: str | None = None, states: Sequence[str] = DEAD_STATES,
-            key: str | None = None) -> int:
+            key: str | None = None, progress: Callable[[int, int], None] | None = None) -> int:
     """Make dead letters (of `department`, or the one with idempotency `key`) due again now, with a fresh retry
-    budget; returns how many. A `key` that names no dead letter is a ConfigError in one sentence."""
+    budget, :data:`REQUEUE_CHUNK` per transaction (`progress` is told after each); returns how many. A `key`
+    that names no dead letter is a ConfigError in one sentence."""
     query = _query(department, states)
-    with session_factory(ledger_url).begin() as session:
-        rows = [d for d, _item, _case in session.execute(
+    factory = session_factory(ledger_url)
+    with factory() as session:
+        ids = [d.id for d, _item, _case in session.execute(
             query.where(Delivery.idempotency_key == key) if key else query)]
-        if key and not rows:
-            raise ConfigError(f"没有编号为 {key[:70]!r} 的死信（见 lianban deliveries list --json 的 idempotency_key）"
-                              f" (no dead letter with that key)")
-        for row in rows:
-            row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
-            row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
-        return len(rows)
+    if key and not ids:
+        raise ConfigError(f"没有编号为 {key[:70]!r} 的死信（见 lianban deliveries list --json 的 idempotency_key）"
+                          f" (no dead letter with that key)")
+    done = 0
+    for offset in range(0, len(ids), REQUEUE_CHUNK):
+        with factory.begin() as session:  # still dead when requeued: a row retried meanwhile is left alone
+            rows = session.scalars(select(Delivery).where(Delivery.id.in_(ids[offset:offset + REQUEUE_CHUNK]),
+                                                          Delivery.state.in_(list(states))))
+            for row in rows:
+                row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
+                row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
+                done += 1
+        if progress is not None:
+            progress(min(offset + REQUEUE_CHUNK, len(ids)), len(ids))
+    return done
 
 
 @dataclass(frozen=True)

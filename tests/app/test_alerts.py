@@ -130,6 +130,19 @@ def test_without_a_channel_the_check_refuses_to_run(paths: Paths, monkeypatch: p
     assert done.exit_code != 0 and "告警渠道" in str(done.exception or done.output)
 
 
+def test_a_wrong_sms_connection_is_said_and_email_still_carries_the_alerts(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from lianban.app.alerting import EmailNotifier, channels_from_env
+
+    secret = "Sms-Conn-Pa55"
+    env = {"LIANBAN_SMTP_URL": "smtp://127.0.0.1:25?from=alerts@lianban.example.gov.cn",
+           conn_env_name("sms"): '{"conn_type": "http", "password": "' + secret + '"'}
+    with caplog.at_level("WARNING", logger="lianban.alerts"):
+        channels = channels_from_env(env)
+    assert [type(c) for c in channels] == [EmailNotifier]
+    assert "dept_sms 的连接配置有误" in caplog.text and secret not in caplog.text
+
+
 def test_a_failed_airflow_task_is_an_alert_to_the_duty_desk(paths: Paths, inbox: Inbox,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """What the DAGs' on_failure_callback does (dags/lianban_defaults.record_failure), then the alerts check."""

@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
+def _cli(home: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_")) and k not in ("TTY_COMPATIBLE", "FORCE_COLOR")}
+    env.update(LIANBAN_HOME=str(home), COLUMNS="200", **extra_env)
     return subprocess.run([sys.executable, "-m", "lianban.app.cli", "report", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
@@ -89,3 +90,39 @@ def test_a_ledger_that_does_not_reconcile_fails_loudly(paths: Paths, simulation:
         session.execute(update(Delivery).where(Delivery.id == 1).values(state="lost"))
     done = _cli(paths.home)
     assert done.returncode == 3 and "对账不平" in done.stdout
+
+
+def test_a_long_range_is_read_in_chunks_with_the_same_result(paths: Paths, simulation: Any,
+                                                              monkeypatch: Any) -> None:
+    from lianban.ledger import reconciliation
+
+    _run(paths)
+    whole = reconciliation.reconcile(paths.ledger_url, TODAY).as_dict()
+    monkeypatch.setattr(reconciliation, "CHUNK", 7)
+    told: list[tuple[int, int]] = []
+    chunked = reconciliation.reconcile(paths.ledger_url, TODAY, progress=lambda d, t: told.append((d, t)))
+    assert chunked.as_dict() == whole and chunked.problems == []
+    assert len(told) == -(-whole["totals"]["extracted"] // 7) and told[-1] == (40, 40)
+    assert [d for d, _ in told] == sorted(d for d, _ in told)
+
+
+def test_a_row_first_held_yesterday_belongs_to_yesterday(paths: Paths, simulation: Any) -> None:
+    from lianban.ledger.reconciliation import reconcile
+
+    _run(paths)
+    with session_factory(paths.ledger_url).begin() as session:
+        seq = session.scalars(select(Quarantine.source_seq).order_by(Quarantine.id)).first()
+        for row in session.scalars(select(Quarantine).where(Quarantine.source_seq == seq)):
+            row.created_at -= timedelta(days=1)
+    today, yesterday = reconcile(paths.ledger_url, TODAY), reconcile(paths.ledger_url, TODAY - timedelta(days=1))
+    assert [r.source_seq for r in yesterday.records] == [seq]
+    assert seq not in {r.source_seq for r in today.records} and len(today.records) == 39
+
+
+def test_a_terminal_sees_a_progress_bar_on_stderr_and_stdout_stays_json(paths: Paths, simulation: Any) -> None:
+    _run(paths)
+    on_terminal = _cli(paths.home, "--json", TTY_COMPATIBLE="1")
+    assert on_terminal.returncode == 0 and "对账 (reconciling)" in on_terminal.stderr
+    assert json.loads(on_terminal.stdout)["totals"]["extracted"] == 40
+    piped = _cli(paths.home, "--json")
+    assert piped.stderr == "" and json.loads(piped.stdout) == json.loads(on_terminal.stdout)

@@ -37,7 +37,7 @@ print(json.dumps({"errors": {k: str(v)[:300] for k, v in bag.import_errors.items
 def test_dags_parse_without_errors(parsed: dict[str, object]) -> None:
     assert parsed["errors"] == {}
     assert set(parsed["dags"]) == {"lianban_exchange", "lianban_feedback", "lianban_operations",
-                                  "lianban_daily"}  # type: ignore[arg-type]
+                                  "lianban_daily", "lianban_notices"}  # type: ignore[arg-type]
 
 
 def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
@@ -49,6 +49,8 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
          "report_to_wanshi_tong", "request_payments"])
     assert dags["lianban_operations"] == ["alert_liaisons", "health_checks"]  # type: ignore[index]
     assert dags["lianban_daily"] == ["daily_summary"]  # type: ignore[index]
+    assert dags["lianban_notices"] == sorted(  # type: ignore[index]
+        ["plan_reminders", "plan_pension_notices", "send_due", "collect_receipts"])
 
 
 def test_parsing_never_imports_zeep(parsed: dict[str, object]) -> None:
@@ -71,3 +73,9 @@ def test_forwarding_supplements_never_stops_collection(parsed: dict[str, object]
 
 def test_the_liaisons_are_alerted_whatever_became_of_the_checks(parsed: dict[str, object]) -> None:
     assert parsed["rules"]["lianban_operations.alert_liaisons"] == "all_done"  # type: ignore[index]
+
+
+def test_notices_are_sent_whatever_became_of_planning(parsed: dict[str, object]) -> None:
+    rules = parsed["rules"]
+    assert rules["lianban_notices.plan_pension_notices"] == "all_done"  # type: ignore[index]
+    assert rules["lianban_notices.send_due"] == "all_done"  # type: ignore[index]

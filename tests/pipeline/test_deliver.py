@@ -128,7 +128,10 @@ def test_dead_letters_can_be_listed_and_requeued_without_duplicates(seeded: Any,
     assert len(list_dead(paths.ledger_url, "health")) == total - 1
     with pytest.raises(ConfigError, match="没有编号为"):
         requeue(paths.ledger_url, key=dead[0].idempotency_key)  # not dead any more
-    assert requeue(paths.ledger_url, "health") == total - 1
+    monkeypatch.setattr("lianban.pipeline.dead_letters.REQUEUE_CHUNK", 3)  # many short transactions, told each
+    told: list[tuple[int, int]] = []
+    assert requeue(paths.ledger_url, "health", progress=lambda d, t: told.append((d, t))) == total - 1
+    assert told[-1] == (total - 1, total - 1) and len(told) == -(-(total - 1) // 3)
     back = deliver(_connector("health"), paths.ledger_url, batch_size=500, keys_dir=paths.keys_dir)
     assert back.accepted == total and list_dead(paths.ledger_url, "health") == []
     assert simulation.engines["health"].stats()["unique"] == total

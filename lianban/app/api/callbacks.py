@@ -16,6 +16,7 @@ configured: the same credentials the hub signs its own requests to that departme
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +25,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lianban.crypto.hashing import sm3_hex
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, NotConfigured
 from lianban.ledger.db import session_factory
 from lianban.ledger.nonces import LedgerNonces
 from lianban.pipeline.callbacks import MAX_ROWS, Callback, CallbackDesk
 from lianban.wire.contract import StatusReader
 from lianban.wire.gateway import GATEWAY_ERRORS, GatewayVerifier
 from lianban.wire.signatures import HEADER
+
+log = logging.getLogger("lianban.api")
 
 UNKNOWN = "该部门未开通状态回调（无此部门或未配置其连接），请核对路径中的部门标识"
 FORBIDDEN = "签名的应用标识不属于路径中的部门：只能报送本部门事项的状态"
@@ -140,8 +143,11 @@ def load_gate(ledger_url: str, keys_dir: Path) -> CallbackGate:
         try:
             settings = department_settings(key)
             connector = load_connector(key, settings, keys_dir)
-        except ConfigError:
+        except NotConfigured:
             continue  # not connected here: it cannot push either
+        except ConfigError as exc:  # a connection that is there but wrong: said once, at start
+            log.warning("部门 %s 的连接配置有误，暂不接收其状态回调（答 404）：%s", key, exc)
+            continue
         if isinstance(connector, StatusReader) and settings.login and settings.password:
             readers[key], logins[key], secrets[settings.login] = connector, settings.login, settings.password
     verifier = GatewayVerifier(secrets, nonces=LedgerNonces(session_factory(ledger_url)))

@@ -12,6 +12,8 @@ module per command group::
     serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
     retirement   retirement-age (the 2025 reform)         validate     validate FILE (the suite over a file)
     notices      notices list [--failed] (双告知 SMS)
+                 notices run (到龄提醒, 待遇告知, send, receipts)
+    forecast     forecast --months N (退休高峰预测)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, report, retirement, serve, validate
+from lianban.app.cli import forecast, home, inspect, report, retirement, serve, validate
 from lianban.app.cli.alerts import alerts_app
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
@@ -51,6 +53,7 @@ app.command("validate")(validate.validate_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(notices_app, name="notices")
+app.command("forecast")(forecast.forecast_command)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
 
@@ -56,7 +56,8 @@ def _verify_archive(archive: Path, keys_dir: Path) -> Verdict:
 
 @audit_app.command("archive")
 def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
-                  out: Annotated[Path, typer.Option(help="folder for the archive")] = Path("var/archive")) -> None:
+                  out: Annotated[Path, typer.Option(help="folder for the archive")] = Path("var/archive"),
+                  as_json: JsonFlag = False) -> None:
     """按月归档证据日志（可独立校验）(write a self-verifying monthly archive)."""
     from lianban.app.setup import make_folder
     from lianban.ledger import evidence_archive
@@ -70,4 +71,4 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
     make_folder(out, "--out")
     with session_factory(ledger)() as session:
         path = evidence_archive.archive_month(session, month, out, paths.keys_dir)
-    typer.echo(f"已归档 (archived): {path}")
+    emit_done(f"已归档 (archived): {path}", {"month": month, "archive": str(path)}, as_json)

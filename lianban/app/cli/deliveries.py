@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lianban.app.cli.output import JsonFlag, console
+from lianban.app.cli.output import JsonFlag, console, emit_done, progress_bar
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
 
@@ -59,10 +59,11 @@ def deliveries_list(department: Annotated[str | None, typer.Option(help="one dep
 def deliveries_retry(key: Annotated[str | None, typer.Argument(help="只重投这一条（deliveries list --json 的 "
                                                                    "idempotency_key）(one delivery)")] = None,
                      department: Annotated[str | None, typer.Option(help="one department")] = None,
-                     state: DeadStates = None) -> None:
+                     state: DeadStates = None, as_json: JsonFlag = False) -> None:
     """把死信重新排队（保留幂等键，部门不会重复办理）(requeue dead letters; idempotency keeps them single)."""
     from lianban.pipeline.dead_letters import requeue
 
     states, department = _dead_states(state), _department(department)
-    count = requeue(Paths.from_env().existing_ledger(), department, states, key)
-    typer.echo(f"已重新排队 {count} 条 (requeued)，下一轮投递时发送")
+    with progress_bar("重新排队 (requeueing)") as advance:
+        count = requeue(Paths.from_env().existing_ledger(), department, states, key, progress=advance)
+    emit_done(f"已重新排队 {count} 条 (requeued)，下一轮投递时发送", {"requeued": count}, as_json)

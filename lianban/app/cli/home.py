@@ -11,25 +11,33 @@ from typing import Annotated
 
 import typer
 
-from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.cli.output import JsonFlag, JsonLines, emit, emit_done
 from lianban.app.config import Paths
 
 
-def init() -> None:
+def init(as_json: JsonFlag = False) -> None:
     """初始化：密钥、台账库结构 (create key rings, migrate the ledger)."""
     from lianban.app.setup import init as run
 
-    run(Paths.from_env())
-    typer.echo("已初始化 (initialised)")
+    paths = Paths.from_env()
+    run(paths)
+    emit_done("已初始化 (initialised)", {"initialised": True, "home": str(paths.home),
+                                         "keys_dir": str(paths.keys_dir)}, as_json)
 
 
 def seed(records: Annotated[int, typer.Option(min=1)] = 200,
-         seed_value: Annotated[int, typer.Option("--seed")] = 20250101, as_json: JsonFlag = False) -> None:
+         seed_value: Annotated[int, typer.Option("--seed")] = 20250101, as_json: JsonFlag = False,
+         register: Annotated[int, typer.Option(min=0, help="另写入在职参保人员登记（及其二十分之一的待遇核定）"
+                                               "的合成人数 (synthetic insured workers for 双告知)")] = 0) -> None:
     """向人社前置库写入合成的退休审批记录 (fill the HRSS 前置库 with synthetic approvals)."""
     from lianban.app.setup import seed as run
+    from lianban.app.setup import seed_register
 
     written = run(Paths.from_env(), records, seed_value)
-    emit({"written": written, "frontend": Paths.from_env().frontend_url}, as_json, "前置库已写入 (seeded)")
+    result: dict[str, object] = {"written": written, "frontend": Paths.from_env().frontend_url}
+    if register:
+        result.update(seed_register(Paths.from_env(), register, seed_value))
+    emit(result, as_json, "前置库已写入 (seeded)")
 
 
 def simulate(step: Annotated[float, typer.Option(help="seconds per status step")] = 60.0,
@@ -40,7 +48,8 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
                  help="回调模式：该 REST 部门主动推送状态 (a REST department that pushes its statuses; repeatable)")]
              = None,
              hub_url: Annotated[str | None, typer.Option(help="枢纽地址，lianban serve 打印 (the hub's URL, "
-                                                             "for --push)")] = None) -> None:
+                                                             "for --push)")] = None,
+             as_json: JsonLines = False) -> None:
     """启动各部门模拟服务 (start the department simulators); first line: JSON of URLs."""
     from lianban.app.setup import require_simulators
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
 from lianban.keys.names import RINGS
@@ -38,22 +38,25 @@ def _own_key(keys_dir: Path, name: str) -> str:
 
 
 @keys_app.command("init")
-def keys_init(hub_only: Annotated[bool, typer.Option(help="production: only the hub's own keys")] = False) -> None:
+def keys_init(hub_only: Annotated[bool, typer.Option(help="production: only the hub's own keys")] = False,
+              as_json: JsonFlag = False) -> None:
     """创建缺失的密钥；生产环境用 --hub-only，部门公钥用 keys import 导入 (create missing keys)."""
     from lianban.keys.provision import ensure_hub_keys, ensure_keys
 
     paths = Paths.from_env()
     (ensure_hub_keys if hub_only else ensure_keys)(paths.keys_dir)
-    typer.echo(f"密钥已就绪 (keys ready) in {paths.keys_dir}")
+    emit_done(f"密钥已就绪 (keys ready) in {paths.keys_dir}", {"keys_dir": str(paths.keys_dir), "ready": True},
+              as_json)
 
 
 @keys_app.command("import")
-def keys_import(name: str, source: Path) -> None:
+def keys_import(name: str, source: Path, as_json: JsonFlag = False) -> None:
     """导入对方的公钥文件，如 medical-recipient、medical-signing (install another party's public keys)."""
     from lianban.keys import keysets
 
     ks = keysets.import_public(Paths.from_env().keys_dir, name, source)
-    typer.echo(f"{name}: 已导入公钥 (imported) {sorted(ks.public)}，当前 (active) {ks.active}")
+    emit_done(f"{name}: 已导入公钥 (imported) {sorted(ks.public)}，当前 (active) {ks.active}",
+              {"name": name, "keys": sorted(ks.public), "active": ks.active}, as_json)
 
 
 @keys_app.command("list")
@@ -73,7 +76,7 @@ def keys_list(as_json: JsonFlag = False) -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate(name: str) -> None:
+def keys_rotate(name: str, as_json: JsonFlag = False) -> None:
     """轮换：新密钥加密/签名，旧密钥在停用前仍可解密/验签 (new key seals; old keys open until retired)."""
     from lianban.keys import keysets
     from lianban.keys.rings import rotate_ring
@@ -81,11 +84,11 @@ def keys_rotate(name: str) -> None:
     keys_dir = Paths.from_env().keys_dir
     name = _own_key(keys_dir, name)
     active = rotate_ring(keys_dir, name).active if name in RINGS else keysets.rotate(keys_dir, name).active
-    typer.echo(f"{name}: 新的当前密钥 (now active) {active}")
+    emit_done(f"{name}: 新的当前密钥 (now active) {active}", {"name": name, "active": active}, as_json)
 
 
 @keys_app.command("retire")
-def keys_retire(name: str, kid: str) -> None:
+def keys_retire(name: str, kid: str, as_json: JsonFlag = False) -> None:
     """停用一个旧密钥：此后用它加密或签名的内容一律拒收 (retire: what it sealed or signed is refused)."""
     from lianban.keys import keysets
     from lianban.keys.rings import retire_ring_key
@@ -96,4 +99,4 @@ def keys_retire(name: str, kid: str) -> None:
         retire_ring_key(keys_dir, name, kid)
     else:
         keysets.retire(keys_dir, name, kid)
-    typer.echo(f"{name}: 已停用 (retired) {kid}")
+    emit_done(f"{name}: 已停用 (retired) {kid}", {"name": name, "retired": kid}, as_json)

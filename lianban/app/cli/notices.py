@@ -1,12 +1,14 @@
-"""`lianban notices list [--failed]`: the SMS notices to people (双告知), never with a phone or a name."""
+"""`lianban notices list [--failed]`: the SMS notices to people (双告知), never with a phone or a name;
+`lianban notices run [--json]`: plan the 到龄提醒 and 待遇告知 due, send them, collect receipts (counts only)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
-from lianban.app.cli.output import JsonFlag, emit_rows
+from lianban.app.cli.output import JsonFlag, emit, emit_rows
 from lianban.app.config import Paths
 
 notices_app = typer.Typer(help="双告知短信：到龄提醒、待遇告知 (SMS notices to people)", no_args_is_help=True)
@@ -26,3 +28,23 @@ def notices_list(failed: Annotated[bool, typer.Option("--failed", help="只列�
         ("编号", lambda r: r["id"]), ("类别", lambda r: r["kind"]), ("期间", lambda r: r["period"]),
         ("对象（索引）", lambda r: r["person"]), ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])),
         ("发送次数", lambda r: r["sends"]), ("原因", lambda r: r["reason"])])
+
+
+@notices_app.command("run")
+def notices_run(as_json: JsonFlag = False,
+                day: Annotated[str | None, typer.Option(
+                    "--date", help="按该日计算提醒窗口 YYYY-MM-DD（默认北京时间今天）")] = None) -> None:
+    """运行双告知：到龄提醒、待遇告知、发送、回执 (the lianban_notices DAG's four steps, for operators)."""
+    from lianban.app import jobs
+    from lianban.app.cli.forecast import checked_day
+
+    result = jobs.notices_run(checked_day(day))
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    for step, title in RUN_TITLES.items():
+        emit(result[step], False, title)
+
+
+RUN_TITLES = {"reminders": "到龄提醒 (reminders planned)", "pensions": "待遇告知 (pension notices planned)",
+              "sent": "发送 (sent)", "receipts": "回执 (delivery receipts)"}

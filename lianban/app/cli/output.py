@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+#: for the long-running servers, whose stdout is JSON lines anyway: accepted so that every command takes --json
+JsonLines = Annotated[bool, typer.Option("--json", help="stdout is JSON lines (always so; accepted for scripts)")]
+
+
+def emit_done(message: str, data: dict[str, Any], as_json: bool) -> None:
+    """The outcome of an action: `data` as one JSON object with ``--json``, otherwise the operator's sentence."""
+    typer.echo(json.dumps(data, ensure_ascii=False) if as_json else message)
 
 
 def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
@@ -40,3 +49,17 @@ def emit_rows(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns
     for row in rows:
         table.add_row(*("" if (v := show(row)) is None else str(v) for _, show in columns))
     console.print(table)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for a long operation; yields ``advance(done, total)``. Shown on a terminal only
+    (stdout stays one JSON object or a table; a pipe, a log or cron gets nothing extra) and gone when done."""
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

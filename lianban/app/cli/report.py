@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from lianban.app.cli.output import JsonFlag, console
+from lianban.app.cli.output import JsonFlag, console, progress_bar
 from lianban.app.config import Paths
 
 DELIVERY_ZH = {"window": "窗口办理", "delivered": "已投递", "refused": "被拒收", "dead": "重试耗尽",
@@ -41,7 +41,8 @@ def report(day: Annotated[str | None, typer.Option("--date", help="对账日 YYY
     start = _day(since, "--since")
     if start is not None and start > until:
         raise typer.BadParameter(f"起始日 {start} 晚于对账日 {until}", param_hint="--since")
-    result = reconcile(Paths.from_env().existing_ledger(), until, start)
+    with progress_bar("对账 (reconciling)") as advance:
+        result = reconcile(Paths.from_env().existing_ledger(), until, start, progress=advance)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
     elif as_csv:

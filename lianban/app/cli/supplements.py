@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from lianban.app.cli.output import JsonFlag, console
+from lianban.app.cli.output import JsonFlag, console, emit_done
 from lianban.app.config import Paths
 
 supplements_app = typer.Typer(help="补正材料转送的死信 (补正 submissions that did not get through)",
@@ -33,9 +33,10 @@ def supplements_list(as_json: JsonFlag = False) -> None:
 
 
 @supplements_app.command("retry")
-def supplements_retry() -> None:
+def supplements_retry(as_json: JsonFlag = False) -> None:
     """把被拒收或重试耗尽的补正重新排队（保留补正编号，部门不会重复受理）(requeue; ids keep them single)."""
     from lianban.pipeline.dead_letters import requeue_supplements
 
     count = requeue_supplements(Paths.from_env().existing_ledger())
-    typer.echo(f"已重新排队 {count} 条补正 (requeued)，下一轮转送时发送；无法读取的补正请由人社在前置库更正")
+    emit_done(f"已重新排队 {count} 条补正 (requeued)，下一轮转送时发送；无法读取的补正请由人社在前置库更正",
+              {"requeued": count}, as_json)

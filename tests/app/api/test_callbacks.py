@@ -177,3 +177,19 @@ def test_a_body_that_is_not_the_agreed_shape_is_refused_after_authentication(pus
         assert answer.json()["code"] in ("BAD_JSON", "INVALID_REQUEST")
     big = b'{"statuses": [' + b" " * (1024 * 1024) + b"]}"
     assert pushing.post(big, pushing.signed(big)).status_code == 413
+
+
+def test_a_wrong_connection_is_told_at_start_and_a_missing_one_is_not(paths: Paths, monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import os
+
+    for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_DEPT_")]:
+        monkeypatch.delenv(name)
+    secret = "Wrong-Conn-Pa55"
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_HOUSING_FUND", '{"conn_type": "http", "password": "' + secret + '"')
+    with caplog.at_level("WARNING", logger="lianban.api"):
+        gate = load_gate(paths.ledger_url, paths.keys_dir)
+    told = [r.getMessage() for r in caplog.records if r.name == "lianban.api"]
+    assert len(told) == 1 and "housing_fund" in told[0] and "连接配置有误" in told[0]
+    assert secret not in caplog.text
+    assert DEPT not in gate.departments

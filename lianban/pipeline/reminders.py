@@ -1,0 +1,123 @@
+"""到龄提醒: plan one reminder per insured worker whose statutory retirement month falls in the reminder window.
+
+The register (HRSS 在职参保人员登记) is read in chunks, never all at once; each chunk is one ledger transaction:
+
+    read      every row of the chunk through :func:`lianban.domain.register.read_insured` (an unreadable row is
+              counted, never logged)
+    due       the people whose retirement month lies in the window (:func:`lianban.domain.register.reminder`)
+    planned   those with no reminder yet for that month — whichever of the two templates it was, so a person
+              whose contributions reach the minimum between two runs is not reminded twice — written through
+              :func:`lianban.pipeline.sms_notices.plan` (person by blind index, period the retirement month)
+
+Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
+the chunks already committed planned: the next run skips them (``already``) and goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lianban.crypto.hashing import blind_index
+from lianban.domain.register import REMINDER_KINDS, Notice, Window, read_insured, reminder, window
+from lianban.domain.retirement import month_text
+from lianban.keys.names import INDEX, VAULT
+from lianban.keys.rings import KeyRing, load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import SmsNotice
+from lianban.pipeline.sms_notices import plan
+
+__all__ = ["CHUNK", "DEFAULT_MONTHS", "NoticeKeys", "Register", "ReminderResult", "notice_keys", "plan_reminders"]
+
+DEFAULT_MONTHS = 3  # LIANBAN_REMINDER_MONTHS
+CHUNK = 5000  # register rows per read and per ledger transaction
+
+
+class Register(Protocol):
+    """The register of insured workers (``connectors.hrss.register.InsuredRegister``)."""
+
+    def insured(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        """The people still insured, `size` rows at a time (domain keys, as read)."""
+        ...
+
+
+@dataclass(frozen=True)
+class NoticeKeys:
+    vault: KeyRing  # seals the phone and the values in the ledger
+    index: bytes  # the blind index of the ID number (the same as the cases')
+
+
+def notice_keys(keys_dir: Path) -> NoticeKeys:
+    return NoticeKeys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1])
+
+
+@dataclass
+class ReminderResult:
+    window: str = ""  # first..last month, YYYY-MM
+    read: int = 0
+    unreadable: int = 0
+    due: int = 0
+    planned: int = 0
+    short: int = 0  # planned with the 缴费年限不足 variant
+    already: int = 0  # due, and reminded (or planned) before
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def plan_reminders(register: Register, ledger_url: str, keys_dir: Path, today: date,
+                   months: int = DEFAULT_MONTHS, chunk: int = CHUNK) -> ReminderResult:
+    """Plan the reminders due in the window from `today` (module docstring); counts only."""
+    keys, due = notice_keys(keys_dir), window(today, months)
+    result = ReminderResult(window=f"{month_text(due.first)}..{month_text(due.last)}")
+    sessions = session_factory(ledger_url)
+    for rows in register.insured(chunk):
+        with sessions.begin() as session:
+            _plan_chunk(session, keys, rows, due, result)
+    return result
+
+
+def _due(rows: Sequence[Mapping[str, Any]], keys: NoticeKeys, due: Window,
+         result: ReminderResult) -> list[tuple[str, str | None, Notice]]:
+    """(person index, phone, notice) of everyone in `rows` due a reminder."""
+    found = []
+    for row in rows:
+        person = read_insured(row)
+        if person is None:
+            result.unreadable += 1
+            continue
+        notice = reminder(person, due)
+        if notice is not None:
+            found.append((blind_index(keys.index, person.id_number), person.phone, notice))
+    return found
+
+
+def _reminded(session: Session, indexes: Sequence[str]) -> set[tuple[str, str]]:
+    """(person index, period) of the reminders the ledger holds for `indexes`, of either kind."""
+    if not indexes:
+        return set()
+    query = select(SmsNotice.person_index, SmsNotice.period).where(SmsNotice.kind.in_(REMINDER_KINDS),
+                                                                   SmsNotice.person_index.in_(list(indexes)))
+    return {(i, p) for i, p in session.execute(query)}
+
+
+def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
+                result: ReminderResult) -> None:
+    result.read += len(rows)
+    found = _due(rows, keys, due, result)
+    known = _reminded(session, [index for index, _, _ in found])
+    for index, phone, notice in found:
+        result.due += 1
+        if (index, notice.period) in known:
+            result.already += 1
+            continue
+        known.add((index, notice.period))  # the same person twice in the register: reminded once
+        plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values)
+        result.planned += 1
+        result.short += notice.kind != REMINDER_KINDS[0]

@@ -1,0 +1,83 @@
+"""``lianban notices run`` and ``lianban forecast`` as an operator runs them: the SMS gateway through its
+``AIRFLOW_CONN_DEPT_SMS`` connection, counts only (no phone, no ID number) on the screen."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from lianban.app.config import Paths, connection_json
+from lianban.app.jobs import reminder_months
+from lianban.app.setup import seed_register
+from lianban.errors import ConfigError
+from simulators.rest_department import serve_in_background
+from simulators.sms import GatewayConfig, create_app
+
+runner = CliRunner()
+DAY = "2026-11-20"
+
+
+@pytest.fixture
+def gateway(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with serve_in_background(create_app("hub", "secret", GatewayConfig(rate_limit=1000))) as url:
+        monkeypatch.setenv("AIRFLOW_CONN_DEPT_SMS", connection_json(url, "hub", "secret", read_timeout=10))
+        yield url
+
+
+def test_notices_run_plans_sends_and_collects_once(paths: Paths, gateway: str) -> None:
+    from lianban.app.cli import app
+
+    seed_register(paths, 400, 11, reference=date.fromisoformat(DAY))
+    first = runner.invoke(app, ["notices", "run", "--json", "--date", DAY])
+    assert first.exit_code == 0, first.output
+    done = json.loads(first.stdout)
+    planned = done["reminders"]["planned"] + done["pensions"]["planned"]
+    assert done["reminders"]["planned"] > 0 and done["pensions"]["planned"] == 20
+    sent = done["sent"]
+    assert sent["sent"] + sent["deferred"] + sent["invalid"] == planned  # deferred: the test ran at night
+    outbox = requests.get(f"{gateway}/_sim/outbox", timeout=5).json()["messages"]
+    assert len(outbox) == sent["sent"]
+    again = json.loads(runner.invoke(app, ["notices", "run", "--json", "--date", DAY]).stdout)
+    assert (again["reminders"]["planned"], again["pensions"]["planned"]) == (0, 0)
+    assert len(requests.get(f"{gateway}/_sim/outbox", timeout=5).json()["messages"]) == sent["sent"] + \
+        again["sent"]["sent"] and again["sent"]["sent"] <= sent["deferred"]  # only what the night held back
+    table = runner.invoke(app, ["notices", "run", "--date", DAY])
+    assert table.exit_code == 0 and "到龄提醒" in table.stdout
+    assert not any(m["phone"] in table.stdout + first.stdout for m in outbox)
+
+
+def test_forecast_prints_a_chinese_table_and_json(paths: Paths) -> None:
+    from lianban.app.cli import app
+
+    seed_register(paths, 500, 3, reference=date.fromisoformat(DAY))
+    shown = runner.invoke(app, ["forecast", "--months", "24", "--json", "--date", DAY])
+    assert shown.exit_code == 0, shown.output
+    result = json.loads(shown.stdout)
+    assert [m["month"] for m in result["months"]][:2] == ["2026-12", "2027-01"] and len(result["months"]) == 24
+    assert set(result["months"][0]) == {"month", "reaching_age", "by_category", "by_department"}
+    table = runner.invoke(app, ["forecast", "--months", "3", "--date", DAY])
+    assert table.exit_code == 0 and "退休高峰预测" in table.stdout and "到龄人数" in table.stdout
+    assert "尚无办件" in table.stdout
+
+
+def test_a_bad_date_is_one_sentence_and_exit_2(paths: Paths) -> None:
+    from lianban.app.cli import app
+
+    done = runner.invoke(app, ["forecast", "--date", "2026-13-01"])
+    assert done.exit_code == 2 and "YYYY-MM-DD" in done.output
+
+
+@pytest.mark.parametrize(("raw", "months"), [("", 3), ("6", 6), ("0", 0)])
+def test_the_reminder_window_comes_from_the_environment(raw: str, months: int) -> None:
+    assert reminder_months({"LIANBAN_REMINDER_MONTHS": raw}) == months
+
+
+@pytest.mark.parametrize("raw", ["three", "-1", "25"])
+def test_a_bad_reminder_window_says_what_to_set(raw: str) -> None:
+    with pytest.raises(ConfigError, match="LIANBAN_REMINDER_MONTHS"):
+        reminder_months({"LIANBAN_REMINDER_MONTHS": raw})

@@ -1,0 +1,74 @@
+"""双告知 rules: reading a register row and an award, and the reminder a person is due at the window's edges."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from lianban.domain.register import PENSION_KIND, Insured, read_award, read_insured, reminder, window
+from lianban.domain.retirement import Category, month_index
+
+ROW = {"id_number": "34160219650512001x", "birth_month": "1965-05", "original_age": "60", "phone": "13912345678",
+       "contribution_months": 300}
+
+
+def test_a_register_row_is_read_with_its_category_from_the_original_age() -> None:
+    person = read_insured(ROW)
+    assert person == Insured("34160219650512001X", month_index(1965, 5), Category.MALE, "13912345678", 300)
+    assert read_insured({**ROW, "original_age": "55"}).category is Category.FEMALE55  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("change", [{"birth_month": "1965-13"}, {"birth_month": "196505"}, {"birth_month": None},
+                                    {"original_age": "45"}, {"id_number": " "}])
+def test_a_row_without_a_usable_birth_month_category_or_id_is_unreadable(change: dict[str, object]) -> None:
+    assert read_insured({**ROW, **change}) is None
+
+
+def test_a_bad_phone_or_contribution_is_kept_for_the_gateway_to_report() -> None:
+    person = read_insured({**ROW, "phone": "  ", "contribution_months": "unknown"})
+    assert person is not None and person.phone is None and person.contribution_months is None
+
+
+@pytest.mark.parametrize(("today", "due"), [
+    (date(2025, 4, 30), True),  # man born 1965-05 retires 2025-07 (60y2m): 3 months ahead, the edge
+    (date(2025, 3, 31), False),  # 4 months ahead
+    (date(2025, 7, 1), True),  # his retirement month itself
+    (date(2025, 8, 1), False),  # past
+])
+def test_the_window_runs_from_this_month_through_three_ahead(today: date, due: bool) -> None:
+    person = read_insured(ROW)
+    assert person is not None and (reminder(person, window(today, 3)) is not None) is due
+
+
+def test_the_reminder_states_the_month_and_age_and_notes_a_short_contribution() -> None:
+    person = read_insured(ROW)
+    assert person is not None
+    notice = reminder(person, window(date(2025, 5, 1), 3))
+    assert notice is not None and notice.kind == "retirement_reminder" and notice.period == "2025-07"
+    assert notice.values == {"retirement_month": "2025年7月", "statutory_age": "60岁2个月"}
+    short = reminder(read_insured({**ROW, "contribution_months": 179}), window(date(2025, 5, 1), 3))  # type: ignore[arg-type]
+    assert short is not None and short.kind == "retirement_reminder_short"
+    assert short.values["contribution_months"] == 179 and short.values["minimum_months"] == 180
+
+
+def test_nobody_is_due_in_a_month_the_reform_skips() -> None:
+    # men born 1965-04 retire 2025-05, born 1965-05 retire 2025-07: no man reaches 60+ in 2025-06
+    june = window(date(2025, 6, 1), 0)
+    born = [read_insured({**ROW, "birth_month": f"1965-{m:02d}"}) for m in range(1, 13)]
+    assert [reminder(p, june) for p in born if p is not None] == [None] * 12
+
+
+def test_an_award_is_read_into_its_pension_notice() -> None:
+    award = read_award({"id_number": "341602196505120011", "phone": "13912345678", "monthly_amount": "3256.8",
+                        "start_month": "2026-01", "pay_day": "15"})
+    assert award is not None and award.notice.kind == PENSION_KIND and award.notice.period == "2026-01"
+    assert award.notice.values == {"monthly_amount": "3256.80", "start_month": "2026年1月", "pay_day": 15}
+
+
+@pytest.mark.parametrize("change", [{"monthly_amount": "NaN"}, {"monthly_amount": "-1"}, {"monthly_amount": ""},
+                                    {"pay_day": "32"}, {"start_month": "2026-1"}, {"id_number": None}])
+def test_an_award_that_cannot_be_read_is_refused(change: dict[str, object]) -> None:
+    row = {"id_number": "341602196505120011", "phone": None, "monthly_amount": "3256.80", "start_month": "2026-01",
+           "pay_day": "15"}
+    assert read_award({**row, **change}) is None

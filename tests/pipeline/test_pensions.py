@@ -1,0 +1,65 @@
+"""待遇告知: one SMS per approved pension, once — across reruns and a crash between the ledger's commit and the
+前置库's flag; an unreadable award is flagged, never sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import requests
+from sqlalchemy import select, update
+
+from connectors.hrss.frontend import FrontendDB
+from connectors.hrss.mapping import SYNC_FLAGS
+from connectors.hrss.register import AWARD_COLUMNS, awards
+from connectors.sms.connector import SmsConnector
+from lianban.app.config import Paths
+from lianban.domain.identity import phone_problem
+from lianban.domain.sms import load_templates
+from lianban.pipeline.pensions import plan_pension_notices
+from lianban.pipeline.sms_notices import send_due
+from lianban.wire.gateway import GatewayAuth
+from lianban.wire.settings import TransportSettings
+from lianban.wire.transport import make_session
+from simulators.register import generate_awards
+from simulators.rest_department import serve_in_background
+from simulators.sms import GatewayConfig, create_app
+
+NOON = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+
+
+def _outbox(url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = requests.get(f"{url}/_sim/outbox", timeout=5).json()["messages"]
+    return messages
+
+
+def test_each_award_is_told_once_even_after_a_crash_before_the_flag(paths: Paths) -> None:
+    source = FrontendDB(paths.frontend_url)
+    rows = list(generate_awards(30, date(2026, 11, 20), seed=3))
+    rows[0] = {**rows[0], "monthly_amount": "abc"}  # unreadable: flagged 9, never sent
+    source.register.insert_awards(rows)
+    first = plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir, page=7)
+    assert (first.read, first.planned, first.unreadable) == (30, 29, 1)
+    assert plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir).read == 0  # all flagged
+    with source.engine.begin() as conn:  # a crash after the ledger's commit, before the flag: read again
+        conn.execute(update(awards).values({AWARD_COLUMNS["sync_flag"]: SYNC_FLAGS["new"]}))
+    again = plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+    assert (again.planned, again.already, again.unreadable) == (0, 29, 1)
+    with source.engine.connect() as conn:
+        query = select(awards.c[AWARD_COLUMNS["award_no"]], awards.c[AWARD_COLUMNS["sync_flag"]])
+        flags = {str(no): str(flag) for no, flag in conn.execute(query)}
+    assert flags[rows[0]["award_no"]] == "9" and sorted(set(flags.values())) == ["1", "9"]
+
+    with serve_in_background(create_app("hub", "secret", GatewayConfig())) as url:
+        session = make_session(TransportSettings(read_timeout=5.0, retries=0))
+        session.auth = GatewayAuth("hub", "secret")
+        gateway = SmsConnector(url, session, clock=lambda: NOON)
+        send_due(gateway, load_templates(), paths.ledger_url, paths.keys_dir)
+        send_due(gateway, load_templates(), paths.ledger_url, paths.keys_dir)
+        sent = _outbox(url)
+    reachable = [r for r in rows[1:] if r["phone"] and phone_problem(r["phone"]) is None]
+    assert sorted(m["phone"] for m in sent) == sorted(r["phone"] for r in reachable)
+    told = next(m["text"] for m in sent if m["phone"] == reachable[0]["phone"])
+    start = reachable[0]["start_month"]
+    assert f"月养老金{reachable[0]['monthly_amount']}元" in told
+    assert f"自{int(start[:4])}年{int(start[5:])}月起发放" in told and f"每月{reachable[0]['pay_day']}日" in told

@@ -1,0 +1,134 @@
+"""到龄提醒 end to end on a synthetic register: the real SMS simulator, a real SQLite ledger, the connector's clock
+injected. Exactly the right people get exactly one reminder — the expected set brute-forced here from birth month
+and category with the reform engine — none during quiet hours, none on a rerun."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import update
+
+from connectors.hrss.frontend import FrontendDB
+from connectors.hrss.register import REGISTER_COLUMNS, register
+from connectors.sms.connector import SmsConnector
+from lianban.app.config import Paths
+from lianban.domain.identity import phone_problem
+from lianban.domain.retirement import Category, minimum_contribution_months, retirement_month
+from lianban.domain.sms import load_templates
+from lianban.pipeline.reminders import plan_reminders
+from lianban.pipeline.sms_notices import listed, send_due
+from lianban.wire.gateway import GatewayAuth
+from lianban.wire.settings import TransportSettings
+from lianban.wire.transport import make_session
+from simulators.register import generate_register
+from simulators.rest_department import serve_in_background
+from simulators.sms import GatewayConfig, create_app
+
+APP_ID, SECRET = "lianban-reminders", "reminder-secret"
+TODAY = date(2026, 11, 20)
+NIGHT = datetime(2026, 11, 19, 14, 30, tzinfo=UTC)  # 22:30 Beijing, quiet hours (and before the morning below)
+MORNING = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 Beijing
+CATEGORY = {"60": Category.MALE, "55": Category.FEMALE55, "50": Category.FEMALE50}
+PEOPLE = 600
+
+
+@dataclass
+class Gateway:
+    url: str
+
+    def connector(self, at: datetime) -> SmsConnector:
+        session = make_session(TransportSettings(read_timeout=5.0, retries=0))
+        session.auth = GatewayAuth(APP_ID, SECRET)
+        return SmsConnector(self.url, session, clock=lambda: at)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = requests.get(f"{self.url}/_sim/outbox", timeout=5).json()["messages"]
+        return messages
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    with serve_in_background(create_app(APP_ID, SECRET, GatewayConfig(rate_limit=1000))) as url:
+        yield Gateway(url)
+
+
+@pytest.fixture
+def people(paths: Paths) -> list[dict[str, Any]]:
+    people = list(generate_register(PEOPLE, TODAY, seed=7))
+    FrontendDB(paths.frontend_url).register.insert_people(people, chunk=100)
+    return people
+
+
+def expected(people: list[dict[str, Any]], months: int = 3) -> dict[str, tuple[str, bool]]:
+    """ID number → (retirement month as the SMS says it, short of the minimum?) of everyone due, brute force."""
+    due = {}
+    for p in people:
+        if p["insured_status"] not in ("1", "2"):
+            continue
+        year, month = (int(x) for x in p["birth_month"].split("-"))
+        ry, rm = retirement_month(CATEGORY[p["original_age"]], year, month)
+        ahead = (ry - TODAY.year) * 12 + rm - TODAY.month
+        if 0 <= ahead <= months:
+            due[p["id_number"]] = (f"{ry}年{rm}月", p["contribution_months"] < minimum_contribution_months(ry))
+    return due
+
+
+def _valid(phone: str | None) -> bool:
+    return bool(phone) and phone_problem(phone or "") is None
+
+
+def test_exactly_the_people_due_get_one_reminder_none_at_night_none_on_a_rerun(
+        paths: Paths, gateway: Gateway, people: list[dict[str, Any]]) -> None:
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    reachable = {n for n in due if _valid(by_id[n]["phone"])}
+    assert len(due) > 10 and len(reachable) < len(due) and any(short for _, short in due.values())  # the test bites
+    planned = plan_reminders(FrontendDB(paths.frontend_url).register, paths.ledger_url, paths.keys_dir, TODAY, chunk=50)
+    assert (planned.planned, planned.due, planned.already) == (len(due), len(due), 0)
+    assert planned.read == sum(p["insured_status"] in ("1", "2") for p in people)  # every chunk read, 终止 not
+
+    book = load_templates()
+    night = send_due(gateway.connector(NIGHT), book, paths.ledger_url, paths.keys_dir)
+    assert (night.sent, night.deferred, night.invalid) == (0, len(reachable), len(due) - len(reachable))
+    assert gateway.outbox() == []  # quiet hours: nothing went out
+    morning = send_due(gateway.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+    assert morning.sent == len(reachable)
+
+    sent = gateway.outbox()
+    assert sorted(m["phone"] for m in sent) == sorted(by_id[n]["phone"] for n in reachable)  # each one once
+    for n in reachable:
+        text = next(m["text"] for m in sent if m["phone"] == by_id[n]["phone"])
+        month, short = due[n]
+        assert f"您将于{month}达到法定退休年龄" in text and ("尚未达到" in text) is short
+
+    again = plan_reminders(FrontendDB(paths.frontend_url).register, paths.ledger_url, paths.keys_dir, TODAY)
+    assert (again.planned, again.already) == (0, len(due))
+    assert send_due(gateway.connector(MORNING), book, paths.ledger_url, paths.keys_dir).sent == 0
+    assert len(gateway.outbox()) == len(reachable)
+    invalid = [n for n in listed(paths.ledger_url, ("invalid",))]
+    assert len(invalid) == len(due) - len(reachable) and all(n.reason for n in invalid)
+
+
+def test_reaching_the_minimum_between_two_runs_sends_no_second_reminder(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    short = [n for n, (_, s) in expected(people).items() if s]
+    source = FrontendDB(paths.frontend_url)
+    plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    with source.engine.begin() as conn:  # HRSS records the missing contributions
+        conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]].in_(short))
+                     .values({REGISTER_COLUMNS["contribution_months"]: 400}))
+    again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    assert short and again.planned == 0 and again.already == len(expected(people))
+
+
+def test_the_window_is_configurable_and_a_later_day_reminds_only_the_newly_due(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    source = FrontendDB(paths.frontend_url).register
+    wide = plan_reminders(source, paths.ledger_url, paths.keys_dir, TODAY, months=6)
+    assert wide.planned == len(expected(people, months=6)) > len(expected(people))
+    later = plan_reminders(source, paths.ledger_url, paths.keys_dir, date(2027, 2, 1), months=6)
+    assert later.already > 0 and later.planned > 0  # overlapping windows: the overlap is not reminded again
