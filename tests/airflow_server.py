@@ -1,6 +1,7 @@
 """A real ``airflow api-server`` for tests: its own AIRFLOW_HOME and SQLite metadata database (``airflow db
-migrate``), the repository's ``plugins/`` as its plugins folder, Airflow's default SimpleAuthManager with one
-configured user and password, bound to 127.0.0.1 on a free port. Always stopped, its whole process group.
+migrate``), a DAG folder of the test's choosing, the repository's ``plugins/`` as its plugins folder, Airflow's
+default SimpleAuthManager with one configured user (role viewer) and password, bound to 127.0.0.1 on a free port.
+Always stopped, its whole process group.
 
     with api_server(tmp_path, {"LIANBAN_HOME": ...}) as airflow:
         requests.post(f"{airflow.url}/auth/token", json={"username": airflow.username, ...})
@@ -16,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,13 +45,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def airflow_env(home: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
+def airflow_env(home: Path, port: int, extra: Mapping[str, str], dags: Path) -> dict[str, str]:
     """The environment of every Airflow command of the test (and lianban's settings in `extra`)."""
     return {**os.environ, **extra,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:{ROLE}",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -84,14 +85,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def api_server(home: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[ApiServer]:
-    """Migrate a fresh metadata database under `home` and run the api-server until the block ends."""
+def api_server(home: Path, extra_env: Mapping[str, str] | None = None, dags: Path | None = None,
+               first: Sequence[Sequence[str]] = ()) -> Iterator[ApiServer]:
+    """Migrate a fresh metadata database under `home`, run the Airflow commands `first` (e.g. ``["dags",
+    "reserialize"]`` for the DAG files in `dags`), then run the api-server until the block ends."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dags").mkdir(exist_ok=True)
     port, password = free_port(), secrets.token_urlsafe(12)
     (home / "passwords.json").write_text(json.dumps({USERNAME: password}))
-    env = airflow_env(home, port, extra_env or {})
-    subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
+    env = airflow_env(home, port, extra_env or {}, dags or home / "dags")
+    for command in (["db", "migrate"], *first):
+        subprocess.run([str(AIRFLOW), *command], env=env, check=True, capture_output=True, timeout=600)
     log = home / "api-server.log"
     with open(log, "ab") as out:
         process = subprocess.Popen([str(AIRFLOW), "api-server", "--host", "127.0.0.1", "--port", str(port),

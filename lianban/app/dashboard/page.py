@@ -9,7 +9,7 @@ resource is the stylesheet ``dashboard.css`` beside the page (relative, so the p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -37,8 +37,14 @@ ALARMING = {"dead_letters", "quarantined", "overdue_items", "illegal_transitions
 DELIVERY_STATES = {"pending": "待发送", "retry": "重试中", "accepted": "已接收", "refused": "被拒收",
                    "dead": "重试耗尽"}
 DELIVERY_TONES = {"待发送": "neutral", "重试中": "warn", "已接收": "good", "被拒收": "bad", "重试耗尽": "bad"}
+SUPPLEMENT_STATES = {"waiting": "等待入账", "pending": "待转交", "retry": "重试中", "accepted": "部门已接收",
+                     "refused": "被拒收", "dead": "重试耗尽", "own": "人社自办", "parked": "无法读取"}
 RUN_STATES = {"success": "成功", "failed": "失败", "running": "运行中", "queued": "排队中"}
 STAGE_RUN = {"extracted": "抽取", "staged": "入账", "quarantined": "隔离"}
+#: how the name in a nested count's key reads (default: a department's Chinese name)
+NAMED_BY: dict[str, Callable[[str], str]] = {
+    "status_counts": str, "supplements": lambda n: SUPPLEMENT_STATES.get(n, n),
+    "last_stage_run": lambda n: STAGE_RUN.get(n, n)}
 
 
 def figures(status: Mapping[str, Any]) -> dict[str, int]:
@@ -78,20 +84,22 @@ def _section(anchor: str, title: str, body: str, note: str = "") -> str:
     return f'<section id="{anchor}"><h2>{_e(title)}</h2>{small}{body}</section>'
 
 
-def _cards(status: Mapping[str, Any]) -> str:
+def _cards(board: Board) -> str:
+    status = board.status
     cards = "".join(f'<div class="card{" alarm" if key in ALARMING and status[key] else ""}">'
                     f"<small>{_e(COUNT_LABELS[key])}</small>{_figure(key, int(status[key]))}</div>" for key in CARDS)
-    return f'<div class="cards">{cards}</div>'
+    sent = [d["sent"] for d in board.days]
+    trend = (f'<div class="card"><small>近 14 天投递</small><span class="figure">{sum(sent)}</span>'
+             f"{svg.sparkline('近 14 天每日投递', sent)}</div>")
+    return f'<div class="cards">{cards}{trend}</div>'
 
 
 def _count_label(key: str) -> str:
+    """A count's label: ``delivered.medical`` → 已投递：医疗保障局."""
     head, _, name = key.partition(".")
-    if head == "last_stage_run":
-        return f"{COUNT_LABELS[head]}：{STAGE_RUN[name]}"
     if not name:
         return COUNT_LABELS.get(head, head)
-    shown = DELIVERY_STATES.get(name, name) if head == "supplements" else party_name(name)
-    return f"{COUNT_LABELS.get(head, head)}：{shown if head != 'status_counts' else name}"
+    return f"{COUNT_LABELS.get(head, head)}：{NAMED_BY.get(head, party_name)(name)}"
 
 
 def _counts(status: Mapping[str, Any]) -> str:
@@ -117,7 +125,7 @@ def _trends(board: Board) -> str:
     days = [d["day"][5:] for d in board.days]
     charts = (svg.line_chart("投递成功率（%）", days, [d["success_rate"] for d in board.days], "%", ceiling=100),
               svg.line_chart("投递时延中位数（分钟）", days, [d["latency_minutes"] for d in board.days], " 分钟"),
-              svg.bar_chart("每日状态事件", [(d["day"][5:], d["events"]) for d in board.days]))
+              svg.line_chart("每日状态事件", days, [d["events"] for d in board.days], " 条"))
     titles = ("投递成功率（按投递日）", "投递时延中位数（封装至部门接收）", "每日状态事件")
     return '<div class="grid">' + "".join(f"<figure><figcaption>{t}</figcaption>{c}</figure>"
                                           for t, c in zip(titles, charts, strict=True)) + "</div>"
@@ -188,4 +196,4 @@ def render(board: Board) -> str:
 <title>联办运行看板</title><link rel="stylesheet" href="dashboard.css"></head>
 <body><main><header><h1>退休一件事 · 联办运行看板</h1>
 <p class="note">更新于 {_e(board.generated_at)}（北京时间）· 只读；处置请用 lianban 命令 ·
-<a href="numbers.json">JSON</a></p></header>{_cards(board.status)}{"".join(sections)}</main></body></html>"""
+<a href="numbers.json">JSON</a></p></header>{_cards(board)}{"".join(sections)}</main></body></html>"""

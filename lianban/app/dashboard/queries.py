@@ -12,16 +12,24 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.incidents import KINDS
+from lianban.domain.working_days import deadline
 from lianban.ledger import health
 from lianban.ledger.models import Case, CaseItem, Delivery, IllegalTransition, Incident, Quarantine
-from lianban.ledger.store import DEAD_STATES, QuarantineState
-from lianban.ledger.time_limits import BEIJING, beijing_date, beijing_today, item_deadline, item_overdue
+from lianban.ledger.store import DEAD_STATES, DeliveryState, QuarantineState
+from lianban.ledger.time_limits import (
+    BEIJING,
+    beijing_date,
+    beijing_today,
+    clock_start,
+    past_due,
+    supplement_overdue,
+)
 
 __all__ = ["LIMIT", "backlog", "beijing_minute", "dead_letters", "deliveries_by_state", "department_health",
            "illegal_reports", "open_incidents", "overdue", "party_name", "quarantined"]
@@ -84,22 +92,32 @@ def dead_letters(session: Session) -> list[dict[str, Any]]:
 
 
 def overdue(session: Session, today: date | None = None) -> list[dict[str, Any]]:
-    """Items past their time limit (or their 补正 deadline) on `today`: the same predicate as the count in
-    ``lianban status`` (:func:`lianban.ledger.time_limits.item_overdue`), most late first."""
+    """Items past their time limit or their 补正 deadline on `today`, most late first: the predicates the count
+    of ``lianban status`` uses (:func:`lianban.ledger.time_limits.overdue_by_department`), over columns only."""
     today = today or beijing_today()
-    items = session.scalars(select(CaseItem).where(CaseItem.final.is_(False))
-                            .options(selectinload(CaseItem.case), selectinload(CaseItem.delivery)))
-    late = [_late(i, today) for i in items if item_overdue(i, today)]
+    rows = session.execute(
+        select(Case.case_no, CaseItem.item_code, CaseItem.department, CaseItem.status, Case.approved_at,
+               Delivery.sent_at, CaseItem.supplement_due)
+        .join(Case, Case.id == CaseItem.case_id)
+        .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
+        .where(CaseItem.final.is_(False)))
+    late = [row for row in (_late(*r, today=today) for r in rows) if row is not None]
     return sorted(late, key=lambda r: (-r["days_late"], r["case_no"], r["item_code"]))[:LIMIT]
 
 
-def _late(item: CaseItem, today: date) -> dict[str, Any]:
-    deadline = item_deadline(item)
-    due = min(d for d in (deadline.due if deadline else None, item.supplement_due) if d is not None)
-    return {"case_no": item.case.case_no, "item_code": item.item_code,
-            "item_name": load_catalog().item(item.item_code).name, "department": item.department,
-            "name": party_name(item.department), "status": item.status or "未反馈", "due": due.isoformat(),
-            "days_late": (today - due).days}
+def _late(case_no: str, code: str, department: str, status: str | None, approved: datetime, sent: datetime | None,
+          supplement_due: date | None, today: date) -> dict[str, Any] | None:
+    """One open item as the overdue list shows it, or None when it is not overdue."""
+    start = clock_start(department, approved, sent)
+    due = deadline(start, load_catalog().item(code).time_limit_days) if start else None
+    missed = [due.due] if due is not None and past_due(False, due, today) else []
+    if supplement_due is not None and supplement_overdue(status, supplement_due, today):
+        missed.append(supplement_due)
+    if not missed:
+        return None
+    return {"case_no": case_no, "item_code": code, "item_name": load_catalog().item(code).name,
+            "department": department, "name": party_name(department), "status": status or "未反馈",
+            "due": min(missed).isoformat(), "days_late": (today - min(missed)).days}
 
 
 def illegal_reports(session: Session) -> list[dict[str, Any]]:

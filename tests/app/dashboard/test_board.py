@@ -93,7 +93,7 @@ def test_the_last_runs_of_each_dag_come_from_the_provider(demo: Demo) -> None:
     runs = [DagRun("lianban_exchange", "scheduled__2026-12-01", "failed", "2026-12-01 09:00", "2026-12-01 09:05")]
     board = read_board(demo.paths.ledger_url, lambda: runs)
     page = render(board)
-    assert board.dag_runs[0]["run_id"] == "scheduled__2026-12-01"
+    assert board.dag_runs is not None and board.dag_runs[0]["run_id"] == "scheduled__2026-12-01"
     assert "lianban_exchange" in page and '<span class="run failed">失败</span>' in page
 
 

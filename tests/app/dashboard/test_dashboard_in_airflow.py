@@ -2,7 +2,8 @@
 (tests/airflow_server.py), a demo ledger (tests/app/dashboard/seed.py), and Debian ``chromium`` +
 ``chromium-driver`` headless. An operator signs in through Airflow's own login, finds 联办运行看板 under Browse,
 and reads in Airflow's frame exactly the numbers ``lianban status --json`` prints for the same ledger; Airflow's
-plugin listing names the nav entry and the mounted app, and without a session the dashboard answers nothing.
+plugin listing names the nav entry and the mounted app, and without a session the dashboard answers nothing. One
+DAG, triggered once before the server starts, is "the last runs of each DAG" read from Airflow's own database.
 The screenshot is kept in ``var/test-artefacts/dashboard.png``.
 """
 
@@ -31,6 +32,16 @@ pytestmark = [pytest.mark.airflow,
 ARTEFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artefacts"
 NAV_NAME, ROUTE = "联办运行看板", "lianban-dashboard"
 WAIT = 60
+PROBE = "dashboard_probe"
+PROBE_DAG = f"""from airflow.sdk import DAG, task
+
+with DAG("{PROBE}", schedule=None):
+    @task
+    def noop() -> None:
+        pass
+
+    noop()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +55,11 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> Paths:
 
 @pytest.fixture(scope="module")
 def airflow(paths: Paths, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    with api_server(tmp_path_factory.mktemp("airflow"), installation(paths)) as server:
+    """The api-server, with one DAG triggered once (queued: no scheduler runs it) for "the last runs"."""
+    dags = tmp_path_factory.mktemp("dags")
+    (dags / "probe.py").write_text(PROBE_DAG)
+    first = (["dags", "reserialize"], ["dags", "trigger", PROBE])
+    with api_server(tmp_path_factory.mktemp("airflow"), installation(paths), dags, first) as server:
         yield server
 
 
@@ -130,11 +145,15 @@ def _screenshot(driver: object) -> Path:
 
 def test_an_operator_signs_in_and_reads_the_ledgers_numbers_in_airflow(airflow: ApiServer, browser: object,
                                                                       paths: Paths) -> None:
+    from selenium.webdriver.common.by import By
+
     _sign_in(browser, airflow)
     _open_from_the_nav(browser, airflow)
     expected = figures(status_json(paths))
     assert expected["cases"] > 0 and expected["dead_letters"] > 0
     assert _shown(browser) == {key: {str(value)} for key, value in expected.items()}
+    runs = browser.find_element(By.CSS_SELECTOR, "#runs tbody").text  # type: ignore[attr-defined]
+    assert runs.startswith(PROBE) and "排队中" in runs
     assert _screenshot(browser).stat().st_size > 10_000
 
 
@@ -151,3 +170,5 @@ def test_airflow_lists_the_nav_entry_and_guards_the_dashboard(airflow: ApiServer
     signed = requests.get(f"{airflow.url}/lianban/numbers.json", timeout=30,
                           cookies={"_token": token["access_token"]})
     assert signed.status_code == 200 and signed.json()["status"] == status_json(paths)
+    [run] = signed.json()["dag_runs"]  # from Airflow's metadata database, through the plugin's provider
+    assert (run["dag_id"], run["state"]) == (PROBE, "queued") and run["run_id"].startswith("manual__")
