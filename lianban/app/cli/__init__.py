@@ -12,6 +12,7 @@ module per command group::
     serve        serve (the progress query over HTTP)     report       report (reconciliation, 对账)
     retirement   retirement-age (the 2025 reform)         validate     validate FILE (the suite over a file)
     notices      notices list [--failed] (双告知 SMS)
+    up           up, down (the real Airflow on this machine)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import home, inspect, report, retirement, serve, validate
+from lianban.app.cli import home, inspect, report, retirement, serve, up, validate
 from lianban.app.cli.alerts import alerts_app
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
@@ -51,6 +52,8 @@ app.command("validate")(validate.validate_command)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(notices_app, name="notices")
+app.command("up")(up.up)
+app.command("down")(up.down)
 
 
 def main() -> None:
