@@ -33,41 +33,40 @@ Fernet secrets are generated once into ``<home>/airflow/secrets.json`` (0600) an
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from lianban.app.airflow_api import AirflowApi
 from lianban.app.config import Paths
+from lianban.app.processes import STOP_GRACE_SECONDS, Started, alive, launch, poll_until, stop
 from lianban.errors import ConfigError, FatalError
 from lianban.keys.files import write_private_json
 
-__all__ = ["AIRFLOW_USER", "LIANBAN_DAGS", "AirflowApi", "UpOptions", "down", "running", "up"]
+__all__ = ["AIRFLOW_USER", "LIANBAN_DAGS", "UpOptions", "down", "running", "up"]
 
 REPO = Path(__file__).resolve().parents[2]  # the source checkout: dags/, plugins/, docker/pools.json
 AIRFLOW_USER = "operator"
 LIANBAN_DAGS = ("lianban_exchange", "lianban_feedback", "lianban_operations", "lianban_daily")
 STATE_FILE = "up.json"
 HOST = "127.0.0.1"
-STOP_GRACE_SECONDS = 20.0
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
-#: a Celery worker killed mid-task: its task's heartbeat is missed for 10 s, not 5 minutes, then retried
+#: a Celery worker killed mid-task: its task's heartbeat is missed for 10 s, not 5 minutes, then retried; four
+#: task slots per worker, so departments stalled in their pools (2 slots each) never take every slot
 CELERY_TUNING = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "10",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
     "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
     "LIANBAN_TASK_RETRY_SECONDS": "5",
 }
@@ -88,16 +87,6 @@ class UpOptions:
 
 
 @dataclass
-class Started:
-    """One process `up` started, as ``up.json`` keeps it."""
-
-    name: str
-    pid: int
-    started: str  # the kernel's start time of `pid`: a reused pid is not ours
-    log: str
-
-
-@dataclass
 class State:
     """``<home>/up.json``."""
 
@@ -106,49 +95,6 @@ class State:
     processes: list[Started] = field(default_factory=list)
     hub_url: str = ""
     simulators: dict[str, str] = field(default_factory=dict)
-
-
-# -- processes ------------------------------------------------------------------------------------------
-def start_time(pid: int) -> str | None:
-    """The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat); None: not running."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields[19]
-
-
-def alive(proc: Started) -> bool:
-    return start_time(proc.pid) == proc.started
-
-
-def launch(name: str, argv: list[str], env: Mapping[str, str], logs: Path) -> Started:
-    """Start `argv` in its own session (process group), output to ``logs/<name>.log``."""
-    log = logs / f"{name}.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, env=dict(env), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    return Started(name, proc.pid, start_time(proc.pid) or "", str(log))
-
-
-def stop(processes: list[Started], grace: float = STOP_GRACE_SECONDS) -> list[str]:
-    """TERM every live process group, KILL what is left after `grace`; the names of those that were live."""
-    live = [p for p in reversed(processes) if alive(p)]
-    for proc in live:
-        _signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(alive(p) for p in live) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for proc in live:
-        _signal_group(proc.pid, signal.SIGKILL)  # the group: children outliving a stopped leader too
-    poll_until(lambda: not any(alive(p) for p in live), bool, 5.0, interval=0.1)
-    return [p.name for p in live]
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)  # each process leads its own session, so its group id is its pid
 
 
 def read_state(paths: Paths) -> State | None:
@@ -271,62 +217,6 @@ def simulator_connections(paths: Paths) -> dict[str, str]:
     return {name: shlex.split(value)[0] for name, value in pairs}
 
 
-# -- the Airflow REST API ---------------------------------------------------------------------------------
-class AirflowApi:
-    """Airflow's public REST API (v2) as an external client uses it: a JWT from ``/auth/token`` first."""
-
-    def __init__(self, url: str, user: str, password: str, timeout: float = 30.0) -> None:
-        self.url, self.timeout = url.rstrip("/"), timeout
-        self.session = requests.Session()
-        answer = self.session.post(f"{self.url}/auth/token", json={"username": user, "password": password},
-                                   timeout=timeout)
-        answer.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = self.session.request(method, f"{self.url}/api/v2{path}", timeout=self.timeout, **kwargs)
-        answer.raise_for_status()
-        return answer.json()
-
-    def dags(self, prefix: str = "lianban_") -> dict[str, dict[str, Any]]:
-        """The parsed DAGs whose id starts with `prefix`, by id."""
-        found = self.call("GET", "/dags", params={"dag_id_pattern": prefix, "limit": 100})["dags"]
-        return {d["dag_id"]: d for d in found if d["dag_id"].startswith(prefix)}
-
-    def unpause(self, dag_id: str) -> None:
-        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-
-    def trigger(self, dag_id: str) -> str:
-        """A new manual run of `dag_id` now; its run id."""
-        return str(self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"])
-
-    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return dict(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return list(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"])
-
-    def wait_run(self, dag_id: str, run_id: str, timeout: float) -> str:
-        """The run's final state (success or failed), or its state when `timeout` seconds have passed."""
-        return poll_until(lambda: self.run(dag_id, run_id)["state"], lambda s: s in ("success", "failed"),
-                          timeout, interval=1.0)
-
-
-def poll_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, interval: float = 0.5) -> Any:
-    """`read()` until `done(value)` or `timeout` seconds; the last value (exceptions count as not done)."""
-    deadline, value = time.monotonic() + timeout, None
-    while True:
-        try:
-            value = read()
-            if done(value):
-                return value
-        except (requests.RequestException, OSError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
 # -- up ---------------------------------------------------------------------------------------------------
 def up(paths: Paths, opts: UpOptions) -> dict[str, Any]:
     """Start everything (module docstring) unless it is already running; what the CLI prints."""
@@ -347,7 +237,7 @@ def up(paths: Paths, opts: UpOptions) -> dict[str, Any]:
         hub_port = free_port()
         state.hub_url = f"http://{HOST}:{hub_port}"
         for name, argv in commands(opts, port, hub_port):
-            state.processes.append(launch(name, argv, env, logs))
+            state.processes.append(launch(name, argv, env, logs, REPO))
             save_state(paths, state)
         _unpause(state, secrets_of(airflow_home)["password"], opts.timeout, logs)
     except BaseException:
@@ -406,7 +296,7 @@ def _start_simulators(paths: Paths, state: State, env: Mapping[str, str], opts: 
     """`lianban simulate`, started and waited for: it writes ``connections.env`` before it serves."""
     (paths.home / "simulators" / "connections.env").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "lianban.app.cli", "simulate", "--step", str(opts.step_seconds)]
-    sims = launch("simulators", argv, env, logs)
+    sims = launch("simulators", argv, env, logs, REPO)
     state.processes.append(sims)
     save_state(paths, state)
     ready = poll_until(lambda: (paths.home / "simulators" / "connections.env").is_file() or not alive(sims),

@@ -18,22 +18,10 @@ from typing import Any
 
 import pytest
 
+from lianban.app.airflow_api import AirflowApi
 from lianban.app.config import Paths
-from lianban.app.up import (
-    LIANBAN_DAGS,
-    AirflowApi,
-    Started,
-    State,
-    UpOptions,
-    airflow_env,
-    alive,
-    api_port,
-    down,
-    launch,
-    poll_until,
-    save_state,
-    start_time,
-)
+from lianban.app.processes import Started, alive, launch, poll_until, start_time
+from lianban.app.up import LIANBAN_DAGS, State, UpOptions, airflow_env, api_port, down, save_state
 from lianban.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

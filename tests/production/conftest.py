@@ -19,17 +19,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from lianban.app.airflow_api import AirflowApi
 from lianban.app.config import Paths
-from lianban.app.up import AirflowApi, read_state, start_time
+from lianban.app.processes import start_time
+from lianban.app.up import read_state
 
 REPO = Path(__file__).resolve().parents[2]
-AIRFLOW_DB, LEDGER_DB = "lianban_airflow_test", "lianban_ledger_celery_test"
+RUN = os.getpid()  # another test session on this machine has its own databases and broker database
+AIRFLOW_DB, LEDGER_DB = f"lianban_airflow_test_{RUN}", f"lianban_ledger_celery_test_{RUN}"
 RECORDS = 12
 
 
@@ -41,14 +45,32 @@ def _service_url(variable: str, script: str) -> str:
     return url
 
 
-def fresh_database(server_url: str, name: str) -> str:
-    """A new, empty database `name` on the server of `server_url`; its URL."""
+def on_server(server_url: str, sql: str) -> None:
     engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(sql))
     engine.dispose()
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """A new, empty database `name` on the server of `server_url`; its URL."""
+    on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    on_server(server_url, f'CREATE DATABASE "{name}"')
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def broker_database(redis_url: str) -> str:
+    """`redis_url` on a Redis database no other session holds (1–15, taken with SET NX for an hour), emptied."""
+    import redis
+
+    for number in range(1, 16):
+        url = urlsplit(redis_url)._replace(path=f"/{number}").geturl()
+        client = redis.Redis.from_url(url)
+        if client.set("lianban-test-session", RUN, nx=True, ex=3600):
+            client.flushdb()  # no task left over from an earlier run
+            client.set("lianban-test-session", RUN, ex=3600)
+            return url
+    pytest.skip("every Redis database (1–15) is held by another test session")
 
 
 @dataclass
@@ -109,10 +131,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     """`lianban up --executor celery --workers 2` with PostgreSQL and Redis; `lianban down` (and a sweep of
     anything left with this home) at the end."""
     pg = _service_url("LIANBAN_TEST_PG_URL", "ensure-postgres.sh")
-    redis_url = _service_url("LIANBAN_TEST_REDIS_URL", "ensure-redis.sh")
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()  # no task left over from an earlier run
+    redis_url = broker_database(_service_url("LIANBAN_TEST_REDIS_URL", "ensure-redis.sh"))
     home = tmp_path_factory.mktemp("production") / "home"
     env = lianban_env(home, LIANBAN_AIRFLOW_DB_URL=fresh_database(pg, AIRFLOW_DB), LIANBAN_BROKER_URL=redis_url,
                       LIANBAN_LEDGER_URL=fresh_database(pg, LEDGER_DB))
@@ -128,6 +147,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         subprocess.run([sys.executable, "-m", "lianban.app.cli", "down"], env=env, cwd=REPO, timeout=120,
                        capture_output=True, check=False)
         sweep(home)
+        for name in (AIRFLOW_DB, LEDGER_DB):
+            on_server(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
 
 
 def sweep(home: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import Deployment
 
-from lianban.app.up import poll_until
+from lianban.app.processes import poll_until
 
 pytestmark = pytest.mark.airflow
 DEPARTMENTS = ("medical", "health", "housing_fund")
