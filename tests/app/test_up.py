@@ -137,6 +137,11 @@ def test_up_starts_a_working_airflow_and_down_leaves_nothing_behind(
     dags = api.dags()
     assert {d: dags[d]["is_paused"] for d in LIANBAN_DAGS} == dict.fromkeys(LIANBAN_DAGS, False)
 
+    for dag_id in ("lianban_exchange", "lianban_feedback"):  # on schedule: unpausing starts the latest interval
+        def kinds(dag: str = dag_id) -> set[str]:
+            return {r["run_type"] for r in api.call("GET", f"/dags/{dag}/dagRuns")["dag_runs"]}
+
+        assert "scheduled" in (poll_until(kinds, lambda k: "scheduled" in k, 60) or set()), dag_id
     run_id = api.trigger("lianban_exchange")
     assert api.wait_run("lianban_exchange", run_id, timeout=300) == "success"
     delivered = {t["task_id"]: t["state"] for t in api.task_instances("lianban_exchange", run_id)}
