@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench clean up down
 
 UV := .tools/bin/uv
 
@@ -26,6 +26,13 @@ install: $(VENV)/.synced
 demo: install
 	$(BIN)/lianban demo --records 200
 
+# The real Airflow on this machine (UI, scheduler, executor), the simulators and the hub API: lianban up / down.
+up: install
+	$(BIN)/lianban up
+
+down: install
+	$(BIN)/lianban down
+
 # Import rules (layers, departments, only dags/ imports Airflow) are in .importlinter.
 lint: install
 	$(BIN)/ruff check .
@@ -43,6 +50,7 @@ TEST_WORKERS ?= 4
 test: install lint typecheck
 	scripts/ensure-chromium.sh
 	export LIANBAN_TEST_PG_URL="$${LIANBAN_TEST_PG_URL:-$$(scripts/ensure-postgres.sh)}"; \
+	export LIANBAN_TEST_REDIS_URL="$${LIANBAN_TEST_REDIS_URL:-$$(scripts/ensure-redis.sh)}"; \
 	$(BIN)/pytest -q -n auto --maxprocesses $(TEST_WORKERS) -m "not airflow" && \
 	$(BIN)/pytest -q -m airflow
 

@@ -20,9 +20,12 @@ def dag_defaults() -> dict[str, Any]:
 
 def task_defaults() -> dict[str, Any]:
     """Airflow task defaults. Task retries cover a crashed worker; department outages are handled inside
-    the ledger (retry with back-off, then dead letter), so a demo may set ``LIANBAN_TASK_RETRIES=0``. A task
-    that fails for good is kept in the ledger for the duty desk's alert (lianban_operations tells it)."""
-    return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")), "retry_delay": timedelta(minutes=1),
+    the ledger (retry with back-off, then dead letter), so a demo may set ``LIANBAN_TASK_RETRIES=0``
+    (``LIANBAN_TASK_RETRY_SECONDS``, default 60: `lianban up --executor celery` retries a dead worker's task
+    sooner). A task that fails for good is kept in the ledger for the duty desk's alert (lianban_operations
+    tells it)."""
+    return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")),
+            "retry_delay": timedelta(seconds=int(os.environ.get("LIANBAN_TASK_RETRY_SECONDS", "60"))),
             "execution_timeout": timedelta(minutes=int(os.environ.get("LIANBAN_TASK_TIMEOUT_MINUTES", "30"))),
             "on_failure_callback": record_failure}
 

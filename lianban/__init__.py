@@ -6,6 +6,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
     app        the composition root: config (the only reader of the environment), registry (connectors
        │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
        │       scaffold (+ templates/), alerting (e-mail and SMS channels), cli/ (one module per command group),
+       │       up (`lianban up`/`down`: the real Airflow, the simulators and the hub API on this machine;
+       │       processes, started and stopped by pid; airflow_api, Airflow's REST API as a client),
        │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running, callbacks)
        │       dashboard/ (the operators' 运行看板 inside Airflow's UI, mounted by ``plugins/``: board, queries,
        │       series, svg, page, style, server)

@@ -14,6 +14,7 @@ module per command group::
     notices      notices list [--failed] (双告知 SMS)
                  notices run (到龄提醒, 待遇告知, send, receipts)
     forecast     forecast --months N (退休高峰预测)
+    up           up, down (the real Airflow on this machine)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lianban.app.cli import forecast, home, inspect, report, retirement, serve, validate
+from lianban.app.cli import forecast, home, inspect, report, retirement, serve, up, validate
 from lianban.app.cli.alerts import alerts_app
 from lianban.app.cli.audit import audit_app
 from lianban.app.cli.case import case_app
@@ -54,6 +55,8 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(notices_app, name="notices")
 app.command("forecast")(forecast.forecast_command)
+app.command("up")(up.up)
+app.command("down")(up.down)
 
 
 def main() -> None:
