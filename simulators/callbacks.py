@@ -62,6 +62,7 @@ class CallbackPusher:
     _taken: dict[str, tuple[str, str]] = field(default_factory=dict)
     _tries: dict[str, tuple[tuple[str, str], int]] = field(default_factory=dict)  # key → (change, pushes of it)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _pushing: threading.Lock = field(default_factory=threading.Lock)  # one push at a time, loop or caller
 
     @property
     def url(self) -> str:
@@ -69,6 +70,10 @@ class CallbackPusher:
 
     def push_once(self) -> int:
         """Push what changed; the number of rows the hub took."""
+        with self._pushing:
+            return self._push_due()
+
+    def _push_due(self) -> int:
         due = [v for v in self.engine.current() if self._due(v)]
         taken = 0
         with requests.Session() as session:
@@ -128,10 +133,15 @@ class CallbackPusher:
     def run(self) -> None:
         """Push every `interval` seconds until :meth:`stop`."""
         while not self._stop.wait(self.interval):
-            self.push_once()
+            with self._pushing:
+                if not self._stop.is_set():
+                    self._push_due()
 
     def stop(self) -> None:
+        """Stop pushing on its own: a push in flight ends first, and none starts after."""
         self._stop.set()
+        with self._pushing:
+            pass
 
 
 def hub_answers(keys_dir: Path, department: str) -> ResponseVerifier:
