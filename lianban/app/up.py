@@ -144,14 +144,15 @@ def secrets_of(airflow_home: Path) -> dict[str, str]:
     path = airflow_home / "secrets.json"
     if path.is_file():
         return dict(json.loads(path.read_text()))
-    values = {"jwt_secret": _token(), "api_secret_key": _token(), "password": _token()[:20],
+    values = {"jwt_secret": _token(64), "api_secret_key": _token(), "password": _token()[:20],
               "fernet_key": base64.urlsafe_b64encode(os.urandom(32)).decode()}
     write_private_json(path, values)
     return values
 
 
-def _token() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+def _token(size: int = 32) -> str:
+    """`size` random bytes as URL-safe text (the JWT secret takes 64: HS512 wants a key that long)."""
+    return base64.urlsafe_b64encode(os.urandom(size)).decode().rstrip("=")
 
 
 def password_file(airflow_home: Path) -> Path:
