@@ -4,7 +4,8 @@ A chunk is written to the ledger in one transaction before its source rows are f
 between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Set-based: what the
 chunk's rows need to know of the ledger (known 办件编号, open cases by person, open quarantine rows, operator
 releases) is asked once per chunk and kept current in memory, and its new cases, items and outbox rows are
-inserted together at the end (:mod:`lianban.ledger.new_cases`); only the rare rows (held, resumed) go one by one.
+inserted together (:mod:`lianban.ledger.new_cases`) at the end, or before a held or resumed case (the rare rows that
+go one by one), so ids keep the 前置库's order.
 Every row's fate is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate
 row in the 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
 invalid record (the rules of :mod:`lianban.domain.rules`, run per chunk as one DataFrame by Great
@@ -145,6 +146,19 @@ def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, k
     return deliveries, any(not item.final for item in items.values())
 
 
+def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
+                print_: str, held: bool = False) -> int:
+    """Enter one valid record's case now, on its own (or resume its held case) and seal its pushed items into
+    the outbox; the number of deliveries. Staging itself enters cases a chunk at a time (:class:`_Chunk`)."""
+    quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
+    if held:
+        return _resume_case(session, record, catalog, keys, id_index, print_)[0]
+    new, items = NewCases(utcnow()), _sealed_items(record, catalog, keys.vault)
+    new.add(_case_values(record, keys, id_index, print_, new.now), items)
+    new.write(session)
+    return sum(item.delivery is not None for item in items)
+
+
 def _open_cases(session: Session, id_indexes: set[str]) -> dict[str, set[str]]:
     """For each person (blind index) among `id_indexes`: their cases (办件编号) that still have an item in
     progress and are not held; one query."""
@@ -228,6 +242,7 @@ class _Chunk:
         told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
         known, held = self.ledger.known, self.ledger.held
         if told_reasons and (record.case_no not in known or record.case_no in held):
+            self.new.write(self.session)  # the cases before it first: ids stay in the 前置库's order
             told = notices.hold_case(self.session, record, told_reasons, self.catalog,
                                      blind_index(self.keys.index_key, record.id_number), self.keys.query)
             self.result.notified += told
@@ -260,6 +275,7 @@ class _Chunk:
             quarantine.release(self.session, record.case_no)
             ledger.holds.discard(record.case_no)
         if record.case_no in ledger.held:
+            self.new.write(self.session)  # the cases before it first: ids stay in the 前置库's order
             deliveries, in_progress = _resume_case(self.session, record, self.catalog, self.keys, id_index, print_)
             self.result.resumed += 1
             ledger.held.discard(record.case_no)
