@@ -59,6 +59,7 @@ BENCH_N ?= 100000
 bench: install
 	$(BIN)/python -m bench.seal
 	$(BIN)/python -m bench.validate
+	$(BIN)/python -m bench.stage --records 10000
 	$(BIN)/python -m bench.pipeline --records $(BENCH_N)
 
 clean:

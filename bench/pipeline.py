@@ -7,7 +7,8 @@ times the pipeline as the DAG runs it: ``stage`` (extract → validate → route
 one task per department) until every receipt is in the ledger. Then the naive baseline (:mod:`bench.naive`) on a
 sample of the same people: one POST and one commit per record per department.
 
-Prints per-stage times and rates, peak RSS, the SM2 cost per record, and as its last line
+Prints per-stage times and rates (and the hub's CPU seconds per step: steadier than wall time on a shared
+machine, whose load average it prints too), peak RSS, the SM2 cost per record, and as its last line
 ``end-to-end: <records/s> records/s, <ratio>x naive``. Writes ``bench/results/pipeline-<N>.json``.
 """
 
@@ -122,6 +123,12 @@ def _sm2_ms() -> dict[str, float]:
     return {"sign_plus_wrap_ms": round((time.perf_counter() - started) * 1000 / rounds, 2)}
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds of every finished child so far (the hub's steps; the simulators are still running)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -140,10 +147,11 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     sim, _ = _start([sys.executable, "-m", "lianban.app.cli", "simulate", "--step", "86400", "--no-with-hrss"], env)
     try:
         env.update(_sourced(home / "simulators" / "connections.env"))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _children_cpu_s()
         staged = _cli("run", "stage", "--json", env=env)
-        stage_s = time.perf_counter() - started
+        stage_s, stage_cpu = time.perf_counter() - started, _children_cpu_s() - cpu
         deliver_s, delivered = _deliver_all(env)
+        deliver_cpu = _children_cpu_s() - cpu - stage_cpu
     finally:
         sim.terminate()
         sim.wait()
@@ -156,9 +164,11 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).date().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "records": records, "seed_s": round(seed_s, 1),
-        "stage": {"seconds": round(stage_s, 1), "records_per_s": round(records / stage_s, 1), **staged},
+        "stage": {"seconds": round(stage_s, 1), "records_per_s": round(records / stage_s, 1),
+                  "cpu_s": round(stage_cpu, 1), "cpu_ms_per_record": round(stage_cpu * 1000 / records, 3), **staged},
         "deliver": {"seconds": round(deliver_s, 1), "deliveries": sent, "deliveries_per_s": round(sent / deliver_s, 1),
-                    "by_department": delivered},
+                    "cpu_s": round(deliver_cpu, 1), "by_department": delivered},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(e2e, 1)},
         "naive": baseline, "ratio": round(e2e / baseline["records_per_s"], 2),
         "peak_rss_mb": _peak_rss_mb(),
@@ -171,11 +181,13 @@ def _print(result: dict[str, Any]) -> None:
     s, d, n = result["stage"], result["deliver"], result["naive"]
     print(f"machine: {result['machine']}, {result['records']:,} records (seeded in {result['seed_s']} s)")
     print(f"stage:    {s['seconds']:>8} s  {s['records_per_s']:>10,.0f} records/s  "
-          f"(staged {s.get('staged')}, quarantined {s.get('quarantined')})")
+          f"(staged {s.get('staged')}, quarantined {s.get('quarantined')}; CPU {s['cpu_s']} s, "
+          f"{s['cpu_ms_per_record']} ms per record)")
     print(f"deliver:  {d['seconds']:>8} s  {d['deliveries_per_s']:>10,.0f} deliveries/s  ({d['deliveries']:,} "
-          f"deliveries to {len(d['by_department'])} departments at once)")
+          f"deliveries to {len(d['by_department'])} departments at once; hub CPU {d['cpu_s']} s)")
     print(f"naive:    {n['seconds']:>8} s  {n['records_per_s']:>10,.0f} records/s  ({n['deliveries']:,} POSTs "
           f"for {n['records']:,} records, {n['deliveries_per_s']:,.0f}/s)")
+    print(f"load average while measured (1, 5, 15 min): {result['load_average']} on {result['machine']}")
     print(f"peak RSS: {result['peak_rss_mb']} MB; SM2 (sign + wrap) {result['sm2']['sign_plus_wrap_ms']} ms per "
           f"batch, {result['sm2']['ms_per_record']} ms per record")
     print(f"end-to-end: {result['end_to_end']['records_per_s']:,.0f} records/s, {result['ratio']}x naive")

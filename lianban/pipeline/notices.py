@@ -68,11 +68,14 @@ def _items(session: Session, case: Case, record: RetirementRecord, catalog: Cata
     return [have[code] for code in sorted(have)]
 
 
+def password_hash(record: RetirementRecord, key: tuple[str, bytes]) -> str | None:
+    """The keyed hash (`key`: the ``query`` ring's active key) of the 查询密码 `record` carries; None without one."""
+    return hash_password(record.password, record.case_no, key) if record.password else None
+
+
 def keep_password(case: Case, record: RetirementRecord, key: tuple[str, bytes]) -> None:
-    """The case keeps the keyed hash (`key`: the ``query`` ring's active key) of the 查询密码 the row carries (a
-    row without one keeps the one it has)."""
-    if record.password:
-        case.password_hash = hash_password(record.password, record.case_no, key)
+    """The case keeps the keyed hash of the 查询密码 the row carries (a row without one keeps the one it has)."""
+    case.password_hash = password_hash(record, key) or case.password_hash
 
 
 def hold_case(session: Session, record: RetirementRecord, reasons: list[str], catalog: Catalog,

@@ -1,9 +1,13 @@
 """Extract → read → validate → route → minimise → seal → ledger (outbox), in chunks, exactly once per case.
 
 A chunk is written to the ledger in one transaction before its source rows are flagged, so a crash in
-between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Every row's fate
-is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate row in the
-前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
+between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Set-based: what the
+chunk's rows need to know of the ledger (known 办件编号, open cases by person, open quarantine rows, operator
+releases) is asked once per chunk and kept current in memory, and its new cases, items and outbox rows are
+inserted together (:mod:`lianban.ledger.new_cases`) at the end, or before a held or resumed case (the rare rows that
+go one by one), so ids keep the 前置库's order.
+Every row's fate is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate
+row in the 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
 invalid record (the rules of :mod:`lianban.domain.rules`, run per chunk as one DataFrame by Great
 Expectations in :mod:`lianban.pipeline.validate`), another row under an 办件编号 already staged, or a person
 who already has an open case. Nothing a row holds stops the run.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,17 +40,19 @@ from lianban.domain.rules import Reason
 from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, StageRun
-from lianban.ledger.store import DeliveryState, utcnow
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
+from lianban.ledger.new_cases import NewCases, NewDelivery, NewItem
+from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
 from lianban.pipeline.validate.chunk import judge
 from lianban.pipeline.validate.docs import RunDocs
+from lianban.pipeline.validate.runner import warm_up
 from lianban.wire.ids import aad, idempotency_key
 
-CHUNK = 500  # rows per ledger transaction
+CHUNK = 2_000  # rows per ledger transaction (its new cases written set-based, lianban.ledger.new_cases)
 #: rows validated per run of the suite: GX costs about 0.4 s per run whatever its size (measured), so the suite
-#: runs over many transactions' rows at once
-JUDGE_CHUNK = 10_000
+#: runs over many transactions' rows at once (20,000: 0.02 ms per record; the rows held meanwhile stay bounded)
+JUDGE_CHUNK = 20_000
 #: reasons the operator decides on before the applicant is told anything (a second application of a person
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
@@ -94,47 +101,107 @@ def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
     return blind_index(index_key, json.dumps(said, sort_keys=True, ensure_ascii=False))
 
 
-def _new_case(session: Session, record: RetirementRecord, id_index: str, print_: str) -> Case:
-    now = utcnow()  # a valid record's 审批时间 parses (intake checked it); now only as a safe fallback
-    case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
-                id_index=id_index, staged_at=now, approved_at=notices.approved_time(record.approved_at) or now,
-                fingerprint=print_)
-    session.add(case)
-    session.flush()
-    return case
+def _sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) -> list[NewItem]:
+    """Each chosen item of `record` routed, its pushed payload minimised and sealed for the outbox (bound to
+    its idempotency key, case and item)."""
+    items = []
+    for r in route(record, catalog):
+        sealed = None
+        if r.payload is not None:
+            key = idempotency_key(record.case_no, r.item_code, r.department)
+            envelope = seal(vault, r.payload, aad(key, record.case_no, r.item_code))
+            sealed = NewDelivery(key, envelope["kid"], json.dumps(envelope))
+        items.append(NewItem(r.item_code, r.department, sealed))
+    return items
+
+
+def _case_values(record: RetirementRecord, keys: _Keys, id_index: str, print_: str, now: datetime) -> dict[str, Any]:
+    """A new case's columns (a valid record's 审批时间 parses: intake checked it; now only as a safe fallback)."""
+    return {"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
+            "id_index": id_index, "approved_at": notices.approved_time(record.approved_at) or now,
+            "fingerprint": print_, "password_hash": notices.password_hash(record, keys.query)}
+
+
+def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
+                 print_: str) -> tuple[int, bool]:
+    """Resume a held case corrected at the source (:mod:`lianban.pipeline.notices`) and seal its pushed items
+    into the outbox; the number of deliveries, and whether the case now has an item in progress."""
+    now = utcnow()
+    case, items = notices.resume(session, record, id_index, print_, catalog)
+    notices.keep_password(case, record, keys.query)
+    deliveries = 0
+    for new in _sealed_items(record, catalog, keys.vault):
+        item = items.get(new.item_code) or CaseItem(case_id=case.id, item_code=new.item_code,
+                                                    department=new.department)
+        items[new.item_code] = item
+        session.add(item)
+        session.flush()
+        if new.delivery is None:
+            continue
+        session.add(Delivery(case_item_id=item.id, department=new.department,
+                             idempotency_key=new.delivery.idempotency_key, key_id=new.delivery.key_id,
+                             envelope=new.delivery.envelope, created_at=now, state=DeliveryState.PENDING,
+                             next_attempt_at=now))
+        deliveries += 1
+    return deliveries, any(not item.final for item in items.values())
 
 
 def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
                 print_: str, held: bool = False) -> int:
-    """Enter a valid record's case (or resume its held case, :mod:`lianban.pipeline.notices`) and seal its
-    pushed items into the outbox; the number of deliveries."""
-    now = utcnow()
+    """Enter one valid record's case now, on its own (or resume its held case) and seal its pushed items into
+    the outbox; the number of deliveries. Staging itself enters cases a chunk at a time (:class:`_Chunk`)."""
     quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
-    case, items = notices.resume(session, record, id_index, print_, catalog) if held else \
-        (_new_case(session, record, id_index, print_), {})
-    notices.keep_password(case, record, keys.query)
-    deliveries = 0
-    for r in route(record, catalog):
-        item = items.get(r.item_code) or CaseItem(case_id=case.id, item_code=r.item_code, department=r.department)
-        session.add(item)
-        session.flush()
-        if r.payload is None:
-            continue
-        key = idempotency_key(record.case_no, r.item_code, r.department)
-        envelope = seal(keys.vault, r.payload, aad(key, record.case_no, r.item_code))
-        session.add(Delivery(case_item_id=item.id, department=r.department, idempotency_key=key,
-                             key_id=envelope["kid"], envelope=json.dumps(envelope), created_at=now,
-                             state=DeliveryState.PENDING, next_attempt_at=now))
-        deliveries += 1
-    return deliveries
+    if held:
+        return _resume_case(session, record, catalog, keys, id_index, print_)[0]
+    new, items = NewCases(utcnow()), _sealed_items(record, catalog, keys.vault)
+    new.add(_case_values(record, keys, id_index, print_, new.now), items)
+    new.write(session)
+    return sum(item.delivery is not None for item in items)
 
 
-def _open_case_of(session: Session, id_index: str, case_no: str) -> str | None:
-    """Another case of the same person (blind index) that still has an item in progress."""
+def _open_cases(session: Session, id_indexes: set[str]) -> dict[str, set[str]]:
+    """For each person (blind index) among `id_indexes`: their cases (办件编号) that still have an item in
+    progress and are not held; one query."""
     in_progress = exists().where(CaseItem.case_id == Case.id, CaseItem.final.is_(False))
-    query = select(Case.case_no).where(Case.id_index == id_index, Case.case_no != case_no, Case.held.is_(False),
-                                       in_progress)
-    return session.scalars(query.limit(1)).first()
+    query = select(Case.id_index, Case.case_no).where(Case.id_index.in_(id_indexes), Case.held.is_(False),
+                                                       in_progress)
+    cases: dict[str, set[str]] = {}
+    for id_index, case_no in session.execute(query):
+        cases.setdefault(id_index, set()).add(case_no)
+    return cases
+
+
+def _open_holds(session: Session, case_nos: set[str]) -> set[str]:
+    """The 办件编号 among `case_nos` with an open quarantine row (released when their case is staged)."""
+    query = select(Quarantine.case_no).where(Quarantine.case_no.in_(case_nos),
+                                             Quarantine.state == QuarantineState.OPEN)
+    return set(session.scalars(query))
+
+
+@dataclass
+class _Ledger:
+    """What one chunk's transaction knows of the ledger, asked once per chunk and kept current in memory as the
+    chunk's rows are taken (new cases are written only at the end, :class:`lianban.ledger.new_cases.NewCases`)."""
+
+    known: dict[str, str | None]  # 办件编号 in the ledger → its fingerprint
+    held: set[str]  # 办件编号 held for correction (lianban.pipeline.notices): a valid row resumes them
+    released: set[tuple[int, str]]  # (row, fingerprint) an operator released as it is (lianban quarantine release)
+    persons: dict[str, set[str]]  # blind index → that person's open cases (办件编号)
+    holds: set[str]  # 办件编号 with an open quarantine row
+
+    @classmethod
+    def ask(cls, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
+            index_key: bytes) -> _Ledger:
+        readable = [r for r in records if isinstance(r, RetirementRecord)]
+        case_nos = {r.case_no for r in records}
+        persons = _open_cases(session, {blind_index(index_key, r.id_number) for r in readable})
+        return cls(*_known(session, readable), quarantine.overridden(session, [row.seq for row in rows]), persons,
+                   _open_holds(session, case_nos))
+
+    def open_case_of(self, id_index: str, case_no: str) -> str | None:
+        """Another case of the same person (blind index) that still has an item in progress."""
+        others = self.persons.get(id_index, set()) - {case_no}
+        return min(others) if others else None
 
 
 @dataclass
@@ -145,14 +212,14 @@ class _Chunk:
     catalog: Catalog
     keys: _Keys
     result: StageResult
-    known: dict[str, str | None]  # 办件编号 in the ledger → its fingerprint
-    held: set[str]  # 办件编号 held for correction (lianban.pipeline.notices): a valid row resumes them
-    released: set[tuple[int, str]]  # (row, fingerprint) an operator released as it is (lianban quarantine release)
+    ledger: _Ledger
+    new: NewCases
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
         quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values, print_)
+        self.ledger.holds.add(case_no)
         self.quarantined.append(seq)
 
     def take(self, row: SourceRow, record: RetirementRecord | Unreadable, reasons: list[Reason]) -> None:
@@ -162,22 +229,29 @@ class _Chunk:
             self.hold(row.seq, record.case_no, record.coded(), record.values)
             return
         print_ = fingerprint(self.keys.index_key, record)
-        released = (row.seq, print_) in self.released
+        released = (row.seq, print_) in self.ledger.released
         reasons = [] if released else reasons
         if reasons:
             self.hold(row.seq, record.case_no, reasons, record.as_values(), print_)
-            told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
-            if told_reasons and (record.case_no not in self.known or record.case_no in self.held):  # tell them
-                told = notices.hold_case(self.session, record, told_reasons, self.catalog,
-                                         blind_index(self.keys.index_key, record.id_number), self.keys.query)
-                self.result.notified += told
-                self.held.update([record.case_no] if told else [])
+            self._tell(record, reasons)
             return
         self._stage_valid(row.seq, record, print_, released)
 
+    def _tell(self, record: RetirementRecord, reasons: list[Reason]) -> None:
+        """A held row's applicant told 补正资料 (unless its case is staged already, or only the operator decides)."""
+        told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
+        known, held = self.ledger.known, self.ledger.held
+        if told_reasons and (record.case_no not in known or record.case_no in held):
+            self.new.write(self.session)  # the cases before it first: ids stay in the 前置库's order
+            told = notices.hold_case(self.session, record, told_reasons, self.catalog,
+                                     blind_index(self.keys.index_key, record.id_number), self.keys.query)
+            self.result.notified += told
+            held.update([record.case_no] if told else [])
+
     def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool) -> None:
-        if record.case_no in self.known and record.case_no not in self.held:
-            if self.known[record.case_no] not in (None, print_):
+        ledger = self.ledger
+        if record.case_no in ledger.known and record.case_no not in ledger.held:
+            if ledger.known[record.case_no] not in (None, print_):
                 changed = Reason("CASE_CHANGED", f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
                                                  f"人社联络员核对（同一办件不会重复推送）")
                 self.hold(seq, record.case_no, [changed], record.as_values(), print_)
@@ -186,23 +260,39 @@ class _Chunk:
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
             return
         id_index = blind_index(self.keys.index_key, record.id_number)
-        other = None if released else _open_case_of(self.session, id_index, record.case_no)
+        other = None if released else ledger.open_case_of(id_index, record.case_no)
         if other is not None:
             duplicate = Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否重复申请")
             self.hold(seq, record.case_no, [duplicate], record.as_values(), print_)
             return
-        held = record.case_no in self.held
-        self.result.deliveries += _stage_case(self.session, record, self.catalog, self.keys, id_index, print_, held)
-        self.result.staged += 1
-        self.result.resumed += held
-        self.held.discard(record.case_no)
-        self.known[record.case_no] = print_
+        self._enter(record, id_index, print_)
         self.taken.append(seq)
 
+    def _enter(self, record: RetirementRecord, id_index: str, print_: str) -> None:
+        """Stage a valid record: its held case resumed, or a new case (written with the chunk)."""
+        ledger = self.ledger
+        if record.case_no in ledger.holds:  # fixed at the source and taken: no longer quarantined
+            quarantine.release(self.session, record.case_no)
+            ledger.holds.discard(record.case_no)
+        if record.case_no in ledger.held:
+            self.new.write(self.session)  # the cases before it first: ids stay in the 前置库's order
+            deliveries, in_progress = _resume_case(self.session, record, self.catalog, self.keys, id_index, print_)
+            self.result.resumed += 1
+            ledger.held.discard(record.case_no)
+        else:
+            items = _sealed_items(record, self.catalog, self.keys.vault)
+            self.new.add(_case_values(record, self.keys, id_index, print_, self.new.now), items)
+            deliveries, in_progress = sum(i.delivery is not None for i in items), bool(items)
+        if in_progress:
+            ledger.persons.setdefault(id_index, set()).add(record.case_no)
+        self.result.deliveries += deliveries
+        self.result.staged += 1
+        ledger.known[record.case_no] = print_
 
-def _known(session: Session, records: list[RetirementRecord | Unreadable]) -> tuple[dict[str, str | None], set[str]]:
+
+def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str, str | None], set[str]]:
     """The chunk's 办件编号 already in the ledger (→ fingerprint), and those of them held for correction."""
-    case_nos = {r.case_no for r in records if isinstance(r, RetirementRecord)}
+    case_nos = {r.case_no for r in records}
     query = select(Case.case_no, Case.fingerprint, Case.held).where(Case.case_no.in_(case_nos))
     rows = session.execute(query).all()
     return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
@@ -221,11 +311,13 @@ def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys
 
 def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[SourceRow],
                  records: list[RetirementRecord | Unreadable], verdicts: list[list[Reason]]) -> int:
-    """One chunk in one transaction, then its rows flagged; the number quarantined."""
+    """One chunk in one transaction (its new cases written set-based at the end), then its rows flagged; the
+    number quarantined."""
     with sessions.begin() as session:
-        work = work_for(session, records, quarantine.overridden(session, [row.seq for row in rows]))
+        work = work_for(session, rows, records)
         for row, record, reasons in zip(rows, records, verdicts, strict=True):
             work.take(row, record, reasons)
+        work.new.write(session)
     source.mark(work.taken, "taken")
     source.mark(work.quarantined, "quarantined")
     return len(work.quarantined)
@@ -239,14 +331,16 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     (its fixed cost is paid per run, not per transaction), then staged ``chunk`` rows per transaction. With
     `docs_dir`, the run's validation results are rendered there as Data Docs (masked,
     :mod:`lianban.pipeline.validate.docs`)."""
+    docs = RunDocs(docs_dir) if docs_dir is not None else None
+    warm_up(*([docs.prepare] if docs is not None else []))  # GX imported while the first rows are read
     catalog = load_catalog()
     keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
     result, started = StageResult(), utcnow()
-    docs = RunDocs(docs_dir) if docs_dir is not None else None
 
-    def work_for(session: Session, records: list[RetirementRecord | Unreadable], released: Any) -> _Chunk:
-        return _Chunk(session, catalog, keys, result, *_known(session, records), released)
+    def work_for(session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable]) -> _Chunk:
+        ledger = _Ledger.ask(session, rows, records, keys.index_key)
+        return _Chunk(session, catalog, keys, result, ledger, NewCases(utcnow()))
 
     while rows := source.pull_new(max(chunk, judge_chunk)):
         records = [read(row, catalog) for row in rows]  # each row read once

@@ -12,6 +12,7 @@ run ends. What is dropped: every unexpected value GX collects (``unexpected_list
 from __future__ import annotations
 
 import copy
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,23 +33,36 @@ def masked(result: Any) -> Any:
 
 
 class RunDocs:
-    """The Data Docs of one staging run, written under `directory`."""
+    """The Data Docs of one staging run, written under `directory`; its GX context is made on first need
+    (:meth:`prepare`, safe from a warm-up thread while the run reads its first rows)."""
 
     def __init__(self, directory: Path, run_name: str | None = None) -> None:
+        self.directory = directory
+        self.run_name = run_name
+        self.chunks = 0
+        self._made: tuple[Any, Any] | None = None  # (context, run id)
+        self._making = threading.Lock()
+
+    def prepare(self) -> tuple[Any, Any]:
+        """The run's ephemeral context with its filesystem site, and its run id (made once; imports GX)."""
+        with self._making:
+            if self._made is None:
+                self._made = self._make()
+            return self._made
+
+    def _make(self) -> tuple[Any, Any]:
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
-        self.directory = directory
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.enable_analytics(False)
-        self.context.add_data_docs_site(SITE, {
+        context = gx.get_context(mode="ephemeral")
+        context.enable_analytics(False)
+        context.add_data_docs_site(SITE, {
             "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.directory)},
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })
         now = datetime.now(UTC)
-        self.run_id = RunIdentifier(run_name=run_name or f"stage-{now:%Y%m%dT%H%M%SZ}", run_time=now)
-        self.chunks = 0
+        return context, RunIdentifier(run_name=self.run_name or f"stage-{now:%Y%m%dT%H%M%SZ}", run_time=now)
 
     def add(self, result: Any) -> None:
         """Keep one chunk's result (masked) for the run's docs."""
@@ -57,14 +71,15 @@ class RunDocs:
             ValidationResultIdentifier,
         )
 
+        context, run_id = self.prepare()
         self.chunks += 1
         suite = ExpectationSuiteIdentifier(name=result.suite_name)
-        key = ValidationResultIdentifier(suite, self.run_id, f"chunk-{self.chunks:05d}")
-        self.context.validation_results_store.set(key, masked(result))
+        key = ValidationResultIdentifier(suite, run_id, f"chunk-{self.chunks:05d}")
+        context.validation_results_store.set(key, masked(result))
 
     def build(self) -> Path | None:
         """Render the site; its index page (None when no chunk was validated)."""
         if not self.chunks:
             return None
-        self.context.build_data_docs(site_names=[SITE])
+        self.prepare()[0].build_data_docs(site_names=[SITE])
         return self.directory / "index.html"

@@ -1,0 +1,136 @@
+"""What staging costs, and what GX adds to it: ``python -m bench.stage [--records N ...] [--repeat R]``.
+
+For each N, seeds N synthetic approvals into a fresh 前置库 once (``var/bench/stage-n<N>``), then stages a copy
+of it in a fresh process per run (as ``lianban run stage`` does: imports, keys, the GX suite, Data Docs), R
+times each way:
+
+- ``gx``: as in production — every chunk validated by the Great Expectations suite, Data Docs rendered;
+- ``direct``: the same rules applied without GX (:func:`lianban.domain.rules.evaluate`), no Data Docs — what
+  staging would cost if GX cost nothing.
+
+Prints, per N and way, the best wall and CPU seconds, records/s, CPU ms per record and peak RSS, and GX's
+share (``gx`` over ``direct``, wall and CPU). Writes ``bench/results/stage.json``. The machine may be shared:
+CPU time is the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "stage.json"
+WAYS = ("gx", "direct")
+
+
+def _without_gx() -> None:
+    """This process validates with the rules directly: the suite's runner and its warm-up replaced."""
+    import lianban.pipeline.stage as stage_module
+    import lianban.pipeline.validate.chunk as chunk
+    from lianban.domain.catalog import load_catalog
+    from lianban.domain.rules import evaluate
+    from lianban.pipeline.validate.runner import ChunkResult
+
+    class Direct:
+        def run(self, frame: Any) -> ChunkResult:
+            return ChunkResult(evaluate(frame.reset_index(drop=True), load_catalog()), None)
+
+    chunk.validator = Direct  # type: ignore[assignment]
+    stage_module.warm_up = lambda *_: None  # type: ignore[assignment]
+
+
+def once(way: str, home: Path) -> None:
+    """Stage everything in `home`'s 前置库 (child process); prints the counts as JSON."""
+    from connectors.hrss.frontend import FrontendDB
+    from lianban.app.config import Paths
+    from lianban.pipeline.stage import stage
+
+    if way == "direct":
+        _without_gx()
+    paths = Paths.from_env({"LIANBAN_HOME": str(home)})
+    docs = home / "data_docs" / "bench" if way == "gx" else None
+    result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, docs_dir=docs)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"counts": result.as_dict(), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+                      "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}))
+
+
+def _seeded(records: int, base: Path) -> Path:
+    from bench.pipeline import _seed
+    from lianban.app.config import Paths
+    from lianban.app.setup import init
+
+    pristine = base / f"stage-n{records}" / "pristine"
+    shutil.rmtree(pristine.parent, ignore_errors=True)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LIANBAN_")}, "LIANBAN_HOME": str(pristine)}
+    init(Paths.from_env(env), with_frontend=True)
+    _seed(env, records)
+    return pristine
+
+
+def _run(way: str, pristine: Path, records: int) -> dict[str, Any]:
+    home = pristine.parent / way
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(pristine, home)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bench.stage", "--once", way, str(home)], cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, check=True)
+    wall = time.perf_counter() - started
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["counts"]["extracted"] == records, said
+    return {"wall_s": round(wall, 2), "records_per_s": round(records / wall, 1),
+            "cpu_ms_per_record": round(said["cpu_s"] * 1000 / records, 3), **said}
+
+
+def measure(records: int, repeat: int, base: Path) -> dict[str, Any]:
+    """Best of `repeat` runs each way (by CPU time), and GX's share."""
+    pristine = _seeded(records, base)
+    best = {way: min((_run(way, pristine, records) for _ in range(repeat)), key=lambda r: r["cpu_s"])
+            for way in WAYS}
+    gx, direct = best["gx"], best["direct"]
+    return {"records": records, **best,
+            "gx_extra_wall_pct": round(100 * (gx["wall_s"] / direct["wall_s"] - 1), 1),
+            "gx_extra_cpu_pct": round(100 * (gx["cpu_s"] / direct["cpu_s"] - 1), 1)}
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [f"staging {r['records']:,} records (fresh process each, best of the runs by CPU time)"]
+    for way in WAYS:
+        w = r[way]
+        lines.append(f"  {way:<7} wall {w['wall_s']:>7.2f} s  {w['records_per_s']:>8,.0f} records/s  cpu "
+                     f"{w['cpu_s']:>7.2f} s  {w['cpu_ms_per_record']:.3f} ms/record  peak RSS {w['peak_rss_mb']} MB")
+    lines.append(f"  GX adds {r['gx_extra_wall_pct']:+.1f} % wall, {r['gx_extra_cpu_pct']:+.1f} % CPU")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.stage", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--once", nargs=2, metavar=("WAY", "HOME"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.once:
+        once(args.once[0], Path(args.once[1]))
+        return
+    results = [measure(n, args.repeat, args.home) for n in args.records]
+    for result in results:
+        print(table(result))
+    env = {"python": platform.python_version(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"runs": results, "env": env}, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,61 @@
+"""A chunk's new cases written set-based: every case gets its own items and each pushed item its own outbox
+row, as the ORM wrote them (pending, no attempt, not final), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.new_cases import NewCases, NewDelivery, NewItem
+from lianban.ledger.store import DeliveryState
+
+NOW = datetime(2026, 12, 2, 3, 0)
+
+
+def _case(n: int) -> dict[str, object]:
+    return {"case_no": f"BZ2026{n:06d}", "source_seq": n, "region_code": "341602", "id_index": f"{n:064x}",
+            "approved_at": NOW, "fingerprint": f"{n:064x}", "password_hash": None}
+
+
+def _items(n: int) -> list[NewItem]:
+    """Item 01 pushed to medical, item 02 to housing_fund; HRSS's own item 13 not pushed."""
+    return [NewItem("01", "medical", NewDelivery(f"key-{n}-01", "vault-1", f'{{"ct": "{n}-01"}}')),
+            NewItem("02", "housing_fund", NewDelivery(f"key-{n}-02", "vault-1", f'{{"ct": "{n}-02"}}')),
+            NewItem("13", "hrss")]
+
+
+def test_each_case_gets_its_own_items_and_each_pushed_item_its_own_delivery(ledger_url: str) -> None:
+    batch = NewCases(NOW)
+    for n in range(1, 251):
+        batch.add(_case(n), _items(n))
+    with session_factory(ledger_url).begin() as session:
+        batch.write(session)
+    with session_factory(ledger_url)() as session:
+        rows = session.execute(select(Case.case_no, CaseItem.item_code, CaseItem.final, Delivery.idempotency_key,
+                                      Delivery.envelope, Delivery.state, Delivery.attempts)
+                               .join(CaseItem, CaseItem.case_id == Case.id)
+                               .outerjoin(Delivery, Delivery.case_item_id == CaseItem.id)).all()
+        held = session.scalars(select(Case.held)).all()
+    assert len(rows) == 750 and not any(held)
+    for case_no, item_code, final, key, envelope, state, attempts in rows:
+        n = int(case_no[-6:])
+        assert final is False
+        if item_code == "13":
+            assert key is None
+            continue
+        assert (key, envelope) == (f"key-{n}-{item_code}", f'{{"ct": "{n}-{item_code}"}}')
+        assert (state, attempts) == (DeliveryState.PENDING, 0)
+
+
+def test_written_once_then_empty(ledger_url: str) -> None:
+    batch = NewCases(NOW)
+    batch.add(_case(1), _items(1))
+    with session_factory(ledger_url).begin() as session:
+        batch.write(session)
+        batch.write(session)  # nothing left: no second insert (it would break the unique 办件编号)
+    with session_factory(ledger_url)() as session:
+        assert session.scalars(select(Case.case_no)).all() == ["BZ2026000001"]
+        assert len(session.scalars(select(Delivery.id)).all()) == 2
