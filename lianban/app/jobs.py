@@ -8,6 +8,7 @@ ledger or 前置库 that is not there is a ConfigError naming it (``lianban init
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -42,14 +43,15 @@ def _frontend(paths: Paths) -> Any:
     return FrontendDB(paths.existing_frontend())
 
 
-def stage() -> dict[str, Any]:
-    """Extract new approvals from the HRSS 前置库, validate, route, seal and write the outbox."""
+def stage(progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    """Extract new approvals from the HRSS 前置库, validate, route, seal and write the outbox (`progress`: rows
+    read so far, for a command's progress bar)."""
     from lianban.pipeline.stage import stage as run
 
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
     docs = paths.home / "data_docs" / f"stage-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"  # this run's GX Data Docs
-    return run(_frontend(paths), ledger, paths.keys_dir, docs_dir=docs).as_dict()
+    return run(_frontend(paths), ledger, paths.keys_dir, docs_dir=docs, progress=progress).as_dict()
 
 
 def deliver(department: str) -> dict[str, Any]:

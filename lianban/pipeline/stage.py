@@ -21,7 +21,7 @@ is held for the operator alone, whether the first is in the ledger or earlier in
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -324,13 +324,15 @@ def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[
 
 
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK,
-          docs_dir: Path | None = None, judge_chunk: int = JUDGE_CHUNK) -> StageResult:
+          docs_dir: Path | None = None, judge_chunk: int = JUDGE_CHUNK,
+          progress: Callable[[int, int | None], None] | None = None) -> StageResult:
     """Take every new 前置库 row from `source` into the ledger; returns counts only.
 
     Rows are pulled up to ``max(chunk, judge_chunk)`` at a time, read, and validated in one run of the suite
     (its fixed cost is paid per run, not per transaction), then staged ``chunk`` rows per transaction. With
     `docs_dir`, the run's validation results are rendered there as Data Docs (masked,
-    :mod:`lianban.pipeline.validate.docs`)."""
+    :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
+    (the total is not known ahead: rows keep arriving)."""
     docs = RunDocs(docs_dir) if docs_dir is not None else None
     warm_up(*([docs.prepare] if docs is not None else []))  # GX imported while the first rows are read
     catalog = load_catalog()
@@ -351,6 +353,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
             result.extracted += len(rows[part])
             result.quarantined += _stage_chunk(source, sessions, work_for, rows[part], records[part],
                                                verdicts[part])
+            if progress is not None:
+                progress(result.extracted, None)
     built = docs.build() if docs is not None else None
     result.data_docs = str(built) if built else None
     if result.extracted:

@@ -45,6 +45,14 @@ def test_valid_records_staged_invalid_quarantined(seeded: Seeded, paths: Paths, 
         assert s.scalar(select(text("count(*)")).select_from(Delivery)) == pushed
 
 
+def test_a_long_run_tells_its_progress_after_each_transaction(seeded: Seeded, paths: Paths) -> None:
+    db, _ = seeded
+    told: list[tuple[int, int | None]] = []
+    result = stage(db, paths.ledger_url, paths.keys_dir, chunk=17, progress=lambda d, t: told.append((d, t)))
+    assert [d for d, _ in told] == [17, 34, 51, 60] == sorted({d for d, _ in told})
+    assert told[-1] == (result.extracted, None)
+
+
 def test_quarantine_keeps_chinese_reasons_and_masks_values(seeded: Seeded, paths: Paths) -> None:
     db, _ = seeded
     stage(db, paths.ledger_url, paths.keys_dir)

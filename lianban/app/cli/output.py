@@ -52,8 +52,9 @@ def emit_rows(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr for a long operation; yields ``advance(done, total)``. Shown on a terminal only
+def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar on stderr for a long operation; yields ``advance(done, total)`` (total None: not known
+    ahead, the bar counts and pulses). Shown on a terminal only
     (stdout stays one JSON object or a table; a pipe, a log or cron gets nothing extra) and gone when done."""
     err = Console(stderr=True)
     if not err.is_terminal:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from lianban.app import jobs
-from lianban.app.cli.output import JsonFlag, emit
+from lianban.app.cli.output import JsonFlag, emit, progress_bar
 from lianban.app.config import Paths
 from lianban.errors import LianbanError
 
@@ -19,7 +19,9 @@ run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without
 @run_app.command("stage")
 def run_stage(as_json: JsonFlag = False) -> None:
     """抽取、校验、分发、加密并写入台账 (extract → stage)."""
-    emit(jobs.stage(), as_json, "抽取入账 (staged)")
+    with progress_bar("抽取入账 (staging)") as advance:
+        staged = jobs.stage(progress=advance)
+    emit(staged, as_json, "抽取入账 (staged)")
 
 
 @run_app.command("deliver")
