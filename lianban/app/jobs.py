@@ -87,14 +87,26 @@ def supplements() -> dict[str, Any]:
     """Take HRSS's new 补正 submissions into the ledger, then forward the due ones to every department that asked,
     each on its own: a department down (or misconfigured) leaves its supplements due and never stops the others
     (its entry is ``{"error": why}``)."""
+    results = {"hrss": _isolated(take_supplements)}
+    for department in pushed_departments():
+        results[department] = forward_supplements(department)
+    return results
+
+
+def take_supplements() -> dict[str, Any]:
+    """Take HRSS's new 补正 submissions into the ledger (the DAG then forwards them per department)."""
     from lianban.pipeline.supplements import collect_supplements
 
     paths = Paths.from_env()
-    ledger = paths.existing_ledger()
-    results = {"hrss": _isolated(lambda: collect_supplements(_frontend(paths), ledger).as_dict())}
-    for department in pushed_departments():
-        results[department] = _isolated(partial(_forward_supplements, department, paths, ledger))
-    return results
+    return collect_supplements(_frontend(paths), paths.existing_ledger()).as_dict()
+
+
+def forward_supplements(department: str) -> dict[str, Any]:
+    """Forward the department's due 补正 submissions: a task of its own, in the department's pool, so a slow or
+    silent department delays only its own forwarding and polling."""
+    paths = Paths.from_env()
+    department = pushed_department(department)
+    return _isolated(partial(_forward_supplements, department, paths, paths.existing_ledger()))
 
 
 def _forward_supplements(department: str, paths: Paths, ledger: str) -> dict[str, Any]:

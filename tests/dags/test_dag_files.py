@@ -47,8 +47,8 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
     assert dags["lianban_exchange"] == sorted(  # type: ignore[index]
         ["extract_validate_stage", "deliver_health", "deliver_housing_fund", "deliver_medical"])
     assert dags["lianban_feedback"] == sorted(  # type: ignore[index]
-        ["collect_hrss", "forward_supplements", "poll_health", "poll_housing_fund", "poll_medical",
-         "report_to_wanshi_tong", "request_payments"])
+        ["collect_hrss", "take_supplements", "forward_health", "forward_housing_fund", "forward_medical",
+         "poll_health", "poll_housing_fund", "poll_medical", "report_to_wanshi_tong", "request_payments"])
     assert dags["lianban_operations"] == ["alert_liaisons", "health_checks"]  # type: ignore[index]
     assert dags["lianban_daily"] == ["daily_summary"]  # type: ignore[index]
     assert dags["lianban_notices"] == sorted(  # type: ignore[index]
@@ -68,7 +68,8 @@ def test_one_failing_department_never_stops_the_report(parsed: dict[str, object]
 
 def test_forwarding_supplements_never_stops_collection(parsed: dict[str, object]) -> None:
     rules = parsed["rules"]
-    assert rules["lianban_feedback.forward_supplements"] == "all_success"  # type: ignore[index]
+    assert rules["lianban_feedback.take_supplements"] == "all_success"  # type: ignore[index]
+    assert rules["lianban_feedback.forward_medical"] == "all_done"  # type: ignore[index]
     assert rules["lianban_feedback.poll_medical"] == "all_done"  # type: ignore[index]
     assert rules["lianban_feedback.collect_hrss"] == "all_done"  # type: ignore[index]
 

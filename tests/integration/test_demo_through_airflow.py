@@ -167,9 +167,10 @@ def test_tasks_pass_counts_not_records(demo: tuple[dict[str, Any], Path]) -> Non
     for task_id, value in xcoms:
         assert len(str(value)) < 600, f"{task_id} pushed a large XCom"
     tasks = {r[0] for r in _rows(home / "airflow" / "airflow.db", "SELECT DISTINCT task_id FROM task_instance")}
-    assert tasks == {"extract_validate_stage", "forward_supplements", "collect_hrss", "request_payments",
+    assert tasks == {"extract_validate_stage", "take_supplements", "collect_hrss", "request_payments",
                      "report_to_wanshi_tong", "health_checks", "alert_liaisons",
-                     *(f"deliver_{d}" for d in DEPARTMENTS), *(f"poll_{d}" for d in DEPARTMENTS)}
+                     *(f"deliver_{d}" for d in DEPARTMENTS), *(f"poll_{d}" for d in DEPARTMENTS),
+                     *(f"forward_{d}" for d in DEPARTMENTS)}
 
 
 def test_every_supplement_asked_for_was_brought_to_the_window_and_forwarded(demo: tuple[dict[str, Any], Path]) -> None:
