@@ -4,7 +4,8 @@ Builds a world (:mod:`bench.drills.world`) holding about N open case items: synt
 delivered by the real pipeline, the departments' status clock fast enough that every delivered item has
 moved on by the time of the sweep, and HRSS's log holding the whole path of each of its own items. Then it
 times the sweep the feedback DAG makes, each step in its own process as Airflow runs its tasks: HRSS's log
-collected and every department polled (at once), then every change reported to 皖事通办. Prints the open
+collected and every department polled (one after the other: the ledger is SQLite here), then every change
+reported to 皖事通办. Prints the open
 items, the changes, the time and the rate, and checks exactly-once at the sink (every event the ledger holds
 received once, nothing left unreported, no change kept twice).
 """
@@ -27,7 +28,8 @@ from bench.drills.world import ROOT, World
 ITEMS_PER_RECORD = 4.5  # chosen items per synthetic application (simulators.people.ITEM_ODDS)
 DEPARTMENT_STEP = 1.0  # seconds per status step at the departments: every item has moved by the sweep
 TARGET_SECONDS = 30.0
-JOB = "import json, sys; from lianban.app import jobs; print(json.dumps(getattr(jobs, sys.argv[1])(*sys.argv[2:])))"
+JOB = ("import faulthandler, json, sys; faulthandler.enable(); from lianban.app import jobs; "
+       "print(json.dumps(getattr(jobs, sys.argv[1])(*sys.argv[2:])))")
 
 
 def _hrss_paths(world: World) -> int:
@@ -83,12 +85,12 @@ def _events(world: World) -> tuple[int, int]:
 
 
 def _jobs(world: World, *calls: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Each call ``(job, *args)`` of :mod:`lianban.app.jobs` in its own process, all at once."""
-    procs = [subprocess.Popen([sys.executable, "-c", JOB, *call], env=world.env, cwd=ROOT, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for call in calls]
-    outs = [p.communicate() for p in procs]
-    return [json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": f"no answer: {err[-300:]}"}
-            for out, err in outs]
+    """Each call ``(job, *args)`` of :mod:`lianban.app.jobs` in its own process, one after the other (on a
+    SQLite ledger, writers at once wait on each other's locks: ``database is locked``)."""
+    outs = [subprocess.run([sys.executable, "-c", JOB, *call], env=world.env, cwd=ROOT, text=True,
+                           capture_output=True, check=False) for call in calls]
+    return [json.loads(o.stdout.strip().splitlines()[-1]) if o.stdout.strip()
+            else {"error": f"no answer (exit {o.returncode}): {o.stderr[-300:]}"} for o in outs]
 
 
 def prepare(items: int, home: Path) -> World:
@@ -104,7 +106,7 @@ def prepare(items: int, home: Path) -> World:
 
 
 def sweep(world: World) -> dict[str, Any]:
-    """One sweep, timed: collect (HRSS's log and every department, at once), then report."""
+    """One sweep, timed: collect (HRSS's log and every department), then report."""
     open_items, (events_before, _) = _open_items(world), _events(world)
     started = time.perf_counter()
     collected = _jobs(world, ("collect_hrss",), *(("poll", d) for d in tally.pushed()))
