@@ -66,17 +66,29 @@ Drill = Callable[[Options], Outcome]
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
-def _deliver_until_done(world: World, timeout: float, departments: list[str] | None = None) -> None:
-    """Run ``lianban run deliver`` for each department (one process each, at once) until the departments hold
-    every push the source asks for, or `timeout`."""
-    wanted = tally.expected_pushes(world)
+def _deliver_until_done(world: World, timeout: float) -> None:
+    """Run ``lianban run deliver`` for each department until the hub has nothing left to send it (every row
+    answered: a row whose answer a kill lost is sent again and answered duplicate), or `timeout`."""
     deadline = time.monotonic() + timeout
-    for department in departments or tally.pushed():
-        mine = {p for p in wanted if p[0] == department}
-        while not mine <= set(tally.received_pushes(world)) and time.monotonic() < deadline:
-            world.run("deliver", department)
-            if not mine <= set(tally.received_pushes(world)):
+    for department in tally.pushed():
+        while _outstanding(world, department) and time.monotonic() < deadline:
+            if not world.run("deliver", department).get("sent"):
                 time.sleep(1.0)  # a batch backing off (30 s after a first failure)
+
+
+def _outstanding(world: World, department: str) -> int:
+    """The department's deliveries the hub still has to send (due, backing off or leased): loop control only;
+    the drill counts at the departments."""
+    from sqlalchemy import func, select
+
+    from lianban.app.config import Paths
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Delivery
+    from lianban.ledger.store import DUE_STATES
+
+    with session_factory(Paths.from_env(world.env).existing_ledger())() as session:
+        return int(session.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.department == department, Delivery.state.in_(list(DUE_STATES)))) or 0)
 
 
 def _deliver_all_at_once(world: World) -> dict[str, float]:
