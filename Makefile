@@ -62,5 +62,17 @@ bench: install
 	$(BIN)/python -m bench.stage --records 10000
 	$(BIN)/python -m bench.pipeline --records $(BENCH_N)
 
+# make drills [DRILLS_N=10000]: fault drills against the simulators, one line each
+# (sent/received/duplicates/lost/fates, counted at the departments and 皖事通办); exits 1 on any loss or duplicate.
+DRILLS_N ?= 10000
+.PHONY: drills bench-sweep
+drills: install
+	$(BIN)/python -m bench.drills --records $(DRILLS_N)
+
+# make bench-sweep [SWEEP_N=100000]: the status sweep (poll, collect HRSS's log, report to 皖事通办), timed.
+SWEEP_N ?= 100000
+bench-sweep: install
+	$(BIN)/python -m bench.sweep --items $(SWEEP_N)
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .tools

@@ -8,6 +8,9 @@ A spec names faults per department (``lianban simulate --faults SPEC`` or ``LIAN
               | error_rate=SHARE           answered 500 (a SOAP 1.1 Fault, faultcode Server, on /soap/)
               | outage=START-END           seconds since the faults were set: 503 without Retry-After,
                                            connection closed, on every path but /_sim/ (also /health)
+              | outage_requests=START-END  the same answer for the /api/ and /soap/ requests numbered START
+                                           up to END (counted from 0 since the faults were set): a
+                                           department down for the middle of a push, whatever its speed
               | malformed=SHARE            the department's answer cut in half (invalid JSON / XML)
               | rate_limit=N               at most N requests per second; beyond it 429 with Retry-After
               | wrong_content_type=SHARE   answered 200 text/html (a gateway's maintenance page)
@@ -63,6 +66,7 @@ class Faults:
     latency: float = 0.0
     error_rate: float = 0.0
     outage: tuple[float, float] | None = None
+    outage_requests: tuple[float, float] | None = None
     malformed: float = 0.0
     rate_limit: int | None = None
     wrong_content_type: float = 0.0
@@ -81,6 +85,7 @@ class Faults:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["outage"] = list(self.outage) if self.outage else None
+        data["outage_requests"] = list(self.outage_requests) if self.outage_requests else None
         return data
 
 
@@ -130,7 +135,7 @@ def _window(key: str, value: Any, where: str) -> tuple[float, float] | None:
 
 
 _PARSERS: dict[str, Callable[[str, Any, str], Any]] = {
-    "latency": _number, "error_rate": _share, "outage": _window, "malformed": _share,
+    "latency": _number, "error_rate": _share, "outage": _window, "outage_requests": _window, "malformed": _share,
     "rate_limit": _rate, "wrong_content_type": _share, "seed": _whole,
 }
 
@@ -211,6 +216,8 @@ class FaultInjector:
         if not path.startswith(AFFECTED_PREFIXES):
             return Plan()
         number, self.count = self.count, self.count + 1
+        if f.outage_requests and f.outage_requests[0] <= number < f.outage_requests[1]:
+            return Plan(answer="outage")
         if f.rate_limit:
             wait = self._throttle(now, f.rate_limit)
             if wait:

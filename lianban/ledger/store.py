@@ -78,7 +78,8 @@ def record_status(session: Session, item: CaseItem, status: Status, source: str,
                   code: str | None, reason: str | None, changed_at: str, materials: Sequence[str] = (),
                   result: str | None = None) -> bool:
     """Move `item` to `status` as the status machine allows and append the event; False (no event) when
-    nothing changed: a repeat (same reason and materials), a report older than the item's status, or an
+    nothing changed: a repeat (same reason and materials, or the very report the item's status came from: same
+    time, whatever words an echo of it carries), a report older than the item's status, or an
     illegal move (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料
     status carries the materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already
     sealed: lianban.ledger.results) is taken with the move that brings it."""
@@ -86,8 +87,8 @@ def record_status(session: Session, item: CaseItem, status: Status, source: str,
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
     listed = json.dumps(list(materials)) if materials else None
-    if move is Move.STALE or move is Move.ILLEGAL or (
-            move is Move.REPEAT and item.reason == reason and item.materials == listed):
+    if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and (
+            (item.reason == reason and item.materials == listed) or changed_at == item.status_at)):
         return False
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()

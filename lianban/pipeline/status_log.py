@@ -10,8 +10,9 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
                reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
 
 The watermark moves past every row in the same transaction that records what became of it. A run drains the
-log page by page (one transaction per page) until it is read to the end or its time budget is spent, so a
-backlog never waits for the next scheduled run while there is time to take it.
+log page by page (one transaction per page, its cases and items read in one query) until it is read to the
+end or its time budget is spent, so a backlog never waits for the next scheduled run while there is time to
+take it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -57,13 +58,23 @@ class _Run:
     vault: KeyRing  # seals results (lianban.ledger.results)
 
 
-def _case_id(session: Session, case_no: str) -> int | None:
-    return session.scalars(select(Case.id).where(Case.case_no == case_no)).first()
+@dataclass(frozen=True)
+class _Staged:
+    """The staged cases (and their items) that some log rows name, read in one query, so that placing a page
+    of rows costs no query (and no flush) per row."""
+
+    cases: frozenset[str]
+    items: dict[tuple[str, str], CaseItem]
+
+    @classmethod
+    def of(cls, session: Session, case_nos: Collection[str]) -> _Staged:
+        rows = session.execute(select(Case.case_no, CaseItem).outerjoin(CaseItem, CaseItem.case_id == Case.id)
+                               .where(Case.case_no.in_(set(case_nos)))).all()
+        return cls(frozenset(no for no, _ in rows), {(no, i.item_code): i for no, i in rows if i is not None})
 
 
-def _apply(session: Session, case_id: int, change: StatusChange, run: _Run) -> None:
-    item = session.scalars(select(CaseItem).where(CaseItem.case_id == case_id,
-                                                  CaseItem.item_code == change.item_code)).first()
+def _apply(session: Session, staged: _Staged, change: StatusChange, run: _Run) -> None:
+    item = staged.items.get((change.case_no, change.item_code))
     if item is None:
         run.result.skipped += 1
         log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
@@ -80,33 +91,32 @@ def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, 
                              reasons=json.dumps(reasons, ensure_ascii=False), change=change, created_at=utcnow()))
 
 
-def _place(session: Session, row: StatusChange | Unreadable, run: _Run) -> None:
+def _place(session: Session, row: StatusChange | Unreadable, staged: _Staged, run: _Run) -> None:
     result = run.result
     if isinstance(row, Unreadable):
         _park(session, row, ParkedState.PARKED, row.reasons)
         result.parked += 1
         alerts.error("告警 ALERT: 人社状态日志第 %s 条无法处理，已搁置：%s", row.seq, "；".join(row.reasons))
         return
-    case_id = _case_id(session, row.case_no)
-    if case_id is None:
+    if row.case_no not in staged.cases:
         _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"])
         result.waiting += 1
         return
-    _apply(session, case_id, row, run)
+    _apply(session, staged, row, run)
 
 
 def _retry_waiting(session: Session, run: _Run) -> None:
     """Apply, in log order, every waiting row whose case has been staged since."""
-    waiting = session.scalars(select(ParkedStatus).where(ParkedStatus.source == HRSS,
-                                                         ParkedStatus.state == ParkedState.WAITING)
-                              .order_by(ParkedStatus.source_seq))
+    waiting = list(session.scalars(select(ParkedStatus).where(ParkedStatus.source == HRSS,
+                                                              ParkedStatus.state == ParkedState.WAITING)
+                                   .order_by(ParkedStatus.source_seq)))
+    staged = _Staged.of(session, {p.case_no for p in waiting})
     for parked in waiting:
-        case_id = _case_id(session, parked.case_no)
-        if case_id is None:
+        if parked.case_no not in staged.cases:
             continue
         fields = json.loads(parked.change or "{}")
         fields.update(status=Status(fields["status"]), materials=tuple(fields.get("materials") or ()))
-        _apply(session, case_id, StatusChange(**fields), run)
+        _apply(session, staged, StatusChange(**fields), run)
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
 
 
@@ -132,8 +142,10 @@ def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: 
     read = 0
     with sessions.begin() as session:
         mark = get_watermark(session, HRSS_WATERMARK)
-        for row in source.status_changes_since(mark, limit):
-            _place(session, row, run)
+        rows = source.status_changes_since(mark, limit)
+        staged = _Staged.of(session, {row.case_no for row in rows})
+        for row in rows:
+            _place(session, row, staged, run)
             read, mark = read + 1, row.seq
         set_watermark(session, HRSS_WATERMARK, mark)
     run.result.read += read

@@ -77,3 +77,26 @@ def test_a_result_that_does_not_fit_its_form_is_not_taken_and_the_alert_names_ke
     assert sealed is None
     assert "account" in caplog.text and "amount" in caplog.text and "transferred_on" in caplog.text
     assert "6222021234" not in caplog.text and "12,345" not in caplog.text
+
+
+def _materials_report(paths: Paths, case_no: str, at: str, reason: str | None, materials: tuple[str, ...]) -> bool:
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == case_no, CaseItem.item_code == "13")).one()
+        return record_status(s, item, Status.SUPPLEMENT, "health", code=None, reason=reason, changed_at=at,
+                             materials=materials)
+
+
+def test_a_late_echo_of_a_supplement_request_without_its_words_neither_repeats_it_nor_erases_the_materials(
+        paths: Paths, reward_case: str) -> None:
+    """Found by the status-echo drill: a department answering a poll with an old report (same status, same
+    time) but without its reason and materials was recorded again, and 皖事通办 then showed no materials."""
+    asked = "2026-12-01T10:01:00+08:00"
+    assert _report(paths, reward_case, Status.ACCEPTED, "health", "2026-12-01T10:00:00+08:00")
+    assert _materials_report(paths, reward_case, asked, "请补正资料：联办申请表", ("M02",))
+    assert not _materials_report(paths, reward_case, asked, None, ())
+    with session_factory(paths.ledger_url)() as s:
+        item = s.scalars(select(CaseItem).where(CaseItem.item_code == "13")).one()
+        assert (item.reason, item.materials) == ("请补正资料：联办申请表", '["M02"]')
+        assert len(s.scalars(select(StatusEvent).where(StatusEvent.status == "补正资料")).all()) == 1
+    assert _materials_report(paths, reward_case, "2026-12-01T10:02:00+08:00", "请补正资料：联办申请表、身份证",
+                             ("M01", "M02"))  # a later request with other materials is news

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 from exchange_kit import one_round, world
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from connectors.hrss.frontend import applications, status_log
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
@@ -24,7 +24,7 @@ from lianban.keys import keysets
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger import evidence
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, PaymentRequest, StatusEvent, Supplement
 from lianban.ledger.progress import progress
 from lianban.ledger.results import result_summary
@@ -146,6 +146,34 @@ def test_one_run_drains_a_backlog_page_by_page_unless_its_time_budget_is_spent(s
     spent = collect_hrss(db, paths.ledger_url, paths.keys_dir, limit=1, budget=0)
     assert spent.read == 1 and "时间预算" in (spent.stopped_by or "")
     assert collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 1  # the rest next run, nothing lost
+
+
+def test_a_page_of_the_hrss_log_costs_the_same_few_queries_however_many_rows_it_holds(
+        seeded: Any, paths: Paths) -> None:
+    """The status sweep reads 100,000 items' changes: a query (and a flush) per row made HRSS's log the slowest
+    part of it (issue 12 §4)."""
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    office = HrssBackOffice(db, step_seconds=0)
+    office.tick()
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = engine_for(paths.ledger_url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        few = collect_hrss(db, paths.ledger_url, paths.keys_dir, limit=3, budget=0)  # one page of 3 rows
+        reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        statements.clear()
+        for _ in range(3):
+            office.tick()
+        many = collect_hrss(db, paths.ledger_url, paths.keys_dir, limit=10_000)  # one page of them all
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert few.read == 3 and many.read > 100 and many.changed > 0
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= len(reads) + 2
 
 
 def test_report_stops_when_wanshi_tong_is_down_and_resumes(seeded: Any, paths: Paths, simulation: Any,

@@ -121,6 +121,16 @@ def test_an_outage_follows_its_window_and_spares_only_sim_paths() -> None:
     assert inj.plan("/api/x").answer is None
 
 
+def test_a_request_counted_outage_downs_the_middle_of_a_push_then_the_department_is_back() -> None:
+    inj = injector(outage_requests="2-4")
+    answers = [inj.plan("/api/v1/cases:batch").answer for _ in range(6)]
+    assert answers == [None, None, "outage", "outage", None, None]
+    assert inj.plan("/health").answer is None  # only the counted paths, and never a count of /health
+    inj.set(Faults.from_mapping({"outage_requests": [0, 1]}))  # a new setting counts from 0 again
+    assert inj.plan("/soap/medical").answer == "outage"
+    assert inj.faults.to_json()["outage_requests"] == [0.0, 1.0]
+
+
 def test_the_rate_limit_counts_a_sliding_second() -> None:
     clock = Clock()
     inj = injector(clock, rate_limit=2)

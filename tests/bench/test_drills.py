@@ -1,0 +1,37 @@
+"""The fault drills at a small size (``make drills`` runs them at 10,000 records): every drill, its fault
+injected into the real pipeline steps against the simulators in their own processes, ends with nothing lost,
+nothing duplicated and every record's fate in the ledger, counted at the departments and at 皖事通办.
+
+Each drill is its own test with its own home and ports, so ``pytest -n 2`` runs them side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.drills.scenarios import DRILLS, Options
+from bench.drills.tally import Tally, parse_line
+
+RECORDS = 150
+KILLS = 3
+STAGE_KILLS = 1
+
+
+@pytest.mark.parametrize("name", sorted(DRILLS))
+def test_the_drill_loses_nothing_and_duplicates_nothing(name: str, tmp_path: Path) -> None:
+    outcome = DRILLS[name](Options(RECORDS, tmp_path, kills=KILLS, stage_kills=STAGE_KILLS, latency=1.0,
+                                   timeout=300.0))
+    said = parse_line(outcome.tally.line(name))
+    assert int(said["sent"]) > RECORDS  # every record has at least one pushed item, or one status
+    assert said["lost"] == said["duplicates"] == "0", (said, outcome.notes)
+    assert said["received"] == said["sent"]
+    assert said["fates"] == "ok", (said, outcome.notes)
+
+
+def test_a_drill_line_says_what_was_lost_and_fails_the_drill() -> None:
+    bad = Tally(sent=10, received=9, duplicates=0, lost=1, fates="pending=1")
+    assert bad.line("deliver-kill") == "drill deliver-kill: sent=10 received=9 duplicates=0 lost=1 fates=pending=1"
+    assert parse_line(bad.line("deliver-kill"))["lost"] == "1"
+    assert not bad.clean and Tally(10, 10, 0, 0).clean
