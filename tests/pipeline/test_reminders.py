@@ -5,29 +5,23 @@ and category with the reform engine — none during quiet hours, none on a rerun
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import update
 
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.register import REGISTER_COLUMNS, register
-from connectors.sms.connector import SmsConnector
 from lianban.app.config import Paths
 from lianban.domain.identity import phone_problem
 from lianban.domain.retirement import Category, minimum_contribution_months, retirement_month
 from lianban.domain.sms import load_templates
 from lianban.pipeline.reminders import plan_reminders
 from lianban.pipeline.sms_notices import listed, send_due
-from lianban.wire.gateway import GatewayAuth
-from lianban.wire.settings import TransportSettings
-from lianban.wire.transport import make_session
 from simulators.register import generate_register
-from simulators.rest_department import serve_in_background
-from simulators.sms import GatewayConfig, create_app
+from simulators.sms import GatewayConfig
+from tests.pipeline.sms_kit import Gateway, serving
 
 APP_ID, SECRET = "lianban-reminders", "reminder-secret"
 TODAY = date(2026, 11, 20)
@@ -37,24 +31,10 @@ CATEGORY = {"60": Category.MALE, "55": Category.FEMALE55, "50": Category.FEMALE5
 PEOPLE = 600
 
 
-@dataclass
-class Gateway:
-    url: str
-
-    def connector(self, at: datetime) -> SmsConnector:
-        session = make_session(TransportSettings(read_timeout=5.0, retries=0))
-        session.auth = GatewayAuth(APP_ID, SECRET)
-        return SmsConnector(self.url, session, clock=lambda: at)
-
-    def outbox(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = requests.get(f"{self.url}/_sim/outbox", timeout=5).json()["messages"]
-        return messages
-
-
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    with serve_in_background(create_app(APP_ID, SECRET, GatewayConfig(rate_limit=1000))) as url:
-        yield Gateway(url)
+    with serving(APP_ID, SECRET, GatewayConfig(rate_limit=1000)) as gw:
+        yield gw
 
 
 @pytest.fixture

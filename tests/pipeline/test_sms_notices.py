@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from connectors.sms.connector import SmsConnector
 from lianban.app.cli import app
 from lianban.app.config import Paths
 from lianban.crypto.hashing import blind_index
@@ -25,11 +21,8 @@ from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, key, plan, send_due
-from lianban.wire.gateway import GatewayAuth
-from lianban.wire.settings import TransportSettings
-from lianban.wire.transport import make_session
-from simulators.rest_department import serve_in_background
-from simulators.sms import GatewayConfig, create_app
+from simulators.sms import GatewayConfig
+from tests.pipeline.sms_kit import Gateway, serving
 
 APP_ID, SECRET = "lianban-notices", "notice-secret"
 EMPTY = "13900000000"  # the operator says 空号 for it
@@ -38,24 +31,10 @@ NIGHT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # 22:00 in Beijing: quiet hour
 VALUES = {"retirement_month": "2027年3月", "statutory_age": "60岁7个月"}
 
 
-@dataclass
-class Gateway:
-    url: str
-
-    def connector(self, at: datetime = NOON) -> SmsConnector:
-        session = make_session(TransportSettings(read_timeout=5.0, retries=0))
-        session.auth = GatewayAuth(APP_ID, SECRET)
-        return SmsConnector(self.url, session, clock=lambda: at)
-
-    def outbox(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = requests.get(f"{self.url}/_sim/outbox", timeout=5).json()["messages"]
-        return messages
-
-
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    with serve_in_background(create_app(APP_ID, SECRET, GatewayConfig(failing={EMPTY: "EMPTY_NUMBER"}))) as url:
-        yield Gateway(url)
+    with serving(APP_ID, SECRET, GatewayConfig(failing={EMPTY: "EMPTY_NUMBER"})) as gw:
+        yield gw
 
 
 def _plan(paths: Paths, phones: list[str | None]) -> list[bool]:
@@ -74,13 +53,13 @@ def test_each_notice_goes_once_and_a_failed_delivery_is_retried_then_listed(path
     book = load_templates()
     assert _plan(paths, ["13912345678", EMPTY, "12345"]) == [True, True, True]
     assert _plan(paths, ["13912345678", EMPTY, "12345"]) == [False, False, False]  # a rerun plans nothing new
-    first = send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir)
+    first = send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
     assert (first.sent, first.invalid) == (2, 1) and _states(paths) == ["sent", "sent", "invalid"]
-    assert send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir).sent == 0  # nothing twice
+    assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 0  # nothing twice
     for _ in range(MAX_SENDS):
-        collect_receipts(gateway.connector(), paths.ledger_url)
-        send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir)
-    collect_receipts(gateway.connector(), paths.ledger_url)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+    collect_receipts(gateway.connector(NOON), paths.ledger_url)
     assert _states(paths) == ["delivered", "dead", "invalid"]
     sent_to = [m["phone"] for m in gateway.outbox()]
     assert sent_to.count("13912345678") == 1 and sent_to.count(EMPTY) == MAX_SENDS and "12345" not in sent_to
@@ -98,8 +77,8 @@ def test_a_crash_after_the_gateway_took_it_never_sends_it_twice(paths: Paths, ga
         message_key = key(notice)
     from lianban.wire.sms import compose
 
-    gateway.connector().send([compose(book, "retirement_reminder", message_key, "13912345678", **VALUES)])
-    again = send_due(gateway.connector(), book, paths.ledger_url, paths.keys_dir)  # the ledger never heard
+    gateway.connector(NOON).send([compose(book, "retirement_reminder", message_key, "13912345678", **VALUES)])
+    again = send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)  # the ledger never heard
     assert again.sent == 1 and _states(paths) == ["sent"] and len(gateway.outbox()) == 1
 
 
@@ -112,4 +91,4 @@ def test_quiet_hours_defer_until_eight_in_the_morning(paths: Paths, gateway: Gat
     assert not_before == datetime(2026, 12, 3, 0, 0)  # 08:00 Beijing, in the ledger's naive UTC
     with session_factory(paths.ledger_url).begin() as session:  # the morning came
         session.execute(update(SmsNotice).values(not_before=datetime(2026, 1, 1)))
-    assert send_due(gateway.connector(), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1
+    assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1
