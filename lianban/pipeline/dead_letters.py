@@ -65,11 +65,10 @@ def requeue(ledger_url: str, department: str | None = None, states: Sequence[str
     """Make dead letters (of `department`, or the one with idempotency `key`) due again now, with a fresh retry
     budget, :data:`REQUEUE_CHUNK` per transaction (`progress` is told after each); returns how many. A `key`
     that names no dead letter is a ConfigError in one sentence."""
-    query = _query(department, states)
+    query = _query(department, states).with_only_columns(Delivery.id)  # the ids only: no row objects loaded
     factory = session_factory(ledger_url)
     with factory() as session:
-        ids = [d.id for d, _item, _case in session.execute(
-            query.where(Delivery.idempotency_key == key) if key else query)]
+        ids = list(session.scalars(query.where(Delivery.idempotency_key == key) if key else query))
     if key and not ids:
         raise ConfigError(f"没有编号为 {key[:70]!r} 的死信（见 lianban deliveries list --json 的 idempotency_key）"
                           f" (no dead letter with that key)")
