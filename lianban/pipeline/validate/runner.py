@@ -58,9 +58,10 @@ class ChunkValidator:
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = self.context.data_sources.add_pandas("lianban").add_dataframe_asset("retirement_records")
         batch = asset.add_batch_definition_whole_dataframe("chunk")
-        self.suite = self.context.suites.add(gx.ExpectationSuite(name=f"lianban_retirement_v{self.version}"))
-        for expectation in build(self.rules, self.version):
-            self.suite.add_expectation(expectation.instance())
+        # the suite saved once with every expectation (adding them one by one re-serialises it each time)
+        self.suite = self.context.suites.add(gx.ExpectationSuite(
+            name=f"lianban_retirement_v{self.version}",
+            expectations=[expectation.instance() for expectation in build(self.rules, self.version)]))
         self.definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=f"lianban_retirement_v{self.version}_chunk", data=batch, suite=self.suite))
 
