@@ -46,6 +46,9 @@ def _frontend(paths: Paths) -> Any:
 def stage(progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
     """Extract new approvals from the HRSS 前置库, validate, route, seal and write the outbox (`progress`: rows
     read so far, for a command's progress bar)."""
+    from lianban.pipeline.validate.worker import prestart
+
+    prestart()  # the validation suite's worker imports GX while this process imports the pipeline
     from lianban.pipeline.stage import stage as run
 
     paths = Paths.from_env()

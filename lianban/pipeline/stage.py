@@ -4,8 +4,9 @@ A chunk is written to the ledger in one transaction before its source rows are f
 between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Set-based: what the
 chunk's rows need to know of the ledger (known 办件编号, open cases by person, open quarantine rows, operator
 releases) is asked once per chunk and kept current in memory, and its new cases, items and outbox rows are
-inserted together (:mod:`lianban.ledger.new_cases`) at the end, or before a held or resumed case (the rare rows that
-go one by one), so ids keep the 前置库's order.
+inserted together (:mod:`lianban.ledger.new_cases`) at the end, then the chunk's held cases (the rare rows that
+go one by one; measured: entering each where it was read, with the new cases before it written first, cost a
+third of a 10,000-record run with 3 % held); a resumed case writes what comes before it first.
 Every row's fate is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate
 row in the 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
 invalid record (the rules of :mod:`lianban.domain.rules`, run per chunk as one DataFrame by Great
@@ -45,14 +46,14 @@ from lianban.ledger.new_cases import NewCases, NewDelivery, NewItem
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
 from lianban.pipeline.validate.chunk import judge
-from lianban.pipeline.validate.docs import RunDocs
-from lianban.pipeline.validate.runner import warm_up
+from lianban.pipeline.validate.worker import Judge
 from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 2_000  # rows per ledger transaction (its new cases written set-based, lianban.ledger.new_cases)
-#: rows validated per run of the suite: GX costs about 0.4 s per run whatever its size (measured), so the suite
-#: runs over many transactions' rows at once (20,000: 0.02 ms per record; the rows held meanwhile stay bounded)
-JUDGE_CHUNK = 20_000
+#: rows read at a time and handed to the suite's worker process (lianban.pipeline.validate.worker), one
+#: transaction's rows per run of the suite, ahead of staging: the worker judges the next transactions' rows on
+#: the other core while this process stages the first (the rows held meanwhile stay bounded)
+READ_AHEAD = 20_000
 #: reasons the operator decides on before the applicant is told anything (a second application of a person
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
@@ -216,6 +217,7 @@ class _Chunk:
     new: NewCases
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
+    tells: list[tuple[RetirementRecord, list[str]]] = field(default_factory=list)  # held cases to enter and tell
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
         quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values, print_)
@@ -241,12 +243,19 @@ class _Chunk:
         """A held row's applicant told 补正资料 (unless its case is staged already, or only the operator decides)."""
         told_reasons = [r.message for r in reasons if r.code not in OPERATOR_ONLY]
         known, held = self.ledger.known, self.ledger.held
-        if told_reasons and (record.case_no not in known or record.case_no in held):
-            self.new.write(self.session)  # the cases before it first: ids stay in the 前置库's order
-            told = notices.hold_case(self.session, record, told_reasons, self.catalog,
-                                     blind_index(self.keys.index_key, record.id_number), self.keys.query)
-            self.result.notified += told
-            held.update([record.case_no] if told else [])
+        cataloged = any(code in self.catalog.items for code in record.items)  # else there is nothing to tell
+        if told_reasons and cataloged and (record.case_no not in known or record.case_no in held):
+            self.tells.append((record, told_reasons))
+            held.add(record.case_no)
+
+    def flush(self) -> None:
+        """The chunk's new cases written (set-based), then its held cases entered and told, in the order read."""
+        self.new.write(self.session)
+        for record, reasons in self.tells:
+            self.result.notified += notices.hold_case(self.session, record, reasons, self.catalog,
+                                                      blind_index(self.keys.index_key, record.id_number),
+                                                      self.keys.query)
+        self.tells = []
 
     def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool) -> None:
         ledger = self.ledger
@@ -275,7 +284,7 @@ class _Chunk:
             quarantine.release(self.session, record.case_no)
             ledger.holds.discard(record.case_no)
         if record.case_no in ledger.held:
-            self.new.write(self.session)  # the cases before it first: ids stay in the 前置库's order
+            self.flush()  # what the chunk entered before it first (its held case may be among them)
             deliveries, in_progress = _resume_case(self.session, record, self.catalog, self.keys, id_index, print_)
             self.result.resumed += 1
             ledger.held.discard(record.case_no)
@@ -299,14 +308,17 @@ def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str,
 
 
 def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys,
-            docs: RunDocs | None) -> list[list[Reason]]:
-    """The suite's reasons for each readable record of the chunk (one validation per chunk); [] for the others."""
+            judging: Judge) -> Callable[[], list[list[Reason]]]:
+    """The suite's reasons for each readable record of the chunk, [] for the others: asked now (the ledger's
+    open cases read now), waited for when called."""
     readable = [r for r in records if isinstance(r, RetirementRecord)]
-    reasons, result = judge(session, readable, keys.index_key)
-    if docs is not None and result is not None:
-        docs.add(result.gx_result)
-    verdicts = iter(reasons)
-    return [next(verdicts) if isinstance(r, RetirementRecord) else [] for r in records]
+    pending = judge(session, readable, keys.index_key, judging)
+
+    def verdicts() -> list[list[Reason]]:
+        reasons = iter(pending.result())
+        return [next(reasons) if isinstance(r, RetirementRecord) else [] for r in records]
+
+    return verdicts
 
 
 def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[SourceRow],
@@ -317,24 +329,23 @@ def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[
         work = work_for(session, rows, records)
         for row, record, reasons in zip(rows, records, verdicts, strict=True):
             work.take(row, record, reasons)
-        work.new.write(session)
+        work.flush()
     source.mark(work.taken, "taken")
     source.mark(work.quarantined, "quarantined")
     return len(work.quarantined)
 
 
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK,
-          docs_dir: Path | None = None, judge_chunk: int = JUDGE_CHUNK,
+          docs_dir: Path | None = None, read_ahead: int = READ_AHEAD,
           progress: Callable[[int, int | None], None] | None = None) -> StageResult:
     """Take every new 前置库 row from `source` into the ledger; returns counts only.
 
-    Rows are pulled up to ``max(chunk, judge_chunk)`` at a time, read, and validated in one run of the suite
-    (its fixed cost is paid per run, not per transaction), then staged ``chunk`` rows per transaction. With
+    Rows are pulled up to ``max(chunk, read_ahead)`` at a time and read; each ``chunk`` of them is handed to the
+    suite (in its worker process) at once, and staged in one transaction as soon as it is judged. With
     `docs_dir`, the run's validation results are rendered there as Data Docs (masked,
     :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
     (the total is not known ahead: rows keep arriving)."""
-    docs = RunDocs(docs_dir) if docs_dir is not None else None
-    warm_up(*([docs.prepare] if docs is not None else []))  # GX imported while the first rows are read
+    judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
     catalog = load_catalog()
     keys = _load_keys(keys_dir)
     sessions = session_factory(ledger_url)
@@ -344,18 +355,17 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         ledger = _Ledger.ask(session, rows, records, keys.index_key)
         return _Chunk(session, catalog, keys, result, ledger, NewCases(utcnow()))
 
-    while rows := source.pull_new(max(chunk, judge_chunk)):
+    while rows := source.pull_new(max(chunk, read_ahead)):
         records = [read(row, catalog) for row in rows]  # each row read once
-        with sessions() as session:
-            verdicts = _judged(session, records, keys, docs)
-        for start in range(0, len(rows), chunk):
-            part = slice(start, start + chunk)
+        parts = [slice(start, start + chunk) for start in range(0, len(rows), chunk)]
+        with sessions() as session:  # every part handed to the suite's worker; staged as each is judged
+            verdicts = [_judged(session, records[part], keys, judging) for part in parts]
+        for part, judged in zip(parts, verdicts, strict=True):
             result.extracted += len(rows[part])
-            result.quarantined += _stage_chunk(source, sessions, work_for, rows[part], records[part],
-                                               verdicts[part])
+            result.quarantined += _stage_chunk(source, sessions, work_for, rows[part], records[part], judged())
             if progress is not None:
                 progress(result.extracted, None)
-    built = docs.build() if docs is not None else None
+    built = judging.finish()
     result.data_docs = str(built) if built else None
     if result.extracted:
         with sessions.begin() as session:  # the run, with where its Data Docs are (lianban status shows the last)

@@ -9,6 +9,7 @@ its ``person_open`` column for the ``DUPLICATE_PERSON`` rule. The rules never qu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from lianban.domain.record import RetirementRecord
 from lianban.domain.rules import Reason
 from lianban.domain.rules.frame import from_records
 from lianban.ledger.models import Case, CaseItem
-from lianban.pipeline.validate.runner import ChunkResult, validator
+from lianban.pipeline.validate.worker import Judge
 
 
 def open_persons(session: Session, records: Sequence[RetirementRecord], index_key: bytes) -> list[bool]:
@@ -33,11 +34,12 @@ def open_persons(session: Session, records: Sequence[RetirementRecord], index_ke
     return [bool(cases.get(i, set()) - {r.case_no}) for i, r in zip(indexes, records, strict=True)]
 
 
-def judge(session: Session, records: Sequence[RetirementRecord], index_key: bytes) -> tuple[list[list[Reason]],
-                                                                                             ChunkResult | None]:
-    """Every record's reasons (empty = valid), in order, and the suite's result for the chunk (None when
-    the chunk has no readable record)."""
+def judge(session: Session, records: Sequence[RetirementRecord], index_key: bytes,
+          by: Judge) -> Future[list[list[Reason]]]:
+    """Every record's reasons (empty = valid), in order, when the run's judge `by` (the suite in its worker)
+    has judged them; the ledger is asked now."""
     if not records:
-        return [], None
-    result = validator().run(from_records(records, open_persons(session, records, index_key)))
-    return result.reasons, result
+        done: Future[list[list[Reason]]] = Future()
+        done.set_result([])
+        return done
+    return by.submit(from_records(records, open_persons(session, records, index_key)))

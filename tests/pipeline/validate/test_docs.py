@@ -24,7 +24,7 @@ def test_each_run_renders_its_chunks_with_no_personal_value(paths: Paths, tmp_pa
     FrontendDB(paths.frontend_url).insert_applications(apps)
     docs = tmp_path / "data_docs" / "run-1"
     result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=20, docs_dir=docs,
-                   judge_chunk=20)
+                   read_ahead=20)
     assert result.quarantined >= 1
     pages = sorted(p.name for p in docs.rglob("chunk-*.html"))
     assert (docs / "index.html").exists() and pages == ["chunk-00001.html", "chunk-00002.html", "chunk-00003.html"]
@@ -52,11 +52,12 @@ def test_reasons_stored_as_plain_text_before_codes_read_as_legacy(paths: Paths) 
     assert held.reasons == [{"code": "LEGACY", "message": "联系电话应为以1开头的11位手机号码 139****5678"}]
 
 
-def test_one_suite_run_spans_several_transactions(paths: Paths, tmp_path: Path) -> None:
+def test_rows_read_ahead_are_judged_a_transaction_at_a_time(paths: Paths, tmp_path: Path) -> None:
     apps = list(generate(45, seed=22))
     FrontendDB(paths.frontend_url).insert_applications(apps)
     docs = tmp_path / "docs"
     result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10, docs_dir=docs,
-                   judge_chunk=30)
+                   read_ahead=30)
     assert result.extracted == 45 and result.staged + result.quarantined + result.skipped_known == 45
-    assert sorted(p.name for p in docs.rglob("chunk-*.html")) == ["chunk-00001.html", "chunk-00002.html"]
+    pages = sorted(p.name for p in docs.rglob("chunk-*.html"))  # reads of 30 + 15 rows: 3 + 2 suite runs
+    assert pages == [f"chunk-{n:05d}.html" for n in range(1, 6)]

@@ -1,0 +1,228 @@
+"""The suite in a process of its own, so that staging does not wait for Great Expectations' fixed cost.
+
+Importing GX and building the suite cost about 2.5 s of CPU per process on the 2-core machine, and the frame's
+derived columns, the suite's run and the Data Docs more per chunk: a 10,000-record staging run took 60 % longer
+with GX than with the same rules applied directly, and a thread could not hide it (the GIL). So staging hands
+its chunks to a worker process, ``python -m lianban.pipeline.validate.worker``, started when the staging
+process first needs it and kept for the life of that process (a test session or a long-lived worker pays GX
+once, as before). The worker imports GX and builds the suite on the other core while staging loads its keys
+and reads its first rows; it then judges each chunk with the same :class:`ChunkValidator`, keeps the masked
+result for the run's Data Docs (:class:`RunDocs`) and renders them when the run ends.
+
+Nothing is judged any other way. When the worker cannot be started or is lost, the run carries on with the suite
+in its own process, with one warning that names what happened (no value from the data is in it); the Data Docs
+then hold the chunks judged after that. A rule that cannot run is a :class:`FatalError` in the worker, raised
+again in staging with the same sentence.
+
+The chunks cross a pipe between the two processes (pickled; the worker's stdout is kept for its answers alone,
+anything else it prints goes to stderr). The worker ends when the pipe closes: at the staging process's exit,
+or when that process is killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from lianban.errors import FatalError
+
+if TYPE_CHECKING:  # this module stays light: a staging process starts the worker before its own imports
+    from lianban.domain.rules import Reason
+
+log = logging.getLogger("lianban.validate")
+
+
+class WorkerLost(Exception):
+    """The worker process is gone (it could not start, died, or answered what it should not)."""
+
+
+class _Worker:
+    """One worker process and its pipe; requests one at a time."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+        self.owner = os.getpid()
+
+    def ask(self, request: tuple[Any, ...]) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
+            kind, answer = pickle.load(self.proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+            raise WorkerLost(f"{type(exc).__name__} (worker exit code {self.proc.poll()})") from None
+        if kind == "fatal":
+            raise FatalError(answer)
+        if kind != "ok":
+            raise WorkerLost(f"worker answered {kind}: {answer}")
+        return answer
+
+    def close(self, wait: bool = True) -> None:
+        """The pipe closed: the worker ends; waited for unless `wait` is False (at exit: it ends on its own)."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        if not wait:
+            return
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_lock = threading.Lock()
+_worker: _Worker | None = None
+
+
+def _the_worker() -> _Worker:
+    """This process's worker, started on first need (a forked child starts its own)."""
+    global _worker
+    if _worker is None or _worker.owner != os.getpid() or _worker.proc.poll() is not None:
+        _worker = _Worker()
+        atexit.register(_worker.close, wait=False)
+    return _worker
+
+
+def prestart() -> None:
+    """Start this process's worker now, if it is not running (a staging job's first step: the worker's imports
+    then overlap the job's own)."""
+    with _lock, suppress(OSError):  # the run that needs it will say
+        _the_worker()
+
+
+def _forget_worker() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.close()
+    _worker = None
+
+
+class Judge:
+    """One staging run's judge: made when the run begins (the worker starts warming up, if it is not running
+    yet), :meth:`submit` per chunk (answered in order, while staging goes on with the chunks before), :meth:`finish`
+    when the run ends (its Data Docs rendered)."""
+
+    def __init__(self, docs_dir: Path | None) -> None:
+        self.docs_dir = docs_dir
+        self.remote = True
+        self._local_docs: Any = None
+        self._run = os.urandom(8).hex()  # the worker keeps one run's Data Docs at a time, by this name
+        self._talk = ThreadPoolExecutor(1, thread_name_prefix="lianban-judge")  # one conversation, in order
+        with _lock:
+            try:
+                _the_worker()
+            except OSError as exc:
+                self._lost(WorkerLost(type(exc).__name__))
+
+    def submit(self, frame: Any) -> Future[list[list[Reason]]]:
+        """Each row's reasons (empty = valid), in the frame's order, when judged."""
+        return self._talk.submit(self._reasons, frame)
+
+    def reasons(self, frame: Any) -> list[list[Reason]]:
+        return self.submit(frame).result()
+
+    def _reasons(self, frame: Any) -> list[list[Reason]]:
+        if self.remote:
+            docs = str(self.docs_dir) if self.docs_dir is not None else None
+            answer = self._call("judge", (self._run, docs, frame))
+            if self.remote:
+                return list(answer)
+        from lianban.pipeline.validate.runner import validator
+
+        result = validator().run(frame)
+        if self.docs_dir is not None:
+            self._docs().add(result.gx_result)
+        return result.reasons
+
+    def finish(self) -> Path | None:
+        """The run's Data Docs rendered (None without a docs directory or a chunk judged)."""
+        try:
+            return self._talk.submit(self._finish).result()
+        finally:
+            self._talk.shutdown()
+
+    def _finish(self) -> Path | None:
+        built = self._call("finish", self._run) if self.remote else None
+        if self._local_docs is not None:  # the worker was lost: the chunks judged here since
+            return self._local_docs.build()
+        return Path(built) if built else None
+
+    def _call(self, kind: str, payload: Any) -> Any:
+        with _lock:
+            if not self.remote:
+                return None
+            try:
+                return _the_worker().ask((kind, payload))
+            except WorkerLost as lost:
+                self._lost(lost)
+                return None
+
+    def _lost(self, lost: WorkerLost) -> None:
+        log.warning("校验子进程不可用，本次入库改在本进程校验 (validation worker lost: %s)", lost)
+        _forget_worker()
+        self.remote = False
+
+    def _docs(self) -> Any:
+        from lianban.pipeline.validate.docs import RunDocs
+
+        if self._local_docs is None:
+            assert self.docs_dir is not None
+            self._local_docs = RunDocs(self.docs_dir)
+        return self._local_docs
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """The worker's loop: GX and the suite built at once, then one answer per request until the pipe closes."""
+    from lianban.pipeline.validate.docs import RunDocs
+    from lianban.pipeline.validate.runner import validator
+
+    validator()
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # GX sets its own level when imported
+    runs: dict[str, RunDocs] = {}  # the Data Docs of the run under way (by its name), until it finishes
+    while True:
+        try:
+            kind, payload = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer: Any = None
+            if kind == "judge":
+                run, docs_dir, frame = payload
+                result = validator().run(frame)
+                if docs_dir is not None:
+                    if run not in runs:  # a new run: one left unfinished (its process crashed) is dropped
+                        runs = {run: RunDocs(Path(docs_dir))}
+                    runs[run].add(result.gx_result)
+                answer = result.reasons
+            elif (docs := runs.pop(payload, None)) is not None:  # finish
+                built = docs.build()
+                answer = str(built) if built else None
+            reply: tuple[str, Any] = ("ok", answer)
+        except FatalError as fatal:
+            reply = ("fatal", str(fatal))
+        pickle.dump(reply, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+def main() -> None:
+    """Answers go to the original stdout; anything else printed goes to stderr."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.basicConfig(level=logging.WARNING)
+    logging.disable(logging.INFO)  # GX tells at INFO what it does (temporary directories): not for the task log
+    serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

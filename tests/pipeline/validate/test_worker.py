@@ -1,0 +1,87 @@
+"""The suite in its worker process (lianban.pipeline.validate.worker): the same verdicts as in this process, the
+chunks answered in order while staging goes on, a lost worker never stops the run, and a killed staging process
+leaves no worker behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths
+from lianban.domain.rules.frame import from_records
+from lianban.pipeline.stage import stage
+from lianban.pipeline.validate import worker
+from lianban.pipeline.validate.runner import validator
+from simulators.people import generate
+from tests.pipeline.validate.test_suite import mixed_records
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_worker_gives_the_reasons_this_process_would_in_the_order_asked() -> None:
+    records = mixed_records()
+    frames = [from_records(records[:60]), from_records(records[60:])]
+    judge = worker.Judge(None)
+    pending = [judge.submit(frame) for frame in frames]  # both asked before either answer is read
+    assert [p.result(timeout=120) for p in pending] == [validator().run(frame).reasons for frame in frames]
+    assert judge.remote and judge.finish() is None
+    assert any(pending[0].result()) and any(pending[1].result())
+
+
+def test_a_worker_lost_mid_run_leaves_the_run_to_this_process(paths: Paths, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    apps = list(generate(40, seed=31))
+    for broken in (5, 35):  # one in the chunk the worker judges, one in a chunk judged here
+        apps[broken] = {**apps[broken], "id_number": apps[broken]["id_number"][:17] + "x"}
+    FrontendDB(paths.frontend_url).insert_applications(apps)
+    asked, ask = [], worker._Worker.ask
+
+    def dies_after_the_first_chunk(self: worker._Worker, request: tuple[object, ...]) -> object:
+        asked.append(request[0])
+        if len(asked) == 2:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        return ask(self, request)
+
+    monkeypatch.setattr(worker._Worker, "ask", dies_after_the_first_chunk)
+    with caplog.at_level(logging.WARNING, logger="lianban.validate"):
+        result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10,
+                       docs_dir=tmp_path / "docs")
+    assert result.extracted == 40 and result.staged == 38 and result.quarantined == 2
+    assert result.data_docs and Path(result.data_docs).exists()
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "lianban.validate"]
+    assert "校验子进程不可用" in warning
+    assert not any(str(a[k]) in warning for a in apps for k in ("id_number", "name", "phone") if a[k])
+    assert worker.Judge(None).remote  # the next run starts a worker again
+
+
+def test_a_killed_staging_process_leaves_no_worker_behind() -> None:
+    script = ("import os, sys, time; from lianban.pipeline.validate import worker; worker.Judge(None); "
+              "print(worker._the_worker().proc.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 60  # the worker may still be importing GX: it reads its pipe's end after
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (ended, not yet reaped by init) is not alive
+        return stat.read().split()[2] != "Z"
