@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -114,6 +116,21 @@ def _sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) ->
             sealed = NewDelivery(key, envelope["kid"], json.dumps(envelope))
         items.append(NewItem(r.item_code, r.department, sealed))
     return items
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What staging works out for a readable row whatever its verdict: its fingerprint, the person's blind index
+    and its items sealed (used if the row is entered as a new case)."""
+
+    print_: str
+    id_index: str
+    items: list[NewItem]
+
+
+def _prepare(record: RetirementRecord, catalog: Catalog, keys: _Keys) -> _Prepared:
+    return _Prepared(fingerprint(keys.index_key, record), blind_index(keys.index_key, record.id_number),
+                     _sealed_items(record, catalog, keys.vault))
 
 
 def _case_values(record: RetirementRecord, keys: _Keys, id_index: str, print_: str, now: datetime) -> dict[str, Any]:
@@ -218,6 +235,7 @@ class _Chunk:
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
     tells: list[tuple[RetirementRecord, list[str]]] = field(default_factory=list)  # held cases to enter and tell
+    prepared: dict[int, _Prepared] = field(default_factory=dict)  # by row: worked out while the suite judged
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
         quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values, print_)
@@ -230,14 +248,15 @@ class _Chunk:
         if isinstance(record, Unreadable):
             self.hold(row.seq, record.case_no, record.coded(), record.values)
             return
-        print_ = fingerprint(self.keys.index_key, record)
+        ready = self.prepared.pop(row.seq, None)
+        print_ = ready.print_ if ready is not None else fingerprint(self.keys.index_key, record)
         released = (row.seq, print_) in self.ledger.released
         reasons = [] if released else reasons
         if reasons:
             self.hold(row.seq, record.case_no, reasons, record.as_values(), print_)
             self._tell(record, reasons)
             return
-        self._stage_valid(row.seq, record, print_, released)
+        self._stage_valid(row.seq, record, print_, released, ready)
 
     def _tell(self, record: RetirementRecord, reasons: list[Reason]) -> None:
         """A held row's applicant told 补正资料 (unless its case is staged already, or only the operator decides)."""
@@ -257,7 +276,8 @@ class _Chunk:
                                                       self.keys.query)
         self.tells = []
 
-    def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool) -> None:
+    def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool,
+                     ready: _Prepared | None) -> None:
         ledger = self.ledger
         if record.case_no in ledger.known and record.case_no not in ledger.held:
             if ledger.known[record.case_no] not in (None, print_):
@@ -268,16 +288,16 @@ class _Chunk:
             self.taken.append(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
             return
-        id_index = blind_index(self.keys.index_key, record.id_number)
+        id_index = ready.id_index if ready is not None else blind_index(self.keys.index_key, record.id_number)
         other = None if released else ledger.open_case_of(id_index, record.case_no)
         if other is not None:
             duplicate = Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否重复申请")
             self.hold(seq, record.case_no, [duplicate], record.as_values(), print_)
             return
-        self._enter(record, id_index, print_)
+        self._enter(record, id_index, print_, ready.items if ready is not None else None)
         self.taken.append(seq)
 
-    def _enter(self, record: RetirementRecord, id_index: str, print_: str) -> None:
+    def _enter(self, record: RetirementRecord, id_index: str, print_: str, sealed: list[NewItem] | None) -> None:
         """Stage a valid record: its held case resumed, or a new case (written with the chunk)."""
         ledger = self.ledger
         if record.case_no in ledger.holds:  # fixed at the source and taken: no longer quarantined
@@ -289,7 +309,7 @@ class _Chunk:
             self.result.resumed += 1
             ledger.held.discard(record.case_no)
         else:
-            items = _sealed_items(record, self.catalog, self.keys.vault)
+            items = sealed if sealed is not None else _sealed_items(record, self.catalog, self.keys.vault)
             self.new.add(_case_values(record, self.keys, id_index, print_, self.new.now), items)
             deliveries, in_progress = sum(i.delivery is not None for i in items), bool(items)
         if in_progress:
@@ -307,18 +327,36 @@ def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str,
     return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
 
 
+@dataclass(frozen=True)
+class _Verdicts:
+    """One part's verdicts, asked of the suite: each readable record's reasons, [] for the others."""
+
+    records: list[RetirementRecord | Unreadable]
+    pending: Future[list[list[Reason]]]
+
+    def __call__(self) -> list[list[Reason]]:
+        reasons = iter(self.pending.result())
+        return [next(reasons) if isinstance(r, RetirementRecord) else [] for r in self.records]
+
+
 def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys,
-            judging: Judge) -> Callable[[], list[list[Reason]]]:
-    """The suite's reasons for each readable record of the chunk, [] for the others: asked now (the ledger's
-    open cases read now), waited for when called."""
+            judging: Judge) -> _Verdicts:
+    """The part handed to the suite (the ledger's open cases read now), its verdicts waited for when called."""
     readable = [r for r in records if isinstance(r, RetirementRecord)]
-    pending = judge(session, readable, keys.index_key, judging)
+    return _Verdicts(records, judge(session, readable, keys.index_key, judging))
 
-    def verdicts() -> list[list[Reason]]:
-        reasons = iter(pending.result())
-        return [next(reasons) if isinstance(r, RetirementRecord) else [] for r in records]
 
-    return verdicts
+def _prepare_meanwhile(rows: list[SourceRow], records: list[RetirementRecord | Unreadable], catalog: Catalog,
+                       keys: _Keys, first: _Verdicts) -> dict[int, _Prepared]:
+    """While the suite judges the first part (its worker starting, at the start of a run), the rows' own work
+    (fingerprint, blind index, sealing) done in this process, until the verdicts are in."""
+    prepared = {}
+    for row, record in zip(rows, records, strict=True):
+        if first.pending.done():
+            break
+        if isinstance(record, RetirementRecord):
+            prepared[row.seq] = _prepare(record, catalog, keys)
+    return prepared
 
 
 def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[SourceRow],
@@ -351,18 +389,21 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     sessions = session_factory(ledger_url)
     result, started = StageResult(), utcnow()
 
-    def work_for(session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable]) -> _Chunk:
+    def work_for(session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
+                 prepared: dict[int, _Prepared]) -> _Chunk:
         ledger = _Ledger.ask(session, rows, records, keys.index_key)
-        return _Chunk(session, catalog, keys, result, ledger, NewCases(utcnow()))
+        return _Chunk(session, catalog, keys, result, ledger, NewCases(utcnow()), prepared=prepared)
 
     while rows := source.pull_new(max(chunk, read_ahead)):
         records = [read(row, catalog) for row in rows]  # each row read once
         parts = [slice(start, start + chunk) for start in range(0, len(rows), chunk)]
         with sessions() as session:  # every part handed to the suite's worker; staged as each is judged
             verdicts = [_judged(session, records[part], keys, judging) for part in parts]
+        prepared = _prepare_meanwhile(rows, records, catalog, keys, verdicts[0])
         for part, judged in zip(parts, verdicts, strict=True):
             result.extracted += len(rows[part])
-            result.quarantined += _stage_chunk(source, sessions, work_for, rows[part], records[part], judged())
+            result.quarantined += _stage_chunk(source, sessions, partial(work_for, prepared=prepared), rows[part],
+                                               records[part], judged())
             if progress is not None:
                 progress(result.extracted, None)
     built = judging.finish()
