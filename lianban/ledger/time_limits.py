@@ -67,9 +67,11 @@ def _accepted_at(item: CaseItem) -> datetime | None:
     return d.sent_at if d is not None and d.state == DeliveryState.ACCEPTED else None
 
 
-def item_deadline(item: CaseItem) -> Deadline | None:
-    """`item`'s due date (and whether it is estimated); None while its clock has not started."""
-    return _deadline(item.item_code, clock_start(item.department, item.case.approved_at, _accepted_at(item)))
+def item_deadline(item: CaseItem, approved_at: datetime | None = None) -> Deadline | None:
+    """`item`'s due date (and whether it is estimated); None while its clock has not started. `approved_at`:
+    its case's 受理, when the caller holds the case (else read through ``item.case``)."""
+    accepted = approved_at if approved_at is not None else item.case.approved_at
+    return _deadline(item.item_code, clock_start(item.department, accepted, _accepted_at(item)))
 
 
 def past_due(final: bool, due: Deadline | None, today: date | None = None) -> bool:
