@@ -81,8 +81,9 @@ def _record(case: Case, state: dict[int, Now], dataver: int) -> CaseRecord:
 def _cases(session: Session, item_ids: set[int]) -> dict[int, Case]:
     """The cases owning `item_ids`, each with its items and their deliveries, by case id."""
     owners = select(CaseItem.case_id).where(CaseItem.id.in_(item_ids))
-    query = (select(Case).where(Case.id.in_(owners))
-             .options(selectinload(Case.items).selectinload(CaseItem.delivery)))
+    items = selectinload(Case.items)
+    query = (select(Case).where(Case.id.in_(owners))  # item.case raises: the caller has the case (see _due)
+             .options(items.selectinload(CaseItem.delivery), items.raiseload(CaseItem.case)))
     return {case.id: case for case in session.scalars(query)}
 
 
