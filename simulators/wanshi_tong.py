@@ -75,6 +75,8 @@ class ProgressStore:
     def __init__(self, db_path: Path) -> None:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")  # as the departments' stores (simulators.engine): one fsync
+        self._db.execute("PRAGMA synchronous=NORMAL")  # per push, not two
         self._db.executescript(_SCHEMA)
 
     def record(self, events: list[dict[str, Any]], cases: list[dict[str, Any]]) -> dict[str, int]:
