@@ -67,11 +67,15 @@ def _accepted_at(item: CaseItem) -> datetime | None:
     return d.sent_at if d is not None and d.state == DeliveryState.ACCEPTED else None
 
 
-def item_deadline(item: CaseItem, approved_at: datetime | None = None) -> Deadline | None:
-    """`item`'s due date (and whether it is estimated); None while its clock has not started. `approved_at`:
-    its case's 受理, when the caller holds the case (else read through ``item.case``)."""
-    accepted = approved_at if approved_at is not None else item.case.approved_at
-    return _deadline(item.item_code, clock_start(item.department, accepted, _accepted_at(item)))
+def due_date(item_code: str, department: str, approved_at: datetime, accepted_at: datetime | None) -> Deadline | None:
+    """The due date of an item of `department` whose case was 受理 at `approved_at` and which its department
+    took at `accepted_at` (None: not yet); None while its clock has not started."""
+    return _deadline(item_code, clock_start(department, approved_at, accepted_at))
+
+
+def item_deadline(item: CaseItem) -> Deadline | None:
+    """`item`'s due date (and whether it is estimated); None while its clock has not started."""
+    return due_date(item.item_code, item.department, item.case.approved_at, _accepted_at(item))
 
 
 def past_due(final: bool, due: Deadline | None, today: date | None = None) -> bool:

@@ -381,3 +381,33 @@ def test_a_garbled_archive_line_is_a_failed_verdict_naming_it(ledger: Ledger, tm
     path.write_text("\n".join(lines) + "\n")
     verdict = evidence_archive.verify_archive(path, ledger.keys)
     assert not verdict.ok and "第 2 行" in (verdict.problem or "")
+
+
+def test_a_message_body_digests_as_dataclasses_asdict_would_render_it() -> None:
+    """body_of skips asdict's deep copy for speed; the bytes digested must stay the same (the chain is old)."""
+    import json as json_
+    from dataclasses import asdict
+    from typing import NamedTuple
+
+    from lianban.domain.statuses import Status
+    from lianban.ledger.evidence import body_of
+    from lianban.wire.contract import CaseRecord, ProgressEvent
+
+    class Pair(NamedTuple):
+        a: int
+        b: tuple[str, ...]
+
+    record = CaseRecord("BZ1", "341602", "2025-03-01T09:00:00+08:00", 15, Status.ACCEPTED, 2, None, 0)
+    events = [ProgressEvent(7, "BZ1", "01", "medical", Status.SUPPLEMENT, "2025-03-02T10:00:00+00:00", "材料不全",
+                            2, "2025-03-17", ("光荣证", "身份证"), None, record),
+              ProgressEvent(8, "BZ1", "02", "health", Status.COMPLETED, "2025-03-03T10:00:00+00:00", case=None)]
+
+    def old(value: object) -> bytes:
+        def plain(v: object) -> object:
+            return asdict(v) if hasattr(v, "__dataclass_fields__") and not isinstance(v, type) else v  # type: ignore[call-overload]
+
+        data = [plain(v) for v in value] if isinstance(value, list | tuple) else plain(value)
+        return json_.dumps(data, sort_keys=True, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+
+    for body in (events, events[0], {"seal": {"k": 1}, "items": events}, [Pair(1, ("x",))], "text"):
+        assert body_of(body) == old(body)
