@@ -355,7 +355,10 @@ def _prepare_meanwhile(rows: list[SourceRow], records: list[RetirementRecord | U
         if first.pending.done():
             break
         if isinstance(record, RetirementRecord):
-            prepared[row.seq] = _prepare(record, catalog, keys)
+            try:
+                prepared[row.seq] = _prepare(record, catalog, keys)
+            except Exception:  # ahead of its verdict: an invalid row (an unknown item, say) may
+                continue  # not route; it is judged, held or done again in its own turn
     return prepared
 
 

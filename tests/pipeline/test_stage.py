@@ -264,3 +264,22 @@ def test_the_query_password_is_kept_only_as_a_hash_and_never_in_quarantine(paths
     engine_for(paths.ledger_url).dispose()
     raw = b"".join(p.read_bytes() for p in paths.home.glob("ledger.db*"))
     assert b"Zq8Only" not in raw
+
+
+def test_work_done_ahead_of_the_verdicts_skips_a_row_that_cannot_route(paths: Paths) -> None:
+    """While the suite's worker starts, staging prepares rows it has not judged yet: one with an unknown item
+    cannot be routed, and must neither stop that work nor be prepared (it is held in its own turn)."""
+    from concurrent.futures import Future
+    from dataclasses import replace
+
+    from lianban.domain.intake import SourceRow
+    from lianban.pipeline.stage import _load_keys, _prepare_meanwhile, _Verdicts
+
+    good, bad = (RetirementRecord(**{**a, "items": tuple(a["items"].split(","))})
+                 for a in generate_valid(paths, 2))
+    bad = replace(bad, items=("-8069750",))
+    rows = [SourceRow(seq=n, values={}) for n in (1, 2)]
+    waiting: Future[list[list[Any]]] = Future()  # the first verdicts not in yet
+    prepared = _prepare_meanwhile(rows, [bad, good], load_catalog(), _load_keys(paths.keys_dir),
+                                  _Verdicts([bad, good], waiting))
+    assert list(prepared) == [2] and prepared[2].items
