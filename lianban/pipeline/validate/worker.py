@@ -187,7 +187,6 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     from lianban.pipeline.validate.runner import validator
 
     validator()
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # GX sets its own level when imported
     runs: dict[str, RunDocs] = {}  # the Data Docs of the run under way (by its name), until it finishes
     while True:
         try:
