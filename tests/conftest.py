@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,12 +43,16 @@ def simulation(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Iterator[object
     sim.stop()
 
 
-def _reset_postgres(url: str) -> None:
+def _own_postgres(url: str) -> str:
+    """This test worker's own, empty schema in the PostgreSQL database at `url`, and the URL that uses it:
+    pytest-xdist workers share the database, and one dropping the schema another is migrating fails both."""
+    schema = "ledger_" + re.sub(r"\W", "_", os.environ.get("PYTEST_XDIST_WORKER", "main"))
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -60,9 +65,9 @@ def ledger_url(request: pytest.FixtureRequest, paths: Paths) -> str:
     url = os.environ.get("LIANBAN_TEST_PG_URL")
     if not url:
         pytest.skip("LIANBAN_TEST_PG_URL not set (scripts/ensure-postgres.sh starts one)")
-    _reset_postgres(url)
-    upgrade(url)
-    return url
+    own = _own_postgres(url)
+    upgrade(own)
+    return own
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ class CaseItem(Base):
     status: Mapped[str | None] = mapped_column(String(8))
     status_at: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(Text)
-    final: Mapped[bool] = mapped_column(default=False, index=True)
+    final: Mapped[bool] = mapped_column(default=False)  # no index: see migration 0015
     #: 补正资料: the materials asked for (JSON list of catalog codes) and the applicant's deadline; None otherwise
     materials: Mapped[str | None] = mapped_column(Text)
     supplement_due: Mapped[date | None]
