@@ -2,8 +2,8 @@
 dataframe asset and a whole-dataframe batch definition, the suite built from the domain rules, and one
 validation definition run per chunk (the chunk passed as the batch's dataframe).
 
-:func:`validator` builds all of it once (the first call imports GX: seconds; :func:`warm_up` starts that in
-a background thread at the start of a staging run); :meth:`ChunkValidator.run`
+:func:`validator` builds all of it once per process (the first call imports GX: seconds; staging runs it in a
+worker process of its own, :mod:`lianban.pipeline.validate.worker`); :meth:`ChunkValidator.run`
 derives the chunk's shared columns, runs the suite and turns each expectation's unexpected row indexes into
 per-row :class:`lianban.domain.rules.Reason`, in rule order.
 
@@ -15,8 +15,6 @@ built from a masked copy, :mod:`lianban.pipeline.validate.docs`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -102,19 +100,3 @@ def validator() -> ChunkValidator:
     builds it waits for that build)."""
     with _building:
         return _validator()
-
-
-def warm_up(*also: Callable[[], object]) -> threading.Thread:
-    """Start importing GX and building the process's validator (then each of `also`) in a background thread, so
-    that staging reads its first rows meanwhile; a failure there is left for the caller's own
-    :func:`validator` call to raise."""
-
-    def build() -> None:
-        with suppress(Exception):
-            validator()
-            for step in also:
-                step()
-
-    thread = threading.Thread(target=build, name="gx-warm-up", daemon=True)
-    thread.start()
-    return thread
