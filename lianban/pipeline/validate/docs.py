@@ -34,7 +34,7 @@ def masked(result: Any) -> Any:
 
 class RunDocs:
     """The Data Docs of one staging run, written under `directory`; its GX context is made on first need
-    (:meth:`prepare`, safe from a warm-up thread while the run reads its first rows)."""
+    (:meth:`prepare`, safe from any thread)."""
 
     def __init__(self, directory: Path, run_name: str | None = None) -> None:
         self.directory = directory
