@@ -73,8 +73,8 @@ def test_while_the_hub_is_down_nothing_is_taken_and_everything_goes_once_it_is_b
     pusher = sim.pushers[DEPT]
     pusher.stop()
     hub.stop()
-    assert pusher.push_once() == 0 and pusher.stats.failed_pushes >= 1
     time.sleep(1.0)  # every item at its last word (3 steps of 0.2 s; a 补正 item waits for its applicant)
+    assert pusher.push_once() == 0 and pusher.stats.failed_pushes >= 1  # news to push, nobody to take it
     back = _hub(paths)
     try:
         pusher.hub_url = back.url
