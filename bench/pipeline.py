@@ -155,6 +155,7 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     finally:
         sim.terminate()
         sim.wait()
+    sim_cpu = _children_cpu_s() - cpu - stage_cpu - deliver_cpu  # counted once it is waited for
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
     batches = sum(math.ceil(int(d.get("sent", 0)) / DEFAULT_BATCH_SIZE) for d in delivered.values())
     total_s = stage_s + deliver_s
@@ -167,7 +168,8 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
         "stage": {"seconds": round(stage_s, 1), "records_per_s": round(records / stage_s, 1),
                   "cpu_s": round(stage_cpu, 1), "cpu_ms_per_record": round(stage_cpu * 1000 / records, 3), **staged},
         "deliver": {"seconds": round(deliver_s, 1), "deliveries": sent, "deliveries_per_s": round(sent / deliver_s, 1),
-                    "cpu_s": round(deliver_cpu, 1), "by_department": delivered},
+                    "cpu_s": round(deliver_cpu, 1), "simulators_cpu_s": round(sim_cpu, 1),
+                    "by_department": delivered},
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(e2e, 1)},
         "naive": baseline, "ratio": round(e2e / baseline["records_per_s"], 2),
@@ -184,7 +186,8 @@ def _print(result: dict[str, Any]) -> None:
           f"(staged {s.get('staged')}, quarantined {s.get('quarantined')}; CPU {s['cpu_s']} s, "
           f"{s['cpu_ms_per_record']} ms per record, the validation suite's worker process apart)")
     print(f"deliver:  {d['seconds']:>8} s  {d['deliveries_per_s']:>10,.0f} deliveries/s  ({d['deliveries']:,} "
-          f"deliveries to {len(d['by_department'])} departments at once; hub CPU {d['cpu_s']} s)")
+          f"deliveries to {len(d['by_department'])} departments at once; hub CPU {d['cpu_s']} s, "
+          f"simulators' CPU {d['simulators_cpu_s']} s)")
     print(f"naive:    {n['seconds']:>8} s  {n['records_per_s']:>10,.0f} records/s  ({n['deliveries']:,} POSTs "
           f"for {n['records']:,} records, {n['deliveries_per_s']:,.0f}/s)")
     print(f"load average while measured (1, 5, 15 min): {result['load_average']} on {result['machine']}")

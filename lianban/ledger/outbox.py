@@ -10,16 +10,18 @@ its database write lock, which serialises claims just as well.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import timedelta
-from typing import Any
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
-__all__ = ["LEASE", "claim"]
+__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "write_deliveries"]
 
 LEASE = timedelta(minutes=10)  # longer than any one batch's send, its timeouts and retries included
 
@@ -36,3 +38,40 @@ def claim(session: Session, model: Any, department: str, due_states: Collection[
                             .values(next_attempt_at=now + lease).returning(model.id)
                             .execution_options(synchronize_session=False))
     return sorted(taken.scalars())
+
+
+_DELIVERIES = cast(Table, Delivery.__table__)
+_SETTLED = ("state", "attempts", "last_error", "next_attempt_at", "sent_at", "receipt_ref")
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    """One delivery's settling columns, read for a whole batch in one query and written back in one statement
+    (:func:`write_deliveries`) instead of one ORM object each."""
+
+    id: int
+    department: str
+    idempotency_key: str
+    case_item_id: int
+    state: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    receipt_ref: str | None
+
+
+def delivery_rows(session: Session, ids: Sequence[int]) -> list[OutboxRow]:
+    """The deliveries `ids` that exist, in that order."""
+    query = select(Delivery.id, Delivery.department, Delivery.idempotency_key, Delivery.case_item_id,
+                   *(getattr(Delivery, c) for c in _SETTLED)).where(Delivery.id.in_(list(ids)))
+    by_id = {row.id: OutboxRow(*row) for row in session.execute(query)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def write_deliveries(session: Session, rows: Sequence[OutboxRow]) -> None:
+    """The settling columns of `rows`, as they are now."""
+    if rows:
+        session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
+                        .values({c: bindparam(c) for c in _SETTLED}),
+                        [{"row_id": r.id, **{c: getattr(r, c) for c in _SETTLED}} for r in rows])

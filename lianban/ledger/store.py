@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -63,7 +64,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _judge(item: CaseItem, status: Status, source: str, changed_at: str) -> Move:
+class ItemStatus(Protocol):
+    """The status columns of one case item, as the ORM object carries them or a bulk read
+    (lianban.ledger.status_book) does."""
+
+    id: int
+    item_code: str
+    status: str | None
+    status_at: str | None
+    reason: str | None
+    final: bool
+    materials: str | None
+    supplement_due: date | None
+
+
+def _judge(item: ItemStatus, status: Status, source: str, changed_at: str) -> Move:
     """The status machine's verdict, and the catalog's: only the item's completer may report 已办结 (item 13:
     HRSS, who pays the reward; health's 已办结 is refused like any illegal move)."""
     current = Status(item.status) if item.status else None
@@ -78,35 +93,46 @@ def record_status(session: Session, item: CaseItem, status: Status, source: str,
                   code: str | None, reason: str | None, changed_at: str, materials: Sequence[str] = (),
                   result: str | None = None) -> bool:
     """Move `item` to `status` as the status machine allows and append the event; False (no event) when
-    nothing changed: a repeat (same reason and materials, or the very report the item's status came from: same
-    time, whatever words an echo of it carries), a report older than the item's status, or an
-    illegal move (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料
-    status carries the materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already
-    sealed: lianban.ledger.results) is taken with the move that brings it."""
+    nothing changed (:func:`move_status`)."""
+    event = move_status(session, item, status, source, code=code, reason=reason, changed_at=changed_at,
+                        materials=materials, result=result)
+    if event is not None:
+        session.add(StatusEvent(**event))
+    return event is not None
+
+
+def move_status(session: Session, item: ItemStatus, status: Status, source: str, *,
+                code: str | None, reason: str | None, changed_at: str, materials: Sequence[str] = (),
+                result: str | None = None) -> dict[str, Any] | None:
+    """Move `item` to `status` as the status machine allows; the event to append (its column values), or None
+    when nothing changed: a repeat (same reason and materials, or the very report the item's status came from:
+    same time, whatever words an echo of it carries), a report older than the item's status, or an illegal move
+    (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料 status carries the
+    materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already sealed:
+    lianban.ledger.results) is taken with the move that brings it."""
     move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
     listed = json.dumps(list(materials)) if materials else None
     if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and (
             (item.reason == reason and item.materials == listed) or changed_at == item.status_at)):
-        return False
+        return None
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()
     _asked_for(item, status, listed, changed_at)
-    session.add(StatusEvent(case_item_id=item.id, status=status.value, source=source, department_code=code,
-                            reason=reason, materials=listed, changed_at=changed_at, recorded_at=utcnow(),
-                            result=result))
-    return True
+    return {"case_item_id": item.id, "status": status.value, "source": source, "department_code": code,
+            "reason": reason, "materials": listed, "changed_at": changed_at, "recorded_at": utcnow(),
+            "result": result}
 
 
-def _asked_for(item: CaseItem, status: Status, listed: str | None, changed_at: str) -> None:
+def _asked_for(item: ItemStatus, status: Status, listed: str | None, changed_at: str) -> None:
     """The item carries the materials asked for and its 补正 deadline while it is at 补正资料."""
     waiting = status is Status.SUPPLEMENT
     item.materials = listed if waiting else None
     item.supplement_due = supplement_due(changed_at) if waiting else None
 
 
-def _refuse_transition(session: Session, item: CaseItem, status: Status, source: str, code: str | None,
+def _refuse_transition(session: Session, item: ItemStatus, status: Status, source: str, code: str | None,
                        reason: str | None, changed_at: str) -> None:
     known = select(IllegalTransition.id).where(
         IllegalTransition.case_item_id == item.id, IllegalTransition.to_status == status.value,

@@ -23,8 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from lianban.crypto.suites import Suite, get_suite
 from lianban.errors import FatalError
 from lianban.keys import keysets
@@ -32,9 +30,8 @@ from lianban.keys.names import VAULT, hub_signing_name, suite_of
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
-from lianban.ledger.models import CaseItem
 from lianban.ledger.results import seal_result
-from lianban.ledger.store import record_status
+from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
 from lianban.pipeline.feedback import delivered_keys
 from lianban.wire.contract import StatusReader, StatusUpdate
 from lianban.wire.signatures import parse_header, sign
@@ -103,25 +100,29 @@ class CallbackDesk:
                                if isinstance(u, StatusUpdate) and u.idempotency_key in delivered})
             self._log.received_signed(session, callback.department, "status", case_nos, callback.body_digest,
                                       callback.signature, callback.app_id)
-            answers = [self._apply(session, callback.department, delivered, row, u)
+            items = item_rows(session, {delivered[u.idempotency_key][0] for u in read
+                                        if isinstance(u, StatusUpdate) and u.idempotency_key in delivered},
+                              lock=True)
+            book = StatusBook(session)
+            answers = [self._apply(book, callback.department, delivered, items, row, u)
                        for row, u in zip(callback.rows, read, strict=True)]
+            book.write()
             pushed = self._answer(callback, answers)
             self._log.sent(session, callback.department, ACK_KIND, case_nos, pushed.body, pushed.signature,
                            parse_header(pushed.signature)["kid"])
         return pushed
 
-    def _apply(self, session: Session, department: str, delivered: dict[str, tuple[int, str]],
-               row: Mapping[str, Any], update: StatusUpdate | str) -> _Row:
+    def _apply(self, book: StatusBook, department: str, delivered: dict[str, tuple[int, str]],
+               items: dict[int, ItemRow], row: Mapping[str, Any], update: StatusUpdate | str) -> _Row:
         if isinstance(update, str):
             return _Row(_key(row), Outcome.REFUSED, update)
         known = delivered.get(update.idempotency_key)
-        item = session.get(CaseItem, known[0], with_for_update=True) if known else None
+        item = items.get(known[0]) if known else None
         if item is None or known is None:
             return _Row(update.idempotency_key, Outcome.UNKNOWN, NOT_DELIVERED)
         sealed = seal_result(self._vault, known[1], item.item_code, department, update.result)
-        changed = record_status(session, item, update.status, department, code=update.department_code,
-                                reason=update.reason, changed_at=update.changed_at, result=sealed,
-                                materials=update.materials)
+        changed = book.record(item, update.status, department, code=update.department_code, reason=update.reason,
+                              changed_at=update.changed_at, result=sealed, materials=update.materials)
         return _Row(update.idempotency_key, Outcome.RECORDED if changed else Outcome.UNCHANGED)
 
     def _answer(self, callback: Callback, rows: list[_Row]) -> Pushed:

@@ -32,16 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
-from lianban.ledger.models import CaseItem, Delivery
-from lianban.ledger.outbox import claim
-from lianban.ledger.store import DUE_STATES, DeliveryState, record_status, utcnow
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, write_deliveries
+from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
+from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.sealer import BatchSealer, Outgoing
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
@@ -94,20 +95,32 @@ class _Batch:
     sent_at: datetime  # when it went out (sealed just before the call)
 
 
-def _load(session: Session, ids: Sequence[int]) -> tuple[list[Delivery], list[CaseItem]]:
-    """Rows `ids` that exist, in that order, and their items with their cases (two queries, whatever the batch
-    size). While the caller holds the items, ``session.get`` of any of them is answered from the session (its
-    identity map holds objects only as long as someone does)."""
-    by_id = {row.id: row for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(ids))))}
-    wanted = {row.case_item_id for row in by_id.values()}
-    items = list(session.scalars(select(CaseItem).options(joinedload(CaseItem.case)).where(CaseItem.id.in_(wanted))))
-    return [by_id[i] for i in ids if i in by_id], items
+def _outgoing(session: Session, ids: Sequence[int]) -> list[tuple[int, Outgoing]]:
+    """Rows `ids` that exist, in that order, as the sealer takes them (one query, whatever the batch size)."""
+    query = (select(Delivery.id, Delivery.idempotency_key, Case.case_no, CaseItem.item_code, Delivery.envelope)
+             .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
+             .where(Delivery.id.in_(list(ids))))
+    by_id = {row_id: Outgoing(*rest) for row_id, *rest in session.execute(query)}
+    return [(i, by_id[i]) for i in ids if i in by_id]
 
 
-def _outgoing(row: Delivery, session: Session) -> Outgoing:
-    item = session.get(CaseItem, row.case_item_id)
-    assert item is not None
-    return Outgoing(row.idempotency_key, item.case.case_no, item.item_code, row.envelope)
+@dataclass
+class _Settling:
+    """A batch's rows and their items while answers are applied to them; :meth:`write` stores both."""
+
+    session: Session
+    rows: list[OutboxRow]
+    items: dict[int, ItemRow]
+    book: StatusBook
+
+    @classmethod
+    def of(cls, session: Session, ids: Sequence[int]) -> _Settling:
+        rows = delivery_rows(session, ids)
+        return cls(session, rows, item_rows(session, {r.case_item_id for r in rows}), StatusBook(session))
+
+    def write(self) -> None:
+        write_deliveries(self.session, self.rows)
+        self.book.write()
 
 
 def _check_keys_match(session: Session, sealer: BatchSealer, keys_dir: Path) -> None:
@@ -141,7 +154,7 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
                                                        MAX_BACKOFF_SECONDS)))
 
 
-def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverResult) -> None:
+def _fail(row: OutboxRow, error: str, retry_after: float | None, result: DeliverResult) -> None:
     row.attempts += 1
     row.last_error = error
     if row.attempts >= MAX_ATTEMPTS:
@@ -152,24 +165,22 @@ def _fail(row: Delivery, error: str, retry_after: float | None, result: DeliverR
     result.retrying += 1
 
 
-def _refuse(session: Session, row: Delivery, code: str, reason: str, result: DeliverResult) -> None:
+def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result: DeliverResult) -> None:
     """A dead letter with the department's reason; the applicant is told 不予受理 with it."""
     row.attempts += 1
     row.sent_at = utcnow()
     row.state, row.last_error = DeliveryState.REFUSED, f"{code}: {reason}"
     result.refused += 1
-    item = session.get(CaseItem, row.case_item_id)
-    assert item is not None
-    record_status(session, item, Status.NOT_ACCEPTED, row.department, code=code, reason=reason,
-                  changed_at=row.sent_at.isoformat())
+    settling.book.record(settling.items[row.case_item_id], Status.NOT_ACCEPTED, row.department, code=code,
+                         reason=reason, changed_at=row.sent_at.isoformat())
 
 
-def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: DeliverResult,
+def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result: DeliverResult,
                    sent_at: datetime) -> None:
     """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
     answer came back: a department's own later statuses of a large batch's first items may predate that."""
     if not receipt.accepted:
-        _refuse(session, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
+        _refuse(settling, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
         return
     row.attempts += 1
     row.sent_at = sent_at
@@ -177,10 +188,8 @@ def _apply_receipt(session: Session, row: Delivery, receipt: Receipt, result: De
     result.accepted += 1
     result.duplicates += int(receipt.duplicate)
     if receipt.status is not None:
-        item = session.get(CaseItem, row.case_item_id)
-        assert item is not None
-        record_status(session, item, receipt.status, row.department, code=receipt.department_code,
-                      reason=receipt.reason, changed_at=row.sent_at.isoformat())
+        settling.book.record(settling.items[row.case_item_id], receipt.status, row.department,
+                             code=receipt.department_code, reason=receipt.reason, changed_at=sent_at.isoformat())
 
 
 def _divisible(outcome: Outcome) -> bool:
@@ -214,12 +223,14 @@ class _Run:
     def prepare(self, ids: list[int]) -> _Batch | None:
         """Seal the rows (dead-lettering any whose at-rest payload does not open)."""
         with self.sessions.begin() as session:
-            rows, _items = _load(session, ids)
-            sealed = self.sealer.seal([_outgoing(r, session) for r in rows])
-            for row in [r for r in rows if r.idempotency_key in sealed.broken]:
+            rows = _outgoing(session, ids)
+            sealed = self.sealer.seal([out for _, out in rows])
+            broken = delivery_rows(session, [i for i, out in rows if out.idempotency_key in sealed.broken])
+            for row in broken:
                 row.state, row.last_error = DeliveryState.DEAD, sealed.broken[row.idempotency_key]
                 self.result.dead += 1
-        kept = [r.id for r in rows if r.idempotency_key not in sealed.broken]
+            write_deliveries(session, broken)
+        kept = [i for i, out in rows if out.idempotency_key not in sealed.broken]
         if not kept:
             return None
         return _Batch(kept, sealed.seal, sealed.deliveries, [m.case_no for m in sealed.deliveries], utcnow())
@@ -242,7 +253,13 @@ class _Run:
 
     def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
         """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
-        rows, _items = _load(session, batch.ids)
+        settling = _Settling.of(session, batch.ids)
+        going = self._settle(settling, batch, outcome)
+        settling.write()
+        return going
+
+    def _settle(self, settling: _Settling, batch: _Batch, outcome: Outcome) -> bool:
+        rows = settling.rows
         if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
             code, reason = why_refused(outcome)
             alerts.error("告警 ALERT: %s 整批拒收 %s：%s", self.department, code, reason)
@@ -255,10 +272,10 @@ class _Run:
             if receipt is None:
                 _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, self.result)
             else:
-                _apply_receipt(session, row, receipt, self.result, batch.sent_at)
+                _apply_receipt(settling, row, receipt, self.result, batch.sent_at)
         return True
 
-    def _stop(self, rows: list[Delivery], error: str, retry_after: float | None, why: str) -> bool:
+    def _stop(self, rows: list[OutboxRow], error: str, retry_after: float | None, why: str) -> bool:
         for row in rows:
             _fail(row, error, retry_after, self.result)
         self.result.stopped_by = why
@@ -285,13 +302,15 @@ class _Run:
         self.result.split += isolated.splits
         whole = systemic(ids, isolated)
         with self.sessions.begin() as session:
-            for row_id, code, reason in isolated.refused:
-                row = session.get(Delivery, row_id)
-                assert row is not None
+            settling = _Settling.of(session, [row_id for row_id, _, _ in isolated.refused])
+            why = {row_id: (code, reason) for row_id, code, reason in isolated.refused}
+            for row in settling.rows:
+                code, reason = why[row.id]
                 if whole:
                     _fail(row, f"{code}: {reason}", None, self.result)
                 else:
-                    _refuse(session, row, code, reason, self.result)
+                    _refuse(settling, row, code, reason, self.result)
+            settling.write()
         if whole:
             alerts.error("告警 ALERT: %s 一批 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department, len(ids))
             self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"

@@ -23,7 +23,8 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.results import seal_result
-from lianban.ledger.store import DeliveryState, record_status
+from lianban.ledger.status_book import StatusBook, item_rows
+from lianban.ledger.store import DeliveryState
 from lianban.wire.contract import (
     DepartmentConnector,
     Peer,
@@ -70,17 +71,17 @@ def delivered_keys(session: Session, department: str, keys: Collection[str] | No
 def _apply_updates(session: Session, department: str, open_items: dict[str, tuple[int, str]],
                    updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> None:
     known = {open_items[u.idempotency_key][0] for u in updates if u.idempotency_key in open_items}
-    items = {item.id: item for item in session.scalars(  # one query for the chunk, each row locked while judged
-        select(CaseItem).where(CaseItem.id.in_(known)).order_by(CaseItem.id).with_for_update())}
+    items = item_rows(session, known, lock=True)  # one query for the chunk, each row locked while judged
+    book = StatusBook(session)
     for u in updates:
         result.read += 1
         key = open_items.get(u.idempotency_key)
         item = items.get(key[0]) if key else None
         if item is not None and key is not None:
             sealed = seal_result(vault, key[1], item.item_code, department, u.result)
-            result.changed += record_status(session, item, u.status, department, code=u.department_code,
-                                            reason=u.reason, changed_at=u.changed_at, result=sealed,
-                                            materials=u.materials)
+            result.changed += book.record(item, u.status, department, code=u.department_code, reason=u.reason,
+                                          changed_at=u.changed_at, result=sealed, materials=u.materials)
+    book.write()
 
 
 def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,

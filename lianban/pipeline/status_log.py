@@ -35,7 +35,8 @@ from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, ParkedStatus
 from lianban.ledger.results import seal_result
-from lianban.ledger.store import ParkedState, get_watermark, record_status, set_watermark, utcnow
+from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
+from lianban.ledger.store import ParkedState, get_watermark, set_watermark, utcnow
 from lianban.pipeline.feedback import FeedbackResult
 
 HRSS = "hrss"
@@ -64,25 +65,28 @@ class _Staged:
     of rows costs no query (and no flush) per row."""
 
     cases: frozenset[str]
-    items: dict[tuple[str, str], CaseItem]
+    items: dict[tuple[str, str], ItemRow]
+    book: StatusBook
 
     @classmethod
     def of(cls, session: Session, case_nos: Collection[str]) -> _Staged:
-        rows = session.execute(select(Case.case_no, CaseItem).outerjoin(CaseItem, CaseItem.case_id == Case.id)
+        rows = session.execute(select(Case.case_no, CaseItem.id).outerjoin(CaseItem, CaseItem.case_id == Case.id)
                                .where(Case.case_no.in_(set(case_nos)))).all()
-        return cls(frozenset(no for no, _ in rows), {(no, i.item_code): i for no, i in rows if i is not None})
+        items = item_rows(session, {item_id for _, item_id in rows if item_id is not None})
+        return cls(frozenset(no for no, _ in rows),
+                   {(no, items[i].item_code): items[i] for no, i in rows if i is not None}, StatusBook(session))
 
 
-def _apply(session: Session, staged: _Staged, change: StatusChange, run: _Run) -> None:
+def _apply(staged: _Staged, change: StatusChange, run: _Run) -> None:
     item = staged.items.get((change.case_no, change.item_code))
     if item is None:
         run.result.skipped += 1
         log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
         return
     sealed = seal_result(run.vault, change.case_no, change.item_code, HRSS, change.result)
-    run.result.changed += record_status(session, item, change.status, HRSS, code=change.department_code,
-                                        reason=change.reason, changed_at=change.changed_at, result=sealed,
-                                        materials=change.materials)
+    run.result.changed += staged.book.record(item, change.status, HRSS, code=change.department_code,
+                                             reason=change.reason, changed_at=change.changed_at, result=sealed,
+                                             materials=change.materials)
 
 
 def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str]) -> None:
@@ -102,7 +106,7 @@ def _place(session: Session, row: StatusChange | Unreadable, staged: _Staged, ru
         _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"])
         result.waiting += 1
         return
-    _apply(session, staged, row, run)
+    _apply(staged, row, run)
 
 
 def _retry_waiting(session: Session, run: _Run) -> None:
@@ -116,8 +120,9 @@ def _retry_waiting(session: Session, run: _Run) -> None:
             continue
         fields = json.loads(parked.change or "{}")
         fields.update(status=Status(fields["status"]), materials=tuple(fields.get("materials") or ()))
-        _apply(session, staged, StatusChange(**fields), run)
+        _apply(staged, StatusChange(**fields), run)
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
+    staged.book.write()
 
 
 def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int = PAGE,
@@ -147,6 +152,7 @@ def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: 
         for row in rows:
             _place(session, row, staged, run)
             read, mark = read + 1, row.seq
+        staged.book.write()
         set_watermark(session, HRSS_WATERMARK, mark)
     run.result.read += read
     return read

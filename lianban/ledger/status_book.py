@@ -1,0 +1,80 @@
+"""Status moves for many items at once, without the ORM's unit of work.
+
+The steps that take statuses by the thousand (delivery receipts, polls, HRSS's status log) read the status
+columns of a page's items in one query, judge every report in memory by the very rules of
+:func:`lianban.ledger.store.move_status` (an item reported twice in a page moves twice, in order), and write the
+moved items and their new events in two statements when the page is done. Writing them one ORM object at a time
+cost more than everything else in those steps together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from lianban.domain.statuses import Status
+from lianban.ledger.models import CaseItem, StatusEvent
+from lianban.ledger.store import move_status
+
+_ITEMS = cast(Table, CaseItem.__table__)
+_EVENTS = cast(Table, StatusEvent.__table__)
+_COLUMNS = ("status", "status_at", "reason", "final", "materials", "supplement_due")
+
+
+@dataclass(slots=True)
+class ItemRow:
+    """One case item's status columns (lianban.ledger.store.ItemStatus), read in bulk."""
+
+    id: int
+    item_code: str
+    status: str | None
+    status_at: str | None
+    reason: str | None
+    final: bool
+    materials: str | None
+    supplement_due: date | None
+
+
+def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dict[int, ItemRow]:
+    """Items `ids` by id, in one query; `lock`: each row locked until the transaction ends (PostgreSQL)."""
+    query: Select[Any] = select(CaseItem.id, CaseItem.item_code, *(getattr(CaseItem, c) for c in _COLUMNS))
+    query = query.where(CaseItem.id.in_(set(ids))).order_by(CaseItem.id)
+    if lock:
+        query = query.with_for_update()
+    return {row.id: ItemRow(*row) for row in session.execute(query)}
+
+
+@dataclass
+class StatusBook:
+    """Status moves judged one by one and written together by :meth:`write` (before the transaction ends)."""
+
+    session: Session
+    _moved: dict[int, ItemRow] = field(default_factory=dict)
+    _events: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, item: ItemRow, status: Status, source: str, *, code: str | None, reason: str | None,
+               changed_at: str, materials: Sequence[str] = (), result: str | None = None) -> bool:
+        """As :func:`lianban.ledger.store.record_status`: False (no event) when nothing changed."""
+        event = move_status(self.session, item, status, source, code=code, reason=reason, changed_at=changed_at,
+                            materials=materials, result=result)
+        if event is None:
+            return False
+        self._moved[item.id] = item
+        self._events.append(event)
+        return True
+
+    def write(self) -> None:
+        """The moved items' new status columns, and the events in the order they were recorded."""
+        if self._moved:
+            self.session.execute(
+                update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+                .values({c: bindparam(c) for c in _COLUMNS}),
+                [{"item_id": i.id, **{c: getattr(i, c) for c in _COLUMNS}} for i in self._moved.values()])
+        if self._events:
+            self.session.execute(insert(_EVENTS), self._events)
+        self._moved, self._events = {}, []
