@@ -25,6 +25,7 @@ hold the vault keys the outbox was sealed with refuses the run before anything i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -50,7 +51,7 @@ from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 900
-MAX_BATCHES_PER_RUN = 1000
+BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
 alerts = logging.getLogger("lianban.alerts")
 
 
@@ -318,18 +319,24 @@ class _Run:
         return isolated.going
 
 
-def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path) -> DeliverResult:
+def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path,
+            budget: float = BUDGET_SECONDS) -> DeliverResult:
     """Seal and send every due delivery of the connector's department, one envelope per batch (module
-    docstring). No database transaction spans a network call; every answer the transport verified is
-    recorded in the evidence log, one entry per wire exchange."""
+    docstring), until none is due or `budget` seconds have passed (``stopped_by`` says so: the rest go next
+    run). No database transaction spans a network call; every answer the transport verified is recorded in the
+    evidence log, one entry per wire exchange."""
     department, sessions = peer.connector.department, session_factory(ledger_url)
     sealer = BatchSealer.load(keys_dir, department)
     with sessions() as session:
         _check_keys_match(session, sealer, keys_dir)
     run = _Run(peer, sessions, sealer, EvidenceLog.load(keys_dir), DeliverResult(department))
-    for _ in range(MAX_BATCHES_PER_RUN):
+    deadline = time.monotonic() + budget
+    while True:
         with sessions.begin() as session:
             ids = claim(session, Delivery, department, DUE_STATES, batch_size)
         if not ids or not run.deliver_batch(ids):
+            break
+        if time.monotonic() > deadline:
+            run.result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余记录下一轮继续投递 (time budget spent)"
             break
     return run.result

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,12 +67,12 @@ def _result(event: StatusEvent, vault: KeyRing, case_no: str, item_code: str) ->
         return None
 
 
-def _unreported(session: Session, limit: int, vault: KeyRing) -> list[ProgressEvent]:
-    """The next unreported, unparked events in id order, each with its version and case record
+def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0) -> list[ProgressEvent]:
+    """The next unreported, unparked events past id `after`, in id order, each with its version and case record
     (:mod:`lianban.pipeline.banjian`)."""
     query = (select(StatusEvent, CaseItem.item_code, Case.case_no)
              .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
-             .where(StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
+             .where(StatusEvent.id > after, StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
              .order_by(StatusEvent.id).limit(limit))
     rows = session.execute(query).all()
     known = versions(session, [e for e, _, _ in rows])
@@ -139,11 +140,19 @@ class _Push:
 
 def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
     """Push unreported status events to 皖事通办 in id order (module docstring); each acknowledgement,
-    chunk by chunk, is its own evidence entry."""
+    chunk by chunk, is its own evidence entry. The next batch (the events after this one's) is read from the
+    ledger while this one is on the wire; it goes out only once this one is acknowledged."""
     run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
     vault = load_ring(keys_dir, VAULT)
-    while True:
+
+    def read(after: int) -> list[ProgressEvent]:
         with run.sessions() as session:
-            events = _unreported(session, batch, vault)
-        if not events or not run.report_batch(events):
-            return run.result
+            return _unreported(session, batch, vault, after)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="report-read") as reader:
+        ahead = reader.submit(read, 0)
+        while events := ahead.result():
+            ahead = reader.submit(read, events[-1].event_id)
+            if not run.report_batch(events):
+                break
+    return run.result

@@ -73,6 +73,17 @@ def test_department_down_leaves_everything_pending(seeded: Any, paths: Paths, si
     assert simulation.engines["health"].stats()["unique"] == total
 
 
+def test_a_run_sends_until_its_time_budget_is_spent_and_the_next_run_goes_on(seeded: Any, paths: Paths,
+                                                                             simulation: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    total = sum(_states(paths.ledger_url, "housing_fund").values())
+    first = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=2, keys_dir=paths.keys_dir, budget=0)
+    assert first.accepted == 2 < total and "时间预算" in str(first.stopped_by)  # one batch, then the budget ends
+    rest = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=2, keys_dir=paths.keys_dir)
+    assert rest.accepted == total - 2 and rest.stopped_by is None
+    assert simulation.engines["housing_fund"].stats()["unique"] == total
+
+
 def test_lost_answers_are_resent_and_recognised(seeded: Any, paths: Paths, simulation: Any) -> None:
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     first = deliver(_connector("housing_fund"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
