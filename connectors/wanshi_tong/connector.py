@@ -46,7 +46,7 @@ class WanshiTongConnector:
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> Self:
         """Build from connection ``dept_wanshi_tong`` (login = gateway app id, password = app secret)."""
-        return cls(settings.base_url, gateway_session(settings), max(settings.batch_size, 500))
+        return cls(settings.base_url, gateway_session(settings), settings.batch_size)
 
     def push(self, events: Sequence[ProgressEvent]) -> PushResult:
         """Send `events` in order, in batches, each with its cases' records; the platform's counts of new and
