@@ -216,8 +216,8 @@ def _fields_of(v: Any) -> Any:
     if kind in _LEAVES:
         return v
     names = _field_names(kind)
-    if names is not None:
-        return {name: _fields_of(getattr(v, name)) for name in names}
+    if names is not None:  # leaves kept inline: most fields are, and a call each was a fifth of a report's digest
+        return {name: x if type(x := getattr(v, name)) in _LEAVES else _fields_of(x) for name in names}
     if isinstance(v, tuple) and hasattr(v, "_fields"):  # a named tuple, rebuilt as asdict does
         return type(v)(*[_fields_of(x) for x in v])
     if isinstance(v, list | tuple):

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import Protocol
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -90,13 +92,18 @@ class _Case:
     approved_at: datetime
     items: list[_Item]
 
+    @cached_property
+    def time_limit_days(self) -> int:
+        """承诺时限: the longest limit of its items, in working days (read once its items are all in)."""
+        return max(load_catalog().item(i.item_code).time_limit_days for i in self.items)
+
 
 def _record(case: _Case, state: dict[int, Now], dataver: int) -> CaseRecord:
     now = [state.get(item.id) for item in case.items]
     done_at, refused = _done(now)
     return CaseRecord(
         case_no=case.case_no, region_code=case.region_code, accepted_at=_beijing(case.approved_at),
-        time_limit_days=max(load_catalog().item(i.item_code).time_limit_days for i in case.items),
+        time_limit_days=case.time_limit_days,
         status=load_status_machine().case_status(s[0] if s else None for s in now), dataver=dataver,
         done_at=done_at, refused_items=refused)
 
@@ -121,7 +128,14 @@ def _due(item: _Item, case: _Case) -> str | None:
     return deadline.due.isoformat() if deadline else None
 
 
-def versions(session: Session, events: Sequence[StatusEvent]) -> dict[int, Version]:
+class _Event(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def case_item_id(self) -> int: ...
+
+
+def versions(session: Session, events: Sequence[_Event]) -> dict[int, Version]:
     """Event id → :class:`Version` for every event in `events` (module docstring)."""
     if not events:
         return {}

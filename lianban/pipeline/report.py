@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,16 +53,29 @@ REPORT_BATCH = 500
 alerts = logging.getLogger("lianban.alerts")
 
 
-def _materials(event: StatusEvent) -> tuple[str, ...]:
+class _Row(Protocol):
+    """What :func:`_result` reads of an event row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def case_no(self) -> str: ...
+    @property
+    def item_code(self) -> str: ...
+    @property
+    def result(self) -> str | None: ...
+
+
+def _materials(listed: str | None) -> tuple[str, ...]:
     """The names of the materials to supplement (补正材料) an event reports, in the catalog's words (BZCLQD)."""
-    return material_names(json.loads(event.materials)) if event.materials else ()
+    return material_names(json.loads(listed)) if listed else ()
 
 
-def _result(event: StatusEvent, vault: KeyRing, case_no: str, item_code: str) -> str | None:
+def _result(event: _Row, vault: KeyRing) -> str | None:
     """The outcome summary an event reports (e.g. "住房公积金提取12345.67元已于2026-12-01转账"), opened from
     its sealed result (:mod:`lianban.ledger.results`); one that cannot be opened is left out and alerted."""
     try:
-        return result_summary(vault, case_no, item_code, event.result)
+        return result_summary(vault, event.case_no, event.item_code, event.result)
     except (RejectedError, ValueError, KeyError):
         alerts.error("告警 ALERT: 状态事件 %s 的办理结果无法解密，推送时不含结果；请核对金库密钥", event.id)
         return None
@@ -70,16 +84,18 @@ def _result(event: StatusEvent, vault: KeyRing, case_no: str, item_code: str) ->
 def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0) -> list[ProgressEvent]:
     """The next unreported, unparked events past id `after`, in id order, each with its version and case record
     (:mod:`lianban.pipeline.banjian`)."""
-    query = (select(StatusEvent, CaseItem.item_code, Case.case_no)
+    query = (select(StatusEvent.id, StatusEvent.case_item_id, StatusEvent.source, StatusEvent.status,
+                    StatusEvent.changed_at, StatusEvent.reason, StatusEvent.materials, StatusEvent.result,
+                    CaseItem.item_code, Case.case_no)  # columns, not ORM objects: a quarter of a run's reading
              .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
              .where(StatusEvent.id > after, StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
              .order_by(StatusEvent.id).limit(limit))
     rows = session.execute(query).all()
-    known = versions(session, [e for e, _, _ in rows])
-    return [ProgressEvent(e.id, case_no, item_code, e.source, Status(e.status), e.changed_at, e.reason,
-                          dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e),
-                          result=_result(e, vault, case_no, item_code), case=known[e.id].case)
-            for e, item_code, case_no in rows]
+    known = versions(session, rows)
+    return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, Status(e.status), e.changed_at, e.reason,
+                          dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e.materials),
+                          result=_result(e, vault), case=known[e.id].case)
+            for e in rows]
 
 
 @dataclass
