@@ -1,0 +1,100 @@
+"""The readers of the two bulk answers (connectors.medical.replies) read what zeep's generic deserialiser reads,
+answer for answer, and refuse what it refuses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from lxml import etree
+from zeep import exceptions as zx
+
+from connectors.medical import replies
+from connectors.medical.connector import MedicalConnector, _listed, receipt_from, translate_error, update_from
+from lianban.app.registry import load_connector
+from lianban.errors import FatalError, RetriableError
+from simulators.kit import supply_asked
+
+MedicalSim = Any  # tests/connectors/medical/conftest.py:MedicalSim (conftest modules are not importable)
+BatchMaker = Any
+ENVELOPE = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{tns}"><soap:Body>'
+            '{body}</soap:Body></soap:Envelope>')
+STATUS = ("<m:status><m:idempotencyKey>LB-1</m:idempotencyKey><m:code>02</m:code>{extra}"
+          "<m:changedAt>2026-12-01T10:00:00+08:00</m:changedAt></m:status>")
+
+
+def _both(connector: MedicalConnector) -> list[tuple[str, Any, Any]]:
+    """Every answer the connector reads from now on, also read by zeep's own reader: (operation, ours, zeep's)."""
+    connector._service()
+    binding, seen = connector._bound._binding, []
+    for name in replies.READERS:
+        operation = binding.get(name)
+        ours: Callable[[Any], Any] = operation.process_reply
+
+        def read(doc: Any, name: str = name, ours: Callable[[Any], Any] = ours, operation: Any = operation) -> Any:
+            mine = ours(doc)
+            seen.append((name, mine, type(operation).process_reply(operation, doc)))
+            return mine
+        operation.process_reply = read
+    return seen
+
+
+def test_every_answer_reads_as_zeep_reads_it(medical_sim: MedicalSim, make_batch: BatchMaker) -> None:
+    connector = load_connector("medical", medical_sim.settings(), keys_dir=medical_sim.keys_dir)
+    assert isinstance(connector, MedicalConnector)
+    seen = _both(connector)
+    batch = make_batch([*range(40), *((seq, "14") for seq in range(40, 42))], "12")  # two the bureau refuses
+    connector.submit(batch.deliveries, batch.seal)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # every step, 补正 materials and 已办结 results included
+        updates = connector.poll(batch.keys)
+        if updates and all(u.status.is_terminal() for u in updates):
+            break
+        supply_asked(connector, medical_sim.keys_dir, batch.deliveries, updates)
+        time.sleep(0.05)
+    polls = [(ours, zeeps) for name, ours, zeeps in seen if name == "QueryStatus"]
+    submits = [(ours, zeeps) for name, ours, zeeps in seen if name == "SubmitBatch"]
+    assert len(submits) == 1 and len(polls) > 3
+    ours, zeeps = submits[0]
+    assert ours.batchId == zeeps.batchId
+    assert [receipt_from(r) for r in ours.receipt] == [receipt_from(r) for r in _listed(zeeps, "receipt")]
+    assert {r.accepted for r in ours.receipt} == {True, False}
+    for ours, zeeps in polls:
+        assert [update_from(s) for s in ours] == [update_from(s) for s in _listed(zeeps, "status")]
+    read = [update_from(s) for ours, _ in polls for s in ours]
+    assert any(u.materials for u in read) and any(u.result for u in read) and any(u.reason for u in read)
+
+
+def _envelope(body: str) -> Any:
+    return etree.fromstring(ENVELOPE.format(tns=replies.TNS, body=body).encode())
+
+
+@pytest.mark.parametrize("body, says", [
+    (f"<m:QueryStatusResponse>{STATUS.format(extra='<m:surprise>1</m:surprise>')}</m:QueryStatusResponse>",
+     "Unexpected element"),
+    ("<m:QueryStatusResponse><m:status><m:idempotencyKey>LB-1</m:idempotencyKey></m:status>"
+     "</m:QueryStatusResponse>", "Missing element 'code'"),
+    (f"<m:QueryStatusResponse>{STATUS.format(extra='<m:result/>')}</m:QueryStatusResponse>",
+     "Missing element 'entry'"),
+    ("<m:SubmitBatchResponse/>", "Missing element 'QueryStatusResponse'"),  # another operation's answer
+])
+def test_an_answer_outside_the_schema_is_refused_as_a_broken_contract(body: str, says: str) -> None:
+    with pytest.raises(zx.XMLParseError, match=says) as caught:
+        replies.query_status_response(_envelope(body))
+    assert isinstance(translate_error(caught.value), FatalError)
+
+
+def test_xml_that_is_no_soap_envelope_is_retried_as_zeep_would() -> None:
+    with pytest.raises(zx.XMLSyntaxError) as caught:
+        replies.submit_batch_response(etree.fromstring(b"<html><body>gateway</body></html>"))
+    assert isinstance(translate_error(caught.value), RetriableError)
+
+
+def test_a_well_formed_answer_reads_with_zeeps_types() -> None:
+    statuses = replies.query_status_response(_envelope(
+        f"<m:QueryStatusResponse>{STATUS.format(extra='<m:reason>复核</m:reason>')}</m:QueryStatusResponse>"))
+    update, = [update_from(s) for s in statuses]
+    assert (update.idempotency_key, update.department_code, update.reason) == ("LB-1", "02", "复核")
+    assert update.changed_at == "2026-12-01T10:00:00+08:00" and update.materials == () and update.result is None
