@@ -11,7 +11,9 @@ required one missing: :class:`zeep.exceptions.XMLParseError`, which the connecto
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +27,16 @@ TNS = "http://ybj.bozhou.gov.cn/lianban/medical/v1"
 SOAP_ENVELOPE = "{http://schemas.xmlsoap.org/soap/envelope/}Envelope"  # SOAP 1.1, as medical.wsdl binds it
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
 _BOOLEAN, _DATETIME = Boolean(), DateTime()
+_PLAIN_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)?")
+
+
+def _moment(text: str) -> datetime:
+    """An xs:dateTime as zeep reads it; the usual forms by the standard library (zeep's isodate parse was
+    most of what was left of reading a poll's answer), any other by zeep."""
+    if _PLAIN_MOMENT.fullmatch(text):
+        return datetime.fromisoformat(text)
+    moment: datetime = _DATETIME.pythonvalue(text)
+    return moment
 
 
 def _name(element: Any) -> str:
@@ -79,7 +91,7 @@ def _result(element: Any | None) -> SimpleNamespace | None:
 def _status(element: Any) -> SimpleNamespace:
     f = _fields(element, ("idempotencyKey", "code", "changedAt"), ("reason", "result"), ("material",))
     return SimpleNamespace(idempotencyKey=_text(f["idempotencyKey"]), code=_text(f["code"]),
-                           reason=_text(f.get("reason")), changedAt=_DATETIME.pythonvalue(_text(f["changedAt"])),
+                           reason=_text(f.get("reason")), changedAt=_moment(f["changedAt"].text or ""),
                            material=[m.text or "" for m in f["material"]], result=_result(f.get("result")))
 
 

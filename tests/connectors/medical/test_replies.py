@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from lxml import etree
 from zeep import exceptions as zx
+from zeep.xsd.types.builtins import DateTime
 
 from connectors.medical import replies
 from connectors.medical.connector import MedicalConnector, _listed, receipt_from, translate_error, update_from
@@ -98,3 +99,16 @@ def test_a_well_formed_answer_reads_with_zeeps_types() -> None:
     update, = [update_from(s) for s in statuses]
     assert (update.idempotency_key, update.department_code, update.reason) == ("LB-1", "02", "复核")
     assert update.changed_at == "2026-12-01T10:00:00+08:00" and update.materials == () and update.result is None
+
+
+@pytest.mark.parametrize("text", ["2026-12-01T10:00:00+08:00", "2026-12-01T10:00:00Z", "2026-12-01T10:00:00",
+                                  "2026-12-01T10:00:00.123+08:00", "2026-12-01T10:00:00.5-05:30",
+                                  "2026-12-01T10:00:00.1234567+08:00", "2026-12-01T24:00:00Z"])
+def test_a_moment_reads_as_zeeps_datetime_reads_it(text: str) -> None:
+    try:
+        expected = DateTime().pythonvalue(text).isoformat()
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        with pytest.raises(type(exc)):
+            replies._moment(text)
+    else:
+        assert replies._moment(text).isoformat() == expected
