@@ -3,6 +3,7 @@ the column (lianban.domain.intake)."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -181,3 +182,12 @@ def test_the_reform_columns_are_read_as_given(record: RetirementRecord, catalog:
     result = read(row(record, original_age=55, retirement_type="2"), catalog)
     assert isinstance(result, RetirementRecord)
     assert (result.original_age, result.retirement_type) == ("55", "2")  # judged by the rules, never fixed
+
+
+def test_invisible_characters_are_found_alone_or_inside_text_ascii_or_not() -> None:
+    from lianban.domain.intake import _invisible
+
+    for point in [*range(0x3000), 0xFEFF, 0xE0001, 0x1D173, 0x10FFFF]:
+        c = chr(point)
+        expected = unicodedata.category(c) in ("Cc", "Cf")
+        assert _invisible(c) is expected and _invisible(f"BZ-{c}-01") is expected, hex(point)
