@@ -330,13 +330,21 @@ def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, k
     with sessions() as session:
         _check_keys_match(session, sealer, keys_dir)
     run = _Run(peer, sessions, sealer, EvidenceLog.load(keys_dir), DeliverResult(department))
-    deadline = time.monotonic() + budget
-    while True:
+
+    def due() -> list[int]:
         with sessions.begin() as session:
-            ids = claim(session, Delivery, department, DUE_STATES, batch_size)
-        if not ids or not run.deliver_batch(ids):
-            break
+            return claim(session, Delivery, department, DUE_STATES, batch_size)
+
+    return drain(due, run.deliver_batch, budget, run.result)
+
+
+def drain(due: Callable[[], list[int]], send: Callable[[list[int]], bool], budget: float,
+          result: DeliverResult) -> DeliverResult:
+    """Send batch after batch of what `due` claims until none is left, a batch stops the run, or `budget`
+    seconds have passed (``stopped_by`` says so: the rest go next run)."""
+    deadline = time.monotonic() + budget
+    while (ids := due()) and send(ids):
         if time.monotonic() > deadline:
-            run.result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余记录下一轮继续投递 (time budget spent)"
+            result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余记录下一轮继续投递 (time budget spent)"
             break
-    return run.result
+    return result

@@ -53,14 +53,22 @@ from lianban.ledger.store import (
     utcnow,
 )
 from lianban.pipeline.bisect import Refusal, isolate, systemic
-from lianban.pipeline.deliver import MAX_ATTEMPTS, DeliverResult, LocalFailure, backoff, guarded, why_refused
+from lianban.pipeline.deliver import (
+    BUDGET_SECONDS,
+    MAX_ATTEMPTS,
+    DeliverResult,
+    LocalFailure,
+    backoff,
+    drain,
+    guarded,
+    why_refused,
+)
 from lianban.pipeline.sealer import BatchSealer
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SupplementItem
 from lianban.wire.ids import supplement_aad, supplement_id
 
 HRSS = "hrss"
 WATERMARK = "hrss_supplements"
-MAX_BATCHES_PER_RUN = 1000
 FORWARD_DUE = (SupplementState.PENDING, SupplementState.RETRY)
 alerts = logging.getLogger("lianban.alerts")
 
@@ -287,15 +295,16 @@ class _Run:
 
 
 def forward_supplements(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int,
-                        keys_dir: Path) -> DeliverResult:
+                        keys_dir: Path, budget: float = BUDGET_SECONDS) -> DeliverResult:
     """Seal and send every due supplement of the connector's department, one envelope per batch (module
-    docstring); no database transaction spans a network call."""
+    docstring), until none is due or `budget` seconds have passed; no database transaction spans a network
+    call."""
     department, sessions = peer.connector.department, session_factory(ledger_url)
     run = _Run(peer, sessions, BatchSealer.load(keys_dir, department), EvidenceLog.load(keys_dir),
                DeliverResult(department))
-    for _ in range(MAX_BATCHES_PER_RUN):
+
+    def due() -> list[int]:
         with sessions.begin() as session:
-            ids = claim(session, Supplement, department, FORWARD_DUE, batch_size)
-        if not ids or not run.forward_batch(ids):
-            break
-    return run.result
+            return claim(session, Supplement, department, FORWARD_DUE, batch_size)
+
+    return drain(due, run.forward_batch, budget, run.result)
