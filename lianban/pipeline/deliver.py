@@ -302,9 +302,20 @@ class _Run:
         isolated = isolate(ids, self.attempt)
         self.result.split += isolated.splits
         whole = systemic(ids, isolated)
+        if isolated.refused:
+            self._refused(isolated.refused, whole)
+        if whole:
+            alerts.error("告警 ALERT: %s 一批 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department, len(ids))
+            self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"
+            return False
+        return isolated.going
+
+
+    def _refused(self, refused: Sequence[tuple[int, str, str]], whole: bool) -> None:
+        """Single items refused: dead-lettered with the department's reason, or backed off when `whole`."""
         with self.sessions.begin() as session:
-            settling = _Settling.of(session, [row_id for row_id, _, _ in isolated.refused])
-            why = {row_id: (code, reason) for row_id, code, reason in isolated.refused}
+            settling = _Settling.of(session, [row_id for row_id, _, _ in refused])
+            why = {row_id: (code, reason) for row_id, code, reason in refused}
             for row in settling.rows:
                 code, reason = why[row.id]
                 if whole:
@@ -312,11 +323,6 @@ class _Run:
                 else:
                     _refuse(settling, row, code, reason, self.result)
             settling.write()
-        if whole:
-            alerts.error("告警 ALERT: %s 一批 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department, len(ids))
-            self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"
-            return False
-        return isolated.going
 
 
 def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path,
