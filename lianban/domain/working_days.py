@@ -37,6 +37,7 @@ def is_official(d: date) -> bool:
     return d.year in OFFICIAL_YEARS
 
 
+@lru_cache(maxsize=8192)  # the calendar is fixed data: a status sweep asks about the same few hundred days
 def is_working_day(d: date) -> bool:
     """Whether `d` is a working day: the official schedule where known, Monday–Friday otherwise."""
     if is_official(d):
@@ -47,6 +48,7 @@ def is_working_day(d: date) -> bool:
     return d.weekday() < 5
 
 
+@lru_cache(maxsize=8192)
 def add_working_days(start: date, days: int) -> date:
     """The `days`-th working day after `start` (day 1 = the first working day after it); `start` for 0."""
     if days < 0:
