@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, union_all, update
 from sqlalchemy.orm import Session
 
 from lianban.ledger.models import Delivery
@@ -28,12 +28,22 @@ LEASE = timedelta(minutes=10)  # longer than any one batch's send, its timeouts 
 
 def claim(session: Session, model: Any, department: str, due_states: Collection[str], limit: int,
           lease: timedelta = LEASE) -> list[int]:
-    """The ids of the rows of `model` (Delivery, Supplement) this run now holds, in order (module docstring)."""
+    """The ids of the rows of `model` (Delivery, Supplement) this run now holds, the longest due first (then by
+    id), returned in id order (module docstring).
+
+    Each state is asked for on its own, in the order of the (department, state, next_attempt_at) index, so that
+    the database reads `limit` rows per state, never every due row: ordering the due rows of all states by id
+    read and sorted them all, 0.22 s per batch with 1.2 million pending (quadratic over a backfill)."""
     now = utcnow()
-    due = (select(model.id).where(model.department == department, model.state.in_(list(due_states)),
-                                  model.next_attempt_at <= now).order_by(model.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    locking = session.get_bind().dialect.name == "postgresql"
+    arms = []
+    for state in sorted(set(due_states)):
+        arm = (select(model.id, model.next_attempt_at)
+               .where(model.department == department, model.state == state, model.next_attempt_at <= now)
+               .order_by(model.next_attempt_at, model.id).limit(limit))
+        arms.append((arm.with_for_update(skip_locked=True) if locking else arm).subquery().select())
+    either = union_all(*arms).subquery()
+    due = select(either.c.id).order_by(either.c.next_attempt_at, either.c.id).limit(limit)
     taken = session.execute(update(model).where(model.id.in_(due.scalar_subquery()))
                             .values(next_attempt_at=now + lease).returning(model.id)
                             .execution_options(synchronize_session=False))
