@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
@@ -19,25 +18,11 @@ from sqlalchemy.orm import Session
 
 from lianban.domain.statuses import Status
 from lianban.ledger.models import CaseItem, StatusEvent
-from lianban.ledger.store import move_status
+from lianban.ledger.store import ItemRow, move_status
 
 _ITEMS = cast(Table, CaseItem.__table__)
 _EVENTS = cast(Table, StatusEvent.__table__)
 _COLUMNS = ("status", "status_at", "reason", "final", "materials", "supplement_due")
-
-
-@dataclass(slots=True)
-class ItemRow:
-    """One case item's status columns (lianban.ledger.store.ItemStatus), read in bulk."""
-
-    id: int
-    item_code: str
-    status: str | None
-    status_at: str | None
-    reason: str | None
-    final: bool
-    materials: str | None
-    supplement_due: date | None
 
 
 def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dict[int, ItemRow]:

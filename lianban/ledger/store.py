@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -64,9 +65,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class ItemStatus(Protocol):
-    """The status columns of one case item, as the ORM object carries them or a bulk read
-    (lianban.ledger.status_book) does."""
+@dataclass(slots=True)
+class ItemRow:
+    """One case item's status columns, read in bulk without the ORM (lianban.ledger.status_book)."""
 
     id: int
     item_code: str
@@ -76,6 +77,10 @@ class ItemStatus(Protocol):
     final: bool
     materials: str | None
     supplement_due: date | None
+
+
+#: what a status move reads and sets: the ORM object or its columns read in bulk
+ItemStatus = CaseItem | ItemRow
 
 
 def _judge(item: ItemStatus, status: Status, source: str, changed_at: str) -> Move:
