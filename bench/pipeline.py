@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import naive
-from lianban.wire.settings import DEFAULT_BATCH_SIZE
+from lianban.wire.settings import default_batch_size
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261202
@@ -168,7 +168,7 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
         sim.wait()
     sim_cpu = _children_cpu_s() - cpu - stage_cpu - deliver_cpu  # counted once it is waited for
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
-    batches = sum(math.ceil(int(d.get("sent", 0)) / DEFAULT_BATCH_SIZE) for d in delivered.values())
+    batches = sum(math.ceil(int(d.get("sent", 0)) / default_batch_size(name)) for name, d in delivered.items())
     total_s = stage_s + deliver_s
     baseline = _naive(sample)
     e2e = records / total_s

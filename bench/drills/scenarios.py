@@ -36,8 +36,9 @@ import requests
 from bench.drills import tally
 from bench.drills.tally import SINK, Tally
 from bench.drills.world import World, wait_until
+from lianban.app.config import conn_env_name
 from lianban.domain.batches import chunks
-from lianban.wire.settings import DEFAULT_BATCH_SIZE
+from lianban.wire.settings import default_batch_size
 
 REST_DEPARTMENTS = ("health", "housing_fund")  # the departments that can push (medical is polled only)
 PUSH_ROWS = 500
@@ -166,13 +167,25 @@ def _converge(world: World, timeout: float, each_round: Callable[[int], None] = 
     return rounds
 
 
+def _batches_of(world: World, department: str, size: int) -> int:
+    """`department`'s connection set to send batches of `size` (so that even a small drill's push has several
+    batches, and the outage can land in the middle of it); `size`."""
+    name = conn_env_name(department)
+    connection = json.loads(world.env[name])
+    extra = connection.get("extra") or {}
+    connection["extra"] = {**(json.loads(extra) if isinstance(extra, str) else extra), "batch_size": size}
+    world.env[name] = json.dumps(connection)
+    return size
+
+
 # -- the drills ----------------------------------------------------------------------------------------------------
 def department_down(o: Options) -> Outcome:
     department = "housing_fund"
     with World.create(o.home / "department-down", o.records) as world:
         world.run("stage")
-        batches = math.ceil(len({p for p in tally.expected_pushes(world) if p[0] == department})
-                            / DEFAULT_BATCH_SIZE)
+        pushes = len({p for p in tally.expected_pushes(world) if p[0] == department})
+        size = _batches_of(world, department, min(default_batch_size(department), max(1, pushes // 6)))
+        batches = math.ceil(pushes / size)
         first = max(1, batches // 3)  # after a third of the push went through
         down = (first, first + max(1, min(3, batches - first)))
         world.set_faults(department, outage_requests=list(down))

@@ -41,7 +41,7 @@ from lianban.domain.sms import QuietHours, allowed_at, has_id_number, in_quiet_h
 from lianban.errors import LianbanError, RetriableError
 from lianban.wire.contract import HealthReport
 from lianban.wire.gateway import GATEWAY_ERRORS
-from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
+from lianban.wire.settings import DepartmentSettings, default_batch_size
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
 
 __all__ = ["ERRORS", "SmsConnector"]
@@ -97,7 +97,7 @@ class SmsConnector:
 
     department = "sms"
 
-    def __init__(self, base_url: str, session: requests.Session, batch_size: int = DEFAULT_BATCH_SIZE,
+    def __init__(self, base_url: str, session: requests.Session, batch_size: int = default_batch_size("sms"),
                  clock: Callable[[], datetime] = _utc_now) -> None:
         self.connection = f"dept_{self.department}"
         self.client = GatewayClient(base_url, session, self.connection, ERRORS)

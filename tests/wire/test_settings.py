@@ -26,9 +26,10 @@ def test_a_full_connection_is_parsed() -> None:
     assert s.transport.timeout == (2.0, 9.0) and s.transport.verify is True
 
 
-def test_the_platform_takes_larger_pushes_by_default_and_a_setting_still_wins() -> None:
-    assert parse_connection("health", json.dumps({"host": "h"})).batch_size == 100
+def test_batches_of_500_by_default_100_for_the_sms_gateway_and_a_setting_still_wins() -> None:
+    assert parse_connection("health", json.dumps({"host": "h"})).batch_size == 500
     assert parse_connection("wanshi_tong", json.dumps({"host": "h"})).batch_size == 500
+    assert parse_connection("sms", json.dumps({"host": "h"})).batch_size == 100
     assert parse_connection("wanshi_tong", json.dumps({"host": "h", "extra": {"batch_size": 50}})).batch_size == 50
 
 
