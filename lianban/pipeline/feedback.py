@@ -8,14 +8,13 @@ Status events are the outbox to 皖事通办: appended in order, pushed in batch
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from lianban.domain.batches import chunks
 from lianban.errors import RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -49,9 +48,23 @@ class FeedbackResult:
         return asdict(self)
 
 
-def open_keys(session: Session, department: str) -> dict[str, tuple[int, str]]:
-    """Delivered, unfinished items of `department`: idempotency key → (case item id, 办件编号)."""
-    return delivered_keys(session, department, final=False)
+def open_pages(sessions: sessionmaker[Session], department: str, size: int) -> Iterator[dict[str, tuple[int, str]]]:
+    """Delivered, unfinished items of `department`, `size` at a time in delivery order, each page read when it is
+    wanted: idempotency key → (case item id, 办件编号). A backfill's million open items are never all held at
+    once (reading them all first grew a poll's memory with the backlog)."""
+    after = 0
+    while True:
+        with sessions() as session:
+            rows = session.execute(
+                select(Delivery.id, Delivery.idempotency_key, CaseItem.id, Case.case_no)
+                .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
+                .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
+                       CaseItem.final.is_(False), Delivery.id > after)
+                .order_by(Delivery.id).limit(size)).all()
+        if not rows:
+            return
+        after = rows[-1][0]
+        yield {key: (item_id, case_no) for _, key, item_id, case_no in rows}
 
 
 def delivered_keys(session: Session, department: str, keys: Collection[str] | None = None,
@@ -90,9 +103,8 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
     outside any transaction and recorded in a short one of its own, with one evidence entry per page."""
     department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
     result, vault = FeedbackResult(department), load_ring(keys_dir, VAULT)
-    with sessions() as session:
-        open_items = open_keys(session, department)
-    for chunk in chunks(sorted(open_items), batch):
+    for open_items in open_pages(sessions, department, batch):
+        chunk = list(open_items)
         case_nos = [open_items[k][1] for k in chunk]
         with sessions.begin() as session:
             log.sent(session, department, "poll", case_nos, chunk)

@@ -25,7 +25,16 @@ from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger import evidence
 from lianban.ledger.db import engine_for, session_factory
-from lianban.ledger.models import Case, CaseItem, Evidence, ParkedStatus, PaymentRequest, StatusEvent, Supplement
+from lianban.ledger.models import (
+    Case,
+    CaseItem,
+    Delivery,
+    Evidence,
+    ParkedStatus,
+    PaymentRequest,
+    StatusEvent,
+    Supplement,
+)
 from lianban.ledger.progress import progress
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import get_watermark
@@ -267,3 +276,17 @@ def test_an_hrss_supplement_naming_an_unknown_material_is_parked_not_applied(see
     assert (result.parked, result.changed) == (1, 1)
     assert any("M99" in r and "材料目录" in r for r in json.loads(parked.reasons))
     assert (item.status, item.materials) == ("补正资料", '["M01"]')  # the readable row behind it still applies
+
+
+def test_a_poll_pages_through_the_open_items_and_asks_for_each_once(seeded: Any, paths: Paths,
+                                                                     simulation: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    deliver(_connector("housing_fund"), paths.ledger_url, 100, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        open_items = len(s.scalars(select(Delivery.id).join(CaseItem, Delivery.case_item_id == CaseItem.id)
+                                   .where(Delivery.department == "housing_fund", CaseItem.final.is_(False))).all())
+    polled = poll_department(_connector("housing_fund"), paths.ledger_url, paths.keys_dir, batch=3)
+    with session_factory(paths.ledger_url)() as s:
+        asked = s.scalars(select(Evidence).where(Evidence.direction == "out", Evidence.kind == "poll")).all()
+    assert open_items > 6 and polled.read == open_items  # every open item answered for, once
+    assert len(asked) == math.ceil(open_items / 3)  # a page of three at a time
