@@ -28,8 +28,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
        │       nonces (the gateway's replay memory, shared by every server worker), reconciliation (对账),
        │       incidents (what is wrong now, by party), health (scheduled connection checks, failed tasks),
-       │       outbox (claiming due rows, so two runs never send the same one), daily (the daily summary's figures),
-       │       new_cases (a staged chunk's new cases, items and outbox rows written set-based)
+       │       outbox (claiming due rows, so two runs never send the same one; settling them set-based),
+       │       daily (the daily summary's figures), new_cases (a staged chunk's new cases, items and outbox rows
+       │       written set-based), status_book (a page's status moves judged in memory, written set-based)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
