@@ -55,8 +55,19 @@ def sm2_key(sm: SMSuite) -> KeyPair:
 
 
 def _gmssl(key: KeyPair) -> gmssl_sm2.CryptSM2:
-    # gmssl takes the point without its 0x04 prefix; mode=1 is the C1C3C2 order of GB/T 32918.4-2016
-    return gmssl_sm2.CryptSM2(public_key=key.public[1:].hex(), private_key=key.private.hex(), mode=1)
+    # gmssl takes the point without its 0x04 prefix; mode=1 is the C1C3C2 order of GB/T 32918.4-2016. Set after
+    # construction: gmssl's constructor strips "04" with str.lstrip, which also eats an X beginning 0 or 4
+    crypt = gmssl_sm2.CryptSM2(public_key="", private_key=key.private.hex(), mode=1)
+    crypt.public_key = key.public[1:].hex()
+    return crypt
+
+
+def test_a_key_whose_x_begins_with_04_interoperates_too(sm: SMSuite) -> None:
+    """One random key in 256 has an X beginning 0x04 (gmssl's constructor would strip it): it made CI fail."""
+    key = next(k for k in (sm.generate_signing_key() for _ in range(20_000)) if k.public[1] == 0x04)
+    message = b"batch header"
+    assert _gmssl(key).verify_with_sm3(sm.sign(key.private, message).hex(), message)
+    assert sm.verify(key.public, message, bytes.fromhex(_gmssl(key).sign_with_sm3(message)))
 
 
 def test_sm2_signature_by_the_suite_verifies_with_gmssl(sm: SMSuite, sm2_key: KeyPair) -> None:
