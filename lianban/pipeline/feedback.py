@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.errors import RetriableError
@@ -55,25 +56,27 @@ def open_pages(sessions: sessionmaker[Session], department: str, size: int) -> I
     after = 0
     while True:
         with sessions() as session:
-            rows = session.execute(
-                select(Delivery.id, Delivery.idempotency_key, CaseItem.id, Case.case_no)
-                .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
-                .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED,
-                       CaseItem.final.is_(False), Delivery.id > after)
-                .order_by(Delivery.id).limit(size)).all()
+            rows = session.execute(_delivered(department, Delivery.id).where(CaseItem.final.is_(False),
+                                                                             Delivery.id > after)
+                                   .order_by(Delivery.id).limit(size)).all()
         if not rows:
             return
-        after = rows[-1][0]
-        yield {key: (item_id, case_no) for _, key, item_id, case_no in rows}
+        after = rows[-1][-1]
+        yield {key: (item_id, case_no) for key, item_id, case_no, _ in rows}
+
+
+def _delivered(department: str, *also: Any) -> Select[Any]:
+    """Items delivered to `department` and taken: (idempotency key, case item id, 办件编号, *`also`)."""
+    return (select(Delivery.idempotency_key, CaseItem.id, Case.case_no, *also)
+            .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
+            .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED))
 
 
 def delivered_keys(session: Session, department: str, keys: Collection[str] | None = None,
                    final: bool | None = None) -> dict[str, tuple[int, str]]:
     """Items delivered to `department` (those of `keys` only, when given; finished or not as `final` says,
     either when None): idempotency key → (case item id, 办件编号)."""
-    query = (select(Delivery.idempotency_key, CaseItem.id, Case.case_no)
-             .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
-             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED))
+    query = _delivered(department)
     if final is not None:
         query = query.where(CaseItem.final.is_(final))
     if keys is not None:
