@@ -1,6 +1,6 @@
 """Status moves for many items at once, without the ORM's unit of work.
 
-The steps that take statuses by the thousand (delivery receipts, polls, HRSS's status log) read the status
+The steps that take statuses by the thousand (delivery receipts, polls, departments' pushes, HRSS's log) read the status
 columns of a page's items in one query, judge every report in memory by the very rules of
 :func:`lianban.ledger.store.move_status` (an item reported twice in a page moves twice, in order), and write the
 moved items and their new events in two statements when the page is done. Writing them one ORM object at a time
