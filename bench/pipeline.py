@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import naive
+from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ def _deliver(department: str, env: dict[str, str]) -> dict[str, Any]:
     while True:
         one = _cli("run", "deliver", department, "--json", env=env)
         total = {k: total.get(k, 0) + v if isinstance(v, int) else v for k, v in one.items()}
-        if "time budget" not in str(one.get("stopped_by")):
+        if not str(one.get("stopped_by")).endswith(BUDGET_SPENT):
             return total
 
 

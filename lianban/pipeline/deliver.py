@@ -52,6 +52,7 @@ MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures befor
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 900
 BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
+BUDGET_SPENT = "(time budget spent)"  # ends the stopped_by of a run that stopped on its budget
 alerts = logging.getLogger("lianban.alerts")
 
 
@@ -351,6 +352,6 @@ def drain(due: Callable[[], list[int]], send: Callable[[list[int]], bool], budge
     deadline = time.monotonic() + budget
     while (ids := due()) and send(ids):
         if time.monotonic() > deadline:
-            result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余记录下一轮继续投递 (time budget spent)"
+            result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余记录下一轮继续投递 {BUDGET_SPENT}"
             break
     return result
