@@ -16,6 +16,7 @@ after it in order. Personal data never enters a notice: reasons are redacted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -27,7 +28,9 @@ from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
 from lianban.ledger.models import Case, CaseItem
-from lianban.ledger.store import record_status, utcnow
+from lianban.ledger.new_cases import NewCases, NewItem
+from lianban.ledger.status_book import StatusBook
+from lianban.ledger.store import ItemRow, record_status, utcnow
 
 WINDOW = "hrss"  # the one window (一窗受理) tells the applicant
 HOLD_CODE = "隔离待补正"  # department_code of a hold notice: the hub, not HRSS's back office, wrote it
@@ -97,6 +100,45 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
     for item in _items(session, case, record, catalog):
         told += record_status(session, item, Status.SUPPLEMENT, WINDOW, code=HOLD_CODE, reason=notice(reasons),
                               changed_at=_moment(record.approved_at))
+    return told
+
+
+#: one held row to tell: its record, its reasons (Chinese), the person's blind index
+Held = tuple[RetirementRecord, list[str], str]
+
+
+def hold_cases(session: Session, held: Sequence[Held], catalog: Catalog, password_key: tuple[str, bytes]) -> int:
+    """:func:`hold_case` for each ``(record, reasons, id_index)`` of `held`, in order; the items told. The cases
+    not yet in the ledger are entered together, set-based (a chunk's held rows: measured, one at a time they cost
+    3 ms each); a case already in it, or held twice in `held`, goes one by one after them."""
+    held = [h for h in held if any(code in catalog.items for code in h[0].items)]
+    present = set(session.scalars(select(Case.case_no).where(Case.case_no.in_({h[0].case_no for h in held}))))
+    fresh: list[Held] = []
+    again: list[Held] = []
+    for h in held:
+        (again if h[0].case_no in present else fresh).append(h)
+        present.add(h[0].case_no)
+    told = _enter_held(session, fresh, catalog, password_key)
+    for record, reasons, id_index in again:
+        told += hold_case(session, record, reasons, catalog, id_index, password_key)
+    return told
+
+
+def _enter_held(session: Session, held: Sequence[Held], catalog: Catalog, password_key: tuple[str, bytes]) -> int:
+    """New held cases, their items and their 补正资料 events written together (as :func:`hold_case` would)."""
+    new, notices = NewCases(utcnow()), []
+    for record, reasons, id_index in held:
+        codes = sorted(code for code in set(record.items) if code in catalog.items)
+        new.add({"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
+                 "id_index": id_index, "approved_at": approved_time(record.approved_at) or new.now,
+                 "fingerprint": None, "password_hash": password_hash(record, password_key)},
+                [NewItem(code, catalog.items[code].department) for code in codes], held=True)
+        notices += [(notice(reasons), _moment(record.approved_at))] * len(codes)
+    book = StatusBook(session)
+    told = sum(book.record(ItemRow(item_id, item.item_code, None, None, None, False, None, None), Status.SUPPLEMENT,
+                           WINDOW, code=HOLD_CODE, reason=reason, changed_at=moment)
+               for (item_id, item), (reason, moment) in zip(new.write(session), notices, strict=True))
+    book.write()
     return told
 
 

@@ -22,9 +22,9 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from lianban.domain.identity import mask_id, mask_name, mask_phone, redact_text
@@ -73,14 +73,34 @@ def hold(session: Session, seq: int, case_no: str, reasons: Sequence[Mapping[str
     it said, when it could be read), once: a re-read after a crash (or of a row fixed at the source but still
     wrong) updates the open hold with the latest reasons."""
     known = select(Quarantine).where(Quarantine.source_seq == seq, Quarantine.state == QuarantineState.OPEN)
-    text = json.dumps([coded(r) for r in reasons], ensure_ascii=False)
-    shown = json.dumps(masked(values), ensure_ascii=False)
+    row = hold_row(seq, case_no, reasons, values, print_)
     existing = session.scalars(known).first()
     if existing is not None:
-        existing.case_no, existing.reasons, existing.masked, existing.fingerprint = case_no, text, shown, print_
+        existing.case_no, existing.reasons, existing.masked, existing.fingerprint = (
+            case_no, row["reasons"], row["masked"], print_)
         return
-    session.add(Quarantine(source_seq=seq, case_no=case_no, state=QuarantineState.OPEN, reasons=text, masked=shown,
-                           created_at=utcnow(), fingerprint=print_))
+    session.add(Quarantine(**row))
+
+
+def hold_row(seq: int, case_no: str, reasons: Sequence[Mapping[str, str]], values: Mapping[str, Any],
+             print_: str | None = None) -> dict[str, Any]:
+    """The new open hold of row `seq` (column values, as :func:`hold` adds it), for :func:`write_holds`."""
+    return {"source_seq": seq, "case_no": case_no, "state": QuarantineState.OPEN,
+            "reasons": json.dumps([coded(r) for r in reasons], ensure_ascii=False),
+            "masked": json.dumps(masked(values), ensure_ascii=False), "created_at": utcnow(), "fingerprint": print_}
+
+
+def write_holds(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """New holds (:func:`hold_row`, of rows without an open hold) inserted in one statement."""
+    if rows:
+        session.execute(insert(cast(Table, Quarantine.__table__)), list(rows))
+
+
+def open_holds(session: Session, seqs: Sequence[int]) -> set[int]:
+    """The rows among `seqs` with an open hold (a re-read: :func:`hold` updates it)."""
+    query = select(Quarantine.source_seq).where(Quarantine.source_seq.in_(list(seqs)),
+                                                Quarantine.state == QuarantineState.OPEN)
+    return set(session.scalars(query))
 
 
 def overridden(session: Session, seqs: Sequence[int]) -> set[tuple[int, str]]:

@@ -206,6 +206,7 @@ class _Ledger:
     released: set[tuple[int, str]]  # (row, fingerprint) an operator released as it is (lianban quarantine release)
     persons: dict[str, set[str]]  # blind index → that person's open cases (办件编号)
     holds: set[str]  # 办件编号 with an open quarantine row
+    held_rows: set[int]  # the chunk's rows with an open quarantine row (a re-read: its hold is updated)
 
     @classmethod
     def ask(cls, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
@@ -213,8 +214,9 @@ class _Ledger:
         readable = [r for r in records if isinstance(r, RetirementRecord)]
         case_nos = {r.case_no for r in records}
         persons = _open_cases(session, {blind_index(index_key, r.id_number) for r in readable})
-        return cls(*_known(session, readable), quarantine.overridden(session, [row.seq for row in rows]), persons,
-                   _open_holds(session, case_nos))
+        seqs = [row.seq for row in rows]
+        return cls(*_known(session, readable), quarantine.overridden(session, seqs), persons,
+                   _open_holds(session, case_nos), quarantine.open_holds(session, seqs))
 
     def open_case_of(self, id_index: str, case_no: str) -> str | None:
         """Another case of the same person (blind index) that still has an item in progress."""
@@ -235,10 +237,15 @@ class _Chunk:
     taken: list[int] = field(default_factory=list)
     quarantined: list[int] = field(default_factory=list)
     tells: list[tuple[RetirementRecord, list[str]]] = field(default_factory=list)  # held cases to enter and tell
+    holds: list[dict[str, Any]] = field(default_factory=list)  # new quarantine rows, written with the chunk
     prepared: dict[int, _Prepared] = field(default_factory=dict)  # by row: worked out while the suite judged
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
-        quarantine.hold(self.session, seq, case_no, [r.as_dict() for r in reasons], values, print_)
+        said = [r.as_dict() for r in reasons]
+        if seq in self.ledger.held_rows:
+            quarantine.hold(self.session, seq, case_no, said, values, print_)
+        else:
+            self.holds.append(quarantine.hold_row(seq, case_no, said, values, print_))
         self.ledger.holds.add(case_no)
         self.quarantined.append(seq)
 
@@ -268,13 +275,18 @@ class _Chunk:
             held.add(record.case_no)
 
     def flush(self) -> None:
-        """The chunk's new cases written (set-based), then its held cases entered and told, in the order read."""
+        """The chunk's new cases and quarantine rows written, then its held cases entered and told, in the order
+        read (set-based, :func:`lianban.pipeline.notices.hold_cases`)."""
         self.new.write(self.session)
-        for record, reasons in self.tells:
-            self.result.notified += notices.hold_case(self.session, record, reasons, self.catalog,
-                                                      blind_index(self.keys.index_key, record.id_number),
-                                                      self.keys.query)
+        self._write_holds()
+        told = [(record, reasons, blind_index(self.keys.index_key, record.id_number))
+                for record, reasons in self.tells]
+        self.result.notified += notices.hold_cases(self.session, told, self.catalog, self.keys.query)
         self.tells = []
+
+    def _write_holds(self) -> None:
+        quarantine.write_holds(self.session, self.holds)
+        self.holds = []
 
     def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool,
                      ready: _Prepared | None) -> None:
@@ -301,6 +313,7 @@ class _Chunk:
         """Stage a valid record: its held case resumed, or a new case (written with the chunk)."""
         ledger = self.ledger
         if record.case_no in ledger.holds:  # fixed at the source and taken: no longer quarantined
+            self._write_holds()  # an earlier row of the chunk may have held it
             quarantine.release(self.session, record.case_no)
             ledger.holds.discard(record.case_no)
         if record.case_no in ledger.held:

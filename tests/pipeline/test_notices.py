@@ -3,17 +3,22 @@ row corrected at the source resumes the same case: the same items continue, the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
+from lianban.domain.catalog import load_catalog
+from lianban.domain.intake import read
+from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, upgrade
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StatusEvent
 from lianban.ledger.store import QuarantineState, record_status
-from lianban.pipeline.notices import HOLD_CODE
+from lianban.pipeline.notices import HOLD_CODE, hold_case, hold_cases
 from lianban.pipeline.stage import stage
 from simulators.people import generate, repair
 
@@ -78,3 +83,59 @@ def test_the_corrected_row_resumes_the_same_case_and_its_items_continue(paths: P
         # the department's first word after the hold: 受理 (补正资料 → 受理 is the status machine's back edge)
         assert record_status(s, item, Status.ACCEPTED, item.department, code="1", reason=None,
                              changed_at="2030-01-01T09:00:00+08:00")
+
+
+def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a hold writes, comparable across ledgers (ids and wall-clock times left out)."""
+    with session_factory(url)() as s:
+        cases = s.execute(select(Case.case_no, Case.source_seq, Case.region_code, Case.id_index, Case.approved_at,
+                                 Case.fingerprint, Case.held, Case.password_hash).order_by(Case.case_no)).all()
+        items = s.execute(select(Case.case_no, CaseItem.item_code, CaseItem.department, CaseItem.status,
+                                 CaseItem.status_at, CaseItem.reason, CaseItem.final, CaseItem.materials,
+                                 CaseItem.supplement_due).join(Case).order_by(Case.case_no, CaseItem.item_code)).all()
+        events = s.execute(select(Case.case_no, CaseItem.item_code, StatusEvent.status, StatusEvent.source,
+                                  StatusEvent.department_code, StatusEvent.reason, StatusEvent.changed_at)
+                           .join(CaseItem, StatusEvent.case_item_id == CaseItem.id).join(Case)
+                           .order_by(Case.case_no, CaseItem.item_code, StatusEvent.id)).all()
+    return {"cases": [tuple(r) for r in cases], "items": [tuple(r) for r in items],
+            "events": [tuple(r) for r in events]}
+
+
+def test_held_cases_entered_together_leave_the_ledger_as_one_by_one(paths: Paths, tmp_path: Path) -> None:
+    """A chunk's holds written set-based: the same cases, items and 补正资料 events as hold_case for each, for a
+    new case, the same case held twice, a case held before, and a row choosing no item the catalog knows."""
+    catalog, key = load_catalog(), ("q1", b"q" * 32)
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(list(generate(6, seed=11)))
+    records = [r for r in (read(row, catalog) for row in db.pull_new(10)) if isinstance(r, RetirementRecord)]
+    before, *fresh = records
+    nothing = replace(fresh[-1], items=("99",))
+    held = [(r, [f"第{i}条原因"], f"idx{i}") for i, r in enumerate([*fresh[:-1], fresh[0], before, nothing])]
+    other = f"sqlite:///{tmp_path / 'one-by-one.db'}"
+    upgrade(other)
+    for url in (paths.ledger_url, other):
+        with session_factory(url).begin() as s:
+            hold_case(s, before, ["先前的原因"], catalog, "idx-before", key)
+
+    with session_factory(paths.ledger_url).begin() as s:
+        together = hold_cases(s, held, catalog, key)
+    with session_factory(other).begin() as s:
+        one_by_one = sum(hold_case(s, r, reasons, catalog, idx, key) for r, reasons, idx in held)
+
+    assert together == one_by_one > 0
+    assert _snapshot(paths.ledger_url) == _snapshot(other)
+
+
+def test_a_row_held_and_corrected_in_the_same_run_ends_released_and_delivered(paths: Paths) -> None:
+    """The wrong row and, later in the same chunk, its correction (the same 办件编号): the hold written with the
+    chunk is released by the correction, and the case goes out once (the 前置库 keys 办件编号 as typed: the
+    correction's is in lower case, the same number once read)."""
+    db, app = _broken(paths)
+    db.insert_applications([{**repair(app), "case_no": app["case_no"].lower()}])
+    result = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (result.extracted, result.quarantined, result.staged, result.resumed) == (2, 1, 1, 1)
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Quarantine.state)).all() == [QuarantineState.RELEASED]
+        assert not s.scalars(select(Case.held)).one()
+        delivered = set(s.scalars(select(CaseItem.item_code).join(Delivery, Delivery.case_item_id == CaseItem.id)))
+    assert delivered == PUSHED & set(app["items"].split(","))
