@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from connectors.hrss.frontend import FrontendDB
@@ -52,12 +53,19 @@ def test_reasons_stored_as_plain_text_before_codes_read_as_legacy(paths: Paths) 
     assert held.reasons == [{"code": "LEGACY", "message": "联系电话应为以1开头的11位手机号码 139****5678"}]
 
 
-def test_rows_read_ahead_are_judged_a_transaction_at_a_time(paths: Paths, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("suite_rows", "runs"), [(10, 5), (25, 3), (1000, 2)])
+def test_rows_read_ahead_are_judged_whole_transactions_per_suite_run(paths: Paths, tmp_path: Path, suite_rows: int,
+                                                                      runs: int) -> None:
     apps = list(generate(45, seed=22))
+    apps[33] = {**apps[33], "id_number": apps[33]["id_number"][:17] + "x"}
     FrontendDB(paths.frontend_url).insert_applications(apps)
     docs = tmp_path / "docs"
     result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10, docs_dir=docs,
-                   read_ahead=30)
+                   read_ahead=30, suite_rows=suite_rows)
     assert result.extracted == 45 and result.staged + result.quarantined + result.skipped_known == 45
-    pages = sorted(p.name for p in docs.rglob("chunk-*.html"))  # reads of 30 + 15 rows: 3 + 2 suite runs
-    assert pages == [f"chunk-{n:05d}.html" for n in range(1, 6)]
+    held = {h.source_seq: [r["code"] for r in h.reasons] for h in list_held(paths.ledger_url)}
+    assert held == {34: ["ID_LOWER_X", "ID_CHECK"], 43: ["REQUIRED_EMPLOYER_NAME"]}  # each verdict on its own row
+    # reads of 30 + 15 rows; runs of 10 rows (one transaction), 20 (25 rounded down to whole transactions: 20
+    # + 10, then 15) or every row read (30, then 15)
+    pages = sorted(p.name for p in docs.rglob("chunk-*.html"))
+    assert pages == [f"chunk-{n:05d}.html" for n in range(1, runs + 1)]

@@ -55,7 +55,7 @@ def test_a_worker_lost_mid_run_leaves_the_run_to_this_process(paths: Paths, tmp_
     monkeypatch.setattr(worker._Worker, "ask", dies_after_the_first_chunk)
     with caplog.at_level(logging.WARNING, logger="lianban.validate"):
         result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10,
-                       docs_dir=tmp_path / "docs")
+                       docs_dir=tmp_path / "docs", suite_rows=10)
     assert result.extracted == 40 and result.staged == 38 and result.quarantined == 2
     assert result.data_docs and Path(result.data_docs).exists()
     (warning,) = [r.getMessage() for r in caplog.records if r.name == "lianban.validate"]
