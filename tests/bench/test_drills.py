@@ -35,3 +35,23 @@ def test_a_drill_line_says_what_was_lost_and_fails_the_drill() -> None:
     assert bad.line("deliver-kill") == "drill deliver-kill: sent=10 received=9 duplicates=0 lost=1 fates=pending=1"
     assert parse_line(bad.line("deliver-kill"))["lost"] == "1"
     assert not bad.clean and Tally(10, 10, 0, 0).clean
+
+
+def test_a_drill_world_seeds_each_person_once(tmp_path: Path) -> None:
+    """At 10,000 records the generator repeats 17 people, whose second case the hub holds by design: the
+    drills' 前置库 takes each person once, and still as many records as asked."""
+    from sqlalchemy import func, select
+
+    from bench.drills.world import _seed
+    from connectors.hrss.frontend import FrontendDB, applications
+    from connectors.hrss.mapping import APPLICATION_COLUMNS as A
+    from lianban.app.config import Paths
+    from lianban.app.setup import init
+
+    paths = Paths.from_env({"LIANBAN_HOME": str(tmp_path)})
+    init(paths, with_frontend=True)
+    _seed(paths.frontend_url, 10_000)
+    people = applications.c[A["id_number"]]
+    with FrontendDB(paths.frontend_url).engine.connect() as conn:
+        rows, persons = conn.execute(select(func.count(), func.count(people.distinct()))).one()
+    assert rows == persons == 10_000
