@@ -114,7 +114,10 @@ def simulated_result(key: str, item_code: str, party: str, status: Status, chang
 
 #: share of items (out of 100) whose reports misbehave on purpose, so the hub's status machine is exercised
 OUT_OF_ORDER_SHARE = 4  # the first poll from the third step on: the status of two steps ago, with its old time
-ILLEGAL_SHARE = 3  # the first poll at the last step: "受理" again (now), instead of the final status
+#: the first poll at the last step: "受理" again, instead of the final status and at its time (a later time
+#: would be a lie the hub cannot tell from the truth: taken as the newest word whenever the hub had not yet heard
+#: the final status, e.g. from 补正资料, with the true final status then older than it for ever)
+ILLEGAL_SHARE = 3
 #: of items another party completes (item 13, paid by HRSS), the share whose department once says 已办结 itself
 OVERREACH_SHARE = 25
 
@@ -132,7 +135,7 @@ def _glitch(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str 
     if roll < OUT_OF_ORDER_SHARE and step >= 2:
         return path[step - 2], None, step - 2
     if OUT_OF_ORDER_SHARE <= roll < OUT_OF_ORDER_SHARE + ILLEGAL_SHARE and step == len(path) - 1:
-        return S.ACCEPTED, datetime.now(UTC).isoformat(), step
+        return S.ACCEPTED, None, step
     return None
 
 

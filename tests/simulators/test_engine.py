@@ -47,7 +47,8 @@ def test_an_item_misbehaves_on_one_poll_then_tells_the_truth(tmp_path: Path) -> 
     time.sleep(STEP * 3.5)  # every item at its last step
     first = {v.idempotency_key: v for v in engine.statuses(keys.values())}
     second = {v.idempotency_key: v for v in engine.statuses(keys.values())}
-    assert first[keys["illegal"]].status is Status.ACCEPTED  # "受理" again, now: an illegal move
+    assert first[keys["illegal"]].status is Status.ACCEPTED  # "受理" again: an illegal move from the final status,
+    assert first[keys["illegal"]].changed_at == second[keys["illegal"]].changed_at  # said at the final one's time
     older = first[keys["out_of_order"]]
     assert older.status is not second[keys["out_of_order"]].status and older.changed_at < second[
         keys["out_of_order"]].changed_at  # an old status with its old time
