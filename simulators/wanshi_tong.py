@@ -84,9 +84,9 @@ class ProgressStore:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                accepted = sum(self._record_event(e) for e in events)
-                for case in cases:
-                    self._db.execute(_UPSERT_CASE, {**case, "body": _json(case)})
+                newest = self._newest({e["PROJID"] for e in events})
+                accepted = sum(self._record_event(e, newest) for e in events)
+                self._db.executemany(_UPSERT_CASE, [{**case, "body": _json(case)} for case in cases])
                 self._bump("duplicates", len(events) - accepted)
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -94,16 +94,27 @@ class ProgressStore:
             self._db.execute("COMMIT")
         return {"accepted": accepted, "duplicates": len(events) - accepted}
 
-    def _record_event(self, e: dict[str, Any]) -> int:
-        newest = self._db.execute("SELECT MAX(dataver) FROM events WHERE projid = ?", (e["PROJID"],)).fetchone()[0]
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO events VALUES (:EVENT_ID, :PROJID, :SERVICECODE, :STATUS_CODE, :STATUS_NAME, "
-            ":DATAVER, :body, :received_at)", {**e, "body": _json(e), "received_at": time.time()})
+    def _newest(self, projids: set[str]) -> dict[str, int]:
+        """The highest DATAVER received so far for each of `projids` (one query)."""
+        if not projids:
+            return {}
+        marks = ",".join("?" * len(projids))
+        query = f"SELECT projid, MAX(dataver) FROM events WHERE projid IN ({marks}) GROUP BY projid"
+        return dict(self._db.execute(query, list(projids)).fetchall())
+
+    def _record_event(self, e: dict[str, Any], newest: dict[str, int]) -> int:
+        """Keep one event unless its EVENT_ID is known; `newest` (per case, the highest DATAVER received) moves
+        on with it."""
+        row = {**e, "body": _json(e), "received_at": time.time()}
+        cur = self._db.execute("INSERT OR IGNORE INTO events VALUES (:EVENT_ID, :PROJID, :SERVICECODE, "
+                               ":STATUS_CODE, :STATUS_NAME, :DATAVER, :body, :received_at)", row)
         if cur.rowcount == 0:
             return 0
-        if newest is not None and e["DATAVER"] <= newest:
+        before = newest.get(e["PROJID"])
+        if before is not None and e["DATAVER"] <= before:
             self._bump("out_of_order", 1)
-        self._db.execute(_UPSERT_ITEM, {**e, "body": _json(e)})
+        newest[e["PROJID"]] = e["DATAVER"] if before is None else max(before, e["DATAVER"])
+        self._db.execute(_UPSERT_ITEM, row)
         return 1
 
     def refused(self) -> None:

@@ -93,6 +93,15 @@ def test_an_older_version_never_overwrites_a_newer_item_or_case(platform: Platfo
     assert (stats["events"], stats["out_of_order"]) == (2, 1)  # kept, counted late, never shown
 
 
+def test_within_one_push_a_late_version_and_a_repeat_are_told_apart(platform: Platform) -> None:
+    """The platform reads a push in order: an event older than one before it in the same push is late, the
+    same EVENT_ID twice is one event."""
+    assert platform.push(event(10, status=("7", "已办结")), event(9, status=("3", "审核中")), event(9)) == {
+        "accepted": 2, "duplicates": 1}
+    stats = platform.stats()
+    assert (stats["events"], stats["out_of_order"], stats["items_by_status"]) == (2, 1, {"已办结": 1})
+
+
 def test_the_applicant_sees_every_item_and_the_case(platform: Platform) -> None:
     done = case(dataver=2, STATUS_CODE="7", STATUS_NAME="已办结", TRANSACT_TIME="2025-03-05T10:00:00+08:00",
                 DONERESULT="6", DONEREASON="部分事项未办成（审核不通过或不予受理），原因见各事项")
