@@ -13,7 +13,7 @@ report does to an item (:meth:`StatusMachine.judge`)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -47,7 +47,7 @@ class CaseRule:
     names: frozenset[str]
     status: Status
 
-    def matches(self, names: list[str]) -> bool:
+    def matches(self, names: Collection[str]) -> bool:
         hits = [n in self.names for n in names]
         return any(hits) if self.quantifier == "any" else all(hits)
 
@@ -84,12 +84,18 @@ class StatusMachine:
         return Move.APPLY if new in self.reachable(current) else Move.ILLEGAL
 
     def case_status(self, statuses: Iterable[Status | None]) -> Status:
-        """The case's status from its items' (module docstring of the YAML: first matching rule)."""
-        names = [s.value if s is not None else NO_STATUS for s in statuses]
-        for rule in self.case_rules:
-            if names and rule.matches(names):
-                return rule.status
-        return Status.ACCEPTED  # a case without items cannot be staged; a safe answer all the same
+        """The case's status from its items' (module docstring of the YAML: first matching rule). A rule asks
+        only which statuses are among the items, so the answer is worked out once per set of them (a report
+        run asks it for every event it pushes)."""
+        return _case_status(self, frozenset(s.value if s is not None else NO_STATUS for s in statuses))
+
+
+@cache
+def _case_status(machine: StatusMachine, names: frozenset[str]) -> Status:
+    for rule in machine.case_rules:
+        if names and rule.matches(names):
+            return rule.status
+    return Status.ACCEPTED  # a case without items cannot be staged; a safe answer all the same
 
 
 @cache
