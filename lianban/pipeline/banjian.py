@@ -221,7 +221,7 @@ def _history(session: Session, replays: dict[int, _Replayed], top: int) -> Itera
     return heapq.merge(*parts, key=itemgetter(0))
 
 
-def _events(case_ids: list[int], after: int, top: int) -> Select[Any]:
+def _events(case_ids: list[int], after: int, top: int) -> Select[int, int, str, str]:
     return (select(StatusEvent.id.label("event_id"), StatusEvent.case_item_id, StatusEvent.status,
                    StatusEvent.changed_at).join(CaseItem)
             .where(CaseItem.case_id.in_(case_ids), StatusEvent.id > after, StatusEvent.id <= top))
