@@ -1,14 +1,17 @@
-"""Connecting to the ledger and bringing its schema up to date with Alembic."""
+"""Connecting to the ledger and bringing its schema up to date with Alembic (imported only to migrate: a
+pipeline step that only connects does not pay for it)."""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -37,6 +40,8 @@ def session_factory(url: str) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -45,4 +50,6 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply every migration up to `revision` (idempotent)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
