@@ -43,7 +43,7 @@ from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
-from lianban.pipeline.banjian import Replay
+from lianban.pipeline.banjian import versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
@@ -81,10 +81,9 @@ def _result(event: _Row, vault: KeyRing) -> str | None:
         return None
 
 
-def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
-                replay: Replay | None = None) -> list[ProgressEvent]:
+def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0) -> list[ProgressEvent]:
     """The next unreported, unparked events past id `after`, in id order, each with its version and case record
-    (:mod:`lianban.pipeline.banjian`; `replay`: the run's, kept from batch to batch)."""
+    (:mod:`lianban.pipeline.banjian`)."""
     query = (select(StatusEvent.id, StatusEvent.case_item_id, StatusEvent.source, StatusEvent.status,
                     StatusEvent.changed_at, StatusEvent.reason, StatusEvent.materials, StatusEvent.result,
                     CaseItem.item_code, Case.case_no)  # columns, not ORM objects: a quarter of a run's reading
@@ -92,7 +91,7 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
              .where(StatusEvent.id > after, StatusEvent.reported_at.is_(None), StatusEvent.parked_at.is_(None))
              .order_by(StatusEvent.id).limit(limit))
     rows = session.execute(query).all()
-    known = (replay or Replay()).versions(session, rows)
+    known = versions(session, rows)
     return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, Status(e.status), e.changed_at, e.reason,
                           dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e.materials),
                           result=_result(e, vault), case=known[e.id].case)
@@ -160,11 +159,11 @@ def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int =
     chunk by chunk, is its own evidence entry. The next batch (the events after this one's) is read from the
     ledger while this one is on the wire; it goes out only once this one is acknowledged."""
     run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
-    vault, replay = load_ring(keys_dir, VAULT), Replay()
+    vault = load_ring(keys_dir, VAULT)
 
     def read(after: int) -> list[ProgressEvent]:
         with run.sessions() as session:
-            return _unreported(session, batch, vault, after, replay)
+            return _unreported(session, batch, vault, after)
 
     with ThreadPoolExecutor(1, thread_name_prefix="report-read") as reader:
         ahead = reader.submit(read, 0)

@@ -9,11 +9,8 @@ show — its status, and once every item is final when it ended and how many ite
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import pairwise
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sqlalchemy import select
 
 from connectors.hrss.frontend import FrontendDB
@@ -24,7 +21,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.store import record_status
 from lianban.ledger.time_limits import item_deadline
-from lianban.pipeline.banjian import Replay, Version, versions
+from lianban.pipeline.banjian import Version, versions
 from lianban.pipeline.stage import stage
 from simulators.people import generate
 
@@ -87,39 +84,3 @@ def test_the_case_record_follows_the_items_until_every_one_is_final(paths: Paths
     first_event, first_version = read(paths, case_no)[0]
     due = due_dates[first_event.case_item_id]
     assert first_version.due_date == (due.due.isoformat() if due else None)
-
-
-@pytest.fixture
-def busy_ledger(paths: Paths) -> Paths:
-    """Eight staged cases whose items moved in an interleaved order: each case's events spread over the ids."""
-    db = FrontendDB(paths.frontend_url)
-    db.insert_applications(list(generate(8, seed=5)))
-    stage(db, paths.ledger_url, paths.keys_dir)
-    path, catalog = [S.ACCEPTED, S.UNDER_REVIEW, S.APPROVED, S.COMPLETED], load_catalog()
-    with session_factory(paths.ledger_url).begin() as s:
-        items = s.scalars(select(CaseItem).order_by(CaseItem.id)).all()
-        for step, status in enumerate(path):
-            for n, item in enumerate(items):
-                if (n + step) % 3:  # some items stop early, so cases end in different states
-                    at = (datetime(2025, 3, 3, 9, tzinfo=UTC) + timedelta(minutes=step)).isoformat()
-                    source = catalog.items[item.item_code].completer if status is S.COMPLETED else item.department
-                    record_status(s, item, status, source, code=None, reason=None, changed_at=at)
-    return paths
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=12), keep=st.integers(min_value=1, max_value=9))
-def test_a_replay_kept_from_batch_to_batch_gives_what_a_fresh_read_gives(busy_ledger: Paths, cuts: list[int],
-                                                                         keep: int) -> None:
-    """Batches in id order (cut anywhere, the replay keeping as few as one case) carry the very versions one
-    read of every event carries; a batch asked again is replayed afresh."""
-    with session_factory(busy_ledger.ledger_url)() as s:
-        events = list(s.execute(select(StatusEvent.id, StatusEvent.case_item_id).order_by(StatusEvent.id)).all())
-        assert len(events) > 40
-        whole = versions(s, events)
-        bounds = sorted({0, len(events), *(c % len(events) for c in cuts)})
-        replay, pieces = Replay(keep), {}
-        for lo, hi in pairwise(bounds):
-            pieces.update(replay.versions(s, events[lo:hi]))
-        assert pieces == whole
-        assert replay.versions(s, events[: bounds[1]]) == {e.id: whole[e.id] for e in events[: bounds[1]]}
