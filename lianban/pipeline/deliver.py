@@ -20,13 +20,19 @@ What one sealed batch can come back with, and what happens (a table, checked in 
 If every item of a split batch is refused on its own, the fault is not in the items: they back off and an
 alert is raised instead. One poison item in a batch of 100 leaves 99 delivered. A keys folder that does not
 hold the vault keys the outbox was sealed with refuses the run before anything is touched.
+
+A run may keep several batches going to its department at once (lanes, ``extra.lanes``: each its own
+connection and claims): while one batch is on the wire the next is claimed and sealed and the last settled.
+Whatever stops one lane stops the others after the batch they are on.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -327,30 +333,62 @@ class _Run:
 
 
 def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path,
-            budget: float = BUDGET_SECONDS) -> DeliverResult:
+            budget: float = BUDGET_SECONDS, lanes: Sequence[Peer[DepartmentConnector]] = ()) -> DeliverResult:
     """Seal and send every due delivery of the connector's department, one envelope per batch (module
     docstring), until none is due or `budget` seconds have passed (``stopped_by`` says so: the rest go next
     run). No database transaction spans a network call; every answer the transport verified is recorded in the
-    evidence log, one entry per wire exchange."""
+    evidence log, one entry per wire exchange. Each of `lanes` (more connections to the same department) sends
+    batches of its own at the same time (each claims its own: a row is in one batch); a batch that stops the
+    run stops every lane after the batch it is on."""
     department, sessions = peer.connector.department, session_factory(ledger_url)
     sealer = BatchSealer.load(keys_dir, department)
     with sessions() as session:
         _check_keys_match(session, sealer, keys_dir)
-    run = _Run(peer, sessions, sealer, EvidenceLog.load(keys_dir), DeliverResult(department))
+    log = EvidenceLog.load(keys_dir)
+    runs = [_Run(p, sessions, sealer, log, DeliverResult(department)) for p in (peer, *lanes)]
 
     def due() -> list[int]:
         with sessions.begin() as session:
             return claim(session, Delivery, department, DUE_STATES, batch_size)
 
-    return drain(due, run.deliver_batch, budget, run.result)
+    if len(runs) == 1:
+        return drain(due, runs[0].deliver_batch, budget, runs[0].result)
+    stop = threading.Event()
+    with ThreadPoolExecutor(len(runs), thread_name_prefix=f"deliver-{department}") as pool:
+        lanes_done = [pool.submit(_lane, due, run, budget, stop) for run in runs]
+        wait(lanes_done)
+    return merged([lane.result() for lane in lanes_done])
+
+
+def _lane(due: Callable[[], list[int]], run: _Run, budget: float, stop: threading.Event) -> DeliverResult:
+    """One lane's drain; whatever ends it early (a stop, an error) ends the others after their batch."""
+    try:
+        result = drain(due, run.deliver_batch, budget, run.result, stop)
+    except BaseException:
+        stop.set()
+        raise
+    if result.stopped_by:
+        stop.set()
+    return result
+
+
+def merged(results: Sequence[DeliverResult]) -> DeliverResult:
+    """The lanes' counts added up; stopped by what stopped the first lane that stopped."""
+    total = DeliverResult(results[0].department)
+    for result in results:
+        for name, value in asdict(result).items():
+            if isinstance(value, int):
+                setattr(total, name, getattr(total, name) + value)
+        total.stopped_by = total.stopped_by or result.stopped_by
+    return total
 
 
 def drain(due: Callable[[], list[int]], send: Callable[[list[int]], bool], budget: float,
-          result: DeliverResult) -> DeliverResult:
-    """Send batch after batch of what `due` claims until none is left, a batch stops the run, or `budget`
-    seconds have passed (``stopped_by`` says so: the rest go next run)."""
+          result: DeliverResult, stop: threading.Event | None = None) -> DeliverResult:
+    """Send batch after batch of what `due` claims until none is left, a batch stops the run, `stop` is set
+    (another lane stopped), or `budget` seconds have passed (``stopped_by`` says so: the rest go next run)."""
     deadline = time.monotonic() + budget
-    while (ids := due()) and send(ids):
+    while not (stop and stop.is_set()) and (ids := due()) and send(ids):
         if time.monotonic() > deadline:
             result.stopped_by = f"本轮时间预算（{budget:g}秒）已用完，其余记录下一轮继续投递 {BUDGET_SPENT}"
             break

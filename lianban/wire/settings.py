@@ -5,7 +5,7 @@ connection ``dept_<department>`` comes in Airflow's JSON or URI form (:func:`par
 looked up is the application's business (:mod:`lianban.app.config`).
 
 Fields: ``host``, ``port``, ``schema`` (http/https), ``login``, ``password``; ``extra``: ``wsdl``,
-``batch_size``, ``connect_timeout``, ``read_timeout``, ``rate_limit`` (requests/s), ``verify``,
+``batch_size``, ``lanes``, ``connect_timeout``, ``read_timeout``, ``rate_limit`` (requests/s), ``verify``,
 ``ca_bundle``, ``client_cert`` + ``client_key`` (mTLS), ``x509_cert`` + ``x509_key`` (WS-Security). A
 missing or malformed one fails at load with a sentence naming the connection and the field.
 """
@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 500
 #: parties that take fewer: the SMS gateway refuses more messages in one second than its rate limit (100)
 BATCH_SIZE_DEFAULTS = {"sms": 100}
+#: batches a delivery run keeps going to one department at once without ``extra.lanes``: while one is on the wire
+#: (the department verifying, opening and keeping it), the next is claimed and sealed, and the last settled
+#: (measured at 100,000 records: medical's delivery 52 s with one, 36 s with two, where the run and the
+#: department had taken turns on one batch at a time); 1 sends one batch after another
+DEFAULT_LANES = 2
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2  # so at most three attempts of an idempotent call
@@ -68,6 +73,7 @@ class DepartmentSettings:
     password: str | None = field(default=None, repr=False)
     wsdl: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
+    lanes: int = DEFAULT_LANES
     transport: TransportSettings = field(default_factory=TransportSettings)
     #: (certificate, private key) PEM files for WS-Security X.509 signatures (``extra.x509_cert/x509_key``)
     x509: tuple[str, str] | None = None
@@ -86,6 +92,7 @@ class DepartmentSettings:
 #: numeric keys of ``extra``: key → (type, default); every value must be positive
 _NUMBERS: dict[str, tuple[type[int] | type[float], float | None]] = {
     "batch_size": (int, DEFAULT_BATCH_SIZE),
+    "lanes": (int, DEFAULT_LANES),
     "connect_timeout": (float, DEFAULT_CONNECT_TIMEOUT),
     "read_timeout": (float, DEFAULT_READ_TIMEOUT),
     "rate_limit": (float, None),
@@ -234,6 +241,7 @@ def parse_connection(department: str, raw: str | Mapping[str, Any]) -> Departmen
         password=conn.get("password") or None,
         wsdl=str(wsdl) if wsdl else None,
         batch_size=_number(name, extra, "batch_size", default_batch_size(department)),
+        lanes=_number(name, extra, "lanes"),
         transport=_transport(name, extra),
         x509=_pem_pair(name, extra, "x509", "an X.509 signature"),
     )

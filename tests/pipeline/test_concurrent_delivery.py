@@ -4,20 +4,25 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department
+from lianban.domain.schemas import schema_path
+from lianban.errors import RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
 from lianban.ledger.outbox import claim
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
-from lianban.pipeline.deliver import DeliverResult, deliver
+from lianban.pipeline.deliver import DeliverResult, deliver, merged
 from lianban.pipeline.stage import stage
+from lianban.wire.contract import DepartmentConnector, NoProofs, Peer
+from lianban.wire.settings import parse_connection
 
 DEPT = "medical"
 
@@ -62,3 +67,73 @@ def test_two_runs_at_once_send_every_delivery_exactly_once(seeded: Any, paths: P
     assert first.accepted and second.accepted  # both worked, on different rows
     stats = simulation.engines[DEPT].stats()
     assert (stats["unique"], stats["duplicates"]) == (first.accepted + second.accepted, 0)
+
+
+def _peer(paths: Paths) -> Any:
+    return load_department(DEPT, department_settings(DEPT), paths.keys_dir)
+
+
+def test_lanes_of_one_run_send_every_delivery_exactly_once(seeded: Any, paths: Paths, simulation: Any,
+                                                          ledger_url: str) -> None:
+    """Three lanes (each its own connection) at once: every delivery accepted once, the counts added up."""
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    result = deliver(_peer(paths), ledger_url, 4, paths.keys_dir, lanes=[_peer(paths), _peer(paths)])
+    with session_factory(ledger_url)() as session:
+        states = dict(session.execute(select(Delivery.state, func.count()).where(Delivery.department == DEPT)
+                                      .group_by(Delivery.state)).all())
+    assert states == {DeliveryState.ACCEPTED: result.accepted} and result.sent == result.accepted > 8
+    assert result.stopped_by is None
+    stats = simulation.engines[DEPT].stats()
+    assert (stats["unique"], stats["duplicates"]) == (result.accepted, 0)
+
+
+def _down(paths: Paths) -> Any:
+    """A connection to the department on a port nobody listens on."""
+    extra = {"connect_timeout": 1, "read_timeout": 2, "wsdl": str(schema_path("medical", "medical.wsdl"))}
+    down = parse_connection(DEPT, json.dumps({"host": "127.0.0.1", "port": 9, "schema": "http", "login": "x",
+                                              "password": "y", "extra": extra}))
+    return load_department(DEPT, down, paths.keys_dir)
+
+
+class _Refusing:
+    """A medical connection whose every call is a transient failure, at once (a unit's stand-in)."""
+
+    department = DEPT
+
+    def submit(self, batch: Any, seal: Any) -> Any:
+        raise RetriableError("医保局暂停受理")
+
+
+def test_a_lane_that_stops_the_run_stops_the_others_after_their_batch(seeded: Any, paths: Paths, simulation: Any,
+                                                                     ledger_url: str) -> None:
+    """One lane's batch stops the run, the other's connection is fine: it stops after its batch, the rest wait
+    for the next run."""
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    with session_factory(ledger_url)() as session:
+        total = int(session.scalar(select(func.count()).select_from(Delivery).where(Delivery.department == DEPT))
+                    or 0)
+    stopping = Peer(cast(DepartmentConnector, _Refusing()), NoProofs())
+    result = deliver(stopping, ledger_url, 2, paths.keys_dir, lanes=[_peer(paths)])
+    assert result.stopped_by == "医保局暂停受理" and result.retrying == 2  # the stopping lane's batch backs off
+    assert result.accepted < total // 2  # the other lane stopped after its batch, not at the end of the outbox
+    assert simulation.engines[DEPT].stats()["unique"] == result.accepted
+
+
+def test_every_lane_down_backs_off_one_batch_each(seeded: Any, paths: Paths, ledger_url: str) -> None:
+    """The department down: each lane's batch backs off, and no lane goes on claiming after the run stopped."""
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    peers = [_down(paths) for _ in range(2)]
+    result = deliver(peers[0], ledger_url, 3, paths.keys_dir, lanes=peers[1:])
+    assert result.stopped_by and 3 <= result.retrying == result.sent <= 6  # one batch per lane at most
+    with session_factory(ledger_url)() as session:
+        retrying = session.scalar(select(func.count()).select_from(Delivery)
+                                  .where(Delivery.department == DEPT, Delivery.state == DeliveryState.RETRY))
+    assert retrying == result.retrying
+
+
+def test_lanes_add_up_their_counts_and_keep_the_first_stop() -> None:
+    one = DeliverResult("medical", sent=5, accepted=4, refused=1, split=1)
+    two = DeliverResult("medical", sent=3, retrying=3, stopped_by="医保局暂不可用")
+    total = merged([one, two])
+    assert (total.sent, total.accepted, total.refused, total.retrying, total.split) == (8, 4, 1, 3, 1)
+    assert total.stopped_by == "医保局暂不可用" and merged([two, one]).stopped_by == "医保局暂不可用"

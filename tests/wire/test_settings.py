@@ -33,6 +33,13 @@ def test_batches_of_500_by_default_100_for_the_sms_gateway_and_a_setting_still_w
     assert parse_connection("wanshi_tong", json.dumps({"host": "h", "extra": {"batch_size": 50}})).batch_size == 50
 
 
+def test_two_lanes_by_default_and_a_setting_wins_but_never_none() -> None:
+    assert parse_connection("medical", json.dumps({"host": "h"})).lanes == 2
+    assert parse_connection("medical", json.dumps({"host": "h", "extra": {"lanes": 1}})).lanes == 1
+    with pytest.raises(ConfigError, match=r"dept_medical: field 'extra' has a malformed 'lanes'"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": {"lanes": 0}}))
+
+
 def test_defaults_and_extra_given_as_a_json_string() -> None:
     s = parse_connection("health", json.dumps({"host": "h", "extra": json.dumps({"batch_size": "7"})}))
     assert s.base_url == "http://h" and s.batch_size == 7 and s.wsdl is None
