@@ -70,12 +70,12 @@ class NewCases:
         item_ids = _inserted(session, _ITEMS, [{"case_id": case_id, "item_code": item.item_code,
                                                    "department": item.department, "final": False}
                                                   for case_id, item in rows])
-        deliveries = [self._delivery(item_id, item) for item_id, (_, item) in zip(item_ids, rows, strict=True)
-                      if item.delivery is not None]
+        written = [(item_id, item) for item_id, (_, item) in zip(item_ids, rows, strict=True)]
+        deliveries = [self._delivery(item_id, item) for item_id, item in written if item.delivery is not None]
         if deliveries:
             session.execute(insert(_DELIVERIES), deliveries)
         self.cases, self.items = [], []
-        return [(item_id, item) for item_id, (_, item) in zip(item_ids, rows, strict=True)]
+        return written
 
     def _delivery(self, item_id: int, item: NewItem) -> dict[str, Any]:
         sealed = item.delivery

@@ -373,7 +373,8 @@ def _lane(due: Callable[[], list[int]], run: _Run, budget: float, stop: threadin
 
 
 def merged(results: Sequence[DeliverResult]) -> DeliverResult:
-    """The lanes' counts added up; stopped by what stopped the first lane that stopped."""
+    """The lanes' counts added up; ``stopped_by`` the first lane's (in lane order) that says why it stopped (a
+    lane that only followed another's stop says nothing)."""
     total = DeliverResult(results[0].department)
     for result in results:
         for name, value in asdict(result).items():
