@@ -64,7 +64,7 @@ def deliver(department: str) -> dict[str, Any]:
     paths = Paths.from_env()
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
-    peer, *lanes = (load_department(department, settings, paths.keys_dir) for _ in range(settings.lanes))
+    peer, *lanes = (load_department(department, settings.per_lane(), paths.keys_dir) for _ in range(settings.lanes))
     return run(peer, ledger, settings.batch_size, paths.keys_dir, lanes=lanes).as_dict()
 
 

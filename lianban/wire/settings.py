@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -87,6 +87,13 @@ class DepartmentSettings:
     def rate_limit(self) -> float | None:
         """Requests per second the department allows us (``extra.rate_limit``); None = no client-side limit."""
         return self.transport.rate_limit
+
+    def per_lane(self) -> DepartmentSettings:
+        """The settings of one of ``lanes`` connections open at once: the rate the department allows us shared
+        between them (each connection limits its own requests)."""
+        if self.rate_limit is None or self.lanes == 1:
+            return self
+        return replace(self, transport=replace(self.transport, rate_limit=self.rate_limit / self.lanes))
 
 
 #: numeric keys of ``extra``: key → (type, default); every value must be positive

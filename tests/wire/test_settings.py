@@ -40,6 +40,13 @@ def test_two_lanes_by_default_and_a_setting_wins_but_never_none() -> None:
         parse_connection("medical", json.dumps({"host": "h", "extra": {"lanes": 0}}))
 
 
+def test_lanes_share_the_rate_the_department_allows() -> None:
+    limited = parse_connection("medical", json.dumps({"host": "h", "extra": {"rate_limit": 10, "lanes": 4}}))
+    assert limited.per_lane().rate_limit == 2.5 and limited.per_lane().lanes == 4 and limited.rate_limit == 10
+    free = parse_connection("medical", json.dumps({"host": "h"}))
+    assert free.per_lane() is free
+
+
 def test_defaults_and_extra_given_as_a_json_string() -> None:
     s = parse_connection("health", json.dumps({"host": "h", "extra": json.dumps({"batch_size": "7"})}))
     assert s.base_url == "http://h" and s.batch_size == 7 and s.wsdl is None
