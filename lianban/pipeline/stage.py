@@ -4,9 +4,9 @@ A chunk is written to the ledger in one transaction before its source rows are f
 between only re-reads rows whose 办件编号 the ledger already holds (skipped, never doubled). Set-based: what the
 chunk's rows need to know of the ledger (known 办件编号, open cases by person, open quarantine rows, operator
 releases) is asked once per chunk and kept current in memory, and its new cases, items and outbox rows are
-inserted together (:mod:`lianban.ledger.new_cases`) at the end, then the chunk's held cases (the rare rows that
-go one by one; measured: entering each where it was read, with the new cases before it written first, cost a
-third of a 10,000-record run with 3 % held); a resumed case writes what comes before it first.
+inserted together (:mod:`lianban.ledger.new_cases`) at the end, with its quarantine rows, then its held cases
+(entered together too, :func:`lianban.pipeline.notices.hold_cases`; measured: entering each where it was read
+cost a third of a 10,000-record run with 3 % held); a resumed case writes what comes before it first.
 Every row's fate is one of: staged, skipped (the ledger already holds that very row: a re-read or a duplicate
 row in the 前置库), or quarantined with its reasons — a row that cannot be read (:mod:`lianban.domain.intake`), an
 invalid record (the rules of :mod:`lianban.domain.rules`, run per chunk as one DataFrame by Great
