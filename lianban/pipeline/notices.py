@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,6 +77,15 @@ def password_hash(record: RetirementRecord, key: tuple[str, bytes]) -> str | Non
     return hash_password(record.password, record.case_no, key) if record.password else None
 
 
+def case_columns(record: RetirementRecord, id_index: str, fingerprint: str | None, password_key: tuple[str, bytes],
+                 now: datetime) -> dict[str, Any]:
+    """A new case's columns from its record (but id, held and staged_at): staged (`fingerprint` of the row) or
+    held (None); an 审批时间 that does not parse falls back to `now`."""
+    return {"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
+            "id_index": id_index, "approved_at": approved_time(record.approved_at) or now,
+            "fingerprint": fingerprint, "password_hash": password_hash(record, password_key)}
+
+
 def keep_password(case: Case, record: RetirementRecord, key: tuple[str, bytes]) -> None:
     """The case keeps the keyed hash of the 查询密码 the row carries (a row without one keeps the one it has)."""
     case.password_hash = password_hash(record, key) or case.password_hash
@@ -85,15 +95,12 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
               id_index: str, password_key: tuple[str, bytes]) -> int:
     """Enter (or keep) `record`'s case as held and tell every chosen item 补正资料; the number of items told
     (none when no chosen item is in the catalog: there is nothing to tell it about)."""
-    if not any(code in catalog.items for code in record.items):
+    if not _tells(record, catalog):
         return 0
     case = session.scalars(select(Case).where(Case.case_no == record.case_no)).first()
     if case is None:
         now = utcnow()
-        case = Case(case_no=record.case_no, source_seq=record.source_seq, region_code=record.id_number[:6],
-                    id_index=id_index, staged_at=now, approved_at=approved_time(record.approved_at) or now,
-                    fingerprint=None, held=True)
-        keep_password(case, record, password_key)
+        case = Case(**case_columns(record, id_index, None, password_key, now), staged_at=now, held=True)
         session.add(case)
         session.flush()
     told = 0
@@ -101,6 +108,11 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
         told += record_status(session, item, Status.SUPPLEMENT, WINDOW, code=HOLD_CODE, reason=notice(reasons),
                               changed_at=_moment(record.approved_at))
     return told
+
+
+def _tells(record: RetirementRecord, catalog: Catalog) -> bool:
+    """Whether a hold of `record` tells anything: some chosen item is in the catalog."""
+    return any(code in catalog.items for code in record.items)
 
 
 #: one held row to tell: its record, its reasons (Chinese), the person's blind index
@@ -111,7 +123,7 @@ def hold_cases(session: Session, held: Sequence[Held], catalog: Catalog, passwor
     """:func:`hold_case` for each ``(record, reasons, id_index)`` of `held`, in order; the items told. The cases
     not yet in the ledger are entered together, set-based (a chunk's held rows: measured, one at a time they cost
     3 ms each); a case already in it, or held twice in `held`, goes one by one after them."""
-    held = [h for h in held if any(code in catalog.items for code in h[0].items)]
+    held = [h for h in held if _tells(h[0], catalog)]
     present = set(session.scalars(select(Case.case_no).where(Case.case_no.in_({h[0].case_no for h in held}))))
     fresh: list[Held] = []
     again: list[Held] = []
@@ -129,9 +141,7 @@ def _enter_held(session: Session, held: Sequence[Held], catalog: Catalog, passwo
     new, notices = NewCases(utcnow()), []
     for record, reasons, id_index in held:
         codes = sorted(code for code in set(record.items) if code in catalog.items)
-        new.add({"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
-                 "id_index": id_index, "approved_at": approved_time(record.approved_at) or new.now,
-                 "fingerprint": None, "password_hash": password_hash(record, password_key)},
+        new.add(case_columns(record, id_index, None, password_key, new.now),
                 [NewItem(code, catalog.items[code].department) for code in codes], held=True)
         notices += [(notice(reasons), _moment(record.approved_at))] * len(codes)
     book = StatusBook(session)

@@ -25,7 +25,6 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,13 +135,6 @@ def _prepare(record: RetirementRecord, catalog: Catalog, keys: _Keys) -> _Prepar
                      _sealed_items(record, catalog, keys.vault))
 
 
-def _case_values(record: RetirementRecord, keys: _Keys, id_index: str, print_: str, now: datetime) -> dict[str, Any]:
-    """A new case's columns (a valid record's 审批时间 parses: intake checked it; now only as a safe fallback)."""
-    return {"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
-            "id_index": id_index, "approved_at": notices.approved_time(record.approved_at) or now,
-            "fingerprint": print_, "password_hash": notices.password_hash(record, keys.query)}
-
-
 def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
                  print_: str) -> tuple[int, bool]:
     """Resume a held case corrected at the source (:mod:`lianban.pipeline.notices`) and seal its pushed items
@@ -175,7 +167,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
     if held:
         return _resume_case(session, record, catalog, keys, id_index, print_)[0]
     new, items = NewCases(utcnow()), _sealed_items(record, catalog, keys.vault)
-    new.add(_case_values(record, keys, id_index, print_, new.now), items)
+    new.add(notices.case_columns(record, id_index, print_, keys.query, new.now), items)
     new.write(session)
     return sum(item.delivery is not None for item in items)
 
@@ -326,7 +318,8 @@ class _Chunk:
             ledger.held.discard(record.case_no)
         else:
             items = sealed if sealed is not None else _sealed_items(record, self.catalog, self.keys.vault)
-            self.new.add(_case_values(record, self.keys, id_index, print_, self.new.now), items)
+            case = notices.case_columns(record, id_index, print_, self.keys.query, self.new.now)
+            self.new.add(case, items)
             deliveries, in_progress = sum(i.delivery is not None for i in items), bool(items)
         if in_progress:
             ledger.persons.setdefault(id_index, set()).add(record.case_no)
