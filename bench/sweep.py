@@ -4,10 +4,9 @@ Builds a world (:mod:`bench.drills.world`) holding about N open case items: synt
 delivered by the real pipeline, the departments' status clock fast enough that every delivered item has
 moved on by the time of the sweep, and HRSS's log holding the whole path of each of its own items. Then it
 times the sweep the feedback DAG makes, each step in its own process as Airflow runs its tasks: HRSS's log
-collected and every department polled (one after the other: the ledger is SQLite here), then every change
-reported to 皖事通办. Prints the open
-items, the changes, the time and the rate, and checks exactly-once at the sink (every event the ledger holds
-received once, nothing left unreported, no change kept twice).
+collected and every department polled, all at once (as the DAG's collection tasks run), then every change
+reported to 皖事通办. Prints the open items, the changes, the time and the rate, and checks exactly-once at
+the sink (every event the ledger holds received once, nothing left unreported, no change kept twice).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,12 +85,33 @@ def _events(world: World) -> tuple[int, int]:
 
 
 def _jobs(world: World, *calls: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Each call ``(job, *args)`` of :mod:`lianban.app.jobs` in its own process, one after the other (on a
-    SQLite ledger, writers at once wait on each other's locks: ``database is locked``)."""
-    outs = [subprocess.run([sys.executable, "-c", JOB, *call], env=world.env, cwd=ROOT, text=True,
-                           capture_output=True, check=False) for call in calls]
-    return [json.loads(o.stdout.strip().splitlines()[-1]) if o.stdout.strip()
-            else {"error": f"no answer (exit {o.returncode}): {o.stderr[-300:]}"} for o in outs]
+    """Each call ``(job, *args)`` of :mod:`lianban.app.jobs` in its own process, all at once; each answer
+    (its JSON counts). Output goes to files, as a task's log does: a job blocked on a full pipe would hold
+    the ledger's write lock meanwhile (an alert logged inside a transaction), and the others would wait on it
+    until SQLite gave up (``database is locked``)."""
+    with tempfile.TemporaryDirectory(prefix="sweep-") as logs:
+        runs = [_Job(call, Path(logs) / str(n)) for n, call in enumerate(calls)]
+        started = [run.start(world) for run in runs]  # all running before any is waited for
+        return [run.answer() for run in started]
+
+
+class _Job:
+    """One job in a process of its own, its output in files."""
+
+    def __init__(self, call: tuple[str, ...], base: Path) -> None:
+        self.call, self.out, self.err = call, base.with_suffix(".out"), base.with_suffix(".err")
+
+    def start(self, world: World) -> _Job:
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-c", JOB, *self.call], env=world.env, cwd=ROOT,
+                                         stdout=out, stderr=err)
+        return self
+
+    def answer(self) -> dict[str, Any]:
+        code, stdout = self.proc.wait(), self.out.read_text().strip()
+        answer: dict[str, Any] = json.loads(stdout.splitlines()[-1]) if stdout else \
+            {"error": f"no answer (exit {code}): {self.err.read_text()[-300:]}"}
+        return answer
 
 
 def prepare(items: int, home: Path) -> World:
@@ -106,7 +127,7 @@ def prepare(items: int, home: Path) -> World:
 
 
 def sweep(world: World) -> dict[str, Any]:
-    """One sweep, timed: collect (HRSS's log and every department), then report."""
+    """One sweep, timed: collect (HRSS's log and every department at once), then report."""
     open_items, (events_before, _) = _open_items(world), _events(world)
     started = time.perf_counter()
     collected = _jobs(world, ("collect_hrss",), *(("poll", d) for d in tally.pushed()))
