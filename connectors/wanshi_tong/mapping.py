@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from connectors.wanshi_tong.codes import CodeTables, DoneResult, code
@@ -24,9 +25,11 @@ __all__ = ["beijing_time", "case_body", "event_body", "push_body"]
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
+@lru_cache(maxsize=8192)
 def beijing_time(text: str) -> str:
     """`text` (ISO-8601; no offset means UTC) in Beijing time to the second; unreadable text is sent as it is,
-    for the platform to refuse and the report step to park with its reason."""
+    for the platform to refuse and the report step to park with its reason. Remembered: a push repeats a
+    case's 受理时间 for each of its events, and a day's log repeats its seconds."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

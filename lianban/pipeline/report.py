@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -46,11 +47,13 @@ from lianban.ledger.store import utcnow
 from lianban.pipeline.banjian import versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
+from lianban.pipeline.offload import Offload, ProcessLost
 from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
 
 SINK = "wanshi_tong"
 REPORT_BATCH = 500
 alerts = logging.getLogger("lianban.alerts")
+log = logging.getLogger(__name__)
 
 
 class _Row(Protocol):
@@ -154,21 +157,88 @@ class _Push:
         return isolated.going
 
 
+def read_batch(ledger_url: str, keys_dir: str, batch: int, after: int) -> list[ProgressEvent]:
+    """The next `batch` unreported events past id `after` (:func:`_unreported`): what the report's reader runs,
+    in a thread or in a process of its own (its engine and vault ring are kept for the life of the process)."""
+    with session_factory(ledger_url)() as session:
+        return _unreported(session, batch, _vault(keys_dir), after)
+
+
+@cache
+def _vault(keys_dir: str) -> KeyRing:
+    return load_ring(Path(keys_dir), VAULT)
+
+
+def _warm(ledger_url: str, keys_dir: str) -> None:
+    """Import, connect and load the vault in the reader process before its first batch is wanted."""
+    session_factory(ledger_url)
+    _vault(keys_dir)
+
+
+class _Reader:
+    """Reads the next batch while one is on the wire (it goes out only once the one before is acknowledged).
+
+    In a thread at first. Once a full batch says there is a backlog, a process of its own is started and takes
+    over as soon as it is up (about a second): reading is half a report's CPU, and a thread shares one
+    interpreter lock with the pushing, so with a process each has a core. A small run never pays for the
+    process. If that process is lost, the batch it was reading is read again in the thread."""
+
+    def __init__(self, ledger_url: str, keys_dir: Path, batch: int) -> None:
+        self._args = (ledger_url, str(keys_dir), batch)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="report-read")
+        self._process: Offload | None = None
+        self._ready: Future[None] | None = None
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.shutdown(cancel_futures=True)
+        if self._process is not None:  # not waited for: a process still starting ends on its own
+            self._process.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def in_process(self) -> bool:
+        """Whether batches are now read in the reader process."""
+        return self._process is not None and self._up()
+
+    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent]]]:
+        """Start reading the batch after event id `after`; `backlog`: the last batch was full."""
+        if backlog and self._process is None:
+            self._process = Offload()
+            self._ready = self._process.submit(_warm, *self._args[:2])
+        pool: Executor = self._process if self._process is not None and self.in_process else self._thread
+        return after, pool.submit(read_batch, *self._args, after)
+
+    def result(self, ahead: tuple[int, Future[list[ProgressEvent]]]) -> list[ProgressEvent]:
+        after, future = ahead
+        try:
+            return future.result()
+        except ProcessLost:
+            log.warning("报送读取进程意外退出，改在本进程内读取 (the report's reader process was lost; reading here)")
+            self._ready = None
+            return self._thread.submit(read_batch, *self._args, after).result()
+
+    def _up(self) -> bool:
+        if self._ready is None or not self._ready.done():
+            return False
+        if self._ready.exception() is not None:
+            log.warning("报送读取进程未能启动，改在本进程内读取 (the report's reader process did not start: %s)",
+                        type(self._ready.exception()).__name__)
+            self._ready = None
+            return False
+        return True
+
+
 def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
     """Push unreported status events to 皖事通办 in id order (module docstring); each acknowledgement,
     chunk by chunk, is its own evidence entry. The next batch (the events after this one's) is read from the
-    ledger while this one is on the wire; it goes out only once this one is acknowledged."""
+    ledger while this one is on the wire (:class:`_Reader`); it goes out only once this one is acknowledged."""
     run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
-    vault = load_ring(keys_dir, VAULT)
-
-    def read(after: int) -> list[ProgressEvent]:
-        with run.sessions() as session:
-            return _unreported(session, batch, vault, after)
-
-    with ThreadPoolExecutor(1, thread_name_prefix="report-read") as reader:
-        ahead = reader.submit(read, 0)
-        while events := ahead.result():
-            ahead = reader.submit(read, events[-1].event_id)
+    with _Reader(ledger_url, keys_dir, batch) as reader:
+        ahead = reader.submit(0)
+        while events := reader.result(ahead):
+            ahead = reader.submit(events[-1].event_id, backlog=len(events) == batch)
             if not run.report_batch(events):
                 break
     return run.result

@@ -168,3 +168,55 @@ def test_re_sending_every_change_carries_the_same_versions_and_changes_nothing(
     stats = requests.get(f"{url}/_sim/stats", timeout=5).json()
     assert (stats["duplicates"], stats["out_of_order"], stats["events"]) == (total, 0, total)
     assert [_view(url, c) for c in cases] == before
+
+
+def _wait_until(condition: Any, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the reader process did not come up"
+        time.sleep(0.05)
+
+
+def test_a_backlog_is_read_in_a_process_of_its_own_as_the_thread_would_read_it(seeded: Any, paths: Paths) -> None:
+    """Reading is half a report's CPU: behind a full batch, the next batches are read in another process, with
+    the same events, versions and case records, in the same order."""
+    from lianban.pipeline.report import _Reader, read_batch
+
+    _events(paths, seeded)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, 0)
+    assert len(every) > 12
+    with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
+        got = reader.result(reader.submit(0))
+        assert not reader.in_process  # one batch: no process
+        ahead = reader.submit(got[-1].event_id, backlog=True)  # read in the thread while the process starts
+        _wait_until(lambda: reader.in_process)
+        got += reader.result(ahead)
+        while events := reader.result(reader.submit(got[-1].event_id, backlog=True)):
+            got += events
+    assert got == every
+
+
+def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: Any, paths: Paths,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import os
+    import signal
+
+    from test_offload import offload_children
+
+    from lianban.pipeline.report import _Reader, read_batch
+
+    _events(paths, seeded)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, 0)
+    with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
+        got = reader.result(reader.submit(0, backlog=True))
+        _wait_until(lambda: reader.in_process)
+        readers = offload_children()
+        assert readers
+        for pid in readers:
+            os.kill(pid, signal.SIGKILL)
+        while events := reader.result(reader.submit(got[-1].event_id, backlog=True)):
+            got += events
+        assert not reader.in_process
+    assert got == every
+    assert any("读取进程意外退出" in r.getMessage() for r in caplog.records)
+

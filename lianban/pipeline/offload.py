@@ -1,0 +1,114 @@
+"""A process of our own that runs module-level functions: ``python -m lianban.pipeline.offload``.
+
+What :class:`concurrent.futures.ProcessPoolExecutor` with one worker does, without multiprocessing's ways of
+starting it: ``spawn`` imports the parent's main module again in the child (an Airflow task's, a script's
+without a main guard: the child never starts), and ``fork`` copies a parent that has threads and open ledger
+connections. The child is a plain ``python -m`` of this module; calls go to it one at a time over a pipe,
+pickled (a function by its module and name), and each comes back as a future's result or exception. If the
+child dies, the call under way and every later one raise :class:`ProcessLost`. The child ends when the pipe
+closes: at :meth:`Offload.shutdown`, or when the parent exits or is killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import suppress
+from typing import IO, Any, ParamSpec, TypeVar
+
+__all__ = ["Offload", "ProcessLost"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ProcessLost(Exception):
+    """The child process is gone (it died, or answered what it should not)."""
+
+
+class Offload(Executor):
+    """One child process, calls answered in order (a thread talks to it, so :meth:`submit` never waits)."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+        self._talk = ThreadPoolExecutor(1, thread_name_prefix="lianban-offload")
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return self._talk.submit(self._call, fn, args, kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Close the pipe once the calls submitted are answered (or cancelled): the child then ends."""
+        self._talk.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self._proc.stdin is not None:
+            with suppress(OSError):  # a child already gone
+                self._proc.stdin.close()
+        if wait:
+            self._proc.wait()
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            pickle.dump((fn, args, kwargs), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+            kind, answer = pickle.load(self._proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+            raise ProcessLost(f"{type(exc).__name__} (exit code {self._proc.poll()})") from None
+        if kind == "error":
+            raise answer
+        if kind != "ok":
+            raise ProcessLost(f"answered {kind!r}")
+        result: T = answer
+        return result
+
+
+def serve(calls: IO[bytes], answers: IO[bytes]) -> None:
+    """The child's loop: one answer per call until the pipe closes. An exception goes back as it was raised;
+    one that cannot be pickled goes back as a RuntimeError naming its type (never its message: it could hold
+    what a log line must not)."""
+    while True:
+        try:
+            fn, args, kwargs = pickle.load(calls)
+        except EOFError:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+        except Exception as exc:  # every failure goes back to the caller
+            reply = ("error", exc)
+        answers.write(_pickled(reply))
+        answers.flush()
+
+
+def _pickled(reply: tuple[str, Any]) -> bytes:
+    """`reply` pickled; an exception is also unpickled here first (one whose class takes other arguments than
+    its ``args`` would fail only in the parent)."""
+    try:
+        data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        if reply[0] == "error":
+            pickle.loads(data)
+    except Exception as exc:
+        unpicklable = RuntimeError(f"{type(reply[1]).__name__} (unpicklable: {type(exc).__name__})")
+        data = pickle.dumps(("error", unpicklable))
+    return data
+
+
+def main() -> None:
+    """Answers go to the original stdout; anything else printed goes to stderr (the task's log)."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""A process of our own for module-level functions: answers, exceptions, a lost child, and an end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from lianban.errors import FatalError
+from lianban.pipeline.offload import Offload, ProcessLost, serve
+
+
+def offload_children() -> list[int]:
+    """The pids of this process's offload children."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and b"lianban.pipeline.offload" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, IndexError, ValueError):  # a process gone meanwhile
+            continue
+    return found
+
+
+class Odd(Exception):
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a} {b}")
+
+
+def refuse(text: str) -> None:
+    raise FatalError(text)
+
+
+def odd() -> None:
+    raise Odd("kept", "here")
+
+
+def _served(*calls: tuple[object, ...]) -> list[tuple[str, object]]:
+    """What the child's loop answers to `calls`, run here over in-memory pipes."""
+    import io
+    import pickle
+
+    requests, answers = io.BytesIO(), io.BytesIO()
+    for fn, *args in calls:
+        pickle.dump((fn, tuple(args), {}), requests)
+    requests.seek(0)
+    serve(requests, answers)
+    answers.seek(0)
+    return [pickle.load(answers) for _ in calls]
+
+
+def test_calls_are_answered_in_another_process_in_order() -> None:
+    with Offload() as child:
+        futures = [child.submit(os.getpid) for _ in range(3)] + [child.submit(sorted, [3, 1, 2])]
+        pids = {f.result(timeout=30) for f in futures[:3]}
+        assert pids != {os.getpid()} and len(pids) == 1
+        assert futures[3].result() == [1, 2, 3]
+
+
+def test_an_exception_comes_back_as_raised_and_the_child_goes_on() -> None:
+    with Offload() as child:
+        with pytest.raises(ValueError, match="invalid literal"):
+            child.submit(int, "x").result(timeout=30)
+        assert child.submit(abs, -2).result() == 2
+
+
+def test_an_exception_that_cannot_be_rebuilt_comes_back_by_its_type_alone() -> None:
+    (kind, refused), (_, odd_one), (ok, value) = _served((refuse, "规则无法运行"), (odd,), (abs, -3))
+    assert kind == "error" and isinstance(refused, FatalError) and str(refused) == "规则无法运行"
+    assert isinstance(odd_one, RuntimeError) and "Odd" in str(odd_one)
+    assert "kept" not in str(odd_one)  # its type, never its message
+    assert (ok, value) == ("ok", 3)
+
+
+def test_a_killed_child_is_lost_for_the_call_under_way_and_those_after() -> None:
+    child = Offload()
+    try:
+        assert child.submit(abs, -1).result(timeout=30) == 1
+        assert child.pid in offload_children()
+        os.kill(child.pid, signal.SIGKILL)
+        with pytest.raises(ProcessLost):
+            child.submit(time.sleep, 0).result()
+        with pytest.raises(ProcessLost):
+            child.submit(abs, -1).result()
+    finally:
+        child.shutdown()
+
+
+def test_the_child_ends_when_shut_down() -> None:
+    child = Offload()
+    assert child.submit(abs, -1).result(timeout=30) == 1
+    assert child.pid in offload_children()
+    child.shutdown()
+    assert child.pid not in offload_children()
