@@ -15,7 +15,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
        │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
        │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
-       │       皖事通办, each event with its 办件 record from banjian), alerts (liaisons told of incidents),
+       │       皖事通办, each event with its 办件 record from banjian; a backlog read in an offload process),
+       │       offload (a child process running module-level functions), alerts (liaisons told of incidents),
        │       daily (each liaison's daily summary), sms_notices (双告知 by SMS, exactly once),
        │       reminders (到龄提醒 planned from HRSS's register), pensions (待遇告知 of approved pensions),
        │       forecast (the register and the ledger's item choices, read for the retirement-wave forecast),
