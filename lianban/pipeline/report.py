@@ -25,13 +25,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import select, update
+import msgspec
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.domain.statuses import Status
@@ -54,6 +55,7 @@ SINK = "wanshi_tong"
 REPORT_BATCH = 500
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
+_EVENTS = cast(Table, StatusEvent.__table__)
 
 
 class _Row(Protocol):
@@ -133,8 +135,8 @@ class _Push:
             if acknowledged != len(events):  # not marked: pushed again next run, deduped by event id
                 self.result.stopped_by = f"皖事通办确认 {acknowledged} 条，推送 {len(events)} 条，不符，稍后重推"
                 return False
-            session.execute(update(StatusEvent).where(StatusEvent.id.in_([e.event_id for e in events]))
-                            .values(reported_at=utcnow()))
+            session.execute(update(_EVENTS).where(_EVENTS.c.id.in_([e.event_id for e in events]))
+                            .values(reported_at=utcnow()))  # Core: no ORM bulk-update bookkeeping for 500 ids
         self.result.read += len(events)
         self.result.changed += len(events)
         return True
@@ -162,6 +164,15 @@ def read_batch(ledger_url: str, keys_dir: str, batch: int, after: int) -> list[P
     in a thread or in a process of its own (its engine and vault ring are kept for the life of the process)."""
     with session_factory(ledger_url)() as session:
         return _unreported(session, batch, _vault(keys_dir), after)
+
+
+def read_packed(ledger_url: str, keys_dir: str, batch: int, after: int) -> bytes:
+    """:func:`read_batch` packed for the trip from the reader process (msgpack: unpacked in under half the time
+    unpickling takes, and the unpacking is on the pushing's path)."""
+    return _PACK.encode(read_batch(ledger_url, keys_dir, batch, after))
+
+
+_PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[ProgressEvent])
 
 
 @cache
@@ -202,18 +213,20 @@ class _Reader:
         """Whether batches are now read in the reader process."""
         return self._process is not None and self._up()
 
-    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent]]]:
+    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent] | bytes]]:
         """Start reading the batch after event id `after`; `backlog`: the last batch was full."""
         if backlog and self._process is None:
             self._process = Offload()
             self._ready = self._process.submit(_warm, *self._args[:2])
-        pool: Executor = self._process if self._process is not None and self.in_process else self._thread
-        return after, pool.submit(read_batch, *self._args, after)
+        if self._process is not None and self.in_process:
+            return after, self._process.submit(read_packed, *self._args, after)
+        return after, self._thread.submit(read_batch, *self._args, after)
 
-    def result(self, ahead: tuple[int, Future[list[ProgressEvent]]]) -> list[ProgressEvent]:
+    def result(self, ahead: tuple[int, Future[list[ProgressEvent] | bytes]]) -> list[ProgressEvent]:
         after, future = ahead
         try:
-            return future.result()
+            got = future.result()
+            return _UNPACK.decode(got) if isinstance(got, bytes) else got
         except ProcessLost:
             log.warning("报送读取进程意外退出，改在本进程内读取 (the report's reader process was lost; reading here)")
             self._ready = None
