@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS cases (
   projid TEXT PRIMARY KEY, dataver INTEGER NOT NULL, doneresult TEXT, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+_INSERT_EVENT = """
+INSERT INTO events VALUES (:EVENT_ID, :PROJID, :SERVICECODE, :STATUS_CODE, :STATUS_NAME, :DATAVER, :body, :received_at)
+"""
 _UPSERT_ITEM = """
 INSERT INTO items VALUES (:PROJID, :SERVICECODE, :EVENT_ID, :DATAVER, :STATUS_CODE, :STATUS_NAME, :body)
 ON CONFLICT (projid, item_code) DO UPDATE SET
@@ -89,15 +92,35 @@ class ProgressStore:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                newest = self._newest({e["PROJID"] for e in events})
-                accepted = sum(self._record_event(e, newest) for e in events)
+                fresh = self._fresh(events)
+                self._db.executemany(_INSERT_EVENT, fresh)
+                self._db.executemany(_UPSERT_ITEM, fresh)
                 self._db.executemany(_UPSERT_CASE, [{**case, "body": _json(case)} for case in cases])
-                self._bump("duplicates", len(events) - accepted)
+                self._bump("duplicates", len(events) - len(fresh))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        return {"accepted": accepted, "duplicates": len(events) - accepted}
+        return {"accepted": len(fresh), "duplicates": len(events) - len(fresh)}
+
+    def _fresh(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows to keep: each event whose EVENT_ID is new (to the store and within the push), in push
+        order; one arriving with a DATAVER no higher than its case's newest is counted out of order."""
+        ids = {e["EVENT_ID"] for e in events}
+        marks = ",".join("?" * len(ids))
+        seen = {row[0] for row in self._db.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})",
+                                                   list(ids))} if ids else set()
+        newest, now, fresh = self._newest({e["PROJID"] for e in events}), time.time(), []
+        for e in events:
+            if e["EVENT_ID"] in seen:
+                continue
+            seen.add(e["EVENT_ID"])
+            before = newest.get(e["PROJID"])
+            if before is not None and e["DATAVER"] <= before:
+                self._bump("out_of_order", 1)
+            newest[e["PROJID"]] = e["DATAVER"] if before is None else max(before, e["DATAVER"])
+            fresh.append({**e, "body": _json(e), "received_at": now})
+        return fresh
 
     def _newest(self, projids: set[str]) -> dict[str, int]:
         """The highest DATAVER received so far for each of `projids` (one query)."""
@@ -106,21 +129,6 @@ class ProgressStore:
         marks = ",".join("?" * len(projids))
         query = f"SELECT projid, MAX(dataver) FROM events WHERE projid IN ({marks}) GROUP BY projid"
         return dict(self._db.execute(query, list(projids)).fetchall())
-
-    def _record_event(self, e: dict[str, Any], newest: dict[str, int]) -> int:
-        """Keep one event unless its EVENT_ID is known; `newest` (per case, the highest DATAVER received) moves
-        on with it."""
-        row = {**e, "body": _json(e), "received_at": time.time()}
-        cur = self._db.execute("INSERT OR IGNORE INTO events VALUES (:EVENT_ID, :PROJID, :SERVICECODE, "
-                               ":STATUS_CODE, :STATUS_NAME, :DATAVER, :body, :received_at)", row)
-        if cur.rowcount == 0:
-            return 0
-        before = newest.get(e["PROJID"])
-        if before is not None and e["DATAVER"] <= before:
-            self._bump("out_of_order", 1)
-        newest[e["PROJID"]] = e["DATAVER"] if before is None else max(before, e["DATAVER"])
-        self._db.execute(_UPSERT_ITEM, row)
-        return 1
 
     def refused(self) -> None:
         """Count a push refused for not conforming to the published document."""
