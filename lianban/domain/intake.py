@@ -53,8 +53,8 @@ from typing import Any
 
 from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
+from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
-from lianban.domain.rules.base import Reason
 from lianban.domain.statuses import Status, StatusChange
 from lianban.domain.supplements import SupplementSubmission, UnknownMaterial, read_materials
 

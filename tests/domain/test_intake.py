@@ -191,3 +191,13 @@ def test_invisible_characters_are_found_alone_or_inside_text_ascii_or_not() -> N
         c = chr(point)
         expected = unicodedata.category(c) in ("Cc", "Cf")
         assert _invisible(c) is expected and _invisible(f"BZ-{c}-01") is expected, hex(point)
+
+
+def test_reading_a_frontend_row_does_not_import_pandas() -> None:
+    """HRSS's status log is read in every feedback round: pandas (a third of a second) is the rules' alone."""
+    import subprocess
+    import sys
+
+    probe = "import sys, lianban.domain.intake, lianban.pipeline.status_log; print('pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

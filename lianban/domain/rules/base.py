@@ -10,24 +10,15 @@ from typing import Any
 
 import pandas as pd
 
+from lianban.domain.reasons import Reason as Reason  # re-exported: the rules' reasons
 from lianban.domain.schemas import load_versioned, schema_path
+
+__all__ = ["RULES_FILE", "Reason", "Rule", "load_rule_data"]
 
 RULES_FILE = schema_path("validation", "rules.yaml")
 
 Condition = Callable[[pd.DataFrame], "pd.Series[bool]"]
 Detail = Callable[[pd.DataFrame], "pd.Series[str]"]
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a record cannot be routed: a stable ``code`` machines key on, a ``message`` an operator (and,
-    through 补正资料, the applicant) reads. Never carries a personal value."""
-
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)
