@@ -32,7 +32,6 @@ from lianban.wire.contract import (
 )
 
 POLL_BATCH = 1000  # keys per poll chunk (one transaction, one evidence entry per page)
-REPORT_BATCH = 500
 
 
 @dataclass
