@@ -120,6 +120,21 @@ def test_the_case_record_says_how_the_case_ended() -> None:
     assert body["cases"][0]["PROMISEVALUE"] == 15 and body["cases"][0]["PROMISETYPE"] == "1"
 
 
+def test_each_event_of_a_mixed_push_carries_its_own_codes() -> None:
+    """A push looks each status, item, department and region up once: every event still gets its own."""
+    codes = load_codes()
+    events = [ev(1, "13", Status.ACCEPTED, case=record(Status.ACCEPTED, 1)),
+              ev(2, "14", Status.SUPPLEMENT, department="housing_fund", materials=("身份证",),
+                 case=record(Status.SUPPLEMENT, 2, region="340104", case_no="BZ2"), case_no="BZ2"),
+              ev(3, "13", Status.COMPLETED, case=None), ev(4, "01", Status.SUPPLEMENT, department="medical")]
+    got = [(b["STATUS_CODE"], b["NODENAME"], b["SERVICECODE"], b["DEPTNAME"], b["REGION_ID"], b["BZCLQD"])
+           for b in offline().body(events)["events"]]
+    assert got == [(codes.statuses[e.status], codes.nodes[e.status].name, codes.items[e.item_code],
+                    codes.departments[e.department], codes.region(e.case.region_code if e.case else ""),
+                    [{"CLMC": m} for m in e.materials]) for e in events]
+    assert len({g[0] for g in got}) == 3 and len({g[4] for g in got}) == 2  # a county, and the city
+
+
 def test_every_time_goes_out_in_beijing_time_to_the_second() -> None:
     ledger_times = ProgressEvent(1, "BZ2025000001", "13", "health", Status.COMPLETED, "2025-03-03T01:30:00.123456",
                                  case=CaseRecord("BZ2025000001", "341602", "2025-03-02T17:00:00+00:00", 15,
