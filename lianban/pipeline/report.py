@@ -175,6 +175,10 @@ def read_packed(ledger_url: str, keys_dir: str, batch: int, after: int) -> bytes
 _PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[ProgressEvent])
 
 
+def _unpacked(packed: Future[bytes]) -> list[ProgressEvent]:
+    return _UNPACK.decode(packed.result())
+
+
 @cache
 def _vault(keys_dir: str) -> KeyRing:
     return load_ring(Path(keys_dir), VAULT)
@@ -213,20 +217,19 @@ class _Reader:
         """Whether batches are now read in the reader process."""
         return self._process is not None and self._up()
 
-    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent] | bytes]]:
+    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent]]]:
         """Start reading the batch after event id `after`; `backlog`: the last batch was full."""
         if backlog and self._process is None:
             self._process = Offload()
             self._ready = self._process.submit(_warm, *self._args[:2])
-        if self._process is not None and self.in_process:
-            return after, self._process.submit(read_packed, *self._args, after)
+        if self._process is not None and self.in_process:  # unpacked in the thread, while a push is answered
+            return after, self._thread.submit(_unpacked, self._process.submit(read_packed, *self._args, after))
         return after, self._thread.submit(read_batch, *self._args, after)
 
-    def result(self, ahead: tuple[int, Future[list[ProgressEvent] | bytes]]) -> list[ProgressEvent]:
+    def result(self, ahead: tuple[int, Future[list[ProgressEvent]]]) -> list[ProgressEvent]:
         after, future = ahead
         try:
-            got = future.result()
-            return _UNPACK.decode(got) if isinstance(got, bytes) else got
+            return future.result()
         except ProcessLost:
             log.warning("报送读取进程意外退出，改在本进程内读取 (the report's reader process was lost; reading here)")
             self._ready = None
