@@ -137,7 +137,8 @@ class GatewayClient:
 
     def call(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         """Send one request (its body JSON in UTF-8, by msgspec: a 500-event push encoded in a tenth of the time
-        ``json.dumps`` takes to escape every Chinese character); the decoded JSON object on 2xx, otherwise
+        ``json.dumps`` took to escape every Chinese character; bodies carry text and integers, and msgspec would
+        write a float NaN as null where ``json.dumps`` refused it); the decoded JSON object on 2xx, otherwise
         raise per the action tables."""
         body, headers = (None, None) if payload is None else (_JSON.encode(payload), JSON_HEADERS)
         try:

@@ -73,7 +73,7 @@ _BODY = msgspec.json.Encoder(order="sorted")
 
 
 def _json(value: Any) -> str:
-    """A body as the store keeps it (JSON text, keys sorted; msgspec: a push keeps 500 of them)."""
+    """A body as the store keeps it (JSON text, keys sorted; msgspec: a push keeps up to 1,000 of them)."""
     return _BODY.encode(value).decode()
 
 
