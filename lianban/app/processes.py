@@ -1,7 +1,8 @@
 """Long-running processes started for an operator, and stopped again by process id.
 
 Each process leads its own session, so its process group holds it and every child it starts; stopping sends
-TERM to the group, then KILL after a grace period. A process is known by its pid *and* the kernel's start time
+TERM to the group, then KILL after a grace period, and the same to every descendant that moved to a group of
+its own (an Airflow task). A process is known by its pid *and* the kernel's start time
 of that pid, so a pid the system has since given to another program is never signalled.
 """
 
@@ -56,22 +57,52 @@ def launch(name: str, argv: list[str], env: Mapping[str, str], logs: Path, cwd: 
 
 
 def stop(processes: list[Started], grace: float = STOP_GRACE_SECONDS) -> list[str]:
-    """TERM every live process group, KILL what is left after `grace`; the names of those that were live."""
+    """TERM every live process group, KILL what is left after `grace`; the names of those that were live.
+
+    Their descendants are stopped too, found by parent id while the leaders live: a process that moved to a
+    group of its own (Airflow runs each task in one) would escape its leader's group and outlive ``down``."""
     live = [p for p in reversed(processes) if alive(p)]
-    for proc in live:
-        _signal_group(proc.pid, signal.SIGTERM)
+    family = _descendants(live)
+    _signal(live, family, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while any(alive(p) for p in live) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for proc in live:
-        _signal_group(proc.pid, signal.SIGKILL)  # the group: children outliving a stopped leader too
-    poll_until(lambda: not any(alive(p) for p in live), bool, 5.0, interval=0.1)
+        family += [p for p in _descendants(live) if p not in family]  # one started meanwhile
+    _signal(live, family, signal.SIGKILL)
+    poll_until(lambda: not any(alive(p) for p in [*live, *family]), bool, 5.0, interval=0.1)
     return [p.name for p in live]
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)  # each process leads its own session, so its group id is its pid
+def _descendants(leaders: list[Started]) -> list[Started]:
+    """Every live process below `leaders` (children, their children …), each with its start time."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # not a process, or gone meanwhile
+            continue
+    found: set[int] = set()
+    frontier = {p.pid for p in leaders if alive(p)}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return [Started("descendant", pid, started, "") for pid in sorted(found) if (started := start_time(pid))]
+
+
+def _signal(leaders: list[Started], family: list[Started], sig: signal.Signals) -> None:
+    """`sig` to each leader's group (children outliving a stopped leader too: its group id is its pid, as it
+    leads its own session), and to each descendant still running (its group, when it leads one)."""
+    for proc in leaders:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+    for proc in family:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if not alive(proc):  # gone, or its pid given since to another program: left alone
+                continue
+            if os.getpgid(proc.pid) == proc.pid:
+                os.killpg(proc.pid, sig)
+            else:
+                os.kill(proc.pid, sig)
 
 
 def poll_until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float, interval: float = 0.5) -> Any:

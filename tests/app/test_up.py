@@ -66,6 +66,21 @@ def test_down_stops_each_process_group_it_started_children_included_and_says_wha
     assert down(paths)["stopped"] == []  # idempotent: nothing left, nothing said stopped
 
 
+def test_down_stops_a_child_that_moved_to_a_process_group_of_its_own(tmp_path: Path) -> None:
+    """Airflow runs each task in a process group of its own: stopping the scheduler's group alone left a task
+    that was running behind."""
+    paths = _paths(tmp_path)
+    env = {**os.environ, "LIANBAN_HOME": str(paths.home)}
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    save_state(paths, State(url="http://127.0.0.1:1", executor="local",
+                            processes=[launch("scheduler", ["bash", "-c", "setsid sleep 300 & wait"], env, logs)]))
+    assert len(poll_until(lambda: processes_of(paths.home), lambda p: len(p) >= 2, 10)) >= 2
+
+    assert down(paths, grace=2.0)["stopped"] == ["scheduler"]
+    assert processes_of(paths.home) == []
+
+
 def test_down_leaves_alone_a_pid_that_now_belongs_to_another_program(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
     other = subprocess.Popen(["sleep", "300"], start_new_session=True)
