@@ -5,6 +5,8 @@ Used by `lianban up` to unpause the DAGs, and by the tests that drive a running 
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import requests
@@ -38,9 +40,20 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, dag_id: str) -> str:
-        """A new manual run of `dag_id` now; its run id."""
-        return str(self.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"])
+    def trigger(self, dag_id: str, attempts: int = 3) -> str:
+        """A new manual run of `dag_id` now; its run id. Airflow on a SQLite database can answer 500 while its
+        scheduler writes: the run's id is chosen here, so trying again after a 5xx starts no second run (a run
+        the lost answer had started answers 409, and is the one)."""
+        run_id, path = f"manual__lianban__{uuid.uuid4().hex[:12]}", f"{self.url}/api/v2/dags/{dag_id}/dagRuns"
+        for attempt in range(max(1, attempts)):
+            answer = self.session.post(path, json={"logical_date": None, "dag_run_id": run_id}, timeout=self.timeout)
+            if answer.status_code == 409 and attempt:
+                return run_id
+            if answer.status_code < 500 or attempt == attempts - 1:
+                break
+            time.sleep(1.0 + attempt)
+        answer.raise_for_status()
+        return str(answer.json()["dag_run_id"])
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return dict(self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}"))

@@ -46,6 +46,14 @@ def processes_of(home: Path) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> str:
+    """What a process left behind runs (for the failure message)."""
+    try:
+        return f"{pid}: " + (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:300]
+    except OSError:
+        return f"{pid}: gone"
+
+
 def test_down_stops_each_process_group_it_started_children_included_and_says_what(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
     env = {**os.environ, "LIANBAN_HOME": str(paths.home)}
@@ -168,6 +176,6 @@ def test_up_starts_a_working_airflow_and_down_leaves_nothing_behind(
 
     stopped = json.loads(lianban(home, "down", "--json").stdout)
     assert set(stopped["stopped"]) == set(info["processes"])
-    assert processes_of(home) == [] and not (home / "up.json").exists()
+    assert [_cmdline(pid) for pid in processes_of(home)] == [] and not (home / "up.json").exists()
     assert json.loads(lianban(home, "down", "--json").stdout)["stopped"] == []
     assert not alive(Started("api-server", int(info["processes"]["api-server"]), "", ""))
