@@ -33,14 +33,18 @@ class Started:
     log: str
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first, then the parent's pid …); None: gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def start_time(pid: int) -> str | None:
     """The start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat); None: not running."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields[19]
+    fields = _stat(pid)
+    return None if fields is None or fields[0] == "Z" else fields[19]
 
 
 def alive(proc: Started) -> bool:
@@ -75,12 +79,8 @@ def stop(processes: list[Started], grace: float = STOP_GRACE_SECONDS) -> list[st
 
 def _descendants(leaders: list[Started]) -> list[Started]:
     """Every live process below `leaders` (children, their children …), each with its start time."""
-    parents: dict[int, int] = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):  # not a process, or gone meanwhile
-            continue
+    stats = {int(proc.name): _stat(proc.name) for proc in Path("/proc").iterdir() if proc.name.isdigit()}
+    parents = {pid: int(fields[1]) for pid, fields in stats.items() if fields is not None}  # None: gone meanwhile
     found: set[int] = set()
     frontier = {p.pid for p in leaders if alive(p)}
     while frontier:
