@@ -208,16 +208,24 @@ class _Reader:
 
     @property
     def in_process(self) -> bool:
-        """Whether batches are now read in the reader process."""
-        return self._process is not None and self._up()
+        """Whether batches are now read in the reader process: it is up (warmed), and not lost since."""
+        if self._ready is None or not self._ready.done():
+            return False
+        if self._ready.exception() is not None:
+            log.warning("报送读取进程未能启动，改在本进程内读取 (the report's reader process did not start: %s)",
+                        type(self._ready.exception()).__name__)
+            self._ready = None
+            return False
+        return True
 
     def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent]]]:
         """Start reading the batch after event id `after`; `backlog`: the last batch was full."""
         if backlog and self._process is None:
             self._process = Offload()
             self._ready = self._process.submit(_warm, self._args[0])
-        if self._process is not None and self.in_process:  # unpacked in the thread, while a push is answered
-            return after, self._thread.submit(_unpacked, self._process.submit(read_packed, *self._args, after))
+        process = self._process if self.in_process else None
+        if process is not None:  # unpacked in the thread, while a push is answered
+            return after, self._thread.submit(_unpacked, process.submit(read_packed, *self._args, after))
         return after, self._thread.submit(read_batch, *self._args, after)
 
     def result(self, ahead: tuple[int, Future[list[ProgressEvent]]]) -> list[ProgressEvent]:
@@ -228,16 +236,6 @@ class _Reader:
             log.warning("报送读取进程意外退出，改在本进程内读取 (the report's reader process was lost; reading here)")
             self._ready = None
             return self._thread.submit(read_batch, *self._args, after).result()
-
-    def _up(self) -> bool:
-        if self._ready is None or not self._ready.done():
-            return False
-        if self._ready.exception() is not None:
-            log.warning("报送读取进程未能启动，改在本进程内读取 (the report's reader process did not start: %s)",
-                        type(self._ready.exception()).__name__)
-            self._ready = None
-            return False
-        return True
 
 
 def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
