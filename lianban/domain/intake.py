@@ -49,6 +49,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from lianban.domain.catalog import Catalog
@@ -135,6 +136,17 @@ def _invisible(text: str) -> bool:
 
 def normalise_case_no(raw: Any) -> str:
     """The canonical 办件编号 (module docstring); ValueError with the Chinese reason when it is not one."""
+    return _case_no(raw) if isinstance(raw, str) else _normalised_case_no(raw)
+
+
+@lru_cache(maxsize=8192)
+def _case_no(raw: str) -> str:
+    """A text 办件编号 read once while it recurs (a case's status rows carry it about seven times over);
+    one refused is refused afresh each time (an exception is not kept)."""
+    return _normalised_case_no(raw)
+
+
+def _normalised_case_no(raw: Any) -> str:
     text = unicodedata.normalize("NFKC", _as_text(raw, "办件编号")).strip().upper()
     if not text:
         raise _Refused("办件编号为空")

@@ -44,7 +44,7 @@ from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
-from lianban.pipeline.banjian import versions
+from lianban.pipeline.banjian import STATUSES, versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.pipeline.offload import Offload, ProcessLost
@@ -96,7 +96,7 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0) ->
              .order_by(e.id).limit(limit))
     rows = session.execute(query).all()
     known = versions(session, rows)
-    return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, Status(e.status), e.changed_at, e.reason,
+    return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, STATUSES[e.status], e.changed_at, e.reason,
                           dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e.materials),
                           result=_result(e, vault), case=known[e.id].case)
             for e in rows]

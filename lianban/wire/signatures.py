@@ -27,6 +27,7 @@ from lianban.crypto.suites import Suite, get_suite
 from lianban.errors import RetriableError
 from lianban.keys import keysets
 from lianban.keys.names import names_for
+from lianban.wire.gateway import body_sm3
 
 HEADER = "X-Lianban-Signature"
 MAX_SKEW = 300.0
@@ -141,9 +142,7 @@ class AnswerCheck:
         header = response.headers.get(HEADER)
         self.verifier.verify(header, response.status_code, path, response.content)
         assert header is not None  # verify() refuses a missing signature
-        body = request.body or b""
-        sent = body.encode() if isinstance(body, str) else body
-        proof = Proof(str(request.method), path, sm3_hex(sent), sm3_hex(response.content), header,
+        proof = Proof(str(request.method), path, body_sm3(request), sm3_hex(response.content), header,
                       parse_header(header)["kid"])
         with self._lock:
             self._proofs.append(proof)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from lianban.wire.gateway import GatewayAuth, GatewayVerifier, sign_headers
+from lianban.crypto.hashing import sm3_hex
+from lianban.wire.gateway import GatewayAuth, GatewayVerifier, body_sm3, sign_headers
 
 APP, SECRET, PATH, BODY = "hub", "secret", "/api/v1/cases:status?x=1", b'{"keys": []}'
 NOW = 1_700_000_000
@@ -69,6 +70,15 @@ def test_requests_auth_signs_path_with_query_and_exact_body() -> None:
     v = GatewayVerifier({APP: SECRET}, clock=time.time)
     assert v.verify("POST", PATH, dict(prepared.headers), BODY) is None
     assert SECRET not in repr(GatewayAuth(APP, SECRET)) and SECRET not in repr(v)
+
+
+def test_the_body_digest_is_the_one_signed_and_follows_a_replaced_body() -> None:
+    prepared = requests.Request("POST", "http://gw.invalid" + PATH, data=BODY, auth=GatewayAuth(APP, SECRET)).prepare()
+    assert body_sm3(prepared) == sm3_hex(BODY)  # the signer's, kept for the answer's proof
+    prepared.body = BODY + b" "  # a body replaced after signing is hashed afresh, never the old digest
+    assert body_sm3(prepared) == sm3_hex(BODY + b" ")
+    prepared.body = "text"
+    assert body_sm3(prepared) == sm3_hex(b"text")
 
 
 def test_an_overlong_nonce_is_refused_before_it_is_remembered() -> None:
