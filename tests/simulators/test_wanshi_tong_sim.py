@@ -180,3 +180,18 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     with serve_in_background(create_app(db, APP_ID, SECRET)) as url:
         assert Platform(url).push(event(1)) == {"accepted": 0, "duplicates": 1}
         assert Platform(url).view("BZ00000001").json()["CASE"]["DATAVER"] == 1
+
+
+def test_a_store_kept_before_items_pointed_at_events_is_upgraded_and_keeps_its_state(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "wst.db"
+    with serve_in_background(create_app(db, APP_ID, SECRET)) as url:
+        Platform(url).push(event(1), cases=(case(),))
+    with sqlite3.connect(db) as old:  # as an earlier simulator kept it: each item with its own copy of the body
+        old.execute("ALTER TABLE items ADD COLUMN body TEXT NOT NULL DEFAULT ''")
+    with serve_in_background(create_app(db, APP_ID, SECRET)) as url:
+        platform = Platform(url)
+        assert platform.push(event(2, status=("3", "审核中"))) == {"accepted": 1, "duplicates": 0}
+        items = platform.view("BZ00000001").json()["ITEMS"]
+    assert [(i["STATUS_NAME"], i["DATAVER"]) for i in items] == [("审核中", 2)]
