@@ -34,7 +34,6 @@ import msgspec
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from lianban.domain.statuses import Status
 from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
