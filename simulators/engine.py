@@ -39,7 +39,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,6 +195,29 @@ CREATE INDEX IF NOT EXISTS ix_supplements_key ON supplements (idempotency_key);
 """
 
 
+_KEYS_PER_QUERY = 500  # keys bound in one IN (...) query
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A received item as the status clock reads it."""
+
+    ref: str
+    received_at: float
+    item_code: str
+
+
+def _verdict(key: str, problem: tuple[str, str] | None, duplicate: bool, ref: str | None,
+             view: CaseView | None) -> Intake:
+    """One delivery's Intake: refused for `problem`, answered duplicate, or kept as `ref` and now at `view`."""
+    if problem is not None:
+        return Intake(key, False, False, None, None, *problem)
+    assert view is not None  # kept before, or in this batch
+    if duplicate:
+        return Intake(key, True, True, ref, view.status, "DUP", None)
+    return Intake(key, True, False, ref, view.status, "OK", view.reason)
+
+
 class DepartmentEngine:
     """One department's case store and status clock. Thread-safe; state lives in `db_path`."""
 
@@ -230,7 +253,7 @@ class DepartmentEngine:
         batch = list(deliveries)
         opened = self._open(batch, seal)
         with self._lock, self._transaction():
-            return [self._receive_one(d, opened) for d in batch]
+            return self._intake(batch, opened)
 
     def _open(self, batch: list[dict[str, Any]], seal: dict[str, Any] | None) -> OpenedBatch:
         try:
@@ -238,22 +261,34 @@ class DepartmentEngine:
             opened.verify_items([d.get("envelope") or {} for d in batch])
         except RejectedError as exc:
             with self._lock:
-                self._bump("refused_batches")
+                self._add("refused_batches")
             raise BatchRefused(str(exc), exc.code, exc.reason) from None
         return opened
 
-    def _receive_one(self, d: dict[str, Any], opened: OpenedBatch) -> Intake:
-        key = str(d.get("idempotency_key", ""))
-        row = self._db.execute("SELECT ref FROM received WHERE idempotency_key=?", (key,)).fetchone()
-        if row:
-            self._bump("duplicates")
-            view = self._view(key)
-            return Intake(key, True, True, row[0], view.status if view else None, "DUP", None)
-        problem = self._problem(d, opened)
-        if problem:
-            self._bump("rejected")
-            return Intake(key, False, False, None, None, problem[0], problem[1])
-        return self._store(key, d)
+    def _intake(self, batch: list[dict[str, Any]], opened: OpenedBatch) -> list[Intake]:
+        """The batch's verdicts in its order; its new items kept in one statement, its counters moved once (a
+        key twice in one batch is kept the first time and answered duplicate the second, as a later batch is)."""
+        keys = [str(d.get("idempotency_key", "")) for d in batch]
+        refs = {key: kept.ref for key, kept in self._kept(keys).items()}
+        unique, now = self._counter("unique"), time.time()
+        stored: list[tuple[str, str, str, str, str, str, float]] = []
+        plan: list[tuple[str, tuple[str, str] | None, bool]] = []  # (key, problem, duplicate)
+        for key, d in zip(keys, batch, strict=True):
+            problem = None if key in refs else self._problem(d, opened)
+            plan.append((key, problem, key in refs))
+            if problem is None and key not in refs:
+                unique += 1
+                refs[key] = f"{self.department.upper()}-{unique:08d}"
+                # The department keeps what it received (its own system of record); only field names are kept
+                # here in the clear, the sealed payload stays sealed.
+                stored.append((key, refs[key], d["case_no"], d["item_code"], str(d["envelope"].get("batch_id")),
+                               json.dumps(d["envelope"]), now))
+        self._db.executemany("INSERT INTO received VALUES (?,?,?,?,?,?,?)", stored)
+        self._add("unique", len(stored))
+        self._add("duplicates", sum(duplicate for _, _, duplicate in plan))
+        self._add("rejected", sum(problem is not None for _, problem, _ in plan))
+        views = dict(zip(refs, self._views(list(refs)), strict=True))
+        return [_verdict(key, problem, duplicate, refs.get(key), views.get(key)) for key, problem, duplicate in plan]
 
     def _problem(self, d: dict[str, Any], opened: OpenedBatch) -> tuple[str, str] | None:
         item = self.items.get(str(d.get("item_code")))
@@ -273,36 +308,38 @@ class DepartmentEngine:
         id_issue = id_problem(str(fields["id_number"]))
         return ("INVALID", id_issue) if id_issue else None
 
-    def _store(self, key: str, d: dict[str, Any]) -> Intake:
-        ref = f"{self.department.upper()}-{self._bump('unique'):08d}"
-        batch_id = str(d["envelope"].get("batch_id"))
-        # The department keeps what it received (its own system of record); only field names are kept
-        # here in the clear, the sealed payload stays sealed.
-        self._db.execute(
-            "INSERT INTO received VALUES (?,?,?,?,?,?,?)",
-            (key, ref, d["case_no"], d["item_code"], batch_id, json.dumps(d["envelope"]), time.time()),
-        )
-        view = self._view(key)
-        assert view is not None
-        return Intake(key, True, False, ref, view.status, "OK", view.reason)
+    def _counter(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
+        return int(row[0]) if row else 0
 
-    def _bump(self, name: str) -> int:
-        self._db.execute(
-            "INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,)
-        )
-        return int(self._db.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()[0])
+    def _add(self, name: str, count: int = 1) -> None:
+        if count:
+            self._db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + "
+                             "excluded.value", (name, count))
+
+    def _rows(self, query: str, keys: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Rows of `query` (its ``IN ({})`` filled with placeholders) for `keys`, a few hundred at a time."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _KEYS_PER_QUERY):
+            part = unique[start:start + _KEYS_PER_QUERY]
+            yield from self._db.execute(query.format(",".join("?" * len(part))), part)
+
+    def _kept(self, keys: Sequence[str]) -> dict[str, _Kept]:
+        """The received items among `keys`."""
+        query = "SELECT idempotency_key, ref, received_at, item_code FROM received WHERE idempotency_key IN ({})"
+        return {key: _Kept(ref, at, item) for key, ref, at, item in self._rows(query, keys)}
 
     # -- status ------------------------------------------------------------------------------------
     def statuses(self, keys: Iterable[str]) -> list[CaseView]:
         """Current status of each known key (unknown keys are skipped)."""
         with self._lock, self._transaction():
-            return [v for v in (self._view(k, polled=True) for k in keys) if v is not None]
+            return [v for v in self._views(list(keys), polled=True) if v is not None]
 
     def current(self) -> list[CaseView]:
         """Every received item's status as it stands (what a department pushes; no deliberate glitches)."""
         with self._lock:
             keys = [r[0] for r in self._db.execute("SELECT idempotency_key FROM received ORDER BY rowid")]
-            return [v for v in (self._view(k) for k in keys) if v is not None]
+            return [v for v in self._views(keys) if v is not None]
 
     @staticmethod
     def _overreach(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
@@ -312,44 +349,53 @@ class DepartmentEngine:
             return None
         return S.COMPLETED, datetime.now(UTC).isoformat(), step
 
-    def _misbehaves(self, key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str | None, int] | None:
-        glitch = (_glitch(key, path, step) or self._overreach(key, path, step)) if self.step_seconds else None
-        if glitch is None or self._db.execute("SELECT 1 FROM glitched WHERE idempotency_key=?", (key,)).fetchone():
+    def _misbehaves(self, key: str, path: tuple[Status, ...], step: int,
+                    glitched: set[str]) -> tuple[Status, str | None, int] | None:
+        glitch = _glitch(key, path, step) or self._overreach(key, path, step)
+        if glitch is None or key in glitched:
             return None
+        glitched.add(key)
         self._db.execute("INSERT INTO glitched VALUES (?)", (key,))
         return glitch
 
-    def _step_times(self, key: str, path: tuple[Status, ...], received_at: float) -> list[float]:
+    def _step_times(self, path: tuple[Status, ...], received_at: float, resumed: float | None) -> list[float]:
         """When each step of `path` reached so far was reached: one every ``step_seconds`` from receipt; a
-        补正资料 step holds until a supplement arrives, and the clock restarts from its arrival."""
+        补正资料 step holds until a supplement arrives (`resumed`: the first one's arrival), and the clock restarts
+        from it."""
         hold = path.index(S.SUPPLEMENT) if S.SUPPLEMENT in path else len(path) - 1
         times = [received_at + k * self.step_seconds for k in range(hold + 1)]
-        row = self._db.execute("SELECT MIN(received_at) FROM supplements WHERE idempotency_key=?", (key,)).fetchone()
-        if hold < len(path) - 1 and row[0] is not None:
-            resumed = max(row[0], times[hold])
+        if hold < len(path) - 1 and resumed is not None:
+            resumed = max(resumed, times[hold])
             times += [resumed + (k - hold - 1) * self.step_seconds for k in range(hold + 1, len(path))]
         now = time.time()
         return [t for t in times if t <= now] or times[:1]
 
-    def _view(self, key: str, polled: bool = False) -> CaseView | None:
-        row = self._db.execute(
-            "SELECT ref, received_at, item_code FROM received WHERE idempotency_key=?", (key,)
-        ).fetchone()
-        if row is None:
-            return None
-        path, end_reason = choose_path(key, completes=row[2] in self.completes)
-        times = self._step_times(key, path, row[1])
+    def _views(self, keys: Sequence[str], polled: bool = False) -> list[CaseView | None]:
+        """What the department says of each of `keys` now (None for a key it never received), read in three
+        queries whatever their number; `polled`: as a poll answers, where a misbehaving item glitches once (a key
+        polled twice at once only the first time)."""
+        kept = self._kept(keys)
+        resumed: dict[str, float] = dict(self._rows(
+            "SELECT idempotency_key, MIN(received_at) FROM supplements WHERE idempotency_key IN ({}) "
+            "GROUP BY idempotency_key", keys))
+        glitched = ({key for key, in self._rows("SELECT idempotency_key FROM glitched WHERE idempotency_key IN ({})",
+                                                keys)} if polled and self.step_seconds else None)
+        return [self._view(key, kept[key], resumed.get(key), glitched) if key in kept else None for key in keys]
+
+    def _view(self, key: str, kept: _Kept, resumed: float | None, glitched: set[str] | None) -> CaseView:
+        path, end_reason = choose_path(key, completes=kept.item_code in self.completes)
+        times = self._step_times(path, kept.received_at, resumed)
         step = len(times) - 1
-        glitch = self._misbehaves(key, path, step) if polled else None
+        glitch = self._misbehaves(key, path, step, glitched) if glitched is not None else None
         if glitch is not None:
-            return CaseView(key, row[0], glitch[0], glitch[1] or _at(times[glitch[2]]), None)
+            return CaseView(key, kept.ref, glitch[0], glitch[1] or _at(times[glitch[2]]), None)
         status = path[step]
         reason = end_reason if status.is_terminal() and end_reason else None
         materials = supplement_materials(key) if status is S.SUPPLEMENT else ()
         reason = supplement_reason(materials) if materials else reason
         at = _at(times[step])
-        result = simulated_result(key, row[2], self.department, status, at)
-        return CaseView(key, row[0], status, at, reason, result, materials)
+        result = simulated_result(key, kept.item_code, self.department, status, at)
+        return CaseView(key, kept.ref, status, at, reason, result, materials)
 
     # -- 补正 (supplements) -------------------------------------------------------------------------------
     def supplement(self, supplements: Iterable[dict[str, Any]], seal: dict[str, Any] | None) -> list[SupplementIntake]:
@@ -364,18 +410,18 @@ class DepartmentEngine:
     def _supplement_one(self, d: dict[str, Any], opened: OpenedBatch) -> SupplementIntake:
         sid, key = str(d.get("supplement_id", "")), str(d.get("idempotency_key", ""))
         if self._db.execute("SELECT 1 FROM supplements WHERE supplement_id=?", (sid,)).fetchone():
-            self._bump("supplement_duplicates")
-            view = self._view(key)
+            self._add("supplement_duplicates")
+            view = self._views([key])[0]
             return SupplementIntake(sid, key, True, True, view.status if view else None, "DUP", None)
         opened_payload = self._open_supplement(d, opened)
         if isinstance(opened_payload, tuple):
-            self._bump("supplements_rejected")
+            self._add("supplements_rejected")
             return SupplementIntake(sid, key, False, False, None, *opened_payload)
         self._db.execute("INSERT INTO supplements VALUES (?,?,?,?,?)",
                          (sid, key, json.dumps(opened_payload["materials"]), opened_payload["supplied_at"],
                           time.time()))
-        self._bump("supplements")
-        view = self._view(key)
+        self._add("supplements")
+        view = self._views([key])[0]
         return SupplementIntake(sid, key, True, False, view.status if view else None, "OK", None)
 
     def _open_supplement(self, d: dict[str, Any], opened: OpenedBatch) -> dict[str, Any] | tuple[str, str]:
@@ -403,9 +449,11 @@ class DepartmentEngine:
         with self._lock:
             rows = self._db.execute("SELECT idempotency_key, case_no, item_code FROM received WHERE idempotency_key "
                                     "NOT IN (SELECT idempotency_key FROM supplements)").fetchall()
-            views = [(case_no, item, self._view(key)) for key, case_no, item in rows
+            asked = [(key, case_no, item) for key, case_no, item in rows
                      if S.SUPPLEMENT in choose_path(key, completes=item in self.completes)[0]]
-        return [(case_no, item, v.materials) for case_no, item, v in views if v and v.status is S.SUPPLEMENT]
+            views = zip([(case_no, item) for _, case_no, item in asked], self._views([key for key, _, _ in asked]),
+                        strict=True)
+        return [(case_no, item, v.materials) for (case_no, item), v in views if v and v.status is S.SUPPLEMENT]
 
     def supplement_stats(self) -> dict[str, int]:
         """补正 counters: supplements taken, duplicates answered, supplements refused."""

@@ -56,6 +56,39 @@ def test_an_item_misbehaves_on_one_poll_then_tells_the_truth(tmp_path: Path) -> 
     assert 0 < OUT_OF_ORDER_SHARE + ILLEGAL_SHARE < 10  # a few, not many
 
 
+def test_a_batch_is_answered_item_by_item_in_its_order_a_key_twice_in_it_kept_once(tmp_path: Path) -> None:
+    """One batch, kept in one statement: a fresh item, a bad one beside it, a key repeated within the batch and one
+    kept by an earlier batch each get their own verdict, in the batch's order; refs are numbered without gaps."""
+    engine = engine_for(tmp_path / "keys", "housing_fund", tmp_path / "hf.db", step_seconds=3600)
+    app = synthetic_application(random.Random(5), 1)
+    fields = {f: app[f] for f in load_catalog().items["14"].fields}
+    seal, first = seal_items(tmp_path / "keys", "housing_fund", [Item("A", "BZ1", "14", fields)])
+    assert [(i.code, i.ref) for i in engine.receive(wire(first), seal)] == [("OK", "HOUSING_FUND-00000001")]
+    items = [Item("B", "BZ2", "14", fields), Item("C", "BZ3", "14", {**fields, "id_number": ""}),
+             Item("A", "BZ1", "14", fields), Item("D", "BZ4", "14", fields), Item("B", "BZ2", "14", fields)]
+    seal, deliveries = seal_items(tmp_path / "keys", "housing_fund", items)
+    verdicts = engine.receive(wire(deliveries), seal)
+    assert [(i.idempotency_key, i.code, i.ref, i.duplicate) for i in verdicts] == [
+        ("B", "OK", "HOUSING_FUND-00000002", False), ("C", "INVALID", None, False),
+        ("A", "DUP", "HOUSING_FUND-00000001", True), ("D", "OK", "HOUSING_FUND-00000003", False),
+        ("B", "DUP", "HOUSING_FUND-00000002", True)]
+    assert all(i.status is choose_path(i.idempotency_key)[0][0] for i in verdicts if i.accepted)  # its first step
+    assert engine.stats() == {"unique": 3, "duplicates": 2, "rejected": 1, "refused_batches": 0}
+    assert [v.idempotency_key for v in engine.statuses(["D", "X", "A", "D"])] == ["D", "A", "D"]  # unknown skipped
+
+
+def test_a_key_polled_twice_in_one_poll_misbehaves_once(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path / "keys", "housing_fund", tmp_path / "hf.db", step_seconds=STEP)
+    key = _key("illegal")
+    app = synthetic_application(random.Random(4), 1)
+    fields = {f: app[f] for f in load_catalog().items["14"].fields}
+    seal, deliveries = seal_items(tmp_path / "keys", "housing_fund", [Item(key, "BZ1", "14", fields)])
+    assert engine.receive(wire(deliveries), seal)[0].accepted
+    time.sleep(STEP * 3.5)
+    first, again = engine.statuses([key, key])
+    assert first.status is Status.ACCEPTED and again.status.is_terminal()
+
+
 def test_health_once_announces_item_13_done_itself_after_its_approval(tmp_path: Path) -> None:
     """Health ends item 13 at 审核通过 (HRSS pays and completes it); a quarter of the time it says 已办结 once,
     at its last step, as the seed's reform set out to stop (the hub refuses it), then the truth."""
