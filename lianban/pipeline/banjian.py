@@ -12,15 +12,18 @@ event of those cases up to the batch's last, and replayed in id order:
                   final status time) and how many items ended refused
 
 Everything is derived from rows the ledger already keeps, so a re-sent event carries exactly what it carried
-the first time.
+the first time. A report run reads a case over many batches (HRSS's own statuses first, each department's
+later: about ten times in the status sweep); :class:`Cases` keeps, for one run, the cases whose reading can no
+longer change, so only their status history is read again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import islice
 from typing import NamedTuple, Protocol, cast
 
 from sqlalchemy import Table, and_, select
@@ -31,10 +34,10 @@ from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState
-from lianban.ledger.time_limits import BEIJING, due_date
+from lianban.ledger.time_limits import BEIJING, WINDOW_DEPARTMENT, due_date
 from lianban.wire.contract import CaseRecord
 
-__all__ = ["STATUSES", "Version", "versions"]
+__all__ = ["CACHED_CASES", "STATUSES", "Cases", "Version", "versions"]
 
 #: an item's status as of some event: (status, changed_at)
 Now = tuple[Status, str]
@@ -42,6 +45,8 @@ Now = tuple[Status, str]
 _CASES, _ITEMS, _DELIVERIES, _EVENTS = (cast(Table, model.__table__)
                                         for model in (Case, CaseItem, Delivery, StatusEvent))
 STATUSES = {status.value: status for status in Status}  # a dict lookup: Status(text) was 3 % of a report
+#: cases one report run keeps read (:class:`Cases`), about 1 KB each; the oldest half go when it is full
+CACHED_CASES = 50_000
 
 
 @dataclass(frozen=True)
@@ -96,14 +101,72 @@ class _Case:
     case_no: str
     region_code: str
     approved_at: datetime
+    held: bool
     items: list[_Item]
     accepted_at: str = ""  # 受理时间 in Beijing time, as the case record carries it
     time_limit_days: int = 0  # 承诺时限: the longest limit of its items, in working days
+    dues: dict[int, str | None] = field(default_factory=dict)  # item id → its due date, once worked out
 
     def settle(self) -> _Case:
         self.accepted_at = _beijing(self.approved_at)
         self.time_limit_days = max(load_catalog().item(i.item_code).time_limit_days for i in self.items)
         return self
+
+    @property
+    def final(self) -> bool:
+        """Nothing read of it can change any more: not held (a held case corrected at the source gets a new 受理
+        time, region and items, :func:`lianban.pipeline.notices.resume`; it is never held again) and every
+        pushed item taken by its department (an accepted delivery is final, and its ``sent_at`` starts the
+        item's clock). Its items' due dates are then fixed too."""
+        return not self.held and all(i.department == WINDOW_DEPARTMENT or i.accepted_at is not None
+                                     for i in self.items)
+
+    def due(self, item: _Item) -> str | None:
+        """`item`'s due date (the same for each of its events: worked out once)."""
+        if item.id not in self.dues:
+            deadline = due_date(item.item_code, item.department, self.approved_at, item.accepted_at)
+            self.dues[item.id] = deadline.due.isoformat() if deadline else None
+        return self.dues[item.id]
+
+
+class Cases:
+    """The cases of one report run read so far whose reading cannot change (:attr:`_Case.final`), by id, with
+    their items' owners: a later batch reads only their status history. At most `limit` (0: none kept); when
+    full, the oldest half go."""
+
+    def __init__(self, limit: int = CACHED_CASES) -> None:
+        self._cases: dict[int, _Case] = {}
+        self._owners: dict[int, int] = {}  # item id → case id, for every item of a kept case
+        self._limit = limit
+
+    def __len__(self) -> int:
+        return len(self._cases)
+
+    def split(self, item_ids: Iterable[int]) -> tuple[dict[int, _Case], set[int]]:
+        """(the kept cases owning some of `item_ids`, by id; the item ids whose case is not kept)."""
+        kept: dict[int, _Case] = {}
+        missing: set[int] = set()
+        for item_id in item_ids:
+            case_id = self._owners.get(item_id)
+            if case_id is None:
+                missing.add(item_id)
+            else:
+                kept[case_id] = self._cases[case_id]
+        return kept, missing
+
+    def keep(self, cases: Iterable[_Case]) -> None:
+        for case in cases:
+            if not self._limit or not case.final:
+                continue
+            if len(self._cases) >= self._limit:
+                self._forget(self._limit // 2 or 1)
+            self._cases[case.id] = case
+            self._owners.update((item.id, case.id) for item in case.items)
+
+    def _forget(self, count: int) -> None:
+        for case_id in list(islice(self._cases, count)):
+            for item in self._cases.pop(case_id).items:
+                del self._owners[item.id]
 
 
 @lru_cache(maxsize=4096)
@@ -121,13 +184,24 @@ def _record(case: _Case, state: dict[int, Now], dataver: int) -> CaseRecord:
         dataver=dataver, done_at=done_at, refused_items=refused)
 
 
-def _cases(session: Session, item_ids: set[int]) -> dict[int, _Case]:
+def _cases(session: Session, item_ids: set[int], kept: Cases) -> dict[int, _Case]:
+    """The cases owning `item_ids`, each with all its items (in id order), by case id: those `kept` as they
+    are, the others read (and offered to `kept`)."""
+    cases, missing = kept.split(item_ids)
+    if missing:
+        read = _read_cases(session, missing)
+        kept.keep(read.values())
+        cases.update(read)
+    return cases
+
+
+def _read_cases(session: Session, item_ids: set[int]) -> dict[int, _Case]:
     """The cases owning `item_ids`, each with all its items (in id order), by case id: two queries (Core, read
     as tuples: the ORM's loading of column rows was a sixth of a report's reading)."""
     owners = select(_ITEMS.c.case_id).where(_ITEMS.c.id.in_(item_ids))
-    cases = {case_id: _Case(case_id, case_no, region_code, approved_at, [])
-             for case_id, case_no, region_code, approved_at in session.execute(
-                 select(_CASES.c.id, _CASES.c.case_no, _CASES.c.region_code, _CASES.c.approved_at)
+    cases = {case_id: _Case(case_id, case_no, region_code, approved_at, held, [])
+             for case_id, case_no, region_code, approved_at, held in session.execute(
+                 select(_CASES.c.id, _CASES.c.case_no, _CASES.c.region_code, _CASES.c.approved_at, _CASES.c.held)
                  .where(_CASES.c.id.in_(owners)))}
     accepted = and_(_DELIVERIES.c.case_item_id == _ITEMS.c.id, _DELIVERIES.c.state == DeliveryState.ACCEPTED)
     rows = session.execute(select(_ITEMS.c.id, _ITEMS.c.case_id, _ITEMS.c.item_code, _ITEMS.c.department,
@@ -138,11 +212,6 @@ def _cases(session: Session, item_ids: set[int]) -> dict[int, _Case]:
     return {case_id: case.settle() for case_id, case in cases.items()}
 
 
-def _due(item: _Item, case: _Case) -> str | None:
-    deadline = due_date(item.item_code, item.department, case.approved_at, item.accepted_at)
-    return deadline.due.isoformat() if deadline else None
-
-
 class _Event(Protocol):
     @property
     def id(self) -> int: ...
@@ -150,12 +219,13 @@ class _Event(Protocol):
     def case_item_id(self) -> int: ...
 
 
-def versions(session: Session, events: Sequence[_Event]) -> dict[int, Version]:
-    """Event id → :class:`Version` for every event in `events` (module docstring)."""
+def versions(session: Session, events: Sequence[_Event], kept: Cases | None = None) -> dict[int, Version]:
+    """Event id → :class:`Version` for every event in `events` (module docstring); `kept`: the cases the
+    report run has read already (:class:`Cases`), none by default."""
     if not events:
         return {}
     wanted = {e.id for e in events}
-    cases = _cases(session, {e.case_item_id for e in events})
+    cases = _cases(session, {e.case_item_id for e in events}, Cases(0) if kept is None else kept)
     items = {item.id: item for case in cases.values() for item in case.items}
     history = session.execute(
         select(_EVENTS.c.id, _EVENTS.c.case_item_id, _EVENTS.c.status, _EVENTS.c.changed_at)
@@ -163,7 +233,6 @@ def versions(session: Session, events: Sequence[_Event]) -> dict[int, Version]:
         .where(_ITEMS.c.case_id.in_(list(cases)), _EVENTS.c.id <= max(wanted)).order_by(_EVENTS.c.id)).all()
     state: dict[int, Now] = {}
     counts: dict[int, int] = {}
-    dues: dict[int, str | None] = {}  # an item's due date is the same for each of its events in a batch
     out: dict[int, Version] = {}
     for event_id, item_id, status, changed_at in history:
         item = items[item_id]
@@ -171,6 +240,5 @@ def versions(session: Session, events: Sequence[_Event]) -> dict[int, Version]:
         count = counts[item.case_id] = counts.get(item.case_id, 0) + 1
         if event_id in wanted:
             case = cases[item.case_id]
-            due = dues[item_id] if item_id in dues else dues.setdefault(item_id, _due(item, case))
-            out[event_id] = Version(count, due, _record(case, state, count))
+            out[event_id] = Version(count, case.due(item), _record(case, state, count))
     return out

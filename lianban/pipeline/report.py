@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -43,7 +45,7 @@ from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
-from lianban.pipeline.banjian import STATUSES, versions
+from lianban.pipeline.banjian import STATUSES, Cases, versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.pipeline.offload import Offload, ProcessLost
@@ -84,9 +86,10 @@ def _result(event: _Row, vault: KeyRing) -> str | None:
         return None
 
 
-def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0) -> list[ProgressEvent]:
+def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
+                kept: Cases | None = None) -> list[ProgressEvent]:
     """The next unreported, unparked events past id `after`, in id order, each with its version and case record
-    (:mod:`lianban.pipeline.banjian`)."""
+    (:mod:`lianban.pipeline.banjian`; `kept`: the cases the run has read already)."""
     e, i, c = _EVENTS.c, _ITEMS.c, _CASES.c  # Core columns, not ORM objects: a quarter of a run's reading
     query = (select(e.id, e.case_item_id, e.source, e.status, e.changed_at, e.reason, e.materials, e.result,
                     i.item_code, c.case_no)
@@ -94,7 +97,7 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0) ->
              .where(e.id > after, e.reported_at.is_(None), e.parked_at.is_(None))
              .order_by(e.id).limit(limit))
     rows = session.execute(query).all()
-    known = versions(session, rows)
+    known = versions(session, rows, kept)
     return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, STATUSES[e.status], e.changed_at, e.reason,
                           dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e.materials),
                           result=_result(e, vault), case=known[e.id].case)
@@ -157,18 +160,25 @@ class _Push:
         return isolated.going
 
 
-def read_batch(ledger_url: str, keys_dir: str, batch: int, after: int) -> list[ProgressEvent]:
-    """The next `batch` unreported events past id `after` (:func:`_unreported`): what the report's reader runs,
-    in a thread or in a process of its own. The vault ring is read for each batch (a key rotated meanwhile is
-    seen; a small file read, against a batch's reading of thousands of rows)."""
+@lru_cache(maxsize=1)
+def _kept(run: str) -> Cases:
+    """The cases report run `run` has read (:class:`~lianban.pipeline.banjian.Cases`), wherever its batches are
+    read (the reader thread, then the reader process); a new run starts afresh."""
+    return Cases()
+
+
+def read_batch(ledger_url: str, keys_dir: str, batch: int, run: str, after: int) -> list[ProgressEvent]:
+    """The next `batch` unreported events past id `after` (:func:`_unreported`) for report run `run`: what the
+    report's reader runs, in a thread or in a process of its own. The vault ring is read for each batch (a key
+    rotated meanwhile is seen; a small file read, against a batch's reading of thousands of rows)."""
     with session_factory(ledger_url)() as session:
-        return _unreported(session, batch, load_ring(Path(keys_dir), VAULT), after)
+        return _unreported(session, batch, load_ring(Path(keys_dir), VAULT), after, _kept(run))
 
 
-def read_packed(ledger_url: str, keys_dir: str, batch: int, after: int) -> bytes:
+def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int) -> bytes:
     """:func:`read_batch` packed for the trip from the reader process (msgpack, typed: unpacked in under half
     the time unpickling takes)."""
-    return _PACK.encode(read_batch(ledger_url, keys_dir, batch, after))
+    return _PACK.encode(read_batch(ledger_url, keys_dir, batch, run, after))
 
 
 _PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[ProgressEvent])
@@ -192,7 +202,7 @@ class _Reader:
     process. If that process is lost, the batch it was reading is read again in the thread."""
 
     def __init__(self, ledger_url: str, keys_dir: Path, batch: int) -> None:
-        self._args = (ledger_url, str(keys_dir), batch)
+        self._args = (ledger_url, str(keys_dir), batch, uuid.uuid4().hex)  # the last: this run's cases kept
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="report-read")
         self._process: Offload | None = None
         self._ready: Future[None] | None = None

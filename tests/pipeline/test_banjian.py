@@ -18,10 +18,10 @@ from lianban.app.config import Paths
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, StatusEvent
-from lianban.ledger.store import record_status
-from lianban.ledger.time_limits import item_deadline
-from lianban.pipeline.banjian import Version, versions
+from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
+from lianban.ledger.store import DeliveryState, record_status
+from lianban.ledger.time_limits import WINDOW_DEPARTMENT, item_deadline
+from lianban.pipeline.banjian import Cases, Version, versions
 from lianban.pipeline.stage import stage
 from simulators.people import generate
 
@@ -48,11 +48,11 @@ def move(paths: Paths, case_no: str, steps: list[tuple[int, Status]]) -> None:
                                  reason="经审核，申请人不符合办理条件" if status is S.REJECTED else None, changed_at=at)
 
 
-def read(paths: Paths, case_no: str) -> list[tuple[StatusEvent, Version]]:
+def read(paths: Paths, case_no: str, kept: Cases | None = None) -> list[tuple[StatusEvent, Version]]:
     with session_factory(paths.ledger_url)() as s:
         events = list(s.scalars(select(StatusEvent).join(CaseItem).join(Case).where(Case.case_no == case_no)
                                 .order_by(StatusEvent.id)))
-        known = versions(s, events)
+        known = versions(s, events, kept)
         return [(e, known[e.id]) for e in events]
 
 
@@ -84,3 +84,68 @@ def test_the_case_record_follows_the_items_until_every_one_is_final(paths: Paths
     first_event, first_version = read(paths, case_no)[0]
     due = due_dates[first_event.case_item_id]
     assert first_version.due_date == (due.due.isoformat() if due else None)
+
+
+def dues(paths: Paths, case_no: str, kept: Cases | None = None) -> list[tuple[int, str | None]]:
+    """(DATAVER, due date) of each of the case's events, with the case record they carry compared too."""
+    read_ = read(paths, case_no, kept)
+    assert len({v.case.case_no for _, v in read_}) == 1
+    return [(v.dataver, v.due_date) for _, v in read_] + [(0, repr(v.case)) for _, v in read_]
+
+
+@pytest.fixture
+def pushed_case(paths: Paths, case_no: str) -> str:
+    """A staged case with an item pushed to a department (its delivery pending) and at least two items."""
+    with session_factory(paths.ledger_url)() as s:
+        return next(c.case_no for c in s.scalars(select(Case).order_by(Case.id))
+                    if len(c.items) >= 2 and any(i.department != WINDOW_DEPARTMENT for i in c.items))
+
+
+def accept(paths: Paths, case_no: str, held: bool = False) -> None:
+    """Every pushed item of the case taken by its department (its delivery accepted); the case `held` or not."""
+    with session_factory(paths.ledger_url).begin() as s:
+        s.scalars(select(Case).where(Case.case_no == case_no)).one().held = held
+        for d in s.scalars(select(Delivery).join(CaseItem).join(Case).where(Case.case_no == case_no)):
+            d.state, d.sent_at = DeliveryState.ACCEPTED, datetime(2025, 3, 4, 1)
+
+
+def test_a_run_keeps_a_case_read_only_once_nothing_read_of_it_can_change(paths: Paths, pushed_case: str) -> None:
+    """A department takes an item while a report run goes on: the run has read the case before, and its next
+    batch still gives the item the due date its acceptance starts (read again, not kept)."""
+    with session_factory(paths.ledger_url)() as s:
+        items = s.scalars(select(CaseItem).join(Case).where(Case.case_no == pushed_case).order_by(CaseItem.id))
+        pushed = next(n for n, item in enumerate(items) if item.department != WINDOW_DEPARTMENT)
+    move(paths, pushed_case, [(pushed, S.ACCEPTED)])
+    kept = Cases()
+    before = dues(paths, pushed_case, kept)
+    assert len(kept) == 0  # a delivery pending: the case is read afresh by every batch
+    accept(paths, pushed_case)
+    after = dues(paths, pushed_case, kept)
+    assert len(kept) == 1
+    assert after == dues(paths, pushed_case)  # what a run that never kept it reads
+    assert before[0][1] is None and after[0][1] is not None  # the pushed item's clock started
+    assert dues(paths, pushed_case, kept) == after  # read from what was kept: the same
+
+
+def test_a_held_case_is_never_kept(paths: Paths, pushed_case: str) -> None:
+    """Its correction at the source gives it a new 受理 time, region and items (notices.resume)."""
+    move(paths, pushed_case, [(0, S.ACCEPTED)])
+    accept(paths, pushed_case, held=True)
+    kept = Cases()
+    read(paths, pushed_case, kept)
+    assert len(kept) == 0
+
+
+def test_a_full_run_cache_lets_the_oldest_half_go(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(list(generate(8, seed=5)))
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        cases = list(s.scalars(select(Case).order_by(Case.id)))
+    for case in cases:
+        move(paths, case.case_no, [(0, S.ACCEPTED)])
+        accept(paths, case.case_no)
+    kept = Cases(limit=4)
+    whole = {c.case_no: dues(paths, c.case_no, kept) for c in cases}
+    assert 0 < len(kept) <= 4
+    assert whole == {c.case_no: dues(paths, c.case_no) for c in cases}

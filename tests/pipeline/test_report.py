@@ -183,7 +183,7 @@ def test_a_backlog_is_read_in_a_process_of_its_own_as_the_thread_would_read_it(s
     from lianban.pipeline.report import _Reader, read_batch
 
     _events(paths, seeded)
-    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, 0)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
     assert len(every) > 12
     with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
         got = reader.result(reader.submit(0))
@@ -206,7 +206,7 @@ def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: An
     from lianban.pipeline.report import _Reader, read_batch
 
     _events(paths, seeded)
-    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, 0)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
     with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
         got = reader.result(reader.submit(0, backlog=True))
         _wait_until(lambda: reader.in_process)

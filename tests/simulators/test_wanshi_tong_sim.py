@@ -102,6 +102,17 @@ def test_within_one_push_a_late_version_and_a_repeat_are_told_apart(platform: Pl
     assert (stats["events"], stats["out_of_order"], stats["items_by_status"]) == (2, 1, {"已办结": 1})
 
 
+def test_an_item_shows_the_newest_of_its_versions_in_one_push_whatever_their_order(platform: Platform) -> None:
+    platform.push(event(5, status=("3", "审核中")))
+    assert platform.push(event(3), event(7, status=("7", "已办结")), event(6, status=("3", "审核中")),
+                         event(8, item="341600-RS-QT-0001")) == {"accepted": 4, "duplicates": 0}
+    view = platform.view("BZ00000001").json()
+    assert [(i["SERVICECODE"], i["STATUS_NAME"], i["DATAVER"]) for i in view["ITEMS"]] == [
+        ("341600-RS-QT-0001", "受理", 8), ("341600-WJ-GF-0013", "已办结", 7)]
+    stats = platform.stats()
+    assert (stats["events"], stats["items"], stats["out_of_order"]) == (5, 2, 2)  # 3 after 5, 6 after 7
+
+
 def test_the_applicant_sees_every_item_and_the_case(platform: Platform) -> None:
     done = case(dataver=2, STATUS_CODE="7", STATUS_NAME="已办结", TRANSACT_TIME="2025-03-05T10:00:00+08:00",
                 DONERESULT="6", DONEREASON="部分事项未办成（审核不通过或不予受理），原因见各事项")
