@@ -52,7 +52,7 @@ from lianban.pipeline.offload import Offload, ProcessLost
 from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
 
 SINK = "wanshi_tong"
-REPORT_BATCH = 1000  # events read and pushed at a time (皖事通办's connection: batch_size 1,000 by default)
+REPORT_BATCH = 2500  # events read and pushed at a time (皖事通办's connection: batch_size 2,500 by default)
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
 _EVENTS, _ITEMS, _CASES = (cast(Table, model.__table__) for model in (StatusEvent, CaseItem, Case))
