@@ -46,11 +46,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
@@ -281,17 +281,41 @@ def _result(raw: Any) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in value.items()}
 
 
+_T = TypeVar("_T")
+#: distinct values each status-log column remembers having read (:func:`_once`)
+READ_ONCE = 4096
+
+
+def _once(read: Callable[[Any], _T]) -> Callable[[Any], _T]:
+    """`read`, remembering what it made of each text, number or None (a status log repeats its 办件编号 for each
+    item and status, its 事项编码 and times for many cases; reading each anew was a third of collecting
+    HRSS's log); any other value (a list from a JSON body, bytes) is read each time. A value `read` refuses
+    is not remembered: it is refused again, with the same words."""
+    remembered = lru_cache(maxsize=READ_ONCE, typed=True)(read)
+
+    def reader(raw: Any) -> _T:
+        return remembered(raw) if raw is None or type(raw) in (str, int) else read(raw)
+    return reader
+
+
+_status_case_no = _once(normalise_case_no)
+_status_item_code = _once(lambda raw: unicodedata.normalize("NFKC", _as_text(raw, "事项编码")).strip())
+_status_time = _once(lambda raw: _moment(raw, "办理时间"))
+_status_reason = _once(lambda raw: _bounded(_as_text(raw, "原因").strip(), "原因", REASON_MAX) or None)
+_status_materials = _once(lambda raw: _materials(raw, "补正材料"))
+
+
 def read_status(row: SourceRow, codes: Mapping[str, Status], table: str) -> StatusChange | Unreadable:
     """One status-log row in unified terms (`codes`: the source's code → status, kept in `table`), or why
     it cannot be placed."""
     readers = {
-        "case_no": lambda v: normalise_case_no(v.get("case_no")),
-        "item_code": lambda v: unicodedata.normalize("NFKC", _as_text(v.get("item_code"), "事项编码")).strip(),
+        "case_no": lambda v: _status_case_no(v.get("case_no")),
+        "item_code": lambda v: _status_item_code(v.get("item_code")),
         "status_code": lambda v: _status_code(v.get("status_code"), codes, table),
-        "changed_at": lambda v: _moment(v.get("changed_at"), "办理时间"),
-        "reason": lambda v: _bounded(_as_text(v.get("reason"), "原因").strip(), "原因", REASON_MAX) or None,
+        "changed_at": lambda v: _status_time(v.get("changed_at")),
+        "reason": lambda v: _status_reason(v.get("reason")),
         "result": lambda v: _result(v.get("result")),
-        "materials": lambda v: _materials(v.get("materials"), "补正材料"),
+        "materials": lambda v: _status_materials(v.get("materials")),
     }
     got, reasons = _read_all(row, readers)
     if reasons:

@@ -113,6 +113,25 @@ def test_a_status_row_that_cannot_be_placed_says_why(values: dict[str, Any], wor
     assert isinstance(result, Unreadable) and any(words in r for r in result.reasons), result
 
 
+def test_a_status_log_read_row_after_row_says_the_same_of_a_repeated_value_every_time() -> None:
+    """Columns remember what they made of each value; a refused value is refused again, and a value of
+    another type (a number for a text, a list from a JSON body) is read as itself, not as an equal text."""
+    good = {"case_no": "bz2", "item_code": "０１", "status_code": "1", "changed_at": "2025-03-01T10:00:00+08:00",
+            "reason": " 已受理 "}
+    first, again = (read_status(SourceRow(n, good), CODES, "statuses.py") for n in (5, 6))
+    assert isinstance(first, StatusChange) and isinstance(again, StatusChange)
+    assert (first.seq, again.seq) == (5, 6)
+    assert (again.case_no, again.item_code, again.reason) == ("BZ2", "01", "已受理")
+    bad = {**good, "changed_at": "2025-13-01T10:00:00"}
+    for n in (7, 8):
+        refused = read_status(SourceRow(n, bad), CODES, "statuses.py")
+        assert isinstance(refused, Unreadable) and any("办理时间格式错误" in r for r in refused.reasons)
+    as_list = read_status(SourceRow(9, {**good, "case_no": ["BZ2"]}), CODES, "statuses.py")
+    assert isinstance(as_list, Unreadable) and as_list.reasons
+    assert isinstance(read_status(SourceRow(10, {**good, "item_code": 1}), CODES, "statuses.py"), StatusChange)
+    assert isinstance(read_status(SourceRow(11, {**good, "item_code": True}), CODES, "statuses.py"), Unreadable)
+
+
 CODES_WITH_SUPPLEMENT = {"4": Status.SUPPLEMENT}
 
 
