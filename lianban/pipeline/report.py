@@ -212,6 +212,7 @@ class _Reader:
 
     def __exit__(self, *exc: object) -> None:
         self._thread.shutdown(cancel_futures=True)
+        _kept.cache_clear()  # the cases this run read in its thread are let go with it (the process ends)
         if self._process is not None:  # not waited for: a process still starting ends on its own
             self._process.shutdown(wait=False, cancel_futures=True)
 
