@@ -35,7 +35,7 @@ from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState
-from lianban.ledger.time_limits import BEIJING, WINDOW_DEPARTMENT, due_date
+from lianban.ledger.time_limits import BEIJING, clock_start, due_date
 from lianban.wire.contract import CaseRecord
 
 __all__ = ["CACHED_CASES", "STATUSES", "Cases", "Version", "versions"]
@@ -118,9 +118,9 @@ class _Case:
     def final(self) -> bool:
         """Nothing read of it can change any more: not held (a held case corrected at the source gets a new 受理
         time, region and items, :func:`lianban.pipeline.notices.resume`; it is never held again) and every
-        pushed item taken by its department (an accepted delivery is final, and its ``sent_at`` starts the
-        item's clock). Its items' due dates are then fixed too."""
-        return not self.held and all(i.department == WINDOW_DEPARTMENT or i.accepted_at is not None
+        item's clock started (:func:`~lianban.ledger.time_limits.clock_start`: a pushed item's once its
+        department took it, and an accepted delivery is final). Its items' due dates are then fixed too."""
+        return not self.held and all(clock_start(i.department, self.approved_at, i.accepted_at) is not None
                                      for i in self.items)
 
     def due(self, item: _Item) -> str | None:
