@@ -12,7 +12,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       dashboard/ (the operators' 运行看板 inside Airflow's UI, mounted by ``plugins/``: board, queries,
        │       series, svg, page, style, server)
     pipeline   the steps over the ledger: stage, quarantine (+ decisions: an operator's release or reject),
-       │       sealer, deliver (+ bisect), dead_letters, status_log (HRSS's own items), supplements (补正
+       │       sealer, deliver (+ bisect), lanes (a run on several connections at once, for deliver and
+       │       feedback), dead_letters, status_log (HRSS's own items), supplements (补正
        │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
        │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
        │       皖事通办, each event with its 办件 record from banjian; a backlog read in an offload process),

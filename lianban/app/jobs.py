@@ -11,13 +11,17 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError, LianbanError
+
+if TYPE_CHECKING:
+    from lianban.wire.contract import DepartmentConnector, Peer
+    from lianban.wire.settings import DepartmentSettings
 
 alerts = logging.getLogger("lianban.alerts")
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
@@ -64,8 +68,13 @@ def deliver(department: str) -> dict[str, Any]:
     paths = Paths.from_env()
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
-    peer, *lanes = (load_department(department, settings.per_lane(), paths.keys_dir) for _ in range(settings.lanes))
+    peer, *lanes = _lanes(department, settings, paths)
     return run(peer, ledger, settings.batch_size, paths.keys_dir, lanes=lanes).as_dict()
+
+
+def _lanes(department: str, settings: DepartmentSettings, paths: Paths) -> list[Peer[DepartmentConnector]]:
+    """One connection to `department` per lane (``extra.lanes``), the rate it allows shared between them."""
+    return [load_department(department, settings.per_lane(), paths.keys_dir) for _ in range(settings.lanes)]
 
 
 def collect_hrss() -> dict[str, Any]:
@@ -136,8 +145,8 @@ def poll(department: str) -> dict[str, Any]:
 
     paths = Paths.from_env()
     department, ledger = pushed_department(department), paths.existing_ledger()
-    peer = load_department(department, department_settings(department), paths.keys_dir)
-    return poll_department(peer, ledger, paths.keys_dir).as_dict()
+    peer, *lanes = _lanes(department, department_settings(department), paths)
+    return poll_department(peer, ledger, paths.keys_dir, lanes=lanes).as_dict()
 
 
 def report() -> dict[str, Any]:

@@ -21,9 +21,9 @@ If every item of a split batch is refused on its own, the fault is not in the it
 alert is raised instead. One poison item in a batch of 100 leaves 99 delivered. A keys folder that does not
 hold the vault keys the outbox was sealed with refuses the run before anything is touched.
 
-A run may keep several batches going to its department at once (lanes, ``extra.lanes``: each its own
-connection and claims): while one batch is on the wire the next is claimed and sealed and the last settled.
-Whatever stops one lane stops the others after the batch they are on.
+A run may keep several batches going to its department at once (:mod:`lianban.pipeline.lanes`, ``extra.lanes``:
+each its own connection and claims): while one batch is on the wire the next is claimed and sealed and the last
+settled. Whatever stops one lane stops the others after the batch they are on.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,6 +50,7 @@ from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, write_deliver
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
+from lianban.pipeline.lanes import in_lanes
 from lianban.pipeline.sealer import BatchSealer, Outgoing
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
 
@@ -351,37 +351,10 @@ def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, k
         with sessions.begin() as session:
             return claim(session, Delivery, department, DUE_STATES, batch_size)
 
-    if len(runs) == 1:
-        return drain(due, runs[0].deliver_batch, budget, runs[0].result)
-    stop = threading.Event()
-    with ThreadPoolExecutor(len(runs), thread_name_prefix=f"deliver-{department}") as pool:
-        lanes_done = [pool.submit(_lane, due, run, budget, stop) for run in runs]
-        wait(lanes_done)
-    return merged([lane.result() for lane in lanes_done])
+    def lane(run: _Run, stop: threading.Event | None) -> DeliverResult:
+        return drain(due, run.deliver_batch, budget, run.result, stop)
 
-
-def _lane(due: Callable[[], list[int]], run: _Run, budget: float, stop: threading.Event) -> DeliverResult:
-    """One lane's drain; whatever ends it early (a stop, an error) ends the others after their batch."""
-    try:
-        result = drain(due, run.deliver_batch, budget, run.result, stop)
-    except BaseException:
-        stop.set()
-        raise
-    if result.stopped_by:
-        stop.set()
-    return result
-
-
-def merged(results: Sequence[DeliverResult]) -> DeliverResult:
-    """The lanes' counts added up; ``stopped_by`` the first lane's (in lane order) that says why it stopped (a
-    lane that only followed another's stop says nothing)."""
-    total = DeliverResult(results[0].department)
-    for result in results:
-        for name, value in asdict(result).items():
-            if isinstance(value, int):
-                setattr(total, name, getattr(total, name) + value)
-        total.stopped_by = total.stopped_by or result.stopped_by
-    return total
+    return in_lanes(runs, lane, f"deliver-{department}")
 
 
 def drain(due: Callable[[], list[int]], send: Callable[[list[int]], bool], budget: float,

@@ -8,6 +8,7 @@ Status events are the outbox to 皖事通办: appended in order, pushed in batch
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.results import seal_result
 from lianban.ledger.status_book import StatusBook, item_rows
 from lianban.ledger.store import DeliveryState
+from lianban.pipeline.lanes import in_lanes
 from lianban.wire.contract import (
     DepartmentConnector,
     Peer,
@@ -100,22 +102,61 @@ def _apply_updates(session: Session, department: str, open_items: dict[str, tupl
 
 
 def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,
-                    batch: int = POLL_BATCH) -> FeedbackResult:
+                    batch: int = POLL_BATCH, lanes: Sequence[Peer[DepartmentConnector]] = ()) -> FeedbackResult:
     """Ask the department for every delivered, unfinished item; record what changed. Each chunk is polled
-    outside any transaction and recorded in a short one of its own, with one evidence entry per page."""
-    department, sessions, log = peer.connector.department, session_factory(ledger_url), EvidenceLog.load(keys_dir)
-    result, vault = FeedbackResult(department), load_ring(keys_dir, VAULT)
-    for open_items in open_pages(sessions, department, batch):
+    outside any transaction and recorded in a short one of its own, with one evidence entry per page. Each of
+    `lanes` (more connections to the same department) polls pages of its own at the same time
+    (:mod:`lianban.pipeline.lanes`): one page is recorded while the next is asked. A department that stops
+    answering stops every lane after the page it is on; the pages not asked are asked next run."""
+    department, sessions = peer.connector.department, session_factory(ledger_url)
+    run = _Poll(department, sessions, EvidenceLog.load(keys_dir), load_ring(keys_dir, VAULT),
+                _Pages(open_pages(sessions, department, batch)))
+    return in_lanes([peer, *lanes], run.drain, f"poll-{department}")
+
+
+class _Pages:
+    """The open pages, taken one at a time by whichever lane is free."""
+
+    def __init__(self, pages: Iterator[dict[str, tuple[int, str]]]) -> None:
+        self._pages, self._lock = pages, threading.Lock()
+
+    def take(self) -> dict[str, tuple[int, str]] | None:
+        with self._lock:
+            return next(self._pages, None)
+
+
+@dataclass
+class _Poll:
+    """One poll run, shared by its lanes."""
+
+    department: str
+    sessions: sessionmaker[Session]
+    log: EvidenceLog
+    vault: KeyRing
+    pages: _Pages
+
+    def drain(self, peer: Peer[DepartmentConnector], stop: threading.Event | None) -> FeedbackResult:
+        """Page after page over `peer`'s connection until none is left, the department stops answering, or
+        `stop` is set (another lane stopped)."""
+        result = FeedbackResult(self.department)
+        while not (stop and stop.is_set()) and (page := self.pages.take()) is not None:
+            if not self._page(peer, page, result):
+                break
+        return result
+
+    def _page(self, peer: Peer[DepartmentConnector], open_items: dict[str, tuple[int, str]],
+              result: FeedbackResult) -> bool:
+        """One page asked and recorded; False when the department could not answer (``stopped_by`` says why)."""
         chunk = list(open_items)
         case_nos = [open_items[k][1] for k in chunk]
-        with sessions.begin() as session:
-            log.sent(session, department, "poll", case_nos, chunk)
+        with self.sessions.begin() as session:
+            self.log.sent(session, self.department, "poll", case_nos, chunk)
         try:
             updates = peer.connector.poll(chunk)
         except RetriableError as exc:
             result.stopped_by = str(exc)
-            break
-        with sessions.begin() as session:
-            log.received(session, department, "status", case_nos, updates, peer.proofs.take())
-            _apply_updates(session, department, open_items, updates, result, vault)
-    return result
+            return False
+        with self.sessions.begin() as session:
+            self.log.received(session, self.department, "status", case_nos, updates, peer.proofs.take())
+            _apply_updates(session, self.department, open_items, updates, result, self.vault)
+        return True

@@ -33,10 +33,11 @@ DEFAULT_BATCH_SIZE = 500
 #: 皖事通办 takes up to 5,000 events a push; a report's pushes of 1,000 cost 4 % less than of 500, and of 2,500 about
 #: 10 % less than of 1,000 (the status sweep's 272,912 events, back to back; 5,000 no better than 2,500)
 BATCH_SIZE_DEFAULTS = {"sms": 100, "wanshi_tong": 2500}
-#: batches a delivery run keeps going to one department at once without ``extra.lanes``: while one is on the wire
-#: (the department verifying, opening and keeping it), the next is claimed and sealed, and the last settled
-#: (measured at 100,000 records: medical's delivery 52 s with one, 36 s with two, where the run and the
-#: department had taken turns on one batch at a time); 1 sends one batch after another
+#: batches a delivery run (pages a poll) keeps going to one department at once without ``extra.lanes``: while one
+#: is on the wire (the department verifying, opening and keeping it), the next is claimed and sealed, and the last
+#: settled (measured at 100,000 records: medical's delivery 52 s with one, 36 s with two, where the run and the
+#: department had taken turns on one batch at a time; its poll of 37,713 open items 11.0–13.1 → 8.5–9.0 s);
+#: 1 sends one after another
 DEFAULT_LANES = 2
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0

@@ -19,7 +19,8 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
 from lianban.ledger.outbox import claim
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
-from lianban.pipeline.deliver import DeliverResult, deliver, merged
+from lianban.pipeline.deliver import DeliverResult, deliver
+from lianban.pipeline.lanes import merged
 from lianban.pipeline.stage import stage
 from lianban.wire.contract import DepartmentConnector, NoProofs, Peer
 from lianban.wire.settings import parse_connection

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from typing import Any
 
 import pytest
 import requests
 from exchange_kit import one_round, world
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, func, select
 
 from connectors.hrss.frontend import applications, status_log
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
@@ -234,15 +235,18 @@ def test_a_status_for_an_unchosen_item_is_skipped_not_blocking(seeded: Any, path
     assert result.stopped_by is None and result.skipped == 1 and result.changed == 1
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
 def test_every_polled_page_and_every_pushed_chunk_leaves_its_own_signed_evidence(
-        seeded: Any, paths: Paths, simulation: Any) -> None:
+        seeded: Any, paths: Paths, simulation: Any, lanes: int) -> None:
     """One verified evidence entry per wire exchange: a poll that pages and a push sent in chunks record
-    every answer's signature and wire digest, not just the last one."""
+    every answer's signature and wire digest, not just the last one; with lanes, each its own answers'."""
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     deliver(_connector("housing_fund"), paths.ledger_url, 100, paths.keys_dir)
-    poller, sink = _connector("housing_fund"), _connector("wanshi_tong")
-    poller.connector.page_size, sink.connector.batch_size = 4, 9
-    polled = poll_department(poller, paths.ledger_url, paths.keys_dir)
+    (poller, *more), sink = [_connector("housing_fund") for _ in range(lanes)], _connector("wanshi_tong")
+    for peer in (poller, *more):
+        peer.connector.page_size = 4
+    sink.connector.batch_size = 9
+    polled = poll_department(poller, paths.ledger_url, paths.keys_dir, lanes=more)
     with session_factory(paths.ledger_url)() as s:
         events = len(s.scalars(select(StatusEvent.id).where(StatusEvent.reported_at.is_(None))).all())
     report(sink, paths.ledger_url, paths.keys_dir)
@@ -290,3 +294,37 @@ def test_a_poll_pages_through_the_open_items_and_asks_for_each_once(seeded: Any,
         asked = s.scalars(select(Evidence).where(Evidence.direction == "out", Evidence.kind == "poll")).all()
     assert open_items > 6 and polled.read == open_items  # every open item answered for, once
     assert len(asked) == math.ceil(open_items / 3)  # a page of three at a time
+
+
+def test_two_lanes_ask_their_pages_at_once_and_record_every_status_once(seeded: Any, paths: Paths,
+                                                                         simulation: Any) -> None:
+    """With a second lane, one page is asked while another is recorded: each lane's first ask waits until the
+    other's is under way (a run asking one page after another would never get past it)."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    deliver(_connector("housing_fund"), paths.ledger_url, 100, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        items = set(s.scalars(select(CaseItem.id).join(Delivery, Delivery.case_item_id == CaseItem.id)
+                              .where(Delivery.department == "housing_fund", Delivery.state == "accepted",
+                                     CaseItem.final.is_(False))))
+        before = s.scalar(select(func.max(StatusEvent.id)))
+    both, lanes = threading.Barrier(2, timeout=20), [_connector("housing_fund") for _ in range(2)]
+    for peer in lanes:
+        peer.connector.poll = _meeting(both, peer.connector.poll)
+    polled = poll_department(lanes[0], paths.ledger_url, paths.keys_dir, batch=3, lanes=lanes[1:])
+    with session_factory(paths.ledger_url)() as s:
+        asked = s.scalars(select(Evidence).where(Evidence.direction == "out", Evidence.kind == "poll")).all()
+        events = s.scalars(select(StatusEvent.case_item_id).where(StatusEvent.id > before)).all()
+    assert not both.broken and polled.stopped_by is None
+    assert polled.read == len(items) > 6 and len(asked) == math.ceil(len(items) / 3)  # each item asked once
+    assert polled.changed == len(events) > 0 and set(events) <= items
+
+
+def _meeting(both: threading.Barrier, ask: Any) -> Any:
+    """`ask`, whose first call waits at `both` for the other lane's."""
+    first = [True]
+
+    def meeting(keys: Any) -> Any:
+        if first.pop() if first else False:
+            both.wait()
+        return ask(keys)
+    return meeting
