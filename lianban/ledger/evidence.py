@@ -100,7 +100,11 @@ _ANCHORS = cast(Table, EvidenceAnchor.__table__)
 
 
 def _lock_head(session: Session) -> EvidenceAnchor:
-    """Take the append lock (row lock on PostgreSQL, write lock on SQLite) and return the anchor."""
+    """Take the append lock (row lock on PostgreSQL, write lock on SQLite) and return the anchor.
+
+    Every append of every process waits for it, so a transaction takes it last: what it records is read and
+    judged first (the rows it will write locked then, on PostgreSQL), and the lock is held only while writing.
+    One order for all (rows, then this lock) is also what keeps two such transactions from deadlocking."""
     # Core: the ORM's bulk update around it cost more than the lock itself
     session.execute(update(_ANCHORS).where(_ANCHORS.c.id == 1).values(head_id=_ANCHORS.c.head_id))
     anchor = session.get(EvidenceAnchor, 1)

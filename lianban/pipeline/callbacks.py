@@ -98,14 +98,14 @@ class CallbackDesk:
             delivered = delivered_keys(session, callback.department, [_key(r) for r in callback.rows])
             case_nos = sorted({delivered[u.idempotency_key][1] for u in read
                                if isinstance(u, StatusUpdate) and u.idempotency_key in delivered})
-            self._log.received_signed(session, callback.department, "status", case_nos, callback.body_digest,
-                                      callback.signature, callback.app_id)
             items = item_rows(session, {delivered[u.idempotency_key][0] for u in read
                                         if isinstance(u, StatusUpdate) and u.idempotency_key in delivered},
-                              lock=True)
+                              lock=True)  # the items before the evidence log (lianban.ledger.evidence: lock order)
             book = StatusBook(session)
             answers = [self._apply(book, callback.department, delivered, items, row, u)
                        for row, u in zip(callback.rows, read, strict=True)]
+            self._log.received_signed(session, callback.department, "status", case_nos, callback.body_digest,
+                                      callback.signature, callback.app_id)
             book.write()
             pushed = self._answer(callback, answers)
             self._log.sent(session, callback.department, ACK_KIND, case_nos, pushed.body, pushed.signature,

@@ -123,8 +123,8 @@ class _Settling:
 
     @classmethod
     def of(cls, session: Session, ids: Sequence[int]) -> _Settling:
-        rows = delivery_rows(session, ids)
-        return cls(session, rows, item_rows(session, {r.case_item_id for r in rows}), StatusBook(session))
+        rows = delivery_rows(session, ids)  # their items locked before the evidence log (lianban.ledger.evidence)
+        return cls(session, rows, item_rows(session, {r.case_item_id for r in rows}, lock=True), StatusBook(session))
 
     def write(self) -> None:
         write_deliveries(self.session, self.rows)
@@ -259,12 +259,11 @@ class _Run:
         if proofs or isinstance(outcome, list):
             self.log.received(session, self.department, "receipt", batch.case_nos, outcome, proofs)
 
-    def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
-        """Apply a final answer to the rows; False when the run should stop (not taking messages)."""
+    def settled(self, session: Session, batch: _Batch, outcome: Outcome) -> tuple[_Settling, bool]:
+        """A final answer applied to the rows in memory (to be written); False when the run should stop (not
+        taking messages)."""
         settling = _Settling.of(session, batch.ids)
-        going = self._settle(settling, batch, outcome)
-        settling.write()
-        return going
+        return settling, self._settle(settling, batch, outcome)
 
     def _settle(self, settling: _Settling, batch: _Batch, outcome: Outcome) -> bool:
         rows = settling.rows
@@ -296,10 +295,12 @@ class _Run:
             return True
         self.result.sent += len(batch.ids)
         outcome = self.call(batch)
-        with self.sessions.begin() as session:
+        with self.sessions.begin() as session:  # settled in memory first: the write lock is held only while writing
+            settled = None if _divisible(outcome) else self.settled(session, batch, outcome)
             self.record(session, batch, outcome)
-            if not _divisible(outcome):
-                return self.settle(session, batch, outcome)
+            if settled is not None:
+                settled[0].write()
+                return settled[1]
         assert isinstance(outcome, RejectedError | LocalFailure)
         return Refusal(batch.ids, *why_refused(outcome))
 

@@ -85,8 +85,9 @@ def delivered_keys(session: Session, department: str, keys: Collection[str] | No
     return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
 
 
-def _apply_updates(session: Session, department: str, open_items: dict[str, tuple[int, str]],
-                   updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> None:
+def _judged(session: Session, department: str, open_items: dict[str, tuple[int, str]],
+            updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> StatusBook:
+    """The page's status moves judged in memory, to be written (:meth:`StatusBook.write`)."""
     known = {open_items[u.idempotency_key][0] for u in updates if u.idempotency_key in open_items}
     items = item_rows(session, known, lock=True)  # one query for the chunk, each row locked while judged
     book = StatusBook(session)
@@ -98,7 +99,7 @@ def _apply_updates(session: Session, department: str, open_items: dict[str, tupl
             sealed = seal_result(vault, key[1], item.item_code, department, u.result)
             result.changed += book.record(item, u.status, department, code=u.department_code, reason=u.reason,
                                           changed_at=u.changed_at, result=sealed, materials=u.materials)
-    book.write()
+    return book
 
 
 def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: Path,
@@ -156,7 +157,8 @@ class _Poll:
         except RetriableError as exc:
             result.stopped_by = str(exc)
             return False
-        with self.sessions.begin() as session:
+        with self.sessions.begin() as session:  # judged first: the write lock is held only while writing
+            book = _judged(session, self.department, open_items, updates, result, self.vault)
             self.log.received(session, self.department, "status", case_nos, updates, peer.proofs.take())
-            _apply_updates(session, self.department, open_items, updates, result, self.vault)
+            book.write()
         return True
