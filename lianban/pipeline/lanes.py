@@ -2,10 +2,11 @@
 
 A run that takes turns with a department, one batch or page at a time, leaves the hub idle while the
 department works and the department idle while the hub seals, settles or records: with two lanes one waits for
-its answer while the other does its own part (medical's 100,000-record delivery 52 s with one lane, 36 s
-with two). Each lane runs the whole loop on work of its own (a batch it claimed, a page it took) over its own
-connection, so what its answer proves (the proofs its transport keeps) is never another lane's. Whatever ends
-one lane early (a stop, an error) ends the others after the unit they are on.
+its answer while the other does its own part (a 100,000-record delivery 52 s with one lane, 44 s with two;
+medical's poll of 37,713 open items 11.0–13.1 s with one, 8.5–9.0 s with two). Each lane runs the whole loop
+on work of its own (a batch it claimed, a page it took) over its own connection, so what its answer proves
+(the proofs its transport keeps) is never another lane's. Whatever ends one lane early (a stop, an error) ends
+the others after the unit they are on.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ DEFAULT_BATCH_SIZE = 500
 BATCH_SIZE_DEFAULTS = {"sms": 100, "wanshi_tong": 2500}
 #: batches a delivery run (pages a poll) keeps going to one department at once without ``extra.lanes``: while one
 #: is on the wire (the department verifying, opening and keeping it), the next is claimed and sealed, and the last
-#: settled (measured at 100,000 records: medical's delivery 52 s with one, 36 s with two, where the run and the
-#: department had taken turns on one batch at a time; its poll of 37,713 open items 11.0–13.1 → 8.5–9.0 s);
+#: settled (measured at 100,000 records: the delivery 52 s with one, 44 s with two, where each run and its
+#: department had taken turns on one batch at a time; medical's poll of 37,713 open items 11.0–13.1 → 8.5–9.0 s);
 #: 1 sends one after another
 DEFAULT_LANES = 2
 DEFAULT_CONNECT_TIMEOUT = 5.0
