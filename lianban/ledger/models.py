@@ -61,7 +61,8 @@ class Delivery(Base):
     """The outbox: one sealed case item for one department, sent until the department answers."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "department", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_deliveries_due", "department", "state", "next_attempt_at"),
+                      Index("ix_deliveries_by_id", "department", "state", "id"))  # a poll's pages, in id order
     id: Mapped[int] = mapped_column(primary_key=True)
     case_item_id: Mapped[int] = mapped_column(ForeignKey("case_items.id"), unique=True)
     department: Mapped[str] = mapped_column(String(32))
