@@ -36,7 +36,7 @@ from zeep.wsse.signature import MemorySignature
 from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
-from connectors.medical import replies
+from connectors.medical import replies, writers
 from connectors.medical.statuses import ERROR_CODES, STATUSES, Action
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
@@ -312,6 +312,7 @@ class MedicalConnector:
             client.transport.session.hooks["response"].append(self._note_retry_after)
             self._bound = client.create_service(BINDING, self._address) if self._address else client.service
             replies.install(self._bound._binding)
+            writers.install(self._bound._binding)
             self._address = self._address or self._bound._binding_options.get("address", "?")
         return self._bound
 
