@@ -40,20 +40,23 @@ from lianban.wire.contract import CaseRecord
 
 __all__ = ["CACHED_CASES", "STATUSES", "Cases", "Version", "versions"]
 
-#: an item's status as of some event: (status, changed_at)
-Now = tuple[Status, str]
+#: an item's status as of some event: (the status's value, changed_at); values, not members, since a
+#: StrEnum member hashes in Python (hashing members for the case status was a tenth of a report's reading)
+Now = tuple[str, str]
 
 _CASES, _ITEMS, _DELIVERIES, _EVENTS = (cast(Table, model.__table__)
                                         for model in (Case, CaseItem, Delivery, StatusEvent))
 STATUSES = {status.value: status for status in Status}  # a dict lookup: Status(text) was 3 % of a report
+_FINAL = frozenset(status.value for status in Status if status.is_terminal())
+_COMPLETED = Status.COMPLETED.value
 #: cases one report run keeps read (:class:`Cases`): about 1.9 KB each (measured over the status sweep's 22,223
 #: cases, items and due dates included), so at most about 60 MB; the oldest half go when it is full
 CACHED_CASES = 30_000
 
 
-@dataclass(frozen=True)
-class Version:
-    """What an event carries beyond its own row: DATAVER, the item's due date, the case record after it."""
+class Version(NamedTuple):
+    """What an event carries beyond its own row: DATAVER, the item's due date, the case record after it (a
+    named tuple: one per event reported)."""
 
     dataver: int
     due_date: str | None
@@ -72,13 +75,14 @@ def _beijing(utc: datetime) -> str:
     return utc.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds")
 
 
-def _done(now: Iterable[Now | None]) -> tuple[str | None, int]:
+def _done(now: Sequence[Now | None]) -> tuple[str | None, int]:
     """(办结时间, items refused) once every item is final, else (None, 0)."""
-    states = list(now)
-    if not all(s is not None and s[0].is_terminal() for s in states):
-        return None, 0
-    final = [s for s in states if s is not None]
-    refused = sum(status != Status.COMPLETED for status, _ in final)
+    final: list[Now] = []
+    for state in now:
+        if state is None or state[0] not in _FINAL:
+            return None, 0
+        final.append(state)
+    refused = sum(value != _COMPLETED for value, _ in final)
     return max((at for _, at in final), key=_moment), refused
 
 
@@ -172,9 +176,10 @@ class Cases:
 
 
 @lru_cache(maxsize=4096)
-def _case_status(statuses: tuple[Status | None, ...]) -> Status:
-    """The case status its items' statuses add up to, by tuple (cheaper to key than the machine's set)."""
-    return load_status_machine().case_status(statuses)
+def _case_status(values: tuple[str | None, ...]) -> Status:
+    """The case status its items' statuses (by value) add up to, by tuple (cheaper to key than the machine's
+    set)."""
+    return load_status_machine().case_status(tuple(STATUSES[v] if v is not None else None for v in values))
 
 
 def _record(case: _Case, state: dict[int, Now], dataver: int) -> CaseRecord:
@@ -239,7 +244,7 @@ def versions(session: Session, events: Sequence[_Event], kept: Cases | None = No
     out: dict[int, Version] = {}
     for event_id, item_id, status, changed_at in history:
         item = items[item_id]
-        state[item_id] = (STATUSES[status], changed_at)
+        state[item_id] = (status, changed_at)
         count = counts[item.case_id] = counts.get(item.case_id, 0) + 1
         if event_id in wanted:
             case = cases[item.case_id]

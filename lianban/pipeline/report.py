@@ -99,9 +99,9 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
     rows = session.execute(query).all()
     known = versions(session, rows, kept)
     return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, STATUSES[e.status], e.changed_at, e.reason,
-                          dataver=known[e.id].dataver, due_date=known[e.id].due_date, materials=_materials(e.materials),
-                          result=_result(e, vault), case=known[e.id].case)
-            for e in rows]
+                          dataver=v.dataver, due_date=v.due_date, materials=_materials(e.materials) if e.materials
+                          else (), result=_result(e, vault) if e.result is not None else None, case=v.case)
+            for e, v in zip(rows, [known[e.id] for e in rows], strict=True)]
 
 
 @dataclass
