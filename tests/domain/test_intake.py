@@ -132,6 +132,17 @@ def test_a_status_log_read_row_after_row_says_the_same_of_a_repeated_value_every
     assert isinstance(read_status(SourceRow(11, {**good, "item_code": True}), CODES, "statuses.py"), Unreadable)
 
 
+def test_a_status_row_refused_in_several_columns_is_told_every_reason() -> None:
+    """Read at once and, once something refuses, again column by column: no reason is lost."""
+    bad = {"case_no": "bz3", "item_code": "01", "status_code": "77", "changed_at": "2025-13-01T10:00:00",
+           "reason": None, "materials": "M99"}
+    refused = read_status(SourceRow(12, bad), CODES, "statuses.py")
+    assert isinstance(refused, Unreadable) and refused.case_no == "BZ3"
+    assert len(refused.reasons) == 3, refused.reasons
+    assert [any(words in r for r in refused.reasons) for words in ("办理状态码 '77'", "办理时间格式错误", "M99")] \
+        == [True, True, True]
+
+
 CODES_WITH_SUPPLEMENT = {"4": Status.SUPPLEMENT}
 
 
