@@ -70,9 +70,9 @@ class StatusMachine:
     back: Mapping[Status, frozenset[Status]] = field(default_factory=dict)
 
     def reachable(self, current: Status | None) -> frozenset[Status]:
-        """Every status an item in `current` (None: no report yet) may report next."""
-        back = self.back.get(current, frozenset()) if current is not None else frozenset()
-        return _closure(self, current).union(back, *(_closure(self, b) for b in back))
+        """Every status an item in `current` (None: no report yet) may report next (worked out once per status:
+        every status move asks it)."""
+        return _reachable(self, current)
 
     def judge(self, current: Status | None, current_at: str | None, new: Status, new_at: str) -> Move:
         """What a report of `new` (at `new_at`) does to an item now in `current` (since `current_at`)."""
@@ -96,6 +96,12 @@ def _case_status(machine: StatusMachine, names: frozenset[str]) -> Status:
         if names and rule.matches(names):
             return rule.status
     return Status.ACCEPTED  # a case without items cannot be staged; a safe answer all the same
+
+
+@cache
+def _reachable(machine: StatusMachine, current: Status | None) -> frozenset[Status]:
+    back = machine.back.get(current, frozenset()) if current is not None else frozenset()
+    return _closure(machine, current).union(back, *(_closure(machine, b) for b in back))
 
 
 @cache
