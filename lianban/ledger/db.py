@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Integer, Select, String, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -37,6 +37,22 @@ def engine_for(url: str) -> Engine:
 
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of `query` as the driver hands them over (plain tuples), without SQLAlchemy's row objects: for
+    the report's reading, where making a row object and reading its columns by name cost a tenth of the time.
+    Only for integer and text columns, which the driver returns as they are (both SQLite's and psycopg);
+    ValueError for any other (a time, say, which SQLAlchemy's result processing would convert). Run on the
+    session's connection, so nothing pending in the session is flushed first."""
+    other = [c.name for c in query.selected_columns if not isinstance(c.type, Integer | String)]
+    if other:
+        raise ValueError(f"plain_rows reads integer and text columns only, not {', '.join(other)}")
+    result = session.connection().execute(query)  # Core's execution: a cursor result, whatever the columns
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def alembic_config(url: str) -> Config:

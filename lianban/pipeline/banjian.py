@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import islice
-from typing import NamedTuple, Protocol, cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, and_, select
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from lianban.domain.catalog import load_catalog
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
+from lianban.ledger.db import plain_rows
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState
 from lianban.ledger.time_limits import BEIJING, clock_start, due_date
@@ -220,25 +221,19 @@ def _read_cases(session: Session, item_ids: set[int]) -> dict[int, _Case]:
     return {case_id: case.settle() for case_id, case in cases.items()}
 
 
-class _Event(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def case_item_id(self) -> int: ...
-
-
-def versions(session: Session, events: Sequence[_Event], kept: Cases | None = None) -> dict[int, Version]:
-    """Event id → :class:`Version` for every event in `events` (module docstring); `kept`: the cases the
-    report run has read already (:class:`Cases`), none by default."""
+def versions(session: Session, events: Sequence[tuple[int, int]], kept: Cases | None = None) -> dict[int, Version]:
+    """Event id → :class:`Version` for every event in `events`, (event id, case item id) pairs (module
+    docstring); `kept`: the cases the report run has read already (:class:`Cases`), none by default."""
     if not events:
         return {}
-    wanted = {e.id for e in events}
-    cases = _cases(session, {e.case_item_id for e in events}, Cases(0) if kept is None else kept)
+    wanted = {event_id for event_id, _ in events}
+    cases = _cases(session, {item_id for _, item_id in events}, Cases(0) if kept is None else kept)
     items = {item.id: item for case in cases.values() for item in case.items}
-    history = session.execute(
-        select(_EVENTS.c.id, _EVENTS.c.case_item_id, _EVENTS.c.status, _EVENTS.c.changed_at)
-        .select_from(_EVENTS.join(_ITEMS, _EVENTS.c.case_item_id == _ITEMS.c.id))
-        .where(_ITEMS.c.case_id.in_(list(cases)), _EVENTS.c.id <= max(wanted)).order_by(_EVENTS.c.id)).all()
+    history = plain_rows(session, select(_EVENTS.c.id, _EVENTS.c.case_item_id, _EVENTS.c.status,
+                                         _EVENTS.c.changed_at)
+                         .select_from(_EVENTS.join(_ITEMS, _EVENTS.c.case_item_id == _ITEMS.c.id))
+                         .where(_ITEMS.c.case_id.in_(list(cases)), _EVENTS.c.id <= max(wanted))
+                         .order_by(_EVENTS.c.id))
     state: dict[int, Now] = {}
     counts: dict[int, int] = {}
     out: dict[int, Version] = {}

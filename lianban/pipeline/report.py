@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, cast
+from typing import cast
 
 import msgspec
 from sqlalchemy import Table, select, update
@@ -40,7 +40,7 @@ from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import plain_rows, session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
@@ -58,31 +58,20 @@ log = logging.getLogger(__name__)
 _EVENTS, _ITEMS, _CASES = (cast(Table, model.__table__) for model in (StatusEvent, CaseItem, Case))
 
 
-class _Row(Protocol):
-    """What :func:`_result` reads of an event row."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def case_no(self) -> str: ...
-    @property
-    def item_code(self) -> str: ...
-    @property
-    def result(self) -> str | None: ...
-
-
 def _materials(listed: str | None) -> tuple[str, ...]:
     """The names of the materials to supplement (补正材料) an event reports, in the catalog's words (BZCLQD)."""
     return material_names(json.loads(listed)) if listed else ()
 
 
-def _result(event: _Row, vault: KeyRing) -> str | None:
+def _result(event_id: int, case_no: str, item_code: str, sealed: str | None, vault: KeyRing) -> str | None:
     """The outcome summary an event reports (e.g. "住房公积金提取12345.67元已于2026-12-01转账"), opened from
     its sealed result (:mod:`lianban.ledger.results`); one that cannot be opened is left out and alerted."""
+    if sealed is None:
+        return None
     try:
-        return result_summary(vault, event.case_no, event.item_code, event.result)
+        return result_summary(vault, case_no, item_code, sealed)
     except (RejectedError, ValueError, KeyError):
-        alerts.error("告警 ALERT: 状态事件 %s 的办理结果无法解密，推送时不含结果；请核对金库密钥", event.id)
+        alerts.error("告警 ALERT: 状态事件 %s 的办理结果无法解密，推送时不含结果；请核对金库密钥", event_id)
         return None
 
 
@@ -96,12 +85,13 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
              .select_from(_EVENTS.join(_ITEMS, e.case_item_id == i.id).join(_CASES, i.case_id == c.id))
              .where(e.id > after, e.reported_at.is_(None), e.parked_at.is_(None))
              .order_by(e.id).limit(limit))
-    rows = session.execute(query).all()
-    known = versions(session, rows, kept)
-    return [ProgressEvent(e.id, e.case_no, e.item_code, e.source, STATUSES[e.status], e.changed_at, e.reason,
-                          dataver=v.dataver, due_date=v.due_date, materials=_materials(e.materials) if e.materials
-                          else (), result=_result(e, vault) if e.result is not None else None, case=v.case)
-            for e, v in zip(rows, [known[e.id] for e in rows], strict=True)]
+    rows = plain_rows(session, query)  # tuples: row objects and reading them by name were a tenth of the time
+    known = versions(session, [(row[0], row[1]) for row in rows], kept)
+    return [ProgressEvent(event_id, case_no, item_code, source, STATUSES[status], changed_at, reason,
+                          dataver=v.dataver, due_date=v.due_date, materials=_materials(materials) if materials else (),
+                          result=_result(event_id, case_no, item_code, result, vault), case=v.case)
+            for (event_id, _, source, status, changed_at, reason, materials, result, item_code, case_no), v
+            in zip(rows, [known[row[0]] for row in rows], strict=True)]
 
 
 @dataclass

@@ -52,7 +52,7 @@ def read(paths: Paths, case_no: str, kept: Cases | None = None) -> list[tuple[St
     with session_factory(paths.ledger_url)() as s:
         events = list(s.scalars(select(StatusEvent).join(CaseItem).join(Case).where(Case.case_no == case_no)
                                 .order_by(StatusEvent.id)))
-        known = versions(s, events, kept)
+        known = versions(s, [(e.id, e.case_item_id) for e in events], kept)
         return [(e, known[e.id]) for e in events]
 
 
