@@ -42,7 +42,7 @@ from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 from lianban.wire.transport import make_session
 
-__all__ = ["GatewayClient", "RestDepartmentConnector", "gateway_session"]
+__all__ = ["GatewayClient", "RestDepartmentConnector", "encode", "gateway_session"]
 
 POLL_KEYS_PER_REQUEST = 1000
 DEFAULT_PAGE_SIZE = 500  # the most a department answers per page: each page is one signed answer
@@ -103,6 +103,11 @@ _JSON = msgspec.json.Encoder()
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+def encode(payload: Any) -> bytes:
+    """A request body as :meth:`GatewayClient.call` sends it: JSON in UTF-8."""
+    return _JSON.encode(payload)
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
@@ -140,9 +145,13 @@ class GatewayClient:
         ``json.dumps`` took to escape every Chinese character; bodies carry text and integers, and msgspec would
         write a float NaN as null where ``json.dumps`` refused it); the decoded JSON object on 2xx, otherwise
         raise per the action tables."""
-        body, headers = (None, None) if payload is None else (_JSON.encode(payload), JSON_HEADERS)
+        return self.send(method, path, None if payload is None else encode(payload))
+
+    def send(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
+        """:meth:`call` with the JSON body already encoded (:func:`encode`), for a caller that sizes it first."""
         try:
-            resp = self.session.request(method, self.base_url + path, data=body, headers=headers)
+            resp = self.session.request(method, self.base_url + path, data=body,
+                                        headers=None if body is None else JSON_HEADERS)
         except requests.RequestException as exc:
             raise self._transport_error(exc) from None
         if resp.status_code >= 400:

@@ -5,16 +5,21 @@ after its last change, in the platform's field names (:mod:`connectors.wanshi_to
 (:mod:`connectors.wanshi_tong.codes`, ``schemas/wanshi_tong/codes.yaml``); the wire format is published in
 ``schemas/wanshi_tong/openapi.yaml``. Transport failures follow the same failure → action table as the REST
 departments (:mod:`connectors._rest`); a body the platform refuses is a RejectedError with its reason.
+
+A push is cut by count (the connection's ``batch_size``) and by size: the published document refuses a body over
+5 MB (413), and an event may carry a 500-character reason and 50 material names, so a batch of long events is
+halved until each body is within the limit (one event over it alone still goes, for the platform to refuse and
+the report step to park with the platform's reason).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
 import requests
 
-from connectors._rest import GatewayClient, gateway_session, malformed
+from connectors._rest import GatewayClient, encode, gateway_session, malformed
 from connectors.wanshi_tong.codes import CODES_FILE, CodeTables, load_codes
 from connectors.wanshi_tong.mapping import event_body, push_body
 from lianban.domain.batches import chunks
@@ -26,6 +31,7 @@ from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 __all__ = ["CODES_FILE", "CodeTables", "WanshiTongConnector", "load_codes"]
 
 PROGRESS_PATH = "/api/v1/banjian/progress"
+MAX_PUSH_BYTES = 5 * 1024 * 1024  # the published document's limit on a body (413 TOO_LARGE beyond it)
 #: the platform's own refusal codes, beside the gateway's
 ERRORS = {**GATEWAY_ERRORS, "SCHEMA": "请求体不符合已发布的接口文档 schemas/wanshi_tong/openapi.yaml"}
 
@@ -37,11 +43,12 @@ class WanshiTongConnector:
     department = "wanshi_tong"
 
     def __init__(self, base_url: str, session: requests.Session, batch_size: int = DEFAULT_BATCH_SIZE,
-                 codes: CodeTables | None = None) -> None:
+                 codes: CodeTables | None = None, max_bytes: int = MAX_PUSH_BYTES) -> None:
         self.connection = f"dept_{self.department}"
         self.client = GatewayClient(base_url, session, self.connection, ERRORS)
         self.batch_size = batch_size
         self.codes = codes or load_codes()
+        self.max_bytes = max_bytes
 
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> Self:
@@ -49,17 +56,27 @@ class WanshiTongConnector:
         return cls(settings.base_url, gateway_session(settings), settings.batch_size)
 
     def push(self, events: Sequence[ProgressEvent]) -> PushResult:
-        """Send `events` in order, in batches, each with its cases' records; the platform's counts of new and
-        already-seen events."""
+        """Send `events` in order, in batches (by count and by size, module docstring), each with its cases'
+        records; the platform's counts of new and already-seen events."""
         accepted = duplicates = 0
-        for chunk in chunks(events, self.batch_size):
-            answer = self.client.call("POST", PROGRESS_PATH, self.body(chunk))
+        for body in (body for chunk in chunks(events, self.batch_size) for body in self._sized(chunk)):
+            answer = self.client.send("POST", PROGRESS_PATH, body)
             try:
                 accepted += int(answer["accepted"])
                 duplicates += int(answer["duplicates"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise malformed(self.connection, exc) from None
         return PushResult(accepted=accepted, duplicates=duplicates)
+
+    def _sized(self, events: Sequence[ProgressEvent]) -> Iterator[bytes]:
+        """The encoded bodies pushing `events` in order: one, or the halves' when it is over :attr:`max_bytes`."""
+        body = encode(self.body(events))
+        if len(body) <= self.max_bytes or len(events) == 1:
+            yield body
+            return
+        middle = len(events) // 2
+        yield from self._sized(events[:middle])
+        yield from self._sized(events[middle:])
 
     def body(self, events: Sequence[ProgressEvent]) -> dict[str, Any]:
         """The request body pushing `events` (ProgressPush in the published document)."""

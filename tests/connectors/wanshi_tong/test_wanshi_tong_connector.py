@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.wanshi_tong.connector import CODES_FILE, WanshiTongConnector, load_codes
+from connectors.wanshi_tong.connector import CODES_FILE, MAX_PUSH_BYTES, WanshiTongConnector, load_codes
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
@@ -214,3 +214,49 @@ def test_an_answer_without_the_platforms_signature_is_not_trusted(tmp_path: Path
         with pytest.raises(SignatureAlert, match="wanshi_tong") as alert:
             connector.push([ev(1, "13", Status.ACCEPTED)])
         assert isinstance(alert.value, RetriableError)  # an alert, retried later: never taken as delivered
+
+
+def long_events(n: int) -> list[ProgressEvent]:
+    """`n` events as long as the published document allows (a 500-character reason, 50 material names of 100
+    characters): about 17 KB each on the wire."""
+    materials = tuple(f"{k:02d}" + "补充材料" * 24 + "证明" for k in range(50))
+    return [ev(k, "14", Status.SUPPLEMENT, case_no=f"BZ2025{k:06d}", department="housing_fund",
+               reason="请补充" * 166 + "材料", materials=materials, case=record(Status.SUPPLEMENT, k,
+                                                                        case_no=f"BZ2025{k:06d}"))
+            for k in range(1, n + 1)]
+
+
+def sizes_sent(connector: WanshiTongConnector, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each body the connector sends from now on (the requests still go out)."""
+    sent: list[int] = []
+    send = connector.client.send
+
+    def measured(method: str, path: str, body: bytes | None) -> dict[str, Any]:
+        sent.append(len(body or b""))
+        return send(method, path, body)
+
+    monkeypatch.setattr(connector.client, "send", measured)
+    return sent
+
+
+def test_a_batch_of_long_events_is_halved_until_each_body_is_within_the_platforms_5_mb(
+        platform_url: str, connect: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = long_events(400)
+    connector = connect(platform_url, batch_size=2500)
+    sizes = sizes_sent(connector, monkeypatch)
+    assert connector.push(events).accepted == 400
+    assert sum(sizes) > MAX_PUSH_BYTES and len(sizes) == 2 and max(sizes) <= MAX_PUSH_BYTES
+    assert applicant_view(platform_url, "BZ2025000400")["ITEMS"][0]["BZCLQD"][49]["CLMC"].startswith("49补充材料")
+    uncapped = connect(platform_url, batch_size=2500)
+    uncapped.max_bytes = 10 * MAX_PUSH_BYTES
+    with pytest.raises(RejectedError, match="TOO_LARGE"):  # what the cap spares the report: a refused push
+        uncapped.push(events)
+
+
+def test_an_event_over_the_cap_on_its_own_still_goes_alone(platform_url: str, connect: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    connector = connect(platform_url)
+    connector.max_bytes = 1
+    sizes = sizes_sent(connector, monkeypatch)
+    assert connector.push([ev(k, "13", Status.ACCEPTED) for k in (1, 2, 3)]).accepted == 3
+    assert len(sizes) == 3
