@@ -71,10 +71,13 @@ class OutboxRow:
     receipt_ref: str | None
 
 
-def delivery_rows(session: Session, ids: Sequence[int]) -> list[OutboxRow]:
-    """The deliveries `ids` that exist, in that order."""
+def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> list[OutboxRow]:
+    """The deliveries `ids` that exist, in that order; `lock`: each row locked until the transaction ends, in id
+    order (PostgreSQL; a settle that waited for another's reads what that one wrote)."""
     query = select(Delivery.id, Delivery.department, Delivery.idempotency_key, Delivery.case_item_id,
                    *(getattr(Delivery, c) for c in _SETTLED)).where(Delivery.id.in_(list(ids)))
+    if lock:
+        query = query.order_by(Delivery.id).with_for_update()
     by_id = {row.id: OutboxRow(*row) for row in session.execute(query)}
     return [by_id[i] for i in ids if i in by_id]
 

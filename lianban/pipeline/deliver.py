@@ -60,6 +60,7 @@ MAX_BACKOFF_SECONDS = 900
 BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
 BUDGET_SPENT = "(time budget spent)"  # ends the stopped_by of a run that stopped on its budget
 alerts = logging.getLogger("lianban.alerts")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,8 +124,16 @@ class _Settling:
 
     @classmethod
     def of(cls, session: Session, ids: Sequence[int]) -> _Settling:
-        rows = delivery_rows(session, ids)  # their items locked before the evidence log (lianban.ledger.evidence)
-        return cls(session, rows, item_rows(session, {r.case_item_id for r in rows}, lock=True), StatusBook(session))
+        """The rows of `ids` still waiting to be settled. One another run has settled meanwhile keeps that run's
+        answer: this run outlived its lease (it was slow, or its worker was taken for dead while it went on), and
+        the other claimed the row, sent it and was answered."""
+        rows = delivery_rows(session, ids, lock=True)  # locked, then their items, then the evidence log
+        waiting = [r for r in rows if r.state in DUE_STATES]
+        if len(waiting) < len(rows):
+            log.warning("%d 条投递已由另一轮结清，本轮不再改写 (settled by another run meanwhile: left as they are)",
+                        len(rows) - len(waiting))
+        return cls(session, waiting, item_rows(session, {r.case_item_id for r in waiting}, lock=True),
+                   StatusBook(session))
 
     def write(self) -> None:
         write_deliveries(self.session, self.rows)

@@ -247,7 +247,7 @@ class _Run:
             self.log.received(session, self.department, "receipt", case_nos, outcome, proofs)
 
     def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
-        rows = [row for i in batch.ids if (row := session.get(Supplement, i)) is not None]
+        rows = _waiting(session, batch.ids)
         if isinstance(outcome, list):
             receipts = {r.idempotency_key: r for r in outcome}
             for row in rows:
@@ -281,9 +281,9 @@ class _Run:
         self.result.split += isolated.splits
         whole = systemic(ids, isolated)
         with self.sessions.begin() as session:
-            for row_id, code, reason in isolated.refused:
-                row = session.get(Supplement, row_id)
-                assert row is not None
+            why = {row_id: (code, reason) for row_id, code, reason in isolated.refused}
+            for row in _waiting(session, list(why)):
+                code, reason = why[row.id]
                 (_fail(row, f"{code}: {reason}", None, self.result) if whole
                  else _refuse(row, code, reason, self.result))
         if whole:
@@ -292,6 +292,14 @@ class _Run:
             self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"
             return False
         return isolated.going
+
+
+def _waiting(session: Session, ids: Sequence[int]) -> list[Supplement]:
+    """The supplements of `ids` still waiting to be settled, locked (PostgreSQL) in id order. One another run has
+    settled meanwhile keeps that run's answer (lianban.pipeline.deliver._Settling.of)."""
+    rows = session.scalars(select(Supplement).where(Supplement.id.in_(list(ids))).order_by(Supplement.id)
+                           .with_for_update()).all()
+    return [row for row in rows if row.state in FORWARD_DUE]
 
 
 def forward_supplements(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int,

@@ -138,3 +138,32 @@ def test_lanes_add_up_their_counts_and_keep_the_first_stop() -> None:
     total = merged([one, two])
     assert (total.sent, total.accepted, total.refused, total.retrying, total.split) == (8, 4, 1, 3, 1)
     assert total.stopped_by == "医保局暂不可用" and merged([two, one]).stopped_by == "医保局暂不可用"
+
+
+class _Outlived:
+    """A run that outlives its lease: while its batch is out, its lease ends (its worker taken for dead), a later
+    run claims the same rows and delivers them, and then this run's own call times out."""
+
+    department = DEPT
+
+    def __init__(self, paths: Paths, ledger_url: str) -> None:
+        self.paths, self.ledger_url, self.later = paths, ledger_url, DeliverResult(DEPT)
+
+    def submit(self, batch: Any, seal: Any) -> Any:
+        with session_factory(self.ledger_url).begin() as session:
+            session.execute(update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        self.later = deliver(_peer(self.paths), self.ledger_url, 100, self.paths.keys_dir)
+        raise RetriableError("请求超时，稍后重试（ReadTimeout）")
+
+
+def test_a_run_that_outlived_its_lease_never_undoes_what_a_later_run_settled(seeded: Any, paths: Paths,
+                                                                            simulation: Any, ledger_url: str) -> None:
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    outlived = _Outlived(paths, ledger_url)
+    stale = deliver(Peer(cast(DepartmentConnector, outlived), NoProofs()), ledger_url, 3, paths.keys_dir)
+    with session_factory(ledger_url)() as session:
+        states = dict(session.execute(select(Delivery.state, func.count()).where(Delivery.department == DEPT)
+                                      .group_by(Delivery.state)).all())
+    assert outlived.later.accepted > 3 and states == {DeliveryState.ACCEPTED: outlived.later.accepted}
+    assert stale.retrying == 0 and stale.stopped_by  # its timeout changed nothing the later run had settled
+    assert simulation.engines[DEPT].stats()["unique"] == outlived.later.accepted

@@ -9,6 +9,7 @@ the CLI, Airflow's REST API with a login, the simulators' own counters and fault
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import requests
 from sqlalchemy import create_engine, text
@@ -106,11 +108,17 @@ class Deployment:
         return sorted(p.stem for p in logs.glob("worker-*.log") if needle in p.read_text(errors="replace"))
 
     def kill_worker(self, name: str) -> None:
-        """SIGKILL a Celery worker and everything it runs (its process group): a machine gone, mid-task."""
+        """SIGKILL a Celery worker and everything it runs: a machine gone, mid-task. Its process group is not all of
+        it: Airflow puts each task runner in a group of its own, and a runner left alive would go on sending and
+        settling as an orphan (lianban.pipeline.deliver._Settling.of keeps what it could undo)."""
         state = read_state(self.paths)
         assert state is not None
         worker = next(p for p in state.processes if p.name == name)
+        tree = psutil.Process(worker.pid).children(recursive=True)
         os.killpg(worker.pid, signal.SIGKILL)
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
 
     def ledger_rows(self, sql: str) -> list[Any]:
         engine = create_engine(self.env["LIANBAN_LEDGER_URL"])

@@ -56,6 +56,13 @@ def deliveries(deployment: Deployment) -> dict[str, dict[str, int]]:
     return counts
 
 
+def waiting(deployment: Deployment) -> list[tuple[Any, ...]]:
+    """What the deliveries still waiting last heard: their department, state, attempts and last error."""
+    return [tuple(row) for row in deployment.ledger_rows(
+        "SELECT department, state, attempts, last_error, next_attempt_at, "
+        f"{UTC_NOW} FROM deliveries WHERE state NOT IN ('accepted', 'refused')")]
+
+
 def reported_events(deployment: Deployment) -> int:
     return int(deployment.ledger_rows("SELECT count(*) FROM status_events WHERE reported_at IS NOT NULL")[0][0])
 
@@ -67,7 +74,7 @@ def assert_each_delivery_taken_once(deployment: Deployment) -> dict[str, dict[st
     for department in DEPARTMENTS:
         states = ledger.get(department, {})
         stats = seen[department] = deployment.stats(department)
-        assert set(states) <= {"accepted", "refused"}, (department, states)  # none waiting, none dead
+        assert set(states) <= {"accepted", "refused"}, (department, states, waiting(deployment))  # none dead
         assert stats["unique"] == states.get("accepted", 0), (department, stats, states)
     assert sum(ledger.get(d, {}).get("accepted", 0) for d in DEPARTMENTS) > 0
     return seen
