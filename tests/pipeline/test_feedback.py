@@ -318,6 +318,7 @@ def test_two_lanes_ask_their_pages_at_once_and_record_every_status_once(seeded: 
                               .where(Delivery.department == "housing_fund", Delivery.state == "accepted",
                                      CaseItem.final.is_(False))))
         before = s.scalar(select(func.max(StatusEvent.id)))
+    time.sleep(0.5)  # two of the department's 0.2 s steps: every item has moved on from 受理 (a fast poll saw none)
     both, lanes = threading.Barrier(2, timeout=20), [_connector("housing_fund") for _ in range(2)]
     for peer in lanes:
         peer.connector.poll = _meeting(both, peer.connector.poll)
