@@ -14,7 +14,8 @@ the report step to park with the platform's reason).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, Self
 
 import requests
@@ -34,6 +35,23 @@ PROGRESS_PATH = "/api/v1/banjian/progress"
 MAX_PUSH_BYTES = 5 * 1024 * 1024  # the published document's limit on a body (413 TOO_LARGE beyond it)
 #: the platform's own refusal codes, beside the gateway's
 ERRORS = {**GATEWAY_ERRORS, "SCHEMA": "请求体不符合已发布的接口文档 schemas/wanshi_tong/openapi.yaml"}
+
+
+def bodies(events: Sequence[ProgressEvent], codes: CodeTables, batch_size: int,
+           max_bytes: int = MAX_PUSH_BYTES) -> list[bytes]:
+    """The encoded request bodies pushing `events` in order: cut by count, then each cut halved while its body is
+    over `max_bytes` (module docstring)."""
+    return [body for chunk in chunks(events, batch_size) for body in _sized(chunk, codes, max_bytes)]
+
+
+def _sized(events: Sequence[ProgressEvent], codes: CodeTables, max_bytes: int) -> Iterator[bytes]:
+    body = encode(push_body(events, codes))
+    if len(body) <= max_bytes or len(events) == 1:
+        yield body
+        return
+    middle = len(events) // 2
+    yield from _sized(events[:middle], codes, max_bytes)
+    yield from _sized(events[middle:], codes, max_bytes)
 
 
 class WanshiTongConnector:
@@ -58,8 +76,17 @@ class WanshiTongConnector:
     def push(self, events: Sequence[ProgressEvent]) -> PushResult:
         """Send `events` in order, in batches (by count and by size, module docstring), each with its cases'
         records; the platform's counts of new and already-seen events."""
+        return self.push_encoded(self.encoder()(events))
+
+    def encoder(self) -> Callable[[Sequence[ProgressEvent]], list[bytes]]:
+        """:func:`bodies` with this connection's codes and limits (picklable: the report's reader process builds
+        the next batch's bodies with it, :class:`lianban.wire.contract.EncodingSink`)."""
+        return partial(bodies, codes=self.codes, batch_size=self.batch_size, max_bytes=self.max_bytes)
+
+    def push_encoded(self, bodies: Sequence[bytes]) -> PushResult:
+        """Send bodies :meth:`encoder` built, in order; the platform's counts of new and already-seen events."""
         accepted = duplicates = 0
-        for body in (body for chunk in chunks(events, self.batch_size) for body in self._sized(chunk)):
+        for body in bodies:
             answer = self.client.send("POST", PROGRESS_PATH, body)
             try:
                 accepted += int(answer["accepted"])
@@ -67,16 +94,6 @@ class WanshiTongConnector:
             except (KeyError, TypeError, ValueError) as exc:
                 raise malformed(self.connection, exc) from None
         return PushResult(accepted=accepted, duplicates=duplicates)
-
-    def _sized(self, events: Sequence[ProgressEvent]) -> Iterator[bytes]:
-        """The encoded bodies pushing `events` in order: one, or the halves' when it is over :attr:`max_bytes`."""
-        body = encode(self.body(events))
-        if len(body) <= self.max_bytes or len(events) == 1:
-            yield body
-            return
-        middle = len(events) // 2
-        yield from self._sized(events[:middle])
-        yield from self._sized(events[middle:])
 
     def body(self, events: Sequence[ProgressEvent]) -> dict[str, Any]:
         """The request body pushing `events` (ProgressPush in the published document)."""

@@ -298,9 +298,11 @@ class EvidenceLog:
         return f"EvidenceLog(chain_kid={self._chain[0]!r}, keys_dir={str(self._keys_dir)!r})"
 
     def sent(self, session: Session, department: str, kind: str, case_nos: Sequence[str], body: Any,
-             signature: str | None = None, key_id: str | None = None) -> None:
-        """Record a message sent (whether or not an answer comes)."""
-        self._append(session, [Message("out", department, kind, case_nos, body_of(body), signature, key_id)])
+             signature: str | None = None, key_id: str | None = None, digest: str | None = None) -> None:
+        """Record a message sent (whether or not an answer comes); `digest`: the SM3 of ``body_of(body)``, when
+        it was computed elsewhere (the report's reader process)."""
+        self._append(session, [Message("out", department, kind, case_nos, b"" if digest else body_of(body),
+                                       signature, key_id, digest)])
 
     def received(self, session: Session, department: str, kind: str, case_nos: Sequence[str], answer: Any,
                  proofs: Sequence[Proof]) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,12 +36,13 @@ import msgspec
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from lianban.crypto.hashing import sm3_hex
 from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import plain_rows, session_factory
-from lianban.ledger.evidence import EvidenceLog
+from lianban.ledger.evidence import EvidenceLog, body_of
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
@@ -49,13 +50,24 @@ from lianban.pipeline.banjian import STATUSES, Cases, versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.pipeline.offload import Offload, ProcessLost
-from lianban.wire.contract import Peer, ProgressEvent, PushResult, StatusSink
+from lianban.wire.contract import EncodingSink, Peer, ProgressEvent, PushResult, StatusSink
 
 SINK = "wanshi_tong"
 REPORT_BATCH = 2500  # events read and pushed at a time (皖事通办's connection: batch_size 2,500 by default)
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
 _EVENTS, _ITEMS, _CASES = (cast(Table, model.__table__) for model in (StatusEvent, CaseItem, Case))
+Encoder = Callable[[Sequence[ProgressEvent]], list[bytes]]  # events → request bodies (EncodingSink.encoder)
+
+
+class Prepared(msgspec.Struct, frozen=True):
+    """A batch as the reader hands it over: its events, the SM3 of their evidence body and, for an
+    :class:`~lianban.wire.contract.EncodingSink`, the request bodies pushing them, all built off the pusher's
+    critical path (in the reader process once there is one)."""
+
+    events: list[ProgressEvent]
+    digest: str
+    bodies: list[bytes] | None = None
 
 
 def _materials(listed: str | None) -> tuple[str, ...]:
@@ -103,12 +115,16 @@ class _Push:
     log: EvidenceLog
     result: FeedbackResult
 
+    prepared: Prepared | None = None  # the batch being reported, as read (its halves, if split, are not)
+
     def attempt(self, events: Sequence[ProgressEvent]) -> bool | Refusal[ProgressEvent]:
         """Push `events`: acknowledged (True), stop the run (False), or refused for something in them."""
+        ready = self.prepared if self.prepared is not None and events is self.prepared.events else None
         with self.sessions.begin() as session:
-            self.log.sent(session, SINK, "push", [e.case_no for e in events], events)
+            self.log.sent(session, SINK, "push", [e.case_no for e in events], events,
+                          digest=ready.digest if ready else None)
         try:
-            ack = self.peer.connector.push(events)
+            ack = self._push(events, ready)
         except RetriableError as exc:
             self.result.stopped_by = str(exc)
             return False
@@ -117,6 +133,12 @@ class _Push:
                 self.log.received(session, SINK, "ack", [e.case_no for e in events], None, self.peer.proofs.take())
             return Refusal(events, exc.code, exc.reason or str(exc))
         return self._acknowledge(events, ack)
+
+    def _push(self, events: Sequence[ProgressEvent], ready: Prepared | None) -> PushResult:
+        sink = self.peer.connector
+        if ready is not None and ready.bodies is not None and isinstance(sink, EncodingSink):
+            return sink.push_encoded(ready.bodies)
+        return sink.push(events)
 
     def _acknowledge(self, events: Sequence[ProgressEvent], ack: PushResult) -> bool:
         """Mark acknowledged events reported; False (nothing marked, pushed again next run) on a short count."""
@@ -132,9 +154,10 @@ class _Push:
         self.result.changed += len(events)
         return True
 
-    def report_batch(self, events: list[ProgressEvent]) -> bool:
+    def report_batch(self, prepared: Prepared) -> bool:
         """Push one batch (:mod:`lianban.pipeline.bisect`); then park its refused single events, unless every
         one was refused."""
+        self.prepared, events = prepared, prepared.events
         isolated = isolate(events, self.attempt)
         if systemic(events, isolated):
             alerts.error("告警 ALERT: 皖事通办逐条拒收一批 %d 条事件，疑似系统性问题（编码表或接口变更），稍后重推",
@@ -165,16 +188,23 @@ def read_batch(ledger_url: str, keys_dir: str, batch: int, run: str, after: int)
         return _unreported(session, batch, load_ring(Path(keys_dir), VAULT), after, _kept(run))
 
 
-def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int) -> bytes:
-    """:func:`read_batch` packed for the trip from the reader process (msgpack, typed: unpacked in under half
+def read_prepared(ledger_url: str, keys_dir: str, batch: int, run: str, after: int,
+                  encoder: Encoder | None) -> Prepared:
+    """:func:`read_batch`, its evidence digest and (with an `encoder`) its request bodies."""
+    events = read_batch(ledger_url, keys_dir, batch, run, after)
+    return Prepared(events, sm3_hex(body_of(events)), encoder(events) if encoder and events else None)
+
+
+def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int, encoder: Encoder | None) -> bytes:
+    """:func:`read_prepared` packed for the trip from the reader process (msgpack, typed: unpacked in under half
     the time unpickling takes)."""
-    return _PACK.encode(read_batch(ledger_url, keys_dir, batch, run, after))
+    return _PACK.encode(read_prepared(ledger_url, keys_dir, batch, run, after, encoder))
 
 
-_PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[ProgressEvent])
+_PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(Prepared)
 
 
-def _unpacked(packed: Future[bytes]) -> list[ProgressEvent]:
+def _unpacked(packed: Future[bytes]) -> Prepared:
     return _UNPACK.decode(packed.result())
 
 
@@ -191,8 +221,9 @@ class _Reader:
     interpreter lock with the pushing, so with a process each has a core. A small run never pays for the
     process. If that process is lost, the batch it was reading is read again in the thread."""
 
-    def __init__(self, ledger_url: str, keys_dir: Path, batch: int) -> None:
+    def __init__(self, ledger_url: str, keys_dir: Path, batch: int, encoder: Encoder | None = None) -> None:
         self._args = (ledger_url, str(keys_dir), batch, uuid.uuid4().hex)  # the last: this run's cases kept
+        self._encoder = encoder
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="report-read")
         self._process: Offload | None = None
         self._ready: Future[None] | None = None
@@ -218,24 +249,25 @@ class _Reader:
             return False
         return True
 
-    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[list[ProgressEvent]]]:
+    def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[Prepared]]:
         """Start reading the batch after event id `after`; `backlog`: the last batch was full."""
         if backlog and self._process is None:
             self._process = Offload()
             self._ready = self._process.submit(_warm, self._args[0])
         process = self._process if self.in_process else None
         if process is not None:  # unpacked in the thread, while a push is answered
-            return after, self._thread.submit(_unpacked, process.submit(read_packed, *self._args, after))
-        return after, self._thread.submit(read_batch, *self._args, after)
+            packed = process.submit(read_packed, *self._args, after, self._encoder)
+            return after, self._thread.submit(_unpacked, packed)
+        return after, self._thread.submit(read_prepared, *self._args, after, self._encoder)
 
-    def result(self, ahead: tuple[int, Future[list[ProgressEvent]]]) -> list[ProgressEvent]:
+    def result(self, ahead: tuple[int, Future[Prepared]]) -> Prepared:
         after, future = ahead
         try:
             return future.result()
         except ProcessLost:
             log.warning("报送读取进程意外退出，改在本进程内读取 (the report's reader process was lost; reading here)")
             self._ready = None
-            return self._thread.submit(read_batch, *self._args, after).result()
+            return self._thread.submit(read_prepared, *self._args, after, self._encoder).result()
 
 
 def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
@@ -243,10 +275,12 @@ def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int =
     chunk by chunk, is its own evidence entry. The next batch (the events after this one's) is read from the
     ledger while this one is on the wire (:class:`_Reader`); it goes out only once this one is acknowledged."""
     run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
-    with _Reader(ledger_url, keys_dir, batch) as reader:
+    sink = peer.connector
+    with _Reader(ledger_url, keys_dir, batch, sink.encoder() if isinstance(sink, EncodingSink) else None) as reader:
         ahead = reader.submit(0)
-        while events := reader.result(ahead):
+        while (prepared := reader.result(ahead)).events:
+            events = prepared.events
             ahead = reader.submit(events[-1].event_id, backlog=len(events) == batch)
-            if not run.report_batch(events):
+            if not run.report_batch(prepared):
                 break
     return run.result

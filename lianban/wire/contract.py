@@ -12,7 +12,7 @@ proofs its transport keeps of every verified answer, which the pipeline passes t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -195,6 +195,20 @@ class StatusSink(Protocol):
 
     def health(self) -> HealthReport:
         """Reachable and accepting our credentials, tried without side effects; never raises."""
+        ...
+
+
+@runtime_checkable
+class EncodingSink(StatusSink, Protocol):
+    """A sink whose request bodies can be built ahead of the push, elsewhere: the report builds the next batch's
+    in its reader process while this one is on the wire, off the pushing process's critical path."""
+
+    def encoder(self) -> Callable[[Sequence[ProgressEvent]], list[bytes]]:
+        """A picklable function giving the request bodies :meth:`push` would send for the events, in order."""
+        ...
+
+    def push_encoded(self, bodies: Sequence[bytes]) -> PushResult:
+        """Send bodies :meth:`encoder` built, in order, as :meth:`push` sends its own."""
         ...
 
 

@@ -179,21 +179,29 @@ def _wait_until(condition: Any, seconds: float = 30.0) -> None:
 
 def test_a_backlog_is_read_in_a_process_of_its_own_as_the_thread_would_read_it(seeded: Any, paths: Paths) -> None:
     """Reading is half a report's CPU: behind a full batch, the next batches are read in another process, with
-    the same events, versions and case records, in the same order."""
+    the same events, versions and case records, in the same order, and each batch's request bodies and evidence
+    digest built there as the pusher would build them."""
+    import requests
+
+    from connectors.wanshi_tong.connector import WanshiTongConnector
+    from lianban.crypto.hashing import sm3_hex
+    from lianban.ledger.evidence import body_of
     from lianban.pipeline.report import _Reader, read_batch
 
     _events(paths, seeded)
     every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
     assert len(every) > 12
-    with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
-        got = reader.result(reader.submit(0))
+    encoder = WanshiTongConnector("http://127.0.0.1:9", requests.Session()).encoder()
+    with _Reader(paths.ledger_url, paths.keys_dir, batch=3, encoder=encoder) as reader:
+        got = [reader.result(reader.submit(0))]
         assert not reader.in_process  # one batch: no process
-        ahead = reader.submit(got[-1].event_id, backlog=True)  # read in the thread while the process starts
+        ahead = reader.submit(got[-1].events[-1].event_id, backlog=True)  # in the thread while the process starts
         _wait_until(lambda: reader.in_process)
-        got += reader.result(ahead)
-        while events := reader.result(reader.submit(got[-1].event_id, backlog=True)):
-            got += events
-    assert got == every
+        got.append(reader.result(ahead))
+        while (prepared := reader.result(reader.submit(got[-1].events[-1].event_id, backlog=True))).events:
+            got.append(prepared)
+    assert [e for p in got for e in p.events] == every
+    assert all(p.bodies == encoder(p.events) and p.digest == sm3_hex(body_of(p.events)) for p in got)
 
 
 def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: Any, paths: Paths,
@@ -208,13 +216,13 @@ def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: An
     _events(paths, seeded)
     every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
     with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
-        got = reader.result(reader.submit(0, backlog=True))
+        got = reader.result(reader.submit(0, backlog=True)).events
         _wait_until(lambda: reader.in_process)
         readers = offload_children()
         assert readers
         for pid in readers:
             os.kill(pid, signal.SIGKILL)
-        while events := reader.result(reader.submit(got[-1].event_id, backlog=True)):
+        while events := reader.result(reader.submit(got[-1].event_id, backlog=True)).events:
             got += events
         assert not reader.in_process
     assert got == every
