@@ -21,7 +21,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
 from typing import IO, Any, ParamSpec, TypeVar
 
-__all__ = ["Offload", "ProcessLost"]
+__all__ = ["Offload", "ProcessLost", "after_reply"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,10 +71,28 @@ class Offload(Executor):
         return result
 
 
+_then: list[Callable[[], None]] = []  # what the call just answered left to do (at most one: the latest)
+
+
+def after_reply(work: Callable[[], None]) -> None:
+    """In the child: run `work` once the answer under way has been sent, before the next call is read, so that
+    a call can start on what its caller will most likely ask next (the report's reader reads ahead)."""
+    _then[:] = [work]
+
+
+def _run_then() -> None:
+    while _then:
+        work = _then.pop()
+        try:
+            work()
+        except Exception as exc:  # work ahead is only ever a head start: the call itself does it again
+            logging.getLogger(__name__).warning("预读失败，待调用时重做 (work ahead failed: %s)", type(exc).__name__)
+
+
 def serve(calls: IO[bytes], answers: IO[bytes]) -> None:
-    """The child's loop: one answer per call until the pipe closes. An exception goes back as it was raised;
-    one that cannot be pickled goes back as a RuntimeError naming its type (never its message: it could hold
-    what a log line must not)."""
+    """The child's loop: one answer per call until the pipe closes, then what the call left to do
+    (:func:`after_reply`). An exception goes back as it was raised; one that cannot be pickled goes back as a
+    RuntimeError naming its type (never its message: it could hold what a log line must not)."""
     while True:
         try:
             fn, args, kwargs = pickle.load(calls)
@@ -83,9 +101,11 @@ def serve(calls: IO[bytes], answers: IO[bytes]) -> None:
         try:
             reply: tuple[str, Any] = ("ok", fn(*args, **kwargs))
         except Exception as exc:  # every failure goes back to the caller
+            _then.clear()
             reply = ("error", exc)
         answers.write(_pickled(reply))
         answers.flush()
+        _run_then()
 
 
 def _pickled(reply: tuple[str, Any]) -> bytes:
@@ -110,5 +130,7 @@ def main() -> None:
     serve(sys.stdin.buffer, answers)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run as the importable module: after_reply() is called on that one, not on __main__
+    import lianban.pipeline.offload
+
+    lianban.pipeline.offload.main()

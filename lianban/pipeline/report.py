@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import cast
 
@@ -49,7 +49,7 @@ from lianban.ledger.store import utcnow
 from lianban.pipeline.banjian import STATUSES, Cases, versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.feedback import FeedbackResult
-from lianban.pipeline.offload import Offload, ProcessLost
+from lianban.pipeline.offload import Offload, ProcessLost, after_reply
 from lianban.wire.contract import EncodingSink, Peer, ProgressEvent, PushResult, StatusSink
 
 SINK = "wanshi_tong"
@@ -197,8 +197,33 @@ def read_prepared(ledger_url: str, keys_dir: str, batch: int, run: str, after: i
 
 def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int, encoder: Encoder | None) -> bytes:
     """:func:`read_prepared` packed for the trip from the reader process (msgpack, typed: unpacked in under half
-    the time unpickling takes)."""
-    return _PACK.encode(read_prepared(ledger_url, keys_dir, batch, run, after, encoder))
+    the time unpickling takes). Behind a full batch, the reader process goes on to read the batch after it as
+    soon as this one is sent (:func:`~lianban.pipeline.offload.after_reply`), so that it is ready when asked
+    for: the reader never waits for a push to be answered. Only the batch asked for next is kept; the events
+    past this batch's are not touched by what its push and the one before it mark or park."""
+    args = (ledger_url, keys_dir, batch, run)
+    ahead = _AHEAD.pop((*args, after), None)
+    _AHEAD.clear()
+    packed, last, full = ahead or _read_packed(*args, after, encoder)
+    if full:
+        after_reply(partial(_read_ahead, *args, last, encoder))
+    return packed
+
+
+_AHEAD: dict[tuple[str, str, int, str, int], tuple[bytes, int, bool]] = {}  # the batch read ahead, by its call
+
+
+def _read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int,
+                 encoder: Encoder | None) -> tuple[bytes, int, bool]:
+    """The batch packed, its last event id and whether it is full."""
+    prepared = read_prepared(ledger_url, keys_dir, batch, run, after, encoder)
+    events = prepared.events
+    return _PACK.encode(prepared), events[-1].event_id if events else after, len(events) == batch
+
+
+def _read_ahead(ledger_url: str, keys_dir: str, batch: int, run: str, after: int, encoder: Encoder | None) -> None:
+    _AHEAD[(ledger_url, keys_dir, batch, run, after)] = _read_packed(ledger_url, keys_dir, batch, run, after,
+                                                                     encoder)
 
 
 _PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(Prepared)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lianban.errors import FatalError
-from lianban.pipeline.offload import Offload, ProcessLost, serve
+from lianban.pipeline.offload import Offload, ProcessLost, after_reply, serve
 
 
 def offload_children() -> list[int]:
@@ -96,3 +96,41 @@ def test_the_child_ends_when_shut_down() -> None:
     assert child.pid in offload_children()
     child.shutdown()
     assert child.pid not in offload_children()
+
+
+_done: list[str] = []
+
+
+def later(text: str) -> int:
+    """Answers how much was done before it, and leaves `text` to do once that answer is sent."""
+    after_reply(lambda: _done.append(text))
+    return len(_done)
+
+
+def done() -> list[str]:
+    return list(_done)
+
+
+def test_work_left_after_a_reply_is_done_before_the_next_call_is_read() -> None:
+    _done.clear()
+    answers = _served((later, "a"), (later, "b"), (done,))
+    assert answers == [("ok", 0), ("ok", 1), ("ok", ["a", "b"])]  # each answered before its work ahead was done
+
+
+def later_then_fail(text: str) -> None:
+    after_reply(lambda: _done.append(text))
+    raise FatalError("refused after leaving work ahead")
+
+
+def breaking_later() -> str:
+    after_reply(lambda: _done.append(str(1 / 0)))
+    return "answered"
+
+
+def test_work_ahead_is_dropped_when_its_call_fails_and_one_that_fails_is_only_logged(
+        caplog: pytest.LogCaptureFixture) -> None:
+    _done.clear()
+    answers = _served((later, "kept"), (later_then_fail, "dropped"), (breaking_later,), (done,))
+    assert [a[0] for a in answers] == ["ok", "error", "ok", "ok"]
+    assert answers[3] == ("ok", ["kept"])  # the failed call's work was not done; the failing work changed nothing
+    assert any("ZeroDivisionError" in r.getMessage() for r in caplog.records)
