@@ -228,3 +228,18 @@ def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: An
     assert got == every
     assert any("读取进程意外退出" in r.getMessage() for r in caplog.records)
 
+
+
+def test_a_batch_from_the_reader_process_unpacks_its_events_only_when_they_are_wanted(seeded: Any,
+                                                                                       paths: Paths) -> None:
+    """The pusher needs a batch's event ids and case numbers; its events only if the batch is split."""
+    from lianban.pipeline.report import Prepared, read_batch
+
+    _events(paths, seeded)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
+    sent = Prepared.of(every, None)
+    got = Prepared.unpacked(sent.packed())
+    assert (got.ids, got.case_nos) == ([e.event_id for e in every], [e.case_no for e in every])
+    assert (got.digest, got.bodies, len(got)) == (sent.digest, None, len(every))
+    assert "events" not in vars(got)  # not unpacked yet
+    assert got[:2] == every[:2] and got[-1] == every[-1] and got.events == every
