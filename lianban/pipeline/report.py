@@ -68,7 +68,7 @@ class Prepared(Sequence[ProgressEvent]):
     (then the events are unpacked: a sixteenth of a second a batch of 2,500 saved otherwise)."""
 
     def __init__(self, ids: list[int], case_nos: list[str], digest: str, bodies: list[bytes] | None,
-                 events: list[ProgressEvent] | None = None, packed_events: bytes = b"") -> None:
+                 events: list[ProgressEvent] | None = None, packed_events: bytes | msgspec.Raw = b"") -> None:
         self.ids, self.case_nos, self.digest, self.bodies = ids, case_nos, digest, bodies
         self._events, self._packed_events = events, packed_events
 
@@ -92,7 +92,7 @@ class Prepared(Sequence[ProgressEvent]):
     @classmethod
     def unpacked(cls, data: bytes) -> Prepared:
         p = _UNPACK.decode(data)
-        return cls(p.ids, p.case_nos, p.digest, p.bodies, packed_events=bytes(p.events))
+        return cls(p.ids, p.case_nos, p.digest, p.bodies, packed_events=p.events)  # decoded from where it lies
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -57,7 +57,8 @@ def deliveries(deployment: Deployment) -> dict[str, dict[str, int]]:
 
 
 def waiting(deployment: Deployment) -> list[tuple[Any, ...]]:
-    """What the deliveries still waiting last heard: their department, state, attempts and last error."""
+    """Each delivery still waiting: its department, state, attempts, last error and next attempt, and the
+    database's now (the ledger's naive UTC)."""
     return [tuple(row) for row in deployment.ledger_rows(
         "SELECT department, state, attempts, last_error, next_attempt_at, "
         f"{UTC_NOW} FROM deliveries WHERE state NOT IN ('accepted', 'refused')")]
@@ -74,7 +75,7 @@ def assert_each_delivery_taken_once(deployment: Deployment) -> dict[str, dict[st
     for department in DEPARTMENTS:
         states = ledger.get(department, {})
         stats = seen[department] = deployment.stats(department)
-        assert set(states) <= {"accepted", "refused"}, (department, states, waiting(deployment))  # none dead
+        assert set(states) <= {"accepted", "refused"}, (department, states, waiting(deployment))  # none waiting or dead
         assert stats["unique"] == states.get("accepted", 0), (department, stats, states)
     assert sum(ledger.get(d, {}).get("accepted", 0) for d in DEPARTMENTS) > 0
     return seen
