@@ -58,6 +58,11 @@ def clock_start(department: str, approved_at: datetime, accepted_at: datetime | 
     return beijing_date(accepted_at) if accepted_at is not None else None
 
 
+def clock_started(department: str, accepted_at: datetime | None) -> bool:
+    """Whether :func:`clock_start` has a day for such an item (told without working the day out)."""
+    return department == WINDOW_DEPARTMENT or accepted_at is not None
+
+
 def _deadline(item_code: str, start: date | None) -> Deadline | None:
     return None if start is None else deadline(start, load_catalog().item(item_code).time_limit_days)
 

@@ -36,7 +36,7 @@ from lianban.domain.statuses import Status
 from lianban.ledger.db import plain_rows
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState
-from lianban.ledger.time_limits import BEIJING, clock_start, due_date
+from lianban.ledger.time_limits import BEIJING, clock_started, due_date
 from lianban.wire.contract import CaseRecord
 
 __all__ = ["CACHED_CASES", "STATUSES", "Cases", "Version", "versions"]
@@ -125,8 +125,7 @@ class _Case:
         time, region and items, :func:`lianban.pipeline.notices.resume`; it is never held again) and every
         item's clock started (:func:`~lianban.ledger.time_limits.clock_start`: a pushed item's once its
         department took it, and an accepted delivery is final). Its items' due dates are then fixed too."""
-        return not self.held and all(clock_start(i.department, self.approved_at, i.accepted_at) is not None
-                                     for i in self.items)
+        return not self.held and all(clock_started(i.department, i.accepted_at) for i in self.items)
 
     def due(self, item: _Item) -> str | None:
         """`item`'s due date (the same for each of its events: worked out once)."""
@@ -185,11 +184,10 @@ def _case_status(values: tuple[str | None, ...]) -> Status:
 
 def _record(case: _Case, state: dict[int, Now], dataver: int) -> CaseRecord:
     now = [state.get(item.id) for item in case.items]
-    done_at, refused = _done(now)
-    return CaseRecord(
-        case_no=case.case_no, region_code=case.region_code, accepted_at=case.accepted_at,
-        time_limit_days=case.time_limit_days, status=_case_status(tuple(s[0] if s else None for s in now)),
-        dataver=dataver, done_at=done_at, refused_items=refused)
+    values = tuple([s[0] if s else None for s in now])  # a list made into a tuple: a generator cost twice
+    done_at, refused = _done(now) if _FINAL.issuperset(values) else (None, 0)
+    return CaseRecord(case.case_no, case.region_code, case.accepted_at, case.time_limit_days, _case_status(values),
+                      dataver, done_at, refused)
 
 
 def _cases(session: Session, item_ids: set[int], kept: Cases) -> dict[int, _Case]:

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -404,12 +405,51 @@ def test_a_message_body_digests_as_dataclasses_asdict_would_render_it() -> None:
         assert body_of(body) == _asdict_json(body)
 
 
+def test_events_made_structs_digest_the_bytes_they_digested_as_dataclasses() -> None:
+    """ProgressEvent and CaseRecord were frozen dataclasses until 2026-12-04: the same events, made as those
+    dataclasses were (the same fields, in order, with the same defaults), digest to the same bytes either way."""
+    from dataclasses import make_dataclass
+
+    def twin(kind: type[msgspec.Struct], **kinds: type) -> type:
+        info = msgspec.structs.fields(kind)
+        return make_dataclass(kind.__name__, [(f.name, kinds.get(f.name, object)) if f.required else
+                                              (f.name, kinds.get(f.name, object), f.default) for f in info],
+                              frozen=True)
+
+    record_twin = twin(CaseRecord)
+    event_twin = twin(ProgressEvent)
+    record = CaseRecord("BZ1", "341602", "2025-03-01T09:00:00+08:00", 15, Status.ACCEPTED, 2, None, 1)
+    event = ProgressEvent(7, "BZ1", "01", "medical", Status.SUPPLEMENT, "2025-03-02T10:00:00+00:00", "材料不全\n“引号”",
+                          2, "2025-03-17", ("光荣证", "身份证"), "已转账", record)
+    as_dataclasses = event_twin(**{name: getattr(event, name) for name in event.__struct_fields__})
+    as_dataclasses = event_twin(**{**vars(as_dataclasses), "case": record_twin(*msgspec.structs.astuple(record))})
+    plain = ProgressEvent(8, "BZ2", "02", "health", Status.COMPLETED, "2025-03-03T10:00:00+00:00")
+    plain_twin = event_twin(*msgspec.structs.astuple(plain))
+
+    assert body_of([event, plain]) == body_of([as_dataclasses, plain_twin])
+    assert json.loads(body_of(event))["case"]["refused_items"] == 1
+
+
 def _asdict_json(value: object) -> bytes:
-    """body_of as it was first written: json.dumps of dataclasses.asdict, keys sorted, compact, default=str."""
+    """body_of as it was first written: json.dumps of dataclasses.asdict, keys sorted, compact, default=str. A
+    report's events and case records were dataclasses then and are msgspec structs now: a struct is made into
+    what asdict made of the dataclass it was (the same dict of its fields, at any depth), so that the bytes an
+    old chain digested are the bytes digested today."""
     import json as json_
     from dataclasses import asdict
 
+    def as_dataclass_was(v: Any) -> Any:
+        if isinstance(v, msgspec.Struct):
+            return {name: as_dataclass_was(getattr(v, name)) for name in v.__struct_fields__}
+        if isinstance(v, tuple) and hasattr(v, "_fields"):
+            return type(v)(*[as_dataclass_was(x) for x in v])
+        if isinstance(v, list | tuple):
+            return type(v)(as_dataclass_was(x) for x in v)
+        return v
+
     def plain(v: object) -> object:
+        if isinstance(v, msgspec.Struct):
+            return as_dataclass_was(v)
         return asdict(v) if hasattr(v, "__dataclass_fields__") and not isinstance(v, type) else v  # type: ignore[call-overload]
 
     data = [plain(v) for v in value] if isinstance(value, list | tuple) else plain(value)
