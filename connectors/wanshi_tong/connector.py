@@ -22,7 +22,7 @@ import requests
 
 from connectors._rest import GatewayClient, encode, gateway_session, malformed
 from connectors.wanshi_tong.codes import CODES_FILE, CodeTables, load_codes
-from connectors.wanshi_tong.mapping import event_body, push_body
+from connectors.wanshi_tong.mapping import event_body, push_body, push_wire
 from lianban.domain.batches import chunks
 from lianban.errors import LianbanError
 from lianban.wire.contract import HealthReport, ProgressEvent, PushResult
@@ -45,7 +45,7 @@ def bodies(events: Sequence[ProgressEvent], codes: CodeTables, batch_size: int,
 
 
 def _sized(events: Sequence[ProgressEvent], codes: CodeTables, max_bytes: int) -> Iterator[bytes]:
-    body = encode(push_body(events, codes))
+    body = encode(push_wire(events, codes))
     if len(body) <= max_bytes or len(events) == 1:
         yield body
         return

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
+
+import msgspec
 
 from connectors.wanshi_tong.codes import CodeTables, DoneResult, code
 from lianban.wire.contract import CaseRecord, ProgressEvent
 
-__all__ = ["beijing_time", "case_body", "event_bodies", "event_body", "push_body"]
+__all__ = ["beijing_time", "case_body", "event_bodies", "event_body", "push_body", "push_wire"]
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -44,25 +46,57 @@ def event_body(e: ProgressEvent, codes: CodeTables) -> dict[str, Any]:
 
 
 def event_bodies(events: Sequence[ProgressEvent], codes: CodeTables) -> list[dict[str, Any]]:
+    """Each event's BanjianEvent, in order (as plain dicts)."""
+    return cast(list[dict[str, Any]], msgspec.to_builtins(_events(events, codes)))
+
+
+class _Material(msgspec.Struct):
+    CLMC: str  # 材料名称
+
+
+class _Event(msgspec.Struct):
+    """BanjianEvent as msgspec writes it: the same JSON as its dict, made and written in half the time (a push
+    of 2,500 events makes one per event)."""
+
+    EVENT_ID: int
+    PROJID: str
+    SERVICECODE: str
+    REGION_ID: str
+    INFOTYPE: str
+    DEPTNAME: str
+    STATUS_CODE: str
+    STATUS_NAME: str
+    NODENAME: str
+    NODERESULT: str
+    NODETIME: str
+    NODEREASON: str | None
+    BZCLQD: list[_Material]
+    PROMISE_DATE: str | None
+    RESULT: str | None
+    DATAVER: int
+
+
+class _Push(msgspec.Struct):
+    events: list[_Event]
+    cases: list[dict[str, Any]]
+
+
+def _events(events: Sequence[ProgressEvent], codes: CodeTables) -> list[_Event]:
     """Each event's BanjianEvent, in order; the codes of the statuses, items, departments and regions among
     them looked up once each (per event, the lookups were a third of building a push)."""
     statuses = {s: (code(codes.statuses, s), s.value, code(codes.nodes, s)) for s in {e.status for e in events}}
     items = {c: code(codes.items, c) for c in {e.item_code for e in events}}
     departments = {d: code(codes.departments, d) for d in {e.department for e in events}}
     regions = {r: codes.region(r) for r in {e.case.region_code if e.case else "" for e in events}}
-    bodies = []
+    made = []
     for e in events:
         status_code, status_name, node = statuses[e.status]
-        bodies.append({
-            "EVENT_ID": e.event_id, "PROJID": e.case_no, "SERVICECODE": items[e.item_code],
-            "REGION_ID": regions[e.case.region_code if e.case else ""], "INFOTYPE": codes.infotype,
-            "DEPTNAME": departments[e.department], "STATUS_CODE": status_code, "STATUS_NAME": status_name,
-            "NODENAME": node.name, "NODERESULT": node.result, "NODETIME": beijing_time(e.changed_at),
-            "NODEREASON": e.reason,
-            "BZCLQD": [{"CLMC": name} for name in e.materials], "PROMISE_DATE": e.due_date, "RESULT": e.result,
-            "DATAVER": e.dataver,
-        })
-    return bodies
+        made.append(_Event(
+            e.event_id, e.case_no, items[e.item_code], regions[e.case.region_code if e.case else ""], codes.infotype,
+            departments[e.department], status_code, status_name, node.name, node.result, beijing_time(e.changed_at),
+            e.reason, [_Material(name) for name in e.materials] if e.materials else [], e.due_date, e.result,
+            e.dataver))
+    return made
 
 
 def _done_reason(c: CaseRecord, done: DoneResult, codes: CodeTables) -> str | None:
@@ -83,6 +117,12 @@ def case_body(c: CaseRecord, codes: CodeTables) -> dict[str, Any]:
 
 
 def push_body(events: Sequence[ProgressEvent], codes: CodeTables) -> dict[str, Any]:
-    """The events in order, and for each case among them the record carried by its last event."""
+    """The events in order, and for each case among them the record carried by its last event (as plain
+    dicts)."""
+    return cast(dict[str, Any], msgspec.to_builtins(push_wire(events, codes)))
+
+
+def push_wire(events: Sequence[ProgressEvent], codes: CodeTables) -> msgspec.Struct:
+    """:func:`push_body` as msgspec writes it: the JSON pushed (``msgspec.json.encode``)."""
     latest = {e.case_no: e.case for e in events if e.case is not None}
-    return {"events": event_bodies(events, codes), "cases": [case_body(c, codes) for c in latest.values()]}
+    return _Push(_events(events, codes), [case_body(c, codes) for c in latest.values()])

@@ -3,6 +3,7 @@ simulator, what the applicant ends up seeing."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from pathlib import Path
@@ -133,6 +134,23 @@ def test_each_event_of_a_mixed_push_carries_its_own_codes() -> None:
                     codes.departments[e.department], codes.region(e.case.region_code if e.case else ""),
                     [{"CLMC": m} for m in e.materials]) for e in events]
     assert len({g[0] for g in got}) == 3 and len({g[4] for g in got}) == 2  # a county, and the city
+
+
+def test_the_bytes_pushed_are_the_conforming_body_in_json() -> None:
+    """The wire is written from msgspec structs (twice as fast as dicts): what goes out reads back as the very
+    body the published document was checked against, key for key and in the same order."""
+    events = [ev(1, "13", Status.ACCEPTED, case=record(Status.ACCEPTED, 1)),
+              ev(2, "14", Status.SUPPLEMENT, department="housing_fund", materials=("身份证", "联办申请表"),
+                 reason="材料不全", due_date="2025-03-17", case=record(Status.SUPPLEMENT, 2, case_no="BZ2"),
+                 case_no="BZ2"),
+              ev(3, "13", Status.COMPLETED, result="已转账", case=record(Status.COMPLETED, 3,
+                                                                      done_at="2025-03-09T09:00:00+08:00"))]
+    connector = offline()
+    [pushed] = connector.encoder()(events)
+    read_back = json.loads(pushed)
+    assert read_back == connector.body(events) and load_interface().problems(read_back) == []
+    assert [list(e) for e in read_back["events"]] == [list(e) for e in connector.body(events)["events"]]
+    assert read_back["events"][1]["BZCLQD"] == [{"CLMC": "身份证"}, {"CLMC": "联办申请表"}]
 
 
 def test_every_time_goes_out_in_beijing_time_to_the_second() -> None:
