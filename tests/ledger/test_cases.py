@@ -325,3 +325,14 @@ def test_a_supplement_past_its_deadline_is_overdue_until_the_item_moves_on(
         assert overdue_items(s, today=late) == before + 1
     report(n, pushed, Status.UNDER_REVIEW, "2025-03-10T09:00:00+08:00")  # the materials came: no longer waiting
     assert shown(paths, n, today=late)[pushed].overdue is False
+
+
+@pytest.mark.parametrize("department", ["hrss", "medical", "housing_fund", "health"])
+@pytest.mark.parametrize("accepted", [None, datetime(2026, 12, 1, 16, 30)])
+def test_clock_started_says_what_clock_start_would_without_working_the_day_out(department: str,
+                                                                             accepted: datetime | None) -> None:
+    """The report tells a case's reading final by clock_started: it must agree with clock_start everywhere."""
+    from lianban.ledger.time_limits import clock_start, clock_started
+
+    approved = datetime(2026, 11, 30, 17, 0)  # 01:00 the next day in Beijing
+    assert clock_started(department, accepted) == (clock_start(department, approved, accepted) is not None)
