@@ -3,11 +3,13 @@ pipeline step that only connects does not pay for it)."""
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Integer, Select, String, create_engine, event
+from sqlalchemy import Dialect, Engine, Insert, Integer, Select, String, Update, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -69,3 +71,41 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def plain_write(session: Session, statement: Insert | Update, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run `statement` (an insert, or an update whose values and criteria are bind parameters) once per row of
+    `rows`, in one ``executemany`` of the driver on the session's connection: the counterpart of
+    :func:`plain_rows` for the steps that write statuses by the hundred thousand, where SQLAlchemy's making of
+    each row's parameters was a sixth of the writing (HRSS's log: 2.5 → 2.05 s of CPU). Every row has the keys
+    of the first; a value its column type converts on the way in (a time, a date or a flag on SQLite) is
+    converted as SQLAlchemy would, by the type's own processor. The statement is compiled once per process,
+    dialect and set of keys."""
+    if not rows:
+        return
+    connection = session.connection()
+    plan = _plan(statement, tuple(rows[0]), connection.dialect)
+    connection.exec_driver_sql(plan.sql, [plan.params(row) for row in rows])
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement compiled for one dialect: its SQL, its parameters in order and how each is converted."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [row[n] if p is None else p(row[n]) for n, p in zip(self.names, self.processors, strict=True)]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _plan(statement: Insert | Update, keys: tuple[str, ...], dialect: Dialect) -> _Plan:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+    return _Plan(compiled.string, names,
+                 tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
+                 compiled.positional)

@@ -22,10 +22,12 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from lianban.ledger.db import plain_write
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState
 
 _CASES, _ITEMS, _DELIVERIES = (cast(Table, model.__table__) for model in (Case, CaseItem, Delivery))
+_ADD_DELIVERIES = insert(_DELIVERIES)
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,7 @@ class NewCases:
                                                   for case_id, item in rows])
         written = [(item_id, item) for item_id, (_, item) in zip(item_ids, rows, strict=True)]
         deliveries = [self._delivery(item_id, item) for item_id, item in written if item.delivery is not None]
-        if deliveries:
-            session.execute(insert(_DELIVERIES), deliveries)
+        plain_write(session, _ADD_DELIVERIES, deliveries)
         self.cases, self.items = [], []
         return written
 

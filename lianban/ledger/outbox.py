@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, union_all, update
 from sqlalchemy.orm import Session
 
+from lianban.ledger.db import plain_write
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
@@ -52,6 +53,8 @@ def claim(session: Session, model: Any, department: str, due_states: Collection[
 
 _DELIVERIES = cast(Table, Delivery.__table__)
 _SETTLED = ("state", "attempts", "last_error", "next_attempt_at", "sent_at", "receipt_ref")
+_SETTLE = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
+           .values({c: bindparam(c) for c in _SETTLED}))
 
 
 @dataclass(slots=True)
@@ -85,6 +88,4 @@ def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> l
 def write_deliveries(session: Session, rows: Sequence[OutboxRow]) -> None:
     """The settling columns of `rows`, as they are now."""
     if rows:
-        session.execute(update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
-                        .values({c: bindparam(c) for c in _SETTLED}),
-                        [{"row_id": r.id, **{c: getattr(r, c) for c in _SETTLED}} for r in rows])
+        plain_write(session, _SETTLE, [{"row_id": r.id, **{c: getattr(r, c) for c in _SETTLED}} for r in rows])

@@ -17,12 +17,15 @@ from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from lianban.domain.statuses import Status
+from lianban.ledger.db import plain_write
 from lianban.ledger.models import CaseItem, StatusEvent
 from lianban.ledger.store import ItemRow, move_status
 
 _ITEMS = cast(Table, CaseItem.__table__)
 _EVENTS = cast(Table, StatusEvent.__table__)
 _COLUMNS = ("status", "status_at", "reason", "final", "materials", "supplement_due")
+_MOVE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values({c: bindparam(c) for c in _COLUMNS})
+_APPEND = insert(_EVENTS)
 
 
 def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dict[int, ItemRow]:
@@ -56,10 +59,7 @@ class StatusBook:
     def write(self) -> None:
         """The moved items' new status columns, and the events in the order they were recorded."""
         if self._moved:
-            self.session.execute(
-                update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
-                .values({c: bindparam(c) for c in _COLUMNS}),
-                [{"item_id": i.id, **{c: getattr(i, c) for c in _COLUMNS}} for i in self._moved.values()])
-        if self._events:
-            self.session.execute(insert(_EVENTS), self._events)
+            plain_write(self.session, _MOVE, [{"item_id": i.id, **{c: getattr(i, c) for c in _COLUMNS}}
+                                              for i in self._moved.values()])
+        plain_write(self.session, _APPEND, self._events)
         self._moved, self._events = {}, []

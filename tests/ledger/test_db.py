@@ -1,15 +1,18 @@
 """plain_rows: a query's integer and text columns read as the driver's tuples, the same values SQLAlchemy's rows
-hold (on SQLite and PostgreSQL); any other column refused before anything is read."""
+hold (on SQLite and PostgreSQL); any other column refused before anything is read. plain_write: rows written
+through the driver's executemany read back as SQLAlchemy's executemany writes them, times, dates and flags
+included."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 
-from lianban.ledger.db import plain_rows, session_factory
-from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.db import plain_rows, plain_write, session_factory
+from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.new_cases import NewCases, NewItem
 
 NOW = datetime(2026, 12, 3, 9, 0)
@@ -42,3 +45,51 @@ def test_a_column_the_driver_would_hand_over_unconverted_is_refused(ledger_url: 
     _write(ledger_url)
     with session_factory(ledger_url)() as session, pytest.raises(ValueError, match="integer and text columns"):
         plain_rows(session, select(Case.id, column).join(CaseItem))
+
+
+_EVENTS, _ITEMS = cast(Table, StatusEvent.__table__), cast(Table, CaseItem.__table__)
+_MOVE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(
+    status=bindparam("status"), final=bindparam("final"), supplement_due=bindparam("supplement_due"))
+
+
+def _events(item_ids: list[int], tag: str) -> list[dict[str, Any]]:
+    return [{"case_item_id": item_id, "status": "补正资料", "source": "medical", "department_code": None,
+             "reason": f"{tag} 材料不全“{n}”" if n % 2 else None, "materials": '["M01"]', "changed_at": f"2026-12-0{n}",
+             "recorded_at": datetime(2026, 12, 3, 9, n, 7, 123456 * (n % 2)), "result": None}
+            for n, item_id in enumerate(item_ids, start=1)]
+
+
+def _moves(item_ids: list[int]) -> list[dict[str, Any]]:
+    return [{"item_id": item_id, "status": "补正资料", "final": n % 2 == 0,
+             "supplement_due": date(2026, 12, 10 + n) if n % 3 else None} for n, item_id in enumerate(item_ids)]
+
+
+def test_rows_written_through_the_driver_read_back_as_sqlalchemy_writes_them(ledger_url: str) -> None:
+    _write(ledger_url)
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(CaseItem.id).order_by(CaseItem.id)))
+        first, second = ids[:5], ids[5:]
+        session.execute(insert(_EVENTS), _events(first, "甲"))
+        plain_write(session, insert(_EVENTS), _events(second, "甲"))
+        session.execute(_MOVE, _moves(first))
+        plain_write(session, _MOVE, _moves(second))
+    with session_factory(ledger_url)() as session:
+        events = session.execute(select(StatusEvent.reason, StatusEvent.changed_at, StatusEvent.recorded_at,
+                                        StatusEvent.materials, StatusEvent.reported_at)
+                                 .order_by(StatusEvent.id)).all()
+        items = session.execute(select(CaseItem.status, CaseItem.final, CaseItem.supplement_due)
+                                .order_by(CaseItem.id)).all()
+        stored = session.connection().exec_driver_sql(  # as kept: on SQLite, the text SQL compares and sorts
+            "SELECT recorded_at FROM status_events ORDER BY id").all()
+        kept = session.connection().exec_driver_sql(
+            "SELECT final, supplement_due FROM case_items ORDER BY id").all()
+    assert stored[5:] == stored[:5] and kept[5:] == kept[:5]
+    assert events[5:] == events[:5] and events[0].recorded_at == datetime(2026, 12, 3, 9, 1, 7, 123456)
+    assert items[5:] == items[:5] and [i.final for i in items[:3]] == [True, False, True]
+    assert items[1].supplement_due == date(2026, 12, 11)
+
+
+def test_a_plain_write_of_nothing_writes_nothing(ledger_url: str) -> None:
+    with session_factory(ledger_url).begin() as session:
+        plain_write(session, insert(_EVENTS), [])
+        assert session.scalars(select(StatusEvent.id)).first() is None
