@@ -76,13 +76,8 @@ def _beijing(utc: datetime) -> str:
     return utc.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds")
 
 
-def _done(now: Sequence[Now | None]) -> tuple[str | None, int]:
-    """(办结时间, items refused) once every item is final, else (None, 0)."""
-    final: list[Now] = []
-    for state in now:
-        if state is None or state[0] not in _FINAL:
-            return None, 0
-        final.append(state)
+def _done(final: Sequence[Now]) -> tuple[str, int]:
+    """(办结时间, items refused) of a case whose items are all final (:func:`_record` tells)."""
     refused = sum(value != _COMPLETED for value, _ in final)
     return max((at for _, at in final), key=_moment), refused
 
@@ -185,7 +180,7 @@ def _case_status(values: tuple[str | None, ...]) -> Status:
 def _record(case: _Case, state: dict[int, Now], dataver: int) -> CaseRecord:
     now = [state.get(item.id) for item in case.items]
     values = tuple([s[0] if s else None for s in now])  # a list made into a tuple: a generator cost twice
-    done_at, refused = _done(now) if _FINAL.issuperset(values) else (None, 0)
+    done_at, refused = _done([s for s in now if s]) if _FINAL.issuperset(values) else (None, 0)  # all final
     return CaseRecord(case.case_no, case.region_code, case.accepted_at, case.time_limit_days, _case_status(values),
                       dataver, done_at, refused)
 
