@@ -21,34 +21,30 @@ is held for the operator alone, whether the first is in the ledger or earlier in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.hashing import blind_index
-from lianban.crypto.vault import seal
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.record import RetirementRecord
-from lianban.domain.routing import route
 from lianban.domain.rules import Reason
-from lianban.keys.names import INDEX, QUERY, VAULT
-from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
-from lianban.ledger.new_cases import NewCases, NewDelivery, NewItem
+from lianban.ledger.new_cases import NewCases, NewItem
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
+from lianban.pipeline.prepare import Prepared, Preparer, StageKeys, fingerprint, load_keys, prepare, sealed_items
 from lianban.pipeline.validate.chunk import judge
 from lianban.pipeline.validate.worker import Judge
-from lianban.wire.ids import aad, idempotency_key
 
 CHUNK = 2_000  # rows per ledger transaction (its new cases written set-based, lianban.ledger.new_cases)
 #: rows read at a time and handed to the suite's worker process (lianban.pipeline.validate.worker), ahead of
@@ -58,6 +54,9 @@ READ_AHEAD = 20_000
 #: rows per run of the suite (a whole number of transactions): a run of the 48 expectations costs about 0.4 s
 #: of CPU whatever its size, then 0.02 ms a row (measured: 2,000 rows 0.40 s, 10,000 rows 0.49 s)
 SUITE_ROWS = 10_000
+#: rows read at once from which their own work goes to a process of its own (lianban.pipeline.prepare): a run
+#: of more than two chunks; a smaller one would wait for the process to start for little to do
+OFFLOAD_ROWS = 2 * CHUNK + 1
 #: reasons the operator decides on before the applicant is told anything (a second application of a person
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
@@ -88,54 +87,7 @@ class StageResult:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class _Keys:
-    vault: KeyRing  # seals payloads at rest; re-sealed per batch for the department at delivery
-    index_key: bytes
-    query: tuple[str, bytes]  # the 查询密码's HMAC key (kid, key)
-
-
-def _load_keys(keys_dir: Path) -> _Keys:
-    return _Keys(load_ring(keys_dir, VAULT), load_ring(keys_dir, INDEX).active_key()[1],
-                 load_ring(keys_dir, QUERY).active_key())
-
-
-def fingerprint(index_key: bytes, record: RetirementRecord) -> str:
-    """SM3-HMAC of everything the row said: the same row read twice gives the same fingerprint."""
-    said = {**record.fields(), "items": sorted(record.items), "approved_at": record.approved_at}
-    return blind_index(index_key, json.dumps(said, sort_keys=True, ensure_ascii=False))
-
-
-def _sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) -> list[NewItem]:
-    """Each chosen item of `record` routed, its pushed payload minimised and sealed for the outbox (bound to
-    its idempotency key, case and item)."""
-    items = []
-    for r in route(record, catalog):
-        sealed = None
-        if r.payload is not None:
-            key = idempotency_key(record.case_no, r.item_code, r.department)
-            envelope = seal(vault, r.payload, aad(key, record.case_no, r.item_code))
-            sealed = NewDelivery(key, envelope["kid"], json.dumps(envelope))
-        items.append(NewItem(r.item_code, r.department, sealed))
-    return items
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """What staging works out for a readable row whatever its verdict: its fingerprint, the person's blind index
-    and its items sealed (used if the row is entered as a new case)."""
-
-    print_: str
-    id_index: str
-    items: list[NewItem]
-
-
-def _prepare(record: RetirementRecord, catalog: Catalog, keys: _Keys) -> _Prepared:
-    return _Prepared(fingerprint(keys.index_key, record), blind_index(keys.index_key, record.id_number),
-                     _sealed_items(record, catalog, keys.vault))
-
-
-def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
+def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: StageKeys, id_index: str,
                  print_: str) -> tuple[int, bool]:
     """Resume a held case corrected at the source (:mod:`lianban.pipeline.notices`) and seal its pushed items
     into the outbox; the number of deliveries, and whether the case now has an item in progress."""
@@ -143,7 +95,7 @@ def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, k
     case, items = notices.resume(session, record, id_index, print_, catalog)
     notices.keep_password(case, record, keys.query)
     deliveries = 0
-    for new in _sealed_items(record, catalog, keys.vault):
+    for new in sealed_items(record, catalog, keys.vault):
         item = items.get(new.item_code) or CaseItem(case_id=case.id, item_code=new.item_code,
                                                     department=new.department)
         items[new.item_code] = item
@@ -159,14 +111,14 @@ def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, k
     return deliveries, any(not item.final for item in items.values())
 
 
-def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: _Keys, id_index: str,
+def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: StageKeys, id_index: str,
                 print_: str, held: bool = False) -> int:
     """Enter one valid record's case now, on its own (or resume its held case) and seal its pushed items into
     the outbox; the number of deliveries. Staging itself enters cases a chunk at a time (:class:`_Chunk`)."""
     quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
     if held:
         return _resume_case(session, record, catalog, keys, id_index, print_)[0]
-    new, items = NewCases(utcnow()), _sealed_items(record, catalog, keys.vault)
+    new, items = NewCases(utcnow()), sealed_items(record, catalog, keys.vault)
     new.add(notices.case_columns(record, id_index, print_, keys.query, new.now), items)
     new.write(session)
     return sum(item.delivery is not None for item in items)
@@ -205,10 +157,13 @@ class _Ledger:
 
     @classmethod
     def ask(cls, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
-            index_key: bytes) -> _Ledger:
+            index_key: bytes, prepared: dict[int, Prepared]) -> _Ledger:
         readable = [r for r in records if isinstance(r, RetirementRecord)]
         case_nos = {r.case_no for r in records}
-        persons = _open_cases(session, {blind_index(index_key, r.id_number) for r in readable})
+        persons = _open_cases(session, {ready.id_index if (ready := prepared.get(row.seq)) is not None
+                                        else blind_index(index_key, r.id_number)
+                                        for row, r in zip(rows, records, strict=True)
+                                        if isinstance(r, RetirementRecord)})
         seqs = [row.seq for row in rows]
         return cls(*_known(session, readable), quarantine.overridden(session, seqs), persons,
                    _open_holds(session, case_nos), quarantine.open_holds(session, seqs))
@@ -225,7 +180,7 @@ class _Chunk:
 
     session: Session
     catalog: Catalog
-    keys: _Keys
+    keys: StageKeys
     result: StageResult
     ledger: _Ledger
     new: NewCases
@@ -233,7 +188,7 @@ class _Chunk:
     quarantined: list[int] = field(default_factory=list)
     tells: list[tuple[RetirementRecord, list[str]]] = field(default_factory=list)  # held cases to enter and tell
     holds: list[dict[str, Any]] = field(default_factory=list)  # new quarantine rows, written with the chunk
-    prepared: dict[int, _Prepared] = field(default_factory=dict)  # by row: worked out while the suite judged
+    prepared: dict[int, Prepared] = field(default_factory=dict)  # by row: worked out while the suite judged
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
         said = [r.as_dict() for r in reasons]
@@ -284,7 +239,7 @@ class _Chunk:
         self.holds = []
 
     def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool,
-                     ready: _Prepared | None) -> None:
+                     ready: Prepared | None) -> None:
         ledger = self.ledger
         if record.case_no in ledger.known and record.case_no not in ledger.held:
             if ledger.known[record.case_no] not in (None, print_):
@@ -317,7 +272,7 @@ class _Chunk:
             self.result.resumed += 1
             ledger.held.discard(record.case_no)
         else:
-            items = sealed if sealed is not None else _sealed_items(record, self.catalog, self.keys.vault)
+            items = sealed if sealed is not None else sealed_items(record, self.catalog, self.keys.vault)
             case = notices.case_columns(record, id_index, print_, self.keys.query, self.new.now)
             self.new.add(case, items)
             deliveries, in_progress = sum(i.delivery is not None for i in items), bool(items)
@@ -348,7 +303,7 @@ class _Verdicts:
         return [next(reasons) if isinstance(r, RetirementRecord) else [] for r in self.records]
 
 
-def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: _Keys,
+def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: StageKeys,
             judging: Judge) -> _Verdicts:
     """The part handed to the suite (the ledger's open cases read now), its verdicts waited for when called."""
     readable = [r for r in records if isinstance(r, RetirementRecord)]
@@ -356,7 +311,7 @@ def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys
 
 
 def _prepare_meanwhile(rows: list[SourceRow], records: list[RetirementRecord | Unreadable], catalog: Catalog,
-                       keys: _Keys, first: _Verdicts) -> dict[int, _Prepared]:
+                       keys: StageKeys, first: _Verdicts) -> dict[int, Prepared]:
     """While the suite judges the first part (its worker starting, at the start of a run), the rows' own work
     (fingerprint, blind index, sealing) done in this process, until the verdicts are in."""
     prepared = {}
@@ -365,7 +320,7 @@ def _prepare_meanwhile(rows: list[SourceRow], records: list[RetirementRecord | U
             break
         if isinstance(record, RetirementRecord):
             try:
-                prepared[row.seq] = _prepare(record, catalog, keys)
+                prepared[row.seq] = prepare(record, catalog, keys)
             except Exception:  # ahead of its verdict: an invalid row (an unknown item, say) may
                 continue  # not route; it is judged, held or done again in its own turn
     return prepared
@@ -387,46 +342,74 @@ def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[
 
 def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CHUNK,
           docs_dir: Path | None = None, read_ahead: int = READ_AHEAD,
-          progress: Callable[[int, int | None], None] | None = None, suite_rows: int = SUITE_ROWS) -> StageResult:
+          progress: Callable[[int, int | None], None] | None = None, suite_rows: int = SUITE_ROWS,
+          offload_rows: int = OFFLOAD_ROWS) -> StageResult:
     """Take every new 前置库 row from `source` into the ledger; returns counts only.
 
     Rows are pulled up to ``max(chunk, read_ahead)`` at a time and read; they are handed to the suite (in its
     worker process) at once, ``suite_rows`` (rounded down to whole chunks) per run of it, and each ``chunk`` of
-    them is staged in one transaction as soon as its run is judged. With
+    them is staged in one transaction as soon as its run is judged. When at least `offload_rows` rows are read
+    at once, each chunk's own work (fingerprints, blind indexes, sealing) is done meanwhile in a process of its
+    own (:mod:`lianban.pipeline.prepare`). With
     `docs_dir`, the run's validation results are rendered there as Data Docs (masked,
     :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
     (the total is not known ahead: rows keep arriving)."""
     judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
-    catalog = load_catalog()
-    keys = _load_keys(keys_dir)
-    sessions = session_factory(ledger_url)
-    result, started = StageResult(), utcnow()
-
-    def work_for(session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
-                 prepared: dict[int, _Prepared]) -> _Chunk:
-        ledger = _Ledger.ask(session, rows, records, keys.index_key)
-        return _Chunk(session, catalog, keys, result, ledger, NewCases(utcnow()), prepared=prepared)
-
-    per_run = max(1, suite_rows // chunk) * chunk
-    while rows := source.pull_new(max(chunk, read_ahead)):
-        records = [read(row, catalog) for row in rows]  # each row read once
-        runs = [slice(start, start + per_run) for start in range(0, len(rows), per_run)]
-        with sessions() as session:  # every run handed to the suite's worker; staged as each is judged
-            verdicts = [_judged(session, records[run], keys, judging) for run in runs]
-        prepared = _prepare_meanwhile(rows, records, catalog, keys, verdicts[0])
-        for run, judged in zip(runs, verdicts, strict=True):
-            reasons = judged()
-            for start in range(0, len(rows[run]), chunk):
-                part = slice(run.start + start, min(run.start + start + chunk, len(rows)))
-                result.extracted += len(rows[part])
-                result.quarantined += _stage_chunk(source, sessions, partial(work_for, prepared=prepared),
-                                                   rows[part], records[part], reasons[start:start + chunk])
-                if progress is not None:
-                    progress(result.extracted, None)
+    run = _Run(source, session_factory(ledger_url), load_catalog(), load_keys(keys_dir), judging, chunk,
+               max(1, suite_rows // chunk) * chunk, progress)
+    with Preparer(keys_dir, offload_rows) as preparer:
+        while rows := source.pull_new(max(chunk, read_ahead)):
+            run.stage_pulled(rows, preparer)
+    result = run.result
     built = judging.finish()
     result.data_docs = str(built) if built else None
     if result.extracted:
-        with sessions.begin() as session:  # the run, with where its Data Docs are (lianban status shows the last)
-            session.add(StageRun(started_at=started, finished_at=utcnow(), extracted=result.extracted,
+        with run.sessions.begin() as session:  # the run, with where its Data Docs are (lianban status shows the last)
+            session.add(StageRun(started_at=run.started, finished_at=utcnow(), extracted=result.extracted,
                                  staged=result.staged, quarantined=result.quarantined, data_docs=result.data_docs))
     return result
+
+
+@dataclass
+class _Run:
+    """One staging run: where rows come from and go, what judges and seals them, and its counts."""
+
+    source: RecordSource
+    sessions: sessionmaker[Session]
+    catalog: Catalog
+    keys: StageKeys
+    judging: Judge
+    chunk: int
+    per_run: int  # rows per run of the suite (whole chunks)
+    progress: Callable[[int, int | None], None] | None
+    result: StageResult = field(default_factory=StageResult)
+    started: datetime = field(default_factory=utcnow)
+
+    def stage_pulled(self, rows: list[SourceRow], preparer: Preparer) -> None:
+        """Rows pulled together: read once, every run of them handed to the suite's worker and every chunk to
+        the preparing process at once, then each chunk staged as soon as its run is judged."""
+        records = [read(row, self.catalog) for row in rows]
+        chunks = [slice(start, start + self.chunk) for start in range(0, len(rows), self.chunk)]
+        ahead = [preparer.submit(rows[part], records[part], len(rows)) for part in chunks]
+        with self.sessions() as session:
+            verdicts = [_judged(session, records[start:start + self.per_run], self.keys, self.judging)
+                        for start in range(0, len(rows), self.per_run)]
+        prepared = {} if preparer.working else _prepare_meanwhile(rows, records, self.catalog, self.keys,
+                                                                   verdicts[0])
+        reasons: list[list[Reason]] = []
+        for part, pending in zip(chunks, ahead, strict=True):
+            if part.start % self.per_run == 0:
+                reasons = verdicts[part.start // self.per_run]()
+            prepared.update(preparer.result(pending))
+            offset = part.start % self.per_run
+            self.result.extracted += len(rows[part])
+            work_for = partial(self.work_for, prepared=prepared)
+            self.result.quarantined += _stage_chunk(self.source, self.sessions, work_for, rows[part], records[part],
+                                                    reasons[offset:offset + self.chunk])
+            if self.progress is not None:
+                self.progress(self.result.extracted, None)
+
+    def work_for(self, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
+                 prepared: dict[int, Prepared]) -> _Chunk:
+        ledger = _Ledger.ask(session, rows, records, self.keys.index_key, prepared)
+        return _Chunk(session, self.catalog, self.keys, self.result, ledger, NewCases(utcnow()), prepared=prepared)

@@ -23,7 +23,8 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Evidence, StatusEvent
 from lianban.ledger.store import DeliveryState
 from lianban.pipeline.deliver import deliver
-from lianban.pipeline.stage import _load_keys, _stage_case, fingerprint
+from lianban.pipeline.prepare import fingerprint, load_keys
+from lianban.pipeline.stage import _stage_case
 from simulators.people import synthetic_application
 
 ITEM = {"housing_fund": "14", "medical": "11"}
@@ -38,7 +39,7 @@ def _records(count: int, item: str, poison: dict[int, str]) -> Iterator[Retireme
 
 
 def _plant(paths: Paths, department: str, count: int, poison: dict[int, str]) -> None:
-    catalog, keys = load_catalog(), _load_keys(paths.keys_dir)
+    catalog, keys = load_catalog(), load_keys(paths.keys_dir)
     with session_factory(paths.ledger_url).begin() as session:
         for record in _records(count, ITEM[department], poison):
             _stage_case(session, record, catalog, keys, blind_index(keys.index_key, record.id_number),

@@ -273,13 +273,14 @@ def test_work_done_ahead_of_the_verdicts_skips_a_row_that_cannot_route(paths: Pa
     from dataclasses import replace
 
     from lianban.domain.intake import SourceRow
-    from lianban.pipeline.stage import _load_keys, _prepare_meanwhile, _Verdicts
+    from lianban.pipeline.prepare import load_keys
+    from lianban.pipeline.stage import _prepare_meanwhile, _Verdicts
 
     good, bad = (RetirementRecord(**{**a, "items": tuple(a["items"].split(","))})
                  for a in generate_valid(paths, 2))
     bad = replace(bad, items=("-8069750",))
     rows = [SourceRow(seq=n, values={}) for n in (1, 2)]
     waiting: Future[list[list[Any]]] = Future()  # the first verdicts not in yet
-    prepared = _prepare_meanwhile(rows, [bad, good], load_catalog(), _load_keys(paths.keys_dir),
+    prepared = _prepare_meanwhile(rows, [bad, good], load_catalog(), load_keys(paths.keys_dir),
                                   _Verdicts([bad, good], waiting))
     assert list(prepared) == [2] and prepared[2].items
