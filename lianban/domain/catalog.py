@@ -7,7 +7,7 @@ that names the file and the entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import yaml
@@ -81,9 +81,9 @@ class Catalog:
     departments: dict[str, Department]
     fields: dict[str, Field]  # domain key -> field
 
-    @property
+    @cached_property
     def field_names(self) -> dict[str, str]:
-        """Domain key → Chinese name."""
+        """Domain key → Chinese name (worked out once: intake asks it for every column of every row)."""
         return {k: f.name for k, f in self.fields.items()}
 
     def item(self, code: str) -> Item:

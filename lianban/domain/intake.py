@@ -67,6 +67,7 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # the Cc characters of ASCII
 _ITEM_SEPARATOR = re.compile(r"[,，、]")
 _EARLIEST, _LATEST = datetime(1990, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 #: columns read as trimmed free text; the others are read exactly as given
+_TEXTUAL = (str, bytes, int)  # what a text column may hold (an integer is read as its digits)
 _TRIMMED = frozenset({"name", "employer_name"})
 _LABELS = {"case_no": "办件编号", "items": "办理事项", "approved_at": "审批时间"}
 _PASSWORD = re.compile(r"[0-9A-Za-z]{4,32}")
@@ -110,19 +111,28 @@ def _label(key: str, catalog: Catalog) -> str:
 
 
 def _as_text(raw: Any, label: str) -> str:
-    if raw is None:
+    if type(raw) is str:  # most of what is read; ASCII is valid UTF-8 as it is
+        text = raw if raw.isascii() else _utf8(raw, label)
+    elif raw is None:
         return ""
-    if isinstance(raw, bool) or not isinstance(raw, str | bytes | int):
+    elif isinstance(raw, bool) or not isinstance(raw, _TEXTUAL):
         raise _Refused(f"{label}类型错误（应为文本）")
-    if isinstance(raw, int):
+    elif isinstance(raw, int):
         return str(raw)
+    else:
+        text = _utf8(raw, label)
+    if _invisible(text):
+        raise _Refused(f"{label}含有控制字符或不可见字符")
+    return text
+
+
+def _utf8(raw: str | bytes, label: str) -> str:
+    """`raw` as text, refused when it is not UTF-8 (bytes) or cannot be (text with a lone surrogate)."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         text.encode("utf-8")
     except UnicodeError:
         raise _Refused(f"{label}编码无法识别（应为 UTF-8 文本）") from None
-    if _invisible(text):
-        raise _Refused(f"{label}含有控制字符或不可见字符")
     return text
 
 
@@ -159,12 +169,16 @@ def _normalised_case_no(raw: Any) -> str:
     return text
 
 
-def _text(values: Mapping[str, Any], key: str, catalog: Catalog) -> str:
-    label = _label(key, catalog)
-    text = _as_text(values.get(key), label)
-    text = text.strip() if key in _TRIMMED else text
-    return _bounded(text, label, catalog.fields[key].max_length if key in catalog.fields else None,
-                    f"TOO_LONG_{key.upper()}")
+def _text_reader(key: str, catalog: Catalog) -> Callable[[Mapping[str, Any]], str]:
+    """How a text column is read: its label, length limit and refusal code worked out once, not per row."""
+    label, trimmed, code = _label(key, catalog), key in _TRIMMED, f"TOO_LONG_{key.upper()}"
+    limit = catalog.fields[key].max_length if key in catalog.fields else None
+
+    def read_text(values: Mapping[str, Any]) -> str:
+        text = _as_text(values.get(key), label)
+        return _bounded(text.strip() if trimmed else text, label, limit, code)
+
+    return read_text
 
 
 def _bounded(text: str, label: str, limit: int | None, code: str | None = None) -> str:
@@ -210,9 +224,18 @@ def _moment(raw: Any, label: str, code: str | None = None) -> str:
     return text
 
 
+_made: list[tuple[Catalog, dict[str, Any]]] = []  # the readers of the catalog last read with
+
+
 def _readers(catalog: Catalog) -> dict[str, Any]:
-    """Domain key → how to read it from the row's values."""
-    text = {k: (lambda v, k=k: _text(v, k, catalog)) for k in
+    """Domain key → how to read it from the row's values (made once per catalog, not per row)."""
+    if not _made or _made[0][0] is not catalog:
+        _made[:] = [(catalog, _make_readers(catalog))]
+    return _made[0][1]
+
+
+def _make_readers(catalog: Catalog) -> dict[str, Any]:
+    text = {k: _text_reader(k, catalog) for k in
             ("name", "id_number", "employer_name", "employer_uscc", "pension_start", "phone", "original_age",
              "retirement_type")}
     return {"case_no": lambda v: normalise_case_no(v.get("case_no")), **text,
