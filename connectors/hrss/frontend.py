@@ -138,10 +138,13 @@ class FrontendDB:
             conn.execute(insert(applications), values)
         return len(values)
 
-    def pull_new(self, limit: int) -> list[SourceRow]:
-        """Up to `limit` untaken applications in 序号 order, as read (the hub's intake judges them)."""
+    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
+        """Up to `limit` untaken applications in 序号 order (those after 序号 `after`), as read (the hub's
+        intake judges them)."""
         query = (select(applications).where(applications.c[A["sync_flag"]] == SYNC_FLAGS["new"])
                  .order_by(applications.c[A["seq"]]).limit(limit))
+        if after is not None:
+            query = query.where(applications.c[A["seq"]] > after)
         with self.engine.connect() as conn:
             return [_source_row(row._mapping, A) for row in conn.execute(query)]
 

@@ -57,6 +57,9 @@ SUITE_ROWS = 10_000
 #: rows read at once from which their own work goes to a process of its own (lianban.pipeline.prepare): a run
 #: of more than two chunks; a smaller one would wait for the process to start for little to do
 OFFLOAD_ROWS = 2 * CHUNK + 1
+#: chunks before the end of the rows pulled at which the next rows are pulled and handed to the suite: judged
+#: while these are staged (a run of 10,000 rows takes the suite's worker about as long as two chunks here)
+NEXT_PULL_CHUNKS = 2
 #: reasons the operator decides on before the applicant is told anything (a second application of a person
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
@@ -65,7 +68,7 @@ OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
 class RecordSource(Protocol):
     """Where approved records come from (the HRSS 前置库), as rows to be read."""
 
-    def pull_new(self, limit: int) -> list[SourceRow]: ...
+    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]: ...
 
     def mark(self, seqs: Sequence[int], flag: str) -> None: ...
 
@@ -348,18 +351,21 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
 
     Rows are pulled up to ``max(chunk, read_ahead)`` at a time and read; they are handed to the suite (in its
     worker process) at once, ``suite_rows`` (rounded down to whole chunks) per run of it, and each ``chunk`` of
-    them is staged in one transaction as soon as its run is judged. When at least `offload_rows` rows are read
-    at once, each chunk's own work (fingerprints, blind indexes, sealing) is done meanwhile in a process of its
-    own (:mod:`lianban.pipeline.prepare`). With
-    `docs_dir`, the run's validation results are rendered there as Data Docs (masked,
+    them is staged in one transaction as soon as its run is judged. The next rows (by 序号, after the last
+    pulled) are pulled and handed on ``NEXT_PULL_CHUNKS`` chunks before the end of the rows before them, so that
+    the suite judges them meanwhile; a row flagged new again meanwhile below them waits for the next run. When
+    at least `offload_rows` rows are read at once, each chunk's own work (fingerprints, blind indexes, sealing)
+    is done meanwhile in a process of its own (:mod:`lianban.pipeline.prepare`). With `docs_dir`, the run's
+    validation results are rendered there as Data Docs (masked,
     :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
     (the total is not known ahead: rows keep arriving)."""
     judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
     run = _Run(source, session_factory(ledger_url), load_catalog(), load_keys(keys_dir), judging, chunk,
                max(1, suite_rows // chunk) * chunk, progress)
     with Preparer(keys_dir, offload_rows) as preparer:
-        while rows := source.pull_new(max(chunk, read_ahead)):
-            run.stage_pulled(rows, preparer)
+        pulled = run.pull(preparer, max(chunk, read_ahead))
+        while pulled is not None:
+            pulled = run.stage_pulled(pulled, preparer)
     result = run.result
     built = judging.finish()
     result.data_docs = str(built) if built else None
@@ -368,6 +374,19 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
             session.add(StageRun(started_at=run.started, finished_at=utcnow(), extracted=result.extracted,
                                  staged=result.staged, quarantined=result.quarantined, data_docs=result.data_docs))
     return result
+
+
+@dataclass(frozen=True)
+class _Pulled:
+    """Rows pulled together (`limit` at most), read, their runs handed to the suite (`verdicts`, one per run)
+    and their chunks to the preparing process (`ahead`, one per chunk)."""
+
+    limit: int
+    rows: list[SourceRow]
+    records: list[RetirementRecord | Unreadable]
+    chunks: list[slice]
+    ahead: list[Future[dict[int, Prepared]] | None]
+    verdicts: list[_Verdicts]
 
 
 @dataclass
@@ -385,21 +404,33 @@ class _Run:
     result: StageResult = field(default_factory=StageResult)
     started: datetime = field(default_factory=utcnow)
 
-    def stage_pulled(self, rows: list[SourceRow], preparer: Preparer) -> None:
-        """Rows pulled together: read once, every run of them handed to the suite's worker and every chunk to
-        the preparing process at once, then each chunk staged as soon as its run is judged."""
+    def pull(self, preparer: Preparer, limit: int, after: int | None = None) -> _Pulled | None:
+        """The next rows (after 序号 `after`), read once, every run of them handed to the suite's worker and
+        every chunk to the preparing process at once; None when there are none."""
+        rows = self.source.pull_new(limit, after)
+        if not rows:
+            return None
         records = [read(row, self.catalog) for row in rows]
         chunks = [slice(start, start + self.chunk) for start in range(0, len(rows), self.chunk)]
         ahead = [preparer.submit(rows[part], records[part], len(rows)) for part in chunks]
         with self.sessions() as session:
             verdicts = [_judged(session, records[start:start + self.per_run], self.keys, self.judging)
                         for start in range(0, len(rows), self.per_run)]
+        return _Pulled(limit, rows, records, chunks, ahead, verdicts)
+
+    def stage_pulled(self, pulled: _Pulled, preparer: Preparer) -> _Pulled | None:
+        """Each chunk of `pulled` staged as soon as its run is judged; the rows after them pulled and handed on
+        before the last ``NEXT_PULL_CHUNKS`` chunks, and returned."""
+        rows, records = pulled.rows, pulled.records
         prepared = {} if preparer.working else _prepare_meanwhile(rows, records, self.catalog, self.keys,
-                                                                   verdicts[0])
+                                                                   pulled.verdicts[0])
+        following, pull_at = None, max(0, len(pulled.chunks) - NEXT_PULL_CHUNKS)
         reasons: list[list[Reason]] = []
-        for part, pending in zip(chunks, ahead, strict=True):
+        for n, (part, pending) in enumerate(zip(pulled.chunks, pulled.ahead, strict=True)):
+            if n == pull_at:
+                following = self.pull(preparer, pulled.limit, rows[-1].seq)
             if part.start % self.per_run == 0:
-                reasons = verdicts[part.start // self.per_run]()
+                reasons = pulled.verdicts[part.start // self.per_run]()
             prepared.update(preparer.result(pending))
             offset = part.start % self.per_run
             self.result.extracted += len(rows[part])
@@ -408,6 +439,7 @@ class _Run:
                                                     reasons[offset:offset + self.chunk])
             if self.progress is not None:
                 self.progress(self.result.extracted, None)
+        return following
 
     def work_for(self, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
                  prepared: dict[int, Prepared]) -> _Chunk:

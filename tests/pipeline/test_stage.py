@@ -14,6 +14,7 @@ from connectors.hrss.frontend import FrontendDB, applications
 from connectors.hrss.mapping import APPLICATION_COLUMNS as A
 from lianban.app.config import Paths
 from lianban.domain.catalog import load_catalog
+from lianban.domain.intake import SourceRow
 from lianban.domain.record import RetirementRecord
 from lianban.domain.validation import problems
 from lianban.ledger.db import engine_for, session_factory
@@ -83,8 +84,8 @@ class _CrashingSource:
     def __init__(self, db: FrontendDB) -> None:
         self.db, self.crashed = db, False
 
-    def pull_new(self, limit: int) -> list[RetirementRecord]:
-        return self.db.pull_new(limit)
+    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
+        return self.db.pull_new(limit, after)
 
     def mark(self, seqs: Sequence[int], flag: str) -> None:
         if not self.crashed:
@@ -169,6 +170,36 @@ def _insert_raw(db: FrontendDB, rows: list[dict[str, Any]]) -> None:
     with db.engine.begin() as conn:
         for r in rows:
             conn.execute(applications.insert().values({A[k]: v for k, v in r.items()}))
+
+
+class _CorrectingSource:
+    """HRSS corrects row `seq` at the source (a good phone) as the run pulls for the third time."""
+
+    def __init__(self, db: FrontendDB, seq: int, phone: str) -> None:
+        self.db, self.seq, self.phone, self.pulls = db, seq, phone, 0
+
+    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
+        self.pulls += 1
+        if self.pulls == 3:
+            self.db.correct(self.seq, {"phone": self.phone})
+        return self.db.pull_new(limit, after)
+
+    def mark(self, seqs: Sequence[int], flag: str) -> None:
+        self.db.mark(seqs, flag)
+
+
+def test_a_row_corrected_at_the_source_during_a_run_behind_its_reading_is_taken_by_the_next_run(
+        paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    apps = generate_valid(paths, 6)
+    good_phone, apps[0]["phone"] = apps[0]["phone"], "12345"
+    db.insert_applications(apps)
+    first = stage(_CorrectingSource(db, 1, good_phone), paths.ledger_url, paths.keys_dir, chunk=2, read_ahead=2)
+    assert (first.extracted, first.staged, first.quarantined) == (6, 5, 1)  # read before it was corrected
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Quarantine.state)).one() == "released"
 
 
 def test_hostile_rows_are_quarantined_with_the_column_named_and_block_nothing(paths: Paths) -> None:
@@ -272,7 +303,6 @@ def test_work_done_ahead_of_the_verdicts_skips_a_row_that_cannot_route(paths: Pa
     from concurrent.futures import Future
     from dataclasses import replace
 
-    from lianban.domain.intake import SourceRow
     from lianban.pipeline.prepare import load_keys
     from lianban.pipeline.stage import _prepare_meanwhile, _Verdicts
 

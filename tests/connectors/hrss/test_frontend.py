@@ -30,6 +30,16 @@ def test_rows_written_during_a_pull_are_not_missed(paths: Paths) -> None:
     assert [r.seq for r in db.pull_new(100)] == [6, 7, 8]
 
 
+def test_a_pull_after_a_seq_reads_the_untaken_rows_past_it_before_those_pulled_are_flagged(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(generate(9))
+    first = db.pull_new(4)
+    db.mark([2], "taken")
+    assert [r.seq for r in db.pull_new(4, after=first[-1].seq)] == [5, 6, 7, 8]
+    assert [r.seq for r in db.pull_new(100, after=0)] == [1, 3, 4, 5, 6, 7, 8, 9]
+    assert db.pull_new(4, after=9) == []
+
+
 def test_unflagged_rows_come_back_after_a_crash(paths: Paths) -> None:
     db = FrontendDB(paths.frontend_url)
     db.insert_applications(generate(4))
