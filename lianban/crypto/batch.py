@@ -137,9 +137,11 @@ def leaf_data(aad: str, nonce: bytes, ct: bytes) -> bytes:
 
 
 def seal_batch(suite: Suite | str, recipient_kid: str, recipient_public: bytes, signer_kid: str,
-               signer_private: bytes, department: str, items: Sequence[tuple[str, dict[str, Any]]],
+               signer_private: bytes, department: str, items: Sequence[tuple[str, dict[str, Any] | bytes]],
                batch_id: str | None = None, now: datetime | None = None) -> SealedBatch:
-    """Seal `items` ((aad, payload) pairs) for one department under one fresh data key and one signature.
+    """Seal `items` ((aad, payload) pairs) for one department under one fresh data key and one signature; a
+    payload is a dict, or its JSON already encoded as this function would (UTF-8, compact: what the at-rest
+    vault keeps, passed on without being read).
 
     Nonces are a random 4-byte batch prefix and the item's 8-byte index, unique by construction.
     """
@@ -152,7 +154,8 @@ def seal_batch(suite: Suite | str, recipient_kid: str, recipient_public: bytes, 
     envelopes, leaves = [], []
     for index, (aad, payload) in enumerate(items):
         nonce = prefix + index.to_bytes(8, "big")
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False,
+                                                                       separators=(",", ":")).encode("utf-8")
         ct = suite.seal_data(dek, nonce, body, aad.encode("utf-8"))
         leaves.append(leaf_data(aad, nonce, ct))
         envelopes.append({"v": VERSION, "batch_id": batch_id, "nonce": _b64(nonce), "aad": aad, "ct": _b64(ct)})

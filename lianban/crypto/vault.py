@@ -51,6 +51,17 @@ def seal(ring: KeySource, payload: dict[str, Any], aad: str) -> dict[str, Any]:
 
 def open_envelope(ring: KeySource, envelope: dict[str, Any], expect_aad: str | None = None) -> dict[str, Any]:
     """Decrypt an envelope; RejectedError (code ``SEAL``) with a Chinese reason when it cannot be opened."""
+    try:
+        result: dict[str, Any] = json.loads(open_plaintext(ring, envelope, expect_aad))
+    except ValueError:
+        raise RejectedError("envelope cannot be opened", "SEAL", "数据包解密或完整性校验失败") from None
+    return result
+
+
+def open_plaintext(ring: KeySource, envelope: dict[str, Any], expect_aad: str | None = None) -> bytes:
+    """Decrypt an envelope to the payload's JSON as it was sealed (UTF-8, compact: what :func:`seal` wrote), for
+    a caller that passes it on sealed again without reading it; RejectedError (code ``SEAL``) as
+    :func:`open_envelope`."""
     if not set(envelope) >= _FIELDS:
         raise RejectedError("envelope incomplete", "SEAL", "数据包格式不完整，无法解密")
     aad = str(envelope["aad"])
@@ -60,9 +71,7 @@ def open_envelope(ring: KeySource, envelope: dict[str, Any], expect_aad: str | N
     if key is None:
         raise RejectedError("envelope key id unknown", "SEAL", "密钥标识无效或已停用，无法解密")
     try:
-        plain = _SM4.open_data(key, base64.b64decode(envelope["nonce"]), base64.b64decode(envelope["ct"]),
-                               aad.encode())
-        result: dict[str, Any] = json.loads(plain)
+        return _SM4.open_data(key, base64.b64decode(envelope["nonce"]), base64.b64decode(envelope["ct"]),
+                              aad.encode())
     except (InvalidSeal, binascii.Error, ValueError, TypeError):
         raise RejectedError("envelope cannot be opened", "SEAL", "数据包解密或完整性校验失败") from None
-    return result

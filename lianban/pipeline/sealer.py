@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lianban.crypto.batch import seal_batch
-from lianban.crypto.vault import open_envelope
+from lianban.crypto.vault import open_plaintext
 from lianban.errors import RejectedError
 from lianban.keys import keysets
 from lianban.keys.names import VAULT, hub_signing_name, names_for, suite_of
@@ -64,11 +64,12 @@ class BatchSealer:
 
     def seal(self, rows: Sequence[Outgoing]) -> SealedOutgoing:
         """Seal the rows whose at-rest payload opens; the others are returned as broken, with the reason."""
-        items, kept, broken = [], [], {}
+        items: list[tuple[str, dict[str, Any] | bytes]] = []
+        kept, broken = [], {}
         for r in rows:
             bound = aad(r.idempotency_key, r.case_no, r.item_code)
-            try:
-                items.append((bound, open_envelope(self.vault, json.loads(r.at_rest), expect_aad=bound)))
+            try:  # the payload's JSON passed on as it was sealed at rest, not read and written again
+                items.append((bound, open_plaintext(self.vault, json.loads(r.at_rest), expect_aad=bound)))
                 kept.append(r)
             except (RejectedError, ValueError) as exc:
                 broken[r.idempotency_key] = f"台账密文无法解密，未发送 (at-rest payload does not open): {exc}"

@@ -74,6 +74,16 @@ def test_a_batch_round_trips_and_carries_no_plaintext(env: Env) -> None:
     assert payloads == [p for _, p in ITEMS]
 
 
+def test_payloads_passed_on_as_their_compact_json_open_as_the_same_payloads(env: Env) -> None:
+    encoded = [(aad, json.dumps(p, ensure_ascii=False, separators=(",", ":")).encode()) for aad, p in ITEMS]
+    batch = seal_batch(env.suite, "dept-2025", env.dept.public, "hub-2025", env.hub.private, "公积金中心", encoded,
+                       now=NOW)
+    wire = json.dumps(batch, ensure_ascii=False)
+    assert NAME not in wire and ID_NUMBER not in wire
+    payloads = env.opener().open_header(batch.header).open_all(batch.envelopes, [aad for aad, _ in ITEMS])
+    assert payloads == [p for _, p in ITEMS]
+
+
 def test_an_empty_batch_is_well_defined(env: Env) -> None:
     batch = env.seal(items=[])
     opened = env.opener().open_header(batch.header)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from lianban.crypto.hashing import blind_index, sm3_hex
-from lianban.crypto.vault import open_envelope, seal
+from lianban.crypto.vault import open_envelope, open_plaintext, seal
 from lianban.errors import RejectedError
 from lianban.keys.rings import KeyRing, ensure_ring, rotate_ring
 
@@ -35,6 +36,15 @@ def test_round_trip_hides_the_plaintext(ring: KeyRing) -> None:
     assert "测试人" not in str(envelope) and "34162219650115003X" not in str(envelope)
     assert open_envelope(ring, envelope, expect_aad=AAD) == PAYLOAD
     assert seal(ring, PAYLOAD, AAD)["nonce"] != envelope["nonce"]
+
+
+def test_the_plaintext_opens_as_the_compact_json_sealed_and_is_refused_alike(ring: KeyRing) -> None:
+    envelope = seal(ring, PAYLOAD, AAD)
+    assert open_plaintext(ring, envelope, AAD) == json.dumps(PAYLOAD, ensure_ascii=False,
+                                                             separators=(",", ":")).encode()
+    with pytest.raises(RejectedError) as caught:
+        open_plaintext(ring, {**envelope, "ct": flip(envelope["ct"])}, AAD)
+    assert caught.value.code == "SEAL" and "测试人" not in f"{caught.value} {caught.value.reason}"
 
 
 @pytest.mark.parametrize(
