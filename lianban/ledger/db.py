@@ -85,7 +85,8 @@ def plain_write(session: Session, statement: Insert | Update, rows: Sequence[Map
         return
     connection = session.connection()
     plan = _plan(statement, tuple(rows[0]), connection.dialect)
-    connection.exec_driver_sql(plan.sql, [plan.params(row) for row in rows])
+    params = plan.converter()
+    connection.exec_driver_sql(plan.sql, [params(row) for row in rows])
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,36 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
 
-    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = [row[n] if p is None else p(row[n]) for n, p in zip(self.names, self.processors, strict=True)]
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+    def converter(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...] | dict[str, Any]]:
+        """How one call makes each row's parameters: its values in order, each converted by its column type's
+        processor, a value the row before held too (a step's one `now`) converted once. Made per call: what it
+        remembers is that call's alone, whichever thread makes it."""
+        names, positional = self.names, self.positional
+        converts = [None if p is None else _Recurring(p) for p in self.processors]
+
+        def params(row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+            values = [row[n] if c is None else c(row[n]) for n, c in zip(names, converts, strict=True)]
+            return tuple(values) if positional else dict(zip(names, values, strict=True))
+
+        return params
+
+
+class _Recurring:
+    """A processor that converts a value once while it recurs from row to row (a time on SQLite is formatted
+    as text: every row of a step holds the same `now`)."""
+
+    __slots__ = ("convert", "converted", "last")
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        self.convert, self.last, self.converted = convert, _NOTHING, None
+
+    def __call__(self, value: Any) -> Any:
+        if value is not self.last:
+            self.converted, self.last = self.convert(value), value
+        return self.converted
+
+
+_NOTHING = object()
 
 
 @lru_cache(maxsize=64)

@@ -89,6 +89,20 @@ def test_rows_written_through_the_driver_read_back_as_sqlalchemy_writes_them(led
     assert items[1].supplement_due == date(2026, 12, 11)
 
 
+def test_a_time_several_rows_share_is_written_as_each_rows_own(ledger_url: str) -> None:
+    """A step's rows share one `now` (converted once while it recurs): a row with another time between them, and
+    an equal time that is another object, are written as their own."""
+    _write(ledger_url)
+    shared, other = datetime(2026, 12, 4, 8, 30, 1, 5), datetime(2026, 12, 4, 8, 31)
+    times = [shared, shared, other, shared, datetime(2026, 12, 4, 8, 30, 1, 5), other]
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(CaseItem.id).order_by(CaseItem.id)))[:6]
+        rows = _events(ids, "乙")
+        plain_write(session, insert(_EVENTS), [{**row, "recorded_at": at} for row, at in zip(rows, times, strict=True)])
+    with session_factory(ledger_url)() as session:
+        assert list(session.scalars(select(StatusEvent.recorded_at).order_by(StatusEvent.id))) == times
+
+
 def test_a_plain_write_of_nothing_writes_nothing(ledger_url: str) -> None:
     with session_factory(ledger_url).begin() as session:
         plain_write(session, insert(_EVENTS), [])
