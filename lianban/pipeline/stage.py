@@ -193,7 +193,7 @@ class _Chunk:
     quarantined: list[int] = field(default_factory=list)
     tells: list[tuple[RetirementRecord, list[str]]] = field(default_factory=list)  # held cases to enter and tell
     holds: list[dict[str, Any]] = field(default_factory=list)  # new quarantine rows, written with the chunk
-    prepared: dict[int, Prepared] = field(default_factory=dict)  # by row: worked out while the suite judged
+    prepared: dict[int, Prepared] = field(default_factory=dict)  # by row: worked out ahead (lianban.pipeline.prepare)
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
         said = [r.as_dict() for r in reasons]
