@@ -11,16 +11,17 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running, callbacks)
        │       dashboard/ (the operators' 运行看板 inside Airflow's UI, mounted by ``plugins/``: board, queries,
        │       series, svg, page, style, server)
-    pipeline   the steps over the ledger: stage, quarantine (+ decisions: an operator's release or reject),
-       │       sealer, deliver (+ bisect), lanes (a run on several connections at once, for deliver and
-       │       feedback), dead_letters, status_log (HRSS's own items), supplements (补正
-       │       submissions forwarded), feedback (polling departments), callbacks (status changes departments
-       │       push), rewards (item 13 paid by HRSS), notices (held applications told 补正资料), report (to
-       │       皖事通办, each event with its 办件 record from banjian; a backlog read in an offload process),
-       │       offload (a child process running module-level functions), alerts (liaisons told of incidents),
-       │       daily (each liaison's daily summary), sms_notices (双告知 by SMS, exactly once),
-       │       reminders (到龄提醒 planned from HRSS's register), pensions (待遇告知 of approved pensions),
-       │       forecast (the register and the ledger's item choices, read for the retirement-wave forecast),
+    pipeline   the steps over the ledger: stage (+ prepare: each chunk's own work, in a process of its own),
+       │       quarantine (+ decisions: an operator's release or reject), sealer, deliver (+ bisect), lanes
+       │       (a run on several connections at once, for deliver and feedback), dead_letters, status_log
+       │       (HRSS's own items), supplements (补正 submissions forwarded), feedback (polling departments),
+       │       callbacks (status changes departments push), rewards (item 13 paid by HRSS), notices (held
+       │       applications told 补正资料), report (to 皖事通办, each event with its 办件 record from
+       │       banjian; a backlog read in an offload process), offload (a child process running module-level
+       │       functions), alerts (liaisons told of incidents), daily (each liaison's daily summary),
+       │       sms_notices (双告知 by SMS, exactly once), reminders (到龄提醒 planned from HRSS's register),
+       │       pensions (待遇告知 of approved pensions), forecast (the register and the ledger's item choices,
+       │       read for the retirement-wave forecast),
        │       validate/ (the domain rules as custom Great Expectations expectations, run per chunk:
        │       expectations, runner, chunk, docs)
        │
@@ -32,7 +33,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       incidents (what is wrong now, by party), health (scheduled connection checks, failed tasks),
        │       outbox (claiming due rows, so two runs never send the same one; settling them set-based),
        │       daily (the daily summary's figures), new_cases (a staged chunk's new cases, items and outbox rows
-       │       written set-based), status_book (a page's status moves judged in memory, written set-based)
+       │       written set-based; new_items, what it writes for one item), status_book (a page's status
+       │       moves judged in memory, written set-based)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
