@@ -34,8 +34,8 @@ from lianban.ledger.new_items import NewDelivery, NewItem
 from lianban.pipeline.offload import Offload
 from lianban.wire.ids import aad, idempotency_key
 
-__all__ = ["Prepared", "Preparer", "StageKeys", "fingerprint", "load_keys", "prepare", "prepare_rows",
-           "sealed_items"]
+__all__ = ["Prepared", "Preparer", "StageKeys", "fingerprint", "load_keys", "prepare", "prepare_ahead",
+           "prepare_rows", "sealed_items"]
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +87,21 @@ def prepare(record: RetirementRecord, catalog: Catalog, keys: StageKeys) -> Prep
                     sealed_items(record, catalog, keys.vault))
 
 
+def prepare_ahead(record: RetirementRecord, catalog: Catalog, keys: StageKeys) -> Prepared | None:
+    """:func:`prepare` ahead of the record's verdict: None for a record that does not prepare (an invalid row,
+    an item the catalog does not know, say, may not route), for staging to judge in its own turn."""
+    try:
+        return prepare(record, catalog, keys)
+    except Exception:
+        return None
+
+
 def prepare_rows(keys_dir: str, records: Sequence[tuple[int, RetirementRecord]]) -> dict[int, Prepared]:
-    """In the preparing process: each (前置库 row, record) prepared, by row; a record that does not prepare (an
-    item the catalog does not know, say) is left out, for staging to judge in its own turn."""
+    """In the preparing process: each (前置库 row, record) prepared ahead, by row (:func:`prepare_ahead`: one
+    that does not prepare is left out)."""
     keys, catalog = _keys_at(keys_dir), load_catalog()
-    prepared = {}
-    for seq, record in records:
-        try:
-            prepared[seq] = prepare(record, catalog, keys)
-        except Exception:  # ahead of its verdict: an invalid row may not route
-            continue
-    return prepared
+    prepared = {seq: prepare_ahead(record, catalog, keys) for seq, record in records}
+    return {seq: ready for seq, ready in prepared.items() if ready is not None}
 
 
 @lru_cache(maxsize=1)

@@ -42,7 +42,7 @@ from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
 from lianban.ledger.new_cases import NewCases, NewItem
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
-from lianban.pipeline.prepare import Prepared, Preparer, StageKeys, fingerprint, load_keys, prepare, sealed_items
+from lianban.pipeline.prepare import Prepared, Preparer, StageKeys, fingerprint, load_keys, prepare_ahead, sealed_items
 from lianban.pipeline.validate.chunk import judge
 from lianban.pipeline.validate.worker import Judge
 
@@ -323,11 +323,8 @@ def _prepare_meanwhile(rows: list[SourceRow], records: list[RetirementRecord | U
     for row, record in zip(rows, records, strict=True):
         if first.pending.done():
             break
-        if isinstance(record, RetirementRecord):
-            try:
-                prepared[row.seq] = prepare(record, catalog, keys)
-            except Exception:  # ahead of its verdict: an invalid row (an unknown item, say) may
-                continue  # not route; it is judged, held or done again in its own turn
+        if isinstance(record, RetirementRecord) and (ready := prepare_ahead(record, catalog, keys)) is not None:
+            prepared[row.seq] = ready
     return prepared
 
 
@@ -363,9 +360,9 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     (the total is not known ahead: rows keep arriving)."""
     judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
     run = _Run(source, session_factory(ledger_url), load_catalog(), load_keys(keys_dir), judging, chunk,
-               max(1, suite_rows // chunk) * chunk, progress)
+               max(chunk, read_ahead), max(1, suite_rows // chunk) * chunk, progress)
     with Preparer(keys_dir, offload_rows) as preparer:
-        pulled = run.pull(preparer, max(chunk, read_ahead))
+        pulled = run.pull(preparer)
         while pulled is not None:
             pulled = run.stage_pulled(pulled, preparer)
     result = run.result
@@ -380,10 +377,9 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
 
 @dataclass(frozen=True)
 class _Pulled:
-    """Rows pulled together (`limit` at most), read, their runs handed to the suite (`verdicts`, one per run)
-    and their chunks to the preparing process (`ahead`, one per chunk)."""
+    """Rows pulled together, read, their runs handed to the suite (`verdicts`, one per run) and their chunks to
+    the preparing process (`ahead`, one per chunk)."""
 
-    limit: int
     rows: list[SourceRow]
     records: list[RetirementRecord | Unreadable]
     chunks: list[slice]
@@ -401,15 +397,16 @@ class _Run:
     keys: StageKeys
     judging: Judge
     chunk: int
+    read_at_once: int  # rows pulled at a time
     per_run: int  # rows per run of the suite (whole chunks)
     progress: Callable[[int, int | None], None] | None
     result: StageResult = field(default_factory=StageResult)
     started: datetime = field(default_factory=utcnow)
 
-    def pull(self, preparer: Preparer, limit: int, after: int | None = None) -> _Pulled | None:
+    def pull(self, preparer: Preparer, after: int | None = None) -> _Pulled | None:
         """The next rows (after 序号 `after`), read once, every run of them handed to the suite's worker and
         every chunk to the preparing process at once; None when there are none."""
-        rows = self.source.pull_new(limit, after)
+        rows = self.source.pull_new(self.read_at_once, after)
         if not rows:
             return None
         records = [read(row, self.catalog) for row in rows]
@@ -418,7 +415,7 @@ class _Run:
         with self.sessions() as session:
             verdicts = [_judged(session, records[start:start + self.per_run], self.keys, self.judging)
                         for start in range(0, len(rows), self.per_run)]
-        return _Pulled(limit, rows, records, chunks, ahead, verdicts)
+        return _Pulled(rows, records, chunks, ahead, verdicts)
 
     def stage_pulled(self, pulled: _Pulled, preparer: Preparer) -> _Pulled | None:
         """Each chunk of `pulled` staged as soon as its run is judged; the rows after them pulled and handed on
@@ -430,7 +427,7 @@ class _Run:
         reasons: list[list[Reason]] = []
         for n, part in enumerate(pulled.chunks):
             if n == pull_at:
-                following = self.pull(preparer, pulled.limit, rows[-1].seq)
+                following = self.pull(preparer, rows[-1].seq)
             if part.start % self.per_run == 0:
                 reasons = pulled.verdicts[part.start // self.per_run]()
             prepared.update(preparer.result(pulled.ahead[n]))
