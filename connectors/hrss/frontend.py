@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select, update
@@ -58,6 +59,10 @@ if TYPE_CHECKING:
 
 STATUS_TABLE_FILE = "connectors/hrss/statuses.py"  # named in the reason when a status code is unknown
 metadata = MetaData()
+#: what HRSS writes in a row (all but 序号 and the hub's 同步标志 and 同步时间): a row is flagged only if these are
+#: as the hub read them (FrontendDB.mark)
+_CONTENT = tuple(key for key in A if key not in ("seq", "sync_flag", "synced_at"))
+_content = itemgetter(*_CONTENT)  # a row's content, as a tuple of its values
 applications = Table(
     APPLICATION_TABLE, metadata,
     Column(A["seq"], Integer, primary_key=True, autoincrement=True),
@@ -148,14 +153,27 @@ class FrontendDB:
         with self.engine.connect() as conn:
             return [_source_row(row._mapping, A) for row in conn.execute(query)]
 
-    def mark(self, seqs: Sequence[int], flag: str) -> None:
-        """Set 同步标志 of rows `seqs` to ``taken`` or ``quarantined``."""
-        if not seqs:
-            return
-        stmt = (update(applications).where(applications.c[A["seq"]].in_(list(seqs)))
-                .values({A["sync_flag"]: SYNC_FLAGS[flag], A["synced_at"]: _now()}))
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
+        """Set 同步标志 of `rows` to ``taken`` or ``quarantined``, each only if it is still untaken and as it was
+        read; the 序号 of those HRSS changed since the hub read them, left untaken (in the same transaction) for the
+        next run to read as they are now. Without this, a correction HRSS made while the row's chunk was being
+        staged would be flagged as taken with the old content, and never read."""
+        if not rows:
+            return []
+        read = {row.seq: row.values for row in rows}
+        seq, sync_flag = applications.c[A["seq"]], applications.c[A["sync_flag"]]
+        stmt = (update(applications).where(seq.in_(list(read)), sync_flag == SYNC_FLAGS["new"])
+                .values({A["sync_flag"]: SYNC_FLAGS[flag], A["synced_at"]: _now()})
+                .returning(seq, *(applications.c[A[key]] for key in _CONTENT)))  # the rows as they are now
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            result = conn.execute(stmt)
+            changed = [now[0] for now in result.cursor.fetchall()  # plain tuples: text and integer columns
+                       if now[1:] != _content(read[now[0]])]
+            result.close()
+            if changed:
+                conn.execute(update(applications).where(seq.in_(changed))
+                             .values({A["sync_flag"]: SYNC_FLAGS["new"], A["synced_at"]: None}))
+        return changed
 
     def quarantined(self) -> list[SourceRow]:
         """Rows the hub quarantined (同步标志 9), as read: what HRSS has to correct at the source."""

@@ -21,6 +21,7 @@ is held for the operator alone, whether the first is in the ledger or earlier in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
@@ -66,13 +67,17 @@ NEXT_PULL_CHUNKS = 2
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
 
+log = logging.getLogger(__name__)
+
 
 class RecordSource(Protocol):
     """Where approved records come from (the HRSS 前置库), as rows to be read."""
 
     def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]: ...
 
-    def mark(self, seqs: Sequence[int], flag: str) -> None: ...
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
+        """Flag `rows` taken or quarantined, each only if still as read; the 序号 of those changed since (left
+        untaken, for the next run)."""
 
 
 @dataclass
@@ -337,8 +342,12 @@ def _stage_chunk(source: RecordSource, sessions: Any, work_for: Any, rows: list[
         for row, record, reasons in zip(rows, records, verdicts, strict=True):
             work.take(row, record, reasons)
         work.flush()
-    source.mark(work.taken, "taken")
-    source.mark(work.quarantined, "quarantined")
+    by_seq = {row.seq: row for row in rows}
+    changed = [*source.mark([by_seq[seq] for seq in work.taken], "taken"),
+               *source.mark([by_seq[seq] for seq in work.quarantined], "quarantined")]
+    if changed:  # staged or held as read; the next run reads them as they are now (a staged case: for the operator)
+        log.warning("%d 行在读取后被人社修改，未标记为已取，下次运行按修改后的内容重新读取 (rows changed at the source "
+                    "while being staged: left untaken, read again next run)", len(changed))
     return len(work.quarantined)
 
 

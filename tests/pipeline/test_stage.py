@@ -87,11 +87,11 @@ class _CrashingSource:
     def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
         return self.db.pull_new(limit, after)
 
-    def mark(self, seqs: Sequence[int], flag: str) -> None:
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
         if not self.crashed:
             self.crashed = True
             raise RuntimeError("connection to 前置库 lost")
-        self.db.mark(seqs, flag)
+        return self.db.mark(rows, flag)
 
 
 def test_crash_between_ledger_and_flag_never_doubles(seeded: Seeded, paths: Paths) -> None:
@@ -184,8 +184,8 @@ class _CorrectingSource:
             self.db.correct(self.seq, {"phone": self.phone})
         return self.db.pull_new(limit, after)
 
-    def mark(self, seqs: Sequence[int], flag: str) -> None:
-        self.db.mark(seqs, flag)
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
+        return self.db.mark(rows, flag)
 
 
 def test_a_row_corrected_at_the_source_during_a_run_behind_its_reading_is_taken_by_the_next_run(
@@ -200,6 +200,50 @@ def test_a_row_corrected_at_the_source_during_a_run_behind_its_reading_is_taken_
     assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
     with session_factory(paths.ledger_url)() as s:
         assert s.scalars(select(Quarantine.state)).one() == "released"
+
+
+class _EditingSource:
+    """HRSS changes row `seq` at the source (`values`) after the run read it, just before its chunk is flagged."""
+
+    def __init__(self, db: FrontendDB, seq: int, values: dict[str, Any]) -> None:
+        self.db, self.seq, self.values, self.edited = db, seq, values, False
+
+    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
+        return self.db.pull_new(limit, after)
+
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
+        if not self.edited and any(row.seq == self.seq for row in rows):
+            self.edited = True
+            self.db.correct(self.seq, self.values)
+        return self.db.mark(rows, flag)
+
+
+def test_a_row_hrss_corrects_while_it_is_being_staged_is_not_flagged_and_the_next_run_reads_the_correction(
+        paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    db = FrontendDB(paths.frontend_url)
+    apps = generate_valid(paths, 4)
+    good_phone, apps[1]["phone"] = apps[1]["phone"], "12345"
+    db.insert_applications(apps)
+    first = stage(_EditingSource(db, 2, {"phone": good_phone}), paths.ledger_url, paths.keys_dir)
+    assert (first.extracted, first.staged, first.quarantined) == (4, 3, 1)  # judged as read: a bad phone
+    assert "1 行在读取后被人社修改" in caplog.text and good_phone not in caplog.text
+    again = stage(db, paths.ledger_url, paths.keys_dir)  # the correction was not flagged away: read now
+    assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
+    assert stage(db, paths.ledger_url, paths.keys_dir).extracted == 0
+
+
+def test_a_staged_row_hrss_changes_while_it_is_being_staged_comes_back_to_the_operator(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    apps = generate_valid(paths, 3)
+    db.insert_applications(apps)
+    first = stage(_EditingSource(db, 3, {"employer_name": "亳州市另一家单位有限公司"}), paths.ledger_url,
+                  paths.keys_dir)
+    assert (first.extracted, first.staged, first.quarantined) == (3, 3, 0)  # staged as read
+    again = stage(db, paths.ledger_url, paths.keys_dir)  # the change is not lost: held for the operator
+    assert (again.extracted, again.staged, again.quarantined) == (1, 0, 1)
+    with session_factory(paths.ledger_url)() as session:
+        held = session.scalars(select(Quarantine)).one()
+    assert held.source_seq == 3 and "已入账" in held.reasons
 
 
 def test_hostile_rows_are_quarantined_with_the_column_named_and_block_nothing(paths: Paths) -> None:

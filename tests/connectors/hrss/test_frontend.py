@@ -17,7 +17,7 @@ def test_pull_takes_each_row_once_in_order(paths: Paths) -> None:
     seen: list[int] = []
     while batch := db.pull_new(10):
         seen += [r.seq for r in batch]
-        db.mark([r.seq for r in batch], "taken")
+        db.mark(batch, "taken")
     assert seen == list(range(1, 26))
 
 
@@ -26,7 +26,7 @@ def test_rows_written_during_a_pull_are_not_missed(paths: Paths) -> None:
     db.insert_applications(generate(5))
     first = db.pull_new(100)
     db.insert_applications(generate(3, seed=7, start_seq=6))
-    db.mark([r.seq for r in first], "taken")
+    db.mark(first, "taken")
     assert [r.seq for r in db.pull_new(100)] == [6, 7, 8]
 
 
@@ -34,10 +34,31 @@ def test_a_pull_after_a_seq_reads_the_untaken_rows_past_it_before_those_pulled_a
     db = FrontendDB(paths.frontend_url)
     db.insert_applications(generate(9))
     first = db.pull_new(4)
-    db.mark([2], "taken")
+    db.mark([first[1]], "taken")
     assert [r.seq for r in db.pull_new(4, after=first[-1].seq)] == [5, 6, 7, 8]
     assert [r.seq for r in db.pull_new(100, after=0)] == [1, 3, 4, 5, 6, 7, 8, 9]
     assert db.pull_new(4, after=9) == []
+
+
+def test_a_row_changed_since_it_was_read_is_not_flagged_and_is_read_again_as_it_is_now(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(generate(3))
+    read = db.pull_new(10)
+    db.correct(2, {"phone": "13900000000"})  # HRSS, after the hub read it
+    assert db.mark(read, "taken") == [2]
+    again = db.pull_new(10)
+    assert [r.seq for r in again] == [2] and again[0].values["phone"] == "13900000000"
+    assert db.mark(again, "quarantined") == []
+    assert db.pull_new(10) == [] and [r.seq for r in db.quarantined()] == [2]
+
+
+def test_a_row_flagged_meanwhile_is_left_as_it_is(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(generate(2))
+    read = db.pull_new(10)
+    assert db.mark(read[:1], "quarantined") == []
+    assert db.mark(read, "taken") == []  # the first was quarantined meanwhile: not flagged taken over it
+    assert [r.seq for r in db.quarantined()] == [1] and db.pull_new(10) == []
 
 
 def test_unflagged_rows_come_back_after_a_crash(paths: Paths) -> None:
