@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban.crypto.passwords import hash_password
 from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
@@ -32,6 +31,7 @@ from lianban.ledger.models import Case, CaseItem
 from lianban.ledger.new_cases import NewCases, NewItem
 from lianban.ledger.status_book import StatusBook
 from lianban.ledger.store import ItemRow, record_status, utcnow
+from lianban.pipeline.prepare import password_hash
 
 WINDOW = "hrss"  # the one window (一窗受理) tells the applicant
 HOLD_CODE = "隔离待补正"  # department_code of a hold notice: the hub, not HRSS's back office, wrote it
@@ -72,18 +72,14 @@ def _items(session: Session, case: Case, record: RetirementRecord, catalog: Cata
     return [have[code] for code in sorted(have)]
 
 
-def password_hash(record: RetirementRecord, key: tuple[str, bytes]) -> str | None:
-    """The keyed hash (`key`: the ``query`` ring's active key) of the 查询密码 `record` carries; None without one."""
-    return hash_password(record.password, record.case_no, key) if record.password else None
-
-
 def case_columns(record: RetirementRecord, id_index: str, fingerprint: str | None, password_key: tuple[str, bytes],
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime, hashed: str | None = None) -> dict[str, Any]:
     """A new case's columns from its record (but id, held and staged_at): staged (`fingerprint` of the row) or
-    held (None); an 审批时间 that does not parse falls back to `now`."""
+    held (None); an 审批时间 that does not parse falls back to `now`. `hashed`: the 查询密码's keyed hash worked
+    out ahead (:mod:`lianban.pipeline.prepare`), else it is worked out here."""
     return {"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
             "id_index": id_index, "approved_at": approved_time(record.approved_at) or now,
-            "fingerprint": fingerprint, "password_hash": password_hash(record, password_key)}
+            "fingerprint": fingerprint, "password_hash": hashed or password_hash(record, password_key)}
 
 
 def keep_password(case: Case, record: RetirementRecord, key: tuple[str, bytes]) -> None:

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lianban.crypto.hashing import blind_index
+from lianban.crypto.passwords import hash_password
 from lianban.crypto.vault import seal
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable
@@ -80,11 +81,17 @@ class Prepared:
     print_: str
     id_index: str
     items: list[NewItem]
+    password_hash: str | None = None  # the keyed hash of the 查询密码 the row carries (None: it carries none)
+
+
+def password_hash(record: RetirementRecord, key: tuple[str, bytes]) -> str | None:
+    """The keyed hash (`key`: the ``query`` ring's active key) of the 查询密码 `record` carries; None without one."""
+    return hash_password(record.password, record.case_no, key) if record.password else None
 
 
 def prepare(record: RetirementRecord, catalog: Catalog, keys: StageKeys) -> Prepared:
     return Prepared(fingerprint(keys.index_key, record), blind_index(keys.index_key, record.id_number),
-                    sealed_items(record, catalog, keys.vault))
+                    sealed_items(record, catalog, keys.vault), password_hash(record, keys.query))
 
 
 def prepare_ahead(record: RetirementRecord, catalog: Catalog, keys: StageKeys) -> Prepared | None:

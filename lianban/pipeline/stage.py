@@ -40,7 +40,7 @@ from lianban.domain.record import RetirementRecord
 from lianban.domain.rules import Reason
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
-from lianban.ledger.new_cases import NewCases, NewItem
+from lianban.ledger.new_cases import NewCases
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
 from lianban.pipeline.prepare import Prepared, Preparer, StageKeys, fingerprint, load_keys, prepare_ahead, sealed_items
@@ -266,10 +266,10 @@ class _Chunk:
             duplicate = Reason("DUPLICATE_PERSON", f"同一身份证号码已有在办办件 {other}：请核对是否重复申请")
             self.hold(seq, record.case_no, [duplicate], record.as_values(), print_)
             return
-        self._enter(record, id_index, print_, ready.items if ready is not None else None)
+        self._enter(record, id_index, print_, ready)
         self.taken.append(seq)
 
-    def _enter(self, record: RetirementRecord, id_index: str, print_: str, sealed: list[NewItem] | None) -> None:
+    def _enter(self, record: RetirementRecord, id_index: str, print_: str, ready: Prepared | None) -> None:
         """Stage a valid record: its held case resumed, or a new case (written with the chunk)."""
         ledger = self.ledger
         if record.case_no in ledger.holds:  # fixed at the source and taken: no longer quarantined
@@ -282,8 +282,9 @@ class _Chunk:
             self.result.resumed += 1
             ledger.held.discard(record.case_no)
         else:
-            items = sealed if sealed is not None else sealed_items(record, self.catalog, self.keys.vault)
-            case = notices.case_columns(record, id_index, print_, self.keys.query, self.new.now)
+            items = ready.items if ready is not None else sealed_items(record, self.catalog, self.keys.vault)
+            case = notices.case_columns(record, id_index, print_, self.keys.query, self.new.now,
+                                        ready.password_hash if ready is not None else None)
             self.new.add(case, items)
             deliveries, in_progress = sum(i.delivery is not None for i in items), bool(items)
         if in_progress:

@@ -18,11 +18,12 @@ from sqlalchemy import select
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.crypto.hashing import blind_index
+from lianban.crypto.passwords import Verdict, verify_password
 from lianban.crypto.vault import open_envelope
 from lianban.domain.catalog import load_catalog
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
-from lianban.keys.names import VAULT
+from lianban.keys.names import QUERY, VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
@@ -34,6 +35,11 @@ from tests.pipeline.test_offload import offload_children
 from tests.pipeline.test_stage import _valid, generate_valid
 
 Seeded = tuple[FrontendDB, list[dict[str, Any]]]
+
+
+def _query(paths: Paths) -> Callable[[str], bytes | None]:
+    ring = load_ring(paths.keys_dir, QUERY)
+    return lambda kid: ring.keys.get(kid)
 T = TypeVar("T")
 
 
@@ -47,17 +53,19 @@ def _check_staged_as_read(paths: Paths, apps: list[dict[str, Any]]) -> None:
     catalog, ring = load_catalog(), load_ring(paths.keys_dir, VAULT)
     keys = preparing.load_keys(paths.keys_dir)
     valid = {a["case_no"]: _record(a) for a in _valid(apps)}
-    query = (select(Case.case_no, Case.fingerprint, Case.id_index, CaseItem.item_code, Delivery.envelope)
+    query = (select(Case.case_no, Case.fingerprint, Case.id_index, Case.password_hash, CaseItem.item_code,
+                    Delivery.envelope)
              .join(CaseItem, CaseItem.case_id == Case.id)
              .join(Delivery, Delivery.case_item_id == CaseItem.id, isouter=True).where(Case.held.is_(False)))
     with session_factory(paths.ledger_url)() as s:
         rows = s.execute(query).all()
     assert {case_no for case_no, *_ in rows} == set(valid)
     sealed = {}
-    for case_no, print_, id_index, item_code, envelope in rows:
+    for case_no, print_, id_index, hashed, item_code, envelope in rows:
         record = valid[case_no]
         assert print_ == preparing.fingerprint(keys.index_key, record)
         assert id_index == blind_index(keys.index_key, record.id_number)
+        assert record.password and verify_password(record.password, case_no, hashed, _query(paths)) is Verdict.YES
         if envelope is not None:
             key = json.loads(envelope)["aad"].split("|")[0]
             sealed[(case_no, item_code)] = open_envelope(ring, json.loads(envelope), aad(key, case_no, item_code))
