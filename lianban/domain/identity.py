@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -29,8 +30,9 @@ BOZHOU_AREAS = {"341602": "谯城区", "341621": "涡阳县", "341622": "蒙城�
 
 def id_check_digit(first17: str) -> str:
     """GB 11643 check character for the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    if len(first17) != len(_ID_WEIGHTS):
+        raise ValueError(f"an ID number's check character is worked out from 17 digits, not {len(first17)}")
+    return _ID_CHECK[sum(map(mul, map(int, first17), _ID_WEIGHTS)) % 11]  # in C: half the generator's time
 
 
 def id_problem(value: str) -> str | None:

@@ -60,6 +60,12 @@ def test_check_digit_agrees_with_the_standard_formula(seq: int) -> None:
     assert id_check_digit(value[:17]) == iso7064_mod11_2(value[:17])
 
 
+@pytest.mark.parametrize("digits", ["3416231970010100", "341623197001010012"])
+def test_a_check_digit_is_worked_out_from_17_digits_only(digits: str) -> None:
+    with pytest.raises(ValueError, match="17 digits"):
+        id_check_digit(digits)
+
+
 def test_wrong_check_digit_is_rejected() -> None:
     value = make_id_number("341602", date(1964, 11, 3), 42, male=True)
     wrong = next(c for c in "0123456789X" if c != value[17])
