@@ -39,7 +39,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -269,7 +269,8 @@ class DepartmentEngine:
         """The batch's verdicts in its order; its new items kept in one statement, its counters moved once (a
         key twice in one batch is kept the first time and answered duplicate the second, as a later batch is)."""
         keys = [str(d.get("idempotency_key", "")) for d in batch]
-        refs = {key: kept.ref for key, kept in self._kept(keys).items()}
+        kept = self._kept(keys)
+        refs = {key: one.ref for key, one in kept.items()}
         unique, now = self._counter("unique"), time.time()
         stored: list[tuple[str, str, str, str, str, str, float]] = []
         plan: list[tuple[str, tuple[str, str] | None, bool]] = []  # (key, problem, duplicate)
@@ -279,6 +280,7 @@ class DepartmentEngine:
             if problem is None and key not in refs:
                 unique += 1
                 refs[key] = f"{self.department.upper()}-{unique:08d}"
+                kept[key] = _Kept(refs[key], now, str(d["item_code"]))  # as stored: not read back for its view
                 # The department keeps what it received (its own system of record); only field names are kept
                 # here in the clear, the sealed payload stays sealed.
                 stored.append((key, refs[key], d["case_no"], d["item_code"], str(d["envelope"].get("batch_id")),
@@ -287,7 +289,7 @@ class DepartmentEngine:
         self._add("unique", len(stored))
         self._add("duplicates", sum(duplicate for _, _, duplicate in plan))
         self._add("rejected", sum(problem is not None for _, problem, _ in plan))
-        views = dict(zip(refs, self._views(list(refs)), strict=True))
+        views = dict(zip(refs, self._views(list(refs), kept=kept), strict=True))
         return [_verdict(key, problem, duplicate, refs.get(key), views.get(key)) for key, problem, duplicate in plan]
 
     def _problem(self, d: dict[str, Any], opened: OpenedBatch) -> tuple[str, str] | None:
@@ -370,11 +372,12 @@ class DepartmentEngine:
         now = time.time()
         return [t for t in times if t <= now] or times[:1]
 
-    def _views(self, keys: Sequence[str], polled: bool = False) -> list[CaseView | None]:
+    def _views(self, keys: Sequence[str], polled: bool = False,
+               kept: Mapping[str, _Kept] | None = None) -> list[CaseView | None]:
         """What the department says of each of `keys` now (None for a key it never received), read in three
         queries whatever their number; `polled`: as a poll answers, where a misbehaving item glitches once (a key
-        polled twice at once only the first time)."""
-        kept = self._kept(keys)
+        polled twice at once only the first time); `kept`: the received items among them, when known."""
+        kept = self._kept(keys) if kept is None else kept
         resumed: dict[str, float] = dict(self._rows(
             "SELECT idempotency_key, MIN(received_at) FROM supplements WHERE idempotency_key IN ({}) "
             "GROUP BY idempotency_key", keys))
