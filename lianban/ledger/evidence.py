@@ -232,7 +232,8 @@ def _field_names(kind: Any) -> tuple[str, ...] | None:
 
 def _renders_alike(hint: Any) -> bool:
     """Whether a value of annotation `hint` is rendered the same by msgspec and by ``json.dumps(default=str)``:
-    str, int, bool, None, string enums, tuples and unions of them, and dataclasses or structs of only those.
+    str, int, bool, None, string enums, tuples, lists, dicts by text and unions of them, and dataclasses or
+    structs of only those.
     Not floats (exponents are written differently), nor dates, bytes or other enums (``default=str`` renders
     them)."""
     if hint in _SAME_IN_MSGSPEC or (isinstance(hint, type) and issubclass(hint, StrEnum)):
@@ -240,8 +241,10 @@ def _renders_alike(hint: Any) -> bool:
     if _is_record(hint):
         return _plain_record(hint)
     origin, args = get_origin(hint), get_args(hint)
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+    if (origin is tuple and len(args) == 2 and args[1] is Ellipsis) or (origin is list and len(args) == 1):
         return _renders_alike(args[0])
+    if origin is dict and len(args) == 2:  # text keys: both sort them and write them as they are
+        return args[0] is str and _renders_alike(args[1])
     return origin in (Union, UnionType) and all(_renders_alike(a) for a in args)
 
 

@@ -52,7 +52,7 @@ from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.lanes import in_lanes
 from lianban.pipeline.sealer import BatchSealer, Outgoing
-from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem
+from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem, SentBatch
 
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
@@ -261,9 +261,8 @@ class _Run:
         """Evidence: the message, when it went out; every answer the transport verified, one entry each."""
         if isinstance(outcome, LocalFailure):
             return
-        self.log.sent(session, self.department, "submit", batch.case_nos,
-                      {"seal": batch.seal, "items": batch.messages}, batch.seal["signature"],
-                      batch.seal["signer_kid"])
+        self.log.sent(session, self.department, "submit", batch.case_nos, SentBatch(batch.seal, batch.messages),
+                      batch.seal["signature"], batch.seal["signer_kid"])
         proofs = self.peer.proofs.take()
         if proofs or isinstance(outcome, list):
             self.log.received(session, self.department, "receipt", batch.case_nos, outcome, proofs)

@@ -64,7 +64,7 @@ from lianban.pipeline.deliver import (
     why_refused,
 )
 from lianban.pipeline.sealer import BatchSealer
-from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SupplementItem
+from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SentBatch, SupplementItem
 from lianban.wire.ids import supplement_aad, supplement_id
 
 HRSS = "hrss"
@@ -240,7 +240,7 @@ class _Run:
         if isinstance(outcome, LocalFailure):
             return
         case_nos = [s.case_no for s in batch.items]
-        self.log.sent(session, self.department, "supplement", case_nos, {"seal": batch.seal, "items": batch.items},
+        self.log.sent(session, self.department, "supplement", case_nos, SentBatch(batch.seal, batch.items),
                       batch.seal["signature"], batch.seal["signer_kid"])
         proofs = self.peer.proofs.take()
         if proofs or isinstance(outcome, list):

@@ -21,6 +21,10 @@ import msgspec
 from lianban.domain.statuses import Status
 from lianban.wire.signatures import Proof
 
+#: an item's envelope within its sealed batch, or the batch's signed header (lianban.crypto.batch): text and whole
+#: numbers only
+Envelope = dict[str, str | int]
+
 
 @dataclass(frozen=True)
 class SealedItem:
@@ -29,7 +33,17 @@ class SealedItem:
     idempotency_key: str
     case_no: str  # 办件编号
     item_code: str  # 事项编码
-    envelope: dict[str, Any]  # this item's envelope within its batch (lianban.crypto.batch)
+    envelope: Envelope  # this item's envelope within its batch (lianban.crypto.batch)
+
+
+@dataclass(frozen=True)
+class SentBatch:
+    """A sealed batch as it went out, as the evidence log digests it: the SM3 of its canonical JSON (every field
+    under its name, keys sorted, :func:`lianban.ledger.evidence.body_of`), which anyone can rebuild from the
+    header and the items sent."""
+
+    seal: Envelope  # the batch's signed header
+    items: list[SealedItem] | list[SupplementItem]
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ class SupplementItem:
     supplement_id: str  # the supplement's own idempotency key (lianban.wire.ids.supplement_id)
     case_no: str  # 办件编号
     item_code: str  # 事项编码
-    envelope: dict[str, Any]  # this supplement's envelope within its batch (lianban.crypto.batch)
+    envelope: Envelope  # this supplement's envelope within its batch (lianban.crypto.batch)
 
 
 @dataclass(frozen=True)

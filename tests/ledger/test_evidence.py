@@ -9,6 +9,7 @@ import json
 import shutil
 import sys
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,7 +27,7 @@ from lianban.ledger import evidence, evidence_archive, evidence_head
 from lianban.ledger.db import engine_for, session_factory, upgrade
 from lianban.ledger.evidence import body_of
 from lianban.ledger.models import Evidence, EvidenceAnchor
-from lianban.wire.contract import CaseRecord, ProgressEvent
+from lianban.wire.contract import CaseRecord, ProgressEvent, SealedItem, SentBatch
 from lianban.wire.signatures import Proof
 
 N = 6
@@ -470,6 +471,21 @@ def test_a_report_push_digests_the_same_bytes_on_msgspecs_fast_path(body: object
     """A push's events take msgspec's path (18 times faster); any text, any integer, control characters and
     astral planes included, must come out byte for byte as json.dumps renders them: the chain is old."""
     assert body_of(body) == _asdict_json(body)
+
+
+_ENVELOPES = st.dictionaries(_TEXT, _TEXT | st.integers(), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ENVELOPES, st.lists(st.builds(SealedItem, _TEXT, _TEXT, _TEXT, _ENVELOPES), max_size=4))
+def test_a_sealed_batch_digests_its_canonical_json_on_msgspecs_fast_path(
+        seal: dict[str, str | int], items: list[SealedItem]) -> None:
+    """A batch sent (its header and items: text and whole numbers) is digested as the canonical JSON of its fields
+    (keys sorted, compact), which anyone rebuilds from what went out, and written by msgspec to the same bytes."""
+    batch = SentBatch(seal, items)
+    canonical = json.dumps({"seal": seal, "items": [asdict(item) for item in items]}, sort_keys=True,
+                           ensure_ascii=False, separators=(",", ":")).encode()
+    assert body_of(batch) == _asdict_json(batch) == canonical
 
 
 def test_what_msgspec_would_render_otherwise_keeps_json_dumps() -> None:

@@ -184,6 +184,32 @@ def test_evidence_records_every_message_with_both_signatures(seeded: Any, paths:
     assert ("health", "out") in by and ("health", "in") not in by  # a failed send is evidence too
 
 
+def test_a_sent_batchs_evidence_digest_is_rebuilt_from_what_went_out(seeded: Any, paths: Paths,
+                                                                    simulation: Any) -> None:
+    """The digest of a batch sent is the SM3 of its canonical JSON (header and items, every field under its name,
+    keys sorted, compact): anyone holding what went out rebuilds it without Python's own renderings."""
+    from lianban.crypto.hashing import sm3_hex
+    from lianban.ledger.models import Evidence
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    peer, sent = _connector("medical"), []
+    submit = peer.connector.submit
+
+    def kept(batch: Any, seal: Any) -> Any:
+        sent.append({"seal": dict(seal), "items": [{"idempotency_key": i.idempotency_key, "case_no": i.case_no,
+                                                     "item_code": i.item_code, "envelope": dict(i.envelope)}
+                                                    for i in batch]})
+        return submit(batch, seal)
+
+    peer.connector.submit = kept
+    deliver(peer, paths.ledger_url, batch_size=7, keys_dir=paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        digests = list(s.scalars(select(Evidence.digest).where(Evidence.kind == "submit").order_by(Evidence.id)))
+    rebuilt = [sm3_hex(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
+               for body in sent]
+    assert len(sent) > 1 and digests == rebuilt
+
+
 def test_a_keys_folder_from_another_installation_refuses_to_run_and_touches_nothing(
         seeded: Any, paths: Paths, simulation: Any, tmp_path: Any) -> None:
     import shutil
