@@ -26,7 +26,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Result
 
 from connectors.hrss.mapping import (
     APPLICATION_COLUMNS as A,
@@ -151,7 +151,7 @@ class FrontendDB:
         if after is not None:
             query = query.where(applications.c[A["seq"]] > after)
         with self.engine.connect() as conn:
-            return [_source_row(row._mapping, A) for row in conn.execute(query)]
+            return _source_rows(conn.execute(query), A)
 
     def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
         """Set 同步标志 of `rows` to ``taken`` or ``quarantined``, each only if it is still untaken and as it was
@@ -180,7 +180,7 @@ class FrontendDB:
         query = (select(applications).where(applications.c[A["sync_flag"]] == SYNC_FLAGS["quarantined"])
                  .order_by(applications.c[A["seq"]]))
         with self.engine.connect() as conn:
-            return [_source_row(row._mapping, A) for row in conn.execute(query)]
+            return _source_rows(conn.execute(query), A)
 
     def correct(self, seq: int, values: Mapping[str, Any]) -> None:
         """HRSS corrects row `seq` at the source (domain keys) and flags it new, for the hub to take again."""
@@ -207,8 +207,7 @@ class FrontendDB:
         query = (select(status_log).where(status_log.c[S["seq"]] > seq)
                  .order_by(status_log.c[S["seq"]]).limit(limit))
         with self.engine.connect() as conn:
-            return [read_status(_source_row(row._mapping, S), STATUSES, STATUS_TABLE_FILE)
-                    for row in conn.execute(query)]
+            return [read_status(row, STATUSES, STATUS_TABLE_FILE) for row in _source_rows(conn.execute(query), S)]
 
     def record_supplement(self, case_no: str, item_code: str, materials: Sequence[str],
                           at: str | None = None) -> int:
@@ -244,7 +243,7 @@ class FrontendDB:
     def _supplements(self, query: Any) -> list[SupplementSubmission | Unreadable]:
         columns = {k: v for k, v in B.items() if k not in ("sync_flag", "synced_at")}
         with self.engine.connect() as conn:
-            return [read_supplement(_source_row(row._mapping, columns)) for row in conn.execute(query)]
+            return [read_supplement(row) for row in _source_rows(conn.execute(query), columns)]
 
 
     # -- payment requests (item 13): written by the hub, taken by HRSS ---------------------------------------
@@ -277,6 +276,15 @@ class FrontendDB:
             conn.execute(stmt)
 
 
-def _source_row(row: Any, columns: Mapping[str, str]) -> SourceRow:
-    """A row by domain key, values untouched (序号 is the table's integer primary key)."""
-    return SourceRow(int(row[columns["seq"]]), {key: row[column] for key, column in columns.items() if key != "seq"})
+def _source_rows(result: Result[Any], columns: Mapping[str, str]) -> list[SourceRow]:
+    """Every row of `result` (a select of whole rows) by domain key, values untouched (序号 is the table's integer
+    primary key), the columns not in `columns` left out: each row's values taken by position and zipped with
+    their keys (a mapping made of each row and read by name was a fifth of reading HRSS's status log)."""
+    key_of = {column: key for key, column in columns.items()}
+    names = list(result.keys())
+    seq = names.index(columns["seq"])
+    kept = [(at, key_of[name]) for at, name in enumerate(names) if name in key_of and name != columns["seq"]]
+    keys = [key for _, key in kept]
+    positions = [at for at, _ in kept]
+    values = itemgetter(*positions) if len(positions) > 1 else lambda row: tuple(row[at] for at in positions)
+    return [SourceRow(int(row[seq]), dict(zip(keys, values(row), strict=True))) for row in result]
