@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
@@ -9,6 +13,7 @@ from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import SupplementSubmission
 from simulators.people import generate
+from tests.conftest import _own_postgres
 
 
 def test_pull_takes_each_row_once_in_order(paths: Paths) -> None:
@@ -40,8 +45,21 @@ def test_a_pull_after_a_seq_reads_the_untaken_rows_past_it_before_those_pulled_a
     assert db.pull_new(4, after=9) == []
 
 
-def test_a_row_changed_since_it_was_read_is_not_flagged_and_is_read_again_as_it_is_now(paths: Paths) -> None:
-    db = FrontendDB(paths.frontend_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def frontend(request: pytest.FixtureRequest, paths: Paths) -> FrontendDB:
+    """The 前置库 on SQLite (the embedded default) and on a real PostgreSQL (LIANBAN_TEST_PG_URL), empty."""
+    if request.param == "sqlite":
+        return FrontendDB(paths.frontend_url)
+    url = os.environ.get("LIANBAN_TEST_PG_URL")
+    if not url:
+        pytest.skip("LIANBAN_TEST_PG_URL not set (scripts/ensure-postgres.sh starts one)")
+    db = FrontendDB(_own_postgres(url))
+    db.create()
+    return db
+
+
+def test_a_row_changed_since_it_was_read_is_not_flagged_and_is_read_again_as_it_is_now(frontend: FrontendDB) -> None:
+    db = frontend
     db.insert_applications(generate(3))
     read = db.pull_new(10)
     db.correct(2, {"phone": "13900000000"})  # HRSS, after the hub read it
@@ -52,8 +70,8 @@ def test_a_row_changed_since_it_was_read_is_not_flagged_and_is_read_again_as_it_
     assert db.pull_new(10) == [] and [r.seq for r in db.quarantined()] == [2]
 
 
-def test_a_row_flagged_meanwhile_is_left_as_it_is(paths: Paths) -> None:
-    db = FrontendDB(paths.frontend_url)
+def test_a_row_flagged_meanwhile_is_left_as_it_is(frontend: FrontendDB) -> None:
+    db = frontend
     db.insert_applications(generate(2))
     read = db.pull_new(10)
     assert db.mark(read[:1], "quarantined") == []
