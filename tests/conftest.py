@@ -62,12 +62,18 @@ def ledger_url(request: pytest.FixtureRequest, paths: Paths) -> str:
 
     if request.param == "sqlite":
         return paths.ledger_url
+    own = own_postgres()
+    upgrade(own)
+    return own
+
+
+def own_postgres() -> str:
+    """This test worker's own, empty schema on the real PostgreSQL at LIANBAN_TEST_PG_URL (:func:`_own_postgres`);
+    the test is skipped when none is set."""
     url = os.environ.get("LIANBAN_TEST_PG_URL")
     if not url:
         pytest.skip("LIANBAN_TEST_PG_URL not set (scripts/ensure-postgres.sh starts one)")
-    own = _own_postgres(url)
-    upgrade(own)
-    return own
+    return _own_postgres(url)
 
 
 @pytest.fixture

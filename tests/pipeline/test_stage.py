@@ -78,14 +78,25 @@ def test_second_run_takes_nothing(seeded: Seeded, paths: Paths) -> None:
     assert (again.extracted, again.staged, again.deliveries) == (0, 0, 0)
 
 
-class _CrashingSource:
-    """Commits to the ledger happen, then flagging the 前置库 fails once: the next run re-reads."""
+class _Source:
+    """The 前置库 as staging reads it, each call passed to `db`: a test's source changes one of them."""
 
     def __init__(self, db: FrontendDB) -> None:
-        self.db, self.crashed = db, False
+        self.db = db
 
     def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
         return self.db.pull_new(limit, after)
+
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
+        return self.db.mark(rows, flag)
+
+
+class _CrashingSource(_Source):
+    """Commits to the ledger happen, then flagging the 前置库 fails once: the next run re-reads."""
+
+    def __init__(self, db: FrontendDB) -> None:
+        super().__init__(db)
+        self.crashed = False
 
     def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
         if not self.crashed:
@@ -172,20 +183,18 @@ def _insert_raw(db: FrontendDB, rows: list[dict[str, Any]]) -> None:
             conn.execute(applications.insert().values({A[k]: v for k, v in r.items()}))
 
 
-class _CorrectingSource:
+class _CorrectingSource(_Source):
     """HRSS corrects row `seq` at the source (a good phone) as the run pulls for the third time."""
 
     def __init__(self, db: FrontendDB, seq: int, phone: str) -> None:
-        self.db, self.seq, self.phone, self.pulls = db, seq, phone, 0
+        super().__init__(db)
+        self.seq, self.phone, self.pulls = seq, phone, 0
 
     def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
         self.pulls += 1
         if self.pulls == 3:
             self.db.correct(self.seq, {"phone": self.phone})
         return self.db.pull_new(limit, after)
-
-    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
-        return self.db.mark(rows, flag)
 
 
 def test_a_row_corrected_at_the_source_during_a_run_behind_its_reading_is_taken_by_the_next_run(
@@ -202,14 +211,12 @@ def test_a_row_corrected_at_the_source_during_a_run_behind_its_reading_is_taken_
         assert s.scalars(select(Quarantine.state)).one() == "released"
 
 
-class _EditingSource:
+class _EditingSource(_Source):
     """HRSS changes row `seq` at the source (`values`) after the run read it, just before its chunk is flagged."""
 
     def __init__(self, db: FrontendDB, seq: int, values: dict[str, Any]) -> None:
-        self.db, self.seq, self.values, self.edited = db, seq, values, False
-
-    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
-        return self.db.pull_new(limit, after)
+        super().__init__(db)
+        self.seq, self.values, self.edited = seq, values, False
 
     def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
         if not self.edited and any(row.seq == self.seq for row in rows):

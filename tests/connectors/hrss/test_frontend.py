@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from connectors.hrss.frontend import FrontendDB
@@ -13,7 +11,7 @@ from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import SupplementSubmission
 from simulators.people import generate
-from tests.conftest import _own_postgres
+from tests.conftest import own_postgres
 
 
 def test_pull_takes_each_row_once_in_order(paths: Paths) -> None:
@@ -50,10 +48,7 @@ def frontend(request: pytest.FixtureRequest, paths: Paths) -> FrontendDB:
     """The 前置库 on SQLite (the embedded default) and on a real PostgreSQL (LIANBAN_TEST_PG_URL), empty."""
     if request.param == "sqlite":
         return FrontendDB(paths.frontend_url)
-    url = os.environ.get("LIANBAN_TEST_PG_URL")
-    if not url:
-        pytest.skip("LIANBAN_TEST_PG_URL not set (scripts/ensure-postgres.sh starts one)")
-    db = FrontendDB(_own_postgres(url))
+    db = FrontendDB(own_postgres())
     db.create()
     return db
 
