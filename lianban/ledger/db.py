@@ -18,11 +18,24 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+#: pages a connection keeps cached, in KiB (SQLite's default is 2 MiB): the ledger's indexes on hashed keys
+#: (a person's blind index, a delivery's idempotency key) take each new row to a page anywhere in them, and at
+#: 100,000 cases they are 20 MB; with 2 MiB each such insert read its page back in (staging's inserts at
+#: 100,000 rows: 9.0–11.3 → 7.0–8.2 s, three runs each, in turn). At most this much per connection.
+SQLITE_CACHE_KIB = 32 * 1024
+#: WAL pages after which a commit copies the log into the database (SQLite's default is 1,000, which each of
+#: staging's chunk transactions passes alone, so every commit checkpointed; a page written by several
+#: transactions is now copied once: staging's commits at 100,000 rows 3.9–4.9 → 3.1–4.1 s of its wall time)
+SQLITE_CHECKPOINT_PAGES = 10_000
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
     cur.close()
 
 

@@ -1,17 +1,26 @@
 """plain_rows: a query's integer and text columns read as the driver's tuples, the same values SQLAlchemy's rows
 hold (on SQLite and PostgreSQL); any other column refused before anything is read. plain_write: rows written
 through the driver's executemany read back as SQLAlchemy's executemany writes them, times, dates and flags
-included."""
+included. A SQLite ledger's connections: durable commits, foreign keys, and the page cache and checkpoint
+threshold its hashed-key indexes need."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from lianban.ledger.db import plain_rows, plain_write, session_factory
+from lianban.ledger.db import (
+    SQLITE_CACHE_KIB,
+    SQLITE_CHECKPOINT_PAGES,
+    engine_for,
+    plain_rows,
+    plain_write,
+    session_factory,
+)
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.new_cases import NewCases, NewItem
 
@@ -107,3 +116,16 @@ def test_a_plain_write_of_nothing_writes_nothing(ledger_url: str) -> None:
     with session_factory(ledger_url).begin() as session:
         plain_write(session, insert(_EVENTS), [])
         assert session.scalars(select(StatusEvent.id)).first() is None
+
+
+def test_every_sqlite_ledger_connection_commits_durably_with_its_cache_and_checkpoint(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'ledger.db'}")
+    for _ in range(2):  # each new connection, not only the first
+        with engine.connect() as connection:
+            pragma = connection.connection.driver_connection.execute  # type: ignore[union-attr]
+            assert pragma("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert pragma("PRAGMA synchronous").fetchone() == (2,)  # FULL: a commit staging flags rows on is on disk
+            assert pragma("PRAGMA foreign_keys").fetchone() == (1,)
+            assert pragma("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
+            assert pragma("PRAGMA wal_autocheckpoint").fetchone() == (SQLITE_CHECKPOINT_PAGES,)
+        engine.dispose()
