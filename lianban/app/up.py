@@ -120,10 +120,20 @@ def down(paths: Paths, grace: float = STOP_GRACE_SECONDS) -> dict[str, Any]:
 
 
 # -- configuration ----------------------------------------------------------------------------------------
+#: ports this process has chosen for its servers: a probe's port, once closed, may be offered again (it once
+#: went to the API server and to the triggerer's log server both, and the API server could not bind)
+_CHOSEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
+    """A port free on 127.0.0.1 now, and not one this process chose already."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            port = int(probe.getsockname()[1])
+        if port not in _CHOSEN:
+            _CHOSEN.add(port)
+            return port
 
 
 def api_port(wanted: int) -> int:
@@ -136,6 +146,7 @@ def api_port(wanted: int) -> int:
         except OSError:
             raise ConfigError(f"端口 {wanted} 已被占用，请用 --port 指定其他端口（0 为任一空闲端口） "
                               f"(port {wanted} is in use: choose another with --port, 0 for any)") from None
+    _CHOSEN.add(wanted)
     return wanted
 
 
@@ -313,11 +324,14 @@ def _url(conn: Mapping[str, Any]) -> str:
 
 
 def _unpause(state: State, password: str, timeout: float, logs: Path) -> None:
-    """Wait for the API server and the parsed lianban DAGs, then unpause them."""
-    health = poll_until(lambda: requests.get(f"{state.url}/api/v2/monitor/health", timeout=5).ok, bool, timeout)
-    if not health:
-        raise FatalError(f"Airflow API 服务未在 {timeout:.0f} 秒内就绪 (api-server not ready), "
-                         f"see {logs}/api-server.log")
+    """Wait for the API server (not past its exit) and the parsed lianban DAGs, then unpause them."""
+    server = next((p for p in state.processes if p.name == "api-server"), None)
+    gone = (lambda: False) if server is None else (lambda: not alive(server))
+    health = poll_until(lambda: gone() or requests.get(f"{state.url}/api/v2/monitor/health", timeout=5).ok, bool,
+                        timeout)
+    if not health or gone():
+        raise FatalError(f"Airflow API 服务{'已退出' if gone() else f'未在 {timeout:.0f} 秒内就绪'} "
+                         f"(api-server {'exited' if gone() else 'not ready'}), see {logs}/api-server.log")
     api = AirflowApi(state.url, AIRFLOW_USER, password)
     parsed = poll_until(api.dags, lambda d: set(LIANBAN_DAGS) <= set(d), timeout, interval=2.0) or {}
     missing = sorted(set(LIANBAN_DAGS) - set(parsed))

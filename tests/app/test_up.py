@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -22,7 +22,7 @@ from lianban.app.airflow_api import AirflowApi
 from lianban.app.config import Paths
 from lianban.app.processes import Started, alive, launch, poll_until, start_time
 from lianban.app.up import LIANBAN_DAGS, State, UpOptions, airflow_env, api_port, down, save_state
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, FatalError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,6 +114,48 @@ def test_a_busy_port_and_a_celery_setup_without_broker_are_one_sentence_each(tmp
         airflow_env(_paths(tmp_path), UpOptions(executor="celery", db_url="postgresql+psycopg://x/y"), 8080, secrets)
     with pytest.raises(ConfigError, match="LIANBAN_AIRFLOW_DB_URL"):
         airflow_env(_paths(tmp_path), UpOptions(executor="celery", broker_url="redis://x"), 8080, secrets)
+
+
+class _Probe:
+    """A socket whose bind to port 0 gets the next of `offered` (the kernel offering a closed probe's port again)."""
+
+    offered: ClassVar[list[int]] = []
+
+    def __enter__(self) -> _Probe:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def bind(self, address: tuple[str, int]) -> None:
+        self.port = address[1] or self.offered.pop(0)
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+
+def test_each_server_up_starts_gets_its_own_port_when_the_kernel_offers_one_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lianban.app.up as up
+
+    monkeypatch.setattr(up, "_CHOSEN", set())
+    monkeypatch.setattr(up.socket, "socket", _Probe)
+    monkeypatch.setattr(_Probe, "offered", [40001, 40001, 40002, 40003, 40002, 40009, 40004])
+    api = api_port(0)
+    env = airflow_env(_paths(tmp_path), UpOptions(), api, {"fernet_key": "k", "api_secret_key": "s", "jwt_secret": "j"})
+    logs = {int(env[f"AIRFLOW__LOGGING__{which}_LOG_SERVER_PORT"]) for which in ("WORKER", "TRIGGER")}
+    assert api == 40001 and logs == {40002, 40003}
+    assert api_port(40009) == 40009 and up.free_port() == 40004  # a port asked for by --port is not offered again
+
+
+def test_an_api_server_that_exits_is_told_at_once_not_after_the_whole_wait(tmp_path: Path) -> None:
+    from lianban.app.up import _unpause
+
+    server = launch("api-server", [sys.executable, "-c", "raise SystemExit(1)"], os.environ, tmp_path, REPO)
+    state = State(url="http://127.0.0.1:9", executor="local", processes=[server])  # nothing listens there
+    poll_until(lambda: alive(server), lambda up: not up, 30)
+    with pytest.raises(FatalError, match="已退出"):  # not "未在 60 秒内就绪": it does not wait out the timeout
+        _unpause(state, "pw", 60, tmp_path)
 
 
 def test_every_process_is_told_the_same_secrets_and_the_repository_dags(tmp_path: Path) -> None:
