@@ -326,12 +326,17 @@ def _url(conn: Mapping[str, Any]) -> str:
 def _unpause(state: State, password: str, timeout: float, logs: Path) -> None:
     """Wait for the API server (not past its exit) and the parsed lianban DAGs, then unpause them."""
     server = next((p for p in state.processes if p.name == "api-server"), None)
-    gone = (lambda: False) if server is None else (lambda: not alive(server))
+
+    def gone() -> bool:
+        return server is not None and not alive(server)
+
     health = poll_until(lambda: gone() or requests.get(f"{state.url}/api/v2/monitor/health", timeout=5).ok, bool,
                         timeout)
-    if not health or gone():
-        raise FatalError(f"Airflow API 服务{'已退出' if gone() else f'未在 {timeout:.0f} 秒内就绪'} "
-                         f"(api-server {'exited' if gone() else 'not ready'}), see {logs}/api-server.log")
+    if gone():
+        raise FatalError(f"Airflow API 服务已退出 (api-server exited), see {logs}/api-server.log")
+    if not health:
+        raise FatalError(f"Airflow API 服务未在 {timeout:.0f} 秒内就绪 (api-server not ready), "
+                         f"see {logs}/api-server.log")
     api = AirflowApi(state.url, AIRFLOW_USER, password)
     parsed = poll_until(api.dags, lambda d: set(LIANBAN_DAGS) <= set(d), timeout, interval=2.0) or {}
     missing = sorted(set(LIANBAN_DAGS) - set(parsed))
