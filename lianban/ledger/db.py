@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_CACHE_KIB = 32 * 1024
 #: WAL pages after which a commit copies the log into the database (SQLite's default is 1,000, which each of
 #: staging's chunk transactions passes alone, so every commit checkpointed; a page written by several
-#: transactions is now copied once: staging's commits at 100,000 rows 3.9–4.9 → 3.1–4.1 s of its wall time)
+#: transactions is now copied once: staging's commits at 100,000 rows 3.9–4.9 → 3.8–4.1 s of its wall time)
 SQLITE_CHECKPOINT_PAGES = 10_000
 
 
