@@ -59,7 +59,11 @@ def _without_gx() -> None:
 
 def once(way: str, home: Path) -> None:
     """Stage everything in `home`'s 前置库 (child process), as ``lianban run stage`` does (its first step starts
-    the suite's worker, :func:`lianban.app.jobs.stage`); prints the counts as JSON."""
+    the suite's worker, :func:`lianban.app.jobs.stage`, and collects garbage as every lianban process does,
+    :mod:`lianban.gc_tuning`); prints the counts as JSON."""
+    from lianban import gc_tuning
+
+    gc_tuning.tune()
     if way == "gx":
         from lianban.pipeline.validate.worker import prestart
 

@@ -57,6 +57,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
                wave, counted)
 
     errors     the error tree every layer raises (outside the layers)
+    gc_tuning  how often the garbage collector runs, set by every process's entry point (outside the layers)
 
 Beside the core: ``connectors/`` (one package per department, and ``sms/`` for the SMS gateway; they import
 the core below ``app`` and never each other), ``simulators/`` (the departments and the SMS gateway as real local

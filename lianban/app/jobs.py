@@ -18,6 +18,7 @@ from lianban.app.redact import install as _install_redaction
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError, LianbanError
+from lianban.gc_tuning import tune as _tune_gc
 
 if TYPE_CHECKING:
     from lianban.wire.contract import DepartmentConnector, Peer
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 alerts = logging.getLogger("lianban.alerts")
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
+_tune_gc()  # and collects garbage for batch work (lianban.gc_tuning)
 
 
 def pushed_departments() -> list[str]:

@@ -21,6 +21,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
 from typing import IO, Any, ParamSpec, TypeVar
 
+from lianban import gc_tuning
+
 __all__ = ["Offload", "ProcessLost", "after_reply"]
 
 P = ParamSpec("P")
@@ -127,6 +129,7 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    gc_tuning.tune()
     serve(sys.stdin.buffer, answers)
 
 

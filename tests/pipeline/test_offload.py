@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lianban import gc_tuning
 from lianban.errors import FatalError
 from lianban.pipeline.offload import Offload, ProcessLost, after_reply, serve
 
@@ -59,6 +61,11 @@ def test_calls_are_answered_in_another_process_in_order() -> None:
         pids = {f.result(timeout=30) for f in futures[:3]}
         assert pids != {os.getpid()} and len(pids) == 1
         assert futures[3].result() == [1, 2, 3]
+
+
+def test_the_child_collects_garbage_for_batch_work() -> None:
+    with Offload() as child:
+        assert child.submit(gc.get_threshold).result(timeout=30) == gc_tuning.THRESHOLDS  # not CPython's own
 
 
 def test_an_exception_comes_back_as_raised_and_the_child_goes_on() -> None:

@@ -60,9 +60,11 @@ app.command("down")(up.down)
 
 
 def main() -> None:
+    from lianban import gc_tuning
     from lianban.app.redact import install
 
     install()
+    gc_tuning.tune()
     try:
         app()
     except LianbanError as exc:

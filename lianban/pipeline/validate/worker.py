@@ -33,6 +33,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from lianban import gc_tuning
 from lianban.errors import FatalError
 
 if TYPE_CHECKING:  # this module stays light: a staging process starts the worker before its own imports
@@ -220,6 +221,7 @@ def main() -> None:
     sys.stdout = sys.stderr
     logging.basicConfig(level=logging.WARNING)
     logging.disable(logging.INFO)  # GX tells at INFO what it does (temporary directories): not for the task log
+    gc_tuning.tune()
     serve(sys.stdin.buffer, answers)
 
 
