@@ -1,4 +1,5 @@
-"""Known-answer tests: GB/T 32907 SM4, RFC 8998 SM4-GCM, GB/T 32905 SM3, SM2 interoperating with gmssl.
+"""Known-answer tests: GB/T 32907 SM4, RFC 8998 SM4-GCM, GB/T 32905 SM3 (both engines), SM2 interoperating
+with gmssl.
 
 Each test taking ``sm`` runs on both SM2 engines (gmssl-pyx and gmalg, see conftest.py).
 """
@@ -9,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmssl import sm2 as gmssl_sm2
 
-from lianban.crypto.hashing import sm3
+from lianban.crypto import hashing
+from lianban.crypto.hashing import engines, openssl_hmac, openssl_sm3, sm3
 from lianban.crypto.suites import InvalidSeal, KeyPair, SMSuite
 
 
@@ -47,6 +49,33 @@ def test_sm4_gcm_refuses_the_rfc_vector_with_another_aad(sm: SMSuite) -> None:
 def test_sm3_matches_gbt_32905_examples(sm: SMSuite, message: bytes, expected: str) -> None:
     assert sm3(message).hex() == expected
     assert sm.digest(message).hex() == expected
+
+
+SM3_ENGINES = {"gmssl-pyx": engines(), "openssl": engines("lianban_no_such_module")}
+
+
+@pytest.mark.parametrize("engine", SM3_ENGINES)
+@pytest.mark.parametrize(("message", "expected"), [
+    (b"abc", "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
+    (b"abcd" * 16, "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
+])
+def test_each_sm3_engine_matches_gbt_32905_examples(engine: str, message: bytes, expected: str) -> None:
+    digest, _ = SM3_ENGINES[engine]
+    assert digest(message).hex() == expected
+    assert digest(bytearray(message)).hex() == expected  # any bytes-like, as cryptography's takes
+
+
+def test_the_sm3_engines_agree_on_hmac_for_keys_and_messages_of_every_length() -> None:
+    _, native = SM3_ENGINES["gmssl-pyx"]
+    for key_bytes in (0, 1, 16, 32, 63, 64, 65, 200):  # shorter than, as long as and longer than a block (64)
+        for message_bytes in (0, 1, 55, 56, 64, 1000):
+            key, message = bytes(range(key_bytes)), bytes(reversed(range(256))) * 4
+            assert native(key, message[:message_bytes]) == openssl_hmac(key, message[:message_bytes])
+
+
+def test_the_native_sm3_engine_is_the_one_in_use() -> None:
+    assert SM3_ENGINES["openssl"] == (openssl_sm3, openssl_hmac)
+    assert hashing._SM3 is not openssl_sm3 and hashing._HMAC is not openssl_hmac  # gmssl-pyx is installed
 
 
 @pytest.fixture(scope="module")
