@@ -25,12 +25,14 @@ Keyed = Callable[[bytes, bytes], bytes]
 
 
 def openssl_sm3(data: bytes) -> bytes:
+    """SM3 by OpenSSL, through cryptography (the engine when gmssl-pyx does not import)."""
     h = hashes.Hash(hashes.SM3())
     h.update(data)
     return h.finalize()
 
 
 def openssl_hmac(key: bytes, data: bytes) -> bytes:
+    """SM3-HMAC by OpenSSL, through cryptography (likewise; and for an empty key, which GmSSL refuses)."""
     mac = hmac.HMAC(key, hashes.SM3())
     mac.update(data)
     return mac.finalize()
