@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -170,14 +169,13 @@ def test_simulator_down_is_retriable(medical_sim: MedicalSim, make_batch: BatchM
     with pytest.raises(RetriableError, match="cannot be reached"):
         connector.submit(batch.deliveries, batch.seal)
     assert not connector.health().ok
-    # A bureau that is down from the start: its port bound and not listening, so no other test's server can be
-    # given it while the call retries (one was, in a parallel run, and answered HTTP 404 for the WSDL).
-    with socket.socket() as down:
-        down.bind(("127.0.0.1", 0))
-        there = dataclasses.replace(medical_sim, base_url=f"http://127.0.0.1:{down.getsockname()[1]}")
-        later = MedicalConnector.from_settings(there.settings())  # built while the bureau is down: no call yet
-        with pytest.raises(RetriableError, match="无法连接"):  # its WSDL is fetched on the first call, an outage
-            later.submit(batch.deliveries, batch.seal)
+    # A bureau that is down from the start: on port 9, as the pipeline's tests put one (tests/pipeline/
+    # test_deliver.py), which no test's server is given; the stopped simulator's port was, in a parallel run,
+    # while this call retried, and the other server answered HTTP 404 for the WSDL.
+    down = dataclasses.replace(medical_sim, base_url="http://127.0.0.1:9")
+    later = MedicalConnector.from_settings(down.settings())  # built while the bureau is down: no call yet
+    with pytest.raises(RetriableError, match="无法连接"):  # its WSDL is fetched on the first call, an outage
+        later.submit(batch.deliveries, batch.seal)
 
 
 def test_the_wsdl_shipped_in_the_repo_works_with_the_connection_host(medical_sim: MedicalSim,
