@@ -112,6 +112,29 @@ def test_a_time_several_rows_share_is_written_as_each_rows_own(ledger_url: str) 
         assert list(session.scalars(select(StatusEvent.recorded_at).order_by(StatusEvent.id))) == times
 
 
+def test_rows_of_plain_values_are_written_each_in_its_place(ledger_url: str) -> None:
+    """Integer and text values alone go to the driver as they are, each in its place."""
+    _write(ledger_url)
+    rename = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(
+        item_code=bindparam("code"), department=bindparam("department"))
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(CaseItem.id).order_by(CaseItem.id)))[:3]
+        plain_write(session, rename, [{"department": f"部门{n}", "item_id": item_id, "code": f"X{n}"}
+                                      for n, item_id in enumerate(ids)])
+    with session_factory(ledger_url)() as session:
+        rows = session.execute(select(CaseItem.item_code, CaseItem.department).order_by(CaseItem.id)).all()
+    assert rows[:4] == [("X0", "部门0"), ("X1", "部门1"), ("X2", "部门2"), ("14", "hrss")]
+
+
+def test_a_statement_of_one_parameter_runs_once_for_each_row(ledger_url: str) -> None:
+    _write(ledger_url)
+    with session_factory(ledger_url).begin() as session:
+        plain_write(session, update(_ITEMS).values(department=bindparam("department")),
+                    [{"department": "medical"}, {"department": "housing_fund"}])
+    with session_factory(ledger_url)() as session:
+        assert set(session.scalars(select(CaseItem.department))) == {"housing_fund"}
+
+
 def test_a_plain_write_of_nothing_writes_nothing(ledger_url: str) -> None:
     with session_factory(ledger_url).begin() as session:
         plain_write(session, insert(_EVENTS), [])
