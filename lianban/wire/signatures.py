@@ -39,7 +39,11 @@ class SignatureAlert(RetriableError):
 
 
 def signed_text(ts: str, nonce: str, status: int, path: str, body: bytes) -> bytes:
-    return f"v1\n{ts}\n{nonce}\n{status}\n{path}\n{sm3_hex(body)}".encode()
+    return _text(ts, nonce, status, path, sm3_hex(body))
+
+
+def _text(ts: str, nonce: str, status: int, path: str, body_digest: str) -> bytes:
+    return f"v1\n{ts}\n{nonce}\n{status}\n{path}\n{body_digest}".encode()
 
 
 def sign(suite: Suite, kid: str, private: bytes, status: int, path: str, body: bytes) -> str:
@@ -82,8 +86,10 @@ class ResponseVerifier:
         self._seen[nonce] = now
         return None
 
-    def verify(self, header: str | None, status: int, path: str, body: bytes) -> None:
-        """Raise SignatureAlert unless `header` is a valid, fresh signature over this response."""
+    def verify(self, header: str | None, status: int, path: str, body: bytes) -> str:
+        """Raise SignatureAlert unless `header` is a valid, fresh signature over this response; the SM3 (hex) of
+        `body` it covers (the evidence log records it)."""
+        digest = sm3_hex(body)
         if not header:
             raise self._alert("缺少签名 (no signature)")
         try:
@@ -91,7 +97,7 @@ class ResponseVerifier:
             key = self.public_keys.get(p["kid"])
             if key is None:
                 raise self._alert("签名密钥未知或已停用 (unknown or retired key)")
-            if not self.suite.verify(key, signed_text(p["ts"], p["nonce"], status, path, body),
+            if not self.suite.verify(key, _text(p["ts"], p["nonce"], status, path, digest),
                                      base64.b64decode(p["sig"])):
                 raise self._alert("签名无效 (bad signature)")
             stale = self._fresh(p["ts"], p["nonce"], time.time())
@@ -99,6 +105,7 @@ class ResponseVerifier:
             raise self._alert(f"签名格式错误 (malformed: {type(exc).__name__})") from None
         if stale:
             raise self._alert(stale)
+        return digest
 
 
 SIGNED_METHODS = frozenset({"POST"})
@@ -140,10 +147,9 @@ class AnswerCheck:
             return  # gateway-level refusals and failures carry no department signature
         path = urlsplit(request.url or "").path
         header = response.headers.get(HEADER)
-        self.verifier.verify(header, response.status_code, path, response.content)
+        answer_digest = self.verifier.verify(header, response.status_code, path, response.content)
         assert header is not None  # verify() refuses a missing signature
-        proof = Proof(str(request.method), path, body_sm3(request), sm3_hex(response.content), header,
-                      parse_header(header)["kid"])
+        proof = Proof(str(request.method), path, body_sm3(request), answer_digest, header, parse_header(header)["kid"])
         with self._lock:
             self._proofs.append(proof)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
 from lianban.wire.signatures import ResponseVerifier, SignatureAlert, sign
@@ -30,8 +31,8 @@ def _header(keys: keysets.KeySet, body: bytes = BODY, status: int = 200, path: s
     return sign(SM, kid, private, status, path, body)
 
 
-def test_a_valid_answer_passes(keys: keysets.KeySet) -> None:
-    _verifier(keys).verify(_header(keys), 200, "/soap/medical", BODY)
+def test_a_valid_answer_passes_and_gives_the_digest_of_the_body_it_covers(keys: keysets.KeySet) -> None:
+    assert _verifier(keys).verify(_header(keys), 200, "/soap/medical", BODY) == sm3_hex(BODY)
 
 
 @pytest.mark.parametrize(("what", "status", "path", "body"), [
