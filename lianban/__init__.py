@@ -45,9 +45,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       merkle, batch (envelopes), vault (at rest), passwords (the 查询密码's keyed SM3-HMAC)
        │
     domain     pure rules, reading schemas/ only: statuses, status_machine, record, catalog, intake
-               (reading a 前置库 row), reasons (why a record cannot be routed), identity, retirement (the 2025
-               reform), validation, rules/ (the validation rules, vectorised over a chunk: base, frame, fields,
-               identity, reform, items),
+               (reading a 前置库 row), reasons (why a record cannot be routed), columns (a chunk's records as
+               plain columns, without pandas), identity, retirement (the 2025 reform), validation, rules/
+               (the validation rules, vectorised over a chunk: base, frame, fields, identity, reform, items),
                routing, batches, schemas,
                working_days (holidays and 调休, from the chinese-calendar package's data), results
                (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline),

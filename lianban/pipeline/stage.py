@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lianban.crypto.hashing import blind_index
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable, read
+from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
-from lianban.domain.rules import Reason
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
 from lianban.ledger.new_cases import NewCases

@@ -1,11 +1,9 @@
 """A chunk of records as one pandas DataFrame, and what the rules derive from it once per chunk.
 
-Columns by domain key (the 前置库's names are in ``connectors/hrss/mapping.py``), every one text exactly as
-read (never silently fixed), plus ``person_open``: True when the person (blind index) already has an open
-case in the ledger, which the caller computes (:mod:`lianban.pipeline.stage`). :func:`derive` adds the
-values several rules share, in columns starting with ``_`` (birth date and month from the ID number, the
-pension start month, the reform category, statutory month and flexible window, …), so each rule is a few
-vectorised comparisons.
+The frame holds the chunk's columns (:mod:`lianban.domain.columns`: text exactly as read, and
+``person_open``), each text column Arrow-backed. :func:`derive` adds the values several rules share, in columns
+starting with ``_`` (birth date and month from the ID number, the pension start month, the reform category,
+statutory month and flexible window, …), so each rule is a few vectorised comparisons.
 """
 
 from __future__ import annotations
@@ -17,11 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lianban.domain.columns import TEXT_COLUMNS, Columns, columns, record_columns
 from lianban.domain.record import RetirementRecord
 from lianban.domain.retirement import RULES, Category, Reform, load_reform
 
-TEXT_COLUMNS = ("case_no", "name", "id_number", "employer_name", "employer_uscc", "contribution_months",
-                "pension_start", "phone", "items", "approved_at", "original_age", "retirement_type")
 #: Arrow-backed text: the rules' string operations run in C over the whole column
 TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)
 CATEGORIES = tuple(Category)  # _category is the index in this tuple, -1 when unknown
@@ -31,29 +28,21 @@ _MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
 _ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?"
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, tuple | list):
-        return ",".join(map(str, value))
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+def frame_of(data: Columns) -> pd.DataFrame:
+    """The frame of a chunk's columns (:mod:`lianban.domain.columns`)."""
+    frame = pd.DataFrame({c: pd.Series(data[c], dtype=TEXT) for c in TEXT_COLUMNS})
+    frame["person_open"] = pd.Series(data["person_open"], dtype=bool)
+    return frame
 
 
 def from_rows(rows: Iterable[Mapping[str, Any]], open_persons: Iterable[bool] | None = None) -> pd.DataFrame:
     """A frame of `rows` (values by domain key; a missing key reads as empty), in order."""
-    data: dict[str, list[str]] = {c: [] for c in TEXT_COLUMNS}
-    for row in rows:
-        for column in TEXT_COLUMNS:
-            data[column].append(_text(row.get(column)))
-    frame = pd.DataFrame({c: pd.Series(v, dtype=TEXT) for c, v in data.items()})
-    opened = list(open_persons) if open_persons is not None else [False] * len(frame)
-    frame["person_open"] = pd.Series(opened, dtype=bool)
-    return frame
+    return frame_of(columns(rows, open_persons))
 
 
 def from_records(records: Iterable[RetirementRecord], open_persons: Iterable[bool] | None = None) -> pd.DataFrame:
     """A frame of records as intake read them."""
-    return from_rows((r.as_values() for r in records), open_persons)
+    return frame_of(record_columns(records, open_persons))
 
 
 def _month_index(text: pd.Series) -> pd.Series:

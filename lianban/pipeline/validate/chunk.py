@@ -2,8 +2,9 @@
 
 "The same person not twice among open cases" needs the ledger: :func:`open_persons` asks it once per chunk
 which of the chunk's people (blind index) already have a case in progress under another 办件编号 (a held case
-does not count: it is the application waiting for its own correction), and the frame carries the answer in
-its ``person_open`` column for the ``DUPLICATE_PERSON`` rule. The rules never query.
+does not count: it is the application waiting for its own correction), and the chunk's columns carry the answer
+in ``person_open`` for the ``DUPLICATE_PERSON`` rule. The rules never query. This module does not import pandas:
+the suite's worker makes the frame of the columns.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index
+from lianban.domain.columns import record_columns
+from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
-from lianban.domain.rules import Reason
-from lianban.domain.rules.frame import from_records
 from lianban.ledger.models import Case, CaseItem
 from lianban.pipeline.validate.worker import Judge
 
@@ -42,4 +43,4 @@ def judge(session: Session, records: Sequence[RetirementRecord], index_key: byte
         done: Future[list[list[Reason]]] = Future()
         done.set_result([])
         return done
-    return by.submit(from_records(records, open_persons(session, records, index_key)))
+    return by.submit(record_columns(records, open_persons(session, records, index_key)))

@@ -14,7 +14,8 @@ in its own process, with one warning that names what happened (no value from the
 then hold the chunks judged after that. A rule that cannot run is a :class:`FatalError` in the worker, raised
 again in staging with the same sentence.
 
-The chunks cross a pipe between the two processes (pickled; the worker's stdout is kept for its answers alone,
+The chunks cross a pipe between the two processes as their columns (:mod:`lianban.domain.columns`: staging's
+process never imports pandas; the worker makes each frame), pickled ( the worker's stdout is kept for its answers alone,
 anything else it prints goes to stderr). The worker ends when the pipe closes: at the staging process's exit,
 or when that process is killed.
 """
@@ -37,7 +38,8 @@ from lianban import gc_tuning
 from lianban.errors import FatalError
 
 if TYPE_CHECKING:  # this module stays light: a staging process starts the worker before its own imports
-    from lianban.domain.rules import Reason
+    from lianban.domain.columns import Columns
+    from lianban.domain.reasons import Reason
 
 log = logging.getLogger("lianban.validate")
 
@@ -71,7 +73,8 @@ class _Worker:
     def close(self, wait: bool = True) -> None:
         """The pipe closed: the worker ends; waited for unless `wait` is False (at exit: it ends on its own)."""
         if self.proc.stdin is not None:
-            self.proc.stdin.close()
+            with suppress(OSError):  # a request left in the buffer of a worker that died: nobody reads it
+                self.proc.stdin.close()
         if not wait:
             return
         try:
@@ -125,22 +128,20 @@ class Judge:
             except OSError as exc:
                 self._lost(WorkerLost(type(exc).__name__))
 
-    def submit(self, frame: Any) -> Future[list[list[Reason]]]:
-        """Each row's reasons (empty = valid), in the frame's order, when judged."""
-        return self._talk.submit(self._reasons, frame)
+    def submit(self, columns: Columns) -> Future[list[list[Reason]]]:
+        """Each row's reasons (empty = valid), in the order of the chunk's `columns`, when judged."""
+        return self._talk.submit(self._reasons, columns)
 
-    def reasons(self, frame: Any) -> list[list[Reason]]:
-        return self.submit(frame).result()
+    def reasons(self, columns: Columns) -> list[list[Reason]]:
+        return self.submit(columns).result()
 
-    def _reasons(self, frame: Any) -> list[list[Reason]]:
+    def _reasons(self, columns: Columns) -> list[list[Reason]]:
         if self.remote:
             docs = str(self.docs_dir) if self.docs_dir is not None else None
-            answer = self._call("judge", (self._run, docs, frame))
+            answer = self._call("judge", (self._run, docs, columns))
             if self.remote:
                 return list(answer)
-        from lianban.pipeline.validate.runner import validator
-
-        result = validator().run(frame)
+        result = _judged(columns)
         if self.docs_dir is not None:
             self._docs().add(result.gx_result)
         return result.reasons
@@ -182,6 +183,15 @@ class Judge:
         return self._local_docs
 
 
+def _judged(columns: Columns) -> Any:
+    """The suite's :class:`~lianban.pipeline.validate.runner.ChunkResult` for a chunk's columns (their frame made
+    here: pandas is the suite's alone)."""
+    from lianban.domain.rules.frame import frame_of
+    from lianban.pipeline.validate.runner import validator
+
+    return validator().run(frame_of(columns))
+
+
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """The worker's loop: GX and the suite built at once, then one answer per request until the pipe closes."""
     from lianban.pipeline.validate.docs import RunDocs
@@ -197,8 +207,8 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         try:
             answer: Any = None
             if kind == "judge":
-                run, docs_dir, frame = payload
-                result = validator().run(frame)
+                run, docs_dir, columns = payload
+                result = _judged(columns)
                 if docs_dir is not None:
                     if run not in runs:  # a new run: one left unfinished (its process crashed) is dropped
                         runs = {run: RunDocs(Path(docs_dir))}

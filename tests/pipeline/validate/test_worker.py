@@ -16,6 +16,7 @@ import pytest
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
+from lianban.domain.columns import record_columns
 from lianban.domain.rules.frame import from_records
 from lianban.pipeline.stage import stage
 from lianban.pipeline.validate import worker
@@ -28,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_the_worker_gives_the_reasons_this_process_would_in_the_order_asked() -> None:
     records = mixed_records()
-    frames = [from_records(records[:60]), from_records(records[60:])]
+    chunks = [record_columns(records[:60]), record_columns(records[60:])]
     judge = worker.Judge(None)
-    pending = [judge.submit(frame) for frame in frames]  # both asked before either answer is read
-    assert [p.result(timeout=120) for p in pending] == [validator().run(frame).reasons for frame in frames]
+    pending = [judge.submit(chunk) for chunk in chunks]  # both asked before either answer is read
+    assert [p.result(timeout=120) for p in pending] == [validator().run(from_records(records[:60])).reasons,
+                                                        validator().run(from_records(records[60:])).reasons]
     assert judge.remote and judge.finish() is None
     assert any(pending[0].result()) and any(pending[1].result())
 
