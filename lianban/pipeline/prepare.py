@@ -18,9 +18,11 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 from lianban.crypto.hashing import blind_index
 from lianban.crypto.passwords import hash_password
@@ -35,8 +37,8 @@ from lianban.ledger.new_items import NewDelivery, NewItem
 from lianban.pipeline.offload import Offload
 from lianban.wire.ids import aad, idempotency_key
 
-__all__ = ["Prepared", "Preparer", "StageKeys", "fingerprint", "load_keys", "prepare", "prepare_ahead",
-           "prepare_rows", "sealed_items"]
+__all__ = ["Prepared", "Preparer", "StageKeys", "field_values", "fingerprint", "load_keys", "prepare",
+           "prepare_ahead", "prepare_rows", "sealed_items"]
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +105,18 @@ def prepare_ahead(record: RetirementRecord, catalog: Catalog, keys: StageKeys) -
         return None
 
 
-def prepare_rows(keys_dir: str, records: Sequence[tuple[int, RetirementRecord]]) -> dict[int, Prepared]:
-    """In the preparing process: each (前置库 row, record) prepared ahead, by row (:func:`prepare_ahead`: one
-    that does not prepare is left out)."""
+def prepare_rows(keys_dir: str, records: Sequence[tuple[int, tuple[Any, ...]]]) -> dict[int, Prepared]:
+    """In the preparing process: each (前置库 row, record's field values) prepared ahead, by row
+    (:func:`prepare_ahead`: one that does not prepare is left out)."""
     keys, catalog = _keys_at(keys_dir), load_catalog()
-    prepared = {seq: prepare_ahead(record, catalog, keys) for seq, record in records}
+    prepared = {seq: prepare_ahead(RetirementRecord(*values), catalog, keys) for seq, values in records}
     return {seq: ready for seq, ready in prepared.items() if ready is not None}
+
+
+#: a record's field values in order, as they cross to the preparing process (:func:`prepare_rows` makes the
+#: record again): pickling the records themselves cost staging's own process 65 % more (86 against 52 ms for
+#: 10,000 rows)
+field_values = attrgetter(*(f.name for f in fields(RetirementRecord)))
 
 
 @lru_cache(maxsize=1)
@@ -147,7 +155,8 @@ class Preparer:
         if not self.working:
             return None
         assert self._process is not None
-        readable = [(row.seq, r) for row, r in zip(rows, records, strict=True) if isinstance(r, RetirementRecord)]
+        readable = [(row.seq, field_values(r)) for row, r in zip(rows, records, strict=True)
+                    if isinstance(r, RetirementRecord)]
         return self._process.submit(prepare_rows, self._keys_dir, readable)
 
     def result(self, pending: Future[dict[int, Prepared]] | None) -> dict[int, Prepared]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -131,5 +132,13 @@ def test_a_lost_preparing_process_leaves_the_work_to_staging(seeded: Seeded, pat
 def test_a_row_that_cannot_route_is_left_to_staging(paths: Paths) -> None:
     good, bad = (_record(a) for a in generate_valid(paths, 2))
     bad = replace(bad, items=("-8069750",))
-    prepared = preparing.prepare_rows(str(paths.keys_dir), [(1, bad), (2, good)])
+    prepared = preparing.prepare_rows(str(paths.keys_dir), [(1, preparing.field_values(bad)),
+                                                            (2, preparing.field_values(good))])
     assert list(prepared) == [2] and prepared[2].items
+
+
+def test_a_record_crosses_to_the_preparing_process_whole(paths: Paths) -> None:
+    """Its field values make the same record again there: the 查询密码 and the extra columns included."""
+    record = replace(_record(generate_valid(paths, 1)[0]), password="a1b2c3", extra={"BZ": "备注"})
+    again = RetirementRecord(*pickle.loads(pickle.dumps(preparing.field_values(record))))
+    assert again == record and again.password == "a1b2c3" and again.extra == {"BZ": "备注"}
