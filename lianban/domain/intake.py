@@ -141,6 +141,8 @@ def _invisible(text: str) -> bool:
     most of what is read) without a look-up per character, which was a fifth of reading HRSS's status log."""
     if text.isascii():
         return _ASCII_CONTROL.search(text) is not None  # ASCII has no Cf character
+    if text.isprintable():  # in C: no Cc nor Cf character (nor any other it counts unprintable); most names
+        return False
     return any(unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
