@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, select, update
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from lianban.domain.statuses import Status
 from lianban.ledger.db import plain_write
 from lianban.ledger.models import CaseItem, StatusEvent
-from lianban.ledger.store import ItemRow, move_status
+from lianban.ledger.store import ItemRow, move_status, utcnow
 
 _ITEMS = cast(Table, CaseItem.__table__)
 _EVENTS = cast(Table, StatusEvent.__table__)
@@ -39,17 +40,22 @@ def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dic
 
 @dataclass
 class StatusBook:
-    """Status moves judged one by one and written together by :meth:`write` (before the transaction ends)."""
+    """Status moves judged one by one and written together by :meth:`write` (before the transaction ends). The
+    events written together are recorded at one moment, when the first of them was judged (a time of its own
+    for each, made and converted for SQLite, was 2 % of a delivery run's CPU)."""
 
     session: Session
     _moved: dict[int, ItemRow] = field(default_factory=dict)
     _events: list[dict[str, Any]] = field(default_factory=list)
+    _now: datetime | None = None
 
     def record(self, item: ItemRow, status: Status, source: str, *, code: str | None, reason: str | None,
                changed_at: str, materials: Sequence[str] = (), result: str | None = None) -> bool:
         """As :func:`lianban.ledger.store.record_status`: False (no event) when nothing changed."""
+        if self._now is None:
+            self._now = utcnow()
         event = move_status(self.session, item, status, source, code=code, reason=reason, changed_at=changed_at,
-                            materials=materials, result=result)
+                            materials=materials, result=result, now=self._now)
         if event is None:
             return False
         self._moved[item.id] = item
@@ -62,4 +68,4 @@ class StatusBook:
             plain_write(self.session, _MOVE, [{"item_id": i.id, **{c: getattr(i, c) for c in _COLUMNS}}
                                               for i in self._moved.values()])
         plain_write(self.session, _APPEND, self._events)
-        self._moved, self._events = {}, []
+        self._moved, self._events, self._now = {}, [], None

@@ -108,13 +108,14 @@ def record_status(session: Session, item: CaseItem, status: Status, source: str,
 
 def move_status(session: Session, item: ItemStatus, status: Status, source: str, *,
                 code: str | None, reason: str | None, changed_at: str, materials: Sequence[str] = (),
-                result: str | None = None) -> dict[str, Any] | None:
+                result: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
     """Move `item` to `status` as the status machine allows; the event to append (its column values), or None
     when nothing changed: a repeat (same reason and materials, or the very report the item's status came from:
     same time, whatever words an echo of it carries), a report older than the item's status, or an illegal move
     (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料 status carries the
     materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already sealed:
-    lianban.ledger.results) is taken with the move that brings it."""
+    lianban.ledger.results) is taken with the move that brings it. `now`: when the event is recorded (default:
+    this moment)."""
     move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
@@ -126,7 +127,7 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     item.final = status.is_terminal()
     _asked_for(item, status, listed, changed_at)
     return {"case_item_id": item.id, "status": status.value, "source": source, "department_code": code,
-            "reason": reason, "materials": listed, "changed_at": changed_at, "recorded_at": utcnow(),
+            "reason": reason, "materials": listed, "changed_at": changed_at, "recorded_at": now or utcnow(),
             "result": result}
 
 

@@ -3,6 +3,7 @@ ORM object at a time does: same item columns, same events in the same order, sam
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent
 from lianban.ledger.status_book import StatusBook, item_rows
-from lianban.ledger.store import record_status
+from lianban.ledger.store import record_status, utcnow
 from lianban.pipeline.stage import stage
 from simulators.people import generate
 
@@ -85,3 +86,23 @@ def test_a_page_written_together_equals_the_reports_recorded_one_by_one(paths: P
             session.rollback()
     assert outcomes[0] == outcomes[1]
     assert sum(outcomes[1][0]) == len(outcomes[1][1]["events"])  # True exactly when an event was appended
+
+
+def test_the_events_of_a_page_are_recorded_at_one_moment_and_the_next_page_at_its_own(
+        paths: Paths, two_items: list[int]) -> None:
+    sessions = session_factory(paths.ledger_url)
+    with sessions.begin() as session:
+        items, book = item_rows(session, two_items), StatusBook(session)
+        before = utcnow()
+        for item_id in two_items:
+            book.record(items[item_id], Status.ACCEPTED, "health", code=None, reason=None,
+                        changed_at="2026-12-01T10:00:00+08:00")
+        book.write()
+        time.sleep(0.01)
+        book.record(items[two_items[0]], Status.UNDER_REVIEW, "health", code=None, reason=None,
+                    changed_at="2026-12-02T10:00:00+08:00")
+        book.write()
+        after = utcnow()
+    with sessions() as session:
+        first, second, third = session.scalars(select(StatusEvent.recorded_at).order_by(StatusEvent.id))
+    assert before <= first == second < third <= after
