@@ -55,7 +55,7 @@ def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
 
 
-def plain_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
+def plain_rows(session: Session, query: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The rows of `query` as the driver hands them over (plain tuples), without SQLAlchemy's row objects: for
     the report's reading, where making a row object and reading its columns by name cost a tenth of the time.
     Only for integer and text columns, which the driver returns as they are (both SQLite's and psycopg);

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lianban.crypto.batch import is_batch_refusal
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import plain_rows, session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, write_deliveries
@@ -109,7 +109,7 @@ def _outgoing(session: Session, ids: Sequence[int]) -> list[tuple[int, Outgoing]
     query = (select(Delivery.id, Delivery.idempotency_key, Case.case_no, CaseItem.item_code, Delivery.envelope)
              .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case, CaseItem.case_id == Case.id)
              .where(Delivery.id.in_(list(ids))))
-    by_id = {row_id: Outgoing(*rest) for row_id, *rest in session.execute(query)}
+    by_id = {row_id: Outgoing(*rest) for row_id, *rest in plain_rows(session, query)}  # driver tuples: no ORM
     return [(i, by_id[i]) for i in ids if i in by_id]
 
 
