@@ -206,6 +206,19 @@ def test_removed_added_or_reordered_items_break_the_root(opened: tuple[OpenedBat
     batch.verify_items([a, b, c])
 
 
+@pytest.mark.parametrize("field", ITEM_TAMPERING)
+def test_after_the_items_are_verified_each_opens_and_only_those_verified_skip_reading(
+        opened: tuple[OpenedBatch, list[dict[str, Any]]], field: str) -> None:
+    """What verify_items read is reused for the very envelopes it read; a tampered copy of one is read, and
+    refused, afresh."""
+    batch, envelopes = opened
+    batch.verify_items(envelopes)
+    assert [batch.open_item(e, aad) for e, (aad, _) in zip(envelopes, ITEMS, strict=True)] == \
+        [payload for _, payload in ITEMS]
+    _refused("SEAL", lambda: batch.open_item(ITEM_TAMPERING[field](envelopes[1])))
+    _refused("SEAL", lambda: batch.open_item(envelopes[1], ITEMS[0][0]))
+
+
 def test_an_item_bound_to_another_delivery_is_refused(opened: tuple[OpenedBatch, list[dict[str, Any]]]) -> None:
     batch, envelopes = opened
     assert batch.open_item(envelopes[0], ITEMS[0][0]) == ITEMS[0][1]
