@@ -22,12 +22,12 @@ is down at start-up is an outage like any other (RetriableError, retried later).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import requests
 import zeep
 from lxml import etree
@@ -205,6 +205,15 @@ def translate_error(exc: BaseException) -> LianbanError:
 
 
 # -- wire mapping ----------------------------------------------------------------------------------------
+_JSON = msgspec.json.Encoder()
+
+
+def json_text(value: Mapping[str, Any]) -> str:
+    """An envelope or a seal as the JSON text it travels as: compact, non-ASCII as it is (msgspec: the text
+    ``json.dumps`` wrote, in a tenth of its time: 0.5 against 5.1 µs an item; they hold text and integers)."""
+    return _JSON.encode(value).decode()
+
+
 def _status(code: str) -> Status:
     status = STATUSES.get(code)
     if status is None:
@@ -218,7 +227,7 @@ def wire_item(delivery: SealedItem) -> dict[str, str]:
         "idempotencyKey": delivery.idempotency_key,
         "caseNo": delivery.case_no,
         "itemCode": delivery.item_code,
-        "envelope": json.dumps(delivery.envelope, ensure_ascii=False, separators=(",", ":")),
+        "envelope": json_text(delivery.envelope),
     }
 
 
@@ -270,7 +279,7 @@ def wire_supplement(item: SupplementItem) -> dict[str, str]:
     """One SupplementItem as a medical.xsd ``SupplementItem`` (the envelope travels as JSON text)."""
     return {"idempotencyKey": item.idempotency_key, "supplementId": item.supplement_id, "caseNo": item.case_no,
             "itemCode": item.item_code,
-            "envelope": json.dumps(item.envelope, ensure_ascii=False, separators=(",", ":"))}
+            "envelope": json_text(item.envelope)}
 
 
 def supplement_receipt_from(wire: Any) -> Receipt:
@@ -354,7 +363,7 @@ class MedicalConnector:
         if len(items) > MAX_PER_CALL:
             raise ConfigError(f"{CONNECTION}: a batch of {len(items)} exceeds medical.xsd's {MAX_PER_CALL}; "
                               f"lower extra.batch_size")
-        seal_text = json.dumps(dict(seal), ensure_ascii=False, separators=(",", ":"))
+        seal_text = json_text(dict(seal))
         return self._call(operation, batchId=batch_id(ids), seal=seal_text, item=items)
 
     def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:

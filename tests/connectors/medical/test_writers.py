@@ -3,6 +3,7 @@ refuses what it refuses in the same words."""
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -11,7 +12,7 @@ import zeep
 from lxml import etree
 
 from connectors.medical import writers
-from connectors.medical.connector import MedicalConnector
+from connectors.medical.connector import MedicalConnector, json_text
 from lianban.app.registry import load_connector
 
 MedicalSim = Any  # tests/connectors/medical/conftest.py:MedicalSim
@@ -107,3 +108,12 @@ def test_the_bureau_takes_a_batch_the_writer_wrote(medical_sim: MedicalSim, make
     resealed = make_batch.reseal(batch)  # sent again, sealed afresh as a retry is: answered duplicate
     again = connector.submit(resealed.deliveries, resealed.seal)
     assert all(r.duplicate for r in again)
+
+
+@pytest.mark.parametrize("value", ["BZ2026000001", "亳州市医疗保障局", "a\"b\\c\n\u2028\x7f\x00<>&", "", 0, 1, -7,
+                                   2**40])
+def test_an_envelope_travels_as_the_text_json_dumps_writes(value: Any) -> None:
+    """Compact, non-ASCII as it is, every escape where ``json.dumps`` puts one: the envelope text is the same."""
+    envelope = {"v": 1, "kid": "vault-1", "aad": value, "ct": "q83vEjRWeJA=", "n": value}
+    assert json_text(envelope) == json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    assert json.loads(json_text(envelope)) == envelope
