@@ -1,16 +1,17 @@
 """What staging hands the ledger for one chosen item of a new case: its department and, for a pushed item, its
 sealed outbox payload. Plain values with no database in them, so that the process preparing them
 (:mod:`lianban.pipeline.prepare`) imports neither SQLAlchemy nor the models; :mod:`lianban.ledger.new_cases`
-writes them.
+writes them. Named tuples: staging's process unpickles a chunk's worth from the preparing process, and a
+named tuple unpickles in less than half the time of a frozen dataclass (a chunk's prepared rows: 6 against
+14–20 ms).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class NewDelivery:
+class NewDelivery(NamedTuple):
     """One sealed payload for one department (the outbox row of one item)."""
 
     idempotency_key: str
@@ -18,8 +19,7 @@ class NewDelivery:
     envelope: str  # sealed JSON, see lianban.crypto.vault
 
 
-@dataclass(frozen=True)
-class NewItem:
+class NewItem(NamedTuple):
     """One chosen item of a new case; `delivery` None for an item the hub does not push (HRSS's own)."""
 
     item_code: str

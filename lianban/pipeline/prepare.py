@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lianban.crypto.hashing import blind_index
 from lianban.crypto.passwords import hash_password
@@ -75,10 +75,10 @@ def sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) -> 
     return items
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """What staging works out for a readable row whatever its verdict: its fingerprint, the person's blind index
-    and its items sealed (used if the row is entered as a new case)."""
+    and its items sealed (used if the row is entered as a new case). A named tuple, as its items are
+    (:mod:`lianban.ledger.new_items`: they cross from the preparing process)."""
 
     print_: str
     id_index: str
