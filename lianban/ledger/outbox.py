@@ -55,6 +55,7 @@ _DELIVERIES = cast(Table, Delivery.__table__)
 _SETTLED = ("state", "attempts", "last_error", "next_attempt_at", "sent_at", "receipt_ref")
 _SETTLE = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
            .values({c: bindparam(c) for c in _SETTLED}))
+_SETTLE_FROM = {"row_id": "id", **{c: c for c in _SETTLED}}  # _SETTLE's parameters: an OutboxRow's attributes
 
 
 @dataclass(slots=True)
@@ -88,4 +89,4 @@ def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> l
 def write_deliveries(session: Session, rows: Sequence[OutboxRow]) -> None:
     """The settling columns of `rows`, as they are now."""
     if rows:
-        plain_write(session, _SETTLE, [{"row_id": r.id, **{c: getattr(r, c) for c in _SETTLED}} for r in rows])
+        plain_write(session, _SETTLE, rows, attributes=_SETTLE_FROM)

@@ -26,6 +26,7 @@ _ITEMS = cast(Table, CaseItem.__table__)
 _EVENTS = cast(Table, StatusEvent.__table__)
 _COLUMNS = ("status", "status_at", "reason", "final", "materials", "supplement_due")
 _MOVE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values({c: bindparam(c) for c in _COLUMNS})
+_MOVE_FROM = {"item_id": "id", **{c: c for c in _COLUMNS}}  # _MOVE's parameters: an ItemRow's attributes
 _APPEND = insert(_EVENTS)
 
 
@@ -65,7 +66,6 @@ class StatusBook:
     def write(self) -> None:
         """The moved items' new status columns, and the events in the order they were recorded."""
         if self._moved:
-            plain_write(self.session, _MOVE, [{"item_id": i.id, **{c: getattr(i, c) for c in _COLUMNS}}
-                                              for i in self._moved.values()])
+            plain_write(self.session, _MOVE, list(self._moved.values()), attributes=_MOVE_FROM)
         plain_write(self.session, _APPEND, self._events)
         self._moved, self._events, self._now = {}, [], None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -152,3 +153,24 @@ def test_every_sqlite_ledger_connection_commits_durably_with_its_cache_and_check
             assert pragma("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
             assert pragma("PRAGMA wal_autocheckpoint").fetchone() == (SQLITE_CHECKPOINT_PAGES,)
         engine.dispose()
+
+
+def test_rows_given_as_objects_are_written_from_their_attributes(ledger_url: str) -> None:
+    """With `attributes`, each parameter's value is read from the row object's attribute named for it, converted
+    as a mapping's value would be."""
+    _write(ledger_url)
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(CaseItem.id).order_by(CaseItem.id)))
+        moves = _moves(ids[:5])
+        plain_write(session, _MOVE, moves)
+        rows = [SimpleNamespace(id=m["item_id"], due=m["supplement_due"], **{k: m[k] for k in ("status", "final")})
+                for m in _moves(ids[5:])]
+        plain_write(session, _MOVE, rows, attributes={"item_id": "id", "status": "status", "final": "final",
+                                                      "supplement_due": "due"})
+        plain_write(session, update(_ITEMS).values(department=bindparam("department")),
+                    [SimpleNamespace(name="medical")], attributes={"department": "name"})
+    with session_factory(ledger_url)() as session:
+        items = session.execute(select(CaseItem.status, CaseItem.final, CaseItem.supplement_due, CaseItem.department)
+                                .order_by(CaseItem.id)).all()
+    assert items[5:] == items[:5] and items[1].supplement_due == date(2026, 12, 11)
+    assert [i.final for i in items[:3]] == [True, False, True] and {i.department for i in items} == {"medical"}
