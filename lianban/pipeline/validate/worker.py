@@ -15,9 +15,9 @@ then hold the chunks judged after that. A rule that cannot run is a :class:`Fata
 again in staging with the same sentence.
 
 The chunks cross a pipe between the two processes as their columns (:mod:`lianban.domain.columns`: staging's
-process never imports pandas; the worker makes each frame), pickled ( the worker's stdout is kept for its answers alone,
-anything else it prints goes to stderr). The worker ends when the pipe closes: at the staging process's exit,
-or when that process is killed.
+process never imports pandas; the worker makes each frame), pickled (the worker's stdout is kept for its answers
+alone, anything else it prints goes to stderr). The worker ends when the pipe closes: at the staging process's
+exit, or when that process is killed.
 """
 
 from __future__ import annotations
