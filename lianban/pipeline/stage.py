@@ -51,18 +51,22 @@ CHUNK = 2_000  # rows per ledger transaction (its new cases written set-based, l
 #: rows read at a time and handed to the suite's worker process (lianban.pipeline.validate.worker), ahead of
 #: staging: the worker judges the next rows on the other core while this process stages the first. The next
 #: read comes before these are all staged (NEXT_PULL_CHUNKS), so two reads are held at once, their rows prepared
-#: ahead too: 10,000 keeps staging's peak memory where 20,000 read one at a time kept it (100,000 rows: 328 MB,
-#: against 378 MB with reads of 20,000 and 318 MB before)
-READ_AHEAD = 10_000
+#: ahead too. 20,000 since staging's own process stopped holding pandas frames (measured at 100,000 rows, three
+#: runs each in turn against reads and suite runs of 10,000: 17.3–18.6 s against 19.2–20.3 s of wall time, the
+#: machine's CPU 24.9–26.6 s against 28.7–29.3 s, peak RSS 355–359 MB against 287–294 MB; a million rows: 428
+#: against 325 MB, within the 500 MB such a backfill may take)
+READ_AHEAD = 20_000
 #: rows per run of the suite (a whole number of transactions): a run of the 48 expectations costs about 0.4 s
-#: of CPU whatever its size, then 0.02 ms a row (measured: 2,000 rows 0.40 s, 10,000 rows 0.49 s)
-SUITE_ROWS = 10_000
+#: of CPU whatever its size, then 0.02 ms a row (measured: 2,000 rows 0.40 s, 10,000 rows 0.49 s), so one run
+#: per read
+SUITE_ROWS = 20_000
 #: rows read at once from which their own work goes to a process of its own (lianban.pipeline.prepare): a run
 #: of more than two chunks; a smaller one would wait for the process to start for little to do
 OFFLOAD_ROWS = 2 * CHUNK + 1
 #: chunks before the end of the rows pulled at which the next rows are pulled and handed to the suite: judged
-#: while these are staged (a run of 10,000 rows takes the suite's worker about as long as two chunks here)
-NEXT_PULL_CHUNKS = 2
+#: while these are staged (a run of 20,000 rows takes the suite's worker about as long as three chunks here;
+#: two pairs of runs against 2: 17.0–17.8 s against 18.1–18.3 s)
+NEXT_PULL_CHUNKS = 3
 #: reasons the operator decides on before the applicant is told anything (a second application of a person
 #: with an open case: a mistake at the window, or a real second case)
 OPERATOR_ONLY = frozenset({"DUPLICATE_PERSON"})
