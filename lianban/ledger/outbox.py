@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, union_all, update
+from sqlalchemy import Table, bindparam, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from lianban.ledger.db import plain_write
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
-__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "write_deliveries"]
+__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "due_count", "write_deliveries"]
 
 LEASE = timedelta(minutes=10)  # longer than any one batch's send, its timeouts and retries included
 
@@ -49,6 +49,14 @@ def claim(session: Session, model: Any, department: str, due_states: Collection[
                             .values(next_attempt_at=now + lease).returning(model.id)
                             .execution_options(synchronize_session=False))
     return sorted(taken.scalars())
+
+
+def due_count(session: Session, model: Any, department: str, due_states: Collection[str], up_to: int) -> int:
+    """How many rows of `model` are due for `department` now, counted up to `up_to`: a look at the backlog (the
+    due index read for at most that many rows), not a census."""
+    due = (select(model.id).where(model.department == department, model.state.in_(sorted(set(due_states))),
+                                  model.next_attempt_at <= utcnow()).limit(up_to).subquery())
+    return int(session.scalar(select(func.count()).select_from(due)) or 0)
 
 
 _DELIVERIES = cast(Table, Delivery.__table__)

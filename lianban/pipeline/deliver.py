@@ -46,7 +46,7 @@ from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableEr
 from lianban.ledger.db import plain_rows, session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
-from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, write_deliveries
+from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, write_deliveries
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
@@ -364,6 +364,13 @@ def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, k
         return drain(due, run.deliver_batch, budget, run.result, stop)
 
     return in_lanes(runs, lane, f"deliver-{department}")
+
+
+def due_batches(ledger_url: str, department: str, batch_size: int, up_to: int) -> int:
+    """How many batches of `department`'s deliveries are due now, counted up to `up_to`."""
+    with session_factory(ledger_url)() as session:
+        due = due_count(session, Delivery, department, DUE_STATES, up_to * batch_size)
+    return -(-due // batch_size)
 
 
 def drain(due: Callable[[], list[int]], send: Callable[[list[int]], bool], budget: float,

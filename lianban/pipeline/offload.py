@@ -6,7 +6,9 @@ without a main guard: the child never starts), and ``fork`` copies a parent that
 connections. The child is a plain ``python -m`` of this module; calls go to it one at a time over a pipe,
 pickled (a function by its module and name), and each comes back as a future's result or exception. If the
 child dies, the call under way and every later one raise :class:`ProcessLost`. The child ends when the pipe
-closes: at :meth:`Offload.shutdown`, or when the parent exits or is killed.
+closes: at :meth:`Offload.shutdown`, or when the parent exits or is killed; a parent killed during a long call (a
+delivery run's second process, :func:`lianban.app.jobs.deliver`) ends the child within a second, as if it had been
+killed too (what it had begun in the ledger rolls back; what it had claimed falls due again).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -37,7 +41,7 @@ class Offload(Executor):
     """One child process, calls answered in order (a thread talks to it, so :meth:`submit` never waits)."""
 
     def __init__(self) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(os.getpid())], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE)
         self._talk = ThreadPoolExecutor(1, thread_name_prefix="lianban-offload")
 
@@ -123,8 +127,21 @@ def _pickled(reply: tuple[str, Any]) -> bytes:
     return data
 
 
+ORPHAN_CHECK_SECONDS = 0.5
+
+
+def _end_with(parent: int) -> None:
+    """Exit this process at once when `parent` is no longer its parent (it died: the child was handed to init)."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
+
+
 def main() -> None:
-    """Answers go to the original stdout; anything else printed goes to stderr (the task's log)."""
+    """Answers go to the original stdout; anything else printed goes to stderr (the task's log). Started with
+    its parent's pid, the child ends when that parent is gone, even during a call."""
+    if len(sys.argv) > 1:
+        threading.Thread(target=_end_with, args=(int(sys.argv[1]),), daemon=True, name="lianban-parent").start()
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -17,7 +17,7 @@ from lianban.domain.schemas import schema_path
 from lianban.errors import RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
-from lianban.ledger.outbox import claim
+from lianban.ledger.outbox import claim, due_count
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.deliver import DeliverResult, deliver
 from lianban.pipeline.lanes import merged
@@ -49,6 +49,20 @@ def test_concurrent_claims_never_share_a_row_and_a_lease_ends(seeded: Any, paths
         session.execute(update(Delivery).where(Delivery.id.in_(flat)).values(next_attempt_at=utcnow()
                                                                               - timedelta(seconds=1)))
     assert sorted(_claim(ledger_url, total)) == sorted(flat)
+
+
+def test_the_backlog_counts_due_rows_up_to_a_bound_and_not_those_claimed(seeded: Any, paths: Paths,
+                                                                         ledger_url: str) -> None:
+    stage(seeded[0], ledger_url, paths.keys_dir)
+
+    def due(up_to: int) -> int:
+        with session_factory(ledger_url)() as session:
+            return due_count(session, Delivery, DEPT, DUE_STATES, up_to)
+
+    total = due(10_000)
+    assert total > 10 and due(10) == 10
+    _claim(ledger_url, 7)  # held by a run now: not due until its lease ends
+    assert due(10_000) == total - 7
 
 
 def test_two_runs_at_once_send_every_delivery_exactly_once(seeded: Any, paths: Paths, simulation: Any,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,6 +105,43 @@ def test_the_child_ends_when_shut_down() -> None:
     assert child.pid in offload_children()
     child.shutdown()
     assert child.pid not in offload_children()
+
+
+_PARENT = """
+import sys, time
+from lianban.pipeline.offload import Offload
+child = Offload()
+assert child.submit(abs, -1).result(timeout=30) == 1
+child.submit(time.sleep, 300)  # a long call: the child does not read its pipe until it ends
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is alive (a zombie left for init to reap has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_child_whose_parent_is_killed_during_a_call_ends_too() -> None:
+    """A parent killed while its child works on a long call (a delivery run's second process): the child does
+    not work on alone, it ends within a second or so."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        assert _running(pid)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(pid)
+    finally:
+        parent.kill()
 
 
 _done: list[str] = []

@@ -47,6 +47,16 @@ def test_lanes_share_the_rate_the_department_allows() -> None:
     assert free.per_lane() is free
 
 
+def test_two_processes_by_default_and_the_rate_shared_by_every_lane_of_every_process() -> None:
+    assert parse_connection("medical", json.dumps({"host": "h"})).processes == 2
+    one = parse_connection("medical", json.dumps({"host": "h", "extra": {"processes": 1, "lanes": 1}}))
+    assert one.processes == 1 and one.per_lane(1) is one
+    limited = parse_connection("medical", json.dumps({"host": "h", "extra": {"rate_limit": 12, "lanes": 2}}))
+    assert limited.per_lane(3).rate_limit == 2.0 and limited.per_lane().rate_limit == 6.0
+    with pytest.raises(ConfigError, match=r"dept_medical: field 'extra' has a malformed 'processes'"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": {"processes": "two"}}))
+
+
 def test_defaults_and_extra_given_as_a_json_string() -> None:
     s = parse_connection("health", json.dumps({"host": "h", "extra": json.dumps({"batch_size": "7"})}))
     assert s.base_url == "http://h" and s.batch_size == 7 and s.wsdl is None

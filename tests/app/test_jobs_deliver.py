@@ -1,0 +1,93 @@
+"""A delivery run as the DAG and the CLI start it (lianban.app.jobs.deliver): a large backlog is shared with a
+second process, every delivery still sent exactly once; a small one, or ``extra.processes`` 1, stays in one."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app import jobs
+from lianban.app.config import Paths, conn_env_name
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Delivery
+from lianban.ledger.store import DeliveryState
+from lianban.pipeline import offload
+from lianban.pipeline.deliver import DeliverResult
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+DEPT = "medical"
+
+
+@pytest.fixture
+def staged(paths: Paths) -> int:
+    """60 synthetic approvals staged; the number of deliveries to medical."""
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(list(generate(60, seed=11)))
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as session:
+        return int(session.scalar(select(func.count()).select_from(Delivery).where(Delivery.department == DEPT))
+                   or 0)
+
+
+def _extra(monkeypatch: pytest.MonkeyPatch, **extra: Any) -> None:
+    """Medical's connection (as the simulation exported it) with `extra` set."""
+    name = conn_env_name(DEPT)
+    conn = json.loads(os.environ[name])
+    conn["extra"] = {**conn.get("extra", {}), **extra}
+    monkeypatch.setenv(name, json.dumps(conn))
+
+
+def _helpers(monkeypatch: pytest.MonkeyPatch) -> list[DeliverResult]:
+    """What the run's other processes delivered, as the run gathers it."""
+    seen: list[DeliverResult] = []
+    gather = jobs._helped
+
+    def spy(department: str, pending: Any) -> list[DeliverResult]:
+        seen.extend(gather(department, pending))
+        return seen
+
+    monkeypatch.setattr(jobs, "_helped", spy)
+    return seen
+
+
+def _accepted(paths: Paths) -> dict[str, int]:
+    with session_factory(paths.ledger_url)() as session:
+        return dict(session.execute(select(Delivery.state, func.count()).where(Delivery.department == DEPT)
+                                    .group_by(Delivery.state)).all())
+
+
+def test_a_large_backlog_is_shared_with_a_second_process_and_sent_exactly_once(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four requests a second to medical in all (two for each process's one lane): this process alone would
+    take seconds, so the second one, started meanwhile, takes batches of its own."""
+    _extra(monkeypatch, batch_size=5, lanes=1, rate_limit=4)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
+    helped = _helpers(monkeypatch)
+    result = jobs.deliver(DEPT)
+    assert staged > 20 and result["sent"] == result["accepted"] == staged and result["stopped_by"] is None
+    assert len(helped) == 1 and 0 < helped[0].accepted < staged  # the second process sent batches of its own
+    assert _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+    stats = simulation.engines[DEPT].stats()
+    assert (stats["unique"], stats["duplicates"]) == (staged, 0)
+
+
+class _NoProcess:
+    def __init__(self) -> None:
+        raise AssertionError("no second process was to be started")
+
+
+@pytest.mark.parametrize("extra", [{"batch_size": 5, "processes": 1}, {}])
+def test_one_process_when_so_configured_or_when_the_backlog_is_small(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch, extra: dict[str, int]) -> None:
+    """`processes` 1 with a backlog of many batches; or the default 500 a batch, so a backlog of one."""
+    _extra(monkeypatch, **extra)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
+    monkeypatch.setattr(offload, "Offload", _NoProcess)
+    result = jobs.deliver(DEPT)
+    assert result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
