@@ -87,12 +87,14 @@ def deliver(department: str) -> dict[str, Any]:
     backlog = due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES)
     processes = settings.processes if backlog >= SECOND_PROCESS_BATCHES else 1
     helpers = [Offload() for _ in range(processes - 1)]
+    done = False
     try:
         pending = [helper.submit(deliver_share, department, settings, processes) for helper in helpers]
         results = [deliver_share(department, settings, processes), *_helped(department, pending)]
+        done = True
     finally:
-        for helper in helpers:  # not waited for: each ends after its call, or with this process if that ends first
-            helper.shutdown(wait=False, cancel_futures=True)
+        for helper in helpers:  # waited for once answered (its CPU then counts as this run's); after a failure
+            helper.shutdown(wait=done, cancel_futures=True)  # not: it ends after its call, or with this process
     return merged(results).as_dict()
 
 
