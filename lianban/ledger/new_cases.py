@@ -33,6 +33,11 @@ __all__ = ["NewCases", "NewDelivery", "NewItem"]
 
 _CASES, _ITEMS, _DELIVERIES = (cast(Table, model.__table__) for model in (Case, CaseItem, Delivery))
 _ADD_CASES, _ADD_ITEMS, _ADD_DELIVERIES = insert(_CASES), insert(_ITEMS), insert(_DELIVERIES)
+#: the values of a new item's and a new delivery's rows, in the order the tuples handed to the driver hold them
+#: (a delivery's sealed payload: a NewDelivery's fields, in its order)
+_ITEM_COLUMNS = ("case_id", "item_code", "department", "final")
+_DELIVERY_COLUMNS = ("case_item_id", "department", *NewDelivery._fields, "created_at", "state", "attempts",
+                     "next_attempt_at")
 
 
 @dataclass
@@ -58,22 +63,16 @@ class NewCases:
         case_ids = _case_ids(session, [case["case_no"] for case in self.cases])
         rows = [(case_ids[case["case_no"]], item) for case, items in zip(self.cases, self.items, strict=True)
                 for item in items]
-        plain_write(session, _ADD_ITEMS, [{"case_id": case_id, "item_code": item.item_code,
-                                            "department": item.department, "final": False}
-                                           for case_id, item in rows])
+        plain_write(session, _ADD_ITEMS, [(case_id, item.item_code, item.department, False) for case_id, item in rows],
+                    columns=_ITEM_COLUMNS)
         item_ids = _item_ids(session, list(case_ids.values()))
         written = [(item_ids[(case_id, item.item_code)], item) for case_id, item in rows]
-        deliveries = [self._delivery(item_id, item) for item_id, item in written if item.delivery is not None]
-        plain_write(session, _ADD_DELIVERIES, deliveries)
+        now, pending = self.now, DeliveryState.PENDING
+        deliveries = [(item_id, item.department, *item.delivery, now, pending, 0, now)
+                      for item_id, item in written if item.delivery is not None]
+        plain_write(session, _ADD_DELIVERIES, deliveries, columns=_DELIVERY_COLUMNS)
         self.cases, self.items = [], []
         return written
-
-    def _delivery(self, item_id: int, item: NewItem) -> dict[str, Any]:
-        sealed = item.delivery
-        assert sealed is not None
-        return {"case_item_id": item_id, "department": item.department, "idempotency_key": sealed.idempotency_key,
-                "key_id": sealed.key_id, "envelope": sealed.envelope, "created_at": self.now,
-                "state": DeliveryState.PENDING, "attempts": 0, "next_attempt_at": self.now}
 
 
 def _case_ids(session: Session, case_nos: list[str]) -> dict[str, int]:

@@ -127,6 +127,24 @@ def test_rows_of_plain_values_are_written_each_in_its_place(ledger_url: str) -> 
     assert rows[:4] == [("X0", "部门0"), ("X1", "部门1"), ("X2", "部门2"), ("14", "hrss")]
 
 
+def test_rows_given_as_tuples_are_written_from_the_columns_they_name(ledger_url: str) -> None:
+    """With `columns`, a row is a tuple of those parameters' values in that order (not the statement's), each
+    converted as a mapping's value would be."""
+    _write(ledger_url)
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(CaseItem.id).order_by(CaseItem.id)))
+        plain_write(session, _MOVE, _moves(ids[:5]))
+        tuples = [(m["supplement_due"], m["final"], m["status"], m["item_id"]) for m in _moves(ids[5:])]
+        plain_write(session, _MOVE, tuples, columns=("supplement_due", "final", "status", "item_id"))
+        plain_write(session, update(_ITEMS).values(department=bindparam("department")), [("medical",)],
+                    columns=("department",))
+    with session_factory(ledger_url)() as session:
+        items = session.execute(select(CaseItem.status, CaseItem.final, CaseItem.supplement_due, CaseItem.department)
+                                .order_by(CaseItem.id)).all()
+    assert items[5:] == items[:5] and items[1].supplement_due == date(2026, 12, 11)
+    assert [i.final for i in items[:3]] == [True, False, True] and {i.department for i in items} == {"medical"}
+
+
 def test_a_statement_of_one_parameter_runs_once_for_each_row(ledger_url: str) -> None:
     _write(ledger_url)
     with session_factory(ledger_url).begin() as session:
