@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated lianban home, the real simulators, the ledger on SQLite or PostgreSQL."""
+"""Shared fixtures: an isolated lianban home, a seeded 前置库, the real simulators, the ledger on SQLite or
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.app.setup import init
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.record import RetirementRecord
-from simulators.people import synthetic_application
+from simulators.people import generate, synthetic_application
 
 
 @pytest.fixture
@@ -28,6 +31,15 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     p = Paths.from_env()
     init(p, with_frontend=True)
     return p
+
+
+@pytest.fixture
+def seeded(paths: Paths) -> tuple[FrontendDB, list[dict[str, Any]]]:
+    """A 前置库 holding 60 synthetic approvals (a few broken on purpose)."""
+    db = FrontendDB(paths.frontend_url)
+    apps = list(generate(60, seed=11))
+    db.insert_applications(apps)
+    return db, apps
 
 
 @pytest.fixture

@@ -19,17 +19,14 @@ from lianban.ledger.store import DeliveryState
 from lianban.pipeline import offload
 from lianban.pipeline.deliver import DeliverResult
 from lianban.pipeline.stage import stage
-from simulators.people import generate
 
 DEPT = "medical"
 
 
 @pytest.fixture
-def staged(paths: Paths) -> int:
-    """60 synthetic approvals staged; the number of deliveries to medical."""
-    db = FrontendDB(paths.frontend_url)
-    db.insert_applications(list(generate(60, seed=11)))
-    stage(db, paths.ledger_url, paths.keys_dir)
+def staged(seeded: tuple[FrontendDB, Any], paths: Paths) -> int:
+    """The seeded 前置库 staged; the number of deliveries to medical."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url)() as session:
         return int(session.scalar(select(func.count()).select_from(Delivery).where(Delivery.department == DEPT))
                    or 0)
