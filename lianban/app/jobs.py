@@ -67,9 +67,10 @@ def stage(progress: Callable[[int, int | None], None] | None = None) -> dict[str
 
 
 #: due batches from which a delivery run takes more processes for its department (``extra.processes``,
-#: :data:`lianban.wire.settings.DEFAULT_PROCESSES`): a run long enough to be the last one going (50,000
-#: deliveries in batches of 500). From 40, health's 42 batches at 100,000 records took one too, on a machine
-#: already busy: 23.8–25.7 s against 25.5–26.2 s, three runs each (100: 24.3–25.8 s against 26.6–27.6 s)
+#: :data:`lianban.wire.settings.DEFAULT_PROCESSES`): a run long enough to be the last one going (100,000
+#: deliveries in batches of 1,000). From 40 batches of 500, health's 42 took one too, on a machine already busy:
+#: 23.8–25.7 s against 25.5–26.2 s, three runs each (100: 24.3–25.8 s against 26.6–27.6 s); in batches of 1,000,
+#: from 50 (housing fund's 67 taking one too) no faster: 19.7 / 19.7 s against 18.9 / 19.5 s
 SECOND_PROCESS_BATCHES = 100
 
 

@@ -82,7 +82,7 @@ class _NoProcess:
 @pytest.mark.parametrize("extra", [{"batch_size": 5, "processes": 1}, {}])
 def test_one_process_when_so_configured_or_when_the_backlog_is_small(
         staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch, extra: dict[str, int]) -> None:
-    """`processes` 1 with a backlog of many batches; or the default 500 a batch, so a backlog of one."""
+    """`processes` 1 with a backlog of many batches; or the default 1,000 a batch, so a backlog of one."""
     _extra(monkeypatch, **extra)
     monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
     monkeypatch.setattr(offload, "Offload", _NoProcess)
