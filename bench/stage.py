@@ -40,15 +40,18 @@ def _without_gx() -> None:
     """This process validates with the rules directly: the run's judge (the suite in its worker) replaced."""
     import lianban.pipeline.stage as stage_module
     from lianban.domain.catalog import load_catalog
+    from lianban.domain.columns import Columns
     from lianban.domain.rules import Reason, evaluate
+    from lianban.domain.rules.frame import frame_of
 
     class Direct:
         def __init__(self, docs_dir: Path | None) -> None:
             del docs_dir
 
-        def submit(self, frame: Any) -> Future[list[list[Reason]]]:
+        def submit(self, columns: Columns) -> Future[list[list[Reason]]]:
+            """The chunk's columns made a frame and judged here, as the suite's worker would judge them."""
             judged: Future[list[list[Reason]]] = Future()
-            judged.set_result(evaluate(frame.reset_index(drop=True), load_catalog()))
+            judged.set_result(evaluate(frame_of(columns), load_catalog()))
             return judged
 
         def finish(self) -> None:
