@@ -86,11 +86,13 @@ class OutboxRow:
 def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> list[OutboxRow]:
     """The deliveries `ids` that exist, in that order; `lock`: each row locked until the transaction ends, in id
     order (PostgreSQL; a settle that waited for another's reads what that one wrote)."""
-    query = select(Delivery.id, Delivery.department, Delivery.idempotency_key, Delivery.case_item_id,
-                   *(getattr(Delivery, c) for c in _SETTLED)).where(Delivery.id.in_(list(ids)))
+    table = _DELIVERIES.c
+    query = select(table.id, table.department, table.idempotency_key, table.case_item_id,
+                   *(table[c] for c in _SETTLED)).where(table.id.in_(list(ids)))
     if lock:
-        query = query.order_by(Delivery.id).with_for_update()
-    by_id = {row.id: OutboxRow(*row) for row in session.execute(query)}
+        query = query.order_by(table.id).with_for_update()
+    session.flush()  # as the ORM's execute would: then Core on its connection (the ORM's loading of each row
+    by_id = {row[0]: OutboxRow(*row) for row in session.connection().execute(query)}  # was most of the read)
     return [by_id[i] for i in ids if i in by_id]
 
 

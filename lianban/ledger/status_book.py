@@ -32,11 +32,12 @@ _APPEND = insert(_EVENTS)
 
 def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dict[int, ItemRow]:
     """Items `ids` by id, in one query; `lock`: each row locked until the transaction ends (PostgreSQL)."""
-    query: Select[Any] = select(CaseItem.id, CaseItem.item_code, *(getattr(CaseItem, c) for c in _COLUMNS))
-    query = query.where(CaseItem.id.in_(set(ids))).order_by(CaseItem.id)
+    query: Select[Any] = select(_ITEMS.c.id, _ITEMS.c.item_code, *(_ITEMS.c[c] for c in _COLUMNS))
+    query = query.where(_ITEMS.c.id.in_(set(ids))).order_by(_ITEMS.c.id)
     if lock:
         query = query.with_for_update()
-    return {row.id: ItemRow(*row) for row in session.execute(query)}
+    session.flush()  # as the ORM's execute would: then Core on its connection (the ORM's loading of each row
+    return {row[0]: ItemRow(*row) for row in session.connection().execute(query)}  # was most of the read)
 
 
 @dataclass
