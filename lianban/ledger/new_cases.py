@@ -3,8 +3,7 @@
 Staging (:mod:`lianban.pipeline.stage`) decides each row's fate in Python and hands every case it enters to a
 :class:`NewCases` (so do held cases, :mod:`lianban.pipeline.notices`); :meth:`NewCases.write` then inserts them
 with one driver executemany per table (:func:`lianban.ledger.db.plain_write`) — the cases, then the case items,
-then the deliveries, the new ids known in between (numbered in order on SQLite, read back by their unique keys,
-办件编号 and case and item, elsewhere: :func:`_numbered`) — instead
+then the deliveries, the new ids read back in between by their unique keys (办件编号; case and item) — instead
 of one ORM object and flush per row (measured: 6.5 flushes per case were 60 % of staging's time; the ORM's own
 bulk insert of the mapped classes then still cost a fifth; an insert returning the ids in parameter order ran
 one statement per row on SQLite, a fifth of staging again at 100,000 rows).
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from lianban.ledger.db import plain_rows, plain_write
@@ -57,19 +56,16 @@ class NewCases:
 
     def write(self, session: Session) -> list[tuple[int, NewItem]]:
         """Insert every case, item and delivery added (three executemany statements, and two queries for the
-        new ids: :func:`_numbered`), then forget them; each item's new id with the item, in the order added."""
+        new ids), then forget them; each item's new id with the item, in the order added."""
         if not self.cases:
             return []
         plain_write(session, _ADD_CASES, self.cases)
-        case_nos = [case["case_no"] for case in self.cases]
-        case_ids = _numbered(session, _CASES, ("case_no",), case_nos) or _case_ids(session, case_nos)
+        case_ids = _case_ids(session, [case["case_no"] for case in self.cases])
         rows = [(case_ids[case["case_no"]], item) for case, items in zip(self.cases, self.items, strict=True)
                 for item in items]
         plain_write(session, _ADD_ITEMS, [(case_id, item.item_code, item.department, False) for case_id, item in rows],
                     columns=_ITEM_COLUMNS)
-        keys = [(case_id, item.item_code) for case_id, item in rows]
-        item_ids = _numbered(session, _ITEMS, ("case_id", "item_code"), keys) or \
-            _item_ids(session, list(case_ids.values()))
+        item_ids = _item_ids(session, list(case_ids.values()))
         written = [(item_ids[(case_id, item.item_code)], item) for case_id, item in rows]
         now, pending = self.now, DeliveryState.PENDING
         deliveries = [(item_id, item.department, *item.delivery, now, pending, 0, now)
@@ -77,24 +73,6 @@ class NewCases:
         plain_write(session, _ADD_DELIVERIES, deliveries, columns=_DELIVERY_COLUMNS)
         self.cases, self.items = [], []
         return written
-
-
-def _numbered(session: Session, table: Table, key: tuple[str, ...], keys: list[Any]) -> dict[Any, int] | None:
-    """The ids of the rows of `table` just inserted in the order of `keys` (unique values of its columns `key`:
-    one value each, or a tuple), without reading each back by its key (that cost a tenth of staging's own
-    process at 100,000 rows), where the database numbers the rows of one insert one after another in the order
-    given: SQLite, whose new rowid is the largest so far plus one, while this transaction holds the only write
-    lock (from its first write: before the rows were inserted). The largest id and the ones before it, checked
-    at both ends; None elsewhere (PostgreSQL's sequences promise no such order under concurrent inserts), for
-    no rows, or if the check fails: the caller then reads them back by key."""
-    if not keys or session.get_bind().dialect.name != "sqlite":
-        return None
-    last = int(session.scalar(select(func.max(table.c.id))) or 0)
-    ids = dict(zip(keys, range(last - len(keys) + 1, last + 1), strict=True))
-    ends = {keys[0]: ids[keys[0]], keys[-1]: last}
-    query = select(table.c.id, *(table.c[name] for name in key)).where(table.c.id.in_(list(ends.values())))
-    found = {(row[1:] if len(key) > 1 else row[1]): row[0] for row in plain_rows(session, query)}
-    return ids if found == ends else None
 
 
 def _case_ids(session: Session, case_nos: list[str]) -> dict[str, int]:

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from lianban.ledger import new_cases
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.new_cases import NewCases, NewDelivery, NewItem
@@ -63,8 +62,8 @@ def test_written_once_then_empty(ledger_url: str) -> None:
 
 
 def test_the_ids_written_are_the_rows_ids_batch_after_batch(ledger_url: str) -> None:
-    """Each item's id as write() returns it is that item's row (on SQLite numbered in order, not read back),
-    with rows of an earlier batch and a held case's in the ledger before it."""
+    """Each item's id as write() returns it is that item's row, with rows of an earlier batch and a held case's
+    in the ledger before it."""
     for first in (1, 101, 201):
         batch = NewCases(NOW)
         for n in range(first, first + 100):
@@ -76,14 +75,3 @@ def test_the_ids_written_are_the_rows_ids_batch_after_batch(ledger_url: str) -> 
                                         .where(CaseItem.id.in_([item_id for item_id, _ in written]))).all())
         assert [rows[item_id] for item_id, _ in written] == [item.item_code for _, item in written]
         assert len(written) == 300
-
-
-def test_rows_not_numbered_as_expected_are_read_back_by_key(ledger_url: str) -> None:
-    batch = NewCases(NOW)
-    batch.add(_case(1), _items(1))
-    batch.add(_case(2), _items(2))
-    with session_factory(ledger_url).begin() as session:
-        batch.write(session)
-        wrong_order = ["BZ2026000002", "BZ2026000001"]
-        assert new_cases._numbered(session, new_cases._CASES, ("case_no",), wrong_order) is None
-        assert new_cases._numbered(session, new_cases._CASES, ("case_no",), []) is None
