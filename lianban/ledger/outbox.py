@@ -91,8 +91,10 @@ def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> l
                    *(table[c] for c in _SETTLED)).where(table.id.in_(list(ids)))
     if lock:
         query = query.order_by(table.id).with_for_update()
-    session.flush()  # as the ORM's execute would: then Core on its connection (the ORM's loading of each row
-    by_id = {row[0]: OutboxRow(*row) for row in session.connection().execute(query)}  # was most of the read)
+    # Core on the session's connection (the ORM's loading of each row was most of the read), flushed first as
+    # the ORM's execute would be
+    session.flush()
+    by_id = {row[0]: OutboxRow(*row) for row in session.connection().execute(query)}
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -36,8 +36,10 @@ def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dic
     query = query.where(_ITEMS.c.id.in_(set(ids))).order_by(_ITEMS.c.id)
     if lock:
         query = query.with_for_update()
-    session.flush()  # as the ORM's execute would: then Core on its connection (the ORM's loading of each row
-    return {row[0]: ItemRow(*row) for row in session.connection().execute(query)}  # was most of the read)
+    # Core on the session's connection (the ORM's loading of each row was most of the read), flushed first as
+    # the ORM's execute would be
+    session.flush()
+    return {row[0]: ItemRow(*row) for row in session.connection().execute(query)}
 
 
 @dataclass

@@ -26,7 +26,7 @@ def test_a_full_connection_is_parsed() -> None:
     assert s.transport.timeout == (2.0, 9.0) and s.transport.verify is True
 
 
-def test_batches_of_500_by_default_100_to_the_sms_gateway_2500_to_wanshi_tong_and_a_setting_still_wins() -> None:
+def test_batches_of_1000_by_default_100_to_the_sms_gateway_2500_to_wanshi_tong_and_a_setting_still_wins() -> None:
     assert parse_connection("health", json.dumps({"host": "h"})).batch_size == 1000
     assert parse_connection("wanshi_tong", json.dumps({"host": "h"})).batch_size == 2500
     assert parse_connection("sms", json.dumps({"host": "h"})).batch_size == 100
