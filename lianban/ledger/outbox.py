@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, union_all, update
 from sqlalchemy.orm import Session
 
-from lianban.ledger.db import plain_write
+from lianban.ledger.db import core_rows, plain_write
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
@@ -91,10 +91,7 @@ def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> l
                    *(table[c] for c in _SETTLED)).where(table.id.in_(list(ids)))
     if lock:
         query = query.order_by(table.id).with_for_update()
-    # Core on the session's connection (the ORM's loading of each row was most of the read), flushed first as
-    # the ORM's execute would be
-    session.flush()
-    by_id = {row[0]: OutboxRow(*row) for row in session.connection().execute(query)}
+    by_id = {row[0]: OutboxRow(*row) for row in core_rows(session, query)}
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from lianban.domain.statuses import Status
-from lianban.ledger.db import plain_write
+from lianban.ledger.db import core_rows, plain_write
 from lianban.ledger.models import CaseItem, StatusEvent
 from lianban.ledger.store import ItemRow, move_status, utcnow
 
@@ -36,10 +36,7 @@ def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dic
     query = query.where(_ITEMS.c.id.in_(set(ids))).order_by(_ITEMS.c.id)
     if lock:
         query = query.with_for_update()
-    # Core on the session's connection (the ORM's loading of each row was most of the read), flushed first as
-    # the ORM's execute would be
-    session.flush()
-    return {row[0]: ItemRow(*row) for row in session.connection().execute(query)}
+    return {row[0]: ItemRow(*row) for row in core_rows(session, query)}
 
 
 @dataclass

@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from lianban.ledger.db import (
     SQLITE_CACHE_KIB,
     SQLITE_CHECKPOINT_PAGES,
+    core_rows,
     engine_for,
     plain_rows,
     plain_write,
@@ -36,6 +37,20 @@ def _write(ledger_url: str) -> None:
                   [NewItem("13", "hrss"), NewItem("14", "hrss")])
     with session_factory(ledger_url).begin() as session:
         batch.write(session)
+
+
+def test_core_rows_see_what_the_session_holds_unflushed_and_convert_as_the_orm_does(ledger_url: str) -> None:
+    """A change made on the session's objects and not yet flushed is read (as the ORM's execute would flush it
+    first), and a time column comes back a datetime, as the ORM's rows hold it."""
+    _write(ledger_url)
+    query = select(_ITEMS.c.id, _ITEMS.c.status, _ITEMS.c.supplement_due, _ITEMS.c.final).order_by(_ITEMS.c.id)
+    with session_factory(ledger_url).begin() as session:
+        item = session.scalars(select(CaseItem).order_by(CaseItem.id)).first()
+        assert item is not None
+        item.status, item.supplement_due, item.final = "补正资料", date(2026, 12, 11), True
+        rows = [tuple(row) for row in core_rows(session, query)]
+        assert rows == [tuple(row) for row in session.execute(query)]
+    assert rows[0][1:] == ("补正资料", date(2026, 12, 11), True) and len(rows) == 10
 
 
 def test_the_driver_tuples_hold_what_sqlalchemy_rows_hold(ledger_url: str) -> None:
