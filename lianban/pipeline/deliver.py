@@ -141,10 +141,15 @@ class _Settling:
 
 
 def _check_keys_match(session: Session, sealer: BatchSealer, keys_dir: Path) -> None:
-    """Refuse to run with a keys folder that shares no vault key with what the outbox was sealed with."""
-    used = set(session.scalars(select(Delivery.key_id).where(Delivery.department == sealer.department,
-                                                             Delivery.state.in_(DUE_STATES)).distinct()))
-    if used and not used & set(sealer.vault.keys):
+    """Refuse to run with a keys folder that shares no vault key with what the outbox was sealed with. One due
+    row sealed under a key of the folder is enough (read in the due index, it is usually the first: reading
+    every due row's key cost a backlog of 170,000 a quarter of a second per run); only when there is none are
+    the keys used read, for the error."""
+    due = select(Delivery.key_id).where(Delivery.department == sealer.department, Delivery.state.in_(DUE_STATES))
+    if session.scalar(due.where(Delivery.key_id.in_(sorted(sealer.vault.keys))).limit(1)) is not None:
+        return
+    used = set(session.scalars(due.distinct()))
+    if used:
         raise ConfigError(f"密钥目录与台账不符：待投递记录所用的存储密钥 {', '.join(sorted(used))} 都不在 "
                           f"{keys_dir / 'vault.json'} 中；请确认 LIANBAN_KEYS_DIR 指向本台账的密钥目录，未做任何改动 "
                           f"(the keys folder does not hold the keys the ledger was sealed with; nothing was touched)")
