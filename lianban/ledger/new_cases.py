@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from lianban.ledger.db import plain_rows, plain_write
 from lianban.ledger.models import Case, CaseItem, Delivery
-from lianban.ledger.new_items import NewDelivery, NewItem
+from lianban.ledger.new_items import DELIVERY_FIELDS, NewDelivery, NewItem
 from lianban.ledger.store import DeliveryState
 
 __all__ = ["NewCases", "NewDelivery", "NewItem"]
@@ -34,9 +34,9 @@ __all__ = ["NewCases", "NewDelivery", "NewItem"]
 _CASES, _ITEMS, _DELIVERIES = (cast(Table, model.__table__) for model in (Case, CaseItem, Delivery))
 _ADD_CASES, _ADD_ITEMS, _ADD_DELIVERIES = insert(_CASES), insert(_ITEMS), insert(_DELIVERIES)
 #: the values of a new item's and a new delivery's rows, in the order the tuples handed to the driver hold them
-#: (a delivery's sealed payload: a NewDelivery's fields, in its order)
+#: (a delivery's sealed payload: a NewDelivery's values, in its order)
 _ITEM_COLUMNS = ("case_id", "item_code", "department", "final")
-_DELIVERY_COLUMNS = ("case_item_id", "department", *NewDelivery._fields, "created_at", "state", "attempts",
+_DELIVERY_COLUMNS = ("case_item_id", "department", *DELIVERY_FIELDS, "created_at", "state", "attempts",
                      "next_attempt_at")
 
 
@@ -63,13 +63,13 @@ class NewCases:
         case_ids = _case_ids(session, [case["case_no"] for case in self.cases])
         rows = [(case_ids[case["case_no"]], item) for case, items in zip(self.cases, self.items, strict=True)
                 for item in items]
-        plain_write(session, _ADD_ITEMS, [(case_id, item.item_code, item.department, False) for case_id, item in rows],
-                    columns=_ITEM_COLUMNS)
+        plain_write(session, _ADD_ITEMS, [(case_id, code, department, False)
+                                          for case_id, (code, department, _) in rows], columns=_ITEM_COLUMNS)
         item_ids = _item_ids(session, list(case_ids.values()))
-        written = [(item_ids[(case_id, item.item_code)], item) for case_id, item in rows]
+        written = [(item_ids[(case_id, item[0])], item) for case_id, item in rows]
         now, pending = self.now, DeliveryState.PENDING
-        deliveries = [(item_id, item.department, *item.delivery, now, pending, 0, now)
-                      for item_id, item in written if item.delivery is not None]
+        deliveries = [(item_id, department, *delivery, now, pending, 0, now)
+                      for item_id, (_, department, delivery) in written if delivery is not None]
         plain_write(session, _ADD_DELIVERIES, deliveries, columns=_DELIVERY_COLUMNS)
         self.cases, self.items = [], []
         return written

@@ -28,7 +28,7 @@ from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
 from lianban.ledger.models import Case, CaseItem
-from lianban.ledger.new_cases import NewCases, NewItem
+from lianban.ledger.new_cases import NewCases
 from lianban.ledger.status_book import StatusBook
 from lianban.ledger.store import ItemRow, record_status, utcnow
 from lianban.pipeline.prepare import password_hash
@@ -138,12 +138,12 @@ def _enter_held(session: Session, held: Sequence[Held], catalog: Catalog, passwo
     for record, reasons, id_index in held:
         codes = sorted(code for code in set(record.items) if code in catalog.items)
         new.add(case_columns(record, id_index, None, password_key, new.now),
-                [NewItem(code, catalog.items[code].department) for code in codes], held=True)
+                [(code, catalog.items[code].department, None) for code in codes], held=True)
         notices += [(notice(reasons), _moment(record.approved_at))] * len(codes)
     book = StatusBook(session)
-    told = sum(book.record(ItemRow(item_id, item.item_code, None, None, None, False, None, None), Status.SUPPLEMENT,
+    told = sum(book.record(ItemRow(item_id, code, None, None, None, False, None, None), Status.SUPPLEMENT,
                            WINDOW, code=HOLD_CODE, reason=reason, changed_at=moment)
-               for (item_id, item), (reason, moment) in zip(new.write(session), notices, strict=True))
+               for (item_id, (code, _, _)), (reason, moment) in zip(new.write(session), notices, strict=True))
     book.write()
     return told
 

@@ -66,19 +66,19 @@ def sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) -> 
     its idempotency key, case and item)."""
     items = []
     for r in route(record, catalog):
-        sealed = None
+        sealed: NewDelivery | None = None
         if r.payload is not None:
             key = idempotency_key(record.case_no, r.item_code, r.department)
             envelope = seal(vault, r.payload, aad(key, record.case_no, r.item_code))
-            sealed = NewDelivery(key, envelope["kid"], json.dumps(envelope))
-        items.append(NewItem(r.item_code, r.department, sealed))
+            sealed = (key, envelope["kid"], json.dumps(envelope))
+        items.append((r.item_code, r.department, sealed))
     return items
 
 
 class Prepared(NamedTuple):
     """What staging works out for a readable row whatever its verdict: its fingerprint, the person's blind index
-    and its items sealed (used if the row is entered as a new case). A named tuple, as its items are
-    (:mod:`lianban.ledger.new_items`: they cross from the preparing process)."""
+    and its items sealed (used if the row is entered as a new case). A named tuple (one per row; its items, by
+    the thousand, plain tuples: :mod:`lianban.ledger.new_items`): they cross from the preparing process."""
 
     print_: str
     id_index: str

@@ -109,18 +109,16 @@ def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, k
     case, items = notices.resume(session, record, id_index, print_, catalog)
     notices.keep_password(case, record, keys.query)
     deliveries = 0
-    for new in sealed_items(record, catalog, keys.vault):
-        item = items.get(new.item_code) or CaseItem(case_id=case.id, item_code=new.item_code,
-                                                    department=new.department)
-        items[new.item_code] = item
+    for code, department, delivery in sealed_items(record, catalog, keys.vault):
+        item = items.get(code) or CaseItem(case_id=case.id, item_code=code, department=department)
+        items[code] = item
         session.add(item)
         session.flush()
-        if new.delivery is None:
+        if delivery is None:
             continue
-        session.add(Delivery(case_item_id=item.id, department=new.department,
-                             idempotency_key=new.delivery.idempotency_key, key_id=new.delivery.key_id,
-                             envelope=new.delivery.envelope, created_at=now, state=DeliveryState.PENDING,
-                             next_attempt_at=now))
+        key, key_id, envelope = delivery
+        session.add(Delivery(case_item_id=item.id, department=department, idempotency_key=key, key_id=key_id,
+                             envelope=envelope, created_at=now, state=DeliveryState.PENDING, next_attempt_at=now))
         deliveries += 1
     return deliveries, any(not item.final for item in items.values())
 
@@ -135,7 +133,7 @@ def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, ke
     new, items = NewCases(utcnow()), sealed_items(record, catalog, keys.vault)
     new.add(notices.case_columns(record, id_index, print_, keys.query, new.now), items)
     new.write(session)
-    return sum(item.delivery is not None for item in items)
+    return sum(delivery is not None for _, _, delivery in items)
 
 
 def _open_cases(session: Session, id_indexes: set[str]) -> dict[str, set[str]]:
@@ -290,7 +288,7 @@ class _Chunk:
             case = notices.case_columns(record, id_index, print_, self.keys.query, self.new.now,
                                         ready.password_hash if ready is not None else None)
             self.new.add(case, items)
-            deliveries, in_progress = sum(i.delivery is not None for i in items), bool(items)
+            deliveries, in_progress = sum(delivery is not None for _, _, delivery in items), bool(items)
         if in_progress:
             ledger.persons.setdefault(id_index, set()).add(record.case_no)
         self.result.deliveries += deliveries

@@ -24,7 +24,7 @@ from lianban.ledger.db import (
     session_factory,
 )
 from lianban.ledger.models import Case, CaseItem, StatusEvent
-from lianban.ledger.new_cases import NewCases, NewItem
+from lianban.ledger.new_cases import NewCases
 
 NOW = datetime(2026, 12, 3, 9, 0)
 
@@ -34,7 +34,7 @@ def _write(ledger_url: str) -> None:
     for n in range(1, 6):
         batch.add({"case_no": f"BZ2026{n:06d}", "source_seq": n, "region_code": "341602", "id_index": f"{n:064x}",
                    "approved_at": NOW, "fingerprint": f"{n:064x}", "password_hash": None},
-                  [NewItem("13", "hrss"), NewItem("14", "hrss")])
+                  [("13", "hrss", None), ("14", "hrss", None)])
     with session_factory(ledger_url).begin() as session:
         batch.write(session)
 
