@@ -9,9 +9,9 @@ the pure-Python fallback), and reports:
 - the amortised total µs per record, timed end to end through ``seal_batch`` / ``BatchOpener``;
 - the same records sealed one per envelope (a wrapped key and a signature each), on S records: what
   sealing would cost without batching, projected to N;
-- SM2 ms per operation (sign, verify, wrap, unwrap) on the active engine and on gmalg, and what SM2
-  costs per record at batch sizes 100 and 500 for one exchange: the hub wraps, signs and verifies the
-  department's signed answer; the department verifies, unwraps and signs its answer.
+- SM2 ms per operation (sign, verify, wrap, unwrap) on the active engine and on gmalg, and what SM2 costs
+  per record at batch sizes 100 and 1,000 (the default) for one exchange: the hub wraps, signs and verifies
+  the department's signed answer; the department verifies, unwraps and signs its answer.
 
 Prints tables and writes ``bench/results/seal.json``.
 """
@@ -36,11 +36,12 @@ from lianban.domain.catalog import load_catalog
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import minimise
 from lianban.wire.ids import aad, idempotency_key
+from lianban.wire.settings import DEFAULT_BATCH_SIZE
 from simulators.people import synthetic_application
 
 RESULTS = Path(__file__).parent / "results" / "seal.json"
 Item = tuple[str, dict[str, Any]]
-SM2_BATCH_SIZES = (100, 500)
+SM2_BATCH_SIZES = (100, DEFAULT_BATCH_SIZE)
 
 
 def records(n: int, seed: int = 2025) -> list[Item]:
@@ -203,7 +204,7 @@ def sm2_table(results: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.seal", description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--sample", type=int, default=50, help="records sealed with per-record SM2/NIST")
     parser.add_argument("--sm2-rounds", type=int, default=30, help="calls timed per SM2 operation and engine")
     parser.add_argument("--out", type=Path, default=RESULTS)
