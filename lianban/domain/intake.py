@@ -111,7 +111,9 @@ def _label(key: str, catalog: Catalog) -> str:
 
 
 def _as_text(raw: Any, label: str) -> str:
-    if type(raw) is str:  # most of what is read; ASCII is valid UTF-8 as it is
+    if type(raw) is str and raw.isprintable():  # most of what is read: no control (Cc), format (Cf) or lone
+        return raw  # surrogate (Cs) character, each unprintable, so valid UTF-8 with nothing invisible (in C)
+    if type(raw) is str:  # ASCII is valid UTF-8 as it is
         text = raw if raw.isascii() else _utf8(raw, label)
     elif raw is None:
         return ""

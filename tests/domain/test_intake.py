@@ -223,6 +223,20 @@ def test_invisible_characters_are_found_alone_or_inside_text_ascii_or_not() -> N
         assert _invisible(c) is expected and _invisible(f"BZ-{c}-01") is expected, hex(point)
 
 
+def test_text_is_taken_as_it_is_unless_it_holds_an_invisible_character_or_a_lone_surrogate() -> None:
+    from lianban.domain.intake import _as_text, _Refused
+
+    for point in [*range(0x3000), 0xD800, 0xDFFF, 0xFEFF, 0xE0001, 0x1D173, 0x10FFFF]:
+        text = f"张-{chr(point)}-三"
+        refused = unicodedata.category(chr(point)) in ("Cc", "Cf", "Cs")
+        try:
+            taken = _as_text(text, "姓名")
+        except _Refused as problem:
+            assert refused and "姓名" in str(problem), hex(point)
+        else:
+            assert not refused and taken == text, hex(point)
+
+
 def test_reading_a_frontend_row_does_not_import_pandas() -> None:
     """HRSS's status log is read in every feedback round: pandas (a third of a second) is the rules' alone."""
     import subprocess
