@@ -66,7 +66,7 @@ class NewCases:
         plain_write(session, _ADD_ITEMS, [(case_id, code, department, False)
                                           for case_id, (code, department, _) in rows], columns=_ITEM_COLUMNS)
         item_ids = _item_ids(session, list(case_ids.values()))
-        written = [(item_ids[(case_id, item[0])], item) for case_id, item in rows]
+        written = [(item_ids[(case_id, item[0])], item) for case_id, item in rows]  # item[0]: its item code
         now, pending = self.now, DeliveryState.PENDING
         deliveries = [(item_id, department, *delivery, now, pending, 0, now)
                       for item_id, (_, department, delivery) in written if delivery is not None]

@@ -210,6 +210,19 @@ def test_a_sent_batchs_evidence_digest_is_rebuilt_from_what_went_out(seeded: Any
     assert len(sent) > 1 and digests == rebuilt
 
 
+def test_a_vault_rotated_after_staging_still_delivers_what_its_older_key_sealed(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    """The keys check needs one due row sealed under a key of the folder: the older key, kept in the ring."""
+    from lianban.keys.names import VAULT
+    from lianban.keys.rings import rotate_ring
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    before = _states(paths.ledger_url, "health")[DeliveryState.PENDING]
+    rotate_ring(paths.keys_dir, VAULT)  # a new active key; the one the outbox was sealed with still opens
+    result = deliver(_connector("health"), paths.ledger_url, batch_size=50, keys_dir=paths.keys_dir)
+    assert result.accepted == before and _states(paths.ledger_url, "health") == {DeliveryState.ACCEPTED: before}
+
+
 def test_a_keys_folder_from_another_installation_refuses_to_run_and_touches_nothing(
         seeded: Any, paths: Paths, simulation: Any, tmp_path: Any) -> None:
     import shutil
