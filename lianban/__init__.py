@@ -34,7 +34,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       outbox (claiming due rows, so two runs never send the same one; settling them set-based),
        │       daily (the daily summary's figures), new_cases (a staged chunk's new cases, items and outbox rows
        │       written set-based; new_items, what it writes for one item), status_book (a page's status
-       │       moves judged in memory, written set-based)
+       │       moves judged in memory, written set-based), delivery_keys (deliveries found by idempotency
+       │       key, keyed in sorted batches)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from lianban.domain.identity import redact_text
 from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
+from lianban.ledger.delivery_keys import by_key
 from lianban.ledger.models import Case, CaseItem, Delivery, Supplement
 from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, utcnow
 
@@ -68,7 +69,7 @@ def requeue(ledger_url: str, department: str | None = None, states: Sequence[str
     query = _query(department, states).with_only_columns(Delivery.id)  # the ids only: no row objects loaded
     factory = session_factory(ledger_url)
     with factory() as session:
-        ids = list(session.scalars(query.where(Delivery.idempotency_key == key) if key else query))
+        ids = list(session.scalars(query.where(by_key(key)) if key else query))
     if key and not ids:
         raise ConfigError(f"没有编号为 {key[:70]!r} 的死信（见 lianban deliveries list --json 的 idempotency_key）"
                           f" (no dead letter with that key)")

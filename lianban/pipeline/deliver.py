@@ -44,6 +44,7 @@ from lianban.crypto.batch import is_batch_refusal
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.ledger.db import plain_rows, session_factory
+from lianban.ledger.delivery_keys import key_claimed
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, write_deliveries
@@ -246,6 +247,7 @@ class _Run:
         """Seal the rows (dead-lettering any whose at-rest payload does not open)."""
         with self.sessions.begin() as session:
             rows = _outgoing(session, ids)
+            key_claimed(session, [(out.idempotency_key, i) for i, out in rows])  # found by it once sent (callbacks)
             sealed = self.sealer.seal([out for _, out in rows])
             broken = delivery_rows(session, [i for i, out in rows if out.idempotency_key in sealed.broken])
             for row in broken:

@@ -21,6 +21,7 @@ from lianban.errors import RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
+from lianban.ledger.delivery_keys import by_key
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.results import seal_result
@@ -86,7 +87,7 @@ def delivered_keys(session: Session, department: str, keys: Collection[str] | No
     if final is not None:
         query = query.where(CaseItem.final.is_(final))
     if keys is not None:
-        query = query.where(Delivery.idempotency_key.in_(set(keys)))
+        query = query.where(by_key(sorted(set(keys))))
     return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
 
 

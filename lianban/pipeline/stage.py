@@ -39,6 +39,7 @@ from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.ledger.db import session_factory
+from lianban.ledger.delivery_keys import key_staged, last_delivery_id
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
@@ -373,6 +374,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
     run = _Run(source, session_factory(ledger_url), load_catalog(), load_keys(keys_dir), judging, chunk,
                max(chunk, read_ahead), max(1, suite_rows // chunk) * chunk, progress)
+    with run.sessions() as session:
+        keyed = last_delivery_id(session)  # the run's deliveries are keyed when it ends, sorted
     with Preparer(keys_dir, offload_rows) as preparer:
         pulled = run.pull(preparer)
         while pulled is not None:
@@ -382,6 +385,7 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     result.data_docs = str(built) if built else None
     if result.extracted:
         with run.sessions.begin() as session:  # the run, with where its Data Docs are (lianban status shows the last)
+            key_staged(session, keyed)
             session.add(StageRun(started_at=run.started, finished_at=utcnow(), extracted=result.extracted,
                                  staged=result.staged, quarantined=result.quarantined, data_docs=result.data_docs))
     return result
