@@ -41,11 +41,13 @@ def key_staged(session: Session, after: int) -> None:
 def key_claimed(session: Session, pairs: Sequence[tuple[str, int]]) -> None:
     """Key the deliveries of (idempotency key, id) `pairs` (a batch about to be sent) not keyed yet. Those keyed
     are read first: an insert, even of nothing, would take SQLite's write lock from the other senders."""
+    if not pairs:
+        return
     keyed = set(session.scalars(select(DeliveryKey.idempotency_key)
                                 .where(DeliveryKey.idempotency_key.in_([key for key, _ in pairs]))))
     missing = sorted(pair for pair in pairs if pair[0] not in keyed)
     if missing:
-        plain_write(session, _keying(session.get_bind().dialect.name), missing, columns=_COLUMNS)
+        plain_write(session, _keying(_dialect(session)), missing, columns=_COLUMNS)
 
 
 def by_key(keys: Sequence[str] | str) -> Any:
@@ -57,15 +59,22 @@ def by_key(keys: Sequence[str] | str) -> Any:
 _COLUMNS = ("idempotency_key", "delivery_id")
 
 
+def _dialect(session: Session) -> str:
+    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+
+
 @cache
-def _keying(dialect_name: str) -> Insert:
+def _keying(dialect: str) -> Insert:
     """The insert of a key that leaves one already there as it is (one statement object per dialect, so that
     :func:`plain_write` compiles it once)."""
-    return (postgresql if dialect_name == "postgresql" else sqlite).insert(DeliveryKey).on_conflict_do_nothing(
-        index_elements=["idempotency_key"])
+    return _insert(dialect).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 def _key(session: Session, rows: Select[*tuple[Any, ...]]) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(DeliveryKey).from_select(list(_COLUMNS), rows)
+    statement = _insert(_dialect(session)).from_select(list(_COLUMNS), rows)
     session.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+
+
+def _insert(dialect: str) -> Any:
+    """An insert into the key table that can leave a conflicting row alone (each dialect has its own)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(DeliveryKey)

@@ -3,8 +3,9 @@
 The key is a hash (the departments' contract), so deliveries' unique index on it sent every new delivery to a
 random page: a staging chunk's 5,000 deliveries dirtied some 5,000 pages of that index once it outgrew them,
 about 20 MB written to the WAL per commit, and a million rows staged in 189 s against 134 s without it. The
-keys now go to ``delivery_keys`` a staging run at a time, sorted (each page written once), and any a claim
-finds missing with the claim (:mod:`lianban.ledger.delivery_keys`): every delivery sent can be found by its key.
+keys now go to ``delivery_keys`` a staging run at a time, sorted (each page written once), and any still
+missing with the batch that sends it (:mod:`lianban.ledger.delivery_keys`): every delivery sent can be found by
+its key.
 Existing deliveries are keyed here, in key order.
 
 Revision ID: 0017
