@@ -85,8 +85,8 @@ class DeliveryKey(Base):
     __tablename__ = "delivery_keys"
     __table_args__ = ({"sqlite_with_rowid": False},)
     idempotency_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    #: not a foreign key: checking each would read the deliveries in key order, at random (a million rows' keys
-    #: took 18 s more); every row is written from its delivery's (lianban.ledger.delivery_keys)
+    #: not a foreign key: every row is written from its delivery's (lianban.ledger.delivery_keys), and no
+    #: delivery is deleted (a million rows staged with the key checked: 152.1 s, without: 158.6 s, the noise)
     delivery_id: Mapped[int]
 
 
