@@ -6,7 +6,8 @@ recent SQLite default setup would be) and answers a receipt. No batching, no sea
 what "just send it" costs, not a straw man (on the 2-core reference machine ≈ 450–470 records/s per department;
 a much lower figure means the baseline is broken, not that the hub is fast).
 
-    python -m bench.naive serve [--port N]      the receiving server; first stdout line {"url": ...}
+    python -m bench.naive serve --folder DIR [--port N]   the receiving server, its SQLite in DIR; first stdout
+                                                          line {"url": ...}
     send(url, records)                          the client loop; (deliveries, seconds)
 """
 
@@ -16,7 +17,6 @@ import argparse
 import json
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -58,10 +58,11 @@ def send(url: str, deliveries: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple
     return sent, time.perf_counter() - started
 
 
-def serve(port: int) -> None:
+def serve(port: int, folder: Path) -> None:
+    """Serve until killed; the database goes in `folder` (the caller's to clear: a killed server cleans nothing)."""
     import uvicorn
 
-    folder = Path(tempfile.mkdtemp(prefix="lianban-naive-"))
+    folder.mkdir(parents=True, exist_ok=True)
     config = uvicorn.Config(create_app(folder / "naive.db"), host="127.0.0.1", port=port, log_level="warning",
                             access_log=False)
     server = uvicorn.Server(config)
@@ -77,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.naive")
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--folder", type=Path, required=True)
     args = parser.parse_args(argv)
-    serve(args.port)
+    serve(args.port, args.folder)
 
 
 if __name__ == "__main__":

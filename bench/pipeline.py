@@ -104,8 +104,9 @@ def _deliver_all(env: dict[str, str]) -> tuple[float, dict[str, dict[str, Any]]]
     return time.perf_counter() - started, results
 
 
-def _naive(sample: int) -> dict[str, float]:
-    """The quick script on the first `sample` people: one POST per record per department."""
+def _naive(sample: int, home: Path) -> dict[str, float]:
+    """The quick script on the first `sample` people: one POST per record per department; its server's database
+    in `home` (cleared with the bench's next run there)."""
     from lianban.domain.catalog import load_catalog
 
     catalog, pushed = load_catalog(), set(_departments())
@@ -113,7 +114,8 @@ def _naive(sample: int) -> dict[str, float]:
     deliveries = [(catalog.items[code].department, {"case_no": p["case_no"], "item_code": code, **p})
                   for p in people for code in str(p["items"]).split(",")
                   if code in catalog.items and catalog.items[code].department in pushed]
-    server, said = _start([sys.executable, "-m", "bench.naive", "serve"], dict(os.environ))
+    server, said = _start([sys.executable, "-m", "bench.naive", "serve", "--folder", str(home / "naive")],
+                          dict(os.environ))
     try:
         sent, seconds = naive.send(said["url"], deliveries)
     finally:
@@ -171,7 +173,7 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
     batches = sum(math.ceil(int(d.get("sent", 0)) / default_batch_size(name)) for name, d in delivered.items())
     total_s = stage_s + deliver_s
-    baseline = _naive(sample)
+    baseline = _naive(sample, home)
     e2e = records / total_s
     sm2 = _sm2_ms()
     return {

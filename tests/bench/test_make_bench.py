@@ -4,6 +4,7 @@ staged and 100,000 end to end): each runs to its end and says what it measured."
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,8 @@ def test_the_pipeline_delivers_every_record_and_ends_with_its_rate(tmp_path: Pat
     assert deliver["deliveries"] == staged["deliveries"] > staged["staged"]  # every one accepted, 2.7 a record
     assert all(d["dead"] == d["refused"] == d["duplicates"] == 0 for d in deliver["by_department"].values())
     assert result["naive"]["records"] == 40 and result["naive"]["records_per_s"] > 0
+    with sqlite3.connect(tmp_path / "n300" / "naive" / "naive.db") as stored:  # in the bench's home, not /tmp
+        assert stored.execute("SELECT count(*) FROM received").fetchone()[0] == result["naive"]["deliveries"]
     pipeline._print(result)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == f"end-to-end: {result['end_to_end']['records_per_s']:,.0f} records/s, {result['ratio']}x naive"
