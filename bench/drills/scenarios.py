@@ -121,9 +121,11 @@ def _end_lease(world: World, department: str) -> int:
     return int(getattr(done, "rowcount", 0) or 0)
 
 
-def _kill_once_moving(proc: subprocess.Popen[str], moving: Callable[[], bool], jitter: float) -> bool:
-    """SIGKILL `proc` `jitter` seconds after its work shows (`moving`); whether it was still running then."""
-    wait_until(lambda: proc.poll() is not None or moving(), KILL_WAIT, every=0.1)
+def _kill_once_moving(proc: subprocess.Popen[str], moving: Callable[[], bool], jitter: float,
+                      every: float = 0.1) -> bool:
+    """SIGKILL `proc` `jitter` seconds after its work shows (`moving`, asked each `every` seconds); whether it was
+    still running then."""
+    wait_until(lambda: proc.poll() is not None or moving(), KILL_WAIT, every=every)
     time.sleep(jitter)
     alive = proc.poll() is None
     if alive:
@@ -137,8 +139,8 @@ def _held(world: World, department: str, before: int) -> bool:
     return int(world.stats(department)["unique"]) > before
 
 
-def _taken_past(world: World, before: int) -> bool:
-    return _taken(world) > before
+def _taken_past(world: World, target: int) -> bool:
+    return _taken(world) >= target
 
 
 def _taken(world: World) -> int:
@@ -219,9 +221,12 @@ def stage_kill(o: Options) -> Outcome:
     with World.create(o.home / "stage-kill", o.records) as world:
         landed = 0
         for _ in range(o.stage_kills):
+            # at a random point of what is left, by rows taken (a time after the start would miss: a 10,000-row
+            # run takes its rows in about a second once its validation worker is up, then nothing is left)
+            before = _taken(world)
+            target = before + max(1, round((o.records - before) * rng.uniform(0.05, 0.6)))
             proc = world.spawn("run", "stage")
-            # within 0.6 s of the first chunk taken: a 10,000-record run takes the rest about a second after it
-            landed += _kill_once_moving(proc, partial(_taken_past, world, _taken(world)), rng.uniform(0.0, 0.6))
+            landed += _kill_once_moving(proc, partial(_taken_past, world, target), rng.uniform(0.0, 0.05), 0.02)
         world.run("stage")
         _deliver_until_done(world, o.timeout)
         notes = [f"{landed} of {o.stage_kills} kills landed while staging ({_taken(world)} rows taken in the end)"]
