@@ -40,11 +40,15 @@ def key_staged(session: Session, after: int) -> None:
 
 def key_claimed(session: Session, pairs: Sequence[tuple[str, int]]) -> None:
     """Key the deliveries of (idempotency key, id) `pairs` (a batch about to be sent) not keyed yet. Those keyed
-    are read first: an insert, even of nothing, would take SQLite's write lock from the other senders."""
+    are counted first, and read only when some are missing (a staging run that ended keyed them all: counting
+    1,000 keys takes half the time of fetching them); never an insert of nothing, which would take SQLite's
+    write lock from the other senders."""
     if not pairs:
         return
-    keyed = set(session.scalars(select(DeliveryKey.idempotency_key)
-                                .where(DeliveryKey.idempotency_key.in_([key for key, _ in pairs]))))
+    among = DeliveryKey.idempotency_key.in_([key for key, _ in pairs])
+    if session.scalar(select(func.count()).where(among)) == len(pairs):
+        return  # as a staging run that ended leaves them: counted, not fetched
+    keyed = set(session.scalars(select(DeliveryKey.idempotency_key).where(among)))
     missing = sorted(pair for pair in pairs if pair[0] not in keyed)
     if missing:
         plain_write(session, _keying(_dialect(session)), missing, columns=_COLUMNS)
