@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-#: pages a connection keeps cached, in KiB (SQLite's default is 2 MiB): the ledger's indexes on hashed keys
-#: (a person's blind index, a delivery's idempotency key) take each new row to a page anywhere in them, and at
-#: 100,000 cases they are 20 MB; with 2 MiB each such insert read its page back in (staging's inserts at
-#: 100,000 rows: 9.0–11.3 → 7.0–8.2 s, three runs each, in turn). At most this much per connection.
+#: pages a connection keeps cached, in KiB (SQLite's default is 2 MiB): the ledger's indexes on hashed keys (a person's
+#: blind index; a delivery's idempotency key had one until migration 0017) take each new row to a page anywhere in them,
+#: and at 100,000 cases they are 20 MB; with 2 MiB each such insert read its page back in (staging's inserts at 100,000
+#: rows: 9.0–11.3 → 7.0–8.2 s, three runs each, in turn). At most this much per connection.
 SQLITE_CACHE_KIB = 32 * 1024
 #: WAL pages after which a commit copies the log into the database (SQLite's default is 1,000, which each of
 #: staging's chunk transactions passes alone, so every commit checkpointed; a page written by several

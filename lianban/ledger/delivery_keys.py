@@ -1,14 +1,15 @@
 """Deliveries found by idempotency key: ``delivery_keys``, filled in sorted batches.
 
-The key is a hash, so a unique index on the deliveries themselves sent each new delivery to a random page of
-it: a staging chunk's 5,000 deliveries dirtied some 5,000 of its pages once it outgrew them (about 20 MB
-written per commit; a million rows staged in 189 s against 134 s without it). Instead a staging run keys what
-it staged when it ends, sorted, so that each page of the table is written once (:func:`key_staged`), and a
-batch about to be sent keys any of its rows still unkeyed (:func:`key_claimed`: a staging run that died before
-its end, a case resumed on its own) before it goes. So every delivery a department has received can be found
-by its key (its status callbacks, a dead letter requeued by key); uniqueness is the table's primary key, and
-a key is never written twice (one already there is left as it is: a case item is one delivery, its key
-derived from it).
+The key is a hash, so a unique index on the deliveries themselves sent each new delivery to a random page of it: a
+staging chunk's 5,000 deliveries dirtied some 5,000 of its pages once it outgrew them (about 20 MB written per
+commit; a million rows staged in 189 s against 134 s without it). Instead a staging run keys what it staged when it
+ends, sorted, so that each page of the table is written once (:func:`key_staged`), and a batch about to be sent
+keys any of its rows still unkeyed (:func:`key_claimed`: a staging run that died before its end; on PostgreSQL a
+row committed by another transaction after that end read ids above the run's start, since ids are handed out before
+commit) before it goes: that check, not the run's start id, is the guarantee. So every delivery a department has
+received can be found by its key (its status callbacks, a dead letter requeued by key). One delivery per key is the
+ledger's chain of unique constraints (cases.case_no, case_items (case_id, item_code), deliveries.case_item_id; the
+key is derived from case, item and department); here a key already there is left as it is, never written twice.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def last_delivery_id(session: Session) -> int:
 
 
 def key_staged(session: Session, after: int) -> None:
-    """Key every delivery after id `after` (a staging run's, and any another wrote meanwhile), in key order."""
+    """Key every delivery after id `after` visible now (a staging run's, and any another committed meanwhile), in
+    key order. On PostgreSQL a row with a lower id may commit later: :func:`key_claimed` keys it before it goes."""
     _key(session, select(Delivery.idempotency_key, Delivery.id).where(Delivery.id > after)
          .order_by(Delivery.idempotency_key))
 

@@ -46,8 +46,8 @@ def test_keying_again_changes_nothing(seeded: Any, ledger_url: str) -> None:
 def test_a_delivery_left_unkeyed_is_keyed_by_the_claim_that_sends_it(seeded: Any, paths: Paths, simulation: Any,
                                                                        unkeyed: str) -> None:
     """A staging run killed before its end leaves its deliveries unkeyed: each is keyed before it is sent, so
-    the department's status callbacks find it; in a batch partly keyed (a case resumed on its own beside rows a
-    run keyed), the rest."""
+    the department's status callbacks find it; in a batch partly keyed (a row another transaction committed
+    late beside rows a run keyed), the rest."""
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url).begin() as s:
         keys = sorted(s.scalars(select(DeliveryKey.idempotency_key)))
