@@ -8,7 +8,7 @@ a much lower figure means the baseline is broken, not that the hub is fast).
 
     python -m bench.naive serve --folder DIR [--port N]   the receiving server, its SQLite in DIR; first stdout
                                                           line {"url": ...}
-    send(url, records)                          the client loop; (deliveries, seconds)
+    send(url, records)                                    the client loop; (deliveries, seconds)
 """
 
 from __future__ import annotations
