@@ -79,15 +79,9 @@ def _delivered(department: str, *also: Any) -> Select[Any]:
             .where(Delivery.department == department, Delivery.state == DeliveryState.ACCEPTED))
 
 
-def delivered_keys(session: Session, department: str, keys: Collection[str] | None = None,
-                   final: bool | None = None) -> dict[str, tuple[int, str]]:
-    """Items delivered to `department` (those of `keys` only, when given; finished or not as `final` says,
-    either when None): idempotency key → (case item id, 办件编号)."""
-    query = _delivered(department)
-    if final is not None:
-        query = query.where(CaseItem.final.is_(final))
-    if keys is not None:
-        query = query.where(by_key(sorted(set(keys))))
+def delivered_keys(session: Session, department: str, keys: Collection[str]) -> dict[str, tuple[int, str]]:
+    """Those of `keys` delivered to `department` and taken: idempotency key → (case item id, 办件编号)."""
+    query = _delivered(department).where(by_key(sorted(set(keys))))
     return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
 
 

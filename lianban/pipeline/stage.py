@@ -124,19 +124,6 @@ def _resume_case(session: Session, record: RetirementRecord, catalog: Catalog, k
     return deliveries, any(not item.final for item in items.values())
 
 
-def _stage_case(session: Session, record: RetirementRecord, catalog: Catalog, keys: StageKeys, id_index: str,
-                print_: str, held: bool = False) -> int:
-    """Enter one valid record's case now, on its own (or resume its held case) and seal its pushed items into
-    the outbox; the number of deliveries. Staging itself enters cases a chunk at a time (:class:`_Chunk`)."""
-    quarantine.release(session, record.case_no)  # fixed at the source and taken: no longer quarantined
-    if held:
-        return _resume_case(session, record, catalog, keys, id_index, print_)[0]
-    new, items = NewCases(utcnow()), sealed_items(record, catalog, keys.vault)
-    new.add(notices.case_columns(record, id_index, print_, keys.query, new.now), items)
-    new.write(session)
-    return sum(delivery is not None for _, _, delivery in items)
-
-
 def _open_cases(session: Session, id_indexes: set[str]) -> dict[str, set[str]]:
     """For each person (blind index) among `id_indexes`: their cases (办件编号) that still have an item in
     progress and are not held; one query."""
