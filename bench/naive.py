@@ -1,10 +1,12 @@
 """The naive baseline: the exchange as a competent quick script would do it, to measure the hub against.
 
 One HTTP POST per record per department it goes to, over one keep-alive ``requests.Session`` (TCP_NODELAY is
-urllib3's default), to a small uvicorn server that stores each record with one SQLite commit (WAL, as any
-recent SQLite default setup would be) and answers a receipt. No batching, no sealing, no ledger: a lower bound on
-what "just send it" costs, not a straw man (on the 2-core reference machine ≈ 450–470 records/s per department;
-a much lower figure means the baseline is broken, not that the hub is fast).
+urllib3's default), to a small uvicorn server that stores each record with one SQLite commit and answers a
+receipt. No batching, no sealing, no ledger: a lower bound on what "just send it" costs, not a straw man (on the
+2-core reference machine ≈ 450–470 records/s per department when the issue was filed; a much lower figure means
+the baseline is broken, not that the hub is fast). Its SQLite is in WAL mode, which a careful script sets:
+SQLite's default rollback journal makes it slower (890–900 against 1,590–1,600 POSTs/s here on 2026-12-05) and
+the hub's ratio larger, so the stronger baseline is kept.
 
     python -m bench.naive serve --folder DIR [--port N]   the receiving server, its SQLite in DIR; first stdout
                                                           line {"url": ...}
