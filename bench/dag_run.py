@@ -1,0 +1,137 @@
+"""The exchange DAG through Airflow at two sizes: ``python -m bench.dag_run --records 100 100000``.
+
+For each size, a fresh 前置库 of N synthetic approvals and the department simulators (their status clock
+stopped), then one ``airflow dags test lianban_exchange``: Airflow itself runs the DAG's tasks (staging, then
+one delivery task per department; ``dags test`` runs them one after the other). Counted afterwards from
+Airflow's own metadata database and the hub's ledger: the run's task instances, their states and durations,
+the XCom values its tasks left (counts, never records: their number must not grow with N, their size only by
+longer numbers), the deliveries accepted. Both sizes share one Airflow home, migrated once; each run is told
+apart by its run id.
+
+Prints one line per size and, last, ``task instances: <k> for <N1> records, <k> for <N2> records`` with
+``(the same)`` or ``(DIFFERENT)``; exits 1 if they differ, the number of XCom values differs, a task did
+not succeed, or a delivery is not accepted. Writes ``bench/results/dag-run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from bench.pipeline import ROOT, _seed, _sourced, _start
+from lianban.app.config import Paths
+from lianban.app.demo import airflow, demo_env
+
+DAG = "lianban_exchange"
+
+
+def _env(home: Path, airflow_home: Path) -> dict[str, str]:
+    """What every process of one size runs with: its own lianban home, the shared Airflow home."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_", "AIRFLOW__"))}
+    env = {**demo_env(home), "AIRFLOW_HOME": str(airflow_home),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
+    return {**clean, **{k: v for k, v in env.items() if k.startswith(("LIANBAN_", "AIRFLOW", "PYTHONPATH"))}}
+
+
+def _metadata(airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
+    """The newest run of the DAG not in `known_runs`: its id, task instances' states and XCom values."""
+    with closing(sqlite3.connect(airflow_home / "airflow.db")) as db:
+        runs = [r for (r,) in db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id", (DAG,))]
+        run_id = next(r for r in reversed(runs) if r not in known_runs)
+        tasks = db.execute("SELECT task_id, state, duration FROM task_instance WHERE dag_id = ? AND run_id = ? "
+                           "ORDER BY start_date", (DAG, run_id)).fetchall()
+        xcom = db.execute("SELECT count(*), coalesce(sum(length(value)), 0) FROM xcom WHERE dag_id = ? "
+                          "AND run_id = ?", (DAG, run_id)).fetchone()
+    return {"run_id": run_id, "task_instances": {task: state for task, state, _ in tasks},
+            "task_seconds": {task: round(seconds or 0, 1) for task, _, seconds in tasks},
+            "xcom_values": xcom[0], "xcom_bytes": xcom[1]}
+
+
+def _deliveries(paths: Paths) -> dict[str, int]:
+    """Deliveries in the ledger by state."""
+    with closing(sqlite3.connect(paths.ledger_url.removeprefix("sqlite:///"))) as db:
+        return dict(db.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall())
+
+
+def one_size(records: int, home: Path, airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
+    """Seed `records`, run the DAG once through Airflow against the simulators, count what it left."""
+    from lianban.app.setup import init
+
+    shutil.rmtree(home, ignore_errors=True)
+    env = _env(home, airflow_home)
+    paths = Paths.from_env(env)
+    init(paths, with_frontend=True)
+    _seed(env, records)
+    sim, _ = _start([sys.executable, "-m", "lianban.app.cli", "simulate", "--step", "86400", "--no-with-hrss"], env)
+    try:
+        env.update(_sourced(home / "simulators" / "connections.env"))
+        started = time.perf_counter()
+        airflow(env, paths.logs, "dags", "test", DAG)
+        seconds = time.perf_counter() - started
+    finally:
+        sim.terminate()
+        sim.wait()
+    return {"records": records, "seconds": round(seconds, 1), **_metadata(airflow_home, known_runs),
+            "deliveries": _deliveries(paths)}
+
+
+def run(sizes: list[int], home: Path) -> list[dict[str, Any]]:
+    """Each of `sizes` in turn, in folders under `home` (wiped first), one Airflow home migrated once."""
+    shutil.rmtree(home, ignore_errors=True)
+    airflow_home = home / "airflow"
+    (home / "logs").mkdir(parents=True)
+    airflow(_env(home / "migrate", airflow_home), home / "logs", "db", "migrate")
+    results: list[dict[str, Any]] = []
+    for records in sizes:
+        results.append(one_size(records, home / f"n{records}", airflow_home, {r["run_id"] for r in results}))
+    return results
+
+
+def verdict(results: list[dict[str, Any]]) -> tuple[str, bool]:
+    """The last line, and whether every size ran the same tasks, all successful, every delivery accepted."""
+    counts = [len(r["task_instances"]) for r in results]
+    same = len(set(counts)) == 1
+    line = "task instances: " + ", ".join(f"{c} for {r['records']:,} records" for c, r in zip(counts, results,
+                                                                                           strict=True))
+    ok = same and len({r["xcom_values"] for r in results}) == 1 and all(
+        set(r["task_instances"].values()) == {"success"} and set(r["deliveries"]) == {"accepted"} for r in results)
+    return f"{line} ({'the same' if same else 'DIFFERENT'})", ok
+
+
+def describe(result: dict[str, Any]) -> str:
+    states = sorted(set(result["task_instances"].values()))
+    accepted = result["deliveries"].get("accepted", 0)
+    others = {k: v for k, v in result["deliveries"].items() if k != "accepted"}
+    return (f"{result['records']:>9,} records: {len(result['task_instances'])} task instances ({', '.join(states)}), "
+            f"{result['xcom_values']} XCom values ({result['xcom_bytes']:,} bytes); {accepted:,} deliveries "
+            f"accepted{f', others {others}' if others else ''}; airflow dags test {result['seconds']} s ("
+            + ", ".join(f"{task} {seconds} s" for task, seconds in result.get("task_seconds", {}).items()) + ")")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.dag_run", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[100, 100_000])
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench" / "dag-run")
+    args = parser.parse_args(argv)
+    results = run(args.records, args.home)
+    line, ok = verdict(results)
+    out = ROOT / "bench" / "results" / "dag-run.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"results": results, "verdict": line}, ensure_ascii=False, indent=2))
+    for result in results:
+        print(describe(result))
+    print(line)
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
