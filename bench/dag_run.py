@@ -34,11 +34,12 @@ DAG = "lianban_exchange"
 
 
 def _env(home: Path, airflow_home: Path) -> dict[str, str]:
-    """What every process of one size runs with: its own lianban home, the shared Airflow home."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_", "AIRFLOW__"))}
-    env = {**demo_env(home), "AIRFLOW_HOME": str(airflow_home),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
-    return {**clean, **{k: v for k, v in env.items() if k.startswith(("LIANBAN_", "AIRFLOW", "PYTHONPATH"))}}
+    """What every process of one size runs with: the demo's settings for its own lianban home (none of the
+    caller's ``LIANBAN_*`` or ``AIRFLOW_CONN_*``), and the shared Airflow home."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
+    demo = {k: v for k, v in demo_env(home).items() if k.startswith("LIANBAN_") or os.environ.get(k) != v}
+    return {**base, **demo, "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
 
 
 def _metadata(airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
