@@ -31,3 +31,11 @@ def test_a_different_task_count_fails_the_verdict() -> None:
     assert not ok and line.endswith("(DIFFERENT)")
     _, ok = dag_run.verdict([run, {**run, "records": 2, "deliveries": {"accepted": 1, "retry": 1}}])
     assert not ok
+
+
+def test_the_callers_lianban_settings_stay_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIANBAN_LEDGER_URL", "sqlite:////elsewhere/ledger.db")
+    monkeypatch.setenv("AIRFLOW_CONN_DEPT_MEDICAL", "bogus")
+    env = dag_run._env(tmp_path / "n1", tmp_path / "airflow")
+    assert "LIANBAN_LEDGER_URL" not in env and "AIRFLOW_CONN_DEPT_MEDICAL" not in env
+    assert env["LIANBAN_HOME"] == str(tmp_path / "n1") and env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
