@@ -37,9 +37,7 @@ def _env(home: Path, airflow_home: Path) -> dict[str, str]:
     """What every process of one size runs with: the demo's settings for its own lianban home (none of the
     caller's ``LIANBAN_*`` or ``AIRFLOW_CONN_*``), and the shared Airflow home."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-    demo = {k: v for k, v in demo_env(home).items()  # what the demo sets, not what it passes through
-            if k in ("LIANBAN_HOME", "LIANBAN_TASK_RETRIES") or os.environ.get(k) != v}
-    return {**base, **demo, "AIRFLOW_HOME": str(airflow_home),
+    return {**demo_env(home, base), "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
 
 

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -58,11 +58,12 @@ class DemoOptions:
     down: tuple[str, ...] = ()
 
 
-def demo_env(home: Path) -> dict[str, str]:
-    """Environment for every process the demo starts (ours and Airflow's)."""
+def demo_env(home: Path, base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Environment for every process the demo starts (ours and Airflow's): `base` (the caller's environment)
+    with the demo's own settings over it."""
     airflow_home = home / "airflow"
     return {
-        **os.environ,
+        **base,
         "LIANBAN_HOME": str(home),
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -70,7 +71,7 @@ def demo_env(home: Path) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs" / "airflow"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "LIANBAN_TASK_RETRIES": "0",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH")])),
     }
 
 
