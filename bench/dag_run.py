@@ -9,15 +9,15 @@ longer numbers), the deliveries accepted. Both sizes share one Airflow home, mig
 apart by its run id.
 
 Prints one line per size and, last, ``task instances: <k> for <N1> records, <k> for <N2> records`` with
-``(the same)`` or ``(DIFFERENT)``; exits 1 if they differ, the number of XCom values differs, a task did
-not succeed, or a delivery is not accepted. Writes ``bench/results/dag-run.json``.
+``(the same)`` or ``(DIFFERENT)``. Exits 1, each failure on a line of its own (``FAILED: …``) before the last,
+if they differ, the number of XCom values differs, a task did not succeed, a record was not extracted, or a
+staged delivery was not accepted. Writes ``bench/results/dag-run.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sqlite3
 import sys
@@ -26,23 +26,24 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline import ROOT, _seed, _sourced, _start
+from bench.kit import ROOT, own_env, people, seed, simulators
 from lianban.app.config import Paths
 from lianban.app.demo import airflow, demo_env
 
 DAG = "lianban_exchange"
+STAGE = "extract_validate_stage"
 
 
 def _env(home: Path, airflow_home: Path) -> dict[str, str]:
     """What every process of one size runs with: the demo's settings for its own lianban home (none of the
     caller's ``LIANBAN_*`` or ``AIRFLOW_CONN_*``), and the shared Airflow home."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-    return {**demo_env(home, base), "AIRFLOW_HOME": str(airflow_home),
+    return {**demo_env(home, own_env(home)), "AIRFLOW_HOME": str(airflow_home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}"}
 
 
 def _metadata(airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
-    """The newest run of the DAG not in `known_runs`: its id, task instances' states and XCom values."""
+    """The newest run of the DAG not in `known_runs`: its id, task instances' states, XCom values, and what the
+    staging task said (its return value: records extracted, deliveries staged)."""
     with closing(sqlite3.connect(airflow_home / "airflow.db")) as db:
         runs = [r for (r,) in db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id", (DAG,))]
         run_id = next(r for r in reversed(runs) if r not in known_runs)
@@ -50,15 +51,25 @@ def _metadata(airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
                            "ORDER BY start_date", (DAG, run_id)).fetchall()
         xcom = db.execute("SELECT count(*), coalesce(sum(length(value)), 0) FROM xcom WHERE dag_id = ? "
                           "AND run_id = ?", (DAG, run_id)).fetchone()
+        said = db.execute("SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
+                          (DAG, run_id, STAGE, "return_value")).fetchone()
+    staged = json.loads(said[0]) if said else {}
     return {"run_id": run_id, "task_instances": {task: state for task, state, _ in tasks},
             "task_seconds": {task: round(seconds or 0, 1) for task, _, seconds in tasks},
-            "xcom_values": xcom[0], "xcom_bytes": xcom[1]}
+            "xcom_values": xcom[0], "xcom_bytes": xcom[1],
+            "staged": {k: staged.get(k) for k in ("extracted", "staged", "quarantined", "deliveries")}}
 
 
-def _deliveries(paths: Paths) -> dict[str, int]:
+def _deliveries(ledger_url: str) -> dict[str, int]:
     """Deliveries in the ledger by state."""
-    with closing(sqlite3.connect(paths.ledger_url.removeprefix("sqlite:///"))) as db:
-        return dict(db.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall())
+    from sqlalchemy import func, select
+
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Delivery
+
+    with session_factory(ledger_url)() as session:
+        rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
+    return {state: count for state, count in rows}
 
 
 def one_size(records: int, home: Path, airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
@@ -69,18 +80,13 @@ def one_size(records: int, home: Path, airflow_home: Path, known_runs: set[str])
     env = _env(home, airflow_home)
     paths = Paths.from_env(env)
     init(paths, with_frontend=True)
-    _seed(env, records)
-    sim, _ = _start([sys.executable, "-m", "lianban.app.cli", "simulate", "--step", "86400", "--no-with-hrss"], env)
-    try:
-        env.update(_sourced(home / "simulators" / "connections.env"))
+    seed(paths.frontend_url, people(records))
+    with simulators(env):
         started = time.perf_counter()
         airflow(env, paths.logs, "dags", "test", DAG)
         seconds = time.perf_counter() - started
-    finally:
-        sim.terminate()
-        sim.wait()
     return {"records": records, "seconds": round(seconds, 1), **_metadata(airflow_home, known_runs),
-            "deliveries": _deliveries(paths)}
+            "deliveries": _deliveries(paths.ledger_url)}
 
 
 def run(sizes: list[int], home: Path) -> list[dict[str, Any]]:
@@ -95,15 +101,32 @@ def run(sizes: list[int], home: Path) -> list[dict[str, Any]]:
     return results
 
 
-def verdict(results: list[dict[str, Any]]) -> tuple[str, bool]:
-    """The last line, and whether every size ran the same tasks, all successful, every delivery accepted."""
+def verdict(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The last line (the task instances' counts), and what failed: nothing when every size ran the same
+    tasks, all successful, left as many XCom values, extracted every record and had every staged delivery
+    accepted."""
     counts = [len(r["task_instances"]) for r in results]
     same = len(set(counts)) == 1
     line = "task instances: " + ", ".join(f"{c} for {r['records']:,} records" for c, r in zip(counts, results,
                                                                                            strict=True))
-    ok = same and len({r["xcom_values"] for r in results}) == 1 and all(
-        set(r["task_instances"].values()) == {"success"} and set(r["deliveries"]) == {"accepted"} for r in results)
-    return f"{line} ({'the same' if same else 'DIFFERENT'})", ok
+    failed = [] if same else ["the task instances differ in number"]
+    if len({r["xcom_values"] for r in results}) != 1:
+        failed.append("the XCom values differ in number: " + ", ".join(str(r["xcom_values"]) for r in results))
+    return f"{line} ({'the same' if same else 'DIFFERENT'})", failed + [f for r in results for f in _failed(r)]
+
+
+def _failed(result: dict[str, Any]) -> list[str]:
+    """What went wrong in one size's run."""
+    size, staged, deliveries = f"{result['records']:,} records", result.get("staged", {}), result["deliveries"]
+    failed = [f"{size}: task {task} ended {state}" for task, state in result["task_instances"].items()
+              if state != "success"]
+    if staged.get("extracted") != result["records"]:
+        failed.append(f"{size}: {staged.get('extracted')} extracted")
+    others = {state: count for state, count in deliveries.items() if state != "accepted"}
+    if others or deliveries.get("accepted") != staged.get("deliveries"):
+        failed.append(f"{size}: {deliveries.get('accepted', 0):,} of {staged.get('deliveries')} staged deliveries "
+                      f"accepted{f', others {others}' if others else ''}")
+    return failed
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -122,14 +145,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench" / "dag-run")
     args = parser.parse_args(argv)
     results = run(args.records, args.home)
-    line, ok = verdict(results)
+    line, failed = verdict(results)
     out = ROOT / "bench" / "results" / "dag-run.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"results": results, "verdict": line}, ensure_ascii=False, indent=2))
+    out.write_text(json.dumps({"results": results, "verdict": line, "failed": failed}, ensure_ascii=False,
+                              indent=2))
     for result in results:
         print(describe(result))
+    for failure in failed:
+        print(f"FAILED: {failure}")
     print(line)
-    if not ok:
+    if failed:
         raise SystemExit(1)
 
 

@@ -20,12 +20,9 @@ import math
 import os
 import platform
 import resource
-import shlex
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
@@ -33,12 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import naive
+from bench.kit import ROOT, fresh_home, people, seed, simulators, start, stop
 from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = 20261202
-SEED_CHUNK = 5000
 
 
 def _cli(*args: str, env: dict[str, str]) -> dict[str, Any]:
@@ -48,35 +42,6 @@ def _cli(*args: str, env: dict[str, str]) -> dict[str, Any]:
         raise SystemExit(f"lianban {' '.join(args)} failed: {done.stdout[-500:]}{done.stderr[-500:]}")
     result: dict[str, Any] = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
     return result
-
-
-def _start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    return proc, json.loads(proc.stdout.readline())
-
-
-def _people(count: int) -> Iterator[list[dict[str, Any]]]:
-    from simulators.people import generate
-
-    rows = generate(count, seed=SEED)
-    while chunk := list(islice(rows, SEED_CHUNK)):
-        yield chunk
-
-
-def _seed(env: dict[str, str], count: int) -> float:
-    from connectors.hrss.frontend import FrontendDB
-    from lianban.app.config import Paths
-
-    started = time.perf_counter()
-    db = FrontendDB(Paths.from_env(env).frontend_url)
-    for chunk in _people(count):
-        db.insert_applications(chunk)
-    return time.perf_counter() - started
-
-
-def _sourced(path: Path) -> dict[str, str]:
-    return dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in path.read_text().splitlines())
 
 
 def _departments() -> list[str]:
@@ -110,19 +75,18 @@ def _naive(sample: int, home: Path) -> dict[str, float]:
     from lianban.domain.catalog import load_catalog
 
     catalog, pushed = load_catalog(), set(_departments())
-    people = next(_people(sample))[:sample]
+    sampled = list(islice(people(sample), sample))
     deliveries = [(catalog.items[code].department, {"case_no": p["case_no"], "item_code": code, **p})
-                  for p in people for code in str(p["items"]).split(",")
+                  for p in sampled for code in str(p["items"]).split(",")
                   if code in catalog.items and catalog.items[code].department in pushed]
-    server, said = _start([sys.executable, "-m", "bench.naive", "serve", "--folder", str(home / "naive")],
-                          dict(os.environ))
+    server, said = start([sys.executable, "-m", "bench.naive", "serve", "--folder", str(home / "naive")],
+                         dict(os.environ))
     try:
         sent, seconds = naive.send(said["url"], deliveries)
     finally:
-        server.terminate()
-        server.wait()
-    return {"records": len(people), "deliveries": sent, "seconds": round(seconds, 2),
-            "records_per_s": round(len(people) / seconds, 1), "deliveries_per_s": round(sent / seconds, 1)}
+        stop(server)
+    return {"records": len(sampled), "deliveries": sent, "seconds": round(seconds, 2),
+            "records_per_s": round(len(sampled) / seconds, 1), "deliveries_per_s": round(sent / seconds, 1)}
 
 
 def _sm2_ms() -> dict[str, float]:
@@ -150,25 +114,18 @@ def _peak_rss_mb() -> float:
 
 
 def run(records: int, sample: int, home: Path) -> dict[str, Any]:
-    shutil.rmtree(home, ignore_errors=True)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))},
-           "LIANBAN_HOME": str(home)}
     from lianban.app.config import Paths
-    from lianban.app.setup import init
 
-    init(Paths.from_env(env), with_frontend=True)
-    seed_s = _seed(env, records)
-    sim, _ = _start([sys.executable, "-m", "lianban.app.cli", "simulate", "--step", "86400", "--no-with-hrss"], env)
-    try:
-        env.update(_sourced(home / "simulators" / "connections.env"))
+    env = fresh_home(home)
+    seeding = time.perf_counter()
+    seed(Paths.from_env(env).frontend_url, people(records))
+    seed_s = time.perf_counter() - seeding
+    with simulators(env):
         started, cpu = time.perf_counter(), _children_cpu_s()
         staged = _cli("run", "stage", "--json", env=env)
         stage_s, stage_cpu = time.perf_counter() - started, _children_cpu_s() - cpu
         deliver_s, delivered = _deliver_all(env)
         deliver_cpu = _children_cpu_s() - cpu - stage_cpu
-    finally:
-        sim.terminate()
-        sim.wait()
     sim_cpu = _children_cpu_s() - cpu - stage_cpu - deliver_cpu  # counted once it is waited for
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
     batches = sum(math.ceil(int(d.get("sent", 0)) / default_batch_size(name)) for name, d in delivered.items())

@@ -31,7 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.kit import ROOT
+
 RESULTS = ROOT / "bench" / "results" / "stage.json"
 WAYS = ("gx", "direct")
 
@@ -91,15 +92,12 @@ def once(way: str, home: Path) -> None:
 
 
 def _seeded(records: int, base: Path) -> Path:
-    from bench.pipeline import _seed
+    from bench.kit import fresh_home, people, seed
     from lianban.app.config import Paths
-    from lianban.app.setup import init
 
     pristine = base / f"stage-n{records}" / "pristine"
     shutil.rmtree(pristine.parent, ignore_errors=True)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LIANBAN_")}, "LIANBAN_HOME": str(pristine)}
-    init(Paths.from_env(env), with_frontend=True)
-    _seed(env, records)
+    seed(Paths.from_env(fresh_home(pristine)).frontend_url, people(records))
     return pristine
 
 

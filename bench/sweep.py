@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.drills import tally
-from bench.drills.world import ROOT, World
+from bench.drills.world import World
+from bench.kit import ROOT
 
 ITEMS_PER_RECORD = 4.5  # chosen items per synthetic application (simulators.people.ITEM_ODDS)
 DEPARTMENT_STEP = 1.0  # seconds per status step at the departments: every item has moved by the sweep

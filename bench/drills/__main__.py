@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from bench.drills.scenarios import DRILLS, Options, Outcome
-from bench.drills.world import ROOT
+from bench.kit import ROOT
 
 
 def _run(name: str, options: Options) -> bool:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -27,26 +25,17 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.kit import ROOT, SEED, fresh_home, seed, simulate_args, sourced, start, stop
+
 CLI = (sys.executable, "-m", "lianban.app.cli")
-SEED = 20261202
-SEED_CHUNK = 5000
 RUN_STEPS = ("stage", "deliver", "supplements", "report")  # + collect: what `lianban run` offers
 
 
-def _sourced(path: Path) -> dict[str, str]:
-    """The ``export NAME=value`` lines of ``connections.env``."""
-    pairs = (shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in path.read_text().splitlines())
-    return dict(pairs)
-
-
-def _seed(frontend_url: str, records: int) -> None:
-    from connectors.hrss.frontend import FrontendDB
+def seed_valid(frontend_url: str, records: int) -> None:
+    """`records` synthetic approvals, every row valid and each person once, into the 前置库 at `frontend_url`."""
     from simulators.people import generate, repair
 
-    db, rows = FrontendDB(frontend_url), islice(_distinct(repair(row) for row in generate(10**9, seed=SEED)), records)
-    while chunk := list(islice(rows, SEED_CHUNK)):
-        db.insert_applications(chunk)
+    seed(frontend_url, islice(_distinct(repair(row) for row in generate(10**9, seed=SEED)), records))
 
 
 def _distinct(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -76,14 +65,9 @@ class World:
         """Init a fresh home, seed `records` approvals and start the simulators (status step `step` seconds;
         HRSS's back office and the applicants too when `with_hrss`; `faults` as in :mod:`simulators.faults`)."""
         from lianban.app.config import Paths
-        from lianban.app.setup import init
 
-        shutil.rmtree(home, ignore_errors=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-        env["LIANBAN_HOME"] = str(home)
-        paths = Paths.from_env(env)
-        init(paths, with_frontend=True)
-        _seed(paths.frontend_url, records)
+        env = fresh_home(home)
+        seed_valid(Paths.from_env(env).frontend_url, records)
         world = cls(home, env, records, step)
         world._start_simulators(with_hrss, faults)
         return world
@@ -101,14 +85,9 @@ class World:
         return Paths.from_env(self.env).keys_dir
 
     def _start_simulators(self, with_hrss: bool, faults: str) -> None:
-        args = ["simulate", "--step", str(self.step), "--with-hrss" if with_hrss else "--no-with-hrss"]
-        self.sim = self.spawn(*args, *(["--faults", faults] if faults else []), stdout=subprocess.PIPE)
-        assert self.sim.stdout is not None
-        line = self.sim.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the simulators did not start (exit {self.sim.wait()})")
-        self.urls = json.loads(line)
-        self.env.update(_sourced(self.home / "simulators" / "connections.env"))
+        args, log = simulate_args(self.env, self.step, with_hrss, faults)
+        self.sim, self.urls = start(args, self.env, log)
+        self.env.update(sourced(self.home / "simulators" / "connections.env"))
 
     def spawn(self, *args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
         """``lianban ARGS`` started in its own process (not waited for)."""
@@ -174,13 +153,8 @@ class World:
         return result
 
     def close(self) -> None:
-        if self.sim is not None and self.sim.poll() is None:
-            self.sim.terminate()
-            try:
-                self.sim.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.sim.kill()
-                self.sim.wait()
+        if self.sim is not None:
+            stop(self.sim)
 
     def __enter__(self) -> World:
         return self

@@ -42,7 +42,7 @@ def test_a_drill_world_seeds_each_person_once(tmp_path: Path) -> None:
     drills' 前置库 takes each person once, and still as many records as asked."""
     from sqlalchemy import func, select
 
-    from bench.drills.world import _seed
+    from bench.drills.world import seed_valid
     from connectors.hrss.frontend import FrontendDB, applications
     from connectors.hrss.mapping import APPLICATION_COLUMNS as A
     from lianban.app.config import Paths
@@ -50,7 +50,7 @@ def test_a_drill_world_seeds_each_person_once(tmp_path: Path) -> None:
 
     paths = Paths.from_env({"LIANBAN_HOME": str(tmp_path)})
     init(paths, with_frontend=True)
-    _seed(paths.frontend_url, 10_000)
+    seed_valid(paths.frontend_url, 10_000)
     people = applications.c[A["id_number"]]
     with FrontendDB(paths.frontend_url).engine.connect() as conn:
         rows, persons = conn.execute(select(func.count(), func.count(people.distinct()))).one()
