@@ -70,13 +70,15 @@ test: install lint typecheck
 	$(BIN)/pytest -q -m airflow
 
 # make bench [BENCH_N=1000000]: sealing costs, validation (100k rows), staging alone, the exchange DAG through
-# Airflow at 100 and 100k records (the same task instances), then the pipeline end to end against a naive baseline (last line).
+# Airflow at 100 and 100k records (the same task instances), its first run under the real scheduler with every DAG
+# live (100k records), then the pipeline end to end against a naive baseline (last line).
 BENCH_N ?= 100000
 bench: install
 	$(BIN)/python -m bench.seal
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.stage --records 10000
 	$(BIN)/python -m bench.dag_run --records 100 100000
+	$(BIN)/python -m bench.scheduled --records 100000
 	$(BIN)/python -m bench.pipeline --records $(BENCH_N)
 
 # make drills [DRILLS_N=10000]: fault drills against the simulators, one line each

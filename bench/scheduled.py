@@ -1,0 +1,133 @@
+"""The exchange DAG under Airflow's own scheduler, every lianban DAG live: ``python -m bench.scheduled
+[--records N]``.
+
+``lianban up`` in a fresh home whose 前置库 it seeds with N synthetic approvals: Airflow's scheduler, DAG
+processor, triggerer and API server (LocalExecutor on SQLite), the simulated departments (their status clock
+running) and the hub's API; it unpauses the DAGs, so each starts its latest interval at once. Timed: the first
+run of ``lianban_exchange``, from its start to its end as Airflow recorded them, its tasks as the scheduler ran
+them (the three deliveries side by side, each in its department's pool) while the feedback DAG polls and
+reports beside it, as in production. Counted from the ledger: every staged delivery accepted. Then
+``lianban down``.
+
+Prints the run's time and rate, each task's time, and, last,
+``scheduled: <records/s> records/s, <seconds> s for <N> records``; exits 1 (each failure on a line of its own,
+``FAILED: …``, before the last) if the run or a task failed, a record was not extracted or a staged delivery
+was not accepted. Writes ``bench/results/scheduled-<N>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.dag_run import DAG, STAGE, _deliveries
+from bench.kit import ROOT, own_env
+
+CLI = (sys.executable, "-m", "lianban.app.cli")
+
+
+def _lianban(env: dict[str, str], *args: str) -> dict[str, Any]:
+    done = subprocess.run([*CLI, *args, "--json"], env=env, cwd=ROOT, text=True, capture_output=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"lianban {' '.join(args)} failed ({done.returncode}): {done.stderr[-800:]}")
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return float("nan")
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
+
+
+def _first_run(api: Any, timeout: float) -> str:
+    """The id of the exchange DAG's first run (the one unpausing started), once there is one."""
+    from lianban.app.processes import poll_until
+
+    def runs() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = api.call("GET", f"/dags/{DAG}/dagRuns", params={"order_by": "id"})["dag_runs"]
+        return found
+
+    found = poll_until(runs, bool, timeout, interval=1.0)
+    if not found:
+        raise RuntimeError(f"no run of {DAG} within {timeout:.0f} s of `lianban up`")
+    return str(found[0]["dag_run_id"])
+
+
+def measure(records: int, home: Path, timeout: float = 1800.0) -> dict[str, Any]:
+    """Up in a fresh `home` with `records` seeded, the exchange DAG's first run waited for and counted, down."""
+    from lianban.app.airflow_api import AirflowApi
+    from lianban.app.config import Paths
+
+    shutil.rmtree(home, ignore_errors=True)
+    env = own_env(home)
+    up = _lianban(env, "up", "--port", "0", "--records", str(records))
+    try:
+        password = json.loads(Path(up["password_file"]).read_text())[up["user"]]
+        api = AirflowApi(up["url"], up["user"], password)
+        run_id = _first_run(api, 300.0)
+        state = api.wait_run(DAG, run_id, timeout)
+        run = api.run(DAG, run_id)
+        tasks = api.task_instances(DAG, run_id)
+        said = api.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{STAGE}/xcomEntries/return_value")
+    finally:
+        _lianban(env, "down")
+    staged = said["value"] if isinstance(said.get("value"), dict) else json.loads(said.get("value") or "{}")
+    return {"records": records, "run_id": run_id, "state": state,
+            "seconds": _seconds(run.get("start_date"), run.get("end_date")),
+            "tasks": {t["task_id"]: {"state": t["state"], "seconds": _seconds(t.get("start_date"), t.get("end_date")),
+                                     "started_after_s": _seconds(run.get("start_date"), t.get("start_date"))}
+                      for t in tasks},
+            "staged": {k: staged.get(k) for k in ("extracted", "staged", "quarantined", "deliveries")},
+            "deliveries": _deliveries(Paths.from_env(env).ledger_url)}
+
+
+def failures(result: dict[str, Any]) -> list[str]:
+    """What went wrong in the run: nothing when it and every task succeeded and every staged delivery was
+    accepted."""
+    failed = [] if result["state"] == "success" else [f"the run ended {result['state']}"]
+    failed += [f"task {task} ended {t['state']}" for task, t in result["tasks"].items() if t["state"] != "success"]
+    staged, deliveries = result["staged"], result["deliveries"]
+    if staged.get("extracted") != result["records"]:
+        failed.append(f"{staged.get('extracted')} of {result['records']:,} records extracted")
+    others = {state: count for state, count in deliveries.items() if state != "accepted"}
+    if others or deliveries.get("accepted") != staged.get("deliveries"):
+        failed.append(f"{deliveries.get('accepted', 0):,} of {staged.get('deliveries')} staged deliveries accepted"
+                      + (f", others {others}" if others else ""))
+    return failed
+
+
+def report(result: dict[str, Any]) -> list[str]:
+    """The lines printed, the last one ``scheduled: …``."""
+    records, seconds = result["records"], result["seconds"]
+    lines = [f"{records:,} records, run {result['run_id']}: {result['state']}; {result['staged']['deliveries']:,} "
+             f"deliveries staged, {result['deliveries'].get('accepted', 0):,} accepted"]
+    lines += [f"  {task:<24} {t['seconds']:>7} s  (started {t['started_after_s']} s into the run)"
+              for task, t in result["tasks"].items()]
+    lines += [f"FAILED: {failure}" for failure in failures(result)]
+    lines.append(f"scheduled: {records / seconds:,.0f} records/s, {seconds} s for {records:,} records")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scheduled", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench" / "scheduled")
+    args = parser.parse_args(argv)
+    result = measure(args.records, args.home / f"n{args.records}")
+    out = ROOT / "bench" / "results" / f"scheduled-{args.records}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    print("\n".join(report(result)))
+    if failures(result):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
