@@ -60,7 +60,7 @@ def _metadata(airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
             "staged": {k: staged.get(k) for k in ("extracted", "staged", "quarantined", "deliveries")}}
 
 
-def _deliveries(ledger_url: str) -> dict[str, int]:
+def deliveries_by_state(ledger_url: str) -> dict[str, int]:
     """Deliveries in the ledger by state."""
     from sqlalchemy import func, select
 
@@ -86,7 +86,7 @@ def one_size(records: int, home: Path, airflow_home: Path, known_runs: set[str])
         airflow(env, paths.logs, "dags", "test", DAG)
         seconds = time.perf_counter() - started
     return {"records": records, "seconds": round(seconds, 1), **_metadata(airflow_home, known_runs),
-            "deliveries": _deliveries(paths.ledger_url)}
+            "deliveries": deliveries_by_state(paths.ledger_url)}
 
 
 def run(sizes: list[int], home: Path) -> list[dict[str, Any]]:
@@ -117,15 +117,20 @@ def verdict(results: list[dict[str, Any]]) -> tuple[str, list[str]]:
 
 def _failed(result: dict[str, Any]) -> list[str]:
     """What went wrong in one size's run."""
-    size, staged, deliveries = f"{result['records']:,} records", result.get("staged", {}), result["deliveries"]
-    failed = [f"{size}: task {task} ended {state}" for task, state in result["task_instances"].items()
-              if state != "success"]
-    if staged.get("extracted") != result["records"]:
-        failed.append(f"{size}: {staged.get('extracted')} extracted")
+    size = f"{result['records']:,} records"
+    failed = [f"task {task} ended {state}" for task, state in result["task_instances"].items() if state != "success"]
+    return [f"{size}: {f}" for f in failed + undone(result["records"], result.get("staged", {}),
+                                                    result["deliveries"])]
+
+
+def undone(records: int, staged: dict[str, Any], deliveries: dict[str, int]) -> list[str]:
+    """What a run left undone: records the staging task did not extract (`staged`: what it returned), staged
+    deliveries the ledger does not hold accepted (`deliveries`: its count by state)."""
+    failed = [] if staged.get("extracted") == records else [f"{staged.get('extracted')} of {records:,} extracted"]
     others = {state: count for state, count in deliveries.items() if state != "accepted"}
     if others or deliveries.get("accepted") != staged.get("deliveries"):
-        failed.append(f"{size}: {deliveries.get('accepted', 0):,} of {staged.get('deliveries')} staged deliveries "
-                      f"accepted{f', others {others}' if others else ''}")
+        failed.append(f"{deliveries.get('accepted', 0):,} of {staged.get('deliveries')} staged deliveries accepted"
+                      + (f", others {others}" if others else ""))
     return failed
 
 

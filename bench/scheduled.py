@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.dag_run import DAG, STAGE, _deliveries
+from bench.dag_run import DAG, STAGE, deliveries_by_state, undone
 from bench.kit import ROOT, own_env
 
 CLI = (sys.executable, "-m", "lianban.app.cli")
@@ -85,7 +85,7 @@ def measure(records: int, home: Path, timeout: float = 1800.0) -> dict[str, Any]
                                      "started_after_s": _seconds(run.get("start_date"), t.get("start_date"))}
                       for t in tasks},
             "staged": {k: staged.get(k) for k in ("extracted", "staged", "quarantined", "deliveries")},
-            "deliveries": _deliveries(Paths.from_env(env).ledger_url)}
+            "deliveries": deliveries_by_state(Paths.from_env(env).ledger_url)}
 
 
 def failures(result: dict[str, Any]) -> list[str]:
@@ -93,14 +93,7 @@ def failures(result: dict[str, Any]) -> list[str]:
     accepted."""
     failed = [] if result["state"] == "success" else [f"the run ended {result['state']}"]
     failed += [f"task {task} ended {t['state']}" for task, t in result["tasks"].items() if t["state"] != "success"]
-    staged, deliveries = result["staged"], result["deliveries"]
-    if staged.get("extracted") != result["records"]:
-        failed.append(f"{staged.get('extracted')} of {result['records']:,} records extracted")
-    others = {state: count for state, count in deliveries.items() if state != "accepted"}
-    if others or deliveries.get("accepted") != staged.get("deliveries"):
-        failed.append(f"{deliveries.get('accepted', 0):,} of {staged.get('deliveries')} staged deliveries accepted"
-                      + (f", others {others}" if others else ""))
-    return failed
+    return failed + undone(result["records"], result["staged"], result["deliveries"])
 
 
 def report(result: dict[str, Any]) -> list[str]:

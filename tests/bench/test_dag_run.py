@@ -37,7 +37,7 @@ def test_a_different_task_count_fails_the_verdict_and_says_so() -> None:
 @pytest.mark.parametrize(("change", "failure"), [
     ({"xcom_values": 2}, "the XCom values differ in number: 1, 2"),
     ({"task_instances": {"a": "failed"}}, "1 records: task a ended failed"),
-    ({"staged": {"extracted": 0, "deliveries": 3}}, "1 records: 0 extracted"),
+    ({"staged": {"extracted": 0, "deliveries": 3}}, "1 records: 0 of 1 extracted"),
     ({"deliveries": {"accepted": 2, "retrying": 1}}, "1 records: 2 of 3 staged deliveries accepted, others "
                                                      "{'retrying': 1}"),
     ({"deliveries": {"accepted": 2}}, "1 records: 2 of 3 staged deliveries accepted"),

@@ -34,7 +34,7 @@ RESULT = {"records": 10, "run_id": "r", "state": "success", "seconds": 2.0,
 @pytest.mark.parametrize(("change", "failure"), [
     ({"state": "failed"}, "the run ended failed"),
     ({"tasks": {"a": {"state": "up_for_retry", "seconds": 1.0, "started_after_s": 0.5}}}, "task a ended up_for_retry"),
-    ({"staged": {"extracted": 9, "deliveries": 27}}, "9 of 10 records extracted"),
+    ({"staged": {"extracted": 9, "deliveries": 27}}, "9 of 10 extracted"),
     ({"deliveries": {"accepted": 26, "dead": 1}}, "26 of 27 staged deliveries accepted, others {'dead': 1}"),
 ])
 def test_each_failure_is_said_and_fails_the_run(change: dict[str, object], failure: str) -> None:
