@@ -24,10 +24,13 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.dag_run import DAG, STAGE, deliveries_by_state, undone
 from bench.kit import ROOT, own_env
+
+if TYPE_CHECKING:
+    from lianban.app.airflow_api import AirflowApi
 
 CLI = (sys.executable, "-m", "lianban.app.cli")
 
@@ -46,7 +49,7 @@ def _seconds(start: str | None, end: str | None) -> float:
     return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 1)
 
 
-def _first_run(api: Any, timeout: float) -> str:
+def _first_run(api: AirflowApi, timeout: float) -> str:
     """The id of the exchange DAG's first run (the one unpausing started), once there is one."""
     from lianban.app.processes import poll_until
 
@@ -58,6 +61,19 @@ def _first_run(api: Any, timeout: float) -> str:
     if not found:
         raise RuntimeError(f"no run of {DAG} within {timeout:.0f} s of `lianban up`")
     return str(found[0]["dag_run_id"])
+
+
+def _returned(api: AirflowApi, run_id: str) -> dict[str, Any]:
+    """What the run's staging task returned (its counts), or nothing when it returned nothing (it failed)."""
+    import requests
+
+    try:
+        said = api.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{STAGE}/xcomEntries/return_value")
+    except requests.HTTPError:
+        return {}
+    value = said.get("value")
+    counts: dict[str, Any] = value if isinstance(value, dict) else json.loads(value or "{}")
+    return counts
 
 
 def measure(records: int, home: Path, timeout: float = 1800.0) -> dict[str, Any]:
@@ -75,10 +91,9 @@ def measure(records: int, home: Path, timeout: float = 1800.0) -> dict[str, Any]
         state = api.wait_run(DAG, run_id, timeout)
         run = api.run(DAG, run_id)
         tasks = api.task_instances(DAG, run_id)
-        said = api.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/{STAGE}/xcomEntries/return_value")
+        staged = _returned(api, run_id)
     finally:
         _lianban(env, "down")
-    staged = said["value"] if isinstance(said.get("value"), dict) else json.loads(said.get("value") or "{}")
     return {"records": records, "run_id": run_id, "state": state,
             "seconds": _seconds(run.get("start_date"), run.get("end_date")),
             "tasks": {t["task_id"]: {"state": t["state"], "seconds": _seconds(t.get("start_date"), t.get("end_date")),
