@@ -26,7 +26,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from bench.kit import ROOT, own_env, people, seed, simulators
+from bench.kit import ROOT, fresh_home, own_env, people, seed, simulators
 from lianban.app.config import Paths
 from lianban.app.demo import airflow, demo_env
 
@@ -74,12 +74,9 @@ def deliveries_by_state(ledger_url: str) -> dict[str, int]:
 
 def one_size(records: int, home: Path, airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
     """Seed `records`, run the DAG once through Airflow against the simulators, count what it left."""
-    from lianban.app.setup import init
-
-    shutil.rmtree(home, ignore_errors=True)
+    fresh_home(home)
     env = _env(home, airflow_home)
     paths = Paths.from_env(env)
-    init(paths, with_frontend=True)
     seed(paths.frontend_url, people(records))
     with simulators(env):
         started = time.perf_counter()

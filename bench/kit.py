@@ -18,6 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261202  # the generator's seed: every bench seeds the same synthetic people, run after run
 SEED_CHUNK = 5000
+CLI = (sys.executable, "-m", "lianban.app.cli")
 
 
 def own_env(home: Path, base: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -97,19 +98,38 @@ def simulate_args(env: Mapping[str, str], step: float = 86400.0, with_hrss: bool
     the log its stderr goes to (the home's ``logs/simulators.log``)."""
     logs = Path(env["LIANBAN_HOME"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", "lianban.app.cli", "simulate", "--step", str(step),
+    args = [*CLI, "simulate", "--step", str(step),
             "--with-hrss" if with_hrss else "--no-with-hrss", *(["--faults", faults] if faults else [])]
     return args, logs / "simulators.log"
 
 
+def start_simulators(env: dict[str, str], step: float = 86400.0, with_hrss: bool = False,
+                     faults: str = "") -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``lianban simulate`` (:func:`simulate_args`) started in a child process, `env` given their connections;
+    the child and the URLs it printed."""
+    args, log = simulate_args(env, step, with_hrss, faults)
+    proc, urls = start(args, env, log)
+    env.update(sourced(Path(env["LIANBAN_HOME"]) / "simulators" / "connections.env"))
+    return proc, urls
+
+
 @contextmanager
 def simulators(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """The departments' simulators (:func:`simulate_args`' defaults) in a child process while the block runs,
-    `env` given their connections; always stopped after."""
-    args, log = simulate_args(env)
-    proc, _ = start(args, env, log)
+    """The departments' simulators (:func:`start_simulators`' defaults) while the block runs; always stopped
+    after."""
+    proc, _ = start_simulators(env)
     try:
-        env.update(sourced(Path(env["LIANBAN_HOME"]) / "simulators" / "connections.env"))
         yield proc
     finally:
         stop(proc)
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True) -> dict[str, Any]:
+    """``lianban ARGS --json`` in its own process, to its end; its JSON answer (``{}`` when it printed none). A
+    failure is an error with the end of its stderr, unless not `check`."""
+    done = subprocess.run([*CLI, *args, "--json"], env=env, cwd=ROOT, text=True, capture_output=True, check=False)
+    if check and done.returncode:
+        raise RuntimeError(f"lianban {' '.join(args)} failed ({done.returncode}): {done.stderr[-800:]}")
+    out = done.stdout.strip()
+    answer: dict[str, Any] = json.loads(out) if out.startswith("{") else {}
+    return answer

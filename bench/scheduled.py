@@ -20,27 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.dag_run import DAG, STAGE, deliveries_by_state, undone
-from bench.kit import ROOT, own_env
+from bench.kit import ROOT, cli, own_env
 
 if TYPE_CHECKING:
     from lianban.app.airflow_api import AirflowApi
-
-CLI = (sys.executable, "-m", "lianban.app.cli")
-
-
-def _lianban(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run([*CLI, *args, "--json"], env=env, cwd=ROOT, text=True, capture_output=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"lianban {' '.join(args)} failed ({done.returncode}): {done.stderr[-800:]}")
-    answer: dict[str, Any] = json.loads(done.stdout)
-    return answer
 
 
 def _seconds(start: str | None, end: str | None) -> float:
@@ -83,7 +72,7 @@ def measure(records: int, home: Path, timeout: float = 1800.0) -> dict[str, Any]
 
     shutil.rmtree(home, ignore_errors=True)
     env = own_env(home)
-    up = _lianban(env, "up", "--port", "0", "--records", str(records))
+    up = cli(env, "up", "--port", "0", "--records", str(records))
     try:
         password = json.loads(Path(up["password_file"]).read_text())[up["user"]]
         api = AirflowApi(up["url"], up["user"], password)
@@ -93,7 +82,7 @@ def measure(records: int, home: Path, timeout: float = 1800.0) -> dict[str, Any]
         tasks = api.task_instances(DAG, run_id)
         staged = _returned(api, run_id)
     finally:
-        _lianban(env, "down")
+        cli(env, "down")
     return {"records": records, "run_id": run_id, "state": state,
             "seconds": _seconds(run.get("start_date"), run.get("end_date")),
             "tasks": {t["task_id"]: {"state": t["state"], "seconds": _seconds(t.get("start_date"), t.get("end_date")),

@@ -9,10 +9,8 @@ alone, without asking the hub.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,9 +23,8 @@ from typing import Any
 
 import requests
 
-from bench.kit import ROOT, SEED, fresh_home, seed, simulate_args, sourced, start, stop
+from bench.kit import CLI, ROOT, SEED, cli, fresh_home, seed, start_simulators, stop
 
-CLI = (sys.executable, "-m", "lianban.app.cli")
 RUN_STEPS = ("stage", "deliver", "supplements", "report")  # + collect: what `lianban run` offers
 
 
@@ -85,9 +82,7 @@ class World:
         return Paths.from_env(self.env).keys_dir
 
     def _start_simulators(self, with_hrss: bool, faults: str) -> None:
-        args, log = simulate_args(self.env, self.step, with_hrss, faults)
-        self.sim, self.urls = start(args, self.env, log)
-        self.env.update(sourced(self.home / "simulators" / "connections.env"))
+        self.sim, self.urls = start_simulators(self.env, self.step, with_hrss, faults)
 
     def spawn(self, *args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
         """``lianban ARGS`` started in its own process (not waited for)."""
@@ -95,13 +90,8 @@ class World:
                                 stderr=subprocess.DEVNULL)
 
     def cli(self, *args: str, check: bool = True) -> dict[str, Any]:
-        """``lianban ARGS --json`` in its own process, to its end; its JSON answer (``{}`` when it printed none)."""
-        done = subprocess.run([*CLI, *args, "--json"], env=self.env, cwd=ROOT, text=True, capture_output=True,
-                              check=False)
-        if check and done.returncode:
-            raise RuntimeError(f"lianban {' '.join(args)} failed ({done.returncode}): {done.stderr[-800:]}")
-        out = done.stdout.strip()
-        return json.loads(out) if out.startswith("{") else {}
+        """``lianban ARGS --json`` in this world's environment (:func:`bench.kit.cli`)."""
+        return cli(self.env, *args, check=check)
 
     def run(self, step: str, *args: str) -> dict[str, Any]:
         """``lianban run STEP ARGS`` as the CLI runs it, but in this process (the same job functions, this
