@@ -126,10 +126,11 @@ def simulators(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
 
 def cli(env: dict[str, str], *args: str, check: bool = True) -> dict[str, Any]:
     """``lianban ARGS --json`` in its own process, to its end; its JSON answer (``{}`` when it printed none). A
-    failure is an error with the end of its stderr, unless not `check`."""
+    failure is an error with the end of what it printed (both streams), unless not `check`."""
     done = subprocess.run([*CLI, *args, "--json"], env=env, cwd=ROOT, text=True, capture_output=True, check=False)
     if check and done.returncode:
-        raise RuntimeError(f"lianban {' '.join(args)} failed ({done.returncode}): {done.stderr[-800:]}")
+        said = f"{done.stdout[-500:]}{done.stderr[-800:]}".strip()
+        raise RuntimeError(f"lianban {' '.join(args)} failed ({done.returncode}): {said}")
     out = done.stdout.strip()
     answer: dict[str, Any] = json.loads(out) if out.startswith("{") else {}
     return answer

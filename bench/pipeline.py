@@ -20,7 +20,6 @@ import math
 import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,18 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import naive
-from bench.kit import ROOT, fresh_home, people, seed, simulators, start, stop
+from bench.kit import ROOT, cli, fresh_home, people, seed, simulators, start, stop
 from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
-
-
-def _cli(*args: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "lianban.app.cli", *args], env=env, cwd=ROOT, text=True,
-                          capture_output=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"lianban {' '.join(args)} failed: {done.stdout[-500:]}{done.stderr[-500:]}")
-    result: dict[str, Any] = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
-    return result
 
 
 def _departments() -> list[str]:
@@ -55,7 +45,7 @@ def _deliver(department: str, env: dict[str, str]) -> dict[str, Any]:
     records outlast one run's budget, as they would outlast one scheduled run), their counts summed."""
     total: dict[str, Any] = {}
     while True:
-        one = _cli("run", "deliver", department, "--json", env=env)
+        one = cli(env, "run", "deliver", department)
         total = {k: total.get(k, 0) + v if isinstance(v, int) else v for k, v in one.items()}
         if not str(one.get("stopped_by")).endswith(BUDGET_SPENT):
             return total
@@ -122,7 +112,7 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     seed_s = time.perf_counter() - seeding
     with simulators(env):
         started, cpu = time.perf_counter(), _children_cpu_s()
-        staged = _cli("run", "stage", "--json", env=env)
+        staged = cli(env, "run", "stage")
         stage_s, stage_cpu = time.perf_counter() - started, _children_cpu_s() - cpu
         deliver_s, delivered = _deliver_all(env)
         deliver_cpu = _children_cpu_s() - cpu - stage_cpu
@@ -173,7 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--naive-sample", type=int, default=2_000)
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
     args = parser.parse_args(argv)
-    result = run(args.records, min(args.naive_sample, args.records), args.home / f"n{args.records}")
+    try:
+        result = run(args.records, min(args.naive_sample, args.records), args.home / f"n{args.records}")
+    except RuntimeError as exc:  # a step that failed: what it printed, and make bench stops
+        raise SystemExit(str(exc)) from None
     out = ROOT / "bench" / "results" / f"pipeline-{args.records}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2))

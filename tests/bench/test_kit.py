@@ -49,3 +49,21 @@ def test_the_simulators_are_told_their_home_clock_and_faults(tmp_path: Path) -> 
     assert args[-5:] == ["--step", "5.0", "--with-hrss", "--faults", "medical:down"]
     assert log == tmp_path / "logs" / "simulators.log" and log.parent.is_dir()
     assert "--no-with-hrss" in kit.simulate_args({"LIANBAN_HOME": str(tmp_path)})[0]
+
+
+def test_a_failing_lianban_step_is_an_error_with_what_it_said_or_nothing_when_not_checked(tmp_path: Path) -> None:
+    env = kit.own_env(tmp_path)
+    with pytest.raises(RuntimeError, match=r"lianban run deliver nosuch failed \(2\): .*部门 'nosuch'"):
+        kit.cli(env, "run", "deliver", "nosuch")
+    assert kit.cli(env, "run", "deliver", "nosuch", check=False) == {}
+
+
+def test_make_bench_stops_with_the_failed_steps_words(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from bench import pipeline
+
+    def failing(*_: object) -> None:
+        raise RuntimeError("lianban run stage failed (1): 台账无法打开")
+
+    monkeypatch.setattr(pipeline, "run", failing)
+    with pytest.raises(SystemExit, match="台账无法打开"):
+        pipeline.main(["--records", "10", "--home", str(tmp_path)])
