@@ -122,6 +122,7 @@ class Judge:
         self._local_docs: Any = None
         self._run = os.urandom(8).hex()  # the worker keeps one run's Data Docs at a time, by this name
         self._talk = ThreadPoolExecutor(1, thread_name_prefix="lianban-judge")  # one conversation, in order
+        self._judging = False  # a chunk submitted: the run has Data Docs to finish
         with _lock:
             try:
                 _the_worker()
@@ -130,6 +131,7 @@ class Judge:
 
     def submit(self, columns: Columns) -> Future[list[list[Reason]]]:
         """Each row's reasons (empty = valid), in the order of the chunk's `columns`, when judged."""
+        self._judging = True
         return self._talk.submit(self._reasons, columns)
 
     def reasons(self, columns: Columns) -> list[list[Reason]]:
@@ -147,9 +149,11 @@ class Judge:
         return result.reasons
 
     def finish(self) -> Path | None:
-        """The run's Data Docs rendered (None without a docs directory or a chunk judged)."""
+        """The run's Data Docs rendered (None without a docs directory or a chunk judged). A run that judged
+        nothing (most scheduled runs: nothing new in the 前置库) does not wait for the worker to load the suite
+        (about a second) only to hear that there is nothing to render."""
         try:
-            return self._talk.submit(self._finish).result()
+            return self._talk.submit(self._finish).result() if self._judging else None
         finally:
             self._talk.shutdown()
 

@@ -38,6 +38,15 @@ def test_the_worker_gives_the_reasons_this_process_would_in_the_order_asked() ->
     assert any(pending[0].result()) and any(pending[1].result())
 
 
+def test_a_run_that_judged_nothing_finishes_without_waiting_for_the_worker(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most scheduled runs find nothing new: they end without asking the worker, which would first load GX."""
+    asked: list[object] = []
+    monkeypatch.setattr(worker._Worker, "ask", lambda _self, request: asked.append(request[0]))
+    assert worker.Judge(tmp_path / "docs").finish() is None
+    assert asked == [] and not (tmp_path / "docs").exists()
+
+
 def test_a_worker_lost_mid_run_leaves_the_run_to_this_process(paths: Paths, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
