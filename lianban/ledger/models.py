@@ -43,7 +43,7 @@ class CaseItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     item_code: Mapped[str] = mapped_column(String(4))
-    department: Mapped[str] = mapped_column(String(32), index=True)
+    department: Mapped[str] = mapped_column(String(32))  # no index: see migration 0018
     status: Mapped[str | None] = mapped_column(String(8))
     status_at: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(Text)
