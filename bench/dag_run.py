@@ -23,6 +23,7 @@ import sqlite3
 import sys
 import time
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,15 +61,18 @@ def _metadata(airflow_home: Path, known_runs: set[str]) -> dict[str, Any]:
             "staged": {k: staged.get(k) for k in ("extracted", "staged", "quarantined", "deliveries")}}
 
 
-def deliveries_by_state(ledger_url: str) -> dict[str, int]:
-    """Deliveries in the ledger by state."""
+def deliveries_by_state(ledger_url: str, staged_until: datetime | None = None) -> dict[str, int]:
+    """Deliveries in the ledger by state; with `staged_until`, only those staged up to then."""
     from sqlalchemy import func, select
 
     from lianban.ledger.db import session_factory
     from lianban.ledger.models import Delivery
 
+    query = select(Delivery.state, func.count()).group_by(Delivery.state)
+    if staged_until is not None:
+        query = query.where(Delivery.created_at <= staged_until)
     with session_factory(ledger_url)() as session:
-        rows = session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
+        rows = session.execute(query).all()
     return {state: count for state, count in rows}
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import scheduled
+from lianban.app.config import Paths
 
 
 @pytest.mark.airflow
@@ -41,3 +42,30 @@ def test_each_failure_is_said_and_fails_the_run(change: dict[str, object], failu
     changed = {**RESULT, **change}
     assert scheduled.failures(RESULT) == [] and scheduled.failures(changed) == [failure]
     assert f"FAILED: {failure}" in scheduled.report(changed)
+
+
+def test_only_the_first_runs_deliveries_are_counted_a_later_runs_are_said(paths: Paths) -> None:
+    """The next interval's run may stage what applicants submitted meanwhile, and still be delivering it when the
+    bench stops everything: those deliveries are not the measured run's."""
+    from sqlalchemy import update
+
+    from connectors.hrss.frontend import FrontendDB
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Delivery
+    from lianban.pipeline.stage import stage
+    from simulators.people import generate
+
+    frontend, people = FrontendDB(paths.frontend_url), list(generate(30, seed=41))
+    frontend.insert_applications(people[:20])
+    first = stage(frontend, paths.ledger_url, paths.keys_dir).deliveries
+    with session_factory(paths.ledger_url).begin() as session:  # as the first run's deliveries end
+        session.execute(update(Delivery).values(state="accepted"))
+    frontend.insert_applications(people[20:])
+    later = stage(frontend, paths.ledger_url, paths.keys_dir).deliveries
+    assert first and later
+    counted = scheduled._counted(paths.ledger_url)
+    assert counted == {"deliveries": {"accepted": first}, "later_deliveries": later}
+    result = {**RESULT, "staged": {"extracted": 10, "deliveries": first}, **counted}
+    assert scheduled.failures(result) == []
+    assert f"  ({later:,} deliveries staged by the runs after it: not this run's, not counted)" in scheduled.report(
+        result)
