@@ -71,7 +71,7 @@ class _Worker:
         return answer
 
     def close(self, wait: bool = True) -> None:
-        """The pipe closed: the worker ends; waited for unless `wait` is False (at exit: it ends on its own)."""
+        """The pipe closed: the worker ends; waited for unless `wait` is False."""
         if self.proc.stdin is not None:
             with suppress(OSError):  # a request left in the buffer of a worker that died: nobody reads it
                 self.proc.stdin.close()
@@ -83,6 +83,17 @@ class _Worker:
             self.proc.kill()
             self.proc.wait()
 
+    def end(self) -> None:
+        """At this process's exit: the pipe closed, and the worker stopped if this process started it (nobody is
+        left to read its answers). A run that found nothing new exits while the worker is still loading GX: left
+        to end on its own, it went on loading for about a second of CPU, holding the output streams it shares
+        with this process (a caller reading them to their end waited for it). A forked child that inherited this
+        handler only closes its copy of the pipe: the worker is its parent's."""
+        self.close(wait=False)
+        if self.owner == os.getpid():
+            with suppress(OSError):  # already gone
+                self.proc.terminate()
+
 
 _lock = threading.Lock()
 _worker: _Worker | None = None
@@ -93,7 +104,7 @@ def _the_worker() -> _Worker:
     global _worker
     if _worker is None or _worker.owner != os.getpid() or _worker.proc.poll() is not None:
         _worker = _Worker()
-        atexit.register(_worker.close, wait=False)
+        atexit.register(_worker.end)
     return _worker
 
 

@@ -75,6 +75,19 @@ def test_a_worker_lost_mid_run_leaves_the_run_to_this_process(paths: Paths, tmp_
     assert worker.Judge(None).remote  # the next run starts a worker again
 
 
+def test_at_exit_the_worker_is_stopped_not_left_to_load_gx_unless_a_parent_process_started_it() -> None:
+    """A run that found nothing new exits while its worker still loads GX: the worker is stopped, not left to
+    finish loading (a second of CPU) while it holds the output streams it shares with the run. A forked child that
+    inherited the handler leaves its parent's worker alone (it ends when the parent closes its pipe)."""
+    ours = worker._Worker()
+    ours.end()
+    assert ours.proc.wait(timeout=60) == -signal.SIGTERM
+    parents = worker._Worker()
+    parents.owner = -1  # as seen from a forked child
+    parents.end()
+    assert parents.proc.wait(timeout=120) == 0  # it read its pipe's end once loaded, and ended on its own
+
+
 def test_a_killed_staging_process_leaves_no_worker_behind() -> None:
     script = ("import os, sys, time; from lianban.pipeline.validate import worker; worker.Judge(None); "
               "print(worker._the_worker().proc.pid, flush=True); time.sleep(60)")
