@@ -24,7 +24,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,7 @@ def _naive(sample: int, home: Path) -> dict[str, float]:
     from lianban.domain.catalog import load_catalog
 
     catalog, pushed = load_catalog(), set(_departments())
-    sampled = list(islice(people(sample), sample))
+    sampled = list(people(sample))
     deliveries = [(catalog.items[code].department, {"case_no": p["case_no"], "item_code": code, **p})
                   for p in sampled for code in str(p["items"]).split(",")
                   if code in catalog.items and catalog.items[code].department in pushed]
