@@ -170,6 +170,20 @@ def guarded(send: Callable[[], list[Receipt]], department: str, what: str) -> Ou
         return LocalFailure(exc)
 
 
+def record_exchange(session: Session, log: EvidenceLog, peer: Peer[DepartmentConnector], operation: str,
+                    case_nos: list[str], sent: SentBatch, outcome: Outcome) -> None:
+    """Evidence of one exchange with `peer`'s department: the message, when it went out (not when the connector
+    failed before sending it); every answer its transport verified, one entry each."""
+    if isinstance(outcome, LocalFailure):
+        return
+    department = peer.connector.department
+    header: dict[str, Any] = sent.seal  # the signed header's fields, as they went out
+    log.sent(session, department, operation, case_nos, sent, header["signature"], header["signer_kid"])
+    proofs = peer.proofs.take()
+    if proofs or isinstance(outcome, list):
+        log.received(session, department, "receipt", case_nos, outcome, proofs)
+
+
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
     """How long a row waits after its `attempts`-th failure: 30 s doubling, capped at 15 min, never less than
     the other side's Retry-After."""
@@ -265,14 +279,8 @@ class _Run:
                        f"一批 {len(batch.ids)} 条")
 
     def record(self, session: Session, batch: _Batch, outcome: Outcome) -> None:
-        """Evidence: the message, when it went out; every answer the transport verified, one entry each."""
-        if isinstance(outcome, LocalFailure):
-            return
-        self.log.sent(session, self.department, "submit", batch.case_nos, SentBatch(batch.seal, batch.messages),
-                      batch.seal["signature"], batch.seal["signer_kid"])
-        proofs = self.peer.proofs.take()
-        if proofs or isinstance(outcome, list):
-            self.log.received(session, self.department, "receipt", batch.case_nos, outcome, proofs)
+        record_exchange(session, self.log, self.peer, "submit", batch.case_nos, SentBatch(batch.seal, batch.messages),
+                        outcome)
 
     def settled(self, session: Session, batch: _Batch, outcome: Outcome) -> tuple[_Settling, bool]:
         """A final answer applied to the rows in memory (to be written); False when the run should stop (not

@@ -61,6 +61,7 @@ from lianban.pipeline.deliver import (
     backoff,
     drain,
     guarded,
+    record_exchange,
     why_refused,
 )
 from lianban.pipeline.sealer import BatchSealer
@@ -236,15 +237,8 @@ class _Run:
                        f"一批补正 {len(batch.ids)} 条")
 
     def record(self, session: Session, batch: _Batch, outcome: Outcome) -> None:
-        """Evidence: the message, when it went out; every answer the transport verified, one entry each."""
-        if isinstance(outcome, LocalFailure):
-            return
-        case_nos = [s.case_no for s in batch.items]
-        self.log.sent(session, self.department, "supplement", case_nos, SentBatch(batch.seal, batch.items),
-                      batch.seal["signature"], batch.seal["signer_kid"])
-        proofs = self.peer.proofs.take()
-        if proofs or isinstance(outcome, list):
-            self.log.received(session, self.department, "receipt", case_nos, outcome, proofs)
+        record_exchange(session, self.log, self.peer, "supplement", [s.case_no for s in batch.items],
+                        SentBatch(batch.seal, batch.items), outcome)
 
     def settle(self, session: Session, batch: _Batch, outcome: Outcome) -> bool:
         rows = _waiting(session, batch.ids)
