@@ -144,7 +144,7 @@ def _print(result: dict[str, Any]) -> None:
     print(f"machine: {result['machine']}, {result['records']:,} records (seeded in {result['seed_s']} s)")
     print(f"stage:    {s['seconds']:>8} s  {s['records_per_s']:>10,.0f} records/s  "
           f"(staged {s.get('staged')}, quarantined {s.get('quarantined')}; CPU {s['cpu_s']} s, "
-          f"{s['cpu_ms_per_record']} ms per record, the validation suite's worker process apart)")
+          f"{s['cpu_ms_per_record']} ms per record, its preparing and validation worker processes included)")
     print(f"deliver:  {d['seconds']:>8} s  {d['deliveries_per_s']:>10,.0f} deliveries/s  ({d['deliveries']:,} "
           f"deliveries to {len(d['by_department'])} departments at once; hub CPU {d['cpu_s']} s, "
           f"simulators' CPU {d['simulators_cpu_s']} s)")

@@ -75,24 +75,30 @@ class _Worker:
         if self.proc.stdin is not None:
             with suppress(OSError):  # a request left in the buffer of a worker that died: nobody reads it
                 self.proc.stdin.close()
-        if not wait:
-            return
+        if wait:
+            self._reap(10)
+
+    def _reap(self, timeout: float) -> None:
+        """Waited for, killed if it has not ended within `timeout` seconds."""
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
 
     def end(self) -> None:
-        """At this process's exit: the pipe closed, and the worker stopped if this process started it (nobody is
-        left to read its answers). A run that found nothing new exits while the worker is still loading GX: left
-        to end on its own, it went on loading for about a second of CPU, holding the output streams it shares
-        with this process (a caller reading them to their end waited for it). A forked child that inherited this
-        handler only closes its copy of the pipe: the worker is its parent's."""
+        """At this process's exit: the pipe closed, and the worker stopped and waited for if this process started
+        it (nobody is left to read its answers). A run that found nothing new exits while the worker is still
+        loading GX: left to end on its own, it went on loading for about a second of CPU, holding the output
+        streams it shares with this process (a caller reading them to their end waited for it). Waited for, its
+        CPU time is always counted in this process's children's, as a caller measuring a run counts it (left
+        to end on its own, it was counted only when it happened to end first). A forked child that inherited
+        this handler only closes its copy of the pipe: the worker is its parent's."""
         self.close(wait=False)
         if self.owner == os.getpid():
             with suppress(OSError):  # already gone
                 self.proc.terminate()
+            self._reap(5)
 
 
 _lock = threading.Lock()
