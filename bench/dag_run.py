@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.kit import ROOT, fresh_home, own_env, people, seed, simulators
+from bench.kit import ROOT, fresh_home, own_env, people, save, seed, simulators
 from lianban.app.config import Paths
 from lianban.app.demo import airflow, demo_env
 
@@ -152,10 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = run(args.records, args.home)
     line, failed = verdict(results)
-    out = ROOT / "bench" / "results" / "dag-run.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"results": results, "verdict": line, "failed": failed}, ensure_ascii=False,
-                              indent=2))
+    save(ROOT / "bench" / "results" / "dag-run.json", {"results": results, "verdict": line, "failed": failed})
     for result in results:
         print(describe(result))
     for failure in failed:

@@ -21,6 +21,13 @@ SEED_CHUNK = 5000
 CLI = (sys.executable, "-m", "lianban.app.cli")
 
 
+def save(path: Path, result: Any) -> Path:
+    """`result` written to `path` as indented JSON (UTF-8, Chinese as it is), its folder made if need be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
 def own_env(home: Path, base: Mapping[str, str] = os.environ) -> dict[str, str]:
     """`base` without its lianban settings (``LIANBAN_*``: ledger, keys, 前置库) or department connections
     (``AIRFLOW_CONN_*``), with ``LIANBAN_HOME`` set to `home`: a bench never measures, or writes to, the

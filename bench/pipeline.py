@@ -15,7 +15,6 @@ machine, whose load average it prints too), peak RSS, the SM2 cost per record, a
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import naive
-from bench.kit import ROOT, cli, fresh_home, people, seed, simulators, start, stop
+from bench.kit import ROOT, cli, fresh_home, people, save, seed, simulators, start, stop
 from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
 
@@ -166,9 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         result = run(args.records, min(args.naive_sample, args.records), args.home / f"n{args.records}")
     except RuntimeError as exc:  # a step that failed: what it printed, and make bench stops
         raise SystemExit(str(exc)) from None
-    out = ROOT / "bench" / "results" / f"pipeline-{args.records}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save(ROOT / "bench" / "results" / f"pipeline-{args.records}.json", result)
     _print(result)
 
 

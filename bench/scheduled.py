@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.dag_run import DAG, STAGE, deliveries_by_state, undone
-from bench.kit import ROOT, cli, own_env
+from bench.kit import ROOT, cli, own_env, save
 
 if TYPE_CHECKING:
     from lianban.app.airflow_api import AirflowApi
@@ -135,9 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench" / "scheduled")
     args = parser.parse_args(argv)
     result = measure(args.records, args.home / f"n{args.records}")
-    out = ROOT / "bench" / "results" / f"scheduled-{args.records}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save(ROOT / "bench" / "results" / f"scheduled-{args.records}.json", result)
     print("\n".join(report(result)))
     if failures(result):
         raise SystemExit(1)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.kit import ROOT
+from bench.kit import ROOT, save
 
 RESULTS = ROOT / "bench" / "results" / "stage.json"
 WAYS = ("gx", "direct")
@@ -152,8 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         print(table(result))
     env = {"python": platform.python_version(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
            "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"runs": results, "env": env}, ensure_ascii=False, indent=2), encoding="utf-8")
+    save(RESULTS, {"runs": results, "env": env})
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.drills import tally
 from bench.drills.world import World
-from bench.kit import ROOT
+from bench.kit import ROOT, save
 
 ITEMS_PER_RECORD = 4.5  # chosen items per synthetic application (simulators.people.ITEM_ODDS)
 DEPARTMENT_STEP = 1.0  # seconds per status step at the departments: every item has moved by the sweep
@@ -164,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{result['sink_events']:,}, unreported {result['unreported']}, duplicates {result['sink_duplicates']}"
           f"{', stopped: ' + '; '.join(result['stopped_by']) if result['stopped_by'] else ''})")
     print(f"status sweep: {result['seconds']} s, {result['items_per_s']:,} items/s (target ≤ {TARGET_SECONDS:g} s)")
-    out = ROOT / "bench" / "results" / f"sweep-{args.items}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2))
+    save(ROOT / "bench" / "results" / f"sweep-{args.items}.json", result)
     return 0 if exact else 1
 
 

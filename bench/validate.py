@@ -17,7 +17,6 @@ import, on the 2-core machine.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import time
@@ -28,6 +27,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench.kit import save
 from lianban.domain.catalog import load_catalog
 from lianban.domain.rules import evaluate
 from lianban.domain.rules.frame import from_rows
@@ -103,8 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     env = {"python": platform.python_version(), "machine": platform.machine(),
            "great_expectations": version("great-expectations"), "pandas": version("pandas"),
            "pyarrow": version("pyarrow"), "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({**result, "env": env}, ensure_ascii=False, indent=2), encoding="utf-8")
+    save(args.out, {**result, "env": env})
     print(f"written to {args.out}")
 
 

@@ -67,3 +67,8 @@ def test_make_bench_stops_with_the_failed_steps_words(monkeypatch: pytest.Monkey
     monkeypatch.setattr(pipeline, "run", failing)
     with pytest.raises(SystemExit, match="台账无法打开"):
         pipeline.main(["--records", "10", "--home", str(tmp_path)])
+
+
+def test_a_result_is_saved_as_readable_utf8_json_in_a_folder_made_for_it(tmp_path: Path) -> None:
+    path = kit.save(tmp_path / "results" / "x.json", {"stage": "入库", "n": 1})
+    assert path.read_bytes().decode("utf-8") == '{\n  "stage": "入库",\n  "n": 1\n}'
