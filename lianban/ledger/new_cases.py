@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -56,7 +57,13 @@ class NewCases:
 
     def write(self, session: Session) -> list[tuple[int, NewItem]]:
         """Insert every case, item and delivery added (three executemany statements, and two queries for the
-        new ids), then forget them; each item's new id with the item, in the order added."""
+        new ids), then forget them; each item's new id with the item, in the order added.
+
+        The deliveries go in one department after another (each department's in the order added), so that a
+        department's rows lie together: its deliveries are claimed and settled a batch at a time in id order,
+        and each rewrites its rows. Interleaved case by case, a batch of 1,000 rows of one department was spread
+        over the pages of some 1,500–3,800 rows (about 7 to a page), each page written twice (measured at
+        100,000 records: housing fund alone wrote 312 MB to the write-ahead log, 120 MB grouped)."""
         if not self.cases:
             return []
         plain_write(session, _ADD_CASES, self.cases)
@@ -70,6 +77,7 @@ class NewCases:
         now, pending = self.now, DeliveryState.PENDING
         deliveries = [(item_id, department, *delivery, now, pending, 0, now)
                       for item_id, (_, department, delivery) in written if delivery is not None]
+        deliveries.sort(key=itemgetter(1))  # by department, stable
         plain_write(session, _ADD_DELIVERIES, deliveries, columns=_DELIVERY_COLUMNS)
         self.cases, self.items = [], []
         return written

@@ -75,3 +75,22 @@ def test_the_ids_written_are_the_rows_ids_batch_after_batch(ledger_url: str) -> 
                                         .where(CaseItem.id.in_([item_id for item_id, _ in written]))).all())
         assert [rows[item_id] for item_id, _ in written] == [code for _, (code, _, _) in written]
         assert len(written) == 300
+
+
+def test_a_chunks_deliveries_lie_together_by_department(ledger_url: str) -> None:
+    """A department's deliveries of one chunk have consecutive ids, in the order their cases were added (its
+    batches are claimed and settled in id order: rows of one department side by side share the pages written)."""
+    batch = NewCases(NOW)
+    for n in range(1, 101):
+        batch.add(_case(n), _items(n))
+    with session_factory(ledger_url).begin() as session:
+        batch.write(session)
+    with session_factory(ledger_url)() as session:
+        rows = session.execute(select(Delivery.id, Delivery.department, Delivery.idempotency_key)
+                               .order_by(Delivery.id)).all()
+    departments = [department for _, department, _ in rows]
+    assert departments == sorted(departments) and set(departments) == {"housing_fund", "medical"}
+    for department, code in (("housing_fund", "02"), ("medical", "01")):
+        ids = [row_id for row_id, dept, _ in rows if dept == department]
+        assert ids == list(range(ids[0], ids[0] + 100))
+        assert [key for _, dept, key in rows if dept == department] == [f"key-{n}-{code}" for n in range(1, 101)]
