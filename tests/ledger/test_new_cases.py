@@ -27,12 +27,17 @@ def _items(n: int) -> list[NewItem]:
             ("13", "hrss", None)]
 
 
-def test_each_case_gets_its_own_items_and_each_pushed_item_its_own_delivery(ledger_url: str) -> None:
+def _write_cases(ledger_url: str, count: int) -> None:
+    """Cases 1 to `count` (:func:`_items` each) written as one chunk."""
     batch = NewCases(NOW)
-    for n in range(1, 251):
+    for n in range(1, count + 1):
         batch.add(_case(n), _items(n))
     with session_factory(ledger_url).begin() as session:
         batch.write(session)
+
+
+def test_each_case_gets_its_own_items_and_each_pushed_item_its_own_delivery(ledger_url: str) -> None:
+    _write_cases(ledger_url, 250)
     with session_factory(ledger_url)() as session:
         rows = session.execute(select(Case.case_no, CaseItem.item_code, CaseItem.final, Delivery.idempotency_key,
                                       Delivery.envelope, Delivery.state, Delivery.attempts)
@@ -80,11 +85,7 @@ def test_the_ids_written_are_the_rows_ids_batch_after_batch(ledger_url: str) -> 
 def test_a_chunks_deliveries_lie_together_by_department(ledger_url: str) -> None:
     """A department's deliveries of one chunk have consecutive ids, in the order their cases were added (its
     batches are claimed and settled in id order: rows of one department side by side share the pages written)."""
-    batch = NewCases(NOW)
-    for n in range(1, 101):
-        batch.add(_case(n), _items(n))
-    with session_factory(ledger_url).begin() as session:
-        batch.write(session)
+    _write_cases(ledger_url, 100)
     with session_factory(ledger_url)() as session:
         rows = session.execute(select(Delivery.id, Delivery.department, Delivery.idempotency_key)
                                .order_by(Delivery.id)).all()
