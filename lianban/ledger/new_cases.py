@@ -62,8 +62,9 @@ class NewCases:
         The deliveries go in one department after another (each department's in the order added), so that a
         department's rows lie together: its deliveries are claimed and settled a batch at a time in id order,
         and each rewrites its rows. Interleaved case by case, a batch of 1,000 rows of one department was spread
-        over the pages of some 1,500–3,800 rows (about 7 to a page), each page written twice (measured at
-        100,000 records: housing fund alone wrote 312 MB to the write-ahead log, 120 MB grouped)."""
+        over the pages of some 1,500 (medical) to 12,000 rows (health; about 7 rows to a page), each page written
+        twice (measured at 100,000 records: housing fund alone wrote 312 MB to the write-ahead log, 120 MB
+        grouped)."""
         if not self.cases:
             return []
         plain_write(session, _ADD_CASES, self.cases)
