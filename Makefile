@@ -71,7 +71,8 @@ test: install lint typecheck
 
 # make bench [BENCH_N=1000000]: sealing costs, validation (100k rows), staging alone, the exchange DAG through
 # Airflow at 100 and 100k records (the same task instances), its first run under the real scheduler with every DAG
-# live (100k records), then the pipeline end to end against a naive baseline (last line).
+# live (100k records), then the pipeline end to end (also at 10k first, for its CPU per record beside N's) against
+# a naive baseline (last line).
 BENCH_N ?= 100000
 bench: install
 	$(BIN)/python -m bench.seal

@@ -1,4 +1,4 @@
-"""End to end, against a naive baseline: ``python -m bench.pipeline [--records N] [--naive-sample S]``.
+"""End to end, against a naive baseline: ``python -m bench.pipeline [--records N] [--naive-sample S] [--reference R]``.
 
 Generates N synthetic approvals into a fresh 前置库 (``var/bench/n<N>``), starts the department simulators in their
 own processes on loopback (``lianban simulate``; their status clock stopped, so only intake is measured), and
@@ -9,7 +9,10 @@ sample of the same people: one POST and one commit per record per department.
 
 Prints per-stage times and rates (and the hub's CPU seconds per step: steadier than wall time on a shared
 machine, whose load average it prints too), peak RSS, the SM2 cost per record, and as its last line
-``end-to-end: <records/s> records/s, <ratio>x naive``. Writes ``bench/results/pipeline-<N>.json``.
+``end-to-end: <records/s> records/s, <ratio>x naive``. When N is above ``--reference`` (10,000), the pipeline
+first runs at that size too, and a line sets the CPU per record of both sizes side by side (staging's per
+record, the hub's and the simulators' per delivery): the cost must not grow with N. Writes
+``bench/results/pipeline-<N>.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from bench import naive
 from bench.kit import ROOT, cli, fresh_home, people, save, seed, simulators, start, stop
 from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
+
+REFERENCE = 10_000  # the size a larger run's CPU per record is set against
 
 
 def _departments() -> list[str]:
@@ -102,6 +107,22 @@ def _peak_rss_mb() -> float:
 
 
 def run(records: int, sample: int, home: Path) -> dict[str, Any]:
+    """The pipeline at `records` (:func:`measure`), then the naive script on `sample` of them: the ratio."""
+    result = measure(records, home)
+    baseline = _naive(sample, home)
+    ratio = round(result["end_to_end"]["records_per_s"] / baseline["records_per_s"], 2)
+    return {**result, "naive": baseline, "ratio": ratio, "peak_rss_mb": _peak_rss_mb(),
+            "sm2": _sm2(records, result["deliver"]["batches"])}
+
+
+def _sm2(records: int, batches: int) -> dict[str, Any]:
+    sm2 = _sm2_ms()
+    return {**sm2, "batches": batches, "ms_per_record": round(batches * sm2["sign_plus_wrap_ms"] / max(records, 1), 4)}
+
+
+def measure(records: int, home: Path) -> dict[str, Any]:
+    """`records` seeded into a fresh home under `home`, staged and delivered to the simulators; times, counts, CPU
+    and the CPU per record (:func:`per_record`)."""
     from lianban.app.config import Paths
 
     env = fresh_home(home)
@@ -118,53 +139,72 @@ def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
     batches = sum(math.ceil(int(d.get("sent", 0)) / default_batch_size(name)) for name, d in delivered.items())
     total_s = stage_s + deliver_s
-    baseline = _naive(sample, home)
-    e2e = records / total_s
-    sm2 = _sm2_ms()
     return {
         "date": datetime.now(UTC).date().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "records": records, "seed_s": round(seed_s, 1),
         "stage": {"seconds": round(stage_s, 1), "records_per_s": round(records / stage_s, 1),
                   "cpu_s": round(stage_cpu, 1), "cpu_ms_per_record": round(stage_cpu * 1000 / records, 3), **staged},
         "deliver": {"seconds": round(deliver_s, 1), "deliveries": sent, "deliveries_per_s": round(sent / deliver_s, 1),
-                    "cpu_s": round(deliver_cpu, 1), "simulators_cpu_s": round(sim_cpu, 1),
+                    "cpu_s": round(deliver_cpu, 1), "simulators_cpu_s": round(sim_cpu, 1), "batches": batches,
                     "by_department": delivered},
+        "per_record": per_record(records, sent, stage_cpu, deliver_cpu, sim_cpu),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(e2e, 1)},
-        "naive": baseline, "ratio": round(e2e / baseline["records_per_s"], 2),
-        "peak_rss_mb": _peak_rss_mb(),
-        "sm2": {**sm2, "batches": batches,
-                "ms_per_record": round(batches * sm2["sign_plus_wrap_ms"] / max(records, 1), 4)},
+        "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(records / total_s, 1)},
     }
 
 
+def per_record(records: int, deliveries: int, stage_cpu: float, hub_cpu: float, sim_cpu: float) -> dict[str, float]:
+    """CPU milliseconds: staging's per record (its preparing and validation processes included), the hub's
+    delivery runs' and the simulated departments' per delivery."""
+    return {"stage_ms": round(stage_cpu * 1000 / max(records, 1), 3),
+            "hub_ms_per_delivery": round(hub_cpu * 1000 / max(deliveries, 1), 3),
+            "simulators_ms_per_delivery": round(sim_cpu * 1000 / max(deliveries, 1), 3)}
+
+
 def _print(result: dict[str, Any]) -> None:
-    s, d, n = result["stage"], result["deliver"], result["naive"]
+    s, d, n, p = result["stage"], result["deliver"], result["naive"], result["per_record"]
     print(f"machine: {result['machine']}, {result['records']:,} records (seeded in {result['seed_s']} s)")
     print(f"stage:    {s['seconds']:>8} s  {s['records_per_s']:>10,.0f} records/s  "
           f"(staged {s.get('staged')}, quarantined {s.get('quarantined')}; CPU {s['cpu_s']} s, "
           f"{s['cpu_ms_per_record']} ms per record, its preparing and validation worker processes included)")
     print(f"deliver:  {d['seconds']:>8} s  {d['deliveries_per_s']:>10,.0f} deliveries/s  ({d['deliveries']:,} "
           f"deliveries to {len(d['by_department'])} departments at once; hub CPU {d['cpu_s']} s, "
-          f"simulators' CPU {d['simulators_cpu_s']} s)")
+          f"{p['hub_ms_per_delivery']} ms a delivery; simulators' CPU {d['simulators_cpu_s']} s, "
+          f"{p['simulators_ms_per_delivery']} ms a delivery)")
     print(f"naive:    {n['seconds']:>8} s  {n['records_per_s']:>10,.0f} records/s  ({n['deliveries']:,} POSTs "
           f"for {n['records']:,} records, {n['deliveries_per_s']:,.0f}/s)")
     print(f"load average while measured (1, 5, 15 min): {result['load_average']} on {result['machine']}")
     print(f"peak RSS: {result['peak_rss_mb']} MB; SM2 (sign + wrap) {result['sm2']['sign_plus_wrap_ms']} ms per "
           f"batch, {result['sm2']['ms_per_record']} ms per record")
+    if "reference" in result:
+        print(flat_line(result["reference"], result))
     print(f"end-to-end: {result['end_to_end']['records_per_s']:,.0f} records/s, {result['ratio']}x naive")
+
+
+def flat_line(small: dict[str, Any], large: dict[str, Any]) -> str:
+    """The CPU per record at both sizes, side by side."""
+    a, b = small["per_record"], large["per_record"]
+    return (f"per record, {small['records']:,} → {large['records']:,} records (CPU ms): staging "
+            f"{a['stage_ms']} → {b['stage_ms']}, the hub {a['hub_ms_per_delivery']} → {b['hub_ms_per_delivery']} "
+            f"a delivery, the simulators {a['simulators_ms_per_delivery']} → {b['simulators_ms_per_delivery']} "
+            f"a delivery")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--naive-sample", type=int, default=2_000)
+    parser.add_argument("--reference", type=int, default=REFERENCE,
+                        help="also run at this size first, when --records is larger, and compare the CPU per record")
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
     args = parser.parse_args(argv)
     try:
+        reference = measure(args.reference, args.home / f"n{args.reference}") if args.records > args.reference else None
         result = run(args.records, min(args.naive_sample, args.records), args.home / f"n{args.records}")
     except RuntimeError as exc:  # a step that failed: what it printed, and make bench stops
         raise SystemExit(str(exc)) from None
+    if reference is not None:
+        result["reference"] = reference
     save(ROOT / "bench" / "results" / f"pipeline-{args.records}.json", result)
     _print(result)
 

@@ -49,5 +49,25 @@ def test_the_pipeline_delivers_every_record_and_ends_with_its_rate(tmp_path: Pat
     with sqlite3.connect(tmp_path / "n300" / "naive" / "naive.db") as stored:  # in the bench's home, not /tmp
         assert stored.execute("SELECT count(*) FROM received").fetchone()[0] == result["naive"]["deliveries"]
     pipeline._print(result)
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last == f"end-to-end: {result['end_to_end']['records_per_s']:,.0f} records/s, {result['ratio']}x naive"
+    printed = capsys.readouterr().out.strip().splitlines()
+    rate = result["end_to_end"]["records_per_s"]
+    assert printed[-1] == f"end-to-end: {rate:,.0f} records/s, {result['ratio']}x naive"
+    assert not any(line.startswith("per record,") for line in printed)  # no smaller run to set it against
+
+
+def test_a_larger_run_sets_its_cpu_per_record_beside_the_reference_sizes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)  # its results file too
+    pipeline.main(["--records", "160", "--reference", "80", "--naive-sample", "20", "--home", str(tmp_path)])
+    saved = json.loads((tmp_path / "bench" / "results" / "pipeline-160.json").read_text())
+    small, large = saved["reference"], saved
+    assert (small["records"], large["records"]) == (80, 160)
+    assert small["deliver"]["deliveries"] == small["stage"]["deliveries"] > 0  # the reference delivered it all too
+    for figures in (small["per_record"], large["per_record"]):
+        assert all(value > 0 for value in figures.values())
+    a, b = small["per_record"], large["per_record"]
+    *_, compared, last = capsys.readouterr().out.strip().splitlines()
+    assert compared == (f"per record, 80 → 160 records (CPU ms): staging {a['stage_ms']} → {b['stage_ms']}, the hub "
+                        f"{a['hub_ms_per_delivery']} → {b['hub_ms_per_delivery']} a delivery, the simulators "
+                        f"{a['simulators_ms_per_delivery']} → {b['simulators_ms_per_delivery']} a delivery")
+    assert last.startswith("end-to-end: ")
