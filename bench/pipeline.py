@@ -139,15 +139,16 @@ def measure(records: int, home: Path) -> dict[str, Any]:
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
     batches = sum(math.ceil(int(d.get("sent", 0)) / default_batch_size(name)) for name, d in delivered.items())
     total_s = stage_s + deliver_s
+    figures = per_record(records, sent, stage_cpu, deliver_cpu, sim_cpu)
     return {
         "date": datetime.now(UTC).date().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "records": records, "seed_s": round(seed_s, 1),
         "stage": {"seconds": round(stage_s, 1), "records_per_s": round(records / stage_s, 1),
-                  "cpu_s": round(stage_cpu, 1), "cpu_ms_per_record": round(stage_cpu * 1000 / records, 3), **staged},
+                  "cpu_s": round(stage_cpu, 1), "cpu_ms_per_record": figures["stage_ms"], **staged},
         "deliver": {"seconds": round(deliver_s, 1), "deliveries": sent, "deliveries_per_s": round(sent / deliver_s, 1),
                     "cpu_s": round(deliver_cpu, 1), "simulators_cpu_s": round(sim_cpu, 1), "batches": batches,
                     "by_department": delivered},
-        "per_record": per_record(records, sent, stage_cpu, deliver_cpu, sim_cpu),
+        "per_record": figures,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(records / total_s, 1)},
     }
