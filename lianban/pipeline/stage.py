@@ -351,12 +351,12 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     Rows are pulled up to ``max(chunk, read_ahead)`` at a time and read; they are handed to the suite (in its
     worker process) at once, ``suite_rows`` (rounded down to whole chunks) per run of it, and each ``chunk`` of
     them is staged in one transaction as soon as its run is judged. The next rows (by 序号, after the last
-    pulled) are pulled and handed on ``NEXT_PULL_CHUNKS`` chunks before the end of the rows before them, so that
-    the suite judges them meanwhile; a row flagged new again meanwhile below them waits for the next run. When
-    at least `offload_rows` rows are read at once, each chunk's own work (fingerprints, blind indexes, sealing)
-    is done meanwhile in a process of its own (:mod:`lianban.pipeline.prepare`). With `docs_dir`, the run's
-    validation results are rendered there as Data Docs (masked,
-    :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
+    pulled) are pulled and handed on ``NEXT_PULL_CHUNKS`` chunks before the end of the rows before them (after a
+    full first read, at once: :meth:`_Run.pull_ahead`), so that the suite judges them meanwhile; a row flagged new
+    again meanwhile below them waits for the next run. When at least `offload_rows` rows are read at once, each
+    chunk's own work (fingerprints, blind indexes, sealing) is done meanwhile in a process of its own
+    (:mod:`lianban.pipeline.prepare`). With `docs_dir`, the run's validation results are rendered there as Data
+    Docs (masked, :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
     (the total is not known ahead: rows keep arriving)."""
     judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
     run = _Run(source, session_factory(ledger_url), load_catalog(), load_keys(keys_dir), judging, chunk,
@@ -365,8 +365,9 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         keyed = last_delivery_id(session)  # the run's deliveries are keyed when it ends, sorted
     with Preparer(keys_dir, offload_rows) as preparer:
         pulled = run.pull(preparer)
+        ahead = run.pull_ahead(pulled, preparer)
         while pulled is not None:
-            pulled = run.stage_pulled(pulled, preparer)
+            pulled, ahead = run.stage_pulled(pulled, preparer, ahead), None
     result = run.result
     built = judging.finish()
     result.data_docs = str(built) if built else None
@@ -420,13 +421,23 @@ class _Run:
                         for start in range(0, len(rows), self.per_run)]
         return _Pulled(rows, records, chunks, ahead, verdicts)
 
-    def stage_pulled(self, pulled: _Pulled, preparer: Preparer) -> _Pulled | None:
-        """Each chunk of `pulled` staged as soon as its run is judged; the rows after them pulled and handed on
-        before the last ``NEXT_PULL_CHUNKS`` chunks, and returned."""
+    def pull_ahead(self, first: _Pulled | None, preparer: Preparer) -> _Pulled | None:
+        """The rows after a full first read, pulled and handed on at once (None after a short one): the suite's
+        first verdicts are a second or two away (its worker importing GX), which this process would spend
+        waiting, and the reading it does now it does not do later, between chunks, where it is the run's time
+        (100,000 rows, four runs each in turn: 14.9–15.3 → 14.3–14.9 s)."""
+        if first is None or len(first.rows) < self.read_at_once:
+            return None
+        return self.pull(preparer, first.rows[-1].seq)
+
+    def stage_pulled(self, pulled: _Pulled, preparer: Preparer, ahead: _Pulled | None = None) -> _Pulled | None:
+        """Each chunk of `pulled` staged as soon as its run is judged; the rows after them (unless pulled
+        `ahead` already) pulled and handed on before the last ``NEXT_PULL_CHUNKS`` chunks, and returned."""
         rows, records = pulled.rows, pulled.records
         prepared = {} if preparer.working else _prepare_meanwhile(rows, records, self.catalog, self.keys,
                                                                    pulled.verdicts[0])
-        following, pull_at = None, max(0, len(pulled.chunks) - NEXT_PULL_CHUNKS)
+        following = ahead
+        pull_at = max(0, len(pulled.chunks) - NEXT_PULL_CHUNKS) if ahead is None else -1
         reasons: list[list[Reason]] = []
         for n, part in enumerate(pulled.chunks):
             if n == pull_at:

@@ -211,6 +211,35 @@ def test_a_row_corrected_at_the_source_during_a_run_behind_its_reading_is_taken_
         assert s.scalars(select(Quarantine.state)).one() == "released"
 
 
+class _CountingSource(_Source):
+    """Remembers, at each pull, how many rows had been flagged (staged or held) before it."""
+
+    def __init__(self, db: FrontendDB) -> None:
+        super().__init__(db)
+        self.flagged, self.flagged_at_pulls = 0, []
+
+    def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
+        self.flagged_at_pulls.append(self.flagged)
+        return self.db.pull_new(limit, after)
+
+    def mark(self, rows: Sequence[SourceRow], flag: str) -> list[int]:
+        self.flagged += len(rows)
+        return self.db.mark(rows, flag)
+
+
+def test_the_second_read_is_pulled_while_the_first_waits_for_its_verdicts_and_each_row_is_staged_once(
+        paths: Paths) -> None:
+    """A full first read is followed at once by the next (staging would only wait for the suite's first
+    verdicts), the reads after it as before: a few chunks before the end of the rows before them."""
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(generate_valid(paths, 12))
+    source = _CountingSource(db)
+    result = stage(source, paths.ledger_url, paths.keys_dir, chunk=1, read_ahead=5)
+    assert (result.extracted, result.staged, result.quarantined) == (12, 12, 0)
+    assert source.flagged_at_pulls[:3] == [0, 0, 7]  # rows 1-5, 6-10 at once; 11-12 three chunks before 10's end
+    assert stage(db, paths.ledger_url, paths.keys_dir).extracted == 0
+
+
 class _EditingSource(_Source):
     """HRSS changes row `seq` at the source (`values`) after the run read it, just before its chunk is flagged."""
 
