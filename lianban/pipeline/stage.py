@@ -356,8 +356,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     again meanwhile below them waits for the next run. When at least `offload_rows` rows are read at once, each
     chunk's own work (fingerprints, blind indexes, sealing) is done meanwhile in a process of its own
     (:mod:`lianban.pipeline.prepare`). With `docs_dir`, the run's validation results are rendered there as Data
-    Docs (masked, :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each transaction
-    (the total is not known ahead: rows keep arriving)."""
+    Docs (masked, :mod:`lianban.pipeline.validate.docs`). `progress` is told the rows read so far after each
+    transaction (the total is not known ahead: rows keep arriving)."""
     judging = Judge(docs_dir)  # the suite's worker process warms up while the first rows are read
     run = _Run(source, session_factory(ledger_url), load_catalog(), load_keys(keys_dir), judging, chunk,
                max(chunk, read_ahead), max(1, suite_rows // chunk) * chunk, progress)

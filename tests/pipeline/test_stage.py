@@ -216,7 +216,7 @@ class _CountingSource(_Source):
 
     def __init__(self, db: FrontendDB) -> None:
         super().__init__(db)
-        self.flagged, self.flagged_at_pulls = 0, []
+        self.flagged, self.flagged_at_pulls = 0, list[int]()
 
     def pull_new(self, limit: int, after: int | None = None) -> list[SourceRow]:
         self.flagged_at_pulls.append(self.flagged)
