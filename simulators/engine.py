@@ -39,10 +39,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ def choose_path(key: str, completes: bool = True) -> tuple[tuple[Status, ...], s
 
 
 def _roll(key: str, salt: str = "") -> int:
-    return int(hashlib.sha256(f"{salt}{key}".encode()).hexdigest()[:8], 16) % 100
+    return int.from_bytes(hashlib.sha256(f"{salt}{key}".encode()).digest()[:4], "big") % 100  # its first 8 hex digits
 
 
 REWARD_AMOUNT = "3000.00"  # 安徽: 企业退休职工独生子女父母一次性奖励 (the simulated figure)
@@ -372,8 +373,9 @@ class DepartmentEngine:
         self._db.execute("INSERT INTO glitched VALUES (?)", (key,))
         return glitch
 
-    def _step_times(self, path: tuple[Status, ...], received_at: float, resumed: float | None) -> list[float]:
-        """When each step of `path` reached so far was reached: one every ``step_seconds`` from receipt; a
+    def _step_times(self, path: tuple[Status, ...], received_at: float, resumed: float | None,
+                    now: float) -> list[float]:
+        """When each step of `path` reached by `now` was reached: one every ``step_seconds`` from receipt; a
         补正资料 step holds until a supplement arrives (`resumed`: the first one's arrival), and the clock restarts
         from it."""
         hold = path.index(S.SUPPLEMENT) if S.SUPPLEMENT in path else len(path) - 1
@@ -381,7 +383,6 @@ class DepartmentEngine:
         if hold < len(path) - 1 and resumed is not None:
             resumed = max(resumed, times[hold])
             times += [resumed + (k - hold - 1) * self.step_seconds for k in range(hold + 1, len(path))]
-        now = time.time()
         return [t for t in times if t <= now] or times[:1]
 
     def _views(self, keys: Sequence[str], polled: bool = False,
@@ -395,20 +396,23 @@ class DepartmentEngine:
             "GROUP BY idempotency_key", keys))
         glitched = ({key for key, in self._rows("SELECT idempotency_key FROM glitched WHERE idempotency_key IN ({})",
                                                 keys)} if polled and self.step_seconds else None)
-        return [self._view(key, kept[key], resumed.get(key), glitched) if key in kept else None for key in keys]
+        now, stamp = time.time(), cache(_at)  # one moment for the whole answer; a batch's items share their times
+        return [self._view(key, kept[key], resumed.get(key), glitched, now, stamp) if key in kept else None
+                for key in keys]
 
-    def _view(self, key: str, kept: _Kept, resumed: float | None, glitched: set[str] | None) -> CaseView:
+    def _view(self, key: str, kept: _Kept, resumed: float | None, glitched: set[str] | None, now: float,
+              stamp: Callable[[float], str]) -> CaseView:
         path, end_reason = choose_path(key, completes=kept.item_code in self.completes)
-        times = self._step_times(path, kept.received_at, resumed)
+        times = self._step_times(path, kept.received_at, resumed, now)
         step = len(times) - 1
         glitch = self._misbehaves(key, path, step, glitched) if glitched is not None else None
         if glitch is not None:
-            return CaseView(key, kept.ref, glitch[0], glitch[1] or _at(times[glitch[2]]), None)
+            return CaseView(key, kept.ref, glitch[0], glitch[1] or stamp(times[glitch[2]]), None)
         status = path[step]
         reason = end_reason if status.is_terminal() and end_reason else None
         materials = supplement_materials(key) if status is S.SUPPLEMENT else ()
         reason = supplement_reason(materials) if materials else reason
-        at = _at(times[step])
+        at = stamp(times[step])
         result = simulated_result(key, kept.item_code, self.department, status, at)
         return CaseView(key, kept.ref, status, at, reason, result, materials)
 

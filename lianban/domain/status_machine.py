@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import yaml
@@ -52,6 +52,7 @@ class CaseRule:
         return any(hits) if self.quantifier == "any" else all(hits)
 
 
+@lru_cache(maxsize=1024)  # a batch's receipts share one time (and an item's first report has none before it)
 def _moment(text: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text or "")

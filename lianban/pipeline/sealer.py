@@ -10,11 +10,12 @@ department the same way, one envelope per batch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from lianban.crypto.batch import seal_batch
 from lianban.crypto.vault import open_plaintext
@@ -24,6 +25,9 @@ from lianban.keys.names import VAULT, hub_signing_name, names_for, suite_of
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.wire.contract import SealedItem
 from lianban.wire.ids import aad
+
+#: an at-rest envelope's JSON read (msgspec: the values json.loads gives, in a fifth of its time)
+_AT_REST = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class BatchSealer:
         for r in rows:
             bound = aad(r.idempotency_key, r.case_no, r.item_code)
             try:  # the payload's JSON passed on as it was sealed at rest, not read and written again
-                items.append((bound, open_plaintext(self.vault, json.loads(r.at_rest), expect_aad=bound)))
+                items.append((bound, open_plaintext(self.vault, _AT_REST(r.at_rest), expect_aad=bound)))
                 kept.append(r)
             except (RejectedError, ValueError) as exc:
                 broken[r.idempotency_key] = f"台账密文无法解密，未发送 (at-rest payload does not open): {exc}"

@@ -84,6 +84,17 @@ def test_payloads_passed_on_as_their_compact_json_open_as_the_same_payloads(env:
     assert payloads == [p for _, p in ITEMS]
 
 
+@pytest.mark.parametrize("plaintext", [b"[1, 2]", b"NaN", b'{"amount": Infinity}', b'{"name": "x"', b"\xff\xfe",
+                                       "{\"name\": \"张\"}".encode("utf-16")])
+def test_an_item_sealed_soundly_whose_payload_is_not_a_json_object_is_refused_seal(env: Env, plaintext: bytes) -> None:
+    aad = ITEMS[0][0]
+    batch = seal_batch(env.suite, "dept-2025", env.dept.public, "hub-2025", env.hub.private, "公积金中心",
+                       [(aad, plaintext)], now=NOW)
+    opened = env.opener().open_header(batch.header)
+    opened.verify_items(batch.envelopes)  # the seal and the tree are sound: only what it holds is wrong
+    _refused("SEAL", lambda: opened.open_item(batch.envelopes[0], expect_aad=aad))
+
+
 def test_an_empty_batch_is_well_defined(env: Env) -> None:
     batch = env.seal(items=[])
     opened = env.opener().open_header(batch.header)
