@@ -70,6 +70,15 @@ def _fields(element: Any, required: tuple[str, ...], optional: tuple[str, ...], 
     return found
 
 
+_PLAIN_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}  # xs:boolean's four lexical forms
+
+
+def _boolean(text: str | None) -> Any:
+    """An xs:boolean as zeep reads it: its four forms looked up, any other text (whitespace around one) by zeep."""
+    value = _PLAIN_BOOLEANS.get(text) if text is not None else None
+    return _BOOLEAN.pythonvalue(text) if value is None else value
+
+
 def _text(element: Any | None) -> str | None:
     return None if element is None else (element.text or "")
 
@@ -77,8 +86,8 @@ def _text(element: Any | None) -> str | None:
 def _receipt(element: Any) -> SimpleNamespace:
     f = _fields(element, ("idempotencyKey", "accepted", "duplicate", "code"), ("ref", "reason"))
     return SimpleNamespace(idempotencyKey=_text(f["idempotencyKey"]),
-                           accepted=_BOOLEAN.pythonvalue(_text(f["accepted"])),
-                           duplicate=_BOOLEAN.pythonvalue(_text(f["duplicate"])), ref=_text(f.get("ref")),
+                           accepted=_boolean(_text(f["accepted"])),
+                           duplicate=_boolean(_text(f["duplicate"])), ref=_text(f.get("ref")),
                            code=_text(f["code"]), reason=_text(f.get("reason")))
 
 

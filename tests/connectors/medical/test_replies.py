@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from lxml import etree
 from zeep import exceptions as zx
-from zeep.xsd.types.builtins import DateTime
+from zeep.xsd.types.builtins import Boolean, DateTime
 
 from connectors.medical import replies
 from connectors.medical.connector import MedicalConnector, _listed, receipt_from, translate_error, update_from
@@ -20,6 +20,7 @@ from simulators.kit import supply_asked
 
 MedicalSim = Any  # tests/connectors/medical/conftest.py:MedicalSim (conftest modules are not importable)
 BatchMaker = Any
+zeep_boolean = Boolean()
 ENVELOPE = ('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="{tns}"><soap:Body>'
             '{body}</soap:Body></soap:Envelope>')
 STATUS = ("<m:status><m:idempotencyKey>LB-1</m:idempotencyKey><m:code>02</m:code>{extra}"
@@ -66,6 +67,16 @@ def test_every_answer_reads_as_zeep_reads_it(medical_sim: MedicalSim, make_batch
         assert [update_from(s) for s in ours] == [update_from(s) for s in _listed(zeeps, "status")]
     read = [update_from(s) for ours, _ in polls for s in ours]
     assert any(u.materials for u in read) and any(u.result for u in read) and any(u.reason for u in read)
+
+
+@pytest.mark.parametrize("text", ["true", "false", "1", "0", " true ", "\tfalse\n", "True", "yes", ""])
+def test_a_receipt_s_flags_read_as_zeep_reads_them_in_every_form(text: str) -> None:
+    receipt = (f"<m:SubmitBatchResponse><m:batchId>b</m:batchId><m:receipt><m:idempotencyKey>LB-1</m:idempotencyKey>"
+               f"<m:accepted>{text}</m:accepted><m:duplicate>{text}</m:duplicate><m:code>01</m:code></m:receipt>"
+               f"</m:SubmitBatchResponse>")
+    ours = replies.submit_batch_response(_envelope(receipt)).receipt[0]
+    zeeps = zeep_boolean.pythonvalue(text)
+    assert (ours.accepted, ours.duplicate) == (zeeps, zeeps)
 
 
 def _envelope(body: str) -> Any:
