@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from lianban.ledger.db import (
     SQLITE_CACHE_KIB,
     SQLITE_CHECKPOINT_PAGES,
+    SQLITE_PARAMETERS,
     core_rows,
     engine_for,
     plain_rows,
@@ -207,3 +208,39 @@ def test_rows_given_as_objects_are_written_from_their_attributes(ledger_url: str
                                 .order_by(CaseItem.id)).all()
     assert items[5:] == items[:5] and items[1].supplement_due == date(2026, 12, 11)
     assert [i.final for i in items[:3]] == [True, False, True] and {i.department for i in items} == {"medical"}
+
+
+def test_many_rows_are_written_in_order_as_sqlalchemy_writes_them_however_they_divide(ledger_url: str) -> None:
+    """More rows than one statement takes (SQLite: several rows to a statement, the rest one at a time): each
+    written once, in order (ids given in the order of the rows), with the values SQLAlchemy's executemany writes."""
+    _write(ledger_url)
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(CaseItem.id).order_by(CaseItem.id)))
+        count = 2 * SQLITE_PARAMETERS // 10 + 7  # events have 10 parameters: two statements of many, then 7 more
+        rows = [{**_events([ids[n % len(ids)]], "丙")[0], "changed_at": f"2026-12-05T{n // 60:02d}:{n % 60:02d}",
+                 "recorded_at": datetime(2026, 12, 5, n // 60, n % 60, 1, n)} for n in range(count)]
+        session.execute(insert(_EVENTS), rows)
+        plain_write(session, insert(_EVENTS), rows)
+    with session_factory(ledger_url)() as session:
+        events = session.execute(select(StatusEvent.case_item_id, StatusEvent.reason, StatusEvent.changed_at,
+                                        StatusEvent.recorded_at).order_by(StatusEvent.id)).all()
+    assert len(events) == 2 * count and events[count:] == events[:count]
+    assert [e.changed_at for e in events[count:]] == [row["changed_at"] for row in rows]
+
+
+def test_an_insert_that_leaves_a_conflicting_row_alone_does_so_within_and_across_its_statements(
+        ledger_url: str) -> None:
+    from lianban.ledger.delivery_keys import _keying
+    from lianban.ledger.models import DeliveryKey
+
+    dialect = "postgresql" if ledger_url.startswith("postgresql") else "sqlite"
+    first = [{"idempotency_key": f"k{n:05d}", "delivery_id": n} for n in range(SQLITE_PARAMETERS)]
+    again = [{"idempotency_key": f"k{n:05d}", "delivery_id": -n} for n in range(0, 2 * SQLITE_PARAMETERS, 2)]
+    with session_factory(ledger_url).begin() as session:
+        plain_write(session, _keying(dialect), first + first[:3])
+        plain_write(session, _keying(dialect), again)
+    with session_factory(ledger_url)() as session:
+        kept = dict(session.execute(select(DeliveryKey.idempotency_key, DeliveryKey.delivery_id)).all())
+    assert len(kept) == SQLITE_PARAMETERS + SQLITE_PARAMETERS // 2  # the new even keys past the first ones
+    assert all(kept[f"k{n:05d}"] == n for n in range(SQLITE_PARAMETERS))
+    assert all(kept[f"k{n:05d}"] == -n for n in range(SQLITE_PARAMETERS + 1, 2 * SQLITE_PARAMETERS, 2))
