@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lianban.crypto.hashing import blind_index, sm3_hex
 from lianban.crypto.vault import open_envelope, open_plaintext, seal
@@ -45,6 +47,21 @@ def test_the_plaintext_opens_as_the_compact_json_sealed_and_is_refused_alike(rin
     with pytest.raises(RejectedError) as caught:
         open_plaintext(ring, {**envelope, "ct": flip(envelope["ct"])}, AAD)
     assert caught.value.code == "SEAL" and "测试人" not in f"{caught.value} {caught.value.reason}"
+
+
+_VALUES = st.one_of(st.text(alphabet=st.characters(exclude_categories=("Cs",))), st.integers(-(2 ** 63), 2 ** 63 - 1),
+                   st.booleans(), st.none())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.text(alphabet=st.characters(exclude_categories=("Cs",))), _VALUES, max_size=12))
+def test_any_payload_of_text_numbers_and_flags_is_sealed_as_json_dumps_compact_bytes(
+        ring: KeyRing, payload: dict[str, Any]) -> None:
+    """Control characters, quotes, backslashes, U+2028 and every plane: what a department opens is the text
+    json.dumps writes (compact, non-ASCII as it is), whichever encoder the vault uses."""
+    expected = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    assert open_plaintext(ring, seal(ring, payload, AAD), AAD) == expected
+    assert json.loads(expected) == payload
 
 
 @pytest.mark.parametrize(
