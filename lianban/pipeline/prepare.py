@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from lianban.crypto.hashing import blind_index
 from lianban.crypto.passwords import hash_password
-from lianban.crypto.vault import payload_json, seal
+from lianban.crypto.vault import compact_json, seal
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.record import RetirementRecord
@@ -70,7 +70,7 @@ def sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) -> 
         if r.payload is not None:
             key = idempotency_key(record.case_no, r.item_code, r.department)
             envelope = seal(vault, r.payload, aad(key, record.case_no, r.item_code))
-            sealed = (key, envelope["kid"], payload_json(envelope).decode())  # compact JSON: text and integers
+            sealed = (key, envelope["kid"], compact_json(envelope).decode())
         items.append((r.item_code, r.department, sealed))
     return items
 
