@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from lianban.app.up import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -37,12 +38,6 @@ class ApiServer:
     password: str
     home: Path  # AIRFLOW_HOME (its log: api-server.log)
     env: dict[str, str]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def airflow_env(home: Path, port: int, extra: Mapping[str, str], dags: Path) -> dict[str, str]:

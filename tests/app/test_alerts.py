@@ -5,7 +5,6 @@ checked, and one "resolved" once the department is back."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -22,6 +21,7 @@ from typer.testing import CliRunner
 from lianban.app.cli import app
 from lianban.app.config import Paths, conn_env_name, connection_json
 from lianban.app.demo import connections
+from lianban.app.up import free_port
 from lianban.domain.liaisons import load_liaisons
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
@@ -45,15 +45,9 @@ class Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    box, port = Inbox(), _free_port()
+    box, port = Inbox(), free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("LIANBAN_SMTP_URL", f"smtp://127.0.0.1:{port}?from=alerts@lianban.example.gov.cn")
@@ -97,7 +91,7 @@ def _deliver_again(paths: Paths) -> None:
 def test_an_outage_is_one_alert_to_its_liaison_and_one_resolved_after(
         paths: Paths, simulation: Any, inbox: Inbox, sms_outbox: str, monkeypatch: pytest.MonkeyPatch) -> None:
     reachable = connections(simulation.urls, paths.home)[conn_env_name(DEPT)]
-    monkeypatch.setenv(conn_env_name(DEPT), connection_json(f"http://127.0.0.1:{_free_port()}", "x", "y"))
+    monkeypatch.setenv(conn_env_name(DEPT), connection_json(f"http://127.0.0.1:{free_port()}", "x", "y"))
     deliver_items(paths, DEPT, 20, 5, "01,14")  # the housing fund is down: every delivery waits to retry
     _deliver_again(paths)
     first, again = _check(), _check()

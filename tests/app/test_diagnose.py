@@ -4,7 +4,6 @@ reason an operator can act on, later steps are skipped, and the password never s
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ import pytest
 
 from lianban.app.config import connection_json
 from lianban.app.diagnose import Outcome, StepResult, check, check_department, passed
+from lianban.app.up import free_port
 from lianban.domain.schemas import schema_path
 from lianban.errors import ConfigError
 from lianban.wire.contract import HealthReport
@@ -72,12 +72,6 @@ def outcomes(results: list[StepResult]) -> list[str]:
     return [r.outcome.value for r in results]
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def settings(department: str, base_url: str, **extra: Any) -> DepartmentSettings:
     return parse_connection(department, connection_json(base_url, "hub", SECRET, **extra))
 
@@ -113,7 +107,7 @@ def test_a_config_error_while_building_the_connector_fails_authenticate(departme
 
 
 def test_a_closed_port_fails_at_connect_and_skips_the_rest() -> None:
-    results = check(settings("health", f"http://127.0.0.1:{closed_port()}"), builder(True, "unused"))
+    results = check(settings("health", f"http://127.0.0.1:{free_port()}"), builder(True, "unused"))
     assert outcomes(results) == ["ok", "failed", "skipped", "skipped", "skipped"]
     assert "连接被拒绝" in results[1].detail and "connection refused" in results[1].detail
     assert "前一步失败" in results[2].detail

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import stat
 import subprocess
 import sys
@@ -18,17 +17,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from lianban.app.up import free_port
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Evidence
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180  # a loaded CI machine: one CLI step (imports, GX) can take a minute
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _sourced(path: Path) -> dict[str, str]:
@@ -75,7 +69,7 @@ def _acks(ledger: str) -> int:
 
 
 def test_a_department_in_callback_mode_reaches_the_ledger_through_lianban_serve(shell: Shell, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     shell.run("init")
     shell.run("seed", "--records", "20")
     shell.start("simulate", "--step", "0.3", "--push", "housing_fund", "--hub-url", f"http://127.0.0.1:{port}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from connectors.health.statuses import CODES
 from lianban.app.cli import app
 from lianban.app.config import Paths, conn_env_name, connection_json, department_settings, set_connection_resolver
 from lianban.app.demo import REPO
+from lianban.app.up import free_port
 from simulators import pki
 from simulators.kit import engine_for
 from simulators.rest_department import create_app
@@ -49,12 +49,6 @@ def statuses(report: dict[str, Any]) -> list[str]:
 def failed_step(report: dict[str, Any]) -> dict[str, Any]:
     [step] = [s for s in report["steps"] if s["status"] == "failed"]
     return step
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -111,7 +105,7 @@ def test_a_wrong_password_fails_at_authenticate(simulation: Any, monkeypatch: py
 
 
 def test_an_unreachable_host_fails_at_connect(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(conn_env_name("health"), connection_json(f"http://127.0.0.1:{closed_port()}", "a", WRONG))
+    monkeypatch.setenv(conn_env_name("health"), connection_json(f"http://127.0.0.1:{free_port()}", "a", WRONG))
     code, report = check_json("health")
     step = failed_step(report)
     assert code == 1 and step["step"] == "connect" and "连接被拒绝" in step["detail"]
@@ -139,7 +133,7 @@ def test_the_three_failures_give_three_different_reasons(simulation: Any, tmp_pa
     reasons = {}
     monkeypatch.setenv(conn_env_name("health"), connection_json(simulation.urls["health"], "lianban-health", WRONG))
     reasons["wrong password"] = failed_step(check_json("health")[1])
-    monkeypatch.setenv(conn_env_name("health"), connection_json(f"http://127.0.0.1:{closed_port()}", "a", WRONG))
+    monkeypatch.setenv(conn_env_name("health"), connection_json(f"http://127.0.0.1:{free_port()}", "a", WRONG))
     reasons["unreachable host"] = failed_step(check_json("health")[1])
     with https_health_department(tmp_path, paths.keys_dir) as (url, _):
         monkeypatch.setenv(conn_env_name("health"), connection_json(url, "hub", "s3cret"))

@@ -17,6 +17,7 @@ import requests
 from urllib3.response import HTTPResponse
 
 from lianban.app.config import department_settings, set_connection_resolver
+from lianban.app.up import free_port
 from lianban.domain.schemas import schema_path
 from lianban.errors import ConfigError
 from lianban.wire.settings import DepartmentSettings, TransportSettings, parse_connection
@@ -103,8 +104,6 @@ def local() -> Iterator[tuple[str, Server]]:
     yield from _serve(Server(), "http")
 
 
-
-
 @pytest.fixture
 def tls_local(tmp_path: Path) -> Iterator[tuple[str, Server, Path]]:
     cert, key = self_signed(tmp_path)
@@ -185,15 +184,7 @@ def test_retry_after_is_bounded_inside_one_call() -> None:
 
 def test_a_closed_port_fails_fast_with_a_connection_error() -> None:
     with pytest.raises(requests.ConnectionError):
-        make_session(TransportSettings(retries=0)).get(f"http://127.0.0.1:{_closed_port()}/")
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        make_session(TransportSettings(retries=0)).get(f"http://127.0.0.1:{free_port()}/")
 
 
 # -- rate limit ----------------------------------------------------------------------------------------------
