@@ -25,9 +25,6 @@ from lianban.crypto.suites import NONCE_BYTES, InvalidSeal, SMSuite
 from lianban.errors import RejectedError
 
 ALG = "SM4-GCM"
-#: compact JSON, non-ASCII as it is (a payload, an envelope): the bytes ``json.dumps(value, ensure_ascii=False,
-#: separators=(",", ":"))`` writes for text, integers, flags and None, in a fifteenth of its time (msgspec)
-compact_json = msgspec.json.Encoder().encode
 _FIELDS = frozenset({"alg", "kid", "nonce", "aad", "ct"})
 _SM4 = SMSuite()
 
@@ -49,7 +46,7 @@ def seal(ring: KeySource, payload: dict[str, Any], aad: str) -> dict[str, Any]:
     """Encrypt `payload` (JSON) under the ring's active key; returns the envelope."""
     kid, key = ring.active_key()
     nonce = os.urandom(NONCE_BYTES)
-    body = compact_json(payload)
+    body = msgspec.json.encode(payload)  # json.dumps's compact bytes (non-ASCII as it is), a fifteenth of its time
     ct = _SM4.seal_data(key, nonce, body, aad.encode())
     return {"v": 1, "alg": ALG, "kid": kid, "nonce": _b64(nonce), "aad": aad, "ct": _b64(ct)}
 

@@ -24,9 +24,11 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from lianban.crypto.hashing import blind_index
 from lianban.crypto.passwords import hash_password
-from lianban.crypto.vault import compact_json, seal
+from lianban.crypto.vault import seal
 from lianban.domain.catalog import Catalog, load_catalog
 from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.record import RetirementRecord
@@ -70,7 +72,7 @@ def sealed_items(record: RetirementRecord, catalog: Catalog, vault: KeyRing) -> 
         if r.payload is not None:
             key = idempotency_key(record.case_no, r.item_code, r.department)
             envelope = seal(vault, r.payload, aad(key, record.case_no, r.item_code))
-            sealed = (key, envelope["kid"], compact_json(envelope).decode())
+            sealed = (key, envelope["kid"], msgspec.json.encode(envelope).decode())
         items.append((r.item_code, r.department, sealed))
     return items
 
