@@ -26,9 +26,18 @@ from zeep.wsse.utils import WSU
 from connectors.medical.statuses import CODES, ERROR_CODES, RECEIPT_ERRORS, STATUSES
 from lianban.domain.statuses import Status
 from lianban.wire.contract import SealedItem
-from simulators.engine import DepartmentEngine, choose_path, supplement_materials
+from simulators.engine import DepartmentEngine, Intake, choose_path, supplement_materials
 from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements
-from simulators.medical import INTAKE_CODES, NS, PASSWORD_DIGEST, create_app
+from simulators.medical import (
+    INTAKE_CODES,
+    NS,
+    PASSWORD_DIGEST,
+    TNS,
+    create_app,
+    envelope_bytes,
+    receipt_code,
+    submit_batch_response,
+)
 from simulators.people import make_id_number, make_uscc
 from simulators.runner import serve
 
@@ -377,3 +386,34 @@ def test_a_supplement_with_a_wrong_seal_is_refused_whole_and_one_for_an_unknown_
     receipts = receipts_of(sim.post(envelope(supplement_body(sim, [stranger]))))
     assert (receipts[0]["accepted"], receipts[0]["code"]) == ("false", "E_NOCASE") and receipts[0]["reason"]
     assert sim.engine.supplement_stats()["supplements"] == 0
+
+
+def _receipts_one_element_at_a_time(batch_id: str, intakes: Sequence[Intake]) -> bytes:
+    """SubmitBatchResponse as the simulator wrote it before copying empty receipts: each element by SubElement."""
+    response = etree.Element(f"{{{TNS}}}SubmitBatchResponse", nsmap={"m": TNS})
+    etree.SubElement(response, f"{{{TNS}}}batchId").text = batch_id
+    for intake in intakes:
+        receipt = etree.SubElement(response, f"{{{TNS}}}receipt")
+        for name, value in (("idempotencyKey", intake.idempotency_key),
+                            ("accepted", "true" if intake.accepted else "false"),
+                            ("duplicate", "true" if intake.duplicate else "false"), ("ref", intake.ref),
+                            ("code", receipt_code(intake)), ("reason", intake.reason)):
+            if value is not None:
+                etree.SubElement(receipt, f"{{{TNS}}}{name}").text = value
+    return envelope_bytes(response)
+
+
+def test_receipts_of_every_shape_are_written_as_before_and_valid() -> None:
+    shapes = [Intake("a" * 64, True, False, "MEDICAL-00000001", Status.ACCEPTED, "OK", None),
+              Intake("b" * 64, True, True, "MEDICAL-00000001", Status.ACCEPTED, "DUP", None),
+              Intake("c" * 64, False, False, None, None, "INVALID", "身份证号码校验位错误 <&> \"'"),
+              Intake("d" * 64, False, False, None, None, "SEAL", None),
+              Intake("e" * 64, True, False, "MEDICAL-00000002", Status.UNDER_REVIEW, "OK", "已受理 & 待审"),
+              Intake("f" * 64, False, False, None, None, "ITEM", "")]
+    intakes = [random.Random(seed).choice(shapes) for seed in range(60)] + shapes
+    ours = envelope_bytes(submit_batch_response("batch-1", intakes))
+    assert ours == _receipts_one_element_at_a_time("batch-1", intakes)
+    body = etree.fromstring(ours).find("soap:Body", {"soap": "http://schemas.xmlsoap.org/soap/envelope/"})
+    assert etree.XMLSchema(etree.parse(str(XSD))).validate(body[0])
+    assert [r.findtext("m:idempotencyKey", namespaces=NS) for r in body[0].iterfind("m:receipt", NS)] == \
+        [i.idempotency_key for i in intakes]
