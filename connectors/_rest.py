@@ -99,13 +99,12 @@ EXCEPTION_ACTIONS: tuple[tuple[tuple[type[Exception], ...], type[LianbanError], 
 )
 
 
-_JSON = msgspec.json.Encoder()
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def encode(payload: Any) -> bytes:
     """A request body as :meth:`GatewayClient.call` sends it: JSON in UTF-8."""
-    return _JSON.encode(payload)
+    return msgspec.json.encode(payload)
 
 
 def retry_after_seconds(value: str | None) -> float | None:

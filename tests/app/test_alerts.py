@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from email import message_from_bytes
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,12 @@ class Inbox:
     """What the local SMTP server received."""
 
     def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
+        self.messages: list[tuple[list[str], EmailMessage]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=default)))
+        message = message_from_bytes(envelope.content, policy=default)  # the default policy: an EmailMessage
+        assert isinstance(message, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
 
 
@@ -75,7 +77,7 @@ def _waiting(paths: Paths) -> int:
                                                                                   Delivery.state == "retry")) or 0)
 
 
-def _to(inbox: Inbox, address: str) -> list[tuple[list[str], Message]]:
+def _to(inbox: Inbox, address: str) -> list[tuple[list[str], EmailMessage]]:
     return [(to, mail) for to, mail in inbox.messages if to[0] == address]
 
 
