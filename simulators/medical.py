@@ -218,11 +218,7 @@ def receipt_code(intake: Intake) -> str:
     return INTAKE_CODES.get(intake.code, "E_DATA")
 
 
-_Q = {name: f"{{{TNS}}}{name}" for name in
-      ("receipt", "idempotencyKey", "accepted", "duplicate", "ref", "code", "reason")}
-
-
-_RECEIPT_ELEMENTS = ("idempotencyKey", "accepted", "duplicate", "ref", "code", "reason")
+_RECEIPT_ELEMENTS = ("idempotencyKey", "accepted", "duplicate", "ref", "code", "reason")  # medical.xsd's order
 
 
 @cache
@@ -231,7 +227,7 @@ def _empty_receipt(present: tuple[bool, ...]) -> etree._Element:
     receipt = M.receipt()
     for name, there in zip(_RECEIPT_ELEMENTS, present, strict=True):
         if there:
-            etree.SubElement(receipt, _Q[name])
+            etree.SubElement(receipt, f"{{{TNS}}}{name}")
     return receipt
 
 
