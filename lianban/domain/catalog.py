@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from lianban.domain.identity import redact_text
 from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
@@ -19,6 +20,13 @@ from lianban.errors import ConfigError
 CATALOG_DIR = schema_path("catalog")
 #: the 14 items of 附件4; a department joining later adds items after them
 SEED_ITEM_CODES = tuple(f"{n:02d}" for n in range(1, 15))
+CODE_SHOWN_MAX = 8  # characters of an unknown item code an operator is shown
+
+
+def shown_code(code: str) -> str:
+    """An item code as an operator may see it: any ID- or mobile-number-shaped run masked (a phone typed into
+    办理事项), then cut to CODE_SHOWN_MAX characters (masked first, so that a cut never unmasks)."""
+    return redact_text(code)[:CODE_SHOWN_MAX]
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ class Catalog:
         try:
             return self.items[code]
         except KeyError:
-            raise ConfigError(f"事项编码 {code!r} 不在事项目录中 (unknown item code)") from None
+            raise ConfigError(f"事项编码 {shown_code(code)!r} 不在事项目录中 (unknown item code)") from None
 
     def pushed_departments(self) -> list[str]:
         """Departments that receive pushed records (every department owning an item HRSS does not handle)."""

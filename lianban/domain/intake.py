@@ -257,9 +257,11 @@ def _password(raw: Any) -> str | None:
 
 
 def _printable(raw: Any, seq: int) -> str:
-    """Something an operator can look up in the 前置库 when the 办件编号 itself cannot be read."""
+    """Something an operator can look up in the 前置库 when the 办件编号 itself cannot be read: its printable
+    characters, any ID- or mobile-number-shaped run masked (the 办件编号 may be refused for being one, and this
+    is stored and shown) before it is cut to length."""
     text = raw if isinstance(raw, str) else ""
-    shown = "".join(c for c in text if c.isprintable() and not c.isspace())
+    shown = redact_text("".join(c for c in text if c.isprintable() and not c.isspace()))
     return (shown[:CASE_NO_MAX - 1] + "…" if len(shown) > CASE_NO_MAX else shown) or f"(序号{seq})"
 
 

@@ -46,8 +46,8 @@ def _shown(key: str, value: Any) -> str:
     """One value as an operator may see it: a personal field masked, any other text with every ID- or
     mobile-number-shaped run masked (a phone typed into the employer name), at most SHOWN_MAX characters."""
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else "" if value is None else str(value)
-    text = "".join(c if c.isprintable() else "?" for c in text)[:SHOWN_MAX]
-    return MASKS[key](text) if key in MASKS else redact_text(text)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return (MASKS[key](text) if key in MASKS else redact_text(text))[:SHOWN_MAX]  # masked whole, then cut
 
 
 def masked(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,7 +55,8 @@ def masked(values: Mapping[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {key: _shown(key, values.get(key))
                              for key in ("case_no", *sorted(PERSONAL_FIELDS), "employer_name")}
     items = values.get("items")
-    shown["items"] = list(items) if isinstance(items, tuple | list) else _shown("items", items).split(",")
+    codes = items if isinstance(items, tuple | list) else _shown("items", items).split(",")
+    shown["items"] = [_shown("items", code) for code in codes]  # a phone typed into 办理事项 is masked too
     return shown
 
 
@@ -191,11 +192,26 @@ def decide(session: Session, quarantine_id: int, state: QuarantineState, note: s
     if q.state != QuarantineState.OPEN:
         raise ConfigError(f"隔离记录 {quarantine_id} 已处理（{STATE_ZH.get(QuarantineState(q.state), q.state)}），"
                           f"不能再次处理 (already decided: {q.state})")
-    if state is QuarantineState.OVERRIDDEN and q.fingerprint is None:
-        raise ConfigError(f"隔离记录 {quarantine_id} 无法读取，不能原样放行：请人社在前置库中更正后重新同步 "
-                          f"(an unreadable row cannot be released as it is: fix it at the source)")
+    if state is QuarantineState.OVERRIDDEN:
+        _releasable(q)
     q.state, q.decision_note, q.decided_by, q.decided_at = state.value, _note(note), operator[:64], utcnow()
     return q
+
+
+#: what no operator's note can make deliverable: the hub cannot route an item the catalog does not have
+UNROUTABLE = frozenset({"ITEMS_UNKNOWN"})
+
+
+def _releasable(q: Quarantine) -> None:
+    """ConfigError in one sentence when `q` cannot be released as it is: it could not be read, or it names an
+    item code the catalog does not have (either must be fixed at the source)."""
+    if q.fingerprint is None:
+        raise ConfigError(f"隔离记录 {q.id} 无法读取，不能原样放行：请人社在前置库中更正后重新同步 "
+                          f"(an unreadable row cannot be released as it is: fix it at the source)")
+    if UNROUTABLE & {coded(r)["code"] for r in json.loads(q.reasons)}:
+        raise ConfigError(f"隔离记录 {q.id} 含不在事项目录中的事项编码，无法推送，不能原样放行：请人社在前置库中"
+                          f"更正后重新同步 (a row with unknown item codes cannot be released as it is: fix it at "
+                          f"the source)")
 
 
 def log_decision(session: Session, log: EvidenceLog, q: Quarantine) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.hashing import blind_index
-from lianban.domain.catalog import Catalog, load_catalog
+from lianban.domain.catalog import Catalog, load_catalog, shown_code
 from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
@@ -250,6 +250,10 @@ class _Chunk:
             self.taken.append(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
             return
+        unroutable = _unroutable(record, self.catalog)
+        if unroutable is not None:
+            self.hold(seq, record.case_no, [unroutable], record.as_values(), print_)
+            return
         id_index = ready.id_index if ready is not None else blind_index(self.keys.index_key, record.id_number)
         other = None if released else ledger.open_case_of(id_index, record.case_no)
         if other is not None:
@@ -282,6 +286,15 @@ class _Chunk:
         self.result.deliveries += deliveries
         self.result.staged += 1
         ledger.known[record.case_no] = print_
+
+
+def _unroutable(record: RetirementRecord, catalog: Catalog) -> Reason | None:
+    """ITEMS_UNKNOWN when `record` names an item code the catalog does not have (held, never routed): a row
+    released as it was while the suite held it for that, or an item taken out of the catalog since."""
+    unknown = sorted(set(record.items) - catalog.items.keys())
+    if not unknown:
+        return None
+    return Reason("ITEMS_UNKNOWN", "事项编码不在事项目录中：" + "、".join(map(shown_code, unknown)))
 
 
 def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str, str | None], set[str]]:

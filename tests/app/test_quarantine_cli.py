@@ -102,3 +102,14 @@ def _refused_and_logged(paths: Paths, case_no: str) -> None:
 def test_a_decision_on_a_row_that_does_not_exist_says_so(paths: Paths, command: str) -> None:
     done = _cli(paths.home, command, "999", "--note", "x")
     assert done.returncode == 2 and "没有编号为 999" in done.stdout
+
+
+def test_a_row_naming_an_item_the_catalog_lacks_cannot_be_released_as_it_is(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    (app,) = _apps()[:1]
+    db.insert_applications([{**app, "contribution_months": 400, "items": "01,15"}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    done = _cli(paths.home, "release", str(held["id"]), "--note", "核实无误，放行")
+    assert done.returncode == 2 and "不在事项目录中" in done.stdout and "前置库中更正" in done.stdout
+    assert json.loads(_cli(paths.home, "list", "--json").stdout)[0]["state"] == "open"

@@ -91,6 +91,12 @@ def test_unknown_item_code_is_a_config_error(catalog: Catalog) -> None:
         catalog.item("99")
 
 
+def test_an_unknown_item_code_shaped_like_a_phone_number_is_masked_in_the_error(catalog: Catalog) -> None:
+    with pytest.raises(ConfigError) as raised:
+        catalog.item("13912345678")
+    assert "13912345" not in str(raised.value) and "'139****5'" in str(raised.value)
+
+
 @pytest.fixture
 def broken_catalog_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of the catalog that the test may damage; the cached real catalog is restored afterwards."""

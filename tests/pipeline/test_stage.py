@@ -394,3 +394,44 @@ def test_work_done_ahead_of_the_verdicts_skips_a_row_that_cannot_route(paths: Pa
     prepared = _prepare_meanwhile(rows, [bad, good], load_catalog(), load_keys(paths.keys_dir),
                                   _Verdicts([bad, good], waiting))
     assert list(prepared) == [2] and prepared[2].items
+
+
+def _release_as_it_was(paths: Paths, db: FrontendDB, case_no: str) -> None:
+    """What `lianban quarantine release` did before it refused unknown item codes: the hold overridden and its
+    row flagged new again."""
+    with session_factory(paths.ledger_url).begin() as s:
+        q = s.scalars(select(Quarantine).where(Quarantine.case_no == case_no)).one()
+        q.state, seq = "overridden", q.source_seq
+    db.correct(seq, {})
+
+
+def test_a_phone_typed_into_the_items_is_held_masked_and_a_release_of_it_stops_nothing(paths: Paths) -> None:
+    """办理事项 holding a phone number: held for the unknown code, shown masked; released as it was all the
+    same (or an item taken out of the catalog since), the row is held again and the rows behind it are staged."""
+    db = FrontendDB(paths.frontend_url)
+    app, *rest = generate_valid(paths, 6)
+    db.insert_applications([{**app, "items": f"01,11,{app['phone']}"}, *rest[:2]])
+    assert (stage(db, paths.ledger_url, paths.keys_dir).quarantined) == 1
+    _release_as_it_was(paths, db, app["case_no"])
+    db.insert_applications(rest[2:])
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.staged, again.quarantined) == (3, 1), again
+    with session_factory(paths.ledger_url)() as s:
+        holds = s.scalars(select(Quarantine).order_by(Quarantine.id)).all()
+        staged = set(s.scalars(select(Case.case_no).join(CaseItem).join(Delivery)))
+    assert staged == {a["case_no"] for a in rest} and [q.state for q in holds] == ["overridden", "open"]
+    assert all([r["code"] for r in json.loads(q.reasons)] == ["ITEMS_UNKNOWN"] for q in holds)
+    assert all(app["phone"] not in q.masked + q.reasons for q in holds)
+    assert all(app["phone"][:8] not in q.reasons for q in holds) and "****" in holds[1].reasons
+    assert db.pull_new(10) == []  # every row taken: none left to stop the next run
+
+
+def test_a_case_number_refused_for_being_an_id_number_is_kept_masked(paths: Paths) -> None:
+    db = FrontendDB(paths.frontend_url)
+    (app,) = generate_valid(paths, 1)
+    _insert_raw(db, [{**app, "case_no": app["id_number"]}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine)).one()
+    assert held.case_no == app["id_number"][:6] + "********" + app["id_number"][-4:]
+    assert app["id_number"] not in held.case_no + held.masked + held.reasons

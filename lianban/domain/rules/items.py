@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from lianban.domain.catalog import Catalog
+from lianban.domain.catalog import Catalog, shown_code
 from lianban.domain.rules.base import Rule, RuleData
 
 #: a code that occurs again later in the canonical list
@@ -26,7 +26,7 @@ def _unknown(items: pd.Series, catalog: Catalog) -> pd.Series:
 
 def _unknown_detail(f: pd.DataFrame, catalog: Catalog) -> pd.Series:
     left = _unknown(f["_items"], catalog).str.strip(",").str.split(",")
-    return "：" + left.map(lambda codes: "、".join(c[:8] for c in codes))
+    return "：" + left.map(lambda codes: "、".join(map(shown_code, codes)))
 
 
 def _conflict_rule(pair: frozenset[str], reason: str) -> Rule:
