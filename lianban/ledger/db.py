@@ -52,6 +52,20 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
+def write_lock(session: Session) -> None:
+    """On SQLite, take the database's write lock now unless the transaction holds it already, so that rows read
+    next cannot change before the transaction writes over them. The driver begins a transaction only at the
+    first write: a read before it is not isolated, and a writer committing in between (a department's push
+    while a poll judges the same item) would be written over or recorded twice. PostgreSQL locks the rows
+    read instead (``FOR UPDATE``)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver: Any = connection.connection.driver_connection
+    if not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
 

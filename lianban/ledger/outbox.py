@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, union_all, update
 from sqlalchemy.orm import Session
 
-from lianban.ledger.db import core_rows, plain_write
+from lianban.ledger.db import core_rows, plain_write, write_lock
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
@@ -85,11 +85,13 @@ class OutboxRow:
 
 def delivery_rows(session: Session, ids: Sequence[int], lock: bool = False) -> list[OutboxRow]:
     """The deliveries `ids` that exist, in that order; `lock`: each row locked until the transaction ends, in id
-    order (PostgreSQL; a settle that waited for another's reads what that one wrote)."""
+    order (PostgreSQL; a settle that waited for another's reads what that one wrote; on SQLite the database's
+    write lock taken first, :func:`lianban.ledger.db.write_lock`)."""
     table = _DELIVERIES.c
     query = select(table.id, table.department, table.idempotency_key, table.case_item_id,
                    *(table[c] for c in _SETTLED)).where(table.id.in_(list(ids)))
     if lock:
+        write_lock(session)
         query = query.order_by(table.id).with_for_update()
     by_id = {row[0]: OutboxRow(*row) for row in core_rows(session, query)}
     return [by_id[i] for i in ids if i in by_id]

@@ -18,7 +18,7 @@ from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from lianban.domain.statuses import Status
-from lianban.ledger.db import core_rows, plain_write
+from lianban.ledger.db import core_rows, plain_write, write_lock
 from lianban.ledger.models import CaseItem, StatusEvent
 from lianban.ledger.store import ItemRow, move_status, utcnow
 
@@ -31,10 +31,12 @@ _APPEND = insert(_EVENTS)
 
 
 def item_rows(session: Session, ids: Collection[int], lock: bool = False) -> dict[int, ItemRow]:
-    """Items `ids` by id, in one query; `lock`: each row locked until the transaction ends (PostgreSQL)."""
+    """Items `ids` by id, in one query; `lock`: each row locked until the transaction ends (PostgreSQL; on SQLite
+    the database's write lock taken first, :func:`lianban.ledger.db.write_lock`)."""
     query: Select[Any] = select(_ITEMS.c.id, _ITEMS.c.item_code, *(_ITEMS.c[c] for c in _COLUMNS))
     query = query.where(_ITEMS.c.id.in_(set(ids))).order_by(_ITEMS.c.id)
     if lock:
+        write_lock(session)
         query = query.with_for_update()
     return {row[0]: ItemRow(*row) for row in core_rows(session, query)}
 

@@ -106,3 +106,42 @@ def test_the_events_of_a_page_are_recorded_at_one_moment_and_the_next_page_at_it
     with sessions() as session:
         first, second, third = session.scalars(select(StatusEvent.recorded_at).order_by(StatusEvent.id))
     assert before <= first == second < third <= after
+
+
+def test_a_push_arriving_while_a_poll_judges_the_same_change_waits_and_records_nothing_twice(
+        paths: Paths, two_items: list[int]) -> None:
+    """A poll reads an item (locked while judged); a department's push of the same change comes meanwhile in its
+    own transaction. On SQLite too it waits for the poll, then finds the change recorded: one event, not two."""
+    import threading
+
+    item, sessions = two_items[0], session_factory(paths.ledger_url)
+
+    def judge_and_write(session: Session) -> bool:
+        book = StatusBook(session)
+        moved = book.record(item_rows(session, {item}, lock=True)[item], Status.UNDER_REVIEW, "health", code="SHZ",
+                            reason=None, changed_at="2026-12-02T10:00:00+08:00")
+        book.write()
+        return moved
+
+    pushed: list[bool] = []
+
+    def push() -> None:
+        with sessions.begin() as session:
+            pushed.append(judge_and_write(session))
+
+    with sessions.begin() as poll:
+        rows = item_rows(poll, {item}, lock=True)
+        other = threading.Thread(target=push)
+        other.start()
+        other.join(timeout=0.5)
+        assert other.is_alive()  # the push waits for the poll's transaction
+        book = StatusBook(poll)
+        assert book.record(rows[item], Status.UNDER_REVIEW, "health", code="SHZ", reason=None,
+                           changed_at="2026-12-02T10:00:00+08:00")
+        book.write()
+    other.join(timeout=30)
+    assert pushed == [False]
+    with sessions() as s:
+        events = s.scalars(select(StatusEvent).where(StatusEvent.case_item_id == item,
+                                                     StatusEvent.status == Status.UNDER_REVIEW.value)).all()
+    assert len(events) == 1
