@@ -11,8 +11,10 @@ result for the run's Data Docs (:class:`RunDocs`) and renders them when the run 
 
 Nothing is judged any other way. When the worker cannot be started or is lost, the run carries on with the suite
 in its own process, with one warning that names what happened (no value from the data is in it); the Data Docs
-then hold the chunks judged after that. A rule that cannot run is a :class:`FatalError` in the worker, raised
-again in staging with the same sentence.
+then hold the chunks judged after that. A worker that ended between two of a run's calls (killed while idle,
+where an OOM kill most often lands) is lost the same way, not replaced quietly: it held the run's Data Docs so
+far. A rule that cannot run is a :class:`FatalError` in the worker, raised again in staging with the same
+sentence.
 
 The chunks cross a pipe between the two processes as their columns (:mod:`lianban.domain.columns`: staging's
 process never imports pandas; the worker makes each frame), pickled (the worker's stdout is kept for its answers
@@ -128,6 +130,16 @@ def _forget_worker() -> None:
     _worker = None
 
 
+def _still(ours: _Worker | None) -> _Worker:
+    """`ours` (the worker a run began with), if it is still this process's and running; else WorkerLost: a new
+    worker would not hold what the run left in it (its Data Docs so far)."""
+    if ours is None or ours is not _worker or ours.owner != os.getpid():
+        raise WorkerLost("worker gone between calls")
+    if (code := ours.proc.poll()) is not None:
+        raise WorkerLost(f"worker ended between calls (exit code {code})")
+    return ours
+
+
 class Judge:
     """One staging run's judge: made when the run begins (the worker starts warming up, if it is not running
     yet), :meth:`submit` per chunk (answered in order, while staging goes on with the chunks before), :meth:`finish`
@@ -140,9 +152,10 @@ class Judge:
         self._run = os.urandom(8).hex()  # the worker keeps one run's Data Docs at a time, by this name
         self._talk = ThreadPoolExecutor(1, thread_name_prefix="lianban-judge")  # one conversation, in order
         self._judging = False  # a chunk submitted: the run has Data Docs to finish
+        self._worker: _Worker | None = None  # the worker this run began with: it holds the run's Data Docs
         with _lock:
             try:
-                _the_worker()
+                self._worker = _the_worker()
             except OSError as exc:
                 self._lost(WorkerLost(type(exc).__name__))
 
@@ -185,14 +198,15 @@ class Judge:
             if not self.remote:
                 return None
             try:
-                return _the_worker().ask((kind, payload))
+                return _still(self._worker).ask((kind, payload))
             except WorkerLost as lost:
                 self._lost(lost)
                 return None
 
     def _lost(self, lost: WorkerLost) -> None:
         log.warning("校验子进程不可用，本次入库改在本进程校验 (validation worker lost: %s)", lost)
-        _forget_worker()
+        if self._worker is _worker:  # not a worker started since for another run
+            _forget_worker()
         self.remote = False
 
     def _docs(self) -> Any:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,13 +48,36 @@ def test_a_run_that_judged_nothing_finishes_without_waiting_for_the_worker(tmp_p
     assert asked == [] and not (tmp_path / "docs").exists()
 
 
+def _apps_two_broken(paths: Paths) -> list[dict[str, Any]]:
+    """40 applications in the 前置库, two of them invalid: one in the first chunk of 10 (judged by the worker),
+    one in the last (judged after the worker is lost)."""
+    apps = list(generate(40, seed=31))
+    for broken in (5, 35):
+        apps[broken] = {**apps[broken], "id_number": apps[broken]["id_number"][:17] + "x"}
+    FrontendDB(paths.frontend_url).insert_applications(apps)
+    return apps
+
+
+def _staged_losing_the_worker(paths: Paths, docs: Path, caplog: pytest.LogCaptureFixture,
+                              apps: list[dict[str, Any]]) -> str:
+    """A run that loses its worker stages every row, judged right, and renders Data Docs; its one warning (no
+    value from the data in it)."""
+    with caplog.at_level(logging.WARNING, logger="lianban.validate"):
+        result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10,
+                       docs_dir=docs, suite_rows=10)
+    assert result.extracted == 40 and result.staged == 38 and result.quarantined == 2
+    assert result.data_docs and Path(result.data_docs).exists()
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "lianban.validate"]
+    assert "校验子进程不可用" in warning
+    assert not any(str(a[k]) in warning for a in apps for k in ("id_number", "name", "phone") if a[k])
+    assert worker.Judge(None).remote  # the next run starts a worker again
+    return warning
+
+
 def test_a_worker_lost_mid_run_leaves_the_run_to_this_process(paths: Paths, tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    apps = list(generate(40, seed=31))
-    for broken in (5, 35):  # one in the chunk the worker judges, one in a chunk judged here
-        apps[broken] = {**apps[broken], "id_number": apps[broken]["id_number"][:17] + "x"}
-    FrontendDB(paths.frontend_url).insert_applications(apps)
+    apps = _apps_two_broken(paths)
     asked, ask = [], worker._Worker.ask
 
     def dies_after_the_first_chunk(self: worker._Worker, request: tuple[object, ...]) -> object:
@@ -64,15 +88,29 @@ def test_a_worker_lost_mid_run_leaves_the_run_to_this_process(paths: Paths, tmp_
         return ask(self, request)
 
     monkeypatch.setattr(worker._Worker, "ask", dies_after_the_first_chunk)
-    with caplog.at_level(logging.WARNING, logger="lianban.validate"):
-        result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10,
-                       docs_dir=tmp_path / "docs", suite_rows=10)
-    assert result.extracted == 40 and result.staged == 38 and result.quarantined == 2
-    assert result.data_docs and Path(result.data_docs).exists()
-    (warning,) = [r.getMessage() for r in caplog.records if r.name == "lianban.validate"]
-    assert "校验子进程不可用" in warning
-    assert not any(str(a[k]) in warning for a in apps for k in ("id_number", "name", "phone") if a[k])
-    assert worker.Judge(None).remote  # the next run starts a worker again
+    _staged_losing_the_worker(paths, tmp_path / "docs", caplog, apps)
+
+
+def test_a_worker_that_dies_while_idle_is_lost_with_a_warning_not_replaced_quietly(
+        paths: Paths, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed between two judged chunks (where an OOM kill lands: the worker waits most of a run), the worker
+    took the run's Data Docs so far with it: the operator is told, as for a worker lost during a call, and the
+    rest of the run is judged here, not by a worker started quietly."""
+    apps = _apps_two_broken(paths)
+    answered, ask = [], worker._Worker.ask
+
+    def dies_idle_after_the_first_chunk(self: worker._Worker, request: tuple[object, ...]) -> object:
+        answer = ask(self, request)
+        answered.append(request[0])
+        if answered == ["judge"]:  # answered, then killed while it waits for the next chunk
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        return answer
+
+    monkeypatch.setattr(worker._Worker, "ask", dies_idle_after_the_first_chunk)
+    warning = _staged_losing_the_worker(paths, tmp_path / "docs", caplog, apps)
+    assert "ended between calls" in warning
+    assert answered == ["judge"]
 
 
 def test_at_exit_the_worker_is_stopped_not_left_to_load_gx_unless_a_parent_process_started_it() -> None:
