@@ -7,13 +7,15 @@ that reads at least ``offload_rows`` rows at once hands each chunk's readable ro
 process (:class:`~lianban.pipeline.offload.Offload`) as soon as they are read, and the chunk being written
 finds its rows prepared. A small run never pays for the process (about a third of a second to start); a row
 the process could not prepare (an item the catalog does not know, say) is left to staging, which judges, holds
-or prepares it in its own turn; if the process is lost, staging prepares the rest of the run itself.
+or prepares it in its own turn; if the process cannot be started or is lost, staging prepares the rest of
+the run itself.
 
 This module imports neither SQLAlchemy nor the ledger's models: the process starts in a tenth of a second.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Sequence
@@ -152,14 +154,23 @@ class Preparer:
                read_at_once: int) -> Future[dict[int, Prepared]] | None:
         """Start preparing the readable rows among `rows` (of `read_at_once` rows read together); None when
         staging prepares them itself (a small run, or the process lost)."""
-        if self._process is None and read_at_once >= self._offload_rows:
-            self._process = Offload()
+        if self._process is None and not self._lost and read_at_once >= self._offload_rows:
+            self._start()
         if not self.working:
             return None
         assert self._process is not None
         readable = [(row.seq, field_values(r)) for row, r in zip(rows, records, strict=True)
                     if isinstance(r, RetirementRecord)]
         return self._process.submit(prepare_rows, self._keys_dir, readable)
+
+    def _start(self) -> None:
+        """The process started; if it cannot be (no memory, too many processes), staging prepares the run."""
+        try:
+            self._process = Offload()
+        except OSError as exc:
+            log.warning("入库预处理进程无法启动，本次入库改在本进程处理 (the preparing process could not start: %s)",
+                        errno.errorcode.get(exc.errno or 0, type(exc).__name__))
+            self._lost = True
 
     def result(self, pending: Future[dict[int, Prepared]] | None) -> dict[int, Prepared]:
         """The rows prepared, by row; none when the process did not prepare them (staging then does)."""
