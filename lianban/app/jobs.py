@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from lianban.wire.settings import DepartmentSettings
 
 alerts = logging.getLogger("lianban.alerts")
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
 _tune_gc()  # and collects garbage for batch work (lianban.gc_tuning)
 
@@ -86,8 +88,8 @@ def deliver(department: str) -> dict[str, Any]:
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
     backlog = due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES)
-    processes = settings.processes if backlog >= SECOND_PROCESS_BATCHES else 1
-    helpers = [Offload() for _ in range(processes - 1)]
+    helpers = _started(Offload, (settings.processes if backlog >= SECOND_PROCESS_BATCHES else 1) - 1)
+    processes = len(helpers) + 1
     done = False
     try:
         pending = [helper.submit(deliver_share, department, settings, processes) for helper in helpers]
@@ -97,6 +99,20 @@ def deliver(department: str) -> dict[str, Any]:
         for helper in helpers:  # waited for once answered (its CPU then counts as this run's); after a failure
             helper.shutdown(wait=done, cancel_futures=True)  # not: it ends after its call, or with this process
     return merged(results).as_dict()
+
+
+def _started(start: Callable[[], T], count: int) -> list[T]:
+    """Up to `count` processes started by `start`; fewer when one cannot be (no memory, too many processes),
+    said once: the run goes on with those it has."""
+    started: list[T] = []
+    for _ in range(count):
+        try:
+            started.append(start())
+        except OSError as exc:
+            log.warning("投递辅助进程无法启动，本次以 %d 个进程投递 (a delivery process could not start: %s)",
+                        len(started) + 1, type(exc).__name__)
+            break
+    return started
 
 
 def deliver_share(department: str, settings: DepartmentSettings, processes: int = 1) -> DeliverResult:

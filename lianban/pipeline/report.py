@@ -303,6 +303,17 @@ class _Reader:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="report-read")
         self._process: Offload | None = None
         self._ready: Future[None] | None = None
+        self._unstartable = False  # the process could not be started: the run reads in its thread
+
+    def _start(self) -> None:
+        try:
+            self._process = Offload()
+        except OSError as exc:  # no memory, too many processes: not tried again for each batch
+            log.warning("报送读取进程无法启动，改在本进程内读取 (the report's reader process could not start: %s)",
+                        type(exc).__name__)
+            self._unstartable = True
+            return
+        self._ready = self._process.submit(_warm, self._args[0])
 
     def __enter__(self) -> _Reader:
         return self
@@ -327,9 +338,8 @@ class _Reader:
 
     def submit(self, after: int, backlog: bool = False) -> tuple[int, Future[Prepared]]:
         """Start reading the batch after event id `after`; `backlog`: the last batch was full."""
-        if backlog and self._process is None:
-            self._process = Offload()
-            self._ready = self._process.submit(_warm, self._args[0])
+        if backlog and self._process is None and not self._unstartable:
+            self._start()
         process = self._process if self.in_process else None
         if process is not None:  # unpacked in the thread, while a push is answered
             packed = process.submit(read_packed, *self._args, after, self._encoder)

@@ -88,3 +88,20 @@ def test_one_process_when_so_configured_or_when_the_backlog_is_small(
     monkeypatch.setattr(offload, "Offload", _NoProcess)
     result = jobs.deliver(DEPT)
     assert result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+
+
+class _CannotStart:
+    def __init__(self) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # EAGAIN: too many processes
+
+
+def test_a_second_process_that_cannot_start_leaves_the_backlog_to_this_one(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    _extra(monkeypatch, batch_size=5)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
+    monkeypatch.setattr(offload, "Offload", _CannotStart)
+    result = jobs.deliver(DEPT)
+    assert result["sent"] == result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+    assert [r.getMessage() for r in caplog.records if "投递辅助进程无法启动" in r.getMessage()] == [
+        "投递辅助进程无法启动，本次以 1 个进程投递 (a delivery process could not start: BlockingIOError)"]

@@ -229,6 +229,29 @@ def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: An
     assert any("读取进程意外退出" in r.getMessage() for r in caplog.records)
 
 
+def test_when_the_reader_process_cannot_start_every_batch_is_read_here(seeded: Any, paths: Paths,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from lianban.pipeline import report
+    from lianban.pipeline.report import _Reader, read_batch
+
+    starts: list[int] = []
+
+    def cannot_start() -> None:
+        starts.append(1)
+        raise OSError(12, "Cannot allocate memory")  # ENOMEM
+
+    monkeypatch.setattr(report, "Offload", cannot_start)
+    _events(paths, seeded)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
+    with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
+        got = reader.result(reader.submit(0, backlog=True)).events
+        while events := reader.result(reader.submit(got[-1].event_id, backlog=True)).events:
+            got += events
+    assert got == every and starts == [1]  # tried once, not for each batch
+    assert [r.getMessage() for r in caplog.records if "无法启动" in r.getMessage()] == [
+        "报送读取进程无法启动，改在本进程内读取 (the report's reader process could not start: OSError)"]
+
 
 def test_a_batch_from_the_reader_process_unpacks_its_events_only_when_they_are_wanted(seeded: Any,
                                                                                        paths: Paths) -> None:
