@@ -13,7 +13,9 @@ Failure → action (first matching row wins)::
     TLS failure, malformed URL          ConfigError      fix the connection, do not retry
     timeout, refused/reset connection   RetriableError
     HTTP 429                            RetriableError   retry_after from Retry-After
+    HTTP 408 / 425                      RetriableError   the gateway timed out or is not ready: nobody looked at it
     HTTP 401 / 403                      ConfigError      names dept_<name>: check app id (login) / secret
+    HTTP 404 / 405                      ConfigError      wrong address (no such endpoint): check host, port, schema
     HTTP 5xx                            RetriableError
     other HTTP 4xx                      RejectedError    the department's code and Chinese reason
     answer is not the agreed JSON       RetriableError
@@ -64,6 +66,17 @@ def _throttled(f: Failure) -> LianbanError:
     return RetriableError(f"{f.connection}: 对方限流（HTTP 429），{wait}重试", retry_after=f.retry_after)
 
 
+def _not_ready(f: Failure) -> LianbanError:
+    wait = f"{f.retry_after:g}秒后" if f.retry_after is not None else "稍后"
+    return RetriableError(f"{f.connection}: 对方网关超时或暂未就绪（HTTP {f.http_status}），未处理该请求，{wait}重试",
+                          retry_after=f.retry_after)
+
+
+def _wrong_address(f: Failure) -> LianbanError:
+    return ConfigError(f"{f.connection}: 对方没有该接口（HTTP {f.http_status}）；请检查连接 {f.connection} 的 "
+                       f"host、port、schema；重试无济于事")
+
+
 def _unauthorized(f: Failure) -> LianbanError:
     return ConfigError(f"{f.connection}: 网关认证失败（HTTP {f.http_status}，{f.message or '无说明'}）；"
                        f"请检查连接 {f.connection} 的 app id（login）与 secret（password）")
@@ -82,8 +95,11 @@ def _rejected(f: Failure) -> LianbanError:
 #: HTTP status → action; first matching range wins.
 HTTP_ACTIONS: tuple[tuple[range, Callable[[Failure], LianbanError]], ...] = (
     (range(429, 430), _throttled),
+    (range(408, 409), _not_ready),
+    (range(425, 426), _not_ready),
     (range(401, 402), _unauthorized),
     (range(403, 404), _unauthorized),
+    (range(404, 406), _wrong_address),
     (range(500, 600), _server_error),
     (range(400, 500), _rejected),
 )

@@ -12,14 +12,19 @@ What one sealed batch can come back with, and what happens (a table, checked in 
                                      alerted: the batch is re-sealed next time
     RejectedError, any other code    the department refused the batch for what is in it (schema, size):
                                      split in two and each half sent again, down to single items; a single
-                                     item refused is dead-lettered with the department's reason
+                                     item refused with the department's own code is dead-lettered with its
+                                     reason
+    RejectedError without a code     split the same way; a single item so refused backs off (a bare 4xx from a
+                                     gateway says nothing of the item), dead-lettered after MAX_ATTEMPTS
     any other exception              the connector could not send it (one item it cannot serialise): split
-                                     the same way; nothing went out, so nothing is recorded as sent
+                                     the same way; nothing went out, so nothing is recorded as sent, and a
+                                     single item backs off as above (the department never saw it)
     ConfigError                      propagates: fix the setting, do not retry
 
-If every item of a split batch is refused on its own, the fault is not in the items: they back off and an
-alert is raised instead. One poison item in a batch of 100 leaves 99 delivered. A keys folder that does not
-hold the vault keys the outbox was sealed with refuses the run before anything is touched.
+Only a department's item-level code refuses an item for good (不予受理, final). If every item of a split batch
+is refused on its own, the fault is not in the items: they back off and an alert is raised instead. One poison
+item in a batch of 100 leaves 99 delivered. A keys folder that does not hold the vault keys the outbox was sealed
+with refuses the run before anything is touched.
 
 A run may keep several batches going to its department at once (:mod:`lianban.pipeline.lanes`, ``extra.lanes``:
 each its own connection and claims): while one batch is on the wire the next is claimed and sealed and the last
@@ -236,11 +241,21 @@ def _divisible(outcome: Outcome) -> bool:
     return isinstance(outcome, RejectedError) and not is_batch_refusal(outcome.code)
 
 
+LOCAL = "LOCAL"  # the code of a LocalFailure: the connector's own, never the department's
+
+
 def why_refused(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
     """(code, reason) of a refusal or a local failure, as dead letters and alerts carry them."""
     if isinstance(outcome, LocalFailure):
-        return "LOCAL", outcome.reason
+        return LOCAL, outcome.reason
     return outcome.code, outcome.reason or str(outcome)
+
+
+def refused_for_good(code: str, whole: bool) -> bool:
+    """Whether a single item refused with `code` is refused for good (不予受理): only when the department named
+    the item's fault with a code of its own, and not every item of its batch was refused (`whole`). A refusal
+    without a code (a gateway's bare 4xx) or the connector's own failure says nothing of the item: it backs off."""
+    return not whole and code not in ("", LOCAL)
 
 
 @dataclass
@@ -341,19 +356,23 @@ class _Run:
             return False
         return isolated.going
 
-
     def _refused(self, refused: Sequence[tuple[int, str, str]], whole: bool) -> None:
-        """Single items refused: dead-lettered with the department's reason, or backed off when `whole`."""
+        """Single items refused: dead-lettered with the department's reason when :func:`refused_for_good`,
+        otherwise backed off (alerted)."""
         with self.sessions.begin() as session:
             settling = _Settling.of(session, [row_id for row_id, _, _ in refused])
             why = {row_id: (code, reason) for row_id, code, reason in refused}
             for row in settling.rows:
                 code, reason = why[row.id]
-                if whole:
-                    _fail(row, f"{code}: {reason}", None, self.result)
-                else:
+                if refused_for_good(code, whole):
                     _refuse(settling, row, code, reason, self.result)
+                else:
+                    _fail(row, f"{code or '-'}: {reason}", None, self.result)
             settling.write()
+        backing_off = sum(not refused_for_good(code, whole) for _, code, _ in refused)
+        if backing_off and not whole:
+            alerts.error("告警 ALERT: %s 有 %d 条被单独拒收但没有事项级拒收码，不判不予受理，稍后重试",
+                         self.department, backing_off)
 
 
 def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path,

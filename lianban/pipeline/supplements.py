@@ -62,6 +62,7 @@ from lianban.pipeline.deliver import (
     drain,
     guarded,
     record_exchange,
+    refused_for_good,
     why_refused,
 )
 from lianban.pipeline.sealer import BatchSealer
@@ -278,8 +279,8 @@ class _Run:
             why = {row_id: (code, reason) for row_id, code, reason in isolated.refused}
             for row in _waiting(session, list(why)):
                 code, reason = why[row.id]
-                (_fail(row, f"{code}: {reason}", None, self.result) if whole
-                 else _refuse(row, code, reason, self.result))
+                (_refuse(row, code, reason, self.result) if refused_for_good(code, whole)
+                 else _fail(row, f"{code or '-'}: {reason}", None, self.result))
         if whole:
             alerts.error("告警 ALERT: %s 一批补正 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department,
                          len(ids))

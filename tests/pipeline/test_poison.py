@@ -63,26 +63,44 @@ def _refused(paths: Paths) -> list[tuple[str, str | None, str | None]]:
     return [tuple(r) for r in rows]
 
 
-@pytest.mark.parametrize(("department", "poison", "reason"), [
-    ("housing_fund", "X" * 70, "请求体不符合接口规范"),  # the department's schema refuses the whole batch (422)
-    ("medical", "BZ\x00POISON", "连接器无法发送"),  # lxml cannot serialise it: nothing goes out
-])
-def test_a_poison_item_in_a_batch_of_100_leaves_99_delivered_and_1_refused(
-        paths: Paths, simulation: Any, department: str, poison: str, reason: str) -> None:
-    _plant(paths, department, 100, {37: poison})
-    result = _deliver(paths, department)
+def _sent_alone(paths: Paths, case_no: str) -> list[Evidence]:
+    with session_factory(paths.ledger_url)() as s:
+        return [e for e in s.scalars(select(Evidence).where(Evidence.kind == "submit"))
+                if json.loads(e.case_nos) == [case_no]]
+
+
+def test_a_poison_item_in_a_batch_of_100_leaves_99_delivered_and_1_refused(paths: Paths, simulation: Any) -> None:
+    poison, reason = "X" * 70, "请求体不符合接口规范"  # the department's schema refuses the whole batch (422)
+    _plant(paths, "housing_fund", 100, {37: poison})
+    result = _deliver(paths, "housing_fund")
     assert (result.accepted, result.refused, result.retrying, result.dead) == (99, 1, 0, 0), result
-    assert result.split > 0 and simulation.engines[department].stats()["unique"] == 99
+    assert result.split > 0 and simulation.engines["housing_fund"].stats()["unique"] == 99
     ((case_no, error, status),) = _refused(paths)
     assert case_no == poison and reason in (error or "") and status == Status.NOT_ACCEPTED.value
     with session_factory(paths.ledger_url)() as s:
         told = s.scalars(select(StatusEvent.reason).join(CaseItem).join(Case)
                          .where(Case.case_no == poison, StatusEvent.status == Status.NOT_ACCEPTED.value)).one()
-        sent_alone = [e for e in s.scalars(select(Evidence).where(Evidence.kind == "submit"))
-                      if json.loads(e.case_nos) == [poison]]
     assert reason in (told or "")  # the applicant is told why, through the status path
-    assert (sent_alone == []) == (department == "medical")  # evidence: a send only when something went out
-    assert _deliver(paths, department).sent == 0  # nothing left to send, nothing sent twice
+    assert _sent_alone(paths, poison)  # evidence: it went out alone, and the department answered
+    assert _deliver(paths, "housing_fund").sent == 0  # nothing left to send, nothing sent twice
+
+
+def test_an_item_the_connector_cannot_send_leaves_99_delivered_and_backs_off_unrefused(
+        paths: Paths, simulation: Any) -> None:
+    """The department never saw it (lxml cannot serialise it): not 不予受理, retried later like an outage."""
+    poison = "BZ\x00POISON"
+    _plant(paths, "medical", 100, {37: poison})
+    result = _deliver(paths, "medical")
+    assert (result.accepted, result.refused, result.retrying, result.dead) == (99, 0, 1, 0), result
+    assert result.split > 0 and simulation.engines["medical"].stats()["unique"] == 99
+    with session_factory(paths.ledger_url)() as s:
+        state, error, status = s.execute(select(Delivery.state, Delivery.last_error, CaseItem.status)
+                                         .join(CaseItem, Delivery.case_item_id == CaseItem.id).join(Case)
+                                         .where(Case.case_no == poison)).one()
+    assert state == DeliveryState.RETRY and "连接器无法发送" in (error or "")
+    assert status != Status.NOT_ACCEPTED.value and _refused(paths) == []
+    assert _sent_alone(paths, poison) == []  # evidence: a send only when something went out
+    assert _deliver(paths, "medical").sent == 0  # backing off: nothing due now, nothing sent twice
 
 
 def test_a_batch_whose_every_item_is_refused_backs_off_instead(paths: Paths, simulation: Any,

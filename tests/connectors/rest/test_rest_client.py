@@ -50,6 +50,27 @@ def test_401_and_403_are_config_errors_naming_the_connection(stubbed: Any, statu
         connector.poll(["k"])
 
 
+@pytest.mark.parametrize("status", [408, 425])
+def test_408_and_425_are_retriable_the_department_never_looked_at_it(stubbed: Any, person: Any, seal_for: Any,
+                                                                    status: int) -> None:
+    seal, batch = seal_for("health", [person(1, "13")])
+    connector, _ = stubbed(HealthConnector, [(status, {"Retry-After": "5"}, body({"message": "Request Timeout"}))])
+    with pytest.raises(RetriableError, match=f"dept_health.*HTTP {status}.*重试") as caught:
+        connector.submit(batch, seal)
+    assert caught.value.retry_after == 5.0
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_404_and_405_are_config_errors_naming_the_address_to_check(stubbed: Any, person: Any, seal_for: Any,
+                                                                  status: int) -> None:
+    """No submit endpoint in schemas/health or schemas/housing_fund answers 404/405 about an item: it is the
+    wrong address, as medical's connector treats it."""
+    seal, batch = seal_for("housing_fund", [person(1, "14")])
+    connector, _ = stubbed(HousingFundConnector, [(status, JSON, body({"message": "Not Found"}))])
+    with pytest.raises(ConfigError, match=r"dept_housing_fund.*host、port"):
+        connector.submit(batch, seal)
+
+
 def test_other_4xx_is_rejected_with_the_department_code_and_chinese_reason(stubbed: Any) -> None:
     answer = body({"code": "ZDJYSB", "message": "退休待遇审核信息字段校验未通过"})
     connector, _ = stubbed(HealthConnector, [(400, JSON, answer)])

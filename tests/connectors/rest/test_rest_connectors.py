@@ -9,9 +9,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import yaml
 
 from lianban.app.config import connection_json
 from lianban.domain.catalog import load_catalog
+from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
 from lianban.wire.contract import DepartmentConnector
@@ -39,6 +41,15 @@ def test_every_refusal_code_the_department_sends_is_explained(spec: Any) -> None
     for code in [*spec.engine_errors.values(), "AUTH", "BAD_JSON", "INVALID_REQUEST", "TOO_LARGE",
                  *batch_refusals]:
         assert spec.statuses.ERRORS.get(code), code
+
+
+def test_no_submit_endpoint_documents_an_answer_the_connector_retries_or_takes_for_a_wrong_address(
+        spec: Any) -> None:
+    """408/425 are retried and 404/405 are a wrong address (connectors._rest.HTTP_ACTIONS): the department's own
+    document must not use any of them to refuse what was sent."""
+    paths = yaml.safe_load(schema_path(spec.key, "openapi.yaml").read_text(encoding="utf-8"))["paths"]
+    for endpoint in ("/api/v1/cases:batch", "/api/v1/cases:supplement"):
+        assert not {"404", "405", "408", "425"} & set(paths[endpoint]["post"]["responses"]), endpoint
 
 
 def test_submitting_twice_is_safe(live: Any) -> None:

@@ -1,0 +1,140 @@
+"""Deliver against a department gateway that answers oddly: a 408 or a bare 4xx never refuses an application the
+department did not look at. The department is a stub transport under the real REST connector, so every answer
+goes through the connector's action table as it would on the wire."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, cast
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+from sqlalchemy import select, update
+
+from connectors.health.connector import HealthConnector
+from lianban.app.config import Paths
+from lianban.domain.statuses import Status
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import CaseItem, Delivery, StatusEvent
+from lianban.ledger.store import DeliveryState, utcnow
+from lianban.pipeline import deliver as deliver_mod
+from lianban.pipeline.deliver import DeliverResult, deliver
+from lianban.pipeline.stage import stage
+from lianban.wire.contract import DepartmentConnector, NoProofs, Peer
+
+Answer = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
+
+
+def accept(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    return 200, {"receipts": [{"idempotency_key": i["idempotency_key"], "accepted": True, "duplicate": False,
+                               "ref": "WJW-1", "code": "SL", "reason": None} for i in items]}
+
+
+def status(code: int, body: dict[str, Any] | None = None) -> Answer:
+    return lambda items: (code, body or {})
+
+
+class Gateway(BaseAdapter):
+    """Answers the n-th request with the n-th of `answers` (the last one from then on)."""
+
+    def __init__(self, answers: list[Answer]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.batches: list[int] = []  # items per request
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        items = json.loads(request.body or b"{}")["items"]
+        self.batches.append(len(items))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        code, body = answer(items)
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.url, resp.request = code, json.dumps(body).encode(), "", request
+        return resp
+
+    def close(self) -> None:
+        pass
+
+
+def run(paths: Paths, gateway: Gateway, batch_size: int = 100) -> DeliverResult:
+    session = requests.Session()
+    session.mount("http://", gateway)
+    peer = Peer(cast(DepartmentConnector, HealthConnector("http://gateway.invalid", session)), NoProofs())
+    return deliver(peer, paths.ledger_url, batch_size, paths.keys_dir)
+
+
+def only_due(paths: Paths, count: int) -> list[int]:
+    """Health's first `count` deliveries due now, the rest an hour later; their ids."""
+    with session_factory(paths.ledger_url).begin() as s:
+        ids = list(s.scalars(select(Delivery.id).where(Delivery.department == "health").order_by(Delivery.id)))
+        s.execute(update(Delivery).where(Delivery.id.in_(ids[count:]))
+                  .values(next_attempt_at=utcnow() + timedelta(hours=1)))
+    return ids[:count]
+
+
+def due_again(paths: Paths, ids: list[int]) -> None:
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(next_attempt_at=utcnow()))
+
+
+def states(paths: Paths, ids: list[int]) -> list[str]:
+    with session_factory(paths.ledger_url)() as s:
+        return list(s.scalars(select(Delivery.state).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
+
+
+def told_not_accepted(paths: Paths, ids: list[int]) -> int:
+    """How many of `ids`' items the applicant was told 不予受理 (their status, or a status event)."""
+    with session_factory(paths.ledger_url)() as s:
+        items = list(s.scalars(select(Delivery.case_item_id).where(Delivery.id.in_(ids))))
+        told = s.scalars(select(CaseItem.id).where(CaseItem.id.in_(items),
+                                                   CaseItem.status == Status.NOT_ACCEPTED.value)).all()
+        events = s.scalars(select(StatusEvent.id).where(StatusEvent.case_item_id.in_(items),
+                                                        StatusEvent.status == Status.NOT_ACCEPTED.value)).all()
+    return len(told) + len(events)
+
+
+@pytest.mark.parametrize("http_status", [408, 425])
+def test_a_single_delivery_timed_out_at_the_gateway_is_retried_not_refused(
+        paths: Paths, seeded: Any, http_status: int) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)  # a quiet day: one new case
+    first = run(paths, Gateway([status(http_status, {"message": "Request Timeout"}), accept]))
+    assert (first.refused, first.retrying, first.dead) == (0, 1, 0) and "稍后重试" in (first.stopped_by or "")
+    assert states(paths, ids) == [DeliveryState.RETRY] and told_not_accepted(paths, ids) == 0
+    due_again(paths, ids)
+    assert run(paths, Gateway([accept])).accepted == 1 and states(paths, ids) == [DeliveryState.ACCEPTED]
+
+
+def test_a_split_batch_meeting_bare_4xx_answers_backs_the_single_item_off(paths: Paths, seeded: Any) -> None:
+    """The gateway answers 400 without a department code four times: the batch of 8 is split down to one item,
+    which backs off; the other seven are delivered. Nobody is told 不予受理."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 8)
+    gateway = Gateway([status(400)] * 4 + [accept])
+    result = run(paths, gateway)
+    assert gateway.batches[:4] == [8, 4, 2, 1] and result.split == 3
+    assert (result.accepted, result.refused, result.retrying, result.dead) == (7, 0, 1, 0)
+    assert sorted(states(paths, ids)) == sorted([DeliveryState.ACCEPTED] * 7 + [DeliveryState.RETRY])
+    assert told_not_accepted(paths, ids) == 0
+
+
+def test_a_single_item_refused_without_a_code_is_dead_lettered_only_after_the_attempts_limit(
+        paths: Paths, seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deliver_mod, "MAX_ATTEMPTS", 3)
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    for expected in (DeliveryState.RETRY, DeliveryState.RETRY, DeliveryState.DEAD):
+        run(paths, Gateway([status(400)]))
+        assert states(paths, ids) == [expected]
+        due_again(paths, ids)
+    assert told_not_accepted(paths, ids) == 0  # dead-lettered for the operator to requeue; the item stays open
+
+
+def test_a_single_item_the_department_refuses_with_its_code_is_refused(paths: Paths, seeded: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    result = run(paths, Gateway([status(422, {"code": "ZDJYSB", "message": "字段校验未通过"})]))
+    assert result.refused == 1 and states(paths, ids) == [DeliveryState.REFUSED]
+    assert told_not_accepted(paths, ids) == 2  # its status, and the event that tells the applicant
