@@ -18,7 +18,8 @@ Failure → action (first matching row wins)::
     HTTP 404 / 405                      ConfigError      wrong address (no such endpoint): check host, port, schema
     HTTP 5xx                            RetriableError
     other HTTP 4xx                      RejectedError    the department's code and Chinese reason
-    answer is not the agreed JSON       RetriableError
+    answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
+                                                         (a 4xx's code too): retried, then dead-lettered
 
 The wire format of the department API is in ``schemas/<department>/openapi.yaml``.
 """
@@ -38,7 +39,15 @@ from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import UnknownMaterial, read_materials
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate, SupplementItem
+from lianban.wire.contract import (
+    MAX_CODE_LENGTH,
+    MAX_REF_LENGTH,
+    HealthReport,
+    Receipt,
+    SealedItem,
+    StatusUpdate,
+    SupplementItem,
+)
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
@@ -87,6 +96,8 @@ def _server_error(f: Failure) -> LianbanError:
 
 
 def _rejected(f: Failure) -> LianbanError:
+    if len(f.code) > MAX_CODE_LENGTH:
+        return malformed(f.connection, ValueError(f"code longer than {MAX_CODE_LENGTH} characters"))
     reason = f.message or f"HTTP {f.http_status}"
     return RejectedError(f"{f.connection}: 请求被拒绝（HTTP {f.http_status}，{f.code or '-'}：{reason}）",
                          code=f.code, reason=reason)
@@ -218,6 +229,17 @@ def _result(raw: Any) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in raw.items()}
 
 
+def bounded(value: Any, limit: int, name: str) -> str | None:
+    """A receipt's `value` as text (None kept); longer than `limit`, what the ledger keeps of it → ValueError,
+    which the caller reports as a malformed answer (the schemas' maxLength)."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > limit:
+        raise ValueError(f"{name} longer than {limit} characters")
+    return text
+
+
 def malformed(connection: str, exc: Exception) -> RetriableError:
     """The answer was JSON but not the agreed shape."""
     return RetriableError(f"{connection}: 应答格式不符合接口规范（{type(exc).__name__}: {exc}），稍后重试")
@@ -270,11 +292,12 @@ class RestDepartmentConnector:
             raise malformed(self.connection, exc) from None
 
     def _receipt(self, r: Mapping[str, Any]) -> Receipt:
-        accepted, code = bool(r["accepted"]), r.get("code")
+        accepted, code = bool(r["accepted"]), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
         reason = r.get("reason") or (None if accepted else self.errors.get(str(code)))
         return Receipt(
             idempotency_key=str(r["idempotency_key"]), accepted=accepted, duplicate=bool(r.get("duplicate")),
-            department_ref=r.get("ref"), status=self._status(code) if accepted else None,
+            department_ref=bounded(r.get("ref"), MAX_REF_LENGTH, "ref"),
+            status=self._status(code) if accepted else None,
             department_code=code, reason=reason,
         )
 
@@ -304,7 +327,7 @@ class RestDepartmentConnector:
             raise malformed(self.connection, exc) from None
 
     def _supplement_receipt(self, r: Mapping[str, Any]) -> Receipt:
-        accepted, code = bool(r["accepted"]), r.get("code")
+        accepted, code = bool(r["accepted"]), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
         reason = r.get("reason") or (None if accepted else self.errors.get(str(code)))
         return Receipt(idempotency_key=str(r["supplement_id"]), accepted=accepted,
                        duplicate=bool(r.get("duplicate")), status=self._status(code) if accepted else None,

@@ -7,6 +7,9 @@ WS-Security check of a signed answer, SOAP faults and HTTP errors. A reader retu
 with the schema's elements as attributes, values converted by zeep's own XSD types, a response with one child
 element unwrapped to its list) and refuses, as zeep does, an element medical.xsd does not have there or a
 required one missing: :class:`zeep.exceptions.XMLParseError`, which the connector reads as a broken contract.
+Unlike zeep's, the receipt reader also refuses a ``ref`` or ``code`` longer than the ledger keeps
+(:data:`~lianban.wire.contract.MAX_REF_LENGTH`, medical.xsd's Text64; a code, an enumeration there): an answer
+the hub could not settle.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 from lxml import etree
 from zeep.exceptions import XMLParseError, XMLSyntaxError
 from zeep.xsd.types.builtins import Boolean, DateTime
+
+from lianban.wire.contract import MAX_CODE_LENGTH, MAX_REF_LENGTH
 
 __all__ = ["READERS", "install"]
 
@@ -83,12 +88,20 @@ def _text(element: Any | None) -> str | None:
     return None if element is None else (element.text or "")
 
 
+def _bounded(element: Any | None, limit: int) -> str | None:
+    """:func:`_text`, refused (XMLParseError) when longer than `limit`."""
+    text = _text(element)
+    if text is not None and len(text) > limit:
+        raise XMLParseError(f"Element {etree.QName(element).localname!r} longer than {limit} characters")
+    return text
+
+
 def _receipt(element: Any) -> SimpleNamespace:
     f = _fields(element, ("idempotencyKey", "accepted", "duplicate", "code"), ("ref", "reason"))
     return SimpleNamespace(idempotencyKey=_text(f["idempotencyKey"]),
                            accepted=_boolean(_text(f["accepted"])),
-                           duplicate=_boolean(_text(f["duplicate"])), ref=_text(f.get("ref")),
-                           code=_text(f["code"]), reason=_text(f.get("reason")))
+                           duplicate=_boolean(_text(f["duplicate"])), ref=_bounded(f.get("ref"), MAX_REF_LENGTH),
+                           code=_bounded(f["code"], MAX_CODE_LENGTH), reason=_text(f.get("reason")))
 
 
 def _result(element: Any | None) -> SimpleNamespace | None:

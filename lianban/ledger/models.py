@@ -7,6 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from lianban.wire.contract import MAX_CODE_LENGTH, MAX_REF_LENGTH
+
 
 class Base(DeclarativeBase):
     pass
@@ -73,7 +75,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
-    receipt_ref: Mapped[str | None] = mapped_column(String(64))
+    receipt_ref: Mapped[str | None] = mapped_column(String(MAX_REF_LENGTH))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
@@ -98,7 +100,7 @@ class StatusEvent(Base):
     case_item_id: Mapped[int] = mapped_column(ForeignKey("case_items.id"), index=True)
     status: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(32))  # department key that reported it
-    department_code: Mapped[str | None] = mapped_column(String(16))
+    department_code: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
     reason: Mapped[str | None] = mapped_column(Text)
     materials: Mapped[str | None] = mapped_column(Text)  # 补正资料: JSON list of material codes asked for
     changed_at: Mapped[str] = mapped_column(String(40))
@@ -132,7 +134,7 @@ class IllegalTransition(Base):
     from_status: Mapped[str | None] = mapped_column(String(8))
     to_status: Mapped[str] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(32))
-    department_code: Mapped[str | None] = mapped_column(String(16))
+    department_code: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
     reason: Mapped[str | None] = mapped_column(Text)
     changed_at: Mapped[str] = mapped_column(String(40))
     recorded_at: Mapped[datetime]

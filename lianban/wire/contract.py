@@ -46,6 +46,12 @@ class SentBatch:
     items: list[SealedItem] | list[SupplementItem]
 
 
+#: The longest department reference and department code the ledger keeps (``deliveries.receipt_ref``,
+#: ``status_events.department_code``); a connector reads an answer carrying a longer one as malformed.
+MAX_REF_LENGTH = 64
+MAX_CODE_LENGTH = 16
+
+
 @dataclass(frozen=True)
 class Receipt:
     """The department's answer for one sealed item."""

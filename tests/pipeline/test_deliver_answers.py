@@ -58,29 +58,30 @@ class Gateway(BaseAdapter):
         pass
 
 
-def run(paths: Paths, gateway: Gateway, batch_size: int = 100) -> DeliverResult:
+def run(paths: Paths, gateway: Gateway, url: str | None = None) -> DeliverResult:
+    """One delivery run of health through `gateway`, on the ledger at `url` (the installation's by default)."""
     session = requests.Session()
     session.mount("http://", gateway)
     peer = Peer(cast(DepartmentConnector, HealthConnector("http://gateway.invalid", session)), NoProofs())
-    return deliver(peer, paths.ledger_url, batch_size, paths.keys_dir)
+    return deliver(peer, url or paths.ledger_url, 100, paths.keys_dir)
 
 
-def only_due(paths: Paths, count: int) -> list[int]:
+def only_due(paths: Paths, count: int, url: str | None = None) -> list[int]:
     """Health's first `count` deliveries due now, the rest an hour later; their ids."""
-    with session_factory(paths.ledger_url).begin() as s:
+    with session_factory(url or paths.ledger_url).begin() as s:
         ids = list(s.scalars(select(Delivery.id).where(Delivery.department == "health").order_by(Delivery.id)))
         s.execute(update(Delivery).where(Delivery.id.in_(ids[count:]))
                   .values(next_attempt_at=utcnow() + timedelta(hours=1)))
     return ids[:count]
 
 
-def due_again(paths: Paths, ids: list[int]) -> None:
-    with session_factory(paths.ledger_url).begin() as s:
+def due_again(paths: Paths, ids: list[int], url: str | None = None) -> None:
+    with session_factory(url or paths.ledger_url).begin() as s:
         s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(next_attempt_at=utcnow()))
 
 
-def states(paths: Paths, ids: list[int]) -> list[str]:
-    with session_factory(paths.ledger_url)() as s:
+def states(paths: Paths, ids: list[int], url: str | None = None) -> list[str]:
+    with session_factory(url or paths.ledger_url)() as s:
         return list(s.scalars(select(Delivery.state).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
 
 
@@ -138,3 +139,26 @@ def test_a_single_item_the_department_refuses_with_its_code_is_refused(paths: Pa
     result = run(paths, Gateway([status(422, {"code": "ZDJYSB", "message": "字段校验未通过"})]))
     assert result.refused == 1 and states(paths, ids) == [DeliveryState.REFUSED]
     assert told_not_accepted(paths, ids) == 2  # its status, and the event that tells the applicant
+
+
+@pytest.mark.parametrize("receipt", [{"ref": "WJW-" + "0" * 61}, {"accepted": False, "ref": None, "code": "E" * 17}],
+                         ids=["ref-over-64", "code-over-16"])
+def test_a_receipt_the_ledger_cannot_hold_backs_off_then_is_dead_lettered(
+        paths: Paths, seeded: Any, ledger_url: str, monkeypatch: pytest.MonkeyPatch, receipt: dict[str, Any]) -> None:
+    """On SQLite and on PostgreSQL (where storing it would fail the settling write and leave the rows pending, to
+    be sent again after every lease): a malformed answer, retried, then dead-lettered like any other."""
+    monkeypatch.setattr(deliver_mod, "MAX_ATTEMPTS", 2)
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    ids = only_due(paths, 3, ledger_url)
+
+    def oversized(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        code, body = accept(items)
+        body["receipts"][0].update(receipt)
+        return code, body
+
+    first = run(paths, Gateway([oversized]), ledger_url)
+    assert (first.accepted, first.refused, first.retrying) == (0, 0, 3) and "接口规范" in (first.stopped_by or "")
+    assert states(paths, ids, ledger_url) == [DeliveryState.RETRY] * 3
+    due_again(paths, ids, ledger_url)
+    run(paths, Gateway([oversized]), ledger_url)
+    assert states(paths, ids, ledger_url) == [DeliveryState.DEAD] * 3

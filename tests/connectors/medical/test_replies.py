@@ -98,6 +98,23 @@ def test_an_answer_outside_the_schema_is_refused_as_a_broken_contract(body: str,
     assert isinstance(translate_error(caught.value), FatalError)
 
 
+@pytest.mark.parametrize("ref, code, says", [
+    ("R" * 65, "01", "'ref' longer than 64"),  # medical.xsd's Text64, deliveries.receipt_ref
+    (None, "E" * 17, "'code' longer than 16"),  # status_events.department_code
+])
+def test_a_receipt_the_ledger_could_not_keep_is_refused_as_a_broken_contract(ref: str | None, code: str,
+                                                                            says: str) -> None:
+    ref_element = f"<m:ref>{ref}</m:ref>" if ref else ""
+    receipt = (f"<m:SubmitBatchResponse><m:batchId>b</m:batchId><m:receipt><m:idempotencyKey>LB-1</m:idempotencyKey>"
+               f"<m:accepted>true</m:accepted><m:duplicate>false</m:duplicate>{ref_element}<m:code>{code}</m:code>"
+               f"</m:receipt></m:SubmitBatchResponse>")
+    with pytest.raises(zx.XMLParseError, match=says) as caught:
+        replies.submit_batch_response(_envelope(receipt))
+    assert isinstance(translate_error(caught.value), FatalError)  # the run stops: fix the contract, not retried
+    longest = receipt.replace("R" * 65, "R" * 64).replace("E" * 17, "01")
+    assert replies.submit_batch_response(_envelope(longest)).receipt[0].code == "01"
+
+
 def test_xml_that_is_no_soap_envelope_is_retried_as_zeep_would() -> None:
     with pytest.raises(zx.XMLSyntaxError) as caught:
         replies.submit_batch_response(etree.fromstring(b"<html><body>gateway</body></html>"))

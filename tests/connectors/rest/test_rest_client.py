@@ -105,6 +105,25 @@ def test_transport_failures_follow_the_table(stubbed: Any, exc: Exception, error
         connector.poll(["k"])
 
 
+@pytest.mark.parametrize("oversized", [{"ref": "R" * 65}, {"accepted": False, "code": "E" * 17}])
+def test_a_receipt_with_a_ref_or_code_longer_than_the_ledger_keeps_is_a_malformed_answer(
+        stubbed: Any, person: Any, seal_for: Any, oversized: dict[str, Any]) -> None:
+    seal, batch = seal_for("health", [person(1, "13")])
+    receipt = {"idempotency_key": batch[0].idempotency_key, "accepted": True, "duplicate": False, "ref": "R" * 64,
+               "code": "SL", "reason": None}
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    assert connector.submit(batch, seal)[0].department_ref == "R" * 64  # the longest the ledger keeps
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [{**receipt, **oversized}]}))])
+    with pytest.raises(RetriableError, match=r"dept_health: 应答格式不符合接口规范.*longer than"):
+        connector.submit(batch, seal)
+
+
+def test_a_refusal_with_a_code_longer_than_the_ledger_keeps_is_a_malformed_answer(stubbed: Any) -> None:
+    connector, _ = stubbed(HealthConnector, [(422, JSON, body({"code": "E" * 17, "message": "字段校验未通过"}))])
+    with pytest.raises(RetriableError, match="dept_health: 应答格式不符合接口规范"):
+        connector.poll(["k"])
+
+
 def test_unknown_department_status_code_stops_the_run_and_names_the_table(stubbed: Any) -> None:
     page = {"statuses": [{"idempotency_key": "k", "code": "XYZ", "reason": None, "changed_at": "t"}],
             "page": 1, "page_size": 100, "total": 1}

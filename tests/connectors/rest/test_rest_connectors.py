@@ -16,7 +16,7 @@ from lianban.domain.catalog import load_catalog
 from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
-from lianban.wire.contract import DepartmentConnector
+from lianban.wire.contract import MAX_CODE_LENGTH, MAX_REF_LENGTH, DepartmentConnector
 from lianban.wire.settings import parse_connection
 from simulators.kit import supply_asked
 
@@ -50,6 +50,17 @@ def test_no_submit_endpoint_documents_an_answer_the_connector_retries_or_takes_f
     paths = yaml.safe_load(schema_path(spec.key, "openapi.yaml").read_text(encoding="utf-8"))["paths"]
     for endpoint in ("/api/v1/cases:batch", "/api/v1/cases:supplement"):
         assert not {"404", "405", "408", "425"} & set(paths[endpoint]["post"]["responses"]), endpoint
+
+
+def test_the_receipt_schema_bounds_ref_and_code_as_the_ledger_keeps_them(spec: Any) -> None:
+    """What the hub would read as malformed (connectors._rest.bounded) is out of the department's contract."""
+    schemas = yaml.safe_load(schema_path(spec.key, "openapi.yaml").read_text(encoding="utf-8"))["components"]["schemas"]
+    assert schemas["ReceiptOut"]["properties"]["ref"]["maxLength"] == MAX_REF_LENGTH
+    for receipt in ("ReceiptOut", "SupplementReceiptOut"):
+        assert schemas[receipt]["properties"]["code"]["maxLength"] == MAX_CODE_LENGTH
+    assert schemas["ApiError"]["properties"]["code"]["maxLength"] == MAX_CODE_LENGTH
+    codes = [*schemas["StatusCode"]["enum"], *schemas["ErrorCode"]["enum"]]
+    assert max(map(len, codes)) <= MAX_CODE_LENGTH
 
 
 def test_submitting_twice_is_safe(live: Any) -> None:
