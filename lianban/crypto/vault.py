@@ -51,20 +51,24 @@ def seal(ring: KeySource, payload: dict[str, Any], aad: str) -> dict[str, Any]:
     return {"v": 1, "alg": ALG, "kid": kid, "nonce": _b64(nonce), "aad": aad, "ct": _b64(ct)}
 
 
-def open_envelope(ring: KeySource, envelope: dict[str, Any], expect_aad: str | None = None) -> dict[str, Any]:
-    """Decrypt an envelope; RejectedError (code ``SEAL``) with a Chinese reason when it cannot be opened."""
+def open_envelope(ring: KeySource, envelope: object, expect_aad: str | None = None) -> dict[str, Any]:
+    """Decrypt an envelope (whatever its stored JSON decoded to) to the payload object; RejectedError (code
+    ``SEAL``) with a Chinese reason when it cannot be opened or holds no JSON object."""
     try:
-        result: dict[str, Any] = json.loads(open_plaintext(ring, envelope, expect_aad))
+        result = json.loads(open_plaintext(ring, envelope, expect_aad))
     except ValueError:
-        raise RejectedError("envelope cannot be opened", "SEAL", "数据包解密或完整性校验失败") from None
+        result = None
+    if not isinstance(result, dict):
+        raise RejectedError("envelope cannot be opened", "SEAL", "数据包解密或完整性校验失败")
     return result
 
 
-def open_plaintext(ring: KeySource, envelope: dict[str, Any], expect_aad: str | None = None) -> bytes:
-    """Decrypt an envelope to the payload's JSON as it was sealed (UTF-8, compact: what :func:`seal` wrote), for
-    a caller that passes it on sealed again without reading it; RejectedError (code ``SEAL``) as
+def open_plaintext(ring: KeySource, envelope: object, expect_aad: str | None = None) -> bytes:
+    """Decrypt an envelope (whatever its stored JSON decoded to: anything but an object with the envelope's
+    fields is refused) to the payload's JSON as it was sealed (UTF-8, compact: what :func:`seal` wrote), for a
+    caller that passes it on sealed again without reading it; RejectedError (code ``SEAL``) as
     :func:`open_envelope`."""
-    if not set(envelope) >= _FIELDS:
+    if not isinstance(envelope, dict) or not set(envelope) >= _FIELDS:
         raise RejectedError("envelope incomplete", "SEAL", "数据包格式不完整，无法解密")
     aad = str(envelope["aad"])
     if envelope.get("alg") != ALG or (expect_aad is not None and aad != expect_aad):

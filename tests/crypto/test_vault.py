@@ -78,6 +78,23 @@ def test_tampering_is_refused_with_a_chinese_reason(ring: KeyRing, field: str, d
     assert any("\u4e00" <= c <= "\u9fff" for c in caught.value.reason)
 
 
+@pytest.mark.parametrize("stored", [None, 3, "alg kid nonce aad ct", ["aad", "kid"],
+                                    ["v", "kid", "aad", "alg", "nonce", "ct"]])
+def test_an_envelope_that_is_no_object_is_refused_as_a_bad_seal(ring: KeyRing, stored: Any) -> None:
+    """What a damaged at-rest column decodes to (JSON null, a number, a list of names) is refused, not a crash."""
+    for opener in (open_plaintext, open_envelope):
+        with pytest.raises(RejectedError) as caught:
+            opener(ring, stored, AAD)
+        assert caught.value.code == "SEAL" and caught.value.reason == "数据包格式不完整，无法解密"
+
+
+def test_an_envelope_whose_payload_is_no_object_does_not_open_as_one(ring: KeyRing) -> None:
+    envelope = seal(ring, ["not", "an", "object"], AAD)  # type: ignore[arg-type]
+    with pytest.raises(RejectedError) as caught:
+        open_envelope(ring, envelope, AAD)
+    assert caught.value.code == "SEAL"
+
+
 def test_envelope_moved_to_another_delivery_is_refused(ring: KeyRing) -> None:
     envelope = seal(ring, PAYLOAD, AAD)
     with pytest.raises(RejectedError) as caught:

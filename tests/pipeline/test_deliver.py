@@ -124,6 +124,24 @@ def test_unreadable_at_rest_payload_is_dead_lettered_not_sent(seeded: Any, paths
     assert result.dead == 1 and simulation.engines["health"].stats()["unique"] == result.accepted
 
 
+def test_at_rest_envelopes_that_are_no_object_are_dead_lettered_and_the_rest_of_the_batch_delivered(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    damaged = ["null", "3", '["aad", "kid"]', '["v", "kid", "aad", "alg", "nonce", "ct"]']
+    with session_factory(paths.ledger_url).begin() as s:
+        rows = list(s.scalars(select(Delivery).where(Delivery.department == "health").order_by(Delivery.id)))
+        for row, stored in zip(rows, damaged, strict=False):
+            row.envelope = stored
+        keys, total = [r.idempotency_key for r in rows[:len(damaged)]], len(rows)
+    result = deliver(_connector("health"), paths.ledger_url, 50, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        dead = list(s.scalars(select(Delivery).where(Delivery.idempotency_key.in_(keys))))
+    assert {d.state for d in dead} == {DeliveryState.DEAD} and len(dead) == len(damaged)
+    assert all("台账密文无法解密" in (d.last_error or "") for d in dead)
+    assert (result.dead, result.accepted) == (len(damaged), total - len(damaged)) and result.stopped_by is None
+    assert simulation.engines["health"].stats()["unique"] == total - len(damaged)
+
+
 def test_dead_letters_can_be_listed_and_requeued_without_duplicates(seeded: Any, paths: Paths, simulation: Any,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from lianban.pipeline.dead_letters import list_dead, requeue
