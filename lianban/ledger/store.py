@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.identity import redact_text
 from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import supplement_due
@@ -115,7 +116,9 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料 status carries the
     materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already sealed:
     lianban.ledger.results) is taken with the move that brings it. `now`: when the event is recorded (default:
-    this moment)."""
+    this moment). The sender's words are kept with ID- and mobile-number-shaped runs masked
+    (:func:`~lianban.domain.identity.redact_text`): a department's free text may quote the applicant."""
+    reason = redact_text(reason) if reason else reason
     move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)

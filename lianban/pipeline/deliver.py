@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
+from lianban.domain.identity import redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.ledger.db import plain_rows, session_factory
@@ -197,8 +198,10 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 
 def _fail(row: OutboxRow, error: str, retry_after: float | None, result: DeliverResult) -> None:
+    """A failed attempt: backed off, or dead-lettered at MAX_ATTEMPTS. `error` may quote the department (its
+    refusal text): stored with ID- and mobile-number-shaped runs masked."""
     row.attempts += 1
-    row.last_error = error
+    row.last_error = redact_text(error)
     if row.attempts >= MAX_ATTEMPTS:
         row.state = DeliveryState.DEAD
         result.dead += 1
@@ -208,10 +211,11 @@ def _fail(row: OutboxRow, error: str, retry_after: float | None, result: Deliver
 
 
 def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result: DeliverResult) -> None:
-    """A dead letter with the department's reason; the applicant is told 不予受理 with it."""
+    """A dead letter with the department's reason (ID- and mobile-number-shaped runs masked, as the status event
+    is: :func:`lianban.ledger.store.move_status`); the applicant is told 不予受理 with it."""
     row.attempts += 1
     row.sent_at = utcnow()
-    row.state, row.last_error = DeliveryState.REFUSED, f"{code}: {reason}"
+    row.state, row.last_error = DeliveryState.REFUSED, redact_text(f"{code}: {reason}")
     result.refused += 1
     settling.book.record(settling.items[row.case_item_id], Status.NOT_ACCEPTED, row.department, code=code,
                          reason=reason, changed_at=row.sent_at.isoformat())
@@ -323,7 +327,7 @@ class _Run:
     def _stop(self, rows: list[OutboxRow], error: str, retry_after: float | None, why: str) -> bool:
         for row in rows:
             _fail(row, error, retry_after, self.result)
-        self.result.stopped_by = why
+        self.result.stopped_by = redact_text(why)
         return False
 
     def attempt(self, ids: Sequence[int]) -> bool | Refusal[int]:

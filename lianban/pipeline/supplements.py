@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
+from lianban.domain.identity import redact_text
 from lianban.domain.intake import Unreadable
 from lianban.domain.supplements import SupplementSubmission
 from lianban.errors import RejectedError, RetriableError
@@ -185,7 +186,7 @@ def _outgoing(session: Session, row: Supplement) -> tuple[str, dict[str, Any], S
 
 def _fail(row: Supplement, error: str, retry_after: float | None, result: DeliverResult) -> None:
     row.attempts += 1
-    row.last_error = error
+    row.last_error = redact_text(error)  # may quote the department: masked as deliveries' are
     if row.attempts >= MAX_ATTEMPTS:
         row.state = SupplementState.DEAD
         result.dead += 1
@@ -196,7 +197,7 @@ def _fail(row: Supplement, error: str, retry_after: float | None, result: Delive
 
 def _refuse(row: Supplement, code: str, reason: str, result: DeliverResult) -> None:
     row.attempts += 1
-    row.sent_at, row.state, row.last_error = utcnow(), SupplementState.REFUSED, f"{code}: {reason}"
+    row.sent_at, row.state, row.last_error = utcnow(), SupplementState.REFUSED, redact_text(f"{code}: {reason}")
     result.refused += 1
 
 

@@ -4,6 +4,7 @@ ORM object at a time does: same item columns, same events in the same order, sam
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent
 from lianban.ledger.status_book import StatusBook, item_rows
 from lianban.ledger.store import record_status, utcnow
 from lianban.pipeline.stage import stage
-from simulators.people import generate
+from simulators.people import generate, make_id_number
 
 Report = tuple[int, Status, str, str, str | None, tuple[str, ...]]  # item index, status, source, at, reason, materials
 
@@ -145,3 +146,22 @@ def test_a_push_arriving_while_a_poll_judges_the_same_change_waits_and_records_n
         events = s.scalars(select(StatusEvent).where(StatusEvent.case_item_id == item,
                                                      StatusEvent.status == Status.UNDER_REVIEW.value)).all()
     assert len(events) == 1
+
+
+def test_a_departments_words_are_kept_with_id_and_mobile_numbers_masked(paths: Paths, two_items: list[int]) -> None:
+    """Polled, pushed or on a receipt, a status's reason is stored masked (the item, its event, an illegal move)."""
+    id_number = make_id_number("341602", date(1965, 3, 1), 7, male=True)
+    said = f"申请人 {id_number}（电话 13812345678）信息不一致"
+    with session_factory(paths.ledger_url).begin() as s:
+        items, book = item_rows(s, two_items), StatusBook(s)
+        book.record(items[two_items[0]], Status.NOT_ACCEPTED, "health", code="BYSL", reason=said,
+                    changed_at="2026-12-01T10:00:00+08:00")
+        book.record(items[two_items[0]], Status.ACCEPTED, "health", code="SL", reason=said,
+                    changed_at="2026-12-02T10:00:00+08:00")  # after a final status: illegal, kept with its words
+        book.write()
+    with session_factory(paths.ledger_url)() as s:
+        kept = [s.scalars(select(CaseItem.reason).where(CaseItem.id == two_items[0])).one(),
+                *s.scalars(select(StatusEvent.reason)), *s.scalars(select(IllegalTransition.reason))]
+    assert len(kept) == 3
+    assert all(id_number not in r and "13812345678" not in r for r in kept)
+    assert all(f"{id_number[:6]}********{id_number[-4:]}" in r and "138****5678" in r for r in kept)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, cast
 
 import pytest
@@ -24,6 +24,7 @@ from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline.deliver import DeliverResult, deliver
 from lianban.pipeline.stage import stage
 from lianban.wire.contract import DepartmentConnector, NoProofs, Peer
+from simulators.people import make_id_number
 
 Answer = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
 
@@ -162,3 +163,37 @@ def test_a_receipt_the_ledger_cannot_hold_backs_off_then_is_dead_lettered(
     due_again(paths, ids, ledger_url)
     run(paths, Gateway([oversized]), ledger_url)
     assert states(paths, ids, ledger_url) == [DeliveryState.DEAD] * 3
+
+
+def test_a_departments_refusal_is_stored_with_id_and_mobile_numbers_masked(paths: Paths, seeded: Any) -> None:
+    """The department quotes the applicant: the dead letter and the 不予受理 told keep its words masked; a codeless
+    refusal's text, backed off, too."""
+    from lianban.pipeline.dead_letters import list_dead
+
+    id_number = make_id_number("341602", date(1965, 3, 1), 7, male=True)
+    said = f"身份证号 {id_number} 与登记不符，请联系 13812345678"
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+
+    def refuse(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        code, body = accept(items)
+        body["receipts"][0].update({"accepted": False, "ref": None, "code": "ZDJYSB", "reason": said})
+        return code, body
+
+    run(paths, Gateway([refuse]))
+    ids = only_due(paths, 2)
+    due_again(paths, ids[1:])
+    backing = run(paths, Gateway([status(400, {"message": said})]))  # no code: backs off, its text kept
+    with session_factory(paths.ledger_url)() as s:
+        kept = [*s.scalars(select(Delivery.last_error).where(Delivery.id.in_(ids)).order_by(Delivery.id)),
+                *s.scalars(select(StatusEvent.reason).where(StatusEvent.status == Status.NOT_ACCEPTED.value))]
+    assert len(kept) == 3 and all(said in k for k in map(unmask, kept)) and backing.stopped_by is None
+    assert all(id_number not in str(k) and "13812345678" not in str(k) for k in kept)
+    assert [d.last_error for d in list_dead(paths.ledger_url, "health")] == [kept[0]]  # listing masks as before
+
+
+def unmask(text: str | None) -> str:
+    """`text` with the masks put back as this test's synthetic person's numbers, to check nothing else changed."""
+    id_number = make_id_number("341602", date(1965, 3, 1), 7, male=True)
+    return (text or "").replace(f"{id_number[:6]}********{id_number[-4:]}", id_number).replace(
+        "138****5678", "13812345678")
