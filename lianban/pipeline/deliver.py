@@ -59,7 +59,15 @@ from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.lanes import in_lanes
 from lianban.pipeline.sealer import BatchSealer, Outgoing
-from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SealedItem, SentBatch
+from lianban.wire.contract import (
+    MAX_CODE_LENGTH,
+    MAX_REF_LENGTH,
+    DepartmentConnector,
+    Peer,
+    Receipt,
+    SealedItem,
+    SentBatch,
+)
 
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
@@ -238,6 +246,18 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
                              code=receipt.department_code, reason=receipt.reason, changed_at=sent_at.isoformat())
 
 
+def keepable(receipts: list[Receipt], department: str) -> list[Receipt] | RetriableError:
+    """`receipts`, or a malformed answer when one holds a ref or code longer than the ledger keeps (the
+    connectors' readers refuse them; one that let it through would otherwise fail the settling write on
+    PostgreSQL, leaving its rows to be sent again after every lease): the batch backs off, then is dead-lettered."""
+    if all(len(r.department_ref or "") <= MAX_REF_LENGTH and len(r.department_code or "") <= MAX_CODE_LENGTH
+           for r in receipts):
+        return receipts
+    alerts.error("告警 ALERT: %s 回执的受理编号或状态码超长，台账无法保存，按应答格式不符处理", department)
+    return RetriableError(f"dept_{department}: 应答格式不符合接口规范（回执的受理编号超过 {MAX_REF_LENGTH} 字符或"
+                          f"状态码超过 {MAX_CODE_LENGTH} 字符），稍后重试")
+
+
 def _divisible(outcome: Outcome) -> bool:
     """Whether the batch failed for something in it, so that smaller batches may get through."""
     if isinstance(outcome, LocalFailure):
@@ -309,6 +329,8 @@ class _Run:
 
     def _settle(self, settling: _Settling, batch: _Batch, outcome: Outcome) -> bool:
         rows = settling.rows
+        if isinstance(outcome, list):
+            outcome = keepable(outcome, self.department)
         if isinstance(outcome, RejectedError | LocalFailure):  # refused whole for its envelope: re-sealed
             code, reason = why_refused(outcome)
             alerts.error("告警 ALERT: %s 整批拒收 %s：%s", self.department, code, reason)

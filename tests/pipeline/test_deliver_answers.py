@@ -5,7 +5,7 @@ goes through the connector's action table as it would on the wire."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -23,7 +23,7 @@ from lianban.ledger.store import DeliveryState, utcnow
 from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline.deliver import DeliverResult, deliver
 from lianban.pipeline.stage import stage
-from lianban.wire.contract import DepartmentConnector, NoProofs, Peer
+from lianban.wire.contract import DepartmentConnector, NoProofs, Peer, Receipt, SealedItem
 from simulators.people import make_id_number
 
 Answer = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
@@ -163,6 +163,26 @@ def test_a_receipt_the_ledger_cannot_hold_backs_off_then_is_dead_lettered(
     due_again(paths, ids, ledger_url)
     run(paths, Gateway([oversized]), ledger_url)
     assert states(paths, ids, ledger_url) == [DeliveryState.DEAD] * 3
+
+
+class _LetThrough:
+    """A connector whose reader lets an over-long ref through (a department package of its own, say)."""
+
+    department = "health"
+
+    def submit(self, batch: Sequence[SealedItem], seal: Any) -> list[Receipt]:
+        return [Receipt(d.idempotency_key, True, department_ref="R" * 65, status=Status.ACCEPTED,
+                        department_code="SL") for d in batch]
+
+
+def test_a_receipt_the_ledger_cannot_hold_backs_off_whichever_connector_let_it_through(
+        paths: Paths, seeded: Any, ledger_url: str) -> None:
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    ids = only_due(paths, 3, ledger_url)
+    peer = Peer(cast(DepartmentConnector, _LetThrough()), NoProofs())
+    result = deliver(peer, ledger_url, 100, paths.keys_dir)
+    assert (result.accepted, result.retrying) == (0, 3) and "接口规范" in (result.stopped_by or "")
+    assert states(paths, ids, ledger_url) == [DeliveryState.RETRY] * 3
 
 
 def test_a_departments_refusal_is_stored_with_id_and_mobile_numbers_masked(paths: Paths, seeded: Any) -> None:
