@@ -153,6 +153,7 @@ class Judge:
         self._talk = ThreadPoolExecutor(1, thread_name_prefix="lianban-judge")  # one conversation, in order
         self._judging = False  # a chunk submitted: the run has Data Docs to finish
         self._worker: _Worker | None = None  # the worker this run began with: it holds the run's Data Docs
+        self._judged_there = 0  # chunks the worker answered: in its Data Docs, lost with it
         with _lock:
             try:
                 self._worker = _the_worker()
@@ -172,6 +173,7 @@ class Judge:
             docs = str(self.docs_dir) if self.docs_dir is not None else None
             answer = self._call("judge", (self._run, docs, columns))
             if self.remote:
+                self._judged_there += 1
                 return list(answer)
         result = _judged(columns)
         if self.docs_dir is not None:
@@ -204,7 +206,12 @@ class Judge:
                 return None
 
     def _lost(self, lost: WorkerLost) -> None:
-        log.warning("校验子进程不可用，本次入库改在本进程校验 (validation worker lost: %s)", lost)
+        if self._judged_there:  # the verdicts stand; the report of how they were reached went with the worker
+            log.warning("校验子进程不可用，本次入库改在本进程校验；此前由子进程校验的 %d 批不在本次校验报告"
+                        "（Data Docs）中 (validation worker lost: %s; the run's Data Docs lack the chunks it judged)",
+                        self._judged_there, lost)
+        else:
+            log.warning("校验子进程不可用，本次入库改在本进程校验 (validation worker lost: %s)", lost)
         if self._worker is _worker:  # not a worker started since for another run
             _forget_worker()
         self.remote = False
