@@ -174,8 +174,8 @@ class ReceiptOut(BaseModel):
     idempotency_key: str
     accepted: bool
     duplicate: bool
-    ref: str | None
-    code: str
+    ref: str | None = Field(max_length=64)  # the contract's maxLength (schemas/<department>/openapi.yaml)
+    code: str = Field(max_length=16)
     reason: str | None
 
 
@@ -198,7 +198,7 @@ class SupplementReceiptOut(BaseModel):
     idempotency_key: str
     accepted: bool
     duplicate: bool
-    code: str
+    code: str = Field(max_length=16)
     reason: str | None
 
 
