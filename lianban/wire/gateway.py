@@ -160,10 +160,10 @@ class GatewayVerifier:
         if secret is None:
             return "应用标识未注册，请核对 X-App-Id"
         now = self._clock()
-        if not ts.isdigit() or abs(now - int(ts)) > self.max_skew:
+        if not (ts.isascii() and ts.isdigit()) or abs(now - int(ts)) > self.max_skew:  # "²" is a digit to isdigit
             return f"请求时间戳超出允许范围（±{self.max_skew}秒），请校准服务器时钟"
         expected = signature(secret, string_to_sign(method, path, ts, nonce, body))
-        if not secrets.compare_digest(expected, sig.lower()):
+        if not secrets.compare_digest(expected.encode(), sig.lower().encode("utf-8", "replace")):  # any header bytes
             return "签名校验失败，请核对应用密钥与签名算法"
         if not self._nonces.remember(app_id, nonce, now, now - 2 * self.max_skew):
             return "请求随机数已被使用，疑似重放请求，已拒绝"

@@ -63,6 +63,13 @@ def test_missing_headers_and_unknown_app_are_refused() -> None:
     assert "应用标识" in (v.verify("POST", PATH, other, BODY) or "")
 
 
+def test_a_timestamp_or_signature_of_odd_characters_is_refused_not_a_crash() -> None:
+    """A header read as Latin-1 may hold any byte: "²" is a digit to str.isdigit, "é" no hex."""
+    v = verifier()
+    assert "时间戳" in (v.verify("POST", PATH, {**signed(), "X-Timestamp": "\u00b2"}, BODY) or "")
+    assert "签名" in (v.verify("POST", PATH, {**signed(), "X-Signature": "\u00e9" * 64}, BODY) or "")
+
+
 def test_requests_auth_signs_path_with_query_and_exact_body() -> None:
     prepared = requests.Request("POST", "http://gw.invalid" + PATH, data=BODY, auth=GatewayAuth(APP, SECRET)).prepare()
     import time
