@@ -34,10 +34,10 @@ def beijing_time(text: str) -> str:
     case's 受理时间 for each of its events, and a day's log repeats its seconds."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(BEIJING).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):  # not ISO 8601, or past what a date can hold in Beijing
         return text
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
 def event_body(e: ProgressEvent, codes: CodeTables) -> dict[str, Any]:

@@ -58,9 +58,10 @@ def beijing_time(moment: str | None) -> str:
         return "—"
     try:
         parsed = datetime.fromisoformat(moment)
-    except ValueError:
+        local = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(_BEIJING)
+    except (ValueError, OverflowError):  # not ISO 8601, or past what a date can hold in Beijing (9999-12-31 22:00Z)
         return moment
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _cell(label: str, content: str) -> str:

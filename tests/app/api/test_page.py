@@ -54,3 +54,10 @@ def test_a_form_with_more_fields_than_asked_is_refused_in_chinese(hub: Hub) -> N
 def test_markup_typed_into_the_form_is_shown_as_text(hub: Hub) -> None:
     page = post(hub, '"><script>alert(1)</script>', "000000")
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_a_reported_time_past_what_a_date_holds_in_beijing_is_shown_as_given() -> None:
+    from lianban.app.api.page import beijing_time
+
+    assert beijing_time("9999-12-31T23:59:00") == "9999-12-31T23:59:00"
+    assert beijing_time("2026-11-28T07:00:00+00:00") == "2026-11-28 15:00"

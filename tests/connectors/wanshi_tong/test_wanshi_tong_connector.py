@@ -278,3 +278,10 @@ def test_an_event_over_the_cap_on_its_own_still_goes_alone(platform_url: str, co
     sizes = sizes_sent(connector, monkeypatch)
     assert connector.push([ev(k, "13", Status.ACCEPTED) for k in (1, 2, 3)]).accepted == 3
     assert len(sizes) == 3
+
+
+def test_a_time_past_what_a_date_holds_in_beijing_is_sent_as_given_for_the_platform_to_refuse() -> None:
+    from connectors.wanshi_tong.mapping import beijing_time
+
+    assert beijing_time("9999-12-31T23:59:00") == "9999-12-31T23:59:00"  # 9999-12-31T23:59Z is 10000 in Beijing
+    assert beijing_time("2026/11/20 09:00") == "2026/11/20 09:00"
