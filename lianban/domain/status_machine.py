@@ -76,12 +76,14 @@ class StatusMachine:
         return _reachable(self, current)
 
     def judge(self, current: Status | None, current_at: str | None, new: Status, new_at: str) -> Move:
-        """What a report of `new` (at `new_at`) does to an item now in `current` (since `current_at`)."""
-        if new == current:
-            return Move.REPEAT
+        """What a report of `new` (at `new_at`) does to an item now in `current` (since `current_at`). A report
+        older than the current status is stale whatever it says, its status included: a late echo of an earlier
+        审核中 must not bring the item's time back (and the reports since would then be applied again)."""
         before, after = _moment(current_at), _moment(new_at)
         if current is not None and before is not None and after is not None and after < before:
             return Move.STALE
+        if new == current:
+            return Move.REPEAT
         return Move.APPLY if new in self.reachable(current) else Move.ILLEGAL
 
     def case_status(self, statuses: Iterable[Status | None]) -> Status:

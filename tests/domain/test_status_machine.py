@@ -34,6 +34,24 @@ def test_a_report_older_than_the_current_status_changes_nothing() -> None:
     assert machine.judge(S.UNDER_REVIEW, T2, S.SUPPLEMENT, T1) is Move.STALE  # 补正资料 came before 审核中
     assert machine.judge(S.COMPLETED, T2, S.ACCEPTED, T1) is Move.STALE  # late, not illegal
     assert machine.judge(S.UNDER_REVIEW, T1, S.SUPPLEMENT, "not a time") is Move.APPLY
+    assert machine.judge(S.UNDER_REVIEW, T2, S.UNDER_REVIEW, T1) is Move.STALE  # an older echo of the same status
+
+
+def test_a_late_echo_of_an_earlier_report_neither_rewinds_the_item_nor_lets_a_stale_one_through() -> None:
+    """受理 9:00, 审核中 10:00, 补正资料 11:00, 审核中 12:00; then the 10:00 and 11:00 reports again, reordered
+    (the 10:00 one with other words): nothing changes, and the next poll's 12:00 report is a repeat."""
+    from lianban.ledger.store import ItemRow, move_status
+
+    item = ItemRow(1, "12", None, None, None, False, None, None)
+    at = [f"2026-12-01T{h:02d}:00:00+08:00" for h in (9, 10, 11, 12)]
+    said = [(S.ACCEPTED, at[0], None, ()), (S.UNDER_REVIEW, at[1], "初审中", ()),
+            (S.SUPPLEMENT, at[2], "请补正", ("M01",)), (S.UNDER_REVIEW, at[3], "复审中", ())]
+    echoes = [(S.UNDER_REVIEW, at[1], "初审中（重发）", ()), (S.SUPPLEMENT, at[2], "请补正", ("M01",)),
+              (S.UNDER_REVIEW, at[3], "复审中", ())]
+    events = [move_status(None, item, status, "medical", code=None, reason=reason, changed_at=when,  # type: ignore[arg-type]
+                          materials=materials) for status, when, reason, materials in said + echoes]
+    assert [e is not None for e in events] == [True] * 4 + [False] * 3
+    assert (item.status, item.status_at, item.supplement_due) == (S.UNDER_REVIEW.value, at[3], None)
 
 
 @pytest.mark.parametrize(("items", "case"), [
