@@ -9,10 +9,11 @@ written back into the page.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from html import escape
 
 from lianban.domain.statuses import Status
+from lianban.domain.working_days import is_official
 from lianban.ledger.applicant_view import CaseProgress, ItemProgress
 
 #: CSS class of each status (colour in CSS below); no status yet: ``waiting``
@@ -64,6 +65,16 @@ def beijing_time(moment: str | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def shown_day(day: str) -> str:
+    """A due date as the applicant reads it, marked 估算 when it falls in a year whose holidays and 调休 are not
+    published yet (counted Monday to Friday: :mod:`lianban.domain.working_days`)."""
+    try:
+        estimated = not is_official(date.fromisoformat(day))
+    except ValueError:
+        estimated = False
+    return escape(day) + ("（估算）" if estimated else "")
+
+
 def _cell(label: str, content: str) -> str:
     return f'<td data-label="{label}">{content}</td>'
 
@@ -71,7 +82,7 @@ def _cell(label: str, content: str) -> str:
 def _notes(item: ItemProgress) -> str:
     parts = [escape(item.reason)] if item.reason else []
     if item.materials:
-        due = f"，请于 {escape(item.supplement_due)} 前补交" if item.supplement_due else ""
+        due = f"，请于 {shown_day(item.supplement_due)} 前补交" if item.supplement_due else ""
         parts.append(f"需补正材料：{escape('、'.join(item.materials))}{due}")
     if item.result:
         parts.append(f"办理结果：{escape(item.result)}")
@@ -82,7 +93,7 @@ def _row(item: ItemProgress) -> str:
     status = item.status or WAITING
     css = STATUS_CLASS.get(Status(status), "waiting") if item.status in set(Status) else "waiting"
     cells = (escape(item.item_name), escape(item.department), f'<span class="status {css}">{escape(status)}</span>',
-             escape(beijing_time(item.changed_at)), escape(item.due_date or "—"), _notes(item))
+             escape(beijing_time(item.changed_at)), shown_day(item.due_date) if item.due_date else "—", _notes(item))
     return "<tr>" + "".join(_cell(label, c) for label, c in zip(_COLUMNS, cells, strict=True)) + "</tr>"
 
 

@@ -61,3 +61,12 @@ def test_a_reported_time_past_what_a_date_holds_in_beijing_is_shown_as_given() -
 
     assert beijing_time("9999-12-31T23:59:00") == "9999-12-31T23:59:00"
     assert beijing_time("2026-11-28T07:00:00+00:00") == "2026-11-28 15:00"
+
+
+def test_a_due_date_in_a_year_without_a_published_holiday_schedule_is_marked_as_an_estimate() -> None:
+    from lianban.app.api.page import shown_day
+    from lianban.domain.working_days import OFFICIAL_YEARS
+
+    last = OFFICIAL_YEARS[-1]
+    assert shown_day(f"{last}-12-24") == f"{last}-12-24"
+    assert shown_day(f"{last + 1}-01-07") == f"{last + 1}-01-07（估算）"
