@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -100,6 +101,9 @@ class CollectResult:
 
 
 # -- collect ------------------------------------------------------------------------------------------
+COLLECT_BUDGET_SECONDS = 120.0  # one run reads on until HRSS's 补正 table is drained or this is spent
+
+
 def _settle_place(row: Supplement, state: SupplementState, why: str | None, result: CollectResult) -> None:
     row.state, row.last_error = state, why
     counter = {SupplementState.PENDING: "pending", SupplementState.OWN: "own", SupplementState.WAITING: "waiting",
@@ -145,16 +149,27 @@ def _keep(session: Session, row: SupplementSubmission | Unreadable, result: Coll
     _place(session, kept, result)
 
 
-def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 1000) -> CollectResult:
+def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 1000,
+                        budget: float = COLLECT_BUDGET_SECONDS) -> CollectResult:
     """Place again the rows that were waiting, then keep HRSS's new 补正 submissions past the watermark (module
-    docstring); one transaction, so the watermark and the rows move together. The 前置库 rows are then flagged
-    taken (or quarantined, when unreadable) for HRSS to see."""
-    result = CollectResult()
+    docstring), `limit` rows a transaction, so the watermark and the rows move together, until none is left or
+    `budget` seconds have passed (a backlog does not wait for the next run while there is time). Each page's
+    前置库 rows are then flagged taken (or quarantined, when unreadable) for HRSS to see."""
+    result, deadline = CollectResult(), time.monotonic() + budget
     with session_factory(ledger_url).begin() as session:
         waiting = session.scalars(select(Supplement).where(Supplement.state == SupplementState.WAITING)
                                   .order_by(Supplement.source_seq))
         for parked in waiting:
             _place(session, parked, result)
+    while len(_collect_page(source, ledger_url, limit, result)) == limit and time.monotonic() < deadline:
+        pass
+    return result
+
+
+def _collect_page(source: SupplementLog, ledger_url: str, limit: int,
+                  result: CollectResult) -> list[SupplementSubmission | Unreadable]:
+    """One transaction's new submissions kept and the watermark moved past them; then flagged in the 前置库."""
+    with session_factory(ledger_url).begin() as session:
         mark = get_watermark(session, WATERMARK)
         rows = list(source.supplements_since(mark, limit))
         for row in rows:
@@ -164,7 +179,7 @@ def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 100
         set_watermark(session, WATERMARK, mark)
     source.mark_supplements([r.seq for r in rows if not isinstance(r, Unreadable)], "taken")
     source.mark_supplements([r.seq for r in rows if isinstance(r, Unreadable)], "quarantined")
-    return result
+    return rows
 
 
 # -- forward ------------------------------------------------------------------------------------------

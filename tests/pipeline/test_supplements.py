@@ -94,6 +94,22 @@ def test_submissions_reach_their_department_once_and_hrss_items_are_kept_not_for
         assert evidence.verify_ledger(s, paths.keys_dir).ok
 
 
+def test_one_run_takes_every_submission_a_page_at_a_time_until_the_budget_is_spent(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    """Submissions past one page are not left for the next run while there is time (pages of 2 here); a run
+    whose budget is spent stops after a page, and the next one goes on from there."""
+    db = seeded[0]
+    _stage_and_deliver(db, paths)
+    for case_no, item_code in _one_item_per_department(paths.ledger_url).values():
+        db.record_supplement(case_no, item_code, ["M01"])
+        db.record_supplement(case_no, item_code, ["M03"])
+
+    first = collect_supplements(db, paths.ledger_url, limit=2, budget=0)
+    rest = collect_supplements(db, paths.ledger_url, limit=2)
+    assert (first.read, rest.read) == (2, 6)
+    assert db.pull_new_supplements(10) == []  # every page flagged taken in the 前置库
+
+
 def test_a_submission_waits_for_its_case_and_its_delivery_then_is_forwarded(
         seeded: Any, paths: Paths, simulation: Any) -> None:
     db, apps = seeded
