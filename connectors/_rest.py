@@ -20,6 +20,10 @@ Failure → action (first matching row wins)::
     other HTTP 4xx                      RejectedError    the department's code and Chinese reason
     answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
                                                          (a 4xx's code too): retried, then dead-lettered
+    a status row that cannot be read    set aside        an unknown material code, a ``result`` that is no
+                                                         object, a ``changed_at`` not ISO 8601 (2000–2100):
+                                                         that row only (UnreadableStatus); the rest applied
+    an unknown status code              FatalError       stops the run naming the statuses.py to fix
 
 The wire format of the department API is in ``schemas/<department>/openapi.yaml``.
 """
@@ -43,10 +47,14 @@ from lianban.wire.contract import (
     MAX_CODE_LENGTH,
     MAX_REF_LENGTH,
     HealthReport,
+    Polled,
     Receipt,
     SealedItem,
     StatusUpdate,
     SupplementItem,
+    UnknownStatusCode,
+    read_changed_at,
+    read_polled,
 )
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import batch_id
@@ -305,7 +313,7 @@ class RestDepartmentConnector:
         try:
             return self.statuses[str(code)]
         except KeyError:
-            raise FatalError(f"{self.connection}: 未知的部门状态码 {code!r}；请在 "
+            raise UnknownStatusCode(f"{self.connection}: 未知的部门状态码 {code!r}；请在 "
                              f"connectors/{self.department}/statuses.py 中补充映射") from None
 
     # -- supplement ----------------------------------------------------------------------------------
@@ -340,32 +348,41 @@ class RestDepartmentConnector:
             raise FatalError(f"{self.connection}: {exc}；请与部门联络员核对材料编码") from None
 
     # -- poll ----------------------------------------------------------------------------------------
-    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
-        """Current status of each delivered key the department knows (all pages followed)."""
-        updates: list[StatusUpdate] = []
+    def poll(self, keys: Sequence[str]) -> list[Polled]:
+        """Current status of each delivered key the department knows (all pages followed); a row that cannot
+        be read is set aside in its place (:func:`~lianban.wire.contract.read_polled`), the rest still read."""
+        updates: list[Polled] = []
         for chunk in chunks(keys, POLL_KEYS_PER_REQUEST):
             updates += self._poll_chunk(chunk)
         return updates
 
-    def _poll_chunk(self, keys: Sequence[str]) -> list[StatusUpdate]:
-        updates: list[StatusUpdate] = []
+    def _poll_chunk(self, keys: Sequence[str]) -> list[Polled]:
+        updates: list[Polled] = []
         page = 1
         while True:
             answer = self.client.call("POST", self.status_path,
                                       {"keys": list(keys), "page": page, "page_size": self.page_size})
-            try:
-                rows = answer["statuses"]
-                updates += [self.read_status(r) for r in rows]
-                if not rows or page * int(answer["page_size"]) >= int(answer["total"]):
-                    return updates
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise malformed(self.connection, exc) from None
+            rows, last = self._page_of(answer, page)
+            updates += [read_polled(self.read_status, r) for r in rows]
+            if last:
+                return updates
             page += 1
 
+    def _page_of(self, answer: Mapping[str, Any], page: int) -> tuple[list[Any], bool]:
+        """The answer's envelope: its rows, and whether this is the last page; broken → a malformed answer."""
+        try:
+            rows = answer["statuses"]
+            if not isinstance(rows, list):
+                raise TypeError("statuses is not a list")
+            return rows, not rows or page * int(answer["page_size"]) >= int(answer["total"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise malformed(self.connection, exc) from None
+
     def read_status(self, r: Mapping[str, Any]) -> StatusUpdate:
-        """One status row, polled or pushed to the hub (:class:`~lianban.wire.contract.StatusReader`)."""
+        """One status row, polled or pushed to the hub (:class:`~lianban.wire.contract.StatusReader`); its
+        ``changed_at`` ISO 8601 in the plausible years (:func:`~lianban.wire.contract.read_changed_at`)."""
         return StatusUpdate(idempotency_key=str(r["idempotency_key"]), status=self._status(r["code"]),
-                            department_code=str(r["code"]), changed_at=str(r["changed_at"]),
+                            department_code=str(r["code"]), changed_at=read_changed_at(r["changed_at"]),
                             reason=r.get("reason"), result=_result(r.get("result")),
                             materials=self._materials(r.get("materials")))
 

@@ -42,7 +42,17 @@ from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import UnknownMaterial, read_materials
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
-from lianban.wire.contract import HealthReport, Receipt, SealedItem, StatusUpdate, SupplementItem
+from lianban.wire.contract import (
+    HealthReport,
+    Polled,
+    Receipt,
+    SealedItem,
+    StatusUpdate,
+    SupplementItem,
+    UnknownStatusCode,
+    read_changed_at,
+    read_polled,
+)
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.transport import make_zeep_client
@@ -214,7 +224,8 @@ def json_text(value: Mapping[str, Any]) -> str:
 def _status(code: str) -> Status:
     status = STATUSES.get(code)
     if status is None:
-        raise _error(Action.FATAL, f"返回的办理状态码 {code!r} 不在 connectors/medical/statuses.py 中")
+        raise UnknownStatusCode(f"{WHO}返回的办理状态码 {code!r} 不在 connectors/medical/statuses.py 中："
+                                f"{HINTS['fatal']}")
     return status
 
 
@@ -251,16 +262,19 @@ def _materials(wire: Any) -> tuple[str, ...]:
     try:
         return read_materials([str(m) for m in getattr(wire, "material", None) or ()])
     except UnknownMaterial as exc:
-        raise _error(Action.FATAL, f"返回的{exc}") from None
+        raise FatalError(f"{WHO}返回的{exc}；该条状态记录已搁置，请与医保局联络员核对材料编码 "
+                         f"(the row is set aside: check the material code with the medical liaison)") from None
 
 
 def update_from(wire: Any) -> StatusUpdate:
-    """A medical.xsd ``CaseStatus`` as a lianban StatusUpdate (``changed_at`` in ISO-8601; ``materials``
-    the codes a 补正资料 names, each checked against the catalog)."""
+    """A medical.xsd ``CaseStatus`` as a lianban StatusUpdate (``changed_at`` in ISO-8601 within
+    :data:`~lianban.wire.contract.CHANGED_AT_YEARS`; ``materials`` the codes a 补正资料 names, each checked
+    against the catalog)."""
     changed = wire.changedAt
     return StatusUpdate(
         idempotency_key=str(wire.idempotencyKey), status=_status(str(wire.code)), department_code=str(wire.code),
-        changed_at=changed.isoformat() if isinstance(changed, datetime) else str(changed), reason=wire.reason,
+        changed_at=read_changed_at(changed.isoformat() if isinstance(changed, datetime) else str(changed)),
+        reason=wire.reason,
         result=_result(wire),
         materials=_materials(wire),
     )
@@ -363,12 +377,14 @@ class MedicalConnector:
         seal_text = json_text(dict(seal))
         return self._call(operation, batchId=batch_id(ids), seal=seal_text, item=items)
 
-    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
-        """Current status of each key the bureau knows (unknown keys are left out)."""
-        updates: list[StatusUpdate] = []
+    def poll(self, keys: Sequence[str]) -> list[Polled]:
+        """Current status of each key the bureau knows (unknown keys are left out); a ``CaseStatus`` that cannot
+        be read (an unknown material code, a time outside the plausible years) is set aside in its place
+        (:func:`~lianban.wire.contract.read_polled`), an unknown status code stops the run."""
+        updates: list[Polled] = []
         for chunk in chunks(keys, MAX_PER_CALL):
             reply = self._call("QueryStatus", idempotencyKey=list(chunk))
-            updates.extend(update_from(s) for s in _listed(reply, "status"))
+            updates.extend(read_polled(update_from, s) for s in _listed(reply, "status"))
         return updates
 
     def health(self) -> HealthReport:

@@ -8,6 +8,7 @@ Status events are the outbox to 皖事通办: appended in order, pushed in batch
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -31,10 +32,15 @@ from lianban.pipeline.lanes import in_lanes
 from lianban.wire.contract import (
     DepartmentConnector,
     Peer,
+    Polled,
     StatusUpdate,
+    UnreadableStatus,
 )
 
 POLL_BATCH = 1000  # keys per poll chunk (one transaction, one evidence entry per page)
+
+alerts = logging.getLogger("lianban.alerts")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,11 +114,29 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
     outside any transaction and recorded in a short one of its own, with one evidence entry per page. Each of
     `lanes` (more connections to the same department) polls pages of its own at the same time
     (:mod:`lianban.pipeline.lanes`): one page is recorded while the next is asked. A department that stops
-    answering stops every lane after the page it is on; the pages not asked are asked next run."""
+    answering stops every lane after the page it is on; the pages not asked are asked next run. A status row
+    that cannot be read is set aside (``parked``; its idempotency key logged, one alert for the run) and the
+    rest of its page and the pages after it are recorded; it is asked again next run."""
     department, sessions = peer.connector.department, session_factory(ledger_url)
     run = _Poll(department, sessions, EvidenceLog.load(keys_dir), load_ring(keys_dir, VAULT),
                 _Pages(open_pages(sessions, department, batch)))
-    return in_lanes([peer, *lanes], run.drain, f"poll-{department}")
+    result = in_lanes([peer, *lanes], run.drain, f"poll-{department}")
+    if result.parked:
+        alerts.error("告警 ALERT: %s 轮询应答中有 %d 条状态记录无法读取，已搁置，其余照常记录；幂等键与原因见日志，"
+                     "请与部门联络员核对 (%d unreadable status rows set aside, the rest recorded; their idempotency "
+                     "keys and reasons are in the log)", department, result.parked, result.parked)
+    return result
+
+
+def _readable(department: str, answer: Sequence[Polled], result: FeedbackResult) -> list[StatusUpdate]:
+    """The rows of `answer` that could be read; each that could not is logged by its idempotency key (a hash)
+    and counted in ``result.parked``."""
+    for row in answer:
+        if isinstance(row, UnreadableStatus):
+            result.parked += 1
+            log.warning("%s 状态记录无法读取，已搁置 (status row set aside): idempotency_key=%s：%s",
+                        department, row.idempotency_key or "-", row.reason)
+    return [u for u in answer if isinstance(u, StatusUpdate)]
 
 
 class _Pages:
@@ -153,12 +177,13 @@ class _Poll:
         with self.sessions.begin() as session:
             self.log.sent(session, self.department, "poll", case_nos, chunk)
         try:
-            updates = peer.connector.poll(chunk)
+            answer = peer.connector.poll(chunk)
         except RetriableError as exc:
             result.stopped_by = str(exc)
             return False
+        updates = _readable(self.department, answer, result)
         with self.sessions.begin() as session:  # judged first: the write lock is held only while writing
             book = _judged(session, self.department, open_items, updates, result, self.vault)
-            self.log.received(session, self.department, "status", case_nos, updates, peer.proofs.take())
+            self.log.received(session, self.department, "status", case_nos, list(answer), peer.proofs.take())
             book.write()
         return True

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
 from lianban.domain.statuses import Status
+from lianban.errors import FatalError
 from lianban.wire.signatures import Proof
 
 #: an item's envelope within its sealed batch, or the batch's signed header (lianban.crypto.batch): text and whole
@@ -77,6 +79,60 @@ class StatusUpdate:
     #: the outcome the department reports with this status (lianban.domain.results: items 12, 13, 14); personal
     materials: tuple[str, ...] = ()  # 补正资料: the materials asked for, by catalog code (M01–M15)
     result: Mapping[str, str] | None = None
+
+
+#: the years a status row's ``changed_at`` may fall in: outside them it is a department's mistake, not a time
+CHANGED_AT_YEARS = range(2000, 2101)
+
+
+def read_changed_at(value: Any) -> str:
+    """A status row's ``changed_at`` as the ledger keeps it: ISO 8601 text (naive means UTC) in
+    :data:`CHANGED_AT_YEARS`; anything else → ValueError (the row cannot be read; the message quotes no value)."""
+    if not isinstance(value, str):
+        raise ValueError("changed_at 不是 ISO 8601 文本 (changed_at is not ISO 8601 text)")
+    try:
+        year = datetime.fromisoformat(value).year
+    except ValueError:
+        raise ValueError("changed_at 不是 ISO 8601 时间 (changed_at is not ISO 8601)") from None
+    if year not in CHANGED_AT_YEARS:
+        raise ValueError(f"changed_at 年份不在 {CHANGED_AT_YEARS[0]}–{CHANGED_AT_YEARS[-1]} 年内 "
+                         f"(changed_at year out of range)")
+    return value
+
+
+class UnknownStatusCode(FatalError):
+    """A department status code its connector's table lacks: the table is fixed (the run stops naming it), not
+    the row."""
+
+
+@dataclass(frozen=True)
+class UnreadableStatus:
+    """A row of a poll answer that cannot be read (an unknown material code, a ``result`` that is not an object,
+    a ``changed_at`` that is not ISO 8601 …): set aside with why, while the rest of the answer is applied."""
+
+    idempotency_key: str  # as the row gave it ("" when it gave none): a hash, which may be logged
+    reason: str  # Chinese, naming no personal data
+
+
+Polled = StatusUpdate | UnreadableStatus
+
+
+def read_polled(read: Callable[[Any], StatusUpdate], row: Any) -> Polled:
+    """`row` of a poll answer read by `read`, or set aside when it cannot be; an unknown status code still
+    stops the run (:class:`UnknownStatusCode`)."""
+    try:
+        return read(row)
+    except UnknownStatusCode:
+        raise
+    except FatalError as exc:
+        return UnreadableStatus(_row_key(row), str(exc))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return UnreadableStatus(_row_key(row), f"状态记录不符合接口规范（{type(exc).__name__}: {exc}）")
+
+
+def _row_key(row: Any) -> str:
+    key = row.get("idempotency_key") if isinstance(row, Mapping) else getattr(row, "idempotencyKey", None)
+    return str(key or "")[:128]
 
 
 @dataclass(frozen=True)
@@ -171,8 +227,9 @@ class StatusReader(Protocol):
 
     def read_status(self, row: Mapping[str, Any]) -> StatusUpdate:
         """One status row as the department sends it (the shape of its poll answer's rows) → a status update;
-        FatalError naming the table to fix when a code is unknown, KeyError/TypeError/ValueError when the row
-        is not the agreed shape."""
+        FatalError naming the table to fix when a code is unknown (:class:`UnknownStatusCode` for a status
+        code), KeyError/TypeError/ValueError when the row is not the agreed shape (a ``changed_at`` not read by
+        :func:`read_changed_at` among them)."""
         ...
 
 
@@ -193,9 +250,11 @@ class DepartmentConnector(Protocol):
         RetriableError; a setting to fix ConfigError."""
         ...
 
-    def poll(self, keys: Sequence[str]) -> list[StatusUpdate]:
+    def poll(self, keys: Sequence[str]) -> Sequence[Polled]:
         """The current status of each idempotency key the department knows, in any order; keys it does not
-        know are left out (never an error). Any number of keys: the connector pages and chunks itself."""
+        know are left out (never an error). Any number of keys: the connector pages and chunks itself. A row
+        that cannot be read is an :class:`UnreadableStatus` in its place (:func:`read_polled`): it never stops
+        the rows around it; an answer whose envelope is broken raises."""
         ...
 
     def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:

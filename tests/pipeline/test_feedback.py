@@ -340,3 +340,57 @@ def _meeting(both: threading.Barrier, ask: Any) -> Any:
             both.wait()
         return ask(keys)
     return meeting
+
+
+class _Answers(requests.adapters.BaseAdapter):
+    """Housing fund's status endpoint answering 审核中 for every key asked, except the rows `bad` replaces."""
+
+    def __init__(self, bad: dict[str, dict[str, Any]]) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        asked = json.loads(request.body or b"{}")["keys"]
+        rows = [{"idempotency_key": k, "code": "20", "reason": None, "changed_at": "2026-12-01T10:00:00+08:00",
+                 **self.bad.get(k, {})} for k in asked]
+        resp = requests.Response()
+        resp.status_code, resp.url, resp.request = 200, request.url or "", request
+        resp._content = json.dumps({"statuses": rows, "page": 1, "page_size": 500, "total": len(rows)}).encode()
+        return resp
+
+    def close(self) -> None:
+        pass
+
+
+def test_unreadable_poll_rows_are_set_aside_and_every_other_item_gets_its_status_on_every_run(
+        seeded: Any, paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    """A middle page holds an unknown material code, a result that is no object and a changed_at that is not ISO
+    8601: those three are set aside (counted, their keys logged, one alert a run); the rest of that page and the
+    pages after it are recorded, and the next run does not stop at them either."""
+    from connectors.housing_fund.connector import HousingFundConnector
+    from lianban.wire.contract import NoProofs, Peer
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(Delivery.__table__.update().where(Delivery.department == "housing_fund").values(state="accepted"))
+        keys = list(s.scalars(select(Delivery.idempotency_key).where(Delivery.department == "housing_fund")
+                              .order_by(Delivery.id)))
+    bad = dict(zip(keys[4:7], [{"code": "30", "materials": ["M99"]}, {"result": "3000"},
+                               {"code": "30", "materials": ["M01"], "changed_at": "2026/12/01 10:00"}], strict=True))
+    session = requests.Session()
+    session.mount("http://stub.invalid", _Answers(bad))
+    peer = Peer(HousingFundConnector("http://stub.invalid", session), NoProofs())
+    assert len(keys) > 12  # the bad rows sit on the second of several pages of four
+    for _ in range(2):
+        caplog.clear()
+        polled = poll_department(peer, paths.ledger_url, paths.keys_dir, batch=4)
+        alerts = [r.getMessage() for r in caplog.records if r.name == "lianban.alerts"]
+        assert (polled.parked, polled.read, polled.stopped_by) == (3, len(keys) - 3, None)
+        assert len(alerts) == 1 and "housing_fund" in alerts[0] and "3 条" in alerts[0], alerts
+        assert all(k in caplog.text for k in bad) and "M99" in caplog.text
+    with session_factory(paths.ledger_url)() as s:
+        statuses = dict(s.execute(select(Delivery.idempotency_key, CaseItem.status)
+                                  .join(CaseItem, Delivery.case_item_id == CaseItem.id)
+                                  .where(Delivery.department == "housing_fund")).all())
+    assert {k: v for k, v in statuses.items() if k not in bad} == {k: "审核中" for k in keys if k not in bad}
+    assert [statuses[k] for k in bad] == [None, None, None]

@@ -170,6 +170,17 @@ def test_every_row_is_answered_an_unreadable_one_with_its_reason(pushing: Pushin
         hub.verify(answer.headers[HEADER], 200, PATH, answer.content.replace(b"recorded", b"refused_"))
 
 
+def test_a_pushed_row_whose_changed_at_is_not_iso_8601_is_refused_and_the_row_beside_it_recorded(
+        pushing: Pushing) -> None:
+    key = _a_key(pushing)
+    body = json.dumps({"statuses": [{**_row(key), "changed_at": "2026/12/01 10:00"}, _row(key)]}).encode()
+    answer = pushing.post(body, pushing.signed(body))
+    outcomes = [(r["outcome"], r["reason"]) for r in answer.json()["results"]]
+    assert answer.status_code == 200 and [o for o, _ in outcomes] == ["refused", "recorded"]
+    assert "状态记录不符合接口规范" in outcomes[0][1] and "changed_at" in outcomes[0][1]
+    assert [s for _, s, _ in _events(pushing.paths.ledger_url)].count(Status.UNDER_REVIEW.value) == 1
+
+
 def test_a_body_that_is_not_the_agreed_shape_is_refused_after_authentication(pushing: Pushing) -> None:
     for body, status in ((b"{not json", 400), (b'{"statuses": []}', 422), (b'{"statuses": [{"code": "01"}]}', 422)):
         answer = pushing.post(body, pushing.signed(body))

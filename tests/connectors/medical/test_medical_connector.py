@@ -218,3 +218,29 @@ def test_a_status_naming_an_unknown_material_is_refused_naming_the_code() -> Non
     with pytest.raises(FatalError, match="M42") as refused:
         update_from(wire)
     assert "医疗保障局" in str(refused.value)
+
+
+def test_a_poll_sets_aside_a_status_it_cannot_read_and_keeps_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unknown material code or a time outside 2000–2100 sets that CaseStatus aside; the others are read. An
+    unknown status code still stops the run naming statuses.py."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from lianban.wire.contract import UnreadableStatus
+
+    def wire(key: str, **also: Any) -> SimpleNamespace:
+        return SimpleNamespace(**{"idempotencyKey": key, "code": "03", "reason": None, "material": [],
+                                  "changedAt": datetime(2025, 3, 1, 2, tzinfo=UTC), **also})
+
+    reply = [wire("K1"), wire("K2", code="04", material=["M42"]), wire("K3", changedAt=datetime(1900, 1, 1)),
+             wire("K4")]
+    connector = MedicalConnector(lambda: None)  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr(connector, "_call", lambda operation, **kw: reply)
+    polled = connector.poll(["K1", "K2", "K3", "K4"])
+    assert [(u.idempotency_key, u.status) for u in polled if isinstance(u, StatusUpdate)] == [
+        ("K1", Status.UNDER_REVIEW), ("K4", Status.UNDER_REVIEW)]
+    aside = {u.idempotency_key: u.reason for u in polled if isinstance(u, UnreadableStatus)}
+    assert "M42" in aside["K2"] and "搁置" in aside["K2"] and "changed_at" in aside["K3"]
+    reply.append(wire("K5", code="99"))
+    with pytest.raises(FatalError, match=r"connectors/medical/statuses\.py"):
+        connector.poll(["K5"])

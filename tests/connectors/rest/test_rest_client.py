@@ -13,7 +13,9 @@ import requests
 from connectors._rest import retry_after_seconds
 from connectors.health.connector import HealthConnector
 from connectors.housing_fund.connector import HousingFundConnector
+from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
+from lianban.wire.contract import StatusUpdate, UnreadableStatus
 
 JSON = {"Content-Type": "application/json"}
 
@@ -175,11 +177,43 @@ def test_answers_are_trusted_only_with_the_departments_signature(stubbed: Any, k
         assert not isinstance(refused.value, SignatureAlert)
 
 
-def test_a_status_naming_an_unknown_material_is_refused_naming_the_code(stubbed: Any) -> None:
-    row = {"idempotency_key": "K1", "code": "BZZL", "reason": "请补正", "changed_at": "2025-03-01T10:00:00+08:00",
-           "materials": ["M01", "M42"]}
-    body = json.dumps({"statuses": [row], "page": 1, "page_size": 100, "total": 1}).encode()
-    connector, _ = stubbed(HealthConnector, [(200, {}, body)])
-    with pytest.raises(FatalError, match="M42") as refused:
+def _row(key: str, **also: Any) -> dict[str, Any]:
+    return {"idempotency_key": key, "code": "SHZ", "reason": None, "changed_at": "2025-03-01T10:00:00+08:00",
+            **also}
+
+
+def test_a_poll_sets_each_unreadable_row_aside_and_reads_the_rest_of_its_page_and_the_next(stubbed: Any) -> None:
+    """An unknown material code, a result that is no object, a changed_at not ISO 8601: only that row is set
+    aside, with why; the rows beside it and the following page are read."""
+    bad = [_row("K2", code="BZZL", materials=["M01", "M42"]), _row("K3", result="3000"),
+           _row("K4", changed_at="2025/03/01 10:00")]
+    pages = [[_row("K1"), *bad], [_row("K5")]]
+    answers = [(200, JSON, body({"statuses": rows, "page": n, "page_size": 4, "total": 5}))
+               for n, rows in enumerate(pages, 1)]
+    connector, adapter = stubbed(HealthConnector, answers)
+    polled = connector.poll(["K1", "K2", "K3", "K4", "K5"])
+    read = {u.idempotency_key: u.status for u in polled if isinstance(u, StatusUpdate)}
+    aside = {u.idempotency_key: u.reason for u in polled if isinstance(u, UnreadableStatus)}
+    assert read == {"K1": Status.UNDER_REVIEW, "K5": Status.UNDER_REVIEW} and len(adapter.sent) == 2
+    assert "M42" in aside["K2"] and "材料目录" in aside["K2"] and "dept_health" in aside["K2"]
+    assert "result" in aside["K3"] and "changed_at" in aside["K4"] and "2025/03/01" not in aside["K4"]
+
+
+@pytest.mark.parametrize("envelope", [{"statuses": {"K1": _row("K1")}, "page": 1, "page_size": 100, "total": 1},
+                                      {"statuses": [_row("K1")], "page": 1, "page_size": 100},
+                                      {"statuses": [_row("K1")], "page": 1, "page_size": None, "total": 1}])
+def test_an_answer_whose_envelope_is_broken_is_still_malformed_as_a_whole(stubbed: Any,
+                                                                          envelope: dict[str, Any]) -> None:
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body(envelope))])
+    with pytest.raises(RetriableError, match="dept_health: 应答格式不符合接口规范"):
         connector.poll(["K1"])
-    assert "材料目录" in str(refused.value) and "dept_health" in str(refused.value)
+
+
+@pytest.mark.parametrize("changed_at", ["2025/03/01 10:00", "", "t", "1999-12-31T23:59:59+08:00",
+                                        "9999-12-31T23:59:59+08:00", 20250301, None])
+def test_a_status_row_whose_changed_at_is_not_plausible_iso_8601_is_not_read(stubbed: Any, changed_at: Any) -> None:
+    connector, _ = stubbed(HealthConnector, [(200, JSON, b"{}")])
+    with pytest.raises(ValueError, match="changed_at") as refused:
+        connector.read_status(_row("K1", changed_at=changed_at))
+    assert len(str(changed_at)) < 5 or str(changed_at) not in str(refused.value)  # the value is not quoted
+    assert connector.read_status(_row("K1")).changed_at == "2025-03-01T10:00:00+08:00"
