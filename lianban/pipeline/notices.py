@@ -16,7 +16,7 @@ after it in order. Personal data never enters a notice: reasons are redacted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from lianban.domain.catalog import Catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
+from lianban.ledger.db import write_lock
 from lianban.ledger.models import Case, CaseItem
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.status_book import StatusBook
@@ -61,9 +62,20 @@ def approved_time(value: str) -> datetime | None:
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
+def _locked_items(session: Session, case_ids: Collection[int]) -> list[CaseItem]:
+    """The items of cases `case_ids`, read afresh and locked until the transaction ends, in id order: the order
+    every status writer takes them (:func:`lianban.ledger.status_book.item_rows`), before the evidence log's
+    lock, so that none waits on another in a circle. A status log page judged meanwhile waits, then reads what
+    was written here: a final status is not written over."""
+    write_lock(session)
+    query = select(CaseItem).where(CaseItem.case_id.in_(set(case_ids))).order_by(CaseItem.id).with_for_update()
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
 def _items(session: Session, case: Case, record: RetirementRecord, catalog: Catalog) -> list[CaseItem]:
-    """The case's item rows for every chosen item the catalog knows (added when missing)."""
-    have = {i.item_code: i for i in session.scalars(select(CaseItem).where(CaseItem.case_id == case.id))}
+    """The case's item rows (locked, :func:`_locked_items`) for every chosen item the catalog knows (added
+    when missing)."""
+    have = {i.item_code: i for i in _locked_items(session, {case.id})}
     for code in record.items:
         if code in catalog.items and code not in have:
             have[code] = CaseItem(case_id=case.id, item_code=code, department=catalog.items[code].department)
@@ -127,6 +139,9 @@ def hold_cases(session: Session, held: Sequence[Held], catalog: Catalog, passwor
         (again if h[0].case_no in present else fresh).append(h)
         present.add(h[0].case_no)
     told = _enter_held(session, fresh, catalog, password_key)
+    if again:  # their items locked together, in id order: case after case could cross a log page's order
+        again_nos = {h[0].case_no for h in again}
+        _locked_items(session, set(session.scalars(select(Case.id).where(Case.case_no.in_(again_nos)))))
     for record, reasons, id_index in again:
         told += hold_case(session, record, reasons, catalog, id_index, password_key)
     return told
@@ -163,7 +178,7 @@ def refuse(session: Session, case_no: str, note: str) -> int:
     if case is None:
         return 0
     now, told = utcnow().isoformat() + "+00:00", 0
-    for item in session.scalars(select(CaseItem).where(CaseItem.case_id == case.id, CaseItem.final.is_(False))):
+    for item in (i for i in _locked_items(session, {case.id}) if not i.final):
         told += record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=REFUSED_CODE, reason=refusal(note),
                               changed_at=now)
     return told

@@ -62,7 +62,9 @@ class _Run:
 @dataclass(frozen=True)
 class _Staged:
     """The staged cases (and their items) that some log rows name, read in one query, so that placing a page
-    of rows costs no query (and no flush) per row."""
+    of rows costs no query (and no flush) per row. The items stay locked until the page's transaction ends: an
+    operator's refusal (:func:`lianban.pipeline.notices.refuse`) committed while the page is judged would
+    otherwise be written over, a final status undone."""
 
     cases: frozenset[str]
     items: dict[tuple[str, str], ItemRow]
@@ -72,7 +74,7 @@ class _Staged:
     def of(cls, session: Session, case_nos: Collection[str]) -> _Staged:
         rows = session.execute(select(Case.case_no, CaseItem.id).outerjoin(CaseItem, CaseItem.case_id == Case.id)
                                .where(Case.case_no.in_(set(case_nos)))).all()
-        items = item_rows(session, {item_id for _, item_id in rows if item_id is not None})
+        items = item_rows(session, {item_id for _, item_id in rows if item_id is not None}, lock=True)
         return cls(frozenset(no for no, _ in rows),
                    {(no, items[i].item_code): items[i] for no, i in rows if i is not None}, StatusBook(session))
 
