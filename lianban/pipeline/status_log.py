@@ -4,8 +4,9 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
 
     applied    its case is staged and the item was chosen: the status is recorded (status machine, event)
     skipped    its case is staged but the applicant did not choose that item (logged)
-    waiting    its case is not staged yet (not extracted, or quarantined): parked with the change, and applied
-               at the start of a later run once the case is staged, before newer rows, so order holds
+    waiting    its case is not staged yet (not extracted, or quarantined): parked with the change (its reason
+               masked, its result sealed, as an applied row's), and applied at the start of a later run once the
+               case is staged, before newer rows, so order holds
     parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
                reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
 
@@ -21,13 +22,14 @@ import json
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lianban.domain.identity import redact_text
 from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status, StatusChange
 from lianban.keys.names import VAULT
@@ -79,20 +81,41 @@ class _Staged:
                    {(no, items[i].item_code): items[i] for no, i in rows if i is not None}, StatusBook(session))
 
 
-def _apply(staged: _Staged, change: StatusChange, run: _Run) -> None:
+def _seal(change: StatusChange, run: _Run) -> str | None:
+    return seal_result(run.vault, change.case_no, change.item_code, HRSS, change.result)
+
+
+def _apply(staged: _Staged, change: StatusChange, run: _Run, sealed: str | None) -> None:
+    """Record `change` on its item (`sealed`: its result, as :func:`_seal` keeps it), or skip it (not chosen)."""
     item = staged.items.get((change.case_no, change.item_code))
     if item is None:
         run.result.skipped += 1
         log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
         return
-    sealed = seal_result(run.vault, change.case_no, change.item_code, HRSS, change.result)
     run.result.changed += staged.book.record(item, change.status, HRSS, code=change.department_code,
                                              reason=change.reason, changed_at=change.changed_at, result=sealed,
                                              materials=change.materials)
 
 
-def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str]) -> None:
-    change = json.dumps(asdict(row), ensure_ascii=False) if isinstance(row, StatusChange) else None
+def _kept(change: StatusChange, run: _Run) -> str:
+    """`change` as a waiting row keeps it (JSON): its reason masked and its result sealed, as an applied row's
+    are, never the applicant's data in plaintext; :func:`_restored` reads it back."""
+    masked = replace(change, reason=redact_text(change.reason) if change.reason else change.reason, result=None)
+    return json.dumps({**asdict(masked), "sealed": _seal(change, run)}, ensure_ascii=False)
+
+
+def _restored(parked: ParkedStatus, run: _Run) -> tuple[StatusChange, str | None]:
+    """The change a waiting row keeps, and its sealed result (a row kept before results were sealed there holds
+    its result as reported: sealed now)."""
+    fields = json.loads(parked.change or "{}")
+    sealed = fields.pop("sealed", None)
+    fields.update(status=Status(fields["status"]), materials=tuple(fields.get("materials") or ()))
+    change = StatusChange(**fields)
+    return change, sealed if sealed is not None else _seal(change, run)
+
+
+def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str],
+          change: str | None = None) -> None:
     session.add(ParkedStatus(source=HRSS, source_seq=row.seq, case_no=row.case_no[:40], state=state,
                              reasons=json.dumps(reasons, ensure_ascii=False), change=change, created_at=utcnow()))
 
@@ -105,10 +128,10 @@ def _place(session: Session, row: StatusChange | Unreadable, staged: _Staged, ru
         alerts.error("告警 ALERT: 人社状态日志第 %s 条无法处理，已搁置：%s", row.seq, "；".join(row.reasons))
         return
     if row.case_no not in staged.cases:
-        _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"])
+        _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"], _kept(row, run))
         result.waiting += 1
         return
-    _apply(staged, row, run)
+    _apply(staged, row, run, _seal(row, run))
 
 
 def _retry_waiting(session: Session, run: _Run) -> None:
@@ -120,9 +143,8 @@ def _retry_waiting(session: Session, run: _Run) -> None:
     for parked in waiting:
         if parked.case_no not in staged.cases:
             continue
-        fields = json.loads(parked.change or "{}")
-        fields.update(status=Status(fields["status"]), materials=tuple(fields.get("materials") or ()))
-        _apply(staged, StatusChange(**fields), run)
+        change, sealed = _restored(parked, run)
+        _apply(staged, change, run, sealed)
         parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
     staged.book.write()
 

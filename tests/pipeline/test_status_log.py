@@ -1,8 +1,9 @@
-"""HRSS's status log (lianban.pipeline.status_log) against the other writers of the same items: a final status
-stays final whichever commits first."""
+"""HRSS's status log (lianban.pipeline.status_log): against the other writers of the same items, a final status
+stays final whichever commits first; a row waiting for its case keeps no personal data in plaintext."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection
 from typing import Any
@@ -15,8 +16,12 @@ from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths
 from lianban.domain.statuses import Status
+from lianban.keys.names import VAULT
+from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, StatusEvent
+from lianban.ledger.models import Case, CaseItem, ParkedStatus, StatusEvent
+from lianban.ledger.results import result_summary
+from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline import notices, status_log
 from lianban.pipeline.stage import stage
 from simulators.people import generate
@@ -106,3 +111,51 @@ def test_a_log_page_judged_while_an_operator_refuses_waits_and_the_refused_item_
     assert _statuses(ledger_url, case_no, code) == ([Status.SUPPLEMENT.value, Status.NOT_ACCEPTED.value],
                                                     Status.NOT_ACCEPTED.value)
     assert waited  # the page waited for the refusal's transaction
+
+
+def test_a_row_waiting_for_its_case_keeps_its_reason_masked_and_its_result_sealed_and_applies_as_reported(
+        paths: Paths) -> None:
+    """HRSS reports paying item 13 (with the applicant's ID and mobile numbers in its words, and the amount paid)
+    before the application reaches the 前置库: the row waits with neither in plaintext; once the case is staged,
+    the item completes with the words masked and the payment the applicant reads."""
+    app = next(a for a in generate(60, seed=13) if "13" in a["items"].split(","))
+    db = FrontendDB(paths.frontend_url)
+    db.append_status(app["case_no"], "13", CODES[Status.COMPLETED], reason=f"申请人{app['id_number']}，电话"
+                     f"{app['phone']}，已发放", at="2026-12-01T09:00:00+08:00",
+                     result={"amount": "3000.00", "paid_on": "2026-12-01"})
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).waiting == 1
+    with session_factory(paths.ledger_url)() as s:
+        kept = s.scalars(select(ParkedStatus.change)).one() or ""
+    assert app["id_number"] not in kept and app["phone"] not in kept and "3000.00" not in kept
+    assert app["id_number"][-4:] in kept and "已发放" in kept  # masked, not dropped
+
+    db.insert_applications([app])
+    _completed_as_paid(paths, db, app)
+
+
+def _completed_as_paid(paths: Paths, db: FrontendDB, app: dict[str, Any]) -> None:
+    """`app` staged now, the waiting row applies: item 13 completed, the words masked, the payment readable."""
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
+    with session_factory(paths.ledger_url)() as s:
+        event = s.scalars(select(StatusEvent).join(CaseItem).join(Case).where(
+            Case.case_no == app["case_no"], CaseItem.item_code == "13")).one()
+    assert event.status == Status.COMPLETED.value and event.reason and "已发放" in event.reason
+    assert app["id_number"] not in event.reason and app["phone"] not in event.reason
+    summary = result_summary(load_ring(paths.keys_dir, VAULT), app["case_no"], "13", event.result)
+    assert summary == "一次性奖励3000.00元已于2026-12-01发放"
+
+
+def test_a_row_kept_waiting_as_reported_before_this_release_still_applies_with_its_result(paths: Paths) -> None:
+    """A waiting row kept by an earlier release (its reason and result as HRSS reported them) applies as before."""
+    app = next(a for a in generate(60, seed=13) if "13" in a["items"].split(","))
+    change = {"seq": 1, "case_no": app["case_no"], "item_code": "13", "status": Status.COMPLETED.value,
+              "department_code": CODES[Status.COMPLETED], "changed_at": "2026-12-01T09:00:00+08:00",
+              "reason": f"申请人{app['id_number']}，电话{app['phone']}，已发放",
+              "result": {"amount": "3000.00", "paid_on": "2026-12-01"}, "materials": []}
+    with session_factory(paths.ledger_url).begin() as s:
+        s.add(ParkedStatus(source="hrss", source_seq=1, case_no=app["case_no"], state=ParkedState.WAITING,
+                           reasons="[]", change=json.dumps(change, ensure_ascii=False), created_at=utcnow()))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    _completed_as_paid(paths, db, app)
