@@ -323,7 +323,7 @@ class Evidence(Base):
     at: Mapped[str] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(3))  # out | in
     department: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))  # submit, receipt, poll, status, push, ack
+    kind: Mapped[str] = mapped_column(String(32))  # submit, receipt, poll, status, push, ack, quarantine-…
     case_nos: Mapped[str] = mapped_column(Text)  # JSON list of 办件编号
     digest: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str | None] = mapped_column(Text)

@@ -1,7 +1,11 @@
-"""What an operator is shown of a held row (:func:`lianban.pipeline.quarantine.masked`)."""
+"""What an operator is shown of a held row (:func:`lianban.pipeline.quarantine.masked`), and their decisions
+on it logged."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from lianban.app.config import Paths
 from lianban.pipeline.quarantine import SHOWN_MAX, masked
 
 ID = "341621196501010014"  # synthetic: a valid check character, no real person
@@ -17,3 +21,24 @@ def test_an_id_number_across_the_cut_is_masked_before_the_value_is_cut() -> None
     employer = "某" * (SHOWN_MAX - 10) + ID
     shown = masked({"employer_name": employer})["employer_name"]
     assert len(shown) == SHOWN_MAX and ID[:10] not in shown and shown.endswith("341621****")
+
+
+def test_an_operators_release_and_refusal_are_each_logged_on_either_database(
+        seeded: tuple[Any, list[dict[str, Any]]], paths: Paths, ledger_url: str) -> None:
+    """Their evidence kinds (``quarantine-overridden``: 21 characters) fit the log's column on PostgreSQL too."""
+    from sqlalchemy import select
+
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Evidence, Quarantine
+    from lianban.pipeline import decisions
+    from lianban.pipeline.stage import stage
+
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    with session_factory(ledger_url)() as s:
+        readable = list(s.scalars(select(Quarantine.id).where(Quarantine.fingerprint.is_not(None))
+                                  .order_by(Quarantine.id)))
+    decisions.release(ledger_url, paths.keys_dir, readable[0], "经核实，准予办理", "王敏")
+    decisions.reject(ledger_url, paths.keys_dir, readable[1], "材料不符，不予受理", "王敏")
+    with session_factory(ledger_url)() as s:
+        kinds = sorted(s.scalars(select(Evidence.kind).where(Evidence.department == "operator")))
+    assert kinds == ["quarantine-overridden", "quarantine-rejected"]
