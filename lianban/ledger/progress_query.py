@@ -2,8 +2,9 @@
 
 :meth:`ProgressDesk.query` answers one of three ways, in this order::
 
-    limited   the 办件编号 typed or the client address already has 5 failures within 15 minutes
-              (:mod:`lianban.ledger.query_attempts`): refused before the password is checked
+    limited   the 办件编号 typed or the client address already has 5 failures within 15 minutes, or as many
+              queries in flight with this one (:mod:`lianban.ledger.query_attempts`): refused before the
+              password is checked
     refused   unknown case, case without a password, or wrong password: one answer for all three, and the
               same work for all three (one keyed hash, against a dummy key when there is no case), so case
               numbers cannot be enumerated by answer or by time; one failure counted
@@ -11,7 +12,8 @@
 
 Every query is in the evidence log (X-Road style: one ``in`` entry for the question, one ``out`` for the
 answer, department ``applicant``), digested, never with the password; the question's digest covers the
-办件编号 and the client's blind index only. The password is checked between a read and the write transaction
+办件编号 and the client's blind index only. The query is counted against the limit in a first, short write
+transaction, before anything else; the password is checked between a read and the last write transaction
 (:mod:`lianban.crypto.passwords`); a case still holding a hash of the earlier, slow scheme is checked with it
 once and its hash stored again in the keyed form when the password matches.
 """
@@ -79,35 +81,43 @@ class ProgressDesk:
         canonical, now = _typed(case_no), utcnow()
         scopes = [query_attempts.case_scope(self._index_key, canonical or case_no.strip()),
                   query_attempts.client_scope(self._index_key, client)]
-        with self._sessions() as session:  # read only: the slow hash runs outside any write lock
-            limited = query_attempts.limited(session, scopes, now)
-            stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) \
-                if canonical and not limited else None
-        verdict = Verdict.NO if limited else verify_password(password, canonical or "", stored, self._query.keys.get)
-        matches = verdict is not Verdict.NO
+        with self._sessions.begin() as session:  # committed before counting: concurrent queries count each other
+            mine = query_attempts.attempt(session, scopes, now)
+        limited, verdict = self._check(canonical, password, scopes, now)
         logged = [canonical] if canonical else []
         with self._sessions.begin() as session:
             self._evidence.received(session, APPLICANT, "query", logged, {"case_no": canonical,
                                                                           "client": scopes[1]}, [])
-            answer = self._answer(session, canonical, limited, matches, scopes, now)
+            answer = self._answer(session, canonical, limited, verdict is not Verdict.NO, mine, now)
             if verdict is Verdict.YES_REHASH and canonical:
                 self._rehash(session, canonical, password)
             body = answer.progress.as_dict() if answer.progress else {"outcome": answer.outcome.value}
             self._evidence.sent(session, APPLICANT, "progress", logged, body)
         return answer
 
+    def _check(self, canonical: str | None, password: str, scopes: list[str], now: datetime) -> tuple[bool, Verdict]:
+        """Whether the query is limited, and when not, its password's verdict (not a match when limited)."""
+        with self._sessions() as session:  # read only: the slow hash runs outside any write lock
+            if query_attempts.limited(session, scopes, now):
+                return True, Verdict.NO
+            stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) if canonical else None
+        return False, verify_password(password, canonical or "", stored, self._query.keys.get)
+
     def _rehash(self, session: Session, case_no: str, password: str) -> None:
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one()
         case.password_hash = hash_password(password, case_no, self._query.active_key())
 
-    def _answer(self, session: Session, case_no: str | None, limited: bool, matches: bool, scopes: list[str],
+    def _answer(self, session: Session, case_no: str | None, limited: bool, matches: bool, mine: list[int],
                 now: datetime) -> Answer:
+        """The answer; this query's attempts (`mine`) stay counted only when it is refused for its password."""
         if limited:
+            query_attempts.withdraw(session, mine)  # refused unchecked: not a failure
             return Answer(Outcome.LIMITED)
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one_or_none() if matches else None
         if case is None:
-            query_attempts.failed(session, scopes, now)
+            query_attempts.expire(session, now)  # its own attempts stay: they are its failure
             return Answer(Outcome.REFUSED)
+        query_attempts.withdraw(session, mine)
         return Answer(Outcome.FOUND, case_progress(session, self._vault, case))
 
 

@@ -33,6 +33,7 @@ class Hub:
     url: str
     paths: Paths
     apps: list[dict[str, Any]]  # the applications as HRSS wrote them (passwords included)
+    ledger_url: str
 
     def app(self, index: int) -> dict[str, Any]:
         return self.apps[index]
@@ -45,10 +46,10 @@ def _valid_apps() -> list[dict[str, Any]]:
     return apps
 
 
-def _report(paths: Paths, case_no: str) -> None:
+def _report(paths: Paths, ledger_url: str, case_no: str) -> None:
     """HRSS asks for a material on item 01; the housing fund completes item 14 with the amount transferred."""
     vault = load_ring(paths.keys_dir, VAULT)
-    with session_factory(paths.ledger_url).begin() as session:
+    with session_factory(ledger_url).begin() as session:
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one()
         items = {i.item_code: i for i in session.scalars(select(CaseItem).where(CaseItem.case_id == case.id))}
         record_status(session, items["01"], Status.SUPPLEMENT, "hrss", code="4", reason=REASON,
@@ -61,14 +62,24 @@ def _report(paths: Paths, case_no: str) -> None:
                       changed_at="2026-11-28T15:00:00+08:00", result=sealed)
 
 
-@pytest.fixture
-def hub(paths: Paths) -> Iterator[Hub]:
+def _serve(paths: Paths, ledger_url: str) -> Iterator[Hub]:
     apps = _valid_apps()
     frontend = FrontendDB(paths.frontend_url)
     frontend.insert_applications(apps)
-    result = stage(frontend, paths.ledger_url, paths.keys_dir)
+    result = stage(frontend, ledger_url, paths.keys_dir)
     assert result.staged == 3, result
-    _report(paths, apps[0]["case_no"])
-    running: Running = start(create_app(ProgressDesk(paths.ledger_url, paths.keys_dir)))
-    yield Hub(running.url, paths, apps)
+    _report(paths, ledger_url, apps[0]["case_no"])
+    running: Running = start(create_app(ProgressDesk(ledger_url, paths.keys_dir)))
+    yield Hub(running.url, paths, apps, ledger_url)
     running.stop()
+
+
+@pytest.fixture
+def hub(paths: Paths) -> Iterator[Hub]:
+    yield from _serve(paths, paths.ledger_url)
+
+
+@pytest.fixture
+def hub_on_either(paths: Paths, ledger_url: str) -> Iterator[Hub]:
+    """The same hub with its ledger on SQLite, and on a real PostgreSQL (LIANBAN_TEST_PG_URL)."""
+    yield from _serve(paths, ledger_url)

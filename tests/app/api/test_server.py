@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -89,6 +90,18 @@ def test_the_sixth_wrong_try_from_one_address_is_refused_whatever_the_case(hub: 
         assert ask(hub, f"BZTX2099120{n:05d}", "123456", client="10.5.0.1").status_code == 404
     assert ask(hub, hub.app(2)["case_no"], hub.app(2)["password"], client="10.5.0.1").status_code == 429
     assert ask(hub, hub.app(2)["case_no"], hub.app(2)["password"], client="10.5.0.2").status_code == 200
+
+
+def test_wrong_guesses_sent_all_at_once_get_at_most_five_passwords_checked(hub_on_either: Hub) -> None:
+    hub, app = hub_on_either, hub_on_either.app(1)
+    guesses = [f"{n:06d}" for n in range(31) if f"{n:06d}" != app["password"]][:30]
+    with ThreadPoolExecutor(len(guesses)) as pool:  # one address, one case, all in flight together
+        codes = list(pool.map(lambda guess: ask(hub, app["case_no"], guess, "10.7.0.1").status_code, guesses))
+    checked = codes.count(404)
+    assert checked <= 5 and codes.count(429) == len(guesses) - checked, codes
+    # the refused ones were not failures: the case has 5 - checked tries left, as if they had come one by one
+    right = ask(hub, app["case_no"], app["password"], client="10.7.0.2")
+    assert right.status_code == (429 if checked == 5 else 200)
 
 
 def test_every_query_is_in_the_evidence_log_without_the_password(hub: Hub) -> None:
