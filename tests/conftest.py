@@ -89,6 +89,23 @@ def own_postgres() -> str:
 
 
 @pytest.fixture
+def scrypts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """The cost (log2 n, r, p) of every scrypt the 查询密码's check computes (lianban.crypto.passwords) from now
+    on, in this process (a server started by the test included)."""
+    from lianban.crypto import passwords
+
+    costs: list[tuple[int, int, int]] = []
+    real = passwords._scrypt
+
+    def spy(password: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
+        costs.append((log_n, r, p))
+        return real(password, salt, log_n, r, p)
+
+    monkeypatch.setattr(passwords, "_scrypt", spy)
+    return costs
+
+
+@pytest.fixture
 def catalog() -> Catalog:
     return load_catalog()
 

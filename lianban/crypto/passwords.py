@@ -11,11 +11,15 @@ against someone holding the ledger (scrypt at 50 ms is hours per case on one cor
 limit in front of the query (:mod:`lianban.ledger.query_attempts`) stops online guessing. Binding the 办件编号
 into the MAC means a hash copied onto another case does not verify there.
 
-Hashes of the earlier scheme (``scrypt$<log2 n>$<r>$<p>$<salt>$<hash>``) still verify, slowly, and
-:func:`verify_password` says when a match should be stored again in the keyed form.
+Hashes of the earlier scheme (``scrypt$<log2 n>$<r>$<p>$<salt>$<hash>``, all made at :data:`LEGACY_COST`) still
+verify, slowly, and :func:`verify_password` says when a match should be stored again in the keyed form.
 
 :func:`verify_password` always computes one MAC: against a dummy key when there is no stored hash or its key is
-unknown, so an unknown case answers in the same time as a known one with a wrong password.
+unknown, so an unknown case answers in the same time as a known one with a wrong password. While any case still
+holds an earlier hash (the caller says so: ``legacy_remain``), every other check also pays one dummy scrypt at
+:data:`LEGACY_COST` (some 40 ms, what every query cost under that scheme): otherwise such a case would answer a
+wrong password slower than an unknown case answers, and its existence would show by time; and only an unknown
+case paying it would make every keyed case show by being faster.
 """
 
 from __future__ import annotations
@@ -29,12 +33,15 @@ from enum import Enum
 
 from lianban.crypto.hashing import hmac_sm3_hex
 
-__all__ = ["Verdict", "hash_password", "new_password", "verify_password"]
+__all__ = ["LEGACY", "LEGACY_COST", "Verdict", "hash_password", "new_password", "verify_password"]
 
 SCHEME = "sm3hmac"
 LEGACY = "scrypt"
 PASSWORD_DIGITS = 6
+#: the earlier scheme's scrypt cost (log2 n, r, p): 16 MiB, some 30–60 ms on one core
+LEGACY_COST = (14, 8, 1)
 _DUMMY_KEY = secrets.token_bytes(16)
+_DUMMY_SALT = secrets.token_bytes(16)
 _MAXMEM = 128 * 1024 * 1024
 
 #: a key id → its key (None when unknown or retired)
@@ -57,11 +64,15 @@ def hash_password(password: str, case_no: str, key: tuple[str, bytes]) -> str:
     return f"{SCHEME}${kid}${_mac(secret, case_no, password)}"
 
 
-def verify_password(password: str, case_no: str, stored: str | None, keys: KeyLookup) -> Verdict:
-    """Whether `password` opens case `case_no` whose stored hash is `stored` (module docstring)."""
+def verify_password(password: str, case_no: str, stored: str | None, keys: KeyLookup, *,
+                    legacy_remain: bool = False) -> Verdict:
+    """Whether `password` opens case `case_no` whose stored hash is `stored`; `legacy_remain`: some case in the
+    ledger still holds a hash of the earlier scheme (module docstring)."""
     scheme, _, rest = (stored or "").partition("$")
     if scheme == LEGACY and stored:
         return Verdict.YES_REHASH if _legacy_matches(password, stored) else Verdict.NO
+    if legacy_remain:
+        _scrypt(password, _DUMMY_SALT, *LEGACY_COST)  # as long as a legacy case's check, whatever there is
     kid, _, digest = rest.partition("$")
     key = keys(kid) if scheme == SCHEME else None
     computed = _mac(key or _DUMMY_KEY, case_no, password)  # one MAC whatever there is to check against
@@ -74,11 +85,14 @@ def _legacy_matches(password: str, stored: str) -> bool:
         _, log_n, r, p, salt, digest = stored.split("$")
         if not 10 <= int(log_n) <= 20:
             return False
-        computed = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=2 ** int(log_n),
-                                  r=int(r), p=int(p), maxmem=_MAXMEM, dklen=32)
+        computed = _scrypt(password, base64.b64decode(salt), int(log_n), int(r), int(p))
         return hmac.compare_digest(computed, base64.b64decode(digest))
     except ValueError:
         return False
+
+
+def _scrypt(password: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=2 ** log_n, r=r, p=p, maxmem=_MAXMEM, dklen=32)
 
 
 def new_password() -> str:

@@ -15,20 +15,23 @@ answer, department ``applicant``), digested, never with the password; the questi
 办件编号 and the client's blind index only. The query is counted against the limit in a first, short write
 transaction, before anything else; the password is checked between a read and the last write transaction
 (:mod:`lianban.crypto.passwords`); a case still holding a hash of the earlier, slow scheme is checked with it
-once and its hash stored again in the keyed form when the password matches.
+once and its hash stored again in the keyed form when the password matches. While any case holds one, every
+other check pays a dummy of that slow hash, so such a case does not answer slower than an unknown one; whether
+any remains is looked up once per :data:`LEGACY_RECHECK` seconds (a scan of the cases), not per query.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from lianban.crypto.passwords import Verdict, hash_password, new_password, verify_password
+from lianban.crypto.passwords import LEGACY, Verdict, hash_password, new_password, verify_password
 from lianban.domain.intake import normalise_case_no
 from lianban.keys.names import INDEX, QUERY, VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -44,6 +47,7 @@ __all__ = ["Answer", "Outcome", "ProgressDesk", "reset_password"]
 
 APPLICANT = "applicant"  # the evidence log's party for the public query
 RESET_KIND = "password-reset"  # the window issued a new 查询密码
+LEGACY_RECHECK = 600.0  # seconds between two looks for cases still holding an earlier-scheme hash
 
 
 class Outcome(enum.StrEnum):
@@ -75,6 +79,7 @@ class ProgressDesk:
         self._index_key = load_ring(keys_dir, INDEX).active_key()[1]
         self._query: KeyRing = load_ring(keys_dir, QUERY)
         self._evidence = EvidenceLog.load(keys_dir)
+        self._legacy_remain, self._legacy_checked = True, -LEGACY_RECHECK  # looked up at the first query
 
     def query(self, case_no: str, password: str, client: str) -> Answer:
         """One query from `client` (its address); see the module docstring."""
@@ -101,7 +106,15 @@ class ProgressDesk:
             if query_attempts.limited(session, scopes, now):
                 return True, Verdict.NO
             stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) if canonical else None
-        return False, verify_password(password, canonical or "", stored, self._query.keys.get)
+            legacy = self._legacy(session)
+        return False, verify_password(password, canonical or "", stored, self._query.keys.get, legacy_remain=legacy)
+
+    def _legacy(self, session: Session) -> bool:
+        """Whether some case may still hold an earlier-scheme hash (looked up again after LEGACY_RECHECK)."""
+        if time.monotonic() - self._legacy_checked >= LEGACY_RECHECK:
+            held = exists().where(Case.password_hash.like(f"{LEGACY}$%"))
+            self._legacy_remain, self._legacy_checked = bool(session.scalar(select(held))), time.monotonic()
+        return self._legacy_remain
 
     def _rehash(self, session: Session, case_no: str, password: str) -> None:
         case = session.scalars(select(Case).where(Case.case_no == case_no)).one()

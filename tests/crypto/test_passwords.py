@@ -7,7 +7,7 @@ import base64
 import hashlib
 import time
 
-from lianban.crypto.passwords import Verdict, hash_password, new_password, verify_password
+from lianban.crypto.passwords import LEGACY_COST, Verdict, hash_password, new_password, verify_password
 
 KEY = ("q1", b"k" * 16)
 KEYS = {"q1": KEY[1]}
@@ -53,6 +53,21 @@ def test_an_earlier_scrypt_hash_still_opens_and_asks_to_be_stored_again() -> Non
     assert verify_password("246810", CASE, stored, KEYS.get) is Verdict.YES_REHASH
     assert verify_password("246811", CASE, stored, KEYS.get) is Verdict.NO
     assert verify_password("246810", CASE, "scrypt$99$8$1$x$y", KEYS.get) is Verdict.NO
+
+
+def test_while_earlier_hashes_remain_every_other_check_pays_one_scrypt_at_their_cost(
+        scrypts: list[tuple[int, int, int]]) -> None:
+    keyed = hash_password("135790", CASE, KEY)
+    for stored in (None, keyed, "not a hash"):  # no case (or an unreadable hash), and a keyed case
+        assert verify_password("000000", CASE, stored, KEYS.get, legacy_remain=True) is Verdict.NO
+    assert verify_password("135790", CASE, keyed, KEYS.get, legacy_remain=True) is Verdict.YES
+    assert scrypts == [LEGACY_COST] * 4
+
+
+def test_without_earlier_hashes_no_check_pays_a_scrypt(scrypts: list[tuple[int, int, int]]) -> None:
+    for stored in (None, hash_password("135790", CASE, KEY)):
+        assert verify_password("000000", CASE, stored, KEYS.get) is Verdict.NO
+    assert scrypts == []
 
 
 def test_new_passwords_are_six_random_digits() -> None:

@@ -3,6 +3,8 @@ and an auditor would notice it."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import time
@@ -13,9 +15,14 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from lianban.app.api import create_app
+from lianban.app.api.running import start
+from lianban.crypto.passwords import LEGACY_COST
+from lianban.ledger import progress_query
 from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.evidence import verify_ledger
-from lianban.ledger.models import Evidence
+from lianban.ledger.models import Case, Evidence
+from lianban.ledger.progress_query import ProgressDesk
 from tests.app.api.conftest import REASON, Hub
 
 TIMEOUT = 30
@@ -162,10 +169,6 @@ def test_every_answer_carries_the_security_headers_and_no_cors(hub: Hub) -> None
 
 
 def test_two_servers_on_one_ledger_share_the_rate_limit(hub: Hub) -> None:
-    from lianban.app.api import create_app
-    from lianban.app.api.running import start
-    from lianban.ledger.progress_query import ProgressDesk
-
     other = start(create_app(ProgressDesk(hub.paths.ledger_url, hub.paths.keys_dir)))
     try:
         app, servers = hub.app(1), [hub.url, other.url]
@@ -180,19 +183,50 @@ def test_two_servers_on_one_ledger_share_the_rate_limit(hub: Hub) -> None:
         other.stop()
 
 
+def _legacy_hash(password: str, log_n: int) -> str:
+    """A hash of the earlier scheme (lianban.crypto.passwords: scrypt, at LEGACY_COST when log_n is 14)."""
+    salt = b"s" * 16
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2 ** log_n, r=8, p=1, maxmem=128 << 20, dklen=32)
+    return f"scrypt${log_n}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def _store(hub: Hub, case_no: str, password_hash: str) -> None:
+    with session_factory(hub.ledger_url).begin() as session:
+        session.scalars(select(Case).where(Case.case_no == case_no)).one().password_hash = password_hash
+
+
 def test_a_case_hashed_the_earlier_slow_way_still_opens_and_is_stored_again_keyed(hub: Hub) -> None:
-    import base64
-    import hashlib
-
-    from lianban.ledger.models import Case
-
-    app, salt = hub.app(2), b"s" * 16
-    digest = hashlib.scrypt(app["password"].encode(), salt=salt, n=2 ** 10, r=8, p=1, dklen=32)
-    legacy = f"scrypt$10$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-    with session_factory(hub.paths.ledger_url).begin() as session:
-        session.scalars(select(Case).where(Case.case_no == app["case_no"])).one().password_hash = legacy
+    app = hub.app(2)
+    _store(hub, app["case_no"], _legacy_hash(app["password"], 10))
     assert ask(hub, app["case_no"], app["password"]).status_code == 200
     with session_factory(hub.paths.ledger_url)() as session:
         stored = session.scalar(select(Case.password_hash).where(Case.case_no == app["case_no"]))
     assert stored is not None and stored.startswith("sm3hmac$") and app["password"] not in stored
     assert ask(hub, app["case_no"], app["password"]).status_code == 200
+
+
+def test_while_a_case_holds_an_earlier_slow_hash_every_wrong_try_costs_as_much_as_one_there(
+        hub: Hub, scrypts: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    app = hub.app(2)
+    _store(hub, app["case_no"], _legacy_hash(app["password"], 14))
+    running = start(create_app(ProgressDesk(hub.ledger_url, hub.paths.keys_dir)))  # started with it in the ledger
+    served = Hub(running.url, hub.paths, hub.apps, hub.ledger_url)
+    try:
+        tries = [app["case_no"], "BZTX209912999999", "not a case number!", hub.app(1)["case_no"]]
+        for n, case_no in enumerate(tries):  # the slow case itself, unknown, malformed, a case hashed keyed
+            scrypts.clear()
+            assert ask(served, case_no, "000000", client=f"10.8.0.{n}").status_code == 404
+            assert scrypts == [LEGACY_COST], case_no  # one scrypt at the earlier cost each: none answers faster
+        assert ask(served, app["case_no"], app["password"], client="10.8.1.1").status_code == 200  # stored keyed
+        monkeypatch.setattr(progress_query, "LEGACY_RECHECK", 0.0)  # the hub looks again: none is left
+        scrypts.clear()
+        assert ask(served, "BZTX209912999999", "000000", client="10.8.1.2").status_code == 404
+        assert scrypts == []
+    finally:
+        running.stop()
+
+
+def test_without_earlier_slow_hashes_no_query_pays_for_one(hub: Hub, scrypts: list[tuple[int, int, int]]) -> None:
+    for n, case_no in enumerate([hub.app(0)["case_no"], "BZTX209912999999", "not a case number!"]):
+        assert ask(hub, case_no, "000000", client=f"10.9.0.{n}").status_code == 404
+    assert scrypts == []
