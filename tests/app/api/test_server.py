@@ -99,6 +99,16 @@ def test_the_sixth_wrong_try_from_one_address_is_refused_whatever_the_case(hub: 
     assert ask(hub, hub.app(2)["case_no"], hub.app(2)["password"], client="10.5.0.2").status_code == 200
 
 
+def test_addresses_of_one_ipv6_slash_64_share_one_budget_and_ipv4_neighbours_do_not(hub: Hub) -> None:
+    for n in range(5):  # unknown cases, so that only the address is counted
+        assert ask(hub, f"BZTX2099121{n:05d}", "123456", client=f"2001:db8:7:1::{n + 1:x}").status_code == 404
+        assert ask(hub, f"BZTX2099122{n:05d}", "123456", client=f"192.0.2.{n + 1}").status_code == 404
+    app = hub.app(2)
+    assert ask(hub, app["case_no"], app["password"], client="2001:db8:7:1:ffff::9").status_code == 429
+    assert ask(hub, app["case_no"], app["password"], client="2001:db8:7:2::1").status_code == 200  # next /64
+    assert ask(hub, app["case_no"], app["password"], client="192.0.2.6").status_code == 200
+
+
 def test_wrong_guesses_sent_all_at_once_get_at_most_five_passwords_checked(hub_on_either: Hub) -> None:
     hub, app = hub_on_either, hub_on_either.app(1)
     guesses = [f"{n:06d}" for n in range(31) if f"{n:06d}" != app["password"]][:30]
