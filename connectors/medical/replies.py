@@ -44,6 +44,15 @@ def _moment(text: str) -> datetime:
     return moment
 
 
+def _moment_or_text(text: str) -> datetime | str:
+    """A status row's xs:dateTime, or its text when it is none: the row is then set aside on its own when it is
+    read (:func:`lianban.wire.contract.read_changed_at`), not the whole answer refused."""
+    try:
+        return _moment(text)
+    except (ValueError, OverflowError):  # zeep's isodate error is a ValueError
+        return text
+
+
 _IN_TNS = f"{{{TNS}}}"
 
 
@@ -119,7 +128,7 @@ def _result(element: Any | None) -> SimpleNamespace | None:
 def _status(element: Any) -> SimpleNamespace:
     f = _fields(element, ("idempotencyKey", "code", "changedAt"), ("reason", "result"), ("material",))
     return SimpleNamespace(idempotencyKey=_text(f["idempotencyKey"]), code=_text(f["code"]),
-                           reason=_text(f.get("reason")), changedAt=_moment(f["changedAt"].text or ""),
+                           reason=_text(f.get("reason")), changedAt=_moment_or_text(f["changedAt"].text or ""),
                            material=[m.text or "" for m in f["material"]], result=_result(f.get("result")))
 
 

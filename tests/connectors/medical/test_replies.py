@@ -140,3 +140,15 @@ def test_a_moment_reads_as_zeeps_datetime_reads_it(text: str) -> None:
             replies._moment(text)
     else:
         assert replies._moment(text).isoformat() == expected
+
+
+def test_a_status_whose_time_is_no_datetime_is_set_aside_alone_not_the_whole_answer() -> None:
+    from lianban.wire.contract import StatusUpdate, UnreadableStatus, read_polled
+
+    bad = STATUS.replace("LB-1", "LB-2").replace("2026-12-01T10:00:00+08:00", "2026/12/01 10:00")
+    statuses = replies.query_status_response(_envelope(
+        f"<m:QueryStatusResponse>{STATUS.format(extra='')}{bad.format(extra='')}</m:QueryStatusResponse>"))
+    good, unreadable = [read_polled(update_from, s) for s in statuses]
+    assert isinstance(good, StatusUpdate) and good.idempotency_key == "LB-1"
+    assert isinstance(unreadable, UnreadableStatus) and unreadable.idempotency_key == "LB-2"
+    assert "2026/12/01" not in unreadable.reason and "changed_at" in unreadable.reason
