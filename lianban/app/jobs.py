@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from lianban.pipeline.deliver import DeliverResult
+    from lianban.pipeline.offload import Offload
     from lianban.wire.contract import DepartmentConnector, Peer
     from lianban.wire.settings import DepartmentSettings
 
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 _install_redaction()  # every task that imports the jobs logs through the redaction layer
 _tune_gc()  # and collects garbage for batch work (lianban.gc_tuning)
 
@@ -82,13 +82,12 @@ def deliver(department: str) -> dict[str, Any]:
     has its own lanes; the department's rate is shared by them all); their counts added up."""
     from lianban.pipeline.deliver import due_batches
     from lianban.pipeline.lanes import merged
-    from lianban.pipeline.offload import Offload
 
     paths = Paths.from_env()
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
     backlog = due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES)
-    helpers = _started(Offload, (settings.processes if backlog >= SECOND_PROCESS_BATCHES else 1) - 1)
+    helpers = _started((settings.processes if backlog >= SECOND_PROCESS_BATCHES else 1) - 1)
     processes = len(helpers) + 1
     done = False
     try:
@@ -101,13 +100,15 @@ def deliver(department: str) -> dict[str, Any]:
     return merged(results).as_dict()
 
 
-def _started(start: Callable[[], T], count: int) -> list[T]:
-    """Up to `count` processes started by `start`; fewer when one cannot be (no memory, too many processes),
-    said once: the run goes on with those it has."""
-    started: list[T] = []
+def _started(count: int) -> list[Offload]:
+    """Up to `count` helper processes; fewer when one cannot be started (no memory, too many processes), said
+    once: the run goes on with those it has."""
+    from lianban.pipeline import offload
+
+    started: list[Offload] = []
     for _ in range(count):
         try:
-            started.append(start())
+            started.append(offload.Offload())
         except OSError as exc:
             log.warning("投递辅助进程无法启动，本次以 %d 个进程投递 (a delivery process could not start: %s)",
                         len(started) + 1, type(exc).__name__)
