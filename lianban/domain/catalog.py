@@ -6,6 +6,7 @@ that names the file and the entry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -23,10 +24,19 @@ SEED_ITEM_CODES = tuple(f"{n:02d}" for n in range(1, 15))
 CODE_SHOWN_MAX = 8  # characters of an unknown item code an operator is shown
 
 
+#: why a row naming item codes the catalog lacks is held (validation rule ITEMS_UNKNOWN, and staging's own check)
+UNKNOWN_ITEMS = "事项编码不在事项目录中"
+
+
 def shown_code(code: str) -> str:
     """An item code as an operator may see it: any ID- or mobile-number-shaped run masked (a phone typed into
     办理事项), then cut to CODE_SHOWN_MAX characters (masked first, so that a cut never unmasks)."""
     return redact_text(code)[:CODE_SHOWN_MAX]
+
+
+def unknown_codes(codes: Iterable[str]) -> str:
+    """The clause :data:`UNKNOWN_ITEMS` ends with: the unknown codes as an operator may see them."""
+    return "：" + "、".join(map(shown_code, codes))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.hashing import blind_index
-from lianban.domain.catalog import Catalog, load_catalog, shown_code
+from lianban.domain.catalog import UNKNOWN_ITEMS, Catalog, load_catalog, unknown_codes
 from lianban.domain.intake import SourceRow, Unreadable, read
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
@@ -294,7 +294,7 @@ def _unroutable(record: RetirementRecord, catalog: Catalog) -> Reason | None:
     unknown = sorted(set(record.items) - catalog.items.keys())
     if not unknown:
         return None
-    return Reason("ITEMS_UNKNOWN", "事项编码不在事项目录中：" + "、".join(map(shown_code, unknown)))
+    return Reason("ITEMS_UNKNOWN", UNKNOWN_ITEMS + unknown_codes(unknown))
 
 
 def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str, str | None], set[str]]:

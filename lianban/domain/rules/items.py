@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from lianban.domain.catalog import Catalog, shown_code
+from lianban.domain.catalog import UNKNOWN_ITEMS, Catalog, unknown_codes
 from lianban.domain.rules.base import Rule, RuleData
 
 #: a code that occurs again later in the canonical list
@@ -25,8 +25,7 @@ def _unknown(items: pd.Series, catalog: Catalog) -> pd.Series:
 
 
 def _unknown_detail(f: pd.DataFrame, catalog: Catalog) -> pd.Series:
-    left = _unknown(f["_items"], catalog).str.strip(",").str.split(",")
-    return "：" + left.map(lambda codes: "、".join(map(shown_code, codes)))
+    return _unknown(f["_items"], catalog).str.strip(",").str.split(",").map(unknown_codes)
 
 
 def _conflict_rule(pair: frozenset[str], reason: str) -> Rule:
@@ -38,7 +37,7 @@ def _conflict_rule(pair: frozenset[str], reason: str) -> Rule:
 
 def item_rules(data: RuleData, catalog: Catalog) -> list[Rule]:
     return [
-        Rule("ITEMS_UNKNOWN", "事项编码不在事项目录中", ("_items",), lambda f: _unknown(f["_items"], catalog) == ",",
+        Rule("ITEMS_UNKNOWN", UNKNOWN_ITEMS, ("_items",), lambda f: _unknown(f["_items"], catalog) == ",",
              lambda f: _unknown_detail(f, catalog)),
         Rule("ITEMS_REPEATED", "办理事项重复选择", ("_items",),
              lambda f: ~f["_items"].str.match(".*" + _REPEATED)),
