@@ -11,8 +11,25 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Dialect, Engine, Insert, Integer, Select, String, Update, create_engine, event
+from sqlalchemy import (
+    Dialect,
+    Engine,
+    Insert,
+    Integer,
+    Select,
+    String,
+    Table,
+    Update,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from lianban.errors import RetriableError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,6 +81,33 @@ def write_lock(session: Session) -> None:
     driver: Any = connection.connection.driver_connection
     if not driver.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: how long :func:`settled_id` waits for the transactions writing a table to end before it gives up
+SETTLE_WAIT_SECONDS = 120
+
+
+def settled_id(sessions: sessionmaker[Session], table: Table) -> int:
+    """The highest id of `table` at or below which no row can still appear, for a reader that goes through a
+    table in id order and must not pass a row that commits later (the report: an event's DATAVER counts the
+    case's events before it).
+
+    Ids are drawn from a sequence when a row is inserted, not when it commits: on PostgreSQL a transaction
+    holding id 101 can commit after one holding 102 was read. So, in a transaction of its own, the table is
+    locked in SHARE mode, which waits for every transaction that has written to it to end (an INSERT holds its
+    ROW EXCLUSIVE lock, taken before its id is drawn, until it ends) and holds new writers off for the moment
+    max(id) is read. SQLite lets one writer at a time draw ids and commit, so its ids commit in order and the
+    max is read as it stands. RetriableError (in Chinese) if the writers do not end within
+    :data:`SETTLE_WAIT_SECONDS`."""
+    with sessions.begin() as session:
+        if session.connection().dialect.name == "postgresql":
+            session.execute(text(f"SET LOCAL lock_timeout = '{SETTLE_WAIT_SECONDS}s'"))
+            try:
+                session.execute(text(f"LOCK TABLE {table.name} IN SHARE MODE"))
+            except OperationalError as exc:
+                raise RetriableError(f"{table.name} 表被其他事务占用超过 {SETTLE_WAIT_SECONDS} 秒，本轮暂不读取，"
+                                     f"下一轮再试 (writers did not end: {type(exc.orig).__name__})") from None
+        return int(session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0)
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

@@ -41,7 +41,7 @@ from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.ledger.db import plain_rows, session_factory
+from lianban.ledger.db import plain_rows, session_factory, settled_id
 from lianban.ledger.evidence import EvidenceLog, body_of
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
@@ -141,8 +141,9 @@ def _result(event_id: int, case_no: str, item_code: str, sealed: str | None, vau
 
 
 def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
-                kept: Cases | None = None) -> list[ProgressEvent]:
-    """The next unreported, unparked events past id `after`, in id order, each with its version and case record
+                kept: Cases | None = None, upto: int | None = None) -> list[ProgressEvent]:
+    """The next unreported, unparked events past id `after` (and up to `upto`, the run's
+    :func:`~lianban.ledger.db.settled_id`), in id order, each with its version and case record
     (:mod:`lianban.pipeline.banjian`; `kept`: the cases the run has read already)."""
     e, i, c = _EVENTS.c, _ITEMS.c, _CASES.c  # Core columns, not ORM objects: a quarter of a run's reading
     query = (select(e.id, e.case_item_id, e.source, e.status, e.changed_at, e.reason, e.materials, e.result,
@@ -150,6 +151,8 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
              .select_from(_EVENTS.join(_ITEMS, e.case_item_id == i.id).join(_CASES, i.case_id == c.id))
              .where(e.id > after, e.reported_at.is_(None), e.parked_at.is_(None))
              .order_by(e.id).limit(limit))
+    if upto is not None:
+        query = query.where(e.id <= upto)
     rows = plain_rows(session, query)  # tuples: row objects and reading them by name were a tenth of the time
     known = versions(session, [(row[0], row[1]) for row in rows], kept)
     return [ProgressEvent(event_id, case_no, item_code, source, STATUSES[status], changed_at, reason,
@@ -232,27 +235,29 @@ def _kept(run: str) -> Cases:
     return Cases()
 
 
-def read_batch(ledger_url: str, keys_dir: str, batch: int, run: str, after: int) -> list[ProgressEvent]:
-    """The next `batch` unreported events past id `after` (:func:`_unreported`) for report run `run`: what the
+def read_batch(ledger_url: str, keys_dir: str, batch: int, run: str, upto: int, after: int) -> list[ProgressEvent]:
+    """The next `batch` unreported events past id `after`, up to `upto` (:func:`_unreported`) for report run
+    `run`: what the
     report's reader runs, in a thread or in a process of its own. The vault ring is read for each batch (a key
     rotated meanwhile is seen; a small file read, against a batch's reading of thousands of rows)."""
     with session_factory(ledger_url)() as session:
-        return _unreported(session, batch, load_ring(Path(keys_dir), VAULT), after, _kept(run))
+        return _unreported(session, batch, load_ring(Path(keys_dir), VAULT), after, _kept(run), upto)
 
 
-def read_prepared(ledger_url: str, keys_dir: str, batch: int, run: str, after: int,
+def read_prepared(ledger_url: str, keys_dir: str, batch: int, run: str, upto: int, after: int,
                   encoder: Encoder | None) -> Prepared:
     """:func:`read_batch`, its evidence digest and (with an `encoder`) its request bodies."""
-    return Prepared.of(read_batch(ledger_url, keys_dir, batch, run, after), encoder)
+    return Prepared.of(read_batch(ledger_url, keys_dir, batch, run, upto, after), encoder)
 
 
-def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int, encoder: Encoder | None) -> bytes:
+def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, upto: int, after: int,
+                encoder: Encoder | None) -> bytes:
     """:func:`read_prepared` packed for the trip from the reader process (msgpack, typed: unpacked in under half
     the time unpickling takes). Behind a full batch, the reader process goes on to read the batch after it as
     soon as this one is sent (:func:`~lianban.pipeline.offload.after_reply`), so that it is ready when asked
     for: the reader never waits for a push to be answered. Only the batch asked for next is kept; the events
     past this batch's are not touched by what its push and the one before it mark or park."""
-    args = (ledger_url, keys_dir, batch, run)
+    args = (ledger_url, keys_dir, batch, run, upto)
     ahead = _AHEAD.pop((*args, after), None)
     _AHEAD.clear()
     packed, last, full = ahead or _read_packed(*args, after, encoder)
@@ -261,19 +266,20 @@ def read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int
     return packed
 
 
-_AHEAD: dict[tuple[str, str, int, str, int], tuple[bytes, int, bool]] = {}  # the batch read ahead, by its call
+_AHEAD: dict[tuple[str, str, int, str, int, int], tuple[bytes, int, bool]] = {}  # the batch read ahead, by its call
 
 
-def _read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, after: int,
+def _read_packed(ledger_url: str, keys_dir: str, batch: int, run: str, upto: int, after: int,
                  encoder: Encoder | None) -> tuple[bytes, int, bool]:
     """The batch packed, its last event id and whether it is full."""
-    prepared = read_prepared(ledger_url, keys_dir, batch, run, after, encoder)
+    prepared = read_prepared(ledger_url, keys_dir, batch, run, upto, after, encoder)
     return prepared.packed(), prepared.ids[-1] if prepared.ids else after, len(prepared) == batch
 
 
-def _read_ahead(ledger_url: str, keys_dir: str, batch: int, run: str, after: int, encoder: Encoder | None) -> None:
-    _AHEAD[(ledger_url, keys_dir, batch, run, after)] = _read_packed(ledger_url, keys_dir, batch, run, after,
-                                                                     encoder)
+def _read_ahead(ledger_url: str, keys_dir: str, batch: int, run: str, upto: int, after: int,
+                encoder: Encoder | None) -> None:
+    _AHEAD[(ledger_url, keys_dir, batch, run, upto, after)] = _read_packed(ledger_url, keys_dir, batch, run, upto,
+                                                                           after, encoder)
 
 
 _PACK, _UNPACK = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(_Packed)
@@ -297,8 +303,9 @@ class _Reader:
     interpreter lock with the pushing, so with a process each has a core. A small run never pays for the
     process. If that process is lost, the batch it was reading is read again in the thread."""
 
-    def __init__(self, ledger_url: str, keys_dir: Path, batch: int, encoder: Encoder | None = None) -> None:
-        self._args = (ledger_url, str(keys_dir), batch, uuid.uuid4().hex)  # the last: this run's cases kept
+    def __init__(self, ledger_url: str, keys_dir: Path, batch: int, upto: int,
+                 encoder: Encoder | None = None) -> None:
+        self._args = (ledger_url, str(keys_dir), batch, uuid.uuid4().hex, upto)  # this run's cases kept, its end
         self._encoder = encoder
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="report-read")
         self._process: Offload | None = None
@@ -359,10 +366,14 @@ class _Reader:
 def report(peer: Peer[StatusSink], ledger_url: str, keys_dir: Path, batch: int = REPORT_BATCH) -> FeedbackResult:
     """Push unreported status events to 皖事通办 in id order (module docstring); each acknowledgement,
     chunk by chunk, is its own evidence entry. The next batch (the events after this one's) is read from the
-    ledger while this one is on the wire (:class:`_Reader`); it goes out only once this one is acknowledged."""
+    ledger while this one is on the wire (:class:`_Reader`); it goes out only once this one is acknowledged.
+    A run reports the events that stood when it began (:func:`~lianban.ledger.db.settled_id`): an event that
+    commits later with a lower id (PostgreSQL) waits for the next run, never passed over and never given a
+    DATAVER another event of its case was reported with."""
     run = _Push(peer, session_factory(ledger_url), EvidenceLog.load(keys_dir), FeedbackResult(SINK))
-    sink = peer.connector
-    with _Reader(ledger_url, keys_dir, batch, sink.encoder() if isinstance(sink, EncodingSink) else None) as reader:
+    sink, upto = peer.connector, settled_id(run.sessions, _EVENTS)
+    encoder = sink.encoder() if isinstance(sink, EncodingSink) else None
+    with _Reader(ledger_url, keys_dir, batch, upto, encoder) as reader:
         ahead = reader.submit(0)
         while prepared := reader.result(ahead):
             ahead = reader.submit(prepared.ids[-1], backlog=len(prepared) == batch)

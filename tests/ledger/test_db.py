@@ -12,8 +12,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
+from lianban.errors import RetriableError
 from lianban.ledger.db import (
     SQLITE_CACHE_KIB,
     SQLITE_CHECKPOINT_PAGES,
@@ -23,6 +24,7 @@ from lianban.ledger.db import (
     plain_rows,
     plain_write,
     session_factory,
+    settled_id,
 )
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.new_cases import NewCases
@@ -245,3 +247,26 @@ def test_an_insert_that_leaves_a_conflicting_row_alone_does_so_within_and_across
     assert len(kept) == SQLITE_PARAMETERS + SQLITE_PARAMETERS // 2  # the new even keys past the first ones
     assert all(kept[f"k{n:05d}"] == n for n in range(SQLITE_PARAMETERS))
     assert all(kept[f"k{n:05d}"] == -n for n in range(SQLITE_PARAMETERS + 1, 2 * SQLITE_PARAMETERS, 2))
+
+
+def test_the_settled_id_is_the_highest_id_written(ledger_url: str) -> None:
+    cases = cast(Table, Case.__table__)
+    assert settled_id(session_factory(ledger_url), cases) == 0
+    _write(ledger_url)
+    with session_factory(ledger_url)() as session:
+        assert settled_id(session_factory(ledger_url), cases) == session.scalar(select(func.max(Case.id))) > 0
+
+
+@pytest.mark.postgres
+def test_writers_that_hold_the_table_too_long_end_the_wait_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lianban.ledger import db
+    from lianban.ledger.db import upgrade
+    from tests.conftest import own_postgres
+
+    url = own_postgres()
+    upgrade(url)
+    monkeypatch.setattr(db, "SETTLE_WAIT_SECONDS", 1)
+    with session_factory(url).begin() as open_writer:
+        open_writer.execute(update(Case).values(region_code="341602"))  # holds the table's ROW EXCLUSIVE lock
+        with pytest.raises(RetriableError, match="cases 表被其他事务占用超过 1 秒，本轮暂不读取，下一轮再试"):
+            settled_id(session_factory(url), cast(Table, Case.__table__))

@@ -4,33 +4,39 @@ refuses is parked with the platform's reason and alerted; the others flow."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 import pytest
 import requests
 from exchange_kit import one_round, world
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import selectinload
 
+from connectors.hrss.frontend import FrontendDB
 from connectors.wanshi_tong.connector import load_codes
 from connectors.wanshi_tong.mapping import beijing_time
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, settled_id, upgrade
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.progress import progress
+from lianban.ledger.store import record_status
 from lianban.ledger.time_limits import item_deadline
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import collect_hrss
+from lianban.wire.contract import NoProofs, Peer, ProgressEvent, PushResult, StatusSink
 from lianban.wire.gateway import sign_headers
 from simulators.hrss_backoffice import HrssBackOffice
+from simulators.people import generate
+from tests.conftest import own_postgres
 
 PUSHED = ("medical", "health", "housing_fund")
 
@@ -170,6 +176,63 @@ def test_re_sending_every_change_carries_the_same_versions_and_changes_nothing(
     assert [_view(url, c) for c in cases] == before
 
 
+def _settled(paths: Paths) -> int:
+    """The event id a report run begun now reads up to."""
+    return settled_id(session_factory(paths.ledger_url), cast(Table, StatusEvent.__table__))
+
+
+class _Recording:
+    """皖事通办 as far as a report run can tell: every push acknowledged in full, and kept."""
+
+    def __init__(self) -> None:
+        self.pushed: list[ProgressEvent] = []
+
+    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
+        self.pushed += events
+        return PushResult(accepted=len(events), duplicates=0)
+
+    def health(self) -> Any:
+        raise NotImplementedError
+
+
+@pytest.mark.postgres
+def test_an_event_committing_after_a_later_one_is_neither_passed_over_nor_given_its_version(paths: Paths) -> None:
+    """On PostgreSQL an event's id is drawn before it commits: a slow writer's event can commit after a later one
+    of the same case. A run begun meanwhile waits for the writer, so each of the case's events goes out with its
+    own DATAVER, in id order; without the wait the later event took version 1, and the slow one then came with
+    version 1 too, which the platform (keeping the newest DATAVER) throws away."""
+    url = own_postgres()
+    upgrade(url)
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(list(generate(8, seed=5)))
+    stage(db, url, paths.keys_dir)
+    sessions = session_factory(url)
+    with sessions() as s:
+        case = next(c for c in s.scalars(select(Case)) if len(c.items) >= 2)
+        first, second = sorted(i.id for i in case.items)[:2]
+    slow = sessions()
+    slow.begin()
+    item = slow.get(CaseItem, first)
+    assert item is not None and record_status(slow, item, Status.ACCEPTED, item.department, code=None,
+                                              reason=None, changed_at="2026-03-02T09:00:00+08:00")
+    slow.flush()  # its id drawn, not committed
+    with sessions.begin() as s:
+        later = s.get(CaseItem, second)
+        assert later is not None and record_status(s, later, Status.ACCEPTED, later.department, code=None,
+                                                   reason=None, changed_at="2026-03-02T09:01:00+08:00")
+    sink = _Recording()
+    run = threading.Thread(target=report, args=(Peer(cast(StatusSink, sink), NoProofs()), url, paths.keys_dir))
+    run.start()
+    waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'status_events'::regclass")
+    with sessions() as s:  # the run waits for the slow writer (or, without the wait, is already done)
+        _wait_until(lambda: not run.is_alive() or bool(s.scalar(waiting)))
+    slow.commit()
+    slow.close()
+    run.join(30)
+    mine = [(e.event_id, e.dataver) for e in sink.pushed if e.case_no == case.case_no]
+    assert len(mine) == 2 and [v for _, v in sorted(mine)] == [1, 2]
+
+
 def _wait_until(condition: Any, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -189,10 +252,10 @@ def test_a_backlog_is_read_in_a_process_of_its_own_as_the_thread_would_read_it(s
     from lianban.pipeline.report import _Reader, read_batch
 
     _events(paths, seeded)
-    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", _settled(paths), 0)
     assert len(every) > 12
     encoder = WanshiTongConnector("http://127.0.0.1:9", requests.Session()).encoder()
-    with _Reader(paths.ledger_url, paths.keys_dir, batch=3, encoder=encoder) as reader:
+    with _Reader(paths.ledger_url, paths.keys_dir, 3, _settled(paths), encoder) as reader:
         got = [reader.result(reader.submit(0))]
         assert not reader.in_process  # one batch: no process
         ahead = reader.submit(got[-1].events[-1].event_id, backlog=True)  # in the thread while the process starts
@@ -214,8 +277,8 @@ def test_when_the_reader_process_is_lost_its_batch_is_read_again_here(seeded: An
     from lianban.pipeline.report import _Reader, read_batch
 
     _events(paths, seeded)
-    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
-    with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", _settled(paths), 0)
+    with _Reader(paths.ledger_url, paths.keys_dir, 3, _settled(paths)) as reader:
         got = reader.result(reader.submit(0, backlog=True)).events
         _wait_until(lambda: reader.in_process)
         readers = offload_children()
@@ -243,8 +306,8 @@ def test_when_the_reader_process_cannot_start_every_batch_is_read_here(seeded: A
 
     monkeypatch.setattr(report, "Offload", cannot_start)
     _events(paths, seeded)
-    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
-    with _Reader(paths.ledger_url, paths.keys_dir, batch=3) as reader:
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", _settled(paths), 0)
+    with _Reader(paths.ledger_url, paths.keys_dir, 3, _settled(paths)) as reader:
         got = reader.result(reader.submit(0, backlog=True)).events
         while events := reader.result(reader.submit(got[-1].event_id, backlog=True)).events:
             got += events
@@ -259,7 +322,7 @@ def test_a_batch_from_the_reader_process_unpacks_its_events_only_when_they_are_w
     from lianban.pipeline.report import Prepared, read_batch
 
     _events(paths, seeded)
-    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", 0)
+    every = read_batch(paths.ledger_url, str(paths.keys_dir), 100_000, "whole", _settled(paths), 0)
     sent = Prepared.of(every, None)
     got = Prepared.unpacked(sent.packed())
     assert (got.ids, got.case_nos) == ([e.event_id for e in every], [e.case_no for e in every])
