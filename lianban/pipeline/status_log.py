@@ -10,7 +10,9 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
     parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
                reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
 
-The watermark moves past every row in the same transaction that records what became of it. A run drains the
+The watermark moves past every row in the same transaction that records what became of it, and only past rows
+with no number missing before them: a row that commits after a later one is still read, in order
+(:mod:`lianban.ledger.log_gaps`). A run drains the
 log page by page (one transaction per page, its cases and items read in one query) until it is read to the
 end or its time budget is spent, so a backlog never waits for the next scheduled run while there is time to
 take it.
@@ -35,6 +37,7 @@ from lianban.domain.statuses import Status, StatusChange
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
+from lianban.ledger.log_gaps import takeable
 from lianban.ledger.models import Case, CaseItem, ParkedStatus
 from lianban.ledger.results import seal_result
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
@@ -167,11 +170,13 @@ def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int 
 
 
 def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: int) -> int:
-    """One page of the log past the watermark, in one transaction; the number of rows read."""
+    """One page of the log past the watermark, in one transaction, up to a number still missing; the number of
+    rows read."""
     read = 0
     with sessions.begin() as session:
         mark = get_watermark(session, HRSS_WATERMARK)
         rows = source.status_changes_since(mark, limit)
+        rows = rows[:takeable(session, HRSS_WATERMARK, "人社状态日志", mark, [row.seq for row in rows])]
         staged = _Staged.of(session, {row.case_no for row in rows})
         for row in rows:
             _place(session, row, staged, run)

@@ -44,6 +44,7 @@ from lianban.domain.supplements import SupplementSubmission
 from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
+from lianban.ledger.log_gaps import takeable
 from lianban.ledger.models import Case, CaseItem, Supplement
 from lianban.ledger.outbox import claim
 from lianban.ledger.store import (
@@ -168,10 +169,12 @@ def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 100
 
 def _collect_page(source: SupplementLog, ledger_url: str, limit: int,
                   result: CollectResult) -> list[SupplementSubmission | Unreadable]:
-    """One transaction's new submissions kept and the watermark moved past them; then flagged in the 前置库."""
+    """One transaction's new submissions kept and the watermark moved past them, up to a number still missing
+    (:mod:`lianban.ledger.log_gaps`); then flagged in the 前置库."""
     with session_factory(ledger_url).begin() as session:
         mark = get_watermark(session, WATERMARK)
         rows = list(source.supplements_since(mark, limit))
+        rows = rows[:takeable(session, WATERMARK, "人社补正提交", mark, [row.seq for row in rows])]
         for row in rows:
             _keep(session, row, result)
             result.read += 1

@@ -6,25 +6,30 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connectors.hrss.frontend import FrontendDB
+from connectors.hrss.frontend import status_log as log_table
+from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import CODES
 from lianban.app.config import Paths
 from lianban.domain.statuses import Status
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, ParkedStatus, StatusEvent
+from lianban.ledger.log_gaps import GAP_GRACE_SECONDS
+from lianban.ledger.models import Case, CaseItem, ParkedStatus, StatusEvent, Watermark
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline import notices, status_log
 from lianban.pipeline.stage import stage
 from simulators.people import generate
+from tests.conftest import own_postgres
 
 HRSS_OWN = {f"{n:02d}" for n in range(1, 11)}
 
@@ -159,3 +164,55 @@ def test_a_row_kept_waiting_as_reported_before_this_release_still_applies_with_i
     db = FrontendDB(paths.frontend_url)
     db.insert_applications([app])
     _completed_as_paid(paths, db, app)
+
+
+def _staged_hrss_item(paths: Paths, db: FrontendDB) -> tuple[str, str]:
+    """One application staged from `db`: its 办件编号 and one of HRSS's own items it chose."""
+    app = next(a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(",")))
+    db.insert_applications([app])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    return app["case_no"], min(HRSS_OWN & set(app["items"].split(",")))
+
+
+def _row(case_no: str, code: str, status: Status, at: str, seq: int | None = None) -> dict[str, Any]:
+    """A status log row as HRSS writes it (with `seq`: its 序号 given, as a sequence handed it out)."""
+    row = {S["case_no"]: case_no, S["item_code"]: code, S["status_code"]: CODES[status], S["changed_at"]: at}
+    return row if seq is None else {**row, S["seq"]: seq}
+
+
+@pytest.mark.postgres
+def test_a_log_row_committing_after_a_later_one_is_read_and_applied_in_order(paths: Paths) -> None:
+    """On a PostgreSQL 前置库 HRSS's 受理 row takes 序号 1 and commits only after its 审核中 row (序号 2): the hub
+    reading in between takes nothing past the missing 1, and then both, in order. Moving the watermark past 2
+    lost the 受理 for good."""
+    db = FrontendDB(own_postgres())
+    db.create()
+    case_no, code = _staged_hrss_item(paths, db)
+    with db.engine.connect() as slow, slow.begin():
+        slow.execute(insert(log_table), [_row(case_no, code, Status.ACCEPTED, "2026-12-01T09:00:00+08:00")])
+        with db.engine.begin() as quick:
+            quick.execute(insert(log_table), [_row(case_no, code, Status.UNDER_REVIEW,
+                                                    "2026-12-01T09:05:00+08:00")])
+        assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 0
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 2
+    assert _statuses(paths.ledger_url, case_no, code) == ([Status.ACCEPTED.value, Status.UNDER_REVIEW.value],
+                                                          Status.UNDER_REVIEW.value)
+
+
+def test_a_log_number_that_never_commits_holds_the_rows_past_it_only_through_the_grace(
+        paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    """序号 2 was handed out and rolled back: 3 waits for it through the grace, then is read, with a warning."""
+    db = FrontendDB(paths.frontend_url)
+    case_no, code = _staged_hrss_item(paths, db)
+    with db.engine.begin() as conn:
+        conn.execute(insert(log_table), [_row(case_no, code, Status.ACCEPTED, "2026-12-01T09:00:00+08:00", 1),
+                                          _row(case_no, code, Status.UNDER_REVIEW, "2026-12-01T09:05:00+08:00", 3)])
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 1
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 0
+    with session_factory(paths.ledger_url).begin() as s:
+        seen = s.get(Watermark, "hrss_status_log.gap")
+        assert seen is not None and seen.value == 2
+        seen.updated_at -= timedelta(seconds=GAP_GRACE_SECONDS)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 1
+    assert _statuses(paths.ledger_url, case_no, code)[1] == Status.UNDER_REVIEW.value
+    assert any("人社状态日志第 2 条已缺失" in r.getMessage() for r in caplog.records)
