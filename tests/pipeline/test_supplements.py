@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths, department_settings
@@ -188,3 +188,26 @@ def _with_password(env_name: str, password: str) -> str:
     conn = json.loads(os.environ[env_name])
     conn["password"] = password
     return json.dumps(conn)
+
+
+def test_a_submission_past_a_missing_number_waits_for_it_and_is_not_flagged_taken(paths: Paths) -> None:
+    """序号 2 is not committed yet (a sequence hands numbers out before their rows commit): 3 is neither kept nor
+    flagged; once 2 is there, both are taken, in order."""
+    from connectors.hrss.frontend import supplements as table
+    from connectors.hrss.mapping import SUPPLEMENT_COLUMNS as B
+
+    db = FrontendDB(paths.frontend_url)
+
+    def submit(seq: int) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(insert(table), [{B["seq"]: seq, B["case_no"]: f"BZ2026{seq:06d}", B["item_code"]: "14",
+                                          B["materials"]: "M01", B["supplied_at"]: "2026-12-01T09:00:00+08:00"}])
+
+    submit(1)
+    submit(3)
+    assert collect_supplements(db, paths.ledger_url).read == 1
+    assert [r.seq for r in db.pull_new_supplements(10)] == [3]
+    submit(2)
+    assert collect_supplements(db, paths.ledger_url).read == 2
+    with session_factory(paths.ledger_url)() as s:
+        assert list(s.scalars(select(Supplement.source_seq).order_by(Supplement.id))) == [1, 2, 3]
