@@ -20,10 +20,13 @@ Failure → action (first matching row wins)::
     other HTTP 4xx                      RejectedError    the department's code and Chinese reason
     answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
                                                          (a 4xx's code too): retried, then dead-lettered
-    a status row that cannot be read    set aside        an unknown material code, a ``result`` that is no
-                                                         object, a ``changed_at`` not ISO 8601 (2000–2100):
-                                                         that row only (UnreadableStatus); the rest applied
-    an unknown status code              FatalError       stops the run naming the statuses.py to fix
+    a status row that cannot be read    set aside        an unknown status code (the reason names the
+                                                         statuses.py to fix), an unknown material code, a
+                                                         ``result`` that is no object, a ``changed_at`` not
+                                                         ISO 8601 (2000–2100): that row only
+                                                         (UnreadableStatus), asked again next run; the rest
+                                                         applied
+    an accepted receipt's unknown code  taken            accepted without a status: the poll brings it
 
 The wire format of the department API is in ``schemas/<department>/openapi.yaml``.
 """
@@ -53,6 +56,7 @@ from lianban.wire.contract import (
     StatusUpdate,
     SupplementItem,
     UnknownStatusCode,
+    known_status,
     read_changed_at,
     read_polled,
 )
@@ -305,7 +309,7 @@ class RestDepartmentConnector:
         return Receipt(
             idempotency_key=str(r["idempotency_key"]), accepted=accepted, duplicate=bool(r.get("duplicate")),
             department_ref=bounded(r.get("ref"), MAX_REF_LENGTH, "ref"),
-            status=self._status(code) if accepted else None,
+            status=known_status(self._status, str(code)) if accepted else None,
             department_code=code, reason=reason,
         )
 

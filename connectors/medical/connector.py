@@ -50,6 +50,7 @@ from lianban.wire.contract import (
     StatusUpdate,
     SupplementItem,
     UnknownStatusCode,
+    known_status,
     read_changed_at,
     read_polled,
 )
@@ -245,7 +246,7 @@ def receipt_from(wire: Any) -> Receipt:
     accepted = bool(wire.accepted)
     return Receipt(
         idempotency_key=str(wire.idempotencyKey), accepted=accepted, duplicate=bool(wire.duplicate),
-        department_ref=wire.ref, status=_status(code) if accepted else None, department_code=code,
+        department_ref=wire.ref, status=known_status(_status, code) if accepted else None, department_code=code,
         reason=wire.reason or _refusal_meaning(code, accepted),
     )
 
@@ -379,8 +380,8 @@ class MedicalConnector:
 
     def poll(self, keys: Sequence[str]) -> list[Polled]:
         """Current status of each key the bureau knows (unknown keys are left out); a ``CaseStatus`` that cannot
-        be read (an unknown material code, a time outside the plausible years) is set aside in its place
-        (:func:`~lianban.wire.contract.read_polled`), an unknown status code stops the run."""
+        be read (an unknown status or material code, a time outside the plausible years) is set aside in its
+        place (:func:`~lianban.wire.contract.read_polled`)."""
         updates: list[Polled] = []
         for chunk in chunks(keys, MAX_PER_CALL):
             reply = self._call("QueryStatus", idempotencyKey=list(chunk))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from lianban.wire.contract import (
     Peer,
     Polled,
     StatusUpdate,
+    UnknownStatusCode,
     UnreadableStatus,
 )
 
@@ -116,7 +117,10 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
     (:mod:`lianban.pipeline.lanes`): one page is recorded while the next is asked. A department that stops
     answering stops every lane after the page it is on; the pages not asked are asked next run. A status row
     that cannot be read is set aside (``parked``; its idempotency key logged, one alert for the run) and the
-    rest of its page and the pages after it are recorded; it is asked again next run."""
+    rest of its page and the pages after it are recorded; it is asked again next run. Rows whose status code
+    the connector's table lacks are set aside the same way, and then the run ends in
+    :class:`~lianban.wire.contract.UnknownStatusCode` naming the table, so that the task fails where operators
+    look (an incident) until the table is fixed; everything else has been recorded by then."""
     department, sessions = peer.connector.department, session_factory(ledger_url)
     run = _Poll(department, sessions, EvidenceLog.load(keys_dir), load_ring(keys_dir, VAULT),
                 _Pages(open_pages(sessions, department, batch)))
@@ -125,15 +129,21 @@ def poll_department(peer: Peer[DepartmentConnector], ledger_url: str, keys_dir: 
         alerts.error("告警 ALERT: %s 轮询应答中有 %d 条状态记录无法读取，已搁置，其余照常记录；幂等键与原因见日志，"
                      "请与部门联络员核对 (%d unreadable status rows set aside, the rest recorded; their idempotency "
                      "keys and reasons are in the log)", department, result.parked, result.parked)
+    if run.unknown:
+        raise UnknownStatusCode(f"{department}：{len(run.unknown)} 条状态记录的状态码不在映射表中，已搁置（其余已记录，"
+                                f"补充映射后下轮自动补记）：{run.unknown[0]}")
     return result
 
 
-def _readable(department: str, answer: Sequence[Polled], result: FeedbackResult) -> list[StatusUpdate]:
+def _readable(department: str, answer: Sequence[Polled], result: FeedbackResult,
+              unknown: list[str]) -> list[StatusUpdate]:
     """The rows of `answer` that could be read; each that could not is logged by its idempotency key (a hash)
-    and counted in ``result.parked``."""
+    and counted in ``result.parked``, its reason kept in `unknown` when its status code is unknown."""
     for row in answer:
         if isinstance(row, UnreadableStatus):
             result.parked += 1
+            if row.unknown_code:
+                unknown.append(row.reason)
             log.warning("%s 状态记录无法读取，已搁置 (status row set aside): idempotency_key=%s：%s",
                         department, row.idempotency_key or "-", row.reason)
     return [u for u in answer if isinstance(u, StatusUpdate)]
@@ -159,6 +169,7 @@ class _Poll:
     log: EvidenceLog
     vault: KeyRing
     pages: _Pages
+    unknown: list[str] = field(default_factory=list)  # the reasons of rows set aside for an unknown status code
 
     def drain(self, peer: Peer[DepartmentConnector], stop: threading.Event | None) -> FeedbackResult:
         """Page after page over `peer`'s connection until none is left, the department stops answering, or
@@ -181,7 +192,7 @@ class _Poll:
         except RetriableError as exc:
             result.stopped_by = str(exc)
             return False
-        updates = _readable(self.department, answer, result)
+        updates = _readable(self.department, answer, result, self.unknown)
         with self.sessions.begin() as session:  # judged first: the write lock is held only while writing
             book = _judged(session, self.department, open_items, updates, result, self.vault)
             self.log.received(session, self.department, "status", case_nos, list(answer), peer.proofs.take())

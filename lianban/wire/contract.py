@@ -101,8 +101,10 @@ def read_changed_at(value: Any) -> str:
 
 
 class UnknownStatusCode(FatalError):
-    """A department status code its connector's table lacks: the table is fixed (the run stops naming it), not
-    the row."""
+    """A department status code its connector's table lacks: the table is fixed, not the row. A poll sets the
+    row aside with this message, which names the table (:func:`read_polled`; the item is asked again next run,
+    so once the table has the code its status is recorded); an accepted receipt carrying one is taken without
+    a status (:func:`known_status`)."""
 
 
 @dataclass(frozen=True)
@@ -112,22 +114,33 @@ class UnreadableStatus:
 
     idempotency_key: str  # as the row gave it ("" when it gave none): a hash, which may be logged
     reason: str  # Chinese, naming no personal data
+    unknown_code: bool = False  # its status code is missing from the connector's table (UnknownStatusCode)
 
 
 Polled = StatusUpdate | UnreadableStatus
 
 
 def read_polled(read: Callable[[Any], StatusUpdate], row: Any) -> Polled:
-    """`row` of a poll answer read by `read`, or set aside when it cannot be; an unknown status code still
-    stops the run (:class:`UnknownStatusCode`)."""
+    """`row` of a poll answer read by `read`, or set aside when it cannot be (an unknown status code among
+    them: :class:`UnknownStatusCode`, whose message names the table to fix)."""
     try:
         return read(row)
-    except UnknownStatusCode:
-        raise
+    except UnknownStatusCode as exc:
+        return UnreadableStatus(_row_key(row), str(exc), unknown_code=True)
     except FatalError as exc:
         return UnreadableStatus(_row_key(row), str(exc))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return UnreadableStatus(_row_key(row), f"状态记录不符合接口规范（{type(exc).__name__}: {exc}）")
+
+
+def known_status(status: Callable[[str], Status], code: str) -> Status | None:
+    """An accepted receipt's status, as `status` reads `code`; None for a code the connector's table lacks: the
+    department took the item, which is what a receipt settles, and its status comes with the next poll (where an
+    unknown code is set aside and alerted, naming the table, until the table has it)."""
+    try:
+        return status(code)
+    except UnknownStatusCode:
+        return None
 
 
 def _row_key(row: Any) -> str:

@@ -394,3 +394,35 @@ def test_unreadable_poll_rows_are_set_aside_and_every_other_item_gets_its_status
                                   .where(Delivery.department == "housing_fund")).all())
     assert {k: v for k, v in statuses.items() if k not in bad} == {k: "审核中" for k in keys if k not in bad}
     assert [statuses[k] for k in bad] == [None, None, None]
+
+
+def test_a_status_code_missing_from_the_table_is_set_aside_then_the_run_fails_naming_it(
+        seeded: Any, paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    """The department starts answering a code its connector's table lacks for one item on an early page: every
+    other item's status is recorded first, then the run fails naming the code and statuses.py (the task fails,
+    an incident opens); once the table has the code, that item's status is recorded on the next run."""
+    from connectors.housing_fund.connector import HousingFundConnector
+    from lianban.wire.contract import NoProofs, Peer, UnknownStatusCode
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(Delivery.__table__.update().where(Delivery.department == "housing_fund").values(state="accepted"))
+        keys = list(s.scalars(select(Delivery.idempotency_key).where(Delivery.department == "housing_fund")
+                              .order_by(Delivery.id)))
+    session = requests.Session()
+    session.mount("http://stub.invalid", _Answers({keys[1]: {"code": "77"}}))
+    peer = Peer(HousingFundConnector("http://stub.invalid", session), NoProofs())
+    with pytest.raises(UnknownStatusCode, match=r"housing_fund：1 条状态记录的状态码不在映射表中.*'77'.*statuses\.py"):
+        poll_department(peer, paths.ledger_url, paths.keys_dir, batch=4)
+    assert _housing_fund_statuses(paths) == {k: None if k == keys[1] else "审核中" for k in keys}
+    extended = HousingFundConnector("http://stub.invalid", session)
+    extended.statuses = {**extended.statuses, "77": Status.UNDER_REVIEW}
+    assert poll_department(Peer(extended, NoProofs()), paths.ledger_url, paths.keys_dir).changed == 1
+    assert set(_housing_fund_statuses(paths).values()) == {"审核中"}
+
+
+def _housing_fund_statuses(paths: Paths) -> dict[str, str | None]:
+    with session_factory(paths.ledger_url)() as s:
+        return dict(s.execute(select(Delivery.idempotency_key, CaseItem.status)  # type: ignore[arg-type]
+                              .join(CaseItem, Delivery.case_item_id == CaseItem.id)
+                              .where(Delivery.department == "housing_fund")).all())

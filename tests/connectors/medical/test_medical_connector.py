@@ -12,7 +12,7 @@ import pytest
 import requests
 from zeep import exceptions as zx
 
-from connectors.medical.connector import MedicalConnector, translate_error
+from connectors.medical.connector import MedicalConnector, receipt_from, translate_error
 from connectors.medical.statuses import STATUSES
 from lianban.app.registry import load_connector
 from lianban.domain.statuses import Status
@@ -221,8 +221,8 @@ def test_a_status_naming_an_unknown_material_is_refused_naming_the_code() -> Non
 
 
 def test_a_poll_sets_aside_a_status_it_cannot_read_and_keeps_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An unknown material code or a time outside 2000–2100 sets that CaseStatus aside; the others are read. An
-    unknown status code still stops the run naming statuses.py."""
+    """An unknown material code, a time outside 2000–2100 or an unknown status code (the reason naming
+    statuses.py) sets that CaseStatus aside; the others are read."""
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
@@ -241,6 +241,18 @@ def test_a_poll_sets_aside_a_status_it_cannot_read_and_keeps_the_rest(monkeypatc
         ("K1", Status.UNDER_REVIEW), ("K4", Status.UNDER_REVIEW)]
     aside = {u.idempotency_key: u.reason for u in polled if isinstance(u, UnreadableStatus)}
     assert "M42" in aside["K2"] and "搁置" in aside["K2"] and "changed_at" in aside["K3"]
-    reply.append(wire("K5", code="99"))
-    with pytest.raises(FatalError, match=r"connectors/medical/statuses\.py"):
-        connector.poll(["K5"])
+    reply[:] = [wire("K5", code="99"), wire("K6")]
+    polled = connector.poll(["K5", "K6"])
+    assert [u.idempotency_key for u in polled if isinstance(u, StatusUpdate)] == ["K6"]
+    unknown = [u for u in polled if isinstance(u, UnreadableStatus)]
+    assert [u.idempotency_key for u in unknown] == ["K5"]
+    assert "'99'" in unknown[0].reason and "connectors/medical/statuses.py" in unknown[0].reason
+
+
+def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status() -> None:
+    from types import SimpleNamespace
+
+    wire = SimpleNamespace(idempotencyKey="K1", accepted=True, duplicate=False, ref="YB-1", code="99", reason=None)
+    taken = receipt_from(wire)
+    assert (taken.accepted, taken.department_ref, taken.status, taken.department_code) == (True, "YB-1", None, "99")
+    assert receipt_from(SimpleNamespace(**{**vars(wire), "code": "03"})).status is Status.UNDER_REVIEW

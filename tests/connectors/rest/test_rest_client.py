@@ -14,7 +14,7 @@ from connectors._rest import retry_after_seconds
 from connectors.health.connector import HealthConnector
 from connectors.housing_fund.connector import HousingFundConnector
 from lianban.domain.statuses import Status
-from lianban.errors import ConfigError, FatalError, RejectedError, RetriableError
+from lianban.errors import ConfigError, RejectedError, RetriableError
 from lianban.wire.contract import StatusUpdate, UnreadableStatus
 
 JSON = {"Content-Type": "application/json"}
@@ -126,12 +126,27 @@ def test_a_refusal_with_a_code_longer_than_the_ledger_keeps_is_a_malformed_answe
         connector.poll(["k"])
 
 
-def test_unknown_department_status_code_stops_the_run_and_names_the_table(stubbed: Any) -> None:
-    page = {"statuses": [{"idempotency_key": "k", "code": "XYZ", "reason": None, "changed_at": "t"}],
-            "page": 1, "page_size": 100, "total": 1}
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body(page))])
-    with pytest.raises(FatalError, match=r"connectors/health/statuses\.py"):
-        connector.poll(["k"])
+def test_a_status_row_with_an_unknown_code_is_set_aside_naming_the_table_and_the_rest_are_read(stubbed: Any) -> None:
+    rows = [{"idempotency_key": k, "code": code, "reason": None, "changed_at": "2026-03-02T09:00:00+08:00"}
+            for k, code in (("k1", "SHZ"), ("k2", "XYZ"), ("k3", "BJ"))]
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"statuses": rows, "page": 1, "page_size": 100,
+                                                                 "total": 3}))])
+    polled = connector.poll(["k1", "k2", "k3"])
+    assert [(u.idempotency_key, u.status) for u in polled if isinstance(u, StatusUpdate)] == [
+        ("k1", Status.UNDER_REVIEW), ("k3", Status.COMPLETED)]
+    aside = [u for u in polled if isinstance(u, UnreadableStatus)]
+    assert [u.idempotency_key for u in aside] == ["k2"]
+    assert "'XYZ'" in aside[0].reason and "connectors/health/statuses.py" in aside[0].reason
+
+
+def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status(stubbed: Any, person: Any,
+                                                                            seal_for: Any) -> None:
+    seal, batch = seal_for("health", [person(1, "13")])
+    receipt = {"idempotency_key": batch[0].idempotency_key, "accepted": True, "duplicate": False, "ref": "R1",
+               "code": "XYZ", "reason": None}
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    taken = connector.submit(batch, seal)[0]
+    assert (taken.accepted, taken.department_ref, taken.status, taken.department_code) == (True, "R1", None, "XYZ")
 
 
 def test_missing_receipts_are_retriable(stubbed: Any, person: Any, seal_for: Any) -> None:
