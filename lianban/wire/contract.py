@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
+from lianban.domain.identity import redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import FatalError
 from lianban.wire.signatures import Proof
@@ -126,11 +127,21 @@ def read_polled(read: Callable[[Any], StatusUpdate], row: Any) -> Polled:
     try:
         return read(row)
     except UnknownStatusCode as exc:
-        return UnreadableStatus(_row_key(row), str(exc), unknown_code=True)
+        return UnreadableStatus(_row_key(row), _said(str(exc)), unknown_code=True)
     except FatalError as exc:
-        return UnreadableStatus(_row_key(row), str(exc))
+        return UnreadableStatus(_row_key(row), _said(str(exc)))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return UnreadableStatus(_row_key(row), f"状态记录不符合接口规范（{type(exc).__name__}: {exc}）")
+        return UnreadableStatus(_row_key(row), _said(f"状态记录不符合接口规范（{type(exc).__name__}: {exc}）"))
+
+
+#: the longest reason a row set aside keeps: it quotes what the department sent (a code, a value), which can be
+#: anything, of any length
+REASON_MAX = 300
+
+
+def _said(reason: str) -> str:
+    """A set-aside row's reason as logged and raised: ID- and mobile-number-shaped runs masked, then cut."""
+    return redact_text(reason)[:REASON_MAX]
 
 
 def known_status(status: Callable[[str], Status], code: str) -> Status | None:

@@ -232,3 +232,15 @@ def test_a_status_row_whose_changed_at_is_not_plausible_iso_8601_is_not_read(stu
         connector.read_status(_row("K1", changed_at=changed_at))
     assert len(str(changed_at)) < 5 or str(changed_at) not in str(refused.value)  # the value is not quoted
     assert connector.read_status(_row("K1")).changed_at == "2025-03-01T10:00:00+08:00"
+
+
+def test_a_set_aside_rows_reason_quotes_no_personal_data_and_is_bounded(stubbed: Any) -> None:
+    """What the department sent is quoted in the reason logged and raised: an ID or mobile number in it is masked,
+    and a code of any length is cut."""
+    rows = [{"idempotency_key": "k1", "code": "13812345678", "reason": None, "changed_at": "2026-03-02T09:00:00"},
+            {"idempotency_key": "k2", "code": "Z" * 5000, "reason": None, "changed_at": "2026-03-02T09:00:00"}]
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"statuses": rows, "page": 1, "page_size": 100,
+                                                                 "total": 2}))])
+    first, second = (u for u in connector.poll(["k1", "k2"]) if isinstance(u, UnreadableStatus))
+    assert "13812345678" not in first.reason and "138****5678" in first.reason
+    assert len(second.reason) == 300 and second.unknown_code
