@@ -11,7 +11,8 @@ gateway dedupes on.
                     when); an invalid phone or a refused text is final, with its reason.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
-                    --failed``).
+                    --failed``). A receipt applies only to a notice still waiting for that message: one
+                    of an earlier send (another run read it and sent again meanwhile) is passed over.
 
 Nothing personal is logged or kept in the clear: rows carry the blind index, the sealed payload and Chinese
 reasons without phone numbers.
@@ -162,8 +163,8 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
         return result
     with sessions.begin() as session:
         for r in receipts:
-            n = session.get(SmsNotice, waiting.get(r.message_id, -1))
-            if n is None or r.state is DeliveryState.PENDING:
+            n = session.get(SmsNotice, waiting.get(r.message_id, -1), with_for_update=True)
+            if n is None or r.state is DeliveryState.PENDING or not _awaits(n, r.message_id):
                 continue
             if r.state is DeliveryState.DELIVERED:
                 n.state, n.delivered_at = NoticeState.DELIVERED, now
@@ -173,6 +174,12 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
             n.state = NoticeState.FAILED if n.attempts < MAX_SENDS else NoticeState.DEAD
             result.failed += 1
     return result
+
+
+def _awaits(n: SmsNotice, message_id: str) -> bool:
+    """Whether `n` still waits for the receipt of `message_id`: another run may have read it meanwhile and sent
+    the notice again (a receipt of the earlier send then tells nothing about the notice)."""
+    return n.state == NoticeState.SENT and n.message_id == message_id
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ times, then listed for the operator; quiet hours defer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -21,6 +22,8 @@ from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, key, plan, send_due
+from lianban.wire.contract import HealthReport
+from lianban.wire.sms import DeliveryReceipt, SmsMessage, SmsResult
 from simulators.sms import GatewayConfig
 from tests.pipeline.sms_kit import Gateway, serving
 
@@ -92,3 +95,39 @@ def test_quiet_hours_defer_until_eight_in_the_morning(paths: Paths, gateway: Gat
     with session_factory(paths.ledger_url).begin() as session:  # the morning came
         session.execute(update(SmsNotice).values(not_before=datetime(2026, 1, 1)))
     assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1
+
+
+class _Meanwhile:
+    """A gateway whose receipts come back only after `meanwhile` ran: another run, in between our read and
+    our write."""
+
+    def __init__(self, inner: Gateway, meanwhile: Callable[[], None]) -> None:
+        self.inner, self.meanwhile = inner.connector(NOON), meanwhile
+
+    def send(self, messages: Sequence[SmsMessage]) -> list[SmsResult]:
+        return self.inner.send(messages)
+
+    def receipts(self, message_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        answer = self.inner.receipts(message_ids)
+        self.meanwhile()
+        return answer
+
+    def health(self) -> HealthReport:
+        return self.inner.health()
+
+
+def test_a_stale_receipt_of_an_earlier_send_never_sends_the_notice_again(paths: Paths, gateway: Gateway) -> None:
+    book, phone = load_templates(), "13912345678"
+    requests.post(f"{gateway.url}/_sim/config", json={"failing": {phone: "POWERED_OFF"}}, timeout=5)
+    _plan(paths, [phone])
+    send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)  # 关机: fails
+
+    def another_run() -> None:  # reads the failure too, sends again: this time the phone is on
+        requests.post(f"{gateway.url}/_sim/config", json={"failing": {}}, timeout=5)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+        assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
+
+    collect_receipts(_Meanwhile(gateway, another_run), paths.ledger_url)  # its receipt is of the first send
+    send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+    collect_receipts(gateway.connector(NOON), paths.ledger_url)
+    assert [m["phone"] for m in gateway.outbox()] == [phone, phone] and _states(paths) == ["delivered"]
