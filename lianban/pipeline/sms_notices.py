@@ -8,7 +8,8 @@ gateway dedupes on.
                     sent under ``N<id>-<sends made>``. A crash after the gateway took it but before the ledger
                     noted it resends the same key next run: the gateway answers duplicate, the ledger notes it
                     sent, the person gets one message. Quiet hours defer (the gateway's connector says until
-                    when); an invalid phone or a refused text is final, with its reason.
+                    when); an invalid phone or a refused text is final, with its reason. An answer is noted
+                    only on a notice still as it was read: another run may have sent and noted it meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
                     --failed``). A receipt applies only to a notice still waiting for that message: one
@@ -123,6 +124,13 @@ def _note(n: SmsNotice, outcome: Outcome, message_id: str | None, reason: str | 
         result.dead += 1
 
 
+def _as_read(session: Session, notice_id: int, attempts: int) -> SmsNotice | None:
+    """The notice, locked, while still due with the sends it had when read; None when another run noted a send
+    of it meanwhile (an answer to ours — duplicate — then tells nothing new and must not count a send)."""
+    n = session.get(SmsNotice, notice_id, with_for_update=True)
+    return n if n is not None and n.state in DUE and n.attempts == attempts else None
+
+
 def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, limit: int = 500) -> NoticeResult:
     """Send what is due (module docstring); counts only."""
     sessions, vault, result, now = session_factory(ledger_url), load_ring(keys_dir, VAULT), NoticeResult(), utcnow()
@@ -130,7 +138,7 @@ def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, li
         due = list(session.scalars(select(SmsNotice).where(SmsNotice.state.in_(DUE), SmsNotice.not_before <= now,
                                                            SmsNotice.attempts < MAX_SENDS)
                                    .order_by(SmsNotice.id).limit(limit)))
-        made = {n.id: _message(vault, book, n) for n in due}
+        made, read = {n.id: _message(vault, book, n) for n in due}, {n.id: n.attempts for n in due}
     ready = [(i, m) for i, m in made.items() if isinstance(m, SmsMessage)]
     try:
         answers = gateway.send([m for _, m in ready]) if ready else []
@@ -139,11 +147,11 @@ def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, li
         answers = []
     with sessions.begin() as session:
         for (notice_id, _), answer in zip(ready, answers, strict=False):
-            n = session.get(SmsNotice, notice_id)
+            n = _as_read(session, notice_id, read[notice_id])
             if n is not None:
                 _note(n, answer.outcome, answer.message_id, answer.reason, answer.not_before, result, now)
         for notice_id, why in ((i, m) for i, m in made.items() if isinstance(m, str)):
-            n = session.get(SmsNotice, notice_id)
+            n = _as_read(session, notice_id, read[notice_id])
             if n is not None:
                 n.state, n.reason = NoticeState.DEAD, f"无法生成短信：{why}"
                 result.dead += 1

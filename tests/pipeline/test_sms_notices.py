@@ -98,13 +98,14 @@ def test_quiet_hours_defer_until_eight_in_the_morning(paths: Paths, gateway: Gat
 
 
 class _Meanwhile:
-    """A gateway whose receipts come back only after `meanwhile` ran: another run, in between our read and
-    our write."""
+    """A gateway that lets `meanwhile` run (another run, between our read of the ledger and our write) before
+    it sends, and before its receipts come back."""
 
     def __init__(self, inner: Gateway, meanwhile: Callable[[], None]) -> None:
         self.inner, self.meanwhile = inner.connector(NOON), meanwhile
 
     def send(self, messages: Sequence[SmsMessage]) -> list[SmsResult]:
+        self.meanwhile()
         return self.inner.send(messages)
 
     def receipts(self, message_ids: Sequence[str]) -> list[DeliveryReceipt]:
@@ -131,3 +132,17 @@ def test_a_stale_receipt_of_an_earlier_send_never_sends_the_notice_again(paths: 
     send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
     collect_receipts(gateway.connector(NOON), paths.ledger_url)
     assert [m["phone"] for m in gateway.outbox()] == [phone, phone] and _states(paths) == ["delivered"]
+
+
+def test_a_send_noted_by_another_run_meanwhile_is_not_counted_twice(paths: Paths, gateway: Gateway) -> None:
+    book = load_templates()
+    _plan(paths, [EMPTY])
+
+    def another_run() -> None:  # sends the same notice first; ours is then answered duplicate
+        assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
+
+    send_due(_Meanwhile(gateway, another_run), book, paths.ledger_url, paths.keys_dir)
+    for _ in range(MAX_SENDS):
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+    assert [m["phone"] for m in gateway.outbox()] == [EMPTY] * MAX_SENDS and _states(paths) == ["dead"]
