@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -91,8 +92,9 @@ def segments(text: str) -> int:
 
 
 def has_id_number(text: str) -> bool:
-    """Does `text` hold an ID-number-shaped run (18 characters, full-width digits too)? Such text is never sent."""
-    return _ID_RUN.search(text) is not None
+    """Does `text` hold an ID-number-shaped run (18 characters, full-width digits and check letter Ｘ too: the
+    text is read NFKC-normalised)? Such text is never sent."""
+    return _ID_RUN.search(unicodedata.normalize("NFKC", text)) is not None
 
 
 # -- quiet hours -------------------------------------------------------------------------------------------

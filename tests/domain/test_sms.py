@@ -185,6 +185,16 @@ def test_an_id_number_split_over_two_placeholders_or_in_full_width_digits_is_ref
     assert not has_id_number(f"编号{ID_NUMBER}1")  # 19 digits: not an ID number's shape
 
 
+def test_an_id_number_ending_in_a_full_width_x_is_refused() -> None:
+    numbers = (make_id_number("341622", date(1965, 3, 1), seq, male=True) for seq in range(1, 1000))
+    with_x = next(n for n in numbers if n.endswith("X"))
+    full_width = with_x.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
+    assert has_id_number(f"编号{full_width}。") and has_id_number(f"编号{with_x[:17]}Ｘ。")
+    t = book("告警：{what}", 2, what={"max_length": 40})
+    with pytest.raises(MessageRefused):
+        t.render("t", what=f"身份证{full_width}无记录")
+
+
 def test_a_value_too_long_or_off_pattern_is_refused_naming_the_placeholder_only() -> None:
     templates = load_templates()
     with pytest.raises(MessageRefused, match="占位符 pay_day 的值格式不符") as refused:
