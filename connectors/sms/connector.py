@@ -3,7 +3,8 @@
 Built from connection ``dept_sms`` like a REST department (:func:`lianban.wire.settings.parse_connection` with
 ``"sms"``; login = gateway app id, password = app secret, ``extra.batch_size``, timeouts, ``rate_limit``) over
 :mod:`connectors._rest`'s signed session and :class:`~connectors._rest.GatewayClient`, so every failure leaves
-through the same failure → action table: 401/403 → ConfigError, 429 → RetriableError with ``retry_after``,
+through the same failure → action table: 401/403 → ConfigError, 429 → RetriableError with ``retry_after`` (a
+batch of :meth:`SmsConnector.send` throttled so is first sent again after it, :data:`THROTTLED_TRIES` in all),
 5xx and timeouts → RetriableError, another 4xx (the whole request refused) → RejectedError.
 
 Before anything goes out each message is screened here; the first matching row wins and the message is never
@@ -28,6 +29,7 @@ passed through :func:`~lianban.domain.identity.redact_text`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -43,6 +45,7 @@ from lianban.wire.contract import HealthReport
 from lianban.wire.gateway import GATEWAY_ERRORS
 from lianban.wire.settings import DepartmentSettings, default_batch_size
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
+from lianban.wire.transport import MAX_RETRY_AFTER
 
 __all__ = ["ERRORS", "SmsConnector"]
 
@@ -51,6 +54,9 @@ log = logging.getLogger("lianban.sms")
 SEND_PATH = "/api/v1/sms:send"
 RECEIPTS_PATH = "/api/v1/sms:receipts"
 RECEIPT_IDS_PER_REQUEST = 1000
+#: a batch the gateway throttles (HTTP 429 with Retry-After: none of it taken) is sent again after the wait it
+#: asks (at most MAX_RETRY_AFTER seconds), this many times in all, before the call fails retriable
+THROTTLED_TRIES = 5
 #: the gateway's codes (refusals of a request or a message, delivery failures) → Chinese meaning
 ERRORS: dict[str, str] = {
     **GATEWAY_ERRORS,
@@ -98,11 +104,11 @@ class SmsConnector:
     department = "sms"
 
     def __init__(self, base_url: str, session: requests.Session, batch_size: int = default_batch_size("sms"),
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = _utc_now, sleep: Callable[[float], None] = time.sleep) -> None:
         self.connection = f"dept_{self.department}"
         self.client = GatewayClient(base_url, session, self.connection, ERRORS)
         self.batch_size = batch_size
-        self._clock = clock
+        self._clock, self._sleep = clock, sleep
 
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> Self:
@@ -121,10 +127,23 @@ class SmsConnector:
             else:
                 outgoing.append((i, message))
         for chunk in chunks(outgoing, self.batch_size):
-            results.update(zip((i for i, _ in chunk), self._send_chunk([m for _, m in chunk]), strict=True))
+            results.update(zip((i for i, _ in chunk), self._send_paced([m for _, m in chunk]), strict=True))
         ordered = [results[i] for i in range(len(messages))]
         log.info("%s: %s", self.connection, _counts(ordered))
         return ordered
+
+    def _send_paced(self, chunk: Sequence[SmsMessage]) -> list[SmsResult]:
+        """:meth:`_send_chunk`, sent again after the gateway's Retry-After while it throttles (batches of its
+        per-second limit go back to back), :data:`THROTTLED_TRIES` times in all."""
+        for _ in range(THROTTLED_TRIES - 1):
+            try:
+                return self._send_chunk(chunk)
+            except RetriableError as exc:
+                if exc.retry_after is None:
+                    raise
+                wait = exc.retry_after
+            self._sleep(min(wait, MAX_RETRY_AFTER))
+        return self._send_chunk(chunk)
 
     def _send_chunk(self, chunk: Sequence[SmsMessage]) -> list[SmsResult]:
         body = {"messages": [{"idempotency_key": m.idempotency_key, "phone": m.phone, "text": m.text,

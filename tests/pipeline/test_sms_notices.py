@@ -146,3 +146,12 @@ def test_a_send_noted_by_another_run_meanwhile_is_not_counted_twice(paths: Paths
         collect_receipts(gateway.connector(NOON), paths.ledger_url)
         send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
     assert [m["phone"] for m in gateway.outbox()] == [EMPTY] * MAX_SENDS and _states(paths) == ["dead"]
+
+
+def test_a_day_of_more_notices_than_the_gateway_takes_in_a_second_is_sent_whole(paths: Paths,
+                                                                                gateway: Gateway) -> None:
+    book = load_templates()  # the gateway takes 100 a second, the connector sends batches of 100 back to back
+    _plan(paths, [f"1391234{n:04d}" for n in range(150)])
+    done = send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+    assert done.stopped_by is None and done.sent == 150
+    assert len(gateway.outbox()) == 150 and _states(paths) == ["sent"] * 150

@@ -34,6 +34,9 @@ class FakeClock:
     def __call__(self) -> float:
         return self.now
 
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 @dataclass
 class LiveGateway:
@@ -41,12 +44,14 @@ class LiveGateway:
     clock: FakeClock
 
     def connector(self, secret: str | None = SECRET, batch_size: int = 100, at: datetime = DAYTIME,
-                  read_timeout: float = 5.0) -> SmsConnector:
-        """A connector signing with `secret` (None: not signing at all) whose clock stands at `at`."""
+                  read_timeout: float = 5.0, waits: bool = False) -> SmsConnector:
+        """A connector signing with `secret` (None: not signing at all) whose clock stands at `at`; its waits
+        for Retry-After move the gateway's clock (`waits`) or nothing."""
         session = make_session(TransportSettings(read_timeout=read_timeout, retries=0))
         if secret is not None:
             session.auth = GatewayAuth(APP_ID, secret)
-        return SmsConnector(self.url, session, batch_size=batch_size, clock=lambda: at)
+        return SmsConnector(self.url, session, batch_size=batch_size, clock=lambda: at,
+                            sleep=self.clock.advance if waits else lambda seconds: None)
 
     def outbox(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = requests.get(f"{self.url}/_sim/outbox", timeout=5).json()["messages"]

@@ -127,7 +127,7 @@ def test_messages_go_in_batches_and_results_keep_their_order(gateway: LiveGatewa
     assert len(gateway.outbox()) == 4
 
 
-def test_429_becomes_a_retriable_error_with_retry_after_and_a_repeat_sends_nothing_twice(
+def test_a_lasting_429_becomes_a_retriable_error_with_retry_after_and_a_repeat_sends_nothing_twice(
         start: Callable[..., LiveGateway]) -> None:
     gateway = start(rate_limit=1)
     messages = [reminder("N1"), reminder("N2", "13700005678")]
@@ -143,6 +143,16 @@ def test_429_becomes_a_retriable_error_with_retry_after_and_a_repeat_sends_nothi
     assert [r.outcome for r in gateway.connector(batch_size=1).send(messages[:1])] == [Outcome.DUPLICATE]
     gateway.clock.now += 1
     assert [r.outcome for r in gateway.connector(batch_size=1).send(messages[1:])] == [Outcome.ACCEPTED]
+    assert [m["idempotency_key"] for m in gateway.outbox()] == ["N1", "N2"]
+
+
+def test_a_throttled_batch_is_sent_again_after_the_wait_the_gateway_asks(start: Callable[..., LiveGateway]) -> None:
+    gateway = start(rate_limit=1)
+    messages = [reminder("N1"), reminder("N2", "13700005678")]
+
+    results = gateway.connector(batch_size=1, waits=True).send(messages)
+
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.ACCEPTED]
     assert [m["idempotency_key"] for m in gateway.outbox()] == ["N1", "N2"]
 
 
