@@ -5,11 +5,12 @@ gateway dedupes on.
                     planning it again — a rerun, the next day's job — finds it and adds nothing. The phone and the
                     template's values are kept sealed with the vault key, to send (again) without the source.
     send_due        every planned notice whose quiet hours are over (and every failed delivery with sends left):
-                    sent under ``N<id>-<sends made>``. A crash after the gateway took it but before the ledger
-                    noted it resends the same key next run: the gateway answers duplicate, the ledger notes it
-                    sent, the person gets one message. Quiet hours defer (the gateway's connector says until
-                    when); an invalid phone or a refused text is final, with its reason. An answer is noted
-                    only on a notice still as it was read: another run may have sent and noted it meanwhile.
+                    sent under ``N<SM3 of kind, person, period>-<sends made>`` (:func:`key`). A crash after
+                    the gateway took it but before the ledger noted it resends the same key next run: the
+                    gateway answers duplicate, the ledger notes it sent, the person gets one message. Quiet
+                    hours defer (the gateway's connector says until when); an invalid phone or a refused text
+                    is final, with its reason. An answer is noted only on a notice still as it was read:
+                    another run may have sent and noted it meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
                     --failed``). A receipt applies only to a notice still waiting for that message: one
@@ -32,6 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.identity import redact_text
 from lianban.errors import LianbanError
@@ -80,8 +82,10 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
 
 
 def key(notice: SmsNotice) -> str:
-    """The idempotency key of the notice's next send (the same until a send is noted)."""
-    return f"N{notice.id:08d}-{notice.attempts}"
+    """The idempotency key of the notice's next send (the same until a send is noted): from what the notice is
+    (kind, person's blind index, period), not its row id, which a ledger restored from a backup gives again to
+    another person's notice planned after it."""
+    return f"N{sm3_hex(_aad(notice.kind, notice.person_index, notice.period).encode())[:32]}-{notice.attempts}"
 
 
 @dataclass

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from lianban.app.cli import app
@@ -155,3 +155,17 @@ def test_a_day_of_more_notices_than_the_gateway_takes_in_a_second_is_sent_whole(
     done = send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
     assert done.stopped_by is None and done.sent == 150
     assert len(gateway.outbox()) == 150 and _states(paths) == ["sent"] * 150
+
+
+def test_after_a_restore_notices_planned_again_in_another_order_each_reach_their_own_person(
+        paths: Paths, gateway: Gateway) -> None:
+    book, first, second = load_templates(), "13912345678", "13787654321"
+    _plan(paths, [first])  # person-0's notice, row 1
+    send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+    vault, index = load_ring(paths.keys_dir, VAULT), load_ring(paths.keys_dir, INDEX).active_key()[1]
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(delete(SmsNotice))  # the ledger restored from a backup taken before: row ids reused
+        for person, phone in (("person-1", second), ("person-0", first)):  # planned again, in another order
+            plan(session, vault, "retirement_reminder", blind_index(index, person), "2027-03", phone, VALUES)
+    send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+    assert sorted(m["phone"] for m in gateway.outbox()) == sorted([first, second])  # each person once
