@@ -14,7 +14,9 @@ gateway dedupes on.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
                     --failed``). A receipt applies only to a notice still waiting for that message: one
-                    of an earlier send (another run read it and sent again meanwhile) is passed over.
+                    of an earlier send (another run read it and sent again meanwhile) is passed over. A notice
+                    no receipt settles within :data:`RECEIPT_WAIT` of its send is dead too, not asked about
+                    for ever.
 
 Nothing personal is logged or kept in the clear: rows carry the blind index, the sealed payload and Chinese
 reasons without phone numbers.
@@ -25,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,10 @@ from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, com
 __all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "send_due"]
 
 MAX_SENDS = 3
+#: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
+#: (an unknown id is not answered) or the operator never reported; sending again could tell the person twice
+RECEIPT_WAIT = timedelta(days=3)
+UNCONFIRMED = f"发送{RECEIPT_WAIT.days}天后仍未收到状态报告，是否送达不明，请人工核实"
 
 
 class NoticeState(StrEnum):
@@ -185,7 +191,16 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
             n.reason = r.reason or "未能送达"
             n.state = NoticeState.FAILED if n.attempts < MAX_SENDS else NoticeState.DEAD
             result.failed += 1
+        _unconfirmed(session, now, result)
     return result
+
+
+def _unconfirmed(session: Session, now: datetime, result: NoticeResult) -> None:
+    """Every notice still waiting for its receipt :data:`RECEIPT_WAIT` after its send: dead, with why."""
+    stale = select(SmsNotice).where(SmsNotice.state == NoticeState.SENT, SmsNotice.sent_at < now - RECEIPT_WAIT)
+    for n in session.scalars(stale.with_for_update()):
+        n.state, n.reason = NoticeState.DEAD, UNCONFIRMED
+        result.dead += 1
 
 
 def _awaits(n: SmsNotice, message_id: str) -> bool:

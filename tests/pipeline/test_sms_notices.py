@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -169,3 +169,17 @@ def test_after_a_restore_notices_planned_again_in_another_order_each_reach_their
             plan(session, vault, "retirement_reminder", blind_index(index, person), "2027-03", phone, VALUES)
     send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
     assert sorted(m["phone"] for m in gateway.outbox()) == sorted([first, second])  # each person once
+
+
+def test_a_notice_whose_receipt_never_comes_is_listed_for_an_operator(paths: Paths, gateway: Gateway) -> None:
+    _plan(paths, ["13912345678", "13787654321"])
+    send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as session:  # one was sent four days ago, one yesterday
+        for notice_id, days in ((1, 4), (2, 1)):
+            session.execute(update(SmsNotice).where(SmsNotice.id == notice_id)
+                            .values(sent_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)))
+    with serving(APP_ID, SECRET, GatewayConfig()) as restarted:  # the gateway forgot every message id
+        collect_receipts(restarted.connector(NOON), paths.ledger_url)
+    assert _states(paths) == ["dead", "sent"]
+    listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--failed", "--json"]).output)
+    assert [r["state"] for r in listed] == ["dead"] and "状态报告" in listed[0]["reason"]
