@@ -11,7 +11,7 @@ Before anything goes out each message is screened here; the first matching row w
 sent::
 
     no phone number                        invalid_phone  PHONE_MISSING
-    not an 11-digit mobile number          invalid_phone  PHONE          (lianban.domain.identity.phone_problem;
+    not an 11-digit mobile number          invalid_phone  PHONE          (lianban.domain.sms.is_mobile;
                                                                          ASCII digits only)
     an ID-number-shaped run in the text    refused        ID_NUMBER
     quiet hours, template respects them    deferred       QUIET_HOURS    not_before = next 08:00 Asia/Shanghai
@@ -38,8 +38,8 @@ import requests
 
 from connectors._rest import GatewayClient, gateway_session, malformed
 from lianban.domain.batches import chunks
-from lianban.domain.identity import phone_problem, redact_text
-from lianban.domain.sms import QuietHours, allowed_at, has_id_number, in_quiet_hours
+from lianban.domain.identity import redact_text
+from lianban.domain.sms import QuietHours, allowed_at, has_id_number, in_quiet_hours, is_mobile
 from lianban.errors import LianbanError, RetriableError
 from lianban.wire.contract import HealthReport
 from lianban.wire.gateway import GATEWAY_ERRORS
@@ -76,8 +76,7 @@ Check = Callable[[SmsMessage, datetime], bool]
 #: screening before sending: (check, outcome, code, Chinese reason); first matching row wins
 SCREENS: tuple[tuple[Check, Outcome, str, str], ...] = (
     (lambda m, now: not m.phone, Outcome.INVALID_PHONE, "PHONE_MISSING", "未登记手机号码，短信未发送"),
-    (lambda m, now: phone_problem(m.phone or "") is not None or not (m.phone or "").isascii(), Outcome.INVALID_PHONE,
-     "PHONE",
+    (lambda m, now: not is_mobile(m.phone), Outcome.INVALID_PHONE, "PHONE",
      "手机号码格式错误（应为以1开头的11位手机号码），短信未发送"),
     (lambda m, now: has_id_number(m.text), Outcome.REFUSED, "ID_NUMBER", "短信内容含疑似身份证号码，不予发送"),
     (lambda m, now: m.quiet_hours is QuietHours.RESPECT and in_quiet_hours(now), Outcome.DEFERRED, "QUIET_HOURS",

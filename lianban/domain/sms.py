@@ -47,13 +47,13 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from lianban.domain.identity import _ID_RUN
+from lianban.domain.identity import _ID_RUN, phone_problem
 from lianban.domain.schemas import schema_path
 from lianban.errors import ConfigError, RejectedError
 
 __all__ = ["SHANGHAI", "TEMPLATES_FILE", "MessageRefused", "Placeholder", "QuietHours", "Template",
-           "TemplateBook", "TemplateError", "allowed_at", "has_id_number", "in_quiet_hours", "load_templates",
-           "segments", "sms_length"]
+           "TemplateBook", "TemplateError", "allowed_at", "has_id_number", "in_quiet_hours", "is_mobile",
+           "load_templates", "segments", "sms_length"]
 
 TEMPLATES_FILE = schema_path("sms", "templates.yaml")
 SINGLE_SEGMENT = 70  # UCS-2 characters in a message sent as one segment
@@ -95,6 +95,11 @@ def has_id_number(text: str) -> bool:
     """Does `text` hold an ID-number-shaped run (18 characters, full-width digits and check letter Ｘ too: the
     text is read NFKC-normalised)? Such text is never sent."""
     return _ID_RUN.search(unicodedata.normalize("NFKC", text)) is not None
+
+
+def is_mobile(phone: str | None) -> bool:
+    """Is `phone` a number an SMS can be sent to (an 11-digit mainland mobile number in ASCII digits)?"""
+    return bool(phone) and phone_problem(phone or "") is None and (phone or "").isascii()
 
 
 # -- quiet hours -------------------------------------------------------------------------------------------

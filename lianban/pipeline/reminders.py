@@ -7,7 +7,9 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
     due       the people whose retirement month lies in the window (:func:`lianban.domain.register.reminder`)
     planned   those with no reminder yet for that month — whichever of the two templates it was, so a person
               whose contributions reach the minimum between two runs is not reminded twice — written through
-              :func:`lianban.pipeline.sms_notices.plan` (person by blind index, period the retirement month)
+              :func:`lianban.pipeline.sms_notices.plan` (person by blind index, period the retirement month);
+              and those whose reminder never went for want of a valid mobile number, once the register has
+              one (:func:`lianban.pipeline.sms_notices.replan`)
 
 Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
 the chunks already committed planned: the next run skips them (``already``) and goes on.
@@ -27,11 +29,12 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import blind_index
 from lianban.domain.register import REMINDER_KINDS, REMINDER_SHORT, Notice, Window, read_insured, reminder, window
 from lianban.domain.retirement import month_text
+from lianban.domain.sms import is_mobile
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
-from lianban.pipeline.sms_notices import plan
+from lianban.pipeline.sms_notices import NoticeState, plan, replan
 
 __all__ = ["CHUNK", "DEFAULT_MONTHS", "NoticeKeys", "Register", "ReminderResult", "notice_keys", "plan_reminders"]
 
@@ -98,26 +101,34 @@ def _due(rows: Sequence[Mapping[str, Any]], keys: NoticeKeys, due: Window,
     return found
 
 
-def _reminded(session: Session, indexes: Sequence[str]) -> set[tuple[str, str]]:
-    """(person index, period) of the reminders the ledger holds for `indexes`, of either kind."""
+Held = dict[tuple[str, str], SmsNotice]  # (person index, period) → the reminder the ledger holds
+
+
+def _reminded(session: Session, indexes: Sequence[str]) -> tuple[set[tuple[str, str]], Held]:
+    """(person index, period) of the reminders the ledger holds for `indexes`, of either kind; and those of them
+    never sent for want of a valid number."""
     if not indexes:
-        return set()
-    query = select(SmsNotice.person_index, SmsNotice.period).where(SmsNotice.kind.in_(REMINDER_KINDS),
-                                                                   SmsNotice.person_index.in_(list(indexes)))
-    return {(i, p) for i, p in session.execute(query)}
+        return set(), {}
+    query = select(SmsNotice).where(SmsNotice.kind.in_(REMINDER_KINDS), SmsNotice.person_index.in_(list(indexes)))
+    held = {(n.person_index, n.period): n for n in session.scalars(query)}
+    return set(held), {at: n for at, n in held.items() if n.state == NoticeState.INVALID}
 
 
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
                 result: ReminderResult) -> None:
     result.read += len(rows)
     found = _due(rows, keys, due, result)
-    known = _reminded(session, [index for index, _, _ in found])
+    known, invalid = _reminded(session, [index for index, _, _ in found])
     for index, phone, notice in found:
         result.due += 1
-        if (index, notice.period) in known:
+        at = (index, notice.period)
+        if at in known and not (at in invalid and is_mobile(phone)):
             result.already += 1
             continue
-        known.add((index, notice.period))  # the same person twice in the register: reminded once
-        plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values)
+        if at in invalid:  # HRSS has a valid number for the person now: the reminder goes after all
+            replan(keys.vault, invalid.pop(at), notice.kind, phone or "", notice.values)
+        else:
+            plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values)
+        known.add(at)  # the same person twice in the register: reminded once
         result.planned += 1
         result.short += notice.kind == REMINDER_SHORT

@@ -8,9 +8,10 @@ gateway dedupes on.
                     sent under ``N<SM3 of kind, person, period>-<sends made>`` (:func:`key`). A crash after
                     the gateway took it but before the ledger noted it resends the same key next run: the
                     gateway answers duplicate, the ledger notes it sent, the person gets one message. Quiet
-                    hours defer (the gateway's connector says until when); an invalid phone or a refused text
-                    is final, with its reason. An answer is noted only on a notice still as it was read:
-                    another run may have sent and noted it meanwhile.
+                    hours defer (the gateway's connector says until when); an invalid phone (until
+                    :func:`replan` gives a valid one) or a refused text is final, with its reason. An answer
+                    is noted only on a notice still as it was read: another run may have sent and noted it
+                    meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
                     --failed``). A receipt applies only to a notice still waiting for that message: one
@@ -46,7 +47,7 @@ from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
 
-__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "send_due"]
+__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]
 
 MAX_SENDS = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
@@ -79,12 +80,25 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
     if session.scalars(known).first() is not None:
         return False
     now = now or utcnow()
-    sealed = seal(vault, {"phone": phone, "values": {k: str(v) for k, v in values.items()}},
-                  _aad(kind, person_index, period))
-    session.add(SmsNotice(kind=kind, person_index=person_index, period=period, sealed=json.dumps(sealed),
+    session.add(SmsNotice(kind=kind, person_index=person_index, period=period,
+                          sealed=_sealed(vault, kind, person_index, period, phone, values),
                           state=NoticeState.PLANNED, attempts=0, not_before=now, created_at=now))
     session.flush()
     return True
+
+
+def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str, values: Mapping[str, str | int],
+           now: datetime | None = None) -> None:
+    """An invalid notice (never sent: there was no valid number) planned again as `kind` for `phone`, the number
+    the source has for the person now."""
+    notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
+    notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
+
+
+def _sealed(vault: KeyRing, kind: str, person_index: str, period: str, phone: str | None,
+            values: Mapping[str, str | int]) -> str:
+    payload = {"phone": phone, "values": {k: str(v) for k, v in values.items()}}
+    return json.dumps(seal(vault, payload, _aad(kind, person_index, period)))
 
 
 def key(notice: SmsNotice) -> str:

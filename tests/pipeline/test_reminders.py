@@ -112,3 +112,23 @@ def test_the_window_is_configurable_and_a_later_day_reminds_only_the_newly_due(
     assert wide.planned == len(expected(people, months=6)) > len(expected(people))
     later = plan_reminders(source, paths.ledger_url, paths.keys_dir, date(2027, 2, 1), months=6)
     assert later.already > 0 and later.planned > 0  # overlapping windows: the overlap is not reminded again
+
+
+def test_a_phone_number_hrss_corrects_later_gets_the_reminder_once(
+        paths: Paths, gateway: Gateway, people: list[dict[str, Any]]) -> None:
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    unreachable = sorted(n for n in due if not _valid(by_id[n]["phone"]))
+    source, book = FrontendDB(paths.frontend_url), load_templates()
+    plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    assert send_due(gateway.connector(MORNING), book, paths.ledger_url, paths.keys_dir).invalid == len(unreachable)
+    fixed = {n: f"1370000{i:04d}" for i, n in enumerate(unreachable)}
+    with source.engine.begin() as conn:  # HRSS records their mobile numbers
+        for number, phone in fixed.items():
+            conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]] == number)
+                         .values({REGISTER_COLUMNS["phone"]: phone}))
+    again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    assert unreachable and (again.planned, again.already) == (len(fixed), len(due) - len(fixed))
+    send_due(gateway.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+    assert sorted(m["phone"] for m in gateway.outbox() if m["phone"].startswith("1370000")) == sorted(fixed.values())
+    assert plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY).planned == 0
+    assert listed(paths.ledger_url, ("invalid",)) == []
