@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.identity import redact_text
-from lianban.errors import LianbanError
+from lianban.errors import LianbanError, RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
@@ -123,11 +123,13 @@ class NoticeResult:
 
 
 def _message(vault: KeyRing, book: Any, n: SmsNotice) -> SmsMessage | str:
-    """The message to send, or why it cannot be made (a reason without personal data)."""
+    """The message to send, or why it cannot be made (a reason without personal data). A template the hub
+    cannot fill (a ConfigError: templates.yaml and the hub disagree) is not the notice's fault: it is raised,
+    stopping the run with nothing written, to be sent once the templates are fixed."""
     try:
         opened = open_envelope(vault, json.loads(n.sealed), _aad(n.kind, n.person_index, n.period))
         return compose(book, n.kind, key(n), opened.get("phone"), **opened["values"])
-    except LianbanError as exc:
+    except RejectedError as exc:
         return redact_text(str(exc))[:300]
 
 

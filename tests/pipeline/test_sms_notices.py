@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import yaml
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
 from lianban.app.cli import app
 from lianban.app.config import Paths
 from lianban.crypto.hashing import blind_index
-from lianban.domain.sms import load_templates
+from lianban.domain.sms import TEMPLATES_FILE, TemplateError, load_templates, parse_templates
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
@@ -183,3 +184,15 @@ def test_a_notice_whose_receipt_never_comes_is_listed_for_an_operator(paths: Pat
     assert _states(paths) == ["dead", "sent"]
     listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--failed", "--json"]).output)
     assert [r["state"] for r in listed] == ["dead"] and "状态报告" in listed[0]["reason"]
+
+
+def test_a_template_the_hub_cannot_fill_stops_the_run_and_kills_no_notice(paths: Paths, gateway: Gateway) -> None:
+    doc = yaml.safe_load(TEMPLATES_FILE.read_text(encoding="utf-8"))
+    reworded = doc["templates"]["retirement_reminder"]  # an operator drops the age from the wording
+    reworded["text"] = reworded["text"].replace("（{statutory_age}）", "")
+    del reworded["placeholders"]["statutory_age"]
+    _plan(paths, ["13912345678"])
+    with pytest.raises(TemplateError, match="statutory_age"):
+        send_due(gateway.connector(NOON), parse_templates(doc, TEMPLATES_FILE), paths.ledger_url, paths.keys_dir)
+    assert _states(paths) == ["planned"] and gateway.outbox() == []
+    assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1  # fixed
