@@ -45,6 +45,7 @@ from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
+from lianban.ledger.time_limits import BEIJING
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
 
 __all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]
@@ -236,7 +237,7 @@ class Listed:
     state: str
     sends: int
     reason: str | None
-    created_at: str
+    created_at: str  # Beijing time, with its offset (the ledger's naive UTC)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -249,4 +250,5 @@ def listed(ledger_url: str, states: Sequence[str] = ()) -> list[Listed]:
         query = query.where(SmsNotice.state.in_(list(states)))
     with session_factory(ledger_url)() as session:
         return [Listed(n.id, n.kind, n.period, n.person_index[:8], n.state, n.attempts, n.reason,
-                       n.created_at.isoformat(timespec="seconds")) for n in session.scalars(query)]
+                       n.created_at.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds"))
+                for n in session.scalars(query)]

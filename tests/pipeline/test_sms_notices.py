@@ -196,3 +196,12 @@ def test_a_template_the_hub_cannot_fill_stops_the_run_and_kills_no_notice(paths:
         send_due(gateway.connector(NOON), parse_templates(doc, TEMPLATES_FILE), paths.ledger_url, paths.keys_dir)
     assert _states(paths) == ["planned"] and gateway.outbox() == []
     assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1  # fixed
+
+
+def test_an_operator_reads_when_a_notice_was_planned_in_beijing_time(paths: Paths) -> None:
+    vault, index = load_ring(paths.keys_dir, VAULT), load_ring(paths.keys_dir, INDEX).active_key()[1]
+    with session_factory(paths.ledger_url).begin() as session:  # 17:00 UTC: 01:00 the next day in Beijing
+        plan(session, vault, "retirement_reminder", blind_index(index, "person-0"), "2027-03", "13912345678", VALUES,
+             now=datetime(2026, 12, 2, 17, 0))
+    rows = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
+    assert [r["created_at"] for r in rows] == ["2026-12-03T01:00:00+08:00"]
