@@ -20,9 +20,10 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 _PHONE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
-#: an ID number or a mobile number anywhere in free text (full-width digits too: ``\d`` is Unicode)
-_ID_RUN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_PHONE_RUN = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+#: an ID number or a mobile number anywhere in free text (full-width digits too: ``\d`` is Unicode; and a
+#: full-width check letter, typed in full-width mode)
+_ID_RUN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXxＸｘ])(?![0-9A-Za-z])")
+_PHONE_RUN = re.compile(r"(?<!\d)([1１][3-9３-９]\d)\d{4}(\d{4})(?!\d)")
 
 #: Bozhou's county-level area codes (亳州市).
 BOZHOU_AREAS = {"341602": "谯城区", "341621": "涡阳县", "341622": "蒙城县", "341623": "利辛县"}

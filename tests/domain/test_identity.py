@@ -16,6 +16,7 @@ from lianban.domain.identity import (
     mask_name,
     mask_phone,
     phone_problem,
+    redact_text,
     uscc_check_char,
     uscc_problem,
 )
@@ -118,3 +119,11 @@ def test_masking_keeps_only_what_a_clerk_needs() -> None:
     assert mask_id("12345") == "*****"
     assert mask_phone("13812345678") == "138****5678"
     assert mask_name("张三") == "张*" and mask_name("欧阳修文") == "欧***" and mask_name("") == ""
+
+
+@pytest.mark.parametrize("id_number", ["34162219650115006X", "34162219650115006x", "34162219650115006Ｘ",
+                                       "３４１６２２１９６５０１１５００６Ｘ", "341622196501150065"])
+def test_an_id_number_in_free_text_is_masked_whatever_width_it_was_typed_in(id_number: str) -> None:
+    said = redact_text(f"申请人{id_number}，电话１３８１２３４５６７８，已受理")
+    assert id_number not in said and "１３８１２３４５６７８" not in said and said.endswith("，已受理")
+    assert "********" in said and "****" in said
