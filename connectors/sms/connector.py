@@ -167,15 +167,26 @@ class SmsConnector:
         return redact_text(str(reason or ERRORS.get(str(code), f"网关拒绝（{code or '无代码'}）")))
 
     def receipts(self, message_ids: Sequence[str]) -> list[DeliveryReceipt]:
-        """Delivery receipts of the ids the gateway knows (an unknown id is left out)."""
+        """Delivery receipts of the ids the gateway knows (an unknown id is left out). A receipt that cannot be
+        read (a state the API does not define, say) is left out too, logged without its content: its notice
+        waits and is asked about again, and the others' receipts are taken."""
         receipts: list[DeliveryReceipt] = []
         for chunk in chunks(message_ids, RECEIPT_IDS_PER_REQUEST):
             answer = self.client.call("POST", RECEIPTS_PATH, {"message_ids": list(chunk)})
             try:
-                receipts += [self._receipt(r) for r in answer["receipts"]]
+                rows = list(answer["receipts"])
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise malformed(self.connection, exc) from None
+            receipts += [receipt for r in rows if (receipt := self._readable(r)) is not None]
         return receipts
+
+    def _readable(self, r: Any) -> DeliveryReceipt | None:
+        try:
+            return self._receipt(r)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("%s: 一条状态报告不符合接口规范，已跳过，下轮再查 (a receipt that cannot be read was left out: "
+                        "%s)", self.connection, type(exc).__name__)
+            return None
 
     def _receipt(self, r: Mapping[str, Any]) -> DeliveryReceipt:
         state, code = DeliveryState(str(r["state"])), r.get("code")

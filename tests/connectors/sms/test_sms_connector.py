@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,3 +240,23 @@ def test_the_readmes_template_figures_are_what_the_loader_measures() -> None:
     measured = {key: (str(sms_length(TEMPLATES.worst_case(key))), str(segments(TEMPLATES.worst_case(key))),
                       t.quiet_hours.value) for key, t in TEMPLATES.templates.items()}
     assert {key: (length, count, policy) for key, length, count, policy in rows} == measured
+
+
+def test_a_receipt_that_cannot_be_read_is_left_out_and_the_others_are_taken(
+        start: Callable[..., LiveGateway], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The gateway answers one receipt in a state its API does not define: that one waits (asked again next
+    run), the others are read; the log names neither the phone nor the odd value."""
+    gateway = start(delivery_seconds=0)
+    connector = gateway.connector()
+    ok, other = (r.message_id or "" for r in connector.send([reminder("N1"), reminder("N2")]))
+    real = connector.client.call
+
+    def odd(method: str, path: str, body: Any = None) -> Any:
+        answer = real(method, path, body)
+        answer["receipts"][0] = {**answer["receipts"][0], "state": "13800001234-lost"}
+        return answer
+
+    monkeypatch.setattr(connector.client, "call", odd)
+    taken = connector.receipts([ok, other])
+    assert [(r.message_id, r.state) for r in taken] == [(other, DeliveryState.DELIVERED)]
+    assert "一条状态报告不符合接口规范，已跳过" in caplog.text and "13800001234" not in caplog.text
