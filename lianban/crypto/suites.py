@@ -221,6 +221,31 @@ class NistSuite:
 SUITES: dict[str, Suite] = {"SM": SMSuite(), "NIST": NistSuite()}
 
 
+def public_key_ok(suite: str, signing: bool, public: bytes) -> bool:
+    """Whether `public` is a public key of `suite` ("SM" or "NIST") as serialised above, for signing (`signing`)
+    or for a recipient: an SM2 point; a P-256 point, uncompressed; 32 bytes of X25519."""
+    if suite == "SM":
+        return sm2.is_point(public)
+    if not signing:
+        return len(public) == 32
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
+    except ValueError:
+        return False
+    return len(public) == 65
+
+
+def private_key_ok(suite: str, private: bytes) -> bool:
+    """Whether `private` is a private key of `suite` as serialised above: a 32-byte scalar (in range, for SM2)."""
+    if suite != "SM":
+        return len(private) == 32
+    try:
+        sm2.check_private(private)
+    except ValueError:
+        return False
+    return True
+
+
 def get_suite(name: str) -> Suite:
     """The suite called `name` ("SM" or "NIST"); ConfigError naming the choices otherwise."""
     try:

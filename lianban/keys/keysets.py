@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lianban.crypto.suites import SUITES, get_suite
+from lianban.crypto.suites import SUITES, get_suite, private_key_ok, public_key_ok
 from lianban.errors import ConfigError
 from lianban.keys.files import b64, decoded, malformed, read_key_json, write_private_json
 from lianban.keys.rings import check_retirable, new_kid
@@ -84,7 +84,22 @@ def _parse(name: str, path: Path, data: Any) -> KeySet:
         raise malformed(path, f"当前密钥 {active} 不在文件中", f"the active key {active} is not in the file")
     if empty := [k for k, v in (*public.items(), *private.items()) if not v]:
         raise malformed(path, f"密钥 {empty[0]} 为空", f"key {empty[0]} is empty")
+    if wrong := _misshapen(name, suite, public, private):
+        purpose = _purpose(name)
+        raise malformed(path, f"密钥 {wrong} 不是 {suite} 算法套件的{_PURPOSE_ZH[purpose]}密钥（长度或取值不符）",
+                        f"key {wrong} is not a {suite} {purpose} key (wrong length or value)")
     return KeySet(name, suite, active, public, private)
+
+
+_PURPOSE_ZH = {"signing": "签名", "recipient": "接收（解封）"}
+
+
+def _misshapen(name: str, suite: str, public: dict[str, bytes], private: dict[str, bytes]) -> str | None:
+    """The id of the first key that is not one of `suite` for this set's purpose (a department's file of another
+    suite, or a damaged one), which would otherwise fail only when used, naming no file."""
+    signing = _purpose(name) == "signing"
+    return next((kid for kid, key in public.items() if not public_key_ok(suite, signing, key)),
+                next((kid for kid, key in private.items() if not private_key_ok(suite, key)), None))
 
 
 def _generate(suite: str, purpose: str) -> tuple[bytes, bytes]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -66,3 +68,37 @@ def test_production_hub_imports_public_keys_only(tmp_path: Path) -> None:
     imported = keysets.import_public(hub, "medical-recipient", department / "medical-recipient.pub.json")
     assert imported.private == {} and keysets.load(hub, "medical-recipient", public_only=True).public
     assert not (hub / "medical-recipient.json").exists()
+
+
+def _other_suite_file(tmp_path: Path, name: str, public: bytes) -> Path:
+    source = tmp_path / "sent" / f"{name}.pub.json"
+    source.parent.mkdir(exist_ok=True)
+    source.write_text(json.dumps({"suite": "SM", "active": "k1",
+                                  "keys": {"k1": {"public": base64.b64encode(public).decode()}}}))
+    return source
+
+
+@pytest.mark.parametrize("public", [get_suite("NIST").generate_recipient_key().public,  # an X25519 key, 32 bytes
+                                    b"\x04" + b"\x01" * 64,  # the right length, not a point of the SM2 curve
+                                    b"\x04"], ids=["x25519", "off-curve", "short"])
+def test_a_key_that_is_not_one_of_its_suite_is_refused_naming_the_file(tmp_path: Path, public: bytes) -> None:
+    """Found in review: such a file imported and loaded, and the delivery run then stopped on a bare
+    ValueError ("recipient public key is not an SM2 point") naming no file and no remedy."""
+    keysets.ensure(tmp_path, "hub-signing-sm")
+    source = _other_suite_file(tmp_path, "medical-recipient", public)
+    with pytest.raises(ConfigError, match=r"medical-recipient\.pub\.json.*k1"):
+        keysets.import_public(tmp_path, "medical-recipient", source)
+    shutil.copy(source, tmp_path / "medical-recipient.pub.json")
+    with pytest.raises(ConfigError, match=r"medical-recipient\.pub\.json.*k1"):
+        keysets.load(tmp_path, "medical-recipient", public_only=True)
+
+
+@pytest.mark.parametrize("suite", ["SM", "NIST"])
+def test_a_private_key_of_the_wrong_size_is_refused_naming_the_file(tmp_path: Path, suite: str) -> None:
+    keysets.ensure(tmp_path, "hub-signing", suite)
+    path = tmp_path / "hub-signing.json"
+    body = json.loads(path.read_text())
+    body["keys"][body["active"]]["private"] = base64.b64encode(b"\x01" * 31).decode()
+    path.write_text(json.dumps(body))
+    with pytest.raises(ConfigError, match=r"hub-signing\.json"):
+        keysets.load(tmp_path, "hub-signing")
