@@ -10,7 +10,7 @@ import typer
 from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
-from lianban.keys.names import RINGS
+from lianban.keys.names import INDEX, RINGS
 
 keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 
@@ -83,6 +83,11 @@ def keys_rotate(name: str, as_json: JsonFlag = False) -> None:
 
     keys_dir = Paths.from_env().keys_dir
     name = _own_key(keys_dir, name)
+    if name == INDEX:
+        raise ConfigError(f"{INDEX} 是盲索引密钥，不能轮换：台账中按身份证号查找人员（识别重复申请）、"
+                          f"识别重复读入的行，所用索引都由它算出，换用新密钥后将不再匹配 (the blind-index key cannot "
+                          f"be rotated: the ledger's person indexes and row fingerprints were computed with it and "
+                          f"would no longer match)")
     active = rotate_ring(keys_dir, name).active if name in RINGS else keysets.rotate(keys_dir, name).active
     emit_done(f"{name}: 新的当前密钥 (now active) {active}", {"name": name, "active": active}, as_json)
 

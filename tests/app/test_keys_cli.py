@@ -1,0 +1,41 @@
+"""`lianban keys …` at the command: what an operator may rotate without losing what the ledger holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.cli import app
+from lianban.app.config import Paths
+from lianban.crypto.hashing import blind_index
+from lianban.errors import ConfigError
+from lianban.keys.rings import load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case
+
+
+def test_the_blind_index_key_is_not_rotated(paths: Paths, seeded: tuple[FrontendDB, list[dict[str, Any]]]) -> None:
+    """Found in review: `keys rotate hub` (docs/deploy.md listed it) made every blind index from then on differ
+    from the ledger's: a person's open case was no longer found (a duplicate application went through), and a
+    row read again no longer matched its fingerprint."""
+    _, apps = seeded
+    assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
+    before = load_ring(paths.keys_dir, "hub")
+    result = CliRunner().invoke(app, ["keys", "rotate", "hub"])
+    assert isinstance(result.exception, ConfigError) and "盲索引" in str(result.exception)
+    key = load_ring(paths.keys_dir, "hub").active_key()[1]
+    with session_factory(paths.ledger_url)() as session:
+        indexes = set(session.scalars(select(Case.id_index)))
+    assert indexes and indexes <= {blind_index(key, a["id_number"]) for a in apps}
+    assert load_ring(paths.keys_dir, "hub") == before
+
+
+def test_the_other_rings_still_rotate(paths: Paths) -> None:
+    for ring in ("vault", "evidence", "query"):
+        before = load_ring(paths.keys_dir, ring)
+        assert CliRunner().invoke(app, ["keys", "rotate", ring]).exit_code == 0
+        after = load_ring(paths.keys_dir, ring)
+        assert after.active != before.active and before.active in after.keys
