@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,24 @@ def _path(keys_dir: Path, name: str, public: bool) -> Path:
     return Path(keys_dir) / f"{name}{'.pub' if public else ''}.json"
 
 
-def _save(keys_dir: Path, ks: KeySet) -> None:
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    keys = {kid: {"public": b64(pub), **({"private": b64(ks.private[kid])} if kid in ks.private else {})}
+def _text(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+def _write_private(keys_dir: Path, ks: KeySet) -> None:
+    keys = {kid: {"public": _text(pub), **({"private": _text(ks.private[kid])} if kid in ks.private else {})}
             for kid, pub in ks.public.items()}
     write_private_json(_path(keys_dir, ks.name, False), {"suite": ks.suite, "active": ks.active, "keys": keys})
-    public = {kid: {"public": b64(pub)} for kid, pub in ks.public.items()}
+
+
+def _write_public(keys_dir: Path, ks: KeySet) -> None:
+    public = {kid: {"public": _text(pub)} for kid, pub in ks.public.items()}
     write_private_json(_path(keys_dir, ks.name, True), {"suite": ks.suite, "active": ks.active, "keys": public})
+
+
+def _save(keys_dir: Path, ks: KeySet) -> None:
+    _write_private(keys_dir, ks)
+    _write_public(keys_dir, ks)
 
 
 def load(keys_dir: Path, name: str, public_only: bool = False) -> KeySet:
@@ -118,16 +129,25 @@ def ensure(keys_dir: Path, name: str, suite: str = "SM") -> KeySet:
         kid = new_kid(name)
         private, public = _generate(suite, _purpose(name))
         _save(keys_dir, KeySet(name, suite, kid, {kid: public}, {kid: private}))
+    elif not _path(keys_dir, name, True).exists():  # a run cut short between the two files
+        _write_public(keys_dir, load(keys_dir, name))
     return load(keys_dir, name)
 
 
 def rotate(keys_dir: Path, name: str) -> KeySet:
-    """Add a fresh pair and make it active; older pairs keep working until retired."""
+    """Add a fresh pair and make it active; older pairs keep working until retired.
+
+    Three writes, so that a run cut short between any two leaves files that still work together: the new pair
+    is first held (private file, old key still active), then published as active (public file: others seal for
+    it, the holder opens it), and only then used (private file: the holder signs with it, others verify it)."""
     ks = load(keys_dir, name)
     kid = new_kid(name)
     private, public = _generate(ks.suite, _purpose(name))
-    rotated = KeySet(name, ks.suite, kid, {**ks.public, kid: public}, {**ks.private, kid: private})
-    _save(keys_dir, rotated)
+    held = KeySet(name, ks.suite, ks.active, {**ks.public, kid: public}, {**ks.private, kid: private})
+    _write_private(keys_dir, held)
+    rotated = replace(held, active=kid)
+    _write_public(keys_dir, rotated)
+    _write_private(keys_dir, rotated)
     return rotated
 
 

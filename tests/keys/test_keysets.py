@@ -102,3 +102,43 @@ def test_a_private_key_of_the_wrong_size_is_refused_naming_the_file(tmp_path: Pa
     path.write_text(json.dumps(body))
     with pytest.raises(ConfigError, match=r"hub-signing\.json"):
         keysets.load(tmp_path, "hub-signing")
+
+
+def _cut_at(monkeypatch: pytest.MonkeyPatch, failing: int) -> None:
+    """Key files are written as before, but the `failing`-th write from now on (1-based) dies (disk full, crash)."""
+    real, writes = keysets.write_private_json, []
+
+    def write(path: Path, body: object) -> None:
+        writes.append(path)
+        if len(writes) == failing:
+            raise OSError(28, "No space left on device")
+        real(path, body)
+
+    monkeypatch.setattr(keysets, "write_private_json", write)
+
+
+@pytest.mark.parametrize("failing", [1, 2, 3])
+@pytest.mark.parametrize("name", ["hub-signing-sm", "medical-recipient"])
+def test_a_rotation_cut_short_leaves_private_and_public_files_that_work_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, failing: int) -> None:
+    """Found in review: a rotation that wrote the private file but not the public one left the holder signing with
+    a key the public file (what the other parties verify with) does not hold."""
+    keysets.ensure(tmp_path, name)
+    _cut_at(monkeypatch, failing)
+    with pytest.raises(OSError):
+        keysets.rotate(tmp_path, name)
+    monkeypatch.undo()
+    private, public = keysets.load(tmp_path, name), keysets.load(tmp_path, name, public_only=True)
+    assert private.active in public.public  # what the holder signs with, the others verify
+    assert public.active in private.private  # what the others seal for, the holder opens
+    assert keysets.rotate(tmp_path, name).active in keysets.load(tmp_path, name, public_only=True).public
+
+
+def test_keys_init_completes_a_key_set_whose_public_file_was_never_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cut_at(monkeypatch, 2)
+    with pytest.raises(OSError):
+        keysets.ensure(tmp_path, "hub-signing-sm")
+    monkeypatch.undo()
+    held = keysets.ensure(tmp_path, "hub-signing-sm")
+    assert keysets.load(tmp_path, "hub-signing-sm", public_only=True).public == held.public
