@@ -78,11 +78,12 @@ class ResponseVerifier:
     def _fresh(self, ts: str, nonce: str, now: float) -> str | None:
         if abs(now - float(ts)) > self.max_skew:
             return "时间戳超出允许窗口 (stale timestamp)"
-        while self._seen and (next(iter(self._seen.values())) < now - 2 * self.max_skew
-                              or len(self._seen) >= self.capacity):
+        while self._seen and next(iter(self._seen.values())) < now - 2 * self.max_skew:
             self._seen.popitem(last=False)
         if nonce in self._seen:
             return "随机数重复，疑似重放 (replayed nonce)"
+        if len(self._seen) >= self.capacity:  # forgetting a nonce still in the window would let its replay pass
+            return f"窗口内已记住 {self.capacity} 个随机数，达到上限，稍后重试 (nonce memory full)"
         self._seen[nonce] = now
         return None
 

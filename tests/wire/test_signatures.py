@@ -73,3 +73,24 @@ def test_a_header_missing_a_field_is_malformed_even_with_extra_fields(keys: keys
     header = ";".join(p for p in _header(keys).split(";") if not p.startswith("nonce=")) + ";extra=1"
     with pytest.raises(SignatureAlert, match="签名格式错误"):
         _verifier(keys).verify(header, 200, "/soap/medical", BODY)
+
+
+def test_a_replay_is_refused_even_once_the_nonce_memory_is_full(keys: keysets.KeySet) -> None:
+    """Found in review: a full memory forgot its oldest nonce though it was still inside the window, and a replay
+    of that answer then passed. Now a new answer waits (SignatureAlert: retried later) until a nonce ages out."""
+    verifier = ResponseVerifier("medical", SM, keys.public, capacity=2)
+    first = _header(keys)
+    verifier.verify(first, 200, "/soap/medical", BODY)
+    verifier.verify(_header(keys), 200, "/soap/medical", BODY)
+    with pytest.raises(SignatureAlert, match="上限"):
+        verifier.verify(_header(keys), 200, "/soap/medical", BODY)
+    with pytest.raises(SignatureAlert, match="重放"):
+        verifier.verify(first, 200, "/soap/medical", BODY)
+
+
+def test_nonces_older_than_the_window_make_room(keys: keysets.KeySet, monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = ResponseVerifier("medical", SM, keys.public, capacity=1)
+    verifier.verify(_header(keys), 200, "/soap/medical", BODY)
+    later = time.time() + 2 * verifier.max_skew + 1
+    monkeypatch.setattr("lianban.wire.signatures.time.time", lambda: later)
+    assert verifier.verify(_header(keys), 200, "/soap/medical", BODY) == sm3_hex(BODY)
