@@ -61,7 +61,7 @@ def _json_lines(lines: list[str]) -> tuple[list[dict[str, Any]], int | None]:
     for number, line in enumerate(lines, start=1):
         try:
             value = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return parsed, number
         if not isinstance(value, dict):
             return parsed, number

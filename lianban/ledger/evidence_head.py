@@ -44,6 +44,8 @@ def read_head(keys_dir: Path) -> dict[str, Any] | None:
         data = json.loads(head_path(keys_dir).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except RecursionError:  # nested deeper than the parser goes: malformed like any other
+        raise ValueError(f"{head_path(keys_dir)} is not an evidence head file") from None
     if not (isinstance(data, dict) and type(data.get("head_id")) is int
             and all(isinstance(data.get(k), str) for k in (*HEAD_FIELDS[1:], "mac"))):
         raise ValueError(f"{head_path(keys_dir)} is not an evidence head file")

@@ -283,11 +283,25 @@ def test_a_forged_head_file_is_detected(ledger: Ledger, change: dict[str, Any]) 
     assert not verdict.ok and "head file forged" in (verdict.problem or "")
 
 
-@pytest.mark.parametrize("content", ["", "{not json", '{"head_id": "12"}', "[]"])
+NESTED = "[" * 100_000 + "]" * 100_000  # JSON nested deeper than the parser recurses
+
+
+@pytest.mark.parametrize("content", ["", "{not json", '{"head_id": "12"}', "[]", NESTED])
 def test_an_unreadable_head_file_is_detected(ledger: Ledger, content: str) -> None:
     evidence_head.head_path(ledger.keys).write_text(content)
     verdict = _verify(ledger)
     assert not verdict.ok and "head file unreadable" in (verdict.problem or "")
+
+
+def test_an_append_beside_a_head_file_nested_too_deep_alerts_and_leaves_it(ledger: Ledger,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review: such a file (NESTED) raised RecursionError out of the append (and out of verify) instead
+    of the alert and the failed verdict any other malformed head file gets."""
+    path = evidence_head.head_path(ledger.keys)
+    path.write_text(NESTED)
+    with session_factory(ledger.url).begin() as s:
+        evidence.EvidenceLog.load(ledger.keys).sent(s, "medical", "submit", ["BZ9"], {"batch": 9})
+    assert path.read_text() == NESTED and "ALERT" in caplog.text
 
 
 def test_a_missing_head_file_is_detected_while_the_ledger_has_entries(ledger: Ledger) -> None:
@@ -385,6 +399,15 @@ def test_a_garbled_archive_line_is_a_failed_verdict_naming_it(ledger: Ledger, tm
     path = _archive(ledger, tmp_path)
     lines = path.read_text().splitlines()
     lines[1] = lines[1][:-7]  # cut inside the JSON of the second entry
+    path.write_text("\n".join(lines) + "\n")
+    verdict = evidence_archive.verify_archive(path, ledger.keys)
+    assert not verdict.ok and "第 2 行" in (verdict.problem or "")
+
+
+def test_an_archive_line_nested_too_deep_is_a_failed_verdict_naming_it(ledger: Ledger, tmp_path: Path) -> None:
+    path = _archive(ledger, tmp_path)
+    lines = path.read_text().splitlines()
+    lines[1] = NESTED
     path.write_text("\n".join(lines) + "\n")
     verdict = evidence_archive.verify_archive(path, ledger.keys)
     assert not verdict.ok and "第 2 行" in (verdict.problem or "")
