@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from lianban.crypto.suites import SUITES, get_suite, private_key_ok, public_key_ok
+from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError
 from lianban.keys.files import b64, decoded, malformed, read_key_json, write_private_json
+from lianban.keys.names import suite_of
 from lianban.keys.rings import check_retirable, new_kid
 
 
@@ -177,5 +179,19 @@ def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
     except (ValueError, RecursionError):
         raise malformed(source, "不是合法的 JSON", "not valid JSON") from None
     loaded = _parse(name, source, data)
+    agreed = _agreed_suite(name)
+    if agreed not in (None, loaded.suite):
+        raise ConfigError(f"{source} 使用 {loaded.suite} 算法套件，而与对方约定的是 {agreed}"
+                          f"（schemas/catalog/departments.yaml），拒绝导入：请对方按约定的套件提供公钥 (holds "
+                          f"{loaded.suite} keys, but {agreed} is agreed with this party; not imported)")
     write_private_json(_path(keys_dir, name, True), data)
     return loaded
+
+
+def _agreed_suite(name: str) -> str | None:
+    """The suite agreed with the party whose key set `name` is (``<party>-recipient`` or ``<party>-signing``), which
+    the hub seals and verifies with whatever the file says; None for any other name."""
+    party, _, purpose = name.rpartition("-")
+    if purpose not in ("recipient", "signing") or party not in load_catalog().departments:
+        return None
+    return suite_of(party)

@@ -142,3 +142,16 @@ def test_keys_init_completes_a_key_set_whose_public_file_was_never_written(
     monkeypatch.undo()
     held = keysets.ensure(tmp_path, "hub-signing-sm")
     assert keysets.load(tmp_path, "hub-signing-sm", public_only=True).public == held.public
+
+
+def test_importing_a_partys_keys_of_another_suite_than_agreed_is_refused(tmp_path: Path) -> None:
+    """Found in review: a NIST file imported as medical-recipient (medical agreed SM) was installed, and the
+    delivery run then stopped on a bare ValueError when it wrapped a data key for it."""
+    department = tmp_path / "medical-side"
+    keysets.ensure(department, "medical-recipient", "NIST")
+    hub = tmp_path / "hub"
+    with pytest.raises(ConfigError, match=r"medical-recipient\.pub\.json.*NIST.*SM"):
+        keysets.import_public(hub, "medical-recipient", department / "medical-recipient.pub.json")
+    assert not (hub / "medical-recipient.pub.json").exists()
+    keysets.ensure(department, "hub-signing-nist", "NIST")  # not a party's key set: any suite
+    assert keysets.import_public(hub, "hub-signing-nist", department / "hub-signing-nist.pub.json").suite == "NIST"
