@@ -171,14 +171,17 @@ def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"无法读取要导入的公钥文件 {source}（{type(exc).__name__}）：请检查路径与权限 "
                           f"(cannot read the public key file to import: check its path and permissions)") from None
+    holds_private = ConfigError(f"{source} 含有私钥，拒绝导入：只导入对方的公钥文件 "
+                                f"(holds a private key; import public keys only)")
     if '"private"' in body:
-        raise ConfigError(f"{source} 含有私钥，拒绝导入：只导入对方的公钥文件 "
-                          f"(holds a private key; import public keys only)")
+        raise holds_private
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         raise malformed(source, "不是合法的 JSON", "not valid JSON") from None
     loaded = _parse(name, source, data)
+    if loaded.private:  # spelt with JSON escapes ("\u0070rivate"), it passed the look at the text
+        raise holds_private
     agreed = _agreed_suite(name)
     if agreed not in (None, loaded.suite):
         raise ConfigError(f"{source} 使用 {loaded.suite} 算法套件，而与对方约定的是 {agreed}"

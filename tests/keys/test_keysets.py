@@ -155,3 +155,15 @@ def test_importing_a_partys_keys_of_another_suite_than_agreed_is_refused(tmp_pat
     assert not (hub / "medical-recipient.pub.json").exists()
     keysets.ensure(department, "hub-signing-nist", "NIST")  # not a party's key set: any suite
     assert keysets.import_public(hub, "hub-signing-nist", department / "hub-signing-nist.pub.json").suite == "NIST"
+
+
+def test_a_private_key_spelt_with_json_escapes_is_refused_on_import(tmp_path: Path) -> None:
+    """Found in review: the import looked for the text ``"private"`` only, so ``"\\u0070rivate"`` (the same JSON
+    key) passed, and the private key was written into medical-recipient.pub.json."""
+    keysets.ensure(tmp_path / "dept", "medical-recipient")
+    source = tmp_path / "sent.json"
+    source.write_text((tmp_path / "dept" / "medical-recipient.json").read_text().replace('"private"',
+                                                                                         '"\\u0070rivate"'))
+    with pytest.raises(ConfigError, match="私钥"):
+        keysets.import_public(tmp_path / "hub", "medical-recipient", source)
+    assert not (tmp_path / "hub" / "medical-recipient.pub.json").exists()
