@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
 from lianban.ledger.evidence import ARCHIVE_SIGNER, GENESIS, Verdict, chain_keys, row_of, verify_entries
 from lianban.ledger.models import Evidence
+
+_NAME = re.compile(r"evidence-(\d{4}-\d{2})\.jsonl")  # as archive_month names its file
 
 
 def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
@@ -53,6 +56,16 @@ def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Pat
     if sm3_hex("\n".join(lines).encode()) != trailer.get("entries_sm3") or len(lines) != trailer.get("count"):
         return "归档内容与签名的尾部不符（条目被改动、删除或增加）(archive entries altered)"
     return None
+
+
+def _month_problem(path: Path, trailer: Mapping[str, Any]) -> str | None:
+    """Whether a file named as :func:`archive_month` names it (``evidence-YYYY-MM.jsonl``) holds another month's
+    archive (signed as such: its trailer's ``archive``), an older archive put in the place of this one."""
+    named = _NAME.fullmatch(path.name)
+    if named is None or trailer["archive"] == named[1]:
+        return None
+    return (f"归档文件名的月份 {named[1]} 与签名的尾部记录的月份 {trailer['archive']} 不符（被替换或重放）"
+            f"(the archive of another month)")
 
 
 def _json_lines(lines: list[str]) -> tuple[list[dict[str, Any]], int | None]:
@@ -91,7 +104,7 @@ def verify_archive(path: Path, keys_dir: Path, with_chain_key: bool = True) -> V
                                               start_prev=trailer["start_prev"])
         if not verdict.ok:
             return verdict
-        problem = _trailer_problem(trailer, lines, keys_dir) or (
+        problem = _trailer_problem(trailer, lines, keys_dir) or _month_problem(path, trailer) or (
             None if head == trailer["head"] else "归档链尾与尾部记录不符 (truncated archive)")
     except (KeyError, TypeError, ValueError):
         return Verdict(False, 0, None, "归档记录或尾部缺少字段（被改动）(entries or trailer altered)")

@@ -142,6 +142,18 @@ def test_an_edited_archive_is_detected(ledger: Ledger, tmp_path: Path, with_chai
     assert not verdict.ok and verdict.problem
 
 
+def test_an_archive_under_another_months_name_is_detected(ledger: Ledger, tmp_path: Path) -> None:
+    """Found in review: an older month's archive copied over (or renamed to) this month's verified as it."""
+    path = _archive(ledger, tmp_path)
+    year, month = map(int, path.stem.removeprefix("evidence-").split("-"))
+    other = path.with_name(f"evidence-{year + month // 12}-{month % 12 + 1:02d}.jsonl")
+    shutil.copy(path, other)
+    verdict = evidence_archive.verify_archive(other, ledger.keys)
+    assert not verdict.ok and "月份" in (verdict.problem or "")
+    assert evidence_archive.verify_archive(path, ledger.keys).ok
+    assert evidence_archive.verify_archive(shutil.copy(path, tmp_path / "copied.jsonl"), ledger.keys).ok
+
+
 def test_a_truncated_archive_is_detected(ledger: Ledger, tmp_path: Path) -> None:
     path = _archive(ledger, tmp_path)
     lines = path.read_text().splitlines()
