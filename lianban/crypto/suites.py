@@ -251,4 +251,6 @@ def get_suite(name: str) -> Suite:
     try:
         return SUITES[name]
     except KeyError:
-        raise ConfigError(f"unknown cipher suite {name!r}; choose one of {sorted(SUITES)}") from None
+        raise ConfigError(f"算法套件 {name!r} 未知，应为 {' 或 '.join(sorted(SUITES))}：请检查 "
+                          f"schemas/catalog/departments.yaml 中该部门的 suite (unknown cipher suite {name!r}; choose "
+                          f"one of {sorted(SUITES)})") from None

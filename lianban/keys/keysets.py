@@ -42,7 +42,9 @@ class KeySet:
         try:
             return self.active, self.private[self.active]
         except KeyError:
-            raise ConfigError(f"key set {self.name} holds no private key for its active id {self.active}") from None
+            raise ConfigError(f"{self.name} 密钥文件中没有当前密钥 {self.active} 的私钥（可能只是公钥文件）："
+                              f"请从备份恢复本方的私钥文件，可用 lianban keys list 查看 (key set {self.name} holds no "
+                              f"private key for its active id {self.active})") from None
 
     def __repr__(self) -> str:
         return f"KeySet(name={self.name!r}, suite={self.suite!r}, active={self.active!r}, kids={sorted(self.public)})"

@@ -86,3 +86,9 @@ def test_an_unknown_suite_is_a_config_error_naming_the_choices() -> None:
 def test_a_key_pair_never_prints_its_private_key() -> None:
     pair = KeyPair(b"\xaa" * 32, b"\x04" + b"\xbb" * 64)
     assert "aa" not in repr(pair) and "\\xaa" not in repr(pair)
+
+
+def test_an_unknown_suite_is_named_in_chinese() -> None:
+    """Found in review: English only. A departments.yaml naming a suite there is not (keys init, delivery)."""
+    with pytest.raises(ConfigError, match=r"^算法套件 'GM' 未知.*departments\.yaml"):
+        get_suite("GM")

@@ -167,3 +167,12 @@ def test_a_private_key_spelt_with_json_escapes_is_refused_on_import(tmp_path: Pa
     with pytest.raises(ConfigError, match="私钥"):
         keysets.import_public(tmp_path / "hub", "medical-recipient", source)
     assert not (tmp_path / "hub" / "medical-recipient.pub.json").exists()
+
+
+def test_a_key_set_without_its_active_private_key_says_so_in_chinese(tmp_path: Path) -> None:
+    """Found in review: this error (an operator reads it at `lianban audit archive`, or when a run seals) was
+    English only."""
+    keysets.ensure(tmp_path, "hub-signing-sm")
+    shutil.copy(tmp_path / "hub-signing-sm.pub.json", tmp_path / "hub-signing-sm.json")
+    with pytest.raises(ConfigError, match=r"^hub-signing-sm .*私钥.*lianban keys list"):
+        keysets.load(tmp_path, "hub-signing-sm").active_private()
