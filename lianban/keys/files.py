@@ -9,10 +9,12 @@ Folders are created 0700.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +22,7 @@ from lianban.errors import ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["malformed", "read_key_json", "write_private_json"]
+__all__ = ["changing", "malformed", "read_key_json", "write_private_json"]
 
 _UNREADABLE = {PermissionError: ("没有读取权限", "permission denied"),
                IsADirectoryError: ("这是目录而不是文件", "it is a folder"),
@@ -68,6 +70,20 @@ def read_key_json(path: Path) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         raise malformed(path, "不是合法的 JSON", "not valid JSON") from None
+
+
+@contextmanager
+def changing(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path minus .json>.lock`` while key file `path` is read, changed and
+    written back: two runs changing one file (two ``keys rotate``, a rotate and a retire) take turns, and neither
+    writes back a copy without the key the other has just added."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_private_json(path: Path, body: Any) -> None:

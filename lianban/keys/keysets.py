@@ -23,7 +23,7 @@ from typing import Any
 from lianban.crypto.suites import SUITES, get_suite, private_key_ok, public_key_ok
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError
-from lianban.keys.files import b64, decoded, malformed, read_key_json, write_private_json
+from lianban.keys.files import b64, changing, decoded, malformed, read_key_json, write_private_json
 from lianban.keys.names import suite_of
 from lianban.keys.rings import check_retirable, new_kid
 
@@ -128,14 +128,21 @@ def _purpose(name: str) -> str:
 
 
 def ensure(keys_dir: Path, name: str, suite: str = "SM") -> KeySet:
-    """Load `name`, creating it with one fresh pair when absent."""
+    """Load `name`, creating it with one fresh pair when absent (a folder where both files are needs no write)."""
+    if not (_path(keys_dir, name, False).exists() and _path(keys_dir, name, True).exists()):
+        with changing(_path(keys_dir, name, False)):
+            _create(keys_dir, name, suite)
+    return load(keys_dir, name)
+
+
+def _create(keys_dir: Path, name: str, suite: str) -> None:
+    """Write what is missing of key set `name`: both files, or the public one a run cut short did not write."""
     if not _path(keys_dir, name, False).exists():
         kid = new_kid(name)
         private, public = _generate(suite, _purpose(name))
         _save(keys_dir, KeySet(name, suite, kid, {kid: public}, {kid: private}))
-    elif not _path(keys_dir, name, True).exists():  # a run cut short between the two files
+    elif not _path(keys_dir, name, True).exists():
         _write_public(keys_dir, load(keys_dir, name))
-    return load(keys_dir, name)
 
 
 def rotate(keys_dir: Path, name: str) -> KeySet:
@@ -144,24 +151,26 @@ def rotate(keys_dir: Path, name: str) -> KeySet:
     Three writes, so that a run cut short between any two leaves files that still work together: the new pair
     is first held (private file, old key still active), then published as active (public file: others seal for
     it, the holder opens it), and only then used (private file: the holder signs with it, others verify it)."""
-    ks = load(keys_dir, name)
-    kid = new_kid(name)
-    private, public = _generate(ks.suite, _purpose(name))
-    held = KeySet(name, ks.suite, ks.active, {**ks.public, kid: public}, {**ks.private, kid: private})
-    _write_private(keys_dir, held)
-    rotated = replace(held, active=kid)
-    _write_public(keys_dir, rotated)
-    _write_private(keys_dir, rotated)
+    with changing(_path(keys_dir, name, False)):
+        ks = load(keys_dir, name)
+        kid = new_kid(name)
+        private, public = _generate(ks.suite, _purpose(name))
+        held = KeySet(name, ks.suite, ks.active, {**ks.public, kid: public}, {**ks.private, kid: private})
+        _write_private(keys_dir, held)
+        rotated = replace(held, active=kid)
+        _write_public(keys_dir, rotated)
+        _write_private(keys_dir, rotated)
     return rotated
 
 
 def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
     """Remove `kid`: what it sealed or signed is refused from now on. The active key cannot be retired."""
-    ks = load(keys_dir, name)
-    check_retirable(name, kid, ks.active, ks.public)
-    kept = KeySet(name, ks.suite, ks.active, {k: v for k, v in ks.public.items() if k != kid},
-                  {k: v for k, v in ks.private.items() if k != kid})
-    _save(keys_dir, kept)
+    with changing(_path(keys_dir, name, False)):
+        ks = load(keys_dir, name)
+        check_retirable(name, kid, ks.active, ks.public)
+        kept = KeySet(name, ks.suite, ks.active, {k: v for k, v in ks.public.items() if k != kid},
+                      {k: v for k, v in ks.private.items() if k != kid})
+        _save(keys_dir, kept)
     return kept
 
 

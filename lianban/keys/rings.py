@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lianban.errors import ConfigError
-from lianban.keys.files import b64, decoded, malformed, read_key_json, write_private_json
+from lianban.keys.files import b64, changing, decoded, malformed, read_key_json, write_private_json
 
 KEY_BYTES = 16  # SM4 is a 128-bit block cipher with a 128-bit key
 
@@ -82,24 +82,28 @@ def ensure_ring(keys_dir: Path, owner: str) -> KeyRing:
     """Load `owner`'s ring, creating it with one fresh key when absent."""
     path = _path(keys_dir, owner)
     if not path.exists():
-        kid = new_kid(owner)
-        _write(path, KeyRing(owner, kid, {kid: secrets.token_bytes(KEY_BYTES)}))
+        with changing(path):
+            if not path.exists():
+                kid = new_kid(owner)
+                _write(path, KeyRing(owner, kid, {kid: secrets.token_bytes(KEY_BYTES)}))
     return load_ring(keys_dir, owner)
 
 
 def rotate_ring(keys_dir: Path, owner: str) -> KeyRing:
     """Add a fresh key and make it active; older keys keep opening what they sealed."""
-    ring = load_ring(keys_dir, owner)
-    kid = new_kid(owner)
-    rotated = KeyRing(owner, kid, {**ring.keys, kid: secrets.token_bytes(KEY_BYTES)})
-    _write(_path(keys_dir, owner), rotated)
+    with changing(_path(keys_dir, owner)):
+        ring = load_ring(keys_dir, owner)
+        kid = new_kid(owner)
+        rotated = KeyRing(owner, kid, {**ring.keys, kid: secrets.token_bytes(KEY_BYTES)})
+        _write(_path(keys_dir, owner), rotated)
     return rotated
 
 
 def retire_ring_key(keys_dir: Path, owner: str, kid: str) -> KeyRing:
     """Remove `kid` from `owner`'s ring: what it sealed no longer opens. The active key cannot be retired."""
-    ring = load_ring(keys_dir, owner)
-    check_retirable(owner, kid, ring.active, ring.keys)
-    kept = KeyRing(owner, ring.active, {k: v for k, v in ring.keys.items() if k != kid})
-    _write(_path(keys_dir, owner), kept)
+    with changing(_path(keys_dir, owner)):
+        ring = load_ring(keys_dir, owner)
+        check_retirable(owner, kid, ring.active, ring.keys)
+        kept = KeyRing(owner, ring.active, {k: v for k, v in ring.keys.items() if k != kid})
+        _write(_path(keys_dir, owner), kept)
     return kept

@@ -176,3 +176,15 @@ def test_a_key_set_without_its_active_private_key_says_so_in_chinese(tmp_path: P
     shutil.copy(tmp_path / "hub-signing-sm.pub.json", tmp_path / "hub-signing-sm.json")
     with pytest.raises(ConfigError, match=r"^hub-signing-sm .*私钥.*lianban keys list"):
         keysets.load(tmp_path, "hub-signing-sm").active_private()
+
+
+def test_two_rotations_of_a_key_set_at_once_keep_both_new_pairs(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.keys.test_rings import rotate_twice_at_once
+
+    keysets.ensure(tmp_path, "hub-signing-sm")
+    made = rotate_twice_at_once(monkeypatch, keysets, lambda: keysets.rotate(tmp_path, "hub-signing-sm"))
+    held = keysets.load(tmp_path, "hub-signing-sm")
+    kids = sorted(held.private)
+    assert len(kids) == 3 and isinstance(made, keysets.KeySet) and made.active in kids
+    assert sorted(keysets.load(tmp_path, "hub-signing-sm", public_only=True).public) == kids

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lianban.errors import ConfigError
-from lianban.keys.rings import KEY_BYTES, ensure_ring, load_ring, rotate_ring
+from lianban.keys import rings
+from lianban.keys.rings import KEY_BYTES, KeyRing, ensure_ring, load_ring, rotate_ring
 
 
 def test_ensure_creates_a_private_ring_once(tmp_path: Path) -> None:
@@ -69,3 +73,34 @@ def test_ring_whose_keys_are_a_list_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "medical.json").write_text('{"active": "a", "keys": ["a"]}')
     with pytest.raises(ConfigError, match=r"medical\.json"):
         load_ring(tmp_path, "medical")
+
+
+def rotate_twice_at_once(monkeypatch: pytest.MonkeyPatch, module: Any, rotate: Callable[[], object]) -> object:
+    """Rotate in a thread that stops (up to a second) as it starts writing, and meanwhile here: what this one made
+    (`module`: where the rotation writes through ``write_private_json``)."""
+    writing, done_here = threading.Event(), threading.Event()
+    real = module.write_private_json
+
+    def write(path: Path, body: object) -> None:
+        if threading.current_thread() is there and not writing.is_set():
+            writing.set()
+            done_here.wait(1.0)
+        real(path, body)
+
+    monkeypatch.setattr(module, "write_private_json", write)
+    there = threading.Thread(target=rotate)
+    there.start()
+    assert writing.wait(5)
+    made = rotate()
+    done_here.set()
+    there.join()
+    return made
+
+
+def test_two_rotations_at_once_keep_both_new_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: each read the ring, added a key and wrote it back, so the later write dropped the key the
+    other had just made active (and perhaps sealed with already)."""
+    ensure_ring(tmp_path, "vault")
+    made = rotate_twice_at_once(monkeypatch, rings, lambda: rotate_ring(tmp_path, "vault"))
+    kids = sorted(load_ring(tmp_path, "vault").keys)
+    assert len(kids) == 3 and isinstance(made, KeyRing) and made.active in kids
