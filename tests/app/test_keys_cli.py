@@ -14,6 +14,7 @@ from lianban.crypto.hashing import blind_index
 from lianban.errors import ConfigError
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog, verify_ledger
 from lianban.ledger.models import Case
 
 
@@ -39,3 +40,20 @@ def test_the_other_rings_still_rotate(paths: Paths) -> None:
         assert CliRunner().invoke(app, ["keys", "rotate", ring]).exit_code == 0
         after = load_ring(paths.keys_dir, ring)
         assert after.active != before.active and before.active in after.keys
+
+
+def test_a_chain_key_is_not_retired(paths: Paths) -> None:
+    """Found in review: `keys retire evidence <old kid>` went through, and from then on the intact chain failed to
+    verify ("链密钥 … 未知") at every entry the old key chained: the ledger keeps every entry for good."""
+    def append(n: int) -> None:
+        with session_factory(paths.ledger_url).begin() as session:
+            EvidenceLog.load(paths.keys_dir).sent(session, "medical", "submit", [f"BZ{n}"], {"batch": n})
+
+    append(1)
+    old = load_ring(paths.keys_dir, "evidence").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "evidence"]).exit_code == 0
+    append(2)
+    result = CliRunner().invoke(app, ["keys", "retire", "evidence", old])
+    assert isinstance(result.exception, ConfigError) and "证据链" in str(result.exception)
+    with session_factory(paths.ledger_url)() as session:
+        assert verify_ledger(session, paths.keys_dir).ok

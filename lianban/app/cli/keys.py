@@ -10,7 +10,7 @@ import typer
 from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
-from lianban.keys.names import INDEX, RINGS
+from lianban.keys.names import EVIDENCE, INDEX, RINGS
 
 keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 
@@ -100,6 +100,10 @@ def keys_retire(name: str, kid: str, as_json: JsonFlag = False) -> None:
 
     keys_dir = Paths.from_env().keys_dir
     name = _own_key(keys_dir, name)
+    if name == EVIDENCE:
+        raise ConfigError(f"{EVIDENCE} 是证据链密钥，不能停用：台账永久保留每一条证据，校验证据链（及月度归档）"
+                          f"需要链上用过的每一个密钥，停用后完好的证据链也将校验失败 (chain keys are never retired: "
+                          f"the ledger keeps every entry, and verifying the chain needs every key it used)")
     if name in RINGS:
         retire_ring_key(keys_dir, name, kid)
     else:
