@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import sm3_hex
@@ -29,9 +29,13 @@ def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
 
 
 def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path:
-    """Write the entries of `month` (YYYY-MM) as JSON Lines with a trailer signed by the hub (SM2)."""
-    rows = [row_of(e) for e in session.scalars(select(Evidence).where(Evidence.at.like(f"{month}-%"))
-                                            .order_by(Evidence.id))]
+    """Write the entries of `month` (YYYY-MM) as JSON Lines with a trailer signed by the hub (SM2): every entry
+    from the month's first to its last, so that one stamped with another month by a host whose clock is a little
+    off (appends from several hosts, around midnight at a month's end) leaves no gap in either month's chain."""
+    first, last = session.execute(select(func.min(Evidence.id), func.max(Evidence.id))
+                                  .where(Evidence.at.like(f"{month}-%"))).one()
+    rows = [row_of(e) for e in session.scalars(select(Evidence).where(Evidence.id.between(first, last))
+                                            .order_by(Evidence.id))] if first is not None else []
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     trailer: dict[str, Any] = {
         "archive": month, "count": len(rows), "start_prev": rows[0]["prev_hash"] if rows else GENESIS,

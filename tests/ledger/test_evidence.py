@@ -10,6 +10,7 @@ import shutil
 import sys
 import threading
 from dataclasses import asdict
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -152,6 +153,34 @@ def test_an_archive_under_another_months_name_is_detected(ledger: Ledger, tmp_pa
     assert not verdict.ok and "月份" in (verdict.problem or "")
     assert evidence_archive.verify_archive(path, ledger.keys).ok
     assert evidence_archive.verify_archive(shutil.copy(path, tmp_path / "copied.jsonl"), ledger.keys).ok
+
+
+def test_months_archives_verify_when_hosts_clocks_stamp_entries_out_of_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: two hosts appending across midnight of a month's end, one a little behind, stamped entry 3
+    in November after entry 2 in December; the November archive (1 and 3) and the December one (2 and 4) then
+    failed to verify though nothing was touched. An archive now holds every entry from its month's first to its
+    last."""
+    keys, url = tmp_path / "keys", f"sqlite:///{tmp_path / 'ledger.db'}"
+    ensure_keys(keys)
+    upgrade(url)
+    stamps = iter(["2026-11-30T23:59:59.900", "2026-12-01T00:00:00.100", "2026-11-30T23:59:59.950",
+                   "2026-12-01T00:00:00.200"])
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:  # type: ignore[override]
+            return cls.fromisoformat(next(stamps)).replace(tzinfo=tz)
+
+    monkeypatch.setattr(evidence, "datetime", Clock)
+    log = evidence.EvidenceLog.load(keys)
+    for n in range(4):
+        with session_factory(url).begin() as s:
+            log.sent(s, "medical", "submit", [f"BZ{n}"], {"batch": n})
+    with session_factory(url)() as s:
+        for month in ("2026-11", "2026-12"):
+            path = evidence_archive.archive_month(s, month, tmp_path / "archive", keys)
+            assert evidence_archive.verify_archive(path, keys).ok, month
 
 
 def test_a_truncated_archive_is_detected(ledger: Ledger, tmp_path: Path) -> None:
