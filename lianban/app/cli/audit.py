@@ -28,26 +28,33 @@ def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an ar
     from lianban.ledger.db import session_factory
 
     paths = Paths.from_env()
+    shown: dict[str, object]
     if archive:
-        verdict = _verify_archive(archive, paths.keys_dir)
+        verdict, chain_key = _verify_archive(archive, paths.keys_dir)
+        shown = {**verdict.as_dict(), "chain_key": chain_key}
     else:
         with session_factory(paths.existing_ledger())() as session:
             verdict = evidence.verify_ledger(session, paths.keys_dir)
-    emit(verdict.as_dict(), as_json, "证据链校验 (evidence chain)")
+        shown = verdict.as_dict()
+    emit(shown, as_json, "证据链校验 (evidence chain)")
     if not verdict.ok:
         raise typer.Exit(1)
 
 
-def _verify_archive(archive: Path, keys_dir: Path) -> Verdict:
-    """Verify an archive file; a file that is not there, or is no evidence archive at all, is a ConfigError
+def _verify_archive(archive: Path, keys_dir: Path) -> tuple[Verdict, bool]:
+    """Verify an archive file, and whether every entry's keyed hash was checked too: with the chain key where the
+    keys folder holds it (the hub's), else with the hub's public key alone (an auditor's: the signed trailer
+    still covers every entry). A file that is not there, or is no evidence archive at all, is a ConfigError
     (a slip of the operator's, exit 2) rather than a failed verdict (exit 1)."""
+    from lianban.keys.names import EVIDENCE
     from lianban.ledger import evidence_archive
 
     if not archive.is_file():
         raise ConfigError(f"归档文件不存在或不是文件：{archive}；请检查 --archive 的路径 "
                           f"(archive file not found: {archive}; check --archive)")
+    chain_key = (keys_dir / f"{EVIDENCE}.json").exists()
     try:
-        return evidence_archive.verify_archive(archive, keys_dir)
+        return evidence_archive.verify_archive(archive, keys_dir, with_chain_key=chain_key), chain_key
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"无法读取证据归档 {archive}（{type(exc).__name__}）："
                           f"它不是 lianban audit archive 写出的证据归档，或已损坏 (cannot read {archive} as an "
