@@ -128,7 +128,10 @@ def _purpose(name: str) -> str:
 
 
 def ensure(keys_dir: Path, name: str, suite: str = "SM") -> KeySet:
-    """Load `name`, creating it with one fresh pair when absent (a folder where both files are needs no write)."""
+    """Load `name`, creating it with one fresh pair when absent (a folder where both files are needs no write). A
+    public file alone is another party's keys, imported: it is loaded as it is, never replaced by a stand-in."""
+    if _path(keys_dir, name, True).exists() and not _path(keys_dir, name, False).exists():
+        return load(keys_dir, name, public_only=True)
     if not (_path(keys_dir, name, False).exists() and _path(keys_dir, name, True).exists()):
         with changing(_path(keys_dir, name, False)):
             _create(keys_dir, name, suite)

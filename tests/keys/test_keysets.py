@@ -70,6 +70,24 @@ def test_production_hub_imports_public_keys_only(tmp_path: Path) -> None:
     assert not (hub / "medical-recipient.json").exists()
 
 
+def test_lianban_init_keeps_an_imported_public_key_and_makes_no_stand_in(tmp_path: Path) -> None:
+    """Found in review: `lianban init` (lianban-init runs it at every start) made a stand-in pair for every party
+    whose private file it did not find, which on a production hub is every one: it wrote the hub a "department"
+    private key and overwrote the department's imported public key, so the hub sealed for a key the department
+    does not have, and checked its answers against one it never signed with."""
+    from lianban.keys.provision import ensure_hub_keys, ensure_keys
+
+    department = tmp_path / "medical-side"
+    sent = keysets.ensure(department, "medical-recipient")
+    hub = tmp_path / "hub"
+    ensure_hub_keys(hub)
+    keysets.import_public(hub, "medical-recipient", department / "medical-recipient.pub.json")
+    ensure_keys(hub)
+    assert keysets.load(hub, "medical-recipient", public_only=True).public == sent.public
+    assert not (hub / "medical-recipient.json").exists()
+    assert keysets.ensure(hub, "medical-recipient").private == {}
+
+
 def _other_suite_file(tmp_path: Path, name: str, public: bytes) -> Path:
     source = tmp_path / "sent" / f"{name}.pub.json"
     source.parent.mkdir(exist_ok=True)
