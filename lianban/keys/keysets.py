@@ -179,7 +179,8 @@ def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
 
 def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
     """Install another party's public key file as ``<name>.pub.json``; a file holding any private key is
-    refused (it must never leave its owner), and so is one that does not load."""
+    refused (it must never leave its owner), and so is one that does not load, and any file for a key set whose
+    private half this installation holds (its own public file must stay the one that matches it)."""
     try:
         body = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -196,19 +197,22 @@ def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
     loaded = _parse(name, source, data)
     if loaded.private:  # spelt with JSON escapes ("\u0070rivate"), it passed the look at the text
         raise holds_private
-    agreed = _agreed_suite(name)
+    party = _party(name)
+    agreed = suite_of(party) if party else None
     if agreed not in (None, loaded.suite):
         raise ConfigError(f"{source} 使用 {loaded.suite} 算法套件，而与对方约定的是 {agreed}"
                           f"（schemas/catalog/departments.yaml），拒绝导入：请对方按约定的套件提供公钥 (holds "
                           f"{loaded.suite} keys, but {agreed} is agreed with this party; not imported)")
+    if party is None and _path(keys_dir, name, False).exists():  # a party's may be a stand-in lianban init made
+        raise ConfigError(f"{name} 是本方持有私钥的密钥，拒绝用导入的公钥覆盖：导入对方的公钥请使用对方密钥的名称，"
+                          f"如 medical-recipient (this installation holds the private keys of {name}; import another "
+                          f"party's public keys under that party's name)")
     write_private_json(_path(keys_dir, name, True), data)
     return loaded
 
 
-def _agreed_suite(name: str) -> str | None:
-    """The suite agreed with the party whose key set `name` is (``<party>-recipient`` or ``<party>-signing``), which
-    the hub seals and verifies with whatever the file says; None for any other name."""
+def _party(name: str) -> str | None:
+    """The party (a department, 皖事通办) whose key set `name` is (``<party>-recipient`` or ``<party>-signing``): the
+    hub seals and verifies with the suite agreed with it, whatever the file says; None for the hub's own sets."""
     party, _, purpose = name.rpartition("-")
-    if purpose not in ("recipient", "signing") or party not in load_catalog().departments:
-        return None
-    return suite_of(party)
+    return party if purpose in ("recipient", "signing") and party in load_catalog().departments else None

@@ -206,3 +206,23 @@ def test_two_rotations_of_a_key_set_at_once_keep_both_new_pairs(tmp_path: Path,
     kids = sorted(held.private)
     assert len(kids) == 3 and isinstance(made, keysets.KeySet) and made.active in kids
     assert sorted(keysets.load(tmp_path, "hub-signing-sm", public_only=True).public) == kids
+
+
+def test_importing_over_a_key_set_this_installation_holds_is_refused(tmp_path: Path) -> None:
+    """Found in review: `keys import hub-signing-sm FILE` replaced the hub's own public file with another's, so
+    what the hub signed from then on (and had signed before) no longer verified against it."""
+    own = keysets.ensure(tmp_path / "hub", "hub-signing-sm")
+    keysets.ensure(tmp_path / "other", "hub-signing-sm")
+    with pytest.raises(ConfigError, match="本方"):
+        keysets.import_public(tmp_path / "hub", "hub-signing-sm", tmp_path / "other" / "hub-signing-sm.pub.json")
+    assert keysets.load(tmp_path / "hub", "hub-signing-sm", public_only=True).public == own.public
+
+
+def test_a_partys_public_keys_replace_the_stand_in_lianban_init_made(tmp_path: Path) -> None:
+    """deploy.md: imported after the first start, a department's keys take the place of init's stand-in."""
+    from lianban.keys.provision import ensure_keys
+
+    ensure_keys(tmp_path / "hub")
+    sent = keysets.ensure(tmp_path / "dept", "medical-recipient")
+    keysets.import_public(tmp_path / "hub", "medical-recipient", tmp_path / "dept" / "medical-recipient.pub.json")
+    assert keysets.load(tmp_path / "hub", "medical-recipient", public_only=True).public == sent.public
