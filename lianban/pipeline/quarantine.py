@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from lianban.domain.identity import mask_id, mask_name, mask_phone, redact_text
 from lianban.domain.record import PERSONAL_FIELDS
 from lianban.errors import ConfigError
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Quarantine
 from lianban.ledger.store import QuarantineState, utcnow
@@ -184,8 +184,11 @@ def _note(note: str) -> str:
 
 
 def decide(session: Session, quarantine_id: int, state: QuarantineState, note: str, operator: str) -> Quarantine:
-    """Record an operator's decision on an open quarantine row (locked while decided); ConfigError in one
-    sentence when the row does not exist, is decided already, or cannot be released (it could not be read)."""
+    """Record an operator's decision on an open quarantine row (locked while decided: on SQLite the database's
+    write lock taken before the row is read, so a second operator deciding it at once waits, then finds it
+    decided); ConfigError in one sentence when the row does not exist, is decided already, or cannot be released
+    (it could not be read)."""
+    write_lock(session)
     q = session.get(Quarantine, quarantine_id, with_for_update=True)
     if q is None:
         raise _no_such(quarantine_id)

@@ -42,3 +42,48 @@ def test_an_operators_release_and_refusal_are_each_logged_on_either_database(
     with session_factory(ledger_url)() as s:
         kinds = sorted(s.scalars(select(Evidence.kind).where(Evidence.department == "operator")))
     assert kinds == ["quarantine-overridden", "quarantine-rejected"]
+
+
+def test_two_operators_deciding_the_same_row_at_once_leave_one_decision(
+        seeded: tuple[Any, list[dict[str, Any]]], paths: Paths) -> None:
+    """One operator rejects a row while another releases it: the second waits for the first and is told the row
+    is decided; the first decision stands, alone in the ledger and the evidence log."""
+    import threading
+
+    import pytest
+    from sqlalchemy import select
+
+    from lianban.errors import ConfigError
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Evidence, Quarantine
+    from lianban.ledger.store import QuarantineState
+    from lianban.pipeline import decisions, quarantine
+    from lianban.pipeline.stage import stage
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    sessions = session_factory(paths.ledger_url)
+    with sessions() as s:
+        held = s.scalars(select(Quarantine.id).where(Quarantine.fingerprint.is_not(None))).first()
+    assert held is not None
+    second: list[Exception] = []
+
+    def release() -> None:
+        try:
+            decisions.release(paths.ledger_url, paths.keys_dir, held, "经核实，准予办理", "李强")
+        except ConfigError as exc:
+            second.append(exc)
+
+    with sessions.begin() as first:
+        quarantine.decide(first, held, QuarantineState.REJECTED, "材料不符，不予受理", "王敏")
+        other = threading.Thread(target=release)
+        other.start()
+        other.join(timeout=0.5)
+        assert other.is_alive()  # the second operator waits for the first's decision
+    other.join(timeout=30)
+    assert len(second) == 1 and "已处理" in str(second[0])
+    with sessions() as s:
+        row = s.get(Quarantine, held)
+        assert row is not None and (row.state, row.decided_by) == ("rejected", "王敏")
+        assert list(s.scalars(select(Evidence.kind).where(Evidence.department == "operator"))) == []
+    with pytest.raises(ConfigError):
+        decisions.release(paths.ledger_url, paths.keys_dir, held, "再次放行", "李强")
