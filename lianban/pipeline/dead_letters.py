@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 
 from lianban.domain.identity import redact_text
 from lianban.errors import ConfigError
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.delivery_keys import by_key
 from lianban.ledger.models import Case, CaseItem, Delivery, Supplement
 from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, utcnow
@@ -76,8 +76,9 @@ def requeue(ledger_url: str, department: str | None = None, states: Sequence[str
     done = 0
     for offset in range(0, len(ids), REQUEUE_CHUNK):
         with factory.begin() as session:  # still dead when requeued: a row retried meanwhile is left alone
+            write_lock(session)  # … and read under lock: another operator's requeue committing now is seen
             rows = session.scalars(select(Delivery).where(Delivery.id.in_(ids[offset:offset + REQUEUE_CHUNK]),
-                                                          Delivery.state.in_(list(states))))
+                                                          Delivery.state.in_(list(states))).with_for_update())
             for row in rows:
                 row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
                 row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
@@ -117,7 +118,8 @@ def list_dead_supplements(ledger_url: str, states: Sequence[str] = SUPPLEMENT_DE
 def requeue_supplements(ledger_url: str) -> int:
     """Make refused and dead 补正 submissions due again now, with a fresh retry budget; returns how many."""
     with session_factory(ledger_url).begin() as session:
-        rows = list(session.scalars(_supplements(SUPPLEMENT_REQUEUEABLE)))
+        write_lock(session)  # read under lock: another operator's requeue committing now is seen
+        rows = list(session.scalars(_supplements(SUPPLEMENT_REQUEUEABLE).with_for_update()))
         for row in rows:
             row.state, row.attempts, row.next_attempt_at = SupplementState.PENDING, 0, utcnow()
             row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
