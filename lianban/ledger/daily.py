@@ -9,7 +9,7 @@ rerun of the day's job sends nothing twice.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,13 +36,14 @@ class Summary:
 
 
 def _days_since(text: str | None, now: datetime) -> int:
+    """Whole days from `text` (ISO; naive means UTC) to `now` (naive UTC, as the ledger keeps time)."""
     try:
         moment = datetime.fromisoformat(text) if text else None
     except ValueError:
         return 0
     if moment is None:
         return 0
-    naive = moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
+    naive = moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
     return max(0, (now - naive).days)
 
 

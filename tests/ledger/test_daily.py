@@ -1,0 +1,44 @@
+"""The liaisons' daily summary as the ledger sees it (lianban.ledger.daily)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from lianban.app.config import Paths
+from lianban.ledger.daily import summaries
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import CaseItem
+from lianban.ledger.store import utcnow
+from lianban.ledger.time_limits import BEIJING
+from lianban.pipeline.stage import stage
+
+
+@pytest.fixture
+def beijing_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The hub's own clock set to Beijing time, as a server in Bozhou would be."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_oldest_wait_is_counted_in_whole_days_whatever_the_machine_s_time_zone(
+        seeded: Any, paths: Paths, beijing_machine: None) -> None:
+    """A status reported 2 days and 2 hours ago (with its Beijing offset) has waited 2 days, on a machine whose
+    local time is Beijing too (the ledger's clock is UTC)."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    changed = (utcnow().replace(tzinfo=UTC) - timedelta(days=2, hours=2)).astimezone(BEIJING)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(CaseItem).where(CaseItem.department == "health", CaseItem.final.is_(False))
+                  .values(status="审核中", status_at=changed.isoformat(timespec="seconds")))
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalar(select(CaseItem.id).where(CaseItem.department == "health")) is not None
+        (health,) = summaries(s, ["health"])
+    assert health.oldest_wait_days == 2
