@@ -1,9 +1,9 @@
 """The liaisons' daily summary (联络员每日汇总), as the ledger sees it at the time it is made.
 
-Per party: items still open (待办), how long the oldest has waited since its last change (最久已等, in days),
-overdue items (逾期), dead letters (死信), quarantined rows (HRSS only: 隔离) and open incidents. A summary is
-sent once per party per day: :func:`due` and :func:`sent` keep that in the ledger (a watermark per party), so a
-rerun of the day's job sends nothing twice.
+Per party: items still open (待办), how long the oldest has waited since its last change (最久已等, in days; an
+item nothing has been reported on yet, since its case was staged), overdue items (逾期), dead letters (死信),
+quarantined rows (HRSS only: 隔离) and open incidents. A summary is sent once per party per day: :func:`due` and
+:func:`sent` keep that in the ledger (a watermark per party), so a rerun of the day's job sends nothing twice.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lianban.ledger.models import CaseItem, Delivery, Incident, Quarantine
+from lianban.ledger.models import Case, CaseItem, Delivery, Incident, Quarantine
 from lianban.ledger.store import DEAD_STATES, QuarantineState, get_watermark, set_watermark, utcnow
 from lianban.ledger.time_limits import overdue_by_department
 
@@ -47,12 +47,23 @@ def _days_since(text: str | None, now: datetime) -> int:
     return max(0, (now - naive).days)
 
 
+def _unreported_since(session: Session) -> dict[str, str]:
+    """Per department, when the oldest case was staged of its open items nothing has been reported on yet (no
+    status, no time of one: they have waited since)."""
+    rows = session.execute(select(CaseItem.department, func.min(Case.staged_at)).join(Case, Case.id == CaseItem.case_id)
+                           .where(CaseItem.final.is_(False), CaseItem.status_at.is_(None))
+                           .group_by(CaseItem.department))
+    return {department: staged.isoformat() for department, staged in rows if staged is not None}
+
+
 def summaries(session: Session, parties: list[str], today: date | None = None) -> list[Summary]:
     """One summary per party of `parties` (a party with nothing to report still gets its zeros)."""
     now = utcnow()
     open_items = session.execute(select(CaseItem.department, func.count(), func.min(CaseItem.status_at))
                                  .where(CaseItem.final.is_(False)).group_by(CaseItem.department)).all()
-    backlog = {d: (int(n), _days_since(oldest, now)) for d, n, oldest in open_items}
+    unreported = _unreported_since(session)
+    backlog = {d: (int(n), max(_days_since(oldest, now), _days_since(unreported.get(d), now)))
+               for d, n, oldest in open_items}
     dead = dict(session.execute(select(Delivery.department, func.count()).where(Delivery.state.in_(DEAD_STATES))
                                 .group_by(Delivery.department)).all())
     incidents = dict(session.execute(select(Incident.party, func.count()).where(Incident.state == "open")

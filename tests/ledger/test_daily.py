@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.ledger.daily import summaries
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import CaseItem
+from lianban.ledger.models import Case, CaseItem
 from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import BEIJING
 from lianban.pipeline.stage import stage
+from simulators.people import generate
 
 
 @pytest.fixture
@@ -42,3 +44,17 @@ def test_the_oldest_wait_is_counted_in_whole_days_whatever_the_machine_s_time_zo
         assert s.scalar(select(CaseItem.id).where(CaseItem.department == "health")) is not None
         (health,) = summaries(s, ["health"])
     assert health.oldest_wait_days == 2
+
+
+def test_an_item_no_one_has_reported_on_has_waited_since_its_case_was_staged(paths: Paths) -> None:
+    """A department down since the cases were staged 3 days ago has reported nothing: its oldest item has waited
+    3 days, not 0."""
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**a, "items": "01,14"} for a in generate(30, seed=41)
+                            if len(a["phone"]) == 11 and a["employer_name"]][:3])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 3
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Case).values(staged_at=utcnow() - timedelta(days=3, hours=1)))
+    with session_factory(paths.ledger_url)() as s:
+        (housing,) = summaries(s, ["housing_fund"])
+    assert (housing.backlog, housing.oldest_wait_days) == (3, 3)
