@@ -18,7 +18,7 @@ from typing import Protocol
 from lianban.domain.catalog import load_catalog
 from lianban.domain.incidents import KINDS, opened_text, resolved_text, sms_values, subject
 from lianban.domain.liaisons import HUB, Liaison
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import RESOLVED, observe, sweep, told
 from lianban.ledger.models import Incident
 
@@ -101,6 +101,7 @@ def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Noti
     """Observe, sweep, tell (module docstring); counts only."""
     sessions, result = session_factory(ledger_url), CheckResult()
     with sessions.begin() as session:
+        write_lock(session)  # one check at a time sees and opens incidents: two at once would open one twice
         seen = observe(session)
         due = sweep(session, seen)
         alerts = [(i.id, None if i.state == RESOLVED and i.notified_at is None else alert_for(i, liaisons))
