@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, update
@@ -34,6 +34,7 @@ from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Quarantine
 from lianban.ledger.store import QuarantineState, utcnow
+from lianban.ledger.time_limits import BEIJING
 
 #: how each personal field is shown to an operator
 MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "id_number": mask_id, "phone": mask_phone}
@@ -128,7 +129,7 @@ class Held:
     reasons: list[dict[str, str]]  # each {"code", "message"}
     record: dict[str, Any]
     id: int = 0
-    held_at: str | None = None
+    held_at: str | None = None  # this and decided_at: Beijing time, with its offset
     decided_by: str | None = None
     decision_note: str | None = None
     decided_at: str | None = None
@@ -138,8 +139,8 @@ class Held:
 
 
 def _held(q: Quarantine) -> Held:
-    def when(moment: datetime | None) -> str | None:
-        return moment.isoformat(timespec="seconds") if moment else None
+    def when(moment: datetime | None) -> str | None:  # the ledger's naive UTC, shown in Beijing time
+        return moment.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds") if moment else None
 
     return Held(q.source_seq, q.case_no, q.state, [coded(r) for r in json.loads(q.reasons)],
                 json.loads(q.masked), q.id, when(q.created_at), q.decided_by, q.decision_note, when(q.decided_at))

@@ -113,3 +113,22 @@ def test_a_row_naming_an_item_the_catalog_lacks_cannot_be_released_as_it_is(path
     done = _cli(paths.home, "release", str(held["id"]), "--note", "核实无误，放行")
     assert done.returncode == 2 and "不在事项目录中" in done.stdout and "前置库中更正" in done.stdout
     assert json.loads(_cli(paths.home, "list", "--json").stdout)[0]["state"] == "open"
+
+
+def test_times_are_shown_in_beijing_time_as_the_report_and_the_dashboard_show_them(paths: Paths) -> None:
+    """A row held at 17:30 UTC on 5 December was held at 01:30 on 6 December in Beijing: the day the report
+    counts it in (lianban.ledger.reconciliation) and the time the dashboard shows."""
+    from datetime import datetime
+
+    from lianban.ledger.models import Quarantine
+
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(_apps()[:1])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url).begin() as session:
+        (row,) = session.scalars(select(Quarantine))
+        row.created_at = datetime(2026, 12, 5, 17, 30)
+    assert _cli(paths.home, "release", str(row.id), "--note", "核实无误，放行").returncode == 0
+    held = json.loads(_cli(paths.home, "show", str(row.id), "--json").stdout)
+    assert held["held_at"] == "2026-12-06T01:30:00+08:00" and held["decided_at"].endswith("+08:00")
+    assert "2026-12-06T01:30:00+08:00" in _cli(paths.home, "show", str(row.id)).stdout
