@@ -158,10 +158,7 @@ def list_held(ledger_url: str, states: Sequence[str] = ()) -> list[Held]:
 def show_held(ledger_url: str, quarantine_id: int) -> Held:
     """One quarantine row; ConfigError in one sentence when there is none."""
     with session_factory(ledger_url)() as session:
-        q = session.get(Quarantine, quarantine_id)
-        if q is None:
-            raise _no_such(quarantine_id)
-        return _held(q)
+        return _held(_row(session, quarantine_id))
 
 
 # -- an operator's decision ---------------------------------------------------------------------------
@@ -174,6 +171,18 @@ STATE_ZH = {QuarantineState.OPEN: "待处理", QuarantineState.RELEASED: "已在
 def _no_such(quarantine_id: int) -> ConfigError:
     return ConfigError(f"隔离区没有编号为 {quarantine_id} 的记录，请用 `lianban quarantine list` 查看 "
                        f"(no quarantine row {quarantine_id})")
+
+
+#: the largest row number the ledger can hold (a 64-bit integer): a longer one, pasted by mistake, names no row
+ID_MAX = 2**63 - 1
+
+
+def _row(session: Session, quarantine_id: int, lock: bool = False) -> Quarantine:
+    """Quarantine row `quarantine_id` (`lock`: locked until the transaction ends); ConfigError when there is none."""
+    q = session.get(Quarantine, quarantine_id, with_for_update=lock) if 0 < quarantine_id <= ID_MAX else None
+    if q is None:
+        raise _no_such(quarantine_id)
+    return q
 
 
 def _note(note: str) -> str:
@@ -190,9 +199,7 @@ def decide(session: Session, quarantine_id: int, state: QuarantineState, note: s
     decided); ConfigError in one sentence when the row does not exist, is decided already, or cannot be released
     (it could not be read)."""
     write_lock(session)
-    q = session.get(Quarantine, quarantine_id, with_for_update=True)
-    if q is None:
-        raise _no_such(quarantine_id)
+    q = _row(session, quarantine_id, lock=True)
     if q.state != QuarantineState.OPEN:
         raise ConfigError(f"隔离记录 {quarantine_id} 已处理（{STATE_ZH.get(QuarantineState(q.state), q.state)}），"
                           f"不能再次处理 (already decided: {q.state})")

@@ -132,3 +132,10 @@ def test_times_are_shown_in_beijing_time_as_the_report_and_the_dashboard_show_th
     held = json.loads(_cli(paths.home, "show", str(row.id), "--json").stdout)
     assert held["held_at"] == "2026-12-06T01:30:00+08:00" and held["decided_at"].endswith("+08:00")
     assert "2026-12-06T01:30:00+08:00" in _cli(paths.home, "show", str(row.id)).stdout
+
+
+@pytest.mark.parametrize("args", [("show",), ("release", "--note", "x"), ("reject", "--note", "x")])
+def test_a_number_too_long_for_any_row_is_said_to_name_none(paths: Paths, args: tuple[str, ...]) -> None:
+    """A 20-digit 编号 (something else pasted) is no row either: one sentence, not a traceback."""
+    done = _cli(paths.home, args[0], "99999999999999999999", *args[1:])
+    assert done.returncode == 2 and "没有编号为 99999999999999999999" in done.stdout and not done.stderr
