@@ -235,9 +235,9 @@ def release_quarantined(quarantine_id: int, note: str, operator: str) -> dict[st
     from lianban.pipeline.decisions import release
 
     paths = Paths.from_env()
-    done = release(paths.existing_ledger(), paths.keys_dir, quarantine_id, note, operator)
-    _frontend(paths).correct(done.source_seq, {})  # unchanged, flagged new: the next stage run takes it
-    return done.as_dict()
+    frontend = _frontend(paths)  # unchanged, flagged new (before the release is committed): the next stage takes it
+    return release(paths.existing_ledger(), paths.keys_dir, quarantine_id, note, operator,
+                   flag=lambda seq: frontend.correct(seq, {})).as_dict()
 
 
 def reject_quarantined(quarantine_id: int, note: str, operator: str) -> dict[str, Any]:

@@ -139,3 +139,40 @@ def test_a_number_too_long_for_any_row_is_said_to_name_none(paths: Paths, args: 
     """A 20-digit 编号 (something else pasted) is no row either: one sentence, not a traceback."""
     done = _cli(paths.home, args[0], "99999999999999999999", *args[1:])
     assert done.returncode == 2 and "没有编号为 99999999999999999999" in done.stdout and not done.stderr
+
+
+def test_a_release_the_frontend_could_not_take_is_not_recorded_and_can_be_run_again(paths: Paths) -> None:
+    """The 前置库 is not there when an operator releases a row: the command fails and records nothing, so once it
+    is back the same command releases the row and the next stage run takes it (not a release nothing takes)."""
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(_apps()[:1])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    frontend = Path(paths.frontend_url.removeprefix("sqlite:///"))
+    away = frontend.rename(frontend.with_suffix(".away"))
+    failed = _cli(paths.home, "release", str(held["id"]), "--note", "经核实为视同缴费年限，准予办理")
+    assert failed.returncode == 2 and "人社前置库不存在" in failed.stdout
+    assert json.loads(_cli(paths.home, "list", "--json").stdout)[0]["state"] == "open"
+    away.rename(frontend)
+    assert _cli(paths.home, "release", str(held["id"]), "--note", "经核实为视同缴费年限，准予办理").returncode == 0
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+
+
+def test_a_release_whose_frontend_flag_fails_midway_records_nothing(paths: Paths) -> None:
+    """The 前置库 fails while the row is being flagged: the decision is neither committed nor logged."""
+    from lianban.errors import RetriableError
+    from lianban.pipeline.decisions import release
+
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(_apps()[:1])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+
+    def unreachable(seq: int) -> None:
+        raise RetriableError("前置库连接中断")
+
+    with pytest.raises(RetriableError):
+        release(paths.ledger_url, paths.keys_dir, held["id"], "准予办理", "王敏", flag=unreachable)
+    assert json.loads(_cli(paths.home, "list", "--json").stdout)[0]["state"] == "open"
+    with session_factory(paths.ledger_url)() as session:
+        assert list(session.scalars(select(Evidence).where(Evidence.department == "operator"))) == []
