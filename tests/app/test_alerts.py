@@ -192,3 +192,16 @@ def test_the_incident_list_gives_beijing_time_as_the_alert_itself_does(paths: Pa
     assert (row["opened_at"], row["resolved_at"]) == ("2026-12-06T01:30:00+08:00", "2026-12-06T02:05:00+08:00")
     table = CliRunner().invoke(app, ["alerts", "list"], env={"COLUMNS": "200"}).output
     assert "2026-12-06T01:30" in table and "2026-12-06T02:05" in table
+
+
+def test_a_daily_summary_dated_ahead_is_refused_and_does_not_stop_today_s(paths: Paths, inbox: Inbox) -> None:
+    """A slip of the date (ten days ahead) sends nothing and is said; today's summaries still go, and the days
+    after."""
+    from datetime import timedelta
+
+    from lianban.ledger.time_limits import beijing_today
+
+    ahead = CliRunner().invoke(app, ["alerts", "daily", "--date", str(beijing_today() + timedelta(days=10))])
+    assert ahead.exit_code == 2 and "晚于今天" in ahead.output and inbox.messages == []
+    today = CliRunner().invoke(app, ["alerts", "daily", "--json"])
+    assert json.loads(today.output)["sent"] == {"email": len(load_liaisons())}, today.output

@@ -3,7 +3,7 @@ summary once a day, and the incidents listed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -32,11 +32,24 @@ def alerts_daily(day: Annotated[str | None, typer.Option("--date", help="YYYY-MM
     """发送联络员每日汇总（每方每天一次） (each liaison's daily summary, once a day)."""
     from lianban.app.jobs import daily_summary
 
+    emit(daily_summary(_summary_day(day)), as_json, "每日汇总 (daily summary)")
+
+
+def _summary_day(day: str | None) -> str | None:
+    """`day` as given, when it is a date no later than today in Beijing: a day ahead would be marked sent, and
+    every party's summary withheld until it comes."""
+    from lianban.ledger.time_limits import beijing_today
+
+    if day is None:
+        return None
     try:
-        done = daily_summary(day)
+        when = date.fromisoformat(day)
     except ValueError:
         raise typer.BadParameter(f"日期格式应为 YYYY-MM-DD，收到 {day!r}", param_hint="--date") from None
-    emit(done, as_json, "每日汇总 (daily summary)")
+    if when > beijing_today():
+        raise typer.BadParameter(f"日期 {when} 晚于今天（北京时间 {beijing_today()}），不能预发每日汇总",
+                                 param_hint="--date")
+    return day
 
 
 @alerts_app.command("list")
