@@ -16,18 +16,23 @@ deliveries_app = typer.Typer(help="投递与死信 (deliveries and dead letters)
 
 
 DeadStates = Annotated[list[str] | None, typer.Option("--state", help="refused and/or dead (default both)")]
+ListedStates = Annotated[list[str] | None, typer.Option(
+    "--state", help="refused and/or dead (default both), or retry: still retrying after a failure (第1节)")]
+RETRYING = "retry"  # listed, never requeued: the outbox sends it again by itself
 
 
-def _dead_states(state: list[str] | None) -> list[str]:
-    """The chosen dead-letter states (default: all of them); ConfigError naming the allowed ones."""
+def _dead_states(state: list[str] | None, more: tuple[str, ...] = ()) -> list[str]:
+    """The chosen dead-letter states (default: all of them; `more`: other states that may be chosen too);
+    ConfigError naming the allowed ones."""
     from lianban.ledger.store import DEAD_STATES
 
-    allowed = [s.value for s in DEAD_STATES]
+    default = [s.value for s in DEAD_STATES]
+    allowed = [*default, *more]
     for value in state or []:
         if value not in allowed:
             raise ConfigError(f"--state 不能是 {value!r}，只能是 {' 或 '.join(allowed)}（可重复）"
                               f"(--state must be {' or '.join(allowed)}, not {value!r})")
-    return list(state or allowed)
+    return list(state or default)
 
 
 def _department(department: str | None) -> str | None:
@@ -38,16 +43,16 @@ def _department(department: str | None) -> str | None:
 
 @deliveries_app.command("list")
 def deliveries_list(department: Annotated[str | None, typer.Option(help="one department")] = None,
-                    state: DeadStates = None, as_json: JsonFlag = False) -> None:
-    """列出死信：被部门拒收或重试耗尽的投递 (dead letters: refused or out of retries)."""
+                    state: ListedStates = None, as_json: JsonFlag = False) -> None:
+    """列出死信：被部门拒收或重试耗尽的投递；--state retry：失败后仍在重试的投递 (dead letters; or retrying)."""
     from lianban.pipeline.dead_letters import list_dead
 
-    states, department = _dead_states(state), _department(department)
+    states, department = _dead_states(state, (RETRYING,)), _department(department)
     rows = list_dead(Paths.from_env().existing_ledger(), department, states)
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
         return
-    table = Table(title=f"死信 (dead letters): {len(rows)}")
+    table = Table(title=f"{'投递 (deliveries)' if RETRYING in states else '死信 (dead letters)'}: {len(rows)}")
     for column in ("部门", "办件编号", "事项", "状态", "次数", "原因"):
         table.add_column(column)
     for r in rows:

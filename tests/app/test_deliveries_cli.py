@@ -1,0 +1,44 @@
+"""`lianban deliveries list|retry` as the runbook has an operator type them (docs/runbook.md 第1节, 第2节)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from lianban.app.config import Paths
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Delivery
+from lianban.pipeline.stage import stage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
+    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "deliveries", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_failing_deliveries_are_listed_with_their_reasons_and_tries_as_section_1_says(seeded: Any,
+                                                                                        paths: Paths) -> None:
+    """第1节: deliveries still retrying after failures are listed with the reason and the number of tries; only
+    dead letters can be requeued."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).where(Delivery.department == "housing_fund")
+                  .values(state="retry", attempts=3, last_error="RETRY: 连接超时 (ConnectTimeout)"))
+    runbook = (ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
+    assert "`lianban deliveries list --department 部门 --state retry`" in runbook
+    listed = _cli(paths.home, "list", "--department", "housing_fund", "--state", "retry", "--json")
+    rows = json.loads(listed.stdout)
+    assert rows and all((r["state"], r["attempts"]) == ("retry", 3) and "连接超时" in r["last_error"] for r in rows)
+    assert json.loads(_cli(paths.home, "list", "--department", "housing_fund", "--json").stdout) == []  # dead only
+    refused = _cli(paths.home, "retry", "--state", "retry")
+    assert refused.returncode == 2 and "refused 或 dead" in refused.stdout
