@@ -72,9 +72,13 @@ def smtp_from_url(url: str) -> EmailNotifier:
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError(f"{SMTP_ENV} 应形如 smtp://主机:端口?from=发件地址 (must look like smtp://host:port?from=…)")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range; its text names no password
+        raise ConfigError(f"{SMTP_ENV} 的端口应为 1–65535 的整数 (the port of {SMTP_ENV} must be 1-65535)") from None
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     sender = query.get("from") or f"lianban-alerts@{parts.hostname}"
-    return EmailNotifier(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25), sender,
+    return EmailNotifier(parts.hostname, port or (465 if parts.scheme == "smtps" else 25), sender,
                          unquote(parts.username) if parts.username else None,
                          unquote(parts.password) if parts.password else None,
                          starttls=query.get("starttls") in ("1", "true", "yes"), implicit_tls=parts.scheme == "smtps")

@@ -23,6 +23,7 @@ from lianban.app.config import Paths, conn_env_name, connection_json
 from lianban.app.demo import connections
 from lianban.app.up import free_port
 from lianban.domain.liaisons import load_liaisons
+from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
@@ -205,3 +206,14 @@ def test_a_daily_summary_dated_ahead_is_refused_and_does_not_stop_today_s(paths:
     assert ahead.exit_code == 2 and "晚于今天" in ahead.output and inbox.messages == []
     today = CliRunner().invoke(app, ["alerts", "daily", "--json"])
     assert json.loads(today.output)["sent"] == {"email": len(load_liaisons())}, today.output
+
+
+@pytest.mark.parametrize("port", ["abc", "99999"])
+def test_an_smtp_url_with_a_bad_port_is_one_sentence_naming_the_variable(paths: Paths, port: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "Smtp-Pa55"
+    monkeypatch.setenv("LIANBAN_SMTP_URL", f"smtp://alerts:{secret}@mail.example.gov.cn:{port}")
+    done = CliRunner().invoke(app, ["alerts", "check"])
+    assert done.exit_code != 0 and isinstance(done.exception, ConfigError), done.exception
+    assert "LIANBAN_SMTP_URL" in str(done.exception) and "端口" in str(done.exception)
+    assert secret not in str(done.exception)
