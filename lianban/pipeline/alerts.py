@@ -101,8 +101,8 @@ def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Noti
     """Observe, sweep, tell (module docstring); counts only."""
     sessions, result = session_factory(ledger_url), CheckResult()
     with sessions.begin() as session:
-        write_lock(session)  # one check at a time sees and opens incidents: two at once would open one twice
         seen = observe(session)
+        write_lock(session)  # one check at a time sweeps (SQLite): two at once would open an incident twice
         due = sweep(session, seen)
         alerts = [(i.id, None if i.state == RESOLVED and i.notified_at is None else alert_for(i, liaisons))
                   for i in due]
