@@ -126,3 +126,17 @@ def test_a_terminal_sees_a_progress_bar_on_stderr_and_stdout_stays_json(paths: P
     assert json.loads(on_terminal.stdout)["totals"]["extracted"] == 40
     piped = _cli(paths.home, "--json")
     assert piped.stderr == "" and json.loads(piped.stdout) == json.loads(on_terminal.stdout)
+
+
+def test_a_report_that_does_not_reconcile_keeps_json_and_csv_clean_for_scripts(paths: Paths, simulation: Any) -> None:
+    """Exit 3 and the sentence on stderr; stdout stays one JSON object (its problems listed) or a CSV file."""
+    _run(paths)
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(update(Delivery).where(Delivery.id == 1).values(state="lost"))
+    as_json = _cli(paths.home, "--json")
+    assert as_json.returncode == 3 and "对账不平" in as_json.stderr
+    assert json.loads(as_json.stdout)["problems"]
+    as_csv = _cli(paths.home, "--csv")
+    assert as_csv.returncode == 3 and "对账不平" in as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert rows and all(r["fate"] in ("staged", "quarantined", "rejected") for r in rows)

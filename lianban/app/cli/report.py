@@ -10,6 +10,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from lianban.app.cli.output import JsonFlag, console, progress_bar
@@ -49,8 +50,9 @@ def report(day: Annotated[str | None, typer.Option("--date", help="对账日 YYY
         typer.echo(_csv(result.as_dict()), nl=False)
     else:
         _table(result.as_dict())
-    if result.problems:
-        console.print(f"[red]对账不平 (totals do not add up):[/red] {'；'.join(result.problems)}", soft_wrap=True)
+    if result.problems:  # with --json or --csv on stderr: stdout stays what a script parses
+        said = Console(stderr=True) if as_json or as_csv else console
+        said.print(f"[red]对账不平 (totals do not add up):[/red] {'；'.join(result.problems)}", soft_wrap=True)
         raise SystemExit(3)
 
 
