@@ -176,3 +176,18 @@ def test_a_release_whose_frontend_flag_fails_midway_records_nothing(paths: Paths
     assert json.loads(_cli(paths.home, "list", "--json").stdout)[0]["state"] == "open"
     with session_factory(paths.ledger_url)() as session:
         assert list(session.scalars(select(Evidence).where(Evidence.department == "operator"))) == []
+
+
+def test_brackets_in_a_held_row_are_shown_as_they_are_not_read_as_markup(paths: Paths) -> None:
+    """A held row's text is the source's, brackets and all: `[/]` among the chosen items or in the employer's
+    name is shown as typed, by the list and by show (it was read as console markup, and the command crashed)."""
+    db = FrontendDB(paths.frontend_url)
+    (app,) = _apps()[:1]
+    db.insert_applications([{**app, "items": "01,[/]", "employer_name": "[/] 亳州[b]公司"}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    listed = _cli(paths.home, "list")
+    assert listed.returncode == 0 and "BZTX" in listed.stdout and not listed.stderr, listed.stdout + listed.stderr
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    shown = _cli(paths.home, "show", str(held["id"]))
+    assert shown.returncode == 0 and "[/] 亳州[b]公司" in shown.stdout, shown.stdout + shown.stderr
+    assert "01,[/]" in shown.stdout

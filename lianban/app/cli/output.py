@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 
@@ -39,15 +40,16 @@ Column = tuple[str, Callable[[dict[str, Any]], object]]
 
 
 def emit_rows(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns: Sequence[Column]) -> None:
-    """A list of rows: a JSON list with ``--json``, otherwise a table titled `title` with its count."""
+    """A list of rows: a JSON list with ``--json``, otherwise a table titled `title` with its count (each value
+    shown as it is, no markup read into it)."""
     if as_json:
         typer.echo(json.dumps(list(rows), ensure_ascii=False))
         return
     table = Table(title=f"{title}: {len(rows)}")
     for header, _ in columns:
         table.add_column(header)
-    for row in rows:
-        table.add_row(*("" if (v := show(row)) is None else str(v) for _, show in columns))
+    for row in rows:  # as Text: a value from a source (a held row's brackets) is never read as markup
+        table.add_row(*(Text("" if (v := show(row)) is None else str(v)) for _, show in columns))
     console.print(table)
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from lianban.app.cli.output import JsonFlag, console, emit_rows
 from lianban.app.config import Paths
@@ -74,7 +75,7 @@ def quarantine_show(quarantine_id: QuarantineId, as_json: JsonFlag = False) -> N
         return
     table = Table(title=f"隔离记录 {quarantine_id}", show_header=False)
     for key, value in _shown(held).items():
-        table.add_row(key, value)
+        table.add_row(key, Text(value))  # the source's text: never read as markup
     console.print(table)
 
 
