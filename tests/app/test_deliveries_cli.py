@@ -42,3 +42,14 @@ def test_failing_deliveries_are_listed_with_their_reasons_and_tries_as_section_1
     assert json.loads(_cli(paths.home, "list", "--department", "housing_fund", "--json").stdout) == []  # dead only
     refused = _cli(paths.home, "retry", "--state", "retry")
     assert refused.returncode == 2 and "refused 或 dead" in refused.stdout
+
+
+def test_a_department_s_reason_with_brackets_is_listed_as_it_said_it(seeded: Any, paths: Paths) -> None:
+    """第2节: a refusal's reason is the department's free text; `[/]` in it is shown, not read as markup (the
+    list crashed on it)."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).where(Delivery.department == "housing_fund")
+                  .values(state="refused", last_error="E104: 字段[/]不合规"))
+    listed = _cli(paths.home, "list", "--department", "housing_fund", "--state", "refused")
+    assert listed.returncode == 0 and "E104: 字段[/]不合规" in listed.stdout, listed.stdout + listed.stderr

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from lianban.app.cli.output import JsonFlag, console, emit_done, progress_bar
 from lianban.app.config import Paths
@@ -55,8 +56,8 @@ def deliveries_list(department: Annotated[str | None, typer.Option(help="one dep
     table = Table(title=f"{'投递 (deliveries)' if RETRYING in states else '死信 (dead letters)'}: {len(rows)}")
     for column in ("部门", "办件编号", "事项", "状态", "次数", "原因"):
         table.add_column(column)
-    for r in rows:
-        table.add_row(r.department, r.case_no, r.item_code, r.state, str(r.attempts), r.last_error or "")
+    for r in rows:  # as Text: a department's reason is never read as markup
+        table.add_row(*map(Text, (r.department, r.case_no, r.item_code, r.state, str(r.attempts), r.last_error or "")))
     console.print(table)
 
 
