@@ -58,3 +58,14 @@ def test_dead_and_parked_supplements_are_listed_masked_and_only_dead_ones_requeu
         states = {r.source_seq: (r.state, r.attempts, r.supplement_id) for r in s.query(Supplement)}
     assert states == {1: ("pending", 0, "S1"), 2: ("pending", 0, "S2"), 3: ("parked", 20, None),
                       4: ("accepted", 20, "S4")}
+
+
+def test_a_reason_with_brackets_is_listed_as_it_was_given(tmp_path: Path) -> None:
+    """第6节: a department's reason (or an unreadable material code) with `[/]` in it is shown, not read as
+    markup (the list crashed on it)."""
+    paths = Paths.from_env({"LIANBAN_HOME": str(tmp_path / "home")})
+    init(paths, with_frontend=True)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.add(_row(1, SupplementState.PARKED, "补正材料编码 [/] 不在目录中"))
+    listed = _cli(paths.home, "list")
+    assert listed.returncode == 0 and "[/]" in listed.stdout, listed.stdout + listed.stderr

@@ -6,6 +6,7 @@ import json
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from lianban.app.cli.output import JsonFlag, console, emit_done
 from lianban.app.config import Paths
@@ -26,9 +27,9 @@ def supplements_list(as_json: JsonFlag = False) -> None:
     table = Table(title=f"补正死信 (supplements not delivered): {len(rows)}")
     for column in ("序号", "办件编号", "事项", "部门", "状态", "次数", "原因"):
         table.add_column(column)
-    for r in rows:
-        table.add_row(str(r.source_seq), r.case_no, r.item_code or "", r.department or "", r.state,
-                      str(r.attempts), r.last_error or "")
+    for r in rows:  # as Text: a department's reason is never read as markup
+        table.add_row(*map(Text, (str(r.source_seq), r.case_no, r.item_code or "", r.department or "", r.state,
+                                  str(r.attempts), r.last_error or "")))
     console.print(table)
 
 
