@@ -79,3 +79,10 @@ def test_a_file_that_cannot_be_read_is_one_sentence_and_exit_2(tmp_path: Path, n
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     done = runner.invoke(app, ["validate", str(tmp_path)])
     assert done.exit_code == 2 and "目录" in done.stderr
+
+
+def test_a_row_s_brackets_are_shown_in_its_reasons_as_typed(tmp_path: Path, apps: list[dict[str, Any]]) -> None:
+    """第4节: a file's own text (an item code "[/]") in a reason is shown, not read as markup (the table crashed)."""
+    done = runner.invoke(app, ["validate", str(write_csv(tmp_path / "b.csv", [{**apps[0], "items": "01,[/]"}]))],
+                         env={"COLUMNS": "200"})
+    assert done.exit_code == 1 and "[/]" in done.stdout, done.output

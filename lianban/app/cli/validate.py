@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from connectors.hrss.mapping import APPLICATION_COLUMNS
 from lianban.app.cli.output import JsonFlag, console
@@ -110,7 +111,7 @@ def _show(verdicts: list[dict[str, Any]]) -> None:
     for column in ("行", "原因"):
         table.add_column(column)
     for v in invalid:
-        table.add_row(str(v["row"]), "；".join(f"{r['message']}（{r['code']}）" for r in v["reasons"]))
+        table.add_row(str(v["row"]), Text("；".join(f"{r['message']}（{r['code']}）" for r in v["reasons"])))
     console.print(table)
     console.print(f"共 {len(verdicts)} 行，{len(invalid)} 行未通过 ({len(verdicts)} rows, {len(invalid)} invalid)",
                   soft_wrap=True)
