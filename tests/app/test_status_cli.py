@@ -25,3 +25,20 @@ def test_the_last_staging_run_and_its_data_docs_are_shown(paths: Paths) -> None:
     assert run["data_docs"] == staged["data_docs"] and page.is_file() and page.is_relative_to(paths.home)
     html = "".join(p.read_text(errors="replace") for p in page.parent.rglob("*.html"))
     assert not [a for a in apps if a["id_number"] in html or a["name"] in html or a["phone"] in html]
+
+
+def test_the_last_staging_run_s_time_is_beijing_time(paths: Paths) -> None:
+    """A run that finished at 17:30 UTC on 5 December finished at 01:30 on 6 December in Beijing."""
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import StageRun
+
+    FrontendDB(paths.frontend_url).insert_applications(list(generate(3, seed=8)))
+    assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(update(StageRun).values(finished_at=datetime(2026, 12, 5, 17, 30)))
+    status = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
+    assert status["last_stage_run"]["finished_at"] == "2026-12-06T01:30:00+08:00"
