@@ -76,7 +76,7 @@ class ResponseVerifier:
                               f" (response signature check failed: {why})")
 
     def _fresh(self, ts: str, nonce: str, now: float) -> str | None:
-        if abs(now - float(ts)) > self.max_skew:
+        if not abs(now - float(ts)) <= self.max_skew:  # so that NaN, which compares false, is stale too
             return "时间戳超出允许窗口 (stale timestamp)"
         while self._seen and next(iter(self._seen.values())) < now - 2 * self.max_skew:
             self._seen.popitem(last=False)

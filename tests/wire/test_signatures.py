@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
-from lianban.wire.signatures import ResponseVerifier, SignatureAlert, sign
+from lianban.wire.signatures import ResponseVerifier, SignatureAlert, sign, signed_text
 
 SM = get_suite("SM")
 BODY = b'{"receipts": []}'
@@ -94,3 +95,13 @@ def test_nonces_older_than_the_window_make_room(keys: keysets.KeySet, monkeypatc
     later = time.time() + 2 * verifier.max_skew + 1
     monkeypatch.setattr("lianban.wire.signatures.time.time", lambda: later)
     assert verifier.verify(_header(keys), 200, "/soap/medical", BODY) == sm3_hex(BODY)
+
+
+@pytest.mark.parametrize("ts", ["nan", "NaN", "inf", "-inf"])
+def test_a_signed_time_that_is_no_moment_is_stale(keys: keysets.KeySet, ts: str) -> None:
+    """Python reads "nan" as a float that every comparison calls false: a department's signer that wrote it would
+    have had its answers taken as fresh, and replayable once their nonces were forgotten."""
+    kid, private = keys.active_private()
+    sig = base64.b64encode(SM.sign(private, signed_text(ts, "n1", 200, "/soap/medical", BODY))).decode()
+    with pytest.raises(SignatureAlert, match="窗口"):
+        _verifier(keys).verify(f"v=1;kid={kid};ts={ts};nonce=n1;sig={sig}", 200, "/soap/medical", BODY)
