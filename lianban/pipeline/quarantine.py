@@ -211,18 +211,29 @@ def decide(session: Session, quarantine_id: int, state: QuarantineState, note: s
 
 #: what no operator's note can make deliverable: the hub cannot route an item the catalog does not have
 UNROUTABLE = frozenset({"ITEMS_UNKNOWN"})
+REFUSED = "CASE_REFUSED"  # a row of a case an operator refused: its applicant was told 不予受理, for good
+
+
+def refused_again(case_no: str) -> str:
+    """Why a row of a refused case is held (staging's check :data:`REFUSED`)."""
+    return (f"办件 {case_no} 已被退回（不予受理），申请人已被告知：更正后的记录不再办理，如需办理请以新的办件编号"
+            f"重新申请")
 
 
 def _releasable(q: Quarantine) -> None:
     """ConfigError in one sentence when `q` cannot be released as it is: it could not be read, or it names an
-    item code the catalog does not have (either must be fixed at the source)."""
+    item code the catalog does not have (either must be fixed at the source), or its case was refused."""
     if q.fingerprint is None:
         raise ConfigError(f"隔离记录 {q.id} 无法读取，不能原样放行：请人社在前置库中更正后重新同步 "
                           f"(an unreadable row cannot be released as it is: fix it at the source)")
-    if UNROUTABLE & {coded(r)["code"] for r in json.loads(q.reasons)}:
+    codes = {coded(r)["code"] for r in json.loads(q.reasons)}
+    if UNROUTABLE & codes:
         raise ConfigError(f"隔离记录 {q.id} 含不在事项目录中的事项编码，无法推送，不能原样放行：请人社在前置库中"
                           f"更正后重新同步 (a row with unknown item codes cannot be released as it is: fix it at "
                           f"the source)")
+    if REFUSED in codes:
+        raise ConfigError(f"隔离记录 {q.id} 所属办件已被退回（不予受理），不能放行：如需办理请以新的办件编号重新申请 "
+                          f"(a row of a refused case cannot be released)")
 
 
 def log_decision(session: Session, log: EvidenceLog, q: Quarantine) -> None:

@@ -154,6 +154,7 @@ class _Ledger:
     persons: dict[str, set[str]]  # blind index → that person's open cases (办件编号)
     holds: set[str]  # 办件编号 with an open quarantine row
     held_rows: set[int]  # the chunk's rows with an open quarantine row (a re-read: its hold is updated)
+    refused: set[str]  # 办件编号 an operator refused (不予受理, every item final): never resumed, never told again
 
     @classmethod
     def ask(cls, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
@@ -165,8 +166,9 @@ class _Ledger:
                                         for row, r in zip(rows, records, strict=True)
                                         if isinstance(r, RetirementRecord)})
         seqs = [row.seq for row in rows]
-        return cls(*_known(session, readable), quarantine.overridden(session, seqs), persons,
-                   _open_holds(session, case_nos), quarantine.open_holds(session, seqs))
+        known, held, refused = _known(session, readable)
+        return cls(known, held, quarantine.overridden(session, seqs), persons, _open_holds(session, case_nos),
+                   quarantine.open_holds(session, seqs), refused)
 
     def open_case_of(self, id_index: str, case_no: str) -> str | None:
         """Another case of the same person (blind index) that still has an item in progress."""
@@ -241,6 +243,10 @@ class _Chunk:
     def _stage_valid(self, seq: int, record: RetirementRecord, print_: str, released: bool,
                      ready: Prepared | None) -> None:
         ledger = self.ledger
+        if record.case_no in ledger.refused:
+            self.hold(seq, record.case_no, [Reason(quarantine.REFUSED, quarantine.refused_again(record.case_no))],
+                      record.as_values(), print_)
+            return
         if record.case_no in ledger.known and record.case_no not in ledger.held:
             if ledger.known[record.case_no] not in (None, print_):
                 changed = Reason("CASE_CHANGED", f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
@@ -297,12 +303,16 @@ def _unroutable(record: RetirementRecord, catalog: Catalog) -> Reason | None:
     return Reason("ITEMS_UNKNOWN", UNKNOWN_ITEMS + unknown_codes(unknown))
 
 
-def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str, str | None], set[str]]:
-    """The chunk's 办件编号 already in the ledger (→ fingerprint), and those of them held for correction."""
+def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str, str | None], set[str], set[str]]:
+    """The chunk's 办件编号 already in the ledger (→ fingerprint), those of them held for correction, and those
+    held that an operator refused (held with every item final: :func:`lianban.pipeline.notices.refuse`)."""
     case_nos = {r.case_no for r in records}
-    query = select(Case.case_no, Case.fingerprint, Case.held).where(Case.case_no.in_(case_nos))
+    open_item = exists().where(CaseItem.case_id == Case.id, CaseItem.final.is_(False))
+    query = select(Case.case_no, Case.fingerprint, Case.held, open_item).where(Case.case_no.in_(case_nos))
     rows = session.execute(query).all()
-    return {case_no: print_ for case_no, print_, _ in rows}, {case_no for case_no, _, held in rows if held}
+    held = {case_no: in_progress for case_no, _, is_held, in_progress in rows if is_held}
+    return ({case_no: print_ for case_no, print_, _, _ in rows}, {no for no, going in held.items() if going},
+            {no for no, going in held.items() if not going})
 
 
 @dataclass(frozen=True)

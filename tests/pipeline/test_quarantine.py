@@ -87,3 +87,40 @@ def test_two_operators_deciding_the_same_row_at_once_leave_one_decision(
         assert list(s.scalars(select(Evidence.kind).where(Evidence.department == "operator"))) == []
     with pytest.raises(ConfigError):
         decisions.release(paths.ledger_url, paths.keys_dir, held, "再次放行", "李强")
+
+
+def test_a_row_of_a_refused_case_corrected_at_the_source_is_held_not_delivered(paths: Paths) -> None:
+    """The applicant was told 不予受理 when an operator rejected the held row; HRSS then corrects the row anyway.
+    The corrected row is held with why (and cannot be released): no delivery goes out for an application its
+    applicant was told is refused, and the refused items stay as they were."""
+    import pytest
+    from sqlalchemy import func, select
+
+    from connectors.hrss.frontend import FrontendDB
+    from lianban.errors import ConfigError
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import CaseItem, Delivery, IllegalTransition, Quarantine
+    from lianban.pipeline import decisions
+    from lianban.pipeline.stage import stage
+    from simulators.people import generate
+
+    app = next(iter(generate(1, seed=7)))
+    wrong = app["id_number"][:17] + ("0" if app["id_number"][17] != "0" else "1")
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**app, "id_number": wrong}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine.id)).one()
+    decisions.reject(paths.ledger_url, paths.keys_dir, held, "材料不符，不予受理", "王敏")
+    db.correct(1, {"id_number": app["id_number"]})
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.staged, again.quarantined, again.deliveries) == (0, 1, 0)
+    with session_factory(paths.ledger_url)() as s:
+        statuses = set(s.scalars(select(CaseItem.status)))
+        deliveries = s.scalar(select(func.count()).select_from(Delivery))
+        illegal = s.scalar(select(func.count()).select_from(IllegalTransition))
+        row = s.scalars(select(Quarantine).where(Quarantine.state == "open")).one()
+    assert statuses == {"不予受理"} and deliveries == 0 and illegal == 0
+    assert "CASE_REFUSED" in row.reasons and "已被退回（不予受理）" in row.reasons
+    with pytest.raises(ConfigError, match="所属办件已被退回"):
+        decisions.release(paths.ledger_url, paths.keys_dir, row.id, "经核实，准予办理", "王敏")
