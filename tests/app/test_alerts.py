@@ -177,11 +177,15 @@ def test_every_liaison_gets_one_daily_summary_a_day(paths: Paths, simulation: An
     assert CliRunner().invoke(app, ["alerts", "daily", "--date", "12/03"]).exit_code == 2
 
 
-def test_the_incident_list_gives_beijing_time_as_the_alert_itself_does(paths: Paths) -> None:
+def test_the_incident_list_gives_beijing_time_as_the_alert_itself_does(paths: Paths,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """An incident opened at 17:30 UTC on 5 December was told as opened at 2026-12-06 01:30 (北京时间): the list
     says the same."""
     from datetime import datetime
 
+    from rich.console import Console
+
+    from lianban.app.cli import output
     from lianban.ledger.models import Incident
 
     opened, cleared = datetime(2026, 12, 5, 17, 30), datetime(2026, 12, 5, 18, 5)
@@ -191,7 +195,8 @@ def test_the_incident_list_gives_beijing_time_as_the_alert_itself_does(paths: Pa
     done = CliRunner().invoke(app, ["alerts", "list", "--json"])
     [row] = json.loads(done.output)
     assert (row["opened_at"], row["resolved_at"]) == ("2026-12-06T01:30:00+08:00", "2026-12-06T02:05:00+08:00")
-    table = CliRunner().invoke(app, ["alerts", "list"], env={"COLUMNS": "200"}).output
+    monkeypatch.setattr(output, "console", Console(width=200))  # a wide terminal, whatever ran in this process before
+    table = CliRunner().invoke(app, ["alerts", "list"]).output
     assert "2026-12-06T01:30" in table and "2026-12-06T02:05" in table
 
 

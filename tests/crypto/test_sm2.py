@@ -65,10 +65,22 @@ def test_coordinates_and_scalars_with_a_leading_zero_byte_cross_exactly() -> Non
     wrapped = _until(lambda: native.wrap(key.public, dek), lambda w: w[1] == 0 or w[33] == 0)
     assert len(wrapped) == 113
     assert pure.unwrap(key.private, wrapped) == dek == native.unwrap(key.private, wrapped)
-    signature = _until(lambda: native.sign(key.private, b"m"), lambda s: s[0] == 0 or s[32] == 0)
-    assert pure.verify(key.public, b"m", signature) and native.verify(key.public, b"m", signature)
     oracle = gmssl_sm2.CryptSM2(public_key=key.public[1:].hex(), private_key=key.private.hex(), mode=1)
+    signature = _until(lambda: native.sign(key.private, b"m"),
+                       lambda s: (s[0] == 0 or s[32] == 0) and _oracle_runs(oracle, s))
+    assert pure.verify(key.public, b"m", signature) and native.verify(key.public, b"m", signature)
     assert oracle.verify_with_sm3(signature.hex(), b"m")
+
+
+def _oracle_runs(oracle: gmssl_sm2.CryptSM2, signature: bytes) -> bool:
+    """Whether gmssl's pure-Python arithmetic gets through `signature` at all: for a few scalars a point it
+    computes on the way comes out one hex digit short and its point addition returns None, then fails on it
+    (TypeError; its own bug, seen once in a full run): such a signature cannot be checked by it."""
+    try:
+        oracle.verify_with_sm3(signature.hex(), b"m")
+    except TypeError:
+        return False
+    return True
 
 
 def test_ciphertext_der_is_minimal_and_converts_back_byte_for_byte() -> None:
