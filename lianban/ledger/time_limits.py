@@ -106,15 +106,16 @@ def overdue_items(session: Session, today: date | None = None) -> int:
 
 def overdue_by_department(session: Session, today: date | None = None) -> dict[str, int]:
     """Overdue case items on `today` (default: Beijing today) by the department handling them (only those with
-    any); reads columns only."""
+    any); reads columns only. An item of a held case (its application waiting for correction at the HRSS window,
+    its 补正 deadline running) counts for the window: its department has not received it."""
     today = today or beijing_today()
     rows = session.execute(
         select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at, CaseItem.status,
-               CaseItem.supplement_due)
+               CaseItem.supplement_due, Case.held)
         .join(Case, Case.id == CaseItem.case_id)
         .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
         .where(CaseItem.final.is_(False)))
-    late = Counter(dept for code, dept, approved, sent, status, due in rows
+    late = Counter(WINDOW_DEPARTMENT if held else dept for code, dept, approved, sent, status, due, held in rows
                    if past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
                    or supplement_overdue(status, due, today))
     return dict(late)
