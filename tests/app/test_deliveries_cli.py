@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +13,13 @@ from lianban.app.config import Paths
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery
 from lianban.pipeline.stage import stage
+from tests.app.cli_kit import lianban
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "deliveries", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return lianban(home, "deliveries", *args)
 
 
 def test_failing_deliveries_are_listed_with_their_reasons_and_tries_as_section_1_says(seeded: Any,

@@ -5,9 +5,7 @@ decision in the ledger and the evidence log, none without a note, none twice."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +21,11 @@ from lianban.ledger.models import Case, CaseItem, Delivery, Evidence, StatusEven
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
 from simulators.people import generate
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.app.cli_kit import lianban
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "quarantine", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return lianban(home, "quarantine", *args)
 
 
 def _apps() -> list[dict[str, Any]]:

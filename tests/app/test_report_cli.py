@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,17 +23,13 @@ from lianban.pipeline.decisions import reject
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
 from simulators.people import generate
+from tests.app.cli_kit import lianban
 
-ROOT = Path(__file__).resolve().parents[2]
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def _cli(home: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_")) and k not in ("TTY_COMPATIBLE", "FORCE_COLOR")}
-    env.update(LIANBAN_HOME=str(home), COLUMNS="200", **extra_env)
-    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "report", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return lianban(home, "report", *args, **extra_env)
 
 
 def _run(paths: Paths) -> list[dict[str, Any]]:

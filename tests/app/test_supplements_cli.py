@@ -4,9 +4,7 @@ data and requeued with their supplement ids (a parked, unreadable one is listed,
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from connectors.hrss.frontend import FrontendDB
@@ -17,15 +15,13 @@ from lianban.ledger.models import Supplement
 from lianban.ledger.store import SupplementState, utcnow
 from lianban.pipeline.stage import stage
 from simulators.people import generate
+from tests.app.cli_kit import lianban
 
 PHONE = "13912345678"
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))}
-    env.update(LIANBAN_HOME=str(home), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "lianban.app.cli", "supplements", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return lianban(home, "supplements", *args)
 
 
 def _row(seq: int, state: SupplementState, error: str | None) -> Supplement:
