@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
+from lianban.keys.files import write_private_text
 from lianban.ledger.evidence import ARCHIVE_SIGNER, GENESIS, Verdict, chain_keys, row_of, verify_entries
 from lianban.ledger.models import Evidence
 
@@ -45,9 +46,8 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     kid, private = signer.active_private()
     trailer["signer_kid"] = kid
     trailer["signature"] = base64.b64encode(get_suite(signer.suite).sign(private, _trailer_text(trailer))).decode()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"evidence-{month}.jsonl"
-    path.write_text("\n".join([*lines, json.dumps(trailer)]) + "\n", encoding="utf-8")
+    path = out_dir / f"evidence-{month}.jsonl"  # written whole or not at all: a run cut short keeps the last one
+    write_private_text(path, "\n".join([*lines, json.dumps(trailer)]) + "\n")
     return path
 
 

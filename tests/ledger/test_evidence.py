@@ -572,3 +572,21 @@ def test_what_msgspec_would_render_otherwise_keeps_json_dumps() -> None:
     odd = Odd(1e16, datetime(2026, 12, 1, 9, tzinfo=UTC), b"\x01", Colour.RED)
     assert body_of(odd) == body_of([odd])[1:-1] == _asdict_json(odd)
     assert b"1e+16" in body_of(odd) and b"2026-12-01 09:00:00+00:00" in body_of(odd)
+
+
+def test_an_archive_run_cut_short_leaves_the_last_archive_whole(ledger: Ledger, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The month is archived again (a re-run after more entries) and the disk fills half-way: the archive that
+    was there is left as it was, and still verifies."""
+    path = _archive(ledger, tmp_path)
+    before = path.read_bytes()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("lianban.keys.files.os.fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        _archive(ledger, tmp_path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and evidence_archive.verify_archive(path, ledger.keys).ok
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
