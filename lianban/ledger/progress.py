@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -24,7 +24,7 @@ from lianban.ledger.models import (
     Supplement,
 )
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, QuarantineState, status_counts
-from lianban.ledger.time_limits import BEIJING, overdue_items
+from lianban.ledger.time_limits import beijing_text, overdue_items
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,7 @@ def _last_stage_run(session: Session) -> dict[str, Any] | None:
     run = session.scalars(select(StageRun).order_by(StageRun.id.desc()).limit(1)).first()
     if run is None:
         return None
-    finished = run.finished_at.replace(tzinfo=UTC).astimezone(BEIJING)  # the ledger's naive UTC, in Beijing time
-    return {"finished_at": finished.isoformat(timespec="seconds"), "extracted": run.extracted,
+    return {"finished_at": beijing_text(run.finished_at), "extracted": run.extracted,
             "staged": run.staged, "quarantined": run.quarantined, "data_docs": run.data_docs}
 
 

@@ -36,6 +36,7 @@ from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
 from lianban.ledger.store import DeliveryState, QuarantineState
+from lianban.ledger.time_limits import beijing_text
 
 __all__ = ["DELIVERY_STATES", "FATES", "Reconciliation", "reconcile"]
 
@@ -193,7 +194,7 @@ def _items(session: Session, case_ids: list[int]) -> dict[int, list[ItemFate]]:
 
 def _fate(seq: int, read: datetime, case: Case | None, held: list[Quarantine],
           items: dict[int, list[ItemFate]]) -> RecordFate:
-    read_at = read.replace(tzinfo=ZoneInfo("UTC")).astimezone(BEIJING).isoformat(timespec="seconds")
+    read_at = beijing_text(read)
     last = held[-1] if held else None
     if case is not None and not case.held:
         mine = items.get(case.id, [])

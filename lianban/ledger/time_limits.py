@@ -45,6 +45,13 @@ def beijing_date(utc: datetime) -> date:
     return aware.astimezone(BEIJING).date()
 
 
+def beijing_text(utc: datetime) -> str:
+    """`utc` (naive UTC as the ledger stores it, or aware) in Beijing time, ISO 8601 to the second with its offset:
+    how a ledger time is shown to an operator or sent to the platform."""
+    aware = utc if utc.tzinfo is not None else utc.replace(tzinfo=UTC)
+    return aware.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
 def beijing_today() -> date:
     """Today in Beijing."""
     return datetime.now(BEIJING).date()

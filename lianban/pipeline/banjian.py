@@ -36,7 +36,7 @@ from lianban.domain.statuses import Status
 from lianban.ledger.db import plain_rows
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState
-from lianban.ledger.time_limits import BEIJING, clock_started, due_date
+from lianban.ledger.time_limits import beijing_text, clock_started, due_date
 from lianban.wire.contract import CaseRecord
 
 __all__ = ["CACHED_CASES", "STATUSES", "Cases", "Version", "versions"]
@@ -70,10 +70,6 @@ def _moment(text: str) -> datetime:
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _beijing(utc: datetime) -> str:
-    return utc.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds")
 
 
 def _done(final: Sequence[Now]) -> tuple[str, int]:
@@ -110,7 +106,7 @@ class _Case:
     dues: dict[int, str | None] = field(default_factory=dict)  # item id → its due date, once worked out
 
     def settle(self) -> _Case:
-        self.accepted_at = _beijing(self.approved_at)
+        self.accepted_at = beijing_text(self.approved_at)
         self.time_limit_days = max(load_catalog().item(i.item_code).time_limit_days for i in self.items)
         return self
 

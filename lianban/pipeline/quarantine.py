@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, update
@@ -34,7 +34,7 @@ from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Quarantine
 from lianban.ledger.store import QuarantineState, utcnow
-from lianban.ledger.time_limits import BEIJING
+from lianban.ledger.time_limits import beijing_text
 
 #: how each personal field is shown to an operator
 MASKS: dict[str, Callable[[str], str]] = {"name": mask_name, "id_number": mask_id, "phone": mask_phone}
@@ -140,7 +140,7 @@ class Held:
 
 def _held(q: Quarantine) -> Held:
     def when(moment: datetime | None) -> str | None:  # the ledger's naive UTC, shown in Beijing time
-        return moment.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds") if moment else None
+        return beijing_text(moment) if moment else None
 
     return Held(q.source_seq, q.case_no, q.state, [coded(r) for r in json.loads(q.reasons)],
                 json.loads(q.masked), q.id, when(q.created_at), q.decided_by, q.decision_note, when(q.decided_at))

@@ -45,7 +45,7 @@ from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
-from lianban.ledger.time_limits import BEIJING
+from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
 
 __all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]
@@ -250,5 +250,5 @@ def listed(ledger_url: str, states: Sequence[str] = ()) -> list[Listed]:
         query = query.where(SmsNotice.state.in_(list(states)))
     with session_factory(ledger_url)() as session:
         return [Listed(n.id, n.kind, n.period, n.person_index[:8], n.state, n.attempts, n.reason,
-                       n.created_at.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds"))
+                       beijing_text(n.created_at))
                 for n in session.scalars(query)]

@@ -3,7 +3,7 @@ summary once a day, and the incidents listed."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -59,22 +59,17 @@ def alerts_list(open_only: Annotated[bool, typer.Option("--open", help="只列�
     from lianban.domain.incidents import KINDS
     from lianban.ledger.db import session_factory
     from lianban.ledger.models import Incident
+    from lianban.ledger.time_limits import beijing_text
 
     query = select(Incident).order_by(Incident.id.desc())
     with session_factory(Paths.from_env().existing_ledger())() as session:
         rows: list[dict[str, Any]] = [
             {"incident": f"INC-{i.id:06d}", "kind": i.kind, "what": KINDS[i.kind].what, "party": i.party,
-             "state": i.state, "count": i.count, "peak": i.peak, "opened_at": _beijing(i.opened_at),
-             "resolved_at": _beijing(i.resolved_at) if i.resolved_at else None, "told": i.notified_at is not None}
+             "state": i.state, "count": i.count, "peak": i.peak, "opened_at": beijing_text(i.opened_at),
+             "resolved_at": beijing_text(i.resolved_at) if i.resolved_at else None, "told": i.notified_at is not None}
             for i in session.scalars(query) if not open_only or i.state == "open"]
     emit_rows(rows, as_json, "告警事件 (incidents)", [
         ("事件", lambda r: r["incident"]), ("部门", lambda r: r["party"]), ("情况", lambda r: r["what"]),
         ("状态", lambda r: "未解除" if r["state"] == "open" else "已解除"), ("涉及", lambda r: r["count"]),
         ("开始", lambda r: str(r["opened_at"])[:16]), ("解除", lambda r: str(r["resolved_at"] or "")[:16])])
 
-
-def _beijing(moment: datetime) -> str:
-    """A ledger time (naive UTC) in Beijing time with its offset, as the alert itself gives it."""
-    from lianban.ledger.time_limits import BEIJING
-
-    return moment.replace(tzinfo=UTC).astimezone(BEIJING).isoformat(timespec="seconds")
