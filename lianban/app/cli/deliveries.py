@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
+from operator import itemgetter
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from lianban.app.cli.output import JsonFlag, console, emit_done, progress_bar
+from lianban.app.cli.output import JsonFlag, emit_done, emit_rows, progress_bar
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
 
@@ -49,16 +47,11 @@ def deliveries_list(department: Annotated[str | None, typer.Option(help="one dep
     from lianban.pipeline.dead_letters import list_dead
 
     states, department = _dead_states(state, (RETRYING,)), _department(department)
-    rows = list_dead(Paths.from_env().existing_ledger(), department, states)
-    if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
-        return
-    table = Table(title=f"{'投递 (deliveries)' if RETRYING in states else '死信 (dead letters)'}: {len(rows)}")
-    for column in ("部门", "办件编号", "事项", "状态", "次数", "原因"):
-        table.add_column(column)
-    for r in rows:  # as Text: a department's reason is never read as markup
-        table.add_row(*map(Text, (r.department, r.case_no, r.item_code, r.state, str(r.attempts), r.last_error or "")))
-    console.print(table)
+    rows = [r.as_dict() for r in list_dead(Paths.from_env().existing_ledger(), department, states)]
+    emit_rows(rows, as_json, "投递 (deliveries)" if RETRYING in states else "死信 (dead letters)", [
+        (header, itemgetter(key)) for header, key in (("部门", "department"), ("办件编号", "case_no"),
+                                                      ("事项", "item_code"), ("状态", "state"), ("次数", "attempts"),
+                                                      ("原因", "last_error"))])
 
 
 @deliveries_app.command("retry")

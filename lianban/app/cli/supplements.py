@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
+from operator import itemgetter
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from lianban.app.cli.output import JsonFlag, console, emit_done
+from lianban.app.cli.output import JsonFlag, emit_done, emit_rows
 from lianban.app.config import Paths
 
 supplements_app = typer.Typer(help="补正材料转送的死信 (补正 submissions that did not get through)",
@@ -20,17 +18,11 @@ def supplements_list(as_json: JsonFlag = False) -> None:
     """列出未送达的补正材料：被拒收、重试耗尽或无法读取 (refused, out of retries, or unreadable)."""
     from lianban.pipeline.dead_letters import list_dead_supplements
 
-    rows = list_dead_supplements(Paths.from_env().existing_ledger())
-    if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
-        return
-    table = Table(title=f"补正死信 (supplements not delivered): {len(rows)}")
-    for column in ("序号", "办件编号", "事项", "部门", "状态", "次数", "原因"):
-        table.add_column(column)
-    for r in rows:  # as Text: a department's reason is never read as markup
-        table.add_row(*map(Text, (str(r.source_seq), r.case_no, r.item_code or "", r.department or "", r.state,
-                                  str(r.attempts), r.last_error or "")))
-    console.print(table)
+    rows = [r.as_dict() for r in list_dead_supplements(Paths.from_env().existing_ledger())]
+    emit_rows(rows, as_json, "补正死信 (supplements not delivered)", [
+        (header, itemgetter(key)) for header, key in (("序号", "source_seq"), ("办件编号", "case_no"),
+                                                      ("事项", "item_code"), ("部门", "department"),
+                                                      ("状态", "state"), ("次数", "attempts"), ("原因", "last_error"))])
 
 
 @supplements_app.command("retry")
