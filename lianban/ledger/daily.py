@@ -56,14 +56,26 @@ def _unreported_since(session: Session) -> dict[str, str]:
     return {department: staged.isoformat() for department, staged in rows if staged is not None}
 
 
+def _longest_waits(session: Session, now: datetime) -> dict[str, int]:
+    """Per department, the days its open item reported on longest ago has waited since. Departments write their
+    times with their own offsets (``+08:00``, ``Z``, fractions or none), so the oldest is found by the moment each
+    names, not by the text's order (a ``min()`` in SQL picked the wrong item by hours across offsets)."""
+    rows = session.execute(select(CaseItem.department, CaseItem.status_at)
+                           .where(CaseItem.final.is_(False), CaseItem.status_at.is_not(None))
+                           .execution_options(yield_per=10_000))
+    waits: dict[str, int] = {}
+    for department, status_at in rows:
+        waits[department] = max(waits.get(department, 0), _days_since(status_at, now))
+    return waits
+
+
 def summaries(session: Session, parties: list[str], today: date | None = None) -> list[Summary]:
     """One summary per party of `parties` (a party with nothing to report still gets its zeros)."""
     now = utcnow()
-    open_items = session.execute(select(CaseItem.department, func.count(), func.min(CaseItem.status_at))
-                                 .where(CaseItem.final.is_(False)).group_by(CaseItem.department)).all()
-    unreported = _unreported_since(session)
-    backlog = {d: (int(n), max(_days_since(oldest, now), _days_since(unreported.get(d), now)))
-               for d, n, oldest in open_items}
+    open_items = session.execute(select(CaseItem.department, func.count()).where(CaseItem.final.is_(False))
+                                 .group_by(CaseItem.department)).all()
+    unreported, waited = _unreported_since(session), _longest_waits(session, now)
+    backlog = {d: (int(n), max(waited.get(d, 0), _days_since(unreported.get(d), now))) for d, n in open_items}
     dead = dict(session.execute(select(Delivery.department, func.count()).where(Delivery.state.in_(DEAD_STATES))
                                 .group_by(Delivery.department)).all())
     incidents = dict(session.execute(select(Incident.party, func.count()).where(Incident.state == "open")

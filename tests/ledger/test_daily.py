@@ -58,3 +58,23 @@ def test_an_item_no_one_has_reported_on_has_waited_since_its_case_was_staged(pat
     with session_factory(paths.ledger_url)() as s:
         (housing,) = summaries(s, ["housing_fund"])
     assert (housing.backlog, housing.oldest_wait_days) == (3, 3)
+
+
+def test_the_oldest_wait_is_found_by_the_moment_each_time_names_not_by_its_text(
+        seeded: Any, paths: Paths) -> None:
+    """One item reported 3 days and 1 hour ago, written in Beijing time; the others 2 days and 19 hours ago,
+    written in UTC (``Z``): as text the later ones sort first (their clock reads 2 hours earlier), but the oldest
+    has waited 3 days."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    now = utcnow().replace(tzinfo=UTC)
+    oldest = (now - timedelta(days=3, hours=1)).astimezone(BEIJING).isoformat(timespec="seconds")
+    newer = (now - timedelta(days=2, hours=19)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    with session_factory(paths.ledger_url).begin() as s:
+        first, *rest = s.scalars(select(CaseItem.id).where(CaseItem.department == "health",
+                                                           CaseItem.final.is_(False))).all()
+        assert rest, "the seeded cases give health more than one item"
+        s.execute(update(CaseItem).where(CaseItem.id.in_(rest)).values(status="审核中", status_at=newer))
+        s.execute(update(CaseItem).where(CaseItem.id == first).values(status="审核中", status_at=oldest))
+    with session_factory(paths.ledger_url)() as s:
+        (health,) = summaries(s, ["health"])
+    assert health.oldest_wait_days == 3
