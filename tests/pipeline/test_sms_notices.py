@@ -5,6 +5,8 @@ times, then listed for the operator; quiet hours defer."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -205,3 +207,33 @@ def test_an_operator_reads_when_a_notice_was_planned_in_beijing_time(paths: Path
              now=datetime(2026, 12, 2, 17, 0))
     rows = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
     assert [r["created_at"] for r in rows] == ["2026-12-03T01:00:00+08:00"]
+
+
+def test_two_runs_planning_the_same_notice_at_once_write_it_once(paths: Paths, ledger_url: str) -> None:
+    """The second run checks while the first run's notice is written but not committed: it waits (SQLite) or
+    meets the first's notice at its insert (PostgreSQL), and counts the notice as already planned; before, its
+    insert ended the run in a unique-key error."""
+    vault, index = load_ring(paths.keys_dir, VAULT), load_ring(paths.keys_dir, INDEX).active_key()[1]
+    sessions, person = session_factory(ledger_url), blind_index(index, "person-0")
+    planned, started = threading.Event(), threading.Event()
+    answers: dict[str, bool | Exception] = {}
+
+    def run(name: str, before: Callable[[], None], after: Callable[[], None]) -> None:
+        try:
+            before()
+            with sessions.begin() as session:
+                answers[name] = plan(session, vault, "retirement_reminder", person, "2027-03", "13912345678", VALUES)
+                after()
+        except Exception as error:  # the assertion below shows it
+            answers[name] = error
+
+    first = threading.Thread(target=run, args=("first", lambda: None,
+                                               lambda: (planned.set(), started.wait(5), time.sleep(0.5))))
+    second = threading.Thread(target=run, args=("second", lambda: (planned.wait(5), started.set()), lambda: None))
+    for thread in (first, second):
+        thread.start()
+    for thread in (first, second):
+        thread.join(30)
+    assert answers == {"first": True, "second": False}
+    with sessions() as session:
+        assert len(session.scalars(select(SmsNotice)).all()) == 1
