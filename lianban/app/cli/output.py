@@ -26,12 +26,15 @@ def emit_done(message: str, data: dict[str, Any], as_json: bool) -> None:
 
 
 def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
+    """`data` as one JSON object with ``--json``, otherwise a two-column table titled `title` (each value shown
+    as it is, no markup read into it: a value can come from a source or a department)."""
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
-    table = Table(title=title, show_header=False)
+    table = Table(title=Text(title), show_header=False)
     for key, value in data.items():
-        table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value))
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+        table.add_row(Text(key), Text(shown))
     console.print(table)
 
 
