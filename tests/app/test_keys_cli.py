@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -57,3 +58,15 @@ def test_a_chain_key_is_not_retired(paths: Paths) -> None:
     assert isinstance(result.exception, ConfigError) and "证据链" in str(result.exception)
     with session_factory(paths.ledger_url)() as session:
         assert verify_ledger(session, paths.keys_dir).ok
+
+
+def test_another_party_s_imported_public_keys_are_listed(paths: Paths) -> None:
+    """A production hub holds a department's public keys only (``keys import``): `keys list` showed its own sets
+    alone, so an operator could not see which key of the department's the hub encrypts to."""
+    (paths.keys_dir / "medical-recipient.json").unlink()  # as on a hub that never held the bureau's private key
+    public = json.loads((paths.keys_dir / "medical-recipient.pub.json").read_text(encoding="utf-8"))
+    result = CliRunner().invoke(app, ["keys", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)["medical-recipient"]
+    assert shown == {"kind": public["suite"], "active": public["active"], "keys": sorted(public["keys"]),
+                     "private_held": []}

@@ -68,8 +68,10 @@ def keys_list(as_json: JsonFlag = False) -> None:
     keys_dir = Paths.from_env().keys_dir
     listing: dict[str, Any] = {r: {"kind": "SM4", "active": (ring := load_ring(keys_dir, r)).active,
                                    "keys": sorted(ring.keys)} for r in RINGS}
-    for name in _key_sets(keys_dir):
-        ks = keysets.load(keys_dir, name)
+    held = _key_sets(keys_dir)
+    imported = sorted({p.name.removesuffix(".pub.json") for p in keys_dir.glob("*.pub.json")} - set(held))
+    for name in sorted([*held, *imported]):  # another party's imported public keys too (no private half here)
+        ks = keysets.load(keys_dir, name, public_only=name in imported)
         listing[name] = {"kind": ks.suite, "active": ks.active, "keys": sorted(ks.public),
                          "private_held": sorted(ks.private)}
     emit(listing, as_json, "密钥 (keys)")
