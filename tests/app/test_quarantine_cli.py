@@ -185,3 +185,16 @@ def test_brackets_in_a_held_row_are_shown_as_they_are_not_read_as_markup(paths: 
     shown = _cli(paths.home, "show", str(held["id"]))
     assert shown.returncode == 0 and "[/] 亳州[b]公司" in shown.stdout, shown.stdout + shown.stderr
     assert "01,[/]" in shown.stdout
+
+
+def test_rejecting_a_row_with_no_item_to_tell_says_that_nobody_was_told(paths: Paths) -> None:
+    """A held row whose only item the catalog lacks entered no case, so a rejection tells no one: the command said
+    "0 个事项告知申请人不予受理，下一轮报送皖事通办" all the same; it now says the window must tell the applicant."""
+    db = FrontendDB(paths.frontend_url)
+    (app,) = _apps()[:1]
+    db.insert_applications([{**app, "contribution_months": 400, "items": "15"}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    done = _cli(paths.home, "reject", str(held["id"]), "--note", "事项不在目录中，不予受理")
+    assert done.returncode == 0 and "未向申请人发出不予受理" in done.stdout and "人社窗口" in done.stdout
+    assert "报送皖事通办 (rejected)" not in done.stdout

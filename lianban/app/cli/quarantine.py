@@ -111,8 +111,13 @@ def quarantine_reject(quarantine_id: QuarantineId, note: Note, operator: Operato
     from lianban.app.jobs import reject_quarantined
 
     done = reject_quarantined(quarantine_id, note, operator or getpass.getuser())
-    _said(done, as_json, f"已退回隔离记录 {quarantine_id}（办件 {done['case_no']}），{done['items_told']} 个事项"
-                         f"告知申请人不予受理，下一轮报送皖事通办 (rejected)")
+    head = f"已退回隔离记录 {quarantine_id}（办件 {done['case_no']}）"
+    if done["items_told"]:
+        _said(done, as_json, f"{head}，{done['items_told']} 个事项告知申请人不予受理，下一轮报送皖事通办 (rejected)")
+        return
+    _said(done, as_json, f"{head}：台账中没有它待告知的事项（该行无法读取、所选事项不在目录中，或事项均已办结），"
+                         f"未向申请人发出不予受理，也不报送皖事通办；请人社窗口直接告知申请人 "
+                         f"(rejected; no item to tell: the HRSS window tells the applicant)")
 
 
 def _said(done: dict[str, Any], as_json: bool, sentence: str) -> None:
