@@ -9,14 +9,16 @@ Files under the keys directory (mode 0600), one per purpose::
 Body: ``{"suite": "SM", "active": kid, "keys": {kid: {"public": b64, "private": b64}}}`` (no ``private``
 in ``.pub`` files). In production each party holds only its own private file and the others' public files;
 the demo and the tests keep both in one directory to play every party. Rotation adds a key and makes it
-active; older keys keep verifying and unwrapping until they are retired (removed).
+active; older keys keep verifying and unwrapping until they are retired (removed). A retired signing key's
+public half stays under ``"retired": {kid: b64}``: never trusted for a message again, only to check what it
+signed before (the hub's monthly evidence archives, which an auditor verifies for years).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +32,15 @@ from lianban.keys.rings import check_retirable, new_kid
 
 @dataclass(frozen=True)
 class KeySet:
-    """One purpose's keys: kid → public (and, when we hold it, private)."""
+    """One purpose's keys: kid → public (and, when we hold it, private); `retired`: kid → public of the signing
+    keys retired, for checking old signatures only (module docstring)."""
 
     name: str
     suite: str
     active: str
     public: dict[str, bytes]
     private: dict[str, bytes]
+    retired: dict[str, bytes] = field(default_factory=dict)
 
     def active_private(self) -> tuple[str, bytes]:
         try:
@@ -58,15 +62,20 @@ def _text(key: bytes) -> str:
     return base64.b64encode(key).decode()
 
 
+def _body(ks: KeySet, keys: dict[str, dict[str, str]]) -> dict[str, Any]:
+    retired = {"retired": {kid: _text(pub) for kid, pub in ks.retired.items()}} if ks.retired else {}
+    return {"suite": ks.suite, "active": ks.active, "keys": keys, **retired}
+
+
 def _write_private(keys_dir: Path, ks: KeySet) -> None:
     keys = {kid: {"public": _text(pub), **({"private": _text(ks.private[kid])} if kid in ks.private else {})}
             for kid, pub in ks.public.items()}
-    write_private_json(_path(keys_dir, ks.name, False), {"suite": ks.suite, "active": ks.active, "keys": keys})
+    write_private_json(_path(keys_dir, ks.name, False), _body(ks, keys))
 
 
 def _write_public(keys_dir: Path, ks: KeySet) -> None:
     public = {kid: {"public": _text(pub)} for kid, pub in ks.public.items()}
-    write_private_json(_path(keys_dir, ks.name, True), {"suite": ks.suite, "active": ks.active, "keys": public})
+    write_private_json(_path(keys_dir, ks.name, True), _body(ks, public))
 
 
 def _save(keys_dir: Path, ks: KeySet) -> None:
@@ -83,13 +92,14 @@ def load(keys_dir: Path, name: str, public_only: bool = False) -> KeySet:
 
 def _parse(name: str, path: Path, data: Any) -> KeySet:
     """Key set `name` from the JSON body of `path`; a ConfigError naming `path` when it is not one."""
-    def read() -> tuple[dict[str, bytes], dict[str, bytes], str, str]:
+    def read() -> tuple[dict[str, bytes], dict[str, bytes], str, str, dict[str, bytes]]:
         keys = data["keys"]
         public = {str(k): b64(v["public"]) for k, v in keys.items()}
         private = {str(k): b64(v["private"]) for k, v in keys.items() if "private" in v}
-        return public, private, str(data["suite"]), str(data["active"])
+        retired = {str(k): b64(v) for k, v in data.get("retired", {}).items()}
+        return public, private, str(data["suite"]), str(data["active"]), retired
 
-    public, private, suite, active = decoded(path, read, (
+    public, private, suite, active, retired = decoded(path, read, (
         "结构不符（应为 suite、active 与 keys 三项）",
         'expected {"suite": …, "active": kid, "keys": {kid: {"public": base64}}}'))
     if suite not in SUITES:
@@ -97,13 +107,13 @@ def _parse(name: str, path: Path, data: Any) -> KeySet:
                         f"unknown cipher suite {suite!r}, expected one of {', '.join(sorted(SUITES))}")
     if active not in public:
         raise malformed(path, f"当前密钥 {active} 不在文件中", f"the active key {active} is not in the file")
-    if empty := [k for k, v in (*public.items(), *private.items()) if not v]:
+    if empty := [k for k, v in (*public.items(), *private.items(), *retired.items()) if not v]:
         raise malformed(path, f"密钥 {empty[0]} 为空", f"key {empty[0]} is empty")
-    if wrong := _misshapen(name, suite, public, private):
+    if wrong := _misshapen(name, suite, {**retired, **public}, private):
         purpose = _purpose(name)
         raise malformed(path, f"密钥 {wrong} 不是 {suite} 算法套件的{_PURPOSE_ZH[purpose]}密钥（长度或取值不符）",
                         f"key {wrong} is not a {suite} {purpose} key (wrong length or value)")
-    return KeySet(name, suite, active, public, private)
+    return KeySet(name, suite, active, public, private, retired)
 
 
 _PURPOSE_ZH = {"signing": "签名", "recipient": "接收（解封）"}
@@ -167,12 +177,14 @@ def rotate(keys_dir: Path, name: str) -> KeySet:
 
 
 def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
-    """Remove `kid`: what it sealed or signed is refused from now on. The active key cannot be retired."""
+    """Remove `kid`: what it sealed or signed is refused from now on. The active key cannot be retired. A signing
+    key's public half is kept as retired, to check what it signed before (module docstring)."""
     with changing(_path(keys_dir, name, False)):
         ks = load(keys_dir, name)
         check_retirable(name, kid, ks.active, ks.public)
+        retired = {**ks.retired, kid: ks.public[kid]} if _purpose(name) == "signing" else ks.retired
         kept = KeySet(name, ks.suite, ks.active, {k: v for k, v in ks.public.items() if k != kid},
-                      {k: v for k, v in ks.private.items() if k != kid})
+                      {k: v for k, v in ks.private.items() if k != kid}, retired)
         _save(keys_dir, kept)
     return kept
 

@@ -52,10 +52,13 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
 
 
 def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Path) -> str | None:
-    signer = keysets.load(keys_dir, ARCHIVE_SIGNER, public_only=True)
-    public = signer.public.get(str(trailer.get("signer_kid")))
+    signer, kid = keysets.load(keys_dir, ARCHIVE_SIGNER, public_only=True), str(trailer.get("signer_kid"))
+    public = signer.public.get(kid) or signer.retired.get(kid)  # an archive outlives the key that signed it
+    if public is None:
+        return (f"归档由密钥 {kid} 签名，而本方公钥文件中没有这个密钥（含已停用的）：请用签名时的公钥文件核验 "
+                f"(signed with key {kid}, which the public key file does not hold)")
     signature = base64.b64decode(str(trailer.get("signature", "")))
-    if public is None or not get_suite(signer.suite).verify(public, _trailer_text(trailer), signature):
+    if not get_suite(signer.suite).verify(public, _trailer_text(trailer), signature):
         return "归档尾部签名无效 (archive trailer signature invalid)"
     if sm3_hex("\n".join(lines).encode()) != trailer.get("entries_sm3") or len(lines) != trailer.get("count"):
         return "归档内容与签名的尾部不符（条目被改动、删除或增加）(archive entries altered)"

@@ -44,6 +44,18 @@ def test_rotate_keeps_old_keys_until_retired(tmp_path: Path) -> None:
         keysets.retire(tmp_path, "medical-recipient", rotated.active)
     kept = keysets.retire(tmp_path, "medical-recipient", first)
     assert first not in kept.public and first not in keysets.load(tmp_path, "medical-recipient", True).public
+    assert kept.retired == {}  # a recipient key opens nothing after it is retired: nothing of it is kept
+
+
+def test_a_retired_signing_key_is_kept_apart_to_check_what_it_signed_before(tmp_path: Path) -> None:
+    """Its public half leaves `public` (no message signed with it is taken again) for `retired`, in both files,
+    so the hub's archives signed with it still verify (lianban.ledger.evidence_archive)."""
+    first = keysets.ensure(tmp_path, "hub-signing-sm")
+    keysets.rotate(tmp_path, "hub-signing-sm")
+    keysets.retire(tmp_path, "hub-signing-sm", first.active)
+    for public_only in (False, True):
+        loaded = keysets.load(tmp_path, "hub-signing-sm", public_only)
+        assert first.active not in loaded.public and loaded.retired == {first.active: first.public[first.active]}
 
 
 def test_repr_and_errors_never_show_key_material(tmp_path: Path) -> None:

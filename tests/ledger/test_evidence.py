@@ -22,11 +22,12 @@ from sqlalchemy import delete, select, update
 
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
+from lianban.keys import keysets
 from lianban.keys.names import EVIDENCE_HEAD
 from lianban.keys.provision import ensure_keys
 from lianban.ledger import evidence, evidence_archive, evidence_head
 from lianban.ledger.db import engine_for, session_factory, upgrade
-from lianban.ledger.evidence import body_of
+from lianban.ledger.evidence import ARCHIVE_SIGNER, body_of
 from lianban.ledger.models import Evidence, EvidenceAnchor
 from lianban.wire.contract import CaseRecord, ProgressEvent, SealedItem, SentBatch
 from lianban.wire.signatures import Proof
@@ -129,6 +130,22 @@ def test_monthly_archive_verifies_alone_with_the_public_key(ledger: Ledger, tmp_
     path = _archive(ledger, tmp_path)
     assert evidence_archive.verify_archive(path, ledger.keys, with_chain_key=False).ok
     assert evidence_archive.verify_archive(path, ledger.keys).ok
+
+
+def test_an_archive_verifies_after_the_key_that_signed_it_is_retired(ledger: Ledger, tmp_path: Path) -> None:
+    """The hub's signing key rotated and the old one retired (deploy.md's key change): an archive signed before
+    failed as 归档尾部签名无效, which reads as tampering; the old key is kept as retired to check it. A kid the file
+    never held is named."""
+    path = _archive(ledger, tmp_path)
+    old = keysets.load(ledger.keys, ARCHIVE_SIGNER).active
+    keysets.rotate(ledger.keys, ARCHIVE_SIGNER)
+    keysets.retire(ledger.keys, ARCHIVE_SIGNER, old)
+    assert evidence_archive.verify_archive(path, ledger.keys, with_chain_key=False).ok
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].replace(old, "hub-signing-sm-19990101-000000")
+    path.write_text("\n".join(lines) + "\n")
+    verdict = evidence_archive.verify_archive(path, ledger.keys, with_chain_key=False)
+    assert not verdict.ok and "hub-signing-sm-19990101-000000" in (verdict.problem or "")
 
 
 @pytest.mark.parametrize("with_chain_key", [True, False])
