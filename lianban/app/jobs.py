@@ -172,8 +172,9 @@ def supplements() -> dict[str, Any]:
     each on its own: a department down (or misconfigured) leaves its supplements due and never stops the others
     (its entry is ``{"error": why}``)."""
     results = {"hrss": _isolated(take_supplements)}
+    paths = Paths.from_env()
     for department in pushed_departments():
-        results[department] = forward_supplements(department)
+        results[department] = _isolated(partial(_forward_supplements, department, paths, paths.existing_ledger()))
     return results
 
 
@@ -187,10 +188,10 @@ def take_supplements() -> dict[str, Any]:
 
 def forward_supplements(department: str) -> dict[str, Any]:
     """Forward the department's due 补正 submissions: a task of its own, in the department's pool, so a slow or
-    silent department delays only its own forwarding and polling."""
+    silent department delays only its own forwarding and polling. A connection missing or misconfigured fails
+    the task (Airflow retries it and the duty desk is told), never a success with the error inside."""
     paths = Paths.from_env()
-    department = pushed_department(department)
-    return _isolated(partial(_forward_supplements, department, paths, paths.existing_ledger()))
+    return _forward_supplements(pushed_department(department), paths, paths.existing_ledger())
 
 
 def _forward_supplements(department: str, paths: Paths, ledger: str) -> dict[str, Any]:
