@@ -17,12 +17,13 @@ from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog
-from lianban.errors import ConfigError, LianbanError
+from lianban.errors import ConfigError, LianbanError, RetriableError
 from lianban.gc_tuning import tune as _tune_gc
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from lianban.pipeline.alerts import CheckResult
     from lianban.pipeline.deliver import DeliverResult
     from lianban.pipeline.offload import Offload
     from lianban.wire.contract import DepartmentConnector, Peer
@@ -274,7 +275,17 @@ def alerts_check() -> dict[str, Any]:
     from lianban.pipeline.alerts import check
 
     liaisons, channels = load_liaisons(), channels_from_env()
-    return check(Paths.from_env().existing_ledger(), liaisons, channels).as_dict()
+    return _all_told(check(Paths.from_env().existing_ledger(), liaisons, channels), "告警")
+
+
+def _all_told(result: CheckResult, what: str) -> dict[str, Any]:
+    """`result`'s counts; a RetriableError when a message went out on no channel (kept, and sent by the next
+    run or the task's retry): a task that told nobody must not look done."""
+    if result.untold:
+        raise RetriableError(f"{what}未能发出：{result.untold} 条在所有渠道（{'、'.join(result.failed)}）均发送失败，"
+                             f"已保留，下次运行时重发；请检查 LIANBAN_SMTP_URL 与 dept_sms ({result.untold} "
+                             f"message(s) went out on no channel; kept for the next run)")
+    return result.as_dict()
 
 
 def record_task_failure(dag_id: str, task_id: str, run_id: str) -> None:
@@ -297,7 +308,7 @@ def daily_summary(day: str | None = None) -> dict[str, Any]:
 
     liaisons, channels = load_liaisons(), channels_from_env()
     when = date.fromisoformat(day) if day else beijing_today()
-    return send_daily(Paths.from_env().existing_ledger(), liaisons, channels, when).as_dict()
+    return _all_told(send_daily(Paths.from_env().existing_ledger(), liaisons, channels, when), "每日汇总")
 
 
 # -- 双告知 (issue 13): 到龄提醒 and 待遇告知 by SMS, and the retirement-wave forecast ------------------------------

@@ -59,6 +59,7 @@ class CheckResult:
     resolved: int = 0
     sent: dict[str, int] = field(default_factory=dict)  # channel → messages delivered
     failed: dict[str, int] = field(default_factory=dict)  # channel → messages that did not go
+    untold: int = 0  # messages that went out on no channel: kept, tried again at the next run
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -109,6 +110,7 @@ def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Noti
     result.observed = len(seen)
     for incident_id, alert in alerts:
         if alert is not None and not deliver_alert(alert, channels, result):
+            result.untold += 1
             continue
         result.opened += bool(alert and not alert.resolved)
         result.resolved += bool(alert and alert.resolved)

@@ -46,8 +46,10 @@ def send_daily(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence
     with sessions() as session:
         todo = [s for s in summaries(session, parties, day) if due(session, s.party, day)]
     for summary in todo:
-        if deliver_alert(_alert(summary, day, liaisons[summary.party]), channels, result):
-            with sessions.begin() as session:
-                sent(session, summary.party, day)
+        if not deliver_alert(_alert(summary, day, liaisons[summary.party]), channels, result):
+            result.untold += 1
+            continue
+        with sessions.begin() as session:
+            sent(session, summary.party, day)
     result.observed = len(todo)
     return result
