@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lianban.domain.identity import redact_text
 from lianban.errors import RetriableError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -190,7 +191,7 @@ class _Poll:
         try:
             answer = peer.connector.poll(chunk)
         except RetriableError as exc:
-            result.stopped_by = str(exc)
+            result.stopped_by = redact_text(str(exc))  # may quote the department's answer: masked for XCom
             return False
         updates = _readable(self.department, answer, result, self.unknown)
         with self.sessions.begin() as session:  # judged first: the write lock is held only while writing

@@ -37,6 +37,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.hashing import sm3_hex
+from lianban.domain.identity import redact_text
 from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
@@ -181,7 +182,7 @@ class _Push:
         try:
             ack = self._push(events, ready)
         except RetriableError as exc:
-            self.result.stopped_by = str(exc)
+            self.result.stopped_by = redact_text(str(exc))  # may quote 皖事通办's answer: masked for XCom
             return False
         except RejectedError as exc:
             with self.sessions.begin() as session:

@@ -274,7 +274,7 @@ class _Run:
             alerts.error("告警 ALERT: %s 补正整批拒收 %s", self.department, why)
         for row in rows:
             _fail(row, why, retry_after, self.result)
-        self.result.stopped_by = why
+        self.result.stopped_by = redact_text(why)
         return False
 
     def attempt(self, ids: Sequence[int]) -> bool | Refusal[int]:
