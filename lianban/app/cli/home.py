@@ -30,11 +30,14 @@ def seed(records: Annotated[int, typer.Option(min=1)] = 200,
          register: Annotated[int, typer.Option(min=0, help="另写入在职参保人员登记（及其二十分之一的待遇核定）"
                                                "的合成人数 (synthetic insured workers for 双告知)")] = 0) -> None:
     """向人社前置库写入合成的退休审批记录 (fill the HRSS 前置库 with synthetic approvals)."""
+    from sqlalchemy.engine import make_url
+
     from lianban.app.setup import seed as run
     from lianban.app.setup import seed_register
 
     written = run(Paths.from_env(), records, seed_value)
-    result: dict[str, object] = {"written": written, "frontend": Paths.from_env().frontend_url}
+    shown = make_url(Paths.from_env().frontend_url).render_as_string(hide_password=True)  # printed, and logged
+    result: dict[str, object] = {"written": written, "frontend": shown}
     if register:
         result.update(seed_register(Paths.from_env(), register, seed_value))
     emit(result, as_json, "前置库已写入 (seeded)")
