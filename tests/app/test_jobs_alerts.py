@@ -12,6 +12,7 @@ from lianban.app import jobs
 from lianban.app.config import Paths, conn_env_name
 from lianban.app.up import free_port
 from lianban.errors import LianbanError
+from tests.app.cli_kit import lianban
 from tests.app.test_alerts import Inbox, inbox  # noqa: F401  (the local SMTP server fixture)
 
 
@@ -41,3 +42,11 @@ def test_a_daily_summary_that_went_nowhere_fails_the_task(paths: Paths, inbox: I
         jobs.daily_summary("2026-12-02")
     monkeypatch.setenv("LIANBAN_SMTP_URL", working)
     assert jobs.daily_summary("2026-12-02")["sent"]["email"] == len(inbox.messages) > 0
+
+
+def test_the_alerts_check_command_says_so_too(paths: Paths, inbox: Inbox,  # noqa: F811
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs.record_task_failure("lianban_exchange", "deliver_medical", "manual__1")
+    _smtp_down(monkeypatch)
+    done = lianban(paths.home, "alerts", "check", "--json", LIANBAN_SMTP_URL=os.environ["LIANBAN_SMTP_URL"])
+    assert done.returncode == 2 and "告警未能发出" in done.stdout and "Traceback" not in done.stderr
