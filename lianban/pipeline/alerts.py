@@ -5,7 +5,10 @@
 liaison of the party concerned (the hub's duty desk for the hub's own incidents, copied on every other one)
 through every channel given (e-mail, SMS); an incident is marked told once at least one channel delivered, so a
 channel that fails is tried again at the next check, and an alert is never lost for one channel's sake. An
-incident that cleared before anyone was told it opened is marked told without a message.
+incident that cleared before anyone was told it opened is marked told without a message. One check at a time
+tells (a lease, :mod:`lianban.ledger.leases`): another check begun meanwhile (the DAG's and an operator's) tells
+nobody and says so (``busy``), where it told the same liaison twice, or marked an incident's clearing told while
+the first check was still sending its opening.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from lianban.domain.catalog import load_catalog
 from lianban.domain.incidents import KINDS, opened_text, resolved_text, sms_values, subject
 from lianban.domain.liaisons import HUB, Liaison
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import RESOLVED, observe, sweep, told
+from lianban.ledger.leases import held
 from lianban.ledger.models import Incident
 
 __all__ = ["Alert", "CheckResult", "Notifier", "check"]
@@ -60,6 +66,7 @@ class CheckResult:
     sent: dict[str, int] = field(default_factory=dict)  # channel → messages delivered
     failed: dict[str, int] = field(default_factory=dict)  # channel → messages that did not go
     untold: int = 0  # messages that went out on no channel: kept, tried again at the next run
+    busy: bool = False  # another run was telling: this one told nobody (the next run tells what is left)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -98,9 +105,22 @@ def deliver_alert(alert: Alert, channels: Sequence[Notifier], result: CheckResul
     return delivered
 
 
+#: how long a run may hold the telling to itself: beyond it, a run that died is taken over
+LEASE_SECONDS = 15 * 60
+
+
 def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier]) -> CheckResult:
     """Observe, sweep, tell (module docstring); counts only."""
     sessions, result = session_factory(ledger_url), CheckResult()
+    with held(sessions, "alerts_check", LEASE_SECONDS) as mine:
+        if mine:
+            _check(sessions, liaisons, channels, result)
+        result.busy = not mine
+    return result
+
+
+def _check(sessions: sessionmaker[Session], liaisons: dict[str, Liaison], channels: Sequence[Notifier],
+           result: CheckResult) -> None:
     with sessions.begin() as session:
         seen = observe(session)
         write_lock(session)  # one check at a time sweeps (SQLite): two at once would open an incident twice
@@ -116,4 +136,3 @@ def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Noti
         result.resolved += bool(alert and alert.resolved)
         with sessions.begin() as session:
             told(session, incident_id)
-    return result

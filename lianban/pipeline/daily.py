@@ -2,7 +2,8 @@
 
 Sent through the same channels as the alerts (e-mail, SMS template ``daily_summary``), to every party's liaison
 and the hub's duty desk; a party whose summary of the day went out (on at least one channel) is not sent it
-again, whoever reruns the job.
+again, whoever reruns the job. One run at a time sends (a lease, :mod:`lianban.ledger.leases`): two at once
+sent each summary twice.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from lianban.domain.catalog import load_catalog
 from lianban.domain.liaisons import HUB, Liaison
 from lianban.ledger.daily import Summary, due, sent, summaries
 from lianban.ledger.db import session_factory
-from lianban.pipeline.alerts import Alert, CheckResult, Notifier, deliver_alert
+from lianban.ledger.leases import held
+from lianban.pipeline.alerts import LEASE_SECONDS, Alert, CheckResult, Notifier, deliver_alert
 
 __all__ = ["send_daily"]
 
@@ -40,8 +44,17 @@ def _alert(s: Summary, day: date, to: Liaison) -> Alert:
 
 def send_daily(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier],
                day: date) -> CheckResult:
-    """Every party's summary of `day` not sent yet; counts only."""
+    """Every party's summary of `day` not sent yet; counts only (``busy``: another run was sending them)."""
     sessions, result = session_factory(ledger_url), CheckResult()
+    with held(sessions, "daily_summary", LEASE_SECONDS) as mine:
+        if mine:
+            _send(sessions, liaisons, channels, day, result)
+        result.busy = not mine
+    return result
+
+
+def _send(sessions: sessionmaker[Session], liaisons: dict[str, Liaison], channels: Sequence[Notifier], day: date,
+          result: CheckResult) -> None:
     parties = [HUB, *load_catalog().departments]
     with sessions() as session:
         todo = [s for s in summaries(session, parties, day) if due(session, s.party, day)]
@@ -52,4 +65,3 @@ def send_daily(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence
         with sessions.begin() as session:
             sent(session, summary.party, day)
     result.observed = len(todo)
-    return result

@@ -4,6 +4,7 @@ trouble at a party, however many checks run at once."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -53,3 +54,73 @@ def test_a_check_running_while_another_opens_the_same_incident_opens_no_second(s
     with sessions() as s:
         still = s.scalars(select(Incident.id).where(Incident.kind == "dead_letters", Incident.state == "open"))
         assert list(still) == []  # the incident cleared, and no twin of it stays open
+
+
+class Held(Outbox):
+    """A channel that keeps what it was given once the test lets it (an SMTP server taking its time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending, self.let_go = threading.Event(), threading.Event()
+
+    def send(self, alert: Alert) -> None:
+        self.sending.set()
+        assert self.let_go.wait(30)
+        super().send(alert)
+
+
+def test_a_check_run_while_another_is_telling_tells_nobody_and_nothing_is_told_twice(seeded: Any,
+                                                                                    paths: Paths) -> None:
+    """The scheduled check is sending an incident's opening when an operator's check runs: the operator's tells
+    nobody (busy), where it sent the same opening again; the clearing later goes once. Before, the liaison heard
+    the opening twice."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    sessions, channel, liaisons = session_factory(paths.ledger_url), Held(), load_liaisons()
+    with sessions.begin() as s:
+        s.execute(update(Delivery).where(Delivery.department == "health").values(state="dead"))
+    scheduled = threading.Thread(target=check, args=(paths.ledger_url, liaisons, [channel]))
+    scheduled.start()
+    assert channel.sending.wait(30)
+    operator = check(paths.ledger_url, liaisons, [channel])
+    channel.let_go.set()
+    scheduled.join(30)
+    assert operator.busy and operator.opened == 0
+    with sessions.begin() as s:
+        s.execute(update(Delivery).where(Delivery.department == "health").values(state="pending"))
+    assert not check(paths.ledger_url, liaisons, [channel]).busy
+    told = [(a.incident, a.resolved) for a in channel.alerts if a.kind == "dead_letters"]
+    assert len(told) == 2 and [resolved for _, resolved in told] == [False, True]
+
+
+def test_a_check_that_died_holding_the_telling_is_taken_over_once_its_time_is_up(seeded: Any, paths: Paths) -> None:
+    """A check killed mid-send leaves its lease behind: the next checks wait it out, then tell."""
+    from lianban.ledger.models import Watermark
+    from lianban.ledger.store import utcnow
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    sessions, outbox = session_factory(paths.ledger_url), Outbox()
+    with sessions.begin() as s:
+        s.execute(update(Delivery).where(Delivery.department == "health").values(state="dead"))
+        s.add(Watermark(name="lease:alerts_check", value=int(time.time()) + 600, updated_at=utcnow()))
+    assert check(paths.ledger_url, load_liaisons(), [outbox]).busy and outbox.alerts == []
+    with sessions.begin() as s:
+        s.execute(update(Watermark).where(Watermark.name == "lease:alerts_check").values(value=int(time.time()) - 1))
+    assert check(paths.ledger_url, load_liaisons(), [outbox]).opened >= 1
+
+
+def test_two_daily_summary_runs_at_once_send_each_summary_once(paths: Paths) -> None:
+    """The DAG's daily run is sending when an operator's `alerts daily` runs: the operator's sends nothing (busy);
+    before, both saw every party's summary due and each liaison got two."""
+    from datetime import date
+
+    from lianban.pipeline.daily import send_daily
+
+    channel, liaisons, day = Held(), load_liaisons(), date(2026, 12, 2)
+    scheduled = threading.Thread(target=send_daily, args=(paths.ledger_url, liaisons, [channel], day))
+    scheduled.start()
+    assert channel.sending.wait(30)
+    operator = send_daily(paths.ledger_url, liaisons, [channel], day)
+    channel.let_go.set()
+    scheduled.join(30)
+    parties = [a.party for a in channel.alerts]
+    assert operator.busy and operator.sent == {} and parties and len(parties) == len(set(parties))

@@ -20,7 +20,10 @@ def alerts_check(as_json: JsonFlag = False) -> None:
     """检查台账并通知联络员：新事件告警一次，恢复后解除一次 (observe, open/resolve incidents, notify)."""
     from lianban.app.jobs import alerts_check as run
 
-    emit(run(), as_json, "告警检查 (alerts)")  # the DAG's job: fails, saying so, when an alert went nowhere
+    done = run()  # the DAG's job: fails, saying so, when an alert went nowhere
+    _busy(done, "另一次告警检查正在通知联络员，本次未通知任何人；它结束后再运行即可 "
+                "(another check is telling the liaisons)")
+    emit(done, as_json, "告警检查 (alerts)")
 
 
 @alerts_app.command("daily")
@@ -29,7 +32,14 @@ def alerts_daily(day: Annotated[str | None, typer.Option("--date", help="YYYY-MM
     """发送联络员每日汇总（每方每天一次） (each liaison's daily summary, once a day)."""
     from lianban.app.jobs import daily_summary
 
-    emit(daily_summary(_summary_day(day)), as_json, "每日汇总 (daily summary)")
+    done = daily_summary(_summary_day(day))
+    _busy(done, "另一次每日汇总正在发送，本次未发送；它结束后再运行即可 (another run is sending the summaries)")
+    emit(done, as_json, "每日汇总 (daily summary)")
+
+
+def _busy(done: dict[str, Any], sentence: str) -> None:
+    if done.get("busy"):
+        typer.echo(sentence, err=True)
 
 
 def _summary_day(day: str | None) -> str | None:

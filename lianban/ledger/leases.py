@@ -1,0 +1,63 @@
+"""Leases: one run at a time for work that tells someone outside, where a database lock cannot be held.
+
+Telling a liaison (an e-mail, an SMS) takes seconds and cannot be rolled back, so the alerts check and the daily
+summary send outside any transaction, and mark what they told afterwards. Two runs at once (the DAG's and an
+operator's ``lianban alerts check``) would both tell the same thing, or one would mark as told what the other was
+still sending. A lease is a row in ``watermarks`` (``lease:<name>``) holding, in epoch seconds, until when a run
+holds it: :func:`held` takes it when it is free or has run out (a run that died frees it once its time is up) and
+gives it back when the block ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lianban.ledger.db import write_lock
+from lianban.ledger.models import Watermark
+from lianban.ledger.store import utcnow
+
+__all__ = ["held"]
+
+
+def _take(sessions: sessionmaker[Session], name: str, seconds: int) -> datetime | None:
+    """When this run took the lease (its mark: no other run's is the same), or None when another run holds it."""
+    until, taken = int(time.time()) + seconds, utcnow()
+    try:
+        with sessions.begin() as session:
+            write_lock(session)
+            row = session.get(Watermark, name, with_for_update=True)
+            if row is not None and row.value > time.time():
+                return None
+            if row is None:  # PostgreSQL: another run inserting it first ends this one at the commit
+                session.add(Watermark(name=name, value=until, updated_at=taken))
+            else:
+                row.value, row.updated_at = until, taken
+    except IntegrityError:
+        return None
+    return taken
+
+
+def _give_back(sessions: sessionmaker[Session], name: str, taken: datetime) -> None:
+    with sessions.begin() as session:
+        write_lock(session)
+        row = session.get(Watermark, name, with_for_update=True)
+        if row is not None and row.updated_at == taken:  # still ours (not run out and taken by another run)
+            row.value, row.updated_at = 0, utcnow()
+
+
+@contextmanager
+def held(sessions: sessionmaker[Session], name: str, seconds: int) -> Iterator[bool]:
+    """Hold lease `name` for at most `seconds` over the block; yields whether this run holds it (False: another
+    run does, and the block should do nothing)."""
+    taken = _take(sessions, f"lease:{name}", seconds)
+    try:
+        yield taken is not None
+    finally:
+        if taken is not None:
+            _give_back(sessions, f"lease:{name}", taken)
