@@ -1,0 +1,34 @@
+"""The dashboard's overdue list names the party that must act, as ``lianban status`` counts it
+(lianban.ledger.time_limits.overdue_by_department)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from connectors.hrss.frontend import FrontendDB
+from lianban.app.config import Paths
+from lianban.app.dashboard.queries import overdue
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.time_limits import WINDOW_DEPARTMENT, overdue_by_department
+from lianban.pipeline.stage import stage
+from simulators.people import generate
+
+
+def test_a_held_cases_overdue_items_are_listed_under_the_window_as_the_status_counts_them(paths: Paths) -> None:
+    """A held application's items were never delivered: past their 补正 deadline they are the HRSS window's to
+    chase, in the list as in the count, not under departments that received nothing."""
+    app = next(a for a in generate(40, seed=3) if set(a["items"].split(",")) - {f"{n:02d}" for n in range(1, 11)})
+    wrong = app["id_number"][:17] + ("0" if app["id_number"][17] != "0" else "1")
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**app, "id_number": wrong}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).notified > 0
+    with session_factory(paths.ledger_url)() as s:
+        dues = s.scalars(select(CaseItem.supplement_due).join(Case).where(Case.case_no == app["case_no"])).all()
+        late = max(d for d in dues if d is not None) + timedelta(days=1)
+        listed = overdue(s, late)
+        assert Counter(row["department"] for row in listed) == overdue_by_department(s, late)
+        assert {row["department"] for row in listed} == {WINDOW_DEPARTMENT}
