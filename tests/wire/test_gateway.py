@@ -70,6 +70,13 @@ def test_a_timestamp_or_signature_of_odd_characters_is_refused_not_a_crash() -> 
     assert "签名" in (v.verify("POST", PATH, {**signed(), "X-Signature": "\u00e9" * 64}, BODY) or "")
 
 
+def test_a_timestamp_of_hundreds_of_digits_is_refused_not_a_crash() -> None:
+    """Too large for a float (and, past 4,300 digits, for int()): it was an OverflowError, a 500 to the sender."""
+    v = verifier()
+    for digits in (400, 5000):
+        assert "时间戳" in (v.verify("POST", PATH, {**signed(), "X-Timestamp": "9" * digits}, BODY) or "")
+
+
 def test_requests_auth_signs_path_with_query_and_exact_body() -> None:
     prepared = requests.Request("POST", "http://gw.invalid" + PATH, data=BODY, auth=GatewayAuth(APP, SECRET)).prepare()
     import time
