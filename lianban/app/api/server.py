@@ -42,6 +42,10 @@ from lianban.ledger.progress_query import Answer, Outcome
 REFUSED = "办件编号或查询密码不正确，请核对受理回执上的办件编号和查询密码。"
 LIMITED = "查询失败次数过多，请15分钟后再试；如遗失查询密码，请到人社窗口重新获取。"
 INVALID = "请求格式不正确：请提交 JSON 对象 {\"case_no\": 办件编号, \"password\": 查询密码}。"
+NOT_FOUND = "没有这个地址：办件进度查询为 POST /api/v1/progress 或页面 /query，接口说明见 /api/v1/openapi.json。"
+NOT_ALLOWED = "该地址不接受此请求方法，请按 /api/v1/openapi.json 的说明提交（查询与状态回调均为 POST）。"
+#: Starlette's own refusals, in English, as the hub says them
+ROUTING = {404: NOT_FOUND, 405: NOT_ALLOWED}
 STATUS = {Outcome.FOUND: 200, Outcome.REFUSED: 404, Outcome.LIMITED: 429}
 SENTENCE = {Outcome.REFUSED: REFUSED, Outcome.LIMITED: LIMITED}
 FIELD_MAX = 64
@@ -172,7 +176,8 @@ def build_api(desk: Desk, gate: Gate | None = None) -> FastAPI:
     async def unparsable(_request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 400:  # a body that is not even text (FastAPI's "error parsing the body")
             return _refusal(422, INVALID)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        said = ROUTING.get(exc.status_code, exc.detail)
+        return JSONResponse({"detail": said}, status_code=exc.status_code, headers=exc.headers)
 
     @api.post("/api/v1/progress", response_model=CaseProgress, responses=_refusals(),
               summary="办件进度查询 (the applicant's progress query)")

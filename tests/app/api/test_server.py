@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from lianban.app.api import create_app
@@ -240,3 +241,16 @@ def test_without_earlier_slow_hashes_no_query_pays_for_one(hub: Hub, scrypts: li
     for n, case_no in enumerate([hub.app(0)["case_no"], "BZTX209912999999", "not a case number!"]):
         assert ask(hub, case_no, "000000", client=f"10.9.0.{n}").status_code == 404
     assert scrypts == []
+
+
+class _NoQueries:
+    def query(self, case_no: str, password: str, client: str) -> progress_query.Answer:
+        raise AssertionError("no query is asked")
+
+
+@pytest.mark.parametrize(("method", "path", "status", "said"), [
+    ("GET", "/api/v1/progress", 405, "请求方法"), ("GET", "/api/v1/departments/housing_fund/status", 405, "请求方法"),
+    ("GET", "/api/v1/no-such-route", 404, "地址")])
+def test_a_wrong_address_or_method_is_told_in_chinese(method: str, path: str, status: int, said: str) -> None:
+    answer = TestClient(create_app(_NoQueries())).request(method, path)
+    assert answer.status_code == status and said in answer.json()["detail"]
