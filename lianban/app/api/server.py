@@ -38,6 +38,8 @@ from lianban.app.api import page
 from lianban.app.api.callbacks import UNKNOWN, GatewayError, PushAnswer, StatusPush
 from lianban.app.api.guards import BodyLimit, SecurityHeaders
 from lianban.ledger.progress_query import Answer, Outcome
+from lianban.wire.gateway import HEADER_APP_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from lianban.wire.signatures import HEADER as SIGNATURE_HEADER
 
 REFUSED = "办件编号或查询密码不正确，请核对受理回执上的办件编号和查询密码。"
 LIMITED = "查询失败次数过多，请15分钟后再试；如遗失查询密码，请到人社窗口重新获取。"
@@ -133,11 +135,23 @@ def _signed_path(request: Request) -> str:
     return f"{path}?{query}" if query else path
 
 
+#: the gateway signature a push carries (lianban.wire.gateway), read by the route itself, so described here
+SIGNED_WITH = {HEADER_APP_ID: "应用标识（部门连接 dept_<部门> 的登录名）",
+               HEADER_TIMESTAMP: "签名时的 Unix 秒（±5 分钟）", HEADER_NONCE: "随机数（最多 64 个字符，不得重复使用）",
+               HEADER_SIGNATURE: "SM3-HMAC（十六进制），密钥为应用密钥，签名原文为 方法、路径（含查询串）、时间戳、"
+                                 "随机数、请求体 SM3 以换行连接"}
+ANSWER_SIGNED = {SIGNATURE_HEADER: {"description": "枢纽对应答的签名（与部门签名其应答的方式相同）",
+                                    "schema": {"type": "string"}}}
+
+
 def _callbacks(api: FastAPI, gate: Gate) -> None:
     schema = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/StatusPush"}}}}}
+        "schema": {"$ref": "#/components/schemas/StatusPush"}}}},
+        "parameters": [{"name": name, "in": "header", "required": True, "description": said,
+                        "schema": {"type": "string"}} for name, said in SIGNED_WITH.items()]}
+    responses = {**CALLBACK_REFUSALS, 200: {"headers": ANSWER_SIGNED}}
 
-    @api.post(CALLBACK_PATH, response_model=PushAnswer, responses=CALLBACK_REFUSALS, openapi_extra=schema,
+    @api.post(CALLBACK_PATH, response_model=PushAnswer, responses=responses, openapi_extra=schema,
               summary="部门状态回调 (a department pushes its status changes)")
     async def department_status(department: str, request: Request) -> Response:
         body = await request.body()

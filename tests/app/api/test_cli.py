@@ -75,3 +75,12 @@ def test_the_served_openapi_document_is_the_published_one(hub: Hub) -> None:
     published = json.loads(PUBLISHED.read_text())
     assert served == published == openapi_document(), (
         "the API changed: review it, then `lianban serve --openapi > schemas/hub/openapi.json`")
+
+
+def test_the_published_callback_names_the_signature_a_push_needs_and_its_answer_carries() -> None:
+    """A department building its client from the document alone must learn that a push is gateway-signed (an
+    unsigned one is refused 401) and where the hub's signature on the answer is."""
+    push = json.loads(PUBLISHED.read_text())["paths"]["/api/v1/departments/{department}/status"]["post"]
+    headers = {p["name"] for p in push["parameters"] if p["in"] == "header" and p["required"]}
+    assert headers == {"X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature"}
+    assert "X-Lianban-Signature" in push["responses"]["200"]["headers"]
