@@ -10,7 +10,8 @@ Checked in this order, each failure answered in the gateway dialect the departme
     200                     every row answered (lianban.pipeline.callbacks), signed with the hub's key
 
 A department may push only when its connection (``dept_<department>``: login = app id, password = secret) is
-configured: the same credentials the hub signs its own requests to that department with.
+configured: the same credentials the hub signs its own requests to that department with. Two departments whose
+connections have one app id take no pushes (either could write the other's items); the start says so.
 """
 
 from __future__ import annotations
@@ -150,5 +151,20 @@ def load_gate(ledger_url: str, keys_dir: Path) -> CallbackGate:
             continue
         if isinstance(connector, StatusReader) and settings.login and settings.password:
             readers[key], logins[key], secrets[settings.login] = connector, settings.login, settings.password
+    for key in _sharing(logins):  # a push its app id signs could be either's: neither may push
+        del readers[key]
+        secrets.pop(logins.pop(key), None)
     verifier = GatewayVerifier(secrets, nonces=LedgerNonces(session_factory(ledger_url)))
     return CallbackGate(CallbackDesk(ledger_url, keys_dir), verifier, readers, logins)
+
+
+def _sharing(logins: Mapping[str, str]) -> list[str]:
+    """The departments whose connection has the same app id as another's (said once, at start)."""
+    by_login: dict[str, list[str]] = {}
+    for department, login in sorted(logins.items()):
+        by_login.setdefault(login, []).append(department)
+    shared = [group for group in by_login.values() if len(group) > 1]
+    for group in shared:
+        log.warning("部门 %s 的连接使用同一应用标识，无法分辨报送方（一方可写另一方的事项），暂不接收其状态回调"
+                    "（答 404）；请为各部门配置各自的应用标识", "、".join(group))
+    return [department for group in shared for department in group]

@@ -204,3 +204,25 @@ def test_a_wrong_connection_is_told_at_start_and_a_missing_one_is_not(paths: Pat
     assert len(told) == 1 and "housing_fund" in told[0] and "连接配置有误" in told[0]
     assert secret not in caplog.text
     assert DEPT not in gate.departments
+
+
+def test_departments_sharing_one_app_id_take_no_pushes_since_neither_could_be_told_from_the_other(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """One app id for two connections (a provincial gateway may issue the hub one): a push it signs could be
+    either department's, and one could write the other's items; so neither may push, and the start says why."""
+    import os
+
+    from lianban.app.config import connection_json
+
+    for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_DEPT_")]:
+        monkeypatch.delenv(name)
+    secret = "Shared-Conn-Pa55"
+    for department in ("health", DEPT):
+        monkeypatch.setenv(f"AIRFLOW_CONN_DEPT_{department.upper()}",
+                           connection_json("http://127.0.0.1:9", login="hub-app", password=secret))
+    with caplog.at_level("WARNING", logger="lianban.api"):
+        gate = load_gate(paths.ledger_url, paths.keys_dir)
+    assert gate.departments == []
+    told = [r.getMessage() for r in caplog.records if r.name == "lianban.api"]
+    assert len(told) == 1 and "health" in told[0] and DEPT in told[0] and "同一应用标识" in told[0]
+    assert secret not in caplog.text
