@@ -6,7 +6,8 @@ Shape (``as_dict``), the body of ``POST /api/v1/progress`` (``schemas/hub/openap
                                      "materials", "supplement_due", "due_date", "result"}]}
 
 ``department`` is the responsible department's Chinese name; ``status`` None until it reports;
-``changed_at`` the department's time of the last change; ``reason`` redacted
+``changed_at`` the department's time of the last change, in Beijing time with its offset (a time
+without zone is UTC, as the ledger keeps it); ``reason`` redacted
 (:func:`lianban.domain.identity.redact_text`); ``materials`` the Chinese names of the materials asked for
 while the item is at 补正资料, with ``supplement_due`` the applicant's 补正 deadline; ``due_date`` the item's
 committed date (:mod:`lianban.ledger.time_limits`); ``result`` the sentence of its latest 办理结果
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +36,7 @@ from lianban.keys.rings import KeyRing
 from lianban.ledger.cases import case_status, due_date
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
+from lianban.ledger.time_limits import beijing_text
 
 alerts = logging.getLogger("lianban.alerts")
 
@@ -84,13 +87,21 @@ def _materials(item: CaseItem) -> list[str]:
     return list(material_names(json.loads(item.materials)))
 
 
+def _beijing(moment: str | None) -> str | None:
+    """A reported time as ISO 8601 in Beijing time (``+08:00``); as kept when it does not read as one."""
+    try:
+        return beijing_text(datetime.fromisoformat(moment)) if moment else moment
+    except (ValueError, OverflowError):
+        return moment
+
+
 def _item(item: CaseItem, result: str | None) -> ItemProgress:
     catalog = load_catalog()
     entry, department = catalog.items.get(item.item_code), catalog.departments.get(item.department)
     at_supplement = item.status == Status.SUPPLEMENT.value and item.supplement_due is not None
     return ItemProgress(
         item.item_code, entry.name if entry else item.item_code, department.name if department else item.department,
-        item.status, item.status_at, redact_text(item.reason) if item.reason else None, _materials(item),
+        item.status, _beijing(item.status_at), redact_text(item.reason) if item.reason else None, _materials(item),
         item.supplement_due.isoformat() if at_supplement and item.supplement_due else None,
         due_date(item), result or None)
 

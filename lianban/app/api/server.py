@@ -73,7 +73,7 @@ class ItemProgress(BaseModel):
     item_name: str = Field(description="事项名称")
     department: str = Field(description="责任单位")
     status: str | None = Field(description="办理状态（七个统一状态之一；尚未反馈为 null）")
-    changed_at: str | None = Field(description="最近一次状态变化的时间")
+    changed_at: str | None = Field(description="最近一次状态变化的时间（北京时间，ISO 8601，带 +08:00）")
     reason: str | None = Field(description="原因")
     materials: list[str] = Field(description="需补正的材料名称（补正资料时）")
     supplement_due: str | None = Field(description="补正截止日期（补正资料时）")

@@ -19,11 +19,13 @@ from sqlalchemy import select
 from lianban.app.api import create_app
 from lianban.app.api.running import start
 from lianban.crypto.passwords import LEGACY_COST
+from lianban.domain.statuses import Status
 from lianban.ledger import progress_query
 from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.evidence import verify_ledger
-from lianban.ledger.models import Case, Evidence
+from lianban.ledger.models import Case, CaseItem, Evidence
 from lianban.ledger.progress_query import ProgressDesk
+from lianban.ledger.store import record_status
 from tests.app.api.conftest import REASON, Hub
 
 TIMEOUT = 30
@@ -50,6 +52,19 @@ def test_the_right_password_shows_every_chosen_item_in_chinese(hub: Hub) -> None
     assert items["11"]["department"] == "医疗保障局" and items["11"]["status"] is None
     assert items["14"]["status"] == "已办结" and "23456.78" in items["14"]["result"]
     assert items["14"]["changed_at"] == "2026-11-28T15:00:00+08:00"
+
+
+@pytest.mark.parametrize("reported", ["2026-11-21T01:00:00Z", "2026-11-21T01:00:00"])
+def test_a_change_reported_in_utc_is_answered_in_beijing_time_as_the_page_shows_it(hub: Hub, reported: str) -> None:
+    """A time in UTC (or without zone: UTC, as the ledger keeps it) was answered as reported, so a client showing
+    the bare "2026-11-21T01:00:00" put the change 8 hours early; the page said 09:00 already."""
+    app = hub.app(1)
+    with session_factory(hub.ledger_url).begin() as session:
+        item = session.scalars(select(CaseItem).join(Case).where(Case.case_no == app["case_no"],
+                                                                 CaseItem.item_code == "01")).one()
+        record_status(session, item, Status.ACCEPTED, "hrss", code="1", reason=None, changed_at=reported)
+    items = {i["item_code"]: i for i in ask(hub, app["case_no"], app["password"]).json()["items"]}
+    assert items["01"]["changed_at"] == "2026-11-21T09:00:00+08:00"
 
 
 def test_another_case_shows_only_its_own_items(hub: Hub) -> None:
