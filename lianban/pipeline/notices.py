@@ -7,7 +7,8 @@ reasons in plain Chinese and what to do — and no delivery. HRSS's own log keep
 
 When HRSS corrects the row at the source (same 办件编号, flagged for taking again) and it now validates, the
 held case resumes: its fields are taken from the corrected row, the quarantine row is released, the items it
-already has continue (an item chosen only now is added) and the pushed items are sealed into the outbox. A
+already has continue (an item chosen only now is added; one no longer chosen, still at 补正资料, is told 不予受理
+with the reason) and the pushed items are sealed into the outbox. A
 department's first report (受理) after 补正资料 is the status machine's back edge.
 
 The notice is dated at the window's acceptance (the row's 审批时间) so HRSS's own statuses, all later, apply
@@ -192,4 +193,20 @@ def resume(session: Session, record: RetirementRecord, id_index: str, fingerprin
     case.source_seq, case.region_code, case.id_index = record.source_seq, record.id_number[:6], id_index
     case.approved_at = approved_time(record.approved_at) or case.approved_at
     case.fingerprint, case.held, case.staged_at = fingerprint, False, utcnow()
-    return case, {item.item_code: item for item in _items(session, case, record, catalog)}
+    items = {item.item_code: item for item in _items(session, case, record, catalog)}
+    _close_dropped(session, [item for code, item in items.items() if code not in record.items])
+    return case, items
+
+
+DROPPED_CODE = "更正后未选择"  # department_code of an item the corrected row no longer chooses
+DROPPED = "申请经人社窗口更正后未再选择本事项，本事项不再办理。如仍需办理，请到人社窗口申请。"
+
+
+def _close_dropped(session: Session, items: Sequence[CaseItem]) -> None:
+    """Items the corrected row no longer chooses, still at the hold's 补正资料: told 不予受理 from the window, now
+    (left there, they kept the case at 补正资料 and its person's next application held as a second open case)."""
+    now = utcnow().isoformat() + "+00:00"
+    for item in items:
+        if not item.final and item.status == Status.SUPPLEMENT.value:
+            record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=DROPPED_CODE, reason=DROPPED,
+                          changed_at=now)

@@ -139,3 +139,33 @@ def test_a_row_held_and_corrected_in_the_same_run_ends_released_and_delivered(pa
         assert not s.scalars(select(Case.held)).one()
         delivered = set(s.scalars(select(CaseItem.item_code).join(Delivery, Delivery.case_item_id == CaseItem.id)))
     assert delivered == PUSHED & set(app["items"].split(","))
+
+
+def test_an_item_the_corrected_row_no_longer_chooses_is_closed_not_left_at_supplement(paths: Paths) -> None:
+    """The clerk's correction drops an item (a conflicting pair, an item chosen by mistake): that item is told
+    不予受理 from the window with the reason, once; it no longer keeps the case at 补正资料 (nor the person's next
+    application held as a second open case), and the items still chosen continue."""
+    db = FrontendDB(paths.frontend_url)
+    app = next(a for a in generate(60, seed=5)
+               if len(a["items"].split(",")) >= 2 and PUSHED & set(a["items"].split(",")))
+    chosen = app["items"].split(",")
+    kept = [c for c in chosen if c in PUSHED][:1]
+    dropped = sorted(set(chosen) - set(kept))
+    app = {**app, "id_number": app["id_number"][:17] + ("0" if app["id_number"][17] != "0" else "1")}
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+
+    db.correct(1, {**repair(app), "items": ",".join(kept)})
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.staged, again.resumed) == (1, 1)
+    stage(db, paths.ledger_url, paths.keys_dir)  # a later run tells nothing again
+
+    with session_factory(paths.ledger_url)() as s:
+        items = {code: (status, final) for code, status, final in s.execute(
+            select(CaseItem.item_code, CaseItem.status, CaseItem.final))}
+    assert {code: items[code] for code in dropped} == {code: (Status.NOT_ACCEPTED.value, True) for code in dropped}
+    assert items[kept[0]] == (Status.SUPPLEMENT.value, False)  # its department's 受理 comes next
+    told = [(code, reason) for code, status, _, _, reason in _events(paths, app["case_no"])
+            if status == Status.NOT_ACCEPTED.value]
+    assert sorted(code for code, _ in told) == dropped
+    assert all(reason and "未再选择本事项" in reason for _, reason in told)
