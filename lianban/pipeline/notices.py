@@ -9,7 +9,8 @@ When HRSS corrects the row at the source (same 办件编号, flagged for taking 
 held case resumes: its fields are taken from the corrected row, the quarantine row is released, the items it
 already has continue (an item chosen only now is added; one no longer chosen, still at 补正资料, is told 不予受理
 with the reason) and the pushed items are sealed into the outbox. A
-department's first report (受理) after 补正资料 is the status machine's back edge.
+department's first report (受理) after 补正资料 is the status machine's back edge; until it comes the items keep
+补正资料 but not the hold's 补正 deadline (nothing is left for the applicant to supply).
 
 The notice is dated at the window's acceptance (the row's 审批时间) so HRSS's own statuses, all later, apply
 after it in order. Personal data never enters a notice: reasons are redacted.
@@ -29,7 +30,7 @@ from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
 from lianban.ledger.db import write_lock
-from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.status_book import StatusBook
 from lianban.ledger.store import ItemRow, record_status, utcnow
@@ -195,7 +196,23 @@ def resume(session: Session, record: RetirementRecord, id_index: str, fingerprin
     case.fingerprint, case.held, case.staged_at = fingerprint, False, utcnow()
     items = {item.item_code: item for item in _items(session, case, record, catalog)}
     _close_dropped(session, [item for code, item in items.items() if code not in record.items])
+    _lift_hold_deadline(session, [item for code, item in items.items() if code in record.items])
     return case, items
+
+
+def _lift_hold_deadline(session: Session, items: Sequence[CaseItem]) -> None:
+    """Items still at the hold's 补正资料 (its notice their last event) carry no 补正 deadline once the row is
+    corrected: the applicant has nothing left to supply, and a hold longer than the 补正 period counted them
+    overdue against departments only now sent them. They stay at 补正资料 until their department's 受理."""
+    waiting = {item.id: item for item in items if not item.final and item.status == Status.SUPPLEMENT.value}
+    if not waiting:
+        return
+    events = session.execute(select(StatusEvent.case_item_id, StatusEvent.department_code)
+                             .where(StatusEvent.case_item_id.in_(list(waiting))).order_by(StatusEvent.id))
+    last = {item_id: code for item_id, code in events}
+    for item_id, item in waiting.items():
+        if last.get(item_id) == HOLD_CODE:
+            item.supplement_due = None
 
 
 DROPPED_CODE = "更正后未选择"  # department_code of an item the corrected row no longer chooses

@@ -169,3 +169,25 @@ def test_an_item_the_corrected_row_no_longer_chooses_is_closed_not_left_at_suppl
             if status == Status.NOT_ACCEPTED.value]
     assert sorted(code for code, _ in told) == dropped
     assert all(reason and "未再选择本事项" in reason for _, reason in told)
+
+
+def test_a_resumed_case_keeps_no_supplement_deadline_of_its_hold(paths: Paths) -> None:
+    """The hold's 补正 deadline is the applicant's; once the row is corrected nothing is left to supply: the items
+    that continue no longer carry it, so a hold that lasted longer than the 补正 period does not count the items
+    as overdue against the departments that have only now been sent them."""
+    from datetime import date
+
+    from lianban.ledger.time_limits import overdue_by_department
+
+    db, app = _broken(paths)
+    db.correct(1, {"approved_at": "2026-03-02T09:00:00+08:00"})  # held in March, corrected much later
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        assert all(s.scalars(select(CaseItem.supplement_due)))
+    db.correct(1, {**repair(app), "approved_at": "2026-03-02T09:00:00+08:00"})
+    assert stage(db, paths.ledger_url, paths.keys_dir).resumed == 1
+
+    with session_factory(paths.ledger_url)() as s:
+        assert set(s.scalars(select(CaseItem.supplement_due))) == {None}
+        late = overdue_by_department(s, date(2026, 6, 1))
+    assert not set(late) & {"medical", "health", "housing_fund"}
