@@ -11,7 +11,8 @@ The seed: 卫健委 checks eligibility and feeds the eligible list back; 人社 
              refused by the ledger (lianban.ledger.store).
 
 The request is written before the ledger records it: a crash in between only writes the same 请求号 again,
-which the desk recognises. An approved item without a readable amount is not paid: alerted, tried next run.
+which the desk recognises. An approved item without a readable amount (none sent, or a sealed one that cannot
+be opened) is not paid: alerted, tried next run; the others are asked for all the same.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
+from lianban.errors import RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
@@ -75,7 +77,12 @@ def _orders(session: Session, vault: KeyRing, result: FeedbackResult) -> list[tu
     orders = []
     for item, case_no in _due(session):
         result.read += 1
-        amount = _amount(session, vault, item, case_no)
+        try:
+            amount = _amount(session, vault, item, case_no)
+        except (RejectedError, ValueError, KeyError):
+            result.skipped += 1
+            alerts.error("告警 ALERT: 办件 %s 的一次性奖励金额无法解密，暂不发放；请核对金库密钥", case_no)
+            continue
         if amount is None:
             result.skipped += 1
             alerts.error("告警 ALERT: 办件 %s 的一次性奖励已审核通过但未附金额，暂不发放；请与卫健委联络员核对",

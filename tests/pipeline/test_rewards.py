@@ -1,0 +1,55 @@
+"""Item 13's payment requests: one approved reward whose sealed amount cannot be opened is alerted and left, the
+others are still asked for (it stopped every reward of the run with a traceback)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from lianban.app.config import Paths
+from lianban.domain.statuses import Status
+from lianban.keys.names import VAULT
+from lianban.keys.rings import load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Case, CaseItem, PaymentRequest
+from lianban.ledger.results import seal_result
+from lianban.ledger.store import record_status
+from lianban.pipeline.rewards import request_payments
+from lianban.pipeline.stage import stage
+from lianban.wire.contract import PaymentOrder
+
+
+class _Desk:
+    def __init__(self) -> None:
+        self.orders: list[PaymentOrder] = []
+
+    def request_payments(self, requests: Sequence[PaymentOrder]) -> None:
+        self.orders += requests
+
+
+def test_a_reward_whose_amount_cannot_be_opened_is_alerted_and_the_others_still_paid(
+        seeded: Any, paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    vault = load_ring(paths.keys_dir, VAULT)
+    with session_factory(paths.ledger_url).begin() as s:
+        rewards = s.execute(select(CaseItem, Case.case_no).join(Case).where(CaseItem.item_code == "13")
+                            .order_by(CaseItem.id).limit(2)).all()
+        assert len(rewards) == 2
+        (broken, broken_no), (good, good_no) = rewards
+        sealed = seal_result(vault, good_no, "13", "health", {"amount": "1000.00"})
+        unreadable = seal_result(vault, good_no, "13", "health", {"amount": "1000.00"})  # bound to another case
+        for item, result in ((broken, unreadable), (good, sealed)):
+            record_status(s, item, Status.APPROVED, "health", code="2", reason=None,
+                          changed_at="2026-12-01T10:00:00+08:00", result=result)
+        good_id = good.id
+
+    with caplog.at_level(logging.ERROR, logger="lianban.alerts"):
+        result = request_payments(_Desk(), paths.ledger_url, paths.keys_dir)
+    assert (result.read, result.changed, result.skipped) == (2, 1, 1)
+    assert broken_no in caplog.text and "无法" in caplog.text
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(PaymentRequest.case_item_id)).all() == [good_id]
