@@ -5,9 +5,10 @@ A department (or HRSS, in its 前置库 status log) names the missing materials 
 ``deadline_working_days`` working days (``schemas/catalog/supplements.yaml``) from the day of the 补正资料
 status to supply them: :func:`supplement_due`. Days are Beijing days (UTC+8, no daylight saving).
 
-Materials arrive as text (codes separated by commas, full-width "，" and "、" too) or as a list; an unknown
-code is refused with a Chinese reason naming it (:class:`UnknownMaterial`), never guessed at; text not shaped
-like a code (a phone number typed in the wrong column) is not echoed.
+Materials arrive as text (codes separated by commas, full-width "，" and "、" too) or as a list, full-width codes
+read as half-width either way; an unknown code is refused with a Chinese reason naming it
+(:class:`UnknownMaterial`), never guessed at; text not shaped like a code (a phone number typed in the wrong
+column) is not echoed.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _known() -> dict[str, str]:
 def read_materials(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     """The material codes `raw` names, in order, each once; UnknownMaterial naming the first unknown code."""
     parts = _SEPARATOR.split(unicodedata.normalize("NFKC", raw)) if isinstance(raw, str) else list(raw or ())
-    codes = tuple(dict.fromkeys(str(p).strip().upper() for p in parts if str(p).strip()))
+    codes = tuple(dict.fromkeys(unicodedata.normalize("NFKC", str(p)).strip().upper() for p in parts
+                                if str(p).strip()))
     unknown = [c for c in codes if c not in _known()]
     if unknown:
         shown = "、".join(repr(c) if _CODE_SHAPED.fullmatch(c) else "（非编码内容）" for c in unknown)
