@@ -7,7 +7,8 @@ each in the ledger's ``supplements`` table, never dropped; what becomes of a row
     own       an item HRSS handles itself (01–10): recorded; HRSS's back office works it, nothing is forwarded
     pending   a pushed item its department has taken: forwarded by :func:`forward_supplements`
     waiting   its case is not staged yet, or its delivery not taken yet: placed again at the start of every run
-    refused   nothing to forward to: the applicant did not choose that item, or its delivery is a dead letter
+    refused   nothing to forward to: the applicant did not choose that item, its delivery is a dead letter, or
+              it will never be delivered (a held case refused, 不予受理)
     parked    unreadable (an unknown material code, a bad time, a bad 办件编号): alerted, a person looks
 
 :func:`forward_supplements` sends one department's due supplements in sealed, signed batches (as
@@ -125,6 +126,8 @@ def _place(session: Session, row: Supplement, result: CollectResult) -> None:
     delivery = item.delivery
     if item.department == HRSS:
         return _settle_place(row, SupplementState.OWN, None, result)
+    if delivery is None and item.final:  # a held case refused (不予受理): it will never be delivered
+        return _settle_place(row, SupplementState.REFUSED, "事项已不予受理，不会送达部门，补正材料无需转交", result)
     if delivery is None or delivery.state in DUE_STATES:
         return _settle_place(row, SupplementState.WAITING, "事项尚未送达部门，送达后自动转交", result)
     if delivery.state in DEAD_STATES:

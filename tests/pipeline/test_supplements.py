@@ -211,3 +211,27 @@ def test_a_submission_past_a_missing_number_waits_for_it_and_is_not_flagged_take
     assert collect_supplements(db, paths.ledger_url).read == 2
     with session_factory(paths.ledger_url)() as s:
         assert list(s.scalars(select(Supplement.source_seq).order_by(Supplement.id))) == [1, 2, 3]
+
+
+def test_a_submission_for_a_held_case_an_operator_refused_is_refused_not_left_waiting(paths: Paths) -> None:
+    """A held case's pushed item never delivered: its 补正 submission waits for the correction; once an operator
+    refuses the application (every item 不予受理) nothing will ever be delivered, so it is refused with the reason
+    instead of being placed again every run for good."""
+    from lianban.pipeline.notices import refuse
+    from simulators.people import generate
+
+    app = next(a for a in generate(40, seed=3) if "11" in a["items"].split(","))
+    app = {**app, "id_number": app["id_number"][:17] + ("0" if app["id_number"][17] != "0" else "1")}
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.record_supplement(app["case_no"], "11", ["M01"])
+    assert collect_supplements(db, paths.ledger_url).waiting == 1
+
+    with session_factory(paths.ledger_url).begin() as s:
+        assert refuse(s, app["case_no"], "申请人撤回申请") > 0
+    again = collect_supplements(db, paths.ledger_url)
+    assert (again.waiting, again.refused) == (0, 1)
+    with session_factory(paths.ledger_url)() as s:
+        row = s.scalars(select(Supplement)).one()
+    assert row.state == SupplementState.REFUSED and row.last_error and "不予受理" in row.last_error
