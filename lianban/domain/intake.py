@@ -71,6 +71,7 @@ _TEXTUAL = (str, bytes, int)  # what a text column may hold (an integer is read 
 _TRIMMED = frozenset({"name", "employer_name"})
 _LABELS = {"case_no": "办件编号", "items": "办理事项", "approved_at": "审批时间"}
 _PASSWORD = re.compile(r"[0-9A-Za-z]{4,32}")
+_CODE_SHAPED = re.compile(r"[0-9A-Za-z]{1,4}")  # a status code echoed in a reason (PIPL: never a phone)
 REASON_MAX = 500  # 原因 as 皖事通办 accepts it
 
 
@@ -293,7 +294,8 @@ def read(row: SourceRow, catalog: Catalog) -> RetirementRecord | Unreadable:
 def _status_code(raw: Any, codes: Mapping[str, Status], table: str) -> str:
     code = _as_text(raw, "办理状态").strip()
     if code not in codes:
-        raise _Refused(f"办理状态码 {code[:8]!r} 不在 {table} 中：请与人社联络员核对后补充映射")
+        shown = repr(code) if _CODE_SHAPED.fullmatch(code) else "（非编码内容）"  # never part of a phone or ID
+        raise _Refused(f"办理状态码 {shown} 不在 {table} 中：请与人社联络员核对后补充映射")
     return code
 
 

@@ -113,6 +113,16 @@ def test_a_status_row_that_cannot_be_placed_says_why(values: dict[str, Any], wor
     assert isinstance(result, Unreadable) and any(words in r for r in result.reasons), result
 
 
+def test_a_status_code_that_is_not_shaped_like_one_is_not_echoed() -> None:
+    """A phone number typed in the 办理状态 column is parked without any of its digits in the reason (kept in the
+    ledger and alerted): a code is named only when it looks like one."""
+    row = {"case_no": "bz1", "item_code": "01", "status_code": "13912345678",
+           "changed_at": "2025-03-01T10:00:00+08:00"}
+    result = read_status(SourceRow(3, row), CODES, "statuses.py")
+    assert isinstance(result, Unreadable) and any("办理状态码 （非编码内容） 不在" in r for r in result.reasons)
+    assert not any("1391" in r for r in result.reasons)
+
+
 def test_a_status_log_read_row_after_row_says_the_same_of_a_repeated_value_every_time() -> None:
     """Columns remember what they made of each value; a refused value is refused again, and a value of
     another type (a number for a text, a list from a JSON body) is read as itself, not as an equal text."""
