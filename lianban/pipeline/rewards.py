@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
@@ -100,7 +101,17 @@ def request_payments(desk: PaymentDesk, ledger_url: str, keys_dir: Path) -> Feed
     if orders:
         desk.request_payments([order for _, order in orders])  # outside any ledger transaction
         with sessions.begin() as session:
-            session.add_all(PaymentRequest(case_item_id=item_id, request_no=order.request_no, requested_at=utcnow())
-                            for item_id, order in orders)
-        result.changed = len(orders)
+            result.changed = _record(session, orders)
     return result
+
+
+def _record(session: Session, orders: list[tuple[int, PaymentOrder]]) -> int:
+    """Keep the requests asked for, each item once: one another run (``lianban run`` by hand while the DAG runs)
+    recorded meanwhile is left as it is, not a unique-key error. The number recorded here."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    now, written = utcnow(), 0
+    for item_id, order in orders:
+        statement = dialect.insert(PaymentRequest).values(case_item_id=item_id, request_no=order.request_no,
+                                                          requested_at=now)
+        written += session.execute(statement.on_conflict_do_nothing()).rowcount  # type: ignore[attr-defined]
+    return written

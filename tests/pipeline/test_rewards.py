@@ -53,3 +53,30 @@ def test_a_reward_whose_amount_cannot_be_opened_is_alerted_and_the_others_still_
     assert broken_no in caplog.text and "无法" in caplog.text
     with session_factory(paths.ledger_url)() as s:
         assert s.scalars(select(PaymentRequest.case_item_id)).all() == [good_id]
+
+
+def test_two_runs_asking_for_the_same_rewards_at_once_ask_once(seeded: Any, paths: Paths) -> None:
+    """A second run (``lianban run`` by hand while the DAG runs) that read the same approved rewards before the
+    first recorded them: the 前置库 keeps one request per 请求号 and the ledger one per item; the second run ended
+    in a unique-key error after writing to HRSS's 前置库."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    vault = load_ring(paths.keys_dir, VAULT)
+    with session_factory(paths.ledger_url).begin() as s:
+        for item, case_no in s.execute(select(CaseItem, Case.case_no).join(Case)
+                                       .where(CaseItem.item_code == "13")).all():
+            record_status(s, item, Status.APPROVED, "health", code="2", reason=None,
+                          changed_at="2026-12-01T10:00:00+08:00",
+                          result=seal_result(vault, case_no, "13", "health", {"amount": "1000.00"}))
+        approved = len(s.scalars(select(CaseItem.id).where(CaseItem.item_code == "13")).all())
+
+    class _Racing(_Desk):
+        """While this run writes its requests, another whole run asks for the same ones and commits."""
+
+        def request_payments(self, requests: Sequence[PaymentOrder]) -> None:
+            super().request_payments(requests)
+            request_payments(_Desk(), paths.ledger_url, paths.keys_dir)
+
+    result = request_payments(_Racing(), paths.ledger_url, paths.keys_dir)
+    assert result.changed == 0 and approved > 0  # the other run recorded them all
+    with session_factory(paths.ledger_url)() as s:
+        assert len(s.scalars(select(PaymentRequest.case_item_id)).all()) == approved
