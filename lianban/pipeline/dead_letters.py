@@ -116,11 +116,14 @@ def list_dead_supplements(ledger_url: str, states: Sequence[str] = SUPPLEMENT_DE
 
 
 def requeue_supplements(ledger_url: str) -> int:
-    """Make refused and dead 补正 submissions due again now, with a fresh retry budget; returns how many."""
+    """Make refused and dead 补正 submissions due again now, with a fresh retry budget; returns how many. One the
+    hub refused before it was ever sent (its item not chosen, its delivery a dead letter: no supplement id yet)
+    waits to be placed again by the next collection, as a new one would, and goes once its delivery has."""
     with session_factory(ledger_url).begin() as session:
         write_lock(session)  # read under lock: another operator's requeue committing now is seen
         rows = list(session.scalars(_supplements(SUPPLEMENT_REQUEUEABLE).with_for_update()))
         for row in rows:
-            row.state, row.attempts, row.next_attempt_at = SupplementState.PENDING, 0, utcnow()
+            again = SupplementState.PENDING if row.supplement_id else SupplementState.WAITING
+            row.state, row.attempts, row.next_attempt_at = again, 0, utcnow()
             row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
         return len(rows)

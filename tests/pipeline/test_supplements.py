@@ -235,3 +235,31 @@ def test_a_submission_for_a_held_case_an_operator_refused_is_refused_not_left_wa
     with session_factory(paths.ledger_url)() as s:
         row = s.scalars(select(Supplement)).one()
     assert row.state == SupplementState.REFUSED and row.last_error and "不予受理" in row.last_error
+
+
+def test_a_submission_refused_for_a_dead_delivery_requeued_goes_once_that_delivery_has(
+        seeded: Any, paths: Paths, simulation: Any) -> None:
+    """Its item's delivery a dead letter, the submission is refused (nothing to forward to) with no supplement id.
+    The operator requeues the delivery, then the supplements: the submission waits for the delivery and is then
+    forwarded, once. It was made due as it was: forwarding raised AssertionError for want of its supplement id,
+    and every later run of that department's supplements failed on it."""
+    from lianban.ledger.models import Delivery
+    from lianban.pipeline.dead_letters import requeue, requeue_supplements
+
+    db, apps = seeded
+    case_no = next(a["case_no"] for a in apps if "14" in a["items"].split(","))
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).where(Delivery.department == "housing_fund").values(state="dead"))
+    db.record_supplement(case_no, "14", ["M02"])
+    assert collect_supplements(db, paths.ledger_url).refused == 1
+
+    requeue(paths.ledger_url, "housing_fund")
+    assert requeue_supplements(paths.ledger_url) == 1
+    early = forward_supplements(_peer("housing_fund"), paths.ledger_url, 50, paths.keys_dir)
+    deliver(_peer("housing_fund"), paths.ledger_url, 100, paths.keys_dir)
+    placed = collect_supplements(db, paths.ledger_url)
+    forwarded = forward_supplements(_peer("housing_fund"), paths.ledger_url, 50, paths.keys_dir)
+
+    assert (early.sent, placed.pending, forwarded.accepted) == (0, 1, 1)
+    assert simulation.engines["housing_fund"].supplement_stats()["supplements"] == 1
