@@ -9,7 +9,8 @@ each in the ledger's ``supplements`` table, never dropped; what becomes of a row
     waiting   its case is not staged yet, or its delivery not taken yet: placed again at the start of every run
     refused   nothing to forward to: the applicant did not choose that item, its delivery is a dead letter, or
               it will never be delivered (a held case refused, 不予受理)
-    parked    unreadable (an unknown material code, a bad time, a bad 办件编号): alerted, a person looks
+    parked    unreadable (an unknown material code, a bad time, a bad 办件编号): alerted, a person looks; once
+              HRSS corrects the row in its 前置库 and flags it new again (同步标志 0), it is read again in its place
 
 :func:`forward_supplements` sends one department's due supplements in sealed, signed batches (as
 :mod:`lianban.pipeline.deliver` sends deliveries: :class:`~lianban.pipeline.sealer.BatchSealer`, one evidence
@@ -88,6 +89,9 @@ class SupplementLog(Protocol):
 
     def mark_supplements(self, seqs: Sequence[int], flag: str = "taken") -> None: ...
 
+    def pull_new_supplements(self, limit: int) -> Sequence[SupplementSubmission | Unreadable]:
+        """Rows flagged new (同步标志 0), in 序号 order: new ones, and parked ones HRSS corrected and flagged again."""
+
 
 @dataclass
 class CollectResult:
@@ -165,9 +169,29 @@ def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 100
                                   .order_by(Supplement.source_seq))
         for parked in waiting:
             _place(session, parked, result)
+    _retake_corrected(source, ledger_url, limit, result)
     while len(_collect_page(source, ledger_url, limit, result)) == limit and time.monotonic() < deadline:
         pass
     return result
+
+
+def _retake_corrected(source: SupplementLog, ledger_url: str, limit: int, result: CollectResult) -> None:
+    """Parked rows HRSS has corrected in the 前置库 and flagged new again (序号 behind the watermark, which a
+    correction in place never passes again): each read again in place of its parked row, then flagged."""
+    with session_factory(ledger_url).begin() as session:
+        mark = get_watermark(session, WATERMARK)
+        rows = [row for row in source.pull_new_supplements(limit) if row.seq <= mark]
+        parked = {p.source_seq: p for p in session.scalars(select(Supplement).where(
+            Supplement.source == HRSS, Supplement.state == SupplementState.PARKED,
+            Supplement.source_seq.in_([row.seq for row in rows])))}
+        rows = [row for row in rows if row.seq in parked]
+        for row in rows:
+            session.delete(parked[row.seq])
+            session.flush()
+            _keep(session, row, result)
+            result.read += 1
+    source.mark_supplements([r.seq for r in rows if not isinstance(r, Unreadable)], "taken")
+    source.mark_supplements([r.seq for r in rows if isinstance(r, Unreadable)], "quarantined")
 
 
 def _collect_page(source: SupplementLog, ledger_url: str, limit: int,

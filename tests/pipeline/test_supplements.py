@@ -263,3 +263,27 @@ def test_a_submission_refused_for_a_dead_delivery_requeued_goes_once_that_delive
 
     assert (early.sent, placed.pending, forwarded.accepted) == (0, 1, 1)
     assert simulation.engines["housing_fund"].supplement_stats()["supplements"] == 1
+
+
+def test_a_parked_submission_hrss_corrects_in_place_is_read_again(seeded: Any, paths: Paths) -> None:
+    """The runbook's remedy for an unreadable submission: HRSS corrects the row in its 前置库 and flags it new. The
+    hub reads it again in place of the parked one (still one row in the ledger); a correction behind the
+    watermark was never read, and the applicant's materials stayed parked for good."""
+    from connectors.hrss.frontend import supplements as table
+    from connectors.hrss.mapping import SUPPLEMENT_COLUMNS as B
+
+    db, apps = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    seq = db.record_supplement(apps[0]["case_no"], "01", ["M01", "M99"])
+    assert collect_supplements(db, paths.ledger_url).parked == 1
+    with db.engine.begin() as conn:
+        conn.execute(update(table).where(table.c[B["seq"]] == seq).values({B["materials"]: "M01,M09",
+                                                                            B["sync_flag"]: "0"}))
+
+    again = collect_supplements(db, paths.ledger_url)
+    assert (again.read, again.own, again.parked) == (1, 1, 0)
+    with session_factory(paths.ledger_url)() as s:
+        row = s.scalars(select(Supplement)).one()
+    assert (row.state, json.loads(row.materials), row.last_error) == (SupplementState.OWN, ["M01", "M09"], None)
+    assert db.pull_new_supplements(10) == []  # flagged taken
+    assert collect_supplements(db, paths.ledger_url).read == 0

@@ -31,5 +31,5 @@ def supplements_retry(as_json: JsonFlag = False) -> None:
     from lianban.pipeline.dead_letters import requeue_supplements
 
     count = requeue_supplements(Paths.from_env().existing_ledger())
-    emit_done(f"已重新排队 {count} 条补正 (requeued)，下一轮转送时发送；无法读取的补正请由人社在前置库更正",
-              {"requeued": count}, as_json)
+    emit_done(f"已重新排队 {count} 条补正 (requeued)，下一轮转送时发送；"
+              "无法读取的补正请由人社在前置库更正并将同步标志置回 0", {"requeued": count}, as_json)
