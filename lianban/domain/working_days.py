@@ -8,9 +8,11 @@ Counting: day 1 of a limit is the first working day *after* the start (the day o
 ``add_working_days(Friday, 1)`` is the next Monday (or later, if that Monday is a holiday).
 
 **Years the schedule does not cover.** ``chinese-calendar`` knows only the years already published; for a date
-outside them (:func:`is_official` False) this module falls back to "Monday–Friday are working days, nothing
-else is", which misses holidays and 调休. Such a result is an estimate: :func:`deadline` says so
-(``Deadline.estimated``) and the operator view marks the due date 估算.
+outside them (:func:`is_official` False) this module falls back to "Monday–Friday are working days, but the
+holidays fixed by the calendar date" (元旦 1 January, 劳动节 1–2 May, 国庆 1–3 October, as the 全国年节及纪念日放假
+办法 of 2024 sets them), which misses the lunar holidays (春节, 清明, 端午, 中秋), the days joined to them and
+调休. Such a result is an estimate: :func:`deadline` says so (``Deadline.estimated``) and the operator view marks
+the due date 估算.
 
 **Yearly update.** 国务院办公厅 publishes next year's schedule in November or December. Each December bump
 ``chinese-calendar`` in ``pyproject.toml`` to the release carrying the new year (``.tools/bin/uv lock
@@ -30,6 +32,8 @@ import chinese_calendar
 OFFICIAL_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
 
 _DAY = timedelta(days=1)
+#: (month, day) of the statutory holidays fixed by the calendar date: the fallback's holidays in years not covered
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
 
 
 def is_official(d: date) -> bool:
@@ -39,13 +43,14 @@ def is_official(d: date) -> bool:
 
 @lru_cache(maxsize=8192)  # the calendar is fixed data: a status sweep asks about the same few hundred days
 def is_working_day(d: date) -> bool:
-    """Whether `d` is a working day: the official schedule where known, Monday–Friday otherwise."""
+    """Whether `d` is a working day: the official schedule where known, otherwise Monday–Friday but the holidays
+    fixed by date (module docstring)."""
     if is_official(d):
         try:
             return bool(chinese_calendar.is_workday(d))
         except NotImplementedError:  # a year chinese-calendar refuses after all: same fallback
             pass
-    return d.weekday() < 5
+    return d.weekday() < 5 and (d.month, d.day) not in FIXED_HOLIDAYS
 
 
 @lru_cache(maxsize=8192)

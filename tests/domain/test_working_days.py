@@ -20,7 +20,7 @@ from lianban.domain.working_days import (
     working_days_between,
 )
 
-#: a year no chinese-calendar release will carry soon: the Monday–Friday fallback applies
+#: a year no chinese-calendar release will carry soon: the fallback applies (Monday–Friday but 元旦, 劳动节, 国庆)
 UNPUBLISHED = 2099
 
 
@@ -42,8 +42,12 @@ UNPUBLISHED = 2099
     (date(2026, 2, 23), False),  # the holiday's last day, a Monday
     (date(2026, 2, 24), True),
     (date(2026, 2, 28), True),  # Saturday, 调休 after 春节
-    (date(UNPUBLISHED, 10, 1), True),  # really 国庆, but unknown: a Thursday counts (the estimate is flagged)
-    (date(UNPUBLISHED, 10, 3), False),  # a Saturday
+    (date(UNPUBLISHED, 10, 1), False),  # unknown year: 国庆 1–3 October is fixed by date (a Thursday)
+    (date(UNPUBLISHED, 10, 2), False),
+    (date(UNPUBLISHED, 10, 5), True),  # a Monday: the days joined to 国庆 are not known (the estimate is flagged)
+    (date(UNPUBLISHED, 1, 1), False),  # 元旦, a Thursday
+    (date(UNPUBLISHED, 5, 1), False),  # 劳动节 1–2 May, a Friday
+    (date(UNPUBLISHED, 1, 2), True),
 ])
 def test_is_working_day(day: date, working: bool) -> None:
     assert is_working_day(day) is working
@@ -62,8 +66,9 @@ def test_is_working_day(day: date, working: bool) -> None:
     (date(2026, 2, 13), 1, date(2026, 2, 14)),  # Friday before 春节 + 1 = the 调休 Saturday
     (date(2026, 2, 13), 2, date(2026, 2, 24)),  # then nothing until the holiday ends
     (date(2026, 2, 13), 10, date(2026, 3, 5)),  # 14, 24–28 (Sat 28 worked), Mar 2–5
-    (date(UNPUBLISHED, 9, 30), 1, date(UNPUBLISHED, 10, 1)),  # fallback: Wednesday + 1 = Thursday
+    (date(UNPUBLISHED, 9, 30), 1, date(UNPUBLISHED, 10, 5)),  # fallback: Wednesday + 1 = Monday, past 国庆 1–3
     (date(UNPUBLISHED, 10, 2), 1, date(UNPUBLISHED, 10, 5)),  # fallback: Friday + 1 = Monday
+    (date(2026, 12, 31), 1, date(2027, 1, 4)),  # into 2027, published or not: 元旦 (a Friday) is no working day
 ])
 def test_add_working_days(start: date, days: int, due: date) -> None:
     assert add_working_days(start, days) == due
@@ -108,7 +113,7 @@ def test_a_deadline_in_a_published_year_is_exact() -> None:
 
 def test_a_deadline_in_or_into_an_unpublished_year_is_flagged_estimated() -> None:
     inside = deadline(date(UNPUBLISHED, 9, 30), 1)
-    assert inside.due == date(UNPUBLISHED, 10, 1) and inside.estimated is True
+    assert inside.due == date(UNPUBLISHED, 10, 5) and inside.estimated is True
     last = OFFICIAL_YEARS[-1]  # whatever release is installed: running past its last year is an estimate
     across = deadline(date(last, 12, 31), 10)
     assert across.due.year == last + 1 and across.estimated is True
