@@ -19,7 +19,9 @@ Failure → action (first matching row wins)::
     HTTP 5xx                            RetriableError
     other HTTP 4xx                      RejectedError    the department's code and Chinese reason
     answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
-                                                         (a 4xx's code too): retried, then dead-lettered
+                                                         (a 4xx's code too), a receipt's accepted or
+                                                         duplicate not true/false, its reason not text:
+                                                         retried, then dead-lettered
     a status row that cannot be read    set aside        an unknown status code (the reason names the
                                                          statuses.py to fix), an unknown material code, a
                                                          ``result`` that is no object, a ``changed_at`` not
@@ -252,6 +254,23 @@ def bounded(value: Any, limit: int, name: str) -> str | None:
     return text
 
 
+def flag(value: Any, name: str, default: bool | None = None) -> bool:
+    """A receipt's boolean `value` (`default` when absent and one is given); anything else → TypeError, which the
+    caller reports as a malformed answer (``"false"`` is no refusal to read as true)."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} is not a boolean")
+    return value
+
+
+def text(value: Any, name: str) -> str | None:
+    """A receipt's free text (None kept); anything but text → TypeError, a malformed answer."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} is not text")
+    return value
+
+
 def malformed(connection: str, exc: Exception) -> RetriableError:
     """The answer was JSON but not the agreed shape."""
     return RetriableError(f"{connection}: 应答格式不符合接口规范（{type(exc).__name__}: {exc}），稍后重试")
@@ -304,10 +323,11 @@ class RestDepartmentConnector:
             raise malformed(self.connection, exc) from None
 
     def _receipt(self, r: Mapping[str, Any]) -> Receipt:
-        accepted, code = bool(r["accepted"]), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
-        reason = r.get("reason") or (None if accepted else self.errors.get(str(code)))
+        accepted, code = flag(r["accepted"], "accepted"), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
+        reason = text(r.get("reason"), "reason") or (None if accepted else self.errors.get(str(code)))
         return Receipt(
-            idempotency_key=str(r["idempotency_key"]), accepted=accepted, duplicate=bool(r.get("duplicate")),
+            idempotency_key=str(r["idempotency_key"]), accepted=accepted,
+            duplicate=flag(r.get("duplicate"), "duplicate", False),
             department_ref=bounded(r.get("ref"), MAX_REF_LENGTH, "ref"),
             status=known_status(self._status, str(code)) if accepted else None,
             department_code=code, reason=reason,
@@ -339,10 +359,11 @@ class RestDepartmentConnector:
             raise malformed(self.connection, exc) from None
 
     def _supplement_receipt(self, r: Mapping[str, Any]) -> Receipt:
-        accepted, code = bool(r["accepted"]), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
-        reason = r.get("reason") or (None if accepted else self.errors.get(str(code)))
+        accepted, code = flag(r["accepted"], "accepted"), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
+        reason = text(r.get("reason"), "reason") or (None if accepted else self.errors.get(str(code)))
         return Receipt(idempotency_key=str(r["supplement_id"]), accepted=accepted,
-                       duplicate=bool(r.get("duplicate")), status=self._status(code) if accepted else None,
+                       duplicate=flag(r.get("duplicate"), "duplicate", False),
+                       status=self._status(code) if accepted else None,
                        department_code=code, reason=reason)
 
     def _materials(self, raw: Any) -> tuple[str, ...]:

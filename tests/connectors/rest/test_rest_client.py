@@ -244,3 +244,17 @@ def test_a_set_aside_rows_reason_quotes_no_personal_data_and_is_bounded(stubbed:
     first, second = (u for u in connector.poll(["k1", "k2"]) if isinstance(u, UnreadableStatus))
     assert "13812345678" not in first.reason and "138****5678" in first.reason
     assert len(second.reason) == 300 and second.unknown_code
+
+
+@pytest.mark.parametrize("broken", [{"accepted": "false"}, {"accepted": False, "reason": {"text": "证件号码有误"}},
+                                    {"accepted": True, "code": "SL", "reason": 12}, {"duplicate": "no"}])
+def test_a_receipt_whose_flags_or_reason_are_not_of_the_agreed_type_is_a_malformed_answer(
+        stubbed: Any, person: Any, seal_for: Any, broken: dict[str, Any]) -> None:
+    """``"accepted": "false"`` was read as accepted (bool of a non-empty string); a reason that is no text was
+    taken, and settling the receipt then failed (TypeError masking it) after the department had the batch."""
+    seal, batch = seal_for("health", [person(1, "13")])
+    receipt = {"idempotency_key": batch[0].idempotency_key, "accepted": False, "duplicate": False, "ref": None,
+               "code": "ZDJYSB", "reason": "字段校验未通过", **broken}
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    with pytest.raises(RetriableError, match="dept_health: 应答格式不符合接口规范"):
+        connector.submit(batch, seal)
