@@ -110,6 +110,10 @@ class ResponseVerifier:
 
 
 SIGNED_METHODS = frozenset({"POST"})
+#: answers a gateway (or whatever listens at a wrong address) gives before any department looks at the request:
+#: login refused, no such endpoint, timed out or not ready, too large, throttled. They carry no department
+#: signature, and nothing of them is applied (the connectors turn them into a ConfigError or a retry)
+GATEWAY_STATUSES = frozenset({401, 403, 404, 405, 408, 413, 425, 429})
 MAX_KEPT_PROOFS = 10_000  # proofs nobody takes are dropped oldest first; the pipeline takes them per call
 
 
@@ -143,7 +147,7 @@ class AnswerCheck:
 
     def __call__(self, response: requests.Response) -> None:
         request = response.request
-        if request.method not in SIGNED_METHODS or response.status_code in (401, 413, 429) \
+        if request.method not in SIGNED_METHODS or response.status_code in GATEWAY_STATUSES \
                 or response.status_code >= 500:
             return  # gateway-level refusals and failures carry no department signature
         path = urlsplit(request.url or "").path

@@ -258,3 +258,24 @@ def test_a_receipt_whose_flags_or_reason_are_not_of_the_agreed_type_is_a_malform
     connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
     with pytest.raises(RetriableError, match="dept_health: 应答格式不符合接口规范"):
         connector.submit(batch, seal)
+
+
+@pytest.mark.parametrize(("status", "error", "says"), [
+    (403, ConfigError, "app id"), (404, ConfigError, "host、port"), (405, ConfigError, "host、port"),
+    (408, RetriableError, "网关超时或暂未就绪"), (425, RetriableError, "网关超时或暂未就绪")])
+def test_a_gateways_unsigned_answer_that_applies_nothing_keeps_its_own_branch(
+        stubbed: Any, keys_dir: Any, person: Any, seal_for: Any, status: int, error: type[Exception],
+        says: str) -> None:
+    """A wrong address (a 404 page from whatever listens there), a refused app id or a gateway's timeout carries
+    no department signature: it was reported as 应答签名校验失败 (tampering), retried until dead-lettered,
+    instead of naming the setting to fix or retrying as what it is. Nothing of such an answer is applied."""
+    from lianban.keys.provision import ensure_keys
+    from lianban.wire.signatures import AnswerCheck, SignatureAlert
+
+    ensure_keys(keys_dir)
+    seal, batch = seal_for("health", [person(1, "13")])
+    connector, _ = stubbed(HealthConnector, [(status, {"Content-Type": "text/html"}, b"<html>nginx</html>")],
+                           AnswerCheck.load(keys_dir, "health"))
+    with pytest.raises(error, match=says) as caught:
+        connector.submit(batch, seal)
+    assert not isinstance(caught.value, SignatureAlert)
