@@ -10,7 +10,8 @@ Failures become the lianban error tree through tables, never an if/elif ladder::
     TLS verification failure, HTTP 401/403/404, missing WSDL  → ConfigError (fix connection dept_medical)
     SOAP Fault: detail MedicalFault/errorCode → statuses.ERROR_CODES action
                 (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError, E_SERVER → RetriableError);
-                no known code: faultcode Client → RejectedError, Server → RetriableError
+                no known code: faultcode Client → RejectedError, Server → RetriableError;
+                a refusal in a Fault the bureau did not sign (an HTTP 500 a gateway wrote) → RetriableError, alerted
     a reply that is not XML                                   → RetriableError (a gateway's error page)
     a reply that breaks the contract or carries a DTD         → FatalError
 
@@ -22,6 +23,7 @@ is down at start-up is an outage like any other (RetriableError, retried later).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +58,7 @@ from lianban.wire.contract import (
 )
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
+from lianban.wire.signatures import UNSIGNED
 from lianban.wire.transport import make_zeep_client
 
 __all__ = ["MedicalConnector", "RequestSignature", "TimestampedUsernameToken", "translate_error", "x509_signature"]
@@ -68,6 +71,7 @@ BINDING = f"{{{TNS}}}MedicalSoapBinding"
 SOAP_PATH = "/soap/medical"
 MAX_PER_CALL = 1000  # maxOccurs of item / idempotencyKey in medical.xsd
 TIMESTAMP_TTL = timedelta(minutes=5)
+alerts = logging.getLogger("lianban.alerts")
 
 
 class TimestampedUsernameToken(UsernameToken):
@@ -326,6 +330,7 @@ class MedicalConnector:
         self._address = address
         self._bound: Any = None
         self._retry_after: float | None = None
+        self._unsigned = False  # the last answer came without the bureau's signature (a gateway's, say)
 
     def _service(self) -> Any:
         if self._bound is None:
@@ -341,6 +346,7 @@ class MedicalConnector:
         """zeep's TransportError drops headers: remember the bureau's Retry-After from the raw response."""
         value = response.headers.get("Retry-After", "")
         self._retry_after = float(value) if value.replace(".", "", 1).isdigit() else None
+        self._unsigned = bool(getattr(response, UNSIGNED, False))
 
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> MedicalConnector:
@@ -399,11 +405,19 @@ class MedicalConnector:
                                             f"(answered Ping with {status!r})")
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        self._retry_after = None
+        self._retry_after, self._unsigned = None, False
         try:
             return self._service()[operation](**kwargs)
         except (requests.RequestException, zx.Error, OSError) as exc:
-            error = translate_error(exc)
+            error = self._trusted(translate_error(exc))
             if isinstance(error, RetriableError):
                 error.retry_after = self._retry_after
             raise error from None
+
+    def _trusted(self, error: LianbanError) -> LianbanError:
+        """A refusal read from an answer without the bureau's signature (a Fault on an HTTP 500 nobody signed) is
+        not the bureau's word: nothing is refused on it, the call is retried, alerted."""
+        if not (isinstance(error, RejectedError) and self._unsigned):
+            return error
+        alerts.error("告警 ALERT: %s返回的拒收应答（%s）没有医保局签名，不予采信", WHO, error.code)
+        return RetriableError(f"{WHO}返回的拒收应答（{error.code}）没有医保局的应答签名，不予采信：{HINTS['retry']}")

@@ -114,6 +114,9 @@ SIGNED_METHODS = frozenset({"POST"})
 #: login refused, no such endpoint, timed out or not ready, too large, throttled. They carry no department
 #: signature, and nothing of them is applied (the connectors turn them into a ConfigError or a retry)
 GATEWAY_STATUSES = frozenset({401, 403, 404, 405, 408, 413, 425, 429})
+#: set on an answer :class:`AnswerCheck` let through unsigned (a gateway status, a 5xx without a signature): a
+#: connector that reads a refusal out of such a body (a SOAP Fault) does not take it as the party's word
+UNSIGNED = "lianban_unsigned"
 MAX_KEPT_PROOFS = 10_000  # proofs nobody takes are dropped oldest first; the pipeline takes them per call
 
 
@@ -131,7 +134,8 @@ class Proof:
 
 class AnswerCheck:
     """The transport's response hook for one party: every POST answer must carry the party's valid
-    signature (else :class:`SignatureAlert`), and each verified answer leaves a :class:`Proof` here until
+    signature (else :class:`SignatureAlert`) — a gateway's refusal or failure without one is let through marked
+    :data:`UNSIGNED`, one that carries one is checked —, and each verified answer leaves a :class:`Proof` here until
     the pipeline takes it (:meth:`take`) for the evidence log. Thread-safe; bounded by ``max_kept``."""
 
     def __init__(self, verifier: ResponseVerifier, max_kept: int = MAX_KEPT_PROOFS) -> None:
@@ -147,11 +151,13 @@ class AnswerCheck:
 
     def __call__(self, response: requests.Response) -> None:
         request = response.request
-        if request.method not in SIGNED_METHODS or response.status_code in GATEWAY_STATUSES \
-                or response.status_code >= 500:
-            return  # gateway-level refusals and failures carry no department signature
-        path = urlsplit(request.url or "").path
+        if request.method not in SIGNED_METHODS:
+            return
         header = response.headers.get(HEADER)
+        if header is None and (response.status_code in GATEWAY_STATUSES or response.status_code >= 500):
+            setattr(response, UNSIGNED, True)  # a gateway's refusal or failure: no department signature
+            return
+        path = urlsplit(request.url or "").path
         answer_digest = self.verifier.verify(header, response.status_code, path, response.content)
         assert header is not None  # verify() refuses a missing signature
         proof = Proof(str(request.method), path, body_sm3(request), answer_digest, header, parse_header(header)["kid"])

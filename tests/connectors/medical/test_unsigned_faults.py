@@ -1,0 +1,71 @@
+"""A SOAP Fault refuses only when the bureau signed it: a Fault on an HTTP 500 was never checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from connectors.medical.connector import SOAP_PATH, MedicalConnector
+from lianban.crypto.suites import get_suite
+from lianban.errors import RejectedError, RetriableError
+from lianban.keys import keysets
+from lianban.keys.names import names_for
+from lianban.keys.provision import ensure_keys
+from lianban.wire.settings import TransportSettings
+from lianban.wire.signatures import HEADER, AnswerCheck, sign
+from lianban.wire.transport import make_zeep_client
+from simulators.medical import SoapFault, fault_bytes
+
+REPO = Path(__file__).resolve().parents[3]
+STUB = "http://stub.invalid"
+
+
+class FaultAdapter(requests.adapters.BaseAdapter):
+    """Answers every request with HTTP 500 and the SOAP Fault `body`, with `headers`."""
+
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        super().__init__()
+        self.body, self.headers = body, headers
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.url, resp.request = 500, self.body, request.url or "", request
+        resp.headers = CaseInsensitiveDict({"Content-Type": "text/xml; charset=utf-8", **self.headers})
+        return resp
+
+    def close(self) -> None:
+        pass
+
+
+def _connector(keys_dir: Path, signed: bool) -> MedicalConnector:
+    body = fault_bytes(SoapFault("E_XML", detail="请求报文不是格式良好的XML"))
+    headers = {}
+    if signed:
+        keys = keysets.load(keys_dir, names_for("medical")[1])
+        kid, private = keys.active_private()
+        headers[HEADER] = sign(get_suite(keys.suite), kid, private, 500, SOAP_PATH, body)
+    client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"),
+                              TransportSettings(response_check=AnswerCheck.load(keys_dir, "medical")))
+    client.transport.session.mount(STUB, FaultAdapter(body, headers))
+    return MedicalConnector(client, address=STUB + SOAP_PATH)
+
+
+def test_an_unsigned_fault_refuses_nothing_and_is_retried(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever answered with an unsigned E_XML Fault (HTTP 500 was exempt from the signature check) had its
+    word taken: a single item so refused was dead-lettered 不予受理 and the applicant told."""
+    ensure_keys(tmp_path)
+    with pytest.raises(RetriableError, match="没有医保局的应答签名") as caught:
+        _connector(tmp_path, signed=False).poll(["LB-1"])
+    assert not isinstance(caught.value, RejectedError)
+    assert "告警 ALERT" in caplog.text
+
+
+def test_a_signed_fault_still_refuses(tmp_path: Path) -> None:
+    ensure_keys(tmp_path)
+    with pytest.raises(RejectedError) as caught:
+        _connector(tmp_path, signed=True).poll(["LB-1"])
+    assert caught.value.code == "E_XML"
