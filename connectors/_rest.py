@@ -17,7 +17,8 @@ Failure → action (first matching row wins)::
     HTTP 401 / 403                      ConfigError      names dept_<name>: check app id (login) / secret
     HTTP 404 / 405                      ConfigError      wrong address (no such endpoint): check host, port, schema
     HTTP 5xx                            RetriableError
-    other HTTP 4xx                      RejectedError    the department's code and Chinese reason
+    other HTTP 4xx                      RejectedError    the department's code and Chinese reason (no code
+                                                         when unsigned, a gateway's 413: not its word)
     answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
                                                          (a 4xx's code too), a receipt's accepted or
                                                          duplicate not true/false, its reason not text:
@@ -65,6 +66,7 @@ from lianban.wire.contract import (
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
+from lianban.wire.signatures import UNSIGNED
 from lianban.wire.transport import make_session
 
 __all__ = ["GatewayClient", "RestDepartmentConnector", "encode", "gateway_session"]
@@ -217,7 +219,7 @@ class GatewayClient:
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
-        code = str(body.get("code") or "")
+        code = "" if getattr(resp, UNSIGNED, False) else str(body.get("code") or "")  # not the party's word
         message = str(body.get("message") or self.errors.get(code, ""))
         return Failure(self.connection, resp.status_code, code, message,
                        retry_after_seconds(resp.headers.get("Retry-After")))

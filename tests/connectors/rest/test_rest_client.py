@@ -279,3 +279,24 @@ def test_a_gateways_unsigned_answer_that_applies_nothing_keeps_its_own_branch(
     with pytest.raises(error, match=says) as caught:
         connector.submit(batch, seal)
     assert not isinstance(caught.value, SignatureAlert)
+
+
+def test_an_unsigned_refusal_carries_no_department_code(stubbed: Any, keys_dir: Any, person: Any,
+                                                        seal_for: Any) -> None:
+    """A 413 is let through unsigned (a gateway's size limit): its batch is still split, but a code in its body
+    is not the department's word. It was taken, and a single item so refused was dead-lettered 不予受理 with
+    the applicant told; without a code it backs off (lianban.pipeline.deliver.refused_for_good)."""
+    from lianban.keys.provision import ensure_keys
+    from lianban.wire.signatures import AnswerCheck
+
+    ensure_keys(keys_dir)
+    seal, batch = seal_for("health", [person(1, "13")])
+    too_large = (413, JSON, body({"code": "TOO_LARGE", "message": "请求体超过大小限制"}))
+    connector, _ = stubbed(HealthConnector, [too_large], AnswerCheck.load(keys_dir, "health"))
+    with pytest.raises(RejectedError, match="HTTP 413") as caught:
+        connector.submit(batch, seal)
+    assert caught.value.code == ""
+    connector, _ = stubbed(HealthConnector, [too_large])  # no answer check (tests, a party that signs nothing)
+    with pytest.raises(RejectedError) as unchecked:
+        connector.submit(batch, seal)
+    assert unchecked.value.code == "TOO_LARGE"
