@@ -13,6 +13,8 @@ Failures become the lianban error tree through tables, never an if/elif ladder::
                 no known code: faultcode Client → RejectedError, Server → RetriableError;
                 a refusal in a Fault the bureau did not sign (an HTTP 500 a gateway wrote) → RetriableError, alerted
     a reply that is not XML                                   → RetriableError (a gateway's error page)
+    an answer other than 200, or HTML, that is no SOAP Fault  → as its HTTP status (a gateway's page: a DOCTYPE,
+                                                                XML of its own)
     a reply that breaks the contract or carries a DTD         → FatalError
 
 Messages are Chinese first, name the connection and end with what to do (:data:`HINTS`, by cause: a wrong
@@ -211,6 +213,10 @@ _TRANSLATIONS: tuple[tuple[_Kinds, Callable[[Any], LianbanError]], ...] = (
 )
 
 
+#: what zeep raises for a body it would not read as SOAP at all (a DOCTYPE, an entity)
+_NOT_SOAP = (zx.DTDForbidden, zx.EntitiesForbidden, zx.ExternalReferenceForbidden)
+
+
 def translate_error(exc: BaseException) -> LianbanError:
     """The lianban error for a transport or SOAP failure (FatalError when nothing in the table matches)."""
     for kinds, translate in _TRANSLATIONS:
@@ -331,6 +337,7 @@ class MedicalConnector:
         self._bound: Any = None
         self._retry_after: float | None = None
         self._unsigned = False  # the last answer came without the bureau's signature (a gateway's, say)
+        self._page_status: int | None = None  # the last answer's HTTP status when it may be a gateway's page
 
     def _service(self) -> Any:
         if self._bound is None:
@@ -347,6 +354,8 @@ class MedicalConnector:
         value = response.headers.get("Retry-After", "")
         self._retry_after = float(value) if value.replace(".", "", 1).isdigit() else None
         self._unsigned = bool(getattr(response, UNSIGNED, False))
+        html = response.headers.get("Content-Type", "").lower().startswith("text/html")
+        self._page_status = response.status_code if html or response.status_code != 200 else None
 
     @classmethod
     def from_settings(cls, settings: DepartmentSettings) -> MedicalConnector:
@@ -405,14 +414,23 @@ class MedicalConnector:
                                             f"(answered Ping with {status!r})")
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        self._retry_after, self._unsigned = None, False
+        self._retry_after, self._unsigned, self._page_status = None, False, None
         try:
             return self._service()[operation](**kwargs)
         except (requests.RequestException, zx.Error, OSError) as exc:
-            error = self._trusted(translate_error(exc))
+            error = self._trusted(translate_error(self._as_page(exc)))
             if isinstance(error, RetriableError):
                 error.retry_after = self._retry_after
             raise error from None
+
+    def _as_page(self, exc: BaseException) -> BaseException:
+        """A gateway's page in place of a SOAP reply (an answer other than 200, or HTML: a DOCTYPE, or XML that is
+        no Fault) as the HTTP status it came with, which is acted on as an empty answer is: it is not the bureau
+        breaking medical.wsdl, and its text is never quoted."""
+        page = isinstance(exc, _NOT_SOAP) or (isinstance(exc, zx.Fault) and exc.code is None)
+        if page and self._page_status is not None:
+            return zx.TransportError("", status_code=self._page_status)
+        return exc
 
     def _trusted(self, error: LianbanError) -> LianbanError:
         """A refusal read from an answer without the bureau's signature (a Fault on an HTTP 500 nobody signed) is

@@ -1,0 +1,66 @@
+"""A gateway's page in front of the bureau (HTML with a DOCTYPE, or XML that is no SOAP Fault) is acted on by its
+HTTP status, as an empty one is: it is not the bureau breaking its contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from connectors.medical.connector import SOAP_PATH, MedicalConnector
+from lianban.errors import ConfigError, FatalError, RetriableError
+from lianban.wire.transport import make_zeep_client
+
+REPO = Path(__file__).resolve().parents[3]
+STUB = "http://stub.invalid"
+HTML_PAGE = ('<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"/><title>系统维护</title></head>'
+             '<body><h1>系统维护中</h1><p>服务暂时不可用，请稍后再试。</p></body></html>').encode()
+XML_PAGE = b'<?xml version="1.0"?><error><code>502</code><message>upstream unavailable</message></error>'
+
+
+class PageAdapter(requests.adapters.BaseAdapter):
+    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+        super().__init__()
+        self.status, self.content_type, self.body = status, content_type, body
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.url, resp.request = self.status, self.body, request.url or "", request
+        resp.headers = CaseInsensitiveDict({"Content-Type": self.content_type})
+        return resp
+
+    def close(self) -> None:
+        pass
+
+
+def _connector(status: int, content_type: str, body: bytes) -> MedicalConnector:
+    client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"))
+    client.transport.session.mount(STUB, PageAdapter(status, content_type, body))
+    return MedicalConnector(client, address=STUB + SOAP_PATH)
+
+
+@pytest.mark.parametrize(("status", "content_type", "body", "expected"), [
+    (503, "text/html; charset=utf-8", HTML_PAGE, RetriableError),
+    (502, "application/xml", XML_PAGE, RetriableError),
+    (200, "text/html; charset=utf-8", HTML_PAGE, RetriableError),
+    (404, "text/html", HTML_PAGE, ConfigError),
+])
+def test_a_gateway_page_is_acted_on_by_its_http_status(status: int, content_type: str, body: bytes,
+                                                       expected: type[Exception]) -> None:
+    """A maintenance page with <!DOCTYPE html> was read as a reply carrying a DTD, and well-formed XML that is no
+    Fault as a Fault of no side: FatalError, which stopped the delivery run (and every later one) instead of
+    backing off."""
+    with pytest.raises(expected) as caught:
+        _connector(status, content_type, body).poll(["LB-1"])
+    assert not isinstance(caught.value, FatalError)
+    assert "系统维护" not in str(caught.value)  # the page itself is never quoted
+
+
+def test_a_dtd_in_the_bureaus_own_soap_reply_is_still_refused() -> None:
+    soap = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><soap:Envelope '
+            'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>').encode()
+    with pytest.raises(FatalError, match="DTD"):
+        _connector(200, "text/xml; charset=utf-8", soap).poll(["LB-1"])
