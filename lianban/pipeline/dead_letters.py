@@ -7,6 +7,7 @@ supplement id); a parked submission (unreadable at the source) is listed, never 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -22,6 +23,7 @@ from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, ut
 #: 补正 submissions an operator looks at: refused or out of retries (requeueable), unreadable (fixed at the source)
 SUPPLEMENT_DEAD = (SupplementState.REFUSED, SupplementState.DEAD, SupplementState.PARKED)
 SUPPLEMENT_REQUEUEABLE = (SupplementState.REFUSED, SupplementState.DEAD)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,20 @@ REQUEUE_CHUNK = 1000
 def requeue(ledger_url: str, department: str | None = None, states: Sequence[str] = DEAD_STATES,
             key: str | None = None, progress: Callable[[int, int], None] | None = None) -> int:
     """Make dead letters (of `department`, or the one with idempotency `key`) due again now, with a fresh retry
-    budget, :data:`REQUEUE_CHUNK` per transaction (`progress` is told after each); returns how many. A `key`
-    that names no dead letter is a ConfigError in one sentence."""
-    query = _query(department, states).with_only_columns(Delivery.id)  # the ids only: no row objects loaded
+    budget, :data:`REQUEUE_CHUNK` per transaction (`progress` is told after each); returns how many. One whose
+    item is final (a refusal the applicant was told as 不予受理) is left as it is: taken by the department now, its
+    item could never move from 不予受理 (every status it sent would be an illegal move). A `key` that names no dead
+    letter, or one so told, is a ConfigError in one sentence."""
+    query = _query(department, states).with_only_columns(Delivery.id, CaseItem.final)  # no row objects loaded
     factory = session_factory(ledger_url)
     with factory() as session:
-        ids = list(session.scalars(query.where(by_key(key)) if key else query))
-    if key and not ids:
+        found = [(row_id, final) for row_id, final in session.execute(query.where(by_key(key)) if key else query)]
+    ids = [row_id for row_id, final in found if not final]
+    if key and not found:
         raise ConfigError(f"没有编号为 {key[:70]!r} 的死信（见 lianban deliveries list --json 的 idempotency_key）"
                           f" (no dead letter with that key)")
+    if len(ids) < len(found):
+        _told(key, len(found) - len(ids))
     done = 0
     for offset in range(0, len(ids), REQUEUE_CHUNK):
         with factory.begin() as session:  # still dead when requeued: a row retried meanwhile is left alone
@@ -86,6 +93,15 @@ def requeue(ledger_url: str, department: str | None = None, states: Sequence[str
         if progress is not None:
             progress(min(offset + REQUEUE_CHUNK, len(ids)), len(ids))
     return done
+
+
+def _told(key: str | None, count: int) -> None:
+    """Refused dead letters whose applicants were told 不予受理: not requeued (:func:`requeue`)."""
+    told = ("已被部门拒收，申请人已被告知不予受理（事项已终结），不重新排队；如需办理请人社以新的办件编号重新提交 "
+            "(refused, the applicant told 不予受理: not requeued)")
+    if key:
+        raise ConfigError(f"编号为 {key[:70]!r} 的投递{told}")
+    log.warning("%d 条投递%s", count, told)
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,27 @@ def unmask(text: str | None) -> str:
     id_number = make_id_number("341602", date(1965, 3, 1), 7, male=True)
     return (text or "").replace(f"{id_number[:6]}********{id_number[-4:]}", id_number).replace(
         "138****5678", "13812345678")
+
+
+def test_a_refusal_the_applicant_was_told_is_not_requeued(paths: Paths, seeded: Any,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Requeued, the department took it, but its item stayed 不予受理 (final): the receipt's 受理 and every later
+    status were illegal moves, the case handled by the department while the applicant and 皖事通办 were told it
+    was refused. A dead letter out of retries is still requeued."""
+    from lianban.errors import ConfigError
+    from lianban.pipeline.dead_letters import list_dead, requeue
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    run(paths, Gateway([status(422, {"code": "ZDJYSB", "message": "字段校验未通过"})]))
+    refused = list_dead(paths.ledger_url, "health")
+    assert [d.state for d in refused] == [DeliveryState.REFUSED]
+    with pytest.raises(ConfigError, match="申请人已被告知不予受理"):
+        requeue(paths.ledger_url, key=refused[0].idempotency_key)
+    assert requeue(paths.ledger_url, "health") == 0 and "1 条投递已被部门拒收" in caplog.text
+    assert states(paths, ids) == [DeliveryState.REFUSED]
+    with session_factory(paths.ledger_url).begin() as s:  # one out of retries: its item never told anything
+        s.execute(update(Delivery).where(Delivery.id == ids[0]).values(state=DeliveryState.DEAD))
+        s.execute(update(CaseItem).where(CaseItem.id == select(Delivery.case_item_id).where(
+            Delivery.id == ids[0]).scalar_subquery()).values(status=None, final=False))
+    assert requeue(paths.ledger_url, key=refused[0].idempotency_key) == 1
