@@ -7,6 +7,7 @@ with a WS-Security UsernameToken (PasswordDigest) plus a fresh wsu:Timestamp.
 Failures become the lianban error tree through tables, never an if/elif ladder::
 
     requests Timeout / ConnectionError, HTTP 5xx/408/429      → RetriableError
+    an answer over the transport's size limit                 → RetriableError
     TLS verification failure, HTTP 401/403/404, missing WSDL  → ConfigError (fix connection dept_medical)
     SOAP Fault: detail MedicalFault/errorCode → statuses.ERROR_CODES action
                 (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError, E_SERVER → RetriableError);
@@ -61,7 +62,7 @@ from lianban.wire.contract import (
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.signatures import UNSIGNED
-from lianban.wire.transport import make_zeep_client
+from lianban.wire.transport import ResponseTooLarge, make_zeep_client
 
 __all__ = ["MedicalConnector", "RequestSignature", "TimestampedUsernameToken", "translate_error", "x509_signature"]
 
@@ -208,6 +209,7 @@ _TRANSLATIONS: tuple[tuple[_Kinds, Callable[[Any], LianbanError]], ...] = (
     (requests.HTTPError, _from_http_error),
     (requests.Timeout, _fixed(Action.RETRY, "未在时限内应答 (did not answer in time)")),
     (requests.ConnectionError, _fixed(Action.RETRY, "无法连接 (cannot be reached)")),
+    (ResponseTooLarge, _fixed(Action.RETRY, "的应答超过大小上限，未读取 (the answer is over the size limit)")),
     (requests.RequestException, _fixed(Action.CONFIG, "无法调用", "address")),
     (OSError, _fixed(Action.CONFIG, "的 WSDL 无法读取", "wsdl")),
 )

@@ -12,6 +12,7 @@ from requests.structures import CaseInsensitiveDict
 
 from connectors.medical.connector import SOAP_PATH, MedicalConnector
 from lianban.errors import ConfigError, FatalError, RetriableError
+from lianban.wire.settings import TransportSettings
 from lianban.wire.transport import make_zeep_client
 
 REPO = Path(__file__).resolve().parents[3]
@@ -36,8 +37,9 @@ class PageAdapter(requests.adapters.BaseAdapter):
         pass
 
 
-def _connector(status: int, content_type: str, body: bytes) -> MedicalConnector:
-    client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"))
+def _connector(status: int, content_type: str, body: bytes, limit: int | None = None) -> MedicalConnector:
+    settings = TransportSettings() if limit is None else TransportSettings(max_response_bytes=limit)
+    client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"), settings)
     client.transport.session.mount(STUB, PageAdapter(status, content_type, body))
     return MedicalConnector(client, address=STUB + SOAP_PATH)
 
@@ -60,7 +62,16 @@ def test_a_gateway_page_is_acted_on_by_its_http_status(status: int, content_type
 
 
 def test_a_dtd_in_the_bureaus_own_soap_reply_is_still_refused() -> None:
-    soap = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><soap:Envelope '
-            'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>').encode()
+    soap = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "x">]><soap:Envelope '
+            b'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>')
     with pytest.raises(FatalError, match="DTD"):
         _connector(200, "text/xml; charset=utf-8", soap).poll(["LB-1"])
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_an_answer_over_the_size_limit_is_retried_not_a_wrong_address(status: int) -> None:
+    """It was a ConfigError telling the operator to check host, port and extra.wsdl (retrying being of no use),
+    which stopped the delivery run, where the REST departments retry it."""
+    with pytest.raises(RetriableError, match="大小上限") as caught:
+        _connector(status, "text/html", HTML_PAGE * 50, limit=1000).poll(["LB-1"])
+    assert "host" not in str(caught.value)
