@@ -7,7 +7,7 @@ with a WS-Security UsernameToken (PasswordDigest) plus a fresh wsu:Timestamp.
 Failures become the lianban error tree through tables, never an if/elif ladder::
 
     requests Timeout / ConnectionError, HTTP 5xx/408/429      → RetriableError
-    an answer over the transport's size limit                 → RetriableError
+    an answer over the transport's size limit, or broken off  → RetriableError
     TLS verification failure, HTTP 401/403/404, missing WSDL  → ConfigError (fix connection dept_medical)
     SOAP Fault: detail MedicalFault/errorCode → statuses.ERROR_CODES action
                 (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError, E_SERVER → RetriableError);
@@ -210,6 +210,8 @@ _TRANSLATIONS: tuple[tuple[_Kinds, Callable[[Any], LianbanError]], ...] = (
     (requests.Timeout, _fixed(Action.RETRY, "未在时限内应答 (did not answer in time)")),
     (requests.ConnectionError, _fixed(Action.RETRY, "无法连接 (cannot be reached)")),
     (ResponseTooLarge, _fixed(Action.RETRY, "的应答超过大小上限，未读取 (the answer is over the size limit)")),
+    ((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+     _fixed(Action.RETRY, "的应答中途断开或无法解码 (the answer broke off or could not be decoded)")),
     (requests.RequestException, _fixed(Action.CONFIG, "无法调用", "address")),
     (OSError, _fixed(Action.CONFIG, "的 WSDL 无法读取", "wsdl")),
 )

@@ -75,3 +75,33 @@ def test_an_answer_over_the_size_limit_is_retried_not_a_wrong_address(status: in
     with pytest.raises(RetriableError, match="大小上限") as caught:
         _connector(status, "text/html", HTML_PAGE * 50, limit=1000).poll(["LB-1"])
     assert "host" not in str(caught.value)
+
+
+class _Broken:
+    """A body that breaks off midway, as a connection the bureau closes before its answer is whole."""
+
+    def stream(self, amt: int, decode_content: bool = True) -> Any:
+        from urllib3.exceptions import ProtocolError
+
+        yield b'<?xml version="1.0"?><soap:Envelope'
+        raise ProtocolError("Connection broken: IncompleteRead(36 bytes read, 4000 more expected)")
+
+    def close(self) -> None:
+        pass
+
+
+class BrokenAdapter(PageAdapter):
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        resp = super().send(request)
+        resp._content, resp.raw = False, _Broken()
+        return resp
+
+
+def test_an_answer_broken_off_midway_is_retried_not_a_wrong_address() -> None:
+    """The bureau may have taken the batch: the hub sends it again (answered duplicate). It was a ConfigError
+    telling the operator to check host, port and extra.wsdl, which stopped the delivery run."""
+    client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"))
+    client.transport.session.mount(STUB, BrokenAdapter(200, "text/xml", b""))
+    with pytest.raises(RetriableError, match="中途断开") as caught:
+        MedicalConnector(client, address=STUB + SOAP_PATH).poll(["LB-1"])
+    assert "host" not in str(caught.value)
