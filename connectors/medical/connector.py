@@ -9,6 +9,7 @@ Failures become the lianban error tree through tables, never an if/elif ladder::
     requests Timeout / ConnectionError, HTTP 5xx/408/429      → RetriableError
     an answer over the transport's size limit, or broken off  → RetriableError
     TLS verification failure, HTTP 401/403/404, missing WSDL  → ConfigError (fix connection dept_medical)
+    HTTP 413 (a gateway's body limit)                         → RejectedError without a code (split)
     SOAP Fault: detail MedicalFault/errorCode → statuses.ERROR_CODES action
                 (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError, E_SERVER → RetriableError);
                 no known code: faultcode Client → RejectedError, Server → RetriableError;
@@ -135,6 +136,8 @@ HINTS: dict[str, str] = {
     "retry": "暂时性故障，稍后自动重试 (a transient failure; retried later)",
     "reject": "医保局拒收该请求，请对照 schemas/medical/medical.xsd 检查 "
               "(the bureau refused the request; check it against medical.xsd)",
+    "too_large": "请求超过网关的大小上限，分批重发 (the request is over the gateway's size limit: sent again in "
+                 "smaller batches)",
     "fatal": "请停止运行并联系医保局联络员 (stop and contact the medical liaison 联络员)",
 }
 
@@ -153,6 +156,7 @@ _RAISE: dict[Action, Callable[[str, str, str], LianbanError]] = {
 _HTTP_ACTIONS: dict[int, tuple[Action, str]] = {
     401: (Action.CONFIG, "login"), 403: (Action.CONFIG, "login"), 404: (Action.CONFIG, "address"),
     408: (Action.RETRY, "retry"), 429: (Action.RETRY, "retry"),
+    413: (Action.REJECT, "too_large"),  # no code: deliver splits the batch; a single item so refused backs off
 }
 
 #: SOAP 1.1 faultcode (local part, before any dot) → action when the detail carries no known code.
@@ -439,7 +443,7 @@ class MedicalConnector:
     def _trusted(self, error: LianbanError) -> LianbanError:
         """A refusal read from an answer without the bureau's signature (a Fault on an HTTP 500 nobody signed) is
         not the bureau's word: nothing is refused on it, the call is retried, alerted."""
-        if not (isinstance(error, RejectedError) and self._unsigned):
-            return error
+        if not (isinstance(error, RejectedError) and error.code and self._unsigned):
+            return error  # a refusal without a code (a gateway's 413) refuses nothing for good: split
         alerts.error("告警 ALERT: %s返回的拒收应答（%s）没有医保局签名，不予采信", WHO, error.code)
         return RetriableError(f"{WHO}返回的拒收应答（{error.code}）没有医保局的应答签名，不予采信：{HINTS['retry']}")

@@ -105,3 +105,17 @@ def test_an_answer_broken_off_midway_is_retried_not_a_wrong_address() -> None:
     with pytest.raises(RetriableError, match="中途断开") as caught:
         MedicalConnector(client, address=STUB + SOAP_PATH).poll(["LB-1"])
     assert "host" not in str(caught.value)
+
+
+@pytest.mark.parametrize("body", [b"", HTML_PAGE])
+def test_a_batch_too_large_for_the_gateway_is_split_not_fatal(body: bytes) -> None:
+    """An HTTP 413 (a gateway's body limit, below medical.xsd's 1,000 items) was a FatalError: the delivery run
+    stopped, and every later one, its rows never delivered nor dead-lettered. Now a refusal without a code, which
+    deliver splits (and a single item so refused backs off: lianban.pipeline.deliver.refused_for_good)."""
+    from lianban.errors import RejectedError
+    from lianban.wire.contract import SealedItem
+
+    batch = [SealedItem(f"LB-{n}", f"BZ2025{n:06d}", "11", {"v": 2}) for n in range(2)]
+    with pytest.raises(RejectedError, match="HTTP 413") as caught:
+        _connector(413, "text/html", body).submit(batch, {"v": 2})
+    assert caught.value.code == ""

@@ -25,15 +25,15 @@ STUB = "http://stub.invalid"
 
 
 class FaultAdapter(requests.adapters.BaseAdapter):
-    """Answers every request with HTTP 500 and the SOAP Fault `body`, with `headers`."""
+    """Answers every request with HTTP `status` (500) and the SOAP Fault `body`, with `headers`."""
 
-    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+    def __init__(self, body: bytes, headers: dict[str, str], status: int = 500) -> None:
         super().__init__()
-        self.body, self.headers = body, headers
+        self.body, self.headers, self.status = body, headers, status
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         resp = requests.Response()
-        resp.status_code, resp._content, resp.url, resp.request = 500, self.body, request.url or "", request
+        resp.status_code, resp._content, resp.url, resp.request = self.status, self.body, request.url or "", request
         resp.headers = CaseInsensitiveDict({"Content-Type": "text/xml; charset=utf-8", **self.headers})
         return resp
 
@@ -41,8 +41,8 @@ class FaultAdapter(requests.adapters.BaseAdapter):
         pass
 
 
-def _connector(keys_dir: Path, signed: bool) -> MedicalConnector:
-    body = fault_bytes(SoapFault("E_XML", detail="请求报文不是格式良好的XML"))
+def _connector(keys_dir: Path, signed: bool, status: int = 500, body: bytes | None = None) -> MedicalConnector:
+    body = fault_bytes(SoapFault("E_XML", detail="请求报文不是格式良好的XML")) if body is None else body
     headers = {}
     if signed:
         keys = keysets.load(keys_dir, names_for("medical")[1])
@@ -50,7 +50,7 @@ def _connector(keys_dir: Path, signed: bool) -> MedicalConnector:
         headers[HEADER] = sign(get_suite(keys.suite), kid, private, 500, SOAP_PATH, body)
     client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"),
                               TransportSettings(response_check=AnswerCheck.load(keys_dir, "medical")))
-    client.transport.session.mount(STUB, FaultAdapter(body, headers))
+    client.transport.session.mount(STUB, FaultAdapter(body, headers, status))
     return MedicalConnector(client, address=STUB + SOAP_PATH)
 
 
@@ -69,3 +69,14 @@ def test_a_signed_fault_still_refuses(tmp_path: Path) -> None:
     with pytest.raises(RejectedError) as caught:
         _connector(tmp_path, signed=True).poll(["LB-1"])
     assert caught.value.code == "E_XML"
+
+
+def test_a_gateways_unsigned_413_still_splits_the_batch(tmp_path: Path) -> None:
+    """A refusal without a code refuses nothing for good: deliver splits the batch (not a retry of it whole)."""
+    from lianban.wire.contract import SealedItem
+
+    ensure_keys(tmp_path)
+    batch = [SealedItem(f"LB-{n}", f"BZ2025{n:06d}", "11", {"v": 2}) for n in range(2)]
+    with pytest.raises(RejectedError, match="HTTP 413") as caught:
+        _connector(tmp_path, signed=False, status=413, body=b"").submit(batch, {"v": 2})
+    assert caught.value.code == ""
