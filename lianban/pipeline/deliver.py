@@ -74,6 +74,7 @@ BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 900
 BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
 BUDGET_SPENT = "(time budget spent)"  # ends the stopped_by of a run that stopped on its budget
+SAID_MAX = 500  # the most of a department's free text (a refusal's reason) kept or logged: medical.xsd's Reason
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,12 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
                                                        MAX_BACKOFF_SECONDS)))
 
 
+def said(text: str) -> str:
+    """A department's free text as the ledger keeps it and the log tells it: at most :data:`SAID_MAX` characters
+    (an error body's message may be of any length, and a batch's every row keeps it)."""
+    return text if len(text) <= SAID_MAX else f"{text[:SAID_MAX]}…"
+
+
 def _fail(row: OutboxRow, error: str, retry_after: float | None, result: DeliverResult) -> None:
     """A failed attempt: backed off, or dead-lettered at MAX_ATTEMPTS. `error` may quote the department (its
     refusal text): stored with ID- and mobile-number-shaped runs masked."""
@@ -233,8 +240,9 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
                    sent_at: datetime) -> None:
     """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
     answer came back: a department's own later statuses of a large batch's first items may predate that."""
+    reason = said(receipt.reason) if receipt.reason else None
     if not receipt.accepted:
-        _refuse(settling, row, receipt.department_code or "", receipt.reason or "部门拒收（未说明原因）", result)
+        _refuse(settling, row, receipt.department_code or "", reason or "部门拒收（未说明原因）", result)
         return
     row.attempts += 1
     row.sent_at = sent_at
@@ -243,7 +251,7 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     result.duplicates += int(receipt.duplicate)
     if receipt.status is not None:
         settling.book.record(settling.items[row.case_item_id], receipt.status, row.department,
-                             code=receipt.department_code, reason=receipt.reason, changed_at=sent_at.isoformat())
+                             code=receipt.department_code, reason=reason, changed_at=sent_at.isoformat())
 
 
 def keepable(receipts: list[Receipt], department: str) -> list[Receipt] | RetriableError:
@@ -272,7 +280,7 @@ def why_refused(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
     """(code, reason) of a refusal or a local failure, as dead letters and alerts carry them."""
     if isinstance(outcome, LocalFailure):
         return LOCAL, outcome.reason
-    return outcome.code, outcome.reason or str(outcome)
+    return outcome.code, said(outcome.reason or str(outcome))
 
 
 def refused_for_good(code: str, whole: bool) -> bool:

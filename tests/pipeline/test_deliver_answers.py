@@ -241,3 +241,23 @@ def test_a_refusal_the_applicant_was_told_is_not_requeued(paths: Paths, seeded: 
         s.execute(update(CaseItem).where(CaseItem.id == select(Delivery.case_item_id).where(
             Delivery.id == ids[0]).scalar_subquery()).values(status=None, final=False))
     assert requeue(paths.ledger_url, key=refused[0].idempotency_key) == 1
+
+
+@pytest.mark.parametrize("answer", [
+    status(400, {"code": "BATCH_SIG", "message": "批次签名无效" + "。" * 200_000}),  # the whole batch, backed off
+    status(422, {"code": "ZDJYSB", "message": "字段校验未通过" + "。" * 200_000}),  # one item, refused
+    lambda items: (200, {"receipts": [{"idempotency_key": i["idempotency_key"], "accepted": False, "duplicate": False,
+                                       "ref": None, "code": "ZDJYSB", "reason": "字段校验未通过" + "。" * 200_000}
+                                      for i in items]})])
+def test_a_departments_huge_text_is_kept_bounded(paths: Paths, seeded: Any, answer: Answer) -> None:
+    """A department's reason of 200,000 characters was stored whole in every row's last_error (a batch of 1,000:
+    hundreds of MB), in the 不予受理 event and in the run's stopped_by and alert line."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    result = run(paths, Gateway([answer]))
+    with session_factory(paths.ledger_url)() as s:
+        kept = [*s.scalars(select(Delivery.last_error).where(Delivery.id.in_(ids))),
+                *s.scalars(select(StatusEvent.reason).where(StatusEvent.status == Status.NOT_ACCEPTED.value))]
+    assert kept and all("字段校验未通过" in str(k) or "批次签名无效" in str(k) for k in kept)
+    assert max(len(k or "") for k in kept) <= deliver_mod.SAID_MAX + 40
+    assert len(result.stopped_by or "") <= deliver_mod.SAID_MAX + 40
