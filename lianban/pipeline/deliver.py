@@ -72,6 +72,7 @@ from lianban.wire.contract import (
 MAX_ATTEMPTS = 20  # with the back-off below: about four hours of failures before a dead letter
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 900
+MAX_RETRY_AFTER_SECONDS = 86_400  # the longest the other side's Retry-After is honoured: a day
 BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
 BUDGET_SPENT = "(time budget spent)"  # ends the stopped_by of a run that stopped on its budget
 SAID_MAX = 500  # the most of a department's free text (a refusal's reason) kept or logged: medical.xsd's Reason
@@ -201,9 +202,9 @@ def record_exchange(session: Session, log: EvidenceLog, peer: Peer[DepartmentCon
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
     """How long a row waits after its `attempts`-th failure: 30 s doubling, capped at 15 min, never less than
-    the other side's Retry-After."""
-    return timedelta(seconds=max(retry_after or 0, min(BASE_BACKOFF_SECONDS * 2 ** (attempts - 1),
-                                                       MAX_BACKOFF_SECONDS)))
+    the other side's Retry-After up to a day (a gateway's absurd one, 136 years or more, is no date to wait for)."""
+    asked = min(retry_after or 0, MAX_RETRY_AFTER_SECONDS)
+    return timedelta(seconds=max(asked, min(BASE_BACKOFF_SECONDS * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)))
 
 
 def said(text: str) -> str:

@@ -261,3 +261,24 @@ def test_a_departments_huge_text_is_kept_bounded(paths: Paths, seeded: Any, answ
     assert kept and all("字段校验未通过" in str(k) or "批次签名无效" in str(k) for k in kept)
     assert max(len(k or "") for k in kept) <= deliver_mod.SAID_MAX + 40
     assert len(result.stopped_by or "") <= deliver_mod.SAID_MAX + 40
+
+
+@pytest.mark.parametrize("retry_after", [4294967295.0, float("9" * 400)])  # a uint32's 136 years; inf
+def test_a_retry_after_past_a_day_waits_a_day(paths: Paths, seeded: Any, retry_after: float) -> None:
+    """A gateway's absurd Retry-After was honoured whole: its batch waited 136 years (never retried, never
+    dead-lettered), or, past timedelta's range, the settling write failed (OverflowError) and the run with it."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    throttled = status(429, {"code": "RATE_LIMITED", "message": "请求过于频繁"})
+
+    class Throttling(Gateway):
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            resp = super().send(request, *args, **kwargs)
+            resp.headers["Retry-After"] = str(int(retry_after)) if retry_after < float("inf") else "9" * 400
+            return resp
+
+    result = run(paths, Throttling([throttled]))
+    assert result.retrying == 1 and states(paths, ids) == [DeliveryState.RETRY]
+    with session_factory(paths.ledger_url)() as s:
+        due = s.scalars(select(Delivery.next_attempt_at).where(Delivery.id.in_(ids))).one()
+    assert due <= utcnow() + deliver_mod.backoff(1, None) + timedelta(days=1)
