@@ -206,3 +206,14 @@ def test_server_down_is_retriable(spec: Any, credentials: tuple[str, str]) -> No
     with pytest.raises(RetriableError, match=f"dept_{spec.key}"):
         connector.poll(["k1"])
     assert not connector.health().ok
+
+
+def test_the_document_says_a_batch_refused_for_its_envelope_is_answered_400(spec: Any) -> None:
+    """The department answers 400 BATCH_<CODE> for a batch whose seal fails (simulators/rest_department.py); the
+    document gave 400 as malformed JSON only."""
+    document = yaml.safe_load(schema_path(spec.key, "openapi.yaml").read_text(encoding="utf-8"))
+    for endpoint in ("/api/v1/cases:batch", "/api/v1/cases:supplement"):
+        ref = document["paths"][endpoint]["post"]["responses"]["400"]["$ref"]
+        said = document["components"]["responses"][ref.rpartition("/")[2]]["description"]
+        for code in ("BAD_JSON", *(f"BATCH_{c}" for c in ("SIG", "KEY", "STALE", "REPLAY", "ROOT", "FORMAT", "SUITE"))):
+            assert code in said, (endpoint, code)
