@@ -119,3 +119,18 @@ def test_a_batch_too_large_for_the_gateway_is_split_not_fatal(body: bytes) -> No
     with pytest.raises(RejectedError, match="HTTP 413") as caught:
         _connector(413, "text/html", body).submit(batch, {"v": 2})
     assert caught.value.code == ""
+
+
+def test_every_fault_code_the_bureau_answers_is_in_its_documents() -> None:
+    """E_SIGNATURE and E_WEAK_SIGNATURE (the X.509 request signature) were missing from medical.xsd's MedicalFault
+    and from the README's error table, which an operator reads to learn what a Fault means."""
+    from connectors.medical.statuses import ERROR_CODES, RECEIPT_ERRORS
+
+    xsd = (REPO / "schemas/medical/medical.xsd").read_text(encoding="utf-8")
+    fault = xsd[xsd.index('name="MedicalFault"'):]
+    readme = (REPO / "connectors/medical/README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Error codes"):]
+    for code in set(ERROR_CODES) - RECEIPT_ERRORS:
+        if not code.startswith("E_BATCH_"):
+            assert code in fault[:fault.index("</xs:documentation>")], code
+            assert code in table, code
