@@ -156,6 +156,13 @@ GATEWAY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: what a sealed batch's endpoints answer besides: 400 also for a batch refused for its envelope
+BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {**GATEWAY_RESPONSES, 400: {
+    "model": ApiError, "description": "请求体不是合法的 JSON（BAD_JSON）；或批次封装校验未通过，整批拒收、其中任何一条"
+                                      "都未接收（BATCH_SIG、BATCH_KEY、BATCH_STALE、BATCH_REPLAY、BATCH_ROOT、"
+                                      "BATCH_FORMAT、BATCH_SUITE）"}}
+
+
 # -- the department API ---------------------------------------------------------------------------
 class CaseIn(BaseModel):
     idempotency_key: str = Field(min_length=1, max_length=128)
@@ -245,7 +252,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
         return ReceiptOut(idempotency_key=i.idempotency_key, accepted=i.accepted, duplicate=i.duplicate,
                           ref=i.ref, code=code, reason=i.reason)
 
-    @app.post("/api/v1/cases:batch", response_model=BatchOut, responses=GATEWAY_RESPONSES)
+    @app.post("/api/v1/cases:batch", response_model=BatchOut, responses=BATCH_RESPONSES)
     def submit_batch(batch: BatchIn) -> BatchOut | JSONResponse:
         """接收一批加密的退休待遇审核信息；先验批次签名与摘要树，再按 idempotency_key 去重，逐条回执。"""
         try:
@@ -259,7 +266,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
         return SupplementReceiptOut(supplement_id=i.supplement_id, idempotency_key=i.idempotency_key,
                                     accepted=i.accepted, duplicate=i.duplicate, code=code, reason=i.reason)
 
-    @app.post("/api/v1/cases:supplement", response_model=SupplementBatchOut, responses=GATEWAY_RESPONSES)
+    @app.post("/api/v1/cases:supplement", response_model=SupplementBatchOut, responses=BATCH_RESPONSES)
     def submit_supplement(batch: SupplementBatchIn) -> SupplementBatchOut | JSONResponse:
         """接收一批加密的补正材料提交；验签与摘要树同批次投递，按 supplement_id 去重，逐条回执。"""
         try:

@@ -239,3 +239,12 @@ def test_a_supplement_row_names_materials_and_a_supplement_is_taken_once(url: st
     after = gw.post(STATUS, {"keys": [waiting.idempotency_key]}).json()["statuses"][0]
     item13 = load_catalog().items["13"]  # health's last word on item 13 is 审核通过: HRSS pays and completes it
     assert item13.settled("health", health_statuses.STATUSES[after["code"]]) and after["materials"] == []
+
+
+def test_the_served_document_says_a_batch_refused_for_its_envelope_is_answered_400(url: str) -> None:
+    """The simulator answers 400 BATCH_<CODE> for a batch whose seal fails; its /openapi.json said 400 was
+    malformed JSON only (as schemas/<department>/openapi.yaml did)."""
+    served = requests.get(f"{url}/openapi.json", timeout=5).json()
+    for path in ("/api/v1/cases:batch", SUPPLEMENT):
+        said = served["paths"][path]["post"]["responses"]["400"]["description"]
+        assert "BAD_JSON" in said and "BATCH_SIG" in said and "BATCH_SUITE" in said, path
