@@ -60,10 +60,14 @@ class EmailNotifier:
         context = ssl.create_default_context()
         smtp = (smtplib.SMTP_SSL(self.host, self.port, timeout=SMTP_TIMEOUT, context=context) if self.implicit_tls
                 else smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT))
-        if self.starttls:
-            smtp.starttls(context=context)
-        if self.user and self.password:
-            smtp.login(self.user, self.password)
+        try:
+            if self.starttls:
+                smtp.starttls(context=context)
+            if self.user and self.password:
+                smtp.login(self.user, self.password)
+        except BaseException:  # a refused STARTTLS or login: the connection is not left open
+            smtp.close()
+            raise
         return smtp
 
 

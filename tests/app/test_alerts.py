@@ -5,6 +5,7 @@ checked, and one "resolved" once the department is back."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -222,3 +223,23 @@ def test_an_smtp_url_with_a_bad_port_is_one_sentence_naming_the_variable(paths: 
     assert done.exit_code != 0 and isinstance(done.exception, ConfigError), done.exception
     assert "LIANBAN_SMTP_URL" in str(done.exception) and "端口" in str(done.exception)
     assert secret not in str(done.exception)
+
+
+def test_a_mail_server_refusing_starttls_leaves_no_connection_open(inbox: Inbox,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local server offers no STARTTLS: the send fails, and the connection it opened is closed (it was left
+    open, one per alert and check, until the process ended)."""
+    import smtplib
+
+    from lianban.app.alerting import smtp_from_url
+    from lianban.domain.liaisons import load_liaisons
+    from lianban.pipeline.alerts import Alert
+
+    closed: list[bool] = []
+    real_close = smtplib.SMTP.close
+    monkeypatch.setattr(smtplib.SMTP, "close", lambda self: (closed.append(True), real_close(self))[1])
+    notifier = smtp_from_url(os.environ["LIANBAN_SMTP_URL"] + "&starttls=1")
+    hub = load_liaisons()["hub"]
+    with pytest.raises(smtplib.SMTPNotSupportedError):
+        notifier.send(Alert("INC-000001", "task_failed", "hub", False, "主题", "正文", hub, None))
+    assert closed and inbox.messages == []
