@@ -24,10 +24,26 @@ def task_defaults() -> dict[str, Any]:
     (``LIANBAN_TASK_RETRY_SECONDS``, default 60: `lianban up --executor celery` retries a dead worker's task
     sooner). A task that fails for good is kept in the ledger for the duty desk's alert (lianban_operations
     tells it)."""
-    return {"retries": int(os.environ.get("LIANBAN_TASK_RETRIES", "2")),
-            "retry_delay": timedelta(seconds=int(os.environ.get("LIANBAN_TASK_RETRY_SECONDS", "60"))),
-            "execution_timeout": timedelta(minutes=int(os.environ.get("LIANBAN_TASK_TIMEOUT_MINUTES", "30"))),
+    return {"retries": _count("LIANBAN_TASK_RETRIES", 2, 0),
+            "retry_delay": timedelta(seconds=_count("LIANBAN_TASK_RETRY_SECONDS", 60, 1)),
+            "execution_timeout": timedelta(minutes=_count("LIANBAN_TASK_TIMEOUT_MINUTES", 30, 1)),
             "on_failure_callback": record_failure}
+
+
+def _count(name: str, default: int, least: int) -> int:
+    """Environment variable `name` as a whole number of at least `least`; a ValueError naming it otherwise, which
+    Airflow shows as every DAG's import error (``int()``'s own said only "invalid literal", naming nothing)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise ValueError(f"{name} 应为不小于 {least} 的整数，收到 {raw[:20]!r}：请在 departments.env 或 .env 中改正 "
+                         f"(must be a whole number of at least {least})")
+    return value
 
 
 def department_pool(department: str) -> str:

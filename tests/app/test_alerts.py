@@ -243,3 +243,18 @@ def test_a_mail_server_refusing_starttls_leaves_no_connection_open(inbox: Inbox,
     with pytest.raises(smtplib.SMTPNotSupportedError):
         notifier.send(Alert("INC-000001", "task_failed", "hub", False, "主题", "正文", hub, None))
     assert closed and inbox.messages == []
+
+
+@pytest.mark.parametrize(("name", "value"), [("LIANBAN_TASK_RETRIES", "two"), ("LIANBAN_TASK_RETRIES", "-1"),
+                                             ("LIANBAN_TASK_TIMEOUT_MINUTES", "0"),
+                                             ("LIANBAN_TASK_RETRY_SECONDS", "1.5")])
+def test_a_bad_task_setting_is_an_import_error_naming_it(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                         value: str) -> None:
+    """What every DAG file's import shows in Airflow when a task setting is not a whole number: the variable and
+    what it must be (int()'s "invalid literal for int() with base 10" named neither; -1 retries passed)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "dags"))
+    from lianban_defaults import task_defaults
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"^{name} 应为不小于"):
+        task_defaults()
