@@ -102,6 +102,11 @@ def _wrong_address(f: Failure) -> LianbanError:
                        f"host、port、schema；重试无济于事")
 
 
+def _redirected(f: Failure) -> LianbanError:
+    return ConfigError(f"{f.connection}: 对方把请求重定向到别处（HTTP {f.http_status}），枢纽不把封装的数据和签名发往"
+                       f"约定以外的地址；请与对方核对连接 {f.connection} 的 host、port、schema")
+
+
 def _unauthorized(f: Failure) -> LianbanError:
     return ConfigError(f"{f.connection}: 网关认证失败（HTTP {f.http_status}，{f.message or '无说明'}）；"
                        f"请检查连接 {f.connection} 的 app id（login）与 secret（password）")
@@ -127,6 +132,7 @@ HTTP_ACTIONS: tuple[tuple[range, Callable[[Failure], LianbanError]], ...] = (
     (range(401, 402), _unauthorized),
     (range(403, 404), _unauthorized),
     (range(404, 406), _wrong_address),
+    (range(300, 400), _redirected),
     (range(500, 600), _server_error),
     (range(400, 500), _rejected),
 )
@@ -196,7 +202,7 @@ class GatewayClient:
                                         headers=None if body is None else JSON_HEADERS)
         except requests.RequestException as exc:
             raise self._transport_error(exc) from None
-        if resp.status_code >= 400:
+        if resp.status_code >= 300:  # a redirect is not followed (lianban.wire.transport): said as such
             raise self._http_error(resp)
         return self._json(resp)
 

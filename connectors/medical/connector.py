@@ -155,6 +155,7 @@ _RAISE: dict[Action, Callable[[str, str, str], LianbanError]] = {
 #: HTTP status without a SOAP Fault → (action, cause); other 5xx retry, anything else is fatal.
 _HTTP_ACTIONS: dict[int, tuple[Action, str]] = {
     401: (Action.CONFIG, "login"), 403: (Action.CONFIG, "login"), 404: (Action.CONFIG, "address"),
+    **dict.fromkeys((301, 302, 303, 307, 308), (Action.CONFIG, "address")),  # not followed (lianban.wire.transport)
     408: (Action.RETRY, "retry"), 429: (Action.RETRY, "retry"),
     413: (Action.REJECT, "too_large"),  # no code: deliver splits the batch; a single item so refused backs off
 }

@@ -111,9 +111,10 @@ class ResponseVerifier:
 
 SIGNED_METHODS = frozenset({"POST"})
 #: answers a gateway (or whatever listens at a wrong address) gives before any department looks at the request:
-#: login refused, no such endpoint, timed out or not ready, too large, throttled. They carry no department
-#: signature, and nothing of them is applied (the connectors turn them into a ConfigError or a retry)
-GATEWAY_STATUSES = frozenset({401, 403, 404, 405, 408, 413, 425, 429})
+#: moved elsewhere (never followed), login refused, no such endpoint, timed out or not ready, too large,
+#: throttled. They carry no department signature, and nothing of them is applied (the connectors turn them into
+#: a ConfigError or a retry)
+GATEWAY_STATUSES = frozenset({301, 302, 303, 307, 308, 401, 403, 404, 405, 408, 413, 425, 429})
 #: set on an answer :class:`AnswerCheck` let through unsigned (a gateway status, a 5xx without a signature): a
 #: connector that reads a refusal out of such a body (a SOAP Fault) does not take it as the party's word
 UNSIGNED = "lianban_unsigned"

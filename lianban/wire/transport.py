@@ -154,7 +154,8 @@ def _size_hook(limit: int) -> Callable[..., requests.Response]:
 
 class _HubSession(requests.Session):
     """A Session whose every request carries a timeout (unless the caller gives one) and waits for the
-    rate limiter first."""
+    rate limiter first. A POST is never sent on to where a redirect points (requests follows a 307 or 308 with
+    the body and headers as they were): the 3xx comes back to the connector, which says to check the address."""
 
     def __init__(self, timeout: tuple[float, float], bucket: TokenBucket | None) -> None:
         super().__init__()
@@ -163,6 +164,8 @@ class _HubSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._default_timeout)
+        if (method.decode("ascii") if isinstance(method, bytes) else method).upper() not in ("GET", "HEAD"):
+            kwargs["allow_redirects"] = False  # a sealed batch and its signature go to the agreed address only
         if self.bucket is not None:
             self.bucket.acquire()
         return super().request(method, url, *args, **kwargs)

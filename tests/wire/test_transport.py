@@ -79,6 +79,7 @@ ROUTES = {
     "/slow": _slow,
     "/declared-big": lambda h: h.send(200, b"x" * 2000),
     "/unbounded": _unbounded,
+    "/moved": lambda h: h.send(307, b"", {"Location": "/elsewhere"}),
 }
 
 
@@ -339,3 +340,14 @@ def test_a_registered_resolver_replaces_the_environment() -> None:
     finally:
         set_connection_resolver(previous)
     assert asked == ["health"]
+
+
+def test_a_post_is_not_sent_on_where_a_redirect_points_a_get_is(local: tuple[str, Server]) -> None:
+    """A gateway answering 307 to a POST: requests re-sent the body and its signature headers to the new address
+    (the retry policy's redirect=0 binds urllib3 only); the 307 now comes back to the connector. A WSDL fetched by
+    GET still follows it."""
+    url, server = local
+    session = make_session(TransportSettings(retries=0))
+    assert session.post(f"{url}/moved", data=b"sealed batch").status_code == 307
+    assert server.hits[("POST", "/elsewhere")] == 0
+    assert session.get(f"{url}/moved").status_code == 200 and server.hits[("GET", "/elsewhere")] == 1

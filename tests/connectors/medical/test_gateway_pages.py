@@ -49,6 +49,7 @@ def _connector(status: int, content_type: str, body: bytes, limit: int | None = 
     (502, "application/xml", XML_PAGE, RetriableError),
     (200, "text/html; charset=utf-8", HTML_PAGE, RetriableError),
     (404, "text/html", HTML_PAGE, ConfigError),
+    (307, "text/html", b"", ConfigError),  # moved: not followed (lianban.wire.transport), the address to check
 ])
 def test_a_gateway_page_is_acted_on_by_its_http_status(status: int, content_type: str, body: bytes,
                                                        expected: type[Exception]) -> None:

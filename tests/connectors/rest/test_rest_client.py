@@ -262,7 +262,8 @@ def test_a_receipt_whose_flags_or_reason_are_not_of_the_agreed_type_is_a_malform
 
 @pytest.mark.parametrize(("status", "error", "says"), [
     (403, ConfigError, "app id"), (404, ConfigError, "host、port"), (405, ConfigError, "host、port"),
-    (408, RetriableError, "网关超时或暂未就绪"), (425, RetriableError, "网关超时或暂未就绪")])
+    (408, RetriableError, "网关超时或暂未就绪"), (425, RetriableError, "网关超时或暂未就绪"),
+    (307, ConfigError, "重定向")])
 def test_a_gateways_unsigned_answer_that_applies_nothing_keeps_its_own_branch(
         stubbed: Any, keys_dir: Any, person: Any, seal_for: Any, status: int, error: type[Exception],
         says: str) -> None:
@@ -300,3 +301,11 @@ def test_an_unsigned_refusal_carries_no_department_code(stubbed: Any, keys_dir: 
     with pytest.raises(RejectedError) as unchecked:
         connector.submit(batch, seal)
     assert unchecked.value.code == "TOO_LARGE"
+
+
+def test_a_redirect_is_not_followed_and_says_to_check_the_address(stubbed: Any, seal_for: Any, person: Any) -> None:
+    seal, batch = seal_for("health", [person(1, "13")])
+    connector, _ = stubbed(HealthConnector, [(307, {"Location": "https://elsewhere.example/api"}, b"")])
+    with pytest.raises(ConfigError, match="重定向") as caught:
+        connector.submit(batch, seal)
+    assert "elsewhere" not in str(caught.value)
