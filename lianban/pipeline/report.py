@@ -221,7 +221,8 @@ class _Push:
             self.result.stopped_by = "皖事通办逐条拒收整批事件，疑似系统性问题 (every event refused)"
             return False
         with self.sessions.begin() as session:
-            for event, _code, reason in isolated.refused:
+            for event, _code, said in isolated.refused:
+                reason = redact_text(said)  # the platform's words may quote what it was sent
                 session.execute(update(StatusEvent).where(StatusEvent.id == event.event_id)
                                 .values(parked_reason=reason, parked_at=utcnow()))
                 alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s", event.event_id, reason)

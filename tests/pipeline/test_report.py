@@ -23,6 +23,7 @@ from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
+from lianban.errors import RejectedError
 from lianban.ledger.db import session_factory, settled_id, upgrade
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.progress import progress
@@ -329,3 +330,33 @@ def test_a_batch_from_the_reader_process_unpacks_its_events_only_when_they_are_w
     assert (got.digest, got.bodies, len(got)) == (sent.digest, None, len(every))
     assert "events" not in vars(got)  # not unpacked yet
     assert got[:2] == every[:2] and got[-1] == every[-1] and got.events == every
+
+
+class _RefusingOne(_Recording):
+    """皖事通办 refusing one event, its reason quoting the applicant's ID and mobile numbers."""
+
+    def __init__(self, refused: int) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
+        if any(e.event_id == self.refused for e in events):
+            reason = "NODEREASON 含申请人身份证号 341602195501010012 与手机号 13812345678，不予接收"
+            raise RejectedError(f"dept_wanshi_tong 拒收：{reason}", "SCHEMA", reason)
+        return super().push(events)
+
+
+def test_a_refusal_quoting_the_applicant_is_parked_and_alerted_masked(seeded: Any, paths: Paths,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The platform's words may quote what it was sent: the refusal is kept and alerted with ID- and
+    mobile-number-shaped runs masked, as a department's refusal of a delivery is."""
+    events = _events(paths, seeded)
+    refused = events[len(events) // 2]
+    result = report(Peer(cast(StatusSink, _RefusingOne(refused)), NoProofs()), paths.ledger_url, paths.keys_dir)
+    assert result.parked == 1
+    with session_factory(paths.ledger_url)() as s:
+        parked = s.get(StatusEvent, refused)
+    assert parked is not None and "不予接收" in (parked.parked_reason or "")
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    for leaked in ("341602195501010012", "13812345678"):
+        assert leaked not in (parked.parked_reason or "") and leaked not in logged
