@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import redact_text
+from lianban.domain.intake import REASON_MAX
 from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import supplement_due
@@ -117,8 +118,10 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already sealed:
     lianban.ledger.results) is taken with the move that brings it. `now`: when the event is recorded (default:
     this moment). The sender's words are kept with ID- and mobile-number-shaped runs masked
-    (:func:`~lianban.domain.identity.redact_text`): a department's free text may quote the applicant."""
-    reason = redact_text(reason) if reason else reason
+    (:func:`~lianban.domain.identity.redact_text`): a department's free text may quote the applicant; and cut
+    to the 500 characters 皖事通办 takes (the departments' contracts bound none: a longer reason made its event
+    one the platform refuses, parked and never shown there)."""
+    reason = redact_text(reason)[:REASON_MAX] if reason else reason
     move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)

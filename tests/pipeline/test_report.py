@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from connectors.hrss.frontend import FrontendDB
 from connectors.wanshi_tong.connector import load_codes
-from connectors.wanshi_tong.mapping import beijing_time
+from connectors.wanshi_tong.mapping import beijing_time, push_body
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
 from lianban.domain.status_machine import load_status_machine
@@ -37,6 +37,7 @@ from lianban.wire.contract import NoProofs, Peer, ProgressEvent, PushResult, Sta
 from lianban.wire.gateway import sign_headers
 from simulators.hrss_backoffice import HrssBackOffice
 from simulators.people import generate
+from simulators.wanshi_tong_interface import load_interface
 from tests.conftest import own_postgres
 
 PUSHED = ("medical", "health", "housing_fund")
@@ -360,3 +361,22 @@ def test_a_refusal_quoting_the_applicant_is_parked_and_alerted_masked(seeded: An
     logged = " ".join(r.getMessage() for r in caplog.records)
     for leaked in ("341602195501010012", "13812345678"):
         assert leaked not in (parked.parked_reason or "") and leaked not in logged
+
+
+def test_a_departments_reason_longer_than_the_platform_takes_still_reaches_it(seeded: Any, paths: Paths) -> None:
+    """The departments' contract bounds no reason, 皖事通办's takes 500 characters: a department's long 审核不通过
+    reason is kept to 500, so its event goes out in a body the platform accepts instead of being parked, the
+    item (and the case) never shown final there."""
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).where(CaseItem.department == "health")).first()
+        assert item is not None
+        for n, status in enumerate((Status.ACCEPTED, Status.UNDER_REVIEW, Status.REJECTED)):
+            assert record_status(s, item, status, "health", code=None, reason="不符合条件" * 120 if n == 2 else None,
+                                 changed_at=f"2026-12-01T10:0{n}:00+08:00")
+    sink = _Recording()
+    report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir)
+    rejected = [e for e in sink.pushed if e.status is Status.REJECTED]
+    assert len(rejected) == 1 and (rejected[0].reason or "").startswith("不符合条件")
+    assert load_interface().problems(push_body(rejected, load_codes())) == []
