@@ -4,7 +4,8 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
 
     applied    its case is staged and the item was chosen: the status is recorded (status machine, event)
     skipped    its case is staged but the applicant did not choose that item (logged)
-    waiting    its case is not staged yet (not extracted, or quarantined): parked with the change (its reason
+    waiting    its case is not staged yet (not extracted, or quarantined), or an earlier row of its case is still
+               waiting (the case staged while a run was past its retry): parked with the change (its reason
                masked, its result sealed, as an applied row's), and applied at the start of a later run once the
                case is staged, before newer rows, so order holds
     parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
@@ -123,15 +124,26 @@ def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, 
                              reasons=json.dumps(reasons, ensure_ascii=False), change=change, created_at=utcnow()))
 
 
-def _place(session: Session, row: StatusChange | Unreadable, staged: _Staged, run: _Run) -> None:
+def _waiting(session: Session, case_nos: Collection[str]) -> frozenset[str]:
+    """Those of `case_nos` with rows still waiting (their case staged since the run retried them, or not yet): a
+    newer row of theirs waits behind them, so that they are applied in log order."""
+    return frozenset(session.scalars(select(ParkedStatus.case_no).where(
+        ParkedStatus.source == HRSS, ParkedStatus.state == ParkedState.WAITING,
+        ParkedStatus.case_no.in_(set(case_nos)))))
+
+
+def _place(session: Session, row: StatusChange | Unreadable, staged: _Staged, run: _Run,
+           waiting: frozenset[str]) -> None:
     result = run.result
     if isinstance(row, Unreadable):
         _park(session, row, ParkedState.PARKED, row.reasons)
         result.parked += 1
         alerts.error("告警 ALERT: 人社状态日志第 %s 条无法处理，已搁置：%s", row.seq, "；".join(row.reasons))
         return
-    if row.case_no not in staged.cases:
-        _park(session, row, ParkedState.WAITING, ["办件尚未入账（未抽取或已隔离），入账后自动补记"], _kept(row, run))
+    if row.case_no not in staged.cases or row.case_no in waiting:
+        why = "办件尚未入账（未抽取或已隔离），入账后自动补记" if row.case_no not in staged.cases else \
+            "同一办件有更早的状态记录待补记，随其按序补记"
+        _park(session, row, ParkedState.WAITING, [why], _kept(row, run))
         result.waiting += 1
         return
     _apply(staged, row, run, _seal(row, run))
@@ -178,8 +190,9 @@ def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: 
         rows = source.status_changes_since(mark, limit)
         rows = rows[:takeable(session, HRSS_WATERMARK, "人社状态日志", mark, [row.seq for row in rows])]
         staged = _Staged.of(session, {row.case_no for row in rows})
+        waiting = _waiting(session, staged.cases)
         for row in rows:
-            _place(session, row, staged, run)
+            _place(session, row, staged, run, waiting)
             read, mark = read + 1, row.seq
         staged.book.write()
         set_watermark(session, HRSS_WATERMARK, mark)

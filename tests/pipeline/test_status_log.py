@@ -216,3 +216,23 @@ def test_a_log_number_that_never_commits_holds_the_rows_past_it_only_through_the
     assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).read == 1
     assert _statuses(paths.ledger_url, case_no, code)[1] == Status.UNDER_REVIEW.value
     assert any("人社状态日志第 2 条已缺失" in r.getMessage() for r in caplog.records)
+
+
+def test_a_row_behind_one_still_waiting_for_its_case_waits_too_and_both_apply_in_order(paths: Paths) -> None:
+    """HRSS logs 受理 before the application reaches the 前置库 (it waits), then 审核中; the case is staged while a
+    collect run is past its retry of waiting rows (stage and collect run on their own schedules). The 审核中 row
+    waits behind the 受理 one, and the next run applies both in log order: applied at once, it made the 受理 (older)
+    stale when retried, a change never recorded nor reported."""
+    app = next(a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(",")))
+    code = min(HRSS_OWN & set(app["items"].split(",")))
+    db = FrontendDB(paths.frontend_url)
+    db.append_status(app["case_no"], code, CODES[Status.ACCEPTED], at="2026-12-01T09:00:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).waiting == 1
+    db.insert_applications([app])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1  # committed after the run's retry
+    db.append_status(app["case_no"], code, CODES[Status.UNDER_REVIEW], at="2026-12-01T09:05:00+08:00")
+    run = status_log._Run(status_log.FeedbackResult(status_log.HRSS), load_ring(paths.keys_dir, VAULT))
+    status_log._page(session_factory(paths.ledger_url), db, run, status_log.PAGE)
+    status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir)
+    assert _statuses(paths.ledger_url, app["case_no"], code) == ([Status.ACCEPTED.value, Status.UNDER_REVIEW.value],
+                                                                 Status.UNDER_REVIEW.value)
