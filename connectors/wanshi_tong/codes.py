@@ -71,7 +71,7 @@ def code(table: Mapping[K, V], key: K) -> V:
     try:
         return table[key]
     except KeyError:
-        raise ConfigError(f"{CODES_FILE}: no 皖事通办 code for {key!r}; add it before pushing") from None
+        raise ConfigError(f"{CODES_FILE}：缺少皖事通办编码 {key!r}，请补充后再推送 (no 皖事通办 code for it)") from None
 
 
 def _table(data: Mapping[str, Any], name: str, key: Callable[[Any], K], value: Callable[[Any], V]) -> dict[K, V]:
@@ -108,8 +108,9 @@ def load_codes(path: Path = CODES_FILE) -> CodeTables:
     try:
         tables = _parse(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read the 皖事通办 code tables ({type(exc).__name__})") from None
+        raise ConfigError(f"{path}：无法读取皖事通办编码表（{type(exc).__name__}），请检查文件内容 "
+                          f"(cannot read the 皖事通办 code tables)") from None
     gaps = _gaps(tables)
     if gaps:
-        raise ConfigError(f"{path}: no 皖事通办 code for {', '.join(gaps)}")
+        raise ConfigError(f"{path}：缺少皖事通办编码 {'、'.join(gaps)}，请补充后再推送 (no 皖事通办 code for them)")
     return tables

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from connectors.wanshi_tong.codes import code
 from connectors.wanshi_tong.connector import CODES_FILE, MAX_PUSH_BYTES, WanshiTongConnector, load_codes
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
@@ -285,3 +286,18 @@ def test_a_time_past_what_a_date_holds_in_beijing_is_sent_as_given_for_the_platf
 
     assert beijing_time("9999-12-31T23:59:00") == "9999-12-31T23:59:00"  # 9999-12-31T23:59Z is 10000 in Beijing
     assert beijing_time("2026/11/20 09:00") == "2026/11/20 09:00"
+
+
+def test_the_code_tables_errors_tell_the_operator_in_chinese(tmp_path: Path) -> None:
+    """What an operator reads when codes.yaml lacks a code or cannot be read: a Chinese sentence naming the file
+    and the codes, and what to do."""
+    broken = tmp_path / "codes.yaml"
+    broken.write_text('version: 1\nitems: {"01": X}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"codes\.yaml：缺少皖事通办编码.*14.*请补充后再推送"):
+        load_codes(broken)
+    unreadable = tmp_path / "unreadable.yaml"
+    unreadable.write_text("items: [", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unreadable\.yaml：无法读取皖事通办编码表"):
+        load_codes(unreadable)
+    with pytest.raises(ConfigError, match=r"codes\.yaml：缺少皖事通办编码 '99'.*请补充后再推送"):
+        code(load_codes().items, "99")
