@@ -223,13 +223,15 @@ def poll(department: str) -> dict[str, Any]:
     return poll_department(peer, ledger, paths.keys_dir, lanes=lanes).as_dict()
 
 
-def report() -> dict[str, Any]:
-    """Push unreported status events to 皖事通办."""
+def report(retry_parked: bool = False) -> dict[str, Any]:
+    """Push unreported status events to 皖事通办; `retry_parked`: first put back the events it refused."""
     from lianban.pipeline.report import report as run
+    from lianban.pipeline.report import requeue_parked
 
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
-    return run(load_sink(department_settings(SINK), paths.keys_dir), ledger, paths.keys_dir).as_dict()
+    requeued = {"requeued": requeue_parked(ledger)} if retry_parked else {}
+    return {**requeued, **run(load_sink(department_settings(SINK), paths.keys_dir), ledger, paths.keys_dir).as_dict()}
 
 
 def release_quarantined(quarantine_id: int, note: str, operator: str) -> dict[str, Any]:

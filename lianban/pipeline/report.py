@@ -17,7 +17,10 @@ acknowledges the whole batch (new or already seen). What a push can come back wi
                              parked, the run stops and an alert is raised.
 
 A parked event keeps its place in the ledger (``parked_reason``); the platform shows the newest status it
-has for each item anyway, so one refused event never holds back the others.
+has for each item anyway, so one refused event never holds back the others. Once the cause is fixed (a code in
+``codes.yaml``, the platform's document), :func:`requeue_parked` (``lianban run report --retry-parked``) puts the
+parked events back in the outbox: they go out again with the versions they had, which the platform never lets
+overwrite a newer one.
 """
 
 from __future__ import annotations
@@ -225,9 +228,18 @@ class _Push:
                 reason = redact_text(said)  # the platform's words may quote what it was sent
                 session.execute(update(StatusEvent).where(StatusEvent.id == event.event_id)
                                 .values(parked_reason=reason, parked_at=utcnow()))
-                alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s", event.event_id, reason)
+                alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s；原因排除后运行 "
+                             "lianban run report --retry-parked 重新推送", event.event_id, reason)
         self.result.parked += len(isolated.refused)
         return isolated.going
+
+
+def requeue_parked(ledger_url: str) -> int:
+    """Put every event 皖事通办 refused back in the outbox (module docstring); how many."""
+    with session_factory(ledger_url).begin() as session:
+        ids = list(session.scalars(select(_EVENTS.c.id).where(_EVENTS.c.parked_at.is_not(None))))
+        session.execute(update(_EVENTS).where(_EVENTS.c.id.in_(ids)).values(parked_at=None, parked_reason=None))
+        return len(ids)
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,7 @@ from lianban.ledger.progress import progress
 from lianban.ledger.store import record_status
 from lianban.ledger.time_limits import item_deadline
 from lianban.pipeline.deliver import deliver
-from lianban.pipeline.report import report
+from lianban.pipeline.report import report, requeue_parked
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import collect_hrss
 from lianban.wire.contract import NoProofs, Peer, ProgressEvent, PushResult, StatusSink
@@ -380,3 +380,19 @@ def test_a_departments_reason_longer_than_the_platform_takes_still_reaches_it(se
     rejected = [e for e in sink.pushed if e.status is Status.REJECTED]
     assert len(rejected) == 1 and (rejected[0].reason or "").startswith("不符合条件")
     assert load_interface().problems(push_body(rejected, load_codes())) == []
+
+
+def test_an_event_the_platform_refused_goes_out_again_once_an_operator_retries_it(seeded: Any, paths: Paths) -> None:
+    """A refused event was parked for good: nothing put it back once its cause was fixed, and the item's change
+    never reached the platform. Retried, it goes out with the version it had; the others are not sent again."""
+    events = _events(paths, seeded)
+    refused = events[len(events) // 2]
+    assert report(Peer(cast(StatusSink, _RefusingOne(refused)), NoProofs()), paths.ledger_url,
+                  paths.keys_dir).parked == 1
+    sink = _Recording()
+    assert report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir).changed == 0
+    assert requeue_parked(paths.ledger_url) == 1
+    assert report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir).changed == 1
+    assert [e.event_id for e in sink.pushed] == [refused]
+    state = progress(paths.ledger_url)
+    assert (state.parked_events, state.unreported_events, state.reported_events) == (0, 0, len(events))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -61,6 +61,8 @@ def run_supplements(as_json: JsonFlag = False) -> None:
 
 
 @run_app.command("report")
-def run_report(as_json: JsonFlag = False) -> None:
+def run_report(as_json: JsonFlag = False,
+               retry_parked: Annotated[bool, typer.Option(
+                   "--retry-parked", help="先把被皖事通办拒收而搁置的状态事件重新排队（原因排除后）")] = False) -> None:
     """推送状态至皖事通办 (push status events to 皖事通办)."""
-    emit(jobs.report(), as_json, "推送皖事通办 (reported)")
+    emit(jobs.report(retry_parked), as_json, "推送皖事通办 (reported)")
