@@ -1,7 +1,8 @@
 """The liaisons' daily summary (联络员每日汇总), as the ledger sees it at the time it is made.
 
 Per party: items still open (待办), how long the oldest has waited since its last change (最久已等, in days; an
-item nothing has been reported on yet, since its case was staged), overdue items (逾期), dead letters (死信),
+item nothing has been reported on yet, since its case was staged; a held case's items are the HRSS window's, the
+application waiting for correction there), overdue items (逾期), dead letters (死信),
 quarantined rows (HRSS only: 隔离) and open incidents. A summary is sent once per party per day: :func:`due` and
 :func:`sent` keep that in the ledger (a watermark per party), so a rerun of the day's job sends nothing twice.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from lianban.ledger.models import Case, CaseItem, Delivery, Incident, Quarantine
 from lianban.ledger.store import DEAD_STATES, QuarantineState, get_watermark, set_watermark, utcnow
-from lianban.ledger.time_limits import overdue_by_department
+from lianban.ledger.time_limits import handling_party, overdue_by_department
 
 __all__ = ["Summary", "due", "sent", "summaries"]
 
@@ -50,9 +51,9 @@ def _days_since(text: str | None, now: datetime) -> int:
 def _unreported_since(session: Session) -> dict[str, str]:
     """Per department, when the oldest case was staged of its open items nothing has been reported on yet (no
     status, no time of one: they have waited since)."""
-    rows = session.execute(select(CaseItem.department, func.min(Case.staged_at)).join(Case, Case.id == CaseItem.case_id)
-                           .where(CaseItem.final.is_(False), CaseItem.status_at.is_(None))
-                           .group_by(CaseItem.department))
+    party = handling_party()
+    rows = session.execute(select(party, func.min(Case.staged_at)).join(Case, Case.id == CaseItem.case_id)
+                           .where(CaseItem.final.is_(False), CaseItem.status_at.is_(None)).group_by(party))
     return {department: staged.isoformat() for department, staged in rows if staged is not None}
 
 
@@ -60,7 +61,7 @@ def _longest_waits(session: Session, now: datetime) -> dict[str, int]:
     """Per department, the days its open item reported on longest ago has waited since. Departments write their
     times with their own offsets (``+08:00``, ``Z``, fractions or none), so the oldest is found by the moment each
     names, not by the text's order (a ``min()`` in SQL picked the wrong item by hours across offsets)."""
-    rows = session.execute(select(CaseItem.department, CaseItem.status_at)
+    rows = session.execute(select(handling_party(), CaseItem.status_at).join(Case, Case.id == CaseItem.case_id)
                            .where(CaseItem.final.is_(False), CaseItem.status_at.is_not(None))
                            .execution_options(yield_per=10_000))
     waits: dict[str, int] = {}
@@ -72,8 +73,9 @@ def _longest_waits(session: Session, now: datetime) -> dict[str, int]:
 def summaries(session: Session, parties: list[str], today: date | None = None) -> list[Summary]:
     """One summary per party of `parties` (a party with nothing to report still gets its zeros)."""
     now = utcnow()
-    open_items = session.execute(select(CaseItem.department, func.count()).where(CaseItem.final.is_(False))
-                                 .group_by(CaseItem.department)).all()
+    party = handling_party()  # a held case's items wait on the HRSS window, as the overdue count has them
+    open_items = session.execute(select(party, func.count()).join(Case, Case.id == CaseItem.case_id)
+                                 .where(CaseItem.final.is_(False)).group_by(party)).all()
     unreported, waited = _unreported_since(session), _longest_waits(session, now)
     backlog = {d: (int(n), max(waited.get(d, 0), _days_since(unreported.get(d), now))) for d, n in open_items}
     dead = dict(session.execute(select(Delivery.department, func.count()).where(Delivery.state.in_(DEAD_STATES))

@@ -24,7 +24,7 @@ from lianban.ledger.models import (
     Supplement,
 )
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, QuarantineState, status_counts
-from lianban.ledger.time_limits import beijing_text, overdue_items
+from lianban.ledger.time_limits import beijing_text, handling_party, overdue_items
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Progress:
     waiting_status_rows: int  # HRSS status rows waiting for their case to be staged
     illegal_transitions: int  # status reports the status machine refused (kept, alerted, not applied)
     overdue_items: int  # not final and past their due date (压时限, lianban.ledger.time_limits)
-    open_by_department: dict[str, int]  # items not final yet, by the department that handles them
+    open_by_department: dict[str, int]  # items not final yet, by the party they wait on (a held case: the HRSS window)
     #: 补正 submissions by state (lianban.pipeline.supplements): parked and dead ones need a person
     supplements: dict[str, int] = field(default_factory=dict)
     released_by_operator: int = 0  # held rows an operator let go as they were (lianban quarantine release)
@@ -116,9 +116,7 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             waiting_status_rows=count(parked.where(ParkedStatus.state == ParkedState.WAITING)),
             illegal_transitions=count(select(func.count()).select_from(IllegalTransition)),
             overdue_items=overdue_items(s, today),
-            open_by_department={d: int(n) for d, n in s.execute(
-                select(CaseItem.department, func.count()).where(CaseItem.final.is_(False))
-                .group_by(CaseItem.department)).all()},
+            open_by_department=_open_by_party(s),
             supplements={str(k): int(v) for k, v in s.execute(select(Supplement.state, func.count())
                                                                .group_by(Supplement.state)).all()},
             released_by_operator=count(select(func.count()).select_from(Quarantine)
@@ -129,6 +127,12 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             failing_checks=sorted(p for p, check in health.latest(s).items() if not check.ok),
             last_stage_run=_last_stage_run(s),
         )
+
+
+def _open_by_party(s: Session) -> dict[str, int]:
+    party = handling_party()
+    return {d: int(n) for d, n in s.execute(select(party, func.count()).join(Case, Case.id == CaseItem.case_id)
+                                            .where(CaseItem.final.is_(False)).group_by(party)).all()}
 
 
 def extracted(ledger_url: str) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, case, literal, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
@@ -109,6 +109,12 @@ def item_overdue(item: CaseItem, today: date | None = None) -> bool:
 def overdue_items(session: Session, today: date | None = None) -> int:
     """How many case items are overdue on `today` (default: Beijing today); reads columns only."""
     return sum(overdue_by_department(session, today).values())
+
+
+def handling_party() -> ColumnElement[str]:
+    """SQL: the party an open item waits on, for a query joining its Case: its department, or the HRSS window
+    while its case is held (the application waits for correction there; the department has not received it)."""
+    return case((Case.held.is_(True), literal(WINDOW_DEPARTMENT)), else_=CaseItem.department)
 
 
 def overdue_by_department(session: Session, today: date | None = None) -> dict[str, int]:

@@ -28,6 +28,7 @@ from lianban.ledger.time_limits import (
     beijing_date,
     beijing_today,
     clock_start,
+    handling_party,
     past_due,
     supplement_overdue,
 )
@@ -53,11 +54,13 @@ def party_name(party: str) -> str:
 
 
 def backlog(session: Session, today: date | None = None) -> list[dict[str, Any]]:
-    """Per department: items not final yet, and the oldest of them (its case's 受理 day, days waited)."""
+    """Per department: items not final yet, and the oldest of them (its case's 受理 day, days waited); a held
+    case's items wait on the HRSS window, as `lianban status` counts them."""
     today = today or beijing_today()
-    rows = session.execute(select(CaseItem.department, func.count(), func.min(Case.approved_at))
+    party = handling_party()
+    rows = session.execute(select(party, func.count(), func.min(Case.approved_at))
                            .join(Case, Case.id == CaseItem.case_id).where(CaseItem.final.is_(False))
-                           .group_by(CaseItem.department).order_by(CaseItem.department))
+                           .group_by(party).order_by(party))
     return [{"department": d, "name": party_name(d), "open": int(n), "oldest_since": beijing_minute(oldest),
              "oldest_days": (today - beijing_date(oldest)).days} for d, n, oldest in rows]
 

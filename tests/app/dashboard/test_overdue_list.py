@@ -32,3 +32,26 @@ def test_a_held_cases_overdue_items_are_listed_under_the_window_as_the_status_co
         listed = overdue(s, late)
         assert Counter(row["department"] for row in listed) == overdue_by_department(s, late)
         assert {row["department"] for row in listed} == {WINDOW_DEPARTMENT}
+
+
+def test_a_held_cases_open_items_wait_on_the_window_in_the_backlog_the_status_and_the_daily_summary(
+        paths: Paths) -> None:
+    """The overdue figures put a held application's items under the HRSS window; the backlog chart, `lianban
+    status`'s open_by_department and the liaisons' daily 待办 still blamed departments that never received
+    them."""
+    from lianban.app.dashboard.queries import backlog
+    from lianban.ledger.daily import summaries
+    from lianban.ledger.progress import progress
+
+    app = next(a for a in generate(40, seed=3) if set(a["items"].split(",")) - {f"{n:02d}" for n in range(1, 11)})
+    wrong = app["id_number"][:17] + ("0" if app["id_number"][17] != "0" else "1")
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**app, "id_number": wrong}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).notified > 0
+    with session_factory(paths.ledger_url)() as s:
+        chosen = len(s.scalars(select(CaseItem.id).join(Case).where(Case.case_no == app["case_no"])).all())
+        assert {row["department"]: row["open"] for row in backlog(s)} == {WINDOW_DEPARTMENT: chosen}
+        departments = sorted(set(s.scalars(select(CaseItem.department))))
+        daily = {d.party: d.backlog for d in summaries(s, departments) if d.backlog}
+    assert progress(paths.ledger_url).open_by_department == {WINDOW_DEPARTMENT: chosen}
+    assert daily == {WINDOW_DEPARTMENT: chosen}
