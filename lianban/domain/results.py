@@ -75,7 +75,7 @@ def check(item_code: str, party: str, result: Mapping[str, object]) -> str | Non
         return f"事项 {item_code} 不应由 {party} 返回办理结果"
     unknown = sorted(set(result) - set(form.keys))
     missing = sorted(set(form.keys) - set(result))
-    bad = sorted(k for k, shape in form.keys.items() if k in result and not shape.match(str(result[k])))
+    bad = sorted(k for k, shape in form.keys.items() if k in result and not shape.fullmatch(str(result[k])))
     problems = [f"未约定的结果项 {'、'.join(unknown)}"] * bool(unknown) + \
         [f"缺少结果项 {'、'.join(missing)}"] * bool(missing) + [f"结果项格式不符 {'、'.join(bad)}"] * bool(bad)
     return f"事项 {item_code} 的办理结果：{'；'.join(problems)}" if problems else None

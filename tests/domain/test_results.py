@@ -27,3 +27,10 @@ def test_a_result_from_the_wrong_party_or_of_the_wrong_shape_is_refused_naming_k
     assert "未约定的结果项 iban" in reason and "格式不符 amount、paid_on" in reason
     assert "缺少结果项 paid_months" in (check("12", "medical", {"required_months": "1", "shortfall_months": "0"})
                                      or "")
+
+
+def test_a_value_with_a_trailing_line_break_is_of_the_wrong_shape() -> None:
+    """`$` matched before a final newline: "3000.00\n" passed as an amount, and went into the applicant's
+    sentence with the break."""
+    assert "格式不符 amount" in (check("13", "health", {"amount": "3000.00\n"}) or "")
+    assert check("13", "health", {"amount": "3000.00"}) is None
