@@ -36,7 +36,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       written set-based; new_items, what it writes for one item), status_book (a page's status
        │       moves judged in memory, written set-based), delivery_keys (deliveries found by idempotency
        │       key, keyed in sorted batches), log_gaps (reading a numbered log past a watermark when its
-       │       numbers can commit out of order), leases (one run at a time for work that tells someone outside)
+       │       numbers can commit out of order), leases (one run at a time for work that tells someone outside),
+       │       sealed (what the ledger still needs a vault key to open)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
        │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's

@@ -70,3 +70,19 @@ def test_another_party_s_imported_public_keys_are_listed(paths: Paths) -> None:
     shown = json.loads(result.output)["medical-recipient"]
     assert shown == {"kind": public["suite"], "active": public["active"], "keys": sorted(public["keys"]),
                      "private_held": []}
+
+
+def test_a_vault_key_the_ledger_still_needs_is_not_retired(paths: Paths,
+                                                           seeded: tuple[FrontendDB, list[dict[str, Any]]]) -> None:
+    """Staged rows sealed under the old vault key, not delivered yet: retiring it would leave every one of them
+    dead as 台账密文无法解密 at the next delivery run. Refused, naming what still needs it; a key nothing needs
+    goes."""
+    assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
+    old = load_ring(paths.keys_dir, "vault").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
+    result = CliRunner().invoke(app, ["keys", "retire", "vault", old])
+    assert isinstance(result.exception, ConfigError) and "待投递或死信" in str(result.exception)
+    assert old in load_ring(paths.keys_dir, "vault").keys
+    unused = load_ring(paths.keys_dir, "vault").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
+    assert CliRunner().invoke(app, ["keys", "retire", "vault", unused]).exit_code == 0

@@ -10,7 +10,7 @@ import typer
 from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
-from lianban.keys.names import EVIDENCE, INDEX, RINGS
+from lianban.keys.names import EVIDENCE, INDEX, RINGS, VAULT
 
 keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 
@@ -47,6 +47,23 @@ def keys_init(hub_only: Annotated[bool, typer.Option(help="production: only the 
     (ensure_hub_keys if hub_only else ensure_keys)(paths.keys_dir)
     emit_done(f"密钥已就绪 (keys ready) in {paths.keys_dir}", {"keys_dir": str(paths.keys_dir), "ready": True},
               as_json)
+
+
+def _vault_key_unused(kid: str) -> None:
+    """ConfigError when the ledger still needs `kid` to open something (lianban.ledger.sealed)."""
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.sealed import sealed_under
+
+    with session_factory(Paths.from_env().existing_ledger())() as session:
+        held = sealed_under(session, kid)
+    if held:
+        listed = "、".join(f"{_SEALED_ZH[k]} {n} 条" for k, n in held.items())
+        raise ConfigError(f"台账中仍有用 {kid} 加密、尚需解开的数据（{listed}），停用后它们将无法解密：待其投递、"
+                          f"发送完毕后再停用；办理结果长期保留，其密钥不能停用 (the ledger still needs {kid}: "
+                          f"{', '.join(f'{k} {n}' for k, n in held.items())})")
+
+
+_SEALED_ZH = {"deliveries": "待投递或死信", "results": "办理结果", "sms_notices": "未发送完的短信"}
 
 
 @keys_app.command("import")
@@ -106,6 +123,8 @@ def keys_retire(name: str, kid: str, as_json: JsonFlag = False) -> None:
         raise ConfigError(f"{EVIDENCE} 是证据链密钥，不能停用：台账永久保留每一条证据，校验证据链（及月度归档）"
                           f"需要链上用过的每一个密钥，停用后完好的证据链也将校验失败 (chain keys are never retired: "
                           f"the ledger keeps every entry, and verifying the chain needs every key it used)")
+    if name == VAULT:
+        _vault_key_unused(kid)
     if name in RINGS:
         retire_ring_key(keys_dir, name, kid)
     else:

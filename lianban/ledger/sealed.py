@@ -1,0 +1,34 @@
+"""What the ledger still needs to open under a vault key (SM4, at rest), so that the key is not retired under it.
+
+A retired vault key opens nothing again (lianban.keys.rings): an outbox row sealed under it that is still to go
+(pending, retrying, or a dead letter an operator may requeue) would go dead as 台账密文无法解密, a result sealed
+under it would no longer show in the applicant's query or reach 皖事通办, and an SMS notice not delivered yet could
+not be sent. Delivered rows are left out: their payload is not read again.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lianban.ledger.models import Delivery, SmsNotice, StatusEvent
+from lianban.ledger.store import DeliveryState
+
+__all__ = ["sealed_under"]
+
+_SENT_NOTICES = ("delivered", "dead", "invalid")  # lianban.pipeline.sms_notices.NoticeState: not sent again
+
+
+def sealed_under(session: Session, kid: str) -> dict[str, int]:
+    """Rows still needed that `kid` sealed, by kind (only kinds with any)."""
+    marker = f'"kid": "{kid}"'  # as json.dumps writes a vault envelope (lianban.crypto.vault.seal)
+    counts = {
+        "deliveries": select(func.count()).select_from(Delivery).where(
+            Delivery.key_id == kid, Delivery.state != DeliveryState.ACCEPTED),
+        "results": select(func.count()).select_from(StatusEvent).where(
+            StatusEvent.result.contains(marker, autoescape=True)),
+        "sms_notices": select(func.count()).select_from(SmsNotice).where(
+            SmsNotice.sealed.contains(marker, autoescape=True), SmsNotice.state.not_in(_SENT_NOTICES)),
+    }
+    found = {kind: int(session.scalar(query) or 0) for kind, query in counts.items()}
+    return {kind: n for kind, n in found.items() if n}

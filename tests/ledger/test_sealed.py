@@ -1,0 +1,39 @@
+"""What the ledger still needs a vault key to open (lianban.ledger.sealed): undelivered rows, results, notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from lianban.app.config import Paths
+from lianban.crypto.hashing import blind_index
+from lianban.keys.names import INDEX, VAULT
+from lianban.keys.rings import load_ring
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import Delivery, StatusEvent
+from lianban.ledger.results import seal_result
+from lianban.ledger.sealed import sealed_under
+from lianban.pipeline.sms_notices import plan
+from lianban.pipeline.stage import stage
+
+
+def test_what_a_key_sealed_is_counted_until_it_is_no_longer_read(seeded: Any, paths: Paths) -> None:
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    vault, index = load_ring(paths.keys_dir, VAULT), load_ring(paths.keys_dir, INDEX).active_key()[1]
+    sessions = session_factory(paths.ledger_url)
+    with sessions.begin() as s:
+        outbox = len(s.scalars(select(Delivery.id)).all())
+        event = s.scalars(select(StatusEvent)).first()
+        assert event is not None and outbox
+        event.result = seal_result(vault, "BZ-1", "14", "housing_fund",
+                                   {"amount": "3000.00", "transferred_on": "2026-12-01"})
+        plan(s, vault, "retirement_reminder", blind_index(index, "person-0"), "2027-03", "13912345678",
+             {"retirement_month": "2027年3月", "statutory_age": "60岁7个月"})
+    with sessions() as s:
+        assert sealed_under(s, vault.active) == {"deliveries": outbox, "results": 1, "sms_notices": 1}
+        assert sealed_under(s, "vault-19990101-000000") == {}
+    with sessions.begin() as s:
+        s.execute(update(Delivery).values(state="accepted"))  # delivered: the payload is not read again
+    with sessions() as s:
+        assert "deliveries" not in sealed_under(s, vault.active)
