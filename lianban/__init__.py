@@ -52,7 +52,8 @@ The core package, in layers; each imports only the layers below it (``.importlin
                plain columns, without pandas), identity, retirement (the 2025 reform), validation, rules/
                (the validation rules, vectorised over a chunk: base, frame, fields, identity, reform, items),
                routing, batches, schemas,
-               working_days (holidays and 调休, from the chinese-calendar package's data), results
+               working_days (holidays and 调休, from the chinese-calendar package's data), clock (Beijing
+               time, the zone of every date a person reads), results
                (办理结果 forms and sentences), supplements (补正 materials by code, the 补正 deadline),
                liaisons (the 联络员 register), incidents (alert kinds and their texts), sms (SMS
                templates, segment counting, the ID-number guard, quiet hours), register (双告知: a

@@ -13,18 +13,18 @@ a time without an offset is UTC, as the ledger keeps it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
 import msgspec
 
 from connectors.wanshi_tong.codes import CodeTables, DoneResult, code
+from lianban.domain.clock import BEIJING
 from lianban.wire.contract import CaseRecord, ProgressEvent
 
 __all__ = ["beijing_time", "case_body", "event_bodies", "event_body", "push_body", "push_wire"]
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 @lru_cache(maxsize=8192)

@@ -9,12 +9,12 @@ liaison hears once when it opens and once when it clears, however many checks se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
+
+from lianban.domain.clock import BEIJING
 
 __all__ = ["KINDS", "Kind", "opened_text", "resolved_text", "sms_values", "subject"]
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 RUNBOOK = "docs/runbook.md"
 
 
@@ -47,7 +47,7 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
 
 
 def _when(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
@@ -68,7 +68,7 @@ def resolved_text(kind: Kind, party_name: str, incident: str, count: int, since:
 
 
 def _short(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     local = aware.astimezone(BEIJING)
     return f"{local.month}月{local.day}日{local:%H:%M}"
 

@@ -25,7 +25,7 @@ template's ``max_segments`` and the gateway's ``max_chars``; the text holds no I
     rendered text holding an ID-number-shaped run                MessageRefused, code ID_NUMBER
 
 A refusal names the template and the placeholder, never the value. Quiet hours (免打扰时段): 21:00–08:00
-Asia/Shanghai, computed with zoneinfo from a timezone-aware instant (never the machine's zone);
+Asia/Shanghai, computed from a timezone-aware instant (never the machine's zone; lianban.domain.clock);
 :func:`allowed_at` gives the next instant a message may go, and a template says whether it waits
 (``quiet_hours: respect``) or may wake its reader (``ignore``: an outage alert to a 联络员).
 """
@@ -43,22 +43,21 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import yaml
 
+from lianban.domain.clock import BEIJING
 from lianban.domain.identity import _ID_RUN, phone_problem
 from lianban.domain.schemas import schema_path
 from lianban.errors import ConfigError, RejectedError
 
-__all__ = ["SHANGHAI", "TEMPLATES_FILE", "MessageRefused", "Placeholder", "QuietHours", "Template",
+__all__ = ["TEMPLATES_FILE", "MessageRefused", "Placeholder", "QuietHours", "Template",
            "TemplateBook", "TemplateError", "allowed_at", "has_id_number", "in_quiet_hours", "is_mobile",
            "load_templates", "segments", "sms_length"]
 
 TEMPLATES_FILE = schema_path("sms", "templates.yaml")
 SINGLE_SEGMENT = 70  # UCS-2 characters in a message sent as one segment
 CONCATENATED_SEGMENT = 67  # per segment of a concatenated (long) message
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 _SIGNATURE = re.compile(r"^【[^【】]{2,12}】$")
 _FILLER = "字"  # the worst case's stand-in for each placeholder character
@@ -106,7 +105,7 @@ def is_mobile(phone: str | None) -> bool:
 def _in_shanghai(instant: datetime) -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("quiet hours need a timezone-aware instant (e.g. datetime.now(UTC)), not a naive one")
-    return instant.astimezone(SHANGHAI)
+    return instant.astimezone(BEIJING)
 
 
 def in_quiet_hours(instant: datetime) -> bool:
@@ -122,7 +121,7 @@ def allowed_at(instant: datetime, policy: QuietHours = QuietHours.RESPECT) -> da
     if policy is QuietHours.IGNORE or not in_quiet_hours(instant):
         return instant
     day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_UNTIL, tzinfo=SHANGHAI)
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=BEIJING)
 
 
 # -- templates ---------------------------------------------------------------------------------------------

@@ -17,12 +17,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from functools import cache
 
 import yaml
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.clock import BEIJING
 from lianban.domain.schemas import schema_path
 from lianban.domain.working_days import add_working_days
 from lianban.errors import ConfigError
@@ -30,7 +31,6 @@ from lianban.errors import ConfigError
 __all__ = ["SupplementSubmission", "UnknownMaterial", "deadline_days", "material_names", "read_materials",
            "supplement_due"]
 
-_BEIJING = timezone(timedelta(hours=8))
 _SEPARATOR = re.compile(r"[,，、;；\s]+")
 _CODE_SHAPED = re.compile(r"[A-Z0-9]{1,4}")  # echoed in a reason only when shaped like a code (PIPL: never a phone)
 RULES_FILE = schema_path("catalog", "supplements.yaml")
@@ -91,4 +91,4 @@ def supplement_due(changed_at: str) -> date:
     plus :func:`deadline_days` working days."""
     moment = datetime.fromisoformat(changed_at)
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return add_working_days(moment.astimezone(_BEIJING).date(), deadline_days())
+    return add_working_days(moment.astimezone(BEIJING).date(), deadline_days())

@@ -23,13 +23,13 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.clock import BEIJING
 from lianban.domain.identity import redact_text
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
@@ -40,7 +40,6 @@ from lianban.ledger.time_limits import beijing_text
 
 __all__ = ["DELIVERY_STATES", "FATES", "Reconciliation", "reconcile"]
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 FATES = ("staged", "quarantined", "rejected")
 DELIVERY_STATES = ("window", "delivered", "refused", "dead", "pending")
 _BY_DELIVERY: dict[str, str] = {DeliveryState.ACCEPTED: "delivered", DeliveryState.REFUSED: "refused",
@@ -101,7 +100,7 @@ class Reconciliation:
 
 def _utc(day: date) -> datetime:
     """Midnight of `day` in Beijing, as the ledger stores times (naive UTC)."""
-    return datetime.combine(day, time(), BEIJING).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return datetime.combine(day, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
 
 
 def _reasons(text: str | None) -> list[str]:

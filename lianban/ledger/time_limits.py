@@ -22,19 +22,18 @@ A due date beyond the years the State Council has published is counted Monday–
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import ColumnElement, and_, case, literal, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.clock import BEIJING
 from lianban.domain.statuses import Status
 from lianban.domain.working_days import Deadline, deadline
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState
 
-#: Asia/Shanghai: UTC+8 all year (no daylight saving since 1991), so a fixed offset is exact
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: the department whose items start their clock at the window's 受理 (it accepts and handles them itself)
 WINDOW_DEPARTMENT = "hrss"
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lianban.domain.clock import BEIJING
 from lianban.domain.sms import (
-    SHANGHAI,
     MessageRefused,
     QuietHours,
     TemplateError,
@@ -226,7 +226,7 @@ def test_quiet_hours_edges_in_shanghai_from_utc_instants(instant: datetime, expe
 def test_the_next_allowed_time_is_08_00_shanghai_whatever_zone_the_instant_is_in() -> None:
     new_york = datetime(2025, 12, 1, 8, 30, tzinfo=ZoneInfo("America/New_York"))  # 21:30 Shanghai
     nxt = allowed_at(new_york)
-    assert nxt.astimezone(SHANGHAI).replace(tzinfo=None) == datetime(2025, 12, 2, 8, 0)
+    assert nxt.astimezone(BEIJING).replace(tzinfo=None) == datetime(2025, 12, 2, 8, 0)
     assert allowed_at(datetime(2025, 12, 1, 20, 0, tzinfo=timezone(timedelta(hours=8)))).hour == 20
 
 

@@ -9,9 +9,10 @@ written back into the page.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from html import escape
 
+from lianban.domain.clock import BEIJING
 from lianban.domain.statuses import Status
 from lianban.domain.working_days import is_official
 from lianban.ledger.applicant_view import CaseProgress, ItemProgress
@@ -48,7 +49,6 @@ small{color:#4e5969}
 }
 """
 
-_BEIJING = timezone(timedelta(hours=8))
 _COLUMNS = ("事项", "责任单位", "状态", "最近更新", "办理时限", "说明")
 
 
@@ -59,7 +59,7 @@ def beijing_time(moment: str | None) -> str:
         return "—"
     try:
         parsed = datetime.fromisoformat(moment)
-        local = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(_BEIJING)
+        local = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(BEIJING)
     except (ValueError, OverflowError):  # not ISO 8601, or past what a date can hold in Beijing (9999-12-31 22:00Z)
         return moment
     return local.strftime("%Y-%m-%d %H:%M")

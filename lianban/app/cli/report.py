@@ -7,7 +7,6 @@ import io
 import json
 from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from lianban.app.cli.output import JsonFlag, console, progress_bar
 from lianban.app.config import Paths
+from lianban.domain.clock import BEIJING
 
 DELIVERY_ZH = {"window": "窗口办理", "delivered": "已投递", "refused": "被拒收", "dead": "重试耗尽",
                "pending": "待投递"}
@@ -38,7 +38,7 @@ def report(day: Annotated[str | None, typer.Option("--date", help="对账日 YYY
     """对账报告：每条记录的去向（入账、隔离、退回；各事项投递状态），合计必须平衡 (reconciliation)."""
     from lianban.ledger.reconciliation import reconcile
 
-    until = _day(day, "--date") or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    until = _day(day, "--date") or datetime.now(BEIJING).date()
     start = _day(since, "--since")
     if start is not None and start > until:
         raise typer.BadParameter(f"起始日 {start} 晚于对账日 {until}", param_hint="--since")

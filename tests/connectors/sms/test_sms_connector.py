@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from connectors.sms.connector import SmsConnector
-from lianban.domain.sms import SHANGHAI, load_templates, segments, sms_length
+from lianban.domain.clock import BEIJING
+from lianban.domain.sms import load_templates, segments, sms_length
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.wire.settings import parse_connection
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
@@ -35,7 +36,7 @@ def alert(key: str, phone: str = PHONE) -> SmsMessage:
 
 
 def shanghai(hour: int, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(2025, 12, 2, hour, minute, second, tzinfo=SHANGHAI)
+    return datetime(2025, 12, 2, hour, minute, second, tzinfo=BEIJING)
 
 
 def test_the_connector_satisfies_the_gateway_protocol(gateway: LiveGateway) -> None:
@@ -89,7 +90,7 @@ def test_notices_wait_out_quiet_hours_while_outage_alerts_go(gateway: LiveGatewa
     if held:
         assert (notice.outcome, notice.code) == (Outcome.DEFERRED, "QUIET_HOURS")
         assert notice.not_before is not None
-        assert notice.not_before.astimezone(SHANGHAI).time().isoformat() == "08:00:00"
+        assert notice.not_before.astimezone(BEIJING).time().isoformat() == "08:00:00"
         assert notice.not_before > at
         assert [m["idempotency_key"] for m in gateway.outbox()] == ["A1"]
     else:
