@@ -87,12 +87,13 @@ ItemStatus = CaseItem | ItemRow
 
 def _judge(item: ItemStatus, status: Status, source: str, changed_at: str) -> Move:
     """The status machine's verdict, and the catalog's: only the item's completer may report 已办结 (item 13:
-    HRSS, who pays the reward; health's 已办结 is refused like any illegal move)."""
+    HRSS, who pays the reward; health's 已办结 is refused like any illegal move, and once HRSS has completed the
+    item, health's 已办结 is no repeat of it: it changes nothing, its words never replace the completer's)."""
     current = Status(item.status) if item.status else None
     move = load_status_machine().judge(current, item.status_at, status, changed_at)
     completer = load_catalog().items[item.item_code].completer if item.item_code in load_catalog().items else source
-    if move is Move.APPLY and status is Status.COMPLETED and source != completer:
-        return Move.ILLEGAL
+    if status is Status.COMPLETED and source != completer and move in (Move.APPLY, Move.REPEAT):
+        return Move.ILLEGAL if move is Move.APPLY else Move.STALE
     return move
 
 

@@ -100,3 +100,20 @@ def test_a_late_echo_of_a_supplement_request_without_its_words_neither_repeats_i
         assert len(s.scalars(select(StatusEvent).where(StatusEvent.status == "补正资料")).all()) == 1
     assert _materials_report(paths, reward_case, "2026-12-01T10:02:00+08:00", "请补正资料：联办申请表、身份证",
                              ("M01", "M02"))  # a later request with other materials is news
+
+
+def test_health_s_completion_after_hrss_paid_changes_nothing(paths: Paths, reward_case: str) -> None:
+    """Once HRSS completed item 13, health's own 已办结 (other words, a later time) went in as a repeat with new
+    words: a second 已办结 event, its reason replacing HRSS's in what the applicant and 皖事通办 see."""
+    for n, status in enumerate((Status.ACCEPTED, Status.UNDER_REVIEW, Status.APPROVED)):
+        assert _report(paths, reward_case, status, "health", f"2026-12-01T10:0{n}:00+08:00")
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).join(Case).where(Case.case_no == reward_case,
+                                                           CaseItem.item_code == "13")).one()
+        assert record_status(s, item, Status.COMPLETED, "hrss", code=None, reason="奖励已发放",
+                             changed_at="2026-12-02T09:00:00+08:00")
+        assert not record_status(s, item, Status.COMPLETED, "health", code=None, reason="卫健委办结",
+                                 changed_at="2026-12-03T09:00:00+08:00")
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(CaseItem.reason).where(CaseItem.item_code == "13")).one() == "奖励已发放"
+        assert len(s.scalars(select(StatusEvent).where(StatusEvent.status == "已办结")).all()) == 1
