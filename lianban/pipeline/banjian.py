@@ -11,8 +11,10 @@ event of those cases up to the batch's last, and replayed in id order:
                   (:mod:`lianban.domain.status_machine`), and once every item is final the 办结时间 (the latest
                   final status time) and how many items ended refused
 
-Everything is derived from rows the ledger already keeps, so a re-sent event carries exactly what it carried
-the first time. A report run reads a case over many batches (HRSS's own statuses first, each department's
+Everything is derived from rows the ledger already keeps, so a re-sent event carries its own status, time and
+DATAVER as it did the first time; its case record and due date are worked out from the case as it stands when it
+is sent (a held case released, or a department's 受理 starting an item's clock, since), which the platform, keeping
+each 办件's newest version, takes as it would the next event's. A report run reads a case over many batches (HRSS's own statuses first, each department's
 later: about ten times in the status sweep); :class:`Cases` keeps, for one run, the cases whose reading can no
 longer change, so only their status history is read again.
 """
