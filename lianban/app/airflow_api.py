@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from lianban.app.processes import poll_until
+from lianban.errors import ConfigError
 
 __all__ = ["AirflowApi"]
 
@@ -24,7 +25,10 @@ class AirflowApi:
         self.session = requests.Session()
         answer = self.session.post(f"{self.url}/auth/token", json={"username": user, "password": password},
                                    timeout=timeout)
-        answer.raise_for_status()
+        if answer.status_code != 200:
+            raise ConfigError(f"无法登录 Airflow API {self.url}（HTTP {answer.status_code}）：请核对 Airflow 的用户名与"
+                              f"密码（lianban up 写在 $LIANBAN_HOME/airflow/"
+                              f"simple_auth_manager_passwords.json.generated） (cannot log in to Airflow's API)")
         self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:

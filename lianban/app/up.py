@@ -101,8 +101,13 @@ def read_state(paths: Paths) -> State | None:
     path = paths.home / STATE_FILE
     if not path.is_file():
         return None
-    raw = json.loads(path.read_text())
-    return State(**{**raw, "processes": [Started(**p) for p in raw["processes"]]})
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return State(**{**raw, "processes": [Started(**p) for p in raw["processes"]]})
+    except (ValueError, KeyError, TypeError):  # cut short by a full disk, or edited by hand
+        raise ConfigError(f"{path} 已损坏，无法得知 lianban up 启动了哪些进程：请用 ps 查看并结束它们（Airflow、"
+                          f"模拟部门、枢纽 API），再删除该文件 (unreadable: stop those processes by hand, then "
+                          f"delete the file)") from None
 
 
 def running(paths: Paths) -> State | None:

@@ -15,9 +15,9 @@ Everything is derived from rows the ledger already keeps, so a re-sent event car
 DATAVER as it did the first time, and its case record replays the same status history; but the case's rows read
 with it (whether it is held, its deliveries, which start an item's clock) are as they stand when it is sent, so a
 held case released or an item delivered since can change its case record and due date. The platform keeps each
-办件's newest version, so that is what it would have shown anyway. A report run reads a case over many batches (HRSS's own statuses first, each department's
-later: about ten times in the status sweep); :class:`Cases` keeps, for one run, the cases whose reading can no
-longer change, so only their status history is read again.
+办件's newest version, so that is what it would have shown anyway. A report run reads a case over many batches
+(HRSS's own statuses first, each department's later: about ten times in the status sweep); :class:`Cases` keeps,
+for one run, the cases whose reading can no longer change, so only their status history is read again.
 """
 
 from __future__ import annotations

@@ -51,3 +51,17 @@ def test_a_conflict_at_once_and_a_lasting_500_are_errors(monkeypatch: pytest.Mon
     with pytest.raises(requests.HTTPError, match="500"):
         _api(lasting, monkeypatch).trigger("lianban_exchange")
     assert len(lasting.bodies) == 3 and lasting.bodies[0]["logical_date"] is None
+
+
+def test_a_refused_login_is_one_sentence_naming_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong password (or Airflow's auth manager answering 401/403) was a bare HTTPError traceback."""
+    from lianban.errors import ConfigError
+
+    def refused(self: requests.Session, url: str, **kwargs: Any) -> requests.Response:
+        answer = requests.Response()
+        answer.status_code, answer.url = 401, url
+        return answer
+
+    monkeypatch.setattr(requests.Session, "post", refused)
+    with pytest.raises(ConfigError, match=r"无法登录 Airflow API .*HTTP 401.*simple_auth_manager_passwords"):
+        AirflowApi("http://127.0.0.1:1", "admin", "wrong")

@@ -221,3 +221,12 @@ def test_up_starts_a_working_airflow_and_down_leaves_nothing_behind(
     assert [_cmdline(pid) for pid in processes_of(home)] == [] and not (home / "up.json").exists()
     assert json.loads(lianban(home, "down", "--json").stdout)["stopped"] == []
     assert not alive(Started("api-server", int(info["processes"]["api-server"]), "", ""))
+
+
+def test_a_damaged_state_file_is_one_sentence_saying_what_to_do(tmp_path: Path) -> None:
+    """up.json cut short (a full disk) made `lianban down` end in a JSONDecodeError traceback."""
+    paths = _paths(tmp_path)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    (paths.home / "up.json").write_text('{"url": "http://127.0.0.1:8080", "executor": "local", "proc', "utf-8")
+    with pytest.raises(ConfigError, match=r"up\.json 已损坏.*再删除该文件"):
+        down(paths)
