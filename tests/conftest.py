@@ -34,6 +34,20 @@ def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
 
 
 @pytest.fixture
+def held_case(paths: Paths) -> str:
+    """The 办件编号 of a staged held application (its ID number's check digit wrong: told 补正资料 at the HRSS
+    window), which chose a pushed item beside the window's own."""
+    from lianban.pipeline.stage import stage
+
+    app = next(a for a in generate(40, seed=3) if set(a["items"].split(",")) - {f"{n:02d}" for n in range(1, 11)})
+    wrong = app["id_number"][:17] + ("0" if app["id_number"][17] != "0" else "1")
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**app, "id_number": wrong}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).notified > 0
+    return str(app["case_no"])
+
+
+@pytest.fixture
 def seeded(paths: Paths) -> tuple[FrontendDB, list[dict[str, Any]]]:
     """A 前置库 holding 60 synthetic approvals (a few broken on purpose)."""
     db = FrontendDB(paths.frontend_url)

@@ -39,6 +39,15 @@ def _apps() -> list[dict[str, Any]]:
     return apps
 
 
+def _held_one(paths: Paths, **changes: Any) -> dict[str, Any]:
+    """The first of :func:`_apps`, with `changes`, staged and held: its row as `quarantine list --json` gives it."""
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**_apps()[0], **changes}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    return dict(held)
+
+
 def _delivered(paths: Paths) -> list[str]:
     with session_factory(paths.ledger_url)() as session:
         return list(session.scalars(select(Case.case_no).join(CaseItem).join(Delivery)
@@ -99,11 +108,7 @@ def test_a_decision_on_a_row_that_does_not_exist_says_so(paths: Paths, command: 
 
 
 def test_a_row_naming_an_item_the_catalog_lacks_cannot_be_released_as_it_is(paths: Paths) -> None:
-    db = FrontendDB(paths.frontend_url)
-    (app,) = _apps()[:1]
-    db.insert_applications([{**app, "contribution_months": 400, "items": "01,15"}])
-    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
-    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    held = _held_one(paths, contribution_months=400, items="01,15")
     done = _cli(paths.home, "release", str(held["id"]), "--note", "核实无误，放行")
     assert done.returncode == 2 and "不在事项目录中" in done.stdout and "前置库中更正" in done.stdout
     assert json.loads(_cli(paths.home, "list", "--json").stdout)[0]["state"] == "open"
@@ -190,11 +195,7 @@ def test_brackets_in_a_held_row_are_shown_as_they_are_not_read_as_markup(paths: 
 def test_rejecting_a_row_with_no_item_to_tell_says_that_nobody_was_told(paths: Paths) -> None:
     """A held row whose only item the catalog lacks entered no case, so a rejection tells no one: the command said
     "0 个事项告知申请人不予受理，下一轮报送皖事通办" all the same; it now says the window must tell the applicant."""
-    db = FrontendDB(paths.frontend_url)
-    (app,) = _apps()[:1]
-    db.insert_applications([{**app, "contribution_months": 400, "items": "15"}])
-    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
-    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    held = _held_one(paths, contribution_months=400, items="15")
     done = _cli(paths.home, "reject", str(held["id"]), "--note", "事项不在目录中，不予受理")
     assert done.returncode == 0 and "未向申请人发出不予受理" in done.stdout and "人社窗口" in done.stdout
     assert "报送皖事通办 (rejected)" not in done.stdout
