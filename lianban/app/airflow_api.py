@@ -25,7 +25,7 @@ class AirflowApi:
         self.session = requests.Session()
         answer = self.session.post(f"{self.url}/auth/token", json={"username": user, "password": password},
                                    timeout=timeout)
-        if answer.status_code != 200:
+        if not answer.ok:  # Airflow answers 201 Created
             raise ConfigError(f"无法登录 Airflow API {self.url}（HTTP {answer.status_code}）：请核对 Airflow 的用户名与"
                               f"密码（lianban up 写在 $LIANBAN_HOME/airflow/"
                               f"simple_auth_manager_passwords.json.generated） (cannot log in to Airflow's API)")
