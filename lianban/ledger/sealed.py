@@ -3,16 +3,19 @@
 A retired vault key opens nothing again (lianban.keys.rings): an outbox row sealed under it that is still to go
 (pending, retrying, or a dead letter an operator may requeue) would go dead as 台账密文无法解密, a result sealed
 under it would no longer show in the applicant's query or reach 皖事通办, and an SMS notice not delivered yet could
-not be sent. Delivered rows are left out: their payload is not read again.
+not be sent; nor could the result of an HRSS status row waiting for its case (sealed inside the row's change, JSON
+within JSON), applied later. Delivered rows are left out: their payload is not read again.
 """
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lianban.ledger.models import Delivery, SmsNotice, StatusEvent
-from lianban.ledger.store import DeliveryState
+from lianban.ledger.models import Delivery, ParkedStatus, SmsNotice, StatusEvent
+from lianban.ledger.store import DeliveryState, ParkedState
 
 __all__ = ["sealed_under"]
 
@@ -29,6 +32,9 @@ def sealed_under(session: Session, kid: str) -> dict[str, int]:
             StatusEvent.result.contains(marker, autoescape=True)),
         "sms_notices": select(func.count()).select_from(SmsNotice).where(
             SmsNotice.sealed.contains(marker, autoescape=True), SmsNotice.state.not_in(_SENT_NOTICES)),
+        "waiting_statuses": select(func.count()).select_from(ParkedStatus).where(
+            ParkedStatus.state == ParkedState.WAITING,
+            ParkedStatus.change.contains(json.dumps(marker)[1:-1], autoescape=True)),
     }
     found = {kind: int(session.scalar(query) or 0) for kind, query in counts.items()}
     return {kind: n for kind, n in found.items() if n}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select, update
@@ -11,9 +12,10 @@ from lianban.crypto.hashing import blind_index
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Delivery, StatusEvent
+from lianban.ledger.models import Delivery, ParkedStatus, StatusEvent
 from lianban.ledger.results import seal_result
 from lianban.ledger.sealed import sealed_under
+from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline.sms_notices import plan
 from lianban.pipeline.stage import stage
 
@@ -37,3 +39,16 @@ def test_what_a_key_sealed_is_counted_until_it_is_no_longer_read(seeded: Any, pa
         s.execute(update(Delivery).values(state="accepted"))  # delivered: the payload is not read again
     with sessions() as s:
         assert "deliveries" not in sealed_under(s, vault.active)
+
+
+def test_a_status_row_waiting_with_its_sealed_result_is_counted(seeded: Any, paths: Paths) -> None:
+    """An HRSS status row waiting for its case keeps its result sealed inside its change (JSON within JSON):
+    retiring the key it was sealed under left the result unreadable once the row was applied."""
+    vault = load_ring(paths.keys_dir, VAULT)
+    sealed = seal_result(vault, "BZ-9", "13", "hrss", {"amount": "3000.00", "paid_on": "2026-12-01"})
+    with session_factory(paths.ledger_url).begin() as s:
+        s.add(ParkedStatus(source="hrss", source_seq=7, case_no="BZ-9", state=ParkedState.WAITING, reasons="[]",
+                           change=json.dumps({"case_no": "BZ-9", "sealed": sealed}, ensure_ascii=False),
+                           created_at=utcnow()))
+    with session_factory(paths.ledger_url)() as s:
+        assert sealed_under(s, vault.active) == {"waiting_statuses": 1}

@@ -63,7 +63,8 @@ def _vault_key_unused(kid: str) -> None:
                           f"{', '.join(f'{k} {n}' for k, n in held.items())})")
 
 
-_SEALED_ZH = {"deliveries": "待投递或死信", "results": "办理结果", "sms_notices": "未发送完的短信"}
+_SEALED_ZH = {"deliveries": "待投递或死信", "results": "办理结果", "sms_notices": "未发送完的短信",
+              "waiting_statuses": "待补记的人社状态记录"}
 
 
 @keys_app.command("import")
