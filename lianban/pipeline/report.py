@@ -36,11 +36,12 @@ from pathlib import Path
 from typing import cast, overload
 
 import msgspec
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.hashing import sm3_hex
 from lianban.domain.identity import redact_text
+from lianban.domain.intake import REASON_MAX
 from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
 from lianban.keys.names import VAULT
@@ -235,10 +236,13 @@ class _Push:
 
 
 def requeue_parked(ledger_url: str) -> int:
-    """Put every event 皖事通办 refused back in the outbox (module docstring); how many."""
+    """Put every event 皖事通办 refused back in the outbox (module docstring); how many. Its reason is kept to the
+    500 characters the platform takes, as a reason is recorded now (lianban.ledger.store.move_status): one
+    recorded longer before was the refusal's cause, and sent again as it was it would be refused again."""
     with session_factory(ledger_url).begin() as session:
         ids = list(session.scalars(select(_EVENTS.c.id).where(_EVENTS.c.parked_at.is_not(None))))
-        session.execute(update(_EVENTS).where(_EVENTS.c.id.in_(ids)).values(parked_at=None, parked_reason=None))
+        session.execute(update(_EVENTS).where(_EVENTS.c.id.in_(ids)).values(
+            parked_at=None, parked_reason=None, reason=func.substr(_EVENTS.c.reason, 1, REASON_MAX)))
         return len(ids)
 
 

@@ -396,3 +396,19 @@ def test_an_event_the_platform_refused_goes_out_again_once_an_operator_retries_i
     assert [e.event_id for e in sink.pushed] == [refused]
     state = progress(paths.ledger_url)
     assert (state.parked_events, state.unreported_events, state.reported_events) == (0, 0, len(events))
+
+
+def test_an_event_parked_for_a_reason_too_long_goes_out_when_retried(seeded: Any, paths: Paths) -> None:
+    """An event parked for its reason over the platform's 500 characters (recorded before reasons were kept to
+    500) is put back with its reason so kept: sent again as it was, the platform refused it again, and
+    ``--retry-parked`` could never bring it there."""
+    events = _events(paths, seeded)
+    refused = events[len(events) // 2]
+    _poison(paths, refused)
+    assert report(Peer(cast(StatusSink, _RefusingOne(refused)), NoProofs()), paths.ledger_url,
+                  paths.keys_dir).parked == 1
+    assert requeue_parked(paths.ledger_url) == 1
+    sink = _Recording()
+    assert report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir).changed == 1
+    assert [e.event_id for e in sink.pushed] == [refused] and (sink.pushed[0].reason or "").startswith("原因")
+    assert load_interface().problems(push_body(sink.pushed, load_codes())) == []
