@@ -177,20 +177,23 @@ def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 100
 
 def _retake_corrected(source: SupplementLog, ledger_url: str, limit: int, result: CollectResult) -> None:
     """Parked rows HRSS has corrected in the 前置库 and flagged new again (序号 behind the watermark, which a
-    correction in place never passes again): each read again in place of its parked row, then flagged."""
+    correction in place never passes again): each read again in place of its parked row, then flagged. A row
+    behind it the ledger holds otherwise is flagged taken (its flagging did not happen: left, a page of such rows
+    would stand first among those flagged new at every run, and no corrected row would be read again)."""
     with session_factory(ledger_url).begin() as session:
         mark = get_watermark(session, WATERMARK)
         rows = [row for row in source.pull_new_supplements(limit) if row.seq <= mark]
-        parked = {p.source_seq: p for p in session.scalars(select(Supplement).where(
-            Supplement.source == HRSS, Supplement.state == SupplementState.PARKED,
-            Supplement.source_seq.in_([row.seq for row in rows])))}
+        held = {p.source_seq: p for p in session.scalars(select(Supplement).where(
+            Supplement.source == HRSS, Supplement.source_seq.in_([row.seq for row in rows])))}
+        parked = {seq: p for seq, p in held.items() if p.state == SupplementState.PARKED}
+        unflagged = [seq for seq in held if seq not in parked]
         rows = [row for row in rows if row.seq in parked]
         for row in rows:
             session.delete(parked[row.seq])
             session.flush()
             _keep(session, row, result)
             result.read += 1
-    source.mark_supplements([r.seq for r in rows if not isinstance(r, Unreadable)], "taken")
+    source.mark_supplements([*unflagged, *(r.seq for r in rows if not isinstance(r, Unreadable))], "taken")
     source.mark_supplements([r.seq for r in rows if isinstance(r, Unreadable)], "quarantined")
 
 

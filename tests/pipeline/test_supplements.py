@@ -287,3 +287,26 @@ def test_a_parked_submission_hrss_corrects_in_place_is_read_again(seeded: Any, p
     assert (row.state, json.loads(row.materials), row.last_error) == (SupplementState.OWN, ["M01", "M09"], None)
     assert db.pull_new_supplements(10) == []  # flagged taken
     assert collect_supplements(db, paths.ledger_url).read == 0
+
+
+def test_rows_kept_but_never_flagged_do_not_hide_a_corrected_one(seeded: Any, paths: Paths) -> None:
+    """Rows the ledger holds whose flagging did not happen (the 前置库 unreachable right after the ledger's commit)
+    stay flagged new behind the watermark. They were passed over at every run and never flagged, so once a page of
+    them stood first among the rows flagged new, no row HRSS corrected was ever read again."""
+    from connectors.hrss.frontend import supplements as table
+    from connectors.hrss.mapping import SUPPLEMENT_COLUMNS as B
+
+    db, apps = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    kept = [db.record_supplement(apps[n]["case_no"], "01", ["M01"]) for n in (0, 1)]
+    assert collect_supplements(db, paths.ledger_url, limit=2).own == 2
+    seq = db.record_supplement(apps[2]["case_no"], "01", ["M01", "M99"])
+    assert collect_supplements(db, paths.ledger_url, limit=2).parked == 1
+    with db.engine.begin() as conn:  # the two never flagged; HRSS corrects the third and flags it new
+        conn.execute(update(table).where(table.c[B["seq"]].in_(kept)).values({B["sync_flag"]: "0"}))
+        conn.execute(update(table).where(table.c[B["seq"]] == seq).values({B["materials"]: "M01,M09",
+                                                                            B["sync_flag"]: "0"}))
+    read = [collect_supplements(db, paths.ledger_url, limit=2).read for _ in range(2)]
+    assert read == [0, 1] and db.pull_new_supplements(10) == []
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Supplement.state).where(Supplement.source_seq == seq)).one() == SupplementState.OWN
