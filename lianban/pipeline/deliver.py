@@ -209,7 +209,9 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 def said(text: str) -> str:
     """A department's free text as the ledger keeps it and the log tells it: at most :data:`SAID_MAX` characters
-    (an error body's message may be of any length, and a batch's every row keeps it)."""
+    (an error body's message may be of any length, and a batch's every row keeps it), masked before it is cut (an
+    ID number cut across is no longer ID-shaped, and would keep its area code and birth date)."""
+    text = redact_text(text)
     return text if len(text) <= SAID_MAX else f"{text[:SAID_MAX]}…"
 
 

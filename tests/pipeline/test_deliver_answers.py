@@ -282,3 +282,19 @@ def test_a_retry_after_past_a_day_waits_a_day(paths: Paths, seeded: Any, retry_a
     with session_factory(paths.ledger_url)() as s:
         due = s.scalars(select(Delivery.next_attempt_at).where(Delivery.id.in_(ids))).one()
     assert due <= utcnow() + deliver_mod.backoff(1, None) + timedelta(days=1)
+
+
+def test_an_id_number_where_a_departments_text_is_cut_is_masked_first(paths: Paths, seeded: Any) -> None:
+    """The text was cut to 500 characters before it was masked: an ID number straddling the cut was no longer ID-
+    shaped, and its area code and birth date went into the dead letter, the 不予受理 event (shown to the applicant
+    and reported to 皖事通办) and the alert unmasked."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    quoted = "字段校验未通过：" + "。" * (deliver_mod.SAID_MAX - 18) + "341602195501010012"
+    run(paths, Gateway([lambda items: (200, {"receipts": [
+        {"idempotency_key": i["idempotency_key"], "accepted": False, "duplicate": False, "ref": None,
+         "code": "ZDJYSB", "reason": quoted} for i in items]})]))
+    with session_factory(paths.ledger_url)() as s:
+        kept = [*s.scalars(select(Delivery.last_error).where(Delivery.id.in_(ids))),
+                *s.scalars(select(StatusEvent.reason).where(StatusEvent.status == Status.NOT_ACCEPTED.value))]
+    assert len(kept) == 2 and not any("19550101" in (k or "") or "3416021" in (k or "") for k in kept), kept
