@@ -3,17 +3,17 @@
 Telling a liaison (an e-mail, an SMS) takes seconds and cannot be rolled back, so the alerts check and the daily
 summary send outside any transaction, and mark what they told afterwards. Two runs at once (the DAG's and an
 operator's ``lianban alerts check``) would both tell the same thing, or one would mark as told what the other was
-still sending. A lease is a row in ``watermarks`` (``lease:<name>``) holding, in epoch seconds, until when a run
-holds it: :func:`held` takes it when it is free or has run out (a run that died frees it once its time is up) and
-gives it back when the block ends.
+still sending. A lease is a row in ``watermarks`` (``lease:<name>``): ``updated_at`` when a run took it (also the
+run's mark: no other run's is the same) and ``value`` for how many seconds (0: given back). :func:`held` takes it
+when it is free or has run out (a run that died frees it once its time is up) and gives it back when the block
+ends.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,17 +27,17 @@ __all__ = ["held"]
 
 def _take(sessions: sessionmaker[Session], name: str, seconds: int) -> datetime | None:
     """When this run took the lease (its mark: no other run's is the same), or None when another run holds it."""
-    until, taken = int(time.time()) + seconds, utcnow()
+    taken = utcnow()
     try:
         with sessions.begin() as session:
             write_lock(session)
             row = session.get(Watermark, name, with_for_update=True)
-            if row is not None and row.value > time.time():
+            if row is not None and row.updated_at + timedelta(seconds=row.value) > taken:
                 return None
             if row is None:  # PostgreSQL: another run inserting it first ends this one at the commit
-                session.add(Watermark(name=name, value=until, updated_at=taken))
+                session.add(Watermark(name=name, value=seconds, updated_at=taken))
             else:
-                row.value, row.updated_at = until, taken
+                row.value, row.updated_at = seconds, taken
     except IntegrityError:
         return None
     return taken

@@ -4,7 +4,6 @@ trouble at a party, however many checks run at once."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import select, update
@@ -94,6 +93,8 @@ def test_a_check_run_while_another_is_telling_tells_nobody_and_nothing_is_told_t
 
 def test_a_check_that_died_holding_the_telling_is_taken_over_once_its_time_is_up(seeded: Any, paths: Paths) -> None:
     """A check killed mid-send leaves its lease behind: the next checks wait it out, then tell."""
+    from datetime import timedelta
+
     from lianban.ledger.models import Watermark
     from lianban.ledger.store import utcnow
 
@@ -101,10 +102,11 @@ def test_a_check_that_died_holding_the_telling_is_taken_over_once_its_time_is_up
     sessions, outbox = session_factory(paths.ledger_url), Outbox()
     with sessions.begin() as s:
         s.execute(update(Delivery).where(Delivery.department == "health").values(state="dead"))
-        s.add(Watermark(name="lease:alerts_check", value=int(time.time()) + 600, updated_at=utcnow()))
+        s.add(Watermark(name="lease:alerts_check", value=600, updated_at=utcnow()))
     assert check(paths.ledger_url, load_liaisons(), [outbox]).busy and outbox.alerts == []
     with sessions.begin() as s:
-        s.execute(update(Watermark).where(Watermark.name == "lease:alerts_check").values(value=int(time.time()) - 1))
+        s.execute(update(Watermark).where(Watermark.name == "lease:alerts_check")
+                  .values(updated_at=utcnow() - timedelta(seconds=601)))
     assert check(paths.ledger_url, load_liaisons(), [outbox]).opened >= 1
 
 
