@@ -125,10 +125,11 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
         if at in known and not (at in invalid and is_mobile(phone)):
             result.already += 1
             continue
+        known.add(at)  # the same person twice in the register: reminded once
         if at in invalid:  # HRSS has a valid number for the person now: the reminder goes after all
             replan(keys.vault, invalid.pop(at), notice.kind, phone or "", notice.values)
-        else:
-            plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values)
-        known.add(at)  # the same person twice in the register: reminded once
+        elif not plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values):
+            result.already += 1  # another run planned it since this one read what the ledger held
+            continue
         result.planned += 1
         result.short += notice.kind == REMINDER_SHORT

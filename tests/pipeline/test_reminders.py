@@ -132,3 +132,17 @@ def test_a_phone_number_hrss_corrects_later_gets_the_reminder_once(
     assert sorted(m["phone"] for m in gateway.outbox() if m["phone"].startswith("1370000")) == sorted(fixed.values())
     assert plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY).planned == 0
     assert listed(paths.ledger_url, ("invalid",)) == []
+
+
+def test_a_reminder_another_run_planned_meanwhile_is_counted_as_already_planned(
+        paths: Paths, people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another run writes the reminders between this run's read of what the ledger holds and its own planning
+    (stood in for by a read that finds nothing): they are counted as already planned, not planned a second
+    time."""
+    from lianban.pipeline import reminders
+
+    source = FrontendDB(paths.frontend_url)
+    first = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    monkeypatch.setattr(reminders, "_reminded", lambda session, indexes: (set(), {}))
+    again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    assert first.planned and (again.planned, again.already) == (0, first.planned)
