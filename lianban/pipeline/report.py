@@ -239,11 +239,10 @@ def requeue_parked(ledger_url: str) -> int:
     """Put every event 皖事通办 refused back in the outbox (module docstring); how many. Its reason is kept to the
     500 characters the platform takes, as a reason is recorded now (lianban.ledger.store.move_status): one
     recorded longer before was the refusal's cause, and sent again as it was it would be refused again."""
-    with session_factory(ledger_url).begin() as session:
-        ids = list(session.scalars(select(_EVENTS.c.id).where(_EVENTS.c.parked_at.is_not(None))))
-        session.execute(update(_EVENTS).where(_EVENTS.c.id.in_(ids)).values(
+    with session_factory(ledger_url).begin() as session:  # one statement, however many (no id list to bind)
+        done = session.execute(update(_EVENTS).where(_EVENTS.c.parked_at.is_not(None)).values(
             parked_at=None, parked_reason=None, reason=func.substr(_EVENTS.c.reason, 1, REASON_MAX)))
-        return len(ids)
+        return int(getattr(done, "rowcount", 0))
 
 
 @lru_cache(maxsize=1)
