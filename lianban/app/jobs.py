@@ -284,8 +284,9 @@ def _all_told(result: CheckResult, what: str) -> dict[str, Any]:
     """`result`'s counts; a RetriableError when a message went out on no channel (kept, and sent by the next
     run or the task's retry): a task that told nobody must not look done."""
     if result.untold:
-        raise RetriableError(f"{what}未能发出：{result.untold} 条在所有渠道（{'、'.join(result.failed)}）均发送失败，"
-                             f"已保留，下次运行时重发；请检查 LIANBAN_SMTP_URL 与 dept_sms ({result.untold} "
+        why = f"（{'；'.join(result.reasons)}）" if result.reasons else ""
+        raise RetriableError(f"{what}未能发出：{result.untold} 条在所有渠道（{'、'.join(result.failed)}）均发送失败"
+                             f"{why}，已保留，下次运行时重发；请检查 LIANBAN_SMTP_URL 与 dept_sms ({result.untold} "
                              f"message(s) went out on no channel; kept for the next run)")
     return result.as_dict()
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lianban.domain.catalog import load_catalog
 from lianban.domain.incidents import KINDS, opened_text, resolved_text, sms_values, subject
 from lianban.domain.liaisons import HUB, Liaison
+from lianban.errors import LianbanError
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import RESOLVED, observe, sweep, told
 from lianban.ledger.leases import held
@@ -66,6 +67,7 @@ class CheckResult:
     sent: dict[str, int] = field(default_factory=dict)  # channel → messages delivered
     failed: dict[str, int] = field(default_factory=dict)  # channel → messages that did not go
     untold: int = 0  # messages that went out on no channel: kept, tried again at the next run
+    reasons: list[str] = field(default_factory=list)  # why channels did not send (ours: Chinese, no personal data)
     busy: bool = False  # another run was telling: this one told nobody (the next run tells what is left)
 
     def as_dict(self) -> dict[str, object]:
@@ -96,8 +98,10 @@ def deliver_alert(alert: Alert, channels: Sequence[Notifier], result: CheckResul
         try:
             channel.send(alert)
         except Exception as exc:  # a channel's failure must not cost the alert: try the others, and again later
-            log.error("告警 ALERT: %s 发送 %s 失败（%s），下次检查时重发", channel.name, alert.incident,
-                      type(exc).__name__)
+            why = str(exc) if isinstance(exc, LianbanError) else type(exc).__name__  # others may quote an address
+            log.error("告警 ALERT: %s 发送 %s 失败（%s），下次检查时重发", channel.name, alert.incident, why)
+            if isinstance(exc, LianbanError) and why not in result.reasons:
+                result.reasons.append(why)
             result.failed[channel.name] = result.failed.get(channel.name, 0) + 1
             continue
         result.sent[channel.name] = result.sent.get(channel.name, 0) + 1

@@ -258,3 +258,14 @@ def test_a_bad_task_setting_is_an_import_error_naming_it(monkeypatch: pytest.Mon
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"^{name} 应为不小于"):
         task_defaults()
+
+
+def test_a_daily_summary_held_for_quiet_hours_says_so(paths: Paths, sms_outbox: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # `lianban alerts daily` typed after 21:00 Beijing with SMS the only channel: the gateway holds the summary
+    # until 08:00; the command said only "check LIANBAN_SMTP_URL and dept_sms", as if a setting were wrong
+    monkeypatch.delenv("LIANBAN_SMTP_URL", raising=False)
+    monkeypatch.setattr("connectors.sms.connector.in_quiet_hours", lambda _now: True)
+    done = CliRunner().invoke(app, ["alerts", "daily", "--date", "2026-12-02"])
+    said = str(done.exception)  # the sentence the command prints (exit 2)
+    assert "每日汇总未能发出" in said and "免打扰时段（21:00–08:00）不发送" in said, said
