@@ -41,3 +41,23 @@ def test_an_archive_verifies_where_only_the_hubs_public_key_is_held(paths: Paths
     verdict = json.loads(CliRunner().invoke(app, ["audit", "verify", "--archive", str(archive), "--json"]).output)
     assert verdict["ok"] and verdict["chain_key"] is True
     assert list(auditor.iterdir()) == [auditor / "hub-signing-sm.pub.json"]  # nothing created there
+
+
+def test_an_archive_goes_under_the_installations_home(paths: Paths, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the first-hour review: without --out the archive went to var/archive under whatever folder the
+    command was typed in, so two installations on one machine (the demo's var/demo and var/lianban) wrote one
+    file for a month, the second over the first, and `docker compose run --rm … audit archive` left it in the
+    container it then removed."""
+    with session_factory(paths.ledger_url).begin() as session:
+        EvidenceLog.load(paths.keys_dir).sent(session, "medical", "submit", ["BZ1"], {"batch": 1})
+    with session_factory(paths.ledger_url)() as session:
+        month = str(session.scalar(select(Evidence.at)))[:7]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(app, ["audit", "archive", "--month", month, "--json"])
+    assert result.exit_code == 0, result.exception
+    written = Path(json.loads(result.output)["archive"])
+    assert written.parent == paths.home / "archive" and written.is_file()
+    assert not (elsewhere / "var").exists()

@@ -63,7 +63,8 @@ def _verify_archive(archive: Path, keys_dir: Path) -> tuple[Verdict, bool]:
 
 @audit_app.command("archive")
 def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
-                  out: Annotated[Path, typer.Option(help="folder for the archive")] = Path("var/archive"),
+                  out: Annotated[Path | None, typer.Option(help="folder for the archive (default <home>/archive)")]
+                  = None,
                   as_json: JsonFlag = False) -> None:
     """按月归档证据日志（可独立校验）(write a self-verifying monthly archive)."""
     from lianban.app.setup import make_folder
@@ -75,6 +76,7 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
                           f"(--month must be a month as YYYY-MM, e.g. 2025-01, not {month!r})")
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
+    out = out or paths.home / "archive"  # the installation's, wherever the command is typed
     make_folder(out, "--out")
     with session_factory(ledger)() as session:
         path = evidence_archive.archive_month(session, month, out, paths.keys_dir)
