@@ -31,10 +31,25 @@ def install() -> None:
             message = record.getMessage()
         except (TypeError, ValueError):
             return record
-        record.msg, record.args = redact(message), ()
+        _mask(record, redact(message))
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record
 
     logging.setLogRecordFactory(factory)
     _installed = True
+
+
+def _mask(record: logging.LogRecord, clean: str) -> None:
+    """Mask `record` so that it reads `clean`, keeping its arguments where each masked alone gives it: some
+    formatters read them (uvicorn's access log unpacks them); a number spread over several is flattened."""
+    if isinstance(record.msg, str) and isinstance(record.args, tuple):
+        args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        try:
+            same = (redact(record.msg) % args if args else redact(record.msg)) == clean
+        except (TypeError, ValueError):
+            same = False
+        if same:
+            record.msg, record.args = redact(record.msg), args
+            return
+    record.msg, record.args = clean, ()

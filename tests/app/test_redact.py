@@ -36,3 +36,21 @@ def test_every_log_record_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
             logging.getLogger("lianban").exception("failed")
     assert PERSON_ID not in caplog.text and PHONE not in caplog.text
     assert "341622********" in caplog.text
+
+
+def test_a_record_keeps_its_arguments_for_a_formatter_that_reads_them() -> None:
+    """Found in the first-hour review: under `uvicorn --factory lianban.app.api:app_from_env` (the README's
+    production command) every request printed "--- Logging error --- … not enough values to unpack" instead of
+    its access line, since uvicorn's AccessFormatter unpacks the record's arguments, which redaction had
+    emptied. A record keeps them, each masked; only one whose number spans them is flattened."""
+    from uvicorn.logging import AccessFormatter
+
+    install()
+    formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False)
+    for path, shown in (("/query", "/query"), (f"/query?tel={PHONE}", "/query?tel=139****5678")):
+        record = logging.getLogger("uvicorn.access").makeRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:40000", "GET", path, "1.1", 200), None)
+        assert formatter.format(record) == f'127.0.0.1:40000 - "GET {shown} HTTP/1.1" 200 OK'
+    split = logging.getLogger("x").makeRecord("x", logging.INFO, __file__, 1, "%s%s", (PHONE[:5], PHONE[5:]), None)
+    assert split.getMessage() == "139****5678"
