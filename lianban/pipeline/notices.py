@@ -52,7 +52,12 @@ def _moment(approved_at: str) -> str:
     try:
         return datetime.fromisoformat(approved_at).isoformat()
     except (TypeError, ValueError):
-        return utcnow().isoformat() + "+00:00"
+        return _now()
+
+
+def _now() -> str:
+    """This moment as a status time (UTC, with its offset)."""
+    return utcnow().isoformat() + "+00:00"
 
 
 def approved_time(value: str) -> datetime | None:
@@ -179,11 +184,14 @@ def refuse(session: Session, case_no: str, note: str) -> int:
     case = session.scalars(select(Case).where(Case.case_no == case_no, Case.held.is_(True))).first()
     if case is None:
         return 0
-    now, told = utcnow().isoformat() + "+00:00", 0
-    for item in (i for i in _locked_items(session, {case.id}) if not i.final):
-        told += record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=REFUSED_CODE, reason=refusal(note),
-                              changed_at=now)
-    return told
+    return _not_accepted(session, _locked_items(session, {case.id}), REFUSED_CODE, refusal(note))
+
+
+def _not_accepted(session: Session, items: Sequence[CaseItem], code: str, reason: str) -> int:
+    """Each of `items` not final yet told 不予受理 from the window (`code`, `reason`), now; how many."""
+    now = _now()
+    return sum(record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=code, reason=reason, changed_at=now)
+               for item in items if not item.final)
 
 
 def resume(session: Session, record: RetirementRecord, id_index: str, fingerprint: str,
@@ -222,8 +230,4 @@ DROPPED = "申请经人社窗口更正后未再选择本事项，本事项不再
 def _close_dropped(session: Session, items: Sequence[CaseItem]) -> None:
     """Items the corrected row no longer chooses, still at the hold's 补正资料: told 不予受理 from the window, now
     (left there, they kept the case at 补正资料 and its person's next application held as a second open case)."""
-    now = utcnow().isoformat() + "+00:00"
-    for item in items:
-        if not item.final and item.status == Status.SUPPLEMENT.value:
-            record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=DROPPED_CODE, reason=DROPPED,
-                          changed_at=now)
+    _not_accepted(session, [item for item in items if item.status == Status.SUPPLEMENT.value], DROPPED_CODE, DROPPED)
