@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    literal_column,
     select,
     text,
 )
@@ -67,6 +68,29 @@ def engine_for(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def keeping_insert(dialect: str, table: Any) -> Any:
+    """An insert into `table` (a model or Table) in `dialect`'s own form (``postgresql`` or ``sqlite``), which
+    can leave a row already there alone (``.on_conflict_do_nothing()``): a write two runs may make at once."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def insert_unless_there(session: Session, table: Any, values: Mapping[str, Any],
+                        unique: Sequence[str] | None = None) -> bool:
+    """Insert one row of `values` unless one with the same `unique` columns (any unique constraint when None) is
+    there, another run's committed first; whether this one was written. Told by the row the insert returns: a
+    driver's rowcount is no answer here (psycopg gives -1 for an insert that returns the new id)."""
+    statement = keeping_insert(dialect_of(session), table).values(**values)
+    kept = statement.on_conflict_do_nothing(index_elements=list(unique) if unique else None)
+    return session.execute(kept.returning(literal_column("1"))).first() is not None
+
+
+def dialect_of(session: Session) -> str:
+    """``postgresql`` or ``sqlite``: the dialect of the database `session` writes to."""
+    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
 
 
 def write_lock(session: Session) -> None:

@@ -19,10 +19,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, Select, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lianban.ledger.db import plain_write
+from lianban.ledger.db import dialect_of, keeping_insert, plain_write
 from lianban.ledger.models import Delivery, DeliveryKey
 
 __all__ = ["by_key", "key_claimed", "key_staged", "last_delivery_id"]
@@ -53,7 +52,7 @@ def key_claimed(session: Session, pairs: Sequence[tuple[str, int]]) -> None:
     keyed = set(session.scalars(select(DeliveryKey.idempotency_key).where(among)))
     missing = sorted(pair for pair in pairs if pair[0] not in keyed)
     if missing:
-        plain_write(session, _keying(_dialect(session)), missing, columns=_COLUMNS)
+        plain_write(session, _keying(dialect_of(session)), missing, columns=_COLUMNS)
 
 
 def by_key(keys: Sequence[str] | str) -> Any:
@@ -65,22 +64,13 @@ def by_key(keys: Sequence[str] | str) -> Any:
 _COLUMNS = ("idempotency_key", "delivery_id")
 
 
-def _dialect(session: Session) -> str:
-    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
-
-
 @cache
 def _keying(dialect: str) -> Insert:
     """The insert of a key that leaves one already there as it is (one statement object per dialect, so that
     :func:`plain_write` compiles it once)."""
-    return _insert(dialect).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return keeping_insert(dialect, DeliveryKey).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
 def _key(session: Session, rows: Select[*tuple[Any, ...]]) -> None:
-    statement = _insert(_dialect(session)).from_select(list(_COLUMNS), rows)
+    statement = keeping_insert(dialect_of(session), DeliveryKey).from_select(list(_COLUMNS), rows)
     session.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
-
-
-def _insert(dialect: str) -> Any:
-    """An insert into the key table that can leave a conflicting row alone (each dialect has its own)."""
-    return (postgresql if dialect == "postgresql" else sqlite).insert(DeliveryKey)

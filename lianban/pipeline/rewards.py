@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
@@ -31,7 +30,7 @@ from lianban.domain.statuses import Status
 from lianban.errors import RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import insert_unless_there, session_factory
 from lianban.ledger.models import Case, CaseItem, PaymentRequest, StatusEvent
 from lianban.ledger.results import open_result
 from lianban.ledger.store import utcnow
@@ -108,10 +107,6 @@ def request_payments(desk: PaymentDesk, ledger_url: str, keys_dir: Path) -> Feed
 def _record(session: Session, orders: list[tuple[int, PaymentOrder]]) -> int:
     """Keep the requests asked for, each item once: one another run (``lianban run`` by hand while the DAG runs)
     recorded meanwhile is left as it is, not a unique-key error. The number recorded here."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    now, written = utcnow(), 0
-    for item_id, order in orders:
-        statement = dialect.insert(PaymentRequest).values(case_item_id=item_id, request_no=order.request_no,
-                                                          requested_at=now)
-        written += session.execute(statement.on_conflict_do_nothing()).rowcount  # type: ignore[attr-defined]
-    return written
+    now = utcnow()
+    return sum(insert_unless_there(session, PaymentRequest, {"case_item_id": item_id, "request_no": order.request_no,
+                                                             "requested_at": now}) for item_id, order in orders)

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import sm3_hex
@@ -43,7 +42,7 @@ from lianban.domain.identity import redact_text
 from lianban.errors import LianbanError, RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.ledger.db import session_factory, write_lock
+from lianban.ledger.db import insert_unless_there, session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
@@ -78,21 +77,17 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
          values: Mapping[str, str | int], now: datetime | None = None) -> bool:
     """Write the notice unless it exists; whether it is new. Two runs planning the same notice at once write it
     once: on SQLite the check waits for the other run's transaction (the write lock taken first); on PostgreSQL
-    the other's notice, committed first, ends this one's insert at its savepoint, and the notice is not new."""
+    the insert leaves the other's notice, committed first, as it is, and the notice is not new."""
     write_lock(session)
     known = select(SmsNotice.id).where(SmsNotice.kind == kind, SmsNotice.person_index == person_index,
                                        SmsNotice.period == period)
     if session.scalars(known).first() is not None:
         return False
     now = now or utcnow()
-    try:
-        with session.begin_nested():
-            session.add(SmsNotice(kind=kind, person_index=person_index, period=period,
-                                  sealed=_sealed(vault, kind, person_index, period, phone, values),
-                                  state=NoticeState.PLANNED, attempts=0, not_before=now, created_at=now))
-    except IntegrityError:
-        return False
-    return True
+    notice = {"kind": kind, "person_index": person_index, "period": period, "state": NoticeState.PLANNED,
+              "sealed": _sealed(vault, kind, person_index, period, phone, values), "attempts": 0,
+              "not_before": now, "created_at": now}
+    return insert_unless_there(session, SmsNotice, notice, ("kind", "person_index", "period"))
 
 
 def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str, values: Mapping[str, str | int],
