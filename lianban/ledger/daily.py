@@ -48,36 +48,27 @@ def _days_since(text: str | None, now: datetime) -> int:
     return max(0, (now - naive).days)
 
 
-def _unreported_since(session: Session) -> dict[str, str]:
-    """Per department, when the oldest case was staged of its open items nothing has been reported on yet (no
-    status, no time of one: they have waited since)."""
-    party = handling_party()
-    rows = session.execute(select(party, func.min(Case.staged_at)).join(Case, Case.id == CaseItem.case_id)
-                           .where(CaseItem.final.is_(False), CaseItem.status_at.is_(None)).group_by(party))
-    return {department: staged.isoformat() for department, staged in rows if staged is not None}
-
-
-def _longest_waits(session: Session, now: datetime) -> dict[str, int]:
-    """Per department, the days its open item reported on longest ago has waited since. Departments write their
-    times with their own offsets (``+08:00``, ``Z``, fractions or none), so the oldest is found by the moment each
-    names, not by the text's order (a ``min()`` in SQL picked the wrong item by hours across offsets)."""
-    rows = session.execute(select(handling_party(), CaseItem.status_at).join(Case, Case.id == CaseItem.case_id)
-                           .where(CaseItem.final.is_(False), CaseItem.status_at.is_not(None))
+def _backlog(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
+    """Per party its open items wait on (a held case's: the HRSS window, as the overdue count has them): how many,
+    and the days the one waiting longest has waited since its last change (one nothing has been reported on yet:
+    since its case was staged), read in one pass. Departments write their times with their own offsets
+    (``+08:00``, ``Z``, fractions or none), so each is read as the moment it names, not by the text's order (a
+    ``min()`` in SQL picked the wrong item by hours across offsets)."""
+    rows = session.execute(select(handling_party(), CaseItem.status_at, Case.staged_at)
+                           .join(Case, Case.id == CaseItem.case_id).where(CaseItem.final.is_(False))
                            .execution_options(yield_per=10_000))
+    counts: dict[str, int] = {}
     waits: dict[str, int] = {}
-    for department, status_at in rows:
-        waits[department] = max(waits.get(department, 0), _days_since(status_at, now))
-    return waits
+    for party, status_at, staged_at in rows:
+        since = status_at if status_at is not None else staged_at.isoformat() if staged_at else None
+        counts[party] = counts.get(party, 0) + 1
+        waits[party] = max(waits.get(party, 0), _days_since(since, now))
+    return {party: (n, waits[party]) for party, n in counts.items()}
 
 
 def summaries(session: Session, parties: list[str], today: date | None = None) -> list[Summary]:
     """One summary per party of `parties` (a party with nothing to report still gets its zeros)."""
-    now = utcnow()
-    party = handling_party()  # a held case's items wait on the HRSS window, as the overdue count has them
-    open_items = session.execute(select(party, func.count()).join(Case, Case.id == CaseItem.case_id)
-                                 .where(CaseItem.final.is_(False)).group_by(party)).all()
-    unreported, waited = _unreported_since(session), _longest_waits(session, now)
-    backlog = {d: (int(n), max(waited.get(d, 0), _days_since(unreported.get(d), now))) for d, n in open_items}
+    backlog = _backlog(session, utcnow())
     dead = dict(session.execute(select(Delivery.department, func.count()).where(Delivery.state.in_(DEAD_STATES))
                                 .group_by(Delivery.department)).all())
     incidents = dict(session.execute(select(Incident.party, func.count()).where(Incident.state == "open")
