@@ -123,11 +123,11 @@ def overdue_by_department(session: Session, today: date | None = None) -> dict[s
     today = today or beijing_today()
     rows = session.execute(
         select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at, CaseItem.status,
-               CaseItem.supplement_due, Case.held)
+               CaseItem.supplement_due, handling_party())
         .join(Case, Case.id == CaseItem.case_id)
         .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
         .where(CaseItem.final.is_(False)))
-    late = Counter(WINDOW_DEPARTMENT if held else dept for code, dept, approved, sent, status, due, held in rows
+    late = Counter(party for code, dept, approved, sent, status, due, party in rows
                    if past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
                    or supplement_overdue(status, due, today))
     return dict(late)

@@ -24,7 +24,6 @@ from lianban.ledger.models import Case, CaseItem, Delivery, IllegalTransition, I
 from lianban.ledger.store import DEAD_STATES, DeliveryState, QuarantineState
 from lianban.ledger.time_limits import (
     BEIJING,
-    WINDOW_DEPARTMENT,
     beijing_date,
     beijing_today,
     clock_start,
@@ -102,7 +101,7 @@ def overdue(session: Session, today: date | None = None) -> list[dict[str, Any]]
     today = today or beijing_today()
     rows = session.execute(
         select(Case.case_no, CaseItem.item_code, CaseItem.department, CaseItem.status, Case.approved_at,
-               Delivery.sent_at, CaseItem.supplement_due, Case.held)
+               Delivery.sent_at, CaseItem.supplement_due, handling_party())
         .join(Case, Case.id == CaseItem.case_id)
         .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
         .where(CaseItem.final.is_(False)))
@@ -111,7 +110,7 @@ def overdue(session: Session, today: date | None = None) -> list[dict[str, Any]]
 
 
 def _late(case_no: str, code: str, department: str, status: str | None, approved: datetime, sent: datetime | None,
-          supplement_due: date | None, held: bool, today: date) -> dict[str, Any] | None:
+          supplement_due: date | None, party: str, today: date) -> dict[str, Any] | None:
     """One open item as the overdue list shows it, or None when it is not overdue."""
     start = clock_start(department, approved, sent)
     due = deadline(start, load_catalog().item(code).time_limit_days) if start else None
@@ -120,7 +119,6 @@ def _late(case_no: str, code: str, department: str, status: str | None, approved
         missed.append(supplement_due)
     if not missed:
         return None
-    party = WINDOW_DEPARTMENT if held else department
     return {"case_no": case_no, "item_code": code, "item_name": load_catalog().item(code).name,
             "department": party, "name": party_name(party), "status": status or "未反馈",
             "due": min(missed).isoformat(), "days_late": (today - min(missed)).days}
