@@ -14,8 +14,9 @@ the first check was still sending its opening.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,18 +114,24 @@ def deliver_alert(alert: Alert, channels: Sequence[Notifier], result: CheckResul
 LEASE_SECONDS = 15 * 60
 
 
-def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier]) -> CheckResult:
-    """Observe, sweep, tell (module docstring); counts only."""
+def alone(ledger_url: str, lease: str, tell: Callable[[sessionmaker[Session], CheckResult], None]) -> CheckResult:
+    """`tell` run while this run holds `lease` (:mod:`lianban.ledger.leases`), its counts; ``busy`` and nothing
+    told when another run holds it."""
     sessions, result = session_factory(ledger_url), CheckResult()
-    with held(sessions, "alerts_check", LEASE_SECONDS) as mine:
+    with held(sessions, lease, LEASE_SECONDS) as mine:
         if mine:
-            _check(sessions, liaisons, channels, result)
+            tell(sessions, result)
         result.busy = not mine
     return result
 
 
-def _check(sessions: sessionmaker[Session], liaisons: dict[str, Liaison], channels: Sequence[Notifier],
-           result: CheckResult) -> None:
+def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier]) -> CheckResult:
+    """Observe, sweep, tell (module docstring); counts only."""
+    return alone(ledger_url, "alerts_check", partial(_check, liaisons=liaisons, channels=channels))
+
+
+def _check(sessions: sessionmaker[Session], result: CheckResult, *, liaisons: dict[str, Liaison],
+           channels: Sequence[Notifier]) -> None:
     with sessions.begin() as session:
         seen = observe(session)
         write_lock(session)  # one check at a time sweeps (SQLite): two at once would open an incident twice

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.liaisons import HUB, Liaison
 from lianban.ledger.daily import Summary, due, sent, summaries
-from lianban.ledger.db import session_factory
-from lianban.ledger.leases import held
-from lianban.pipeline.alerts import LEASE_SECONDS, Alert, CheckResult, Notifier, deliver_alert
+from lianban.pipeline.alerts import Alert, CheckResult, Notifier, alone, deliver_alert
 
 __all__ = ["send_daily"]
 
@@ -45,16 +44,11 @@ def _alert(s: Summary, day: date, to: Liaison) -> Alert:
 def send_daily(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier],
                day: date) -> CheckResult:
     """Every party's summary of `day` not sent yet; counts only (``busy``: another run was sending them)."""
-    sessions, result = session_factory(ledger_url), CheckResult()
-    with held(sessions, "daily_summary", LEASE_SECONDS) as mine:
-        if mine:
-            _send(sessions, liaisons, channels, day, result)
-        result.busy = not mine
-    return result
+    return alone(ledger_url, "daily_summary", partial(_send, liaisons=liaisons, channels=channels, day=day))
 
 
-def _send(sessions: sessionmaker[Session], liaisons: dict[str, Liaison], channels: Sequence[Notifier], day: date,
-          result: CheckResult) -> None:
+def _send(sessions: sessionmaker[Session], result: CheckResult, *, liaisons: dict[str, Liaison],
+          channels: Sequence[Notifier], day: date) -> None:
     parties = [HUB, *load_catalog().departments]
     with sessions() as session:
         todo = [s for s in summaries(session, parties, day) if due(session, s.party, day)]
