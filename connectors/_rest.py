@@ -18,7 +18,9 @@ Failure → action (first matching row wins)::
     HTTP 404 / 405                      ConfigError      wrong address (no such endpoint): check host, port, schema
     HTTP 5xx                            RetriableError
     other HTTP 4xx                      RejectedError    the department's code and Chinese reason (no code
-                                                         when unsigned, a gateway's 413: not its word)
+                                                         when unsigned, a gateway's 413: not its word); a
+                                                         gateway code (BAD_JSON, INVALID_REQUEST, TOO_LARGE)
+                                                         names the request's form (``of_request``)
     answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
                                                          (a 4xx's code too), a receipt's accepted or
                                                          duplicate not true/false, its reason not text:
@@ -63,7 +65,7 @@ from lianban.wire.contract import (
     read_changed_at,
     read_polled,
 )
-from lianban.wire.gateway import GatewayAuth
+from lianban.wire.gateway import GATEWAY_ERRORS, GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 from lianban.wire.signatures import UNSIGNED
@@ -121,7 +123,7 @@ def _rejected(f: Failure) -> LianbanError:
         return malformed(f.connection, ValueError(f"code longer than {MAX_CODE_LENGTH} characters"))
     reason = f.message or f"HTTP {f.http_status}"
     return RejectedError(f"{f.connection}: 请求被拒绝（HTTP {f.http_status}，{f.code or '-'}：{reason}）",
-                         code=f.code, reason=reason)
+                         code=f.code, reason=reason, of_request=f.code in GATEWAY_ERRORS)
 
 
 #: HTTP status → action; first matching range wins.

@@ -33,12 +33,15 @@ class RetriableError(LianbanError):
 
 
 class RejectedError(LianbanError):
-    """The department answered and refused; `code` is its own, `reason` its Chinese text."""
+    """The department answered and refused; `code` is its own, `reason` its Chinese text. `of_request`: the code
+    names the request's form (its syntax, schema or size), not anything an item says, so a request of one item
+    so refused does not show that item at fault."""
 
-    def __init__(self, message: str, code: str = "", reason: str = "") -> None:
+    def __init__(self, message: str, code: str = "", reason: str = "", *, of_request: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
+        self.of_request = of_request
 
 
 class FatalError(LianbanError):

@@ -11,7 +11,8 @@ Failures become the lianban error tree through tables, never an if/elif ladder::
     TLS verification failure, HTTP 401/403/404, missing WSDL  → ConfigError (fix connection dept_medical)
     HTTP 413 (a gateway's body limit)                         → RejectedError without a code (split)
     SOAP Fault: detail MedicalFault/errorCode → statuses.ERROR_CODES action
-                (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError, E_SERVER → RetriableError);
+                (E_AUTH/E_EXPIRED → ConfigError, E_XML/E_DTD → RejectedError naming the request's form
+                (``of_request``), E_SERVER → RetriableError);
                 no known code: faultcode Client → RejectedError, Server → RetriableError;
                 a refusal in a Fault the bureau did not sign (an HTTP 500 a gateway wrote) → RetriableError, alerted
     a reply that is not XML                                   → RetriableError (a gateway's error page)
@@ -43,7 +44,7 @@ from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
 from connectors.medical import replies, writers
-from connectors.medical.statuses import ERROR_CODES, STATUSES, Action
+from connectors.medical.statuses import ERROR_CODES, REQUEST_ERRORS, STATUSES, Action
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import UnknownMaterial, read_materials
@@ -148,7 +149,8 @@ _ACTION_HINTS: dict[Action, str] = {Action.CONFIG: "login", Action.RETRY: "retry
 _RAISE: dict[Action, Callable[[str, str, str], LianbanError]] = {
     Action.CONFIG: lambda message, code, reason: ConfigError(message),
     Action.RETRY: lambda message, code, reason: RetriableError(message),
-    Action.REJECT: lambda message, code, reason: RejectedError(message, code, reason),
+    Action.REJECT: lambda message, code, reason: RejectedError(message, code, reason,
+                                                               of_request=code in REQUEST_ERRORS),
     Action.FATAL: lambda message, code, reason: FatalError(message),
 }
 

@@ -65,3 +65,7 @@ ERROR_CODES: dict[str, MedicalError] = {
 
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).
 RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM", "E_NOCASE"})
+
+#: Faults that name the request's form, not anything one record says: a call of one record so refused does
+#: not show that record at fault (``RejectedError.of_request``).
+REQUEST_ERRORS = frozenset({"E_XML", "E_DTD"})

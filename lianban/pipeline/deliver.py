@@ -286,10 +286,17 @@ def why_refused(outcome: RejectedError | LocalFailure) -> tuple[str, str]:
     return outcome.code, said(outcome.reason or str(outcome))
 
 
+def refusal(items: Sequence[int], outcome: RejectedError | LocalFailure) -> Refusal[int]:
+    """`outcome` as the refusal of `items` that :func:`~lianban.pipeline.bisect.isolate` splits."""
+    return Refusal(items, *why_refused(outcome), of_request=getattr(outcome, "of_request", False))
+
+
 def refused_for_good(code: str, whole: bool) -> bool:
     """Whether a single item refused with `code` is refused for good (不予受理): only when the department named
-    the item's fault with a code of its own, and not every item of its batch was refused (`whole`). A refusal
-    without a code (a gateway's bare 4xx) or the connector's own failure says nothing of the item: it backs off."""
+    the item's fault with a code of its own, and the item's fault is shown (`whole` when it is not: every item
+    of its batch was refused, or the code names the request's form and nothing else of the batch got through,
+    :class:`~lianban.pipeline.bisect.Isolated` ``unproven``). A refusal without a code (a gateway's bare 4xx) or
+    the connector's own failure says nothing of the item: it backs off."""
     return not whole and code not in ("", LOCAL)
 
 
@@ -377,7 +384,7 @@ class _Run:
                 settled[0].write()
                 return settled[1]
         assert isinstance(outcome, RejectedError | LocalFailure)
-        return Refusal(batch.ids, *why_refused(outcome))
+        return refusal(batch.ids, outcome)
 
     def deliver_batch(self, ids: list[int]) -> bool:
         """Send one due batch (:mod:`lianban.pipeline.bisect`); then apply its single-item refusals, unless
@@ -386,30 +393,31 @@ class _Run:
         self.result.split += isolated.splits
         whole = systemic(ids, isolated)
         if isolated.refused:
-            self._refused(isolated.refused, whole)
+            self._refused(isolated.refused, whole, isolated.unproven)
         if whole:
             alerts.error("告警 ALERT: %s 一批 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department, len(ids))
             self.result.stopped_by = "整批逐条均被拒收，疑似系统性问题 (every item refused: not the items' fault)"
             return False
         return isolated.going
 
-    def _refused(self, refused: Sequence[tuple[int, str, str]], whole: bool) -> None:
+    def _refused(self, refused: Sequence[tuple[int, str, str]], whole: bool, unproven: Sequence[int]) -> None:
         """Single items refused: dead-lettered with the department's reason when :func:`refused_for_good`,
         otherwise backed off (alerted)."""
+        for_good = {row_id: refused_for_good(code, whole or row_id in unproven) for row_id, code, _ in refused}
         with self.sessions.begin() as session:
-            settling = _Settling.of(session, [row_id for row_id, _, _ in refused])
+            settling = _Settling.of(session, list(for_good))
             why = {row_id: (code, reason) for row_id, code, reason in refused}
             for row in settling.rows:
                 code, reason = why[row.id]
-                if refused_for_good(code, whole):
+                if for_good[row.id]:
                     _refuse(settling, row, code, reason, self.result)
                 else:
                     _fail(row, f"{code or '-'}: {reason}", None, self.result)
             settling.write()
-        backing_off = sum(not refused_for_good(code, whole) for _, code, _ in refused)
+        backing_off = sum(not good for good in for_good.values())
         if backing_off and not whole:
-            alerts.error("告警 ALERT: %s 有 %d 条被单独拒收但没有事项级拒收码，不判不予受理，稍后重试",
-                         self.department, backing_off)
+            alerts.error("告警 ALERT: %s 有 %d 条被单独拒收，但拒收码不是事项级的或只说请求格式有误，无法判定是该事项"
+                         "本身的问题，不判不予受理，稍后重试", self.department, backing_off)
 
 
 def deliver(peer: Peer[DepartmentConnector], ledger_url: str, batch_size: int, keys_dir: Path,

@@ -67,6 +67,7 @@ from lianban.pipeline.deliver import (
     drain,
     guarded,
     record_exchange,
+    refusal,
     refused_for_good,
     why_refused,
 )
@@ -318,7 +319,7 @@ class _Run:
             if not divisible:
                 return self.settle(session, batch, outcome)
         assert isinstance(outcome, RejectedError | LocalFailure)
-        return Refusal(batch.ids, *why_refused(outcome))
+        return refusal(batch.ids, outcome)
 
     def forward_batch(self, ids: list[int]) -> bool:
         isolated = isolate(ids, self.attempt)
@@ -328,7 +329,7 @@ class _Run:
             why = {row_id: (code, reason) for row_id, code, reason in isolated.refused}
             for row in _waiting(session, list(why)):
                 code, reason = why[row.id]
-                (_refuse(row, code, reason, self.result) if refused_for_good(code, whole)
+                (_refuse(row, code, reason, self.result) if refused_for_good(code, whole or row.id in isolated.unproven)
                  else _fail(row, f"{code or '-'}: {reason}", None, self.result))
         if whole:
             alerts.error("告警 ALERT: %s 一批补正 %d 条逐条均被拒收，疑似系统性问题，稍后重试", self.department,

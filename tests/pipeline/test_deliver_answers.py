@@ -298,3 +298,32 @@ def test_an_id_number_where_a_departments_text_is_cut_is_masked_first(paths: Pat
         kept = [*s.scalars(select(Delivery.last_error).where(Delivery.id.in_(ids))),
                 *s.scalars(select(StatusEvent.reason).where(StatusEvent.status == Status.NOT_ACCEPTED.value))]
     assert len(kept) == 2 and not any("19550101" in (k or "") or "3416021" in (k or "") for k in kept), kept
+
+
+@pytest.mark.parametrize("code", ["INVALID_REQUEST", "BAD_JSON"])
+def test_a_request_of_one_item_refused_for_its_form_backs_off_and_nobody_is_told(
+        paths: Paths, seeded: Any, code: str) -> None:
+    """A quiet day's one delivery refused with a gateway code that names the request's form (the hub's request,
+    or a schema changed on the department's side): nothing shows the item at fault, so the applicant is not told
+    不予受理; the item backs off and goes once the department takes the form again."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    first = run(paths, Gateway([status(422, {"code": code, "message": "请求体不符合接口规范"})]))
+    assert (first.refused, first.retrying, first.dead) == (0, 1, 0)
+    assert states(paths, ids) == [DeliveryState.RETRY] and told_not_accepted(paths, ids) == 0
+    due_again(paths, ids)
+    assert run(paths, Gateway([accept])).accepted == 1 and states(paths, ids) == [DeliveryState.ACCEPTED]
+
+
+def test_an_item_isolated_by_its_form_while_the_rest_of_its_batch_got_through_is_refused(
+        paths: Paths, seeded: Any) -> None:
+    """The same code on a batch of four, down to one item while the other three are taken in the same form: the
+    item is shown at fault and refused for good (不予受理), as before."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 4)
+    invalid = status(422, {"code": "INVALID_REQUEST", "message": "请求体不符合接口规范"})
+    gateway = Gateway([invalid, invalid, invalid, accept])  # 4 → 2 → 1 refused; then its neighbour, then 2
+    result = run(paths, gateway)
+    assert gateway.batches == [4, 2, 1, 1, 2]
+    assert (result.accepted, result.refused, result.retrying) == (3, 1, 0)
+    assert told_not_accepted(paths, ids) == 2

@@ -69,6 +69,15 @@ def test_a_signed_fault_still_refuses(tmp_path: Path) -> None:
     with pytest.raises(RejectedError) as caught:
         _connector(tmp_path, signed=True).poll(["LB-1"])
     assert caught.value.code == "E_XML"
+    assert caught.value.of_request  # names the request's form: a call of one item does not show it at fault
+
+
+def test_a_signed_fault_about_the_data_names_no_form(tmp_path: Path) -> None:
+    ensure_keys(tmp_path)
+    body = fault_bytes(SoapFault("E_DATA", detail="业务数据校验不通过"))
+    with pytest.raises(RejectedError) as caught:
+        _connector(tmp_path, signed=True, body=body).poll(["LB-1"])
+    assert caught.value.code == "E_DATA" and not caught.value.of_request
 
 
 def test_a_gateways_unsigned_413_still_splits_the_batch(tmp_path: Path) -> None:
