@@ -209,6 +209,10 @@ class FrontendDB:
         with self.engine.connect() as conn:
             return [read_status(row, STATUSES, STATUS_TABLE_FILE) for row in _source_rows(conn.execute(query), S)]
 
+    def read_row(self, row: SourceRow) -> StatusChange | Unreadable:
+        """A status log row (a parked row's fields, as read then) read by ``statuses.py`` as deployed now."""
+        return read_status(row, STATUSES, STATUS_TABLE_FILE)
+
     def record_supplement(self, case_no: str, item_code: str, materials: Sequence[str],
                           at: str | None = None) -> int:
         """The window records one 补正 submission (HRSS, the demo and tests): the materials the applicant

@@ -141,8 +141,9 @@ class IllegalTransition(Base):
 
 
 class ParkedStatus(Base):
-    """A status-log row the hub could not place: unreadable (an unknown code, a bad time; needs a person), or
-    waiting for its case to be staged (re-tried every run). Never a stall of the rows behind it."""
+    """A status-log row the hub could not place: unreadable (an unknown code, a bad time; read again every run
+    once a person has fixed the code table), or waiting for its case to be staged (re-tried every run). Never a
+    stall of the rows behind it."""
 
     __tablename__ = "parked_statuses"
     __table_args__ = (UniqueConstraint("source", "source_seq"),)
@@ -153,6 +154,10 @@ class ParkedStatus(Base):
     state: Mapped[str] = mapped_column(String(12), index=True)  # see lianban.ledger.store.ParkedState
     reasons: Mapped[str] = mapped_column(Text)  # JSON list of Chinese reasons
     change: Mapped[str | None] = mapped_column(Text)  # JSON of the readable change, to apply once placeable
+    #: an unreadable row's fields as the 前置库 held them, sealed (vault envelope: they may quote the applicant),
+    #: read again by every collection until they read (lianban.pipeline.status_log); None once they did, and
+    #: for a row parked before migration 0021 or holding a value JSON cannot keep
+    raw: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
 

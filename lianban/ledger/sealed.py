@@ -4,7 +4,8 @@ A retired vault key opens nothing again (lianban.keys.rings): an outbox row seal
 (pending, retrying, or a dead letter an operator may requeue) would go dead as 台账密文无法解密, a result sealed
 under it would no longer show in the applicant's query or reach 皖事通办, and an SMS notice not delivered yet could
 not be sent; nor could the result of an HRSS status row waiting for its case (sealed inside the row's change, JSON
-within JSON), applied later. Delivered rows are left out: their payload is not read again.
+within JSON), applied later, or an unreadable HRSS status row be read again once its code table is fixed (its
+fields sealed). Delivered rows are left out: their payload is not read again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def sealed_under(session: Session, kid: str) -> dict[str, int]:
         "waiting_statuses": select(func.count()).select_from(ParkedStatus).where(
             ParkedStatus.state == ParkedState.WAITING,
             ParkedStatus.change.contains(json.dumps(marker)[1:-1], autoescape=True)),
+        "parked_statuses": select(func.count()).select_from(ParkedStatus).where(
+            ParkedStatus.state == ParkedState.PARKED, ParkedStatus.raw.contains(marker, autoescape=True)),
     }
     found = {kind: int(session.scalar(query) or 0) for kind, query in counts.items()}
     return {kind: n for kind, n in found.items() if n}

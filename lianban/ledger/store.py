@@ -41,8 +41,8 @@ class QuarantineState(StrEnum):
 
 class ParkedState(StrEnum):
     WAITING = "waiting"  # readable, its case not staged yet: applied once it is
-    PARKED = "parked"  # unreadable: a person must look (the reasons say what)
-    APPLIED = "applied"  # was waiting, now applied
+    PARKED = "parked"  # unreadable: a person must look (the reasons say what); read again every run
+    APPLIED = "applied"  # was waiting (or unreadable, and read since), now applied as a fresh row is
 
 
 class SupplementState(StrEnum):

@@ -9,7 +9,11 @@ Nothing in the log stalls the rows behind it. Each row is, in log order:
                masked, its result sealed, as an applied row's), and applied at the start of a later run once the
                case is staged, before newer rows, so order holds
     parked     it cannot be read (an unknown 办理状态 or 补正材料 code, a bad time, a bad 办件编号): parked with its
-               reasons and alerted; a person fixes the code table or the row (``lianban status`` counts them)
+               reasons and its fields as read, sealed (they may quote the applicant), and alerted; a person
+               fixes the code table (``lianban status`` counts them). Every run first reads each such row again
+               by the tables as deployed: one that reads now is placed as if just read (applied, in order by
+               the status machine's rules: older than the item's status, it is stale and changes nothing; or
+               waiting), one that does not stays parked with its reasons of now
 
 The watermark moves past every row in the same transaction that records what became of it, and only past rows
 with no number missing before them: a row that commits after a later one is still read, in order
@@ -24,17 +28,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.identity import redact_text
-from lianban.domain.intake import Unreadable
+from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.statuses import Status, StatusChange
+from lianban.errors import RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
@@ -57,6 +63,10 @@ class StatusLog(Protocol):
     """HRSS's append-only log of its own items' statuses, as read (a row it cannot place is Unreadable)."""
 
     def status_changes_since(self, seq: int, limit: int) -> Sequence[StatusChange | Unreadable]: ...
+
+    def read_row(self, row: SourceRow) -> StatusChange | Unreadable:
+        """A row of the log (a parked row's fields, as read then) read by the code tables as they are now."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -119,9 +129,42 @@ def _restored(parked: ParkedStatus, run: _Run) -> tuple[StatusChange, str | None
 
 
 def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str],
-          change: str | None = None) -> None:
+          change: str | None = None, raw: str | None = None) -> None:
     session.add(ParkedStatus(source=HRSS, source_seq=row.seq, case_no=row.case_no[:40], state=state,
-                             reasons=json.dumps(reasons, ensure_ascii=False), change=change, created_at=utcnow()))
+                             reasons=json.dumps(reasons, ensure_ascii=False), change=change, raw=raw,
+                             created_at=utcnow()))
+
+
+def _raw_aad(seq: int) -> str:
+    return f"{HRSS}|status-log|{seq}"
+
+
+def _sealed_row(row: Unreadable, run: _Run) -> str | None:
+    """The unreadable row's fields as read, sealed with the vault key, for :func:`_retry_parked`; None when one
+    holds what JSON cannot keep as it was read (not UTF-8, a number with a fraction, a date: such a row is not
+    read again)."""
+    fields = _kept_fields(row.values)
+    if fields is None:
+        return None
+    try:
+        return json.dumps(seal(run.vault, {"values": fields}, _raw_aad(row.seq)))
+    except UnicodeError:  # a lone surrogate: text that cannot be UTF-8
+        return None
+
+
+def _kept_fields(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`values` as JSON keeps them (UTF-8 bytes as their text, which reads alike), or None."""
+    try:
+        fields = {key: value.decode() if isinstance(value, bytes) else value for key, value in values.items()}
+    except UnicodeDecodeError:
+        return None
+    return fields if all(v is None or type(v) in (str, int, bool) for v in fields.values()) else None
+
+
+def _opened_row(parked: ParkedStatus, run: _Run) -> SourceRow:
+    """The fields a parked row keeps (RejectedError when they cannot be opened)."""
+    opened = open_envelope(run.vault, json.loads(parked.raw or "null"), expect_aad=_raw_aad(parked.source_seq))
+    return SourceRow(parked.source_seq, opened["values"])
 
 
 def _waiting(session: Session, case_nos: Collection[str]) -> frozenset[str]:
@@ -136,17 +179,70 @@ def _place(session: Session, row: StatusChange | Unreadable, staged: _Staged, ru
            waiting: frozenset[str]) -> None:
     result = run.result
     if isinstance(row, Unreadable):
-        _park(session, row, ParkedState.PARKED, row.reasons)
+        _park(session, row, ParkedState.PARKED, row.reasons, raw=_sealed_row(row, run))
         result.parked += 1
         alerts.error("告警 ALERT: 人社状态日志第 %s 条无法处理，已搁置：%s", row.seq, "；".join(row.reasons))
         return
-    if row.case_no not in staged.cases or row.case_no in waiting:
-        why = "办件尚未入账（未抽取或已隔离），入账后自动补记" if row.case_no not in staged.cases else \
-            "同一办件有更早的状态记录待补记，随其按序补记"
+    why = _why_waiting(row, staged, waiting)
+    if why:
         _park(session, row, ParkedState.WAITING, [why], _kept(row, run))
         result.waiting += 1
         return
     _apply(staged, row, run, _seal(row, run))
+
+
+def _why_waiting(row: StatusChange, staged: _Staged, waiting: frozenset[str]) -> str | None:
+    """Why `row` waits for its case (None: it applies now)."""
+    if row.case_no not in staged.cases:
+        return "办件尚未入账（未抽取或已隔离），入账后自动补记"
+    return "同一办件有更早的状态记录待补记，随其按序补记" if row.case_no in waiting else None
+
+
+def _retry_parked(session: Session, source: StatusLog, run: _Run) -> None:
+    """Read again, in log order, every unreadable row whose fields are kept, by the code tables as deployed:
+    one that reads now is placed as :func:`_place` places a row just read (applied, or waiting for its case
+    and applied by :func:`_retry_waiting` after it), one that does not keeps its reasons of now."""
+    parked = list(session.scalars(select(ParkedStatus).where(
+        ParkedStatus.source == HRSS, ParkedStatus.state == ParkedState.PARKED, ParkedStatus.raw.is_not(None))
+        .order_by(ParkedStatus.source_seq)))
+    rows = [(p, _read_again(p, source, run)) for p in parked]
+    readable = [(p, row) for p, row in rows if isinstance(row, StatusChange)]
+    if not readable:
+        return
+    staged = _Staged.of(session, {row.case_no for _, row in readable})
+    waiting = _waiting(session, staged.cases)
+    for p, row in readable:
+        _place_again(p, row, staged, run, waiting)
+    staged.book.write()
+    log.warning("人社状态日志搁置的 %s 条记录按现行映射已可读取，已如新读取的记录处理", len(readable))
+
+
+def _read_again(parked: ParkedStatus, source: StatusLog, run: _Run) -> StatusChange | Unreadable | None:
+    """`parked`'s fields read again (None when they cannot be opened: they are no longer kept); a row still
+    unreadable keeps its reasons of now."""
+    try:
+        row = source.read_row(_opened_row(parked, run))
+    except RejectedError as problem:
+        alerts.error("告警 ALERT: 人社状态日志第 %s 条搁置记录无法解密，不再重新读取：%s", parked.source_seq,
+                     problem.reason)
+        parked.raw = None
+        return None
+    if isinstance(row, Unreadable):
+        parked.reasons = json.dumps(row.reasons, ensure_ascii=False)
+    return row
+
+
+def _place_again(parked: ParkedStatus, row: StatusChange, staged: _Staged, run: _Run,
+                 waiting: frozenset[str]) -> None:
+    """A parked row that reads now, placed as a row just read: waiting for its case, or applied and resolved."""
+    parked.raw, parked.case_no, why = None, row.case_no[:40], _why_waiting(row, staged, waiting)
+    if why:
+        parked.state, parked.reasons, parked.change = ParkedState.WAITING, json.dumps([why], ensure_ascii=False), \
+            _kept(row, run)
+        run.result.waiting += 1
+        return
+    _apply(staged, row, run, _seal(row, run))
+    parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
 
 
 def _retry_waiting(session: Session, run: _Run) -> None:
@@ -166,13 +262,14 @@ def _retry_waiting(session: Session, run: _Run) -> None:
 
 def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int = PAGE,
                  budget: float = BUDGET_SECONDS) -> FeedbackResult:
-    """Apply rows that were waiting for their case, then HRSS's status log past the watermark (module
-    docstring), `limit` rows per transaction, so the watermark and what became of each row move together,
-    until the log is drained or `budget` seconds have passed (``stopped_by`` says so). Results (HRSS's payment
-    of item 13) are sealed with the vault key of `keys_dir`."""
+    """Read unreadable rows again and apply rows that were waiting for their case, then HRSS's status log past
+    the watermark (module docstring), `limit` rows per transaction, so the watermark and what became of each row
+    move together, until the log is drained or `budget` seconds have passed (``stopped_by`` says so). Results
+    (HRSS's payment of item 13) are sealed with the vault key of `keys_dir`."""
     run, sessions = _Run(FeedbackResult(HRSS), load_ring(keys_dir, VAULT)), session_factory(ledger_url)
     deadline = time.monotonic() + budget
     with sessions.begin() as session:
+        _retry_parked(session, source, run)
         _retry_waiting(session, run)
     while _page(sessions, source, run, limit) == limit:
         if time.monotonic() > deadline:

@@ -86,3 +86,18 @@ def test_a_vault_key_the_ledger_still_needs_is_not_retired(paths: Paths,
     unused = load_ring(paths.keys_dir, "vault").active
     assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
     assert CliRunner().invoke(app, ["keys", "retire", "vault", unused]).exit_code == 0
+
+
+def test_a_vault_key_an_unreadable_status_row_is_sealed_under_is_not_retired(paths: Paths) -> None:
+    """An HRSS status row with a code not in its table keeps its fields under the vault key, to be read again once
+    the code is added: retiring the key is refused, naming the row, so the row is not lost for good."""
+    from lianban.pipeline.status_log import collect_hrss
+
+    db = FrontendDB(paths.frontend_url)
+    db.append_status("BZ-9", "01", "7", at="2026-12-01T09:00:00+08:00")
+    assert collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 1
+    old = load_ring(paths.keys_dir, "vault").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
+    result = CliRunner().invoke(app, ["keys", "retire", "vault", old])
+    assert isinstance(result.exception, ConfigError) and "搁置待重新读取的人社状态记录 1 条" in str(result.exception)
+    assert old in load_ring(paths.keys_dir, "vault").keys

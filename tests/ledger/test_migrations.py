@@ -32,7 +32,7 @@ def test_free_text_kept_before_it_was_masked_is_masked_and_nothing_else_changes(
     """A ledger of the release before 0020 holds the applicant's ID and mobile numbers in departments' words and
     in a held record's reasons: after the upgrade every such run is masked, the JSON columns still read as
     JSON, and text without one is left exactly as it was."""
-    from sqlalchemy import select, text, update
+    from sqlalchemy import insert, select, text, update
 
     from connectors.hrss.frontend import FrontendDB
     from lianban.ledger.db import session_factory
@@ -58,9 +58,9 @@ def test_free_text_kept_before_it_was_masked_is_masked_and_nothing_else_changes(
                           recorded_at=utcnow(), parked_reason=f"平台拒收：{id_number}"))
         s.add(IllegalTransition(case_item_id=item.id, to_status="受理", source="medical", reason=said,
                                 changed_at="x", recorded_at=utcnow()))
-        s.add(ParkedStatus(source="hrss", source_seq=1, case_no="BZ1", state=ParkedState.WAITING, reasons="[]",
-                           change=json.dumps({"reason": said, "seq": 13812345679}, ensure_ascii=False),
-                           created_at=utcnow()))
+        s.execute(insert(ParkedStatus).values(  # the columns of 0019 only (the model's has more since)
+            source="hrss", source_seq=1, case_no="BZ1", state=ParkedState.WAITING, reasons="[]",
+            change=json.dumps({"reason": said, "seq": 13812345679}, ensure_ascii=False), created_at=utcnow()))
         held = s.scalars(select(Quarantine)).one()
         held.reasons = json.dumps([{"code": "X", "message": said}], ensure_ascii=False)
         held.decision_note = said

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.crypto.hashing import blind_index
 from lianban.keys.names import INDEX, VAULT
@@ -18,6 +19,7 @@ from lianban.ledger.sealed import sealed_under
 from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline.sms_notices import plan
 from lianban.pipeline.stage import stage
+from lianban.pipeline.status_log import collect_hrss
 
 
 def test_what_a_key_sealed_is_counted_until_it_is_no_longer_read(seeded: Any, paths: Paths) -> None:
@@ -52,3 +54,13 @@ def test_a_status_row_waiting_with_its_sealed_result_is_counted(seeded: Any, pat
                            created_at=utcnow()))
     with session_factory(paths.ledger_url)() as s:
         assert sealed_under(s, vault.active) == {"waiting_statuses": 1}
+
+
+def test_an_unreadable_status_row_kept_to_be_read_again_is_counted(paths: Paths) -> None:
+    """An HRSS status row with a code not in its table keeps its fields sealed, to be read again once the code is
+    added: retiring the key they were sealed under would leave the row unreadable for good."""
+    db = FrontendDB(paths.frontend_url)
+    db.append_status("BZ-9", "01", "7", at="2026-12-01T09:00:00+08:00")
+    assert collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 1
+    with session_factory(paths.ledger_url)() as s:
+        assert sealed_under(s, load_ring(paths.keys_dir, VAULT).active) == {"parked_statuses": 1}

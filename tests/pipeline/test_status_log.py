@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import insert, select
@@ -16,18 +16,20 @@ from sqlalchemy.orm import Session
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.frontend import status_log as log_table
 from connectors.hrss.mapping import STATUS_COLUMNS as S
-from connectors.hrss.statuses import CODES
+from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
 from lianban.domain.statuses import Status
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.log_gaps import GAP_GRACE_SECONDS
 from lianban.ledger.models import Case, CaseItem, ParkedStatus, StatusEvent, Watermark
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline import notices, status_log
+from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
+from lianban.wire.contract import NoProofs, Peer, ProgressEvent, PushResult, StatusSink
 from simulators.people import generate
 from tests.conftest import own_postgres
 
@@ -236,3 +238,104 @@ def test_a_row_behind_one_still_waiting_for_its_case_waits_too_and_both_apply_in
     status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir)
     assert _statuses(paths.ledger_url, app["case_no"], code) == ([Status.ACCEPTED.value, Status.UNDER_REVIEW.value],
                                                                  Status.UNDER_REVIEW.value)
+
+
+class _Platform:
+    """皖事通办 as far as a report run can tell: every push acknowledged in full, and kept."""
+
+    def __init__(self) -> None:
+        self.pushed: list[ProgressEvent] = []
+
+    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
+        self.pushed += events
+        return PushResult(accepted=len(events), duplicates=0)
+
+    def health(self) -> Any:
+        raise NotImplementedError
+
+
+def _report(paths: Paths, platform: _Platform) -> int:
+    return report(Peer(cast(StatusSink, platform), NoProofs()), paths.ledger_url, paths.keys_dir).changed
+
+
+def _parked(paths: Paths) -> ParkedStatus:
+    with session_factory(paths.ledger_url)() as s:
+        return s.scalars(select(ParkedStatus)).one()
+
+
+def test_a_row_parked_for_an_unknown_code_is_read_again_once_the_table_has_it_and_reported_once(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HRSS logs a 办理状态 code its table does not have yet (its words quoting the applicant): the row is parked,
+    and the ledger keeps none of it in plaintext. Once the code is added to ``connectors/hrss/statuses.py``, the
+    next collection reads the parked row again and applies it, and 皖事通办 hears of it once; the row was lost
+    until HRSS wrote it anew."""
+    app = next(a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(",")))
+    db = FrontendDB(paths.frontend_url)
+    case_no, code = _staged_hrss_item(paths, db)
+    platform = _Platform()
+    _report(paths, platform)
+    db.append_status(case_no, code, "7", reason=f"{app['name']}（{app['id_number']}，{app['phone']}）材料已审",
+                     at="2026-12-01T09:00:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 1
+    engine_for(paths.ledger_url).dispose()
+    raw = b"".join(p.read_bytes() for p in paths.home.glob("ledger.db*"))
+    for field in ("id_number", "phone", "name"):
+        assert app[field].encode() not in raw, f"{field} stored in plaintext"
+
+    monkeypatch.setitem(STATUSES, "7", Status.UNDER_REVIEW)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 0
+    assert _statuses(paths.ledger_url, case_no, code) == ([Status.UNDER_REVIEW.value], Status.UNDER_REVIEW.value)
+    parked = _parked(paths)
+    assert (parked.state, parked.raw) == (ParkedState.APPLIED, None) and parked.resolved_at is not None
+    platform.pushed.clear()
+    assert _report(paths, platform) == 1 and _report(paths, platform) == 0
+    (told,) = platform.pushed
+    assert (told.case_no, told.item_code, told.status) == (case_no, code, Status.UNDER_REVIEW)
+    assert app["id_number"] not in (told.reason or "") and "材料已审" in (told.reason or "")
+
+
+def test_a_parked_row_read_again_older_than_the_items_status_changes_nothing_and_one_still_unreadable_stays(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """受理, then 审核中 under a code HRSS had not told (parked), then 审核通过. Read again once the code is known, the
+    审核中 is older than the item's 审核通过: stale, as a late row just read would be, so the item stays approved.
+    A row that also names a material the catalog does not know stays parked, with only that reason now."""
+    db = FrontendDB(paths.frontend_url)
+    case_no, code = _staged_hrss_item(paths, db)
+    db.append_status(case_no, code, CODES[Status.ACCEPTED], at="2026-12-01T09:00:00+08:00")
+    db.append_status(case_no, code, "7", at="2026-12-01T09:05:00+08:00")
+    db.append_status(case_no, code, CODES[Status.APPROVED], at="2026-12-01T09:10:00+08:00")
+    db.append_status(case_no, code, "7", at="2026-12-01T09:15:00+08:00", materials=("M01", "M99"))
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 2
+    monkeypatch.setitem(STATUSES, "7", Status.UNDER_REVIEW)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 0
+    assert _statuses(paths.ledger_url, case_no, code) == ([Status.ACCEPTED.value, Status.APPROVED.value],
+                                                          Status.APPROVED.value)
+    with session_factory(paths.ledger_url)() as s:
+        read, still = s.scalars(select(ParkedStatus).order_by(ParkedStatus.source_seq)).all()
+    assert read.state == ParkedState.APPLIED and read.resolved_at is not None
+    assert still.state == ParkedState.PARKED and still.raw is not None and still.resolved_at is None
+    (reason,) = json.loads(still.reasons)
+    assert "M99" in reason and "'7'" not in reason
+
+
+def test_a_parked_row_that_reads_now_waits_behind_its_cases_waiting_rows_and_all_apply_in_log_order(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HRSS logs 受理 under a code not told yet (parked) and 审核中 before the application reaches the 前置库 (it
+    waits). The case is staged and the code added: the next run reads the 受理 again and applies it before the
+    审核中, in log order; applied after it, the 受理 was stale and never reached 皖事通办."""
+    app = next(a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(",")))
+    code = min(HRSS_OWN & set(app["items"].split(",")))
+    db = FrontendDB(paths.frontend_url)
+    db.append_status(app["case_no"], code, "7", at="2026-12-01T09:00:00+08:00")
+    db.append_status(app["case_no"], code, CODES[Status.UNDER_REVIEW], at="2026-12-01T09:05:00+08:00")
+    collected = status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir)
+    assert (collected.parked, collected.waiting) == (1, 1)
+    db.insert_applications([app])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    monkeypatch.setitem(STATUSES, "7", Status.ACCEPTED)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 2
+    assert _statuses(paths.ledger_url, app["case_no"], code) == ([Status.ACCEPTED.value, Status.UNDER_REVIEW.value],
+                                                                 Status.UNDER_REVIEW.value)
+    with session_factory(paths.ledger_url)() as s:
+        assert set(s.scalars(select(ParkedStatus.state))) == {ParkedState.APPLIED}

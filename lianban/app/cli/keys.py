@@ -64,7 +64,7 @@ def _vault_key_unused(kid: str) -> None:
 
 
 _SEALED_ZH = {"deliveries": "待投递或死信", "results": "办理结果", "sms_notices": "未发送完的短信",
-              "waiting_statuses": "待补记的人社状态记录"}
+              "waiting_statuses": "待补记的人社状态记录", "parked_statuses": "搁置待重新读取的人社状态记录"}
 
 
 @keys_app.command("import")
