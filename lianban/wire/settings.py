@@ -6,7 +6,8 @@ looked up is the application's business (:mod:`lianban.app.config`).
 
 Fields: ``host``, ``port``, ``schema`` (http/https), ``login``, ``password``; ``extra``: ``wsdl``,
 ``batch_size``, ``lanes``, ``processes``, ``connect_timeout``, ``read_timeout``, ``rate_limit`` (requests/s),
-``verify``, ``ca_bundle``, ``client_cert`` + ``client_key`` (mTLS), ``x509_cert`` + ``x509_key`` (WS-Security).
+``answer_timeout`` (seconds for a whole answer), ``verify``, ``ca_bundle``, ``client_cert`` + ``client_key`` (mTLS),
+``x509_cert`` + ``x509_key`` (WS-Security).
 A missing or malformed one fails at load with a sentence naming the connection and the field.
 """
 
@@ -50,6 +51,10 @@ DEFAULT_LANES = 2
 DEFAULT_PROCESSES = 2
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
+#: the whole answer (connecting, waiting, reading the body) without ``extra.answer_timeout``: this many read
+#: timeouts. The read timeout bounds each wait for the next bytes only, so an answer trickled a few bytes at a
+#: time held a delivery lane for as long as the party kept sending, past the run's lease on the rows it claimed
+ANSWER_TIMEOUT_READS = 2
 DEFAULT_RETRIES = 2  # so at most three attempts of an idempotent call
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 _WEB_SCHEMES = ("http", "https")
@@ -67,12 +72,18 @@ class TransportSettings:
     rate_limit: float | None = None  # requests per second for this session; None = unlimited
     retries: int = DEFAULT_RETRIES  # extra attempts of an idempotent call
     max_response_bytes: int = MAX_RESPONSE_BYTES
+    answer_timeout: float | None = None  # seconds for a whole answer; None = ANSWER_TIMEOUT_READS read timeouts
     #: verifies every answer (the department's response signature); raises to refuse it
     response_check: Callable[[requests.Response], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.connect_timeout, self.read_timeout)
+
+    @property
+    def answer_deadline(self) -> float:
+        """Seconds a whole answer may take, from the request's start to its body's last byte."""
+        return self.answer_timeout or ANSWER_TIMEOUT_READS * self.read_timeout
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,7 @@ _NUMBERS: dict[str, tuple[type[int] | type[float], float | None]] = {
     "processes": (int, DEFAULT_PROCESSES),
     "connect_timeout": (float, DEFAULT_CONNECT_TIMEOUT),
     "read_timeout": (float, DEFAULT_READ_TIMEOUT),
+    "answer_timeout": (float, None),
     "rate_limit": (float, None),
 }
 
@@ -173,6 +185,7 @@ def _transport(name: str, extra: Mapping[str, Any]) -> TransportSettings:
     return TransportSettings(
         connect_timeout=_number(name, extra, "connect_timeout"),
         read_timeout=_number(name, extra, "read_timeout"),
+        answer_timeout=_number(name, extra, "answer_timeout"),
         verify=_existing_file(name, extra, "ca_bundle") or _flag(extra.get("verify", True)),
         client_cert=_pem_pair(name, extra, "client", "mTLS"),
         rate_limit=_number(name, extra, "rate_limit"),

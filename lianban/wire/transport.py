@@ -3,6 +3,9 @@
 Every session this module builds has, by construction:
 
 * **timeouts** on every request (connect, read); zeep's ``operation_timeout`` (None by default) is set too;
+* **a deadline for the whole answer** (``answer_deadline``: from the request's start to the body's last byte),
+  where the read timeout bounds each wait for the next bytes only: an answer trickled a few bytes at a time is
+  cut at the deadline and raises ``requests.ReadTimeout``, as a silent one does;
 * **retries for idempotent calls only**: GET/HEAD/OPTIONS are retried a few times with exponential backoff on
   connection failures, read failures and HTTP 429/502/503/504, waiting what Retry-After asks (at most
   :data:`MAX_RETRY_AFTER` seconds). POST is never resent here: a lost answer to a delivery is the pipeline's
@@ -20,20 +23,23 @@ tests may pass a session pointed at a local server.
 Exceptions leaving a session are ``requests``' own, plus::
 
     requests.RequestException
-     └── ResponseTooLarge     the answer exceeded max_response_bytes; it was not read further
+     ├── ResponseTooLarge     the answer exceeded max_response_bytes; it was not read further
+     └── Timeout
+          └── ReadTimeout     also: the answer was not complete at its deadline; it was not read further
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
@@ -121,11 +127,13 @@ def _refuse_declared(response: requests.Response, limit: int) -> None:
                                response=response)
 
 
-def read_limited(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -> bytes:
-    """The body of a streamed `response`, refusing (and closing) it once it passes `limit` bytes."""
+def read_limited(response: requests.Response, limit: int = MAX_RESPONSE_BYTES,
+                 deadline: float | None = None) -> bytes:
+    """The body of a streamed `response`, refusing (and closing) it once it passes `limit` bytes, or once
+    `deadline` (a :func:`time.monotonic` instant) passes before its last byte came."""
     _refuse_declared(response, limit)
     body = bytearray()
-    for chunk in response.iter_content(_CHUNK):
+    for chunk in response.iter_content(_CHUNK) if deadline is None else _arriving(response, deadline):
         body += chunk
         if len(body) > limit:
             response.close()
@@ -133,9 +141,29 @@ def read_limited(response: requests.Response, limit: int = MAX_RESPONSE_BYTES) -
     return bytes(body)
 
 
-def _size_hook(limit: int) -> Callable[..., requests.Response]:
-    """A response hook: reads a non-streamed body through :func:`read_limited`; checks only the declared
-    size of a streamed one (its caller reads it, ideally through :func:`read_limited`)."""
+def _arriving(response: requests.Response, deadline: float) -> Iterator[bytes]:
+    """The body as it arrives, one socket read at a time (``iter_content`` waits for a whole chunk), until
+    `deadline`; urllib3's failures leave as requests' own, as ``iter_content``'s do."""
+    try:
+        while piece := response.raw.read1(_CHUNK, decode_content=True):
+            if time.monotonic() > deadline:
+                response.close()
+                raise requests.ReadTimeout("answer not complete by its deadline", response=response)
+            yield piece
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from exc
+    except Urllib3SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+
+
+def _body_hook(limit: int, seconds: float) -> Callable[..., requests.Response]:
+    """A response hook: reads a non-streamed body through :func:`read_limited`, by `seconds` after the request
+    began; checks only the declared size of a streamed one (its caller reads it, ideally through
+    :func:`read_limited`)."""
 
     def hook(response: requests.Response, *args: Any, stream: bool = False, **kwargs: Any) -> requests.Response:
         if stream:
@@ -143,7 +171,8 @@ def _size_hook(limit: int) -> Callable[..., requests.Response]:
             return response
         already: object = response._content  # False until read; a stub adapter may hand over bytes
         if already is False:
-            response._content = read_limited(response, limit)
+            deadline = time.monotonic() + seconds - response.elapsed.total_seconds()  # elapsed: until the headers
+            response._content = read_limited(response, limit, deadline)
             response._content_consumed = True  # type: ignore[attr-defined]
         elif isinstance(already, bytes) and len(already) > limit:
             raise ResponseTooLarge(f"answer exceeds the limit of {limit} bytes", response=response)
@@ -172,15 +201,15 @@ class _HubSession(requests.Session):
 
 
 def make_session(settings: TransportSettings | None = None) -> requests.Session:
-    """A hardened session: default timeouts, TLS verification on, idempotent retries, optional rate limit,
-    response size limit, our User-Agent, no environment proxies."""
+    """A hardened session: default timeouts and a deadline for each whole answer, TLS verification on,
+    idempotent retries, optional rate limit, response size limit, our User-Agent, no environment proxies."""
     settings = settings or TransportSettings()
     bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
     session = _HubSession(settings.timeout, bucket)
     adapter = HTTPAdapter(max_retries=retry_policy(settings.retries))
     for prefix in ("http://", "https://"):
         session.mount(prefix, adapter)
-    session.hooks["response"].append(_size_hook(settings.max_response_bytes))
+    session.hooks["response"].append(_body_hook(settings.max_response_bytes, settings.answer_deadline))
     if settings.response_check:
         check = settings.response_check
         session.hooks["response"].append(lambda response, *args, **kwargs: check(response))

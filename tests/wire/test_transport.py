@@ -3,12 +3,14 @@ connection fields that feed them (lianban.wire.settings: rate_limit, TLS files, 
 
 from __future__ import annotations
 
+import gzip
 import json
 import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -72,6 +74,24 @@ def _unbounded(h: Handler) -> None:
     h.close_connection = True
 
 
+def _trickle(pieces: int) -> Callable[[Handler], None]:
+    """Headers at once, then the body a byte every 0.05 s: each wait far inside the read timeout."""
+
+    def route(h: Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(pieces))
+        h.end_headers()
+        try:
+            for _ in range(pieces):
+                h.wfile.write(b"x")
+                h.wfile.flush()
+                time.sleep(0.05)
+        except OSError:  # the client gave up
+            h.close_connection = True
+
+    return route
+
+
 ROUTES = {
     "/ok": lambda h: h.send(200, b'{"ok": true}'),
     "/busy": lambda h: h.send(503, b"busy", {"Retry-After": "0"}),
@@ -80,6 +100,9 @@ ROUTES = {
     "/declared-big": lambda h: h.send(200, b"x" * 2000),
     "/unbounded": _unbounded,
     "/moved": lambda h: h.send(307, b"", {"Location": "/elsewhere"}),
+    "/gzip": lambda h: h.send(200, gzip.compress(b'{"ok": true}' * 10_000), {"Content-Encoding": "gzip"}),
+    "/trickle": _trickle(60),  # 3 s in all
+    "/trickle-short": _trickle(4),  # 0.2 s
 }
 
 
@@ -142,6 +165,33 @@ def test_every_request_carries_the_default_timeout(local: tuple[str, Server]) ->
     with pytest.raises(requests.ReadTimeout):
         session.get(f"{url}/slow")
     assert time.monotonic() - started < 0.9
+
+
+def test_an_answer_trickled_past_its_deadline_is_cut_there_as_a_read_timeout(local: tuple[str, Server]) -> None:
+    """A party sending its answer a byte at a time, each inside the read timeout: the read timeout alone let it hold
+    the lane for the 3 s it took; the whole answer now has twice the read timeout (0.6 s), and the failure is
+    the retriable read timeout. A short trickle inside the deadline is read whole."""
+    url, _ = local
+    session = make_session(TransportSettings(read_timeout=0.3, retries=0))
+    for method in ("GET", "POST"):
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout):
+            session.request(method, f"{url}/trickle")
+        assert 0.55 < time.monotonic() - started < 1.2
+    assert session.post(f"{url}/trickle-short").content == b"xxxx"
+    assert session.get(f"{url}/gzip").content == b'{"ok": true}' * 10_000  # read as it arrives, still decoded
+
+
+def test_the_answer_deadline_comes_from_extra_and_must_be_positive(local: tuple[str, Server]) -> None:
+    url, _ = local
+    transport = parse_connection("health", _conn(answer_timeout="0.4", read_timeout="5")).transport
+    assert (transport.answer_deadline, parse_connection("health", _conn()).transport.answer_deadline) == (0.4, 60)
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout):
+        make_session(replace(transport, retries=0)).get(f"{url}/trickle")
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(ConfigError, match=r"dept_health: field 'extra' has a malformed 'answer_timeout'"):
+        parse_connection("health", _conn(answer_timeout=-1))
 
 
 def test_the_session_names_itself_and_ignores_environment_proxies(local: tuple[str, Server],
@@ -278,6 +328,23 @@ def test_zeep_client_has_operation_timeout_and_our_session() -> None:
     assert client.transport.operation_timeout == 7
     assert client.transport.session.headers["User-Agent"] == USER_AGENT
     assert client.settings.forbid_dtd and client.settings.forbid_entities and client.settings.forbid_external
+
+
+def test_zeep_posts_under_the_answer_deadline_and_the_medical_item_is_retried(local: tuple[str, Server]) -> None:
+    """zeep's SOAP call goes through the same session: a trickled SOAP answer is cut at the deadline, and the
+    medical connector reads that failure as one to retry (not a refusal)."""
+    from connectors.medical.connector import translate_error
+    from lianban.errors import RetriableError
+
+    url, _ = local
+    client = make_zeep_client(str(schema_path("medical", "medical.wsdl")),
+                              TransportSettings(read_timeout=0.3, answer_timeout=0.5, retries=0))
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout) as cut:
+        client.transport.post(f"{url}/trickle", "<soap/>", {})
+    assert time.monotonic() - started < 1.0
+    assert isinstance(translate_error(cut.value), RetriableError)
+    assert client.transport.post(f"{url}/trickle-short", "<soap/>", {}).content == b"xxxx"
 
 
 # -- settings that feed the transport (lianban.wire.settings) ----------------------------------------------------

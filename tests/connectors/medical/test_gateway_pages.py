@@ -79,13 +79,22 @@ def test_an_answer_over_the_size_limit_is_retried_not_a_wrong_address(status: in
 
 
 class _Broken:
-    """A body that breaks off midway, as a connection the bureau closes before its answer is whole."""
+    """A body that breaks off midway, as a connection the bureau closes before its answer is whole (read as it
+    arrives, ``read1``, under the answer's deadline; ``stream`` for a caller reading it without one)."""
 
-    def stream(self, amt: int, decode_content: bool = True) -> Any:
+    def __init__(self) -> None:
+        self.pieces = iter([b'<?xml version="1.0"?><soap:Envelope'])
+
+    def read1(self, amt: int, decode_content: bool = True) -> bytes:
         from urllib3.exceptions import ProtocolError
 
-        yield b'<?xml version="1.0"?><soap:Envelope'
+        for piece in self.pieces:
+            return piece
         raise ProtocolError("Connection broken: IncompleteRead(36 bytes read, 4000 more expected)")
+
+    def stream(self, amt: int, decode_content: bool = True) -> Any:
+        yield self.read1(amt)
+        yield self.read1(amt)
 
     def close(self) -> None:
         pass
