@@ -8,7 +8,9 @@ channel that fails is tried again at the next check, and an alert is never lost 
 incident that cleared before anyone was told it opened is marked told without a message. One check at a time
 tells (a lease, :mod:`lianban.ledger.leases`): another check begun meanwhile (the DAG's and an operator's) tells
 nobody and says so (``busy``), where it told the same liaison twice, or marked an incident's clearing told while
-the first check was still sending its opening.
+the first check was still sending its opening. The check renews its lease before each message, so one slow
+to send (many alerts, each channel waiting out its timeouts) keeps it; one that finds another run took it over
+meanwhile (its lease ran out during one send) tells no more and says so (``lost``).
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from lianban.domain.liaisons import HUB, Liaison
 from lianban.errors import LianbanError
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import RESOLVED, observe, sweep, told
-from lianban.ledger.leases import held
+from lianban.ledger.leases import Lease, held
 from lianban.ledger.models import Incident
 
-__all__ = ["Alert", "CheckResult", "Notifier", "check"]
+__all__ = ["Alert", "CheckResult", "Notifier", "check", "still_held"]
 
 log = logging.getLogger("lianban.alerts")
 
@@ -70,6 +72,7 @@ class CheckResult:
     untold: int = 0  # messages that went out on no channel: kept, tried again at the next run
     reasons: list[str] = field(default_factory=list)  # why channels did not send (ours: Chinese, no personal data)
     busy: bool = False  # another run was telling: this one told nobody (the next run tells what is left)
+    lost: bool = False  # another run took the telling over midway (this run's lease ran out): this one stopped
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -114,15 +117,27 @@ def deliver_alert(alert: Alert, channels: Sequence[Notifier], result: CheckResul
 LEASE_SECONDS = 15 * 60
 
 
-def alone(ledger_url: str, lease: str, tell: Callable[[sessionmaker[Session], CheckResult], None]) -> CheckResult:
+def alone(ledger_url: str, lease: str,
+          tell: Callable[[sessionmaker[Session], CheckResult, Lease], None]) -> CheckResult:
     """`tell` run while this run holds `lease` (:mod:`lianban.ledger.leases`), its counts; ``busy`` and nothing
-    told when another run holds it."""
+    told when another run holds it. `tell` asks :func:`still_held` before each message."""
     sessions, result = session_factory(ledger_url), CheckResult()
     with held(sessions, lease, LEASE_SECONDS) as mine:
-        if mine:
-            tell(sessions, result)
-        result.busy = not mine
+        if mine is not None:
+            tell(sessions, result, mine)
+        result.busy = mine is None
     return result
+
+
+def still_held(lease: Lease, result: CheckResult) -> bool:
+    """Whether this run still holds `lease`, renewed for another :data:`LEASE_SECONDS`; when not, it says so and
+    the run tells no more (the run that took the lease over tells what is left)."""
+    if lease.renew():
+        return True
+    result.lost = True
+    log.error("告警 ALERT: %s 的租约已被另一次运行接管，本次停止发送，余下的由该运行发送 (lease lost, stopped)",
+              lease.name)
+    return False
 
 
 def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Notifier]) -> CheckResult:
@@ -130,7 +145,7 @@ def check(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence[Noti
     return alone(ledger_url, "alerts_check", partial(_check, liaisons=liaisons, channels=channels))
 
 
-def _check(sessions: sessionmaker[Session], result: CheckResult, *, liaisons: dict[str, Liaison],
+def _check(sessions: sessionmaker[Session], result: CheckResult, lease: Lease, *, liaisons: dict[str, Liaison],
            channels: Sequence[Notifier]) -> None:
     with sessions.begin() as session:
         seen = observe(session)
@@ -140,6 +155,8 @@ def _check(sessions: sessionmaker[Session], result: CheckResult, *, liaisons: di
                   for i in due]
     result.observed = len(seen)
     for incident_id, alert in alerts:
+        if not still_held(lease, result):
+            return
         if alert is not None and not deliver_alert(alert, channels, result):
             result.untold += 1
             continue

@@ -2,8 +2,8 @@
 
 Sent through the same channels as the alerts (e-mail, SMS template ``daily_summary``), to every party's liaison
 and the hub's duty desk; a party whose summary of the day went out (on at least one channel) is not sent it
-again, whoever reruns the job. One run at a time sends (a lease, :mod:`lianban.ledger.leases`): two at once
-sent each summary twice.
+again, whoever reruns the job. One run at a time sends (a lease, :mod:`lianban.ledger.leases`, renewed before
+each summary): two at once sent each summary twice.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from lianban.domain.catalog import load_catalog
 from lianban.domain.liaisons import HUB, Liaison
 from lianban.ledger.daily import Summary, due, sent, summaries
-from lianban.pipeline.alerts import Alert, CheckResult, Notifier, alone, deliver_alert
+from lianban.ledger.leases import Lease
+from lianban.pipeline.alerts import Alert, CheckResult, Notifier, alone, deliver_alert, still_held
 
 __all__ = ["send_daily"]
 
@@ -47,15 +48,17 @@ def send_daily(ledger_url: str, liaisons: dict[str, Liaison], channels: Sequence
     return alone(ledger_url, "daily_summary", partial(_send, liaisons=liaisons, channels=channels, day=day))
 
 
-def _send(sessions: sessionmaker[Session], result: CheckResult, *, liaisons: dict[str, Liaison],
+def _send(sessions: sessionmaker[Session], result: CheckResult, lease: Lease, *, liaisons: dict[str, Liaison],
           channels: Sequence[Notifier], day: date) -> None:
     parties = [HUB, *load_catalog().departments]
     with sessions() as session:
         todo = [s for s in summaries(session, parties, day) if due(session, s.party, day)]
+    result.observed = len(todo)
     for summary in todo:
+        if not still_held(lease, result):
+            return
         if not deliver_alert(_alert(summary, day, liaisons[summary.party]), channels, result):
             result.untold += 1
             continue
         with sessions.begin() as session:
             sent(session, summary.party, day)
-    result.observed = len(todo)

@@ -4,16 +4,23 @@ trouble at a party, however many checks run at once."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from lianban.app.config import Paths
 from lianban.domain.liaisons import load_liaisons
+from lianban.ledger import leases
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import observe, sweep
 from lianban.ledger.models import Delivery, Incident
-from lianban.pipeline.alerts import Alert, CheckResult, check
+from lianban.ledger.store import utcnow
+from lianban.pipeline.alerts import LEASE_SECONDS, Alert, CheckResult, check
+from lianban.pipeline.daily import send_daily
 from lianban.pipeline.stage import stage
 
 
@@ -126,3 +133,68 @@ def test_two_daily_summary_runs_at_once_send_each_summary_once(paths: Paths) -> 
     scheduled.join(30)
     parties = [a.party for a in channel.alerts]
     assert operator.busy and operator.sent == {} and parties and len(parties) == len(set(parties))
+
+
+class Slow(Outbox):
+    """A channel each message takes `minutes` to go through (SMTP waiting out its timeouts), on the leases' clock;
+    `meanwhile` runs once, during the `at`-th message (another run started then)."""
+
+    def __init__(self, clock: list[timedelta], minutes: int, at: int, meanwhile: Callable[[], object]) -> None:
+        super().__init__()
+        self.clock, self.minutes, self.at, self.meanwhile = clock, minutes, at, meanwhile
+        self.others: list[object] = []
+
+    def send(self, alert: Alert) -> None:
+        self.clock[0] += timedelta(minutes=self.minutes)
+        super().send(alert)
+        if len(self.alerts) == self.at:
+            self.others.append(self.meanwhile())
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[timedelta]:
+    start, moved = utcnow(), [timedelta()]
+    monkeypatch.setattr(leases, "utcnow", lambda: start + moved[0])
+    return moved
+
+
+def test_a_run_still_sending_past_its_first_lease_keeps_it_and_a_second_run_is_busy(
+        paths: Paths, clock: list[timedelta]) -> None:
+    """Daily summaries taking 10 minutes each: the operator's run begun during the third (30 minutes in, past a
+    15-minute lease) sends nothing (busy). Before, the lease had run out and it sent every summary not marked yet,
+    so liaisons got theirs twice."""
+    liaisons, day = load_liaisons(), date(2026, 12, 2)
+    channel = Slow(clock, 10, 3, lambda: send_daily(paths.ledger_url, liaisons, [channel], day))
+    scheduled = send_daily(paths.ledger_url, liaisons, [channel], day)
+    (operator,) = channel.others
+    assert isinstance(operator, CheckResult) and operator.busy and operator.sent == {}
+    parties = Counter(a.party for a in channel.alerts)
+    assert not scheduled.lost and len(parties) == scheduled.observed > 3 and set(parties.values()) == {1}
+
+
+def test_a_run_whose_one_send_outlasted_its_lease_stops_once_taken_over(paths: Paths,
+                                                                         clock: list[timedelta]) -> None:
+    """One summary took longer than the lease: the operator's run meanwhile took the lease over and sent the rest;
+    the first run finds it so before its next summary and stops (``lost``). Only the summary in flight when the
+    lease ran out went twice; before, the first run went on and every summary went twice."""
+    liaisons, day = load_liaisons(), date(2026, 12, 2)
+    minutes = LEASE_SECONDS // 60 + 1
+    channel = Slow(clock, minutes, 1, lambda: send_daily(paths.ledger_url, liaisons, [Outbox()], day))
+    scheduled = send_daily(paths.ledger_url, liaisons, [channel], day)
+    (operator,) = channel.others
+    assert isinstance(operator, CheckResult) and not operator.busy and operator.sent["outbox"] == scheduled.observed
+    assert scheduled.lost and len(channel.alerts) == 1
+
+
+def test_a_check_telling_many_incidents_slowly_keeps_the_telling_to_itself(seeded: Any, paths: Paths,
+                                                                           clock: list[timedelta]) -> None:
+    """Alerts taking 10 minutes each: a check begun during the second (past the 15-minute lease) tells nobody."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).where(Delivery.department.in_(["health", "medical"])).values(state="dead"))
+    liaisons, outbox = load_liaisons(), Outbox()
+    channel = Slow(clock, 10, 2, lambda: check(paths.ledger_url, liaisons, [outbox]))
+    scheduled = check(paths.ledger_url, liaisons, [channel])
+    (operator,) = channel.others
+    assert isinstance(operator, CheckResult) and operator.busy and outbox.alerts == []
+    assert scheduled.opened == len(channel.alerts) >= 2 and not scheduled.lost

@@ -40,6 +40,9 @@ def alerts_daily(day: Annotated[str | None, typer.Option("--date", help="YYYY-MM
 def _busy(done: dict[str, Any], sentence: str) -> None:
     if done.get("busy"):
         typer.echo(sentence, err=True)
+    if done.get("lost"):
+        typer.echo("本次发送期间租约已被另一次运行接管，已停止发送；余下的由那次运行发出 "
+                   "(another run took the sending over; this one stopped)", err=True)
 
 
 def _summary_day(day: str | None) -> str | None:
