@@ -19,6 +19,7 @@ from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.delivery_keys import by_key
 from lianban.ledger.models import Case, CaseItem, Delivery, Supplement
 from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, utcnow
+from lianban.pipeline.deliver import said
 
 #: 补正 submissions an operator looks at: refused or out of retries (requeueable), unreadable (fixed at the source)
 SUPPLEMENT_DEAD = (SupplementState.REFUSED, SupplementState.DEAD, SupplementState.PARKED)
@@ -58,6 +59,17 @@ def list_dead(ledger_url: str, department: str | None = None,
                 for d, item, case_no in session.execute(_query(department, states))]
 
 
+REQUEUED = "操作员重新排队 (requeued by an operator); was: "
+
+
+def requeued(last_error: str | None) -> str:
+    """A requeued row's last_error: said so, with the error it had (its newest), bounded as a peer's text is
+    (:func:`~lianban.pipeline.deliver.said`); a row requeued again with no error since says it once, so
+    requeues never grow it."""
+    was = last_error.removeprefix(REQUEUED) if last_error else None
+    return said(f"{REQUEUED}{was}")
+
+
 #: dead letters requeued per transaction: short transactions, so deliver runs claiming from the outbox meanwhile
 #: are never held up by a requeue of many thousands
 REQUEUE_CHUNK = 1000
@@ -88,7 +100,7 @@ def requeue(ledger_url: str, department: str | None = None, states: Sequence[str
                                                           Delivery.state.in_(list(states))).with_for_update())
             for row in rows:
                 row.state, row.attempts, row.next_attempt_at = DeliveryState.PENDING, 0, utcnow()
-                row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
+                row.last_error = requeued(row.last_error)
                 done += 1
         if progress is not None:
             progress(min(offset + REQUEUE_CHUNK, len(ids)), len(ids))
@@ -141,5 +153,5 @@ def requeue_supplements(ledger_url: str) -> int:
         for row in rows:
             again = SupplementState.PENDING if row.supplement_id else SupplementState.WAITING
             row.state, row.attempts, row.next_attempt_at = again, 0, utcnow()
-            row.last_error = f"操作员重新排队 (requeued by an operator); was: {row.last_error}"
+            row.last_error = requeued(row.last_error)
         return len(rows)

@@ -76,6 +76,7 @@ MAX_RETRY_AFTER_SECONDS = 86_400  # the longest the other side's Retry-After is 
 BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
 BUDGET_SPENT = "(time budget spent)"  # ends the stopped_by of a run that stopped on its budget
 SAID_MAX = 500  # the most of a department's free text (a refusal's reason) kept or logged: medical.xsd's Reason
+CUT = "…（已截断）"  # ends a text :func:`said` cut
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
 
@@ -208,11 +209,12 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 
 def said(text: str) -> str:
-    """A department's free text as the ledger keeps it and the log tells it: at most :data:`SAID_MAX` characters
-    (an error body's message may be of any length, and a batch's every row keeps it), masked before it is cut (an
-    ID number cut across is no longer ID-shaped, and would keep its area code and birth date)."""
+    """A peer's free text (a department's, 皖事通办's) as the ledger keeps it and the log tells it: at most
+    :data:`SAID_MAX` characters, its start and :data:`CUT` when longer (an error body's message may be of any
+    length, and a batch's every row keeps it), masked before it is cut (an ID number cut across is no longer
+    ID-shaped, and would keep its area code and birth date)."""
     text = redact_text(text)
-    return text if len(text) <= SAID_MAX else f"{text[:SAID_MAX]}…"
+    return text if len(text) <= SAID_MAX else f"{text[:SAID_MAX - len(CUT)]}{CUT}"
 
 
 def _fail(row: OutboxRow, error: str, retry_after: float | None, result: DeliverResult) -> None:

@@ -53,6 +53,7 @@ from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
 from lianban.pipeline.banjian import STATUSES, Cases, versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
+from lianban.pipeline.deliver import said
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.pipeline.offload import Offload, ProcessLost, after_reply
 from lianban.wire.contract import EncodingSink, Peer, ProgressEvent, PushResult, StatusSink
@@ -225,8 +226,8 @@ class _Push:
             self.result.stopped_by = "皖事通办逐条拒收整批事件，疑似系统性问题 (every event refused)"
             return False
         with self.sessions.begin() as session:
-            for event, _code, said in isolated.refused:
-                reason = redact_text(said)  # the platform's words may quote what it was sent
+            for event, _code, words in isolated.refused:
+                reason = said(words)  # the platform's words may quote what it was sent, and be of any length
                 session.execute(update(StatusEvent).where(StatusEvent.id == event.event_id)
                                 .values(parked_reason=reason, parked_at=utcnow()))
                 alerts.error("告警 ALERT: 皖事通办拒收状态事件 %s，已搁置：%s；原因排除后运行 "

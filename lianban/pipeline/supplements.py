@@ -69,6 +69,7 @@ from lianban.pipeline.deliver import (
     record_exchange,
     refusal,
     refused_for_good,
+    said,
     why_refused,
 )
 from lianban.pipeline.sealer import BatchSealer
@@ -235,7 +236,7 @@ def _outgoing(session: Session, row: Supplement) -> tuple[str, dict[str, Any], S
 
 def _fail(row: Supplement, error: str, retry_after: float | None, result: DeliverResult) -> None:
     row.attempts += 1
-    row.last_error = redact_text(error)  # may quote the department: masked as deliveries' are
+    row.last_error = said(error)  # may quote the department: masked and bounded as deliveries' are
     if row.attempts >= MAX_ATTEMPTS:
         row.state = SupplementState.DEAD
         result.dead += 1
@@ -246,7 +247,7 @@ def _fail(row: Supplement, error: str, retry_after: float | None, result: Delive
 
 def _refuse(row: Supplement, code: str, reason: str, result: DeliverResult) -> None:
     row.attempts += 1
-    row.sent_at, row.state, row.last_error = utcnow(), SupplementState.REFUSED, redact_text(f"{code}: {reason}")
+    row.sent_at, row.state, row.last_error = utcnow(), SupplementState.REFUSED, said(f"{code}: {reason}")
     result.refused += 1
 
 

@@ -65,3 +65,21 @@ def test_a_supplement_requeued_by_another_operator_meanwhile_is_requeued_once(pa
     assert counted == [0]
     with sessions() as s:
         assert s.scalars(select(Supplement.last_error)).one() == "RETRY: 连接被拒绝"
+
+
+def test_ten_requeues_keep_the_newest_error_once_and_bounded(seeded: Any, paths: Paths) -> None:
+    """Each requeue wrapped last_error in one more "requeued; was: …": ten requeues of a row with a department's
+    100 KB reason kept it ten times over, growing without end."""
+    dead, sessions = _one_dead(paths, seeded), session_factory(paths.ledger_url)
+    with sessions.begin() as s:
+        s.execute(update(Delivery).where(Delivery.id == dead)
+                  .values(last_error="部门拒收：字段不合规" + "。" * 100_000))
+    for _ in range(10):
+        assert requeue(paths.ledger_url) == 1
+        with sessions.begin() as s:  # it went out again and was given up on again, its reason the same
+            s.execute(update(Delivery).where(Delivery.id == dead).values(state=DeliveryState.DEAD))
+    with sessions() as s:
+        kept = s.get(Delivery, dead)
+    assert kept is not None and kept.last_error and len(kept.last_error) <= 500
+    assert kept.last_error.startswith("操作员重新排队 (requeued by an operator); was: 部门拒收：字段不合规")
+    assert kept.last_error.count("操作员重新排队") == 1 and kept.last_error.endswith("…（已截断）")

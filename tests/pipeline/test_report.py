@@ -336,13 +336,13 @@ def test_a_batch_from_the_reader_process_unpacks_its_events_only_when_they_are_w
 class _RefusingOne(_Recording):
     """皖事通办 refusing one event, its reason quoting the applicant's ID and mobile numbers."""
 
-    def __init__(self, refused: int) -> None:
+    def __init__(self, refused: int, tail: str = "") -> None:
         super().__init__()
-        self.refused = refused
+        self.refused, self.tail = refused, tail
 
     def push(self, events: Sequence[ProgressEvent]) -> PushResult:
         if any(e.event_id == self.refused for e in events):
-            reason = "NODEREASON 含申请人身份证号 341602195501010012 与手机号 13812345678，不予接收"
+            reason = "NODEREASON 含申请人身份证号 341602195501010012 与手机号 13812345678，不予接收" + self.tail
             raise RejectedError(f"dept_wanshi_tong 拒收：{reason}", "SCHEMA", reason)
         return super().push(events)
 
@@ -361,6 +361,24 @@ def test_a_refusal_quoting_the_applicant_is_parked_and_alerted_masked(seeded: An
     logged = " ".join(r.getMessage() for r in caplog.records)
     for leaked in ("341602195501010012", "13812345678"):
         assert leaked not in (parked.parked_reason or "") and leaked not in logged
+
+
+def test_a_huge_refusal_is_parked_bounded_and_masked_and_the_others_are_reported(seeded: Any, paths: Paths,
+                                                                                 caplog: pytest.LogCaptureFixture
+                                                                                 ) -> None:
+    """The platform's reason was kept whole in parked_reason and alerted whole: 100 KB of it in the row and
+    the alert line."""
+    events = _events(paths, seeded)
+    refused = events[len(events) // 2]
+    sink = _RefusingOne(refused, "。" * 100_000)
+    result = report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir)
+    assert (result.parked, result.changed, result.stopped_by) == (1, len(events) - 1, None)
+    with session_factory(paths.ledger_url)() as s:
+        parked = s.get(StatusEvent, refused)
+    kept = parked.parked_reason if parked else None
+    assert kept and kept.startswith("NODEREASON 含申请人身份证号 341602********0012 与手机号 138****5678，不予接收")
+    assert len(kept) <= 500 and kept.endswith("…（已截断）")
+    assert max(len(r.getMessage()) for r in caplog.records) < 1000
 
 
 def test_a_departments_reason_longer_than_the_platform_takes_still_reaches_it(seeded: Any, paths: Paths) -> None:

@@ -20,10 +20,12 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Evidence, Supplement
 from lianban.ledger.progress import progress
 from lianban.ledger.store import SupplementState, utcnow
+from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline import supplements as supplements_mod
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
 from lianban.pipeline.supplements import collect_supplements, forward_supplements
+from lianban.wire.contract import Receipt
 from lianban.wire.settings import parse_connection
 
 PUSHED = ("medical", "health", "housing_fund")
@@ -148,6 +150,29 @@ def test_a_department_down_retries_then_dead_letters_nothing_lost(
         dead = s.scalars(select(Supplement)).one()
     assert (dead.state, dead.attempts) == (SupplementState.DEAD, 3) and "dept_health" in (dead.last_error or "")
     assert simulation.engines["health"].supplement_stats()["supplements"] == 0
+
+
+def test_a_departments_huge_refusal_of_a_submission_is_kept_bounded_and_masked(
+        seeded: Any, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A department's per-item refusal reason was stored whole (masked, of any length) in last_error: 100 KB
+    quoting an ID number went into the row and every listing of it."""
+    db = seeded[0]
+    _stage_and_deliver(db, paths)
+    case_no, item_code = _one_item_per_department(paths.ledger_url)["health"]
+    db.record_supplement(case_no, item_code, ["M01"])
+    collect_supplements(db, paths.ledger_url)
+    peer = _peer("health")
+    words = "材料不符：身份证号 341602195501010012 有误" + "。" * 100_000
+    monkeypatch.setattr(peer.connector, "supplement", lambda batch, seal: [
+        Receipt(s.supplement_id, accepted=False, department_code="CLBF", reason=words) for s in batch])
+
+    refused = forward_supplements(peer, paths.ledger_url, 50, paths.keys_dir)
+    with session_factory(paths.ledger_url)() as s:
+        row = s.scalars(select(Supplement)).one()
+    assert refused.refused == 1 and row.state == SupplementState.REFUSED and row.last_error
+    assert row.last_error.startswith("CLBF: 材料不符：身份证号 341602********0012 有误")
+    assert "19550101" not in row.last_error
+    assert len(row.last_error) <= deliver_mod.SAID_MAX and row.last_error.endswith("…（已截断）")
 
 
 def test_a_submission_naming_an_unknown_material_is_parked_with_a_chinese_reason(
