@@ -387,9 +387,32 @@ def collect_notice_receipts() -> dict[str, Any]:
 
 
 def notices_run(day: str | None = None) -> dict[str, Any]:
-    """The four steps of the lianban_notices DAG in order (``lianban notices run``)."""
-    return {"reminders": plan_reminders(day), "pensions": plan_pension_notices(), "sent": send_notices(),
-            "receipts": collect_notice_receipts()}
+    """The four steps of the lianban_notices DAG in order (``lianban notices run``), each run whatever became of
+    the one before, as the DAG's tasks are (trigger rule all_done): a step that failed is ``{"error": why}``."""
+    Paths.from_env().existing_ledger()  # no ledger is an operator slip, not one step's failure
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "reminders": partial(plan_reminders, day), "pensions": plan_pension_notices, "sent": send_notices,
+        "receipts": collect_notice_receipts}
+    return {name: _result_or_why(step) for name, step in steps.items()}
+
+
+def _result_or_why(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`step`'s result, or ``{"error": why}`` in one sentence with no personal data: a LianbanError's own
+    (ID- and mobile-number-shaped runs masked), anything else by its kind only (a database error's message may
+    carry a URL with its password, another's a value it read)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lianban.domain.identity import redact_text
+
+    try:
+        return step()
+    except LianbanError as exc:
+        return {"error": redact_text(str(exc))}
+    except SQLAlchemyError as exc:
+        return {"error": f"数据库不可用或结构不符（{type(exc).__name__}）；请检查 LIANBAN_LEDGER_URL / "
+                         f"LIANBAN_FRONTEND_URL (database unavailable)"}
+    except Exception as exc:
+        return {"error": f"意外错误（{type(exc).__name__}）(unexpected error)"}
 
 
 def forecast(months: int, day: str | None = None) -> dict[str, Any]:

@@ -51,6 +51,33 @@ def test_notices_run_plans_sends_and_collects_once(paths: Paths, gateway: str) -
     assert not any(m["phone"] in table.stdout + first.stdout for m in outbox)
 
 
+def test_a_failing_step_does_not_stop_the_others_and_the_run_exits_1(paths: Paths, gateway: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command stopped at its first failing step (a traceback, nothing planned nor sent), where the DAG's
+    tasks run whatever became of the one before: a bad reminder window now fails 到龄提醒 alone, named, and the
+    待遇告知 are still planned and sent."""
+    from lianban.app.cli import app
+
+    seed_register(paths, 400, 11, reference=date.fromisoformat(DAY))
+    monkeypatch.setenv("LIANBAN_REMINDER_MONTHS", "three")
+    done = runner.invoke(app, ["notices", "run", "--json", "--date", DAY])
+    assert done.exit_code == 1, done.output
+    result = json.loads(done.stdout)
+    assert list(result) == ["reminders", "pensions", "sent", "receipts"]
+    assert "LIANBAN_REMINDER_MONTHS" in result["reminders"]["error"] and result["pensions"]["planned"] == 20
+    sent = result["sent"]
+    assert sent["sent"] + sent["deferred"] + sent["invalid"] == 20 and "error" not in result["receipts"]
+    said = done.stderr.splitlines()
+    assert said[0].startswith("到龄提醒 (reminders planned)：失败：LIANBAN_REMINDER_MONTHS 应为 0–24 的整数")
+    assert said[1:4] == ["待遇告知 (pension notices planned)：完成", "发送 (sent)：完成",
+                         "回执 (delivery receipts)：完成"]
+    assert "4 步中 1 步失败" in said[4]
+    table = runner.invoke(app, ["notices", "run", "--date", DAY])
+    assert table.exit_code == 1 and "待遇告知" in table.stdout and "到龄提醒 (reminders planned)：失败" in table.stderr
+    outbox = requests.get(f"{gateway}/_sim/outbox", timeout=5).json()["messages"]
+    assert len(outbox) == sent["sent"] and not any(m["phone"] in done.output + table.output for m in outbox)
+
+
 def test_forecast_prints_a_chinese_table_and_json(paths: Paths) -> None:
     from lianban.app.cli import app
 

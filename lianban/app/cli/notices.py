@@ -34,16 +34,24 @@ def notices_list(failed: Annotated[bool, typer.Option("--failed", help="只列�
 def notices_run(as_json: JsonFlag = False,
                 day: Annotated[str | None, typer.Option(
                     "--date", help="按该日计算提醒窗口 YYYY-MM-DD（默认北京时间今天）")] = None) -> None:
-    """运行双告知：到龄提醒、待遇告知、发送、回执 (the lianban_notices DAG's four steps, for operators)."""
+    """运行双告知：到龄提醒、待遇告知、发送、回执，一步失败不影响其余各步；有失败时退出码为 1 (the lianban_notices
+    DAG's four steps, for operators: each runs whatever became of the one before)."""
     from lianban.app import jobs
     from lianban.app.cli.forecast import checked_day
 
     result = jobs.notices_run(checked_day(day))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
-        return
+    else:
+        for step, title in RUN_TITLES.items():
+            emit(result[step], False, title)
+    failed = [step for step in RUN_TITLES if "error" in result[step]]
     for step, title in RUN_TITLES.items():
-        emit(result[step], False, title)
+        typer.echo(f"{title}：失败：{result[step]['error']}" if step in failed else f"{title}：完成", err=True)
+    if failed:
+        typer.echo(f"双告知 {len(RUN_TITLES)} 步中 {len(failed)} 步失败，其余各步已照常运行；排除原因后再运行本命令"
+                   f"（已发送的不会重发） ({len(failed)} of {len(RUN_TITLES)} steps failed)", err=True)
+        raise typer.Exit(1)
 
 
 RUN_TITLES = {"reminders": "到龄提醒 (reminders planned)", "pensions": "待遇告知 (pension notices planned)",
