@@ -1,9 +1,10 @@
 """lianban_operations: the connection checks on a schedule, then the liaison alerts (运维).
 
 Every party's connection is checked step by step (``lianban connectors check``, one task for all: the task
-count never grows), each result kept with its time in the ledger; then the alerts check tells each liaison of
-every incident opened or cleared since the last one (a failed check among them) — whatever became of the checks
-(trigger rule all_done). XCom carries counts and party names only.
+count never grows; the SMS gateway's when dept_sms is configured, skipped and logged when not), each result
+kept with its time in the ledger; then the alerts check tells each liaison of every incident opened or cleared
+since the last one (a failed check among them) — whatever became of the checks (trigger rule all_done). XCom
+carries counts and party names only.
 """
 
 from __future__ import annotations

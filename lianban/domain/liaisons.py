@@ -20,9 +20,12 @@ from lianban.domain.identity import mask_phone, phone_problem
 from lianban.domain.schemas import schema_path
 from lianban.errors import ConfigError
 
-__all__ = ["HUB", "Liaison", "load_liaisons"]
+__all__ = ["HUB", "SMS_GATEWAY", "SMS_GATEWAY_NAME", "Liaison", "load_liaisons"]
 
 HUB = "hub"  # the data-resource bureau's duty desk: alerts that belong to no department, and every alert's copy
+#: the SMS gateway (connection dept_sms) as a party whose connection is checked: no department, so the hub's duty
+#: desk answers for it
+SMS_GATEWAY, SMS_GATEWAY_NAME = "sms", "短信网关"
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 
 

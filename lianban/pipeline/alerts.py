@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.incidents import KINDS, opened_text, resolved_text, sms_values, subject
-from lianban.domain.liaisons import HUB, Liaison
+from lianban.domain.liaisons import HUB, SMS_GATEWAY, SMS_GATEWAY_NAME, Liaison
 from lianban.errors import LianbanError
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import RESOLVED, observe, sweep, told
@@ -80,7 +80,7 @@ class CheckResult:
 
 def _party_name(party: str) -> str:
     department = load_catalog().departments.get(party)
-    return department.name if department else "联办枢纽"
+    return department.name if department else SMS_GATEWAY_NAME if party == SMS_GATEWAY else "联办枢纽"
 
 
 def alert_for(incident: Incident, liaisons: dict[str, Liaison]) -> Alert:

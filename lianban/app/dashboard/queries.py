@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.incidents import KINDS
+from lianban.domain.liaisons import HUB, SMS_GATEWAY, SMS_GATEWAY_NAME
 from lianban.domain.working_days import deadline
 from lianban.ledger import health
 from lianban.ledger.models import Case, CaseItem, Delivery, IllegalTransition, Incident, Quarantine
@@ -47,9 +48,9 @@ def beijing_minute(moment: datetime | None) -> str | None:
 
 
 def party_name(party: str) -> str:
-    """A department's Chinese name (the hub itself: 联办枢纽)."""
+    """A department's Chinese name (the hub itself: 联办枢纽; the SMS gateway: 短信网关)."""
     department = load_catalog().departments.get(party)
-    return department.name if department else ("联办枢纽" if party == "hub" else party)
+    return department.name if department else {HUB: "联办枢纽", SMS_GATEWAY: SMS_GATEWAY_NAME}.get(party, party)
 
 
 def backlog(session: Session, today: date | None = None) -> list[dict[str, Any]]:
