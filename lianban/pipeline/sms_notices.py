@@ -46,6 +46,7 @@ from lianban.ledger.db import insert_unless_there, session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
+from lianban.pipeline.deliver import said
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
 
 __all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]
@@ -146,10 +147,10 @@ def _note(n: SmsNotice, outcome: Outcome, message_id: str | None, reason: str | 
         n.not_before = later.astimezone(UTC).replace(tzinfo=None) if later.tzinfo else later
         result.deferred += 1
     elif outcome is Outcome.INVALID_PHONE:
-        n.state, n.reason = NoticeState.INVALID, reason or "手机号码无效或缺失"
+        n.state, n.reason = NoticeState.INVALID, said(reason) if reason else "手机号码无效或缺失"
         result.invalid += 1
     else:
-        n.state, n.reason = NoticeState.DEAD, reason or "短信网关拒收"
+        n.state, n.reason = NoticeState.DEAD, said(reason) if reason else "短信网关拒收"  # the gateway's words
         result.dead += 1
 
 
@@ -207,7 +208,7 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
                 n.state, n.delivered_at = NoticeState.DELIVERED, now
                 result.delivered += 1
                 continue
-            n.reason = r.reason or "未能送达"
+            n.reason = said(r.reason) if r.reason else "未能送达"
             n.state = NoticeState.FAILED if n.attempts < MAX_SENDS else NoticeState.DEAD
             result.failed += 1
         _unconfirmed(session, now, result)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 import requests
@@ -24,9 +25,10 @@ from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
+from lianban.ledger.store import utcnow
 from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, key, plan, send_due
 from lianban.wire.contract import HealthReport
-from lianban.wire.sms import DeliveryReceipt, SmsMessage, SmsResult
+from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
 from simulators.sms import GatewayConfig
 from tests.pipeline.sms_kit import Gateway, serving
 
@@ -73,6 +75,38 @@ def test_each_notice_goes_once_and_a_failed_delivery_is_retried_then_listed(path
     rows = json.loads(listed.output)
     assert [r["state"] for r in rows] == ["dead", "invalid"] and "空号" in (rows[0]["reason"] or "")
     assert EMPTY not in listed.output and "12345" not in listed.output
+
+
+class _Wordy:
+    """A gateway refusing every message, and saying every delivery failed, in 100 KB quoting an ID number."""
+
+    words = "号码 341602195501010012 无法接收" + "。" * 100_000
+
+    def send(self, messages: Sequence[SmsMessage]) -> list[SmsResult]:
+        return [SmsResult(m.idempotency_key, Outcome.REFUSED, code="X", reason=self.words) for m in messages]
+
+    def receipts(self, message_ids: Sequence[str]) -> list[DeliveryReceipt]:
+        return [DeliveryReceipt(i, DeliveryState.FAILED, code="X", reason=self.words) for i in message_ids]
+
+
+def test_the_gateways_huge_reasons_are_kept_bounded_and_masked(paths: Paths, gateway: Gateway) -> None:
+    """The gateway's refusal and its delivery-failure reason were kept whole (masked) in the notice's reason."""
+    book = load_templates()
+    _plan(paths, ["13912345678", "13912345679"])
+    with session_factory(paths.ledger_url).begin() as session:  # the second one goes first, for a receipt
+        session.execute(update(SmsNotice).where(SmsNotice.id == 1).values(not_before=utcnow() + timedelta(days=1)))
+    assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
+    assert collect_receipts(cast(Any, _Wordy()), paths.ledger_url).failed == 1
+    with session_factory(paths.ledger_url).begin() as session:  # now the first one, the second held back
+        session.execute(update(SmsNotice).values(not_before=utcnow() + timedelta(days=1)))
+        session.execute(update(SmsNotice).where(SmsNotice.id == 1).values(not_before=utcnow()))
+    assert send_due(cast(Any, _Wordy()), book, paths.ledger_url, paths.keys_dir).dead == 1
+    with session_factory(paths.ledger_url)() as session:
+        kept = {n.state: n.reason or "" for n in session.scalars(select(SmsNotice))}
+    assert set(kept) == {"dead", "failed"}
+    for reason in kept.values():
+        assert reason.startswith("号码 341602********0012 无法接收") and len(reason) <= 500
+        assert reason.endswith("…（已截断）")
 
 
 def test_a_crash_after_the_gateway_took_it_never_sends_it_twice(paths: Paths, gateway: Gateway) -> None:
