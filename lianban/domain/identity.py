@@ -98,3 +98,16 @@ def redact_text(text: str) -> str:
     """`text` with every ID-number-shaped and mobile-number-shaped run masked (``341622********0012``,
     ``138****5678``): for log lines and any free text a person reads."""
     return _PHONE_RUN.sub(r"\1****\2", _ID_RUN.sub(r"\1********\2", text))
+
+
+SAID_MAX = 500  # the most of a peer's free text (a refusal's reason) kept or logged: medical.xsd's Reason
+CUT = "…（已截断）"  # ends a text :func:`said` cut
+
+
+def said(text: str) -> str:
+    """A peer's free text (a department's, 皖事通办's, a gateway's) as the ledger keeps it and the log tells it:
+    at most :data:`SAID_MAX` characters, its start and :data:`CUT` when longer (an error body's message may be
+    of any length, and a batch's every row keeps it), masked before it is cut (an ID number cut across is no
+    longer ID-shaped, and would keep its area code and birth date)."""
+    text = redact_text(text)
+    return text if len(text) <= SAID_MAX else f"{text[:SAID_MAX - len(CUT)]}{CUT}"

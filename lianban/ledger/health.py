@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.identity import said
 from lianban.ledger.models import HealthCheck, TaskFailure
 from lianban.ledger.store import utcnow
 
@@ -19,16 +20,16 @@ __all__ = ["FAILURE_WINDOW", "KEEP", "latest", "recent_failures", "record", "tas
 
 KEEP = timedelta(days=30)
 FAILURE_WINDOW = timedelta(hours=1)
-REASON_MAX = 500
 
 
 def record(session: Session, party: str, ok: bool, step: str | None, reason: str | None,
            now: datetime | None = None) -> None:
-    """Keep one check of `party` (`step` and `reason`: the step that failed and its sentence)."""
+    """Keep one check of `party` (`step` and `reason`: the step that failed and its sentence, which may quote
+    the party's answer: kept masked and bounded)."""
     now = now or utcnow()
     session.execute(delete(HealthCheck).where(HealthCheck.checked_at < now - KEEP))
     session.add(HealthCheck(party=party, checked_at=now, ok=ok, step=step,
-                            reason=reason[:REASON_MAX] if reason else None))
+                            reason=said(reason) if reason else None))
 
 
 def latest(session: Session) -> dict[str, HealthCheck]:

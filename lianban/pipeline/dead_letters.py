@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Select, select
 
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import redact_text, said
 from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.delivery_keys import by_key
 from lianban.ledger.models import Case, CaseItem, Delivery, Supplement
 from lianban.ledger.store import DEAD_STATES, DeliveryState, SupplementState, utcnow
-from lianban.pipeline.deliver import said
 
 #: 补正 submissions an operator looks at: refused or out of retries (requeueable), unreadable (fixed at the source)
 SUPPLEMENT_DEAD = (SupplementState.REFUSED, SupplementState.DEAD, SupplementState.PARKED)

@@ -46,7 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import redact_text, said
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.ledger.db import plain_rows, session_factory
@@ -75,8 +75,6 @@ MAX_BACKOFF_SECONDS = 900
 MAX_RETRY_AFTER_SECONDS = 86_400  # the longest the other side's Retry-After is honoured: a day
 BUDGET_SECONDS = 600.0  # one run sends until the outbox is drained or this is spent; the next run goes on
 BUDGET_SPENT = "(time budget spent)"  # ends the stopped_by of a run that stopped on its budget
-SAID_MAX = 500  # the most of a department's free text (a refusal's reason) kept or logged: medical.xsd's Reason
-CUT = "…（已截断）"  # ends a text :func:`said` cut
 alerts = logging.getLogger("lianban.alerts")
 log = logging.getLogger(__name__)
 
@@ -206,15 +204,6 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     the other side's Retry-After up to a day (a gateway's absurd one, 136 years or more, is no date to wait for)."""
     asked = min(retry_after or 0, MAX_RETRY_AFTER_SECONDS)
     return timedelta(seconds=max(asked, min(BASE_BACKOFF_SECONDS * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)))
-
-
-def said(text: str) -> str:
-    """A peer's free text (a department's, 皖事通办's) as the ledger keeps it and the log tells it: at most
-    :data:`SAID_MAX` characters, its start and :data:`CUT` when longer (an error body's message may be of any
-    length, and a batch's every row keeps it), masked before it is cut (an ID number cut across is no longer
-    ID-shaped, and would keep its area code and birth date)."""
-    text = redact_text(text)
-    return text if len(text) <= SAID_MAX else f"{text[:SAID_MAX - len(CUT)]}{CUT}"
 
 
 def _fail(row: OutboxRow, error: str, retry_after: float | None, result: DeliverResult) -> None:

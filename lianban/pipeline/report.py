@@ -40,7 +40,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.hashing import sm3_hex
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import redact_text, said
 from lianban.domain.intake import REASON_MAX
 from lianban.domain.supplements import material_names
 from lianban.errors import RejectedError, RetriableError
@@ -53,7 +53,6 @@ from lianban.ledger.results import result_summary
 from lianban.ledger.store import utcnow
 from lianban.pipeline.banjian import STATUSES, Cases, versions
 from lianban.pipeline.bisect import Refusal, isolate, systemic
-from lianban.pipeline.deliver import said
 from lianban.pipeline.feedback import FeedbackResult
 from lianban.pipeline.offload import Offload, ProcessLost, after_reply
 from lianban.wire.contract import EncodingSink, Peer, ProgressEvent, PushResult, StatusSink

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.vault import open_envelope, seal
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import redact_text, said
 from lianban.errors import LianbanError, RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -46,7 +46,6 @@ from lianban.ledger.db import insert_unless_there, session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
-from lianban.pipeline.deliver import said
 from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
 
 __all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]

@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import redact_text, said
 from lianban.domain.intake import Unreadable
 from lianban.domain.supplements import SupplementSubmission
 from lianban.errors import RejectedError, RetriableError
@@ -69,7 +69,6 @@ from lianban.pipeline.deliver import (
     record_exchange,
     refusal,
     refused_for_good,
-    said,
     why_refused,
 )
 from lianban.pipeline.sealer import BatchSealer

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from connectors.health.connector import HealthConnector
 from lianban.app.config import Paths
+from lianban.domain.identity import SAID_MAX
 from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery, StatusEvent
@@ -259,8 +260,8 @@ def test_a_departments_huge_text_is_kept_bounded(paths: Paths, seeded: Any, answ
         kept = [*s.scalars(select(Delivery.last_error).where(Delivery.id.in_(ids))),
                 *s.scalars(select(StatusEvent.reason).where(StatusEvent.status == Status.NOT_ACCEPTED.value))]
     assert kept and all("字段校验未通过" in str(k) or "批次签名无效" in str(k) for k in kept)
-    assert max(len(k or "") for k in kept) <= deliver_mod.SAID_MAX + 40
-    assert len(result.stopped_by or "") <= deliver_mod.SAID_MAX + 40
+    assert max(len(k or "") for k in kept) <= SAID_MAX + 40
+    assert len(result.stopped_by or "") <= SAID_MAX + 40
 
 
 @pytest.mark.parametrize("retry_after", [4294967295.0, float("9" * 400)])  # a uint32's 136 years; inf
@@ -290,7 +291,7 @@ def test_an_id_number_where_a_departments_text_is_cut_is_masked_first(paths: Pat
     and reported to 皖事通办) and the alert unmasked."""
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     ids = only_due(paths, 1)
-    quoted = "字段校验未通过：" + "。" * (deliver_mod.SAID_MAX - 18) + "341602195501010012"
+    quoted = "字段校验未通过：" + "。" * (SAID_MAX - 18) + "341602195501010012"
     run(paths, Gateway([lambda items: (200, {"receipts": [
         {"idempotency_key": i["idempotency_key"], "accepted": False, "duplicate": False, "ref": None,
          "code": "ZDJYSB", "reason": quoted} for i in items]})]))

@@ -14,13 +14,13 @@ from sqlalchemy import insert, select, update
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department
+from lianban.domain.identity import SAID_MAX
 from lianban.domain.schemas import schema_path
 from lianban.ledger import evidence
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Evidence, Supplement
 from lianban.ledger.progress import progress
 from lianban.ledger.store import SupplementState, utcnow
-from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline import supplements as supplements_mod
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
@@ -172,7 +172,7 @@ def test_a_departments_huge_refusal_of_a_submission_is_kept_bounded_and_masked(
     assert refused.refused == 1 and row.state == SupplementState.REFUSED and row.last_error
     assert row.last_error.startswith("CLBF: 材料不符：身份证号 341602********0012 有误")
     assert "19550101" not in row.last_error
-    assert len(row.last_error) <= deliver_mod.SAID_MAX and row.last_error.endswith("…（已截断）")
+    assert len(row.last_error) <= SAID_MAX and row.last_error.endswith("…（已截断）")
 
 
 def test_a_submission_naming_an_unknown_material_is_parked_with_a_chinese_reason(
