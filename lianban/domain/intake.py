@@ -19,7 +19,9 @@ Columns, by domain key (``connectors/hrss/mapping.py`` has the 前置库 names):
                          refused ("养老保险缴费月数应为整数")
     items                text: item codes separated by commas (full-width "，" too), each trimmed; a code
                          chosen twice is refused
-    approved_at          ISO 8601 date-time (审批时间) between 1990 and 2100 once converted to UTC
+    approved_at          ISO 8601 date-time (审批时间) between 1990 and 2100 once converted to UTC; without an
+                         offset it is Beijing time (:func:`lianban.domain.clock.moment_of`). Kept as given (the
+                         row's fingerprint is of what it said); its readers read it so
     original_age         原法定退休年龄 (YFDTXNL), retirement_type 退休类型 (TXLX): text as given, at most
                          ``max_length``; the reform rules (:mod:`lianban.domain.rules.reform`) judge them
     password             查询密码 (PROJPWD), optional: text of 4–32 ASCII letters or digits, surrounding blanks
@@ -53,6 +55,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog
+from lianban.domain.clock import moment_of
 from lianban.domain.identity import redact_text
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
@@ -220,8 +223,7 @@ def _items(raw: Any) -> tuple[str, ...]:
 def _moment(raw: Any, label: str, code: str | None = None) -> str:
     text = _as_text(raw, label).strip()
     try:
-        moment = datetime.fromisoformat(text)
-        utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        utc = moment_of(text).astimezone(UTC)
     except (ValueError, OverflowError):
         raise _Refused(f"{label}格式错误（应为 ISO 8601，如 2025-01-02T10:00:00+08:00）", code) from None
     if not _EARLIEST <= utc < _LATEST:

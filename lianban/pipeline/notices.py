@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import Catalog
+from lianban.domain.clock import moment_of
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status
@@ -50,7 +51,7 @@ def notice(reasons: list[str]) -> str:
 
 def _moment(approved_at: str) -> str:
     try:
-        return datetime.fromisoformat(approved_at).isoformat()
+        return moment_of(approved_at).isoformat()
     except (TypeError, ValueError):
         return _now()
 
@@ -61,12 +62,13 @@ def _now() -> str:
 
 
 def approved_time(value: str) -> datetime | None:
-    """审批时间 as the ledger stores it (naive UTC); None when it does not parse."""
+    """审批时间 as the ledger stores it (naive UTC; without an offset it was Beijing time); None when it does not
+    parse."""
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = moment_of(value)
     except (TypeError, ValueError):
         return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 def _locked_items(session: Session, case_ids: Collection[int]) -> list[CaseItem]:
