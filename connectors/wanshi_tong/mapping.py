@@ -13,14 +13,13 @@ a time without an offset is UTC, as the ledger keeps it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
 
 import msgspec
 
 from connectors.wanshi_tong.codes import CodeTables, DoneResult, code
-from lianban.domain.clock import BEIJING
+from lianban.domain.clock import BEIJING, moment_of
 from lianban.wire.contract import CaseRecord, ProgressEvent
 
 __all__ = ["beijing_time", "case_body", "event_bodies", "event_body", "push_body", "push_wire"]
@@ -29,13 +28,11 @@ __all__ = ["beijing_time", "case_body", "event_bodies", "event_body", "push_body
 
 @lru_cache(maxsize=8192)
 def beijing_time(text: str) -> str:
-    """`text` (ISO-8601; no offset means UTC) in Beijing time to the second; unreadable text is sent as it is,
+    """`text` (ISO-8601; no offset means Beijing time) in Beijing time to the second; unreadable text is sent as it is,
     for the platform to refuse and the report step to park with its reason. Remembered: a push repeats a
     case's 受理时间 for each of its events, and a day's log repeats its seconds."""
     try:
-        moment = datetime.fromisoformat(text)
-        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return aware.astimezone(BEIJING).isoformat(timespec="seconds")
+        return moment_of(text).astimezone(BEIJING).isoformat(timespec="seconds")
     except (ValueError, OverflowError):  # not ISO 8601, or past what a date can hold in Beijing
         return text
 

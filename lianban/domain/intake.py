@@ -29,11 +29,12 @@ Columns, by domain key (``connectors/hrss/mapping.py`` has the 前置库 names):
                          A refusal never quotes it.
 
 A row of HRSS's status log (:func:`read_status`) is read the same way: 办件编号 normalised as above, 事项编码
-text, 办理状态 a code of the source's status table, 办理时间 an ISO 8601 date-time, 原因 text (at most 500
-characters), 补正材料 material codes separated by commas (each in ``schemas/catalog/materials.yaml``; an
-unknown code makes the row Unreadable, naming it); a row that cannot be placed is :class:`Unreadable` too,
-never a stall. A row of HRSS's 补正 submissions (:func:`read_supplement`) likewise: 办件编号, 事项编码, the
-materials supplied (known codes, at least one) and 提交时间.
+text, 办理状态 a code of the source's status table, 办理时间 an ISO 8601 date or date-time (without an offset
+Beijing time: kept with its ``+08:00``), 原因 text (at most 500 characters), 补正材料 material codes separated
+by commas (each in ``schemas/catalog/materials.yaml``; an unknown code makes the row Unreadable, naming it); a
+row that cannot be placed is :class:`Unreadable` too, never a stall. A row of HRSS's 补正 submissions
+(:func:`read_supplement`) likewise: 办件编号, 事项编码, the materials supplied (known codes, at least one) and
+提交时间 (as 办理时间).
 
 Each refusal carries a stable code beside its sentence (:meth:`Unreadable.coded`): ``TOO_LONG_<FIELD>``,
 ``CONTRIBUTION_FORMAT``/``CONTRIBUTION_RANGE``, ``ITEMS_REPEATED``, ``APPROVED_AT_FORMAT`` as validation
@@ -55,7 +56,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog
-from lianban.domain.clock import moment_of
+from lianban.domain.clock import explicit, moment_of
 from lianban.domain.identity import redact_text
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
@@ -333,7 +334,7 @@ def _once(read: Callable[[Any], _T]) -> Callable[[Any], _T]:
 
 _status_case_no = _once(normalise_case_no)
 _status_item_code = _once(lambda raw: unicodedata.normalize("NFKC", _as_text(raw, "事项编码")).strip())
-_status_time = _once(lambda raw: _moment(raw, "办理时间"))
+_status_time = _once(lambda raw: explicit(_moment(raw, "办理时间")))
 _status_reason = _once(lambda raw: _bounded(_as_text(raw, "原因").strip(), "原因", REASON_MAX) or None)
 _status_materials = _once(lambda raw: _materials(raw, "补正材料"))
 
@@ -387,7 +388,7 @@ def read_supplement(row: SourceRow) -> SupplementSubmission | Unreadable:
         "case_no": lambda v: normalise_case_no(v.get("case_no")),
         "item_code": lambda v: unicodedata.normalize("NFKC", _as_text(v.get("item_code"), "事项编码")).strip(),
         "materials": lambda v: _supplied(v.get("materials")),
-        "supplied_at": lambda v: _moment(v.get("supplied_at"), "提交时间"),
+        "supplied_at": lambda v: explicit(_moment(v.get("supplied_at"), "提交时间")),
     }
     got, reasons = _read_all(row, readers)
     if reasons:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import cache, lru_cache
 from typing import Any
 
 import yaml
 
+from lianban.domain.clock import moment_of
 from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
@@ -55,10 +56,9 @@ class CaseRule:
 @lru_cache(maxsize=1024)  # a batch's receipts share one time (and an item's first report has none before it)
 def _moment(text: str | None) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text or "")
+        return moment_of(text or "")
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, eq=False)  # compared (and cached) by identity: one per process

@@ -17,13 +17,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 
 import yaml
 
 from lianban.domain.catalog import load_catalog
-from lianban.domain.clock import BEIJING
+from lianban.domain.clock import BEIJING, moment_of
 from lianban.domain.schemas import schema_path
 from lianban.domain.working_days import add_working_days
 from lianban.errors import ConfigError
@@ -87,8 +87,7 @@ def material_names(codes: Iterable[str]) -> tuple[str, ...]:
 
 
 def supplement_due(changed_at: str) -> date:
-    """The 补正 deadline for a 补正资料 status at `changed_at` (ISO 8601; naive means UTC): that Beijing day
-    plus :func:`deadline_days` working days."""
-    moment = datetime.fromisoformat(changed_at)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """The 补正 deadline for a 补正资料 status at `changed_at` (ISO 8601; without an offset Beijing time): that
+    Beijing day plus :func:`deadline_days` working days."""
+    moment = moment_of(changed_at)
     return add_working_days(moment.astimezone(BEIJING).date(), deadline_days())

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.clock import moment_of
 from lianban.domain.identity import redact_text
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import material_names
@@ -90,7 +90,7 @@ def _materials(item: CaseItem) -> list[str]:
 def _beijing(moment: str | None) -> str | None:
     """A reported time as ISO 8601 in Beijing time (``+08:00``); as kept when it does not read as one."""
     try:
-        return beijing_text(datetime.fromisoformat(moment)) if moment else moment
+        return beijing_text(moment_of(moment)) if moment else moment
     except (ValueError, OverflowError):
         return moment
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.clock import moment_of
 from lianban.ledger.models import Case, CaseItem, Delivery, Incident, Quarantine
 from lianban.ledger.store import DEAD_STATES, QuarantineState, get_watermark, set_watermark, utcnow
 from lianban.ledger.time_limits import handling_party, overdue_by_department
@@ -37,15 +38,15 @@ class Summary:
 
 
 def _days_since(text: str | None, now: datetime) -> int:
-    """Whole days from `text` (ISO; naive means UTC) to `now` (naive UTC, as the ledger keeps time)."""
+    """Whole days from `text` (ISO; without an offset Beijing time, as a department reports it) to `now` (naive
+    UTC, as the ledger keeps time)."""
     try:
-        moment = datetime.fromisoformat(text) if text else None
+        moment = moment_of(text) if text else None
     except ValueError:
         return 0
     if moment is None:
         return 0
-    naive = moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
-    return max(0, (now - naive).days)
+    return max(0, (now - moment.astimezone(UTC).replace(tzinfo=None)).days)
 
 
 def _backlog(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
@@ -60,7 +61,7 @@ def _backlog(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
     counts: dict[str, int] = {}
     waits: dict[str, int] = {}
     for party, status_at, staged_at in rows:
-        since = status_at if status_at is not None else staged_at.isoformat() if staged_at else None
+        since = status_at if status_at is not None else staged_at.replace(tzinfo=UTC).isoformat() if staged_at else None
         counts[party] = counts.get(party, 0) + 1
         waits[party] = max(waits.get(party, 0), _days_since(since, now))
     return {party: (n, waits[party]) for party, n in counts.items()}

@@ -34,6 +34,7 @@ from sqlalchemy import Table, and_, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.clock import moment_of
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
 from lianban.ledger.db import plain_rows
@@ -69,10 +70,9 @@ class Version(NamedTuple):
 
 def _moment(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        return moment_of(text)
     except ValueError:
         return datetime.min.replace(tzinfo=UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _done(final: Sequence[Now]) -> tuple[str, int]:

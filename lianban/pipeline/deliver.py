@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +227,7 @@ def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result:
     row.state, row.last_error = DeliveryState.REFUSED, redact_text(f"{code}: {reason}")
     result.refused += 1
     settling.book.record(settling.items[row.case_item_id], Status.NOT_ACCEPTED, row.department, code=code,
-                         reason=reason, changed_at=row.sent_at.isoformat())
+                         reason=reason, changed_at=row.sent_at.replace(tzinfo=UTC).isoformat())
 
 
 def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result: DeliverResult,
@@ -245,7 +245,8 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     result.duplicates += int(receipt.duplicate)
     if receipt.status is not None:
         settling.book.record(settling.items[row.case_item_id], receipt.status, row.department,
-                             code=receipt.department_code, reason=reason, changed_at=sent_at.isoformat())
+                             code=receipt.department_code, reason=reason,
+                             changed_at=sent_at.replace(tzinfo=UTC).isoformat())
 
 
 def keepable(receipts: list[Receipt], department: str) -> list[Receipt] | RetriableError:

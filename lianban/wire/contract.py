@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
+from lianban.domain.clock import explicit
 from lianban.domain.identity import redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import FatalError
@@ -87,8 +88,9 @@ CHANGED_AT_YEARS = range(2000, 2101)
 
 
 def read_changed_at(value: Any) -> str:
-    """A status row's ``changed_at`` as the ledger keeps it: ISO 8601 text (naive means UTC) in
-    :data:`CHANGED_AT_YEARS`; anything else → ValueError (the row cannot be read; the message quotes no value)."""
+    """A status row's ``changed_at`` as the ledger keeps it: ISO 8601 text in :data:`CHANGED_AT_YEARS`, with its
+    offset (a department's time without one is Beijing time: :func:`~lianban.domain.clock.explicit` gives it its
+    ``+08:00``); anything else → ValueError (the row cannot be read; the message quotes no value)."""
     if not isinstance(value, str):
         raise ValueError("changed_at 不是 ISO 8601 文本 (changed_at is not ISO 8601 text)")
     try:
@@ -98,7 +100,7 @@ def read_changed_at(value: Any) -> str:
     if year not in CHANGED_AT_YEARS:
         raise ValueError(f"changed_at 年份不在 {CHANGED_AT_YEARS[0]}–{CHANGED_AT_YEARS[-1]} 年内 "
                          f"(changed_at year out of range)")
-    return value
+    return explicit(value)
 
 
 class UnknownStatusCode(FatalError):

@@ -78,3 +78,16 @@ def test_the_oldest_wait_is_found_by_the_moment_each_time_names_not_by_its_text(
     with session_factory(paths.ledger_url)() as s:
         (health,) = summaries(s, ["health"])
     assert health.oldest_wait_days == 3
+
+
+def test_a_status_reported_without_an_offset_has_waited_since_that_beijing_time(seeded: Any, paths: Paths) -> None:
+    """A department reports Beijing time with no zone: a status of 2 days and 4 hours ago has waited 2 days (read
+    as UTC it was 8 hours later: 1 day)."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    changed = (utcnow().replace(tzinfo=UTC) - timedelta(days=2, hours=4)).astimezone(BEIJING).replace(tzinfo=None)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(CaseItem).where(CaseItem.department == "health", CaseItem.final.is_(False))
+                  .values(status="审核中", status_at=changed.isoformat(timespec="seconds")))
+    with session_factory(paths.ledger_url)() as s:
+        (health,) = summaries(s, ["health"])
+    assert health.oldest_wait_days == 2

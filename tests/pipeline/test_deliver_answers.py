@@ -18,9 +18,13 @@ from connectors.health.connector import HealthConnector
 from lianban.app.config import Paths
 from lianban.domain.identity import SAID_MAX
 from lianban.domain.statuses import Status
+from lianban.keys.names import VAULT
+from lianban.keys.rings import load_ring
+from lianban.ledger.applicant_view import case_progress
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState, utcnow
+from lianban.ledger.time_limits import beijing_text
 from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline.deliver import DeliverResult, deliver
 from lianban.pipeline.stage import stage
@@ -141,6 +145,21 @@ def test_a_single_item_the_department_refuses_with_its_code_is_refused(paths: Pa
     result = run(paths, Gateway([status(422, {"code": "ZDJYSB", "message": "字段校验未通过"})]))
     assert result.refused == 1 and states(paths, ids) == [DeliveryState.REFUSED]
     assert told_not_accepted(paths, ids) == 2  # its status, and the event that tells the applicant
+
+
+def test_a_status_on_a_receipt_shows_the_hubs_own_sending_time_in_beijing_time(paths: Paths, seeded: Any) -> None:
+    """The hub stamps a receipt's 受理 with its own sending time (naive UTC in the ledger): kept with its
+    ``+00:00``, since a time without an offset is a department's Beijing time (it would show 8 hours early)."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    assert run(paths, Gateway([accept])).accepted == 1
+    with session_factory(paths.ledger_url)() as s:
+        delivery = s.get(Delivery, ids[0])
+        assert delivery is not None and delivery.sent_at is not None
+        case = s.get(CaseItem, delivery.case_item_id).case  # type: ignore[union-attr]
+        shown = {i.item_code: i for i in case_progress(s, load_ring(paths.keys_dir, VAULT), case).items}
+        item = shown[s.get(CaseItem, delivery.case_item_id).item_code]  # type: ignore[union-attr]
+        assert (item.status, item.changed_at) == (Status.ACCEPTED.value, beijing_text(delivery.sent_at))
 
 
 @pytest.mark.parametrize("receipt", [{"ref": "WJW-" + "0" * 61}, {"accepted": False, "ref": None, "code": "E" * 17}],

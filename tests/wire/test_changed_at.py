@@ -10,10 +10,18 @@ import pytest
 from lianban.wire.contract import read_changed_at
 
 
-@pytest.mark.parametrize("text", ["2026-12-01T10:00:00+08:00", "2026-12-01T02:00:00Z", "2026-12-01 10:00",
-                                  "2026-12-01", "2000-01-01T00:00:00", "2100-12-31T23:59:59.999999+08:00"])
+@pytest.mark.parametrize("text", ["2026-12-01T10:00:00+08:00", "2026-12-01T02:00:00Z",
+                                  "2100-12-31T23:59:59.999999+08:00"])
 def test_iso_8601_in_the_plausible_years_is_kept_as_given(text: str) -> None:
     assert read_changed_at(text) == text
+
+
+@pytest.mark.parametrize(("text", "kept"), [("2026-12-01 10:00", "2026-12-01T10:00:00+08:00"),
+                                            ("2026-12-01", "2026-12-01T00:00:00+08:00"),
+                                            ("2000-01-01T00:00:00", "2000-01-01T00:00:00+08:00")])
+def test_a_time_without_an_offset_is_kept_as_the_beijing_time_it_is(text: str, kept: str) -> None:
+    """A department keeps local time with no zone: read as UTC, it was 8 hours off."""
+    assert read_changed_at(text) == kept
 
 
 @pytest.mark.parametrize("value", ["2026/12/01 10:00", "01-12-2026 10:00", "2026-12-01T25:00", "昨天", " ",

@@ -9,10 +9,10 @@ written back into the page.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from html import escape
 
-from lianban.domain.clock import BEIJING
+from lianban.domain.clock import BEIJING, moment_of
 from lianban.domain.statuses import Status
 from lianban.domain.working_days import is_official
 from lianban.ledger.applicant_view import CaseProgress, ItemProgress
@@ -54,12 +54,11 @@ _COLUMNS = ("事项", "责任单位", "状态", "最近更新", "办理时限", 
 
 def beijing_time(moment: str | None) -> str:
     """A reported time as a person reads it: Beijing time to the minute ("2026-11-28 15:00"); as given when it
-    is not ISO 8601, "—" when there is none (a time without zone is UTC, as the ledger keeps it)."""
+    is not ISO 8601, "—" when there is none (a time without offset is Beijing time: a department's own)."""
     if not moment:
         return "—"
     try:
-        parsed = datetime.fromisoformat(moment)
-        local = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(BEIJING)
+        local = moment_of(moment).astimezone(BEIJING)
     except (ValueError, OverflowError):  # not ISO 8601, or past what a date can hold in Beijing (9999-12-31 22:00Z)
         return moment
     return local.strftime("%Y-%m-%d %H:%M")

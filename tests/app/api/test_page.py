@@ -59,8 +59,9 @@ def test_markup_typed_into_the_form_is_shown_as_text(hub: Hub) -> None:
 def test_a_reported_time_past_what_a_date_holds_in_beijing_is_shown_as_given() -> None:
     from lianban.app.api.page import beijing_time
 
-    assert beijing_time("9999-12-31T23:59:00") == "9999-12-31T23:59:00"
+    assert beijing_time("9999-12-31T23:59:00+00:00") == "9999-12-31T23:59:00+00:00"
     assert beijing_time("2026-11-28T07:00:00+00:00") == "2026-11-28 15:00"
+    assert beijing_time("2026-11-28T15:00:00") == "2026-11-28 15:00"  # without an offset: Beijing time
 
 
 def test_a_due_date_in_a_year_without_a_published_holiday_schedule_is_marked_as_an_estimate() -> None:

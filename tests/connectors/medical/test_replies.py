@@ -129,6 +129,19 @@ def test_a_well_formed_answer_reads_with_zeeps_types() -> None:
     assert update.changed_at == "2026-12-01T10:00:00+08:00" and update.materials == () and update.result is None
 
 
+def test_a_changed_at_without_zone_is_the_bureaus_beijing_time_as_reported_to_wanshi_tong() -> None:
+    """The bureau keeps local time with no zone: a ``changedAt`` of 20:30 read as UTC was reported to 皖事通办 at
+    04:30 the next day."""
+    from connectors.wanshi_tong.mapping import beijing_time
+
+    statuses = replies.query_status_response(_envelope(
+        "<m:QueryStatusResponse>" + STATUS.replace("2026-12-01T10:00:00+08:00", "2026-12-01T20:30:00").format(extra="")
+        + "</m:QueryStatusResponse>"))
+    update, = [update_from(s) for s in statuses]
+    assert update.changed_at == "2026-12-01T20:30:00+08:00"
+    assert beijing_time(update.changed_at) == "2026-12-01T20:30:00+08:00"
+
+
 @pytest.mark.parametrize("text", ["2026-12-01T10:00:00+08:00", "2026-12-01T10:00:00Z", "2026-12-01T10:00:00",
                                   "2026-12-01T10:00:00.123+08:00", "2026-12-01T10:00:00.5-05:30",
                                   "2026-12-01T10:00:00.1234567+08:00", "2026-12-01T24:00:00Z"])

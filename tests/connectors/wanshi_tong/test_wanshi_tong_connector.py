@@ -155,9 +155,10 @@ def test_the_bytes_pushed_are_the_conforming_body_in_json() -> None:
 
 
 def test_every_time_goes_out_in_beijing_time_to_the_second() -> None:
-    ledger_times = ProgressEvent(1, "BZ2025000001", "13", "health", Status.COMPLETED, "2025-03-03T01:30:00.123456",
+    ledger_times = ProgressEvent(1, "BZ2025000001", "13", "health", Status.COMPLETED,
+                                 "2025-03-03T01:30:00.123456+00:00",
                                  case=CaseRecord("BZ2025000001", "341602", "2025-03-02T17:00:00+00:00", 15,
-                                                 Status.COMPLETED, 1, "2025-03-03T01:30:00.123456"))
+                                                 Status.COMPLETED, 1, "2025-03-03T01:30:00.123456+00:00"))
     body = offline().body([ledger_times])
     assert body["events"][0]["NODETIME"] == "2025-03-03T09:30:00+08:00"
     assert (body["cases"][0]["RECEIVETIME"], body["cases"][0]["TRANSACT_TIME"]) == (
@@ -284,7 +285,7 @@ def test_an_event_over_the_cap_on_its_own_still_goes_alone(platform_url: str, co
 def test_a_time_past_what_a_date_holds_in_beijing_is_sent_as_given_for_the_platform_to_refuse() -> None:
     from connectors.wanshi_tong.mapping import beijing_time
 
-    assert beijing_time("9999-12-31T23:59:00") == "9999-12-31T23:59:00"  # 9999-12-31T23:59Z is 10000 in Beijing
+    assert beijing_time("9999-12-31T23:59:00Z") == "9999-12-31T23:59:00Z"  # 9999-12-31T23:59Z is 10000 in Beijing
     assert beijing_time("2026/11/20 09:00") == "2026/11/20 09:00"
 
 
