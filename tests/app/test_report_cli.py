@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import subprocess
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,11 @@ from lianban.pipeline.stage import stage
 from simulators.people import generate
 from tests.app.cli_kit import lianban
 
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+def _today() -> date:
+    """Beijing's date now, asked for when used: a module constant went stale for a run crossing midnight in
+    Beijing (16:00 UTC), and every test staging after it reported on a day that had no records."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def _cli(home: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +53,7 @@ def _run(paths: Paths) -> list[dict[str, Any]]:
 
 def test_every_record_has_one_fate_and_the_totals_add_up(paths: Paths, simulation: Any) -> None:
     apps = _run(paths)
-    done = _cli(paths.home, "--date", TODAY.isoformat(), "--json")
+    done = _cli(paths.home, "--date", _today().isoformat(), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(done.stdout)
     t = data["totals"]
@@ -70,10 +74,10 @@ def test_csv_has_a_line_per_item_and_a_day_without_records_is_empty(paths: Paths
     staged_items = sum(len(r["items"]) for r in as_json["records"] if r["fate"] == "staged")
     held = sum(1 for r in as_json["records"] if r["fate"] != "staged")
     assert len(rows) == staged_items + held and {r["fate"] for r in rows} == {"staged", "quarantined", "rejected"}
-    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    yesterday = (_today() - timedelta(days=1)).isoformat()
     empty = json.loads(_cli(paths.home, "--date", yesterday, "--json").stdout)
     assert empty["totals"]["extracted"] == 0 and empty["records"] == []
-    ranged = json.loads(_cli(paths.home, "--since", yesterday, "--date", TODAY.isoformat(), "--json").stdout)
+    ranged = json.loads(_cli(paths.home, "--since", yesterday, "--date", _today().isoformat(), "--json").stdout)
     assert ranged["totals"] == as_json["totals"]
     assert _cli(paths.home, "--date", "2026-13-01").returncode == 2
 
@@ -91,10 +95,10 @@ def test_a_long_range_is_read_in_chunks_with_the_same_result(paths: Paths, simul
     from lianban.ledger import reconciliation
 
     _run(paths)
-    whole = reconciliation.reconcile(paths.ledger_url, TODAY).as_dict()
+    whole = reconciliation.reconcile(paths.ledger_url, _today()).as_dict()
     monkeypatch.setattr(reconciliation, "CHUNK", 7)
     told: list[tuple[int, int]] = []
-    chunked = reconciliation.reconcile(paths.ledger_url, TODAY, progress=lambda d, t: told.append((d, t)))
+    chunked = reconciliation.reconcile(paths.ledger_url, _today(), progress=lambda d, t: told.append((d, t)))
     assert chunked.as_dict() == whole and chunked.problems == []
     assert len(told) == -(-whole["totals"]["extracted"] // 7) and told[-1] == (40, 40)
     assert [d for d, _ in told] == sorted(d for d, _ in told)
@@ -108,7 +112,7 @@ def test_a_row_first_held_yesterday_belongs_to_yesterday(paths: Paths, simulatio
         seq = session.scalars(select(Quarantine.source_seq).order_by(Quarantine.id)).first()
         for row in session.scalars(select(Quarantine).where(Quarantine.source_seq == seq)):
             row.created_at -= timedelta(days=1)
-    today, yesterday = reconcile(paths.ledger_url, TODAY), reconcile(paths.ledger_url, TODAY - timedelta(days=1))
+    today, yesterday = reconcile(paths.ledger_url, _today()), reconcile(paths.ledger_url, _today() - timedelta(days=1))
     assert [r.source_seq for r in yesterday.records] == [seq]
     assert seq not in {r.source_seq for r in today.records} and len(today.records) == 39
 
