@@ -15,10 +15,11 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lianban.ledger.models import Delivery, ParkedStatus, SmsNotice, StatusEvent
+from lianban.crypto.passwords import SCHEME
+from lianban.ledger.models import Case, Delivery, ParkedStatus, SmsNotice, StatusEvent
 from lianban.ledger.store import DeliveryState, ParkedState
 
-__all__ = ["sealed_under"]
+__all__ = ["passwords_under", "sealed_under"]
 
 _SENT_NOTICES = ("delivered", "dead", "invalid")  # lianban.pipeline.sms_notices.NoticeState: not sent again
 
@@ -41,3 +42,10 @@ def sealed_under(session: Session, kid: str) -> dict[str, int]:
     }
     found = {kind: int(session.scalar(query) or 0) for kind, query in counts.items()}
     return {kind: n for kind, n in found.items() if n}
+
+
+def passwords_under(session: Session, kid: str) -> int:
+    """Cases whose 查询密码 is hashed under query key `kid` (lianban.crypto.passwords): it is hashed once, at
+    staging or a reset, so a retired key would make each of their passwords wrong for good."""
+    held = Case.password_hash.startswith(f"{SCHEME}${kid}$", autoescape=True)
+    return int(session.scalar(select(func.count()).select_from(Case).where(held)) or 0)

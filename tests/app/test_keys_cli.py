@@ -101,3 +101,20 @@ def test_a_vault_key_an_unreadable_status_row_is_sealed_under_is_not_retired(pat
     result = CliRunner().invoke(app, ["keys", "retire", "vault", old])
     assert isinstance(result.exception, ConfigError) and "搁置待重新读取的人社状态记录 1 条" in str(result.exception)
     assert old in load_ring(paths.keys_dir, "vault").keys
+
+
+def test_a_query_key_cases_still_hold_passwords_under_is_not_retired(
+        paths: Paths, seeded: tuple[FrontendDB, list[dict[str, Any]]]) -> None:
+    """Found in review: `keys retire query <old kid>` went through while staged cases kept their 查询密码 hashed
+    under it (a password is hashed once, at staging or a reset): from then on every one of those applicants was
+    told their password was wrong, and locked out by the rate limit for trying again. Refused, naming how many;
+    a key no case uses goes."""
+    assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
+    old = load_ring(paths.keys_dir, "query").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "query"]).exit_code == 0
+    result = CliRunner().invoke(app, ["keys", "retire", "query", old])
+    assert isinstance(result.exception, ConfigError) and "查询密码" in str(result.exception)
+    assert old in load_ring(paths.keys_dir, "query").keys
+    unused = load_ring(paths.keys_dir, "query").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "query"]).exit_code == 0
+    assert CliRunner().invoke(app, ["keys", "retire", "query", unused]).exit_code == 0

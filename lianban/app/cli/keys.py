@@ -10,7 +10,7 @@ import typer
 from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
-from lianban.keys.names import EVIDENCE, INDEX, RINGS, VAULT
+from lianban.keys.names import EVIDENCE, INDEX, QUERY, RINGS, VAULT
 
 keys_app = typer.Typer(help="密钥管理 (key rings)", no_args_is_help=True)
 
@@ -61,6 +61,19 @@ def _vault_key_unused(kid: str) -> None:
         raise ConfigError(f"台账中仍有用 {kid} 加密、尚需解开的数据（{listed}），停用后它们将无法解密：待其投递、"
                           f"发送完毕后再停用；办理结果长期保留，其密钥不能停用 (the ledger still needs {kid}: "
                           f"{', '.join(f'{k} {n}' for k, n in held.items())})")
+
+
+def _query_key_unused(kid: str) -> None:
+    """ConfigError when cases still hold their 查询密码 hashed under query key `kid` (lianban.ledger.sealed)."""
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.sealed import passwords_under
+
+    with session_factory(Paths.from_env().existing_ledger())() as session:
+        held = passwords_under(session, kid)
+    if held:
+        raise ConfigError(f"台账中仍有 {held} 个办件的查询密码用 {kid} 计算，停用后这些申请人将无法查询办理进度："
+                          f"查询密码只在受理或重置时计算，此密钥不能停用 ({held} cases still hold their query "
+                          f"password hashed under {kid}; retiring it would lock their applicants out)")
 
 
 _SEALED_ZH = {"deliveries": "待投递或死信", "results": "办理结果", "sms_notices": "未发送完的短信",
@@ -126,6 +139,8 @@ def keys_retire(name: str, kid: str, as_json: JsonFlag = False) -> None:
                           f"the ledger keeps every entry, and verifying the chain needs every key it used)")
     if name == VAULT:
         _vault_key_unused(kid)
+    if name == QUERY:
+        _query_key_unused(kid)
     if name in RINGS:
         retire_ring_key(keys_dir, name, kid)
     else:
