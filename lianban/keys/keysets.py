@@ -220,7 +220,22 @@ def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
                           f"如 medical-recipient (this installation holds the private keys of {name}; import another "
                           f"party's public keys under that party's name)")
     write_private_json(_path(keys_dir, name, True), data)
+    _set_aside_stand_in(keys_dir, name, loaded)
     return loaded
+
+
+def _set_aside_stand_in(keys_dir: Path, name: str, imported: KeySet) -> None:
+    """Move a private file whose pair is not the imported active one (the stand-in ``lianban init`` made) to
+    ``<name>.stand-in.bak``: left in place, it was listed as the party's keys and rotated back over them."""
+    private = _path(keys_dir, name, False)
+    if not private.exists():
+        return
+    try:
+        held = load(keys_dir, name).public.get(imported.active)
+    except ConfigError:
+        held = None
+    if held != imported.public[imported.active]:
+        private.replace(private.with_name(f"{name}.stand-in.bak"))
 
 
 def _party(name: str) -> str | None:

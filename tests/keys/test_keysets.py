@@ -238,3 +238,24 @@ def test_a_partys_public_keys_replace_the_stand_in_lianban_init_made(tmp_path: P
     sent = keysets.ensure(tmp_path / "dept", "medical-recipient")
     keysets.import_public(tmp_path / "hub", "medical-recipient", tmp_path / "dept" / "medical-recipient.pub.json")
     assert keysets.load(tmp_path / "hub", "medical-recipient", public_only=True).public == sent.public
+
+
+def test_a_stand_in_private_file_gives_way_to_the_imported_public_keys(tmp_path: Path) -> None:
+    """Found in review: imported over the stand-in `lianban init` made (deploy.md: import after the first start),
+    the department's public keys went into ``.pub.json`` while the stand-in's private file stayed: `keys list` went
+    on showing the stand-in's key ids as the department's, and `keys rotate medical-recipient` (allowed: a private
+    file was there) wrote the stand-in's keys back over the imported ones, so the hub sealed every batch for a key
+    the department does not have. The stand-in is now moved aside (kept, out of the way); the department's own
+    pair, imported again, stays."""
+    from lianban.keys.provision import ensure_keys
+
+    hub = tmp_path / "hub"
+    ensure_keys(hub)
+    sent = keysets.ensure(tmp_path / "dept", "medical-recipient")
+    keysets.import_public(hub, "medical-recipient", tmp_path / "dept" / "medical-recipient.pub.json")
+    assert not (hub / "medical-recipient.json").exists() and (hub / "medical-recipient.stand-in.bak").exists()
+    ensure_keys(hub)
+    assert keysets.ensure(hub, "medical-recipient").public == sent.public
+    assert keysets.load(hub, "medical-recipient", public_only=True).public == sent.public
+    keysets.import_public(tmp_path / "dept", "medical-recipient", tmp_path / "dept" / "medical-recipient.pub.json")
+    assert keysets.load(tmp_path / "dept", "medical-recipient").private == sent.private
