@@ -26,7 +26,7 @@ from lianban.crypto.suites import SUITES, get_suite, private_key_ok, public_key_
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError
 from lianban.keys.files import b64, changing, decoded, malformed, read_key_json, write_private_json
-from lianban.keys.names import suite_of
+from lianban.keys.names import hub_signing_name, suite_of
 from lianban.keys.rings import check_retirable, new_kid
 
 
@@ -193,6 +193,7 @@ def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
     """Install another party's public key file as ``<name>.pub.json``; a file holding any private key is
     refused (it must never leave its owner), and so is one that does not load, and any file for a key set whose
     private half this installation holds (its own public file must stay the one that matches it)."""
+    _check_importable(name)
     try:
         body = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -236,6 +237,18 @@ def _set_aside_stand_in(keys_dir: Path, name: str, imported: KeySet) -> None:
         held = None
     if held != imported.public[imported.active]:
         private.replace(private.with_name(f"{name}.stand-in.bak"))
+
+
+def _check_importable(name: str) -> None:
+    """ConfigError unless `name` is a key set public keys are imported under: a party's (``<party>-recipient`` or
+    ``<party>-signing``), or the hub's signing set (on an auditor's or a department's side)."""
+    hub = sorted(hub_signing_name(suite) for suite in SUITES)
+    if _party(name) is None and name not in hub:
+        parties = "、".join(sorted(load_catalog().departments))
+        raise ConfigError(f"{name!r} 不是可导入的密钥名称：应为对方的 <部门>-recipient 或 <部门>-signing"
+                          f"（部门：{parties}），如 medical-recipient，或本中心的 {' / '.join(hub)}；未导入任何文件 "
+                          f"({name!r} names no key set to import: use <party>-recipient or <party>-signing, e.g. "
+                          f"medical-recipient, or {' / '.join(hub)}; nothing was imported)")
 
 
 def _party(name: str) -> str | None:

@@ -259,3 +259,18 @@ def test_a_stand_in_private_file_gives_way_to_the_imported_public_keys(tmp_path:
     assert keysets.load(hub, "medical-recipient", public_only=True).public == sent.public
     keysets.import_public(tmp_path / "dept", "medical-recipient", tmp_path / "dept" / "medical-recipient.pub.json")
     assert keysets.load(tmp_path / "dept", "medical-recipient").private == sent.private
+
+
+@pytest.mark.parametrize("name", ["medical-recipent", "medical", "../outside-signing", "vault"])
+def test_a_name_no_key_set_is_known_by_is_not_imported(tmp_path: Path, name: str) -> None:
+    """Found in review: `keys import` wrote whatever name it was given: a misspelt one (medical-recipent) was
+    reported 已导入 and never used, the hub went on sealing for the key the department had replaced, and a name
+    with a path in it was written outside the keys folder. Now the name must be a party's key set or the hub's
+    signing set; nothing is written otherwise."""
+    sent = keysets.ensure(tmp_path / "dept", "medical-recipient")
+    assert sent.public
+    hub = tmp_path / "keys" / "hub"
+    hub.mkdir(parents=True)
+    with pytest.raises(ConfigError, match="medical-recipient"):
+        keysets.import_public(hub, name, tmp_path / "dept" / "medical-recipient.pub.json")
+    assert not list((tmp_path / "keys").rglob("*.pub.json"))
