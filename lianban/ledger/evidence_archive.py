@@ -51,6 +51,12 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     return path
 
 
+def archive_head(path: Path) -> tuple[int, str]:
+    """The head (id, hash) the trailer of archive `path` records (read once :func:`verify_archive` passed it)."""
+    trailer = json.loads([line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][-1])
+    return int(trailer["head_id"]), str(trailer["head"])
+
+
 def _trailer_problem(trailer: Mapping[str, Any], lines: list[str], keys_dir: Path) -> str | None:
     signer, kid = keysets.load(keys_dir, ARCHIVE_SIGNER, public_only=True), str(trailer.get("signer_kid"))
     public = signer.public.get(kid) or signer.retired.get(kid)  # an archive outlives the key that signed it

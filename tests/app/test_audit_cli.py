@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from lianban.app.cli import app
 from lianban.app.config import Paths
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.evidence_archive import archive_month
 from lianban.ledger.models import Evidence
@@ -61,3 +61,39 @@ def test_an_archive_goes_under_the_installations_home(paths: Paths, tmp_path: Pa
     written = Path(json.loads(result.output)["archive"])
     assert written.parent == paths.home / "archive" and written.is_file()
     assert not (elsewhere / "var").exists()
+
+
+def test_the_ledger_is_checked_against_an_archive_kept_off_host(paths: Paths, tmp_path: Path) -> None:
+    """Found in review: the README's threat model rests on the monthly archives kept elsewhere to catch whoever
+    holds the keys folder and restores (or rebuilds) the ledger and the head file together, yet no command checked
+    the ledger against an archive: `audit verify` found such a ledger intact, and `--archive` checks the file
+    alone. `audit verify --against FILE` (repeatable) now verifies each archive, then that the ledger still holds
+    its head, with the same hash."""
+    def append(n: int) -> None:
+        with session_factory(paths.ledger_url).begin() as session:
+            EvidenceLog.load(paths.keys_dir).sent(session, "medical", "submit", [f"BZ{n}"], {"batch": n})
+
+    append(1)
+    ledger, head = paths.home / "ledger.db", paths.keys_dir / "evidence-head.json"
+    engine_for(paths.ledger_url).dispose()  # every connection closed: the WAL is checkpointed, as for a backup
+    shutil.copy(ledger, tmp_path / "ledger.db")
+    shutil.copy(head, tmp_path / "evidence-head.json")
+    append(2)
+    with session_factory(paths.ledger_url)() as session:
+        month = str(session.scalar(select(Evidence.at)))[:7]
+        archive = archive_month(session, month, tmp_path / "off-host", paths.keys_dir)
+    result = CliRunner().invoke(app, ["audit", "verify", "--against", str(archive), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["ok"], result.output
+    engine_for(paths.ledger_url).dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ledger}{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "ledger.db", ledger)  # ledger and head file restored from one backup
+    shutil.copy(tmp_path / "evidence-head.json", head)
+    assert CliRunner().invoke(app, ["audit", "verify"]).exit_code == 0  # consistent on this host
+    result = CliRunner().invoke(app, ["audit", "verify", "--against", str(archive), "--json"])
+    verdict = json.loads(result.output)
+    assert result.exit_code == 1 and "已知链头" in verdict["problem"] and verdict["first_bad"] == 2
+    archive.write_text(archive.read_text().replace("BZ1", "BZ9"))
+    result = CliRunner().invoke(app, ["audit", "verify", "--against", str(archive), "--json"])
+    verdict = json.loads(result.output)
+    assert result.exit_code == 1 and str(archive) in verdict["problem"]

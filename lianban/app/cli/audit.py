@@ -22,8 +22,11 @@ audit_app = typer.Typer(help="证据日志 (evidence log)", no_args_is_help=True
 
 @audit_app.command("verify")
 def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an archive file alone")] = None,
+                 against: Annotated[list[Path] | None, typer.Option(
+                     help="an archive kept off-host: the ledger must still hold its head (repeatable)")] = None,
                  as_json: JsonFlag = False) -> None:
-    """校验证据链：任一条被篡改、删除或重排即指出第一条 (walk the chain, name the first bad entry)."""
+    """校验证据链：任一条被篡改、删除或重排即指出第一条；--against 另存的月度归档，核对台账仍含其链头
+    (walk the chain, name the first bad entry; --against: and that it still holds each archive's head)."""
     from lianban.ledger import evidence
     from lianban.ledger.db import session_factory
 
@@ -33,12 +36,29 @@ def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an ar
         verdict, chain_key = _verify_archive(archive, paths.keys_dir)
         shown = {**verdict.as_dict(), "chain_key": chain_key}
     else:
+        heads, failed = _known_heads(against or [], paths.keys_dir)
         with session_factory(paths.existing_ledger())() as session:
-            verdict = evidence.verify_ledger(session, paths.keys_dir)
+            verdict = failed or evidence.verify_ledger(session, paths.keys_dir, heads)
         shown = verdict.as_dict()
     emit(shown, as_json, "证据链校验 (evidence chain)")
     if not verdict.ok:
         raise typer.Exit(1)
+
+
+def _known_heads(archives: list[Path], keys_dir: Path) -> tuple[list[tuple[int, str]], Verdict | None]:
+    """The head (id, hash) each archive's signed trailer records, once the archive verifies; else the verdict of
+    the first that does not, naming it."""
+    from dataclasses import replace
+
+    from lianban.ledger.evidence_archive import archive_head
+
+    heads: list[tuple[int, str]] = []
+    for archive in archives:
+        verdict, _ = _verify_archive(archive, keys_dir)
+        if not verdict.ok:
+            return heads, replace(verdict, problem=f"归档 {archive}：{verdict.problem}")
+        heads.append(archive_head(archive))
+    return heads, None
 
 
 def _verify_archive(archive: Path, keys_dir: Path) -> tuple[Verdict, bool]:
