@@ -118,3 +118,14 @@ def test_a_query_key_cases_still_hold_passwords_under_is_not_retired(
     unused = load_ring(paths.keys_dir, "query").active
     assert CliRunner().invoke(app, ["keys", "rotate", "query"]).exit_code == 0
     assert CliRunner().invoke(app, ["keys", "retire", "query", unused]).exit_code == 0
+
+
+def test_retiring_the_active_vault_key_says_to_rotate_first(paths: Paths,
+                                                            seeded: tuple[FrontendDB, list[dict[str, Any]]]) -> None:
+    """Found in review: `keys retire vault <the active kid>` answered that the ledger still needs the key and to wait
+    until its rows are delivered, which never comes (every new row is sealed under it); the key is refused for
+    being the active one, and the sentence now says so: rotate first."""
+    assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
+    for ring in ("vault", "query"):
+        result = CliRunner().invoke(app, ["keys", "retire", ring, load_ring(paths.keys_dir, ring).active])
+        assert isinstance(result.exception, ConfigError) and "请先轮换" in str(result.exception), ring

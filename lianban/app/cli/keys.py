@@ -129,7 +129,7 @@ def keys_rotate(name: str, as_json: JsonFlag = False) -> None:
 def keys_retire(name: str, kid: str, as_json: JsonFlag = False) -> None:
     """停用一个旧密钥：此后用它加密或签名的内容一律拒收 (retire: what it sealed or signed is refused)."""
     from lianban.keys import keysets
-    from lianban.keys.rings import retire_ring_key
+    from lianban.keys.rings import check_retirable, load_ring, retire_ring_key
 
     keys_dir = Paths.from_env().keys_dir
     name = _own_key(keys_dir, name)
@@ -137,10 +137,10 @@ def keys_retire(name: str, kid: str, as_json: JsonFlag = False) -> None:
         raise ConfigError(f"{EVIDENCE} 是证据链密钥，不能停用：台账永久保留每一条证据，校验证据链（及月度归档）"
                           f"需要链上用过的每一个密钥，停用后完好的证据链也将校验失败 (chain keys are never retired: "
                           f"the ledger keeps every entry, and verifying the chain needs every key it used)")
-    if name == VAULT:
-        _vault_key_unused(kid)
-    if name == QUERY:
-        _query_key_unused(kid)
+    if name in (VAULT, QUERY):  # the key itself first: the ledger always needs the active one
+        ring = load_ring(keys_dir, name)
+        check_retirable(name, kid, ring.active, ring.keys)
+        (_vault_key_unused if name == VAULT else _query_key_unused)(kid)
     if name in RINGS:
         retire_ring_key(keys_dir, name, kid)
     else:
