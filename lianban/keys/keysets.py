@@ -158,8 +158,10 @@ def _create(keys_dir: Path, name: str, suite: str) -> None:
         _write_public(keys_dir, load(keys_dir, name))
 
 
-def rotate(keys_dir: Path, name: str) -> KeySet:
-    """Add a fresh pair and make it active; older pairs keep working until retired.
+def rotate(keys_dir: Path, name: str, hold: bool = False) -> KeySet:
+    """Add a fresh pair and make it active; older pairs keep working until retired. With `hold`, the pair is only
+    added (listed in the public file, to send to the other parties) and :func:`activate` makes it active later:
+    a party verifying with a copy of the public file must hold the key before it signs.
 
     Three writes, so that a run cut short between any two leaves files that still work together: the new pair
     is first held (private file, old key still active), then published as active (public file: others seal for
@@ -170,9 +172,27 @@ def rotate(keys_dir: Path, name: str) -> KeySet:
         private, public = _generate(ks.suite, _purpose(name))
         held = KeySet(name, ks.suite, ks.active, {**ks.public, kid: public}, {**ks.private, kid: private})
         _write_private(keys_dir, held)
-        rotated = replace(held, active=kid)
-        _write_public(keys_dir, rotated)
-        _write_private(keys_dir, rotated)
+        if hold:
+            _write_public(keys_dir, held)
+            return held
+        return _activate(keys_dir, held, kid)
+
+
+def activate(keys_dir: Path, name: str, kid: str) -> KeySet:
+    """Make `kid`, a pair this installation holds (one :func:`rotate` held), the active one."""
+    with changing(_path(keys_dir, name, False)):
+        ks = load(keys_dir, name)
+        if kid not in ks.private:
+            raise ConfigError(f"{name} 没有可启用的密钥 {kid}（须持有其私钥），可用 lianban keys list 查看现有密钥标识 "
+                              f"({name} holds no private key {kid} to make active; see `lianban keys list`)")
+        return _activate(keys_dir, ks, kid)
+
+
+def _activate(keys_dir: Path, ks: KeySet, kid: str) -> KeySet:
+    """Published as active first, then used (:func:`rotate`)."""
+    rotated = replace(ks, active=kid)
+    _write_public(keys_dir, rotated)
+    _write_private(keys_dir, rotated)
     return rotated
 
 

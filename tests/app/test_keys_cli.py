@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -129,3 +130,37 @@ def test_retiring_the_active_vault_key_says_to_rotate_first(paths: Paths,
     for ring in ("vault", "query"):
         result = CliRunner().invoke(app, ["keys", "retire", ring, load_ring(paths.keys_dir, ring).active])
         assert isinstance(result.exception, ConfigError) and "请先轮换" in str(result.exception), ring
+
+
+def test_the_hubs_signing_key_is_published_before_it_signs(paths: Paths, tmp_path: Path) -> None:
+    """Found in review: `keys rotate hub-signing-sm` signed with the new key at once, and a department verifies the
+    hub's batches with the copy of hub-signing-sm.pub.json it was sent: from that moment every batch was refused
+    BATCH_SIG until each department had installed the new file. `keys rotate NAME --hold` now adds the new pair
+    without using it (the public file lists it, to send), and `keys activate NAME KID` makes it the one that signs
+    once the departments hold it: what the department was sent verifies before and after."""
+    import shutil
+
+    from lianban.crypto.batch import BatchOpener, seal_batch
+    from lianban.keys import keysets
+
+    def batch() -> dict[str, Any]:
+        kid, private = keysets.load(paths.keys_dir, "hub-signing-sm").active_private()
+        recipient = keysets.load(paths.keys_dir, "medical-recipient")
+        return seal_batch("SM", recipient.active, recipient.public[recipient.active], kid, private, "medical",
+                          [("a", {"x": 1})]).header
+
+    before = keysets.load(paths.keys_dir, "hub-signing-sm").active
+    result = CliRunner().invoke(app, ["keys", "rotate", "hub-signing-sm", "--hold", "--json"])
+    assert result.exit_code == 0, result.output
+    held = json.loads(result.output)["held"]
+    assert keysets.load(paths.keys_dir, "hub-signing-sm").active == before
+    sent = tmp_path / "hub-signing-sm.pub.json"  # what the department is sent and installs
+    shutil.copy(paths.keys_dir / "hub-signing-sm.pub.json", sent)
+    opener = BatchOpener("SM", keysets.load(paths.keys_dir, "medical-recipient").private,
+                         keysets.load(tmp_path, "hub-signing-sm", public_only=True).public)
+    assert opener.open_header(batch()).batch_id
+    assert CliRunner().invoke(app, ["keys", "activate", "hub-signing-sm", held]).exit_code == 0
+    assert keysets.load(paths.keys_dir, "hub-signing-sm").active == held
+    assert opener.open_header(batch()).batch_id
+    result = CliRunner().invoke(app, ["keys", "activate", "hub-signing-sm", "no-such-kid"])
+    assert isinstance(result.exception, ConfigError) and "no-such-kid" in str(result.exception)

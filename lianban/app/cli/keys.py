@@ -109,8 +109,11 @@ def keys_list(as_json: JsonFlag = False) -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate(name: str, as_json: JsonFlag = False) -> None:
-    """轮换：新密钥加密/签名，旧密钥在停用前仍可解密/验签 (new key seals; old keys open until retired)."""
+def keys_rotate(name: str, hold: Annotated[bool, typer.Option(
+                    help="key sets: add the new pair unused; send the .pub file, then keys activate")] = False,
+                as_json: JsonFlag = False) -> None:
+    """轮换：新密钥加密/签名，旧密钥在停用前仍可解密/验签；--hold 只添加不启用 (new key seals; old keys open until
+    retired; --hold: add it only, keys activate later)."""
     from lianban.keys import keysets
     from lianban.keys.rings import rotate_ring
 
@@ -121,7 +124,38 @@ def keys_rotate(name: str, as_json: JsonFlag = False) -> None:
                           f"识别重复读入的行，所用索引都由它算出，换用新密钥后将不再匹配 (the blind-index key cannot "
                           f"be rotated: the ledger's person indexes and row fingerprints were computed with it and "
                           f"would no longer match)")
+    if hold:
+        _hold(keys_dir, name, as_json)
+        return
     active = rotate_ring(keys_dir, name).active if name in RINGS else keysets.rotate(keys_dir, name).active
+    emit_done(f"{name}: 新的当前密钥 (now active) {active}", {"name": name, "active": active}, as_json)
+
+
+def _hold(keys_dir: Path, name: str, as_json: bool) -> None:
+    """`keys rotate NAME --hold`: a key set's new pair added and published, not used yet."""
+    from lianban.keys import keysets
+
+    if name in RINGS:
+        raise ConfigError(f"--hold 只用于签名与接收密钥；{name} 是本方自用的 SM4 密钥环，请直接轮换 (--hold is for key "
+                          f"sets whose public file other parties hold; rotate the ring {name} without it)")
+    before = set(keysets.load(keys_dir, name).public)
+    ks = keysets.rotate(keys_dir, name, hold=True)
+    held = min(set(ks.public) - before)  # the one pair added
+    emit_done(f"{name}: 已添加未启用 (held) {held}；请将 {keys_dir / f'{name}.pub.json'} 发给对方，对方安装后运行 "
+              f"lianban keys activate {name} {held}", {"name": name, "held": held, "active": ks.active}, as_json)
+
+
+@keys_app.command("activate")
+def keys_activate(name: str, kid: str, as_json: JsonFlag = False) -> None:
+    """启用 keys rotate --hold 添加的密钥 (make a held key the one that signs and is sealed for)."""
+    from lianban.keys import keysets
+
+    keys_dir = Paths.from_env().keys_dir
+    name = _own_key(keys_dir, name)
+    if name in RINGS:
+        raise ConfigError(f"{name} 是 SM4 密钥环，用 lianban keys rotate {name} 轮换 "
+                          f"(rings are rotated, not activated)")
+    active = keysets.activate(keys_dir, name, kid).active
     emit_done(f"{name}: 新的当前密钥 (now active) {active}", {"name": name, "active": active}, as_json)
 
 
