@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class StageKeys:
     vault: KeyRing  # seals payloads at rest; re-sealed per batch for the department at delivery
-    index_key: bytes
-    query: tuple[str, bytes]  # the 查询密码's HMAC key (kid, key)
+    index_key: bytes = field(repr=False)
+    query: tuple[str, bytes] = field(repr=False)  # the 查询密码's HMAC key (kid, key)
 
 
 def load_keys(keys_dir: Path) -> StageKeys:

@@ -18,7 +18,7 @@ the chunks already committed planned: the next run skips them (``already``) and 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,7 +53,7 @@ class Register(Protocol):
 @dataclass(frozen=True)
 class NoticeKeys:
     vault: KeyRing  # seals the phone and the values in the ledger
-    index: bytes  # the blind index of the ID number (the same as the cases')
+    index: bytes = field(repr=False)  # the blind index of the ID number (the same as the cases')
 
 
 def notice_keys(keys_dir: Path) -> NoticeKeys:

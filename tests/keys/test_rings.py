@@ -104,3 +104,17 @@ def test_two_rotations_at_once_keep_both_new_keys(tmp_path: Path, monkeypatch: p
     made = rotate_twice_at_once(monkeypatch, rings, lambda: rotate_ring(tmp_path, "vault"))
     kids = sorted(load_ring(tmp_path, "vault").keys)
     assert len(kids) == 3 and isinstance(made, KeyRing) and made.active in kids
+
+
+def test_the_keys_a_run_holds_never_show_in_their_repr(tmp_path: Path) -> None:
+    """Found in review: README ("repr of records, keys and settings never shows them"), yet staging's StageKeys and
+    the reminders' NoticeKeys, plain dataclasses, printed the blind-index key and the 查询密码's HMAC key in their
+    repr (a traceback's locals, a debug line)."""
+    from lianban.keys.provision import ensure_hub_keys
+    from lianban.pipeline.prepare import load_keys
+    from lianban.pipeline.reminders import notice_keys
+
+    ensure_hub_keys(tmp_path)
+    secret = [load_ring(tmp_path, ring).active_key()[1] for ring in ("hub", "query")]
+    for keys in (load_keys(tmp_path), notice_keys(tmp_path)):
+        assert not any(repr(key) in repr(keys) or key.hex() in repr(keys) for key in secret), type(keys).__name__
