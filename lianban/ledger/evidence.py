@@ -51,6 +51,7 @@ from sqlalchemy import Table, event, select, update
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index, sm3_hex
+from lianban.errors import FatalError
 from lianban.keys.names import EVIDENCE, hub_signing_name
 from lianban.keys.rings import load_ring
 from lianban.ledger.evidence_head import LISTENERS, PENDING, Pending, head_file_problem, reach_problem, read_head
@@ -108,7 +109,10 @@ def _lock_head(session: Session) -> EvidenceAnchor:
     # Core: the ORM's bulk update around it cost more than the lock itself
     session.execute(update(_ANCHORS).where(_ANCHORS.c.id == 1).values(head_id=_ANCHORS.c.head_id))
     anchor = session.get(EvidenceAnchor, 1)
-    assert anchor is not None, "migration 0003 creates the anchor row"
+    if anchor is None:  # migration 0003 creates it: gone, it was deleted in the ledger
+        raise FatalError("证据链锚点缺失（台账中的锚点行被删除），未记录任何证据，流水线停止："
+                         "请运行 lianban audit verify 查明台账被改动的情况 (the evidence anchor row is missing: "
+                         "nothing recorded; run `lianban audit verify`)")
     return anchor
 
 

@@ -607,3 +607,19 @@ def test_an_archive_run_cut_short_leaves_the_last_archive_whole(ledger: Ledger, 
     monkeypatch.undo()
     assert path.read_bytes() == before and evidence_archive.verify_archive(path, ledger.keys).ok
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_an_append_without_the_anchor_row_stops_with_a_sentence(ledger: Ledger) -> None:
+    """Found in review: with the anchor row gone (deleted in the ledger), every append stopped on a bare
+    AssertionError, so each pipeline run failed with no word of what was wrong; it now stops with a FatalError that
+    names the missing anchor and `lianban audit verify`, and records nothing."""
+    from lianban.errors import FatalError
+
+    _append(ledger, 1)
+    with session_factory(ledger.url).begin() as s:
+        s.execute(delete(EvidenceAnchor))
+        before = len(s.scalars(select(Evidence)).all())
+    with pytest.raises(FatalError, match="锚点"), session_factory(ledger.url).begin() as s:
+        evidence.EvidenceLog.load(ledger.keys).sent(s, "health", "submit", ["BZ1"], {"batch": 1})
+    with session_factory(ledger.url)() as s:
+        assert len(s.scalars(select(Evidence)).all()) == before
