@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,25 @@ from lianban.pipeline.rewards import request_payments
 from lianban.pipeline.stage import stage
 from lianban.pipeline.status_log import collect_hrss
 from lianban.pipeline.supplements import collect_supplements, forward_supplements
+from lianban.wire.contract import ProgressEvent, PushResult
 from simulators.applicant import SimulatedApplicant
 from simulators.hrss_backoffice import HrssBackOffice
 
 PUSHED = ("medical", "health", "housing_fund")
+
+
+class RecordingPlatform:
+    """皖事通办 as far as a report run can tell: every push acknowledged in full, and kept."""
+
+    def __init__(self) -> None:
+        self.pushed: list[ProgressEvent] = []
+
+    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
+        self.pushed += events
+        return PushResult(accepted=len(events), duplicates=0)
+
+    def health(self) -> Any:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 import requests
-from exchange_kit import one_round, world
+from exchange_kit import RecordingPlatform, one_round, world
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import selectinload
 
@@ -183,20 +183,6 @@ def _settled(paths: Paths) -> int:
     return settled_id(session_factory(paths.ledger_url), cast(Table, StatusEvent.__table__))
 
 
-class _Recording:
-    """皖事通办 as far as a report run can tell: every push acknowledged in full, and kept."""
-
-    def __init__(self) -> None:
-        self.pushed: list[ProgressEvent] = []
-
-    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
-        self.pushed += events
-        return PushResult(accepted=len(events), duplicates=0)
-
-    def health(self) -> Any:
-        raise NotImplementedError
-
-
 @pytest.mark.postgres
 def test_an_event_committing_after_a_later_one_is_neither_passed_over_nor_given_its_version(paths: Paths) -> None:
     """On PostgreSQL an event's id is drawn before it commits: a slow writer's event can commit after a later one
@@ -222,7 +208,7 @@ def test_an_event_committing_after_a_later_one_is_neither_passed_over_nor_given_
         later = s.get(CaseItem, second)
         assert later is not None and record_status(s, later, Status.ACCEPTED, later.department, code=None,
                                                    reason=None, changed_at="2026-03-02T09:01:00+08:00")
-    sink = _Recording()
+    sink = RecordingPlatform()
     run = threading.Thread(target=report, args=(Peer(cast(StatusSink, sink), NoProofs()), url, paths.keys_dir))
     run.start()
     waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'status_events'::regclass")
@@ -333,7 +319,7 @@ def test_a_batch_from_the_reader_process_unpacks_its_events_only_when_they_are_w
     assert got[:2] == every[:2] and got[-1] == every[-1] and got.events == every
 
 
-class _RefusingOne(_Recording):
+class _RefusingOne(RecordingPlatform):
     """皖事通办 refusing one event, its reason quoting the applicant's ID and mobile numbers."""
 
     def __init__(self, refused: int, tail: str = "") -> None:
@@ -393,7 +379,7 @@ def test_a_departments_reason_longer_than_the_platform_takes_still_reaches_it(se
         for n, status in enumerate((Status.ACCEPTED, Status.UNDER_REVIEW, Status.REJECTED)):
             assert record_status(s, item, status, "health", code=None, reason="不符合条件" * 120 if n == 2 else None,
                                  changed_at=f"2026-12-01T10:0{n}:00+08:00")
-    sink = _Recording()
+    sink = RecordingPlatform()
     report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir)
     rejected = [e for e in sink.pushed if e.status is Status.REJECTED]
     assert len(rejected) == 1 and (rejected[0].reason or "").startswith("不符合条件")
@@ -407,7 +393,7 @@ def test_an_event_the_platform_refused_goes_out_again_once_an_operator_retries_i
     refused = events[len(events) // 2]
     assert report(Peer(cast(StatusSink, _RefusingOne(refused)), NoProofs()), paths.ledger_url,
                   paths.keys_dir).parked == 1
-    sink = _Recording()
+    sink = RecordingPlatform()
     assert report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir).changed == 0
     assert requeue_parked(paths.ledger_url) == 1
     assert report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir).changed == 1
@@ -426,7 +412,7 @@ def test_an_event_parked_for_a_reason_too_long_goes_out_when_retried(seeded: Any
     assert report(Peer(cast(StatusSink, _RefusingOne(refused)), NoProofs()), paths.ledger_url,
                   paths.keys_dir).parked == 1
     assert requeue_parked(paths.ledger_url) == 1
-    sink = _Recording()
+    sink = RecordingPlatform()
     assert report(Peer(cast(StatusSink, sink), NoProofs()), paths.ledger_url, paths.keys_dir).changed == 1
     assert [e.event_id for e in sink.pushed] == [refused] and (sink.pushed[0].reason or "").startswith("原因")
     assert load_interface().problems(push_body(sink.pushed, load_codes())) == []

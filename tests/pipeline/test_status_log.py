@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any, cast
 
 import pytest
+from exchange_kit import RecordingPlatform
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline import notices, status_log
 from lianban.pipeline.report import report
 from lianban.pipeline.stage import stage
-from lianban.wire.contract import NoProofs, Peer, ProgressEvent, PushResult, StatusSink
+from lianban.wire.contract import NoProofs, Peer, StatusSink
 from simulators.people import generate
 from tests.conftest import own_postgres
 
@@ -240,21 +241,7 @@ def test_a_row_behind_one_still_waiting_for_its_case_waits_too_and_both_apply_in
                                                                  Status.UNDER_REVIEW.value)
 
 
-class _Platform:
-    """皖事通办 as far as a report run can tell: every push acknowledged in full, and kept."""
-
-    def __init__(self) -> None:
-        self.pushed: list[ProgressEvent] = []
-
-    def push(self, events: Sequence[ProgressEvent]) -> PushResult:
-        self.pushed += events
-        return PushResult(accepted=len(events), duplicates=0)
-
-    def health(self) -> Any:
-        raise NotImplementedError
-
-
-def _report(paths: Paths, platform: _Platform) -> int:
+def _report(paths: Paths, platform: RecordingPlatform) -> int:
     return report(Peer(cast(StatusSink, platform), NoProofs()), paths.ledger_url, paths.keys_dir).changed
 
 
@@ -272,7 +259,7 @@ def test_a_row_parked_for_an_unknown_code_is_read_again_once_the_table_has_it_an
     app = next(a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(",")))
     db = FrontendDB(paths.frontend_url)
     case_no, code = _staged_hrss_item(paths, db)
-    platform = _Platform()
+    platform = RecordingPlatform()
     _report(paths, platform)
     db.append_status(case_no, code, "7", reason=f"{app['name']}（{app['id_number']}，{app['phone']}）材料已审",
                      at="2026-12-01T09:00:00+08:00")
