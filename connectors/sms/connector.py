@@ -44,7 +44,7 @@ from lianban.errors import LianbanError, RetriableError
 from lianban.wire.contract import HealthReport
 from lianban.wire.gateway import GATEWAY_ERRORS
 from lianban.wire.settings import DepartmentSettings, default_batch_size
-from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
+from lianban.wire.sms import MESSAGE_ID_MAX, DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
 from lianban.wire.transport import MAX_RETRY_AFTER
 
 __all__ = ["ERRORS", "SmsConnector"]
@@ -160,8 +160,21 @@ class SmsConnector:
         key, code = str(r["idempotency_key"]), r.get("code")
         if r["accepted"]:
             outcome = Outcome.DUPLICATE if r.get("duplicate") else Outcome.ACCEPTED
-            return SmsResult(key, outcome, message_id=str(r["message_id"]), segments=int(r.get("segments") or 0))
+            return SmsResult(key, outcome, message_id=self._kept_id(r["message_id"]),
+                             segments=int(r.get("segments") or 0))
         return SmsResult(key, Outcome.REFUSED, code=str(code or ""), reason=self._reason(code, r.get("reason")))
+
+    def _kept_id(self, message_id: Any) -> str | None:
+        """The gateway's id of a message it took, or None when it is longer than the ledger keeps: the message is
+        sent all the same (refusing the answer would send it again to the person), only its receipt is never
+        asked for."""
+        text = str(message_id)
+        if len(text) <= MESSAGE_ID_MAX:
+            return text
+        log.warning("%s: 网关返回的短信编号长 %d 个字符，超过台账可保存的 %d 个字符；短信已发出，不再查询其状态报告 "
+                    "(a message id too long to keep: sent, its receipt not asked for)", self.connection, len(text),
+                    MESSAGE_ID_MAX)
+        return None
 
     def _reason(self, code: Any, reason: Any) -> str:
         return redact_text(str(reason or ERRORS.get(str(code), f"网关拒绝（{code or '无代码'}）")))

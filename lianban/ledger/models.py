@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from lianban.wire.contract import MAX_CODE_LENGTH, MAX_REF_LENGTH
+from lianban.wire.sms import MESSAGE_ID_MAX
 
 
 class Base(DeclarativeBase):
@@ -265,7 +266,7 @@ class SmsNotice(Base):
     sealed: Mapped[str] = mapped_column(Text)  # vault envelope of {phone, values}: what it takes to send it again
     state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
     attempts: Mapped[int] = mapped_column(default=0)  # sends made (a failed delivery is sent again, bounded)
-    message_id: Mapped[str | None] = mapped_column(String(64), default=None)  # the gateway's id of the last send
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX), default=None)  # the gateway's, last send
     reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it failed / was refused (Chinese, no PII)
     not_before: Mapped[datetime]  # quiet hours: not sent before this
     created_at: Mapped[datetime]

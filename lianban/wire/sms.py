@@ -30,7 +30,10 @@ from typing import Protocol, runtime_checkable
 from lianban.domain.sms import QuietHours, TemplateBook
 from lianban.wire.contract import HealthReport
 
-__all__ = ["DeliveryReceipt", "DeliveryState", "Outcome", "SmsGateway", "SmsMessage", "SmsResult", "compose"]
+__all__ = ["MESSAGE_ID_MAX", "DeliveryReceipt", "DeliveryState", "Outcome", "SmsGateway", "SmsMessage", "SmsResult",
+           "compose"]
+
+MESSAGE_ID_MAX = 64  # the longest gateway message id the ledger keeps (sms_notices.message_id)
 
 
 class Outcome(StrEnum):

@@ -17,7 +17,7 @@ from lianban.domain.clock import BEIJING
 from lianban.domain.sms import load_templates, segments, sms_length
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
 from lianban.wire.settings import parse_connection
-from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
+from lianban.wire.sms import MESSAGE_ID_MAX, DeliveryState, Outcome, SmsGateway, SmsMessage, compose
 from simulators.people import make_id_number
 from tests.connectors.sms.conftest import APP_ID, SECRET, LiveGateway
 
@@ -261,3 +261,23 @@ def test_a_receipt_that_cannot_be_read_is_left_out_and_the_others_are_taken(
     taken = connector.receipts([ok, other])
     assert [(r.message_id, r.state) for r in taken] == [(other, DeliveryState.DELIVERED)]
     assert "一条状态报告不符合接口规范，已跳过" in caplog.text and "13800001234" not in caplog.text
+
+
+def test_a_message_id_too_long_to_keep_is_dropped_and_the_message_counts_as_sent(
+        gateway: LiveGateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The gateway took the message but named it with an id longer than the ledger's column: writing it failed
+    on PostgreSQL after the send, so the notice was sent again to the person next run. Now it is sent, without
+    an id (its receipt is not asked for), and said in the log."""
+    connector = gateway.connector()
+    real = connector.client.call
+
+    def long_ids(method: str, path: str, body: Any = None) -> Any:
+        answer = real(method, path, body)
+        answer["results"][0]["message_id"] = "M" * (MESSAGE_ID_MAX + 1)
+        return answer
+
+    monkeypatch.setattr(connector.client, "call", long_ids)
+    first, second = connector.send([reminder("N1"), reminder("N2")])
+    assert first.outcome is Outcome.ACCEPTED and first.message_id is None
+    assert second.outcome is Outcome.ACCEPTED and second.message_id and len(second.message_id) <= MESSAGE_ID_MAX
+    assert "超过台账可保存的 64 个字符" in caplog.text
