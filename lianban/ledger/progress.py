@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -148,3 +149,34 @@ def events_by_status(ledger_url: str) -> dict[str, int]:
         rows = s.execute(select(StatusEvent.status, func.count()).where(StatusEvent.reported_at.is_not(None))
                          .group_by(StatusEvent.status)).all()
     return {status: int(n) for status, n in rows}
+
+
+PARKED_SHOWN = 1000  # the most rows of each kind `parked` lists (the oldest first); the counts are in progress()
+
+
+def parked(ledger_url: str, limit: int = PARKED_SHOWN) -> dict[str, list[dict[str, Any]]]:
+    """What waits on a person, oldest first (runbook: 皖事通办拒收 and 人社状态日志记录被搁置): the status events
+    皖事通办 refused (``events``: set aside with its reason until ``lianban run report --retry-parked``) and the
+    HRSS status rows not yet placed (``status_rows``: ``parked`` cannot be read, ``waiting`` for its case).
+    Texts as the ledger keeps them (masked); times in Beijing time."""
+    with session_factory(ledger_url)() as s:
+        return {"events": _refused_events(s, limit), "status_rows": _unplaced_rows(s, limit)}
+
+
+def _refused_events(s: Session, limit: int) -> list[dict[str, Any]]:
+    rows = s.execute(select(StatusEvent.id, Case.case_no, CaseItem.item_code, StatusEvent.status,
+                            StatusEvent.parked_at, StatusEvent.parked_reason)
+                     .join(CaseItem, CaseItem.id == StatusEvent.case_item_id)
+                     .join(Case, Case.id == CaseItem.case_id)
+                     .where(StatusEvent.parked_at.is_not(None)).order_by(StatusEvent.id).limit(limit)).all()
+    return [{"event_id": event_id, "case_no": case_no, "item_code": code, "status": status,
+             "parked_at": beijing_text(at) if at else None, "reason": reason}
+            for event_id, case_no, code, status, at, reason in rows]
+
+
+def _unplaced_rows(s: Session, limit: int) -> list[dict[str, Any]]:
+    rows = s.scalars(select(ParkedStatus).where(ParkedStatus.state != ParkedState.APPLIED)
+                     .order_by(ParkedStatus.source, ParkedStatus.source_seq).limit(limit)).all()
+    return [{"source": r.source, "seq": r.source_seq, "case_no": r.case_no, "state": r.state,
+             "reasons": json.loads(r.reasons), "read_again": r.raw is not None or r.state == ParkedState.WAITING,
+             "since": beijing_text(r.created_at)} for r in rows]

@@ -5,7 +5,7 @@ module per command group::
 
     home         init, seed, simulate, demo           run          run stage|deliver|collect|
                                                                    supplements|report
-    inspect      status                               deliveries   deliveries list|retry
+    inspect      status, parked                       deliveries   deliveries list|retry
     quarantine   quarantine [list|show|release|reject]  alerts       alerts check|list (联络员告警)
     keys         keys init|list|rotate|retire|import  audit        audit verify|archive
     connectors   connectors list|check|new            case         case list|show|reset-password
@@ -40,7 +40,8 @@ from lianban.app.cli.supplements import supplements_app
 from lianban.errors import LianbanError
 
 app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
-for command in (home.init, home.seed, home.simulate, inspect.status, home.demo, serve.serve, report.report):
+for command in (home.init, home.seed, home.simulate, inspect.status, inspect.parked, home.demo, serve.serve,
+                report.report):
     app.command()(command)
 app.add_typer(run_app, name="run")
 app.add_typer(keys_app, name="keys")
