@@ -164,3 +164,15 @@ def test_the_hubs_signing_key_is_published_before_it_signs(paths: Paths, tmp_pat
     assert opener.open_header(batch()).batch_id
     result = CliRunner().invoke(app, ["keys", "activate", "hub-signing-sm", "no-such-kid"])
     assert isinstance(result.exception, ConfigError) and "no-such-kid" in str(result.exception)
+
+
+def test_a_retired_signing_key_is_listed_as_retired(paths: Paths) -> None:
+    """A retired signing key's public half is kept to check what it signed (archives): `keys list` did not show
+    it, so an operator could not tell which old signatures still verify."""
+    from lianban.keys import keysets
+
+    old = keysets.load(paths.keys_dir, "hub-signing-sm").active
+    assert CliRunner().invoke(app, ["keys", "rotate", "hub-signing-sm"]).exit_code == 0
+    assert CliRunner().invoke(app, ["keys", "retire", "hub-signing-sm", old]).exit_code == 0
+    shown = json.loads(CliRunner().invoke(app, ["keys", "list", "--json"]).output)["hub-signing-sm"]
+    assert shown["retired"] == [old] and old not in shown["keys"] and old not in shown["private_held"]

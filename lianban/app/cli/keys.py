@@ -104,7 +104,8 @@ def keys_list(as_json: JsonFlag = False) -> None:
     for name in sorted([*held, *imported]):  # another party's imported public keys too (no private half here)
         ks = keysets.load(keys_dir, name, public_only=name in imported)
         listing[name] = {"kind": ks.suite, "active": ks.active, "keys": sorted(ks.public),
-                         "private_held": sorted(ks.private)}
+                         "private_held": sorted(ks.private),
+                         **({"retired": sorted(ks.retired)} if ks.retired else {})}  # kept to check old signatures
     emit(listing, as_json, "密钥 (keys)")
 
 
