@@ -36,7 +36,7 @@ from typing import Any, Self
 
 import requests
 
-from connectors._rest import GatewayClient, gateway_session, malformed
+from connectors._rest import GatewayClient, flag, gateway_session, malformed
 from lianban.domain.batches import chunks
 from lianban.domain.identity import redact_text
 from lianban.domain.sms import QuietHours, allowed_at, has_id_number, in_quiet_hours, is_mobile
@@ -158,8 +158,8 @@ class SmsConnector:
 
     def _result(self, r: Mapping[str, Any]) -> SmsResult:
         key, code = str(r["idempotency_key"]), r.get("code")
-        if r["accepted"]:
-            outcome = Outcome.DUPLICATE if r.get("duplicate") else Outcome.ACCEPTED
+        if flag(r["accepted"], "accepted"):  # "false" is no acceptance to read as true: a malformed answer
+            outcome = Outcome.DUPLICATE if flag(r.get("duplicate"), "duplicate", False) else Outcome.ACCEPTED
             return SmsResult(key, outcome, message_id=self._kept_id(r["message_id"]),
                              segments=int(r.get("segments") or 0))
         return SmsResult(key, Outcome.REFUSED, code=str(code or ""), reason=self._reason(code, r.get("reason")))

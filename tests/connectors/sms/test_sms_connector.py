@@ -281,3 +281,22 @@ def test_a_message_id_too_long_to_keep_is_dropped_and_the_message_counts_as_sent
     assert first.outcome is Outcome.ACCEPTED and first.message_id is None
     assert second.outcome is Outcome.ACCEPTED and second.message_id and len(second.message_id) <= MESSAGE_ID_MAX
     assert "超过台账可保存的 64 个字符" in caplog.text
+
+
+@pytest.mark.parametrize("field, value", [("accepted", "false"), ("duplicate", "no")])
+def test_an_answer_whose_flags_are_not_booleans_is_malformed_and_sent_again(
+        gateway: LiveGateway, monkeypatch: pytest.MonkeyPatch, field: str, value: str) -> None:
+    """A gateway answering ``"accepted": "false"`` had its refusal read as an acceptance (any non-empty text is
+    true): the notice was marked sent and never went. As the departments' receipts are: a malformed answer,
+    retried (a resend is answered duplicate, never sent twice)."""
+    connector = gateway.connector()
+    real = connector.client.call
+
+    def texts(method: str, path: str, body: Any = None) -> Any:
+        answer = real(method, path, body)
+        answer["results"][0][field] = value
+        return answer
+
+    monkeypatch.setattr(connector.client, "call", texts)
+    with pytest.raises(RetriableError, match="应答格式不符合接口规范"):
+        connector.send([reminder("N1")])
