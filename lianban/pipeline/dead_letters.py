@@ -63,7 +63,7 @@ REQUEUED = "操作员重新排队 (requeued by an operator); was: "
 
 def requeued(last_error: str | None) -> str:
     """A requeued row's last_error: said so, with the error it had (its newest), bounded as a peer's text is
-    (:func:`~lianban.pipeline.deliver.said`); a row requeued again with no error since says it once, so
+    (:func:`~lianban.domain.identity.said`); a row requeued again with no error since says it once, so
     requeues never grow it."""
     was = last_error.removeprefix(REQUEUED) if last_error else None
     return said(f"{REQUEUED}{was}")
