@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Annotated
 
 import typer
 
-from lianban.app.cli.output import JsonFlag, emit_done, emit_rows, progress_bar
+from lianban.app.cli.output import JsonFlag, columns, emit_done, emit_rows, progress_bar
 from lianban.app.config import Paths
 from lianban.errors import ConfigError
 
@@ -48,10 +47,9 @@ def deliveries_list(department: Annotated[str | None, typer.Option(help="one dep
 
     states, department = _dead_states(state, (RETRYING,)), _department(department)
     rows = [r.as_dict() for r in list_dead(Paths.from_env().existing_ledger(), department, states)]
-    emit_rows(rows, as_json, "投递 (deliveries)" if RETRYING in states else "死信 (dead letters)", [
-        (header, itemgetter(key)) for header, key in (("部门", "department"), ("办件编号", "case_no"),
-                                                      ("事项", "item_code"), ("状态", "state"), ("次数", "attempts"),
-                                                      ("原因", "last_error"))])
+    emit_rows(rows, as_json, "投递 (deliveries)" if RETRYING in states else "死信 (dead letters)", columns(
+        ("部门", "department"), ("办件编号", "case_no"), ("事项", "item_code"), ("状态", "state"), ("次数", "attempts"),
+        ("原因", "last_error")))
 
 
 @deliveries_app.command("retry")

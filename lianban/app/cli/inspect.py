@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from operator import itemgetter
 
 import typer
 
-from lianban.app.cli.output import Column, JsonFlag, emit, emit_rows
+from lianban.app.cli.output import JsonFlag, columns, emit, emit_rows
 from lianban.app.config import Paths
 
 
@@ -34,17 +33,13 @@ def parked(as_json: JsonFlag = False) -> None:
         typer.echo(json.dumps(shown, ensure_ascii=False))
         return
     emit_rows(shown["events"], False, "皖事通办拒收、已搁置的状态事件（lianban run report --retry-parked 重推）",
-              _columns(("事件", "event_id"), ("办件编号", "case_no"), ("事项", "item_code"), ("状态", "status"),
+              columns(("事件", "event_id"), ("办件编号", "case_no"), ("事项", "item_code"), ("状态", "status"),
                        ("搁置时间", "parked_at"), ("原因", "reason")))
     emit_rows(shown["status_rows"], False, "人社状态日志中尚未处理的记录", [
-        *_columns(("序号", "seq"), ("办件编号", "case_no")),
+        *columns(("序号", "seq"), ("办件编号", "case_no")),
         ("状态", lambda r: _ROW_STATES.get(r["state"], r["state"])),
         ("每轮重读", lambda r: "是" if r["read_again"] else "否（请人社重写该记录）"),
-        ("原因", lambda r: "；".join(r["reasons"])), *_columns(("搁置时间", "since"))])
+        ("原因", lambda r: "；".join(r["reasons"])), *columns(("搁置时间", "since"))])
 
 
 _ROW_STATES = {"parked": "无法读取", "waiting": "待办件入账"}
-
-
-def _columns(*named: tuple[str, str]) -> list[Column]:
-    return [(header, itemgetter(key)) for header, key in named]

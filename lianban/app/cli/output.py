@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Annotated, Any
 
 import typer
@@ -40,6 +41,11 @@ def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
 
 #: one column of a list: its header, and how a row shows in it
 Column = tuple[str, Callable[[dict[str, Any]], object]]
+
+
+def columns(*named: tuple[str, str]) -> list[Column]:
+    """Columns that each show one key of a row: (header, key) pairs."""
+    return [(header, itemgetter(key)) for header, key in named]
 
 
 def emit_rows(rows: Sequence[dict[str, Any]], as_json: bool, title: str, columns: Sequence[Column]) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from operator import itemgetter
-
 import typer
 
-from lianban.app.cli.output import JsonFlag, emit_done, emit_rows
+from lianban.app.cli.output import JsonFlag, columns, emit_done, emit_rows
 from lianban.app.config import Paths
 
 supplements_app = typer.Typer(help="补正材料转送的死信 (补正 submissions that did not get through)",
@@ -19,10 +17,9 @@ def supplements_list(as_json: JsonFlag = False) -> None:
     from lianban.pipeline.dead_letters import list_dead_supplements
 
     rows = [r.as_dict() for r in list_dead_supplements(Paths.from_env().existing_ledger())]
-    emit_rows(rows, as_json, "补正死信 (supplements not delivered)", [
-        (header, itemgetter(key)) for header, key in (("序号", "source_seq"), ("办件编号", "case_no"),
-                                                      ("事项", "item_code"), ("部门", "department"),
-                                                      ("状态", "state"), ("次数", "attempts"), ("原因", "last_error"))])
+    emit_rows(rows, as_json, "补正死信 (supplements not delivered)", columns(
+        ("序号", "source_seq"), ("办件编号", "case_no"), ("事项", "item_code"), ("部门", "department"),
+        ("状态", "state"), ("次数", "attempts"), ("原因", "last_error")))
 
 
 @supplements_app.command("retry")
