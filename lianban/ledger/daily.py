@@ -61,10 +61,17 @@ def _backlog(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
     counts: dict[str, int] = {}
     waits: dict[str, int] = {}
     for party, status_at, staged_at in rows:
-        since = status_at if status_at is not None else staged_at.replace(tzinfo=UTC).isoformat() if staged_at else None
         counts[party] = counts.get(party, 0) + 1
-        waits[party] = max(waits.get(party, 0), _days_since(since, now))
+        waits[party] = max(waits.get(party, 0), _waited(status_at, staged_at, now))
     return {party: (n, waits[party]) for party, n in counts.items()}
+
+
+def _waited(status_at: str | None, staged_at: datetime | None, now: datetime) -> int:
+    """Whole days an open item has waited since its last change (one nothing has been reported on yet: since its
+    case was staged, a ledger time: naive UTC as `now`)."""
+    if status_at is not None:
+        return _days_since(status_at, now)
+    return max(0, (now - staged_at).days) if staged_at else 0
 
 
 def summaries(session: Session, parties: list[str], today: date | None = None) -> list[Summary]:
