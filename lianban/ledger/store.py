@@ -67,6 +67,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def status_time(moment: datetime) -> str:
+    """A ledger time (naive UTC) as a status time is kept: ISO 8601 text with its offset (one without is a
+    party's Beijing time, :mod:`lianban.domain.clock`)."""
+    return moment.replace(tzinfo=UTC).isoformat()
+
+
 @dataclass(slots=True)
 class ItemRow:
     """One case item's status columns, read in bulk without the ORM (lianban.ledger.status_book)."""

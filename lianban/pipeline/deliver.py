@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, write_deliveries
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
-from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
+from lianban.ledger.store import DUE_STATES, DeliveryState, status_time, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
 from lianban.pipeline.lanes import in_lanes
 from lianban.pipeline.sealer import BatchSealer, Outgoing
@@ -227,7 +227,7 @@ def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result:
     row.state, row.last_error = DeliveryState.REFUSED, redact_text(f"{code}: {reason}")
     result.refused += 1
     settling.book.record(settling.items[row.case_item_id], Status.NOT_ACCEPTED, row.department, code=code,
-                         reason=reason, changed_at=row.sent_at.replace(tzinfo=UTC).isoformat())
+                         reason=reason, changed_at=status_time(row.sent_at))
 
 
 def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result: DeliverResult,
@@ -246,7 +246,7 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     if receipt.status is not None:
         settling.book.record(settling.items[row.case_item_id], receipt.status, row.department,
                              code=receipt.department_code, reason=reason,
-                             changed_at=sent_at.replace(tzinfo=UTC).isoformat())
+                             changed_at=status_time(sent_at))
 
 
 def keepable(receipts: list[Receipt], department: str) -> list[Receipt] | RetriableError:

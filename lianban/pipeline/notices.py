@@ -34,7 +34,7 @@ from lianban.ledger.db import write_lock
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.status_book import StatusBook
-from lianban.ledger.store import ItemRow, record_status, utcnow
+from lianban.ledger.store import ItemRow, record_status, status_time, utcnow
 from lianban.pipeline.prepare import password_hash
 
 WINDOW = "hrss"  # the one window (一窗受理) tells the applicant
@@ -58,7 +58,7 @@ def _moment(approved_at: str) -> str:
 
 def _now() -> str:
     """This moment as a status time (UTC, with its offset)."""
-    return utcnow().isoformat() + "+00:00"
+    return status_time(utcnow())
 
 
 def approved_time(value: str) -> datetime | None:
