@@ -7,7 +7,7 @@ One push body::
 
 Codes come from :mod:`connectors.wanshi_tong.codes`; the field names are the published document's, here and
 nowhere else. Every time goes out in Beijing time with its offset, to the second (``2025-03-03T09:00:00+08:00``);
-a time without an offset is UTC, as the ledger keeps it.
+a time without an offset is a party's Beijing time (:mod:`lianban.domain.clock`).
 """
 
 from __future__ import annotations
@@ -19,22 +19,18 @@ from typing import Any, cast
 import msgspec
 
 from connectors.wanshi_tong.codes import CodeTables, DoneResult, code
-from lianban.domain.clock import BEIJING, moment_of
+from lianban.domain.clock import in_beijing
 from lianban.wire.contract import CaseRecord, ProgressEvent
 
 __all__ = ["beijing_time", "case_body", "event_bodies", "event_body", "push_body", "push_wire"]
 
 
-
 @lru_cache(maxsize=8192)
 def beijing_time(text: str) -> str:
-    """`text` (ISO-8601; no offset means Beijing time) in Beijing time to the second; unreadable text is sent as it is,
-    for the platform to refuse and the report step to park with its reason. Remembered: a push repeats a
+    """`text` in Beijing time to the second (:func:`lianban.domain.clock.in_beijing`); unreadable text is sent as
+    it is, for the platform to refuse and the report step to park with its reason. Remembered: a push repeats a
     case's 受理时间 for each of its events, and a day's log repeats its seconds."""
-    try:
-        return moment_of(text).astimezone(BEIJING).isoformat(timespec="seconds")
-    except (ValueError, OverflowError):  # not ISO 8601, or past what a date can hold in Beijing
-        return text
+    return in_beijing(text)
 
 
 def event_body(e: ProgressEvent, codes: CodeTables) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["BEIJING", "aware", "explicit", "moment_of"]
+__all__ = ["BEIJING", "aware", "explicit", "in_beijing", "moment_of"]
 
 #: Asia/Shanghai: UTC+8 all year (no daylight saving since 1991), so a fixed offset is exact for every time the
 #: hub handles (a birth date is a date, never converted)
@@ -35,3 +35,12 @@ def explicit(text: str) -> str:
     ISO 8601."""
     moment = datetime.fromisoformat(text)
     return text if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING).isoformat()
+
+
+def in_beijing(text: str) -> str:
+    """ISO 8601 text from outside the hub in Beijing time, to the second with its offset; text that does not read
+    as one (not ISO 8601, or past what a date can hold in Beijing) as given."""
+    try:
+        return moment_of(text).astimezone(BEIJING).isoformat(timespec="seconds")
+    except (ValueError, OverflowError):
+        return text

@@ -7,7 +7,7 @@ Shape (``as_dict``), the body of ``POST /api/v1/progress`` (``schemas/hub/openap
 
 ``department`` is the responsible department's Chinese name; ``status`` None until it reports;
 ``changed_at`` the department's time of the last change, in Beijing time with its offset (a time
-without zone is UTC, as the ledger keeps it); ``reason`` redacted
+without one is the department's Beijing time); ``reason`` redacted
 (:func:`lianban.domain.identity.redact_text`); ``materials`` the Chinese names of the materials asked for
 while the item is at 补正资料, with ``supplement_due`` the applicant's 补正 deadline; ``due_date`` the item's
 committed date (:mod:`lianban.ledger.time_limits`); ``result`` the sentence of its latest 办理结果
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
-from lianban.domain.clock import moment_of
+from lianban.domain.clock import in_beijing
 from lianban.domain.identity import redact_text
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import material_names
@@ -36,7 +36,6 @@ from lianban.keys.rings import KeyRing
 from lianban.ledger.cases import case_status, due_date
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.results import result_summary
-from lianban.ledger.time_limits import beijing_text
 
 alerts = logging.getLogger("lianban.alerts")
 
@@ -89,10 +88,7 @@ def _materials(item: CaseItem) -> list[str]:
 
 def _beijing(moment: str | None) -> str | None:
     """A reported time as ISO 8601 in Beijing time (``+08:00``); as kept when it does not read as one."""
-    try:
-        return beijing_text(moment_of(moment)) if moment else moment
-    except (ValueError, OverflowError):
-        return moment
+    return in_beijing(moment) if moment else moment
 
 
 def _item(item: CaseItem, result: str | None) -> ItemProgress:
