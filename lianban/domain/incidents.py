@@ -46,9 +46,13 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
 )}
 
 
+def _local(moment: datetime) -> datetime:
+    """A ledger time (naive UTC, or aware) in Beijing time."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(BEIJING)
+
+
 def _when(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return _local(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def subject(kind: Kind, party_name: str, incident: str, resolved: bool) -> str:
@@ -68,8 +72,7 @@ def resolved_text(kind: Kind, party_name: str, incident: str, count: int, since:
 
 
 def _short(moment: datetime) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    local = aware.astimezone(BEIJING)
+    local = _local(moment)
     return f"{local.month}月{local.day}日{local:%H:%M}"
 
 
