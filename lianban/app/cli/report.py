@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -14,7 +14,6 @@ from rich.table import Table
 
 from lianban.app.cli.output import JsonFlag, console, progress_bar
 from lianban.app.config import Paths
-from lianban.domain.clock import BEIJING
 
 DELIVERY_ZH = {"window": "窗口办理", "delivered": "已投递", "refused": "被拒收", "dead": "重试耗尽",
                "pending": "待投递"}
@@ -37,8 +36,9 @@ def report(day: Annotated[str | None, typer.Option("--date", help="对账日 YYY
            as_csv: Annotated[bool, typer.Option("--csv", help="CSV，每个事项一行 (one per item)")] = False) -> None:
     """对账报告：每条记录的去向（入账、隔离、退回；各事项投递状态），合计必须平衡 (reconciliation)."""
     from lianban.ledger.reconciliation import reconcile
+    from lianban.ledger.time_limits import beijing_today
 
-    until = _day(day, "--date") or datetime.now(BEIJING).date()
+    until = _day(day, "--date") or beijing_today()
     start = _day(since, "--since")
     if start is not None and start > until:
         raise typer.BadParameter(f"起始日 {start} 晚于对账日 {until}", param_hint="--since")
