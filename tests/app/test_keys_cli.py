@@ -73,20 +73,29 @@ def test_another_party_s_imported_public_keys_are_listed(paths: Paths) -> None:
                      "private_held": []}
 
 
+def _retiring_old_is_refused(paths: Paths, ring: str, words: str) -> None:
+    """`ring`'s active key rotated out, then its retirement refused with a ConfigError saying `words`; kept."""
+    old = load_ring(paths.keys_dir, ring).active
+    assert CliRunner().invoke(app, ["keys", "rotate", ring]).exit_code == 0
+    result = CliRunner().invoke(app, ["keys", "retire", ring, old])
+    assert isinstance(result.exception, ConfigError) and words in str(result.exception)
+    assert old in load_ring(paths.keys_dir, ring).keys
+
+
+def _a_key_nothing_needs_retires(paths: Paths, ring: str) -> None:
+    unused = load_ring(paths.keys_dir, ring).active
+    assert CliRunner().invoke(app, ["keys", "rotate", ring]).exit_code == 0
+    assert CliRunner().invoke(app, ["keys", "retire", ring, unused]).exit_code == 0
+
+
 def test_a_vault_key_the_ledger_still_needs_is_not_retired(paths: Paths,
                                                            seeded: tuple[FrontendDB, list[dict[str, Any]]]) -> None:
     """Staged rows sealed under the old vault key, not delivered yet: retiring it would leave every one of them
     dead as 台账密文无法解密 at the next delivery run. Refused, naming what still needs it; a key nothing needs
     goes."""
     assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
-    old = load_ring(paths.keys_dir, "vault").active
-    assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
-    result = CliRunner().invoke(app, ["keys", "retire", "vault", old])
-    assert isinstance(result.exception, ConfigError) and "待投递或死信" in str(result.exception)
-    assert old in load_ring(paths.keys_dir, "vault").keys
-    unused = load_ring(paths.keys_dir, "vault").active
-    assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
-    assert CliRunner().invoke(app, ["keys", "retire", "vault", unused]).exit_code == 0
+    _retiring_old_is_refused(paths, "vault", "待投递或死信")
+    _a_key_nothing_needs_retires(paths, "vault")
 
 
 def test_a_vault_key_an_unreadable_status_row_is_sealed_under_is_not_retired(paths: Paths) -> None:
@@ -97,11 +106,7 @@ def test_a_vault_key_an_unreadable_status_row_is_sealed_under_is_not_retired(pat
     db = FrontendDB(paths.frontend_url)
     db.append_status("BZ-9", "01", "7", at="2026-12-01T09:00:00+08:00")
     assert collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 1
-    old = load_ring(paths.keys_dir, "vault").active
-    assert CliRunner().invoke(app, ["keys", "rotate", "vault"]).exit_code == 0
-    result = CliRunner().invoke(app, ["keys", "retire", "vault", old])
-    assert isinstance(result.exception, ConfigError) and "搁置待重新读取的人社状态记录 1 条" in str(result.exception)
-    assert old in load_ring(paths.keys_dir, "vault").keys
+    _retiring_old_is_refused(paths, "vault", "搁置待重新读取的人社状态记录 1 条")
 
 
 def test_a_query_key_cases_still_hold_passwords_under_is_not_retired(
@@ -111,14 +116,8 @@ def test_a_query_key_cases_still_hold_passwords_under_is_not_retired(
     told their password was wrong, and locked out by the rate limit for trying again. Refused, naming how many;
     a key no case uses goes."""
     assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
-    old = load_ring(paths.keys_dir, "query").active
-    assert CliRunner().invoke(app, ["keys", "rotate", "query"]).exit_code == 0
-    result = CliRunner().invoke(app, ["keys", "retire", "query", old])
-    assert isinstance(result.exception, ConfigError) and "查询密码" in str(result.exception)
-    assert old in load_ring(paths.keys_dir, "query").keys
-    unused = load_ring(paths.keys_dir, "query").active
-    assert CliRunner().invoke(app, ["keys", "rotate", "query"]).exit_code == 0
-    assert CliRunner().invoke(app, ["keys", "retire", "query", unused]).exit_code == 0
+    _retiring_old_is_refused(paths, "query", "查询密码")
+    _a_key_nothing_needs_retires(paths, "query")
 
 
 def test_retiring_the_active_vault_key_says_to_rotate_first(paths: Paths,
