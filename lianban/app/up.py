@@ -56,7 +56,7 @@ __all__ = ["AIRFLOW_USER", "LIANBAN_DAGS", "UpOptions", "down", "running", "up"]
 
 REPO = Path(__file__).resolve().parents[2]  # the source checkout: dags/, plugins/, docker/pools.json
 AIRFLOW_USER = "operator"
-LIANBAN_DAGS = ("lianban_exchange", "lianban_feedback", "lianban_operations", "lianban_daily")
+LIANBAN_DAGS = ("lianban_exchange", "lianban_feedback", "lianban_operations", "lianban_daily", "lianban_notices")
 STATE_FILE = "up.json"
 HOST = "127.0.0.1"
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}

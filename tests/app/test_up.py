@@ -158,6 +158,13 @@ def test_an_api_server_that_exits_is_told_at_once_not_after_the_whole_wait(tmp_p
         _unpause(state, "pw", 60, tmp_path)
 
 
+def test_up_unpauses_every_dag_of_the_repository_the_notices_among_them() -> None:
+    import re
+
+    declared = {m for f in (REPO / "dags").glob("*.py") for m in re.findall(r'dag_id="([a-z_]+)"', f.read_text())}
+    assert "lianban_notices" in declared and set(LIANBAN_DAGS) == declared
+
+
 def test_every_process_is_told_the_same_secrets_and_the_repository_dags(tmp_path: Path) -> None:
     secrets = {"fernet_key": "k", "api_secret_key": "s", "jwt_secret": "j"}
     env = airflow_env(_paths(tmp_path), UpOptions(), 8123, secrets)
@@ -201,7 +208,8 @@ def test_up_starts_a_working_airflow_and_down_leaves_nothing_behind(
     password = json.loads(Path(str(info["password_file"])).read_text())["operator"]
     api = AirflowApi(str(info["url"]), "operator", password)
     dags = api.dags()
-    assert {d: dags[d]["is_paused"] for d in LIANBAN_DAGS} == dict.fromkeys(LIANBAN_DAGS, False)
+    assert set(dags) == set(LIANBAN_DAGS)  # every DAG the repository has, the 双告知 notices' among them
+    assert {d: dags[d]["is_paused"] for d in dags} == dict.fromkeys(dags, False)
 
     for dag_id in ("lianban_exchange", "lianban_feedback"):  # on schedule: unpausing starts the latest interval
         def kinds(dag: str = dag_id) -> set[str]:
