@@ -100,6 +100,15 @@ def redact_text(text: str) -> str:
     return _PHONE_RUN.sub(r"\1****\2", _ID_RUN.sub(r"\1********\2", text))
 
 
+_CODE_SHAPED = re.compile(r"[0-9A-Za-z]{1,4}")
+
+
+def shown_code(text: str) -> str:
+    """An unknown code as a reason may echo it: itself when shaped like a code (four letters or digits at most),
+    else a placeholder, so that a phone number or an ID number given where a code belongs is never repeated."""
+    return repr(text) if _CODE_SHAPED.fullmatch(text) else "（非编码内容）"
+
+
 SAID_MAX = 500  # the most of a peer's free text (a refusal's reason) kept or logged: medical.xsd's Reason
 CUT = "…（已截断）"  # ends a text :func:`said` cut
 

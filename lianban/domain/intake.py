@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog
 from lianban.domain.clock import explicit, moment_of
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import redact_text, shown_code
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status, StatusChange
@@ -75,7 +75,6 @@ _TEXTUAL = (str, bytes, int)  # what a text column may hold (an integer is read 
 _TRIMMED = frozenset({"name", "employer_name"})
 _LABELS = {"case_no": "办件编号", "items": "办理事项", "approved_at": "审批时间"}
 _PASSWORD = re.compile(r"[0-9A-Za-z]{4,32}")
-_CODE_SHAPED = re.compile(r"[0-9A-Za-z]{1,4}")  # a status code echoed in a reason (PIPL: never a phone)
 REASON_MAX = 500  # 原因 as 皖事通办 accepts it
 
 
@@ -297,8 +296,7 @@ def read(row: SourceRow, catalog: Catalog) -> RetirementRecord | Unreadable:
 def _status_code(raw: Any, codes: Mapping[str, Status], table: str) -> str:
     code = _as_text(raw, "办理状态").strip()
     if code not in codes:
-        shown = repr(code) if _CODE_SHAPED.fullmatch(code) else "（非编码内容）"  # never part of a phone or ID
-        raise _Refused(f"办理状态码 {shown} 不在 {table} 中：请与人社联络员核对后补充映射")
+        raise _Refused(f"办理状态码 {shown_code(code)} 不在 {table} 中：请与人社联络员核对后补充映射")
     return code
 
 
