@@ -25,7 +25,7 @@ from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.app.setup import init
 from lianban.domain.statuses import Status
-from lianban.domain.working_days import OFFICIAL_YEARS
+from lianban.domain.working_days import official_years
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem
 from lianban.ledger.store import record_status
@@ -59,7 +59,7 @@ def _home(root: Path) -> tuple[Paths, list[str]]:
     _report(paths, case_nos[1], "01", Status.UNDER_REVIEW, "2025-03-03T09:00:00+08:00")
     _report(paths, case_nos[3], "01", Status.APPROVED, "2025-03-04T09:00:00+08:00")
     now = datetime.now(UTC).replace(tzinfo=None)
-    beyond = max(now, datetime(OFFICIAL_YEARS[-1], 12, 30, 2))  # 10 working days run past the published years
+    beyond = max(now, datetime(official_years()[-1], 12, 30, 2))  # 10 working days run past the published years
     with session_factory(paths.ledger_url).begin() as s:
         for n in case_nos:
             at = {case_nos[1]: datetime(2025, 3, 3, 2), case_nos[5]: beyond}.get(n, now)

@@ -7,18 +7,22 @@ does not carry is counted Monday–Friday and flagged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from lianban.domain import working_days
 from lianban.domain.working_days import (
-    OFFICIAL_YEARS,
     add_working_days,
     deadline,
     is_official,
     is_working_day,
+    official_years,
     working_days_between,
 )
+from lianban.errors import ConfigError
 
 #: a year no chinese-calendar release will carry soon: the fallback applies (Monday–Friday but 元旦, 劳动节, 国庆)
 UNPUBLISHED = 2099
@@ -102,7 +106,7 @@ def test_a_negative_limit_is_refused() -> None:
 
 
 def test_the_package_carries_2025_and_2026_and_not_the_fallback_year() -> None:
-    assert {2025, 2026} <= set(OFFICIAL_YEARS) and UNPUBLISHED not in OFFICIAL_YEARS
+    assert {2025, 2026} <= set(official_years()) and UNPUBLISHED not in official_years()
     assert is_official(date(2026, 12, 31)) and not is_official(date(UNPUBLISHED, 1, 1))
 
 
@@ -114,6 +118,69 @@ def test_a_deadline_in_a_published_year_is_exact() -> None:
 def test_a_deadline_in_or_into_an_unpublished_year_is_flagged_estimated() -> None:
     inside = deadline(date(UNPUBLISHED, 9, 30), 1)
     assert inside.due == date(UNPUBLISHED, 10, 5) and inside.estimated is True
-    last = OFFICIAL_YEARS[-1]  # whatever release is installed: running past its last year is an estimate
+    last = official_years()[-1]  # whatever release is installed: running past its last year is an estimate
     across = deadline(date(last, 12, 31), 10)
     assert across.due.year == last + 1 and across.estimated is True
+
+
+# -- a year written in schemas/catalog/holidays.yaml -----------------------------------------------------------
+def _written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    (tmp_path / "holidays.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(working_days, "SCHEDULE_FILE", tmp_path / "holidays.yaml")
+    for cached in (working_days.written_years, working_days.is_working_day, working_days.add_working_days,
+                   working_days.deadline):
+        cached.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    yield
+    for cached in (working_days.written_years, working_days.is_working_day, working_days.add_working_days,
+                   working_days.deadline):
+        cached.cache_clear()
+
+
+#: 春节 of the year as a notice would give it: eight days off, a Saturday before and a Sunday after worked
+WRITTEN = f"""version: 1
+years:
+  {UNPUBLISHED}:
+    holidays: [{UNPUBLISHED}-01-01, {UNPUBLISHED}-01-21, {UNPUBLISHED}-01-22, {UNPUBLISHED}-01-23,
+               {UNPUBLISHED}-01-24, {UNPUBLISHED}-01-25, {UNPUBLISHED}-01-26, {UNPUBLISHED}-01-27, {UNPUBLISHED}-01-28]
+    workdays: [{UNPUBLISHED}-01-17, {UNPUBLISHED}-02-01]
+"""
+
+
+def test_a_year_written_in_the_schedule_file_is_counted_exactly_not_estimated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _written(tmp_path, monkeypatch, WRITTEN)
+    assert is_official(date(UNPUBLISHED, 6, 1)) and UNPUBLISHED in official_years()
+    assert not is_working_day(date(UNPUBLISHED, 1, 21))  # a Wednesday of its 春节
+    assert is_working_day(date(UNPUBLISHED, 1, 17)) and is_working_day(date(UNPUBLISHED, 2, 1))  # 调休 Sat, Sun
+    assert is_working_day(date(UNPUBLISHED, 5, 1))  # a Friday the notice did not give off: worked (no fallback)
+    due = deadline(date(UNPUBLISHED, 1, 20), 2)  # Tuesday + 2: the holiday skipped, Thursday the 29th then Friday
+    assert due == working_days.Deadline(date(UNPUBLISHED, 1, 30), estimated=False)
+    assert deadline(date(UNPUBLISHED, 1, 16), 1).due == date(UNPUBLISHED, 1, 17)  # Friday + 1: the 调休 Saturday
+
+
+def test_a_year_the_package_carries_is_counted_by_the_package_whatever_the_file_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _written(tmp_path, monkeypatch, "version: 1\nyears:\n  2026:\n    holidays: [2026-03-02]\n    workdays: []\n")
+    assert is_working_day(date(2026, 3, 2)) and 2026 not in working_days.written_years()
+
+
+@pytest.mark.parametrize("entry, said", [
+    ("holidays: [2098-12-31]", "不属于该年"),
+    (f"holidays: [{UNPUBLISHED}-01-17]\n    workdays: [{UNPUBLISHED}-01-17]", "既是放假日又是调休上班日"),
+    (f"workdays: [{UNPUBLISHED}-01-19]", "须为周六或周日"),  # a Monday
+    ("holidays: [not-a-date]", "holidays.yaml"),
+])
+def test_a_wrong_schedule_file_is_one_clear_error_naming_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, said: str) -> None:
+    _written(tmp_path, monkeypatch, f"version: 1\nyears:\n  {UNPUBLISHED}:\n    {entry}\n")
+    with pytest.raises(ConfigError, match="节假日安排文件") as refused:
+        is_working_day(date(UNPUBLISHED, 3, 3))
+    assert said in str(refused.value)
+
+
+def test_the_schedule_file_shipped_reads() -> None:
+    assert all(year not in working_days.PACKAGE_YEARS for year in working_days.written_years())

@@ -23,7 +23,7 @@ from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
-from lianban.domain.working_days import OFFICIAL_YEARS, add_working_days
+from lianban.domain.working_days import add_working_days, official_years
 from lianban.errors import ConfigError
 from lianban.ledger.cases import ItemView, list_cases, show_case, status_named
 from lianban.ledger.db import session_factory
@@ -227,9 +227,9 @@ def test_a_final_item_is_never_overdue_and_keeps_its_due_date(paths: Paths, case
 
 def test_a_due_date_beyond_the_published_holidays_is_marked_estimated(paths: Paths, case_nos: list[str]) -> None:
     n = case_nos[3]
-    set_approved(paths, n, datetime(OFFICIAL_YEARS[-1], 12, 30, 2))  # 10 working days run into the next year
-    item = shown(paths, n, date(OFFICIAL_YEARS[-1], 12, 30))["01"]
-    assert item.due_date is not None and item.due_date.startswith(str(OFFICIAL_YEARS[-1] + 1))
+    set_approved(paths, n, datetime(official_years()[-1], 12, 30, 2))  # 10 working days run into the next year
+    item = shown(paths, n, date(official_years()[-1], 12, 30))["01"]
+    assert item.due_date is not None and item.due_date.startswith(str(official_years()[-1] + 1))
     assert item.due_date_estimated is True and item.as_dict()["due_date_estimated"] is True
 
 
