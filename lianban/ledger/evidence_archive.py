@@ -1,6 +1,7 @@
-"""Monthly evidence archives: the entries of one month as JSON Lines, with a trailer (count, first previous
-hash, head id and hash, SM3 of the entries) signed with the hub's SM2 key, so anyone holding the hub's public
-key checks an archive on its own, and with the chain key every entry too."""
+"""Monthly evidence archives: the entries of one month (a Beijing month, as operators count them) as JSON Lines,
+with a trailer (count, first previous hash, head id and hash, SM3 of the entries) signed with the hub's SM2 key,
+so anyone holding the hub's public key checks an archive on its own, and with the chain key every entry too.
+Archives written before 2026-12-06 hold a UTC month; they verify as any other."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from lianban.keys import keysets
 from lianban.keys.files import write_private_text
 from lianban.ledger.evidence import ARCHIVE_SIGNER, GENESIS, Verdict, chain_keys, row_of, verify_entries
 from lianban.ledger.models import Evidence
+from lianban.ledger.time_limits import beijing_midnight
 
 _NAME = re.compile(r"evidence-(\d{4}-\d{2})\.jsonl")  # as archive_month names its file
 
@@ -29,12 +32,22 @@ def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
                       separators=(",", ":")).encode()
 
 
+def _bounds(month: str) -> tuple[str, str]:
+    """When Beijing month `month` (YYYY-MM) begins and when the next one does, in UTC as ISO 8601 text to
+    compare with ``Evidence.at`` (UTC, ISO 8601, so text sorts as time does, on SQLite and PostgreSQL alike)."""
+    first = date.fromisoformat(f"{month}-01")
+    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return beijing_midnight(first).isoformat(), beijing_midnight(after).isoformat()
+
+
 def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path:
-    """Write the entries of `month` (YYYY-MM) as JSON Lines with a trailer signed by the hub (SM2): every entry
-    from the month's first to its last, so that one stamped with another month by a host whose clock is a little
-    off (appends from several hosts, around midnight at a month's end) leaves no gap in either month's chain."""
+    """Write the entries of `month` (YYYY-MM, a Beijing month: 2026-12 begins 2026-11-30T16:00 UTC) as JSON Lines
+    with a trailer signed by the hub (SM2): every entry from the month's first to its last, so that one stamped
+    with another month by a host whose clock is a little off (appends from several hosts, around midnight at a
+    month's end) leaves no gap in either month's chain."""
+    start, end = _bounds(month)
     first, last = session.execute(select(func.min(Evidence.id), func.max(Evidence.id))
-                                  .where(Evidence.at.like(f"{month}-%"))).one()
+                                  .where(Evidence.at >= start, Evidence.at < end)).one()
     rows = [row_of(e) for e in session.scalars(select(Evidence).where(Evidence.id.between(first, last))
                                             .order_by(Evidence.id))] if first is not None else []
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]

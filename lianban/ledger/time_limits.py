@@ -22,7 +22,7 @@ A due date beyond the years the State Council has published is counted Monday–
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import ColumnElement, and_, case, literal, select
 from sqlalchemy.orm import Session
@@ -49,6 +49,11 @@ def beijing_text(utc: datetime) -> str:
     how a ledger time is shown to an operator or sent to the platform."""
     aware = utc if utc.tzinfo is not None else utc.replace(tzinfo=UTC)
     return aware.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+def beijing_midnight(day: date) -> datetime:
+    """The moment Beijing day `day` begins, as the ledger stores times (naive UTC)."""
+    return datetime.combine(day, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
 
 
 def beijing_today() -> date:

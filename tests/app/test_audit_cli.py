@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from lianban.app.cli import app
@@ -16,6 +18,12 @@ from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.evidence_archive import archive_month
 from lianban.ledger.models import Evidence
+from lianban.ledger.time_limits import beijing_date
+
+
+def _month(session: Session) -> str:
+    """The (Beijing) month of the ledger's first entry: the month whose archive holds it."""
+    return f"{beijing_date(datetime.fromisoformat(str(session.scalar(select(Evidence.at))))):%Y-%m}"
 
 
 def test_an_archive_verifies_where_only_the_hubs_public_key_is_held(paths: Paths, tmp_path: Path,
@@ -27,7 +35,7 @@ def test_an_archive_verifies_where_only_the_hubs_public_key_is_held(paths: Paths
     with session_factory(paths.ledger_url).begin() as session:
         EvidenceLog.load(paths.keys_dir).sent(session, "medical", "submit", ["BZ1"], {"batch": 1})
     with session_factory(paths.ledger_url)() as session:
-        month = str(session.scalar(select(Evidence.at)))[:7]
+        month = _month(session)
         archive = archive_month(session, month, tmp_path / "archive", paths.keys_dir)
     auditor = tmp_path / "auditor-keys"
     auditor.mkdir()
@@ -52,7 +60,7 @@ def test_an_archive_goes_under_the_installations_home(paths: Paths, tmp_path: Pa
     with session_factory(paths.ledger_url).begin() as session:
         EvidenceLog.load(paths.keys_dir).sent(session, "medical", "submit", ["BZ1"], {"batch": 1})
     with session_factory(paths.ledger_url)() as session:
-        month = str(session.scalar(select(Evidence.at)))[:7]
+        month = _month(session)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -80,7 +88,7 @@ def test_the_ledger_is_checked_against_an_archive_kept_off_host(paths: Paths, tm
     shutil.copy(head, tmp_path / "evidence-head.json")
     append(2)
     with session_factory(paths.ledger_url)() as session:
-        month = str(session.scalar(select(Evidence.at)))[:7]
+        month = _month(session)
         archive = archive_month(session, month, tmp_path / "off-host", paths.keys_dir)
     result = CliRunner().invoke(app, ["audit", "verify", "--against", str(archive), "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["ok"], result.output

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
+from lianban.app.config import Paths
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
 from lianban.keys import keysets
@@ -29,6 +30,7 @@ from lianban.ledger import evidence, evidence_archive, evidence_head
 from lianban.ledger.db import engine_for, session_factory, upgrade
 from lianban.ledger.evidence import ARCHIVE_SIGNER, body_of
 from lianban.ledger.models import Evidence, EvidenceAnchor
+from lianban.ledger.time_limits import beijing_date
 from lianban.wire.contract import CaseRecord, ProgressEvent, SealedItem, SentBatch
 from lianban.wire.signatures import Proof
 
@@ -121,8 +123,9 @@ def test_reordering_is_detected(ledger: Ledger) -> None:
 
 
 def _archive(ledger: Ledger, tmp_path: Path) -> Path:
+    """The archive of the (Beijing) month of the ledger's first entry."""
     with session_factory(ledger.url)() as s:
-        month = s.scalars(select(Evidence.at)).first()[:7]  # type: ignore[index]
+        month = f"{beijing_date(datetime.fromisoformat(str(s.scalars(select(Evidence.at)).first()))):%Y-%m}"
         return evidence_archive.archive_month(s, month, tmp_path / "archive", ledger.keys)
 
 
@@ -172,32 +175,90 @@ def test_an_archive_under_another_months_name_is_detected(ledger: Ledger, tmp_pa
     assert evidence_archive.verify_archive(shutil.copy(path, tmp_path / "copied.jsonl"), ledger.keys).ok
 
 
-def test_months_archives_verify_when_hosts_clocks_stamp_entries_out_of_order(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found in review: two hosts appending across midnight of a month's end, one a little behind, stamped entry 3
-    in November after entry 2 in December; the November archive (1 and 3) and the December one (2 and 4) then
-    failed to verify though nothing was touched. An archive now holds every entry from its month's first to its
-    last."""
-    keys, url = tmp_path / "keys", f"sqlite:///{tmp_path / 'ledger.db'}"
-    ensure_keys(keys)
-    upgrade(url)
-    stamps = iter(["2026-11-30T23:59:59.900", "2026-12-01T00:00:00.100", "2026-11-30T23:59:59.950",
-                   "2026-12-01T00:00:00.200"])
+def _stamp(monkeypatch: pytest.MonkeyPatch, stamps: list[str]) -> None:
+    """The entries appended from now on are stamped with `stamps` (UTC, as the hub's clock reads), one each."""
+    times = iter(stamps)
 
     class Clock(datetime):
         @classmethod
         def now(cls, tz: tzinfo | None = None) -> Clock:  # type: ignore[override]
-            return cls.fromisoformat(next(stamps)).replace(tzinfo=tz)
+            return cls.fromisoformat(next(times)).replace(tzinfo=tz)
 
     monkeypatch.setattr(evidence, "datetime", Clock)
+
+
+def test_months_archives_verify_when_hosts_clocks_stamp_entries_out_of_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: two hosts appending across midnight of a month's end (Beijing), one a little behind,
+    stamped entry 3 in November after entry 2 in December; the November archive (1 and 3) and the December one
+    (2 and 4) then failed to verify though nothing was touched. An archive now holds every entry from its month's
+    first to its last."""
+    keys, url = tmp_path / "keys", f"sqlite:///{tmp_path / 'ledger.db'}"
+    ensure_keys(keys)
+    upgrade(url)
+    _stamp(monkeypatch, ["2026-11-30T15:59:59.900", "2026-11-30T16:00:00.100", "2026-11-30T15:59:59.950",
+                         "2026-11-30T16:00:00.200"])
     log = evidence.EvidenceLog.load(keys)
     for n in range(4):
         with session_factory(url).begin() as s:
             log.sent(s, "medical", "submit", [f"BZ{n}"], {"batch": n})
     with session_factory(url)() as s:
-        for month in ("2026-11", "2026-12"):
+        for month, ids in (("2026-11", [1, 2, 3]), ("2026-12", [2, 3, 4])):
             path = evidence_archive.archive_month(s, month, tmp_path / "archive", keys)
             assert evidence_archive.verify_archive(path, keys).ok, month
+            assert [json.loads(line)["id"] for line in path.read_text().splitlines()[:-1]] == ids
+
+
+def _archived(url: str, keys: Path, out: Path, months: list[str]) -> dict[str, list[int]]:
+    """Each month's archive written into `out`, checked to verify alone and to chain on from the month before
+    (its first entry's previous hash is that month's head), and the ledger checked against all of them: the
+    ids each holds."""
+    held, heads, head = {}, [], None
+    with session_factory(url)() as s:
+        for month in months:
+            path = evidence_archive.archive_month(s, month, out, keys)
+            assert evidence_archive.verify_archive(path, keys).ok, month
+            *entries, trailer = map(json.loads, path.read_text().splitlines())
+            assert head is None or trailer["start_prev"] == head, f"{month} does not chain on"
+            held[month], head = [e["id"] for e in entries], trailer["head"]
+            heads.append(evidence_archive.archive_head(path))
+        assert evidence.verify_ledger(s, keys, heads).ok
+    return held
+
+
+def test_a_months_archive_holds_the_entries_of_the_beijing_month(ledger_url: str, paths: Paths, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: a month's archive held the entries stamped in that month in UTC, so an exchange at
+    2026-12-01 01:00 Beijing time (2026-11-30T17:00 UTC) was archived as November's, though every operator in
+    Bozhou counts it in December. Months are Beijing months now, and consecutive ones hold every entry once."""
+    _stamp(monkeypatch, ["2026-10-31T15:59:59.999999", "2026-10-31T16:00:00", "2026-11-30T15:59:59",
+                         "2026-11-30T17:00:00", "2026-12-31T15:59:59.5", "2026-12-31T16:00:00"])
+    log = evidence.EvidenceLog.load(paths.keys_dir)
+    for n in range(6):
+        with session_factory(ledger_url).begin() as s:
+            log.sent(s, "medical", "submit", [f"BZ{n}"], {"batch": n})
+    held = _archived(ledger_url, paths.keys_dir, tmp_path / "archive", ["2026-10", "2026-11", "2026-12", "2027-01"])
+    assert held == {"2026-10": [1], "2026-11": [2, 3], "2026-12": [4, 5], "2027-01": [6]}
+
+
+def test_an_archive_of_a_utc_month_written_before_still_verifies_and_leaves_no_gap(
+        ledger_url: str, paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive written before months were Beijing months holds a UTC month: it still verifies, alone and
+    against the ledger, and the Beijing month after it begins 8 hours before it ends, so the entries of those
+    hours are in both archives and none is in neither."""
+    _stamp(monkeypatch, ["2026-11-10T00:00:00", "2026-11-30T17:00:00", "2026-12-02T00:00:00"])
+    log = evidence.EvidenceLog.load(paths.keys_dir)
+    for n in range(3):
+        with session_factory(ledger_url).begin() as s:
+            log.sent(s, "medical", "submit", [f"BZ{n}"], {"batch": n})
+    with monkeypatch.context() as before, session_factory(ledger_url)() as s:
+        before.setattr(evidence_archive, "_bounds", lambda month: (f"{month}-01", "2026-12-01"))  # at LIKE '2026-11-%'
+        november = evidence_archive.archive_month(s, "2026-11", tmp_path / "before", paths.keys_dir)
+    assert [json.loads(line)["id"] for line in november.read_text().splitlines()[:-1]] == [1, 2]
+    assert evidence_archive.verify_archive(november, paths.keys_dir).ok
+    with session_factory(ledger_url)() as s:
+        assert evidence.verify_ledger(s, paths.keys_dir, [evidence_archive.archive_head(november)]).ok
+    assert _archived(ledger_url, paths.keys_dir, tmp_path / "archive", ["2026-12"]) == {"2026-12": [2, 3]}
 
 
 def test_a_truncated_archive_is_detected(ledger: Ledger, tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def _verify_archive(archive: Path, keys_dir: Path) -> tuple[Verdict, bool]:
 
 
 @audit_app.command("archive")
-def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM")],
+def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM, a Beijing month (北京时间的月份)")],
                   out: Annotated[Path | None, typer.Option(help="folder for the archive (default <home>/archive)")]
                   = None,
                   as_json: JsonFlag = False) -> None:
