@@ -23,20 +23,19 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lianban.domain.clock import BEIJING
 from lianban.domain.identity import redact_text
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
 from lianban.ledger.store import DeliveryState, QuarantineState
-from lianban.ledger.time_limits import beijing_text
+from lianban.ledger.time_limits import beijing_midnight, beijing_text
 
 __all__ = ["DELIVERY_STATES", "FATES", "Reconciliation", "reconcile"]
 
@@ -98,11 +97,6 @@ class Reconciliation:
                 "records": [asdict(r) for r in self.records]}
 
 
-def _utc(day: date) -> datetime:
-    """Midnight of `day` in Beijing, as the ledger stores times (naive UTC)."""
-    return datetime.combine(day, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
-
-
 def _reasons(text: str | None) -> list[str]:
     raw = json.loads(text or "[]")
     return [redact_text(r if isinstance(r, str) else str(r.get("message", r))) for r in raw]
@@ -120,7 +114,7 @@ def reconcile(ledger_url: str, until: date, since: date | None = None,
               progress: Progress | None = None) -> Reconciliation:
     """Every row first read on `since` … `until` (Beijing days; `since` defaults to `until`), read in chunks of
     :data:`CHUNK` rows."""
-    start, end = _utc(since or until), _utc(until + timedelta(days=1))
+    start, end = beijing_midnight(since or until), beijing_midnight(until + timedelta(days=1))
     records: list[RecordFate] = []
     counted: Counter[str] = Counter()
     with session_factory(ledger_url)() as session:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median as _median
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from lianban.ledger.models import Delivery, StatusEvent
 from lianban.ledger.store import DEAD_STATES, DeliveryState
-from lianban.ledger.time_limits import BEIJING, beijing_date, beijing_today
+from lianban.ledger.time_limits import beijing_date, beijing_midnight, beijing_today
 
 __all__ = ["DAYS", "days", "median", "rate", "window"]
 
@@ -47,11 +47,6 @@ def median(values: Sequence[float]) -> float | None:
     return round(float(_median(values)), 1) if values else None
 
 
-def _since(first: date) -> datetime:
-    """Naive UTC of the start of Beijing day `first` (the ledger's clock)."""
-    return datetime.combine(first, time(), BEIJING).astimezone(UTC).replace(tzinfo=None)
-
-
 def _deliveries(session: Session, since: datetime) -> Iterable[Any]:
     return session.execute(select(Delivery.state, Delivery.created_at, Delivery.sent_at)
                            .where(Delivery.created_at >= since)).all()
@@ -60,7 +55,7 @@ def _deliveries(session: Session, since: datetime) -> Iterable[Any]:
 def days(session: Session, today: date | None = None, count: int = DAYS) -> list[dict[str, Any]]:
     """One row per day of the window (module docstring), oldest first."""
     dates = window(today or beijing_today(), count)
-    since = _since(dates[0])
+    since = beijing_midnight(dates[0])
     counts: dict[date, dict[str, int]] = defaultdict(lambda: {"sent": 0, "accepted": 0, "failed": 0, "events": 0})
     waits: dict[date, list[float]] = defaultdict(list)
     for state, created, sent in _deliveries(session, since):
