@@ -1,7 +1,9 @@
-"""lianban_daily: each liaison's summary of its party at 08:30 Beijing time (联络员每日汇总), once a day.
+"""lianban_daily: each liaison's summary of its party at 08:30 Beijing time (联络员每日汇总), once a day, and the
+last month's evidence archive (证据月度归档) on the first day of a month.
 
 One task for every party (the task count never grows); a rerun sends nothing twice (the ledger keeps which
-party had its summary of the day). XCom carries counts only.
+party had its summary of the day) and writes no archive twice (one already in ``<home>/archive`` is kept).
+XCom carries counts only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lianban.app import jobs
 )
 def lianban_daily() -> None:
     task(task_id="daily_summary")(jobs.daily_summary)()
+    task(task_id="archive_evidence")(jobs.archive_evidence)()
 
 
 lianban_daily()

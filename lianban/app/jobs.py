@@ -330,6 +330,28 @@ def daily_summary(day: str | None = None) -> dict[str, Any]:
     return _all_told(send_daily(Paths.from_env().existing_ledger(), liaisons, channels, when), "每日汇总")
 
 
+def archive_evidence(day: str | None = None) -> dict[str, Any]:
+    """Last month's evidence archive (a Beijing month, before `day`'s; default today in Beijing) into
+    ``<home>/archive``, once: the first daily run of a month writes it, later runs find it there. Copying it
+    off-host stays the operator's (docs/deploy.md §6). XCom: the month and whether it was written."""
+    from datetime import date
+
+    from lianban.app.setup import make_folder
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.evidence_archive import archive_once, month_before
+    from lianban.ledger.time_limits import beijing_today
+
+    paths = Paths.from_env()
+    month = month_before(date.fromisoformat(day) if day else beijing_today())
+    out = paths.home / "archive"
+    make_folder(out, "LIANBAN_HOME")
+    with session_factory(paths.existing_ledger())() as session:
+        written = archive_once(session, month, out, paths.keys_dir)
+    if written:
+        log.info("evidence archive of %s written to %s: copy it off-host", month, written)
+    return {"month": month, "written": written is not None}
+
+
 # -- 双告知 (issue 13): 到龄提醒 and 待遇告知 by SMS, and the retirement-wave forecast ------------------------------
 REMINDER_MONTHS_ENV = "LIANBAN_REMINDER_MONTHS"
 SEND_PAGE, SEND_PAGES = 500, 400  # notices per send, and at most this many sends per run (200 000 notices)

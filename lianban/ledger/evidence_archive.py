@@ -9,7 +9,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,22 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     path = out_dir / f"evidence-{month}.jsonl"  # written whole or not at all: a run cut short keeps the last one
     write_private_text(path, "\n".join([*lines, json.dumps(trailer)]) + "\n")
     return path
+
+
+def month_before(day: date) -> str:
+    """The Beijing month (YYYY-MM) before the one `day` (a Beijing date) is in."""
+    last = day.replace(day=1) - timedelta(days=1)
+    return f"{last:%Y-%m}"
+
+
+def archive_once(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path | None:
+    """`month`'s archive in `out_dir` unless one is there already (kept as it is: it may be the copy an operator
+    verified and took off-host) or the ledger holds no entry of that month; the path written, else None."""
+    start, end = _bounds(month)
+    if (out_dir / f"evidence-{month}.jsonl").exists() or session.scalar(
+            select(Evidence.id).where(Evidence.at >= start, Evidence.at < end).limit(1)) is None:
+        return None
+    return archive_month(session, month, out_dir, keys_dir)
 
 
 def archive_head(path: Path) -> tuple[int, str]:

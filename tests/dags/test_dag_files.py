@@ -50,7 +50,7 @@ def test_task_count_is_fixed_by_the_catalog(parsed: dict[str, object]) -> None:
         ["collect_hrss", "take_supplements", "forward_health", "forward_housing_fund", "forward_medical",
          "poll_health", "poll_housing_fund", "poll_medical", "report_to_wanshi_tong", "request_payments"])
     assert dags["lianban_operations"] == ["alert_liaisons", "health_checks"]  # type: ignore[index]
-    assert dags["lianban_daily"] == ["daily_summary"]  # type: ignore[index]
+    assert dags["lianban_daily"] == ["archive_evidence", "daily_summary"]  # type: ignore[index]
     assert dags["lianban_notices"] == sorted(  # type: ignore[index]
         ["plan_reminders", "plan_pension_notices", "send_due", "collect_receipts"])
 

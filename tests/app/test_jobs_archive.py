@@ -1,0 +1,57 @@
+"""The lianban_daily task archive_evidence: last month's evidence archive written once, on the month's first run,
+where an operator copies it off-host (docs/deploy.md §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+import pytest
+
+from lianban.app import jobs
+from lianban.app.config import Paths
+from lianban.ledger import evidence, evidence_archive
+from lianban.ledger.db import session_factory
+
+
+def _appended(paths: Paths, monkeypatch: pytest.MonkeyPatch, stamps: list[str]) -> None:
+    """One evidence entry appended at each of `stamps` (UTC, as the hub's clock reads)."""
+    times = iter(stamps)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Clock:
+            return cls.fromisoformat(next(times)).replace(tzinfo=tz)
+
+    with monkeypatch.context() as clock:
+        clock.setattr(evidence, "datetime", Clock)
+        log = evidence.EvidenceLog.load(paths.keys_dir)
+        for n in range(len(stamps)):
+            with session_factory(paths.ledger_url).begin() as s:
+                log.sent(s, "medical", "submit", [f"BZ{n}"], {"batch": n})
+
+
+def test_the_first_run_of_a_month_archives_the_month_before_and_later_runs_keep_it(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    _appended(paths, monkeypatch, ["2026-10-31T17:00:00", "2026-11-15T03:00:00", "2026-11-30T17:00:00"])
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True}
+    archive = paths.home / "archive" / "evidence-2026-11.jsonl"
+    assert evidence_archive.verify_archive(archive, paths.keys_dir).ok
+    held = archive.read_text().splitlines()[:-1]
+    assert len(held) == 2  # Nov 1 01:00 and Nov 15 Beijing time; Dec 1 01:00 Beijing is December's
+    before = archive.read_bytes()
+    assert jobs.archive_evidence("2026-12-02") == {"month": "2026-11", "written": False}
+    assert archive.read_bytes() == before  # the copy an operator may have verified and taken is left alone
+    assert jobs.archive_evidence("2027-01-01") == {"month": "2026-12", "written": True}  # across the year
+
+
+def test_a_month_the_ledger_holds_nothing_of_gets_no_archive(paths: Paths) -> None:
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": False}
+    assert not (paths.home / "archive" / "evidence-2026-11.jsonl").exists()
+
+
+@pytest.mark.parametrize("day, month", [("2026-01-01", "2025-12"), ("2026-03-31", "2026-02"),
+                                        ("2026-12-01", "2026-11")])
+def test_the_month_before(day: str, month: str) -> None:
+    from datetime import date
+
+    assert evidence_archive.month_before(date.fromisoformat(day)) == month
