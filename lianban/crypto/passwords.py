@@ -12,7 +12,9 @@ limit in front of the query (:mod:`lianban.ledger.query_attempts`) stops online 
 into the MAC means a hash copied onto another case does not verify there.
 
 Hashes of the earlier scheme (``scrypt$<log2 n>$<r>$<p>$<salt>$<hash>``, all made at :data:`LEGACY_COST`) still
-verify, slowly, and :func:`verify_password` says when a match should be stored again in the keyed form.
+verify, slowly, and :func:`verify_password` says when a match should be stored again in the keyed form; so it
+does for a match under a query key that is no longer the active one (after ``lianban keys rotate query``), which
+is how the old key comes to hash no case's password and can be retired.
 
 :func:`verify_password` always computes one MAC: against a dummy key when there is no stored hash or its key is
 unknown, so an unknown case answers in the same time as a known one with a wrong password. While any case still
@@ -65,9 +67,10 @@ def hash_password(password: str, case_no: str, key: tuple[str, bytes]) -> str:
 
 
 def verify_password(password: str, case_no: str, stored: str | None, keys: KeyLookup, *,
-                    legacy_remain: bool = False) -> Verdict:
+                    legacy_remain: bool = False, active: str | None = None) -> Verdict:
     """Whether `password` opens case `case_no` whose stored hash is `stored`; `legacy_remain`: some case in the
-    ledger still holds a hash of the earlier scheme (module docstring)."""
+    ledger still holds a hash of the earlier scheme (module docstring); `active`: the key id new hashes are made
+    under, a match under another one asking to be stored again (so a rotated-out key can be retired)."""
     scheme, _, rest = (stored or "").partition("$")
     if scheme == LEGACY and stored:
         return Verdict.YES_REHASH if _legacy_matches(password, stored) else Verdict.NO
@@ -76,7 +79,9 @@ def verify_password(password: str, case_no: str, stored: str | None, keys: KeyLo
     kid, _, digest = rest.partition("$")
     key = keys(kid) if scheme == SCHEME else None
     computed = _mac(key or _DUMMY_KEY, case_no, password)  # one MAC whatever there is to check against
-    return Verdict.YES if key is not None and hmac.compare_digest(computed, digest) else Verdict.NO
+    if key is None or not hmac.compare_digest(computed, digest):
+        return Verdict.NO
+    return Verdict.YES if active in (None, kid) else Verdict.YES_REHASH
 
 
 def _legacy_matches(password: str, stored: str) -> bool:

@@ -15,9 +15,10 @@ answer, department ``applicant``), digested, never with the password; the questi
 办件编号 and the client's blind index only. The query is counted against the limit in a first, short write
 transaction, before anything else; the password is checked between a read and the last write transaction
 (:mod:`lianban.crypto.passwords`); a case still holding a hash of the earlier, slow scheme is checked with it
-once and its hash stored again in the keyed form when the password matches. While any case holds one, every
-other check pays a dummy of that slow hash, so such a case does not answer slower than an unknown one; whether
-any remains is looked up once per :data:`LEGACY_RECHECK` seconds (a scan of the cases), not per query.
+once and its hash stored again in the keyed form when the password matches (so is a hash made under a query key
+no longer active: in the answer's transaction; a wrong password changes nothing). While any case holds an earlier
+hash, every other check pays a dummy of that slow hash, so such a case does not answer slower than an unknown
+one; whether any remains is looked up once per :data:`LEGACY_RECHECK` seconds (a scan of the cases), not per query.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class ProgressDesk:
                 return True, Verdict.NO
             stored = session.scalar(select(Case.password_hash).where(Case.case_no == canonical)) if canonical else None
             legacy = self._legacy(session)
-        return False, verify_password(password, canonical or "", stored, self._query.keys.get, legacy_remain=legacy)
+        return False, verify_password(password, canonical or "", stored, self._query.keys.get, legacy_remain=legacy,
+                                      active=self._query.active)
 
     def _legacy(self, session: Session) -> bool:
         """Whether some case may still hold an earlier-scheme hash (looked up again after LEGACY_RECHECK)."""

@@ -45,7 +45,8 @@ def sealed_under(session: Session, kid: str) -> dict[str, int]:
 
 
 def passwords_under(session: Session, kid: str) -> int:
-    """Cases whose 查询密码 is hashed under query key `kid` (lianban.crypto.passwords): it is hashed once, at
-    staging or a reset, so a retired key would make each of their passwords wrong for good."""
+    """Cases whose 查询密码 is hashed under query key `kid` (lianban.crypto.passwords): it is hashed at staging or a
+    reset, and again under the active key only when its applicant's query succeeds, so a retired key would make
+    each of their passwords wrong for good."""
     held = Case.password_hash.startswith(f"{SCHEME}${kid}$", autoescape=True)
     return int(session.scalar(select(func.count()).select_from(Case).where(held)) or 0)

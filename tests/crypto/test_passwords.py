@@ -32,6 +32,14 @@ def test_without_the_key_nothing_verifies() -> None:
     assert hash_password("135790", CASE, ("q2", b"x" * 16)) != stored
 
 
+def test_a_match_under_a_key_no_longer_active_asks_to_be_stored_again() -> None:
+    stored = hash_password("135790", CASE, KEY)
+    keys = {**KEYS, "q2": b"x" * 16}
+    assert verify_password("135790", CASE, stored, keys.get, active="q1") is Verdict.YES
+    assert verify_password("135790", CASE, stored, keys.get, active="q2") is Verdict.YES_REHASH
+    assert verify_password("135791", CASE, stored, keys.get, active="q2") is Verdict.NO
+
+
 def test_no_stored_hash_costs_as_much_as_a_wrong_password() -> None:
     stored = hash_password("135790", CASE, KEY)
 

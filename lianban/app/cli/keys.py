@@ -72,8 +72,9 @@ def _query_key_unused(kid: str) -> None:
         held = passwords_under(session, kid)
     if held:
         raise ConfigError(f"台账中仍有 {held} 个办件的查询密码用 {kid} 计算，停用后这些申请人将无法查询办理进度："
-                          f"查询密码只在受理或重置时计算，此密钥不能停用 ({held} cases still hold their query "
-                          f"password hashed under {kid}; retiring it would lock their applicants out)")
+                          f"申请人查询成功一次、或窗口重置其查询密码后，即改用当前密钥计算，届时再停用 ({held} cases "
+                          f"still hold their query password hashed under {kid}; retiring it would lock their "
+                          f"applicants out: a successful query or a reset hashes it again under the active key)")
 
 
 _SEALED_ZH = {"deliveries": "待投递或死信", "results": "办理结果", "sms_notices": "未发送完的短信",

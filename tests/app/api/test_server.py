@@ -231,6 +231,41 @@ def test_a_case_hashed_the_earlier_slow_way_still_opens_and_is_stored_again_keye
     assert ask(hub, app["case_no"], app["password"]).status_code == 200
 
 
+def _stored(hub: Hub, case_no: str) -> str | None:
+    with session_factory(hub.ledger_url)() as session:
+        return session.scalar(select(Case.password_hash).where(Case.case_no == case_no))
+
+
+def test_a_right_password_is_stored_again_under_the_active_query_key_so_the_old_one_can_retire(hub: Hub) -> None:
+    """A 查询密码 was hashed only at staging or a reset: after `keys rotate query` the old key could not be retired
+    until every case's password was reset at the window. A query with the right password now stores it again under
+    the active key; a wrong one changes nothing."""
+    from typer.testing import CliRunner
+
+    from lianban.app.cli import app as cli
+    from lianban.keys.rings import load_ring
+
+    old = load_ring(hub.paths.keys_dir, "query").active
+    assert CliRunner().invoke(cli, ["keys", "rotate", "query"]).exit_code == 0
+    active = load_ring(hub.paths.keys_dir, "query").active
+    running = start(create_app(ProgressDesk(hub.ledger_url, hub.paths.keys_dir)))  # restarted, as docs/deploy.md says
+    served = Hub(running.url, hub.paths, hub.apps, hub.ledger_url)
+    try:
+        first = hub.app(0)["case_no"]
+        before = _stored(hub, first)
+        assert ask(served, first, "000000").status_code == 404
+        assert _stored(hub, first) == before and before is not None and f"${old}$" in before
+        for n, app in enumerate(hub.apps):
+            assert ask(served, app["case_no"], app["password"], client=f"10.7.0.{n}").status_code == 200
+            stored = _stored(hub, app["case_no"])
+            assert stored is not None and stored.startswith(f"sm3hmac${active}$") and app["password"] not in stored
+        assert CliRunner().invoke(cli, ["keys", "retire", "query", old]).exit_code == 0
+        for n, app in enumerate(hub.apps):
+            assert ask(served, app["case_no"], app["password"], client=f"10.7.1.{n}").status_code == 200
+    finally:
+        running.stop()
+
+
 def test_while_a_case_holds_an_earlier_slow_hash_every_wrong_try_costs_as_much_as_one_there(
         hub: Hub, scrypts: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
     app = hub.app(2)
