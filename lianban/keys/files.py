@@ -57,9 +57,7 @@ def read_key_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"密钥文件不存在：{path}；请运行 lianban keys init 创建，"
-                          f"或用 lianban keys import 导入对方的公钥 (key file not found: {path}; run `lianban keys "
-                          f"init`, or `lianban keys import` for another party's public keys)") from None
+        raise _missing(path) from None
     except OSError as exc:
         zh, en = _UNREADABLE.get(type(exc), (type(exc).__name__, type(exc).__name__))
         raise ConfigError(f"密钥文件无法读取：{path}（{zh}）；请检查该路径及其权限 "
@@ -72,11 +70,21 @@ def read_key_json(path: Path) -> Any:
         raise malformed(path, "不是合法的 JSON", "not valid JSON") from None
 
 
+def _missing(path: Path) -> ConfigError:
+    return ConfigError(f"密钥文件不存在：{path}；请运行 lianban keys init 创建，"
+                       f"或用 lianban keys import 导入对方的公钥 (key file not found: {path}; run `lianban keys "
+                       f"init`, or `lianban keys import` for another party's public keys)")
+
+
 @contextmanager
-def changing(path: Path) -> Iterator[None]:
+def changing(path: Path, *, existing: bool = False) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<path minus .json>.lock`` while key file `path` is read, changed and
     written back: two runs changing one file (two ``keys rotate``, a rotate and a retire) take turns, and neither
-    writes back a copy without the key the other has just added."""
+    writes back a copy without the key the other has just added. With `existing` (a change to a file that must be
+    there: rotate, activate, retire), a missing file is refused before the folder or the lock file is made, so a
+    command that fails for it leaves the home as it was."""
+    if existing and not path.exists():
+        raise _missing(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:

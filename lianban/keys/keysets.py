@@ -166,7 +166,7 @@ def rotate(keys_dir: Path, name: str, hold: bool = False) -> KeySet:
     Three writes, so that a run cut short between any two leaves files that still work together: the new pair
     is first held (private file, old key still active), then published as active (public file: others seal for
     it, the holder opens it), and only then used (private file: the holder signs with it, others verify it)."""
-    with changing(_path(keys_dir, name, False)):
+    with changing(_path(keys_dir, name, False), existing=True):
         ks = load(keys_dir, name)
         kid = new_kid(name)
         private, public = _generate(ks.suite, _purpose(name))
@@ -180,7 +180,7 @@ def rotate(keys_dir: Path, name: str, hold: bool = False) -> KeySet:
 
 def activate(keys_dir: Path, name: str, kid: str) -> KeySet:
     """Make `kid`, a pair this installation holds (one :func:`rotate` held), the active one."""
-    with changing(_path(keys_dir, name, False)):
+    with changing(_path(keys_dir, name, False), existing=True):
         ks = load(keys_dir, name)
         if kid not in ks.private:
             raise ConfigError(f"{name} 没有可启用的密钥 {kid}（须持有其私钥），可用 lianban keys list 查看现有密钥标识 "
@@ -199,7 +199,7 @@ def _activate(keys_dir: Path, ks: KeySet, kid: str) -> KeySet:
 def retire(keys_dir: Path, name: str, kid: str) -> KeySet:
     """Remove `kid`: what it sealed or signed is refused from now on. The active key cannot be retired. A signing
     key's public half is kept as retired, to check what it signed before (module docstring)."""
-    with changing(_path(keys_dir, name, False)):
+    with changing(_path(keys_dir, name, False), existing=True):
         ks = load(keys_dir, name)
         check_retirable(name, kid, ks.active, ks.public)
         retired = {**ks.retired, kid: ks.public[kid]} if _purpose(name) == "signing" else ks.retired

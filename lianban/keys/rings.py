@@ -91,7 +91,7 @@ def ensure_ring(keys_dir: Path, owner: str) -> KeyRing:
 
 def rotate_ring(keys_dir: Path, owner: str) -> KeyRing:
     """Add a fresh key and make it active; older keys keep opening what they sealed."""
-    with changing(_path(keys_dir, owner)):
+    with changing(_path(keys_dir, owner), existing=True):
         ring = load_ring(keys_dir, owner)
         kid = new_kid(owner)
         rotated = KeyRing(owner, kid, {**ring.keys, kid: secrets.token_bytes(KEY_BYTES)})
@@ -101,7 +101,7 @@ def rotate_ring(keys_dir: Path, owner: str) -> KeyRing:
 
 def retire_ring_key(keys_dir: Path, owner: str, kid: str) -> KeyRing:
     """Remove `kid` from `owner`'s ring: what it sealed no longer opens. The active key cannot be retired."""
-    with changing(_path(keys_dir, owner)):
+    with changing(_path(keys_dir, owner), existing=True):
         ring = load_ring(keys_dir, owner)
         check_retirable(owner, kid, ring.active, ring.keys)
         kept = KeyRing(owner, ring.active, {k: v for k, v in ring.keys.items() if k != kid})

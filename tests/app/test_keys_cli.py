@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -175,3 +176,28 @@ def test_a_retired_signing_key_is_listed_as_retired(paths: Paths) -> None:
     assert CliRunner().invoke(app, ["keys", "retire", "hub-signing-sm", old]).exit_code == 0
     shown = json.loads(CliRunner().invoke(app, ["keys", "list", "--json"]).output)["hub-signing-sm"]
     assert shown["retired"] == [old] and old not in shown["keys"] and old not in shown["private_held"]
+
+
+@pytest.mark.parametrize("command", [["rotate", "vault"], ["rotate", "query"], ["rotate", "evidence"],
+                                     ["retire", "hub", "hub-20260101-abcdef"]])
+def test_a_keys_command_failing_on_a_home_without_keys_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    """Found in review: `keys rotate vault` on a home without keys (a mistyped LIANBAN_HOME) made the keys folder and
+    a vault.lock in it, then failed for the missing key file: the next look found a keys folder that was not
+    there before. It fails the same, saying to run keys init, and leaves no folder or file."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LIANBAN_HOME", str(home))
+    monkeypatch.delenv("LIANBAN_KEYS_DIR", raising=False)
+    result = CliRunner().invoke(app, ["keys", *command])
+    assert isinstance(result.exception, ConfigError) and "lianban keys init" in str(result.exception)
+    assert not home.exists()
+
+
+def test_a_keys_command_failing_for_a_missing_key_file_leaves_no_lock(paths: Paths) -> None:
+    """The same in a keys folder that lacks one ring (deleted, or never made): no query.lock beside nothing."""
+    for gone in ("query.json", "query.lock"):
+        (paths.keys_dir / gone).unlink()
+    before = sorted(p.name for p in paths.keys_dir.iterdir())
+    result = CliRunner().invoke(app, ["keys", "rotate", "query"])
+    assert isinstance(result.exception, ConfigError) and "query.json" in str(result.exception)
+    assert sorted(p.name for p in paths.keys_dir.iterdir()) == before
