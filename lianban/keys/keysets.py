@@ -247,7 +247,8 @@ def import_public(keys_dir: Path, name: str, source: Path) -> KeySet:
 
 def _set_aside_stand_in(keys_dir: Path, name: str, imported: KeySet) -> None:
     """Move a private file whose pair is not the imported active one (the stand-in ``lianban init`` made) to
-    ``<name>.stand-in.bak``: left in place, it was listed as the party's keys and rotated back over them."""
+    ``<name>.stand-in.bak`` (a later one to ``<name>.stand-in.2.bak``, ``.3.bak`` …, none overwritten): left in
+    place, it was listed as the party's keys and rotated back over them."""
     private = _path(keys_dir, name, False)
     if not private.exists():
         return
@@ -256,7 +257,17 @@ def _set_aside_stand_in(keys_dir: Path, name: str, imported: KeySet) -> None:
     except ConfigError:
         held = None
     if held != imported.public[imported.active]:
-        private.replace(private.with_name(f"{name}.stand-in.bak"))
+        private.replace(_free_stand_in_name(keys_dir, name))
+
+
+def _free_stand_in_name(keys_dir: Path, name: str) -> Path:
+    """The first of ``<name>.stand-in.bak``, ``<name>.stand-in.2.bak``, … not taken by a stand-in moved aside before."""
+    taken = Path(keys_dir) / f"{name}.stand-in.bak"
+    n = 1
+    while taken.exists():
+        n += 1
+        taken = Path(keys_dir) / f"{name}.stand-in.{n}.bak"
+    return taken
 
 
 def _check_importable(name: str) -> None:

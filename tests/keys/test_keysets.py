@@ -261,6 +261,24 @@ def test_a_stand_in_private_file_gives_way_to_the_imported_public_keys(tmp_path:
     assert keysets.load(tmp_path / "dept", "medical-recipient").private == sent.private
 
 
+def test_every_stand_in_moved_aside_is_kept(tmp_path: Path) -> None:
+    """A second stand-in (init run again after the imported file went missing), moved aside by a second import,
+    replaced the first one's ``.stand-in.bak``: the private key of the first was lost. Each is kept now."""
+    from lianban.keys.provision import ensure_keys
+
+    hub, sent = tmp_path / "hub", tmp_path / "dept" / "medical-recipient.pub.json"
+    keysets.ensure(tmp_path / "dept", "medical-recipient")
+    stand_ins = []
+    for _ in range(3):
+        ensure_keys(hub)
+        stand_ins.append((hub / "medical-recipient.json").read_bytes())
+        keysets.import_public(hub, "medical-recipient", sent)
+        (hub / "medical-recipient.pub.json").unlink()  # gone: the next init makes a stand-in again
+    kept = sorted(hub.glob("medical-recipient.stand-in*.bak"))
+    assert sorted(p.read_bytes() for p in kept) == sorted(stand_ins)
+    assert (hub / "medical-recipient.stand-in.bak").read_bytes() == stand_ins[0]
+
+
 @pytest.mark.parametrize("name", ["medical-recipent", "medical", "../outside-signing", "vault"])
 def test_a_name_no_key_set_is_known_by_is_not_imported(tmp_path: Path, name: str) -> None:
     """Found in review: `keys import` wrote whatever name it was given: a misspelt one (medical-recipent) was
