@@ -19,7 +19,8 @@ import msgspec
 
 from lianban.crypto.batch import seal_batch
 from lianban.crypto.vault import open_plaintext
-from lianban.errors import RejectedError
+from lianban.domain.catalog import load_catalog
+from lianban.errors import ConfigError, RejectedError
 from lianban.keys import keysets
 from lianban.keys.names import VAULT, hub_signing_name, names_for, suite_of
 from lianban.keys.rings import KeyRing, load_ring
@@ -58,9 +59,11 @@ class BatchSealer:
 
     @classmethod
     def load(cls, keys_dir: Path, department: str) -> BatchSealer:
+        """The keys to seal for `department` in the suite agreed with it; a ConfigError when its public keys are
+        of another suite (:func:`_agreed`), before anything is sealed."""
         suite = suite_of(department)
-        recipient, _ = names_for(department)
-        return cls(department, suite, load_ring(keys_dir, VAULT), keysets.load(keys_dir, recipient, public_only=True),
+        recipient = _agreed(keysets.load(keys_dir, names_for(department)[0], public_only=True), department, suite)
+        return cls(department, suite, load_ring(keys_dir, VAULT), recipient,
                    keysets.load(keys_dir, hub_signing_name(suite)))
 
     def seal(self, rows: Sequence[Outgoing]) -> SealedOutgoing:
@@ -89,3 +92,18 @@ class BatchSealer:
         sealed = seal_batch(self.suite, self.recipient.active, self.recipient.public[self.recipient.active],
                             signer_kid, signer_key, self.department, items)
         return sealed.header, sealed.envelopes
+
+
+def _agreed(recipient: keysets.KeySet, department: str, suite: str) -> keysets.KeySet:
+    """`recipient` (the department's public keys), when of the `suite` agreed with it; otherwise (its suite changed
+    in departments.yaml after the keys were imported or made) a ConfigError saying what to do."""
+    if recipient.suite == suite:
+        return recipient
+    name = load_catalog().departments[department].name
+    raise ConfigError(f"{name}（{department}）在 schemas/catalog/departments.yaml 中配置的算法套件为 "
+                      f"{suite}，而本中心持有的其公钥 {recipient.name} 是 {recipient.suite} 套件的，无法为其"
+                      f"加密：请向该部门索取 {suite} 套件的公钥，用 lianban keys import {recipient.name} 文件 "
+                      f"导入，或将其 suite 改回 {recipient.suite}；未发送任何数据 "
+                      f"({department} is configured for the {suite} suite, but its public keys {recipient.name} are "
+                      f"{recipient.suite} keys: import its {suite} public keys with `lianban keys import "
+                      f"{recipient.name} FILE`, or set its suite back to {recipient.suite}; nothing was sent)")
