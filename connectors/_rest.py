@@ -27,7 +27,8 @@ Failure → action (first matching row wins)::
                                                          retried, then dead-lettered
     a status row that cannot be read    set aside        an unknown status code (the reason names the
                                                          statuses.py to fix), an unknown material code, a
-                                                         ``result`` that is no object, a ``changed_at`` not
+                                                         ``result`` that is no object, a ``reason`` that is
+                                                         no text, a ``changed_at`` not
                                                          ISO 8601 (2000–2100): that row only
                                                          (UnreadableStatus), asked again next run; the rest
                                                          applied
@@ -275,7 +276,8 @@ def flag(value: Any, name: str, default: bool | None = None) -> bool:
 
 
 def text(value: Any, name: str) -> str | None:
-    """A receipt's free text (None kept); anything but text → TypeError, a malformed answer."""
+    """A receipt's or a status row's free text (None kept); anything but text → TypeError: a malformed answer, or
+    that status row set aside."""
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{name} is not text")
     return value
@@ -418,7 +420,7 @@ class RestDepartmentConnector:
         ``changed_at`` ISO 8601 in the plausible years (:func:`~lianban.wire.contract.read_changed_at`)."""
         return StatusUpdate(idempotency_key=str(r["idempotency_key"]), status=self._status(r["code"]),
                             department_code=str(r["code"]), changed_at=read_changed_at(r["changed_at"]),
-                            reason=r.get("reason"), result=_result(r.get("result")),
+                            reason=text(r.get("reason"), "reason"), result=_result(r.get("result")),
                             materials=self._materials(r.get("materials")))
 
     # -- health --------------------------------------------------------------------------------------

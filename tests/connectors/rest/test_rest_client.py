@@ -139,6 +139,20 @@ def test_a_status_row_with_an_unknown_code_is_set_aside_naming_the_table_and_the
     assert "'XYZ'" in aside[0].reason and "connectors/health/statuses.py" in aside[0].reason
 
 
+@pytest.mark.parametrize("reason", [12, {"text": "材料不全"}, ["材料不全"]])
+def test_a_status_row_whose_reason_is_not_text_is_set_aside_and_the_rest_are_read(stubbed: Any,
+                                                                                   reason: Any) -> None:
+    """A reason that is no text was read as it came, and recording it (masking it) then failed the poll's page with
+    a TypeError, every run, so that none of the department's later statuses was ever recorded."""
+    rows = [_row("k1", reason=reason), _row("k2", reason="材料不全")]
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"statuses": rows, "page": 1, "page_size": 100,
+                                                                 "total": 2}))])
+    polled = connector.poll(["k1", "k2"])
+    assert [(u.idempotency_key, u.reason) for u in polled if isinstance(u, StatusUpdate)] == [("k2", "材料不全")]
+    aside = [u for u in polled if isinstance(u, UnreadableStatus)]
+    assert [u.idempotency_key for u in aside] == ["k1"] and "reason" in aside[0].reason
+
+
 def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status(stubbed: Any, person: Any,
                                                                             seal_for: Any) -> None:
     seal, batch = seal_for("health", [person(1, "13")])
