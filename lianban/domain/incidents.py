@@ -43,6 +43,10 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
          "用 `lianban connectors check 部门` 复查，按失败步骤的说明处置", "7"),
     Kind("task_failed", "Airflow 任务运行失败",
          "在 Airflow 界面查看失败任务的日志；任务会按重试设置自动重试", "8"),
+    Kind("status_rows_parked", "人社状态日志有记录无法读取，已搁置",
+         "用 `lianban parked` 查看原因，在 connectors/hrss/statuses.py 补充映射并部署后自动补记", "9"),
+    Kind("events_parked", "皖事通办拒收状态事件，已搁置",
+         "用 `lianban parked` 查看平台给出的原因，修正后运行 `lianban run report --retry-parked`", "10"),
 )}
 
 

@@ -3,8 +3,9 @@
 :func:`observe` looks at the ledger once (counts only, nothing personal): per department, deliveries failing
 again and again (:data:`FAILING_ATTEMPTS` tries or more, still retrying), dead letters, overdue items, illegal
 status reports of the last day, 补正 submissions stuck, and a last scheduled connection check that failed; for
-HRSS's 前置库, open quarantine rows at or above :data:`QUARANTINE_SPIKE`; for the hub itself, Airflow tasks that
-failed within the last hour (lianban.ledger.health). :func:`sweep` turns observations into incidents: a kind
+HRSS's 前置库, open quarantine rows at or above :data:`QUARANTINE_SPIKE` and status-log rows that cannot be read
+(parked), and status events 皖事通办 refused (parked); for the hub itself, Airflow tasks that failed within
+the last hour (lianban.ledger.health). :func:`sweep` turns observations into incidents: a kind
 seen at a party with no open incident opens one; an open incident seen again is updated; an open incident not
 seen any more is resolved.
 Whoever notifies marks what it told (:func:`told`), so each incident is told once when it opens and once when it
@@ -21,8 +22,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lianban.ledger import health
-from lianban.ledger.models import Delivery, IllegalTransition, Incident, Quarantine, Supplement
-from lianban.ledger.store import DEAD_STATES, DeliveryState, QuarantineState, SupplementState, utcnow
+from lianban.ledger.models import (
+    Delivery,
+    IllegalTransition,
+    Incident,
+    ParkedStatus,
+    Quarantine,
+    StatusEvent,
+    Supplement,
+)
+from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, QuarantineState, SupplementState, utcnow
 from lianban.ledger.time_limits import overdue_by_department
 
 __all__ = ["FAILING_ATTEMPTS", "QUARANTINE_SPIKE", "Observation", "observe", "sweep", "told"]
@@ -67,7 +76,20 @@ def observe(session: Session, now: datetime | None = None, today: date | None = 
             *_by_party("illegal_status", illegal), *_by_party("supplements_stuck", stuck),
             *([Observation("quarantine_spike", "hrss", held)] if held >= QUARANTINE_SPIKE else []),
             *_by_party("health_failing", unhealthy),
-            *([Observation("task_failed", "hub", failed_tasks)] if failed_tasks else [])]
+            *([Observation("task_failed", "hub", failed_tasks)] if failed_tasks else []), *_parked(session, now)]
+
+
+def _parked(session: Session, now: datetime) -> list[Observation]:
+    """HRSS status rows that cannot be read, and status events 皖事通办 refused: set aside until a person acts (both
+    for HRSS's liaison, as the runbook's 第9节 and 第10节 say). A row whose fields are not kept (parked before
+    migration 0021, or holding what JSON cannot keep) is never read again and stays parked once HRSS writes it
+    anew: it counts for a day, as an illegal report does, so that the incident can clear."""
+    rows = int(session.scalar(select(func.count()).select_from(ParkedStatus).where(
+        ParkedStatus.state == ParkedState.PARKED,
+        ParkedStatus.raw.is_not(None) | (ParkedStatus.created_at > now - ILLEGAL_WINDOW))) or 0)
+    events = int(session.scalar(select(func.count()).select_from(StatusEvent)
+                                .where(StatusEvent.parked_at.is_not(None))) or 0)
+    return _by_party("status_rows_parked", [("hrss", rows)]) + _by_party("events_parked", [("hrss", events)])
 
 
 def sweep(session: Session, seen: Iterable[Observation], now: datetime | None = None) -> list[Incident]:

@@ -17,7 +17,7 @@ from lianban.domain.liaisons import load_liaisons
 from lianban.ledger import leases
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.incidents import observe, sweep
-from lianban.ledger.models import Delivery, Incident
+from lianban.ledger.models import Delivery, Incident, ParkedStatus, StatusEvent
 from lianban.ledger.store import utcnow
 from lianban.pipeline.alerts import LEASE_SECONDS, Alert, CheckResult, check
 from lianban.pipeline.daily import send_daily
@@ -198,3 +198,30 @@ def test_a_check_telling_many_incidents_slowly_keeps_the_telling_to_itself(seede
     (operator,) = channel.others
     assert isinstance(operator, CheckResult) and operator.busy and outbox.alerts == []
     assert scheduled.opened == len(channel.alerts) >= 2 and not scheduled.lost
+
+
+def test_parked_status_rows_and_refused_events_are_told_to_the_liaison_until_none_is_left(seeded: Any,
+                                                                                          paths: Paths) -> None:
+    """A status-log row that cannot be read and a status event 皖事通办 refused wait on a person: the runbook calls
+    both 告警 (第9节, 第10节), yet the check never told anyone of them, so they could wait for ever with a log line
+    in a task's log as the only sign. Each is now an incident of HRSS's liaison, cleared once none is left."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    sessions, outbox = session_factory(paths.ledger_url), Outbox()
+    with sessions.begin() as s:
+        s.add(ParkedStatus(source="hrss", source_seq=7, case_no="BZTX1", state="parked", reasons="[]",
+                           raw="{}", created_at=utcnow() - timedelta(days=3)))  # read again every run
+        s.add(ParkedStatus(source="hrss", source_seq=5, case_no="BZTX1", state="parked", reasons="[]",
+                           created_at=utcnow() - timedelta(days=3)))  # never read again (before 0021): HRSS rewrote it
+        event_id = s.scalars(select(StatusEvent.id).limit(1)).one()
+        s.execute(update(StatusEvent).where(StatusEvent.id == event_id)
+                  .values(parked_at=utcnow(), parked_reason="区划编码不在编码表中"))
+    check(paths.ledger_url, load_liaisons(), [outbox])
+    told = {(a.kind, a.party, a.resolved) for a in outbox.alerts}
+    assert {("status_rows_parked", "hrss", False), ("events_parked", "hrss", False)} <= told
+    assert any("第9节" in a.text for a in outbox.alerts) and any("--retry-parked" in a.text for a in outbox.alerts)
+    with sessions.begin() as s:
+        s.execute(update(ParkedStatus).where(ParkedStatus.source_seq == 7).values(state="applied"))
+        s.execute(update(StatusEvent).values(parked_at=None, parked_reason=None))
+    check(paths.ledger_url, load_liaisons(), [outbox])
+    told = {(a.kind, a.party, a.resolved) for a in outbox.alerts}
+    assert {("status_rows_parked", "hrss", True), ("events_parked", "hrss", True)} <= told
