@@ -225,14 +225,16 @@ def poll(department: str) -> dict[str, Any]:
 
 
 def report(retry_parked: bool = False) -> dict[str, Any]:
-    """Push unreported status events to 皖事通办; `retry_parked`: first put back the events it refused."""
+    """Push unreported status events to 皖事通办; `retry_parked`: first put back the events it refused (once the
+    platform's connection is loaded: a slip in it changes nothing)."""
     from lianban.pipeline.report import report as run
     from lianban.pipeline.report import requeue_parked
 
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
+    sink = load_sink(department_settings(SINK), paths.keys_dir)
     requeued = {"requeued": requeue_parked(ledger)} if retry_parked else {}
-    return {**requeued, **run(load_sink(department_settings(SINK), paths.keys_dir), ledger, paths.keys_dir).as_dict()}
+    return {**requeued, **run(sink, ledger, paths.keys_dir).as_dict()}
 
 
 def release_quarantined(quarantine_id: int, note: str, operator: str) -> dict[str, Any]:
