@@ -151,6 +151,15 @@ def _asked_for(item: ItemStatus, status: Status, listed: str | None, changed_at:
     item.supplement_due = supplement_due(changed_at) if waiting else None
 
 
+def refuse_report(session: Session, item: ItemStatus, status: Status, source: str, *, code: str | None,
+                  reason: str | None, changed_at: str) -> None:
+    """A report `source` may not make about `item` whatever its status (HRSS's log on another department's item):
+    kept once with the sender's words (masked and cut as :func:`move_status` keeps them) and alerted, as an
+    illegal move is; nothing changes."""
+    reason = redact_text(reason)[:REASON_MAX] if reason else reason
+    _refuse_transition(session, item, status, source, code, reason, changed_at)
+
+
 def _refuse_transition(session: Session, item: ItemStatus, status: Status, source: str, code: str | None,
                        reason: str | None, changed_at: str) -> None:
     known = select(IllegalTransition.id).where(

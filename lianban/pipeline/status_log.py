@@ -3,6 +3,8 @@
 Nothing in the log stalls the rows behind it. Each row is, in log order:
 
     applied    its case is staged and the item was chosen: the status is recorded (status machine, event)
+    refused    it is about another department's item (the log holds HRSS's own items, and 已办结 of those HRSS
+               completes, item 13): kept with HRSS's words as an illegal report and alerted, not applied
     skipped    its case is staged but the applicant did not choose that item (logged)
     waiting    its case is not staged yet (not extracted, or quarantined), or an earlier row of its case is still
                waiting (the case staged while a run was past its retry): parked with the change (its reason
@@ -37,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.vault import open_envelope, seal
+from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.statuses import Status, StatusChange
@@ -48,7 +51,7 @@ from lianban.ledger.log_gaps import takeable
 from lianban.ledger.models import Case, CaseItem, ParkedStatus
 from lianban.ledger.results import seal_result
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
-from lianban.ledger.store import ParkedState, get_watermark, set_watermark, utcnow
+from lianban.ledger.store import ParkedState, get_watermark, refuse_report, set_watermark, utcnow
 from lianban.pipeline.feedback import FeedbackResult
 
 HRSS = "hrss"
@@ -106,9 +109,20 @@ def _apply(staged: _Staged, change: StatusChange, run: _Run, sealed: str | None)
         run.result.skipped += 1
         log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
         return
+    if not _reports_on(item.item_code, change.status):
+        refuse_report(staged.book.session, item, change.status, HRSS, code=change.department_code,
+                      reason=change.reason, changed_at=change.changed_at)
+        return
     run.result.changed += staged.book.record(item, change.status, HRSS, code=change.department_code,
                                              reason=change.reason, changed_at=change.changed_at, result=sealed,
                                              materials=change.materials)
+
+
+def _reports_on(item_code: str, status: Status) -> bool:
+    """Whether HRSS's log may report `status` of item `item_code`: one of its own items, or 已办结 of one it
+    completes (item 13: it pays the reward health found due)."""
+    item = load_catalog().items.get(item_code)
+    return item is None or item.department == HRSS or (status is Status.COMPLETED and item.completer == HRSS)
 
 
 def _kept(change: StatusChange, run: _Run) -> str:

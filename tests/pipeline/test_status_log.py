@@ -24,7 +24,7 @@ from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import engine_for, session_factory
 from lianban.ledger.log_gaps import GAP_GRACE_SECONDS
-from lianban.ledger.models import Case, CaseItem, ParkedStatus, StatusEvent, Watermark
+from lianban.ledger.models import Case, CaseItem, IllegalTransition, ParkedStatus, StatusEvent, Watermark
 from lianban.ledger.results import result_summary
 from lianban.ledger.store import ParkedState, utcnow
 from lianban.pipeline import notices, status_log
@@ -326,3 +326,31 @@ def test_a_parked_row_that_reads_now_waits_behind_its_cases_waiting_rows_and_all
                                                                  Status.UNDER_REVIEW.value)
     with session_factory(paths.ledger_url)() as s:
         assert set(s.scalars(select(ParkedStatus.state))) == {ParkedState.APPLIED}
+
+
+def test_a_log_row_about_another_department_s_item_is_kept_aside_and_alerted_not_applied(paths: Paths) -> None:
+    """HRSS's log holds its own items' statuses and its payment confirmations of item 13 (connectors/hrss/README.md).
+    A row about any other department's item moved it all the same: HRSS's 审核不通过 closed housing fund's item 14
+    (its own reports refused ever after), HRSS's 不予受理 closed health's item 13 before health decided. Such a row
+    is kept with HRSS's words as an illegal report and alerted, and the item is left to its department; HRSS's
+    已办结 of item 13 still completes it."""
+    app = next(a for a in generate(80, seed=3)
+               if {"13", "14"} <= set(a["items"].split(",")) and HRSS_OWN & set(a["items"].split(",")))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    case_no, own = app["case_no"], min(HRSS_OWN & set(app["items"].split(",")))
+    db.append_status(case_no, "14", CODES[Status.REJECTED], reason="不符合提取条件", at="2026-12-01T09:00:00+08:00")
+    db.append_status(case_no, "13", CODES[Status.NOT_ACCEPTED], at="2026-12-01T09:01:00+08:00")
+    db.append_status(case_no, own, CODES[Status.ACCEPTED], at="2026-12-01T09:02:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
+    now = _statuses_now(paths.ledger_url, case_no)
+    assert (now["14"], now["13"], now[own]) == (None, None, Status.ACCEPTED.value)
+    with session_factory(paths.ledger_url)() as s:
+        kept = s.execute(select(IllegalTransition.to_status, IllegalTransition.source, IllegalTransition.reason)
+                         .order_by(IllegalTransition.id)).all()
+    assert [tuple(k) for k in kept] == [(Status.REJECTED.value, "hrss", "不符合提取条件"),
+                                        (Status.NOT_ACCEPTED.value, "hrss", None)]
+    db.append_status(case_no, "13", CODES[Status.COMPLETED], at="2026-12-02T09:00:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
+    assert _statuses_now(paths.ledger_url, case_no)["13"] == Status.COMPLETED.value
