@@ -12,6 +12,9 @@ naive UTC, so a 受理 at 2025-03-03 01:00 Beijing (2025-03-02 17:00 UTC) starts
 overdue when it is not final and today (Beijing) is after its due date. "Today" is a parameter everywhere
 (default: the real Beijing date), so a test or a what-if passes its own.
 
+An item whose department has done its part, another party completing it (item 13 at 审核通过, HRSS paying), is
+not overdue against its due date: what follows is not on its clock (:func:`handed_on`).
+
 An item at 补正资料 is overdue too once today is after its 补正 deadline (``CaseItem.supplement_due``: the
 applicant's, :func:`lianban.domain.supplements.supplement_due`), whatever its own due date says.
 
@@ -94,6 +97,13 @@ def item_deadline(item: CaseItem) -> Deadline | None:
     return due_date(item.item_code, item.department, item.case.approved_at, _accepted_at(item))
 
 
+def handed_on(item_code: str, department: str, status: str | None) -> bool:
+    """Whether `department` has done its part of the item at `status`, another party completing it (item 13 at
+    审核通过: HRSS's payment after it is not on the item's clock, ``schemas/catalog/items.yaml``)."""
+    return status is not None and not Status(status).is_terminal() and \
+        load_catalog().item(item_code).settled(department, Status(status))
+
+
 def past_due(final: bool, due: Deadline | None, today: date | None = None) -> bool:
     """Overdue: not final, a due date, and `today` (default: Beijing today) after it."""
     return not final and due is not None and (today or beijing_today()) > due.due
@@ -106,7 +116,7 @@ def supplement_overdue(status: str | None, supplement_due: date | None, today: d
 
 def item_overdue(item: CaseItem, today: date | None = None) -> bool:
     """Whether `item` is past its time limit, or its 补正 deadline, on `today` (default: Beijing today)."""
-    return (past_due(item.final, item_deadline(item), today)
+    return (past_due(item.final or handed_on(item.item_code, item.department, item.status), item_deadline(item), today)
             or supplement_overdue(item.status, item.supplement_due, today))
 
 
@@ -133,6 +143,6 @@ def overdue_by_department(session: Session, today: date | None = None) -> dict[s
         .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
         .where(CaseItem.final.is_(False)))
     late = Counter(party for code, dept, approved, sent, status, due, party in rows
-                   if past_due(False, _deadline(code, clock_start(dept, approved, sent)), today)
+                   if past_due(handed_on(code, dept, status), _deadline(code, clock_start(dept, approved, sent)), today)
                    or supplement_overdue(status, due, today))
     return dict(late)

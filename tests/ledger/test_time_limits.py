@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
+from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
+from lianban.app.dashboard.queries import overdue as dashboard_overdue
+from lianban.domain.statuses import Status
+from lianban.ledger.cases import is_overdue
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem
+from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.store import DeliveryState
 from lianban.ledger.time_limits import WINDOW_DEPARTMENT, overdue_by_department
+from lianban.pipeline.stage import stage
 
 
 def test_a_held_cases_items_past_their_supplement_deadline_count_for_the_window_not_their_departments(
@@ -22,3 +29,28 @@ def test_a_held_cases_items_past_their_supplement_deadline_count_for_the_window_
         assert {d for d, _ in items} - {WINDOW_DEPARTMENT}  # a pushed item among them
         late = max(due for _, due in items) + timedelta(days=1)
         assert overdue_by_department(s, late) == {WINDOW_DEPARTMENT: len(items)}
+
+
+def test_item_13_approved_by_health_is_not_overdue_while_hrss_pays_it(
+        paths: Paths, seeded: tuple[FrontendDB, list[dict[str, Any]]]) -> None:
+    """Item 13's limit is health's eligibility check up to 审核通过; HRSS's payment after it is not on this clock
+    (schemas/catalog/items.yaml). An approved item 13 was overdue all the same, counted against health, which had
+    done its part (an overdue incident for health's liaison, "督促责任部门办理"), everywhere overdue is shown."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    sent = datetime(2026, 11, 2, 2, 0)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(update(Delivery).values(state=DeliveryState.ACCEPTED, sent_at=sent))
+        s.execute(update(Case).values(held=False))
+        s.execute(update(CaseItem).where(CaseItem.item_code == "13")
+                  .values(status=Status.APPROVED.value, status_at="2026-11-03T09:00:00+08:00"))
+        s.execute(update(CaseItem).where(CaseItem.item_code != "13")
+                  .values(status=Status.ACCEPTED.value, status_at="2026-11-02T10:00:00+08:00"))
+        approved = s.scalars(select(CaseItem).where(CaseItem.item_code == "13")).all()
+        assert approved and s.scalar(select(func.count()).select_from(CaseItem)
+                                     .where(CaseItem.department == "health", CaseItem.item_code != "13")) == 0
+    late = date(2027, 3, 1)
+    with session_factory(paths.ledger_url)() as s:
+        assert "health" not in overdue_by_department(s, late) and overdue_by_department(s, late)
+        assert not [r for r in dashboard_overdue(s, late) if r["item_code"] == "13"]
+        item = s.scalars(select(CaseItem).where(CaseItem.item_code == "13")).first()
+        assert item is not None and not is_overdue(item, late)

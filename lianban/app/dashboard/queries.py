@@ -28,6 +28,7 @@ from lianban.ledger.time_limits import (
     beijing_date,
     beijing_today,
     clock_start,
+    handed_on,
     handling_party,
     past_due,
     supplement_overdue,
@@ -115,7 +116,7 @@ def _late(case_no: str, code: str, department: str, status: str | None, approved
     """One open item as the overdue list shows it, or None when it is not overdue."""
     start = clock_start(department, approved, sent)
     due = deadline(start, load_catalog().item(code).time_limit_days) if start else None
-    missed = [due.due] if due is not None and past_due(False, due, today) else []
+    missed = [due.due] if due is not None and past_due(handed_on(code, department, status), due, today) else []
     if supplement_due is not None and supplement_overdue(status, supplement_due, today):
         missed.append(supplement_due)
     if not missed:
