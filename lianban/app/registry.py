@@ -39,9 +39,23 @@ def registered() -> dict[str, str]:
 
 
 def _build(department: str, settings: DepartmentSettings, answers: AnswerCheck) -> Any:
-    module_name, _, cls_name = connector_path(department).partition(":")
+    path = connector_path(department)
+    module_name, _, cls_name = path.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls.from_settings(replace(settings, transport=replace(settings.transport, response_check=answers)))
+    connector = cls.from_settings(replace(settings, transport=replace(settings.transport, response_check=answers)))
+    _check_serves(department, path, connector)
+    return connector
+
+
+def _check_serves(department: str, path: str, connector: Any) -> None:
+    """A connector serves the department it declares: run for another, it would claim that one's outbox rows,
+    seal them with its key and send them to this department's address."""
+    serves = getattr(connector, "department", department)
+    if serves != department:
+        raise ConfigError(f"部门 {department!r} 的连接器 {path} 声明服务于部门 {serves!r}，不能用于 {department!r}"
+                          f"（否则会把 {serves!r} 的待投递记录发往 {department!r}）；请为 {department!r} 建立自己的"
+                          f"连接器（lianban connectors new {department}），其 department = {department!r} "
+                          f"(the connector {path} serves department {serves!r}, not {department!r})")
 
 
 def load_connector(department: str, settings: DepartmentSettings, keys_dir: Path) -> Any:
