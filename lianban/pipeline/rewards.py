@@ -3,7 +3,7 @@
 The seed: 卫健委 checks eligibility and feeds the eligible list back; 人社 pays the reward (funded by 财政). So::
 
     health   审核通过 with the reward amount (a result)   or 审核不通过 with a reason (final)
-    hub      for every item at 审核通过 whose completer is another party (the catalog's ``completed_by``), one
+    hub      for every item at 审核通过 that HRSS completes for another department (``completed_by: hrss``), one
              payment request with the amount, written to HRSS's 前置库 (:class:`PaymentDesk`) and recorded
              in the ledger, never twice
     HRSS     pays and logs 已办结 with the amount and date in its status log; the hub reads it like any
@@ -49,8 +49,8 @@ class PaymentDesk(Protocol):
 
 
 def _due(session: Session) -> list[tuple[CaseItem, str]]:
-    """Approved items another party completes, not yet requested: (item, 办件编号)."""
-    paid_by_other = [i.code for i in load_catalog().items.values() if i.completer != i.department]
+    """Approved items HRSS completes by paying (another party decided), not yet requested: (item, 办件编号)."""
+    paid_by_other = [i.code for i in load_catalog().items.values() if i.completer == PAYER != i.department]
     requested = select(PaymentRequest.case_item_id)
     query = (select(CaseItem, Case.case_no).join(Case)
              .where(CaseItem.item_code.in_(paid_by_other), CaseItem.status == Status.APPROVED.value,

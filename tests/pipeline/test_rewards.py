@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from lianban.app.config import Paths
+from lianban.domain.catalog import load_catalog
 from lianban.domain.statuses import Status
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
@@ -18,6 +20,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, PaymentRequest
 from lianban.ledger.results import seal_result
 from lianban.ledger.store import record_status
+from lianban.pipeline import rewards
 from lianban.pipeline.rewards import request_payments
 from lianban.pipeline.stage import stage
 from lianban.wire.contract import PaymentOrder
@@ -80,3 +83,25 @@ def test_two_runs_asking_for_the_same_rewards_at_once_ask_once(seeded: Any, path
     assert result.changed == 0 and approved > 0  # the other run recorded them all
     with session_factory(paths.ledger_url)() as s:
         assert len(s.scalars(select(PaymentRequest.case_item_id)).all()) == approved
+
+
+def test_an_item_another_department_completes_is_no_reward_for_hrss_to_pay(
+        seeded: Any, paths: Paths, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``completed_by`` names any party: an item medical approves and housing_fund completes is not a reward,
+    and HRSS's 前置库 gets no payment request for it (every item completed by another party was asked for)."""
+    catalog = load_catalog()
+    handed_on = replace(catalog.items["12"], completed_by="housing_fund")
+    monkeypatch.setattr(rewards, "load_catalog", lambda: replace(catalog, items={**catalog.items, "12": handed_on}))
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    vault = load_ring(paths.keys_dir, VAULT)
+    with session_factory(paths.ledger_url).begin() as s:
+        item, case_no = s.execute(select(CaseItem, Case.case_no).join(Case)
+                                  .where(CaseItem.item_code == "12").limit(1)).one()
+        record_status(s, item, Status.APPROVED, "medical", code="2", reason=None,
+                      changed_at="2026-12-01T10:00:00+08:00",
+                      result=seal_result(vault, case_no, "12", "medical", {"amount": "1000.00"}))
+
+    desk = _Desk()
+    with caplog.at_level(logging.ERROR, logger="lianban.alerts"):
+        result = request_payments(desk, paths.ledger_url, paths.keys_dir)
+    assert desk.orders == [] and result.read == 0 and "奖励" not in caplog.text
