@@ -150,10 +150,24 @@ def _check_items(items: dict[str, Item], departments: dict[str, Department], fie
         unknown = set(item.fields) - set(fields)
         if unknown:
             raise ConfigError(f"items.yaml: item {item.code} allows unknown fields {sorted(unknown)}")
+        _check_pushed(item, departments[item.department])
     missing = [code for code in SEED_ITEM_CODES if code not in items]
     if missing:
         raise ConfigError(f"items.yaml: the 14 items of 附件4 (codes 01–14) must all be present; "
                           f"missing {', '.join(missing)}")
+
+
+def _check_pushed(item: Item, department: Department) -> None:
+    """An item is pushed (has fields) exactly when its department is reached through a connector: otherwise it
+    would never be delivered (no fields: handled at the window, but nobody there handles it) or its deliveries
+    would have nowhere to go."""
+    if item.fields and not department.connector:
+        raise ConfigError(f"items.yaml: 事项 {item.code} 列出了推送字段，但部门 {department.key} 没有连接器，无处推送 "
+                          f"(item {item.code} pushes fields to {department.key}, which has no connector)")
+    if not item.fields and department.connector:
+        raise ConfigError(f"items.yaml: 事项 {item.code} 的部门 {department.key} 经连接器接收推送，但 fields 为空："
+                          f"该事项永远不会送达；请列出推送字段 (item {item.code} of {department.key} has no fields: "
+                          f"it would never be delivered)")
 
 
 @cache

@@ -134,6 +134,23 @@ def test_a_later_department_may_add_items_but_no_item_of_the_seed_may_go(broken_
         load_catalog()
 
 
+def test_an_item_of_a_connected_department_that_pushes_no_field_is_refused(broken_catalog_dir: Path) -> None:
+    """``fields: []`` means handled in place (HRSS's window): for a department reached through a connector the
+    item was never delivered nor polled, its time limit never started, and it stayed open with no word."""
+    items = broken_catalog_dir / "items.yaml"
+    later = '  - {code: "15", name: 新事项, department: medical, fields: [], time_limit_days: 5}\n'
+    items.write_text(items.read_text(encoding="utf-8") + later, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: .*15.*medical.*fields"):
+        load_catalog()
+
+
+def test_an_item_pushing_fields_to_a_department_without_connector_is_refused(broken_catalog_dir: Path) -> None:
+    items = broken_catalog_dir / "items.yaml"
+    later = '  - {code: "15", name: 新事项, department: hrss, fields: [name], time_limit_days: 5}\n'
+    items.write_text(items.read_text(encoding="utf-8") + later, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: .*15.*hrss.*connector"):
+        load_catalog()
+
 SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
               "市住房公积金管理中心": "housing_fund"}
