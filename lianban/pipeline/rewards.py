@@ -85,8 +85,9 @@ def _orders(session: Session, vault: KeyRing, result: FeedbackResult) -> list[tu
             continue
         if amount is None:
             result.skipped += 1
-            alerts.error("告警 ALERT: 办件 %s 的一次性奖励已审核通过但未附金额，暂不发放；请与卫健委联络员核对",
-                         case_no)
+            decided = load_catalog().item(item.item_code).department
+            alerts.error("告警 ALERT: 办件 %s 的事项 %s 已审核通过但未附金额，暂不发放；请与%s联络员核对", case_no,
+                         item.item_code, load_catalog().departments[decided].name)
             continue
         orders.append((item.id, _order(item, case_no, amount)))
     return orders

@@ -105,3 +105,20 @@ def test_an_item_another_department_completes_is_no_reward_for_hrss_to_pay(
     with caplog.at_level(logging.ERROR, logger="lianban.alerts"):
         result = request_payments(desk, paths.ledger_url, paths.keys_dir)
     assert desk.orders == [] and result.read == 0 and "奖励" not in caplog.text
+
+
+def test_an_approval_without_amount_names_the_department_that_decided(
+        seeded: Any, paths: Paths, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The alert sent the operator to 卫健委's liaison whichever department had approved the item."""
+    catalog = load_catalog()
+    paid = replace(catalog.items["12"], completed_by="hrss")
+    monkeypatch.setattr(rewards, "load_catalog", lambda: replace(catalog, items={**catalog.items, "12": paid}))
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).where(CaseItem.item_code == "12").limit(1)).one()
+        record_status(s, item, Status.APPROVED, "medical", code="2", reason=None,
+                      changed_at="2026-12-01T10:00:00+08:00")
+
+    with caplog.at_level(logging.ERROR, logger="lianban.alerts"):
+        result = request_payments(_Desk(), paths.ledger_url, paths.keys_dir)
+    assert result.skipped == 1 and "医疗保障局" in caplog.text and "卫健委" not in caplog.text
