@@ -22,6 +22,9 @@ CATALOG_DIR = schema_path("catalog")
 #: the 14 items of 附件4; a department joining later adds items after them
 SEED_ITEM_CODES = tuple(f"{n:02d}" for n in range(1, 15))
 CODE_SHOWN_MAX = 8  # characters of an unknown item code an operator is shown
+#: the longest item code and department key the ledger keeps (lianban.ledger.models: case_items.item_code,
+#: the department and party columns)
+ITEM_CODE_MAX, DEPARTMENT_KEY_MAX = 4, 32
 
 
 #: why a row naming item codes the catalog lacks is held (validation rule ITEMS_UNKNOWN, and staging's own check)
@@ -126,8 +129,19 @@ def _read(name: str) -> dict[str, Any]:
     return data
 
 
+def _department(entry: dict[str, Any]) -> Department:
+    key = str(entry["key"])
+    if not 0 < len(key) <= DEPARTMENT_KEY_MAX:
+        raise ConfigError(f"departments.yaml: 部门 {key!r} 的 key 应为 1–{DEPARTMENT_KEY_MAX} 个字符"
+                          f"（台账按此长度保存） (department key {key!r} must be 1–{DEPARTMENT_KEY_MAX} characters)")
+    return Department(**entry)
+
+
 def _item(entry: dict[str, Any]) -> Item:
     code = str(entry["code"])
+    if not 0 < len(code) <= ITEM_CODE_MAX:
+        raise ConfigError(f"items.yaml: 事项编码 {shown_code(code)!r} 应为 1–{ITEM_CODE_MAX} 个字符（台账按此长度保存）"
+                          f" (item code {shown_code(code)!r} must be 1–{ITEM_CODE_MAX} characters)")
     limit = entry.get("time_limit_days")
     if limit is None:
         raise ConfigError(f"items.yaml: 事项 {code} 缺少承诺时限 time_limit_days（工作日，正整数） "
@@ -173,7 +187,7 @@ def _check_pushed(item: Item, department: Department) -> None:
 @cache
 def load_catalog() -> Catalog:
     """Load and check the catalog once per process."""
-    departments = {d["key"]: Department(**d) for d in _read("departments.yaml")["departments"]}
+    departments = {d["key"]: _department(d) for d in _read("departments.yaml")["departments"]}
     fields = {f["key"]: Field(**f) for f in _read("fields.yaml")["fields"]}
     items = {item.code: item for item in map(_item, _read("items.yaml")["items"])}
     materials = tuple(Material(**m) for m in _read("materials.yaml")["materials"])

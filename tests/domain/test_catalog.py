@@ -151,6 +151,23 @@ def test_an_item_pushing_fields_to_a_department_without_connector_is_refused(bro
     with pytest.raises(ConfigError, match=r"items\.yaml: .*15.*hrss.*connector"):
         load_catalog()
 
+def test_an_item_code_or_department_key_longer_than_the_ledger_keeps_is_refused(broken_catalog_dir: Path) -> None:
+    """The ledger keeps an item code in 4 characters and a department key in 32 (PostgreSQL refuses longer ones):
+    a catalog with longer ones loaded, and staging the first case choosing such an item failed on PostgreSQL."""
+    items, departments = broken_catalog_dir / "items.yaml", broken_catalog_dir / "departments.yaml"
+    seed_items, seed_departments = items.read_text(encoding="utf-8"), departments.read_text(encoding="utf-8")
+    items.write_text(seed_items + '  - {code: "CSYJ01", name: 新事项, department: health, fields: [name], '
+                     'time_limit_days: 5}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: .*'CSYJ01'.*4"):
+        load_catalog()
+    load_catalog.cache_clear()
+    items.write_text(seed_items, encoding="utf-8")
+    long_key = "civil_affairs_and_veterans_services"
+    departments.write_text(seed_departments + f"  - {{key: {long_key}, name: 民政局, transport: rest, "
+                           f"connector: null}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"departments\.yaml: .*{long_key}.*32"):
+        load_catalog()
+
 SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
               "市住房公积金管理中心": "housing_fund"}
