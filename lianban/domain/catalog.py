@@ -25,6 +25,8 @@ CODE_SHOWN_MAX = 8  # characters of an unknown item code an operator is shown
 #: the longest item code and department key the ledger keeps (lianban.ledger.models: case_items.item_code,
 #: the department and party columns)
 ITEM_CODE_MAX, DEPARTMENT_KEY_MAX = 4, 32
+#: how lianban reaches a department: HRSS's 前置库, none (handled in place), SOAP or the REST gateway dialect
+TRANSPORTS = ("frontend_db", "none", "soap", "rest")
 
 
 #: why a row naming item codes the catalog lacks is held (validation rule ITEMS_UNKNOWN, and staging's own check)
@@ -134,6 +136,10 @@ def _department(entry: dict[str, Any]) -> Department:
     if not 0 < len(key) <= DEPARTMENT_KEY_MAX:
         raise ConfigError(f"departments.yaml: 部门 {key!r} 的 key 应为 1–{DEPARTMENT_KEY_MAX} 个字符"
                           f"（台账按此长度保存） (department key {key!r} must be 1–{DEPARTMENT_KEY_MAX} characters)")
+    if entry.get("transport") not in TRANSPORTS:
+        raise ConfigError(f"departments.yaml: 部门 {key} 的 transport {entry.get('transport')!r} 无效，应为 "
+                          f"{'、'.join(TRANSPORTS)} 之一 (department {key}: transport must be one of "
+                          f"{', '.join(TRANSPORTS)})")
     return Department(**entry)
 
 

@@ -168,6 +168,16 @@ def test_an_item_code_or_department_key_longer_than_the_ledger_keeps_is_refused(
     with pytest.raises(ConfigError, match=rf"departments\.yaml: .*{long_key}.*32"):
         load_catalog()
 
+def test_a_department_with_an_unknown_transport_is_refused(broken_catalog_dir: Path) -> None:
+    """Callbacks are taken from ``rest`` departments and simulators made for ``rest`` and ``soap`` ones: a department
+    whose transport was mistyped (``REST``) loaded, and was then left out of both without a word."""
+    departments = broken_catalog_dir / "departments.yaml"
+    departments.write_text(departments.read_text(encoding="utf-8").replace(
+        "key: health, name: 卫生健康委员会, transport: rest", "key: health, name: 卫生健康委员会, transport: REST"),
+        encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"departments\.yaml: .*health.*'REST'.*rest"):
+        load_catalog()
+
 SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
               "市住房公积金管理中心": "housing_fund"}
