@@ -6,10 +6,10 @@ that names the file and the entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -19,6 +19,7 @@ from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
 
 CATALOG_DIR = schema_path("catalog")
+T = TypeVar("T")
 #: the 14 items of 附件4; a department joining later adds items after them
 SEED_ITEM_CODES = tuple(f"{n:02d}" for n in range(1, 15))
 CODE_SHOWN_MAX = 8  # characters of an unknown item code an operator is shown
@@ -131,6 +132,23 @@ def _read(name: str) -> dict[str, Any]:
     return data
 
 
+def _entries(name: str, section: str, build: Callable[[dict[str, Any]], T]) -> list[T]:
+    """`build` over each entry of the file's `section`; an entry missing a key or with one it may not have is one
+    ConfigError naming the file and the entry (its key or code, else its place)."""
+    entries = _read(name).get(section)
+    if not isinstance(entries, list):
+        raise ConfigError(f"{name}: 缺少 {section} 列表 (no {section} list)")
+    built = []
+    for n, entry in enumerate(entries, 1):
+        try:
+            built.append(build(entry))
+        except (KeyError, TypeError, AttributeError) as exc:
+            where = entry.get("key", entry.get("code", n)) if isinstance(entry, dict) else n
+            raise ConfigError(f"{name}: 第 {n} 项（{where}）缺少或写错了字段：{exc} "
+                              f"(entry {where}: a key is missing or not allowed)") from None
+    return built
+
+
 def _department(entry: dict[str, Any]) -> Department:
     key = str(entry["key"])
     if not 0 < len(key) <= DEPARTMENT_KEY_MAX:
@@ -193,9 +211,9 @@ def _check_pushed(item: Item, department: Department) -> None:
 @cache
 def load_catalog() -> Catalog:
     """Load and check the catalog once per process."""
-    departments = {d["key"]: _department(d) for d in _read("departments.yaml")["departments"]}
-    fields = {f["key"]: Field(**f) for f in _read("fields.yaml")["fields"]}
-    items = {item.code: item for item in map(_item, _read("items.yaml")["items"])}
-    materials = tuple(Material(**m) for m in _read("materials.yaml")["materials"])
+    departments = {d.key: d for d in _entries("departments.yaml", "departments", _department)}
+    fields = {f.key: f for f in _entries("fields.yaml", "fields", lambda f: Field(**f))}
+    items = {item.code: item for item in _entries("items.yaml", "items", _item)}
+    materials = tuple(_entries("materials.yaml", "materials", lambda m: Material(**m)))
     _check_items(items, departments, fields)
     return Catalog(items, materials, departments, fields)

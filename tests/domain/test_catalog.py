@@ -178,6 +178,23 @@ def test_a_department_with_an_unknown_transport_is_refused(broken_catalog_dir: P
     with pytest.raises(ConfigError, match=r"departments\.yaml: .*health.*'REST'.*rest"):
         load_catalog()
 
+@pytest.mark.parametrize(("file", "old", "new", "entry"), [
+    ("departments.yaml", "connector: connectors.health", "conector: connectors.health", "health"),
+    ("items.yaml", "{code: \"09\", name: 失业保险金停发, ", "{code: \"09\", ", "09"),
+    ("fields.yaml", "key: phone, name:", "key: phone, nmae:", "phone"),
+    ("materials.yaml", "always: true", "allways: true", "M01"),
+])
+def test_an_entry_with_a_missing_or_mistyped_key_is_one_config_error_naming_file_and_entry(
+        broken_catalog_dir: Path, file: str, old: str, new: str, entry: str) -> None:
+    """A department spelt ``conector:`` (or an item without its name) ended the start with a TypeError or
+    KeyError traceback, where the catalog promises a sentence naming the file and the entry."""
+    path = broken_catalog_dir / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"{file.replace('.', '[.]')}.*{entry}"):
+        load_catalog()
+
 SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
               "市住房公积金管理中心": "housing_fund"}
