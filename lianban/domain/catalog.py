@@ -149,6 +149,18 @@ def _entries(name: str, section: str, build: Callable[[dict[str, Any]], T]) -> l
     return built
 
 
+def _keyed(name: str, entries: list[T], attr: str) -> dict[str, T]:
+    """`entries` by their `attr`; one given twice is a ConfigError (the second silently replaced the first)."""
+    keyed: dict[str, T] = {}
+    for entry in entries:
+        key = getattr(entry, attr)
+        if key in keyed:
+            shown = shown_code(str(key))
+            raise ConfigError(f"{name}: {attr} {shown!r} 出现了两次 ({attr} {shown!r} appears twice)")
+        keyed[key] = entry
+    return keyed
+
+
 def _department(entry: dict[str, Any]) -> Department:
     key = str(entry["key"])
     if not 0 < len(key) <= DEPARTMENT_KEY_MAX:
@@ -211,9 +223,9 @@ def _check_pushed(item: Item, department: Department) -> None:
 @cache
 def load_catalog() -> Catalog:
     """Load and check the catalog once per process."""
-    departments = {d.key: d for d in _entries("departments.yaml", "departments", _department)}
-    fields = {f.key: f for f in _entries("fields.yaml", "fields", lambda f: Field(**f))}
-    items = {item.code: item for item in _entries("items.yaml", "items", _item)}
+    departments = _keyed("departments.yaml", _entries("departments.yaml", "departments", _department), "key")
+    fields = _keyed("fields.yaml", _entries("fields.yaml", "fields", lambda f: Field(**f)), "key")
+    items = _keyed("items.yaml", _entries("items.yaml", "items", _item), "code")
     materials = tuple(_entries("materials.yaml", "materials", lambda m: Material(**m)))
     _check_items(items, departments, fields)
     return Catalog(items, materials, departments, fields)

@@ -195,6 +195,22 @@ def test_an_entry_with_a_missing_or_mistyped_key_is_one_config_error_naming_file
     with pytest.raises(ConfigError, match=rf"{file.replace('.', '[.]')}.*{entry}"):
         load_catalog()
 
+def test_an_item_code_or_department_key_given_twice_is_refused(broken_catalog_dir: Path) -> None:
+    """A second entry with an existing code replaced the first without a word: an item appended as code 14
+    took item 14 (住房公积金提取) from the housing fund and routed every case choosing it elsewhere."""
+    items, departments = broken_catalog_dir / "items.yaml", broken_catalog_dir / "departments.yaml"
+    seed_items, seed_departments = items.read_text(encoding="utf-8"), departments.read_text(encoding="utf-8")
+    items.write_text(seed_items + '  - {code: "14", name: 新事项, department: health, fields: [name], '
+                     'time_limit_days: 5}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"items\.yaml: .*14"):
+        load_catalog()
+    load_catalog.cache_clear()
+    items.write_text(seed_items, encoding="utf-8")
+    departments.write_text(seed_departments + "  - {key: health, name: 口腔医疗服务中心, transport: rest, "
+                           "connector: connectors.health.connector:HealthConnector}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"departments\.yaml: .*health"):
+        load_catalog()
+
 SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",
               "市住房公积金管理中心": "housing_fund"}
