@@ -1,8 +1,9 @@
 """The 皖事通办 code tables, ``schemas/wanshi_tong/codes.yaml``: every platform code lianban sends.
 
-Loaded once and checked: every item of the catalog has a 事项编码, every unified status a status code and a
-step (NODENAME, NODERESULT), every final status a DONERESULT, and the region, INFOTYPE and 承诺时限 unit are
-set. A gap is a :class:`~lianban.errors.ConfigError` naming the file and everything missing, before any push.
+Loaded once and checked: every item of the catalog has a 事项编码 and its department a 办理部门, every unified
+status a status code and a step (NODENAME, NODERESULT), every final status a DONERESULT, and the region, INFOTYPE
+and 承诺时限 unit are set. A gap is a :class:`~lianban.errors.ConfigError` naming the file and everything missing,
+before any push.
 """
 
 from __future__ import annotations
@@ -92,8 +93,10 @@ def _parse(data: Mapping[str, Any]) -> CodeTables:
 
 def _gaps(t: CodeTables) -> list[str]:
     """Everything codes.yaml must hold and does not, in file order."""
+    catalog = load_catalog()
     return [
-        *sorted(set(load_catalog().items) - set(t.items)), *(s.value for s in Status if s not in t.statuses),
+        *sorted(set(catalog.items) - set(t.items)), *(s.value for s in Status if s not in t.statuses),
+        *(f"departments.{d}" for d in sorted({i.department for i in catalog.items.values()} - set(t.departments))),
         *(f"nodes.{s.value}" for s in Status if s not in t.nodes),
         *(f"done_results.{s.value}" for s in Status if s.is_terminal() and s not in t.done_results),
         *(["region.default (12 位区划代码)"] if not REGION_ID.match(t.region_default) else []),

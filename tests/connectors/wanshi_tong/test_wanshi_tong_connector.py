@@ -76,6 +76,15 @@ def test_a_gap_in_codes_yaml_is_a_config_error_naming_the_file(tmp_path: Path) -
         load_codes(broken)
 
 
+def test_a_department_without_its_name_for_the_platform_is_a_gap_found_at_load(tmp_path: Path) -> None:
+    """A department of the catalog missing from ``departments`` loaded, and stopped the report only when its first
+    event was pushed (every department's reporting with it), where codes.yaml promises gaps found before any."""
+    good = CODES_FILE.read_text(encoding="utf-8")
+    broken = tmp_path / "codes.yaml"
+    broken.write_text(good.replace("  health: 亳州市卫生健康委员会\n", ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"codes\.yaml.*departments\.health"):
+        load_codes(broken)
+
 def test_a_region_that_is_not_a_12_digit_code_is_a_config_error(tmp_path: Path) -> None:
     good = CODES_FILE.read_text(encoding="utf-8")
     broken = tmp_path / "codes.yaml"
