@@ -119,6 +119,13 @@ def release(session: Session, case_no: str) -> None:
                     .values(state=QuarantineState.RELEASED))
 
 
+def release_row(session: Session, seq: int) -> None:
+    """前置库 row `seq`, corrected at the source, was taken: its open hold is released, under whatever 办件编号 it
+    was held (one that could not be read, or a row put back as its case was staged)."""
+    session.execute(update(Quarantine).where(Quarantine.source_seq == seq, Quarantine.state == QuarantineState.OPEN)
+                    .values(state=QuarantineState.RELEASED))
+
+
 @dataclass(frozen=True)
 class Held:
     """One quarantine row as an operator sees it (masked)."""

@@ -253,7 +253,7 @@ class _Chunk:
                                                  f"人社联络员核对（同一办件不会重复推送）")
                 self.hold(seq, record.case_no, [changed], record.as_values(), print_)
                 return
-            self.taken.append(seq)
+            self._taken(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
             return
         unroutable = _unroutable(record, self.catalog)
@@ -267,6 +267,14 @@ class _Chunk:
             self.hold(seq, record.case_no, [duplicate], record.as_values(), print_)
             return
         self._enter(record, id_index, print_, ready)
+        self._taken(seq)
+
+    def _taken(self, seq: int) -> None:
+        """Row `seq` taken (staged, or its case staged as it says): a hold of what it said before HRSS corrected
+        it is released, whatever 办件编号 it was held under (a release by 办件编号 alone left it open for good)."""
+        if seq in self.ledger.held_rows:
+            quarantine.release_row(self.session, seq)
+            self.ledger.held_rows.discard(seq)
         self.taken.append(seq)
 
     def _enter(self, record: RetirementRecord, id_index: str, print_: str, ready: Prepared | None) -> None:

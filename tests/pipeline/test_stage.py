@@ -435,3 +435,40 @@ def test_a_case_number_refused_for_being_an_id_number_is_kept_masked(paths: Path
         held = s.scalars(select(Quarantine)).one()
     assert held.case_no == app["id_number"][:6] + "********" + app["id_number"][-4:]
     assert app["id_number"] not in held.case_no + held.masked + held.reasons
+
+
+def _open_holds(paths: Paths) -> list[int]:
+    with session_factory(paths.ledger_url)() as s:
+        return list(s.scalars(select(Quarantine.source_seq).where(Quarantine.state == "open")))
+
+
+def test_a_changed_row_hrss_puts_back_as_staged_leaves_no_open_hold(paths: Paths) -> None:
+    """A staged row HRSS changed is held (CASE_CHANGED); put back as it was staged and flagged new, it is taken
+    (nothing to send again) and its hold is released, not left open for good."""
+    db = FrontendDB(paths.frontend_url)
+    apps = generate_valid(paths, 3)
+    db.insert_applications(apps)
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.correct(3, {"employer_name": "亳州市另一家单位有限公司"})
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1 and _open_holds(paths) == [3]
+    db.correct(3, {"employer_name": apps[2]["employer_name"]})
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.extracted, again.skipped_known, again.quarantined) == (1, 1, 0)
+    assert _open_holds(paths) == []
+
+
+def test_a_row_whose_case_number_hrss_corrects_releases_the_hold_of_what_it_said(paths: Paths) -> None:
+    """An unreadable 办件编号 is held under what could be shown of it; once HRSS corrects the 办件编号 the row is
+    staged and its hold released (it was left open: the release looked for the corrected 办件编号 only)."""
+    from sqlalchemy import update as sql_update
+
+    db = FrontendDB(paths.frontend_url)
+    (app,) = generate_valid(paths, 1)
+    _insert_raw(db, [{**app, "case_no": app["case_no"] + "/1"}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1 and _open_holds(paths) == [1]
+    with db.engine.begin() as conn:
+        conn.execute(sql_update(applications).where(applications.c[A["seq"]] == 1)
+                     .values({A["case_no"]: app["case_no"], A["sync_flag"]: "0"}))
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
+    assert _open_holds(paths) == []
