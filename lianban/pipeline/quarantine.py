@@ -219,6 +219,7 @@ def decide(session: Session, quarantine_id: int, state: QuarantineState, note: s
 #: what no operator's note can make deliverable: the hub cannot route an item the catalog does not have
 UNROUTABLE = frozenset({"ITEMS_UNKNOWN"})
 REFUSED = "CASE_REFUSED"  # a row of a case an operator refused: its applicant was told 不予受理, for good
+CHANGED = "CASE_CHANGED"  # a row that differs from its case as staged: the hub never sends a staged case again
 
 
 def refused_again(case_no: str) -> str:
@@ -229,7 +230,8 @@ def refused_again(case_no: str) -> str:
 
 def _releasable(q: Quarantine) -> None:
     """ConfigError in one sentence when `q` cannot be released as it is: it could not be read, or it names an
-    item code the catalog does not have (either must be fixed at the source), or its case was refused."""
+    item code the catalog does not have (either must be fixed at the source), or it differs from its case as
+    staged (which is never sent again: a release only held it anew), or its case was refused."""
     if q.fingerprint is None:
         raise ConfigError(f"隔离记录 {q.id} 无法读取，不能原样放行：请人社在前置库中更正后重新同步 "
                           f"(an unreadable row cannot be released as it is: fix it at the source)")
@@ -238,6 +240,10 @@ def _releasable(q: Quarantine) -> None:
         raise ConfigError(f"隔离记录 {q.id} 含不在事项目录中的事项编码，无法推送，不能原样放行：请人社在前置库中"
                           f"更正后重新同步 (a row with unknown item codes cannot be released as it is: fix it at "
                           f"the source)")
+    if CHANGED in codes:
+        raise ConfigError(f"隔离记录 {q.id} 所属办件已入账，本行与已入账内容不同，同一办件不会重复推送，不能原样放行："
+                          f"请人社联络员核对后在前置库中更正（改回已入账内容，或以新的办件编号重新提交） (a row that "
+                          f"differs from its staged case cannot be released: the case is never sent again)")
     if REFUSED in codes:
         raise ConfigError(f"隔离记录 {q.id} 所属办件已被退回（不予受理），不能放行：如需办理请以新的办件编号重新申请 "
                           f"(a row of a refused case cannot be released)")

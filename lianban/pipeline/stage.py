@@ -249,8 +249,8 @@ class _Chunk:
             return
         if record.case_no in ledger.known and record.case_no not in ledger.held:
             if ledger.known[record.case_no] not in (None, print_):
-                changed = Reason("CASE_CHANGED", f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
-                                                 f"人社联络员核对（同一办件不会重复推送）")
+                changed = Reason(quarantine.CHANGED, f"办件编号 {record.case_no} 已入账，本行内容与已入账办件不同：请与"
+                                                     f"人社联络员核对（同一办件不会重复推送）")
                 self.hold(seq, record.case_no, [changed], record.as_values(), print_)
                 return
             self._taken(seq)

@@ -124,3 +124,36 @@ def test_a_row_of_a_refused_case_corrected_at_the_source_is_held_not_delivered(p
     assert "CASE_REFUSED" in row.reasons and "已被退回（不予受理）" in row.reasons
     with pytest.raises(ConfigError, match="所属办件已被退回"):
         decisions.release(paths.ledger_url, paths.keys_dir, row.id, "经核实，准予办理", "王敏")
+
+
+def test_a_row_differing_from_its_staged_case_cannot_be_released_as_it_is(paths: Paths) -> None:
+    """A staged row HRSS changed is held (CASE_CHANGED): the hub never sends a staged case again, so a release
+    would only hold the row anew at the next run; it is refused in one sentence and the hold stays open."""
+    import pytest
+    from sqlalchemy import select
+
+    from connectors.hrss.frontend import FrontendDB
+    from lianban.domain.catalog import load_catalog
+    from lianban.domain.record import RetirementRecord
+    from lianban.domain.validation import problems
+    from lianban.errors import ConfigError
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Quarantine
+    from lianban.pipeline import decisions
+    from lianban.pipeline.stage import stage
+    from simulators.people import generate
+
+    app = next(a for a in generate(40, seed=5)
+               if not problems(RetirementRecord(**{**a, "items": tuple(a["items"].split(","))}), load_catalog()))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.correct(1, {"employer_name": "亳州市另一家单位有限公司"})
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url)() as s:
+        held, reasons = s.execute(select(Quarantine.id, Quarantine.reasons)).one()
+    assert "CASE_CHANGED" in reasons
+    with pytest.raises(ConfigError, match="已入账"):
+        decisions.release(paths.ledger_url, paths.keys_dir, held, "经核实，准予办理", "王敏")
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Quarantine.state)).all() == ["open"]
