@@ -86,3 +86,19 @@ def test_a_row_s_brackets_are_shown_in_its_reasons_as_typed(tmp_path: Path, apps
     done = runner.invoke(app, ["validate", str(write_csv(tmp_path / "b.csv", [{**apps[0], "items": "01,[/]"}]))],
                          env={"COLUMNS": "200"})
     assert done.exit_code == 1 and "[/]" in done.stdout, done.output
+
+
+def test_a_row_staging_cannot_read_is_invalid_here_too(tmp_path: Path, apps: list[dict[str, Any]]) -> None:
+    """What staging refuses as it reads a row (a 办件编号 it cannot take, an invisible character in a name, a
+    lone surrogate from a JSON escape) is refused here with the same reasons: such rows passed, or the command
+    ended in a traceback, while staging quarantined them."""
+    rows = [{**apps[0], "case_no": apps[0]["case_no"] + "/1"}, {**apps[2], "name": "张\u200b三"},
+            {**apps[0], "name": "\ud800"}]
+    path = tmp_path / "odd.jsonl"
+    path.write_text("".join(json.dumps({A[k]: a[k] for k in KEYS}) + "\n" for a in rows), encoding="utf-8")
+    done = runner.invoke(app, ["validate", str(path), "--json"])
+    assert done.exit_code == 1, done.output
+    shown = json.loads(done.stdout)
+    assert [[r["code"] for r in v["reasons"]] for v in shown] == [
+        ["UNREADABLE_CASE_NO"], ["UNREADABLE_NAME"], ["UNREADABLE_NAME"]]
+    assert "\\ud800" not in done.stdout and "办件编号只能包含" in shown[0]["reasons"][0]["message"]

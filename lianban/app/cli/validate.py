@@ -3,7 +3,8 @@
 The file is CSV (a header row of the 前置库's column names: ``BJBH``, ``XM``, ``SFZHM``, ``CBDW``,
 ``TYSHXYDM``, ``JFYS``, ``DYZXSJ``, ``LXDH``, ``BLSX``, ``SPSJ``, ``YFDTXNL``, ``TXLX``; others are ignored)
 or JSON Lines (one object per line with the same names); ``.jsonl``/``.ndjson`` or a first character ``{``
-means JSON Lines. Every row is judged by the same Great Expectations suite as staging, except "the same
+means JSON Lines. Every row is read as staging reads a 前置库 row (a row it cannot read has those reasons
+alone: ``UNREADABLE_<FIELD>`` …) and judged by the same Great Expectations suite as staging, except "the same
 person not twice among open cases", which needs the ledger. ``--json`` prints a list, in input order, of
 ``{"row": n, "valid": bool, "reasons": [{"code", "message"}]}`` (rows numbered from 1, the header not
 counted). Exit 0 when every row is valid, 1 when some row is not; a file that cannot be read is one sentence
@@ -98,10 +99,19 @@ def validate_command(file: Annotated[Path, typer.Argument(help="CSV 或 JSON Lin
 
 
 def _judge(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from lianban.domain.rules.frame import from_rows
+    """Each row read as staging reads a 前置库 row (:func:`lianban.domain.intake.read`: one it cannot read has
+    those reasons alone), the others judged by the suite."""
+    from lianban.domain.catalog import load_catalog
+    from lianban.domain.columns import record_columns
+    from lianban.domain.intake import SourceRow, Unreadable, read
+    from lianban.domain.rules.frame import frame_of
     from lianban.pipeline.validate.runner import validator
 
-    reasons = validator().run(from_rows(rows)).reasons if rows else []
+    catalog = load_catalog()
+    read_rows = [read(SourceRow(n, row), catalog) for n, row in enumerate(rows, start=1)]
+    records = [r for r in read_rows if not isinstance(r, Unreadable)]
+    judged = iter(validator().run(frame_of(record_columns(records))).reasons if records else [])
+    reasons = [r.coded() if isinstance(r, Unreadable) else next(judged) for r in read_rows]
     return [{"row": n, "valid": not r, "reasons": [x.as_dict() for x in r]} for n, r in enumerate(reasons, start=1)]
 
 
