@@ -12,6 +12,9 @@ each in the ledger's ``supplements`` table, never dropped; what becomes of a row
     parked    unreadable (an unknown material code, a bad time, a bad 办件编号): alerted, a person looks; once
               HRSS corrects the row in its 前置库 and flags it new again (同步标志 0), it is read again in its place
 
+A row waiting, or refused before it was forwarded (a 办件编号 or 事项编码 typed wrong), is read again in its
+place the same way once HRSS corrects it and flags it new; one a department was sent keeps what it was sent.
+
 :func:`forward_supplements` sends one department's due supplements in sealed, signed batches (as
 :mod:`lianban.pipeline.deliver` sends deliveries: :class:`~lianban.pipeline.sealer.BatchSealer`, one evidence
 entry per message sent and per answer verified), each bound to its delivery's idempotency key and its own
@@ -176,17 +179,26 @@ def collect_supplements(source: SupplementLog, ledger_url: str, limit: int = 100
     return result
 
 
+def _correctable(row: Supplement) -> bool:
+    """Whether HRSS may correct kept row `row` in place: parked (unreadable), or never forwarded (waiting for a
+    case or an item that may be typed wrong, or refused before it was sent: no supplement id). One a department
+    was sent keeps what it was sent."""
+    return row.state == SupplementState.PARKED or (
+        row.supplement_id is None and row.state in (SupplementState.WAITING, SupplementState.REFUSED))
+
+
 def _retake_corrected(source: SupplementLog, ledger_url: str, limit: int, result: CollectResult) -> None:
-    """Parked rows HRSS has corrected in the 前置库 and flagged new again (序号 behind the watermark, which a
-    correction in place never passes again): each read again in place of its parked row, then flagged. A row
-    behind it the ledger holds otherwise is flagged taken (its flagging did not happen: left, a page of such rows
-    would stand first among those flagged new at every run, and no corrected row would be read again)."""
+    """Rows HRSS has corrected in the 前置库 and flagged new again (序号 behind the watermark, which a correction in
+    place never passes again), parked or never forwarded (:func:`_correctable`): each read again in place of its
+    kept row, then flagged. A row behind it the ledger holds otherwise is flagged taken (its flagging did not
+    happen: left, a page of such rows would stand first among those flagged new at every run, and no corrected row
+    would be read again)."""
     with session_factory(ledger_url).begin() as session:
         mark = get_watermark(session, WATERMARK)
         rows = [row for row in source.pull_new_supplements(limit) if row.seq <= mark]
         held = {p.source_seq: p for p in session.scalars(select(Supplement).where(
             Supplement.source == HRSS, Supplement.source_seq.in_([row.seq for row in rows])))}
-        parked = {seq: p for seq, p in held.items() if p.state == SupplementState.PARKED}
+        parked = {seq: p for seq, p in held.items() if _correctable(p)}
         unflagged = [seq for seq in held if seq not in parked]
         rows = [row for row in rows if row.seq in parked]
         for row in rows:

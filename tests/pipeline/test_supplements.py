@@ -335,3 +335,28 @@ def test_rows_kept_but_never_flagged_do_not_hide_a_corrected_one(seeded: Any, pa
     assert read == [0, 1] and db.pull_new_supplements(10) == []
     with session_factory(paths.ledger_url)() as s:
         assert s.scalars(select(Supplement.state).where(Supplement.source_seq == seq)).one() == SupplementState.OWN
+
+
+def test_a_submission_hrss_corrects_in_place_before_it_was_forwarded_is_read_again(seeded: Any, paths: Paths) -> None:
+    """A submission typed under a wrong 办件编号 waits for a case that never comes, one under an item the case did
+    not choose is refused: neither was ever forwarded. HRSS corrects each in its 前置库 and flags it new; each is
+    read again in its place. The correction was flagged taken unread (only a parked row was read again), so the
+    applicant's materials never reached the department."""
+    from connectors.hrss.frontend import supplements as table
+    from connectors.hrss.mapping import SUPPLEMENT_COLUMNS as B
+
+    db, _ = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    case_no, item_code = _one_item_per_department(paths.ledger_url)["hrss"]
+    wrong_case = db.record_supplement("BZ-NO-SUCH-CASE", item_code, ["M01"])
+    wrong_item = db.record_supplement(case_no, "99", ["M01"])
+    first = collect_supplements(db, paths.ledger_url)
+    assert (first.waiting, first.refused) == (1, 1)
+    with db.engine.begin() as conn:
+        conn.execute(update(table).where(table.c[B["seq"]] == wrong_case).values({B["case_no"]: case_no,
+                                                                                 B["sync_flag"]: "0"}))
+        conn.execute(update(table).where(table.c[B["seq"]] == wrong_item).values({B["item_code"]: item_code,
+                                                                                 B["sync_flag"]: "0"}))
+    again = collect_supplements(db, paths.ledger_url)
+    assert (again.read, again.own) == (2, 2) and db.pull_new_supplements(10) == []
+    assert _states(paths.ledger_url) == {SupplementState.OWN: 2}
