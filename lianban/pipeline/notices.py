@@ -93,12 +93,19 @@ def _items(session: Session, case: Case, record: RetirementRecord, catalog: Cata
     return [have[code] for code in sorted(have)]
 
 
+def region_code(id_number: str) -> str:
+    """The 区划代码 an ID number starts with; empty when its first six characters are not digits (a held row's
+    column may hold a name or anything else, never to be kept in the clear)."""
+    head = id_number[:6]
+    return head if len(head) == 6 and head.isascii() and head.isdigit() else ""
+
+
 def case_columns(record: RetirementRecord, id_index: str, fingerprint: str | None, password_key: tuple[str, bytes],
                  now: datetime, hashed: str | None = None) -> dict[str, Any]:
     """A new case's columns from its record (but id, held and staged_at): staged (`fingerprint` of the row) or
     held (None); an 审批时间 that does not parse falls back to `now`. `hashed`: the 查询密码's keyed hash worked
     out ahead (:mod:`lianban.pipeline.prepare`), else it is worked out here."""
-    return {"case_no": record.case_no, "source_seq": record.source_seq, "region_code": record.id_number[:6],
+    return {"case_no": record.case_no, "source_seq": record.source_seq, "region_code": region_code(record.id_number),
             "id_index": id_index, "approved_at": approved_time(record.approved_at) or now,
             "fingerprint": fingerprint, "password_hash": hashed or password_hash(record, password_key)}
 
@@ -201,7 +208,7 @@ def resume(session: Session, record: RetirementRecord, id_index: str, fingerprin
     """The held case of `record`, corrected: its fields from the valid row, no longer held; with its items by
     code (an item chosen only in the corrected row is added)."""
     case = session.scalars(select(Case).where(Case.case_no == record.case_no)).one()
-    case.source_seq, case.region_code, case.id_index = record.source_seq, record.id_number[:6], id_index
+    case.source_seq, case.region_code, case.id_index = record.source_seq, region_code(record.id_number), id_index
     case.approved_at = approved_time(record.approved_at) or case.approved_at
     case.fingerprint, case.held, case.staged_at = fingerprint, False, utcnow()
     items = {item.item_code: item for item in _items(session, case, record, catalog)}

@@ -191,3 +191,15 @@ def test_a_resumed_case_keeps_no_supplement_deadline_of_its_hold(paths: Paths) -
         assert set(s.scalars(select(CaseItem.supplement_due))) == {None}
         late = overdue_by_department(s, date(2026, 6, 1))
     assert not set(late) & {"medical", "health", "housing_fund"}
+
+
+def test_a_held_case_keeps_no_name_typed_into_the_id_number_column(paths: Paths) -> None:
+    """The ID number column holding the applicant's name (columns swapped at the source): the row is held and its
+    case entered held, with no region code rather than the name's first characters in the clear."""
+    app = next(a for a in generate(40, seed=3) if PUSHED & set(a["items"].split(",")))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**app, "id_number": "欧阳" + app["name"]}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).notified > 0
+    with session_factory(paths.ledger_url)() as s:
+        case = s.scalars(select(Case)).one()
+    assert case.held and case.region_code == ""
