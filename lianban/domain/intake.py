@@ -91,7 +91,7 @@ class Unreadable:
     """A row that cannot be understood: why (Chinese, naming each column), and what to show (masked later)."""
 
     seq: int
-    case_no: str  # normalised when it could be; otherwise printable characters only, for the operator
+    case_no: str  # normalised when it could be; otherwise its printable ASCII (the rest as *), for the operator
     reasons: list[str]
     values: Mapping[str, Any] = field(repr=False)
     codes: tuple[str, ...] = ()  # one per reason, when known
@@ -261,10 +261,10 @@ def _password(raw: Any) -> str | None:
 
 def _printable(raw: Any, seq: int) -> str:
     """Something an operator can look up in the 前置库 when the 办件编号 itself cannot be read: its printable
-    characters, any ID- or mobile-number-shaped run masked (the 办件编号 may be refused for being one, and this
-    is stored and shown) before it is cut to length."""
+    characters, each one outside ASCII shown as ``*`` (a name typed there), any ID- or mobile-number-shaped run
+    masked (the 办件编号 may be refused for being one, and this is stored and shown) before it is cut to length."""
     text = raw if isinstance(raw, str) else ""
-    shown = redact_text("".join(c for c in text if c.isprintable() and not c.isspace()))
+    shown = redact_text("".join(c if c.isascii() else "*" for c in text if c.isprintable() and not c.isspace()))
     return (shown[:CASE_NO_MAX - 1] + "…" if len(shown) > CASE_NO_MAX else shown) or f"(序号{seq})"
 
 
