@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import code_shown
 from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError
@@ -36,8 +36,9 @@ UNKNOWN_ITEMS = "事项编码不在事项目录中"
 
 def shown_code(code: str) -> str:
     """An item code as an operator may see it: any ID- or mobile-number-shaped run masked (a phone typed into
-    办理事项), then cut to CODE_SHOWN_MAX characters (masked first, so that a cut never unmasks)."""
-    return redact_text(code)[:CODE_SHOWN_MAX]
+    办理事项) and any character outside ASCII (a name), then cut to CODE_SHOWN_MAX characters (masked first, so
+    that a cut never unmasks)."""
+    return code_shown(code)[:CODE_SHOWN_MAX]
 
 
 def unknown_codes(codes: Iterable[str]) -> str:

@@ -109,6 +109,12 @@ def shown_code(text: str) -> str:
     return repr(text) if _CODE_SHAPED.fullmatch(text) else "（非编码内容）"
 
 
+def code_shown(text: str) -> str:
+    """A code read from a column that holds none (an item code, a 办件编号) as it may be shown: each character
+    outside ASCII as ``*`` (the applicant's name typed there: codes are ASCII), then :func:`redact_text`."""
+    return redact_text("".join(c if c.isascii() else "*" for c in text))
+
+
 SAID_MAX = 500  # the most of a peer's free text (a refusal's reason) kept or logged: medical.xsd's Reason
 CUT = "…（已截断）"  # ends a text :func:`said` cut
 

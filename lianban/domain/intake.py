@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog
 from lianban.domain.clock import explicit, moment_of
-from lianban.domain.identity import redact_text, shown_code
+from lianban.domain.identity import code_shown, redact_text, shown_code
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status, StatusChange
@@ -264,7 +264,7 @@ def _printable(raw: Any, seq: int) -> str:
     characters, each one outside ASCII shown as ``*`` (a name typed there), any ID- or mobile-number-shaped run
     masked (the 办件编号 may be refused for being one, and this is stored and shown) before it is cut to length."""
     text = raw if isinstance(raw, str) else ""
-    shown = redact_text("".join(c if c.isascii() else "*" for c in text if c.isprintable() and not c.isspace()))
+    shown = code_shown("".join(c for c in text if c.isprintable() and not c.isspace()))
     return (shown[:CASE_NO_MAX - 1] + "…" if len(shown) > CASE_NO_MAX else shown) or f"(序号{seq})"
 
 

@@ -27,7 +27,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from lianban.domain.identity import mask_id, mask_name, mask_phone, redact_text
+from lianban.domain.identity import code_shown, mask_id, mask_name, mask_phone, redact_text
 from lianban.domain.record import PERSONAL_FIELDS
 from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory, write_lock
@@ -57,7 +57,7 @@ def masked(values: Mapping[str, Any]) -> dict[str, Any]:
                              for key in ("case_no", *sorted(PERSONAL_FIELDS), "employer_name")}
     items = values.get("items")
     codes = items if isinstance(items, tuple | list) else _shown("items", items).split(",")
-    shown["items"] = [_shown("items", code) for code in codes]  # a phone typed into 办理事项 is masked too
+    shown["items"] = [_shown("items", code_shown(str(code))) for code in codes]  # a phone or name typed there too
     return shown
 
 

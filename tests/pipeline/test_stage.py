@@ -472,3 +472,17 @@ def test_a_row_whose_case_number_hrss_corrects_releases_the_hold_of_what_it_said
     again = stage(db, paths.ledger_url, paths.keys_dir)
     assert (again.extracted, again.staged, again.quarantined) == (1, 1, 0)
     assert _open_holds(paths) == []
+
+
+def test_a_name_typed_among_the_chosen_items_is_kept_nowhere(paths: Paths) -> None:
+    """办理事项 holding the applicant's name beside a real item: held for the unknown code, the applicant told
+    补正资料 for the real item; the name is in neither the quarantine row nor what the applicant is told."""
+    db = FrontendDB(paths.frontend_url)
+    (app,) = generate_valid(paths, 1)
+    db.insert_applications([{**app, "items": f"01,11,{app['name']}"}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine)).one()
+        told = list(s.scalars(select(StatusEvent.reason)))
+    assert "ITEMS_UNKNOWN" in held.reasons and told
+    assert all(app["name"] not in text for text in [held.masked, held.reasons, *told])
