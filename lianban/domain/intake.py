@@ -33,8 +33,8 @@ text, 办理状态 a code of the source's status table, 办理时间 an ISO 8601
 Beijing time: kept with its ``+08:00``), 原因 text (at most 500 characters), 补正材料 material codes separated
 by commas (each in ``schemas/catalog/materials.yaml``; an unknown code makes the row Unreadable, naming it); a
 row that cannot be placed is :class:`Unreadable` too, never a stall. A row of HRSS's 补正 submissions
-(:func:`read_supplement`) likewise: 办件编号, 事项编码, the materials supplied (known codes, at least one) and
-提交时间 (as 办理时间).
+(:func:`read_supplement`) likewise: 办件编号, 事项编码 (1–4 letters or digits), the materials supplied (known codes,
+at least one) and 提交时间 (as 办理时间).
 
 Each refusal carries a stable code beside its sentence (:meth:`Unreadable.coded`): ``TOO_LONG_<FIELD>``,
 ``CONTRIBUTION_FORMAT``/``CONTRIBUTION_RANGE``, ``ITEMS_REPEATED``, ``APPROVED_AT_FORMAT`` as validation
@@ -380,11 +380,20 @@ def _supplied(raw: Any) -> tuple[str, ...]:
     return codes
 
 
+def _supplement_item(raw: Any) -> str:
+    """A 补正 submission's 事项编码: up to four letters or digits (anything else, a name typed there, is refused
+    unquoted: it was kept cut to the ledger's four characters)."""
+    code = unicodedata.normalize("NFKC", _as_text(raw, "事项编码")).strip()
+    if not _CODE_SHAPED.fullmatch(code):
+        raise _Refused("事项编码格式错误（应为事项目录中的编码，如 11）")
+    return code
+
+
 def read_supplement(row: SourceRow) -> SupplementSubmission | Unreadable:
     """One 补正 submission row (办件编号, 事项编码, materials supplied, 提交时间), or why it cannot be placed."""
     readers = {
         "case_no": lambda v: normalise_case_no(v.get("case_no")),
-        "item_code": lambda v: unicodedata.normalize("NFKC", _as_text(v.get("item_code"), "事项编码")).strip(),
+        "item_code": lambda v: _supplement_item(v.get("item_code")),
         "materials": lambda v: _supplied(v.get("materials")),
         "supplied_at": lambda v: explicit(_moment(v.get("supplied_at"), "提交时间")),
     }

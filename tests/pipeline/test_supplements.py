@@ -360,3 +360,18 @@ def test_a_submission_hrss_corrects_in_place_before_it_was_forwarded_is_read_aga
     again = collect_supplements(db, paths.ledger_url)
     assert (again.read, again.own) == (2, 2) and db.pull_new_supplements(10) == []
     assert _states(paths.ledger_url) == {SupplementState.OWN: 2}
+
+
+@pytest.mark.parametrize("item_code", ["王华", "11111"])
+def test_a_submission_whose_item_code_is_no_code_is_parked_with_why(seeded: Any, paths: Paths, item_code: str) -> None:
+    """事项编码 holding a name (columns swapped at the source) or too long for any code: parked with a reason HRSS
+    can act on, the text kept nowhere; it was kept cut to four characters (the name in the clear, 11111 as
+    1111) and refused as an item the case did not choose."""
+    db, apps = seeded
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.record_supplement(apps[0]["case_no"], item_code, ["M01"])
+    assert collect_supplements(db, paths.ledger_url).parked == 1
+    with session_factory(paths.ledger_url)() as s:
+        row = s.scalars(select(Supplement)).one()
+    assert row.item_code is None and "事项编码" in (row.last_error or "")
+    assert item_code[:4] not in (row.last_error or "") + row.case_no
