@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.vault import open_envelope, seal
-from lianban.domain.catalog import load_catalog
+from lianban.domain.catalog import load_catalog, shown_code
 from lianban.domain.identity import redact_text
 from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.statuses import Status, StatusChange
@@ -107,7 +107,8 @@ def _apply(staged: _Staged, change: StatusChange, run: _Run, sealed: str | None)
     item = staged.items.get((change.case_no, change.item_code))
     if item is None:
         run.result.skipped += 1
-        log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no, change.item_code)
+        log.warning("人社状态日志第 %s 条：办件 %s 未选择事项 %s，跳过", change.seq, change.case_no,
+                    shown_code(change.item_code))  # masked: a name or phone typed into 事项编码
         return
     if not _reports_on(item.item_code, change.status):
         refuse_report(staged.book.session, item, change.status, HRSS, code=change.department_code,

@@ -354,3 +354,16 @@ def test_a_log_row_about_another_department_s_item_is_kept_aside_and_alerted_not
     db.append_status(case_no, "13", CODES[Status.COMPLETED], at="2026-12-02T09:00:00+08:00")
     assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
     assert _statuses_now(paths.ledger_url, case_no)["13"] == Status.COMPLETED.value
+
+
+def test_a_status_row_for_an_item_not_chosen_is_skipped_without_quoting_a_name(
+        paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    """事项编码 holding the applicant's name: the row is skipped as an item the case did not choose, and the log
+    line saying so shows the code masked (it quoted the name whole)."""
+    app = next(iter(generate(40, seed=3)))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.append_status(app["case_no"], "欧阳" + app["name"], "1")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).skipped == 1
+    assert "未选择事项" in caplog.text and app["name"] not in caplog.text
