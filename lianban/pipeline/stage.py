@@ -40,7 +40,7 @@ from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.ledger.db import session_factory
 from lianban.ledger.delivery_keys import key_staged, last_delivery_id
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun, StatusEvent
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
@@ -154,7 +154,7 @@ class _Ledger:
     persons: dict[str, set[str]]  # blind index → that person's open cases (办件编号)
     holds: set[str]  # 办件编号 with an open quarantine row
     held_rows: set[int]  # the chunk's rows with an open quarantine row (a re-read: its hold is updated)
-    refused: set[str]  # 办件编号 an operator refused (不予受理, every item final): never resumed, never told again
+    refused: set[str]  # 办件编号 an operator refused (told 不予受理): never resumed, never told again
 
     @classmethod
     def ask(cls, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
@@ -313,14 +313,16 @@ def _unroutable(record: RetirementRecord, catalog: Catalog) -> Reason | None:
 
 def _known(session: Session, records: list[RetirementRecord]) -> tuple[dict[str, str | None], set[str], set[str]]:
     """The chunk's 办件编号 already in the ledger (→ fingerprint), those of them held for correction, and those
-    held that an operator refused (held with every item final: :func:`lianban.pipeline.notices.refuse`)."""
+    held that an operator refused (told 不予受理 by :func:`lianban.pipeline.notices.refuse`; a held case whose
+    items are final otherwise, HRSS's own completed meanwhile, is held for correction still)."""
     case_nos = {r.case_no for r in records}
-    open_item = exists().where(CaseItem.case_id == Case.id, CaseItem.final.is_(False))
-    query = select(Case.case_no, Case.fingerprint, Case.held, open_item).where(Case.case_no.in_(case_nos))
+    refused = exists().where(CaseItem.case_id == Case.id, StatusEvent.case_item_id == CaseItem.id,
+                             StatusEvent.department_code == notices.REFUSED_CODE)
+    query = select(Case.case_no, Case.fingerprint, Case.held, refused).where(Case.case_no.in_(case_nos))
     rows = session.execute(query).all()
-    held = {case_no: in_progress for case_no, _, is_held, in_progress in rows if is_held}
-    return ({case_no: print_ for case_no, print_, _, _ in rows}, {no for no, going in held.items() if going},
-            {no for no, going in held.items() if not going})
+    held = {case_no: was_refused for case_no, _, is_held, was_refused in rows if is_held}
+    return ({case_no: print_ for case_no, print_, _, _ in rows}, {no for no, out in held.items() if not out},
+            {no for no, out in held.items() if out})
 
 
 @dataclass(frozen=True)

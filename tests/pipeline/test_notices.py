@@ -203,3 +203,25 @@ def test_a_held_case_keeps_no_name_typed_into_the_id_number_column(paths: Paths)
     with session_factory(paths.ledger_url)() as s:
         case = s.scalars(select(Case)).one()
     assert case.held and case.region_code == ""
+
+
+def test_a_held_case_whose_own_items_hrss_completed_resumes_when_corrected_not_refused(paths: Paths) -> None:
+    """A held application choosing only HRSS's own items, which HRSS works (and completes) meanwhile: corrected at
+    the source, it resumes. It was held again as CASE_REFUSED (已被退回，申请人已被告知), which no operator had
+    decided and none could release, and the case stayed held for good."""
+    from connectors.hrss.statuses import CODES
+    from lianban.pipeline import status_log
+
+    app = next(iter(generate(40, seed=3)))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**app, "items": "01", "phone": "12345"}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).notified == 1
+    for n, status in enumerate((Status.ACCEPTED, Status.UNDER_REVIEW, Status.APPROVED, Status.COMPLETED), start=1):
+        db.append_status(app["case_no"], "01", CODES[status], at=f"2030-01-0{n}T09:00:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 4
+    db.correct(1, {"phone": app["phone"]})
+    again = stage(db, paths.ledger_url, paths.keys_dir)
+    assert (again.staged, again.resumed, again.quarantined) == (1, 1, 0)
+    with session_factory(paths.ledger_url)() as s:
+        assert s.scalars(select(Case.held)).one() is False
+        assert s.scalars(select(Quarantine.state)).one() == QuarantineState.RELEASED
