@@ -53,8 +53,8 @@ def _shown(key: str, value: Any) -> str:
 
 def masked(values: Mapping[str, Any]) -> dict[str, Any]:
     """A record's (or an unreadable row's) values as an operator may see them."""
-    shown: dict[str, Any] = {key: _shown(key, values.get(key))
-                             for key in ("case_no", *sorted(PERSONAL_FIELDS), "employer_name")}
+    shown: dict[str, Any] = {key: _shown(key, values.get(key)) for key in (*sorted(PERSONAL_FIELDS), "employer_name")}
+    shown["case_no"] = code_shown(_shown("case_no", values.get("case_no")))  # a name typed there is not shown
     items = values.get("items")
     codes = items if isinstance(items, tuple | list) else _shown("items", items).split(",")
     shown["items"] = [_shown("items", code_shown(str(code))) for code in codes]  # a phone or name typed there too

@@ -486,3 +486,16 @@ def test_a_name_typed_among_the_chosen_items_is_kept_nowhere(paths: Paths) -> No
         told = list(s.scalars(select(StatusEvent.reason)))
     assert "ITEMS_UNKNOWN" in held.reasons and told
     assert all(app["name"] not in text for text in [held.masked, held.reasons, *told])
+
+
+def test_a_name_typed_into_the_case_number_is_kept_nowhere(paths: Paths) -> None:
+    """The 办件编号 column holding the applicant's name (columns swapped at the source): the held row is kept
+    under what can be shown of it, and its masked values show the 办件编号 as that too (they held the name)."""
+    db = FrontendDB(paths.frontend_url)
+    (app,) = generate_valid(paths, 1)
+    _insert_raw(db, [{**app, "case_no": app["name"]}])
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    with session_factory(paths.ledger_url)() as s:
+        held = s.scalars(select(Quarantine)).one()
+    assert app["name"] not in held.case_no + held.masked + held.reasons
+    assert json.loads(held.masked)["case_no"] == held.case_no == "*" * len(app["name"])
