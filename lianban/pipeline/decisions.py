@@ -6,7 +6,8 @@ release  the held row goes as it is: recorded (who, when, why) and matched by fi
          taking again within the same transaction, so a 前置库 that fails leaves no release behind that nothing
          would ever take (the operator just runs the command again)
 reject   the application is refused: recorded, and every open item of its held case told 不予受理 with the
-         note (:func:`lianban.pipeline.notices.refuse`), which goes to 皖事通办 with the next report
+         note (:func:`lianban.pipeline.notices.refuse`), which goes to 皖事通办 with the next report; a row of a
+         case staged already (one that differs from it) is closed alone, the case going on as staged
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
+from lianban.ledger.models import Case
 from lianban.ledger.store import QuarantineState
 from lianban.pipeline import notices, quarantine
 
@@ -33,6 +37,7 @@ class Decided:
     case_no: str
     state: str
     items_told: int = 0  # items told 不予受理 (reject)
+    case_staged: bool = False  # its 办件编号 is a case staged (not held): a rejected row leaves it as it is
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,7 +52,8 @@ def _decide(ledger_url: str, keys_dir: Path, quarantine_id: int, state: Quaranti
         quarantine.log_decision(session, log, q)
         if flag is not None:  # last before the commit: a stage run can take the row unreleased only meanwhile
             flag(q.source_seq)  # raises: the transaction, its evidence entry included, is rolled back
-        return Decided(q.id, q.source_seq, q.case_no, q.state, told)
+        staged = session.scalar(select(Case.id).where(Case.case_no == q.case_no, Case.held.is_(False)))
+        return Decided(q.id, q.source_seq, q.case_no, q.state, told, staged is not None)
 
 
 def release(ledger_url: str, keys_dir: Path, quarantine_id: int, note: str, operator: str,

@@ -199,3 +199,21 @@ def test_rejecting_a_row_with_no_item_to_tell_says_that_nobody_was_told(paths: P
     done = _cli(paths.home, "reject", str(held["id"]), "--note", "事项不在目录中，不予受理")
     assert done.returncode == 0 and "未向申请人发出不予受理" in done.stdout and "人社窗口" in done.stdout
     assert "报送皖事通办 (rejected)" not in done.stdout
+
+
+def test_rejecting_a_changed_row_of_a_case_in_progress_closes_the_row_and_tells_no_one_to_refuse(
+        paths: Paths) -> None:
+    """A row that differs from its case as staged (CASE_CHANGED) cannot be released; rejecting it closes the row.
+    The command told the window to tell the applicant 不予受理, for a case being handled as staged."""
+    app = {**_apps()[1], "phone": "13912345678"}
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    db.correct(1, {"employer_name": "亳州市另一家单位有限公司"})
+    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
+    (held,) = json.loads(_cli(paths.home, "list", "--json").stdout)
+    done = _cli(paths.home, "reject", str(held["id"]), "--note", "人社确认以已入账内容为准")
+    assert done.returncode == 0, done.stderr
+    assert "人社窗口直接告知申请人" not in done.stdout and "已入账" in done.stdout and "不受影响" in done.stdout
+    with session_factory(paths.ledger_url)() as session:
+        assert session.scalars(select(Case.held)).one() is False

@@ -112,6 +112,10 @@ def quarantine_reject(quarantine_id: QuarantineId, note: Note, operator: Operato
 
     done = reject_quarantined(quarantine_id, note, operator or getpass.getuser())
     head = f"已退回隔离记录 {quarantine_id}（办件 {done['case_no']}）"
+    if done["case_staged"]:  # a row differing from its case as staged: the case goes on as it was staged
+        _said(done, as_json, f"{head}：仅关闭本行；该办件已入账，按入账内容继续办理，不受影响，未告知申请人 "
+                             f"(rejected: this row only; its staged case goes on as it was)")
+        return
     if done["items_told"]:
         _said(done, as_json, f"{head}，{done['items_told']} 个事项告知申请人不予受理，下一轮报送皖事通办 (rejected)")
         return
