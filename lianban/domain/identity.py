@@ -103,10 +103,15 @@ def redact_text(text: str) -> str:
 _CODE_SHAPED = re.compile(r"[0-9A-Za-z]{1,4}")
 
 
-def shown_code(text: str) -> str:
-    """An unknown code as a reason may echo it: itself when shaped like a code (four letters or digits at most),
-    else a placeholder, so that a phone number or an ID number given where a code belongs is never repeated."""
-    return repr(text) if _CODE_SHAPED.fullmatch(text) else "（非编码内容）"
+def code_shaped(text: str) -> bool:
+    """Whether `text` is shaped like a code of the source's tables: one to four ASCII letters or digits."""
+    return _CODE_SHAPED.fullmatch(text) is not None
+
+
+def quoted_code(text: str) -> str:
+    """An unknown code as a reason may quote it: itself when :func:`code_shaped`, else a placeholder, so that a
+    phone number, an ID number or a name given where a code belongs is never repeated."""
+    return repr(text) if code_shaped(text) else "（非编码内容）"
 
 
 def code_shown(text: str) -> str:

@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog
 from lianban.domain.clock import explicit, moment_of
-from lianban.domain.identity import code_shown, redact_text, shown_code
+from lianban.domain.identity import code_shaped, code_shown, quoted_code, redact_text
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status, StatusChange
@@ -296,7 +296,7 @@ def read(row: SourceRow, catalog: Catalog) -> RetirementRecord | Unreadable:
 def _status_code(raw: Any, codes: Mapping[str, Status], table: str) -> str:
     code = _as_text(raw, "办理状态").strip()
     if code not in codes:
-        raise _Refused(f"办理状态码 {shown_code(code)} 不在 {table} 中：请与人社联络员核对后补充映射")
+        raise _Refused(f"办理状态码 {quoted_code(code)} 不在 {table} 中：请与人社联络员核对后补充映射")
     return code
 
 
@@ -384,7 +384,7 @@ def _supplement_item(raw: Any) -> str:
     """A 补正 submission's 事项编码: up to four letters or digits (anything else, a name typed there, is refused
     unquoted: it was kept cut to the ledger's four characters)."""
     code = unicodedata.normalize("NFKC", _as_text(raw, "事项编码")).strip()
-    if not _CODE_SHAPED.fullmatch(code):
+    if not code_shaped(code):
         raise _Refused("事项编码格式错误（应为事项目录中的编码，如 11）")
     return code
 

@@ -24,7 +24,7 @@ import yaml
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.clock import BEIJING, moment_of
-from lianban.domain.identity import shown_code
+from lianban.domain.identity import quoted_code
 from lianban.domain.schemas import schema_path
 from lianban.domain.working_days import add_working_days
 from lianban.errors import ConfigError
@@ -75,7 +75,7 @@ def read_materials(raw: str | Iterable[str] | None) -> tuple[str, ...]:
                                 if str(p).strip()))
     unknown = [c for c in codes if c not in _known()]
     if unknown:
-        shown = "、".join(shown_code(c) for c in unknown)
+        shown = "、".join(quoted_code(c) for c in unknown)
         raise UnknownMaterial(f"补正材料编码 {shown} 不在材料目录（schemas/catalog/materials.yaml）中")
     return codes
 
