@@ -134,39 +134,40 @@ def test_a_later_department_may_add_items_but_no_item_of_the_seed_may_go(broken_
         load_catalog()
 
 
-def test_an_item_of_a_connected_department_that_pushes_no_field_is_refused(broken_catalog_dir: Path) -> None:
+@pytest.mark.parametrize("department, fields, said", [
+    ("medical", "[]", r"items\.yaml: .*15.*medical.*fields"),
+    ("hrss", "[name]", r"items\.yaml: .*15.*hrss.*connector"),
+])
+def test_an_item_whose_push_setting_contradicts_its_department_is_refused(
+        broken_catalog_dir: Path, department: str, fields: str, said: str) -> None:
     """``fields: []`` means handled in place (HRSS's window): for a department reached through a connector the
-    item was never delivered nor polled, its time limit never started, and it stayed open with no word."""
+    item was never delivered nor polled, its time limit never started, and it stayed open with no word; fields
+    for a department without a connector (HRSS) put deliveries in an outbox no run can send."""
     items = broken_catalog_dir / "items.yaml"
-    later = '  - {code: "15", name: 新事项, department: medical, fields: [], time_limit_days: 5}\n'
+    later = f'  - {{code: "15", name: 新事项, department: {department}, fields: {fields}, time_limit_days: 5}}\n'
     items.write_text(items.read_text(encoding="utf-8") + later, encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"items\.yaml: .*15.*medical.*fields"):
+    with pytest.raises(ConfigError, match=said):
         load_catalog()
 
 
-def test_an_item_pushing_fields_to_a_department_without_connector_is_refused(broken_catalog_dir: Path) -> None:
-    items = broken_catalog_dir / "items.yaml"
-    later = '  - {code: "15", name: 新事项, department: hrss, fields: [name], time_limit_days: 5}\n'
-    items.write_text(items.read_text(encoding="utf-8") + later, encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"items\.yaml: .*15.*hrss.*connector"):
-        load_catalog()
-
-def test_an_item_code_or_department_key_longer_than_the_ledger_keeps_is_refused(broken_catalog_dir: Path) -> None:
+@pytest.mark.parametrize("file, entry, said", [
+    ("items.yaml", '{code: "CSYJ01", name: 新事项, department: health, fields: [name], time_limit_days: 5}',
+     r"items\.yaml: .*'CSYJ01'.*4"),
+    ("departments.yaml", "{key: civil_affairs_and_veterans_services, name: 民政局, transport: rest, connector: null}",
+     r"departments\.yaml: .*civil_affairs_and_veterans_services.*32"),
+])
+def test_an_item_code_or_department_key_longer_than_the_ledger_keeps_is_refused(
+        broken_catalog_dir: Path, file: str, entry: str, said: str) -> None:
     """The ledger keeps an item code in 4 characters and a department key in 32 (PostgreSQL refuses longer ones):
     a catalog with longer ones loaded, and staging the first case choosing such an item failed on PostgreSQL."""
-    items, departments = broken_catalog_dir / "items.yaml", broken_catalog_dir / "departments.yaml"
-    seed_items, seed_departments = items.read_text(encoding="utf-8"), departments.read_text(encoding="utf-8")
-    items.write_text(seed_items + '  - {code: "CSYJ01", name: 新事项, department: health, fields: [name], '
-                     'time_limit_days: 5}\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"items\.yaml: .*'CSYJ01'.*4"):
+    _appended(broken_catalog_dir / file, entry)
+    with pytest.raises(ConfigError, match=said):
         load_catalog()
-    load_catalog.cache_clear()
-    items.write_text(seed_items, encoding="utf-8")
-    long_key = "civil_affairs_and_veterans_services"
-    departments.write_text(seed_departments + f"  - {{key: {long_key}, name: 民政局, transport: rest, "
-                           f"connector: null}}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"departments\.yaml: .*{long_key}.*32"):
-        load_catalog()
+
+
+def _appended(path: Path, entry: str) -> None:
+    path.write_text(f"{path.read_text(encoding='utf-8')}  - {entry}\n", encoding="utf-8")
+
 
 def test_a_department_with_an_unknown_transport_is_refused(broken_catalog_dir: Path) -> None:
     """Callbacks are taken from ``rest`` departments and simulators made for ``rest`` and ``soap`` ones: a department
@@ -177,6 +178,7 @@ def test_a_department_with_an_unknown_transport_is_refused(broken_catalog_dir: P
         encoding="utf-8")
     with pytest.raises(ConfigError, match=r"departments\.yaml: .*health.*'REST'.*rest"):
         load_catalog()
+
 
 @pytest.mark.parametrize(("file", "old", "new", "entry"), [
     ("departments.yaml", "connector: connectors.health", "conector: connectors.health", "health"),
@@ -195,21 +197,20 @@ def test_an_entry_with_a_missing_or_mistyped_key_is_one_config_error_naming_file
     with pytest.raises(ConfigError, match=rf"{file.replace('.', '[.]')}.*{entry}"):
         load_catalog()
 
-def test_an_item_code_or_department_key_given_twice_is_refused(broken_catalog_dir: Path) -> None:
+@pytest.mark.parametrize("file, entry, said", [
+    ("items.yaml", '{code: "14", name: 新事项, department: health, fields: [name], time_limit_days: 5}',
+     r"items\.yaml: .*14"),
+    ("departments.yaml", "{key: health, name: 口腔医疗服务中心, transport: rest, "
+     "connector: connectors.health.connector:HealthConnector}", r"departments\.yaml: .*health"),
+])
+def test_an_item_code_or_department_key_given_twice_is_refused(
+        broken_catalog_dir: Path, file: str, entry: str, said: str) -> None:
     """A second entry with an existing code replaced the first without a word: an item appended as code 14
     took item 14 (住房公积金提取) from the housing fund and routed every case choosing it elsewhere."""
-    items, departments = broken_catalog_dir / "items.yaml", broken_catalog_dir / "departments.yaml"
-    seed_items, seed_departments = items.read_text(encoding="utf-8"), departments.read_text(encoding="utf-8")
-    items.write_text(seed_items + '  - {code: "14", name: 新事项, department: health, fields: [name], '
-                     'time_limit_days: 5}\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"items\.yaml: .*14"):
+    _appended(broken_catalog_dir / file, entry)
+    with pytest.raises(ConfigError, match=said):
         load_catalog()
-    load_catalog.cache_clear()
-    items.write_text(seed_items, encoding="utf-8")
-    departments.write_text(seed_departments + "  - {key: health, name: 口腔医疗服务中心, transport: rest, "
-                           "connector: connectors.health.connector:HealthConnector}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"departments\.yaml: .*health"):
-        load_catalog()
+
 
 SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "seed"
 SEED_UNITS = {"市人力资源社会保障局": "hrss", "市医疗保障局": "medical", "市卫生健康委员会": "health",

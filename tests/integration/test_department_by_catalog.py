@@ -13,9 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from lianban.app.scaffold import REPO
+from tests.catalog_kit import add_item
 
 NAME, ITEM = "dental", "15"
 TREE = ("lianban", "connectors", "simulators", "schemas", "pyproject.toml")
@@ -88,14 +87,7 @@ def copy_with_dental(target: Path) -> Path:
     with open(catalog / "departments.yaml", "a", encoding="utf-8") as out:
         out.write(f"  - {{key: {NAME}, name: 口腔医疗服务中心, transport: rest, "
                   "connector: connectors.dental.connector:DentalConnector}\n")
-    with open(catalog / "items.yaml", "a", encoding="utf-8") as out:
-        out.write(f'  - {{code: "{ITEM}", name: 退休职工口腔健康检查, department: {NAME}, '
-                  'fields: [name, id_number, phone], time_limit_days: 5}\n')
-    codes_path = target / "schemas" / "wanshi_tong" / "codes.yaml"
-    codes = yaml.safe_load(codes_path.read_text(encoding="utf-8"))
-    codes["items"][ITEM] = f"341600-KQ-QT-00{ITEM}"
-    codes["departments"][NAME] = "亳州市口腔医疗服务中心"
-    codes_path.write_text(yaml.safe_dump(codes, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    add_item(target, NAME, ITEM, "退休职工口腔健康检查", (f"341600-KQ-QT-00{ITEM}", "亳州市口腔医疗服务中心"))
     side = target / "connectors" / NAME  # health's gateway client and code tables, under the new key
     side.mkdir()
     (side / "__init__.py").write_text("")

@@ -12,9 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from lianban.app.scaffold import REPO
+from tests.catalog_kit import add_item
 
 NAME = "toy"
 ITEM = "15"
@@ -47,14 +46,7 @@ def fill_tables(root: Path) -> None:
     """What the department's IT staff do: their seven status codes, one item, its 皖事通办 code."""
     statuses = root / "connectors" / NAME / "statuses.py"
     statuses.write_text(statuses.read_text(encoding="utf-8").replace('    # "CODE_', '    "WJ_'), encoding="utf-8")
-    with open(root / "schemas" / "catalog" / "items.yaml", "a", encoding="utf-8") as items:
-        items.write(f'  - {{code: "{ITEM}", name: 玩具申领, department: {NAME}, fields: [name, id_number, phone], '
-                    'time_limit_days: 5}\n')
-    codes_path = root / "schemas" / "wanshi_tong" / "codes.yaml"
-    codes = yaml.safe_load(codes_path.read_text(encoding="utf-8"))
-    codes["items"][ITEM] = f"341600-WJ-QT-00{ITEM}"
-    codes["departments"][NAME] = "亳州市玩具局"
-    codes_path.write_text(yaml.safe_dump(codes, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    add_item(root, NAME, ITEM, "玩具申领", (f"341600-WJ-QT-00{ITEM}", "亳州市玩具局"))
 
 
 def test_a_scaffolded_toy_department_passes_the_contract_suite_once_its_tables_are_filled(tmp_path: Path) -> None:
