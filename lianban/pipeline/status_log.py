@@ -30,10 +30,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,6 +58,10 @@ HRSS = "hrss"
 HRSS_WATERMARK = "hrss_status_log"
 PAGE = 4000  # rows per transaction (1,000 a page waited on the ledger's write lock twice as long: polls write too)
 BUDGET_SECONDS = 120.0  # one run reads on until the log is drained or this is spent
+T = TypeVar("T")
+#: cases whose items one query reads when parked or waiting rows are placed again (each case and item a bound
+#: parameter: PostgreSQL takes at most 65,535 a statement, and a backfill can leave more cases waiting)
+CASES_PER_PAGE = 1000
 log = logging.getLogger("lianban.feedback")
 alerts = logging.getLogger("lianban.alerts")
 
@@ -224,11 +228,12 @@ def _retry_parked(session: Session, source: StatusLog, run: _Run) -> None:
     readable = [(p, row) for p, row in rows if isinstance(row, StatusChange)]
     if not readable:
         return
-    staged = _Staged.of(session, {row.case_no for _, row in readable})
-    waiting = _waiting(session, staged.cases)
-    for p, row in readable:
-        _place_again(p, row, staged, run, waiting)
-    staged.book.write()
+    for page in _case_pages(readable, lambda pair: pair[1].case_no):
+        staged = _Staged.of(session, {row.case_no for _, row in page})
+        waiting = _waiting(session, staged.cases)
+        for p, row in page:
+            _place_again(p, row, staged, run, waiting)
+        staged.book.write()
     log.warning("人社状态日志搁置的 %s 条记录按现行映射已可读取，已如新读取的记录处理", len(readable))
 
 
@@ -261,18 +266,31 @@ def _place_again(parked: ParkedStatus, row: StatusChange, staged: _Staged, run: 
 
 
 def _retry_waiting(session: Session, run: _Run) -> None:
-    """Apply, in log order, every waiting row whose case has been staged since."""
-    waiting = list(session.scalars(select(ParkedStatus).where(ParkedStatus.source == HRSS,
-                                                              ParkedStatus.state == ParkedState.WAITING)
+    """Apply, in log order, every waiting row whose case has been staged since (the rows of cases still not
+    staged are not read), :data:`CASES_PER_PAGE` cases at a time."""
+    waiting = list(session.scalars(select(ParkedStatus).join(Case, Case.case_no == ParkedStatus.case_no)
+                                   .where(ParkedStatus.source == HRSS, ParkedStatus.state == ParkedState.WAITING)
                                    .order_by(ParkedStatus.source_seq)))
-    staged = _Staged.of(session, {p.case_no for p in waiting})
-    for parked in waiting:
-        if parked.case_no not in staged.cases:
-            continue
-        change, sealed = _restored(parked, run)
-        _apply(staged, change, run, sealed)
-        parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
-    staged.book.write()
+    for page in _case_pages(waiting, lambda parked: parked.case_no):
+        staged = _Staged.of(session, {p.case_no for p in page})
+        for parked in page:
+            change, sealed = _restored(parked, run)
+            _apply(staged, change, run, sealed)
+            parked.state, parked.resolved_at = ParkedState.APPLIED, utcnow()
+        staged.book.write()
+
+
+def _case_pages(rows: Sequence[T], case_of: Callable[[T], str]) -> list[list[T]]:
+    """`rows` (in log order) in pages of at most :data:`CASES_PER_PAGE` cases, every row of a case in one page,
+    in log order within it (rows of different cases do not depend on each other's order)."""
+    page_of: dict[str, int] = {}
+    pages: list[list[T]] = []
+    for row in rows:
+        page = page_of.setdefault(case_of(row), len(page_of) // CASES_PER_PAGE)
+        if page == len(pages):
+            pages.append([])
+        pages[page].append(row)
+    return pages
 
 
 def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int = PAGE,

@@ -241,6 +241,40 @@ def test_a_row_behind_one_still_waiting_for_its_case_waits_too_and_both_apply_in
                                                                  Status.UNDER_REVIEW.value)
 
 
+def test_rows_waiting_for_many_cases_are_placed_a_page_of_cases_at_a_time_each_case_in_log_order(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backfill can leave more cases waiting than one query may name (PostgreSQL takes 65,535 parameters a
+    statement, and every case and item was one): the waiting rows are placed CASES_PER_PAGE cases at a time, each
+    case's rows in one page and in log order, and rows of cases still not staged are not read at all."""
+    apps = [a for a in generate(80, seed=3) if HRSS_OWN & set(a["items"].split(","))][:6]
+    db = FrontendDB(paths.frontend_url)
+    for minute, status in ((0, Status.ACCEPTED), (5, Status.UNDER_REVIEW)):
+        for app in apps:
+            db.append_status(app["case_no"], min(HRSS_OWN & set(app["items"].split(","))), CODES[status],
+                             at=f"2026-12-01T09:0{minute}:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).waiting == 12
+    db.insert_applications(apps[:5])  # the sixth stays unstaged: its rows keep waiting
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 5
+    asked: list[int] = []
+    of = status_log._Staged.of
+
+    def counted(session: Session, case_nos: Collection[str]) -> status_log._Staged:
+        asked.append(len(case_nos))
+        return of(session, case_nos)
+
+    monkeypatch.setattr(status_log, "CASES_PER_PAGE", 2)
+    monkeypatch.setattr(status_log._Staged, "of", counted)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 10
+    assert asked[:3] == [2, 2, 1]  # five staged cases, two a page; the unstaged sixth never asked for
+    for app in apps[:5]:
+        code = min(HRSS_OWN & set(app["items"].split(",")))
+        assert _statuses(paths.ledger_url, app["case_no"], code) == (
+            [Status.ACCEPTED.value, Status.UNDER_REVIEW.value], Status.UNDER_REVIEW.value)
+    with session_factory(paths.ledger_url)() as s:
+        still = s.scalars(select(ParkedStatus.case_no).where(ParkedStatus.state == ParkedState.WAITING)).all()
+    assert set(still) == {apps[5]["case_no"]} and len(still) == 2
+
+
 def _report(paths: Paths, platform: RecordingPlatform) -> int:
     return report(Peer(cast(StatusSink, platform), NoProofs()), paths.ledger_url, paths.keys_dir).changed
 
