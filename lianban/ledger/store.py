@@ -128,7 +128,7 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     (:func:`~lianban.domain.identity.redact_text`): a department's free text may quote the applicant; and cut
     to the 500 characters 皖事通办 takes (the departments' contracts bound none: a longer reason made its event
     one the platform refuses, parked and never shown there)."""
-    reason = redact_text(reason)[:REASON_MAX] if reason else reason
+    reason = _kept_words(reason)
     move = _judge(item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
@@ -156,8 +156,13 @@ def refuse_report(session: Session, item: ItemStatus, status: Status, source: st
     """A report `source` may not make about `item` whatever its status (HRSS's log on another department's item):
     kept once with the sender's words (masked and cut as :func:`move_status` keeps them) and alerted, as an
     illegal move is; nothing changes."""
-    reason = redact_text(reason)[:REASON_MAX] if reason else reason
-    _refuse_transition(session, item, status, source, code, reason, changed_at)
+    _refuse_transition(session, item, status, source, code, _kept_words(reason), changed_at)
+
+
+def _kept_words(reason: str | None) -> str | None:
+    """A sender's words as the ledger keeps them: ID- and mobile-number-shaped runs masked, then cut to
+    REASON_MAX characters (:func:`move_status`)."""
+    return redact_text(reason)[:REASON_MAX] if reason else reason
 
 
 def _refuse_transition(session: Session, item: ItemStatus, status: Status, source: str, code: str | None,
