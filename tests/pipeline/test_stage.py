@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -426,15 +426,22 @@ def test_a_phone_typed_into_the_items_is_held_masked_and_a_release_of_it_stops_n
     assert db.pull_new(10) == []  # every row taken: none left to stop the next run
 
 
-def test_a_case_number_refused_for_being_an_id_number_is_kept_masked(paths: Paths) -> None:
+@pytest.mark.parametrize("typed, shown", [
+    ("id_number", lambda v: v[:6] + "********" + v[-4:]),  # refused for being an ID number: kept masked
+    ("name", lambda v: "*" * len(v)),  # columns swapped at the source: kept as what can be shown of it
+])
+def test_personal_data_typed_into_the_case_number_is_kept_nowhere(paths: Paths, typed: str,
+                                                                  shown: Callable[[str], str]) -> None:
+    """The 办件编号 column holding the applicant's ID number or name: the held row is kept under what can be shown
+    of it, and its masked values show the 办件编号 as that too (they held the name)."""
     db = FrontendDB(paths.frontend_url)
     (app,) = generate_valid(paths, 1)
-    _insert_raw(db, [{**app, "case_no": app["id_number"]}])
+    _insert_raw(db, [{**app, "case_no": app[typed]}])
     assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
     with session_factory(paths.ledger_url)() as s:
         held = s.scalars(select(Quarantine)).one()
-    assert held.case_no == app["id_number"][:6] + "********" + app["id_number"][-4:]
-    assert app["id_number"] not in held.case_no + held.masked + held.reasons
+    assert app[typed] not in held.case_no + held.masked + held.reasons
+    assert json.loads(held.masked)["case_no"] == held.case_no == shown(app[typed])
 
 
 def _open_holds(paths: Paths) -> list[int]:
@@ -486,16 +493,3 @@ def test_a_name_typed_among_the_chosen_items_is_kept_nowhere(paths: Paths) -> No
         told = list(s.scalars(select(StatusEvent.reason)))
     assert "ITEMS_UNKNOWN" in held.reasons and told
     assert all(app["name"] not in text for text in [held.masked, held.reasons, *told])
-
-
-def test_a_name_typed_into_the_case_number_is_kept_nowhere(paths: Paths) -> None:
-    """The 办件编号 column holding the applicant's name (columns swapped at the source): the held row is kept
-    under what can be shown of it, and its masked values show the 办件编号 as that too (they held the name)."""
-    db = FrontendDB(paths.frontend_url)
-    (app,) = generate_valid(paths, 1)
-    _insert_raw(db, [{**app, "case_no": app["name"]}])
-    assert stage(db, paths.ledger_url, paths.keys_dir).quarantined == 1
-    with session_factory(paths.ledger_url)() as s:
-        held = s.scalars(select(Quarantine)).one()
-    assert app["name"] not in held.case_no + held.masked + held.reasons
-    assert json.loads(held.masked)["case_no"] == held.case_no == "*" * len(app["name"])
