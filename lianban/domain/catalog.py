@@ -122,7 +122,9 @@ class Catalog:
         return sorted({i.department for i in self.items.values() if i.fields})
 
 
-def _read(name: str) -> dict[str, Any]:
+def read_file(name: str) -> dict[str, Any]:
+    """Catalog file `name` (``CATALOG_DIR``) as a mapping of ``version: 1``; a ConfigError naming the file when it
+    cannot be read or is not one."""
     path = CATALOG_DIR / name
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -136,7 +138,7 @@ def _read(name: str) -> dict[str, Any]:
 def _entries(name: str, section: str, build: Callable[[dict[str, Any]], T]) -> list[T]:
     """`build` over each entry of the file's `section`; an entry missing a key or with one it may not have is one
     ConfigError naming the file and the entry (its key or code, else its place)."""
-    entries = _read(name).get(section)
+    entries = read_file(name).get(section)
     if not isinstance(entries, list):
         raise ConfigError(f"{name}: 缺少 {section} 列表 (no {section} list)")
     built = []

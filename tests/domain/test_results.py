@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from lianban.domain.results import check, summary
+from lianban.domain import catalog as catalog_module
+from lianban.domain.catalog import load_catalog
+from lianban.domain.results import check, load_results, summary
+from lianban.errors import ConfigError
 
 
 @pytest.mark.parametrize(("code", "party", "result", "sentence"), [
@@ -34,3 +41,52 @@ def test_a_value_with_a_trailing_line_break_is_of_the_wrong_shape() -> None:
     sentence with the break."""
     assert "格式不符 amount" in (check("13", "health", {"amount": "3000.00\n"}) or "")
     assert check("13", "health", {"amount": "3000.00"}) is None
+
+
+@pytest.fixture
+def catalog_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the catalog the test may change; the real catalog and results are read again afterwards."""
+    copy = tmp_path / "catalog"
+    shutil.copytree(catalog_module.CATALOG_DIR, copy)
+    monkeypatch.setattr(catalog_module, "CATALOG_DIR", copy)
+    load_catalog.cache_clear()
+    load_results.cache_clear()
+    yield copy
+    load_catalog.cache_clear()
+    load_results.cache_clear()
+
+
+def test_a_new_items_result_is_a_few_lines_of_data(catalog_copy: Path) -> None:
+    """A later item (or another 一件事) brings its result form in the catalog: no code names an item."""
+    with open(catalog_copy / "items.yaml", "a", encoding="utf-8") as items:
+        items.write('  - {code: "15", name: 新事项, department: health, fields: [name], time_limit_days: 5}\n')
+    with open(catalog_copy / "results.yaml", "a", encoding="utf-8") as results:
+        results.write('  - item: "15"\n    party: health\n    keys: {months: months, paid_on: date}\n'
+                      '    sentences:\n      - {when: months, text: "已认定{months:years}，{paid_on}起发放"}\n'
+                      '      - {text: 无需认定}\n')
+    assert check("15", "health", {"months": "14", "paid_on": "2026-12-01"}) is None
+    assert summary("15", "health", {"months": "14", "paid_on": "2026-12-01"}) == "已认定1年2个月，2026-12-01起发放"
+    assert summary("15", "health", {"months": "00", "paid_on": "2026-12-01"}) == "无需认定"
+    assert "格式不符 paid_on" in (check("15", "health", {"months": "1", "paid_on": "1.12"}) or "")
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("party: housing_fund", "party: medical", r"事项 14 的 medical .*neither handles nor completes"),
+    ('item: "14"', 'item: "99"', r"item 99 is not in items\.yaml"),
+    ("{amount: amount, transferred_on: date}", "{amount: amount, transferred_on: day}", r"keys must map"),
+    ("{transferred_on}转账", "{transferred_at}转账", r"\{transferred_at\} 不是该结果的结果项"),
+    ("{paid_months:years}，已达到", "{paid_months:decades}，已达到", r"\{paid_months:decades\}"),
+    ("{amount}元已于{paid_on}", "{amount!r}元已于{paid_on}", r"\{amount!r\}"),
+    ("      - text: 住房公积金", "      - when: amount\n        text: 住房公积金", r"最后一句不应有 when"),
+    ("when: shortfall_months", "when: shortfall", r"when: shortfall"),
+    ("amount: '\\d{1,9}\\.\\d{2}'", "amount: '(\\d'", r"shapes .*not a valid pattern"),
+    ('  - item: "13"\n    party: health', '  - item: "13"\n    party: hrss', r"13 的 hrss .*appears twice"),
+])
+def test_a_mistake_in_the_results_file_is_one_error_naming_the_entry(catalog_copy: Path, old: str, new: str,
+                                                                      said: str) -> None:
+    path = catalog_copy / "results.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=said):
+        load_results()
