@@ -28,6 +28,7 @@ CODE_SHOWN_MAX = 8  # characters of an unknown item code an operator is shown
 ITEM_CODE_MAX, DEPARTMENT_KEY_MAX = 4, 32
 #: how lianban reaches a department: HRSS's 前置库, none (handled in place), SOAP or the REST gateway dialect
 TRANSPORTS = ("frontend_db", "none", "soap", "rest")
+WINDOW_TRANSPORT = "frontend_db"  # the one window's: exactly one department has it (Catalog.window)
 
 
 #: why a row naming item codes the catalog lacks is held (validation rule ITEMS_UNKNOWN, and staging's own check)
@@ -116,6 +117,13 @@ class Catalog:
             return self.items[code]
         except KeyError:
             raise ConfigError(f"事项编码 {shown_code(code)!r} 不在事项目录中 (unknown item code)") from None
+
+    @cached_property
+    def window(self) -> str:
+        """The department at the one window (一窗受理), whose 前置库 the hub reads (transport ``frontend_db``):
+        it takes the application, tells the applicant what to correct, writes the status log of its own items
+        and the 补正 submissions, and pays what another department found due (HRSS for 退休一件事)."""
+        return next(k for k, d in self.departments.items() if d.transport == WINDOW_TRANSPORT)
 
     def pushed_departments(self) -> list[str]:
         """Departments that receive pushed records (every department owning an item HRSS does not handle)."""
@@ -210,6 +218,19 @@ def _check_items(items: dict[str, Item], departments: dict[str, Department], fie
                           f"missing {', '.join(missing)}")
 
 
+def _check_window(departments: dict[str, Department]) -> None:
+    windows = [k for k, d in departments.items() if d.transport == WINDOW_TRANSPORT]
+    if len(windows) != 1:
+        raise ConfigError(f"departments.yaml: 应有且只有一个部门的 transport 为 {WINDOW_TRANSPORT}"
+                          f"（一窗受理，其前置库由本系统读取），现有 {len(windows)} 个：{'、'.join(windows) or '无'} "
+                          f"(exactly one department, the window, must have transport {WINDOW_TRANSPORT})")
+
+
+def window() -> str:
+    """The key of the one window's department (:attr:`Catalog.window`)."""
+    return load_catalog().window
+
+
 def _check_pushed(item: Item, department: Department) -> None:
     """An item is pushed (has fields) exactly when its department is reached through a connector: otherwise it
     would never be delivered (no fields: handled at the window, but nobody there handles it) or its deliveries
@@ -231,4 +252,5 @@ def load_catalog() -> Catalog:
     items = _keyed("items.yaml", _entries("items.yaml", "items", _item), "code")
     materials = tuple(_entries("materials.yaml", "materials", lambda m: Material(**m)))
     _check_items(items, departments, fields)
+    _check_window(departments)
     return Catalog(items, materials, departments, fields)

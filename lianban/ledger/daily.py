@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.catalog import window
 from lianban.domain.clock import moment_of
 from lianban.ledger.models import Case, CaseItem, Delivery, Incident, Quarantine
 from lianban.ledger.store import DEAD_STATES, QuarantineState, get_watermark, set_watermark, utcnow
@@ -85,7 +86,7 @@ def summaries(session: Session, parties: list[str], today: date | None = None) -
                               .where(Quarantine.state == QuarantineState.OPEN)) or 0)
     late = overdue_by_department(session, today)
     return [Summary(p, backlog.get(p, (0, 0))[0], backlog.get(p, (0, 0))[1], late.get(p, 0), int(dead.get(p, 0)),
-                    held if p == "hrss" else 0, int(incidents.get(p, 0))) for p in parties]
+                    held if p == window() else 0, int(incidents.get(p, 0))) for p in parties]
 
 
 def _mark(party: str) -> str:

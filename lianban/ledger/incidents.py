@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lianban.domain.catalog import window
 from lianban.ledger import health
 from lianban.ledger.models import (
     Delivery,
@@ -74,7 +75,7 @@ def observe(session: Session, now: datetime | None = None, today: date | None = 
     return [*_by_party("delivery_failing", failing), *_by_party("dead_letters", dead),
             *_by_party("overdue", overdue_by_department(session, today).items()),
             *_by_party("illegal_status", illegal), *_by_party("supplements_stuck", stuck),
-            *([Observation("quarantine_spike", "hrss", held)] if held >= QUARANTINE_SPIKE else []),
+            *([Observation("quarantine_spike", window(), held)] if held >= QUARANTINE_SPIKE else []),
             *_by_party("health_failing", unhealthy),
             *([Observation("task_failed", "hub", failed_tasks)] if failed_tasks else []), *_parked(session, now)]
 
@@ -89,7 +90,7 @@ def _parked(session: Session, now: datetime) -> list[Observation]:
         ParkedStatus.raw.is_not(None) | (ParkedStatus.created_at > now - ILLEGAL_WINDOW))) or 0)
     events = int(session.scalar(select(func.count()).select_from(StatusEvent)
                                 .where(StatusEvent.parked_at.is_not(None))) or 0)
-    return _by_party("status_rows_parked", [("hrss", rows)]) + _by_party("events_parked", [("hrss", events)])
+    return _by_party("status_rows_parked", [(window(), rows)]) + _by_party("events_parked", [(window(), events)])
 
 
 def sweep(session: Session, seen: Iterable[Observation], now: datetime | None = None) -> list[Incident]:

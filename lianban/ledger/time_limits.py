@@ -30,15 +30,12 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import ColumnElement, and_, case, literal, select
 from sqlalchemy.orm import Session
 
-from lianban.domain.catalog import load_catalog
+from lianban.domain.catalog import load_catalog, window
 from lianban.domain.clock import BEIJING
 from lianban.domain.statuses import Status
 from lianban.domain.working_days import Deadline, deadline
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState
-
-#: the department whose items start their clock at the window's 受理 (it accepts and handles them itself)
-WINDOW_DEPARTMENT = "hrss"
 
 
 def beijing_date(utc: datetime) -> date:
@@ -67,14 +64,14 @@ def beijing_today() -> date:
 def clock_start(department: str, approved_at: datetime, accepted_at: datetime | None) -> date | None:
     """The Beijing day the item's clock starts: 受理 (`approved_at`) for HRSS's own items, the day its
     department took the delivery (`accepted_at`, None while it has not) for a pushed item."""
-    if department == WINDOW_DEPARTMENT:
+    if department == window():
         return beijing_date(approved_at)
     return beijing_date(accepted_at) if accepted_at is not None else None
 
 
 def clock_started(department: str, accepted_at: datetime | None) -> bool:
     """Whether :func:`clock_start` has a day for such an item (told without working the day out)."""
-    return department == WINDOW_DEPARTMENT or accepted_at is not None
+    return department == window() or accepted_at is not None
 
 
 def _deadline(item_code: str, start: date | None) -> Deadline | None:
@@ -128,7 +125,7 @@ def overdue_items(session: Session, today: date | None = None) -> int:
 def handling_party() -> ColumnElement[str]:
     """SQL: the party an open item waits on, for a query joining its Case: its department, or the HRSS window
     while its case is held (the application waits for correction there; the department has not received it)."""
-    return case((Case.held.is_(True), literal(WINDOW_DEPARTMENT)), else_=CaseItem.department)
+    return case((Case.held.is_(True), literal(window())), else_=CaseItem.department)
 
 
 def overdue_by_department(session: Session, today: date | None = None) -> dict[str, int]:

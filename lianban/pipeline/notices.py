@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban.domain.catalog import Catalog
+from lianban.domain.catalog import Catalog, window
 from lianban.domain.clock import moment_of
 from lianban.domain.identity import redact_text
 from lianban.domain.record import RetirementRecord
@@ -37,7 +37,6 @@ from lianban.ledger.status_book import StatusBook
 from lianban.ledger.store import ItemRow, record_status, status_time, utcnow
 from lianban.pipeline.prepare import password_hash
 
-WINDOW = "hrss"  # the one window (一窗受理) tells the applicant
 HOLD_CODE = "隔离待补正"  # department_code of a hold notice: the hub, not HRSS's back office, wrote it
 REASONS_MAX = 300
 
@@ -129,7 +128,7 @@ def hold_case(session: Session, record: RetirementRecord, reasons: list[str], ca
         session.flush()
     told = 0
     for item in _items(session, case, record, catalog):
-        told += record_status(session, item, Status.SUPPLEMENT, WINDOW, code=HOLD_CODE, reason=notice(reasons),
+        told += record_status(session, item, Status.SUPPLEMENT, window(), code=HOLD_CODE, reason=notice(reasons),
                               changed_at=_moment(record.approved_at))
     return told
 
@@ -173,7 +172,7 @@ def _enter_held(session: Session, held: Sequence[Held], catalog: Catalog, passwo
         notices += [(notice(reasons), _moment(record.approved_at))] * len(codes)
     book = StatusBook(session)
     told = sum(book.record(ItemRow(item_id, code, None, None, None, False, None, None), Status.SUPPLEMENT,
-                           WINDOW, code=HOLD_CODE, reason=reason, changed_at=moment)
+                           window(), code=HOLD_CODE, reason=reason, changed_at=moment)
                for (item_id, (code, _, _)), (reason, moment) in zip(new.write(session), notices, strict=True))
     book.write()
     return told
@@ -199,8 +198,8 @@ def refuse(session: Session, case_no: str, note: str) -> int:
 def _not_accepted(session: Session, items: Sequence[CaseItem], code: str, reason: str) -> int:
     """Each of `items` not final yet told 不予受理 from the window (`code`, `reason`), now; how many."""
     now = _now()
-    return sum(record_status(session, item, Status.NOT_ACCEPTED, WINDOW, code=code, reason=reason, changed_at=now)
-               for item in items if not item.final)
+    return sum(record_status(session, item, Status.NOT_ACCEPTED, window(), code=code, reason=reason,
+                             changed_at=now) for item in items if not item.final)
 
 
 def resume(session: Session, record: RetirementRecord, id_index: str, fingerprint: str,

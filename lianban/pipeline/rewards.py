@@ -25,7 +25,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lianban.domain.catalog import load_catalog
+from lianban.domain.catalog import load_catalog, window
 from lianban.domain.statuses import Status
 from lianban.errors import RejectedError
 from lianban.keys.names import VAULT
@@ -38,7 +38,6 @@ from lianban.pipeline.feedback import FeedbackResult
 from lianban.wire.contract import PaymentOrder
 from lianban.wire.ids import idempotency_key
 
-PAYER = "hrss"
 alerts = logging.getLogger("lianban.alerts")
 
 
@@ -50,7 +49,7 @@ class PaymentDesk(Protocol):
 
 def _due(session: Session) -> list[tuple[CaseItem, str]]:
     """Approved items HRSS completes by paying (another party decided), not yet requested: (item, 办件编号)."""
-    paid_by_other = [i.code for i in load_catalog().items.values() if i.completer == PAYER != i.department]
+    paid_by_other = [i.code for i in load_catalog().items.values() if i.completer == window() != i.department]
     requested = select(PaymentRequest.case_item_id)
     query = (select(CaseItem, Case.case_no).join(Case)
              .where(CaseItem.item_code.in_(paid_by_other), CaseItem.status == Status.APPROVED.value,
@@ -68,7 +67,7 @@ def _amount(session: Session, vault: KeyRing, item: CaseItem, case_no: str) -> s
 
 
 def _order(item: CaseItem, case_no: str, amount: str) -> PaymentOrder:
-    request_no = "JL" + idempotency_key(case_no, item.item_code, PAYER)[:40]
+    request_no = "JL" + idempotency_key(case_no, item.item_code, window())[:40]
     return PaymentOrder(request_no, case_no, item.item_code, amount)
 
 
@@ -95,7 +94,7 @@ def _orders(session: Session, vault: KeyRing, result: FeedbackResult) -> list[tu
 
 def request_payments(desk: PaymentDesk, ledger_url: str, keys_dir: Path) -> FeedbackResult:
     """Ask HRSS to pay every approved reward not yet asked for (module docstring); counts only."""
-    sessions, vault, result = session_factory(ledger_url), load_ring(keys_dir, VAULT), FeedbackResult(PAYER)
+    sessions, vault, result = session_factory(ledger_url), load_ring(keys_dir, VAULT), FeedbackResult(window())
     with sessions() as session:
         orders = _orders(session, vault, result)
     if orders:

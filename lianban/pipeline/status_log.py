@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.vault import open_envelope, seal
-from lianban.domain.catalog import load_catalog, shown_code
+from lianban.domain.catalog import load_catalog, shown_code, window
 from lianban.domain.identity import redact_text
 from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.statuses import Status, StatusChange
@@ -54,7 +54,6 @@ from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
 from lianban.ledger.store import ParkedState, get_watermark, refuse_report, set_watermark, utcnow
 from lianban.pipeline.feedback import FeedbackResult
 
-HRSS = "hrss"
 HRSS_WATERMARK = "hrss_status_log"
 PAGE = 4000  # rows per transaction (1,000 a page waited on the ledger's write lock twice as long: polls write too)
 BUDGET_SECONDS = 120.0  # one run reads on until the log is drained or this is spent
@@ -103,7 +102,7 @@ class _Staged:
 
 
 def _seal(change: StatusChange, run: _Run) -> str | None:
-    return seal_result(run.vault, change.case_no, change.item_code, HRSS, change.result)
+    return seal_result(run.vault, change.case_no, change.item_code, window(), change.result)
 
 
 def _apply(staged: _Staged, change: StatusChange, run: _Run, sealed: str | None) -> None:
@@ -115,10 +114,10 @@ def _apply(staged: _Staged, change: StatusChange, run: _Run, sealed: str | None)
                     shown_code(change.item_code))  # masked: a name or phone typed into 事项编码
         return
     if not _reports_on(item.item_code, change.status):
-        refuse_report(staged.book.session, item, change.status, HRSS, code=change.department_code,
+        refuse_report(staged.book.session, item, change.status, window(), code=change.department_code,
                       reason=change.reason, changed_at=change.changed_at)
         return
-    run.result.changed += staged.book.record(item, change.status, HRSS, code=change.department_code,
+    run.result.changed += staged.book.record(item, change.status, window(), code=change.department_code,
                                              reason=change.reason, changed_at=change.changed_at, result=sealed,
                                              materials=change.materials)
 
@@ -127,7 +126,7 @@ def _reports_on(item_code: str, status: Status) -> bool:
     """Whether HRSS's log may report `status` of item `item_code`: one of its own items, or 已办结 of one it
     completes (item 13: it pays the reward health found due)."""
     item = load_catalog().items.get(item_code)
-    return item is None or item.department == HRSS or (status is Status.COMPLETED and item.completer == HRSS)
+    return item is None or item.department == window() or (status is Status.COMPLETED and item.completer == window())
 
 
 def _kept(change: StatusChange, run: _Run) -> str:
@@ -149,13 +148,13 @@ def _restored(parked: ParkedStatus, run: _Run) -> tuple[StatusChange, str | None
 
 def _park(session: Session, row: StatusChange | Unreadable, state: ParkedState, reasons: list[str],
           change: str | None = None, raw: str | None = None) -> None:
-    session.add(ParkedStatus(source=HRSS, source_seq=row.seq, case_no=row.case_no[:40], state=state,
+    session.add(ParkedStatus(source=window(), source_seq=row.seq, case_no=row.case_no[:40], state=state,
                              reasons=json.dumps(reasons, ensure_ascii=False), change=change, raw=raw,
                              created_at=utcnow()))
 
 
 def _raw_aad(seq: int) -> str:
-    return f"{HRSS}|status-log|{seq}"
+    return f"{window()}|status-log|{seq}"
 
 
 def _sealed_row(row: Unreadable, run: _Run) -> str | None:
@@ -190,7 +189,7 @@ def _waiting(session: Session, case_nos: Collection[str]) -> frozenset[str]:
     """Those of `case_nos` with rows still waiting (their case staged since the run retried them, or not yet): a
     newer row of theirs waits behind them, so that they are applied in log order."""
     return frozenset(session.scalars(select(ParkedStatus.case_no).where(
-        ParkedStatus.source == HRSS, ParkedStatus.state == ParkedState.WAITING,
+        ParkedStatus.source == window(), ParkedStatus.state == ParkedState.WAITING,
         ParkedStatus.case_no.in_(set(case_nos)))))
 
 
@@ -222,7 +221,7 @@ def _retry_parked(session: Session, source: StatusLog, run: _Run) -> None:
     one that reads now is placed as :func:`_place` places a row just read (applied, or waiting for its case
     and applied by :func:`_retry_waiting` after it), one that does not keeps its reasons of now."""
     parked = list(session.scalars(select(ParkedStatus).where(
-        ParkedStatus.source == HRSS, ParkedStatus.state == ParkedState.PARKED, ParkedStatus.raw.is_not(None))
+        ParkedStatus.source == window(), ParkedStatus.state == ParkedState.PARKED, ParkedStatus.raw.is_not(None))
         .order_by(ParkedStatus.source_seq)))
     rows = [(p, _read_again(p, source, run)) for p in parked]
     readable = [(p, row) for p, row in rows if isinstance(row, StatusChange)]
@@ -269,7 +268,7 @@ def _retry_waiting(session: Session, run: _Run) -> None:
     """Apply, in log order, every waiting row whose case has been staged since (the rows of cases still not
     staged are not read), :data:`CASES_PER_PAGE` cases at a time."""
     waiting = list(session.scalars(select(ParkedStatus).join(Case, Case.case_no == ParkedStatus.case_no)
-                                   .where(ParkedStatus.source == HRSS, ParkedStatus.state == ParkedState.WAITING)
+                                   .where(ParkedStatus.source == window(), ParkedStatus.state == ParkedState.WAITING)
                                    .order_by(ParkedStatus.source_seq)))
     for page in _case_pages(waiting, lambda parked: parked.case_no):
         staged = _Staged.of(session, {p.case_no for p in page})
@@ -299,7 +298,7 @@ def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int 
     the watermark (module docstring), `limit` rows per transaction, so the watermark and what became of each row
     move together, until the log is drained or `budget` seconds have passed (``stopped_by`` says so). Results
     (HRSS's payment of item 13) are sealed with the vault key of `keys_dir`."""
-    run, sessions = _Run(FeedbackResult(HRSS), load_ring(keys_dir, VAULT)), session_factory(ledger_url)
+    run, sessions = _Run(FeedbackResult(window()), load_ring(keys_dir, VAULT)), session_factory(ledger_url)
     deadline = time.monotonic() + budget
     with sessions.begin() as session:
         _retry_parked(session, source, run)

@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
+from lianban.domain.catalog import window
 from lianban.domain.identity import redact_text, said
 from lianban.domain.intake import Unreadable
 from lianban.domain.supplements import SupplementSubmission
@@ -78,7 +79,6 @@ from lianban.pipeline.sealer import BatchSealer
 from lianban.wire.contract import DepartmentConnector, Peer, Receipt, SentBatch, SupplementItem
 from lianban.wire.ids import supplement_aad, supplement_id
 
-HRSS = "hrss"
 WATERMARK = "hrss_supplements"
 FORWARD_DUE = (SupplementState.PENDING, SupplementState.RETRY)
 alerts = logging.getLogger("lianban.alerts")
@@ -132,7 +132,7 @@ def _place(session: Session, row: Supplement, result: CollectResult) -> None:
         return _settle_place(row, SupplementState.REFUSED, "办件未选择该事项，补正材料无需转交", result)
     row.case_item_id, row.department = item.id, item.department
     delivery = item.delivery
-    if item.department == HRSS:
+    if item.department == window():
         return _settle_place(row, SupplementState.OWN, None, result)
     if delivery is None and item.final:  # a held case refused (不予受理): it will never be delivered
         return _settle_place(row, SupplementState.REFUSED, "事项已不予受理，不会送达部门，补正材料无需转交", result)
@@ -150,11 +150,11 @@ def _keep(session: Session, row: SupplementSubmission | Unreadable, result: Coll
     if isinstance(row, Unreadable):
         result.parked += 1
         alerts.error("告警 ALERT: 人社补正提交第 %s 条无法处理，已搁置：%s", row.seq, "；".join(row.reasons))
-        session.add(Supplement(source=HRSS, source_seq=row.seq, case_no=row.case_no[:40], materials="[]",
+        session.add(Supplement(source=window(), source_seq=row.seq, case_no=row.case_no[:40], materials="[]",
                                state=SupplementState.PARKED, last_error="；".join(row.reasons), attempts=0,
                                next_attempt_at=now, created_at=now))
         return
-    kept = Supplement(source=HRSS, source_seq=row.seq, case_no=row.case_no, item_code=row.item_code[:4],
+    kept = Supplement(source=window(), source_seq=row.seq, case_no=row.case_no, item_code=row.item_code[:4],
                       materials=json.dumps(list(row.materials)), supplied_at=row.supplied_at, attempts=0,
                       state=SupplementState.WAITING, next_attempt_at=now, created_at=now)
     session.add(kept)
@@ -197,7 +197,7 @@ def _retake_corrected(source: SupplementLog, ledger_url: str, limit: int, result
         mark = get_watermark(session, WATERMARK)
         rows = [row for row in source.pull_new_supplements(limit) if row.seq <= mark]
         held = {p.source_seq: p for p in session.scalars(select(Supplement).where(
-            Supplement.source == HRSS, Supplement.source_seq.in_([row.seq for row in rows])))}
+            Supplement.source == window(), Supplement.source_seq.in_([row.seq for row in rows])))}
         parked = {seq: p for seq, p in held.items() if _correctable(p)}
         unflagged = [seq for seq in held if seq not in parked]
         rows = [row for row in rows if row.seq in parked]

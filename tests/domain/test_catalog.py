@@ -245,3 +245,32 @@ def test_materials_match_the_seed_document_attachment_5() -> None:
     rows = re.findall(r"(\d+)(.+?)(?:材料|表格)(必需提供|依申请表提供)", table)
     assert [int(n) for n, _, _ in rows] == list(range(1, 16))
     assert [m.always for m in load_catalog().materials] == [flag == "必需提供" for _, _, flag in rows]
+
+
+def test_the_window_is_the_one_department_whose_front_database_the_hub_reads(broken_catalog_dir: Path) -> None:
+    """一窗受理: which department that is, is the catalog's to say (another 一件事 has another window)."""
+    assert load_catalog().window == "hrss"
+    load_catalog.cache_clear()
+    for name in ("departments.yaml", "items.yaml", "results.yaml"):
+        path = broken_catalog_dir / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("key: hrss", "key: civil").replace("department: hrss", "department: civil")
+                        .replace("completed_by: hrss", "completed_by: civil").replace("party: hrss", "party: civil"),
+                        encoding="utf-8")
+    assert load_catalog().window == "civil"
+    assert load_catalog().item("13").completer == "civil"
+
+
+@pytest.mark.parametrize("old, new, count", [
+    ("transport: frontend_db", "transport: none", "0"),
+    ("{key: health, name: 卫生健康委员会, transport: rest",
+     "{key: health, name: 卫生健康委员会, transport: frontend_db", "2"),
+])
+def test_a_catalog_without_exactly_one_window_is_refused(broken_catalog_dir: Path, old: str, new: str,
+                                                           count: str) -> None:
+    path = broken_catalog_dir / "departments.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"departments\.yaml: 应有且只有一个部门.*现有 {count} 个"):
+        load_catalog()

@@ -10,12 +10,13 @@ from sqlalchemy import func, select, update
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
 from lianban.app.dashboard.queries import overdue as dashboard_overdue
+from lianban.domain.catalog import window
 from lianban.domain.statuses import Status
 from lianban.ledger.cases import is_overdue
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery
 from lianban.ledger.store import DeliveryState
-from lianban.ledger.time_limits import WINDOW_DEPARTMENT, overdue_by_department
+from lianban.ledger.time_limits import overdue_by_department
 from lianban.pipeline.stage import stage
 
 
@@ -26,9 +27,9 @@ def test_a_held_cases_items_past_their_supplement_deadline_count_for_the_window_
     with session_factory(paths.ledger_url)() as s:
         items = s.execute(select(CaseItem.department, CaseItem.supplement_due).join(Case)
                           .where(Case.case_no == held_case)).all()
-        assert {d for d, _ in items} - {WINDOW_DEPARTMENT}  # a pushed item among them
+        assert {d for d, _ in items} - {window()}  # a pushed item among them
         late = max(due for _, due in items) + timedelta(days=1)
-        assert overdue_by_department(s, late) == {WINDOW_DEPARTMENT: len(items)}
+        assert overdue_by_department(s, late) == {window(): len(items)}
 
 
 def test_item_13_approved_by_health_is_not_overdue_while_hrss_pays_it(

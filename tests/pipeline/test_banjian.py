@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
-from lianban.domain.catalog import load_catalog
+from lianban.domain.catalog import load_catalog, window
 from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState, record_status
-from lianban.ledger.time_limits import WINDOW_DEPARTMENT, item_deadline
+from lianban.ledger.time_limits import item_deadline
 from lianban.pipeline.banjian import Cases, Version, versions
 from lianban.pipeline.stage import stage
 from simulators.people import generate
@@ -98,7 +98,7 @@ def pushed_case(paths: Paths, case_no: str) -> str:
     """A staged case with an item pushed to a department (its delivery pending) and at least two items."""
     with session_factory(paths.ledger_url)() as s:
         return next(c.case_no for c in s.scalars(select(Case).order_by(Case.id))
-                    if len(c.items) >= 2 and any(i.department != WINDOW_DEPARTMENT for i in c.items))
+                    if len(c.items) >= 2 and any(i.department != window() for i in c.items))
 
 
 def accept(paths: Paths, case_no: str, held: bool = False) -> None:
@@ -114,7 +114,7 @@ def test_a_run_keeps_a_case_read_only_once_nothing_read_of_it_can_change(paths: 
     batch still gives the item the due date its acceptance starts (read again, not kept)."""
     with session_factory(paths.ledger_url)() as s:
         items = s.scalars(select(CaseItem).join(Case).where(Case.case_no == pushed_case).order_by(CaseItem.id))
-        pushed = next(n for n, item in enumerate(items) if item.department != WINDOW_DEPARTMENT)
+        pushed = next(n for n, item in enumerate(items) if item.department != window())
     move(paths, pushed_case, [(pushed, S.ACCEPTED)])
     kept = Cases()
     before = dues(paths, pushed_case, kept)

@@ -19,6 +19,7 @@ from connectors.hrss.frontend import status_log as log_table
 from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
+from lianban.domain.catalog import window
 from lianban.domain.statuses import Status
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
@@ -234,7 +235,7 @@ def test_a_row_behind_one_still_waiting_for_its_case_waits_too_and_both_apply_in
     db.insert_applications([app])
     assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1  # committed after the run's retry
     db.append_status(app["case_no"], code, CODES[Status.UNDER_REVIEW], at="2026-12-01T09:05:00+08:00")
-    run = status_log._Run(status_log.FeedbackResult(status_log.HRSS), load_ring(paths.keys_dir, VAULT))
+    run = status_log._Run(status_log.FeedbackResult(window()), load_ring(paths.keys_dir, VAULT))
     status_log._page(session_factory(paths.ledger_url), db, run, status_log.PAGE)
     status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir)
     assert _statuses(paths.ledger_url, app["case_no"], code) == ([Status.ACCEPTED.value, Status.UNDER_REVIEW.value],

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from lianban.app.config import Paths
 from lianban.app.dashboard.queries import overdue
+from lianban.domain.catalog import window
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem
-from lianban.ledger.time_limits import WINDOW_DEPARTMENT, overdue_by_department
+from lianban.ledger.time_limits import overdue_by_department
 
 
 def test_a_held_cases_overdue_items_are_listed_under_the_window_as_the_status_counts_them(
@@ -24,7 +25,7 @@ def test_a_held_cases_overdue_items_are_listed_under_the_window_as_the_status_co
         late = max(d for d in dues if d is not None) + timedelta(days=1)
         listed = overdue(s, late)
         assert Counter(row["department"] for row in listed) == overdue_by_department(s, late)
-        assert {row["department"] for row in listed} == {WINDOW_DEPARTMENT}
+        assert {row["department"] for row in listed} == {window()}
 
 
 def test_a_held_cases_open_items_wait_on_the_window_in_the_backlog_the_status_and_the_daily_summary(
@@ -38,8 +39,8 @@ def test_a_held_cases_open_items_wait_on_the_window_in_the_backlog_the_status_an
 
     with session_factory(paths.ledger_url)() as s:
         chosen = len(s.scalars(select(CaseItem.id).join(Case).where(Case.case_no == held_case)).all())
-        assert {row["department"]: row["open"] for row in backlog(s)} == {WINDOW_DEPARTMENT: chosen}
+        assert {row["department"]: row["open"] for row in backlog(s)} == {window(): chosen}
         departments = sorted(set(s.scalars(select(CaseItem.department))))
         daily = {d.party: d.backlog for d in summaries(s, departments) if d.backlog}
-    assert progress(paths.ledger_url).open_by_department == {WINDOW_DEPARTMENT: chosen}
-    assert daily == {WINDOW_DEPARTMENT: chosen}
+    assert progress(paths.ledger_url).open_by_department == {window(): chosen}
+    assert daily == {window(): chosen}
