@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
 from lianban.app.registry import SINK, load_department, load_sink
-from lianban.domain.catalog import load_catalog
+from lianban.domain.catalog import load_catalog, window
 from lianban.domain.liaisons import SMS_GATEWAY
 from lianban.errors import ConfigError, LianbanError, NotConfigured, RetriableError
 from lianban.gc_tuning import tune as _tune_gc
@@ -173,7 +173,7 @@ def supplements() -> dict[str, Any]:
     """Take HRSS's new 补正 submissions into the ledger, then forward the due ones to every department that asked,
     each on its own: a department down (or misconfigured) leaves its supplements due and never stops the others
     (its entry is ``{"error": why}``)."""
-    results = {"hrss": _isolated(take_supplements)}
+    results = {window(): _isolated(take_supplements)}
     paths = Paths.from_env()
     for department in pushed_departments():
         results[department] = _isolated(partial(_forward_supplements, department, paths, paths.existing_ledger()))

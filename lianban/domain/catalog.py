@@ -87,6 +87,7 @@ class Department:
     transport: str
     connector: str | None  # "package.module:Class", loaded lazily
     suite: str = "SM"  # crypto suite of its envelopes: SM (国密) or NIST (for departments without 国密)
+    short_name: str | None = None  # what a narrow column calls it (人社, 医保); None = its name
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ def test_a_department_with_an_unknown_transport_is_refused(broken_catalog_dir: P
     whose transport was mistyped (``REST``) loaded, and was then left out of both without a word."""
     departments = broken_catalog_dir / "departments.yaml"
     departments.write_text(departments.read_text(encoding="utf-8").replace(
-        "key: health, name: 卫生健康委员会, transport: rest", "key: health, name: 卫生健康委员会, transport: REST"),
+        "short_name: 卫健, transport: rest", "short_name: 卫健, transport: REST"),
         encoding="utf-8")
     with pytest.raises(ConfigError, match=r"departments\.yaml: .*health.*'REST'.*rest"):
         load_catalog()
@@ -263,8 +263,7 @@ def test_the_window_is_the_one_department_whose_front_database_the_hub_reads(bro
 
 @pytest.mark.parametrize("old, new, count", [
     ("transport: frontend_db", "transport: none", "0"),
-    ("{key: health, name: 卫生健康委员会, transport: rest",
-     "{key: health, name: 卫生健康委员会, transport: frontend_db", "2"),
+    ("short_name: 卫健, transport: rest", "short_name: 卫健, transport: frontend_db", "2"),
 ])
 def test_a_catalog_without_exactly_one_window_is_refused(broken_catalog_dir: Path, old: str, new: str,
                                                            count: str) -> None:

@@ -19,7 +19,6 @@ from lianban.domain.catalog import load_catalog
 
 CATEGORY_ZH = {"male": "男", "female55": "女55", "female50": "女50"}
 #: short department names for the table's headers (the catalog's full names are long)
-SHORT_ZH = {"hrss": "人社", "medical": "医保", "health": "卫健", "housing_fund": "公积金"}
 
 
 def forecast_command(
@@ -52,7 +51,7 @@ def checked_day(text: str | None) -> str | None:
 
 
 def _table(result: dict[str, Any]) -> Table:
-    names = {key: SHORT_ZH.get(key, d.name) for key, d in load_catalog().departments.items()}
+    names = {key: d.short_name or d.name for key, d in load_catalog().departments.items()}
     rows = result["months"]
     departments = list(rows[0]["by_department"]) if rows else []
     table = Table(title=f"退休高峰预测（{len(rows)}个月）")

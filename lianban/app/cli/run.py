@@ -11,6 +11,7 @@ import typer
 from lianban.app import jobs
 from lianban.app.cli.output import JsonFlag, emit, progress_bar
 from lianban.app.config import Paths
+from lianban.domain.catalog import window
 from lianban.errors import LianbanError
 
 run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without Airflow)", no_args_is_help=True)
@@ -43,7 +44,7 @@ def run_collect(as_json: JsonFlag = False) -> None:
     """归集各事项状态并请人社发放已核准的奖励；一个部门失败不影响其他部门 (collect HRSS's log, poll every
     department, each on its own, then ask HRSS to pay the rewards health approved)."""
     Paths.from_env().existing_ledger()  # no ledger is an operator slip, not one source's failure
-    results = {"hrss": _isolated(jobs.collect_hrss),
+    results = {window(): _isolated(jobs.collect_hrss),
                **{d: _isolated(partial(jobs.poll, d)) for d in jobs.pushed_departments()},
                "payments": _isolated(jobs.request_payments)}
     emit(results, as_json, "状态归集 (collected)")
