@@ -61,6 +61,9 @@ class Item:
     #: the party whose report alone completes (已办结) the item, when not `department` (item 13: HRSS pays the
     #: reward health found due); None = the handling department
     completed_by: str | None = None
+    #: that party's committed limit in working days, counted from the day the hub asks it (item 13: the payment
+    #: request); given exactly when `completed_by` is
+    completion_days: int | None = None
 
     @property
     def completer(self) -> str:
@@ -190,16 +193,26 @@ def _item(entry: dict[str, Any]) -> Item:
     if not 0 < len(code) <= ITEM_CODE_MAX:
         raise ConfigError(f"items.yaml: 事项编码 {shown_code(code)!r} 应为 1–{ITEM_CODE_MAX} 个字符（台账按此长度保存）"
                           f" (item code {shown_code(code)!r} must be 1–{ITEM_CODE_MAX} characters)")
-    limit = entry.get("time_limit_days")
-    if limit is None:
-        raise ConfigError(f"items.yaml: 事项 {code} 缺少承诺时限 time_limit_days（工作日，正整数） "
-                          f"(item {code} has no time_limit_days: a positive whole number of working days)")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigError(f"items.yaml: 事项 {code} 的承诺时限 time_limit_days 必须是正整数（工作日），现为 {limit!r} "
-                          f"(item {code}: time_limit_days must be a positive whole number of working days)")
+    limit = _working_days(code, entry, "time_limit_days")
     completed_by = entry.get("completed_by")
+    completion = _working_days(code, entry, "completion_days") if completed_by or "completion_days" in entry else None
+    if completion is not None and not completed_by:
+        raise ConfigError(f"items.yaml: 事项 {code} 有 completion_days 却没有 completed_by（由谁办结） "
+                          f"(item {code}: completion_days is the limit of the party named by completed_by)")
     return Item(code, entry["name"], entry["department"], tuple(entry.get("fields") or ()), limit,
-                str(completed_by) if completed_by else None)
+                str(completed_by) if completed_by else None, completion)
+
+
+def _working_days(code: str, entry: dict[str, Any], key: str) -> int:
+    """The item's `key`: a positive whole number of working days, or one ConfigError naming item and key."""
+    limit = entry.get(key)
+    if limit is None:
+        raise ConfigError(f"items.yaml: 事项 {code} 缺少承诺时限 {key}（工作日，正整数） "
+                          f"(item {code} has no {key}: a positive whole number of working days)")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"items.yaml: 事项 {code} 的承诺时限 {key} 必须是正整数（工作日），现为 {limit!r} "
+                          f"(item {code}: {key} must be a positive whole number of working days)")
+    return limit
 
 
 def _check_items(items: dict[str, Item], departments: dict[str, Department], fields: dict[str, Field]) -> None:

@@ -58,6 +58,9 @@ class CaseItem(Base):
     #: its delivery to the department that handles it (None for HRSS's own items); read-only, for the read
     #: models (the time-limit clock starts when the department took it, lianban.ledger.time_limits)
     delivery: Mapped[Delivery | None] = relationship(viewonly=True)
+    #: the hub's request to the party completing it, when another does (item 13: HRSS asked to pay); read-only,
+    #: for the read models (that party's clock starts on the day it was asked, lianban.ledger.time_limits)
+    payment: Mapped[PaymentRequest | None] = relationship(viewonly=True)
 
 
 class Delivery(Base):

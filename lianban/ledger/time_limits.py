@@ -13,7 +13,8 @@ overdue when it is not final and today (Beijing) is after its due date. "Today" 
 (default: the real Beijing date), so a test or a what-if passes its own.
 
 An item whose department has done its part, another party completing it (item 13 at 审核通过, HRSS paying), is
-not overdue against its due date: what follows is not on its clock (:func:`handed_on`).
+on that party's clock from then (:func:`clock`): the item's ``completion_days`` from the day the hub asked it
+(``PaymentRequest.requested_at``; no clock before), and overdue for that party past it.
 
 An item at 补正资料 is overdue too once today is after its 补正 deadline (``CaseItem.supplement_due``: the
 applicant's, :func:`lianban.domain.supplements.supplement_due`), whatever its own due date says.
@@ -25,16 +26,18 @@ A due date beyond the years the State Council has published is counted Monday–
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, literal, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog, window
 from lianban.domain.clock import BEIJING
 from lianban.domain.statuses import Status
 from lianban.domain.working_days import Deadline, deadline
-from lianban.ledger.models import Case, CaseItem, Delivery
+from lianban.ledger.models import Case, CaseItem, Delivery, PaymentRequest
 from lianban.ledger.store import DeliveryState
 
 
@@ -89,14 +92,33 @@ def due_date(item_code: str, department: str, approved_at: datetime, accepted_at
     return _deadline(item_code, clock_start(department, approved_at, accepted_at))
 
 
+def clock(item_code: str, department: str, status: str | None, approved_at: datetime, accepted_at: datetime | None,
+          asked_at: datetime | None) -> tuple[str, Deadline | None]:
+    """Who an open item waits on, and its due date (None while that clock has not started): its department by its
+    time limit (:func:`due_date`) or, once that department has handed it on (:func:`handed_on`), the party
+    completing it by the item's ``completion_days`` from the day the hub asked it (`asked_at`)."""
+    if not handed_on(item_code, department, status):
+        return department, due_date(item_code, department, approved_at, accepted_at)
+    item = load_catalog().item(item_code)
+    if asked_at is None or item.completion_days is None:
+        return item.completer, None
+    return item.completer, deadline(beijing_date(asked_at), item.completion_days)
+
+
+def _asked_at(item: CaseItem) -> datetime | None:
+    return item.payment.requested_at if item.payment is not None else None
+
+
 def item_deadline(item: CaseItem) -> Deadline | None:
-    """`item`'s due date (and whether it is estimated); None while its clock has not started."""
-    return due_date(item.item_code, item.department, item.case.approved_at, _accepted_at(item))
+    """`item`'s due date (and whether it is estimated) on the clock it is on now (:func:`clock`); None while that
+    clock has not started."""
+    return clock(item.item_code, item.department, item.status, item.case.approved_at, _accepted_at(item),
+                 _asked_at(item))[1]
 
 
 def handed_on(item_code: str, department: str, status: str | None) -> bool:
     """Whether `department` has done its part of the item at `status`, another party completing it (item 13 at
-    审核通过: HRSS's payment after it is not on the item's clock, ``schemas/catalog/items.yaml``)."""
+    审核通过: HRSS's payment after it is on HRSS's clock, :func:`clock`)."""
     return status is not None and not Status(status).is_terminal() and \
         load_catalog().item(item_code).settled(department, Status(status))
 
@@ -112,9 +134,10 @@ def supplement_overdue(status: str | None, supplement_due: date | None, today: d
 
 
 def item_overdue(item: CaseItem, today: date | None = None) -> bool:
-    """Whether `item` is past its time limit, or its 补正 deadline, on `today` (default: Beijing today)."""
-    return (past_due(item.final or handed_on(item.item_code, item.department, item.status), item_deadline(item), today)
-            or supplement_overdue(item.status, item.supplement_due, today))
+    """Whether `item` is past its time limit (or its completing party's), or its 补正 deadline, on `today`
+    (default: Beijing today)."""
+    return past_due(item.final, item_deadline(item), today) or supplement_overdue(item.status, item.supplement_due,
+                                                                                  today)
 
 
 def overdue_items(session: Session, today: date | None = None) -> int:
@@ -128,18 +151,33 @@ def handling_party() -> ColumnElement[str]:
     return case((Case.held.is_(True), literal(window())), else_=CaseItem.department)
 
 
+def open_items_on_clocks() -> Select[str, str, str | None, datetime, datetime | None, datetime, date | None, str, str]:
+    """SQL: every open item with what its clocks read (:func:`clock`, :func:`supplement_overdue`) and its
+    :func:`handling_party`: item code, department, status, 受理, accepted, asked, 补正 deadline, party, 办件编号."""
+    return (select(CaseItem.item_code, CaseItem.department, CaseItem.status, Case.approved_at, Delivery.sent_at,
+                   PaymentRequest.requested_at, CaseItem.supplement_due, handling_party(), Case.case_no)
+            .join(Case, Case.id == CaseItem.case_id)
+            .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
+            .outerjoin(PaymentRequest, PaymentRequest.case_item_id == CaseItem.id)
+            .where(CaseItem.final.is_(False)))
+
+
+def lateness(row: Sequence[Any], today: date) -> tuple[str, date] | None:
+    """For a row of :func:`open_items_on_clocks`: the party it is late with and the day it was due (the earlier
+    of its clock's due date and its 补正 deadline, when both passed), or None when it is not overdue."""
+    code, department, status, approved, sent, asked, supplement_due, party = row[:8]
+    owner, due = clock(code, department, status, approved, sent, asked)
+    missed = [due.due] if due is not None and past_due(False, due, today) else []
+    if supplement_due is not None and supplement_overdue(status, supplement_due, today):
+        missed.append(supplement_due)
+    return ((owner if party == department else party), min(missed)) if missed else None
+
+
 def overdue_by_department(session: Session, today: date | None = None) -> dict[str, int]:
-    """Overdue case items on `today` (default: Beijing today) by the department handling them (only those with
-    any); reads columns only. An item of a held case (its application waiting for correction at the HRSS window,
-    its 补正 deadline running) counts for the window: its department has not received it."""
+    """Overdue case items on `today` (default: Beijing today) by the party they wait on (only those with any):
+    the department handling them, or the party completing an item handed on (:func:`clock`); reads columns only.
+    An item of a held case (its application waiting for correction at the HRSS window, its 补正 deadline
+    running) counts for the window: its department has not received it."""
     today = today or beijing_today()
-    rows = session.execute(
-        select(CaseItem.item_code, CaseItem.department, Case.approved_at, Delivery.sent_at, CaseItem.status,
-               CaseItem.supplement_due, handling_party())
-        .join(Case, Case.id == CaseItem.case_id)
-        .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
-        .where(CaseItem.final.is_(False)))
-    late = Counter(party for code, dept, approved, sent, status, due, party in rows
-                   if past_due(handed_on(code, dept, status), _deadline(code, clock_start(dept, approved, sent)), today)
-                   or supplement_overdue(status, due, today))
-    return dict(late)
+    late = (lateness(row, today) for row in session.execute(open_items_on_clocks()))
+    return dict(Counter(party for party, _ in filter(None, late)))

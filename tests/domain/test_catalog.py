@@ -273,3 +273,19 @@ def test_a_catalog_without_exactly_one_window_is_refused(broken_catalog_dir: Pat
     path.write_text(text.replace(old, new), encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"departments\.yaml: 应有且只有一个部门.*现有 {count} 个"):
         load_catalog()
+
+
+@pytest.mark.parametrize("old, new, said", [
+    ("    completion_days: 10\n", "", r"事项 13 缺少承诺时限 completion_days"),
+    ("    completion_days: 10\n", "    completion_days: 0\n", r"事项 13 的承诺时限 completion_days 必须是正整数"),
+    ("    completed_by: hrss\n", "", r"事项 13 有 completion_days 却没有 completed_by"),
+])
+def test_the_completing_partys_limit_is_given_exactly_with_the_party(broken_catalog_dir: Path, old: str, new: str,
+                                                                     said: str) -> None:
+    """A party completing another's item is on a clock of its own (item 13: HRSS paying the reward)."""
+    items = broken_catalog_dir / "items.yaml"
+    text = items.read_text(encoding="utf-8")
+    assert old in text
+    items.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError, match=said):
+        load_catalog()

@@ -9,29 +9,27 @@ Times are Beijing time to the minute. Lists are capped at :data:`LIMIT` rows (th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import redact_text
 from lianban.domain.incidents import KINDS
 from lianban.domain.liaisons import HUB, SMS_GATEWAY, SMS_GATEWAY_NAME
-from lianban.domain.working_days import deadline
 from lianban.ledger import health
 from lianban.ledger.models import Case, CaseItem, Delivery, IllegalTransition, Incident, Quarantine
-from lianban.ledger.store import DEAD_STATES, DeliveryState, QuarantineState
+from lianban.ledger.store import DEAD_STATES, QuarantineState
 from lianban.ledger.time_limits import (
     BEIJING,
     beijing_date,
     beijing_today,
-    clock_start,
-    handed_on,
     handling_party,
-    past_due,
-    supplement_overdue,
+    lateness,
+    open_items_on_clocks,
 )
 
 __all__ = ["LIMIT", "backlog", "beijing_minute", "dead_letters", "deliveries_by_state", "department_health",
@@ -97,33 +95,24 @@ def dead_letters(session: Session) -> list[dict[str, Any]]:
 
 
 def overdue(session: Session, today: date | None = None) -> list[dict[str, Any]]:
-    """Items past their time limit or their 补正 deadline on `today`, most late first: the predicates the count
-    of ``lianban status`` uses (:func:`lianban.ledger.time_limits.overdue_by_department`), over columns only; an
-    item of a held case is listed under the HRSS window, as counted there (its department has received nothing)."""
+    """Items past their time limit (or their completing party's) or their 补正 deadline on `today`, most late
+    first: the predicates the count of ``lianban status`` uses (:func:`lianban.ledger.time_limits.lateness`), over
+    columns only; an item of a held case is listed under the HRSS window, as counted there (its department has
+    received nothing)."""
     today = today or beijing_today()
-    rows = session.execute(
-        select(Case.case_no, CaseItem.item_code, CaseItem.department, CaseItem.status, Case.approved_at,
-               Delivery.sent_at, CaseItem.supplement_due, handling_party())
-        .join(Case, Case.id == CaseItem.case_id)
-        .outerjoin(Delivery, and_(Delivery.case_item_id == CaseItem.id, Delivery.state == DeliveryState.ACCEPTED))
-        .where(CaseItem.final.is_(False)))
-    late = [row for row in (_late(*r, today=today) for r in rows) if row is not None]
-    return sorted(late, key=lambda r: (-r["days_late"], r["case_no"], r["item_code"]))[:LIMIT]
+    late = [_late(row, today) for row in session.execute(open_items_on_clocks())]
+    return sorted(filter(None, late), key=lambda r: (-r["days_late"], r["case_no"], r["item_code"]))[:LIMIT]
 
 
-def _late(case_no: str, code: str, department: str, status: str | None, approved: datetime, sent: datetime | None,
-          supplement_due: date | None, party: str, today: date) -> dict[str, Any] | None:
+def _late(row: Sequence[Any], today: date) -> dict[str, Any] | None:
     """One open item as the overdue list shows it, or None when it is not overdue."""
-    start = clock_start(department, approved, sent)
-    due = deadline(start, load_catalog().item(code).time_limit_days) if start else None
-    missed = [due.due] if due is not None and past_due(handed_on(code, department, status), due, today) else []
-    if supplement_due is not None and supplement_overdue(status, supplement_due, today):
-        missed.append(supplement_due)
-    if not missed:
+    late = lateness(row, today)
+    if late is None:
         return None
+    (code, status, case_no), (party, due) = (row[0], row[2], row[8]), late
     return {"case_no": case_no, "item_code": code, "item_name": load_catalog().item(code).name,
             "department": party, "name": party_name(party), "status": status or "未反馈",
-            "due": min(missed).isoformat(), "days_late": (today - min(missed)).days}
+            "due": due.isoformat(), "days_late": (today - due).days}
 
 
 def illegal_reports(session: Session) -> list[dict[str, Any]]:
