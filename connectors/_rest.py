@@ -375,7 +375,7 @@ class RestDepartmentConnector:
         reason = text(r.get("reason"), "reason") or (None if accepted else self.errors.get(str(code)))
         return Receipt(idempotency_key=str(r["supplement_id"]), accepted=accepted,
                        duplicate=flag(r.get("duplicate"), "duplicate", False),
-                       status=self._status(code) if accepted else None,
+                       status=known_status(self._status, str(code)) if accepted else None,
                        department_code=code, reason=reason)
 
     def _materials(self, raw: Any) -> tuple[str, ...]:

@@ -316,10 +316,11 @@ def wire_supplement(item: SupplementItem) -> dict[str, str]:
 
 
 def supplement_receipt_from(wire: Any) -> Receipt:
-    """A medical.xsd ``SupplementReceipt`` as a lianban Receipt keyed by the supplement id."""
+    """A medical.xsd ``SupplementReceipt`` as a lianban Receipt keyed by the supplement id (an accepted one whose
+    code the table lacks taken without a status, as :func:`receipt_from` takes a delivery's)."""
     code, accepted = str(wire.code), bool(wire.accepted)
     return Receipt(idempotency_key=str(wire.supplementId), accepted=accepted, duplicate=bool(wire.duplicate),
-                   status=_status(code) if accepted else None, department_code=code,
+                   status=known_status(_status, code) if accepted else None, department_code=code,
                    reason=wire.reason or _refusal_meaning(code, accepted))
 
 

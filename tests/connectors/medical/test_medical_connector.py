@@ -12,7 +12,7 @@ import pytest
 import requests
 from zeep import exceptions as zx
 
-from connectors.medical.connector import MedicalConnector, receipt_from, translate_error
+from connectors.medical.connector import MedicalConnector, receipt_from, supplement_receipt_from, translate_error
 from connectors.medical.statuses import STATUSES
 from lianban.app.registry import load_connector
 from lianban.domain.statuses import Status
@@ -256,3 +256,11 @@ def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status() ->
     taken = receipt_from(wire)
     assert (taken.accepted, taken.department_ref, taken.status, taken.department_code) == (True, "YB-1", None, "99")
     assert receipt_from(SimpleNamespace(**{**vars(wire), "code": "03"})).status is Status.UNDER_REVIEW
+
+
+def test_an_accepted_supplement_receipt_with_an_unknown_code_is_taken_without_a_status() -> None:
+    from types import SimpleNamespace
+
+    wire = SimpleNamespace(supplementId="S1", accepted=True, duplicate=False, code="99", reason=None)
+    taken = supplement_receipt_from(wire)
+    assert (taken.idempotency_key, taken.accepted, taken.status, taken.department_code) == ("S1", True, None, "99")

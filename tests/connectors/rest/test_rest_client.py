@@ -15,7 +15,7 @@ from connectors.health.connector import HealthConnector
 from connectors.housing_fund.connector import HousingFundConnector
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
-from lianban.wire.contract import StatusUpdate, UnreadableStatus
+from lianban.wire.contract import StatusUpdate, SupplementItem, UnreadableStatus
 
 JSON = {"Content-Type": "application/json"}
 
@@ -161,6 +161,19 @@ def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status(stub
     connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
     taken = connector.submit(batch, seal)[0]
     assert (taken.accepted, taken.department_ref, taken.status, taken.department_code) == (True, "R1", None, "XYZ")
+
+
+def test_an_accepted_supplement_receipt_with_an_unknown_code_is_taken_without_a_status(
+        stubbed: Any, person: Any, seal_for: Any) -> None:
+    """As for a delivery's receipt: the department took the supplement, which is what the receipt settles; an
+    unknown code there must not stop the forwarding run (and have the taken supplement sent again, for ever)."""
+    seal, batch = seal_for("health", [person(1, "13")])
+    item = SupplementItem(batch[0].idempotency_key, "S1", batch[0].case_no, batch[0].item_code, batch[0].envelope)
+    receipt = {"supplement_id": "S1", "idempotency_key": item.idempotency_key, "accepted": True,
+               "duplicate": False, "code": "XYZ", "reason": None}
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    taken = connector.supplement([item], seal)[0]
+    assert (taken.idempotency_key, taken.accepted, taken.status, taken.department_code) == ("S1", True, None, "XYZ")
 
 
 def test_missing_receipts_are_retriable(stubbed: Any, person: Any, seal_for: Any) -> None:
