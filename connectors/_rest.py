@@ -411,7 +411,10 @@ class RestDepartmentConnector:
             rows = answer["statuses"]
             if not isinstance(rows, list):
                 raise TypeError("statuses is not a list")
-            return rows, not rows or page * int(answer["page_size"]) >= int(answer["total"])
+            size = int(answer["page_size"])
+            if size < 1:  # no page would ever be the last: the hub would ask for the next one for ever
+                raise ValueError("page_size is not a positive number")
+            return rows, not rows or page * size >= int(answer["total"])
         except (KeyError, TypeError, ValueError) as exc:
             raise malformed(self.connection, exc) from None
 

@@ -243,7 +243,10 @@ def test_a_poll_sets_each_unreadable_row_aside_and_reads_the_rest_of_its_page_an
 
 @pytest.mark.parametrize("envelope", [{"statuses": {"K1": _row("K1")}, "page": 1, "page_size": 100, "total": 1},
                                       {"statuses": [_row("K1")], "page": 1, "page_size": 100},
-                                      {"statuses": [_row("K1")], "page": 1, "page_size": None, "total": 1}])
+                                      {"statuses": [_row("K1")], "page": 1, "page_size": None, "total": 1},
+                                      # a page size of none or fewer rows would never reach the total: asked for ever
+                                      {"statuses": [_row("K1")], "page": 1, "page_size": 0, "total": 2},
+                                      {"statuses": [_row("K1")], "page": 1, "page_size": -1, "total": 2}])
 def test_an_answer_whose_envelope_is_broken_is_still_malformed_as_a_whole(stubbed: Any,
                                                                           envelope: dict[str, Any]) -> None:
     connector, _ = stubbed(HealthConnector, [(200, JSON, body(envelope))])
