@@ -364,7 +364,8 @@ class MedicalConnector:
     def _note_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """zeep's TransportError drops headers: remember the bureau's Retry-After from the raw response."""
         value = response.headers.get("Retry-After", "")
-        self._retry_after = float(value) if value.replace(".", "", 1).isdigit() else None
+        digits = value.replace(".", "", 1)
+        self._retry_after = float(value) if digits.isascii() and digits.isdigit() else None  # "²" is no number
         self._unsigned = bool(getattr(response, UNSIGNED, False))
         html = response.headers.get("Content-Type", "").lower().startswith("text/html")
         self._page_status = response.status_code if html or response.status_code != 200 else None

@@ -264,3 +264,14 @@ def test_an_accepted_supplement_receipt_with_an_unknown_code_is_taken_without_a_
     wire = SimpleNamespace(supplementId="S1", accepted=True, duplicate=False, code="99", reason=None)
     taken = supplement_receipt_from(wire)
     assert (taken.idempotency_key, taken.accepted, taken.status, taken.department_code) == ("S1", True, None, "99")
+
+
+@pytest.mark.parametrize("value", ["²", "3²"])
+def test_a_retry_after_of_digits_python_cannot_read_as_a_number_is_ignored(value: str) -> None:
+    """"²" is a digit to str.isdigit but no number to float: the response hook raised a ValueError."""
+    connector = MedicalConnector(lambda: None)  # type: ignore[arg-type,return-value]  # never called here
+    answer = requests.Response()
+    answer.status_code, answer.headers["Retry-After"] = 503, value
+    connector._note_retry_after(answer)
+    assert connector._retry_after is None
+

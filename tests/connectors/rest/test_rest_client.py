@@ -37,6 +37,12 @@ def test_retry_after_may_be_an_http_date() -> None:
     assert retry_after_seconds("soon") is None
 
 
+@pytest.mark.parametrize("value", ["²", "3²", "¹⁰"])
+def test_a_retry_after_of_digits_python_cannot_read_as_a_number_is_none(value: str) -> None:
+    """"²" is a digit to str.isdigit but no number to float: it was a ValueError out of the connector."""
+    assert retry_after_seconds(value) is None
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_5xx_is_retriable(stubbed: Any, status: int) -> None:
     connector, _ = stubbed(HousingFundConnector, [(status, {}, b"<html>busy</html>")])
