@@ -55,7 +55,7 @@ class Callback:
     """One authenticated push: who sent it, the rows as sent, and its gateway signature (the evidence)."""
 
     department: str
-    path: str
+    path: str  # as the request was signed: with its query, if any
     rows: Sequence[Mapping[str, Any]]
     body_digest: str  # SM3 of the request body as received
     signature: str  # the request's X-Signature (SM3-HMAC with the department's gateway secret)
@@ -130,7 +130,8 @@ class CallbackDesk:
         body = json.dumps({"received": len(rows), **counts, "results": [asdict(r) for r in rows]},
                           ensure_ascii=False, separators=(",", ":")).encode()
         suite, kid, private = self._signer(suite_of(callback.department))
-        return Pushed(body, sign(suite, kid, private, 200, callback.path, body))
+        path = callback.path.partition("?")[0]  # an answer's signature covers its path, not the request's query
+        return Pushed(body, sign(suite, kid, private, 200, path, body))
 
     def _signer(self, suite_name: str) -> tuple[Suite, str, bytes]:
         """The hub's active signing key for `suite_name`, read from the keys folder once per desk."""

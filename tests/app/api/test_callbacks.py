@@ -170,6 +170,17 @@ def test_every_row_is_answered_an_unreadable_one_with_its_reason(pushing: Pushin
         hub.verify(answer.headers[HEADER], 200, PATH, answer.content.replace(b"recorded", b"refused_"))
 
 
+def test_the_hubs_answer_to_a_push_with_a_query_is_signed_over_its_path_as_every_answer_is(pushing: Pushing) -> None:
+    """An answer's signature covers the path without its query (lianban.wire.signatures: how the hub checks the
+    departments' answers, and a department the hub's): the request's gateway signature covers the query, the
+    answer's did too, and the department could never verify it, and pushed the same changes again for ever."""
+    key, path = _a_key(pushing), f"{PATH}?via=gateway"
+    body = json.dumps({"statuses": [_row(key)]}).encode()
+    answer = pushing.post(body, pushing.signed(body, path=path), path=path)
+    assert answer.status_code == 200, answer.text
+    hub_answers(pushing.paths.keys_dir, DEPT).verify(answer.headers[HEADER], 200, PATH, answer.content)
+
+
 def test_a_pushed_row_whose_changed_at_is_not_iso_8601_is_refused_and_the_row_beside_it_recorded(
         pushing: Pushing) -> None:
     key = _a_key(pushing)
