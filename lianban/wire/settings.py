@@ -14,6 +14,7 @@ A missing or malformed one fails at load with a sentence naming the connection a
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -121,7 +122,7 @@ class DepartmentSettings:
         return replace(self, transport=replace(self.transport, rate_limit=share))
 
 
-#: numeric keys of ``extra``: key → (type, default); every value must be positive
+#: numeric keys of ``extra``: key → (type, default); every value must be positive and finite
 _NUMBERS: dict[str, tuple[type[int] | type[float], float | None]] = {
     "batch_size": (int, DEFAULT_BATCH_SIZE),
     "lanes": (int, DEFAULT_LANES),
@@ -153,7 +154,7 @@ def _number(name: str, extra: Mapping[str, Any], key: str, default: float | None
         value = None if isinstance(raw, bool) else kind(raw)
     except (TypeError, ValueError):
         value = None
-    if value is None or value <= 0:
+    if value is None or not 0 < value < math.inf:  # NaN is not <= 0 either, and infinity is no timeout or rate
         noun = "a positive integer" if kind is int else "a positive number"
         raise _bad(name, f"extra 中的 {key} 应为{'正整数' if kind is int else '正数'}",
                    f"field 'extra' has a malformed {key!r} (expected {noun})")

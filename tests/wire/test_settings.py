@@ -79,6 +79,15 @@ def test_malformed_extra_value_is_a_config_error() -> None:
         parse_connection("medical", json.dumps({"host": "h", "extra": {"batch_size": "many"}}))
 
 
+@pytest.mark.parametrize("key", ["read_timeout", "connect_timeout", "answer_timeout", "rate_limit"])
+@pytest.mark.parametrize("value", ["nan", "inf", "Infinity", 1e999])
+def test_a_number_that_is_not_finite_is_a_config_error(key: str, value: object) -> None:
+    """NaN passed the check that a value is positive (NaN <= 0 is false): a rate limit of NaN limited nothing, and a
+    timeout of NaN or infinity is no timeout."""
+    with pytest.raises(ConfigError, match=rf"dept_medical: field 'extra' has a malformed '{key}'"):
+        parse_connection("medical", json.dumps({"host": "h", "extra": {key: value}}))
+
+
 def test_extra_string_that_is_not_json_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="dept_medical"):
         parse_connection("medical", json.dumps({"host": "h", "extra": "{batch_size: 5"}))
