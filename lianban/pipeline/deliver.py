@@ -233,7 +233,9 @@ def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result:
 def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result: DeliverResult,
                    sent_at: datetime) -> None:
     """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
-    answer came back: a department's own later statuses of a large batch's first items may predate that."""
+    answer came back: a department's own later statuses of a large batch's first items may predate that. A
+    duplicate's status is left to the poll: it says where an item taken before stands now, not since when nor why
+    (no reason, materials or result), and stamped with this sending it made the poll's own report of it stale."""
     reason = said(receipt.reason) if receipt.reason else None
     if not receipt.accepted:
         _refuse(settling, row, receipt.department_code or "", reason or "部门拒收（未说明原因）", result)
@@ -243,7 +245,7 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     row.state, row.receipt_ref, row.last_error = DeliveryState.ACCEPTED, receipt.department_ref, None
     result.accepted += 1
     result.duplicates += int(receipt.duplicate)
-    if receipt.status is not None:
+    if receipt.status is not None and not receipt.duplicate:
         settling.book.record(settling.items[row.case_item_id], receipt.status, row.department,
                              code=receipt.department_code, reason=reason,
                              changed_at=status_time(sent_at))

@@ -23,7 +23,7 @@ from lianban.keys.rings import load_ring
 from lianban.ledger.applicant_view import case_progress
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery, StatusEvent
-from lianban.ledger.store import DeliveryState, utcnow
+from lianban.ledger.store import DeliveryState, record_status, utcnow
 from lianban.ledger.time_limits import beijing_text
 from lianban.pipeline import deliver as deliver_mod
 from lianban.pipeline.deliver import DeliverResult, deliver
@@ -160,6 +160,33 @@ def test_a_status_on_a_receipt_shows_the_hubs_own_sending_time_in_beijing_time(p
         shown = {i.item_code: i for i in case_progress(s, load_ring(paths.keys_dir, VAULT), case).items}
         item = shown[s.get(CaseItem, delivery.case_item_id).item_code]  # type: ignore[union-attr]
         assert (item.status, item.changed_at) == (Status.ACCEPTED.value, beijing_text(delivery.sent_at))
+
+
+def duplicate(code: str) -> Answer:
+    """Every item answered duplicate at `code`, as a department answers an item it took before: no reason."""
+    return lambda items: (200, {"receipts": [{"idempotency_key": i["idempotency_key"], "accepted": True,
+                                              "duplicate": True, "ref": "WJW-1", "code": code, "reason": None}
+                                             for i in items]})
+
+
+def test_a_duplicate_receipt_leaves_the_items_status_to_the_poll_which_brings_its_time_and_reason(
+        paths: Paths, seeded: Any) -> None:
+    """A duplicate answers for an item the department took before (its first answer lost, or a dead letter
+    requeued): its code says where the item stands now, not since when, nor why (no reason, materials or result).
+    Stamped with the resend's time, it made the poll's own report of that status, older and with its reason,
+    stale: the applicant was told 审核不通过 with no reason (补正资料 with no materials, 已办结 with no result), for
+    good. The delivery is settled; the status is the poll's."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 1)
+    result = run(paths, Gateway([duplicate("SHBTG")]))
+    assert (result.accepted, result.duplicates) == (1, 1) and states(paths, ids) == [DeliveryState.ACCEPTED]
+    why, polled_at = "经审核，申请人不符合办理条件", beijing_text(utcnow() - timedelta(hours=1))
+    with session_factory(paths.ledger_url).begin() as s:
+        delivery = s.get(Delivery, ids[0])
+        item = s.get(CaseItem, delivery.case_item_id)  # type: ignore[union-attr]
+        assert item is not None
+        assert record_status(s, item, Status.REJECTED, "health", code="SHBTG", reason=why, changed_at=polled_at)
+        assert (item.status, item.reason) == (Status.REJECTED.value, why)
 
 
 @pytest.mark.parametrize("receipt", [{"ref": "WJW-" + "0" * 61}, {"accepted": False, "ref": None, "code": "E" * 17}],
