@@ -47,6 +47,9 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
          "用 `lianban parked` 查看原因，在 connectors/hrss/statuses.py 补充映射并部署后自动补记", "9"),
     Kind("events_parked", "皖事通办拒收状态事件，已搁置",
          "用 `lianban parked` 查看平台给出的原因，修正后运行 `lianban run report --retry-parked`", "10"),
+    Kind("status_rows_waiting", "人社状态日志有记录所属办件超过1天仍未入账",
+         "用 `lianban parked` 查看其办件编号，用 `lianban quarantine list` 查看该申请是否被隔离；请人社更正申请"
+         "或状态日志中的办件编号", "11"),
 )}
 
 

@@ -40,6 +40,9 @@ __all__ = ["FAILING_ATTEMPTS", "QUARANTINE_SPIKE", "Observation", "observe", "sw
 FAILING_ATTEMPTS = 2  # a delivery retried this often is failing, not unlucky
 QUARANTINE_SPIKE = 10  # open quarantine rows: more than a clerk's slip
 ILLEGAL_WINDOW = timedelta(days=1)
+#: a status-log row waiting this long for its case: the application is not coming by itself (quarantined, or the
+#: 办件编号 in the log is not the application's)
+WAITING_ALERT = timedelta(days=1)
 OPEN, RESOLVED = "open", "resolved"
 
 
@@ -81,16 +84,20 @@ def observe(session: Session, now: datetime | None = None, today: date | None = 
 
 
 def _parked(session: Session, now: datetime) -> list[Observation]:
-    """HRSS status rows that cannot be read, and status events 皖事通办 refused: set aside until a person acts (both
-    for HRSS's liaison, as the runbook's 第9节 and 第10节 say). A row whose fields are not kept (parked before
-    migration 0021, or holding what JSON cannot keep) is never read again and stays parked once HRSS writes it
-    anew: it counts for a day, as an illegal report does, so that the incident can clear."""
+    """HRSS status rows that cannot be read, status events 皖事通办 refused, and status rows whose case has not come
+    in a day: set aside until a person acts (all for HRSS's liaison, as the runbook's 第9–11节 say). A row whose
+    fields are not kept (parked before migration 0021, or holding what JSON cannot keep) is never read again and
+    stays parked once HRSS writes it anew: it counts for a day, as an illegal report does, so that the incident
+    can clear."""
     rows = int(session.scalar(select(func.count()).select_from(ParkedStatus).where(
         ParkedStatus.state == ParkedState.PARKED,
         ParkedStatus.raw.is_not(None) | (ParkedStatus.created_at > now - ILLEGAL_WINDOW))) or 0)
     events = int(session.scalar(select(func.count()).select_from(StatusEvent)
                                 .where(StatusEvent.parked_at.is_not(None))) or 0)
-    return _by_party("status_rows_parked", [(window(), rows)]) + _by_party("events_parked", [(window(), events)])
+    waiting = int(session.scalar(select(func.count()).select_from(ParkedStatus).where(
+        ParkedStatus.state == ParkedState.WAITING, ParkedStatus.created_at <= now - WAITING_ALERT)) or 0)
+    return (_by_party("status_rows_parked", [(window(), rows)]) + _by_party("events_parked", [(window(), events)])
+            + _by_party("status_rows_waiting", [(window(), waiting)]))
 
 
 def sweep(session: Session, seen: Iterable[Observation], now: datetime | None = None) -> list[Incident]:

@@ -225,3 +225,26 @@ def test_parked_status_rows_and_refused_events_are_told_to_the_liaison_until_non
     check(paths.ledger_url, load_liaisons(), [outbox])
     told = {(a.kind, a.party, a.resolved) for a in outbox.alerts}
     assert {("status_rows_parked", "hrss", True), ("events_parked", "hrss", True)} <= told
+
+
+def test_status_rows_waiting_a_day_for_their_case_are_told_to_the_liaison_until_it_comes(seeded: Any,
+                                                                                        paths: Paths) -> None:
+    """A status-log row whose case the hub has not staged waits for it, rightly, and is applied once it comes. One
+    whose application was quarantined, or whose 办件编号 HRSS mistyped in the log, waited for ever without a word:
+    the applicant's item stood still on 皖事通办 and nobody was told. After a day it is HRSS's liaison's (第11节)."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    sessions, outbox = session_factory(paths.ledger_url), Outbox()
+    with sessions.begin() as s:
+        s.add(ParkedStatus(source="hrss", source_seq=9, case_no="BZTX-NOT-STAGED", state="waiting", reasons="[]",
+                           created_at=utcnow() - timedelta(hours=2)))
+    check(paths.ledger_url, load_liaisons(), [outbox])
+    assert "status_rows_waiting" not in {a.kind for a in outbox.alerts}  # a few hours: the case may still come
+    with sessions.begin() as s:
+        s.execute(update(ParkedStatus).values(created_at=utcnow() - timedelta(days=1, minutes=1)))
+    check(paths.ledger_url, load_liaisons(), [outbox])
+    opened = [a for a in outbox.alerts if a.kind == "status_rows_waiting"]
+    assert [(a.party, a.resolved) for a in opened] == [("hrss", False)] and "第11节" in opened[0].text
+    with sessions.begin() as s:
+        s.execute(update(ParkedStatus).values(state="applied"))
+    check(paths.ledger_url, load_liaisons(), [outbox])
+    assert ("status_rows_waiting", "hrss", True) in {(a.kind, a.party, a.resolved) for a in outbox.alerts}
