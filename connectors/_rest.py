@@ -12,6 +12,7 @@ Failure → action (first matching row wins)::
 
     TLS failure, malformed URL          ConfigError      fix the connection, do not retry
     timeout, refused/reset connection   RetriableError
+    an answer over the size limit       RetriableError   said as such (not as a network failure); not read
     HTTP 429                            RetriableError   retry_after from Retry-After
     HTTP 408 / 425                      RetriableError   the gateway timed out or is not ready: nobody looked at it
     HTTP 401 / 403                      ConfigError      names dept_<name>: check app id (login) / secret
@@ -70,7 +71,7 @@ from lianban.wire.gateway import GATEWAY_ERRORS, GatewayAuth
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 from lianban.wire.signatures import UNSIGNED
-from lianban.wire.transport import make_session
+from lianban.wire.transport import ResponseTooLarge, make_session
 
 __all__ = ["GatewayClient", "RestDepartmentConnector", "encode", "gateway_session"]
 
@@ -146,6 +147,7 @@ EXCEPTION_ACTIONS: tuple[tuple[tuple[type[Exception], ...], type[LianbanError], 
     ((requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema),
      ConfigError, "地址无效，请检查连接的 host、port、schema"),
     ((requests.Timeout,), RetriableError, "请求超时，稍后重试"),
+    ((ResponseTooLarge,), RetriableError, "应答超过大小上限，未读取，稍后重试；请与部门核对该接口的应答（如每页条数）"),
     ((requests.ConnectionError,), RetriableError, "无法连接（连接被拒绝或中断），稍后重试"),
     ((requests.RequestException,), RetriableError, "网络请求失败，稍后重试"),
 )

@@ -16,6 +16,8 @@ from connectors.housing_fund.connector import HousingFundConnector
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError, RetriableError
 from lianban.wire.contract import StatusUpdate, SupplementItem, UnreadableStatus
+from lianban.wire.settings import TransportSettings
+from lianban.wire.transport import make_session
 
 JSON = {"Content-Type": "application/json"}
 
@@ -111,6 +113,18 @@ def test_transport_failures_follow_the_table(stubbed: Any, exc: Exception, error
     connector, _ = stubbed(HealthConnector, [exc])
     with pytest.raises(error, match="dept_health"):
         connector.poll(["k"])
+
+
+def test_an_answer_over_the_size_limit_says_so_not_that_the_network_failed(stubbed: Any) -> None:
+    """A department answering more than the transport reads was told 网络请求失败 (a network failure): its IT
+    staff would look at firewalls and lines, where the answer itself is what to look at."""
+    page = body({"statuses": [_row("K1")], "page": 1, "page_size": 100, "total": 1})
+    connector, adapter = stubbed(HealthConnector, [(200, JSON, page)])
+    connector.client.session = make_session(TransportSettings(max_response_bytes=len(page) - 1))
+    connector.client.session.mount("http://stub.invalid", adapter)
+    with pytest.raises(RetriableError, match="dept_health") as caught:
+        connector.poll(["K1"])
+    assert "应答超过大小上限" in str(caught.value) and "网络请求失败" not in str(caught.value)
 
 
 @pytest.mark.parametrize("oversized", [{"ref": "R" * 65}, {"accepted": False, "code": "E" * 17}])
