@@ -318,7 +318,7 @@ class DepartmentEngine:
         extra = sorted(set(fields) - set(item.fields))
         if extra:
             return "INVALID", f"收到超出最小必要范围的字段：{'、'.join(extra)}"
-        id_issue = id_problem(str(fields["id_number"]))
+        id_issue = id_problem(str(fields["id_number"])) if "id_number" in item.fields else None  # when it is sent
         return ("INVALID", id_issue) if id_issue else None
 
     def _counter(self, name: str) -> int:
