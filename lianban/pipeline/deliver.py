@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.batch import is_batch_refusal
+from lianban.domain.catalog import load_catalog
 from lianban.domain.identity import redact_text, said
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, LianbanError, RejectedError, RetriableError
@@ -235,7 +236,10 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
     answer came back: a department's own later statuses of a large batch's first items may predate that. A
     duplicate's status is left to the poll: it says where an item taken before stands now, not since when nor why
-    (no reason, materials or result), and stamped with this sending it made the poll's own report of it stale."""
+    (no reason, materials or result), and stamped with this sending it made the poll's own report of it stale. So
+    is a status that settles the item for the department (a final one, or 审核通过 that another party completes:
+    a decision at once), which the poll brings with its result (办理结果, which a receipt has no place for): taken
+    from the receipt, the poll's was a repeat and its result dropped, or the item final and never polled again."""
     reason = said(receipt.reason) if receipt.reason else None
     if not receipt.accepted:
         _refuse(settling, row, receipt.department_code or "", reason or "部门拒收（未说明原因）", result)
@@ -245,8 +249,10 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     row.state, row.receipt_ref, row.last_error = DeliveryState.ACCEPTED, receipt.department_ref, None
     result.accepted += 1
     result.duplicates += int(receipt.duplicate)
-    if receipt.status is not None and not receipt.duplicate:
-        settling.book.record(settling.items[row.case_item_id], receipt.status, row.department,
+    item = settling.items[row.case_item_id]
+    if receipt.status is not None and not receipt.duplicate \
+            and not load_catalog().item(item.item_code).settled(row.department, receipt.status):
+        settling.book.record(item, receipt.status, row.department,
                              code=receipt.department_code, reason=reason,
                              changed_at=status_time(sent_at))
 
