@@ -202,6 +202,14 @@ class GatewayClient:
 
     def send(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
         """:meth:`call` with the JSON body already encoded (:func:`encode`), for a caller that sizes it first."""
+        return self._json(self._answered(method, path, body))
+
+    def reach(self, path: str) -> None:
+        """GET `path` (a liveness check): any 2xx will do, whatever its body (a department's document agrees
+        none); a failure raises per the action tables."""
+        self._answered("GET", path, None)
+
+    def _answered(self, method: str, path: str, body: bytes | None) -> requests.Response:
         try:
             resp = self.session.request(method, self.base_url + path, data=body,
                                         headers=None if body is None else JSON_HEADERS)
@@ -209,7 +217,7 @@ class GatewayClient:
             raise self._transport_error(exc) from None
         if resp.status_code >= 300:  # a redirect is not followed (lianban.wire.transport): said as such
             raise self._http_error(resp)
-        return self._json(resp)
+        return resp
 
     def _transport_error(self, exc: requests.RequestException) -> LianbanError:
         for types, error, text in EXCEPTION_ACTIONS:
@@ -432,7 +440,7 @@ class RestDepartmentConnector:
     def health(self) -> HealthReport:
         """Reachable and accepting our signature? Says which, and what to do."""
         try:
-            self.client.call("GET", "/health")
+            self.client.reach("/health")
             self.client.call("POST", self.status_path, {"keys": [], "page": 1, "page_size": 1})
         except LianbanError as exc:
             return HealthReport(False, str(exc))

@@ -127,6 +127,17 @@ def test_an_answer_over_the_size_limit_says_so_not_that_the_network_failed(stubb
     assert "应答超过大小上限" in str(caught.value) and "网络请求失败" not in str(caught.value)
 
 
+@pytest.mark.parametrize("alive", [b"OK", b"", b"<html>ok</html>"])
+def test_health_takes_any_2xx_liveness_answer_as_the_document_publishes_it(stubbed: Any, alive: bytes) -> None:
+    """schemas/<department>/openapi.yaml's GET /health answers 200 with no body agreed; a department answering
+    plain text or nothing was reported unhealthy (应答不是约定的 JSON 对象), its signed status query never tried."""
+    page = body({"statuses": [], "page": 1, "page_size": 1, "total": 0})
+    connector, adapter = stubbed(HealthConnector, [(200, {"Content-Type": "text/plain"}, alive), (200, JSON, page)])
+    report = connector.health()
+    assert report.ok, report.detail
+    assert [r.path_url for r in adapter.sent] == ["/health", "/api/v1/cases:status"]
+
+
 @pytest.mark.parametrize("oversized", [{"ref": "R" * 65}, {"accepted": False, "code": "E" * 17}])
 def test_a_receipt_with_a_ref_or_code_longer_than_the_ledger_keeps_is_a_malformed_answer(
         stubbed: Any, person: Any, seal_for: Any, oversized: dict[str, Any]) -> None:
