@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typer.testing import CliRunner
 
 import connectors
 from lianban.app.cli import app
-from lianban.app.scaffold import REPO, Scaffold, catalog_line, register_department, scaffold
+from lianban.app.scaffold import REPO, Scaffold, catalog_line, plan, register_department, scaffold
 from lianban.crypto.batch import BatchOpener, seal_batch
 from lianban.domain.statuses import Status
 from lianban.errors import ConfigError, RejectedError
@@ -183,3 +184,14 @@ def test_the_cli_scaffolds_prints_the_catalog_line_and_refuses_twice(root: Path)
     again = runner.invoke(app, ["connectors", "new", NAME, "--root", str(root), "--register"])
     assert again.exit_code == 2 and "不会覆盖" in again.output
     assert NAME not in (root / "schemas" / "catalog" / "departments.yaml").read_text("utf-8")
+
+
+def test_the_scaffolded_documents_name_only_files_that_exist(root: Path) -> None:
+    """The README and API document a department's IT staff start from pointed them to lianban/rest_client.py,
+    lianban/response_signing.py and lianban/gateway_auth.py, gone since the wire code moved (connectors/_rest.py,
+    lianban/wire/)."""
+    spec = Scaffold(NAME, "玩具事务局", root)
+    own = (f"connectors/{NAME}/", f"schemas/{NAME}/", f"tests/connectors/{NAME}/")
+    named = {path for text in plan(spec).values()
+             for path in re.findall(r"(?:lianban|connectors|simulators|schemas|tests)/[\w./-]+\.(?:py|yaml|md)", text)}
+    assert named and [p for p in sorted(named) if not p.startswith(own) and not (REPO / p).exists()] == []
