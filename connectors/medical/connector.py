@@ -43,6 +43,7 @@ from zeep.wsse.signature import MemorySignature
 from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
+from connectors._rest import retry_after_seconds
 from connectors.medical import replies, writers
 from connectors.medical.statuses import ERROR_CODES, REQUEST_ERRORS, STATUSES, Action
 from lianban.domain.batches import chunks
@@ -362,10 +363,9 @@ class MedicalConnector:
         return self._bound
 
     def _note_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """zeep's TransportError drops headers: remember the bureau's Retry-After from the raw response."""
-        value = response.headers.get("Retry-After", "")
-        digits = value.replace(".", "", 1)
-        self._retry_after = float(value) if digits.isascii() and digits.isdigit() else None  # "²" is no number
+        """zeep's TransportError drops headers: remember the bureau's Retry-After (seconds or an HTTP date) from the
+        raw response."""
+        self._retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         self._unsigned = bool(getattr(response, UNSIGNED, False))
         html = response.headers.get("Content-Type", "").lower().startswith("text/html")
         self._page_status = response.status_code if html or response.status_code != 200 else None

@@ -3,6 +3,8 @@ HTTP status, as an empty one is: it is not the bureau breaking its contract."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +146,34 @@ def test_every_fault_code_the_bureau_answers_is_in_its_documents() -> None:
         if not code.startswith("E_BATCH_"):
             assert code in fault[:fault.index("</xs:documentation>")], code
             assert code in table, code
+
+
+class _Maintenance(PageAdapter):
+    """A maintenance page whose Retry-After is an HTTP date (RFC 9110 allows it as well as seconds)."""
+
+    def __init__(self, retry_after: str) -> None:
+        super().__init__(503, "text/html; charset=utf-8", HTML_PAGE)
+        self.retry_after = retry_after
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        resp = super().send(request)
+        resp.headers["Retry-After"] = self.retry_after
+        return resp
+
+
+@pytest.mark.parametrize(("retry_after", "seconds"), [("7200", 7200.0), ("in two hours", None)])
+def test_the_bureaus_retry_after_is_honoured_as_seconds_or_as_an_http_date(retry_after: str,
+                                                                          seconds: float | None) -> None:
+    """A date was dropped (only digits were read), so a maintenance window announced by date was retried on the
+    hub's own back-off and a night's window dead-lettered the deliveries (20 attempts are about four hours),
+    where the REST departments' wait for it."""
+    client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"))
+    client.transport.session.mount(STUB, _Maintenance(retry_after))
+    with pytest.raises(RetriableError) as caught:
+        MedicalConnector(client, address=STUB + SOAP_PATH).poll(["LB-1"])
+    assert caught.value.retry_after == seconds
+    until = datetime.now(UTC) + timedelta(hours=2)
+    client.transport.session.mount(STUB, _Maintenance(format_datetime(until, usegmt=True)))
+    with pytest.raises(RetriableError) as caught:
+        MedicalConnector(client, address=STUB + SOAP_PATH).poll(["LB-1"])
+    assert caught.value.retry_after is not None and 7100 < caught.value.retry_after <= 7200
