@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lianban.domain.catalog import load_catalog
+from lianban.domain.clock import moment_of
 from lianban.domain.identity import redact_text
 from lianban.domain.intake import REASON_MAX
 from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import supplement_due
-from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Watermark
+from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Supplement, Watermark
 
 alerts = logging.getLogger("lianban.alerts")
 
@@ -134,7 +135,9 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
         _refuse_transition(session, item, status, source, code, reason, changed_at)
     listed = json.dumps(list(materials)) if materials else None
     if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and (
-            (item.reason == reason and item.materials == listed) or changed_at == item.status_at)):
+            (item.reason == reason and item.materials == listed and not _asked_again(session, item, status,
+                                                                                    changed_at))
+            or changed_at == item.status_at)):
         return None
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()
@@ -142,6 +145,20 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     return {"case_item_id": item.id, "status": status.value, "source": source, "department_code": code,
             "reason": reason, "materials": listed, "changed_at": changed_at, "recorded_at": now or utcnow(),
             "result": result}
+
+
+def _asked_again(session: Session, item: ItemStatus, status: Status, changed_at: str) -> bool:
+    """补正资料 asked again in the same words, later, after the applicant supplied materials for the item since it
+    was first asked: what was supplied was not enough. News: the applicant is told again and the 补正 deadline
+    starts anew (the same words at a later time with nothing supplied in between stay a repeat)."""
+    if status is not Status.SUPPLEMENT or item.status_at is None or changed_at == item.status_at:
+        return False
+    try:
+        since = moment_of(item.status_at).astimezone(UTC).replace(tzinfo=None)  # the ledger's naive UTC
+    except ValueError:
+        return False
+    return session.scalars(select(Supplement.id).where(Supplement.case_item_id == item.id,
+                                                       Supplement.created_at > since).limit(1)).first() is not None
 
 
 def _asked_for(item: ItemStatus, status: Status, listed: str | None, changed_at: str) -> None:

@@ -4,6 +4,7 @@ and results kept sealed, checked against their form, never in a log line."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from lianban.errors import RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, IllegalTransition, StatusEvent
+from lianban.ledger.models import Case, CaseItem, IllegalTransition, StatusEvent, Supplement
 from lianban.ledger.results import open_result, result_summary, seal_result
 from lianban.ledger.store import record_status
 from lianban.pipeline.stage import stage
@@ -117,3 +118,26 @@ def test_health_s_completion_after_hrss_paid_changes_nothing(paths: Paths, rewar
     with session_factory(paths.ledger_url)() as s:
         assert s.scalars(select(CaseItem.reason).where(CaseItem.item_code == "13")).one() == "奖励已发放"
         assert len(s.scalars(select(StatusEvent).where(StatusEvent.status == "已办结")).all()) == 1
+
+
+def test_a_supplement_request_asked_again_after_the_applicant_supplied_is_news_with_a_new_deadline(
+        paths: Paths, reward_case: str) -> None:
+    """The applicant supplied materials and the department, finding them not enough, asked again in the same
+    words: taken for a repeat, the applicant was never told and the 补正 deadline ran from the first request."""
+    first, again = "2026-12-01T10:01:00+08:00", "2026-12-07T09:00:00+08:00"
+    assert _report(paths, reward_case, Status.ACCEPTED, "health", "2026-12-01T10:00:00+08:00")
+    assert _materials_report(paths, reward_case, first, "请补正资料：联办申请表", ("M02",))
+    assert not _materials_report(paths, reward_case, "2026-12-02T09:00:00+08:00", "请补正资料：联办申请表", ("M02",))
+    with session_factory(paths.ledger_url).begin() as s:
+        item = s.scalars(select(CaseItem).where(CaseItem.item_code == "13")).one()
+        first_due = item.supplement_due
+        supplied = datetime(2026, 12, 3, 7)  # 15:00 Beijing, as the ledger keeps times (naive UTC)
+        s.add(Supplement(source="hrss", source_seq=1, case_no=reward_case, item_code="13", case_item_id=item.id,
+                         department="health", materials='["M02"]', supplied_at="2026-12-03T15:00:00+08:00",
+                         state="accepted", next_attempt_at=supplied, created_at=supplied))
+    assert _materials_report(paths, reward_case, again, "请补正资料：联办申请表", ("M02",))
+    with session_factory(paths.ledger_url)() as s:
+        item = s.scalars(select(CaseItem).where(CaseItem.item_code == "13")).one()
+        assert item.status_at == again and first_due is not None and item.supplement_due > first_due
+        assert len(s.scalars(select(StatusEvent).where(StatusEvent.status == "补正资料")).all()) == 2
+    assert not _materials_report(paths, reward_case, "2026-12-08T09:00:00+08:00", "请补正资料：联办申请表", ("M02",))
