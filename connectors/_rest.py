@@ -303,12 +303,15 @@ class RestDepartmentConnector:
 
     Subclasses declare ``department`` (key in ``schemas/catalog/departments.yaml``), ``statuses`` (the
     department's status code → unified :class:`~lianban.domain.statuses.Status`) and ``errors`` (its error code →
-    Chinese meaning). Submitting the same delivery twice is safe: the department dedupes by idempotency key.
+    Chinese meaning), and ``unopened_codes``: its codes refusing one item it could not open (decryption or
+    integrity), never the applicant's fault (:attr:`~lianban.wire.contract.Receipt.unopened`). Submitting the same
+    delivery twice is safe: the department dedupes by idempotency key.
     """
 
     department: str
     statuses: Mapping[str, Status]
     errors: Mapping[str, str]
+    unopened_codes: frozenset[str] = frozenset()
     submit_path = "/api/v1/cases:batch"
     status_path = "/api/v1/cases:status"
     supplement_path = "/api/v1/cases:supplement"
@@ -352,7 +355,7 @@ class RestDepartmentConnector:
             duplicate=flag(r.get("duplicate"), "duplicate", False),
             department_ref=bounded(r.get("ref"), MAX_REF_LENGTH, "ref"),
             status=known_status(self._status, str(code)) if accepted else None,
-            department_code=code, reason=reason,
+            department_code=code, reason=reason, unopened=not accepted and str(code) in self.unopened_codes,
         )
 
     def _status(self, code: Any) -> Status:

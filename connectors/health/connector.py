@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors._rest import RestDepartmentConnector
-from connectors.health.statuses import ERRORS, STATUSES
+from connectors.health.statuses import ERRORS, STATUSES, UNOPENED_CODES
 
 __all__ = ["HealthConnector"]
 
@@ -18,3 +18,4 @@ class HealthConnector(RestDepartmentConnector):
     department = "health"
     statuses = STATUSES
     errors = ERRORS
+    unopened_codes = UNOPENED_CODES

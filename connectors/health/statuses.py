@@ -32,3 +32,7 @@ ERRORS: dict[str, str] = {
     "WSJ": "补正材料所属事项未在卫生健康委员会办理（未收到该事项）",
     **batch_refusal_codes("BATCH_"),  # a sealed batch refused whole (lianban.crypto.batch)
 }
+
+#: its codes refusing one item it could not open (decryption or integrity): never the applicant's fault, sent
+#: again sealed anew (lianban.wire.contract.Receipt.unopened)
+UNOPENED_CODES = frozenset({"JMSB"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors._rest import RestDepartmentConnector
-from connectors.housing_fund.statuses import ERRORS, STATUSES
+from connectors.housing_fund.statuses import ERRORS, STATUSES, UNOPENED_CODES
 
 __all__ = ["HousingFundConnector"]
 
@@ -18,3 +18,4 @@ class HousingFundConnector(RestDepartmentConnector):
     department = "housing_fund"
     statuses = STATUSES
     errors = ERRORS
+    unopened_codes = UNOPENED_CODES

@@ -45,7 +45,7 @@ from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
 from connectors._rest import retry_after_seconds
 from connectors.medical import replies, writers
-from connectors.medical.statuses import ERROR_CODES, REQUEST_ERRORS, STATUSES, Action
+from connectors.medical.statuses import ERROR_CODES, REQUEST_ERRORS, STATUSES, UNOPENED_ERRORS, Action
 from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import UnknownMaterial, read_materials
@@ -269,7 +269,7 @@ def receipt_from(wire: Any) -> Receipt:
     return Receipt(
         idempotency_key=str(wire.idempotencyKey), accepted=accepted, duplicate=bool(wire.duplicate),
         department_ref=wire.ref, status=known_status(_status, code) if accepted else None, department_code=code,
-        reason=wire.reason or _refusal_meaning(code, accepted),
+        reason=wire.reason or _refusal_meaning(code, accepted), unopened=not accepted and code in UNOPENED_ERRORS,
     )
 
 

@@ -65,6 +65,9 @@ ERROR_CODES: dict[str, MedicalError] = {
 
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).
 RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM", "E_NOCASE"})
+#: of those, the ones refusing a record the bureau could not open (decryption or integrity): never the applicant's
+#: fault, sent again sealed anew (lianban.wire.contract.Receipt.unopened)
+UNOPENED_ERRORS = frozenset({"E_SEAL"})
 
 #: Faults that name the request's form, not anything one record says: a call of one record so refused does
 #: not show that record at fault (``RejectedError.of_request``).

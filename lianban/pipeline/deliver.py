@@ -6,7 +6,9 @@ department recognises by idempotency key and answers as a duplicate: never twice
 What one sealed batch can come back with, and what happens (a table, checked in this order)::
 
     receipts                         each row settled by its receipt (refused ones dead-lettered with the
-                                     department's reason, the applicant told 不予受理 with it)
+                                     department's reason, the applicant told 不予受理 with it; one refused
+                                     because the department could not open it backs off, alerted, and is
+                                     sealed anew: never the applicant's fault)
     RetriableError                   every row backs off (30 s doubling, capped at 15 min); the run stops
     RejectedError, envelope code     (BATCH_SIG, E_BATCH_KEY …: keys, clocks, tampering) as retriable, and
                                      alerted: the batch is re-sealed next time
@@ -241,6 +243,9 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     a decision at once), which the poll brings with its result (办理结果, which a receipt has no place for): taken
     from the receipt, the poll's was a repeat and its result dropped, or the item final and never polled again."""
     reason = said(receipt.reason) if receipt.reason else None
+    if not receipt.accepted and receipt.unopened:
+        _fail(row, f"{receipt.department_code or '-'}: {reason or '部门无法打开该条数据'}", None, result)
+        return
     if not receipt.accepted:
         _refuse(settling, row, receipt.department_code or "", reason or "部门拒收（未说明原因）", result)
         return
@@ -356,6 +361,10 @@ class _Run:
         if isinstance(outcome, RetriableError):
             return self._stop(rows, str(outcome), outcome.retry_after, str(outcome))
         receipts = {r.idempotency_key: r for r in outcome}
+        unopened = sum(r.unopened and not r.accepted for r in outcome)
+        if unopened:
+            alerts.error("告警 ALERT: %s 有 %d 条无法打开（解密或完整性校验失败），非申请人原因，不判不予受理，"
+                         "重新封装后重发；请与部门核对密钥与封装实现", self.department, unopened)
         for row in rows:
             receipt = receipts.get(row.idempotency_key)
             if receipt is None:

@@ -67,6 +67,9 @@ class Receipt:
     status: Status | None = None  # unified status the department reported on receipt
     department_code: str | None = None  # the department's own status/error code
     reason: str | None = None  # Chinese reason when refused
+    #: refused because the department could not open the sealed item (decryption or integrity: its code for
+    #: lianban.crypto.batch's SEAL), never the applicant's fault: sent again, sealed anew, not 不予受理
+    unopened: bool = False
 
 
 @dataclass(frozen=True)

@@ -374,3 +374,25 @@ def test_an_item_isolated_by_its_form_while_the_rest_of_its_batch_got_through_is
     assert gateway.batches == [4, 2, 1, 1, 2]
     assert (result.accepted, result.refused, result.retrying) == (3, 1, 0)
     assert told_not_accepted(paths, ids) == 2
+
+
+def unopened(items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """The first item refused with health's code for an item it could not open (JMSB), the rest accepted."""
+    code, body = accept(items)
+    body["receipts"][0].update(accepted=False, code="JMSB", reason="数据包解密或完整性校验失败", ref=None)
+    return code, body
+
+
+def test_an_item_the_department_could_not_open_is_sent_again_sealed_anew_not_refused_to_the_applicant(
+        paths: Paths, seeded: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Decryption or integrity failing on one item is the envelope's fault (a key, an implementation), never the
+    applicant's: it was dead-lettered as refused and the applicant told 不予受理 for good. Now it backs off,
+    alerted, and goes again in a batch sealed anew."""
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    ids = only_due(paths, 3)
+    first = run(paths, Gateway([unopened]))
+    assert (first.accepted, first.refused, first.retrying) == (2, 0, 1)
+    assert sorted(states(paths, ids)) == sorted([DeliveryState.ACCEPTED] * 2 + [DeliveryState.RETRY])
+    assert told_not_accepted(paths, ids) == 0 and "无法打开" in caplog.text and "不判不予受理" in caplog.text
+    due_again(paths, ids)
+    assert run(paths, Gateway([accept])).accepted == 1 and states(paths, ids) == [DeliveryState.ACCEPTED] * 3

@@ -275,3 +275,12 @@ def test_a_retry_after_of_digits_python_cannot_read_as_a_number_is_ignored(value
     connector._note_retry_after(answer)
     assert connector._retry_after is None
 
+
+
+@pytest.mark.parametrize(("code", "unopened"), [("E_SEAL", True), ("E_DATA", False), ("E_ITEM", False)])
+def test_a_record_the_bureau_could_not_open_is_told_apart_from_one_it_refused(code: str, unopened: bool) -> None:
+    """E_SEAL (decryption or integrity) is never the applicant's fault: the hub sends it again sealed anew."""
+    from types import SimpleNamespace
+
+    wire = SimpleNamespace(idempotencyKey="K1", accepted=False, duplicate=False, ref=None, code=code, reason=None)
+    assert receipt_from(wire).unopened is unopened
