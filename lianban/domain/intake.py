@@ -55,7 +55,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from lianban.domain.catalog import Catalog
+from lianban.domain.catalog import Catalog, shown_code
 from lianban.domain.clock import explicit, moment_of
 from lianban.domain.identity import code_shaped, code_shown, quoted_code, redact_text
 from lianban.domain.reasons import Reason
@@ -216,7 +216,7 @@ def _items(raw: Any) -> tuple[str, ...]:
     codes = tuple(c.strip() for c in _ITEM_SEPARATOR.split(text) if c.strip())
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
-        raise _Refused(f"办理事项重复：{'、'.join(repeated)}", "ITEMS_REPEATED")
+        raise _Refused(f"办理事项重复：{'、'.join(map(shown_code, repeated))}", "ITEMS_REPEATED")  # a name typed there
     return codes
 
 

@@ -94,6 +94,17 @@ def test_a_name_typed_into_the_case_number_is_not_shown(record: RetirementRecord
     assert isinstance(shown, Unreadable) and shown.case_no == "BZ/" + "*" * len(record.name)
 
 
+def test_a_name_or_a_phone_typed_twice_into_the_items_is_not_repeated_in_the_reason(
+        record: RetirementRecord, catalog: Catalog) -> None:
+    """办理事项 holding the applicant's name or mobile twice (columns swapped at the source): the 办理事项重复
+    reason, kept in the quarantine and printed by ``lianban validate``, names the repeated codes as an operator
+    may see them (a name starred, a mobile masked), never the name or the number (both were, whole)."""
+    for typed in (record.name, record.phone):
+        result = read(row(record, items=f"01,{typed},{typed}"), catalog)
+        assert isinstance(result, Unreadable) and any("办理事项重复" in r for r in result.reasons), result.reasons
+        assert not any(typed in r for r in result.reasons), result.reasons
+
+
 def test_readable_text_of_other_types_is_accepted(record: RetirementRecord, catalog: Catalog) -> None:
     result = read(row(record, phone=int(record.phone), contribution_months=str(record.contribution_months),
                       items="，".join(record.items), name=f"  {record.name} "), catalog)
