@@ -66,6 +66,7 @@ from lianban.wire.contract import (
     known_status,
     read_changed_at,
     read_polled,
+    shown_status_code,
 )
 from lianban.wire.gateway import GATEWAY_ERRORS, GatewayAuth
 from lianban.wire.ids import batch_id
@@ -362,7 +363,7 @@ class RestDepartmentConnector:
         try:
             return self.statuses[str(code)]
         except KeyError:
-            raise UnknownStatusCode(f"{self.connection}: 未知的部门状态码 {code!r}；请在 "
+            raise UnknownStatusCode(f"{self.connection}: 未知的部门状态码 {shown_status_code(code)!r}；请在 "
                              f"connectors/{self.department}/statuses.py 中补充映射") from None
 
     # -- supplement ----------------------------------------------------------------------------------

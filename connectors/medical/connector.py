@@ -61,6 +61,7 @@ from lianban.wire.contract import (
     known_status,
     read_changed_at,
     read_polled,
+    shown_status_code,
 )
 from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
@@ -247,8 +248,8 @@ def json_text(value: Mapping[str, Any]) -> str:
 def _status(code: str) -> Status:
     status = STATUSES.get(code)
     if status is None:
-        raise UnknownStatusCode(f"{WHO}返回的办理状态码 {code!r} 不在 connectors/medical/statuses.py 中："
-                                f"{HINTS['fatal']}")
+        raise UnknownStatusCode(f"{WHO}返回的办理状态码 {shown_status_code(code)!r} 不在 "
+                                f"connectors/medical/statuses.py 中：{HINTS['fatal']}")
     return status
 
 

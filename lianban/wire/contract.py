@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 import msgspec
 
 from lianban.domain.clock import explicit
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import code_shown, redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import FatalError
 from lianban.wire.signatures import Proof
@@ -111,6 +111,13 @@ class UnknownStatusCode(FatalError):
     row aside with this message, which names the table (:func:`read_polled`; the item is asked again next run,
     so once the table has the code its status is recorded); an accepted receipt carrying one is taken without
     a status (:func:`known_status`)."""
+
+
+def shown_status_code(code: Any) -> str:
+    """A status code the table lacks as :class:`UnknownStatusCode` may quote it (logged, alerted, the task's
+    error): each character outside ASCII starred and ID- and mobile-number-shaped runs masked, as when the
+    department's fields slipped and the applicant's name or number came where its code belongs."""
+    return code_shown(str(code))
 
 
 @dataclass(frozen=True)

@@ -421,6 +421,27 @@ def test_a_status_code_missing_from_the_table_is_set_aside_then_the_run_fails_na
     assert set(_housing_fund_statuses(paths).values()) == {"审核中"}
 
 
+def test_a_name_sent_as_a_status_code_is_not_repeated_in_the_error_or_the_log(
+        seeded: Any, paths: Paths, record: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The department's fields slipped (the applicant's name where its status code belongs): the row is set
+    aside and the run fails as for any unknown code, but neither the task's error (Airflow's log, the duty desk's
+    alert, ``lianban run collect``) nor the log line repeats the name: a code is quoted only when it looks like
+    one, as HRSS's are (lianban.domain.identity.quoted_code)."""
+    from connectors.housing_fund.connector import HousingFundConnector
+    from lianban.wire.contract import NoProofs, Peer, UnknownStatusCode
+
+    stage(seeded[0], paths.ledger_url, paths.keys_dir)
+    with session_factory(paths.ledger_url).begin() as s:
+        s.execute(Delivery.__table__.update().where(Delivery.department == "housing_fund").values(state="accepted"))
+        key = s.scalars(select(Delivery.idempotency_key).where(Delivery.department == "housing_fund")).first()
+    session = requests.Session()
+    session.mount("http://stub.invalid", _Answers({key: {"code": record.name}}))
+    peer = Peer(HousingFundConnector("http://stub.invalid", session), NoProofs())
+    with pytest.raises(UnknownStatusCode, match="statuses\\.py") as failed:
+        poll_department(peer, paths.ledger_url, paths.keys_dir, batch=4)
+    assert record.name not in str(failed.value) and record.name not in caplog.text
+
+
 def _housing_fund_statuses(paths: Paths) -> dict[str, str | None]:
     with session_factory(paths.ledger_url)() as s:
         return dict(s.execute(select(Delivery.idempotency_key, CaseItem.status)  # type: ignore[arg-type]

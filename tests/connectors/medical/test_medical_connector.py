@@ -12,7 +12,13 @@ import pytest
 import requests
 from zeep import exceptions as zx
 
-from connectors.medical.connector import MedicalConnector, receipt_from, supplement_receipt_from, translate_error
+from connectors.medical.connector import (
+    MedicalConnector,
+    receipt_from,
+    supplement_receipt_from,
+    translate_error,
+    update_from,
+)
 from connectors.medical.statuses import STATUSES
 from lianban.app.registry import load_connector
 from lianban.domain.statuses import Status
@@ -247,6 +253,20 @@ def test_a_poll_sets_aside_a_status_it_cannot_read_and_keeps_the_rest(monkeypatc
     unknown = [u for u in polled if isinstance(u, UnreadableStatus)]
     assert [u.idempotency_key for u in unknown] == ["K5"]
     assert "'99'" in unknown[0].reason and "connectors/medical/statuses.py" in unknown[0].reason
+
+
+def test_a_name_sent_as_a_status_code_is_not_repeated_in_the_reason(record: Any) -> None:
+    """The bureau's fields slipped (the applicant's name where its 办理状态码 belongs): the CaseStatus is set aside
+    naming statuses.py, without the name (the reason is logged and raised to the task as it is)."""
+    from types import SimpleNamespace
+
+    from lianban.wire.contract import UnreadableStatus, read_polled
+
+    wire = SimpleNamespace(idempotencyKey="K1", code=record.name, reason=None, material=[],
+                           changedAt="2025-03-01T10:00:00+08:00")
+    aside = read_polled(update_from, wire)
+    assert isinstance(aside, UnreadableStatus) and aside.unknown_code
+    assert "connectors/medical/statuses.py" in aside.reason and record.name not in aside.reason
 
 
 def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status() -> None:
