@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
+from lianban.app.redact import redact
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog, window
 from lianban.domain.liaisons import SMS_GATEWAY
@@ -205,13 +206,14 @@ def _forward_supplements(department: str, paths: Paths, ledger: str) -> dict[str
 
 
 def _isolated(step: Any) -> dict[str, Any]:
-    """One source's result, or the sentence saying why it failed (alerted), so the others still run."""
+    """One source's result, or the sentence saying why it failed (alerted), so the others still run (ID- and
+    mobile-number-shaped runs masked: a department's refusal may quote the applicant)."""
     try:
         result: dict[str, Any] = step()
         return result
     except LianbanError as exc:
         alerts.error("告警 ALERT: 补正转交失败：%s", exc)
-        return {"error": str(exc)}
+        return {"error": redact(str(exc))}
 
 
 def poll(department: str) -> dict[str, Any]:

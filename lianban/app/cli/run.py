@@ -11,6 +11,7 @@ import typer
 from lianban.app import jobs
 from lianban.app.cli.output import JsonFlag, emit, progress_bar
 from lianban.app.config import Paths
+from lianban.app.redact import redact
 from lianban.domain.catalog import window
 from lianban.errors import LianbanError
 
@@ -32,11 +33,12 @@ def run_deliver(department: str, as_json: JsonFlag = False) -> None:
 
 
 def _isolated(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """One source's result, or the sentence saying why it failed: one department down never stops the others."""
+    """One source's result, or the sentence saying why it failed: one department down never stops the others (ID-
+    and mobile-number-shaped runs masked: a department's refusal may quote the applicant)."""
     try:
         return job()
     except LianbanError as exc:
-        return {"error": str(exc)}
+        return {"error": redact(str(exc))}
 
 
 @run_app.command("collect")
