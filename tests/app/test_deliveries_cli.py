@@ -49,3 +49,17 @@ def test_a_department_s_reason_with_brackets_is_listed_as_it_said_it(seeded: Any
                   .values(state="refused", last_error="E104: 字段[/]不合规"))
     listed = _cli(paths.home, "list", "--department", "housing_fund", "--state", "refused")
     assert listed.returncode == 0 and "E104: 字段[/]不合规" in listed.stdout, listed.stdout + listed.stderr
+
+
+def test_an_id_number_typed_as_the_key_is_not_echoed(paths: Paths) -> None:
+    """An operator pasting the applicant's ID number where the delivery's key belongs hears that there is no such
+    dead letter, the number masked (as `lianban case show` masks one typed as a 办件编号): the sentence goes to a
+    terminal, a cron mail, a ticket."""
+    from datetime import date
+
+    from simulators.people import make_id_number
+
+    typed = make_id_number("341622", date(1965, 3, 14), 7, True)
+    refused = _cli(paths.home, "retry", typed)
+    assert refused.returncode == 2 and "没有编号为" in refused.stdout
+    assert typed not in refused.stdout + refused.stderr and f"{typed[:6]}********{typed[-4:]}" in refused.stdout

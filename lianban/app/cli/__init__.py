@@ -37,6 +37,7 @@ from lianban.app.cli.output import console
 from lianban.app.cli.quarantine import quarantine_app
 from lianban.app.cli.run import run_app
 from lianban.app.cli.supplements import supplements_app
+from lianban.app.redact import redact
 from lianban.errors import LianbanError
 
 app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
@@ -81,8 +82,9 @@ def main() -> None:
 
 
 def fail(sentence: str) -> NoReturn:
-    """Print one operator-facing sentence, unwrapped and with no markup read into it, and exit 2."""
-    console.print(f"[red]错误 (error):[/red] {escape(sentence)}", soft_wrap=True)
+    """Print one operator-facing sentence, unwrapped and with no markup read into it, ID- and mobile-number-shaped
+    runs masked (it may repeat what was typed, or a department's words), and exit 2."""
+    console.print(f"[red]错误 (error):[/red] {escape(redact(sentence))}", soft_wrap=True)
     raise SystemExit(2) from None
 
 
