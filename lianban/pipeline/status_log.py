@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.catalog import load_catalog, shown_code, window
-from lianban.domain.identity import redact_text
+from lianban.domain.identity import code_shown, redact_text
 from lianban.domain.intake import SourceRow, Unreadable
 from lianban.domain.statuses import Status, StatusChange
 from lianban.errors import RejectedError
@@ -131,8 +131,10 @@ def _reports_on(item_code: str, status: Status) -> bool:
 
 def _kept(change: StatusChange, run: _Run) -> str:
     """`change` as a waiting row keeps it (JSON): its reason masked and its result sealed, as an applied row's
-    are, never the applicant's data in plaintext; :func:`_restored` reads it back."""
-    masked = replace(change, reason=redact_text(change.reason) if change.reason else change.reason, result=None)
+    are, and its item code as shown (a name typed there names no item: skipped alike), never the applicant's data
+    in plaintext; :func:`_restored` reads it back."""
+    masked = replace(change, item_code=code_shown(change.item_code),
+                     reason=redact_text(change.reason) if change.reason else change.reason, result=None)
     return json.dumps({**asdict(masked), "sealed": _seal(change, run)}, ensure_ascii=False)
 
 

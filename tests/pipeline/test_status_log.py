@@ -402,3 +402,21 @@ def test_a_status_row_for_an_item_not_chosen_is_skipped_without_quoting_a_name(
     db.append_status(app["case_no"], "欧阳" + app["name"], "1")
     assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).skipped == 1
     assert "未选择事项" in caplog.text and app["name"] not in caplog.text
+
+
+def test_a_row_with_a_name_in_its_item_code_waiting_for_its_case_keeps_no_name_and_is_skipped_when_it_applies(
+        paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    """事项编码 holding the applicant's name in a row that comes before its application: the row waits, kept
+    without the name (it was kept whole in the ledger, the reason beside it masked); once the case is staged it
+    is skipped as an item not chosen, as it would have been had the case been there."""
+    app = next(iter(generate(40, seed=3)))
+    db = FrontendDB(paths.frontend_url)
+    db.append_status(app["case_no"], app["name"], "1", at="2026-12-01T09:00:00+08:00")
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).waiting == 1
+    with session_factory(paths.ledger_url)() as s:
+        kept = s.scalars(select(ParkedStatus.change)).one() or ""
+    assert app["name"] not in kept
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).skipped == 1
+    assert app["name"] not in caplog.text
