@@ -50,6 +50,7 @@ import msgspec
 import requests
 
 from lianban.domain.batches import chunks
+from lianban.domain.identity import said
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import UnknownMaterial, read_materials
 from lianban.errors import ConfigError, FatalError, LianbanError, RejectedError, RetriableError
@@ -87,7 +88,7 @@ class Failure:
     connection: str
     http_status: int
     code: str  # the department's own error code ("" when it sent none)
-    message: str  # its Chinese message, or the meaning from the connector's error table
+    message: str  # its Chinese message (masked and bounded: identity.said), or the meaning from its error table
     retry_after: float | None
 
 
@@ -240,7 +241,7 @@ class GatewayClient:
             body = {}
         body = body if isinstance(body, dict) else {}
         code = "" if getattr(resp, UNSIGNED, False) else str(body.get("code") or "")  # not the party's word
-        message = str(body.get("message") or self.errors.get(code, ""))
+        message = said(str(body.get("message") or self.errors.get(code, "")))  # may quote the applicant
         return Failure(self.connection, resp.status_code, code, message,
                        retry_after_seconds(resp.headers.get("Retry-After")))
 

@@ -89,6 +89,20 @@ def test_other_4xx_is_rejected_with_the_department_code_and_chinese_reason(stubb
     assert (caught.value.code, caught.value.reason) == ("ZDJYSB", "退休待遇审核信息字段校验未通过")
 
 
+@pytest.mark.parametrize(("status", "error"), [(400, RejectedError), (401, ConfigError)])
+def test_a_refusal_quoting_the_applicant_is_said_masked(stubbed: Any, status: int, error: type[Exception]) -> None:
+    """The department's message quoting an ID and a mobile number: the error the task fails with says it masked
+    (Airflow writes a failed task's exception to its log as it is, past the log records' redaction), while the
+    code and the rest of its words are kept."""
+    words = "身份证号码 34162219650314015X、联系电话 13812345678 与登记信息不符"
+    connector, _ = stubbed(HealthConnector, [(status, JSON, body({"code": "ZDJYSB", "message": words}))])
+    with pytest.raises(error) as caught:
+        connector.poll(["k"])
+    said = str(caught.value)
+    assert "34162219650314015X" not in said and "13812345678" not in said
+    assert "341622********015X" in said and "138****5678" in said and "与登记信息不符" in said
+
+
 def test_rejection_without_message_uses_the_error_table(stubbed: Any) -> None:
     connector, _ = stubbed(HousingFundConnector, [(413, JSON, body({"code": "TOO_LARGE"}))])
     with pytest.raises(RejectedError) as caught:
