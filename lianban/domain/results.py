@@ -24,6 +24,7 @@ from functools import cache
 from typing import Any
 
 from lianban.domain.catalog import load_catalog, read_file
+from lianban.domain.identity import code_shown
 from lianban.errors import ConfigError
 
 __all__ = ["ResultForm", "Sentence", "check", "load_results", "summary"]
@@ -76,7 +77,7 @@ def check(item_code: str, party: str, result: Mapping[str, object]) -> str | Non
     The reason names keys, never values (they are personal)."""
     form = load_results().get((item_code, party))
     if form is None:
-        return f"事项 {item_code} 不应由 {party} 返回办理结果"
+        return f"事项 {code_shown(item_code)} 不应由 {party} 返回办理结果"  # a name typed as the code: not repeated
     unknown = sorted(set(result) - set(form.keys))
     missing = sorted(set(form.keys) - set(result))
     bad = sorted(k for k, shape in form.keys.items() if k in result and not shape.fullmatch(str(result[k])))

@@ -420,3 +420,16 @@ def test_a_row_with_a_name_in_its_item_code_waiting_for_its_case_keeps_no_name_a
     stage(db, paths.ledger_url, paths.keys_dir)
     assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).skipped == 1
     assert app["name"] not in caplog.text
+
+
+def test_a_row_with_a_name_in_its_item_code_and_a_result_is_skipped_without_quoting_the_name(
+        paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
+    """事项编码 holding the applicant's name on a row that also reports a 办理结果: the result is not taken (no item
+    has that code) and the alert saying so names the code masked, as the skip line does (it quoted the name)."""
+    app = next(iter(generate(40, seed=3)))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([app])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.append_status(app["case_no"], app["name"], "1", result={"amount": "3000.00", "paid_on": "2026-12-01"})
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).skipped == 1
+    assert "办理结果未采纳" in caplog.text and app["name"] not in caplog.text
