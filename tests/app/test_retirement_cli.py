@@ -42,3 +42,16 @@ def test_bad_input_is_one_sentence_on_stderr_and_exit_2(category: str, birth: st
     assert done.exit_code == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0] and "Traceback" not in done.stderr
+
+
+def test_an_id_number_given_as_the_birth_month_is_not_echoed() -> None:
+    """The birth month is in the applicant's ID number, so a clerk may paste the number itself: refused as any
+    slip, the number masked (it was echoed whole: the value is cut at 20 characters, an ID number has 18)."""
+    from datetime import date
+
+    from simulators.people import make_id_number
+
+    typed = make_id_number("341622", date(1965, 3, 14), 7, True)
+    done = runner.invoke(app, ["retirement-age", "--category", "male", "--birth", typed])
+    assert done.exit_code == 2 and "出生年月" in done.stderr
+    assert typed not in done.stderr and f"{typed[:6]}********{typed[-4:]}" in done.stderr

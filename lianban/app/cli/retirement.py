@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from lianban.app.cli.output import JsonFlag, console
+from lianban.app.redact import redact
 from lianban.domain.retirement import Category, retirement_age
 
 _BIRTH = re.compile(r"(\d{4})-(\d{2})")
@@ -23,8 +24,9 @@ _LABELS = {"statutory_age_months": "法定退休年龄（月）", "statutory_age
 
 
 def refuse(sentence: str) -> NoReturn:
-    """One operator-facing sentence on stderr, exit 2."""
-    typer.echo(f"错误 (error): {sentence}", err=True)
+    """One operator-facing sentence on stderr (ID- and mobile-number-shaped runs masked: it may repeat what was
+    typed, and an ID number holds the birth month asked for), exit 2."""
+    typer.echo(f"错误 (error): {redact(sentence)}", err=True)
     raise typer.Exit(2)
 
 
