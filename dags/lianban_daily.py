@@ -13,6 +13,7 @@ import lianban_defaults
 from airflow.sdk import dag, task
 
 from lianban.app import jobs
+from lianban.app.redact import masked_errors
 
 
 @dag(
@@ -21,8 +22,8 @@ from lianban.app import jobs
     **{**lianban_defaults.dag_defaults(), "schedule": "30 8 * * *"},
 )
 def lianban_daily() -> None:
-    task(task_id="daily_summary")(jobs.daily_summary)()
-    task(task_id="archive_evidence")(jobs.archive_evidence)()
+    task(task_id="daily_summary")(masked_errors(jobs.daily_summary))()
+    task(task_id="archive_evidence")(masked_errors(jobs.archive_evidence))()
 
 
 lianban_daily()

@@ -11,6 +11,7 @@ import lianban_defaults
 from airflow.sdk import dag, task
 
 from lianban.app import jobs
+from lianban.app.redact import masked_errors
 
 
 @dag(
@@ -19,10 +20,10 @@ from lianban.app import jobs
     **lianban_defaults.dag_defaults(),
 )
 def lianban_exchange() -> None:
-    staged = task(task_id="extract_validate_stage")(jobs.stage)()
+    staged = task(task_id="extract_validate_stage")(masked_errors(jobs.stage))()
     for department in jobs.pushed_departments():
         pool = lianban_defaults.department_pool(department)
-        staged >> task(task_id=f"deliver_{department}", pool=pool)(jobs.deliver)(department)
+        staged >> task(task_id=f"deliver_{department}", pool=pool)(masked_errors(jobs.deliver))(department)
 
 
 lianban_exchange()

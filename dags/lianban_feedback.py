@@ -16,6 +16,7 @@ import lianban_defaults
 from airflow.sdk import dag, task
 
 from lianban.app import jobs
+from lianban.app.redact import masked_errors
 
 
 @dag(
@@ -24,19 +25,21 @@ from lianban.app import jobs
     **lianban_defaults.dag_defaults(),
 )
 def lianban_feedback() -> None:
-    taken = task(task_id="take_supplements")(jobs.take_supplements)()
-    collected = [task(task_id="collect_hrss", trigger_rule="all_done")(jobs.collect_hrss)()]
+    taken = task(task_id="take_supplements")(masked_errors(jobs.take_supplements))()
+    collected = [task(task_id="collect_hrss", trigger_rule="all_done")(masked_errors(jobs.collect_hrss))()]
     for department in jobs.pushed_departments():
         pool = lianban_defaults.department_pool(department)
         forwarded = task(task_id=f"forward_{department}", trigger_rule="all_done", pool=pool)(
-            jobs.forward_supplements)(department)
-        polled = task(task_id=f"poll_{department}", trigger_rule="all_done", pool=pool)(jobs.poll)(department)
+            masked_errors(jobs.forward_supplements))(department)
+        polled = task(task_id=f"poll_{department}", trigger_rule="all_done", pool=pool)(
+            masked_errors(jobs.poll))(department)
         taken >> forwarded >> polled
         collected.append(polled)
     taken >> collected[0]
     # all_done: one department down (or with a wrong password) never stops the rest or the report
-    payments = task(task_id="request_payments", trigger_rule="all_done")(jobs.request_payments)()
-    collected >> payments >> task(task_id="report_to_wanshi_tong", trigger_rule="all_done")(jobs.report)()
+    payments = task(task_id="request_payments", trigger_rule="all_done")(masked_errors(jobs.request_payments))()
+    report = task(task_id="report_to_wanshi_tong", trigger_rule="all_done")(masked_errors(jobs.report))
+    collected >> payments >> report()
 
 
 lianban_feedback()

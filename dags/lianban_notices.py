@@ -15,6 +15,7 @@ import lianban_defaults
 from airflow.sdk import dag, task
 
 from lianban.app import jobs
+from lianban.app.redact import masked_errors
 
 
 @dag(
@@ -23,10 +24,10 @@ from lianban.app import jobs
     **{**lianban_defaults.dag_defaults(), "schedule": "0 10 * * *"},
 )
 def lianban_notices() -> None:
-    reminders = task(task_id="plan_reminders")(jobs.plan_reminders)()
-    pensions = task(task_id="plan_pension_notices", trigger_rule="all_done")(jobs.plan_pension_notices)()
-    sent = task(task_id="send_due", trigger_rule="all_done")(jobs.send_notices)()
-    receipts = task(task_id="collect_receipts", trigger_rule="all_done")(jobs.collect_notice_receipts)()
+    reminders = task(task_id="plan_reminders")(masked_errors(jobs.plan_reminders))()
+    pensions = task(task_id="plan_pension_notices", trigger_rule="all_done")(masked_errors(jobs.plan_pension_notices))()
+    sent = task(task_id="send_due", trigger_rule="all_done")(masked_errors(jobs.send_notices))()
+    receipts = task(task_id="collect_receipts", trigger_rule="all_done")(masked_errors(jobs.collect_notice_receipts))()
     reminders >> pensions >> sent >> receipts
 
 

@@ -14,6 +14,7 @@ import lianban_defaults
 from airflow.sdk import dag, task
 
 from lianban.app import jobs
+from lianban.app.redact import masked_errors
 
 
 @dag(
@@ -22,8 +23,8 @@ from lianban.app import jobs
     **{**lianban_defaults.dag_defaults(), "schedule": "*/15 * * * *"},
 )
 def lianban_operations() -> None:
-    checked = task(task_id="health_checks")(jobs.health_checks)()
-    checked >> task(task_id="alert_liaisons", trigger_rule="all_done")(jobs.alerts_check)()
+    checked = task(task_id="health_checks")(masked_errors(jobs.health_checks))()
+    checked >> task(task_id="alert_liaisons", trigger_rule="all_done")(masked_errors(jobs.alerts_check))()
 
 
 lianban_operations()

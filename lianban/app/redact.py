@@ -4,16 +4,26 @@ ID numbers are shown as ``341622********0012`` and mobile numbers as ``138****56
 handler or format produced them: :func:`install` wraps Python's log-record factory, so a record is
 redacted the moment it is created. Names cannot be recognised by shape; the code never logs them, and
 the end-to-end scan test proves it.
+
+Airflow 3 writes the exception a task fails with to the task's log through structlog, past the log-record
+factory: :func:`masked_errors` wraps each task's job so that what it fails with is a :class:`TaskFailed` whose
+text (the original exception's type and message) is redacted the same way, its traceback kept.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from lianban.domain.identity import redact_text as redact
+from lianban.errors import LianbanError
 
-__all__ = ["install", "redact"]
+__all__ = ["TaskFailed", "install", "masked_errors", "redact"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _installed = False
 
@@ -53,3 +63,24 @@ def _mask(record: logging.LogRecord, clean: str) -> None:
             record.msg, record.args = redact(record.msg), args
             return
     record.msg, record.args = clean, ()
+
+
+class TaskFailed(LianbanError):
+    """What an Airflow task fails with: its job's exception, type and message, ID and mobile numbers masked."""
+
+
+def masked_errors(job: Callable[P, R]) -> Callable[P, R]:
+    """`job` failing with a :class:`TaskFailed` of its exception's masked text (traceback kept, the unmasked
+    exception not chained: a task log prints every exception of the chain). Airflow's own exceptions (a
+    timeout, a skip) pass as they are: the task runner acts on their type."""
+
+    @functools.wraps(job)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return job(*args, **kwargs)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] == "airflow":
+                raise
+            raise TaskFailed(redact(f"{type(exc).__name__}: {exc}")).with_traceback(exc.__traceback__) from None
+
+    return run

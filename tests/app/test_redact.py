@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
 from datetime import date
 
 import pytest
+from structlog.tracebacks import ExceptionDictTransformer
 
-from lianban.app.redact import install, redact
+from lianban.app.redact import TaskFailed, install, masked_errors, redact
+from lianban.errors import RejectedError
 from simulators.people import make_id_number
 
 PERSON_ID = make_id_number("341622", date(1965, 3, 9), 6, True)
@@ -54,3 +58,32 @@ def test_a_record_keeps_its_arguments_for_a_formatter_that_reads_them() -> None:
         assert formatter.format(record) == f'127.0.0.1:40000 - "GET {shown} HTTP/1.1" 200 OK'
     split = logging.getLogger("x").makeRecord("x", logging.INFO, __file__, 1, "%s%s", (PHONE[:5], PHONE[5:]), None)
     assert split.getMessage() == "139****5678"
+
+
+def _refuse(text: str) -> None:
+    raise RejectedError(f"部门拒收：{text}", "ZDJYSB")
+
+
+def test_a_task_fails_with_its_error_masked_as_airflow_renders_it() -> None:
+    """Airflow 3 renders a failed task's exception with structlog (no locals), past the log-record factory: the
+    job's exception, its message quoting an applicant, is raised again masked, its traceback kept and the
+    unmasked one not chained (a chain is printed whole)."""
+    job = masked_errors(_refuse)
+    with pytest.raises(TaskFailed) as raised:
+        job(f"身份证号 {PERSON_ID} 电话 {PHONE}")
+    rendered = json.dumps(ExceptionDictTransformer(show_locals=False)(
+        (raised.type, raised.value, raised.value.__traceback__)), ensure_ascii=False)
+    assert PERSON_ID not in rendered and PHONE not in rendered
+    assert "RejectedError: 部门拒收：身份证号 341622********" in rendered and "_refuse" in rendered
+    assert job.__name__ == "_refuse" and inspect.signature(job) == inspect.signature(_refuse)
+
+
+def test_airflows_own_exceptions_pass_as_they_are() -> None:
+    """The task runner acts on their type (a timeout, a skip)."""
+    from airflow.sdk.exceptions import AirflowTaskTimeout
+
+    def slow() -> None:
+        raise AirflowTaskTimeout(f"timed out {PERSON_ID}")
+
+    with pytest.raises(AirflowTaskTimeout):
+        masked_errors(slow)()
