@@ -40,7 +40,7 @@ from lianban.domain.statuses import Status
 from lianban.domain.supplements import material_names
 from lianban.errors import ConfigError
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Delivery, PaymentRequest, StatusEvent
 from lianban.ledger.time_limits import beijing_today, item_deadline, item_overdue
 
 #: whether one case item is past its time limit
@@ -145,7 +145,8 @@ def list_cases(ledger_url: str, had_status: Status | None = None, overdue_only: 
     `today`, itself defaulting to today in Beijing) says is past its time limit."""
     overdue = overdue or partial(is_overdue, today=today or beijing_today())  # one today for every item
     items = selectinload(Case.items)
-    query = select(Case).options(items.selectinload(CaseItem.delivery).load_only(Delivery.state, Delivery.sent_at))
+    query = select(Case).options(items.selectinload(CaseItem.delivery).load_only(Delivery.state, Delivery.sent_at),
+                                 items.selectinload(CaseItem.payment).load_only(PaymentRequest.requested_at))
     query = query.order_by(Case.case_no)
     if had_status is not None:
         query = query.where(exists().where(StatusEvent.case_item_id == CaseItem.id, CaseItem.case_id == Case.id,

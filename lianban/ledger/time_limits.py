@@ -110,10 +110,9 @@ def _asked_at(item: CaseItem) -> datetime | None:
 
 
 def item_deadline(item: CaseItem) -> Deadline | None:
-    """`item`'s due date (and whether it is estimated) on the clock it is on now (:func:`clock`); None while that
-    clock has not started."""
-    return clock(item.item_code, item.department, item.status, item.case.approved_at, _accepted_at(item),
-                 _asked_at(item))[1]
+    """`item`'s due date (and whether it is estimated): its department's promise to the applicant (承诺办结日期,
+    what 皖事通办 shows); None while its clock has not started."""
+    return due_date(item.item_code, item.department, item.case.approved_at, _accepted_at(item))
 
 
 def handed_on(item_code: str, department: str, status: str | None) -> bool:
@@ -134,10 +133,11 @@ def supplement_overdue(status: str | None, supplement_due: date | None, today: d
 
 
 def item_overdue(item: CaseItem, today: date | None = None) -> bool:
-    """Whether `item` is past its time limit (or its completing party's), or its 补正 deadline, on `today`
-    (default: Beijing today)."""
-    return past_due(item.final, item_deadline(item), today) or supplement_overdue(item.status, item.supplement_due,
-                                                                                  today)
+    """Whether `item` is past the clock it is on (:func:`clock`: its time limit, or its completing party's), or its
+    补正 deadline, on `today` (default: Beijing today)."""
+    due = clock(item.item_code, item.department, item.status, item.case.approved_at, _accepted_at(item),
+                _asked_at(item))[1]
+    return past_due(item.final, due, today) or supplement_overdue(item.status, item.supplement_due, today)
 
 
 def overdue_items(session: Session, today: date | None = None) -> int:

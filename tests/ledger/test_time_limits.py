@@ -12,7 +12,7 @@ from lianban.app.config import Paths
 from lianban.app.dashboard.queries import overdue as dashboard_overdue
 from lianban.domain.catalog import window
 from lianban.domain.statuses import Status
-from lianban.ledger.cases import due_date, is_overdue
+from lianban.ledger.cases import due_date, is_overdue, list_cases
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, PaymentRequest
 from lianban.ledger.store import DeliveryState
@@ -82,4 +82,6 @@ def test_a_reward_hrss_was_asked_to_pay_is_overdue_for_hrss_past_its_completion_
         assert {(r["department"], r["due"], r["days_late"]) for r in listed} == {(window(), "2026-11-18", 1)}
         item = s.scalars(select(CaseItem).where(CaseItem.item_code == "13")).first()
         assert item is not None and is_overdue(item, date(2026, 11, 19)) and not is_overdue(item, date(2026, 11, 18))
-        assert due_date(item) == "2026-11-18"
+        assert due_date(item) == "2026-11-16"  # health's promise to the applicant, as 皖事通办 shows it, stays
+    overdue_cases = list_cases(paths.ledger_url, overdue_only=True, today=date(2026, 11, 19))
+    assert len(overdue_cases) == len(rewards)  # the case list reads the request with the items, not one by one
