@@ -92,7 +92,7 @@ def _month(raw: Any) -> int | None:
 
 def _whole(raw: Any) -> int | None:
     text = str(raw).strip() if raw is not None else ""
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None  # isdigit() takes "²", which int() refuses
 
 
 def read_insured(values: Mapping[str, Any]) -> Insured | None:

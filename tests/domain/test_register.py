@@ -30,6 +30,13 @@ def test_a_bad_phone_or_contribution_is_kept_for_the_gateway_to_report() -> None
     assert person is not None and person.phone is None and person.contribution_months is None
 
 
+@pytest.mark.parametrize("months", ["²", "3²", "①"])
+def test_a_contribution_of_digits_int_cannot_read_is_unreadable_not_a_crash(months: str) -> None:
+    # str.isdigit() says yes to "²", int() then raises: one such value stopped the whole reminders run
+    person = read_insured({**ROW, "contribution_months": months})
+    assert person is not None and person.contribution_months is None
+
+
 @pytest.mark.parametrize(("today", "due"), [
     (date(2025, 4, 30), True),  # man born 1965-05 retires 2025-07 (60y2m): 3 months ahead, the edge
     (date(2025, 3, 31), False),  # 4 months ahead
@@ -67,7 +74,8 @@ def test_an_award_is_read_into_its_pension_notice() -> None:
 
 
 @pytest.mark.parametrize("change", [{"monthly_amount": "NaN"}, {"monthly_amount": "-1"}, {"monthly_amount": ""},
-                                    {"pay_day": "32"}, {"start_month": "2026-1"}, {"id_number": None}])
+                                    {"pay_day": "32"}, {"pay_day": "²"}, {"start_month": "2026-1"},
+                                    {"id_number": None}])
 def test_an_award_that_cannot_be_read_is_refused(change: dict[str, object]) -> None:
     row = {"id_number": "341602196505120011", "phone": None, "monthly_amount": "3256.80", "start_month": "2026-01",
            "pay_day": "15"}
