@@ -5,6 +5,8 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
     read      every row of the chunk through :func:`lianban.domain.register.read_insured` (an unreadable row is
               counted, never logged)
     due       the people whose retirement month lies in the window (:func:`lianban.domain.register.reminder`)
+    applied   those of them who have a 退休一件事 case in the ledger already (same blind index): they applied, so
+              no reminder tells them to
     planned   those with no reminder yet for that month — whichever of the two templates it was, so a person
               whose contributions reach the minimum between two runs is not reminded twice — written through
               :func:`lianban.pipeline.sms_notices.plan` (person by blind index, period the retirement month);
@@ -33,7 +35,7 @@ from lianban.domain.sms import is_mobile
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import SmsNotice
+from lianban.ledger.models import Case, SmsNotice
 from lianban.pipeline.sms_notices import NoticeState, plan, replan
 
 __all__ = ["CHUNK", "DEFAULT_MONTHS", "NoticeKeys", "Register", "ReminderResult", "notice_keys", "plan_reminders"]
@@ -69,6 +71,7 @@ class ReminderResult:
     planned: int = 0
     short: int = 0  # planned with the 缴费年限不足 variant
     already: int = 0  # due, and reminded (or planned) before
+    applied: int = 0  # due, and applied already (a case in the ledger): not reminded
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -114,13 +117,24 @@ def _reminded(session: Session, indexes: Sequence[str]) -> tuple[set[tuple[str, 
     return set(held), {at: n for at, n in held.items() if n.state == NoticeState.INVALID}
 
 
+def _applied(session: Session, indexes: Sequence[str]) -> set[str]:
+    """Those of `indexes` who have a case in the ledger: their application is in, no reminder to apply."""
+    if not indexes:
+        return set()
+    return set(session.scalars(select(Case.id_index).where(Case.id_index.in_(list(indexes)))))
+
+
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
                 result: ReminderResult) -> None:
     result.read += len(rows)
     found = _due(rows, keys, due, result)
     known, invalid = _reminded(session, [index for index, _, _ in found])
+    applied = _applied(session, [index for index, _, _ in found])
     for index, phone, notice in found:
         result.due += 1
+        if index in applied:
+            result.applied += 1
+            continue
         at = (index, notice.period)
         if at in known and not (at in invalid and is_mobile(phone)):
             result.already += 1

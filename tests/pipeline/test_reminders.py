@@ -146,3 +146,22 @@ def test_a_reminder_another_run_planned_meanwhile_is_counted_as_already_planned(
     monkeypatch.setattr(reminders, "_reminded", lambda session, indexes: (set(), {}))
     again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
     assert first.planned and (again.planned, again.already) == (0, first.planned)
+
+
+def test_a_person_who_already_applied_is_not_told_to_apply(paths: Paths, people: list[dict[str, Any]]) -> None:
+    """Someone whose 退休一件事 application the ledger already holds (an approved case: flexible early, or applied
+    before the register caught up) is not sent 到龄提醒's "届时请…申请": counted applied, nothing planned."""
+    from lianban.crypto.hashing import blind_index
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Case
+    from lianban.pipeline.reminders import notice_keys
+
+    due, index = sorted(expected(people)), notice_keys(paths.keys_dir).index
+    applied = due[:3]
+    with session_factory(paths.ledger_url).begin() as session:
+        session.add_all(Case(case_no=f"LB-TEST-{i}", source_seq=i, id_index=blind_index(index, number),
+                             region_code="341602", approved_at=datetime(2026, 11, 1), staged_at=datetime(2026, 11, 2))
+                        for i, number in enumerate(applied))
+    result = plan_reminders(FrontendDB(paths.frontend_url).register, paths.ledger_url, paths.keys_dir, TODAY)
+    assert (result.due, result.applied, result.planned) == (len(due), len(applied), len(due) - len(applied))
+    assert len(listed(paths.ledger_url)) == len(due) - len(applied)
