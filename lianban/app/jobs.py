@@ -370,7 +370,7 @@ def reminder_months(env: dict[str, str] | None = None) -> int:
     raw = (os.environ if env is None else env).get(REMINDER_MONTHS_ENV, "").strip()
     if not raw:
         return DEFAULT_MONTHS
-    if not raw.isdigit() or int(raw) > 24:
+    if not raw.isdecimal() or int(raw) > 24:  # isdigit() takes "²", which int() refuses
         raise ConfigError(f"{REMINDER_MONTHS_ENV} 应为 0–24 的整数（提前提醒的月数） "
                           f"({REMINDER_MONTHS_ENV} must be a whole number of months, 0-24)")
     return int(raw)

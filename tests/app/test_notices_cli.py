@@ -104,7 +104,7 @@ def test_the_reminder_window_comes_from_the_environment(raw: str, months: int) -
     assert reminder_months({"LIANBAN_REMINDER_MONTHS": raw}) == months
 
 
-@pytest.mark.parametrize("raw", ["three", "-1", "25"])
+@pytest.mark.parametrize("raw", ["three", "-1", "25", "²", "3²"])  # "²": a digit to isdigit, no number to int
 def test_a_bad_reminder_window_says_what_to_set(raw: str) -> None:
     with pytest.raises(ConfigError, match="LIANBAN_REMINDER_MONTHS"):
         reminder_months({"LIANBAN_REMINDER_MONTHS": raw})
