@@ -1,7 +1,8 @@
 """双告知 rules, pure: reading a register row or an approved pension, and which 到龄提醒 a person is due.
 
 A register row (HRSS 在职参保人员登记, domain keys) becomes an :class:`Insured` when its 出生年月 is ``YYYY-MM`` and
-its 原法定退休年龄 is one ``schemas/validation/reform.yaml`` knows (60/55/50 → male/female55/female50); otherwise
+its 原法定退休年龄 is one ``schemas/validation/reform.yaml`` knows (60/55/50 → male/female55/female50) and the
+sex digit of its ID number (when ID-shaped) agrees with it, as reform.yaml requires; otherwise
 :func:`read_insured` answers None and the caller counts it unreadable (never logs it). Phone and contribution
 months are kept as they are, however wrong: a missing or malformed phone is the SMS gateway's to report
 (``invalid``), an unreadable contribution only means the reminder cannot say it is short.
@@ -24,6 +25,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from lianban.domain.identity import id_is_male
 from lianban.domain.retirement import (
     Category,
     age_text,
@@ -41,6 +43,7 @@ REMINDER, REMINDER_SHORT = "retirement_reminder", "retirement_reminder_short"
 REMINDER_KINDS = (REMINDER, REMINDER_SHORT)  # one reminder per person and retirement month, whichever kind
 PENSION_KIND = "pension_notice"
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_ID_SHAPED = re.compile(r"[0-9]{17}[0-9X]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +103,16 @@ def read_insured(values: Mapping[str, Any]) -> Insured | None:
     birth, categories = _month(values.get("birth_month")), load_reform().categories
     original = str(values.get("original_age") or "").strip()
     number = str(values.get("id_number") or "").strip().upper()
-    if birth is None or original not in categories or not number:
+    if birth is None or original not in categories or not number or not _sex_agrees(number, categories[original][1]):
         return None
     phone = str(values["phone"]).strip() if values.get("phone") is not None else None
     return Insured(number, birth, categories[original][0], phone or None, _whole(values.get("contribution_months")))
+
+
+def _sex_agrees(number: str, sex: str) -> bool:
+    """Whether an ID-shaped `number`'s sex digit is the category's sex (as the cases' REFORM_SEX judges it): a
+    man recorded 55 or 50 would be told a woman's retirement month. A number of another shape is not judged."""
+    return _ID_SHAPED.fullmatch(number) is None or id_is_male(number) == (sex == "male")
 
 
 def _chinese_month(index: int) -> str:

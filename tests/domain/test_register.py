@@ -16,7 +16,8 @@ ROW = {"id_number": "34160219650512001x", "birth_month": "1965-05", "original_ag
 def test_a_register_row_is_read_with_its_category_from_the_original_age() -> None:
     person = read_insured(ROW)
     assert person == Insured("34160219650512001X", month_index(1965, 5), Category.MALE, "13912345678", 300)
-    assert read_insured({**ROW, "original_age": "55"}).category is Category.FEMALE55  # type: ignore[union-attr]
+    woman = {**ROW, "id_number": "341602197104120023", "birth_month": "1971-04"}
+    assert read_insured({**woman, "original_age": "55"}).category is Category.FEMALE55  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("change", [{"birth_month": "1965-13"}, {"birth_month": "196505"}, {"birth_month": None},
@@ -28,6 +29,17 @@ def test_a_row_without_a_usable_birth_month_category_or_id_is_unreadable(change:
 def test_a_bad_phone_or_contribution_is_kept_for_the_gateway_to_report() -> None:
     person = read_insured({**ROW, "phone": "  ", "contribution_months": "unknown"})
     assert person is not None and person.phone is None and person.contribution_months is None
+
+
+@pytest.mark.parametrize(("number", "original"), [("34160219650512001X", "55"), ("34160219650512001X", "50"),
+                                                  ("341602197104120023", "60")])
+def test_a_category_the_id_numbers_sex_digit_contradicts_is_unreadable(number: str, original: str) -> None:
+    # a man recorded 原法定退休年龄 55 or 50 was told he retires at 55 or 50 and some months; a woman 60, at 60+
+    assert read_insured({**ROW, "id_number": number, "original_age": original}) is None
+
+
+def test_an_id_number_that_is_no_valid_one_is_not_judged_by_its_sex_digit() -> None:
+    assert read_insured({**ROW, "id_number": "34160219650512002", "original_age": "60"}) is not None
 
 
 @pytest.mark.parametrize("months", ["²", "3²", "①"])
