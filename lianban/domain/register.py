@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from lianban.domain.identity import id_is_male
@@ -153,9 +153,12 @@ def read_award(values: Mapping[str, Any]) -> Award | None:
         return None
     if not amount.is_finite() or not 0 < amount < 1_000_000:
         return None
+    amount = amount.quantize(Decimal("0.01"), ROUND_HALF_UP)  # 元 to the 分, 四舍五入; checked again as told
+    if not 0 < amount < 1_000_000:
+        return None
     if start is None or day is None or not 1 <= day <= 31 or not number:
         return None
     phone = str(values["phone"]).strip() if values.get("phone") is not None else None
-    notice = Notice(PENSION_KIND, month_text(start), {"monthly_amount": f"{amount.quantize(Decimal('0.01'))}",
+    notice = Notice(PENSION_KIND, month_text(start), {"monthly_amount": f"{amount}",
                                                       "start_month": _chinese_month(start), "pay_day": day})
     return Award(number, phone or None, notice)

@@ -85,6 +85,20 @@ def test_an_award_is_read_into_its_pension_notice() -> None:
     assert award.notice.values == {"monthly_amount": "3256.80", "start_month": "2026年1月", "pay_day": 15}
 
 
+@pytest.mark.parametrize(("amount", "told"), [("3256.805", "3256.81"), ("3256.804", "3256.80"), ("0.005", "0.01")])
+def test_an_amount_of_more_than_two_decimals_is_told_rounded_half_up(amount: str, told: str) -> None:
+    award = read_award({"id_number": "341602196505120011", "phone": None, "monthly_amount": amount,
+                        "start_month": "2026-01", "pay_day": "15"})
+    assert award is not None and award.notice.values["monthly_amount"] == told  # 四舍五入, not banker's rounding
+
+
+@pytest.mark.parametrize("amount", ["0.004", "999999.995", "1e30"])
+def test_an_amount_that_rounds_to_nothing_or_past_the_limit_is_unreadable(amount: str) -> None:
+    # 0.004 was told as 月养老金0.00元; 999999.995 became 1000000.00, which the template refuses: a dead notice
+    assert read_award({"id_number": "341602196505120011", "phone": None, "monthly_amount": amount,
+                       "start_month": "2026-01", "pay_day": "15"}) is None
+
+
 @pytest.mark.parametrize("change", [{"monthly_amount": "NaN"}, {"monthly_amount": "-1"}, {"monthly_amount": ""},
                                     {"pay_day": "32"}, {"pay_day": "²"}, {"start_month": "2026-1"},
                                     {"id_number": None}])
