@@ -132,8 +132,8 @@ def _message(vault: KeyRing, book: Any, n: SmsNotice) -> SmsMessage | str:
     try:
         opened = open_envelope(vault, json.loads(n.sealed), _aad(n.kind, n.person_index, n.period))
         return compose(book, n.kind, key(n), opened.get("phone"), **opened["values"])
-    except RejectedError as exc:
-        return redact_text(str(exc))[:300]
+    except RejectedError as exc:  # its Chinese reason: a sealed payload's error message is the crypto layer's English
+        return redact_text(exc.reason or str(exc))[:300]
 
 
 def _note(n: SmsNotice, outcome: Outcome, message_id: str | None, reason: str | None,

@@ -271,3 +271,15 @@ def test_two_runs_planning_the_same_notice_at_once_write_it_once(paths: Paths, l
     assert answers == {"first": True, "second": False}
     with sessions() as session:
         assert len(session.scalars(select(SmsNotice)).all()) == 1
+
+
+def test_a_notice_whose_seal_cannot_be_opened_is_dead_with_a_chinese_reason(paths: Paths, gateway: Gateway) -> None:
+    """Its envelope sealed under a key retired since (stood in for by an unknown key id): the operator's list says
+    why in Chinese, not the crypto layer's English ("envelope key id unknown")."""
+    _plan(paths, ["13912345678"])
+    with session_factory(paths.ledger_url).begin() as session:
+        n = session.scalars(select(SmsNotice)).one()
+        n.sealed = json.dumps({**json.loads(n.sealed), "kid": "retired-key"})
+    assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).dead == 1
+    listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--failed", "--json"]).output)
+    assert listed[0]["state"] == "dead" and listed[0]["reason"] == "无法生成短信：密钥标识无效或已停用，无法解密"
