@@ -9,9 +9,10 @@ gateway dedupes on.
                     the gateway took it but before the ledger noted it resends the same key next run: the
                     gateway answers duplicate, the ledger notes it sent, the person gets one message. Quiet
                     hours defer (the gateway's connector says until when); an invalid phone (until
-                    :func:`replan` gives a valid one) or a refused text is final, with its reason. An answer
-                    is noted only on a notice still as it was read: another run may have sent and noted it
-                    meanwhile.
+                    :func:`replan` gives a valid one) or a refused text is final, with its reason; a refusal
+                    that is the hub's setup at fault (:data:`SETUP_REFUSALS`) is not the notice's: it stays due
+                    and the run stops saying why. An answer is noted only on a notice still as it was read:
+                    another run may have sent and noted it meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
                     --failed``). A receipt applies only to a notice still waiting for that message: one
@@ -46,7 +47,7 @@ from lianban.ledger.db import insert_unless_there, session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
-from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, compose
+from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
 __all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]
 
@@ -55,6 +56,12 @@ MAX_SENDS = 3
 #: (an unknown id is not answered) or the operator never reported; sending again could tell the person twice
 RECEIPT_WAIT = timedelta(days=3)
 UNCONFIRMED = f"发送{RECEIPT_WAIT.days}天后仍未收到状态报告，是否送达不明，请人工核实"
+
+#: gateway refusals that are the hub's setup at fault, not the notice's: our 签名 is not the one registered with
+#: the gateway, its length limit is below templates.yaml's max_chars. Every message would be refused alike, and a
+#: dead notice is never sent again: the notice stays due, the run stops saying why (as a template the hub cannot
+#: fill stops it)
+SETUP_REFUSALS = frozenset({"SIGNATURE", "TOO_LONG"})
 
 
 class NoticeState(StrEnum):
@@ -160,6 +167,16 @@ def _as_read(session: Session, notice_id: int, attempts: int) -> SmsNotice | Non
     return n if n is not None and n.state in DUE and n.attempts == attempts else None
 
 
+def _setup_fault(answer: SmsResult, result: NoticeResult) -> bool:
+    """Whether `answer` refuses the message for the hub's setup (:data:`SETUP_REFUSALS`); the run's stop says why."""
+    if answer.outcome is not Outcome.REFUSED or answer.code not in SETUP_REFUSALS:
+        return False
+    result.stopped_by = result.stopped_by or (
+        f"短信网关拒收（{answer.code}）：{said(answer.reason or '')}；短信未标记失败，请核对 schemas/sms/templates.yaml"
+        f" 的 signature、max_chars 与网关的报备后重新运行 (the gateway refuses our setup: nothing was marked dead)")
+    return True
+
+
 def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, limit: int = 500) -> NoticeResult:
     """Send what is due (module docstring); counts only."""
     sessions, vault, result, now = session_factory(ledger_url), load_ring(keys_dir, VAULT), NoticeResult(), utcnow()
@@ -176,6 +193,8 @@ def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, li
         answers = []
     with sessions.begin() as session:
         for (notice_id, _), answer in zip(ready, answers, strict=False):
+            if _setup_fault(answer, result):
+                continue
             n = _as_read(session, notice_id, read[notice_id])
             if n is not None:
                 _note(n, answer.outcome, answer.message_id, answer.reason, answer.not_before, result, now)

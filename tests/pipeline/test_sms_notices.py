@@ -283,3 +283,20 @@ def test_a_notice_whose_seal_cannot_be_opened_is_dead_with_a_chinese_reason(path
     assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).dead == 1
     listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--failed", "--json"]).output)
     assert listed[0]["state"] == "dead" and listed[0]["reason"] == "无法生成短信：密钥标识无效或已停用，无法解密"
+
+
+@pytest.mark.parametrize("config", [GatewayConfig(signatures=("【亳州市人社局】",)), GatewayConfig(max_chars=100)])
+def test_a_gateway_refusing_every_message_for_its_own_setup_kills_no_notice(paths: Paths,
+                                                                             config: GatewayConfig) -> None:
+    """The gateway refuses each message SIGNATURE (our 签名 is not the one registered with it) or TOO_LONG (its
+    limit is below templates.yaml's max_chars): the hub's setup, not the notice, is at fault, as a template the hub
+    cannot fill is. Every notice of the run went dead for good (nothing requeues a notice); now the run stops
+    saying why and the notices go once the setup is fixed."""
+    book = load_templates()
+    _plan(paths, ["13912345678", "13912345679"])
+    with serving(APP_ID, SECRET, config) as wrong:
+        refused = send_due(wrong.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+        assert (refused.sent, refused.dead) == (0, 0) and refused.stopped_by and wrong.outbox() == []
+    assert _states(paths) == ["planned", "planned"]
+    with serving(APP_ID, SECRET, GatewayConfig()) as fixed:
+        assert send_due(fixed.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 2
