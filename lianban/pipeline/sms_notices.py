@@ -15,10 +15,10 @@ gateway dedupes on.
                     another run may have sent and noted it meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
-                    --failed``). A receipt applies only to a notice still waiting for that message: one
-                    of an earlier send (another run read it and sent again meanwhile) is passed over. A notice
-                    no receipt settles within :data:`RECEIPT_WAIT` of its send is dead too, not asked about
-                    for ever.
+                    --failed``); dead at once when the person refused it (:data:`FINAL_FAILURES`). A receipt
+                    applies only to a notice still waiting for that message: one of an earlier send (another
+                    run read it and sent again meanwhile) is passed over. A notice no receipt settles within
+                    :data:`RECEIPT_WAIT` of its send is dead too, not asked about for ever.
 
 Nothing personal is logged or kept in the clear: rows carry the blind index, the sealed payload and Chinese
 reasons without phone numbers.
@@ -62,6 +62,10 @@ UNCONFIRMED = f"发送{RECEIPT_WAIT.days}天后仍未收到状态报告，是否
 #: dead notice is never sent again: the notice stays due, the run stops saying why (as a template the hub cannot
 #: fill stops it)
 SETUP_REFUSALS = frozenset({"SIGNATURE", "TOO_LONG"})
+
+#: delivery failures never sent again: 用户拒收, the person refused our messages, and a message they refused must
+#: not be sent to them again (通信短信息服务管理规定); dead at once, for an operator
+FINAL_FAILURES = frozenset({"REJECTED"})
 
 
 class NoticeState(StrEnum):
@@ -227,7 +231,8 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
                 result.delivered += 1
                 continue
             n.reason = said(r.reason) if r.reason else "未能送达"
-            n.state = NoticeState.FAILED if n.attempts < MAX_SENDS else NoticeState.DEAD
+            again = n.attempts < MAX_SENDS and r.code not in FINAL_FAILURES
+            n.state = NoticeState.FAILED if again else NoticeState.DEAD
             result.failed += 1
         _unconfirmed(session, now, result)
     return result

@@ -300,3 +300,19 @@ def test_a_gateway_refusing_every_message_for_its_own_setup_kills_no_notice(path
     assert _states(paths) == ["planned", "planned"]
     with serving(APP_ID, SECRET, GatewayConfig()) as fixed:
         assert send_due(fixed.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 2
+
+
+def test_a_person_who_refuses_our_messages_is_not_sent_the_notice_again(paths: Paths) -> None:
+    """The operator's receipt says 用户拒收 (REJECTED): the person has refused our messages, and a message they
+    refused must not be sent to them again (通信短信息服务管理规定). It was sent again, MAX_SENDS times in all, as a
+    phone switched off is; now the notice is dead at once, for an operator, with the reason."""
+    book, refusing = load_templates(), "13900000001"
+    _plan(paths, [refusing])
+    with serving(APP_ID, SECRET, GatewayConfig(failing={refusing: "REJECTED"})) as gw:
+        for _ in range(MAX_SENDS):
+            send_due(gw.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+            collect_receipts(gw.connector(NOON), paths.ledger_url)
+        assert [m["phone"] for m in gw.outbox()] == [refusing]
+    with session_factory(paths.ledger_url)() as session:
+        n = session.scalars(select(SmsNotice)).one()
+    assert (n.state, n.attempts) == ("dead", 1) and "用户拒收" in (n.reason or "")
