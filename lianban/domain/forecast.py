@@ -9,7 +9,8 @@ load each department can expect from it.
                     history). With no history every department expects 0 and ``history.note`` says why.
 
 :class:`Forecast` takes people one at a time (:meth:`Forecast.add`), so a register of a million rows is
-counted in constant memory. :meth:`Forecast.as_json` is the shape of ``lianban forecast --json``::
+counted keeping only the ID numbers of the people in the span (a person the register holds twice counts once).
+:meth:`Forecast.as_json` is the shape of ``lianban forecast --json``::
 
     {"months": [{"month": "YYYY-MM", "reaching_age": n, "by_category": {"male": n, "female55": n,
                  "female50": n}, "by_department": {"hrss": x, ...}}, ...],
@@ -54,11 +55,14 @@ class Forecast:
     first: int
     months: int
     counts: dict[int, dict[Category, int]] = field(default_factory=dict)
+    counted: set[str] = field(default_factory=set, repr=False)  # ID numbers counted: the span's people only
 
     def add(self, person: Insured) -> None:
-        """Count `person` in the month they reach statutory age, when it is in the forecast's span."""
+        """Count `person` in the month they reach statutory age, when it is in the forecast's span, once however
+        many rows of the register hold them (as 到龄提醒 reminds them once)."""
         month = person.retirement()
-        if self.first <= month < self.first + self.months:
+        if self.first <= month < self.first + self.months and person.id_number not in self.counted:
+            self.counted.add(person.id_number)
             by_category = self.counts.setdefault(month, dict.fromkeys(Category, 0))
             by_category[person.category] += 1
 
