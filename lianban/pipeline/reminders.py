@@ -11,7 +11,8 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
               whose contributions reach the minimum between two runs is not reminded twice — written through
               :func:`lianban.pipeline.sms_notices.plan` (person by blind index, period the retirement month);
               and those whose reminder never went for want of a valid mobile number, once the register has
-              one (:func:`lianban.pipeline.sms_notices.replan`)
+              one (:func:`lianban.pipeline.sms_notices.replan`; read again under lock first: one another run
+              replanned and sent meanwhile is left as it is)
 
 Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
 the chunks already committed planned: the next run skips them (``already``) and goes on.
@@ -34,7 +35,7 @@ from lianban.domain.retirement import month_text
 from lianban.domain.sms import is_mobile
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.models import Case, SmsNotice
 from lianban.pipeline.sms_notices import NoticeState, plan, replan
 
@@ -124,6 +125,18 @@ def _applied(session: Session, indexes: Sequence[str]) -> set[str]:
     return set(session.scalars(select(Case.id_index).where(Case.id_index.in_(list(indexes)))))
 
 
+def _replanned(session: Session, keys: NoticeKeys, held: SmsNotice, phone: str, notice: Notice) -> bool:
+    """The invalid reminder `held` planned again for `phone`; False when it is invalid no more, read again under
+    the write lock (SQLite) or its row's lock (PostgreSQL): another run replanned, maybe sent, it since this one
+    read it, and planning it again over that send would send it a second time."""
+    write_lock(session)
+    session.refresh(held, with_for_update=True)
+    if held.state != NoticeState.INVALID:
+        return False
+    replan(keys.vault, held, notice.kind, phone, notice.values)
+    return True
+
+
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
                 result: ReminderResult) -> None:
     result.read += len(rows)
@@ -141,7 +154,9 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
             continue
         known.add(at)  # the same person twice in the register: reminded once
         if at in invalid:  # HRSS has a valid number for the person now: the reminder goes after all
-            replan(keys.vault, invalid.pop(at), notice.kind, phone or "", notice.values)
+            if not _replanned(session, keys, invalid.pop(at), phone or "", notice):
+                result.already += 1  # another run replanned it since this one read what the ledger held
+                continue
         elif not plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values):
             result.already += 1  # another run planned it since this one read what the ledger held
             continue

@@ -165,3 +165,40 @@ def test_a_person_who_already_applied_is_not_told_to_apply(paths: Paths, people:
     result = plan_reminders(FrontendDB(paths.frontend_url).register, paths.ledger_url, paths.keys_dir, TODAY)
     assert (result.due, result.applied, result.planned) == (len(due), len(applied), len(due) - len(applied))
     assert len(listed(paths.ledger_url)) == len(due) - len(applied)
+
+
+def test_a_reminder_another_run_replanned_and_sent_meanwhile_is_not_replanned_again(
+        paths: Paths, gateway: Gateway, people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """HRSS records a mobile number for people whose reminder never went (invalid). Another run replans and sends
+    those reminders between this run's read of what the ledger holds and its own replanning (stood in for by a
+    write right after the read): this run set them planned again over the send, so the next send went under
+    the next key, a second SMS to each; now it finds them sent and leaves them."""
+    from sqlalchemy import select as select_
+
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import SmsNotice
+    from lianban.pipeline import reminders
+
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    unreachable = sorted(n for n in due if not _valid(by_id[n]["phone"]))
+    source, book = FrontendDB(paths.frontend_url), load_templates()
+    plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    send_due(gateway.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+    with source.engine.begin() as conn:
+        for i, number in enumerate(unreachable):
+            conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]] == number)
+                         .values({REGISTER_COLUMNS["phone"]: f"1370000{i:04d}"}))
+    read = reminders._reminded
+
+    def read_then_another_run_sends(session: Any, indexes: Any) -> Any:
+        found = read(session, indexes)
+        with session_factory(paths.ledger_url).begin() as other:
+            other.execute(update(SmsNotice).where(SmsNotice.state == "invalid")
+                          .values(state="sent", attempts=1, message_id="SM-other-run", reason=None))
+        return found
+
+    monkeypatch.setattr(reminders, "_reminded", read_then_another_run_sends)
+    again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+    with session_factory(paths.ledger_url)() as session:
+        states = list(session.scalars(select_(SmsNotice.state).where(SmsNotice.message_id == "SM-other-run")))
+    assert unreachable and again.planned == 0 and states == ["sent"] * len(unreachable)
