@@ -121,7 +121,7 @@ def retry_policy(retries: int) -> Retry:
 
 def _refuse_declared(response: requests.Response, limit: int) -> None:
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit and response.request.method != "HEAD":
+    if declared.isascii() and declared.isdigit() and int(declared) > limit and response.request.method != "HEAD":
         response.close()
         raise ResponseTooLarge(f"answer declares {declared} bytes, more than the limit of {limit}",
                                response=response)

@@ -98,6 +98,7 @@ ROUTES = {
     "/busy-1s": lambda h: h.send(503, b"busy", {"Retry-After": "1"}),
     "/slow": _slow,
     "/declared-big": lambda h: h.send(200, b"x" * 2000),
+    "/declared-odd": lambda h: h.send(200, b'{"ok": true}', {"Content-Length": "\u00b2"}),
     "/unbounded": _unbounded,
     "/moved": lambda h: h.send(307, b"", {"Location": "/elsewhere"}),
     "/gzip": lambda h: h.send(200, gzip.compress(b'{"ok": true}' * 10_000), {"Content-Encoding": "gzip"}),
@@ -279,6 +280,14 @@ def test_read_limited_reads_a_streamed_body_within_the_limit(local: tuple[str, S
     assert read_limited(session.get(f"{url}/ok", stream=True), 1000) == b'{"ok": true}'
     with pytest.raises(ResponseTooLarge):
         session.get(f"{url}/declared-big", stream=True)
+
+
+def test_a_declared_length_of_digits_that_are_no_number_is_read_as_none(local: tuple[str, Server]) -> None:
+    """"²" is a digit to str.isdigit but no number to int: the size check raised a ValueError out of the transport,
+    which a deliver run takes for a connector that could not send a batch the department had been sent."""
+    url, _ = local
+    session = make_session(TransportSettings(max_response_bytes=1000))
+    assert session.get(f"{url}/declared-odd").status_code == 200
 
 
 # -- TLS -------------------------------------------------------------------------------------------------
