@@ -48,6 +48,8 @@ def test_notices_run_plans_sends_and_collects_once(paths: Paths, gateway: str) -
         again["sent"]["sent"] and again["sent"]["sent"] <= sent["deferred"]  # only what the night held back
     table = runner.invoke(app, ["notices", "run", "--date", DAY])
     assert table.exit_code == 0 and "到龄提醒" in table.stdout
+    listed = runner.invoke(app, ["notices", "list"])
+    assert listed.exit_code == 0 and "待遇告知" in listed.stdout and "pension_notice" not in listed.stdout
     assert not any(m["phone"] in table.stdout + first.stdout for m in outbox)
 
 

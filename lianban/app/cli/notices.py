@@ -20,12 +20,15 @@ STATE_ZH = {"planned": "待发送", "sent": "已发送", "delivered": "已送达
 def notices_list(failed: Annotated[bool, typer.Option("--failed", help="只列出需要人工处理的（号码无效、发送失败）")]
                  = False, as_json: JsonFlag = False) -> None:
     """列出短信告知 (list notices; --failed: those a person must look at)."""
+    from lianban.domain.sms import load_templates
     from lianban.pipeline.sms_notices import NoticeState, listed
 
     states = (NoticeState.DEAD, NoticeState.INVALID) if failed else ()
     rows = [n.as_dict() for n in listed(Paths.from_env().existing_ledger(), states)]
+    names = {key: t.name for key, t in load_templates().templates.items()}  # 到龄提醒, 待遇告知, not the key
     emit_rows(rows, as_json, "短信告知 (notices)", [
-        ("编号", lambda r: r["id"]), ("类别", lambda r: r["kind"]), ("期间", lambda r: r["period"]),
+        ("编号", lambda r: r["id"]), ("类别", lambda r: names.get(r["kind"], r["kind"])),
+        ("期间", lambda r: r["period"]),
         ("对象（索引）", lambda r: r["person"]), ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])),
         ("发送次数", lambda r: r["sends"]), ("原因", lambda r: r["reason"])])
 
