@@ -18,3 +18,11 @@ def add_item(root: Path, department: str, item: str, item_name: str, platform: t
     codes = yaml.safe_load(codes_path.read_text(encoding="utf-8"))
     codes["items"][item], codes["departments"][department] = platform
     codes_path.write_text(yaml.safe_dump(codes, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Catalog file `path` with its first `old` made `new`; `old` must be there (an edit that matches nothing would
+    test the file as shipped)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path.name} has no {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import lianban.domain.catalog as catalog_module
 from lianban.domain.catalog import SEED_ITEM_CODES, Catalog, load_catalog
 from lianban.errors import ConfigError
+from tests.catalog_kit import edit
 
 MISSION = Path(__file__).resolve().parents[3] / "shared" / "MISSION.md"  # ../shared beside the checkout
 #: 附件4 责任清单 as MISSION.md restates it; used when MISSION.md is not beside the checkout.
@@ -96,16 +94,6 @@ def test_an_unknown_item_code_shaped_like_a_phone_number_is_masked_in_the_error(
         catalog.item("13912345678")
     assert "13912345" not in str(raised.value) and "'139****5'" in str(raised.value)
 
-
-@pytest.fixture
-def broken_catalog_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the catalog that the test may damage; the cached real catalog is restored afterwards."""
-    copy = tmp_path / "catalog"
-    shutil.copytree(catalog_module.CATALOG_DIR, copy)
-    monkeypatch.setattr(catalog_module, "CATALOG_DIR", copy)
-    load_catalog.cache_clear()
-    yield copy
-    load_catalog.cache_clear()
 
 
 def test_item_with_unknown_department_names_file_and_item(broken_catalog_dir: Path) -> None:
@@ -267,10 +255,7 @@ def test_the_window_is_the_one_department_whose_front_database_the_hub_reads(bro
 ])
 def test_a_catalog_without_exactly_one_window_is_refused(broken_catalog_dir: Path, old: str, new: str,
                                                            count: str) -> None:
-    path = broken_catalog_dir / "departments.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    edit(broken_catalog_dir / "departments.yaml", old, new)
     with pytest.raises(ConfigError, match=rf"departments\.yaml: 应有且只有一个部门.*现有 {count} 个"):
         load_catalog()
 
@@ -283,9 +268,6 @@ def test_a_catalog_without_exactly_one_window_is_refused(broken_catalog_dir: Pat
 def test_the_completing_partys_limit_is_given_exactly_with_the_party(broken_catalog_dir: Path, old: str, new: str,
                                                                      said: str) -> None:
     """A party completing another's item is on a clock of its own (item 13: HRSS paying the reward)."""
-    items = broken_catalog_dir / "items.yaml"
-    text = items.read_text(encoding="utf-8")
-    assert old in text
-    items.write_text(text.replace(old, new), encoding="utf-8")
+    edit(broken_catalog_dir / "items.yaml", old, new)
     with pytest.raises(ConfigError, match=said):
         load_catalog()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lianban.domain import catalog as catalog_module
-from lianban.domain.catalog import load_catalog
 from lianban.domain.results import check, load_results, summary
 from lianban.errors import ConfigError
+from tests.catalog_kit import edit
 
 
 @pytest.mark.parametrize(("code", "party", "result", "sentence"), [
@@ -43,24 +40,11 @@ def test_a_value_with_a_trailing_line_break_is_of_the_wrong_shape() -> None:
     assert check("13", "health", {"amount": "3000.00"}) is None
 
 
-@pytest.fixture
-def catalog_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the catalog the test may change; the real catalog and results are read again afterwards."""
-    copy = tmp_path / "catalog"
-    shutil.copytree(catalog_module.CATALOG_DIR, copy)
-    monkeypatch.setattr(catalog_module, "CATALOG_DIR", copy)
-    load_catalog.cache_clear()
-    load_results.cache_clear()
-    yield copy
-    load_catalog.cache_clear()
-    load_results.cache_clear()
-
-
-def test_a_new_items_result_is_a_few_lines_of_data(catalog_copy: Path) -> None:
+def test_a_new_items_result_is_a_few_lines_of_data(broken_catalog_dir: Path) -> None:
     """A later item (or another 一件事) brings its result form in the catalog: no code names an item."""
-    with open(catalog_copy / "items.yaml", "a", encoding="utf-8") as items:
+    with open(broken_catalog_dir / "items.yaml", "a", encoding="utf-8") as items:
         items.write('  - {code: "15", name: 新事项, department: health, fields: [name], time_limit_days: 5}\n')
-    with open(catalog_copy / "results.yaml", "a", encoding="utf-8") as results:
+    with open(broken_catalog_dir / "results.yaml", "a", encoding="utf-8") as results:
         results.write('  - item: "15"\n    party: health\n    keys: {months: months, paid_on: date}\n'
                       '    sentences:\n      - {when: months, text: "已认定{months:years}，{paid_on}起发放"}\n'
                       '      - {text: 无需认定}\n')
@@ -82,11 +66,8 @@ def test_a_new_items_result_is_a_few_lines_of_data(catalog_copy: Path) -> None:
     ("amount: '\\d{1,9}\\.\\d{2}'", "amount: '(\\d'", r"shapes .*not a valid pattern"),
     ('  - item: "13"\n    party: health', '  - item: "13"\n    party: hrss', r"13 的 hrss .*appears twice"),
 ])
-def test_a_mistake_in_the_results_file_is_one_error_naming_the_entry(catalog_copy: Path, old: str, new: str,
+def test_a_mistake_in_the_results_file_is_one_error_naming_the_entry(broken_catalog_dir: Path, old: str, new: str,
                                                                       said: str) -> None:
-    path = catalog_copy / "results.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    edit(broken_catalog_dir / "results.yaml", old, new)
     with pytest.raises(ConfigError, match=said):
         load_results()
