@@ -34,5 +34,5 @@ ERRORS: dict[str, str] = {
 }
 
 #: its codes refusing one item it could not open (decryption or integrity): never the applicant's fault, sent
-#: again sealed anew (lianban.wire.contract.Receipt.unopened)
+#: again sealed anew (Receipt.unopened, lianban/wire/contract.py)
 UNOPENED_CODES = frozenset({"JMSB"})

@@ -66,7 +66,7 @@ ERROR_CODES: dict[str, MedicalError] = {
 #: errors that refuse one record inside a receipt (the rest are SOAP Faults).
 RECEIPT_ERRORS = frozenset({"E_SEAL", "E_DATA", "E_ITEM", "E_NOCASE"})
 #: of those, the ones refusing a record the bureau could not open (decryption or integrity): never the applicant's
-#: fault, sent again sealed anew (lianban.wire.contract.Receipt.unopened)
+#: fault, sent again sealed anew (Receipt.unopened, lianban/wire/contract.py)
 UNOPENED_ERRORS = frozenset({"E_SEAL"})
 
 #: Faults that name the request's form, not anything one record says: a call of one record so refused does
