@@ -71,13 +71,27 @@ def month_before(day: date) -> str:
 
 
 def archive_once(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path | None:
-    """`month`'s archive in `out_dir` unless one is there already (kept as it is: it may be the copy an operator
-    verified and took off-host) or the ledger holds no entry of that month; the path written, else None."""
+    """`month`'s archive in `out_dir` unless one reaching the month's last entry is there already (kept as it is:
+    it may be the copy an operator verified and took off-host) or the ledger holds no entry of that month; the
+    path written, else None. One short of it (``audit archive`` typed before the month ended) is moved aside,
+    kept, and the whole month written."""
     start, end = _bounds(month)
-    if (out_dir / f"evidence-{month}.jsonl").exists() or session.scalar(
-            select(Evidence.id).where(Evidence.at >= start, Evidence.at < end).limit(1)) is None:
+    last = session.scalar(select(func.max(Evidence.id)).where(Evidence.at >= start, Evidence.at < end))
+    path = out_dir / f"evidence-{month}.jsonl"
+    if last is None or (path.exists() and not _short_of(path, last)):
         return None
+    if path.exists():
+        path.rename(path.with_name(f"evidence-{month}.upto-{archive_head(path)[0]}.jsonl"))
     return archive_month(session, month, out_dir, keys_dir)
+
+
+def _short_of(path: Path, last_id: int) -> bool:
+    """Whether the archive at `path` records a head before entry `last_id` (False when it cannot be read: left
+    as found, for ``audit verify --archive`` to name)."""
+    try:
+        return archive_head(path)[0] < last_id
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return False
 
 
 def archive_head(path: Path) -> tuple[int, str]:

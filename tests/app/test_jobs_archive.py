@@ -55,3 +55,22 @@ def test_the_month_before(day: str, month: str) -> None:
     from datetime import date
 
     assert evidence_archive.month_before(date.fromisoformat(day)) == month
+
+
+def test_an_archive_written_before_its_month_ended_is_completed_on_the_months_first_run(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the evidence review: `lianban audit archive --month 2026-11` typed on Nov 15 wrote the month's
+    archive up to then; the first run of December found the file there and kept it, so the entries of Nov 15–30
+    were in no archive ever. Now such an archive (its head short of the month's last entry) is moved aside, kept,
+    and the whole month written."""
+    _appended(paths, monkeypatch, ["2026-11-01T03:00:00", "2026-11-15T03:00:00"])
+    out = paths.home / "archive"
+    with session_factory(paths.ledger_url)() as session:
+        early = evidence_archive.archive_month(session, "2026-11", out, paths.keys_dir)
+    before = early.read_bytes()
+    _appended(paths, monkeypatch, ["2026-11-20T03:00:00", "2026-11-29T03:00:00"])
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True}
+    assert evidence_archive.verify_archive(early, paths.keys_dir).ok
+    assert len(early.read_text().splitlines()[:-1]) == 4
+    assert [p.read_bytes() for p in out.iterdir() if p != early] == [before]  # the early one kept, aside
+    assert jobs.archive_evidence("2026-12-02") == {"month": "2026-11", "written": False}
