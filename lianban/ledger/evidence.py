@@ -148,7 +148,8 @@ class Verdict:
 def _entry_problem(e: Mapping[str, Any], prev: str, expected_id: int | None,
                    keys: Mapping[str, bytes] | None) -> str | None:
     if expected_id is not None and e["id"] != expected_id:
-        return f"第 {expected_id} 条之后顺序中断或有删除 (gap or reorder)"
+        return (f"第 {expected_id - 1} 条之后应为第 {expected_id} 条，却是第 {e['id']} 条（删除或重排）"
+                f"(gap or reorder)")
     if e["prev_hash"] != prev:
         return f"第 {e['id']} 条与前一条不相连（删除或重排）"
     if keys is None:

@@ -684,3 +684,14 @@ def test_an_append_without_the_anchor_row_stops_with_a_sentence(ledger: Ledger) 
         evidence.EvidenceLog.load(ledger.keys).sent(s, "health", "submit", ["BZ1"], {"batch": 1})
     with session_factory(ledger.url)() as s:
         assert len(s.scalars(select(Evidence)).all()) == before
+
+
+def test_a_deleted_entry_is_named_as_the_one_missing(ledger: Ledger) -> None:
+    """Found in the evidence review: with entry 3 deleted the verdict said "第 3 条之后顺序中断或有删除" (after
+    entry 3, which is the one gone), sending an auditor to look past entries that are intact. It now says the
+    entry after 2 should be 3 and is 4."""
+    with session_factory(ledger.url).begin() as s:
+        s.execute(delete(Evidence).where(Evidence.id == 3))
+    verdict = _verify(ledger)
+    assert not verdict.ok and verdict.first_bad == 4
+    assert "第 2 条之后应为第 3 条，却是第 4 条" in (verdict.problem or "")
