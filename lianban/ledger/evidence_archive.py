@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.suites import get_suite
+from lianban.errors import FatalError
 from lianban.keys import keysets
 from lianban.keys.files import write_private_text
 from lianban.ledger.evidence import ARCHIVE_SIGNER, GENESIS, Verdict, chain_keys, row_of, verify_entries
@@ -50,6 +51,7 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
                                   .where(Evidence.at >= start, Evidence.at < end)).one()
     rows = [row_of(e) for e in session.scalars(select(Evidence).where(Evidence.id.between(first, last))
                                             .order_by(Evidence.id))] if first is not None else []
+    _check_entries(rows, month, keys_dir)
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     trailer: dict[str, Any] = {
         "archive": month, "count": len(rows), "start_prev": rows[0]["prev_hash"] if rows else GENESIS,
@@ -62,6 +64,15 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     path = out_dir / f"evidence-{month}.jsonl"  # written whole or not at all: a run cut short keeps the last one
     write_private_text(path, "\n".join([*lines, json.dumps(trailer)]) + "\n")
     return path
+
+
+def _check_entries(rows: list[dict[str, Any]], month: str, keys_dir: Path) -> None:
+    """FatalError naming the first of `rows` that fails its chain (the chain key's check): the hub signs no
+    archive of entries edited in the ledger, which a holder of its public key alone would find intact."""
+    verdict, _, _ = verify_entries(rows, chain_keys(keys_dir), start_prev=rows[0]["prev_hash"] if rows else GENESIS)
+    if not verdict.ok:
+        raise FatalError(f"{month} 的证据未通过校验，未归档：{verdict.problem}；请运行 lianban audit verify 查明台账"
+                         f"被改动的情况 (entries fail their chain: not archived; run `lianban audit verify`)")
 
 
 def month_before(day: date) -> str:

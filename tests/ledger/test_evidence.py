@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 
 from lianban.app.config import Paths
 from lianban.domain.statuses import Status
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, FatalError
 from lianban.keys import keysets
 from lianban.keys.names import EVIDENCE_HEAD
 from lianban.keys.provision import ensure_keys
@@ -695,3 +695,15 @@ def test_a_deleted_entry_is_named_as_the_one_missing(ledger: Ledger) -> None:
     verdict = _verify(ledger)
     assert not verdict.ok and verdict.first_bad == 4
     assert "第 2 条之后应为第 3 条，却是第 4 条" in (verdict.problem or "")
+
+
+def test_the_hub_signs_no_archive_of_entries_that_fail_their_chain(ledger: Ledger, tmp_path: Path) -> None:
+    """Found in the evidence review: archiving read the month's entries and signed them as they were, so an
+    entry edited in the ledger (its digest, say, its hashes left alone) went into an archive the hub signed,
+    which an auditor holding only the hub's public key found intact. Archiving now checks the month's entries
+    with the chain key first, and refuses, naming the entry, rather than sign them."""
+    with session_factory(ledger.url).begin() as s:
+        s.execute(update(Evidence).where(Evidence.id == 2).values(digest="tampered"))
+    with pytest.raises(FatalError, match="第 2 条内容已被篡改"):
+        _archive(ledger, tmp_path)
+    assert not list((tmp_path / "archive").glob("*.jsonl"))
