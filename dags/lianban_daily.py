@@ -2,8 +2,8 @@
 last month's evidence archive (证据月度归档) on the first day of a month.
 
 One task for every party (the task count never grows); a rerun sends nothing twice (the ledger keeps which
-party had its summary of the day) and writes no archive twice (one already in ``<home>/archive`` is kept).
-XCom carries counts only.
+party had its summary of the day) and writes no archive twice (a whole month's already in ``<home>/archive``
+is kept; one written before its month ended is set aside and the month written whole). XCom carries counts only.
 """
 
 from __future__ import annotations
