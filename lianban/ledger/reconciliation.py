@@ -6,12 +6,16 @@ Each row read (its 序号, once however often it was re-read or corrected in pla
                  operator, is staged: it is not counted as quarantined as well)
     quarantined  held now: waiting for a fix at the source or an operator's decision (the reasons are listed)
     rejected     an operator refused the application (the applicant was told 不予受理)
+    replaced     held, then corrected by HRSS under a new 序号 (the same 办件编号): its case was entered from the
+                 correcting row, whose own fate says what became of it (counting it staged too would count the
+                 case twice)
 
 and each item of a staged case exactly one delivery state: ``window`` (HRSS's own item, handled at the window:
 nothing to deliver), ``delivered`` (the department took it), ``refused`` (the department refused it: a dead
 letter with its reason), ``dead`` (out of retries) or ``pending`` (due or backing off). The checks:
-extracted = staged + quarantined + rejected, and items = window + delivered + refused + dead + pending; a report
-whose totals do not add up says which check failed (:attr:`Reconciliation.problems`), and the command fails.
+extracted = staged + quarantined + rejected + replaced, and items = window + delivered + refused + dead +
+pending; a report whose totals do not add up says which check failed (:attr:`Reconciliation.problems`), and the
+command fails.
 
 A row belongs to the day (Asia/Shanghai) the hub first read it. Nothing personal is in it: the ledger holds
 none in the clear, and quarantine reasons are shown as redacted.
@@ -39,7 +43,7 @@ from lianban.ledger.time_limits import beijing_midnight, beijing_text
 
 __all__ = ["DELIVERY_STATES", "FATES", "Reconciliation", "reconcile"]
 
-FATES = ("staged", "quarantined", "rejected")
+FATES = ("staged", "quarantined", "rejected", "replaced")
 DELIVERY_STATES = ("window", "delivered", "refused", "dead", "pending")
 _BY_DELIVERY: dict[str, str] = {DeliveryState.ACCEPTED: "delivered", DeliveryState.REFUSED: "refused",
                                  DeliveryState.DEAD: "dead", DeliveryState.PENDING: "pending",
@@ -86,7 +90,7 @@ class Reconciliation:
         """Why the totals do not add up (empty when they do)."""
         t, said = self.totals, []
         if t["extracted"] != sum(t[f] for f in FATES):
-            said.append(f"抽取数 {t['extracted']} ≠ 入账 + 隔离 + 退回 {sum(t[f] for f in FATES)}")
+            said.append(f"抽取数 {t['extracted']} ≠ 入账 + 隔离 + 退回 + 由更正行取代 {sum(t[f] for f in FATES)}")
         if t["items"] != sum(t[d] for d in DELIVERY_STATES):
             said.append(f"事项数 {t['items']} ≠ 各投递状态之和 {sum(t[d] for d in DELIVERY_STATES)}")
         said += [f"{key}：逐条汇总 {t[key]} ≠ 台账直接计数 {n}" for key, n in self.counted.items() if t[key] != n]
@@ -95,6 +99,15 @@ class Reconciliation:
     def as_dict(self) -> dict[str, Any]:
         return {"since": self.since, "until": self.until, "totals": self.totals, "problems": self.problems,
                 "records": [asdict(r) for r in self.records]}
+
+
+def _held_fate(last: Quarantine | None, case: Case | None) -> str:
+    """A row not staged under its own 序号: refused by an operator, released with its case entered from another
+    row (HRSS corrected it under a new 序号), or held still."""
+    if last is not None and last.state == QuarantineState.REJECTED:
+        return "rejected"
+    return "replaced" if case is None and last is not None and last.state == QuarantineState.RELEASED else \
+        "quarantined"
 
 
 def _reasons(text: str | None) -> list[str]:
@@ -193,6 +206,6 @@ def _fate(seq: int, read: datetime, case: Case | None, held: list[Quarantine],
         mine = items.get(case.id, [])
         status = load_status_machine().case_status(Status(i.status) if i.status else None for i in mine)
         return RecordFate(seq, case.case_no, "staged", read_at, status.value, [], mine)
-    fate = "rejected" if last is not None and last.state == QuarantineState.REJECTED else "quarantined"
+    fate = _held_fate(last, case)
     case_no = case.case_no if case is not None else (last.case_no if last else "")
     return RecordFate(seq, case_no, fate, read_at, None, _reasons(last.reasons if last else None))

@@ -19,10 +19,11 @@ from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import Delivery, Quarantine
+from lianban.ledger.reconciliation import FATES
 from lianban.pipeline.decisions import reject
 from lianban.pipeline.deliver import deliver
 from lianban.pipeline.stage import stage
-from simulators.people import generate
+from simulators.people import generate, repair
 from tests.app.cli_kit import lianban
 
 
@@ -138,3 +139,23 @@ def test_a_report_that_does_not_reconcile_keeps_json_and_csv_clean_for_scripts(p
     assert as_csv.returncode == 3 and "对账不平" in as_csv.stderr
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert rows and all(r["fate"] in ("staged", "quarantined", "rejected") for r in rows)
+
+
+def test_a_held_row_corrected_under_a_new_number_is_replaced_not_held_for_ever(paths: Paths, simulation: Any) -> None:
+    """HRSS corrects a held row by writing the corrected application under a new 序号 (the same 办件编号, which the
+    前置库 keys as typed: in lower case here): the case is entered from the new row, and the old one was reported
+    隔离中 for good, with nothing open to act on."""
+    from lianban.ledger.reconciliation import reconcile
+
+    apps = _run(paths)
+    with session_factory(paths.ledger_url)() as session:
+        seq, case_no = session.execute(select(Quarantine.source_seq, Quarantine.case_no)
+                                       .where(Quarantine.state == "open").order_by(Quarantine.id)).first() or (0, "")
+    held = next(a for a in apps if a["case_no"] == case_no)
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**repair(held), "seq": len(apps) + 1, "case_no": case_no.lower()}])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    report = reconcile(paths.ledger_url, _today())
+    fates = {r.source_seq: r.fate for r in report.records}
+    assert (fates[seq], fates[len(apps) + 1]) == ("replaced", "staged") and report.problems == []
+    assert report.totals["extracted"] == len(apps) + 1 == sum(report.totals[f] for f in FATES)
