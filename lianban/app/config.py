@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from lianban.errors import ConfigError, NotConfigured
+from lianban.ledger.db import HEAD_REVISION, ledger_revision
 from lianban.wire.settings import DepartmentSettings, parse_connection
 
 
@@ -53,8 +54,17 @@ class Paths:
         )
 
     def existing_ledger(self) -> str:
-        """The ledger's URL for a command that uses the ledger: ConfigError unless it exists (see `existing`)."""
-        return existing(self.ledger_url, LEDGER)
+        """The ledger's URL for a command that uses the ledger: ConfigError unless it exists (see `existing`) and
+        is migrated up to this release's newest migration (one behind is not used as it stands: a step would
+        meet a missing column, or go on over data a migration has not converted yet)."""
+        url = existing(self.ledger_url, LEDGER)
+        revision = ledger_revision(url)
+        if revision is None or revision < HEAD_REVISION:
+            raise ConfigError(f"台账数据库结构版本 {revision or '（空）'} 落后于本版本所需的 {HEAD_REVISION}："
+                              f"请先备份台账，再运行 `lianban init` 升级（docs/deploy.md 第 7 节） (the ledger is at "
+                              f"migration {revision or 'none'}, this release needs {HEAD_REVISION}: back it up, "
+                              f"then run `lianban init` to upgrade it)")
+        return url
 
     def existing_frontend(self) -> str:
         """The HRSS 前置库's URL for a command that reads it: ConfigError unless it exists."""

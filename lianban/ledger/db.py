@@ -23,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     literal_column,
     select,
     text,
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: the newest migration: a ledger at an older revision is refused until `lianban init` upgrades it
+#: (:func:`ledger_revision`; a new migration raises this, which tests/app/test_ledger_behind.py checks)
+HEAD_REVISION = "0021"
 
 
 #: pages a connection keeps cached, in KiB (SQLite's default is 2 MiB): the ledger's indexes on hashed keys (a person's
@@ -170,6 +174,14 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def ledger_revision(url: str) -> str | None:
+    """The migration the ledger at `url` is at (None: none, Alembic never ran on it)."""
+    with engine_for(url).connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.scalar(text("SELECT version_num FROM alembic_version"))
 
 
 def upgrade(url: str, revision: str = "head") -> None:
