@@ -72,13 +72,34 @@ def main() -> None:
     except LianbanError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:  # the message may carry a URL with a password: name the kind only
-        fail(f"数据库不可用或结构不符 ({type(exc).__name__})；请检查 LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL "
-             f"并运行 `lianban init` (database unavailable)")
+        fail(database_trouble(exc))
     except OSError as exc:  # last resort for a file an operator named or broke: the file, not a traceback
         if exc.filename is None:
             raise
         fail(f"无法访问 {exc.filename}（{type(exc).__name__}）：请检查路径与权限 "
              f"(cannot access {exc.filename}: check the path and its permissions)")
+
+
+_DATABASES = "请检查 LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL 所指的文件"
+#: what SQLite says of a file `lianban init` cannot mend, and what to tell the operator instead
+_FILE_TROUBLE = (
+    (("file is not a database", "malformed"), f"数据库文件已损坏或不是数据库（{_DATABASES}），请停止各任务后从备份恢复 "
+                                              f"(the database file is damaged: restore it from a backup)"),
+    (("disk is full",), f"数据库所在磁盘已满，未能写入（{_DATABASES}），请腾出空间后重试 (disk full)"),
+    (("readonly database",), f"数据库文件只读，无法写入（{_DATABASES}及其目录的权限） (the database is read-only)"),
+    (("unable to open database file",), f"无法打开数据库文件（{_DATABASES}及其目录的权限） (cannot open the database)"),
+)
+
+
+def database_trouble(exc: SQLAlchemyError) -> str:
+    """The operator's sentence for a database error: a damaged, read-only or full SQLite file by name, anything
+    else by its kind only (the message may carry a URL with a password)."""
+    said = str(getattr(exc, "orig", "") or "").lower()
+    for marks, sentence in _FILE_TROUBLE:
+        if any(mark in said for mark in marks):
+            return sentence
+    return (f"数据库不可用或结构不符 ({type(exc).__name__})；请检查 LIANBAN_LEDGER_URL / LIANBAN_FRONTEND_URL "
+            f"并运行 `lianban init` (database unavailable)")
 
 
 def fail(sentence: str) -> NoReturn:
