@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from lianban.app.cli import database_trouble
 from lianban.app.config import Paths
@@ -38,3 +38,25 @@ def test_a_full_disk_or_read_only_ledger_is_named(said: str, told: str) -> None:
 def test_any_other_database_error_keeps_the_general_sentence() -> None:
     sentence = database_trouble(DatabaseError("SELECT …", {}, sqlite3.DatabaseError("no such column: x")))
     assert "数据库不可用或结构不符 (DatabaseError)" in sentence and "lianban init" in sentence
+
+
+@pytest.mark.parametrize("said", ["UNIQUE constraint failed: cases.case_no",
+                                  'duplicate key value violates unique constraint "cases_case_no_key"'])
+def test_a_row_another_run_wrote_first_says_so(said: str) -> None:
+    sentence = database_trouble(IntegrityError("INSERT …", {}, sqlite3.IntegrityError(said)))
+    assert "另一轮" in sentence and "回滚" in sentence and "lianban init" not in sentence
+
+
+def test_two_stage_runs_at_once_neither_sends_the_operator_to_init(paths: Paths) -> None:
+    """`lianban run stage` by hand while the DAG's stage runs: the one that loses the race is rolled back and
+    says so, nothing is staged twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connectors.hrss.frontend import FrontendDB
+    from simulators.people import generate
+
+    FrontendDB(paths.frontend_url).insert_applications(list(generate(3000, seed=7)))
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: lianban(Path(paths.home), "run", "stage"), range(2)))
+    assert all(run.returncode in (0, 2) and "Traceback" not in run.stderr for run in runs)
+    assert not [run.stdout for run in runs if "lianban init" in run.stdout]
