@@ -20,6 +20,7 @@ from lianban.domain.intake import REASON_MAX
 from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import supplement_due
+from lianban.ledger.db import write_lock
 from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Supplement, Watermark
 
 alerts = logging.getLogger("lianban.alerts")
@@ -198,6 +199,15 @@ def _refuse_transition(session: Session, item: ItemStatus, status: Status, sourc
 
 def get_watermark(session: Session, name: str) -> int:
     row = session.get(Watermark, name)
+    return row.value if row else 0
+
+
+def locked_watermark(session: Session, name: str) -> int:
+    """The watermark `name`, read for a transaction that moves it: under the database's write lock (SQLite) or its
+    row's lock (PostgreSQL), so that two runs at once read it in turn and neither writes it back behind the pages
+    the other committed meanwhile (the rows past it read again, and a row kept aside there kept twice)."""
+    write_lock(session)
+    row = session.get(Watermark, name, with_for_update=True, populate_existing=True)
     return row.value if row else 0
 
 

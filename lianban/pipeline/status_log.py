@@ -51,7 +51,7 @@ from lianban.ledger.log_gaps import takeable
 from lianban.ledger.models import Case, CaseItem, ParkedStatus
 from lianban.ledger.results import seal_result
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
-from lianban.ledger.store import ParkedState, get_watermark, refuse_report, set_watermark, utcnow
+from lianban.ledger.store import ParkedState, locked_watermark, refuse_report, set_watermark, utcnow
 from lianban.pipeline.feedback import FeedbackResult
 
 HRSS_WATERMARK = "hrss_status_log"
@@ -317,7 +317,7 @@ def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: 
     rows read."""
     read = 0
     with sessions.begin() as session:
-        mark = get_watermark(session, HRSS_WATERMARK)
+        mark = locked_watermark(session, HRSS_WATERMARK)
         rows = source.status_changes_since(mark, limit)
         rows = rows[:takeable(session, HRSS_WATERMARK, "人社状态日志", mark, [row.seq for row in rows])]
         staged = _Staged.of(session, {row.case_no for row in rows})
