@@ -29,6 +29,7 @@ def test_a_damaged_ledger_file_says_restore_from_backup(paths: Paths) -> None:
     ("database or disk is full", "磁盘已满"),
     ("attempt to write a readonly database", "只读"),
     ("unable to open database file", "无法打开"),
+    ("database is locked", "占用"),
 ])
 def test_a_full_disk_or_read_only_ledger_is_named(said: str, told: str) -> None:
     sentence = database_trouble(OperationalError("INSERT …", {}, sqlite3.OperationalError(said)))
@@ -60,3 +61,22 @@ def test_two_stage_runs_at_once_neither_sends_the_operator_to_init(paths: Paths)
         runs = list(pool.map(lambda _: lianban(Path(paths.home), "run", "stage"), range(2)))
     assert all(run.returncode in (0, 2) and "Traceback" not in run.stderr for run in runs)
     assert not [run.stdout for run in runs if "lianban init" in run.stdout]
+
+
+def test_init_while_another_process_holds_the_ledger_says_it_is_busy(paths: Paths) -> None:
+    """`lianban init` (the upgrade) while a task writes the SQLite ledger: told the ledger is busy and to retry,
+    not to run the `lianban init` it is running."""
+    from alembic import command
+
+    from lianban.ledger.db import alembic_config
+
+    command.downgrade(alembic_config(paths.ledger_url), "0020")  # so that the upgrade has something to write
+    held = sqlite3.connect(Path(paths.home) / "ledger.db")
+    try:
+        held.execute("BEGIN IMMEDIATE")
+        done = lianban(Path(paths.home), "init")
+    finally:
+        held.rollback()
+        held.close()
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "占用" in done.stdout and "lianban init" not in done.stdout

@@ -88,6 +88,9 @@ _FILE_TROUBLE = (
     (("disk is full",), f"数据库所在磁盘已满，未能写入（{_DATABASES}），请腾出空间后重试 (disk full)"),
     (("readonly database",), f"数据库文件只读，无法写入（{_DATABASES}及其目录的权限） (the database is read-only)"),
     (("unable to open database file",), f"无法打开数据库文件（{_DATABASES}及其目录的权限） (cannot open the database)"),
+    (("database is locked",), "数据库正被其他任务或命令长时间占用（等待写锁超时），未能写入；"
+                              "请待其结束后重试，升级台账前请先停止各任务 "
+                              "(the database is busy: retry once the other writer has finished)"),
     (("unique constraint failed", "duplicate key value"),
      "另一轮同一步骤先写入了相同的记录（如 Airflow 任务与手工运行同时进行）：本轮正在写入的一批已回滚，"
      "未重复写入，稍后再运行即可 (another run wrote the same rows first: this run's batch was rolled back; run it "
@@ -96,7 +99,7 @@ _FILE_TROUBLE = (
 
 
 def database_trouble(exc: SQLAlchemyError) -> str:
-    """The operator's sentence for a database error: a damaged, read-only or full SQLite file by name, a row
+    """The operator's sentence for a database error: a damaged, read-only, full or busy SQLite file by name, a row
     another run of the same step wrote first (the step's unique constraints stop it) as that, anything else by its
     kind only (the message may carry a URL with a password)."""
     said = str(getattr(exc, "orig", "") or "").lower()
