@@ -48,7 +48,7 @@ from lianban.domain.identity import redact_text, said
 from lianban.domain.intake import Unreadable
 from lianban.domain.supplements import SupplementSubmission
 from lianban.errors import RejectedError, RetriableError
-from lianban.ledger.db import session_factory
+from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.log_gaps import takeable
 from lianban.ledger.models import Case, CaseItem, Supplement
@@ -352,8 +352,10 @@ class _Run:
 
 
 def _waiting(session: Session, ids: Sequence[int]) -> list[Supplement]:
-    """The supplements of `ids` still waiting to be settled, locked (PostgreSQL) in id order. One another run has
-    settled meanwhile keeps that run's answer (lianban.pipeline.deliver._Settling.of)."""
+    """The supplements of `ids` still waiting to be settled, locked in id order (PostgreSQL; on SQLite the
+    database's write lock taken first). One another run has settled meanwhile keeps that run's answer
+    (lianban.pipeline.deliver._Settling.of)."""
+    write_lock(session)
     rows = session.scalars(select(Supplement).where(Supplement.id.in_(list(ids))).order_by(Supplement.id)
                            .with_for_update()).all()
     return [row for row in rows if row.state in FORWARD_DUE]
