@@ -65,10 +65,12 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
 
 @cache
 def engine_for(url: str) -> Engine:
-    """One engine per URL per process; SQLite files get WAL and foreign keys."""
+    """One engine per URL per process; SQLite files get WAL and foreign keys. A statement's parameters are never
+    in its error (``hide_parameters``): the 前置库's hold names and ID numbers, and an error's text goes to logs,
+    task logs and the operator's screen."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
