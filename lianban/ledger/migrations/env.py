@@ -17,7 +17,10 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(url)
+    # the wait every other connection gives a SQLite writer (lianban.ledger.db), and never a statement's
+    # parameters in an error
+    waits = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
+    engine = create_engine(url, hide_parameters=True, **waits)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
