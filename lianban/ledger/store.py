@@ -148,15 +148,23 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
             "result": result}
 
 
+def ledger_moment(text: str) -> datetime | None:
+    """ISO 8601 text from outside the hub (without an offset: Beijing time) as the ledger stores times (naive UTC);
+    None when it does not parse."""
+    try:
+        return moment_of(text).astimezone(UTC).replace(tzinfo=None)
+    except (TypeError, ValueError):
+        return None
+
+
 def _asked_again(session: Session, item: ItemStatus, status: Status, changed_at: str) -> bool:
     """补正资料 asked again in the same words, later, after the applicant supplied materials for the item since it
     was first asked: what was supplied was not enough. News: the applicant is told again and the 补正 deadline
     starts anew (the same words at a later time with nothing supplied in between stay a repeat)."""
     if status is not Status.SUPPLEMENT or item.status_at is None or changed_at == item.status_at:
         return False
-    try:
-        since = moment_of(item.status_at).astimezone(UTC).replace(tzinfo=None)  # the ledger's naive UTC
-    except ValueError:
+    since = ledger_moment(item.status_at)
+    if since is None:
         return False
     return session.scalars(select(Supplement.id).where(Supplement.case_item_id == item.id,
                                                        Supplement.created_at > since).limit(1)).first() is not None

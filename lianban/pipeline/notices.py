@@ -19,7 +19,7 @@ after it in order. Personal data never enters a notice: reasons are redacted.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -34,7 +34,7 @@ from lianban.ledger.db import write_lock
 from lianban.ledger.models import Case, CaseItem, StatusEvent
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.status_book import StatusBook
-from lianban.ledger.store import ItemRow, record_status, status_time, utcnow
+from lianban.ledger.store import ItemRow, ledger_moment, record_status, status_time, utcnow
 from lianban.pipeline.prepare import password_hash
 
 HOLD_CODE = "隔离待补正"  # department_code of a hold notice: the hub, not HRSS's back office, wrote it
@@ -63,11 +63,7 @@ def _now() -> str:
 def approved_time(value: str) -> datetime | None:
     """审批时间 as the ledger stores it (naive UTC; without an offset it was Beijing time); None when it does not
     parse."""
-    try:
-        parsed = moment_of(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    return ledger_moment(value)
 
 
 def _locked_items(session: Session, case_ids: Collection[int]) -> list[CaseItem]:
