@@ -37,6 +37,7 @@ from connectors.hrss.mapping import (
     STATUS_TABLE,
     SUPPLEMENT_TABLE,
     SYNC_FLAGS,
+    in_lists,
 )
 from connectors.hrss.mapping import (
     PAYMENT_COLUMNS as P,
@@ -162,16 +163,17 @@ class FrontendDB:
             return []
         read = {row.seq: row.values for row in rows}
         seq, sync_flag = applications.c[A["seq"]], applications.c[A["sync_flag"]]
-        stmt = (update(applications).where(seq.in_(list(read)), sync_flag == SYNC_FLAGS["new"])
-                .values({A["sync_flag"]: SYNC_FLAGS[flag], A["synced_at"]: _now()})
-                .returning(seq, *(applications.c[A[key]] for key in _CONTENT)))  # the rows as they are now
+        flagged = update(applications).values({A["sync_flag"]: SYNC_FLAGS[flag], A["synced_at"]: _now()})
+        changed: list[int] = []
         with self.engine.begin() as conn:
-            result = conn.execute(stmt)
-            changed = [now[0] for now in result.cursor.fetchall()  # plain tuples: text and integer columns
-                       if now[1:] != _content(read[now[0]])]
-            result.close()
-            if changed:
-                conn.execute(update(applications).where(seq.in_(changed))
+            for part in in_lists(list(read)):
+                result = conn.execute(flagged.where(seq.in_(part), sync_flag == SYNC_FLAGS["new"])
+                                      .returning(seq, *(applications.c[A[key]] for key in _CONTENT)))
+                changed += [now[0] for now in result.cursor.fetchall()  # the rows as they are now: plain tuples
+                            if now[1:] != _content(read[now[0]])]
+                result.close()
+            for part in in_lists(changed):
+                conn.execute(update(applications).where(seq.in_(part))
                              .values({A["sync_flag"]: SYNC_FLAGS["new"], A["synced_at"]: None}))
         return changed
 
@@ -239,10 +241,10 @@ class FrontendDB:
         """Set 同步标志 of submissions `seqs` (``taken`` once the ledger holds them)."""
         if not seqs:
             return
-        stmt = (update(supplements).where(supplements.c[B["seq"]].in_(list(seqs)))
-                .values({B["sync_flag"]: SYNC_FLAGS[flag], B["synced_at"]: _now()}))
+        stmt = update(supplements).values({B["sync_flag"]: SYNC_FLAGS[flag], B["synced_at"]: _now()})
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            for part in in_lists(seqs):
+                conn.execute(stmt.where(supplements.c[B["seq"]].in_(part)))
 
     def _supplements(self, query: Any) -> list[SupplementSubmission | Unreadable]:
         columns = {k: v for k, v in B.items() if k not in ("sync_flag", "synced_at")}
@@ -255,8 +257,9 @@ class FrontendDB:
         """Write payment requests for HRSS; a request number already there is left as it is (a re-run after a
         crash between this write and the ledger's commit asks nothing twice)."""
         with self.engine.begin() as conn:
-            known = set(conn.scalars(select(payment_requests.c[P["request_no"]]).where(
-                payment_requests.c[P["request_no"]].in_([r.request_no for r in requests]))))
+            number = payment_requests.c[P["request_no"]]
+            known = {found for part in in_lists([r.request_no for r in requests])
+                     for found in conn.scalars(select(number).where(number.in_(part)))}
             rows = [{P["request_no"]: r.request_no, P["case_no"]: r.case_no, P["item_code"]: r.item_code,
                      P["amount"]: r.amount, P["requested_at"]: _now()} for r in requests if r.request_no not in known]
             if rows:
@@ -274,10 +277,10 @@ class FrontendDB:
         """HRSS flags requests it has paid."""
         if not request_nos:
             return
-        stmt = (update(payment_requests).where(payment_requests.c[P["request_no"]].in_(list(request_nos)))
-                .values({P["sync_flag"]: SYNC_FLAGS["taken"], P["synced_at"]: _now()}))
+        stmt = update(payment_requests).values({P["sync_flag"]: SYNC_FLAGS["taken"], P["synced_at"]: _now()})
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            for part in in_lists(request_nos):
+                conn.execute(stmt.where(payment_requests.c[P["request_no"]].in_(part)))
 
 
 def _source_rows(result: Result[Any], columns: Mapping[str, str]) -> list[SourceRow]:

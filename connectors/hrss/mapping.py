@@ -5,6 +5,23 @@ Department IT staff: grep here for a column. One table, one direction each.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import TypeVar
+
+_T = TypeVar("_T")
+
+#: The most values one ``IN (…)`` list may hold: Oracle, which HRSS's 前置库 runs on, refuses more than 1,000
+#: (ORA-01795), and staging flags 2,000 rows a chunk.
+IN_LIST_LIMIT = 1000
+
+
+def in_lists(values: Sequence[_T]) -> Iterator[list[_T]]:
+    """`values` in lists of at most :data:`IN_LIST_LIMIT`, in order, for one ``IN (…)`` each."""
+    rest = iter(values)
+    while part := list(islice(rest, IN_LIST_LIMIT)):
+        yield part
+
 #: Table of approved applications (退休申请审批结果), written by HRSS, read and flagged by lianban.
 APPLICATION_TABLE = "T_LB_TXSQ"
 #: Append-only log of HRSS's own items' statuses (人社自办事项办理状态), and its payment confirmations (item 13).

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Engine
 
-from connectors.hrss.mapping import SYNC_FLAGS
+from connectors.hrss.mapping import SYNC_FLAGS, in_lists
 from lianban.domain.intake import SourceRow
 
 __all__ = ["AWARD_COLUMNS", "AWARD_TABLE", "INSURED_STATUSES", "REGISTER_COLUMNS", "REGISTER_TABLE",
@@ -153,7 +153,7 @@ class InsuredRegister:
         """Set 同步标志 of awards `seqs` to ``taken`` or ``quarantined`` (unreadable)."""
         if not seqs:
             return
-        stmt = (update(awards).where(awards.c[W["seq"]].in_(list(seqs)))
-                .values({W["sync_flag"]: SYNC_FLAGS[flag], W["synced_at"]: _now()}))
+        stmt = update(awards).values({W["sync_flag"]: SYNC_FLAGS[flag], W["synced_at"]: _now()})
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            for part in in_lists(seqs):
+                conn.execute(stmt.where(awards.c[W["seq"]].in_(part)))

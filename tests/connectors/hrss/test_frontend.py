@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 
 from connectors.hrss.frontend import FrontendDB
+from connectors.hrss.mapping import IN_LIST_LIMIT
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
 from lianban.domain.intake import Unreadable
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import SupplementSubmission
+from lianban.wire.contract import PaymentOrder
 from simulators.people import generate
 from tests.conftest import own_postgres
 
@@ -72,6 +79,41 @@ def test_a_row_flagged_meanwhile_is_left_as_it_is(frontend: FrontendDB) -> None:
     assert db.mark(read[:1], "quarantined") == []
     assert db.mark(read, "taken") == []  # the first was quarantined meanwhile: not flagged taken over it
     assert [r.seq for r in db.quarantined()] == [1] and db.pull_new(10) == []
+
+
+@pytest.fixture
+def in_lists(paths: Paths) -> Iterator[tuple[FrontendDB, list[int]]]:
+    """The 前置库 and the length of every ``IN (…)`` list sent to it, as the statements went out."""
+    db, lengths = FrontendDB(paths.frontend_url), []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        lengths.extend(found.count("?") for found in re.findall(r"IN \(([^)]*)\)", statement))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    yield db, lengths
+    event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_a_chunk_of_rows_is_flagged_in_lists_oracle_accepts(in_lists: tuple[FrontendDB, list[int]]) -> None:
+    """HRSS's 前置库 runs on Oracle, which refuses an IN list of more than 1,000 (ORA-01795): staging flags
+    2,000 rows a chunk."""
+    db, lengths = in_lists
+    db.insert_applications(generate(2300))
+    read = db.pull_new(5000)
+    db.correct(2100, {"phone": "13900000000"})  # changed after the read: flagged back, in a list of its own
+    assert db.mark(read[:2200], "taken") == [2100] and db.mark(read[2200:], "quarantined") == []
+    assert [r.seq for r in db.pull_new(5000)] == [2100] and len(db.quarantined()) == 100
+    assert lengths and max(lengths) <= IN_LIST_LIMIT
+
+
+def test_payment_requests_are_asked_and_taken_in_lists_oracle_accepts(in_lists: tuple[FrontendDB, list[int]]) -> None:
+    db, lengths = in_lists
+    orders = [PaymentOrder(f"Q{n:05d}", f"BJ{n:05d}", "13", "100.00") for n in range(1500)]
+    db.request_payments(orders[:600])
+    db.request_payments(orders)  # the first 600 already there: not asked twice
+    assert [o.request_no for o in db.new_payment_requests()] == [o.request_no for o in orders]
+    db.take_payment_requests([o.request_no for o in orders])
+    assert db.new_payment_requests() == [] and max(lengths) <= IN_LIST_LIMIT
 
 
 def test_unflagged_rows_come_back_after_a_crash(paths: Paths) -> None:
