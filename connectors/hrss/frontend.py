@@ -26,7 +26,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select, update
-from sqlalchemy.engine import Engine, Result
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 
 from connectors.hrss.mapping import (
     APPLICATION_COLUMNS as A,
@@ -169,9 +169,7 @@ class FrontendDB:
             for part in in_lists(list(read)):
                 result = conn.execute(flagged.where(seq.in_(part), sync_flag == SYNC_FLAGS["new"])
                                       .returning(seq, *(applications.c[A[key]] for key in _CONTENT)))
-                changed += [now[0] for now in result.cursor.fetchall()  # the rows as they are now: plain tuples
-                            if now[1:] != _content(read[now[0]])]
-                result.close()
+                changed += [now[0] for now in _returned(conn, result) if now[1:] != _content(read[now[0]])]
             for part in in_lists(changed):
                 conn.execute(update(applications).where(seq.in_(part))
                              .values({A["sync_flag"]: SYNC_FLAGS["new"], A["synced_at"]: None}))
@@ -281,6 +279,20 @@ class FrontendDB:
         with self.engine.begin() as conn:
             for part in in_lists(request_nos):
                 conn.execute(stmt.where(payment_requests.c[P["request_no"]].in_(part)))
+
+
+#: Dialects whose driver's cursor holds the rows an ``UPDATE … RETURNING`` returned, read there as plain tuples.
+#: Oracle's does not: its RETURNING comes back through out-parameters, which only SQLAlchemy's result holds.
+CURSOR_RETURNING = frozenset({"sqlite", "postgresql"})
+
+
+def _returned(conn: Connection, result: CursorResult[Any]) -> Sequence[Sequence[Any]]:
+    """The rows `result` (an ``UPDATE … RETURNING``) returned, each indexable by position; `result` closed."""
+    if conn.dialect.name in CURSOR_RETURNING:
+        rows: Sequence[Sequence[Any]] = result.cursor.fetchall()  # plain tuples: text and integer columns
+        result.close()
+        return rows
+    return result.all()
 
 
 def _source_rows(result: Result[Any], columns: Mapping[str, str]) -> list[SourceRow]:

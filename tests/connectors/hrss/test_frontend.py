@@ -72,6 +72,14 @@ def test_a_row_changed_since_it_was_read_is_not_flagged_and_is_read_again_as_it_
     assert db.pull_new(10) == [] and [r.seq for r in db.quarantined()] == [2]
 
 
+def test_a_changed_row_is_found_where_returning_comes_back_through_the_result(
+        frontend: FrontendDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Oracle's RETURNING rows reach SQLAlchemy's result, not the driver's cursor (out-parameters): the path any
+    dialect but SQLite's and PostgreSQL's takes, run here on those."""
+    monkeypatch.setattr("connectors.hrss.frontend.CURSOR_RETURNING", frozenset())
+    test_a_row_changed_since_it_was_read_is_not_flagged_and_is_read_again_as_it_is_now(frontend)
+
+
 def test_a_row_flagged_meanwhile_is_left_as_it_is(frontend: FrontendDB) -> None:
     db = frontend
     db.insert_applications(generate(2))
