@@ -105,3 +105,27 @@ def test_the_ledger_is_checked_against_an_archive_kept_off_host(paths: Paths, tm
     result = CliRunner().invoke(app, ["audit", "verify", "--against", str(archive), "--json"])
     verdict = json.loads(result.output)
     assert result.exit_code == 1 and str(archive) in verdict["problem"]
+
+
+def test_archiving_a_month_again_never_replaces_its_signed_archive(paths: Paths) -> None:
+    """Found in the recon review: `lianban audit archive --month M` typed a second time wrote a new archive over
+    the first (an SM2 signature differs each time), so the copy an operator had verified and taken off-host no
+    longer matched the host's, and an archive edited on the host was silently replaced by a fresh one. Now a
+    complete archive that verifies is left as it is, and one that does not verify is kept and the command refused."""
+    with session_factory(paths.ledger_url).begin() as session:
+        EvidenceLog.load(paths.keys_dir).sent(session, "medical", "submit", ["BZ1"], {"batch": 1})
+    with session_factory(paths.ledger_url)() as session:
+        month = _month(session)
+    first = CliRunner().invoke(app, ["audit", "archive", "--month", month, "--json"])
+    assert first.exit_code == 0, first.output
+    archive = Path(json.loads(first.output)["archive"])
+    before = archive.read_bytes()
+    again = CliRunner().invoke(app, ["audit", "archive", "--month", month, "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output) == {"month": month, "archive": str(archive), "written": False}
+    assert archive.read_bytes() == before
+    archive.write_text(archive.read_text().replace("BZ1", "BZ9"))
+    edited = archive.read_bytes()
+    refused = CliRunner().invoke(app, ["audit", "archive", "--month", month, "--json"])
+    assert refused.exit_code != 0 and "未覆盖" in str(refused.exception)
+    assert archive.read_bytes() == edited and list(archive.parent.iterdir()) == [archive]

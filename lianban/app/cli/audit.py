@@ -10,7 +10,7 @@ import typer
 
 from lianban.app.cli.output import JsonFlag, emit, emit_done
 from lianban.app.config import Paths
-from lianban.errors import ConfigError
+from lianban.errors import ConfigError, FatalError
 
 if TYPE_CHECKING:
     from lianban.ledger.evidence import Verdict
@@ -98,6 +98,21 @@ def audit_archive(month: Annotated[str, typer.Option(help="YYYY-MM, a Beijing mo
     ledger = paths.existing_ledger()
     out = out or paths.home / "archive"  # the installation's, wherever the command is typed
     make_folder(out, "--out")
+    path = out / f"evidence-{month}.jsonl"
+    if path.exists():
+        _refuse_unverified(path, paths.keys_dir)
     with session_factory(ledger)() as session:
-        path = evidence_archive.archive_month(session, month, out, paths.keys_dir)
-    emit_done(f"已归档 (archived): {path}", {"month": month, "archive": str(path)}, as_json)
+        written = (evidence_archive.archive_once(session, month, out, paths.keys_dir) if path.exists()
+                   else evidence_archive.archive_month(session, month, out, paths.keys_dir))
+    said = (f"已归档 (archived): {path}" if written
+            else f"该月已有完整归档，未改动 (already archived, left as it is): {path}")
+    emit_done(said, {"month": month, "archive": str(path), "written": written is not None}, as_json)
+
+
+def _refuse_unverified(path: Path, keys_dir: Path) -> None:
+    """FatalError when the archive already at `path` does not verify: it is kept as found (evidence of what
+    happened to it), never written over."""
+    verdict, _ = _verify_archive(path, keys_dir)
+    if not verdict.ok:
+        raise FatalError(f"已有的归档 {path} 未通过校验（{verdict.problem}），未覆盖：请先查明原因，另存该文件后再归档 "
+                         f"(the archive there fails verification: kept, not replaced)")
