@@ -1,5 +1,5 @@
 """lianban_daily: each liaison's summary of its party at 08:30 Beijing time (联络员每日汇总), once a day, and the
-last month's evidence archive (证据月度归档) on the first day of a month.
+last month's evidence archive (证据月度归档) on the first day of a month (and any month missed, the host down).
 
 One task for every party (the task count never grows); a rerun sends nothing twice (the ledger keeps which
 party had its summary of the day) and writes no archive twice (a whole month's already in ``<home>/archive``

@@ -336,24 +336,29 @@ def daily_summary(day: str | None = None) -> dict[str, Any]:
 
 def archive_evidence(day: str | None = None) -> dict[str, Any]:
     """Last month's evidence archive (a Beijing month, before `day`'s; default today in Beijing) into
-    ``<home>/archive``, once: the first daily run of a month writes it, later runs find it there. Copying it
-    off-host stays the operator's (docs/deploy.md §6). XCom: the month and whether it was written."""
+    ``<home>/archive``, once: the first daily run of a month writes it, later runs find it there; and any month
+    before it missed since the newest archive there (no run in it: the host down). Copying them off-host stays the
+    operator's (docs/deploy.md §6). XCom: the month, whether it was written, and the earlier months written."""
     from datetime import date
 
     from lianban.app.setup import make_folder
     from lianban.ledger.db import session_factory
-    from lianban.ledger.evidence_archive import archive_once, month_before
+    from lianban.ledger.evidence_archive import archive_once, month_before, months_missed
     from lianban.ledger.time_limits import beijing_today
 
     paths = Paths.from_env()
     month = month_before(date.fromisoformat(day) if day else beijing_today())
     out = paths.home / "archive"
     make_folder(out, "LIANBAN_HOME")
+    written: dict[str, Any] = {}
     with session_factory(paths.existing_ledger())() as session:
-        written = archive_once(session, month, out, paths.keys_dir)
-    if written:
-        log.info("evidence archive of %s written to %s: copy it off-host", month, written)
-    return {"month": month, "written": written is not None}
+        for each in [*months_missed(session, out, month), month]:
+            written[each] = archive_once(session, each, out, paths.keys_dir)
+    for each, path in written.items():
+        if path:
+            log.info("evidence archive of %s written to %s: copy it off-host", each, path)
+    return {"month": month, "written": written[month] is not None,
+            "earlier": [each for each, path in written.items() if path and each != month]}
 
 
 # -- 双告知 (issue 13): 到龄提醒 and 待遇告知 by SMS, and the retirement-wave forecast ------------------------------

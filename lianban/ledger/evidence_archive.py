@@ -9,7 +9,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from lianban.keys import keysets
 from lianban.keys.files import write_private_text
 from lianban.ledger.evidence import ARCHIVE_SIGNER, GENESIS, Verdict, chain_keys, row_of, verify_entries
 from lianban.ledger.models import Evidence
-from lianban.ledger.time_limits import beijing_midnight
+from lianban.ledger.time_limits import beijing_date, beijing_midnight
 
 _NAME = re.compile(r"evidence-(\d{4}-\d{2})\.jsonl")  # as archive_month names its file
 
@@ -36,8 +36,7 @@ def _trailer_text(trailer: Mapping[str, Any]) -> bytes:
 def _bounds(month: str) -> tuple[str, str]:
     """When Beijing month `month` (YYYY-MM) begins and when the next one does, in UTC as ISO 8601 text to
     compare with ``Evidence.at`` (UTC, ISO 8601, so text sorts as time does, on SQLite and PostgreSQL alike)."""
-    first = date.fromisoformat(f"{month}-01")
-    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    first, after = date.fromisoformat(f"{month}-01"), date.fromisoformat(f"{_month_after(month)}-01")
     return beijing_midnight(first).isoformat(), beijing_midnight(after).isoformat()
 
 
@@ -79,6 +78,26 @@ def month_before(day: date) -> str:
     """The Beijing month (YYYY-MM) before the one `day` (a Beijing date) is in."""
     last = day.replace(day=1) - timedelta(days=1)
     return f"{last:%Y-%m}"
+
+
+def _month_after(month: str) -> str:
+    first = date.fromisoformat(f"{month}-01")
+    return f"{date(first.year + first.month // 12, first.month % 12 + 1, 1):%Y-%m}"
+
+
+def months_missed(session: Session, out_dir: Path, before: str) -> list[str]:
+    """The Beijing months before `before` (YYYY-MM) a run that archives `before` checks too, oldest first: from the
+    newest archived in `out_dir` (kept if whole, :func:`archive_once`) or, with none there, the month of the
+    ledger's first entry; so months with no run in them (the host down) are archived all the same."""
+    named = [m[1] for p in out_dir.glob("evidence-*.jsonl") if (m := _NAME.fullmatch(p.name))]
+    first_at = session.scalar(select(Evidence.at).order_by(Evidence.id).limit(1))
+    month = max(named) if named else (f"{beijing_date(datetime.fromisoformat(str(first_at))):%Y-%m}"
+                                      if first_at is not None else before)
+    months = []
+    while month < before:
+        months.append(month)
+        month = _month_after(month)
+    return months
 
 
 def archive_once(session: Session, month: str, out_dir: Path, keys_dir: Path) -> Path | None:

@@ -33,19 +33,20 @@ def _appended(paths: Paths, monkeypatch: pytest.MonkeyPatch, stamps: list[str]) 
 def test_the_first_run_of_a_month_archives_the_month_before_and_later_runs_keep_it(
         paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     _appended(paths, monkeypatch, ["2026-10-31T17:00:00", "2026-11-15T03:00:00", "2026-11-30T17:00:00"])
-    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True}
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True, "earlier": []}
     archive = paths.home / "archive" / "evidence-2026-11.jsonl"
     assert evidence_archive.verify_archive(archive, paths.keys_dir).ok
     held = archive.read_text().splitlines()[:-1]
     assert len(held) == 2  # Nov 1 01:00 and Nov 15 Beijing time; Dec 1 01:00 Beijing is December's
     before = archive.read_bytes()
-    assert jobs.archive_evidence("2026-12-02") == {"month": "2026-11", "written": False}
+    assert jobs.archive_evidence("2026-12-02") == {"month": "2026-11", "written": False, "earlier": []}
     assert archive.read_bytes() == before  # the copy an operator may have verified and taken is left alone
-    assert jobs.archive_evidence("2027-01-01") == {"month": "2026-12", "written": True}  # across the year
+    across_the_year = jobs.archive_evidence("2027-01-01")
+    assert across_the_year == {"month": "2026-12", "written": True, "earlier": []}
 
 
 def test_a_month_the_ledger_holds_nothing_of_gets_no_archive(paths: Paths) -> None:
-    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": False}
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": False, "earlier": []}
     assert not (paths.home / "archive" / "evidence-2026-11.jsonl").exists()
 
 
@@ -69,8 +70,25 @@ def test_an_archive_written_before_its_month_ended_is_completed_on_the_months_fi
         early = evidence_archive.archive_month(session, "2026-11", out, paths.keys_dir)
     before = early.read_bytes()
     _appended(paths, monkeypatch, ["2026-11-20T03:00:00", "2026-11-29T03:00:00"])
-    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True}
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True, "earlier": []}
     assert evidence_archive.verify_archive(early, paths.keys_dir).ok
     assert len(early.read_text().splitlines()[:-1]) == 4
     assert [p.read_bytes() for p in out.iterdir() if p != early] == [before]  # the early one kept, aside
-    assert jobs.archive_evidence("2026-12-02") == {"month": "2026-11", "written": False}
+    assert jobs.archive_evidence("2026-12-02") == {"month": "2026-11", "written": False, "earlier": []}
+
+
+def test_months_the_job_did_not_run_in_are_archived_on_its_next_run(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the recon review: the job archived only the month before its own, so with the host down for all of
+    December (no daily run in it) November's archive was never written, by the job or anyone. Now each run also
+    writes the months missed since the newest archive in the folder (since the ledger's first entry when none)."""
+    _appended(paths, monkeypatch, ["2026-10-10T03:00:00", "2026-11-10T03:00:00", "2026-12-10T03:00:00",
+                                   "2027-01-10T03:00:00"])
+    out = paths.home / "archive"
+    assert jobs.archive_evidence("2026-12-01") == {"month": "2026-11", "written": True,
+                                                   "earlier": ["2026-10"]}  # the ledger's first month too
+    assert jobs.archive_evidence("2027-02-01") == {"month": "2027-01", "written": True, "earlier": ["2026-12"]}
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [f"evidence-{m}.jsonl" for m in ("2026-10", "2026-11", "2026-12", "2027-01")]
+    assert all(evidence_archive.verify_archive(out / name, paths.keys_dir).ok for name in written)
+    assert jobs.archive_evidence("2027-02-02") == {"month": "2027-01", "written": False, "earlier": []}
