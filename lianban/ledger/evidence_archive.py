@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -197,3 +197,34 @@ def verify_archive(path: Path, keys_dir: Path, with_chain_key: bool = True) -> V
     return Verdict(False, verdict.checked, None, problem) if problem else verdict
 
 
+
+
+def _span(path: Path) -> tuple[int, int, dict[int, str]]:
+    """An archive's first and last entry ids and, by id, each entry's hash and (one before its first) the previous
+    hash its trailer records (read once :func:`verify_archive` passed it); (0, 0, {}) when it holds none."""
+    *entries, trailer = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    if not entries:
+        return 0, 0, {}
+    first = int(entries[0]["id"])
+    return first, int(entries[-1]["id"]), {first - 1: str(trailer["start_prev"]),
+                                           **{int(e["id"]): str(e["entry_hash"]) for e in entries}}
+
+
+def link_problem(archives: Sequence[Path]) -> tuple[str, int] | None:
+    """Whether archives (each verified alone) chain on, taken in the order of their entries: each one's first entry
+    follows an entry of the one reaching furthest before it (its previous hash is that entry's hash), and no entry
+    between them is in none; the problem and the first entry concerned when not."""
+    spans = sorted(((*_span(path), path) for path in archives), key=lambda span: span[0])
+    reach: tuple[int, dict[int, str], Path] | None = None
+    for first, last, hashes, path in (span for span in spans if span[2]):
+        if reach is not None:
+            last_before, held, before = reach
+            if first - 1 not in held:
+                return (f"第 {last_before + 1}–{first - 1} 条不在所给的任何归档中（缺少某月的归档？）：{before} 之后是 "
+                        f"{path} (entries missing between the archives)", last_before + 1)
+            if held[first - 1] != hashes[first - 1]:
+                return (f"归档 {path} 未接续 {before}：第 {first} 条记录的前一条哈希与之不符（归档不属于同一条证据链）"
+                        f"(the archives do not chain on)", first)
+        if reach is None or last > reach[0]:
+            reach = (last, hashes, path)
+    return None

@@ -19,6 +19,7 @@ from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.evidence_archive import archive_month
 from lianban.ledger.models import Evidence
 from lianban.ledger.time_limits import beijing_date
+from tests.app.test_jobs_archive import _appended
 
 
 def _month(session: Session) -> str:
@@ -129,3 +130,27 @@ def test_archiving_a_month_again_never_replaces_its_signed_archive(paths: Paths)
     refused = CliRunner().invoke(app, ["audit", "archive", "--month", month, "--json"])
     assert refused.exit_code != 0 and "未覆盖" in str(refused.exception)
     assert archive.read_bytes() == edited and list(archive.parent.iterdir()) == [archive]
+
+
+def test_archives_verified_together_must_chain_on_from_one_another(paths: Paths, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the recon review: `audit verify --archive` checked one file alone, so an auditor holding only the
+    hub's public key and the monthly archives could not tell that one month's archive was missing from what they
+    were given (or that one did not follow on from the month before): each verified. `--archive` is repeatable
+    now, and archives verified together must chain on, each from an entry of the one before, none left out."""
+    _appended(paths, monkeypatch, ["2026-10-10T03:00:00", "2026-11-10T03:00:00", "2026-11-11T03:00:00",
+                                   "2026-12-10T03:00:00"])
+    with session_factory(paths.ledger_url)() as session:
+        october, november, december = (archive_month(session, month, tmp_path / "off-host", paths.keys_dir)
+                                        for month in ("2026-10", "2026-11", "2026-12"))
+
+    def verify(*archives: Path) -> tuple[int, dict[str, object]]:
+        result = CliRunner().invoke(app, ["audit", "verify", *(f"--archive={a}" for a in archives), "--json"])
+        return result.exit_code, json.loads(result.output)
+
+    code, verdict = verify(december, october, november)  # in any order
+    assert code == 0 and verdict["ok"] and verdict["checked"] == 4, verdict
+    code, verdict = verify(october, december)
+    assert code == 1 and not verdict["ok"] and verdict["first_bad"] == 2
+    assert str(december) in str(verdict["problem"]) and "2–3" in str(verdict["problem"])
+    assert verify(november)[0] == 0  # one archive alone: as before

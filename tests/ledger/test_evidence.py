@@ -207,6 +207,33 @@ def test_months_archives_verify_when_hosts_clocks_stamp_entries_out_of_order(
             path = evidence_archive.archive_month(s, month, tmp_path / "archive", keys)
             assert evidence_archive.verify_archive(path, keys).ok, month
             assert [json.loads(line)["id"] for line in path.read_text().splitlines()[:-1]] == ids
+    assert evidence_archive.link_problem(sorted((tmp_path / "archive").iterdir())) is None  # overlapping, chained
+
+
+def test_archives_of_two_chains_do_not_chain_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the recon review: archives were verified one at a time only, so an October archive of one
+    ledger and a November archive of another (a copy, or a rebuilt chain), each signed by the hub, passed
+    together. Now archives taken together must chain on (and the straddling ones of one chain still do)."""
+    keys = tmp_path / "keys"
+    ensure_keys(keys)
+    shutil.copytree(keys, tmp_path / "keys-other")
+    archives: dict[str, Path] = {}
+    for name, key_dir in (("one", keys), ("other", tmp_path / "keys-other")):
+        url = f"sqlite:///{tmp_path / name}.db"
+        upgrade(url)
+        _stamp(monkeypatch, ["2026-10-10T03:00:00", "2026-11-10T03:00:00"])
+        log = evidence.EvidenceLog.load(key_dir)
+        for n in range(2):
+            with session_factory(url).begin() as s:
+                log.sent(s, "medical", "submit", [f"BZ{name}{n}"], {"batch": n})
+        with session_factory(url)() as s:
+            for month in ("2026-10", "2026-11"):
+                archives[f"{name}-{month}"] = evidence_archive.archive_month(s, month, tmp_path / name, key_dir)
+    assert evidence_archive.link_problem([archives["one-2026-10"], archives["one-2026-11"]]) is None
+    mixed = [archives["one-2026-10"], archives["other-2026-11"]]
+    assert all(evidence_archive.verify_archive(path, keys).ok for path in mixed)
+    problem = evidence_archive.link_problem(mixed)
+    assert problem is not None and problem[1] == 2 and "未接续" in problem[0]
 
 
 def _archived(url: str, keys: Path, out: Path, months: list[str]) -> dict[str, list[int]]:
@@ -223,6 +250,7 @@ def _archived(url: str, keys: Path, out: Path, months: list[str]) -> dict[str, l
             held[month], head = [e["id"] for e in entries], trailer["head"]
             heads.append(evidence_archive.archive_head(path))
         assert evidence.verify_ledger(s, keys, heads).ok
+    assert evidence_archive.link_problem([out / f"evidence-{month}.jsonl" for month in months]) is None
     return held
 
 

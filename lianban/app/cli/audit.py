@@ -21,19 +21,21 @@ audit_app = typer.Typer(help="证据日志 (evidence log)", no_args_is_help=True
 
 
 @audit_app.command("verify")
-def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an archive file alone")] = None,
+def audit_verify(archive: Annotated[list[Path] | None, typer.Option(
+                     help="verify an archive file alone, or several together: they must chain on (repeatable)")] = None,
                  against: Annotated[list[Path] | None, typer.Option(
                      help="an archive kept off-host: the ledger must still hold its head (repeatable)")] = None,
                  as_json: JsonFlag = False) -> None:
     """校验证据链：任一条被篡改、删除或重排即指出第一条；--against 另存的月度归档，核对台账仍含其链头
-    (walk the chain, name the first bad entry; --against: and that it still holds each archive's head)."""
+    (walk the chain, name the first bad entry; --against: and that it still holds each archive's head; --archive: the
+    archives alone, and that those given chain on, none missing between them)."""
     from lianban.ledger import evidence
     from lianban.ledger.db import session_factory
 
     paths = Paths.from_env()
     shown: dict[str, object]
     if archive:
-        verdict, chain_key = _verify_archive(archive, paths.keys_dir)
+        verdict, chain_key = _verify_archives(archive, paths.keys_dir)
         shown = {**verdict.as_dict(), "chain_key": chain_key}
     else:
         heads, failed = _known_heads(against or [], paths.keys_dir)
@@ -43,6 +45,24 @@ def audit_verify(archive: Annotated[Path | None, typer.Option(help="verify an ar
     emit(shown, as_json, "证据链校验 (evidence chain)")
     if not verdict.ok:
         raise typer.Exit(1)
+
+
+def _verify_archives(archives: list[Path], keys_dir: Path) -> tuple[Verdict, bool]:
+    """Verify each archive alone (a failure among several names its file), then that they chain on."""
+    from dataclasses import replace
+
+    from lianban.ledger.evidence import Verdict
+    from lianban.ledger.evidence_archive import link_problem
+
+    checked, chain_key = 0, False
+    for archive in archives:
+        verdict, chain_key = _verify_archive(archive, keys_dir)
+        if not verdict.ok:
+            named = replace(verdict, problem=f"归档 {archive}：{verdict.problem}")
+            return (verdict if len(archives) == 1 else named), chain_key
+        checked += verdict.checked
+    unlinked = link_problem(archives)
+    return (Verdict(False, checked, unlinked[1], unlinked[0]) if unlinked else Verdict(True, checked)), chain_key
 
 
 def _known_heads(archives: list[Path], keys_dir: Path) -> tuple[list[tuple[int, str]], Verdict | None]:
