@@ -1,6 +1,7 @@
 """The reconciliation report (对账): what became of every 前置库 row the hub read, with totals that must add up.
 
-Each row read (its 序号, once however often it was re-read or corrected in place) has one fate::
+Each row read (its 序号, once however often it was re-read or corrected in place; where HRSS numbered two
+applications with one 序号, its sequence restarted, each of them) has one fate::
 
     staged       its case was entered and its items routed (a held row corrected at the source, or released by an
                  operator, is staged: it is not counted as quarantined as well)
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -149,17 +150,41 @@ def _candidates(session: Session, start: datetime, end: datetime) -> list[int]:
     return sorted(set(session.scalars(staged)) | set(session.scalars(held)))
 
 
+#: one row read: its 序号, its case (None: entered under none) and its quarantine rows, oldest first
+Read = tuple[int, Case | None, list[Quarantine]]
+
+
 def _chunk(session: Session, seqs: list[int], start: datetime, end: datetime) -> tuple[list[RecordFate],
                                                                                       dict[str, int]]:
     held = _quarantined(session, seqs)
-    cases = {c.source_seq: c for c in session.scalars(select(Case).where(Case.source_seq.in_(seqs)))}
-    first = _first_read(cases.values(), held)
-    mine = [seq for seq in seqs if start <= first[seq] < end]
-    items = _items(session, [cases[s].id for s in mine if s in cases])
-    records = [_fate(seq, first[seq], cases.get(seq), held.get(seq, []), items) for seq in mine]
-    staged = [cases[s].id for s in mine if s in cases and not cases[s].held]
+    cases: dict[int, list[Case]] = {}
+    for case in session.scalars(select(Case).where(Case.source_seq.in_(seqs)).order_by(Case.id)):
+        cases.setdefault(case.source_seq, []).append(case)
+    mine = [read for read in _reads(seqs, cases, held) if start <= _first_read(read) < end]
+    items = _items(session, [case.id for _, case, _ in mine if case is not None])
+    records = [_fate(seq, _first_read((seq, case, holds)), case, holds, items) for seq, case, holds in mine]
+    staged = [case.id for _, case, _ in mine if case is not None and not case.held]
     session.expunge_all()  # the chunk's rows are told: memory holds one chunk's ORM objects, not the range's
     return records, _counted(session, staged)
+
+
+def _reads(seqs: list[int], cases: dict[int, list[Case]], held: dict[int, list[Quarantine]]) -> list[Read]:
+    """The rows read: one per 序号, but one per application where HRSS numbered several with one 序号 (its
+    sequence restarted): each of its cases, with the quarantine rows of its 办件编号, and each other 办件编号 held
+    under it."""
+    reads: list[Read] = []
+    for seq in seqs:
+        mine, holds = cases.get(seq, []), held.get(seq, [])
+        if len(mine) <= 1:
+            reads.append((seq, mine[0] if mine else None, holds))
+            continue
+        reads += [(seq, case, [q for q in holds if q.case_no == case.case_no]) for case in mine]
+        others: dict[str, list[Quarantine]] = {}
+        for q in holds:
+            if q.case_no not in {case.case_no for case in mine}:
+                others.setdefault(q.case_no, []).append(q)
+        reads += [(seq, None, rows) for rows in others.values()]
+    return reads
 
 
 def _counted(session: Session, staged: list[int]) -> dict[str, int]:
@@ -181,11 +206,9 @@ def _quarantined(session: Session, seqs: list[int]) -> dict[int, list[Quarantine
     return rows
 
 
-def _first_read(cases: Iterable[Case], held: dict[int, list[Quarantine]]) -> dict[int, datetime]:
-    first = {seq: min(q.created_at for q in rows) for seq, rows in held.items()}
-    for case in cases:
-        first[case.source_seq] = min(first.get(case.source_seq, case.staged_at), case.staged_at)
-    return first
+def _first_read(read: Read) -> datetime:
+    _, case, holds = read
+    return min([q.created_at for q in holds] + ([case.staged_at] if case is not None else []))
 
 
 def _items(session: Session, case_ids: list[int]) -> dict[int, list[ItemFate]]:

@@ -159,3 +159,28 @@ def test_a_held_row_corrected_under_a_new_number_is_replaced_not_held_for_ever(p
     fates = {r.source_seq: r.fate for r in report.records}
     assert (fates[seq], fates[len(apps) + 1]) == ("replaced", "staged") and report.problems == []
     assert report.totals["extracted"] == len(apps) + 1 == sum(report.totals[f] for f in FATES)
+
+
+def test_two_applications_under_one_number_are_both_reported(paths: Paths, simulation: Any) -> None:
+    """Found in the recon review: the report took each 序号 to name one case, so when HRSS numbered two
+    applications with one 序号 (the first taken and cleared from its 前置库, the table's sequence restarted), one
+    of the two cases was left out of the report, its items with it, and the totals still added up. Each is
+    reported now, under the 序号 they share."""
+    from sqlalchemy import delete
+
+    from connectors.hrss.frontend import A, applications
+    from lianban.ledger.reconciliation import reconcile
+
+    first, second, third = (repair(a) for a in generate(3, seed=5))
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications([{**first, "seq": 1}, {**second, "seq": 2}])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    with db.engine.begin() as conn:
+        conn.execute(delete(applications).where(applications.c[A["seq"]] == 1))
+    db.insert_applications([{**third, "seq": 1}])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    report = reconcile(paths.ledger_url, _today())
+    assert sorted((r.source_seq, r.case_no) for r in report.records) == sorted(
+        [(1, first["case_no"]), (2, second["case_no"]), (1, third["case_no"])])
+    assert report.totals["extracted"] == report.totals["staged"] == 3 and report.problems == []
+    assert report.totals["items"] == report.counted["items"] > 0
