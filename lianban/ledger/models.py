@@ -291,6 +291,17 @@ class StageRun(Base):
     data_docs: Mapped[str | None] = mapped_column(String(500), default=None)  # the run's index.html
 
 
+class SkippedRow(Base):
+    """A 前置库 row taken as a duplicate: its 办件编号 already in the ledger, the same content, under another 序号.
+    Nothing is entered for it; it is kept so that the reconciliation (对账) counts every row read."""
+
+    __tablename__ = "skipped_rows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_seq: Mapped[int] = mapped_column(unique=True)
+    case_no: Mapped[str] = mapped_column(String(40))
+    read_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Quarantine(Base):
     """A record that failed validation: never delivered, never dropped. Values are masked."""
 

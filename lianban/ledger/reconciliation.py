@@ -10,11 +10,13 @@ applications with one 序号, its sequence restarted, each of them) has one fate
     replaced     held, then corrected by HRSS under a new 序号 (the same 办件编号): its case was entered from the
                  correcting row, whose own fate says what became of it (counting it staged too would count the
                  case twice)
+    duplicate    the same application as a row taken before (its 办件编号 in the ledger, the same content) under
+                 another 序号: taken, nothing entered
 
 and each item of a staged case exactly one delivery state: ``window`` (HRSS's own item, handled at the window:
 nothing to deliver), ``delivered`` (the department took it), ``refused`` (the department refused it: a dead
 letter with its reason), ``dead`` (out of retries) or ``pending`` (due or backing off). The checks:
-extracted = staged + quarantined + rejected + replaced, and items = window + delivered + refused + dead +
+extracted = staged + quarantined + rejected + replaced + duplicate, and items = window + delivered + refused + dead +
 pending; a report whose totals do not add up says which check failed (:attr:`Reconciliation.problems`), and the
 command fails.
 
@@ -38,13 +40,13 @@ from lianban.domain.identity import redact_text
 from lianban.domain.status_machine import load_status_machine
 from lianban.domain.statuses import Status
 from lianban.ledger.db import session_factory
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, SkippedRow
 from lianban.ledger.store import DeliveryState, QuarantineState
 from lianban.ledger.time_limits import beijing_midnight, beijing_text
 
 __all__ = ["DELIVERY_STATES", "FATES", "Reconciliation", "reconcile"]
 
-FATES = ("staged", "quarantined", "rejected", "replaced")
+FATES = ("staged", "quarantined", "rejected", "replaced", "duplicate")
 DELIVERY_STATES = ("window", "delivered", "refused", "dead", "pending")
 _BY_DELIVERY: dict[str, str] = {DeliveryState.ACCEPTED: "delivered", DeliveryState.REFUSED: "refused",
                                  DeliveryState.DEAD: "dead", DeliveryState.PENDING: "pending",
@@ -91,7 +93,8 @@ class Reconciliation:
         """Why the totals do not add up (empty when they do)."""
         t, said = self.totals, []
         if t["extracted"] != sum(t[f] for f in FATES):
-            said.append(f"抽取数 {t['extracted']} ≠ 入账 + 隔离 + 退回 + 由更正行取代 {sum(t[f] for f in FATES)}")
+            fates = sum(t[f] for f in FATES)
+            said.append(f"抽取数 {t['extracted']} ≠ 入账 + 隔离 + 退回 + 由更正行取代 + 重复行 {fates}")
         if t["items"] != sum(t[d] for d in DELIVERY_STATES):
             said.append(f"事项数 {t['items']} ≠ 各投递状态之和 {sum(t[d] for d in DELIVERY_STATES)}")
         said += [f"{key}：逐条汇总 {t[key]} ≠ 台账直接计数 {n}" for key, n in self.counted.items() if t[key] != n]
@@ -143,11 +146,12 @@ def reconcile(ledger_url: str, until: date, since: date | None = None,
 
 
 def _candidates(session: Session, start: datetime, end: datetime) -> list[int]:
-    """序号 that may have been first read in [start, end): a case staged or a row held within it (the first
-    read is the earliest of both, checked per chunk)."""
+    """序号 that may have been first read in [start, end): a case staged, a row held or a duplicate taken within
+    it (the first read is the earliest, checked per chunk)."""
     staged = select(Case.source_seq).where(Case.staged_at >= start, Case.staged_at < end)
     held = select(Quarantine.source_seq).where(Quarantine.created_at >= start, Quarantine.created_at < end)
-    return sorted(set(session.scalars(staged)) | set(session.scalars(held)))
+    skipped = select(SkippedRow.source_seq).where(SkippedRow.read_at >= start, SkippedRow.read_at < end)
+    return sorted({*session.scalars(staged), *session.scalars(held), *session.scalars(skipped)})
 
 
 #: one row read: its 序号, its case (None: entered under none) and its quarantine rows, oldest first
@@ -164,8 +168,17 @@ def _chunk(session: Session, seqs: list[int], start: datetime, end: datetime) ->
     items = _items(session, [case.id for _, case, _ in mine if case is not None])
     records = [_fate(seq, _first_read((seq, case, holds)), case, holds, items) for seq, case, holds in mine]
     staged = [case.id for _, case, _ in mine if case is not None and not case.held]
+    records = sorted([*records, *_duplicates(session, [s for s in seqs if s not in cases and s not in held],
+                                             start, end)], key=lambda r: r.source_seq)
     session.expunge_all()  # the chunk's rows are told: memory holds one chunk's ORM objects, not the range's
     return records, _counted(session, staged)
+
+
+def _duplicates(session: Session, seqs: list[int], start: datetime, end: datetime) -> list[RecordFate]:
+    """The rows among `seqs` (no case's, none held) taken as duplicates within [start, end)."""
+    query = select(SkippedRow).where(SkippedRow.source_seq.in_(seqs), SkippedRow.read_at >= start,
+                                     SkippedRow.read_at < end)
+    return [RecordFate(s.source_seq, s.case_no, "duplicate", beijing_text(s.read_at)) for s in session.scalars(query)]
 
 
 def _reads(seqs: list[int], cases: dict[int, list[Case]], held: dict[int, list[Quarantine]]) -> list[Read]:
@@ -175,6 +188,8 @@ def _reads(seqs: list[int], cases: dict[int, list[Case]], held: dict[int, list[Q
     reads: list[Read] = []
     for seq in seqs:
         mine, holds = cases.get(seq, []), held.get(seq, [])
+        if not mine and not holds:  # a duplicate taken (_duplicates)
+            continue
         if len(mine) <= 1:
             reads.append((seq, mine[0] if mine else None, holds))
             continue

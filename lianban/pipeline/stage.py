@@ -40,7 +40,7 @@ from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.ledger.db import session_factory
 from lianban.ledger.delivery_keys import key_staged, last_delivery_id
-from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, StageRun, StatusEvent
+from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, SkippedRow, StageRun, StatusEvent
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
@@ -191,6 +191,7 @@ class _Chunk:
     tells: list[tuple[RetirementRecord, list[str]]] = field(default_factory=list)  # held cases to enter and tell
     holds: list[dict[str, Any]] = field(default_factory=list)  # new quarantine rows, written with the chunk
     prepared: dict[int, Prepared] = field(default_factory=dict)  # by row: worked out ahead (lianban.pipeline.prepare)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # rows skipped as known: (序号, 办件编号)
 
     def hold(self, seq: int, case_no: str, reasons: list[Reason], values: Any, print_: str | None = None) -> None:
         said = [r.as_dict() for r in reasons]
@@ -231,6 +232,8 @@ class _Chunk:
         read (set-based, :func:`lianban.pipeline.notices.hold_cases`)."""
         self.new.write(self.session)
         self._write_holds()
+        _keep_duplicates(self.session, self.skipped)
+        self.skipped = []
         told = [(record, reasons, blind_index(self.keys.index_key, record.id_number))
                 for record, reasons in self.tells]
         self.result.notified += notices.hold_cases(self.session, told, self.catalog, self.keys.query)
@@ -255,6 +258,7 @@ class _Chunk:
                 return
             self._taken(seq)
             self.result.skipped_known += 1  # the same row read again, or a duplicate row in the 前置库
+            self.skipped.append((seq, record.case_no))
             return
         unroutable = _unroutable(record, self.catalog)
         if unroutable is not None:
@@ -300,6 +304,20 @@ class _Chunk:
         self.result.deliveries += deliveries
         self.result.staged += 1
         ledger.known[record.case_no] = print_
+
+
+def _keep_duplicates(session: Session, skipped: list[tuple[int, str]]) -> None:
+    """Rows skipped as known kept (:class:`SkippedRow`, for the reconciliation) once each, unless their 序号 is
+    already a case's or a held row's: the same row read again, counted there."""
+    seqs = [seq for seq, _ in skipped]
+    if not seqs:
+        return
+    seen = {*session.scalars(select(Case.source_seq).where(Case.source_seq.in_(seqs))),
+            *session.scalars(select(Quarantine.source_seq).where(Quarantine.source_seq.in_(seqs))),
+            *session.scalars(select(SkippedRow.source_seq).where(SkippedRow.source_seq.in_(seqs)))}
+    now, new = utcnow(), dict(skipped)
+    session.add_all(SkippedRow(source_seq=seq, case_no=case_no, read_at=now)
+                    for seq, case_no in new.items() if seq not in seen)
 
 
 def _unroutable(record: RetirementRecord, catalog: Catalog) -> Reason | None:

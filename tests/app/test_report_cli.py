@@ -184,3 +184,24 @@ def test_two_applications_under_one_number_are_both_reported(paths: Paths, simul
         [(1, first["case_no"]), (2, second["case_no"]), (1, third["case_no"])])
     assert report.totals["extracted"] == report.totals["staged"] == 3 and report.problems == []
     assert report.totals["items"] == report.counted["items"] > 0
+
+
+def test_a_duplicate_row_in_the_frontend_is_counted_as_read(paths: Paths, simulation: Any) -> None:
+    """Found in the recon review: a 前置库 row repeating an application already taken (the same 办件编号 and
+    content under another 序号) was taken and left no trace, so the report's 抽取 was one short of the rows the
+    hub took from the 前置库 and HRSS's count never matched it. Such a row is reported now as 重复行 (duplicate),
+    once however often it is read, and a row read again (the same 序号) is still not."""
+    from lianban.ledger.reconciliation import reconcile
+
+    first, second = (repair(a) for a in generate(2, seed=9))
+    db = FrontendDB(paths.frontend_url)
+    again = {**first, "seq": 3, "case_no": first["case_no"].lower()}  # the 前置库 keys 办件编号 as typed
+    db.insert_applications([{**first, "seq": 1}, {**second, "seq": 2}, again])
+    stage(db, paths.ledger_url, paths.keys_dir)
+    db.correct(1, {})  # flagged new again: the same row read again
+    db.correct(3, {})
+    stage(db, paths.ledger_url, paths.keys_dir)
+    report = reconcile(paths.ledger_url, _today())
+    assert [(r.source_seq, r.case_no, r.fate) for r in report.records] == [
+        (1, first["case_no"], "staged"), (2, second["case_no"], "staged"), (3, first["case_no"], "duplicate")]
+    assert report.totals["extracted"] == 3 == sum(report.totals[f] for f in FATES) and report.problems == []

@@ -74,7 +74,8 @@ def _table(data: dict[str, object]) -> None:
     totals: dict[str, int] = data["totals"]  # type: ignore[assignment]
     table = Table(title=f"对账 {data['since']} … {data['until']} (reconciliation)", show_header=False)
     rows = [("抽取 extracted", "extracted"), ("入账 staged", "staged"), ("隔离中 quarantined", "quarantined"),
-            ("已退回 rejected", "rejected"), ("由更正行取代 replaced", "replaced"), ("事项 items", "items"),
+            ("已退回 rejected", "rejected"), ("由更正行取代 replaced", "replaced"),
+            ("重复行 duplicate", "duplicate"), ("事项 items", "items"),
             *((f"{DELIVERY_ZH[k]} {k}", k) for k in DELIVERY_ZH)]
     for label, key in rows:
         table.add_row(label, str(totals[key]))
