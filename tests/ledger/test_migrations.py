@@ -13,7 +13,7 @@ from lianban.ledger.db import alembic_config, engine_for, upgrade
 TABLES = {"cases", "case_items", "deliveries", "status_events", "quarantine", "watermarks", "evidence",
           "evidence_anchor", "parked_statuses", "illegal_transitions", "payment_requests", "supplements",
           "query_attempts", "gateway_nonces", "incidents", "health_checks", "task_failures", "sms_notices",
-          "stage_runs", "delivery_keys", "alembic_version"}
+          "stage_runs", "delivery_keys", "skipped_rows", "alembic_version"}
 
 
 def test_migrations_go_up_down_and_up_again(ledger_url: str) -> None:
