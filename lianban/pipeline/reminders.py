@@ -11,7 +11,8 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
               whose contributions reach the minimum between two runs is not reminded twice — written through
               :func:`lianban.pipeline.sms_notices.plan` (person by blind index, period the retirement month);
               and those whose reminder never went for want of a valid mobile number, once the register has
-              one (:func:`lianban.pipeline.sms_notices.replan`; read again under lock first: one another run
+              one — another than the one it holds: a number the operator said 空号 of is not sent to again —
+              (:func:`lianban.pipeline.sms_notices.replan`; read again under lock first: one another run
               replanned and sent meanwhile is left as it is)
 
 Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
@@ -37,7 +38,7 @@ from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.models import Case, SmsNotice
-from lianban.pipeline.sms_notices import NoticeState, plan, replan
+from lianban.pipeline.sms_notices import NoticeState, phone_of, plan, replan
 
 __all__ = ["CHUNK", "DEFAULT_MONTHS", "NoticeKeys", "Register", "ReminderResult", "notice_keys", "plan_reminders"]
 
@@ -137,6 +138,11 @@ def _replanned(session: Session, keys: NoticeKeys, held: SmsNotice, phone: str, 
     return True
 
 
+def _another_number(keys: NoticeKeys, held: SmsNotice, phone: str | None) -> bool:
+    """Whether `phone` is a mobile number other than the one the invalid reminder `held` holds (空号 said of it)."""
+    return is_mobile(phone) and phone != phone_of(keys.vault, held)
+
+
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
                 result: ReminderResult) -> None:
     result.read += len(rows)
@@ -149,7 +155,7 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
             result.applied += 1
             continue
         at = (index, notice.period)
-        if at in known and not (at in invalid and is_mobile(phone)):
+        if at in known and not (at in invalid and _another_number(keys, invalid[at], phone)):
             result.already += 1
             continue
         known.add(at)  # the same person twice in the register: reminded once

@@ -15,7 +15,9 @@ gateway dedupes on.
                     another run may have sent and noted it meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
-                    --failed``); dead at once when the person refused it (:data:`FINAL_FAILURES`). A receipt
+                    --failed``); dead at once when the person refused it (:data:`FINAL_FAILURES`), invalid at
+                    once when the number does not exist (:data:`NUMBER_FAILURES`: sent again only to another
+                    number, :func:`replan`). A receipt
                     applies only to a notice still waiting for that message: one of an earlier send (another
                     run read it and sent again meanwhile) is passed over. A notice no receipt settles within
                     :data:`RECEIPT_WAIT` of its send is dead too, not asked about for ever.
@@ -47,9 +49,9 @@ from lianban.ledger.db import insert_unless_there, session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
-from lianban.wire.sms import DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
+from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
-__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "plan", "replan", "send_due"]
+__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "phone_of", "plan", "replan", "send_due"]
 
 MAX_SENDS = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
@@ -67,6 +69,11 @@ SETUP_REFUSALS = frozenset({"SIGNATURE", "TOO_LONG"})
 #: not be sent to them again (通信短信息服务管理规定); dead at once, for an operator
 FINAL_FAILURES = frozenset({"REJECTED"})
 
+#: delivery failures that condemn the number, not the message (空号: it does not exist): sending again to it reaches
+#: no one, so the notice is invalid at once, as one without a valid number is, with what the operator is to do; it
+#: goes again only once the source holds another number (:func:`replan`, :func:`phone_of`)
+NUMBER_FAILURES = {"EMPTY_NUMBER": "空号（该手机号码不存在），不再向该号码发送；请人社核实并更正登记的手机号码"}
+
 
 class NoticeState(StrEnum):
     PLANNED = "planned"  # written, not sent yet (or deferred by quiet hours: not_before)
@@ -74,7 +81,7 @@ class NoticeState(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"  # the operator could not deliver it: sent again under a new key while sends are left
     DEAD = "dead"  # refused, unrenderable, or out of sends: an operator looks
-    INVALID = "invalid"  # no valid mobile number: reported, never sent
+    INVALID = "invalid"  # no valid mobile number (or 空号 said of it): reported, not sent (again) to it
 
 
 DUE = (NoticeState.PLANNED, NoticeState.FAILED)
@@ -103,10 +110,20 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
 
 def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str, values: Mapping[str, str | int],
            now: datetime | None = None) -> None:
-    """An invalid notice (never sent: there was no valid number) planned again as `kind` for `phone`, the number
-    the source has for the person now."""
+    """An invalid notice (never sent: there was no valid number; or 空号 said of its number) planned again as
+    `kind` for `phone`, the number the source has for the person now."""
     notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
+
+
+def phone_of(vault: KeyRing, notice: SmsNotice) -> str | None:
+    """The phone number `notice` is sealed with (None when it has none, or its seal cannot be opened)."""
+    try:
+        opened = open_envelope(vault, json.loads(notice.sealed), _aad(notice.kind, notice.person_index, notice.period))
+    except (RejectedError, ValueError):
+        return None
+    phone = opened.get("phone")
+    return phone if isinstance(phone, str) else None
 
 
 def _sealed(vault: KeyRing, kind: str, person_index: str, period: str, phone: str | None,
@@ -230,12 +247,21 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
                 n.state, n.delivered_at = NoticeState.DELIVERED, now
                 result.delivered += 1
                 continue
-            n.reason = said(r.reason) if r.reason else "未能送达"
-            again = n.attempts < MAX_SENDS and r.code not in FINAL_FAILURES
-            n.state = NoticeState.FAILED if again else NoticeState.DEAD
+            _failed(n, r)
             result.failed += 1
         _unconfirmed(session, now, result)
     return result
+
+
+def _failed(n: SmsNotice, r: DeliveryReceipt) -> None:
+    """`n` after the receipt `r` said its delivery failed: sent again while sends are left, or not (module
+    docstring)."""
+    if r.code in NUMBER_FAILURES:
+        n.state, n.reason = NoticeState.INVALID, NUMBER_FAILURES[r.code]
+        return
+    n.reason = said(r.reason) if r.reason else "未能送达"
+    again = n.attempts < MAX_SENDS and r.code not in FINAL_FAILURES
+    n.state = NoticeState.FAILED if again else NoticeState.DEAD
 
 
 def _unconfirmed(session: Session, now: datetime, result: NoticeResult) -> None:

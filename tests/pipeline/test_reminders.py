@@ -18,7 +18,7 @@ from lianban.domain.identity import phone_problem
 from lianban.domain.retirement import Category, minimum_contribution_months, retirement_month
 from lianban.domain.sms import load_templates
 from lianban.pipeline.reminders import plan_reminders
-from lianban.pipeline.sms_notices import listed, send_due
+from lianban.pipeline.sms_notices import collect_receipts, listed, send_due
 from simulators.register import generate_register
 from simulators.sms import GatewayConfig
 from tests.pipeline.sms_kit import Gateway, serving
@@ -202,3 +202,28 @@ def test_a_reminder_another_run_replanned_and_sent_meanwhile_is_not_replanned_ag
     with session_factory(paths.ledger_url)() as session:
         states = list(session.scalars(select_(SmsNotice.state).where(SmsNotice.message_id == "SM-other-run")))
     assert unreachable and again.planned == 0 and states == ["sent"] * len(unreachable)
+
+
+def test_a_reminder_to_a_number_that_does_not_exist_goes_again_only_to_another_number(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    """The operator says 空号 for a person's number: the reminder is not sent to it again, run after run (it was,
+    as a phone switched off is, MAX_SENDS times); once HRSS records another number, it goes there, once."""
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    number = sorted(n for n in due if _valid(by_id[n]["phone"]))[0]
+    empty, corrected = by_id[number]["phone"], "13700009999"
+    source, book = FrontendDB(paths.frontend_url), load_templates()
+    with serving(APP_ID, SECRET, GatewayConfig(rate_limit=1000, failing={empty: "EMPTY_NUMBER"})) as gw:
+        for _ in range(3):  # day after day, the register unchanged
+            plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+            send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+            collect_receipts(gw.connector(MORNING), paths.ledger_url)
+        assert [m["phone"] for m in gw.outbox()].count(empty) == 1
+        with source.engine.begin() as conn:  # HRSS records the person's new number
+            conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]] == number)
+                         .values({REGISTER_COLUMNS["phone"]: corrected}))
+        for _ in range(2):
+            plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+            send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+            collect_receipts(gw.connector(MORNING), paths.ledger_url)
+        sent = [m["phone"] for m in gw.outbox()]
+    assert (sent.count(empty), sent.count(corrected)) == (1, 1)

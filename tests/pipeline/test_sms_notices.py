@@ -34,6 +34,7 @@ from tests.pipeline.sms_kit import Gateway, serving
 
 APP_ID, SECRET = "lianban-notices", "notice-secret"
 EMPTY = "13900000000"  # the operator says 空号 for it
+OFF = "13900000002"  # the operator says 关机 for it: a failure worth sending again
 NOON = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Beijing
 NIGHT = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # 22:00 in Beijing: quiet hours
 VALUES = {"retirement_month": "2027年3月", "statutory_age": "60岁7个月"}
@@ -41,7 +42,7 @@ VALUES = {"retirement_month": "2027年3月", "statutory_age": "60岁7个月"}
 
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    with serving(APP_ID, SECRET, GatewayConfig(failing={EMPTY: "EMPTY_NUMBER"})) as gw:
+    with serving(APP_ID, SECRET, GatewayConfig(failing={EMPTY: "EMPTY_NUMBER", OFF: "POWERED_OFF"})) as gw:
         yield gw
 
 
@@ -59,8 +60,8 @@ def _states(paths: Paths) -> list[str]:
 
 def test_each_notice_goes_once_and_a_failed_delivery_is_retried_then_listed(paths: Paths, gateway: Gateway) -> None:
     book = load_templates()
-    assert _plan(paths, ["13912345678", EMPTY, "12345"]) == [True, True, True]
-    assert _plan(paths, ["13912345678", EMPTY, "12345"]) == [False, False, False]  # a rerun plans nothing new
+    assert _plan(paths, ["13912345678", OFF, "12345"]) == [True, True, True]
+    assert _plan(paths, ["13912345678", OFF, "12345"]) == [False, False, False]  # a rerun plans nothing new
     first = send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
     assert (first.sent, first.invalid) == (2, 1) and _states(paths) == ["sent", "sent", "invalid"]
     assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 0  # nothing twice
@@ -70,11 +71,11 @@ def test_each_notice_goes_once_and_a_failed_delivery_is_retried_then_listed(path
     collect_receipts(gateway.connector(NOON), paths.ledger_url)
     assert _states(paths) == ["delivered", "dead", "invalid"]
     sent_to = [m["phone"] for m in gateway.outbox()]
-    assert sent_to.count("13912345678") == 1 and sent_to.count(EMPTY) == MAX_SENDS and "12345" not in sent_to
+    assert sent_to.count("13912345678") == 1 and sent_to.count(OFF) == MAX_SENDS and "12345" not in sent_to
     listed = CliRunner().invoke(app, ["notices", "list", "--failed", "--json"])
     rows = json.loads(listed.output)
-    assert [r["state"] for r in rows] == ["dead", "invalid"] and "空号" in (rows[0]["reason"] or "")
-    assert EMPTY not in listed.output and "12345" not in listed.output
+    assert [r["state"] for r in rows] == ["dead", "invalid"] and "关机" in (rows[0]["reason"] or "")
+    assert OFF not in listed.output and "12345" not in listed.output
 
 
 class _Wordy:
@@ -173,7 +174,7 @@ def test_a_stale_receipt_of_an_earlier_send_never_sends_the_notice_again(paths: 
 
 def test_a_send_noted_by_another_run_meanwhile_is_not_counted_twice(paths: Paths, gateway: Gateway) -> None:
     book = load_templates()
-    _plan(paths, [EMPTY])
+    _plan(paths, [OFF])
 
     def another_run() -> None:  # sends the same notice first; ours is then answered duplicate
         assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
@@ -182,7 +183,7 @@ def test_a_send_noted_by_another_run_meanwhile_is_not_counted_twice(paths: Paths
     for _ in range(MAX_SENDS):
         collect_receipts(gateway.connector(NOON), paths.ledger_url)
         send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
-    assert [m["phone"] for m in gateway.outbox()] == [EMPTY] * MAX_SENDS and _states(paths) == ["dead"]
+    assert [m["phone"] for m in gateway.outbox()] == [OFF] * MAX_SENDS and _states(paths) == ["dead"]
 
 
 def test_a_day_of_more_notices_than_the_gateway_takes_in_a_second_is_sent_whole(paths: Paths,
@@ -316,3 +317,18 @@ def test_a_person_who_refuses_our_messages_is_not_sent_the_notice_again(paths: P
     with session_factory(paths.ledger_url)() as session:
         n = session.scalars(select(SmsNotice)).one()
     assert (n.state, n.attempts) == ("dead", 1) and "用户拒收" in (n.reason or "")
+
+
+def test_a_number_that_does_not_exist_is_not_sent_to_again(paths: Paths, gateway: Gateway) -> None:
+    """The operator's receipt says 空号 (EMPTY_NUMBER): the number does not exist. It was sent again, MAX_SENDS
+    times in all, as a phone switched off is; now the notice is invalid at once (号码无效, like a notice without
+    a valid number), and the operator's list says in Chinese to have the number corrected."""
+    book = load_templates()
+    _plan(paths, [EMPTY])
+    for _ in range(MAX_SENDS):
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+    assert [m["phone"] for m in gateway.outbox()] == [EMPTY] and _states(paths) == ["invalid"]
+    listed = CliRunner().invoke(app, ["notices", "list", "--failed", "--json"])
+    reason = json.loads(listed.output)[0]["reason"] or ""
+    assert "空号" in reason and "更正" in reason and EMPTY not in listed.output
