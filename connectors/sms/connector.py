@@ -18,7 +18,9 @@ sent::
 
 Quiet hours are decided here, per message, from the template's policy (``quiet_hours: ignore`` lets an outage
 alert through at night), so one call can send the alerts and hold the notices; holding a deferred message
-until ``not_before`` is the caller's (the notice ledger's) business. The rest go in batches of ``batch_size``
+until ``not_before`` is the caller's (the notice ledger's) business. Each batch is screened again, by the clock
+read then, right before it is sent (and before each time it is sent again after a throttle): a long send that
+runs past 21:00 holds the notices it has not sent yet. The rest go in batches of ``batch_size``
 and come back accepted, duplicate (the key was sent before) or refused with the gateway's code and reason. An
 error on a later batch leaves the earlier ones sent: repeating the whole call is safe, they answer duplicate.
 
@@ -132,17 +134,26 @@ class SmsConnector:
         return ordered
 
     def _send_paced(self, chunk: Sequence[SmsMessage]) -> list[SmsResult]:
-        """:meth:`_send_chunk`, sent again after the gateway's Retry-After while it throttles (batches of its
+        """:meth:`_send_screened`, sent again after the gateway's Retry-After while it throttles (batches of its
         per-second limit go back to back), :data:`THROTTLED_TRIES` times in all."""
         for _ in range(THROTTLED_TRIES - 1):
             try:
-                return self._send_chunk(chunk)
+                return self._send_screened(chunk)
             except RetriableError as exc:
                 if exc.retry_after is None:
                     raise
                 wait = exc.retry_after
             self._sleep(min(wait, MAX_RETRY_AFTER))
-        return self._send_chunk(chunk)
+        return self._send_screened(chunk)
+
+    def _send_screened(self, chunk: Sequence[SmsMessage]) -> list[SmsResult]:
+        """:meth:`_send_chunk` of the messages of `chunk` that may still go now (quiet hours may have begun since
+        the send began), in order with the results of those held."""
+        now = self._clock()
+        held = {i: screened for i, message in enumerate(chunk) if (screened := screen(message, now))}
+        going = [message for i, message in enumerate(chunk) if i not in held]
+        sent = iter(self._send_chunk(going) if going else [])
+        return [held[i] if i in held else next(sent) for i in range(len(chunk))]
 
     def _send_chunk(self, chunk: Sequence[SmsMessage]) -> list[SmsResult]:
         body = {"messages": [{"idempotency_key": m.idempotency_key, "phone": m.phone, "text": m.text,

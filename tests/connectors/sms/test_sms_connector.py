@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,23 @@ def test_notices_wait_out_quiet_hours_while_outage_alerts_go(gateway: LiveGatewa
         assert [m["idempotency_key"] for m in gateway.outbox()] == ["A1"]
     else:
         assert notice.outcome is Outcome.ACCEPTED
+
+
+def test_a_long_send_that_runs_into_quiet_hours_holds_the_notices_not_yet_sent(gateway: LiveGateway) -> None:
+    """Quiet hours were judged once, at the start of a send: a send of many batches begun at 20:59 went on
+    texting people after 21:00. Now each batch is screened as it goes: the notices still to send at 21:00 are
+    deferred to 08:00, the outage alert among them goes all the same."""
+    ticks = iter(range(100))  # the clock moves a minute each time the connector reads it, from 20:58
+
+    def clock() -> datetime:
+        return shanghai(20, 58).astimezone(UTC) + timedelta(minutes=next(ticks))
+
+    connector = SmsConnector(gateway.url, gateway.connector().client.session, batch_size=2, clock=clock)
+    results = connector.send([reminder("N1"), reminder("N2"), reminder("N3"), alert("A1")])
+
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.ACCEPTED, Outcome.DEFERRED, Outcome.ACCEPTED]
+    assert results[2].not_before == datetime(2025, 12, 3, 8, 0, tzinfo=BEIJING)
+    assert [m["idempotency_key"] for m in gateway.outbox()] == ["N1", "N2", "A1"]
 
 
 def test_an_id_number_in_the_text_never_leaves_the_hub(gateway: LiveGateway) -> None:
