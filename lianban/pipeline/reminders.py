@@ -14,6 +14,9 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
               one — another than the one it holds: a number the operator said 空号 of is not sent to again —
               (:func:`lianban.pipeline.sms_notices.replan`; read again under lock first: one another run
               replanned and sent meanwhile is left as it is)
+    readdressed those whose reminder is still to go (planned, or failed and to be sent again) while the register
+              holds another valid number than the one it was planned for: it goes to the new number
+              (:func:`lianban.pipeline.sms_notices.readdress`, read again under lock first as above)
 
 Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
 the chunks already committed planned: the next run skips them (``already``) and goes on.
@@ -38,7 +41,7 @@ from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.models import Case, SmsNotice
-from lianban.pipeline.sms_notices import NoticeState, phone_of, plan, replan
+from lianban.pipeline.sms_notices import DUE, NoticeState, phone_of, plan, readdress, replan
 
 __all__ = ["CHUNK", "DEFAULT_MONTHS", "NoticeKeys", "Register", "ReminderResult", "notice_keys", "plan_reminders"]
 
@@ -74,6 +77,7 @@ class ReminderResult:
     short: int = 0  # planned with the 缴费年限不足 variant
     already: int = 0  # due, and reminded (or planned) before
     applied: int = 0  # due, and applied already (a case in the ledger): not reminded
+    readdressed: int = 0  # due, still to go, and sent to the new number the register holds from now on
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -109,14 +113,18 @@ def _due(rows: Sequence[Mapping[str, Any]], keys: NoticeKeys, due: Window,
 Held = dict[tuple[str, str], SmsNotice]  # (person index, period) → the reminder the ledger holds
 
 
+#: states of a reminder not delivered that may still go: to another number than the one it holds
+UNSENT = (NoticeState.INVALID, *DUE)
+
+
 def _reminded(session: Session, indexes: Sequence[str]) -> tuple[set[tuple[str, str]], Held]:
     """(person index, period) of the reminders the ledger holds for `indexes`, of either kind; and those of them
-    never sent for want of a valid number."""
+    that may still go (:data:`UNSENT`)."""
     if not indexes:
         return set(), {}
     query = select(SmsNotice).where(SmsNotice.kind.in_(REMINDER_KINDS), SmsNotice.person_index.in_(list(indexes)))
     held = {(n.person_index, n.period): n for n in session.scalars(query)}
-    return set(held), {at: n for at, n in held.items() if n.state == NoticeState.INVALID}
+    return set(held), {at: n for at, n in held.items() if n.state in UNSENT}
 
 
 def _applied(session: Session, indexes: Sequence[str]) -> set[str]:
@@ -126,20 +134,26 @@ def _applied(session: Session, indexes: Sequence[str]) -> set[str]:
     return set(session.scalars(select(Case.id_index).where(Case.id_index.in_(list(indexes)))))
 
 
-def _replanned(session: Session, keys: NoticeKeys, held: SmsNotice, phone: str, notice: Notice) -> bool:
-    """The invalid reminder `held` planned again for `phone`; False when it is invalid no more, read again under
-    the write lock (SQLite) or its row's lock (PostgreSQL): another run replanned, maybe sent, it since this one
-    read it, and planning it again over that send would send it a second time."""
+def _plan_again(session: Session, keys: NoticeKeys, held: SmsNotice, phone: str, notice: Notice,
+                result: ReminderResult) -> None:
+    """The reminder `held`, not delivered, for the register's other number `phone`, read again under the write
+    lock (SQLite) or its row's lock (PostgreSQL): planned again when invalid; sent to `phone` from now on when
+    still to go; else left as it is (another run replanned, maybe sent, it since this one read it, and planning
+    it again over that send would send it a second time)."""
     write_lock(session)
     session.refresh(held, with_for_update=True)
-    if held.state != NoticeState.INVALID:
-        return False
-    replan(keys.vault, held, notice.kind, phone, notice.values)
-    return True
+    if held.state == NoticeState.INVALID:
+        replan(keys.vault, held, notice.kind, phone, notice.values)
+        result.planned += 1
+        result.short += notice.kind == REMINDER_SHORT
+    elif held.state in DUE and phone != phone_of(keys.vault, held) and readdress(keys.vault, held, phone):
+        result.readdressed += 1
+    else:
+        result.already += 1
 
 
 def _another_number(keys: NoticeKeys, held: SmsNotice, phone: str | None) -> bool:
-    """Whether `phone` is a mobile number other than the one the invalid reminder `held` holds (空号 said of it)."""
+    """Whether `phone` is a mobile number other than the one the reminder `held` holds (空号 said of it, say)."""
     return is_mobile(phone) and phone != phone_of(keys.vault, held)
 
 
@@ -147,7 +161,7 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
                 result: ReminderResult) -> None:
     result.read += len(rows)
     found = _due(rows, keys, due, result)
-    known, invalid = _reminded(session, [index for index, _, _ in found])
+    known, unsent = _reminded(session, [index for index, _, _ in found])
     applied = _applied(session, [index for index, _, _ in found])
     for index, phone, notice in found:
         result.due += 1
@@ -155,15 +169,14 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
             result.applied += 1
             continue
         at = (index, notice.period)
-        if at in known and not (at in invalid and _another_number(keys, invalid[at], phone)):
+        if at in known and not (at in unsent and _another_number(keys, unsent[at], phone)):
             result.already += 1
             continue
         known.add(at)  # the same person twice in the register: reminded once
-        if at in invalid:  # HRSS has a valid number for the person now: the reminder goes after all
-            if not _replanned(session, keys, invalid.pop(at), phone or "", notice):
-                result.already += 1  # another run replanned it since this one read what the ledger held
-                continue
-        elif not plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values):
+        if at in unsent:  # HRSS has another valid number for the person now: the reminder goes there
+            _plan_again(session, keys, unsent.pop(at), phone or "", notice, result)
+            continue
+        if not plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values):
             result.already += 1  # another run planned it since this one read what the ledger held
             continue
         result.planned += 1

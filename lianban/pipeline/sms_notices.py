@@ -51,7 +51,8 @@ from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
-__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "phone_of", "plan", "replan", "send_due"]
+__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "phone_of", "plan", "readdress", "replan",
+           "send_due"]
 
 MAX_SENDS = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
@@ -116,14 +117,28 @@ def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str, values: Map
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
 
 
+def readdress(vault: KeyRing, notice: SmsNotice, phone: str) -> bool:
+    """A notice still to go (planned, or failed and to be sent again) sent to `phone` from now on, the number the
+    source has for the person now, with the values it was sealed with; False when its seal cannot be opened (the
+    send marks it dead, saying why)."""
+    opened = _opened(vault, notice)
+    if opened is None or not isinstance(opened.get("values"), Mapping):
+        return False
+    notice.sealed = _sealed(vault, notice.kind, notice.person_index, notice.period, phone, opened["values"])
+    return True
+
+
 def phone_of(vault: KeyRing, notice: SmsNotice) -> str | None:
     """The phone number `notice` is sealed with (None when it has none, or its seal cannot be opened)."""
+    phone = (_opened(vault, notice) or {}).get("phone")
+    return phone if isinstance(phone, str) else None
+
+
+def _opened(vault: KeyRing, notice: SmsNotice) -> dict[str, Any] | None:
     try:
-        opened = open_envelope(vault, json.loads(notice.sealed), _aad(notice.kind, notice.person_index, notice.period))
+        return open_envelope(vault, json.loads(notice.sealed), _aad(notice.kind, notice.person_index, notice.period))
     except (RejectedError, ValueError):
         return None
-    phone = opened.get("phone")
-    return phone if isinstance(phone, str) else None
 
 
 def _sealed(vault: KeyRing, kind: str, person_index: str, period: str, phone: str | None,

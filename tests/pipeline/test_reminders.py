@@ -17,6 +17,8 @@ from lianban.app.config import Paths
 from lianban.domain.identity import phone_problem
 from lianban.domain.retirement import Category, minimum_contribution_months, retirement_month
 from lianban.domain.sms import load_templates
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import SmsNotice
 from lianban.pipeline.reminders import plan_reminders
 from lianban.pipeline.sms_notices import collect_receipts, listed, send_due
 from simulators.register import generate_register
@@ -227,3 +229,41 @@ def test_a_reminder_to_a_number_that_does_not_exist_goes_again_only_to_another_n
             collect_receipts(gw.connector(MORNING), paths.ledger_url)
         sent = [m["phone"] for m in gw.outbox()]
     assert (sent.count(empty), sent.count(corrected)) == (1, 1)
+
+
+def test_a_reminder_still_to_go_goes_to_the_number_the_register_holds_now(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    """A reminder whose delivery failed (关机) is sent again; when HRSS has recorded another number for the person
+    meanwhile, it went to the old number all the same (the one sealed when it was planned). Now the day's run
+    moves it to the new number, and a reminder not sent yet too; either goes once, to the new number only."""
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    failing, waiting = sorted(n for n in due if _valid(by_id[n]["phone"]))[:2]
+    old = by_id[failing]["phone"]
+    new = {failing: "13700009998", waiting: "13700009999"}
+    source, book = FrontendDB(paths.frontend_url), load_templates()
+    with serving(APP_ID, SECRET, GatewayConfig(rate_limit=1000, failing={old: "POWERED_OFF"})) as gw:
+        plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+        with session_factory(paths.ledger_url).begin() as session:  # one is held back: not sent yet
+            session.execute(update(SmsNotice).where(SmsNotice.person_index == _index(paths, waiting))
+                            .values(not_before=datetime(2099, 1, 1)))
+        send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+        collect_receipts(gw.connector(MORNING), paths.ledger_url)  # 关机: to be sent again
+        with source.engine.begin() as conn:  # HRSS records both people's new numbers
+            for number, phone in new.items():
+                conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]] == number)
+                             .values({REGISTER_COLUMNS["phone"]: phone}))
+        again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+        with session_factory(paths.ledger_url).begin() as session:
+            session.execute(update(SmsNotice).values(not_before=datetime(2026, 1, 1)))
+        send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+        sent = [m["phone"] for m in gw.outbox()]
+    assert (sent.count(old), sent.count(new[failing]), sent.count(new[waiting])) == (1, 1, 1)
+    assert by_id[waiting]["phone"] not in sent
+    assert (again.planned, again.readdressed) == (0, 2)
+
+
+def _index(paths: Paths, number: str) -> str:
+    from lianban.crypto.hashing import blind_index
+    from lianban.pipeline.reminders import notice_keys
+
+    return blind_index(notice_keys(paths.keys_dir).index, number)
