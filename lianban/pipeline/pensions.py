@@ -5,6 +5,10 @@ in pages, plans each one's notice through :func:`lianban.pipeline.sms_notices.pl
 ``pension_notice``, period the start month) and commits the ledger, then flags the rows ``1`` (taken) or ``9``
 (unreadable: no amount, start month or pay day that can be read; counted, never logged). A crash between the
 commit and the flag reads the rows again and plans nothing new: one SMS per pensioner per award.
+
+An award read again whose notice has not gone (no valid number, 空号, or still to go) while the row now holds
+another valid number — HRSS corrected it and set 同步标志 back to ``0`` — is planned again for that number
+(:func:`lianban.pipeline.sms_notices.plan_again`): the pensioner is told once, at the corrected number.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from lianban.crypto.hashing import blind_index
 from lianban.domain.intake import SourceRow
-from lianban.domain.register import read_award
+from lianban.domain.register import Award, read_award
 from lianban.ledger.db import session_factory
-from lianban.pipeline.reminders import notice_keys
-from lianban.pipeline.sms_notices import plan
+from lianban.ledger.models import SmsNotice
+from lianban.pipeline.reminders import NoticeKeys, notice_keys
+from lianban.pipeline.sms_notices import PLANNED_AGAIN, READDRESSED, another_number, plan, plan_again
 
 __all__ = ["AwardSource", "PensionResult", "plan_pension_notices"]
 
@@ -39,6 +47,7 @@ class PensionResult:
     read: int = 0
     planned: int = 0
     already: int = 0  # read again after a crash: planned before
+    readdressed: int = 0  # read again with a corrected number: its notice, still to go, goes there from now on
     unreadable: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -56,14 +65,26 @@ def plan_pension_notices(source: AwardSource, ledger_url: str, keys_dir: Path, p
                 if award is None:
                     unreadable.append(row.seq)
                     continue
-                n = award.notice
-                new = plan(session, keys.vault, n.kind, blind_index(keys.index, award.id_number), n.period,
-                           award.phone, n.values)
-                result.planned += new
-                result.already += not new
+                _plan_award(session, keys, award, result)
                 taken.append(row.seq)
         source.mark_awards(taken, "taken")
         source.mark_awards(unreadable, "quarantined")
         result.read += len(rows)
         result.unreadable += len(unreadable)
     return result
+
+
+def _plan_award(session: Session, keys: NoticeKeys, award: Award, result: PensionResult) -> None:
+    """The notice of `award` planned (module docstring), counted in `result`."""
+    n, index = award.notice, blind_index(keys.index, award.id_number)
+    if plan(session, keys.vault, n.kind, index, n.period, award.phone, n.values):
+        result.planned += 1
+        return
+    held = session.scalars(select(SmsNotice).where(SmsNotice.kind == n.kind, SmsNotice.person_index == index,
+                                                   SmsNotice.period == n.period)).first()
+    done = None
+    if held is not None and another_number(keys.vault, held, award.phone):
+        done = plan_again(session, keys.vault, held, n.kind, award.phone or "", n.values)
+    result.planned += done == PLANNED_AGAIN
+    result.readdressed += done == READDRESSED
+    result.already += done is None

@@ -36,12 +36,18 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import blind_index
 from lianban.domain.register import REMINDER_KINDS, REMINDER_SHORT, Notice, Window, read_insured, reminder, window
 from lianban.domain.retirement import month_text
-from lianban.domain.sms import is_mobile
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
-from lianban.ledger.db import session_factory, write_lock
+from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, SmsNotice
-from lianban.pipeline.sms_notices import DUE, NoticeState, phone_of, plan, readdress, replan
+from lianban.pipeline.sms_notices import (
+    PLANNED_AGAIN,
+    READDRESSED,
+    UNSENT,
+    another_number,
+    plan,
+    plan_again,
+)
 
 __all__ = ["CHUNK", "DEFAULT_MONTHS", "NoticeKeys", "Register", "ReminderResult", "notice_keys", "plan_reminders"]
 
@@ -113,10 +119,6 @@ def _due(rows: Sequence[Mapping[str, Any]], keys: NoticeKeys, due: Window,
 Held = dict[tuple[str, str], SmsNotice]  # (person index, period) → the reminder the ledger holds
 
 
-#: states of a reminder not delivered that may still go: to another number than the one it holds
-UNSENT = (NoticeState.INVALID, *DUE)
-
-
 def _reminded(session: Session, indexes: Sequence[str]) -> tuple[set[tuple[str, str]], Held]:
     """(person index, period) of the reminders the ledger holds for `indexes`, of either kind; and those of them
     that may still go (:data:`UNSENT`)."""
@@ -134,27 +136,15 @@ def _applied(session: Session, indexes: Sequence[str]) -> set[str]:
     return set(session.scalars(select(Case.id_index).where(Case.id_index.in_(list(indexes)))))
 
 
-def _plan_again(session: Session, keys: NoticeKeys, held: SmsNotice, phone: str, notice: Notice,
-                result: ReminderResult) -> None:
-    """The reminder `held`, not delivered, for the register's other number `phone`, read again under the write
-    lock (SQLite) or its row's lock (PostgreSQL): planned again when invalid; sent to `phone` from now on when
-    still to go; else left as it is (another run replanned, maybe sent, it since this one read it, and planning
-    it again over that send would send it a second time)."""
-    write_lock(session)
-    session.refresh(held, with_for_update=True)
-    if held.state == NoticeState.INVALID:
-        replan(keys.vault, held, notice.kind, phone, notice.values)
+def _count_again(result: ReminderResult, done: str | None, notice: Notice) -> None:
+    """`result` counting what :func:`lianban.pipeline.sms_notices.plan_again` did of `notice`."""
+    if done == PLANNED_AGAIN:
         result.planned += 1
         result.short += notice.kind == REMINDER_SHORT
-    elif held.state in DUE and phone != phone_of(keys.vault, held) and readdress(keys.vault, held, phone):
+    elif done == READDRESSED:
         result.readdressed += 1
     else:
         result.already += 1
-
-
-def _another_number(keys: NoticeKeys, held: SmsNotice, phone: str | None) -> bool:
-    """Whether `phone` is a mobile number other than the one the reminder `held` holds (空号 said of it, say)."""
-    return is_mobile(phone) and phone != phone_of(keys.vault, held)
 
 
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
@@ -169,12 +159,13 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
             result.applied += 1
             continue
         at = (index, notice.period)
-        if at in known and not (at in unsent and _another_number(keys, unsent[at], phone)):
+        if at in known and not (at in unsent and another_number(keys.vault, unsent[at], phone)):
             result.already += 1
             continue
         known.add(at)  # the same person twice in the register: reminded once
         if at in unsent:  # HRSS has another valid number for the person now: the reminder goes there
-            _plan_again(session, keys, unsent.pop(at), phone or "", notice, result)
+            done = plan_again(session, keys.vault, unsent.pop(at), notice.kind, phone or "", notice.values)
+            _count_again(result, done, notice)
             continue
         if not plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values):
             result.already += 1  # another run planned it since this one read what the ledger held

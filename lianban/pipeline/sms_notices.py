@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.identity import redact_text, said
+from lianban.domain.sms import is_mobile
 from lianban.errors import LianbanError, RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -51,8 +52,8 @@ from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
-__all__ = ["MAX_SENDS", "NoticeState", "collect_receipts", "listed", "phone_of", "plan", "readdress", "replan",
-           "send_due"]
+__all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "UNSENT", "NoticeState", "another_number",
+           "collect_receipts", "listed", "phone_of", "plan", "plan_again", "readdress", "replan", "send_due"]
 
 MAX_SENDS = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
@@ -115,6 +116,34 @@ def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str, values: Map
     `kind` for `phone`, the number the source has for the person now."""
     notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
+
+
+#: states of a notice not delivered that may still go, to another number than the one it holds
+UNSENT = (NoticeState.INVALID, *DUE)
+PLANNED_AGAIN, READDRESSED = "planned", "readdressed"  # what plan_again did
+
+
+def another_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> bool:
+    """Whether `notice` may still go (:data:`UNSENT`) and `phone` is a mobile number other than the one it holds
+    (none, a malformed one, one 空号 was said of, or the person's old number)."""
+    return notice.state in UNSENT and is_mobile(phone) and phone != phone_of(vault, notice)
+
+
+def plan_again(session: Session, vault: KeyRing, notice: SmsNotice, kind: str, phone: str,
+               values: Mapping[str, str | int]) -> str | None:
+    """`notice` for `phone`, another number the source has for the person now (:func:`another_number`), read
+    again under the write lock (SQLite) or its row's lock (PostgreSQL) first: invalid, it is planned again as
+    `kind` with `values` (:data:`PLANNED_AGAIN`); still to go, it goes to `phone` from now on
+    (:data:`READDRESSED`); else None: another run replanned, maybe sent, it since it was read, and planning it
+    again over that send would send it a second time."""
+    write_lock(session)
+    session.refresh(notice, with_for_update=True)
+    if not another_number(vault, notice, phone):
+        return None
+    if notice.state == NoticeState.INVALID:
+        replan(vault, notice, kind, phone, values)
+        return PLANNED_AGAIN
+    return READDRESSED if readdress(vault, notice, phone) else None
 
 
 def readdress(vault: KeyRing, notice: SmsNotice, phone: str) -> bool:

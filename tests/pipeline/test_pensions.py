@@ -63,3 +63,34 @@ def test_each_award_is_told_once_even_after_a_crash_before_the_flag(paths: Paths
     start = reachable[0]["start_month"]
     assert f"月养老金{reachable[0]['monthly_amount']}元" in told
     assert f"自{int(start[:4])}年{int(start[5:])}月起发放" in told and f"每月{reachable[0]['pay_day']}日" in told
+
+
+def _flag_new(source: FrontendDB, award_no: str, **values: str) -> None:
+    """HRSS corrects an award's row (domain keys `values`) and sets its 同步标志 back to new."""
+    changes = {AWARD_COLUMNS[k]: v for k, v in values.items()} | {AWARD_COLUMNS["sync_flag"]: SYNC_FLAGS["new"]}
+    with source.engine.begin() as conn:
+        conn.execute(update(awards).where(awards.c[AWARD_COLUMNS["award_no"]] == award_no).values(changes))
+
+
+def test_an_award_without_a_valid_number_is_told_once_hrss_corrects_it(paths: Paths) -> None:
+    """An award whose phone was malformed went invalid (号码无效); when HRSS corrected the number and flagged the
+    row again, the run counted it already told and the pensioner never heard. Now it is planned again for the
+    corrected number and sent, once; reading the row again after that plans nothing."""
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": "1380013800"}  # a digit short
+    source.register.insert_awards([row])
+    plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+    with serve_in_background(create_app("hub", "secret", GatewayConfig())) as url:
+        session = make_session(TransportSettings(read_timeout=5.0, retries=0))
+        session.auth = GatewayAuth("hub", "secret")
+        gateway = SmsConnector(url, session, clock=lambda: NOON)
+        assert send_due(gateway, load_templates(), paths.ledger_url, paths.keys_dir).invalid == 1
+        _flag_new(source, row["award_no"], phone="13800138000")
+        corrected = plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(gateway, load_templates(), paths.ledger_url, paths.keys_dir)
+        _flag_new(source, row["award_no"])  # read again (a crash before the flag, say)
+        again = plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(gateway, load_templates(), paths.ledger_url, paths.keys_dir)
+        sent = _outbox(url)
+    assert [m["phone"] for m in sent] == ["13800138000"]
+    assert (corrected.planned, corrected.already, again.planned, again.already) == (1, 0, 0, 1)
