@@ -3,9 +3,11 @@
 A register row (HRSS 在职参保人员登记, domain keys) becomes an :class:`Insured` when its 出生年月 is ``YYYY-MM`` and
 its 原法定退休年龄 is one ``schemas/validation/reform.yaml`` knows (60/55/50 → male/female55/female50) and the
 sex digit of its ID number (when ID-shaped) agrees with it, as reform.yaml requires; otherwise
-:func:`read_insured` answers None and the caller counts it unreadable (never logs it). Phone and contribution
-months are kept as they are, however wrong: a missing or malformed phone is the SMS gateway's to report
-(``invalid``), an unreadable contribution only means the reminder cannot say it is short.
+:func:`read_insured` answers None and the caller counts it unreadable (never logs it). A phone is read as the
+11-digit mobile number it writes with a country code, spaces or hyphens ("+86 138…", "138-…",
+:func:`lianban.domain.sms.mobile_number`); otherwise it and the contribution months are kept as they are,
+however wrong: a missing or malformed phone is the SMS gateway's to report (``invalid``), an unreadable
+contribution only means the reminder cannot say it is short.
 
 到龄提醒 (:func:`reminder`): the reminder window runs from the current month through ``months`` ahead, both
 included; a person whose statutory retirement month (:mod:`lianban.domain.retirement`) lies in it is due one
@@ -35,6 +37,7 @@ from lianban.domain.retirement import (
     month_text,
     statutory_age_months,
 )
+from lianban.domain.sms import mobile_number
 
 __all__ = ["PENSION_KIND", "REMINDER", "REMINDER_KINDS", "REMINDER_SHORT", "Award", "Insured", "Notice", "Window",
            "read_award", "read_insured", "reminder", "window"]
@@ -105,8 +108,13 @@ def read_insured(values: Mapping[str, Any]) -> Insured | None:
     number = str(values.get("id_number") or "").strip().upper()
     if birth is None or original not in categories or not number or not _sex_agrees(number, categories[original][1]):
         return None
-    phone = str(values["phone"]).strip() if values.get("phone") is not None else None
-    return Insured(number, birth, categories[original][0], phone or None, _whole(values.get("contribution_months")))
+    return Insured(number, birth, categories[original][0], _phone(values), _whole(values.get("contribution_months")))
+
+
+def _phone(values: Mapping[str, Any]) -> str | None:
+    """The row's phone (module docstring); None when it has none."""
+    raw = str(values["phone"]).strip() if values.get("phone") is not None else ""
+    return mobile_number(raw) if raw else None
 
 
 def _sex_agrees(number: str, sex: str) -> bool:
@@ -158,7 +166,6 @@ def read_award(values: Mapping[str, Any]) -> Award | None:
         return None
     if start is None or day is None or not 1 <= day <= 31 or not number:
         return None
-    phone = str(values["phone"]).strip() if values.get("phone") is not None else None
     notice = Notice(PENSION_KIND, month_text(start), {"monthly_amount": f"{amount}",
                                                       "start_month": _chinese_month(start), "pay_day": day})
-    return Award(number, phone or None, notice)
+    return Award(number, _phone(values), notice)

@@ -53,7 +53,7 @@ from lianban.errors import ConfigError, RejectedError
 
 __all__ = ["TEMPLATES_FILE", "MessageRefused", "Placeholder", "QuietHours", "Template",
            "TemplateBook", "TemplateError", "allowed_at", "has_id_number", "in_quiet_hours", "is_mobile",
-           "load_templates", "segments", "sms_length"]
+           "load_templates", "mobile_number", "segments", "sms_length"]
 
 TEMPLATES_FILE = schema_path("sms", "templates.yaml")
 SINGLE_SEGMENT = 70  # UCS-2 characters in a message sent as one segment
@@ -61,6 +61,8 @@ CONCATENATED_SEGMENT = 67  # per segment of a concatenated (long) message
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)
 _SIGNATURE = re.compile(r"^【[^【】]{2,12}】$")
 _FILLER = "字"  # the worst case's stand-in for each placeholder character
+_SEPARATORS = re.compile(r"[\s-]")  # what people write between a phone number's digits
+_COUNTRY_CODE = re.compile(r"(?:\+86|0086|86)(1\d{10})")
 
 
 class TemplateError(ConfigError):
@@ -99,6 +101,16 @@ def has_id_number(text: str) -> bool:
 def is_mobile(phone: str | None) -> bool:
     """Is `phone` a number an SMS can be sent to (an 11-digit mainland mobile number in ASCII digits)?"""
     return bool(phone) and phone_problem(phone or "") is None and (phone or "").isascii()
+
+
+def mobile_number(raw: str) -> str:
+    """The 11-digit mobile number `raw` writes, however written — read NFKC-normalised (full-width digits),
+    without spaces or hyphens, without a country code +86, 0086 or 86 — or `raw` as it is when it writes none
+    (the SMS connector then reports it invalid, :func:`is_mobile`, and sends nothing)."""
+    compact = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw))
+    match = _COUNTRY_CODE.fullmatch(compact)
+    number = match[1] if match else compact
+    return number if is_mobile(number) else raw
 
 
 # -- quiet hours -------------------------------------------------------------------------------------------

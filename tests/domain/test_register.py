@@ -8,6 +8,7 @@ import pytest
 
 from lianban.domain.register import PENSION_KIND, Insured, read_award, read_insured, reminder, window
 from lianban.domain.retirement import Category, month_index
+from lianban.domain.sms import is_mobile
 
 ROW = {"id_number": "34160219650512001x", "birth_month": "1965-05", "original_age": "60", "phone": "13912345678",
        "contribution_months": 300}
@@ -106,3 +107,24 @@ def test_an_award_that_cannot_be_read_is_refused(change: dict[str, object]) -> N
     row = {"id_number": "341602196505120011", "phone": None, "monthly_amount": "3256.80", "start_month": "2026-01",
            "pay_day": "15"}
     assert read_award({**row, **change}) is None
+
+
+@pytest.mark.parametrize("written", ["+86 138 0013 8000", "138-0013-8000", "86 13800138000", "8613800138000",
+                                     "0086-138-0013-8000", "+86-138 0013 8000", " 138 0013 8000 ",
+                                     "１３８００１３８０００"])
+def test_a_mobile_number_written_with_a_country_code_spaces_or_hyphens_is_read_as_its_11_digits(
+        written: str) -> None:
+    """HRSS's register writes numbers as people gave them: "+86 138…", "138-…". Kept as written, each was judged
+    no mobile number (号码无效) and the person was never texted; now the 11 digits are read out of it."""
+    person = read_insured({**ROW, "phone": written})
+    award = read_award({"id_number": "341602196505120011", "phone": written, "monthly_amount": "3256.80",
+                        "start_month": "2026-01", "pay_day": "15"})
+    assert person is not None and person.phone == "13800138000"
+    assert award is not None and award.phone == "13800138000"
+
+
+@pytest.mark.parametrize("written", ["138 0013 800", "+1 415 555 0100", "+86 0551 6288 1234", "138O0138000",
+                                     "86-86-13800138000", "1380013800013800"])
+def test_a_number_that_writes_no_mobile_number_is_kept_for_the_gateway_to_report(written: str) -> None:
+    person = read_insured({**ROW, "phone": written})
+    assert person is not None and person.phone == written.strip() and not is_mobile(person.phone)
