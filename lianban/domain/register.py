@@ -15,7 +15,7 @@ reminder for that month — period ``YYYY-MM`` — with template ``retirement_re
 ``retirement_reminder_short`` when the contribution so far is below the minimum of the retirement year.
 
 待遇告知 (:func:`read_award`): an approved pension with its monthly amount, start month and pay day, period its
-start month.
+start month; told again (``pension_notice_revised``) when HRSS assesses it again (重新核定) after it was told.
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ from lianban.domain.retirement import (
 )
 from lianban.domain.sms import mobile_number
 
-__all__ = ["PENSION_KIND", "REMINDER", "REMINDER_KINDS", "REMINDER_SHORT", "Award", "Insured", "Notice", "Window",
-           "read_award", "read_insured", "reminder", "window"]
+__all__ = ["PENSION_KIND", "PENSION_KINDS", "PENSION_REVISED", "REMINDER", "REMINDER_KINDS", "REMINDER_SHORT",
+           "Award", "Insured", "Notice", "Window", "read_award", "read_insured", "reminder", "window"]
 
 REMINDER, REMINDER_SHORT = "retirement_reminder", "retirement_reminder_short"
 REMINDER_KINDS = (REMINDER, REMINDER_SHORT)  # one reminder per person and retirement month, whichever kind
 PENSION_KIND = "pension_notice"
+PENSION_REVISED = "pension_notice_revised"  # 重新核定: the award's amount told again, once per assessment
+PENSION_KINDS = (PENSION_KIND, PENSION_REVISED)
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 _ID_SHAPED = re.compile(r"[0-9]{17}[0-9X]")
 

@@ -9,6 +9,11 @@ commit and the flag reads the rows again and plans nothing new: one SMS per pens
 An award read again whose notice has not gone (no valid number, 空号, or still to go) while the row now holds
 another valid number — HRSS corrected it and set 同步标志 back to ``0`` — is planned again for that number
 (:func:`lianban.pipeline.sms_notices.plan_again`): the pensioner is told once, at the corrected number.
+
+An award read again with other values (重新核定: another monthly amount, say) is told them: the notice not sent
+yet is rewritten, else a new one is planned, ``pension_notice_revised``, period the start month and ``/n`` (the
+n-th time told again); one of the award still to be sent again with the old values is dead, superseded. The
+award's notices are compared with the latest only: read again unchanged, nothing new is planned.
 """
 
 from __future__ import annotations
@@ -18,16 +23,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.hashing import blind_index
 from lianban.domain.intake import SourceRow
-from lianban.domain.register import Award, read_award
-from lianban.ledger.db import session_factory
+from lianban.domain.register import PENSION_KINDS, PENSION_REVISED, Award, read_award
+from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.pipeline.reminders import NoticeKeys, notice_keys
-from lianban.pipeline.sms_notices import PLANNED_AGAIN, READDRESSED, another_number, plan, plan_again
+from lianban.pipeline.sms_notices import (
+    DUE,
+    PLANNED_AGAIN,
+    READDRESSED,
+    NoticeState,
+    another_number,
+    plan,
+    plan_again,
+    replan,
+    values_of,
+)
 
 __all__ = ["AwardSource", "PensionResult", "plan_pension_notices"]
 
@@ -48,6 +63,7 @@ class PensionResult:
     planned: int = 0
     already: int = 0  # read again after a crash: planned before
     readdressed: int = 0  # read again with a corrected number: its notice, still to go, goes there from now on
+    revised: int = 0  # read again assessed again (重新核定): its new values told (a new notice, or the unsent one)
     unreadable: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -74,17 +90,45 @@ def plan_pension_notices(source: AwardSource, ledger_url: str, keys_dir: Path, p
     return result
 
 
+SUPERSEDED = "养老金已重新核定，本条不再发送，改发重新核定后的待遇告知"
+
+
 def _plan_award(session: Session, keys: NoticeKeys, award: Award, result: PensionResult) -> None:
     """The notice of `award` planned (module docstring), counted in `result`."""
     n, index = award.notice, blind_index(keys.index, award.id_number)
     if plan(session, keys.vault, n.kind, index, n.period, award.phone, n.values):
         result.planned += 1
         return
-    held = session.scalars(select(SmsNotice).where(SmsNotice.kind == n.kind, SmsNotice.person_index == index,
-                                                   SmsNotice.period == n.period)).first()
+    told = _told(session, index, n.period)
+    latest = told[-1]
+    if values_of(keys.vault, latest) != {k: str(v) for k, v in n.values.items()}:
+        result.revised += _revise(session, keys, latest, len(told), award, index)
+        return
     done = None
-    if held is not None and another_number(keys.vault, held, award.phone):
-        done = plan_again(session, keys.vault, held, n.kind, award.phone or "", n.values)
+    if another_number(keys.vault, latest, award.phone):
+        done = plan_again(session, keys.vault, latest, latest.kind, award.phone or "", n.values)
     result.planned += done == PLANNED_AGAIN
     result.readdressed += done == READDRESSED
     result.already += done is None
+
+
+def _told(session: Session, index: str, period: str) -> list[SmsNotice]:
+    """The notices of the person's award starting in `period`, oldest first (the first, then each 重新核定)."""
+    query = select(SmsNotice).where(SmsNotice.kind.in_(PENSION_KINDS), SmsNotice.person_index == index,
+                                    or_(SmsNotice.period == period, SmsNotice.period.startswith(f"{period}/")))
+    return list(session.scalars(query.order_by(SmsNotice.id)))
+
+
+def _revise(session: Session, keys: NoticeKeys, latest: SmsNotice, count: int, award: Award, index: str) -> bool:
+    """重新核定 of an award told `count` times, `latest` last: `latest` (read again under lock) rewritten with the
+    new values while it was never sent; else a new notice tells them, and `latest`, when still to be sent again,
+    is dead, superseded. Whether anything was planned (no: another run planned it meanwhile)."""
+    n = award.notice
+    write_lock(session)
+    session.refresh(latest, with_for_update=True)
+    if latest.attempts == 0 and latest.state in (NoticeState.PLANNED, NoticeState.INVALID):
+        replan(keys.vault, latest, latest.kind, award.phone, n.values)
+        return True
+    if latest.state in DUE:
+        latest.state, latest.reason = NoticeState.DEAD, SUPERSEDED
+    return plan(session, keys.vault, PENSION_REVISED, index, f"{n.period}/{count}", award.phone, n.values)

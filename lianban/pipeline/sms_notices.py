@@ -53,7 +53,8 @@ from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
 __all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "UNSENT", "NoticeState", "another_number",
-           "collect_receipts", "listed", "phone_of", "plan", "plan_again", "readdress", "replan", "send_due"]
+           "collect_receipts", "listed", "phone_of", "plan", "plan_again", "readdress", "replan", "send_due",
+           "values_of"]
 
 MAX_SENDS = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
@@ -110,10 +111,11 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
     return insert_unless_there(session, SmsNotice, notice, ("kind", "person_index", "period"))
 
 
-def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str, values: Mapping[str, str | int],
+def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str | None, values: Mapping[str, str | int],
            now: datetime | None = None) -> None:
-    """An invalid notice (never sent: there was no valid number; or 空号 said of its number) planned again as
-    `kind` for `phone`, the number the source has for the person now."""
+    """An invalid notice (never sent: there was no valid number; or 空号 said of its number), or one not sent yet
+    whose values the source changed, planned again as `kind` for `phone`, the number the source has for the
+    person now, with `values`."""
     notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
 
@@ -155,6 +157,12 @@ def readdress(vault: KeyRing, notice: SmsNotice, phone: str) -> bool:
         return False
     notice.sealed = _sealed(vault, notice.kind, notice.person_index, notice.period, phone, opened["values"])
     return True
+
+
+def values_of(vault: KeyRing, notice: SmsNotice) -> dict[str, str] | None:
+    """The template's values `notice` is sealed with (as text); None when its seal cannot be opened."""
+    values = (_opened(vault, notice) or {}).get("values")
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, Mapping) else None
 
 
 def phone_of(vault: KeyRing, notice: SmsNotice) -> str | None:

@@ -94,3 +94,46 @@ def test_an_award_without_a_valid_number_is_told_once_hrss_corrects_it(paths: Pa
         sent = _outbox(url)
     assert [m["phone"] for m in sent] == ["13800138000"]
     assert (corrected.planned, corrected.already, again.planned, again.already) == (1, 0, 0, 1)
+
+
+def _connector(url: str) -> SmsConnector:
+    session = make_session(TransportSettings(read_timeout=5.0, retries=0))
+    session.auth = GatewayAuth("hub", "secret")
+    return SmsConnector(url, session, clock=lambda: NOON)
+
+
+def test_a_pension_assessed_again_is_told_its_new_amount_once(paths: Paths) -> None:
+    """重新核定: HRSS assesses an award again (another monthly amount) after its 待遇告知 went, and flags the row
+    again. The run counted it already told: the pensioner kept the first amount. Now a second notice tells the
+    new amount, saying it was assessed again, once; reading the row again tells nothing more."""
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": "13800138000",
+           "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    with serve_in_background(create_app("hub", "secret", GatewayConfig())) as url:
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        results = []
+        for change in ({"monthly_amount": "3210.50"}, {}, {"monthly_amount": "3210.5"}):  # again, then read again
+            _flag_new(source, row["award_no"], **change)
+            results.append(plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir))
+            send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        texts = [m["text"] for m in _outbox(url)]
+    assert len(texts) == 2 and "已核定，月养老金3000.00元" in texts[0]
+    assert "已重新核定，月养老金3210.50元" in texts[1]
+    assert [(r.revised, r.already) for r in results] == [(1, 0), (0, 1), (0, 1)]
+
+
+def test_a_pension_assessed_again_before_its_notice_went_is_told_the_new_amount_only(paths: Paths) -> None:
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": "13800138000",
+           "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+    _flag_new(source, row["award_no"], monthly_amount="3210.50")
+    again = plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+    with serve_in_background(create_app("hub", "secret", GatewayConfig())) as url:
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        texts = [m["text"] for m in _outbox(url)]
+    assert len(texts) == 1 and "已核定，月养老金3210.50元" in texts[0]
+    assert again.revised == 1
