@@ -126,9 +126,11 @@ PLANNED_AGAIN, READDRESSED = "planned", "readdressed"  # what plan_again did
 
 
 def another_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> bool:
-    """Whether `notice` may still go (:data:`UNSENT`) and `phone` is a mobile number other than the one it holds
-    (none, a malformed one, one 空号 was said of, or the person's old number)."""
-    return notice.state in UNSENT and is_mobile(phone) and phone != phone_of(vault, notice)
+    """Whether `notice` may still go (:data:`UNSENT`, with sends left: planned again out of sends, no send would
+    take it) and `phone` is a mobile number other than the one it holds (none, a malformed one, one 空号 was said
+    of, or the person's old number)."""
+    return (notice.state in UNSENT and notice.attempts < MAX_SENDS and is_mobile(phone)
+            and phone != phone_of(vault, notice))
 
 
 def plan_again(session: Session, vault: KeyRing, notice: SmsNotice, kind: str, phone: str,

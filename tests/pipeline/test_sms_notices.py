@@ -26,7 +26,15 @@ from lianban.keys.rings import load_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
-from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, key, plan, send_due
+from lianban.pipeline.sms_notices import (
+    MAX_SENDS,
+    another_number,
+    collect_receipts,
+    key,
+    plan,
+    plan_again,
+    send_due,
+)
 from lianban.wire.contract import HealthReport
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
 from simulators.sms import GatewayConfig
@@ -332,3 +340,19 @@ def test_a_number_that_does_not_exist_is_not_sent_to_again(paths: Paths, gateway
     listed = CliRunner().invoke(app, ["notices", "list", "--failed", "--json"])
     reason = json.loads(listed.output)[0]["reason"] or ""
     assert "空号" in reason and "更正" in reason and EMPTY not in listed.output
+
+
+def test_a_notice_out_of_sends_is_not_planned_again_into_a_state_no_send_takes(paths: Paths) -> None:
+    """A notice whose last allowed send drew 空号 is invalid with MAX_SENDS sends made: planned again for another
+    number it would sit planned for ever (a send takes only notices with sends left), listed nowhere. It stays
+    invalid, listed for an operator, with its reason."""
+    vault = load_ring(paths.keys_dir, VAULT)
+    _plan(paths, [EMPTY])
+    with session_factory(paths.ledger_url).begin() as session:
+        n = session.scalars(select(SmsNotice)).one()
+        n.state, n.attempts, n.reason = "invalid", MAX_SENDS, "空号"
+    with session_factory(paths.ledger_url).begin() as session:
+        n = session.scalars(select(SmsNotice)).one()
+        assert not another_number(vault, n, "13912345678")
+        assert plan_again(session, vault, n, n.kind, "13912345678", VALUES) is None
+    assert _states(paths) == ["invalid"]
