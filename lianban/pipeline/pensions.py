@@ -12,8 +12,8 @@ another valid number — HRSS corrected it and set 同步标志 back to ``0`` �
 
 An award read again with other values (重新核定: another monthly amount, say) is told them: the notice not sent
 yet is rewritten, else a new one is planned, ``pension_notice_revised``, period the start month and ``/n`` (the
-n-th time told again); one of the award still to be sent again with the old values is dead, superseded. The
-award's notices are compared with the latest only: read again unchanged, nothing new is planned.
+n-th time told again); one of the award still to be sent again with the old values — or failing later — is dead,
+superseded. The award's notices are compared with the latest only: read again unchanged, nothing new is planned.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from lianban.pipeline.sms_notices import (
     DUE,
     PLANNED_AGAIN,
     READDRESSED,
+    SUPERSEDED,
     NoticeState,
     another_number,
     plan,
@@ -88,9 +89,6 @@ def plan_pension_notices(source: AwardSource, ledger_url: str, keys_dir: Path, p
         result.read += len(rows)
         result.unreadable += len(unreadable)
     return result
-
-
-SUPERSEDED = "养老金已重新核定，本条不再发送，改发重新核定后的待遇告知"
 
 
 def _plan_award(session: Session, keys: NoticeKeys, award: Award, result: PensionResult) -> None:

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.identity import redact_text, said
+from lianban.domain.register import PENSION_KINDS, PENSION_REVISED
 from lianban.domain.sms import is_mobile
 from lianban.errors import LianbanError, RejectedError
 from lianban.keys.names import VAULT
@@ -52,7 +53,7 @@ from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
-__all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "UNSENT", "NoticeState", "another_number",
+__all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "SUPERSEDED", "UNSENT", "NoticeState", "another_number",
            "collect_receipts", "listed", "phone_of", "plan", "plan_again", "readdress", "replan", "send_due",
            "values_of"]
 
@@ -75,6 +76,9 @@ FINAL_FAILURES = frozenset({"REJECTED"})
 #: delivery failures that condemn the number, not the message (空号: it does not exist): sending again to it reaches
 #: no one, so the notice is invalid at once, as one without a valid number is, with what the operator is to do; it
 #: goes again only once the source holds another number (:func:`replan`, :func:`phone_of`)
+#: why a 待遇告知 is not sent (again): the pension was assessed again, a later notice tells the new amount
+SUPERSEDED = "养老金已重新核定，本条不再发送，改发重新核定后的待遇告知"
+
 NUMBER_FAILURES = {"EMPTY_NUMBER": "空号（该手机号码不存在），不再向该号码发送；请人社核实并更正登记的手机号码"}
 
 
@@ -301,21 +305,33 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
                 n.state, n.delivered_at = NoticeState.DELIVERED, now
                 result.delivered += 1
                 continue
-            _failed(n, r)
+            _failed(session, n, r)
             result.failed += 1
         _unconfirmed(session, now, result)
     return result
 
 
-def _failed(n: SmsNotice, r: DeliveryReceipt) -> None:
+def _failed(session: Session, n: SmsNotice, r: DeliveryReceipt) -> None:
     """`n` after the receipt `r` said its delivery failed: sent again while sends are left, or not (module
-    docstring)."""
+    docstring); never when a later notice tells what it told, updated (:func:`_superseded`)."""
     if r.code in NUMBER_FAILURES:
         n.state, n.reason = NoticeState.INVALID, NUMBER_FAILURES[r.code]
         return
     n.reason = said(r.reason) if r.reason else "未能送达"
     again = n.attempts < MAX_SENDS and r.code not in FINAL_FAILURES
     n.state = NoticeState.FAILED if again else NoticeState.DEAD
+    if again and _superseded(session, n):
+        n.state, n.reason = NoticeState.DEAD, SUPERSEDED
+
+
+def _superseded(session: Session, n: SmsNotice) -> bool:
+    """Whether a later 待遇告知 of `n`'s person and award tells what `n` told, updated (重新核定: its period is
+    ``n's start month/k``, lianban.pipeline.pensions)."""
+    if n.kind not in PENSION_KINDS:
+        return False
+    later = select(SmsNotice.id).where(SmsNotice.kind == PENSION_REVISED, SmsNotice.person_index == n.person_index,
+                                       SmsNotice.period.startswith(f"{n.period.split('/')[0]}/"), SmsNotice.id > n.id)
+    return session.scalars(later.limit(1)).first() is not None
 
 
 def _unconfirmed(session: Session, now: datetime, result: NoticeResult) -> None:

@@ -17,7 +17,7 @@ from lianban.app.config import Paths
 from lianban.domain.identity import phone_problem
 from lianban.domain.sms import load_templates
 from lianban.pipeline.pensions import plan_pension_notices
-from lianban.pipeline.sms_notices import send_due
+from lianban.pipeline.sms_notices import collect_receipts, send_due
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.settings import TransportSettings
 from lianban.wire.transport import make_session
@@ -137,3 +137,24 @@ def test_a_pension_assessed_again_before_its_notice_went_is_told_the_new_amount_
         texts = [m["text"] for m in _outbox(url)]
     assert len(texts) == 1 and "已核定，月养老金3210.50元" in texts[0]
     assert again.revised == 1
+
+
+def test_a_first_notice_failing_after_the_pension_was_assessed_again_is_not_sent_again(paths: Paths) -> None:
+    """The first 待遇告知 went, the pension was assessed again (its new amount told) before the first one's receipt
+    came, and the receipt said it failed (关机): it was sent again, telling the old amount after the new one. Now
+    it is dead, superseded; the new one alone goes on."""
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": "13800138000",
+           "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    config = GatewayConfig(failing={"13800138000": "POWERED_OFF"})
+    with serve_in_background(create_app("hub", "secret", config)) as url:
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)  # its receipt not yet in
+        _flag_new(source, row["award_no"], monthly_amount="3210.50")
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        collect_receipts(_connector(url), paths.ledger_url)  # both failed: 关机
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        texts = [m["text"] for m in _outbox(url)]
+    assert sum("3000.00元" in t for t in texts) == 1 and sum("3210.50元" in t for t in texts) == 2
