@@ -25,7 +25,7 @@ from lianban.ledger.models import (
     Supplement,
 )
 from lianban.ledger.store import DEAD_STATES, DeliveryState, ParkedState, QuarantineState, status_counts
-from lianban.ledger.time_limits import beijing_text, handling_party, overdue_items
+from lianban.ledger.time_limits import beijing_text, handling_party, items_not_in_catalog, overdue_items
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class Progress:
     failing_checks: list[str] = field(default_factory=list)  # parties whose last connection check failed
     #: the last staging run that read anything: when, its counts, and its validation Data Docs (index.html)
     last_stage_run: dict[str, Any] | None = None
+    #: open items whose code the catalog no longer has, by code: no time limit counted (lianban.ledger.time_limits)
+    items_not_in_catalog: dict[str, int] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -127,6 +129,7 @@ def progress(ledger_url: str, today: date | None = None) -> Progress:
             open_incidents=count(select(func.count()).select_from(Incident).where(Incident.state == "open")),
             failing_checks=sorted(p for p, check in health.latest(s).items() if not check.ok),
             last_stage_run=_last_stage_run(s),
+            items_not_in_catalog=items_not_in_catalog(s),
         )
 
 

@@ -19,6 +19,10 @@ on that party's clock from then (:func:`clock`): the item's ``completion_days`` 
 An item at 补正资料 is overdue too once today is after its 补正 deadline (``CaseItem.supplement_due``: the
 applicant's, :func:`lianban.domain.supplements.supplement_due`), whatever its own due date says.
 
+An item whose code the catalog no longer has (taken out of ``schemas/catalog/items.yaml`` while cases still
+hold it) has no time limit to count: no clock, never overdue, never handed on; ``lianban status`` lists such
+items by code (:func:`items_not_in_catalog`).
+
 A due date beyond the years the State Council has published is counted Monday–Friday and marked estimated
 (``Deadline.estimated``; the operator view shows 估算).
 """
@@ -30,10 +34,10 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from lianban.domain.catalog import load_catalog, window
+from lianban.domain.catalog import Item, load_catalog, window
 from lianban.domain.clock import BEIJING
 from lianban.domain.statuses import Status
 from lianban.domain.working_days import Deadline, deadline
@@ -77,8 +81,14 @@ def clock_started(department: str, accepted_at: datetime | None) -> bool:
     return department == window() or accepted_at is not None
 
 
+def _known(item_code: str) -> Item | None:
+    """The catalog's item `item_code`; None once it has been taken out of the catalog."""
+    return load_catalog().items.get(item_code)
+
+
 def _deadline(item_code: str, start: date | None) -> Deadline | None:
-    return None if start is None else deadline(start, load_catalog().item(item_code).time_limit_days)
+    item = _known(item_code)
+    return None if start is None or item is None else deadline(start, item.time_limit_days)
 
 
 def _accepted_at(item: CaseItem) -> datetime | None:
@@ -99,7 +109,7 @@ def clock(item_code: str, department: str, status: str | None, approved_at: date
     completing it by the item's ``completion_days`` from the day the hub asked it (`asked_at`)."""
     if not handed_on(item_code, department, status):
         return department, due_date(item_code, department, approved_at, accepted_at)
-    item = load_catalog().item(item_code)
+    item = load_catalog().item(item_code)  # handed on: the catalog has it
     if asked_at is None or item.completion_days is None:
         return item.completer, None
     return item.completer, deadline(beijing_date(asked_at), item.completion_days)
@@ -118,8 +128,9 @@ def item_deadline(item: CaseItem) -> Deadline | None:
 def handed_on(item_code: str, department: str, status: str | None) -> bool:
     """Whether `department` has done its part of the item at `status`, another party completing it (item 13 at
     审核通过: HRSS's payment after it is on HRSS's clock, :func:`clock`)."""
-    return status is not None and not Status(status).is_terminal() and \
-        load_catalog().item(item_code).settled(department, Status(status))
+    item = _known(item_code)
+    return status is not None and not Status(status).is_terminal() and item is not None and \
+        item.settled(department, Status(status))
 
 
 def past_due(final: bool, due: Deadline | None, today: date | None = None) -> bool:
@@ -138,6 +149,14 @@ def item_overdue(item: CaseItem, today: date | None = None) -> bool:
     due = clock(item.item_code, item.department, item.status, item.case.approved_at, _accepted_at(item),
                 _asked_at(item))[1]
     return past_due(item.final, due, today) or supplement_overdue(item.status, item.supplement_due, today)
+
+
+def items_not_in_catalog(session: Session) -> dict[str, int]:
+    """Open items whose code the catalog no longer has, counted by that code (only codes with any): they have no
+    time limit here until the item is put back or they are settled."""
+    rows = session.execute(select(CaseItem.item_code, func.count()).where(CaseItem.final.is_(False))
+                           .group_by(CaseItem.item_code)).all()
+    return {code: int(n) for code, n in rows if _known(code) is None}
 
 
 def overdue_items(session: Session, today: date | None = None) -> int:

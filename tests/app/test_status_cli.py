@@ -42,3 +42,29 @@ def test_the_last_staging_run_s_time_is_beijing_time(paths: Paths) -> None:
         session.execute(update(StageRun).values(finished_at=datetime(2026, 12, 5, 17, 30)))
     status = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)
     assert status["last_stage_run"]["finished_at"] == "2026-12-06T01:30:00+08:00"
+
+
+def test_an_item_taken_out_of_the_catalog_is_shown_by_its_code_not_a_failure(paths: Paths) -> None:
+    """Cases still hold an item the catalog no longer has (here: the window's items renamed to code 99, as if
+    taken out of items.yaml): status and the dashboard still show, the item by its code with a note, no clock."""
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from lianban.app.dashboard.board import read_board
+    from lianban.app.dashboard.page import render
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.models import Case, CaseItem
+
+    FrontendDB(paths.frontend_url).insert_applications(list(generate(10, seed=8)))
+    assert CliRunner().invoke(app, ["run", "stage", "--json"]).exit_code == 0
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(update(Case).values(approved_at=datetime(2025, 1, 2, 2)))
+        gone = session.execute(update(CaseItem).where(CaseItem.item_code == "01").values(item_code="99")).rowcount
+    assert gone > 0
+    shown = CliRunner().invoke(app, ["status", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["items_not_in_catalog"] == {"99": gone}
+    told = CliRunner().invoke(app, ["status"])
+    assert told.exit_code == 0 and "事项 99" in told.output and "已不在事项目录" in told.output
+    assert "事项 99" in render(read_board(paths.ledger_url))

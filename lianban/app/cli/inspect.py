@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import cast
 
 import typer
 
@@ -21,7 +22,13 @@ def status_numbers(ledger_url: str, today: date | None = None) -> dict[str, obje
 
 def status(as_json: JsonFlag = False) -> None:
     """台账进度 (ledger progress)."""
-    emit(status_numbers(Paths.from_env().existing_ledger()), as_json, "办件进度 (progress)")
+    numbers = status_numbers(Paths.from_env().existing_ledger())
+    emit(numbers, as_json, "办件进度 (progress)")
+    gone = cast(dict[str, int], numbers["items_not_in_catalog"])
+    if gone and not as_json:
+        typer.echo("注意：事项 " + "、".join(f"{code}（{n} 项未办结）" for code, n in gone.items())
+                   + " 已不在事项目录 schemas/catalog/items.yaml 中，不计时限；请恢复该事项，或待其办结 "
+                   "(items no longer in the catalog: no time limit counted)")
 
 
 def parked(as_json: JsonFlag = False) -> None:

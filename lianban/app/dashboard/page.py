@@ -29,6 +29,7 @@ COUNT_LABELS = {
     "waiting_status_rows": "等待入账的人社状态", "illegal_transitions": "非法状态报告", "overdue_items": "超期事项",
     "open_by_department": "未办结（按部门）", "supplements": "补正材料", "released_by_operator": "操作员放行",
     "rejected": "操作员退回", "open_incidents": "未解除告警", "last_stage_run": "最近一次抽取",
+    "items_not_in_catalog": "事项目录中已无的未办结事项（不计时限）",
 }
 #: the cards at the top: the figures an operator watches first
 CARDS = ("cases", "open_items", "pending_deliveries", "dead_letters", "quarantined", "overdue_items",
@@ -44,7 +45,7 @@ STAGE_RUN = {"extracted": "抽取", "staged": "入账", "quarantined": "隔离"}
 #: how the name in a nested count's key reads (default: a department's Chinese name)
 NAMED_BY: dict[str, Callable[[str], str]] = {
     "status_counts": str, "supplements": lambda n: SUPPLEMENT_STATES.get(n, n),
-    "last_stage_run": lambda n: STAGE_RUN.get(n, n)}
+    "last_stage_run": lambda n: STAGE_RUN.get(n, n), "items_not_in_catalog": lambda code: f"事项 {code}"}
 
 
 def figures(status: Mapping[str, Any]) -> dict[str, int]:

@@ -36,6 +36,7 @@ __all__ = ["LIMIT", "backlog", "beijing_minute", "dead_letters", "deliveries_by_
            "illegal_reports", "open_incidents", "overdue", "party_name", "quarantined"]
 
 LIMIT = 50
+NOT_IN_CATALOG = "（事项目录中已无此事项）"
 
 
 def beijing_minute(moment: datetime | None) -> str | None:
@@ -110,9 +111,15 @@ def _late(row: Sequence[Any], today: date) -> dict[str, Any] | None:
     if late is None:
         return None
     (code, status, case_no), (party, due) = (row[0], row[2], row[8]), late
-    return {"case_no": case_no, "item_code": code, "item_name": load_catalog().item(code).name,
+    return {"case_no": case_no, "item_code": code, "item_name": item_name(code),
             "department": party, "name": party_name(party), "status": status or "未反馈",
             "due": due.isoformat(), "days_late": (today - due).days}
+
+
+def item_name(code: str) -> str:
+    """Item `code`'s name in the catalog, or a note that the catalog no longer has it."""
+    item = load_catalog().items.get(code)
+    return item.name if item is not None else NOT_IN_CATALOG
 
 
 def illegal_reports(session: Session) -> list[dict[str, Any]]:
