@@ -240,6 +240,19 @@ def _check_window(departments: dict[str, Department]) -> None:
                           f"(exactly one department, the window, must have transport {WINDOW_TRANSPORT})")
 
 
+def _check_completers(items: dict[str, Item], departments: dict[str, Department]) -> None:
+    """Only the window completes another department's item: the hub asks it through its 前置库 (a payment
+    request, lianban.pipeline.rewards) and reads its 已办结 from its status log; any other party would never be
+    asked nor heard, the item stuck at 审核通过 with no clock."""
+    windows = [k for k, d in departments.items() if d.transport == WINDOW_TRANSPORT]
+    for item in items.values():
+        if item.completed_by not in (None, item.department, *windows):
+            raise ConfigError(f"items.yaml: 事项 {item.code} 的 completed_by 为 {item.completed_by}，"
+                              f"本系统只能请一窗受理部门 {'、'.join(windows)} 代为办结他部门的事项（经其前置库请求、"
+                              f"读其状态日志） (item {item.code}: only the window can complete another department's "
+                              "item)")
+
+
 def window() -> str:
     """The key of the one window's department (:attr:`Catalog.window`)."""
     return load_catalog().window
@@ -267,4 +280,5 @@ def load_catalog() -> Catalog:
     materials = tuple(_entries("materials.yaml", "materials", lambda m: Material(**m)))
     _check_items(items, departments, fields)
     _check_window(departments)
+    _check_completers(items, departments)
     return Catalog(items, materials, departments, fields)

@@ -260,6 +260,15 @@ def test_a_catalog_without_exactly_one_window_is_refused(broken_catalog_dir: Pat
         load_catalog()
 
 
+def test_an_item_completed_by_a_department_other_than_the_window_is_refused(broken_catalog_dir: Path) -> None:
+    """Only the window is asked to complete another's item (a payment request in its 前置库) and read for that
+    已办结 (its status log): another completer would never be asked nor heard, the item stuck at 审核通过
+    with no clock."""
+    edit(broken_catalog_dir / "items.yaml", "    completed_by: hrss\n", "    completed_by: medical\n")
+    with pytest.raises(ConfigError, match=r"事项 13 的 completed_by 为 medical.*一窗受理部门 hrss"):
+        load_catalog()
+
+
 @pytest.mark.parametrize("old, new, said", [
     ("    completion_days: 10\n", "", r"事项 13 缺少承诺时限 completion_days"),
     ("    completion_days: 10\n", "    completion_days: 0\n", r"事项 13 的承诺时限 completion_days 必须是正整数"),
