@@ -19,11 +19,13 @@ module per command group::
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from lianban.app.cli import forecast, home, inspect, report, retirement, serve, up, validate
 from lianban.app.cli.alerts import alerts_app
@@ -40,7 +42,21 @@ from lianban.app.cli.supplements import supplements_app
 from lianban.app.redact import redact
 from lianban.errors import LianbanError
 
-app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True)
+
+class _MaskedGroup(TyperGroup):
+    """The root command: a usage error (a bad option or argument, ours or click's) may repeat what was typed,
+    an ID number or phone in the wrong place; it is masked before it is shown."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context (typer._click, not public)
+        try:
+            return super().invoke(ctx)
+        except TyperException as exc:  # typer's own click: its usage errors and BadParameter
+            exc.message = redact(exc.message)
+            raise
+
+
+app = typer.Typer(help="lianban 联办：退休一件事数据交换枢纽 (data-exchange hub)", no_args_is_help=True,
+                  cls=_MaskedGroup)
 for command in (home.init, home.seed, home.simulate, inspect.status, inspect.parked, home.demo, serve.serve,
                 report.report):
     app.command()(command)
