@@ -4,8 +4,9 @@ The core package, in layers; each imports only the layers below it (``.importlin
 ``make test``)::
 
     app        the composition root: config (the only reader of the environment), registry (connectors
-       │       by department), jobs (what DAG tasks call), setup, diagnose, redact, demo + demo_view,
-       │       scaffold (+ templates/), alerting (e-mail and SMS channels), cli/ (one module per command group),
+       │       by department), jobs (what DAG tasks call), setup, diagnose, redact, db_trouble (a database
+       │       error in one sentence), demo + demo_view, scaffold (+ templates/), alerting (e-mail and SMS
+       │       channels), cli/ (one module per command group),
        │       up (`lianban up`/`down`: the real Airflow, the simulators and the hub API on this machine;
        │       processes, started and stopped by pid; airflow_api, Airflow's REST API as a client),
        │       api/ (the hub's own HTTP service, ``lianban serve``: server, guards, page, running, callbacks)

@@ -445,10 +445,12 @@ def notices_run(day: str | None = None) -> dict[str, Any]:
 
 def _result_or_why(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """`step`'s result, or ``{"error": why}`` in one sentence with no personal data: a LianbanError's own
-    (ID- and mobile-number-shaped runs masked), anything else by its kind only (a database error's message may
-    carry a URL with its password, another's a value it read)."""
+    (ID- and mobile-number-shaped runs masked), a database error as the command line says it (what SQLite said of
+    the file, or its kind only: its message may carry a URL with its password), anything else by its kind only
+    (its message may hold a value it read)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from lianban.app.db_trouble import database_trouble
     from lianban.domain.identity import redact_text
 
     try:
@@ -456,8 +458,7 @@ def _result_or_why(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except LianbanError as exc:
         return {"error": redact_text(str(exc))}
     except SQLAlchemyError as exc:
-        return {"error": f"数据库不可用或结构不符（{type(exc).__name__}）；请检查 LIANBAN_LEDGER_URL / "
-                         f"LIANBAN_FRONTEND_URL (database unavailable)"}
+        return {"error": database_trouble(exc)}
     except Exception as exc:
         return {"error": f"意外错误（{type(exc).__name__}）(unexpected error)"}
 

@@ -110,3 +110,23 @@ def test_the_reminder_window_comes_from_the_environment(raw: str, months: int) -
 def test_a_bad_reminder_window_says_what_to_set(raw: str) -> None:
     with pytest.raises(ConfigError, match="LIANBAN_REMINDER_MONTHS"):
         reminder_months({"LIANBAN_REMINDER_MONTHS": raw})
+
+
+def test_a_step_s_database_trouble_is_named_as_the_rest_of_the_command_line_names_it(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's database error was always "数据库不可用或结构不符", where the rest of the command line says what
+    SQLite said: here the ledger busy with another writer (wait and run again), not a setting to check."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from lianban.app import jobs
+    from lianban.app.cli import app
+
+    def busy() -> None:
+        raise OperationalError("INSERT …", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(jobs, "plan_pension_notices", busy)
+    done = runner.invoke(app, ["notices", "run", "--json", "--date", DAY])
+    assert done.exit_code == 1, done.output
+    assert json.loads(done.stdout)["pensions"]["error"].startswith("数据库正被其他任务或命令长时间占用")

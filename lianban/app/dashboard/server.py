@@ -31,6 +31,7 @@ from lianban.app.config import LEDGER, Paths, existing
 from lianban.app.dashboard.board import DagRuns, read_board
 from lianban.app.dashboard.page import render
 from lianban.app.dashboard.style import CSS
+from lianban.app.db_trouble import database_trouble
 from lianban.errors import ConfigError
 
 __all__ = ["HEADERS", "create_app"]
@@ -42,18 +43,15 @@ HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff", 
 Login = Callable[[str], str]
 
 
-UNREADABLE = ("台账数据库不可用或结构不符，请检查 LIANBAN_LEDGER_URL 并运行 lianban init "
-              "(ledger database unavailable)")
-
-
 def _ledger(ledger_url: str | None) -> str:
     """The ledger's URL, checked on every request (ConfigError: not there, naming the setting, never the URL)."""
     return existing(ledger_url or Paths.from_env().ledger_url, LEDGER)
 
 
 def _why(exc: Exception) -> str:
-    """What to tell: a ConfigError's sentence; for a database error only its kind (its text may hold a URL)."""
-    return str(exc) if isinstance(exc, ConfigError) else UNREADABLE
+    """What to tell: a ConfigError's sentence; a database error as the command line says it (what SQLite said of
+    the file, or its kind only: its text may hold a URL)."""
+    return database_trouble(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
 
 
 def _unavailable(exc: Exception) -> HTMLResponse:

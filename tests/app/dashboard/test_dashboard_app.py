@@ -61,3 +61,13 @@ def test_a_missing_ledger_is_one_sentence_saying_what_to_do(tmp_path: Path) -> N
     page = client.get("/")
     assert page.status_code == 503 and "看板暂不可用" in page.text
     assert client.get("/numbers.json").status_code == 503
+
+
+def test_a_damaged_ledger_is_said_as_such_not_as_a_generic_database_error(tmp_path: Path) -> None:
+    """The page said "不可用或结构不符" for every database error, where ``lianban status`` names a damaged file."""
+    ledger = tmp_path / "ledger.db"
+    ledger.write_bytes(b"not a database, " * 512)
+    client = TestClient(create_app(f"sqlite:///{ledger}"))
+    page = client.get("/")
+    assert page.status_code == 503 and "数据库文件已损坏或不是数据库" in page.text
+    assert "数据库文件已损坏或不是数据库" in client.get("/numbers.json").json()["error"]
