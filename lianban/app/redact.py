@@ -2,7 +2,8 @@
 
 ID numbers are shown as ``341622********0012`` and mobile numbers as ``138****5678`` whatever logger,
 handler or format produced them: :func:`install` wraps Python's log-record factory, so a record is
-redacted the moment it is created. Names cannot be recognised by shape; the code never logs them, and
+redacted the moment it is created; uvicorn's access lines (the hub API under the ``uvicorn`` command) show a
+query string's keys, never its values. Names cannot be recognised by shape; the code never logs them, and
 the end-to-end scan test proves it.
 
 Airflow 3 writes the exception a task fails with to the task's log through structlog, past the log-record
@@ -22,6 +23,7 @@ from lianban.errors import LianbanError
 
 __all__ = ["TaskFailed", "install", "masked_errors", "redact"]
 
+ACCESS_LOGGER = "uvicorn.access"  # its lines name the path requested, with the query string as sent
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -37,6 +39,8 @@ def install() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        if record.name == ACCESS_LOGGER:
+            _hide_query_values(record)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
@@ -48,6 +52,16 @@ def install() -> None:
 
     logging.setLogRecordFactory(factory)
     _installed = True
+
+
+def _hide_query_values(record: logging.LogRecord) -> None:
+    """uvicorn's access line with its query's values hidden (``/query?case_no=*&password=*``): a query string is
+    whatever a client sent, which may be a 办件编号, the query password or a name (not recognisable by shape)."""
+    if isinstance(record.args, tuple) and len(record.args) > 2 and isinstance(record.args[2], str):
+        path, mark, query = record.args[2].partition("?")
+        if mark:
+            hidden = "&".join(f"{part.partition('=')[0]}=*" if "=" in part else "*" for part in query.split("&"))
+            record.args = (*record.args[:2], f"{path}?{hidden}", *record.args[3:])
 
 
 def _mask(record: logging.LogRecord, clean: str) -> None:
