@@ -2,8 +2,10 @@
 
 :func:`claim` takes up to `limit` due rows of one department for the calling run in one statement that moves
 their next attempt a lease ahead: no other run — a retry overlapping a slow first try, a second Celery worker —
-sees them as due while this one sends them. Settling a row sets its real next attempt (or a final state); a run
-that dies lets its rows fall due again when the lease ends, so nothing is lost and nothing waits forever.
+sees them as due while this one sends them; a run splitting a refused batch renews the claim on the rows it has
+not settled before each call (:func:`renew`), as the split may outlast one lease. Settling a row sets its real
+next attempt (or a final state); a run that dies lets its rows fall due again when the lease ends, so nothing is
+lost and nothing waits forever.
 PostgreSQL skips rows another claim is taking (``FOR UPDATE SKIP LOCKED``); SQLite runs the one statement under
 its database write lock, which serialises claims just as well.
 """
@@ -22,7 +24,7 @@ from lianban.ledger.db import core_rows, plain_write, write_lock
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
-__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "due_count", "write_deliveries"]
+__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "due_count", "renew", "write_deliveries"]
 
 LEASE = timedelta(minutes=10)  # longer than any one batch's send, its timeouts and retries included
 
@@ -49,6 +51,19 @@ def claim(session: Session, model: Any, department: str, due_states: Collection[
                             .values(next_attempt_at=now + lease).returning(model.id)
                             .execution_options(synchronize_session=False))
     return sorted(taken.scalars())
+
+
+def renew(session: Session, model: Any, ids: Collection[int], due_states: Collection[str],
+          lease: timedelta = LEASE) -> None:
+    """Hold rows `ids` of `model` that this run claimed and has not settled for another `lease` from now: a long
+    split of a refused batch (lianban.pipeline.bisect) outlasts one lease. Only a row still held is renewed (its
+    lease not yet over: no other run can have claimed it); the caller renews within a lease of the last time."""
+    if not ids:
+        return
+    now = utcnow()
+    session.execute(update(model).where(model.id.in_(sorted(ids)), model.state.in_(sorted(set(due_states))),
+                                        model.next_attempt_at > now)
+                    .values(next_attempt_at=now + lease).execution_options(synchronize_session=False))
 
 
 def due_count(session: Session, model: Any, department: str, due_states: Collection[str], up_to: int) -> int:

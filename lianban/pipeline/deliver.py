@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,7 +56,7 @@ from lianban.ledger.db import plain_rows, session_factory
 from lianban.ledger.delivery_keys import key_claimed
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
-from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, write_deliveries
+from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, renew, write_deliveries
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
 from lianban.ledger.store import DUE_STATES, DeliveryState, status_time, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
@@ -305,6 +305,27 @@ def refused_for_good(code: str, whole: bool) -> bool:
     return not whole and code not in ("", LOCAL)
 
 
+def renewing(sessions: sessionmaker[Session], model: Any, due_states: Collection[str], ids: Sequence[int],
+             attempt: Callable[[Sequence[int]], bool | Refusal[int]]) -> Callable[[Sequence[int]], bool | Refusal[int]]:
+    """`attempt` for the split of claimed batch `ids` of `model` (:func:`~lianban.pipeline.bisect.isolate`):
+    before each call after the first, the claim on the rows not settled yet is renewed
+    (:func:`lianban.ledger.outbox.renew`): a split of many calls outlasts one lease, each call is shorter."""
+    unsettled, calls = set(ids), 0
+
+    def held(part: Sequence[int]) -> bool | Refusal[int]:
+        nonlocal calls
+        if calls:
+            with sessions.begin() as session:
+                renew(session, model, unsettled, due_states)
+        calls += 1
+        outcome = attempt(part)
+        if not isinstance(outcome, Refusal):
+            unsettled.difference_update(part)
+        return outcome
+
+    return held
+
+
 @dataclass
 class _Run:
     """One department's delivery run: its peer, keys, evidence log and counts."""
@@ -398,7 +419,7 @@ class _Run:
     def deliver_batch(self, ids: list[int]) -> bool:
         """Send one due batch (:mod:`lianban.pipeline.bisect`); then apply its single-item refusals, unless
         every item was refused (then the fault is not in the items: they back off, alerted)."""
-        isolated = isolate(ids, self.attempt)
+        isolated = isolate(ids, renewing(self.sessions, Delivery, DUE_STATES, ids, self.attempt))
         self.result.split += isolated.splits
         whole = systemic(ids, isolated)
         if isolated.refused:

@@ -73,6 +73,7 @@ from lianban.pipeline.deliver import (
     record_exchange,
     refusal,
     refused_for_good,
+    renewing,
     why_refused,
 )
 from lianban.pipeline.sealer import BatchSealer
@@ -334,7 +335,7 @@ class _Run:
         return refusal(batch.ids, outcome)
 
     def forward_batch(self, ids: list[int]) -> bool:
-        isolated = isolate(ids, self.attempt)
+        isolated = isolate(ids, renewing(self.sessions, Supplement, FORWARD_DUE, ids, self.attempt))
         self.result.split += isolated.splits
         whole = systemic(ids, isolated)
         with self.sessions.begin() as session:

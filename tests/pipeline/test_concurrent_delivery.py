@@ -9,18 +9,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import func, select, update
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department
 from lianban.domain.schemas import schema_path
-from lianban.errors import RetriableError
+from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
+from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Delivery
 from lianban.ledger.outbox import claim, due_count
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
-from lianban.pipeline.deliver import DeliverResult, deliver
+from lianban.pipeline.deliver import DeliverResult, _Run, deliver
 from lianban.pipeline.lanes import merged
+from lianban.pipeline.sealer import BatchSealer
 from lianban.pipeline.stage import stage
 from lianban.wire.contract import DepartmentConnector, NoProofs, Peer
 from lianban.wire.settings import parse_connection
@@ -181,3 +184,41 @@ def test_a_run_that_outlived_its_lease_never_undoes_what_a_later_run_settled(see
     assert outlived.later.accepted > 3 and states == {DeliveryState.ACCEPTED: outlived.later.accepted}
     assert stale.retrying == 0 and stale.stopped_by  # its timeout changed nothing the later run had settled
     assert simulation.engines[DEPT].stats()["unique"] == outlived.later.accepted
+
+
+class _SlowRefusing:
+    """A medical connection that refuses every batch for something in it (so it is split down to single items),
+    each call taking four minutes of the ledger's clock; after each call another run tries to claim rows."""
+
+    department = DEPT
+
+    def __init__(self, ledger_url: str, ahead: list[timedelta]) -> None:
+        self.ledger_url, self.ahead, self.rival = ledger_url, ahead, list[int]()
+
+    def submit(self, batch: Any, seal: Any) -> Any:
+        self.ahead[0] += timedelta(minutes=4)
+        self.rival += _claim(self.ledger_url, 1000)
+        raise RejectedError("部门拒收", "E_ITEM", "数据项不符合规范")
+
+
+def test_a_long_split_keeps_its_rows_claimed_until_it_has_settled_them(seeded: Any, paths: Paths,
+                                                                      ledger_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused batch of 8 is split down to single items: 15 calls, an hour at four minutes each, past the
+    10-minute lease. Its rows stayed claimed only for the lease, so another run claimed and sent the rows this
+    one had not reached yet; the split now renews the claim on its unsettled rows before each call."""
+    from lianban.ledger import outbox
+
+    stage(seeded[0], ledger_url, paths.keys_dir)
+    ahead = [timedelta()]
+    monkeypatch.setattr(outbox, "utcnow", lambda: utcnow() + ahead[0])
+    mine = _claim(ledger_url, 8)
+    slow = _SlowRefusing(ledger_url, ahead)
+    with session_factory(ledger_url).begin() as session:  # the others are someone else's, not due for the rival
+        session.execute(update(Delivery).where(Delivery.id.not_in(mine)).values(next_attempt_at=utcnow()
+                                                                                 + timedelta(days=1)))
+    run = _Run(Peer(cast(DepartmentConnector, slow), NoProofs()), session_factory(ledger_url),
+               BatchSealer.load(paths.keys_dir, DEPT), EvidenceLog.load(paths.keys_dir), DeliverResult(DEPT))
+    assert run.deliver_batch(mine) is False  # every item refused on its own: not theirs, backed off
+    assert ahead[0] > timedelta(minutes=50) and run.result.split == 7
+    assert slow.rival == []
