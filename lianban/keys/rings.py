@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,19 @@ class KeyRing:
 
 def _path(keys_dir: Path, owner: str) -> Path:
     return Path(keys_dir) / f"{owner}.json"
+
+
+def rings_stamp(keys_dir: Path, owners: Sequence[str]) -> tuple[tuple[int, int, int] | None, ...]:
+    """What changes whenever one of `owners`' ring files is written (a rotation, a retirement): each file's inode,
+    size and modification time, None for a missing one; a few stat calls, cheap enough to ask at every request."""
+    def stamp(path: Path) -> tuple[int, int, int] | None:
+        try:
+            found = path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    return tuple(stamp(_path(keys_dir, owner)) for owner in owners)
 
 
 def load_ring(keys_dir: Path, owner: str) -> KeyRing:

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from lianban.crypto.passwords import LEGACY, Verdict, hash_password, new_password, verify_password
 from lianban.domain.intake import normalise_case_no
-from lianban.keys.names import INDEX, QUERY, VAULT
-from lianban.keys.rings import KeyRing, load_ring
+from lianban.keys.names import EVIDENCE, INDEX, QUERY, VAULT
+from lianban.keys.rings import KeyRing, load_ring, rings_stamp
 from lianban.ledger import query_attempts
 from lianban.ledger.applicant_view import CaseProgress, case_progress
 from lianban.ledger.cases import canonical_case_no, unknown_case
@@ -49,6 +49,7 @@ __all__ = ["Answer", "Outcome", "ProgressDesk", "reset_password"]
 APPLICANT = "applicant"  # the evidence log's party for the public query
 RESET_KIND = "password-reset"  # the window issued a new 查询密码
 LEGACY_RECHECK = 600.0  # seconds between two looks for cases still holding an earlier-scheme hash
+_ROTATED = (VAULT, QUERY, EVIDENCE)  # the rings a query uses that `lianban keys rotate` may change
 
 
 class Outcome(enum.StrEnum):
@@ -75,15 +76,26 @@ class ProgressDesk:
     """Answers progress queries against one ledger with the keys of one installation."""
 
     def __init__(self, ledger_url: str, keys_dir: Path) -> None:
-        self._sessions = session_factory(ledger_url)
-        self._vault: KeyRing = load_ring(keys_dir, VAULT)
-        self._index_key = load_ring(keys_dir, INDEX).active_key()[1]
-        self._query: KeyRing = load_ring(keys_dir, QUERY)
-        self._evidence = EvidenceLog.load(keys_dir)
+        self._sessions, self._keys_dir = session_factory(ledger_url), keys_dir
+        self._index_key = load_ring(keys_dir, INDEX).active_key()[1]  # never rotated (lianban keys rotate refuses)
+        self._keys_stamp: tuple[tuple[int, int, int] | None, ...] | None = None
+        self._read_keys()
         self._legacy_remain, self._legacy_checked = True, -LEGACY_RECHECK  # looked up at the first query
+
+    def _read_keys(self) -> None:
+        """The rings a query uses, read again whenever one of their files changed since (``lianban keys rotate``,
+        ``retire``): a running API takes a rotated key at its next query, no restart."""
+        stamp = rings_stamp(self._keys_dir, _ROTATED)
+        if stamp == self._keys_stamp:
+            return
+        self._vault: KeyRing = load_ring(self._keys_dir, VAULT)
+        self._query: KeyRing = load_ring(self._keys_dir, QUERY)
+        self._evidence = EvidenceLog.load(self._keys_dir)
+        self._keys_stamp = stamp
 
     def query(self, case_no: str, password: str, client: str) -> Answer:
         """One query from `client` (its address); see the module docstring."""
+        self._read_keys()
         canonical, now = _typed(case_no), utcnow()
         scopes = [query_attempts.case_scope(self._index_key, canonical or case_no.strip()),
                   query_attempts.client_scope(self._index_key, client)]

@@ -266,6 +266,22 @@ def test_a_right_password_is_stored_again_under_the_active_query_key_so_the_old_
         running.stop()
 
 
+def test_a_running_api_takes_a_rotated_query_key_without_a_restart(hub: Hub) -> None:
+    """The API read its keys once, at start: after `keys rotate query` a password hashed under the new key (a
+    reset at the window, every case staged since) was "not found" until someone restarted it; the applicant's
+    right password counted as a wrong try. The running API now reads a key file that changed at the next query."""
+    from typer.testing import CliRunner
+
+    from lianban.app.cli import app as cli
+
+    case_no = hub.app(1)["case_no"]
+    assert ask(hub, case_no, hub.app(1)["password"]).status_code == 200  # the running API, with its first keys
+    assert CliRunner().invoke(cli, ["keys", "rotate", "query"]).exit_code == 0
+    reset = CliRunner().invoke(cli, ["case", "reset-password", case_no, "--json"])
+    assert reset.exit_code == 0, reset.output
+    assert ask(hub, case_no, json.loads(reset.output)["password"], client="10.7.2.1").status_code == 200
+
+
 def test_while_a_case_holds_an_earlier_slow_hash_every_wrong_try_costs_as_much_as_one_there(
         hub: Hub, scrypts: list[tuple[int, int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
     app = hub.app(2)
