@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from lianban.app.config import Paths, department_settings
 from lianban.app.redact import install as _install_redaction
-from lianban.app.redact import redact
 from lianban.app.registry import SINK, load_department, load_sink
 from lianban.domain.catalog import load_catalog, window
 from lianban.domain.liaisons import SMS_GATEWAY
@@ -205,15 +204,13 @@ def _forward_supplements(department: str, paths: Paths, ledger: str) -> dict[str
     return forward_supplements(peer, ledger, settings.batch_size, paths.keys_dir).as_dict()
 
 
-def _isolated(step: Any) -> dict[str, Any]:
-    """One source's result, or the sentence saying why it failed (alerted), so the others still run (ID- and
-    mobile-number-shaped runs masked: a department's refusal may quote the applicant)."""
-    try:
-        result: dict[str, Any] = step()
-        return result
-    except LianbanError as exc:
-        alerts.error("告警 ALERT: 补正转交失败：%s", exc)
-        return {"error": redact(str(exc))}
+def _isolated(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One source's result, or the sentence saying why it failed (alerted, :func:`result_or_why`), so the others
+    still run."""
+    result = result_or_why(step)
+    if "error" in result:
+        alerts.error("告警 ALERT: 补正转交失败：%s", result["error"])
+    return result
 
 
 def poll(department: str) -> dict[str, Any]:
@@ -440,12 +437,13 @@ def notices_run(day: str | None = None) -> dict[str, Any]:
     steps: dict[str, Callable[[], dict[str, Any]]] = {
         "reminders": partial(plan_reminders, day), "pensions": plan_pension_notices, "sent": send_notices,
         "receipts": collect_notice_receipts}
-    return {name: _result_or_why(step) for name, step in steps.items()}
+    return {name: result_or_why(step) for name, step in steps.items()}
 
 
-def _result_or_why(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`step`'s result, or ``{"error": why}`` in one sentence with no personal data: a LianbanError's own
-    (ID- and mobile-number-shaped runs masked), a database error as the command line says it (what SQLite said of
+def result_or_why(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`step`'s result (one source's, one step's: the others run whatever became of it), or ``{"error": why}`` in
+    one sentence with no personal data: a LianbanError's own (ID- and mobile-number-shaped runs masked), a
+    database error as the command line says it (what SQLite said of
     the file, or its kind only: its message may carry a URL with its password), anything else by its kind only
     (its message may hold a value it read)."""
     from sqlalchemy.exc import SQLAlchemyError

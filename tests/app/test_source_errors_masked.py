@@ -57,3 +57,24 @@ def test_run_supplements_prints_a_departments_refusal_masked(paths: Paths, monke
     monkeypatch.setattr(jobs, "_forward_supplements", _refused)
     printed = _printed(CliRunner().invoke(app, ["run", "supplements", "--json"]))
     assert ID_NUMBER not in printed and MOBILE not in printed and "138****5678" in printed
+
+
+@pytest.mark.parametrize("command, job", [("collect", "poll"), ("supplements", "_forward_supplements")])
+def test_a_department_whose_connector_fails_unexpectedly_fails_alone(paths: Paths, monkeypatch: pytest.MonkeyPatch,
+                                                                     command: str, job: str) -> None:
+    """A connector's own bug (not one of lianban's errors) for the first department stopped the whole command with
+    a traceback: the other departments were not polled (or sent their 补正), HRSS not asked to pay. It is now that
+    department's failure, by its kind only, the others run."""
+    first, *others = jobs.pushed_departments()
+
+    def one_broken(department: str, *_: Any) -> dict[str, Any]:
+        if department == first:
+            raise KeyError(f"{ID_NUMBER}")
+        return {"done": department}
+
+    monkeypatch.setattr(jobs, job, one_broken)
+    result = CliRunner().invoke(app, ["run", command, "--json"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    printed = json.loads(result.output)
+    assert "KeyError" in printed[first]["error"] and ID_NUMBER not in result.output
+    assert all(printed[d] == {"done": d} for d in others)

@@ -11,9 +11,7 @@ import typer
 from lianban.app import jobs
 from lianban.app.cli.output import JsonFlag, emit, progress_bar
 from lianban.app.config import Paths
-from lianban.app.redact import redact
 from lianban.domain.catalog import window
-from lianban.errors import LianbanError
 
 run_app = typer.Typer(help="单步运行流水线 (run one pipeline step without Airflow)", no_args_is_help=True)
 
@@ -33,12 +31,10 @@ def run_deliver(department: str, as_json: JsonFlag = False) -> None:
 
 
 def _isolated(job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """One source's result, or the sentence saying why it failed: one department down never stops the others (ID-
-    and mobile-number-shaped runs masked: a department's refusal may quote the applicant)."""
-    try:
-        return job()
-    except LianbanError as exc:
-        return {"error": redact(str(exc))}
+    """One source's result, or the sentence saying why it failed: one department down, or its connector failing
+    unexpectedly, never stops the others (ID- and mobile-number-shaped runs masked: a department's refusal may
+    quote the applicant; anything not lianban's own by its kind only)."""
+    return jobs.result_or_why(job)
 
 
 @run_app.command("collect")
