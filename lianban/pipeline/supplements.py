@@ -57,7 +57,7 @@ from lianban.ledger.store import (
     DEAD_STATES,
     DUE_STATES,
     SupplementState,
-    get_watermark,
+    locked_watermark,
     set_watermark,
     utcnow,
 )
@@ -195,7 +195,7 @@ def _retake_corrected(source: SupplementLog, ledger_url: str, limit: int, result
     happen: left, a page of such rows would stand first among those flagged new at every run, and no corrected row
     would be read again)."""
     with session_factory(ledger_url).begin() as session:
-        mark = get_watermark(session, WATERMARK)
+        mark = locked_watermark(session, WATERMARK)  # as a page's: two runs retake a row in turn, not both
         rows = [row for row in source.pull_new_supplements(limit) if row.seq <= mark]
         held = {p.source_seq: p for p in session.scalars(select(Supplement).where(
             Supplement.source == window(), Supplement.source_seq.in_([row.seq for row in rows])))}
@@ -214,9 +214,11 @@ def _retake_corrected(source: SupplementLog, ledger_url: str, limit: int, result
 def _collect_page(source: SupplementLog, ledger_url: str, limit: int,
                   result: CollectResult) -> list[SupplementSubmission | Unreadable]:
     """One transaction's new submissions kept and the watermark moved past them, up to a number still missing
-    (:mod:`lianban.ledger.log_gaps`); then flagged in the 前置库."""
+    (:mod:`lianban.ledger.log_gaps`); then flagged in the 前置库. The watermark is read under the ledger's write lock
+    (:func:`~lianban.ledger.store.locked_watermark`): two runs at once take their pages in turn, where each kept the
+    rows past the same watermark and the second failed on the first's (their unique 序号)."""
     with session_factory(ledger_url).begin() as session:
-        mark = get_watermark(session, WATERMARK)
+        mark = locked_watermark(session, WATERMARK)
         rows = list(source.supplements_since(mark, limit))
         rows = rows[:takeable(session, WATERMARK, "人社补正提交", mark, [row.seq for row in rows])]
         for row in rows:
