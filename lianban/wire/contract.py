@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
-from lianban.domain.clock import explicit
+from lianban.domain.clock import explicit, moment_of
 from lianban.domain.identity import code_shown, redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import FatalError
@@ -88,12 +88,18 @@ class StatusUpdate:
 
 #: the years a status row's ``changed_at`` may fall in: outside them it is a department's mistake, not a time
 CHANGED_AT_YEARS = range(2000, 2101)
+#: how far ahead of the hub's clock a ``changed_at`` may be: a department's clock a little fast, by no more than a
+#: signed request's may be (lianban.wire.signatures.MAX_SKEW); further ahead it is a mistake (a wrong zone or
+#: year), which kept would make every real later report of the item look older than it, and be dropped
+CHANGED_AT_AHEAD = timedelta(minutes=5)
 
 
 def read_changed_at(value: Any) -> str:
-    """A status row's ``changed_at`` as the ledger keeps it: ISO 8601 text in :data:`CHANGED_AT_YEARS`, with its
-    offset (a department's time without one is Beijing time: :func:`~lianban.domain.clock.explicit` gives it its
-    ``+08:00``); anything else → ValueError (the row cannot be read; the message quotes no value)."""
+    """A status row's ``changed_at`` as the ledger keeps it: ISO 8601 text in :data:`CHANGED_AT_YEARS`, at most
+    :data:`CHANGED_AT_AHEAD` ahead of the hub's clock, with its offset (a department's time without one is Beijing
+    time: :func:`~lianban.domain.clock.explicit` gives it its ``+08:00``); anything else → ValueError (the row
+    cannot be read; the message quotes no value). A row refused for a time ahead is read again when asked again
+    (a poll's next run), and kept once that time has come."""
     if not isinstance(value, str):
         raise ValueError("changed_at 不是 ISO 8601 文本 (changed_at is not ISO 8601 text)")
     try:
@@ -103,6 +109,9 @@ def read_changed_at(value: Any) -> str:
     if year not in CHANGED_AT_YEARS:
         raise ValueError(f"changed_at 年份不在 {CHANGED_AT_YEARS[0]}–{CHANGED_AT_YEARS[-1]} 年内 "
                          f"(changed_at year out of range)")
+    if moment_of(value) - datetime.now(UTC) > CHANGED_AT_AHEAD:
+        raise ValueError(f"changed_at 晚于中枢当前时间超过 {CHANGED_AT_AHEAD.seconds // 60} 分钟，请部门核对服务器时钟"
+                         f"与时区 (changed_at is in the future)")
     return explicit(value)
 
 
