@@ -21,7 +21,7 @@ from lianban.domain.status_machine import Move, load_status_machine
 from lianban.domain.statuses import Status
 from lianban.domain.supplements import supplement_due
 from lianban.ledger.db import write_lock
-from lianban.ledger.models import CaseItem, IllegalTransition, StatusEvent, Supplement, Watermark
+from lianban.ledger.models import CaseItem, Delivery, IllegalTransition, StatusEvent, Supplement, Watermark
 
 alerts = logging.getLogger("lianban.alerts")
 
@@ -69,6 +69,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_HUB_OFFSET = "+00:00"  # how status_time's text ends
+
+
 def status_time(moment: datetime) -> str:
     """A ledger time (naive UTC) as a status time is kept: ISO 8601 text with its offset (one without is a
     party's Beijing time, :mod:`lianban.domain.clock`)."""
@@ -93,12 +96,13 @@ class ItemRow:
 ItemStatus = CaseItem | ItemRow
 
 
-def _judge(item: ItemStatus, status: Status, source: str, changed_at: str) -> Move:
+def _judge(item: ItemStatus, status: Status, source: str, changed_at: str, *, ordered: bool = True) -> Move:
     """The status machine's verdict, and the catalog's: only the item's completer may report 已办结 (item 13:
     HRSS, who pays the reward; health's 已办结 is refused like any illegal move, and once HRSS has completed the
-    item, health's 已办结 is no repeat of it: it changes nothing, its words never replace the completer's)."""
+    item, health's 已办结 is no repeat of it: it changes nothing, its words never replace the completer's).
+    `ordered`: whether a report older than the item's status is stale (:func:`_verdict`)."""
     current = Status(item.status) if item.status else None
-    move = load_status_machine().judge(current, item.status_at, status, changed_at)
+    move = load_status_machine().judge(current, item.status_at if ordered else None, status, changed_at)
     completer = load_catalog().items[item.item_code].completer if item.item_code in load_catalog().items else source
     if status is Status.COMPLETED and source != completer and move in (Move.APPLY, Move.REPEAT):
         return Move.ILLEGAL if move is Move.APPLY else Move.STALE
@@ -122,7 +126,8 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
                 result: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
     """Move `item` to `status` as the status machine allows; the event to append (its column values), or None
     when nothing changed: a repeat (same reason and materials, or the very report the item's status came from:
-    same time, whatever words an echo of it carries), a report older than the item's status, or an illegal move
+    same time, whatever words an echo of it carries), a report older than the item's status (than a receipt's stamp
+    only when the move is illegal: :func:`_receipt_stamped`), or an illegal move
     (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料 status carries the
     materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already sealed:
     lianban.ledger.results) is taken with the move that brings it. `now`: when the event is recorded (default:
@@ -131,7 +136,7 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     to the 500 characters 皖事通办 takes (the departments' contracts bound none: a longer reason made its event
     one the platform refuses, parked and never shown there)."""
     reason = _kept_words(reason)
-    move = _judge(item, status, source, changed_at)
+    move = _verdict(session, item, status, source, changed_at)
     if move is Move.ILLEGAL:
         _refuse_transition(session, item, status, source, code, reason, changed_at)
     listed = json.dumps(list(materials)) if materials else None
@@ -146,6 +151,28 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     return {"case_item_id": item.id, "status": status.value, "source": source, "department_code": code,
             "reason": reason, "materials": listed, "changed_at": changed_at, "recorded_at": now or utcnow(),
             "result": result}
+
+
+def _verdict(session: Session, item: ItemStatus, status: Status, source: str, changed_at: str) -> Move:
+    """:func:`_judge`'s verdict, a report older only than a receipt's stamp judged by the moves alone
+    (:func:`_receipt_stamped`)."""
+    move = _judge(item, status, source, changed_at)
+    if move is Move.STALE and _receipt_stamped(session, item, source):
+        unordered = _judge(item, status, source, changed_at, ordered=False)
+        return Move.STALE if unordered is Move.ILLEGAL else unordered
+    return move
+
+
+def _receipt_stamped(session: Session, item: ItemStatus, source: str) -> bool:
+    """Whether `item`'s status is the one `source`'s receipt gave it, stamped with the hub's time of sending
+    (lianban.pipeline.deliver._apply_receipt): `source`'s own reports come with its own clock, which may be behind
+    the hub's, and one "older" than that stamp is then no late echo (the item has stood at the receipt's status
+    since it was sent): it is judged by the status machine alone, not dropped as stale (a move it refuses stays
+    stale, as it was). Asked only of a report found stale, which is rare, and of the ledger only when the status's
+    time is written as :func:`status_time` writes the hub's (UTC)."""
+    sent = ledger_moment(item.status_at) if item.status_at and item.status_at.endswith(_HUB_OFFSET) else None
+    return sent is not None and session.scalars(select(Delivery.id).where(
+        Delivery.case_item_id == item.id, Delivery.department == source, Delivery.sent_at == sent)).first() is not None
 
 
 def ledger_moment(text: str) -> datetime | None:

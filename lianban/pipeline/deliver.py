@@ -236,7 +236,9 @@ def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result:
 def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result: DeliverResult,
                    sent_at: datetime) -> None:
     """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
-    answer came back: a department's own later statuses of a large batch's first items may predate that. A
+    answer came back: a department's own later statuses of a large batch's first items may predate that (and
+    those of a department whose clock is behind the hub's may predate the sending itself: they are still taken,
+    :func:`lianban.ledger.store.move_status`). A
     duplicate's status is left to the poll: it says where an item taken before stands now, not since when nor why
     (no reason, materials or result), and stamped with this sending it made the poll's own report of it stale. So
     is a status that settles the item for the department (a final one, or 审核通过 that another party completes:
