@@ -51,6 +51,7 @@ class StatusBook:
     _moved: dict[int, ItemRow] = field(default_factory=dict)
     _events: list[dict[str, Any]] = field(default_factory=list)
     _now: datetime | None = None
+    _results: set[tuple[int, str]] = field(default_factory=set)  # (item, status) of moves here with a result
 
     def record(self, item: ItemRow, status: Status, source: str, *, code: str | None, reason: str | None,
                changed_at: str, materials: Sequence[str] = (), result: str | None = None) -> bool:
@@ -58,11 +59,13 @@ class StatusBook:
         if self._now is None:
             self._now = utcnow()
         event = move_status(self.session, item, status, source, code=code, reason=reason, changed_at=changed_at,
-                            materials=materials, result=result, now=self._now)
+                            materials=materials, result=result, now=self._now, results_here=self._results)
         if event is None:
             return False
         self._moved[item.id] = item
         self._events.append(event)
+        if result is not None:
+            self._results.add((item.id, status.value))
         return True
 
     def write(self) -> None:
@@ -70,4 +73,4 @@ class StatusBook:
         if self._moved:
             plain_write(self.session, _MOVE, list(self._moved.values()), attributes=_MOVE_FROM)
         plain_write(self.session, _APPEND, self._events)
-        self._moved, self._events, self._now = {}, [], None
+        self._moved, self._events, self._now, self._results = {}, [], None, set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -123,10 +123,12 @@ def record_status(session: Session, item: CaseItem, status: Status, source: str,
 
 def move_status(session: Session, item: ItemStatus, status: Status, source: str, *,
                 code: str | None, reason: str | None, changed_at: str, materials: Sequence[str] = (),
-                result: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
+                result: str | None = None, now: datetime | None = None,
+                results_here: Collection[tuple[int, str]] = ()) -> dict[str, Any] | None:
     """Move `item` to `status` as the status machine allows; the event to append (its column values), or None
     when nothing changed: a repeat (same reason and materials, or the very report the item's status came from:
-    same time, whatever words an echo of it carries), a report older than the item's status (than a receipt's stamp
+    same time, whatever words an echo of it carries; unless it brings a result its status has none of:
+    :func:`_result_news`), a report older than the item's status (than a receipt's stamp
     only when the move is illegal: :func:`_receipt_stamped`), or an illegal move
     (kept once in ``illegal_transitions`` with the sender's words, and alerted). A 补正资料 status carries the
     materials asked for (catalog codes) and sets the item's 补正 deadline; `result` (already sealed:
@@ -143,7 +145,7 @@ def move_status(session: Session, item: ItemStatus, status: Status, source: str,
     if move is Move.STALE or move is Move.ILLEGAL or (move is Move.REPEAT and (
             (item.reason == reason and item.materials == listed and not _asked_again(session, item, status,
                                                                                     changed_at))
-            or changed_at == item.status_at)):
+            or changed_at == item.status_at) and not _result_news(session, item, result, results_here)):
         return None
     item.status, item.status_at, item.reason = status.value, changed_at, reason
     item.final = status.is_terminal()
@@ -182,6 +184,19 @@ def ledger_moment(text: str) -> datetime | None:
         return moment_of(text).astimezone(UTC).replace(tzinfo=None)
     except (TypeError, ValueError):
         return None
+
+
+def _result_news(session: Session, item: ItemStatus, result: str | None,
+                 results_here: Collection[tuple[int, str]]) -> bool:
+    """A repeat of the item's status brings a result (one that fits its form: sealed) when its status has kept none:
+    the department corrected a 办理结果 refused for its form (item 13's amount, which HRSS is then asked to pay),
+    at the same time or later. `results_here`: (item, status) of moves not yet written that took a result (a
+    page's :class:`lianban.ledger.status_book.StatusBook`). Asked of the ledger only when a repeat brings a result."""
+    if result is None or (item.id, item.status) in results_here:
+        return False
+    return session.scalars(select(StatusEvent.id).where(
+        StatusEvent.case_item_id == item.id, StatusEvent.status == item.status,
+        StatusEvent.result.is_not(None)).limit(1)).first() is None
 
 
 def _asked_again(session: Session, item: ItemStatus, status: Status, changed_at: str) -> bool:

@@ -23,12 +23,14 @@ from lianban.ledger.store import record_status, utcnow
 from lianban.pipeline.stage import stage
 from simulators.people import generate, make_id_number
 
-Report = tuple[int, Status, str, str, str | None, tuple[str, ...]]  # item index, status, source, at, reason, materials
+Report = tuple[int, Status, str, str, str | None, tuple[str, ...], str | None]
+# item index, status, source, at, reason, materials, result (as sealed: any text)
 
 reports = st.lists(st.tuples(
     st.integers(0, 1), st.sampled_from(list(Status)), st.sampled_from(["health", "hrss"]),
     st.sampled_from([f"2026-12-0{d}T10:00:00+08:00" for d in (1, 2, 3)]),
-    st.sampled_from([None, "材料不全", "复核"]), st.sampled_from([(), ("M01",), ("M01", "M02")])), max_size=12)
+    st.sampled_from([None, "材料不全", "复核"]), st.sampled_from([(), ("M01",), ("M01", "M02")]),
+    st.sampled_from([None, "R1", "R2"])), max_size=12)
 
 
 @pytest.fixture
@@ -48,7 +50,8 @@ def _snapshot(session: Session) -> dict[str, Any]:
                                    CaseItem.final, CaseItem.materials, CaseItem.supplement_due)
                             .order_by(CaseItem.id)).all()
     events = session.execute(select(StatusEvent.case_item_id, StatusEvent.status, StatusEvent.source,
-                                    StatusEvent.reason, StatusEvent.materials, StatusEvent.changed_at)
+                                    StatusEvent.reason, StatusEvent.materials, StatusEvent.changed_at,
+                                    StatusEvent.result)
                              .order_by(StatusEvent.id)).all()
     illegal = session.execute(select(IllegalTransition.case_item_id, IllegalTransition.from_status,
                                      IllegalTransition.to_status, IllegalTransition.changed_at)
@@ -58,18 +61,19 @@ def _snapshot(session: Session) -> dict[str, Any]:
 
 def _one_by_one(session: Session, ids: list[int], page: list[Report]) -> list[bool]:
     said = []
-    for index, status, source, at, reason, materials in page:
+    for index, status, source, at, reason, materials, result in page:
         item = session.get(CaseItem, ids[index])
         assert item is not None
         said.append(record_status(session, item, status, source, code=None, reason=reason, changed_at=at,
-                                  materials=materials))
+                                  materials=materials, result=result))
     return said
 
 
 def _as_a_page(session: Session, ids: list[int], page: list[Report]) -> list[bool]:
     items, book = item_rows(session, ids), StatusBook(session)
     said = [book.record(items[ids[index]], status, source, code=None, reason=reason, changed_at=at,
-                        materials=materials) for index, status, source, at, reason, materials in page]
+                        materials=materials, result=result)
+            for index, status, source, at, reason, materials, result in page]
     book.write()
     return said
 

@@ -70,6 +70,28 @@ def test_a_result_is_sealed_to_its_item_and_read_back_as_a_sentence(paths: Paths
     assert "完整性" in refused.value.reason
 
 
+@pytest.mark.parametrize("again_at", ["2026-12-01T10:02:00+08:00", "2026-12-03T09:00:00+08:00"])
+def test_a_result_refused_for_its_form_is_taken_when_the_department_sends_it_corrected(
+        paths: Paths, reward_case: str, again_at: str) -> None:
+    """Health's amount for item 13 refused for its form (the status taken without it): the department's corrected
+    report, at the same time or later, brings it, and HRSS can then be asked to pay; once kept, repeats add
+    nothing."""
+    vault = load_ring(paths.keys_dir, VAULT)
+    for n, status in enumerate((Status.ACCEPTED, Status.UNDER_REVIEW)):
+        assert _report(paths, reward_case, status, "health", f"2026-12-01T10:0{n}:00+08:00")
+    refused = seal_result(vault, reward_case, "13", "health", {"amount": "3,000"})
+    assert refused is None
+    assert _report(paths, reward_case, Status.APPROVED, "health", "2026-12-01T10:02:00+08:00", refused)
+
+    corrected = seal_result(vault, reward_case, "13", "health", {"amount": "3000.00"})
+    assert _report(paths, reward_case, Status.APPROVED, "health", again_at, corrected)
+    assert not _report(paths, reward_case, Status.APPROVED, "health", again_at, corrected)
+    with session_factory(paths.ledger_url)() as s:
+        kept = s.scalars(select(StatusEvent.result).where(StatusEvent.status == "审核通过")).all()
+    assert kept[0] is None and len(kept) == 2
+    assert open_result(vault, reward_case, "13", str(kept[1]))[1] == {"amount": "3000.00"}
+
+
 def test_a_result_that_does_not_fit_its_form_is_not_taken_and_the_alert_names_keys_only(
         paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
     vault = load_ring(paths.keys_dir, VAULT)
