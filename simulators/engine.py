@@ -150,7 +150,8 @@ def _glitch(key: str, path: tuple[Status, ...], step: int) -> tuple[Status, str 
 
 
 class BatchRefused(RejectedError):
-    """The whole batch is refused (bad signature, unknown key, stale, replayed, tree mismatch)."""
+    """The whole batch is refused (bad signature, addressed to another department, unknown key, stale, replayed,
+    tree mismatch)."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ class DepartmentEngine:
     def receive(self, deliveries: Iterable[dict[str, Any]], seal: dict[str, Any] | None) -> list[Intake]:
         """Take a sealed batch of ``{idempotency_key, case_no, item_code, envelope}``; one Intake each.
 
-        Raises BatchRefused (code SIG, KEY, STALE, REPLAY, ROOT, FORMAT, SUITE) when the seal fails."""
+        Raises BatchRefused (code SIG, DEPT, KEY, STALE, REPLAY, ROOT, FORMAT, SUITE) when the seal fails."""
         batch = list(deliveries)
         opened = self._open(batch, seal)
         with self._lock, self._transaction():

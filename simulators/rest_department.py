@@ -159,7 +159,7 @@ GATEWAY_RESPONSES: dict[int | str, dict[str, Any]] = {
 #: what a sealed batch's endpoints answer besides: 400 also for a batch refused for its envelope
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {**GATEWAY_RESPONSES, 400: {
     "model": ApiError, "description": "请求体不是合法的 JSON（BAD_JSON）；或批次封装校验未通过，整批拒收、其中任何一条"
-                                      "都未接收（BATCH_SIG、BATCH_KEY、BATCH_STALE、BATCH_REPLAY、BATCH_ROOT、"
+                                      "都未接收（BATCH_SIG、BATCH_DEPT、BATCH_KEY、BATCH_STALE、BATCH_REPLAY、BATCH_ROOT、"
                                       "BATCH_FORMAT、BATCH_SUITE）"}}
 
 

@@ -129,11 +129,12 @@ def ensure_department_keys(keys_dir: Path, department: str) -> None:
 
 
 def department_opener(keys_dir: Path, department: str) -> BatchOpener:
-    """What the department holds to open batches: its own private keys, the hub's public signing keys."""
+    """What the department holds to open batches: its own private keys, the hub's public signing keys, and its
+    own name, so that a batch addressed to another department is refused as such (DEPT)."""
     suite = suite_of(department)
     recipient, _ = names_for(department)
     hub = keysets.load(keys_dir, hub_signing_name(suite), public_only=True)
-    return BatchOpener(suite, keysets.load(keys_dir, recipient).private, hub.public)
+    return BatchOpener(suite, keysets.load(keys_dir, recipient).private, hub.public, department=department)
 
 
 def response_signer(app: Any, keys_dir: Path, party: str) -> SigningMiddleware:

@@ -19,6 +19,7 @@ a ``RejectedError(message, code, reason)``; codes, in the order they are checked
     FORMAT  the header or an envelope is malformed (missing or extra field, wrong type or version)
     SUITE   the header names another suite than the one agreed with this sender
     SIG     unknown or retired signer key id, or a bad signature; nothing else is trusted before this
+    DEPT    the header names another department than the receiver's own (when the opener knows its own)
     STALE   created_at is more than ``max_skew`` seconds away from the receiver's clock
     REPLAY  this (batch_id, nonce) was opened before and the caller did not allow a repeat
     KEY     the recipient key id is unknown or retired, or the data key does not unwrap with it
@@ -75,6 +76,8 @@ REFUSALS: dict[str, Refusal] = {
                      "批次使用了未约定的密码套件"),
     "SIG": Refusal("batch signature is invalid or its signer key id is unknown or retired; do not process it, "
                    "raise an alert", "批次签名无效或签名密钥未知"),
+    "DEPT": Refusal("batch is addressed to another department than this receiver; check the address of the hub's "
+                    "connection to that department", "批次的收件部门不是本部门（请核对枢纽该部门连接的地址）"),
     "STALE": Refusal("batch was created outside the allowed clock window; check clocks, the sender must re-seal it",
                      "批次时间戳超出允许窗口（请校对系统时钟）"),
     "REPLAY": Refusal("batch was already opened (same batch id and nonce); treat it as a replay",
@@ -298,14 +301,16 @@ class BatchOpener:
     """The receiving side of one sender: its suite, our private keys and its public keys, both by kid.
 
     Retiring a key means leaving it out of `recipient_keys` (our side) or `signer_keys` (theirs): batches
-    naming it are then refused with KEY or SIG. `clock` and `replay` are injectable for tests and for a
+    naming it are then refused with KEY or SIG. `department`, the receiver's own (catalog key), refuses with
+    DEPT a batch whose signed header names another. `clock` and `replay` are injectable for tests and for a
     shared cache.
     """
 
     def __init__(self, suite: Suite | str, recipient_keys: Mapping[str, bytes], signer_keys: Mapping[str, bytes],
                  *, max_skew: float = DEFAULT_MAX_SKEW, replay: ReplayCache | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, department: str | None = None) -> None:
         self.suite = _resolve(suite)
+        self.department = department
         self._recipient_keys = dict(recipient_keys)
         self.signer_keys = dict(signer_keys)
         self.max_skew = max_skew
@@ -368,6 +373,9 @@ class BatchOpener:
         if header["suite"] != self.suite.name:
             raise _refuse("SUITE", f"batch {header['batch_id']} uses {header['suite']!r}, agreed {self.suite.name!r}")
         self._verify_signature(header)
+        if self.department is not None and header["department"] != self.department:
+            raise _refuse("DEPT", f"batch {header['batch_id']} is addressed to {header['department']!r}, "
+                                  f"this receiver is {self.department!r}")
         now = self.clock()
         created = self._created_at(header, now)
         key = (header["batch_id"], header["nonce"])

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from lianban.crypto.batch import REFUSALS, BatchOpener, OpenedBatch, ReplayCache, SealedBatch, seal_batch
+from lianban.crypto.batch import (
+    REFUSALS,
+    BatchOpener,
+    OpenedBatch,
+    ReplayCache,
+    SealedBatch,
+    is_batch_refusal,
+    seal_batch,
+)
 from lianban.crypto.suites import KeyPair, Suite, get_suite
 from lianban.errors import RejectedError, RetriableError
 
@@ -146,6 +154,21 @@ def test_a_batch_sealed_with_another_suite_is_refused(env: Env) -> None:
 def test_a_batch_wrapped_for_another_key_is_refused(env: Env) -> None:
     header = env.seal(recipient=env.stranger).header
     _refused("KEY", lambda: env.opener().open_header(header))
+
+
+def test_a_batch_addressed_to_another_department_is_refused_for_that(env: Env) -> None:
+    """Sealed with this receiver's key but naming another department in its signed header: refused as DEPT
+    before its key is tried (it used to be opened, or refused later only as KEY when wrapped for the other)."""
+    header = env.seal().header
+    opener = BatchOpener(env.suite, {"dept-2025": env.dept.private}, {"hub-2025": env.hub.public},
+                         clock=lambda: NOW, department="医保局")
+    refused = _refused("DEPT", lambda: opener.open_header(header))
+    assert "公积金中心" in str(refused) and "医保局" in str(refused)
+    assert BatchOpener(env.suite, {"dept-2025": env.dept.private}, {"hub-2025": env.hub.public},
+                       clock=lambda: NOW, department="公积金中心").open_header(header).department == "公积金中心"
+    _refused("DEPT", lambda: BatchOpener(env.suite, {}, {"hub-2025": env.hub.public}, clock=lambda: NOW,
+                                         department="医保局").open_header(env.seal(recipient=env.stranger).header))
+    assert is_batch_refusal("BATCH_DEPT") and is_batch_refusal("E_BATCH_DEPT")  # the hub re-seals it, alerted
 
 
 def test_a_retired_recipient_or_signer_key_id_is_refused(env: Env) -> None:

@@ -14,10 +14,15 @@ import yaml
 
 from connectors.health import statuses as health_statuses
 from connectors.housing_fund import statuses as housing_statuses
+from lianban.crypto.batch import seal_batch
 from lianban.domain.catalog import load_catalog
 from lianban.domain.schemas import schema_path
 from lianban.domain.statuses import Status
+from lianban.keys import keysets
+from lianban.keys.names import hub_signing_name, names_for, suite_of
+from lianban.wire.contract import SealedItem
 from lianban.wire.gateway import sign_headers
+from lianban.wire.ids import aad
 from simulators.engine import choose_path
 from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements, supplement_wire, wire
 from simulators.people import make_id_number
@@ -124,6 +129,25 @@ def test_a_tampered_or_forged_batch_is_refused_whole_in_chinese(url: str, keys_d
     refused = Gateway(url).post(BATCH, body)
     assert (refused.status_code, refused.json()["code"]) == (400, code)
     assert not refused.json()["message"].isascii()  # a Chinese reason
+    assert stats(url) == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+def test_a_batch_addressed_to_another_department_is_refused_as_such(url: str, keys_dir: Path) -> None:
+    """Sealed for health's key but naming housing_fund in its signed header (a hub connection pointed at the
+    wrong department's address): refused whole with its own code, not taken, and not refused as a KEY error."""
+    items = [item(1)]
+    seal_items(keys_dir, "health", items)  # the keys
+    recipient = keysets.load(keys_dir, names_for("health")[0], public_only=True)
+    signer_kid, signer_key = keysets.load(keys_dir, hub_signing_name(suite_of("health"))).active_private()
+    sealed = seal_batch(suite_of("health"), recipient.active, recipient.public[recipient.active], signer_kid,
+                        signer_key, "housing_fund", [(aad(i.idempotency_key, i.case_no, i.item_code), i.payload)
+                                                     for i in items])
+    deliveries = [SealedItem(i.idempotency_key, i.case_no, i.item_code, e)
+                  for i, e in zip(items, sealed.envelopes, strict=True)]
+    refused = Gateway(url).post(BATCH, {"batch_id": sealed.header["batch_id"], "seal": sealed.header,
+                                        "items": wire(deliveries)})
+    assert (refused.status_code, refused.json()["code"]) == (400, "BATCH_DEPT")
+    assert refused.json()["message"] == health_statuses.ERRORS["BATCH_DEPT"]
     assert stats(url) == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
 
 

@@ -37,7 +37,8 @@ def test_every_status_code_maps_to_a_distinct_unified_status(spec: Any) -> None:
 
 def test_every_refusal_code_the_department_sends_is_explained(spec: Any) -> None:
     # a sealed batch refused whole: simulators.engine.BatchRefused codes, answered as BATCH_<code>
-    batch_refusals = [f"BATCH_{code}" for code in ("SIG", "KEY", "STALE", "REPLAY", "ROOT", "FORMAT", "SUITE")]
+    batch_refusals = [f"BATCH_{code}" for code in ("SIG", "DEPT", "KEY", "STALE", "REPLAY", "ROOT", "FORMAT",
+                                                              "SUITE")]
     for code in [*spec.engine_errors.values(), "AUTH", "BAD_JSON", "INVALID_REQUEST", "TOO_LARGE",
                  *batch_refusals]:
         assert spec.statuses.ERRORS.get(code), code
