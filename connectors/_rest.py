@@ -70,7 +70,6 @@ from lianban.wire.contract import (
     shown_status_code,
 )
 from lianban.wire.gateway import GATEWAY_ERRORS, GatewayAuth
-from lianban.wire.ids import batch_id
 from lianban.wire.settings import DEFAULT_BATCH_SIZE, DepartmentSettings
 from lianban.wire.signatures import UNSIGNED
 from lianban.wire.transport import ResponseTooLarge, make_session
@@ -295,6 +294,12 @@ def text(value: Any, name: str) -> str | None:
     return value
 
 
+def sealed_batch_id(seal: Mapping[str, Any]) -> str:
+    """The batch id a sealed batch's request names besides its seal: the seal's own (signed, new at every sealing),
+    so that the request carries one batch id, which the department compares with the seal's."""
+    return str(seal.get("batch_id", ""))
+
+
 def malformed(connection: str, exc: Exception) -> RetriableError:
     """The answer was JSON but not the agreed shape."""
     return RetriableError(f"{connection}: 应答格式不符合接口规范（{type(exc).__name__}: {exc}），稍后重试")
@@ -335,7 +340,7 @@ class RestDepartmentConnector:
         """One receipt per delivery, in order; refusals are receipts with ``accepted=False``. The sealed
         batch travels whole (its seal covers exactly these items), so it is never split here."""
         chunk = batch
-        body = {"batch_id": batch_id(d.idempotency_key for d in chunk), "seal": dict(seal), "items": [
+        body = {"batch_id": sealed_batch_id(seal), "seal": dict(seal), "items": [
             {"idempotency_key": d.idempotency_key, "case_no": d.case_no, "item_code": d.item_code,
              "envelope": d.envelope} for d in chunk]}
         answer = self.client.call("POST", self.submit_path, body)
@@ -371,7 +376,7 @@ class RestDepartmentConnector:
     def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """One receipt per 补正 submission, in order, keyed by its supplement id (a resend is answered
         duplicate); the sealed batch travels whole."""
-        body = {"batch_id": batch_id(s.supplement_id for s in batch), "seal": dict(seal), "items": [
+        body = {"batch_id": sealed_batch_id(seal), "seal": dict(seal), "items": [
             {"idempotency_key": s.idempotency_key, "supplement_id": s.supplement_id, "case_no": s.case_no,
              "item_code": s.item_code, "envelope": s.envelope} for s in batch]}
         answer = self.client.call("POST", self.supplement_path, body)

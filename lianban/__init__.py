@@ -41,7 +41,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       sealed (what the ledger still needs a vault key to open)
        │
     wire       what both ends of the wire agree on: settings, transport, gateway and response signatures,
-       │       ids (idempotency key, aad, batch id), contract (the connector protocol), sms (the SMS gateway's
+       │       ids (idempotency key, aad), contract (the connector protocol), sms (the SMS gateway's
        │       messages, results and delivery receipts)
     keys       key material on disk: rings (SM4), keysets (SM2/NIST), names, provision, files (0600)
        │

@@ -66,6 +66,8 @@ PATHS: tuple[tuple[int, tuple[Status, ...], str | None], ...] = (
     (4, (S.ACCEPTED, S.UNDER_REVIEW, S.REJECTED), "经审核，申请人不符合办理条件"),
 )
 SUPPLEMENT_REASON = "请补正资料"
+#: the reason of a batch whose request names another batch id than its signed seal (refused whole as FORMAT)
+BATCH_ID_MISMATCH = "请求中的批次号（batch_id）与批次封装头中签名的批次号不一致"
 
 
 def supplement_materials(key: str) -> tuple[str, ...]:
@@ -257,17 +259,21 @@ class DepartmentEngine:
         self._db.execute("COMMIT")
 
     # -- intake -----------------------------------------------------------------------------------
-    def receive(self, deliveries: Iterable[dict[str, Any]], seal: dict[str, Any] | None) -> list[Intake]:
+    def receive(self, deliveries: Iterable[dict[str, Any]], seal: dict[str, Any] | None,
+                batch_id: str | None = None) -> list[Intake]:
         """Take a sealed batch of ``{idempotency_key, case_no, item_code, envelope}``; one Intake each.
 
-        Raises BatchRefused (code SIG, DEPT, KEY, STALE, REPLAY, ROOT, FORMAT, SUITE) when the seal fails."""
+        Raises BatchRefused (code SIG, DEPT, KEY, STALE, REPLAY, ROOT, FORMAT, SUITE) when the seal fails, and
+        FORMAT when `batch_id`, the id the request names besides its seal, is not the seal's own."""
         batch = list(deliveries)
-        opened = self._open(batch, seal)
+        opened = self._open(batch, seal, batch_id)
         with self._lock, self._transaction():
             return self._intake(batch, opened)
 
-    def _open(self, batch: list[dict[str, Any]], seal: dict[str, Any] | None) -> OpenedBatch:
+    def _open(self, batch: list[dict[str, Any]], seal: dict[str, Any] | None, batch_id: str | None) -> OpenedBatch:
         try:
+            if batch_id is not None and (seal or {}).get("batch_id") != batch_id:
+                raise RejectedError(f"request names batch {batch_id!r}, its seal another", "FORMAT", BATCH_ID_MISMATCH)
             opened = self.opener.open_header(seal or {})
             opened.verify_items([d.get("envelope") or {} for d in batch])
         except RejectedError as exc:
@@ -416,12 +422,13 @@ class DepartmentEngine:
         return CaseView(key, kept.ref, status, at, reason, result, materials)
 
     # -- 补正 (supplements) -------------------------------------------------------------------------------
-    def supplement(self, supplements: Iterable[dict[str, Any]], seal: dict[str, Any] | None) -> list[SupplementIntake]:
+    def supplement(self, supplements: Iterable[dict[str, Any]], seal: dict[str, Any] | None,
+                   batch_id: str | None = None) -> list[SupplementIntake]:
         """Take a sealed batch of ``{idempotency_key, supplement_id, case_no, item_code, envelope}`` (each
         envelope sealing ``{materials, supplied_at}``); one SupplementIntake each, a supplement id seen before
         answered duplicate. Raises BatchRefused exactly as :meth:`receive` does."""
         batch = list(supplements)
-        opened = self._open(batch, seal)
+        opened = self._open(batch, seal, batch_id)
         with self._lock, self._transaction():
             return [self._supplement_one(d, opened) for d in batch]
 

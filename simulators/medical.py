@@ -349,7 +349,8 @@ class MedicalSoapService:
         except ValueError:
             raise SoapFault("E_BATCH_FORMAT", detail="seal 不是合法的 JSON") from None
         try:
-            intakes = self.engine.receive(deliveries, seal if isinstance(seal, dict) else None)
+            intakes = self.engine.receive(deliveries, seal if isinstance(seal, dict) else None,
+                                          payload.findtext("m:batchId", namespaces=NS) or "")
         except BatchRefused as refused:
             raise SoapFault(f"E_BATCH_{refused.code}", detail=refused.reason) from None
         return submit_batch_response(payload.findtext("m:batchId", namespaces=NS) or "", intakes)
@@ -357,7 +358,8 @@ class MedicalSoapService:
     def submit_supplement(self, payload: etree._Element) -> etree._Element:
         supplements = [supplement_from(item) for item in payload.iterfind("m:item", NS)]
         try:
-            intakes = self.engine.supplement(supplements, _seal_of(payload))
+            intakes = self.engine.supplement(supplements, _seal_of(payload),
+                                             payload.findtext("m:batchId", namespaces=NS) or "")
         except BatchRefused as refused:
             raise SoapFault(f"E_BATCH_{refused.code}", detail=refused.reason) from None
         return M.SubmitSupplementResponse(M.batchId(payload.findtext("m:batchId", namespaces=NS) or ""),

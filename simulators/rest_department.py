@@ -4,7 +4,8 @@ Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves
 
     POST /api/v1/cases:batch    {"batch_id", "seal", "items": [{idempotency_key, case_no, item_code, envelope}]}
                                 → {"receipts": [{idempotency_key, accepted, duplicate, ref, code, reason}]};
-                                a batch whose seal fails → 400 {"code": "BATCH_<CODE>", "message"}
+                                a batch whose seal fails, or whose batch_id is not its seal's → 400
+                                {"code": "BATCH_<CODE>", "message"}
     POST /api/v1/cases:status   {"keys": [...], "page": 1, "page_size": 100}
                                 → {"statuses": [{idempotency_key, code, reason, changed_at, materials, result}],
                                 page, page_size, total}; ``materials`` (catalog codes) with 补正资料, else [];
@@ -256,7 +257,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
     def submit_batch(batch: BatchIn) -> BatchOut | JSONResponse:
         """接收一批加密的退休待遇审核信息；先验批次签名与摘要树，再按 idempotency_key 去重，逐条回执。"""
         try:
-            intakes = engine.receive([item.model_dump() for item in batch.items], batch.seal)
+            intakes = engine.receive([item.model_dump() for item in batch.items], batch.seal, batch.batch_id)
         except BatchRefused as refused:
             return _error(400, f"BATCH_{refused.code}", refused.reason)
         return BatchOut(receipts=[receipt(i) for i in intakes])
@@ -270,7 +271,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
     def submit_supplement(batch: SupplementBatchIn) -> SupplementBatchOut | JSONResponse:
         """接收一批加密的补正材料提交；验签与摘要树同批次投递，按 supplement_id 去重，逐条回执。"""
         try:
-            intakes = engine.supplement([item.model_dump() for item in batch.items], batch.seal)
+            intakes = engine.supplement([item.model_dump() for item in batch.items], batch.seal, batch.batch_id)
         except BatchRefused as refused:
             return _error(400, f"BATCH_{refused.code}", refused.reason)
         return SupplementBatchOut(receipts=[supplement_receipt(i) for i in intakes])

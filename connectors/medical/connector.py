@@ -43,7 +43,7 @@ from zeep.wsse.signature import MemorySignature
 from zeep.wsse.username import UsernameToken
 from zeep.wsse.utils import WSU, get_security_header, get_timestamp
 
-from connectors._rest import retry_after_seconds
+from connectors._rest import retry_after_seconds, sealed_batch_id
 from connectors.medical import replies, writers
 from connectors.medical.statuses import ERROR_CODES, REQUEST_ERRORS, STATUSES, UNOPENED_ERRORS, Action
 from lianban.domain.batches import chunks
@@ -63,7 +63,6 @@ from lianban.wire.contract import (
     read_polled,
     shown_status_code,
 )
-from lianban.wire.ids import batch_id
 from lianban.wire.settings import DepartmentSettings
 from lianban.wire.signatures import UNSIGNED
 from lianban.wire.transport import ResponseTooLarge, make_zeep_client
@@ -387,25 +386,23 @@ class MedicalConnector:
     def submit(self, batch: Sequence[SealedItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """The bureau's receipts (one per delivery it answered for); resubmitting is safe (duplicate=True).
         The sealed batch travels whole in one call: its seal covers exactly these items."""
-        reply = self._send_sealed("SubmitBatch", [d.idempotency_key for d in batch], seal,
-                                  [wire_item(d) for d in batch])
+        reply = self._send_sealed("SubmitBatch", seal, [wire_item(d) for d in batch])
         return [receipt_from(r) for r in _listed(reply, "receipt")]
 
     def supplement(self, batch: Sequence[SupplementItem], seal: Mapping[str, Any]) -> list[Receipt]:
         """The bureau's receipts for one sealed batch of 补正 submissions, keyed by supplement id; resubmitting
         is safe (duplicate=True)."""
-        reply = self._send_sealed("SubmitSupplement", [s.supplement_id for s in batch], seal,
-                                  [wire_supplement(s) for s in batch])
+        reply = self._send_sealed("SubmitSupplement", seal, [wire_supplement(s) for s in batch])
         return [supplement_receipt_from(r) for r in _listed(reply, "receipt")]
 
-    def _send_sealed(self, operation: str, ids: Sequence[str], seal: Mapping[str, Any],
-                     items: list[dict[str, str]]) -> Any:
-        """One sealed batch in one call (its seal covers exactly these items), within medical.xsd's bound."""
+    def _send_sealed(self, operation: str, seal: Mapping[str, Any], items: list[dict[str, str]]) -> Any:
+        """One sealed batch in one call (its seal covers exactly these items), within medical.xsd's bound; its
+        batchId is the seal's own (:func:`~connectors._rest.sealed_batch_id`), which the bureau compares."""
         if len(items) > MAX_PER_CALL:
             raise ConfigError(f"{CONNECTION}: a batch of {len(items)} exceeds medical.xsd's {MAX_PER_CALL}; "
                               f"lower extra.batch_size")
         seal_text = json_text(dict(seal))
-        return self._call(operation, batchId=batch_id(ids), seal=seal_text, item=items)
+        return self._call(operation, batchId=sealed_batch_id(seal), seal=seal_text, item=items)
 
     def poll(self, keys: Sequence[str]) -> list[Polled]:
         """Current status of each key the bureau knows (unknown keys are left out); a ``CaseStatus`` that cannot

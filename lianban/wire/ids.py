@@ -7,17 +7,17 @@
     supplement id     SM3("{idempotency key}|supplement|{source}|{序号}")[:40]: one 补正 submission of one
                       delivered item is one supplement, ever; departments dedupe by it
     supplement aad    "{supplement id}|{aad}": a sealed supplement opens only as that supplement of that item
-    batch id          "B" + SHA-256 of the batch's idempotency keys (24 hex): the same deliveries always
-                      make the same batch id, so a department recognises a retried batch
+
+A batch's id is its seal's (:func:`lianban.crypto.batch.seal_batch`), new at every sealing: the request names it
+beside the seal, and the department refuses the batch when the two differ. A resend is sealed anew, and recognised
+by its idempotency keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from lianban.crypto.hashing import sm3_hex
 
-from lianban.crypto.hashing import sha256, sm3_hex
-
-__all__ = ["aad", "batch_id", "idempotency_key", "supplement_aad", "supplement_id"]
+__all__ = ["aad", "idempotency_key", "supplement_aad", "supplement_id"]
 
 
 def idempotency_key(case_no: str, item_code: str, department: str) -> str:
@@ -38,9 +38,3 @@ def supplement_id(idempotency_key: str, source: str, source_seq: int) -> str:
 def supplement_aad(supplement_id: str, idempotency_key: str, case_no: str, item_code: str) -> str:
     """The text a sealed supplement is bound to."""
     return f"{supplement_id}|{aad(idempotency_key, case_no, item_code)}"
-
-
-def batch_id(keys: Iterable[str]) -> str:
-    """A stable id for a batch: the same deliveries, in the same order, give the same id on retry."""
-    digest = sha256("\n".join(keys).encode()).hex()
-    return f"B{digest[:24]}"

@@ -26,7 +26,7 @@ from zeep.wsse.utils import WSU
 from connectors.medical.statuses import CODES, ERROR_CODES, RECEIPT_ERRORS, STATUSES
 from lianban.domain.statuses import Status
 from lianban.wire.contract import SealedItem
-from simulators.engine import DepartmentEngine, Intake, choose_path, supplement_materials
+from simulators.engine import BATCH_ID_MISMATCH, DepartmentEngine, Intake, choose_path, supplement_materials
 from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements
 from simulators.medical import (
     INTAKE_CODES,
@@ -139,12 +139,21 @@ def sealed_batch(sim: Sim, *items: Item) -> Batch:
     return Batch(json.dumps(seal), [wire_item(d) for d in deliveries])
 
 
+def named(seal: str) -> str:
+    """The batch id a request names beside its seal (JSON text): the seal's own, as the hub names it."""
+    try:
+        return str(json.loads(seal).get("batch_id", "B-1"))
+    except ValueError:
+        return "B-1"
+
+
 def submit_body(batch: Batch, items: Sequence[dict[str, str]] | None = None) -> str:
     """SubmitBatch carrying `batch`'s seal and `items` (default: the batch's own items, as sealed)."""
     chosen = batch.items if items is None else items
     wire = "".join("<m:item>" + "".join(f"<m:{k}>{escape(v)}</m:{k}>" for k, v in i.items()) + "</m:item>"
                    for i in chosen)
-    return f"<m:SubmitBatch><m:batchId>B-1</m:batchId><m:seal>{escape(batch.seal)}</m:seal>{wire}</m:SubmitBatch>"
+    return (f"<m:SubmitBatch><m:batchId>{named(batch.seal)}</m:batchId><m:seal>{escape(batch.seal)}</m:seal>{wire}"
+            f"</m:SubmitBatch>")
 
 
 def receipts_of(response: requests.Response) -> list[dict[str, str]]:
@@ -159,7 +168,8 @@ def supplement_body(sim: Sim, supplied: Sequence[Supplied], seal: dict[str, Any]
     wire = "".join(f"<m:item><m:idempotencyKey>{s.idempotency_key}</m:idempotencyKey><m:supplementId>"
                    f"{s.supplement_id}</m:supplementId><m:caseNo>{s.case_no}</m:caseNo><m:itemCode>{s.item_code}"
                    f"</m:itemCode><m:envelope>{escape(json.dumps(s.envelope))}</m:envelope></m:item>" for s in items)
-    return (f"<m:SubmitSupplement><m:batchId>B-S</m:batchId><m:seal>{escape(json.dumps(seal or header))}</m:seal>"
+    seal_text = json.dumps(seal or header)
+    return (f"<m:SubmitSupplement><m:batchId>{named(seal_text)}</m:batchId><m:seal>{escape(seal_text)}</m:seal>"
             f"{wire}</m:SubmitSupplement>")
 
 
@@ -187,8 +197,8 @@ def test_a_zeep_client_built_from_the_served_wsdl_alone_can_call_the_service(sim
     assert client.service.Ping() == "ok"
     batch = sealed_batch(sim, retiree(1))
     item = batch.items[0]
-    reply = client.service.SubmitBatch(batchId="B-zeep", seal=batch.seal, item=[item])
-    assert reply.batchId == "B-zeep"
+    reply = client.service.SubmitBatch(batchId=named(batch.seal), seal=batch.seal, item=[item])
+    assert reply.batchId == named(batch.seal)
     assert (reply.receipt[0].accepted, reply.receipt[0].duplicate) == (True, False)
     statuses = client.service.QueryStatus(idempotencyKey=[item["idempotencyKey"], "LB-unknown"])
     assert [s.idempotencyKey for s in statuses] == [item["idempotencyKey"]]
@@ -312,6 +322,16 @@ def test_a_batch_with_a_spoiled_seal_is_refused_whole(sim: Sim, spoil: Any, erro
     assert fault_of(sim.post(envelope(submit_body(dataclasses.replace(batch, seal="not json")))))[1] \
         == "E_BATCH_FORMAT"
     assert sim.engine.stats()["unique"] == 0
+
+
+def test_a_request_naming_another_batch_than_its_seal_is_refused_whole(sim: Sim) -> None:
+    """SubmitBatch's batchId and its signed seal's batch_id differ: refused whole, said as such, nothing taken."""
+    batch = sealed_batch(sim, retiree(1))
+    body = submit_body(batch).replace(f"<m:batchId>{named(batch.seal)}<", "<m:batchId>B-another<")
+    code, error, text = fault_of(sim.post(envelope(body)))
+    assert (code, error) == ("soap:Client", "E_BATCH_FORMAT") and BATCH_ID_MISMATCH in text
+    assert sim.engine.stats()["refused_batches"] == 1 and sim.engine.stats()["unique"] == 0
+    assert receipts_of(sim.post(envelope(submit_body(batch))))[0]["accepted"] == "true"  # named right: taken
 
 
 def test_statuses_move_on_and_speak_the_bureaus_codes(sim: Sim) -> None:

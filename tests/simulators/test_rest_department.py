@@ -23,7 +23,7 @@ from lianban.keys.names import hub_signing_name, names_for, suite_of
 from lianban.wire.contract import SealedItem
 from lianban.wire.gateway import sign_headers
 from lianban.wire.ids import aad
-from simulators.engine import choose_path
+from simulators.engine import BATCH_ID_MISMATCH, choose_path
 from simulators.kit import Item, Supplied, engine_for, seal_items, seal_supplements, supplement_wire, wire
 from simulators.people import make_id_number
 from simulators.rest_department import create_app, serve_in_background
@@ -67,10 +67,11 @@ def url(tmp_path: Path, keys_dir: Path) -> Iterator[str]:
         yield base
 
 
-def batch(keys_dir: Path, items: list[Item], batch_id: str = "b") -> dict[str, Any]:
-    """The request body of POST /api/v1/cases:batch: `items` sealed as one batch for health."""
+def batch(keys_dir: Path, items: list[Item]) -> dict[str, Any]:
+    """The request body of POST /api/v1/cases:batch: `items` sealed as one batch for health (named by its seal's
+    batch id, as the hub names it)."""
     seal, deliveries = seal_items(keys_dir, "health", items)
-    return {"batch_id": batch_id, "seal": seal, "items": wire(deliveries)}
+    return {"batch_id": seal["batch_id"], "seal": seal, "items": wire(deliveries)}
 
 
 def stats(url: str) -> dict[str, int]:
@@ -81,8 +82,8 @@ def stats(url: str) -> dict[str, int]:
 def test_batch_answers_one_receipt_per_item_and_dedupes(url: str, keys_dir: Path) -> None:
     gw = Gateway(url)
     items = [item(n) for n in range(3)]
-    first = gw.post(BATCH, batch(keys_dir, items, "b1")).json()["receipts"]
-    again = gw.post(BATCH, batch(keys_dir, items, "b1")).json()["receipts"]  # a resend is sealed afresh
+    first = gw.post(BATCH, batch(keys_dir, items)).json()["receipts"]
+    again = gw.post(BATCH, batch(keys_dir, items)).json()["receipts"]  # a resend is sealed afresh
     assert [r["duplicate"] for r in first + again] == [False] * 3 + [True] * 3
     assert all(r["code"] in health_statuses.STATUSES for r in first)
     assert stats(url) == {"unique": 3, "duplicates": 3, "rejected": 0, "refused_batches": 0}
@@ -149,6 +150,17 @@ def test_a_batch_addressed_to_another_department_is_refused_as_such(url: str, ke
     assert (refused.status_code, refused.json()["code"]) == (400, "BATCH_DEPT")
     assert refused.json()["message"] == health_statuses.ERRORS["BATCH_DEPT"]
     assert stats(url) == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+
+
+def test_a_request_naming_another_batch_than_its_seal_is_refused_whole(url: str, keys_dir: Path) -> None:
+    """Two batch ids in one request, the body's and the signed seal's: when they differ the batch is refused
+    whole, said as such, and nothing in it is taken (they were never compared)."""
+    body = batch(keys_dir, [item(1)])
+    refused = Gateway(url).post(BATCH, {**body, "batch_id": "B-another"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "BATCH_FORMAT")
+    assert refused.json()["message"] == BATCH_ID_MISMATCH
+    assert stats(url) == {"unique": 0, "duplicates": 0, "rejected": 0, "refused_batches": 1}
+    assert Gateway(url).post(BATCH, body).status_code == 200  # the same batch, named right, is taken
 
 
 def test_a_batch_without_its_seal_does_not_fit_the_schema(url: str, keys_dir: Path) -> None:
@@ -242,7 +254,7 @@ SUPPLEMENT = "/api/v1/cases:supplement"
 
 def supplement_body(keys_dir: Path, supplied: list[Supplied]) -> dict[str, Any]:
     seal, items = seal_supplements(keys_dir, "health", supplied)
-    return {"batch_id": "s", "seal": seal, "items": supplement_wire(items)}
+    return {"batch_id": seal["batch_id"], "seal": seal, "items": supplement_wire(items)}
 
 
 def test_a_supplement_row_names_materials_and_a_supplement_is_taken_once(url: str, keys_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Identifiers both ends derive alike: idempotency keys, the aad binding, batch ids (lianban.wire.ids)."""
+"""Identifiers both ends derive alike: idempotency keys and the aad binding (lianban.wire.ids)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 from lianban.domain.catalog import Catalog
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
-from lianban.wire.ids import aad, batch_id, idempotency_key
+from lianban.wire.ids import aad, idempotency_key
 
 ALL = tuple(f"{n:02d}" for n in range(1, 15))
 
@@ -22,8 +22,3 @@ def test_idempotency_keys_are_stable_and_distinct_per_item(record: RetirementRec
 
 def test_aad_binds_key_case_and_item() -> None:
     assert aad("k", "BZTX1", "11") != aad("k", "BZTX1", "12") != aad("k", "BZTX2", "12")
-
-
-def test_a_retried_batch_keeps_its_id_and_another_batch_gets_another() -> None:
-    assert batch_id(["a", "b"]) == batch_id(iter(["a", "b"])) != batch_id(["b", "a"])
-    assert batch_id(["a"]).startswith("B") and len(batch_id(["a"])) == 25

@@ -236,7 +236,7 @@ def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, perso
     connector.submit(batch, seal)
     connector.submit(batch, seal)
     first, second = (json.loads(r.body) for r in adapter.sent)
-    assert first["batch_id"] == second["batch_id"]
+    assert first["batch_id"] == second["batch_id"] == seal["batch_id"]  # one batch id in the request: its seal's
     assert first["seal"] == second["seal"] == seal  # the batch travels with its seal, whole
     assert [i["envelope"] for i in first["items"]] == [d.envelope for d in batch]
     assert {"X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature"} <= set(adapter.sent[0].headers)
