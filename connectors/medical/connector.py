@@ -18,6 +18,8 @@ Failures become the lianban error tree through tables, never an if/elif ladder::
     a reply that is not XML                                   → RetriableError (a gateway's error page)
     an answer other than 200, or HTML, that is no SOAP Fault  → as its HTTP status (a gateway's page: a DOCTYPE,
                                                                 XML of its own)
+    a SubmitBatch/SubmitSupplement answer naming another
+    batchId than the one sent (an earlier answer replayed)    → RetriableError, alerted (not taken)
     a reply that breaks the contract or carries a DTD         → FatalError
 
 Messages are Chinese first, name the connection and end with what to do (:data:`HINTS`, by cause: a wrong
@@ -325,6 +327,16 @@ def supplement_receipt_from(wire: Any) -> Receipt:
                    reason=wire.reason or _refusal_meaning(code, accepted))
 
 
+def _answering(reply: Any, sent: str) -> Any:
+    """`reply` when its batchId (signed with the rest of the answer) is `sent`'s: an answer to another batch (an
+    earlier sending's answer replayed) is not taken: RetriableError, alerted, the batch sent again later."""
+    if getattr(reply, "batchId", None) == sent:
+        return reply
+    alerts.error("告警 ALERT: %s的应答所答批次不是所发批次 %s，不予采信", WHO, sent)
+    raise RetriableError(f"{WHO}的应答所答批次不是所发批次 {sent}（疑似重放的旧应答），不予采信：{HINTS['retry']} "
+                         f"(the answer names another batch than {sent}: not taken)")
+
+
 def _listed(reply: Any, name: str) -> list[Any]:
     """zeep unwraps a response with a single child element; accept both shapes."""
     if reply is None:
@@ -397,12 +409,14 @@ class MedicalConnector:
 
     def _send_sealed(self, operation: str, seal: Mapping[str, Any], items: list[dict[str, str]]) -> Any:
         """One sealed batch in one call (its seal covers exactly these items), within medical.xsd's bound; its
-        batchId is the seal's own (:func:`~connectors._rest.sealed_batch_id`), which the bureau compares."""
+        batchId is the seal's own (:func:`~connectors._rest.sealed_batch_id`), which the bureau compares. The
+        signed answer must name that batch (:func:`_answering`)."""
         if len(items) > MAX_PER_CALL:
             raise ConfigError(f"{CONNECTION}: a batch of {len(items)} exceeds medical.xsd's {MAX_PER_CALL}; "
                               f"lower extra.batch_size")
         seal_text = json_text(dict(seal))
-        return self._call(operation, batchId=sealed_batch_id(seal), seal=seal_text, item=items)
+        sent = sealed_batch_id(seal)
+        return _answering(self._call(operation, batchId=sent, seal=seal_text, item=items), sent)
 
     def poll(self, keys: Sequence[str]) -> list[Polled]:
         """Current status of each key the bureau knows (unknown keys are left out); a ``CaseStatus`` that cannot

@@ -304,3 +304,29 @@ def test_a_record_the_bureau_could_not_open_is_told_apart_from_one_it_refused(co
 
     wire = SimpleNamespace(idempotencyKey="K1", accepted=False, duplicate=False, ref=None, code=code, reason=None)
     assert receipt_from(wire).unopened is unopened
+
+
+@pytest.mark.parametrize("operation", ["submit", "supplement"])
+def test_an_answer_naming_another_batch_than_the_one_sent_is_not_taken(monkeypatch: pytest.MonkeyPatch,
+                                                                       operation: str) -> None:
+    """The bureau's signed answer names the batch it answers (batchId): one naming another (an earlier sending's
+    answer replayed, its receipts for the same keys) is refused, retried later; the right one is read."""
+    from types import SimpleNamespace
+
+    from lianban.wire.contract import SealedItem, SupplementItem
+
+    seal = {"batch_id": "B-sent"}
+    batch = [SealedItem("K1", "C1", "11", {}) if operation == "submit" else SupplementItem("K1", "S1", "C1", "11", {})]
+    receipt = SimpleNamespace(idempotencyKey="K1", supplementId="S1", accepted=True, duplicate=False, ref="R1",
+                              code="01", reason=None)
+    connector = MedicalConnector(lambda: None)  # type: ignore[arg-type,return-value]
+    replies = {"B-earlier": SimpleNamespace(batchId="B-earlier", receipt=[receipt]),
+               "B-sent": SimpleNamespace(batchId="B-sent", receipt=[receipt])}
+    for named in ("B-earlier", "B-sent"):
+        monkeypatch.setattr(connector, "_call", lambda op, named=named, **kw: replies[named])
+        if named != "B-sent":
+            with pytest.raises(RetriableError, match="所发批次 B-sent"):
+                getattr(connector, operation)(batch, seal)
+        else:
+            assert [r.idempotency_key for r in getattr(connector, operation)(batch, seal)] == \
+                ["K1" if operation == "submit" else "S1"]
