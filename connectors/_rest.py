@@ -22,6 +22,8 @@ Failure → action (first matching row wins)::
                                                          when unsigned, a gateway's 413: not its word); a
                                                          gateway code (BAD_JSON, INVALID_REQUEST, TOO_LARGE)
                                                          names the request's form (``of_request``)
+    an answer to a sealed batch naming  RetriableError   alerted, not taken (an earlier answer replayed)
+    another batch_id than the one sent
     answer is not the agreed JSON       RetriableError   also a ref or code longer than the ledger keeps
                                                          (a 4xx's code too), a receipt's accepted or
                                                          duplicate not true/false, its reason not text:
@@ -40,6 +42,7 @@ The wire format of the department API is in ``schemas/<department>/openapi.yaml`
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -77,6 +80,7 @@ from lianban.wire.transport import ResponseTooLarge, make_session
 __all__ = ["GatewayClient", "RestDepartmentConnector", "encode", "gateway_session"]
 
 POLL_KEYS_PER_REQUEST = 1000
+alerts = logging.getLogger("lianban.alerts")
 DEFAULT_PAGE_SIZE = 500  # the most a department answers per page: each page is one signed answer
 
 
@@ -343,7 +347,7 @@ class RestDepartmentConnector:
         body = {"batch_id": sealed_batch_id(seal), "seal": dict(seal), "items": [
             {"idempotency_key": d.idempotency_key, "case_no": d.case_no, "item_code": d.item_code,
              "envelope": d.envelope} for d in chunk]}
-        answer = self.client.call("POST", self.submit_path, body)
+        answer = self._answering(self.client.call("POST", self.submit_path, body), sealed_batch_id(seal))
         try:
             by_key = {str(r["idempotency_key"]): r for r in answer["receipts"]}
             missing = sum(1 for d in chunk if d.idempotency_key not in by_key)
@@ -353,6 +357,15 @@ class RestDepartmentConnector:
             return [self._receipt(by_key[d.idempotency_key]) for d in chunk]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise malformed(self.connection, exc) from None
+
+    def _answering(self, answer: dict[str, Any], sent: str) -> dict[str, Any]:
+        """`answer` when it names (``batch_id``, signed with the rest of it) the batch `sent`: an answer to another
+        batch (an earlier sending's answer replayed) is not taken: RetriableError, alerted, sent again later."""
+        if answer.get("batch_id") == sent:
+            return answer
+        alerts.error("告警 ALERT: %s 的应答所答批次不是所发批次 %s，不予采信", self.connection, sent)
+        raise RetriableError(f"{self.connection}: 应答所答批次不是所发批次 {sent}（疑似重放的旧应答），不予采信，"
+                             f"稍后重试 (the answer names another batch than {sent}: not taken)")
 
     def _receipt(self, r: Mapping[str, Any]) -> Receipt:
         accepted, code = flag(r["accepted"], "accepted"), bounded(r.get("code"), MAX_CODE_LENGTH, "code")
@@ -379,7 +392,7 @@ class RestDepartmentConnector:
         body = {"batch_id": sealed_batch_id(seal), "seal": dict(seal), "items": [
             {"idempotency_key": s.idempotency_key, "supplement_id": s.supplement_id, "case_no": s.case_no,
              "item_code": s.item_code, "envelope": s.envelope} for s in batch]}
-        answer = self.client.call("POST", self.supplement_path, body)
+        answer = self._answering(self.client.call("POST", self.supplement_path, body), sealed_batch_id(seal))
         try:
             by_id = {str(r["supplement_id"]): r for r in answer["receipts"]}
             missing = sum(1 for s in batch if s.supplement_id not in by_id)

@@ -3,7 +3,8 @@
 Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves ``/openapi.json``)::
 
     POST /api/v1/cases:batch    {"batch_id", "seal", "items": [{idempotency_key, case_no, item_code, envelope}]}
-                                → {"receipts": [{idempotency_key, accepted, duplicate, ref, code, reason}]};
+                                → {"batch_id", "receipts": [{idempotency_key, accepted, duplicate, ref, code,
+                                reason}]} (batch_id: the one answered);
                                 a batch whose seal fails, or whose batch_id is not its seal's → 400
                                 {"code": "BATCH_<CODE>", "message"}
     POST /api/v1/cases:status   {"keys": [...], "page": 1, "page_size": 100}
@@ -11,8 +12,8 @@ Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves
                                 page, page_size, total}; ``materials`` (catalog codes) with 补正资料, else [];
                                 ``result`` (lianban.domain.results) with the status that brings one, else null
     POST /api/v1/cases:supplement {"batch_id", "seal", "items": [{idempotency_key, supplement_id, case_no, item_code,
-                                envelope}]} → {"receipts": [{supplement_id, idempotency_key, accepted, duplicate,
-                                code, reason}]}; sealed and refused like a batch; a supplement id seen before
+                                envelope}]} → {"batch_id", "receipts": [{supplement_id, idempotency_key, accepted,
+                                duplicate, code, reason}]}; sealed and refused like a batch; a supplement id seen before
                                 is answered duplicate
     GET  /health                liveness, unsigned
     GET  /_sim/stats            the engine's counters (unique, duplicates, rejected, refused_batches), unsigned
@@ -188,6 +189,7 @@ class ReceiptOut(BaseModel):
 
 
 class BatchOut(BaseModel):
+    batch_id: str  # the batch answered (its seal's): the hub takes no answer naming another
     receipts: list[ReceiptOut]
 
 
@@ -211,6 +213,7 @@ class SupplementReceiptOut(BaseModel):
 
 
 class SupplementBatchOut(BaseModel):
+    batch_id: str  # as BatchOut's
     receipts: list[SupplementReceiptOut]
 
 
@@ -260,7 +263,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
             intakes = engine.receive([item.model_dump() for item in batch.items], batch.seal, batch.batch_id)
         except BatchRefused as refused:
             return _error(400, f"BATCH_{refused.code}", refused.reason)
-        return BatchOut(receipts=[receipt(i) for i in intakes])
+        return BatchOut(batch_id=batch.batch_id, receipts=[receipt(i) for i in intakes])
 
     def supplement_receipt(i: SupplementIntake) -> SupplementReceiptOut:
         code = codes[i.status] if i.accepted and i.status else errors.get(i.code, i.code)
@@ -274,7 +277,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
             intakes = engine.supplement([item.model_dump() for item in batch.items], batch.seal, batch.batch_id)
         except BatchRefused as refused:
             return _error(400, f"BATCH_{refused.code}", refused.reason)
-        return SupplementBatchOut(receipts=[supplement_receipt(i) for i in intakes])
+        return SupplementBatchOut(batch_id=batch.batch_id, receipts=[supplement_receipt(i) for i in intakes])
 
     @app.post("/api/v1/cases:status", response_model=StatusPage, responses=GATEWAY_RESPONSES)
     def query_status(query: StatusQuery) -> StatusPage:

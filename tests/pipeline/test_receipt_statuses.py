@@ -35,7 +35,7 @@ class Health(BaseAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         asked = json.loads(request.body or b"{}")
         if "items" in asked:
-            body: dict[str, Any] = {"receipts": [
+            body: dict[str, Any] = {"batch_id": asked["batch_id"], "receipts": [
                 {"idempotency_key": i["idempotency_key"], "accepted": True, "duplicate": True, "ref": "WJW-1",
                  "code": "SHTG", "reason": None} for i in asked["items"]]}
         else:

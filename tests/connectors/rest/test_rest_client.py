@@ -158,9 +158,10 @@ def test_a_receipt_with_a_ref_or_code_longer_than_the_ledger_keeps_is_a_malforme
     seal, batch = seal_for("health", [person(1, "13")])
     receipt = {"idempotency_key": batch[0].idempotency_key, "accepted": True, "duplicate": False, "ref": "R" * 64,
                "code": "SL", "reason": None}
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"batch_id": seal["batch_id"], "receipts": [receipt]}))])
     assert connector.submit(batch, seal)[0].department_ref == "R" * 64  # the longest the ledger keeps
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [{**receipt, **oversized}]}))])
+    answer = {"batch_id": seal["batch_id"], "receipts": [{**receipt, **oversized}]}
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body(answer))])
     with pytest.raises(RetriableError, match=r"dept_health: 应答格式不符合接口规范.*longer than"):
         connector.submit(batch, seal)
 
@@ -203,7 +204,7 @@ def test_an_accepted_receipt_with_an_unknown_code_is_taken_without_a_status(stub
     seal, batch = seal_for("health", [person(1, "13")])
     receipt = {"idempotency_key": batch[0].idempotency_key, "accepted": True, "duplicate": False, "ref": "R1",
                "code": "XYZ", "reason": None}
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"batch_id": seal["batch_id"], "receipts": [receipt]}))])
     taken = connector.submit(batch, seal)[0]
     assert (taken.accepted, taken.department_ref, taken.status, taken.department_code) == (True, "R1", None, "XYZ")
 
@@ -216,22 +217,40 @@ def test_an_accepted_supplement_receipt_with_an_unknown_code_is_taken_without_a_
     item = SupplementItem(batch[0].idempotency_key, "S1", batch[0].case_no, batch[0].item_code, batch[0].envelope)
     receipt = {"supplement_id": "S1", "idempotency_key": item.idempotency_key, "accepted": True,
                "duplicate": False, "code": "XYZ", "reason": None}
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"batch_id": seal["batch_id"], "receipts": [receipt]}))])
     taken = connector.supplement([item], seal)[0]
     assert (taken.idempotency_key, taken.accepted, taken.status, taken.department_code) == ("S1", True, None, "XYZ")
 
 
+@pytest.mark.parametrize("operation", ["submit", "supplement"])
+def test_an_answer_naming_another_batch_than_the_one_sent_is_not_taken(stubbed: Any, person: Any, seal_for: Any,
+                                                                       operation: str) -> None:
+    """The department's signed answer names the batch it answers: one naming an earlier sending (its answer replayed,
+    with receipts for the very same keys) or none is refused, retried later; the one naming this batch is read."""
+    seal, batch = seal_for("health", [person(1, "13")])
+    item = SupplementItem(batch[0].idempotency_key, "S1", batch[0].case_no, batch[0].item_code, batch[0].envelope)
+    receipt = {"idempotency_key": batch[0].idempotency_key, "supplement_id": "S1", "accepted": True,
+               "duplicate": False, "ref": "R1", "code": "SL", "reason": None}
+    sent = [batch if operation == "submit" else [item], seal]
+    for named in ({"batch_id": "B-earlier"}, {}):
+        connector, _ = stubbed(HealthConnector, [(200, JSON, body({**named, "receipts": [receipt]}))])
+        with pytest.raises(RetriableError, match=f"所答批次不是所发批次 {seal['batch_id']}"):
+            getattr(connector, operation)(*sent)
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"batch_id": seal["batch_id"], "receipts": [receipt]}))])
+    assert getattr(connector, operation)(*sent)[0].accepted
+
+
 def test_missing_receipts_are_retriable(stubbed: Any, person: Any, seal_for: Any) -> None:
     seal, batch = seal_for("health", [person(1, "13")])
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": []}))])
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"batch_id": seal["batch_id"], "receipts": []}))])
     with pytest.raises(RetriableError, match="回执"):
         connector.submit(batch, seal)
 
 
 def test_every_request_is_signed_and_batches_have_stable_ids(stubbed: Any, person: Any, seal_for: Any) -> None:
     seal, batch = seal_for("health", [person(1, "13")])
-    receipts = {"receipts": [{"idempotency_key": batch[0].idempotency_key, "accepted": True,
-                              "duplicate": False, "ref": "R1", "code": "SL", "reason": None}]}
+    receipts = {"batch_id": seal["batch_id"], "receipts": [{"idempotency_key": batch[0].idempotency_key,
+                "accepted": True, "duplicate": False, "ref": "R1", "code": "SL", "reason": None}]}
     connector, adapter = stubbed(HealthConnector, [(200, JSON, body(receipts))])
     connector.submit(batch, seal)
     connector.submit(batch, seal)
@@ -330,7 +349,7 @@ def test_a_receipt_whose_flags_or_reason_are_not_of_the_agreed_type_is_a_malform
     seal, batch = seal_for("health", [person(1, "13")])
     receipt = {"idempotency_key": batch[0].idempotency_key, "accepted": False, "duplicate": False, "ref": None,
                "code": "ZDJYSB", "reason": "字段校验未通过", **broken}
-    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"receipts": [receipt]}))])
+    connector, _ = stubbed(HealthConnector, [(200, JSON, body({"batch_id": seal["batch_id"], "receipts": [receipt]}))])
     with pytest.raises(RetriableError, match="dept_health: 应答格式不符合接口规范"):
         connector.submit(batch, seal)
 
