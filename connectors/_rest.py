@@ -363,6 +363,11 @@ class RestDepartmentConnector:
         batch (an earlier sending's answer replayed) is not taken: RetriableError, alerted, sent again later."""
         if answer.get("batch_id") == sent:
             return answer
+        if "batch_id" not in answer:  # a department still on the contract before answers named their batch
+            alerts.error("告警 ALERT: %s 的应答未写明所答批次号 batch_id，不予采信；请部门按 openapi.yaml 在应答中返回"
+                         "所答批次号", self.connection)
+            raise RetriableError(f"{self.connection}: 应答未写明所答批次号 batch_id，不予采信，稍后重试；请部门按接口"
+                                 f"文档升级 (the answer names no batch_id: not taken)")
         alerts.error("告警 ALERT: %s 的应答所答批次不是所发批次 %s，不予采信", self.connection, sent)
         raise RetriableError(f"{self.connection}: 应答所答批次不是所发批次 {sent}（疑似重放的旧应答），不予采信，"
                              f"稍后重试 (the answer names another batch than {sent}: not taken)")
