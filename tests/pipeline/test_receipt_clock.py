@@ -38,7 +38,7 @@ class Behind(BaseAdapter):
         asked = json.loads(request.body or b"{}")
         if "items" in asked:
             self.received = datetime.now(BEIJING).replace(tzinfo=None) - timedelta(minutes=2)
-            body: dict[str, Any] = {"receipts": [
+            body: dict[str, Any] = {"batch_id": asked["batch_id"], "receipts": [
                 {"idempotency_key": i["idempotency_key"], "accepted": True, "duplicate": False, "ref": "WJW-1",
                  "code": CODES[Status.ACCEPTED], "reason": None} for i in asked["items"]]}
         else:
