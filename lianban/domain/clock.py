@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["BEIJING", "aware", "explicit", "in_beijing", "moment_of"]
+__all__ = ["AHEAD_ALLOWED", "BEIJING", "aware", "explicit", "in_beijing", "moment_of"]
 
 #: Asia/Shanghai: UTC+8 all year (no daylight saving since 1991), so a fixed offset is exact for every time the
 #: hub handles (a birth date is a date, never converted)
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+#: how far ahead of the hub's clock a status time from outside may be (a department's or the 前置库's clock a little
+#: fast, by no more than a signed request's may be: lianban.wire.signatures.MAX_SKEW); further ahead it is a
+#: mistake (a wrong zone or year), which kept would make every real later report of the item look older than it
+AHEAD_ALLOWED = timedelta(minutes=5)
 
 
 def aware(moment: datetime) -> datetime:

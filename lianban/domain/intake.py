@@ -56,7 +56,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog, shown_code
-from lianban.domain.clock import explicit, moment_of
+from lianban.domain.clock import AHEAD_ALLOWED, explicit, moment_of
 from lianban.domain.identity import code_shaped, code_shown, quoted_code, redact_text
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
@@ -332,7 +332,20 @@ def _once(read: Callable[[Any], _T]) -> Callable[[Any], _T]:
 
 _status_case_no = _once(normalise_case_no)
 _status_item_code = _once(lambda raw: unicodedata.normalize("NFKC", _as_text(raw, "事项编码")).strip())
-_status_time = _once(lambda raw: explicit(_moment(raw, "办理时间")))
+
+
+def _status_moment(raw: Any) -> str:
+    """A status row's 办理时间 as the hub keeps it (with its offset); refused when ahead of the hub's clock by more
+    than :data:`~lianban.domain.clock.AHEAD_ALLOWED` (the row is parked and read again each run: taken once its
+    time has come)."""
+    text = _moment(raw, "办理时间")
+    if moment_of(text) - datetime.now(UTC) > AHEAD_ALLOWED:
+        raise _Refused(f"办理时间晚于中枢当前时间超过 {AHEAD_ALLOWED.seconds // 60} 分钟，"
+                       f"请核对前置库服务器的时钟与时区")
+    return explicit(text)
+
+
+_status_time = _once(_status_moment)
 _status_reason = _once(lambda raw: _bounded(_as_text(raw, "原因").strip(), "原因", REASON_MAX) or None)
 _status_materials = _once(lambda raw: _materials(raw, "补正材料"))
 

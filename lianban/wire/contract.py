@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
-from lianban.domain.clock import explicit, moment_of
+from lianban.domain.clock import AHEAD_ALLOWED, explicit, moment_of
 from lianban.domain.identity import code_shown, redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import FatalError
@@ -88,10 +88,8 @@ class StatusUpdate:
 
 #: the years a status row's ``changed_at`` may fall in: outside them it is a department's mistake, not a time
 CHANGED_AT_YEARS = range(2000, 2101)
-#: how far ahead of the hub's clock a ``changed_at`` may be: a department's clock a little fast, by no more than a
-#: signed request's may be (lianban.wire.signatures.MAX_SKEW); further ahead it is a mistake (a wrong zone or
-#: year), which kept would make every real later report of the item look older than it, and be dropped
-CHANGED_AT_AHEAD = timedelta(minutes=5)
+#: how far ahead of the hub's clock a ``changed_at`` may be (:data:`lianban.domain.clock.AHEAD_ALLOWED`)
+CHANGED_AT_AHEAD = AHEAD_ALLOWED
 
 
 def read_changed_at(value: Any) -> str:

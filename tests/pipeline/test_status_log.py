@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -20,6 +20,7 @@ from connectors.hrss.mapping import STATUS_COLUMNS as S
 from connectors.hrss.statuses import CODES, STATUSES
 from lianban.app.config import Paths
 from lianban.domain.catalog import window
+from lianban.domain.clock import BEIJING
 from lianban.domain.statuses import Status
 from lianban.keys.names import VAULT
 from lianban.keys.rings import load_ring
@@ -64,6 +65,11 @@ def _statuses_now(ledger_url: str, case_no: str) -> dict[str, str]:
                               .where(Case.case_no == case_no)).all())
 
 
+def _soon() -> str:
+    """A time of HRSS's a minute ahead of now (later than anything the test recorded before), within the allowance."""
+    return (datetime.now(BEIJING) + timedelta(minutes=1)).isoformat()
+
+
 def _refuse(ledger_url: str, case_no: str) -> None:
     """An operator refuses the held case (as ``lianban quarantine reject`` does, without its evidence entry)."""
     with session_factory(ledger_url).begin() as session:
@@ -76,7 +82,7 @@ def test_an_operator_refusing_while_a_log_page_is_judged_waits_and_the_completed
     the page and then leaves the completed item alone; it does not become refused after being completed."""
     db, case_no, code = _held_with_hrss_item(paths, ledger_url)
     others = set(_statuses_now(ledger_url, case_no)) - {code}
-    db.append_status(case_no, code, CODES[Status.COMPLETED], at="2030-01-01T09:00:00+08:00")
+    db.append_status(case_no, code, CODES[Status.COMPLETED], at=_soon())
     judged, go, real = threading.Event(), threading.Event(), status_log._Staged.of
 
     def paused(session: Session, case_nos: Collection[str]) -> Any:
@@ -109,7 +115,7 @@ def test_a_log_page_judged_while_an_operator_refuses_waits_and_the_refused_item_
     """The other order: the refusal is being written when HRSS's 已办结 is read; the page waits for it, then
     finds the item refused (final) and does not complete it on top."""
     db, case_no, code = _held_with_hrss_item(paths, ledger_url)
-    db.append_status(case_no, code, CODES[Status.COMPLETED], at="2030-01-01T09:00:00+08:00")
+    db.append_status(case_no, code, CODES[Status.COMPLETED], at=_soon())
     collect = threading.Thread(target=status_log.collect_hrss, args=(db, ledger_url, paths.keys_dir))
     with session_factory(ledger_url).begin() as refusing:
         assert notices.refuse(refusing, case_no, "材料不实") >= 1
@@ -315,6 +321,29 @@ def test_a_row_parked_for_an_unknown_code_is_read_again_once_the_table_has_it_an
     (told,) = platform.pushed
     assert (told.case_no, told.item_code, told.status) == (case_no, code, Status.UNDER_REVIEW)
     assert app["id_number"] not in (told.reason or "") and "材料已审" in (told.reason or "")
+
+
+def test_a_row_stamped_a_day_ahead_of_the_hubs_clock_is_parked_saying_so_and_applied_once_its_time_has_come(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HRSS's clock (or a row's zone) a day wrong: the row would have outranked every real later report of the
+    item until that day; it is parked with the reason, and read again each run until its time has come."""
+    db = FrontendDB(paths.frontend_url)
+    case_no, code = _staged_hrss_item(paths, db)
+    ahead = datetime.now(BEIJING) + timedelta(days=1)
+    db.append_status(case_no, code, CODES[Status.UNDER_REVIEW], at=ahead.isoformat())
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 1
+    assert "办理时间晚于中枢当前时间超过 5 分钟" in str(_parked(paths).reasons)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 0  # still ahead
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + timedelta(days=2)
+
+    monkeypatch.setattr("lianban.domain.intake.datetime", Later)
+    assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
+    assert _statuses(paths.ledger_url, case_no, code) == ([Status.UNDER_REVIEW.value], Status.UNDER_REVIEW.value)
+    assert _parked(paths).state == ParkedState.APPLIED
 
 
 def test_a_parked_row_read_again_older_than_the_items_status_changes_nothing_and_one_still_unreadable_stays(
