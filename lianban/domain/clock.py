@@ -9,9 +9,9 @@ ledger's own naive columns (written with ``utcnow()``) are UTC by its convention
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["AHEAD_ALLOWED", "BEIJING", "aware", "explicit", "in_beijing", "moment_of"]
+__all__ = ["AHEAD_ALLOWED", "BEIJING", "ahead", "aware", "explicit", "in_beijing", "moment_of"]
 
 #: Asia/Shanghai: UTC+8 all year (no daylight saving since 1991), so a fixed offset is exact for every time the
 #: hub handles (a birth date is a date, never converted)
@@ -26,6 +26,11 @@ AHEAD_ALLOWED = timedelta(minutes=5)
 def aware(moment: datetime) -> datetime:
     """`moment`, a time from outside the hub, with its zone: one without an offset is Beijing time."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
+
+
+def ahead(moment: datetime) -> bool:
+    """Whether `moment` (aware) is further ahead of the hub's clock than :data:`AHEAD_ALLOWED`."""
+    return moment - datetime.now(UTC) > AHEAD_ALLOWED
 
 
 def moment_of(text: str) -> datetime:

@@ -56,7 +56,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog, shown_code
-from lianban.domain.clock import AHEAD_ALLOWED, explicit, moment_of
+from lianban.domain.clock import AHEAD_ALLOWED, ahead, explicit, moment_of
 from lianban.domain.identity import code_shaped, code_shown, quoted_code, redact_text
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
@@ -339,7 +339,7 @@ def _status_moment(raw: Any) -> str:
     than :data:`~lianban.domain.clock.AHEAD_ALLOWED` (the row is parked and read again each run: taken once its
     time has come)."""
     text = _moment(raw, "办理时间")
-    if moment_of(text) - datetime.now(UTC) > AHEAD_ALLOWED:
+    if ahead(moment_of(text)):
         raise _Refused(f"办理时间晚于中枢当前时间超过 {AHEAD_ALLOWED.seconds // 60} 分钟，"
                        f"请核对前置库服务器的时钟与时区")
     return explicit(text)

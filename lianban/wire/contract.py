@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
-from lianban.domain.clock import AHEAD_ALLOWED, explicit, moment_of
+from lianban.domain.clock import AHEAD_ALLOWED, ahead, explicit, moment_of
 from lianban.domain.identity import code_shown, redact_text
 from lianban.domain.statuses import Status
 from lianban.errors import FatalError
@@ -107,7 +107,7 @@ def read_changed_at(value: Any) -> str:
     if year not in CHANGED_AT_YEARS:
         raise ValueError(f"changed_at 年份不在 {CHANGED_AT_YEARS[0]}–{CHANGED_AT_YEARS[-1]} 年内 "
                          f"(changed_at year out of range)")
-    if moment_of(value) - datetime.now(UTC) > CHANGED_AT_AHEAD:
+    if ahead(moment_of(value)):
         raise ValueError(f"changed_at 晚于中枢当前时间超过 {CHANGED_AT_AHEAD.seconds // 60} 分钟，请部门核对服务器时钟"
                          f"与时区 (changed_at is in the future)")
     return explicit(value)

@@ -340,7 +340,7 @@ def test_a_row_stamped_a_day_ahead_of_the_hubs_clock_is_parked_saying_so_and_app
         def now(cls, tz: Any = None) -> Any:
             return datetime.now(tz) + timedelta(days=2)
 
-    monkeypatch.setattr("lianban.domain.intake.datetime", Later)
+    monkeypatch.setattr("lianban.domain.clock.datetime", Later)
     assert status_log.collect_hrss(db, paths.ledger_url, paths.keys_dir).changed == 1
     assert _statuses(paths.ledger_url, case_no, code) == ([Status.UNDER_REVIEW.value], Status.UNDER_REVIEW.value)
     assert _parked(paths).state == ParkedState.APPLIED
