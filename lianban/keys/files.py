@@ -9,6 +9,7 @@ Folders are created 0700.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import json
 import os
@@ -99,10 +100,11 @@ def write_private_json(path: Path, body: Any) -> None:
     write_private_text(path, json.dumps(body))
 
 
-def write_private_text(path: Path, text: str) -> None:
+def write_private_text(path: Path, text: str, replace: bool = True) -> None:
     """Write `text` to `path` (mode 0600, its folder 0700 when created), atomically and durably: the body is on
     disk before it replaces the old file, and the rename before this returns. Each writer has a temporary file
-    of its own (two writers of one file never write into, or rename away, each other's)."""
+    of its own (two writers of one file never write into, or rename away, each other's). With `replace` False,
+    never over a file at `path` (FileExistsError, nothing written): the whole body is linked into place."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
     try:
@@ -110,11 +112,32 @@ def write_private_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _place_new(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def _place_new(tmp: str, path: Path) -> None:
+    """The written file `tmp` put at `path` where there is none (FileExistsError, however it got there since a
+    caller looked): linked into place; on a file system without hard links (some network shares), renamed into
+    place once `path` is found missing (a moment's race left: the best such a file system allows)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+            raise
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "file exists, not replaced", str(path)) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -44,7 +44,8 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     """Write the entries of `month` (YYYY-MM, a Beijing month: 2026-12 begins 2026-11-30T16:00 UTC) as JSON Lines
     with a trailer signed by the hub (SM2): every entry from the month's first to its last, so that one stamped
     with another month by a host whose clock is a little off (appends from several hosts, around midnight at a
-    month's end) leaves no gap in either month's chain."""
+    month's end) leaves no gap in either month's chain. An archive already at its path is never written over
+    (FatalError): it may be the copy an operator verified and took off-host (:func:`archive_once` decides)."""
     start, end = _bounds(month)
     first, last = session.execute(select(func.min(Evidence.id), func.max(Evidence.id))
                                   .where(Evidence.at >= start, Evidence.at < end)).one()
@@ -60,8 +61,13 @@ def archive_month(session: Session, month: str, out_dir: Path, keys_dir: Path) -
     kid, private = signer.active_private()
     trailer["signer_kid"] = kid
     trailer["signature"] = base64.b64encode(get_suite(signer.suite).sign(private, _trailer_text(trailer))).decode()
-    path = out_dir / f"evidence-{month}.jsonl"  # written whole or not at all: a run cut short keeps the last one
-    write_private_text(path, "\n".join([*lines, json.dumps(trailer)]) + "\n")
+    path = out_dir / f"evidence-{month}.jsonl"  # written whole or not at all, and never over one there
+    try:
+        write_private_text(path, "\n".join([*lines, json.dumps(trailer)]) + "\n", replace=False)
+    except FileExistsError:
+        raise FatalError(f"{path} 已有归档，未覆盖：它可能是已核验并带离本机的那一份；请用 lianban audit archive 归档"
+                         f"（完整的保留原样，该月结束前写的移到一旁后重写）(an archive is there already: never "
+                         f"written over)") from None
     return path
 
 

@@ -54,3 +54,23 @@ def test_two_writers_of_one_key_file_do_not_share_a_temporary_file(
     files.write_private_json(path, {"active": "a"})
     assert json.loads(path.read_text()) == {"active": "a"}
     assert [p.name for p in tmp_path.iterdir()] == ["vault.json"]
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_file_written_only_where_there_is_none_is_never_put_over_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool) -> None:
+    """Found in the recon review: write_private_text(replace=False), an evidence archive's writer, links the whole
+    file into place so that one already there is never replaced; on a file system without hard links (a network
+    share given as `audit archive --out`) the link failed (EPERM) and nothing was archived. There it is renamed
+    into place once the path is found missing; either way a file there is left as it was, with no temporary left."""
+    if not hard_links:
+        def no_link(src: str, dst: Path) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    path = tmp_path / "archive" / "evidence-2026-11.jsonl"
+    files.write_private_text(path, "first\n", replace=False)
+    assert path.read_text() == "first\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        files.write_private_text(path, "second\n", replace=False)
+    assert path.read_text() == "first\n" and list(path.parent.iterdir()) == [path]

@@ -135,6 +135,25 @@ def test_monthly_archive_verifies_alone_with_the_public_key(ledger: Ledger, tmp_
     assert evidence_archive.verify_archive(path, ledger.keys).ok
 
 
+def test_an_archive_already_there_is_never_written_over(ledger: Ledger, tmp_path: Path) -> None:
+    """Found in the recon review: archive_month wrote over whatever archive of its month was there (its two
+    callers looked first), so a caller that did not, or one racing another, replaced the signed archive an
+    operator may have verified and taken off-host (and an edited one, the evidence of it). Now it refuses,
+    leaving the file as it was and nothing else in the folder."""
+    path = _archive(ledger, tmp_path)
+    before = path.read_bytes()
+    with session_factory(ledger.url).begin() as s:
+        evidence.EvidenceLog.load(ledger.keys).sent(s, "medical", "submit", ["BZ9"], {"batch": 9})
+    with pytest.raises(FatalError, match="已有归档，未覆盖"):
+        _archive(ledger, tmp_path)
+    assert path.read_bytes() == before and list(path.parent.iterdir()) == [path]
+    path.write_text(path.read_text().replace("BZ1", "BZ7"))
+    edited = path.read_bytes()
+    with pytest.raises(FatalError, match="已有归档，未覆盖"):
+        _archive(ledger, tmp_path)
+    assert path.read_bytes() == edited and list(path.parent.iterdir()) == [path]
+
+
 def test_an_archive_verifies_after_the_key_that_signed_it_is_retired(ledger: Ledger, tmp_path: Path) -> None:
     """The hub's signing key rotated and the old one retired (deploy.md's key change): an archive signed before
     failed as 归档尾部签名无效, which reads as tampering; the old key is kept as retired to check it. A kid the file
