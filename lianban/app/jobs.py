@@ -334,8 +334,9 @@ def daily_summary(day: str | None = None) -> dict[str, Any]:
 def archive_evidence(day: str | None = None) -> dict[str, Any]:
     """Last month's evidence archive (a Beijing month, before `day`'s; default today in Beijing) into
     ``<home>/archive``, once: the first daily run of a month writes it, later runs find it there; and any month
-    before it missed since the newest archive there (no run in it: the host down). Copying them off-host stays the
-    operator's (docs/deploy.md §6). XCom: the month, whether it was written, and the earlier months written."""
+    before it, since the ledger's first, with no archive there (no run in it: the host down; or its archive moved
+    away rather than copied: written again). Copying them off-host stays the operator's (docs/deploy.md §6).
+    XCom: the month, whether it was written, and the earlier months written."""
     from datetime import date
 
     from lianban.app.setup import make_folder

@@ -92,16 +92,19 @@ def _month_after(month: str) -> str:
 
 
 def months_missed(session: Session, out_dir: Path, before: str) -> list[str]:
-    """The Beijing months before `before` (YYYY-MM) a run that archives `before` checks too, oldest first: from the
-    newest archived in `out_dir` (kept if whole, :func:`archive_once`) or, with none there, the month of the
-    ledger's first entry; so months with no run in them (the host down) are archived all the same."""
-    named = [m[1] for p in out_dir.glob("evidence-*.jsonl") if (m := _NAME.fullmatch(p.name))]
+    """The Beijing months before `before` (YYYY-MM) a run that archives `before` checks too, oldest first: from
+    the month of the ledger's first entry (none before it: the ledger holds nothing of them), each month with no
+    archive in `out_dir` (the host down all of the month after, or its archive moved away: a gap behind the newest
+    archive too), and the newest archived and those after it (kept if whole, :func:`archive_once`)."""
+    named = {m[1] for p in out_dir.glob("evidence-*.jsonl") if (m := _NAME.fullmatch(p.name))}
     first_at = session.scalar(select(Evidence.at).order_by(Evidence.id).limit(1))
-    month = max(named) if named else (f"{beijing_date(datetime.fromisoformat(str(first_at))):%Y-%m}"
-                                      if first_at is not None else before)
+    if first_at is None:
+        return []
+    month, newest = f"{beijing_date(datetime.fromisoformat(str(first_at))):%Y-%m}", max(named, default="")
     months = []
     while month < before:
-        months.append(month)
+        if month not in named or month >= newest:
+            months.append(month)
         month = _month_after(month)
     return months
 

@@ -3,6 +3,7 @@ where an operator copies it off-host (docs/deploy.md §6)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, tzinfo
 
 import pytest
@@ -92,3 +93,25 @@ def test_months_the_job_did_not_run_in_are_archived_on_its_next_run(
     assert written == [f"evidence-{m}.jsonl" for m in ("2026-10", "2026-11", "2026-12", "2027-01")]
     assert all(evidence_archive.verify_archive(out / name, paths.keys_dir).ok for name in written)
     assert jobs.archive_evidence("2027-02-02") == {"month": "2027-01", "written": False, "earlier": []}
+
+
+def test_a_month_missing_behind_the_newest_archive_is_archived_and_one_moved_away_written_again(
+        paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in the recon review: the job went on from the newest archive in the folder, so with January's and
+    March's archives there and February's not (never written, or moved away), February's was never written. Now
+    every month since the ledger's first with no archive there is written; the others are left as they are."""
+    _appended(paths, monkeypatch, ["2026-01-10T03:00:00", "2026-02-10T03:00:00", "2026-03-10T03:00:00",
+                                   "2026-04-10T03:00:00"])
+    out = paths.home / "archive"
+    with session_factory(paths.ledger_url)() as session:
+        kept = [evidence_archive.archive_month(session, m, out, paths.keys_dir) for m in ("2026-01", "2026-03")]
+    before = [path.read_bytes() for path in kept]
+    assert jobs.archive_evidence("2026-05-01") == {"month": "2026-04", "written": True, "earlier": ["2026-02"]}
+    assert [path.read_bytes() for path in kept] == before
+    february = out / "evidence-2026-02.jsonl"
+    assert evidence_archive.verify_archive(february, paths.keys_dir).ok
+    assert [json.loads(line)["id"] for line in february.read_text().splitlines()[:-1]] == [2]
+    kept[0].unlink()  # January's moved off-host, not copied: written again, once
+    assert jobs.archive_evidence("2026-05-02") == {"month": "2026-04", "written": False, "earlier": ["2026-01"]}
+    assert jobs.archive_evidence("2026-05-03") == {"month": "2026-04", "written": False, "earlier": []}
+    assert sorted(p.name for p in out.iterdir()) == [f"evidence-2026-0{n}.jsonl" for n in range(1, 5)]
