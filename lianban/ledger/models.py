@@ -278,8 +278,8 @@ class SmsNotice(Base):
 
 
 class StageRun(Base):
-    """One staging run that read anything: its counts and where its validation Data Docs are (nothing personal:
-    the Data Docs keep no value of the data)."""
+    """One staging run that read anything: its counts (extracted = staged + skipped_known + quarantined) and where
+    its validation Data Docs are (nothing personal: the Data Docs keep no value of the data)."""
 
     __tablename__ = "stage_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -288,6 +288,8 @@ class StageRun(Base):
     extracted: Mapped[int]
     staged: Mapped[int]
     quarantined: Mapped[int]
+    #: rows skipped as known: the same row read again, or a duplicate row in the 前置库 (0 for runs before 0023)
+    skipped_known: Mapped[int] = mapped_column(default=0, server_default="0")
     data_docs: Mapped[str | None] = mapped_column(String(500), default=None)  # the run's index.html
 
 

@@ -78,8 +78,8 @@ def _last_stage_run(session: Session) -> dict[str, Any] | None:
     run = session.scalars(select(StageRun).order_by(StageRun.id.desc()).limit(1)).first()
     if run is None:
         return None
-    return {"finished_at": beijing_text(run.finished_at), "extracted": run.extracted,
-            "staged": run.staged, "quarantined": run.quarantined, "data_docs": run.data_docs}
+    return {"finished_at": beijing_text(run.finished_at), "extracted": run.extracted, "staged": run.staged,
+            "skipped_known": run.skipped_known, "quarantined": run.quarantined, "data_docs": run.data_docs}
 
 
 def _count(session: Session, query: Select[Any]) -> int:

@@ -426,7 +426,8 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
         with run.sessions.begin() as session:  # the run, with where its Data Docs are (lianban status shows the last)
             key_staged(session, keyed)
             session.add(StageRun(started_at=run.started, finished_at=utcnow(), extracted=result.extracted,
-                                 staged=result.staged, quarantined=result.quarantined, data_docs=result.data_docs))
+                                 staged=result.staged, skipped_known=result.skipped_known,
+                                 quarantined=result.quarantined, data_docs=result.data_docs))
     return result
 
 

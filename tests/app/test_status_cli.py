@@ -68,3 +68,24 @@ def test_an_item_taken_out_of_the_catalog_is_shown_by_its_code_not_a_failure(pat
     told = CliRunner().invoke(app, ["status"])
     assert told.exit_code == 0 and "事项 99" in told.output and "已不在事项目录" in told.output
     assert "事项 99" in render(read_board(paths.ledger_url))
+
+
+def test_the_last_staging_run_s_counts_add_up_with_a_repeated_row(paths: Paths) -> None:
+    """Found in the recon review: a 前置库 row repeating an application already taken (fate 重复行 in the
+    reconciliation) was in the run's 抽取 but in none of its other counts, so status and the dashboard showed a
+    run whose 抽取 ≠ 入账 + 隔离 and no way to tell why. The run keeps those rows (重复行) now: the counts add up."""
+    from lianban.app.dashboard.page import figures
+    from simulators.people import repair
+
+    first, second, third, fourth = (repair(a) for a in generate(4, seed=8))
+    again = {**first, "seq": 4, "case_no": first["case_no"].lower()}  # the 前置库 keys 办件编号 as typed
+    invalid = {**fourth, "seq": 5, "id_number": "34160019"}
+    rows = [{**first, "seq": 1}, {**second, "seq": 2}, {**third, "seq": 3}, again, invalid]
+    FrontendDB(paths.frontend_url).insert_applications(rows)
+    staged = json.loads(CliRunner().invoke(app, ["run", "stage", "--json"]).output)
+    assert (staged["extracted"], staged["staged"], staged["skipped_known"], staged["quarantined"]) == (5, 3, 1, 1)
+    run = json.loads(CliRunner().invoke(app, ["status", "--json"]).output)["last_stage_run"]
+    assert (run["extracted"], run["staged"], run["skipped_known"], run["quarantined"]) == (5, 3, 1, 1)
+    shown = figures({"last_stage_run": run})
+    assert shown["last_stage_run.extracted"] == sum(shown[f"last_stage_run.{k}"]
+                                                    for k in ("staged", "skipped_known", "quarantined"))

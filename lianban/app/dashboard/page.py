@@ -41,7 +41,7 @@ DELIVERY_TONES = {"待发送": "neutral", "重试中": "warn", "已接收": "goo
 SUPPLEMENT_STATES = {"waiting": "等待入账", "pending": "待转交", "retry": "重试中", "accepted": "部门已接收",
                      "refused": "被拒收", "dead": "重试耗尽", "own": "人社自办", "parked": "无法读取"}
 RUN_STATES = {"success": "成功", "failed": "失败", "running": "运行中", "queued": "排队中"}
-STAGE_RUN = {"extracted": "抽取", "staged": "入账", "quarantined": "隔离"}
+STAGE_RUN = {"extracted": "抽取", "staged": "入账", "skipped_known": "重复行", "quarantined": "隔离"}
 #: how the name in a nested count's key reads (default: a department's Chinese name)
 NAMED_BY: dict[str, Callable[[str], str]] = {
     "status_counts": str, "supplements": lambda n: SUPPLEMENT_STATES.get(n, n),
