@@ -195,8 +195,9 @@ def _reads(seqs: list[int], cases: dict[int, list[Case]], held: dict[int, list[Q
             continue
         reads += [(seq, case, [q for q in holds if q.case_no == case.case_no]) for case in mine]
         others: dict[str, list[Quarantine]] = {}
+        entered = {case.case_no for case in mine}
         for q in holds:
-            if q.case_no not in {case.case_no for case in mine}:
+            if q.case_no not in entered:
                 others.setdefault(q.case_no, []).append(q)
         reads += [(seq, None, rows) for rows in others.values()]
     return reads
