@@ -12,6 +12,10 @@ hub has, or an illegal move kept aside and alerted, as for a poll), ``unknown`` 
 department has that key) or ``refused`` (the row could not be read: its reason). The answer is signed with the hub's own
 signing key for the department's suite and recorded (``out``, kind ``status-ack``) in the same transaction as
 the changes, so the log never holds a change without the answer that acknowledged it.
+
+The keys a push uses (the ``vault`` ring sealing 办理结果, the ``evidence`` chain key, the hub's signing keys) are
+read again whenever one of their files changed (``lianban keys rotate``, ``activate``, ``retire``): a running API
+takes a rotated or activated key at its next push, no restart.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lianban.crypto.suites import Suite, get_suite
+from lianban.crypto.suites import SUITES, Suite, get_suite
 from lianban.errors import FatalError
 from lianban.keys import keysets
-from lianban.keys.names import VAULT, hub_signing_name, suite_of
-from lianban.keys.rings import KeyRing, load_ring
+from lianban.keys.names import EVIDENCE, VAULT, hub_signing_name, suite_of
+from lianban.keys.rings import KeyRing, load_ring, rings_stamp
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.results import seal_result
@@ -41,6 +45,9 @@ __all__ = ["ACK_KIND", "Callback", "CallbackDesk", "Outcome", "Pushed"]
 ACK_KIND = "status-ack"
 NOT_DELIVERED = "枢纽没有向本部门投递过该编号的事项（或投递回执尚未记录），请稍后再报"
 MAX_ROWS = 1000
+#: the key files a push uses that `lianban keys` may change: two rings, and each suite's hub signing key set
+#: (whose private file, ``<name>.json``, sits where a ring's does, so rings_stamp sees it change)
+_ROTATED = (VAULT, EVIDENCE, *(hub_signing_name(suite) for suite in sorted(SUITES)))
 
 
 class Outcome(enum.StrEnum):
@@ -81,18 +88,35 @@ def _key(row: Mapping[str, Any]) -> str:
     return str(row.get("idempotency_key", ""))[:128] if isinstance(row, Mapping) else ""
 
 
+@dataclass
+class _Keys:
+    """The keys one push uses, read together (a push started before a rotation finishes with the keys it began)."""
+
+    vault: KeyRing
+    log: EvidenceLog
+    signers: dict[str, tuple[Suite, str, bytes]]  # by suite, read at its first use
+
+
 class CallbackDesk:
     """Takes pushed status changes into one ledger with the keys of one installation."""
 
     def __init__(self, ledger_url: str, keys_dir: Path) -> None:
         self._sessions = session_factory(ledger_url)
-        self._log = EvidenceLog.load(keys_dir)
-        self._vault: KeyRing = load_ring(keys_dir, VAULT)
         self._keys_dir = keys_dir
-        self._signers: dict[str, tuple[Suite, str, bytes]] = {}
+        self._stamp: tuple[tuple[int, int, int] | None, ...] | None = None
+        self._keys = self._read_keys()
+
+    def _read_keys(self) -> _Keys:
+        """The keys of the next push: read again when one of their files changed since they were read."""
+        stamp = rings_stamp(self._keys_dir, _ROTATED)
+        if stamp != self._stamp:
+            self._keys = _Keys(load_ring(self._keys_dir, VAULT), EvidenceLog.load(self._keys_dir), {})
+            self._stamp = stamp
+        return self._keys
 
     def take(self, callback: Callback, reader: StatusReader) -> Pushed:
         """Record what `callback` says (see the module docstring) and the signed answer; one transaction."""
+        keys = self._read_keys()
         read = [_read(reader, row) for row in callback.rows]
         with self._sessions.begin() as session:
             delivered = delivered_keys(session, callback.department, [_key(r) for r in callback.rows])
@@ -102,17 +126,18 @@ class CallbackDesk:
                                         if isinstance(u, StatusUpdate) and u.idempotency_key in delivered},
                               lock=True)  # the items before the evidence log (lianban.ledger.evidence: lock order)
             book = StatusBook(session)
-            answers = [self._apply(book, callback.department, delivered, items, row, u)
+            answers = [self._apply(book, keys.vault, callback.department, delivered, items, row, u)
                        for row, u in zip(callback.rows, read, strict=True)]
-            self._log.received_signed(session, callback.department, "status", case_nos, callback.body_digest,
-                                      callback.signature, callback.app_id)
+            keys.log.received_signed(session, callback.department, "status", case_nos, callback.body_digest,
+                                     callback.signature, callback.app_id)
             book.write()
-            pushed = self._answer(callback, answers)
-            self._log.sent(session, callback.department, ACK_KIND, case_nos, pushed.body, pushed.signature,
-                           parse_header(pushed.signature)["kid"])
+            pushed = self._answer(keys, callback, answers)
+            keys.log.sent(session, callback.department, ACK_KIND, case_nos, pushed.body, pushed.signature,
+                          parse_header(pushed.signature)["kid"])
         return pushed
 
-    def _apply(self, book: StatusBook, department: str, delivered: dict[str, tuple[int, str]],
+    @staticmethod
+    def _apply(book: StatusBook, vault: KeyRing, department: str, delivered: dict[str, tuple[int, str]],
                items: dict[int, ItemRow], row: Mapping[str, Any], update: StatusUpdate | str) -> _Row:
         if isinstance(update, str):
             return _Row(_key(row), Outcome.REFUSED, update)
@@ -120,25 +145,25 @@ class CallbackDesk:
         item = items.get(known[0]) if known else None
         if item is None or known is None:
             return _Row(update.idempotency_key, Outcome.UNKNOWN, NOT_DELIVERED)
-        sealed = seal_result(self._vault, known[1], item.item_code, department, update.result)
+        sealed = seal_result(vault, known[1], item.item_code, department, update.result)
         changed = book.record(item, update.status, department, code=update.department_code, reason=update.reason,
                               changed_at=update.changed_at, result=sealed, materials=update.materials)
         return _Row(update.idempotency_key, Outcome.RECORDED if changed else Outcome.UNCHANGED)
 
-    def _answer(self, callback: Callback, rows: list[_Row]) -> Pushed:
+    def _answer(self, keys: _Keys, callback: Callback, rows: list[_Row]) -> Pushed:
         counts = {o.value: sum(1 for r in rows if r.outcome == o) for o in Outcome}
         body = json.dumps({"received": len(rows), **counts, "results": [asdict(r) for r in rows]},
                           ensure_ascii=False, separators=(",", ":")).encode()
-        suite, kid, private = self._signer(suite_of(callback.department))
+        suite, kid, private = self._signer(keys, suite_of(callback.department))
         path = callback.path.partition("?")[0]  # an answer's signature covers its path, not the request's query
         return Pushed(body, sign(suite, kid, private, 200, path, body))
 
-    def _signer(self, suite_name: str) -> tuple[Suite, str, bytes]:
-        """The hub's active signing key for `suite_name`, read from the keys folder once per desk."""
-        if suite_name not in self._signers:
+    def _signer(self, keys: _Keys, suite_name: str) -> tuple[Suite, str, bytes]:
+        """The hub's active signing key for `suite_name`, read from the keys folder once per reading of the keys."""
+        if suite_name not in keys.signers:
             kid, private = keysets.load(self._keys_dir, hub_signing_name(suite_name)).active_private()
-            self._signers[suite_name] = (get_suite(suite_name), kid, private)
-        return self._signers[suite_name]
+            keys.signers[suite_name] = (get_suite(suite_name), kid, private)
+        return keys.signers[suite_name]
 
 
 def _read(reader: StatusReader, row: Mapping[str, Any]) -> StatusUpdate | str:

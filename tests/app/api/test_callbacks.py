@@ -23,13 +23,16 @@ from lianban.app.api.running import Running, start
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
 from lianban.domain.statuses import Status
+from lianban.keys import keysets
+from lianban.keys.names import EVIDENCE, VAULT, hub_signing_name, suite_of
+from lianban.keys.rings import load_ring, rotate_ring
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import CaseItem, Delivery, Evidence, StatusEvent
 from lianban.ledger.progress_query import ProgressDesk
 from lianban.pipeline.feedback import poll_department
 from lianban.pipeline.report import report
 from lianban.wire.gateway import sign_headers
-from lianban.wire.signatures import HEADER
+from lianban.wire.signatures import HEADER, parse_header
 from simulators.callbacks import CallbackPusher, hub_answers
 from simulators.runner import load_credentials
 from tests.delivery_kit import deliver_items
@@ -154,6 +157,32 @@ def test_a_replay_sent_to_another_worker_is_refused(pushing: Pushing) -> None:
         assert replayed.status_code == 401 and "重放" in replayed.json()["message"]
     finally:
         other.stop()
+
+
+def test_a_running_api_takes_rotated_callback_keys_without_a_restart(pushing: Pushing) -> None:
+    """The callbacks' keys were read once, at start: after `keys rotate hub-signing-sm` (or `activate`) the API kept
+    signing its answers with the old key, and after `keys rotate evidence` or `vault` kept chaining and sealing
+    with the old ones, until someone restarted it. Now the next push uses the new keys; the old signing key still
+    verifies what it signed before (it is only refused once retired)."""
+    keys_dir, key = pushing.paths.keys_dir, _a_key(pushing)
+    signing = hub_signing_name(suite_of(DEPT))
+    body = json.dumps({"statuses": [_row(key)]}).encode()
+    before = pushing.post(body, pushing.signed(body))
+    for ring in (EVIDENCE, VAULT):
+        rotate_ring(keys_dir, ring)  # lianban keys rotate
+    keysets.rotate(keys_dir, signing)
+    body = json.dumps({"statuses": [_row(key)]}).encode()
+    after = pushing.post(body, pushing.signed(body))
+    assert before.status_code == after.status_code == 200, after.text
+    old_kid, new_kid = (parse_header(a.headers[HEADER])["kid"] for a in (before, after))
+    assert new_kid == keysets.load(keys_dir, signing).active != old_kid
+    department = hub_answers(keys_dir, DEPT)  # its copy of the hub's public file, as sent after the rotation
+    for answer in (before, after):
+        department.verify(answer.headers[HEADER], 200, PATH, answer.content)
+    with session_factory(pushing.paths.ledger_url)() as session:
+        chained = session.scalars(select(Evidence.chain_kid).where(Evidence.department == DEPT)
+                                  .order_by(Evidence.id.desc()).limit(2)).all()
+    assert set(chained) == {load_ring(keys_dir, EVIDENCE).active}  # the push and its answer
 
 
 def test_every_row_is_answered_an_unreadable_one_with_its_reason(pushing: Pushing) -> None:
