@@ -3,7 +3,8 @@
 Dotted paths come from ``schemas/catalog/departments.yaml``; a connector is imported only when it is asked
 for, so parsing a DAG never imports zeep. Every connector is built with an answer check
 (:class:`lianban.wire.signatures.AnswerCheck`) in its transport: each answer must carry the party's valid
-signature, and the pipeline gets the proofs with the connector, as a :class:`~lianban.wire.contract.Peer`.
+signature, and the pipeline gets the proofs with the connector, as a :class:`~lianban.wire.contract.Peer`; a
+department's client-side rate limit is one limiter its sessions and the pipeline's pace share.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError
 from lianban.wire.contract import DepartmentConnector, Peer, StatusSink
-from lianban.wire.settings import DepartmentSettings
+from lianban.wire.settings import DepartmentSettings, Limiter
 from lianban.wire.signatures import AnswerCheck
+from lianban.wire.transport import TokenBucket
 
 SINK = "wanshi_tong"  # 皖事通办 receives every status event
 
@@ -38,11 +40,12 @@ def registered() -> dict[str, str]:
     return {k: d.connector for k, d in load_catalog().departments.items() if d.connector}
 
 
-def _build(department: str, settings: DepartmentSettings, answers: AnswerCheck) -> Any:
+def _build(department: str, settings: DepartmentSettings, answers: AnswerCheck, limiter: Limiter | None = None) -> Any:
     path = connector_path(department)
     module_name, _, cls_name = path.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    connector = cls.from_settings(replace(settings, transport=replace(settings.transport, response_check=answers)))
+    transport = replace(settings.transport, response_check=answers, limiter=limiter)
+    connector = cls.from_settings(replace(settings, transport=transport))
     _check_serves(department, path, connector)
     return connector
 
@@ -67,11 +70,12 @@ def load_connector(department: str, settings: DepartmentSettings, keys_dir: Path
 def load_department(department: str, settings: DepartmentSettings, keys_dir: Path) -> Peer[DepartmentConnector]:
     """The department's connector and the proofs of its verified answers, for the pipeline."""
     answers = AnswerCheck.load(keys_dir, department)
-    connector = _build(department, settings, answers)
+    limiter = TokenBucket(settings.rate_limit) if settings.rate_limit else None  # its sessions' and the pace's
+    connector = _build(department, settings, answers, limiter)
     if not isinstance(connector, DepartmentConnector):
         raise ConfigError(f"{connector_path(department)} is not a department connector "
                           f"(submit/poll/health, department, statuses: lianban.wire.contract)")
-    return Peer(connector, answers)
+    return Peer(connector, answers, limiter.ready) if limiter else Peer(connector, answers)
 
 
 def load_sink(settings: DepartmentSettings, keys_dir: Path) -> Peer[StatusSink]:

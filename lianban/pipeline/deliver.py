@@ -403,7 +403,9 @@ class _Run:
         return False
 
     def attempt(self, ids: Sequence[int]) -> bool | Refusal[int]:
-        """Seal, send and settle `ids`; a refusal of what is in the batch goes back to be split."""
+        """Seal, send and settle `ids`; a refusal of what is in the batch goes back to be split. Paced first: a
+        batch sealed and then held back by the rate limit could be stale (BATCH_STALE) by the time it went."""
+        self.peer.pace()
         batch = self.prepare(list(ids))
         if batch is None:
             return True

@@ -324,6 +324,7 @@ class _Run:
         return False
 
     def attempt(self, ids: Sequence[int]) -> bool | Refusal[int]:
+        self.peer.pace()  # before sealing: a batch held back by the rate limit after it could go stale
         batch = self.prepare(ids)
         self.result.sent += len(batch.ids)
         outcome = self.call(batch)

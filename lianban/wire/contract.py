@@ -354,10 +354,17 @@ class NoProofs:
 C = TypeVar("C", DepartmentConnector, StatusSink)
 
 
+def _unpaced() -> None:
+    """No client-side rate limit: nothing to wait for."""
+
+
 @dataclass(frozen=True)
 class Peer(Generic[C]):
     """A connector as the registry built it, with the proofs its transport keeps of every answer it
-    verified: after each call, the pipeline takes them and records one evidence entry per wire exchange."""
+    verified: after each call, the pipeline takes them and records one evidence entry per wire exchange.
+    `pace` waits until the department's rate limit lets the next request go (without taking its turn): the
+    pipeline calls it before sealing a batch, so a batch is never sealed and then held back until it is stale."""
 
     connector: C
     proofs: ProofSource
+    pace: Callable[[], None] = _unpaced

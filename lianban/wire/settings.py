@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lianban.errors import ConfigError
@@ -62,6 +62,18 @@ _WEB_SCHEMES = ("http", "https")
 _EXTRA_KEY = "__extra__"  # Airflow's URI form: extra as one JSON query value
 
 
+class Limiter(Protocol):
+    """A client-side rate limit (lianban.wire.transport.TokenBucket)."""
+
+    def acquire(self) -> None:
+        """Wait for a request's turn, and take it."""
+        ...
+
+    def ready(self) -> None:
+        """Wait until a request's turn is free, without taking it."""
+        ...
+
+
 @dataclass(frozen=True)
 class TransportSettings:
     """How one department is reached on the wire; the defaults are the safe ones."""
@@ -76,6 +88,10 @@ class TransportSettings:
     answer_timeout: float | None = None  # seconds for a whole answer; None = ANSWER_TIMEOUT_READS read timeouts
     #: verifies every answer (the department's response signature); raises to refuse it
     response_check: Callable[[requests.Response], None] | None = field(default=None, compare=False, repr=False)
+    #: the rate limiter of `rate_limit`, when the caller shares it with the sessions built from these settings
+    #: (the pipeline paces on it before sealing a batch: lianban.wire.contract.Peer.pace); else each session makes
+    #: its own
+    limiter: Limiter | None = field(default=None, compare=False, repr=False)
 
     @property
     def timeout(self) -> tuple[float, float]:

@@ -11,7 +11,8 @@ Every session this module builds has, by construction:
   :data:`MAX_RETRY_AFTER` seconds). POST is never resent here: a lost answer to a delivery is the pipeline's
   business (idempotency keys, backoff, dead letters). A connection that was never established sends nothing,
   so urllib3 retries it for any method;
-* **client-side rate limiting** when ``rate_limit`` (requests per second) is set: a token bucket per session;
+* **client-side rate limiting** when ``rate_limit`` (requests per second) is set: a token bucket per session, or
+  the one ``limiter`` the caller shares with its sessions (and paces on: :meth:`TokenBucket.ready`);
 * **TLS**: verification on unless a test turns it off, an optional CA bundle, an optional client certificate
   (mTLS);
 * **a size limit** on answers (:data:`MAX_RESPONSE_BYTES`): a larger body raises :class:`ResponseTooLarge`;
@@ -44,7 +45,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from lianban import __version__
-from lianban.wire.settings import MAX_RESPONSE_BYTES, TransportSettings
+from lianban.wire.settings import MAX_RESPONSE_BYTES, Limiter, TransportSettings
 
 if TYPE_CHECKING:
     import zeep
@@ -81,13 +82,26 @@ class TokenBucket:
 
     def acquire(self) -> None:
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            wait = (1.0 - self._tokens) / self.rate if self._tokens < 1.0 else 0.0
+            wait = self._refill()
             self._tokens -= 1.0  # may go negative: the debt is what the next caller waits for
             if wait:
                 self._sleep(wait)
+
+    def ready(self) -> None:
+        """Block until a token is free, without taking it: the wait :meth:`acquire` would have, done beforehand
+        (the pipeline paces here before it seals a batch, so that the batch is not sealed and then held back
+        past its freshness; the request's own acquire then finds its token)."""
+        with self._lock:
+            wait = self._refill()
+            if wait:
+                self._sleep(wait)
+
+    def _refill(self) -> float:
+        """Tokens added for the time since the last look; how long until one is free."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        return (1.0 - self._tokens) / self.rate if self._tokens < 1.0 else 0.0
 
 
 class _BoundedRetry(Retry):
@@ -186,7 +200,7 @@ class _HubSession(requests.Session):
     rate limiter first. A POST is never sent on to where a redirect points (requests follows a 307 or 308 with
     the body and headers as they were): the 3xx comes back to the connector, which says to check the address."""
 
-    def __init__(self, timeout: tuple[float, float], bucket: TokenBucket | None) -> None:
+    def __init__(self, timeout: tuple[float, float], bucket: Limiter | None) -> None:
         super().__init__()
         self._default_timeout = timeout
         self.bucket = bucket
@@ -204,7 +218,7 @@ def make_session(settings: TransportSettings | None = None) -> requests.Session:
     """A hardened session: default timeouts and a deadline for each whole answer, TLS verification on,
     idempotent retries, optional rate limit, response size limit, our User-Agent, no environment proxies."""
     settings = settings or TransportSettings()
-    bucket = TokenBucket(settings.rate_limit) if settings.rate_limit else None
+    bucket = settings.limiter or (TokenBucket(settings.rate_limit) if settings.rate_limit else None)
     session = _HubSession(settings.timeout, bucket)
     adapter = HTTPAdapter(max_retries=retry_policy(settings.retries))
     for prefix in ("http://", "https://"):

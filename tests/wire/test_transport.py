@@ -266,6 +266,25 @@ def test_token_bucket_waits_exactly_for_the_next_token() -> None:
     assert waits == [0.25, 0.25, 0.25]
 
 
+def test_token_bucket_ready_waits_for_the_next_token_without_taking_it() -> None:
+    """The pace before a batch is sealed: the wait happens there, and the request's own acquire then finds its
+    token (the department's rate is kept: one request per token, not two)."""
+    now, waits = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+
+    bucket = TokenBucket(rate=4, clock=lambda: now[0], sleep=sleep)
+    bucket.acquire()
+    bucket.ready()
+    bucket.acquire()
+    bucket.ready()
+    bucket.ready()  # nothing taken since: no second wait
+    bucket.acquire()
+    assert waits == [0.25, 0.25]
+
+
 # -- size limit ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/declared-big", "/unbounded"])
 def test_answers_over_the_size_limit_are_refused(local: tuple[str, Server], path: str) -> None:
