@@ -205,6 +205,8 @@ CREATE TABLE IF NOT EXISTS supplements (
   supplement_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL, materials TEXT NOT NULL,
   supplied_at TEXT NOT NULL, received_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_supplements_key ON supplements (idempotency_key);
+CREATE TABLE IF NOT EXISTS gateway_nonces (
+  app_id TEXT NOT NULL, nonce TEXT NOT NULL, seen_at REAL NOT NULL, PRIMARY KEY (app_id, nonce));
 """
 
 
@@ -485,6 +487,16 @@ class DepartmentEngine:
         with self._lock:
             rows = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
         return {n: int(rows.get(n, 0)) for n in ("supplements", "supplement_duplicates", "supplements_rejected")}
+
+    def remember(self, app_id: str, nonce: str, now: float, horizon: float) -> bool:
+        """The gateway's nonce memory (lianban.wire.gateway.NonceMemory) in the department's database, so that a
+        request replayed to another worker serving the same database is refused as one replayed to this one is;
+        False when (app_id, nonce) was noted before. Notes older than `horizon` go (stale requests are refused
+        anyway): the table holds one freshness window's requests."""
+        with self._lock:
+            self._db.execute("DELETE FROM gateway_nonces WHERE seen_at < ?", (horizon,))
+            noted = self._db.execute("INSERT OR IGNORE INTO gateway_nonces VALUES (?, ?, ?)", (app_id, nonce, now))
+            return noted.rowcount == 1
 
     def stats(self) -> dict[str, int]:
         """Counters as the department sees them: unique, duplicates, rejected (items), refused_batches."""

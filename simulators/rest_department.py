@@ -19,9 +19,10 @@ Routes (documented in ``schemas/<department>/openapi.yaml``; FastAPI also serves
     GET  /_sim/stats            the engine's counters (unique, duplicates, rejected, refused_batches), unsigned
 
 Every ``/api/`` request must carry the gateway signature (:mod:`lianban.wire.gateway`): failures answer 401
-``{"code": "AUTH", "message": ...}``. Bodies over :data:`MAX_BODY_BYTES` answer 413; malformed JSON 400;
-a body that does not fit the schema 422, always with a Chinese ``message``. :class:`GatewayGuard` and
-:func:`install_gateway` are shared with the 皖事通办 simulator.
+``{"code": "AUTH", "message": ...}``; its nonces are kept in the engine's database, so a request replayed to
+another worker serving the same department is refused too. Bodies over :data:`MAX_BODY_BYTES` answer 413;
+malformed JSON 400; a body that does not fit the schema 422, always with a Chinese ``message``.
+:class:`GatewayGuard` and :func:`install_gateway` are shared with the 皖事通办 simulator.
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ def create_app(engine: DepartmentEngine, app_id: str, secret: str, codes: Mappin
         raise ValueError(f"codes must cover every unified status; missing {missing}")
     errors = dict(ERROR_CODES.get(engine.department, {}) if error_codes is None else error_codes)
     app = FastAPI(title=title or f"{engine.department} 退休一件事联办接口（模拟）", version="1.0.0")
-    install_gateway(app, GatewayVerifier({app_id: secret}))
+    install_gateway(app, GatewayVerifier({app_id: secret}, nonces=engine))  # its nonces kept beside its cases
 
     def receipt(i: Intake) -> ReceiptOut:
         code = codes[i.status] if i.accepted and i.status else errors.get(i.code, i.code)

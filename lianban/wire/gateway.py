@@ -11,9 +11,10 @@ Every request to a department's REST gateway or to 皖事通办 carries four hea
 :func:`sign_headers` and :class:`GatewayAuth` sign on the client side; :class:`GatewayVerifier` checks on
 the server side and answers with a Chinese reason, or None when the request may pass. The verifier refuses a
 bad signature, a timestamp more than :data:`MAX_SKEW_SECONDS` away from its clock, and a nonce it has seen.
-Where it remembers nonces is a :class:`NonceMemory`: :class:`InMemoryNonces` for one process (a simulator), the
-ledger's table for a server run by several workers (``lianban.ledger.nonces``), so a replay sent to another
-worker is refused too. Secrets never appear in a header, a reason or a repr.
+Where it remembers nonces is a :class:`NonceMemory`: :class:`InMemoryNonces` for one process (the SMS and 皖事通办
+simulators), a table shared by every worker otherwise, so a replay sent to another worker is refused too: the
+ledger's for the hub's server (``lianban.ledger.nonces``), the department's own database for a simulated REST
+department (``simulators.engine``). Secrets never appear in a header, a reason or a repr.
 """
 
 from __future__ import annotations

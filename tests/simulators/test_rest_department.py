@@ -202,6 +202,19 @@ def test_replayed_request_is_refused(url: str) -> None:
     assert replay.status_code == 401 and "重放" in replay.json()["message"]
 
 
+def test_a_request_replayed_to_another_worker_on_the_same_database_is_refused(tmp_path: Path, keys_dir: Path) -> None:
+    """Each worker kept its own nonces in memory: a signed request replayed to a second worker serving the same
+    department database passed. The nonces are kept in that database now."""
+    workers = [create_app(engine_for(keys_dir, "health", tmp_path / "health.db", step_seconds=0), APP_ID, SECRET,
+                          health_statuses.CODES) for _ in range(2)]
+    data = json.dumps({"keys": []}).encode()
+    headers = sign_headers(APP_ID, SECRET, "POST", STATUS, data)
+    with serve_in_background(workers[0]) as first, serve_in_background(workers[1]) as second:
+        assert Gateway(first).post(STATUS, raw=data, headers=headers).status_code == 200
+        replay = Gateway(second).post(STATUS, raw=data, headers=headers)
+    assert replay.status_code == 401 and "重放" in replay.json()["message"]
+
+
 def test_stale_timestamp_is_refused(url: str) -> None:
     data = b'{"keys": []}'
     headers = sign_headers(APP_ID, SECRET, "POST", STATUS, data, timestamp=1_600_000_000)
