@@ -30,7 +30,7 @@ The core package, in layers; each imports only the layers below it (``.importlin
        │       evidence_head mirrors its head beside the keys, evidence_archive writes monthly archives),
        │       progress, cases, time_limits (read models), results (sealed 办理结果), progress_query (the
        │       applicant's query by 办件编号 + 查询密码: applicant_view what it shows, query_attempts its rate limit),
-       │       nonces (the gateway's replay memory, shared by every server worker), reconciliation (对账),
+       │       nonces (callbacks' and answers' replay memory, one for all processes), reconciliation (对账),
        │       incidents (what is wrong now, by party), health (scheduled connection checks, failed tasks),
        │       outbox (claiming due rows, so two runs never send the same one; settling them set-based),
        │       daily (the daily summary's figures), new_cases (a staged chunk's new cases, items and outbox rows

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from lianban.pipeline.deliver import DeliverResult
     from lianban.pipeline.offload import Offload
     from lianban.wire.contract import DepartmentConnector, Peer
+    from lianban.wire.gateway import NonceMemory
     from lianban.wire.settings import DepartmentSettings
 
 alerts = logging.getLogger("lianban.alerts")
@@ -147,8 +148,17 @@ def _lanes(department: str, settings: DepartmentSettings, paths: Paths,
            processes: int = 1) -> list[Peer[DepartmentConnector]]:
     """One connection to `department` per lane (``extra.lanes``), the rate it allows shared between them (and
     between the `processes` that run at once)."""
-    return [load_department(department, settings.per_lane(processes), paths.keys_dir)
+    return [load_department(department, settings.per_lane(processes), paths.keys_dir, _answers_seen(paths))
             for _ in range(settings.lanes)]
+
+
+def _answers_seen(paths: Paths) -> NonceMemory:
+    """Where the nonces of the parties' signed answers are remembered: the ledger, which every process and run of
+    the hub shares, so an answer replayed to another one is refused as one replayed to the same is."""
+    from lianban.ledger.db import session_factory
+    from lianban.ledger.nonces import LedgerNonces
+
+    return LedgerNonces(session_factory(paths.ledger_url))
 
 
 def collect_hrss() -> dict[str, Any]:
@@ -200,7 +210,7 @@ def _forward_supplements(department: str, paths: Paths, ledger: str) -> dict[str
     from lianban.pipeline.supplements import forward_supplements
 
     settings = department_settings(department)
-    peer = load_department(department, settings, paths.keys_dir)
+    peer = load_department(department, settings, paths.keys_dir, _answers_seen(paths))
     return forward_supplements(peer, ledger, settings.batch_size, paths.keys_dir).as_dict()
 
 
@@ -231,7 +241,7 @@ def report(retry_parked: bool = False) -> dict[str, Any]:
 
     paths = Paths.from_env()
     ledger = paths.existing_ledger()
-    sink = load_sink(department_settings(SINK), paths.keys_dir)
+    sink = load_sink(department_settings(SINK), paths.keys_dir, _answers_seen(paths))
     requeued = {"requeued": requeue_parked(ledger)} if retry_parked else {}
     return {**requeued, **run(sink, ledger, paths.keys_dir).as_dict()}
 

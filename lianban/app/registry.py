@@ -17,6 +17,7 @@ from typing import Any
 from lianban.domain.catalog import load_catalog
 from lianban.errors import ConfigError
 from lianban.wire.contract import DepartmentConnector, Peer, StatusSink
+from lianban.wire.gateway import NonceMemory
 from lianban.wire.settings import DepartmentSettings, Limiter
 from lianban.wire.signatures import AnswerCheck
 from lianban.wire.transport import TokenBucket
@@ -67,9 +68,11 @@ def load_connector(department: str, settings: DepartmentSettings, keys_dir: Path
     return _build(department, settings, AnswerCheck.load(keys_dir, department))
 
 
-def load_department(department: str, settings: DepartmentSettings, keys_dir: Path) -> Peer[DepartmentConnector]:
-    """The department's connector and the proofs of its verified answers, for the pipeline."""
-    answers = AnswerCheck.load(keys_dir, department)
+def load_department(department: str, settings: DepartmentSettings, keys_dir: Path,
+                    nonces: NonceMemory | None = None) -> Peer[DepartmentConnector]:
+    """The department's connector and the proofs of its verified answers, for the pipeline; the answers' nonces
+    remembered in `nonces` (the ledger's: :func:`lianban.app.jobs`) when given."""
+    answers = AnswerCheck.load(keys_dir, department, nonces)
     limiter = TokenBucket(settings.rate_limit) if settings.rate_limit else None  # its sessions' and the pace's
     connector = _build(department, settings, answers, limiter)
     if not isinstance(connector, DepartmentConnector):
@@ -78,9 +81,10 @@ def load_department(department: str, settings: DepartmentSettings, keys_dir: Pat
     return Peer(connector, answers, limiter.ready) if limiter else Peer(connector, answers)
 
 
-def load_sink(settings: DepartmentSettings, keys_dir: Path) -> Peer[StatusSink]:
-    """The 皖事通办 connector and the proofs of its verified acknowledgements, for the pipeline."""
-    answers = AnswerCheck.load(keys_dir, SINK)
+def load_sink(settings: DepartmentSettings, keys_dir: Path, nonces: NonceMemory | None = None) -> Peer[StatusSink]:
+    """The 皖事通办 connector and the proofs of its verified acknowledgements, for the pipeline (nonces as for
+    :func:`load_department`)."""
+    answers = AnswerCheck.load(keys_dir, SINK, nonces)
     connector = _build(SINK, settings, answers)
     if not isinstance(connector, StatusSink):
         raise ConfigError(f"{connector_path(SINK)} is not a status sink (push/health: lianban.wire.contract)")

@@ -1,5 +1,7 @@
 """The gateway's nonce memory in the ledger (:class:`lianban.wire.gateway.NonceMemory`), shared by every worker
 of ``lianban serve``: a department's callback replayed to another worker is refused like one replayed to the same.
+The hub's pipeline keeps the nonces of the parties' signed answers here too (under ``answer/<party>``,
+:class:`lianban.wire.signatures.ResponseVerifier`): an answer replayed to another process or run is refused.
 
 One row per (app id, nonce) let through, kept for twice the allowed clock skew (older requests are refused as
 stale anyway); the primary key makes the check and the note one atomic insert, whatever the database.

@@ -27,10 +27,14 @@ from lianban.crypto.suites import Suite, get_suite
 from lianban.errors import RetriableError
 from lianban.keys import keysets
 from lianban.keys.names import names_for
-from lianban.wire.gateway import body_sm3
+from lianban.wire.gateway import MAX_NONCE_CHARS, NonceMemory, body_sm3
 
 HEADER = "X-Lianban-Signature"
 MAX_SKEW = 300.0
+REPLAYED = "随机数重复，疑似重放 (replayed nonce)"
+#: the answers' nonces share the gateway's nonce table with the departments' callbacks, under this prefix and the
+#: party's name (where a callback's are under its app id)
+ANSWER_SCOPE = "answer/"
 log = logging.getLogger("lianban.alerts")
 
 
@@ -62,13 +66,16 @@ def parse_header(value: str) -> dict[str, str]:
 
 
 class ResponseVerifier:
-    """Checks response signatures of one department (its public keys by kid) with a replay window."""
+    """Checks response signatures of one department (its public keys by kid) with a replay window: the nonces of
+    the answers it let through, in `nonces` when given (the ledger's, shared by every process of the hub: an answer
+    replayed to another run or process is refused too), else in this process's memory."""
 
     def __init__(self, department: str, suite: Suite, public_keys: Mapping[str, bytes],
-                 max_skew: float = MAX_SKEW, capacity: int = 100_000) -> None:
+                 max_skew: float = MAX_SKEW, capacity: int = 100_000, nonces: NonceMemory | None = None) -> None:
         self.department, self.suite, self.public_keys = department, suite, dict(public_keys)
         self.max_skew, self.capacity = max_skew, capacity
         self._seen: OrderedDict[str, float] = OrderedDict()
+        self._nonces = nonces
 
     def _alert(self, why: str) -> SignatureAlert:
         log.error("告警 ALERT: %s 应答签名校验失败 (%s)", self.department, why)
@@ -78,10 +85,14 @@ class ResponseVerifier:
     def _fresh(self, ts: str, nonce: str, now: float) -> str | None:
         if not abs(now - float(ts)) <= self.max_skew:  # so that NaN, which compares false, is stale too
             return "时间戳超出允许窗口 (stale timestamp)"
+        if self._nonces is not None:  # noted under the party's name; a nonce too long for the table by its digest
+            noted = nonce if len(nonce) <= MAX_NONCE_CHARS else sm3_hex(nonce.encode())
+            fresh = self._nonces.remember(ANSWER_SCOPE + self.department, noted, now, now - 2 * self.max_skew)
+            return None if fresh else REPLAYED
         while self._seen and next(iter(self._seen.values())) < now - 2 * self.max_skew:
             self._seen.popitem(last=False)
         if nonce in self._seen:
-            return "随机数重复，疑似重放 (replayed nonce)"
+            return REPLAYED
         if len(self._seen) >= self.capacity:  # forgetting a nonce still in the window would let its replay pass
             return f"窗口内已记住 {self.capacity} 个随机数，达到上限，稍后重试 (nonce memory full)"
         self._seen[nonce] = now
@@ -145,10 +156,11 @@ class AnswerCheck:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, keys_dir: Path, party: str) -> AnswerCheck:
-        """Checks answers with the party's public response-signing keys from `keys_dir`."""
+    def load(cls, keys_dir: Path, party: str, nonces: NonceMemory | None = None) -> AnswerCheck:
+        """Checks answers with the party's public response-signing keys from `keys_dir`; remembers their nonces
+        in `nonces` when given (else in this process)."""
         keys = keysets.load(keys_dir, names_for(party)[1], public_only=True)
-        return cls(ResponseVerifier(party, get_suite(keys.suite), keys.public))
+        return cls(ResponseVerifier(party, get_suite(keys.suite), keys.public, nonces=nonces))
 
     def __call__(self, response: requests.Response) -> None:
         request = response.request
