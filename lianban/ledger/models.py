@@ -269,6 +269,8 @@ class SmsNotice(Base):
     sealed: Mapped[str] = mapped_column(Text)  # vault envelope of {phone, values}: what it takes to send it again
     state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
     attempts: Mapped[int] = mapped_column(default=0)  # sends made (a failed delivery is sent again, bounded)
+    #: 0 as planned, +1 each time rewritten (another number, other values): part of the send's idempotency key
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
     message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX), default=None)  # the gateway's, last send
     reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it failed / was refused (Chinese, no PII)
     not_before: Mapped[datetime]  # quiet hours: not sent before this

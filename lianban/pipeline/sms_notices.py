@@ -5,9 +5,12 @@ gateway dedupes on.
                     planning it again — a rerun, the next day's job — finds it and adds nothing. The phone and the
                     template's values are kept sealed with the vault key, to send (again) without the source.
     send_due        every planned notice whose quiet hours are over (and every failed delivery with sends left):
-                    sent under ``N<SM3 of kind, person, period>-<sends made>`` (:func:`key`). A crash after
-                    the gateway took it but before the ledger noted it resends the same key next run: the
-                    gateway answers duplicate, the ledger notes it sent, the person gets one message. Quiet
+                    sent under ``N<SM3 of kind, person, period>[-v<version>]-<sends made>`` (:func:`key`). A
+                    crash after the gateway took it but before the ledger noted it resends the same key next
+                    run: the gateway answers duplicate, the ledger notes it sent, the person gets one message.
+                    A notice rewritten meanwhile (another number, other values: :func:`replan`,
+                    :func:`readdress`) is another version, under another key: the gateway's copy of the old
+                    version does not stand in for it. Quiet
                     hours defer (the gateway's connector says until when); an invalid phone (until
                     :func:`replan` gives a valid one) or a refused text is final, with its reason; a refusal
                     that is the hub's setup at fault (:data:`SETUP_REFUSALS`) is not the notice's: it stays due
@@ -122,6 +125,7 @@ def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str | None, valu
     person now, with `values`."""
     notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
+    notice.version += 1
 
 
 #: states of a notice not delivered that may still go, to another number than the one it holds
@@ -162,6 +166,7 @@ def readdress(vault: KeyRing, notice: SmsNotice, phone: str) -> bool:
     if opened is None or not isinstance(opened.get("values"), Mapping):
         return False
     notice.sealed = _sealed(vault, notice.kind, notice.person_index, notice.period, phone, opened["values"])
+    notice.version += 1
     return True
 
 
@@ -191,10 +196,12 @@ def _sealed(vault: KeyRing, kind: str, person_index: str, period: str, phone: st
 
 
 def key(notice: SmsNotice) -> str:
-    """The idempotency key of the notice's next send (the same until a send is noted): from what the notice is
-    (kind, person's blind index, period), not its row id, which a ledger restored from a backup gives again to
-    another person's notice planned after it."""
-    return f"N{sm3_hex(_aad(notice.kind, notice.person_index, notice.period).encode())[:32]}-{notice.attempts}"
+    """The idempotency key of the notice's next send (the same until a send is noted or the notice is rewritten):
+    from what the notice is (kind, person's blind index, period), not its row id, which a ledger restored from a
+    backup gives again to another person's notice planned after it; and its version, when rewritten (a notice as
+    first planned keeps the key it had before versions were kept)."""
+    version = f"-v{notice.version}" if notice.version else ""
+    return f"N{sm3_hex(_aad(notice.kind, notice.person_index, notice.period).encode())[:32]}{version}-{notice.attempts}"
 
 
 @dataclass
@@ -239,11 +246,12 @@ def _note(n: SmsNotice, outcome: Outcome, message_id: str | None, reason: str | 
         result.dead += 1
 
 
-def _as_read(session: Session, notice_id: int, attempts: int) -> SmsNotice | None:
-    """The notice, locked, while still due with the sends it had when read; None when another run noted a send
-    of it meanwhile (an answer to ours — duplicate — then tells nothing new and must not count a send)."""
+def _as_read(session: Session, notice_id: int, read: tuple[int, int]) -> SmsNotice | None:
+    """The notice, locked, while still due with the sends and the version it had when read (`read`); None when
+    another run noted a send of it meanwhile (an answer to ours — duplicate — then tells nothing new and must not
+    count a send), or rewrote it (the answer is of a version no longer to go: the new one is still to be sent)."""
     n = session.get(SmsNotice, notice_id, with_for_update=True)
-    return n if n is not None and n.state in DUE and n.attempts == attempts else None
+    return n if n is not None and n.state in DUE and (n.attempts, n.version) == read else None
 
 
 def _setup_fault(answer: SmsResult, result: NoticeResult) -> bool:
@@ -263,7 +271,7 @@ def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, li
         due = list(session.scalars(select(SmsNotice).where(SmsNotice.state.in_(DUE), SmsNotice.not_before <= now,
                                                            SmsNotice.attempts < MAX_SENDS)
                                    .order_by(SmsNotice.id).limit(limit)))
-        made, read = {n.id: _message(vault, book, n) for n in due}, {n.id: n.attempts for n in due}
+        made, read = {n.id: _message(vault, book, n) for n in due}, {n.id: (n.attempts, n.version) for n in due}
     ready = [(i, m) for i, m in made.items() if isinstance(m, SmsMessage)]
     try:
         answers = gateway.send([m for _, m in ready]) if ready else []

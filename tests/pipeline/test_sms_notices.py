@@ -28,12 +28,16 @@ from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.pipeline.sms_notices import (
     MAX_SENDS,
+    READDRESSED,
     another_number,
     collect_receipts,
     key,
+    phone_of,
     plan,
     plan_again,
+    replan,
     send_due,
+    values_of,
 )
 from lianban.wire.contract import HealthReport
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsMessage, SmsResult
@@ -356,3 +360,58 @@ def test_a_notice_out_of_sends_is_not_planned_again_into_a_state_no_send_takes(p
         assert not another_number(vault, n, "13912345678")
         assert plan_again(session, vault, n, n.kind, "13912345678", VALUES) is None
     assert _states(paths) == ["invalid"]
+
+
+def _taken_then_crashed(paths: Paths, gateway: Gateway) -> tuple[str, str]:
+    """The gateway takes the one notice's current version, and the run crashes before the ledger notes it; the
+    notice's phone and text, as the gateway took them."""
+    from lianban.wire.sms import compose
+
+    vault = load_ring(paths.keys_dir, VAULT)
+    with session_factory(paths.ledger_url)() as session:
+        n = session.scalars(select(SmsNotice)).one()
+        phone, values = phone_of(vault, n), values_of(vault, n) or {}
+        message = compose(load_templates(), n.kind, key(n), phone, **values)
+    assert gateway.connector(NOON).send([message])[0].outcome is Outcome.ACCEPTED
+    return phone or "", message.text
+
+
+@pytest.mark.parametrize("change", ["readdressed", "replanned"])
+def test_a_notice_rewritten_after_a_crash_is_sent_as_rewritten(paths: Paths, gateway: Gateway, change: str) -> None:
+    """The gateway took a notice, the run crashed before the ledger noted it, then the notice was rewritten: moved
+    to the person's new number, or told new values (重新核定). It kept its idempotency key: the gateway answered
+    duplicate, the person heard the old version only (at the old number, or the old amount) and never the new
+    one. Now a rewritten notice is another version, under another key, and goes as rewritten; a crash after the
+    gateway took the new version still sends it once."""
+    book, vault, old, new = load_templates(), load_ring(paths.keys_dir, VAULT), "13912345678", "13787654321"
+    _plan(paths, [old])
+    first = _taken_then_crashed(paths, gateway)
+    with session_factory(paths.ledger_url).begin() as session:
+        n = session.scalars(select(SmsNotice)).one()
+        if change == "readdressed":
+            assert plan_again(session, vault, n, n.kind, new, VALUES) == READDRESSED
+        else:
+            replan(vault, n, n.kind, old, {**VALUES, "statutory_age": "63岁"})
+    second = _taken_then_crashed(paths, gateway)  # the new version taken, and the run crashes again
+    assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
+    sent = [(m["phone"], m["text"]) for m in gateway.outbox()]
+    assert sent == [first, second] and first != second and _states(paths) == ["sent"]
+    assert (new if change == "readdressed" else "63岁") in "".join(second)
+
+
+def test_a_notice_moved_while_its_send_is_on_the_wire_still_goes_to_the_new_number(paths: Paths,
+                                                                                    gateway: Gateway) -> None:
+    """Another run moved the notice to the person's new number while ours was sending it to the old one: our
+    answer was noted against the moved notice (sent), and the new number never heard. Now the answer of a
+    version no longer to go is not noted; the next run sends the moved notice to the new number."""
+    book, vault, old, new = load_templates(), load_ring(paths.keys_dir, VAULT), "13912345678", "13787654321"
+    _plan(paths, [old])
+
+    def another_run() -> None:  # HRSS recorded the person's new number: the notice moves there
+        with session_factory(paths.ledger_url).begin() as session:
+            n = session.scalars(select(SmsNotice)).one()
+            assert plan_again(session, vault, n, n.kind, new, VALUES) == READDRESSED
+
+    assert send_due(_Meanwhile(gateway, another_run), book, paths.ledger_url, paths.keys_dir).sent == 0
+    assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
+    assert [m["phone"] for m in gateway.outbox()] == [old, new] and _states(paths) == ["sent"]
