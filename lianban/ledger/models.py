@@ -268,7 +268,7 @@ class SmsNotice(Base):
     period: Mapped[str] = mapped_column(String(16))  # the retirement month, the pension's start month …
     sealed: Mapped[str] = mapped_column(Text)  # vault envelope of {phone, values}: what it takes to send it again
     state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
-    attempts: Mapped[int] = mapped_column(default=0)  # sends made (a failed delivery is sent again, bounded)
+    attempts: Mapped[int] = mapped_column(default=0)  # sends of this version (a failed one sent again, bounded)
     #: 0 as planned, +1 each time rewritten (another number, other values): part of the send's idempotency key
     version: Mapped[int] = mapped_column(default=0, server_default="0")
     message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX), default=None)  # the gateway's, last send

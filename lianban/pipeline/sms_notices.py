@@ -4,7 +4,8 @@ gateway dedupes on.
     plan            one row per person (blind index) × kind (the template) × period (e.g. the retirement month):
                     planning it again — a rerun, the next day's job — finds it and adds nothing. The phone and the
                     template's values are kept sealed with the vault key, to send (again) without the source.
-    send_due        every planned notice whose quiet hours are over (and every failed delivery with sends left):
+    send_due        every planned notice whose quiet hours are over (and every failed delivery with sends left;
+                    a notice moved to another number has its sends there afresh):
                     sent under ``N<SM3 of kind, person, period>[-v<version>]-<sends made>`` (:func:`key`). A
                     crash after the gateway took it but before the ledger noted it resends the same key next
                     run: the gateway answers duplicate, the ledger notes it sent, the person gets one message.
@@ -125,7 +126,13 @@ def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str | None, valu
     person now, with `values`."""
     notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
-    notice.version += 1
+    _rewritten(notice)
+
+
+def _rewritten(notice: SmsNotice) -> None:
+    """`notice` as a new version (another number, other values): sent under a key of its own (:func:`key`), with
+    sends of its own: the sends the old version used (on a wrong number, say) do not count against it."""
+    notice.version, notice.attempts = notice.version + 1, 0
 
 
 #: states of a notice not delivered that may still go, to another number than the one it holds
@@ -134,11 +141,10 @@ PLANNED_AGAIN, READDRESSED = "planned", "readdressed"  # what plan_again did
 
 
 def another_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> bool:
-    """Whether `notice` may still go (:data:`UNSENT`, with sends left: planned again out of sends, no send would
-    take it) and `phone` is a mobile number other than the one it holds (none, a malformed one, one 空号 was said
-    of, or the person's old number)."""
-    return (notice.state in UNSENT and notice.attempts < MAX_SENDS and is_mobile(phone)
-            and phone != phone_of(vault, notice))
+    """Whether `notice` may still go (:data:`UNSENT`: planned again for `phone` it gets sends of its own, however
+    many the old number used) and `phone` is a mobile number other than the one it holds (none, a malformed one,
+    one 空号 was said of, or the person's old number)."""
+    return notice.state in UNSENT and is_mobile(phone) and phone != phone_of(vault, notice)
 
 
 def plan_again(session: Session, vault: KeyRing, notice: SmsNotice, kind: str, phone: str,
@@ -166,7 +172,7 @@ def readdress(vault: KeyRing, notice: SmsNotice, phone: str) -> bool:
     if opened is None or not isinstance(opened.get("values"), Mapping):
         return False
     notice.sealed = _sealed(vault, notice.kind, notice.person_index, notice.period, phone, opened["values"])
-    notice.version += 1
+    _rewritten(notice)
     return True
 
 

@@ -28,6 +28,7 @@ from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.pipeline.sms_notices import (
     MAX_SENDS,
+    PLANNED_AGAIN,
     READDRESSED,
     another_number,
     collect_receipts,
@@ -346,20 +347,44 @@ def test_a_number_that_does_not_exist_is_not_sent_to_again(paths: Paths, gateway
     assert "空号" in reason and "更正" in reason and EMPTY not in listed.output
 
 
-def test_a_notice_out_of_sends_is_not_planned_again_into_a_state_no_send_takes(paths: Paths) -> None:
-    """A notice whose last allowed send drew 空号 is invalid with MAX_SENDS sends made: planned again for another
-    number it would sit planned for ever (a send takes only notices with sends left), listed nowhere. It stays
-    invalid, listed for an operator, with its reason."""
-    vault = load_ring(paths.keys_dir, VAULT)
+def test_a_notice_out_of_sends_at_a_dead_number_goes_to_the_corrected_one(paths: Paths, gateway: Gateway) -> None:
+    """A notice whose last allowed send drew 空号 is invalid with MAX_SENDS sends made. Planned again for another
+    number it sat planned for ever (a send takes only notices with sends left), listed nowhere; then it was kept
+    invalid, and the corrected number never heard. Now the corrected number gets sends of its own: the notice is
+    planned again, sent there and delivered, never left in a state no send takes."""
+    vault, corrected = load_ring(paths.keys_dir, VAULT), "13912345678"
     _plan(paths, [EMPTY])
     with session_factory(paths.ledger_url).begin() as session:
         n = session.scalars(select(SmsNotice)).one()
         n.state, n.attempts, n.reason = "invalid", MAX_SENDS, "空号"
     with session_factory(paths.ledger_url).begin() as session:
         n = session.scalars(select(SmsNotice)).one()
-        assert not another_number(vault, n, "13912345678")
-        assert plan_again(session, vault, n, n.kind, "13912345678", VALUES) is None
-    assert _states(paths) == ["invalid"]
+        assert another_number(vault, n, corrected) and not another_number(vault, n, EMPTY)
+        assert plan_again(session, vault, n, n.kind, corrected, VALUES) == PLANNED_AGAIN
+    assert send_due(gateway.connector(NOON), load_templates(), paths.ledger_url, paths.keys_dir).sent == 1
+    collect_receipts(gateway.connector(NOON), paths.ledger_url)
+    assert [m["phone"] for m in gateway.outbox()] == [corrected] and _states(paths) == ["delivered"]
+
+
+def test_a_notice_moved_to_a_new_number_has_its_sends_there_afresh(paths: Paths, gateway: Gateway) -> None:
+    """A notice that used all but one of its sends on a wrong number (关机 each time) was moved to the person's
+    new number keeping the sends it had used: the new number, off for a day, got one try and the notice was
+    dead. Now the new number gets MAX_SENDS sends of its own, as any notice does; the old number got no more."""
+    book, vault, new = load_templates(), load_ring(paths.keys_dir, VAULT), "13900000003"
+    requests.post(f"{gateway.url}/_sim/config", json={"failing": {OFF: "POWERED_OFF", new: "POWERED_OFF"}},
+                  timeout=5)
+    _plan(paths, [OFF])
+    for _ in range(MAX_SENDS - 1):
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+    with session_factory(paths.ledger_url).begin() as session:
+        n = session.scalars(select(SmsNotice)).one()
+        assert plan_again(session, vault, n, n.kind, new, VALUES) == READDRESSED
+    for _ in range(MAX_SENDS + 1):
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+    sent = [m["phone"] for m in gateway.outbox()]
+    assert (sent.count(OFF), sent.count(new)) == (MAX_SENDS - 1, MAX_SENDS) and _states(paths) == ["dead"]
 
 
 def _taken_then_crashed(paths: Paths, gateway: Gateway) -> tuple[str, str]:
