@@ -12,8 +12,10 @@ another valid number — HRSS corrected it and set 同步标志 back to ``0`` �
 
 An award read again with other values (重新核定: another monthly amount, say) is told them: the notice not sent
 yet is rewritten, else a new one is planned, ``pension_notice_revised``, period the start month and ``/n`` (the
-n-th time told again); one of the award still to be sent again with the old values — or failing later — is dead,
-superseded. The award's notices are compared with the latest only: read again unchanged, nothing new is planned.
+n-th time told again); one of the award still to be sent again with the old values — or failing later, or invalid
+for 空号 — is dead, superseded, and the new one is invalid at once when the row still holds the number 空号 was
+said of (not sent to it again; told once HRSS corrects the number). The award's notices are compared with the
+latest only: read again unchanged, nothing new is planned.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ from lianban.ledger.db import session_factory, write_lock
 from lianban.ledger.models import SmsNotice
 from lianban.pipeline.reminders import NoticeKeys, notice_keys
 from lianban.pipeline.sms_notices import (
-    DUE,
     PLANNED_AGAIN,
     READDRESSED,
     SUPERSEDED,
+    UNSENT,
     NoticeState,
     another_number,
+    dead_number,
     plan,
     plan_again,
     replan,
@@ -120,13 +123,17 @@ def _told(session: Session, index: str, period: str) -> list[SmsNotice]:
 def _revise(session: Session, keys: NoticeKeys, latest: SmsNotice, count: int, award: Award, index: str) -> bool:
     """重新核定 of an award told `count` times, `latest` last: `latest` (read again under lock) rewritten with the
     new values while it was never sent; else a new notice tells them, and `latest`, when still to be sent again,
-    is dead, superseded. Whether anything was planned (no: another run planned it meanwhile)."""
+    is dead, superseded, and so is one invalid for 空号 (the new one is invalid at once when the row still holds
+    that number: :func:`~lianban.pipeline.sms_notices.dead_number`). Whether anything was planned (no: another
+    run planned it meanwhile)."""
     n = award.notice
     write_lock(session)
     session.refresh(latest, with_for_update=True)
     if latest.attempts == 0 and latest.state in (NoticeState.PLANNED, NoticeState.INVALID):
         replan(keys.vault, latest, latest.kind, award.phone, n.values)
         return True
-    if latest.state in DUE:
+    dead = dead_number(keys.vault, latest, award.phone)
+    if latest.state in UNSENT:
         latest.state, latest.reason = NoticeState.DEAD, SUPERSEDED
-    return plan(session, keys.vault, PENSION_REVISED, index, f"{n.period}/{count}", award.phone, n.values)
+    return plan(session, keys.vault, PENSION_REVISED, index, f"{n.period}/{count}", award.phone, n.values,
+                invalid=dead)

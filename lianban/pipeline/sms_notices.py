@@ -21,7 +21,8 @@ gateway dedupes on.
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
                     --failed``); dead at once when the person refused it (:data:`FINAL_FAILURES`), invalid at
                     once when the number does not exist (:data:`NUMBER_FAILURES`: sent again only to another
-                    number, :func:`replan`). A receipt
+                    number, :func:`replan`; a later notice to the same number is invalid at once,
+                    :func:`dead_number`). A receipt
                     applies only to a notice still waiting for that message: one of an earlier send (another
                     run read it and sent again meanwhile) is passed over. A notice no receipt settles within
                     :data:`RECEIPT_WAIT` of its send is dead too, not asked about for ever.
@@ -58,8 +59,8 @@ from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
 __all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "SUPERSEDED", "UNSENT", "NoticeState", "another_number",
-           "collect_receipts", "listed", "phone_of", "plan", "plan_again", "readdress", "replan", "send_due",
-           "values_of"]
+           "collect_receipts", "dead_number", "listed", "phone_of", "plan", "plan_again", "readdress", "replan",
+           "send_due", "values_of"]
 
 MAX_SENDS = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
@@ -103,17 +104,19 @@ def _aad(kind: str, person_index: str, period: str) -> str:
 
 
 def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period: str, phone: str | None,
-         values: Mapping[str, str | int], now: datetime | None = None) -> bool:
+         values: Mapping[str, str | int], now: datetime | None = None, invalid: str | None = None) -> bool:
     """Write the notice unless it exists; whether it is new. Two runs planning the same notice at once write it
     once: on SQLite the check waits for the other run's transaction (the write lock taken first); on PostgreSQL
-    the insert leaves the other's notice, committed first, as it is, and the notice is not new."""
+    the insert leaves the other's notice, committed first, as it is, and the notice is not new. `invalid`: why
+    `phone` is known to reach no one (:func:`dead_number`): written invalid with it, not sent."""
     write_lock(session)
     known = select(SmsNotice.id).where(SmsNotice.kind == kind, SmsNotice.person_index == person_index,
                                        SmsNotice.period == period)
     if session.scalars(known).first() is not None:
         return False
     now = now or utcnow()
-    notice = {"kind": kind, "person_index": person_index, "period": period, "state": NoticeState.PLANNED,
+    notice = {"kind": kind, "person_index": person_index, "period": period,
+              "state": NoticeState.INVALID if invalid else NoticeState.PLANNED, "reason": invalid,
               "sealed": _sealed(vault, kind, person_index, period, phone, values), "attempts": 0,
               "not_before": now, "created_at": now}
     return insert_unless_there(session, SmsNotice, notice, ("kind", "person_index", "period"))
@@ -145,6 +148,13 @@ def another_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> bool
     many the old number used) and `phone` is a mobile number other than the one it holds (none, a malformed one,
     one 空号 was said of, or the person's old number)."""
     return notice.state in UNSENT and is_mobile(phone) and phone != phone_of(vault, notice)
+
+
+def dead_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> str | None:
+    """Why `phone` reaches no one, when `notice` drew 空号 at it (:data:`NUMBER_FAILURES`, final for the number:
+    a later notice to it is invalid at once, with the same reason); else None."""
+    failed = notice.state == NoticeState.INVALID and notice.reason in NUMBER_FAILURES.values()
+    return notice.reason if failed and phone is not None and phone == phone_of(vault, notice) else None
 
 
 def plan_again(session: Session, vault: KeyRing, notice: SmsNotice, kind: str, phone: str,

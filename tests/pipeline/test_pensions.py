@@ -16,6 +16,8 @@ from connectors.sms.connector import SmsConnector
 from lianban.app.config import Paths
 from lianban.domain.identity import phone_problem
 from lianban.domain.sms import load_templates
+from lianban.ledger.db import session_factory
+from lianban.ledger.models import SmsNotice
 from lianban.pipeline.pensions import plan_pension_notices
 from lianban.pipeline.sms_notices import collect_receipts, send_due
 from lianban.wire.gateway import GatewayAuth
@@ -158,3 +160,31 @@ def test_a_first_notice_failing_after_the_pension_was_assessed_again_is_not_sent
         send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
         texts = [m["text"] for m in _outbox(url)]
     assert sum("3000.00元" in t for t in texts) == 1 and sum("3210.50元" in t for t in texts) == 2
+
+
+def test_a_pension_assessed_again_at_a_number_said_not_to_exist_is_not_sent_there(paths: Paths) -> None:
+    """The 待遇告知 drew 空号 (the number does not exist), then the pension was assessed again (重新核定) with the
+    same number on the row: the new amount's notice was sent to the dead number all the same, once more, and the
+    first notice stayed listed invalid beside it. Now the new notice is invalid at once (空号, with what to do),
+    the first one dead, superseded; once HRSS corrects the number the new amount alone goes there, once."""
+    empty, corrected = "13900000000", "13800138000"
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": empty, "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    config = GatewayConfig(failing={empty: "EMPTY_NUMBER"})
+    with serve_in_background(create_app("hub", "secret", config)) as url:
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        collect_receipts(_connector(url), paths.ledger_url)  # 空号
+        _flag_new(source, row["award_no"], monthly_amount="3210.50")
+        assert plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir).revised == 1
+        assert send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir).sent == 0
+        with session_factory(paths.ledger_url)() as session:
+            told = [(n.state, n.reason or "") for n in session.scalars(select(SmsNotice).order_by(SmsNotice.id))]
+        assert [state for state, _ in told] == ["dead", "invalid"] and "重新核定" in told[0][1]
+        assert "空号" in told[1][1] and "更正" in told[1][1]
+        _flag_new(source, row["award_no"], phone=corrected)
+        assert plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir).planned == 1
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        sent = [(m["phone"], m["text"]) for m in _outbox(url)]
+    assert [phone for phone, _ in sent] == [empty, corrected] and "3210.50元" in sent[1][1]
