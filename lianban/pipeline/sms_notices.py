@@ -338,8 +338,9 @@ def collect_receipts(gateway: SmsGateway, ledger_url: str) -> NoticeResult:
 def _failed(session: Session, n: SmsNotice, r: DeliveryReceipt) -> None:
     """`n` after the receipt `r` said its delivery failed: sent again while sends are left, or not (module
     docstring); never when a later notice tells what it told, updated (:func:`_superseded`)."""
-    if r.code in NUMBER_FAILURES:
-        n.state, n.reason = NoticeState.INVALID, NUMBER_FAILURES[r.code]
+    if r.code in NUMBER_FAILURES:  # to go again to another number: not when a later notice tells it, updated
+        n.state, n.reason = (NoticeState.DEAD, SUPERSEDED) if _superseded(session, n) else (
+            NoticeState.INVALID, NUMBER_FAILURES[r.code])
         return
     n.reason = said(r.reason) if r.reason else "未能送达"
     again = n.attempts < MAX_SENDS and r.code not in FINAL_FAILURES

@@ -188,3 +188,31 @@ def test_a_pension_assessed_again_at_a_number_said_not_to_exist_is_not_sent_ther
         send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
         sent = [(m["phone"], m["text"]) for m in _outbox(url)]
     assert [phone for phone, _ in sent] == [empty, corrected] and "3210.50元" in sent[1][1]
+
+
+def test_a_first_notice_drawing_empty_number_after_the_pension_was_assessed_again_is_superseded(
+        paths: Paths) -> None:
+    """The first 待遇告知 went, the pension was assessed again (its new amount sent to the same number) before the
+    first one's receipt came, and both receipts said 空号: the first one stayed listed invalid, for the operator to
+    have its number corrected, beside the new one, for ever (only the new one is planned again for a corrected
+    number). Now the first one is dead, superseded; the new one alone is invalid, and goes to the corrected
+    number, once."""
+    empty, corrected = "13900000000", "13800138000"
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": empty, "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    with serve_in_background(create_app("hub", "secret", GatewayConfig(failing={empty: "EMPTY_NUMBER"}))) as url:
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)  # its receipt not yet in
+        _flag_new(source, row["award_no"], monthly_amount="3210.50")
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        collect_receipts(_connector(url), paths.ledger_url)  # both: 空号
+        with session_factory(paths.ledger_url)() as session:
+            told = [(n.state, n.reason or "") for n in session.scalars(select(SmsNotice).order_by(SmsNotice.id))]
+        assert [state for state, _ in told] == ["dead", "invalid"] and "重新核定" in told[0][1]
+        _flag_new(source, row["award_no"], phone=corrected)
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        sent = [(m["phone"], m["text"]) for m in _outbox(url)]
+    assert [phone for phone, _ in sent] == [empty, empty, corrected] and "3210.50元" in sent[2][1]
