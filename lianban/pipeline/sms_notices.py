@@ -176,12 +176,13 @@ def plan_again(session: Session, vault: KeyRing, notice: SmsNotice, kind: str, p
 
 def readdress(vault: KeyRing, notice: SmsNotice, phone: str) -> bool:
     """A notice still to go (planned, or failed and to be sent again) sent to `phone` from now on, the number the
-    source has for the person now, with the values it was sealed with; False when its seal cannot be opened (the
-    send marks it dead, saying why)."""
+    source has for the person now, with the values it was sealed with: planned there, the old number's failure
+    (关机 …) no longer its reason; False when its seal cannot be opened (the send marks it dead, saying why)."""
     opened = _opened(vault, notice)
     if opened is None or not isinstance(opened.get("values"), Mapping):
         return False
     notice.sealed = _sealed(vault, notice.kind, notice.person_index, notice.period, phone, opened["values"])
+    notice.state, notice.reason = NoticeState.PLANNED, None
     _rewritten(notice)
     return True
 

@@ -369,7 +369,9 @@ def test_a_notice_out_of_sends_at_a_dead_number_goes_to_the_corrected_one(paths:
 def test_a_notice_moved_to_a_new_number_has_its_sends_there_afresh(paths: Paths, gateway: Gateway) -> None:
     """A notice that used all but one of its sends on a wrong number (关机 each time) was moved to the person's
     new number keeping the sends it had used: the new number, off for a day, got one try and the notice was
-    dead. Now the new number gets MAX_SENDS sends of its own, as any notice does; the old number got no more."""
+    dead. Now the new number gets MAX_SENDS sends of its own, as any notice does; the old number got no more.
+    The operator's list shows it 待发送 with no sends and no reason: the old number's 关机 (送达失败待重发, with
+    0 sends) told of a number it no longer goes to."""
     book, vault, new = load_templates(), load_ring(paths.keys_dir, VAULT), "13900000003"
     requests.post(f"{gateway.url}/_sim/config", json={"failing": {OFF: "POWERED_OFF", new: "POWERED_OFF"}},
                   timeout=5)
@@ -380,6 +382,8 @@ def test_a_notice_moved_to_a_new_number_has_its_sends_there_afresh(paths: Paths,
     with session_factory(paths.ledger_url).begin() as session:
         n = session.scalars(select(SmsNotice)).one()
         assert plan_again(session, vault, n, n.kind, new, VALUES) == READDRESSED
+    listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
+    assert [(r["state"], r["sends"], r["reason"]) for r in listed] == [("planned", 0, None)]
     for _ in range(MAX_SENDS + 1):
         send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
         collect_receipts(gateway.connector(NOON), paths.ledger_url)
