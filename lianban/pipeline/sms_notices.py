@@ -78,12 +78,13 @@ SETUP_REFUSALS = frozenset({"SIGNATURE", "TOO_LONG"})
 #: not be sent to them again (通信短信息服务管理规定); dead at once, for an operator
 FINAL_FAILURES = frozenset({"REJECTED"})
 
-#: delivery failures that condemn the number, not the message (空号: it does not exist): sending again to it reaches
-#: no one, so the notice is invalid at once, as one without a valid number is, with what the operator is to do; it
-#: goes again only once the source holds another number (:func:`replan`, :func:`phone_of`)
 #: why a 待遇告知 is not sent (again): the pension was assessed again, a later notice tells the new amount
 SUPERSEDED = "养老金已重新核定，本条不再发送，改发重新核定后的待遇告知"
 
+#: delivery failures that condemn the number, not the message (空号: it does not exist): sending again to it reaches
+#: no one, so the notice is invalid at once, as one without a valid number is, with what the operator is to do; it
+#: goes again only once the source holds another number (:func:`replan`, :func:`phone_of`), and a later notice to
+#: the same number is invalid at once too (:func:`dead_number`)
 NUMBER_FAILURES = {"EMPTY_NUMBER": "空号（该手机号码不存在），不再向该号码发送；请人社核实并更正登记的手机号码"}
 
 
