@@ -63,6 +63,10 @@ __all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "SUPERSEDED", "UNSENT", 
            "send_due", "values_of"]
 
 MAX_SENDS = 3
+#: rewrites of a notice (another number, other values) that start its sends afresh; a later one keeps the sends
+#: used, so that a notice moved to and fro (a person the register lists twice, with two numbers that fail) is not
+#: sent every day for ever: MAX_SENDS × (FRESH_REWRITES + 1) sends at most in all
+FRESH_REWRITES = 3
 #: a sent notice no receipt has settled this long after its send is dead, for an operator: the gateway forgot it
 #: (an unknown id is not answered) or the operator never reported; sending again could tell the person twice
 RECEIPT_WAIT = timedelta(days=3)
@@ -135,8 +139,11 @@ def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str | None, valu
 
 def _rewritten(notice: SmsNotice) -> None:
     """`notice` as a new version (another number, other values): sent under a key of its own (:func:`key`), with
-    sends of its own: the sends the old version used (on a wrong number, say) do not count against it."""
-    notice.version, notice.attempts = notice.version + 1, 0
+    sends of its own: the sends the old version used (on a wrong number, say) do not count against it, for the
+    first :data:`FRESH_REWRITES` rewrites."""
+    notice.version += 1
+    if notice.version <= FRESH_REWRITES:
+        notice.attempts = 0
 
 
 #: states of a notice not delivered that may still go, to another number than the one it holds
@@ -146,9 +153,11 @@ PLANNED_AGAIN, READDRESSED = "planned", "readdressed"  # what plan_again did
 
 def another_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> bool:
     """Whether `notice` may still go (:data:`UNSENT`: planned again for `phone` it gets sends of its own, however
-    many the old number used) and `phone` is a mobile number other than the one it holds (none, a malformed one,
-    one 空号 was said of, or the person's old number)."""
-    return notice.state in UNSENT and is_mobile(phone) and phone != phone_of(vault, notice)
+    many the old number used, unless rewritten :data:`FRESH_REWRITES` times already and out of sends: no send
+    would take it) and `phone` is a mobile number other than the one it holds (none, a malformed one, one 空号 was
+    said of, or the person's old number)."""
+    sends_left = notice.attempts < MAX_SENDS or notice.version < FRESH_REWRITES
+    return notice.state in UNSENT and sends_left and is_mobile(phone) and phone != phone_of(vault, notice)
 
 
 def dead_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> str | None:

@@ -27,6 +27,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.pipeline.sms_notices import (
+    FRESH_REWRITES,
     MAX_SENDS,
     PLANNED_AGAIN,
     READDRESSED,
@@ -444,3 +445,22 @@ def test_a_notice_moved_while_its_send_is_on_the_wire_still_goes_to_the_new_numb
     assert send_due(_Meanwhile(gateway, another_run), book, paths.ledger_url, paths.keys_dir).sent == 0
     assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
     assert [m["phone"] for m in gateway.outbox()] == [old, new] and _states(paths) == ["sent"]
+
+
+def test_a_notice_moved_to_and_fro_between_two_failing_numbers_is_sent_a_bounded_number_of_times(
+        paths: Paths, gateway: Gateway) -> None:
+    """A person listed twice, with two numbers, both switched off: each run moved the notice to one number, then
+    the other, and each move started its sends afresh: one SMS a day, for ever. Now only the first FRESH_REWRITES
+    moves start afresh; the notice runs out of sends and is dead, for an operator."""
+    book, vault, other = load_templates(), load_ring(paths.keys_dir, VAULT), "13900000003"
+    requests.post(f"{gateway.url}/_sim/config", json={"failing": {OFF: "POWERED_OFF", other: "POWERED_OFF"}},
+                  timeout=5)
+    _plan(paths, [OFF])
+    for day in range(20):
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+        with session_factory(paths.ledger_url).begin() as session:
+            n = session.scalars(select(SmsNotice)).one()
+            if another_number(vault, n, (other, OFF)[day % 2]):
+                plan_again(session, vault, n, n.kind, (other, OFF)[day % 2], VALUES)
+    assert len(gateway.outbox()) <= MAX_SENDS * (FRESH_REWRITES + 1) and _states(paths) == ["dead"]
