@@ -122,17 +122,17 @@ def _told(session: Session, index: str, period: str) -> list[SmsNotice]:
 
 def _revise(session: Session, keys: NoticeKeys, latest: SmsNotice, count: int, award: Award, index: str) -> bool:
     """重新核定 of an award told `count` times, `latest` last: `latest` (read again under lock) rewritten with the
-    new values while it was never sent; else a new notice tells them, and `latest`, when still to be sent again,
-    is dead, superseded, and so is one invalid for 空号 (the new one is invalid at once when the row still holds
-    that number: :func:`~lianban.pipeline.sms_notices.dead_number`). Whether anything was planned (no: another
+    new values while it was never sent; else a new notice tells them, and `latest`, when still to be sent again
+    or invalid for 空号, is dead, superseded. Either is invalid at once when the row still holds the number 空号
+    was said of (:func:`~lianban.pipeline.sms_notices.dead_number`). Whether anything was planned (no: another
     run planned it meanwhile)."""
     n = award.notice
     write_lock(session)
     session.refresh(latest, with_for_update=True)
-    if latest.attempts == 0 and latest.state in (NoticeState.PLANNED, NoticeState.INVALID):
-        replan(keys.vault, latest, latest.kind, award.phone, n.values)
-        return True
     dead = dead_number(keys.vault, latest, award.phone)
+    if latest.attempts == 0 and latest.state in (NoticeState.PLANNED, NoticeState.INVALID):
+        replan(keys.vault, latest, latest.kind, award.phone, n.values, invalid=dead)
+        return True
     if latest.state in UNSENT:
         latest.state, latest.reason = NoticeState.DEAD, SUPERSEDED
     return plan(session, keys.vault, PENSION_REVISED, index, f"{n.period}/{count}", award.phone, n.values,

@@ -128,12 +128,14 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
 
 
 def replan(vault: KeyRing, notice: SmsNotice, kind: str, phone: str | None, values: Mapping[str, str | int],
-           now: datetime | None = None) -> None:
+           now: datetime | None = None, invalid: str | None = None) -> None:
     """An invalid notice (never sent: there was no valid number; or 空号 said of its number), or one not sent yet
     whose values the source changed, planned again as `kind` for `phone`, the number the source has for the
-    person now, with `values`."""
+    person now, with `values`; `invalid`: why `phone` reaches no one (:func:`dead_number`): kept invalid."""
     notice.sealed = _sealed(vault, kind, notice.person_index, notice.period, phone, values)
     notice.kind, notice.state, notice.reason, notice.not_before = kind, NoticeState.PLANNED, None, now or utcnow()
+    if invalid:
+        notice.state, notice.reason = NoticeState.INVALID, invalid
     _rewritten(notice)
 
 

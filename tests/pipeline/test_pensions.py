@@ -216,3 +216,27 @@ def test_a_first_notice_drawing_empty_number_after_the_pension_was_assessed_agai
         send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
         sent = [(m["phone"], m["text"]) for m in _outbox(url)]
     assert [phone for phone, _ in sent] == [empty, empty, corrected] and "3210.50元" in sent[2][1]
+
+
+def test_a_pension_assessed_twice_at_a_number_said_not_to_exist_is_not_sent_there(paths: Paths) -> None:
+    """The 待遇告知 drew 空号, the pension was assessed again (its new notice invalid at once: 空号), then once more
+    with the same dead number on the row: the second revision rewrote the invalid notice as planned, and it went
+    to the dead number. Now it stays invalid (空号) with the newest amount, and goes, once, when HRSS corrects
+    the number."""
+    empty, corrected = "13900000000", "13800138000"
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": empty, "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    with serve_in_background(create_app("hub", "secret", GatewayConfig(failing={empty: "EMPTY_NUMBER"}))) as url:
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        collect_receipts(_connector(url), paths.ledger_url)  # 空号
+        for amount in ("3210.50", "3300.00"):
+            _flag_new(source, row["award_no"], monthly_amount=amount)
+            assert plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir).revised == 1
+            assert send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir).sent == 0
+        _flag_new(source, row["award_no"], phone=corrected)
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+        sent = [(m["phone"], m["text"]) for m in _outbox(url)]
+    assert [phone for phone, _ in sent] == [empty, corrected] and "3300.00元" in sent[1][1]
