@@ -4,7 +4,9 @@ Generates N synthetic approvals into a fresh 前置库 (``var/bench/n<N>``), sta
 own processes on loopback (``lianban simulate``; their status clock stopped, so only intake is measured), and
 times the pipeline as the DAG runs it: ``stage`` (extract → validate → route → minimise → seal → outbox), then
 ``deliver`` for every department at once, each in its own process (``lianban run deliver DEPT``, as Airflow runs
-one task per department) until every receipt is in the ledger. Then the naive baseline (:mod:`bench.naive`) on a
+one task per department) until every receipt is in the ledger. Before any rate is printed, every record must have
+arrived once, counted in the ledger and in each department's own store (:mod:`bench.arrivals`); otherwise the
+bench stops saying what is missing. Then the naive baseline (:mod:`bench.naive`) on a
 sample of the same people: one POST and one commit per record per department.
 
 Prints per-stage times and rates (and the hub's CPU seconds per step: steadier than wall time on a shared
@@ -29,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import naive
+from bench import arrivals, naive
 from bench.kit import ROOT, cli, fresh_home, people, save, seed, simulators, start, stop
 from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
@@ -136,6 +138,8 @@ def measure(records: int, home: Path) -> dict[str, Any]:
         deliver_s, delivered = _deliver_all(env)
         deliver_cpu = _children_cpu_s() - cpu - stage_cpu
     sim_cpu = _children_cpu_s() - cpu - stage_cpu - deliver_cpu  # counted once it is waited for
+    paths = Paths.from_env(env)
+    arrivals.check(paths.ledger_url, paths.home / "simulators", _departments(), records, staged)  # or no rate
     sent = sum(int(d.get("accepted", 0)) for d in delivered.values())
     batches = sum(math.ceil(int(d.get("sent", 0)) / default_batch_size(name)) for name, d in delivered.items())
     total_s = stage_s + deliver_s
