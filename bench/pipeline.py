@@ -6,11 +6,12 @@ times the pipeline as the DAG runs it: ``stage`` (extract → validate → route
 ``deliver`` for every department at once, each in its own process (``lianban run deliver DEPT``, as Airflow runs
 one task per department) until every receipt is in the ledger. Before any rate is printed, every record must have
 arrived once, counted in the ledger and in each department's own store (:mod:`bench.arrivals`); otherwise the
-bench stops saying what is missing. Then the naive baseline (:mod:`bench.naive`) on a
-sample of the same people: one POST and one commit per record per department.
+bench stops saying what is missing. Then the naive baseline (:mod:`bench.naive`) on a sample of the same
+people: one POST and one commit per record per department.
 
 Prints per-stage times and rates (and the hub's CPU seconds per step: steadier than wall time on a shared
-machine, whose load average it prints too), peak RSS, the SM2 cost per record, and as its last line
+machine, whose load average it prints too), the hub's peak RSS (its processes added up, :mod:`bench.memory`), the
+SM2 cost per record, and as its last line
 ``end-to-end: <records/s> records/s, <ratio>x naive``. When N is above ``--reference`` (10,000), the pipeline
 first runs at that size too, and a line sets the CPU per record of both sizes side by side (staging's per
 record, the hub's and the simulators' per delivery): the cost must not grow with N. Writes
@@ -33,6 +34,7 @@ from typing import Any
 
 from bench import arrivals, naive
 from bench.kit import ROOT, cli, fresh_home, people, save, seed, simulators, start, stop
+from bench.memory import HubMemory
 from lianban.pipeline.deliver import BUDGET_SPENT
 from lianban.wire.settings import default_batch_size
 
@@ -102,18 +104,12 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, children) / 1024, 1)
-
-
 def run(records: int, sample: int, home: Path) -> dict[str, Any]:
     """The pipeline at `records` (:func:`measure`), then the naive script on `sample` of them: the ratio."""
     result = measure(records, home)
     baseline = _naive(sample, home)
     ratio = round(result["end_to_end"]["records_per_s"] / baseline["records_per_s"], 2)
-    return {**result, "naive": baseline, "ratio": ratio, "peak_rss_mb": _peak_rss_mb(),
+    return {**result, "naive": baseline, "ratio": ratio,
             "sm2": _sm2(records, result["deliver"]["batches"])}
 
 
@@ -131,12 +127,16 @@ def measure(records: int, home: Path) -> dict[str, Any]:
     seeding = time.perf_counter()
     seed(Paths.from_env(env).frontend_url, people(records))
     seed_s = time.perf_counter() - seeding
-    with simulators(env):
-        started, cpu = time.perf_counter(), _children_cpu_s()
-        staged = cli(env, "run", "stage")
-        stage_s, stage_cpu = time.perf_counter() - started, _children_cpu_s() - cpu
-        deliver_s, delivered = _deliver_all(env)
-        deliver_cpu = _children_cpu_s() - cpu - stage_cpu
+    with simulators(env) as sim:
+        memory = HubMemory(excluded=[sim.pid]).start()  # the hub's processes only, added up
+        try:
+            started, cpu = time.perf_counter(), _children_cpu_s()
+            staged = cli(env, "run", "stage")
+            stage_s, stage_cpu = time.perf_counter() - started, _children_cpu_s() - cpu
+            deliver_s, delivered = _deliver_all(env)
+            deliver_cpu = _children_cpu_s() - cpu - stage_cpu
+        finally:
+            peak = memory.stop()
     sim_cpu = _children_cpu_s() - cpu - stage_cpu - deliver_cpu  # counted once it is waited for
     paths = Paths.from_env(env)
     arrivals.check(paths.ledger_url, paths.home / "simulators", _departments(), records, staged)  # or no rate
@@ -152,7 +152,7 @@ def measure(records: int, home: Path) -> dict[str, Any]:
         "deliver": {"seconds": round(deliver_s, 1), "deliveries": sent, "deliveries_per_s": round(sent / deliver_s, 1),
                     "cpu_s": round(deliver_cpu, 1), "simulators_cpu_s": round(sim_cpu, 1), "batches": batches,
                     "by_department": delivered},
-        "per_record": figures,
+        "per_record": figures, "peak_rss": peak,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "end_to_end": {"seconds": round(total_s, 1), "records_per_s": round(records / total_s, 1)},
     }
@@ -179,7 +179,11 @@ def _print(result: dict[str, Any]) -> None:
     print(f"naive:    {n['seconds']:>8} s  {n['records_per_s']:>10,.0f} records/s  ({n['deliveries']:,} POSTs "
           f"for {n['records']:,} records, {n['deliveries_per_s']:,.0f}/s)")
     print(f"load average while measured (1, 5, 15 min): {result['load_average']} on {result['machine']}")
-    print(f"peak RSS: {result['peak_rss_mb']} MB; SM2 (sign + wrap) {result['sm2']['sign_plus_wrap_ms']} ms per "
+    rss = result["peak_rss"]
+    print(f"peak RSS of the hub: {rss['together_mb']} MB its processes together, {rss['largest_mb']} MB the largest "
+          f"({rss['processes']} processes: staging's workers and the delivery runs' helpers included; the "
+          f"simulators and the bench not counted)")
+    print(f"SM2 (sign + wrap) {result['sm2']['sign_plus_wrap_ms']} ms per "
           f"batch, {result['sm2']['ms_per_record']} ms per record")
     if "reference" in result:
         print(flat_line(result["reference"], result))

@@ -46,6 +46,8 @@ def test_the_pipeline_delivers_every_record_and_ends_with_its_rate(tmp_path: Pat
     assert deliver["deliveries"] == staged["deliveries"] > staged["staged"]  # every one accepted, 2.7 a record
     assert all(d["dead"] == d["refused"] == d["duplicates"] == 0 for d in deliver["by_department"].values())
     assert result["naive"]["records"] == 40 and result["naive"]["records_per_s"] > 0
+    rss = result["peak_rss"]  # the hub's processes added up: stage and its workers, three delivery runs at once
+    assert rss["together_mb"] >= rss["largest_mb"] > 0 and rss["processes"] >= 4
     with sqlite3.connect(tmp_path / "n300" / "naive" / "naive.db") as stored:  # in the bench's home, not /tmp
         assert stored.execute("SELECT count(*) FROM received").fetchone()[0] == result["naive"]["deliveries"]
     pipeline._print(result)
