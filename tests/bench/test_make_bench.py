@@ -52,6 +52,8 @@ def test_the_pipeline_delivers_every_record_and_ends_with_its_rate(tmp_path: Pat
         assert stored.execute("SELECT count(*) FROM received").fetchone()[0] == result["naive"]["deliveries"]
     pipeline._print(result)
     printed = capsys.readouterr().out.strip().splitlines()
+    sm2 = result["sm2"]  # the hub's SM2 per batch: the answer's signature verified too, not only sign and wrap
+    assert f"SM2 at the hub (sign + wrap + verify the answer) {sm2['per_batch_ms']} ms per batch" in printed[-2]
     rate = result["end_to_end"]["records_per_s"]
     assert printed[-1] == f"end-to-end: {rate:,.0f} records/s, {result['ratio']}x naive"
     assert not any(line.startswith("per record,") for line in printed)  # no smaller run to set it against
