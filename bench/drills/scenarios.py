@@ -180,6 +180,12 @@ def _batches_of(world: World, department: str, size: int) -> int:
     return size
 
 
+def _unless(happened: bool, fates: str, missed: str) -> str:
+    """`fates`, with `missed` added when the drill's fault never happened: a drill that injected nothing tested
+    nothing, and must not pass as if it had."""
+    return fates if happened else (missed if fates == "ok" else f"{fates},{missed}")
+
+
 # -- the drills ----------------------------------------------------------------------------------------------------
 def department_down(o: Options) -> Outcome:
     department = "housing_fund"
@@ -196,7 +202,7 @@ def department_down(o: Options) -> Outcome:
         _deliver_until_done(world, o.timeout)
         notes = [f"{department} down for its batches {down[0] + 1}–{down[1]} of {batches}; {stopped} runs "
                  f"stopped on it; resent and answered duplicate: {tally.resends(world)}"]
-        return Outcome(tally.deliveries(world, tally.fates(world)), notes)
+        return Outcome(tally.deliveries(world, _unless(stopped > 0, tally.fates(world), "outage-missed")), notes)
 
 
 def deliver_kill(o: Options) -> Outcome:
@@ -213,7 +219,8 @@ def deliver_kill(o: Options) -> Outcome:
         _deliver_until_done(world, o.timeout)
         notes = [f"{landed} of {o.kills} kills landed while delivering; {released} leased rows fell due again; "
                  f"resent and answered duplicate: {tally.resends(world)}"]
-        return Outcome(tally.deliveries(world, tally.fates(world)), notes)
+        said = _unless(landed > 0 or not o.kills, tally.fates(world), "no-kill-landed")
+        return Outcome(tally.deliveries(world, said), notes)
 
 
 def stage_kill(o: Options) -> Outcome:
@@ -230,7 +237,8 @@ def stage_kill(o: Options) -> Outcome:
         world.run("stage")
         _deliver_until_done(world, o.timeout)
         notes = [f"{landed} of {o.stage_kills} kills landed while staging ({_taken(world)} rows taken in the end)"]
-        return Outcome(tally.deliveries(world, tally.fates(world)), notes)
+        said = _unless(landed > 0 or not o.stage_kills, tally.fates(world), "no-kill-landed")
+        return Outcome(tally.deliveries(world, said), notes)
 
 
 def slow_department(o: Options) -> Outcome:

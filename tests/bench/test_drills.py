@@ -30,6 +30,16 @@ def test_the_drill_loses_nothing_and_duplicates_nothing(name: str, tmp_path: Pat
     assert said["fates"] == "ok", (said, outcome.notes)
 
 
+def test_a_drill_whose_fault_never_landed_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A department that was never made to fail tested nothing: the drill says so instead of passing."""
+    from bench.drills.world import World
+
+    monkeypatch.setattr(World, "set_faults", lambda self, party, **faults: None)
+    outcome = DRILLS["department-down"](Options(RECORDS, tmp_path, timeout=300.0))
+    assert outcome.tally.lost == outcome.tally.duplicates == 0  # nothing went wrong: nothing was tried
+    assert outcome.tally.fates == "outage-missed" and not outcome.tally.clean
+
+
 def test_a_drill_line_says_what_was_lost_and_fails_the_drill() -> None:
     bad = Tally(sent=10, received=9, duplicates=0, lost=1, fates="pending=1")
     assert bad.line("deliver-kill") == "drill deliver-kill: sent=10 received=9 duplicates=0 lost=1 fates=pending=1"
