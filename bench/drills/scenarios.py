@@ -134,9 +134,16 @@ def _kill_once_moving(proc: subprocess.Popen[str], moving: Callable[[], bool], j
     return alive
 
 
+def _taken_in(world: World, department: str) -> int:
+    """Deliveries the department has taken in so far, new ones and resends it answered duplicate (read at the
+    department): a run that begins by resending a killed run's batches is at work too."""
+    stats = world.stats(department)
+    return int(stats["unique"]) + int(stats.get("duplicates", 0))
+
+
 def _held(world: World, department: str, before: int) -> bool:
-    """Whether the department holds more than `before` deliveries (read at the department)."""
-    return int(world.stats(department)["unique"]) > before
+    """Whether the department has taken in more than `before` deliveries (:func:`_taken_in`)."""
+    return _taken_in(world, department) > before
 
 
 def _taken_past(world: World, target: int) -> bool:
@@ -180,6 +187,13 @@ def _batches_of(world: World, department: str, size: int) -> int:
     return size
 
 
+def _kill_target(world: World, rng: random.Random) -> str:
+    """A department the hub still has deliveries for, chosen at random (any, once none is left): a run started
+    for a department already done finds nothing to send and ends before the kill, which then tests nothing."""
+    departments = tally.pushed()
+    return rng.choice([d for d in departments if _outstanding(world, d)] or departments)
+
+
 def _unless(happened: bool, fates: str, missed: str) -> str:
     """`fates`, with `missed` added when the drill's fault never happened: a drill that injected nothing tested
     nothing, and must not pass as if it had."""
@@ -211,8 +225,8 @@ def deliver_kill(o: Options) -> Outcome:
         world.run("stage")
         landed, released = 0, 0
         for _ in range(o.kills):
-            department = rng.choice(tally.pushed())
-            before = world.stats(department)["unique"]
+            department = _kill_target(world, rng)
+            before = _taken_in(world, department)
             proc = world.spawn("run", "deliver", department)
             landed += _kill_once_moving(proc, partial(_held, world, department, before), rng.uniform(0.0, 0.4))
             released += _end_lease(world, department)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.drills import tally
 from bench.drills.scenarios import DRILLS, Options
 from bench.drills.tally import Tally, parse_line
 
@@ -38,6 +39,33 @@ def test_a_drill_whose_fault_never_landed_fails(tmp_path: Path, monkeypatch: pyt
     outcome = DRILLS["department-down"](Options(RECORDS, tmp_path, timeout=300.0))
     assert outcome.tally.lost == outcome.tally.duplicates == 0  # nothing went wrong: nothing was tried
     assert outcome.tally.fates == "outage-missed" and not outcome.tally.clean
+
+
+def test_the_deliver_process_is_killed_while_it_has_something_to_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each kill goes to a department the hub still has deliveries for; a department already done would end its
+    run before the kill landed."""
+    import random
+
+    from bench.drills import scenarios
+
+    monkeypatch.setattr(scenarios, "_outstanding", lambda world, department: department == "housing_fund")
+    rng = random.Random(12)
+    assert {scenarios._kill_target(None, rng) for _ in range(20)} == {"housing_fund"}  # type: ignore[arg-type]
+    monkeypatch.setattr(scenarios, "_outstanding", lambda world, department: 0)
+    assert {scenarios._kill_target(None, rng) for _ in range(40)} == set(tally.pushed())  # type: ignore[arg-type]
+
+
+def test_a_delivery_run_resending_a_killed_runs_batches_is_at_work() -> None:
+    """A kill lands once the department takes anything in: new deliveries or resends it answers duplicate."""
+    from bench.drills import scenarios
+
+    class Department:
+        def stats(self, party: str) -> dict[str, int]:
+            return {"unique": 5, "duplicates": 3}
+
+    world = Department()
+    assert scenarios._held(world, "health", 7)  # type: ignore[arg-type]
+    assert not scenarios._held(world, "health", 8)  # type: ignore[arg-type]
 
 
 def test_a_drill_line_says_what_was_lost_and_fails_the_drill() -> None:
