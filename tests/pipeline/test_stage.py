@@ -55,7 +55,8 @@ def test_a_long_run_tells_its_progress_after_each_transaction(seeded: Seeded, pa
 
 
 def test_quarantine_keeps_chinese_reasons_and_masks_values(seeded: Seeded, paths: Paths) -> None:
-    db, _ = seeded
+    db, apps = seeded
+    typed = {a["case_no"]: a for a in apps}
     stage(db, paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url)() as s:
         rows = list(s.scalars(select(Quarantine)))
@@ -64,8 +65,11 @@ def test_quarantine_keeps_chinese_reasons_and_masks_values(seeded: Seeded, paths
         reasons = json.loads(row.reasons)
         assert reasons and all(any("\u4e00" <= ch <= "\u9fff" for ch in r["message"]) for r in reasons)
         assert all(re.fullmatch("[A-Z][A-Z0-9_]+", r["code"]) for r in reasons)
-        masked = json.loads(row.masked)
+        masked, app = json.loads(row.masked), typed[row.case_no]
         assert "*" in masked["id_number"] and "*" in masked["name"]
+        id_number, name = app["id_number"], app["name"]  # area code and last four kept, the surname's first
+        assert masked["id_number"] == id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+        assert masked["name"] == name[:1] + "*" * (len(name) - 1)
     with db.engine.connect() as conn:
         flags = dict(conn.execute(select(applications.c[A["case_no"]], applications.c[A["sync_flag"]])).all())
     assert {flags[r.case_no] for r in rows} == {"9"}
