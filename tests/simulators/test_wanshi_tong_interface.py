@@ -33,6 +33,10 @@ def agree(pushed: Any) -> None:
 
 
 def test_a_conforming_push_conforms_for_both() -> None:
+    """The body every other test here changes one field of: both validators take it (were both to refuse it,
+    they would agree, and every body changed from it would be refused alike whatever was changed)."""
+    interface = load_interface()
+    assert interface.checks["ProgressPush"].is_valid(body()) and interface.problems(body()) == []
     agree(body())
 
 
