@@ -171,8 +171,10 @@ def test_every_liaison_gets_one_daily_summary_a_day(paths: Paths, simulation: An
     assert json.loads(again.output)["sent"] == {}  # a rerun of the day's job sends nothing twice
     [(_, mail)] = _to(inbox, load_liaisons()[DEPT].email)
     assert "联办日报" in mail["Subject"] and "待办：" in mail.get_content()
-    texts = [m["text"] for m in requests.get(sms_outbox, timeout=10).json()["messages"]]
+    sent = requests.get(sms_outbox, timeout=10).json()["messages"]
+    texts = [m["text"] for m in sent]
     assert len(texts) == parties and all("联办日报" in t for t in texts)
+    assert sorted(m["phone"] for m in sent) == sorted(p.mobile for p in load_liaisons().values())  # one each
     next_day = CliRunner().invoke(app, ["alerts", "daily", "--date", "2026-12-03", "--json"])
     assert json.loads(next_day.output)["sent"]["email"] == parties
     assert CliRunner().invoke(app, ["alerts", "daily", "--date", "12/03"]).exit_code == 2
