@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -430,6 +431,7 @@ def test_a_name_sent_as_a_status_code_is_not_repeated_in_the_error_or_the_log(
     from connectors.housing_fund.connector import HousingFundConnector
     from lianban.wire.contract import NoProofs, Peer, UnknownStatusCode
 
+    caplog.set_level(logging.DEBUG)  # no log line, at any level
     stage(seeded[0], paths.ledger_url, paths.keys_dir)
     with session_factory(paths.ledger_url).begin() as s:
         s.execute(Delivery.__table__.update().where(Delivery.department == "housing_fund").values(state="accepted"))

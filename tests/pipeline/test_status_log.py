@@ -4,6 +4,7 @@ stays final whichever commits first; a row waiting for its case keeps no persona
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -424,6 +425,7 @@ def test_a_status_row_for_an_item_not_chosen_is_skipped_without_quoting_a_name(
         paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
     """事项编码 holding the applicant's name: the row is skipped as an item the case did not choose, and the log
     line saying so shows the code masked (it quoted the name whole)."""
+    caplog.set_level(logging.DEBUG)  # no log line, at any level
     app = next(iter(generate(40, seed=3)))
     db = FrontendDB(paths.frontend_url)
     db.insert_applications([app])
@@ -438,6 +440,7 @@ def test_a_row_with_a_name_in_its_item_code_waiting_for_its_case_keeps_no_name_a
     """事项编码 holding the applicant's name in a row that comes before its application: the row waits, kept
     without the name (it was kept whole in the ledger, the reason beside it masked); once the case is staged it
     is skipped as an item not chosen, as it would have been had the case been there."""
+    caplog.set_level(logging.DEBUG)  # no log line, at any level
     app = next(iter(generate(40, seed=3)))
     db = FrontendDB(paths.frontend_url)
     db.append_status(app["case_no"], app["name"], "1", at="2026-12-01T09:00:00+08:00")
@@ -455,6 +458,7 @@ def test_a_row_with_a_name_in_its_item_code_and_a_result_is_skipped_without_quot
         paths: Paths, caplog: pytest.LogCaptureFixture) -> None:
     """事项编码 holding the applicant's name on a row that also reports a 办理结果: the result is not taken (no item
     has that code) and the alert saying so names the code masked, as the skip line does (it quoted the name)."""
+    caplog.set_level(logging.DEBUG)  # no log line, at any level
     app = next(iter(generate(40, seed=3)))
     db = FrontendDB(paths.frontend_url)
     db.insert_applications([app])
