@@ -345,6 +345,7 @@ def test_a_refusal_quoting_the_applicant_is_parked_and_alerted_masked(seeded: An
         parked = s.get(StatusEvent, refused)
     assert parked is not None and "不予接收" in (parked.parked_reason or "")
     logged = " ".join(r.getMessage() for r in caplog.records)
+    assert f"皖事通办拒收状态事件 {refused}，已搁置" in logged and "341602********0012" in logged  # alerted, masked
     for leaked in ("341602195501010012", "13812345678"):
         assert leaked not in (parked.parked_reason or "") and leaked not in logged
 
