@@ -61,9 +61,12 @@ def test_quarantine_keeps_chinese_reasons_and_masks_values(seeded: Seeded, paths
     with session_factory(paths.ledger_url)() as s:
         rows = list(s.scalars(select(Quarantine)))
     assert rows
+    catalog = load_catalog()
     for row in rows:
         reasons = json.loads(row.reasons)
         assert reasons and all(any("\u4e00" <= ch <= "\u9fff" for ch in r["message"]) for r in reasons)
+        record = RetirementRecord(**{**typed[row.case_no], "items": tuple(typed[row.case_no]["items"].split(","))})
+        assert [r["code"] for r in reasons] == [r.code for r in problems(record, catalog)]  # its own, as the rules say
         assert all(re.fullmatch("[A-Z][A-Z0-9_]+", r["code"]) for r in reasons)
         masked, app = json.loads(row.masked), typed[row.case_no]
         assert "*" in masked["id_number"] and "*" in masked["name"]
