@@ -73,6 +73,17 @@ def _flag_new(source: FrontendDB, award_no: str, **values: str) -> None:
     with source.engine.begin() as conn:
         conn.execute(update(awards).where(awards.c[AWARD_COLUMNS["award_no"]] == award_no).values(changes))
 
+#: a number the simulated gateway answers 空号 for (GatewayConfig.failing)
+EMPTY_NUMBER = "13900000000"
+
+
+def _award_at(paths: Paths, phone: str) -> tuple[FrontendDB, dict[str, Any]]:
+    """The 前置库 with one award of 3000.00元 a month, for `phone`, and its row."""
+    source = FrontendDB(paths.frontend_url)
+    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": phone, "monthly_amount": "3000.00"}
+    source.register.insert_awards([row])
+    return source, row
+
 
 def test_an_award_without_a_valid_number_is_told_once_hrss_corrects_it(paths: Paths) -> None:
     """An award whose phone was malformed went invalid (号码无效); when HRSS corrected the number and flagged the
@@ -167,10 +178,8 @@ def test_a_pension_assessed_again_at_a_number_said_not_to_exist_is_not_sent_ther
     same number on the row: the new amount's notice was sent to the dead number all the same, once more, and the
     first notice stayed listed invalid beside it. Now the new notice is invalid at once (空号, with what to do),
     the first one dead, superseded; once HRSS corrects the number the new amount alone goes there, once."""
-    empty, corrected = "13900000000", "13800138000"
-    source = FrontendDB(paths.frontend_url)
-    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": empty, "monthly_amount": "3000.00"}
-    source.register.insert_awards([row])
+    empty, corrected = EMPTY_NUMBER, "13800138000"
+    source, row = _award_at(paths, empty)
     config = GatewayConfig(failing={empty: "EMPTY_NUMBER"})
     with serve_in_background(create_app("hub", "secret", config)) as url:
         plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
@@ -197,10 +206,8 @@ def test_a_first_notice_drawing_empty_number_after_the_pension_was_assessed_agai
     have its number corrected, beside the new one, for ever (only the new one is planned again for a corrected
     number). Now the first one is dead, superseded; the new one alone is invalid, and goes to the corrected
     number, once."""
-    empty, corrected = "13900000000", "13800138000"
-    source = FrontendDB(paths.frontend_url)
-    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": empty, "monthly_amount": "3000.00"}
-    source.register.insert_awards([row])
+    empty, corrected = EMPTY_NUMBER, "13800138000"
+    source, row = _award_at(paths, empty)
     with serve_in_background(create_app("hub", "secret", GatewayConfig(failing={empty: "EMPTY_NUMBER"}))) as url:
         plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
         send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)  # its receipt not yet in
@@ -223,10 +230,8 @@ def test_a_pension_assessed_twice_at_a_number_said_not_to_exist_is_not_sent_ther
     with the same dead number on the row: the second revision rewrote the invalid notice as planned, and it went
     to the dead number. Now it stays invalid (空号) with the newest amount, and goes, once, when HRSS corrects
     the number."""
-    empty, corrected = "13900000000", "13800138000"
-    source = FrontendDB(paths.frontend_url)
-    row = {**next(generate_awards(1, date(2026, 11, 20), seed=5)), "phone": empty, "monthly_amount": "3000.00"}
-    source.register.insert_awards([row])
+    empty, corrected = EMPTY_NUMBER, "13800138000"
+    source, row = _award_at(paths, empty)
     with serve_in_background(create_app("hub", "secret", GatewayConfig(failing={empty: "EMPTY_NUMBER"}))) as url:
         plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
         send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
