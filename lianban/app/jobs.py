@@ -148,7 +148,8 @@ def _lanes(department: str, settings: DepartmentSettings, paths: Paths,
            processes: int = 1) -> list[Peer[DepartmentConnector]]:
     """One connection to `department` per lane (``extra.lanes``), the rate it allows shared between them (and
     between the `processes` that run at once)."""
-    return [load_department(department, settings.per_lane(processes), paths.keys_dir, _answers_seen(paths))
+    answers_seen = _answers_seen(paths)
+    return [load_department(department, settings.per_lane(processes), paths.keys_dir, answers_seen)
             for _ in range(settings.lanes)]
 
 
