@@ -1,11 +1,13 @@
 """plain_rows: a query's integer and text columns read as the driver's tuples, the same values SQLAlchemy's rows
 hold (on SQLite and PostgreSQL); any other column refused before anything is read. plain_write: rows written
 through the driver's executemany read back as SQLAlchemy's executemany writes them, times, dates and flags
-included. A SQLite ledger's connections: durable commits, foreign keys, and the page cache and checkpoint
-threshold its hashed-key indexes need."""
+included. A SQLite ledger's connections: durable commits, foreign keys, the page cache and checkpoint threshold
+its hashed-key indexes need, and a statement cache that lets a chunk's one-off reads go."""
 
 from __future__ import annotations
 
+import _sqlite3
+import ctypes
 from datetime import date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +16,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, bindparam, func, insert, select, update
 
+from lianban.app.config import Paths
 from lianban.errors import RetriableError
 from lianban.ledger.db import (
     SQLITE_CACHE_KIB,
@@ -189,6 +192,27 @@ def test_every_sqlite_ledger_connection_commits_durably_with_its_cache_and_check
             assert pragma("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
             assert pragma("PRAGMA wal_autocheckpoint").fetchone() == (SQLITE_CHECKPOINT_PAGES,)
         engine.dispose()
+
+
+def _sqlite_memory() -> int:
+    """Bytes SQLite has allocated in this process (the library Python's driver is linked to)."""
+    library = ctypes.CDLL(_sqlite3.__file__)  # its symbols found in the SQLite it links
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(library.sqlite3_memory_used())
+
+
+def test_one_off_reads_of_thousands_of_keys_are_not_kept_prepared(paths: Paths) -> None:
+    """A chunk's read of its cases by 办件编号 is a statement of its own (one placeholder per key): two hundred of
+    them leave SQLite's memory at most the ledger's statement cache of them larger (lianban.ledger.db.
+    SQLITE_STATEMENTS, about 0.23 MB each at a thousand keys: the driver's default of 128 kept 29 MB of them)."""
+    with session_factory(paths.ledger_url)() as session:
+        session.execute(select(Case.id)).all()
+        before = _sqlite_memory()
+        for extra in range(200):
+            keys = [f"BZ{n:08d}" for n in range(1000 + extra)]
+            assert session.execute(select(Case.id).where(Case.case_no.in_(keys))).all() == []
+        grown = _sqlite_memory() - before
+    assert grown < 12 * 2**20  # 32 kept: 7.5 MB
 
 
 def test_rows_given_as_objects_are_written_from_their_attributes(ledger_url: str) -> None:
