@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,23 +44,32 @@ from lianban.ledger.models import Case, CaseItem, Delivery, Quarantine, SkippedR
 from lianban.ledger.new_cases import NewCases
 from lianban.ledger.store import DeliveryState, QuarantineState, utcnow
 from lianban.pipeline import notices, quarantine
-from lianban.pipeline.prepare import Prepared, Preparer, StageKeys, fingerprint, load_keys, prepare_ahead, sealed_items
+from lianban.pipeline.prepare import (
+    Prepared,
+    Preparer,
+    StageKeys,
+    Ticket,
+    fingerprint,
+    load_keys,
+    prepare_ahead,
+    sealed_items,
+)
 from lianban.pipeline.validate.chunk import judge
 from lianban.pipeline.validate.worker import Judge
 
 CHUNK = 2_000  # rows per ledger transaction (its new cases written set-based, lianban.ledger.new_cases)
 #: rows read at a time and handed to the suite's worker process (lianban.pipeline.validate.worker), ahead of
 #: staging: the worker judges the next rows on the other core while this process stages the first. The next
-#: read comes before these are all staged (NEXT_PULL_CHUNKS), so two reads are held at once, their rows prepared
-#: ahead too. 20,000 since staging's own process stopped holding pandas frames (measured at 100,000 rows, three
-#: runs each in turn against reads and suite runs of 10,000: 17.3–18.6 s against 19.2–20.3 s of wall time, the
-#: machine's CPU 24.9–26.6 s against 28.7–29.3 s, peak RSS 355–359 MB against 287–294 MB; a million rows: 428
-#: against 325 MB, within the 500 MB such a backfill may take)
-READ_AHEAD = 20_000
+#: read comes before these are all staged (NEXT_PULL_CHUNKS); each chunk is let go once staged, so a read and
+#: the last chunks of the one before are held at once. 20,000 until the hub's processes were added up against a
+#: million-row backfill's 500 MB: at 100,000 rows, two runs each in turn, 10,000 held staging, the suite's worker
+#: and the preparing process at 531 MB together against 602–607 MB, for 23.9–24.7 s of wall time against
+#: 22.8–23.9 s (the suite runs twice as often: 3 s more CPU)
+READ_AHEAD = 10_000
 #: rows per run of the suite (a whole number of transactions): a run of the 48 expectations costs about 0.4 s
 #: of CPU whatever its size, then 0.02 ms a row (measured: 2,000 rows 0.40 s, 10,000 rows 0.49 s), so one run
 #: per read
-SUITE_ROWS = 20_000
+SUITE_ROWS = 10_000
 #: rows read at once from which their own work goes to a process of its own (lianban.pipeline.prepare): a run
 #: of more than two chunks; a smaller one would wait for the process to start for little to do
 OFFLOAD_ROWS = 2 * CHUNK + 1
@@ -355,6 +364,13 @@ class _Verdicts:
         return [next(reasons) if isinstance(r, RetirementRecord) else [] for r in self.records]
 
 
+def _verdicts_of(verdicts: list[_Verdicts | None], run: int) -> list[list[Reason]]:
+    """The reasons of the suite's `run`, waited for; the run is let go (its records with it)."""
+    asked, verdicts[run] = verdicts[run], None
+    assert asked is not None
+    return asked()
+
+
 def _judged(session: Session, records: list[RetirementRecord | Unreadable], keys: StageKeys,
             judging: Judge) -> _Verdicts:
     """The part handed to the suite (the ledger's open cases read now), its verdicts waited for when called."""
@@ -431,16 +447,24 @@ def stage(source: RecordSource, ledger_url: str, keys_dir: Path, chunk: int = CH
     return result
 
 
-@dataclass(frozen=True)
-class _Pulled:
-    """Rows pulled together, read, their runs handed to the suite (`verdicts`, one per run) and their chunks to
-    the preparing process (`ahead`, one per chunk)."""
+class _Part(NamedTuple):
+    """One chunk of the rows pulled: its rows as read, their records, and its ticket with the preparing process."""
 
     rows: list[SourceRow]
     records: list[RetirementRecord | Unreadable]
-    chunks: list[slice]
-    ahead: list[Future[dict[int, Prepared]] | None]
-    verdicts: list[_Verdicts]
+    ahead: Ticket | None
+
+
+@dataclass(frozen=True)
+class _Pulled:
+    """Rows pulled together (`last`: the last one's 序号), read, their runs handed to the suite (`verdicts`, one
+    per run) and their chunks to the preparing process (`parts`). Each part and run is let go once staged: the
+    next rows are pulled before the last of these are (``NEXT_PULL_CHUNKS``), and only those are then held."""
+
+    parts: list[_Part | None]
+    verdicts: list[_Verdicts | None]
+    last: int
+    full: bool  # as many rows as are pulled at a time: more may follow
 
 
 @dataclass
@@ -466,46 +490,56 @@ class _Run:
         if not rows:
             return None
         records = [read(row, self.catalog) for row in rows]
-        chunks = [slice(start, start + self.chunk) for start in range(0, len(rows), self.chunk)]
-        ahead = [preparer.submit(rows[part], records[part], len(rows)) for part in chunks]
+        starts = range(0, len(rows), self.chunk)
+        parts: list[_Part | None] = [
+            _Part(rows[at:at + self.chunk], records[at:at + self.chunk],
+                  preparer.submit(rows[at:at + self.chunk], records[at:at + self.chunk], len(rows))) for at in starts]
         with self.sessions() as session:
-            verdicts = [_judged(session, records[start:start + self.per_run], self.keys, self.judging)
-                        for start in range(0, len(rows), self.per_run)]
-        return _Pulled(rows, records, chunks, ahead, verdicts)
+            verdicts: list[_Verdicts | None] = [
+                _judged(session, records[start:start + self.per_run], self.keys, self.judging)
+                for start in range(0, len(rows), self.per_run)]
+        return _Pulled(parts, verdicts, rows[-1].seq, len(rows) >= self.read_at_once)
 
     def pull_ahead(self, first: _Pulled | None, preparer: Preparer) -> _Pulled | None:
         """The rows after a full first read, pulled and handed on at once (None after a short one): the suite's
         first verdicts are a second or two away (its worker importing GX), which this process would spend
         waiting, and the reading it does now it does not do later, between chunks, where it is the run's time
         (100,000 rows, four runs each in turn: 14.9–15.3 → 14.3–14.9 s)."""
-        if first is None or len(first.rows) < self.read_at_once:
+        if first is None or not first.full:
             return None
-        return self.pull(preparer, first.rows[-1].seq)
+        return self.pull(preparer, first.last)
 
     def stage_pulled(self, pulled: _Pulled, preparer: Preparer, ahead: _Pulled | None = None) -> _Pulled | None:
         """Each chunk of `pulled` staged as soon as its run is judged; the rows after them (unless pulled
         `ahead` already) pulled and handed on before the last ``NEXT_PULL_CHUNKS`` chunks, and returned."""
-        rows, records = pulled.rows, pulled.records
-        prepared = {} if preparer.working else _prepare_meanwhile(rows, records, self.catalog, self.keys,
-                                                                   pulled.verdicts[0])
+        prepared = {} if preparer.working else self._prepare_here(pulled)
         following = ahead
-        pull_at = max(0, len(pulled.chunks) - NEXT_PULL_CHUNKS) if ahead is None else -1
+        pull_at = max(0, len(pulled.parts) - NEXT_PULL_CHUNKS) if ahead is None else -1
         reasons: list[list[Reason]] = []
-        for n, part in enumerate(pulled.chunks):
+        for n in range(len(pulled.parts)):
             if n == pull_at:
-                following = self.pull(preparer, rows[-1].seq)
-            if part.start % self.per_run == 0:
-                reasons = pulled.verdicts[part.start // self.per_run]()
-            prepared.update(preparer.result(pulled.ahead[n]))
-            pulled.ahead[n] = None  # its rows are let go as they are staged
-            offset = part.start % self.per_run
-            self.result.extracted += len(rows[part])
+                following = self.pull(preparer, pulled.last)
+            start = n * self.chunk
+            if start % self.per_run == 0:
+                reasons = _verdicts_of(pulled.verdicts, start // self.per_run)
+            part, pulled.parts[n] = pulled.parts[n], None  # its rows are let go as they are staged
+            assert part is not None
+            prepared.update(preparer.result(part.ahead))
+            offset = start % self.per_run
+            self.result.extracted += len(part.rows)
             work_for = partial(self.work_for, prepared=prepared)
-            self.result.quarantined += _stage_chunk(self.source, self.sessions, work_for, rows[part], records[part],
+            self.result.quarantined += _stage_chunk(self.source, self.sessions, work_for, part.rows, part.records,
                                                     reasons[offset:offset + self.chunk])
             if self.progress is not None:
                 self.progress(self.result.extracted, None)
         return following
+
+    def _prepare_here(self, pulled: _Pulled) -> dict[int, Prepared]:
+        """:func:`_prepare_meanwhile` for the rows of `pulled` (staging prepares them itself)."""
+        rows = [row for part in pulled.parts if part is not None for row in part.rows]
+        records = [record for part in pulled.parts if part is not None for record in part.records]
+        assert pulled.verdicts[0] is not None
+        return _prepare_meanwhile(rows, records, self.catalog, self.keys, pulled.verdicts[0])
 
     def work_for(self, session: Session, rows: list[SourceRow], records: list[RetirementRecord | Unreadable],
                  prepared: dict[int, Prepared]) -> _Chunk:

@@ -23,6 +23,7 @@ from lianban.crypto.hashing import blind_index
 from lianban.crypto.passwords import Verdict, verify_password
 from lianban.crypto.vault import open_envelope
 from lianban.domain.catalog import load_catalog
+from lianban.domain.intake import SourceRow
 from lianban.domain.record import RetirementRecord
 from lianban.domain.routing import route
 from lianban.keys.names import QUERY, VAULT
@@ -166,3 +167,26 @@ def test_a_record_crosses_to_the_preparing_process_whole(paths: Paths) -> None:
     record = replace(_record(generate_valid(paths, 1)[0]), password="a1b2c3", extra={"BZ": "备注"})
     again = RetirementRecord(*pickle.loads(pickle.dumps(preparing.field_values(record))))
     assert again == record and again.password == "a1b2c3" and again.extra == {"BZ": "备注"}
+
+
+def test_the_preparing_process_is_handed_at_most_ahead_chunks_at_a_time(paths: Paths) -> None:
+    """Chunks queued beyond `ahead` wait here as rows (their results would wait in staging's process) until an
+    earlier one is asked for; each comes back prepared, in turn."""
+    records = [_record(a) for a in generate_valid(paths, 10)]
+    rows = [SourceRow(seq, {}) for seq in range(1, 11)]
+    with preparing.Preparer(paths.keys_dir, offload_rows=1, ahead=2) as preparer:
+        tickets = [preparer.submit(rows[at:at + 2], records[at:at + 2], 10) for at in range(0, 10, 2)]
+        assert [t is not None and t.answer is not None for t in tickets] == [True, True, False, False, False]
+        for n, ticket in enumerate(tickets):
+            assert sorted(preparer.result(ticket)) == [2 * n + 1, 2 * n + 2]
+            later = [t is not None and t.answer is not None for t in tickets[n + 1:]]
+            assert sum(later) == min(2, len(later)) and later[:2] == [True] * min(2, len(later))
+
+
+def test_a_chunk_asked_for_out_of_turn_is_prepared_at_once(paths: Paths) -> None:
+    records = [_record(a) for a in generate_valid(paths, 6)]
+    rows = [SourceRow(seq, {}) for seq in range(1, 7)]
+    with preparing.Preparer(paths.keys_dir, offload_rows=1, ahead=1) as preparer:
+        first, second, third = (preparer.submit(rows[at:at + 2], records[at:at + 2], 6) for at in range(0, 6, 2))
+        assert sorted(preparer.result(third)) == [5, 6]
+        assert sorted(preparer.result(first)) == [1, 2] and sorted(preparer.result(second)) == [3, 4]
