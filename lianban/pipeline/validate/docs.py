@@ -7,11 +7,16 @@ suite result, keeps only what carries no value (per expectation: success, counts
 unexpected row numbers within the chunk; the rule's code and message), and renders the site once when the
 run ends. What is dropped: every unexpected value GX collects (``unexpected_list``, ``partial_unexpected_*``,
 ``unexpected_rows``), which would hold ID numbers, names and phones.
+
+The masked results wait for the rendering on disk, in a directory of the run's own removed once the site is
+rendered: an ephemeral context's store kept them in memory, one per run of the suite, until the run ended (the
+suite's worker peaked at 268 MB staging 100,000 rows and at 281 MB staging a million).
 """
 
 from __future__ import annotations
 
 import copy
+import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +47,7 @@ class RunDocs:
         self.chunks = 0
         self._made: tuple[Any, Any] | None = None  # (context, run id)
         self._making = threading.Lock()
+        self._results: tempfile.TemporaryDirectory[str] | None = None  # the results until rendered
 
     def prepare(self) -> tuple[Any, Any]:
         """The run's ephemeral context with its filesystem site, and its run id (made once; imports GX)."""
@@ -53,8 +59,13 @@ class RunDocs:
     def _make(self) -> tuple[Any, Any]:
         import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
-        context = gx.get_context(mode="ephemeral")
+        self._results = tempfile.TemporaryDirectory(prefix="lianban-gx-results-")
+        config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults())
+        config.stores["validation_results_store"] = {"class_name": "ValidationResultsStore", "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend", "base_directory": self._results.name}}
+        context = gx.get_context(project_config=config, mode="ephemeral")
         context.enable_analytics(False)
         context.add_data_docs_site(SITE, {
             "class_name": "SiteBuilder",
@@ -82,4 +93,6 @@ class RunDocs:
         if not self.chunks:
             return None
         self.prepare()[0].build_data_docs(site_names=[SITE])
+        if self._results is not None:
+            self._results.cleanup()
         return self.directory / "index.html"

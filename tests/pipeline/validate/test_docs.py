@@ -69,3 +69,23 @@ def test_rows_read_ahead_are_judged_whole_transactions_per_suite_run(paths: Path
     # + 10, then 15) or every row read (30, then 15)
     pages = sorted(p.name for p in docs.rglob("chunk-*.html"))
     assert pages == [f"chunk-{n:05d}.html" for n in range(1, runs + 1)]
+
+
+def test_a_runs_results_wait_for_its_docs_on_disk_not_in_memory(paths: Paths, tmp_path: Path) -> None:
+    """Each chunk's masked result is written where only the run's docs read it, and gone once they are rendered:
+    a million-row backfill's hundred suite runs are not held in the worker until the end."""
+    from lianban.domain.record import RetirementRecord
+    from lianban.domain.rules.frame import from_records
+    from lianban.pipeline.validate.docs import RunDocs
+    from lianban.pipeline.validate.runner import validator
+
+    records = [RetirementRecord(**{**a, "items": tuple(a["items"].split(","))}) for a in generate(10, seed=5)]
+    docs = RunDocs(tmp_path / "docs")
+    for _ in range(3):
+        docs.add(validator().run(from_records(records)).gx_result)
+    store = docs.prepare()[0].validation_results_store
+    held = [p for p in Path(store.store_backend.full_base_directory).rglob("*.json")]
+    assert len(held) == 3 and store.store_backend.__class__.__name__ == "TupleFilesystemStoreBackend"
+    assert docs.build() == tmp_path / "docs" / "index.html"
+    assert len(list((tmp_path / "docs").rglob("chunk-*.html"))) == 3
+    assert not any(p.exists() for p in held)
