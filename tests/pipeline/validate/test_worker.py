@@ -148,3 +148,13 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:  # a zombie (ended, not yet reaped by init) is not alive
         return stat.read().split()[2] != "Z"
+
+
+def test_the_worker_takes_arrows_buffers_from_the_c_library_which_gives_freed_memory_back() -> None:
+    """Not from Arrow's own pool (mimalloc), which kept what each run of the suite freed."""
+    script = ("import sys\nfrom lianban.pipeline.validate.worker import main\nmain()\nimport pyarrow\n"
+              "print(pyarrow.default_memory_pool().backend_name, file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=120, check=True, env=env)
+    assert done.stderr.strip().splitlines()[-1] == "system"
