@@ -8,6 +8,7 @@ ledger or 前置库 that is not there is a ConfigError naming it (``lianban init
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -77,12 +78,17 @@ def stage(progress: Callable[[int, int | None], None] | None = None) -> dict[str
 #: 23.8–25.7 s against 25.5–26.2 s, three runs each (100: 24.3–25.8 s against 26.6–27.6 s); in batches of 1,000,
 #: from 50 (housing fund's 67 taking one too) no faster: 19.7 / 19.7 s against 18.9 / 19.5 s
 SECOND_PROCESS_BATCHES = 100
+#: seconds between a delivery run's looks, while another department's deliveries are due, at whether they still
+#: are: its more processes join once none is (:class:`_Helpers`)
+JOIN_LOOK_SECONDS = 2.0
 
 
 def deliver(department: str) -> dict[str, Any]:
     """Deliver the department's due outbox rows in batches: in this process and, for a backlog of at least
     ``SECOND_PROCESS_BATCHES`` batches, in ``extra.processes`` - 1 more at once (each claims its own batches and
-    has its own lanes; the department's rate is shared by them all); their counts added up."""
+    has its own lanes; the department's rate is shared by them all); their counts added up. While another
+    department's deliveries are due too (its run has the other core), the more processes join only once they are
+    done, if this backlog is still that large, and without a rate limit to share (:class:`_Helpers`)."""
     from lianban.pipeline.deliver import due_batches
     from lianban.pipeline.lanes import merged
 
@@ -90,17 +96,75 @@ def deliver(department: str) -> dict[str, Any]:
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
     backlog = due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES)
-    helpers = _started((settings.processes if backlog >= SECOND_PROCESS_BATCHES else 1) - 1)
-    processes = len(helpers) + 1
+    more = settings.processes - 1 if backlog >= SECOND_PROCESS_BATCHES else 0
+    later = more > 0 and settings.rate_limit is None and _others_due(ledger, department)
+    helpers = _Helpers(department, settings, ledger)
+    processes = len(helpers.start(more)) + 1 if more and not later else 1  # later: no rate limit to share
+    finished = threading.Event()
+    watch = threading.Thread(target=helpers.join_when_alone, args=(more, finished), name="lianban-join")
     done = False
     try:
-        pending = [helper.submit(deliver_share, department, settings, processes) for helper in helpers]
-        results = [deliver_share(department, settings, processes), *_helped(department, pending)]
+        if later:
+            watch.start()
+        results = [deliver_share(department, settings, processes)]
+        finished.set()
+        if later:
+            watch.join()
+        results += _helped(department, helpers.pending)
         done = True
     finally:
-        for helper in helpers:  # waited for once answered (its CPU then counts as this run's); after a failure
-            helper.shutdown(wait=done, cancel_futures=True)  # not: it ends after its call, or with this process
+        finished.set()
+        for helper in helpers.started:  # waited for once answered (its CPU then counts as this run's); after a
+            helper.shutdown(wait=done, cancel_futures=True)  # failure not: it ends after its call, or with this process
     return merged(results).as_dict()
+
+
+def _others_due(ledger: str, department: str) -> bool:
+    """Whether another pushed department's deliveries are due now (one waiting to retry later is not)."""
+    from lianban.pipeline.deliver import due_batches
+
+    return any(due_batches(ledger, other, 1, 1) for other in pushed_departments() if other != department)
+
+
+class _Helpers:
+    """A delivery run's more processes, each given its share of the run (:func:`deliver_share`) as it starts.
+
+    Three departments' runs at once, each with a second process, were six processes on a 2-core machine: 703 MB
+    together at a million records, over the 500 MB a backfill may take, for no more speed (the cores were busy).
+    So while another department's deliveries are due, a run starts alone and looks every ``JOIN_LOOK_SECONDS``;
+    once none is due (that run is done, or its department waits to be retried), its more processes join if its
+    own backlog is still ``SECOND_PROCESS_BATCHES`` or more: medical, two thirds of the deliveries, is then alone
+    on the machine. A department with a rate limit takes them at once, as before: each process's lanes take
+    their share of the limit as they start, and one joining later would add to it."""
+
+    def __init__(self, department: str, settings: DepartmentSettings, ledger: str) -> None:
+        self.department, self.settings, self.ledger = department, settings, ledger
+        self.started: list[Offload] = []
+        self.pending: list[Future[DeliverResult]] = []
+
+    def start(self, count: int) -> list[Offload]:
+        """Up to `count` processes started, each delivering its share at once; those started."""
+        for helper in _started(count):
+            self.started.append(helper)
+            self.pending.append(helper.submit(deliver_share, self.department, self.settings, self.settings.processes))
+        return self.started
+
+    def join_when_alone(self, count: int, finished: threading.Event) -> None:
+        """Until the run is `finished`: once no other department's deliveries are due, `count` processes started
+        if this backlog is still large (a look that fails leaves the run to this process, said once)."""
+        from lianban.pipeline.deliver import due_batches
+
+        try:
+            while not finished.wait(JOIN_LOOK_SECONDS):
+                if _others_due(self.ledger, self.department):
+                    continue
+                size = self.settings.batch_size
+                if due_batches(self.ledger, self.department, size, SECOND_PROCESS_BATCHES) >= SECOND_PROCESS_BATCHES:
+                    self.start(count)
+                return
+        except LianbanError as exc:
+            log.warning("投递辅助进程未能加入，本次以 1 个进程投递 (the delivery processes could not join: %s)",
+                        type(exc).__name__)
 
 
 def _started(count: int) -> list[Offload]:

@@ -1,10 +1,12 @@
 """A delivery run as the DAG and the CLI start it (lianban.app.jobs.deliver): a large backlog is shared with a
-second process, every delivery still sent exactly once; a small one, or ``extra.processes`` 1, stays in one."""
+second process, every delivery still sent exactly once; a small one, or ``extra.processes`` 1, stays in one; while
+another department's deliveries are due, the second process joins only once they are done."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -100,8 +102,78 @@ def test_a_second_process_that_cannot_start_leaves_the_backlog_to_this_one(
         caplog: pytest.LogCaptureFixture) -> None:
     _extra(monkeypatch, batch_size=5)
     monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
+    monkeypatch.setattr(jobs, "_others_due", lambda ledger, department: False)  # medical alone: started at once
     monkeypatch.setattr(offload, "Offload", _CannotStart)
     result = jobs.deliver(DEPT)
     assert result["sent"] == result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
     assert [r.getMessage() for r in caplog.records if "投递辅助进程无法启动" in r.getMessage()] == [
         "投递辅助进程无法启动，本次以 1 个进程投递 (a delivery process could not start: BlockingIOError)"]
+
+
+def _looks(monkeypatch: pytest.MonkeyPatch, answers: list[bool], told: list[str]) -> None:
+    """Whether other departments' deliveries are due, answered in turn from `answers` (then False), each look and
+    each start of more processes noted in `told`."""
+    monkeypatch.setattr(jobs, "JOIN_LOOK_SECONDS", 0.05)
+    left = iter(answers)
+
+    def others_due(ledger: str, department: str) -> bool:
+        due = next(left, False)
+        told.append("others due" if due else "others done")
+        return due
+
+    started = jobs._started
+
+    def spy(count: int) -> list[offload.Offload]:
+        told.append(f"start {count}")
+        return started(count)
+
+    monkeypatch.setattr(jobs, "_others_due", others_due)
+    monkeypatch.setattr(jobs, "_started", spy)
+
+
+def test_while_others_are_due_the_second_process_joins_once_they_are_done(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a rate limit to share: the run starts alone, looks again, and starts its second process only after a
+    look finds no other department's deliveries due; every delivery still sent exactly once."""
+    _extra(monkeypatch, batch_size=5, lanes=1)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 2)
+    engine = simulation.engines[DEPT]
+    receive = engine.receive
+
+    def slowly(*args: Any, **kwargs: Any) -> Any:  # medical takes a second a batch: the run outlasts the looks
+        time.sleep(1.0)
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "receive", slowly)
+    told: list[str] = []
+    _looks(monkeypatch, [True, True], told)
+    helped = _helpers(monkeypatch)
+    result = jobs.deliver(DEPT)
+    assert result["sent"] == result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+    assert told == ["others due", "others due", "others done", "start 1"]
+    assert len(helped) == 1 and helped[0].accepted > 0  # it joined in time to send batches of its own
+    stats = simulation.engines[DEPT].stats()
+    assert (stats["unique"], stats["duplicates"]) == (staged, 0)
+
+
+def test_while_others_stay_due_the_run_stays_in_one_process(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _extra(monkeypatch, batch_size=5, lanes=1)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
+    told: list[str] = []
+    _looks(monkeypatch, [True] * 10_000, told)
+    monkeypatch.setattr(offload, "Offload", _NoProcess)
+    result = jobs.deliver(DEPT)
+    assert result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+    assert set(told) == {"others due"}
+
+
+def test_with_a_rate_limit_the_second_process_starts_at_once_though_others_are_due(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process takes its share of the limit as it starts: one joining later would add to it."""
+    _extra(monkeypatch, batch_size=5, lanes=1, rate_limit=4)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
+    told: list[str] = []
+    _looks(monkeypatch, [True] * 10_000, told)
+    result = jobs.deliver(DEPT)
+    assert result["accepted"] == staged and told == ["start 1"]  # whether others are due is not even asked
