@@ -108,7 +108,7 @@ def deliver(department: str) -> dict[str, Any]:
             watch.start()
         results = [deliver_share(department, settings, processes)]
         finished.set()
-        if later:
+        if watch.is_alive():
             watch.join()
         results += _helped(department, helpers.pending)
         done = True
@@ -143,10 +143,12 @@ class _Helpers:
         self.pending: list[Future[DeliverResult]] = []
 
     def start(self, count: int) -> list[Offload]:
-        """Up to `count` processes started, each delivering its share at once; those started."""
-        for helper in _started(count):
-            self.started.append(helper)
-            self.pending.append(helper.submit(deliver_share, self.department, self.settings, self.settings.processes))
+        """Up to `count` processes started, then each given its share of the run (the rate shared by those started
+        and this one); those started."""
+        self.started = _started(count)
+        processes = len(self.started) + 1
+        self.pending = [helper.submit(deliver_share, self.department, self.settings, processes)
+                        for helper in self.started]
         return self.started
 
     def join_when_alone(self, count: int, finished: threading.Event) -> None:
