@@ -54,11 +54,13 @@ class ChunkValidator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        from lianban.pipeline.validate.expectations import build
+        from lianban.pipeline.validate.expectations import UnkeptResults, build
 
         self.version = suite_version() if version is None else version
         self.rules: tuple[Rule, ...] = all_rules(catalog) if rules is None else rules
         self.context = gx.get_context(mode="ephemeral")
+        self.context.stores[self.context.validation_results_store_name] = UnkeptResults(  # never kept
+            {"class_name": "InMemoryStoreBackend"})
         self.context.enable_analytics(False)
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = self.context.data_sources.add_pandas("lianban").add_dataframe_asset("retirement_records")
@@ -74,7 +76,6 @@ class ChunkValidator:
         """Validate one chunk (:mod:`lianban.domain.rules.frame`; a fresh RangeIndex)."""
         frame = derive(frame.reset_index(drop=True))
         result = self.definition.run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
-        self._forget_results()
         failing: dict[int, list[int]] = {}
         for outcome in result.results:
             config = outcome.expectation_config
@@ -85,13 +86,6 @@ class ChunkValidator:
                                  f"failed to run; nothing in this chunk was staged)")
             failing[int(config.meta["rule"])] = sorted(int(i) for i in outcome.result["unexpected_index_list"])
         return ChunkResult(reasons_by_row(frame, self.rules, failing), result)
-
-    def _forget_results(self) -> None:
-        """GX keeps every run's result (with the unexpected values) in its in-memory store: drop them, so a
-        long-lived worker neither grows nor holds personal values between chunks."""
-        store = self.context.validation_results_store
-        for key in store.list_keys():
-            store.remove_key(key)
 
 
 def defer_imports(names: tuple[str, ...]) -> None:

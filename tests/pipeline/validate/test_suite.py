@@ -74,3 +74,24 @@ def test_the_suite_another_thread_builds_is_the_one_every_caller_gets() -> None:
     first = validator()  # while the other thread may still be building: waits for that build, never makes a second
     thread.join(timeout=120)
     assert seen == [first] and validator() is first
+
+
+def test_an_expectation_s_configuration_is_made_once_until_its_fields_change() -> None:
+    expectation = validator().suite.expectations[0]
+    gx_own = MulticolumnMapExpectation.configuration.fget  # type: ignore[attr-defined]
+    first = expectation.configuration
+    assert expectation.configuration is first  # kept: GX reads it about 130 times a run
+    assert first.to_json_dict() == gx_own(expectation).to_json_dict()
+    assert "_configuration_memo" not in expectation.dict()  # outside the model's fields
+    changed = expectation.copy(update={"meta": {**expectation.meta, "code": "CHANGED"}})
+    assert changed.configuration.meta["code"] == "CHANGED" and first.meta["code"] != "CHANGED"
+    changed.notes = "改过"
+    assert changed.configuration.notes == "改过"
+
+
+def test_a_run_s_result_is_returned_and_never_kept_in_the_worker(record: RetirementRecord) -> None:
+    suite = validator()
+    result = suite.run(from_records([record, replace(record, phone="")]))
+    assert [[r.code for r in rs] for rs in result.reasons] == [[], ["REQUIRED_PHONE"]]
+    assert not result.gx_result.success  # GX's own result, for the Data Docs
+    assert suite.context.validation_results_store.list_keys() == []  # no unexpected value held between chunks
