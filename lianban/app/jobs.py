@@ -153,7 +153,9 @@ class _Helpers:
 
     def join_when_alone(self, count: int, finished: threading.Event) -> None:
         """Until the run is `finished`: once no other department's deliveries are due, `count` processes started
-        if this backlog is still large (a look that fails leaves the run to this process, said once)."""
+        if this backlog is still large. A look that fails, however (a raw driver error from the ledger, say),
+        leaves the run to this process, said once by the error's type alone: never a traceback from this thread,
+        whose text would carry the statement's parameters."""
         from lianban.pipeline.deliver import due_batches
 
         try:
@@ -164,7 +166,7 @@ class _Helpers:
                 if due_batches(self.ledger, self.department, size, SECOND_PROCESS_BATCHES) >= SECOND_PROCESS_BATCHES:
                     self.start(count)
                 return
-        except LianbanError as exc:
+        except Exception as exc:  # a thread beside the run: nothing it meets may end the run or print its text
             log.warning("投递辅助进程未能加入，本次以 1 个进程投递 (the delivery processes could not join: %s)",
                         type(exc).__name__)
 

@@ -177,3 +177,36 @@ def test_with_a_rate_limit_the_second_process_starts_at_once_though_others_are_d
     _looks(monkeypatch, [True] * 10_000, told)
     result = jobs.deliver(DEPT)
     assert result["accepted"] == staged and told == ["start 1"]  # whether others are due is not even asked
+
+
+def test_a_look_that_fails_with_a_database_error_leaves_the_run_to_one_process_said_once(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The look is a thread beside the run: a raw driver error there (the ledger locked, say) must not end it with
+    a traceback carrying the statement's parameters; the run goes on in its one process."""
+    from sqlalchemy.exc import OperationalError
+
+    _extra(monkeypatch, batch_size=5, lanes=1)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 2)
+    monkeypatch.setattr(jobs, "JOIN_LOOK_SECONDS", 0.05)
+    engine = simulation.engines[DEPT]
+    receive = engine.receive
+    monkeypatch.setattr(engine, "receive", lambda *a, **k: (time.sleep(0.5), receive(*a, **k))[1])
+    looks: list[str] = []
+
+    def locked(ledger: str, department: str) -> bool:
+        looks.append(department)
+        if len(looks) == 1:
+            return True  # the run starts alone
+        raise OperationalError("SELECT … WHERE id_index = ?", ("11010519491231002X",), Exception("database is locked"))
+
+    monkeypatch.setattr(jobs, "_others_due", locked)
+    uncaught: list[Any] = []
+    monkeypatch.setattr("threading.excepthook", uncaught.append)
+    with caplog.at_level("WARNING", logger="lianban.app.jobs"):
+        result = jobs.deliver(DEPT)
+    assert result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+    assert uncaught == [] and len(looks) == 2  # no more looks after the failure
+    assert [r.getMessage() for r in caplog.records if "加入" in r.getMessage()] == [
+        "投递辅助进程未能加入，本次以 1 个进程投递 (the delivery processes could not join: OperationalError)"]
+    assert "11010519491231002X" not in caplog.text
