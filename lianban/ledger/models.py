@@ -344,7 +344,7 @@ class Evidence(Base):
 
     __tablename__ = "evidence"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[str] = mapped_column(String(40))
+    at: Mapped[str] = mapped_column(String(40), index=True)  # UTC ISO 8601: the archive finds a month by it
     direction: Mapped[str] = mapped_column(String(3))  # out | in
     department: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))  # submit, receipt, poll, status, push, ack, quarantine-…

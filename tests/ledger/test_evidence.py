@@ -754,3 +754,31 @@ def test_the_hub_signs_no_archive_of_entries_that_fail_their_chain(ledger: Ledge
     with pytest.raises(FatalError, match="第 2 条内容已被篡改"):
         _archive(ledger, tmp_path)
     assert not list((tmp_path / "archive").glob("*.jsonl"))
+
+
+def test_a_month_is_found_in_the_log_by_its_time_index_not_by_reading_the_whole_log(ledger: Ledger,
+                                                                                    tmp_path: Path) -> None:
+    """The archive looks each month up every day (one with no entry too): on SQLite its look-ups of a month's
+    entries by time search the index on ``evidence.at`` (migration 0025) instead of scanning the log."""
+    from sqlalchemy import event
+
+    engine = engine_for(ledger.url)
+    by_time: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "evidence.at >=" in statement:
+            by_time.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session_factory(ledger.url)() as s:
+            month = f"{beijing_date(datetime.fromisoformat(s.scalars(select(Evidence.at)).first() or '')):%Y-%m}"
+            assert evidence_archive.archive_once(s, month, tmp_path, ledger.keys) is not None
+            assert evidence_archive.archive_once(s, "2001-01", tmp_path, ledger.keys) is None  # a month with none
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(by_time) >= 3
+    with engine.connect() as conn:
+        for statement, parameters in by_time:
+            plan = " | ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "INDEX ix_evidence_at" in plan and "SCAN evidence" not in plan, plan
