@@ -66,9 +66,9 @@ CHUNK = 2_000  # rows per ledger transaction (its new cases written set-based, l
 #: and the preparing process at 531 MB together against 602–607 MB, for 23.9–24.7 s of wall time against
 #: 22.8–23.9 s (the suite runs twice as often: 3 s more CPU)
 READ_AHEAD = 10_000
-#: rows per run of the suite (a whole number of transactions): a run of the 48 expectations costs about 0.4 s
-#: of CPU whatever its size, then 0.02 ms a row (measured: 2,000 rows 0.40 s, 10,000 rows 0.49 s), so one run
-#: per read
+#: rows per run of the suite (a whole number of transactions): a run of the 48 expectations costs about 0.44 s
+#: of CPU whatever its size, then 0.015–0.02 ms a row (measured since stop 55: 1,000 rows 0.46 s, 10,000 rows
+#: 0.62 s), so one run per read
 SUITE_ROWS = 10_000
 #: rows read at once from which their own work goes to a process of its own (lianban.pipeline.prepare): a run
 #: of more than two chunks; a smaller one would wait for the process to start for little to do
