@@ -519,6 +519,8 @@ class _Run:
         for n in range(len(pulled.parts)):
             if n == pull_at:
                 following = self.pull(preparer, pulled.last)
+                if following is None:  # every row of the run is with the suite: its Data Docs rendered meanwhile
+                    self.judging.all_submitted()
             start = n * self.chunk
             if start % self.per_run == 0:
                 reasons = _verdicts_of(pulled.verdicts, start // self.per_run)

@@ -89,3 +89,28 @@ def test_a_runs_results_wait_for_its_docs_on_disk_not_in_memory(paths: Paths, tm
     assert docs.build() == tmp_path / "docs" / "index.html"
     assert len(list((tmp_path / "docs").rglob("chunk-*.html"))) == 3
     assert not any(p.exists() for p in held)
+
+
+def test_the_docs_are_rendered_while_the_last_chunks_are_staged_and_hold_every_run(
+        paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the rows after the last read are found to be none, every run of the suite has been submitted: the
+    worker renders the Data Docs while staging writes its last chunks, not after them (the other core idled)."""
+    from lianban.pipeline.validate.worker import Judge
+
+    FrontendDB(paths.frontend_url).insert_applications(generate(45, seed=23))
+    staged: list[int] = []
+    asked_after: list[int] = []
+    all_submitted = Judge.all_submitted
+
+    def spy(judge: Judge) -> None:
+        asked_after.append(staged[-1] if staged else 0)
+        all_submitted(judge)
+
+    monkeypatch.setattr(Judge, "all_submitted", spy)
+    docs = tmp_path / "docs"
+    result = stage(FrontendDB(paths.frontend_url), paths.ledger_url, paths.keys_dir, chunk=10, docs_dir=docs,
+                   read_ahead=30, progress=lambda done, _: staged.append(done))
+    assert result.extracted == 45 and result.data_docs == str(docs / "index.html")
+    assert asked_after[0] == 30 < staged[-1]  # reads of 30 and 15 rows: asked before rows 31–45 were staged
+    pages = sorted(p.name for p in docs.rglob("chunk-*.html"))
+    assert pages == ["chunk-00001.html", "chunk-00002.html"]  # one run per read, both rendered
