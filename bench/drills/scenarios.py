@@ -162,15 +162,17 @@ def _taken(world: World) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def _converge(world: World, timeout: float, each_round: Callable[[int], None] = lambda _: None) -> int:
+def _converge(world: World, timeout: float, each_round: Callable[[int], None] = lambda _: None,
+              seen: Callable[[int, str, dict[str, Any]], None] = lambda *_: None) -> int:
     """Rounds of supplements → collect → report (the feedback DAG's steps) until every item is final at its
-    party and 皖事通办 shows it, or `timeout`; the number of rounds."""
+    party and 皖事通办 shows it, or `timeout`; the number of rounds. `seen` is told each step's result, with its
+    round."""
     deadline, rounds = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
         rounds += 1
         each_round(rounds)
         for step in ("supplements", "collect", "report"):
-            world.run(step)
+            seen(rounds, step, world.run(step))
         if tally.settled(world):
             break
     return rounds
@@ -372,11 +374,20 @@ def wanshi_down(o: Options) -> Outcome:
             if round_no in faults:
                 world.set_faults(SINK, **faults[round_no])
 
-        rounds = _converge(world, o.timeout, weather)
+        stopped: list[int] = []  # the rounds whose report the outage stopped: proof that it landed
+
+        def outage_met(round_no: int, step: str, result: dict[str, Any]) -> None:
+            if step == "report" and round_no in DOWN_ROUNDS and (result.get("stopped_by") or result.get("error")):
+                stopped.append(round_no)
+
+        rounds = _converge(world, o.timeout, weather, outage_met)
         resent = world.stats(SINK)["duplicates"]
-        notes = [f"{rounds} rounds (1–2 down, 3–4 half the answers lost); events resent and answered duplicate "
-                 f"by 皖事通办: {resent}"]
-        return Outcome(tally.statuses(world, tally.fates(world)), notes)
+        notes = [f"{rounds} rounds (1–2 down: {len(stopped)} report runs stopped by it; 3–4 half the answers lost); "
+                 f"events resent and answered duplicate by 皖事通办: {resent}"]
+        return Outcome(tally.statuses(world, _unless(bool(stopped), tally.fates(world), "no-outage-landed")), notes)
+
+
+DOWN_ROUNDS = (1, 2)  # the rounds of wanshi-down whose reports meet 皖事通办 down
 
 
 def _illegal(world: World) -> int:

@@ -41,6 +41,18 @@ def test_a_drill_whose_fault_never_landed_fails(tmp_path: Path, monkeypatch: pyt
     assert outcome.tally.fates == "outage-missed" and not outcome.tally.clean
 
 
+def test_a_wanshi_outage_that_stopped_no_report_fails_the_drill(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """皖事通办 never made to fail: no report run met an outage, and the drill says so instead of passing."""
+    from bench.drills.world import World
+
+    monkeypatch.setattr(World, "set_faults", lambda self, party, **faults: None)
+    outcome = DRILLS["wanshi-down"](Options(RECORDS, tmp_path, timeout=300.0))
+    assert outcome.tally.lost == outcome.tally.duplicates == 0
+    assert outcome.tally.fates == "no-outage-landed" and not outcome.tally.clean
+    assert "0 report runs stopped by it" in outcome.notes[0]
+
+
 def test_the_deliver_process_is_killed_while_it_has_something_to_send(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each kill goes to a department the hub still has deliveries for; a department already done would end its
     run before the kill landed."""
