@@ -156,9 +156,14 @@ def sink_duplicates(world: World) -> int:
 
 
 def statuses(world: World, fates_said: str) -> Tally:
+    """Each item's status at its party against the newest 皖事通办 shows; and every event that reached 皖事通办 in
+    its case's order: one arriving with a version (DATAVER) no higher than one its case already had would be an
+    older change reported after a newer one, which 皖事通办's newest hides (``out-of-order=N`` in the fates)."""
     truth, shown = source_statuses(world), sink_statuses(world)
     got = sum(1 for pair, status in truth.items() if shown.get(pair) == status.value)
-    return Tally(len(truth), got, sink_duplicates(world), len(truth) - got, fates_said)
+    late = int(world.stats(SINK).get("out_of_order", 0))
+    said = fates_said if not late else ("" if fates_said == "ok" else f"{fates_said},") + f"out-of-order={late}"
+    return Tally(len(truth), got, sink_duplicates(world), len(truth) - got, said)
 
 
 def settled(world: World) -> bool:

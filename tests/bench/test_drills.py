@@ -14,6 +14,7 @@ import pytest
 from bench.drills import tally
 from bench.drills.scenarios import DRILLS, Options
 from bench.drills.tally import Tally, parse_line
+from lianban.domain.statuses import Status
 
 RECORDS = 150
 KILLS = 3
@@ -85,6 +86,27 @@ def test_a_drill_line_says_what_was_lost_and_fails_the_drill() -> None:
     assert bad.line("deliver-kill") == "drill deliver-kill: sent=10 received=9 duplicates=0 lost=1 fates=pending=1"
     assert parse_line(bad.line("deliver-kill"))["lost"] == "1"
     assert not bad.clean and Tally(10, 10, 0, 0).clean
+
+
+def test_a_status_reported_after_a_newer_one_fails_the_status_drill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """皖事通办's newest hides an older change that arrived late: its out-of-order count says so, and the drill
+    fails though every item's newest status is right."""
+    pair = ("BZ1", "11")
+    monkeypatch.setattr(tally, "source_statuses", lambda world: {pair: Status.COMPLETED})
+    monkeypatch.setattr(tally, "sink_statuses", lambda world: {pair: Status.COMPLETED.value})
+    monkeypatch.setattr(tally, "sink_duplicates", lambda world: 0)
+
+    class Sink:
+        def __init__(self, late: int) -> None:
+            self.late = late
+
+        def stats(self, party: str) -> dict[str, int]:
+            return {"out_of_order": self.late} if party == tally.SINK else {}
+
+    assert tally.statuses(Sink(0), "ok").clean  # type: ignore[arg-type]
+    late = tally.statuses(Sink(2), "ok")  # type: ignore[arg-type]
+    assert (late.lost, late.fates, late.clean) == (0, "out-of-order=2", False)
+    assert tally.statuses(Sink(1), "pending=1").fates == "pending=1,out-of-order=1"  # type: ignore[arg-type]
 
 
 def test_a_drill_world_seeds_each_person_once(tmp_path: Path) -> None:
