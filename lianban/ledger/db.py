@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,11 +77,13 @@ def engine_for(url: str) -> Engine:
     """One engine per URL per process; SQLite files get WAL, foreign keys and a bounded statement cache. A
     statement's parameters are never in its error (``hide_parameters``): the 前置库's hold names and ID numbers,
     and an error's text goes to logs, task logs and the operator's screen."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    extra = {"connect_args": {"cached_statements": SQLITE_STATEMENTS}} if url.startswith("sqlite") else {}
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"  # whatever its driver is named (sqlite+pysqlite:///…)
+    if sqlite and parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    extra = {"connect_args": {"cached_statements": SQLITE_STATEMENTS}} if sqlite else {}
     engine = create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True, **extra)
-    if engine.dialect.name == "sqlite":
+    if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

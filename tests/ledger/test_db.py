@@ -194,6 +194,18 @@ def test_every_sqlite_ledger_connection_commits_durably_with_its_cache_and_check
         engine.dispose()
 
 
+def test_a_sqlite_url_naming_its_driver_is_a_sqlite_ledger_in_a_folder_made_for_it(tmp_path: Path) -> None:
+    """``sqlite+pysqlite:///…`` is SQLite as much as ``sqlite:///…``: its folder made, its connections set alike
+    (the URL's prefix decided the folder, the dialect the pragmas)."""
+    engine = engine_for(f"sqlite+pysqlite:///{tmp_path / 'new' / 'folder' / 'ledger.db'}")
+    with engine.connect() as connection:
+        pragma = connection.connection.driver_connection.execute  # type: ignore[union-attr]
+        assert pragma("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert pragma("PRAGMA cache_size").fetchone() == (-SQLITE_CACHE_KIB,)
+    engine.dispose()
+    assert (tmp_path / "new" / "folder" / "ledger.db").exists()
+
+
 def _sqlite_memory() -> int:
     """Bytes SQLite has allocated in this process (the library Python's driver is linked to)."""
     library = ctypes.CDLL(_sqlite3.__file__)  # its symbols found in the SQLite it links
