@@ -89,14 +89,12 @@ def deliver(department: str) -> dict[str, Any]:
     has its own lanes; the department's rate is shared by them all); their counts added up. While another
     department's deliveries are due too (its run has the other core), the more processes join only once they are
     done, if this backlog is still that large, and without a rate limit to share (:class:`_Helpers`)."""
-    from lianban.pipeline.deliver import due_batches
     from lianban.pipeline.lanes import merged
 
     paths = Paths.from_env()
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
-    backlog = due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES)
-    more = settings.processes - 1 if backlog >= SECOND_PROCESS_BATCHES else 0
+    more = settings.processes - 1 if _large_backlog(ledger, department, settings) else 0
     later = more > 0 and settings.rate_limit is None and _others_due(ledger, department)
     helpers = _Helpers(department, settings, ledger)
     processes = len(helpers.start(more)) + 1 if more and not later else 1  # later: no rate limit to share
@@ -117,6 +115,13 @@ def deliver(department: str) -> dict[str, Any]:
         for helper in helpers.started:  # waited for once answered (its CPU then counts as this run's); after a
             helper.shutdown(wait=done, cancel_futures=True)  # failure not: it ends after its call, or with this process
     return merged(results).as_dict()
+
+
+def _large_backlog(ledger: str, department: str, settings: DepartmentSettings) -> bool:
+    """Whether `department` has ``SECOND_PROCESS_BATCHES`` batches or more due now: enough for more processes."""
+    from lianban.pipeline.deliver import due_batches
+
+    return due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES) >= SECOND_PROCESS_BATCHES
 
 
 def _others_due(ledger: str, department: str) -> bool:
@@ -156,14 +161,11 @@ class _Helpers:
         if this backlog is still large. A look that fails, however (a raw driver error from the ledger, say),
         leaves the run to this process, said once by the error's type alone: never a traceback from this thread,
         whose text would carry the statement's parameters."""
-        from lianban.pipeline.deliver import due_batches
-
         try:
             while not finished.wait(JOIN_LOOK_SECONDS):
                 if _others_due(self.ledger, self.department):
                     continue
-                size = self.settings.batch_size
-                if due_batches(self.ledger, self.department, size, SECOND_PROCESS_BATCHES) >= SECOND_PROCESS_BATCHES:
+                if _large_backlog(self.ledger, self.department, self.settings):
                     self.start(count)
                 return
         except Exception as exc:  # a thread beside the run: nothing it meets may end the run or print its text
