@@ -199,7 +199,7 @@ def _kill_target(world: World, rng: random.Random) -> str:
 def _unless(happened: bool, fates: str, missed: str) -> str:
     """`fates`, with `missed` added when the drill's fault never happened: a drill that injected nothing tested
     nothing, and must not pass as if it had."""
-    return fates if happened else (missed if fates == "ok" else f"{fates},{missed}")
+    return fates if happened else tally.noted(fates, missed)
 
 
 # -- the drills ----------------------------------------------------------------------------------------------------

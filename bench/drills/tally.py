@@ -162,8 +162,13 @@ def statuses(world: World, fates_said: str) -> Tally:
     truth, shown = source_statuses(world), sink_statuses(world)
     got = sum(1 for pair, status in truth.items() if shown.get(pair) == status.value)
     late = int(world.stats(SINK).get("out_of_order", 0))
-    said = fates_said if not late else ("" if fates_said == "ok" else f"{fates_said},") + f"out-of-order={late}"
+    said = noted(fates_said, f"out-of-order={late}") if late else fates_said
     return Tally(len(truth), got, sink_duplicates(world), len(truth) - got, said)
+
+
+def noted(fates: str, problem: str) -> str:
+    """`fates` with `problem` added: in place of ``ok``, which it no longer is, or after what is off already."""
+    return problem if fates == "ok" else f"{fates},{problem}"
 
 
 def settled(world: World) -> bool:
