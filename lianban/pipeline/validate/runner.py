@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
+import types
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -28,10 +30,11 @@ from lianban.domain.rules import Reason, Rule, all_rules, reasons_by_row, suite_
 from lianban.domain.rules.frame import derive
 from lianban.errors import FatalError
 
-#: what GX imports at its own import for an expectation the suite never uses (KL divergence: SciPy's statistics,
-#: 1.2 of GX's 3.2 s of import on the 2-core machine), loaded only if touched. (Altair, for that expectation's
-#: charts, is not among them: its annotations read Altair's classes as GX is imported.)
-DEFERRED_IMPORTS = ("scipy.stats",)
+#: what GX imports at its own import for an expectation the suite never uses (KL divergence), loaded only if
+#: touched: SciPy's statistics (1.2 of GX's 3.2 s of import on the 2-core machine, 59 MB) and Altair, for that
+#: expectation's charts (22 MB; its module imports it with ``import altair as alt``, which a lazy module cannot
+#: wait out: the import statement reads the module's spec, and runs it)
+DEFERRED_IMPORTS = ("scipy.stats", "altair")
 RESULT_FORMAT = {"result_format": "COMPLETE", "include_unexpected_rows": False, "partial_unexpected_count": 0,
                  "return_unexpected_index_query": False}
 
@@ -89,19 +92,37 @@ class ChunkValidator:
 
 
 def defer_imports(names: tuple[str, ...]) -> None:
-    """Each module of `names` not imported yet is imported lazily (importlib's LazyLoader): its code runs when
-    one of its attributes is first read, not when it is imported. Taken from its package (``from scipy import
-    stats``, as GX does) it stays unread; an ``import scipy.stats`` statement reads it (its spec), and runs it."""
+    """Each module of `names` that is installed and not imported yet is stood in for (:class:`_Deferred`) until
+    one of its attributes is first read: then it is imported. Imported by a statement (``import altair as alt``)
+    or taken from its package (``from scipy import stats``), as GX does, it stays unread."""
     for name in names:
-        if name in sys.modules or (spec := importlib.util.find_spec(name)) is None or spec.loader is None:
+        if name in sys.modules or importlib.util.find_spec(name) is None:
             continue
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        sys.modules[name] = _Deferred(name)
         parent, _, child = name.rpartition(".")
         if parent:
-            setattr(sys.modules[parent], child, module)
+            setattr(sys.modules[parent], child, sys.modules[name])
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module not imported yet (:func:`defer_imports`): the first attribute read imports it, and
+    it answers that read and every later one (a module holding the stand-in keeps working)."""
+
+    def __getattr__(self, attribute: str) -> Any:  # only for what the stand-in itself lacks
+        return getattr(_imported(self), attribute)
+
+
+_real: weakref.WeakKeyDictionary[_Deferred, types.ModuleType] = weakref.WeakKeyDictionary()  # once imported
+_importing = threading.RLock()
+
+
+def _imported(stand_in: _Deferred) -> types.ModuleType:
+    with _importing:
+        if stand_in not in _real:
+            if sys.modules.get(stand_in.__name__) is stand_in:
+                del sys.modules[stand_in.__name__]  # imported for real now (its package's attribute set to it)
+            _real[stand_in] = importlib.import_module(stand_in.__name__)
+        return _real[stand_in]
 
 
 _building = threading.Lock()  # one build per process, whichever thread asks first

@@ -158,3 +158,17 @@ def test_the_worker_takes_arrows_buffers_from_the_c_library_which_gives_freed_me
     done = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=120, check=True, env=env)
     assert done.stderr.strip().splitlines()[-1] == "system"
+
+
+def test_the_worker_leaves_out_what_gx_imports_for_what_it_never_does() -> None:
+    """GX's SQL data sources (SQLAlchemy: told it is not installed) and the KL-divergence charts (Altair: stood
+    in for until touched) are the worker's 40 MB of nothing; it still builds the suite and judges."""
+    script = ("import sys\nfrom lianban.pipeline.validate.worker import main\nmain()\n"
+              "from lianban.pipeline.validate.runner import validator\n"
+              "from tests.pipeline.validate.test_suite import mixed_records\n"
+              "from lianban.domain.rules.frame import from_records\n"
+              "held = sum(map(bool, validator().run(from_records(mixed_records())).reasons))\n"
+              "print(sys.modules.get('sqlalchemy'), type(sys.modules['altair']).__name__, held > 0, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=120, check=True, cwd=ROOT)
+    assert done.stderr.strip().splitlines()[-1] == "None _Deferred True"
