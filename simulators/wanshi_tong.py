@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from lianban.wire.gateway import GatewayVerifier
+from simulators.engine import STORE_PRAGMAS
 from simulators.rest_department import install_gateway
 from simulators.wanshi_tong_interface import load_interface
 
@@ -107,6 +108,8 @@ class ProgressStore:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")  # as the departments' stores (simulators.engine): one fsync
         self._db.execute("PRAGMA synchronous=NORMAL")  # per push, not two
+        for pragma in STORE_PRAGMAS:  # sized as a server's store, as the departments' are
+            self._db.execute(pragma)
         self._db.executescript(_SCHEMA)
         if "body" in {row[1] for row in self._db.execute("PRAGMA table_info(items)")}:
             self._db.execute("ALTER TABLE items DROP COLUMN body")  # a store kept before items pointed at events

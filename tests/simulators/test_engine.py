@@ -161,3 +161,12 @@ def test_an_item_whose_fields_hold_no_id_number_is_taken(tmp_path: Path) -> None
     seal, deliveries = seal_items(tmp_path / "keys", "housing_fund",
                                   [Item("A", "BZ1", "14", {"name": app["name"], "phone": app["phone"]})])
     assert [(i.accepted, i.code) for i in engine.receive(wire(deliveries), seal)] == [(True, "OK")]
+
+
+def test_a_department_store_is_sized_as_a_servers_not_as_sqlites_defaults(tmp_path: Path) -> None:
+    """Random idempotency keys dirty a page of the key index each: with SQLite's 2 MB cache and a checkpoint every
+    1,000 pages, each batch's commit copied them back at once (half a department's storing)."""
+    engine = engine_for(tmp_path / "keys", "medical", tmp_path / "med.db")
+    cache, = engine._db.execute("PRAGMA cache_size").fetchone()
+    checkpoint, = engine._db.execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert (cache, checkpoint) == (-32768, 10000)
