@@ -51,7 +51,7 @@ from lianban.ledger.log_gaps import takeable
 from lianban.ledger.models import Case, CaseItem, ParkedStatus
 from lianban.ledger.results import seal_result
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
-from lianban.ledger.store import ParkedState, locked_watermark, refuse_report, set_watermark, utcnow
+from lianban.ledger.store import ParkedState, get_watermark, locked_watermark, refuse_report, set_watermark, utcnow
 from lianban.pipeline.feedback import FeedbackResult
 
 HRSS_WATERMARK = "hrss_status_log"
@@ -314,11 +314,16 @@ def collect_hrss(source: StatusLog, ledger_url: str, keys_dir: Path, limit: int 
 
 def _page(sessions: sessionmaker[Session], source: StatusLog, run: _Run, limit: int) -> int:
     """One page of the log past the watermark, in one transaction, up to a number still missing; the number of
-    rows read."""
+    rows read. The page is read from HRSS before the ledger's write lock is taken (past the watermark as it was
+    then), and read again under it only if another run moved the watermark meanwhile: the polls, which write the
+    ledger too, no longer wait while HRSS's rows are fetched and parsed (a sixth of the collector's time)."""
     read = 0
+    with sessions() as session:
+        seen = get_watermark(session, HRSS_WATERMARK)
+    ahead = source.status_changes_since(seen, limit)
     with sessions.begin() as session:
         mark = locked_watermark(session, HRSS_WATERMARK)
-        rows = source.status_changes_since(mark, limit)
+        rows = ahead if mark == seen else source.status_changes_since(mark, limit)
         rows = rows[:takeable(session, HRSS_WATERMARK, "人社状态日志", mark, [row.seq for row in rows])]
         staged = _Staged.of(session, {row.case_no for row in rows})
         waiting = _waiting(session, staged.cases)

@@ -4,9 +4,11 @@ read it before the other committed pages past it does not write it back behind t
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, make_url, select
 
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.statuses import CODES
@@ -63,3 +65,45 @@ def test_a_run_that_read_the_watermark_before_another_moved_it_does_not_move_it_
     with session_factory(paths.ledger_url)() as s:
         assert get_watermark(s, status_log.HRSS_WATERMARK) == 3
         assert s.scalar(select(func.count()).select_from(ParkedStatus)) == 1
+
+
+class _Probing:
+    """HRSS's log that, at each read, tries the ledger's write lock from a connection of its own (no waiting)."""
+
+    def __init__(self, db: FrontendDB, ledger: str) -> None:
+        self.db, self.ledger = db, ledger
+        self.lock_free: list[bool] = []
+
+    def status_changes_since(self, seq: int, limit: int) -> list[object]:
+        probe = sqlite3.connect(self.ledger, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            self.lock_free.append(True)
+        except sqlite3.OperationalError:  # database is locked
+            self.lock_free.append(False)
+        finally:
+            probe.close()
+        return list(self.db.status_changes_since(seq, limit))
+
+    def read_row(self, row: object) -> object:
+        return self.db.read_row(row)  # type: ignore[arg-type]
+
+
+def test_hrss_rows_are_read_before_the_ledgers_write_lock_is_taken(paths: Paths) -> None:
+    """The polls write the ledger too: they need not wait while a page of HRSS's log is fetched and parsed."""
+    url = make_url(paths.ledger_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the write lock probed is SQLite's")
+    apps = [a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(","))]
+    db = FrontendDB(paths.frontend_url)
+    db.insert_applications(apps[:1])
+    assert stage(db, paths.ledger_url, paths.keys_dir).staged == 1
+    code = min(HRSS_OWN & set(apps[0]["items"].split(",")))
+    for minute, status in ((0, Status.ACCEPTED), (5, Status.UNDER_REVIEW), (10, Status.APPROVED)):
+        db.append_status(apps[0]["case_no"], code, CODES[status], at=f"2026-12-01T09:{minute:02d}:00+08:00")
+    source = _Probing(db, str(url.database))
+    result = status_log.collect_hrss(source, paths.ledger_url, paths.keys_dir, limit=2)  # type: ignore[arg-type]
+    assert result.read == 3 and source.lock_free == [True, True]
+    with session_factory(paths.ledger_url)() as s:
+        assert get_watermark(s, status_log.HRSS_WATERMARK) == 3
