@@ -17,7 +17,8 @@ with it (whether it is held, its deliveries, which start an item's clock) are as
 held case released or an item delivered since can change its case record and due date. The platform keeps each
 办件's newest version, so that is what it would have shown anyway. A report run reads a case over many batches
 (HRSS's own statuses first, each department's later: about ten times in the status sweep); :class:`Cases` keeps,
-for one run, the cases whose reading can no longer change, so only their status history is read again.
+for one run, the cases whose reading can no longer change, with their history as replayed so far, so a later
+batch reads only their newer status events (a batch read again replays its cases from their first).
 """
 
 from __future__ import annotations
