@@ -17,8 +17,7 @@ with it (whether it is held, its deliveries, which start an item's clock) are as
 held case released or an item delivered since can change its case record and due date. The platform keeps each
 办件's newest version, so that is what it would have shown anyway. A report run reads a case over many batches
 (HRSS's own statuses first, each department's later: about ten times in the status sweep); :class:`Cases` keeps,
-for one run, the cases whose reading can no longer change, with their history as replayed so far, so a later
-batch reads only their newer status events (a batch read again replays its cases from their first).
+for one run, the cases whose reading can no longer change, so only their status history is read again.
 """
 
 from __future__ import annotations
@@ -56,8 +55,7 @@ STATUSES = {status.value: status for status in Status}  # a dict lookup: Status(
 _FINAL = frozenset(status.value for status in Status if status.is_terminal())
 _COMPLETED = Status.COMPLETED.value
 #: cases one report run keeps read (:class:`Cases`): about 1.9 KB each (measured over the status sweep's 22,223
-#: cases, items and due dates included) and about 0.9 KB more for its items' statuses as last replayed, so at most
-#: about 85 MB; the oldest half go when it is full
+#: cases, items and due dates included), so at most about 60 MB; the oldest half go when it is full
 CACHED_CASES = 30_000
 
 
@@ -109,10 +107,6 @@ class _Case:
     accepted_at: str = ""  # 受理时间 in Beijing time, as the case record carries it
     time_limit_days: int = 0  # 承诺时限: the longest limit of its items, in working days
     dues: dict[int, str | None] = field(default_factory=dict)  # item id → its due date, once worked out
-    #: its status history replayed up to event `replayed` (0: none): how many events, and each item's status then
-    replayed: int = 0
-    count: int = 0
-    state: dict[int, Now] = field(default_factory=dict)
 
     def settle(self) -> _Case:
         self.accepted_at = beijing_text(self.approved_at)
@@ -221,53 +215,25 @@ def _read_cases(session: Session, item_ids: set[int]) -> dict[int, _Case]:
 
 def versions(session: Session, events: Sequence[tuple[int, int]], kept: Cases | None = None) -> dict[int, Version]:
     """Event id → :class:`Version` for every event in `events`, (event id, case item id) pairs (module
-    docstring); `kept`: the cases the report run has read already (:class:`Cases`), none by default.
-
-    A kept case's history goes on from where the run's last batch replayed it, when every event asked for now
-    comes after that (only its newer events are read); any other case's is replayed from its first event."""
+    docstring); `kept`: the cases the report run has read already (:class:`Cases`), none by default."""
     if not events:
         return {}
     wanted = {event_id for event_id, _ in events}
-    top = max(wanted)
     cases = _cases(session, {item_id for _, item_id in events}, Cases(0) if kept is None else kept)
     items = {item.id: item for case in cases.values() for item in case.items}
-    first: dict[int, int] = {}  # case id → the first event asked for of it
-    for event_id, item_id in events:
-        case_id = items[item_id].case_id
-        first[case_id] = min(first.get(case_id, event_id), event_id)
-    for case in cases.values():
-        if not case.replayed < first[case.id]:  # read again (a batch sent again): replayed from the start
-            case.replayed, case.count, case.state = 0, 0, {}
-    state: dict[int, Now] = {item_id: now for case in cases.values() for item_id, now in case.state.items()}
-    counts = {case.id: case.count for case in cases.values()}
+    history = plain_rows(session, select(_EVENTS.c.id, _EVENTS.c.case_item_id, _EVENTS.c.status,
+                                         _EVENTS.c.changed_at)
+                         .select_from(_EVENTS.join(_ITEMS, _EVENTS.c.case_item_id == _ITEMS.c.id))
+                         .where(_ITEMS.c.case_id.in_(list(cases)), _EVENTS.c.id <= max(wanted))
+                         .order_by(_EVENTS.c.id))
+    state: dict[int, Now] = {}
+    counts: dict[int, int] = {}
     out: dict[int, Version] = {}
-    for event_id, item_id, status, changed_at in _history(session, list(cases.values()), top):
+    for event_id, item_id, status, changed_at in history:
         item = items[item_id]
-        case = cases[item.case_id]
-        if event_id <= case.replayed:
-            continue  # replayed by an earlier batch (read since another case of this one's read starts earlier)
         state[item_id] = (status, changed_at)
-        count = counts[item.case_id] = counts[item.case_id] + 1
+        count = counts[item.case_id] = counts.get(item.case_id, 0) + 1
         if event_id in wanted:
+            case = cases[item.case_id]
             out[event_id] = Version(count, case.due(item), _record(case, state, count))
-    for case in cases.values():  # every event of each case up to `top` is replayed now
-        case.replayed, case.count = top, counts[case.id]
-        case.state = {item.id: (sys.intern(state[item.id][0]), state[item.id][1]) for item in case.items
-                      if item.id in state}  # a status's text kept once, not once per case
     return out
-
-
-def _history(session: Session, cases: list[_Case], top: int) -> list[tuple[int, int, str, str]]:
-    """The status events of `cases` up to event `top`, in id order: those of a case replayed before only past the
-    earliest point any of them was replayed to (one query for them, one for the others)."""
-    fresh = [case.id for case in cases if not case.replayed]
-    going_on = [case.id for case in cases if case.replayed]
-    rows: list[tuple[int, int, str, str]] = []
-    for ids, after in ((fresh, 0), (going_on, min((case.replayed for case in cases if case.replayed), default=0))):
-        if ids:
-            rows += plain_rows(session, select(_EVENTS.c.id, _EVENTS.c.case_item_id, _EVENTS.c.status,
-                                               _EVENTS.c.changed_at)
-                               .select_from(_EVENTS.join(_ITEMS, _EVENTS.c.case_item_id == _ITEMS.c.id))
-                               .where(_ITEMS.c.case_id.in_(ids), _EVENTS.c.id > after, _EVENTS.c.id <= top)
-                               .order_by(_EVENTS.c.id))
-    return rows

@@ -9,11 +9,9 @@ show — its status, and once every item is final when it ended and how many ite
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import Paths
@@ -23,7 +21,6 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import Case, CaseItem, Delivery, StatusEvent
 from lianban.ledger.store import DeliveryState, record_status
 from lianban.ledger.time_limits import item_deadline
-from lianban.pipeline import banjian
 from lianban.pipeline.banjian import Cases, Version, versions
 from lianban.pipeline.stage import stage
 from simulators.people import generate
@@ -152,32 +149,3 @@ def test_a_full_run_cache_lets_the_oldest_half_go(paths: Paths) -> None:
     whole = {c.case_no: dues(paths, c.case_no, kept) for c in cases}
     assert 0 < len(kept) <= 4
     assert whole == {c.case_no: dues(paths, c.case_no) for c in cases}
-
-
-def test_a_kept_cases_history_goes_on_from_the_last_batch_and_from_the_start_when_read_again(
-        paths: Paths, pushed_case: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A report run reads a case over many batches: its later batches read only the case's newer events, and
-    their versions are what a run reading every event at once gives; a batch read again (sent again) replays
-    the case from its first event, to the same versions."""
-    accept(paths, pushed_case)  # nothing read of it can change: kept by the run
-    move(paths, pushed_case, [(0, S.ACCEPTED), (1, S.ACCEPTED), (0, S.UNDER_REVIEW), (1, S.UNDER_REVIEW),
-                              (0, S.APPROVED)])
-    read_from: list[int] = []
-    history = banjian._history
-
-    def spied(session: Session, cases: list[Any], top: int) -> list[tuple[int, int, str, str]]:
-        read_from.append(min(case.replayed for case in cases))
-        return history(session, cases, top)
-
-    monkeypatch.setattr(banjian, "_history", spied)
-    with session_factory(paths.ledger_url)() as s:
-        events = [(e.id, e.case_item_id) for e in s.scalars(select(StatusEvent).join(CaseItem).join(Case)
-                                                            .where(Case.case_no == pushed_case)
-                                                            .order_by(StatusEvent.id))]
-        whole = versions(s, events)
-        kept = Cases()
-        batches = [versions(s, events[:2], kept), versions(s, events[2:4], kept), versions(s, events[4:], kept)]
-        again = versions(s, events[2:4], kept)
-    assert len(kept) == 1 and {k: v for b in batches for k, v in b.items()} == whole
-    assert again == batches[1]
-    assert read_from == [0, 0, events[1][0], events[3][0], 0]  # whole; batches 1, 2, 3; the second again
