@@ -106,9 +106,7 @@ class ProgressStore:
     def __init__(self, db_path: Path) -> None:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")  # as the departments' stores (simulators.engine): one fsync
-        self._db.execute("PRAGMA synchronous=NORMAL")  # per push, not two
-        for pragma in STORE_PRAGMAS:  # sized as a server's store, as the departments' are
+        for pragma in STORE_PRAGMAS:  # as the departments' stores: one fsync per push, not two; a server's cache
             self._db.execute(pragma)
         self._db.executescript(_SCHEMA)
         if "body" in {row[1] for row in self._db.execute("PRAGMA table_info(items)")}:
