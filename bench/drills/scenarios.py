@@ -366,28 +366,30 @@ def status_echo(o: Options) -> Outcome:
         return Outcome(tally.statuses(world, tally.fates(world)), notes)
 
 
+#: wanshi-down's weather, by the round each begins: 皖事通办 down, then half its answers lost, then back
+DOWN, LOSSY, BACK = 1, 3, 5
+
+
 def wanshi_down(o: Options) -> Outcome:
     with _status_world(o, "wanshi-down") as world:
-        def weather(round_no: int) -> None:  # down, then answers lost, then back
-            faults: dict[int, dict[str, Any]] = {1: {"outage": [0, 3600]}, 3: {"malformed": 0.5, "seed": o.seed},
-                                                 5: {}}
+        def weather(round_no: int) -> None:
+            faults: dict[int, dict[str, Any]] = {DOWN: {"outage": [0, 3600]},
+                                                 LOSSY: {"malformed": 0.5, "seed": o.seed}, BACK: {}}
             if round_no in faults:
                 world.set_faults(SINK, **faults[round_no])
 
         stopped: list[int] = []  # the rounds whose report the outage stopped: proof that it landed
 
         def outage_met(round_no: int, step: str, result: dict[str, Any]) -> None:
-            if step == "report" and round_no in DOWN_ROUNDS and (result.get("stopped_by") or result.get("error")):
+            if step == "report" and DOWN <= round_no < LOSSY and (result.get("stopped_by") or result.get("error")):
                 stopped.append(round_no)
 
         rounds = _converge(world, o.timeout, weather, outage_met)
         resent = world.stats(SINK)["duplicates"]
-        notes = [f"{rounds} rounds (1–2 down: {len(stopped)} report runs stopped by it; 3–4 half the answers lost); "
-                 f"events resent and answered duplicate by 皖事通办: {resent}"]
+        notes = [f"{rounds} rounds ({DOWN}–{LOSSY - 1} down: {len(stopped)} report runs stopped by it; "
+                 f"{LOSSY}–{BACK - 1} half the answers lost); events resent and answered duplicate by 皖事通办: "
+                 f"{resent}"]
         return Outcome(tally.statuses(world, _unless(bool(stopped), tally.fates(world), "no-outage-landed")), notes)
-
-
-DOWN_ROUNDS = (1, 2)  # the rounds of wanshi-down whose reports meet 皖事通办 down
 
 
 def _illegal(world: World) -> int:
