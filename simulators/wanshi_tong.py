@@ -21,7 +21,6 @@ platform keeps the event with the highest ``DATAVER`` (then ``EVENT_ID``), per c
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from lianban.wire.gateway import GatewayVerifier
-from simulators.engine import STORE_PRAGMAS
+from simulators.engine import open_store
 from simulators.rest_department import install_gateway
 from simulators.wanshi_tong_interface import load_interface
 
@@ -105,9 +104,7 @@ class ProgressStore:
 
     def __init__(self, db_path: Path) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        for pragma in STORE_PRAGMAS:  # as the departments' stores: one fsync per push, not two; a server's cache
-            self._db.execute(pragma)
+        self._db = open_store(db_path)  # as the departments' stores: written back in the background
         self._db.executescript(_SCHEMA)
         if "body" in {row[1] for row in self._db.execute("PRAGMA table_info(items)")}:
             self._db.execute("ALTER TABLE items DROP COLUMN body")  # a store kept before items pointed at events
