@@ -93,9 +93,26 @@ def delivered_keys(session: Session, department: str, keys: Collection[str]) -> 
     return {key: (item_id, case_no) for key, item_id, case_no in session.execute(query).all()}
 
 
+def _sealed(session: Session, department: str, open_items: dict[str, tuple[int, str]],
+            updates: Sequence[StatusUpdate], vault: KeyRing) -> dict[str, str | None]:
+    """The results of the page's updates sealed (:func:`~lianban.ledger.results.seal_result`), by idempotency
+    key, before the ledger's write lock is taken: an item's code never changes, and sealing under the lock was
+    a quarter of the time a poll held it while the other polls and HRSS's log waited."""
+    with_result = {u.idempotency_key: open_items[u.idempotency_key] for u in updates
+                   if u.result and u.idempotency_key in open_items}
+    if not with_result:
+        return {}
+    codes = dict(session.execute(select(CaseItem.id, CaseItem.item_code)
+                                 .where(CaseItem.id.in_({item_id for item_id, _ in with_result.values()}))).all())
+    return {u.idempotency_key: seal_result(vault, with_result[u.idempotency_key][1],
+                                           codes[with_result[u.idempotency_key][0]], department, u.result)
+            for u in updates if u.idempotency_key in with_result and with_result[u.idempotency_key][0] in codes}
+
+
 def _judged(session: Session, department: str, open_items: dict[str, tuple[int, str]],
-            updates: Sequence[StatusUpdate], result: FeedbackResult, vault: KeyRing) -> StatusBook:
-    """The page's status moves judged in memory, to be written (:meth:`StatusBook.write`)."""
+            updates: Sequence[StatusUpdate], result: FeedbackResult, sealed: dict[str, str | None]) -> StatusBook:
+    """The page's status moves judged in memory, to be written (:meth:`StatusBook.write`); `sealed`: their
+    results, sealed already (:func:`_sealed`)."""
     known = {open_items[u.idempotency_key][0] for u in updates if u.idempotency_key in open_items}
     items = item_rows(session, known, lock=True)  # one query for the chunk, each row locked while judged
     book = StatusBook(session)
@@ -104,9 +121,9 @@ def _judged(session: Session, department: str, open_items: dict[str, tuple[int, 
         key = open_items.get(u.idempotency_key)
         item = items.get(key[0]) if key else None
         if item is not None and key is not None:
-            sealed = seal_result(vault, key[1], item.item_code, department, u.result)
             result.changed += book.record(item, u.status, department, code=u.department_code, reason=u.reason,
-                                          changed_at=u.changed_at, result=sealed, materials=u.materials)
+                                          changed_at=u.changed_at, result=sealed.get(u.idempotency_key),
+                                          materials=u.materials)
     return book
 
 
@@ -194,8 +211,10 @@ class _Poll:
             result.stopped_by = redact_text(str(exc))  # may quote the department's answer: masked for XCom
             return False
         updates = _readable(self.department, answer, result, self.unknown)
+        with self.sessions() as session:
+            sealed = _sealed(session, self.department, open_items, updates, self.vault)
         with self.sessions.begin() as session:  # judged first: the write lock is held only while writing
-            book = _judged(session, self.department, open_items, updates, result, self.vault)
+            book = _judged(session, self.department, open_items, updates, result, sealed)
             self.log.received(session, self.department, "status", case_nos, list(answer), peer.proofs.take())
             book.write()
         return True
