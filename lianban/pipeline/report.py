@@ -159,7 +159,7 @@ def _unreported(session: Session, limit: int, vault: KeyRing, after: int = 0,
     if upto is not None:
         query = query.where(e.id <= upto)
     rows = plain_rows(session, query)  # tuples: row objects and reading them by name were a tenth of the time
-    known = versions(session, [(row[0], row[1]) for row in rows], kept)
+    known = versions(session, [(row[0], row[1]) for row in rows], kept, after)
     return [ProgressEvent(event_id, case_no, item_code, source, STATUSES[status], changed_at, reason,
                           dataver=v.dataver, due_date=v.due_date, materials=_materials(materials) if materials else (),
                           result=_result(event_id, case_no, item_code, result, vault), case=v.case)
