@@ -72,7 +72,7 @@ def test_the_driver_tuples_hold_what_sqlalchemy_rows_hold(ledger_url: str) -> No
 
 
 @pytest.mark.parametrize("column", [Case.approved_at, CaseItem.final], ids=["time", "boolean"])
-def test_a_column_the_driver_would_hand_over_unconverted_is_refused(ledger_url: str, column: object) -> None:
+def test_a_column_the_driver_would_hand_over_unconverted_is_refused(ledger_url: str, column: Any) -> None:
     _write(ledger_url)
     with session_factory(ledger_url)() as session, pytest.raises(ValueError, match="integer and text columns"):
         plain_rows(session, select(Case.id, column).join(CaseItem))
@@ -290,7 +290,8 @@ def test_the_settled_id_is_the_highest_id_written(ledger_url: str) -> None:
     assert settled_id(session_factory(ledger_url), cases) == 0
     _write(ledger_url)
     with session_factory(ledger_url)() as session:
-        assert settled_id(session_factory(ledger_url), cases) == session.scalar(select(func.max(Case.id))) > 0
+        highest = session.scalar(select(func.max(Case.id)))
+    assert highest is not None and highest > 0 and settled_id(session_factory(ledger_url), cases) == highest
 
 
 @pytest.mark.postgres
