@@ -94,36 +94,32 @@ def delivered_keys(session: Session, department: str, keys: Collection[str]) -> 
 
 
 def _sealed(session: Session, department: str, open_items: dict[str, tuple[int, str]],
-            updates: Sequence[StatusUpdate], vault: KeyRing) -> dict[str, str | None]:
-    """The results of the page's updates sealed (:func:`~lianban.ledger.results.seal_result`), by idempotency
-    key, before the ledger's write lock is taken: an item's code never changes, and sealing under the lock was
-    a quarter of the time a poll held it while the other polls and HRSS's log waited."""
-    with_result = {u.idempotency_key: open_items[u.idempotency_key] for u in updates
-                   if u.result and u.idempotency_key in open_items}
-    if not with_result:
-        return {}
-    codes = dict(session.execute(select(CaseItem.id, CaseItem.item_code)
-                                 .where(CaseItem.id.in_({item_id for item_id, _ in with_result.values()}))).all())
-    return {u.idempotency_key: seal_result(vault, with_result[u.idempotency_key][1],
-                                           codes[with_result[u.idempotency_key][0]], department, u.result)
-            for u in updates if u.idempotency_key in with_result and with_result[u.idempotency_key][0] in codes}
+            updates: Sequence[StatusUpdate], vault: KeyRing) -> list[str | None]:
+    """The result of each of the page's updates sealed (:func:`~lianban.ledger.results.seal_result`; None
+    without one), before the ledger's write lock is taken: an item's code never changes, and sealing under the
+    lock was a quarter of the time a poll held it while the other polls and HRSS's log waited."""
+    owners = [open_items.get(u.idempotency_key) if u.result else None for u in updates]
+    wanted = {owner[0] for owner in owners if owner}
+    codes = dict(session.execute(select(CaseItem.id, CaseItem.item_code).where(CaseItem.id.in_(wanted))).all()) \
+        if wanted else {}
+    return [seal_result(vault, owner[1], codes[owner[0]], department, u.result)
+            if owner and owner[0] in codes else None for u, owner in zip(updates, owners, strict=True)]
 
 
 def _judged(session: Session, department: str, open_items: dict[str, tuple[int, str]],
-            updates: Sequence[StatusUpdate], result: FeedbackResult, sealed: dict[str, str | None]) -> StatusBook:
+            updates: Sequence[StatusUpdate], result: FeedbackResult, sealed: Sequence[str | None]) -> StatusBook:
     """The page's status moves judged in memory, to be written (:meth:`StatusBook.write`); `sealed`: their
     results, sealed already (:func:`_sealed`)."""
     known = {open_items[u.idempotency_key][0] for u in updates if u.idempotency_key in open_items}
     items = item_rows(session, known, lock=True)  # one query for the chunk, each row locked while judged
     book = StatusBook(session)
-    for u in updates:
+    for u, sealed_result in zip(updates, sealed, strict=True):
         result.read += 1
         key = open_items.get(u.idempotency_key)
         item = items.get(key[0]) if key else None
         if item is not None and key is not None:
             result.changed += book.record(item, u.status, department, code=u.department_code, reason=u.reason,
-                                          changed_at=u.changed_at, result=sealed.get(u.idempotency_key),
-                                          materials=u.materials)
+                                          changed_at=u.changed_at, result=sealed_result, materials=u.materials)
     return book
 
 
