@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from heapq import merge
 from itertools import islice
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, select
 from sqlalchemy.orm import Session
@@ -169,11 +169,14 @@ class Cases:
     def keep_replayed(self, fresh: dict[int, _Replayed], through: int) -> None:
         if self._limit:
             for case_id, replayed in fresh.items():
-                if len(self.replayed) >= self._limit:
-                    for old in list(islice(self.replayed, self._limit // 2 or 1)):
-                        del self.replayed[old]
+                for old in self._full(self.replayed):
+                    del self.replayed[old]
                 self.replayed[case_id] = replayed
             self.through = through
+
+    def _full(self, kept: dict[int, Any]) -> list[int]:
+        """The ids to let go before one more is kept in `kept`: its oldest half once it holds `limit`, else none."""
+        return list(islice(kept, self._limit // 2 or 1)) if len(kept) >= self._limit else []
 
     def __len__(self) -> int:
         return len(self._cases)
@@ -194,15 +197,11 @@ class Cases:
         for case in cases:
             if not self._limit or not case.final:
                 continue
-            if len(self._cases) >= self._limit:
-                self._forget(self._limit // 2 or 1)
+            for old in self._full(self._cases):
+                for item in self._cases.pop(old).items:
+                    del self._owners[item.id]
             self._cases[case.id] = case
             self._owners.update((item.id, case.id) for item in case.items)
-
-    def _forget(self, count: int) -> None:
-        for case_id in list(islice(self._cases, count)):
-            for item in self._cases.pop(case_id).items:
-                del self._owners[item.id]
 
 
 @lru_cache(maxsize=4096)
