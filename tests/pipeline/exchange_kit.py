@@ -1,11 +1,16 @@
-"""One round of the whole exchange, as the two DAGs run it, for pipeline tests against the real simulators."""
+"""One round of the whole exchange, as the two DAGs run it, for pipeline tests against the real simulators; and
+a probe of the ledger's write lock, for tests of what a step does while it holds it."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import make_url
 
 from connectors.hrss.frontend import FrontendDB
 from lianban.app.config import department_settings
@@ -75,3 +80,25 @@ def one_round(w: World, ledger_url: str, keys_dir: Path, batch: int = 100) -> Fe
         poll_department(_department(name, keys_dir), ledger_url, keys_dir)
     request_payments(w.db, ledger_url, keys_dir)
     return report(load_sink(department_settings("wanshi_tong"), keys_dir), ledger_url, keys_dir)
+
+
+def sqlite_ledger(ledger_url: str) -> str:
+    """The ledger's SQLite file, whose write lock :func:`write_lock_free` probes; the test skipped on another
+    database."""
+    url = make_url(ledger_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the write lock probed is SQLite's")
+    return str(url.database)
+
+
+def write_lock_free(database: str) -> bool:
+    """Whether the ledger's write lock could be taken now, from a connection of its own (without waiting)."""
+    probe = sqlite3.connect(database, timeout=0)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    finally:
+        probe.close()

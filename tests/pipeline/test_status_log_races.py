@@ -4,11 +4,10 @@ read it before the other committed pages past it does not write it back behind t
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
-import pytest
-from sqlalchemy import func, make_url, select
+from exchange_kit import sqlite_ledger, write_lock_free
+from sqlalchemy import func, select
 
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.statuses import CODES
@@ -75,15 +74,7 @@ class _Probing:
         self.lock_free: list[bool] = []
 
     def status_changes_since(self, seq: int, limit: int) -> list[object]:
-        probe = sqlite3.connect(self.ledger, timeout=0)
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-            self.lock_free.append(True)
-        except sqlite3.OperationalError:  # database is locked
-            self.lock_free.append(False)
-        finally:
-            probe.close()
+        self.lock_free.append(write_lock_free(self.ledger))
         return list(self.db.status_changes_since(seq, limit))
 
     def read_row(self, row: object) -> object:
@@ -92,9 +83,7 @@ class _Probing:
 
 def test_hrss_rows_are_read_before_the_ledgers_write_lock_is_taken(paths: Paths) -> None:
     """The polls write the ledger too: they need not wait while a page of HRSS's log is fetched and parsed."""
-    url = make_url(paths.ledger_url)
-    if url.get_backend_name() != "sqlite":
-        pytest.skip("the write lock probed is SQLite's")
+    ledger = sqlite_ledger(paths.ledger_url)
     apps = [a for a in generate(40, seed=3) if HRSS_OWN & set(a["items"].split(","))]
     db = FrontendDB(paths.frontend_url)
     db.insert_applications(apps[:1])
@@ -102,7 +91,7 @@ def test_hrss_rows_are_read_before_the_ledgers_write_lock_is_taken(paths: Paths)
     code = min(HRSS_OWN & set(apps[0]["items"].split(",")))
     for minute, status in ((0, Status.ACCEPTED), (5, Status.UNDER_REVIEW), (10, Status.APPROVED)):
         db.append_status(apps[0]["case_no"], code, CODES[status], at=f"2026-12-01T09:{minute:02d}:00+08:00")
-    source = _Probing(db, str(url.database))
+    source = _Probing(db, ledger)
     result = status_log.collect_hrss(source, paths.ledger_url, paths.keys_dir, limit=2)  # type: ignore[arg-type]
     assert result.read == 3 and source.lock_free == [True, True]
     with session_factory(paths.ledger_url)() as s:
