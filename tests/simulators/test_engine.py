@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -189,18 +190,26 @@ def _in_file(store: Path, copy: Path) -> list[tuple[int]] | None:
         return None
 
 
+def _within(seconds: float, condition: Callable[[], bool]) -> bool:
+    """Whether `condition` comes true within `seconds` (looked at twice a checkpoint interval)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(CHECKPOINT_EVERY / 2)
+    return True
+
+
 def test_a_store_is_written_back_in_the_background_and_stops_when_let_go(tmp_path: Path) -> None:
     """The log's checkpoint (two fsyncs) was a quarter of 皖事通办's keeping of a push: a thread does it now,
     while the writer goes on; it ends once the store is let go."""
     db = open_store(tmp_path / "s.db")
     db.executescript("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
-    deadline = time.monotonic() + 10
-    while _in_file(tmp_path / "s.db", tmp_path / "copy.db") != [(1,)] and time.monotonic() < deadline:
-        time.sleep(CHECKPOINT_EVERY / 2)
-    assert _in_file(tmp_path / "s.db", tmp_path / "copy.db") == [(1,)]  # the writer never reached its 10,000 pages
+
+    def written() -> bool:
+        return _in_file(tmp_path / "s.db", tmp_path / "copy.db") == [(1,)]
+
+    assert _within(10, written)  # the writer never reached its 10,000 pages
     del db
     gc.collect()
-    deadline = time.monotonic() + 10
-    while any(t.name == "checkpoint-s" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(CHECKPOINT_EVERY / 2)
-    assert not any(t.name == "checkpoint-s" for t in threading.enumerate())
+    assert _within(10, lambda: not any(t.name == "checkpoint-s" for t in threading.enumerate()))
