@@ -31,8 +31,9 @@ of the wire may run either. Callers still pay SM2 per batch, not per record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -50,6 +51,28 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 _RAW = serialization.Encoding.Raw, serialization.PublicFormat.Raw
 _NIST_WRAP_INFO = b"lianban/v2 NIST key wrap"
+
+
+def _cipher_contexts() -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """Makers of an encrypting and a decrypting context for an algorithm and a mode: cryptography's own, which
+    its :class:`Cipher` calls once it has checked their types (SM4-GCM per item was 8 µs, 1.7 of them those
+    checks; here the key and the nonce are checked by ``algorithms.SM4`` and ``modes.GCM`` as before, and the
+    mode is always GCM). Where a release of cryptography no longer has them, through :class:`Cipher`."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+        contexts = rust_openssl.ciphers
+        return contexts.create_encryption_ctx, contexts.create_decryption_ctx
+    except (ImportError, AttributeError):
+        return _through_cipher()
+
+
+def _through_cipher() -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    return (lambda algorithm, mode: Cipher(algorithm, mode).encryptor(),
+            lambda algorithm, mode: Cipher(algorithm, mode).decryptor())
+
+
+_ENCRYPTING, _DECRYPTING = _cipher_contexts()
 
 
 class InvalidSeal(ValueError):
@@ -128,7 +151,7 @@ class SMSuite:
         return sm3(data)
 
     def seal_data(self, dek: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        enc = Cipher(algorithms.SM4(dek), modes.GCM(nonce)).encryptor()
+        enc = _ENCRYPTING(algorithms.SM4(dek), modes.GCM(nonce))
         enc.authenticate_additional_data(aad)
         return enc.update(plaintext) + enc.finalize() + enc.tag
 
@@ -136,7 +159,7 @@ class SMSuite:
         if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
             raise InvalidSeal("sealed data has the wrong shape")
         try:
-            dec = Cipher(algorithms.SM4(dek), modes.GCM(nonce, sealed[-TAG_BYTES:])).decryptor()
+            dec = _DECRYPTING(algorithms.SM4(dek), modes.GCM(nonce, sealed[-TAG_BYTES:]))
             dec.authenticate_additional_data(aad)
             return dec.update(sealed[:-TAG_BYTES]) + dec.finalize()
         except (InvalidTag, ValueError) as exc:
