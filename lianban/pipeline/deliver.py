@@ -234,9 +234,10 @@ def _refuse(settling: _Settling, row: OutboxRow, code: str, reason: str, result:
 
 
 def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result: DeliverResult,
-                   sent_at: datetime) -> None:
-    """`sent_at`: when the batch went out. The status on a receipt is stamped with it, never with the time the
-    answer came back: a department's own later statuses of a large batch's first items may predate that (and
+                   sent_at: datetime, stamp: str) -> None:
+    """`sent_at`: when the batch went out; `stamp`, the same as a status time (:func:`status_time`, once a batch).
+    The status on a receipt is stamped with it, never with the time the answer came back: a department's own
+    later statuses of a large batch's first items may predate that (and
     those of a department whose clock is behind the hub's may predate the sending itself: they are still taken,
     :func:`lianban.ledger.store.move_status`). A
     duplicate's status is left to the poll: it says where an item taken before stands now, not since when nor why
@@ -260,8 +261,7 @@ def _apply_receipt(settling: _Settling, row: OutboxRow, receipt: Receipt, result
     if receipt.status is not None and not receipt.duplicate \
             and not load_catalog().item(item.item_code).settled(row.department, receipt.status):
         settling.book.record(item, receipt.status, row.department,
-                             code=receipt.department_code, reason=reason,
-                             changed_at=status_time(sent_at))
+                             code=receipt.department_code, reason=reason, changed_at=stamp)
 
 
 def keepable(receipts: list[Receipt], department: str) -> list[Receipt] | RetriableError:
@@ -388,12 +388,13 @@ class _Run:
         if unopened:
             alerts.error("告警 ALERT: %s 有 %d 条无法打开（解密或完整性校验失败），非申请人原因，不判不予受理，"
                          "重新封装后重发；请与部门核对密钥与封装实现", self.department, unopened)
+        stamp = status_time(batch.sent_at)
         for row in rows:
             receipt = receipts.get(row.idempotency_key)
             if receipt is None:
                 _fail(row, "部门回执中缺少该条记录 (no receipt for this delivery)", None, self.result)
             else:
-                _apply_receipt(settling, row, receipt, self.result, batch.sent_at)
+                _apply_receipt(settling, row, receipt, self.result, batch.sent_at, stamp)
         return True
 
     def _stop(self, rows: list[OutboxRow], error: str, retry_after: float | None, why: str) -> bool:
