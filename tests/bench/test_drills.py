@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.drills import tally
-from bench.drills.scenarios import DRILLS, Options
+from bench.drills.scenarios import DRILLS, Options, waited
 from bench.drills.tally import Tally, parse_line
 from lianban.domain.statuses import Status
 
@@ -52,6 +52,15 @@ def test_a_wanshi_outage_that_stopped_no_report_fails_the_drill(tmp_path: Path,
     assert outcome.tally.lost == outcome.tally.duplicates == 0
     assert outcome.tally.fates == "no-outage-landed" and not outcome.tally.clean
     assert "0 report runs stopped by it" in outcome.notes[0]
+
+
+def test_departments_that_waited_for_the_slow_one_are_named() -> None:
+    """Done after the slow department, or later than their time without its latency allows (1.5 times, plus 2 s
+    for the machine's noise): each waited for it."""
+    alone = {"medical": 3.0, "health": 2.0, "housing_fund": 4.0}
+    assert waited({"medical": 20.0, "health": 1.5, "housing_fund": 7.9}, alone, "medical") == []
+    assert waited({"medical": 20.0, "health": 5.1, "housing_fund": 8.1}, alone, "medical") == ["health", "housing_fund"]
+    assert waited({"medical": 6.0, "health": 4.0, "housing_fund": 6.0}, alone, "medical") == ["housing_fund"]
 
 
 def test_the_deliver_process_is_killed_while_it_has_something_to_send(monkeypatch: pytest.MonkeyPatch) -> None:
