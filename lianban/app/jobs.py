@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -81,6 +82,10 @@ SECOND_PROCESS_BATCHES = 100
 #: seconds between a delivery run's looks, while another department's deliveries are due, at whether they still
 #: are: its more processes join once none is (:class:`_Helpers`)
 JOIN_LOOK_SECONDS = 2.0
+#: seconds another department's next due delivery may stand still before its deliveries count as not going out:
+#: no run is claiming them (its task not started, paused, or waiting for a slot), so this run does not wait for it;
+#: a run starting beside this one (imports, keys, its connector) claims well within it
+IDLE_SECONDS = 30.0
 
 
 def deliver(department: str) -> dict[str, Any]:
@@ -88,18 +93,20 @@ def deliver(department: str) -> dict[str, Any]:
     ``SECOND_PROCESS_BATCHES`` batches, in ``extra.processes`` - 1 more at once (each claims its own batches and
     has its own lanes; the department's rate is shared by them all); their counts added up. While another
     department's deliveries are due too (its run has the other core), the more processes join only once they are
-    done, if this backlog is still that large, and without a rate limit to share (:class:`_Helpers`)."""
+    done or no run is claiming them, if this backlog is still that large, and without a rate limit to share
+    (:class:`_Helpers`)."""
     from lianban.pipeline.lanes import merged
 
     paths = Paths.from_env()
     department, ledger = pushed_department(department), paths.existing_ledger()
     settings = department_settings(department)
     more = settings.processes - 1 if _large_backlog(ledger, department, settings) else 0
-    later = more > 0 and settings.rate_limit is None and _others_due(ledger, department)
+    waiting = _others_due(ledger, department) if more > 0 and settings.rate_limit is None else {}
+    later = bool(waiting)  # and no rate limit to share
     helpers = _Helpers(department, settings, ledger)
-    processes = len(helpers.start(more)) + 1 if more and not later else 1  # later: no rate limit to share
+    processes = len(helpers.start(more)) + 1 if more and not later else 1
     finished = threading.Event()
-    watch = threading.Thread(target=helpers.join_when_alone, args=(more, finished), name="lianban-join")
+    watch = threading.Thread(target=helpers.join_when_alone, args=(more, finished, waiting), name="lianban-join")
     done = False
     try:
         if later:
@@ -124,11 +131,29 @@ def _large_backlog(ledger: str, department: str, settings: DepartmentSettings) -
     return due_batches(ledger, department, settings.batch_size, SECOND_PROCESS_BATCHES) >= SECOND_PROCESS_BATCHES
 
 
-def _others_due(ledger: str, department: str) -> bool:
-    """Whether another pushed department's deliveries are due now (one waiting to retry later is not)."""
-    from lianban.pipeline.deliver import due_batches
+def _others_due(ledger: str, department: str) -> dict[str, int]:
+    """Each other pushed department whose deliveries are due now (one waiting to retry later is not), with the id of
+    the one its run would claim next."""
+    from lianban.pipeline.deliver import next_due
 
-    return any(due_batches(ledger, other, 1, 1) for other in pushed_departments() if other != department)
+    heads = {other: next_due(ledger, other) for other in pushed_departments() if other != department}
+    return {other: head for other, head in heads.items() if head is not None}
+
+
+class _Going:
+    """Whether other departments' deliveries are going out: each one's next due delivery, and since when it is."""
+
+    def __init__(self, heads: dict[str, int]) -> None:
+        now = time.monotonic()
+        self.heads, self.since = dict(heads), dict.fromkeys(heads, now)
+
+    def still(self, heads: dict[str, int]) -> bool:
+        """With `heads` (:func:`_others_due`) looked at now: whether one of them moved within ``IDLE_SECONDS`` (a
+        department due for the first time counts as moving, its run maybe starting)."""
+        now = time.monotonic()
+        self.since = {d: self.since.get(d, now) if self.heads.get(d) == head else now for d, head in heads.items()}
+        self.heads = dict(heads)
+        return any(now - since < IDLE_SECONDS for since in self.since.values())
 
 
 class _Helpers:
@@ -137,9 +162,10 @@ class _Helpers:
     Three departments' runs at once, each with a second process, were six processes on a 2-core machine: 703 MB
     together at a million records, over the 500 MB a backfill may take, for no more speed (the cores were busy).
     So while another department's deliveries are due, a run starts alone and looks every ``JOIN_LOOK_SECONDS``;
-    once none is due (that run is done, or its department waits to be retried), its more processes join if its
-    own backlog is still ``SECOND_PROCESS_BATCHES`` or more: medical, two thirds of the deliveries, is then alone
-    on the machine. A department with a rate limit takes them at once, as before: each process's lanes take
+    once none is going out (that run is done, its department waits to be retried, or no run has claimed any for
+    ``IDLE_SECONDS``: its task not started, paused, or waiting for a slot), its more processes join if its own
+    backlog is still ``SECOND_PROCESS_BATCHES`` or more: medical, two thirds of the deliveries, is then alone on
+    the machine. A department with a rate limit takes them at once, as before: each process's lanes take
     their share of the limit as they start, and one joining later would add to it."""
 
     def __init__(self, department: str, settings: DepartmentSettings, ledger: str) -> None:
@@ -156,14 +182,16 @@ class _Helpers:
                         for helper in self.started]
         return self.started
 
-    def join_when_alone(self, count: int, finished: threading.Event) -> None:
-        """Until the run is `finished`: once no other department's deliveries are due, `count` processes started
-        if this backlog is still large. A look that fails, however (a raw driver error from the ledger, say),
-        leaves the run to this process, said once by the error's type alone: never a traceback from this thread,
-        whose text would carry the statement's parameters."""
+    def join_when_alone(self, count: int, finished: threading.Event, waiting: dict[str, int]) -> None:
+        """Until the run is `finished`: once no other department's deliveries are going out (`waiting`: those due
+        when the run started, :func:`_others_due`), `count` processes started if this backlog is still large. A
+        look that fails, however (a raw driver error from the ledger, say), leaves the run to this process, said
+        once by the error's type alone: never a traceback from this thread, whose text would carry the
+        statement's parameters."""
         try:
+            going = _Going(waiting)
             while not finished.wait(JOIN_LOOK_SECONDS):
-                if _others_due(self.ledger, self.department):
+                if going.still(_others_due(self.ledger, self.department)):
                     continue
                 if _large_backlog(self.ledger, self.department, self.settings):
                     self.start(count)

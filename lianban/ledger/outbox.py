@@ -24,7 +24,7 @@ from lianban.ledger.db import core_rows, plain_write, write_lock
 from lianban.ledger.models import Delivery
 from lianban.ledger.store import utcnow
 
-__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "due_count", "renew", "write_deliveries"]
+__all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "due_count", "first_due", "renew", "write_deliveries"]
 
 LEASE = timedelta(minutes=10)  # longer than any one batch's send, its timeouts and retries included
 
@@ -72,6 +72,20 @@ def due_count(session: Session, model: Any, department: str, due_states: Collect
     due = (select(model.id).where(model.department == department, model.state.in_(sorted(set(due_states))),
                                   model.next_attempt_at <= utcnow()).limit(up_to).subquery())
     return int(session.scalar(select(func.count()).select_from(due)) or 0)
+
+
+def first_due(session: Session, model: Any, department: str, due_states: Collection[str]) -> int | None:
+    """The id of the row of `model` a claim for `department` would take first now (:func:`claim`'s order), None
+    when none is due: while a run claims, it changes from look to look; new rows, due later, never change it."""
+    now, heads = utcnow(), []
+    for state in sorted(set(due_states)):  # as claim asks: each state in its index's order, one row read
+        head = session.execute(select(model.next_attempt_at, model.id)
+                               .where(model.department == department, model.state == state,
+                                      model.next_attempt_at <= now)
+                               .order_by(model.next_attempt_at, model.id).limit(1)).first()
+        if head is not None:
+            heads.append(tuple(head))
+    return min(heads)[1] if heads else None
 
 
 _DELIVERIES = cast(Table, Delivery.__table__)

@@ -56,7 +56,7 @@ from lianban.ledger.db import plain_rows, session_factory
 from lianban.ledger.delivery_keys import key_claimed
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Case, CaseItem, Delivery
-from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, renew, write_deliveries
+from lianban.ledger.outbox import OutboxRow, claim, delivery_rows, due_count, first_due, renew, write_deliveries
 from lianban.ledger.status_book import ItemRow, StatusBook, item_rows
 from lianban.ledger.store import DUE_STATES, DeliveryState, status_time, utcnow
 from lianban.pipeline.bisect import Refusal, isolate, systemic
@@ -485,6 +485,13 @@ def due_batches(ledger_url: str, department: str, batch_size: int, up_to: int) -
     with session_factory(ledger_url)() as session:
         due = due_count(session, Delivery, department, DUE_STATES, up_to * batch_size)
     return -(-due // batch_size)
+
+
+def next_due(ledger_url: str, department: str) -> int | None:
+    """The id of `department`'s delivery a run would claim next, None when none is due
+    (:func:`lianban.ledger.outbox.first_due`)."""
+    with session_factory(ledger_url)() as session:
+        return first_due(session, Delivery, department, DUE_STATES)
 
 
 def drain(due: Callable[[], list[int]], send: Callable[[list[int]], bool], budget: float,

@@ -102,7 +102,7 @@ def test_a_second_process_that_cannot_start_leaves_the_backlog_to_this_one(
         caplog: pytest.LogCaptureFixture) -> None:
     _extra(monkeypatch, batch_size=5)
     monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 4)
-    monkeypatch.setattr(jobs, "_others_due", lambda ledger, department: False)  # medical alone: started at once
+    monkeypatch.setattr(jobs, "_others_due", lambda ledger, department: {})  # medical alone: started at once
     monkeypatch.setattr(offload, "Offload", _CannotStart)
     result = jobs.deliver(DEPT)
     assert result["sent"] == result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
@@ -110,16 +110,17 @@ def test_a_second_process_that_cannot_start_leaves_the_backlog_to_this_one(
         "投递辅助进程无法启动，本次以 1 个进程投递 (a delivery process could not start: BlockingIOError)"]
 
 
-def _looks(monkeypatch: pytest.MonkeyPatch, answers: list[bool], told: list[str]) -> None:
-    """Whether other departments' deliveries are due, answered in turn from `answers` (then False), each look and
-    each start of more processes noted in `told`."""
+def _looks(monkeypatch: pytest.MonkeyPatch, answers: list[bool], told: list[str], moving: bool = True) -> None:
+    """Whether another department's deliveries are due, answered in turn from `answers` (then not), each look and
+    each start of more processes noted in `told`; `moving`: a run claims them, its next due delivery another at each
+    look (else it stays the same)."""
     monkeypatch.setattr(jobs, "JOIN_LOOK_SECONDS", 0.05)
     left = iter(answers)
 
-    def others_due(ledger: str, department: str) -> bool:
+    def others_due(ledger: str, department: str) -> dict[str, int]:
         due = next(left, False)
         told.append("others due" if due else "others done")
-        return due
+        return {"health": len(told) if moving else 1} if due else {}
 
     started = jobs._started
 
@@ -168,6 +169,28 @@ def test_while_others_stay_due_the_run_stays_in_one_process(
     assert set(told) == {"others due"}
 
 
+def test_others_due_but_claimed_by_no_run_are_not_waited_for(
+        staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another department's deliveries due and standing still (its task not started, or waiting for a slot that
+    this run holds): its next due delivery the same at each look, so after ``IDLE_SECONDS`` the second process
+    joins; every delivery still sent exactly once."""
+    _extra(monkeypatch, batch_size=5, lanes=1)
+    monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 2)
+    monkeypatch.setattr(jobs, "IDLE_SECONDS", 0.3)
+    engine = simulation.engines[DEPT]
+    receive = engine.receive
+    monkeypatch.setattr(engine, "receive", lambda *a, **k: (time.sleep(0.5), receive(*a, **k))[1])
+    told: list[str] = []
+    _looks(monkeypatch, [True] * 10_000, told, moving=False)
+    helped = _helpers(monkeypatch)
+    result = jobs.deliver(DEPT)
+    assert result["sent"] == result["accepted"] == staged and _accepted(paths) == {DeliveryState.ACCEPTED: staged}
+    assert told[-1] == "start 1" and set(told[:-1]) == {"others due"} and len(told) >= 4  # waited IDLE_SECONDS first
+    assert len(helped) == 1 and helped[0].accepted > 0
+    stats = simulation.engines[DEPT].stats()
+    assert (stats["unique"], stats["duplicates"]) == (staged, 0)
+
+
 def test_with_a_rate_limit_the_second_process_starts_at_once_though_others_are_due(
         staged: int, paths: Paths, simulation: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each process takes its share of the limit as it starts: one joining later would add to it."""
@@ -194,10 +217,10 @@ def test_a_look_that_fails_with_a_database_error_leaves_the_run_to_one_process_s
     monkeypatch.setattr(engine, "receive", lambda *a, **k: (time.sleep(0.5), receive(*a, **k))[1])
     looks: list[str] = []
 
-    def locked(ledger: str, department: str) -> bool:
+    def locked(ledger: str, department: str) -> dict[str, int]:
         looks.append(department)
         if len(looks) == 1:
-            return True  # the run starts alone
+            return {"health": 1}  # the run starts alone
         raise OperationalError("SELECT … WHERE id_index = ?", ("11010519491231002X",), Exception("database is locked"))
 
     monkeypatch.setattr(jobs, "_others_due", locked)

@@ -19,7 +19,7 @@ from lianban.errors import RejectedError, RetriableError
 from lianban.ledger.db import session_factory
 from lianban.ledger.evidence import EvidenceLog
 from lianban.ledger.models import Delivery
-from lianban.ledger.outbox import claim, due_count
+from lianban.ledger.outbox import claim, due_count, first_due
 from lianban.ledger.store import DUE_STATES, DeliveryState, utcnow
 from lianban.pipeline.deliver import DeliverResult, _Run, deliver
 from lianban.pipeline.lanes import merged
@@ -66,6 +66,29 @@ def test_the_backlog_counts_due_rows_up_to_a_bound_and_not_those_claimed(seeded:
     assert total > 10 and due(10) == 10
     _claim(ledger_url, 7)  # held by a run now: not due until its lease ends
     assert due(10_000) == total - 7
+
+
+def test_the_next_due_delivery_is_the_one_a_claim_takes_first_and_moves_only_with_claims(
+        seeded: Any, paths: Paths, ledger_url: str) -> None:
+    """What a delivery run watches to tell whether another department's run is claiming (lianban.app.jobs): the
+    row a claim would take next; rows falling due later (staged since, backed off) never move it."""
+    stage(seeded[0], ledger_url, paths.keys_dir)
+
+    def head() -> int | None:
+        with session_factory(ledger_url)() as session:
+            return first_due(session, Delivery, DEPT, DUE_STATES)
+
+    first = head()
+    assert first is not None and _claim(ledger_url, 3)[0] == first
+    second = head()
+    assert second is not None and second != first
+    with session_factory(ledger_url).begin() as session:  # a later row backed off: due in a minute
+        later = session.scalar(select(func.max(Delivery.id)).where(Delivery.department == DEPT))
+        session.execute(update(Delivery).where(Delivery.id == later)
+                        .values(state=DeliveryState.RETRY, next_attempt_at=utcnow() + timedelta(minutes=1)))
+    assert head() == second
+    _claim(ledger_url, 10_000)
+    assert head() is None  # everything held or waiting: none due
 
 
 def test_two_runs_at_once_send_every_delivery_exactly_once(seeded: Any, paths: Paths, simulation: Any,
