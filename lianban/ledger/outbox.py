@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, union_all, update
+from sqlalchemy import Select, Table, bindparam, func, select, union_all, update
 from sqlalchemy.orm import Session
 
 from lianban.ledger.db import core_rows, plain_write, write_lock
@@ -27,6 +27,14 @@ from lianban.ledger.store import utcnow
 __all__ = ["LEASE", "OutboxRow", "claim", "delivery_rows", "due_count", "first_due", "renew", "write_deliveries"]
 
 LEASE = timedelta(minutes=10)  # longer than any one batch's send, its timeouts and retries included
+
+
+def _due_first(model: Any, department: str, state: str, now: datetime, limit: int) -> Select[Any]:
+    """(id, next attempt) of the first `limit` rows of `model` in `state` due for `department` at `now`, the longest
+    due first: the (department, state, next_attempt_at) index read for `limit` rows."""
+    return (select(model.id, model.next_attempt_at)
+            .where(model.department == department, model.state == state, model.next_attempt_at <= now)
+            .order_by(model.next_attempt_at, model.id).limit(limit))
 
 
 def claim(session: Session, model: Any, department: str, due_states: Collection[str], limit: int,
@@ -41,9 +49,7 @@ def claim(session: Session, model: Any, department: str, due_states: Collection[
     locking = session.get_bind().dialect.name == "postgresql"
     arms = []
     for state in sorted(set(due_states)):
-        arm = (select(model.id, model.next_attempt_at)
-               .where(model.department == department, model.state == state, model.next_attempt_at <= now)
-               .order_by(model.next_attempt_at, model.id).limit(limit))
+        arm = _due_first(model, department, state, now, limit)
         arms.append((arm.with_for_update(skip_locked=True) if locking else arm).subquery().select())
     either = union_all(*arms).subquery()
     due = select(either.c.id).order_by(either.c.next_attempt_at, either.c.id).limit(limit)
@@ -77,15 +83,10 @@ def due_count(session: Session, model: Any, department: str, due_states: Collect
 def first_due(session: Session, model: Any, department: str, due_states: Collection[str]) -> int | None:
     """The id of the row of `model` a claim for `department` would take first now (:func:`claim`'s order), None
     when none is due: while a run claims, it changes from look to look; new rows, due later, never change it."""
-    now, heads = utcnow(), []
-    for state in sorted(set(due_states)):  # as claim asks: each state in its index's order, one row read
-        head = session.execute(select(model.next_attempt_at, model.id)
-                               .where(model.department == department, model.state == state,
-                                      model.next_attempt_at <= now)
-                               .order_by(model.next_attempt_at, model.id).limit(1)).first()
-        if head is not None:
-            heads.append(tuple(head))
-    return min(heads)[1] if heads else None
+    now = utcnow()
+    heads = [head for state in sorted(set(due_states))  # as claim asks: each state on its own, one row read
+             if (head := session.execute(_due_first(model, department, state, now, 1)).first()) is not None]
+    return min(heads, key=lambda head: (head[1], head[0]))[0] if heads else None
 
 
 _DELIVERIES = cast(Table, Delivery.__table__)
