@@ -110,6 +110,13 @@ def test_a_second_process_that_cannot_start_leaves_the_backlog_to_this_one(
         "投递辅助进程无法启动，本次以 1 个进程投递 (a delivery process could not start: BlockingIOError)"]
 
 
+def _slowly(monkeypatch: pytest.MonkeyPatch, simulation: Any, seconds: float) -> None:
+    """The simulated department takes `seconds` more for each batch it receives."""
+    engine = simulation.engines[DEPT]
+    receive = engine.receive
+    monkeypatch.setattr(engine, "receive", lambda *a, **k: (time.sleep(seconds), receive(*a, **k))[1])
+
+
 def _looks(monkeypatch: pytest.MonkeyPatch, answers: list[bool], told: list[str], moving: bool = True) -> None:
     """Whether another department's deliveries are due, answered in turn from `answers` (then not), each look and
     each start of more processes noted in `told`; `moving`: a run claims them, its next due delivery another at each
@@ -138,14 +145,7 @@ def test_while_others_are_due_the_second_process_joins_once_they_are_done(
     look finds no other department's deliveries due; every delivery still sent exactly once."""
     _extra(monkeypatch, batch_size=5, lanes=1)
     monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 2)
-    engine = simulation.engines[DEPT]
-    receive = engine.receive
-
-    def slowly(*args: Any, **kwargs: Any) -> Any:  # medical takes a second a batch: the run outlasts the looks
-        time.sleep(1.0)
-        return receive(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "receive", slowly)
+    _slowly(monkeypatch, simulation, 1.0)  # medical takes a second a batch: the run outlasts the looks
     told: list[str] = []
     _looks(monkeypatch, [True, True], told)
     helped = _helpers(monkeypatch)
@@ -177,9 +177,7 @@ def test_others_due_but_claimed_by_no_run_are_not_waited_for(
     _extra(monkeypatch, batch_size=5, lanes=1)
     monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 2)
     monkeypatch.setattr(jobs, "IDLE_SECONDS", 0.3)
-    engine = simulation.engines[DEPT]
-    receive = engine.receive
-    monkeypatch.setattr(engine, "receive", lambda *a, **k: (time.sleep(0.5), receive(*a, **k))[1])
+    _slowly(monkeypatch, simulation, 0.5)
     told: list[str] = []
     _looks(monkeypatch, [True] * 10_000, told, moving=False)
     helped = _helpers(monkeypatch)
@@ -212,9 +210,7 @@ def test_a_look_that_fails_with_a_database_error_leaves_the_run_to_one_process_s
     _extra(monkeypatch, batch_size=5, lanes=1)
     monkeypatch.setattr(jobs, "SECOND_PROCESS_BATCHES", 2)
     monkeypatch.setattr(jobs, "JOIN_LOOK_SECONDS", 0.05)
-    engine = simulation.engines[DEPT]
-    receive = engine.receive
-    monkeypatch.setattr(engine, "receive", lambda *a, **k: (time.sleep(0.5), receive(*a, **k))[1])
+    _slowly(monkeypatch, simulation, 0.5)
     looks: list[str] = []
 
     def locked(ledger: str, department: str) -> dict[str, int]:
