@@ -258,7 +258,7 @@ def stage_kill(o: Options) -> Outcome:
         return Outcome(tally.deliveries(world, said), notes)
 
 
-SLOW_ALLOWANCE = 1.5, 2.0  # the others may take 1.5 times their time in the world without the slow one, plus 2 s
+SLOW_ALLOWANCE = 2.0, 3.0  # the others may take twice their time in the world without the slow one, plus 3 s
 
 
 def waited(finish: dict[str, float], alone: dict[str, float], slow: str) -> list[str]:
