@@ -17,6 +17,9 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
     readdressed those whose reminder is still to go (planned, or failed and to be sent again) while the register
               holds another valid number than the one it was planned for: it goes to the new number
               (:func:`lianban.pipeline.sms_notices.readdress`, read again under lock first as above)
+    repeated  a row of a person the register listed before (two rows, two numbers, say): the person's first
+              row in 序号 order decides, every run alike, so the reminder is not moved back and forth between
+              their numbers run after run (a run-wide set of the people due: a small part of the register)
 
 Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
 the chunks already committed planned: the next run skips them (``already``) and goes on.
@@ -78,12 +81,13 @@ class ReminderResult:
     window: str = ""  # first..last month, YYYY-MM
     read: int = 0
     unreadable: int = 0
-    due: int = 0
+    due: int = 0  # people (a person the register lists twice once)
     planned: int = 0
     short: int = 0  # planned with the 缴费年限不足 variant
     already: int = 0  # due, and reminded (or planned) before
     applied: int = 0  # due, and applied already (a case in the ledger): not reminded
     readdressed: int = 0  # due, still to go, and sent to the new number the register holds from now on
+    repeated: int = 0  # a row of a person (and month) the register listed before in this run: left to that row
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -94,10 +98,10 @@ def plan_reminders(register: Register, ledger_url: str, keys_dir: Path, today: d
     """Plan the reminders due in the window from `today` (module docstring); counts only."""
     keys, due = notice_keys(keys_dir), window(today, months)
     result = ReminderResult(window=f"{month_text(due.first)}..{month_text(due.last)}")
-    sessions = session_factory(ledger_url)
+    sessions, handled = session_factory(ledger_url), set[tuple[str, str]]()
     for rows in register.insured(chunk):
         with sessions.begin() as session:
-            _plan_chunk(session, keys, rows, due, result)
+            _plan_chunk(session, keys, rows, due, result, handled)
     return result
 
 
@@ -148,21 +152,27 @@ def _count_again(result: ReminderResult, done: str | None, notice: Notice) -> No
 
 
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
-                result: ReminderResult) -> None:
+                result: ReminderResult, handled: set[tuple[str, str]]) -> None:
+    """Plan the chunk's reminders; `handled`: (person index, period) of every person due in this run so far,
+    the chunk's added. A person the register lists twice is planned (and addressed) by the first row in 序号
+    order only: their rows' numbers are not played against each other, the reminder moved back and forth."""
     result.read += len(rows)
     found = _due(rows, keys, due, result)
     known, unsent = _reminded(session, [index for index, _, _ in found])
     applied = _applied(session, [index for index, _, _ in found])
     for index, phone, notice in found:
+        at = (index, notice.period)
+        if at in handled:
+            result.repeated += 1
+            continue
+        handled.add(at)
         result.due += 1
         if index in applied:
             result.applied += 1
             continue
-        at = (index, notice.period)
         if at in known and not (at in unsent and another_number(keys.vault, unsent[at], phone)):
             result.already += 1
             continue
-        known.add(at)  # the same person twice in the register: reminded once
         if at in unsent:  # HRSS has another valid number for the person now: the reminder goes there
             done = plan_again(session, keys.vault, unsent.pop(at), notice.kind, phone or "", notice.values)
             _count_again(result, done, notice)

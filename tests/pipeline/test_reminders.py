@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from connectors.hrss.frontend import FrontendDB
 from connectors.hrss.register import REGISTER_COLUMNS, register
@@ -175,10 +175,6 @@ def test_a_reminder_another_run_replanned_and_sent_meanwhile_is_not_replanned_ag
     those reminders between this run's read of what the ledger holds and its own replanning (stood in for by a
     write right after the read): this run set them planned again over the send, so the next send went under
     the next key, a second SMS to each; now it finds them sent and leaves them."""
-    from sqlalchemy import select as select_
-
-    from lianban.ledger.db import session_factory
-    from lianban.ledger.models import SmsNotice
     from lianban.pipeline import reminders
 
     due, by_id = expected(people), {p["id_number"]: p for p in people}
@@ -202,7 +198,7 @@ def test_a_reminder_another_run_replanned_and_sent_meanwhile_is_not_replanned_ag
     monkeypatch.setattr(reminders, "_reminded", read_then_another_run_sends)
     again = plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
     with session_factory(paths.ledger_url)() as session:
-        states = list(session.scalars(select_(SmsNotice.state).where(SmsNotice.message_id == "SM-other-run")))
+        states = list(session.scalars(select(SmsNotice.state).where(SmsNotice.message_id == "SM-other-run")))
     assert unreachable and again.planned == 0 and states == ["sent"] * len(unreachable)
 
 
@@ -267,3 +263,29 @@ def _index(paths: Paths, number: str) -> str:
     from lianban.pipeline.reminders import notice_keys
 
     return blind_index(notice_keys(paths.keys_dir).index, number)
+
+
+def test_a_person_the_register_lists_twice_is_reminded_at_the_first_rows_number_run_after_run(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    """HRSS lists one person twice, with two valid numbers, in different chunks: the first row in 序号 order
+    decides, so the reminder still to go is not moved from one number to the other and back run after run (each
+    move a fresh version with fresh tries); it goes once, to the first row's number."""
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    number = sorted(n for n in due if _valid(by_id[n]["phone"]))[0]
+    first, second = by_id[number]["phone"], "13700009997"
+    source, book = FrontendDB(paths.frontend_url), load_templates()
+    source.register.insert_people([{**by_id[number], "phone": second}])  # a later 序号: another chunk
+    runs = []
+    for _ in range(3):
+        runs.append(plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY, chunk=50))
+        with session_factory(paths.ledger_url).begin() as session:  # not sent yet, day after day
+            session.execute(update(SmsNotice).values(not_before=datetime(2099, 1, 1)))
+    assert [(r.readdressed, r.repeated, r.due) for r in runs] == [(0, 1, len(due))] * 3
+    with session_factory(paths.ledger_url).begin() as session:
+        session.execute(update(SmsNotice).values(not_before=datetime(2026, 1, 1)))
+        mine = SmsNotice.person_index == _index(paths, number)
+        versions = set(session.scalars(select(SmsNotice.version).where(mine)))
+    with serving(APP_ID, SECRET, GatewayConfig(rate_limit=1000)) as gw:
+        send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+        sent = [m["phone"] for m in gw.outbox()]
+    assert (sent.count(first), sent.count(second), versions) == (1, 0, {0})  # never moved
