@@ -28,7 +28,7 @@ from lianban.domain.batches import chunks
 from lianban.domain.statuses import Status
 from lianban.keys import keysets
 from lianban.keys.names import hub_signing_name, suite_of
-from lianban.wire.gateway import GatewayAuth
+from lianban.wire.gateway import GatewayAuth, body_sm3
 from lianban.wire.signatures import HEADER, ResponseVerifier, SignatureAlert
 from simulators.engine import CaseView, DepartmentEngine
 
@@ -104,7 +104,8 @@ class CallbackPusher:
             answer = session.post(self.url, json={"statuses": [self._row(v) for v in views]}, timeout=30)
             if answer.status_code != 200:
                 raise ValueError(f"HTTP {answer.status_code}")
-            self.hub_answers.verify(answer.headers.get(HEADER), 200, urlsplit(self.url).path, answer.content)
+            self.hub_answers.verify(answer.headers.get(HEADER), 200, urlsplit(self.url).path, answer.content,
+                                    body_sm3(answer.request))
             results = {r["idempotency_key"]: r["outcome"] for r in answer.json()["results"]}
         except (requests.RequestException, ValueError, KeyError, TypeError, SignatureAlert) as exc:
             self.stats.failed_pushes += 1

@@ -156,7 +156,7 @@ class CallbackDesk:
                           ensure_ascii=False, separators=(",", ":")).encode()
         suite, kid, private = self._signer(keys, suite_of(callback.department))
         path = callback.path.partition("?")[0]  # an answer's signature covers its path, not the request's query
-        return Pushed(body, sign(suite, kid, private, 200, path, body))
+        return Pushed(body, sign(suite, kid, private, 200, path, body, callback.body_digest))
 
     def _signer(self, keys: _Keys, suite_name: str) -> tuple[Suite, str, bytes]:
         """The hub's active signing key for `suite_name`, read from the keys folder once per reading of the keys."""

@@ -1,10 +1,13 @@
 """Signed answers: every department response carries an SM2 (or ECDSA) signature the hub verifies.
 
-Header ``X-Lianban-Signature: v=1;kid=<kid>;ts=<unix>;nonce=<hex>;sig=<b64>`` over
-``"v1\\n{ts}\\n{nonce}\\n{status}\\n{path}\\n" + SM3(body)``. The hub refuses an unknown key, a bad
-signature, a timestamp outside the window and a nonce it has seen: a failed check is an alert
-(:class:`SignatureAlert`, retried later, never a silent drop). On the hub, :class:`AnswerCheck` runs the
-check in the transport and keeps a :class:`Proof` of every verified answer for the evidence log.
+Header ``X-Lianban-Signature: v=2;kid=<kid>;ts=<unix>;nonce=<hex>;sig=<b64>`` over
+``"v2\\n{ts}\\n{nonce}\\n{status}\\n{path}\\n" + SM3(body) + "\\n" + SM3(request body)``: the answer is
+bound to the request it answers, so a genuine answer cannot be passed off as the answer to another request on the
+same path (a status page swapped between two polls, one held back and given to the next). The hub refuses an
+unknown key, a bad signature, a timestamp outside the window, a nonce it has seen and a version-1 signature (it
+covers no request): a failed check is an alert (:class:`SignatureAlert`, retried later, never a silent drop).
+On the hub, :class:`AnswerCheck` runs the check in the transport and keeps a :class:`Proof` of every verified
+answer for the evidence log (both digests with the signature over them: the answer to that request, provably).
 """
 
 from __future__ import annotations
@@ -42,19 +45,24 @@ class SignatureAlert(RetriableError):
     """A department answer failed verification: not trusted, not applied, retried; operators are alerted."""
 
 
-def signed_text(ts: str, nonce: str, status: int, path: str, body: bytes) -> bytes:
-    return _text(ts, nonce, status, path, sm3_hex(body))
+VERSION = "2"
+UNBOUND = "签名版本不受支持：应答签名须绑定所答请求（v=2） (signature version other than 2: not bound to the request)"
 
 
-def _text(ts: str, nonce: str, status: int, path: str, body_digest: str) -> bytes:
-    return f"v1\n{ts}\n{nonce}\n{status}\n{path}\n{body_digest}".encode()
+def signed_text(ts: str, nonce: str, status: int, path: str, body: bytes, request_digest: str) -> bytes:
+    """What an answer's signature covers; `request_digest`: the SM3 (hex) of the body of the request it answers."""
+    return _text(ts, nonce, status, path, sm3_hex(body), request_digest)
 
 
-def sign(suite: Suite, kid: str, private: bytes, status: int, path: str, body: bytes) -> str:
-    """The header value for one response."""
+def _text(ts: str, nonce: str, status: int, path: str, body_digest: str, request_digest: str) -> bytes:
+    return f"v{VERSION}\n{ts}\n{nonce}\n{status}\n{path}\n{body_digest}\n{request_digest}".encode()
+
+
+def sign(suite: Suite, kid: str, private: bytes, status: int, path: str, body: bytes, request_digest: str) -> str:
+    """The header value for one response to the request whose body's SM3 (hex) is `request_digest`."""
     ts, nonce = str(int(time.time())), secrets.token_hex(12)
-    sig = base64.b64encode(suite.sign(private, signed_text(ts, nonce, status, path, body))).decode()
-    return f"v=1;kid={kid};ts={ts};nonce={nonce};sig={sig}"
+    sig = base64.b64encode(suite.sign(private, signed_text(ts, nonce, status, path, body, request_digest))).decode()
+    return f"v={VERSION};kid={kid};ts={ts};nonce={nonce};sig={sig}"
 
 
 def parse_header(value: str) -> dict[str, str]:
@@ -98,18 +106,21 @@ class ResponseVerifier:
         self._seen[nonce] = now
         return None
 
-    def verify(self, header: str | None, status: int, path: str, body: bytes) -> str:
-        """Raise SignatureAlert unless `header` is a valid, fresh signature over this response; the SM3 (hex) of
-        `body` it covers (the evidence log records it)."""
+    def verify(self, header: str | None, status: int, path: str, body: bytes, request_digest: str) -> str:
+        """Raise SignatureAlert unless `header` is a valid, fresh signature over this response to the request
+        whose body's SM3 (hex) is `request_digest`; the SM3 (hex) of `body` it covers (the evidence log records
+        it)."""
         digest = sm3_hex(body)
         if not header:
             raise self._alert("缺少签名 (no signature)")
         try:
             p = parse_header(header)
+            if p["v"] != VERSION:
+                raise self._alert(UNBOUND)
             key = self.public_keys.get(p["kid"])
             if key is None:
                 raise self._alert("签名密钥未知或已停用 (unknown or retired key)")
-            if not self.suite.verify(key, _text(p["ts"], p["nonce"], status, path, digest),
+            if not self.suite.verify(key, _text(p["ts"], p["nonce"], status, path, digest, request_digest),
                                      base64.b64decode(p["sig"])):
                 raise self._alert("签名无效 (bad signature)")
             stale = self._fresh(p["ts"], p["nonce"], time.time())
@@ -170,10 +181,10 @@ class AnswerCheck:
         if header is None and (response.status_code in GATEWAY_STATUSES or response.status_code >= 500):
             setattr(response, UNSIGNED, True)  # a gateway's refusal or failure: no department signature
             return
-        path = urlsplit(request.url or "").path
-        answer_digest = self.verifier.verify(header, response.status_code, path, response.content)
+        path, request_digest = urlsplit(request.url or "").path, body_sm3(request)
+        answer_digest = self.verifier.verify(header, response.status_code, path, response.content, request_digest)
         assert header is not None  # verify() refuses a missing signature
-        proof = Proof(str(request.method), path, body_sm3(request), answer_digest, header, parse_header(header)["kid"])
+        proof = Proof(str(request.method), path, request_digest, answer_digest, header, parse_header(header)["kid"])
         with self._lock:
             self._proofs.append(proof)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.keys import keysets
 from lianban.ledger.db import session_factory
@@ -19,6 +20,7 @@ from lianban.wire.signatures import ResponseVerifier, SignatureAlert, sign, sign
 APP, SECRET, PATH, BODY = "lianban-health", "s3cret", "/api/v1/departments/health/status", b'{"statuses": []}'
 NOW = 1_800_000_000
 ACK_PATH, ACK = "/api/v1/banjian/progress", b'{"accepted": 3, "duplicates": 0}'
+PUSHED = sm3_hex(b'{"events": []}')  # the push the acknowledgement answers
 
 
 def worker(ledger_url: str, now: float = NOW) -> GatewayVerifier:
@@ -56,11 +58,11 @@ def test_a_signed_answer_replayed_to_another_process_of_the_hub_is_refused(ledge
     events reported that the platform never had."""
     keys = keysets.ensure(tmp_path, "wanshi_tong-signing")
     kid, private = keys.active_private()
-    header = sign(get_suite(keys.suite), kid, private, 200, ACK_PATH, ACK)
-    _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK)
+    header = sign(get_suite(keys.suite), kid, private, 200, ACK_PATH, ACK, PUSHED)
+    _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK, PUSHED)
     with pytest.raises(SignatureAlert, match="重放"):
-        _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK)
-    _answer_check(ledger_url, keys, party="health").verify(header, 200, ACK_PATH, ACK)  # another party's memory
+        _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK, PUSHED)
+    _answer_check(ledger_url, keys, party="health").verify(header, 200, ACK_PATH, ACK, PUSHED)  # another party's memory
 
 
 def test_an_answer_nonce_longer_than_the_table_holds_is_remembered_by_its_digest(ledger_url: str,
@@ -68,8 +70,8 @@ def test_an_answer_nonce_longer_than_the_table_holds_is_remembered_by_its_digest
     keys = keysets.ensure(tmp_path, "wanshi_tong-signing")
     kid, private = keys.active_private()
     suite, ts, nonce = get_suite(keys.suite), str(int(time.time())), "n" * 100
-    sig = base64.b64encode(suite.sign(private, signed_text(ts, nonce, 200, ACK_PATH, ACK))).decode()
-    header = f"v=1;kid={kid};ts={ts};nonce={nonce};sig={sig}"
-    _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK)
+    sig = base64.b64encode(suite.sign(private, signed_text(ts, nonce, 200, ACK_PATH, ACK, PUSHED))).decode()
+    header = f"v=2;kid={kid};ts={ts};nonce={nonce};sig={sig}"
+    _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK, PUSHED)
     with pytest.raises(SignatureAlert, match="重放"):
-        _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK)
+        _answer_check(ledger_url, keys).verify(header, 200, ACK_PATH, ACK, PUSHED)

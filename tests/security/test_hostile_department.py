@@ -12,6 +12,7 @@ import pytest
 
 from lianban.app.config import connection_json
 from lianban.app.registry import load_connector
+from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.suites import get_suite
 from lianban.domain.schemas import schema_path
 from lianban.errors import FatalError, LianbanError
@@ -42,11 +43,12 @@ def _hostile(keys_dir: Path, answer: bytes) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            request = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(200)
             self.send_header("Content-Type", "text/xml; charset=utf-8")
             self.send_header("Content-Length", str(len(answer)))
-            self.send_header(HEADER, sign(get_suite("SM"), kid, private, 200, self.path.split("?")[0], answer))
+            self.send_header(HEADER, sign(get_suite("SM"), kid, private, 200, self.path.split("?")[0], answer,
+                                          sm3_hex(request)))
             self.end_headers()
             self.wfile.write(answer)
 

@@ -140,7 +140,8 @@ SIGNED_WITH = {HEADER_APP_ID: "应用标识（部门连接 dept_<部门> 的登�
                HEADER_TIMESTAMP: "签名时的 Unix 秒（±5 分钟）", HEADER_NONCE: "随机数（最多 64 个字符，不得重复使用）",
                HEADER_SIGNATURE: "SM3-HMAC（十六进制），密钥为应用密钥，签名原文为 方法、路径（含查询串）、时间戳、"
                                  "随机数、请求体 SM3 以换行连接"}
-ANSWER_SIGNED = {SIGNATURE_HEADER: {"description": "枢纽对应答的签名（与部门签名其应答的方式相同）",
+ANSWER_SIGNED = {SIGNATURE_HEADER: {"description": "枢纽对应答的签名（与部门签名其应答的方式相同：v=2，"
+                                                   "覆盖应答及所答推送的请求体 SM3）",
                                     "schema": {"type": "string"}}}
 
 

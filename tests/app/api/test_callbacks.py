@@ -22,6 +22,7 @@ from lianban.app.api.callbacks import load_gate
 from lianban.app.api.running import Running, start
 from lianban.app.config import Paths, department_settings
 from lianban.app.registry import load_department, load_sink
+from lianban.crypto.hashing import sm3_hex
 from lianban.domain.statuses import Status
 from lianban.keys import keysets
 from lianban.keys.names import EVIDENCE, VAULT, hub_signing_name, suite_of
@@ -166,19 +167,19 @@ def test_a_running_api_takes_rotated_callback_keys_without_a_restart(pushing: Pu
     verifies what it signed before (it is only refused once retired)."""
     keys_dir, key = pushing.paths.keys_dir, _a_key(pushing)
     signing = hub_signing_name(suite_of(DEPT))
-    body = json.dumps({"statuses": [_row(key)]}).encode()
-    before = pushing.post(body, pushing.signed(body))
+    bodies = [json.dumps({"statuses": [_row(key)]}).encode()]
+    before = pushing.post(bodies[0], pushing.signed(bodies[0]))
     for ring in (EVIDENCE, VAULT):
         rotate_ring(keys_dir, ring)  # lianban keys rotate
     keysets.rotate(keys_dir, signing)
-    body = json.dumps({"statuses": [_row(key)]}).encode()
-    after = pushing.post(body, pushing.signed(body))
+    bodies.append(json.dumps({"statuses": [_row(key)]}).encode())
+    after = pushing.post(bodies[1], pushing.signed(bodies[1]))
     assert before.status_code == after.status_code == 200, after.text
     old_kid, new_kid = (parse_header(a.headers[HEADER])["kid"] for a in (before, after))
     assert new_kid == keysets.load(keys_dir, signing).active != old_kid
     department = hub_answers(keys_dir, DEPT)  # its copy of the hub's public file, as sent after the rotation
-    for answer in (before, after):
-        department.verify(answer.headers[HEADER], 200, PATH, answer.content)
+    for answer, body in zip((before, after), bodies, strict=True):
+        department.verify(answer.headers[HEADER], 200, PATH, answer.content, sm3_hex(body))
     with session_factory(pushing.paths.ledger_url)() as session:
         chained = session.scalars(select(Evidence.chain_kid).where(Evidence.department == DEPT)
                                   .order_by(Evidence.id.desc()).limit(2)).all()
@@ -194,9 +195,9 @@ def test_every_row_is_answered_an_unreadable_one_with_its_reason(pushing: Pushin
     assert [o for o, _ in outcomes] == ["recorded", "unchanged", "unknown", "refused"]
     assert "statuses.py" in outcomes[3][1] and "ZZ" in outcomes[3][1]
     hub = hub_answers(pushing.paths.keys_dir, DEPT)
-    hub.verify(answer.headers[HEADER], 200, PATH, answer.content)  # the hub's own signature
+    hub.verify(answer.headers[HEADER], 200, PATH, answer.content, sm3_hex(body))  # the hub's own signature
     with pytest.raises(Exception, match="签名"):
-        hub.verify(answer.headers[HEADER], 200, PATH, answer.content.replace(b"recorded", b"refused_"))
+        hub.verify(answer.headers[HEADER], 200, PATH, answer.content.replace(b"recorded", b"refused_"), sm3_hex(body))
 
 
 def test_the_hubs_answer_to_a_push_with_a_query_is_signed_over_its_path_as_every_answer_is(pushing: Pushing) -> None:
@@ -207,7 +208,8 @@ def test_the_hubs_answer_to_a_push_with_a_query_is_signed_over_its_path_as_every
     body = json.dumps({"statuses": [_row(key)]}).encode()
     answer = pushing.post(body, pushing.signed(body, path=path), path=path)
     assert answer.status_code == 200, answer.text
-    hub_answers(pushing.paths.keys_dir, DEPT).verify(answer.headers[HEADER], 200, PATH, answer.content)
+    hub_answers(pushing.paths.keys_dir, DEPT).verify(answer.headers[HEADER], 200, PATH, answer.content,
+                                                      sm3_hex(body))
 
 
 def test_a_pushed_row_whose_changed_at_is_not_iso_8601_is_refused_and_the_row_beside_it_recorded(

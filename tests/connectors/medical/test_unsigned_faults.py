@@ -15,6 +15,7 @@ from lianban.errors import RejectedError, RetriableError
 from lianban.keys import keysets
 from lianban.keys.names import names_for
 from lianban.keys.provision import ensure_keys
+from lianban.wire.gateway import body_sm3
 from lianban.wire.settings import TransportSettings
 from lianban.wire.signatures import HEADER, AnswerCheck, sign
 from lianban.wire.transport import make_zeep_client
@@ -25,16 +26,21 @@ STUB = "http://stub.invalid"
 
 
 class FaultAdapter(requests.adapters.BaseAdapter):
-    """Answers every request with HTTP `status` (500) and the SOAP Fault `body`, with `headers`."""
+    """Answers every request with HTTP `status` (500) and the SOAP Fault `body`, signed by the bureau's key when
+    `signer` is given (kid and private key): over the answer and the request it answers."""
 
-    def __init__(self, body: bytes, headers: dict[str, str], status: int = 500) -> None:
+    def __init__(self, body: bytes, status: int = 500, signer: tuple[str, bytes] | None = None) -> None:
         super().__init__()
-        self.body, self.headers, self.status = body, headers, status
+        self.body, self.status, self.signer = body, status, signer
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         resp = requests.Response()
         resp.status_code, resp._content, resp.url, resp.request = self.status, self.body, request.url or "", request
-        resp.headers = CaseInsensitiveDict({"Content-Type": "text/xml; charset=utf-8", **self.headers})
+        resp.headers = CaseInsensitiveDict({"Content-Type": "text/xml; charset=utf-8"})
+        if self.signer is not None:
+            kid, private = self.signer
+            resp.headers[HEADER] = sign(get_suite("SM"), kid, private, self.status, SOAP_PATH, self.body,
+                                        body_sm3(request))
         return resp
 
     def close(self) -> None:
@@ -43,14 +49,10 @@ class FaultAdapter(requests.adapters.BaseAdapter):
 
 def _connector(keys_dir: Path, signed: bool, status: int = 500, body: bytes | None = None) -> MedicalConnector:
     body = fault_bytes(SoapFault("E_XML", detail="请求报文不是格式良好的XML")) if body is None else body
-    headers = {}
-    if signed:
-        keys = keysets.load(keys_dir, names_for("medical")[1])
-        kid, private = keys.active_private()
-        headers[HEADER] = sign(get_suite(keys.suite), kid, private, 500, SOAP_PATH, body)
+    signer = keysets.load(keys_dir, names_for("medical")[1]).active_private() if signed else None
     client = make_zeep_client(str(REPO / "schemas/medical/medical.wsdl"),
                               TransportSettings(response_check=AnswerCheck.load(keys_dir, "medical")))
-    client.transport.session.mount(STUB, FaultAdapter(body, headers, status))
+    client.transport.session.mount(STUB, FaultAdapter(body, status, signer))
     return MedicalConnector(client, address=STUB + SOAP_PATH)
 
 
