@@ -6,7 +6,8 @@ in pages, plans each one's notice through :func:`lianban.pipeline.sms_notices.pl
 (unreadable: no amount, start month or pay day that can be read; counted, never logged). A crash between the
 commit and the flag reads the rows again and plans nothing new: one SMS per pensioner per award.
 
-An award read again whose notice has not gone (no valid number, 空号, or still to go) while the row now holds
+An award read again whose notice has not gone (no valid number, 空号, still to go, or every send failed at its
+number: 关机, 停机, :data:`~lianban.pipeline.sms_notices.EXHAUSTED`) while the row now holds
 another valid number — HRSS corrected it and set 同步标志 back to ``0`` — is planned again for that number
 (:func:`lianban.pipeline.sms_notices.plan_again`): the pensioner is told once, at the corrected number.
 
@@ -38,10 +39,10 @@ from lianban.pipeline.sms_notices import (
     PLANNED_AGAIN,
     READDRESSED,
     SUPERSEDED,
-    UNSENT,
     NoticeState,
     another_number,
     dead_number,
+    may_go,
     plan,
     plan_again,
     replan,
@@ -122,10 +123,10 @@ def _told(session: Session, index: str, period: str) -> list[SmsNotice]:
 
 def _revise(session: Session, keys: NoticeKeys, latest: SmsNotice, count: int, award: Award, index: str) -> bool:
     """重新核定 of an award told `count` times, `latest` last: `latest` (read again under lock) rewritten with the
-    new values while it was never sent; else a new notice tells them, and `latest`, when still to be sent again
-    or invalid for 空号, is dead, superseded. Either is invalid at once when the row still holds the number 空号
-    was said of (:func:`~lianban.pipeline.sms_notices.dead_number`). Whether anything was planned (no: another
-    run planned it meanwhile)."""
+    new values while it was never sent; else a new notice tells them, and `latest`, when still to be sent again,
+    invalid for 空号 or out of sends at its number, is dead, superseded. Either is invalid at once when the row
+    still holds the number 空号 was said of (:func:`~lianban.pipeline.sms_notices.dead_number`). Whether anything
+    was planned (no: another run planned it meanwhile)."""
     n = award.notice
     write_lock(session)
     session.refresh(latest, with_for_update=True)
@@ -133,7 +134,7 @@ def _revise(session: Session, keys: NoticeKeys, latest: SmsNotice, count: int, a
     if latest.attempts == 0 and latest.state in (NoticeState.PLANNED, NoticeState.INVALID):
         replan(keys.vault, latest, latest.kind, award.phone, n.values, invalid=dead)
         return True
-    if latest.state in UNSENT:
+    if may_go(latest):
         latest.state, latest.reason = NoticeState.DEAD, SUPERSEDED
     return plan(session, keys.vault, PENSION_REVISED, index, f"{n.period}/{count}", award.phone, n.values,
                 invalid=dead)

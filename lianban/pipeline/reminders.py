@@ -16,7 +16,9 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
               replanned and sent meanwhile is left as it is)
     readdressed those whose reminder is still to go (planned, or failed and to be sent again) while the register
               holds another valid number than the one it was planned for: it goes to the new number
-              (:func:`lianban.pipeline.sms_notices.readdress`, read again under lock first as above)
+              (:func:`lianban.pipeline.sms_notices.readdress`, read again under lock first as above); one that
+              failed every send at its old number (关机, 停机: dead, :data:`~lianban.pipeline.sms_notices.EXHAUSTED`)
+              is planned again for the new one, counted planned
     repeated  a row of a person the register listed before (two rows, two numbers, say): the person's first
               row in 序号 order decides, every run alike, so the reminder is not moved back and forth between
               their numbers run after run (a run-wide set of the people due: a small part of the register)
@@ -46,8 +48,8 @@ from lianban.ledger.models import Case, SmsNotice
 from lianban.pipeline.sms_notices import (
     PLANNED_AGAIN,
     READDRESSED,
-    UNSENT,
     another_number,
+    may_go,
     plan,
     plan_again,
 )
@@ -125,12 +127,12 @@ Held = dict[tuple[str, str], SmsNotice]  # (person index, period) → the remind
 
 def _reminded(session: Session, indexes: Sequence[str]) -> tuple[set[tuple[str, str]], Held]:
     """(person index, period) of the reminders the ledger holds for `indexes`, of either kind; and those of them
-    that may still go (:data:`UNSENT`)."""
+    that may still go, to another number (:func:`~lianban.pipeline.sms_notices.may_go`)."""
     if not indexes:
         return set(), {}
     query = select(SmsNotice).where(SmsNotice.kind.in_(REMINDER_KINDS), SmsNotice.person_index.in_(list(indexes)))
     held = {(n.person_index, n.period): n for n in session.scalars(query)}
-    return set(held), {at: n for at, n in held.items() if n.state in UNSENT}
+    return set(held), {at: n for at, n in held.items() if may_go(n)}
 
 
 def _applied(session: Session, indexes: Sequence[str]) -> set[str]:

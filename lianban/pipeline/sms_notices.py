@@ -19,13 +19,14 @@ gateway dedupes on.
                     another run may have sent and noted it meanwhile.
     collect_receipts the gateway's delivery receipts: delivered, or failed — sent again under a new key while
                     sends are left (:data:`MAX_SENDS`), then dead, for an operator (``lianban notices list
-                    --failed``); dead at once when the person refused it (:data:`FINAL_FAILURES`), invalid at
-                    once when the number does not exist (:data:`NUMBER_FAILURES`: sent again only to another
-                    number, :func:`replan`; a later notice to the same number is invalid at once,
-                    :func:`dead_number`). A receipt
-                    applies only to a notice still waiting for that message: one of an earlier send (another
-                    run read it and sent again meanwhile) is passed over. A notice no receipt settles within
-                    :data:`RECEIPT_WAIT` of its send is dead too, not asked about for ever.
+                    --failed``), and planned again once the source holds another number for the person
+                    (:data:`EXHAUSTED`, :func:`another_number`); dead at once when the person refused it
+                    (:data:`FINAL_FAILURES`), invalid at once when the number does not exist
+                    (:data:`NUMBER_FAILURES`: sent again only to another number, :func:`replan`; a later notice
+                    to the same number is invalid at once, :func:`dead_number`). A receipt applies only to a
+                    notice still waiting for that message: one of an earlier send (another run read it and sent
+                    again meanwhile) is passed over. A notice no receipt settles within :data:`RECEIPT_WAIT` of
+                    its send is dead too, not asked about for ever.
 
 Nothing personal is logged or kept in the clear: rows carry the blind index, the sealed payload and Chinese
 reasons without phone numbers.
@@ -58,9 +59,9 @@ from lianban.ledger.store import utcnow
 from lianban.ledger.time_limits import beijing_text
 from lianban.wire.sms import DeliveryReceipt, DeliveryState, Outcome, SmsGateway, SmsMessage, SmsResult, compose
 
-__all__ = ["MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "SUPERSEDED", "UNSENT", "NoticeState", "another_number",
-           "collect_receipts", "dead_number", "listed", "phone_of", "plan", "plan_again", "readdress", "replan",
-           "send_due", "values_of"]
+__all__ = ["EXHAUSTED", "MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "SUPERSEDED", "UNSENT", "NoticeState",
+           "another_number", "collect_receipts", "dead_number", "exhausted", "listed", "may_go", "phone_of", "plan",
+           "plan_again", "readdress", "replan", "send_due", "values_of"]
 
 MAX_SENDS = 3
 #: rewrites of a notice (another number, other values) that start its sends afresh; a later one keeps the sends
@@ -90,6 +91,11 @@ SUPERSEDED = "养老金已重新核定，本条不再发送，改发重新核定
 #: goes again only once the source holds another number (:func:`replan`, :func:`phone_of`), and a later notice to
 #: the same number is invalid at once too (:func:`dead_number`)
 NUMBER_FAILURES = {"EMPTY_NUMBER": "空号（该手机号码不存在），不再向该号码发送；请人社核实并更正登记的手机号码"}
+
+#: how the reason of a notice dead for want of sends begins (every send failed: 关机, 停机 … at its number, most
+#: often one the person no longer uses): it never reached the person, so it goes again once the source holds
+#: another number for them (:func:`exhausted`, :func:`another_number`), as an invalid one does
+EXHAUSTED = f"已发送{MAX_SENDS}次均未送达"
 
 
 class NoticeState(StrEnum):
@@ -153,13 +159,24 @@ UNSENT = (NoticeState.INVALID, *DUE)
 PLANNED_AGAIN, READDRESSED = "planned", "readdressed"  # what plan_again did
 
 
+def exhausted(notice: SmsNotice) -> bool:
+    """Whether `notice` is dead for want of sends at its number (:data:`EXHAUSTED`): it never reached the person."""
+    return notice.state == NoticeState.DEAD and (notice.reason or "").startswith(EXHAUSTED)
+
+
+def may_go(notice: SmsNotice) -> bool:
+    """Whether `notice` may still go, to another number than the one it holds (:data:`UNSENT`, or
+    :func:`exhausted`)."""
+    return notice.state in UNSENT or exhausted(notice)
+
+
 def another_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> bool:
-    """Whether `notice` may still go (:data:`UNSENT`: planned again for `phone` it gets sends of its own, however
+    """Whether `notice` may still go (:func:`may_go`: planned again for `phone` it gets sends of its own, however
     many the old number used, unless rewritten :data:`FRESH_REWRITES` times already and out of sends: no send
     would take it) and `phone` is a mobile number other than the one it holds (none, a malformed one, one 空号 was
     said of, or the person's old number)."""
     sends_left = notice.attempts < MAX_SENDS or notice.version < FRESH_REWRITES
-    return notice.state in UNSENT and sends_left and is_mobile(phone) and phone != phone_of(vault, notice)
+    return may_go(notice) and sends_left and is_mobile(phone) and phone != phone_of(vault, notice)
 
 
 def dead_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> str | None:
@@ -172,15 +189,15 @@ def dead_number(vault: KeyRing, notice: SmsNotice, phone: str | None) -> str | N
 def plan_again(session: Session, vault: KeyRing, notice: SmsNotice, kind: str, phone: str,
                values: Mapping[str, str | int]) -> str | None:
     """`notice` for `phone`, another number the source has for the person now (:func:`another_number`), read
-    again under the write lock (SQLite) or its row's lock (PostgreSQL) first: invalid, it is planned again as
-    `kind` with `values` (:data:`PLANNED_AGAIN`); still to go, it goes to `phone` from now on
-    (:data:`READDRESSED`); else None: another run replanned, maybe sent, it since it was read, and planning it
-    again over that send would send it a second time."""
+    again under the write lock (SQLite) or its row's lock (PostgreSQL) first: invalid, or dead out of sends at
+    its old number (:func:`exhausted`), it is planned again as `kind` with `values` (:data:`PLANNED_AGAIN`);
+    still to go, it goes to `phone` from now on (:data:`READDRESSED`); else None: another run replanned, maybe
+    sent, it since it was read, and planning it again over that send would send it a second time."""
     write_lock(session)
     session.refresh(notice, with_for_update=True)
     if not another_number(vault, notice, phone):
         return None
-    if notice.state == NoticeState.INVALID:
+    if notice.state == NoticeState.INVALID or exhausted(notice):
         replan(vault, notice, kind, phone, values)
         return PLANNED_AGAIN
     return READDRESSED if readdress(vault, notice, phone) else None
@@ -360,6 +377,8 @@ def _failed(session: Session, n: SmsNotice, r: DeliveryReceipt) -> None:
     n.state = NoticeState.FAILED if again else NoticeState.DEAD
     if again and _superseded(session, n):
         n.state, n.reason = NoticeState.DEAD, SUPERSEDED
+    elif not again and r.code not in FINAL_FAILURES:  # out of sends: it goes again only to another number
+        n.reason = f"{EXHAUSTED}：{n.reason}；人社登记新号码后改发新号码"
 
 
 def _superseded(session: Session, n: SmsNotice) -> bool:

@@ -19,7 +19,7 @@ from lianban.domain.sms import load_templates
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.pipeline.pensions import plan_pension_notices
-from lianban.pipeline.sms_notices import collect_receipts, send_due
+from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, send_due
 from lianban.wire.gateway import GatewayAuth
 from lianban.wire.settings import TransportSettings
 from lianban.wire.transport import make_session
@@ -245,3 +245,26 @@ def test_a_pension_assessed_twice_at_a_number_said_not_to_exist_is_not_sent_ther
         send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
         sent = [(m["phone"], m["text"]) for m in _outbox(url)]
     assert [phone for phone, _ in sent] == [empty, corrected] and "3300.00元" in sent[1][1]
+
+
+def test_a_notice_that_failed_every_send_goes_once_to_the_number_hrss_corrects(paths: Paths) -> None:
+    """Every send of the 待遇告知 failed (关机: the pensioner no longer uses the number) and it was dead; when HRSS
+    recorded the new number and flagged the row again, the run counted it already told, and the pensioner never
+    heard. Now it is planned again for the new number and goes there once; the old number gets nothing more."""
+    old, corrected = "13800138000", "13800138001"
+    source, row = _award_at(paths, old)
+    with serve_in_background(create_app("hub", "secret", GatewayConfig(failing={old: "POWERED_OFF"}))) as url:
+        plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir)
+        for _ in range(MAX_SENDS + 1):
+            send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+            collect_receipts(_connector(url), paths.ledger_url)
+        with session_factory(paths.ledger_url)() as session:
+            dead = [(n.state, n.reason or "") for n in session.scalars(select(SmsNotice))]
+        assert [state for state, _ in dead] == ["dead"] and "关机" in dead[0][1] and "新号码" in dead[0][1]
+        _flag_new(source, row["award_no"], phone=corrected)
+        assert plan_pension_notices(source.register, paths.ledger_url, paths.keys_dir).planned == 1
+        for _ in range(2):
+            send_due(_connector(url), load_templates(), paths.ledger_url, paths.keys_dir)
+            collect_receipts(_connector(url), paths.ledger_url)
+        sent = [(m["phone"], m["text"]) for m in _outbox(url)]
+    assert [phone for phone, _ in sent] == [old] * MAX_SENDS + [corrected] and "3000.00元" in sent[-1][1]

@@ -20,7 +20,7 @@ from lianban.domain.sms import load_templates
 from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.pipeline.reminders import plan_reminders
-from lianban.pipeline.sms_notices import collect_receipts, listed, send_due
+from lianban.pipeline.sms_notices import MAX_SENDS, collect_receipts, listed, send_due
 from simulators.register import generate_register
 from simulators.sms import GatewayConfig
 from tests.pipeline.sms_kit import Gateway, serving
@@ -289,3 +289,27 @@ def test_a_person_the_register_lists_twice_is_reminded_at_the_first_rows_number_
         send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
         sent = [m["phone"] for m in gw.outbox()]
     assert (sent.count(first), sent.count(second), versions) == (1, 0, {0})  # never moved
+
+
+def test_a_reminder_that_failed_every_send_goes_once_to_the_number_hrss_records_later(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    """Every send of a reminder failed (停机: a number the person gave up) and it was dead, for an operator; when
+    HRSS recorded the person's new number, the reminder stayed dead and the person was never told. Now the day's
+    run plans it again for the new number (counted planned), and it goes there once."""
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    number = sorted(n for n in due if _valid(by_id[n]["phone"]))[0]
+    old, new = by_id[number]["phone"], "13700009996"
+    source, book = FrontendDB(paths.frontend_url), load_templates()
+    with serving(APP_ID, SECRET, GatewayConfig(rate_limit=1000, failing={old: "SUSPENDED"})) as gw:
+        for _ in range(MAX_SENDS + 1):
+            plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY)
+            send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+            collect_receipts(gw.connector(MORNING), paths.ledger_url)
+        with source.engine.begin() as conn:  # HRSS records the person's new number
+            conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]] == number)
+                         .values({REGISTER_COLUMNS["phone"]: new}))
+        again = [plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY) for _ in range(2)]
+        send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+        sent = [m["phone"] for m in gw.outbox()]
+    assert (sent.count(old), sent.count(new)) == (MAX_SENDS, 1)
+    assert [r.planned for r in again] == [1, 0]

@@ -27,6 +27,7 @@ from lianban.ledger.db import session_factory
 from lianban.ledger.models import SmsNotice
 from lianban.ledger.store import utcnow
 from lianban.pipeline.sms_notices import (
+    EXHAUSTED,
     FRESH_REWRITES,
     MAX_SENDS,
     PLANNED_AGAIN,
@@ -331,6 +332,29 @@ def test_a_person_who_refuses_our_messages_is_not_sent_the_notice_again(paths: P
     with session_factory(paths.ledger_url)() as session:
         n = session.scalars(select(SmsNotice)).one()
     assert (n.state, n.attempts) == ("dead", 1) and "用户拒收" in (n.reason or "")
+
+
+def test_only_a_notice_dead_for_want_of_sends_may_go_to_another_number(paths: Paths, gateway: Gateway) -> None:
+    """Two notices fail their first sends (关机); at the last send one is still off, the other's person refuses our
+    messages (用户拒收). Both are dead; only the first never reached anyone for want of sends: it may go to the
+    person's new number (saying so to the operator), the refused one may not."""
+    book, vault, refusing, new = load_templates(), load_ring(paths.keys_dir, VAULT), "13900000001", "13900000003"
+    _plan(paths, [OFF, refusing])
+    requests.post(f"{gateway.url}/_sim/config", json={"failing": {OFF: "POWERED_OFF", refusing: "POWERED_OFF"}},
+                  timeout=5)
+    for send in range(MAX_SENDS):
+        if send == MAX_SENDS - 1:
+            requests.post(f"{gateway.url}/_sim/config", json={"failing": {OFF: "POWERED_OFF", refusing: "REJECTED"}},
+                          timeout=5)
+        send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
+        collect_receipts(gateway.connector(NOON), paths.ledger_url)
+    with session_factory(paths.ledger_url)() as session:
+        off, refused = session.scalars(select(SmsNotice).order_by(SmsNotice.id)).all()
+        assert (off.state, refused.state, off.attempts, refused.attempts) == ("dead", "dead", MAX_SENDS, MAX_SENDS)
+        assert (off.reason or "").startswith(EXHAUSTED) and "关机" in (off.reason or "")
+        assert not (refused.reason or "").startswith(EXHAUSTED) and "用户拒收" in (refused.reason or "")
+        assert (another_number(vault, off, new), another_number(vault, refused, new)) == (True, False)
+        assert another_number(vault, off, OFF) is False  # the same number: no
 
 
 def test_a_number_that_does_not_exist_is_not_sent_to_again(paths: Paths, gateway: Gateway) -> None:
