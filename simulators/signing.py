@@ -3,8 +3,9 @@
 See lianban.wire.signatures for the header: the signature covers the answer and the SM3 of the request body it
 answers, hashed here as the app reads it (the rest read here when the app answers before reading it all). Only
 ``/api/`` and ``/soap/`` answers are signed (the WSDL and OpenAPI documents, ``/health`` and ``/_sim/`` are not
-messages); an answer to a request whose body never arrived whole (the client gone, or sending more than
-:data:`MAX_READ`) goes unsigned, as a gateway's would.
+messages); an answer to a request whose body never arrived whole (the client gone, or the rest of it more than
+:data:`MAX_READ` when the app answered before reading it) goes unsigned, as a gateway's would. SM3 here is
+OpenSSL's, fed chunk by chunk (lianban.crypto.hashing hashes whole byte strings).
 """
 
 from __future__ import annotations

@@ -51,11 +51,18 @@ from lianban.domain.identity import _ID_RUN, phone_problem
 from lianban.domain.schemas import schema_path
 from lianban.errors import ConfigError, RejectedError
 
-__all__ = ["TEMPLATES_FILE", "MessageRefused", "Placeholder", "QuietHours", "Template",
+__all__ = ["EXHAUSTED", "MAX_SENDS", "TEMPLATES_FILE", "MessageRefused", "Placeholder", "QuietHours", "Template",
            "TemplateBook", "TemplateError", "allowed_at", "has_id_number", "in_quiet_hours", "is_mobile",
            "load_templates", "mobile_number", "segments", "sms_length"]
 
 TEMPLATES_FILE = schema_path("sms", "templates.yaml")
+#: sends of one version of a notice (a failed delivery sent again) before it is dead, for an operator
+MAX_SENDS = 3
+#: how the reason of a notice dead for want of sends begins (every send failed: 关机, 停机 … at its number, most
+#: often one the person no longer uses): it never reached the person, so it goes again once the source holds
+#: another number for them (lianban.pipeline.sms_notices.exhausted), and keeps its vault key until then
+#: (lianban.ledger.sealed)
+EXHAUSTED = f"已发送{MAX_SENDS}次均未送达"
 SINGLE_SEGMENT = 70  # UCS-2 characters in a message sent as one segment
 CONCATENATED_SEGMENT = 67  # per segment of a concatenated (long) message
 QUIET_FROM, QUIET_UNTIL = time(21, 0), time(8, 0)

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from lianban.crypto.passwords import SCHEME
+from lianban.domain.sms import EXHAUSTED, MAX_SENDS
 from lianban.ledger.models import Case, Delivery, ParkedStatus, SmsNotice, StatusEvent
 from lianban.ledger.store import DeliveryState, ParkedState
 
 __all__ = ["passwords_under", "sealed_under"]
 
-_SENT_NOTICES = ("delivered", "dead", "invalid")  # lianban.pipeline.sms_notices.NoticeState: not sent again
+#: notices that may still go (lianban.pipeline.sms_notices.may_go): due or sent (its receipt may fail it), invalid
+#: (to go once the source holds a valid number), or dead for want of sends (to go once it holds another number):
+#: their sealed number is compared with the source's, so their key is still needed
+_MAY_GO = or_(SmsNotice.state.not_in(("delivered", "dead")),
+              and_(SmsNotice.state == "dead", SmsNotice.attempts >= MAX_SENDS,
+                   SmsNotice.reason.startswith(EXHAUSTED, autoescape=True)))
 
 
 def sealed_under(session: Session, kid: str) -> dict[str, int]:
@@ -33,7 +39,7 @@ def sealed_under(session: Session, kid: str) -> dict[str, int]:
         "results": select(func.count()).select_from(StatusEvent).where(
             StatusEvent.result.contains(marker, autoescape=True)),
         "sms_notices": select(func.count()).select_from(SmsNotice).where(
-            SmsNotice.sealed.contains(marker, autoescape=True), SmsNotice.state.not_in(_SENT_NOTICES)),
+            SmsNotice.sealed.contains(marker, autoescape=True), _MAY_GO),
         "waiting_statuses": select(func.count()).select_from(ParkedStatus).where(
             ParkedStatus.state == ParkedState.WAITING,
             ParkedStatus.change.contains(json.dumps(marker)[1:-1], autoescape=True)),

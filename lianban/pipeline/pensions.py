@@ -13,10 +13,10 @@ another valid number — HRSS corrected it and set 同步标志 back to ``0`` �
 
 An award read again with other values (重新核定: another monthly amount, say) is told them: the notice not sent
 yet is rewritten, else a new one is planned, ``pension_notice_revised``, period the start month and ``/n`` (the
-n-th time told again); one of the award still to be sent again with the old values — or failing later, or invalid
-for 空号 — is dead, superseded, and the new one is invalid at once when the row still holds the number 空号 was
-said of (not sent to it again; told once HRSS corrects the number). The award's notices are compared with the
-latest only: read again unchanged, nothing new is planned.
+n-th time told again); one of the award still to be sent again with the old values — or failing later, invalid
+for 空号 or out of sends — is dead, superseded, and the new one is invalid at once when the row still holds the
+number 空号 was said of (not sent to it again; told once HRSS corrects the number). The award's notices are
+compared with the latest only: read again unchanged, nothing new is planned.
 """
 
 from __future__ import annotations

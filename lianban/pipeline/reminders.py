@@ -20,8 +20,10 @@ The register (HRSS 在职参保人员登记) is read in chunks, never all at onc
               failed every send at its old number (关机, 停机: dead, :data:`~lianban.pipeline.sms_notices.EXHAUSTED`)
               is planned again for the new one, counted planned
     repeated  a row of a person the register listed before (two rows, two numbers, say): the person's first
-              row in 序号 order decides, every run alike, so the reminder is not moved back and forth between
-              their numbers run after run (a run-wide set of the people due: a small part of the register)
+              row in 序号 order with a number the reminder can go to decides, every run alike, so the reminder is
+              not moved back and forth between their numbers run after run (a run-wide map of the people due: a
+              small part of the register); a row without a mobile number, or with the one the reminder is
+              invalid or out of sends at, leaves the person to their next row
 
 Sending is :func:`lianban.pipeline.sms_notices.send_due`'s (quiet hours, exactly once). A crash mid-run leaves
 the chunks already committed planned: the next run skips them (``already``) and goes on.
@@ -41,6 +43,7 @@ from sqlalchemy.orm import Session
 from lianban.crypto.hashing import blind_index
 from lianban.domain.register import REMINDER_KINDS, REMINDER_SHORT, Notice, Window, read_insured, reminder, window
 from lianban.domain.retirement import month_text
+from lianban.domain.sms import is_mobile
 from lianban.keys.names import INDEX, VAULT
 from lianban.keys.rings import KeyRing, load_ring
 from lianban.ledger.db import session_factory
@@ -48,8 +51,11 @@ from lianban.ledger.models import Case, SmsNotice
 from lianban.pipeline.sms_notices import (
     PLANNED_AGAIN,
     READDRESSED,
+    NoticeState,
     another_number,
+    exhausted,
     may_go,
+    phone_of,
     plan,
     plan_again,
 )
@@ -89,7 +95,7 @@ class ReminderResult:
     already: int = 0  # due, and reminded (or planned) before
     applied: int = 0  # due, and applied already (a case in the ledger): not reminded
     readdressed: int = 0  # due, still to go, and sent to the new number the register holds from now on
-    repeated: int = 0  # a row of a person (and month) the register listed before in this run: left to that row
+    repeated: int = 0  # a row of a person (and month) an earlier row of this run decided for: left alone
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -100,7 +106,7 @@ def plan_reminders(register: Register, ledger_url: str, keys_dir: Path, today: d
     """Plan the reminders due in the window from `today` (module docstring); counts only."""
     keys, due = notice_keys(keys_dir), window(today, months)
     result = ReminderResult(window=f"{month_text(due.first)}..{month_text(due.last)}")
-    sessions, handled = session_factory(ledger_url), set[tuple[str, str]]()
+    sessions, handled = session_factory(ledger_url), dict[tuple[str, str], bool]()
     for rows in register.insured(chunk):
         with sessions.begin() as session:
             _plan_chunk(session, keys, rows, due, result, handled)
@@ -153,22 +159,34 @@ def _count_again(result: ReminderResult, done: str | None, notice: Notice) -> No
         result.already += 1
 
 
+def _claims(keys: NoticeKeys, held: SmsNotice | None, phone: str | None) -> bool:
+    """Whether a row with `phone` decides for its person (the reminder the ledger holds that may still go, if
+    any: `held`): a mobile number the reminder is not invalid or out of sends at. A row without one leaves the
+    person to a later row of theirs that has one."""
+    if not is_mobile(phone):
+        return False
+    dead_here = held is not None and (held.state == NoticeState.INVALID or exhausted(held))
+    return not (dead_here and held is not None and phone == phone_of(keys.vault, held))
+
+
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
-                result: ReminderResult, handled: set[tuple[str, str]]) -> None:
+                result: ReminderResult, handled: dict[tuple[str, str], bool]) -> None:
     """Plan the chunk's reminders; `handled`: (person index, period) of every person due in this run so far,
-    the chunk's added. A person the register lists twice is planned (and addressed) by the first row in 序号
-    order only: their rows' numbers are not played against each other, the reminder moved back and forth."""
+    the chunk's added, and whether a row of theirs decided (:func:`_claims`). A person the register lists twice
+    is planned and addressed by their first row in 序号 order with a number the reminder can go to; a later row
+    of theirs is left alone (``repeated``), so their numbers are not played against each other, the reminder
+    moved back and forth run after run."""
     result.read += len(rows)
     found = _due(rows, keys, due, result)
     known, unsent = _reminded(session, [index for index, _, _ in found])
     applied = _applied(session, [index for index, _, _ in found])
     for index, phone, notice in found:
         at = (index, notice.period)
-        if at in handled:
+        if handled.get(at):
             result.repeated += 1
             continue
-        handled.add(at)
-        result.due += 1
+        result.due += at not in handled
+        handled[at] = index in applied or _claims(keys, unsent.get(at), phone)
         if index in applied:
             result.applied += 1
             continue
@@ -179,6 +197,7 @@ def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, 
             done = plan_again(session, keys.vault, unsent.pop(at), notice.kind, phone or "", notice.values)
             _count_again(result, done, notice)
             continue
+        known.add(at)  # a later row of the person in this chunk finds it planned
         if not plan(session, keys.vault, notice.kind, index, notice.period, phone, notice.values):
             result.already += 1  # another run planned it since this one read what the ledger held
             continue

@@ -49,7 +49,7 @@ from lianban.crypto.hashing import sm3_hex
 from lianban.crypto.vault import open_envelope, seal
 from lianban.domain.identity import redact_text, said
 from lianban.domain.register import PENSION_KINDS, PENSION_REVISED
-from lianban.domain.sms import is_mobile
+from lianban.domain.sms import EXHAUSTED, MAX_SENDS, is_mobile
 from lianban.errors import LianbanError, RejectedError
 from lianban.keys.names import VAULT
 from lianban.keys.rings import KeyRing, load_ring
@@ -63,7 +63,6 @@ __all__ = ["EXHAUSTED", "MAX_SENDS", "PLANNED_AGAIN", "READDRESSED", "SUPERSEDED
            "another_number", "collect_receipts", "dead_number", "exhausted", "listed", "may_go", "phone_of", "plan",
            "plan_again", "readdress", "replan", "send_due", "values_of"]
 
-MAX_SENDS = 3
 #: rewrites of a notice (another number, other values) that start its sends afresh; a later one keeps the sends
 #: used, so that a notice moved to and fro (a person the register lists twice, with two numbers that fail) is not
 #: sent every day for ever: MAX_SENDS × (FRESH_REWRITES + 1) sends at most in all
@@ -91,11 +90,6 @@ SUPERSEDED = "养老金已重新核定，本条不再发送，改发重新核定
 #: goes again only once the source holds another number (:func:`replan`, :func:`phone_of`), and a later notice to
 #: the same number is invalid at once too (:func:`dead_number`)
 NUMBER_FAILURES = {"EMPTY_NUMBER": "空号（该手机号码不存在），不再向该号码发送；请人社核实并更正登记的手机号码"}
-
-#: how the reason of a notice dead for want of sends begins (every send failed: 关机, 停机 … at its number, most
-#: often one the person no longer uses): it never reached the person, so it goes again once the source holds
-#: another number for them (:func:`exhausted`, :func:`another_number`), as an invalid one does
-EXHAUSTED = f"已发送{MAX_SENDS}次均未送达"
 
 
 class NoticeState(StrEnum):
@@ -154,14 +148,17 @@ def _rewritten(notice: SmsNotice) -> None:
         notice.attempts = 0
 
 
-#: states of a notice not delivered that may still go, to another number than the one it holds
+#: states of a notice not delivered that may still go, to another number than the one it holds (and a dead one
+#: out of sends: :func:`may_go`)
 UNSENT = (NoticeState.INVALID, *DUE)
 PLANNED_AGAIN, READDRESSED = "planned", "readdressed"  # what plan_again did
 
 
 def exhausted(notice: SmsNotice) -> bool:
-    """Whether `notice` is dead for want of sends at its number (:data:`EXHAUSTED`): it never reached the person."""
-    return notice.state == NoticeState.DEAD and (notice.reason or "").startswith(EXHAUSTED)
+    """Whether `notice` is dead for want of sends at its number (:data:`EXHAUSTED`, with its sends used): it never
+    reached the person."""
+    return notice.state == NoticeState.DEAD and notice.attempts >= MAX_SENDS and \
+        (notice.reason or "").startswith(EXHAUSTED)
 
 
 def may_go(notice: SmsNotice) -> bool:
@@ -373,12 +370,14 @@ def _failed(session: Session, n: SmsNotice, r: DeliveryReceipt) -> None:
             NoticeState.INVALID, NUMBER_FAILURES[r.code])
         return
     n.reason = said(r.reason) if r.reason else "未能送达"
-    again = n.attempts < MAX_SENDS and r.code not in FINAL_FAILURES
-    n.state = NoticeState.FAILED if again else NoticeState.DEAD
-    if again and _superseded(session, n):
+    if r.code in FINAL_FAILURES:  # the person refused our messages: never sent again, to any number
+        n.state = NoticeState.DEAD
+    elif _superseded(session, n):
         n.state, n.reason = NoticeState.DEAD, SUPERSEDED
-    elif not again and r.code not in FINAL_FAILURES:  # out of sends: it goes again only to another number
-        n.reason = f"{EXHAUSTED}：{n.reason}；人社登记新号码后改发新号码"
+    elif n.attempts < MAX_SENDS:
+        n.state = NoticeState.FAILED
+    else:  # out of sends: it goes again only to another number
+        n.state, n.reason = NoticeState.DEAD, f"{EXHAUSTED}：{n.reason}；人社登记新号码后改发新号码"
 
 
 def _superseded(session: Session, n: SmsNotice) -> bool:

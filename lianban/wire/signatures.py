@@ -2,12 +2,15 @@
 
 Header ``X-Lianban-Signature: v=2;kid=<kid>;ts=<unix>;nonce=<hex>;sig=<b64>`` over
 ``"v2\\n{ts}\\n{nonce}\\n{status}\\n{path}\\n" + SM3(body) + "\\n" + SM3(request body)``: the answer is
-bound to the request it answers, so a genuine answer cannot be passed off as the answer to another request on the
-same path (a status page swapped between two polls, one held back and given to the next). The hub refuses an
+bound to the body of the request it answers, so a genuine answer cannot be passed off as the answer to a request
+with another body on the same path (a status page of other keys, a batch answer given for another batch). Two
+requests with the same body (a poll of the same keys repeated within the window) are not told apart: either
+answer is the department's own, the older at most the window old. The hub refuses an
 unknown key, a bad signature, a timestamp outside the window, a nonce it has seen and a version-1 signature (it
 covers no request): a failed check is an alert (:class:`SignatureAlert`, retried later, never a silent drop).
 On the hub, :class:`AnswerCheck` runs the check in the transport and keeps a :class:`Proof` of every verified
-answer for the evidence log (both digests with the signature over them: the answer to that request, provably).
+answer for the evidence log (which records the answer's digest and the signature; the request's digest is on its
+own outgoing entry).
 """
 
 from __future__ import annotations

@@ -64,3 +64,24 @@ def test_an_unreadable_status_row_kept_to_be_read_again_is_counted(paths: Paths)
     assert collect_hrss(db, paths.ledger_url, paths.keys_dir).parked == 1
     with session_factory(paths.ledger_url)() as s:
         assert sealed_under(s, load_ring(paths.keys_dir, VAULT).active) == {"parked_statuses": 1}
+
+
+def test_a_notice_that_may_still_go_keeps_its_key_and_one_done_with_does_not(paths: Paths) -> None:
+    """Invalid notices and ones dead for want of sends go again once the source holds another number, compared
+    with the one sealed: they were counted as done, the key could be retired, and the old number could no longer
+    be told from another (the notice then went again to the number that had failed). Delivered ones, and dead
+    ones that never go again (refused by the person, superseded), are done with."""
+    from lianban.domain.sms import EXHAUSTED, MAX_SENDS
+    from lianban.ledger.models import SmsNotice
+
+    vault, index = load_ring(paths.keys_dir, VAULT), load_ring(paths.keys_dir, INDEX).active_key()[1]
+    fates = [("delivered", 1, None), ("dead", 1, "用户拒收"), ("dead", MAX_SENDS, "养老金已重新核定"),
+             ("invalid", 0, "空号"), ("dead", MAX_SENDS, f"{EXHAUSTED}：关机"), ("dead", 1, f"{EXHAUSTED}：关机")]
+    with session_factory(paths.ledger_url).begin() as s:
+        for n, (state, attempts, reason) in enumerate(fates):
+            person = blind_index(index, f"person-{n}")
+            plan(s, vault, "retirement_reminder", person, "2027-03", "13912345678", {"retirement_month": "2027年3月"})
+            s.execute(update(SmsNotice).where(SmsNotice.person_index == person)
+                      .values(state=state, attempts=attempts, reason=reason))
+    with session_factory(paths.ledger_url)() as s:
+        assert sealed_under(s, vault.active) == {"sms_notices": 2}  # the invalid one and the one out of sends

@@ -313,3 +313,23 @@ def test_a_reminder_that_failed_every_send_goes_once_to_the_number_hrss_records_
         sent = [m["phone"] for m in gw.outbox()]
     assert (sent.count(old), sent.count(new)) == (MAX_SENDS, 1)
     assert [r.planned for r in again] == [1, 0]
+
+
+def test_a_person_whose_first_row_has_no_valid_number_is_reminded_at_their_next_rows(
+        paths: Paths, people: list[dict[str, Any]]) -> None:
+    """HRSS lists a person twice: the first row's number is malformed, a later row's valid. The first row decided
+    for the person, and the reminder never went; now a row without a number the reminder can go to leaves the
+    person to their next row: it goes once, to the valid number, and stays there run after run."""
+    due, by_id = expected(people), {p["id_number"]: p for p in people}
+    number = sorted(n for n in due if _valid(by_id[n]["phone"]))[0]
+    source, book, valid = FrontendDB(paths.frontend_url), load_templates(), "13700009995"
+    with source.engine.begin() as conn:  # the first row's number malformed
+        conn.execute(update(register).where(register.c[REGISTER_COLUMNS["id_number"]] == number)
+                     .values({REGISTER_COLUMNS["phone"]: "18947195"}))
+    source.register.insert_people([{**by_id[number], "phone": valid}])  # a later 序号: another chunk
+    runs = [plan_reminders(source.register, paths.ledger_url, paths.keys_dir, TODAY, chunk=50) for _ in range(3)]
+    assert [(r.planned, r.readdressed) for r in runs[1:]] == [(0, 0)] * 2  # settled at the first run
+    with serving(APP_ID, SECRET, GatewayConfig(rate_limit=1000)) as gw:
+        send_due(gw.connector(MORNING), book, paths.ledger_url, paths.keys_dir)
+        sent = [m["phone"] for m in gw.outbox()]
+    assert sent.count(valid) == 1 and "18947195" not in sent

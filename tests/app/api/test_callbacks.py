@@ -198,6 +198,8 @@ def test_every_row_is_answered_an_unreadable_one_with_its_reason(pushing: Pushin
     hub.verify(answer.headers[HEADER], 200, PATH, answer.content, sm3_hex(body))  # the hub's own signature
     with pytest.raises(Exception, match="签名"):
         hub.verify(answer.headers[HEADER], 200, PATH, answer.content.replace(b"recorded", b"refused_"), sm3_hex(body))
+    with pytest.raises(Exception, match="签名无效"):  # given as the answer to another push
+        hub.verify(answer.headers[HEADER], 200, PATH, answer.content, sm3_hex(body + b" "))
 
 
 def test_the_hubs_answer_to_a_push_with_a_query_is_signed_over_its_path_as_every_answer_is(pushing: Pushing) -> None:
