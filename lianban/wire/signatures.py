@@ -9,8 +9,7 @@ answer is the department's own, the older at most the window old. The hub refuse
 unknown key, a bad signature, a timestamp outside the window, a nonce it has seen and a version-1 signature (it
 covers no request): a failed check is an alert (:class:`SignatureAlert`, retried later, never a silent drop).
 On the hub, :class:`AnswerCheck` runs the check in the transport and keeps a :class:`Proof` of every verified
-answer for the evidence log (which records the answer's digest and the signature; the request's digest is on its
-own outgoing entry).
+answer for the evidence log (which records the answer's digest and its signature).
 """
 
 from __future__ import annotations
