@@ -165,8 +165,9 @@ def _claims(keys: NoticeKeys, held: SmsNotice | None, phone: str | None) -> bool
     person to a later row of theirs that has one."""
     if not is_mobile(phone):
         return False
-    dead_here = held is not None and (held.state == NoticeState.INVALID or exhausted(held))
-    return not (dead_here and held is not None and phone == phone_of(keys.vault, held))
+    if held is None or not (held.state == NoticeState.INVALID or exhausted(held)):
+        return True
+    return phone != phone_of(keys.vault, held)
 
 
 def _plan_chunk(session: Session, keys: NoticeKeys, rows: Sequence[Mapping[str, Any]], due: Window,
