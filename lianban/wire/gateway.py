@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -123,14 +124,19 @@ class InMemoryNonces:
     would pass: use the ledger's (``lianban.ledger.nonces.LedgerNonces``) there."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], float] = {}
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()  # in the order noted
         self._lock = threading.Lock()
 
     def remember(self, app_id: str, nonce: str, now: float, horizon: float) -> bool:
+        """Notes older than `horizon` go from the front, so each call costs what it forgets, not all it holds. A
+        note behind a newer one (the clock set back) waits for that one: kept longer, never forgotten early."""
         with self._lock:
-            self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
-            if (app_id, nonce) in self._seen:
+            while self._seen and next(iter(self._seen.values())) < horizon:
+                self._seen.popitem(last=False)
+            seen = self._seen.get((app_id, nonce))
+            if seen is not None and seen >= horizon:
                 return False
+            self._seen.pop((app_id, nonce), None)  # an expired note kept behind a newer one: noted afresh
             self._seen[(app_id, nonce)] = now
             return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from lianban.crypto.hashing import sm3_hex
-from lianban.wire.gateway import GatewayAuth, GatewayVerifier, body_sm3, sign_headers
+from lianban.wire.gateway import GatewayAuth, GatewayVerifier, InMemoryNonces, body_sm3, sign_headers
 
 APP, SECRET, PATH, BODY = "hub", "secret", "/api/v1/cases:status?x=1", b'{"keys": []}'
 NOW = 1_700_000_000
@@ -103,3 +103,31 @@ def test_an_overlong_nonce_is_refused_before_it_is_remembered() -> None:
 def test_the_signer_is_read_from_the_headers_whatever_their_case() -> None:
     assert GatewayVerifier.signer({"x-app-id": "dept"}) == "dept"
     assert GatewayVerifier.signer({}) == ""
+
+
+def test_the_in_memory_nonces_forget_only_notes_older_than_the_horizon() -> None:
+    nonces = InMemoryNonces()
+    assert nonces.remember(APP, "n1", now=100.0, horizon=0.0)
+    assert not nonces.remember(APP, "n1", now=150.0, horizon=100.0)  # noted at the horizon: still remembered
+    assert nonces.remember("other", "n1", now=150.0, horizon=100.0)  # another app's nonce is not a replay
+    assert nonces.remember(APP, "n1", now=201.0, horizon=100.5)  # aged out: no longer a replay
+
+
+def test_a_note_made_with_the_clock_set_back_is_forgotten_in_its_turn_not_early() -> None:
+    """Notes are forgotten from the oldest noted; one noted after a newer one (the clock set back) waits behind it,
+    but a replay is still judged by its own time."""
+    nonces = InMemoryNonces()
+    assert nonces.remember(APP, "late", now=100.0, horizon=0.0)
+    assert nonces.remember(APP, "early", now=50.0, horizon=0.0)
+    assert not nonces.remember(APP, "early", now=60.0, horizon=40.0)
+    assert nonces.remember(APP, "early", now=90.0, horizon=60.0)  # expired, though kept behind "late"
+    assert not nonces.remember(APP, "early", now=95.0, horizon=60.0)  # noted afresh at 90
+    assert not nonces.remember(APP, "late", now=95.0, horizon=60.0)
+
+
+def test_the_in_memory_nonces_hold_only_the_window() -> None:
+    """A day of requests a second, each window 600 s: the memory holds about one window's worth, not the day."""
+    nonces = InMemoryNonces()
+    for second in range(86_400):
+        assert nonces.remember(APP, f"n{second}", now=float(second), horizon=second - 600.0)
+    assert len(nonces._seen) == 601
