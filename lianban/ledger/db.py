@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: the newest migration: a ledger at an older revision is refused until `lianban init` upgrades it
 #: (:func:`ledger_revision`; a new migration raises this, which tests/app/test_ledger_behind.py checks)
-HEAD_REVISION = "0025"
+HEAD_REVISION = "0026"
 
 
 #: pages a connection keeps cached, in KiB (SQLite's default is 2 MiB): the ledger's indexes on hashed keys (a person's

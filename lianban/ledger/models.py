@@ -269,6 +269,7 @@ class SmsNotice(Base):
     sealed: Mapped[str] = mapped_column(Text)  # vault envelope of {phone, values}: what it takes to send it again
     state: Mapped[str] = mapped_column(String(12), default="planned", index=True)
     attempts: Mapped[int] = mapped_column(default=0)  # sends of this version (a failed one sent again, bounded)
+    sends: Mapped[int] = mapped_column(default=0, server_default="0")  # every send, of every version (operators)
     #: 0 as planned, +1 each time rewritten (another number, other values): part of the send's idempotency key
     version: Mapped[int] = mapped_column(default=0, server_default="0")
     message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_MAX), default=None)  # the gateway's, last send

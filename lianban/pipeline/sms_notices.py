@@ -122,7 +122,7 @@ def plan(session: Session, vault: KeyRing, kind: str, person_index: str, period:
     now = now or utcnow()
     notice = {"kind": kind, "person_index": person_index, "period": period,
               "state": NoticeState.INVALID if invalid else NoticeState.PLANNED, "reason": invalid,
-              "sealed": _sealed(vault, kind, person_index, period, phone, values), "attempts": 0,
+              "sealed": _sealed(vault, kind, person_index, period, phone, values), "attempts": 0, "sends": 0,
               "not_before": now, "created_at": now}
     return insert_unless_there(session, SmsNotice, notice, ("kind", "person_index", "period"))
 
@@ -276,6 +276,7 @@ def _note(n: SmsNotice, outcome: Outcome, message_id: str | None, reason: str | 
           not_before: datetime | None, result: NoticeResult, now: datetime) -> None:
     if outcome.sent:
         n.state, n.message_id, n.sent_at, n.attempts = NoticeState.SENT, message_id, now, n.attempts + 1
+        n.sends += 1
         result.sent += 1
     elif outcome is Outcome.DEFERRED:  # quiet hours: the connector says until when (aware; the ledger is naive UTC)
         later = not_before or now
@@ -413,7 +414,8 @@ class Listed:
     period: str
     person: str
     state: str
-    sends: int
+    sends: int  # every send, to any number it held
+    sends_here: int  # those of the version it holds now (its number, its values): MAX_SENDS bound these
     reason: str | None
     created_at: str  # Beijing time, with its offset (the ledger's naive UTC)
 
@@ -427,6 +429,6 @@ def listed(ledger_url: str, states: Sequence[str] = ()) -> list[Listed]:
     if states:
         query = query.where(SmsNotice.state.in_(list(states)))
     with session_factory(ledger_url)() as session:
-        return [Listed(n.id, n.kind, n.period, n.person_index[:8], n.state, n.attempts, n.reason,
+        return [Listed(n.id, n.kind, n.period, n.person_index[:8], n.state, n.sends, n.attempts, n.reason,
                        beijing_text(n.created_at))
                 for n in session.scalars(query)]

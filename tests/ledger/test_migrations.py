@@ -78,3 +78,22 @@ def test_free_text_kept_before_it_was_masked_is_masked_and_nothing_else_changes(
     changed = json.loads(next(t for t in texts if t.startswith("{")))
     assert changed == {"reason": "申请人341622********0012，电话138****5678，材料已收", "seq": 13812345679}
     assert masked == kept  # masked at write already: left exactly as it was
+
+
+def test_notices_of_the_release_before_0026_count_the_sends_of_their_version(ledger_url: str) -> None:
+    """A ledger before 0026 knew only the sends of each notice's version: those are its sends in all after the
+    upgrade (the earlier versions' were never kept), and a new notice starts at 0."""
+    from sqlalchemy import text
+
+    command.downgrade(alembic_config(ledger_url), "0025")
+    row = ("'reminder', 'p1', '2027-01', '{}', 'dead', 3, 1, '2026-12-01 00:00:00', '2026-12-01 00:00:00'")
+    with engine_for(ledger_url).begin() as conn:
+        conn.execute(text("INSERT INTO sms_notices (kind, person_index, period, sealed, state, attempts, version,"
+                          f" not_before, created_at) VALUES ({row})"))
+    upgrade(ledger_url)
+    with engine_for(ledger_url).begin() as conn:
+        conn.execute(text("INSERT INTO sms_notices (kind, person_index, period, sealed, state, attempts, not_before,"
+                          " created_at) VALUES ('reminder', 'p2', '2027-01', '{}', 'planned', 0,"
+                          " '2026-12-01 00:00:00', '2026-12-01 00:00:00')"))
+        assert conn.execute(text("SELECT person_index, sends FROM sms_notices ORDER BY id")).all() == [
+            ("p1", 3), ("p2", 0)]

@@ -395,8 +395,8 @@ def test_a_notice_moved_to_a_new_number_has_its_sends_there_afresh(paths: Paths,
     """A notice that used all but one of its sends on a wrong number (关机 each time) was moved to the person's
     new number keeping the sends it had used: the new number, off for a day, got one try and the notice was
     dead. Now the new number gets MAX_SENDS sends of its own, as any notice does; the old number got no more.
-    The operator's list shows it 待发送 with no sends and no reason: the old number's 关机 (送达失败待重发, with
-    0 sends) told of a number it no longer goes to."""
+    The operator's list shows it 待发送 with no reason (the old number's 关机, 送达失败待重发, told of a number it no
+    longer goes to) and the sends it took in all, those at the new number apart (it showed 0 sends in all)."""
     book, vault, new = load_templates(), load_ring(paths.keys_dir, VAULT), "13900000003"
     requests.post(f"{gateway.url}/_sim/config", json={"failing": {OFF: "POWERED_OFF", new: "POWERED_OFF"}},
                   timeout=5)
@@ -408,12 +408,16 @@ def test_a_notice_moved_to_a_new_number_has_its_sends_there_afresh(paths: Paths,
         n = session.scalars(select(SmsNotice)).one()
         assert plan_again(session, vault, n, n.kind, new, VALUES) == READDRESSED
     listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
-    assert [(r["state"], r["sends"], r["reason"]) for r in listed] == [("planned", 0, None)]
+    assert [(r["state"], r["sends"], r["sends_here"], r["reason"]) for r in listed] == [
+        ("planned", MAX_SENDS - 1, 0, None)]
+    assert f"{MAX_SENDS - 1}（改发后 0）" in CliRunner().invoke(app, ["notices", "list"]).output
     for _ in range(MAX_SENDS + 1):
         send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
         collect_receipts(gateway.connector(NOON), paths.ledger_url)
     sent = [m["phone"] for m in gateway.outbox()]
     assert (sent.count(OFF), sent.count(new)) == (MAX_SENDS - 1, MAX_SENDS) and _states(paths) == ["dead"]
+    listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
+    assert [(r["sends"], r["sends_here"]) for r in listed] == [(len(sent), MAX_SENDS)]  # as many as the gateway took
 
 
 def _taken_then_crashed(paths: Paths, gateway: Gateway) -> tuple[str, str]:

@@ -30,7 +30,13 @@ def notices_list(failed: Annotated[bool, typer.Option("--failed", help="只列�
         ("编号", lambda r: r["id"]), ("类别", lambda r: names.get(r["kind"], r["kind"])),
         ("期间", lambda r: r["period"]),
         ("对象（索引）", lambda r: r["person"]), ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])),
-        ("发送次数", lambda r: r["sends"]), ("原因", lambda r: r["reason"])])
+        ("发送次数", _sends), ("原因", lambda r: r["reason"])])
+
+
+def _sends(row: dict[str, object]) -> str:
+    """Every send, and those since it was rewritten (另一号码、新的内容) when fewer: "5（改发后 2）"."""
+    sends, here = row["sends"], row["sends_here"]
+    return f"{sends}" if sends == here else f"{sends}（改发后 {here}）"
 
 
 @notices_app.command("run")
