@@ -285,17 +285,23 @@ def prepare(paths: Paths, opts: UpOptions) -> tuple[Path, Path]:
     return airflow_home, logs
 
 
+#: Airflow's log server (``airflow serve-logs``, a child of the scheduler, the triggerer and each worker) listens
+#: on every interface, whatever is configured: left out, since every process here writes its logs to the same
+#: folder, which the API server reads (a running task's log too, with a line that no log server answered)
+NO_LOG_SERVER = ("--skip-serve-logs",)
+
+
 def commands(opts: UpOptions, port: int, hub_port: int) -> list[tuple[str, list[str]]]:
     """Every long-running process after the simulators, in start order: (name, argv)."""
     airflow, lianban = str(Path(sys.executable).parent / "airflow"), [sys.executable, "-m", "lianban.app.cli"]
     cmds = [("hub-api", [*lianban, "serve", "--host", HOST, "--port", str(hub_port)]),
             ("api-server", [airflow, "api-server", "--host", HOST, "--port", str(port)]),
-            ("scheduler", [airflow, "scheduler"]), ("dag-processor", [airflow, "dag-processor"]),
-            ("triggerer", [airflow, "triggerer"])]
+            ("scheduler", [airflow, "scheduler", *NO_LOG_SERVER]), ("dag-processor", [airflow, "dag-processor"]),
+            ("triggerer", [airflow, "triggerer", *NO_LOG_SERVER])]
     if opts.executor == "celery":
         host = socket.gethostname()
         cmds += [(f"worker-{n}", [airflow, "celery", "worker", "--celery-hostname", f"lianban-worker-{n}@{host}",
-                                  "--skip-serve-logs"]) for n in range(1, opts.workers + 1)]
+                                  *NO_LOG_SERVER]) for n in range(1, opts.workers + 1)]
     return cmds
 
 

@@ -13,6 +13,7 @@ already taken, so its count of distinct deliveries does not move.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -96,9 +97,30 @@ def test_both_dags_through_celery_deliver_everything_once_and_report_it_once(dep
     tasks = deployment.api.task_instances("lianban_exchange", exchange)
     ran_on = {w for t in tasks for w in deployment.workers_running("lianban_exchange", exchange, t["task_id"], 1)}
     assert ran_on <= {"worker-1", "worker-2"} and ran_on, ran_on
+    stage = next(t for t in tasks if t["task_id"] == "extract_validate_stage")
+    log = deployment.api.call("GET", f"/dags/lianban_exchange/dagRuns/{exchange}/taskInstances/{stage['task_id']}"
+                                     f"/logs/{stage['try_number']}", headers={"Accept": "application/json"})
+    shown = json.dumps(log, ensure_ascii=False)  # read by the API server from the workers' folder, no log server
+    assert "Task instance is in running state" not in shown and "Could not read" not in shown, shown[:2000]
+    assert "extract_validate_stage" in shown or "staged" in shown, shown[:2000]
     seen = assert_each_delivery_taken_once(deployment)
     assert all(s["duplicates"] == 0 for s in seen.values()), seen
     assert_each_event_reported_once(deployment)
+
+
+def test_every_process_of_the_deployment_listens_on_loopback_only(deployment: Deployment) -> None:
+    """Airflow's log servers (children of the scheduler, the triggerer and each worker) listened on every
+    interface, at ports of their own: a deployment on a shared host must offer nothing beyond it."""
+    import psutil
+
+    from lianban.app.up import read_state
+
+    state = read_state(deployment.paths)
+    assert state is not None
+    tree = [t for p in state.processes for t in (psutil.Process(p.pid), *psutil.Process(p.pid).children(True))]
+    listening = {(c.laddr.ip, c.laddr.port) for t in tree for c in t.net_connections("inet")
+                 if c.status == psutil.CONN_LISTEN}
+    assert len(listening) >= 2 and {ip for ip, _ in listening} <= {"127.0.0.1", "::1"}, sorted(listening)
 
 
 def test_a_worker_killed_mid_delivery_the_task_runs_again_on_the_other_nothing_lost_or_doubled(
