@@ -23,7 +23,19 @@ _PHONE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
 #: an ID number or a mobile number anywhere in free text (full-width digits too: ``\d`` is Unicode; and a
 #: full-width check letter, typed in full-width mode)
 _ID_RUN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXxＸｘ])(?![0-9A-Za-z])")
-_PHONE_RUN = re.compile(r"(?<!\d)([1１][3-9３-９]\d)\d{4}(\d{4})(?!\d)")
+#: one space or hyphen (half- or full-width) between digits, as people write long numbers: 159-6219-4150
+_GAPS = " \u3000－-"  # the hyphen last: a range in a character class otherwise
+_GAP = f"[{_GAPS}]?"
+#: an ID number of 18 or 15 (the first generation's) digits in free text, its digits grouped or not, next to
+#: letters or not (``ID341621…``): taken for one only when its birth date is a date (:func:`_id_masked`), so that a
+#: digest's run of digits is not
+_ID_LIKE = re.compile(rf"(?<!\d)\d(?:{_GAP}\d){{14}}(?:{_GAP}\d{_GAP}\d{_GAP}[\dXxＸｘ])?(?!\d)")
+#: the shortest run of digits either may be: eleven, grouped or not
+_LONG_RUN = re.compile(rf"\d(?:{_GAP}\d){{10}}")
+#: a mobile number, with the country's code or not (+86, 0086, 86), its digits grouped 3-4-4 or not
+#: (its first digit matched before the look behind it, so that the search skips to each 1 at C speed)
+_AFTER = "|".join(f"(?<={cc}{gap}[1１])" for cc in ("86", "８６") for gap in ("", f"[{_GAPS}]"))  # +86, 0086, 86
+_PHONE_RUN = re.compile(rf"([1１])(?:(?<!\d[1１])|{_AFTER})([3-9３-９]\d){_GAP}(\d{{4}}){_GAP}(\d{{4}})(?!\d)")
 
 #: Bozhou's county-level area codes (亳州市).
 BOZHOU_AREAS = {"341602": "谯城区", "341621": "涡阳县", "341622": "蒙城县", "341623": "利辛县"}
@@ -96,8 +108,23 @@ def mask_name(value: str) -> str:
 
 def redact_text(text: str) -> str:
     """`text` with every ID-number-shaped and mobile-number-shaped run masked (``341622********0012``,
-    ``138****5678``): for log lines and any free text a person reads."""
-    return _PHONE_RUN.sub(r"\1****\2", _ID_RUN.sub(r"\1********\2", text))
+    ``138****5678``): for log lines and any free text a person reads. Also an ID number next to letters, grouped
+    by spaces or hyphens, or of 15 digits, when its birth date is a date; and a mobile number after +86 or grouped
+    3-4-4."""
+    if _LONG_RUN.search(text) is None:  # most text: no run of digits long enough for either (once, not three times)
+        return text
+    return _PHONE_RUN.sub(r"\1\2****\4", _ID_LIKE.sub(_id_masked, _ID_RUN.sub(r"\1********\2", text)))
+
+
+def _id_masked(found: re.Match[str]) -> str:
+    """An :data:`_ID_LIKE` run masked as :func:`mask_id` would, its gaps dropped; as it was when the digits where
+    the birth date stands are no date (YYYYMMDD from 1800, or YYMMDD in 15 digits)."""
+    kept = [c for c in found.group() if c not in _GAPS]
+    digits = "".join(str(int(c)) for c in kept[:14])  # int() reads any script's digit, full-width among them
+    year, month, day = (digits[6:10], digits[10:12], digits[12:14]) if len(kept) == 18 else \
+        ("19" + digits[6:8], digits[8:10], digits[10:12])
+    born = year[:2] in ("18", "19", "20") and 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+    return mask_id("".join(kept)) if born and digits[0] in "12345678" else found.group()
 
 
 _CODE_SHAPED = re.compile(r"[0-9A-Za-z]{1,4}")

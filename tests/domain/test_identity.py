@@ -127,3 +127,39 @@ def test_an_id_number_in_free_text_is_masked_whatever_width_it_was_typed_in(id_n
     said = redact_text(f"申请人{id_number}，电话１３８１２３４５６７８，已受理")
     assert id_number not in said and "１３８１２３４５６７８" not in said and said.endswith("，已受理")
     assert "********" in said and "****" in said
+
+
+@pytest.mark.parametrize("written", [
+    "ID{id}", "{id}号", "{id3}", "{id_spaced}", "{id_dashed}", "{id17}5X",  # next to letters, grouped, a digit too many
+])
+def test_an_id_number_written_as_people_write_it_is_masked(written: str) -> None:
+    """Found by a search for leaks: a department's reason quoting the applicant's ID next to a letter, grouped by
+    spaces or hyphens, or typed with a digit too many went into the ledger and on to 皖事通办 in the clear."""
+    value = make_id_number("341621", date(1965, 12, 19), 3, male=True)
+    text = "申请人刘红（" + written.format(
+        id=value, id3=value.lower(), id17=value[:17], id_spaced=f"{value[:6]} {value[6:14]} {value[14:]}",
+        id_dashed="-".join(value[i:i + 4] for i in range(0, 18, 4))) + "），材料已收"
+    said = redact_text(text)
+    assert value[6:14] not in said.replace(" ", "").replace("-", ""), said
+    assert "341621********" in said and said.endswith("），材料已收")
+
+
+def test_a_first_generation_id_number_of_15_digits_is_masked() -> None:
+    said = redact_text("旧证341621651219003，新证见档案")
+    assert "651219" not in said and said == "旧证341621*****9003，新证见档案"
+
+
+@pytest.mark.parametrize("phone", ["+8615962194150", "8615962194150", "+86 159 6219 4150", "0086-159-6219-4150",
+                                   "159-6219-4150", "159 6219 4150", "＋８６１５９６２１９４１５０"])
+def test_a_mobile_number_with_the_country_code_or_grouped_is_masked(phone: str) -> None:
+    said = redact_text(f"电话{phone}，请联系")
+    digits = "".join(c for c in said if c.isdigit())
+    assert "6219" not in said and "６２１９" not in said and digits.endswith(("4150", "４１５０")), said
+    assert said.startswith("电话") and said.endswith("，请联系") and "****" in said
+
+
+@pytest.mark.parametrize("text", ["sm3=3f2a1234567890123456bc", "BZTX202605000014", "2026-12-08 12:00:00",
+                                  "批次A123456999999991234", "流水号 000000000000000"])
+def test_runs_of_digits_that_are_no_id_or_mobile_number_are_left_as_they_are(text: str) -> None:
+    """A digest's or a key's digits, a 办件编号, a time: no birth date where an ID has one, no mobile number."""
+    assert redact_text(text) == text

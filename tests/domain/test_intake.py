@@ -36,6 +36,8 @@ def test_near_duplicate_case_numbers_normalise_to_one(raw: Any, expected: str) -
     ("BZ\u200b1", "控制字符"), ("BZ 1", "只能包含"), ("-BZ1", "只能包含"), ("办件1", "只能包含"),
     (b"\xff\xfe", "编码无法识别"), ("BZ\ud800", "编码无法识别"), (True, "类型错误"), (1.5, "类型错误"),
     ("34162219650115003X", "疑似身份证号码"), ("13812345678", "疑似身份证号码或手机号码"),
+    ("ID341623196604200059", "疑似身份证号码"), ("8615025366866", "疑似身份证号码或手机号码"),  # found by a leak search
+    ("341621651219003", "疑似身份证号码"), ("341621197504250165X", "疑似身份证号码"),
 ])
 def test_a_case_number_that_is_not_one_says_why(raw: Any, words: str) -> None:
     with pytest.raises(ValueError, match=words):
