@@ -60,6 +60,7 @@ def simulate(step: Annotated[float, typer.Option(help="seconds per status step")
     from simulators.runner import start
 
     paths = Paths.from_env()
+    (paths.home / "simulators" / CONNECTIONS_FILE).unlink(missing_ok=True)  # a run before's ports: until written
     try:
         sim = start(paths.home, paths.keys_dir, paths.existing_frontend() if with_hrss else None, step,
                     faults=faults or None, push=push or (), hub_url=hub_url)
