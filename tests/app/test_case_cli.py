@@ -57,7 +57,7 @@ def _home(root: Path) -> tuple[Paths, list[str]]:
     _report(paths, case_nos[1], "01", Status.ACCEPTED, "2025-03-01T09:00:00+08:00")
     _report(paths, case_nos[1], "01", Status.SUPPLEMENT, "2025-03-02T09:00:00+08:00", f"请致电 {PHONE} 补交材料")
     _report(paths, case_nos[1], "01", Status.UNDER_REVIEW, "2025-03-03T09:00:00+08:00")
-    _report(paths, case_nos[3], "01", Status.APPROVED, "2025-03-04T09:00:00+08:00")
+    _report(paths, case_nos[3], "01", Status.APPROVED, "2025-03-04T01:00:00.250000+00:00")  # as the hub stamps
     now = datetime.now(UTC).replace(tzinfo=None)
     beyond = max(now, datetime(official_years()[-1], 12, 30, 2))  # 10 working days run past the published years
     with session_factory(paths.ledger_url).begin() as s:
@@ -85,6 +85,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str, 
         "show": ("show", case_nos[1].lower(), "--json"),
         "table": ("show", case_nos[1]),
         "estimated": ("show", case_nos[5]),
+        "utc": ("show", case_nos[3]),
         "nope": ("show", "NOPE"),
         "bad-status": ("list", "--had-status", "完成"),
     }
@@ -152,6 +153,13 @@ def test_show_table_has_chinese_headers_and_masks_the_phone(ran: tuple[list[str]
     assert case_nos[1] in run.stdout and "补正资料" in run.stdout and "未反馈" in run.stdout
     assert "139****5678" in run.stdout and PHONE not in run.stdout + run.stderr
     assert "2025-03-17（超期）" in run.stdout
+
+
+def test_show_table_gives_a_time_reported_in_utc_in_beijing_time(ran: tuple[list[str], dict[str, Run]]) -> None:
+    """Found by a newcomer: a time the hub stamped (UTC, with microseconds) stood beside departments' Beijing times."""
+    run = ran[1]["utc"]
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2025-03-04T09:00:00+08:00" in run.stdout and "+00:00" not in run.stdout
 
 
 def test_show_table_marks_a_due_date_past_the_published_holidays_estimated(ran: tuple[list[str], dict[str, Run]]

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from lianban.app.cli.output import JsonFlag, console
 from lianban.app.config import Paths
+from lianban.domain.clock import in_beijing
 
 if TYPE_CHECKING:
     from lianban.ledger.cases import CaseView, HistoryLine
@@ -82,7 +83,7 @@ def _case_table(view: CaseView) -> Table:
         table.add_row(Text(item.item_code), Text(item.department), Text(item.status or "未反馈"), Text(due), "", "",
                       style="bold")
         for h in item.history:  # text from departments goes in as Text: never read as markup
-            table.add_row("", Text(h.source), Text(f"↳ {h.status}"), "", Text(h.at), Text(_reason(h)))
+            table.add_row("", Text(h.source), Text(f"↳ {h.status}"), "", Text(in_beijing(h.at)), Text(_reason(h)))
     return table
 
 
