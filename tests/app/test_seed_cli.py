@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from lianban.app import setup
@@ -24,6 +25,7 @@ def test_seed_names_the_frontend_without_its_password(monkeypatch: pytest.Monkey
         raise AssertionError("no register was asked for")
 
     monkeypatch.setattr(setup, "seed_register", written)
+    monkeypatch.setattr("lianban.app.cli.output.console", Console(width=200))  # the address on one line
     done = CliRunner().invoke(app, ["seed", "--records", "3", *(["--json"] if as_json else [])])
     assert done.exit_code == 0, done.output
     assert SECRET not in done.output and "postgres:5432/hrss_trial" in done.output

@@ -126,7 +126,7 @@ def test_a_department_added_by_catalog_and_connector_is_staged_delivered_reporte
     assert out["reported"]["read"] == 9 and out["reported"]["parked"] == 0, out["reported"]  # 皖事通办 took item 15
     assert out["progress"]["delivered"][NAME] == 3 and NAME in out["progress"]["open_by_department"], out
     assert out["page_names_dental"] and NAME in out["forecast"], out
-    assert '"dental": 3' in cli["status"], cli["status"]
+    assert "口腔医疗服务中心：3" in cli["status"], cli["status"]  # by its name from the catalog
     assert cli["report --csv"].count(f",{ITEM},{NAME},delivered,") == 3, cli["report --csv"]
     assert re.search(r"已投递 delivered\s+│ 6 ", cli["report"]), cli["report"]  # padded to the widest label
     assert "口腔医疗服务中心" in cli["forecast --months 2"], cli["forecast --months 2"]

@@ -27,15 +27,19 @@ def emit_done(message: str, data: dict[str, Any], as_json: bool) -> None:
 
 
 def emit(data: dict[str, Any], as_json: bool, title: str) -> None:
-    """`data` as one JSON object with ``--json``, otherwise a two-column table titled `title` (each value shown
-    as it is, no markup read into it: a value can come from a source or a department)."""
+    """`data` as one JSON object with ``--json``, otherwise a two-column table titled `title`, each key in the
+    operator's Chinese with the JSON's key beside it (:mod:`lianban.app.cli.labels`), each value shown as it is,
+    no markup read into it: a value can come from a source or a department."""
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
+    from lianban.app.cli.labels import label, shown
+
     table = Table(title=Text(title), show_header=False)
+    table.add_column(overflow="fold")
+    table.add_column(overflow="fold")  # a path, a URL: folded, never cut short
     for key, value in data.items():
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-        table.add_row(Text(key), Text(shown))
+        table.add_row(Text(label(key)), Text(shown(value)))
     console.print(table)
 
 
