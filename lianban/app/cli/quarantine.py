@@ -53,6 +53,7 @@ def _list(states: tuple[str, ...], as_json: bool) -> None:
     from lianban.pipeline.quarantine import list_held
 
     rows = [h.as_dict() for h in list_held(Paths.from_env().existing_ledger(), states)]
+    waiting = sum(r["state"] == "open" for r in rows)
     emit_rows(rows, as_json, "隔离记录 (quarantined)", [
         ("编号", lambda r: r["id"]), ("序号", lambda r: r["source_seq"]), ("办件编号", lambda r: r["case_no"]),
         ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])), ("姓名", lambda r: r["record"]["name"]),
@@ -60,8 +61,12 @@ def _list(states: tuple[str, ...], as_json: bool) -> None:
         ("原因", lambda r: "；".join(map(_reason, r["reasons"])))])
     if as_json:
         return
-    console.print("修正人社前置库中的记录并将其同步标志 TBBZ 置回 0，下一轮即重新抽取；或由操作员 "
-                  "`lianban quarantine release|reject 编号 --note 理由` 放行或退回 (fix at the source, or decide)")
+    if not waiting:  # every row corrected at the source, let go or refused: nothing to do
+        console.print("没有待处理的隔离记录（其余已源头更正、放行或退回） (nothing waits for a decision)")
+        return
+    console.print(f"待处理的 {waiting} 条：修正人社前置库中的记录并将其同步标志 TBBZ 置回 0，下一轮即重新抽取；"
+                  "或由操作员 `lianban quarantine release|reject 编号 --note 理由` 放行或退回 "
+                  "(fix at the source, or decide)")
 
 
 @quarantine_app.command("show")
