@@ -82,8 +82,9 @@ class Database:
     fix_en: str
 
 
-LEDGER = Database("LIANBAN_LEDGER_URL", "台账数据库", "ledger database", "请先运行 lianban init",
-                  "run `lianban init` first")
+LEDGER = Database("LIANBAN_LEDGER_URL", "台账数据库", "ledger database",
+                  "请先运行 lianban init；要查看 make demo 的结果，请设置 LIANBAN_HOME=var/demo",
+                  "run `lianban init` first; to look at what `make demo` left, set LIANBAN_HOME=var/demo")
 FRONTEND = Database("LIANBAN_FRONTEND_URL", "人社前置库", "HRSS 前置库",
                     "请检查 LIANBAN_FRONTEND_URL，演示环境请先运行 lianban seed",
                     "check LIANBAN_FRONTEND_URL, or run `lianban seed` for a demo")
@@ -164,8 +165,11 @@ def department_settings(department: str, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     raw = env.get(conn_env_name(department))
     if not raw:
-        raise NotConfigured(f"未配置部门连接 dept_{department} (connection dept_{department} is not configured): "
-                          f"set {conn_env_name(department)} or an Airflow connection")
+        raise NotConfigured(f"未配置部门连接 dept_{department}：请设置环境变量 {conn_env_name(department)} 或 "
+                            f"Airflow 连接 dept_{department}；连接模拟部门时先 source "
+                            f"<LIANBAN_HOME>/simulators/connections.env（由 lianban simulate 写入） (connection "
+                            f"dept_{department} is not configured: set {conn_env_name(department)} or an Airflow "
+                            f"connection)")
     return parse_connection(department, raw)
 
 

@@ -16,8 +16,9 @@ MEDICAL = json.dumps({"host": "medical.example.test", "login": "hub", "password"
 
 
 def test_missing_env_var_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="AIRFLOW_CONN_DEPT_HOUSING_FUND"):
+    with pytest.raises(ConfigError, match="AIRFLOW_CONN_DEPT_HOUSING_FUND") as told:
         department_settings("housing_fund", env={})
+    assert "请设置环境变量" in str(told.value) and "simulators/connections.env" in str(told.value)  # in Chinese, too
     assert department_settings("medical", env={"AIRFLOW_CONN_DEPT_MEDICAL": MEDICAL}).login == "hub"
 
 
@@ -31,3 +32,11 @@ def test_paths_default_under_lianban_home(tmp_path: Path) -> None:
     p = Paths.from_env({"LIANBAN_HOME": str(tmp_path)})
     assert p.home == tmp_path.resolve() and p.keys_dir == tmp_path.resolve() / "keys"
     assert p.ledger_url == f"sqlite:///{tmp_path.resolve() / 'ledger.db'}"
+
+
+def test_a_missing_ledger_points_to_init_and_to_the_demo_s_home(tmp_path: Path) -> None:
+    """A newcomer right after `make demo` runs the CLI without LIANBAN_HOME: `lianban init` alone would make an empty
+    ledger in var/lianban, while the demo's is in var/demo."""
+    with pytest.raises(ConfigError) as told:
+        Paths.from_env({"LIANBAN_HOME": str(tmp_path / "none")}).existing_ledger()
+    assert "lianban init" in str(told.value) and "LIANBAN_HOME=var/demo" in str(told.value)
