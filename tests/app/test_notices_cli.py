@@ -91,7 +91,17 @@ def test_forecast_prints_a_chinese_table_and_json(paths: Paths) -> None:
     assert set(result["months"][0]) == {"month", "reaching_age", "by_category", "by_department"}
     table = runner.invoke(app, ["forecast", "--months", "3", "--date", DAY])
     assert table.exit_code == 0 and "退休高峰预测" in table.stdout and "到龄人数" in table.stdout
-    assert "尚无办件" in table.stdout
+    assert "尚无办件" in table.stdout and "没有人在预测期内到龄" not in table.stdout
+
+
+def test_a_forecast_over_an_empty_register_says_so(paths: Paths) -> None:
+    """Found by a newcomer: after `make demo` the forecast gave 0 for every month and nothing said why."""
+    from lianban.app.cli import app
+
+    seed_register(paths, 0, 3, reference=date.fromisoformat(DAY))
+    table = runner.invoke(app, ["forecast", "--months", "3", "--date", DAY])
+    assert table.exit_code == 0, table.output
+    assert "没有人在预测期内到龄" in table.stdout and "lianban seed --register" in table.stdout
 
 
 def test_a_bad_date_is_one_sentence_and_exit_2(paths: Paths) -> None:

@@ -36,6 +36,10 @@ def forecast_command(
     console.print(_table(result))
     console.print("各部门列为预计事项量 (expected items per department); "
                   f"历史依据 (history): {result['history']['note']}", soft_wrap=True)
+    if not any(row["reaching_age"] for row in result["months"]):  # found by a newcomer: a demo's register is empty
+        console.print("注意：人社参保登记（前置库 T_LB_CBRY）中没有人在预测期内到龄；登记为空时（如演示环境）可用 "
+                      "`lianban seed --register N` 写入合成人员 (nobody in HRSS's register reaches retirement age in "
+                      "these months: an empty register?)", soft_wrap=True)
 
 
 def checked_day(text: str | None) -> str | None:
