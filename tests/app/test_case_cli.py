@@ -153,6 +153,7 @@ def test_show_table_has_chinese_headers_and_masks_the_phone(ran: tuple[list[str]
     assert case_nos[1] in run.stdout and "补正资料" in run.stdout and "未反馈" in run.stdout
     assert "139****5678" in run.stdout and PHONE not in run.stdout + run.stderr
     assert "2025-03-17（超期）" in run.stdout
+    assert "人力资源和社会保障局" in run.stdout  # a department by its name, as the dashboard shows it
 
 
 def test_show_table_gives_a_time_reported_in_utc_in_beijing_time(ran: tuple[list[str], dict[str, Run]]) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from lianban.app.cli.labels import name
 from lianban.app.cli.output import JsonFlag, emit, emit_rows
 from lianban.app.config import Paths
 
@@ -79,7 +80,7 @@ def alerts_list(open_only: Annotated[bool, typer.Option("--open", help="只列�
              "resolved_at": beijing_text(i.resolved_at) if i.resolved_at else None, "told": i.notified_at is not None}
             for i in session.scalars(query) if not open_only or i.state == "open"]
     emit_rows(rows, as_json, "告警事件 (incidents)", [
-        ("事件", lambda r: r["incident"]), ("部门", lambda r: r["party"]), ("情况", lambda r: r["what"]),
+        ("事件", lambda r: r["incident"]), ("部门", lambda r: name(r["party"])), ("情况", lambda r: r["what"]),
         ("状态", lambda r: "未解除" if r["state"] == "open" else "已解除"), ("涉及", lambda r: r["count"]),
         ("开始", lambda r: str(r["opened_at"])[:16]), ("解除", lambda r: str(r["resolved_at"] or "")[:16])])
 

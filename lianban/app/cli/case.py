@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from lianban.app.cli.labels import name
 from lianban.app.cli.output import JsonFlag, console
 from lianban.app.config import Paths
 from lianban.domain.clock import in_beijing
@@ -80,10 +81,10 @@ def _case_table(view: CaseView) -> Table:
     for item in view.items:
         due = ((item.due_date or "—") + ("（估算）" if item.due_date_estimated else "")
                + ("（超期）" if item.overdue else ""))
-        table.add_row(Text(item.item_code), Text(item.department), Text(item.status or "未反馈"), Text(due), "", "",
-                      style="bold")
+        table.add_row(Text(item.item_code), Text(name(item.department)), Text(item.status or "未反馈"), Text(due),
+                      "", "", style="bold")
         for h in item.history:  # text from departments goes in as Text: never read as markup
-            table.add_row("", Text(h.source), Text(f"↳ {h.status}"), "", Text(in_beijing(h.at)), Text(_reason(h)))
+            table.add_row("", Text(name(h.source)), Text(f"↳ {h.status}"), "", Text(in_beijing(h.at)), Text(_reason(h)))
     return table
 
 
