@@ -30,6 +30,8 @@ _GAP = f"[{_GAPS}]?"
 #: letters or not (``ID341621…``): taken for one only when its birth date is a date (:func:`_id_masked`), so that a
 #: digest's run of digits is not
 _ID_LIKE = re.compile(rf"(?<!\d)\d(?:{_GAP}\d){{14}}(?:{_GAP}\d{_GAP}\d{_GAP}[\dXxＸｘ])?(?!\d)")
+#: a mobile number standing alone, ungrouped (what a 办件编号 may not be: :func:`personal_shaped`)
+_PLAIN_PHONE = re.compile(r"(?<!\d)[1１][3-9３-９]\d{9}(?!\d)")
 #: the shortest run of digits either may be: eleven, grouped or not
 _LONG_RUN = re.compile(rf"\d(?:{_GAP}\d){{10}}")
 #: a mobile number, with the country's code or not (+86, 0086, 86), its digits grouped 3-4-4 or not
@@ -113,18 +115,43 @@ def redact_text(text: str) -> str:
     3-4-4."""
     if _LONG_RUN.search(text) is None:  # most text: no run of digits long enough for either (once, not three times)
         return text
-    return _PHONE_RUN.sub(r"\1\2****\4", _ID_LIKE.sub(_id_masked, _ID_RUN.sub(r"\1********\2", text)))
+    return _PHONE_RUN.sub(r"\1\2****\4", _ids_masked(_ID_RUN.sub(r"\1********\2", text)))
 
 
-def _id_masked(found: re.Match[str]) -> str:
-    """An :data:`_ID_LIKE` run masked as :func:`mask_id` would, its gaps dropped; as it was when the digits where
-    the birth date stands are no date (YYYYMMDD from 1800, or YYMMDD in 15 digits)."""
-    kept = [c for c in found.group() if c not in _GAPS]
+def personal_shaped(code: str) -> bool:
+    """Whether `code` (a 办件编号) is or holds an ID number standing alone or a mobile number: it would travel and
+    be kept in the clear. Not :func:`redact_text`'s wider shapes: a 办件编号 may well hold an area code and a date
+    side by side (``BZ341600202501150001``), as an ID number does."""
+    return _ID_RUN.search(code) is not None or _PLAIN_PHONE.search(code) is not None
+
+
+def _ids_masked(text: str) -> str:
+    """Every :data:`_ID_LIKE` run in `text` whose birth date is a date, masked (:func:`_id_masked`). A run that is
+    no ID is passed over a character at a time, not whole: an ID it swallowed the start of (a number written just
+    before it, a space between) is then still found."""
+    parts, done, at = [], 0, 0
+    while (found := _ID_LIKE.search(text, at)) is not None:
+        masked = _id_masked(found.group())
+        if masked is None:
+            at = found.start() + 1
+            continue
+        parts += [text[done:found.start()], masked]
+        done = at = found.end()
+    return "".join(parts) + text[done:] if parts else text
+
+
+def _id_masked(run: str) -> str | None:
+    """An :data:`_ID_LIKE` run masked, its gaps dropped: area code and the last four kept (the last three of 15
+    digits, whose fourth last is the day of birth's); None when the digits where the birth date stands are no date
+    (YYYYMMDD from 1800, or YYMMDD in 15 digits) or the area code cannot be one."""
+    kept = "".join(c for c in run if c not in _GAPS)
     digits = "".join(str(int(c)) for c in kept[:14])  # int() reads any script's digit, full-width among them
     year, month, day = (digits[6:10], digits[10:12], digits[12:14]) if len(kept) == 18 else \
         ("19" + digits[6:8], digits[8:10], digits[10:12])
     born = year[:2] in ("18", "19", "20") and 1 <= int(month) <= 12 and 1 <= int(day) <= 31
-    return mask_id("".join(kept)) if born and digits[0] in "12345678" else found.group()
+    if not born or digits[0] not in "12345678":
+        return None
+    return mask_id(kept) if len(kept) == 18 else kept[:6] + "******" + kept[-3:]
 
 
 _CODE_SHAPED = re.compile(r"[0-9A-Za-z]{1,4}")

@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from lianban.domain.catalog import Catalog, shown_code
 from lianban.domain.clock import AHEAD_ALLOWED, ahead, explicit, moment_of
-from lianban.domain.identity import code_shaped, code_shown, quoted_code, redact_text
+from lianban.domain.identity import code_shaped, code_shown, personal_shaped, quoted_code
 from lianban.domain.reasons import Reason
 from lianban.domain.record import RetirementRecord
 from lianban.domain.statuses import Status, StatusChange
@@ -172,7 +172,7 @@ def _normalised_case_no(raw: Any) -> str:
         raise _Refused(f"办件编号超过{CASE_NO_MAX}个字符")
     if not _CASE_NO.fullmatch(text):
         raise _Refused("办件编号只能包含字母、数字、“-”和“_”，且以字母或数字开头")
-    if redact_text(text) != text:  # it would travel and be stored in the clear
+    if personal_shaped(text):  # it would travel and be stored in the clear
         raise _Refused("办件编号疑似身份证号码或手机号码，不能作为办件编号")
     return text
 

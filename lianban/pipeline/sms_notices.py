@@ -298,6 +298,14 @@ def _as_read(session: Session, notice_id: int, read: tuple[int, int]) -> SmsNoti
     return n if n is not None and n.state in DUE and (n.attempts, n.version) == read else None
 
 
+def _sent_all_the_same(session: Session, notice_id: int) -> None:
+    """A send the gateway took afresh of a version rewritten since it was read: not noted (the new version is still
+    to go), but a message went out, and the operator's count of sends (``sends``) says so."""
+    n = session.get(SmsNotice, notice_id)  # locked by _as_read
+    if n is not None:
+        n.sends += 1
+
+
 def _setup_fault(answer: SmsResult, result: NoticeResult) -> bool:
     """Whether `answer` refuses the message for the hub's setup (:data:`SETUP_REFUSALS`); the run's stop says why."""
     if answer.outcome is not Outcome.REFUSED or answer.code not in SETUP_REFUSALS:
@@ -329,6 +337,8 @@ def send_due(gateway: SmsGateway, book: Any, ledger_url: str, keys_dir: Path, li
             n = _as_read(session, notice_id, read[notice_id])
             if n is not None:
                 _note(n, answer.outcome, answer.message_id, answer.reason, answer.not_before, result, now)
+            elif answer.outcome is Outcome.ACCEPTED:  # a version rewritten meanwhile went out all the same
+                _sent_all_the_same(session, notice_id)
         for notice_id, why in ((i, m) for i, m in made.items() if isinstance(m, str)):
             n = _as_read(session, notice_id, read[notice_id])
             if n is not None:

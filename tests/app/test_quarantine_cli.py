@@ -79,6 +79,7 @@ def test_release_correction_and_rejection_each_reach_their_end_exactly_once(path
     assert (second.staged, second.quarantined) == (2, 0), second
     listed = _cli(paths.home, "list").stdout  # found by a newcomer: all three settled, still told to fix or decide
     assert "没有待处理的隔离记录" in listed and "TBBZ" not in listed and "源头已更正" in listed
+    assert "没有待处理" not in _cli(paths.home, "list", "--state", "released").stdout  # open ones not asked for
     dept = load_department("housing_fund", department_settings("housing_fund"), paths.keys_dir)
     deliver(dept, paths.ledger_url, 100, paths.keys_dir)
     stage(db, paths.ledger_url, paths.keys_dir)  # nothing new: nothing happens twice

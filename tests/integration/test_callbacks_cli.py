@@ -42,6 +42,9 @@ def test_the_readme_callback_walkthrough_runs_as_typed(tmp_path: Path) -> None:
     assert "lianban serve" in script and "connections.env" in script
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LIANBAN_", "AIRFLOW_CONN_"))},
            "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    stale = tmp_path / "var" / "lianban" / "simulators" / "connections.env"  # a run before's: its ports are gone
+    stale.parent.mkdir(parents=True)
+    stale.write_text("export AIRFLOW_CONN_DEPT_HOUSING_FUND='http://127.0.0.1:9'\n")
     out = tmp_path / "walkthrough.log"
     with out.open("w") as log:  # a file, not a pipe: the servers it starts keep theirs open
         shell = subprocess.Popen(["bash", "-e", "-c", script], cwd=tmp_path, env=env, stdout=log,

@@ -410,7 +410,7 @@ def test_a_notice_moved_to_a_new_number_has_its_sends_there_afresh(paths: Paths,
     listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
     assert [(r["state"], r["sends"], r["sends_here"], r["reason"]) for r in listed] == [
         ("planned", MAX_SENDS - 1, 0, None)]
-    assert f"{MAX_SENDS - 1}（改发后 0）" in CliRunner().invoke(app, ["notices", "list"]).output
+    assert f"{MAX_SENDS - 1}（本轮 0/{MAX_SENDS}）" in CliRunner().invoke(app, ["notices", "list"]).output
     for _ in range(MAX_SENDS + 1):
         send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir)
         collect_receipts(gateway.connector(NOON), paths.ledger_url)
@@ -473,6 +473,8 @@ def test_a_notice_moved_while_its_send_is_on_the_wire_still_goes_to_the_new_numb
     assert send_due(_Meanwhile(gateway, another_run), book, paths.ledger_url, paths.keys_dir).sent == 0
     assert send_due(gateway.connector(NOON), book, paths.ledger_url, paths.keys_dir).sent == 1
     assert [m["phone"] for m in gateway.outbox()] == [old, new] and _states(paths) == ["sent"]
+    listed = json.loads(CliRunner().invoke(app, ["notices", "list", "--json"]).output)
+    assert [(r["sends"], r["sends_here"]) for r in listed] == [(2, 1)]  # the old number's message counted too
 
 
 def test_a_notice_moved_to_and_fro_between_two_failing_numbers_is_sent_a_bounded_number_of_times(

@@ -23,14 +23,15 @@ LABELS = {
     "extracted": "抽取", "quarantined": "隔离", "staged": "入账", "skipped_known": "已入账跳过",
     "deliveries": "投递记录", "notified": "已告知补正", "resumed": "更正后续办", "data_docs": "校验报告",
     "department": "部门", "sent": "已发送", "accepted": "已接收", "duplicates": "重复（部门已有）",
-    "refused": "被拒收", "retrying": "待重试", "dead": "终止", "split": "拆分重发的批次", "stopped_by": "提前停止原因",
+    "refused": "被拒收或无从转交", "retrying": "待重试", "dead": "终止", "split": "拆分重发的批次",
+    "stopped_by": "提前停止原因",
     "source": "来源", "read": "读取", "changed": "状态变更", "skipped": "跳过", "waiting": "等待办件入账",
     "parked": "搁置", "pending": "待转交", "own": "人社自办", "requeued": "重新排队", "reported": "已推送",
     "error": "错误", "payments": "奖励发放",
     # notices run
     "deferred": "静默时段顺延", "invalid": "号码无效", "delivered": "已送达", "failed": "未送达", "window": "提醒月份",
     "unreadable": "无法读取", "due": "到龄人数", "planned": "已安排", "short": "缴费年限不足提示",
-    "already": "此前已提醒", "applied": "已申请（不再提醒）", "readdressed": "改发新号码", "repeated": "重复登记",
+    "already": "此前已安排", "applied": "已申请（不再提醒）", "readdressed": "改发新号码", "repeated": "重复登记",
     "revised": "重新核定",
     # audit verify, keys list, alerts, seed
     "ok": "校验通过", "checked": "已校验条目", "first_bad": "首个异常条目", "problem": "问题",

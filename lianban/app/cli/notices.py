@@ -34,9 +34,12 @@ def notices_list(failed: Annotated[bool, typer.Option("--failed", help="只列�
 
 
 def _sends(row: dict[str, object]) -> str:
-    """Every send, and those since it was rewritten (另一号码、新的内容) when fewer: "5（改发后 2）"."""
+    """Every send, and, when fewer, those that count toward the MAX_SENDS of the number and text it holds now (a
+    notice rewritten for another number or other values starts afresh, its first few rewrites): "5（本轮 2/3）"."""
+    from lianban.domain.sms import MAX_SENDS
+
     sends, here = row["sends"], row["sends_here"]
-    return f"{sends}" if sends == here else f"{sends}（改发后 {here}）"
+    return f"{sends}" if sends == here else f"{sends}（本轮 {here}/{MAX_SENDS}）"
 
 
 @notices_app.command("run")

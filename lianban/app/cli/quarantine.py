@@ -59,10 +59,11 @@ def _list(states: tuple[str, ...], as_json: bool) -> None:
         ("状态", lambda r: STATE_ZH.get(r["state"], r["state"])), ("姓名", lambda r: r["record"]["name"]),
         ("身份证号码", lambda r: r["record"]["id_number"]), ("联系电话", lambda r: r["record"]["phone"]),
         ("原因", lambda r: "；".join(map(_reason, r["reasons"])))])
-    if as_json:
+    if as_json or (states and "open" not in states):  # rows of other states only: what waits is not known here
         return
     if not waiting:  # every row corrected at the source, let go or refused: nothing to do
-        console.print("没有待处理的隔离记录（其余已源头更正、放行或退回） (nothing waits for a decision)")
+        console.print("没有待处理的隔离记录" + ("（其余均已源头更正、放行或退回）" if rows else "")
+                      + " (nothing waits for a decision)")
         return
     console.print(f"待处理的 {waiting} 条：修正人社前置库中的记录并将其同步标志 TBBZ 置回 0，下一轮即重新抽取；"
                   "或由操作员 `lianban quarantine release|reject 编号 --note 理由` 放行或退回 "
