@@ -121,7 +121,7 @@ def redact_text(text: str) -> str:
 def personal_shaped(code: str) -> bool:
     """Whether `code` (a 办件编号) is or holds an ID number standing alone or a mobile number: it would travel and
     be kept in the clear. Not :func:`redact_text`'s wider shapes: a 办件编号 may well hold an area code and a date
-    side by side (``BZ341600202501150001``), as an ID number does."""
+    side by side (``BZ`` + area code + YYYYMMDD + serial), as an ID number does."""
     return _ID_RUN.search(code) is not None or _PLAIN_PHONE.search(code) is not None
 
 
