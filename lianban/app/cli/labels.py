@@ -55,7 +55,8 @@ def name(key: str) -> str:
 
 def label(key: str) -> str:
     """`key` as a table's row shows it: ``已送达 (delivered)``, a department by its name, anything else as it is."""
-    return key if name(key) == key else f"{name(key)} ({key})"
+    said = name(key)
+    return key if said == key else f"{said} ({key})"
 
 
 def shown(value: Any) -> str:
